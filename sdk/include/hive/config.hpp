@@ -83,7 +83,14 @@ class ConfigNode {
  public:
   enum class Kind { kNull, kScalar, kSequence, kMap };
 
-  ConfigNode() = default;
+  // Special members are defined below ConfigEntry, which must be complete first.
+  ConfigNode();
+  ~ConfigNode();
+  ConfigNode(const ConfigNode&);
+  ConfigNode(ConfigNode&&) noexcept;
+  ConfigNode& operator=(const ConfigNode&);
+  ConfigNode& operator=(ConfigNode&&) noexcept;
+
   static ConfigNode scalar(std::string text, SourceLocation where = {}) {
     ConfigNode n(Kind::kScalar, std::move(where));
     n.text_ = std::move(text);
@@ -114,7 +121,7 @@ class ConfigNode {
   Result<T> as() const;
 
  private:
-  ConfigNode(Kind kind, SourceLocation where) : kind_(kind), location_(std::move(where)) {}
+  inline ConfigNode(Kind kind, SourceLocation where);
 
   Kind kind_ = Kind::kNull;
   SourceLocation location_;
@@ -128,6 +135,14 @@ struct ConfigEntry {
   SourceLocation keyLocation;
   ConfigNode value;
 };
+
+inline ConfigNode::ConfigNode() = default;
+inline ConfigNode::~ConfigNode() = default;
+inline ConfigNode::ConfigNode(const ConfigNode&) = default;
+inline ConfigNode::ConfigNode(ConfigNode&&) noexcept = default;
+inline ConfigNode& ConfigNode::operator=(const ConfigNode&) = default;
+inline ConfigNode& ConfigNode::operator=(ConfigNode&&) noexcept = default;
+inline ConfigNode::ConfigNode(Kind kind, SourceLocation where) : kind_(kind), location_(std::move(where)) {}
 
 inline const std::vector<ConfigEntry>& ConfigNode::entries() const { return entries_; }
 

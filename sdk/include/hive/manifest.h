@@ -10,6 +10,7 @@
  * much of the struct the plugin was built with. */
 #ifndef HIVE_MANIFEST_H
 #define HIVE_MANIFEST_H
+/* NOLINTBEGIN(modernize-*,readability-identifier-naming): a C header */
 
 #include <stdint.h>
 
@@ -58,4 +59,5 @@ typedef struct HiveManifest {
 }
 #endif
 
+/* NOLINTEND(modernize-*,readability-identifier-naming) */
 #endif

@@ -160,7 +160,7 @@ inline std::string_view tryContext(std::string_view context) { return context; }
 // otherwise yields the Result's value. Usable as an expression:
 //   auto file = HIVE_TRY(openFile(path), "reading plugin");
 #define HIVE_TRY(expr, ...)                                                       \
-  ({                                                                              \
+  __extension__({                                                                \
     auto hive_try_result_ = (expr);                                               \
     if (!hive_try_result_.ok())                                                   \
       return ::hive::detail::toStatus(hive_try_result_)                           \

@@ -11,6 +11,4 @@
 #define HIVE_SDK_ABI_MAJOR 1
 #define HIVE_SDK_ABI_MINOR 0
 
-#define HIVE_VERSION_STRING "0.1.0"
-
 #endif

@@ -1,0 +1,251 @@
+// hive: the kernel's command line.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "hive/version.h"
+#include "host/catalog.hpp"
+#include "host/config/kernel_config.hpp"
+#include "host/logging.hpp"
+#include "host/plugin_host.hpp"
+#include "host/scaffold.hpp"
+
+namespace {
+
+using namespace hive;
+using namespace hive::host;
+using Clock = std::chrono::steady_clock;
+
+LogOutputFormat outputFormat(LogFormat format) {
+  return format == LogFormat::kJson ? LogOutputFormat::kJson : LogOutputFormat::kText;
+}
+
+void printDiagnostics(const Diagnostics& diagnostics) {
+  for (const auto& d : diagnostics.items()) std::cerr << d.toString() << "\n";
+}
+
+// Loads and validates the config file; prints every error.
+Result<KernelConfig> readConfig(const std::string& path) {
+  Diagnostics diagnostics;
+  auto config = loadKernelConfig(path, diagnostics);
+  printDiagnostics(diagnostics);
+  return config;
+}
+
+struct RunOptions {
+  std::string configPath = "config/hive.yaml";
+  std::string logFormat;
+  std::string logLevel;
+};
+
+int runCommand(const RunOptions& options) {
+  // Every thread created from here on inherits this mask; signals are taken
+  // synchronously by sigtimedwait below, never by a handler inside plugin code.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto begin = Clock::now();
+  auto config = readConfig(options.configPath);
+  if (!config.ok()) {
+    std::cerr << "hive: " << options.configPath << ": " << config.status().message() << "\n";
+    return 1;
+  }
+  if (options.logFormat == "json") config->logFormat = LogFormat::kJson;
+  if (options.logFormat == "text") config->logFormat = LogFormat::kText;
+  if (!options.logLevel.empty()) {
+    auto level = parseLogLevel(options.logLevel);
+    if (!level.ok()) {
+      std::cerr << "hive: --log-level: " << level.status().message() << "\n";
+      return 2;
+    }
+    config->logLevel = *level;
+  }
+  LogSystem logs(outputFormat(config->logFormat), config->logLevel);
+  auto log = logs.logger("kernel");
+  auto drainDeadline = config->drainDeadline;
+
+  PluginHost host(std::move(config).value(), logs);
+  Diagnostics diagnostics;
+  Status loaded = host.load(diagnostics);
+  for (const auto& d : diagnostics.items()) log->log(d.severity == Severity::kError ? LogLevel::kError : LogLevel::kWarn, d.toString());
+  if (!loaded.ok()) {
+    log->error("not starting: " + loaded.message());
+    return 1;
+  }
+  Status started = host.start();
+  if (!started.ok()) {
+    log->error("not starting: " + started.message());
+    host.stop();
+    return 1;
+  }
+  std::size_t running = 0, failed = 0;
+  for (const auto& p : host.status()) (p.state == PluginState::kStarted ? running : failed)++;
+  auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begin);
+  log->info("hive ready: " + std::to_string(running) + " plugins started, " + std::to_string(failed) +
+            " failed, in " + std::to_string(elapsed.count() / 1000.0) + " ms");
+
+  for (;;) {
+    int signal = sigwaitinfo(&signals, nullptr);
+    if (signal == SIGHUP) {
+      log->warn("SIGHUP: live reload is not available in this version; ignoring");
+      continue;
+    }
+    if (signal == SIGTERM || signal == SIGINT) break;
+  }
+  log->info("stopping (a second signal exits at once)");
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    host.stop();
+    stopped = true;
+  });
+  auto deadline = Clock::now() + drainDeadline;
+  while (!stopped) {
+    auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      log->error("stop deadline of " + std::to_string(drainDeadline.count()) + " ms passed; exiting now");
+      logs.flush();
+      _exit(1);
+    }
+    auto slice = std::min(left, std::chrono::nanoseconds(std::chrono::milliseconds(50)));
+    timespec wait{0, static_cast<long>(slice.count())};
+    int signal = sigtimedwait(&signals, nullptr, &wait);
+    if (signal == SIGTERM || signal == SIGINT) {
+      log->warn("second signal: exiting now");
+      logs.flush();
+      _exit(130);
+    }
+  }
+  stopper.join();
+  log->info("stopped");
+  return 0;
+}
+
+int checkConfigCommand(const std::string& path) {
+  auto config = readConfig(path);
+  if (!config.ok()) {
+    std::cerr << "hive: " << path << ": " << config.status().message() << "\n";
+    return 1;
+  }
+  // Plugins validate their own sections: load and configure them, start nothing.
+  LogSystem logs(LogOutputFormat::kText, LogLevel::kError);
+  PluginHost host(std::move(config).value(), logs);
+  Diagnostics diagnostics;
+  Status loaded = host.load(diagnostics);
+  printDiagnostics(diagnostics);
+  std::size_t problems = diagnostics.errorCount();
+  problems += diagnostics.items().size() - diagnostics.errorCount();  // refusals are warnings under `run`
+  for (const auto& p : host.status()) {
+    if (p.state != PluginState::kFailed) continue;
+    bool located = std::any_of(diagnostics.items().begin(), diagnostics.items().end(),
+                               [&](const Diagnostic& d) { return d.message.find(p.reason) != std::string::npos; });
+    if (located) continue;
+    std::cerr << path << ": error: " << p.reason << "\n";
+    ++problems;
+  }
+  if (!loaded.ok() || problems > 0) {
+    std::cerr << path << ": " << problems << " problem(s) found\n";
+    return 1;
+  }
+  std::cout << path << ": OK (" << host.status().size() << " plugins enabled)\n";
+  return 0;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
+  return out.empty() ? "-" : out;
+}
+
+int pluginsListCommand(std::vector<std::string> directories, const std::string& configPath) {
+  if (directories.empty()) {
+    auto config = readConfig(configPath);
+    if (!config.ok()) {
+      std::cerr << "hive: " << configPath << ": " << config.status().message() << "\n";
+      return 1;
+    }
+    directories = config->pluginDirectories;
+  }
+  Catalog catalog = scanPluginDirectories(directories, HostAbi::current());
+  std::printf("%-24s %-10s %-5s %-32s %-28s %-28s %s\n", "NAME", "VERSION", "ABI", "DEPENDENCIES", "PROVIDES",
+              "REQUIRES", "FILE");
+  for (const auto& p : catalog.plugins) {
+    const auto& m = p.manifest;
+    std::vector<std::string> dependencies, provides, requires_;
+    for (const auto& d : m.dependencies) dependencies.push_back(d.name + " " + d.range);
+    for (const auto& s : m.provides) provides.push_back(s.toString());
+    for (const auto& s : m.requiredServices) requires_.push_back(s.toString());
+    std::string abi = std::to_string(m.abiMajor) + "." + std::to_string(m.abiMinor);
+    std::printf("%-24s %-10s %-5s %-32s %-28s %-28s %s\n", m.name.c_str(), m.version.c_str(), abi.c_str(),
+                join(dependencies).c_str(), join(provides).c_str(), join(requires_).c_str(), p.path.c_str());
+  }
+  for (const auto& r : catalog.refusals) std::fprintf(stderr, "refused: %s\n", r.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Hive: a multi-agent orchestration platform built as a plugin host"};
+  app.require_subcommand(1);
+
+  RunOptions run;
+  auto* runCmd = app.add_subcommand("run", "Run Hive with a configuration file");
+  runCmd->add_option("-c,--config", run.configPath, "Configuration file")->capture_default_str();
+  runCmd->add_option("--log-format", run.logFormat, "Override the log format")->check(CLI::IsMember({"text", "json"}));
+  runCmd->add_option("--log-level", run.logLevel, "Override the default log level");
+
+  std::string checkPath = "config/hive.yaml";
+  auto* checkCmd = app.add_subcommand("check-config", "Validate a configuration file and every plugin section");
+  checkCmd->add_option("-c,--config", checkPath, "Configuration file")->capture_default_str();
+
+  auto* pluginsCmd = app.add_subcommand("plugins", "Inspect plugins");
+  pluginsCmd->require_subcommand(1);
+  std::vector<std::string> listDirectories;
+  std::string listConfig = "config/hive.yaml";
+  auto* listCmd = pluginsCmd->add_subcommand("list", "List plugin files and their manifests; starts nothing");
+  listCmd->add_option("--dir", listDirectories, "Plugin directory (repeatable); default: those of the config");
+  listCmd->add_option("-c,--config", listConfig, "Configuration file")->capture_default_str();
+
+  auto* pluginCmd = app.add_subcommand("plugin", "Plugin development");
+  pluginCmd->require_subcommand(1);
+  std::string newName, newDirectory;
+  auto* newCmd = pluginCmd->add_subcommand("new", "Write an out-of-tree plugin skeleton");
+  newCmd->add_option("name", newName, "Plugin name ([a-z][a-z0-9_]*)")->required();
+  newCmd->add_option("--dir", newDirectory, "Directory to create (default: ./NAME)");
+
+  auto* versionCmd = app.add_subcommand("version", "Print versions");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (runCmd->parsed()) return runCommand(run);
+  if (checkCmd->parsed()) return checkConfigCommand(checkPath);
+  if (listCmd->parsed()) return pluginsListCommand(listDirectories, listConfig);
+  if (newCmd->parsed()) {
+    std::string directory = newDirectory.empty() ? newName : newDirectory;
+    Status written = writePluginSkeleton(directory, newName);
+    if (!written.ok()) {
+      std::cerr << "hive plugin new: " << written.message() << "\n";
+      return 1;
+    }
+    std::cout << "wrote plugin skeleton '" << newName << "' to " << directory << "\n";
+    return 0;
+  }
+  if (versionCmd->parsed()) {
+    HostAbi abi = HostAbi::current();
+    std::cout << "hive " << HIVE_VERSION << "\nSDK ABI " << abi.major << "." << abi.minor << "\ntoolchain "
+              << abi.toolchain << "\nasio runtime " << abi.asioRuntime << "\n";
+    return 0;
+  }
+  return 0;
+}

@@ -1,0 +1,90 @@
+// The kernel's plugin lifecycle: discover, resolve, load, configure, start in
+// dependency order, stop in reverse, unload.
+//
+//   discovered -> loaded -> configured -> started -> stopped -> unloaded
+//   any step -> failed (with a one-line reason); dependents are not started.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hive/config.hpp"
+#include "host/config/kernel_config.hpp"
+#include "host/resolver.hpp"
+
+namespace hive::host {
+
+class LogSystem;
+class MetricsRegistry;
+class Runtime;
+class ServiceDirectory;
+class LibraryReaper;
+
+enum class PluginState { kDiscovered, kLoaded, kConfigured, kStarted, kStopped, kUnloaded, kFailed };
+
+std::string_view pluginStateName(PluginState state);
+
+struct PluginStatus {
+  std::string name;
+  std::string version;  // empty when no file was selected
+  std::string path;
+  PluginState state = PluginState::kDiscovered;
+  bool required = false;
+  std::uint64_t generation = 0;
+  std::string reason;  // why it failed
+  std::chrono::microseconds loadTime{0};
+};
+
+class PluginHost {
+ public:
+  PluginHost(KernelConfig config, LogSystem& logs);
+  ~PluginHost();
+  PluginHost(const PluginHost&) = delete;
+  PluginHost& operator=(const PluginHost&) = delete;
+
+  // Discovers, resolves, loads and configures every enabled plugin; starts
+  // nothing. Configuration errors (with locations) go to `diagnostics`. Fails
+  // when a configuration error was found or a required plugin cannot load.
+  Status load(Diagnostics& diagnostics);
+
+  // Starts the executors and then every configured plugin in dependency order.
+  // A plugin that fails is reported and its dependents are skipped; fails only
+  // when a required plugin did not start.
+  Status start();
+
+  // Stops started plugins in reverse order, then the executors, then destroys
+  // every plugin object and closes the libraries no lease pins. Idempotent.
+  void stop();
+
+  // Stops and unloads one plugin while the rest run (its dependents are
+  // stopped first). The library stays mapped while leases of its services live.
+  Status unload(const std::string& name);
+
+  // Closes libraries whose last pin went since the last call, after parking
+  // every kernel thread; returns their image names.
+  std::vector<std::string> reapLibraries();
+
+  std::vector<PluginStatus> status() const;
+  // The image name of a loaded plugin's private copy (see PluginLibrary).
+  std::string imageName(const std::string& plugin) const;
+
+  const KernelConfig& config() const;
+  Runtime& runtime();
+  MetricsRegistry& metrics();
+  ServiceDirectory& services();
+  Logger& log();
+
+ private:
+  struct Instance;
+  void failDependents(const std::string& failed);
+  void stopInstance(Instance& instance);
+  void destroyInstance(Instance& instance);
+
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace hive::host

@@ -1,0 +1,169 @@
+#include "host/plugin_library.hpp"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+namespace hive::host {
+namespace {
+
+// Plugins are small; a file this large is not one we map.
+constexpr std::uintmax_t kMaxPluginBytes = 512ull * 1024 * 1024;
+
+Result<std::vector<unsigned char>> readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return unavailable("cannot read: " + std::string(std::strerror(errno)));
+  in.seekg(0, std::ios::end);
+  auto size = static_cast<std::uintmax_t>(in.tellg());
+  if (size > kMaxPluginBytes) return resourceExhausted("file is larger than 512 MiB");
+  in.seekg(0);
+  std::vector<unsigned char> bytes(size);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
+    return unavailable("cannot read: short read");
+  return bytes;
+}
+
+std::string hex(std::uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+// The memfd holding the private copy; closed once mapped.
+class SealedImage {
+ public:
+  ~SealedImage() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Status create(const std::string& name, const std::vector<unsigned char>& bytes) {
+    fd_ = ::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd_ < 0) return unavailable("memfd_create: " + std::string(std::strerror(errno)));
+    std::size_t written = 0;
+    while (written < bytes.size()) {
+      ssize_t n = ::write(fd_, bytes.data() + written, bytes.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return unavailable("writing private copy: " + std::string(std::strerror(errno)));
+      written += static_cast<std::size_t>(n);
+    }
+    if (::fcntl(fd_, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+      return unavailable("sealing private copy: " + std::string(std::strerror(errno)));
+    return okStatus();
+  }
+  std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+
+ private:
+  int fd_ = -1;
+};
+
+std::atomic<std::uint64_t> nextImageSerial{1};
+
+}  // namespace
+
+std::uint64_t contentHash(const std::vector<unsigned char>& bytes) {
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  for (unsigned char b : bytes) {
+    hash ^= b;
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
+}
+
+Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& path, const HostAbi& host,
+                                                           LibraryReaper& reaper) {
+  auto bytes = HIVE_TRY(readFile(path), path);
+  auto manifest = HIVE_TRY(readManifest(bytes), path);
+  HIVE_TRY(checkCompatibility(manifest, host));
+
+  std::uint64_t hash = host::contentHash(bytes);
+  // The serial keeps two loads of identical bytes apart in /proc/self/maps.
+  std::string imageName = "hive-" + manifest.name + "-" + manifest.version + "-" + hex(hash).substr(0, 12) + "-" +
+                          std::to_string(nextImageSerial.fetch_add(1));
+  SealedImage image;
+  HIVE_TRY(image.create(imageName, bytes), manifest.label());
+
+  void* handle = ::dlopen(image.path().c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* error = ::dlerror();
+    return unavailable(manifest.label() + ": dlopen failed: " + (error ? error : "unknown error"));
+  }
+  auto create = reinterpret_cast<Plugin* (*)(PluginContext*) noexcept>(::dlsym(handle, HIVE_CREATE_SYMBOL));
+  auto destroy = reinterpret_cast<void (*)(Plugin*) noexcept>(::dlsym(handle, HIVE_DESTROY_SYMBOL));
+  if (create == nullptr || destroy == nullptr) {
+    ::dlclose(handle);
+    return failedPrecondition(manifest.label() + ": missing entry point " +
+                              (create ? HIVE_DESTROY_SYMBOL : HIVE_CREATE_SYMBOL) + " (declare it with HIVE_PLUGIN)");
+  }
+
+  std::shared_ptr<PluginLibrary> library(new PluginLibrary(), [&reaper](PluginLibrary* l) {
+    if (l->handle_ != nullptr) reaper.enqueue(l->handle_, l->imageName_);
+    delete l;
+  });
+  library->manifest_ = std::move(manifest);
+  library->sourcePath_ = path;
+  library->imageName_ = std::move(imageName);
+  library->contentHash_ = hash;
+  library->handle_ = handle;
+  library->create_ = create;
+  library->destroy_ = destroy;
+  return library;
+}
+
+Result<Plugin*> PluginLibrary::createPlugin(PluginContext& context) const {
+  Plugin* plugin = create_(&context);
+  if (plugin == nullptr) return internalError(manifest_.label() + ": constructor failed");
+  return plugin;
+}
+
+void PluginLibrary::destroyPlugin(Plugin* plugin) const {
+  if (plugin != nullptr) destroy_(plugin);
+}
+
+LibraryReaper::~LibraryReaper() {
+  // Whatever is still queued at exit stays mapped: closing it now, with threads
+  // possibly still running, is the crash this class exists to avoid.
+}
+
+void LibraryReaper::enqueue(void* handle, std::string imageName) {
+  std::lock_guard lock(mutex_);
+  queue_.emplace_back(handle, std::move(imageName));
+}
+
+std::vector<std::string> LibraryReaper::reap() {
+  std::vector<std::pair<void*, std::string>> queued;
+  {
+    std::lock_guard lock(mutex_);
+    queued.swap(queue_);
+  }
+  std::vector<std::string> closed;
+  for (auto& [handle, name] : queued) {
+    ::dlclose(handle);
+    closed.push_back(std::move(name));
+  }
+  return closed;
+}
+
+std::size_t LibraryReaper::pending() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+bool isImageMapped(const std::string& imageName) {
+  std::ifstream maps("/proc/self/maps");
+  // Mapped memfds read "/memfd:<name> (deleted)"; the trailing space keeps
+  // "...-1" from matching "...-12".
+  const std::string needle = "/memfd:" + imageName + " ";
+  std::string line;
+  while (std::getline(maps, line))
+    if (line.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace hive::host

@@ -1,0 +1,177 @@
+#include "host/resolver.hpp"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "host/semver.hpp"
+
+namespace hive::host {
+namespace {
+
+struct Candidate {
+  const PluginFile* file = nullptr;
+  const EnabledPlugin* entry = nullptr;
+  std::size_t configOrder = 0;
+};
+
+std::string joinVersions(const std::vector<const PluginFile*>& files) {
+  std::string out;
+  for (const auto* f : files) out += (out.empty() ? "" : ", ") + f->manifest.version;
+  return out;
+}
+
+// The highest version of `name` inside `rangeText`.
+Result<const PluginFile*> selectVersion(const Catalog& catalog, const EnabledPlugin& entry) {
+  auto files = catalog.versionsOf(entry.name);
+  if (files.empty()) {
+    std::string hint = closestMatch(entry.name, catalog.names());
+    return notFound("plugin '" + entry.name + "': not found in the plugin directories" +
+                    (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+  }
+  auto range = VersionRange::parse(entry.versionRange);
+  if (!range.ok()) return invalidArgument("plugin '" + entry.name + "': " + range.status().message());
+  const PluginFile* best = nullptr;
+  std::optional<Version> bestVersion;
+  for (const auto* file : files) {
+    auto version = Version::parse(file->manifest.version);
+    if (!version.ok() || !range->contains(*version)) continue;
+    if (!bestVersion || *bestVersion < *version) {
+      best = file;
+      bestVersion = *version;
+    }
+  }
+  if (best == nullptr)
+    return notFound("plugin '" + entry.name + "': no version satisfies '" + entry.versionRange + "' (found " +
+                    joinVersions(files) + ")");
+  return best;
+}
+
+}  // namespace
+
+bool Resolution::requiredRefused() const {
+  return std::any_of(refusals.begin(), refusals.end(), [](const Refusal& r) { return r.required; });
+}
+
+Resolution resolvePlugins(const Catalog& catalog, const std::vector<EnabledPlugin>& enabled) {
+  Resolution resolution;
+  std::map<std::string, Candidate> chosen;
+  auto refuse = [&](const EnabledPlugin& entry, std::string reason) {
+    resolution.refusals.push_back({entry.name, entry.required, entry.location, std::move(reason)});
+  };
+
+  for (std::size_t i = 0; i < enabled.size(); ++i) {
+    auto file = selectVersion(catalog, enabled[i]);
+    if (!file.ok()) {
+      refuse(enabled[i], file.status().message());
+      continue;
+    }
+    chosen[enabled[i].name] = {*file, &enabled[i], i};
+  }
+
+  // Checks that depend on the rest of the set; removing a plugin can break
+  // another, so repeat until nothing changes.
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (auto it = chosen.begin(); it != chosen.end();) {
+      const PluginManifest& m = it->second.file->manifest;
+      std::optional<std::string> problem;
+      for (const auto& dependency : m.dependencies) {
+        auto range = VersionRange::parse(dependency.range);
+        if (!range.ok()) {
+          problem = m.label() + ": dependency '" + dependency.name + "': " + range.status().message();
+          break;
+        }
+        auto found = chosen.find(dependency.name);
+        if (found == chosen.end()) {
+          bool refused = std::any_of(resolution.refusals.begin(), resolution.refusals.end(),
+                                     [&](const Refusal& r) { return r.name == dependency.name; });
+          problem = m.label() + ": depends on '" + dependency.name + "' " + dependency.range + ", which " +
+                    (refused ? "was refused" : "is not enabled");
+          break;
+        }
+        const std::string& have = found->second.file->manifest.version;
+        auto version = Version::parse(have);
+        if (!version.ok() || !range->contains(*version)) {
+          problem = m.label() + ": depends on '" + dependency.name + "' " + dependency.range + ", but version " +
+                    have + " is enabled";
+          break;
+        }
+      }
+      for (std::size_t s = 0; !problem && s < m.requiredServices.size(); ++s) {
+        const ServiceKey& wanted = m.requiredServices[s];
+        bool provided = std::any_of(chosen.begin(), chosen.end(), [&](const auto& other) {
+          const auto& offers = other.second.file->manifest.provides;
+          return std::find(offers.begin(), offers.end(), wanted) != offers.end();
+        });
+        if (!provided) problem = m.label() + ": requires service '" + wanted.toString() + "', which no enabled plugin provides";
+      }
+      if (problem) {
+        refuse(*it->second.entry, *problem);
+        it = chosen.erase(it);
+        changed = true;
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // Edges: a plugin starts after its dependencies and after the providers of
+  // the services it requires. Kahn's algorithm, ties broken by config order.
+  std::map<std::string, std::set<std::string>> before;  // name -> what must start first
+  for (const auto& [name, candidate] : chosen) {
+    auto& needs = before[name];
+    const PluginManifest& m = candidate.file->manifest;
+    for (const auto& dependency : m.dependencies) needs.insert(dependency.name);
+    for (const auto& wanted : m.requiredServices)
+      for (const auto& [otherName, other] : chosen) {
+        const auto& offers = other.file->manifest.provides;
+        if (otherName != name && std::find(offers.begin(), offers.end(), wanted) != offers.end())
+          needs.insert(otherName);
+      }
+  }
+  std::set<std::string> started;
+  while (started.size() < chosen.size()) {
+    const Candidate* next = nullptr;
+    for (const auto& [name, candidate] : chosen) {
+      if (started.count(name)) continue;
+      bool ready = std::all_of(before[name].begin(), before[name].end(),
+                               [&](const std::string& n) { return started.count(n) != 0; });
+      if (ready && (next == nullptr || candidate.configOrder < next->configOrder)) next = &candidate;
+    }
+    if (next == nullptr) break;
+    started.insert(next->file->manifest.name);
+    resolution.startOrder.push_back(next->file);
+  }
+
+  // What is left lies on or behind a cycle: report the cycle itself.
+  for (const auto& [name, candidate] : chosen) {
+    if (started.count(name)) continue;
+    std::vector<std::string> path{name};
+    std::string current = name;
+    std::string cycle;
+    for (std::size_t step = 0; step <= chosen.size(); ++step) {
+      std::string nextName;
+      for (const auto& n : before[current])
+        if (!started.count(n)) {
+          nextName = n;
+          break;
+        }
+      auto seenAt = std::find(path.begin(), path.end(), nextName);
+      if (nextName.empty()) break;
+      if (seenAt != path.end()) {
+        for (auto p = seenAt; p != path.end(); ++p) cycle += *p + " -> ";
+        cycle += nextName;
+        break;
+      }
+      path.push_back(nextName);
+      current = nextName;
+    }
+    refuse(*candidate.entry, candidate.file->manifest.label() + ": dependency cycle: " + cycle);
+  }
+  return resolution;
+}
+
+}  // namespace hive::host
