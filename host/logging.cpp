@@ -1,8 +1,5 @@
 #include "host/logging.hpp"
 
-#include <spdlog/details/log_msg.h>
-#include <spdlog/logger.h>
-#include <spdlog/sinks/base_sink.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -11,6 +8,10 @@
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+
+#include <spdlog/details/log_msg.h>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/base_sink.h>
 
 namespace hive::host {
 
@@ -220,18 +221,15 @@ class FdSink final : public spdlog::sinks::base_sink<std::mutex> {
   std::string cachedPrefix_;
 };
 
-}  // namespace
-
-struct LogSystem::Shared {
+// What loggers share with their LogSystem; they keep it alive.
+struct LogOutput {
   std::shared_ptr<FdSink> sink;
   std::atomic<hive::LogLevel> defaultLevel;
 };
 
-namespace {
-
 class ComponentLogger final : public hive::Logger {
  public:
-  ComponentLogger(std::shared_ptr<LogSystem::Shared> shared, const std::string& component,
+  ComponentLogger(std::shared_ptr<LogOutput> shared, const std::string& component,
                   std::optional<hive::LogLevel> level)
       : shared_(std::move(shared)), logger_(component, shared_->sink), level_(level) {
     // Filtering happens in enabled(), so that loggers without a level of their own
@@ -252,12 +250,14 @@ class ComponentLogger final : public hive::Logger {
   }
 
  private:
-  std::shared_ptr<LogSystem::Shared> shared_;
+  std::shared_ptr<LogOutput> shared_;
   spdlog::logger logger_;
   const std::optional<hive::LogLevel> level_;
 };
 
 }  // namespace
+
+struct LogSystem::Shared : LogOutput {};
 
 LogSystem::LogSystem(LogOutputFormat format, hive::LogLevel defaultLevel, int fd)
     : shared_(std::make_shared<Shared>()) {

@@ -196,7 +196,8 @@ class MetricsRegistry::HistogramImpl final : public Instrument, public hive::His
       complaint_.once(log_, name_, "NaN observation");
       return;
     }
-    auto bucket = static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
+    auto bucket =
+        static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
     counts_[bucket].fetch_add(1, std::memory_order_relaxed);
     sum_.fetch_add(value, std::memory_order_relaxed);
   }
@@ -241,9 +242,9 @@ std::string_view MetricsRegistry::kindName(Kind kind) {
 MetricsRegistry::~MetricsRegistry() = default;
 
 const std::vector<double>& MetricsRegistry::defaultBuckets() {
-  static const std::vector<double> buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                           0.1,    0.25,  0.5,    1,     2.5,  5,     10};
-  return buckets;
+  static const std::vector<double> kBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                            0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+  return kBuckets;
 }
 
 hive::Counter& MetricsRegistry::counter(const std::string& name, const std::string& help,
@@ -257,7 +258,8 @@ hive::Gauge& MetricsRegistry::gauge(const std::string& name, const std::string& 
 }
 
 hive::Histogram& MetricsRegistry::histogram(const std::string& name, const std::string& help,
-                                            const std::vector<double>& buckets, const hive::MetricLabels& labels) {
+                                            const std::vector<double>& buckets,
+                                            const hive::MetricLabels& labels) {
   return static_cast<HistogramImpl&>(find(Kind::kHistogram, name, help, labels, buckets));
 }
 
@@ -271,8 +273,8 @@ std::unique_ptr<MetricsRegistry::Instrument> MetricsRegistry::make(Kind kind, co
   return nullptr;
 }
 
-MetricsRegistry::Instrument& MetricsRegistry::find(Kind kind, const std::string& name, const std::string& help,
-                                                   const hive::MetricLabels& labels,
+MetricsRegistry::Instrument& MetricsRegistry::find(Kind kind, const std::string& name,
+                                                   const std::string& help, const hive::MetricLabels& labels,
                                                    const std::vector<double>& buckets) {
   LabelSet sorted(labels.begin(), labels.end());
   std::stable_sort(sorted.begin(), sorted.end(),
@@ -326,8 +328,9 @@ MetricsRegistry::Instrument& MetricsRegistry::find(Kind kind, const std::string&
       auto [entry, created] = detached_.try_emplace(DetachedKey{kind, name, sorted});
       if (created) {
         // A detached histogram still needs valid bounds to count into.
-        bool boundsUsable = std::all_of(bounds.begin(), bounds.end(), [](double b) { return std::isfinite(b); }) &&
-                            std::is_sorted(bounds.begin(), bounds.end());
+        bool boundsUsable =
+            std::all_of(bounds.begin(), bounds.end(), [](double b) { return std::isfinite(b); }) &&
+            std::is_sorted(bounds.begin(), bounds.end());
         entry->second = make(kind, name, boundsUsable ? bounds : defaultBuckets());
         warning = "metrics: " + std::string(kindName(kind)) + " '" + describe(name, sorted) +
                   "' is not exported: " + problem;

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -62,12 +63,13 @@ class MetricsRegistry final : public hive::Metrics {
     Kind kind;
     std::string name;
     LabelSet labels;
-    auto operator<=>(const DetachedKey&) const = default;
+    bool operator<(const DetachedKey& other) const {
+      return std::tie(kind, name, labels) < std::tie(other.kind, other.name, other.labels);
+    }
   };
 
-  Instrument& find(Kind kind, const std::string& name, const std::string& help, const hive::MetricLabels& labels,
-                   const std::vector<double>& buckets);
-  Instrument& detached(DetachedKey key, const std::vector<double>& buckets, const std::string& why);
+  Instrument& find(Kind kind, const std::string& name, const std::string& help,
+                   const hive::MetricLabels& labels, const std::vector<double>& buckets);
   std::unique_ptr<Instrument> make(Kind kind, const std::string& name, const std::vector<double>& buckets);
   static std::string_view kindName(Kind kind);
 

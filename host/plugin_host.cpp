@@ -201,6 +201,7 @@ void PluginHost::failDependents(const std::string& failed) {
 
 Status PluginHost::start() {
   State& s = *state_;
+  if (!s.runtime) return failedPrecondition("the kernel was stopped; it cannot start again");
   if (!s.runtimeStarted) {
     s.runtime->start();
     s.runtimeStarted = true;
@@ -261,11 +262,14 @@ void PluginHost::stop() {
     s.setState(instance, PluginState::kStopped);
     s.log->info(instance.manifest.label() + " stopped");
   }
-  // With every thread joined no plugin code can be running: objects can go,
-  // then the libraries.
+  if (!s.runtime) return;  // stopped before
+  // With every thread joined no plugin code can be running: objects can go.
+  // Then the runtime itself, whose queues may still hold plugin callbacks, and
+  // only then the libraries those callbacks point into.
   s.runtime->stop();
   s.runtimeStarted = false;
   for (auto it = s.instances.rbegin(); it != s.instances.rend(); ++it) destroyInstance(**it);
+  s.runtime.reset();
   s.reaper.reap();
 }
 

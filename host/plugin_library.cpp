@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <utility>
 
 namespace hive::host {
 namespace {
@@ -58,6 +59,7 @@ class SealedImage {
     return okStatus();
   }
   std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+  int release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_ = -1;
@@ -103,7 +105,7 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& pa
   }
 
   std::shared_ptr<PluginLibrary> library(new PluginLibrary(), [&reaper](PluginLibrary* l) {
-    if (l->handle_ != nullptr) reaper.enqueue(l->handle_, l->imageName_);
+    if (l->handle_ != nullptr) reaper.enqueue(l->handle_, l->imageFd_, l->imageName_);
     delete l;
   });
   library->manifest_ = std::move(manifest);
@@ -111,6 +113,7 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& pa
   library->imageName_ = std::move(imageName);
   library->contentHash_ = hash;
   library->handle_ = handle;
+  library->imageFd_ = image.release();
   library->create_ = create;
   library->destroy_ = destroy;
   return library;
@@ -131,21 +134,22 @@ LibraryReaper::~LibraryReaper() {
   // possibly still running, is the crash this class exists to avoid.
 }
 
-void LibraryReaper::enqueue(void* handle, std::string imageName) {
+void LibraryReaper::enqueue(void* handle, int imageFd, std::string imageName) {
   std::lock_guard lock(mutex_);
-  queue_.emplace_back(handle, std::move(imageName));
+  queue_.push_back({handle, imageFd, std::move(imageName)});
 }
 
 std::vector<std::string> LibraryReaper::reap() {
-  std::vector<std::pair<void*, std::string>> queued;
+  std::vector<Closing> queued;
   {
     std::lock_guard lock(mutex_);
     queued.swap(queue_);
   }
   std::vector<std::string> closed;
-  for (auto& [handle, name] : queued) {
-    ::dlclose(handle);
-    closed.push_back(std::move(name));
+  for (auto& c : queued) {
+    ::dlclose(c.handle);
+    if (c.imageFd >= 0) ::close(c.imageFd);
+    closed.push_back(std::move(c.imageName));
   }
   return closed;
 }

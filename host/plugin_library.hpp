@@ -51,6 +51,10 @@ class PluginLibrary {
   std::string imageName_;
   std::uint64_t contentHash_ = 0;
   void* handle_ = nullptr;
+  // The memfd stays open while the library is loaded: glibc matches dlopen
+  // paths by name first, and a reused "/proc/self/fd/N" would return the old
+  // library instead of loading the new one.
+  int imageFd_ = -1;
   Plugin* (*create_)(PluginContext*) noexcept = nullptr;
   void (*destroy_)(Plugin*) noexcept = nullptr;
 };
@@ -61,7 +65,7 @@ class PluginLibrary {
 class LibraryReaper {
  public:
   ~LibraryReaper();
-  void enqueue(void* handle, std::string imageName);
+  void enqueue(void* handle, int imageFd, std::string imageName);
   // dlcloses every queued library; returns the image names closed. The caller
   // has quiesced the threads that may run plugin code.
   std::vector<std::string> reap();
@@ -69,7 +73,12 @@ class LibraryReaper {
 
  private:
   mutable std::mutex mutex_;
-  std::vector<std::pair<void*, std::string>> queue_;
+  struct Closing {
+    void* handle;
+    int imageFd;
+    std::string imageName;
+  };
+  std::vector<Closing> queue_;
 };
 
 // True when /proc/self/maps has a mapping whose path contains `imageName`.

@@ -6,15 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ip/udp.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/asio/system_timer.hpp>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -25,6 +16,16 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/system_timer.hpp>
 
 namespace hive::host {
 
@@ -108,7 +109,8 @@ void instantiateLentServices(asio::io_context& io, hive::Logger& log) {
 
 class IoExecutor final : public hive::Executor {
  public:
-  IoExecutor(asio::io_context& io, std::size_t threads, hive::Logger& log) : io_(io), threads_(threads), log_(log) {}
+  IoExecutor(asio::io_context& io, std::size_t threads, hive::Logger& log)
+      : io_(io), threads_(threads), log_(log) {}
 
   // hive::Executor
   void post(std::function<void()> work) override {
@@ -211,7 +213,8 @@ struct TimerState : std::enable_shared_from_this<TimerState> {
       : log(log), registry(std::move(registry)), callback(std::move(callback)), period(period) {}
 
   void arm() {  // with `mutex` held
-    timer->async_wait([self = shared_from_this()](const boost::system::error_code& error) { self->fire(error); });
+    timer->async_wait(
+        [self = shared_from_this()](const boost::system::error_code& error) { self->fire(error); });
   }
 
   void fire(const boost::system::error_code& error);
@@ -235,10 +238,12 @@ class TimerRegistry final : public hive::Timers, public std::enable_shared_from_
   TimerRegistry(asio::io_context& io, hive::Logger& log) : io_(io), log_(log) {}
 
   // hive::Timers
-  std::unique_ptr<hive::Timer> after(std::chrono::milliseconds delay, std::function<void()> callback) override {
+  std::unique_ptr<hive::Timer> after(std::chrono::milliseconds delay,
+                                     std::function<void()> callback) override {
     return schedule(std::max(delay, std::chrono::milliseconds(0)), std::nullopt, std::move(callback));
   }
-  std::unique_ptr<hive::Timer> every(std::chrono::milliseconds period, std::function<void()> callback) override {
+  std::unique_ptr<hive::Timer> every(std::chrono::milliseconds period,
+                                     std::function<void()> callback) override {
     if (period <= std::chrono::milliseconds(0)) {
       log_.warn("runtime: timer period " + std::to_string(period.count()) + " ms raised to 1 ms");
       period = std::chrono::milliseconds(1);
@@ -387,7 +392,8 @@ struct Runtime::Impl {
         io.run();
         return;
       } catch (const std::exception& e) {
-        log.error(std::string("runtime: exception escaped an I/O handler: ") + e.what() + " (thread continues)");
+        log.error(std::string("runtime: exception escaped an I/O handler: ") + e.what() +
+                  " (thread continues)");
       } catch (...) {
         log.error("runtime: non-standard exception escaped an I/O handler (thread continues)");
       }

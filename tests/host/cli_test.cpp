@@ -10,6 +10,7 @@
 #include <chrono>
 #include <thread>
 
+#include "hive/version.h"
 #include "test_support.hpp"
 
 namespace hive::test {

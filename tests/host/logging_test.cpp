@@ -1,6 +1,5 @@
 #include "host/logging.hpp"
 
-#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +9,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace hive::host {
 namespace {
@@ -138,10 +139,12 @@ TEST(LogSystem, TextLineShape) {
   auto lines = capture.lines();
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_TRUE(std::regex_match(
-      lines[0], std::regex(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z info  \[kernel\] plugin api started)")))
+      lines[0],
+      std::regex(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z info  \[kernel\] plugin api started)")))
       << lines[0];
   EXPECT_TRUE(std::regex_match(lines[1], std::regex(R"(\S+Z error \[kernel\] bind failed)"))) << lines[1];
-  EXPECT_TRUE(std::regex_match(lines[2], std::regex(R"(\S+Z critical \[kernel\] out of memory)"))) << lines[2];
+  EXPECT_TRUE(std::regex_match(lines[2], std::regex(R"(\S+Z critical \[kernel\] out of memory)")))
+      << lines[2];
 }
 
 TEST(LogSystem, TextEscapesLineBreaksSoAMessageCannotForgeALine) {
@@ -224,7 +227,8 @@ TEST(LogSystem, PerLoggerLevelsFilter) {
 
   std::vector<std::string> seen;
   for (const auto& line : capture.lines()) seen.push_back(line.substr(line.find('[')));
-  EXPECT_EQ(seen, (std::vector<std::string>{"[defaulted] d2", "[chatty] c1", "[quiet] q2", "[defaulted] d3"}));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"[defaulted] d2", "[chatty] c1", "[quiet] q2", "[defaulted] d3"}));
 }
 
 TEST(LogSystem, SetFormatSwitchesExistingLoggers) {
@@ -259,6 +263,7 @@ TEST(LogSystem, ConcurrentLoggingYieldsWholeLinesOnly) {
   // Long enough that an unsynchronised writer would interleave.
   const std::string padding(300, 'x');
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       auto log = logs.logger("worker-" + std::to_string(t));

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <vector>
 
+#include "hive/version.h"
 #include "host/catalog.hpp"
 #include "test_support.hpp"
 

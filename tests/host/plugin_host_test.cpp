@@ -222,7 +222,7 @@ TEST_F(PluginHostTest, AThrowingConstructorFailsThatPluginOnly) {
   ASSERT_TRUE(host->load(diagnostics).ok());
   ASSERT_TRUE(host->start().ok());
   EXPECT_EQ(statusOf(host->status(), "throwing_ctor").reason, "plugin 'throwing_ctor' 1.0.0: constructor failed");
-  EXPECT_EQ(statusOf(host->status(), "solo").state, PluginState::kStarted);
+  EXPECT_EQ(statusOf(host->status(), "solo").state, PluginState::kStarted) << statusOf(host->status(), "solo").reason;
 }
 
 TEST_F(PluginHostTest, ProvidingAnUndeclaredServiceIsRefused) {

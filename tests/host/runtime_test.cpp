@@ -1,14 +1,6 @@
 #include "host/runtime.hpp"
 
-#include <gtest/gtest.h>
-
 #include <atomic>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <chrono>
 #include <future>
 #include <mutex>
@@ -17,6 +9,14 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <gtest/gtest.h>
 
 namespace hive::host {
 namespace {
@@ -65,8 +65,8 @@ class RuntimeTest : public ::testing::Test {
 TEST_F(RuntimeTest, LentServicesExistBeforeAnyPluginRuns) {
   Runtime runtime(1, 1, log_);
   auto& io = runtime.ioContext();
-  using SteadyTimerService = asio::detail::deadline_timer_service<
-      asio::detail::chrono_time_traits<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>>>;
+  using SteadyTimerService = asio::detail::deadline_timer_service<asio::detail::chrono_time_traits<
+      std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>>>;
   EXPECT_TRUE(asio::has_service<asio::detail::reactive_socket_service<asio::ip::tcp>>(io));
   EXPECT_TRUE(asio::has_service<SteadyTimerService>(io));
   EXPECT_TRUE(asio::has_service<asio::detail::strand_executor_service>(io));
@@ -177,14 +177,15 @@ TEST_F(RuntimeTest, CancelBeforeFiringPreventsTheCall) {
   Runtime runtime(1, 1, log_);
   runtime.start();
   std::atomic<int> calls{0};
-  auto cancelled = runtime.timers().after(50ms, [&] { ++calls; });
-  auto destroyed = runtime.timers().after(50ms, [&] { ++calls; });
-  auto periodic = runtime.timers().every(50ms, [&] { ++calls; });
+  // Long enough that a descheduled test thread still cancels before the deadline.
+  auto cancelled = runtime.timers().after(200ms, [&] { ++calls; });
+  auto destroyed = runtime.timers().after(200ms, [&] { ++calls; });
+  auto periodic = runtime.timers().every(200ms, [&] { ++calls; });
   cancelled->cancel();
   cancelled->cancel();  // twice is fine
   destroyed.reset();
   periodic->cancel();
-  std::this_thread::sleep_for(150ms);
+  std::this_thread::sleep_for(300ms);
   EXPECT_EQ(calls.load(), 0);
 }
 
@@ -243,6 +244,7 @@ TEST_F(RuntimeTest, CancelFromInsideItsOwnCallback) {
   EXPECT_TRUE(eventually([&] { return calls == 3; }));
   std::this_thread::sleep_for(30ms);
   EXPECT_EQ(calls.load(), 3);
+  std::lock_guard lock(mutex);
   timer.reset();  // cancelling again from outside is harmless
 }
 
@@ -273,11 +275,11 @@ TEST_F(RuntimeTest, StopCancelsTimersAndHandlesMayOutliveTheRuntime) {
   {
     Runtime runtime(1, 1, log_);
     runtime.start();
-    auto pending = runtime.timers().after(50ms, [&] { ++calls; });
+    auto pending = runtime.timers().after(200ms, [&] { ++calls; });
     survivor = runtime.timers().every(1h, [&] { ++calls; });
     runtime.stop();
     runtime.start();
-    std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(300ms);
     EXPECT_EQ(calls.load(), 0);
     // New timers work after a restart.
     auto fresh = runtime.timers().after(1ms, [&] { ++calls; });
@@ -379,9 +381,9 @@ TEST_F(RuntimeTest, ExceptionsAreLoggedAndThreadsSurvive) {
   ASSERT_EQ(errors.size(), 5u);
   std::string all;
   for (const auto& e : errors) all += e + "\n";
-  for (const char* expected : {"I/O work: io boom", "blocking work: blocking boom",
-                               "non-standard exception escaped I/O work", "a timer callback: timer boom",
-                               "an I/O handler: raw boom"}) {
+  for (const char* expected :
+       {"I/O work: io boom", "blocking work: blocking boom", "non-standard exception escaped I/O work",
+        "a timer callback: timer boom", "an I/O handler: raw boom"}) {
     EXPECT_NE(all.find(expected), std::string::npos) << expected << " not in\n" << all;
   }
 }

@@ -1,0 +1,148 @@
+#include "host/config/kernel_config.hpp"
+
+#include <filesystem>
+
+#include "host/config/yaml_loader.hpp"
+#include "host/semver.hpp"
+
+namespace hive::host {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool validPluginName(std::string_view name) {
+  if (name.empty() || name.size() > 47 || !(name[0] >= 'a' && name[0] <= 'z')) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
+std::string resolvePath(const std::string& value, const fs::path& base) {
+  fs::path p(value);
+  return (p.is_absolute() ? p : base / p).lexically_normal().string();
+}
+
+int readBounded(ConfigReader& reader, std::string_view key, int fallback, int low, int high) {
+  int value = reader.get<int>(key, fallback);
+  if (value < low || value > high) {
+    reader.reject(key, "must be between " + std::to_string(low) + " and " + std::to_string(high));
+    return fallback;
+  }
+  return value;
+}
+
+std::optional<LogLevel> readLogLevel(ConfigReader& reader, std::string_view key, const ConfigNode& node) {
+  if (node.isNull()) return std::nullopt;
+  auto text = reader.get<std::string>(key, "");
+  auto level = parseLogLevel(text);
+  if (!level.ok()) {
+    reader.reject(key, level.status().message());
+    return std::nullopt;
+  }
+  return *level;
+}
+
+void readKernel(const ConfigNode& node, const fs::path& base, KernelConfig& config, Diagnostics& diagnostics) {
+  ConfigReader reader(node, diagnostics);
+  const ConfigNode& dirs = reader.child("plugin_dirs");
+  if (dirs.isNull()) {
+    config.pluginDirectories = {resolvePath("plugins", base)};
+  } else if (!dirs.isSequence() || dirs.items().empty()) {
+    diagnostics.error(dirs.location(), "'plugin_dirs': expected a non-empty list of directories");
+  } else {
+    for (const auto& item : dirs.items()) {
+      if (!item.isScalar() || item.text().empty()) {
+        diagnostics.error(item.location(), "'plugin_dirs': expected a directory path");
+        continue;
+      }
+      config.pluginDirectories.push_back(resolvePath(item.text(), base));
+    }
+  }
+  config.ioThreads = readBounded(reader, "io_threads", config.ioThreads, 1, 256);
+  config.blockingThreads = readBounded(reader, "blocking_threads", config.blockingThreads, 1, 1024);
+  if (auto level = readLogLevel(reader, "log_level", reader.child("log_level"))) config.logLevel = *level;
+  std::string format = reader.get<std::string>("log_format", "text");
+  if (format == "json")
+    config.logFormat = LogFormat::kJson;
+  else if (format != "text")
+    reader.reject("log_format", "expected text or json, got '" + format + "'");
+  config.drainDeadline = reader.get<std::chrono::milliseconds>("drain_deadline", config.drainDeadline);
+  if (config.drainDeadline.count() == 0) reader.reject("drain_deadline", "must be greater than 0");
+  config.dataDirectory = resolvePath(reader.get<std::string>("data_dir", "../data"), base);
+  std::string socket = reader.get<std::string>("control_socket", "");
+  config.controlSocket = socket.empty() ? "" : resolvePath(socket, base);
+  reader.finish();
+}
+
+void readPlugins(const ConfigNode& node, KernelConfig& config, Diagnostics& diagnostics) {
+  if (node.isNull()) return;
+  if (!node.isMap()) {
+    diagnostics.error(node.location(), "'plugins': expected a map of plugin name to settings");
+    return;
+  }
+  for (const auto& entry : node.entries()) {
+    if (!validPluginName(entry.key)) {
+      diagnostics.error(entry.keyLocation, "invalid plugin name '" + entry.key +
+                                               "': expected [a-z][a-z0-9_]*, at most 47 characters");
+      continue;
+    }
+    PluginEntry plugin;
+    plugin.name = entry.key;
+    plugin.location = entry.keyLocation;
+    ConfigReader reader(entry.value, diagnostics);
+    plugin.enabled = reader.get<bool>("enabled", true);
+    plugin.required = reader.get<bool>("required", false);
+    plugin.versionRange = reader.get<std::string>("version", "*");
+    if (auto range = VersionRange::parse(plugin.versionRange); !range.ok())
+      reader.reject("version", range.status().message());
+    plugin.logLevel = readLogLevel(reader, "log_level", reader.child("log_level"));
+    const ConfigNode& section = reader.child("config");
+    if (!section.isNull() && !section.isMap())
+      diagnostics.error(section.location(), "'config': expected a map (the plugin's own settings)");
+    plugin.config = section.isNull() ? ConfigNode::map(entry.keyLocation) : section;
+    reader.finish();
+    config.plugins.push_back(std::move(plugin));
+  }
+}
+
+}  // namespace
+
+Result<LogLevel> parseLogLevel(std::string_view text) {
+  static constexpr std::pair<std::string_view, LogLevel> kLevels[] = {
+      {"trace", LogLevel::kTrace}, {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo},
+      {"warn", LogLevel::kWarn},   {"error", LogLevel::kError}, {"critical", LogLevel::kCritical},
+      {"off", LogLevel::kOff}};
+  for (const auto& [name, level] : kLevels)
+    if (text == name) return level;
+  return invalidArgument("expected one of trace, debug, info, warn, error, critical, off; got '" +
+                         std::string(text) + "'");
+}
+
+Result<KernelConfig> kernelConfigFromNode(const ConfigNode& root, const std::string& path, Diagnostics& diagnostics) {
+  std::size_t errorsBefore = diagnostics.errorCount();
+  KernelConfig config;
+  config.sourceFile = path;
+  fs::path base = fs::absolute(fs::path(path)).parent_path();
+  ConfigReader top(root, diagnostics);
+  readKernel(top.child("hive"), base, config, diagnostics);
+  readPlugins(top.child("plugins"), config, diagnostics);
+  top.finish();
+  std::size_t errors = diagnostics.errorCount() - errorsBefore;
+  if (errors > 0) return invalidArgument(std::to_string(errors) + " error(s) in " + path);
+  return config;
+}
+
+Result<KernelConfig> loadKernelConfig(const std::string& path, Diagnostics& diagnostics,
+                                      const EnvironmentLookup& lookup) {
+  auto root = parseYamlFile(path, diagnostics);
+  if (!root.ok()) return root.status();
+  std::size_t errorsBefore = diagnostics.errorCount();
+  expandVariables(*root, lookup, diagnostics);
+  // Validation runs even after expansion errors, so that every error is reported at once.
+  auto config = kernelConfigFromNode(*root, path, diagnostics);
+  std::size_t errors = diagnostics.errorCount() - errorsBefore;
+  if (errors > 0) return invalidArgument(std::to_string(errors) + " error(s) in " + path);
+  return config;
+}
+
+}  // namespace hive::host
