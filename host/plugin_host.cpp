@@ -288,9 +288,12 @@ Status PluginHost::unload(const std::string& name) {
     stopInstance(*target);
     s.setState(*target, PluginState::kStopped);
   }
-  if (s.runtimeStarted && !s.runtime->quiesce(std::chrono::seconds(10)))
+  // The plugin's objects go while every kernel thread is parked in kernel code.
+  if (!s.runtimeStarted) {
+    destroyInstance(*target);
+  } else if (!s.runtime->quiesce(std::chrono::seconds(10), [&] { destroyInstance(*target); })) {
     return deadlineExceeded("kernel threads did not park within 10s; plugin '" + name + "' stays loaded");
-  destroyInstance(*target);
+  }
   s.log->info("plugin '" + name + "' unloaded");
   return okStatus();
 }
@@ -298,8 +301,11 @@ Status PluginHost::unload(const std::string& name) {
 std::vector<std::string> PluginHost::reapLibraries() {
   State& s = *state_;
   if (s.reaper.pending() == 0) return {};
-  if (s.runtimeStarted && !s.runtime->quiesce(std::chrono::seconds(10))) return {};
-  return s.reaper.reap();
+  if (!s.runtimeStarted) return s.reaper.reap();
+  std::vector<std::string> closed;
+  if (!s.runtime->quiesce(std::chrono::seconds(10), [&] { closed = s.reaper.reap(); }))
+    s.log->error("kernel threads did not park within 10s; released libraries stay mapped for now");
+  return closed;
 }
 
 std::vector<PluginStatus> PluginHost::status() const {

@@ -3,9 +3,12 @@
 # The directories are only read when the test runs, after the build has filled them.
 find_program(HIVE_BASH bash REQUIRED)
 
-set(HIVE_UNIQUE_SYMBOL_DIRS ${CMAKE_BINARY_DIR}/plugins ${CMAKE_BINARY_DIR}/test_plugins)
-if(DEFINED HIVE_PLUGIN_OUTPUT_DIRECTORY AND DEFINED HIVE_TEST_PLUGIN_DIR)
-  set(HIVE_UNIQUE_SYMBOL_DIRS ${HIVE_PLUGIN_OUTPUT_DIRECTORY} ${HIVE_TEST_PLUGIN_DIR})
+# Every directory the build writes plugins to; the in-tree plugin directory
+# joins once plugins/ holds a plugin.
+set(HIVE_UNIQUE_SYMBOL_DIRS ${HIVE_TEST_PLUGIN_DIR} ${CMAKE_BINARY_DIR}/bench_plugins)
+file(GLOB HIVE_IN_TREE_PLUGINS LIST_DIRECTORIES true ${PROJECT_SOURCE_DIR}/plugins/*/CMakeLists.txt)
+if(HIVE_IN_TREE_PLUGINS)
+  list(APPEND HIVE_UNIQUE_SYMBOL_DIRS ${HIVE_PLUGIN_OUTPUT_DIRECTORY})
 endif()
 
 # A deliberately broken test plugin that must keep its UNIQUE symbols can be

@@ -77,7 +77,34 @@ class ServiceRef {
   std::uint64_t generation_ = 0;
 };
 
-enum class ServiceChange { kAdded, kRemoved };
+// A stable reference to one provider of a service that follows it across hot
+// swaps: each acquire() returns the generation serving now, pinned for as long
+// as the lease lives. Hold the slot (or a ServiceHandle) for as long as you like;
+// hold a lease only for one call or one unit of work.
+class ServiceSlot {
+ public:
+  virtual ~ServiceSlot() = default;
+  // The current generation; an empty lease when the provider is gone. While a
+  // swap of the provider switches over (start of the new generation), this
+  // waits instead of failing.
+  virtual ServiceLease acquire() const = 0;
+};
+
+template <ServiceInterface T>
+class ServiceHandle {
+ public:
+  ServiceHandle() = default;
+  explicit ServiceHandle(std::shared_ptr<ServiceSlot> slot) : slot_(std::move(slot)) {}
+
+  // One call's worth of the current provider:  handle.lease()->next();
+  ServiceRef<T> lease() const { return slot_ ? ServiceRef<T>(slot_->acquire()) : ServiceRef<T>(); }
+  explicit operator bool() const { return slot_ != nullptr; }
+
+ private:
+  std::shared_ptr<ServiceSlot> slot_;
+};
+
+enum class ServiceChange { kAdded, kRemoved, kReplaced };
 
 struct ServiceEvent {
   ServiceId id;
@@ -109,6 +136,26 @@ class ServiceRegistry {
   [[nodiscard]] virtual std::unique_ptr<Subscription> watch(ServiceId id,
                                                             std::function<void(const ServiceEvent&)> callback) = 0;
 
+  // A slot on provider `provider` of `id` (the first provider when empty) that
+  // follows it across hot swaps; kNotFound when there is no such provider. The
+  // default follows the provider by name through lookup(); the kernel's is a
+  // cheaper direct reference.
+  virtual Result<std::shared_ptr<ServiceSlot>> slot(ServiceId id, const std::string& provider = {}) {
+    auto leases = lookup(id);
+    for (const auto& lease : leases)
+      if (provider.empty() || lease.provider == provider)
+        return std::shared_ptr<ServiceSlot>(std::make_shared<LookupSlot>(*this, id, lease.provider));
+    return notFound("no provider " + (provider.empty() ? std::string() : "'" + provider + "' ") + "of service " +
+                    id.toString());
+  }
+
+  template <ServiceInterface T>
+  Result<ServiceHandle<T>> handle(const std::string& provider = {}) {
+    auto found = slot(T::kServiceId, provider);
+    if (!found.ok()) return found.status();
+    return ServiceHandle<T>(std::move(found).value());
+  }
+
   template <ServiceInterface T>
   Status provide(std::shared_ptr<T> service) {
     return provide(T::kServiceId, std::shared_ptr<Service>(std::move(service)));
@@ -128,6 +175,23 @@ class ServiceRegistry {
     for (auto& lease : lookup(T::kServiceId)) out.emplace_back(std::move(lease));
     return out;
   }
+
+ private:
+  class LookupSlot final : public ServiceSlot {
+   public:
+    LookupSlot(const ServiceRegistry& registry, ServiceId id, std::string provider)
+        : registry_(registry), id_(id), provider_(std::move(provider)) {}
+    ServiceLease acquire() const override {
+      for (auto& lease : registry_.lookup(id_))
+        if (lease.provider == provider_) return lease;
+      return {};
+    }
+
+   private:
+    const ServiceRegistry& registry_;
+    ServiceId id_;
+    std::string provider_;
+  };
 };
 
 }  // namespace hive
