@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include "hive/plugin.hpp"
 #include "host/catalog.hpp"
@@ -11,6 +12,7 @@
 #include "host/plugin_context.hpp"
 #include "host/plugin_library.hpp"
 #include "host/runtime.hpp"
+#include "host/semver.hpp"
 #include "host/service_registry.hpp"
 
 namespace hive::host {
@@ -31,14 +33,47 @@ std::string_view pluginStateName(PluginState state) {
   return "unknown";
 }
 
-struct PluginHost::Instance {
-  PluginStatus status;
-  const PluginEntry* entry = nullptr;
+namespace {
+
+// One loaded generation of a plugin: its library, context and object. The
+// members are destroyed object first, library last.
+struct Generation {
+  std::uint64_t number = 0;
   PluginManifest manifest;  // from the loaded bytes
-  std::vector<std::string> dependsOn;  // plugins that must be started first
   std::shared_ptr<PluginLibrary> library;
   std::unique_ptr<KernelPluginContext> context;
   Plugin* plugin = nullptr;
+
+  std::string owner() const { return manifest.name + "#" + std::to_string(number); }
+
+  void destroy() {
+    if (plugin != nullptr) library->destroyPlugin(plugin);
+    plugin = nullptr;
+    context.reset();  // drops the service view and its library pin
+    library.reset();  // the library goes to the reaper once unpinned
+  }
+};
+
+template <typename Call>
+Status guarded(const std::string& what, Call&& call) {
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    return internalError("exception escaped " + what + ": " + e.what());
+  } catch (...) {
+    return internalError("exception escaped " + what);
+  }
+}
+
+}  // namespace
+
+struct PluginHost::Instance {
+  PluginStatus status;
+  const PluginEntry* entry = nullptr;
+  ConfigNode section;  // the config section the running generation was configured with
+  std::size_t order = 0;
+  std::vector<std::string> dependsOn;  // plugins that must be started first
+  Generation current;
 };
 
 struct PluginHost::State {
@@ -51,6 +86,14 @@ struct PluginHost::State {
   ServiceDirectory directory;
   // Instances in start order; refused plugins are listed too (failed, no library).
   std::vector<std::unique_ptr<Instance>> instances;
+  // Generations replaced by swaps, until their libraries are closed.
+  struct Retiring {
+    RetiredGeneration info;
+    Generation generation;  // still holding the objects while draining/zombie
+  };
+  std::vector<Retiring> retiring;
+  // Serialises load, start, stop, unload and reload.
+  std::recursive_mutex lifecycle;
   mutable std::mutex statusMutex;
   bool runtimeStarted = false;
 
@@ -82,6 +125,40 @@ struct PluginHost::State {
         .increment();
     setState(instance, PluginState::kFailed, std::move(reason));
   }
+
+  // Loads `path` as a new generation of `instance` and configures it with
+  // `section`; the view is a staging one for swaps. Diagnostics collect config
+  // errors.
+  Result<Generation> makeGeneration(const Instance& instance, const std::string& path, const ConfigNode& section,
+                                    std::uint64_t number, PluginServiceView::Mode mode, Diagnostics& diagnostics) {
+    Generation g;
+    g.number = number;
+    g.library = HIVE_TRY(PluginLibrary::load(path, HostAbi::current(), reaper));
+    g.manifest = g.library->manifest();
+    if (g.manifest.name != instance.status.name)
+      return failedPrecondition(path + ": holds " + g.manifest.label() + ", not plugin '" + instance.status.name + "'");
+    std::string dataDirectory = (fs::path(config.dataDirectory) / g.manifest.name).string();
+    auto view = std::make_unique<PluginServiceView>(directory, g.library->manifest(), instance.order, g.library,
+                                                    g.owner(), mode);
+    g.context = std::make_unique<KernelPluginContext>(g.library->manifest(),
+                                                      logs.logger(g.manifest.name, instance.entry->logLevel), section,
+                                                      std::move(view), *runtime, *metrics, dataDirectory);
+    g.plugin = HIVE_TRY(g.library->createPlugin(*g.context));
+    Diagnostics pluginDiagnostics;
+    g.plugin->configure(section, pluginDiagnostics);
+    diagnostics.append(pluginDiagnostics);
+    if (pluginDiagnostics.hasErrors()) {
+      auto count = pluginDiagnostics.errorCount();
+      g.destroy();
+      return invalidArgument(g.manifest.label() + ": invalid configuration (" + std::to_string(count) + " errors)");
+    }
+    return g;
+  }
+
+  // Destroys a generation's objects while every kernel thread is parked.
+  void destroyParked(Generation& g) {
+    if (!runtimeStarted || !runtime->quiesce(std::chrono::seconds(10), [&] { g.destroy(); })) g.destroy();
+  }
 };
 
 PluginHost::PluginHost(KernelConfig config, LogSystem& logs)
@@ -91,6 +168,7 @@ PluginHost::~PluginHost() { stop(); }
 
 Status PluginHost::load(Diagnostics& diagnostics) {
   State& s = *state_;
+  std::lock_guard lifecycle(s.lifecycle);
   const HostAbi host = HostAbi::current();
   Catalog catalog = scanPluginDirectories(s.config.pluginDirectories, host);
   for (const auto& refusal : catalog.refusals) s.log->warn("plugin file refused: " + refusal);
@@ -110,6 +188,8 @@ Status PluginHost::load(Diagnostics& diagnostics) {
     instance->entry = entryFor(file->manifest.name);
     instance->status = {file->manifest.name, file->manifest.version, file->path, PluginState::kDiscovered,
                         instance->entry->required};
+    instance->section = instance->entry->config;
+    instance->order = s.instances.size();
     for (const auto& d : file->manifest.dependencies) instance->dependsOn.push_back(d.name);
     for (const auto& wanted : file->manifest.requiredServices)
       for (const auto& other : resolution.startOrder) {
@@ -125,6 +205,7 @@ Status PluginHost::load(Diagnostics& diagnostics) {
     instance->entry = entryFor(refusal.name);
     instance->status.name = refusal.name;
     instance->status.required = refusal.required;
+    instance->order = s.instances.size();
     // Reported through the diagnostics, located at the plugin's config entry.
     s.setState(*instance, PluginState::kFailed, refusal.reason);
     if (refusal.required)
@@ -135,50 +216,27 @@ Status PluginHost::load(Diagnostics& diagnostics) {
     s.instances.push_back(std::move(instance));
   }
 
-  for (std::size_t order = 0; order < s.instances.size(); ++order) {
-    Instance& instance = *s.instances[order];
-    if (instance.status.state == PluginState::kFailed) continue;
+  for (auto& instance : s.instances) {
+    if (instance->status.state == PluginState::kFailed) continue;
     auto begin = Clock::now();
-    auto library = PluginLibrary::load(instance.status.path, host, s.reaper);
-    if (!library.ok()) {
-      s.fail(instance, library.status().message());
-      failDependents(instance.status.name);
+    auto generation = s.makeGeneration(*instance, instance->status.path, instance->section, 1,
+                                       PluginServiceView::Mode::kLive, diagnostics);
+    instance->status.loadTime = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begin);
+    if (!generation.ok()) {
+      s.fail(*instance, generation.status().message());
+      failDependents(instance->status.name);
       continue;
     }
-    instance.library = std::move(library).value();
-    instance.manifest = instance.library->manifest();
-    if (instance.manifest.name != instance.status.name || instance.manifest.version != instance.status.version) {
-      s.fail(instance, instance.status.path + ": file changed while loading (now " + instance.manifest.label() + ")");
-      failDependents(instance.status.name);
+    instance->current = std::move(generation).value();
+    if (instance->current.manifest.version != instance->status.version) {
+      instance->current.destroy();
+      s.fail(*instance, instance->status.path + ": file changed while loading");
+      failDependents(instance->status.name);
       continue;
     }
-    s.setState(instance, PluginState::kLoaded);
-
-    std::string dataDirectory = (fs::path(s.config.dataDirectory) / instance.status.name).string();
-    auto view = std::make_unique<PluginServiceView>(s.directory, instance.manifest, order, instance.library);
-    instance.context = std::make_unique<KernelPluginContext>(
-        instance.manifest, s.logs.logger(instance.status.name, instance.entry->logLevel), instance.entry->config,
-        std::move(view), *s.runtime, *s.metrics, dataDirectory);
-    auto plugin = instance.library->createPlugin(*instance.context);
-    if (!plugin.ok()) {
-      s.fail(instance, plugin.status().message());
-      failDependents(instance.status.name);
-      continue;
-    }
-    instance.plugin = *plugin;
-    Diagnostics pluginDiagnostics;
-    instance.plugin->configure(instance.entry->config, pluginDiagnostics);
-    diagnostics.append(pluginDiagnostics);
-    instance.status.loadTime = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begin);
-    if (pluginDiagnostics.hasErrors()) {
-      s.fail(instance, instance.manifest.label() + ": invalid configuration (" +
-                           std::to_string(pluginDiagnostics.errorCount()) + " errors)");
-      failDependents(instance.status.name);
-      continue;
-    }
-    s.setState(instance, PluginState::kConfigured);
-    s.log->debug(instance.manifest.label() + " loaded and configured in " +
-                 std::to_string(instance.status.loadTime.count()) + " us");
+    s.setState(*instance, PluginState::kConfigured);
+    s.log->debug(instance->current.manifest.label() + " loaded and configured in " +
+                 std::to_string(instance->status.loadTime.count()) + " us");
   }
 
   if (diagnostics.hasErrors())
@@ -194,6 +252,10 @@ void PluginHost::failDependents(const std::string& failed) {
   for (auto& other : state_->instances) {
     if (other->status.state == PluginState::kFailed) continue;
     if (std::find(other->dependsOn.begin(), other->dependsOn.end(), failed) == other->dependsOn.end()) continue;
+    if (other->current.plugin != nullptr) {
+      if (other->status.state == PluginState::kStarted) stopInstance(*other);
+      state_->destroyParked(other->current);
+    }
     state_->fail(*other, "plugin '" + other->status.name + "' not started: it depends on '" + failed + "', which failed");
     failDependents(other->status.name);
   }
@@ -201,6 +263,7 @@ void PluginHost::failDependents(const std::string& failed) {
 
 Status PluginHost::start() {
   State& s = *state_;
+  std::lock_guard lifecycle(s.lifecycle);
   if (!s.runtime) return failedPrecondition("the kernel was stopped; it cannot start again");
   if (!s.runtimeStarted) {
     s.runtime->start();
@@ -208,24 +271,20 @@ Status PluginHost::start() {
   }
   for (auto& instance : s.instances) {
     if (instance->status.state != PluginState::kConfigured) continue;
-    Status started;
-    try {
-      started = instance->plugin->start();
-    } catch (const std::exception& e) {
-      started = internalError(std::string("exception escaped start(): ") + e.what());
-    } catch (...) {
-      started = internalError("exception escaped start()");
-    }
+    Plugin* plugin = instance->current.plugin;
+    Status started = guarded("start()", [&] { return plugin->start(); });
     if (!started.ok()) {
       // Whatever it did start must stop; what it provided goes.
       stopInstance(*instance);
-      s.fail(*instance, instance->manifest.label() + ": start failed: " + started.toString());
+      s.fail(*instance, instance->current.manifest.label() + ": start failed: " + started.toString());
       failDependents(instance->status.name);
       continue;
     }
-    instance->status.generation = 1;
+    instance->status.generation = instance->current.number;
     s.setState(*instance, PluginState::kStarted);
-    s.log->info(instance->manifest.label() + " started");
+    s.metrics->gauge("hive_plugin_generation", "Generation serving, 1 + successful swaps", {{"plugin", instance->status.name}})
+        .set(static_cast<double>(instance->current.number));
+    s.log->info(instance->current.manifest.label() + " started");
   }
   for (const auto& i : s.instances)
     if (i->status.required && i->status.state != PluginState::kStarted)
@@ -234,33 +293,39 @@ Status PluginHost::start() {
 }
 
 void PluginHost::stopInstance(Instance& instance) {
-  try {
-    instance.plugin->stop();
-  } catch (...) {
-    state_->log->error(instance.manifest.label() + ": exception escaped stop()");
-  }
+  Plugin* plugin = instance.current.plugin;
+  Status stopped = guarded("stop()", [&] {
+    plugin->stop();
+    return okStatus();
+  });
+  if (!stopped.ok()) state_->log->error(instance.current.manifest.label() + ": " + stopped.message());
   state_->directory.withdrawAll(instance.status.name);
-  state_->directory.cancelWatches(instance.status.name);
+  state_->directory.cancelWatches(instance.current.owner());
 }
 
 void PluginHost::destroyInstance(Instance& instance) {
-  if (instance.plugin != nullptr) {
-    instance.library->destroyPlugin(instance.plugin);
-    instance.plugin = nullptr;
-  }
-  instance.context.reset();  // drops the service view and its library pin
-  instance.library.reset();  // the library goes to the reaper once unpinned
+  instance.current.destroy();
   if (instance.status.state != PluginState::kFailed) state_->setState(instance, PluginState::kUnloaded);
 }
 
 void PluginHost::stop() {
   State& s = *state_;
+  std::lock_guard lifecycle(s.lifecycle);
   for (auto it = s.instances.rbegin(); it != s.instances.rend(); ++it) {
     Instance& instance = **it;
     if (instance.status.state != PluginState::kStarted) continue;
     stopInstance(instance);
     s.setState(instance, PluginState::kStopped);
-    s.log->info(instance.manifest.label() + " stopped");
+    s.log->info(instance.current.manifest.label() + " stopped");
+  }
+  for (auto& r : s.retiring) {
+    if (r.generation.plugin == nullptr) continue;
+    Plugin* plugin = r.generation.plugin;
+    (void)guarded("stop()", [&] {
+      plugin->stop();
+      return okStatus();
+    });
+    s.directory.cancelWatches(r.generation.owner());
   }
   if (!s.runtime) return;  // stopped before
   // With every thread joined no plugin code can be running: objects can go.
@@ -269,12 +334,15 @@ void PluginHost::stop() {
   s.runtime->stop();
   s.runtimeStarted = false;
   for (auto it = s.instances.rbegin(); it != s.instances.rend(); ++it) destroyInstance(**it);
+  for (auto& r : s.retiring) r.generation.destroy();
+  s.retiring.clear();
   s.runtime.reset();
   s.reaper.reap();
 }
 
 Status PluginHost::unload(const std::string& name) {
   State& s = *state_;
+  std::lock_guard lifecycle(s.lifecycle);
   Instance* target = s.find(name);
   if (target == nullptr) return notFound("no plugin named '" + name + "'");
   // Dependents go first, in reverse start order.
@@ -300,24 +368,261 @@ Status PluginHost::unload(const std::string& name) {
 
 std::vector<std::string> PluginHost::reapLibraries() {
   State& s = *state_;
-  if (s.reaper.pending() == 0) return {};
-  if (!s.runtimeStarted) return s.reaper.reap();
+  std::lock_guard lifecycle(s.lifecycle);
   std::vector<std::string> closed;
-  if (!s.runtime->quiesce(std::chrono::seconds(10), [&] { closed = s.reaper.reap(); }))
-    s.log->error("kernel threads did not park within 10s; released libraries stay mapped for now");
+  if (s.reaper.pending() > 0) {
+    if (!s.runtimeStarted) {
+      closed = s.reaper.reap();
+    } else if (!s.runtime->quiesce(std::chrono::seconds(10), [&] { closed = s.reaper.reap(); })) {
+      s.log->error("kernel threads did not park within 10s; released libraries stay mapped for now");
+    }
+  }
+  updateRetired(closed);
   return closed;
 }
 
-std::vector<PluginStatus> PluginHost::status() const {
+Status PluginHost::checkReplacement(const Instance& current, const PluginManifest& next) const {
+  // Every running plugin that depends on this one must accept the new version,
+  // and every service a running plugin requires from it must still be there.
+  auto nextVersion = Version::parse(next.version);
+  for (const auto& other : state_->instances) {
+    if (other.get() == &current || other->status.state != PluginState::kStarted) continue;
+    const PluginManifest& m = other->current.manifest;
+    for (const auto& dependency : m.dependencies) {
+      if (dependency.name != next.name) continue;
+      auto range = VersionRange::parse(dependency.range);
+      if (!nextVersion.ok() || !range.ok() || !range->contains(*nextVersion))
+        return failedPrecondition(next.label() + ": running " + m.label() + " needs '" + next.name + "' " +
+                                  dependency.range + "; reload it too, or keep a compatible version");
+    }
+    for (const auto& wanted : m.requiredServices) {
+      const auto& before = current.current.manifest.provides;
+      const auto& after = next.provides;
+      bool providedBefore = std::find(before.begin(), before.end(), wanted) != before.end();
+      bool providedAfter = std::find(after.begin(), after.end(), wanted) != after.end();
+      if (providedBefore && !providedAfter)
+        return failedPrecondition(next.label() + ": no longer provides " + wanted.toString() + ", which running " +
+                                  m.label() + " requires");
+    }
+  }
+  for (const auto& dependency : next.dependencies) {
+    const Instance* provider = nullptr;
+    for (const auto& other : state_->instances)
+      if (other->status.name == dependency.name && other->status.state == PluginState::kStarted) provider = other.get();
+    auto range = VersionRange::parse(dependency.range);
+    auto version = provider ? Version::parse(provider->status.version) : Result<Version>(notFound(""));
+    if (!provider || !range.ok() || !version.ok() || !range->contains(*version))
+      return failedPrecondition(next.label() + ": depends on '" + dependency.name + "' " + dependency.range +
+                                ", which is not running in a matching version");
+  }
+  return okStatus();
+}
+
+Status PluginHost::reload(const std::string& name, const std::string& requestedPath, const ConfigNode* section) {
+  State& s = *state_;
+  std::lock_guard lifecycle(s.lifecycle);
+  auto begin = Clock::now();
+  Instance* instance = s.find(name);
+  if (instance == nullptr) return notFound("no plugin named '" + name + "'");
+  if (instance->status.state != PluginState::kStarted)
+    return failedPrecondition("plugin '" + name + "' is " + std::string(pluginStateName(instance->status.state)) +
+                              ", not started; only a running plugin can be swapped");
+  auto outcome = [&](const std::string& result) {
+    s.metrics->counter("hive_plugin_reloads_total", "Plugin hot swaps by result", {{"plugin", name}, {"result", result}})
+        .increment();
+  };
+  auto rollback = [&](Status why) {
+    std::string reason = "reload of '" + name + "' failed: " + why.message() + "; generation " +
+                         std::to_string(instance->current.number) + " keeps serving";
+    s.log->error(reason);
+    {
+      std::lock_guard lock(s.statusMutex);
+      instance->status.lastReloadError = reason;
+    }
+    outcome("rolled_back");
+    return Status(why.code(), reason);
+  };
+
+  std::string path = requestedPath;
+  if (path.empty()) {
+    Catalog catalog = scanPluginDirectories(s.config.pluginDirectories, HostAbi::current());
+    auto file = selectVersion(catalog, {name, instance->entry->versionRange, instance->entry->required, {}});
+    if (!file.ok()) {
+      std::string why = file.status().message();
+      for (const auto& refusal : catalog.refusals)
+        if (refusal.find("'" + name + "'") != std::string::npos) why += "; refused: " + refusal;
+      return rollback(Status(file.status().code(), why));
+    }
+    path = (*file)->path;
+  }
+  const ConfigNode& nextSection = section ? *section : instance->section;
+
+  Diagnostics diagnostics;
+  auto made = s.makeGeneration(*instance, path, nextSection, instance->current.number + 1,
+                               PluginServiceView::Mode::kStaging, diagnostics);
+  if (!made.ok()) {
+    Status why = made.status();
+    if (diagnostics.hasErrors()) why = why.withContext("").withContext(diagnostics.items().front().toString());
+    return rollback(why);
+  }
+  Generation next = std::move(made).value();
+  if (Status compatible = checkReplacement(*instance, next.manifest); !compatible.ok()) {
+    s.destroyParked(next);
+    return rollback(compatible);
+  }
+
+  // Switch-over: hold new calls back, let in-flight ones finish, then move the
+  // state across. The old generation keeps its state until the switch, so a
+  // failure from here on resumes it untouched.
+  s.directory.gate(name);
+  std::size_t held = s.directory.waitForLeases(name, Clock::now() + s.config.drainDeadline);
+  Status started;
+  if (held > 0) {
+    started = deadlineExceeded(std::to_string(held) + " leases of generation " +
+                               std::to_string(instance->current.number) + " still held after the drain deadline");
+  } else {
+    Plugin* old = instance->current.plugin;
+    Result<Handoff> handoff = internalError("not taken");
+    (void)guarded("handoff()", [&] {
+      handoff = old->handoff();
+      return okStatus();
+    });
+    Plugin* fresh = next.plugin;
+    if (handoff.ok()) {
+      std::uint32_t stateVersion = handoff->stateVersion;
+      started = guarded("startFrom()", [&] { return fresh->startFrom(std::move(handoff).value()); });
+      if (started.code() == StatusCode::kFailedPrecondition) {
+        s.log->warn(next.manifest.label() + " starts from nothing: it does not take state version " +
+                    std::to_string(stateVersion) + " (" + started.message() + ")");
+        started = guarded("start()", [&] { return fresh->start(); });
+      }
+    } else {
+      started = guarded("start()", [&] { return fresh->start(); });
+    }
+    if (started.ok()) started = guarded("health()", [&] { return fresh->health(); }).withContext("health check");
+    if (!started.ok()) {
+      Status stopped = guarded("stop()", [&] {
+        fresh->stop();
+        return okStatus();
+      });
+      (void)stopped;
+    }
+  }
+  if (!started.ok()) {
+    s.directory.cancelWatches(next.owner());
+    s.directory.ungate(name);
+    s.destroyParked(next);
+    return rollback(started.withContext(next.manifest.label()));
+  }
+
+  s.directory.replace(name, instance->order, next.context->serviceView().takeStaged());
+  std::unique_ptr<Instance> retired = std::make_unique<Instance>();
+  retired->status = instance->status;
+  retired->current = std::exchange(instance->current, std::move(next));
+  {
+    std::lock_guard lock(s.statusMutex);
+    instance->section = nextSection;
+    instance->status.version = instance->current.manifest.version;
+    instance->status.path = path;
+    instance->status.generation = instance->current.number;
+    instance->status.reloads += 1;
+    instance->status.lastReloadError.clear();
+  }
+  s.metrics->gauge("hive_plugin_generation", "Generation serving, 1 + successful swaps", {{"plugin", name}})
+      .set(static_cast<double>(instance->current.number));
+  s.metrics->histogram("hive_plugin_swap_seconds", "Hot swap time, trigger to new generation serving")
+      .observe(std::chrono::duration<double>(Clock::now() - begin).count());
+  outcome("swapped");
+  s.log->info("plugin '" + name + "' swapped to " + instance->current.manifest.version + " (generation " +
+              std::to_string(instance->current.number) + ")");
+  retire(std::move(retired));
+  return okStatus();
+}
+
+void PluginHost::retire(std::unique_ptr<Instance> old) {
+  State& s = *state_;
+  Generation& g = old->current;
+  RetiredGeneration info{old->status.name, g.manifest.version, g.number, g.library->imageName(), "draining", {}};
+  Plugin* plugin = g.plugin;
+  (void)guarded("beginDrain()", [&] {
+    plugin->beginDrain();
+    return okStatus();
+  });
+  auto deadline = Clock::now() + s.config.drainDeadline;
+  bool drained = false;
+  for (auto pause = std::chrono::microseconds(50);; pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5))) {
+    drained = plugin->drained();
+    if (drained || Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(pause);
+  }
+  if (!drained) {
+    // Destroying objects with work in flight would crash: keep them, and say so.
+    info.state = "zombie";
+    info.reason = "drain deadline of " + std::to_string(s.config.drainDeadline.count()) + " ms passed";
+    s.log->error("plugin '" + info.name + "' generation " + std::to_string(info.generation) + ": " + info.reason +
+                 "; it stays mapped");
+    s.retiring.push_back({std::move(info), std::move(g)});
+    updateRetired({});
+    return;
+  }
+  (void)guarded("stop()", [&] {
+    plugin->stop();
+    return okStatus();
+  });
+  s.directory.cancelWatches(g.owner());
+  s.destroyParked(g);
+  info.state = "pinned";
+  s.retiring.push_back({std::move(info), Generation{}});
+  // The library closes now unless a lease still pins it; then later, from
+  // reapLibraries().
+  reapLibraries();
+}
+
+void PluginHost::updateRetired(const std::vector<std::string>& closed) {
+  State& s = *state_;
+  std::size_t zombies = 0;
+  {
+    std::lock_guard lock(s.statusMutex);
+    for (auto it = s.retiring.begin(); it != s.retiring.end();) {
+      auto& r = *it;
+      bool wasClosed = std::find(closed.begin(), closed.end(), r.info.imageName) != closed.end();
+      if (r.info.state == "pinned" && wasClosed) {
+        if (!isImageMapped(r.info.imageName)) {
+          it = s.retiring.erase(it);  // closed and unmapped: gone for good
+          continue;
+        }
+        r.info.state = "zombie";
+        r.info.reason = "still mapped after dlclose (a STB_GNU_UNIQUE symbol or a thread_local keeps it)";
+        s.log->error("plugin '" + r.info.name + "' generation " + std::to_string(r.info.generation) + ": " +
+                     r.info.reason);
+      }
+      if (r.info.state == "zombie") ++zombies;
+      ++it;
+    }
+  }
+  s.metrics->gauge("hive_plugin_zombies", "Replaced plugin generations that stay mapped").set(static_cast<double>(zombies));
+}
+
+std::vector<RetiredGeneration> PluginHost::retired() const {
   std::lock_guard lock(state_->statusMutex);
+  std::vector<RetiredGeneration> out;
+  for (const auto& r : state_->retiring) out.push_back(r.info);
+  return out;
+}
+
+std::vector<PluginStatus> PluginHost::status() const {
   std::vector<PluginStatus> out;
-  for (const auto& i : state_->instances) out.push_back(i->status);
+  {
+    std::lock_guard lock(state_->statusMutex);
+    for (const auto& i : state_->instances) out.push_back(i->status);
+  }
+  for (auto& s : out) s.leasesInFlight = state_->directory.leasesInFlight(s.name);
   return out;
 }
 
 std::string PluginHost::imageName(const std::string& plugin) const {
   for (const auto& i : state_->instances)
-    if (i->status.name == plugin && i->library) return i->library->imageName();
+    if (i->status.name == plugin && i->current.library) return i->current.library->imageName();
   return {};
 }
 

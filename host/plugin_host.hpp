@@ -25,6 +25,19 @@ class LibraryReaper;
 
 enum class PluginState { kDiscovered, kLoaded, kConfigured, kStarted, kStopped, kUnloaded, kFailed };
 
+// A generation replaced by a hot swap, until its library is closed.
+struct RetiredGeneration {
+  std::string name;
+  std::string version;
+  std::uint64_t generation = 0;
+  std::string imageName;
+  // "draining": waiting for in-flight work; "pinned": stopped, leases still hold
+  // the library; "zombie": could not be unmapped (or its drain deadline passed),
+  // it stays mapped and is never re-initialised.
+  std::string state;
+  std::string reason;
+};
+
 std::string_view pluginStateName(PluginState state);
 
 struct PluginStatus {
@@ -36,6 +49,9 @@ struct PluginStatus {
   std::uint64_t generation = 0;
   std::string reason;  // why it failed
   std::chrono::microseconds loadTime{0};
+  std::size_t leasesInFlight = 0;
+  std::uint64_t reloads = 0;       // successful swaps
+  std::string lastReloadError;     // empty after a successful swap
 };
 
 class PluginHost {
@@ -67,6 +83,15 @@ class PluginHost {
   // every kernel thread; returns their image names.
   std::vector<std::string> reapLibraries();
 
+  // Hot swap of a started plugin to the file at `path` (when empty: the highest
+  // version in its configured range found in the plugin directories), with the
+  // config section `section` (when null: its current one). On any failure the
+  // running generation never stopped serving and the reason is returned.
+  Status reload(const std::string& name, const std::string& path = {}, const ConfigNode* section = nullptr);
+
+  // Generations replaced by swaps whose libraries are not closed yet.
+  std::vector<RetiredGeneration> retired() const;
+
   std::vector<PluginStatus> status() const;
   // The image name of a loaded plugin's private copy (see PluginLibrary).
   std::string imageName(const std::string& plugin) const;
@@ -82,6 +107,9 @@ class PluginHost {
   void failDependents(const std::string& failed);
   void stopInstance(Instance& instance);
   void destroyInstance(Instance& instance);
+  Status checkReplacement(const Instance& current, const PluginManifest& next) const;
+  void retire(std::unique_ptr<Instance> old);
+  void updateRetired(const std::vector<std::string>& closed);
 
   struct State;
   std::unique_ptr<State> state_;

@@ -22,7 +22,8 @@ std::string joinVersions(const std::vector<const PluginFile*>& files) {
   return out;
 }
 
-// The highest version of `name` inside `rangeText`.
+}  // namespace
+
 Result<const PluginFile*> selectVersion(const Catalog& catalog, const EnabledPlugin& entry) {
   auto files = catalog.versionsOf(entry.name);
   if (files.empty()) {
@@ -47,8 +48,6 @@ Result<const PluginFile*> selectVersion(const Catalog& catalog, const EnabledPlu
                     joinVersions(files) + ")");
   return best;
 }
-
-}  // namespace
 
 bool Resolution::requiredRefused() const {
   return std::any_of(refusals.begin(), refusals.end(), [](const Refusal& r) { return r.required; });

@@ -31,6 +31,10 @@ struct Resolution {
   bool requiredRefused() const;
 };
 
+// The highest version of `entry.name` in the catalog inside `entry.versionRange`;
+// kNotFound (with a "did you mean") or kInvalidArgument (bad range) otherwise.
+Result<const PluginFile*> selectVersion(const Catalog& catalog, const EnabledPlugin& entry);
+
 // Refusals: plugin not found (with a "did you mean"), no version in range,
 // missing dependency, dependency version out of range, bad range in a
 // manifest, dependency cycle, required service without a provider; and, by

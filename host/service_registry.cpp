@@ -1,6 +1,7 @@
 #include "host/service_registry.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <thread>
 
 namespace hive::host {
@@ -16,6 +17,39 @@ struct PinnedService {
 ServiceKey keyOf(const ServiceId& id) { return {id.name, id.major}; }
 
 }  // namespace
+
+struct ServiceDirectory::Slot final : ServiceSlot {
+  ServiceKey id;
+  std::string provider;
+  std::size_t order = 0;
+
+  mutable std::mutex mutex;
+  mutable std::condition_variable ungated;
+  bool gated = false;
+  std::shared_ptr<Service> current;  // pinned; empty once withdrawn
+  std::uint64_t generation = 0;
+
+  // hive::ServiceSlot
+  ServiceLease acquire() const override {
+    std::unique_lock lock(mutex);
+    ungated.wait(lock, [&] { return !gated; });
+    if (!current) return {};
+    return {current, provider, generation};
+  }
+
+  // Leases out now: every copy of `current` but the slot's own.
+  std::size_t leases() const {
+    std::lock_guard lock(mutex);
+    return current ? static_cast<std::size_t>(current.use_count() - 1) : 0;
+  }
+  void setGate(bool closed) {
+    {
+      std::lock_guard lock(mutex);
+      gated = closed;
+    }
+    if (!closed) ungated.notify_all();
+  }
+};
 
 // A watch's callback runs under its own recursive mutex, so cancelling waits
 // for a running callback, and a callback may cancel its own watch.
@@ -45,46 +79,56 @@ struct ServiceDirectory::Watch {
 namespace {
 class WatchSubscription final : public Subscription {
  public:
-  explicit WatchSubscription(std::weak_ptr<void> watch, std::function<void()> cancel)
-      : watch_(std::move(watch)), cancel_(std::move(cancel)) {}
-  ~WatchSubscription() override {
-    if (!watch_.expired()) cancel_();
-  }
+  explicit WatchSubscription(std::function<void()> cancel) : cancel_(std::move(cancel)) {}
+  ~WatchSubscription() override { cancel_(); }
 
  private:
-  std::weak_ptr<void> watch_;
   std::function<void()> cancel_;
 };
 }  // namespace
+
+std::shared_ptr<Service> ServiceDirectory::pinned(std::shared_ptr<Service> service, std::shared_ptr<const void> pin) {
+  auto holder = std::make_shared<PinnedService>(PinnedService{std::move(pin), std::move(service)});
+  return std::shared_ptr<Service>(holder, holder->service.get());
+}
 
 Status ServiceDirectory::provide(const std::string& provider, std::size_t providerOrder, const ServiceKey& id,
                                  std::shared_ptr<Service> service, std::shared_ptr<const void> pin) {
   if (!service) return invalidArgument("provide " + id.toString() + ": null service");
   {
     std::lock_guard lock(mutex_);
-    for (const auto& e : entries_)
-      if (e.provider == provider && e.id == id)
+    for (const auto& s : slots_)
+      if (s->provider == provider && s->id == id)
         return alreadyExists("plugin '" + provider + "' already provides " + id.toString());
-    auto holder = std::make_shared<PinnedService>(PinnedService{std::move(pin), std::move(service)});
-    std::shared_ptr<Service> pinned(holder, holder->service.get());
-    entries_.push_back({id, provider, providerOrder, nextGeneration_++, std::move(pinned)});
-    std::stable_sort(entries_.begin(), entries_.end(),
-                     [](const Entry& a, const Entry& b) { return a.order < b.order; });
+    auto slot = std::make_shared<Slot>();
+    slot->id = id;
+    slot->provider = provider;
+    slot->order = providerOrder;
+    slot->current = pinned(std::move(service), std::move(pin));
+    slot->generation = 1;
+    slots_.push_back(std::move(slot));
+    std::stable_sort(slots_.begin(), slots_.end(), [](const auto& a, const auto& b) { return a->order < b->order; });
   }
   notify(id, provider, ServiceChange::kAdded);
   return okStatus();
 }
 
 Status ServiceDirectory::withdraw(const std::string& provider, const ServiceKey& id) {
-  std::shared_ptr<Service> released;  // dropped outside the lock
+  std::shared_ptr<Slot> slot;
   {
     std::lock_guard lock(mutex_);
-    auto it = std::find_if(entries_.begin(), entries_.end(),
-                           [&](const Entry& e) { return e.provider == provider && e.id == id; });
-    if (it == entries_.end()) return notFound("plugin '" + provider + "' does not provide " + id.toString());
-    released = std::move(it->pinned);
-    entries_.erase(it);
+    auto it = std::find_if(slots_.begin(), slots_.end(),
+                           [&](const auto& s) { return s->provider == provider && s->id == id; });
+    if (it == slots_.end()) return notFound("plugin '" + provider + "' does not provide " + id.toString());
+    slot = *it;
+    slots_.erase(it);
   }
+  std::shared_ptr<Service> released;  // dropped outside every lock
+  {
+    std::lock_guard lock(slot->mutex);
+    released = std::move(slot->current);
+  }
+  slot->setGate(false);
   released.reset();
   notify(id, provider, ServiceChange::kRemoved);
   return okStatus();
@@ -94,18 +138,31 @@ void ServiceDirectory::withdrawAll(const std::string& provider) {
   std::vector<ServiceKey> ids;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& e : entries_)
-      if (e.provider == provider) ids.push_back(e.id);
+    for (const auto& s : slots_)
+      if (s->provider == provider) ids.push_back(s->id);
   }
   for (const auto& id : ids) (void)withdraw(provider, id);
 }
 
 std::vector<ServiceLease> ServiceDirectory::lookup(const ServiceKey& id) const {
-  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<Slot>> matching;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& s : slots_)
+      if (s->id == id) matching.push_back(s);
+  }
   std::vector<ServiceLease> out;
-  for (const auto& e : entries_)
-    if (e.id == id) out.push_back({e.pinned, e.provider, e.generation});
+  for (const auto& s : matching)
+    if (auto lease = s->acquire(); lease.service) out.push_back(std::move(lease));
   return out;
+}
+
+Result<std::shared_ptr<ServiceSlot>> ServiceDirectory::slot(const ServiceKey& id, const std::string& provider) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& s : slots_)
+    if (s->id == id && (provider.empty() || s->provider == provider)) return std::shared_ptr<ServiceSlot>(s);
+  return notFound("no provider " + (provider.empty() ? std::string() : "'" + provider + "' ") + "of service " +
+                  id.toString());
 }
 
 std::unique_ptr<Subscription> ServiceDirectory::watch(const std::string& owner, const ServiceKey& id,
@@ -119,7 +176,7 @@ std::unique_ptr<Subscription> ServiceDirectory::watch(const std::string& owner, 
     watches_.push_back(watch);
   }
   std::weak_ptr<Watch> weak = watch;
-  return std::make_unique<WatchSubscription>(weak, [this, weak] {
+  return std::make_unique<WatchSubscription>([this, weak] {
     auto w = weak.lock();
     if (!w) return;
     w->cancel();
@@ -144,9 +201,99 @@ void ServiceDirectory::cancelWatches(const std::string& owner) {
   for (auto& w : ended) w->cancel();
 }
 
+void ServiceDirectory::gate(const std::string& provider) {
+  std::lock_guard lock(mutex_);
+  for (const auto& s : slots_)
+    if (s->provider == provider) s->setGate(true);
+}
+
+std::size_t ServiceDirectory::waitForLeases(const std::string& provider,
+                                            std::chrono::steady_clock::time_point deadline) const {
+  // Leases are released on their holders' threads without telling anyone, and
+  // calls are short: poll, backing off from 20 microseconds to 1 millisecond.
+  auto pause = std::chrono::microseconds(20);
+  for (;;) {
+    std::size_t held = leasesInFlight(provider);
+    if (held == 0 || std::chrono::steady_clock::now() >= deadline) return held;
+    std::this_thread::sleep_for(pause);
+    pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(1));
+  }
+}
+
+void ServiceDirectory::ungate(const std::string& provider) {
+  std::lock_guard lock(mutex_);
+  for (const auto& s : slots_)
+    if (s->provider == provider) s->setGate(false);
+}
+
+void ServiceDirectory::replace(const std::string& provider, std::size_t providerOrder,
+                               std::vector<std::pair<ServiceKey, std::shared_ptr<Service>>> services) {
+  std::vector<std::shared_ptr<Service>> released;  // old generations, dropped outside every lock
+  std::vector<std::pair<ServiceKey, ServiceChange>> changes;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, service] : services) {
+      auto it = std::find_if(slots_.begin(), slots_.end(),
+                             [&](const auto& s) { return s->provider == provider && s->id == id; });
+      if (it == slots_.end()) {
+        auto slot = std::make_shared<Slot>();
+        slot->id = id;
+        slot->provider = provider;
+        slot->order = providerOrder;
+        slot->current = std::move(service);
+        slot->generation = 1;
+        slots_.push_back(std::move(slot));
+        changes.emplace_back(id, ServiceChange::kAdded);
+        continue;
+      }
+      Slot& slot = **it;
+      {
+        std::lock_guard slotLock(slot.mutex);
+        released.push_back(std::exchange(slot.current, std::move(service)));
+        ++slot.generation;
+      }
+      changes.emplace_back(id, ServiceChange::kReplaced);
+    }
+    for (auto it = slots_.begin(); it != slots_.end();) {
+      Slot& slot = **it;
+      bool kept = slot.provider != provider || std::any_of(services.begin(), services.end(), [&](const auto& entry) {
+                    return entry.first == slot.id;
+                  });
+      if (kept) {
+        ++it;
+        continue;
+      }
+      {
+        std::lock_guard slotLock(slot.mutex);
+        released.push_back(std::move(slot.current));
+      }
+      slot.setGate(false);
+      changes.emplace_back(slot.id, ServiceChange::kRemoved);
+      it = slots_.erase(it);
+    }
+    for (const auto& s : slots_)
+      if (s->provider == provider) s->setGate(false);
+    std::stable_sort(slots_.begin(), slots_.end(), [](const auto& a, const auto& b) { return a->order < b->order; });
+  }
+  released.clear();
+  for (const auto& [id, change] : changes) notify(id, provider, change);
+}
+
+std::size_t ServiceDirectory::leasesInFlight(const std::string& provider) const {
+  std::vector<std::shared_ptr<Slot>> matching;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& s : slots_)
+      if (s->provider == provider) matching.push_back(s);
+  }
+  std::size_t held = 0;
+  for (const auto& s : matching) held += s->leases();
+  return held;
+}
+
 std::size_t ServiceDirectory::providerCount() const {
   std::lock_guard lock(mutex_);
-  return entries_.size();
+  return slots_.size();
 }
 
 void ServiceDirectory::notify(const ServiceKey& id, const std::string& provider, ServiceChange change) {
@@ -161,25 +308,66 @@ void ServiceDirectory::notify(const ServiceKey& id, const std::string& provider,
 }
 
 PluginServiceView::PluginServiceView(ServiceDirectory& directory, const PluginManifest& manifest, std::size_t order,
-                                     std::shared_ptr<const void> pin)
-    : directory_(directory), manifest_(manifest), order_(order), pin_(std::move(pin)) {}
+                                     std::shared_ptr<const void> pin, std::string owner, Mode mode)
+    : directory_(directory),
+      manifest_(manifest),
+      order_(order),
+      owner_(std::move(owner)),
+      pin_(std::move(pin)),
+      mode_(mode) {}
 
 Status PluginServiceView::provide(ServiceId id, std::shared_ptr<Service> service) {
   ServiceKey key = keyOf(id);
   if (std::find(manifest_.provides.begin(), manifest_.provides.end(), key) == manifest_.provides.end())
     return failedPrecondition(manifest_.label() + ": provides " + key.toString() +
                               ", which its manifest does not declare (add it to .provides)");
+  if (!service) return invalidArgument("provide " + key.toString() + ": null service");
+  std::lock_guard lock(mutex_);
   if (!pin_) return failedPrecondition(manifest_.label() + ": cannot provide services after stopping");
+  if (mode_ == Mode::kStaging) {
+    for (const auto& [staged, _] : staged_)
+      if (staged == key) return alreadyExists("plugin '" + manifest_.name + "' already provides " + key.toString());
+    staged_.emplace_back(key, ServiceDirectory::pinned(std::move(service), pin_));
+    return okStatus();
+  }
   return directory_.provide(manifest_.name, order_, key, std::move(service), pin_);
 }
 
-Status PluginServiceView::withdraw(ServiceId id) { return directory_.withdraw(manifest_.name, keyOf(id)); }
+Status PluginServiceView::withdraw(ServiceId id) {
+  ServiceKey key = keyOf(id);
+  {
+    std::lock_guard lock(mutex_);
+    if (mode_ == Mode::kStaging) {
+      auto before = staged_.size();
+      std::erase_if(staged_, [&](const auto& entry) { return entry.first == key; });
+      if (staged_.size() == before) return notFound("plugin '" + manifest_.name + "' does not provide " + key.toString());
+      return okStatus();
+    }
+  }
+  return directory_.withdraw(manifest_.name, key);
+}
 
 std::vector<ServiceLease> PluginServiceView::lookup(ServiceId id) const { return directory_.lookup(keyOf(id)); }
 
 std::unique_ptr<Subscription> PluginServiceView::watch(ServiceId id,
                                                        std::function<void(const ServiceEvent&)> callback) {
-  return directory_.watch(manifest_.name, keyOf(id), std::move(callback));
+  return directory_.watch(owner_, keyOf(id), std::move(callback));
+}
+
+Result<std::shared_ptr<ServiceSlot>> PluginServiceView::slot(ServiceId id, const std::string& provider) {
+  return directory_.slot(keyOf(id), provider);
+}
+
+std::vector<std::pair<ServiceKey, std::shared_ptr<Service>>> PluginServiceView::takeStaged() {
+  std::lock_guard lock(mutex_);
+  mode_ = Mode::kLive;
+  return std::exchange(staged_, {});
+}
+
+void PluginServiceView::releasePin() {
+  std::lock_guard lock(mutex_);
+  pin_.reset();
+  staged_.clear();
 }
 
 }  // namespace hive::host

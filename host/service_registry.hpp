@@ -1,10 +1,17 @@
-// The kernel's service registry. Every service handed out is wrapped so that it
-// pins the providing plugin's library: the library is not closed while any
-// lease of any of its services lives.
+// The kernel's service registry.
+//
+// Each (provider, service id) pair is a slot that holds the provider's current
+// generation. Consumers reach a provider through a slot (ServiceHandle) or a
+// lookup; either way they get a lease that pins the providing plugin's library:
+// it is not closed while any lease lives. A hot swap replaces what a slot holds
+// in one step, after gating the slot and waiting for its in-flight leases, so a
+// lease never sees a half-swapped provider.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,6 +24,8 @@ namespace hive::host {
 
 class ServiceDirectory {
  public:
+  struct Slot;
+
   // `pin` is released after the last lease of `service`, and after `service`
   // itself (whose deleter may live in the pinned library) is released.
   Status provide(const std::string& provider, std::size_t providerOrder, const ServiceKey& id,
@@ -24,53 +33,76 @@ class ServiceDirectory {
   Status withdraw(const std::string& provider, const ServiceKey& id);
   void withdrawAll(const std::string& provider);
   std::vector<ServiceLease> lookup(const ServiceKey& id) const;
+  Result<std::shared_ptr<ServiceSlot>> slot(const ServiceKey& id, const std::string& provider) const;
 
+  // `owner` names one generation of one plugin ("alpha#3"), so that a new
+  // generation's watches survive the old one's cancellation.
   std::unique_ptr<Subscription> watch(const std::string& owner, const ServiceKey& id,
                                       std::function<void(const ServiceEvent&)> callback);
-  // Ends every watch `owner` holds (its Subscription objects become inert).
   void cancelWatches(const std::string& owner);
 
+  // Hot swap, in three steps. gate() makes every slot of `provider` hold new
+  // acquires back; waitForLeases() waits until no lease of them is in flight;
+  // then either replace() (new generation) or ungate() (rollback).
+  void gate(const std::string& provider);
+  // Leases still held when the deadline passed (0 = all returned).
+  std::size_t waitForLeases(const std::string& provider, std::chrono::steady_clock::time_point deadline) const;
+  void ungate(const std::string& provider);
+  // Puts `services` (id -> pinned service of the new generation) into the
+  // provider's slots, adds slots for new ids, removes slots the new generation
+  // no longer provides, ungates, and notifies watchers.
+  void replace(const std::string& provider, std::size_t providerOrder,
+               std::vector<std::pair<ServiceKey, std::shared_ptr<Service>>> services);
+
+  // Leases of `provider`'s services held right now (for status output).
+  std::size_t leasesInFlight(const std::string& provider) const;
   std::size_t providerCount() const;
 
- private:
-  struct Entry {
-    ServiceKey id;
-    std::string provider;
-    std::size_t order = 0;
-    std::uint64_t generation = 0;
-    std::shared_ptr<Service> pinned;
-  };
-  struct Watch;
+  // Wraps `service` so that holding it pins `pin`.
+  static std::shared_ptr<Service> pinned(std::shared_ptr<Service> service, std::shared_ptr<const void> pin);
 
+ private:
+  struct Watch;
   void notify(const ServiceKey& id, const std::string& provider, ServiceChange change);
 
   mutable std::mutex mutex_;
-  std::vector<Entry> entries_;
+  std::vector<std::shared_ptr<Slot>> slots_;  // in provider order
   std::vector<std::shared_ptr<Watch>> watches_;
-  std::uint64_t nextGeneration_ = 1;
 };
 
-// The registry as one plugin sees it: it may provide only what its manifest
-// declares, and it provides under its own name.
+// The registry as one generation of one plugin sees it: it may provide only
+// what its manifest declares, under its own name. A staging view (the new
+// generation during a swap) collects what the plugin provides instead of
+// publishing it; the kernel publishes it with ServiceDirectory::replace.
 class PluginServiceView final : public ServiceRegistry {
  public:
+  enum class Mode { kLive, kStaging };
+
   PluginServiceView(ServiceDirectory& directory, const PluginManifest& manifest, std::size_t order,
-                    std::shared_ptr<const void> pin);
+                    std::shared_ptr<const void> pin, std::string owner, Mode mode = Mode::kLive);
 
   // hive::ServiceRegistry
   Status provide(ServiceId id, std::shared_ptr<Service> service) override;
   Status withdraw(ServiceId id) override;
   std::vector<ServiceLease> lookup(ServiceId id) const override;
   std::unique_ptr<Subscription> watch(ServiceId id, std::function<void(const ServiceEvent&)> callback) override;
+  Result<std::shared_ptr<ServiceSlot>> slot(ServiceId id, const std::string& provider = {}) override;
 
+  const std::string& owner() const { return owner_; }
+  // Hands over what a staging view collected and switches it to live mode.
+  std::vector<std::pair<ServiceKey, std::shared_ptr<Service>>> takeStaged();
   // Drops the library pin (after the plugin is stopped, its services withdrawn).
-  void releasePin() { pin_.reset(); }
+  void releasePin();
 
  private:
   ServiceDirectory& directory_;
   const PluginManifest& manifest_;
   std::size_t order_;
+  std::string owner_;
+  mutable std::mutex mutex_;
   std::shared_ptr<const void> pin_;
+  Mode mode_;
+  std::vector<std::pair<ServiceKey, std::shared_ptr<Service>>> staged_;
 };
 
 }  // namespace hive::host
