@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <optional>
+#include <utility>
 
 namespace hive::host {
 namespace {
@@ -28,14 +29,24 @@ std::vector<std::string_view> split(std::string_view s, char separator) {
   return parts;
 }
 
-bool validIdentifiers(std::string_view s) {
+// ASCII only: std::isalnum would follow the C locale of whoever runs the kernel.
+bool identifierCharacter(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+}
+
+// Dot-separated [0-9A-Za-z-]+ identifiers (semver 2.0 §9 and §10). Numeric
+// prerelease identifiers may not have leading zeros; build identifiers may.
+bool validIdentifiers(std::string_view s, bool numericWithoutLeadingZero) {
   for (auto part : split(s, '.')) {
     if (part.empty()) return false;
     for (char c : part)
-      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-')) return false;
+      if (!identifierCharacter(c)) return false;
+    if (numericWithoutLeadingZero && isDigits(part) && part.size() > 1 && part[0] == '0') return false;
   }
   return true;
 }
+
+bool isWildcard(std::string_view s) { return s == "x" || s == "X" || s == "*"; }
 
 // Semver 2.0 §11: numeric identifiers compare numerically and sort before
 // alphanumeric ones; a shorter list of equal leading identifiers sorts first.
@@ -69,20 +80,23 @@ std::optional<Partial> parsePartial(std::string_view text) {
   if (text.empty()) return std::nullopt;
   std::string_view core = text;
   std::string prerelease;
-  if (auto plus = core.find('+'); plus != std::string_view::npos) core = core.substr(0, plus);
+  if (auto plus = core.find('+'); plus != std::string_view::npos) {
+    if (!validIdentifiers(core.substr(plus + 1), false)) return std::nullopt;
+    core = core.substr(0, plus);
+  }
   if (auto dash = core.find('-'); dash != std::string_view::npos) {
     prerelease = std::string(core.substr(dash + 1));
     core = core.substr(0, dash);
-    if (!validIdentifiers(prerelease)) return std::nullopt;
+    if (!validIdentifiers(prerelease, true)) return std::nullopt;
   }
   auto pieces = split(core, '.');
   if (pieces.size() > 3) return std::nullopt;
   Partial p;
   int* fields[] = {&p.version.major, &p.version.minor, &p.version.patch};
   for (std::size_t i = 0; i < pieces.size(); ++i) {
-    if (pieces[i] == "x" || pieces[i] == "X" || pieces[i] == "*") {
+    if (isWildcard(pieces[i])) {
       for (std::size_t j = i + 1; j < pieces.size(); ++j)
-        if (!(pieces[j] == "x" || pieces[j] == "X" || pieces[j] == "*")) return std::nullopt;
+        if (!isWildcard(pieces[j])) return std::nullopt;
       break;
     }
     auto n = number(pieces[i]);
@@ -104,8 +118,9 @@ Version bumped(const Version& v, int part) {
 }  // namespace
 
 Result<Version> Version::parse(std::string_view text) {
+  // parts == 3 also rules out wildcards: parsing stops counting at the first one.
   auto partial = parsePartial(text);
-  if (!partial || partial->parts != 3 || text.find_first_of("xX*") != std::string_view::npos)
+  if (!partial || partial->parts != 3)
     return invalidArgument("'" + std::string(text) + "' is not a version (MAJOR.MINOR.PATCH)");
   return partial->version;
 }
@@ -144,35 +159,41 @@ Result<VersionRange> VersionRange::parse(std::string_view text) {
     auto partial = parsePartial(rest);
     if (!partial) return bad(rest.empty() ? token : rest, "is not a version");
     const Version& v = partial->version;
-    auto add = [&](Op o, Version w) { range.comparators_.push_back({o, std::move(w)}); };
+    // Bounds computed from the text (the "-0" upper bounds) name no prerelease of
+    // their own; only versions the author wrote can let prereleases in.
+    auto add = [&](Op o, Version w, bool written) {
+      bool namesPrerelease = written && !w.prerelease.empty();
+      range.comparators_.push_back({o, std::move(w), namesPrerelease});
+    };
+    if ((op == "^" || op == "~") && partial->parts == 0) continue;  // "^*" and "~*" are "*", as in npm
     if (op == "^") {
       // The left-most non-zero part may not change.
       int fixed = v.major != 0 || partial->parts == 1 ? 0 : (v.minor != 0 || partial->parts == 2 ? 1 : 2);
-      add(Op::kGe, v);
-      add(Op::kLt, bumped(v, fixed));
+      add(Op::kGe, v, true);
+      add(Op::kLt, bumped(v, fixed), false);
     } else if (op == "~") {
-      add(Op::kGe, v);
-      add(Op::kLt, bumped(v, partial->parts >= 2 ? 1 : 0));
+      add(Op::kGe, v, true);
+      add(Op::kLt, bumped(v, partial->parts >= 2 ? 1 : 0), false);
     } else if (partial->parts < 3) {
       // A partial version is a wildcard in its missing parts.
       if (op.empty() || op == "=") {
         if (partial->parts == 0) continue;
-        add(Op::kGe, v);
-        add(Op::kLt, bumped(v, partial->parts - 1));
+        add(Op::kGe, v, false);
+        add(Op::kLt, bumped(v, partial->parts - 1), false);
       } else if (op == ">=") {
-        add(Op::kGe, v);
+        add(Op::kGe, v, false);
       } else if (op == "<") {
-        add(Op::kLt, {v.major, v.minor, v.patch, "0"});
+        add(Op::kLt, {v.major, v.minor, v.patch, "0"}, false);
       } else if (op == ">") {
         if (partial->parts == 0) return bad(token, "matches nothing");
-        add(Op::kGe, bumped(v, partial->parts - 1));
+        add(Op::kGe, bumped(v, partial->parts - 1), false);
       } else {  // "<="
         if (partial->parts == 0) continue;
-        add(Op::kLt, bumped(v, partial->parts - 1));
+        add(Op::kLt, bumped(v, partial->parts - 1), false);
       }
     } else {
       Op o = op == ">=" ? Op::kGe : op == ">" ? Op::kGt : op == "<" ? Op::kLt : op == "<=" ? Op::kLe : Op::kEq;
-      add(o, v);
+      add(o, v, true);
     }
   }
   if (!any) return invalidArgument("bad version range '" + std::string(text) + "': empty");
@@ -195,8 +216,8 @@ bool VersionRange::contains(const Version& version) const {
   // of the same MAJOR.MINOR.PATCH.
   if (!version.prerelease.empty()) {
     for (const auto& c : comparators_)
-      if (!c.version.prerelease.empty() && c.version.prerelease != "0" && c.version.major == version.major &&
-          c.version.minor == version.minor && c.version.patch == version.patch)
+      if (c.namesPrerelease && c.version.major == version.major && c.version.minor == version.minor &&
+          c.version.patch == version.patch)
         return true;
     return false;
   }

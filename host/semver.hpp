@@ -40,6 +40,7 @@ class VersionRange {
   struct Comparator {
     Op op;
     Version version;
+    bool namesPrerelease;  // written with a prerelease: admits prereleases of its MAJOR.MINOR.PATCH
   };
   std::string text_;
   std::vector<Comparator> comparators_;  // all must hold; empty = any version

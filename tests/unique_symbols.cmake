@@ -5,7 +5,7 @@ find_program(HIVE_BASH bash REQUIRED)
 
 # Every directory the build writes plugins to; the in-tree plugin directory
 # joins once plugins/ holds a plugin.
-set(HIVE_UNIQUE_SYMBOL_DIRS ${HIVE_TEST_PLUGIN_DIR} ${CMAKE_BINARY_DIR}/bench_plugins)
+set(HIVE_UNIQUE_SYMBOL_DIRS ${HIVE_TEST_PLUGIN_DIR} ${CMAKE_BINARY_DIR}/swap_plugins ${CMAKE_BINARY_DIR}/bench_plugins)
 file(GLOB HIVE_IN_TREE_PLUGINS LIST_DIRECTORIES true ${PROJECT_SOURCE_DIR}/plugins/*/CMakeLists.txt)
 if(HIVE_IN_TREE_PLUGINS)
   list(APPEND HIVE_UNIQUE_SYMBOL_DIRS ${HIVE_PLUGIN_OUTPUT_DIRECTORY})
