@@ -14,7 +14,9 @@
 #include "host/catalog.hpp"
 #include "host/config/kernel_config.hpp"
 #include "host/logging.hpp"
+#include "host/control_socket.hpp"
 #include "host/plugin_host.hpp"
+#include "host/reload_controller.hpp"
 #include "host/scaffold.hpp"
 
 namespace {
@@ -95,15 +97,25 @@ int runCommand(const RunOptions& options) {
   log->info("hive ready: " + std::to_string(running) + " plugins started, " + std::to_string(failed) +
             " failed, in " + std::to_string(elapsed.count() / 1000.0) + " ms");
 
+  ReloadController reloads(host, {options.configPath, std::chrono::milliseconds(200), true}, *log);
+  if (Status watching = reloads.start(); !watching.ok()) {
+    log->error("not starting: " + watching.message());
+    host.stop();
+    return 1;
+  }
+
   for (;;) {
     int signal = sigwaitinfo(&signals, nullptr);
     if (signal == SIGHUP) {
-      log->warn("SIGHUP: live reload is not available in this version; ignoring");
+      log->info("SIGHUP: reloading the configuration and rescanning plugin directories");
+      (void)reloads.reloadConfig();
+      (void)reloads.rescanPlugins();
       continue;
     }
     if (signal == SIGTERM || signal == SIGINT) break;
   }
   log->info("stopping (a second signal exits at once)");
+  reloads.stop();
   std::atomic<bool> stopped{false};
   std::thread stopper([&] {
     host.stop();
@@ -129,6 +141,40 @@ int runCommand(const RunOptions& options) {
   stopper.join();
   log->info("stopped");
   return 0;
+}
+
+// The control socket of the kernel running on `configPath` (or `socket`).
+Result<std::string> controlSocketPath(const std::string& configPath, const std::string& socket) {
+  if (!socket.empty()) return socket;
+  Diagnostics diagnostics;
+  auto config = loadKernelConfig(configPath, diagnostics);
+  if (!config.ok()) {
+    printDiagnostics(diagnostics);
+    return config.status();
+  }
+  if (config->controlSocket.empty())
+    return failedPrecondition(configPath + " sets no hive.control_socket; add one to control a running hive");
+  return config->controlSocket;
+}
+
+int controlCommand(const std::string& configPath, const std::string& socket, const std::string& command) {
+  auto path = controlSocketPath(configPath, socket);
+  if (!path.ok()) {
+    std::cerr << "hive: " << path.status().message() << "\n";
+    return 1;
+  }
+  auto reply = sendControlCommand(*path, command);
+  if (!reply.ok()) {
+    std::cerr << "hive: " << reply.status().message() << "\n";
+    return 1;
+  }
+  bool ok = reply->rfind("ok\n", 0) == 0;
+  if (ok) {
+    std::cout << reply->substr(3);
+  } else {
+    std::cerr << "hive: " << *reply;
+  }
+  return ok ? 0 : 1;
 }
 
 int checkConfigCommand(const std::string& path) {
@@ -217,6 +263,24 @@ int main(int argc, char** argv) {
   listCmd->add_option("--dir", listDirectories, "Plugin directory (repeatable); default: those of the config");
   listCmd->add_option("-c,--config", listConfig, "Configuration file")->capture_default_str();
 
+  std::string controlConfig = "config/hive.yaml", controlSocket, reloadName;
+  auto addControlOptions = [&](CLI::App* command) {
+    command->add_option("-c,--config", controlConfig, "Configuration file naming the control socket")
+        ->capture_default_str();
+    command->add_option("--socket", controlSocket, "Control socket path (instead of the config's)");
+  };
+  auto* statusCmd = pluginsCmd->add_subcommand("status", "State of each plugin in the running hive (JSON lines)");
+  addControlOptions(statusCmd);
+  auto* reloadCmd = pluginsCmd->add_subcommand("reload", "Hot-swap a plugin in the running hive");
+  reloadCmd->add_option("name", reloadName, "Plugin name")->required();
+  addControlOptions(reloadCmd);
+  auto* rescanCmd = pluginsCmd->add_subcommand("rescan", "Swap every plugin whose file changed");
+  addControlOptions(rescanCmd);
+  auto* configCmd = app.add_subcommand("config", "The running hive's configuration");
+  configCmd->require_subcommand(1);
+  auto* configReloadCmd = configCmd->add_subcommand("reload", "Re-read, validate and apply the config file");
+  addControlOptions(configReloadCmd);
+
   auto* pluginCmd = app.add_subcommand("plugin", "Plugin development");
   pluginCmd->require_subcommand(1);
   std::string newName, newDirectory;
@@ -231,6 +295,10 @@ int main(int argc, char** argv) {
   if (runCmd->parsed()) return runCommand(run);
   if (checkCmd->parsed()) return checkConfigCommand(checkPath);
   if (listCmd->parsed()) return pluginsListCommand(listDirectories, listConfig);
+  if (statusCmd->parsed()) return controlCommand(controlConfig, controlSocket, "plugins status");
+  if (reloadCmd->parsed()) return controlCommand(controlConfig, controlSocket, "plugins reload " + reloadName);
+  if (rescanCmd->parsed()) return controlCommand(controlConfig, controlSocket, "plugins rescan");
+  if (configReloadCmd->parsed()) return controlCommand(controlConfig, controlSocket, "config reload");
   if (newCmd->parsed()) {
     std::string directory = newDirectory.empty() ? newName : newDirectory;
     Status written = writePluginSkeleton(directory, newName);

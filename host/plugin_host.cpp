@@ -69,7 +69,7 @@ Status guarded(const std::string& what, Call&& call) {
 
 struct PluginHost::Instance {
   PluginStatus status;
-  const PluginEntry* entry = nullptr;
+  PluginEntry entry;  // as configured (a copy: a config reload replaces the config)
   ConfigNode section;  // the config section the running generation was configured with
   std::size_t order = 0;
   std::vector<std::string> dependsOn;  // plugins that must be started first
@@ -141,7 +141,7 @@ struct PluginHost::State {
     auto view = std::make_unique<PluginServiceView>(directory, g.library->manifest(), instance.order, g.library,
                                                     g.owner(), mode);
     g.context = std::make_unique<KernelPluginContext>(g.library->manifest(),
-                                                      logs.logger(g.manifest.name, instance.entry->logLevel), section,
+                                                      logs.logger(g.manifest.name, instance.entry.logLevel), section,
                                                       std::move(view), *runtime, *metrics, dataDirectory);
     g.plugin = HIVE_TRY(g.library->createPlugin(*g.context));
     Diagnostics pluginDiagnostics;
@@ -178,17 +178,17 @@ Status PluginHost::load(Diagnostics& diagnostics) {
     if (entry.enabled) enabled.push_back({entry.name, entry.versionRange, entry.required, entry.location});
   Resolution resolution = resolvePlugins(catalog, enabled);
 
-  auto entryFor = [&](const std::string& name) -> const PluginEntry* {
+  auto entryFor = [&](const std::string& name) {
     for (const auto& e : s.config.plugins)
-      if (e.name == name) return &e;
-    return nullptr;
+      if (e.name == name) return e;
+    return PluginEntry{name};
   };
   for (const auto* file : resolution.startOrder) {
     auto instance = std::make_unique<Instance>();
     instance->entry = entryFor(file->manifest.name);
     instance->status = {file->manifest.name, file->manifest.version, file->path, PluginState::kDiscovered,
-                        instance->entry->required};
-    instance->section = instance->entry->config;
+                        instance->entry.required};
+    instance->section = instance->entry.config;
     instance->order = s.instances.size();
     for (const auto& d : file->manifest.dependencies) instance->dependsOn.push_back(d.name);
     for (const auto& wanted : file->manifest.requiredServices)
@@ -446,7 +446,7 @@ Status PluginHost::reload(const std::string& name, const std::string& requestedP
   std::string path = requestedPath;
   if (path.empty()) {
     Catalog catalog = scanPluginDirectories(s.config.pluginDirectories, HostAbi::current());
-    auto file = selectVersion(catalog, {name, instance->entry->versionRange, instance->entry->required, {}});
+    auto file = selectVersion(catalog, {name, instance->entry.versionRange, instance->entry.required, {}});
     if (!file.ok()) {
       std::string why = file.status().message();
       for (const auto& refusal : catalog.refusals)
@@ -539,6 +539,173 @@ Status PluginHost::reload(const std::string& name, const std::string& requestedP
   return okStatus();
 }
 
+namespace {
+
+bool sameConfig(const ConfigNode& a, const ConfigNode& b) {
+  if (a.kind() != b.kind() || a.text() != b.text() || a.items().size() != b.items().size() ||
+      a.entries().size() != b.entries().size())
+    return false;
+  for (std::size_t i = 0; i < a.items().size(); ++i)
+    if (!sameConfig(a.items()[i], b.items()[i])) return false;
+  for (std::size_t i = 0; i < a.entries().size(); ++i)
+    if (a.entries()[i].key != b.entries()[i].key || !sameConfig(a.entries()[i].value, b.entries()[i].value))
+      return false;
+  return true;
+}
+
+}  // namespace
+
+Status PluginHost::applyConfig(KernelConfig next, Diagnostics& diagnostics) {
+  State& s = *state_;
+  std::lock_guard lifecycle(s.lifecycle);
+  const KernelConfig& now = s.config;
+  auto restartOnly = [&](bool changed, const char* key) {
+    if (changed) diagnostics.warning({next.sourceFile, 0, 0}, std::string("hive.") + key + " changes at the next start");
+  };
+  restartOnly(next.pluginDirectories != now.pluginDirectories, "plugin_dirs");
+  restartOnly(next.ioThreads != now.ioThreads, "io_threads");
+  restartOnly(next.blockingThreads != now.blockingThreads, "blocking_threads");
+  restartOnly(next.dataDirectory != now.dataDirectory, "data_dir");
+  restartOnly(next.controlSocket != now.controlSocket, "control_socket");
+
+  // Plan. Swaps and reconfigurations are undone in reverse on a failure.
+  struct Undo {
+    std::string name;
+    enum class Kind { kReconfigured, kSwapped } kind;
+    ConfigNode section;
+    std::string path;
+    PluginEntry entry;
+  };
+  std::vector<Undo> done;
+  auto rollback = [&](Status why) {
+    for (auto it = done.rbegin(); it != done.rend(); ++it) {
+      Instance* instance = s.find(it->name);
+      if (instance == nullptr) continue;
+      Status undone;
+      if (it->kind == Undo::Kind::kReconfigured) {
+        Diagnostics ignored;
+        Plugin* plugin = instance->current.plugin;
+        undone = guarded("reconfigure()", [&] { return plugin->reconfigure(it->section, ignored); });
+        if (undone.ok()) instance->section = it->section;
+      } else {
+        undone = reload(it->name, it->path, &it->section);
+      }
+      instance->entry = it->entry;
+      if (!undone.ok()) s.log->error("config rollback of '" + it->name + "' failed: " + undone.message());
+    }
+    s.log->error("config reload rejected: " + why.message() + "; the running configuration stays");
+    return why;
+  };
+
+  for (const auto& entry : next.plugins) {
+    Instance* instance = s.find(entry.name);
+    if (instance == nullptr || instance->status.state != PluginState::kStarted || !entry.enabled) continue;
+    Undo undo{entry.name, Undo::Kind::kReconfigured, instance->section, instance->status.path, instance->entry};
+    Catalog catalog = scanPluginDirectories(next.pluginDirectories, HostAbi::current());
+    auto file = selectVersion(catalog, {entry.name, entry.versionRange, entry.required, entry.location});
+    if (!file.ok()) return rollback(file.status().withContext("plugin '" + entry.name + "'"));
+    bool otherFile = (*file)->manifest.version != instance->status.version;
+    bool otherSection = !sameConfig(entry.config, instance->section);
+    if (!otherFile && !otherSection) {
+      instance->entry = entry;
+      continue;
+    }
+    if (!otherFile) {
+      Diagnostics pluginDiagnostics;
+      Plugin* plugin = instance->current.plugin;
+      Status reconfigured = guarded("reconfigure()", [&] { return plugin->reconfigure(entry.config, pluginDiagnostics); });
+      diagnostics.append(pluginDiagnostics);
+      if (reconfigured.ok() && !pluginDiagnostics.hasErrors()) {
+        instance->section = entry.config;
+        instance->entry = entry;
+        done.push_back(std::move(undo));
+        continue;
+      }
+      if (reconfigured.code() != StatusCode::kUnimplemented || pluginDiagnostics.hasErrors())
+        return rollback(Status(StatusCode::kInvalidArgument, "plugin '" + entry.name + "' rejected its new section: " +
+                                                                 (pluginDiagnostics.hasErrors()
+                                                                      ? pluginDiagnostics.items().front().toString()
+                                                                      : reconfigured.message())));
+    }
+    // A new version, or a section the plugin cannot take live: swap.
+    Status swapped = reload(entry.name, (*file)->path, &entry.config);
+    if (!swapped.ok()) return rollback(swapped);
+    instance->entry = entry;
+    undo.kind = Undo::Kind::kSwapped;
+    done.push_back(std::move(undo));
+  }
+
+  // Disabled or removed plugins stop, dependents first.
+  for (auto it = s.instances.rbegin(); it != s.instances.rend(); ++it) {
+    Instance& instance = **it;
+    if (instance.status.state != PluginState::kStarted) continue;
+    bool kept = std::any_of(next.plugins.begin(), next.plugins.end(),
+                            [&](const PluginEntry& e) { return e.name == instance.status.name && e.enabled; });
+    if (!kept) {
+      Status unloaded = unload(instance.status.name);
+      if (!unloaded.ok()) s.log->error(unloaded.message());
+    }
+  }
+
+  // Newly enabled plugins load and start after everything they need.
+  Catalog catalog = scanPluginDirectories(next.pluginDirectories, HostAbi::current());
+  for (const auto& entry : next.plugins) {
+    if (!entry.enabled) continue;
+    Instance* existing = s.find(entry.name);
+    if (existing != nullptr && existing->status.state == PluginState::kStarted) continue;
+    auto file = selectVersion(catalog, {entry.name, entry.versionRange, entry.required, entry.location});
+    if (!file.ok()) {
+      diagnostics.warning(entry.location, file.status().message() + "; running without it");
+      continue;
+    }
+    auto instance = std::make_unique<Instance>();
+    instance->entry = entry;
+    instance->section = entry.config;
+    instance->order = s.instances.size();
+    instance->status = {entry.name, (*file)->manifest.version, (*file)->path, PluginState::kDiscovered, entry.required};
+    for (const auto& d : (*file)->manifest.dependencies) instance->dependsOn.push_back(d.name);
+    Status compatible = checkReplacement(*instance, (*file)->manifest);
+    Result<Generation> made = compatible.ok() ? s.makeGeneration(*instance, (*file)->path, entry.config, 1,
+                                                                 PluginServiceView::Mode::kLive, diagnostics)
+                                              : Result<Generation>(compatible);
+    Status started = made.ok() ? guarded("start()", [&] { return made->plugin->start(); }) : made.status();
+    if (!started.ok()) {
+      if (made.ok()) {
+        Generation& g = *made;
+        (void)guarded("stop()", [&] {
+          g.plugin->stop();
+          return okStatus();
+        });
+        s.directory.withdrawAll(entry.name);
+        s.directory.cancelWatches(g.owner());
+        s.destroyParked(g);
+      }
+      diagnostics.warning(entry.location, "plugin '" + entry.name + "' not started: " + started.message());
+      continue;
+    }
+    instance->current = std::move(made).value();
+    instance->status.generation = 1;
+    s.setState(*instance, PluginState::kStarted);
+    s.log->info(instance->current.manifest.label() + " started by config reload");
+    if (existing != nullptr) {
+      std::erase_if(s.instances, [&](const auto& i) { return i.get() == existing; });
+    }
+    s.instances.push_back(std::move(instance));
+  }
+
+  s.logs.setDefaultLevel(next.logLevel);
+  KernelConfig kept = std::move(next);
+  // Settings that need a restart keep their running values.
+  kept.pluginDirectories = now.pluginDirectories;
+  kept.ioThreads = now.ioThreads;
+  kept.blockingThreads = now.blockingThreads;
+  kept.dataDirectory = now.dataDirectory;
+  kept.controlSocket = now.controlSocket;
+  s.config = std::move(kept);
+  reapLibraries();
+  return okStatus();
+}
+
 void PluginHost::retire(std::unique_ptr<Instance> old) {
   State& s = *state_;
   Generation& g = old->current;
@@ -618,6 +785,13 @@ std::vector<PluginStatus> PluginHost::status() const {
   }
   for (auto& s : out) s.leasesInFlight = state_->directory.leasesInFlight(s.name);
   return out;
+}
+
+std::uint64_t PluginHost::runningContentHash(const std::string& plugin) const {
+  std::lock_guard lifecycle(state_->lifecycle);
+  for (const auto& i : state_->instances)
+    if (i->status.name == plugin && i->current.library) return i->current.library->contentHash();
+  return 0;
 }
 
 std::string PluginHost::imageName(const std::string& plugin) const {

@@ -89,10 +89,20 @@ class PluginHost {
   // running generation never stopped serving and the reason is returned.
   Status reload(const std::string& name, const std::string& path = {}, const ConfigNode* section = nullptr);
 
+  // Applies a new, already validated configuration to the running kernel:
+  // plugins enabled, disabled, swapped (version range or file changed), or
+  // reconfigured (section changed; a plugin that cannot reconfigure live is
+  // swapped with its new section). Any rejection rolls back what was applied
+  // and the running configuration stays. Kernel settings other than log levels
+  // take effect at the next start (reported as warnings).
+  Status applyConfig(KernelConfig next, Diagnostics& diagnostics);
+
   // Generations replaced by swaps whose libraries are not closed yet.
   std::vector<RetiredGeneration> retired() const;
 
   std::vector<PluginStatus> status() const;
+  // The content hash of the file the serving generation was loaded from (0 when none).
+  std::uint64_t runningContentHash(const std::string& plugin) const;
   // The image name of a loaded plugin's private copy (see PluginLibrary).
   std::string imageName(const std::string& plugin) const;
 

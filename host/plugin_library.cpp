@@ -78,6 +78,11 @@ std::uint64_t contentHash(const std::vector<unsigned char>& bytes) {
   return hash;
 }
 
+std::uint64_t fileContentHash(const std::string& path) {
+  auto bytes = readFile(path);
+  return bytes.ok() ? contentHash(*bytes) : 0;
+}
+
 Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& path, const HostAbi& host,
                                                            LibraryReaper& reaper) {
   auto bytes = HIVE_TRY(readFile(path), path);

@@ -86,5 +86,7 @@ bool isImageMapped(const std::string& imageName);
 
 // FNV-1a, 64 bit: names private copies after their content.
 std::uint64_t contentHash(const std::vector<unsigned char>& bytes);
+// The same of a file's content (0 when unreadable).
+std::uint64_t fileContentHash(const std::string& path);
 
 }  // namespace hive::host

@@ -1,12 +1,12 @@
 #include "host/config/yaml_loader.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 namespace hive::host {
 namespace {
@@ -14,20 +14,41 @@ namespace {
 // Config files are small; anything larger is a mistake, not a config.
 constexpr std::size_t kMaxConfigBytes = 4 * 1024 * 1024;
 constexpr int kMaxDepth = 64;
+// Aliases are converted as copies, so a few lines of nested aliases ("billion
+// laughs") could otherwise expand into more nodes than memory holds.
+constexpr std::size_t kMaxNodes = 100'000;
 
 SourceLocation where(const YAML::Mark& mark, const std::string& file) {
   if (mark.is_null()) return {file, 0, 0};
   return {file, mark.line + 1, mark.column + 1};
 }
 
-struct Converter {
-  const std::string& file;
-  Diagnostics& diagnostics;
+const char* kindName(YAML::NodeType::value type) {
+  switch (type) {
+    case YAML::NodeType::Sequence: return "a sequence";
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined: return "null";
+    case YAML::NodeType::Scalar: return "a scalar";
+  }
+  return "unknown";
+}
+
+class Converter {
+ public:
+  Converter(const std::string& file, Diagnostics& diagnostics) : file_(file), diagnostics_(diagnostics) {}
 
   ConfigNode convert(const YAML::Node& node, int depth) {
-    SourceLocation at = where(node.Mark(), file);
+    SourceLocation at = where(node.Mark(), file_);
     if (depth > kMaxDepth) {
-      diagnostics.error(at, "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+      // Also what stops a self-referencing alias (`&a [*a]`).
+      diagnostics_.error(at, "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+      return ConfigNode::null(at);
+    }
+    if (++nodes_ > kMaxNodes) {
+      if (!reportedTooMany_)
+        diagnostics_.error(at, "more than " + std::to_string(kMaxNodes) + " values (aliases expanding too far?)");
+      reportedTooMany_ = true;
       return ConfigNode::null(at);
     }
     switch (node.Type()) {
@@ -37,31 +58,77 @@ struct Converter {
         for (const auto& item : node) out.push(convert(item, depth + 1));
         return out;
       }
-      case YAML::NodeType::Map: {
-        ConfigNode out = ConfigNode::map(at);
-        std::map<std::string, int> firstLine;
-        for (const auto& entry : node) {
-          SourceLocation keyAt = where(entry.first.Mark(), file);
-          if (!entry.first.IsScalar()) {
-            diagnostics.error(keyAt, "map keys must be plain strings");
-            continue;
-          }
-          const std::string& key = entry.first.Scalar();
-          auto [it, inserted] = firstLine.emplace(key, keyAt.line);
-          if (!inserted) {
-            diagnostics.error(keyAt, "duplicate key '" + key + "' (first at line " + std::to_string(it->second) + ")");
-            continue;
-          }
-          out.set(key, convert(entry.second, depth + 1), keyAt);
-        }
-        return out;
-      }
+      case YAML::NodeType::Map: return convertMap(node, at, depth);
       case YAML::NodeType::Null:
       case YAML::NodeType::Undefined: return ConfigNode::null(at);
     }
     return ConfigNode::null(at);
   }
+
+ private:
+  ConfigNode convertMap(const YAML::Node& node, const SourceLocation& at, int depth) {
+    ConfigNode out = ConfigNode::map(at);
+    // yaml-cpp keeps every pair of a map, duplicates included, in file order.
+    std::map<std::string, int> firstLine;
+    for (const auto& entry : node) {
+      SourceLocation keyAt = where(entry.first.Mark(), file_);
+      if (!entry.first.IsScalar()) {
+        diagnostics_.error(keyAt, std::string("map keys must be strings, got ") + kindName(entry.first.Type()));
+        continue;
+      }
+      const std::string& key = entry.first.Scalar();
+      auto [it, inserted] = firstLine.emplace(key, keyAt.line);
+      if (!inserted) {
+        diagnostics_.error(keyAt, "duplicate key '" + key + "' (first at line " + std::to_string(it->second) + ")");
+        continue;
+      }
+      out.set(key, convert(entry.second, depth + 1), keyAt);
+    }
+    return out;
+  }
+
+  const std::string& file_;
+  Diagnostics& diagnostics_;
+  std::size_t nodes_ = 0;
+  bool reportedTooMany_ = false;
 };
+
+Status invalidYaml(const std::string& fileName) { return invalidArgument(fileName + ": invalid YAML"); }
+
+Status fileError(int error) {
+  StatusCode code = error == ENOENT                     ? StatusCode::kNotFound
+                    : error == EACCES || error == EPERM ? StatusCode::kPermissionDenied
+                    : error == EISDIR                   ? StatusCode::kInvalidArgument
+                                                        : StatusCode::kUnavailable;
+  return Status(code, std::strerror(error));
+}
+
+// Reads the whole file with plain POSIX calls: unlike an ifstream they leave a
+// reliable errno, and reading a directory fails (EISDIR) instead of looking empty.
+Result<std::string> readConfigFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fileError(errno);
+  std::string text;
+  char buffer[65536];
+  Status failure;
+  while (true) {
+    ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      failure = fileError(errno);
+      break;
+    }
+    if (got == 0) break;
+    text.append(buffer, static_cast<std::size_t>(got));
+    if (text.size() > kMaxConfigBytes) {
+      failure = invalidArgument("file is larger than 4 MiB");
+      break;
+    }
+  }
+  ::close(fd);
+  if (!failure.ok()) return failure;
+  return text;
+}
 
 }  // namespace
 
@@ -70,42 +137,36 @@ Result<ConfigNode> parseYamlText(std::string_view text, const std::string& fileN
     diagnostics.error({fileName, 0, 0}, "file is larger than 4 MiB");
     return invalidArgument(fileName + ": too large");
   }
-  YAML::Node root;
+  std::size_t errorsBefore = diagnostics.errorCount();
   try {
-    root = YAML::Load(std::string(text));
+    // LoadAll rather than Load: Load stops after the first document and would
+    // silently ignore the rest of the file, syntax errors included.
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
+    if (documents.empty()) return ConfigNode::null({fileName, 0, 0});
+    if (documents.size() > 1) {
+      diagnostics.error(where(documents[1].Mark(), fileName),
+                        "a config file holds one YAML document, found " + std::to_string(documents.size()));
+      return invalidYaml(fileName);
+    }
+    ConfigNode out = Converter(fileName, diagnostics).convert(documents[0], 0);
+    if (diagnostics.errorCount() > errorsBefore) return invalidYaml(fileName);
+    return out;
   } catch (const YAML::Exception& e) {
     // e.msg is the message without yaml-cpp's own "yaml-cpp: error at line..." prefix.
     diagnostics.error(where(e.mark, fileName), e.msg);
-    return invalidArgument(fileName + ": invalid YAML");
   } catch (const std::exception& e) {
     diagnostics.error({fileName, 0, 0}, e.what());
-    return invalidArgument(fileName + ": invalid YAML");
   }
-  std::size_t errorsBefore = diagnostics.errorCount();
-  ConfigNode out;
-  try {
-    out = Converter{fileName, diagnostics}.convert(root, 0);
-  } catch (const YAML::Exception& e) {
-    diagnostics.error(where(e.mark, fileName), e.msg);
-  }
-  if (diagnostics.errorCount() > errorsBefore) return invalidArgument(fileName + ": invalid YAML");
-  return out;
+  return invalidYaml(fileName);
 }
 
 Result<ConfigNode> parseYamlFile(const std::string& path, Diagnostics& diagnostics) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::string reason = std::strerror(errno);
-    diagnostics.error({path, 0, 0}, "cannot read config file: " + reason);
-    return notFound(path + ": " + reason);
+  auto text = readConfigFile(path);
+  if (!text.ok()) {
+    diagnostics.error({path, 0, 0}, "cannot read config file: " + text.status().message());
+    return text.status().withContext(path);
   }
-  std::string text;
-  char buffer[65536];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-    text.append(buffer, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > kMaxConfigBytes) break;
-  }
-  return parseYamlText(text, path, diagnostics);
+  return parseYamlText(*text, path, diagnostics);
 }
 
 }  // namespace hive::host

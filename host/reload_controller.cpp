@@ -1,0 +1,195 @@
+#include "host/reload_controller.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include "host/catalog.hpp"
+#include "host/config/kernel_config.hpp"
+#include "host/metrics.hpp"
+#include "host/plugin_library.hpp"
+#include "host/resolver.hpp"
+#include "host/semver.hpp"
+
+namespace hive::host {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string jsonText(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+          out += escaped;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+ReloadController::ReloadController(PluginHost& host, Options options, Logger& log)
+    : host_(host), options_(std::move(options)), log_(log) {}
+
+ReloadController::~ReloadController() { stop(); }
+
+Status ReloadController::start() {
+  const KernelConfig& config = host_.config();
+  if (options_.watchFiles) {
+    pluginWatcher_ = std::make_unique<DirectoryWatcher>(
+        config.pluginDirectories, options_.settle, [this](const std::string& path) { pluginFileChanged(path); }, log_);
+    HIVE_TRY(pluginWatcher_->start(), "watching plugin directories");
+    if (!options_.configPath.empty()) {
+      fs::path file = fs::absolute(options_.configPath);
+      std::string name = file.filename().string();
+      configWatcher_ = std::make_unique<DirectoryWatcher>(
+          std::vector<std::string>{file.parent_path().string()}, options_.settle,
+          [this, name](const std::string& path) {
+            if (fs::path(path).filename() == name) (void)reloadConfig();
+          },
+          log_);
+      HIVE_TRY(configWatcher_->start(), "watching the config directory");
+    }
+  }
+  if (!config.controlSocket.empty()) {
+    control_ = std::make_unique<ControlServer>(
+        config.controlSocket, [this](const std::string& line) { return command(line); }, log_);
+    HIVE_TRY(control_->start());
+    log_.info("control socket listening on " + config.controlSocket);
+  }
+  return okStatus();
+}
+
+void ReloadController::stop() {
+  if (control_) control_->stop();
+  if (pluginWatcher_) pluginWatcher_->stop();
+  if (configWatcher_) configWatcher_->stop();
+}
+
+void ReloadController::pluginFileChanged(const std::string& path) {
+  if (fs::path(path).extension() != ".so") return;
+  std::lock_guard lock(mutex_);
+  auto manifest = inspectPluginFile(path, HostAbi::current());
+  if (!manifest.ok()) {
+    log_.error("plugin file refused: " + path + ": " + manifest.status().message() +
+               "; running plugins are unchanged");
+    host_.metrics().counter("hive_plugin_file_refusals_total", "Plugin files refused by the watcher").increment();
+    return;
+  }
+  for (const auto& status : host_.status()) {
+    if (status.name != manifest->name) continue;
+    if (status.state != PluginState::kStarted) {
+      log_.info(path + ": plugin '" + status.name + "' is not running; not swapping");
+      return;
+    }
+    for (const auto& entry : host_.config().plugins) {
+      if (entry.name != status.name) continue;
+      auto range = VersionRange::parse(entry.versionRange);
+      auto version = Version::parse(manifest->version);
+      if (range.ok() && version.ok() && !range->contains(*version)) {
+        log_.warn(path + ": " + manifest->label() + " is outside the configured range '" + entry.versionRange +
+                  "'; not swapping");
+        return;
+      }
+    }
+    if (fileContentHash(path) == host_.runningContentHash(status.name)) return;  // runs it already
+    log_.info(path + ": " + manifest->label() + " appeared; swapping");
+    (void)host_.reload(status.name, path);  // a failure is logged and recorded by the host
+    return;
+  }
+}
+
+Status ReloadController::rescanPlugins() {
+  std::lock_guard lock(mutex_);
+  Catalog catalog = scanPluginDirectories(host_.config().pluginDirectories, HostAbi::current());
+  Status result;
+  for (const auto& status : host_.status()) {
+    if (status.state != PluginState::kStarted) continue;
+    std::string range = "*";
+    for (const auto& entry : host_.config().plugins)
+      if (entry.name == status.name) range = entry.versionRange;
+    auto file = selectVersion(catalog, {status.name, range, false, {}});
+    if (!file.ok()) continue;
+    if (fileContentHash((*file)->path) == host_.runningContentHash(status.name)) continue;  // runs it already
+    Status swapped = host_.reload(status.name, (*file)->path);
+    if (!swapped.ok()) result = swapped;
+  }
+  return result;
+}
+
+Status ReloadController::reloadConfig() {
+  std::lock_guard lock(mutex_);
+  auto& metrics = host_.metrics();
+  auto record = [&](const char* result, bool ok) {
+    metrics.counter("hive_config_reloads_total", "Config reloads by result", {{"result", result}}).increment();
+    metrics.gauge("hive_config_last_reload_successful", "1 when the last config reload was applied").set(ok ? 1 : 0);
+  };
+  if (options_.configPath.empty()) return failedPrecondition("no config file to reload");
+  Diagnostics diagnostics;
+  auto next = loadKernelConfig(options_.configPath, diagnostics);
+  for (const auto& d : diagnostics.items()) log_.error("config reload: " + d.toString());
+  if (!next.ok()) {
+    record("invalid", false);
+    log_.error("config reload rejected: " + next.status().message() + "; the running configuration stays");
+    return next.status().withContext("config reload rejected");
+  }
+  Diagnostics applyDiagnostics;
+  Status applied = host_.applyConfig(std::move(next).value(), applyDiagnostics);
+  for (const auto& d : applyDiagnostics.items())
+    log_.log(d.severity == Severity::kError ? LogLevel::kError : LogLevel::kWarn, "config reload: " + d.toString());
+  if (!applied.ok()) {
+    record("rejected", false);
+    return applied.withContext("config reload rejected");
+  }
+  record("applied", true);
+  log_.info("config reloaded from " + options_.configPath);
+  return okStatus();
+}
+
+std::string ReloadController::command(const std::string& line) {
+  std::istringstream in(line);
+  std::string verb, object, name;
+  in >> verb >> object >> name;
+  auto reply = [](const Status& s, const std::string& body = {}) {
+    return (s.ok() ? std::string("ok\n") : "error: " + s.message() + "\n") + body;
+  };
+  if (verb == "ping") return "ok\n";
+  if (verb == "plugins" && (object == "status" || object == "list")) {
+    std::string body;
+    for (const auto& s : host_.status())
+      body += "{\"name\":" + jsonText(s.name) + ",\"version\":" + jsonText(s.version) +
+              ",\"state\":" + jsonText(std::string(pluginStateName(s.state))) +
+              ",\"generation\":" + std::to_string(s.generation) + ",\"leases\":" + std::to_string(s.leasesInFlight) +
+              ",\"reloads\":" + std::to_string(s.reloads) + ",\"required\":" + (s.required ? "true" : "false") +
+              ",\"path\":" + jsonText(s.path) + ",\"reason\":" + jsonText(s.reason) +
+              ",\"last_reload_error\":" + jsonText(s.lastReloadError) + "}\n";
+    for (const auto& r : host_.retired())
+      body += "{\"retired\":" + jsonText(r.name) + ",\"version\":" + jsonText(r.version) +
+              ",\"generation\":" + std::to_string(r.generation) + ",\"state\":" + jsonText(r.state) +
+              ",\"zombie\":" + (r.state == "zombie" ? "true" : "false") + ",\"reason\":" + jsonText(r.reason) + "}\n";
+    return reply(okStatus(), body);
+  }
+  if (verb == "plugins" && object == "reload" && !name.empty()) {
+    std::lock_guard lock(mutex_);
+    return reply(host_.reload(name));
+  }
+  if (verb == "plugins" && object == "rescan") return reply(rescanPlugins());
+  if (verb == "config" && object == "reload") return reply(reloadConfig());
+  return reply(invalidArgument("unknown command '" + line +
+                               "' (known: ping, plugins status, plugins reload NAME, plugins rescan, config reload)"));
+}
+
+}  // namespace hive::host
