@@ -108,9 +108,14 @@ class Expander {
 void expandNode(ConfigNode& node, const EnvironmentLookup& lookup, Diagnostics& diagnostics) {
   switch (node.kind()) {
     case ConfigNode::Kind::kScalar:
-      if (node.text().find('$') != std::string::npos)
-        node = ConfigNode::scalar(Expander(node.text(), node.location(), lookup, diagnostics).expand(node.text(), 0),
-                                  node.location());
+      if (node.text().find('$') != std::string::npos) {
+        std::size_t errorsBefore = diagnostics.errorCount();
+        std::string text = Expander(node.text(), node.location(), lookup, diagnostics).expand(node.text(), 0);
+        // A scalar that failed to expand becomes null (absent), so that
+        // validation does not report the same mistake again as a bad value.
+        node = diagnostics.errorCount() > errorsBefore ? ConfigNode::null(node.location())
+                                                       : ConfigNode::scalar(std::move(text), node.location());
+      }
       return;
     case ConfigNode::Kind::kSequence: {
       ConfigNode out = ConfigNode::sequence(node.location());

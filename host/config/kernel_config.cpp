@@ -10,6 +10,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The wording operators see (docs/operators.md): "<n> error(s) in <file>".
+std::string errorCount(std::size_t errors, const std::string& path) {
+  return std::to_string(errors) + " error(s) in " + path;
+}
+
 bool validPluginName(std::string_view name) {
   if (name.empty() || name.size() > 47 || !(name[0] >= 'a' && name[0] <= 'z')) return false;
   for (char c : name)
@@ -22,19 +27,31 @@ std::string resolvePath(const std::string& value, const fs::path& base) {
   return (p.is_absolute() ? p : base / p).lexically_normal().string();
 }
 
+// A section that must be a map: reports, naming the section, when it is not.
+// ConfigReader's own "expected a map" would not say which one.
+bool isMapOrAbsent(const ConfigNode& node, const std::string& what, Diagnostics& diagnostics) {
+  if (node.isMap() || node.isNull()) return true;
+  diagnostics.error(node.location(), what + ": expected a map");
+  return false;
+}
+
 int readBounded(ConfigReader& reader, std::string_view key, int fallback, int low, int high) {
   int value = reader.get<int>(key, fallback);
   if (value < low || value > high) {
-    reader.reject(key, "must be between " + std::to_string(low) + " and " + std::to_string(high));
+    reader.reject(key, "must be between " + std::to_string(low) + " and " + std::to_string(high) + ", got " +
+                           std::to_string(value));
     return fallback;
   }
   return value;
 }
 
-std::optional<LogLevel> readLogLevel(ConfigReader& reader, std::string_view key, const ConfigNode& node) {
-  if (node.isNull()) return std::nullopt;
-  auto text = reader.get<std::string>(key, "");
-  auto level = parseLogLevel(text);
+std::optional<LogLevel> readLogLevel(ConfigReader& reader, std::string_view key) {
+  if (!reader.has(key) || reader.child(key).isNull()) return std::nullopt;
+  if (!reader.child(key).isScalar()) {
+    reader.reject(key, "expected one of trace, debug, info, warn, error, critical, off");
+    return std::nullopt;
+  }
+  auto level = parseLogLevel(reader.child(key).text());
   if (!level.ok()) {
     reader.reject(key, level.status().message());
     return std::nullopt;
@@ -43,13 +60,17 @@ std::optional<LogLevel> readLogLevel(ConfigReader& reader, std::string_view key,
 }
 
 void readKernel(const ConfigNode& node, const fs::path& base, KernelConfig& config, Diagnostics& diagnostics) {
+  config.pluginDirectories = {resolvePath("plugins", base)};
+  config.dataDirectory = resolvePath("../data", base);
+  if (!isMapOrAbsent(node, "'hive'", diagnostics)) return;
   ConfigReader reader(node, diagnostics);
   const ConfigNode& dirs = reader.child("plugin_dirs");
   if (dirs.isNull()) {
-    config.pluginDirectories = {resolvePath("plugins", base)};
+    // The default set above stays.
   } else if (!dirs.isSequence() || dirs.items().empty()) {
     diagnostics.error(dirs.location(), "'plugin_dirs': expected a non-empty list of directories");
   } else {
+    config.pluginDirectories.clear();
     for (const auto& item : dirs.items()) {
       if (!item.isScalar() || item.text().empty()) {
         diagnostics.error(item.location(), "'plugin_dirs': expected a directory path");
@@ -60,7 +81,7 @@ void readKernel(const ConfigNode& node, const fs::path& base, KernelConfig& conf
   }
   config.ioThreads = readBounded(reader, "io_threads", config.ioThreads, 1, 256);
   config.blockingThreads = readBounded(reader, "blocking_threads", config.blockingThreads, 1, 1024);
-  if (auto level = readLogLevel(reader, "log_level", reader.child("log_level"))) config.logLevel = *level;
+  if (auto level = readLogLevel(reader, "log_level")) config.logLevel = *level;
   std::string format = reader.get<std::string>("log_format", "text");
   if (format == "json")
     config.logFormat = LogFormat::kJson;
@@ -68,7 +89,12 @@ void readKernel(const ConfigNode& node, const fs::path& base, KernelConfig& conf
     reader.reject("log_format", "expected text or json, got '" + format + "'");
   config.drainDeadline = reader.get<std::chrono::milliseconds>("drain_deadline", config.drainDeadline);
   if (config.drainDeadline.count() == 0) reader.reject("drain_deadline", "must be greater than 0");
-  config.dataDirectory = resolvePath(reader.get<std::string>("data_dir", "../data"), base);
+  std::string dataDirectory = reader.get<std::string>("data_dir", "../data");
+  if (dataDirectory.empty())
+    reader.reject("data_dir", "must not be empty");
+  else
+    config.dataDirectory = resolvePath(dataDirectory, base);
+  // Empty means "no control socket", so it is not resolved into the config directory.
   std::string socket = reader.get<std::string>("control_socket", "");
   config.controlSocket = socket.empty() ? "" : resolvePath(socket, base);
   reader.finish();
@@ -86,6 +112,7 @@ void readPlugins(const ConfigNode& node, KernelConfig& config, Diagnostics& diag
                                                "': expected [a-z][a-z0-9_]*, at most 47 characters");
       continue;
     }
+    if (!isMapOrAbsent(entry.value, "plugin '" + entry.key + "'", diagnostics)) continue;
     PluginEntry plugin;
     plugin.name = entry.key;
     plugin.location = entry.keyLocation;
@@ -95,7 +122,7 @@ void readPlugins(const ConfigNode& node, KernelConfig& config, Diagnostics& diag
     plugin.versionRange = reader.get<std::string>("version", "*");
     if (auto range = VersionRange::parse(plugin.versionRange); !range.ok())
       reader.reject("version", range.status().message());
-    plugin.logLevel = readLogLevel(reader, "log_level", reader.child("log_level"));
+    plugin.logLevel = readLogLevel(reader, "log_level");
     const ConfigNode& section = reader.child("config");
     if (!section.isNull() && !section.isMap())
       diagnostics.error(section.location(), "'config': expected a map (the plugin's own settings)");
@@ -122,26 +149,37 @@ Result<KernelConfig> kernelConfigFromNode(const ConfigNode& root, const std::str
   std::size_t errorsBefore = diagnostics.errorCount();
   KernelConfig config;
   config.sourceFile = path;
-  fs::path base = fs::absolute(fs::path(path)).parent_path();
-  ConfigReader top(root, diagnostics);
-  readKernel(top.child("hive"), base, config, diagnostics);
-  readPlugins(top.child("plugins"), config, diagnostics);
-  top.finish();
+  std::error_code error;
+  fs::path absolute = fs::absolute(fs::path(path), error);
+  if (error) {
+    diagnostics.error({path, 0, 0}, "cannot resolve the config file's directory: " + error.message());
+    return invalidArgument(errorCount(1, path));
+  }
+  fs::path base = absolute.parent_path();
+  if (isMapOrAbsent(root, "the config file", diagnostics)) {
+    ConfigReader top(root, diagnostics);
+    readKernel(top.child("hive"), base, config, diagnostics);
+    readPlugins(top.child("plugins"), config, diagnostics);
+    top.finish();
+  }
   std::size_t errors = diagnostics.errorCount() - errorsBefore;
-  if (errors > 0) return invalidArgument(std::to_string(errors) + " error(s) in " + path);
+  if (errors > 0) return invalidArgument(errorCount(errors, path));
   return config;
 }
 
 Result<KernelConfig> loadKernelConfig(const std::string& path, Diagnostics& diagnostics,
                                       const EnvironmentLookup& lookup) {
-  auto root = parseYamlFile(path, diagnostics);
-  if (!root.ok()) return root.status();
   std::size_t errorsBefore = diagnostics.errorCount();
+  auto root = parseYamlFile(path, diagnostics);
+  if (!root.ok()) {
+    // Keep the code (an absent file is NotFound), with the same message as any other failure.
+    return Status(root.status().code(), errorCount(diagnostics.errorCount() - errorsBefore, path));
+  }
   expandVariables(*root, lookup, diagnostics);
   // Validation runs even after expansion errors, so that every error is reported at once.
   auto config = kernelConfigFromNode(*root, path, diagnostics);
   std::size_t errors = diagnostics.errorCount() - errorsBefore;
-  if (errors > 0) return invalidArgument(std::to_string(errors) + " error(s) in " + path);
+  if (errors > 0) return invalidArgument(errorCount(errors, path));
   return config;
 }
 

@@ -39,15 +39,19 @@ struct KernelConfig {
   std::vector<PluginEntry> plugins;  // in file order
 };
 
+// trace | debug | info | warn | error | critical | off (the CLI's --log-level too).
 Result<LogLevel> parseLogLevel(std::string_view text);
 
-// Parses, expands ${VAR}, and validates the whole file; every error goes to
-// `diagnostics` as file:line:col. Relative paths are resolved against the
-// directory of the file.
+// Parses, expands ${VAR}, and validates the whole file. Every error goes to
+// `diagnostics` as file:line:col, all of them, not just the first; the Result
+// is then "<n> error(s) in <path>" (InvalidArgument; NotFound or
+// PermissionDenied when the file cannot be read). Relative paths are resolved
+// against the directory of the file. Never throws.
 Result<KernelConfig> loadKernelConfig(const std::string& path, Diagnostics& diagnostics,
                                       const EnvironmentLookup& lookup = processEnvironment);
 
-// The same from an already parsed and expanded tree.
+// The same from an already parsed and expanded tree; `path` names the file in
+// the error message and its directory resolves relative paths.
 Result<KernelConfig> kernelConfigFromNode(const ConfigNode& root, const std::string& path, Diagnostics& diagnostics);
 
 }  // namespace hive::host

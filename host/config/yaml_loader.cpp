@@ -82,7 +82,11 @@ class Converter {
         diagnostics_.error(keyAt, "duplicate key '" + key + "' (first at line " + std::to_string(it->second) + ")");
         continue;
       }
-      out.set(key, convert(entry.second, depth + 1), keyAt);
+      ConfigNode value = convert(entry.second, depth + 1);
+      // yaml-cpp places the null of `key:` at the next token, often lines
+      // below; the key is where the operator wrote it.
+      if (value.isNull() && value.location().line != keyAt.line) value = ConfigNode::null(keyAt);
+      out.set(key, std::move(value), keyAt);
     }
     return out;
   }
