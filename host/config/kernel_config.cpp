@@ -36,6 +36,11 @@ bool isMapOrAbsent(const ConfigNode& node, const std::string& what, Diagnostics&
 }
 
 int readBounded(ConfigReader& reader, std::string_view key, int fallback, int low, int high) {
+  // ConfigNode::as<int> would quote the (empty) text of a list or map.
+  if (const ConfigNode& node = reader.child(key); node.isSequence() || node.isMap()) {
+    reader.reject(key, std::string("expected an integer, got ") + (node.isMap() ? "a map" : "a list"));
+    return fallback;
+  }
   int value = reader.get<int>(key, fallback);
   if (value < low || value > high) {
     reader.reject(key, "must be between " + std::to_string(low) + " and " + std::to_string(high) + ", got " +
