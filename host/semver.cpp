@@ -142,7 +142,8 @@ Result<VersionRange> VersionRange::parse(std::string_view text) {
   VersionRange range;
   range.text_ = std::string(text);
   auto bad = [&](std::string_view token, const std::string& why) {
-    return invalidArgument("bad version range '" + std::string(text) + "': '" + std::string(token) + "' " + why);
+    return invalidArgument("bad version range '" + std::string(text) + "': '" + std::string(token) + "' " +
+                           why);
   };
   bool any = false;
   for (auto token : split(text, ' ')) {
@@ -192,7 +193,11 @@ Result<VersionRange> VersionRange::parse(std::string_view text) {
         add(Op::kLt, bumped(v, partial->parts - 1), false);
       }
     } else {
-      Op o = op == ">=" ? Op::kGe : op == ">" ? Op::kGt : op == "<" ? Op::kLt : op == "<=" ? Op::kLe : Op::kEq;
+      Op o = op == ">="   ? Op::kGe
+             : op == ">"  ? Op::kGt
+             : op == "<"  ? Op::kLt
+             : op == "<=" ? Op::kLe
+                          : Op::kEq;
       add(o, v, true);
     }
   }

@@ -69,8 +69,8 @@ class Expander {
         // Expanded only when used, as the shell does: `${A:-${B}}` needs B only without A.
         out += expand(*fallback, fallbackOffset);
       } else {
-        error(base + i, "environment variable '" + std::string(name) + "' is not set (use ${" + std::string(name) +
-                            ":-default} for a default)");
+        error(base + i, "environment variable '" + std::string(name) + "' is not set (use ${" +
+                            std::string(name) + ":-default} for a default)");
       }
       i = close;
     }

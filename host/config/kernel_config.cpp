@@ -64,7 +64,8 @@ std::optional<LogLevel> readLogLevel(ConfigReader& reader, std::string_view key)
   return *level;
 }
 
-void readKernel(const ConfigNode& node, const fs::path& base, KernelConfig& config, Diagnostics& diagnostics) {
+void readKernel(const ConfigNode& node, const fs::path& base, KernelConfig& config,
+                Diagnostics& diagnostics) {
   config.pluginDirectories = {resolvePath("plugins", base)};
   config.dataDirectory = resolvePath("../data", base);
   if (!isMapOrAbsent(node, "'hive'", diagnostics)) return;
@@ -150,7 +151,8 @@ Result<LogLevel> parseLogLevel(std::string_view text) {
                          std::string(text) + "'");
 }
 
-Result<KernelConfig> kernelConfigFromNode(const ConfigNode& root, const std::string& path, Diagnostics& diagnostics) {
+Result<KernelConfig> kernelConfigFromNode(const ConfigNode& root, const std::string& path,
+                                          Diagnostics& diagnostics) {
   std::size_t errorsBefore = diagnostics.errorCount();
   KernelConfig config;
   config.sourceFile = path;

@@ -34,8 +34,8 @@ struct KernelConfig {
   LogLevel logLevel = LogLevel::kInfo;
   LogFormat logFormat = LogFormat::kText;
   std::chrono::milliseconds drainDeadline{10'000};
-  std::string dataDirectory;  // absolute
-  std::string controlSocket;  // absolute, or empty when disabled
+  std::string dataDirectory;         // absolute
+  std::string controlSocket;         // absolute, or empty when disabled
   std::vector<PluginEntry> plugins;  // in file order
 };
 
@@ -52,6 +52,7 @@ Result<KernelConfig> loadKernelConfig(const std::string& path, Diagnostics& diag
 
 // The same from an already parsed and expanded tree; `path` names the file in
 // the error message and its directory resolves relative paths.
-Result<KernelConfig> kernelConfigFromNode(const ConfigNode& root, const std::string& path, Diagnostics& diagnostics);
+Result<KernelConfig> kernelConfigFromNode(const ConfigNode& root, const std::string& path,
+                                          Diagnostics& diagnostics);
 
 }  // namespace hive::host

@@ -2,17 +2,18 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <cerrno>
 #include <cstring>
 #include <map>
 
+#include <yaml-cpp/yaml.h>
+
 namespace hive::host {
 namespace {
 
 // Config files are small; anything larger is a mistake, not a config.
-constexpr std::size_t kMaxConfigBytes = 4 * 1024 * 1024;
+constexpr std::size_t kMaxConfigBytes = std::size_t{4} * 1024 * 1024;
 constexpr int kMaxDepth = 64;
 // Aliases are converted as copies, so a few lines of nested aliases ("billion
 // laughs") could otherwise expand into more nodes than memory holds.
@@ -47,7 +48,8 @@ class Converter {
     }
     if (++nodes_ > kMaxNodes) {
       if (!reportedTooMany_)
-        diagnostics_.error(at, "more than " + std::to_string(kMaxNodes) + " values (aliases expanding too far?)");
+        diagnostics_.error(at,
+                           "more than " + std::to_string(kMaxNodes) + " values (aliases expanding too far?)");
       reportedTooMany_ = true;
       return ConfigNode::null(at);
     }
@@ -73,13 +75,15 @@ class Converter {
     for (const auto& entry : node) {
       SourceLocation keyAt = where(entry.first.Mark(), file_);
       if (!entry.first.IsScalar()) {
-        diagnostics_.error(keyAt, std::string("map keys must be strings, got ") + kindName(entry.first.Type()));
+        diagnostics_.error(keyAt,
+                           std::string("map keys must be strings, got ") + kindName(entry.first.Type()));
         continue;
       }
       const std::string& key = entry.first.Scalar();
       auto [it, inserted] = firstLine.emplace(key, keyAt.line);
       if (!inserted) {
-        diagnostics_.error(keyAt, "duplicate key '" + key + "' (first at line " + std::to_string(it->second) + ")");
+        diagnostics_.error(keyAt,
+                           "duplicate key '" + key + "' (first at line " + std::to_string(it->second) + ")");
         continue;
       }
       ConfigNode value = convert(entry.second, depth + 1);
@@ -136,7 +140,8 @@ Result<std::string> readConfigFile(const std::string& path) {
 
 }  // namespace
 
-Result<ConfigNode> parseYamlText(std::string_view text, const std::string& fileName, Diagnostics& diagnostics) {
+Result<ConfigNode> parseYamlText(std::string_view text, const std::string& fileName,
+                                 Diagnostics& diagnostics) {
   if (text.size() > kMaxConfigBytes) {
     diagnostics.error({fileName, 0, 0}, "file is larger than 4 MiB");
     return invalidArgument(fileName + ": too large");

@@ -14,7 +14,8 @@ namespace hive::host {
 // and inputs over 4 MiB are reported to `diagnostics`; the Result is then an
 // error. `key:`, `~` and `null` become null nodes; every other scalar keeps its
 // text. Aliases are converted as copies of their anchor. Never throws.
-Result<ConfigNode> parseYamlText(std::string_view text, const std::string& fileName, Diagnostics& diagnostics);
+Result<ConfigNode> parseYamlText(std::string_view text, const std::string& fileName,
+                                 Diagnostics& diagnostics);
 
 // The same for a file. An unreadable file is one error located at `path`
 // ("cannot read config file: <strerror>"), with NotFound, PermissionDenied,

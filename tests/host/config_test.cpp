@@ -1,10 +1,10 @@
 // The kernel configuration: YAML with locations, ${VAR} expansion, validation.
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <functional>
 #include <map>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 #include "host/config/expand.hpp"
 #include "host/config/kernel_config.hpp"
@@ -51,7 +51,7 @@ class YamlTest : public ::testing::Test {
     diagnostics_ = Diagnostics();
     auto result = parseYamlText(text, "test.yaml", diagnostics_);
     EXPECT_FALSE(result.ok());
-    if (!result.ok()) EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
     EXPECT_TRUE(diagnostics_.hasErrors());
     return lines(diagnostics_);
   }
@@ -163,10 +163,12 @@ TEST_F(YamlTest, SyntaxErrorsCarryYamlCppMessagesWithoutItsPrefix) {
 }
 
 TEST_F(YamlTest, DuplicateKeysAreErrorsAtTheSecondKey) {
-  EXPECT_THAT(fail("a: 1\nb: 2\na: 3\n"), ElementsAre("test.yaml:3:1: error: duplicate key 'a' (first at line 1)"));
+  EXPECT_THAT(fail("a: 1\nb: 2\na: 3\n"),
+              ElementsAre("test.yaml:3:1: error: duplicate key 'a' (first at line 1)"));
   EXPECT_THAT(fail("outer:\n  x: 1\n  y: 2\n  x: 3\nother:\n  x: 4\n"),
               ElementsAre("test.yaml:4:3: error: duplicate key 'x' (first at line 2)"));
-  EXPECT_THAT(fail("m: {k: 1, k: 2}\n"), ElementsAre("test.yaml:1:11: error: duplicate key 'k' (first at line 1)"));
+  EXPECT_THAT(fail("m: {k: 1, k: 2}\n"),
+              ElementsAre("test.yaml:1:11: error: duplicate key 'k' (first at line 1)"));
 }
 
 TEST_F(YamlTest, NonScalarKeysAreErrors) {
@@ -204,11 +206,12 @@ TEST_F(YamlTest, AliasBombIsRefused) {
     for (int j = 0; j < 10; ++j) text += (j ? ", " : "") + previous;
     text += "]\n";
   }
-  EXPECT_THAT(fail(text), ElementsAre(HasSubstr("error: more than 100000 values (aliases expanding too far?)")));
+  EXPECT_THAT(fail(text),
+              ElementsAre(HasSubstr("error: more than 100000 values (aliases expanding too far?)")));
 }
 
 TEST_F(YamlTest, OversizedInputIsRefused) {
-  std::string text = "a: \"" + std::string(4 * 1024 * 1024, 'x') + "\"\n";
+  std::string text = "a: \"" + std::string(std::size_t{4} * 1024 * 1024, 'x') + "\"\n";
   EXPECT_THAT(fail(text), ElementsAre("test.yaml: error: file is larger than 4 MiB"));
 }
 
@@ -229,8 +232,8 @@ TEST(YamlFileTest, MissingFileIsOneErrorNamingPathAndReason) {
   auto root = parseYamlFile(dir / "absent.yaml", diagnostics);
   ASSERT_FALSE(root.ok());
   EXPECT_EQ(root.status().code(), StatusCode::kNotFound);
-  EXPECT_THAT(lines(diagnostics),
-              ElementsAre((dir / "absent.yaml") + ": error: cannot read config file: No such file or directory"));
+  EXPECT_THAT(lines(diagnostics), ElementsAre((dir / "absent.yaml") +
+                                              ": error: cannot read config file: No such file or directory"));
 }
 
 TEST(YamlFileTest, DirectoryIsNotAnEmptyConfig) {
@@ -318,7 +321,8 @@ in_default: ${NOPE:-$$x}
 }
 
 TEST_F(ExpandTest, ExpandsEverywhereButKeysAndKeepsLocations) {
-  auto errors = expand("${KEY}: a\nlist: [x, '${V}']\nmap:\n  deep:\n    - ${V}\n", {{"V", "v"}, {"KEY", "k"}});
+  auto errors =
+      expand("${KEY}: a\nlist: [x, '${V}']\nmap:\n  deep:\n    - ${V}\n", {{"V", "v"}, {"KEY", "k"}});
   EXPECT_THAT(errors, IsEmpty());
   EXPECT_NE(root_.find("${KEY}"), nullptr);
   EXPECT_EQ(root_.find("list")->items()[1].text(), "v");
@@ -329,26 +333,28 @@ TEST_F(ExpandTest, ExpandsEverywhereButKeysAndKeepsLocations) {
 }
 
 TEST_F(ExpandTest, UnsetVariableIsAnErrorAtTheDollar) {
-  EXPECT_THAT(expand("url: postgres://${USER}@host\n"),
-              ElementsAre("env.yaml:1:17: error: environment variable 'USER' is not set (use ${USER:-default} "
-                          "for a default)"));
+  EXPECT_THAT(
+      expand("url: postgres://${USER}@host\n"),
+      ElementsAre("env.yaml:1:17: error: environment variable 'USER' is not set (use ${USER:-default} "
+                  "for a default)"));
   // The scalar that failed is now null, so validation does not complain about it again.
   EXPECT_TRUE(root_.find("url")->isNull());
   EXPECT_EQ(root_.find("url")->location().toString(), "env.yaml:1:6");
 }
 
 TEST_F(ExpandTest, EveryBadReferenceIsReported) {
-  EXPECT_THAT(expand("a: ${A} and ${B}\nb: ${1BAD}\nc: ${}\nd: ${OPEN\ne: ${X-y}\nf: ${NOPE:-${ALSO_UNSET}}\n"),
-              ElementsAre("env.yaml:1:4: error: environment variable 'A' is not set (use ${A:-default} for a "
-                          "default)",
-                          "env.yaml:1:14: error: environment variable 'B' is not set (use ${B:-default} for a "
-                          "default)",
-                          "env.yaml:2:4: error: invalid environment variable name '1BAD'",
-                          "env.yaml:3:4: error: invalid environment variable name ''",
-                          "env.yaml:4:4: error: unterminated '${' (write '$$' for a literal '$')",
-                          "env.yaml:5:4: error: invalid environment variable name 'X-y'",
-                          "env.yaml:6:12: error: environment variable 'ALSO_UNSET' is not set (use "
-                          "${ALSO_UNSET:-default} for a default)"));
+  EXPECT_THAT(
+      expand("a: ${A} and ${B}\nb: ${1BAD}\nc: ${}\nd: ${OPEN\ne: ${X-y}\nf: ${NOPE:-${ALSO_UNSET}}\n"),
+      ElementsAre("env.yaml:1:4: error: environment variable 'A' is not set (use ${A:-default} for a "
+                  "default)",
+                  "env.yaml:1:13: error: environment variable 'B' is not set (use ${B:-default} for a "
+                  "default)",
+                  "env.yaml:2:4: error: invalid environment variable name '1BAD'",
+                  "env.yaml:3:4: error: invalid environment variable name ''",
+                  "env.yaml:4:4: error: unterminated '${' (write '$$' for a literal '$')",
+                  "env.yaml:5:4: error: invalid environment variable name 'X-y'",
+                  "env.yaml:6:12: error: environment variable 'ALSO_UNSET' is not set (use "
+                  "${ALSO_UNSET:-default} for a default)"));
 }
 
 TEST_F(ExpandTest, BlockScalarErrorsPointAtTheScalar) {
@@ -484,8 +490,9 @@ TEST_F(ConfigTest, RelativePathsResolveAgainstTheConfigDirectory) {
 )"),
               IsEmpty());
   const fs::path parent = dir_.path().parent_path();
-  EXPECT_THAT(config().pluginDirectories,
-              ElementsAre(in("build/plugins"), (parent / "shared/plugins").string(), in("b"), "/abs/plugins"));
+  EXPECT_THAT(
+      config().pluginDirectories,
+      ElementsAre(in("build/plugins"), (parent / "shared/plugins").string(), in("b"), "/abs/plugins"));
   EXPECT_EQ(config().dataDirectory, (parent / "var/data").string());
   EXPECT_EQ(config().controlSocket, in("run/hive.sock"));
   for (const auto& d : config().pluginDirectories) EXPECT_TRUE(fs::path(d).is_absolute()) << d;
@@ -534,8 +541,9 @@ TEST_F(ConfigTest, BadIntegers) {
               ElementsAre("DIR/hive.yaml:2:21: error: 'blocking_threads': expected an integer, got '4.5'"));
   EXPECT_THAT(load("hive:\n  io_threads: [2]\n"),
               ElementsAre("DIR/hive.yaml:2:15: error: 'io_threads': expected an integer, got a list"));
-  EXPECT_THAT(load("hive:\n  io_threads: 99999999999\n"),
-              ElementsAre("DIR/hive.yaml:2:15: error: 'io_threads': expected a 32-bit integer, got '99999999999'"));
+  EXPECT_THAT(
+      load("hive:\n  io_threads: 99999999999\n"),
+      ElementsAre("DIR/hive.yaml:2:15: error: 'io_threads': expected a 32-bit integer, got '99999999999'"));
 }
 
 TEST_F(ConfigTest, OutOfRangeThreadCounts) {
@@ -545,26 +553,30 @@ TEST_F(ConfigTest, OutOfRangeThreadCounts) {
               ElementsAre("DIR/hive.yaml:2:15: error: 'io_threads': must be between 1 and 256, got 257"));
   EXPECT_THAT(load("hive:\n  io_threads: -1\n"),
               ElementsAre("DIR/hive.yaml:2:15: error: 'io_threads': must be between 1 and 256, got -1"));
-  EXPECT_THAT(load("hive:\n  blocking_threads: 1025\n"),
-              ElementsAre("DIR/hive.yaml:2:21: error: 'blocking_threads': must be between 1 and 1024, got 1025"));
+  EXPECT_THAT(
+      load("hive:\n  blocking_threads: 1025\n"),
+      ElementsAre("DIR/hive.yaml:2:21: error: 'blocking_threads': must be between 1 and 1024, got 1025"));
   ASSERT_THAT(load("hive:\n  io_threads: 256\n  blocking_threads: 1\n"), IsEmpty());
   EXPECT_EQ(config().ioThreads, 256);
   EXPECT_EQ(config().blockingThreads, 1);
 }
 
 TEST_F(ConfigTest, LogLevelsFormatsAndDeadlines) {
-  EXPECT_THAT(load("hive:\n  log_level: loud\n"),
-              ElementsAre("DIR/hive.yaml:2:14: error: 'log_level': expected one of trace, debug, info, warn, error, "
-                          "critical, off; got 'loud'"));
+  EXPECT_THAT(
+      load("hive:\n  log_level: loud\n"),
+      ElementsAre("DIR/hive.yaml:2:14: error: 'log_level': expected one of trace, debug, info, warn, error, "
+                  "critical, off; got 'loud'"));
   // A list is one error, not also a bad level ''.
-  EXPECT_THAT(load("hive:\n  log_level: [info]\n"),
-              ElementsAre("DIR/hive.yaml:2:14: error: 'log_level': expected one of trace, debug, info, warn, error, "
-                          "critical, off"));
+  EXPECT_THAT(
+      load("hive:\n  log_level: [info]\n"),
+      ElementsAre("DIR/hive.yaml:2:14: error: 'log_level': expected one of trace, debug, info, warn, error, "
+                  "critical, off"));
   EXPECT_THAT(load("hive:\n  log_format: xml\n"),
               ElementsAre("DIR/hive.yaml:2:15: error: 'log_format': expected text or json, got 'xml'"));
-  EXPECT_THAT(load("hive:\n  drain_deadline: 10\n"),
-              ElementsAre("DIR/hive.yaml:2:19: error: 'drain_deadline': expected a duration such as 250ms, 30s, 5m "
-                          "or 1h, got '10'"));
+  EXPECT_THAT(
+      load("hive:\n  drain_deadline: 10\n"),
+      ElementsAre("DIR/hive.yaml:2:19: error: 'drain_deadline': expected a duration such as 250ms, 30s, 5m "
+                  "or 1h, got '10'"));
   EXPECT_THAT(load("hive:\n  drain_deadline: 0s\n"),
               ElementsAre("DIR/hive.yaml:2:19: error: 'drain_deadline': must be greater than 0"));
   ASSERT_THAT(load("hive:\n  drain_deadline: 2m\n  log_level: off\n"), IsEmpty());
@@ -573,33 +585,39 @@ TEST_F(ConfigTest, LogLevelsFormatsAndDeadlines) {
 }
 
 TEST_F(ConfigTest, PluginDirectoriesMustBeANonEmptyListOfPaths) {
-  EXPECT_THAT(load("hive:\n  plugin_dirs: []\n"),
-              ElementsAre("DIR/hive.yaml:2:16: error: 'plugin_dirs': expected a non-empty list of directories"));
-  EXPECT_THAT(load("hive:\n  plugin_dirs: plugins\n"),
-              ElementsAre("DIR/hive.yaml:2:16: error: 'plugin_dirs': expected a non-empty list of directories"));
+  EXPECT_THAT(
+      load("hive:\n  plugin_dirs: []\n"),
+      ElementsAre("DIR/hive.yaml:2:16: error: 'plugin_dirs': expected a non-empty list of directories"));
+  EXPECT_THAT(
+      load("hive:\n  plugin_dirs: plugins\n"),
+      ElementsAre("DIR/hive.yaml:2:16: error: 'plugin_dirs': expected a non-empty list of directories"));
   EXPECT_THAT(load("hive:\n  plugin_dirs: [a, '', {b: c}]\n"),
               ElementsAre("DIR/hive.yaml:2:20: error: 'plugin_dirs': expected a directory path",
                           "DIR/hive.yaml:2:24: error: 'plugin_dirs': expected a directory path"));
-  EXPECT_THAT(load("hive:\n  data_dir: ''\n"), ElementsAre("DIR/hive.yaml:2:13: error: 'data_dir': must not be empty"));
+  EXPECT_THAT(load("hive:\n  data_dir: ''\n"),
+              ElementsAre("DIR/hive.yaml:2:13: error: 'data_dir': must not be empty"));
 }
 
 TEST_F(ConfigTest, BadVersionRange) {
-  EXPECT_THAT(load("plugins:\n  alpha:\n    version: \">=1.2.q\"\n"),
-              ElementsAre("DIR/hive.yaml:3:14: error: 'version': bad version range '>=1.2.q': '1.2.q' is not a "
-                          "version"));
-  EXPECT_THAT(load("plugins:\n  alpha:\n    version: latest\n"),
-              ElementsAre("DIR/hive.yaml:3:14: error: 'version': bad version range 'latest': 'latest' is not a "
-                          "version"));
+  EXPECT_THAT(
+      load("plugins:\n  alpha:\n    version: \">=1.2.q\"\n"),
+      ElementsAre("DIR/hive.yaml:3:14: error: 'version': bad version range '>=1.2.q': '1.2.q' is not a "
+                  "version"));
+  EXPECT_THAT(
+      load("plugins:\n  alpha:\n    version: latest\n"),
+      ElementsAre("DIR/hive.yaml:3:14: error: 'version': bad version range 'latest': 'latest' is not a "
+                  "version"));
 }
 
 TEST_F(ConfigTest, BadPluginNames) {
-  EXPECT_THAT(load("plugins:\n  Alpha: {}\n  9lives: {}\n  with-dash: {}\n  ok_name2: {}\n"),
-              ElementsAre("DIR/hive.yaml:2:3: error: invalid plugin name 'Alpha': expected [a-z][a-z0-9_]*, at "
-                          "most 47 characters",
-                          "DIR/hive.yaml:3:3: error: invalid plugin name '9lives': expected [a-z][a-z0-9_]*, at "
-                          "most 47 characters",
-                          "DIR/hive.yaml:4:3: error: invalid plugin name 'with-dash': expected [a-z][a-z0-9_]*, at "
-                          "most 47 characters"));
+  EXPECT_THAT(
+      load("plugins:\n  Alpha: {}\n  9lives: {}\n  with-dash: {}\n  ok_name2: {}\n"),
+      ElementsAre("DIR/hive.yaml:2:3: error: invalid plugin name 'Alpha': expected [a-z][a-z0-9_]*, at "
+                  "most 47 characters",
+                  "DIR/hive.yaml:3:3: error: invalid plugin name '9lives': expected [a-z][a-z0-9_]*, at "
+                  "most 47 characters",
+                  "DIR/hive.yaml:4:3: error: invalid plugin name 'with-dash': expected [a-z][a-z0-9_]*, at "
+                  "most 47 characters"));
   std::string longest(47, 'a');
   EXPECT_THAT(load("plugins:\n  " + longest + ": {}\n"), IsEmpty());
   EXPECT_THAT(load("plugins:\n  " + longest + "b: {}\n"),
@@ -635,20 +653,22 @@ plugins:
   gamma:
     config: [1, 2]
 )");
-  EXPECT_THAT(errors,
-              ElementsAre("DIR/hive.yaml:6:13: error: environment variable 'DATA' is not set (use "
-                          "${DATA:-default} for a default)",
-                          "DIR/hive.yaml:3:21: error: 'blocking_threads': must be between 1 and 1024, got 0",
-                          "DIR/hive.yaml:4:14: error: 'log_level': expected one of trace, debug, info, warn, error, "
-                          "critical, off; got 'loud'",
-                          "DIR/hive.yaml:5:19: error: 'drain_deadline': expected a duration such as 250ms, 30s, 5m or "
-                          "1h, got '10 seconds'",
-                          "DIR/hive.yaml:2:3: error: unknown key 'io_thread' (did you mean 'io_threads'?)",
-                          "DIR/hive.yaml:8:3: error: invalid plugin name 'Alpha': expected [a-z][a-z0-9_]*, at most 47 "
-                          "characters",
-                          "DIR/hive.yaml:10:14: error: 'version': bad version range '>=1.q': '1.q' is not a version",
-                          "DIR/hive.yaml:11:5: error: unknown key 'enabeld' (did you mean 'enabled'?)",
-                          "DIR/hive.yaml:13:13: error: 'config': expected a map (the plugin's own settings)"));
+  EXPECT_THAT(
+      errors,
+      ElementsAre(
+          "DIR/hive.yaml:6:13: error: environment variable 'DATA' is not set (use "
+          "${DATA:-default} for a default)",
+          "DIR/hive.yaml:3:21: error: 'blocking_threads': must be between 1 and 1024, got 0",
+          "DIR/hive.yaml:4:14: error: 'log_level': expected one of trace, debug, info, warn, error, "
+          "critical, off; got 'loud'",
+          "DIR/hive.yaml:5:19: error: 'drain_deadline': expected a duration such as 250ms, 30s, 5m or "
+          "1h, got '10 seconds'",
+          "DIR/hive.yaml:2:3: error: unknown key 'io_thread' (did you mean 'io_threads'?)",
+          "DIR/hive.yaml:8:3: error: invalid plugin name 'Alpha': expected [a-z][a-z0-9_]*, at most 47 "
+          "characters",
+          "DIR/hive.yaml:10:14: error: 'version': bad version range '>=1.q': '1.q' is not a version",
+          "DIR/hive.yaml:11:5: error: unknown key 'enabeld' (did you mean 'enabled'?)",
+          "DIR/hive.yaml:13:13: error: 'config': expected a map (the plugin's own settings)"));
   ASSERT_FALSE(result_->ok());
   EXPECT_EQ(result_->status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(result_->status().message(), "9 error(s) in " + path_);
@@ -684,11 +704,12 @@ TEST_F(ConfigTest, ExpandedValuesAreValidatedLikeWrittenOnes) {
 }
 
 TEST_F(ConfigTest, UnsetVariableIsOneError) {
-  EXPECT_THAT(load("hive:\n  io_threads: ${IO}\n  data_dir: /srv/${SITE}/data\n"),
-              ElementsAre("DIR/hive.yaml:2:15: error: environment variable 'IO' is not set (use ${IO:-default} "
-                          "for a default)",
-                          "DIR/hive.yaml:3:18: error: environment variable 'SITE' is not set (use "
-                          "${SITE:-default} for a default)"));
+  EXPECT_THAT(
+      load("hive:\n  io_threads: ${IO}\n  data_dir: /srv/${SITE}/data\n"),
+      ElementsAre("DIR/hive.yaml:2:15: error: environment variable 'IO' is not set (use ${IO:-default} "
+                  "for a default)",
+                  "DIR/hive.yaml:3:18: error: environment variable 'SITE' is not set (use "
+                  "${SITE:-default} for a default)"));
   EXPECT_EQ(result_->status().message(), "2 error(s) in " + path_);
 }
 
@@ -698,8 +719,8 @@ TEST_F(ConfigTest, UnreadableFile) {
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), StatusCode::kNotFound);
   EXPECT_EQ(result.status().message(), "1 error(s) in " + (dir_ / "missing.yaml"));
-  EXPECT_THAT(lines(diagnostics),
-              ElementsAre((dir_ / "missing.yaml") + ": error: cannot read config file: No such file or directory"));
+  EXPECT_THAT(lines(diagnostics), ElementsAre((dir_ / "missing.yaml") +
+                                              ": error: cannot read config file: No such file or directory"));
 }
 
 TEST_F(ConfigTest, CountsOnlyItsOwnErrors) {
@@ -748,8 +769,9 @@ TEST(ParseLogLevelTest, AcceptsExactlyTheDocumentedNames) {
   for (const char* bad : {"", "INFO", "warning", "fatal", " info"}) {
     auto parsed = parseLogLevel(bad);
     EXPECT_FALSE(parsed.ok()) << bad;
-    EXPECT_EQ(parsed.status().message(),
-              "expected one of trace, debug, info, warn, error, critical, off; got '" + std::string(bad) + "'");
+    EXPECT_EQ(
+        parsed.status().message(),
+        "expected one of trace, debug, info, warn, error, critical, off; got '" + std::string(bad) + "'");
   }
 }
 

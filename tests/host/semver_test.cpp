@@ -21,6 +21,7 @@ struct ParseCase {
   const char* canonical;  // toString()
 };
 
+// NOLINTNEXTLINE(readability-identifier-naming): gtest finds printers by this name.
 void PrintTo(const ParseCase& c, std::ostream* out) { *out << "'" << c.text << "'"; }
 
 class VersionParseTest : public ::testing::TestWithParam<ParseCase> {};
@@ -71,12 +72,11 @@ INSTANTIATE_TEST_SUITE_P(Invalid, VersionRejectTest,
 
 TEST(VersionTest, OrdersBySemverPrecedence) {
   // The example chain of semver 2.0 §11, plus numeric parts that differ in width.
-  const char* ordered[] = {"0.0.0",        "0.0.1",         "0.1.0",           "1.0.0-0",
-                           "1.0.0-1",      "1.0.0-2",       "1.0.0-10",        "1.0.0-alpha",
-                           "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta",   "1.0.0-beta.2",
-                           "1.0.0-beta.11", "1.0.0-rc.1",    "1.0.0",           "1.0.1",
-                           "1.1.0",        "1.2.0",         "1.10.0",          "2.0.0-rc.1",
-                           "2.0.0",        "10.0.0"};
+  const char* ordered[] = {"0.0.0",      "0.0.1",        "0.1.0",         "1.0.0-0",       "1.0.0-1",
+                           "1.0.0-2",    "1.0.0-10",     "1.0.0-alpha",   "1.0.0-alpha.1", "1.0.0-alpha.beta",
+                           "1.0.0-beta", "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1",    "1.0.0",
+                           "1.0.1",      "1.1.0",        "1.2.0",         "1.10.0",        "2.0.0-rc.1",
+                           "2.0.0",      "10.0.0"};
   for (std::size_t i = 0; i < std::size(ordered); ++i) {
     for (std::size_t j = 0; j < std::size(ordered); ++j) {
       Version a = v(ordered[i]), b = v(ordered[j]);
@@ -101,6 +101,7 @@ struct RangeCase {
   bool contained;
 };
 
+// NOLINTNEXTLINE(readability-identifier-naming): gtest finds printers by this name.
 void PrintTo(const RangeCase& c, std::ostream* out) {
   *out << "'" << c.range << "' " << (c.contained ? "contains " : "excludes ") << c.version;
 }
@@ -115,13 +116,12 @@ TEST_P(VersionRangeTest, Contains) {
   EXPECT_EQ(range->text(), c.range);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Any, VersionRangeTest,
-    ::testing::Values(RangeCase{"*", "0.0.0", true}, RangeCase{"*", "9.9.9", true}, RangeCase{"x", "1.0.0", true},
-                      RangeCase{"X", "1.0.0", true}, RangeCase{"x.x.x", "3.4.5", true},
-                      RangeCase{"^*", "7.0.0", true}, RangeCase{"~*", "7.0.0", true},
-                      RangeCase{">=*", "7.0.0", true}, RangeCase{"<=*", "7.0.0", true},
-                      RangeCase{"<*", "0.0.0", false}));
+INSTANTIATE_TEST_SUITE_P(Any, VersionRangeTest,
+                         ::testing::Values(RangeCase{"*", "0.0.0", true}, RangeCase{"*", "9.9.9", true},
+                                           RangeCase{"x", "1.0.0", true}, RangeCase{"X", "1.0.0", true},
+                                           RangeCase{"x.x.x", "3.4.5", true}, RangeCase{"^*", "7.0.0", true},
+                                           RangeCase{"~*", "7.0.0", true}, RangeCase{">=*", "7.0.0", true},
+                                           RangeCase{"<=*", "7.0.0", true}, RangeCase{"<*", "0.0.0", false}));
 
 INSTANTIATE_TEST_SUITE_P(
     Comparisons, VersionRangeTest,
@@ -134,9 +134,11 @@ INSTANTIATE_TEST_SUITE_P(
                       RangeCase{"<2.0.0", "2.0.0", false}, RangeCase{"<=2.0.0", "2.0.0", true},
                       RangeCase{"<=2.0.0", "2.0.1", false}, RangeCase{">=1.2.0 <2.0.0", "1.5.0", true},
                       RangeCase{">=1.2.0 <2.0.0", "1.2.0", true}, RangeCase{">=1.2.0 <2.0.0", "2.0.0", false},
-                      RangeCase{">=1.2.0 <2.0.0", "1.1.0", false}, RangeCase{"  >=1.2.0    <2.0.0 ", "1.5.0", true},
+                      RangeCase{">=1.2.0 <2.0.0", "1.1.0", false},
+                      RangeCase{"  >=1.2.0    <2.0.0 ", "1.5.0", true},
                       RangeCase{">1.0.0 <1.0.1", "1.0.0", false}, RangeCase{">=2.0.0 <1.0.0", "1.5.0", false},
-                      RangeCase{">=1.0.0 ^1.5.0", "1.4.0", false}, RangeCase{">=1.0.0 ^1.5.0", "1.6.0", true}));
+                      RangeCase{">=1.0.0 ^1.5.0", "1.4.0", false},
+                      RangeCase{">=1.0.0 ^1.5.0", "1.6.0", true}));
 
 INSTANTIATE_TEST_SUITE_P(
     Caret, VersionRangeTest,
@@ -167,45 +169,45 @@ INSTANTIATE_TEST_SUITE_P(
 
 INSTANTIATE_TEST_SUITE_P(
     Partial, VersionRangeTest,
-    ::testing::Values(RangeCase{"1.x", "1.0.0", true}, RangeCase{"1.x", "1.4.0", true},
-                      RangeCase{"1.x", "2.0.0", false}, RangeCase{"1.x", "0.9.0", false},
-                      RangeCase{"1.*", "1.4.0", true}, RangeCase{"1.X.x", "1.4.0", true},
-                      RangeCase{"1.2.x", "1.2.7", true}, RangeCase{"1.2.x", "1.3.0", false},
-                      RangeCase{"1.2.*", "1.2.0", true}, RangeCase{"1", "1.3.0", true},
-                      RangeCase{"1", "2.0.0", false}, RangeCase{"=1", "1.3.0", true},
-                      RangeCase{"1.2", "1.2.5", true}, RangeCase{"1.2", "1.3.0", false},
-                      RangeCase{"1.2", "1.1.9", false}, RangeCase{">=1.2", "1.2.0", true},
-                      RangeCase{">=1.2", "1.1.9", false}, RangeCase{"<1.2", "1.1.9", true},
-                      RangeCase{"<1.2", "1.2.0", false}, RangeCase{">1.2", "1.2.9", false},
-                      RangeCase{">1.2", "1.3.0", true}, RangeCase{">1", "1.9.9", false},
-                      RangeCase{">1", "2.0.0", true}, RangeCase{"<=1.2", "1.2.9", true},
-                      RangeCase{"<=1.2", "1.3.0", false}, RangeCase{"<=1", "1.99.0", true},
-                      RangeCase{"<=1", "2.0.0", false}));
+    ::testing::Values(
+        RangeCase{"1.x", "1.0.0", true}, RangeCase{"1.x", "1.4.0", true}, RangeCase{"1.x", "2.0.0", false},
+        RangeCase{"1.x", "0.9.0", false}, RangeCase{"1.*", "1.4.0", true}, RangeCase{"1.X.x", "1.4.0", true},
+        RangeCase{"1.2.x", "1.2.7", true}, RangeCase{"1.2.x", "1.3.0", false},
+        RangeCase{"1.2.*", "1.2.0", true}, RangeCase{"1", "1.3.0", true}, RangeCase{"1", "2.0.0", false},
+        RangeCase{"=1", "1.3.0", true}, RangeCase{"1.2", "1.2.5", true}, RangeCase{"1.2", "1.3.0", false},
+        RangeCase{"1.2", "1.1.9", false}, RangeCase{">=1.2", "1.2.0", true},
+        RangeCase{">=1.2", "1.1.9", false}, RangeCase{"<1.2", "1.1.9", true},
+        RangeCase{"<1.2", "1.2.0", false}, RangeCase{">1.2", "1.2.9", false},
+        RangeCase{">1.2", "1.3.0", true}, RangeCase{">1", "1.9.9", false}, RangeCase{">1", "2.0.0", true},
+        RangeCase{"<=1.2", "1.2.9", true}, RangeCase{"<=1.2", "1.3.0", false},
+        RangeCase{"<=1", "1.99.0", true}, RangeCase{"<=1", "2.0.0", false}));
 
 // A prerelease matches only a range in which a comparator names a prerelease of
 // the same MAJOR.MINOR.PATCH (npm's rule): "^1.0.0" must not pull in a 1.1.0-rc.
 INSTANTIATE_TEST_SUITE_P(
     Prerelease, VersionRangeTest,
-    ::testing::Values(RangeCase{"*", "1.0.0-rc.1", false}, RangeCase{"^1.0.0", "1.1.0-rc.1", false},
-                      RangeCase{"^1.0", "2.0.0-rc.1", false}, RangeCase{"<2.0.0", "2.0.0-rc.1", false},
-                      RangeCase{"<2.0.0", "1.5.0-rc.1", false}, RangeCase{"1.x", "1.5.0-rc.1", false},
-                      RangeCase{">=1.1.0-rc.1", "1.1.0-rc.1", true}, RangeCase{">=1.1.0-rc.1", "1.1.0-rc.2", true},
-                      RangeCase{">=1.1.0-rc.1", "1.1.0-beta", false}, RangeCase{">=1.1.0-rc.1", "1.1.0", true},
-                      RangeCase{">=1.1.0-rc.1", "1.2.0-rc.1", false}, RangeCase{">=1.1.0-rc.1", "1.2.0", true},
-                      RangeCase{"^1.2.3-beta.2", "1.2.3-beta.4", true}, RangeCase{"^1.2.3-beta.2", "1.2.3-beta.1", false},
-                      RangeCase{"^1.2.3-beta.2", "1.2.4-beta.1", false}, RangeCase{"^1.2.3-beta.2", "1.9.0", true},
-                      RangeCase{"~1.2.3-rc.0", "1.2.3-rc.5", true}, RangeCase{"=1.2.3-rc.1", "1.2.3-rc.1", true},
-                      RangeCase{"1.2.3-rc.1", "1.2.3-rc.2", false}, RangeCase{"1.2.3-rc.1", "1.2.3", false},
-                      // "-0" written by the author admits every prerelease of that version...
-                      RangeCase{">=1.3.0-0", "1.3.0-alpha", true},
-                      // ...while the "-0" bound of "^1.2.3" (<2.0.0-0) is computed and admits none.
-                      RangeCase{"^1.2.3", "2.0.0-0", false}, RangeCase{"^1.2.3", "1.9.9-0", false}));
+    ::testing::Values(
+        RangeCase{"*", "1.0.0-rc.1", false}, RangeCase{"^1.0.0", "1.1.0-rc.1", false},
+        RangeCase{"^1.0", "2.0.0-rc.1", false}, RangeCase{"<2.0.0", "2.0.0-rc.1", false},
+        RangeCase{"<2.0.0", "1.5.0-rc.1", false}, RangeCase{"1.x", "1.5.0-rc.1", false},
+        RangeCase{">=1.1.0-rc.1", "1.1.0-rc.1", true}, RangeCase{">=1.1.0-rc.1", "1.1.0-rc.2", true},
+        RangeCase{">=1.1.0-rc.1", "1.1.0-beta", false}, RangeCase{">=1.1.0-rc.1", "1.1.0", true},
+        RangeCase{">=1.1.0-rc.1", "1.2.0-rc.1", false}, RangeCase{">=1.1.0-rc.1", "1.2.0", true},
+        RangeCase{"^1.2.3-beta.2", "1.2.3-beta.4", true}, RangeCase{"^1.2.3-beta.2", "1.2.3-beta.1", false},
+        RangeCase{"^1.2.3-beta.2", "1.2.4-beta.1", false}, RangeCase{"^1.2.3-beta.2", "1.9.0", true},
+        RangeCase{"~1.2.3-rc.0", "1.2.3-rc.5", true}, RangeCase{"=1.2.3-rc.1", "1.2.3-rc.1", true},
+        RangeCase{"1.2.3-rc.1", "1.2.3-rc.2", false}, RangeCase{"1.2.3-rc.1", "1.2.3", false},
+        // "-0" written by the author admits every prerelease of that version...
+        RangeCase{">=1.3.0-0", "1.3.0-alpha", true},
+        // ...while the "-0" bound of "^1.2.3" (<2.0.0-0) is computed and admits none.
+        RangeCase{"^1.2.3", "2.0.0-0", false}, RangeCase{"^1.2.3", "1.9.9-0", false}));
 
 struct BadRangeCase {
   const char* range;
   const char* message;
 };
 
+// NOLINTNEXTLINE(readability-identifier-naming): gtest finds printers by this name.
 void PrintTo(const BadRangeCase& c, std::ostream* out) { *out << "'" << c.range << "'"; }
 
 class VersionRangeRejectTest : public ::testing::TestWithParam<BadRangeCase> {};
@@ -219,25 +221,26 @@ TEST_P(VersionRangeRejectTest, NamesTheBadToken) {
 
 INSTANTIATE_TEST_SUITE_P(
     Invalid, VersionRangeRejectTest,
-    ::testing::Values(BadRangeCase{">=1.2.q", "bad version range '>=1.2.q': '1.2.q' is not a version"},
-                      BadRangeCase{"", "bad version range '': empty"},
-                      BadRangeCase{"   ", "bad version range '   ': empty"},
-                      BadRangeCase{"^", "bad version range '^': '^' is not a version"},
-                      BadRangeCase{">=", "bad version range '>=': '>=' is not a version"},
-                      BadRangeCase{">= 1.2.0", "bad version range '>= 1.2.0': '>=' is not a version"},
-                      BadRangeCase{"v1.2.3", "bad version range 'v1.2.3': 'v1.2.3' is not a version"},
-                      BadRangeCase{"^v1.2", "bad version range '^v1.2': 'v1.2' is not a version"},
-                      BadRangeCase{"1.2.3.4", "bad version range '1.2.3.4': '1.2.3.4' is not a version"},
-                      BadRangeCase{"latest", "bad version range 'latest': 'latest' is not a version"},
-                      BadRangeCase{">=1.0 <", "bad version range '>=1.0 <': '<' is not a version"},
-                      BadRangeCase{"01.2.3", "bad version range '01.2.3': '01.2.3' is not a version"},
-                      BadRangeCase{"1.x.3", "bad version range '1.x.3': '1.x.3' is not a version"},
-                      BadRangeCase{"1.2-rc.1", "bad version range '1.2-rc.1': '1.2-rc.1' is not a version"},
-                      BadRangeCase{"=>1.0.0", "bad version range '=>1.0.0': '>1.0.0' is not a version"},
-                      BadRangeCase{">*", "bad version range '>*': '>*' matches nothing"},
-                      // No "||" and no hyphen ranges.
-                      BadRangeCase{"1.0.0 || 2.0.0", "bad version range '1.0.0 || 2.0.0': '||' is not a version"},
-                      BadRangeCase{"1.0.0 - 2.0.0", "bad version range '1.0.0 - 2.0.0': '-' is not a version"}));
+    ::testing::Values(
+        BadRangeCase{">=1.2.q", "bad version range '>=1.2.q': '1.2.q' is not a version"},
+        BadRangeCase{"", "bad version range '': empty"},
+        BadRangeCase{"   ", "bad version range '   ': empty"},
+        BadRangeCase{"^", "bad version range '^': '^' is not a version"},
+        BadRangeCase{">=", "bad version range '>=': '>=' is not a version"},
+        BadRangeCase{">= 1.2.0", "bad version range '>= 1.2.0': '>=' is not a version"},
+        BadRangeCase{"v1.2.3", "bad version range 'v1.2.3': 'v1.2.3' is not a version"},
+        BadRangeCase{"^v1.2", "bad version range '^v1.2': 'v1.2' is not a version"},
+        BadRangeCase{"1.2.3.4", "bad version range '1.2.3.4': '1.2.3.4' is not a version"},
+        BadRangeCase{"latest", "bad version range 'latest': 'latest' is not a version"},
+        BadRangeCase{">=1.0 <", "bad version range '>=1.0 <': '<' is not a version"},
+        BadRangeCase{"01.2.3", "bad version range '01.2.3': '01.2.3' is not a version"},
+        BadRangeCase{"1.x.3", "bad version range '1.x.3': '1.x.3' is not a version"},
+        BadRangeCase{"1.2-rc.1", "bad version range '1.2-rc.1': '1.2-rc.1' is not a version"},
+        BadRangeCase{"=>1.0.0", "bad version range '=>1.0.0': '>1.0.0' is not a version"},
+        BadRangeCase{">*", "bad version range '>*': '>*' matches nothing"},
+        // No "||" and no hyphen ranges.
+        BadRangeCase{"1.0.0 || 2.0.0", "bad version range '1.0.0 || 2.0.0': '||' is not a version"},
+        BadRangeCase{"1.0.0 - 2.0.0", "bad version range '1.0.0 - 2.0.0': '-' is not a version"}));
 
 TEST(VersionRangeTest, KeepsTheTextAsWritten) {
   auto range = VersionRange::parse(" >=1.0.0  <2 ");

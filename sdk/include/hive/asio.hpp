@@ -6,7 +6,8 @@
 #pragma once
 
 #ifndef HIVE_ASIO_RUNTIME_VERSION
-#error "hive/asio.hpp needs the host's Asio runtime: use hive_add_plugin(NAME ... ASIO) or link Hive::asio_runtime"
+#error \
+    "hive/asio.hpp needs the host's Asio runtime: use hive_add_plugin(NAME ... ASIO) or link Hive::asio_runtime"
 #endif
 
 #include <boost/asio/io_context.hpp>

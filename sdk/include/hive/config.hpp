@@ -41,8 +41,7 @@ struct Diagnostic {
 
   // "file:line:col: error: message" — the format compilers use, so editors jump to it.
   std::string toString() const {
-    return location.toString() + (severity == Severity::kError ? ": error: " : ": warning: ") +
-           message;
+    return location.toString() + (severity == Severity::kError ? ": error: " : ": warning: ") + message;
   }
 };
 
@@ -96,7 +95,9 @@ class ConfigNode {
     n.text_ = std::move(text);
     return n;
   }
-  static ConfigNode sequence(SourceLocation where = {}) { return ConfigNode(Kind::kSequence, std::move(where)); }
+  static ConfigNode sequence(SourceLocation where = {}) {
+    return ConfigNode(Kind::kSequence, std::move(where));
+  }
   static ConfigNode map(SourceLocation where = {}) { return ConfigNode(Kind::kMap, std::move(where)); }
   static ConfigNode null(SourceLocation where = {}) { return ConfigNode(Kind::kNull, std::move(where)); }
 
@@ -204,8 +205,7 @@ inline Result<double> ConfigNode::as<double>() const {
   double value = 0;
   const char* end = text_.data() + text_.size();
   auto [ptr, ec] = std::from_chars(text_.data(), end, value);
-  if (!isScalar() || text_.empty() || ec != std::errc() || ptr != end)
-    return detail::notA("a number", text_);
+  if (!isScalar() || text_.empty() || ec != std::errc() || ptr != end) return detail::notA("a number", text_);
   return value;
 }
 
@@ -302,9 +302,7 @@ class ConfigReader {
     return value ? *value : null_;
   }
 
-  bool has(std::string_view key) {
-    return lookup(key) != nullptr;
-  }
+  bool has(std::string_view key) { return lookup(key) != nullptr; }
 
   // Reports a value that parsed but is out of bounds.
   void reject(std::string_view key, std::string message) {

@@ -45,10 +45,10 @@ typedef struct HiveManifest {
   uint32_t manifest_size; /* sizeof(HiveManifest) the plugin was built with */
   uint16_t abi_major;
   uint16_t abi_minor;
-  char toolchain[64];     /* compiler family, C++ library and its dual-ABI flag, arch */
-  char asio_runtime[32];  /* "boost-1.81.0" when the plugin links the host's Asio runtime */
+  char toolchain[64];    /* compiler family, C++ library and its dual-ABI flag, arch */
+  char asio_runtime[32]; /* "boost-1.81.0" when the plugin links the host's Asio runtime */
   char name[48];
-  char version[32];       /* semver */
+  char version[32]; /* semver */
   char description[128];
   HiveManifestDependency dependencies[HIVE_MAX_DEPENDENCIES];
   HiveManifestService provides[HIVE_MAX_SERVICES];

@@ -42,7 +42,8 @@ class Histogram {
 class Metrics {
  public:
   virtual ~Metrics() = default;
-  virtual Counter& counter(const std::string& name, const std::string& help, const MetricLabels& labels = {}) = 0;
+  virtual Counter& counter(const std::string& name, const std::string& help,
+                           const MetricLabels& labels = {}) = 0;
   virtual Gauge& gauge(const std::string& name, const std::string& help, const MetricLabels& labels = {}) = 0;
   // `buckets` are upper bounds in ascending order; empty means a default set of
   // latency buckets in seconds (0.0005 … 10).

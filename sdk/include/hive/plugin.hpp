@@ -203,14 +203,14 @@ consteval HiveManifest makeManifest(const PluginInfo& info) {
 //
 // `PluginClass` must derive from hive::Plugin and be constructible from
 // hive::PluginContext&. Name, version and lengths are checked at compile time.
-#define HIVE_PLUGIN(PluginClass, ...)                                                        \
-  extern "C" HIVE_EXPORT __attribute__((section(HIVE_MANIFEST_SECTION), used))               \
+#define HIVE_PLUGIN(PluginClass, ...)                                                                      \
+  extern "C" HIVE_EXPORT __attribute__((section(HIVE_MANIFEST_SECTION), used))                             \
   const HiveManifest hive_plugin_manifest = ::hive::detail::makeManifest(::hive::PluginInfo{__VA_ARGS__}); \
-  extern "C" HIVE_EXPORT ::hive::Plugin* hive_plugin_create(::hive::PluginContext* context) noexcept { \
-    try {                                                                                    \
-      return new PluginClass(*context);                                                      \
-    } catch (...) {                                                                          \
-      return nullptr;                                                                        \
-    }                                                                                        \
-  }                                                                                          \
+  extern "C" HIVE_EXPORT ::hive::Plugin* hive_plugin_create(::hive::PluginContext* context) noexcept {     \
+    try {                                                                                                  \
+      return new PluginClass(*context);                                                                    \
+    } catch (...) {                                                                                        \
+      return nullptr;                                                                                      \
+    }                                                                                                      \
+  }                                                                                                        \
   extern "C" HIVE_EXPORT void hive_plugin_destroy(::hive::Plugin* plugin) noexcept { delete plugin; }

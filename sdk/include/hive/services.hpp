@@ -52,7 +52,7 @@ concept ServiceInterface = std::derived_from<T, Service> && requires {
 // provider's library.
 struct ServiceLease {
   std::shared_ptr<Service> service;
-  std::string provider;         // plugin name
+  std::string provider;          // plugin name
   std::uint64_t generation = 0;  // bumps each time the provider is replaced
 };
 
@@ -133,8 +133,8 @@ class ServiceRegistry {
   // Every current provider of `id`, in plugin start order.
   virtual std::vector<ServiceLease> lookup(ServiceId id) const = 0;
   // `callback` runs on a kernel thread after each change of `id`'s providers.
-  [[nodiscard]] virtual std::unique_ptr<Subscription> watch(ServiceId id,
-                                                            std::function<void(const ServiceEvent&)> callback) = 0;
+  [[nodiscard]] virtual std::unique_ptr<Subscription> watch(
+      ServiceId id, std::function<void(const ServiceEvent&)> callback) = 0;
 
   // A slot on provider `provider` of `id` (the first provider when empty) that
   // follows it across hot swaps; kNotFound when there is no such provider. The
@@ -145,8 +145,8 @@ class ServiceRegistry {
     for (const auto& lease : leases)
       if (provider.empty() || lease.provider == provider)
         return std::shared_ptr<ServiceSlot>(std::make_shared<LookupSlot>(*this, id, lease.provider));
-    return notFound("no provider " + (provider.empty() ? std::string() : "'" + provider + "' ") + "of service " +
-                    id.toString());
+    return notFound("no provider " + (provider.empty() ? std::string() : "'" + provider + "' ") +
+                    "of service " + id.toString());
   }
 
   template <ServiceInterface T>

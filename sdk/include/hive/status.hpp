@@ -107,16 +107,16 @@ class [[nodiscard]] Result {
   static_assert(!std::is_same_v<std::remove_cvref_t<T>, Status>, "use Status");
 
  public:
-  Result(const T& value) : data_(value) {}  // NOLINT(google-explicit-constructor)
+  Result(const T& value) : data_(value) {}        // NOLINT(google-explicit-constructor)
   Result(T&& value) : data_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Status status)  // NOLINT(google-explicit-constructor)
+  Result(Status status)                           // NOLINT(google-explicit-constructor)
       : data_(status.ok() ? Status(StatusCode::kInternal, "Result built from an OK status")
                           : std::move(status)) {}
   template <typename U>
-    requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::remove_cvref_t<U>, T> &&
-             !std::is_same_v<std::remove_cvref_t<U>, Status> &&
-             !std::is_same_v<std::remove_cvref_t<U>, Result>)
-  Result(U&& value) : data_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::remove_cvref_t<U>, T> &&
+           !std::is_same_v<std::remove_cvref_t<U>, Status> && !std::is_same_v<std::remove_cvref_t<U>, Result>)
+      Result(U&& value)
+      : data_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
 
   bool ok() const noexcept { return data_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
@@ -124,9 +124,18 @@ class [[nodiscard]] Result {
   Status status() const { return ok() ? Status() : std::get<1>(data_); }
 
   // Precondition: ok(). Checked in debug builds.
-  T& value() & { assert(ok()); return std::get<0>(data_); }
-  const T& value() const& { assert(ok()); return std::get<0>(data_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(data_)); }
+  T& value() & {
+    assert(ok());
+    return std::get<0>(data_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(data_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(data_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
@@ -145,9 +154,13 @@ class [[nodiscard]] Result {
 namespace detail {
 inline Status toStatus(const Status& s) { return s; }
 template <typename T>
-Status toStatus(const Result<T>& r) { return r.status(); }
+Status toStatus(const Result<T>& r) {
+  return r.status();
+}
 template <typename T>
-decltype(auto) takeValue(Result<T>&& r) { return std::move(r).value(); }
+decltype(auto) takeValue(Result<T>&& r) {
+  return std::move(r).value();
+}
 inline void takeValue(Status&&) {}
 inline std::string_view tryContext() { return {}; }
 inline std::string_view tryContext(std::string_view context) { return context; }
@@ -159,11 +172,11 @@ inline std::string_view tryContext(std::string_view context) { return context; }
 // on error returns it from the enclosing function (with the context prepended),
 // otherwise yields the Result's value. Usable as an expression:
 //   auto file = HIVE_TRY(openFile(path), "reading plugin");
-#define HIVE_TRY(expr, ...)                                                       \
-  __extension__({                                                                \
-    auto hive_try_result_ = (expr);                                               \
-    if (!hive_try_result_.ok())                                                   \
-      return ::hive::detail::toStatus(hive_try_result_)                           \
-          .withContext(::hive::detail::tryContext(__VA_ARGS__));                  \
-    ::hive::detail::takeValue(std::move(hive_try_result_));                       \
+#define HIVE_TRY(expr, ...)                                      \
+  __extension__({                                                \
+    auto hive_try_result_ = (expr);                              \
+    if (!hive_try_result_.ok())                                  \
+      return ::hive::detail::toStatus(hive_try_result_)          \
+          .withContext(::hive::detail::tryContext(__VA_ARGS__)); \
+    ::hive::detail::takeValue(std::move(hive_try_result_));      \
   })

@@ -208,7 +208,8 @@ class SimpleMetrics final : public Metrics {
     for (const auto& [key, c] : counters_) out += key + " " + std::to_string(c->value()) + "\n";
     for (const auto& [key, g] : gauges_) out += key + " " + std::to_string(g->value()) + "\n";
     for (const auto& [key, h] : histograms_)
-      out += key + "_count " + std::to_string(h->count()) + "\n" + key + "_sum " + std::to_string(h->sum()) + "\n";
+      out += key + "_count " + std::to_string(h->count()) + "\n" + key + "_sum " + std::to_string(h->sum()) +
+             "\n";
     return out;
   }
 
@@ -241,7 +242,9 @@ class MemoryRegistry final : public ServiceRegistry {
  public:
   explicit MemoryRegistry(std::string owner) : owner_(std::move(owner)) {}
 
-  Status provide(ServiceId id, std::shared_ptr<Service> service) override { return provideAs(owner_, id, std::move(service)); }
+  Status provide(ServiceId id, std::shared_ptr<Service> service) override {
+    return provideAs(owner_, id, std::move(service));
+  }
 
   Status provideAs(const std::string& provider, ServiceId id, std::shared_ptr<Service> service) {
     if (!service) return invalidArgument("provide " + id.toString() + ": null service");
@@ -275,7 +278,8 @@ class MemoryRegistry final : public ServiceRegistry {
     return out;
   }
 
-  std::unique_ptr<Subscription> watch(ServiceId id, std::function<void(const ServiceEvent&)> callback) override {
+  std::unique_ptr<Subscription> watch(ServiceId id,
+                                      std::function<void(const ServiceEvent&)> callback) override {
     std::lock_guard lock(mutex_);
     std::uint64_t key = nextWatch_++;
     watches_[key] = {id.toString(), std::move(callback)};
@@ -317,7 +321,10 @@ class MemoryRegistry final : public ServiceRegistry {
 class HarnessContext final : public PluginContext {
  public:
   HarnessContext(std::string name, std::string version)
-      : name_(std::move(name)), version_(std::move(version)), registry_(name_), dataDirectory_("/tmp/hive-harness-" + name_) {}
+      : name_(std::move(name)),
+        version_(std::move(version)),
+        registry_(name_),
+        dataDirectory_("/tmp/hive-harness-" + name_) {}
 
   const std::string& pluginName() const override { return name_; }
   const std::string& pluginVersion() const override { return version_; }
@@ -394,14 +401,17 @@ Result<std::unique_ptr<PluginHarness>> PluginHarness::loadLibrary(const std::str
   auto* manifest = static_cast<const HiveManifest*>(::dlsym(library, HIVE_MANIFEST_SYMBOL));
   auto create = reinterpret_cast<Plugin* (*)(PluginContext*) noexcept>(::dlsym(library, HIVE_CREATE_SYMBOL));
   auto destroy = reinterpret_cast<void (*)(Plugin*) noexcept>(::dlsym(library, HIVE_DESTROY_SYMBOL));
-  if (manifest == nullptr || create == nullptr || destroy == nullptr) return fail("not a Hive plugin (no HIVE_PLUGIN)");
-  if (std::memcmp(manifest->magic, HIVE_MANIFEST_MAGIC, HIVE_MANIFEST_MAGIC_SIZE) != 0) return fail("bad manifest magic");
+  if (manifest == nullptr || create == nullptr || destroy == nullptr)
+    return fail("not a Hive plugin (no HIVE_PLUGIN)");
+  if (std::memcmp(manifest->magic, HIVE_MANIFEST_MAGIC, HIVE_MANIFEST_MAGIC_SIZE) != 0)
+    return fail("bad manifest magic");
   if (manifest->abi_major != HIVE_SDK_ABI_MAJOR || manifest->abi_minor > HIVE_SDK_ABI_MINOR)
-    return fail("built for SDK ABI " + std::to_string(manifest->abi_major) + "." + std::to_string(manifest->abi_minor) +
-                ", these headers are " + std::to_string(HIVE_SDK_ABI_MAJOR) + "." + std::to_string(HIVE_SDK_ABI_MINOR));
-  std::unique_ptr<PluginHarness> harness(
-      new PluginHarness(std::string(manifest->name, strnlen(manifest->name, sizeof manifest->name)),
-                        std::string(manifest->version, strnlen(manifest->version, sizeof manifest->version))));
+    return fail("built for SDK ABI " + std::to_string(manifest->abi_major) + "." +
+                std::to_string(manifest->abi_minor) + ", these headers are " +
+                std::to_string(HIVE_SDK_ABI_MAJOR) + "." + std::to_string(HIVE_SDK_ABI_MINOR));
+  std::unique_ptr<PluginHarness> harness(new PluginHarness(
+      std::string(manifest->name, strnlen(manifest->name, sizeof manifest->name)),
+      std::string(manifest->version, strnlen(manifest->version, sizeof manifest->version))));
   harness->state_->library = library;
   harness->state_->manifest = manifest;
   harness->state_->destroy = destroy;

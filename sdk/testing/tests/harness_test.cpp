@@ -104,7 +104,8 @@ TEST(HarnessTest, ReportsConfigurationErrors) {
   auto diagnostics = harness->configure();
   ASSERT_EQ(diagnostics.errorCount(), 2u);
   EXPECT_NE(diagnostics.toString().find("'greeting': must not be empty"), std::string::npos);
-  EXPECT_NE(diagnostics.toString().find("unknown key 'heartbat' (did you mean 'heartbeat'?)"), std::string::npos);
+  EXPECT_NE(diagnostics.toString().find("unknown key 'heartbat' (did you mean 'heartbeat'?)"),
+            std::string::npos);
 }
 
 TEST(HarnessTest, LoadsARealPluginLibrary) {
