@@ -127,6 +127,14 @@ inline constexpr const char kAsioRuntime[] = HIVE_ASIO_RUNTIME_VERSION;
 inline constexpr const char kAsioRuntime[] = "";
 #endif
 
+// For the kernel's own tags: an array, never null. (GCC cannot constant-fold a
+// null test of a global's address under -fsanitize=address.)
+template <std::size_t N, std::size_t M>
+consteval void copyTag(char (&destination)[N], const char (&source)[M], const char* what) {
+  if (M > N) throw what;  // compile error: the tag is too long
+  for (std::size_t i = 0; i < N; ++i) destination[i] = i < M ? source[i] : '\0';
+}
+
 template <std::size_t N>
 consteval void copyField(char (&destination)[N], const char* source, const char* what) {
   if (source == nullptr) source = "";
@@ -168,8 +176,8 @@ consteval HiveManifest makeManifest(const PluginInfo& info) {
   m.manifest_size = sizeof(HiveManifest);
   m.abi_major = HIVE_SDK_ABI_MAJOR;
   m.abi_minor = HIVE_SDK_ABI_MINOR;
-  copyField(m.toolchain, kToolchain, "toolchain tag too long");
-  copyField(m.asio_runtime, kAsioRuntime, "asio runtime tag too long");
+  copyTag(m.toolchain, kToolchain, "toolchain tag too long");
+  copyTag(m.asio_runtime, kAsioRuntime, "asio runtime tag too long");
   copyField(m.name, info.name, "HIVE_PLUGIN: .name longer than 47 characters");
   copyField(m.version, info.version, "HIVE_PLUGIN: .version longer than 31 characters");
   copyField(m.description, info.description, "HIVE_PLUGIN: .description longer than 127 characters");

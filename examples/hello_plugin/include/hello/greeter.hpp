@@ -1,16 +1,20 @@
-// The service the hello plugin provides. Consumers include this header and ask
-// the registry for hello::Greeter; they never name the plugin.
+// The service the hello plugin provides. A consumer includes this header and asks
+// the registry for it — services().get<hello::Greeter>() — without naming the plugin.
+// Frozen once published: a change of signature is a new interface with id major 2.
 #pragma once
 
 #include <hive/services.hpp>
 #include <string>
+#include <string_view>
 
 namespace hello {
 
 class Greeter : public hive::Service {
  public:
   static constexpr hive::ServiceId kServiceId{"example.greeter", 1};
-  virtual std::string greet(const std::string& name) = 0;
+
+  // "<greeting>, <name>!". Thread-safe.
+  virtual std::string greet(std::string_view name) = 0;
 };
 
 }  // namespace hello

@@ -1,15 +1,14 @@
-// The hello plugin: greets people, counts greetings, logs a heartbeat.
+// The hello plugin: provides example.greeter/1, counts greetings, logs a heartbeat.
 //
 // config:
-//   greeting: Hello      what greet() says
-//   heartbeat: 30s       how often it logs that it is alive
+//   greeting: Hello    what greet() says; must not be empty
+//   heartbeat: 30s     how often it logs that it is alive
 #pragma once
 
+#include <chrono>
 #include <hive/plugin.hpp>
 #include <memory>
 #include <string>
-
-#include "hello/greeter.hpp"
 
 namespace hello {
 
@@ -24,10 +23,10 @@ class HelloPlugin final : public hive::Plugin {
 
  private:
   hive::PluginContext& context_;
+  hive::Counter& greetings_;
   std::string greeting_ = "Hello";
-  std::chrono::milliseconds heartbeat_{30'000};
-  std::unique_ptr<hive::Timer> timer_;
-  long beats_ = 0;
+  std::chrono::milliseconds heartbeat_ = std::chrono::seconds(30);
+  std::unique_ptr<hive::Timer> heartbeatTimer_;
 };
 
 }  // namespace hello
