@@ -75,7 +75,6 @@ int runCommand(const RunOptions& options) {
   }
   LogSystem logs(outputFormat(config->logFormat), config->logLevel);
   auto log = logs.logger("kernel");
-  auto drainDeadline = config->drainDeadline;
 
   PluginHost host(std::move(config).value(), logs);
   Diagnostics diagnostics;
@@ -116,6 +115,7 @@ int runCommand(const RunOptions& options) {
   }
   log->info("stopping (a second signal exits at once)");
   reloads.stop();
+  auto drainDeadline = host.config().drainDeadline;  // as reloaded, if it was
   std::atomic<bool> stopped{false};
   std::thread stopper([&] {
     host.stop();
@@ -184,7 +184,8 @@ int checkConfigCommand(const std::string& path) {
     return 1;
   }
   // Plugins validate their own sections: load and configure them, start nothing.
-  LogSystem logs(LogOutputFormat::kText, LogLevel::kError);
+  // Warnings show refused plugin files, the likely cause of a "not found".
+  LogSystem logs(LogOutputFormat::kText, LogLevel::kWarn);
   PluginHost host(std::move(config).value(), logs);
   Diagnostics diagnostics;
   Status loaded = host.load(diagnostics);

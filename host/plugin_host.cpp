@@ -138,6 +138,10 @@ struct PluginHost::State {
     if (g.manifest.name != instance.status.name)
       return failedPrecondition(path + ": holds " + g.manifest.label() + ", not plugin '" + instance.status.name + "'");
     std::string dataDirectory = (fs::path(config.dataDirectory) / g.manifest.name).string();
+    std::error_code created;
+    fs::create_directories(dataDirectory, created);
+    if (created) return unavailable(g.manifest.label() + ": cannot create its data directory " + dataDirectory + ": " +
+                                    created.message());
     auto view = std::make_unique<PluginServiceView>(directory, g.library->manifest(), instance.order, g.library,
                                                     g.owner(), mode);
     g.context = std::make_unique<KernelPluginContext>(g.library->manifest(),
@@ -145,7 +149,12 @@ struct PluginHost::State {
                                                       std::move(view), *runtime, *metrics, dataDirectory);
     g.plugin = HIVE_TRY(g.library->createPlugin(*g.context));
     Diagnostics pluginDiagnostics;
-    g.plugin->configure(section, pluginDiagnostics);
+    Plugin* plugin = g.plugin;
+    Status configured = guarded("configure()", [&] {
+      plugin->configure(section, pluginDiagnostics);
+      return okStatus();
+    });
+    if (!configured.ok()) pluginDiagnostics.error(section.location(), g.manifest.label() + ": " + configured.message());
     diagnostics.append(pluginDiagnostics);
     if (pluginDiagnostics.hasErrors()) {
       auto count = pluginDiagnostics.errorCount();
@@ -711,6 +720,7 @@ void PluginHost::retire(std::unique_ptr<Instance> old) {
   Generation& g = old->current;
   RetiredGeneration info{old->status.name, g.manifest.version, g.number, g.library->imageName(), "draining", {}};
   Plugin* plugin = g.plugin;
+  g.context->serviceView().retire();
   (void)guarded("beginDrain()", [&] {
     plugin->beginDrain();
     return okStatus();
@@ -718,7 +728,15 @@ void PluginHost::retire(std::unique_ptr<Instance> old) {
   auto deadline = Clock::now() + s.config.drainDeadline;
   bool drained = false;
   for (auto pause = std::chrono::microseconds(50);; pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5))) {
-    drained = plugin->drained();
+    Status asked = guarded("drained()", [&] {
+      drained = plugin->drained();
+      return okStatus();
+    });
+    if (!asked.ok()) {
+      s.log->error(info.name + ": " + asked.message());
+      drained = false;
+      break;
+    }
     if (drained || Clock::now() >= deadline) break;
     std::this_thread::sleep_for(pause);
   }

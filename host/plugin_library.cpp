@@ -38,7 +38,7 @@ std::string hex(std::uint64_t value) {
   return text;
 }
 
-// The memfd holding the private copy; closed once mapped.
+// The memfd holding the private copy; the library keeps it open while loaded.
 class SealedImage {
  public:
   ~SealedImage() {
@@ -153,7 +153,10 @@ std::vector<std::string> LibraryReaper::reap() {
   std::vector<std::string> closed;
   for (auto& c : queued) {
     ::dlclose(c.handle);
-    if (c.imageFd >= 0) ::close(c.imageFd);
+    // A library glibc would not unmap stays registered under its
+    // "/proc/self/fd/N" path: keep N open so that no later load reuses the
+    // path and gets this library back.
+    if (c.imageFd >= 0 && !isImageMapped(c.imageName)) ::close(c.imageFd);
     closed.push_back(std::move(c.imageName));
   }
   return closed;

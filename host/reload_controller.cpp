@@ -89,43 +89,39 @@ void ReloadController::pluginFileChanged(const std::string& path) {
     host_.metrics().counter("hive_plugin_file_refusals_total", "Plugin files refused by the watcher").increment();
     return;
   }
+  // The file only says which plugin to look at: what runs is always the best
+  // file in the plugin directories for the configured range, exactly as for a
+  // rescan, so that dropping an older file in does not downgrade anything.
+  (void)rescanPlugin(manifest->name);
+}
+
+Status ReloadController::rescanPlugin(const std::string& name) {
+  std::lock_guard lock(mutex_);
   for (const auto& status : host_.status()) {
-    if (status.name != manifest->name) continue;
+    if (status.name != name) continue;
     if (status.state != PluginState::kStarted) {
-      log_.info(path + ": plugin '" + status.name + "' is not running; not swapping");
-      return;
+      log_.info("plugin '" + name + "' is not running; not swapping");
+      return okStatus();
     }
-    for (const auto& entry : host_.config().plugins) {
-      if (entry.name != status.name) continue;
-      auto range = VersionRange::parse(entry.versionRange);
-      auto version = Version::parse(manifest->version);
-      if (range.ok() && version.ok() && !range->contains(*version)) {
-        log_.warn(path + ": " + manifest->label() + " is outside the configured range '" + entry.versionRange +
-                  "'; not swapping");
-        return;
-      }
-    }
-    if (fileContentHash(path) == host_.runningContentHash(status.name)) return;  // runs it already
-    log_.info(path + ": " + manifest->label() + " appeared; swapping");
-    (void)host_.reload(status.name, path);  // a failure is logged and recorded by the host
-    return;
+    std::string range = "*";
+    for (const auto& entry : host_.config().plugins)
+      if (entry.name == name) range = entry.versionRange;
+    Catalog catalog = scanPluginDirectories(host_.config().pluginDirectories, HostAbi::current());
+    auto file = selectVersion(catalog, {name, range, false, {}});
+    if (!file.ok()) return file.status();
+    if (fileContentHash((*file)->path) == host_.runningContentHash(name)) return okStatus();  // runs it already
+    log_.info((*file)->path + ": " + (*file)->manifest.label() + " is the best file for '" + range + "'; swapping");
+    return host_.reload(name, (*file)->path);  // a failure is logged and recorded by the host
   }
+  return okStatus();
 }
 
 Status ReloadController::rescanPlugins() {
   std::lock_guard lock(mutex_);
-  Catalog catalog = scanPluginDirectories(host_.config().pluginDirectories, HostAbi::current());
   Status result;
   for (const auto& status : host_.status()) {
     if (status.state != PluginState::kStarted) continue;
-    std::string range = "*";
-    for (const auto& entry : host_.config().plugins)
-      if (entry.name == status.name) range = entry.versionRange;
-    auto file = selectVersion(catalog, {status.name, range, false, {}});
-    if (!file.ok()) continue;
-    if (fileContentHash((*file)->path) == host_.runningContentHash(status.name)) continue;  // runs it already
-    Status swapped = host_.reload(status.name, (*file)->path);
-    if (!swapped.ok()) result = swapped;
+    if (Status swapped = rescanPlugin(status.name); !swapped.ok()) result = swapped;
   }
   return result;
 }

@@ -35,6 +35,8 @@ class ReloadController {
   // Swaps every started plugin whose best file in the plugin directories is
   // not the one it runs.
   Status rescanPlugins();
+  // Swaps `name` to the best file for its range when that is not what runs.
+  Status rescanPlugin(const std::string& name);
   // A settled file in a plugin directory.
   void pluginFileChanged(const std::string& path);
   // The reply to one control command.

@@ -26,13 +26,16 @@ struct ServiceDirectory::Slot final : ServiceSlot {
   mutable std::mutex mutex;
   mutable std::condition_variable ungated;
   bool gated = false;
+  // The thread running the swap passes the gate (and sees the old generation),
+  // so a new generation that looks itself up while starting cannot deadlock.
+  std::thread::id gatedBy;
   std::shared_ptr<Service> current;  // pinned; empty once withdrawn
   std::uint64_t generation = 0;
 
   // hive::ServiceSlot
   ServiceLease acquire() const override {
     std::unique_lock lock(mutex);
-    ungated.wait(lock, [&] { return !gated; });
+    if (std::this_thread::get_id() != gatedBy) ungated.wait(lock, [&] { return !gated; });
     if (!current) return {};
     return {current, provider, generation};
   }
@@ -46,6 +49,7 @@ struct ServiceDirectory::Slot final : ServiceSlot {
     {
       std::lock_guard lock(mutex);
       gated = closed;
+      gatedBy = closed ? std::this_thread::get_id() : std::thread::id();
     }
     if (!closed) ungated.notify_all();
   }
@@ -324,6 +328,7 @@ Status PluginServiceView::provide(ServiceId id, std::shared_ptr<Service> service
   if (!service) return invalidArgument("provide " + key.toString() + ": null service");
   std::lock_guard lock(mutex_);
   if (!pin_) return failedPrecondition(manifest_.label() + ": cannot provide services after stopping");
+  if (mode_ == Mode::kRetired) return failedPrecondition(manifest_.label() + ": a replaced generation cannot provide");
   if (mode_ == Mode::kStaging) {
     for (const auto& [staged, _] : staged_)
       if (staged == key) return alreadyExists("plugin '" + manifest_.name + "' already provides " + key.toString());
@@ -337,6 +342,7 @@ Status PluginServiceView::withdraw(ServiceId id) {
   ServiceKey key = keyOf(id);
   {
     std::lock_guard lock(mutex_);
+    if (mode_ == Mode::kRetired) return okStatus();  // its successor owns the slots now
     if (mode_ == Mode::kStaging) {
       auto before = staged_.size();
       std::erase_if(staged_, [&](const auto& entry) { return entry.first == key; });
@@ -362,6 +368,11 @@ std::vector<std::pair<ServiceKey, std::shared_ptr<Service>>> PluginServiceView::
   std::lock_guard lock(mutex_);
   mode_ = Mode::kLive;
   return std::exchange(staged_, {});
+}
+
+void PluginServiceView::retire() {
+  std::lock_guard lock(mutex_);
+  mode_ = Mode::kRetired;
 }
 
 void PluginServiceView::releasePin() {

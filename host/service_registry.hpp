@@ -76,7 +76,9 @@ class ServiceDirectory {
 // publishing it; the kernel publishes it with ServiceDirectory::replace.
 class PluginServiceView final : public ServiceRegistry {
  public:
-  enum class Mode { kLive, kStaging };
+  // kRetired: a replaced generation; provide() and withdraw() no longer touch
+  // the slots, which belong to its successor now.
+  enum class Mode { kLive, kStaging, kRetired };
 
   PluginServiceView(ServiceDirectory& directory, const PluginManifest& manifest, std::size_t order,
                     std::shared_ptr<const void> pin, std::string owner, Mode mode = Mode::kLive);
@@ -93,6 +95,8 @@ class PluginServiceView final : public ServiceRegistry {
   std::vector<std::pair<ServiceKey, std::shared_ptr<Service>>> takeStaged();
   // Drops the library pin (after the plugin is stopped, its services withdrawn).
   void releasePin();
+  // The generation was replaced: from now on it cannot change the registry.
+  void retire();
 
  private:
   ServiceDirectory& directory_;

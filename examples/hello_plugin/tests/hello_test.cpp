@@ -17,6 +17,8 @@ using ::testing::HasSubstr;
 
 enum class Build { kLinked, kLoaded };
 
+void PrintTo(Build build, std::ostream* out) { *out << (build == Build::kLinked ? "linked" : "loaded library"); }
+
 class HelloTest : public ::testing::TestWithParam<Build> {
  protected:
   void SetUp() override {

@@ -65,6 +65,7 @@ struct PluginHarness::State {
   Plugin* plugin = nullptr;
   Destroy destroy = nullptr;
   bool configured = false;
+  Diagnostics diagnostics;  // of the last configure()
   bool started = false;
 };
 
@@ -125,17 +126,16 @@ Diagnostics PluginHarness::configure() {
   Diagnostics diagnostics;
   state_->plugin->configure(state_->context.config(), diagnostics);
   state_->configured = true;
+  state_->diagnostics = diagnostics;
   return diagnostics;
 }
 
 Status PluginHarness::start() {
   if (state_->started) return failedPrecondition("plugin '" + state_->context.pluginName() + "' is already started");
-  if (!state_->configured) {
-    Diagnostics diagnostics = configure();
-    if (diagnostics.hasErrors())
-      return invalidArgument("plugin '" + state_->context.pluginName() + "' rejected its config:\n" +
-                             diagnostics.toString());
-  }
+  if (!state_->configured) (void)configure();
+  if (state_->diagnostics.hasErrors())
+    return invalidArgument("plugin '" + state_->context.pluginName() + "' rejected its config:\n" +
+                           state_->diagnostics.toString());
   Status started = state_->plugin->start();
   state_->started = started.ok();
   // A failed start leaves nothing behind in the kernel either.

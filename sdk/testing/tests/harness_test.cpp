@@ -151,6 +151,8 @@ TEST(HarnessTest, ReportsEveryConfigurationError) {
   ASSERT_EQ(diagnostics.errorCount(), 2u);
   EXPECT_THAT(diagnostics.toString(), HasSubstr("<config>: error: 'greeting': must not be empty"));
   EXPECT_THAT(diagnostics.toString(), HasSubstr("unknown key 'heartbat' (did you mean 'heartbeat'?)"));
+  harness->provideFake<Clock>(std::make_shared<FixedClock>(9));
+  EXPECT_EQ(harness->start().code(), hive::StatusCode::kInvalidArgument) << "a rejected config is never started";
 }
 
 TEST(HarnessTest, KeepsTheLocationsOfAHandBuiltSection) {

@@ -92,8 +92,9 @@ class PluginHarness {
   // Plugin::configure with the section set; returns everything it reported.
   Diagnostics configure();
   // Plugin::start. Like the kernel, configures first when configure() was not called
-  // since the last setConfig(); configuration errors then fail the start
-  // (kInvalidArgument with the diagnostics). kFailedPrecondition when already started.
+  // since the last setConfig(), and never starts a plugin whose last configure()
+  // reported errors (kInvalidArgument with the diagnostics). kFailedPrecondition when
+  // already started.
   Status start();
   // Plugin::stop, then withdraws the services the plugin provided and cancels its
   // watches, as the kernel does. Does nothing when not started.
