@@ -9,6 +9,8 @@
 #include "host/catalog.hpp"
 #include "host/logging.hpp"
 #include "host/metrics.hpp"
+
+#include <boost/asio/io_context.hpp>
 #include "host/plugin_context.hpp"
 #include "host/plugin_library.hpp"
 #include "host/runtime.hpp"
@@ -35,9 +37,22 @@ std::string_view pluginStateName(PluginState state) {
 
 namespace {
 
+template <typename Call>
+Status guarded(const std::string& what, Call&& call) {
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    return internalError("exception escaped " + what + ": " + e.what());
+  } catch (...) {
+    return internalError("exception escaped " + what);
+  }
+}
+
+}  // namespace
+
 // One loaded generation of a plugin: its library, context and object. The
 // members are destroyed object first, library last.
-struct Generation {
+struct PluginHost::Generation {
   std::uint64_t number = 0;
   PluginManifest manifest;  // from the loaded bytes
   std::shared_ptr<PluginLibrary> library;
@@ -53,19 +68,6 @@ struct Generation {
     library.reset();  // the library goes to the reaper once unpinned
   }
 };
-
-template <typename Call>
-Status guarded(const std::string& what, Call&& call) {
-  try {
-    return call();
-  } catch (const std::exception& e) {
-    return internalError("exception escaped " + what + ": " + e.what());
-  } catch (...) {
-    return internalError("exception escaped " + what);
-  }
-}
-
-}  // namespace
 
 struct PluginHost::Instance {
   PluginStatus status;
@@ -162,6 +164,33 @@ struct PluginHost::State {
       return invalidArgument(g.manifest.label() + ": invalid configuration (" + std::to_string(count) + " errors)");
     }
     return g;
+  }
+
+  // After stop(), handlers the plugin cancelled may still be queued, holding
+  // its objects: wait for drained() before anything is destroyed. False when
+  // the deadline passed (the caller must then keep the objects).
+  bool waitDrained(Plugin* plugin, const std::string& label) {
+    if (!runtimeStarted) return true;  // no thread left to run anything
+    auto deadline = Clock::now() + config.drainDeadline;
+    for (auto pause = std::chrono::microseconds(50);;
+         pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5))) {
+      bool drained = false;
+      Status asked = guarded("drained()", [&] {
+        drained = plugin->drained();
+        return okStatus();
+      });
+      if (!asked.ok()) {
+        log->error(label + ": " + asked.message());
+        return false;
+      }
+      if (drained) return true;
+      if (Clock::now() >= deadline) {
+        log->error(label + ": work still in flight " + std::to_string(config.drainDeadline.count()) +
+                   " ms after stop(); its objects are kept");
+        return false;
+      }
+      std::this_thread::sleep_for(pause);
+    }
   }
 
   // Destroys a generation's objects while every kernel thread is parked.
@@ -310,6 +339,7 @@ void PluginHost::stopInstance(Instance& instance) {
   if (!stopped.ok()) state_->log->error(instance.current.manifest.label() + ": " + stopped.message());
   state_->directory.withdrawAll(instance.status.name);
   state_->directory.cancelWatches(instance.current.owner());
+  if (!state_->waitDrained(plugin, instance.current.manifest.label())) keepAsZombie(instance.current, "did not drain after stop()");
 }
 
 void PluginHost::destroyInstance(Instance& instance) {
@@ -342,6 +372,11 @@ void PluginHost::stop() {
   // only then the libraries those callbacks point into.
   s.runtime->stop();
   s.runtimeStarted = false;
+  // Completions still queued (timers the plugins cancelled) run now, on this
+  // thread, while the objects they refer to are alive.
+  s.runtime->ioContext().restart();
+  for (int round = 0; round < 16 && s.runtime->ioContext().poll() > 0; ++round) {
+  }
   for (auto it = s.instances.rbegin(); it != s.instances.rend(); ++it) destroyInstance(**it);
   for (auto& r : s.retiring) r.generation.destroy();
   s.retiring.clear();
@@ -520,7 +555,10 @@ Status PluginHost::reload(const std::string& name, const std::string& requestedP
   if (!started.ok()) {
     s.directory.cancelWatches(next.owner());
     s.directory.ungate(name);
-    s.destroyParked(next);
+    if (s.waitDrained(next.plugin, next.manifest.label()))
+      s.destroyParked(next);
+    else
+      keepAsZombie(next, "failed generation did not drain after stop()");
     return rollback(started.withContext(next.manifest.label()));
   }
 
@@ -687,7 +725,10 @@ Status PluginHost::applyConfig(KernelConfig next, Diagnostics& diagnostics) {
         });
         s.directory.withdrawAll(entry.name);
         s.directory.cancelWatches(g.owner());
-        s.destroyParked(g);
+        if (s.waitDrained(g.plugin, g.manifest.label()))
+          s.destroyParked(g);
+        else
+          keepAsZombie(g, "did not drain after a failed start");
       }
       diagnostics.warning(entry.location, "plugin '" + entry.name + "' not started: " + started.message());
       continue;
@@ -761,6 +802,17 @@ void PluginHost::retire(std::unique_ptr<Instance> old) {
   // The library closes now unless a lease still pins it; then later, from
   // reapLibraries().
   reapLibraries();
+}
+
+void PluginHost::keepAsZombie(Generation& generation, const std::string& reason) {
+  State& s = *state_;
+  if (generation.plugin == nullptr) return;
+  RetiredGeneration info{generation.manifest.name, generation.manifest.version, generation.number,
+                         generation.library ? generation.library->imageName() : "", "zombie", reason};
+  s.log->error(generation.manifest.label() + " generation " + std::to_string(generation.number) + ": " + reason +
+               "; it stays mapped");
+  s.retiring.push_back({std::move(info), std::move(generation)});
+  generation = Generation{};
 }
 
 void PluginHost::updateRetired(const std::vector<std::string>& closed) {

@@ -113,12 +113,16 @@ class PluginHost {
   Logger& log();
 
  private:
+  struct Generation;
   struct Instance;
   void failDependents(const std::string& failed);
   void stopInstance(Instance& instance);
   void destroyInstance(Instance& instance);
   Status checkReplacement(const Instance& current, const PluginManifest& next) const;
   void retire(std::unique_ptr<Instance> old);
+  // Keeps a generation's objects and library (state zombie): destroying them
+  // with work in flight would crash.
+  void keepAsZombie(Generation& generation, const std::string& reason);
   void updateRetired(const std::vector<std::string>& closed);
 
   struct State;

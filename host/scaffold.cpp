@@ -10,7 +10,8 @@ namespace hive::host {
 namespace {
 
 // @NAME@ is the plugin name, @TYPE@ its PascalCase form (test suite names).
-constexpr std::string_view kCMakeLists = R"(# The @NAME@ Hive plugin, built against the installed Hive SDK (see README.md).
+constexpr std::string_view kCMakeLists =
+    R"(# The @NAME@ Hive plugin, built against the installed Hive SDK (see README.md).
 cmake_minimum_required(VERSION 3.25)
 project(@NAME@ VERSION 0.1.0 LANGUAGES CXX)
 
@@ -39,8 +40,9 @@ constexpr std::string_view kPluginHeader = R"(// The @NAME@ plugin.
 //   greeting: hello    logged when the plugin starts; must not be empty
 #pragma once
 
-#include <hive/plugin.hpp>
 #include <string>
+
+#include <hive/plugin.hpp>
 
 namespace @NAME@ {
 
@@ -84,13 +86,15 @@ void Plugin::stop() { context_.log().info("stopped"); }
 }  // namespace @NAME@
 
 // The entry point the kernel looks for: the manifest and the factory.
-HIVE_PLUGIN(@NAME@::Plugin, .name = "@NAME@", .version = PLUGIN_VERSION, .description = "The @NAME@ plugin")
+HIVE_PLUGIN(@NAME@::Plugin, .name = "@NAME@", .version = PLUGIN_VERSION,
+            .description = "The @NAME@ plugin")
 )";
 
-constexpr std::string_view kTest = R"(#include <gtest/gtest.h>
-#include <hive/testing/harness.hpp>
+constexpr std::string_view kTest = R"(#include "plugin.hpp"
 
-#include "plugin.hpp"
+#include <gtest/gtest.h>
+
+#include <hive/testing/harness.hpp>
 
 namespace {
 
@@ -162,19 +166,26 @@ constexpr std::string_view kGitignore = "/build/\n";
 // Names the skeleton cannot use as its namespace: C++ keywords, and namespaces its
 // own code already refers to.
 constexpr std::string_view kKeywords[] = {
-    "alignas", "alignof", "and", "and_eq", "asm", "auto", "bitand", "bitor", "bool", "break", "case", "catch",
-    "char", "char8_t", "char16_t", "char32_t", "class", "compl", "concept", "const", "consteval", "constexpr",
-    "constinit", "const_cast", "continue", "co_await", "co_return", "co_yield", "decltype", "default", "delete",
-    "do", "double", "dynamic_cast", "else", "enum", "explicit", "export", "extern", "false", "float", "for",
-    "friend", "goto", "if", "inline", "int", "long", "mutable", "namespace", "new", "noexcept", "not", "not_eq",
-    "nullptr", "operator", "or", "or_eq", "private", "protected", "public", "register", "reinterpret_cast",
-    "requires", "return", "short", "signed", "sizeof", "static", "static_assert", "static_cast", "struct",
-    "switch", "template", "this", "thread_local", "throw", "true", "try", "typedef", "typeid", "typename",
-    "union", "unsigned", "using", "virtual", "void", "volatile", "wchar_t", "while", "xor", "xor_eq"};
+    "alignas",     "alignof",   "and",        "and_eq",    "asm",      "auto",         "bitand",
+    "bitor",       "bool",      "break",      "case",      "catch",    "char",         "char8_t",
+    "char16_t",    "char32_t",  "class",      "compl",     "concept",  "const",        "consteval",
+    "constexpr",   "constinit", "const_cast", "continue",  "co_await", "co_return",    "co_yield",
+    "decltype",    "default",   "delete",     "do",        "double",   "dynamic_cast", "else",
+    "enum",        "explicit",  "export",     "extern",    "false",    "float",        "for",
+    "friend",      "goto",      "if",         "inline",    "int",      "long",         "mutable",
+    "namespace",   "new",       "noexcept",   "not",       "not_eq",   "nullptr",      "operator",
+    "or",          "or_eq",     "private",    "protected", "public",   "register",     "reinterpret_cast",
+    "requires",    "return",    "short",      "signed",    "sizeof",   "static",       "static_assert",
+    "static_cast", "struct",    "switch",     "template",  "this",     "thread_local", "throw",
+    "true",        "try",       "typedef",    "typeid",    "typename", "union",        "unsigned",
+    "using",       "virtual",   "void",       "volatile",  "wchar_t",  "while",        "xor",
+    "xor_eq"};
 constexpr std::string_view kNamespacesInUse[] = {"std", "hive", "testing", "posix"};
 
 Status checkName(std::string_view name) {
-  auto bad = [&](std::string why) { return invalidArgument("plugin name '" + std::string(name) + "' " + why); };
+  auto bad = [&](std::string why) {
+    return invalidArgument("plugin name '" + std::string(name) + "' " + why);
+  };
   if (name.empty()) return invalidArgument("plugin name is empty");
   if (name.size() > 47) return bad("is longer than 47 characters");
   bool valid = name[0] >= 'a' && name[0] <= 'z' && std::all_of(name.begin(), name.end(), [](char c) {
@@ -220,16 +231,21 @@ Status writePluginSkeleton(const std::filesystem::path& directory, std::string_v
   HIVE_TRY(checkName(name));
   std::error_code error;
   if (fs::exists(directory, error)) {
-    if (!fs::is_directory(directory, error)) return alreadyExists(directory.string() + " exists and is not a directory");
-    if (!fs::is_empty(directory, error)) return alreadyExists(directory.string() + " exists and is not empty");
+    if (!fs::is_directory(directory, error))
+      return alreadyExists(directory.string() + " exists and is not a directory");
+    if (!fs::is_empty(directory, error))
+      return alreadyExists(directory.string() + " exists and is not empty");
   }
   for (const char* sub : {"src", "tests"}) {
     fs::create_directories(directory / sub, error);
     if (error) return unavailable("cannot create " + (directory / sub).string() + ": " + error.message());
   }
-  const std::pair<const char*, std::string_view> files[] = {
-      {"CMakeLists.txt", kCMakeLists}, {"src/plugin.hpp", kPluginHeader}, {"src/plugin.cpp", kPluginSource},
-      {"tests/plugin_test.cpp", kTest}, {"README.md", kReadme},          {".gitignore", kGitignore}};
+  const std::pair<const char*, std::string_view> files[] = {{"CMakeLists.txt", kCMakeLists},
+                                                            {"src/plugin.hpp", kPluginHeader},
+                                                            {"src/plugin.cpp", kPluginSource},
+                                                            {"tests/plugin_test.cpp", kTest},
+                                                            {"README.md", kReadme},
+                                                            {".gitignore", kGitignore}};
   for (const auto& [file, text] : files) {
     std::ofstream out(directory / file, std::ios::binary);
     out << render(text, name);

@@ -27,7 +27,8 @@ class ConfiguredGreeter final : public Greeter {
 
 HelloPlugin::HelloPlugin(hive::PluginContext& context)
     : context_(context),
-      greetings_(context.metrics().counter("hello_greetings_total", "Greetings returned by example.greeter/1")) {}
+      greetings_(
+          context.metrics().counter("hello_greetings_total", "Greetings returned by example.greeter/1")) {}
 
 void HelloPlugin::configure(const hive::ConfigNode& section, hive::Diagnostics& diagnostics) {
   hive::ConfigReader reader(section, diagnostics);

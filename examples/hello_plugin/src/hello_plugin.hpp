@@ -6,9 +6,10 @@
 #pragma once
 
 #include <chrono>
-#include <hive/plugin.hpp>
 #include <memory>
 #include <string>
+
+#include <hive/plugin.hpp>
 
 namespace hello {
 

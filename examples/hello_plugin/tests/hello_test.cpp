@@ -2,10 +2,10 @@
 // and loaded from the built hello-1.0.0.so the way the kernel loads it.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <hive/testing/harness.hpp>
 
 #include "hello/greeter.hpp"
 #include "hello_plugin.hpp"
+#include <hive/testing/harness.hpp>
 
 namespace {
 
@@ -17,7 +17,9 @@ using ::testing::HasSubstr;
 
 enum class Build { kLinked, kLoaded };
 
-void PrintTo(Build build, std::ostream* out) { *out << (build == Build::kLinked ? "linked" : "loaded library"); }
+void PrintTo(Build build, std::ostream* out) {
+  *out << (build == Build::kLinked ? "linked" : "loaded library");
+}
 
 class HelloTest : public ::testing::TestWithParam<Build> {
  protected:
@@ -83,7 +85,8 @@ TEST_P(HelloTest, ReportsEveryBadSetting) {
   hive::Diagnostics diagnostics = harness().configure();
   EXPECT_EQ(diagnostics.errorCount(), 3u) << diagnostics.toString();
   EXPECT_THAT(diagnostics.toString(), HasSubstr("'greeting': must not be empty"));
-  EXPECT_THAT(diagnostics.toString(), HasSubstr("'heartbeat': expected a duration such as 250ms, 30s, 5m or 1h"));
+  EXPECT_THAT(diagnostics.toString(),
+              HasSubstr("'heartbeat': expected a duration such as 250ms, 30s, 5m or 1h"));
   EXPECT_THAT(diagnostics.toString(), HasSubstr("unknown key 'greting' (did you mean 'greeting'?)"));
 
   harness().setConfig(configFromPairs({{"heartbeat", "0s"}}));

@@ -92,16 +92,18 @@ Result<std::unique_ptr<PluginHarness>> PluginHarness::loadLibrary(const std::str
 
   auto* manifest = static_cast<const HiveManifest*>(::dlsym(handle, HIVE_MANIFEST_SYMBOL));
   if (manifest == nullptr)
-    return invalidArgument(soPath + ": not a Hive plugin: no " HIVE_MANIFEST_SYMBOL " symbol (declare it with HIVE_PLUGIN)");
+    return invalidArgument(soPath + ": not a Hive plugin: no " HIVE_MANIFEST_SYMBOL
+                                    " symbol (declare it with HIVE_PLUGIN)");
   if (Status compatible = checkManifest(*manifest); !compatible.ok()) return compatible.withContext(soPath);
   using Create = Plugin* (*)(PluginContext*);
   auto create = reinterpret_cast<Create>(::dlsym(handle, HIVE_CREATE_SYMBOL));
   auto destroy = reinterpret_cast<Destroy>(::dlsym(handle, HIVE_DESTROY_SYMBOL));
   if (create == nullptr || destroy == nullptr)
     return invalidArgument(soPath + ": not a Hive plugin: no " HIVE_CREATE_SYMBOL " / " HIVE_DESTROY_SYMBOL
-                           " (declare it with HIVE_PLUGIN)");
+                                    " (declare it with HIVE_PLUGIN)");
 
-  std::unique_ptr<PluginHarness> harness(new PluginHarness(field(manifest->name), field(manifest->version), manifest));
+  std::unique_ptr<PluginHarness> harness(
+      new PluginHarness(field(manifest->name), field(manifest->version), manifest));
   harness->state_->library = library;
   harness->state_->context.store().pinServicesOf(harness->state_->context.pluginName(), library);
   Plugin* plugin = create(&harness->context());
@@ -131,7 +133,8 @@ Diagnostics PluginHarness::configure() {
 }
 
 Status PluginHarness::start() {
-  if (state_->started) return failedPrecondition("plugin '" + state_->context.pluginName() + "' is already started");
+  if (state_->started)
+    return failedPrecondition("plugin '" + state_->context.pluginName() + "' is already started");
   if (!state_->configured) (void)configure();
   if (state_->diagnostics.hasErrors())
     return invalidArgument("plugin '" + state_->context.pluginName() + "' rejected its config:\n" +
@@ -160,10 +163,11 @@ Metrics& PluginHarness::metrics() { return state_->context.metrics(); }
 std::vector<std::string> PluginHarness::logLines() const { return state_->context.logger().lines(); }
 
 void PluginHarness::provideFakeService(ServiceId id, std::shared_ptr<Service> service, std::string provider) {
-  Status provided =
-      state_->context.store().provide(provider, id, std::move(service), detail::ServiceStore::Replace::kAllow);
+  Status provided = state_->context.store().provide(provider, id, std::move(service),
+                                                    detail::ServiceStore::Replace::kAllow);
   // Only a null service or an invalid id fails here: a bug in the test itself.
-  if (!provided.ok()) state_->context.logger().log(LogLevel::kError, "harness: provideFake: " + provided.message());
+  if (!provided.ok())
+    state_->context.logger().log(LogLevel::kError, "harness: provideFake: " + provided.message());
 }
 
 bool PluginHarness::withdrawFakeService(ServiceId id, const std::string& provider) {

@@ -41,7 +41,8 @@ class ManualTimers::Handle final : public Timer {
     if (!shared) return;
     std::shared_ptr<std::function<void()>> dropped;  // destroyed outside the lock
     std::lock_guard lock(shared->mutex);
-    auto it = std::find_if(shared->entries.begin(), shared->entries.end(), [&](const Entry& e) { return e.id == id_; });
+    auto it = std::find_if(shared->entries.begin(), shared->entries.end(),
+                           [&](const Entry& e) { return e.id == id_; });
     if (it == shared->entries.end()) return;
     dropped = std::move(it->callback);
     shared->entries.erase(it);
@@ -55,7 +56,8 @@ class ManualTimers::Handle final : public Timer {
 ManualTimers::ManualTimers() : shared_(std::make_shared<Shared>()) {}
 
 std::unique_ptr<Timer> ManualTimers::after(std::chrono::milliseconds delay, std::function<void()> callback) {
-  return arm(std::max(delay, std::chrono::milliseconds(0)), std::chrono::milliseconds(0), std::move(callback));
+  return arm(std::max(delay, std::chrono::milliseconds(0)), std::chrono::milliseconds(0),
+             std::move(callback));
 }
 
 std::unique_ptr<Timer> ManualTimers::every(std::chrono::milliseconds period, std::function<void()> callback) {

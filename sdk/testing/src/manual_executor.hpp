@@ -51,7 +51,7 @@ class ManualTimers final : public Timers {
   struct Entry {
     std::uint64_t id = 0;
     std::chrono::milliseconds due{0};
-    std::uint64_t order = 0;            // arming order, to break ties between equal due times
+    std::uint64_t order = 0;              // arming order, to break ties between equal due times
     std::chrono::milliseconds period{0};  // zero for a one-shot timer
     // Shared so that a callback that cancels its own timer keeps running safely.
     std::shared_ptr<std::function<void()>> callback;

@@ -11,7 +11,9 @@ namespace hive::testing::detail {
 namespace {
 
 bool isMetricName(const std::string& name) {
-  auto first = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':'; };
+  auto first = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+  };
   if (name.empty() || !first(name[0])) return false;
   return std::all_of(name.begin(), name.end(), [&](char c) { return first(c) || (c >= '0' && c <= '9'); });
 }
@@ -33,16 +35,21 @@ std::string number(double value) {
 std::string escapeLabelValue(const std::string& value) {
   std::string out;
   for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
 
 // {a="1",b="2"} with an optional extra label (a histogram bucket's `le`).
-std::string labelText(const MetricLabels& labels, const std::string& extraName = {}, const std::string& extraValue = {}) {
+std::string labelText(const MetricLabels& labels, const std::string& extraName = {},
+                      const std::string& extraValue = {}) {
   MetricLabels all = labels;
   if (!extraName.empty()) all.emplace_back(extraName, extraValue);
   if (all.empty()) return {};
@@ -83,7 +90,8 @@ class MemoryGauge final : public Gauge {
 class MemoryHistogram final : public Histogram {
  public:
   explicit MemoryHistogram(std::vector<double> bounds)
-      : bounds_(std::move(bounds)), buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size())) {}
+      : bounds_(std::move(bounds)),
+        buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size())) {}
 
   void observe(double value) override {
     for (std::size_t i = 0; i < bounds_.size(); ++i)
@@ -131,7 +139,8 @@ MemoryMetrics::~MemoryMetrics() = default;
 MemoryMetrics::Family* MemoryMetrics::family(const std::string& name, const std::string& help, Kind kind,
                                              const std::vector<double>& buckets) {
   if (!isMetricName(name)) {
-    log_.error("metric '" + name + "': not a valid Prometheus name ([a-zA-Z_:][a-zA-Z0-9_:]*); instrument detached");
+    log_.error("metric '" + name +
+               "': not a valid Prometheus name ([a-zA-Z_:][a-zA-Z0-9_:]*); instrument detached");
     return nullptr;
   }
   auto& slot = families_[name];
@@ -160,7 +169,8 @@ bool validLabels(const MetricLabels& labels) {
 }
 }  // namespace
 
-Counter& MemoryMetrics::counter(const std::string& name, const std::string& help, const MetricLabels& labels) {
+Counter& MemoryMetrics::counter(const std::string& name, const std::string& help,
+                                const MetricLabels& labels) {
   std::lock_guard lock(mutex_);
   Family* f = validLabels(labels) ? family(name, help, Kind::kCounter, {}) : nullptr;
   if (f == nullptr) return detached(std::make_unique<MemoryCounter>());
@@ -195,12 +205,14 @@ std::string MemoryMetrics::exposition() const {
     static constexpr const char* kTypes[] = {"counter", "gauge", "histogram"};
     out += "# HELP " + name + " " + f->help + "\n";
     out += "# TYPE " + name + " " + kTypes[static_cast<int>(f->kind)] + "\n";
-    for (const auto& [labels, c] : f->counters) out += name + labelText(labels) + " " + number(c->value()) + "\n";
-    for (const auto& [labels, g] : f->gauges) out += name + labelText(labels) + " " + number(g->value()) + "\n";
+    for (const auto& [labels, c] : f->counters)
+      out += name + labelText(labels) + " " + number(c->value()) + "\n";
+    for (const auto& [labels, g] : f->gauges)
+      out += name + labelText(labels) + " " + number(g->value()) + "\n";
     for (const auto& [labels, h] : f->histograms) {
       for (std::size_t i = 0; i < h->bounds().size(); ++i)
-        out += name + "_bucket" + labelText(labels, "le", number(h->bounds()[i])) + " " + std::to_string(h->bucket(i)) +
-               "\n";
+        out += name + "_bucket" + labelText(labels, "le", number(h->bounds()[i])) + " " +
+               std::to_string(h->bucket(i)) + "\n";
       out += name + "_bucket" + labelText(labels, "le", "+Inf") + " " + std::to_string(h->count()) + "\n";
       out += name + "_sum" + labelText(labels) + " " + number(h->sum()) + "\n";
       out += name + "_count" + labelText(labels) + " " + std::to_string(h->count()) + "\n";

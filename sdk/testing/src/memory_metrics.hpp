@@ -32,7 +32,8 @@ class MemoryMetrics final : public Metrics {
   struct Family;
 
   // The family `name` of `kind`, created on first use; null when the request is refused.
-  Family* family(const std::string& name, const std::string& help, Kind kind, const std::vector<double>& buckets);
+  Family* family(const std::string& name, const std::string& help, Kind kind,
+                 const std::vector<double>& buckets);
   template <typename Instrument>
   Instrument& detached(std::unique_ptr<Instrument> instrument);
 

@@ -14,7 +14,8 @@ bool sameId(const std::string& name, std::uint32_t major, ServiceId id) {
 
 bool listedIn(const HiveManifestService (&services)[HIVE_MAX_SERVICES], ServiceId id) {
   for (const auto& s : services)
-    if (s.major == id.major && std::string_view(s.id, strnlen(s.id, sizeof s.id)) == std::string_view(id.name))
+    if (s.major == id.major &&
+        std::string_view(s.id, strnlen(s.id, sizeof s.id)) == std::string_view(id.name))
       return true;
   return false;
 }
@@ -47,8 +48,9 @@ Status ServiceStore::provide(const std::string& provider, ServiceId id, std::sha
   std::shared_ptr<Service> replaced;  // released outside the lock
   {
     std::lock_guard lock(mutex_);
-    auto it = std::find_if(entries_.begin(), entries_.end(),
-                           [&](const Entry& e) { return e.provider == provider && sameId(e.name, e.major, id); });
+    auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) {
+      return e.provider == provider && sameId(e.name, e.major, id);
+    });
     if (it != entries_.end() && replace == Replace::kRefuse)
       return alreadyExists("'" + provider + "' already provides " + id.toString());
     stable = intern(id);
@@ -73,8 +75,9 @@ Status ServiceStore::withdraw(const std::string& provider, ServiceId id) {
   ServiceId stable;
   {
     std::lock_guard lock(mutex_);
-    auto it = std::find_if(entries_.begin(), entries_.end(),
-                           [&](const Entry& e) { return e.provider == provider && sameId(e.name, e.major, id); });
+    auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) {
+      return e.provider == provider && sameId(e.name, e.major, id);
+    });
     if (it == entries_.end()) return notFound("'" + provider + "' does not provide " + id.toString());
     stable = intern(id);
     withdrawn = std::move(it->service);
@@ -166,7 +169,8 @@ class RegistryView::WatchSubscription final : public Subscription {
   std::uint64_t key_;
 };
 
-RegistryView::RegistryView(std::shared_ptr<ServiceStore> store, std::string provider, const HiveManifest* manifest)
+RegistryView::RegistryView(std::shared_ptr<ServiceStore> store, std::string provider,
+                           const HiveManifest* manifest)
     : store_(std::move(store)), provider_(std::move(provider)), manifest_(manifest) {}
 
 RegistryView::~RegistryView() = default;
@@ -182,7 +186,8 @@ Status RegistryView::withdraw(ServiceId id) { return store_->withdraw(provider_,
 
 std::vector<ServiceLease> RegistryView::lookup(ServiceId id) const { return store_->lookup(id); }
 
-std::unique_ptr<Subscription> RegistryView::watch(ServiceId id, std::function<void(const ServiceEvent&)> callback) {
+std::unique_ptr<Subscription> RegistryView::watch(ServiceId id,
+                                                  std::function<void(const ServiceEvent&)> callback) {
   std::uint64_t key = store_->addWatch(id, std::move(callback));
   {
     std::lock_guard lock(watches_->mutex);

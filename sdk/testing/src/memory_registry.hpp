@@ -24,7 +24,8 @@ class ServiceStore {
   // so that a ServiceRef keeps the providing library mapped (the kernel's contract).
   void pinServicesOf(const std::string& provider, std::shared_ptr<void> pin);
 
-  Status provide(const std::string& provider, ServiceId id, std::shared_ptr<Service> service, Replace replace);
+  Status provide(const std::string& provider, ServiceId id, std::shared_ptr<Service> service,
+                 Replace replace);
   Status withdraw(const std::string& provider, ServiceId id);
   void withdrawAll(const std::string& provider);
   std::vector<ServiceLease> lookup(ServiceId id) const;
@@ -74,7 +75,8 @@ class RegistryView final : public ServiceRegistry {
   Status provide(ServiceId id, std::shared_ptr<Service> service) override;
   Status withdraw(ServiceId id) override;
   std::vector<ServiceLease> lookup(ServiceId id) const override;
-  std::unique_ptr<Subscription> watch(ServiceId id, std::function<void(const ServiceEvent&)> callback) override;
+  std::unique_ptr<Subscription> watch(ServiceId id,
+                                      std::function<void(const ServiceEvent&)> callback) override;
 
   // What the kernel does when the provider stops: withdraw its services, cancel its watches.
   void withdrawAndCancelAll();

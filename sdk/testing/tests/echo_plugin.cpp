@@ -33,7 +33,8 @@ class EchoPlugin final : public hive::Plugin {
 
   hive::Status start() override {
     HIVE_TRY(context_.services().provide<Echo>(std::make_shared<PrefixEcho>(prefix_)));
-    if (provideUndeclared_) HIVE_TRY(context_.services().provide<Undeclared>(std::make_shared<NothingUndeclared>()));
+    if (provideUndeclared_)
+      HIVE_TRY(context_.services().provide<Undeclared>(std::make_shared<NothingUndeclared>()));
     context_.log().info("echo started");
     return hive::okStatus();
   }

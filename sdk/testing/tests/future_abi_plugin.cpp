@@ -5,7 +5,8 @@
 namespace {
 
 consteval HiveManifest futureManifest() {
-  HiveManifest manifest = hive::detail::makeManifest(hive::PluginInfo{.name = "harness_future_abi", .version = "1.0.0"});
+  HiveManifest manifest =
+      hive::detail::makeManifest(hive::PluginInfo{.name = "harness_future_abi", .version = "1.0.0"});
   manifest.abi_major = HIVE_SDK_ABI_MAJOR + 1;
   return manifest;
 }

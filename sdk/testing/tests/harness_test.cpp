@@ -1,12 +1,12 @@
 // The SDK's test harness, on plugins defined here and on real libraries.
 #include "hive/testing/harness.hpp"
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 #include "echo.hpp"
 
@@ -59,7 +59,8 @@ class GreeterPlugin final : public hive::Plugin {
     context_.log().info("started at hour " + std::to_string(clock->hour()));
     clockWatch_ = context_.services().watch(Clock::kServiceId, [this](const hive::ServiceEvent& event) {
       static constexpr const char* kChanges[] = {"added", "removed", "replaced"};
-      context_.log().info(std::string("clock ") + kChanges[static_cast<int>(event.change)] + " by " + event.provider);
+      context_.log().info(std::string("clock ") + kChanges[static_cast<int>(event.change)] + " by " +
+                          event.provider);
     });
     class Impl final : public Greeter {
      public:
@@ -121,7 +122,8 @@ TEST(HarnessTest, DrivesALinkedPluginThroughItsLifecycle) {
 
   hive::Status withoutClock = harness->start();
   EXPECT_EQ(withoutClock.code(), hive::StatusCode::kNotFound);
-  EXPECT_THAT(withoutClock.message(), HasSubstr("greeter needs a clock: no provider of service example.clock/1"));
+  EXPECT_THAT(withoutClock.message(),
+              HasSubstr("greeter needs a clock: no provider of service example.clock/1"));
   EXPECT_FALSE(harness->started());
 
   harness->provideFake<Clock>(std::make_shared<FixedClock>(9));
@@ -138,8 +140,8 @@ TEST(HarnessTest, DrivesALinkedPluginThroughItsLifecycle) {
   harness->advanceTime(seconds(25));
   EXPECT_EQ(harness->now(), seconds(25));
   harness->stop();
-  EXPECT_THAT(harness->logLines(),
-              ElementsAre("info: started at hour 9", "info: heartbeat 1", "info: heartbeat 2", "info: stopped"));
+  EXPECT_THAT(harness->logLines(), ElementsAre("info: started at hour 9", "info: heartbeat 1",
+                                               "info: heartbeat 2", "info: stopped"));
   harness->advanceTime(seconds(60));
   EXPECT_EQ(harness->logLines().size(), 4u) << "no heartbeat after stop";
 }
@@ -152,7 +154,8 @@ TEST(HarnessTest, ReportsEveryConfigurationError) {
   EXPECT_THAT(diagnostics.toString(), HasSubstr("<config>: error: 'greeting': must not be empty"));
   EXPECT_THAT(diagnostics.toString(), HasSubstr("unknown key 'heartbat' (did you mean 'heartbeat'?)"));
   harness->provideFake<Clock>(std::make_shared<FixedClock>(9));
-  EXPECT_EQ(harness->start().code(), hive::StatusCode::kInvalidArgument) << "a rejected config is never started";
+  EXPECT_EQ(harness->start().code(), hive::StatusCode::kInvalidArgument)
+      << "a rejected config is never started";
 }
 
 TEST(HarnessTest, KeepsTheLocationsOfAHandBuiltSection) {
@@ -160,7 +163,8 @@ TEST(HarnessTest, KeepsTheLocationsOfAHandBuiltSection) {
   auto section = hive::ConfigNode::map({"hive.yaml", 3, 5});
   section.set("heartbeat", hive::ConfigNode::scalar("soon", {"hive.yaml", 4, 18}), {"hive.yaml", 4, 7});
   harness->setConfig(section);
-  EXPECT_THAT(harness->configure().toString(), HasSubstr("hive.yaml:4:18: error: 'heartbeat': expected a duration"));
+  EXPECT_THAT(harness->configure().toString(),
+              HasSubstr("hive.yaml:4:18: error: 'heartbeat': expected a duration"));
   EXPECT_EQ(harness->context().config().find("heartbeat")->text(), "soon");
 }
 
@@ -209,8 +213,9 @@ TEST(HarnessTest, AFakeCanBeReplacedAndWithdrawnLikeASwappedPlugin) {
   EXPECT_FALSE(harness->withdrawFake<Clock>("clock_plugin"));
   harness->stop();
   harness->provideFake<Clock>(std::make_shared<FixedClock>(11), "clock_plugin");
-  EXPECT_THAT(harness->logLines(), ElementsAre("info: started at hour 9", "info: clock replaced by clock_plugin",
-                                               "info: clock removed by clock_plugin", "info: stopped"))
+  EXPECT_THAT(harness->logLines(),
+              ElementsAre("info: started at hour 9", "info: clock replaced by clock_plugin",
+                          "info: clock removed by clock_plugin", "info: stopped"))
       << "the plugin's watch is cancelled when it stops";
 }
 
@@ -218,17 +223,22 @@ TEST(HarnessTest, TimersFireInOrderOnTheManualClock) {
   auto harness = PluginHarness::create<IdlePlugin>("idle");
   auto& timers = harness->context().timers();
   std::vector<std::string> fired;
-  auto a = timers.after(milliseconds(5), [&] { fired.push_back("a@" + std::to_string(harness->now().count())); });
-  auto b = timers.every(milliseconds(3), [&] { fired.push_back("b@" + std::to_string(harness->now().count())); });
-  auto c = timers.after(milliseconds(3), [&] { fired.push_back("c@" + std::to_string(harness->now().count())); });
+  auto a =
+      timers.after(milliseconds(5), [&] { fired.push_back("a@" + std::to_string(harness->now().count())); });
+  auto b =
+      timers.every(milliseconds(3), [&] { fired.push_back("b@" + std::to_string(harness->now().count())); });
+  auto c =
+      timers.after(milliseconds(3), [&] { fired.push_back("c@" + std::to_string(harness->now().count())); });
   std::unique_ptr<hive::Timer> armedLater;
   auto d = timers.after(milliseconds(1), [&] {
     harness->context().io().post([&] {
-      armedLater = timers.after(milliseconds(1), [&] { fired.push_back("e@" + std::to_string(harness->now().count())); });
+      armedLater = timers.after(milliseconds(1),
+                                [&] { fired.push_back("e@" + std::to_string(harness->now().count())); });
     });
   });
   harness->advanceTime(milliseconds(2));
-  EXPECT_THAT(fired, ElementsAre("e@2")) << "work posted by a timer runs before later timers, and may arm them";
+  EXPECT_THAT(fired, ElementsAre("e@2"))
+      << "work posted by a timer runs before later timers, and may arm them";
   harness->advanceTime(milliseconds(4));
   EXPECT_THAT(fired, ElementsAre("e@2", "b@3", "c@3", "a@5", "b@6"));
   b.reset();
@@ -257,7 +267,8 @@ TEST(HarnessTest, MetricsFollowTheKernelsRules) {
   auto harness = PluginHarness::create<IdlePlugin>("idle");
   auto& metrics = harness->context().metrics();
   metrics.counter("jobs_total", "Jobs done", {{"queue", "fast"}}).increment(2);
-  EXPECT_EQ(&metrics.counter("jobs_total", "", {{"queue", "fast"}}), &harness->metrics().counter("jobs_total", "", {{"queue", "fast"}}));
+  EXPECT_EQ(&metrics.counter("jobs_total", "", {{"queue", "fast"}}),
+            &harness->metrics().counter("jobs_total", "", {{"queue", "fast"}}));
   EXPECT_EQ(harness->metrics().counter("jobs_total", "", {{"queue", "fast"}}).value(), 2.0);
   metrics.gauge("jobs_total", "clash").set(5);  // another kind under a used name
   metrics.counter("bad name", "").increment();
@@ -265,11 +276,14 @@ TEST(HarnessTest, MetricsFollowTheKernelsRules) {
 
   std::string text = harness->metrics().exposition();
   EXPECT_THAT(text, HasSubstr("# TYPE jobs_total counter\njobs_total{queue=\"fast\"} 2\n"));
-  EXPECT_THAT(text, HasSubstr("latency_seconds_bucket{le=\"0.1\"} 0\nlatency_seconds_bucket{le=\"1\"} 1\n"
-                              "latency_seconds_bucket{le=\"+Inf\"} 1\nlatency_seconds_sum 0.5\nlatency_seconds_count 1\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("latency_seconds_bucket{le=\"0.1\"} 0\nlatency_seconds_bucket{le=\"1\"} 1\n"
+                "latency_seconds_bucket{le=\"+Inf\"} 1\nlatency_seconds_sum 0.5\nlatency_seconds_count 1\n"));
   EXPECT_EQ(text.find("clash"), std::string::npos);
   EXPECT_EQ(text.find("bad name"), std::string::npos);
-  EXPECT_THAT(harness->logLines(), ElementsAre(HasSubstr("'jobs_total' already exists"), HasSubstr("'bad name'")));
+  EXPECT_THAT(harness->logLines(),
+              ElementsAre(HasSubstr("'jobs_total' already exists"), HasSubstr("'bad name'")));
 }
 
 TEST(HarnessTest, EachHarnessHasAFreshDataDirectory) {
@@ -312,7 +326,8 @@ TEST(HarnessTest, ALoadedPluginMayProvideOnlyWhatItsManifestLists) {
   hive::Status started = (*harness)->start();
   EXPECT_EQ(started.code(), hive::StatusCode::kFailedPrecondition);
   EXPECT_THAT(started.message(), HasSubstr("harness.undeclared/1, which its manifest does not list"));
-  EXPECT_FALSE((*harness)->services().get<harness_echo::Echo>().ok()) << "a failed start leaves nothing behind";
+  EXPECT_FALSE((*harness)->services().get<harness_echo::Echo>().ok())
+      << "a failed start leaves nothing behind";
 }
 
 TEST(HarnessTest, AServiceReferencePinsTheLibraryPastTheHarness) {
@@ -340,9 +355,9 @@ TEST(HarnessTest, RefusesFilesThatAreNotCompatiblePlugins) {
   ASSERT_FALSE(future.ok());
   EXPECT_EQ(future.status().code(), hive::StatusCode::kFailedPrecondition);
   EXPECT_THAT(future.status().message(),
-              HasSubstr("plugin 'harness_future_abi' 1.0.0: built for SDK ABI " + std::to_string(HIVE_SDK_ABI_MAJOR + 1) +
-                        ".x, these SDK headers are " + std::to_string(HIVE_SDK_ABI_MAJOR) + "." +
-                        std::to_string(HIVE_SDK_ABI_MINOR)));
+              HasSubstr("plugin 'harness_future_abi' 1.0.0: built for SDK ABI " +
+                        std::to_string(HIVE_SDK_ABI_MAJOR + 1) + ".x, these SDK headers are " +
+                        std::to_string(HIVE_SDK_ABI_MAJOR) + "." + std::to_string(HIVE_SDK_ABI_MINOR)));
   EXPECT_FALSE(mapped("harness_future_abi-1.0.0.so")) << "a refused library is closed again";
 }
 

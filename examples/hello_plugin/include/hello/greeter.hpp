@@ -3,9 +3,10 @@
 // Frozen once published: a change of signature is a new interface with id major 2.
 #pragma once
 
-#include <hive/services.hpp>
 #include <string>
 #include <string_view>
+
+#include <hive/services.hpp>
 
 namespace hello {
 

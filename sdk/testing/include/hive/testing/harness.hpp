@@ -76,7 +76,7 @@ class PluginHarness {
   // library) with the harness's context. There is no manifest, so no check of provided
   // service ids.
   template <class P>
-    requires std::derived_from<P, Plugin> && std::constructible_from<P, PluginContext&>
+  requires std::derived_from<P, Plugin> && std::constructible_from<P, PluginContext&>
   static std::unique_ptr<PluginHarness> create(std::string name, std::string version = "0.0.0") {
     std::unique_ptr<PluginHarness> harness(new PluginHarness(std::move(name), std::move(version), nullptr));
     harness->adopt(new P(harness->context()), [](Plugin* plugin) { delete plugin; });
