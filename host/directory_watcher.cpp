@@ -114,7 +114,7 @@ struct DirectoryWatcher::Impl {
 
 DirectoryWatcher::DirectoryWatcher(std::vector<std::string> directories, std::chrono::milliseconds settle,
                                    Callback onSettled, Logger& log)
-    : impl_(new Impl{std::move(directories), settle, std::move(onSettled), log}) {}
+    : impl_(new Impl{std::move(directories), settle, std::move(onSettled), log, -1, -1, {}, {}, {}}) {}
 
 DirectoryWatcher::~DirectoryWatcher() { stop(); }
 
