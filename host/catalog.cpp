@@ -69,8 +69,8 @@ Catalog scanPluginDirectories(const std::vector<std::string>& directories, const
     std::string others;
     for (const auto& other : paths)
       if (other != p.path) others += (others.empty() ? "" : ", ") + other;
-    catalog.refusals.push_back(p.path + ": " + p.manifest.label() + ": duplicate plugin name and version (also in " +
-                               others + ")");
+    catalog.refusals.push_back(p.path + ": " + p.manifest.label() +
+                               ": duplicate plugin name and version (also in " + others + ")");
     return true;
   });
   return catalog;

@@ -15,7 +15,7 @@ struct PluginFile {
 };
 
 struct Catalog {
-  std::vector<PluginFile> plugins;  // compatible, uniquely named+versioned plugin files
+  std::vector<PluginFile> plugins;    // compatible, uniquely named+versioned plugin files
   std::vector<std::string> refusals;  // one line per refused file: "<path>: <reason>"
 
   // Every file of plugin `name`, any version.

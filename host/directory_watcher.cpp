@@ -64,7 +64,9 @@ struct DirectoryWatcher::Impl {
       auto& [path, entry] = *it;
       auto quietFor = now - entry.lastEvent;
       if (quietFor < settle) {
-        int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(settle - quietFor).count()) + 1;
+        int ms = static_cast<int>(
+                     std::chrono::duration_cast<std::chrono::milliseconds>(settle - quietFor).count()) +
+                 1;
         wait = wait < 0 ? ms : std::min(wait, ms);
         ++it;
         continue;
@@ -74,7 +76,8 @@ struct DirectoryWatcher::Impl {
         it = pending.erase(it);
         continue;
       }
-      std::int64_t modified = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+      std::int64_t modified =
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
       if (entry.size != st.st_size || entry.modified != modified) {
         entry.size = st.st_size;
         entry.modified = modified;
@@ -126,7 +129,8 @@ Status DirectoryWatcher::start() {
   i.stopFd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (i.stopFd < 0) return unavailable(std::string("eventfd: ") + std::strerror(errno));
   for (const auto& directory : i.directories) {
-    int wd = ::inotify_add_watch(i.inotifyFd, directory.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY);
+    int wd = ::inotify_add_watch(i.inotifyFd, directory.c_str(),
+                                 IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY);
     if (wd < 0) {
       i.log.warn("cannot watch " + directory + ": " + std::strerror(errno));
       continue;

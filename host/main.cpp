@@ -2,7 +2,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -10,11 +9,13 @@
 #include <iostream>
 #include <thread>
 
+#include <CLI/CLI.hpp>
+
 #include "hive/version.h"
 #include "host/catalog.hpp"
 #include "host/config/kernel_config.hpp"
-#include "host/logging.hpp"
 #include "host/control_socket.hpp"
+#include "host/logging.hpp"
 #include "host/plugin_host.hpp"
 #include "host/reload_controller.hpp"
 #include "host/scaffold.hpp"
@@ -79,7 +80,8 @@ int runCommand(const RunOptions& options) {
   PluginHost host(std::move(config).value(), logs);
   Diagnostics diagnostics;
   Status loaded = host.load(diagnostics);
-  for (const auto& d : diagnostics.items()) log->log(d.severity == Severity::kError ? LogLevel::kError : LogLevel::kWarn, d.toString());
+  for (const auto& d : diagnostics.items())
+    log->log(d.severity == Severity::kError ? LogLevel::kError : LogLevel::kWarn, d.toString());
   if (!loaded.ok()) {
     log->error("not starting: " + loaded.message());
     return 1;
@@ -194,8 +196,9 @@ int checkConfigCommand(const std::string& path) {
   problems += diagnostics.items().size() - diagnostics.errorCount();  // refusals are warnings under `run`
   for (const auto& p : host.status()) {
     if (p.state != PluginState::kFailed) continue;
-    bool located = std::any_of(diagnostics.items().begin(), diagnostics.items().end(),
-                               [&](const Diagnostic& d) { return d.message.find(p.reason) != std::string::npos; });
+    bool located =
+        std::any_of(diagnostics.items().begin(), diagnostics.items().end(),
+                    [&](const Diagnostic& d) { return d.message.find(p.reason) != std::string::npos; });
     if (located) continue;
     std::cerr << path << ": error: " << p.reason << "\n";
     ++problems;
@@ -249,11 +252,13 @@ int main(int argc, char** argv) {
   RunOptions run;
   auto* runCmd = app.add_subcommand("run", "Run Hive with a configuration file");
   runCmd->add_option("-c,--config", run.configPath, "Configuration file")->capture_default_str();
-  runCmd->add_option("--log-format", run.logFormat, "Override the log format")->check(CLI::IsMember({"text", "json"}));
+  runCmd->add_option("--log-format", run.logFormat, "Override the log format")
+      ->check(CLI::IsMember({"text", "json"}));
   runCmd->add_option("--log-level", run.logLevel, "Override the default log level");
 
   std::string checkPath = "config/hive.yaml";
-  auto* checkCmd = app.add_subcommand("check-config", "Validate a configuration file and every plugin section");
+  auto* checkCmd =
+      app.add_subcommand("check-config", "Validate a configuration file and every plugin section");
   checkCmd->add_option("-c,--config", checkPath, "Configuration file")->capture_default_str();
 
   auto* pluginsCmd = app.add_subcommand("plugins", "Inspect plugins");
@@ -261,7 +266,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> listDirectories;
   std::string listConfig = "config/hive.yaml";
   auto* listCmd = pluginsCmd->add_subcommand("list", "List plugin files and their manifests; starts nothing");
-  listCmd->add_option("--dir", listDirectories, "Plugin directory (repeatable); default: those of the config");
+  listCmd->add_option("--dir", listDirectories,
+                      "Plugin directory (repeatable); default: those of the config");
   listCmd->add_option("-c,--config", listConfig, "Configuration file")->capture_default_str();
 
   std::string controlConfig = "config/hive.yaml", controlSocket, reloadName;
@@ -270,7 +276,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     command->add_option("--socket", controlSocket, "Control socket path (instead of the config's)");
   };
-  auto* statusCmd = pluginsCmd->add_subcommand("status", "State of each plugin in the running hive (JSON lines)");
+  auto* statusCmd =
+      pluginsCmd->add_subcommand("status", "State of each plugin in the running hive (JSON lines)");
   addControlOptions(statusCmd);
   auto* reloadCmd = pluginsCmd->add_subcommand("reload", "Hot-swap a plugin in the running hive");
   reloadCmd->add_option("name", reloadName, "Plugin name")->required();
@@ -297,7 +304,8 @@ int main(int argc, char** argv) {
   if (checkCmd->parsed()) return checkConfigCommand(checkPath);
   if (listCmd->parsed()) return pluginsListCommand(listDirectories, listConfig);
   if (statusCmd->parsed()) return controlCommand(controlConfig, controlSocket, "plugins status");
-  if (reloadCmd->parsed()) return controlCommand(controlConfig, controlSocket, "plugins reload " + reloadName);
+  if (reloadCmd->parsed())
+    return controlCommand(controlConfig, controlSocket, "plugins reload " + reloadName);
   if (rescanCmd->parsed()) return controlCommand(controlConfig, controlSocket, "plugins rescan");
   if (configReloadCmd->parsed()) return controlCommand(controlConfig, controlSocket, "config reload");
   if (newCmd->parsed()) {

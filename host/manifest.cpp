@@ -2,9 +2,10 @@
 
 #include <elf.h>
 
-#include <boost/version.hpp>
 #include <cstddef>
 #include <cstring>
+
+#include <boost/version.hpp>
 
 #include "hive/manifest.h"
 #include "hive/plugin.hpp"
@@ -35,7 +36,9 @@ bool readAt(std::span<const unsigned char> image, std::uint64_t offset, T& out) 
   return true;
 }
 
-Status truncated(const std::string& what) { return invalidArgument("truncated ELF file: " + what + " lies past the end"); }
+Status truncated(const std::string& what) {
+  return invalidArgument("truncated ELF file: " + what + " lies past the end");
+}
 
 std::vector<ServiceKey> services(const HiveManifestService (&slots)[HIVE_MAX_SERVICES]) {
   std::vector<ServiceKey> out;
@@ -57,7 +60,8 @@ Result<PluginManifest> readManifest(std::span<const unsigned char> image) {
   if (!readAt(image, 0, header)) return truncated("the ELF header");
   if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_ident[EI_DATA] != ELFDATA2LSB)
     return invalidArgument("not a 64-bit little-endian ELF file");
-  if (header.e_type != ET_DYN) return invalidArgument("not a shared library (ELF type " + std::to_string(header.e_type) + ")");
+  if (header.e_type != ET_DYN)
+    return invalidArgument("not a shared library (ELF type " + std::to_string(header.e_type) + ")");
   if (header.e_machine != kHostMachine)
     return invalidArgument("built for another architecture (ELF machine " + std::to_string(header.e_machine) +
                            ", host " + std::to_string(kHostMachine) + ")");
@@ -86,14 +90,16 @@ Result<PluginManifest> readManifest(std::span<const unsigned char> image) {
       return truncated("the hive_manifest section");
     if (s.sh_size < HIVE_MANIFEST_MAGIC_SIZE ||
         std::memcmp(image.data() + s.sh_offset, HIVE_MANIFEST_MAGIC, HIVE_MANIFEST_MAGIC_SIZE) != 0)
-      return invalidArgument("bad manifest magic: not a Hive plugin manifest, or one from an incompatible SDK");
+      return invalidArgument(
+          "bad manifest magic: not a Hive plugin manifest, or one from an incompatible SDK");
     if (s.sh_size < sizeof(HiveManifest))
-      return invalidArgument("manifest too small (" + std::to_string(s.sh_size) + " bytes, expected at least " +
-                             std::to_string(sizeof(HiveManifest)) + ")");
+      return invalidArgument("manifest too small (" + std::to_string(s.sh_size) +
+                             " bytes, expected at least " + std::to_string(sizeof(HiveManifest)) + ")");
     HiveManifest raw;
     std::memcpy(&raw, image.data() + s.sh_offset, sizeof raw);
     if (raw.manifest_size < sizeof(HiveManifest) || raw.manifest_size > s.sh_size)
-      return invalidArgument("manifest size field " + std::to_string(raw.manifest_size) + " does not match its section");
+      return invalidArgument("manifest size field " + std::to_string(raw.manifest_size) +
+                             " does not match its section");
     PluginManifest m;
     m.abiMajor = raw.abi_major;
     m.abiMinor = raw.abi_minor;
@@ -116,12 +122,14 @@ Status checkCompatibility(const PluginManifest& m, const HostAbi& host) {
   const std::string who = m.label() + ": ";
   const std::string hostAbi = std::to_string(host.major) + "." + std::to_string(host.minor);
   if (m.abiMajor != host.major)
-    return failedPrecondition(who + "built for SDK ABI " + std::to_string(m.abiMajor) + ".x, host provides " + hostAbi);
+    return failedPrecondition(who + "built for SDK ABI " + std::to_string(m.abiMajor) + ".x, host provides " +
+                              hostAbi);
   if (m.abiMinor > host.minor)
     return failedPrecondition(who + "built for SDK ABI " + std::to_string(m.abiMajor) + "." +
                               std::to_string(m.abiMinor) + ", newer than the host's " + hostAbi);
   if (m.toolchain != host.toolchain)
-    return failedPrecondition(who + "toolchain '" + m.toolchain + "' differs from the host's '" + host.toolchain + "'");
+    return failedPrecondition(who + "toolchain '" + m.toolchain + "' differs from the host's '" +
+                              host.toolchain + "'");
   if (!m.asioRuntime.empty() && m.asioRuntime != host.asioRuntime)
     return failedPrecondition(who + "built against Asio runtime '" + m.asioRuntime + "', host provides '" +
                               host.asioRuntime + "'");

@@ -5,12 +5,12 @@
 #include <mutex>
 #include <thread>
 
+#include <boost/asio/io_context.hpp>
+
 #include "hive/plugin.hpp"
 #include "host/catalog.hpp"
 #include "host/logging.hpp"
 #include "host/metrics.hpp"
-
-#include <boost/asio/io_context.hpp>
 #include "host/plugin_context.hpp"
 #include "host/plugin_library.hpp"
 #include "host/runtime.hpp"
@@ -71,7 +71,7 @@ struct PluginHost::Generation {
 
 struct PluginHost::Instance {
   PluginStatus status;
-  PluginEntry entry;  // as configured (a copy: a config reload replaces the config)
+  PluginEntry entry;   // as configured (a copy: a config reload replaces the config)
   ConfigNode section;  // the config section the running generation was configured with
   std::size_t order = 0;
   std::vector<std::string> dependsOn;  // plugins that must be started first
@@ -122,8 +122,9 @@ struct PluginHost::State {
 
   void fail(Instance& instance, std::string reason) {
     log->error(reason);
-    metrics->counter("hive_plugin_failures_total", "Plugin load, configure and start failures",
-                     {{"plugin", instance.status.name}})
+    metrics
+        ->counter("hive_plugin_failures_total", "Plugin load, configure and start failures",
+                  {{"plugin", instance.status.name}})
         .increment();
     setState(instance, PluginState::kFailed, std::move(reason));
   }
@@ -131,24 +132,27 @@ struct PluginHost::State {
   // Loads `path` as a new generation of `instance` and configures it with
   // `section`; the view is a staging one for swaps. Diagnostics collect config
   // errors.
-  Result<Generation> makeGeneration(const Instance& instance, const std::string& path, const ConfigNode& section,
-                                    std::uint64_t number, PluginServiceView::Mode mode, Diagnostics& diagnostics) {
+  Result<Generation> makeGeneration(const Instance& instance, const std::string& path,
+                                    const ConfigNode& section, std::uint64_t number,
+                                    PluginServiceView::Mode mode, Diagnostics& diagnostics) {
     Generation g;
     g.number = number;
     g.library = HIVE_TRY(PluginLibrary::load(path, HostAbi::current(), reaper));
     g.manifest = g.library->manifest();
     if (g.manifest.name != instance.status.name)
-      return failedPrecondition(path + ": holds " + g.manifest.label() + ", not plugin '" + instance.status.name + "'");
+      return failedPrecondition(path + ": holds " + g.manifest.label() + ", not plugin '" +
+                                instance.status.name + "'");
     std::string dataDirectory = (fs::path(config.dataDirectory) / g.manifest.name).string();
     std::error_code created;
     fs::create_directories(dataDirectory, created);
-    if (created) return unavailable(g.manifest.label() + ": cannot create its data directory " + dataDirectory + ": " +
-                                    created.message());
-    auto view = std::make_unique<PluginServiceView>(directory, g.library->manifest(), instance.order, g.library,
-                                                    g.owner(), mode);
-    g.context = std::make_unique<KernelPluginContext>(g.library->manifest(),
-                                                      logs.logger(g.manifest.name, instance.entry.logLevel), section,
-                                                      std::move(view), *runtime, *metrics, dataDirectory);
+    if (created)
+      return unavailable(g.manifest.label() + ": cannot create its data directory " + dataDirectory + ": " +
+                         created.message());
+    auto view = std::make_unique<PluginServiceView>(directory, g.library->manifest(), instance.order,
+                                                    g.library, g.owner(), mode);
+    g.context = std::make_unique<KernelPluginContext>(
+        g.library->manifest(), logs.logger(g.manifest.name, instance.entry.logLevel), section,
+        std::move(view), *runtime, *metrics, dataDirectory);
     g.plugin = HIVE_TRY(g.library->createPlugin(*g.context));
     Diagnostics pluginDiagnostics;
     Plugin* plugin = g.plugin;
@@ -156,12 +160,14 @@ struct PluginHost::State {
       plugin->configure(section, pluginDiagnostics);
       return okStatus();
     });
-    if (!configured.ok()) pluginDiagnostics.error(section.location(), g.manifest.label() + ": " + configured.message());
+    if (!configured.ok())
+      pluginDiagnostics.error(section.location(), g.manifest.label() + ": " + configured.message());
     diagnostics.append(pluginDiagnostics);
     if (pluginDiagnostics.hasErrors()) {
       auto count = pluginDiagnostics.errorCount();
       g.destroy();
-      return invalidArgument(g.manifest.label() + ": invalid configuration (" + std::to_string(count) + " errors)");
+      return invalidArgument(g.manifest.label() + ": invalid configuration (" + std::to_string(count) +
+                             " errors)");
     }
     return g;
   }
@@ -289,12 +295,14 @@ Status PluginHost::load(Diagnostics& diagnostics) {
 void PluginHost::failDependents(const std::string& failed) {
   for (auto& other : state_->instances) {
     if (other->status.state == PluginState::kFailed) continue;
-    if (std::find(other->dependsOn.begin(), other->dependsOn.end(), failed) == other->dependsOn.end()) continue;
+    if (std::find(other->dependsOn.begin(), other->dependsOn.end(), failed) == other->dependsOn.end())
+      continue;
     if (other->current.plugin != nullptr) {
       if (other->status.state == PluginState::kStarted) stopInstance(*other);
       state_->destroyParked(other->current);
     }
-    state_->fail(*other, "plugin '" + other->status.name + "' not started: it depends on '" + failed + "', which failed");
+    state_->fail(*other, "plugin '" + other->status.name + "' not started: it depends on '" + failed +
+                             "', which failed");
     failDependents(other->status.name);
   }
 }
@@ -320,13 +328,16 @@ Status PluginHost::start() {
     }
     instance->status.generation = instance->current.number;
     s.setState(*instance, PluginState::kStarted);
-    s.metrics->gauge("hive_plugin_generation", "Generation serving, 1 + successful swaps", {{"plugin", instance->status.name}})
+    s.metrics
+        ->gauge("hive_plugin_generation", "Generation serving, 1 + successful swaps",
+                {{"plugin", instance->status.name}})
         .set(static_cast<double>(instance->current.number));
     s.log->info(instance->current.manifest.label() + " started");
   }
   for (const auto& i : s.instances)
     if (i->status.required && i->status.state != PluginState::kStarted)
-      return failedPrecondition("required plugin '" + i->status.name + "' did not start: " + i->status.reason);
+      return failedPrecondition("required plugin '" + i->status.name +
+                                "' did not start: " + i->status.reason);
   return okStatus();
 }
 
@@ -339,7 +350,8 @@ void PluginHost::stopInstance(Instance& instance) {
   if (!stopped.ok()) state_->log->error(instance.current.manifest.label() + ": " + stopped.message());
   state_->directory.withdrawAll(instance.status.name);
   state_->directory.cancelWatches(instance.current.owner());
-  if (!state_->waitDrained(plugin, instance.current.manifest.label())) keepAsZombie(instance.current, "did not drain after stop()");
+  if (!state_->waitDrained(plugin, instance.current.manifest.label()))
+    keepAsZombie(instance.current, "did not drain after stop()");
 }
 
 void PluginHost::destroyInstance(Instance& instance) {
@@ -445,14 +457,15 @@ Status PluginHost::checkReplacement(const Instance& current, const PluginManifes
       bool providedBefore = std::find(before.begin(), before.end(), wanted) != before.end();
       bool providedAfter = std::find(after.begin(), after.end(), wanted) != after.end();
       if (providedBefore && !providedAfter)
-        return failedPrecondition(next.label() + ": no longer provides " + wanted.toString() + ", which running " +
-                                  m.label() + " requires");
+        return failedPrecondition(next.label() + ": no longer provides " + wanted.toString() +
+                                  ", which running " + m.label() + " requires");
     }
   }
   for (const auto& dependency : next.dependencies) {
     const Instance* provider = nullptr;
     for (const auto& other : state_->instances)
-      if (other->status.name == dependency.name && other->status.state == PluginState::kStarted) provider = other.get();
+      if (other->status.name == dependency.name && other->status.state == PluginState::kStarted)
+        provider = other.get();
     auto range = VersionRange::parse(dependency.range);
     auto version = provider ? Version::parse(provider->status.version) : Result<Version>(notFound(""));
     if (!provider || !range.ok() || !version.ok() || !range->contains(*version))
@@ -462,17 +475,21 @@ Status PluginHost::checkReplacement(const Instance& current, const PluginManifes
   return okStatus();
 }
 
-Status PluginHost::reload(const std::string& name, const std::string& requestedPath, const ConfigNode* section) {
+Status PluginHost::reload(const std::string& name, const std::string& requestedPath,
+                          const ConfigNode* section) {
   State& s = *state_;
   std::lock_guard lifecycle(s.lifecycle);
   auto begin = Clock::now();
   Instance* instance = s.find(name);
   if (instance == nullptr) return notFound("no plugin named '" + name + "'");
   if (instance->status.state != PluginState::kStarted)
-    return failedPrecondition("plugin '" + name + "' is " + std::string(pluginStateName(instance->status.state)) +
+    return failedPrecondition("plugin '" + name + "' is " +
+                              std::string(pluginStateName(instance->status.state)) +
                               ", not started; only a running plugin can be swapped");
   auto outcome = [&](const std::string& result) {
-    s.metrics->counter("hive_plugin_reloads_total", "Plugin hot swaps by result", {{"plugin", name}, {"result", result}})
+    s.metrics
+        ->counter("hive_plugin_reloads_total", "Plugin hot swaps by result",
+                  {{"plugin", name}, {"result", result}})
         .increment();
   };
   auto rollback = [&](Status why) {
@@ -506,7 +523,8 @@ Status PluginHost::reload(const std::string& name, const std::string& requestedP
                                PluginServiceView::Mode::kStaging, diagnostics);
   if (!made.ok()) {
     Status why = made.status();
-    if (diagnostics.hasErrors()) why = why.withContext("").withContext(diagnostics.items().front().toString());
+    if (diagnostics.hasErrors())
+      why = why.withContext("").withContext(diagnostics.items().front().toString());
     return rollback(why);
   }
   Generation next = std::move(made).value();
@@ -522,8 +540,9 @@ Status PluginHost::reload(const std::string& name, const std::string& requestedP
   std::size_t held = s.directory.waitForLeases(name, Clock::now() + s.config.drainDeadline);
   Status started;
   if (held > 0) {
-    started = deadlineExceeded(std::to_string(held) + " leases of generation " +
-                               std::to_string(instance->current.number) + " still held after the drain deadline");
+    started =
+        deadlineExceeded(std::to_string(held) + " leases of generation " +
+                         std::to_string(instance->current.number) + " still held after the drain deadline");
   } else {
     Plugin* old = instance->current.plugin;
     Result<Handoff> handoff = internalError("not taken");
@@ -543,7 +562,8 @@ Status PluginHost::reload(const std::string& name, const std::string& requestedP
     } else {
       started = guarded("start()", [&] { return fresh->start(); });
     }
-    if (started.ok()) started = guarded("health()", [&] { return fresh->health(); }).withContext("health check");
+    if (started.ok())
+      started = guarded("health()", [&] { return fresh->health(); }).withContext("health check");
     if (!started.ok()) {
       Status stopped = guarded("stop()", [&] {
         fresh->stop();
@@ -607,7 +627,8 @@ Status PluginHost::applyConfig(KernelConfig next, Diagnostics& diagnostics) {
   std::lock_guard lifecycle(s.lifecycle);
   const KernelConfig& now = s.config;
   auto restartOnly = [&](bool changed, const char* key) {
-    if (changed) diagnostics.warning({next.sourceFile, 0, 0}, std::string("hive.") + key + " changes at the next start");
+    if (changed)
+      diagnostics.warning({next.sourceFile, 0, 0}, std::string("hive.") + key + " changes at the next start");
   };
   restartOnly(next.pluginDirectories != now.pluginDirectories, "plugin_dirs");
   restartOnly(next.ioThreads != now.ioThreads, "io_threads");
@@ -647,7 +668,8 @@ Status PluginHost::applyConfig(KernelConfig next, Diagnostics& diagnostics) {
   for (const auto& entry : next.plugins) {
     Instance* instance = s.find(entry.name);
     if (instance == nullptr || instance->status.state != PluginState::kStarted || !entry.enabled) continue;
-    Undo undo{entry.name, Undo::Kind::kReconfigured, instance->section, instance->status.path, instance->entry};
+    Undo undo{entry.name, Undo::Kind::kReconfigured, instance->section, instance->status.path,
+              instance->entry};
     Catalog catalog = scanPluginDirectories(next.pluginDirectories, HostAbi::current());
     auto file = selectVersion(catalog, {entry.name, entry.versionRange, entry.required, entry.location});
     if (!file.ok()) return rollback(file.status().withContext("plugin '" + entry.name + "'"));
@@ -660,7 +682,8 @@ Status PluginHost::applyConfig(KernelConfig next, Diagnostics& diagnostics) {
     if (!otherFile) {
       Diagnostics pluginDiagnostics;
       Plugin* plugin = instance->current.plugin;
-      Status reconfigured = guarded("reconfigure()", [&] { return plugin->reconfigure(entry.config, pluginDiagnostics); });
+      Status reconfigured =
+          guarded("reconfigure()", [&] { return plugin->reconfigure(entry.config, pluginDiagnostics); });
       diagnostics.append(pluginDiagnostics);
       if (reconfigured.ok() && !pluginDiagnostics.hasErrors()) {
         instance->section = entry.config;
@@ -669,10 +692,11 @@ Status PluginHost::applyConfig(KernelConfig next, Diagnostics& diagnostics) {
         continue;
       }
       if (reconfigured.code() != StatusCode::kUnimplemented || pluginDiagnostics.hasErrors())
-        return rollback(Status(StatusCode::kInvalidArgument, "plugin '" + entry.name + "' rejected its new section: " +
-                                                                 (pluginDiagnostics.hasErrors()
-                                                                      ? pluginDiagnostics.items().front().toString()
-                                                                      : reconfigured.message())));
+        return rollback(
+            Status(StatusCode::kInvalidArgument,
+                   "plugin '" + entry.name + "' rejected its new section: " +
+                       (pluginDiagnostics.hasErrors() ? pluginDiagnostics.items().front().toString()
+                                                      : reconfigured.message())));
     }
     // A new version, or a section the plugin cannot take live: swap.
     Status swapped = reload(entry.name, (*file)->path, &entry.config);
@@ -686,8 +710,9 @@ Status PluginHost::applyConfig(KernelConfig next, Diagnostics& diagnostics) {
   for (auto it = s.instances.rbegin(); it != s.instances.rend(); ++it) {
     Instance& instance = **it;
     if (instance.status.state != PluginState::kStarted) continue;
-    bool kept = std::any_of(next.plugins.begin(), next.plugins.end(),
-                            [&](const PluginEntry& e) { return e.name == instance.status.name && e.enabled; });
+    bool kept = std::any_of(next.plugins.begin(), next.plugins.end(), [&](const PluginEntry& e) {
+      return e.name == instance.status.name && e.enabled;
+    });
     if (!kept) {
       Status unloaded = unload(instance.status.name);
       if (!unloaded.ok()) s.log->error(unloaded.message());
@@ -709,7 +734,8 @@ Status PluginHost::applyConfig(KernelConfig next, Diagnostics& diagnostics) {
     instance->entry = entry;
     instance->section = entry.config;
     instance->order = s.instances.size();
-    instance->status = {entry.name, (*file)->manifest.version, (*file)->path, PluginState::kDiscovered, entry.required};
+    instance->status = {entry.name, (*file)->manifest.version, (*file)->path, PluginState::kDiscovered,
+                        entry.required};
     for (const auto& d : (*file)->manifest.dependencies) instance->dependsOn.push_back(d.name);
     Status compatible = checkReplacement(*instance, (*file)->manifest);
     Result<Generation> made = compatible.ok() ? s.makeGeneration(*instance, (*file)->path, entry.config, 1,
@@ -759,7 +785,8 @@ Status PluginHost::applyConfig(KernelConfig next, Diagnostics& diagnostics) {
 void PluginHost::retire(std::unique_ptr<Instance> old) {
   State& s = *state_;
   Generation& g = old->current;
-  RetiredGeneration info{old->status.name, g.manifest.version, g.number, g.library->imageName(), "draining", {}};
+  RetiredGeneration info{old->status.name,       g.manifest.version, g.number,
+                         g.library->imageName(), "draining",         {}};
   Plugin* plugin = g.plugin;
   g.context->serviceView().retire();
   (void)guarded("beginDrain()", [&] {
@@ -768,7 +795,8 @@ void PluginHost::retire(std::unique_ptr<Instance> old) {
   });
   auto deadline = Clock::now() + s.config.drainDeadline;
   bool drained = false;
-  for (auto pause = std::chrono::microseconds(50);; pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5))) {
+  for (auto pause = std::chrono::microseconds(50);;
+       pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5))) {
     Status asked = guarded("drained()", [&] {
       drained = plugin->drained();
       return okStatus();
@@ -785,8 +813,8 @@ void PluginHost::retire(std::unique_ptr<Instance> old) {
     // Destroying objects with work in flight would crash: keep them, and say so.
     info.state = "zombie";
     info.reason = "drain deadline of " + std::to_string(s.config.drainDeadline.count()) + " ms passed";
-    s.log->error("plugin '" + info.name + "' generation " + std::to_string(info.generation) + ": " + info.reason +
-                 "; it stays mapped");
+    s.log->error("plugin '" + info.name + "' generation " + std::to_string(info.generation) + ": " +
+                 info.reason + "; it stays mapped");
     s.retiring.push_back({std::move(info), std::move(g)});
     updateRetired({});
     return;
@@ -807,10 +835,14 @@ void PluginHost::retire(std::unique_ptr<Instance> old) {
 void PluginHost::keepAsZombie(Generation& generation, const std::string& reason) {
   State& s = *state_;
   if (generation.plugin == nullptr) return;
-  RetiredGeneration info{generation.manifest.name, generation.manifest.version, generation.number,
-                         generation.library ? generation.library->imageName() : "", "zombie", reason};
-  s.log->error(generation.manifest.label() + " generation " + std::to_string(generation.number) + ": " + reason +
-               "; it stays mapped");
+  RetiredGeneration info{generation.manifest.name,
+                         generation.manifest.version,
+                         generation.number,
+                         generation.library ? generation.library->imageName() : "",
+                         "zombie",
+                         reason};
+  s.log->error(generation.manifest.label() + " generation " + std::to_string(generation.number) + ": " +
+               reason + "; it stays mapped");
   s.retiring.push_back({std::move(info), std::move(generation)});
   generation = Generation{};
 }
@@ -837,7 +869,8 @@ void PluginHost::updateRetired(const std::vector<std::string>& closed) {
       ++it;
     }
   }
-  s.metrics->gauge("hive_plugin_zombies", "Replaced plugin generations that stay mapped").set(static_cast<double>(zombies));
+  s.metrics->gauge("hive_plugin_zombies", "Replaced plugin generations that stay mapped")
+      .set(static_cast<double>(zombies));
 }
 
 std::vector<RetiredGeneration> PluginHost::retired() const {

@@ -50,8 +50,8 @@ struct PluginStatus {
   std::string reason;  // why it failed
   std::chrono::microseconds loadTime{0};
   std::size_t leasesInFlight = 0;
-  std::uint64_t reloads = 0;       // successful swaps
-  std::string lastReloadError;     // empty after a successful swap
+  std::uint64_t reloads = 0;    // successful swaps
+  std::string lastReloadError;  // empty after a successful swap
 };
 
 class PluginHost {

@@ -91,8 +91,8 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& pa
 
   std::uint64_t hash = host::contentHash(bytes);
   // The serial keeps two loads of identical bytes apart in /proc/self/maps.
-  std::string imageName = "hive-" + manifest.name + "-" + manifest.version + "-" + hex(hash).substr(0, 12) + "-" +
-                          std::to_string(nextImageSerial.fetch_add(1));
+  std::string imageName = "hive-" + manifest.name + "-" + manifest.version + "-" + hex(hash).substr(0, 12) +
+                          "-" + std::to_string(nextImageSerial.fetch_add(1));
   SealedImage image;
   HIVE_TRY(image.create(imageName, bytes), manifest.label());
 
@@ -106,7 +106,8 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& pa
   if (create == nullptr || destroy == nullptr) {
     ::dlclose(handle);
     return failedPrecondition(manifest.label() + ": missing entry point " +
-                              (create ? HIVE_DESTROY_SYMBOL : HIVE_CREATE_SYMBOL) + " (declare it with HIVE_PLUGIN)");
+                              (create ? HIVE_DESTROY_SYMBOL : HIVE_CREATE_SYMBOL) +
+                              " (declare it with HIVE_PLUGIN)");
   }
 
   std::shared_ptr<PluginLibrary> library(new PluginLibrary(), [&reaper](PluginLibrary* l) {

@@ -50,7 +50,8 @@ Status ReloadController::start() {
   const KernelConfig& config = host_.config();
   if (options_.watchFiles) {
     pluginWatcher_ = std::make_unique<DirectoryWatcher>(
-        config.pluginDirectories, options_.settle, [this](const std::string& path) { pluginFileChanged(path); }, log_);
+        config.pluginDirectories, options_.settle,
+        [this](const std::string& path) { pluginFileChanged(path); }, log_);
     HIVE_TRY(pluginWatcher_->start(), "watching plugin directories");
     if (!options_.configPath.empty()) {
       fs::path file = fs::absolute(options_.configPath);
@@ -86,7 +87,9 @@ void ReloadController::pluginFileChanged(const std::string& path) {
   if (!manifest.ok()) {
     log_.error("plugin file refused: " + path + ": " + manifest.status().message() +
                "; running plugins are unchanged");
-    host_.metrics().counter("hive_plugin_file_refusals_total", "Plugin files refused by the watcher").increment();
+    host_.metrics()
+        .counter("hive_plugin_file_refusals_total", "Plugin files refused by the watcher")
+        .increment();
     return;
   }
   // The file only says which plugin to look at: what runs is always the best
@@ -109,8 +112,10 @@ Status ReloadController::rescanPlugin(const std::string& name) {
     Catalog catalog = scanPluginDirectories(host_.config().pluginDirectories, HostAbi::current());
     auto file = selectVersion(catalog, {name, range, false, {}});
     if (!file.ok()) return file.status();
-    if (fileContentHash((*file)->path) == host_.runningContentHash(name)) return okStatus();  // runs it already
-    log_.info((*file)->path + ": " + (*file)->manifest.label() + " is the best file for '" + range + "'; swapping");
+    if (fileContentHash((*file)->path) == host_.runningContentHash(name))
+      return okStatus();  // runs it already
+    log_.info((*file)->path + ": " + (*file)->manifest.label() + " is the best file for '" + range +
+              "'; swapping");
     return host_.reload(name, (*file)->path);  // a failure is logged and recorded by the host
   }
   return okStatus();
@@ -130,8 +135,10 @@ Status ReloadController::reloadConfig() {
   std::lock_guard lock(mutex_);
   auto& metrics = host_.metrics();
   auto record = [&](const char* result, bool ok) {
-    metrics.counter("hive_config_reloads_total", "Config reloads by result", {{"result", result}}).increment();
-    metrics.gauge("hive_config_last_reload_successful", "1 when the last config reload was applied").set(ok ? 1 : 0);
+    metrics.counter("hive_config_reloads_total", "Config reloads by result", {{"result", result}})
+        .increment();
+    metrics.gauge("hive_config_last_reload_successful", "1 when the last config reload was applied")
+        .set(ok ? 1 : 0);
   };
   if (options_.configPath.empty()) return failedPrecondition("no config file to reload");
   Diagnostics diagnostics;
@@ -145,7 +152,8 @@ Status ReloadController::reloadConfig() {
   Diagnostics applyDiagnostics;
   Status applied = host_.applyConfig(std::move(next).value(), applyDiagnostics);
   for (const auto& d : applyDiagnostics.items())
-    log_.log(d.severity == Severity::kError ? LogLevel::kError : LogLevel::kWarn, "config reload: " + d.toString());
+    log_.log(d.severity == Severity::kError ? LogLevel::kError : LogLevel::kWarn,
+             "config reload: " + d.toString());
   if (!applied.ok()) {
     record("rejected", false);
     return applied.withContext("config reload rejected");
@@ -168,14 +176,17 @@ std::string ReloadController::command(const std::string& line) {
     for (const auto& s : host_.status())
       body += "{\"name\":" + jsonText(s.name) + ",\"version\":" + jsonText(s.version) +
               ",\"state\":" + jsonText(std::string(pluginStateName(s.state))) +
-              ",\"generation\":" + std::to_string(s.generation) + ",\"leases\":" + std::to_string(s.leasesInFlight) +
-              ",\"reloads\":" + std::to_string(s.reloads) + ",\"required\":" + (s.required ? "true" : "false") +
-              ",\"path\":" + jsonText(s.path) + ",\"reason\":" + jsonText(s.reason) +
-              ",\"last_reload_error\":" + jsonText(s.lastReloadError) + "}\n";
+              ",\"generation\":" + std::to_string(s.generation) +
+              ",\"leases\":" + std::to_string(s.leasesInFlight) +
+              ",\"reloads\":" + std::to_string(s.reloads) +
+              ",\"required\":" + (s.required ? "true" : "false") + ",\"path\":" + jsonText(s.path) +
+              ",\"reason\":" + jsonText(s.reason) + ",\"last_reload_error\":" + jsonText(s.lastReloadError) +
+              "}\n";
     for (const auto& r : host_.retired())
       body += "{\"retired\":" + jsonText(r.name) + ",\"version\":" + jsonText(r.version) +
               ",\"generation\":" + std::to_string(r.generation) + ",\"state\":" + jsonText(r.state) +
-              ",\"zombie\":" + (r.state == "zombie" ? "true" : "false") + ",\"reason\":" + jsonText(r.reason) + "}\n";
+              ",\"zombie\":" + (r.state == "zombie" ? "true" : "false") +
+              ",\"reason\":" + jsonText(r.reason) + "}\n";
     return reply(okStatus(), body);
   }
   if (verb == "plugins" && object == "reload" && !name.empty()) {
@@ -184,8 +195,9 @@ std::string ReloadController::command(const std::string& line) {
   }
   if (verb == "plugins" && object == "rescan") return reply(rescanPlugins());
   if (verb == "config" && object == "reload") return reply(reloadConfig());
-  return reply(invalidArgument("unknown command '" + line +
-                               "' (known: ping, plugins status, plugins reload NAME, plugins rescan, config reload)"));
+  return reply(
+      invalidArgument("unknown command '" + line +
+                      "' (known: ping, plugins status, plugins reload NAME, plugins rescan, config reload)"));
 }
 
 }  // namespace hive::host

@@ -94,8 +94,8 @@ Resolution resolvePlugins(const Catalog& catalog, const std::vector<EnabledPlugi
         const std::string& have = found->second.file->manifest.version;
         auto version = Version::parse(have);
         if (!version.ok() || !range->contains(*version)) {
-          problem = m.label() + ": depends on '" + dependency.name + "' " + dependency.range + ", but version " +
-                    have + " is enabled";
+          problem = m.label() + ": depends on '" + dependency.name + "' " + dependency.range +
+                    ", but version " + have + " is enabled";
           break;
         }
       }
@@ -105,7 +105,9 @@ Resolution resolvePlugins(const Catalog& catalog, const std::vector<EnabledPlugi
           const auto& offers = other.second.file->manifest.provides;
           return std::find(offers.begin(), offers.end(), wanted) != offers.end();
         });
-        if (!provided) problem = m.label() + ": requires service '" + wanted.toString() + "', which no enabled plugin provides";
+        if (!provided)
+          problem =
+              m.label() + ": requires service '" + wanted.toString() + "', which no enabled plugin provides";
       }
       if (problem) {
         refuse(*it->second.entry, *problem);

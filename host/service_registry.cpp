@@ -91,7 +91,8 @@ class WatchSubscription final : public Subscription {
 };
 }  // namespace
 
-std::shared_ptr<Service> ServiceDirectory::pinned(std::shared_ptr<Service> service, std::shared_ptr<const void> pin) {
+std::shared_ptr<Service> ServiceDirectory::pinned(std::shared_ptr<Service> service,
+                                                  std::shared_ptr<const void> pin) {
   auto holder = std::make_shared<PinnedService>(PinnedService{std::move(pin), std::move(service)});
   return std::shared_ptr<Service>(holder, holder->service.get());
 }
@@ -111,7 +112,8 @@ Status ServiceDirectory::provide(const std::string& provider, std::size_t provid
     slot->current = pinned(std::move(service), std::move(pin));
     slot->generation = 1;
     slots_.push_back(std::move(slot));
-    std::stable_sort(slots_.begin(), slots_.end(), [](const auto& a, const auto& b) { return a->order < b->order; });
+    std::stable_sort(slots_.begin(), slots_.end(),
+                     [](const auto& a, const auto& b) { return a->order < b->order; });
   }
   notify(id, provider, ServiceChange::kAdded);
   return okStatus();
@@ -161,12 +163,13 @@ std::vector<ServiceLease> ServiceDirectory::lookup(const ServiceKey& id) const {
   return out;
 }
 
-Result<std::shared_ptr<ServiceSlot>> ServiceDirectory::slot(const ServiceKey& id, const std::string& provider) const {
+Result<std::shared_ptr<ServiceSlot>> ServiceDirectory::slot(const ServiceKey& id,
+                                                            const std::string& provider) const {
   std::lock_guard lock(mutex_);
   for (const auto& s : slots_)
     if (s->id == id && (provider.empty() || s->provider == provider)) return std::shared_ptr<ServiceSlot>(s);
-  return notFound("no provider " + (provider.empty() ? std::string() : "'" + provider + "' ") + "of service " +
-                  id.toString());
+  return notFound("no provider " + (provider.empty() ? std::string() : "'" + provider + "' ") +
+                  "of service " + id.toString());
 }
 
 std::unique_ptr<Subscription> ServiceDirectory::watch(const std::string& owner, const ServiceKey& id,
@@ -260,9 +263,9 @@ void ServiceDirectory::replace(const std::string& provider, std::size_t provider
     }
     for (auto it = slots_.begin(); it != slots_.end();) {
       Slot& slot = **it;
-      bool kept = slot.provider != provider || std::any_of(services.begin(), services.end(), [&](const auto& entry) {
-                    return entry.first == slot.id;
-                  });
+      bool kept =
+          slot.provider != provider || std::any_of(services.begin(), services.end(),
+                                                   [&](const auto& entry) { return entry.first == slot.id; });
       if (kept) {
         ++it;
         continue;
@@ -277,7 +280,8 @@ void ServiceDirectory::replace(const std::string& provider, std::size_t provider
     }
     for (const auto& s : slots_)
       if (s->provider == provider) s->setGate(false);
-    std::stable_sort(slots_.begin(), slots_.end(), [](const auto& a, const auto& b) { return a->order < b->order; });
+    std::stable_sort(slots_.begin(), slots_.end(),
+                     [](const auto& a, const auto& b) { return a->order < b->order; });
   }
   released.clear();
   for (const auto& [id, change] : changes) notify(id, provider, change);
@@ -308,11 +312,13 @@ void ServiceDirectory::notify(const ServiceKey& id, const std::string& provider,
       if (w->id == id) targets.push_back(w);
   }
   // The event's id points at the watch's own key text, which outlives the call.
-  for (auto& w : targets) w->deliver(ServiceEvent{ServiceId{w->id.name.c_str(), w->id.major}, provider, change});
+  for (auto& w : targets)
+    w->deliver(ServiceEvent{ServiceId{w->id.name.c_str(), w->id.major}, provider, change});
 }
 
-PluginServiceView::PluginServiceView(ServiceDirectory& directory, const PluginManifest& manifest, std::size_t order,
-                                     std::shared_ptr<const void> pin, std::string owner, Mode mode)
+PluginServiceView::PluginServiceView(ServiceDirectory& directory, const PluginManifest& manifest,
+                                     std::size_t order, std::shared_ptr<const void> pin, std::string owner,
+                                     Mode mode)
     : directory_(directory),
       manifest_(manifest),
       order_(order),
@@ -328,10 +334,12 @@ Status PluginServiceView::provide(ServiceId id, std::shared_ptr<Service> service
   if (!service) return invalidArgument("provide " + key.toString() + ": null service");
   std::lock_guard lock(mutex_);
   if (!pin_) return failedPrecondition(manifest_.label() + ": cannot provide services after stopping");
-  if (mode_ == Mode::kRetired) return failedPrecondition(manifest_.label() + ": a replaced generation cannot provide");
+  if (mode_ == Mode::kRetired)
+    return failedPrecondition(manifest_.label() + ": a replaced generation cannot provide");
   if (mode_ == Mode::kStaging) {
     for (const auto& [staged, _] : staged_)
-      if (staged == key) return alreadyExists("plugin '" + manifest_.name + "' already provides " + key.toString());
+      if (staged == key)
+        return alreadyExists("plugin '" + manifest_.name + "' already provides " + key.toString());
     staged_.emplace_back(key, ServiceDirectory::pinned(std::move(service), pin_));
     return okStatus();
   }
@@ -346,14 +354,17 @@ Status PluginServiceView::withdraw(ServiceId id) {
     if (mode_ == Mode::kStaging) {
       auto before = staged_.size();
       std::erase_if(staged_, [&](const auto& entry) { return entry.first == key; });
-      if (staged_.size() == before) return notFound("plugin '" + manifest_.name + "' does not provide " + key.toString());
+      if (staged_.size() == before)
+        return notFound("plugin '" + manifest_.name + "' does not provide " + key.toString());
       return okStatus();
     }
   }
   return directory_.withdraw(manifest_.name, key);
 }
 
-std::vector<ServiceLease> PluginServiceView::lookup(ServiceId id) const { return directory_.lookup(keyOf(id)); }
+std::vector<ServiceLease> PluginServiceView::lookup(ServiceId id) const {
+  return directory_.lookup(keyOf(id));
+}
 
 std::unique_ptr<Subscription> PluginServiceView::watch(ServiceId id,
                                                        std::function<void(const ServiceEvent&)> callback) {

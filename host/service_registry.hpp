@@ -46,7 +46,8 @@ class ServiceDirectory {
   // then either replace() (new generation) or ungate() (rollback).
   void gate(const std::string& provider);
   // Leases still held when the deadline passed (0 = all returned).
-  std::size_t waitForLeases(const std::string& provider, std::chrono::steady_clock::time_point deadline) const;
+  std::size_t waitForLeases(const std::string& provider,
+                            std::chrono::steady_clock::time_point deadline) const;
   void ungate(const std::string& provider);
   // Puts `services` (id -> pinned service of the new generation) into the
   // provider's slots, adds slots for new ids, removes slots the new generation
@@ -87,7 +88,8 @@ class PluginServiceView final : public ServiceRegistry {
   Status provide(ServiceId id, std::shared_ptr<Service> service) override;
   Status withdraw(ServiceId id) override;
   std::vector<ServiceLease> lookup(ServiceId id) const override;
-  std::unique_ptr<Subscription> watch(ServiceId id, std::function<void(const ServiceEvent&)> callback) override;
+  std::unique_ptr<Subscription> watch(ServiceId id,
+                                      std::function<void(const ServiceEvent&)> callback) override;
   Result<std::shared_ptr<ServiceSlot>> slot(ServiceId id, const std::string& provider = {}) override;
 
   const std::string& owner() const { return owner_; }

@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
     hive::host::LogSystem logs(hive::host::LogOutputFormat::kText, hive::LogLevel::kWarn, devNull);
     hive::host::PluginHost host(std::move(kernelConfig).value(), logs);
     if (!host.load(diagnostics).ok()) return 1;
-    for (const auto& status : host.status()) perPlugin.push_back(static_cast<double>(status.loadTime.count()) / 1000.0);
+    for (const auto& status : host.status())
+      perPlugin.push_back(static_cast<double>(status.loadTime.count()) / 1000.0);
     host.stop();
   }
   fs::remove_all(work);

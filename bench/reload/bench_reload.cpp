@@ -107,10 +107,12 @@ int main(int argc, char** argv) {
   std::printf("bench/reload: swap_counter v1 <-> v2 (Asio timer, state handoff)\n");
   std::printf("  direct reload -> serving   median %.2f ms   p99 %.2f ms   (%d swaps; aim: median < 50 ms)\n",
               percentile(direct, 0.5), percentile(direct, 0.99), swaps);
-  std::printf("  file renamed -> serving    median %.2f ms   p99 %.2f ms   (%d swaps, settle %lld ms included)\n",
-              percentile(watched, 0.5), percentile(watched, 0.99), watchedSwaps,
-              static_cast<long long>(settle.count()));
-  std::printf("  call via lease             %.1f ns   plain virtual call %.1f ns   ratio %.1fx   (%d calls each)\n",
-              leaseNs, plainNs, leaseNs / plainNs, calls);
+  std::printf(
+      "  file renamed -> serving    median %.2f ms   p99 %.2f ms   (%d swaps, settle %lld ms included)\n",
+      percentile(watched, 0.5), percentile(watched, 0.99), watchedSwaps,
+      static_cast<long long>(settle.count()));
+  std::printf(
+      "  call via lease             %.1f ns   plain virtual call %.1f ns   ratio %.1fx   (%d calls each)\n",
+      leaseNs, plainNs, leaseNs / plainNs, calls);
   return 0;
 }

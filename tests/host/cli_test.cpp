@@ -4,11 +4,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 #include "hive/version.h"
 #include "test_support.hpp"
@@ -29,7 +29,8 @@ struct Outcome {
 
 class Process {
  public:
-  Process(const std::vector<std::string>& args, const fs::path& dir) : outPath_(dir / "out.txt"), errPath_(dir / "err.txt") {
+  Process(const std::vector<std::string>& args, const fs::path& dir)
+      : outPath_(dir / "out.txt"), errPath_(dir / "err.txt") {
     pid_ = ::fork();
     if (pid_ == 0) {
       int out = ::open(outPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -69,14 +70,17 @@ class Process {
   pid_t pid_ = -1;
 };
 
-Outcome runHive(const std::vector<std::string>& args, const fs::path& dir) { return Process(args, dir).wait(); }
+Outcome runHive(const std::vector<std::string>& args, const fs::path& dir) {
+  return Process(args, dir).wait();
+}
 
 class CliTest : public ::testing::Test {
  protected:
   std::string writeConfig(const std::string& plugins, const std::string& extraHive = "") {
     stagePlugins(dir_.path() / "plugins", {"solo-1.0.0.so", "alpha-1.0.0.so"});
     std::string path = dir_ / "hive.yaml";
-    writeText(path, "hive:\n  plugin_dirs: [plugins]\n  data_dir: data\n" + extraHive + "plugins:\n" + plugins);
+    writeText(path,
+              "hive:\n  plugin_dirs: [plugins]\n  data_dir: data\n" + extraHive + "plugins:\n" + plugins);
     return path;
   }
   TempDirectory dir_;
@@ -120,8 +124,9 @@ TEST_F(CliTest, CheckConfigValidatesPluginSectionsAndNames) {
   EXPECT_EQ(o.exitCode, 1);
   EXPECT_THAT(o.err, HasSubstr(config + ":7:14: error: 'limit': must be at least 1"));
   EXPECT_THAT(o.err, HasSubstr(config + ":8:7: error: unknown key 'limt' (did you mean 'limit'?)"));
-  EXPECT_THAT(o.err, HasSubstr(config + ":9:3: warning: plugin 'sollo': not found in the plugin directories (did you "
-                                        "mean 'solo'?)"));
+  EXPECT_THAT(
+      o.err, HasSubstr(config + ":9:3: warning: plugin 'sollo': not found in the plugin directories (did you "
+                                "mean 'solo'?)"));
 }
 
 TEST_F(CliTest, CheckConfigRejectsBrokenYamlWithoutCrashing) {

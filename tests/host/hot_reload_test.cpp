@@ -1,13 +1,13 @@
 // Hot swap of a running plugin under load, over real .so files and threads.
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
 
 #include <atomic>
 #include <fstream>
 #include <set>
 #include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 #include "../plugins/swap_counter_service.hpp"
 #include "host/logging.hpp"
@@ -53,7 +53,8 @@ class HotReloadTest : public ::testing::Test {
 
   std::string stage(const std::string& file, const std::string& as = "swap_counter.so") {
     std::filesystem::create_directories(pluginDir_);
-    std::filesystem::copy_file(kSwapPlugins / file, pluginDir_ / as, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(kSwapPlugins / file, pluginDir_ / as,
+                               std::filesystem::copy_options::overwrite_existing);
     return (pluginDir_ / as).string();
   }
 
@@ -181,13 +182,16 @@ TEST_F(HotReloadTest, FailuresRollBackAndTheOldGenerationServesThroughout) {
   EXPECT_THAT(abi.message(), HasSubstr("built for SDK ABI"));
   std::string bytes = hive::test::readText(kSwapPlugins / "swap_v2-1.1.0.so");
   hive::test::writeText(pluginDir_ / "cut.so", bytes.substr(0, bytes.size() / 2));
-  EXPECT_THAT(host->reload("swap_counter", (pluginDir_ / "cut.so").string()).message(), HasSubstr("truncated ELF file"));
+  EXPECT_THAT(host->reload("swap_counter", (pluginDir_ / "cut.so").string()).message(),
+              HasSubstr("truncated ELF file"));
   hive::test::writeText(pluginDir_ / "text.so", "not a library");
-  EXPECT_THAT(host->reload("swap_counter", (pluginDir_ / "text.so").string()).message(), HasSubstr("not an ELF file"));
+  EXPECT_THAT(host->reload("swap_counter", (pluginDir_ / "text.so").string()).message(),
+              HasSubstr("not an ELF file"));
   // Another plugin's file.
-  EXPECT_THAT(host->reload("swap_counter", (std::filesystem::path(HIVE_TEST_PLUGIN_DIR) / "solo-1.0.0.so").string())
-                  .message(),
-              HasSubstr("holds plugin 'solo' 1.0.0, not plugin 'swap_counter'"));
+  EXPECT_THAT(
+      host->reload("swap_counter", (std::filesystem::path(HIVE_TEST_PLUGIN_DIR) / "solo-1.0.0.so").string())
+          .message(),
+      HasSubstr("holds plugin 'solo' 1.0.0, not plugin 'swap_counter'"));
 
   EXPECT_EQ(build(handle), "v1");
   EXPECT_EQ(handle.lease()->next(), ++expected);
@@ -247,9 +251,11 @@ TEST_F(HotReloadTest, IncompatibleMajorIsRefusedWhileAConsumerNeedsTheOldOne) {
   Diagnostics diagnostics;
   ASSERT_TRUE(host.load(diagnostics).ok()) << diagnostics.toString();
   ASSERT_TRUE(host.start().ok());
-  Status refused = host.reload("alpha", (std::filesystem::path(HIVE_TEST_PLUGIN_DIR) / "alpha_v2-2.0.0.so").string());
+  Status refused =
+      host.reload("alpha", (std::filesystem::path(HIVE_TEST_PLUGIN_DIR) / "alpha_v2-2.0.0.so").string());
   EXPECT_THAT(refused.message(), HasSubstr("running plugin 'beta' 1.0.0 needs 'alpha' ^1.0"));
-  Status compatible = host.reload("alpha", (std::filesystem::path(HIVE_TEST_PLUGIN_DIR) / "alpha_v12-1.2.0.so").string());
+  Status compatible =
+      host.reload("alpha", (std::filesystem::path(HIVE_TEST_PLUGIN_DIR) / "alpha_v12-1.2.0.so").string());
   EXPECT_TRUE(compatible.ok()) << compatible.toString();
   EXPECT_EQ(host.status()[0].version, "1.2.0");
 }

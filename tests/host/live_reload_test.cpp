@@ -1,9 +1,6 @@
 // Live changes through their real triggers: files dropped into a watched
 // plugin directory (mv and in-place cp), config file edits (including an
 // editor's atomic rename), and the control socket.
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -11,6 +8,9 @@
 #include <fstream>
 #include <set>
 #include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 #include "../plugins/swap_counter_service.hpp"
 #include "host/config/kernel_config.hpp"
@@ -70,8 +70,9 @@ class LiveReloadTest : public ::testing::Test {
   }
 
   void writeConfig(const std::string& plugins, const std::string& extra = "") {
-    writeText(configPath_, "hive:\n  plugin_dirs: [plugins]\n  data_dir: data\n  drain_deadline: 5s\n  control_socket: " +
-                               (dir_.path() / "run" / "hive.sock").string() + "\n" + extra + "plugins:\n" + plugins);
+    writeText(configPath_,
+              "hive:\n  plugin_dirs: [plugins]\n  data_dir: data\n  drain_deadline: 5s\n  control_socket: " +
+                  (dir_.path() / "run" / "hive.sock").string() + "\n" + extra + "plugins:\n" + plugins);
   }
 
   void startHive(bool watchFiles = true) {
@@ -200,8 +201,9 @@ TEST_F(LiveReloadTest, ConfigReloadAppliesEnableDisableAndRejectsBadInputWhole) 
   ASSERT_EQ(statusOf("solo").state, PluginState::kStarted);
 
   // Invalid YAML, an unknown key, a plugin rejecting its new section: all rejected.
-  for (const std::string& broken : {std::string("  solo: {config: {limit: 3}\n"), std::string("  solo:\n    enabeld: true\n"),
-                                    std::string("  solo:\n    config: {limit: 0}\n")}) {
+  for (const std::string& broken :
+       {std::string("  solo: {config: {limit: 3}\n"), std::string("  solo:\n    enabeld: true\n"),
+        std::string("  solo:\n    config: {limit: 0}\n")}) {
     writeConfig(broken);
     Status result = controller_->reloadConfig();
     EXPECT_FALSE(result.ok()) << broken;
@@ -235,7 +237,8 @@ TEST_F(LiveReloadTest, AnEditorsAtomicRenameIsPickedUpOnce) {
   startHive();
   std::string next = dir_ / ".hive.yaml.swp";
   writeText(next, "hive:\n  plugin_dirs: [plugins]\n  data_dir: data\n  control_socket: " +
-                      (dir_.path() / "run" / "hive.sock").string() + "\nplugins:\n  solo:\n    config: {limit: 7}\n");
+                      (dir_.path() / "run" / "hive.sock").string() +
+                      "\nplugins:\n  solo:\n    config: {limit: 7}\n");
   fs::rename(next, configPath_);
   ASSERT_TRUE(eventually([&] { return metric("hive_config_reloads_total{result=\"applied\"}") >= 1; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(400));  // anything more would have shown by now
@@ -255,24 +258,30 @@ TEST_F(LiveReloadTest, TheControlSocketAnswersOnlyItsOwner) {
   auto status = sendControlCommand(socket, "plugins status");
   ASSERT_TRUE(status.ok()) << status.status().toString();
   EXPECT_THAT(*status, ::testing::StartsWith("ok\n"));
-  EXPECT_THAT(*status, HasSubstr("\"name\":\"swap_counter\",\"version\":\"1.0.0\",\"state\":\"started\",\"generation\":1"));
+  EXPECT_THAT(
+      *status,
+      HasSubstr("\"name\":\"swap_counter\",\"version\":\"1.0.0\",\"state\":\"started\",\"generation\":1"));
 
   fs::copy_file(kSwapPlugins / "swap_v2-1.1.0.so", dir_.path() / "v2.so");
   controller_->stop();  // no watcher: the command alone must do it
   controller_ = std::make_unique<ReloadController>(
       *host_, ReloadController::Options{configPath_, std::chrono::milliseconds(50), false}, *log_);
   ASSERT_TRUE(controller_->start().ok());
-  fs::copy_file(kSwapPlugins / "swap_v2-1.1.0.so", pluginDir_ / "swap_counter.so", fs::copy_options::overwrite_existing);
+  fs::copy_file(kSwapPlugins / "swap_v2-1.1.0.so", pluginDir_ / "swap_counter.so",
+                fs::copy_options::overwrite_existing);
   EXPECT_EQ(*sendControlCommand(socket, "plugins reload swap_counter"), "ok\n");
   EXPECT_EQ(statusOf("swap_counter").version, "1.1.0");
-  EXPECT_THAT(*sendControlCommand(socket, "plugins reload nothing"), HasSubstr("error: no plugin named 'nothing'"));
+  EXPECT_THAT(*sendControlCommand(socket, "plugins reload nothing"),
+              HasSubstr("error: no plugin named 'nothing'"));
   EXPECT_THAT(*sendControlCommand(socket, "make coffee"), HasSubstr("error: unknown command"));
-  EXPECT_THAT(*sendControlCommand(socket, std::string(5000, 'x')), HasSubstr("error: command longer than 4096 bytes"));
+  EXPECT_THAT(*sendControlCommand(socket, std::string(5000, 'x')),
+              HasSubstr("error: command longer than 4096 bytes"));
   EXPECT_EQ(*sendControlCommand(socket, "plugins rescan"), "ok\n") << "nothing changed: nothing to do";
   EXPECT_EQ(statusOf("swap_counter").generation, 2u);
 
   // A second kernel on the same socket is refused; a stale socket file is replaced.
-  ControlServer second(socket, [](const std::string&) { return std::string("ok\n"); }, *log_);
+  ControlServer second(
+      socket, [](const std::string&) { return std::string("ok\n"); }, *log_);
   EXPECT_EQ(second.start().code(), StatusCode::kAlreadyExists);
 }
 

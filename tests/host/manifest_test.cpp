@@ -1,11 +1,11 @@
 // Reading manifests from real plugin files, and every compatibility refusal.
 #include "host/manifest.hpp"
 
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <iterator>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "hive/version.h"
 #include "host/catalog.hpp"
@@ -14,8 +14,8 @@
 namespace hive::host {
 namespace {
 
-using hive::test::testPlugin;
 using hive::test::TempDirectory;
+using hive::test::testPlugin;
 
 std::vector<unsigned char> bytesOf(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -85,12 +85,15 @@ std::string refusal(const std::string& file) {
 TEST(ManifestTest, EachIncompatibilityNamesItsField) {
   const std::string host = std::to_string(HIVE_SDK_ABI_MAJOR) + "." + std::to_string(HIVE_SDK_ABI_MINOR);
   EXPECT_EQ(refusal("abi_major-2.1.0.so"), "plugin 'abi_major' 2.1.0: built for SDK ABI " +
-                                               std::to_string(HIVE_SDK_ABI_MAJOR + 1) + ".x, host provides " + host);
+                                               std::to_string(HIVE_SDK_ABI_MAJOR + 1) + ".x, host provides " +
+                                               host);
   EXPECT_EQ(refusal("abi_minor-1.0.0.so"),
             "plugin 'abi_minor' 1.0.0: built for SDK ABI " + std::to_string(HIVE_SDK_ABI_MAJOR) + "." +
                 std::to_string(HIVE_SDK_ABI_MINOR + 7) + ", newer than the host's " + host);
-  EXPECT_EQ(refusal("toolchain-1.0.0.so"), "plugin 'toolchain' 1.0.0: toolchain 'msvc;msvcrt;x86_64' differs from "
-                                           "the host's '" + HostAbi::current().toolchain + "'");
+  EXPECT_EQ(refusal("toolchain-1.0.0.so"),
+            "plugin 'toolchain' 1.0.0: toolchain 'msvc;msvcrt;x86_64' differs from "
+            "the host's '" +
+                HostAbi::current().toolchain + "'");
 }
 
 TEST(ManifestTest, OlderMinorAndForeignAsioRuntimeAreJudgedByTheirFields) {
@@ -113,8 +116,8 @@ TEST(CatalogTest, ScansADirectoryAndRefusesEachBadFileWithOneLine) {
   hive::test::writeText(dir.path() / "cut.so", std::string(bytes.begin(), bytes.begin() + 4000));
   hive::test::writeText(dir.path() / "README.txt", "ignored: not a .so\n");
 
-  Catalog catalog = scanPluginDirectories({dir.path().string(), (dir.path() / "missing").string()},
-                                          HostAbi::current());
+  Catalog catalog =
+      scanPluginDirectories({dir.path().string(), (dir.path() / "missing").string()}, HostAbi::current());
   ASSERT_EQ(catalog.plugins.size(), 2u);
   EXPECT_EQ(catalog.versionsOf("alpha").size(), 2u);
   ASSERT_EQ(catalog.refusals.size(), 7u);

@@ -1,6 +1,8 @@
 // The kernel's lifecycle over real .so files loaded through the real loader.
 #include "host/plugin_host.hpp"
 
+#include <fcntl.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,8 +11,6 @@
 #include "host/plugin_library.hpp"
 #include "host/service_registry.hpp"
 #include "test_support.hpp"
-
-#include <fcntl.h>
 
 namespace hive::host {
 namespace {
@@ -39,7 +39,8 @@ class PluginHostTest : public ::testing::Test {
     return fd;
   }
 
-  PluginEntry& enable(const std::string& name, std::initializer_list<std::pair<std::string, std::string>> values = {},
+  PluginEntry& enable(const std::string& name,
+                      std::initializer_list<std::pair<std::string, std::string>> values = {},
                       std::string range = "*") {
     PluginEntry entry;
     entry.name = name;
@@ -91,12 +92,13 @@ TEST_F(PluginHostTest, StartsInDependencyOrderAndStopsInReverse) {
   Diagnostics diagnostics;
   ASSERT_TRUE(host->load(diagnostics).ok()) << diagnostics.toString();
   ASSERT_TRUE(host->start().ok());
-  for (const auto& s : host->status()) EXPECT_EQ(s.state, PluginState::kStarted) << s.name << ": " << s.reason;
+  for (const auto& s : host->status())
+    EXPECT_EQ(s.state, PluginState::kStarted) << s.name << ": " << s.reason;
   host->stop();
-  EXPECT_THAT(trace(), ::testing::ElementsAre("configure alpha", "configure beta", "configure gamma", "start alpha",
-                                              "start beta", "counter 1 beta", "start gamma", "stop gamma",
-                                              "stop beta", "stop alpha", "destroy gamma", "destroy beta",
-                                              "destroy alpha"));
+  EXPECT_THAT(trace(),
+              ::testing::ElementsAre("configure alpha", "configure beta", "configure gamma", "start alpha",
+                                     "start beta", "counter 1 beta", "start gamma", "stop gamma", "stop beta",
+                                     "stop alpha", "destroy gamma", "destroy beta", "destroy alpha"));
   for (const auto& s : host->status()) EXPECT_EQ(s.state, PluginState::kUnloaded) << s.name;
   host->stop();  // idempotent
 }
@@ -107,7 +109,8 @@ TEST_F(PluginHostTest, SelectsTheHighestVersionInTheConfiguredRange) {
     std::string range;
     std::string expected;
   };
-  for (const auto& c : std::vector<Case>{{"^1.0", "1.2.0"}, {"*", "2.0.0"}, {"~1.0", "1.0.0"}, {">=1.1 <2", "1.2.0"}}) {
+  for (const auto& c :
+       std::vector<Case>{{"^1.0", "1.2.0"}, {"*", "2.0.0"}, {"~1.0", "1.0.0"}, {">=1.1 <2", "1.2.0"}}) {
     config_.plugins.clear();
     enable("alpha", {}, c.range);
     auto host = makeHost();
@@ -160,9 +163,11 @@ TEST_F(PluginHostTest, ARequiredPluginThatFailsStopsTheStart) {
 }
 
 TEST_F(PluginHostTest, ResolutionRefusalsAreOneLineEachAndLocated) {
-  stagePlugins(pluginDir_, {"alpha-1.0.0.so", "needs_missing-1.0.0.so", "needs_alpha2-1.0.0.so", "cycle_a-1.0.0.so",
-                            "cycle_b-1.0.0.so", "needs_service-1.0.0.so", "solo-1.0.0.so"});
-  for (const char* name : {"alpha", "needs_missing", "needs_alpha2", "cycle_a", "cycle_b", "needs_service", "sollo"})
+  stagePlugins(pluginDir_,
+               {"alpha-1.0.0.so", "needs_missing-1.0.0.so", "needs_alpha2-1.0.0.so", "cycle_a-1.0.0.so",
+                "cycle_b-1.0.0.so", "needs_service-1.0.0.so", "solo-1.0.0.so"});
+  for (const char* name :
+       {"alpha", "needs_missing", "needs_alpha2", "cycle_a", "cycle_b", "needs_service", "sollo"})
     enable(name);
   auto host = makeHost();
   Diagnostics diagnostics;
@@ -175,8 +180,9 @@ TEST_F(PluginHostTest, ResolutionRefusalsAreOneLineEachAndLocated) {
             "plugin 'needs_alpha2' 1.0.0: depends on 'alpha' ^2.0, but version 1.0.0 is enabled");
   EXPECT_THAT(statusOf(all, "cycle_a").reason, HasSubstr("dependency cycle: cycle_a -> cycle_b -> cycle_a"));
   EXPECT_THAT(statusOf(all, "cycle_b").reason, HasSubstr("dependency cycle: cycle_b -> cycle_a -> cycle_b"));
-  EXPECT_EQ(statusOf(all, "needs_service").reason,
-            "plugin 'needs_service' 1.0.0: requires service 'test.nothing/1', which no enabled plugin provides");
+  EXPECT_EQ(
+      statusOf(all, "needs_service").reason,
+      "plugin 'needs_service' 1.0.0: requires service 'test.nothing/1', which no enabled plugin provides");
   EXPECT_EQ(statusOf(all, "sollo").reason,
             "plugin 'sollo': not found in the plugin directories (did you mean 'solo'?)");
   ASSERT_EQ(diagnostics.items().size(), 6u);
@@ -193,9 +199,10 @@ TEST_F(PluginHostTest, ARequiredRefusedPluginFailsTheLoad) {
   Diagnostics diagnostics;
   EXPECT_FALSE(host->load(diagnostics).ok());
   ASSERT_EQ(diagnostics.errorCount(), 1u);
-  EXPECT_EQ(diagnostics.items()[0].toString(),
-            "hive.yaml:9:3: error: required plugin 'needs_missing' 1.0.0: depends on 'nonexistent' *, which is not "
-            "enabled");
+  EXPECT_EQ(
+      diagnostics.items()[0].toString(),
+      "hive.yaml:9:3: error: required plugin 'needs_missing' 1.0.0: depends on 'nonexistent' *, which is not "
+      "enabled");
 }
 
 TEST_F(PluginHostTest, PluginConfigurationErrorsArePreciseAndStopTheLoad) {
@@ -206,7 +213,8 @@ TEST_F(PluginHostTest, PluginConfigurationErrorsArePreciseAndStopTheLoad) {
   Status loaded = host->load(diagnostics);
   EXPECT_FALSE(loaded.ok());
   ASSERT_EQ(diagnostics.errorCount(), 3u) << diagnostics.toString();
-  EXPECT_EQ(diagnostics.items()[0].toString(), "hive.yaml:13:14: error: 'use_counter': expected true or false, got 'maybe'");
+  EXPECT_EQ(diagnostics.items()[0].toString(),
+            "hive.yaml:13:14: error: 'use_counter': expected true or false, got 'maybe'");
   EXPECT_EQ(diagnostics.items()[1].toString(), "hive.yaml:11:14: error: 'limit': must be at least 1");
   EXPECT_EQ(diagnostics.items()[2].toString(),
             "hive.yaml:12:7: error: unknown key 'fail_strat' (did you mean 'fail_start'?)");
@@ -221,8 +229,10 @@ TEST_F(PluginHostTest, AThrowingConstructorFailsThatPluginOnly) {
   Diagnostics diagnostics;
   ASSERT_TRUE(host->load(diagnostics).ok());
   ASSERT_TRUE(host->start().ok());
-  EXPECT_EQ(statusOf(host->status(), "throwing_ctor").reason, "plugin 'throwing_ctor' 1.0.0: constructor failed");
-  EXPECT_EQ(statusOf(host->status(), "solo").state, PluginState::kStarted) << statusOf(host->status(), "solo").reason;
+  EXPECT_EQ(statusOf(host->status(), "throwing_ctor").reason,
+            "plugin 'throwing_ctor' 1.0.0: constructor failed");
+  EXPECT_EQ(statusOf(host->status(), "solo").state, PluginState::kStarted)
+      << statusOf(host->status(), "solo").reason;
 }
 
 TEST_F(PluginHostTest, ProvidingAnUndeclaredServiceIsRefused) {

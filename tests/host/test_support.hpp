@@ -40,7 +40,8 @@ inline fs::path testPlugin(const std::string& file) { return fs::path(HIVE_TEST_
 // A plugin directory holding copies of the given test plugin files.
 inline void stagePlugins(const fs::path& directory, std::initializer_list<std::string> files) {
   fs::create_directories(directory);
-  for (const auto& f : files) fs::copy_file(testPlugin(f), directory / f, fs::copy_options::overwrite_existing);
+  for (const auto& f : files)
+    fs::copy_file(testPlugin(f), directory / f, fs::copy_options::overwrite_existing);
 }
 
 inline std::string readText(const fs::path& path) {

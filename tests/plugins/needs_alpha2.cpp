@@ -1,2 +1,3 @@
 #include "trace_plugin.hpp"
-HIVE_PLUGIN(hive::test::TracePlugin, .name = "needs_alpha2", .version = "1.0.0", .dependencies = {{"alpha", "^2.0"}})
+HIVE_PLUGIN(hive::test::TracePlugin, .name = "needs_alpha2", .version = "1.0.0",
+            .dependencies = {{"alpha", "^2.0"}})

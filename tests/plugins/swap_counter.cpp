@@ -7,11 +7,12 @@
 //   SWAP_FAIL_START   start()/startFrom() fail
 //   SWAP_FAIL_HEALTH  health() fails
 //   SWAP_NEVER_DRAINS drained() stays false
-#include <boost/asio/steady_timer.hpp>
 #include <atomic>
 #include <charconv>
 #include <memory>
 #include <mutex>
+
+#include <boost/asio/steady_timer.hpp>
 
 #include "hive/asio.hpp"
 #include "hive/plugin.hpp"
@@ -63,7 +64,8 @@ class SwapCounterPlugin final : public Plugin {
     if (handoff.stateVersion != kStateVersion)
       return failedPrecondition("state version " + std::to_string(handoff.stateVersion) + " unknown");
     std::int64_t value = 0;
-    auto [ptr, ec] = std::from_chars(handoff.state.data(), handoff.state.data() + handoff.state.size(), value);
+    auto [ptr, ec] =
+        std::from_chars(handoff.state.data(), handoff.state.data() + handoff.state.size(), value);
     if (ec != std::errc()) return invalidArgument("bad state '" + handoff.state + "'");
     return begin(value);
   }

@@ -56,7 +56,8 @@ class TracePlugin : public Plugin {
     trace("start");
     if (failStart_) return unavailable("told to fail");
     if (provideCounter_) HIVE_TRY(context_.services().provide<CounterService>(std::make_shared<Counter>()));
-    if (provideUndeclared_) HIVE_TRY(context_.services().provide<UndeclaredService>(std::make_shared<UndeclaredService>()));
+    if (provideUndeclared_)
+      HIVE_TRY(context_.services().provide<UndeclaredService>(std::make_shared<UndeclaredService>()));
     if (useCounter_) {
       auto counter = HIVE_TRY(context_.services().get<CounterService>());
       trace("counter " + std::to_string(counter->next()));
