@@ -49,6 +49,14 @@ std::vector<ServiceKey> services(const HiveManifestService (&slots)[HIVE_MAX_SER
 
 }  // namespace
 
+bool isPluginName(std::string_view name) {
+  if (name.empty() || name.size() > sizeof(HiveManifest::name) - 1 || !(name[0] >= 'a' && name[0] <= 'z'))
+    return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
 HostAbi HostAbi::current() {
   return {HIVE_SDK_ABI_MAJOR, HIVE_SDK_ABI_MINOR, detail::kToolchain, HIVE_ASIO_RUNTIME_VERSION};
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hive/status.hpp"
@@ -48,6 +49,10 @@ struct HostAbi {
 
   static HostAbi current();
 };
+
+// [a-z][a-z0-9_]*, at most 47 characters: the rule HIVE_PLUGIN checks at
+// compile time, for names that come from elsewhere (config, CLI).
+bool isPluginName(std::string_view name);
 
 // Parses the ELF image and extracts the "hive_manifest" section. Errors are one
 // line: "not an ELF file", "truncated ELF file: ...", "not a Hive plugin: ...".

@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "host/manifest.hpp"
+
 namespace hive::host {
 namespace {
 
@@ -188,10 +190,8 @@ Status checkName(std::string_view name) {
   };
   if (name.empty()) return invalidArgument("plugin name is empty");
   if (name.size() > 47) return bad("is longer than 47 characters");
-  bool valid = name[0] >= 'a' && name[0] <= 'z' && std::all_of(name.begin(), name.end(), [](char c) {
-                 return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-               });
-  if (!valid) return bad("must match [a-z][a-z0-9_]* (lower case letters, digits, '_'; a letter first)");
+  if (!isPluginName(name))
+    return bad("must match [a-z][a-z0-9_]* (lower case letters, digits, '_'; a letter first)");
   if (std::ranges::find(kKeywords, name) != std::end(kKeywords) ||
       std::ranges::find(kNamespacesInUse, name) != std::end(kNamespacesInUse))
     return bad("cannot be used: it is the plugin's C++ namespace, and '" + std::string(name) +

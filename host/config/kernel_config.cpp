@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "host/config/yaml_loader.hpp"
+#include "host/manifest.hpp"
 #include "host/semver.hpp"
 
 namespace hive::host {
@@ -13,13 +14,6 @@ namespace fs = std::filesystem;
 // The wording operators see (docs/operators.md): "<n> error(s) in <file>".
 std::string errorCount(std::size_t errors, const std::string& path) {
   return std::to_string(errors) + " error(s) in " + path;
-}
-
-bool validPluginName(std::string_view name) {
-  if (name.empty() || name.size() > 47 || !(name[0] >= 'a' && name[0] <= 'z')) return false;
-  for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  return true;
 }
 
 std::string resolvePath(const std::string& value, const fs::path& base) {
@@ -113,7 +107,7 @@ void readPlugins(const ConfigNode& node, KernelConfig& config, Diagnostics& diag
     return;
   }
   for (const auto& entry : node.entries()) {
-    if (!validPluginName(entry.key)) {
+    if (!isPluginName(entry.key)) {
       diagnostics.error(entry.keyLocation, "invalid plugin name '" + entry.key +
                                                "': expected [a-z][a-z0-9_]*, at most 47 characters");
       continue;

@@ -15,6 +15,7 @@
 #include "host/plugin_host.hpp"
 #include "host/plugin_library.hpp"
 #include "host/service_registry.hpp"
+#include "swap_load.hpp"
 #include "test_support.hpp"
 
 namespace hive::host {
@@ -29,22 +30,6 @@ const std::filesystem::path kSwapPlugins = std::filesystem::path(HIVE_BINARY_DIR
 int devNull() {
   static int fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   return fd;
-}
-
-std::size_t mappingsOf(const std::string& needle) {
-  std::ifstream maps("/proc/self/maps");
-  std::set<std::string> images;
-  for (std::string line; std::getline(maps, line);) {
-    auto at = line.find(needle);
-    if (at != std::string::npos) images.insert(line.substr(line.find('/')));
-  }
-  return images.size();
-}
-
-std::size_t openFds() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
-  return n;
 }
 
 class HotReloadTest : public ::testing::Test {
@@ -91,45 +76,27 @@ class HotReloadTest : public ::testing::Test {
 
 TEST_F(HotReloadTest, SwapsUnderEightBusyThreadsWithoutAFailedCallOrLostState) {
   stage("swap_v1-1.0.0.so");
-  std::size_t fdsBefore = openFds();
+  std::size_t fdsBefore = hive::test::openFds();
   auto host = startHost();
   auto handle = handleOf(*host);
   ASSERT_EQ(build(handle), "v1");
 
-  std::atomic<bool> running{true};
-  std::atomic<std::int64_t> calls{0}, failures{0}, regressions{0};
-  std::vector<std::thread> callers;
-  for (int t = 0; t < 8; ++t)
-    callers.emplace_back([&] {
-      std::int64_t last = 0;
-      while (running.load(std::memory_order_relaxed)) {
-        auto counter = handle.lease();
-        if (!counter) {
-          failures.fetch_add(1);
-          continue;
-        }
-        std::int64_t value = counter->next();
-        if (value <= last) regressions.fetch_add(1);
-        last = value;
-        calls.fetch_add(1);
-      }
-    });
+  hive::test::SwapLoad load(handle, 8);
 
   const char* builds[] = {"swap_v2-1.1.0.so", "swap_v1-1.0.0.so"};
   for (int swap = 0; swap < 20; ++swap) {
     std::string path = stage(builds[swap % 2]);
-    std::int64_t before = calls.load();
-    while (calls.load() < before + 200) std::this_thread::yield();  // callers are really running
+    std::int64_t before = load.calls();
+    while (load.calls() < before + 200) std::this_thread::yield();  // callers are really running
     Status swapped = host->reload("swap_counter", path);
     ASSERT_TRUE(swapped.ok()) << swapped.toString();
   }
-  running = false;
-  for (auto& t : callers) t.join();
+  load.stop();
 
-  EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(regressions.load(), 0) << "values went backwards: state was lost in a swap";
+  EXPECT_EQ(load.failures(), 0);
+  EXPECT_EQ(load.regressions(), 0) << "values went backwards: state was lost in a swap";
   // Every call got a distinct value and none was lost: the next one is calls + 1.
-  EXPECT_EQ(handle.lease()->next(), calls.load() + 1);
+  EXPECT_EQ(handle.lease()->next(), load.calls() + 1);
   EXPECT_EQ(build(handle), "v1");
   auto waitUntil = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (handle.lease()->ticks() == 0 && std::chrono::steady_clock::now() < waitUntil)
@@ -142,12 +109,13 @@ TEST_F(HotReloadTest, SwapsUnderEightBusyThreadsWithoutAFailedCallOrLostState) {
   EXPECT_EQ(status[0].reloads, 20u);
   host->reapLibraries();
   EXPECT_TRUE(host->retired().empty());
-  EXPECT_EQ(mappingsOf("memfd:hive-swap_counter-"), 1u) << "only the serving generation stays mapped";
+  EXPECT_EQ(hive::test::mappingsOf("memfd:hive-swap_counter-"), 1u)
+      << "only the serving generation stays mapped";
   handle = {};
   host->stop();
-  EXPECT_EQ(mappingsOf("memfd:hive-swap_counter-"), 0u);
+  EXPECT_EQ(hive::test::mappingsOf("memfd:hive-swap_counter-"), 0u);
   host.reset();
-  EXPECT_EQ(openFds(), fdsBefore);
+  EXPECT_EQ(hive::test::openFds(), fdsBefore);
 }
 
 TEST_F(HotReloadTest, FailuresRollBackAndTheOldGenerationServesThroughout) {
@@ -197,7 +165,7 @@ TEST_F(HotReloadTest, FailuresRollBackAndTheOldGenerationServesThroughout) {
   EXPECT_EQ(handle.lease()->next(), ++expected);
   EXPECT_EQ(host->status()[0].generation, 1u);
   host->reapLibraries();
-  EXPECT_EQ(mappingsOf("memfd:hive-swap_counter-"), 1u) << "no failed generation stays mapped";
+  EXPECT_EQ(hive::test::mappingsOf("memfd:hive-swap_counter-"), 1u) << "no failed generation stays mapped";
 }
 
 TEST_F(HotReloadTest, ALongHeldLeaseMakesTheSwapRollBackAtTheDeadline) {

@@ -20,6 +20,7 @@
 #include "host/plugin_host.hpp"
 #include "host/reload_controller.hpp"
 #include "host/service_registry.hpp"
+#include "swap_load.hpp"
 #include "test_support.hpp"
 
 namespace hive::host {
@@ -33,20 +34,6 @@ using ::testing::HasSubstr;
 
 const fs::path kSwapPlugins = fs::path(HIVE_BINARY_DIR) / "swap_plugins";
 const fs::path kTestPlugins = fs::path(HIVE_TEST_PLUGIN_DIR);
-
-std::size_t mappingsOf(const std::string& needle) {
-  std::ifstream maps("/proc/self/maps");
-  std::set<std::string> images;
-  for (std::string line; std::getline(maps, line);)
-    if (line.find(needle) != std::string::npos) images.insert(line.substr(line.find('/')));
-  return images.size();
-}
-
-std::size_t openFds() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/fd")) ++n;
-  return n;
-}
 
 template <typename Predicate>
 bool eventually(Predicate predicate, std::chrono::seconds timeout = std::chrono::seconds(20)) {
@@ -122,30 +109,13 @@ class LiveReloadTest : public ::testing::Test {
 TEST_F(LiveReloadTest, FilesDroppedIntoTheWatchedDirectorySwapUnderLoad) {
   fs::copy_file(kSwapPlugins / "swap_v1-1.0.0.so", pluginDir_ / "swap_counter.so");
   writeConfig("  swap_counter: {}\n");
-  std::size_t fdsBefore = openFds();
+  std::size_t fdsBefore = hive::test::openFds();
   startHive();
   auto slot = host_->services().slot({"test.swap_counter", 1}, "swap_counter");
   ASSERT_TRUE(slot.ok());
   ServiceHandle<SwapCounter> handle(*slot);
 
-  std::atomic<bool> running{true};
-  std::atomic<std::int64_t> calls{0}, failures{0}, regressions{0};
-  std::vector<std::thread> callers;
-  for (int t = 0; t < 8; ++t)
-    callers.emplace_back([&] {
-      std::int64_t last = 0;
-      while (running.load(std::memory_order_relaxed)) {
-        auto counter = handle.lease();
-        if (!counter) {
-          failures.fetch_add(1);
-          continue;
-        }
-        std::int64_t value = counter->next();
-        if (value <= last) regressions.fetch_add(1);
-        last = value;
-        calls.fetch_add(1);
-      }
-    });
+  hive::test::SwapLoad load(handle, 8);
 
   const int kSwaps = 50;
   const char* builds[] = {"swap_v2-1.1.0.so", "swap_v1-1.0.0.so"};
@@ -164,21 +134,20 @@ TEST_F(LiveReloadTest, FilesDroppedIntoTheWatchedDirectorySwapUnderLoad) {
         << "swap " << swap << " not picked up; generation " << statusOf("swap_counter").generation
         << ", last error: " << statusOf("swap_counter").lastReloadError;
   }
-  running = false;
-  for (auto& t : callers) t.join();
+  load.stop();
 
-  EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(regressions.load(), 0);
-  EXPECT_EQ(handle.lease()->next(), calls.load() + 1) << "the counter state was carried across every swap";
+  EXPECT_EQ(load.failures(), 0);
+  EXPECT_EQ(load.regressions(), 0);
+  EXPECT_EQ(handle.lease()->next(), load.calls() + 1) << "the counter state was carried across every swap";
   EXPECT_EQ(handle.lease()->build(), "v1");
-  EXPECT_GT(calls.load(), 0);
+  EXPECT_GT(load.calls(), 0);
   host_->reapLibraries();
-  EXPECT_LE(mappingsOf("memfd:hive-swap_counter-"), 1u);
+  EXPECT_LE(hive::test::mappingsOf("memfd:hive-swap_counter-"), 1u);
   handle = {};
   slot = Status();
   stopHive();
-  EXPECT_EQ(mappingsOf("memfd:hive-swap_counter-"), 0u);
-  EXPECT_EQ(openFds(), fdsBefore);
+  EXPECT_EQ(hive::test::mappingsOf("memfd:hive-swap_counter-"), 0u);
+  EXPECT_EQ(hive::test::openFds(), fdsBefore);
 }
 
 TEST_F(LiveReloadTest, ABrokenFileInTheWatchedDirectoryChangesNothing) {
