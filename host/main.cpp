@@ -106,7 +106,14 @@ int runCommand(const RunOptions& options) {
   }
 
   for (;;) {
-    int signal = sigwaitinfo(&signals, nullptr);
+    // Wake once a second to close libraries whose last lease went (a replaced
+    // generation pinned by a consumer); otherwise only signals wake us.
+    timespec second{1, 0};
+    int signal = sigtimedwait(&signals, nullptr, &second);
+    if (signal < 0) {
+      if (!host.retired().empty()) host.reapLibraries();
+      continue;
+    }
     if (signal == SIGHUP) {
       log->info("SIGHUP: reloading the configuration and rescanning plugin directories");
       (void)reloads.reloadConfig();
