@@ -719,8 +719,10 @@ Status PluginHost::applyConfig(KernelConfig next, Diagnostics& diagnostics) {
     }
   }
 
-  // Newly enabled plugins load and start after everything they need.
+  // Newly enabled plugins load and start after everything they need: in
+  // passes, each starting those whose dependencies and required services run.
   Catalog catalog = scanPluginDirectories(next.pluginDirectories, HostAbi::current());
+  std::vector<std::pair<const PluginEntry*, const PluginFile*>> pending;
   for (const auto& entry : next.plugins) {
     if (!entry.enabled) continue;
     Instance* existing = s.find(entry.name);
@@ -730,44 +732,77 @@ Status PluginHost::applyConfig(KernelConfig next, Diagnostics& diagnostics) {
       diagnostics.warning(entry.location, file.status().message() + "; running without it");
       continue;
     }
-    auto instance = std::make_unique<Instance>();
-    instance->entry = entry;
-    instance->section = entry.config;
-    instance->order = s.instances.size();
-    instance->status = {entry.name, (*file)->manifest.version, (*file)->path, PluginState::kDiscovered,
-                        entry.required};
-    for (const auto& d : (*file)->manifest.dependencies) instance->dependsOn.push_back(d.name);
-    Status compatible = checkReplacement(*instance, (*file)->manifest);
-    Result<Generation> made = compatible.ok() ? s.makeGeneration(*instance, (*file)->path, entry.config, 1,
-                                                                 PluginServiceView::Mode::kLive, diagnostics)
-                                              : Result<Generation>(compatible);
-    Status started = made.ok() ? guarded("start()", [&] { return made->plugin->start(); }) : made.status();
-    if (!started.ok()) {
-      if (made.ok()) {
-        Generation& g = *made;
-        (void)guarded("stop()", [&] {
-          g.plugin->stop();
-          return okStatus();
-        });
-        s.directory.withdrawAll(entry.name);
-        s.directory.cancelWatches(g.owner());
-        if (s.waitDrained(g.plugin, g.manifest.label()))
-          s.destroyParked(g);
-        else
-          keepAsZombie(g, "did not drain after a failed start");
-      }
-      diagnostics.warning(entry.location, "plugin '" + entry.name + "' not started: " + started.message());
-      continue;
-    }
-    instance->current = std::move(made).value();
-    instance->status.generation = 1;
-    s.setState(*instance, PluginState::kStarted);
-    s.log->info(instance->current.manifest.label() + " started by config reload");
-    if (existing != nullptr) {
-      std::erase_if(s.instances, [&](const auto& i) { return i.get() == existing; });
-    }
-    s.instances.push_back(std::move(instance));
+    pending.emplace_back(&entry, *file);
   }
+  auto running = [&](const std::string& name) {
+    const Instance* i = s.find(name);
+    return i != nullptr && i->status.state == PluginState::kStarted;
+  };
+  auto provided = [&](const ServiceKey& wanted) {
+    return std::any_of(s.instances.begin(), s.instances.end(), [&](const auto& i) {
+      const auto& offers = i->current.manifest.provides;
+      return i->status.state == PluginState::kStarted &&
+             std::find(offers.begin(), offers.end(), wanted) != offers.end();
+    });
+  };
+  for (bool progress = true; progress && !pending.empty();) {
+    progress = false;
+    for (auto it = pending.begin(); it != pending.end();) {
+      const PluginEntry& entry = *it->first;
+      const PluginFile& file = *it->second;
+      bool ready =
+          std::all_of(file.manifest.dependencies.begin(), file.manifest.dependencies.end(),
+                      [&](const auto& d) { return running(d.name); }) &&
+          std::all_of(file.manifest.requiredServices.begin(), file.manifest.requiredServices.end(), provided);
+      if (!ready) {
+        ++it;
+        continue;
+      }
+      it = pending.erase(it);
+      progress = true;
+      Instance* existing = s.find(entry.name);
+      auto instance = std::make_unique<Instance>();
+      instance->entry = entry;
+      instance->section = entry.config;
+      instance->order = s.instances.size();
+      instance->status = {entry.name, file.manifest.version, file.path, PluginState::kDiscovered,
+                          entry.required};
+      for (const auto& d : file.manifest.dependencies) instance->dependsOn.push_back(d.name);
+      Status compatible = checkReplacement(*instance, file.manifest);
+      Result<Generation> made = compatible.ok()
+                                    ? s.makeGeneration(*instance, file.path, entry.config, 1,
+                                                       PluginServiceView::Mode::kLive, diagnostics)
+                                    : Result<Generation>(compatible);
+      Status started = made.ok() ? guarded("start()", [&] { return made->plugin->start(); }) : made.status();
+      if (!started.ok()) {
+        if (made.ok()) {
+          Generation& g = *made;
+          (void)guarded("stop()", [&] {
+            g.plugin->stop();
+            return okStatus();
+          });
+          s.directory.withdrawAll(entry.name);
+          s.directory.cancelWatches(g.owner());
+          if (s.waitDrained(g.plugin, g.manifest.label()))
+            s.destroyParked(g);
+          else
+            keepAsZombie(g, "did not drain after a failed start");
+        }
+        diagnostics.warning(entry.location, "plugin '" + entry.name + "' not started: " + started.message());
+        continue;
+      }
+      instance->current = std::move(made).value();
+      instance->status.generation = 1;
+      s.setState(*instance, PluginState::kStarted);
+      s.log->info(instance->current.manifest.label() + " started by config reload");
+      if (existing != nullptr) std::erase_if(s.instances, [&](const auto& i) { return i.get() == existing; });
+      s.instances.push_back(std::move(instance));
+    }
+  }
+  for (const auto& [entry, file] : pending)
+    diagnostics.warning(entry->location, "plugin '" + entry->name +
+                                             "' not started: a dependency or required service " + "of " +
+                                             file->manifest.label() + " is not running");
 
   s.logs.setDefaultLevel(next.logLevel);
   KernelConfig kept = std::move(next);

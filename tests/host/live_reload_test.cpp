@@ -200,6 +200,22 @@ TEST_F(LiveReloadTest, ConfigReloadAppliesEnableDisableAndRejectsBadInputWhole) 
   EXPECT_TRUE(host_->services().lookup({"test.counter", 1}).empty());
 }
 
+TEST_F(LiveReloadTest, PluginsEnabledByAReloadStartAfterWhatTheyNeed) {
+  for (const char* f : {"alpha-1.0.0.so", "beta-1.0.0.so", "needs_missing-1.0.0.so"})
+    fs::copy_file(kTestPlugins / f, pluginDir_ / f);
+  writeConfig("  alpha:\n    enabled: false\n");
+  startHive(false);
+  // beta is listed before alpha, which it depends on and whose service it needs.
+  writeConfig(
+      "  beta:\n    config: {use_counter: true}\n  alpha:\n    config: {provide_counter: true}\n"
+      "  needs_missing: {}\n");
+  Status applied = controller_->reloadConfig();
+  ASSERT_TRUE(applied.ok()) << applied.toString();
+  EXPECT_EQ(statusOf("alpha").state, PluginState::kStarted);
+  EXPECT_EQ(statusOf("beta").state, PluginState::kStarted);
+  EXPECT_NE(statusOf("needs_missing").state, PluginState::kStarted);
+}
+
 TEST_F(LiveReloadTest, AnEditorsAtomicRenameIsPickedUpOnce) {
   fs::copy_file(kTestPlugins / "solo-1.0.0.so", pluginDir_ / "solo-1.0.0.so");
   writeConfig("  solo: {}\n");
