@@ -162,6 +162,30 @@ TEST_F(CliTest, RunBecomesReadyAndStopsOnSigterm) {
   EXPECT_THAT(o.err, HasSubstr("\"component\":\"solo\""));
 }
 
+TEST_F(CliTest, ASecondSignalExitsAtOnce) {
+  auto config = writeConfig("  solo:\n    config: {stop_delay: 20s}\n", "  drain_deadline: 60s\n");
+  Process hive({"run", "-c", config}, dir_.path());
+  ASSERT_TRUE(hive.waitForError("hive ready"));
+  hive.signal(SIGTERM);
+  ASSERT_TRUE(hive.waitForError("stopping (a second signal exits at once)"));
+  auto begin = std::chrono::steady_clock::now();
+  hive.signal(SIGINT);
+  auto o = hive.wait();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(10));
+  EXPECT_EQ(o.exitCode, 130) << o.err;
+  EXPECT_THAT(o.err, HasSubstr("second signal: exiting now"));
+}
+
+TEST_F(CliTest, AStopThatOverrunsTheDrainDeadlineExits) {
+  auto config = writeConfig("  solo:\n    config: {stop_delay: 20s}\n", "  drain_deadline: 300ms\n");
+  Process hive({"run", "-c", config}, dir_.path());
+  ASSERT_TRUE(hive.waitForError("hive ready"));
+  hive.signal(SIGTERM);
+  auto o = hive.wait();
+  EXPECT_EQ(o.exitCode, 1) << o.err;
+  EXPECT_THAT(o.err, HasSubstr("stop deadline of 300 ms passed; exiting now"));
+}
+
 TEST_F(CliTest, RunRefusesToStartOnConfigurationErrors) {
   auto config = writeConfig("  solo:\n    config: {limit: -1}\n");
   auto o = runHive({"run", "-c", config}, dir_.path());

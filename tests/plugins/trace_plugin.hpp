@@ -8,13 +8,16 @@
 //   provide_counter: false provides test.counter/1 (must be in the manifest)
 //   use_counter: false     start() looks up test.counter/1 and calls it
 //   provide_undeclared: false  tries to provide a service its manifest lacks
+//   stop_delay: 0ms        stop() sleeps this long (slow shutdowns)
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "counter_service.hpp"
 #include "hive/plugin.hpp"
@@ -46,6 +49,7 @@ class TracePlugin : public Plugin {
     provideCounter_ = reader.get<bool>("provide_counter", false);
     useCounter_ = reader.get<bool>("use_counter", false);
     provideUndeclared_ = reader.get<bool>("provide_undeclared", false);
+    stopDelay_ = reader.get<std::chrono::milliseconds>("stop_delay", std::chrono::milliseconds(0));
     int limit = reader.get<int>("limit", 10);
     if (limit < 1) reader.reject("limit", "must be at least 1");
     reader.finish();
@@ -66,7 +70,10 @@ class TracePlugin : public Plugin {
     return okStatus();
   }
 
-  void stop() override { trace("stop"); }
+  void stop() override {
+    trace("stop");
+    std::this_thread::sleep_for(stopDelay_);
+  }
 
  private:
   void trace(const std::string& event) {
@@ -81,6 +88,7 @@ class TracePlugin : public Plugin {
   bool provideCounter_ = false;
   bool useCounter_ = false;
   bool provideUndeclared_ = false;
+  std::chrono::milliseconds stopDelay_{0};
 };
 
 }  // namespace hive::test
