@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "hive/version.h"
 #include "host/catalog.hpp"
@@ -96,7 +97,7 @@ int runCommand(const RunOptions& options) {
   for (const auto& p : host.status()) (p.state == PluginState::kStarted ? running : failed)++;
   auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begin);
   log->info("hive ready: " + std::to_string(running) + " plugins started, " + std::to_string(failed) +
-            " failed, in " + std::to_string(elapsed.count() / 1000.0) + " ms");
+            " failed, in " + fmt::format("{:.1f}", elapsed.count() / 1000.0) + " ms");
 
   ReloadController reloads(host, {options.configPath, std::chrono::milliseconds(200), true}, *log);
   if (Status watching = reloads.start(); !watching.ok()) {
