@@ -226,6 +226,7 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 int pluginsListCommand(std::vector<std::string> directories, const std::string& configPath) {
+  std::string socket;
   if (directories.empty()) {
     auto config = readConfig(configPath);
     if (!config.ok()) {
@@ -233,6 +234,14 @@ int pluginsListCommand(std::vector<std::string> directories, const std::string& 
       return 1;
     }
     directories = config->pluginDirectories;
+    socket = config->controlSocket;
+  }
+  // When a hive runs on this config, say what it runs before what is on disk.
+  if (!socket.empty()) {
+    if (auto running = sendControlCommand(socket, "plugins status"); running.ok() && running->rfind("ok\n", 0) == 0) {
+      std::printf("running (hive at %s):\n%s\n", socket.c_str(), running->substr(3).c_str());
+      std::printf("plugin files:\n");
+    }
   }
   Catalog catalog = scanPluginDirectories(directories, HostAbi::current());
   std::printf("%-24s %-10s %-5s %-32s %-28s %-28s %s\n", "NAME", "VERSION", "ABI", "DEPENDENCIES", "PROVIDES",
