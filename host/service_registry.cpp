@@ -97,6 +97,28 @@ std::shared_ptr<Service> ServiceDirectory::pinned(std::shared_ptr<Service> servi
   return std::shared_ptr<Service>(holder, holder->service.get());
 }
 
+std::shared_ptr<ServiceDirectory::Slot> ServiceDirectory::slotFor(const std::string& provider,
+                                                                  std::size_t order, const ServiceKey& id) {
+  // A consumer may still hold the slot of a provider that went (disabled,
+  // unloaded): it comes back to life, so that the consumer's handle follows.
+  std::erase_if(dormant_, [](const auto& weak) { return weak.expired(); });
+  for (auto it = dormant_.begin(); it != dormant_.end(); ++it) {
+    auto slot = it->lock();
+    if (slot && slot->provider == provider && slot->id == id) {
+      dormant_.erase(it);
+      slot->order = order;
+      return slot;
+    }
+  }
+  auto slot = std::make_shared<Slot>();
+  slot->id = id;
+  slot->provider = provider;
+  slot->order = order;
+  return slot;
+}
+
+void ServiceDirectory::retireSlot(const std::shared_ptr<Slot>& slot) { dormant_.push_back(slot); }
+
 Status ServiceDirectory::provide(const std::string& provider, std::size_t providerOrder, const ServiceKey& id,
                                  std::shared_ptr<Service> service, std::shared_ptr<const void> pin) {
   if (!service) return invalidArgument("provide " + id.toString() + ": null service");
@@ -105,12 +127,12 @@ Status ServiceDirectory::provide(const std::string& provider, std::size_t provid
     for (const auto& s : slots_)
       if (s->provider == provider && s->id == id)
         return alreadyExists("plugin '" + provider + "' already provides " + id.toString());
-    auto slot = std::make_shared<Slot>();
-    slot->id = id;
-    slot->provider = provider;
-    slot->order = providerOrder;
-    slot->current = pinned(std::move(service), std::move(pin));
-    slot->generation = 1;
+    auto slot = slotFor(provider, providerOrder, id);
+    {
+      std::lock_guard slotLock(slot->mutex);
+      slot->current = pinned(std::move(service), std::move(pin));
+      ++slot->generation;
+    }
     slots_.push_back(std::move(slot));
     std::stable_sort(slots_.begin(), slots_.end(),
                      [](const auto& a, const auto& b) { return a->order < b->order; });
@@ -128,6 +150,7 @@ Status ServiceDirectory::withdraw(const std::string& provider, const ServiceKey&
     if (it == slots_.end()) return notFound("plugin '" + provider + "' does not provide " + id.toString());
     slot = *it;
     slots_.erase(it);
+    retireSlot(slot);
   }
   std::shared_ptr<Service> released;  // dropped outside every lock
   {
@@ -243,12 +266,12 @@ void ServiceDirectory::replace(const std::string& provider, std::size_t provider
       auto it = std::find_if(slots_.begin(), slots_.end(),
                              [&](const auto& s) { return s->provider == provider && s->id == id; });
       if (it == slots_.end()) {
-        auto slot = std::make_shared<Slot>();
-        slot->id = id;
-        slot->provider = provider;
-        slot->order = providerOrder;
-        slot->current = std::move(service);
-        slot->generation = 1;
+        auto slot = slotFor(provider, providerOrder, id);
+        {
+          std::lock_guard slotLock(slot->mutex);
+          slot->current = std::move(service);
+          ++slot->generation;
+        }
         slots_.push_back(std::move(slot));
         changes.emplace_back(id, ServiceChange::kAdded);
         continue;
@@ -276,6 +299,7 @@ void ServiceDirectory::replace(const std::string& provider, std::size_t provider
       }
       slot.setGate(false);
       changes.emplace_back(slot.id, ServiceChange::kRemoved);
+      retireSlot(*it);
       it = slots_.erase(it);
     }
     for (const auto& s : slots_)

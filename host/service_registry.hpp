@@ -64,10 +64,16 @@ class ServiceDirectory {
 
  private:
   struct Watch;
+  // Under mutex_: the dormant slot of (provider, id) if a consumer still holds
+  // one, else a new slot.
+  std::shared_ptr<Slot> slotFor(const std::string& provider, std::size_t order, const ServiceKey& id);
+  void retireSlot(const std::shared_ptr<Slot>& slot);
   void notify(const ServiceKey& id, const std::string& provider, ServiceChange change);
 
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<Slot>> slots_;  // in provider order
+  // Slots of withdrawn services that consumers still hold; revived by provide().
+  std::vector<std::weak_ptr<Slot>> dormant_;
   std::vector<std::shared_ptr<Watch>> watches_;
 };
 
