@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -475,6 +476,79 @@ Status PluginHost::checkReplacement(const Instance& current, const PluginManifes
   return okStatus();
 }
 
+// One member of a swap: a running plugin and the generation that replaces it.
+struct PluginHost::SwapPlan {
+  Instance* instance = nullptr;
+  std::string path;
+  ConfigNode section;
+  Generation next;
+};
+
+Status PluginHost::checkSwapSet(const std::vector<SwapPlan>& plans, std::string& blocker) const {
+  auto planFor = [&](const std::string& name) -> const SwapPlan* {
+    for (const auto& p : plans)
+      if (p.instance->status.name == name) return &p;
+    return nullptr;
+  };
+  auto versionAfter = [&](const Instance& i) {
+    const SwapPlan* p = planFor(i.status.name);
+    return p ? p->next.manifest.version : i.status.version;
+  };
+  auto providesAfter = [&](const Instance& i) -> const std::vector<ServiceKey>& {
+    const SwapPlan* p = planFor(i.status.name);
+    return p ? p->next.manifest.provides : i.current.manifest.provides;
+  };
+  auto providedAfter = [&](const ServiceKey& wanted) {
+    for (const auto& other : state_->instances) {
+      if (other->status.state != PluginState::kStarted) continue;
+      const auto& offers = providesAfter(*other);
+      if (std::find(offers.begin(), offers.end(), wanted) != offers.end()) return true;
+    }
+    return false;
+  };
+  auto accepts = [](const std::string& rangeText, const std::string& versionText) {
+    auto range = VersionRange::parse(rangeText);
+    auto version = Version::parse(versionText);
+    return range.ok() && version.ok() && range->contains(*version);
+  };
+  // Running plugins outside the set must accept what the set becomes.
+  for (const auto& other : state_->instances) {
+    if (other->status.state != PluginState::kStarted || planFor(other->status.name)) continue;
+    const PluginManifest& m = other->current.manifest;
+    for (const auto& dependency : m.dependencies) {
+      const SwapPlan* p = planFor(dependency.name);
+      if (p && !accepts(dependency.range, p->next.manifest.version)) {
+        blocker = other->status.name;
+        return failedPrecondition(p->next.manifest.label() + ": running " + m.label() + " needs '" +
+                                  dependency.name + "' " + dependency.range);
+      }
+    }
+    for (const auto& wanted : m.requiredServices)
+      if (!providedAfter(wanted)) {
+        blocker = other->status.name;
+        return failedPrecondition("running " + m.label() + " requires " + wanted.toString() +
+                                  ", which the new generations no longer provide");
+      }
+  }
+  // And every new generation must find what it needs.
+  for (const auto& p : plans) {
+    for (const auto& dependency : p.next.manifest.dependencies) {
+      const Instance* provider = nullptr;
+      for (const auto& other : state_->instances)
+        if (other->status.name == dependency.name && other->status.state == PluginState::kStarted)
+          provider = other.get();
+      if (!provider || !accepts(dependency.range, versionAfter(*provider)))
+        return failedPrecondition(p.next.manifest.label() + ": depends on '" + dependency.name + "' " +
+                                  dependency.range + ", which is not running in a matching version");
+    }
+    for (const auto& wanted : p.next.manifest.requiredServices)
+      if (!providedAfter(wanted))
+        return failedPrecondition(p.next.manifest.label() + ": requires " + wanted.toString() +
+                                  ", which no running plugin provides");
+  }
+  return okStatus();
+}
+
 Status PluginHost::reload(const std::string& name, const std::string& requestedPath,
                           const ConfigNode* section) {
   State& s = *state_;
@@ -486,13 +560,22 @@ Status PluginHost::reload(const std::string& name, const std::string& requestedP
     return failedPrecondition("plugin '" + name + "' is " +
                               std::string(pluginStateName(instance->status.state)) +
                               ", not started; only a running plugin can be swapped");
-  auto outcome = [&](const std::string& result) {
+  auto outcome = [&](const std::string& pluginName, const std::string& result) {
     s.metrics
         ->counter("hive_plugin_reloads_total", "Plugin hot swaps by result",
-                  {{"plugin", name}, {"result", result}})
+                  {{"plugin", pluginName}, {"result", result}})
         .increment();
   };
+  std::vector<SwapPlan> plans;
   auto rollback = [&](Status why) {
+    for (auto& p : plans) {
+      if (p.next.plugin == nullptr) continue;
+      s.directory.cancelWatches(p.next.owner());
+      if (s.waitDrained(p.next.plugin, p.next.manifest.label()))
+        s.destroyParked(p.next);
+      else
+        keepAsZombie(p.next, "failed generation did not drain after stop()");
+    }
     std::string reason = "reload of '" + name + "' failed: " + why.message() + "; generation " +
                          std::to_string(instance->current.number) + " keeps serving";
     s.log->error(reason);
@@ -500,109 +583,153 @@ Status PluginHost::reload(const std::string& name, const std::string& requestedP
       std::lock_guard lock(s.statusMutex);
       instance->status.lastReloadError = reason;
     }
-    outcome("rolled_back");
+    outcome(name, "rolled_back");
     return Status(why.code(), reason);
   };
 
+  // Reading every plugin file costs time under load: only when a file must be chosen.
+  std::optional<Catalog> scanned;
+  auto catalog = [&]() -> const Catalog& {
+    if (!scanned) scanned = scanPluginDirectories(s.config.pluginDirectories, HostAbi::current());
+    return *scanned;
+  };
   std::string path = requestedPath;
   if (path.empty()) {
-    Catalog catalog = scanPluginDirectories(s.config.pluginDirectories, HostAbi::current());
-    auto file = selectVersion(catalog, {name, instance->entry.versionRange, instance->entry.required, {}});
+    auto file = selectVersion(catalog(), {name, instance->entry.versionRange, instance->entry.required, {}});
     if (!file.ok()) {
       std::string why = file.status().message();
-      for (const auto& refusal : catalog.refusals)
+      for (const auto& refusal : catalog().refusals)
         if (refusal.find("'" + name + "'") != std::string::npos) why += "; refused: " + refusal;
       return rollback(Status(file.status().code(), why));
     }
     path = (*file)->path;
   }
-  const ConfigNode& nextSection = section ? *section : instance->section;
 
-  Diagnostics diagnostics;
-  auto made = s.makeGeneration(*instance, path, nextSection, instance->current.number + 1,
-                               PluginServiceView::Mode::kStaging, diagnostics);
-  if (!made.ok()) {
-    Status why = made.status();
-    if (diagnostics.hasErrors())
-      why = why.withContext("").withContext(diagnostics.items().front().toString());
-    return rollback(why);
+  auto plan = [&](Instance& member, const std::string& file, const ConfigNode& memberSection) -> Status {
+    Diagnostics diagnostics;
+    auto made = s.makeGeneration(member, file, memberSection, member.current.number + 1,
+                                 PluginServiceView::Mode::kStaging, diagnostics);
+    if (!made.ok()) {
+      Status why = made.status();
+      if (diagnostics.hasErrors())
+        why = why.withContext("").withContext(diagnostics.items().front().toString());
+      return why;
+    }
+    plans.push_back({&member, file, memberSection, std::move(made).value()});
+    return okStatus();
+  };
+  if (Status planned = plan(*instance, path, section ? *section : instance->section); !planned.ok())
+    return rollback(planned);
+
+  // A new version that a running consumer does not accept is swapped together
+  // with that consumer, when a file of the consumer that accepts it is there.
+  for (;;) {
+    std::string blocker;
+    Status fits = checkSwapSet(plans, blocker);
+    if (fits.ok()) break;
+    Instance* consumer = blocker.empty() ? nullptr : s.find(blocker);
+    if (consumer == nullptr) return rollback(fits);
+    auto file = selectVersion(catalog(), {blocker, consumer->entry.versionRange, consumer->entry.required, {}});
+    if (!file.ok() || fileContentHash((*file)->path) == consumer->current.library->contentHash())
+      return rollback(
+          Status(fits.code(), fits.message() + "; no other file of '" + blocker +
+                                  "' in the plugin directories could be swapped with it; reload it "
+                                  "too, or keep a compatible version"));
+    if (Status planned = plan(*consumer, (*file)->path, consumer->section); !planned.ok())
+      return rollback(planned.withContext("swapping '" + blocker + "' along"));
+    s.log->info("plugin '" + blocker + "' is swapped along with '" + name + "' to " +
+                plans.back().next.manifest.version);
   }
-  Generation next = std::move(made).value();
-  if (Status compatible = checkReplacement(*instance, next.manifest); !compatible.ok()) {
-    s.destroyParked(next);
-    return rollback(compatible);
-  }
+  std::sort(plans.begin(), plans.end(),
+            [](const SwapPlan& a, const SwapPlan& b) { return a.instance->order < b.instance->order; });
 
   // Switch-over: hold new calls back, let in-flight ones finish, then move the
-  // state across. The old generation keeps its state until the switch, so a
-  // failure from here on resumes it untouched.
-  s.directory.gate(name);
-  std::size_t held = s.directory.waitForLeases(name, Clock::now() + s.config.drainDeadline);
+  // state across, providers first. The old generations keep their state until
+  // the switch, so a failure from here on resumes them untouched.
+  for (const auto& p : plans) s.directory.gate(p.instance->status.name);
+  auto ungateAll = [&] {
+    for (const auto& p : plans) s.directory.ungate(p.instance->status.name);
+  };
   Status started;
-  if (held > 0) {
-    started =
-        deadlineExceeded(std::to_string(held) + " leases of generation " +
-                         std::to_string(instance->current.number) + " still held after the drain deadline");
-  } else {
-    Plugin* old = instance->current.plugin;
+  for (const auto& p : plans) {
+    std::size_t held =
+        s.directory.waitForLeases(p.instance->status.name, Clock::now() + s.config.drainDeadline);
+    if (held > 0) {
+      started = deadlineExceeded(std::to_string(held) + " leases of '" + p.instance->status.name +
+                                 "' generation " + std::to_string(p.instance->current.number) +
+                                 " still held after the drain deadline");
+      break;
+    }
+  }
+  std::size_t startedCount = 0;
+  for (auto& p : plans) {
+    if (!started.ok()) break;
+    Plugin* old = p.instance->current.plugin;
     Result<Handoff> handoff = internalError("not taken");
     (void)guarded("handoff()", [&] {
       handoff = old->handoff();
       return okStatus();
     });
-    Plugin* fresh = next.plugin;
+    Plugin* fresh = p.next.plugin;
     if (handoff.ok()) {
       std::uint32_t stateVersion = handoff->stateVersion;
       started = guarded("startFrom()", [&] { return fresh->startFrom(std::move(handoff).value()); });
       if (started.code() == StatusCode::kFailedPrecondition) {
-        s.log->warn(next.manifest.label() + " starts from nothing: it does not take state version " +
+        s.log->warn(p.next.manifest.label() + " starts from nothing: it does not take state version " +
                     std::to_string(stateVersion) + " (" + started.message() + ")");
         started = guarded("start()", [&] { return fresh->start(); });
       }
     } else {
       started = guarded("start()", [&] { return fresh->start(); });
     }
+    ++startedCount;  // stop() is owed even after a failed start
     if (started.ok())
       started = guarded("health()", [&] { return fresh->health(); }).withContext("health check");
-    if (!started.ok()) {
-      Status stopped = guarded("stop()", [&] {
+    if (!started.ok()) started = started.withContext(p.next.manifest.label());
+  }
+  if (!started.ok()) {
+    for (std::size_t i = startedCount; i-- > 0;) {
+      Plugin* fresh = plans[i].next.plugin;
+      (void)guarded("stop()", [&] {
         fresh->stop();
         return okStatus();
       });
-      (void)stopped;
     }
-  }
-  if (!started.ok()) {
-    s.directory.cancelWatches(next.owner());
-    s.directory.ungate(name);
-    if (s.waitDrained(next.plugin, next.manifest.label()))
-      s.destroyParked(next);
-    else
-      keepAsZombie(next, "failed generation did not drain after stop()");
-    return rollback(started.withContext(next.manifest.label()));
+    ungateAll();
+    return rollback(started);
   }
 
-  s.directory.replace(name, instance->order, next.context->serviceView().takeStaged());
-  std::unique_ptr<Instance> retired = std::make_unique<Instance>();
-  retired->status = instance->status;
-  retired->current = std::exchange(instance->current, std::move(next));
-  {
-    std::lock_guard lock(s.statusMutex);
-    instance->section = nextSection;
-    instance->status.version = instance->current.manifest.version;
-    instance->status.path = path;
-    instance->status.generation = instance->current.number;
-    instance->status.reloads += 1;
-    instance->status.lastReloadError.clear();
+  std::vector<std::unique_ptr<Instance>> replaced;
+  for (auto& p : plans) {
+    Instance& member = *p.instance;
+    const std::string& memberName = member.status.name;
+    s.directory.replace(memberName, member.order, p.next.context->serviceView().takeStaged());
+    auto retired = std::make_unique<Instance>();
+    retired->status = member.status;
+    retired->current = std::exchange(member.current, std::move(p.next));
+    {
+      std::lock_guard lock(s.statusMutex);
+      member.section = p.section;
+      member.status.version = member.current.manifest.version;
+      member.status.path = p.path;
+      member.status.generation = member.current.number;
+      member.status.reloads += 1;
+      member.status.lastReloadError.clear();
+    }
+    s.metrics
+        ->gauge("hive_plugin_generation", "Generation serving, 1 + successful swaps",
+                {{"plugin", memberName}})
+        .set(static_cast<double>(member.current.number));
+    outcome(memberName, "swapped");
+    s.log->info("plugin '" + memberName + "' swapped to " + member.current.manifest.version +
+                " (generation " + std::to_string(member.current.number) + ")");
+    replaced.push_back(std::move(retired));
   }
-  s.metrics->gauge("hive_plugin_generation", "Generation serving, 1 + successful swaps", {{"plugin", name}})
-      .set(static_cast<double>(instance->current.number));
   s.metrics->histogram("hive_plugin_swap_seconds", "Hot swap time, trigger to new generation serving")
       .observe(std::chrono::duration<double>(Clock::now() - begin).count());
-  outcome("swapped");
-  s.log->info("plugin '" + name + "' swapped to " + instance->current.manifest.version + " (generation " +
-              std::to_string(instance->current.number) + ")");
-  retire(std::move(retired));
+  plans.clear();
+  // Consumers' old generations drain first: they may still call their providers.
+  for (auto it = replaced.rbegin(); it != replaced.rend(); ++it) retire(std::move(*it));
   return okStatus();
 }
 

@@ -119,6 +119,10 @@ class PluginHost {
   void stopInstance(Instance& instance);
   void destroyInstance(Instance& instance);
   Status checkReplacement(const Instance& current, const PluginManifest& next) const;
+  struct SwapPlan;
+  // Whether the running set stays consistent once `plans` are swapped; names
+  // in `blocker` a running consumer that would break (empty when none).
+  Status checkSwapSet(const std::vector<SwapPlan>& plans, std::string& blocker) const;
   void retire(std::unique_ptr<Instance> old);
   // Keeps a generation's objects and library (state zombie): destroying them
   // with work in flight would crash.

@@ -174,7 +174,8 @@ TEST_F(HotReloadTest, ALongHeldLeaseMakesTheSwapRollBackAtTheDeadline) {
   auto handle = handleOf(*host);
   auto held = handle.lease();
   Status result = host->reload("swap_counter", stage("swap_v2-1.1.0.so"));
-  EXPECT_THAT(result.message(), HasSubstr("1 leases of generation 1 still held after the drain deadline"));
+  EXPECT_THAT(result.message(),
+              HasSubstr("1 leases of 'swap_counter' generation 1 still held after the drain deadline"));
   EXPECT_EQ(held->build(), "v1");
   held = {};
   EXPECT_EQ(build(handle), "v1");
@@ -222,10 +223,51 @@ TEST_F(HotReloadTest, IncompatibleMajorIsRefusedWhileAConsumerNeedsTheOldOne) {
   Status refused =
       host.reload("alpha", (std::filesystem::path(HIVE_TEST_PLUGIN_DIR) / "alpha_v2-2.0.0.so").string());
   EXPECT_THAT(refused.message(), HasSubstr("running plugin 'beta' 1.0.0 needs 'alpha' ^1.0"));
+  EXPECT_THAT(refused.message(),
+              HasSubstr("no other file of 'beta' in the plugin directories could be swapped"));
+  EXPECT_EQ(host.status()[0].version, "1.0.0");
+  EXPECT_EQ(host.status()[1].version, "1.0.0");
   Status compatible =
       host.reload("alpha", (std::filesystem::path(HIVE_TEST_PLUGIN_DIR) / "alpha_v12-1.2.0.so").string());
   EXPECT_TRUE(compatible.ok()) << compatible.toString();
   EXPECT_EQ(host.status()[0].version, "1.2.0");
+}
+
+TEST_F(HotReloadTest, ANewMajorIsSwappedTogetherWithAConsumerThatAcceptsIt) {
+  std::filesystem::create_directories(pluginDir_);
+  for (const char* f : {"alpha-1.0.0.so", "beta-1.0.0.so"})
+    std::filesystem::copy_file(std::filesystem::path(HIVE_TEST_PLUGIN_DIR) / f, pluginDir_ / f);
+  KernelConfig config;
+  config.pluginDirectories = {pluginDir_.string()};
+  config.dataDirectory = (dir_.path() / "data").string();
+  PluginEntry alpha;
+  alpha.name = "alpha";
+  alpha.config = ConfigNode::map();
+  alpha.config.set("provide_counter", ConfigNode::scalar("true"));
+  PluginEntry beta;
+  beta.name = "beta";
+  beta.config = ConfigNode::map();
+  beta.config.set("use_counter", ConfigNode::scalar("true"));
+  config.plugins = {alpha, beta};
+  PluginHost host(config, logs_);
+  Diagnostics diagnostics;
+  ASSERT_TRUE(host.load(diagnostics).ok()) << diagnostics.toString();
+  ASSERT_TRUE(host.start().ok());
+
+  // beta 2.0.0 (which needs alpha ^2.0) arrives with alpha 2.0.0.
+  std::filesystem::copy_file(std::filesystem::path(HIVE_TEST_PLUGIN_DIR) / "alpha_v2-2.0.0.so",
+                             pluginDir_ / "alpha_v2-2.0.0.so");
+  std::filesystem::copy_file(kSwapPlugins / "beta_v2-2.0.0.so", pluginDir_ / "beta_v2-2.0.0.so");
+  Status swapped = host.reload("alpha");
+  ASSERT_TRUE(swapped.ok()) << swapped.toString();
+  auto status = host.status();
+  EXPECT_EQ(status[0].version, "2.0.0");
+  EXPECT_EQ(status[0].generation, 2u);
+  EXPECT_EQ(status[1].version, "2.0.0");
+  EXPECT_EQ(status[1].generation, 2u);
+  EXPECT_EQ(host.services().lookup({"test.counter", 1}).size(), 1u);
+  host.reapLibraries();
+  EXPECT_TRUE(host.retired().empty());
 }
 
 }  // namespace
