@@ -333,11 +333,16 @@ void TimerState::fire(const boost::system::error_code& error) {
 
   std::function<void()> finished;
   if (period && !cancelled && timer) {
+    // This call is over before the next can start (possibly at once, on another
+    // thread): clear the mark first, or clearing it later would erase the next call's.
+    runningOn = std::thread::id();
+    idle.notify_all();
     // Keeps the cadence of a fast callback; a slow one delays the next call instead of
     // piling calls up behind it.
     auto next = std::max(timer->expiry() + *period, asio::steady_timer::clock_type::now());
     timer->expires_at(next);
     arm();
+    return;
   } else {
     cancelled = true;
     timer.reset();
