@@ -61,6 +61,33 @@ class HotReloadTest : public ::testing::Test {
     return host;
   }
 
+  // alpha (providing test.counter/1) and beta (depending on alpha ^1.0 and using
+  // the counter), both 1.0.0, started.
+  std::unique_ptr<PluginHost> startAlphaAndBeta() {
+    std::filesystem::create_directories(pluginDir_);
+    for (const char* f : {"alpha-1.0.0.so", "beta-1.0.0.so"})
+      std::filesystem::copy_file(std::filesystem::path(HIVE_TEST_PLUGIN_DIR) / f, pluginDir_ / f);
+    KernelConfig config;
+    config.pluginDirectories = {pluginDir_.string()};
+    config.dataDirectory = (dir_.path() / "data").string();
+    PluginEntry alpha;
+    alpha.name = "alpha";
+    alpha.config = ConfigNode::map();
+    alpha.config.set("provide_counter", ConfigNode::scalar("true"));
+    PluginEntry beta;
+    beta.name = "beta";
+    beta.config = ConfigNode::map();
+    beta.config.set("use_counter", ConfigNode::scalar("true"));
+    config.plugins = {alpha, beta};
+    auto host = std::make_unique<PluginHost>(config, logs_);
+    Diagnostics diagnostics;
+    if (!host->load(diagnostics).ok() || !host->start().ok()) {
+      ADD_FAILURE() << "alpha and beta did not start: " << diagnostics.toString();
+      return nullptr;
+    }
+    return host;
+  }
+
   static ServiceHandle<SwapCounter> handleOf(PluginHost& host) {
     auto slot = host.services().slot({"test.swap_counter", 1}, "swap_counter");
     EXPECT_TRUE(slot.ok()) << slot.status().toString();
@@ -202,24 +229,9 @@ TEST_F(HotReloadTest, AGenerationThatNeverDrainsIsReportedAsAZombie) {
 
 TEST_F(HotReloadTest, IncompatibleMajorIsRefusedWhileAConsumerNeedsTheOldOne) {
   // beta needs alpha ^1.0 and its counter service: alpha 2.0.0 would break it.
-  std::filesystem::create_directories(pluginDir_);
-  for (const char* f : {"alpha-1.0.0.so", "beta-1.0.0.so"})
-    std::filesystem::copy_file(std::filesystem::path(HIVE_TEST_PLUGIN_DIR) / f, pluginDir_ / f);
-  KernelConfig config;
-  config.pluginDirectories = {pluginDir_.string()};
-  config.dataDirectory = (dir_.path() / "data").string();
-  PluginEntry alpha;
-  alpha.name = "alpha";
-  alpha.config = ConfigNode::map();
-  alpha.config.set("provide_counter", ConfigNode::scalar("true"));
-  PluginEntry beta;
-  beta.name = "beta";
-  beta.config = ConfigNode::map();
-  config.plugins = {alpha, beta};
-  PluginHost host(config, logs_);
-  Diagnostics diagnostics;
-  ASSERT_TRUE(host.load(diagnostics).ok()) << diagnostics.toString();
-  ASSERT_TRUE(host.start().ok());
+  auto started = startAlphaAndBeta();
+  ASSERT_TRUE(started);
+  PluginHost& host = *started;
   Status refused =
       host.reload("alpha", (std::filesystem::path(HIVE_TEST_PLUGIN_DIR) / "alpha_v2-2.0.0.so").string());
   EXPECT_THAT(refused.message(), HasSubstr("running plugin 'beta' 1.0.0 needs 'alpha' ^1.0"));
@@ -234,25 +246,9 @@ TEST_F(HotReloadTest, IncompatibleMajorIsRefusedWhileAConsumerNeedsTheOldOne) {
 }
 
 TEST_F(HotReloadTest, ANewMajorIsSwappedTogetherWithAConsumerThatAcceptsIt) {
-  std::filesystem::create_directories(pluginDir_);
-  for (const char* f : {"alpha-1.0.0.so", "beta-1.0.0.so"})
-    std::filesystem::copy_file(std::filesystem::path(HIVE_TEST_PLUGIN_DIR) / f, pluginDir_ / f);
-  KernelConfig config;
-  config.pluginDirectories = {pluginDir_.string()};
-  config.dataDirectory = (dir_.path() / "data").string();
-  PluginEntry alpha;
-  alpha.name = "alpha";
-  alpha.config = ConfigNode::map();
-  alpha.config.set("provide_counter", ConfigNode::scalar("true"));
-  PluginEntry beta;
-  beta.name = "beta";
-  beta.config = ConfigNode::map();
-  beta.config.set("use_counter", ConfigNode::scalar("true"));
-  config.plugins = {alpha, beta};
-  PluginHost host(config, logs_);
-  Diagnostics diagnostics;
-  ASSERT_TRUE(host.load(diagnostics).ok()) << diagnostics.toString();
-  ASSERT_TRUE(host.start().ok());
+  auto started = startAlphaAndBeta();
+  ASSERT_TRUE(started);
+  PluginHost& host = *started;
 
   // beta 2.0.0 (which needs alpha ^2.0) arrives with alpha 2.0.0.
   std::filesystem::copy_file(std::filesystem::path(HIVE_TEST_PLUGIN_DIR) / "alpha_v2-2.0.0.so",

@@ -9,32 +9,14 @@
 
 #include <gtest/gtest.h>
 
+#include "test_support.hpp"
+
 namespace hive::host {
 namespace {
 
-class RecordingLogger final : public Logger {
- public:
-  void log(LogLevel level, std::string_view message) override {
-    std::lock_guard lock(mutex_);
-    lines_.emplace_back(level, std::string(message));
-  }
-  bool enabled(LogLevel) const override { return true; }
-
-  std::vector<std::string> messages() const {
-    std::lock_guard lock(mutex_);
-    std::vector<std::string> result;
-    for (const auto& [level, message] : lines_) result.push_back(message);
-    return result;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<std::pair<LogLevel, std::string>> lines_;
-};
-
 class MetricsRegistryTest : public ::testing::Test {
  protected:
-  RecordingLogger log_;
+  hive::test::RecordingLogger log_;
   MetricsRegistry registry_{log_};
 };
 

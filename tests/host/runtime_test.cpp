@@ -18,33 +18,13 @@
 #include <boost/asio/strand.hpp>
 #include <gtest/gtest.h>
 
+#include "test_support.hpp"
+
 namespace hive::host {
 namespace {
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
-
-class RecordingLogger final : public Logger {
- public:
-  void log(LogLevel level, std::string_view message) override {
-    std::lock_guard lock(mutex_);
-    lines_.emplace_back(level, std::string(message));
-  }
-  bool enabled(LogLevel) const override { return true; }
-
-  std::vector<std::string> errors() const {
-    std::lock_guard lock(mutex_);
-    std::vector<std::string> result;
-    for (const auto& [level, message] : lines_) {
-      if (level == LogLevel::kError) result.push_back(message);
-    }
-    return result;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<std::pair<LogLevel, std::string>> lines_;
-};
 
 // Polls instead of sleeping a fixed time, so that slow machines only make tests slower.
 template <typename Predicate>
@@ -59,7 +39,7 @@ bool eventually(Predicate predicate, std::chrono::milliseconds timeout = 5s) {
 
 class RuntimeTest : public ::testing::Test {
  protected:
-  RecordingLogger log_;
+  hive::test::RecordingLogger log_;
 };
 
 TEST_F(RuntimeTest, LentServicesExistBeforeAnyPluginRuns) {

@@ -6,8 +6,13 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <mutex>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "hive/log.hpp"
 
 namespace hive::test {
 
@@ -55,5 +60,35 @@ inline void writeText(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
 }
+
+// A Logger that keeps what it was told, for assertions on log lines.
+class RecordingLogger final : public Logger {
+ public:
+  void log(LogLevel level, std::string_view message) override {
+    std::lock_guard lock(mutex_);
+    lines_.emplace_back(level, std::string(message));
+  }
+  bool enabled(LogLevel) const override { return true; }
+
+  std::vector<std::string> messages() const {
+    return select([](LogLevel) { return true; });
+  }
+  std::vector<std::string> errors() const {
+    return select([](LogLevel level) { return level == LogLevel::kError; });
+  }
+
+ private:
+  template <typename Keep>
+  std::vector<std::string> select(Keep keep) const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> result;
+    for (const auto& [level, message] : lines_)
+      if (keep(level)) result.push_back(message);
+    return result;
+  }
+
+  mutable std::mutex mutex_;
+  std::vector<std::pair<LogLevel, std::string>> lines_;
+};
 
 }  // namespace hive::test
