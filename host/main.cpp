@@ -238,7 +238,8 @@ int pluginsListCommand(std::vector<std::string> directories, const std::string& 
   }
   // When a hive runs on this config, say what it runs before what is on disk.
   if (!socket.empty()) {
-    if (auto running = sendControlCommand(socket, "plugins status"); running.ok() && running->rfind("ok\n", 0) == 0) {
+    if (auto running = sendControlCommand(socket, "plugins status");
+        running.ok() && running->rfind("ok\n", 0) == 0) {
       std::printf("running (hive at %s):\n%s\n", socket.c_str(), running->substr(3).c_str());
       std::printf("plugin files:\n");
     }

@@ -629,7 +629,8 @@ Status PluginHost::reload(const std::string& name, const std::string& requestedP
     if (fits.ok()) break;
     Instance* consumer = blocker.empty() ? nullptr : s.find(blocker);
     if (consumer == nullptr) return rollback(fits);
-    auto file = selectVersion(catalog(), {blocker, consumer->entry.versionRange, consumer->entry.required, {}});
+    auto file =
+        selectVersion(catalog(), {blocker, consumer->entry.versionRange, consumer->entry.required, {}});
     if (!file.ok() || fileContentHash((*file)->path) == consumer->current.library->contentHash())
       return rollback(
           Status(fits.code(), fits.message() + "; no other file of '" + blocker +
