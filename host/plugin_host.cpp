@@ -438,44 +438,6 @@ std::vector<std::string> PluginHost::reapLibraries() {
   return closed;
 }
 
-Status PluginHost::checkReplacement(const Instance& current, const PluginManifest& next) const {
-  // Every running plugin that depends on this one must accept the new version,
-  // and every service a running plugin requires from it must still be there.
-  auto nextVersion = Version::parse(next.version);
-  for (const auto& other : state_->instances) {
-    if (other.get() == &current || other->status.state != PluginState::kStarted) continue;
-    const PluginManifest& m = other->current.manifest;
-    for (const auto& dependency : m.dependencies) {
-      if (dependency.name != next.name) continue;
-      auto range = VersionRange::parse(dependency.range);
-      if (!nextVersion.ok() || !range.ok() || !range->contains(*nextVersion))
-        return failedPrecondition(next.label() + ": running " + m.label() + " needs '" + next.name + "' " +
-                                  dependency.range + "; reload it too, or keep a compatible version");
-    }
-    for (const auto& wanted : m.requiredServices) {
-      const auto& before = current.current.manifest.provides;
-      const auto& after = next.provides;
-      bool providedBefore = std::find(before.begin(), before.end(), wanted) != before.end();
-      bool providedAfter = std::find(after.begin(), after.end(), wanted) != after.end();
-      if (providedBefore && !providedAfter)
-        return failedPrecondition(next.label() + ": no longer provides " + wanted.toString() +
-                                  ", which running " + m.label() + " requires");
-    }
-  }
-  for (const auto& dependency : next.dependencies) {
-    const Instance* provider = nullptr;
-    for (const auto& other : state_->instances)
-      if (other->status.name == dependency.name && other->status.state == PluginState::kStarted)
-        provider = other.get();
-    auto range = VersionRange::parse(dependency.range);
-    auto version = provider ? Version::parse(provider->status.version) : Result<Version>(notFound(""));
-    if (!provider || !range.ok() || !version.ok() || !range->contains(*version))
-      return failedPrecondition(next.label() + ": depends on '" + dependency.name + "' " + dependency.range +
-                                ", which is not running in a matching version");
-  }
-  return okStatus();
-}
-
 // One member of a swap: a running plugin and the generation that replaces it.
 struct PluginHost::SwapPlan {
   Instance* instance = nullptr;
@@ -484,19 +446,19 @@ struct PluginHost::SwapPlan {
   Generation next;
 };
 
-Status PluginHost::checkSwapSet(const std::vector<SwapPlan>& plans, std::string& blocker) const {
-  auto planFor = [&](const std::string& name) -> const SwapPlan* {
-    for (const auto& p : plans)
+Status PluginHost::checkSwapSet(const std::vector<PlannedChange>& changes, std::string& blocker) const {
+  auto planFor = [&](const std::string& name) -> const PlannedChange* {
+    for (const auto& p : changes)
       if (p.instance->status.name == name) return &p;
     return nullptr;
   };
   auto versionAfter = [&](const Instance& i) {
-    const SwapPlan* p = planFor(i.status.name);
-    return p ? p->next.manifest.version : i.status.version;
+    const PlannedChange* p = planFor(i.status.name);
+    return p ? p->next->version : i.status.version;
   };
   auto providesAfter = [&](const Instance& i) -> const std::vector<ServiceKey>& {
-    const SwapPlan* p = planFor(i.status.name);
-    return p ? p->next.manifest.provides : i.current.manifest.provides;
+    const PlannedChange* p = planFor(i.status.name);
+    return p ? p->next->provides : i.current.manifest.provides;
   };
   auto providedAfter = [&](const ServiceKey& wanted) {
     for (const auto& other : state_->instances) {
@@ -516,11 +478,11 @@ Status PluginHost::checkSwapSet(const std::vector<SwapPlan>& plans, std::string&
     if (other->status.state != PluginState::kStarted || planFor(other->status.name)) continue;
     const PluginManifest& m = other->current.manifest;
     for (const auto& dependency : m.dependencies) {
-      const SwapPlan* p = planFor(dependency.name);
-      if (p && !accepts(dependency.range, p->next.manifest.version)) {
+      const PlannedChange* p = planFor(dependency.name);
+      if (p && !accepts(dependency.range, p->next->version)) {
         blocker = other->status.name;
-        return failedPrecondition(p->next.manifest.label() + ": running " + m.label() + " needs '" +
-                                  dependency.name + "' " + dependency.range);
+        return failedPrecondition(p->next->label() + ": running " + m.label() + " needs '" + dependency.name +
+                                  "' " + dependency.range);
       }
     }
     for (const auto& wanted : m.requiredServices)
@@ -531,19 +493,19 @@ Status PluginHost::checkSwapSet(const std::vector<SwapPlan>& plans, std::string&
       }
   }
   // And every new generation must find what it needs.
-  for (const auto& p : plans) {
-    for (const auto& dependency : p.next.manifest.dependencies) {
+  for (const auto& p : changes) {
+    for (const auto& dependency : p.next->dependencies) {
       const Instance* provider = nullptr;
       for (const auto& other : state_->instances)
         if (other->status.name == dependency.name && other->status.state == PluginState::kStarted)
           provider = other.get();
       if (!provider || !accepts(dependency.range, versionAfter(*provider)))
-        return failedPrecondition(p.next.manifest.label() + ": depends on '" + dependency.name + "' " +
+        return failedPrecondition(p.next->label() + ": depends on '" + dependency.name + "' " +
                                   dependency.range + ", which is not running in a matching version");
     }
-    for (const auto& wanted : p.next.manifest.requiredServices)
+    for (const auto& wanted : p.next->requiredServices)
       if (!providedAfter(wanted))
-        return failedPrecondition(p.next.manifest.label() + ": requires " + wanted.toString() +
+        return failedPrecondition(p.next->label() + ": requires " + wanted.toString() +
                                   ", which no running plugin provides");
   }
   return okStatus();
@@ -624,8 +586,10 @@ Status PluginHost::reload(const std::string& name, const std::string& requestedP
   // A new version that a running consumer does not accept is swapped together
   // with that consumer, when a file of the consumer that accepts it is there.
   for (;;) {
+    std::vector<PlannedChange> changes;
+    for (const auto& p : plans) changes.push_back({p.instance, &p.next.manifest});
     std::string blocker;
-    Status fits = checkSwapSet(plans, blocker);
+    Status fits = checkSwapSet(changes, blocker);
     if (fits.ok()) break;
     Instance* consumer = blocker.empty() ? nullptr : s.find(blocker);
     if (consumer == nullptr) return rollback(fits);
@@ -896,7 +860,8 @@ Status PluginHost::applyConfig(KernelConfig next, Diagnostics& diagnostics) {
       instance->status = {entry.name, file.manifest.version, file.path, PluginState::kDiscovered,
                           entry.required};
       for (const auto& d : file.manifest.dependencies) instance->dependsOn.push_back(d.name);
-      Status compatible = checkReplacement(*instance, file.manifest);
+      std::string blocker;
+      Status compatible = checkSwapSet({{instance.get(), &file.manifest}}, blocker);
       Result<Generation> made = compatible.ok()
                                     ? s.makeGeneration(*instance, file.path, entry.config, 1,
                                                        PluginServiceView::Mode::kLive, diagnostics)

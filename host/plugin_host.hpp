@@ -118,11 +118,15 @@ class PluginHost {
   void failDependents(const std::string& failed);
   void stopInstance(Instance& instance);
   void destroyInstance(Instance& instance);
-  Status checkReplacement(const Instance& current, const PluginManifest& next) const;
   struct SwapPlan;
-  // Whether the running set stays consistent once `plans` are swapped; names
-  // in `blocker` a running consumer that would break (empty when none).
-  Status checkSwapSet(const std::vector<SwapPlan>& plans, std::string& blocker) const;
+  // A plugin that is to run `next` (a swap, or a plugin being enabled).
+  struct PlannedChange {
+    const Instance* instance;
+    const PluginManifest* next;
+  };
+  // Whether the running set stays consistent once `changes` are made; names in
+  // `blocker` a running consumer that would break (empty when none).
+  Status checkSwapSet(const std::vector<PlannedChange>& changes, std::string& blocker) const;
   void retire(std::unique_ptr<Instance> old);
   // Keeps a generation's objects and library (state zombie): destroying them
   // with work in flight would crash.
