@@ -16,6 +16,7 @@
 #include "host/catalog.hpp"
 #include "host/config/kernel_config.hpp"
 #include "host/control_socket.hpp"
+#include "host/kernel_admin.hpp"
 #include "host/logging.hpp"
 #include "host/plugin_host.hpp"
 #include "host/reload_controller.hpp"
@@ -87,6 +88,11 @@ int runCommand(const RunOptions& options) {
     log->error("not starting: " + loaded.message());
     return 1;
   }
+  auto admin = KernelAdmin::provide(host);
+  if (!admin.ok()) {
+    log->error("not starting: " + admin.status().message());
+    return 1;
+  }
   Status started = host.start();
   if (!started.ok()) {
     log->error("not starting: " + started.message());
@@ -106,6 +112,9 @@ int runCommand(const RunOptions& options) {
     return 1;
   }
 
+  (*admin)->attach(&reloads);
+  (*admin)->setPhase(admin::Phase::kReady);
+
   for (;;) {
     // Wake once a second to close libraries whose last lease went (a replaced
     // generation pinned by a consumer); otherwise only signals wake us.
@@ -124,6 +133,8 @@ int runCommand(const RunOptions& options) {
     if (signal == SIGTERM || signal == SIGINT) break;
   }
   log->info("stopping (a second signal exits at once)");
+  (*admin)->setPhase(admin::Phase::kDraining);
+  (*admin)->attach(nullptr);
   reloads.stop();
   auto drainDeadline = host.config().drainDeadline;  // as reloaded, if it was
   std::atomic<bool> stopped{false};

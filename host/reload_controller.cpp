@@ -163,6 +163,11 @@ Status ReloadController::reloadConfig() {
   return okStatus();
 }
 
+Status ReloadController::reloadPlugin(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  return host_.reload(name);
+}
+
 std::string ReloadController::command(const std::string& line) {
   std::istringstream in(line);
   std::string verb, object, name;
@@ -189,10 +194,7 @@ std::string ReloadController::command(const std::string& line) {
               ",\"reason\":" + jsonText(r.reason) + "}\n";
     return reply(okStatus(), body);
   }
-  if (verb == "plugins" && object == "reload" && !name.empty()) {
-    std::lock_guard lock(mutex_);
-    return reply(host_.reload(name));
-  }
+  if (verb == "plugins" && object == "reload" && !name.empty()) return reply(reloadPlugin(name));
   if (verb == "plugins" && object == "rescan") return reply(rescanPlugins());
   if (verb == "config" && object == "reload") return reply(reloadConfig());
   return reply(

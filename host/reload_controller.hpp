@@ -32,6 +32,9 @@ class ReloadController {
 
   // SIGHUP: re-read the config and rescan the plugin directories.
   Status reloadConfig();
+  // Swaps `name` to the newest file of its range, or reloads its file (control
+  // socket `plugins reload NAME`, POST /api/v2/admin/plugins/NAME/reload).
+  Status reloadPlugin(const std::string& name);
   // Swaps every started plugin whose best file in the plugin directories is
   // not the one it runs.
   Status rescanPlugins();

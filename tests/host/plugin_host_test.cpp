@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 
 #include "../plugins/counter_service.hpp"
+#include "host/kernel_admin.hpp"
 #include "host/logging.hpp"
 #include "host/plugin_library.hpp"
+#include "host/reload_controller.hpp"
 #include "host/service_registry.hpp"
 #include "test_support.hpp"
 
@@ -293,6 +295,45 @@ TEST_F(PluginHostTest, LoadingTheSameFileTwiceMapsTwoPrivateCopies) {
   first->stop();
   EXPECT_FALSE(isImageMapped(image));
   EXPECT_TRUE(isImageMapped(second->imageName("solo")));
+}
+
+TEST_F(PluginHostTest, KernelAdminServiceReportsPluginsAndReloadsOnceAttached) {
+  stagePlugins(pluginDir_, {"alpha-1.0.0.so"});
+  enable("alpha");
+  auto host = makeHost();
+  Diagnostics diagnostics;
+  ASSERT_TRUE(host->load(diagnostics).ok()) << diagnostics.toString();
+  auto provided = KernelAdmin::provide(*host);
+  ASSERT_TRUE(provided.ok()) << provided.status().toString();
+  ASSERT_TRUE(host->start().ok());
+
+  auto leases = host->services().lookup({"hive.admin", 1});
+  ASSERT_EQ(leases.size(), 1u);
+  EXPECT_EQ(leases[0].provider, "kernel");
+  auto kernel = std::static_pointer_cast<admin::Kernel>(leases[0].service);
+  EXPECT_EQ(kernel->phase(), admin::Phase::kStarting);
+  auto plugins = kernel->plugins();
+  ASSERT_EQ(plugins.size(), 1u);
+  EXPECT_EQ(plugins[0].name, "alpha");
+  EXPECT_EQ(plugins[0].version, "1.0.0");
+  EXPECT_EQ(plugins[0].state, "started");
+  std::uint64_t generation = plugins[0].generation;
+  EXPECT_EQ(kernel->reloadPlugin("alpha").code(), StatusCode::kUnavailable) << "no controller yet";
+
+  hive::test::RecordingLogger log;
+  ReloadController reloads(*host, {"", std::chrono::milliseconds(20), false}, log);
+  (*provided)->attach(&reloads);
+  (*provided)->setPhase(admin::Phase::kReady);
+  EXPECT_EQ(kernel->phase(), admin::Phase::kReady);
+  Status reloaded = kernel->reloadPlugin("alpha");
+  EXPECT_TRUE(reloaded.ok()) << reloaded.toString();
+  EXPECT_EQ(kernel->plugins()[0].generation, generation + 1);
+  EXPECT_FALSE(kernel->reloadPlugin("no_such_plugin").ok());
+  (*provided)->attach(nullptr);
+  EXPECT_EQ(kernel->reloadConfig().code(), StatusCode::kUnavailable);
+  leases.clear();
+  kernel.reset();
+  host->stop();
 }
 
 }  // namespace
