@@ -1,0 +1,64 @@
+// An agent as the orchestrator keeps it, stores it and shows it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hive/services/http.hpp"
+#include "hive/status.hpp"
+
+namespace hive::orchestrator {
+
+enum class AgentStatus { kIdle, kBusy, kDraining, kOffline, kFailed };
+enum class Runtime { kProcess, kRemote };
+enum class Circuit { kClosed, kOpen, kHalfOpen };
+
+std::string_view statusName(AgentStatus status);
+std::optional<AgentStatus> parseAgentStatus(std::string_view name);
+std::string_view runtimeName(Runtime runtime);
+std::string_view circuitName(Circuit circuit);
+
+struct Agent {
+  std::string id;
+  std::string name;
+  std::string role;
+  std::vector<std::string> capabilities;  // sorted, unique
+  Runtime runtime = Runtime::kRemote;
+  std::uint32_t maxConcurrency = 1;
+  AgentStatus status = AgentStatus::kOffline;
+  bool draining = false;
+  std::int64_t lastHeartbeatMs = 0;
+  std::string node;  // the hive process it is connected to
+  Circuit circuit = Circuit::kClosed;
+  std::uint32_t consecutiveFailures = 0;
+  std::int64_t circuitOpenedMs = 0;
+  std::map<std::string, std::string> inFlight;  // task id → lease token
+  std::uint64_t succeeded = 0;
+  std::uint64_t failed = 0;
+  std::int64_t createdAtMs = 0;
+  std::int64_t updatedAtMs = 0;
+};
+
+// Fields a client may set (POST, PATCH, WebSocket hello); checked, errors collected.
+struct AgentSpec {
+  std::optional<std::string> name;
+  std::optional<std::string> role;
+  std::optional<std::vector<std::string>> capabilities;
+  std::optional<std::uint32_t> maxConcurrency;
+  std::optional<Runtime> runtime;
+};
+// `partial`: PATCH (nothing required).
+Result<AgentSpec> parseAgentSpec(std::string_view body, bool partial, std::vector<http::FieldError>& errors);
+void apply(const AgentSpec& spec, Agent& agent);
+
+std::string toJson(const Agent& agent);
+Result<Agent> fromJson(std::string_view body);
+
+std::string newAgentId();
+std::int64_t nowMs();
+
+}  // namespace hive::orchestrator

@@ -1,0 +1,791 @@
+#include "task_core.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include "hive/services/bus.hpp"
+
+namespace hive::task_manager {
+namespace {
+
+constexpr const char* kTasks = "tasks";
+constexpr const char* kDependencies = "task_deps";
+constexpr const char* kIdempotency = "task_idem";
+constexpr const char* kQueues = "task_queues";
+constexpr const char* kEventLog = "tasks";
+
+store::Document toDocument(const Task& task) {
+  store::Document d;
+  d.id = task.id;
+  d.body = toStoredJson(task);
+  d.index = {{"status", std::string(statusName(task.status))},
+             {"type", task.type},
+             {"agent", task.agent},
+             {"capabilities", capabilityKey(task.capabilities)},
+             {"waiting", task.waitingOn.empty() ? "0" : "1"}};
+  return d;
+}
+
+struct Loaded {
+  Task task;
+  std::uint64_t version = 0;
+};
+
+Result<Loaded> load(store::Transaction& tx, const std::string& id) {
+  auto document = tx.get(kTasks, id);
+  if (!document.ok()) return document.status();
+  auto task = fromStoredJson(document->body);
+  if (!task.ok()) return task.status();
+  return Loaded{std::move(task).value(), document->version};
+}
+
+std::string eventJson(const std::string& event, const Task& task) {
+  return "{\"event\":" + http::jsonQuote(event) + ",\"task\":" + toApiJson(task) + "}";
+}
+
+}  // namespace
+
+struct TaskCore::Outbox {
+  std::vector<std::pair<std::string, std::string>> events;  // topic suffix (task id), JSON
+  std::vector<std::string> settled;                         // tasks that reached a terminal state
+  std::vector<bool> succeeded;
+
+  // Records a state change of `task` in the durable event log (same transaction)
+  // and for publication after commit.
+  Status record(store::Transaction& tx, const Task& task, const std::string& event) {
+    std::string body = eventJson(event, task);
+    auto appended = tx.append(kEventLog, event, body);
+    if (!appended.ok()) return appended.status();
+    events.emplace_back(task.id, std::move(body));
+    if (isTerminal(task.status)) {
+      settled.push_back(task.id);
+      succeeded.push_back(task.status == TaskStatus::kSucceeded);
+    }
+    return okStatus();
+  }
+  Status save(store::Transaction& tx, const Task& task, std::uint64_t version, const std::string& event) {
+    auto put = tx.put(kTasks, toDocument(task), version);
+    if (!put.ok()) return put.status();
+    return record(tx, task, event);
+  }
+};
+
+class TaskCore::WorkSubscription final : public Subscription {
+ public:
+  WorkSubscription(TaskCore& core, std::uint64_t id) : core_(core), id_(id) {}
+  ~WorkSubscription() override {
+    std::lock_guard lock(core_.workMutex_);
+    core_.workers_.erase(id_);
+  }
+
+ private:
+  TaskCore& core_;
+  std::uint64_t id_;
+};
+
+TaskCore::TaskCore(PluginContext& context, ServiceHandle<store::Store> store, Options options)
+    : context_(context), store_(std::move(store)), options_(std::move(options)) {}
+
+TaskCore::~TaskCore() { close(); }
+
+Result<ServiceRef<store::Store>> TaskCore::storeRef() {
+  if (!open_) return unavailable("task_manager is not running");
+  auto ref = store_.lease();
+  if (!ref) return unavailable("no hive.store/1 provider is running");
+  return ref;
+}
+
+Status TaskCore::open() {
+  auto store = store_.lease();
+  if (!store) return unavailable("no hive.store/1 provider is running");
+  HIVE_TRY(store->declareCollection({kTasks, {"status", "type", "agent", "capabilities", "waiting"}}));
+  HIVE_TRY(store->declareCollection({kDependencies, {"dep"}}));
+  HIVE_TRY(store->declareCollection({kIdempotency, {}}));
+  HIVE_TRY(store->declareCollection({kQueues, {}}));
+  open_ = true;
+  refreshQueues(true);
+  return okStatus();
+}
+
+void TaskCore::close() {
+  open_ = false;
+  std::vector<std::unique_ptr<Subscription>> claimable;
+  {
+    std::lock_guard lock(queuesMutex_);
+    claimable.swap(claimable_);
+  }
+  claimable.clear();  // outside the lock: a wake-up may be running
+}
+
+Status TaskCore::transact(const std::function<Status(store::Transaction&, Outbox&)>& work) {
+  auto store = HIVE_TRY(storeRef());
+  Outbox outbox;
+  Status done = store->transact([&](store::Transaction& tx) {
+    outbox = Outbox{};
+    return work(tx, outbox);
+  });
+  if (!done.ok()) return done;
+  publish(outbox);
+  for (std::size_t i = 0; i < outbox.settled.size(); ++i)
+    settleDependents(outbox.settled[i], outbox.succeeded[i]);
+  return okStatus();
+}
+
+void TaskCore::publish(const Outbox& outbox) {
+  if (outbox.events.empty() || !open_) return;
+  auto bus = context_.services().get<bus::Bus>();
+  if (!bus.ok()) return;  // no bus: the durable event log still has them
+  for (const auto& [id, body] : outbox.events) {
+    for (const std::string& topic : {std::string("tasks.") + id, std::string("tasks")}) {
+      auto published = (*bus)->publish(topic, body);
+      if (!published.ok())
+        context_.log().warn("event of task " + id + " not published on " + topic + ": " +
+                            published.status().message());
+    }
+  }
+}
+
+void TaskCore::remember(const std::string& queue, const std::vector<std::string>& capabilities) {
+  std::unique_ptr<Subscription> subscription;
+  {
+    std::lock_guard lock(queuesMutex_);
+    if (!queues_.emplace(queue, capabilities).second) return;
+  }
+  if (auto store = store_.lease()) subscription = store->onClaimable(queue, [this] { notifyWork(); });
+  std::lock_guard lock(queuesMutex_);
+  if (subscription && open_) claimable_.push_back(std::move(subscription));
+}
+
+void TaskCore::refreshQueues(bool force) {
+  {
+    std::lock_guard lock(queuesMutex_);
+    auto now = std::chrono::steady_clock::now();
+    if (!force && now - queuesRefreshed_ < std::chrono::seconds(2)) return;
+    queuesRefreshed_ = now;
+  }
+  auto store = store_.lease();
+  if (!store) return;
+  std::string cursor;
+  do {
+    auto page = store->list({kQueues, {}, 1000, cursor});
+    if (!page.ok()) return;
+    for (const auto& d : page->items) {
+      // The body is the capability key: "a,b".
+      std::vector<std::string> capabilities;
+      const std::string& key = d.body;
+      std::size_t at = 0;
+      for (std::size_t next; at <= key.size(); at = next + 1) {
+        next = key.find(',', at);
+        if (next == std::string::npos) next = key.size();
+        if (next > at) capabilities.push_back(key.substr(at, next - at));
+      }
+      remember(d.id, capabilities);
+    }
+    cursor = page->nextCursor;
+  } while (!cursor.empty());
+}
+
+std::map<std::string, std::vector<std::string>> TaskCore::knownQueues() {
+  std::lock_guard lock(queuesMutex_);
+  return queues_;
+}
+
+void TaskCore::notifyWork() {
+  if (!open_) return;
+  std::lock_guard lock(workMutex_);
+  for (auto& [id, callback] : workers_) callback();
+}
+
+std::unique_ptr<Subscription> TaskCore::onWork(std::function<void()> callback) {
+  std::lock_guard lock(workMutex_);
+  std::uint64_t id = ++nextWorker_;
+  workers_.emplace(id, std::move(callback));
+  return std::make_unique<WorkSubscription>(*this, id);
+}
+
+std::chrono::milliseconds TaskCore::backoff(std::uint32_t attempts) const {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  double delay = static_cast<double>(options_.retryBase.count());
+  for (std::uint32_t i = 1; i < attempts && delay < options_.retryMax.count(); ++i) delay *= 2;
+  delay = std::min(delay, static_cast<double>(options_.retryMax.count()));
+  // Full jitter over the upper half: retries of many tasks spread out.
+  double factor = 0.5 + std::uniform_real_distribution<double>(0.0, 0.5)(random);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(delay * factor));
+}
+
+// ---- submission and queries ----
+
+Result<TaskCore::Submitted> TaskCore::submit(Task task, const std::string& idempotencyKey,
+                                             const std::string& bodyDigest,
+                                             std::vector<http::FieldError>& errors) {
+  task.id = newTaskId();
+  task.idempotencyKey = idempotencyKey;
+  task.queue = queueFor(task.capabilities);
+  Submitted out;
+  std::string queue = task.queue;
+  Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
+    out = Submitted{};
+    Task t = task;
+    if (!idempotencyKey.empty()) {
+      auto seen = tx.get(kIdempotency, idempotencyKey);
+      if (seen.ok()) {
+        if (seen->body.rfind(bodyDigest + " ", 0) != 0) {
+          errors.push_back({"Idempotency-Key", "was already used with another request body"});
+          return invalidArgument("Idempotency-Key reused with another body");
+        }
+        auto earlier = load(tx, seen->body.substr(bodyDigest.size() + 1));
+        if (!earlier.ok()) return earlier.status();
+        out.task = earlier->task;
+        out.replayed = true;
+        return okStatus();
+      }
+      if (seen.status().code() != StatusCode::kNotFound) return seen.status();
+    }
+    std::int64_t now = nowMs();
+    t.createdAtMs = t.updatedAtMs = now;
+    bool dependencyFailed = false;
+    std::string failedDependency;
+    for (std::size_t i = 0; i < t.dependsOn.size(); ++i) {
+      auto dependency = load(tx, t.dependsOn[i]);
+      if (!dependency.ok()) {
+        if (dependency.status().code() == StatusCode::kNotFound) {
+          errors.push_back({"/depends_on/" + std::to_string(i), "no task " + t.dependsOn[i]});
+          continue;
+        }
+        return dependency.status();
+      }
+      TaskStatus s = dependency->task.status;
+      if (s == TaskStatus::kSucceeded) continue;
+      if (isTerminal(s)) {
+        dependencyFailed = true;
+        failedDependency = t.dependsOn[i] + " is " + std::string(statusName(s));
+      }
+      t.waitingOn.push_back(t.dependsOn[i]);
+    }
+    if (!errors.empty()) return invalidArgument("the task is not valid");
+    for (const auto& dependency : t.dependsOn) {
+      store::Document edge;
+      edge.id = dependency + ":" + t.id;
+      edge.body = t.id;
+      edge.index = {{"dep", dependency}};
+      auto put = tx.put(kDependencies, std::move(edge), store::kAnyVersion);
+      if (!put.ok()) return put.status();
+    }
+    if (!idempotencyKey.empty()) {
+      store::Document seen;
+      seen.id = idempotencyKey;
+      seen.body = bodyDigest + " " + t.id;
+      auto put = tx.put(kIdempotency, std::move(seen), store::kMustNotExist);
+      if (!put.ok()) return put.status();
+    }
+    store::Document queueDoc;
+    queueDoc.id = queue;
+    queueDoc.body = capabilityKey(t.capabilities);
+    if (auto put = tx.put(kQueues, std::move(queueDoc), store::kAnyVersion); !put.ok()) return put.status();
+    if (dependencyFailed) {
+      t.status = TaskStatus::kDead;
+      t.error = "blocked: dependency " + failedDependency;
+      t.finishedAtMs = now;
+      t.waitingOn.clear();
+    } else if (t.waitingOn.empty()) {
+      auto queued = tx.enqueue({queue, t.id, t.priority, t.notBeforeMs, {}, t.id});
+      if (!queued.ok()) return queued.status();
+      t.queuedAtMs = now;
+    }
+    auto put = tx.put(kTasks, toDocument(t), store::kMustNotExist);
+    if (!put.ok()) return put.status();
+    HIVE_TRY(outbox.record(tx, t, t.status == TaskStatus::kDead ? "task.dead" : "task.created"));
+    out.task = std::move(t);
+    return okStatus();
+  });
+  if (!done.ok()) return done;
+  if (!out.replayed) remember(queue, task.capabilities);
+  return out;
+}
+
+Result<Task> TaskCore::get(const std::string& id) {
+  auto store = HIVE_TRY(storeRef());
+  auto document = store->get(kTasks, id);
+  if (!document.ok()) {
+    if (document.status().code() == StatusCode::kNotFound) return notFound("no task " + id);
+    return document.status();
+  }
+  return fromStoredJson(document->body);
+}
+
+Result<TaskPage> TaskCore::list(const std::map<std::string, std::string>& equals, std::size_t limit,
+                                const std::string& cursor) {
+  auto store = HIVE_TRY(storeRef());
+  auto page = store->list({kTasks, equals, limit, cursor});
+  if (!page.ok()) return page.status();
+  TaskPage out;
+  for (const auto& d : page->items) {
+    auto task = fromStoredJson(d.body);
+    if (!task.ok()) return task.status();
+    out.items.push_back(std::move(task).value());
+  }
+  out.nextCursor = page->nextCursor;
+  return out;
+}
+
+Result<Task> TaskCore::cancel(const std::string& id) {
+  Task cancelled;
+  Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
+    auto loaded = load(tx, id);
+    if (!loaded.ok()) {
+      if (loaded.status().code() == StatusCode::kNotFound) return notFound("no task " + id);
+      return loaded.status();
+    }
+    Task t = loaded->task;
+    if (isTerminal(t.status))
+      return failedPrecondition("task " + id + " is already " + std::string(statusName(t.status)));
+    if (Status removed = tx.cancel(t.queue, t.id); !removed.ok() && removed.code() != StatusCode::kNotFound)
+      return removed;
+    t.status = TaskStatus::kCancelled;
+    t.leaseToken.clear();
+    t.waitingOn.clear();
+    t.finishedAtMs = t.updatedAtMs = nowMs();
+    HIVE_TRY(outbox.save(tx, t, loaded->version, "task.cancelled"));
+    cancelled = t;
+    return okStatus();
+  });
+  if (!done.ok()) return done;
+  return cancelled;
+}
+
+Result<std::string> TaskCore::stats() {
+  auto store = HIVE_TRY(storeRef());
+  std::string byStatus;
+  for (int s = 0; s <= static_cast<int>(TaskStatus::kDead); ++s) {
+    std::string name(statusName(static_cast<TaskStatus>(s)));
+    std::uint64_t count = 0;
+    std::string cursor;
+    do {
+      auto page = store->list({kTasks, {{"status", name}}, 1000, cursor});
+      if (!page.ok()) return page.status();
+      count += page->items.size();
+      cursor = page->nextCursor;
+    } while (!cursor.empty());
+    byStatus += (byStatus.empty() ? "" : ",") + http::jsonQuote(name) + ":" + std::to_string(count);
+  }
+  auto queues = depth();
+  if (!queues.ok()) return queues.status();
+  std::string queueJson;
+  for (const auto& q : *queues) {
+    std::string priorities;
+    std::uint64_t total = 0;
+    for (const auto& [priority, count] : q.byPriority) {
+      priorities += (priorities.empty() ? "" : ",") + http::jsonQuote(std::to_string(priority)) + ":" +
+                    std::to_string(count);
+      total += count;
+    }
+    queueJson += std::string(queueJson.empty() ? "" : ",") +
+                 "{\"capabilities\":" + http::jsonQuote(q.capabilities) +
+                 ",\"waiting\":" + std::to_string(total) + ",\"by_priority\":{" + priorities + "}}";
+  }
+  return "{\"by_status\":{" + byStatus + "},\"queues\":[" + queueJson + "]}";
+}
+
+Result<std::vector<tasks::QueueDepth>> TaskCore::depth() {
+  auto store = HIVE_TRY(storeRef());
+  refreshQueues(false);
+  std::vector<tasks::QueueDepth> out;
+  for (const auto& [queue, capabilities] : knownQueues()) {
+    auto d = store->depth(queue);
+    if (!d.ok()) return d.status();
+    out.push_back({capabilityKey(capabilities), *d});
+  }
+  return out;
+}
+
+// ---- the orchestrator's side ----
+
+Result<std::vector<tasks::Assignment>> TaskCore::claim(const std::string& agent,
+                                                       const std::vector<std::string>& capabilities,
+                                                       std::size_t max) {
+  auto store = HIVE_TRY(storeRef());
+  std::vector<tasks::Assignment> out;
+  // The queues this agent can serve, best waiting priority first.
+  std::vector<std::pair<int, std::string>> ranked;
+  for (const auto& [queue, required] : knownQueues()) {
+    if (!covers(capabilities, required)) continue;
+    auto d = store->depth(queue);
+    if (!d.ok() || d->empty()) continue;
+    int best = 0;
+    for (const auto& [priority, count] : *d)
+      if (count > 0) best = std::max(best, priority);
+    if (best > 0) ranked.emplace_back(best, queue);
+  }
+  if (ranked.empty()) refreshQueues(false);
+  std::sort(ranked.begin(), ranked.end(), std::greater<>());
+  for (const auto& [best, queue] : ranked) {
+    if (out.size() >= max) break;
+    auto items = store->claim({queue, agent, options_.claimLease, max - out.size(), 1});
+    if (!items.ok()) return items.status();
+    for (const auto& item : *items) {
+      tasks::Assignment assignment;
+      Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
+        assignment = {};
+        auto loaded = load(tx, item.id);
+        if (!loaded.ok()) {
+          // A queue item without its task: drop it.
+          if (loaded.status().code() == StatusCode::kNotFound)
+            return tx.complete(queue, item.id, item.leaseToken);
+          return loaded.status();
+        }
+        Task t = loaded->task;
+        if (isTerminal(t.status)) return tx.complete(queue, item.id, item.leaseToken);
+        std::int64_t now = nowMs();
+        if (item.attempts > t.maxAttempts) {
+          HIVE_TRY(tx.complete(queue, item.id, item.leaseToken));
+          t.status = TaskStatus::kDead;
+          t.error = "gave up after " + std::to_string(t.maxAttempts) + " attempts" +
+                    (t.error.empty() ? "" : "; last error: " + t.error);
+          t.leaseToken.clear();
+          t.finishedAtMs = t.updatedAtMs = now;
+          return outbox.save(tx, t, loaded->version, "task.dead");
+        }
+        t.status = TaskStatus::kAssigned;
+        t.agent = agent;
+        t.leaseToken = item.leaseToken;
+        t.attempts = item.attempts;
+        t.leaseExpiresMs = now + t.timeoutMs;
+        t.updatedAtMs = now;
+        HIVE_TRY(outbox.save(tx, t, loaded->version, "task.assigned"));
+        assignment = {t.id,
+                      t.leaseToken,
+                      t.type,
+                      t.title,
+                      t.payload,
+                      t.capabilities,
+                      t.priority,
+                      t.attempts,
+                      std::chrono::milliseconds(t.timeoutMs),
+                      t.leaseExpiresMs,
+                      toApiJson(t)};
+        return okStatus();
+      });
+      if (!done.ok()) {
+        context_.log().warn("claim of task " + item.id + " by " + agent + " not recorded: " + done.message());
+        continue;  // its lease expires and the sweep puts it back
+      }
+      if (assignment.taskId.empty()) continue;
+      // The lease now covers the whole attempt: the timeout is enforced by its expiry.
+      auto extended = store->extend(queue, item.id, item.leaseToken, assignment.timeout);
+      if (!extended.ok()) {
+        context_.log().warn("task " + item.id + ": lease not extended: " + extended.status().message());
+        continue;
+      }
+      out.push_back(std::move(assignment));
+    }
+  }
+  return out;
+}
+
+Status TaskCore::stale(const std::string& taskId, const std::string& leaseToken, const std::string& what) {
+  (void)transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
+    auto loaded = load(tx, taskId);
+    if (!loaded.ok()) return loaded.status();
+    Task t = loaded->task;
+    ++t.staleReports;
+    auto put = tx.put(kTasks, toDocument(t), loaded->version);
+    if (!put.ok()) return put.status();
+    std::string body = "{\"event\":\"task.stale_report\",\"task_id\":" + http::jsonQuote(taskId) +
+                       ",\"report\":" + http::jsonQuote(what) + "}";
+    auto appended = tx.append(kEventLog, "task.stale_report", body);
+    (void)outbox;
+    return appended.ok() ? okStatus() : appended.status();
+  });
+  context_.log().warn("task " + taskId + ": " + what + " with a stale lease refused");
+  (void)leaseToken;
+  return failedPrecondition("stale lease: task " + taskId +
+                            " is no longer leased with this token (it expired or went to another agent)");
+}
+
+Status TaskCore::started(const std::string& taskId, const std::string& leaseToken) {
+  bool isStale = false;
+  Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
+    isStale = false;
+    auto loaded = load(tx, taskId);
+    if (!loaded.ok()) return loaded.status();
+    Task t = loaded->task;
+    if (t.leaseToken != leaseToken || t.status != TaskStatus::kAssigned) {
+      isStale = t.leaseToken != leaseToken;
+      return isStale ? failedPrecondition("stale") : okStatus();
+    }
+    t.status = TaskStatus::kRunning;
+    t.startedAtMs = t.updatedAtMs = nowMs();
+    return outbox.save(tx, t, loaded->version, "task.running");
+  });
+  if (isStale) return stale(taskId, leaseToken, "start");
+  return done;
+}
+
+Status TaskCore::progress(const std::string& taskId, const std::string& leaseToken,
+                          const std::string& report) {
+  if (report.size() > options_.limits.maxPayloadBytes) return invalidArgument("progress report too large");
+  bool isStale = false;
+  Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
+    isStale = false;
+    auto loaded = load(tx, taskId);
+    if (!loaded.ok()) return loaded.status();
+    Task t = loaded->task;
+    if (t.leaseToken != leaseToken || isTerminal(t.status)) {
+      isStale = true;
+      return failedPrecondition("stale");
+    }
+    if (t.status == TaskStatus::kAssigned) t.status = TaskStatus::kRunning, t.startedAtMs = nowMs();
+    t.progress = report;
+    t.updatedAtMs = nowMs();
+    return outbox.save(tx, t, loaded->version, "task.progress");
+  });
+  if (isStale) return stale(taskId, leaseToken, "progress");
+  return done;
+}
+
+Status TaskCore::finish(const std::string& taskId, const std::string& leaseToken, TaskStatus status,
+                        const std::string& result, const std::string& error, bool retry,
+                        std::chrono::milliseconds retryAfter) {
+  if (result.size() > options_.limits.maxPayloadBytes) return invalidArgument("result too large");
+  bool isStale = false;
+  Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
+    isStale = false;
+    auto loaded = load(tx, taskId);
+    if (!loaded.ok()) return loaded.status();
+    Task t = loaded->task;
+    if (t.leaseToken != leaseToken || isTerminal(t.status)) {
+      isStale = true;
+      return failedPrecondition("stale");
+    }
+    std::int64_t now = nowMs();
+    bool again = retry && t.attempts < t.maxAttempts;
+    Status queued = again ? tx.fail(t.queue, t.id, leaseToken, retryAfter, error)
+                          : tx.complete(t.queue, t.id, leaseToken);
+    if (!queued.ok()) {
+      isStale = queued.code() == StatusCode::kFailedPrecondition || queued.code() == StatusCode::kNotFound;
+      return queued;
+    }
+    t.leaseToken.clear();
+    t.leaseExpiresMs = 0;
+    t.updatedAtMs = now;
+    t.error = error;
+    if (again) {
+      t.status = TaskStatus::kPending;
+      t.agent.clear();
+      t.queuedAtMs = now + retryAfter.count();
+      return outbox.save(tx, t, loaded->version, "task.retrying");
+    }
+    t.status = retry ? TaskStatus::kDead : status;
+    if (t.status == TaskStatus::kDead && !error.empty())
+      t.error = "gave up after " + std::to_string(t.attempts) + " attempts; last error: " + error;
+    t.result = result;
+    t.finishedAtMs = now;
+    return outbox.save(tx, t, loaded->version, "task." + std::string(statusName(t.status)));
+  });
+  if (isStale) return stale(taskId, leaseToken, std::string(statusName(status)) + " report");
+  return done;
+}
+
+Status TaskCore::succeeded(const std::string& taskId, const std::string& leaseToken,
+                           const std::string& result) {
+  return finish(taskId, leaseToken, TaskStatus::kSucceeded, result, {}, false, {});
+}
+
+Status TaskCore::failed(const std::string& taskId, const std::string& leaseToken, const std::string& error,
+                        bool retryable) {
+  Result<Task> current = get(taskId);
+  std::uint32_t attempts = current.ok() ? current->attempts : 1;
+  return finish(taskId, leaseToken, TaskStatus::kFailed, {}, error.empty() ? "failed" : error, retryable,
+                backoff(attempts));
+}
+
+Status TaskCore::released(const std::string& taskId, const std::string& leaseToken,
+                          const std::string& reason) {
+  return finish(taskId, leaseToken, TaskStatus::kFailed, {}, reason.empty() ? "released" : reason, true,
+                std::chrono::milliseconds(0));
+}
+
+// ---- dependencies ----
+
+void TaskCore::settleDependents(const std::string& taskId, bool succeeded) {
+  std::vector<std::string> work{taskId};
+  std::vector<bool> ok{succeeded};
+  for (std::size_t i = 0; i < work.size() && i < 100000; ++i) {
+    auto store = store_.lease();
+    if (!store || !open_) return;
+    std::string cursor;
+    std::vector<std::string> dependents;
+    do {
+      auto page = store->list({kDependencies, {{"dep", work[i]}}, 1000, cursor});
+      if (!page.ok()) return;
+      for (const auto& edge : page->items) dependents.push_back(edge.body);
+      cursor = page->nextCursor;
+    } while (!cursor.empty());
+    for (const auto& dependent : dependents) {
+      if (ok[i]) {
+        releaseIfReady(dependent);
+      } else {
+        std::vector<std::string> killed;
+        kill(dependent, "blocked: dependency " + work[i] + " did not succeed", killed);
+        for (auto& k : killed) work.push_back(k), ok.push_back(false);
+      }
+    }
+  }
+}
+
+void TaskCore::releaseIfReady(const std::string& taskId) {
+  std::string queue;
+  std::vector<std::string> capabilities;
+  std::vector<std::string> killed;
+  std::string failedDependency;
+  Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
+    queue.clear();
+    failedDependency.clear();
+    auto loaded = load(tx, taskId);
+    if (!loaded.ok()) return loaded.status();
+    Task t = loaded->task;
+    if (t.status != TaskStatus::kPending || t.waitingOn.empty()) return okStatus();
+    std::vector<std::string> still;
+    for (const auto& dependency : t.waitingOn) {
+      auto d = load(tx, dependency);
+      if (!d.ok()) return d.status();
+      if (d->task.status == TaskStatus::kSucceeded) continue;
+      if (isTerminal(d->task.status)) failedDependency = dependency;
+      still.push_back(dependency);
+    }
+    if (!failedDependency.empty()) return okStatus();
+    if (still.size() == t.waitingOn.size()) return okStatus();
+    t.waitingOn = still;
+    t.updatedAtMs = nowMs();
+    if (still.empty()) {
+      auto queued = tx.enqueue({t.queue, t.id, t.effectivePriority, t.notBeforeMs, {}, t.id});
+      if (!queued.ok()) return queued.status();
+      t.queuedAtMs = t.updatedAtMs;
+      queue = t.queue;
+      capabilities = t.capabilities;
+    }
+    return outbox.save(tx, t, loaded->version, still.empty() ? "task.ready" : "task.waiting");
+  });
+  if (!done.ok()) context_.log().warn("task " + taskId + ": dependencies not settled: " + done.message());
+  if (!failedDependency.empty()) {
+    kill(taskId, "blocked: dependency " + failedDependency + " did not succeed", killed);
+    for (const auto& k : killed) settleDependents(k, false);
+  }
+  if (!queue.empty()) remember(queue, capabilities);
+}
+
+void TaskCore::kill(const std::string& taskId, const std::string& reason, std::vector<std::string>& next) {
+  auto store = store_.lease();
+  if (!store) return;
+  Outbox outbox;
+  Status done = store->transact([&](store::Transaction& tx) -> Status {
+    outbox = Outbox{};
+    auto loaded = load(tx, taskId);
+    if (!loaded.ok()) return loaded.status();
+    Task t = loaded->task;
+    if (isTerminal(t.status)) return okStatus();
+    if (Status removed = tx.cancel(t.queue, t.id); !removed.ok() && removed.code() != StatusCode::kNotFound)
+      return removed;
+    t.status = TaskStatus::kDead;
+    t.error = reason;
+    t.leaseToken.clear();
+    t.waitingOn.clear();
+    t.finishedAtMs = t.updatedAtMs = nowMs();
+    return outbox.save(tx, t, loaded->version, "task.dead");
+  });
+  if (!done.ok()) {
+    context_.log().warn("task " + taskId + ": not marked dead: " + done.message());
+    return;
+  }
+  publish(outbox);
+  for (const auto& id : outbox.settled) next.push_back(id);
+}
+
+// ---- the sweep ----
+
+void TaskCore::sweep() {
+  if (!open_ || sweeping_.exchange(true)) return;
+  struct Clear {
+    std::atomic<bool>& flag;
+    ~Clear() { flag = false; }
+  } clear{sweeping_};
+  auto store = store_.lease();
+  if (!store) return;
+  // Leases that expired: the attempt timed out.
+  for (const auto& [queue, capabilities] : knownQueues()) {
+    auto expired = store->releaseExpired(queue);
+    if (!expired.ok()) {
+      context_.log().warn("sweep of " + queue + ": " + expired.status().message());
+      continue;
+    }
+    for (const auto& item : *expired) {
+      (void)transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
+        auto loaded = load(tx, item.id);
+        if (!loaded.ok()) return loaded.status();
+        Task t = loaded->task;
+        if (t.leaseToken != item.leaseToken || isTerminal(t.status)) return okStatus();
+        std::int64_t now = nowMs();
+        t.error = "attempt " + std::to_string(t.attempts) + " timed out after " +
+                  std::to_string(t.timeoutMs) + " ms (agent " + t.agent + ")";
+        t.leaseToken.clear();
+        t.updatedAtMs = now;
+        if (t.attempts >= t.maxAttempts) {
+          HIVE_TRY(tx.cancel(queue, t.id));
+          t.status = TaskStatus::kDead;
+          t.finishedAtMs = now;
+          return outbox.save(tx, t, loaded->version, "task.dead");
+        }
+        t.status = TaskStatus::kPending;
+        t.agent.clear();
+        t.queuedAtMs = now;
+        return outbox.save(tx, t, loaded->version, "task.timed_out");
+      });
+    }
+    if (!expired->empty()) notifyWork();
+  }
+  auto now = std::chrono::steady_clock::now();
+  // Waiting tasks whose dependencies settled while nobody looked (a crash
+  // between a dependency's commit and the release of its dependents).
+  if (now - lastWaitingCheck_ >= std::chrono::seconds(5)) {
+    lastWaitingCheck_ = now;
+    std::string cursor;
+    do {
+      auto page = store->list({kTasks, {{"status", "pending"}, {"waiting", "1"}}, 1000, cursor});
+      if (!page.ok()) break;
+      for (const auto& d : page->items) releaseIfReady(d.id);
+      cursor = page->nextCursor;
+    } while (!cursor.empty());
+  }
+  // Aging: a task waiting long gains priority, so low priorities cannot starve.
+  if (options_.aging.count() > 0 && now - lastAging_ >= options_.aging / 4) {
+    lastAging_ = now;
+    std::int64_t wall = nowMs();
+    std::string cursor;
+    do {
+      auto page = store->list({kTasks, {{"status", "pending"}, {"waiting", "0"}}, 1000, cursor});
+      if (!page.ok()) break;
+      for (const auto& d : page->items) {
+        auto task = fromStoredJson(d.body);
+        if (!task.ok() || task->effectivePriority >= 10 || task->queuedAtMs == 0) continue;
+        std::int64_t due =
+            task->queuedAtMs + options_.aging.count() * (task->effectivePriority - task->priority + 1);
+        if (wall < due) continue;
+        (void)transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
+          auto loaded = load(tx, d.id);
+          if (!loaded.ok()) return loaded.status();
+          Task t = loaded->task;
+          if (t.status != TaskStatus::kPending || !t.waitingOn.empty()) return okStatus();
+          HIVE_TRY(tx.cancel(t.queue, t.id));
+          ++t.effectivePriority;
+          auto queued = tx.enqueue({t.queue, t.id, t.effectivePriority, t.notBeforeMs, {}, t.id});
+          if (!queued.ok()) return queued.status();
+          t.updatedAtMs = wall;
+          return outbox.save(tx, t, loaded->version, "task.aged");
+        });
+      }
+      cursor = page->nextCursor;
+    } while (!cursor.empty());
+  }
+}
+
+}  // namespace hive::task_manager

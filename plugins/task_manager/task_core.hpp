@@ -1,0 +1,122 @@
+// The task queue: what POST /api/v2/tasks and the orchestrator do to tasks,
+// on top of hive.store/1 (documents, queue items with leases, the event log)
+// and hive.bus/1 (live events). The store is the truth; every state change is
+// one store transaction, and its events are published after it commits.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "hive/context.hpp"
+#include "hive/services/store.hpp"
+#include "hive/services/tasks.hpp"
+#include "task_model.hpp"
+
+namespace hive::task_manager {
+
+struct Options {
+  Limits limits;
+  std::chrono::milliseconds retryBase{1000};
+  std::chrono::milliseconds retryMax{60000};
+  std::chrono::milliseconds aging{30000};  // a waiting task gains one priority level per period
+  std::chrono::milliseconds claimLease{30000};
+  std::chrono::milliseconds sweepPeriod{1000};
+};
+
+struct TaskPage {
+  std::vector<Task> items;
+  std::string nextCursor;
+};
+
+class TaskCore final : public tasks::TaskService {
+ public:
+  TaskCore(PluginContext& context, ServiceHandle<store::Store> store, Options options);
+  ~TaskCore() override;
+
+  // Declares the collections and loads the known queues.
+  Status open();
+  // After this every call fails with kUnavailable; wake-ups stop.
+  void close();
+
+  struct Submitted {
+    Task task;
+    bool replayed = false;  // an earlier submission with the same Idempotency-Key
+  };
+  // kInvalidArgument with `errors` filled for a bad submission.
+  Result<Submitted> submit(Task task, const std::string& idempotencyKey, const std::string& bodyDigest,
+                           std::vector<http::FieldError>& errors);
+  Result<Task> get(const std::string& id);
+  Result<TaskPage> list(const std::map<std::string, std::string>& equals, std::size_t limit,
+                        const std::string& cursor);
+  Result<Task> cancel(const std::string& id);
+  // {"by_status": {...}, "queues": [...]} as JSON.
+  Result<std::string> stats();
+  // Expired leases, dependencies, aging. Runs on the blocking executor.
+  void sweep();
+
+  // tasks::TaskService
+  Result<std::vector<tasks::Assignment>> claim(const std::string& agent,
+                                               const std::vector<std::string>& capabilities,
+                                               std::size_t max) override;
+  Status started(const std::string& taskId, const std::string& leaseToken) override;
+  Status progress(const std::string& taskId, const std::string& leaseToken,
+                  const std::string& progress) override;
+  Status succeeded(const std::string& taskId, const std::string& leaseToken,
+                   const std::string& result) override;
+  Status failed(const std::string& taskId, const std::string& leaseToken, const std::string& error,
+                bool retryable) override;
+  Status released(const std::string& taskId, const std::string& leaseToken,
+                  const std::string& reason) override;
+  std::unique_ptr<Subscription> onWork(std::function<void()> callback) override;
+  Result<std::vector<tasks::QueueDepth>> depth() override;
+
+ private:
+  struct Outbox;
+  class WorkSubscription;
+
+  // One unit of work; `events` collected during it are published after commit.
+  Status transact(const std::function<Status(store::Transaction&, Outbox&)>& work);
+  Result<ServiceRef<store::Store>> storeRef();
+  void publish(const Outbox& outbox);
+  void remember(const std::string& queue, const std::vector<std::string>& capabilities);
+  void refreshQueues(bool force);
+  std::map<std::string, std::vector<std::string>> knownQueues();
+  void notifyWork();
+  // Rejects a report with a stale token and records it on the task.
+  Status stale(const std::string& taskId, const std::string& leaseToken, const std::string& what);
+  // Finished with `leaseToken`: terminal or back to the queue.
+  Status finish(const std::string& taskId, const std::string& leaseToken, TaskStatus status,
+                const std::string& result, const std::string& error, bool retry,
+                std::chrono::milliseconds retryAfter);
+  std::chrono::milliseconds backoff(std::uint32_t attempts) const;
+  // After `taskId` reached a terminal state: enqueue or kill its dependents.
+  void settleDependents(const std::string& taskId, bool succeeded);
+  void releaseIfReady(const std::string& taskId);
+  void kill(const std::string& taskId, const std::string& reason, std::vector<std::string>& next);
+
+  PluginContext& context_;
+  ServiceHandle<store::Store> store_;
+  Options options_;
+  std::atomic<bool> open_{false};
+  std::atomic<bool> sweeping_{false};
+
+  std::mutex queuesMutex_;
+  std::map<std::string, std::vector<std::string>> queues_;  // queue name → capabilities
+  std::chrono::steady_clock::time_point queuesRefreshed_{};
+  std::vector<std::unique_ptr<Subscription>> claimable_;  // store wake-ups, one per queue
+
+  std::mutex workMutex_;  // held while wake-up callbacks run
+  std::map<std::uint64_t, std::function<void()>> workers_;
+  std::uint64_t nextWorker_ = 0;
+
+  std::chrono::steady_clock::time_point lastAging_{};
+  std::chrono::steady_clock::time_point lastWaitingCheck_{};
+};
+
+}  // namespace hive::task_manager

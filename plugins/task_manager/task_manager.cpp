@@ -1,0 +1,223 @@
+// task_manager: tasks over REST, stored through hive.store/1, published on
+// hive.bus/1, handed to the orchestrator through hive.tasks/1.
+#include <atomic>
+#include <memory>
+
+#include "hive/plugin.hpp"
+#include "hive/services/http.hpp"
+#include "hive/services/store.hpp"
+#include "hive/services/tasks.hpp"
+#include "openapi.hpp"
+#include "task_core.hpp"
+
+namespace hive::task_manager {
+namespace {
+
+std::string digest(std::string_view body) {
+  // Two FNV-1a passes with different bases and the length: enough to tell a
+  // replayed request body from another one.
+  std::uint64_t a = 1469598103934665603ull, b = 0x84222325cbf29ce4ull;
+  for (unsigned char c : body) {
+    a = (a ^ c) * 1099511628211ull;
+    b = (b ^ c) * 0x100000001b3ull + 0x9e3779b97f4a7c15ull;
+  }
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%016llx%016llx-%zu", static_cast<unsigned long long>(a),
+                static_cast<unsigned long long>(b), body.size());
+  return buffer;
+}
+
+bool isIdempotencyKey(std::string_view key) {
+  if (key.empty() || key.size() > 128) return false;
+  for (char c : key)
+    if (c < 0x21 || c > 0x7e) return false;
+  return true;
+}
+
+http::Response json(int status, std::string body) {
+  http::Response response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+class TaskRoutes final : public http::RouteProvider {
+ public:
+  TaskRoutes(PluginContext& context, std::shared_ptr<TaskCore> core,
+             std::shared_ptr<std::atomic<int>> inFlight)
+      : context_(context), core_(std::move(core)), inFlight_(std::move(inFlight)) {
+    add({"tasks.submit", "POST", "/api/v2/tasks", "tasks:write", openapi::kSubmit, 512 * 1024},
+        [this](http::Request r) { return submit(r); });
+    add({"tasks.list", "GET", "/api/v2/tasks", "tasks:read", openapi::kList},
+        [this](http::Request r) { return list(r); });
+    add({"tasks.stats", "GET", "/api/v2/tasks/stats", "tasks:read", openapi::kStats}, [this](http::Request) {
+      auto stats = core_->stats();
+      return stats.ok() ? json(200, *stats) : http::problem(stats.status());
+    });
+    add({"tasks.get", "GET", "/api/v2/tasks/{id}", "tasks:read", openapi::kGet}, [this](http::Request r) {
+      auto task = core_->get(r.param("id"));
+      return task.ok() ? json(200, toApiJson(*task)) : http::problem(task.status());
+    });
+    add({"tasks.cancel", "POST", "/api/v2/tasks/{id}/cancel", "tasks:write", openapi::kCancel},
+        [this](http::Request r) {
+          auto task = core_->cancel(r.param("id"));
+          return task.ok() ? json(200, toApiJson(*task)) : http::problem(task.status());
+        });
+  }
+
+  std::vector<http::Route> routes() override { return table_.routes(); }
+  void serve(std::string_view id, http::Request request, http::Responder respond) override {
+    table_.serve(id, std::move(request), std::move(respond));
+  }
+  std::string openapiSchemas() override { return openapi::kSchemas; }
+
+ private:
+  // Every handler blocks on storage: it runs on the blocking executor.
+  void add(http::Route route, std::function<http::Response(http::Request)> handler) {
+    table_.add(std::move(route),
+               [this, handler = std::move(handler)](http::Request request, http::Responder respond) {
+                 ++*inFlight_;
+                 context_.blocking().post([handler, inFlight = inFlight_, request = std::move(request),
+                                           respond = std::move(respond)]() mutable {
+                   respond(handler(std::move(request)));
+                   --*inFlight;
+                 });
+               });
+  }
+
+  http::Response submit(const http::Request& request) {
+    if (const std::string* type = request.header("content-type");
+        type != nullptr && type->rfind("application/json", 0) != 0)
+      return http::problem(415, "Unsupported Media Type", "send the task as application/json");
+    std::string key;
+    if (const std::string* header = request.header("idempotency-key")) {
+      key = *header;
+      if (!isIdempotencyKey(key))
+        return http::problem(422, "Unprocessable Content", "invalid Idempotency-Key",
+                             {{"Idempotency-Key", "must be 1-128 printable ASCII characters"}});
+    }
+    std::vector<http::FieldError> errors;
+    auto task = parseSubmission(request.body, limits_, errors);
+    if (!task.ok()) {
+      if (errors.empty()) return http::problem(400, "Bad Request", task.status().message());
+      return http::problem(422, "Unprocessable Content", "the task is not valid", std::move(errors));
+    }
+    auto submitted = core_->submit(std::move(task).value(), key, digest(request.body), errors);
+    if (!submitted.ok()) {
+      if (!errors.empty())
+        return http::problem(422, "Unprocessable Content", submitted.status().message(), std::move(errors));
+      return http::problem(submitted.status());
+    }
+    http::Response response = json(submitted->replayed ? 200 : 201, toApiJson(submitted->task));
+    response.headers.push_back({"location", "/api/v2/tasks/" + submitted->task.id});
+    if (submitted->replayed) response.headers.push_back({"idempotent-replayed", "true"});
+    return response;
+  }
+
+  http::Response list(const http::Request& request) {
+    std::map<std::string, std::string> equals;
+    std::vector<http::FieldError> errors;
+    for (const char* field : {"status", "type", "agent"})
+      if (const std::string* value = request.queryParam(field)) equals[field] = *value;
+    if (const std::string* value = request.queryParam("capability")) equals["capabilities"] = *value;
+    if (equals.count("status") && !parseStatus(equals["status"]))
+      errors.push_back(
+          {"status", "must be one of pending, assigned, running, succeeded, failed, cancelled, dead"});
+    std::size_t limit = 100;
+    if (const std::string* value = request.queryParam("limit")) {
+      char* end = nullptr;
+      long parsed = std::strtol(value->c_str(), &end, 10);
+      if (value->empty() || *end != '\0' || parsed < 1 || parsed > 1000)
+        errors.push_back({"limit", "must be an integer between 1 and 1000"});
+      else
+        limit = static_cast<std::size_t>(parsed);
+    }
+    if (!errors.empty()) return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
+    const std::string* cursor = request.queryParam("cursor");
+    auto page = core_->list(equals, limit, cursor ? *cursor : std::string());
+    if (!page.ok()) return http::problem(page.status());
+    std::string body = "{\"items\":[";
+    for (std::size_t i = 0; i < page->items.size(); ++i) body += (i ? "," : "") + toApiJson(page->items[i]);
+    body += "]";
+    if (!page->nextCursor.empty()) body += ",\"next_cursor\":" + http::jsonQuote(page->nextCursor);
+    return json(200, body + "}");
+  }
+
+  PluginContext& context_;
+  std::shared_ptr<TaskCore> core_;
+  std::shared_ptr<std::atomic<int>> inFlight_;
+  Limits limits_;
+  http::RouteTable table_;
+};
+
+class TaskManagerPlugin final : public Plugin {
+ public:
+  explicit TaskManagerPlugin(PluginContext& context) : context_(context) {}
+
+  void configure(const ConfigNode& section, Diagnostics& diagnostics) override {
+    ConfigReader reader(section, diagnostics);
+    Options o;
+    o.retryBase = reader.get<std::chrono::milliseconds>("retry_base", o.retryBase);
+    o.retryMax = reader.get<std::chrono::milliseconds>("retry_max", o.retryMax);
+    o.aging = reader.get<std::chrono::milliseconds>("aging", o.aging);
+    o.claimLease = reader.get<std::chrono::milliseconds>("claim_lease", o.claimLease);
+    o.sweepPeriod = reader.get<std::chrono::milliseconds>("sweep_period", o.sweepPeriod);
+    o.limits.maxPayloadBytes =
+        static_cast<std::size_t>(reader.get<std::int64_t>("max_payload_bytes", o.limits.maxPayloadBytes));
+    o.limits.maxAttempts = static_cast<std::uint32_t>(reader.get<std::int64_t>("max_attempts_limit", 20));
+    if (o.retryBase.count() < 1) reader.reject("retry_base", "must be at least 1ms");
+    if (o.retryMax < o.retryBase) reader.reject("retry_max", "must not be shorter than retry_base");
+    if (o.claimLease.count() < 100) reader.reject("claim_lease", "must be at least 100ms");
+    if (o.sweepPeriod.count() < 10) reader.reject("sweep_period", "must be at least 10ms");
+    if (o.limits.maxPayloadBytes < 1024 || o.limits.maxPayloadBytes > 16 * 1024 * 1024)
+      reader.reject("max_payload_bytes", "must be between 1024 and 16777216");
+    if (o.limits.maxAttempts < 1 || o.limits.maxAttempts > 1000)
+      reader.reject("max_attempts_limit", "must be between 1 and 1000");
+    reader.finish();
+    options_ = o;
+  }
+
+  Status start() override {
+    auto store = HIVE_TRY(context_.services().handle<store::Store>(), "task_manager needs hive.store/1");
+    core_ = std::make_shared<TaskCore>(context_, std::move(store), options_);
+    HIVE_TRY(core_->open(), "opening the task collections");
+    HIVE_TRY(context_.services().provide<tasks::TaskService>(core_));
+    HIVE_TRY(context_.services().provide<http::RouteProvider>(
+        std::make_shared<TaskRoutes>(context_, core_, inFlight_)));
+    sweeper_ = context_.timers().every(options_.sweepPeriod, [this] {
+      if (sweepQueued_.exchange(true)) return;
+      ++*inFlight_;
+      context_.blocking().post([this] {
+        core_->sweep();
+        sweepQueued_ = false;
+        --*inFlight_;
+      });
+    });
+    context_.log().info("started");
+    return okStatus();
+  }
+
+  void stop() override {
+    sweeper_.reset();
+    if (core_) core_->close();
+  }
+
+  Status health() override { return core_ ? okStatus() : unavailable("not started"); }
+  bool drained() const override { return *inFlight_ == 0; }
+
+ private:
+  PluginContext& context_;
+  Options options_;
+  std::shared_ptr<TaskCore> core_;
+  std::shared_ptr<std::atomic<int>> inFlight_ = std::make_shared<std::atomic<int>>(0);
+  std::atomic<bool> sweepQueued_{false};
+  std::unique_ptr<Timer> sweeper_;
+};
+
+}  // namespace
+}  // namespace hive::task_manager
+
+HIVE_PLUGIN(hive::task_manager::TaskManagerPlugin, .name = "task_manager", .version = "1.0.0",
+            .description = "Tasks: REST API, durable queue with leases, retries, dependencies, events",
+            .provides = {hive::http::RouteProvider::kServiceId, hive::tasks::TaskService::kServiceId},
+            .requiredServices = {hive::store::Store::kServiceId})

@@ -1,0 +1,324 @@
+#include "task_model.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include <boost/json.hpp>
+
+#include "hive/config.hpp"
+
+namespace hive::task_manager {
+namespace json = boost::json;
+namespace {
+
+constexpr std::array<std::string_view, 7> kStatusNames = {"pending", "assigned",  "running", "succeeded",
+                                                          "failed",  "cancelled", "dead"};
+
+bool isIdentifier(std::string_view text, std::size_t maxLength, std::string_view extra) {
+  if (text.empty() || text.size() > maxLength) return false;
+  return std::all_of(text.begin(), text.end(), [&](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || extra.find(c) != std::string_view::npos;
+  });
+}
+
+bool isTaskId(std::string_view id) {
+  return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+json::parse_options parseOptions() {
+  json::parse_options options;
+  options.max_depth = 64;
+  return options;
+}
+
+std::string text(const json::value& v) { return json::serialize(v); }
+
+json::array strings(const std::vector<std::string>& items) {
+  json::array out;
+  for (const auto& s : items) out.emplace_back(s);
+  return out;
+}
+
+std::vector<std::string> stringsOf(const json::value* v) {
+  std::vector<std::string> out;
+  if (v == nullptr || !v->is_array()) return out;
+  for (const auto& item : v->as_array())
+    if (item.is_string()) out.emplace_back(item.as_string());
+  return out;
+}
+
+json::value rawJson(const std::string& textValue) {
+  if (textValue.empty()) return nullptr;
+  std::error_code ec;
+  auto v = json::parse(textValue, ec, {}, parseOptions());
+  return ec ? json::value(nullptr) : v;
+}
+
+std::int64_t integer(const json::object& o, std::string_view key, std::int64_t fallback = 0) {
+  auto* v = o.if_contains(key);
+  if (v == nullptr) return fallback;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
+  return fallback;
+}
+
+std::string string(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+json::object common(const Task& t) {
+  json::object o;
+  o["id"] = t.id;
+  o["type"] = t.type;
+  o["title"] = t.title;
+  o["payload"] = rawJson(t.payload);
+  o["capabilities"] = strings(t.capabilities);
+  o["priority"] = t.priority;
+  o["effective_priority"] = t.effectivePriority;
+  o["depends_on"] = strings(t.dependsOn);
+  o["waiting_on"] = strings(t.waitingOn);
+  o["timeout_ms"] = t.timeoutMs;
+  o["max_attempts"] = t.maxAttempts;
+  o["not_before_ms"] = t.notBeforeMs;
+  o["status"] = statusName(t.status);
+  o["attempts"] = t.attempts;
+  o["result"] = rawJson(t.result);
+  o["progress"] = rawJson(t.progress);
+  o["error"] = t.error;
+  o["agent"] = t.agent;
+  o["lease_expires_ms"] = t.leaseExpiresMs;
+  o["stale_reports"] = t.staleReports;
+  o["created_at_ms"] = t.createdAtMs;
+  o["updated_at_ms"] = t.updatedAtMs;
+  o["queued_at_ms"] = t.queuedAtMs;
+  o["started_at_ms"] = t.startedAtMs;
+  o["finished_at_ms"] = t.finishedAtMs;
+  return o;
+}
+
+}  // namespace
+
+std::string_view statusName(TaskStatus status) { return kStatusNames[static_cast<std::size_t>(status)]; }
+
+std::optional<TaskStatus> parseStatus(std::string_view name) {
+  for (std::size_t i = 0; i < kStatusNames.size(); ++i)
+    if (kStatusNames[i] == name) return static_cast<TaskStatus>(i);
+  return std::nullopt;
+}
+
+bool isTerminal(TaskStatus status) {
+  return status == TaskStatus::kSucceeded || status == TaskStatus::kFailed ||
+         status == TaskStatus::kCancelled || status == TaskStatus::kDead;
+}
+
+bool isCapabilityName(std::string_view name) { return isIdentifier(name, 32, "_-"); }
+
+std::string capabilityKey(const std::vector<std::string>& capabilities) {
+  std::string key;
+  for (const auto& c : capabilities) {
+    if (!key.empty()) key += ',';
+    key += c;
+  }
+  return key;
+}
+
+std::string queueFor(const std::vector<std::string>& capabilities) {
+  if (capabilities.empty()) return "tasks.any";
+  std::string name = "tasks." + capabilityKey(capabilities);
+  std::replace(name.begin(), name.end(), ',', '.');
+  if (name.size() <= 63) return name;
+  // Too long for a queue name: a stable hash of the set (FNV-1a).
+  std::uint64_t hash = 1469598103934665603ull;
+  for (char c : capabilityKey(capabilities)) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "tasks.h%016llx", static_cast<unsigned long long>(hash));
+  return buffer;
+}
+
+bool covers(const std::vector<std::string>& offered, const std::vector<std::string>& required) {
+  return std::all_of(required.begin(), required.end(), [&](const std::string& r) {
+    return std::find(offered.begin(), offered.end(), r) != offered.end();
+  });
+}
+
+std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string newTaskId() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "t%012llx%08llx", static_cast<unsigned long long>(nowMs()),
+                static_cast<unsigned long long>(random() & 0xffffffffull));
+  return buffer;
+}
+
+Result<Task> parseSubmission(std::string_view body, const Limits& limits,
+                             std::vector<http::FieldError>& errors) {
+  std::error_code ec;
+  json::value parsed = json::parse(body, ec, {}, parseOptions());
+  if (ec) return invalidArgument("the body is not JSON: " + ec.message());
+  if (!parsed.is_object()) return invalidArgument("the body must be a JSON object");
+  const json::object& o = parsed.as_object();
+  static const std::vector<std::string> kKnown = {
+      "type",       "title",           "payload",      "capabilities", "priority",
+      "depends_on", "timeout_seconds", "max_attempts", "not_before_ms"};
+  for (const auto& entry : o) {
+    std::string key(entry.key());
+    if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) {
+      std::string hint = closestMatch(key, kKnown);
+      errors.push_back(
+          {"/" + key, "unknown field" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)")});
+    }
+  }
+  Task t;
+  if (auto* v = o.if_contains("type"); v == nullptr) {
+    errors.push_back({"/type", "is required"});
+  } else if (!v->is_string() || !isIdentifier(v->as_string(), 64, "_.:-")) {
+    errors.push_back({"/type", "must be 1-64 characters of a-z, 0-9, '_', '.', ':', '-'"});
+  } else {
+    t.type = std::string(v->as_string());
+  }
+  if (auto* v = o.if_contains("title")) {
+    if (!v->is_string() || v->as_string().size() > 200)
+      errors.push_back({"/title", "must be a string of at most 200 bytes"});
+    else
+      t.title = std::string(v->as_string());
+  }
+  if (auto* v = o.if_contains("payload")) {
+    t.payload = text(*v);
+    if (t.payload.size() > limits.maxPayloadBytes)
+      errors.push_back({"/payload", "is larger than " + std::to_string(limits.maxPayloadBytes) + " bytes"});
+  }
+  if (auto* v = o.if_contains("capabilities")) {
+    if (!v->is_array() || v->as_array().size() > limits.maxCapabilities) {
+      errors.push_back({"/capabilities",
+                        "must be an array of at most " + std::to_string(limits.maxCapabilities) + " names"});
+    } else {
+      for (std::size_t i = 0; i < v->as_array().size(); ++i) {
+        const auto& c = v->as_array()[i];
+        if (!c.is_string() || !isCapabilityName(c.as_string()))
+          errors.push_back(
+              {"/capabilities/" + std::to_string(i), "must be 1-32 characters of a-z, 0-9, '_', '-'"});
+        else
+          t.capabilities.emplace_back(c.as_string());
+      }
+      std::sort(t.capabilities.begin(), t.capabilities.end());
+      t.capabilities.erase(std::unique(t.capabilities.begin(), t.capabilities.end()), t.capabilities.end());
+    }
+  }
+  if (auto* v = o.if_contains("priority")) {
+    static const std::pair<std::string_view, int> kNamed[] = {
+        {"LOW", 1}, {"MEDIUM", 5}, {"HIGH", 8}, {"CRITICAL", 10}};
+    bool ok = false;
+    if (v->is_int64() && v->as_int64() >= 1 && v->as_int64() <= 10) {
+      t.priority = static_cast<int>(v->as_int64());
+      ok = true;
+    } else if (v->is_string()) {
+      for (const auto& [name, value] : kNamed)
+        if (v->as_string() == name) t.priority = value, ok = true;
+    }
+    if (!ok) errors.push_back({"/priority", "must be an integer 1-10 or LOW, MEDIUM, HIGH, CRITICAL"});
+  }
+  t.effectivePriority = t.priority;
+  if (auto* v = o.if_contains("depends_on")) {
+    if (!v->is_array() || v->as_array().size() > limits.maxDependencies) {
+      errors.push_back({"/depends_on", "must be an array of at most " +
+                                           std::to_string(limits.maxDependencies) + " task ids"});
+    } else {
+      for (std::size_t i = 0; i < v->as_array().size(); ++i) {
+        const auto& d = v->as_array()[i];
+        if (!d.is_string() || !isTaskId(d.as_string()))
+          errors.push_back({"/depends_on/" + std::to_string(i), "must be a task id"});
+        else
+          t.dependsOn.emplace_back(d.as_string());
+      }
+      std::sort(t.dependsOn.begin(), t.dependsOn.end());
+      t.dependsOn.erase(std::unique(t.dependsOn.begin(), t.dependsOn.end()), t.dependsOn.end());
+    }
+  }
+  if (auto* v = o.if_contains("timeout_seconds")) {
+    if (!v->is_number() || v->to_number<double>() < 1 || v->to_number<double>() > 7 * 86400)
+      errors.push_back({"/timeout_seconds", "must be a number of seconds between 1 and 604800"});
+    else
+      t.timeoutMs = static_cast<std::int64_t>(v->to_number<double>() * 1000);
+  }
+  if (auto* v = o.if_contains("max_attempts")) {
+    if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > limits.maxAttempts)
+      errors.push_back(
+          {"/max_attempts", "must be an integer between 1 and " + std::to_string(limits.maxAttempts)});
+    else
+      t.maxAttempts = static_cast<std::uint32_t>(v->as_int64());
+  }
+  if (auto* v = o.if_contains("not_before_ms")) {
+    if (!v->is_int64() || v->as_int64() < 0)
+      errors.push_back({"/not_before_ms", "must be a non-negative integer (epoch milliseconds)"});
+    else
+      t.notBeforeMs = v->as_int64();
+  }
+  if (!errors.empty()) return invalidArgument("the task is not valid");
+  return t;
+}
+
+std::string toApiJson(const Task& task) { return json::serialize(common(task)); }
+
+std::string toStoredJson(const Task& task) {
+  json::object o = common(task);
+  o["lease_token"] = task.leaseToken;
+  o["queue"] = task.queue;
+  o["idempotency_key"] = task.idempotencyKey;
+  // Kept as text so that what the client sent round-trips byte for byte.
+  o["payload"] = task.payload;
+  o["result"] = task.result;
+  o["progress"] = task.progress;
+  return json::serialize(o);
+}
+
+Result<Task> fromStoredJson(std::string_view body) {
+  std::error_code ec;
+  json::value parsed = json::parse(body, ec, {}, parseOptions());
+  if (ec || !parsed.is_object()) return Status(StatusCode::kDataLoss, "a stored task is not a JSON object");
+  const json::object& o = parsed.as_object();
+  Task t;
+  t.id = string(o, "id");
+  t.type = string(o, "type");
+  t.title = string(o, "title");
+  t.payload = string(o, "payload");
+  t.capabilities = stringsOf(o.if_contains("capabilities"));
+  t.priority = static_cast<int>(integer(o, "priority", 5));
+  t.effectivePriority = static_cast<int>(integer(o, "effective_priority", t.priority));
+  t.dependsOn = stringsOf(o.if_contains("depends_on"));
+  t.waitingOn = stringsOf(o.if_contains("waiting_on"));
+  t.timeoutMs = integer(o, "timeout_ms", 300'000);
+  t.maxAttempts = static_cast<std::uint32_t>(integer(o, "max_attempts", 3));
+  t.notBeforeMs = integer(o, "not_before_ms");
+  auto status = parseStatus(string(o, "status"));
+  if (!status) return Status(StatusCode::kDataLoss, "stored task " + t.id + " has an unknown status");
+  t.status = *status;
+  t.attempts = static_cast<std::uint32_t>(integer(o, "attempts"));
+  t.result = string(o, "result");
+  t.progress = string(o, "progress");
+  t.error = string(o, "error");
+  t.agent = string(o, "agent");
+  t.leaseToken = string(o, "lease_token");
+  t.leaseExpiresMs = integer(o, "lease_expires_ms");
+  t.queue = string(o, "queue");
+  t.staleReports = static_cast<std::uint32_t>(integer(o, "stale_reports"));
+  t.idempotencyKey = string(o, "idempotency_key");
+  t.createdAtMs = integer(o, "created_at_ms");
+  t.updatedAtMs = integer(o, "updated_at_ms");
+  t.queuedAtMs = integer(o, "queued_at_ms");
+  t.startedAtMs = integer(o, "started_at_ms");
+  t.finishedAtMs = integer(o, "finished_at_ms");
+  return t;
+}
+
+}  // namespace hive::task_manager

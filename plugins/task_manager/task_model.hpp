@@ -1,0 +1,80 @@
+// A task as task_manager stores it and as the API shows it, with the
+// validation of what a client submits.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hive/services/http.hpp"
+#include "hive/status.hpp"
+
+namespace hive::task_manager {
+
+enum class TaskStatus { kPending, kAssigned, kRunning, kSucceeded, kFailed, kCancelled, kDead };
+
+std::string_view statusName(TaskStatus status);
+std::optional<TaskStatus> parseStatus(std::string_view name);
+bool isTerminal(TaskStatus status);
+
+struct Limits {
+  std::size_t maxPayloadBytes = 256 * 1024;
+  std::size_t maxCapabilities = 16;
+  std::size_t maxDependencies = 64;
+  std::uint32_t maxAttempts = 20;
+};
+
+struct Task {
+  std::string id;
+  std::string type;
+  std::string title;
+  std::string payload = "{}";             // JSON text
+  std::vector<std::string> capabilities;  // sorted, unique
+  int priority = 5;                       // 1..10
+  int effectivePriority = 5;              // priority plus aging
+  std::vector<std::string> dependsOn;
+  std::vector<std::string> waitingOn;  // dependencies not yet succeeded
+  std::int64_t timeoutMs = 300'000;
+  std::uint32_t maxAttempts = 3;
+  std::int64_t notBeforeMs = 0;
+  TaskStatus status = TaskStatus::kPending;
+  std::uint32_t attempts = 0;
+  std::string result;    // JSON text; empty when none
+  std::string progress;  // JSON text of the last progress report
+  std::string error;
+  std::string agent;
+  std::string leaseToken;  // never shown by the API
+  std::int64_t leaseExpiresMs = 0;
+  std::string queue;  // the store queue it waits in
+  std::uint32_t staleReports = 0;
+  std::string idempotencyKey;
+  std::int64_t createdAtMs = 0;
+  std::int64_t updatedAtMs = 0;
+  std::int64_t queuedAtMs = 0;
+  std::int64_t startedAtMs = 0;
+  std::int64_t finishedAtMs = 0;
+};
+
+// What the client sent in POST /api/v2/tasks, checked; field errors collected.
+Result<Task> parseSubmission(std::string_view body, const Limits& limits,
+                             std::vector<http::FieldError>& errors);
+
+// The stored form (everything) and the API form (no lease token).
+std::string toStoredJson(const Task& task);
+std::string toApiJson(const Task& task);
+Result<Task> fromStoredJson(std::string_view body);
+
+// Capabilities and the name of the queue for a capability set.
+bool isCapabilityName(std::string_view name);
+std::string capabilityKey(const std::vector<std::string>& capabilities);  // "a,b" ("" = none)
+std::string queueFor(const std::vector<std::string>& capabilities);
+// True when every required capability is in `offered`.
+bool covers(const std::vector<std::string>& offered, const std::vector<std::string>& required);
+
+// A new, time-ordered task id: "t" + 12 hex digits of epoch ms + 8 random hex.
+std::string newTaskId();
+std::int64_t nowMs();
+
+}  // namespace hive::task_manager
