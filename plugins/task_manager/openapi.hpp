@@ -84,6 +84,15 @@ inline constexpr const char* kStats =
     "\"responses\": {\"200\": {\"description\": \"Counts\", \"content\": {\"application/json\": {\"schema\": "
     "{\"$ref\": \"#/components/schemas/TaskStats\"}}}}}}";
 
+inline constexpr const char* kEvents =
+    "{\"summary\": \"Task state changes, oldest first, resumable\", \"operationId\": \"taskEvents\","
+    "\"tags\": [\"tasks\"], \"parameters\": ["
+    "{\"name\": \"after\", \"in\": \"query\", \"schema\": {\"type\": \"integer\", \"minimum\": 0}},"
+    "{\"name\": \"limit\", \"in\": \"query\", \"schema\": {\"type\": \"integer\", \"minimum\": 1, "
+    "\"maximum\": 10000}}],"
+    "\"responses\": {\"200\": {\"description\": \"Events and the last id\", \"content\": "
+    "{\"application/json\": {}}}," HIVE_TM_PROBLEM("422", "Bad query") "}}";
+
 #undef HIVE_TM_PROBLEM
 #undef HIVE_TM_ID_PARAM
 #undef HIVE_TM_TASK

@@ -328,6 +328,11 @@ Result<TaskPage> TaskCore::list(const std::map<std::string, std::string>& equals
   return out;
 }
 
+Result<std::vector<store::Event>> TaskCore::events(std::uint64_t afterId, std::size_t limit) {
+  auto store = HIVE_TRY(storeRef());
+  return store->read(kEventLog, afterId, limit);
+}
+
 Result<Task> TaskCore::cancel(const std::string& id) {
   Task cancelled;
   Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {

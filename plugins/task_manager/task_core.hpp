@@ -55,6 +55,8 @@ class TaskCore final : public tasks::TaskService {
   Result<TaskPage> list(const std::map<std::string, std::string>& equals, std::size_t limit,
                         const std::string& cursor);
   Result<Task> cancel(const std::string& id);
+  // The task event log after `afterId`.
+  Result<std::vector<store::Event>> events(std::uint64_t afterId, std::size_t limit);
   // {"by_status": {...}, "queues": [...]} as JSON.
   Result<std::string> stats();
   // Expired leases, dependencies, aging. Runs on the blocking executor.

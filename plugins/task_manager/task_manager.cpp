@@ -54,6 +54,8 @@ class TaskRoutes final : public http::RouteProvider {
       auto stats = core_->stats();
       return stats.ok() ? json(200, *stats) : http::problem(stats.status());
     });
+    add({"tasks.events", "GET", "/api/v2/tasks/events", "tasks:read", openapi::kEvents},
+        [this](http::Request r) { return events(r); });
     add({"tasks.get", "GET", "/api/v2/tasks/{id}", "tasks:read", openapi::kGet}, [this](http::Request r) {
       auto task = core_->get(r.param("id"));
       return task.ok() ? json(200, toApiJson(*task)) : http::problem(task.status());
@@ -112,6 +114,40 @@ class TaskRoutes final : public http::RouteProvider {
     response.headers.push_back({"location", "/api/v2/tasks/" + submitted->task.id});
     if (submitted->replayed) response.headers.push_back({"idempotent-replayed", "true"});
     return response;
+  }
+
+  // The durable log of every task state change, resumable by id.
+  http::Response events(const http::Request& request) {
+    std::uint64_t after = 0;
+    std::size_t limit = 1000;
+    std::vector<http::FieldError> errors;
+    auto number = [&](const char* name, std::uint64_t low, std::uint64_t high, std::uint64_t& out) {
+      const std::string* value = request.queryParam(name);
+      if (value == nullptr) return;
+      char* end = nullptr;
+      unsigned long long parsed = std::strtoull(value->c_str(), &end, 10);
+      if (value->empty() || *end != '\0' || parsed < low || parsed > high)
+        errors.push_back(
+            {name, "must be an integer between " + std::to_string(low) + " and " + std::to_string(high)});
+      else
+        out = parsed;
+    };
+    std::uint64_t limitValue = limit;
+    number("after", 0, ~0ull >> 1, after);
+    number("limit", 1, 10000, limitValue);
+    if (!errors.empty()) return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
+    auto read = core_->events(after, static_cast<std::size_t>(limitValue));
+    if (!read.ok()) return http::problem(read.status());
+    std::string body = "{\"items\":[";
+    std::uint64_t last = after;
+    for (std::size_t i = 0; i < read->size(); ++i) {
+      const auto& e = (*read)[i];
+      body += std::string(i ? "," : "") + "{\"id\":" + std::to_string(e.id) +
+              ",\"type\":" + http::jsonQuote(e.type) + ",\"ts\":" + std::to_string(e.timestampMs) +
+              ",\"data\":" + e.body + "}";
+      last = e.id;
+    }
+    return json(200, body + "],\"last_id\":" + std::to_string(last) + "}");
   }
 
   http::Response list(const http::Request& request) {

@@ -339,6 +339,22 @@ TEST_F(TaskManagerTest, CancelRemovesAPendingTaskAndRefusesAFinishedOne) {
   EXPECT_EQ(stats.at("by_status").as_object().at("cancelled").as_int64(), 1);
 }
 
+TEST_F(TaskManagerTest, EventLogIsReadableAndResumable) {
+  std::string id = submit(R"({"type":"a"})");
+  submit(R"({"type":"b"})");
+  auto first = json::parse(call("GET", "/api/v2/tasks/events?limit=1").body).as_object();
+  ASSERT_EQ(first.at("items").as_array().size(), 1u);
+  auto event = first.at("items").as_array()[0].as_object();
+  EXPECT_EQ(event.at("type").as_string(), "task.created");
+  EXPECT_EQ(event.at("data").as_object().at("task").as_object().at("id").as_string(), id);
+  auto rest =
+      json::parse(
+          call("GET", "/api/v2/tasks/events?after=" + std::to_string(first.at("last_id").as_int64())).body)
+          .as_object();
+  EXPECT_EQ(rest.at("items").as_array().size(), 1u);
+  EXPECT_EQ(call("GET", "/api/v2/tasks/events?limit=0").status, 422);
+}
+
 TEST_F(TaskManagerTest, WorkWakeUpFiresOnSubmission) {
   std::atomic<int> wakeUps{0};
   auto subscription = tasks_->onWork([&] { ++wakeUps; });
