@@ -1,0 +1,324 @@
+#!/usr/bin/python3
+"""End to end: a real `hive` process with the platform's plugins, real remote
+agents (examples/agents/hive_agent.py) and process agents, tasks submitted
+over HTTP. Checks that every task acknowledged with 201 reaches exactly one
+terminal state, dependencies are respected, and, with --crashes N, that this
+holds while the host is killed with SIGKILL N times and restarted.
+
+    orchestration_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins \
+        [--store sqlite|postgres] [--tasks 1000] [--remote-agents 10] [--crashes 5]
+
+PostgreSQL: --store postgres reads HIVE_TEST_POSTGRES_URL (scripts/test-servers)
+and uses a fresh schema. Exit status 0 when every check passed.
+"""
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+AGENT = os.path.join(ROOT, "examples", "agents", "hive_agent.py")
+CAPABILITIES = ["alpha", "beta", "gamma"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def say(*parts):
+    print("e2e:", *parts, flush=True)
+
+
+class Api:
+    def __init__(self, port):
+        self.port = port
+        self.connection = None
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        for attempt in range(2):
+            try:
+                if self.connection is None:
+                    self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+                data = json.dumps(body) if body is not None else None
+                h = {"Content-Type": "application/json"} if data else {}
+                h.update(headers or {})
+                self.connection.request(method, path, body=data, headers=h)
+                response = self.connection.getresponse()
+                text = response.read()
+                if response.getheader("Connection", "").lower() == "close":
+                    self.close()
+                return response.status, (json.loads(text) if text else None)
+            except (OSError, http.client.HTTPException):
+                self.close()
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+class Hive:
+    def __init__(self, args, workdir, port):
+        self.args = args
+        self.workdir = workdir
+        self.port = port
+        self.process = None
+        self.config = os.path.join(workdir, "hive.yaml")
+        self.log = open(os.path.join(workdir, "hive.log"), "ab")
+        self.write_config()
+
+    def write_config(self):
+        store = "storage_sqlite:\n    config: {}\n"
+        if self.args.store == "postgres":
+            url = os.environ.get("HIVE_TEST_POSTGRES_URL")
+            if not url:
+                sys.exit("e2e: --store postgres needs HIVE_TEST_POSTGRES_URL (eval \"$(scripts/test-servers start)\")")
+            schema = "e2e_" + uuid.uuid4().hex[:12]
+            store = "storage_postgres:\n    config:\n      url: %s\n      schema: %s\n" % (json.dumps(url), schema)
+        workspace = os.path.join(self.workdir, "workspace")
+        script = 'task=$(cat); printf \'{"ok":true,"bytes":%s}\\n\' "${#task}"'
+        agents = ""
+        for i in range(self.args.process_agents):
+            agents += """
+        - name: proc{i}
+          command: ["/bin/sh", "-c", {script}]
+          capabilities: [{capability}]
+          workspace: {workspace}/proc{i}
+          max_concurrency: 2
+          timeout: 30s""".format(i=i, script=json.dumps(script), capability=CAPABILITIES[i % 2],
+                                 workspace=workspace)
+        with open(self.config, "w") as f:
+            f.write("""hive:
+  plugin_dirs: [{plugins}]
+  data_dir: {data}
+  control_socket: ""
+  drain_deadline: 10s
+  log_level: info
+plugins:
+  api:
+    config:
+      listen: 127.0.0.1:{port}
+      access_log: false
+  {store}  communication_engine:
+    config: {{}}
+  task_manager:
+    config:
+      retry_base: 100ms
+      retry_max: 1s
+      sweep_period: 200ms
+  orchestrator:
+    config:
+      heartbeat_interval: 1s
+      missed_heartbeats: 3
+      sweep_period: 200ms
+  task_execution_engine:
+    config:
+      agents:{agents}
+""".format(plugins=os.path.abspath(self.args.plugins), data=os.path.join(self.workdir, "data"),
+           port=self.port, store=store, agents=agents or " []"))
+
+    def start(self):
+        self.process = subprocess.Popen([self.args.hive, "run", "-c", self.config], stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+        api = Api(self.port)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit("e2e: hive exited with %s; see %s" % (self.process.returncode, self.log.name))
+            try:
+                status, _ = api.request("GET", "/readyz", timeout=2)
+                if status == 200:
+                    return
+            except (OSError, http.client.HTTPException):
+                pass
+            time.sleep(0.1)
+        raise SystemExit("e2e: hive not ready within 60 s; see " + self.log.name)
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                return self.process.wait()
+        return self.process.returncode if self.process else 0
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hive", required=True)
+    parser.add_argument("--plugins", required=True)
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--remote-agents", type=int, default=10)
+    parser.add_argument("--process-agents", type=int, default=2)
+    parser.add_argument("--crashes", type=int, default=0)
+    parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+
+    workdir = tempfile.mkdtemp(prefix="hive-e2e-")
+    port = free_port()
+    hive = Hive(args, workdir, port)
+    agents = []
+    failures = []
+    try:
+        hive.start()
+        say("hive ready on port", port, "store", args.store)
+        for i in range(args.remote_agents):
+            capabilities = ",".join(sorted({CAPABILITIES[i % 3], CAPABILITIES[(i + 1) % 3]}))
+            log = open(os.path.join(workdir, "agent%d.log" % i), "ab")
+            agents.append(subprocess.Popen(
+                ["/usr/bin/python3", AGENT, "--url", "ws://127.0.0.1:%d/api/v2/agents/connect" % port,
+                 "--name", "remote%d" % i, "--capabilities", capabilities, "--concurrency", "4"],
+                stdout=log, stderr=subprocess.STDOUT))
+
+        api = Api(port)
+        rng = random.Random(7)
+        acknowledged = {}  # id -> submission
+        crash_at = sorted(rng.sample(range(args.tasks // 10, args.tasks), args.crashes)) if args.crashes else []
+        submitted_ids = []
+        started = time.time()
+        for n in range(args.tasks):
+            body = {"type": "e2e", "title": "task %d" % n, "priority": rng.randint(1, 10),
+                    "capabilities": [CAPABILITIES[n % 3]], "payload": {"n": n, "sleep_ms": rng.randint(0, 20)},
+                    "timeout_seconds": 10, "max_attempts": 10}
+            if n % 10 == 9 and submitted_ids:
+                body["depends_on"] = [submitted_ids[-1]]
+            key = "e2e-%d" % n
+            while True:
+                if crash_at and n == crash_at[0]:
+                    crash_at.pop(0)
+                    say("SIGKILL hive at task", n)
+                    hive.kill()
+                    api.close()
+                    hive.start()
+                try:
+                    status, task = api.request("POST", "/api/v2/tasks", body, {"Idempotency-Key": key})
+                except (OSError, http.client.HTTPException):
+                    time.sleep(0.2)
+                    continue
+                if status in (200, 201):
+                    acknowledged[task["id"]] = body
+                    submitted_ids.append(task["id"])
+                    break
+                if status >= 500:
+                    time.sleep(0.2)
+                    continue
+                failures.append("submission %d: HTTP %d %s" % (n, status, task))
+                break
+        say("submitted", len(acknowledged), "tasks in %.1f s" % (time.time() - started))
+
+        # Wait for every task to finish.
+        deadline = time.time() + args.timeout
+        last = None
+        while time.time() < deadline:
+            try:
+                status, stats = api.request("GET", "/api/v2/tasks/stats")
+            except (OSError, http.client.HTTPException):
+                time.sleep(0.5)
+                continue
+            by = stats["by_status"]
+            done = sum(by.get(s, 0) for s in ("succeeded", "failed", "cancelled", "dead"))
+            if by != last:
+                say("status", json.dumps(by))
+                last = by
+            if done >= len(acknowledged):
+                break
+            time.sleep(0.5)
+        say("finished in %.1f s" % (time.time() - started))
+
+        # Every acknowledged task: one terminal state, succeeded, dependencies first.
+        tasks = {}
+        for task_id in acknowledged:
+            status, task = api.request("GET", "/api/v2/tasks/" + task_id)
+            if status != 200:
+                failures.append("task %s: HTTP %d" % (task_id, status))
+                continue
+            tasks[task_id] = task
+        not_done = [t for t in tasks.values() if t["status"] != "succeeded"]
+        for t in not_done[:10]:
+            failures.append("task %s is %s (%s)" % (t["id"], t["status"], t.get("error")))
+        if len(not_done) > 10:
+            failures.append("... and %d more not succeeded" % (len(not_done) - 10))
+        for t in tasks.values():
+            for dependency in t.get("depends_on", []):
+                d = tasks.get(dependency)
+                if d and t["started_at_ms"] and d["finished_at_ms"] and t["started_at_ms"] < d["finished_at_ms"]:
+                    failures.append("task %s started before its dependency %s finished" % (t["id"], dependency))
+        terminal = {}
+        after = 0
+        while True:
+            status, page = api.request("GET", "/api/v2/tasks/events?after=%d&limit=10000" % after)
+            if status != 200 or not page["items"]:
+                break
+            for event in page["items"]:
+                if event["type"] in ("task.succeeded", "task.failed", "task.dead", "task.cancelled"):
+                    task_id = event["data"]["task"]["id"]
+                    terminal[task_id] = terminal.get(task_id, 0) + 1
+            after = page["last_id"]
+        twice = [t for t, count in terminal.items() if count > 1]
+        if twice:
+            failures.append("%d tasks reached a terminal state more than once: %s" % (len(twice), twice[:5]))
+        missing = [t for t in acknowledged if terminal.get(t, 0) == 0]
+        if missing:
+            failures.append("%d acknowledged tasks have no terminal event: %s" % (len(missing), missing[:5]))
+        by_agent = {}
+        for t in tasks.values():
+            by_agent[t.get("agent", "")] = by_agent.get(t.get("agent", ""), 0) + 1
+        say("tasks per agent", json.dumps(by_agent, sort_keys=True))
+        process_done = sum(v for k, v in by_agent.items() if k.startswith("process-"))
+        if args.process_agents and process_done == 0:
+            failures.append("no task ran on a process agent")
+        remote_done = sum(v for k, v in by_agent.items() if k.startswith("a"))
+        if args.remote_agents and remote_done == 0:
+            failures.append("no task ran on a remote agent")
+        # Priorities: among tasks that waited, higher priority started sooner on average.
+        def mean_wait(lo, hi):
+            waits = [t["started_at_ms"] - t["created_at_ms"] for t in tasks.values()
+                     if lo <= t["priority"] <= hi and t["started_at_ms"] and not t.get("depends_on")]
+            return sum(waits) / len(waits) if waits else 0
+        say("mean wait ms: priority 8-10 %.0f, priority 1-3 %.0f" % (mean_wait(8, 10), mean_wait(1, 3)))
+    finally:
+        for agent in agents:
+            agent.terminate()
+        for agent in agents:
+            try:
+                agent.wait(10)
+            except subprocess.TimeoutExpired:
+                agent.kill()
+        code = hive.stop()
+        if code not in (0, None):
+            failures.append("hive exited with %s at SIGTERM" % code)
+        if failures or args.keep:
+            say("work directory kept:", workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    for failure in failures:
+        say("FAIL:", failure)
+    say("PASS" if not failures else "FAILED (%d)" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
