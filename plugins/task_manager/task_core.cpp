@@ -299,7 +299,11 @@ Result<TaskCore::Submitted> TaskCore::submit(Task task, const std::string& idemp
     return okStatus();
   });
   if (!done.ok()) return done;
-  if (!out.replayed) remember(queue, task.capabilities);
+  if (!out.replayed) {
+    remember(queue, task.capabilities);
+    // The store wakes subscribers of a known queue; this one may be new.
+    if (out.task.waitingOn.empty() && !isTerminal(out.task.status)) notifyWork();
+  }
   return out;
 }
 
@@ -676,7 +680,10 @@ void TaskCore::releaseIfReady(const std::string& taskId) {
     kill(taskId, "blocked: dependency " + failedDependency + " did not succeed", killed);
     for (const auto& k : killed) settleDependents(k, false);
   }
-  if (!queue.empty()) remember(queue, capabilities);
+  if (!queue.empty()) {
+    remember(queue, capabilities);
+    notifyWork();
+  }
 }
 
 void TaskCore::kill(const std::string& taskId, const std::string& reason, std::vector<std::string>& next) {

@@ -1,0 +1,364 @@
+// The orchestrator with the real task_manager and storage_sqlite plugins, all
+// loaded from their .so files through the SDK harness. The WebSocket side of the
+// API is played by a recording peer: what a remote agent would receive.
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "hive/services/http.hpp"
+#include "hive/services/store.hpp"
+#include "hive/services/tasks.hpp"
+#include "hive/testing/harness.hpp"
+
+namespace hive::orchestrator {
+namespace {
+
+namespace json = boost::json;
+using testing::PluginHarness;
+
+class RecordingPeer final : public http::WebSocketPeer {
+ public:
+  Status send(std::string text) override {
+    std::lock_guard lock(mutex_);
+    if (closed_) return unavailable("closed");
+    messages_.push_back(json::parse(text).as_object());
+    return okStatus();
+  }
+  void close(std::uint16_t code, std::string reason) override {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    closeCode_ = code;
+    (void)reason;
+  }
+  const std::string& id() const override { return id_; }
+
+  std::vector<json::object> take(std::string_view type) {
+    std::lock_guard lock(mutex_);
+    std::vector<json::object> out;
+    for (auto it = messages_.begin(); it != messages_.end();) {
+      if (it->at("type").as_string() == type) {
+        out.push_back(*it);
+        it = messages_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return out;
+  }
+  bool closed() const {
+    std::lock_guard lock(mutex_);
+    return closed_;
+  }
+  std::uint16_t closeCode() const {
+    std::lock_guard lock(mutex_);
+    return closeCode_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::deque<json::object> messages_;
+  bool closed_ = false;
+  std::uint16_t closeCode_ = 0;
+  std::string id_ = "peer";
+};
+
+class OrchestratorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = load(STORAGE_SQLITE_PLUGIN);
+    ASSERT_TRUE(store_->start().ok());
+    auto storeService = lookup<store::Store>(*store_);
+    tasks_ = load(TASK_MANAGER_PLUGIN);
+    tasks_->provideFake<store::Store>(storeService, "storage_sqlite");
+    tasks_->setConfig(hive::testing::configFromPairs({{"retry_base", "1ms"}, {"retry_max", "2ms"}}));
+    ASSERT_TRUE(tasks_->start().ok());
+    taskRoutes_ = lookup<http::RouteProvider>(*tasks_);
+    orchestrator_ = load(ORCHESTRATOR_PLUGIN);
+    orchestrator_->provideFake<store::Store>(storeService, "storage_sqlite");
+    orchestrator_->provideFake<tasks::TaskService>(lookup<tasks::TaskService>(*tasks_), "task_manager");
+    orchestrator_->setConfig(hive::testing::configFromPairs({{"heartbeat_interval", "100ms"},
+                                                             {"missed_heartbeats", "2"},
+                                                             {"failure_threshold", "2"},
+                                                             {"open_for", "600ms"}}));
+    Status started = orchestrator_->start();
+    ASSERT_TRUE(started.ok()) << started.toString();
+    routes_ = lookup<http::RouteProvider>(*orchestrator_);
+  }
+
+  void TearDown() override {
+    routes_.reset();
+    taskRoutes_.reset();
+    orchestrator_.reset();
+    tasks_.reset();
+    store_.reset();
+  }
+
+  static std::unique_ptr<PluginHarness> load(const char* path) {
+    auto loaded = PluginHarness::loadLibrary(path);
+    EXPECT_TRUE(loaded.ok()) << loaded.status().toString();
+    return std::move(loaded).value();
+  }
+
+  template <class T>
+  static std::shared_ptr<T> lookup(PluginHarness& harness) {
+    auto leases = harness.services().lookup(T::kServiceId);
+    EXPECT_FALSE(leases.empty());
+    return std::static_pointer_cast<T>(leases.front().service);
+  }
+
+  // Runs what the plugins posted until `done` holds (bounded).
+  template <class F>
+  bool until(F done, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      orchestrator_->runPending();
+      tasks_->runPending();
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return done();
+  }
+
+  void sweep() {
+    orchestrator_->advanceTime(std::chrono::seconds(1));
+    tasks_->advanceTime(std::chrono::seconds(1));
+    until([] { return false; }, std::chrono::milliseconds(20));
+  }
+
+  http::Response serve(http::RouteProvider& routes, const std::string& id, http::Request request) {
+    http::Response response;
+    bool answered = false;
+    routes.serve(id, std::move(request), [&](http::Response r) {
+      response = std::move(r);
+      answered = true;
+    });
+    EXPECT_TRUE(until([&] { return answered; }));
+    return response;
+  }
+
+  std::string submit(const std::string& body) {
+    http::Request request;
+    request.method = "POST";
+    request.body = body;
+    auto response = serve(*taskRoutes_, "tasks.submit", request);
+    EXPECT_EQ(response.status, 201) << response.body;
+    return std::string(json::parse(response.body).as_object().at("id").as_string());
+  }
+
+  json::object task(const std::string& id) {
+    http::Request request;
+    request.params["id"] = id;
+    auto response = serve(*taskRoutes_, "tasks.get", request);
+    return json::parse(response.body).as_object();
+  }
+
+  json::object agent(const std::string& id) {
+    http::Request request;
+    request.params["id"] = id;
+    auto response = serve(*routes_, "agents.get", request);
+    EXPECT_EQ(response.status, 200) << response.body;
+    return json::parse(response.body).as_object();
+  }
+
+  struct Remote {
+    std::shared_ptr<RecordingPeer> peer = std::make_shared<RecordingPeer>();
+    std::shared_ptr<http::WebSocketSession> session;
+    std::string id;
+  };
+
+  Remote connect(const std::string& hello) {
+    Remote r;
+    auto session = routes_->openWebSocket("agents.connect", {}, r.peer);
+    EXPECT_TRUE(session.ok());
+    r.session = *session;
+    r.session->onMessage(hello);
+    std::vector<json::object> welcome;
+    EXPECT_TRUE(until([&] { return !(welcome = r.peer->take("welcome")).empty(); }));
+    if (!welcome.empty()) r.id = std::string(welcome[0].at("agent_id").as_string());
+    return r;
+  }
+
+  std::vector<json::object> assignments(Remote& r, std::size_t count) {
+    std::vector<json::object> out;
+    until([&] {
+      for (auto& m : r.peer->take("task.assign")) out.push_back(m);
+      return out.size() >= count;
+    });
+    return out;
+  }
+
+  static std::string result(const json::object& assign, const std::string& status,
+                            const std::string& extra = {}) {
+    return R"({"type":"task.result","task_id":)" + json::serialize(assign.at("task").as_object().at("id")) +
+           R"(,"lease_token":)" + json::serialize(assign.at("lease_token")) + R"(,"status":")" + status +
+           "\"" + extra + "}";
+  }
+
+  std::unique_ptr<PluginHarness> store_, tasks_, orchestrator_;
+  std::shared_ptr<http::RouteProvider> routes_, taskRoutes_;
+};
+
+TEST_F(OrchestratorTest, RemoteAgentGetsMatchingTasksAndFinishesThem) {
+  std::string python = submit(R"({"type":"a","capabilities":["python"]})");
+  std::string go = submit(R"({"type":"a","capabilities":["go"]})");
+  auto remote = connect(R"({"type":"hello","name":"py","capabilities":["python"],"max_concurrency":4})");
+  ASSERT_FALSE(remote.id.empty());
+  auto assigned = assignments(remote, 1);
+  ASSERT_EQ(assigned.size(), 1u);
+  EXPECT_EQ(assigned[0].at("task").as_object().at("id").as_string(), python);
+  EXPECT_TRUE(remote.peer->take("task.assign").empty()) << "the go task is not for a python agent";
+  EXPECT_EQ(std::string(task(go).at("status").as_string()), "pending");
+
+  remote.session->onMessage(R"({"type":"task.progress","task_id":")" + python + R"(","lease_token":)" +
+                            json::serialize(assigned[0].at("lease_token")) + R"(,"progress":{"pct":50}})");
+  remote.session->onMessage(result(assigned[0], "succeeded", R"(,"result":{"ok":1})"));
+  std::vector<json::object> acks;
+  ASSERT_TRUE(until([&] { return !(acks = remote.peer->take("task.ack")).empty(); }));
+  EXPECT_TRUE(acks[0].at("accepted").as_bool());
+  auto done = task(python);
+  EXPECT_EQ(done.at("status").as_string(), "succeeded");
+  EXPECT_EQ(done.at("result").as_object().at("ok").as_int64(), 1);
+  EXPECT_EQ(done.at("agent").as_string(), remote.id);
+  auto shown = agent(remote.id);
+  EXPECT_EQ(shown.at("status").as_string(), "idle");
+  EXPECT_EQ(shown.at("succeeded").as_int64(), 1);
+}
+
+TEST_F(OrchestratorTest, AnIdleAgentGetsANewTaskWithoutPolling) {
+  auto remote = connect(R"({"type":"hello","name":"w","capabilities":[]})");
+  EXPECT_TRUE(remote.peer->take("task.assign").empty());
+  submit(R"({"type":"a"})");
+  // Only the store's wake-up and the posted dispatch run: no timer is advanced.
+  EXPECT_EQ(assignments(remote, 1).size(), 1u);
+}
+
+TEST_F(OrchestratorTest, ConcurrencyLimitIsRespected) {
+  for (int i = 0; i < 5; ++i) submit(R"({"type":"a"})");
+  auto remote = connect(R"({"type":"hello","name":"w","max_concurrency":2})");
+  auto assigned = assignments(remote, 2);
+  EXPECT_EQ(assigned.size(), 2u);
+  until([] { return false; }, std::chrono::milliseconds(50));
+  EXPECT_TRUE(remote.peer->take("task.assign").empty()) << "two in flight is the limit";
+  remote.session->onMessage(result(assigned[0], "succeeded"));
+  EXPECT_EQ(assignments(remote, 1).size(), 1u) << "a freed slot is filled";
+}
+
+TEST_F(OrchestratorTest, MissedHeartbeatsPutTheAgentOfflineAndItsTasksBack) {
+  std::string id = submit(R"({"type":"a","max_attempts":5})");
+  auto silent = connect(R"({"type":"hello","name":"silent"})");
+  auto assigned = assignments(silent, 1);
+  ASSERT_EQ(assigned.size(), 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // 2 × 100 ms heartbeats missed
+  sweep();
+  EXPECT_TRUE(silent.peer->closed());
+  EXPECT_EQ(silent.peer->closeCode(), 4000);
+  EXPECT_EQ(agent(silent.id).at("status").as_string(), "offline");
+  auto healthy = connect(R"({"type":"hello","name":"healthy"})");
+  auto again = assignments(healthy, 1);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].at("task").as_object().at("id").as_string(), id);
+  // The silent agent's late result is refused: the task finishes once.
+  silent.session->onMessage(result(assigned[0], "succeeded"));
+  healthy.session->onMessage(result(again[0], "succeeded"));
+  until([&] { return task(id).at("status").as_string() == "succeeded"; });
+  EXPECT_EQ(task(id).at("agent").as_string(), healthy.id);
+  EXPECT_EQ(task(id).at("stale_reports").as_int64(), 1);
+}
+
+TEST_F(OrchestratorTest, CircuitBreakerOpensAfterConsecutiveFailuresThenProbes) {
+  for (int i = 0; i < 4; ++i) submit(R"({"type":"a","max_attempts":10})");
+  auto flaky = connect(R"({"type":"hello","name":"flaky","max_concurrency":1})");
+  for (int i = 0; i < 2; ++i) {
+    auto assigned = assignments(flaky, 1);
+    ASSERT_EQ(assigned.size(), 1u);
+    flaky.session->onMessage(result(assigned[0], "failed", R"(,"error":"boom")"));
+    until([&] { return !flaky.peer->take("task.ack").empty(); });
+  }
+  EXPECT_EQ(agent(flaky.id).at("circuit_breaker").as_object().at("state").as_string(), "open");
+  EXPECT_EQ(agent(flaky.id).at("status").as_string(), "failed");
+  until([] { return false; }, std::chrono::milliseconds(50));
+  EXPECT_TRUE(flaky.peer->take("task.assign").empty()) << "no work while the breaker is open";
+  for (int i = 0; i < 14; ++i) {  // open_for passes; the agent keeps its heartbeats
+    flaky.session->onMessage(R"({"type":"heartbeat"})");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    until([] { return false; }, std::chrono::milliseconds(1));
+  }
+  sweep();
+  auto probe = assignments(flaky, 1);
+  ASSERT_EQ(probe.size(), 1u) << "one probe when half open: " << json::serialize(agent(flaky.id));
+  flaky.session->onMessage(result(probe[0], "succeeded"));
+  until(
+      [&] { return agent(flaky.id).at("circuit_breaker").as_object().at("state").as_string() == "closed"; });
+  EXPECT_EQ(agent(flaky.id).at("circuit_breaker").as_object().at("state").as_string(), "closed");
+}
+
+TEST_F(OrchestratorTest, DrainStopsNewAssignmentsAndTellsTheAgent) {
+  auto remote = connect(R"({"type":"hello","name":"w"})");
+  http::Request request;
+  request.params["id"] = remote.id;
+  auto drained = serve(*routes_, "agents.drain", request);
+  EXPECT_EQ(drained.status, 200);
+  EXPECT_TRUE(until([&] { return !remote.peer->take("drain").empty(); }));
+  submit(R"({"type":"a"})");
+  until([] { return false; }, std::chrono::milliseconds(50));
+  EXPECT_TRUE(remote.peer->take("task.assign").empty());
+  EXPECT_EQ(agent(remote.id).at("status").as_string(), "draining");
+}
+
+TEST_F(OrchestratorTest, RestRegistersValidatesAndDeletesAgents) {
+  http::Request create;
+  create.body = R"({"name":"builder","capabilities":["go"],"max_concurrency":3})";
+  auto created = serve(*routes_, "agents.create", create);
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string id(json::parse(created.body).as_object().at("id").as_string());
+  EXPECT_EQ(agent(id).at("status").as_string(), "offline");
+  http::Request bad;
+  bad.body = R"({"name":"","max_concurrency":0,"colour":"red"})";
+  auto refused = serve(*routes_, "agents.create", bad);
+  EXPECT_EQ(refused.status, 422);
+  EXPECT_EQ(json::parse(refused.body).as_object().at("errors").as_array().size(), 3u);
+  // A registered agent connects under its id.
+  auto remote =
+      connect(R"({"type":"hello","name":"builder","agent_id":")" + id + R"(","capabilities":["go"]})");
+  EXPECT_EQ(remote.id, id);
+  EXPECT_EQ(agent(id).at("status").as_string(), "idle");
+  http::Request list;
+  list.query = {{"status", "idle"}};
+  auto listed = serve(*routes_, "agents.list", list);
+  EXPECT_EQ(json::parse(listed.body).as_object().at("items").as_array().size(), 1u);
+  http::Request remove;
+  remove.params["id"] = id;
+  EXPECT_EQ(serve(*routes_, "agents.delete", remove).status, 204);
+  EXPECT_TRUE(remote.peer->closed());
+  EXPECT_EQ(serve(*routes_, "agents.get", remove).status, 404);
+  auto status = serve(*routes_, "coordination.status", {});
+  EXPECT_EQ(status.status, 200);
+  EXPECT_TRUE(json::parse(status.body).as_object().contains("agents_by_status"));
+}
+
+TEST_F(OrchestratorTest, BadMessagesGetAnErrorAndChangeNothing) {
+  auto remote = connect(R"({"type":"hello","name":"w"})");
+  remote.session->onMessage("not json");
+  remote.session->onMessage(R"({"type":"task.result"})");
+  remote.session->onMessage(R"({"type":"nonsense"})");
+  std::vector<json::object> errors;
+  until([&] {
+    for (auto& e : remote.peer->take("error")) errors.push_back(e);
+    return errors.size() >= 3;
+  });
+  EXPECT_EQ(errors.size(), 3u);
+  EXPECT_FALSE(remote.peer->closed());
+  auto bad = std::make_shared<RecordingPeer>();
+  auto session = routes_->openWebSocket("agents.connect", {}, bad);
+  ASSERT_TRUE(session.ok());
+  (*session)->onMessage(R"({"type":"hello","capabilities":["Not Valid"]})");
+  EXPECT_TRUE(until([&] { return bad->closed(); }));
+  EXPECT_EQ(bad->closeCode(), 1008);
+}
+
+}  // namespace
+}  // namespace hive::orchestrator
