@@ -188,7 +188,12 @@ class OrchestratorPlugin final : public Plugin {
     o.maxAgents = static_cast<std::size_t>(reader.get<std::int64_t>("max_agents", 10000));
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
-    o.node = reader.get<std::string>("node", std::string(host) + ":" + std::to_string(::getpid()));
+    o.node = reader.get<std::string>("node", host[0] != '\0' ? std::string(host) : "node");
+    bool nodeOk = !o.node.empty() && o.node.size() <= 64;
+    for (char c : o.node)
+      nodeOk = nodeOk && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                          c == '-' || c == '_' || c == '.');
+    if (!nodeOk) reader.reject("node", "must be 1-64 characters of letters, digits, '-', '_', '.'");
     if (o.heartbeatInterval.count() < 100) reader.reject("heartbeat_interval", "must be at least 100ms");
     if (o.missedHeartbeats < 1 || o.missedHeartbeats > 100)
       reader.reject("missed_heartbeats", "must be 1-100");

@@ -243,7 +243,8 @@ void Core::loadProcessAgents() {
   processAgentsLoaded_ = true;
   for (const auto& spec : (*runner)->agents()) {
     Agent agent;
-    agent.id = "process-" + spec.name;
+    // One id per node: each hive process runs its own process agents.
+    agent.id = "process-" + spec.name + "." + options_.node;
     agent.name = spec.name;
     agent.role = "process";
     agent.capabilities = spec.capabilities;

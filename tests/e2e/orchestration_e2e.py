@@ -6,10 +6,14 @@ terminal state, dependencies are respected, and, with --crashes N, that this
 holds while the host is killed with SIGKILL N times and restarted.
 
     orchestration_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins \
-        [--store sqlite|postgres] [--tasks 1000] [--remote-agents 10] [--crashes 5]
+        [--store sqlite|postgres] [--bus local|redis] [--nodes N] [--tasks 1000]
+        [--remote-agents 10] [--crashes 5]
 
 PostgreSQL: --store postgres reads HIVE_TEST_POSTGRES_URL (scripts/test-servers)
-and uses a fresh schema. Exit status 0 when every check passed.
+and uses a fresh schema; --bus redis reads HIVE_TEST_REDIS_URL. --nodes 2 runs
+two hive processes sharing them: agents and submissions are spread over both,
+and the claims must split between them with no task finished twice.
+Exit status 0 when every check passed.
 """
 import argparse
 import http.client
@@ -73,23 +77,30 @@ class Api:
 
 
 class Hive:
-    def __init__(self, args, workdir, port):
+    def __init__(self, args, workdir, port, index, schema):
         self.args = args
-        self.workdir = workdir
+        self.workdir = os.path.join(workdir, "node%d" % index)
+        os.makedirs(self.workdir, exist_ok=True)
         self.port = port
+        self.index = index
         self.process = None
-        self.config = os.path.join(workdir, "hive.yaml")
-        self.log = open(os.path.join(workdir, "hive.log"), "ab")
-        self.write_config()
+        self.config = os.path.join(self.workdir, "hive.yaml")
+        self.log = open(os.path.join(self.workdir, "hive.log"), "ab")
+        self.write_config(schema)
 
-    def write_config(self):
+    def write_config(self, schema):
         store = "storage_sqlite:\n    config: {}\n"
         if self.args.store == "postgres":
             url = os.environ.get("HIVE_TEST_POSTGRES_URL")
             if not url:
                 sys.exit("e2e: --store postgres needs HIVE_TEST_POSTGRES_URL (eval \"$(scripts/test-servers start)\")")
-            schema = "e2e_" + uuid.uuid4().hex[:12]
             store = "storage_postgres:\n    config:\n      url: %s\n      schema: %s\n" % (json.dumps(url), schema)
+        bus = "{}"
+        if self.args.bus == "redis":
+            url = os.environ.get("HIVE_TEST_REDIS_URL")
+            if not url:
+                sys.exit("e2e: --bus redis needs HIVE_TEST_REDIS_URL (eval \"$(scripts/test-servers start)\")")
+            bus = "\n      transport: redis\n      redis:\n        url: %s" % json.dumps(url)
         workspace = os.path.join(self.workdir, "workspace")
         script = 'task=$(cat); printf \'{"ok":true,"bytes":%s}\\n\' "${#task}"'
         agents = ""
@@ -115,7 +126,7 @@ plugins:
       listen: 127.0.0.1:{port}
       access_log: false
   {store}  communication_engine:
-    config: {{}}
+    config: {bus}
   task_manager:
     config:
       retry_base: 100ms
@@ -126,11 +137,12 @@ plugins:
       heartbeat_interval: 1s
       missed_heartbeats: 3
       sweep_period: 200ms
+      node: node{index}
   task_execution_engine:
     config:
       agents:{agents}
 """.format(plugins=os.path.abspath(self.args.plugins), data=os.path.join(self.workdir, "data"),
-           port=self.port, store=store, agents=agents or " []"))
+           port=self.port, store=store, bus=bus, index=self.index, agents=agents or " []"))
 
     def start(self):
         self.process = subprocess.Popen([self.args.hive, "run", "-c", self.config], stdout=self.log,
@@ -169,6 +181,8 @@ def main():
     parser.add_argument("--hive", required=True)
     parser.add_argument("--plugins", required=True)
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--bus", choices=["local", "redis"], default="local")
+    parser.add_argument("--nodes", type=int, default=1)
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--remote-agents", type=int, default=10)
     parser.add_argument("--process-agents", type=int, default=2)
@@ -177,23 +191,30 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
 
+    if args.nodes > 1 and args.store != "postgres":
+        sys.exit("e2e: several nodes need a shared store: --store postgres")
     workdir = tempfile.mkdtemp(prefix="hive-e2e-")
-    port = free_port()
-    hive = Hive(args, workdir, port)
+    schema = "e2e_" + uuid.uuid4().hex[:12]
+    nodes = [Hive(args, workdir, free_port(), i, schema) for i in range(args.nodes)]
+    hive = nodes[0]
+    port = hive.port
     agents = []
     failures = []
     try:
-        hive.start()
-        say("hive ready on port", port, "store", args.store)
+        for node in nodes:
+            node.start()
+            say("hive node%d ready on port" % node.index, node.port, "store", args.store, "bus", args.bus)
         for i in range(args.remote_agents):
             capabilities = ",".join(sorted({CAPABILITIES[i % 3], CAPABILITIES[(i + 1) % 3]}))
             log = open(os.path.join(workdir, "agent%d.log" % i), "ab")
             agents.append(subprocess.Popen(
-                ["/usr/bin/python3", AGENT, "--url", "ws://127.0.0.1:%d/api/v2/agents/connect" % port,
+                ["/usr/bin/python3", AGENT, "--url",
+                 "ws://127.0.0.1:%d/api/v2/agents/connect" % nodes[i % len(nodes)].port,
                  "--name", "remote%d" % i, "--capabilities", capabilities, "--concurrency", "4"],
                 stdout=log, stderr=subprocess.STDOUT))
 
-        api = Api(port)
+        apis = [Api(node.port) for node in nodes]
+        api = apis[0]
         rng = random.Random(7)
         acknowledged = {}  # id -> submission
         crash_at = sorted(rng.sample(range(args.tasks // 10, args.tasks), args.crashes)) if args.crashes else []
@@ -214,7 +235,8 @@ def main():
                     api.close()
                     hive.start()
                 try:
-                    status, task = api.request("POST", "/api/v2/tasks", body, {"Idempotency-Key": key})
+                    status, task = apis[n % len(apis)].request("POST", "/api/v2/tasks", body,
+                                                               {"Idempotency-Key": key})
                 except (OSError, http.client.HTTPException):
                     time.sleep(0.2)
                     continue
@@ -283,6 +305,18 @@ def main():
         missing = [t for t in acknowledged if terminal.get(t, 0) == 0]
         if missing:
             failures.append("%d acknowledged tasks have no terminal event: %s" % (len(missing), missing[:5]))
+        if args.nodes > 1:
+            # Which node served each task: the node its agent is connected to.
+            status, listed = api.request("GET", "/api/v2/agents")
+            node_of = {a["id"]: a["node"] for a in listed["items"]}
+            per_node = {}
+            for t in tasks.values():
+                node = node_of.get(t.get("agent", ""), "?")
+                per_node[node] = per_node.get(node, 0) + 1
+            say("tasks per node", json.dumps(per_node, sort_keys=True))
+            for node in nodes:
+                if per_node.get("node%d" % node.index, 0) == 0:
+                    failures.append("node%d's agents ran no task: claims did not split" % node.index)
         by_agent = {}
         for t in tasks.values():
             by_agent[t.get("agent", "")] = by_agent.get(t.get("agent", ""), 0) + 1
@@ -291,6 +325,8 @@ def main():
         if args.process_agents and process_done == 0:
             failures.append("no task ran on a process agent")
         remote_done = sum(v for k, v in by_agent.items() if k.startswith("a"))
+        if args.nodes > 1 and by_agent.get("", 0):
+            failures.append("%d tasks have no agent" % by_agent[""])
         if args.remote_agents and remote_done == 0:
             failures.append("no task ran on a remote agent")
         # Priorities: among tasks that waited, higher priority started sooner on average.
@@ -307,9 +343,10 @@ def main():
                 agent.wait(10)
             except subprocess.TimeoutExpired:
                 agent.kill()
-        code = hive.stop()
-        if code not in (0, None):
-            failures.append("hive exited with %s at SIGTERM" % code)
+        for node in nodes:
+            code = node.stop()
+            if code not in (0, None):
+                failures.append("hive node%d exited with %s at SIGTERM" % (node.index, code))
         if failures or args.keep:
             say("work directory kept:", workdir)
         else:

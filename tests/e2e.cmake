@@ -1,0 +1,25 @@
+# End to end: the real `hive` binary with the platform's plugins, real remote
+# agents (examples/agents/hive_agent.py, Debian's python3-websockets) and process
+# agents, 1,000 tasks over HTTP. tests/e2e/orchestration_e2e.py --help.
+set(HIVE_E2E_PLUGINS api storage_sqlite storage_postgres communication_engine task_manager orchestrator
+  task_execution_engine)
+set(_e2e_ready TRUE)
+foreach(plugin ${HIVE_E2E_PLUGINS})
+  if(NOT EXISTS ${PROJECT_SOURCE_DIR}/plugins/${plugin}/CMakeLists.txt)
+    set(_e2e_ready FALSE)
+  endif()
+endforeach()
+if(_e2e_ready)
+  set(_e2e ${CMAKE_CURRENT_SOURCE_DIR}/e2e/orchestration_e2e.py --hive $<TARGET_FILE:hive>
+    --plugins ${CMAKE_BINARY_DIR}/plugins)
+  add_test(NAME e2e_orchestration_sqlite COMMAND /usr/bin/python3 ${_e2e} --store sqlite --tasks 1000)
+  add_test(NAME e2e_orchestration_crashes COMMAND /usr/bin/python3 ${_e2e} --store sqlite --tasks 1000
+    --crashes 5)
+  add_test(NAME e2e_orchestration_postgres COMMAND /usr/bin/python3 ${_e2e} --store postgres --tasks 1000)
+  add_test(NAME e2e_two_nodes COMMAND /usr/bin/python3 ${_e2e} --store postgres --bus redis --nodes 2
+    --tasks 1000)
+  set_tests_properties(e2e_two_nodes PROPERTIES LABELS "e2e;postgres;redis" TIMEOUT 900 RUN_SERIAL TRUE)
+  set_tests_properties(e2e_orchestration_sqlite e2e_orchestration_crashes PROPERTIES
+    LABELS "e2e" TIMEOUT 900 RUN_SERIAL TRUE)
+  set_tests_properties(e2e_orchestration_postgres PROPERTIES LABELS "e2e;postgres" TIMEOUT 900 RUN_SERIAL TRUE)
+endif()
