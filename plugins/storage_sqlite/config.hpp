@@ -1,0 +1,34 @@
+// storage_sqlite's `config:` section, read and validated once in configure().
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "hive/config.hpp"
+
+namespace hive::storage_sqlite {
+
+enum class Synchronous { kFull, kNormal };
+
+struct Settings {
+  // The database file; relative paths are under the plugin's data directory.
+  std::string path = "store.sqlite3";
+  // full: every commit is fsync'd before it is acknowledged (durable).
+  // normal: WAL is fsync'd only at checkpoints; a power loss may drop the last commits.
+  Synchronous synchronous = Synchronous::kFull;
+  std::chrono::milliseconds busyTimeout{5000};
+  int readers = 4;                         // reader connections, 1..32
+  std::size_t maxDocumentBytes = 1 << 20;  // document bodies and event bodies
+  std::size_t maxPayloadBytes = 1 << 20;   // queue payloads
+  std::size_t maxBatch = 512;              // write requests per group commit
+  std::size_t maxPendingWrites = 10000;    // callers beyond this wait for room
+};
+
+// Reads `section` into Settings; every problem goes into `diagnostics` with its location.
+Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics);
+
+// `path` resolved against `dataDirectory` when relative.
+std::string databasePath(const Settings& settings, const std::string& dataDirectory);
+
+}  // namespace hive::storage_sqlite

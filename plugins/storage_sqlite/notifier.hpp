@@ -1,0 +1,54 @@
+// onClaimable wake-ups. The writer reports, after each commit, the queues that
+// got a claimable item and the times at which items will become claimable (a
+// notBefore, a retryAfter, a lease expiry); the notifier's own thread runs the
+// subscribers' callbacks, without any lock of the store held.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hive/services.hpp"
+#include "operations.hpp"
+
+namespace hive::storage_sqlite {
+
+class Notifier {
+ public:
+  // The earliest time after `nowMs` at which an item of the queue becomes
+  // claimable, 0 when none; asked when a subscription starts and after each
+  // timed wake-up (runs on the notifier thread).
+  using NextClaimableAt = std::function<std::int64_t(const std::string& queue, std::int64_t nowMs)>;
+
+  explicit Notifier(NextClaimableAt nextClaimableAt);
+  ~Notifier();  // stops
+  Notifier(const Notifier&) = delete;
+  Notifier& operator=(const Notifier&) = delete;
+
+  void start();
+  // After stop() no callback runs; subscriptions may still be destroyed later.
+  void stop();
+
+  std::unique_ptr<Subscription> subscribe(const std::string& queue, std::function<void()> callback);
+  void publish(const WriteEffects& effects);
+
+ private:
+  struct Entry;
+  struct Core;
+  class Handle;
+
+  void run();
+
+  std::shared_ptr<Core> core_;
+  NextClaimableAt nextClaimableAt_;
+  std::thread thread_;
+};
+
+}  // namespace hive::storage_sqlite
