@@ -1,0 +1,62 @@
+// task_execution_engine's `config:` section, read and validated once in configure().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hive/config.hpp"
+
+namespace hive::task_execution_engine {
+
+enum class SandboxMode { kAuto, kBubblewrap, kRlimits };
+
+enum class Network { kDenied, kAllowed };
+
+// Resource limits set with setrlimit() in the child before it execs. An unset
+// limit is inherited from the host.
+struct Limits {
+  std::optional<std::uint64_t> cpuSeconds;     // RLIMIT_CPU: SIGXCPU at the limit
+  std::optional<std::uint64_t> memoryBytes;    // RLIMIT_AS
+  std::optional<std::uint64_t> fileSizeBytes;  // RLIMIT_FSIZE: SIGXFSZ past it
+  std::optional<std::uint64_t> openFiles;      // RLIMIT_NOFILE
+  std::uint64_t outputBytes = 1 << 20;         // kept of stdout, and of stderr; the rest is discarded
+};
+
+struct AgentSettings {
+  std::string name;
+  std::vector<std::string> command;  // argv; command[0] is a path or a name looked up in the child's PATH
+  std::vector<std::string> capabilities;
+  std::string workspace;  // absolute
+  std::uint32_t maxConcurrency = 1;
+  std::chrono::milliseconds timeout{std::chrono::minutes(5)};
+  Network network = Network::kDenied;
+  bool gitWorktree = false;
+  std::map<std::string, std::string> environment;  // the only variables besides PATH, HOME, LANG
+  std::vector<std::string> readOnlyPaths;          // extra read-only binds under bubblewrap
+  Limits limits;
+};
+
+struct Settings {
+  SandboxMode sandbox = SandboxMode::kAuto;
+  std::vector<AgentSettings> agents;
+};
+
+// Bounds on what the section may ask for.
+inline constexpr std::size_t kMaxAgents = 256;
+inline constexpr std::uint32_t kMaxConcurrency = 1024;
+inline constexpr std::size_t kMaxArguments = 256;
+inline constexpr std::size_t kMaxArgumentBytes = std::size_t{64} * 1024;
+inline constexpr std::size_t kMaxEnvironment = 256;
+inline constexpr std::uint64_t kMaxOutputBytes = 256ull << 20;
+
+// Reads `section` into Settings; every problem goes into `diagnostics` with its location.
+Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics);
+
+// [A-Za-z0-9_-]{1,64}
+bool isValidName(const std::string& name);
+
+}  // namespace hive::task_execution_engine

@@ -1,0 +1,57 @@
+#include "executor_plugin.hpp"
+
+#include <exception>
+#include <string>
+
+#include "process_tree.hpp"
+#include "sandbox.hpp"
+#include "work_directory.hpp"
+
+namespace hive::task_execution_engine {
+
+ExecutorPlugin::~ExecutorPlugin() { stop(); }
+
+void ExecutorPlugin::configure(const ConfigNode& section, Diagnostics& diagnostics) {
+  try {
+    settings_ = readSettings(section, diagnostics);
+  } catch (const std::exception& error) {  // allocation failure: never out of configure()
+    diagnostics.error(section.location(), std::string("cannot read the configuration: ") + error.what());
+  }
+}
+
+Status ExecutorPlugin::start() {
+  try {
+    Sandbox sandbox = HIVE_TRY(detectSandbox(settings_.sandbox));
+    if (sandbox.kind == SandboxKind::kBubblewrap) {
+      context_.log().info("sandbox: " + sandbox.note);
+    } else {
+      context_.log().warn("sandbox: " + sandbox.note);
+    }
+    for (const AgentSettings& agent : settings_.agents) {
+      auto path = agent.environment.find("PATH");
+      if (findProgram(agent.command[0], path == agent.environment.end() ? kChildPath : path->second).empty())
+        context_.log().warn("process agent '" + agent.name + "': command '" + agent.command[0] +
+                            "' not found; its jobs will fail to start");
+    }
+    runner_ = std::make_shared<ProcessRunnerService>(settings_, sandbox, context_.log(), context_.metrics());
+    HIVE_TRY(context_.services().provide<exec::ProcessRunner>(runner_), "providing hive.executor/1");
+    context_.log().info("serving " + std::to_string(settings_.agents.size()) +
+                        " process agent(s) with sandbox " + runner_->sandbox());
+    return okStatus();
+  } catch (const std::exception& error) {
+    return internalError(std::string("starting: ") + error.what());
+  }
+}
+
+void ExecutorPlugin::stop() {
+  if (runner_) runner_->shutdown();
+  runner_.reset();  // consumers may still hold it: it answers kUnavailable from now on
+}
+
+void ExecutorPlugin::beginDrain() {
+  if (runner_) runner_->refuseNewJobs();
+}
+
+bool ExecutorPlugin::drained() const { return !runner_ || runner_->idle(); }
+
+}  // namespace hive::task_execution_engine
