@@ -8,6 +8,8 @@
 #include <map>
 #include <set>
 
+#include "host/plugin_library.hpp"
+
 namespace hive::host {
 
 namespace fs = std::filesystem;
@@ -26,9 +28,7 @@ std::vector<std::string> Catalog::names() const {
 }
 
 Result<PluginManifest> inspectPluginFile(const std::string& path, const HostAbi& host) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return unavailable("cannot read: " + std::string(std::strerror(errno)));
-  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto bytes = HIVE_TRY(readPluginFile(path));
   auto manifest = HIVE_TRY(readManifest(bytes));
   HIVE_TRY(checkCompatibility(manifest, host));
   return manifest;

@@ -19,7 +19,9 @@ namespace {
 // Plugins are small; a file this large is not one we map.
 constexpr std::uintmax_t kMaxPluginBytes = 512ull * 1024 * 1024;
 
-Result<std::vector<unsigned char>> readFile(const std::string& path) {
+}  // namespace
+
+Result<std::vector<unsigned char>> readPluginFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return unavailable("cannot read: " + std::string(std::strerror(errno)));
   in.seekg(0, std::ios::end);
@@ -31,6 +33,8 @@ Result<std::vector<unsigned char>> readFile(const std::string& path) {
     return unavailable("cannot read: short read");
   return bytes;
 }
+
+namespace {
 
 std::string hex(std::uint64_t value) {
   char text[17];
@@ -79,13 +83,13 @@ std::uint64_t contentHash(const std::vector<unsigned char>& bytes) {
 }
 
 std::uint64_t fileContentHash(const std::string& path) {
-  auto bytes = readFile(path);
+  auto bytes = readPluginFile(path);
   return bytes.ok() ? contentHash(*bytes) : 0;
 }
 
 Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& path, const HostAbi& host,
                                                            LibraryReaper& reaper) {
-  auto bytes = HIVE_TRY(readFile(path), path);
+  auto bytes = HIVE_TRY(readPluginFile(path), path);
   auto manifest = HIVE_TRY(readManifest(bytes), path);
   HIVE_TRY(checkCompatibility(manifest, host));
 

@@ -84,6 +84,9 @@ class LibraryReaper {
 // True when /proc/self/maps has a mapping whose path contains `imageName`.
 bool isImageMapped(const std::string& imageName);
 
+// A plugin file's bytes, read in one go (kResourceExhausted past 512 MiB).
+Result<std::vector<unsigned char>> readPluginFile(const std::string& path);
+
 // FNV-1a, 64 bit: names private copies after their content.
 std::uint64_t contentHash(const std::vector<unsigned char>& bytes);
 // The same of a file's content (0 when unreadable).
