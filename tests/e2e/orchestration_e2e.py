@@ -111,7 +111,7 @@ class Hive:
           capabilities: [{capability}]
           workspace: {workspace}/proc{i}
           max_concurrency: 2
-          timeout: 30s""".format(i=i, script=json.dumps(script), capability=CAPABILITIES[i % 2],
+          timeout: 30s""".format(i=i, script=json.dumps(script.replace("$", "$$")), capability=CAPABILITIES[i % 2],
                                  workspace=workspace)
         with open(self.config, "w") as f:
             f.write("""hive:
@@ -217,7 +217,10 @@ def main():
         api = apis[0]
         rng = random.Random(7)
         acknowledged = {}  # id -> submission
-        crash_at = sorted(rng.sample(range(args.tasks // 10, args.tasks), args.crashes)) if args.crashes else []
+        # Half the crashes while tasks are being submitted, the rest while they run.
+        during = (args.crashes + 1) // 2
+        crash_at = sorted(rng.sample(range(args.tasks // 10, args.tasks), during)) if during else []
+        later = [rng.uniform(0.5, 6.0) for _ in range(args.crashes - during)]
         submitted_ids = []
         started = time.time()
         for n in range(args.tasks):
@@ -254,7 +257,15 @@ def main():
         # Wait for every task to finish.
         deadline = time.time() + args.timeout
         last = None
+        waiting_since = time.time()
         while time.time() < deadline:
+            if later and time.time() - waiting_since >= later[0]:
+                later.pop(0)
+                say("SIGKILL hive while tasks run")
+                hive.kill()
+                api.close()
+                hive.start()
+                waiting_since = time.time()
             try:
                 status, stats = api.request("GET", "/api/v2/tasks/stats")
             except (OSError, http.client.HTTPException):
