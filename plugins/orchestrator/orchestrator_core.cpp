@@ -187,20 +187,37 @@ Status Core::open() {
   auto store = store_.lease();
   if (!store) return unavailable("no hive.store/1 provider is running");
   HIVE_TRY(store->declareCollection({kAgents, {"status", "name"}}));
-  auto tasks = tasks_.lease();
-  if (!tasks) return unavailable("no hive.tasks/1 provider is running");
-  std::weak_ptr<Core> weak = weak_from_this();
-  workSubscription_ = tasks->onWork([weak] {
-    if (auto self = weak.lock()) self->requestDispatch();
-  });
+  if (!tasks_.lease()) return unavailable("no hive.tasks/1 provider is running");
   open_ = true;
+  resubscribe();
+  std::weak_ptr<Core> weak = weak_from_this();
+  tasksWatch_ = context_.services().watch(tasks::TaskService::kServiceId, [weak](const ServiceEvent&) {
+    if (auto self = weak.lock()) self->resubscribe();
+  });
   loadProcessAgents();
   return okStatus();
 }
 
+void Core::resubscribe() {
+  std::lock_guard lock(subscriptionMutex_);
+  workSubscription_.reset();
+  if (!open_) return;
+  auto tasks = tasks_.lease();
+  if (!tasks) return;
+  std::weak_ptr<Core> weak = weak_from_this();
+  workSubscription_ = tasks->onWork([weak] {
+    if (auto self = weak.lock()) self->requestDispatch();
+  });
+  requestDispatch();
+}
+
 void Core::close() {
   open_ = false;
-  workSubscription_.reset();
+  tasksWatch_.reset();  // waits for a running callback
+  {
+    std::lock_guard lock(subscriptionMutex_);
+    workSubscription_.reset();
+  }
   std::vector<std::shared_ptr<http::WebSocketPeer>> peers;
   std::vector<std::shared_ptr<exec::Execution>> executions;
   {

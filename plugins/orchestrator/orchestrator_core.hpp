@@ -119,6 +119,12 @@ class Core : public std::enable_shared_from_this<Core> {
   std::atomic<bool> dispatchPending_{false};
   std::atomic<bool> dispatching_{false};
   bool processAgentsLoaded_ = false;
+  // Wake-ups from task_manager. The subscription object is task_manager's code:
+  // when task_manager is swapped or removed, the watch drops it while the old
+  // generation is still loaded, and subscribes again to the new one.
+  void resubscribe();
+  std::mutex subscriptionMutex_;
+  std::unique_ptr<Subscription> tasksWatch_;
   std::unique_ptr<Subscription> workSubscription_;
 
   mutable std::mutex mutex_;

@@ -104,11 +104,31 @@ Status TaskCore::open() {
   HIVE_TRY(store->declareCollection({kQueues, {}}));
   open_ = true;
   refreshQueues(true);
+  storeWatch_ =
+      context_.services().watch(store::Store::kServiceId, [this](const ServiceEvent&) { resubscribe(); });
   return okStatus();
+}
+
+void TaskCore::resubscribe() {
+  std::vector<std::unique_ptr<Subscription>> old;
+  std::vector<std::string> queues;
+  {
+    std::lock_guard lock(queuesMutex_);
+    old.swap(claimable_);
+    for (const auto& [queue, capabilities] : queues_) queues.push_back(queue);
+  }
+  old.clear();
+  auto store = store_.lease();
+  if (!store || !open_) return;
+  std::vector<std::unique_ptr<Subscription>> fresh;
+  for (const auto& queue : queues) fresh.push_back(store->onClaimable(queue, [this] { notifyWork(); }));
+  std::lock_guard lock(queuesMutex_);
+  for (auto& s : fresh) claimable_.push_back(std::move(s));
 }
 
 void TaskCore::close() {
   open_ = false;
+  storeWatch_.reset();  // waits for a running callback
   std::vector<std::unique_ptr<Subscription>> claimable;
   {
     std::lock_guard lock(queuesMutex_);

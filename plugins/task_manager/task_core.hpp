@@ -112,6 +112,10 @@ class TaskCore final : public tasks::TaskService {
   std::map<std::string, std::vector<std::string>> queues_;  // queue name → capabilities
   std::chrono::steady_clock::time_point queuesRefreshed_{};
   std::vector<std::unique_ptr<Subscription>> claimable_;  // store wake-ups, one per queue
+  // The wake-ups are the store's objects: when the store is swapped or removed
+  // they are dropped (the old generation is still loaded then) and taken again.
+  void resubscribe();
+  std::unique_ptr<Subscription> storeWatch_;
 
   std::mutex workMutex_;  // held while wake-up callbacks run
   std::map<std::uint64_t, std::function<void()>> workers_;

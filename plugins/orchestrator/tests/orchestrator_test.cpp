@@ -236,6 +236,14 @@ TEST_F(OrchestratorTest, AnIdleAgentGetsANewTaskWithoutPolling) {
   EXPECT_EQ(assignments(remote, 1).size(), 1u);
 }
 
+TEST_F(OrchestratorTest, WakeUpsFollowTaskManagerAcrossAReplacement) {
+  auto remote = connect(R"({"type":"hello","name":"w"})");
+  // task_manager swapped: the orchestrator drops its wake-up subscription and takes a new one.
+  orchestrator_->provideFake<tasks::TaskService>(lookup<tasks::TaskService>(*tasks_), "task_manager");
+  submit(R"({"type":"a"})");
+  EXPECT_EQ(assignments(remote, 1).size(), 1u);
+}
+
 TEST_F(OrchestratorTest, ConcurrencyLimitIsRespected) {
   for (int i = 0; i < 5; ++i) submit(R"({"type":"a"})");
   auto remote = connect(R"({"type":"hello","name":"w","max_concurrency":2})");
