@@ -236,10 +236,45 @@ TEST_F(OrchestratorTest, AnIdleAgentGetsANewTaskWithoutPolling) {
   EXPECT_EQ(assignments(remote, 1).size(), 1u);
 }
 
+// Stands for a new generation of task_manager: the same tasks, its own wake-ups.
+class NextGeneration final : public tasks::TaskService {
+ public:
+  explicit NextGeneration(std::shared_ptr<tasks::TaskService> inner) : inner_(std::move(inner)) {}
+  Result<std::vector<tasks::Assignment>> claim(const std::string& a, const std::vector<std::string>& c,
+                                               std::size_t m) override {
+    return inner_->claim(a, c, m);
+  }
+  Status started(const std::string& t, const std::string& l) override { return inner_->started(t, l); }
+  Status progress(const std::string& t, const std::string& l, const std::string& p) override {
+    return inner_->progress(t, l, p);
+  }
+  Status succeeded(const std::string& t, const std::string& l, const std::string& r) override {
+    return inner_->succeeded(t, l, r);
+  }
+  Status failed(const std::string& t, const std::string& l, const std::string& e, bool r) override {
+    return inner_->failed(t, l, e, r);
+  }
+  Status released(const std::string& t, const std::string& l, const std::string& r) override {
+    return inner_->released(t, l, r);
+  }
+  std::unique_ptr<Subscription> onWork(std::function<void()> callback) override {
+    ++subscriptions;
+    return inner_->onWork(std::move(callback));
+  }
+  Result<std::vector<tasks::QueueDepth>> depth() override { return inner_->depth(); }
+  std::atomic<int> subscriptions{0};
+
+ private:
+  std::shared_ptr<tasks::TaskService> inner_;
+};
+
 TEST_F(OrchestratorTest, WakeUpsFollowTaskManagerAcrossAReplacement) {
   auto remote = connect(R"({"type":"hello","name":"w"})");
-  // task_manager swapped: the orchestrator drops its wake-up subscription and takes a new one.
-  orchestrator_->provideFake<tasks::TaskService>(lookup<tasks::TaskService>(*tasks_), "task_manager");
+  auto next = std::make_shared<NextGeneration>(lookup<tasks::TaskService>(*tasks_));
+  // task_manager swapped: the orchestrator drops its wake-up subscription and takes one from the new
+  // generation.
+  orchestrator_->provideFake<tasks::TaskService>(next, "task_manager");
+  EXPECT_EQ(next->subscriptions.load(), 1);
   submit(R"({"type":"a"})");
   EXPECT_EQ(assignments(remote, 1).size(), 1u);
 }
