@@ -6,8 +6,9 @@
 //
 //   #include "hive/testing/bus_conformance.hpp"
 //
+//   using hive::testing::BusConformance;  // the macro needs an unqualified name
 //   INSTANTIATE_TEST_SUITE_P(
-//       MyBus, hive::testing::BusConformance,
+//       MyBus, BusConformance,
 //       ::testing::Values(hive::testing::BusProvider{
 //           .name = "mine",
 //           .make = [] { return std::shared_ptr<hive::bus::Bus>(makeMyBus(...)); },
@@ -29,6 +30,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <ostream>
 #include <set>
 #include <string>
 #include <thread>
@@ -46,6 +48,9 @@ struct BusProvider {
   std::function<std::shared_ptr<bus::Bus>()> make;
   std::size_t history = 0;  // events kept for replay, as the bus was configured
 };
+
+// gtest prints the parameter by its name rather than its bytes.
+inline void PrintTo(const BusProvider& provider, std::ostream* out) { *out << provider.name; }
 
 inline std::string busProviderName(const ::testing::TestParamInfo<BusProvider>& info) {
   return info.param.name;

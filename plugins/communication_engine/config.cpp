@@ -1,0 +1,139 @@
+#include "config.hpp"
+
+#include <charconv>
+#include <cstdint>
+
+namespace hive::communication_engine {
+namespace {
+
+// An integer option within [low, high]; out of range is reported at the value.
+std::size_t readBounded(ConfigReader& reader, std::string_view key, std::int64_t fallback, std::int64_t low,
+                        std::int64_t high) {
+  std::int64_t value = reader.get<std::int64_t>(key, fallback);
+  if (value < low || value > high) {
+    reader.reject(key, "must be between " + std::to_string(low) + " and " + std::to_string(high));
+    return static_cast<std::size_t>(fallback);
+  }
+  return static_cast<std::size_t>(value);
+}
+
+std::chrono::milliseconds readDuration(ConfigReader& reader, std::string_view key,
+                                       std::chrono::milliseconds fallback, std::chrono::milliseconds low,
+                                       std::chrono::milliseconds high) {
+  auto value = reader.get<std::chrono::milliseconds>(key, fallback);
+  if (value < low || value > high) {
+    reader.reject(key, "must be between " + std::to_string(low.count()) + "ms and " +
+                           std::to_string(high.count()) + "ms");
+    return fallback;
+  }
+  return value;
+}
+
+bool parseInt(std::string_view text, int low, int high, int& out) {
+  int value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || value < low || value > high)
+    return false;
+  out = value;
+  return true;
+}
+
+}  // namespace
+
+std::string RedisEndpoint::redacted() const {
+  return "redis://" + std::string(password.empty() ? "" : "***@") + host + ":" + std::to_string(port) + "/" +
+         std::to_string(database);
+}
+
+Result<RedisEndpoint> parseRedisUrl(const std::string& url) {
+  constexpr std::string_view kScheme = "redis://";
+  if (url.size() > 1024) return invalidArgument("redis url longer than 1024 characters");
+  if (url.compare(0, kScheme.size(), kScheme) != 0)
+    return invalidArgument("redis url must start with redis://");
+  std::string_view rest(url);
+  rest.remove_prefix(kScheme.size());
+  RedisEndpoint endpoint;
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view credentials = rest.substr(0, at);
+    auto colon = credentials.find(':');
+    // user:password (Redis 6 ACL users are not supported: only the password is sent)
+    endpoint.password =
+        std::string(colon == std::string_view::npos ? credentials : credentials.substr(colon + 1));
+    rest.remove_prefix(at + 1);
+  }
+  std::string_view hostPort = rest;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    hostPort = rest.substr(0, slash);
+    std::string_view db = rest.substr(slash + 1);
+    if (!db.empty() && !parseInt(db, 0, 1'000'000, endpoint.database))
+      return invalidArgument("redis url: database '" + std::string(db) + "' is not a number");
+  }
+  if (auto colon = hostPort.rfind(':'); colon != std::string_view::npos) {
+    if (!parseInt(hostPort.substr(colon + 1), 1, 65535, endpoint.port))
+      return invalidArgument("redis url: port '" + std::string(hostPort.substr(colon + 1)) +
+                             "' is not in 1..65535");
+    hostPort = hostPort.substr(0, colon);
+  }
+  if (hostPort.empty()) return invalidArgument("redis url has no host");
+  endpoint.host = std::string(hostPort);
+  return endpoint;
+}
+
+BusConfig readBusConfig(const ConfigNode& section, Diagnostics& diagnostics) {
+  BusConfig config;
+  ConfigReader reader(section, diagnostics);
+  std::string transport = reader.get<std::string>("transport", "local");
+  if (transport == "local") {
+    config.transport = Transport::kLocal;
+  } else if (transport == "redis") {
+    config.transport = Transport::kRedis;
+  } else {
+    reader.reject("transport", "expected local or redis, got '" + transport + "'");
+  }
+  config.history = readBounded(reader, "history", 10'000, 1, 10'000'000);
+  config.dispatchQueue = readBounded(reader, "dispatch_queue", 10'000, 1, 10'000'000);
+  config.maxPayload = readBounded(reader, "max_payload", 1 << 20, 1, 512 << 20);
+  config.maxStreamLength = readBounded(reader, "max_stream_length", 1'000'000, 1, 1'000'000'000);
+
+  const ConfigNode& redisNode = reader.child("redis");
+  if (config.transport == Transport::kRedis && redisNode.isNull())
+    reader.reject("transport", "transport redis needs a redis: section with a url");
+  if (!redisNode.isNull()) {
+    ConfigReader redis(redisNode, diagnostics);
+    RedisSettings& settings = config.redis;
+    if (const ConfigNode* url = redisNode.find("url"); url != nullptr && url->isScalar()) {
+      auto endpoint = parseRedisUrl(url->text());
+      if (endpoint.ok()) {
+        settings.endpoint = *endpoint;
+      } else {
+        diagnostics.error(url->location(), "'url': " + endpoint.status().message());
+      }
+    }
+    redis.require<std::string>("url");
+    settings.prefix = redis.get<std::string>("prefix", settings.prefix);
+    if (settings.prefix.size() > 100) redis.reject("prefix", "longer than 100 characters");
+    for (char c : settings.prefix)
+      if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\' || c <= ' ') {
+        redis.reject("prefix", "may not hold spaces or glob characters (*?[]\\)");
+        break;
+      }
+    settings.buffer = readBounded(redis, "buffer", 10'000, 1, 10'000'000);
+    using std::chrono::milliseconds;
+    settings.commandTimeout =
+        readDuration(redis, "command_timeout", milliseconds(5'000), milliseconds(10), milliseconds(600'000));
+    settings.publishWait =
+        readDuration(redis, "publish_wait", milliseconds(1'000), milliseconds(0), milliseconds(60'000));
+    settings.reconnectInitial =
+        readDuration(redis, "reconnect_initial", milliseconds(50), milliseconds(1), milliseconds(60'000));
+    settings.reconnectMax =
+        readDuration(redis, "reconnect_max", milliseconds(2'000), milliseconds(1), milliseconds(600'000));
+    if (settings.reconnectMax < settings.reconnectInitial)
+      redis.reject("reconnect_max", "must not be less than reconnect_initial");
+    settings.blockingConnections = readBounded(redis, "blocking_connections", 8, 1, 1024);
+    redis.finish();
+  }
+  reader.finish();
+  return config;
+}
+
+}  // namespace hive::communication_engine

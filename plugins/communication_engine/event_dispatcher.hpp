@@ -1,0 +1,60 @@
+// Delivers events to subscriptions on one provider thread, in the order they
+// were queued, never concurrently for one subscription. Both transports use it:
+// local queues what is published, redis what arrives from the server.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hive/log.hpp"
+#include "hive/metrics.hpp"
+#include "hive/services.hpp"
+#include "hive/services/bus.hpp"
+
+namespace hive::communication_engine {
+
+class EventDispatcher {
+ public:
+  // At most `queueBound` events wait for delivery.
+  EventDispatcher(std::size_t queueBound, Logger& log, Counter& callbackErrors);
+  ~EventDispatcher();
+  EventDispatcher(const EventDispatcher&) = delete;
+  EventDispatcher& operator=(const EventDispatcher&) = delete;
+
+  void start();
+  // Stops the thread; events still queued are not delivered. After it returns no
+  // callback is running.
+  void stop();
+
+  std::unique_ptr<Subscription> subscribe(std::string pattern,
+                                          std::function<void(const bus::Event&)> callback);
+  // False (and nothing queued) when `queueBound` events already wait.
+  bool enqueue(bus::Event event);
+  bool hasRoom() const;
+  std::size_t subscriptionCount() const;
+
+  struct Registration;
+  struct Registry;
+
+ private:
+  void run();
+
+  const std::size_t queueBound_;
+  Logger& log_;
+  Counter& callbackErrors_;
+  std::shared_ptr<Registry> registry_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<bus::Event> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace hive::communication_engine

@@ -1,0 +1,64 @@
+// communication_engine: provides hive.bus/1 over the local or the redis transport.
+#include "hive/plugin.hpp"
+
+#include <memory>
+
+#include "bus_metrics.hpp"
+#include "config.hpp"
+#include "hive/asio.hpp"
+#include "hive/services/bus.hpp"
+#include "local_bus.hpp"
+#include "redis_bus.hpp"
+
+namespace hive::communication_engine {
+namespace {
+
+class CommunicationEnginePlugin final : public Plugin {
+ public:
+  explicit CommunicationEnginePlugin(PluginContext& context) : context_(context) {}
+  ~CommunicationEnginePlugin() override { stop(); }
+
+  // hive::Plugin
+  void configure(const ConfigNode& section, Diagnostics& diagnostics) override {
+    config_ = readBusConfig(section, diagnostics);
+  }
+
+  Status start() override {
+    metrics_ = std::make_shared<BusMetrics>(context_.metrics());
+    if (config_.transport == Transport::kLocal) {
+      auto bus = std::make_shared<LocalBus>(config_, context_.log(), metrics_);
+      bus->start();
+      local_ = bus;
+      context_.log().info("bus: local transport (streams are in memory, not durable across restarts)");
+      return context_.services().provide<bus::Bus>(std::move(bus));
+    }
+    auto bus = std::make_shared<RedisBus>(ioContext(context_), config_, context_.log(), metrics_);
+    HIVE_TRY(bus->start());
+    redis_ = bus;
+    return context_.services().provide<bus::Bus>(std::move(bus));
+  }
+
+  void stop() override {
+    if (local_) local_->stop();
+    if (redis_) redis_->stop();
+  }
+
+  Status health() override {
+    if (redis_) return redis_->ping();
+    return okStatus();
+  }
+
+ private:
+  PluginContext& context_;
+  BusConfig config_;
+  std::shared_ptr<BusMetrics> metrics_;
+  std::shared_ptr<LocalBus> local_;
+  std::shared_ptr<RedisBus> redis_;
+};
+
+}  // namespace
+}  // namespace hive::communication_engine
+
+HIVE_PLUGIN(hive::communication_engine::CommunicationEnginePlugin, .name = "communication_engine",
+            .version = "1.0.0", .description = "Events and durable streams (hive.bus/1): local or redis",
+            .provides = {hive::bus::Bus::kServiceId})
