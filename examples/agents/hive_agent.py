@@ -34,7 +34,7 @@ class Agent:
         self.agent_id = args.agent_id
         self.heartbeat_s = 10.0
         self.running = {}  # task id -> asyncio.Task
-        self.unsent = []  # results waiting for a connection
+        self.unacked = {}  # task id -> its task.result, until Hive acknowledges it
         self.socket = None
         self.draining = False
         self.stopping = asyncio.Event()
@@ -58,7 +58,7 @@ class Agent:
                 log.warning("connection lost: %s", error)
             finally:
                 self.socket = None
-            if self.stopping.is_set() or (self.draining and not self.running):
+            if self.stopping.is_set() or (self.draining and not self.running and not self.unacked):
                 break
             # Reconnect with jittered exponential backoff; the tasks we hold keep
             # running and their results are sent once we are back.
@@ -77,14 +77,15 @@ class Agent:
         self.agent_id = welcome["agent_id"]
         self.heartbeat_s = max(0.1, welcome.get("heartbeat_interval_ms", 30000) / 1000 / 3)
         log.info("connected as %s", self.agent_id)
-        for message in self.unsent:
+        # Results Hive has not acknowledged (lost with the last connection) go again:
+        # Hive accepts each once, and refuses it if the lease went to someone else.
+        for message in list(self.unacked.values()):
             await socket.send(json.dumps(message))
-        self.unsent.clear()
         beat = asyncio.ensure_future(self.heartbeats(socket))
         try:
             async for text in socket:
                 await self.on_message(json.loads(text))
-                if self.draining and not self.running:
+                if self.draining and not self.running and not self.unacked:
                     await socket.close(1000, "drained")
                     return
         finally:
@@ -96,14 +97,13 @@ class Agent:
             await socket.send(json.dumps({"type": "heartbeat"}))
 
     async def send(self, message):
+        if message["type"] == "task.result":
+            self.unacked[message["task_id"]] = message
         try:
             if self.socket is not None:
                 await self.socket.send(json.dumps(message))
-                return
         except websockets.exceptions.WebSocketException:
-            pass
-        if message["type"] == "task.result":
-            self.unsent.append(message)
+            pass  # results are sent again after reconnecting
 
     # ---- messages ----
     async def on_message(self, message):
@@ -112,6 +112,7 @@ class Agent:
             task = message["task"]
             self.running[task["id"]] = asyncio.ensure_future(self.work(task, message["lease_token"]))
         elif kind == "task.ack":
+            self.unacked.pop(message.get("task_id"), None)
             if not message.get("accepted"):
                 log.warning("result for %s refused: %s", message.get("task_id"), message.get("reason"))
         elif kind == "drain":

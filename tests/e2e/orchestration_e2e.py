@@ -176,8 +176,87 @@ plugins:
         return self.process.returncode if self.process else 0
 
 
+def start_agent(workdir, port, name, capabilities, concurrency=1):
+    log = open(os.path.join(workdir, name + ".log"), "ab")
+    return subprocess.Popen(
+        ["/usr/bin/python3", AGENT, "--url", "ws://127.0.0.1:%d/api/v2/agents/connect" % port, "--name", name,
+         "--capabilities", capabilities, "--concurrency", str(concurrency)],
+        stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_for(what, check, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def sigstop_scenario(args):
+    """A remote agent is SIGSTOPped past its heartbeats with a task in hand, then
+    resumed: the task went to another agent and finished once; the stopped
+    agent's late result is refused as stale."""
+    workdir = tempfile.mkdtemp(prefix="hive-e2e-")
+    hive = Hive(args, workdir, free_port(), 0, "e2e_" + uuid.uuid4().hex[:12])
+    agents = []
+    failures = []
+    try:
+        hive.start()
+        api = Api(hive.port)
+        stopped = start_agent(hive.workdir, hive.port, "stopped", "slow")
+        agents.append(stopped)
+        wait_for("the first agent", lambda: api.request("GET", "/api/v2/agents?status=idle")[1]["items"])
+        status, task = api.request("POST", "/api/v2/tasks", {"type": "slow", "capabilities": ["slow"],
+                                                            "payload": {"sleep_ms": 3000},
+                                                            "timeout_seconds": 60, "max_attempts": 3})
+        task_id = task["id"]
+        first = wait_for("the assignment", lambda: api.request("GET", "/api/v2/tasks/" + task_id)[1]["agent"])
+        say("task", task_id, "assigned to", first, "; SIGSTOP it")
+        stopped.send_signal(signal.SIGSTOP)
+        # Heartbeats: 1 s interval, 3 missed -> offline, and the task goes back.
+        wait_for("the task to go back to the queue",
+                 lambda: api.request("GET", "/api/v2/tasks/" + task_id)[1]["status"] == "pending", 20)
+        agents.append(start_agent(hive.workdir, hive.port, "rescuer", "slow"))
+        done = wait_for("the rescue", lambda: (lambda t: t if t["status"] == "succeeded" else None)(
+            api.request("GET", "/api/v2/tasks/" + task_id)[1]), 30)
+        say("finished by", done["agent"], "; SIGCONT the first agent")
+        if done["agent"] == first:
+            failures.append("the task was finished by the stopped agent")
+        stopped.send_signal(signal.SIGCONT)
+        late = wait_for("the late result to be refused",
+                        lambda: api.request("GET", "/api/v2/tasks/" + task_id)[1]["stale_reports"] >= 1, 30)
+        final = api.request("GET", "/api/v2/tasks/" + task_id)[1]
+        if final["status"] != "succeeded" or final["agent"] != done["agent"] or final["result"] != done["result"]:
+            failures.append("the late result changed the task: %r" % final)
+        status, page = api.request("GET", "/api/v2/tasks/events?limit=10000")
+        finishes = [e for e in page["items"] if e["type"] == "task.succeeded"]
+        if len(finishes) != 1:
+            failures.append("%d task.succeeded events, expected 1" % len(finishes))
+        say("late result refused:", bool(late), "stale reports", final["stale_reports"])
+    except AssertionError as error:
+        failures.append(str(error))
+    finally:
+        for agent in agents:
+            agent.send_signal(signal.SIGCONT)
+            agent.terminate()
+            try:
+                agent.wait(10)
+            except subprocess.TimeoutExpired:
+                agent.kill()
+        hive.stop()
+    for failure in failures:
+        say("FAIL:", failure)
+    say("PASS" if not failures else "FAILED (%d); work directory %s" % (len(failures), workdir))
+    if not failures:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if failures else 0
+
+
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--scenario", choices=["load", "sigstop"], default="load")
     parser.add_argument("--hive", required=True)
     parser.add_argument("--plugins", required=True)
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
@@ -190,6 +269,8 @@ def main():
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
+    if args.scenario == "sigstop":
+        return sigstop_scenario(args)
 
     if args.nodes > 1 and args.store != "postgres":
         sys.exit("e2e: several nodes need a shared store: --store postgres")
