@@ -112,7 +112,8 @@ class Agent:
             task = message["task"]
             self.running[task["id"]] = asyncio.ensure_future(self.work(task, message["lease_token"]))
         elif kind == "task.ack":
-            self.unacked.pop(message.get("task_id"), None)
+            if message.get("report") != "progress":
+                self.unacked.pop(message.get("task_id"), None)
             if not message.get("accepted"):
                 log.warning("result for %s refused: %s", message.get("task_id"), message.get("reason"))
         elif kind == "drain":

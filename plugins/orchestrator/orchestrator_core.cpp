@@ -110,8 +110,9 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
       if (!tasks) return fail("tasks are unavailable");
       Status s = tasks->progress(taskId, token, progress ? json::serialize(*progress) : "{}");
       if (!s.ok() && s.code() == StatusCode::kFailedPrecondition)
-        (void)peer_->send(
-            message("task.ack", {{"task_id", taskId}, {"accepted", false}, {"reason", s.message()}}));
+        (void)peer_->send(message(
+            "task.ack",
+            {{"task_id", taskId}, {"report", "progress"}, {"accepted", false}, {"reason", s.message()}}));
       return;
     }
     if (type == "task.result") {
@@ -123,7 +124,7 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
       Status s = core_->report(agentId_, taskId, token, outcome == "succeeded",
                                result ? json::serialize(*result) : "{}", field("error"),
                                retryable == nullptr || !retryable->is_bool() || retryable->as_bool());
-      json::object ack{{"task_id", taskId}, {"accepted", s.ok()}};
+      json::object ack{{"task_id", taskId}, {"report", "result"}, {"accepted", s.ok()}};
       if (!s.ok()) ack["reason"] = s.message();
       (void)peer_->send(message("task.ack", std::move(ack)));
       return;
