@@ -17,6 +17,8 @@ if(_e2e_ready)
     --crashes 5)
   add_test(NAME e2e_agent_sigstop COMMAND /usr/bin/python3 ${_e2e} --scenario sigstop --process-agents 0)
   set_tests_properties(e2e_agent_sigstop PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
+  add_test(NAME e2e_poison_task COMMAND /usr/bin/python3 ${_e2e} --scenario poison --process-agents 1)
+  set_tests_properties(e2e_poison_task PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
   add_test(NAME e2e_orchestration_postgres COMMAND /usr/bin/python3 ${_e2e} --store postgres --tasks 1000)
   add_test(NAME e2e_two_nodes COMMAND /usr/bin/python3 ${_e2e} --store postgres --bus redis --nodes 2
     --tasks 1000)

@@ -103,6 +103,10 @@ class Hive:
             bus = "\n      transport: redis\n      redis:\n        url: %s" % json.dumps(url)
         workspace = os.path.join(self.workdir, "workspace")
         script = 'task=$(cat); printf \'{"ok":true,"bytes":%s}\\n\' "${#task}"'
+        if self.args.scenario == "poison":
+            # A poison task makes the process crash, every time.
+            script = 'task=$(cat); case "$task" in *poison*) kill -SEGV $$;; esac; echo \'{"ok":true}\''
+
         agents = ""
         for i in range(self.args.process_agents):
             agents += """
@@ -137,6 +141,7 @@ plugins:
       heartbeat_interval: 1s
       missed_heartbeats: 3
       sweep_period: 200ms
+      open_for: 2s
       node: node{index}
   task_execution_engine:
     config:
@@ -254,9 +259,55 @@ def sigstop_scenario(args):
     return 1 if failures else 0
 
 
+def poison_scenario(args):
+    """A task whose process segfaults every time ends `dead` after its attempts;
+    the process agent's circuit breaker opens; the host keeps serving, and the
+    agent takes work again after the breaker's probe."""
+    workdir = tempfile.mkdtemp(prefix="hive-e2e-")
+    hive = Hive(args, workdir, free_port(), 0, "e2e_" + uuid.uuid4().hex[:12])
+    failures = []
+    try:
+        hive.start()
+        api = Api(hive.port)
+        status, task = api.request("POST", "/api/v2/tasks", {"type": "poison", "capabilities": ["alpha"],
+                                                            "payload": {"poison": True}, "max_attempts": 3})
+        task_id = task["id"]
+        dead = wait_for("the poison task to die", lambda: (lambda t: t if t["status"] == "dead" else None)(
+            api.request("GET", "/api/v2/tasks/" + task_id)[1]), 60)
+        say("poison task", dead["status"], "after", dead["attempts"], "attempts:", dead["error"])
+        if dead["attempts"] != 3:
+            failures.append("expected 3 attempts, saw %d" % dead["attempts"])
+        agent = api.request("GET", "/api/v2/agents/process-proc0.node0")[1]
+        say("agent breaker", agent["circuit_breaker"])
+        if agent["circuit_breaker"]["state"] == "closed":
+            failures.append("the breaker did not open after 3 crashes in a row")
+        if api.request("GET", "/readyz")[0] != 200:
+            failures.append("the host is not ready after the crashes")
+        status, good = api.request("POST", "/api/v2/tasks", {"type": "fine", "capabilities": ["alpha"]})
+        finished = wait_for("a normal task after the breaker's probe", lambda: (
+            lambda t: t if t["status"] == "succeeded" else None)(api.request("GET", "/api/v2/tasks/" + good["id"])[1]),
+            30)
+        say("normal task", finished["status"], "on", finished["agent"])
+        closed = api.request("GET", "/api/v2/agents/process-proc0.node0")[1]["circuit_breaker"]["state"]
+        if closed != "closed":
+            failures.append("the breaker is %s after a successful probe" % closed)
+    except AssertionError as error:
+        failures.append(str(error))
+    finally:
+        code = hive.stop()
+        if code not in (0, None):
+            failures.append("hive exited with %s" % code)
+    for failure in failures:
+        say("FAIL:", failure)
+    say("PASS" if not failures else "FAILED (%d); work directory %s" % (len(failures), workdir))
+    if not failures:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if failures else 0
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scenario", choices=["load", "sigstop"], default="load")
+    parser.add_argument("--scenario", choices=["load", "sigstop", "poison"], default="load")
     parser.add_argument("--hive", required=True)
     parser.add_argument("--plugins", required=True)
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
@@ -271,6 +322,8 @@ def main():
     args = parser.parse_args()
     if args.scenario == "sigstop":
         return sigstop_scenario(args)
+    if args.scenario == "poison":
+        return poison_scenario(args)
 
     if args.nodes > 1 and args.store != "postgres":
         sys.exit("e2e: several nodes need a shared store: --store postgres")
