@@ -1,0 +1,339 @@
+#include "claimable_notifier.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <exception>
+#include <utility>
+
+#include <pqxx/connection>
+#include <pqxx/except>
+#include <pqxx/nontransaction>
+#include <pqxx/notification>
+
+namespace hive::storage_postgres {
+namespace {
+
+class Receiver final : public pqxx::notification_receiver {
+ public:
+  Receiver(pqxx::connection& connection, const std::string& channel, std::vector<std::string>& payloads)
+      : pqxx::notification_receiver(connection, channel), payloads_(payloads) {}
+  void operator()(const std::string& payload, int /*backendPid*/) override {
+    if (payloads_.size() < 100'000) payloads_.push_back(payload);
+  }
+
+ private:
+  std::vector<std::string>& payloads_;
+};
+
+}  // namespace
+
+class ClaimableNotifier::Handle final : public Subscription {
+ public:
+  Handle(std::shared_ptr<Registry> registry, std::shared_ptr<Subscriber> subscriber)
+      : registry_(std::move(registry)), subscriber_(std::move(subscriber)) {}
+  ~Handle() override { registry_->remove(subscriber_); }
+
+ private:
+  std::shared_ptr<Registry> registry_;
+  std::shared_ptr<Subscriber> subscriber_;
+};
+
+void ClaimableNotifier::Registry::remove(const std::shared_ptr<Subscriber>& subscriber) {
+  bool onListenerThread = false;
+  {
+    std::lock_guard lock(mutex);
+    onListenerThread = std::this_thread::get_id() == listenerThread;
+    auto [begin, end] = subscribers.equal_range(subscriber->queue);
+    for (auto it = begin; it != end; ++it) {
+      if (it->second == subscriber) {
+        subscribers.erase(it);
+        break;
+      }
+    }
+  }
+  if (onListenerThread) {
+    subscriber->cancelled = true;  // inside a callback: the running one may be this very subscriber
+    return;
+  }
+  std::lock_guard running(subscriber->running);  // waits for a call in progress
+  subscriber->cancelled = true;
+}
+
+ClaimableNotifier::ClaimableNotifier(NotifierSettings settings, Redactor redact, Logger& log,
+                                     Counter* reconnects, Counter* dropped)
+    : settings_(std::move(settings)),
+      redact_(std::move(redact)),
+      log_(log),
+      reconnects_(reconnects),
+      dropped_(dropped),
+      wakeFd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+
+ClaimableNotifier::~ClaimableNotifier() {
+  stop();
+  if (wakeFd_ >= 0) ::close(wakeFd_);
+}
+
+void ClaimableNotifier::wakeLoop() {
+  std::uint64_t one = 1;
+  if (wakeFd_ >= 0) [[maybe_unused]]
+    auto written = ::write(wakeFd_, &one, sizeof one);
+}
+
+void ClaimableNotifier::publish(const std::set<std::pair<std::string, std::int64_t>>& wakeups) {
+  if (wakeups.empty()) return;
+  std::size_t dropped = 0;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& wakeup : wakeups) {
+      if (outgoing_.size() >= kMaxPending && outgoing_.count(wakeup) == 0) {
+        ++dropped;
+        continue;
+      }
+      outgoing_.insert(wakeup);
+    }
+  }
+  if (dropped != 0 && dropped_) dropped_->increment(static_cast<double>(dropped));
+  wakeLoop();
+}
+
+void ClaimableNotifier::sendOutgoing(pqxx::connection& connection) {
+  std::set<std::pair<std::string, std::int64_t>> sending;
+  {
+    std::lock_guard lock(mutex_);
+    sending.swap(outgoing_);
+  }
+  if (sending.empty()) return;
+  // Queue names are [a-z0-9_.-] and the rest is digits: nothing to escape.
+  std::string payloads = "{";
+  for (const auto& [queue, notBefore] : sending) {
+    if (payloads.size() > 1) payloads.push_back(',');
+    payloads += "\"" + queue + " " + std::to_string(notBefore) + "\"";
+  }
+  payloads.push_back('}');
+  try {
+    pqxx::nontransaction tx(connection);
+    tx.exec_params("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", settings_.channel, payloads);
+  } catch (...) {
+    // Keep them for the next connection (bounded by kMaxPending).
+    std::lock_guard lock(mutex_);
+    for (auto& wakeup : sending)
+      if (outgoing_.size() < kMaxPending) outgoing_.insert(wakeup);
+    throw;
+  }
+}
+
+Status ClaimableNotifier::state() const {
+  std::lock_guard lock(mutex_);
+  if (listening_) return okStatus();
+  return unavailable("database unreachable: " + lastError_);
+}
+
+void ClaimableNotifier::start(std::chrono::milliseconds wait) {
+  std::unique_lock lock(mutex_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  attempted_ = false;
+  thread_ = std::thread([this] { loop(); });
+  {
+    std::lock_guard registryLock(registry_->mutex);
+    registry_->listenerThread = thread_.get_id();
+  }
+  changed_.wait_for(lock, wait, [&] { return attempted_; });
+}
+
+void ClaimableNotifier::stop() {
+  std::thread joining;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    joining = std::move(thread_);
+  }
+  changed_.notify_all();
+  wakeLoop();
+  if (!joining.joinable()) return;
+  joining.join();
+  std::lock_guard registryLock(registry_->mutex);
+  registry_->listenerThread = {};
+}
+
+std::unique_ptr<Subscription> ClaimableNotifier::subscribe(const std::string& queue,
+                                                           std::function<void()> callback) {
+  auto subscriber = std::make_shared<Subscriber>();
+  subscriber->queue = queue;
+  subscriber->callback = std::move(callback);
+  std::lock_guard lock(registry_->mutex);
+  registry_->subscribers.emplace(queue, subscriber);
+  return std::make_unique<Handle>(registry_, std::move(subscriber));
+}
+
+void ClaimableNotifier::dispatch(const std::string& queue) {
+  std::vector<std::shared_ptr<Subscriber>> targets;
+  {
+    std::lock_guard lock(registry_->mutex);
+    if (queue.empty()) {
+      for (const auto& [name, subscriber] : registry_->subscribers) targets.push_back(subscriber);
+    } else {
+      auto [begin, end] = registry_->subscribers.equal_range(queue);
+      for (auto it = begin; it != end; ++it) targets.push_back(it->second);
+    }
+  }
+  for (const auto& subscriber : targets) {
+    std::lock_guard running(subscriber->running);
+    if (subscriber->cancelled) continue;
+    try {
+      subscriber->callback();
+    } catch (const std::exception& error) {
+      log_.error("onClaimable callback for queue '" + subscriber->queue +
+                 "' threw: " + redact_(error.what()));
+    } catch (...) {
+      log_.error("onClaimable callback for queue '" + subscriber->queue + "' threw a non-standard exception");
+    }
+  }
+}
+
+void ClaimableNotifier::handlePayload(const std::string& payload) {
+  std::size_t space = payload.rfind(' ');
+  std::string queue = payload.substr(0, space);
+  std::int64_t notBeforeMs = 0;
+  if (space != std::string::npos) {
+    try {
+      notBeforeMs = std::stoll(payload.substr(space + 1));
+    } catch (const std::exception&) {
+      notBeforeMs = 0;
+    }
+  }
+  auto notBefore = std::chrono::system_clock::time_point(std::chrono::milliseconds(notBeforeMs));
+  if (notBefore > std::chrono::system_clock::now()) {
+    {
+      std::lock_guard registryLock(registry_->mutex);
+      if (registry_->subscribers.count(queue) == 0) return;  // nobody here waits on it: keep nothing
+    }
+    std::lock_guard lock(mutex_);
+    auto [it, inserted] = delayed_.emplace(queue, notBefore);
+    if (!inserted && notBefore < it->second) it->second = notBefore;
+    return;
+  }
+  dispatch(queue);
+}
+
+void ClaimableNotifier::fireDueWakeups() {
+  std::vector<std::string> due;
+  {
+    std::lock_guard lock(mutex_);
+    auto now = std::chrono::system_clock::now();
+    for (auto it = delayed_.begin(); it != delayed_.end();) {
+      if (it->second <= now) {
+        due.push_back(it->first);
+        it = delayed_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const auto& queue : due) dispatch(queue);
+}
+
+void ClaimableNotifier::loop() {
+  std::unique_ptr<pqxx::connection> connection;
+  std::unique_ptr<Receiver> receiver;
+  std::vector<std::string> payloads;
+  std::chrono::milliseconds backoff{0};
+  bool everConnected = false;
+  bool reportedDown = false;
+  auto markAttempted = [&] {
+    std::lock_guard lock(mutex_);
+    if (!attempted_) {
+      attempted_ = true;
+      changed_.notify_all();
+    }
+  };
+  auto drop = [&] {
+    receiver.reset();
+    connection.reset();
+    listening_ = false;
+  };
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) break;
+    }
+    if (!connection) {
+      try {
+        connection = std::make_unique<pqxx::connection>(settings_.connectionString);
+        {
+          // Its only writes are NOTIFYs, which need no durability.
+          pqxx::nontransaction session(*connection);
+          session.exec("SET synchronous_commit = off");
+        }
+        receiver = std::make_unique<Receiver>(*connection, settings_.channel, payloads);
+        {
+          std::lock_guard lock(mutex_);
+          listening_ = true;
+          lastError_.clear();
+        }
+        backoff = std::chrono::milliseconds(0);
+        if (everConnected) {
+          if (reconnects_) reconnects_->increment();
+          log_.info("claimable listener reconnected");
+        }
+        everConnected = true;
+        reportedDown = false;
+        markAttempted();
+        dispatch("");  // whatever was notified while away is lost: everyone looks again
+      } catch (const std::exception& error) {
+        drop();
+        {
+          std::lock_guard lock(mutex_);
+          lastError_ = redact_(error.what());
+          while (!lastError_.empty() && (lastError_.back() == '\n' || lastError_.back() == ' '))
+            lastError_.pop_back();
+        }
+        markAttempted();
+        if (!reportedDown)
+          log_.warn("claimable listener cannot connect (retrying with backoff): " + redact_(error.what()));
+        reportedDown = true;
+        backoff =
+            backoff.count() == 0 ? settings_.backoffInitial : std::min(backoff * 2, settings_.backoffMax);
+        std::unique_lock lock(mutex_);
+        changed_.wait_for(lock, backoff, [&] { return stopping_; });
+        continue;
+      }
+    }
+    try {
+      sendOutgoing(*connection);
+      pollfd descriptors[2] = {{connection->sock(), POLLIN, 0}, {wakeFd_, POLLIN, 0}};
+      if (descriptors[0].fd < 0) throw pqxx::broken_connection("connection closed");
+      ::poll(descriptors, wakeFd_ >= 0 ? 2 : 1, 100);
+      if (descriptors[1].revents != 0) {
+        std::uint64_t count = 0;
+        [[maybe_unused]] auto read = ::read(wakeFd_, &count, sizeof count);
+      }
+      connection->get_notifs();
+      if (!connection->is_open()) throw pqxx::broken_connection("connection closed");
+    } catch (const std::exception& error) {
+      log_.warn("claimable listener lost its connection: " + redact_(error.what()));
+      reportedDown = true;
+      drop();
+      std::lock_guard lock(mutex_);
+      lastError_ = "connection lost: " + redact_(error.what());
+      continue;
+    }
+    std::vector<std::string> received;
+    received.swap(payloads);
+    for (const auto& payload : received) handlePayload(payload);
+    fireDueWakeups();
+  }
+  // Wake-ups of the last commits before stop() still go out, so that other nodes hear of them.
+  if (connection) {
+    try {
+      sendOutgoing(*connection);
+    } catch (const std::exception& error) {
+      log_.warn("could not send the last onClaimable notifications: " + redact_(error.what()));
+    }
+  }
+  drop();
+}
+
+}  // namespace hive::storage_postgres

@@ -1,0 +1,33 @@
+// Checks of names, ids and bounds from hive/services/store.hpp, shared by every
+// operation so that bad input is refused before any SQL runs.
+#pragma once
+
+#include <string>
+
+#include "hive/services/store.hpp"
+#include "hive/status.hpp"
+
+namespace hive::storage_postgres {
+
+struct Limits {
+  std::size_t maxDocumentBytes = 1 << 20;
+  std::size_t maxPayloadBytes = 1 << 20;
+  std::size_t maxEventBytes = 1 << 20;
+};
+
+// Collections, queues, streams: [a-z][a-z0-9_.-]{0,62}.
+Status checkName(const std::string& name, const char* what);
+// Document and item ids: 1..128 printable ASCII characters.
+Status checkId(const std::string& id, const char* what);
+// Index field names: [a-z][a-z0-9_]*, at most 63 characters.
+Status checkFieldName(const std::string& field);
+// Short caller-supplied strings (claimant, lease token, event type, idempotency key).
+Status checkShortText(const std::string& text, const char* what, std::size_t maxBytes);
+// Index values are stored in jsonb: valid UTF-8 without NUL, at most 1024 bytes.
+Status checkIndexValue(const std::string& field, const std::string& value);
+
+Status checkEnqueue(const store::EnqueueRequest& request, const Limits& limits);
+Status checkClaim(const store::ClaimRequest& request);
+Status checkLease(std::chrono::milliseconds lease);
+
+}  // namespace hive::storage_postgres
