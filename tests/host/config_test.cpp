@@ -795,7 +795,11 @@ TEST(ShippedConfigTest, TheEmbeddedDefaultIsValid) {
   // Owned by the control-channel work; whatever it is, it must come out resolved.
   EXPECT_TRUE(result->controlSocket.empty() || fs::path(result->controlSocket).is_absolute())
       << result->controlSocket;
-  EXPECT_THAT(result->plugins, IsEmpty());
+  // The platform, embedded: API, SQLite, the local bus, tasks, agents, process agents.
+  std::vector<std::string> names;
+  for (const auto& p : result->plugins) names.push_back(p.name);
+  EXPECT_THAT(names, ElementsAre("api", "storage_sqlite", "communication_engine", "task_manager", "orchestrator",
+                                 "task_execution_engine"));
 }
 
 TEST(ShippedConfigTest, LogLevelComesFromTheEnvironment) {

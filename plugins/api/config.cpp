@@ -1,0 +1,117 @@
+#include "config.hpp"
+
+#include <charconv>
+#include <limits>
+
+namespace hive::api {
+namespace {
+
+// "host:port", "[v6]:port" or ":port" (host defaults to 127.0.0.1).
+bool parseListen(const std::string& text, std::string& address, std::uint16_t& port, std::string& problem) {
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    problem = "expected HOST:PORT, got '" + text + "'";
+    return false;
+  }
+  std::string host = text.substr(0, colon);
+  std::string portText = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "127.0.0.1";
+  unsigned value = 0;
+  auto [end, error] = std::from_chars(portText.data(), portText.data() + portText.size(), value);
+  if (error != std::errc() || end != portText.data() + portText.size() || value > 65535) {
+    problem = "port must be a number from 0 to 65535, got '" + portText + "'";
+    return false;
+  }
+  if (host == "localhost") host = "127.0.0.1";
+  address = host;
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+std::size_t readSize(ConfigReader& reader, const char* key, std::size_t fallback, std::int64_t minimum,
+                     std::int64_t maximum) {
+  auto value = reader.get<std::int64_t>(key, static_cast<std::int64_t>(fallback));
+  if (value < minimum || value > maximum) {
+    reader.reject(key, "must be between " + std::to_string(minimum) + " and " + std::to_string(maximum));
+    return fallback;
+  }
+  return static_cast<std::size_t>(value);
+}
+
+std::chrono::milliseconds readDuration(ConfigReader& reader, const char* key,
+                                       std::chrono::milliseconds fallback) {
+  auto value = reader.get<std::chrono::milliseconds>(key, fallback);
+  if (value < std::chrono::milliseconds(100) || value > std::chrono::hours(24)) {
+    reader.reject(key, "must be between 100ms and 24h");
+    return fallback;
+  }
+  return value;
+}
+
+}  // namespace
+
+bool isLoopback(const std::string& address) {
+  return address == "::1" || address == "localhost" || address.rfind("127.", 0) == 0;
+}
+
+Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
+  Settings settings;
+  ConfigReader reader(section, diagnostics);
+  std::string listen = reader.get<std::string>("listen", "127.0.0.1:8080");
+  std::string problem;
+  if (!parseListen(listen, settings.address, settings.port, problem)) reader.reject("listen", problem);
+
+  {
+    ConfigReader limits(reader.child("limits"), diagnostics);
+    settings.headerBytes = readSize(limits, "header_bytes", settings.headerBytes, 1024, 1 << 20);
+    settings.targetBytes = readSize(limits, "target_bytes", settings.targetBytes, 256, 1 << 20);
+    settings.headerCount = readSize(limits, "header_count", settings.headerCount, 8, 1000);
+    settings.bodyBytes = readSize(limits, "body_bytes", settings.bodyBytes, 0, std::int64_t(1) << 32);
+    settings.headerTimeout = readDuration(limits, "header_timeout", settings.headerTimeout);
+    settings.bodyTimeout = readDuration(limits, "body_timeout", settings.bodyTimeout);
+    settings.idleTimeout = readDuration(limits, "idle_timeout", settings.idleTimeout);
+    settings.maxConnections = readSize(limits, "max_connections", settings.maxConnections, 1, 1'000'000);
+    limits.finish();
+  }
+  {
+    ConfigReader ws(reader.child("websocket"), diagnostics);
+    auto& w = settings.webSocket;
+    w.messageBytes = readSize(ws, "message_bytes", w.messageBytes, 128, 64 << 20);
+    w.subscriptions = readSize(ws, "max_subscriptions", w.subscriptions, 1, 10'000);
+    w.messagesPerSecond =
+        static_cast<std::uint32_t>(readSize(ws, "messages_per_second", w.messagesPerSecond, 1, 100'000));
+    w.sendQueue = readSize(ws, "send_queue", w.sendQueue, 1, 1'000'000);
+    w.idleTimeout = readDuration(ws, "idle_timeout", w.idleTimeout);
+    w.maxConnections = readSize(ws, "max_connections", w.maxConnections, 1, 1'000'000);
+    ws.finish();
+  }
+  {
+    ConfigReader cors(reader.child("cors"), diagnostics);
+    const ConfigNode& origins = cors.child("allow_origins");
+    if (!origins.isNull() && !origins.isSequence())
+      diagnostics.error(origins.location(), "'allow_origins': expected a list of origins");
+    for (const ConfigNode& item : origins.items()) {
+      auto origin = item.as<std::string>();
+      if (!origin.ok()) {
+        diagnostics.error(item.location(), "'allow_origins': " + origin.status().message());
+        continue;
+      }
+      bool clean = !origin->empty();
+      for (char c : *origin)
+        if (static_cast<unsigned char>(c) < 0x21 || c == 0x7f) clean = false;
+      if (!clean || (*origin != "*" && origin->find("://") == std::string::npos)) {
+        diagnostics.error(item.location(), "'allow_origins': '" + *origin +
+                                               "' is not an origin such as https://app.example.com or *");
+        continue;
+      }
+      settings.corsOrigins.push_back(*origin);
+    }
+    cors.finish();
+  }
+  settings.accessLog = reader.get<bool>("access_log", true);
+  reader.finish();
+  return settings;
+}
+
+}  // namespace hive::api

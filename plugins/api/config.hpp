@@ -1,0 +1,45 @@
+// The `api` plugin's settings: its YAML section as a typed struct, validated once.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hive/config.hpp"
+
+namespace hive::api {
+
+struct WebSocketLimits {
+  std::size_t messageBytes = 64 * 1024;  // larger message: close 1009
+  std::size_t subscriptions = 64;        // per connection
+  std::uint32_t messagesPerSecond = 50;  // per connection, pings included: close 1008 beyond
+  std::size_t sendQueue = 256;           // messages waiting to be written: slow consumer closed beyond
+  std::chrono::milliseconds idleTimeout{120'000};
+  std::size_t maxConnections = 10'000;
+};
+
+struct Settings {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::size_t headerBytes = 16 * 1024;              // request line + headers: 431 beyond
+  std::size_t targetBytes = 8 * 1024;               // request target: 414 beyond
+  std::size_t headerCount = 64;                     // 431 beyond
+  std::size_t bodyBytes = 1024 * 1024;              // 413 beyond (a route may lower it)
+  std::chrono::milliseconds headerTimeout{10'000};  // whole request head: 408
+  std::chrono::milliseconds bodyTimeout{30'000};    // body after the head: 408
+  std::chrono::milliseconds idleTimeout{60'000};    // keep-alive connection without a request
+  std::size_t maxConnections = 1024;
+  WebSocketLimits webSocket;
+  std::vector<std::string> corsOrigins;  // exact origins, or "*"
+  bool accessLog = true;
+};
+
+// Reads the section; every problem goes to `diagnostics` with its location.
+Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics);
+
+// Whether `address` is a loopback address (127.0.0.0/8, ::1, localhost).
+bool isLoopback(const std::string& address);
+
+}  // namespace hive::api

@@ -1,0 +1,320 @@
+#include "dispatcher.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <random>
+
+namespace hive::api {
+namespace {
+
+std::uint64_t splitmix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+bool isHex(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// W3C trace context: version-traceid-parentid-flags, lower-case hex.
+bool validTraceparent(std::string_view text) {
+  if (text.size() != 55 || text[2] != '-' || text[35] != '-' || text[52] != '-') return false;
+  return isHex(text.substr(0, 2)) && isHex(text.substr(3, 32)) && isHex(text.substr(36, 16)) &&
+         isHex(text.substr(53, 2)) && text.substr(0, 2) != "ff";
+}
+
+bool validRequestId(std::string_view text) {
+  if (text.empty() || text.size() > 128) return false;
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
+  });
+}
+
+bool validResponse(const http::Response& response) {
+  auto clean = [](std::string_view text) {
+    return std::none_of(text.begin(), text.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+  };
+  if (response.status < 100 || response.status > 599 || !clean(response.contentType)) return false;
+  for (const auto& header : response.headers) {
+    if (header.name.empty() || !clean(header.name) || !clean(header.value)) return false;
+    for (char c : header.name)
+      if (c == ':' || c == ' ' || c == '\t') return false;
+  }
+  return true;
+}
+
+// Owns a provider's answer: exactly one response, a 500 when dropped unanswered,
+// and the lease on the provider until then.
+class Completion {
+ public:
+  Completion(std::function<void(http::Response)> done, RouteOwner::Lease lease, Logger& log,
+             std::string route)
+      : done_(std::move(done)), lease_(std::move(lease)), log_(log), route_(std::move(route)) {}
+  ~Completion() {
+    if (!called_.exchange(true)) {
+      log_.error("route " + route_ + ": responder dropped without an answer");
+      done_(http::problem(500, "Internal Server Error"));
+    }
+  }
+  void complete(http::Response response) {
+    if (called_.exchange(true)) {
+      log_.warn("route " + route_ + ": responder called twice; second answer ignored");
+      return;
+    }
+    if (!validResponse(response)) {
+      log_.error("route " + route_ + ": response with a bad status or CR/LF in a header refused");
+      response = http::problem(500, "Internal Server Error");
+    }
+    auto done = std::move(done_);
+    done(std::move(response));
+  }
+
+ private:
+  std::function<void(http::Response)> done_;
+  RouteOwner::Lease lease_;
+  Logger& log_;
+  std::string route_;
+  std::atomic<bool> called_{false};
+};
+
+}  // namespace
+
+std::string newRequestId() {
+  static const std::uint64_t seed = std::random_device{}() ^ (std::uint64_t(std::random_device{}()) << 32);
+  static std::atomic<std::uint64_t> serial{0};
+  std::uint64_t n = serial.fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t a = splitmix(seed ^ n), b = splitmix(a ^ (n << 1));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int i = 0; i < 16; ++i) {
+    id[i] = kHex[(a >> (i * 4)) & 0xF];
+    id[16 + i] = kHex[(b >> (i * 4)) & 0xF];
+  }
+  return id;
+}
+
+bool safeHeaderValue(std::string_view text, std::size_t maxBytes) {
+  if (text.size() > maxBytes) return false;
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+Dispatcher::Dispatcher(PluginContext& context, const Settings& settings, TableHolder& table)
+    : context_(context),
+      settings_(settings),
+      table_(table),
+      latency_(context.metrics().histogram("api_request_duration_seconds",
+                                           "Time from request head to response")) {}
+
+bool Dispatcher::originAllowed(const std::string& origin) const {
+  for (const auto& allowed : settings_.corsOrigins)
+    if (allowed == "*" || allowed == origin) return true;
+  return false;
+}
+
+Exchange Dispatcher::prepare(Head head) const {
+  Exchange exchange;
+  exchange.started = std::chrono::steady_clock::now();
+  auto& request = exchange.request;
+  request.method = std::move(head.method);
+  request.target = std::move(head.target);
+  request.headers = std::move(head.headers);
+  request.remoteAddress = std::move(head.remoteAddress);
+  exchange.bodyLimit = settings_.bodyBytes;
+
+  const std::string* id = request.header("x-request-id");
+  request.requestId = id != nullptr && validRequestId(*id) ? *id : newRequestId();
+  if (const std::string* trace = request.header("traceparent"); trace != nullptr && validTraceparent(*trace))
+    exchange.traceparent = *trace;
+  if (const std::string* origin = request.header("origin");
+      origin != nullptr && originAllowed(*origin) && safeHeaderValue(*origin))
+    exchange.origin = *origin;
+
+  std::string_view target = request.target;
+  std::size_t question = target.find('?');
+  std::string_view rawPath = target.substr(0, question);
+  auto segments = splitPath(rawPath);
+  std::optional<std::vector<std::pair<std::string, std::string>>> query;
+  if (question != std::string_view::npos)
+    query = parseQuery(target.substr(question + 1));
+  else
+    query.emplace();
+  if (!segments || !query) {
+    exchange.routeTemplate = "(malformed)";
+    exchange.early = http::problem(400, "Bad Request", "malformed request target");
+    return exchange;
+  }
+  request.query = std::move(*query);
+  request.path = "/";
+  for (std::size_t i = 0; i < segments->size(); ++i) request.path += (i ? "/" : "") + (*segments)[i];
+
+  exchange.table = table_.get();
+  bool preflight = request.method == "OPTIONS";
+  auto match = exchange.table->match(preflight ? std::string_view("\x01") : std::string_view(request.method),
+                                     *segments);
+  if (match.entry != nullptr) {
+    exchange.entry = match.entry;
+    exchange.routeTemplate = match.entry->route.path;
+    request.params = std::move(match.params);
+    if (match.entry->route.maxBodyBytes != 0)
+      exchange.bodyLimit = std::min(exchange.bodyLimit, match.entry->route.maxBodyBytes);
+    return exchange;
+  }
+  if (match.allowed.empty()) {
+    exchange.routeTemplate = "(unmatched)";
+    exchange.early = http::problem(404, "Not Found", "no route for " + request.path);
+    return exchange;
+  }
+  std::string allow;
+  for (const auto& method : match.allowed) allow += (allow.empty() ? "" : ", ") + method;
+  allow += ", OPTIONS";
+  exchange.routeTemplate = "(preflight)";
+  if (preflight) {
+    http::Response response;
+    response.status = 204;
+    response.contentType.clear();
+    response.headers.push_back({"allow", allow});
+    const std::string* wanted = request.header("access-control-request-method");
+    if (!exchange.origin.empty() && wanted != nullptr) {
+      response.headers.push_back({"access-control-allow-methods", allow});
+      const std::string* headers = request.header("access-control-request-headers");
+      response.headers.push_back(
+          {"access-control-allow-headers", headers != nullptr && safeHeaderValue(*headers, 1024)
+                                               ? *headers
+                                               : std::string("content-type, authorization, x-request-id")});
+      response.headers.push_back({"access-control-max-age", "600"});
+    }
+    exchange.early = std::move(response);
+    return exchange;
+  }
+  exchange.routeTemplate = "(method not allowed)";
+  auto problem =
+      http::problem(405, "Method Not Allowed", request.method + " is not allowed on " + request.path);
+  problem.headers.push_back({"allow", allow});
+  exchange.early = std::move(problem);
+  return exchange;
+}
+
+void Dispatcher::watchAuthenticator() {
+  refreshAuthenticator();
+  authWatch_ = context_.services().watch(auth::Authenticator::kServiceId,
+                                         [this](const ServiceEvent&) { refreshAuthenticator(); });
+}
+
+void Dispatcher::stopWatching() {
+  authWatch_.reset();
+  std::lock_guard lock(authMutex_);
+  authenticator_ = {};
+}
+
+void Dispatcher::refreshAuthenticator() {
+  auto handle = context_.services().handle<auth::Authenticator>();
+  std::lock_guard lock(authMutex_);
+  authenticator_ = handle.ok() ? *handle : ServiceHandle<auth::Authenticator>();
+}
+
+bool Dispatcher::hasAuthenticator() const {
+  return !context_.services().lookup(auth::Authenticator::kServiceId).empty();
+}
+
+std::optional<http::Response> Dispatcher::authorize(http::Request& request, const std::string& permission) {
+  ServiceHandle<auth::Authenticator> handle;
+  {
+    std::lock_guard lock(authMutex_);
+    handle = authenticator_;
+  }
+  auto authenticator = handle.lease();
+  if (!authenticator) {
+    if (permission.empty()) return std::nullopt;
+    // A route that needs a permission is never served without someone to check it.
+    if (handle) return http::problem(503, "Service Unavailable", "the authenticator is not available");
+    return std::nullopt;
+  }
+  auth::Decision decision = authenticator->authorize(request, permission);
+  request.principal = decision.principal;
+  if (decision.allowed || permission.empty()) return std::nullopt;
+  if (decision.code == StatusCode::kPermissionDenied)
+    return http::problem(403, "Forbidden", decision.reason.empty() ? "permission denied" : decision.reason);
+  auto refused = http::problem(401, "Unauthorized",
+                               decision.reason.empty() ? "authentication required" : decision.reason);
+  refused.headers.push_back({"www-authenticate", "Bearer"});
+  return refused;
+}
+
+void Dispatcher::dispatch(Exchange& exchange, std::string body, std::function<void(http::Response)> done) {
+  if (auto refused = authorize(exchange.request, exchange.entry->route.permission)) {
+    done(std::move(*refused));
+    return;
+  }
+  auto lease = exchange.entry->owner->lease();
+  http::RouteProvider* provider = lease.get();
+  if (provider == nullptr) {
+    done(http::problem(503, "Service Unavailable", "the provider of this route is not available"));
+    return;
+  }
+  auto completion =
+      std::make_shared<Completion>(std::move(done), lease, context_.log(), exchange.entry->route.path);
+  std::string routeId = exchange.entry->route.id;
+  try {
+    // The exchange keeps its own copy of the request for the access log.
+    http::Request request = exchange.request;
+    request.body = std::move(body);
+    provider->serve(routeId, std::move(request),
+                    [completion](http::Response response) { completion->complete(std::move(response)); });
+  } catch (const std::exception& e) {
+    context_.log().error("route " + exchange.routeTemplate + ": exception escaped serve(): " + e.what());
+    completion->complete(http::problem(500, "Internal Server Error"));
+  } catch (...) {
+    context_.log().error("route " + exchange.routeTemplate + ": exception escaped serve()");
+    completion->complete(http::problem(500, "Internal Server Error"));
+  }
+}
+
+void Dispatcher::finish(const Exchange& exchange, http::Response& response, std::size_t bodyBytes) {
+  const auto& request = exchange.request;
+  response.headers.push_back({"x-request-id", request.requestId});
+  if (!exchange.traceparent.empty()) response.headers.push_back({"traceparent", exchange.traceparent});
+  if (!exchange.origin.empty()) {
+    response.headers.push_back({"access-control-allow-origin", exchange.origin});
+    response.headers.push_back({"access-control-expose-headers", "x-request-id"});
+    response.headers.push_back({"vary", "Origin"});
+  }
+  if (response.status >= 500 && response.contentType == "application/problem+json" &&
+      response.body.find("\"requestId\"") == std::string::npos && !response.body.empty() &&
+      response.body.back() == '}') {
+    response.body.pop_back();
+    response.body += ",\"requestId\":" + http::jsonQuote(request.requestId) + "}";
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange.started).count();
+  latency_.observe(seconds);
+  context_.metrics()
+      .counter("api_requests_total", "HTTP requests by route template, method and status",
+               {{"route", exchange.routeTemplate},
+                {"method", request.method},
+                {"status", std::to_string(response.status)}})
+      .increment();
+  if (settings_.accessLog && context_.log().enabled(LogLevel::kInfo)) {
+    std::string path = request.path.empty() ? "(malformed)" : request.path;
+    context_.log().info(
+        "access method=" + http::jsonQuote(request.method) + " path=" + http::jsonQuote(path) +
+        " route=" + http::jsonQuote(exchange.routeTemplate) + " status=" + std::to_string(response.status) +
+        " bytes=" + std::to_string(bodyBytes) +
+        " duration_us=" + std::to_string(static_cast<long long>(seconds * 1e6)) +
+        " request_id=" + request.requestId + " remote=" + request.remoteAddress +
+        (request.principal.empty() ? "" : " principal=" + http::jsonQuote(request.principal)));
+  }
+}
+
+void Dispatcher::countRejection(int status, const std::string& remoteAddress) {
+  context_.metrics()
+      .counter("api_requests_total", "HTTP requests by route template, method and status",
+               {{"route", "(rejected)"}, {"method", "(unparsed)"}, {"status", std::to_string(status)}})
+      .increment();
+  if (settings_.accessLog)
+    context_.log().info("access rejected status=" + std::to_string(status) + " remote=" + remoteAddress);
+}
+
+}  // namespace hive::api

@@ -1,0 +1,89 @@
+// The middleware chain between the wire and a route provider, on plain SDK
+// types: request id, traceparent, CORS (preflight included), routing with
+// 404/405, the hive.auth/1 hook, metrics and one access-log line per request.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "hive/context.hpp"
+#include "hive/services/auth.hpp"
+#include "hive/services/http.hpp"
+#include "router.hpp"
+
+namespace hive::api {
+
+// A request head as read from the wire (names lower case).
+struct Head {
+  std::string method;
+  std::string target;
+  std::vector<http::Header> headers;
+  std::string remoteAddress;
+};
+
+// A request being served: the SDK request plus what the middleware decided.
+struct Exchange {
+  http::Request request;
+  std::shared_ptr<const Table> table;  // keeps `entry` alive
+  const RouteEntry* entry = nullptr;
+  std::string routeTemplate;            // for metrics and logs: the template, never the raw path
+  std::optional<http::Response> early;  // answered without reading the body or calling a provider
+  std::size_t bodyLimit = 0;
+  std::string origin;       // allowed CORS origin, echoed back; empty when none
+  std::string traceparent;  // passed through when well formed
+  std::chrono::steady_clock::time_point started;
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(PluginContext& context, const Settings& settings, TableHolder& table);
+
+  // After the head: routing, CORS preflight; sets `early` when no body is needed.
+  Exchange prepare(Head head) const;
+
+  // After the body: auth, then the provider (through a lease held until it
+  // answers). `done` gets the response exactly once, on any thread.
+  void dispatch(Exchange& exchange, std::string body, std::function<void(http::Response)> done);
+
+  // Before writing: request id, CORS and trace headers; metrics and the access log.
+  void finish(const Exchange& exchange, http::Response& response, std::size_t bodyBytes);
+
+  // Rejections before an exchange exists (malformed head, limits).
+  void countRejection(int status, const std::string& remoteAddress);
+
+  // Follows hive.auth/1 (call from start(); the subscription ends in stop()).
+  void watchAuthenticator();
+  void stopWatching();
+  bool hasAuthenticator() const;
+
+  // Whether `origin` may open a WebSocket or read responses.
+  bool originAllowed(const std::string& origin) const;
+
+  // Calls hive.auth/1 for `request` when one is present; a refusal as a problem response.
+  std::optional<http::Response> authorize(http::Request& request, const std::string& permission);
+
+ private:
+  void refreshAuthenticator();
+
+  PluginContext& context_;
+  const Settings& settings_;
+  TableHolder& table_;
+  mutable std::mutex authMutex_;
+  ServiceHandle<auth::Authenticator> authenticator_;
+  std::unique_ptr<Subscription> authWatch_;
+  Histogram& latency_;
+};
+
+// A fresh request id (128 random bits, hex).
+std::string newRequestId();
+// Whether `text` may be echoed into a header: visible ASCII only, bounded.
+bool safeHeaderValue(std::string_view text, std::size_t maxBytes = 256);
+
+}  // namespace hive::api

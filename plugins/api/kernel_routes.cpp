@@ -1,0 +1,277 @@
+#include "kernel_routes.hpp"
+
+#include "hive/services/admin.hpp"
+
+namespace hive::api {
+namespace {
+
+const char* phaseName(admin::Phase phase) {
+  switch (phase) {
+    case admin::Phase::kStarting: return "starting";
+    case admin::Phase::kReady: return "ready";
+    case admin::Phase::kDraining: return "draining";
+  }
+  return "unknown";
+}
+
+// The kernel's provider when present, else the first one.
+ServiceRef<admin::Kernel> findKernel(PluginContext& context) {
+  auto leases = context.services().lookup(admin::Kernel::kServiceId);
+  for (auto& lease : leases)
+    if (lease.provider == "kernel") return ServiceRef<admin::Kernel>(std::move(lease));
+  if (!leases.empty()) return ServiceRef<admin::Kernel>(std::move(leases.front()));
+  return {};
+}
+
+http::Response noAdmin() {
+  return http::problem(503, "Service Unavailable",
+                       "the kernel's admin service (hive.admin/1) is not available");
+}
+
+http::Response json(std::string body, int status = 200) {
+  http::Response response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+std::string pluginJson(const admin::PluginState& plugin, bool detailed) {
+  std::string out =
+      "{\"name\":" + http::jsonQuote(plugin.name) + ",\"version\":" + http::jsonQuote(plugin.version) +
+      ",\"state\":" + http::jsonQuote(plugin.state) + ",\"generation\":" + std::to_string(plugin.generation);
+  if (detailed) {
+    out += ",\"file\":" + http::jsonQuote(plugin.file);
+    if (!plugin.error.empty()) out += ",\"error\":" + http::jsonQuote(plugin.error);
+    out += ",\"provides\":[";
+    for (std::size_t i = 0; i < plugin.provides.size(); ++i)
+      out += (i ? "," : "") + http::jsonQuote(plugin.provides[i]);
+    out += "],\"leasesInFlight\":" + std::to_string(plugin.leasesInFlight);
+  }
+  return out + "}";
+}
+
+const char* kProblemRef = "{\"$ref\":\"#/components/schemas/Problem\"}";
+
+std::string op(const std::string& summary, const std::string& okSchema, bool mayFail = true,
+               const std::string& extra = {}) {
+  std::string out =
+      "{\"summary\":" + http::jsonQuote(summary) + ",\"tags\":[\"kernel\"]" + extra +
+      ",\"responses\":{\"200\":{\"description\":\"OK\",\"content\":{\"application/json\":{\"schema\":" +
+      okSchema + "}}}";
+  if (mayFail)
+    out += std::string(
+               ",\"default\":{\"description\":\"Error\",\"content\":{\"application/"
+               "problem+json\":{\"schema\":") +
+           kProblemRef + "}}}";
+  return out + "}}";
+}
+
+}  // namespace
+
+bool WorkCounter::enter() {
+  std::lock_guard lock(mutex_);
+  if (refusing_) return false;
+  ++inFlight_;
+  return true;
+}
+void WorkCounter::leave() {
+  std::lock_guard lock(mutex_);
+  if (--inFlight_ == 0) idle_.notify_all();
+}
+void WorkCounter::refuse() {
+  std::lock_guard lock(mutex_);
+  refusing_ = true;
+}
+void WorkCounter::accept() {
+  std::lock_guard lock(mutex_);
+  refusing_ = false;
+}
+bool WorkCounter::idle() const {
+  std::lock_guard lock(mutex_);
+  return inFlight_ == 0;
+}
+void WorkCounter::stopAndWait() {
+  std::unique_lock lock(mutex_);
+  refusing_ = true;
+  idle_.wait(lock, [this] { return inFlight_ == 0; });
+}
+
+KernelRoutes::KernelRoutes(PluginContext& context, TableHolder& table, std::function<bool()> draining)
+    : context_(context), routingTable_(table), draining_(std::move(draining)) {
+  const std::string pluginsSchema = "{\"$ref\":\"#/components/schemas/PluginList\"}";
+  const std::string pluginSchema = "{\"$ref\":\"#/components/schemas/Plugin\"}";
+  const std::string healthSchema = "{\"$ref\":\"#/components/schemas/Health\"}";
+  const std::string nameParameter =
+      ",\"parameters\":[{\"name\":\"name\",\"in\":\"path\",\"required\":true,\"schema\":{\"type\":\"string\"}"
+      "}]";
+  table_.add({.id = "health",
+              .method = "GET",
+              .path = "/health",
+              .permission = "",
+              .openapi = op("Liveness and plugin states", healthSchema, false)},
+             [this](http::Request, http::Responder respond) { health(std::move(respond)); });
+  table_.add({.id = "livez",
+              .method = "GET",
+              .path = "/livez",
+              .permission = "",
+              .openapi = op("Liveness", healthSchema, false)},
+             [](http::Request, http::Responder respond) { respond(json("{\"status\":\"ok\"}")); });
+  table_.add({.id = "readyz",
+              .method = "GET",
+              .path = "/readyz",
+              .permission = "",
+              .openapi = op("Readiness", healthSchema)},
+             [this](http::Request, http::Responder respond) { readyz(std::move(respond)); });
+  table_.add({.id = "admin.plugins",
+              .method = "GET",
+              .path = "/api/v2/admin/plugins",
+              .permission = "admin.read",
+              .openapi = op("Every plugin of the kernel", pluginsSchema)},
+             [this](http::Request, http::Responder respond) { this->plugins(std::move(respond)); });
+  table_.add({.id = "admin.plugin",
+              .method = "GET",
+              .path = "/api/v2/admin/plugins/{name}",
+              .permission = "admin.read",
+              .openapi = op("One plugin", pluginSchema, true, nameParameter)},
+             [this](http::Request request, http::Responder respond) {
+               this->plugin(request.param("name"), std::move(respond));
+             });
+  table_.add(
+      {.id = "admin.plugin.reload",
+       .method = "POST",
+       .path = "/api/v2/admin/plugins/{name}/reload",
+       .permission = "admin.write",
+       .openapi = op("Hot-swap a plugin to the best file in its range", pluginSchema, true, nameParameter)},
+      [this](http::Request request, http::Responder respond) {
+        reloadPlugin(request.param("name"), std::move(respond));
+      });
+  table_.add({.id = "admin.config.reload",
+              .method = "POST",
+              .path = "/api/v2/admin/config/reload",
+              .permission = "admin.write",
+              .openapi = op("Re-read and apply the configuration file", "{\"type\":\"object\"}")},
+             [this](http::Request, http::Responder respond) { reloadConfig(std::move(respond)); });
+  table_.add({.id = "openapi",
+              .method = "GET",
+              .path = "/api/v2/openapi.json",
+              .permission = "",
+              .openapi = op("This OpenAPI document", "{\"type\":\"object\"}", false)},
+             [this](http::Request, http::Responder respond) { openapi(std::move(respond)); });
+}
+
+std::string KernelRoutes::openapiSchemas() {
+  return R"({"Problem":{"type":"object","description":"RFC 9457 problem details","properties":{"type":{"type":"string"},"title":{"type":"string"},"status":{"type":"integer"},"detail":{"type":"string"},"requestId":{"type":"string"},"errors":{"type":"array","items":{"type":"object","properties":{"field":{"type":"string"},"message":{"type":"string"}}}}},"required":["type","title","status"]},)"
+         R"("Plugin":{"type":"object","properties":{"name":{"type":"string"},"version":{"type":"string"},"state":{"type":"string"},"generation":{"type":"integer"},"file":{"type":"string"},"error":{"type":"string"},"provides":{"type":"array","items":{"type":"string"}},"leasesInFlight":{"type":"integer"}},"required":["name","version","state","generation"]},)"
+         R"("PluginList":{"type":"object","properties":{"items":{"type":"array","items":{"$ref":"#/components/schemas/Plugin"}}},"required":["items"]},)"
+         R"("Health":{"type":"object","properties":{"status":{"type":"string"},"phase":{"type":"string"},"version":{"type":"string"},"plugins":{"type":"array","items":{"$ref":"#/components/schemas/Plugin"}}},"required":["status"]}})";
+}
+
+void KernelRoutes::health(http::Responder respond) {
+  auto kernel = findKernel(context_);
+  std::string body = "{\"status\":\"ok\"";
+  if (kernel) {
+    body += ",\"phase\":" + http::jsonQuote(phaseName(kernel->phase())) +
+            ",\"version\":" + http::jsonQuote(kernel->version()) + ",\"plugins\":[";
+    auto plugins = kernel->plugins();
+    for (std::size_t i = 0; i < plugins.size(); ++i) body += (i ? "," : "") + pluginJson(plugins[i], false);
+    body += "]";
+  }
+  respond(json(body + "}"));
+}
+
+void KernelRoutes::readyz(http::Responder respond) {
+  if (draining_()) return respond(http::problem(503, "Service Unavailable", "draining"));
+  auto kernel = findKernel(context_);
+  if (!kernel) return respond(noAdmin());
+  admin::Phase phase = kernel->phase();
+  if (phase != admin::Phase::kReady)
+    return respond(http::problem(503, "Service Unavailable", phaseName(phase)));
+  respond(json("{\"status\":\"ready\",\"phase\":\"ready\"}"));
+}
+
+void KernelRoutes::plugins(http::Responder respond) {
+  auto kernel = findKernel(context_);
+  if (!kernel) return respond(noAdmin());
+  std::string body = "{\"items\":[";
+  auto plugins = kernel->plugins();
+  for (std::size_t i = 0; i < plugins.size(); ++i) body += (i ? "," : "") + pluginJson(plugins[i], true);
+  respond(json(body + "]}"));
+}
+
+void KernelRoutes::plugin(const std::string& name, http::Responder respond) {
+  auto kernel = findKernel(context_);
+  if (!kernel) return respond(noAdmin());
+  for (const auto& plugin : kernel->plugins())
+    if (plugin.name == name) return respond(json(pluginJson(plugin, true)));
+  respond(http::problem(404, "Not Found", "no plugin named '" + name + "'"));
+}
+
+void KernelRoutes::reloadPlugin(const std::string& name, http::Responder respond) {
+  if (name == context_.pluginName())
+    return respond(http::problem(
+        409, "Conflict",
+        "the api plugin cannot swap itself through its own request; use `hive plugins reload api`"));
+  if (!findKernel(context_)) return respond(noAdmin());
+  if (!work_.enter()) return respond(http::problem(503, "Service Unavailable", "draining"));
+  context_.blocking().post([this, name, respond = std::move(respond)]() mutable {
+    {
+      auto kernel = findKernel(context_);
+      if (!kernel) {
+        respond(noAdmin());
+      } else {
+        Status status = kernel->reloadPlugin(name);
+        if (!status.ok()) {
+          respond(http::problem(status.code() == StatusCode::kNotFound ? 404 : 409,
+                                status.code() == StatusCode::kNotFound ? "Not Found" : "Conflict",
+                                status.message()));
+        } else {
+          std::string body;
+          for (const auto& plugin : kernel->plugins())
+            if (plugin.name == name) body = pluginJson(plugin, true);
+          respond(json(body.empty() ? "{\"name\":" + http::jsonQuote(name) + "}" : body));
+        }
+      }
+      respond = nullptr;
+    }
+    work_.leave();
+  });
+}
+
+void KernelRoutes::reloadConfig(http::Responder respond) {
+  if (!findKernel(context_)) return respond(noAdmin());
+  if (!work_.enter()) return respond(http::problem(503, "Service Unavailable", "draining"));
+  context_.blocking().post([this, respond = std::move(respond)]() mutable {
+    {
+      auto kernel = findKernel(context_);
+      if (!kernel) {
+        respond(noAdmin());
+      } else {
+        Status status = kernel->reloadConfig();
+        if (status.ok())
+          respond(json("{\"status\":\"applied\"}"));
+        else
+          respond(http::problem(
+              status.code() == StatusCode::kInvalidArgument ? 422 : 409,
+              status.code() == StatusCode::kInvalidArgument ? "Unprocessable Content" : "Conflict",
+              status.message()));
+      }
+      respond = nullptr;
+    }
+    work_.leave();
+  });
+}
+
+void KernelRoutes::openapi(http::Responder respond) {
+  auto table = routingTable_.get();
+  auto kernel = findKernel(context_);
+  std::string document;
+  try {
+    document = buildOpenApi(*table, kernel ? kernel->version() : context_.pluginVersion());
+  } catch (const std::exception& e) {
+    context_.log().error(std::string("openapi document: ") + e.what());
+    return respond(http::problem(500, "Internal Server Error"));
+  }
+  respond(json(std::move(document)));
+}
+
+}  // namespace hive::api

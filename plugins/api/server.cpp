@@ -1,0 +1,631 @@
+#include "server.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <optional>
+#include <string_view>
+#include <thread>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "dispatcher.hpp"
+#include "hive/asio.hpp"
+#include "shared.hpp"
+#include "upgrade.hpp"
+#include "websocket.hpp"
+
+namespace hive::api {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr std::string_view kHubPath = "/api/v2/ws";
+constexpr auto kDrainGrace = std::chrono::seconds(1);
+constexpr std::size_t kLingerBytes = 256 * 1024;
+
+enum class HeadScan { kIncomplete, kComplete, kMalformed };
+
+// Finds the end of the request head in `data` and checks its raw bytes: bare
+// CR, bare LF, NUL and obs-fold are refused here, before Beast's parser (which
+// tolerates some of them) sees the head.
+HeadScan scanHead(std::string_view data, std::size_t& headLength, std::string& problem) {
+  std::size_t end = data.find("\r\n\r\n");
+  std::size_t limit = end == std::string_view::npos ? data.size() : end + 4;
+  for (std::size_t i = 0; i < limit; ++i) {
+    char c = data[i];
+    if (c == '\0') {
+      problem = "NUL byte in the request head";
+      return HeadScan::kMalformed;
+    }
+    if (c == '\n' && (i == 0 || data[i - 1] != '\r')) {
+      problem = "bare LF in the request head";
+      return HeadScan::kMalformed;
+    }
+    if (c == '\r' && i + 1 < data.size() && data[i + 1] != '\n') {
+      problem = "bare CR in the request head";
+      return HeadScan::kMalformed;
+    }
+    if (c == '\n' && i + 1 < limit && (data[i + 1] == ' ' || data[i + 1] == '\t')) {
+      problem = "obsolete line folding in a header";
+      return HeadScan::kMalformed;
+    }
+  }
+  if (end == std::string_view::npos) return HeadScan::kIncomplete;
+  headLength = end + 4;
+  return HeadScan::kComplete;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool hasToken(std::string_view list, std::string_view token) {
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    std::size_t end = list.find(',', start);
+    if (end == std::string_view::npos) end = list.size();
+    std::string_view item = list.substr(start, end - start);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (iequals(item, token)) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(std::shared_ptr<Shared> shared, tcp::socket socket)
+      : token_(std::move(shared)), stream_(std::move(socket)), deadline_(stream_.get_executor()) {
+    boost::system::error_code ignored;
+    auto remote = stream_.socket().remote_endpoint(ignored);
+    remote_ =
+        ignored ? std::string("unknown") : remote.address().to_string() + ":" + std::to_string(remote.port());
+    token_->httpConnections.fetch_add(1);
+    token_->openConnections.add(1);
+  }
+  ~HttpSession() override {
+    token_->remove(registration_);
+    if (!upgraded_) {
+      token_->httpConnections.fetch_sub(1);
+      token_->openConnections.add(-1);
+    }
+  }
+
+  void start(bool overLimit) {
+    registration_ = token_->add(weak_from_this());
+    if (overLimit) {
+      reject(503, "Service Unavailable", "too many connections");
+      return;
+    }
+    readHead();
+  }
+
+  // Connection (called from any thread)
+  void drain() override {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->waitingIdle_ && self->buffer_.size() == 0) {
+        self->drainRestart_ = true;
+        boost::system::error_code ignored;
+        self->stream_.socket().cancel(ignored);
+      }
+    });
+  }
+  void shutdown() override {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      boost::system::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      self->stream_.close();
+    });
+  }
+
+ private:
+  const Settings& settings() const { return token_->settings; }
+
+  void readHead() {
+    std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    std::size_t headLength = 0;
+    std::string problem;
+    switch (scanHead(data, headLength, problem)) {
+      case HeadScan::kMalformed: return reject(400, "Bad Request", problem);
+      case HeadScan::kComplete: return onHead(headLength);
+      case HeadScan::kIncomplete: break;
+    }
+    if (buffer_.size() >= settings().headerBytes) {
+      std::size_t lineEnd = data.find("\r\n");
+      if (lineEnd == std::string_view::npos || lineEnd > settings().targetBytes)
+        return reject(414, "URI Too Long", "the request line exceeds the limit");
+      return reject(431, "Request Header Fields Too Large", "the request head exceeds the limit");
+    }
+    auto now = std::chrono::steady_clock::now();
+    waitingIdle_ = buffer_.size() == 0;
+    if (waitingIdle_) {
+      bool draining = token_->draining.load();
+      if (token_->stopping.load()) return close();
+      auto wait = draining ? std::chrono::milliseconds(kDrainGrace)
+                           : (served_ == 0 ? settings().headerTimeout : settings().idleTimeout);
+      stream_.expires_at(now + wait);
+    } else {
+      if (!headStarted_) {
+        headStarted_ = true;
+        armDeadline(settings().headerTimeout);
+      }
+      // A backstop only: the deadline timer answers 408 before this closes.
+      stream_.expires_after(settings().headerTimeout + std::chrono::seconds(5));
+    }
+    std::size_t room = settings().headerBytes - buffer_.size();
+    stream_.async_read_some(
+        buffer_.prepare(std::min<std::size_t>(room, 16 * 1024)),
+        [self = shared_from_this()](const boost::system::error_code& error, std::size_t n) {
+          self->buffer_.commit(n);
+          self->onHeadBytes(error);
+        });
+  }
+
+  void onHeadBytes(const boost::system::error_code& error) {
+    bool wasIdle = waitingIdle_;
+    waitingIdle_ = false;
+    if (error == net::error::operation_aborted && timedOut_)
+      return reject(408, "Request Timeout", "the request head did not arrive in time");
+    if (error == net::error::operation_aborted && drainRestart_) {
+      drainRestart_ = false;
+      return readHead();
+    }
+    if (error == beast::error::timeout) {
+      if (buffer_.size() == 0 || wasIdle) return close();
+      return reject(408, "Request Timeout", "the request head did not arrive in time");
+    }
+    if (error) return close();
+    readHead();
+  }
+
+  void onHead(std::size_t headLength) {
+    headStarted_ = false;
+    deadline_.cancel();
+    timedOut_ = false;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(settings().headerBytes));
+    // The real limit is set once the route is known: here a large Content-Length
+    // must not look like a malformed head.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    boost::system::error_code error;
+    std::size_t used = parser_->put(net::buffer(buffer_.data().data(), headLength), error);
+    if (error == bhttp::error::header_limit)
+      return reject(431, "Request Header Fields Too Large", "the request head exceeds the limit");
+    if (error || used != headLength || !parser_->is_header_done())
+      return reject(400, "Bad Request",
+                    error ? "malformed request head: " + error.message() : "malformed head");
+    buffer_.consume(used);
+
+    auto& message = parser_->get();
+    if (message.target().size() > settings().targetBytes)
+      return reject(414, "URI Too Long", "the request target exceeds the limit");
+    if (message.version() != 11 && message.version() != 10)
+      return reject(505, "HTTP Version Not Supported", "only HTTP/1.0 and HTTP/1.1");
+    std::size_t count = 0, contentLengths = 0, hosts = 0;
+    std::string contentLength;
+    bool transferEncoding = false;
+    Head head;
+    for (const auto& field : message) {
+      if (++count > settings().headerCount)
+        return reject(431, "Request Header Fields Too Large", "too many header fields");
+      std::string name = lower(field.name_string());
+      std::string_view value = field.value();
+      if (name == "content-length") {
+        if (value.empty() ||
+            !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+          return reject(400, "Bad Request", "malformed Content-Length");
+        if (contentLengths++ > 0 && value != contentLength)
+          return reject(400, "Bad Request", "differing Content-Length headers");
+        contentLength = std::string(value);
+      } else if (name == "transfer-encoding") {
+        if (transferEncoding || !iequals(value, "chunked"))
+          return reject(400, "Bad Request", "unsupported Transfer-Encoding");
+        transferEncoding = true;
+      } else if (name == "host") {
+        ++hosts;
+      }
+      head.headers.push_back({std::move(name), std::string(value)});
+    }
+    if (transferEncoding && contentLengths > 0)
+      return reject(400, "Bad Request", "Content-Length together with Transfer-Encoding");
+    if (hosts > 1 || (hosts == 0 && message.version() == 11))
+      return reject(400, "Bad Request", "bad Host header");
+    bool hasBody =
+        transferEncoding || (contentLengths > 0 && contentLength.find_first_not_of('0') != std::string::npos);
+
+    head.method = std::string(message.method_string());
+    head.target = std::string(message.target());
+    head.remoteAddress = remote_;
+    keepAlive_ = message.keep_alive();
+    version_ = message.version();
+
+    if (beast::websocket::is_upgrade(message)) return onUpgrade(std::move(head), hasBody);
+
+    exchange_ = token_->dispatcher.prepare(std::move(head));
+    if (exchange_.early) {
+      if (hasBody || exchange_.early->status == 400) closeAfter_ = true;
+      return respond(std::move(*exchange_.early));
+    }
+    if (transferEncoding && exchange_.bodyLimit == 0) closeAfter_ = true;
+    if (contentLengths > 0) {
+      std::uint64_t length = contentLength.size() > 18 ? UINT64_MAX : std::stoull(contentLength);
+      if (length > exchange_.bodyLimit) {
+        closeAfter_ = true;
+        return respond(http::problem(413, "Content Too Large",
+                                     "the body exceeds " + std::to_string(exchange_.bodyLimit) + " bytes"));
+      }
+    }
+    parser_->body_limit(exchange_.bodyLimit);
+    if (parser_->is_done()) return onRequest();
+    armDeadline(settings().bodyTimeout);
+    stream_.expires_after(settings().bodyTimeout + std::chrono::seconds(5));
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
+                        self->onBody(error);
+                      });
+  }
+
+  void onBody(const boost::system::error_code& error) {
+    deadline_.cancel();
+    if (error) {
+      closeAfter_ = true;
+      if (error == net::error::operation_aborted && timedOut_)
+        return respond(http::problem(408, "Request Timeout", "the body did not arrive in time"));
+      if (error == bhttp::error::body_limit)
+        return respond(http::problem(413, "Content Too Large",
+                                     "the body exceeds " + std::to_string(exchange_.bodyLimit) + " bytes"));
+      if (error == beast::error::timeout)
+        return respond(http::problem(408, "Request Timeout", "the body did not arrive in time"));
+      if (error == bhttp::error::end_of_stream || error == net::error::eof ||
+          error == net::error::connection_reset || error == bhttp::error::partial_message)
+        return close();
+      return respond(http::problem(400, "Bad Request", "malformed body: " + error.message()));
+    }
+    onRequest();
+  }
+
+  void onRequest() {
+    stream_.expires_never();
+    dispatching_ = true;
+    auto executor = stream_.get_executor();
+    token_->dispatcher.dispatch(exchange_, std::move(parser_->get().body()),
+                                [self = shared_from_this(), executor](http::Response response) {
+                                  net::post(executor, [self, response = std::move(response)]() mutable {
+                                    self->dispatching_ = false;
+                                    self->respond(std::move(response));
+                                  });
+                                });
+  }
+
+  void onUpgrade(Head head, bool hasBody) {
+    auto exchange = token_->dispatcher.prepare(std::move(head));
+    auto& request = exchange.request;
+    if (hasBody || request.method != "GET")
+      return reject(400, "Bad Request", "a WebSocket upgrade is a GET without a body");
+    if (token_->draining.load()) {
+      closeAfter_ = true;
+      exchange_ = std::move(exchange);
+      return respond(http::problem(503, "Service Unavailable", "the server is restarting; reconnect"));
+    }
+    Upgrade upgrade;
+    std::optional<http::Response> refusal;
+    const std::string* origin = request.header("origin");
+    if (origin != nullptr && !token_->dispatcher.originAllowed(*origin))
+      refusal = http::problem(403, "Forbidden", "origin not allowed");
+    std::string permission;
+    std::string wantedProtocol;
+    if (!refusal) {
+      if (request.path == kHubPath) {
+        wantedProtocol = std::string(kHubSubprotocol);
+      } else {
+        std::map<std::string, std::string, std::less<>> params;
+        auto segments = splitPath(request.path);
+        upgrade.table = exchange.table;
+        upgrade.entry =
+            segments && upgrade.table ? upgrade.table->matchWebSocket(*segments, params) : nullptr;
+        if (upgrade.entry == nullptr) {
+          refusal = http::problem(404, "Not Found", "no WebSocket route for " + request.path);
+        } else {
+          request.params = std::move(params);
+          wantedProtocol = upgrade.entry->route.subprotocol;
+          permission = upgrade.entry->route.permission;
+        }
+      }
+    }
+    if (!refusal && !wantedProtocol.empty()) {
+      const std::string* offered = request.header("sec-websocket-protocol");
+      if (offered == nullptr || !hasToken(*offered, wantedProtocol))
+        refusal = http::problem(400, "Bad Request", "subprotocol " + wantedProtocol + " required");
+      upgrade.subprotocol = wantedProtocol;
+    }
+    if (!refusal) refusal = token_->dispatcher.authorize(request, permission);
+    if (refusal) {
+      closeAfter_ = true;
+      exchange.routeTemplate = "(websocket)";
+      exchange_ = std::move(exchange);
+      return respond(std::move(*refusal));
+    }
+    exchange.routeTemplate = upgrade.entry ? upgrade.entry->route.path : std::string(kHubPath);
+    http::Response switching;
+    switching.status = 101;
+    token_->dispatcher.finish(exchange, switching, 0);
+    upgrade.request = std::move(exchange.request);
+    upgraded_ = true;
+    token_->httpConnections.fetch_sub(1);
+    token_->openConnections.add(-1);
+    stream_.expires_never();
+    startWebSocket(token_.shared(), std::move(stream_), parser_->release(), std::move(upgrade));
+  }
+
+  // A refusal before an exchange exists: a problem, then close.
+  void reject(int status, const char* title, const std::string& detail) {
+    closeAfter_ = true;
+    token_->dispatcher.countRejection(status, remote_);
+    exchange_ = Exchange{};
+    exchange_.request.requestId = newRequestId();
+    exchange_.routeTemplate = "(rejected)";
+    exchange_.started = std::chrono::steady_clock::now();
+    writeResponse(http::problem(status, title, detail), /*logged=*/true);
+  }
+
+  void respond(http::Response response) { writeResponse(std::move(response), false); }
+
+  void writeResponse(http::Response response, bool logged) {
+    if (logged) {
+      response.headers.push_back({"x-request-id", exchange_.request.requestId});
+    } else {
+      token_->dispatcher.finish(exchange_, response, response.body.size());
+    }
+    bool keep = keepAlive_ && !closeAfter_ && !token_->draining.load() && !token_->stopping.load();
+    auto message = std::make_shared<bhttp::response<bhttp::string_body>>(
+        static_cast<bhttp::status>(response.status), version_ == 10 ? 10 : 11);
+    if (!response.contentType.empty() && response.status != 204 && response.status != 304)
+      message->set(bhttp::field::content_type, response.contentType);
+    for (auto& header : response.headers) message->insert(header.name, header.value);
+    message->body() = std::move(response.body);
+    message->keep_alive(keep);
+    message->prepare_payload();
+    stream_.expires_after(settings().idleTimeout);
+    bhttp::async_write(
+        stream_, *message,
+        [self = shared_from_this(), message, keep](const boost::system::error_code& error, std::size_t) {
+          if (error) return self->close();
+          if (!keep) return self->lingerClose();
+          ++self->served_;
+          self->exchange_ = Exchange{};
+          self->parser_.reset();
+          self->readHead();
+        });
+  }
+
+  // Half-closes and discards what the client still sends for a moment, so
+  // that our answer is not destroyed by a reset.
+  void lingerClose() {
+    boost::system::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(1));
+    buffer_.clear();
+    stream_.async_read_some(
+        buffer_.prepare(16 * 1024),
+        [self = shared_from_this()](const boost::system::error_code& error, std::size_t n) {
+          self->lingered_ += n;
+          if (error || self->lingered_ > kLingerBytes) return self->close();
+          self->lingerClose();
+        });
+  }
+
+  // Head and body deadlines cancel the read instead of closing the socket (as
+  // the stream's own timeout would), so that the client still gets its 408.
+  void armDeadline(std::chrono::milliseconds timeout) {
+    timedOut_ = false;
+    deadline_.expires_after(timeout);
+    deadline_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
+      if (error) return;
+      self->timedOut_ = true;
+      boost::system::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
+  }
+
+  void close() {
+    deadline_.cancel();
+    boost::system::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  LiveToken token_;
+  beast::tcp_stream stream_;
+  net::steady_timer deadline_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  Exchange exchange_;
+  std::string remote_;
+  std::uint64_t registration_ = 0;
+  std::size_t served_ = 0;
+  std::size_t lingered_ = 0;
+  unsigned version_ = 11;
+  bool keepAlive_ = true;
+  bool closeAfter_ = false;
+  bool headStarted_ = false;
+  bool waitingIdle_ = false;
+  bool drainRestart_ = false;
+  bool timedOut_ = false;
+  bool dispatching_ = false;
+  bool upgraded_ = false;
+};
+
+}  // namespace
+
+struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
+  Listener(std::shared_ptr<Shared> shared, net::io_context& io)
+      : token(std::move(shared)), io(io), acceptor(net::make_strand(io)), retry(acceptor.get_executor()) {}
+
+  void accept() {
+    pending = true;
+    acceptor.async_accept(
+        net::make_strand(io),
+        [self = shared_from_this()](const boost::system::error_code& error, tcp::socket socket) {
+          self->onAccept(error, std::move(socket));
+        });
+  }
+
+  void onAccept(const boost::system::error_code& error, tcp::socket socket) {
+    pending = false;
+    if (error) {
+      if (error == net::error::operation_aborted || closed || token->stopping.load()) return;
+      // Out of descriptors, or a connection reset before accept: try again shortly.
+      retry.expires_after(std::chrono::milliseconds(50));
+      pending = true;
+      retry.async_wait([self = shared_from_this()](const boost::system::error_code& waited) {
+        self->pending = false;
+        if (!waited && !self->closed) self->accept();
+      });
+      return;
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    bool overLimit = token->httpConnections.load() >= token->settings.maxConnections;
+    // Accepted just before a drain: still served (with `Connection: close`), never dropped.
+    std::make_shared<HttpSession>(token.shared(), std::move(socket))->start(overLimit);
+    if (!closed && !token->draining.load() && !token->stopping.load()) accept();
+  }
+
+  void close() {
+    net::post(acceptor.get_executor(), [self = shared_from_this()] {
+      self->closed = true;
+      boost::system::error_code ignored;
+      self->acceptor.close(ignored);
+      self->retry.cancel();
+    });
+  }
+
+  LiveToken token;
+  net::io_context& io;
+  tcp::acceptor acceptor;
+  net::steady_timer retry;
+  bool closed = false;
+  std::atomic<bool> pending{false};
+};
+
+Server::Server(PluginContext& context, const Settings& settings, Dispatcher& dispatcher, Hub& hub)
+    : shared_(std::make_shared<Shared>(context, settings, dispatcher, hub)) {}
+
+Server::~Server() { stop(); }
+
+Status Server::listen() {
+  auto& io = ioContext(shared_->context);
+  listener_ = std::make_shared<Listener>(shared_, io);
+  boost::system::error_code error;
+  auto address = net::ip::make_address(shared_->settings.address, error);
+  if (error) return invalidArgument("listen address '" + shared_->settings.address + "': " + error.message());
+  tcp::endpoint endpoint(address, shared_->settings.port);
+  auto& acceptor = listener_->acceptor;
+  acceptor.open(endpoint.protocol(), error);
+  if (!error) acceptor.set_option(net::socket_base::reuse_address(true), error);
+  if (!error) acceptor.bind(endpoint, error);
+  if (!error) acceptor.listen(net::socket_base::max_listen_connections, error);
+  if (error) {
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    listener_.reset();
+    return unavailable("cannot listen on " + shared_->settings.address + ":" +
+                       std::to_string(shared_->settings.port) + ": " + error.message());
+  }
+  net::post(acceptor.get_executor(), [listener = listener_] { listener->accept(); });
+  return okStatus();
+}
+
+Status Server::adopt(int fd) {
+  auto& io = ioContext(shared_->context);
+  listener_ = std::make_shared<Listener>(shared_, io);
+  sockaddr_storage storage{};
+  socklen_t length = sizeof(storage);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) {
+    ::close(fd);
+    listener_.reset();
+    return failedPrecondition("handed-over descriptor is not a socket");
+  }
+  boost::system::error_code error;
+  listener_->acceptor.assign(storage.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, error);
+  if (error) {
+    ::close(fd);
+    listener_.reset();
+    return failedPrecondition("cannot adopt the listening socket: " + error.message());
+  }
+  net::post(listener_->acceptor.get_executor(), [listener = listener_] { listener->accept(); });
+  return okStatus();
+}
+
+Result<int> Server::duplicateListener() const {
+  if (!listener_) return failedPrecondition("not listening");
+  int fd = ::fcntl(const_cast<tcp::acceptor&>(listener_->acceptor).native_handle(), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return unavailable("dup of the listening socket failed");
+  return fd;
+}
+
+std::uint16_t Server::port() const {
+  if (!listener_) return 0;
+  boost::system::error_code error;
+  auto endpoint = listener_->acceptor.local_endpoint(error);
+  return error ? 0 : endpoint.port();
+}
+
+void Server::beginDrain() {
+  shared_->draining = true;
+  if (listener_) listener_->close();
+  shared_->forEach([](Connection& connection) { connection.drain(); });
+}
+
+bool Server::idle() const {
+  // The listener counts while it exists (it is released in stop()); its
+  // handler may still be pending after close.
+  if (listener_ && listener_->pending.load()) return false;
+  return shared_->live.load() <= (listener_ ? 1 : 0);
+}
+
+void Server::stop() {
+  if (shared_->stopping.exchange(true)) return;
+  if (listener_) listener_->close();
+  listener_.reset();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto warned = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (shared_->live.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    shared_->forEach([](Connection& connection) { connection.shutdown(); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (std::chrono::steady_clock::now() > warned) {
+      shared_->context.log().warn("api: waiting for " + std::to_string(shared_->live.load()) +
+                                  " connection(s) to finish (a provider has not answered)");
+      warned = deadline;
+    }
+  }
+  if (shared_->live.load() > 0)
+    shared_->context.log().error("api: " + std::to_string(shared_->live.load()) +
+                                 " connection(s) still alive after 10 s at stop");
+}
+
+}  // namespace hive::api

@@ -1,0 +1,214 @@
+// The WebSocket side of the api plugin over real sockets: the hive.v1 event hub
+// (subscribe, events from hive.bus/1 with ids, resume with `since`, ping),
+// provider WebSocket routes, and the limits (1009, 1007, 1008, Origin).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "api_host.hpp"
+#include "hive/services/bus.hpp"
+#include "ws_client.hpp"
+
+namespace hive::api_test {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::shared_ptr<bus::Bus> busOf(ApiHost& api) {
+  auto leases = api.host().services().lookup(host::ServiceKey{"hive.bus", 1});
+  if (leases.empty()) return nullptr;
+  return std::static_pointer_cast<bus::Bus>(leases.front().service);
+}
+
+std::string field(const std::string& json, const std::string& name) {
+  std::string key = "\"" + name + "\":\"";
+  auto start = json.find(key);
+  if (start == std::string::npos) return {};
+  start += key.size();
+  return json.substr(start, json.find('"', start) - start);
+}
+
+HostOptions withBus() {
+  HostOptions options;
+  options.bus = true;
+  return options;
+}
+
+TEST(ApiWebSocket, SubscribeReceivesEventsWithIdsAndAnswersPing) {
+  ApiHost api(withBus());
+  ASSERT_TRUE(api.start()) << api.problem();
+  auto bus = busOf(api);
+  ASSERT_NE(bus, nullptr);
+
+  WsClient client;
+  ASSERT_EQ(client.connect(api.port(), "/api/v2/ws"), 101);
+  EXPECT_EQ(client.response()[boost::beast::http::field::sec_websocket_protocol], "hive.v1");
+  ASSERT_TRUE(client.send(R"({"type":"subscribe","id":"s1","topic":"tasks.*"})"));
+  auto subscribed = client.read();
+  ASSERT_TRUE(subscribed);
+  EXPECT_THAT(*subscribed, StartsWith(R"({"type":"subscribed","id":"s1","ts":)"));
+  EXPECT_THAT(*subscribed, HasSubstr(R"("topic":"tasks.*")"));
+
+  auto other = bus->publish("agents.1", R"({"skip":true})");
+  auto published = bus->publish("tasks.42", R"({"state":"done"})");
+  ASSERT_TRUE(published.ok());
+  auto event = client.read();
+  ASSERT_TRUE(event);
+  EXPECT_THAT(*event, StartsWith(R"({"type":"event","id":")" + *published + "\""));
+  EXPECT_THAT(*event, HasSubstr(R"("topic":"tasks.42","payload":{"state":"done"}})"));
+
+  ASSERT_TRUE(client.send(R"({"type":"ping","id":"p1"})"));
+  auto pong = client.read();
+  ASSERT_TRUE(pong);
+  EXPECT_THAT(*pong, StartsWith(R"({"type":"pong","id":"p1")"));
+
+  ASSERT_TRUE(client.send(R"({"type":"unsubscribe","id":"u1","topic":"tasks.*"})"));
+  auto unsubscribed = client.read();
+  ASSERT_TRUE(unsubscribed);
+  EXPECT_THAT(*unsubscribed, StartsWith(R"({"type":"unsubscribed","id":"u1")"));
+
+  ASSERT_TRUE(client.send(R"({"type":"dance"})"));
+  auto unknown = client.read();
+  ASSERT_TRUE(unknown);
+  EXPECT_THAT(*unknown, HasSubstr(R"("code":"unknown_type")"));
+  ASSERT_TRUE(client.send("not json"));
+  auto malformed = client.read();
+  ASSERT_TRUE(malformed);
+  EXPECT_THAT(*malformed, HasSubstr(R"("code":"bad_request")"));
+  client.close();
+}
+
+TEST(ApiWebSocket, ResumingWithSinceLosesNoEventAndRepeatsNone) {
+  ApiHost api(withBus());
+  ASSERT_TRUE(api.start()) << api.problem();
+  auto bus = busOf(api);
+  ASSERT_NE(bus, nullptr);
+
+  std::string lastSeen;
+  {
+    WsClient client;
+    ASSERT_EQ(client.connect(api.port(), "/api/v2/ws"), 101);
+    ASSERT_TRUE(client.send(R"({"type":"subscribe","id":"s","topic":"jobs.*"})"));
+    ASSERT_TRUE(client.read());
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(bus->publish("jobs.a", std::to_string(i)).ok());
+    for (int i = 0; i < 3; ++i) {
+      auto event = client.read();
+      ASSERT_TRUE(event);
+      lastSeen = field(*event, "id");
+    }
+    client.close();
+  }
+  std::vector<std::string> missed;
+  for (int i = 3; i < 6; ++i) missed.push_back(*bus->publish("jobs.a", std::to_string(i)));
+
+  WsClient client;
+  ASSERT_EQ(client.connect(api.port(), "/api/v2/ws"), 101);
+  ASSERT_TRUE(client.send(R"({"type":"subscribe","id":"r","topic":"jobs.*","payload":{"since":")" + lastSeen +
+                          R"("}})"));
+  auto ack = client.read();
+  ASSERT_TRUE(ack);
+  EXPECT_THAT(*ack, HasSubstr("\"subscribed\""));
+  std::string live = *bus->publish("jobs.a", "6");
+  std::vector<std::string> received;
+  for (int i = 0; i < 4; ++i) {
+    auto event = client.read();
+    ASSERT_TRUE(event) << "after " << received.size() << " events";
+    received.push_back(field(*event, "id"));
+  }
+  missed.push_back(live);
+  EXPECT_EQ(received, missed);
+  ASSERT_TRUE(client.send(R"({"type":"ping"})"));
+  auto next = client.read();
+  ASSERT_TRUE(next);
+  EXPECT_THAT(*next, HasSubstr("\"pong\"")) << "no duplicate after the live event";
+}
+
+TEST(ApiWebSocket, HandshakeNeedsTheSubprotocolAndAnAllowedOrigin) {
+  HostOptions options = withBus();
+  options.api = {{"cors", mapOf({{"allow_origins", listOf({"https://app.example.com"})}})}};
+  ApiHost api(options);
+  ASSERT_TRUE(api.start()) << api.problem();
+
+  WsClient noProtocol;
+  EXPECT_EQ(noProtocol.connect(api.port(), "/api/v2/ws", {.protocol = "", .origin = ""}), 400);
+  WsClient foreign;
+  EXPECT_EQ(foreign.connect(api.port(), "/api/v2/ws",
+                            {.protocol = "hive.v1", .origin = "https://evil.example.com"}),
+            403);
+  WsClient allowed;
+  EXPECT_EQ(
+      allowed.connect(api.port(), "/api/v2/ws", {.protocol = "hive.v1", .origin = "https://app.example.com"}),
+      101);
+  WsClient nowhere;
+  EXPECT_EQ(nowhere.connect(api.port(), "/api/v2/nothing"), 404);
+}
+
+TEST(ApiWebSocket, ProviderRoutesGetMessagesAndCanRefuse) {
+  ApiHost api;
+  ASSERT_TRUE(api.start()) << api.problem();
+  WsClient client;
+  ASSERT_EQ(client.connect(api.port(), "/test/ws/echo", {.protocol = "test.echo", .origin = ""}), 101);
+  ASSERT_TRUE(client.send("hello"));
+  auto echoed = client.read();
+  ASSERT_TRUE(echoed);
+  EXPECT_EQ(*echoed, "echo:hello");
+  ASSERT_TRUE(client.send("close-me"));
+  EXPECT_EQ(client.awaitClose(), 4000);
+
+  WsClient refused;
+  EXPECT_EQ(refused.connect(api.port(), "/test/ws/echo?refuse=1", {.protocol = "test.echo", .origin = ""}),
+            403);
+  WsClient wrongProtocol;
+  EXPECT_EQ(wrongProtocol.connect(api.port(), "/test/ws/echo", {.protocol = "hive.v1", .origin = ""}), 400);
+}
+
+TEST(ApiWebSocket, LimitsCloseWithTheRightCodes) {
+  HostOptions options = withBus();
+  options.api = {{"websocket", mapOf({{"message_bytes", scalar("1024")},
+                                      {"messages_per_second", scalar("20")},
+                                      {"max_subscriptions", scalar("2")}})}};
+  ApiHost api(options);
+  ASSERT_TRUE(api.start()) << api.problem();
+  std::size_t fdsBefore = openFds();
+
+  {
+    WsClient big;
+    ASSERT_EQ(big.connect(api.port(), "/api/v2/ws"), 101);
+    ASSERT_TRUE(big.send(std::string(4096, 'x')));
+    EXPECT_EQ(big.awaitClose(), 1009);
+  }
+  {
+    WsClient invalid;
+    ASSERT_EQ(invalid.connect(api.port(), "/api/v2/ws"), 101);
+    ASSERT_TRUE(invalid.send("{\"type\":\"ping\",\"id\":\"\xff\xfe\"}"));
+    EXPECT_EQ(invalid.awaitClose(), 1007);
+  }
+  {
+    WsClient flood;
+    ASSERT_EQ(flood.connect(api.port(), "/api/v2/ws"), 101);
+    for (int i = 0; i < 200 && flood.send(R"({"type":"ping"})"); ++i) {
+    }
+    EXPECT_EQ(flood.awaitClose(), 1008);
+  }
+  {
+    WsClient pings;
+    ASSERT_EQ(pings.connect(api.port(), "/api/v2/ws"), 101);
+    for (int i = 0; i < 200 && pings.ping(); ++i) {
+    }
+    EXPECT_EQ(pings.awaitClose(), 1008) << "a ping flood counts against the rate limit";
+  }
+  {
+    WsClient many;
+    ASSERT_EQ(many.connect(api.port(), "/api/v2/ws"), 101);
+    for (const char* topic : {"a", "b", "c"})
+      ASSERT_TRUE(many.send(std::string(R"({"type":"subscribe","topic":")") + topic + "\"}"));
+    EXPECT_THAT(*many.read(), HasSubstr("subscribed"));
+    EXPECT_THAT(*many.read(), HasSubstr("subscribed"));
+    EXPECT_THAT(*many.read(), HasSubstr("too_many_subscriptions"));
+  }
+  EXPECT_TRUE(eventually([&] { return openFds() <= fdsBefore; })) << openFds() << " > " << fdsBefore;
+  EXPECT_EQ(request(api.port(), "GET", "/livez").status, 200);
+}
+
+}  // namespace
+}  // namespace hive::api_test

@@ -1,0 +1,330 @@
+// A route provider for the api plugin's tests, built like a real plugin. On
+// request (config) it also provides an in-memory hive.bus/1 (events only), a
+// fake hive.admin/1 and a hive.auth/1 that accepts "Bearer good".
+//
+// Built twice: TEST_ROUTES_BUILD "v1" and "v2" (v2 adds GET /test/v2only).
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <boost/json/src.hpp>
+
+#include "hive/plugin.hpp"
+#include "hive/services/admin.hpp"
+#include "hive/services/auth.hpp"
+#include "hive/services/bus.hpp"
+#include "hive/services/http.hpp"
+
+namespace hive::api_test {
+namespace {
+
+using http::Request;
+using http::Responder;
+using http::Response;
+
+Response json(std::string body, int status = 200) {
+  Response response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+class EchoSession final : public http::WebSocketSession {
+ public:
+  explicit EchoSession(std::shared_ptr<http::WebSocketPeer> peer) : peer_(std::move(peer)) {}
+  void onMessage(std::string_view text) override {
+    if (text == "close-me") {
+      peer_->close(4000, "asked to");
+      return;
+    }
+    (void)peer_->send("echo:" + std::string(text));
+  }
+  void onClose(std::uint16_t) override { peer_.reset(); }
+
+ private:
+  std::shared_ptr<http::WebSocketPeer> peer_;
+};
+
+class Routes final : public http::RouteProvider {
+ public:
+  Routes() {
+    table_.add({.id = "hello", .method = "GET", .path = "/test/hello", .permission = "", .openapi = ""},
+               [](Request, Responder done) {
+                 done(json(std::string("{\"hello\":\"world\",\"build\":\"") + TEST_ROUTES_BUILD + "\"}"));
+               });
+    table_.add({.id = "item",
+                .method = "GET",
+                .path = "/test/items/{id}",
+                .permission = "",
+                .openapi = R"({"summary":"One item","responses":{"200":{"description":"the item"}}})"},
+               [](Request request, Responder done) {
+                 std::string body = "{\"id\":" + http::jsonQuote(request.param("id")) + ",\"query\":{";
+                 for (std::size_t i = 0; i < request.query.size(); ++i)
+                   body += (i ? "," : "") + http::jsonQuote(request.query[i].first) + ":" +
+                           http::jsonQuote(request.query[i].second);
+                 body += "},\"path\":" + http::jsonQuote(request.path) +
+                         ",\"requestId\":" + http::jsonQuote(request.requestId) + "}";
+                 done(json(body));
+               });
+    table_.add({.id = "stats", .method = "GET", .path = "/test/items/stats", .permission = "", .openapi = ""},
+               [](Request, Responder done) { done(json("{\"stats\":true}")); });
+    table_.add(
+        {.id = "delete", .method = "DELETE", .path = "/test/items/{id}", .permission = "", .openapi = ""},
+        [](Request, Responder done) {
+          Response response;
+          response.status = 204;
+          response.contentType.clear();
+          done(response);
+        });
+    table_.add({.id = "echo",
+                .method = "POST",
+                .path = "/test/echo",
+                .permission = "",
+                .openapi = "",
+                .maxBodyBytes = 4096},
+               [](Request request, Responder done) { done(json(http::jsonQuote(request.body))); });
+    table_.add({.id = "json", .method = "POST", .path = "/test/json", .permission = "", .openapi = ""},
+               [](Request request, Responder done) {
+                 boost::json::parse_options options;
+                 options.max_depth = 64;
+                 boost::system::error_code error;
+                 boost::json::monotonic_resource resource;
+                 boost::json::parse(request.body, error, &resource, options);
+                 if (error)
+                   return done(http::problem(422, "Unprocessable Content", "body is not acceptable JSON",
+                                             {{"/", error.message()}}));
+                 done(json("{\"ok\":true}"));
+               });
+    table_.add({.id = "drop", .method = "GET", .path = "/test/drop", .permission = "", .openapi = ""},
+               [](Request, Responder) {});
+    table_.add(
+        {.id = "badheader", .method = "GET", .path = "/test/badheader", .permission = "", .openapi = ""},
+        [](Request, Responder done) {
+          Response response = json("{}");
+          response.headers.push_back({"x-evil", "a\r\nset-cookie: x=1"});
+          done(response);
+        });
+    table_.add(
+        {.id = "secret", .method = "GET", .path = "/test/secret", .permission = "test.read", .openapi = ""},
+        [](Request request, Responder done) {
+          done(json("{\"principal\":" + http::jsonQuote(request.principal) + "}"));
+        });
+    table_.add({.id = "async", .method = "GET", .path = "/test/async", .permission = "", .openapi = ""},
+               [](Request, Responder done) {
+                 // Answered from another thread, as a provider doing I/O would.
+                 std::thread([done = std::move(done)] { done(json("{\"async\":true}")); }).detach();
+               });
+#ifdef TEST_ROUTES_V2
+    table_.add({.id = "v2only", .method = "GET", .path = "/test/v2only", .permission = "", .openapi = ""},
+               [](Request, Responder done) { done(json("{\"v2\":true}")); });
+#endif
+  }
+
+  std::vector<http::Route> routes() override { return table_.routes(); }
+  void serve(std::string_view id, Request request, Responder done) override {
+    table_.serve(id, std::move(request), std::move(done));
+  }
+  std::vector<http::WebSocketRoute> webSocketRoutes() override {
+    return {{.id = "echo",
+             .path = "/test/ws/echo",
+             .permission = "",
+             .subprotocol = "test.echo",
+             .description = "echoes text"}};
+  }
+  Result<std::shared_ptr<http::WebSocketSession>> openWebSocket(
+      std::string_view id, const Request& request, std::shared_ptr<http::WebSocketPeer> peer) override {
+    if (id != "echo") return notFound("no such route");
+    if (request.queryParam("refuse") != nullptr)
+      return Status(StatusCode::kPermissionDenied, "refused on request");
+    return std::shared_ptr<http::WebSocketSession>(std::make_shared<EchoSession>(std::move(peer)));
+  }
+  std::string openapiSchemas() override { return R"({"TestItem":{"type":"object"}})"; }
+
+ private:
+  http::RouteTable table_;
+};
+
+// Events only; the durable-stream half answers kUnimplemented.
+class MemoryBus final : public bus::Bus {
+ public:
+  Result<std::string> publish(std::string_view topic, std::string_view payload) override {
+    std::lock_guard delivery(deliveryMutex_);
+    bus::Event event;
+    {
+      std::lock_guard lock(mutex_);
+      event.timestampMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      event.id = std::to_string(event.timestampMs) + "-" + std::to_string(++sequence_);
+      event.topic = std::string(topic);
+      event.payload = std::string(payload);
+      history_.push_back(event);
+      if (history_.size() > 100'000) history_.pop_front();
+    }
+    for (auto& [id, subscriber] : subscribers_)
+      if (bus::topicMatches(subscriber.first, event.topic)) subscriber.second(event);
+    return event.id;
+  }
+  std::unique_ptr<Subscription> subscribe(std::string pattern,
+                                          std::function<void(const bus::Event&)> callback) override {
+    std::lock_guard delivery(deliveryMutex_);
+    std::uint64_t id = ++subscriberSerial_;
+    subscribers_.emplace(id, std::make_pair(std::move(pattern), std::move(callback)));
+    return std::make_unique<Handle>(*this, id);
+  }
+  Result<std::vector<bus::Event>> replay(std::string_view pattern, std::string_view afterId,
+                                         std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    if (!history_.empty() && bus::compareIds(afterId, history_.front().id) < 0 && afterId != "0")
+      return Status(StatusCode::kOutOfRange, "older than the history");
+    std::vector<bus::Event> out;
+    for (const auto& event : history_)
+      if (bus::compareIds(event.id, afterId) > 0 && bus::topicMatches(pattern, event.topic)) {
+        out.push_back(event);
+        if (out.size() >= limit) break;
+      }
+    return out;
+  }
+  Result<std::string> append(std::string_view, std::string_view) override {
+    return unimplemented("events only");
+  }
+  Status createGroup(std::string_view, std::string_view, bus::GroupOptions) override {
+    return unimplemented("events only");
+  }
+  Result<std::vector<bus::StreamMessage>> read(std::string_view, std::string_view, std::string_view,
+                                               std::size_t, std::chrono::milliseconds) override {
+    return unimplemented("events only");
+  }
+  Status ack(std::string_view, std::string_view, const std::vector<std::string>&) override {
+    return unimplemented("events only");
+  }
+  Result<std::vector<bus::PendingMessage>> pending(std::string_view, std::string_view, std::size_t) override {
+    return unimplemented("events only");
+  }
+  Result<std::vector<bus::StreamMessage>> claimIdle(std::string_view, std::string_view, std::string_view,
+                                                    std::chrono::milliseconds, std::size_t) override {
+    return unimplemented("events only");
+  }
+  Status deadLetter(std::string_view, std::string_view, std::string_view, std::string_view) override {
+    return unimplemented("events only");
+  }
+  Result<std::vector<bus::DeadLetter>> deadLetters(std::string_view, std::string_view, std::size_t) override {
+    return unimplemented("events only");
+  }
+  Result<std::size_t> replayDeadLetters(std::string_view, std::string_view,
+                                        const std::vector<std::string>&) override {
+    return unimplemented("events only");
+  }
+  Result<std::size_t> trim(std::string_view, std::size_t) override { return unimplemented("events only"); }
+  Status ping() override { return okStatus(); }
+
+ private:
+  class Handle final : public Subscription {
+   public:
+    Handle(MemoryBus& bus, std::uint64_t id) : bus_(bus), id_(id) {}
+    ~Handle() override {
+      std::lock_guard delivery(bus_.deliveryMutex_);
+      bus_.subscribers_.erase(id_);
+    }
+
+   private:
+    MemoryBus& bus_;
+    std::uint64_t id_;
+  };
+
+  std::recursive_mutex deliveryMutex_;  // held while callbacks run; a handle's destructor waits for it
+  std::map<std::uint64_t, std::pair<std::string, std::function<void(const bus::Event&)>>> subscribers_;
+  std::uint64_t subscriberSerial_ = 0;
+  std::mutex mutex_;
+  std::deque<bus::Event> history_;
+  std::uint64_t sequence_ = 0;
+};
+
+class FakeKernel final : public admin::Kernel {
+ public:
+  admin::Phase phase() const override { return admin::Phase::kReady; }
+  std::string version() const override { return "0.0.0-test"; }
+  std::vector<admin::PluginState> plugins() const override {
+    return {{.name = "api",
+             .version = "1.0.0",
+             .state = "running",
+             .generation = 1,
+             .file = "api-1.0.0.so",
+             .error = "",
+             .provides = {},
+             .leasesInFlight = 0},
+            {.name = "api_test_routes",
+             .version = "1.0.0",
+             .state = "running",
+             .generation = reloads_ + 1,
+             .file = "api_test_routes.so",
+             .error = "",
+             .provides = {"hive.routes/1"},
+             .leasesInFlight = 0}};
+  }
+  Status reloadPlugin(const std::string& name) override {
+    if (name != "api_test_routes") return notFound("no plugin named '" + name + "'");
+    ++reloads_;
+    return okStatus();
+  }
+  Status reloadConfig() override { return failedPrecondition("test kernel has no config file"); }
+
+ private:
+  std::atomic<std::uint64_t> reloads_{0};
+};
+
+class BearerAuth final : public auth::Authenticator {
+ public:
+  auth::Decision authorize(const http::Request& request, std::string_view permission) override {
+    const std::string* header = request.header("authorization");
+    if (header != nullptr && *header == "Bearer good") return {.allowed = true, .principal = "tester"};
+    if (header != nullptr && *header == "Bearer weak")
+      return {.allowed = permission.empty(),
+              .principal = "weakling",
+              .code = StatusCode::kPermissionDenied,
+              .reason = "missing " + std::string(permission)};
+    return {.allowed = permission.empty(),
+            .principal = "",
+            .code = StatusCode::kUnauthenticated,
+            .reason = "bearer token required"};
+  }
+};
+
+class TestRoutesPlugin final : public Plugin {
+ public:
+  explicit TestRoutesPlugin(PluginContext& context) : context_(context) {}
+
+  void configure(const ConfigNode& section, Diagnostics& diagnostics) override {
+    ConfigReader reader(section, diagnostics);
+    provideBus_ = reader.get<bool>("provide_bus", false);
+    provideAdmin_ = reader.get<bool>("provide_admin", false);
+    provideAuth_ = reader.get<bool>("provide_auth", false);
+    reader.finish();
+  }
+  Status start() override {
+    HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<Routes>()));
+    if (provideBus_) HIVE_TRY(context_.services().provide<bus::Bus>(std::make_shared<MemoryBus>()));
+    if (provideAdmin_) HIVE_TRY(context_.services().provide<admin::Kernel>(std::make_shared<FakeKernel>()));
+    if (provideAuth_)
+      HIVE_TRY(context_.services().provide<auth::Authenticator>(std::make_shared<BearerAuth>()));
+    return okStatus();
+  }
+  void stop() override {}
+
+ private:
+  PluginContext& context_;
+  bool provideBus_ = false;
+  bool provideAdmin_ = false;
+  bool provideAuth_ = false;
+};
+
+}  // namespace
+}  // namespace hive::api_test
+
+HIVE_PLUGIN(hive::api_test::TestRoutesPlugin, .name = "api_test_routes", .version = TEST_ROUTES_VERSION,
+            .description = "routes for the api plugin's tests",
+            .provides = {hive::http::RouteProvider::kServiceId, hive::bus::Bus::kServiceId,
+                         hive::admin::Kernel::kServiceId, hive::auth::Authenticator::kServiceId})

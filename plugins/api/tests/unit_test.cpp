@@ -1,0 +1,91 @@
+// Unit tests of the api plugin's pure parts: settings and the router.
+#include <gtest/gtest.h>
+
+#include "config.hpp"
+#include "router.hpp"
+
+namespace hive::api {
+namespace {
+
+TEST(ApiSettings, DefaultsAndLimits) {
+  Diagnostics diagnostics;
+  Settings settings = readSettings(ConfigNode::map(), diagnostics);
+  EXPECT_FALSE(diagnostics.hasErrors());
+  EXPECT_EQ(settings.address, "127.0.0.1");
+  EXPECT_EQ(settings.port, 8080);
+
+  ConfigNode section = ConfigNode::map();
+  section.set("listen", ConfigNode::scalar("[::1]:0"));
+  settings = readSettings(section, diagnostics);
+  EXPECT_FALSE(diagnostics.hasErrors());
+  EXPECT_EQ(settings.address, "::1");
+  EXPECT_EQ(settings.port, 0);
+  EXPECT_TRUE(isLoopback(settings.address));
+  EXPECT_FALSE(isLoopback("0.0.0.0"));
+  EXPECT_FALSE(isLoopback("10.0.0.1"));
+}
+
+TEST(ApiSettings, ErrorsCarryTheirLocation) {
+  Diagnostics diagnostics;
+  ConfigNode section = ConfigNode::map({"hive.yaml", 3, 5});
+  section.set("listen", ConfigNode::scalar("127.0.0.1:99999", {"hive.yaml", 4, 15}));
+  ConfigNode cors = ConfigNode::map({"hive.yaml", 5, 7});
+  ConfigNode origins = ConfigNode::sequence({"hive.yaml", 6, 9});
+  origins.push(ConfigNode::scalar("not an origin", {"hive.yaml", 6, 11}));
+  cors.set("allow_origins", origins);
+  section.set("cors", cors);
+  readSettings(section, diagnostics);
+  std::string text = diagnostics.toString();
+  EXPECT_NE(text.find("hive.yaml:4:15: error: 'listen': port must be a number from 0 to 65535"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("hive.yaml:6:11: error: 'allow_origins': 'not an origin' is not an origin"),
+            std::string::npos)
+      << text;
+}
+
+TEST(ApiRouter, TemplatesPathsAndQueries) {
+  EXPECT_TRUE(parseTemplate("/a/{b}/c"));
+  EXPECT_FALSE(parseTemplate("a/b"));
+  EXPECT_FALSE(parseTemplate("/a//b"));
+  EXPECT_FALSE(parseTemplate("/a/{b"));
+  EXPECT_FALSE(parseTemplate("/a/{}"));
+  EXPECT_EQ(*splitPath("/a/b%2Dc"), (std::vector<std::string>{"a", "b-c"}));
+  EXPECT_FALSE(splitPath("/a/b%2Fc")) << "an encoded slash would change the route";
+  EXPECT_FALSE(splitPath("/a/%00"));
+  EXPECT_FALSE(splitPath("/a/%4"));
+  auto query = parseQuery("a=1&b=x+y&c&d=%41");
+  ASSERT_TRUE(query);
+  EXPECT_EQ(query->size(), 4u);
+  EXPECT_EQ((*query)[1].second, "x y");
+  EXPECT_EQ((*query)[3].second, "A");
+  EXPECT_FALSE(parseQuery("a=%zz"));
+}
+
+TEST(ApiRouter, MatchesLiteralsFirstAndListsAllowedMethods) {
+  Table table;
+  auto owner = std::make_shared<RouteOwner>();
+  owner->name = "p";
+  auto problems = table.add(owner,
+                            {{.id = "get", .method = "GET", .path = "/t/{id}"},
+                             {.id = "stats", .method = "GET", .path = "/t/stats"},
+                             {.id = "del", .method = "DELETE", .path = "/t/{id}"},
+                             {.id = "clash", .method = "GET", .path = "/t/{other}"},
+                             {.id = "bad", .method = "BREW", .path = "/t"}},
+                            {}, "");
+  EXPECT_EQ(problems.size(), 2u);
+  auto stats = table.match("GET", {"t", "stats"});
+  ASSERT_NE(stats.entry, nullptr);
+  EXPECT_EQ(stats.entry->route.id, "stats");
+  auto item = table.match("GET", {"t", "9"});
+  ASSERT_NE(item.entry, nullptr);
+  EXPECT_EQ(item.entry->route.id, "get");
+  EXPECT_EQ(item.params.at("id"), "9");
+  auto wrong = table.match("POST", {"t", "9"});
+  EXPECT_EQ(wrong.entry, nullptr);
+  EXPECT_EQ(wrong.allowed, (std::vector<std::string>{"GET", "DELETE"}));
+  EXPECT_TRUE(table.match("GET", {"u"}).allowed.empty());
+}
+
+}  // namespace
+}  // namespace hive::api

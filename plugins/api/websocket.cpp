@@ -1,0 +1,510 @@
+#include "websocket.hpp"
+
+#include <atomic>
+#include <deque>
+#include <optional>
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+
+#include "dispatcher.hpp"
+#include "upgrade.hpp"
+
+namespace hive::api {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
+
+namespace {
+
+constexpr std::size_t kReplayLimit = 10'000;
+
+bool validPattern(std::string_view pattern) {
+  if (pattern.empty() || pattern.size() > 256) return false;
+  for (char c : pattern)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-' && c != ':' &&
+        c != '*')
+      return false;
+  return true;
+}
+
+std::string reply(std::string_view type, std::string_view id, std::string_view topic = {},
+                  std::string_view payload = {}) {
+  std::string out = "{\"type\":" + http::jsonQuote(type);
+  if (!id.empty()) out += ",\"id\":" + http::jsonQuote(id);
+  out += ",\"ts\":" + std::to_string(nowMs());
+  if (!topic.empty()) out += ",\"topic\":" + http::jsonQuote(topic);
+  if (!payload.empty()) out += ",\"payload\":" + std::string(payload);
+  out += "}";
+  return out;
+}
+
+std::string errorPayload(std::string_view code, std::string_view message) {
+  return "{\"code\":" + http::jsonQuote(code) + ",\"message\":" + http::jsonQuote(message) + "}";
+}
+
+class WebSocketConnection;
+
+// What a provider holds to talk to its client. Counts as live work of ours, so
+// the api plugin is not unloaded while a provider still holds one.
+class Peer final : public http::WebSocketPeer {
+ public:
+  Peer(std::shared_ptr<Shared> shared, std::weak_ptr<WebSocketConnection> connection, std::string id)
+      : token_(std::move(shared)), connection_(std::move(connection)), id_(std::move(id)) {}
+  Status send(std::string text) override;
+  void close(std::uint16_t code, std::string reason) override;
+  const std::string& id() const override { return id_; }
+
+ private:
+  LiveToken token_;
+  std::weak_ptr<WebSocketConnection> connection_;
+  std::string id_;
+};
+
+class WebSocketConnection final : public Connection,
+                                  public HubClient,
+                                  public std::enable_shared_from_this<WebSocketConnection> {
+ public:
+  WebSocketConnection(std::shared_ptr<Shared> shared, beast::tcp_stream stream,
+                      bhttp::request<bhttp::string_body> head, Upgrade upgrade)
+      : token_(std::move(shared)),
+        ws_(std::move(stream)),
+        head_(std::move(head)),
+        upgrade_(std::move(upgrade)) {
+    token_->webSocketConnections.fetch_add(1);
+    token_->openConnections.add(1);
+    tokens_ = limits().messagesPerSecond;
+    refilled_ = std::chrono::steady_clock::now();
+  }
+  ~WebSocketConnection() override {
+    token_->remove(registration_);
+    if (hubRegistration_ != 0) token_->hub.remove(hubRegistration_);
+    token_->webSocketConnections.fetch_sub(1);
+    token_->openConnections.add(-1);
+  }
+
+  void start() {
+    registration_ = token_->add(weak_from_this());
+    if (token_->webSocketConnections.load() > limits().maxConnections)
+      return refuse(http::problem(503, "Service Unavailable", "too many WebSocket connections"));
+    if (upgrade_.entry != nullptr) {
+      lease_ = upgrade_.entry->owner->lease();
+      http::RouteProvider* provider = lease_.get();
+      if (provider == nullptr)
+        return refuse(
+            http::problem(503, "Service Unavailable", "the provider of this route is not available"));
+      peer_ = std::make_shared<Peer>(token_.shared(), weak_from_this(), upgrade_.request.requestId);
+      Result<std::shared_ptr<http::WebSocketSession>> opened = Status(StatusCode::kInternal, "exception");
+      try {
+        opened = provider->openWebSocket(upgrade_.entry->route.id, upgrade_.request, peer_);
+      } catch (...) {
+        token_->context.log().error("WebSocket route " + upgrade_.entry->route.path +
+                                    ": exception escaped openWebSocket()");
+      }
+      if (!opened.ok() || *opened == nullptr) {
+        int status = 503;
+        switch (opened.status().code()) {
+          case StatusCode::kPermissionDenied: status = 403; break;
+          case StatusCode::kInvalidArgument: status = 400; break;
+          case StatusCode::kResourceExhausted: status = 429; break;
+          default: break;
+        }
+        peer_.reset();
+        lease_ = {};
+        return refuse(http::problem(status, status == 503 ? "Service Unavailable" : "Refused",
+                                    status == 503 ? "" : opened.status().message()));
+      }
+      session_ = std::move(*opened);
+    }
+    websocket::stream_base::timeout timeouts;
+    timeouts.handshake_timeout = std::chrono::seconds(10);
+    timeouts.idle_timeout = limits().idleTimeout;
+    timeouts.keep_alive_pings = false;
+    ws_.set_option(timeouts);
+    ws_.read_message_max(limits().messageBytes);
+    ws_.set_option(
+        websocket::stream_base::decorator([protocol = upgrade_.subprotocol, id = upgrade_.request.requestId](
+                                              websocket::response_type& response) {
+          if (!protocol.empty()) response.set(bhttp::field::sec_websocket_protocol, protocol);
+          response.set("x-request-id", id);
+        }));
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::ping && !allow()) closeWith(1008, "rate limit exceeded");
+    });
+    ws_.async_accept(head_, [self = shared_from_this()](const boost::system::error_code& error) {
+      self->onAccept(error);
+    });
+  }
+
+  // Connection
+  void drain() override {
+    net::post(ws_.get_executor(),
+              [self = shared_from_this()] { self->closeWith(1001, "server restarting"); });
+  }
+  void shutdown() override {
+    net::post(ws_.get_executor(), [self = shared_from_this()] { self->hardClose(); });
+  }
+
+  // HubClient
+  void deliver(std::shared_ptr<const HubEvent> event) override {
+    net::post(ws_.get_executor(),
+              [self = shared_from_this(), event = std::move(event)] { self->onEvent(event); });
+  }
+
+  // From Peer (any thread).
+  Status sendFromProvider(std::string text) {
+    if (closed_.load()) return unavailable("connection closed");
+    if (queued_.fetch_add(1) >= limits().sendQueue) {
+      queued_.fetch_sub(1);
+      net::post(ws_.get_executor(), [self = shared_from_this()] { self->slowConsumer(); });
+      return resourceExhausted("send queue full");
+    }
+    auto message = std::make_shared<const std::string>(std::move(text));
+    net::post(ws_.get_executor(), [self = shared_from_this(), message] { self->write(message, true); });
+    return okStatus();
+  }
+  void closeFromProvider(std::uint16_t code, std::string reason) {
+    net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
+      self->closeWith(code, reason);
+    });
+  }
+
+ private:
+  const WebSocketLimits& limits() const { return token_->settings.webSocket; }
+
+  void refuse(http::Response response) {
+    closed_ = true;
+    token_->dispatcher.countRejection(response.status, upgrade_.request.remoteAddress);
+    auto message = std::make_shared<bhttp::response<bhttp::string_body>>(
+        static_cast<bhttp::status>(response.status), 11);
+    message->set(bhttp::field::content_type, response.contentType);
+    message->set("x-request-id", upgrade_.request.requestId);
+    message->body() = std::move(response.body);
+    message->keep_alive(false);
+    message->prepare_payload();
+    auto& stream = beast::get_lowest_layer(ws_);
+    stream.expires_after(std::chrono::seconds(5));
+    bhttp::async_write(stream, *message,
+                       [self = shared_from_this(), message](const boost::system::error_code&, std::size_t) {
+                         self->hardClose();
+                       });
+  }
+
+  // Token bucket: messagesPerSecond, burst of the same size.
+  bool allow() {
+    auto now = std::chrono::steady_clock::now();
+    double rate = limits().messagesPerSecond;
+    tokens_ = std::min(rate, tokens_ + std::chrono::duration<double>(now - refilled_).count() * rate);
+    refilled_ = now;
+    if (tokens_ < 1.0) return false;
+    tokens_ -= 1.0;
+    return true;
+  }
+
+  void onAccept(const boost::system::error_code& error) {
+    if (error) return finish(1006);
+    // Nothing may be written before the handshake's own answer is out.
+    accepted_ = true;
+    if (deferredClose_) {
+      auto [code, reason] = *deferredClose_;
+      deferredClose_.reset();
+      closeWith(code, reason);
+    } else if (!queue_.empty() && !writing_) {
+      writeNext();
+    }
+    if (upgrade_.entry == nullptr) hubRegistration_ = token_->hub.add(weak_from_this());
+    if (token_->draining.load() || token_->stopping.load()) closeWith(1001, "server restarting");
+    read();
+  }
+
+  void read() {
+    ws_.async_read(buffer_, [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
+      self->onRead(error);
+    });
+  }
+
+  void onRead(const boost::system::error_code& error) {
+    if (error) {
+      std::uint16_t code = ws_.reason().code;
+      if (error == websocket::error::message_too_big) code = 1009;
+      if (error == websocket::error::bad_frame_payload) code = 1007;
+      if (code == 0) code = 1006;
+      return finish(code);
+    }
+    std::string text = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    if (closing_) return read();
+    if (!allow()) {
+      closeWith(1008, "rate limit exceeded");
+      return read();
+    }
+    if (!ws_.got_text()) {
+      closeWith(1003, "text messages only");
+      return read();
+    }
+    if (session_) {
+      try {
+        session_->onMessage(text);
+      } catch (...) {
+        token_->context.log().error("WebSocket route " + upgrade_.entry->route.path +
+                                    ": exception escaped onMessage()");
+        closeWith(1011, "internal error");
+      }
+    } else {
+      onHubMessage(text);
+    }
+    read();
+  }
+
+  void onHubMessage(const std::string& text) {
+    boost::json::parse_options options;
+    options.max_depth = 16;
+    boost::system::error_code error;
+    boost::json::value value = boost::json::parse(text, error, {}, options);
+    const boost::json::object* object = error ? nullptr : value.if_object();
+    const boost::json::string* type =
+        object ? (object->contains("type") ? object->at("type").if_string() : nullptr) : nullptr;
+    std::string id;
+    if (object != nullptr && object->contains("id")) {
+      if (const auto* s = object->at("id").if_string()) id = std::string(s->data(), s->size()).substr(0, 128);
+    }
+    if (type == nullptr)
+      return send(
+          reply("error", id, {}, errorPayload("bad_request", "expected a JSON object with a string 'type'")));
+    std::string topic;
+    if (object->contains("topic"))
+      if (const auto* s = object->at("topic").if_string()) topic.assign(s->data(), s->size());
+    if (*type == "ping") return send(reply("pong", id));
+    if (*type == "unsubscribe") {
+      std::erase_if(subscriptions_, [&](const Subscription& s) { return s.pattern == topic; });
+      return send(reply("unsubscribed", id, topic));
+    }
+    if (*type != "subscribe")
+      return send(reply("error", id, {}, errorPayload("unknown_type", "unknown message type")));
+    if (!validPattern(topic))
+      return send(reply("error", id, topic,
+                        errorPayload("bad_topic", "topic pattern must match [A-Za-z0-9._:*-]{1,256}")));
+    std::string since;
+    if (object->contains("payload"))
+      if (const auto* payload = object->at("payload").if_object(); payload && payload->contains("since"))
+        if (const auto* s = payload->at("since").if_string()) since.assign(s->data(), s->size());
+    for (const auto& existing : subscriptions_)
+      if (existing.pattern == topic) return send(reply("subscribed", id, topic));
+    if (subscriptions_.size() >= limits().subscriptions)
+      return send(
+          reply("error", id, topic, errorPayload("too_many_subscriptions", "subscription limit reached")));
+    Subscription subscription;
+    subscription.pattern = topic;
+    subscription.lastId = since;
+    if (!since.empty()) {
+      subscription.replaying = true;
+      auto executor = ws_.get_executor();
+      bool started = token_->hub.replay(
+          topic, since, kReplayLimit,
+          [self = shared_from_this(), topic, executor](Result<std::vector<bus::Event>> events) {
+            net::post(executor, [self, topic, events = std::move(events)]() mutable {
+              self->onReplay(topic, std::move(events));
+            });
+          });
+      if (!started) {
+        subscription.replaying = false;
+        send(reply("error", id, topic, errorPayload("replay_unavailable", "no event bus to resume from")));
+      }
+    }
+    subscriptions_.push_back(std::move(subscription));
+    send(reply("subscribed", id, topic));
+  }
+
+  void onReplay(const std::string& pattern, Result<std::vector<bus::Event>> events) {
+    auto found = std::find_if(subscriptions_.begin(), subscriptions_.end(),
+                              [&](const Subscription& s) { return s.pattern == pattern; });
+    if (found == subscriptions_.end() || closing_) return;
+    if (!events.ok()) {
+      bool gone = events.status().code() == StatusCode::kOutOfRange;
+      send(reply("error", {}, pattern,
+                 errorPayload(gone ? "resync_required" : "replay_failed",
+                              gone ? "the id is older than the history kept; resynchronise"
+                                   : "the event history is not available")));
+    } else {
+      for (const auto& event : *events) {
+        if (!found->lastId.empty() && bus::compareIds(event.id, found->lastId) <= 0) continue;
+        found->lastId = event.id;
+        send(Hub::envelope(event)->text);
+      }
+    }
+    found->replaying = false;
+    auto held = std::move(found->held);
+    for (const auto& event : held) {
+      if (!found->lastId.empty() && bus::compareIds(event->id, found->lastId) <= 0) continue;
+      found->lastId = event->id;
+      write(std::make_shared<const std::string>(event->text), false);
+    }
+  }
+
+  void onEvent(const std::shared_ptr<const HubEvent>& event) {
+    if (closing_) return;
+    bool wanted = false;
+    for (auto& subscription : subscriptions_) {
+      if (!bus::topicMatches(subscription.pattern, event->topic)) continue;
+      if (subscription.replaying) {
+        if (subscription.held.size() >= limits().sendQueue) return slowConsumer();
+        subscription.held.push_back(event);
+        continue;
+      }
+      if (!subscription.lastId.empty() && bus::compareIds(event->id, subscription.lastId) <= 0) continue;
+      subscription.lastId = event->id;
+      wanted = true;
+    }
+    if (wanted) {
+      // Events share one string; a copy of the pointer goes into the queue.
+      write(std::shared_ptr<const std::string>(event, &event->text), false);
+    }
+  }
+
+  void send(std::string text) { write(std::make_shared<const std::string>(std::move(text)), false); }
+
+  // On the strand. `counted`: already counted in queued_ by sendFromProvider.
+  void write(std::shared_ptr<const std::string> message, bool counted) {
+    if (closing_) {
+      if (counted) queued_.fetch_sub(1);
+      return;
+    }
+    if (!counted && queued_.fetch_add(1) >= limits().sendQueue) {
+      queued_.fetch_sub(1);
+      return slowConsumer();
+    }
+    queue_.push_back(std::move(message));
+    if (!writing_ && accepted_) writeNext();
+  }
+
+  void writeNext() {
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(net::buffer(*queue_.front()),
+                    [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
+                      self->queue_.pop_front();
+                      self->queued_.fetch_sub(1);
+                      self->writing_ = false;
+                      if (error) return self->hardClose();
+                      if (self->pendingClose_) return self->startClose();
+                      if (!self->queue_.empty()) self->writeNext();
+                    });
+  }
+
+  void closeWith(std::uint16_t code, std::string reason) {
+    if (closing_ || closed_.load()) return;
+    if (!accepted_) {
+      if (!deferredClose_) deferredClose_.emplace(code, std::move(reason));
+      return;
+    }
+    closing_ = true;
+    closeReason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason.substr(0, 120));
+    // Messages not yet on the wire are dropped; the one being written finishes first.
+    std::size_t dropped = queue_.size() - (writing_ ? 1 : 0);
+    queue_.erase(queue_.begin() + (writing_ ? 1 : 0), queue_.end());
+    queued_.fetch_sub(dropped);
+    if (writing_)
+      pendingClose_ = true;
+    else
+      startClose();
+  }
+
+  void startClose() {
+    pendingClose_ = false;
+    ws_.async_close(closeReason_, [self = shared_from_this()](const boost::system::error_code& error) {
+      if (error) self->hardClose();
+    });
+  }
+
+  void slowConsumer() {
+    token_->context.log().warn("WebSocket client " + upgrade_.request.remoteAddress +
+                               ": send queue full (slow consumer); closing");
+    hardClose();
+  }
+
+  void hardClose() {
+    closing_ = true;
+    boost::system::error_code ignored;
+    auto& socket = beast::get_lowest_layer(ws_).socket();
+    socket.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  }
+
+  // The read loop ended: the connection is over.
+  void finish(std::uint16_t code) {
+    if (closed_.exchange(true)) return;
+    closing_ = true;
+    if (hubRegistration_ != 0) {
+      token_->hub.remove(hubRegistration_);
+      hubRegistration_ = 0;
+    }
+    if (session_) {
+      try {
+        session_->onClose(code);
+      } catch (...) {
+        token_->context.log().error("WebSocket route: exception escaped onClose()");
+      }
+    }
+    // The provider's objects go before the lease that keeps its code mapped.
+    session_.reset();
+    peer_.reset();
+    lease_ = {};
+    if (!writing_) hardClose();
+  }
+
+  struct Subscription {
+    std::string pattern;
+    std::string lastId;
+    bool replaying = false;
+    std::vector<std::shared_ptr<const HubEvent>> held;  // live events while the replay runs
+  };
+
+  LiveToken token_;
+  websocket::stream<beast::tcp_stream> ws_;
+  bhttp::request<bhttp::string_body> head_;
+  Upgrade upgrade_;
+  beast::flat_buffer buffer_;
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  std::atomic<std::size_t> queued_{0};
+  std::atomic<bool> closed_{false};
+  bool writing_ = false;
+  bool accepted_ = false;
+  std::optional<std::pair<std::uint16_t, std::string>> deferredClose_;
+  bool closing_ = false;
+  bool pendingClose_ = false;
+  websocket::close_reason closeReason_;
+  double tokens_ = 0;
+  std::chrono::steady_clock::time_point refilled_;
+  std::vector<Subscription> subscriptions_;
+  std::uint64_t registration_ = 0;
+  std::uint64_t hubRegistration_ = 0;
+  RouteOwner::Lease lease_;
+  std::shared_ptr<http::WebSocketSession> session_;
+  std::shared_ptr<Peer> peer_;
+};
+
+Status Peer::send(std::string text) {
+  auto connection = connection_.lock();
+  if (!connection) return unavailable("connection closed");
+  return connection->sendFromProvider(std::move(text));
+}
+
+void Peer::close(std::uint16_t code, std::string reason) {
+  if (auto connection = connection_.lock()) connection->closeFromProvider(code, std::move(reason));
+}
+
+}  // namespace
+
+void startWebSocket(std::shared_ptr<Shared> shared, beast::tcp_stream stream,
+                    bhttp::request<bhttp::string_body> head, Upgrade upgrade) {
+  std::make_shared<WebSocketConnection>(std::move(shared), std::move(stream), std::move(head),
+                                        std::move(upgrade))
+      ->start();
+}
+
+}  // namespace hive::api
