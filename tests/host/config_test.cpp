@@ -798,8 +798,8 @@ TEST(ShippedConfigTest, TheEmbeddedDefaultIsValid) {
   // The platform, embedded: API, SQLite, the local bus, tasks, agents, process agents.
   std::vector<std::string> names;
   for (const auto& p : result->plugins) names.push_back(p.name);
-  EXPECT_THAT(names, ElementsAre("api", "storage_sqlite", "communication_engine", "task_manager", "orchestrator",
-                                 "task_execution_engine"));
+  EXPECT_THAT(names, ElementsAre("api", "storage_sqlite", "communication_engine", "task_manager",
+                                 "orchestrator", "task_execution_engine"));
 }
 
 TEST(ShippedConfigTest, LogLevelComesFromTheEnvironment) {
