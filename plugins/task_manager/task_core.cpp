@@ -573,8 +573,7 @@ Status TaskCore::progress(const std::string& taskId, const std::string& leaseTok
 }
 
 Status TaskCore::finish(const std::string& taskId, const std::string& leaseToken, TaskStatus status,
-                        const std::string& result, const std::string& error, bool retry,
-                        std::chrono::milliseconds retryAfter) {
+                        const std::string& result, const std::string& error, bool retry, bool backOff) {
   if (result.size() > options_.limits.maxPayloadBytes) return invalidArgument("result too large");
   bool isStale = false;
   Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
@@ -588,6 +587,7 @@ Status TaskCore::finish(const std::string& taskId, const std::string& leaseToken
     }
     std::int64_t now = nowMs();
     bool again = retry && t.attempts < t.maxAttempts;
+    auto retryAfter = backOff ? backoff(t.attempts) : std::chrono::milliseconds(0);
     Status queued = again ? tx.fail(t.queue, t.id, leaseToken, retryAfter, error)
                           : tx.complete(t.queue, t.id, leaseToken);
     if (!queued.ok()) {
@@ -617,21 +617,19 @@ Status TaskCore::finish(const std::string& taskId, const std::string& leaseToken
 
 Status TaskCore::succeeded(const std::string& taskId, const std::string& leaseToken,
                            const std::string& result) {
-  return finish(taskId, leaseToken, TaskStatus::kSucceeded, result, {}, false, {});
+  return finish(taskId, leaseToken, TaskStatus::kSucceeded, result, {}, false, false);
 }
 
 Status TaskCore::failed(const std::string& taskId, const std::string& leaseToken, const std::string& error,
                         bool retryable) {
-  Result<Task> current = get(taskId);
-  std::uint32_t attempts = current.ok() ? current->attempts : 1;
   return finish(taskId, leaseToken, TaskStatus::kFailed, {}, error.empty() ? "failed" : error, retryable,
-                backoff(attempts));
+                true);
 }
 
 Status TaskCore::released(const std::string& taskId, const std::string& leaseToken,
                           const std::string& reason) {
   return finish(taskId, leaseToken, TaskStatus::kFailed, {}, reason.empty() ? "released" : reason, true,
-                std::chrono::milliseconds(0));
+                false);
 }
 
 // ---- dependencies ----

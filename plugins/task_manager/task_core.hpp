@@ -92,10 +92,10 @@ class TaskCore final : public tasks::TaskService {
   void notifyWork();
   // Rejects a report with a stale token and records it on the task.
   Status stale(const std::string& taskId, const std::string& leaseToken, const std::string& what);
-  // Finished with `leaseToken`: terminal or back to the queue.
+  // Finished with `leaseToken`: terminal or back to the queue, after the
+  // attempt's backoff when `backOff` (a failure), at once otherwise (a release).
   Status finish(const std::string& taskId, const std::string& leaseToken, TaskStatus status,
-                const std::string& result, const std::string& error, bool retry,
-                std::chrono::milliseconds retryAfter);
+                const std::string& result, const std::string& error, bool retry, bool backOff);
   std::chrono::milliseconds backoff(std::uint32_t attempts) const;
   // After `taskId` reached a terminal state: enqueue or kill its dependents.
   void settleDependents(const std::string& taskId, bool succeeded);
