@@ -259,8 +259,14 @@ void Dispatcher::dispatch(Exchange& exchange, std::string body, std::function<vo
       std::make_shared<Completion>(std::move(done), lease, context_.log(), exchange.entry->route.path);
   std::string routeId = exchange.entry->route.id;
   try {
-    // The exchange keeps its own copy of the request for the access log.
-    http::Request request = exchange.request;
+    // The provider gets the request; the exchange keeps what the access log needs.
+    http::Request request = std::move(exchange.request);
+    exchange.request = http::Request{};
+    exchange.request.method = request.method;
+    exchange.request.path = request.path;
+    exchange.request.requestId = request.requestId;
+    exchange.request.remoteAddress = request.remoteAddress;
+    exchange.request.principal = request.principal;
     request.body = std::move(body);
     provider->serve(routeId, std::move(request),
                     [completion](http::Response response) { completion->complete(std::move(response)); });
@@ -290,12 +296,7 @@ void Dispatcher::finish(const Exchange& exchange, http::Response& response, std:
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange.started).count();
   latency_.observe(seconds);
-  context_.metrics()
-      .counter("api_requests_total", "HTTP requests by route template, method and status",
-               {{"route", exchange.routeTemplate},
-                {"method", request.method},
-                {"status", std::to_string(response.status)}})
-      .increment();
+  requests(exchange.routeTemplate, request.method, response.status).increment();
   if (settings_.accessLog && context_.log().enabled(LogLevel::kInfo)) {
     std::string path = request.path.empty() ? "(malformed)" : request.path;
     context_.log().info(
@@ -308,11 +309,24 @@ void Dispatcher::finish(const Exchange& exchange, http::Response& response, std:
   }
 }
 
+Counter& Dispatcher::requests(std::string_view route, std::string_view method, int status) {
+  // A method label from the wire is one of the standard ones: clients cannot
+  // grow the number of series.
+  static constexpr std::string_view kMethods[] = {"GET",    "HEAD",    "POST",  "PUT",     "PATCH",
+                                                  "DELETE", "OPTIONS", "TRACE", "CONNECT", "(unparsed)"};
+  if (std::find(std::begin(kMethods), std::end(kMethods), method) == std::end(kMethods)) method = "OTHER";
+  std::lock_guard lock(countersMutex_);
+  auto found = counters_.find(std::tuple(route, method, status));
+  if (found != counters_.end()) return *found->second;
+  Counter& counter = context_.metrics().counter(
+      "api_requests_total", "HTTP requests by route template, method and status",
+      {{"route", std::string(route)}, {"method", std::string(method)}, {"status", std::to_string(status)}});
+  counters_.emplace(std::tuple(std::string(route), std::string(method), status), &counter);
+  return counter;
+}
+
 void Dispatcher::countRejection(int status, const std::string& remoteAddress) {
-  context_.metrics()
-      .counter("api_requests_total", "HTTP requests by route template, method and status",
-               {{"route", "(rejected)"}, {"method", "(unparsed)"}, {"status", std::to_string(status)}})
-      .increment();
+  requests("(rejected)", "(unparsed)", status).increment();
   if (settings_.accessLog)
     context_.log().info("access rejected status=" + std::to_string(status) + " remote=" + remoteAddress);
 }

@@ -6,10 +6,13 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "config.hpp"
@@ -71,6 +74,9 @@ class Dispatcher {
 
  private:
   void refreshAuthenticator();
+  // api_requests_total for one route template, method and status; the
+  // registry's lookup (labels sorted, keys built) runs once per combination.
+  Counter& requests(std::string_view route, std::string_view method, int status);
 
   PluginContext& context_;
   const Settings& settings_;
@@ -79,6 +85,8 @@ class Dispatcher {
   ServiceHandle<auth::Authenticator> authenticator_;
   std::unique_ptr<Subscription> authWatch_;
   Histogram& latency_;
+  std::mutex countersMutex_;
+  std::map<std::tuple<std::string, std::string, int>, Counter*, std::less<>> counters_;
 };
 
 // A fresh request id (128 random bits, hex).

@@ -11,10 +11,12 @@
 #include <string_view>
 #include <thread>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -34,9 +36,18 @@ using tcp = net::ip::tcp;
 
 namespace {
 
+// A connection's socket and timer run on its strand, with the executor type
+// spelled out (no type-erased executor on the hot path).
+using Strand = net::strand<net::io_context::executor_type>;
+using Socket = net::basic_stream_socket<tcp, Strand>;
+using Timer =
+    net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>, Strand>;
+using Clock = std::chrono::steady_clock;
+
 constexpr std::string_view kHubPath = "/api/v2/ws";
 constexpr auto kDrainGrace = std::chrono::seconds(1);
 constexpr std::size_t kLingerBytes = 256 * 1024;
+constexpr auto kCancelGrace = std::chrono::seconds(5);
 
 enum class HeadScan { kIncomplete, kComplete, kMalformed };
 
@@ -98,10 +109,10 @@ bool hasToken(std::string_view list, std::string_view token) {
 
 class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(std::shared_ptr<Shared> shared, tcp::socket socket)
-      : token_(std::move(shared)), stream_(std::move(socket)), deadline_(stream_.get_executor()) {
+  HttpSession(std::shared_ptr<Shared> shared, Socket socket)
+      : token_(std::move(shared)), socket_(std::move(socket)), deadline_(socket_.get_executor()) {
     boost::system::error_code ignored;
-    auto remote = stream_.socket().remote_endpoint(ignored);
+    auto remote = socket_.remote_endpoint(ignored);
     remote_ =
         ignored ? std::string("unknown") : remote.address().to_string() + ":" + std::to_string(remote.port());
     token_->httpConnections.fetch_add(1);
@@ -126,26 +137,26 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
   // Connection (called from any thread)
   void drain() override {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
       if (self->waitingIdle_ && self->buffer_.size() == 0) {
         self->drainRestart_ = true;
         boost::system::error_code ignored;
-        self->stream_.socket().cancel(ignored);
+        self->socket_.cancel(ignored);
       }
     });
   }
   void shutdown() override {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
-      boost::system::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      self->stream_.close();
-    });
+    net::post(socket_.get_executor(), [self = shared_from_this()] { self->close(); });
   }
 
  private:
   const Settings& settings() const { return token_->settings; }
 
   void readHead() {
+    if (timedOut_) {  // the deadline passed while no read was pending
+      if (buffer_.size() == 0) return close();
+      return reject(408, "Request Timeout", "the request head did not arrive in time");
+    }
     std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
     std::size_t headLength = 0;
     std::string problem;
@@ -160,24 +171,21 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
         return reject(414, "URI Too Long", "the request line exceeds the limit");
       return reject(431, "Request Header Fields Too Large", "the request head exceeds the limit");
     }
-    auto now = std::chrono::steady_clock::now();
     waitingIdle_ = buffer_.size() == 0;
     if (waitingIdle_) {
       bool draining = token_->draining.load();
       if (token_->stopping.load()) return close();
       auto wait = draining ? std::chrono::milliseconds(kDrainGrace)
                            : (served_ == 0 ? settings().headerTimeout : settings().idleTimeout);
-      stream_.expires_at(now + wait);
-    } else {
-      if (!headStarted_) {
-        headStarted_ = true;
-        armDeadline(settings().headerTimeout);
-      }
-      // A backstop only: the deadline timer answers 408 before this closes.
-      stream_.expires_after(settings().headerTimeout + std::chrono::seconds(5));
+      expireAfter(wait);
+    } else if (!headStarted_) {
+      // The head's deadline runs from its first byte: a client trickling bytes
+      // does not extend it.
+      headStarted_ = true;
+      expireAfter(settings().headerTimeout);
     }
     std::size_t room = settings().headerBytes - buffer_.size();
-    stream_.async_read_some(
+    socket_.async_read_some(
         buffer_.prepare(std::min<std::size_t>(room, 16 * 1024)),
         [self = shared_from_this()](const boost::system::error_code& error, std::size_t n) {
           self->buffer_.commit(n);
@@ -188,15 +196,13 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void onHeadBytes(const boost::system::error_code& error) {
     bool wasIdle = waitingIdle_;
     waitingIdle_ = false;
-    if (error == net::error::operation_aborted && timedOut_)
+    if (error == net::error::operation_aborted && timedOut_) {
+      if (wasIdle) return close();
       return reject(408, "Request Timeout", "the request head did not arrive in time");
+    }
     if (error == net::error::operation_aborted && drainRestart_) {
       drainRestart_ = false;
       return readHead();
-    }
-    if (error == beast::error::timeout) {
-      if (buffer_.size() == 0 || wasIdle) return close();
-      return reject(408, "Request Timeout", "the request head did not arrive in time");
     }
     if (error) return close();
     readHead();
@@ -204,8 +210,6 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
   void onHead(std::size_t headLength) {
     headStarted_ = false;
-    deadline_.cancel();
-    timedOut_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(settings().headerBytes));
     // The real limit is set once the route is known: here a large Content-Length
@@ -281,16 +285,14 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     }
     parser_->body_limit(exchange_.bodyLimit);
     if (parser_->is_done()) return onRequest();
-    armDeadline(settings().bodyTimeout);
-    stream_.expires_after(settings().bodyTimeout + std::chrono::seconds(5));
-    bhttp::async_read(stream_, buffer_, *parser_,
+    expireAfter(settings().bodyTimeout);
+    bhttp::async_read(socket_, buffer_, *parser_,
                       [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
                         self->onBody(error);
                       });
   }
 
   void onBody(const boost::system::error_code& error) {
-    deadline_.cancel();
     if (error) {
       closeAfter_ = true;
       if (error == net::error::operation_aborted && timedOut_)
@@ -298,8 +300,6 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       if (error == bhttp::error::body_limit)
         return respond(http::problem(413, "Content Too Large",
                                      "the body exceeds " + std::to_string(exchange_.bodyLimit) + " bytes"));
-      if (error == beast::error::timeout)
-        return respond(http::problem(408, "Request Timeout", "the body did not arrive in time"));
       if (error == bhttp::error::end_of_stream || error == net::error::eof ||
           error == net::error::connection_reset || error == bhttp::error::partial_message)
         return close();
@@ -309,12 +309,13 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
   void onRequest() {
-    stream_.expires_never();
+    expireNever();
     dispatching_ = true;
-    auto executor = stream_.get_executor();
+    auto executor = socket_.get_executor();
     token_->dispatcher.dispatch(exchange_, std::move(parser_->get().body()),
                                 [self = shared_from_this(), executor](http::Response response) {
-                                  net::post(executor, [self, response = std::move(response)]() mutable {
+                                  // Inline when the provider answers on our strand (most do).
+                                  net::dispatch(executor, [self, response = std::move(response)]() mutable {
                                     self->dispatching_ = false;
                                     self->respond(std::move(response));
                                   });
@@ -377,8 +378,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     upgraded_ = true;
     token_->httpConnections.fetch_sub(1);
     token_->openConnections.add(-1);
-    stream_.expires_never();
-    startWebSocket(token_.shared(), std::move(stream_), parser_->release(), std::move(upgrade));
+    expireNever();
+    closed_ = true;  // the socket moves on; our timer must not touch it
+    deadline_.cancel();
+    startWebSocket(token_.shared(), beast::tcp_stream(tcp::socket(std::move(socket_))), parser_->release(),
+                   std::move(upgrade));
   }
 
   // A refusal before an exchange exists: a problem, then close.
@@ -401,35 +405,60 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       token_->dispatcher.finish(exchange_, response, response.body.size());
     }
     bool keep = keepAlive_ && !closeAfter_ && !token_->draining.load() && !token_->stopping.load();
-    auto message = std::make_shared<bhttp::response<bhttp::string_body>>(
-        static_cast<bhttp::status>(response.status), version_ == 10 ? 10 : 11);
-    if (!response.contentType.empty() && response.status != 204 && response.status != 304)
-      message->set(bhttp::field::content_type, response.contentType);
-    for (auto& header : response.headers) message->insert(header.name, header.value);
-    message->body() = std::move(response.body);
-    message->keep_alive(keep);
-    message->prepare_payload();
-    stream_.expires_after(settings().idleTimeout);
-    bhttp::async_write(
-        stream_, *message,
-        [self = shared_from_this(), message, keep](const boost::system::error_code& error, std::size_t) {
-          if (error) return self->close();
-          if (!keep) return self->lingerClose();
-          ++self->served_;
-          self->exchange_ = Exchange{};
-          self->parser_.reset();
-          self->readHead();
-        });
+    serialize(response, keep);
+    expireAfter(settings().idleTimeout);
+    net::async_write(socket_, net::buffer(out_),
+                     [self = shared_from_this(), keep](const boost::system::error_code& error, std::size_t) {
+                       if (error) return self->close();
+                       if (!keep) return self->lingerClose();
+                       ++self->served_;
+                       self->exchange_ = Exchange{};
+                       self->parser_.reset();
+                       self->readHead();
+                     });
+  }
+
+  // The response as it goes on the wire, into out_ (its capacity is reused).
+  // Header values were checked for CR/LF before they got here.
+  void serialize(const http::Response& response, bool keep) {
+    out_.clear();
+    out_ += version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    out_ += std::to_string(response.status);
+    out_ += ' ';
+    out_ += bhttp::obsolete_reason(static_cast<bhttp::status>(response.status));
+    out_ += "\r\n";
+    bool bodyAllowed = response.status >= 200 && response.status != 204 && response.status != 304;
+    if (!response.contentType.empty() && bodyAllowed) {
+      out_ += "Content-Type: ";
+      out_ += response.contentType;
+      out_ += "\r\n";
+    }
+    for (const auto& header : response.headers) {
+      out_ += header.name;
+      out_ += ": ";
+      out_ += header.value;
+      out_ += "\r\n";
+    }
+    if (version_ == 10 && keep) out_ += "Connection: keep-alive\r\n";
+    if (version_ != 10 && !keep) out_ += "Connection: close\r\n";
+    if (bodyAllowed) {
+      out_ += "Content-Length: ";
+      out_ += std::to_string(response.body.size());
+      out_ += "\r\n\r\n";
+      out_ += response.body;
+    } else {
+      out_ += "\r\n";
+    }
   }
 
   // Half-closes and discards what the client still sends for a moment, so
   // that our answer is not destroyed by a reset.
   void lingerClose() {
     boost::system::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::chrono::seconds(1));
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    expireAfter(std::chrono::seconds(1));
     buffer_.clear();
-    stream_.async_read_some(
+    socket_.async_read_some(
         buffer_.prepare(16 * 1024),
         [self = shared_from_this()](const boost::system::error_code& error, std::size_t n) {
           self->lingered_ += n;
@@ -438,30 +467,49 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
         });
   }
 
-  // Head and body deadlines cancel the read instead of closing the socket (as
-  // the stream's own timeout would), so that the client still gets its 408.
-  void armDeadline(std::chrono::milliseconds timeout) {
+  // One deadline per connection, moved by the phase we are in (idle, head,
+  // body, write, linger). Moving it later costs nothing: the timer wakes at the
+  // old time, sees the new one and sleeps again. When it passes, the pending
+  // operation is cancelled and its handler answers (408) or closes.
+  void expireAfter(Clock::duration timeout) { expireAt(Clock::now() + timeout); }
+  void expireNever() { expiry_ = Clock::time_point::max(); }
+  void expireAt(Clock::time_point when) {
+    expiry_ = when;
     timedOut_ = false;
-    deadline_.expires_after(timeout);
+    if (!timerArmed_ || when < timerAt_) arm(when);
+  }
+  void arm(Clock::time_point when) {
+    timerArmed_ = true;
+    timerAt_ = when;
+    deadline_.expires_at(when);
     deadline_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
-      if (error) return;
+      if (error) return;  // re-armed earlier, or closing
+      self->timerArmed_ = false;
+      if (self->closed_ || self->expiry_ == Clock::time_point::max()) return;
+      if (Clock::now() < self->expiry_) return self->arm(self->expiry_);
+      // Cancelled once without an answer (nothing was pending): give up.
+      if (self->timedOut_) return self->close();
       self->timedOut_ = true;
       boost::system::error_code ignored;
-      self->stream_.socket().cancel(ignored);
+      self->socket_.cancel(ignored);
+      self->arm(Clock::now() + kCancelGrace);
     });
   }
 
   void close() {
+    if (closed_) return;
+    closed_ = true;
     deadline_.cancel();
     boost::system::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
   }
 
   LiveToken token_;
-  beast::tcp_stream stream_;
-  net::steady_timer deadline_;
+  Socket socket_;
+  Timer deadline_;
   beast::flat_buffer buffer_;
+  std::string out_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   Exchange exchange_;
   std::string remote_;
@@ -477,6 +525,10 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   bool timedOut_ = false;
   bool dispatching_ = false;
   bool upgraded_ = false;
+  bool closed_ = false;
+  bool timerArmed_ = false;
+  Clock::time_point timerAt_;
+  Clock::time_point expiry_ = Clock::time_point::max();
 };
 
 }  // namespace
@@ -487,14 +539,13 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
 
   void accept() {
     pending = true;
-    acceptor.async_accept(
-        net::make_strand(io),
-        [self = shared_from_this()](const boost::system::error_code& error, tcp::socket socket) {
-          self->onAccept(error, std::move(socket));
-        });
+    acceptor.async_accept(net::make_strand(io.get_executor()),
+                          [self = shared_from_this()](const boost::system::error_code& error, Socket socket) {
+                            self->onAccept(error, std::move(socket));
+                          });
   }
 
-  void onAccept(const boost::system::error_code& error, tcp::socket socket) {
+  void onAccept(const boost::system::error_code& error, Socket socket) {
     pending = false;
     if (error) {
       if (error == net::error::operation_aborted || closed || token->stopping.load()) return;

@@ -22,7 +22,10 @@ namespace websocket = boost::beast::websocket;
 
 namespace {
 
-constexpr std::size_t kReplayLimit = 10'000;
+// History is replayed a page at a time, each page written out before the next
+// is fetched: a client far behind catches up at the speed it reads, within the
+// bounded send queue, instead of being closed as a slow consumer.
+constexpr std::size_t kMaxReplayPage = 500;
 
 bool validPattern(std::string_view pattern) {
   if (pattern.empty() || pattern.size() > 256) return false;
@@ -49,6 +52,18 @@ std::string errorPayload(std::string_view code, std::string_view message) {
 }
 
 class WebSocketConnection;
+
+// One topic pattern a hub client follows, and where it is in the stream.
+struct TopicFollow {
+  std::string pattern;
+  std::string lastId;
+  bool replaying = false;  // catching up from the history after `since`
+  bool fetching = false;   // a page is being read from the bus
+  bool pageFull = false;   // the last page was full: there may be more
+  bool behind = false;     // live events were dropped while replaying: read one more page
+  std::deque<std::shared_ptr<const HubEvent>> pending;  // replayed, waiting for room in the send queue
+  std::vector<std::shared_ptr<const HubEvent>> held;    // live events while the replay runs
+};
 
 // What a provider holds to talk to its client. Counts as live work of ours, so
 // the api plugin is not unloaded while a provider still holds one.
@@ -281,7 +296,7 @@ class WebSocketConnection final : public Connection,
       if (const auto* s = object->at("topic").if_string()) topic.assign(s->data(), s->size());
     if (*type == "ping") return send(reply("pong", id));
     if (*type == "unsubscribe") {
-      std::erase_if(subscriptions_, [&](const Subscription& s) { return s.pattern == topic; });
+      std::erase_if(subscriptions_, [&](const TopicFollow& s) { return s.pattern == topic; });
       return send(reply("unsubscribed", id, topic));
     }
     if (*type != "subscribe")
@@ -298,20 +313,12 @@ class WebSocketConnection final : public Connection,
     if (subscriptions_.size() >= limits().subscriptions)
       return send(
           reply("error", id, topic, errorPayload("too_many_subscriptions", "subscription limit reached")));
-    Subscription subscription;
+    TopicFollow subscription;
     subscription.pattern = topic;
     subscription.lastId = since;
     if (!since.empty()) {
       subscription.replaying = true;
-      auto executor = ws_.get_executor();
-      bool started = token_->hub.replay(
-          topic, since, kReplayLimit,
-          [self = shared_from_this(), topic, executor](Result<std::vector<bus::Event>> events) {
-            net::post(executor, [self, topic, events = std::move(events)]() mutable {
-              self->onReplay(topic, std::move(events));
-            });
-          });
-      if (!started) {
+      if (!fetchPage(subscription)) {
         subscription.replaying = false;
         send(reply("error", id, topic, errorPayload("replay_unavailable", "no event bus to resume from")));
       }
@@ -320,40 +327,108 @@ class WebSocketConnection final : public Connection,
     send(reply("subscribed", id, topic));
   }
 
-  void onReplay(const std::string& pattern, Result<std::vector<bus::Event>> events) {
+  std::size_t pageSize() const { return std::clamp<std::size_t>(limits().sendQueue / 2, 1, kMaxReplayPage); }
+
+  // Asks the hub for the events after the subscription's last id; the page
+  // arrives in onPage on our strand.
+  bool fetchPage(TopicFollow& subscription) {
+    subscription.fetching = true;
+    subscription.behind = false;
+    auto executor = ws_.get_executor();
+    bool started =
+        token_->hub.replay(subscription.pattern, subscription.lastId, pageSize(),
+                           [self = shared_from_this(), topic = subscription.pattern,
+                            executor](Result<std::vector<bus::Event>> events) {
+                             net::post(executor, [self, topic, events = std::move(events)]() mutable {
+                               self->onPage(topic, std::move(events));
+                             });
+                           });
+    if (!started) subscription.fetching = false;
+    return started;
+  }
+
+  TopicFollow* find(const std::string& pattern) {
     auto found = std::find_if(subscriptions_.begin(), subscriptions_.end(),
-                              [&](const Subscription& s) { return s.pattern == pattern; });
-    if (found == subscriptions_.end() || closing_) return;
+                              [&](const TopicFollow& s) { return s.pattern == pattern; });
+    return found == subscriptions_.end() ? nullptr : &*found;
+  }
+
+  void onPage(const std::string& pattern, Result<std::vector<bus::Event>> events) {
+    TopicFollow* subscription = find(pattern);
+    if (subscription == nullptr || closing_) return;
+    subscription->fetching = false;
     if (!events.ok()) {
       bool gone = events.status().code() == StatusCode::kOutOfRange;
       send(reply("error", {}, pattern,
                  errorPayload(gone ? "resync_required" : "replay_failed",
                               gone ? "the id is older than the history kept; resynchronise"
                                    : "the event history is not available")));
+      // Live from here on: the client was told that it missed events.
+      subscription->replaying = false;
+      subscription->behind = false;
+      subscription->pending.insert(subscription->pending.end(), subscription->held.begin(),
+                                   subscription->held.end());
+      subscription->held.clear();
     } else {
-      for (const auto& event : *events) {
-        if (!found->lastId.empty() && bus::compareIds(event.id, found->lastId) <= 0) continue;
-        found->lastId = event.id;
-        send(Hub::envelope(event)->text);
+      subscription->pageFull = events->size() >= pageSize();
+      for (const auto& event : *events) subscription->pending.push_back(Hub::envelope(event));
+    }
+    pump();
+  }
+
+  // Moves replayed events into the send queue while it has room, fetches the
+  // next page once a page is out, and goes live (held events first) at the end
+  // of the history.
+  void pump() {
+    for (auto& subscription : subscriptions_) {
+      if (!flush(subscription)) return;
+      if (!subscription.replaying || subscription.fetching || !subscription.pending.empty()) continue;
+      if (subscription.pageFull || subscription.behind) {
+        subscription.pageFull = false;
+        if (!fetchPage(subscription)) subscription.held.clear();  // draining: the close follows
+        continue;
       }
+      subscription.replaying = false;
+      subscription.pending.assign(subscription.held.begin(), subscription.held.end());
+      subscription.held.clear();
+      if (!flush(subscription)) return;
     }
-    found->replaying = false;
-    auto held = std::move(found->held);
-    for (const auto& event : held) {
-      if (!found->lastId.empty() && bus::compareIds(event->id, found->lastId) <= 0) continue;
-      found->lastId = event->id;
-      write(std::make_shared<const std::string>(event->text), false);
+  }
+
+  // Queues pending events up to half the send queue (the rest stays for live
+  // events of other subscriptions); false once the connection is closing.
+  bool flush(TopicFollow& subscription) {
+    std::size_t room = std::max<std::size_t>(limits().sendQueue / 2, 1);
+    while (!subscription.pending.empty() && queued_.load() < room) {
+      auto event = std::move(subscription.pending.front());
+      subscription.pending.pop_front();
+      if (!subscription.lastId.empty() && bus::compareIds(event->id, subscription.lastId) <= 0) continue;
+      subscription.lastId = event->id;
+      write(std::shared_ptr<const std::string>(event, &event->text), false);
     }
+    return !closing_;
   }
 
   void onEvent(const std::shared_ptr<const HubEvent>& event) {
     if (closing_) return;
-    bool wanted = false;
+    bool wanted = false, queuedBehind = false;
     for (auto& subscription : subscriptions_) {
       if (!bus::topicMatches(subscription.pattern, event->topic)) continue;
       if (subscription.replaying) {
-        if (subscription.held.size() >= limits().sendQueue) return slowConsumer();
+        // Too many live events while catching up: drop them and read them from
+        // the history with one more page instead.
+        if (subscription.held.size() >= limits().sendQueue) {
+          subscription.held.clear();
+          subscription.behind = true;
+        }
         subscription.held.push_back(event);
+        continue;
+      }
+      if (!subscription.pending.empty()) {
+        // Still writing out the end of a replay: live events queue behind it.
+        if (subscription.pending.size() >= 2 * limits().sendQueue) return slowConsumer();
+        subscription.pending.push_back(event);
+        queuedBehind = true;
         continue;
       }
       if (!subscription.lastId.empty() && bus::compareIds(event->id, subscription.lastId) <= 0) continue;
@@ -364,6 +439,7 @@ class WebSocketConnection final : public Connection,
       // Events share one string; a copy of the pointer goes into the queue.
       write(std::shared_ptr<const std::string>(event, &event->text), false);
     }
+    if (queuedBehind) pump();
   }
 
   void send(std::string text) { write(std::make_shared<const std::string>(std::move(text)), false); }
@@ -392,7 +468,8 @@ class WebSocketConnection final : public Connection,
                       self->writing_ = false;
                       if (error) return self->hardClose();
                       if (self->pendingClose_) return self->startClose();
-                      if (!self->queue_.empty()) self->writeNext();
+                      self->pump();
+                      if (!self->writing_ && !self->queue_.empty()) self->writeNext();
                     });
   }
 
@@ -457,13 +534,6 @@ class WebSocketConnection final : public Connection,
     if (!writing_) hardClose();
   }
 
-  struct Subscription {
-    std::string pattern;
-    std::string lastId;
-    bool replaying = false;
-    std::vector<std::shared_ptr<const HubEvent>> held;  // live events while the replay runs
-  };
-
   LiveToken token_;
   websocket::stream<beast::tcp_stream> ws_;
   bhttp::request<bhttp::string_body> head_;
@@ -480,7 +550,7 @@ class WebSocketConnection final : public Connection,
   websocket::close_reason closeReason_;
   double tokens_ = 0;
   std::chrono::steady_clock::time_point refilled_;
-  std::vector<Subscription> subscriptions_;
+  std::vector<TopicFollow> subscriptions_;
   std::uint64_t registration_ = 0;
   std::uint64_t hubRegistration_ = 0;
   RouteOwner::Lease lease_;

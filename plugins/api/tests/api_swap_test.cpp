@@ -91,6 +91,10 @@ class Follower {
   bool subscribed() const { return subscribed_.load(); }
   int goingAway() const { return goingAway_.load(); }
   int otherCloses() const { return otherCloses_.load(); }
+  std::vector<std::string> otherCodes() const {
+    std::lock_guard lock(mutex_);
+    return otherCodes_;
+  }
   std::vector<std::string> received() const {
     std::lock_guard lock(mutex_);
     return received_;
@@ -127,8 +131,11 @@ class Follower {
       if (client.closed()) {
         if (client.closeCode() == 1001)
           goingAway_.fetch_add(1);
-        else
+        else {
           otherCloses_.fetch_add(1);
+          std::lock_guard lock(mutex_);
+          otherCodes_.push_back(std::to_string(client.closeCode()) + " " + client.closeError());
+        }
       }
     }
   }
@@ -139,6 +146,7 @@ class Follower {
   std::atomic<int> goingAway_{0}, otherCloses_{0};
   mutable std::mutex mutex_;
   std::vector<std::string> received_;
+  std::vector<std::string> otherCodes_;  // close codes other than 1001 (0: no close frame)
   std::thread thread_;
 };
 
@@ -234,7 +242,8 @@ TEST(ApiSwap, DISABLED_WebSocketFollowersResumeAcrossTwentySwaps) {
   int index = 0;
   for (auto& f : followers) {
     EXPECT_GE(f->goingAway(), 20) << "follower " << index << " got 1001 at every swap";
-    EXPECT_EQ(f->otherCloses(), 0) << "follower " << index;
+    EXPECT_EQ(f->otherCloses(), 0) << "follower " << index << ": codes "
+                                   << ::testing::PrintToString(f->otherCodes());
     EXPECT_EQ(f->received(), published) << "follower " << index << " lost or repeated events";
     ++index;
   }

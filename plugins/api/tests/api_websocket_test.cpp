@@ -1,6 +1,9 @@
 // The WebSocket side of the api plugin over real sockets: the hive.v1 event hub
 // (subscribe, events from hive.bus/1 with ids, resume with `since`, ping),
 // provider WebSocket routes, and the limits (1009, 1007, 1008, Origin).
+#include <mutex>
+#include <thread>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -121,6 +124,53 @@ TEST(ApiWebSocket, ResumingWithSinceLosesNoEventAndRepeatsNone) {
   auto next = client.read();
   ASSERT_TRUE(next);
   EXPECT_THAT(*next, HasSubstr("\"pong\"")) << "no duplicate after the live event";
+}
+
+// A client far behind (many more events to replay than its send queue holds)
+// is paged through the history at its own pace, with live events arriving all
+// along, instead of being closed as a slow consumer.
+TEST(ApiWebSocket, ResumingFarBehindIsPagedThroughTheSendQueue) {
+  HostOptions options = withBus();
+  options.api = {
+      {"websocket", mapOf({{"send_queue", scalar("8")}, {"messages_per_second", scalar("1000")}})}};
+  ApiHost api(options);
+  ASSERT_TRUE(api.start()) << api.problem();
+  auto bus = busOf(api);
+  ASSERT_NE(bus, nullptr);
+
+  std::vector<std::string> published;
+  for (int i = 0; i < 1000; ++i) published.push_back(*bus->publish("jobs.a", std::to_string(i)));
+  WsClient client;
+  ASSERT_EQ(client.connect(api.port(), "/api/v2/ws"), 101);
+  ASSERT_TRUE(client.send(R"({"type":"subscribe","id":"r","topic":"jobs.*","payload":{"since":")" +
+                          published.front() + R"("}})"));
+  std::mutex mutex;
+  std::thread live([&] {
+    for (int i = 0; i < 300; ++i) {
+      auto id = bus->publish("jobs.a", "live");
+      std::lock_guard lock(mutex);
+      published.push_back(*id);
+    }
+  });
+  std::vector<std::string> received;
+  bool acknowledged = false;
+  while (received.size() < 1299) {
+    auto message = client.read();
+    if (!message) break;
+    if (message->find("\"subscribed\"") != std::string::npos) {
+      acknowledged = true;
+      continue;
+    }
+    ASSERT_THAT(*message, StartsWith(R"({"type":"event")"));
+    received.push_back(field(*message, "id"));
+  }
+  live.join();
+  EXPECT_TRUE(acknowledged);
+  EXPECT_FALSE(client.closed()) << "closed with " << client.closeCode();
+  std::vector<std::string> expected(published.begin() + 1, published.end());
+  EXPECT_EQ(received.size(), expected.size());
+  EXPECT_TRUE(received == expected) << "events lost, repeated or out of order";
+  client.close();
 }
 
 TEST(ApiWebSocket, HandshakeNeedsTheSubprotocolAndAnAllowedOrigin) {

@@ -85,6 +85,7 @@ class WsClient {
     if (error) {
       closed_ = true;
       closeCode_ = ws_.reason().code;
+      closeError_ = error.message();
       return std::nullopt;
     }
     return boost::beast::buffers_to_string(buffer_.data());
@@ -103,6 +104,8 @@ class WsClient {
 
   bool closed() const { return closed_; }
   int closeCode() const { return closeCode_; }
+  // How the read loop ended ("The WebSocket stream was gracefully closed...", "End of file", ...).
+  const std::string& closeError() const { return closeError_; }
 
   void close() {
     if (!open_ || closed_) return;
@@ -145,6 +148,7 @@ class WsClient {
   bool open_ = false;
   bool closed_ = false;
   int closeCode_ = 0;
+  std::string closeError_;
 };
 
 }  // namespace hive::api_test
