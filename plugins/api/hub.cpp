@@ -42,7 +42,8 @@ void Hub::onEvent(const bus::Event& event) {
     for (auto& [id, weak] : clients_)
       if (auto client = weak.lock()) targets.push_back(std::move(client));
   }
-  for (auto& client : targets) client->deliver(message);
+  for (auto& client : targets)
+    if (client->wants(event.topic)) client->deliver(message);
 }
 
 std::shared_ptr<const HubEvent> Hub::envelope(const bus::Event& event) {

@@ -166,6 +166,12 @@ class WebSocketConnection final : public Connection,
   }
 
   // HubClient
+  bool wants(std::string_view topic) const override {
+    auto patterns = patterns_.load();
+    if (!patterns) return false;
+    return std::any_of(patterns->begin(), patterns->end(),
+                       [&](const std::string& pattern) { return bus::topicMatches(pattern, topic); });
+  }
   void deliver(std::shared_ptr<const HubEvent> event) override {
     net::post(ws_.get_executor(),
               [self = shared_from_this(), event = std::move(event)] { self->onEvent(event); });
@@ -297,6 +303,7 @@ class WebSocketConnection final : public Connection,
     if (*type == "ping") return send(reply("pong", id));
     if (*type == "unsubscribe") {
       std::erase_if(subscriptions_, [&](const TopicFollow& s) { return s.pattern == topic; });
+      publishPatterns();
       return send(reply("unsubscribed", id, topic));
     }
     if (*type != "subscribe")
@@ -313,9 +320,12 @@ class WebSocketConnection final : public Connection,
     if (subscriptions_.size() >= limits().subscriptions)
       return send(
           reply("error", id, topic, errorPayload("too_many_subscriptions", "subscription limit reached")));
-    TopicFollow subscription;
+    // The hub passes us the topic's live events from here on; the history is
+    // read after that, so that no event falls between the two.
+    TopicFollow& subscription = subscriptions_.emplace_back();
     subscription.pattern = topic;
     subscription.lastId = since;
+    publishPatterns();
     if (!since.empty()) {
       subscription.replaying = true;
       if (!fetchPage(subscription)) {
@@ -323,8 +333,14 @@ class WebSocketConnection final : public Connection,
         send(reply("error", id, topic, errorPayload("replay_unavailable", "no event bus to resume from")));
       }
     }
-    subscriptions_.push_back(std::move(subscription));
     send(reply("subscribed", id, topic));
+  }
+
+  // The patterns the hub filters with, before it posts an event to us.
+  void publishPatterns() {
+    auto patterns = std::make_shared<std::vector<std::string>>();
+    for (const auto& subscription : subscriptions_) patterns->push_back(subscription.pattern);
+    patterns_.store(std::move(patterns));
   }
 
   std::size_t pageSize() const { return std::clamp<std::size_t>(limits().sendQueue / 2, 1, kMaxReplayPage); }
@@ -551,6 +567,7 @@ class WebSocketConnection final : public Connection,
   double tokens_ = 0;
   std::chrono::steady_clock::time_point refilled_;
   std::vector<TopicFollow> subscriptions_;
+  std::atomic<std::shared_ptr<const std::vector<std::string>>> patterns_;
   std::uint64_t registration_ = 0;
   std::uint64_t hubRegistration_ = 0;
   RouteOwner::Lease lease_;

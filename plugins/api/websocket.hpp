@@ -30,6 +30,9 @@ struct HubEvent {
 class HubClient {
  public:
   virtual ~HubClient() = default;
+  // From a bus thread: whether any of the client's patterns matches `topic`
+  // (so that an event is posted only to the clients that want it).
+  virtual bool wants(std::string_view topic) const = 0;
   // From a bus thread; the client moves it to its own strand.
   virtual void deliver(std::shared_ptr<const HubEvent> event) = 0;
 };

@@ -248,6 +248,19 @@ TEST(ApiSwap, DISABLED_WebSocketFollowersResumeAcrossTwentySwaps) {
     ++index;
   }
 
+  if (HasFailure()) {
+    std::string log = api.log(), warnings;
+    for (std::size_t start = 0; start < log.size();) {
+      std::size_t end = std::min(log.find('\n', start), log.size());
+      std::string line = log.substr(start, end - start);
+      if (line.find("WARN") != std::string::npos || line.find("ERROR") != std::string::npos ||
+          line.find("warn") != std::string::npos || line.find("error") != std::string::npos)
+        warnings += line + "\n";
+      start = end + 1;
+    }
+    ADD_FAILURE() << "warnings and errors in the host's log:\n" << warnings.substr(0, 20'000);
+  }
+
   auto status = api.host().status();
   for (const auto& plugin : status)
     if (plugin.name == "api") EXPECT_EQ(plugin.generation, 21u);
