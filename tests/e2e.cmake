@@ -27,3 +27,18 @@ if(_e2e_ready)
     LABELS "e2e" TIMEOUT 900 RUN_SERIAL TRUE)
   set_tests_properties(e2e_orchestration_postgres PROPERTIES LABELS "e2e;postgres" TIMEOUT 900 RUN_SERIAL TRUE)
 endif()
+
+# Live swap under load: wrk on GET /health, 200 WebSocket followers of `tasks`
+# and a task submitter while `hive plugins reload api` swaps the plugin 20 times.
+# tests/e2e/api_swap_e2e.py --help.
+set(_swap_ready TRUE)
+foreach(plugin api storage_sqlite communication_engine task_manager)
+  if(NOT EXISTS ${PROJECT_SOURCE_DIR}/plugins/${plugin}/CMakeLists.txt)
+    set(_swap_ready FALSE)
+  endif()
+endforeach()
+if(_swap_ready)
+  add_test(NAME e2e_api_swap COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/api_swap_e2e.py
+    --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins --swaps 20 --followers 200)
+  set_tests_properties(e2e_api_swap PROPERTIES LABELS "e2e" TIMEOUT 600 RUN_SERIAL TRUE)
+endif()

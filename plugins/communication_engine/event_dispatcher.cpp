@@ -34,12 +34,17 @@ class DispatcherSubscription final : public Subscription {
       std::erase(all, registration_);
     }
     if (registration_->runningOn.load() == std::this_thread::get_id()) {
-      // Destroyed from inside its own callback: it returns right after.
+      // Destroyed from inside its own callback: the dispatcher drops the
+      // callback when it returns.
       registration_->active = false;
       return;
     }
     std::lock_guard wait(registration_->running);
     registration_->active = false;
+    // The callback's code and captures belong to the subscriber, whose library
+    // may be unloaded right after this: they go now, not whenever the
+    // dispatcher lets go of the registration.
+    registration_->callback = nullptr;
   }
 
  private:
@@ -117,7 +122,6 @@ void EventDispatcher::run() {
       event = std::move(queue_.front());
       queue_.pop_front();
     }
-    targets.clear();
     {
       std::lock_guard lock(registry_->mutex);
       for (const auto& r : registry_->registrations)
@@ -138,7 +142,9 @@ void EventDispatcher::run() {
         log_.warn("subscriber callback for '" + target->pattern + "' threw a non-exception");
       }
       target->runningOn = std::thread::id();
+      if (!target->active) target->callback = nullptr;  // unsubscribed from inside the callback
     }
+    targets.clear();
   }
 }
 

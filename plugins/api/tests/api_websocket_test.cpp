@@ -173,6 +173,30 @@ TEST(ApiWebSocket, ResumingFarBehindIsPagedThroughTheSendQueue) {
   client.close();
 }
 
+// A client that stops reading is disconnected once its send queue is full;
+// the server never buffers more than that for it.
+TEST(ApiWebSocket, AClientThatStopsReadingIsDisconnectedAtItsSendQueue) {
+  HostOptions options = withBus();
+  options.api = {{"websocket", mapOf({{"send_queue", scalar("16")}})}};
+  ApiHost api(options);
+  ASSERT_TRUE(api.start()) << api.problem();
+  auto bus = busOf(api);
+  ASSERT_NE(bus, nullptr);
+
+  WsClient client;
+  ASSERT_EQ(client.connect(api.port(), "/api/v2/ws"), 101);
+  ASSERT_TRUE(client.send(R"({"type":"subscribe","id":"s","topic":"big"})"));
+  ASSERT_TRUE(client.read());
+  // 2,000 events of 32 KiB: far more than the socket buffers and 16 queued messages.
+  std::string payload = "\"" + std::string(32 * 1024, 'x') + "\"";
+  for (int i = 0; i < 2000; ++i) ASSERT_TRUE(bus->publish("big", payload).ok());
+  int received = 0;
+  while (client.read(std::chrono::seconds(10))) ++received;
+  EXPECT_TRUE(client.closed()) << "the read ended by a timeout, not by the server closing";
+  EXPECT_LT(received, 2000) << "every event was delivered: the queue was never full";
+  EXPECT_TRUE(eventually([&] { return api.log().find("slow consumer") != std::string::npos; }));
+}
+
 TEST(ApiWebSocket, HandshakeNeedsTheSubprotocolAndAnAllowedOrigin) {
   HostOptions options = withBus();
   options.api = {{"cors", mapOf({{"allow_origins", listOf({"https://app.example.com"})}})}};
