@@ -153,8 +153,11 @@ Exchange Dispatcher::prepare(Head head) const {
 
   exchange.table = table_.get();
   bool preflight = request.method == "OPTIONS";
-  auto match = exchange.table->match(preflight ? std::string_view("\x01") : std::string_view(request.method),
-                                     *segments);
+  // HEAD is served by the GET route; the session sends the head without the body.
+  std::string_view method = preflight                  ? std::string_view("\x01")
+                            : request.method == "HEAD" ? std::string_view("GET")
+                                                       : std::string_view(request.method);
+  auto match = exchange.table->match(method, *segments);
   if (match.entry != nullptr) {
     exchange.entry = match.entry;
     exchange.routeTemplate = match.entry->route.path;
@@ -169,7 +172,8 @@ Exchange Dispatcher::prepare(Head head) const {
     return exchange;
   }
   std::string allow;
-  for (const auto& method : match.allowed) allow += (allow.empty() ? "" : ", ") + method;
+  for (const auto& allowed : match.allowed) allow += (allow.empty() ? "" : ", ") + allowed;
+  if (std::find(match.allowed.begin(), match.allowed.end(), "GET") != match.allowed.end()) allow += ", HEAD";
   allow += ", OPTIONS";
   exchange.routeTemplate = "(preflight)";
   if (preflight) {

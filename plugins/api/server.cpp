@@ -445,7 +445,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       out_ += "Content-Length: ";
       out_ += std::to_string(response.body.size());
       out_ += "\r\n\r\n";
-      out_ += response.body;
+      if (exchange_.request.method != "HEAD") out_ += response.body;
     } else {
       out_ += "\r\n";
     }

@@ -13,6 +13,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
 
 TEST(ApiHttp, RoutesParamsQueryAndLiteralSegmentsBeforeParameters) {
   ApiHost api;
@@ -54,7 +55,7 @@ TEST(ApiHttp, UnknownPathsAndMethodsAreProblemDetails) {
 
   auto wrongMethod = request(api.port(), "PUT", "/test/items/1", "", "{}");
   EXPECT_EQ(wrongMethod.status, 405);
-  EXPECT_EQ(wrongMethod.header("allow"), "GET, DELETE, OPTIONS");
+  EXPECT_EQ(wrongMethod.header("allow"), "GET, DELETE, HEAD, OPTIONS");
   EXPECT_EQ(wrongMethod.header("content-type"), "application/problem+json");
 
   auto badEscape = request(api.port(), "GET", "/test/items/%zz");
@@ -64,6 +65,27 @@ TEST(ApiHttp, UnknownPathsAndMethodsAreProblemDetails) {
   auto invalid = request(api.port(), "POST", "/test/json", "Content-Type: application/json\r\n", "{\"a\":");
   EXPECT_EQ(invalid.status, 422);
   EXPECT_THAT(invalid.body, HasSubstr(R"("errors":[{"field":"/")"));
+}
+
+// HEAD is answered by the GET route with the same head and no body, so that a
+// keep-alive connection stays framed.
+TEST(ApiHttp, HeadAnswersTheGetHeadWithoutABody) {
+  ApiHost api;
+  ASSERT_TRUE(api.start()) << api.problem();
+  auto get = request(api.port(), "GET", "/health");
+  ASSERT_EQ(get.status, 200);
+
+  RawConnection connection(api.port());
+  ASSERT_TRUE(connection.ok());
+  ASSERT_TRUE(
+      connection.send("HEAD /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+  HttpReply head = connection.read();
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.header("content-length"), get.header("content-length"));
+  EXPECT_EQ(head.header("content-type"), "application/json");
+  // The reader takes Content-Length bytes as the body: what it got must be the
+  // start of the next response, not a body.
+  EXPECT_THAT(head.body, StartsWith("HTTP/1.1 200"));
 }
 
 TEST(ApiHttp, AProviderFailureIsA500WithTheRequestIdAndNoInternals) {
@@ -121,7 +143,7 @@ TEST(ApiHttp, CorsPreflightAndAllowedOrigins) {
                            "Access-Control-Request-Headers: content-type\r\n");
   EXPECT_EQ(preflight.status, 204);
   EXPECT_EQ(preflight.header("access-control-allow-origin"), "https://app.example.com");
-  EXPECT_EQ(preflight.header("access-control-allow-methods"), "GET, DELETE, OPTIONS");
+  EXPECT_EQ(preflight.header("access-control-allow-methods"), "GET, DELETE, HEAD, OPTIONS");
   EXPECT_EQ(preflight.header("access-control-allow-headers"), "content-type");
   EXPECT_EQ(preflight.header("vary"), "Origin");
 
