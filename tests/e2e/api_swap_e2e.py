@@ -43,6 +43,8 @@ import time
 
 import websockets
 
+from e2e_http import Api
+
 TOPIC = "tasks"
 
 
@@ -54,37 +56,6 @@ def event_key(event_id):
     """Bus ids are `<ms>-<seq>`; they order numerically, field by field."""
     ms, _, seq = event_id.partition("-")
     return int(ms), int(seq or 0)
-
-
-class Api:
-    """One keep-alive HTTP connection that reconnects after errors and after
-    `Connection: close` (what a draining api generation answers)."""
-
-    def __init__(self, port):
-        self.port = port
-        self.connection = None
-
-    def request(self, method, path, body=None, headers=None, timeout=10):
-        try:
-            if self.connection is None:
-                self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-            data = json.dumps(body) if body is not None else None
-            h = {"Content-Type": "application/json"} if data else {}
-            h.update(headers or {})
-            self.connection.request(method, path, body=data, headers=h)
-            response = self.connection.getresponse()
-            text = response.read()
-            if response.getheader("Connection", "").lower() == "close":
-                self.close()
-            return response.status, (json.loads(text) if text else None)
-        except (OSError, http.client.HTTPException):
-            self.close()
-            raise
-
-    def close(self):
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
 
 
 class Hive:
@@ -143,7 +114,7 @@ plugins:
                 self.port = int(text) if text.isdigit() else None
             if self.port is not None:
                 try:
-                    status, _ = Api(self.port).request("GET", "/readyz", timeout=2)
+                    status, _ = Api(self.port, attempts=1).request("GET", "/readyz", timeout=2)
                     if status == 200:
                         return
                 except (OSError, http.client.HTTPException):
@@ -275,7 +246,7 @@ class Submitter(threading.Thread):
 
     def __init__(self, port, rate):
         super().__init__(daemon=True)
-        self.api = Api(port)
+        self.api = Api(port, attempts=1)
         self.period = 1.0 / rate
         self.created = []
         self.retries = collections.Counter()
@@ -479,7 +450,7 @@ def check(args, hive, failures, followers, created, swaps, swap_times, wrk, retr
 
     generation = None
     try:
-        status, health = Api(hive.port).request("GET", "/health", timeout=10)
+        status, health = Api(hive.port, attempts=1).request("GET", "/health", timeout=10)
         for plugin in (health or {}).get("plugins", []):
             if plugin.get("name") == "api":
                 generation = plugin.get("generation")

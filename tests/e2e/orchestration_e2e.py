@@ -29,6 +29,8 @@ import tempfile
 import time
 import uuid
 
+from e2e_http import Api
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 AGENT = os.path.join(ROOT, "examples", "agents", "hive_agent.py")
@@ -43,37 +45,6 @@ def free_port():
 
 def say(*parts):
     print("e2e:", *parts, flush=True)
-
-
-class Api:
-    def __init__(self, port):
-        self.port = port
-        self.connection = None
-
-    def request(self, method, path, body=None, headers=None, timeout=10):
-        for attempt in range(2):
-            try:
-                if self.connection is None:
-                    self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-                data = json.dumps(body) if body is not None else None
-                h = {"Content-Type": "application/json"} if data else {}
-                h.update(headers or {})
-                self.connection.request(method, path, body=data, headers=h)
-                response = self.connection.getresponse()
-                text = response.read()
-                if response.getheader("Connection", "").lower() == "close":
-                    self.close()
-                return response.status, (json.loads(text) if text else None)
-            except (OSError, http.client.HTTPException):
-                self.close()
-                if attempt == 1:
-                    raise
-        raise AssertionError("unreachable")
-
-    def close(self):
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
 
 
 class Hive:
