@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <deque>
+#include <mutex>
 #include <optional>
 
 #include <boost/asio/post.hpp>
@@ -167,7 +168,11 @@ class WebSocketConnection final : public Connection,
 
   // HubClient
   bool wants(std::string_view topic) const override {
-    auto patterns = patterns_.load();
+    std::shared_ptr<const std::vector<std::string>> patterns;
+    {
+      std::lock_guard lock(patternsMutex_);
+      patterns = patterns_;
+    }
     if (!patterns) return false;
     return std::any_of(patterns->begin(), patterns->end(),
                        [&](const std::string& pattern) { return bus::topicMatches(pattern, topic); });
@@ -340,7 +345,8 @@ class WebSocketConnection final : public Connection,
   void publishPatterns() {
     auto patterns = std::make_shared<std::vector<std::string>>();
     for (const auto& subscription : subscriptions_) patterns->push_back(subscription.pattern);
-    patterns_.store(std::move(patterns));
+    std::lock_guard lock(patternsMutex_);
+    patterns_ = std::move(patterns);
   }
 
   std::size_t pageSize() const { return std::clamp<std::size_t>(limits().sendQueue / 2, 1, kMaxReplayPage); }
@@ -567,7 +573,8 @@ class WebSocketConnection final : public Connection,
   double tokens_ = 0;
   std::chrono::steady_clock::time_point refilled_;
   std::vector<TopicFollow> subscriptions_;
-  std::atomic<std::shared_ptr<const std::vector<std::string>>> patterns_;
+  mutable std::mutex patternsMutex_;  // patterns_ is read from bus threads
+  std::shared_ptr<const std::vector<std::string>> patterns_;
   std::uint64_t registration_ = 0;
   std::uint64_t hubRegistration_ = 0;
   RouteOwner::Lease lease_;
