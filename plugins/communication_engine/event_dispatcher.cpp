@@ -129,7 +129,10 @@ void EventDispatcher::run() {
     }
     for (const auto& target : targets) {
       std::lock_guard running(target->running);
-      if (!target->active) continue;
+      if (!target->active) {
+        target->callback = nullptr;
+        continue;
+      }
       target->runningOn = std::this_thread::get_id();
       try {
         target->callback(event);

@@ -59,6 +59,9 @@ void ClaimableNotifier::Registry::remove(const std::shared_ptr<Subscriber>& subs
   }
   std::lock_guard running(subscriber->running);  // waits for a call in progress
   subscriber->cancelled = true;
+  // The callback belongs to the subscriber's library, which may be unloaded
+  // right after: it goes now, not when the last dispatch lets go of it.
+  subscriber->callback = nullptr;
 }
 
 ClaimableNotifier::ClaimableNotifier(NotifierSettings settings, Redactor redact, Logger& log,
@@ -181,7 +184,10 @@ void ClaimableNotifier::dispatch(const std::string& queue) {
   }
   for (const auto& subscriber : targets) {
     std::lock_guard running(subscriber->running);
-    if (subscriber->cancelled) continue;
+    if (subscriber->cancelled) {
+      subscriber->callback = nullptr;
+      continue;
+    }
     try {
       subscriber->callback();
     } catch (const std::exception& error) {
@@ -190,6 +196,7 @@ void ClaimableNotifier::dispatch(const std::string& queue) {
     } catch (...) {
       log_.error("onClaimable callback for queue '" + subscriber->queue + "' threw a non-standard exception");
     }
+    if (subscriber->cancelled) subscriber->callback = nullptr;  // unsubscribed from inside the callback
   }
 }
 

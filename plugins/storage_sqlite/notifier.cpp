@@ -55,6 +55,9 @@ class Notifier::Handle final : public Subscription {
     }
     std::lock_guard running(entry_->running);
     entry_->active = false;
+    // The callback belongs to the subscriber's library, which may be unloaded
+    // right after: it goes now, not when the notifier thread lets go of it.
+    entry_->callback = nullptr;
   }
 
  private:
@@ -158,19 +161,23 @@ void Notifier::run() {
 
     for (auto& entry : targets) {
       std::lock_guard running(entry->running);
-      if (!entry->active) continue;
+      if (!entry->active) {
+        entry->callback = nullptr;
+        continue;
+      }
       try {
         entry->callback();
       } catch (...) {
         // A subscriber's exception must not end the wake-ups of the others.
       }
+      if (!entry->active) entry->callback = nullptr;  // unsubscribed from inside the callback
     }
+    targets.clear();
     std::map<std::string, std::int64_t> next;
     for (const auto& queue : recheck) {
       std::int64_t at = nextClaimableAt_ ? nextClaimableAt_(queue, nowMs()) : 0;
       if (at > 0) next[queue] = at;
     }
-    targets.clear();
     lock.lock();
     for (const auto& [queue, at] : next) {
       if (core.entries.count(queue) == 0) continue;
