@@ -531,88 +531,81 @@ Status TaskCore::stale(const std::string& taskId, const std::string& leaseToken,
                             " is no longer leased with this token (it expired or went to another agent)");
 }
 
-Status TaskCore::started(const std::string& taskId, const std::string& leaseToken) {
-  bool isStale = false;
+Status TaskCore::report(const std::string& taskId, const std::string& leaseToken, const std::string& what,
+                        const LeasedChange& change) {
+  bool refused = false;
   Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
-    isStale = false;
+    refused = false;
     auto loaded = load(tx, taskId);
     if (!loaded.ok()) return loaded.status();
     Task t = loaded->task;
-    if (t.leaseToken != leaseToken || t.status != TaskStatus::kAssigned) {
-      isStale = t.leaseToken != leaseToken;
-      return isStale ? failedPrecondition("stale") : okStatus();
+    if (leaseToken.empty() || t.leaseToken != leaseToken || isTerminal(t.status)) {
+      refused = true;
+      return failedPrecondition("stale");
     }
-    t.status = TaskStatus::kRunning;
-    t.startedAtMs = t.updatedAtMs = nowMs();
-    return outbox.save(tx, t, loaded->version, "task.running");
+    return change(tx, outbox, t, loaded->version, refused);
   });
-  if (isStale) return stale(taskId, leaseToken, "start");
+  if (refused) return stale(taskId, leaseToken, what);
   return done;
 }
 
+Status TaskCore::started(const std::string& taskId, const std::string& leaseToken) {
+  return report(taskId, leaseToken, "start",
+                [&](store::Transaction& tx, Outbox& outbox, Task& t, std::uint64_t version, bool&) -> Status {
+                  if (t.status != TaskStatus::kAssigned) return okStatus();  // a progress report came first
+                  t.status = TaskStatus::kRunning;
+                  t.startedAtMs = t.updatedAtMs = nowMs();
+                  return outbox.save(tx, t, version, "task.running");
+                });
+}
+
 Status TaskCore::progress(const std::string& taskId, const std::string& leaseToken,
-                          const std::string& report) {
-  if (report.size() > options_.limits.maxPayloadBytes) return invalidArgument("progress report too large");
-  bool isStale = false;
-  Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
-    isStale = false;
-    auto loaded = load(tx, taskId);
-    if (!loaded.ok()) return loaded.status();
-    Task t = loaded->task;
-    if (t.leaseToken != leaseToken || isTerminal(t.status)) {
-      isStale = true;
-      return failedPrecondition("stale");
-    }
-    if (t.status == TaskStatus::kAssigned) t.status = TaskStatus::kRunning, t.startedAtMs = nowMs();
-    t.progress = report;
-    t.updatedAtMs = nowMs();
-    return outbox.save(tx, t, loaded->version, "task.progress");
-  });
-  if (isStale) return stale(taskId, leaseToken, "progress");
-  return done;
+                          const std::string& progressReport) {
+  if (progressReport.size() > options_.limits.maxPayloadBytes)
+    return invalidArgument("progress report too large");
+  return report(taskId, leaseToken, "progress",
+                [&](store::Transaction& tx, Outbox& outbox, Task& t, std::uint64_t version, bool&) -> Status {
+                  if (t.status == TaskStatus::kAssigned)
+                    t.status = TaskStatus::kRunning, t.startedAtMs = nowMs();
+                  t.progress = progressReport;
+                  t.updatedAtMs = nowMs();
+                  return outbox.save(tx, t, version, "task.progress");
+                });
 }
 
 Status TaskCore::finish(const std::string& taskId, const std::string& leaseToken, TaskStatus status,
                         const std::string& result, const std::string& error, bool retry, bool backOff) {
   if (result.size() > options_.limits.maxPayloadBytes) return invalidArgument("result too large");
-  bool isStale = false;
-  Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
-    isStale = false;
-    auto loaded = load(tx, taskId);
-    if (!loaded.ok()) return loaded.status();
-    Task t = loaded->task;
-    if (t.leaseToken != leaseToken || isTerminal(t.status)) {
-      isStale = true;
-      return failedPrecondition("stale");
-    }
-    std::int64_t now = nowMs();
-    bool again = retry && t.attempts < t.maxAttempts;
-    auto retryAfter = backOff ? backoff(t.attempts) : std::chrono::milliseconds(0);
-    Status queued = again ? tx.fail(t.queue, t.id, leaseToken, retryAfter, error)
-                          : tx.complete(t.queue, t.id, leaseToken);
-    if (!queued.ok()) {
-      isStale = queued.code() == StatusCode::kFailedPrecondition || queued.code() == StatusCode::kNotFound;
-      return queued;
-    }
-    t.leaseToken.clear();
-    t.leaseExpiresMs = 0;
-    t.updatedAtMs = now;
-    t.error = error;
-    if (again) {
-      t.status = TaskStatus::kPending;
-      t.agent.clear();
-      t.queuedAtMs = now + retryAfter.count();
-      return outbox.save(tx, t, loaded->version, "task.retrying");
-    }
-    t.status = retry ? TaskStatus::kDead : status;
-    if (t.status == TaskStatus::kDead && !error.empty())
-      t.error = "gave up after " + std::to_string(t.attempts) + " attempts; last error: " + error;
-    t.result = result;
-    t.finishedAtMs = now;
-    return outbox.save(tx, t, loaded->version, "task." + std::string(statusName(t.status)));
-  });
-  if (isStale) return stale(taskId, leaseToken, std::string(statusName(status)) + " report");
-  return done;
+  return report(
+      taskId, leaseToken, std::string(statusName(status)) + " report",
+      [&](store::Transaction& tx, Outbox& outbox, Task& t, std::uint64_t version, bool& refused) -> Status {
+        std::int64_t now = nowMs();
+        bool again = retry && t.attempts < t.maxAttempts;
+        auto retryAfter = backOff ? backoff(t.attempts) : std::chrono::milliseconds(0);
+        Status queued = again ? tx.fail(t.queue, t.id, leaseToken, retryAfter, error)
+                              : tx.complete(t.queue, t.id, leaseToken);
+        if (!queued.ok()) {
+          refused =
+              queued.code() == StatusCode::kFailedPrecondition || queued.code() == StatusCode::kNotFound;
+          return queued;
+        }
+        t.leaseToken.clear();
+        t.leaseExpiresMs = 0;
+        t.updatedAtMs = now;
+        t.error = error;
+        if (again) {
+          t.status = TaskStatus::kPending;
+          t.agent.clear();
+          t.queuedAtMs = now + retryAfter.count();
+          return outbox.save(tx, t, version, "task.retrying");
+        }
+        t.status = retry ? TaskStatus::kDead : status;
+        if (t.status == TaskStatus::kDead && !error.empty())
+          t.error = "gave up after " + std::to_string(t.attempts) + " attempts; last error: " + error;
+        t.result = result;
+        t.finishedAtMs = now;
+        return outbox.save(tx, t, version, "task." + std::string(statusName(t.status)));
+      });
 }
 
 Status TaskCore::succeeded(const std::string& taskId, const std::string& leaseToken,

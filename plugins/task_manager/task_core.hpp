@@ -68,7 +68,7 @@ class TaskCore final : public tasks::TaskService {
                                                std::size_t max) override;
   Status started(const std::string& taskId, const std::string& leaseToken) override;
   Status progress(const std::string& taskId, const std::string& leaseToken,
-                  const std::string& progress) override;
+                  const std::string& progressReport) override;
   Status succeeded(const std::string& taskId, const std::string& leaseToken,
                    const std::string& result) override;
   Status failed(const std::string& taskId, const std::string& leaseToken, const std::string& error,
@@ -92,6 +92,15 @@ class TaskCore final : public tasks::TaskService {
   void notifyWork();
   // Rejects a report with a stale token and records it on the task.
   Status stale(const std::string& taskId, const std::string& leaseToken, const std::string& what);
+  // An agent's report `what` on a task it holds with `leaseToken`: in one
+  // transaction, `change` gets the task and its version when the token is the
+  // task's current lease (not empty, task not finished); otherwise, or when
+  // `change` sets `refused` (the store no longer knows the lease), the report
+  // is refused and recorded as stale.
+  using LeasedChange =
+      std::function<Status(store::Transaction&, Outbox&, Task&, std::uint64_t version, bool& refused)>;
+  Status report(const std::string& taskId, const std::string& leaseToken, const std::string& what,
+                const LeasedChange& change);
   // Finished with `leaseToken`: terminal or back to the queue, after the
   // attempt's backoff when `backOff` (a failure), at once otherwise (a release).
   Status finish(const std::string& taskId, const std::string& leaseToken, TaskStatus status,
