@@ -385,12 +385,9 @@ class WebSocketConnection final : public Connection,
                  errorPayload(gone ? "resync_required" : "replay_failed",
                               gone ? "the id is older than the history kept; resynchronise"
                                    : "the event history is not available")));
-      // Live from here on: the client was told that it missed events.
-      subscription->replaying = false;
+      // No more pages: pump() goes live (the client was told that it missed events).
+      subscription->pageFull = false;
       subscription->behind = false;
-      subscription->pending.insert(subscription->pending.end(), subscription->held.begin(),
-                                   subscription->held.end());
-      subscription->held.clear();
     } else {
       subscription->pageFull = events->size() >= pageSize();
       for (const auto& event : *events) subscription->pending.push_back(Hub::envelope(event));
