@@ -76,6 +76,37 @@ class HealthLoad {
   std::vector<std::thread> threads_;
 };
 
+// Swaps api 20 times, each after the clients made 50 more requests, then
+// stops them: not one socket error or non-2xx, and they reconnected after
+// `Connection: close`.
+void swapTwentyTimes(ApiHost& api, HealthLoad& load) {
+  for (int swap = 0; swap < 20; ++swap) {
+    std::int64_t before = load.requests();
+    ASSERT_TRUE(eventually([&] { return load.requests() >= before + 50; }, std::chrono::seconds(60)))
+        << "clients are really running";
+    Status swapped = api.swap("api", kApiPlugin);
+    ASSERT_TRUE(swapped.ok()) << "swap " << swap << ": " << swapped.toString();
+  }
+  std::int64_t before = load.requests();
+  EXPECT_TRUE(eventually([&] { return load.requests() >= before + 50; }));
+  load.stop();
+  EXPECT_EQ(load.socketErrors(), 0);
+  EXPECT_EQ(load.non2xx(), 0);
+  EXPECT_GT(load.connections(), 4) << "clients reconnected after Connection: close";
+}
+
+void expectOnlyTheTwentyFirstGeneration(ApiHost& api) {
+  for (const auto& plugin : api.host().status()) {
+    if (plugin.name == "api") {
+      EXPECT_EQ(plugin.generation, 21u);
+    }
+  }
+  EXPECT_TRUE(eventually([&] {
+    api.host().reapLibraries();
+    return api.host().retired().empty();
+  })) << "no generation of api stays behind as a zombie";
+}
+
 // A WebSocket client following "load.*" across swaps: on close 1001 it
 // reconnects and resumes after the last id it saw.
 class Follower {
@@ -157,29 +188,10 @@ TEST(ApiSwap, TwentySwapsUnderHealthLoadWithoutASocketErrorOrANon2xx) {
   ASSERT_TRUE(api.start()) << api.problem();
 
   HealthLoad load(api.port(), 4);
-  for (int swap = 0; swap < 20; ++swap) {
-    std::int64_t before = load.requests();
-    ASSERT_TRUE(eventually([&] { return load.requests() >= before + 50; }, std::chrono::seconds(60)))
-        << "clients are really running";
-    Status swapped = api.swap("api", kApiPlugin);
-    ASSERT_TRUE(swapped.ok()) << "swap " << swap << ": " << swapped.toString();
-  }
-  std::int64_t before = load.requests();
-  EXPECT_TRUE(eventually([&] { return load.requests() >= before + 50; }));
-  load.stop();
+  swapTwentyTimes(api, load);
+  ASSERT_FALSE(HasFatalFailure());
 
-  EXPECT_EQ(load.socketErrors(), 0);
-  EXPECT_EQ(load.non2xx(), 0);
-  EXPECT_GT(load.connections(), 4) << "clients reconnected after Connection: close";
-  for (const auto& plugin : api.host().status()) {
-    if (plugin.name == "api") {
-      EXPECT_EQ(plugin.generation, 21u);
-    }
-  }
-  EXPECT_TRUE(eventually([&] {
-    api.host().reapLibraries();
-    return api.host().retired().empty();
-  })) << "no generation of api stays behind as a zombie";
+  expectOnlyTheTwentyFirstGeneration(api);
 }
 
 // WebSocket followers across 20 swaps of api, with HTTP load and events
@@ -223,22 +235,11 @@ TEST(ApiSwap, WebSocketFollowersResumeAcrossTwentySwaps) {
   });
 
   HealthLoad load(api.port(), 4);
-  for (int swap = 0; swap < 20; ++swap) {
-    std::int64_t before = load.requests();
-    ASSERT_TRUE(eventually([&] { return load.requests() >= before + 50; }, std::chrono::seconds(60)))
-        << "clients are really running";
-    Status swapped = api.swap("api", kApiPlugin);
-    ASSERT_TRUE(swapped.ok()) << "swap " << swap << ": " << swapped.toString();
-  }
-  std::int64_t before = load.requests();
-  EXPECT_TRUE(eventually([&] { return load.requests() >= before + 50; }));
-  load.stop();
+  swapTwentyTimes(api, load);
   publishing = false;
   publisher.join();
+  ASSERT_FALSE(HasFatalFailure());
 
-  EXPECT_EQ(load.socketErrors(), 0);
-  EXPECT_EQ(load.non2xx(), 0);
-  EXPECT_GT(load.connections(), 4) << "clients reconnected after Connection: close";
   RecordProperty("health_requests", static_cast<int>(load.requests()));
 
   std::string lastPublished = published.back();
@@ -267,16 +268,7 @@ TEST(ApiSwap, WebSocketFollowersResumeAcrossTwentySwaps) {
     ADD_FAILURE() << "warnings and errors in the host's log:\n" << warnings.substr(0, 20'000);
   }
 
-  auto status = api.host().status();
-  for (const auto& plugin : status) {
-    if (plugin.name == "api") {
-      EXPECT_EQ(plugin.generation, 21u);
-    }
-  }
-  EXPECT_TRUE(eventually([&] {
-    api.host().reapLibraries();
-    return api.host().retired().empty();
-  })) << "no generation of api stays behind as a zombie";
+  expectOnlyTheTwentyFirstGeneration(api);
 }
 
 }  // namespace
