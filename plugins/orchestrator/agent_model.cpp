@@ -203,18 +203,4 @@ Result<Agent> fromJson(std::string_view body) {
   return a;
 }
 
-std::int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string newAgentId() {
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "a%012llx%08llx", static_cast<unsigned long long>(nowMs()),
-                static_cast<unsigned long long>(random() & 0xffffffffull));
-  return buffer;
-}
-
 }  // namespace hive::orchestrator

@@ -10,6 +10,7 @@
 
 #include "hive/services/http.hpp"
 #include "hive/status.hpp"
+#include "plugin_common/clock_ids.hpp"
 
 namespace hive::orchestrator {
 
@@ -58,7 +59,8 @@ void apply(const AgentSpec& spec, Agent& agent);
 std::string toJson(const Agent& agent);
 Result<Agent> fromJson(std::string_view body);
 
-std::string newAgentId();
-std::int64_t nowMs();
+// A new, time-ordered agent id: "a" + 12 hex digits of epoch ms + 8 random hex.
+inline std::string newAgentId() { return plugin_common::timeOrderedId('a'); }
+using plugin_common::nowMs;
 
 }  // namespace hive::orchestrator

@@ -147,20 +147,6 @@ bool covers(const std::vector<std::string>& offered, const std::vector<std::stri
   });
 }
 
-std::int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string newTaskId() {
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "t%012llx%08llx", static_cast<unsigned long long>(nowMs()),
-                static_cast<unsigned long long>(random() & 0xffffffffull));
-  return buffer;
-}
-
 Result<Task> parseSubmission(std::string_view body, const Limits& limits,
                              std::vector<http::FieldError>& errors) {
   std::error_code ec;

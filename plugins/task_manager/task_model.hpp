@@ -10,6 +10,7 @@
 
 #include "hive/services/http.hpp"
 #include "hive/status.hpp"
+#include "plugin_common/clock_ids.hpp"
 
 namespace hive::task_manager {
 
@@ -74,7 +75,7 @@ std::string queueFor(const std::vector<std::string>& capabilities);
 bool covers(const std::vector<std::string>& offered, const std::vector<std::string>& required);
 
 // A new, time-ordered task id: "t" + 12 hex digits of epoch ms + 8 random hex.
-std::string newTaskId();
-std::int64_t nowMs();
+inline std::string newTaskId() { return plugin_common::timeOrderedId('t'); }
+using plugin_common::nowMs;
 
 }  // namespace hive::task_manager
