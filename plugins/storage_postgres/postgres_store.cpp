@@ -184,6 +184,17 @@ Status PostgresStore::write(const GroupCommitter::Operation& operation, GroupCom
   return committer_->run(operation, enqueue, complete);
 }
 
+template <typename T, typename Operation>
+Result<T> PostgresStore::writeResult(Operation&& operation) {
+  Result<T> result = internalError("not run");
+  Status status = write([&](pqxx::transaction_base& tx, Wakeups& wakeups) {
+    result = operation(tx, wakeups);
+    return result.status();
+  });
+  if (!status.ok()) return status;
+  return result;
+}
+
 // ---- documents
 
 Status PostgresStore::declareCollection(const store::CollectionSpec& spec) {
@@ -202,13 +213,9 @@ Result<store::Document> PostgresStore::put(const std::string& collection, store:
                                            std::uint64_t expectedVersion) {
   HIVE_TRY(checkName(collection, "collection"));
   HIVE_TRY(checkId(document.id, "document"));
-  Result<store::Document> stored = internalError("not run");
-  Status status = write([&](pqxx::transaction_base& tx, Wakeups&) {
-    stored = operations_.put(tx, collection, document, expectedVersion);
-    return stored.status();
+  return writeResult<store::Document>([&](pqxx::transaction_base& tx, Wakeups&) {
+    return operations_.put(tx, collection, document, expectedVersion);
   });
-  if (!status.ok()) return status;
-  return stored;
 }
 
 Status PostgresStore::remove(const std::string& collection, const std::string& id,
@@ -242,13 +249,8 @@ Result<store::QueueItem> PostgresStore::enqueue(store::EnqueueRequest request) {
 
 Result<std::vector<store::QueueItem>> PostgresStore::claim(const store::ClaimRequest& request) {
   HIVE_TRY(checkClaim(request));
-  Result<std::vector<store::QueueItem>> items = internalError("not run");
-  Status status = write([&](pqxx::transaction_base& tx, Wakeups&) {
-    items = operations_.claim(tx, request);
-    return items.status();
-  });
-  if (!status.ok()) return status;
-  return items;
+  return writeResult<std::vector<store::QueueItem>>(
+      [&](pqxx::transaction_base& tx, Wakeups&) { return operations_.claim(tx, request); });
 }
 
 Result<store::QueueItem> PostgresStore::extend(const std::string& queue, const std::string& itemId,
@@ -257,13 +259,9 @@ Result<store::QueueItem> PostgresStore::extend(const std::string& queue, const s
   HIVE_TRY(checkName(queue, "queue"));
   HIVE_TRY(checkId(itemId, "item"));
   HIVE_TRY(checkLease(lease));
-  Result<store::QueueItem> item = internalError("not run");
-  Status status = write([&](pqxx::transaction_base& tx, Wakeups&) {
-    item = operations_.extend(tx, queue, itemId, leaseToken, lease);
-    return item.status();
+  return writeResult<store::QueueItem>([&](pqxx::transaction_base& tx, Wakeups&) {
+    return operations_.extend(tx, queue, itemId, leaseToken, lease);
   });
-  if (!status.ok()) return status;
-  return item;
 }
 
 Status PostgresStore::complete(const std::string& queue, const std::string& itemId,
@@ -292,13 +290,9 @@ Status PostgresStore::cancel(const std::string& queue, const std::string& itemId
 
 Result<std::vector<store::QueueItem>> PostgresStore::releaseExpired(const std::string& queue) {
   HIVE_TRY(checkName(queue, "queue"));
-  Result<std::vector<store::QueueItem>> items = internalError("not run");
-  Status status = write([&](pqxx::transaction_base& tx, Wakeups& wakeups) {
-    items = operations_.releaseExpired(tx, queue, wakeups);
-    return items.status();
+  return writeResult<std::vector<store::QueueItem>>([&](pqxx::transaction_base& tx, Wakeups& wakeups) {
+    return operations_.releaseExpired(tx, queue, wakeups);
   });
-  if (!status.ok()) return status;
-  return items;
 }
 
 Result<store::QueueItem> PostgresStore::peek(const std::string& queue, const std::string& itemId) {
@@ -329,13 +323,8 @@ std::unique_ptr<Subscription> PostgresStore::onClaimable(const std::string& queu
 Result<std::uint64_t> PostgresStore::append(const std::string& stream, const std::string& type,
                                             const std::string& body) {
   HIVE_TRY(checkName(stream, "stream"));
-  Result<std::uint64_t> id = internalError("not run");
-  Status status = write([&](pqxx::transaction_base& tx, Wakeups&) {
-    id = operations_.append(tx, stream, type, body);
-    return id.status();
-  });
-  if (!status.ok()) return status;
-  return id;
+  return writeResult<std::uint64_t>(
+      [&](pqxx::transaction_base& tx, Wakeups&) { return operations_.append(tx, stream, type, body); });
 }
 
 Result<std::vector<store::Event>> PostgresStore::read(const std::string& stream, std::uint64_t afterId,

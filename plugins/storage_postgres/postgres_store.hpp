@@ -68,6 +68,9 @@ class PostgresStore final : public store::Store {
   Result<T> readOnly(Read&& read);
   Status write(const GroupCommitter::Operation& operation, GroupCommitter::Enqueue enqueue = {},
                SharedComplete complete = {});
+  // A write whose operation yields a value: that value, or the write's failure.
+  template <typename T, typename Operation>
+  Result<T> writeResult(Operation&& operation);
 
   const Config config_;
   const Redactor redact_;
