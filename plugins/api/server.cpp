@@ -6,10 +6,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
 #include <optional>
 #include <string_view>
 #include <thread>
+#include <variant>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -23,6 +23,7 @@
 
 #include "dispatcher.hpp"
 #include "hive/asio.hpp"
+#include "request_head.hpp"
 #include "shared.hpp"
 #include "upgrade.hpp"
 #include "websocket.hpp"
@@ -49,48 +50,10 @@ constexpr auto kDrainGrace = std::chrono::seconds(1);
 constexpr std::size_t kLingerBytes = 256 * 1024;
 constexpr auto kCancelGrace = std::chrono::seconds(5);
 
-enum class HeadScan { kIncomplete, kComplete, kMalformed };
-
-// Finds the end of the request head in `data` and checks its raw bytes: bare
-// CR, bare LF, NUL and obs-fold are refused here, before Beast's parser (which
-// tolerates some of them) sees the head.
-HeadScan scanHead(std::string_view data, std::size_t& headLength, std::string& problem) {
-  std::size_t end = data.find("\r\n\r\n");
-  std::size_t limit = end == std::string_view::npos ? data.size() : end + 4;
-  for (std::size_t i = 0; i < limit; ++i) {
-    char c = data[i];
-    if (c == '\0') {
-      problem = "NUL byte in the request head";
-      return HeadScan::kMalformed;
-    }
-    if (c == '\n' && (i == 0 || data[i - 1] != '\r')) {
-      problem = "bare LF in the request head";
-      return HeadScan::kMalformed;
-    }
-    if (c == '\r' && i + 1 < data.size() && data[i + 1] != '\n') {
-      problem = "bare CR in the request head";
-      return HeadScan::kMalformed;
-    }
-    if (c == '\n' && i + 1 < limit && (data[i + 1] == ' ' || data[i + 1] == '\t')) {
-      problem = "obsolete line folding in a header";
-      return HeadScan::kMalformed;
-    }
-  }
-  if (end == std::string_view::npos) return HeadScan::kIncomplete;
-  headLength = end + 4;
-  return HeadScan::kComplete;
-}
-
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
          });
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 bool hasToken(std::string_view list, std::string_view token) {
@@ -211,58 +174,13 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void onHead(std::size_t headLength) {
     headStarted_ = false;
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(settings().headerBytes));
-    // The real limit is set once the route is known: here a large Content-Length
-    // must not look like a malformed head.
-    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-    boost::system::error_code error;
-    std::size_t used = parser_->put(net::buffer(buffer_.data().data(), headLength), error);
-    if (error == bhttp::error::header_limit)
-      return reject(431, "Request Header Fields Too Large", "the request head exceeds the limit");
-    if (error || used != headLength || !parser_->is_header_done())
-      return reject(400, "Bad Request",
-                    error ? "malformed request head: " + error.message() : "malformed head");
-    buffer_.consume(used);
-
+    auto parsed = parseHead(
+        *parser_, std::string_view(static_cast<const char*>(buffer_.data().data()), headLength), settings());
+    if (auto* refusal = std::get_if<HeadRefusal>(&parsed))
+      return reject(refusal->status, refusal->title, refusal->detail);
+    buffer_.consume(headLength);
+    auto& [head, transferEncoding, contentLengths, contentLength, hasBody] = std::get<ParsedHead>(parsed);
     auto& message = parser_->get();
-    if (message.target().size() > settings().targetBytes)
-      return reject(414, "URI Too Long", "the request target exceeds the limit");
-    if (message.version() != 11 && message.version() != 10)
-      return reject(505, "HTTP Version Not Supported", "only HTTP/1.0 and HTTP/1.1");
-    std::size_t count = 0, contentLengths = 0, hosts = 0;
-    std::string contentLength;
-    bool transferEncoding = false;
-    Head head;
-    for (const auto& field : message) {
-      if (++count > settings().headerCount)
-        return reject(431, "Request Header Fields Too Large", "too many header fields");
-      std::string name = lower(field.name_string());
-      std::string_view value = field.value();
-      if (name == "content-length") {
-        if (value.empty() ||
-            !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
-          return reject(400, "Bad Request", "malformed Content-Length");
-        if (contentLengths++ > 0 && value != contentLength)
-          return reject(400, "Bad Request", "differing Content-Length headers");
-        contentLength = std::string(value);
-      } else if (name == "transfer-encoding") {
-        if (transferEncoding || !iequals(value, "chunked"))
-          return reject(400, "Bad Request", "unsupported Transfer-Encoding");
-        transferEncoding = true;
-      } else if (name == "host") {
-        ++hosts;
-      }
-      head.headers.push_back({std::move(name), std::string(value)});
-    }
-    if (transferEncoding && contentLengths > 0)
-      return reject(400, "Bad Request", "Content-Length together with Transfer-Encoding");
-    if (hosts > 1 || (hosts == 0 && message.version() == 11))
-      return reject(400, "Bad Request", "bad Host header");
-    bool hasBody =
-        transferEncoding || (contentLengths > 0 && contentLength.find_first_not_of('0') != std::string::npos);
-
-    head.method = std::string(message.method_string());
-    head.target = std::string(message.target());
     head.remoteAddress = remote_;
     keepAlive_ = message.keep_alive();
     version_ = message.version();
