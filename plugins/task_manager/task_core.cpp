@@ -39,8 +39,25 @@ Result<Loaded> load(store::Transaction& tx, const std::string& id) {
   return Loaded{std::move(task).value(), document->version};
 }
 
+// "1 attempt", "3 attempts".
+std::string attemptCount(std::uint32_t attempts) {
+  return std::to_string(attempts) + (attempts == 1 ? " attempt" : " attempts");
+}
+
+// Why the current attempt of `t` ended when its lease ran out.
+std::string timedOut(const Task& t) {
+  std::string after =
+      t.timeoutMs % 1000 == 0 ? std::to_string(t.timeoutMs / 1000) + "s" : std::to_string(t.timeoutMs) + "ms";
+  return "timed out after " + after + " (attempt " + std::to_string(t.attempts) + " of " +
+         std::to_string(t.maxAttempts) + (t.agent.empty() ? "" : ", agent " + t.agent) + ")";
+}
+
+std::string gaveUp(std::uint32_t attempts, const std::string& lastError) {
+  return "gave up after " + attemptCount(attempts) + (lastError.empty() ? "" : "; last error: " + lastError);
+}
+
 std::string eventJson(const std::string& event, const Task& task) {
-  return "{\"event\":" + http::jsonQuote(event) + ",\"task\":" + toApiJson(task) + "}";
+  return "{\"event\":" + http::jsonQuote(event) + ",\"task\":" + toEventJson(task) + "}";
 }
 
 }  // namespace
@@ -465,11 +482,13 @@ Result<std::vector<tasks::Assignment>> TaskCore::claim(const std::string& agent,
         Task t = loaded->task;
         if (isTerminal(t.status)) return tx.complete(queue, item.id, item.leaseToken);
         std::int64_t now = nowMs();
+        // Still leased in the task: the store handed the item out again because
+        // that lease ran out before the sweep saw it. Say so.
+        if (t.status == TaskStatus::kAssigned || t.status == TaskStatus::kRunning) t.error = timedOut(t);
         if (item.attempts > t.maxAttempts) {
           HIVE_TRY(tx.complete(queue, item.id, item.leaseToken));
           t.status = TaskStatus::kDead;
-          t.error = "gave up after " + std::to_string(t.maxAttempts) + " attempts" +
-                    (t.error.empty() ? "" : "; last error: " + t.error);
+          t.error = gaveUp(t.maxAttempts, t.error);
           t.leaseToken.clear();
           t.finishedAtMs = t.updatedAtMs = now;
           return outbox.save(tx, t, loaded->version, "task.dead");
@@ -532,20 +551,27 @@ Status TaskCore::stale(const std::string& taskId, const std::string& leaseToken,
 }
 
 Status TaskCore::report(const std::string& taskId, const std::string& leaseToken, const std::string& what,
-                        const LeasedChange& change) {
-  bool refused = false;
+                        const LeasedChange& change, const std::function<bool(const Task&)>& repeats) {
+  bool refused = false, repeated = false;
   Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
     refused = false;
+    repeated = false;
     auto loaded = load(tx, taskId);
     if (!loaded.ok()) return loaded.status();
     Task t = loaded->task;
     if (leaseToken.empty() || t.leaseToken != leaseToken || isTerminal(t.status)) {
+      if (!leaseToken.empty() && t.reportedLease == leaseToken && repeats && repeats(t)) {
+        repeated = true;  // nothing to write
+        return okStatus();
+      }
       refused = true;
       return failedPrecondition("stale");
     }
     return change(tx, outbox, t, loaded->version, refused);
   });
   if (refused) return stale(taskId, leaseToken, what);
+  if (done.ok() && repeated)
+    return alreadyExists("task " + taskId + ": the same " + what + " for this lease was already accepted");
   return done;
 }
 
@@ -576,11 +602,15 @@ Status TaskCore::progress(const std::string& taskId, const std::string& leaseTok
 Status TaskCore::finish(const std::string& taskId, const std::string& leaseToken, TaskStatus status,
                         const std::string& result, const std::string& error, bool retry, bool backOff) {
   if (result.size() > options_.limits.maxPayloadBytes) return invalidArgument("result too large");
+  std::string outcome = status == TaskStatus::kSucceeded ? std::string("succeeded")
+                                                         : std::string(statusName(status)) + ": " + error;
   return report(
       taskId, leaseToken, std::string(statusName(status)) + " report",
       [&](store::Transaction& tx, Outbox& outbox, Task& t, std::uint64_t version, bool& refused) -> Status {
         std::int64_t now = nowMs();
         bool again = retry && t.attempts < t.maxAttempts;
+        t.reportedLease = leaseToken;
+        t.reportedOutcome = outcome;
         auto retryAfter = backOff ? backoff(t.attempts) : std::chrono::milliseconds(0);
         Status queued = again ? tx.fail(t.queue, t.id, leaseToken, retryAfter, error)
                               : tx.complete(t.queue, t.id, leaseToken);
@@ -600,11 +630,15 @@ Status TaskCore::finish(const std::string& taskId, const std::string& leaseToken
           return outbox.save(tx, t, version, "task.retrying");
         }
         t.status = retry ? TaskStatus::kDead : status;
-        if (t.status == TaskStatus::kDead && !error.empty())
-          t.error = "gave up after " + std::to_string(t.attempts) + " attempts; last error: " + error;
+        if (t.status == TaskStatus::kDead && !error.empty()) t.error = gaveUp(t.attempts, error);
         t.result = result;
         t.finishedAtMs = now;
         return outbox.save(tx, t, version, "task." + std::string(statusName(t.status)));
+      },
+      // The same report again (its ack was lost): the same outcome, and for a
+      // success the same result, which the task still holds.
+      [&](const Task& t) {
+        return t.reportedOutcome == outcome && (status != TaskStatus::kSucceeded || t.result == result);
       });
 }
 
@@ -748,13 +782,13 @@ void TaskCore::sweep() {
         Task t = loaded->task;
         if (t.leaseToken != item.leaseToken || isTerminal(t.status)) return okStatus();
         std::int64_t now = nowMs();
-        t.error = "attempt " + std::to_string(t.attempts) + " timed out after " +
-                  std::to_string(t.timeoutMs) + " ms (agent " + t.agent + ")";
+        t.error = timedOut(t);
         t.leaseToken.clear();
         t.updatedAtMs = now;
         if (t.attempts >= t.maxAttempts) {
           HIVE_TRY(tx.cancel(queue, t.id));
           t.status = TaskStatus::kDead;
+          t.error = gaveUp(t.attempts, t.error);
           t.finishedAtMs = now;
           return outbox.save(tx, t, loaded->version, "task.dead");
         }

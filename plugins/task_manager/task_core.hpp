@@ -96,11 +96,13 @@ class TaskCore final : public tasks::TaskService {
   // transaction, `change` gets the task and its version when the token is the
   // task's current lease (not empty, task not finished); otherwise, or when
   // `change` sets `refused` (the store no longer knows the lease), the report
-  // is refused and recorded as stale.
+  // is refused and recorded as stale. A report whose token is the one that
+  // ended the last attempt and for which `repeats` holds is the same report
+  // sent again: kAlreadyExists, nothing changes and nothing is recorded.
   using LeasedChange =
       std::function<Status(store::Transaction&, Outbox&, Task&, std::uint64_t version, bool& refused)>;
   Status report(const std::string& taskId, const std::string& leaseToken, const std::string& what,
-                const LeasedChange& change);
+                const LeasedChange& change, const std::function<bool(const Task&)>& repeats = {});
   // Finished with `leaseToken`: terminal or back to the queue, after the
   // attempt's backoff when `backOff` (a failure), at once otherwise (a release).
   Status finish(const std::string& taskId, const std::string& leaseToken, TaskStatus status,

@@ -279,6 +279,8 @@ Result<Task> fromStoredJson(std::string_view body) {
   t.title = string(o, "title");
   t.payload = string(o, "payload");
   t.capabilities = stringsOf(o.if_contains("capabilities"));
+  o["reported_lease"] = task.reportedLease;
+  o["reported_outcome"] = task.reportedOutcome;
   t.priority = static_cast<int>(integer(o, "priority", 5));
   t.effectivePriority = static_cast<int>(integer(o, "effective_priority", t.priority));
   t.dependsOn = stringsOf(o.if_contains("depends_on"));
@@ -308,3 +310,5 @@ Result<Task> fromStoredJson(std::string_view body) {
 }
 
 }  // namespace hive::task_manager
+  t.reportedLease = string(o, "reported_lease");
+  t.reportedOutcome = string(o, "reported_outcome");

@@ -52,6 +52,11 @@ struct Task {
   std::uint32_t staleReports = 0;
   std::string idempotencyKey;
   std::int64_t createdAtMs = 0;
+  // The report that ended the last attempt: its lease token and outcome
+  // ("succeeded", or "failed: " + error), so that the same report sent again
+  // is told apart from a stale one. Stored, never shown by the API.
+  std::string reportedLease;
+  std::string reportedOutcome;
   std::int64_t updatedAtMs = 0;
   std::int64_t queuedAtMs = 0;
   std::int64_t startedAtMs = 0;
