@@ -57,7 +57,7 @@ std::string gaveUp(std::uint32_t attempts, const std::string& lastError) {
 }
 
 std::string eventJson(const std::string& event, const Task& task) {
-  return "{\"event\":" + http::jsonQuote(event) + ",\"task\":" + toEventJson(task) + "}";
+  return "{\"event\":" + http::jsonQuote(event) + ",\"task\":" + toApiJson(task) + "}";
 }
 
 }  // namespace
