@@ -12,12 +12,19 @@ What a task does here (payload fields, all optional):
     {"command": ["ls"]}      with --allow-commands: run it, result = its output
 Anything else is echoed back as the result.
 
+Identity: the first `welcome` gives the agent its id and a reconnect secret;
+both are needed to come back under that id. With --state-file they are kept
+in that file (mode 0600) across restarts; with --agent-id the secret comes from
+the HIVE_AGENT_SECRET environment variable (the 201 of POST /api/v2/agents
+shows it once). The secret is never logged.
+
 Needs Debian's python3-websockets (apt-get install python3-websockets).
 """
 import argparse
 import asyncio
 import json
 import logging
+import os
 import random
 import signal
 import sys
@@ -32,6 +39,11 @@ class Agent:
     def __init__(self, args):
         self.args = args
         self.agent_id = args.agent_id
+        self.secret = os.environ.get("HIVE_AGENT_SECRET", "") if args.agent_id else ""
+        if args.state_file and os.path.exists(args.state_file):
+            with open(args.state_file) as state:
+                saved = json.load(state)
+            self.agent_id, self.secret = saved["agent_id"], saved["secret"]
         self.heartbeat_s = 10.0
         self.running = {}  # task id -> asyncio.Task
         self.unacked = {}  # task id -> its task.result, until Hive acknowledges it
@@ -52,8 +64,8 @@ class Agent:
                                               extra_headers=headers, max_size=4 << 20,
                                               ping_interval=None) as socket:
                     self.socket = socket
-                    delay = 0.2
-                    await self.session(socket)
+                    if await self.session(socket):
+                        delay = 0.2  # was welcomed: the next reconnect starts quick again
             except (OSError, websockets.exceptions.WebSocketException) as error:
                 log.warning("connection lost: %s", error)
             finally:
@@ -70,11 +82,18 @@ class Agent:
                  "capabilities": self.args.capabilities, "max_concurrency": self.args.concurrency}
         if self.agent_id:
             hello["agent_id"] = self.agent_id
+            hello["secret"] = self.secret
         await socket.send(json.dumps(hello))
         welcome = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        if welcome.get("type") == "error":
+            self.refused(welcome)
+            return False
         if welcome.get("type") != "welcome":
             raise websockets.exceptions.InvalidMessage("expected welcome, got %r" % welcome)
         self.agent_id = welcome["agent_id"]
+        if "secret" in welcome:  # issued once, for a new agent: keep it to come back
+            self.secret = welcome["secret"]
+            self.save_state()
         self.heartbeat_s = max(0.1, welcome.get("heartbeat_interval_ms", 30000) / 1000 / 3)
         log.info("connected as %s", self.agent_id)
         # Results Hive has not acknowledged (lost with the last connection) go again:
@@ -87,9 +106,28 @@ class Agent:
                 await self.on_message(json.loads(text))
                 if self.draining and not self.running and not self.unacked:
                     await socket.close(1000, "drained")
-                    return
+                    return True
         finally:
             beat.cancel()
+        return True
+
+    def refused(self, error):
+        reason = error.get("reason")
+        log.error("hello refused (%s): %s", reason, error.get("message"))
+        if reason == "unknown_agent":
+            # Deleted, or purged after the server's agent_retention: start afresh.
+            self.agent_id, self.secret = "", ""
+        elif reason in ("bad_secret", "invalid_hello"):
+            # Retrying cannot help: this id belongs to someone else, or the hello is wrong.
+            self.stopping.set()
+
+    def save_state(self):
+        if not self.args.state_file:
+            return
+        descriptor = os.open(self.args.state_file + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as state:
+            json.dump({"agent_id": self.agent_id, "secret": self.secret}, state)
+        os.replace(self.args.state_file + ".new", self.args.state_file)
 
     async def heartbeats(self, socket):
         while True:
@@ -110,12 +148,17 @@ class Agent:
         kind = message.get("type")
         if kind == "task.assign":
             task = message["task"]
+            # Answer at once: a task not accepted within the claim window goes back to the queue.
+            await self.send({"type": "task.accept", "task_id": task["id"], "lease_token": message["lease_token"]})
             self.running[task["id"]] = asyncio.ensure_future(self.work(task, message["lease_token"]))
         elif kind == "task.ack":
-            if message.get("report") != "progress":
+            if message.get("report") == "result":
                 self.unacked.pop(message.get("task_id"), None)
             if not message.get("accepted"):
-                log.warning("result for %s refused: %s", message.get("task_id"), message.get("reason"))
+                log.warning("%s for %s refused: %s", message.get("report"), message.get("task_id"),
+                            message.get("reason"))
+            elif message.get("duplicate"):
+                log.info("result for %s was already accepted", message.get("task_id"))
         elif kind == "drain":
             log.info("asked to drain: finishing %d tasks, taking no more", len(self.running))
             self.draining = True
@@ -160,7 +203,10 @@ def main():
     parser.add_argument("--role", default="worker")
     parser.add_argument("--capabilities", default="", type=lambda s: [c for c in s.split(",") if c])
     parser.add_argument("--concurrency", default=1, type=int)
-    parser.add_argument("--agent-id", default="")
+    parser.add_argument("--agent-id", default="",
+                        help="come back as this agent; its secret from $HIVE_AGENT_SECRET")
+    parser.add_argument("--state-file", default="",
+                        help="keep the agent id and reconnect secret here across restarts (mode 0600)")
     parser.add_argument("--token", default="", help="API key, sent as a Bearer token")
     parser.add_argument("--allow-commands", action="store_true", help="run payload commands (trusted use only)")
     parser.add_argument("--verbose", action="store_true")

@@ -141,7 +141,9 @@ void apply(const AgentSpec& spec, Agent& agent) {
   if (spec.runtime) agent.runtime = *spec.runtime;
 }
 
-std::string toJson(const Agent& a) {
+namespace {
+
+json::object toObject(const Agent& a) {
   json::object o;
   o["id"] = a.id;
   o["name"] = a.name;
@@ -167,6 +169,16 @@ std::string toJson(const Agent& a) {
   o["failed"] = a.failed;
   o["created_at_ms"] = a.createdAtMs;
   o["updated_at_ms"] = a.updatedAtMs;
+  return o;
+}
+
+}  // namespace
+
+std::string toJson(const Agent& agent) { return json::serialize(toObject(agent)); }
+
+std::string toStoredJson(const Agent& agent) {
+  json::object o = toObject(agent);
+  o["secret_sha256"] = agent.secretDigest;
   return json::serialize(o);
 }
 
@@ -200,6 +212,7 @@ Result<Agent> fromJson(std::string_view body) {
   a.failed = static_cast<std::uint64_t>(integer(o, "failed"));
   a.createdAtMs = integer(o, "created_at_ms");
   a.updatedAtMs = integer(o, "updated_at_ms");
+  a.secretDigest = string(o, "secret_sha256");
   return a;
 }
 

@@ -42,6 +42,9 @@ struct Agent {
   std::uint64_t failed = 0;
   std::int64_t createdAtMs = 0;
   std::int64_t updatedAtMs = 0;
+  // SHA-256 (hex) of the reconnect secret (agent_secret.hpp). Stored, never
+  // shown by the API; empty for process agents.
+  std::string secretDigest;
 };
 
 // Fields a client may set (POST, PATCH, WebSocket hello); checked, errors collected.
@@ -56,7 +59,9 @@ struct AgentSpec {
 Result<AgentSpec> parseAgentSpec(std::string_view body, bool partial, std::vector<http::FieldError>& errors);
 void apply(const AgentSpec& spec, Agent& agent);
 
+// The API form (no secret digest) and the stored form (everything).
 std::string toJson(const Agent& agent);
+std::string toStoredJson(const Agent& agent);
 Result<Agent> fromJson(std::string_view body);
 
 // A new, time-ordered agent id: "a" + 12 hex digits of epoch ms + 8 random hex.

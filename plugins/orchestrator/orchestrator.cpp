@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <memory>
+
+#include <boost/json.hpp>
 
 #include "hive/plugin.hpp"
 #include "hive/services/http.hpp"
@@ -33,7 +36,8 @@ const char* kAgentSchema =
     "consecutive_failures": {"type": "integer"}, "opened_at_ms": {"type": "integer"}}},
   "in_flight": {"type": "array", "items": {"type": "string"}},
   "succeeded": {"type": "integer"}, "failed": {"type": "integer"},
-  "created_at_ms": {"type": "integer"}, "updated_at_ms": {"type": "integer"}}},
+  "created_at_ms": {"type": "integer"}, "updated_at_ms": {"type": "integer"},
+  "secret": {"type": "string", "description": "the reconnect secret, only in the 201 of POST /api/v2/agents"}}},
  "AgentSpec": {"type": "object", "additionalProperties": false, "properties": {
   "name": {"type": "string", "maxLength": 64}, "role": {"type": "string", "maxLength": 64},
   "capabilities": {"type": "array", "items": {"type": "string"}, "maxItems": 64},
@@ -71,30 +75,53 @@ class AgentRoutes final : public http::RouteProvider {
           std::vector<http::FieldError> errors;
           auto spec = parseAgentSpec(r.body, false, errors);
           if (!spec.ok()) return invalid(spec.status(), errors);
-          auto agent = core_->registerAgent(*spec);
-          if (!agent.ok()) return http::problem(agent.status());
-          auto response = json(201, toJson(*agent));
-          response.headers.push_back({"location", "/api/v2/agents/" + agent->id});
+          auto registered = core_->registerAgent(*spec);
+          if (!registered.ok()) return http::problem(registered.status());
+          // The one time the reconnect secret is shown: the agent's hello needs it.
+          auto body = boost::json::parse(toJson(registered->agent)).as_object();
+          body["secret"] = registered->secret;
+          auto response = json(201, boost::json::serialize(body));
+          response.headers.push_back({"location", "/api/v2/agents/" + registered->agent.id});
           return response;
         });
     add({"agents.list", "GET", "/api/v2/agents", "agents:read",
          "{\"summary\":\"List agents\",\"operationId\":\"listAgents\",\"tags\":[\"agents\"],\"parameters\":["
          "{\"name\":\"status\",\"in\":\"query\",\"schema\":{\"type\":\"string\"}},"
-         "{\"name\":\"capability\",\"in\":\"query\",\"schema\":{\"type\":\"string\"}}],"
+         "{\"name\":\"capability\",\"in\":\"query\",\"schema\":{\"type\":\"string\"}},"
+         "{\"name\":\"limit\",\"in\":\"query\",\"schema\":{\"type\":\"integer\",\"minimum\":1,"
+         "\"maximum\":1000,\"default\":100}},"
+         "{\"name\":\"cursor\",\"in\":\"query\",\"schema\":{\"type\":\"string\"}}],"
          "\"responses\":{\"200\":{\"description\":\"Agents\",\"content\":{\"application/json\":{\"schema\":"
          "{\"type\":\"object\",\"properties\":{\"items\":{\"type\":\"array\",\"items\":"
-         "{\"$ref\":\"#/components/schemas/Agent\"}}}}}}}}}"},
+         "{\"$ref\":\"#/components/schemas/Agent\"}},\"next_cursor\":{\"type\":\"string\"}}}}}}}}"},
         [this](const http::Request& r) {
           const std::string* status = r.queryParam("status");
           const std::string* capability = r.queryParam("capability");
+          const std::string* cursor = r.queryParam("cursor");
+          std::vector<http::FieldError> errors;
           if (status && !parseAgentStatus(*status))
-            return http::problem(422, "Unprocessable Content", "bad query",
-                                 {{"status", "must be one of idle, busy, draining, offline, failed"}});
-          auto agents = core_->list(status ? *status : "", capability ? *capability : "");
-          if (!agents.ok()) return http::problem(agents.status());
+            errors.push_back({"status", "must be one of idle, busy, draining, offline, failed"});
+          // The same paging as GET /api/v2/tasks: limit 1-1000 (100), cursor from next_cursor.
+          std::size_t limit = 100;
+          if (const std::string* value = r.queryParam("limit")) {
+            char* end = nullptr;
+            long parsed = std::strtol(value->c_str(), &end, 10);
+            if (value->empty() || *end != '\0' || parsed < 1 || parsed > 1000)
+              errors.push_back({"limit", "must be an integer between 1 and 1000"});
+            else
+              limit = static_cast<std::size_t>(parsed);
+          }
+          if (!errors.empty())
+            return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
+          auto page = core_->list(status ? *status : "", capability ? *capability : "", limit,
+                                  cursor ? *cursor : std::string());
+          if (!page.ok()) return http::problem(page.status());
           std::string body = "{\"items\":[";
-          for (std::size_t i = 0; i < agents->size(); ++i) body += (i ? "," : "") + toJson((*agents)[i]);
-          return json(200, body + "]}");
+          for (std::size_t i = 0; i < page->items.size(); ++i)
+            body += (i ? "," : "") + toJson(page->items[i]);
+          body += "]";
+          if (!page->nextCursor.empty()) body += ",\"next_cursor\":" + http::jsonQuote(page->nextCursor);
+          return json(200, body + "}");
         });
     add({"agents.get", "GET", "/api/v2/agents/{id}", "agents:read",
          operation("Get an agent", "getAgent", true, false, 200)},
@@ -143,7 +170,7 @@ class AgentRoutes final : public http::RouteProvider {
   }
   std::vector<http::WebSocketRoute> webSocketRoutes() override {
     return {{"agents.connect", "/api/v2/agents/connect", "agents:connect", "hive.agent.v1",
-             "Remote agents: hello, task.assign, task.progress, task.result, heartbeat, drain "
+             "Remote agents: hello, task.assign, task.accept, task.progress, task.result, heartbeat, drain "
              "(docs/agent-protocol.md)"}};
   }
   Result<std::shared_ptr<http::WebSocketSession>> openWebSocket(
@@ -186,6 +213,10 @@ class OrchestratorPlugin final : public Plugin {
     o.openFor = reader.get<std::chrono::milliseconds>("open_for", o.openFor);
     o.sweepPeriod = reader.get<std::chrono::milliseconds>("sweep_period", o.sweepPeriod);
     o.maxAgents = static_cast<std::size_t>(reader.get<std::int64_t>("max_agents", 10000));
+    std::int64_t maxRegistered = reader.get<std::int64_t>("max_registered_agents", 100000);
+    o.agentRetention = reader.get<std::chrono::milliseconds>("agent_retention", o.agentRetention);
+    o.claimWindow = reader.get<std::chrono::milliseconds>("claim_window", o.claimWindow);
+    std::int64_t maxUnacknowledged = reader.get<std::int64_t>("max_unacknowledged", 16);
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
     o.node = reader.get<std::string>("node", host[0] != '\0' ? std::string(host) : "node");
@@ -202,6 +233,17 @@ class OrchestratorPlugin final : public Plugin {
     if (o.openFor.count() < 1) reader.reject("open_for", "must be at least 1ms");
     if (o.sweepPeriod.count() < 10) reader.reject("sweep_period", "must be at least 10ms");
     if (o.maxAgents < 1) reader.reject("max_agents", "must be at least 1");
+    if (maxRegistered < 1 || maxRegistered > 10'000'000)
+      reader.reject("max_registered_agents", "must be 1-10000000");
+    else
+      o.maxRegisteredAgents = static_cast<std::size_t>(maxRegistered);
+    if (o.agentRetention.count() < 100) reader.reject("agent_retention", "must be at least 100ms");
+    if (o.claimWindow.count() < 10 || o.claimWindow > std::chrono::hours(1))
+      reader.reject("claim_window", "must be between 10ms and 1h");
+    if (maxUnacknowledged < 1 || maxUnacknowledged > 1024)
+      reader.reject("max_unacknowledged", "must be 1-1024");
+    else
+      o.maxUnacknowledged = static_cast<std::size_t>(maxUnacknowledged);
     reader.finish();
     options_ = o;
   }

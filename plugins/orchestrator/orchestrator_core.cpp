@@ -1,8 +1,11 @@
 #include "orchestrator_core.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include <boost/json.hpp>
+
+#include "agent_secret.hpp"
 
 namespace hive::orchestrator {
 namespace json = boost::json;
@@ -13,7 +16,7 @@ constexpr const char* kAgents = "agents";
 store::Document toDocument(const Agent& agent) {
   store::Document d;
   d.id = agent.id;
-  d.body = toJson(agent);
+  d.body = toStoredJson(agent);
   d.index = {{"status", std::string(statusName(agent.status))}, {"name", agent.name}};
   return d;
 }
@@ -23,6 +26,26 @@ std::string message(std::string_view type, json::object fields = {}) {
   fields["ts"] = nowMs();
   return json::serialize(fields);
 }
+
+// Why a hello was refused, for the agent's program to act on.
+std::string_view refusalReason(StatusCode code) {
+  switch (code) {
+    case StatusCode::kPermissionDenied: return "bad_secret";
+    case StatusCode::kNotFound: return "unknown_agent";
+    case StatusCode::kResourceExhausted: return "full";
+    case StatusCode::kInvalidArgument: return "invalid_hello";
+    default: return "unavailable";
+  }
+}
+
+// "60s" for whole seconds, "1500ms" otherwise.
+std::string duration(std::chrono::milliseconds d) {
+  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + "s" : std::to_string(d.count()) + "ms";
+}
+
+Status refused(std::string why) { return Status(StatusCode::kPermissionDenied, std::move(why)); }
+
+constexpr std::size_t kPurgeBatch = 256;  // records looked at per sweep
 
 }  // namespace
 
@@ -78,6 +101,11 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
 
  private:
   void fail(const std::string& why) { (void)peer_->send(message("error", {{"message", why}})); }
+  // A refused hello: an error frame saying why, then the socket closes.
+  void refuse(const std::string& why, std::string_view reason) {
+    (void)peer_->send(message("error", {{"message", why}, {"reason", reason}}));
+    peer_->close(1008, "hello refused");
+  }
 
   void handle(const std::string& text) {
     std::error_code ec;
@@ -101,8 +129,18 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
       return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
     };
     std::string taskId = field("task_id"), token = field("lease_token");
-    if (type == "task.progress" || type == "task.result") {
-      if (taskId.empty() || token.empty()) return fail(type + " needs task_id and lease_token");
+    if (type != "task.accept" && type != "task.progress" && type != "task.result")
+      return fail("unknown message type '" + type + "'");
+    if (taskId.empty() || token.empty()) return fail(type + " needs task_id and lease_token");
+    // Each of the three answers the assignment: the claim window is met.
+    core_->acknowledged(agentId_, taskId, token);
+    if (type == "task.accept") {
+      Status s = core_->accept(taskId, token);
+      if (!s.ok())
+        (void)peer_->send(message(
+            "task.ack",
+            {{"task_id", taskId}, {"report", "accept"}, {"accepted", false}, {"reason", s.message()}}));
+      return;
     }
     if (type == "task.progress") {
       auto* progress = o.if_contains("progress");
@@ -124,20 +162,25 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
       Status s = core_->report(agentId_, taskId, token, outcome == "succeeded",
                                result ? json::serialize(*result) : "{}", field("error"),
                                retryable == nullptr || !retryable->is_bool() || retryable->as_bool());
-      json::object ack{{"task_id", taskId}, {"report", "result"}, {"accepted", s.ok()}};
-      if (!s.ok()) ack["reason"] = s.message();
+      // The same result again for the same lease (sent again after a reconnect
+      // because its ack was lost): it was accepted the first time.
+      bool duplicate = s.code() == StatusCode::kAlreadyExists;
+      json::object ack{{"task_id", taskId}, {"report", "result"}, {"accepted", s.ok() || duplicate}};
+      if (duplicate) ack["duplicate"] = true;
+      if (!s.ok() && !duplicate) ack["reason"] = s.message();
       (void)peer_->send(message("task.ack", std::move(ack)));
       return;
     }
-    fail("unknown message type '" + type + "'");
   }
 
   void onHello(json::object& o) {
     if (greeted_) return fail("hello was already said");
-    std::string requested;
+    std::string requested, secret;
     if (auto* v = o.if_contains("agent_id"); v && v->is_string()) requested = std::string(v->as_string());
+    if (auto* v = o.if_contains("secret"); v && v->is_string()) secret = std::string(v->as_string());
     o.erase("type");
     o.erase("agent_id");
+    o.erase("secret");
     o.erase("ts");
     o.erase("id");
     if (!o.contains("runtime")) o["runtime"] = "remote";
@@ -146,22 +189,18 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
     if (!spec.ok()) {
       std::string why = spec.status().message();
       for (const auto& e : errors) why += "; " + e.field + ": " + e.message;
-      fail(why);
-      peer_->close(1008, "invalid hello");
-      return;
+      return refuse(why, "invalid_hello");
     }
-    auto id = core_->hello(peer_, requested, *spec);
-    if (!id.ok()) {
-      fail(id.status().message());
-      peer_->close(1008, "hello refused");
-      return;
-    }
-    agentId_ = *id;
+    auto welcome = core_->hello(peer_, requested, secret, *spec);
+    if (!welcome.ok()) return refuse(welcome.status().message(), refusalReason(welcome.status().code()));
+    agentId_ = welcome->agentId;
     greeted_ = true;
-    (void)peer_->send(
-        message("welcome", {{"agent_id", agentId_},
-                            {"heartbeat_interval_ms", core_->options_.heartbeatInterval.count()},
-                            {"node", core_->options_.node}}));
+    json::object fields{{"agent_id", agentId_},
+                        {"heartbeat_interval_ms", core_->options_.heartbeatInterval.count()},
+                        {"claim_window_ms", core_->options_.claimWindow.count()},
+                        {"node", core_->options_.node}};
+    if (!welcome->secret.empty()) fields["secret"] = welcome->secret;
+    (void)peer_->send(message("welcome", std::move(fields)));
     core_->requestDispatch();
   }
 
@@ -189,6 +228,8 @@ Status Core::open() {
   if (!store) return unavailable("no hive.store/1 provider is running");
   HIVE_TRY(store->declareCollection({kAgents, {"status", "name"}}));
   if (!tasks_.lease()) return unavailable("no hive.tasks/1 provider is running");
+  registered_ = HIVE_TRY(countRegistered(), "counting the agent registry");
+  lastCountMs_ = nowMs();
   open_ = true;
   resubscribe();
   std::weak_ptr<Core> weak = weak_from_this();
@@ -310,7 +351,9 @@ std::vector<Core::Candidate> Core::candidates() {
   for (auto& [id, local] : agents_) {
     Agent& a = local.agent;
     if (a.runtime == Runtime::kRemote && !local.peer) continue;
-    if (a.draining) continue;
+    if (a.draining || local.held) continue;
+    // An agent holds at most this many assignments it has not answered.
+    if (local.unacknowledged.size() >= options_.maxUnacknowledged) continue;
     std::size_t capacity = a.maxConcurrency;
     if (a.circuit == Circuit::kOpen) {
       if (now - a.circuitOpenedMs < options_.openFor.count()) continue;
@@ -353,6 +396,8 @@ void Core::deliver(const std::string& agentId, const tasks::Assignment& a) {
     auto found = agents_.find(agentId);
     if (found != agents_.end()) {
       found->second.agent.inFlight[a.taskId] = a.leaseToken;
+      if (found->second.agent.runtime == Runtime::kRemote)
+        found->second.unacknowledged[a.taskId] = nowMs() + options_.claimWindow.count();
       refreshStatus(found->second.agent);
       peer = found->second.peer;
       runtime = found->second.agent.runtime;
@@ -366,6 +411,7 @@ void Core::deliver(const std::string& agentId, const tasks::Assignment& a) {
       std::lock_guard lock(mutex_);
       if (auto found = agents_.find(agentId); found != agents_.end()) {
         found->second.agent.inFlight.erase(a.taskId);
+        found->second.unacknowledged.erase(a.taskId);
         refreshStatus(found->second.agent);
       }
     }
@@ -426,7 +472,11 @@ void Core::processDone(const std::string& agentId, const std::string& taskId, co
   bool ok = outcome.kind == exec::OutcomeKind::kSucceeded;
   std::string result = outcome.result.empty() ? "{}" : outcome.result;
   std::string error = ok ? std::string() : (outcome.reason.empty() ? "process failed" : outcome.reason);
-  (void)report(agentId, taskId, leaseToken, ok, result, error, true);
+  Status reported = report(agentId, taskId, leaseToken, ok, result, error, true);
+  // A result Hive cannot keep exactly (a number beyond a double, say) is
+  // refused; the process will not answer again, so the attempt fails saying why.
+  if (ok && reported.code() == StatusCode::kInvalidArgument)
+    (void)report(agentId, taskId, leaseToken, false, {}, "result refused: " + reported.message(), false);
 }
 
 Status Core::report(const std::string& agentId, const std::string& taskId, const std::string& leaseToken,
@@ -443,7 +493,10 @@ Status Core::report(const std::string& agentId, const std::string& taskId, const
       Agent& a = found->second.agent;
       auto inFlight = a.inFlight.find(taskId);
       bool mine = inFlight != a.inFlight.end() && inFlight->second == leaseToken;
-      if (mine) a.inFlight.erase(inFlight);
+      if (mine) {
+        a.inFlight.erase(inFlight);
+        found->second.unacknowledged.erase(taskId);
+      }
       if (reported.ok() || mine) {
         if (succeeded) {
           ++a.succeeded;
@@ -472,10 +525,33 @@ Status Core::report(const std::string& agentId, const std::string& taskId, const
 }
 
 void Core::releaseAll(Local& local, const std::string& reason) {
-  auto tasks = tasks_.lease();
-  for (const auto& [task, token] : local.agent.inFlight)
-    if (tasks) (void)tasks->released(task, token, reason);
+  release(Leases(local.agent.inFlight.begin(), local.agent.inFlight.end()), reason);
   local.agent.inFlight.clear();
+  local.unacknowledged.clear();
+}
+
+void Core::release(const Leases& leases, const std::string& reason) {
+  if (leases.empty()) return;
+  auto tasks = tasks_.lease();
+  if (!tasks) return;  // the leases expire and the task sweep puts them back
+  for (const auto& [task, token] : leases) {
+    Status released = tasks->released(task, token, reason);
+    if (!released.ok() && released.code() != StatusCode::kFailedPrecondition)
+      context_.log().warn("task " + task + " not released (" + reason + "): " + released.message());
+  }
+  requestDispatch();
+}
+
+Core::Leases Core::takeUnacknowledged(Local& local) {
+  Leases out;
+  for (const auto& [task, deadline] : local.unacknowledged) {
+    auto leased = local.agent.inFlight.find(task);
+    if (leased == local.agent.inFlight.end()) continue;
+    out.emplace_back(task, leased->second);
+    local.agent.inFlight.erase(leased);
+  }
+  local.unacknowledged.clear();
+  return out;
 }
 
 // ---- remote agents ----
@@ -484,11 +560,14 @@ std::shared_ptr<http::WebSocketSession> Core::connect(std::shared_ptr<http::WebS
   return std::make_shared<AgentSession>(shared_from_this(), std::move(peer));
 }
 
-Result<std::string> Core::hello(const std::shared_ptr<http::WebSocketPeer>& peer,
-                                const std::string& requestedId, const AgentSpec& spec) {
+Result<Core::Welcome> Core::hello(const std::shared_ptr<http::WebSocketPeer>& peer,
+                                  const std::string& requestedId, const std::string& secret,
+                                  const AgentSpec& spec) {
   auto store = store_.lease();
   if (!store) return unavailable("storage is unavailable");
   Agent agent;
+  Welcome welcome;
+  bool reserved = false;
   if (!requestedId.empty()) {
     auto stored = store->get(kAgents, requestedId);
     if (stored.ok()) {
@@ -498,40 +577,143 @@ Result<std::string> Core::hello(const std::shared_ptr<http::WebSocketPeer>& peer
     } else if (stored.status().code() != StatusCode::kNotFound) {
       return stored.status();
     } else {
-      return notFound("no agent " + requestedId + "; register it first or say hello without agent_id");
+      return notFound("no agent " + requestedId +
+                      " (deleted, or purged after agent_retention): say hello without agent_id to register");
     }
     if (agent.runtime != Runtime::kRemote)
       return invalidArgument("agent " + requestedId + " is not a remote agent");
+    // Checked before anything changes: a refused hello leaves the agent that
+    // holds this id connected, with its capabilities and its tasks.
+    if (agent.secretDigest.empty())
+      return refused("agent " + requestedId +
+                     " has no reconnect secret (registered before Hive issued them): say hello "
+                     "without agent_id to register anew");
+    if (secret.empty()) return refused("agent " + requestedId + " exists: hello needs its secret");
+    if (!secretMatches(secret, agent.secretDigest)) return refused("wrong secret for agent " + requestedId);
   } else {
+    HIVE_TRY(reserveRegistration());
+    reserved = true;
     agent.id = newAgentId();
     agent.createdAtMs = nowMs();
+    welcome.secret = newAgentSecret();
+    agent.secretDigest = secretDigest(welcome.secret);
   }
   apply(spec, agent);
   agent.runtime = Runtime::kRemote;
   agent.node = options_.node;
   agent.lastHeartbeatMs = nowMs();
   std::shared_ptr<http::WebSocketPeer> previous;
+  Leases unanswered;
+  std::optional<Local> evicted;
   Agent snapshot;
   {
     std::lock_guard lock(mutex_);
-    if (agents_.size() >= options_.maxAgents && agents_.count(agent.id) == 0)
-      return resourceExhausted("this node serves its maximum of " + std::to_string(options_.maxAgents) +
-                               " agents");
+    if (agents_.size() >= options_.maxAgents && agents_.count(agent.id) == 0) {
+      // Full. A record kept for an agent that may reconnect gives its place up
+      // (the oldest first): otherwise agents that said hello and left would
+      // lock every new one out until their reconnect time ran out.
+      auto oldest = agents_.end();
+      for (auto it = agents_.begin(); it != agents_.end(); ++it)
+        if (it->second.agent.runtime == Runtime::kRemote && !it->second.peer &&
+            (oldest == agents_.end() || it->second.disconnectedAtMs < oldest->second.disconnectedAtMs))
+          oldest = it;
+      if (oldest == agents_.end()) {
+        if (reserved) --registered_;
+        return resourceExhausted("this node serves its maximum of " + std::to_string(options_.maxAgents) +
+                                 " connected agents (max_agents)");
+      }
+      evicted = std::move(oldest->second);
+      agents_.erase(oldest);
+    }
     Local& local = agents_[agent.id];
     // A reconnect keeps the tasks still leased to it: their results are welcome.
+    // Assignments the previous connection did not answer go back to the queue.
+    unanswered = takeUnacknowledged(local);
     agent.inFlight = local.agent.inFlight;
     if (local.agent.id.empty()) agent.inFlight.clear();
     previous = local.peer;
     local.agent = agent;
     local.peer = peer;
     local.disconnectedAtMs = 0;
+    local.held = false;
     refreshStatus(local.agent);
     snapshot = local.agent;
   }
   if (previous && previous != peer) previous->close(1008, "the same agent connected again");
+  if (evicted) {
+    context_.log().info("agent " + evicted->agent.id + " forgotten by this node to make room for a new one");
+    releaseAll(*evicted, "agent " + evicted->agent.id + " did not reconnect before its place was needed");
+  }
+  release(unanswered, "agent " + agent.id + " reconnected without answering the assignment");
   persist(snapshot);
   context_.log().info("agent " + agent.id + " (" + agent.name + ") connected");
-  return agent.id;
+  welcome.agentId = agent.id;
+  return welcome;
+}
+
+void Core::unregistered() {
+  std::size_t count = registered_.load();
+  while (count > 0 && !registered_.compare_exchange_weak(count, count - 1)) {
+  }
+}
+
+Status Core::reserveRegistration() {
+  std::size_t count = registered_.load();
+  while (count < options_.maxRegisteredAgents)
+    if (registered_.compare_exchange_weak(count, count + 1)) return okStatus();
+  // Full as far as this node knows: count again (other nodes purge too), at
+  // most once per sweep period so that a flood of hellos cannot turn into a
+  // flood of full scans.
+  std::int64_t now = nowMs(), last = lastCountMs_.load();
+  if (now - last >= options_.sweepPeriod.count() && lastCountMs_.compare_exchange_strong(last, now)) {
+    auto counted = countRegistered();
+    if (counted.ok()) registered_ = *counted;
+  }
+  count = registered_.load();
+  while (count < options_.maxRegisteredAgents)
+    if (registered_.compare_exchange_weak(count, count + 1)) return okStatus();
+  return resourceExhausted("the agent registry is full (" + std::to_string(options_.maxRegisteredAgents) +
+                           " agents, max_registered_agents): delete agents or wait for offline ones to be "
+                           "purged after agent_retention");
+}
+
+Result<std::size_t> Core::countRegistered() {
+  auto store = store_.lease();
+  if (!store) return unavailable("storage is unavailable");
+  std::size_t count = 0;
+  std::string cursor;
+  do {
+    auto page = store->list({kAgents, {}, 1000, cursor});
+    if (!page.ok()) return page.status();
+    count += page->items.size();
+    cursor = page->nextCursor;
+  } while (!cursor.empty());
+  return count;
+}
+
+void Core::acknowledged(const std::string& agentId, const std::string& taskId,
+                        const std::string& leaseToken) {
+  bool freed = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto found = agents_.find(agentId);
+    if (found == agents_.end()) return;
+    Local& local = found->second;
+    // Even an answer about a task it already lost shows that it reads its
+    // assignments again: the hold ends.
+    freed = local.held;
+    local.held = false;
+    auto leased = local.agent.inFlight.find(taskId);
+    if (leased != local.agent.inFlight.end() && leased->second == leaseToken)
+      freed = local.unacknowledged.erase(taskId) > 0 || freed;
+  }
+  if (freed) requestDispatch();  // it may take more now
+}
+
+Status Core::accept(const std::string& taskId, const std::string& leaseToken) {
+  auto tasks = tasks_.lease();
+  if (!tasks) return unavailable("tasks are unavailable");
+  return tasks->started(taskId, leaseToken);
 }
 
 void Core::heartbeat(const std::string& agentId) {
@@ -542,16 +724,22 @@ void Core::heartbeat(const std::string& agentId) {
 
 void Core::disconnected(const std::string& agentId, const http::WebSocketPeer* peer) {
   Agent snapshot;
+  Leases unanswered;
   {
     std::lock_guard lock(mutex_);
     auto found = agents_.find(agentId);
     if (found == agents_.end() || found->second.peer.get() != peer) return;
+    // Assignments it never answered may never have reached it (a slow reader
+    // closed with frames still queued): back to the queue now, not when the
+    // reconnect time runs out. Accepted ones stay leased to it for a reconnect.
+    unanswered = takeUnacknowledged(found->second);
     found->second.peer.reset();
     found->second.disconnectedAtMs = nowMs();
     found->second.agent.node.clear();
     refreshStatus(found->second.agent);
     snapshot = found->second.agent;
   }
+  release(unanswered, "agent " + agentId + " disconnected before accepting the task");
   persist(snapshot);
   context_.log().info("agent " + agentId + " disconnected");
 }
@@ -606,24 +794,103 @@ void Core::sweep() {
     persist(local.agent);
   }
   for (auto& agent : changed) persist(agent);
+  expireClaims(now);
+  purgeOldRecords(now);
   // Also the safety net for wake-ups nobody sent (a retry whose backoff ended).
   requestDispatch();
 }
 
+void Core::expireClaims(std::int64_t now) {
+  std::vector<std::pair<std::string, Leases>> expired;  // agent, its tasks
+  std::vector<Agent> changed;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, local] : agents_) {
+      Leases late;
+      for (auto it = local.unacknowledged.begin(); it != local.unacknowledged.end();) {
+        auto leased = local.agent.inFlight.find(it->first);
+        if (it->second > now && leased != local.agent.inFlight.end()) {
+          ++it;
+          continue;
+        }
+        if (leased != local.agent.inFlight.end()) {
+          late.emplace_back(it->first, leased->second);
+          local.agent.inFlight.erase(leased);
+        }
+        it = local.unacknowledged.erase(it);
+      }
+      if (late.empty()) continue;
+      local.held = true;
+      refreshStatus(local.agent);
+      changed.push_back(local.agent);
+      expired.emplace_back(id, std::move(late));
+    }
+  }
+  for (auto& [agentId, leases] : expired) {
+    context_.log().warn("agent " + agentId + " did not answer " + std::to_string(leases.size()) +
+                        " assignment(s) within the claim window: they go back to the queue, and it gets "
+                        "no more until it answers");
+    release(leases, "agent " + agentId + " did not accept the task within the claim window (" +
+                        duration(options_.claimWindow) + ")");
+  }
+  for (auto& agent : changed) persist(agent);
+}
+
+void Core::purgeOldRecords(std::int64_t now) {
+  auto store = store_.lease();
+  if (!store) return;
+  // One page per sweep, resuming where the last one stopped: the work per
+  // sweep is bounded whatever the size of the registry.
+  auto page = store->list({kAgents, {}, kPurgeBatch, purgeCursor_});
+  if (!page.ok()) {
+    purgeCursor_.clear();  // e.g. a cursor from a store that was since replaced
+    return;
+  }
+  purgeCursor_ = page->nextCursor;
+  std::size_t purged = 0;
+  for (const auto& document : page->items) {
+    if (now - document.updatedAtMs < options_.agentRetention.count()) continue;
+    auto agent = fromJson(document.body);
+    if (!agent.ok() || agent->runtime != Runtime::kRemote) continue;
+    // A record another node keeps up to date is connected there (its status is
+    // not offline); one naming this node but unknown here was left by an
+    // earlier run of this node.
+    if (agent->status != AgentStatus::kOffline && agent->node != options_.node) continue;
+    {
+      std::lock_guard lock(mutex_);
+      if (agents_.count(document.id) != 0) continue;
+    }
+    // The version check loses to an agent that reconnects meanwhile.
+    if (!store->remove(kAgents, document.id, document.version).ok()) continue;
+    ++purged;
+    unregistered();
+  }
+  if (purged > 0)
+    context_.log().info("purged " + std::to_string(purged) + " agent record(s) not connected for " +
+                        duration(options_.agentRetention) + " (agent_retention)");
+}
+
 // ---- REST ----
 
-Result<Agent> Core::registerAgent(const AgentSpec& spec) {
-  Agent agent;
+Result<Core::Registered> Core::registerAgent(const AgentSpec& spec) {
+  auto store = store_.lease();
+  if (!store) return unavailable("storage is unavailable");
+  HIVE_TRY(reserveRegistration());
+  Registered out;
+  Agent& agent = out.agent;
   agent.id = newAgentId();
   agent.createdAtMs = agent.updatedAtMs = nowMs();
   apply(spec, agent);
   agent.runtime = Runtime::kRemote;
+  out.secret = newAgentSecret();
+  agent.secretDigest = secretDigest(out.secret);
   refreshStatus(agent);
-  auto store = store_.lease();
-  if (!store) return unavailable("storage is unavailable");
   auto put = store->put(kAgents, toDocument(agent), store::kMustNotExist);
-  if (!put.ok()) return put.status();
-  return agent;
+  if (!put.ok()) {
+    unregistered();
+    return put.status();
+  }
+  return out;
 }
 
 Result<Agent> Core::get(const std::string& id) {
@@ -641,31 +908,29 @@ Result<Agent> Core::get(const std::string& id) {
   return fromJson(stored->body);
 }
 
-Result<std::vector<Agent>> Core::list(const std::string& status, const std::string& capability) {
+Result<AgentPage> Core::list(const std::string& status, const std::string& capability, std::size_t limit,
+                             const std::string& cursor) {
   auto store = store_.lease();
   if (!store) return unavailable("storage is unavailable");
-  std::vector<Agent> out;
-  std::string cursor;
   std::map<std::string, std::string> equals;
   if (!status.empty()) equals["status"] = status;
-  do {
-    auto page = store->list({kAgents, equals, 1000, cursor});
-    if (!page.ok()) return page.status();
-    for (const auto& d : page->items) {
-      auto agent = fromJson(d.body);
-      if (!agent.ok()) continue;
-      {
-        std::lock_guard lock(mutex_);
-        if (auto found = agents_.find(agent->id); found != agents_.end()) *agent = found->second.agent;
-      }
-      if (!status.empty() && statusName(agent->status) != status) continue;
-      if (!capability.empty() && std::find(agent->capabilities.begin(), agent->capabilities.end(),
-                                           capability) == agent->capabilities.end())
-        continue;
-      out.push_back(std::move(agent).value());
+  auto page = store->list({kAgents, equals, limit, cursor});
+  if (!page.ok()) return page.status();
+  AgentPage out;
+  out.nextCursor = page->nextCursor;
+  for (const auto& d : page->items) {
+    auto agent = fromJson(d.body);
+    if (!agent.ok()) continue;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto found = agents_.find(agent->id); found != agents_.end()) *agent = found->second.agent;
     }
-    cursor = page->nextCursor;
-  } while (!cursor.empty() && out.size() < 100000);
+    if (!status.empty() && statusName(agent->status) != status) continue;
+    if (!capability.empty() && std::find(agent->capabilities.begin(), agent->capabilities.end(),
+                                         capability) == agent->capabilities.end())
+      continue;
+    out.items.push_back(std::move(agent).value());
+  }
   return out;
 }
 
@@ -707,7 +972,9 @@ Status Core::remove(const std::string& id) {
   }
   auto store = store_.lease();
   if (!store) return unavailable("storage is unavailable");
-  return store->remove(kAgents, id);
+  Status removed = store->remove(kAgents, id);
+  if (removed.ok()) unregistered();
+  return removed;
 }
 
 Result<Agent> Core::drain(const std::string& id) {
@@ -748,14 +1015,19 @@ Result<std::string> Core::coordinationStatus() {
     queues.push_back(
         json::object{{"capabilities", q.capabilities}, {"waiting", total}, {"by_priority", byPriority}});
   }
-  auto agents = list({}, {});
-  if (!agents.ok()) return agents.status();
   json::object byStatus;
   for (auto s : {AgentStatus::kIdle, AgentStatus::kBusy, AgentStatus::kDraining, AgentStatus::kOffline,
                  AgentStatus::kFailed})
     byStatus[statusName(s)] = 0;
-  for (const auto& a : *agents)
-    byStatus[statusName(a.status)] = byStatus[statusName(a.status)].as_int64() + 1;
+  // The registry is bounded (max_registered_agents), and so is this walk.
+  std::string cursor;
+  do {
+    auto page = list({}, {}, 1000, cursor);
+    if (!page.ok()) return page.status();
+    for (const auto& a : page->items)
+      byStatus[statusName(a.status)] = byStatus[statusName(a.status)].as_int64() + 1;
+    cursor = page->nextCursor;
+  } while (!cursor.empty());
   json::array inFlight;
   {
     std::lock_guard lock(mutex_);

@@ -28,8 +28,25 @@ struct Options {
   std::uint32_t failureThreshold = 3;        // consecutive failures that open the breaker
   std::chrono::milliseconds openFor{30000};  // then half-open: one probe task
   std::chrono::milliseconds sweepPeriod{1000};
+  // Remote agents this node keeps in memory: connected ones, and disconnected
+  // ones waiting to reconnect. A waiting one gives its place up to a new
+  // connection when the node is full, so only connected agents can fill it.
   std::size_t maxAgents = 10000;
+  // Agent records in the store (all nodes); a new registration past it is refused.
+  std::size_t maxRegisteredAgents = 100000;
+  // An agent record not connected for this long is deleted by the sweep.
+  std::chrono::milliseconds agentRetention{std::chrono::hours(24)};
+  // A remote agent must answer task.assign (task.accept, task.progress or
+  // task.result) within this, or the task goes back to the queue.
+  std::chrono::milliseconds claimWindow{10000};
+  // Assignments a remote agent may hold without having answered them.
+  std::size_t maxUnacknowledged = 16;
   std::string node;
+};
+
+struct AgentPage {
+  std::vector<Agent> items;
+  std::string nextCursor;  // empty on the last page
 };
 
 // Runs posted work one item at a time, in order, on an executor.
@@ -58,9 +75,17 @@ class Core : public std::enable_shared_from_this<Core> {
   bool idle() const { return inFlight_ == 0; }
 
   // REST.
-  Result<Agent> registerAgent(const AgentSpec& spec);
+  struct Registered {
+    Agent agent;
+    std::string secret;  // the reconnect secret: shown once, in the 201
+  };
+  Result<Registered> registerAgent(const AgentSpec& spec);
   Result<Agent> get(const std::string& id);
-  Result<std::vector<Agent>> list(const std::string& status, const std::string& capability);
+  // One page in id order, `limit` 1..1000. The `capability` filter applies
+  // within the page, so a page may hold fewer than `limit` agents: follow
+  // nextCursor until it is empty.
+  Result<AgentPage> list(const std::string& status, const std::string& capability, std::size_t limit,
+                         const std::string& cursor);
   Result<Agent> patch(const std::string& id, const AgentSpec& spec);
   Status remove(const std::string& id);
   Result<Agent> drain(const std::string& id);
@@ -69,7 +94,8 @@ class Core : public std::enable_shared_from_this<Core> {
   // A remote agent's WebSocket.
   std::shared_ptr<http::WebSocketSession> connect(std::shared_ptr<http::WebSocketPeer> peer);
 
-  // Heartbeats, breakers, process agents, a dispatch pass. On the blocking executor.
+  // Heartbeats, breakers, claim windows, process agents, a bounded purge of old
+  // records, a dispatch pass. On the blocking executor, never two at once.
   void sweep();
   void requestDispatch();
 
@@ -83,7 +109,16 @@ class Core : public std::enable_shared_from_this<Core> {
     std::shared_ptr<http::WebSocketPeer> peer;                           // remote agents, while connected
     std::int64_t disconnectedAtMs = 0;                                   // remote agents, while not
     std::map<std::string, std::shared_ptr<exec::Execution>> executions;  // process agents
+    // Remote agents: assignments not answered yet, task id → claim deadline (epoch ms).
+    std::map<std::string, std::int64_t> unacknowledged;
+    // Lost a task to the claim window: no assignments until it answers one.
+    bool held = false;
   };
+  struct Welcome {
+    std::string agentId;
+    std::string secret;  // only for a newly registered agent
+  };
+  using Leases = std::vector<std::pair<std::string, std::string>>;  // task id, lease token
   struct Candidate {
     std::string id;
     std::vector<std::string> capabilities;
@@ -100,14 +135,29 @@ class Core : public std::enable_shared_from_this<Core> {
   Status report(const std::string& agentId, const std::string& taskId, const std::string& leaseToken,
                 bool succeeded, const std::string& result, const std::string& error, bool retryable);
   void releaseAll(Local& local, const std::string& reason);
+  void release(const Leases& leases, const std::string& reason);
+  // Removes the unanswered assignments from `local` (under mutex_) and returns them.
+  static Leases takeUnacknowledged(Local& local);
+  void expireClaims(std::int64_t now);
+  void purgeOldRecords(std::int64_t now);
+  // A place in the registry for a new agent: kResourceExhausted when it is full.
+  Status reserveRegistration();
+  void unregistered();
+  Result<std::size_t> countRegistered();
   void persist(const Agent& agent);
   void loadProcessAgents();
   void refreshStatus(Agent& agent) const;
 
   // Remote sessions.
-  Result<std::string> hello(const std::shared_ptr<http::WebSocketPeer>& peer, const std::string& requestedId,
-                            const AgentSpec& spec);
+  // kPermissionDenied when `requestedId` exists and `secret` is not its reconnect secret;
+  // nothing changes then, and the agent connected under that id stays connected.
+  Result<Welcome> hello(const std::shared_ptr<http::WebSocketPeer>& peer, const std::string& requestedId,
+                        const std::string& secret, const AgentSpec& spec);
   void heartbeat(const std::string& agentId);
+  // The agent answered the assignment of `taskId` (accept, progress or result).
+  void acknowledged(const std::string& agentId, const std::string& taskId, const std::string& leaseToken);
+  // task.accept: the task is running (assigned → running).
+  Status accept(const std::string& taskId, const std::string& leaseToken);
   void disconnected(const std::string& agentId, const http::WebSocketPeer* peer);
 
   PluginContext& context_;
@@ -129,6 +179,12 @@ class Core : public std::enable_shared_from_this<Core> {
 
   mutable std::mutex mutex_;
   std::map<std::string, Local> agents_;  // the agents this node serves
+
+  // Agent records in the store as this node last counted them, plus its own
+  // registrations and purges since (other nodes' are seen at the next count).
+  std::atomic<std::size_t> registered_{0};
+  std::atomic<std::int64_t> lastCountMs_{0};
+  std::string purgeCursor_;  // where the next purge pass resumes; sweep() only
 };
 
 }  // namespace hive::orchestrator

@@ -2,7 +2,9 @@
 // loaded from their .so files through the SDK harness. The WebSocket side of the
 // API is played by a recording peer: what a remote agent would receive.
 #include <deque>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -77,13 +79,25 @@ class OrchestratorTest : public ::testing::Test {
     tasks_->setConfig(hive::testing::configFromPairs({{"retry_base", "1ms"}, {"retry_max", "2ms"}}));
     ASSERT_TRUE(tasks_->start().ok());
     taskRoutes_ = lookup<http::RouteProvider>(*tasks_);
+    startOrchestrator({});
+  }
+
+  // (Re)starts the orchestrator on the same store and tasks with the test
+  // settings plus `extra`.
+  void startOrchestrator(const std::vector<std::pair<std::string, std::string>>& extra) {
+    routes_.reset();
+    orchestrator_.reset();
     orchestrator_ = load(ORCHESTRATOR_PLUGIN);
-    orchestrator_->provideFake<store::Store>(storeService, "storage_sqlite");
+    orchestrator_->provideFake<store::Store>(lookup<store::Store>(*store_), "storage_sqlite");
     orchestrator_->provideFake<tasks::TaskService>(lookup<tasks::TaskService>(*tasks_), "task_manager");
-    orchestrator_->setConfig(hive::testing::configFromPairs({{"heartbeat_interval", "100ms"},
-                                                             {"missed_heartbeats", "2"},
-                                                             {"failure_threshold", "2"},
-                                                             {"open_for", "600ms"}}));
+    auto config = ConfigNode::map();
+    std::map<std::string, std::string> settings = {{"heartbeat_interval", "100ms"},
+                                                   {"missed_heartbeats", "2"},
+                                                   {"failure_threshold", "2"},
+                                                   {"open_for", "600ms"}};
+    for (const auto& [key, value] : extra) settings[key] = value;
+    for (const auto& [key, value] : settings) config.set(key, ConfigNode::scalar(value));
+    orchestrator_->setConfig(std::move(config));
     Status started = orchestrator_->start();
     ASSERT_TRUE(started.ok()) << started.toString();
     routes_ = lookup<http::RouteProvider>(*orchestrator_);
@@ -168,6 +182,7 @@ class OrchestratorTest : public ::testing::Test {
     std::shared_ptr<RecordingPeer> peer = std::make_shared<RecordingPeer>();
     std::shared_ptr<http::WebSocketSession> session;
     std::string id;
+    std::string secret;
   };
 
   Remote connect(const std::string& hello) {
@@ -178,8 +193,36 @@ class OrchestratorTest : public ::testing::Test {
     r.session->onMessage(hello);
     std::vector<json::object> welcome;
     EXPECT_TRUE(until([&] { return !(welcome = r.peer->take("welcome")).empty(); }));
-    if (!welcome.empty()) r.id = std::string(welcome[0].at("agent_id").as_string());
+    if (!welcome.empty()) {
+      r.id = std::string(welcome[0].at("agent_id").as_string());
+      if (auto* secret = welcome[0].if_contains("secret")) r.secret = std::string(secret->as_string());
+    }
     return r;
+  }
+
+  // A hello that is refused: the error frame it got; the socket is closed.
+  json::object refusedHello(const std::string& hello) {
+    auto peer = std::make_shared<RecordingPeer>();
+    auto session = routes_->openWebSocket("agents.connect", {}, peer);
+    EXPECT_TRUE(session.ok());
+    (*session)->onMessage(hello);
+    EXPECT_TRUE(until([&] { return peer->closed(); }));
+    EXPECT_EQ(peer->closeCode(), 1008);
+    EXPECT_TRUE(peer->take("welcome").empty());
+    auto errors = peer->take("error");
+    EXPECT_EQ(errors.size(), 1u);
+    return errors.empty() ? json::object{} : errors[0];
+  }
+
+  static std::string accept(const json::object& assign) {
+    return R"({"type":"task.accept","task_id":)" + json::serialize(assign.at("task").as_object().at("id")) +
+           R"(,"lease_token":)" + json::serialize(assign.at("lease_token")) + "}";
+  }
+
+  http::Response listAgents(std::vector<std::pair<std::string, std::string>> query) {
+    http::Request request;
+    for (auto& [key, value] : query) request.query.push_back({key, value});
+    return serve(*routes_, "agents.list", request);
   }
 
   std::vector<json::object> assignments(Remote& r, std::size_t count) {
@@ -357,7 +400,11 @@ TEST_F(OrchestratorTest, RestRegistersValidatesAndDeletesAgents) {
   create.body = R"({"name":"builder","capabilities":["go"],"max_concurrency":3})";
   auto created = serve(*routes_, "agents.create", create);
   ASSERT_EQ(created.status, 201) << created.body;
-  std::string id(json::parse(created.body).as_object().at("id").as_string());
+  auto createdBody = json::parse(created.body).as_object();
+  std::string id(createdBody.at("id").as_string());
+  std::string secret(createdBody.at("secret").as_string());
+  EXPECT_EQ(secret.size(), 64u) << "32 random bytes, hex";
+  EXPECT_FALSE(agent(id).contains("secret")) << "shown once, in the 201";
   EXPECT_EQ(agent(id).at("status").as_string(), "offline");
   http::Request bad;
   bad.body = R"({"name":"","max_concurrency":0,"colour":"red"})";
@@ -365,8 +412,8 @@ TEST_F(OrchestratorTest, RestRegistersValidatesAndDeletesAgents) {
   EXPECT_EQ(refused.status, 422);
   EXPECT_EQ(json::parse(refused.body).as_object().at("errors").as_array().size(), 3u);
   // A registered agent connects under its id.
-  auto remote =
-      connect(R"({"type":"hello","name":"builder","agent_id":")" + id + R"(","capabilities":["go"]})");
+  auto remote = connect(R"({"type":"hello","name":"builder","agent_id":")" + id + R"(","secret":")" + secret +
+                        R"(","capabilities":["go"]})");
   EXPECT_EQ(remote.id, id);
   EXPECT_EQ(agent(id).at("status").as_string(), "idle");
   http::Request list;
@@ -401,6 +448,241 @@ TEST_F(OrchestratorTest, BadMessagesGetAnErrorAndChangeNothing) {
   (*session)->onMessage(R"({"type":"hello","capabilities":["Not Valid"]})");
   EXPECT_TRUE(until([&] { return bad->closed(); }));
   EXPECT_EQ(bad->closeCode(), 1008);
+}
+
+// Issue 11: `hello` with another agent's id (GET /api/v2/agents lists them)
+// took the agent over. Now it needs the reconnect secret from `welcome`.
+TEST_F(OrchestratorTest, ImpersonationIsRefusedAndTheVictimKeepsItsConnectionAndTasks) {
+  auto victim = connect(R"({"type":"hello","name":"victim","capabilities":["python"]})");
+  ASSERT_EQ(victim.secret.size(), 64u) << "welcome carries the reconnect secret";
+  for (const std::string& attempt :
+       {R"({"type":"hello","name":"evil","capabilities":["python","go"],"agent_id":")" + victim.id + "\"}",
+        R"({"type":"hello","name":"evil","agent_id":")" + victim.id + R"(","secret":")" +
+            std::string(64, '0') + "\"}",
+        R"({"type":"hello","name":"evil","agent_id":")" + victim.id + R"(","secret":")" +
+            victim.secret.substr(0, 63) + "\"}"}) {
+    auto error = refusedHello(attempt);
+    EXPECT_EQ(error.at("reason").as_string(), "bad_secret") << json::serialize(error);
+    EXPECT_NE(std::string(error.at("message").as_string()).find(victim.id), std::string::npos);
+    EXPECT_EQ(std::string(error.at("message").as_string()).find(victim.secret), std::string::npos);
+  }
+  EXPECT_FALSE(victim.peer->closed()) << "a refused impersonation does not kick the real agent";
+  auto shown = agent(victim.id);
+  EXPECT_EQ(shown.at("name").as_string(), "victim");
+  EXPECT_EQ(shown.at("capabilities").as_array().size(), 1u);
+  EXPECT_EQ(shown.at("status").as_string(), "idle");
+  EXPECT_FALSE(shown.contains("secret_sha256")) << "the digest stays in the store";
+  std::string id = submit(R"({"type":"a","capabilities":["python"],"payload":{"private":1}})");
+  auto assigned = assignments(victim, 1);
+  ASSERT_EQ(assigned.size(), 1u) << "the victim still gets its tasks";
+  EXPECT_EQ(assigned[0].at("task").as_object().at("id").as_string(), id);
+
+  // The real agent, reconnecting with its secret, comes back under its id; no new secret is issued.
+  auto again = connect(R"({"type":"hello","name":"victim","capabilities":["python"],"agent_id":")" +
+                       victim.id + R"(","secret":")" + victim.secret + "\"}");
+  EXPECT_EQ(again.id, victim.id);
+  EXPECT_TRUE(again.secret.empty());
+  EXPECT_TRUE(victim.peer->closed()) << "the older connection of the same agent gives way";
+}
+
+// Issue 11: 10,000 hellos filled max_agents with records of agents that had
+// left (kept 90 s for a reconnect) and every new agent was refused. Scaled
+// down: max_agents 5.
+TEST_F(OrchestratorTest, AgentsThatLeftDoNotLockNewOnesOut) {
+  startOrchestrator({{"max_agents", "5"}});
+  std::vector<Remote> gone;
+  for (int i = 0; i < 5; ++i) {
+    gone.push_back(connect(R"({"type":"hello","name":"flood"})"));
+    ASSERT_FALSE(gone.back().id.empty());
+    gone.back().session->onClose(1006);
+  }
+  until([] { return false; }, std::chrono::milliseconds(20));
+  auto fresh = connect(R"({"type":"hello","name":"fresh"})");
+  EXPECT_FALSE(fresh.id.empty()) << "a node full of agents that left still takes a new one";
+  // The one that gave its place up can still come back (another place is freed for it).
+  auto back = connect(R"({"type":"hello","name":"flood","agent_id":")" + gone[0].id + R"(","secret":")" +
+                      gone[0].secret + "\"}");
+  EXPECT_EQ(back.id, gone[0].id);
+  // Five connected agents are the limit: the sixth is told so.
+  std::vector<Remote> connected;
+  for (int i = 0; i < 3; ++i) connected.push_back(connect(R"({"type":"hello","name":"busy"})"));
+  auto error = refusedHello(R"({"type":"hello","name":"one-too-many"})");
+  EXPECT_EQ(error.at("reason").as_string(), "full");
+  EXPECT_NE(std::string(error.at("message").as_string()).find("max_agents"), std::string::npos);
+}
+
+TEST_F(OrchestratorTest, TheRegistryIsBoundedAndOfflineRecordsArePurgedAfterTheRetention) {
+  startOrchestrator(
+      {{"max_registered_agents", "3"}, {"agent_retention", "300ms"}, {"heartbeat_interval", "10s"}});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    http::Request create;
+    create.body = R"({"name":"r)" + std::to_string(i) + "\"}";
+    auto created = serve(*routes_, "agents.create", create);
+    ASSERT_EQ(created.status, 201) << created.body;
+    ids.emplace_back(json::parse(created.body).as_object().at("id").as_string());
+  }
+  http::Request create;
+  create.body = R"({"name":"r3"})";
+  auto full = serve(*routes_, "agents.create", create);
+  EXPECT_EQ(full.status, 429) << full.body;
+  EXPECT_NE(full.body.find("max_registered_agents"), std::string::npos) << full.body;
+  auto error = refusedHello(R"({"type":"hello","name":"new"})");
+  EXPECT_EQ(error.at("reason").as_string(), "full");
+
+  // Past the retention, the sweep deletes the records nobody connected to.
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  sweep();
+  for (const auto& id : ids) {
+    http::Request get;
+    get.params["id"] = id;
+    EXPECT_EQ(serve(*routes_, "agents.get", get).status, 404) << id << " purged";
+  }
+  auto connected = connect(R"({"type":"hello","name":"new"})");
+  EXPECT_FALSE(connected.id.empty()) << "room again";
+  // A connected agent is never purged, however long it stays.
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  sweep();
+  EXPECT_EQ(agent(connected.id).at("status").as_string(), "idle");
+}
+
+TEST_F(OrchestratorTest, TheAgentListIsPaginatedLikeTheTaskList) {
+  std::set<std::string> registered;
+  for (int i = 0; i < 5; ++i) {
+    http::Request create;
+    create.body = R"({"name":"p)" + std::to_string(i) + "\"}";
+    auto created = serve(*routes_, "agents.create", create);
+    ASSERT_EQ(created.status, 201);
+    registered.emplace(json::parse(created.body).as_object().at("id").as_string());
+  }
+  auto first = listAgents({});
+  ASSERT_EQ(first.status, 200);
+  EXPECT_EQ(json::parse(first.body).as_object().at("items").as_array().size(), 5u) << "default limit 100";
+  EXPECT_FALSE(json::parse(first.body).as_object().contains("next_cursor"));
+  std::set<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    std::vector<std::pair<std::string, std::string>> query = {{"limit", "2"}};
+    if (!cursor.empty()) query.emplace_back("cursor", cursor);
+    auto page = listAgents(query);
+    ASSERT_EQ(page.status, 200) << page.body;
+    auto body = json::parse(page.body).as_object();
+    EXPECT_LE(body.at("items").as_array().size(), 2u);
+    for (const auto& item : body.at("items").as_array())
+      EXPECT_TRUE(seen.emplace(item.as_object().at("id").as_string()).second) << "no agent twice";
+    cursor = body.contains("next_cursor") ? std::string(body.at("next_cursor").as_string()) : "";
+    ++pages;
+  } while (!cursor.empty() && pages < 10);
+  EXPECT_EQ(seen, registered);
+  EXPECT_EQ(pages, 3);
+  for (const std::string& bad : {"0", "1001", "x", ""}) EXPECT_EQ(listAgents({{"limit", bad}}).status, 422);
+}
+
+// Issue 11: an agent that never reports hoarded its tasks for their whole timeout.
+TEST_F(OrchestratorTest, AnAgentThatNeverAcceptsHoldsNoTaskPastTheClaimWindow) {
+  startOrchestrator({{"claim_window", "200ms"}, {"heartbeat_interval", "10s"}});
+  std::string first = submit(R"({"type":"a","max_attempts":5})");
+  auto mute = connect(R"({"type":"hello","name":"mute","max_concurrency":8})");
+  auto assigned = assignments(mute, 1);
+  ASSERT_EQ(assigned.size(), 1u);
+  sweep();
+  EXPECT_EQ(task(first).at("status").as_string(), "assigned") << "within the claim window it is the agent's";
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  sweep();
+  auto released = task(first);
+  EXPECT_EQ(released.at("status").as_string(), "pending") << json::serialize(released);
+  EXPECT_NE(std::string(released.at("error").as_string()).find("claim window"), std::string::npos);
+  EXPECT_TRUE(agent(mute.id).at("in_flight").as_array().empty());
+  // Held: no more assignments until it answers one.
+  until([] { return false; }, std::chrono::milliseconds(50));
+  EXPECT_TRUE(mute.peer->take("task.assign").empty());
+  // Another agent that does accept gets it and keeps it past the window.
+  auto prompt = connect(R"({"type":"hello","name":"prompt"})");
+  auto again = assignments(prompt, 1);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].at("task").as_object().at("id").as_string(), first);
+  prompt.session->onMessage(accept(again[0]));
+  EXPECT_TRUE(until([&] { return task(first).at("status").as_string() == "running"; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  sweep();
+  EXPECT_EQ(task(first).at("status").as_string(), "running");
+  EXPECT_EQ(task(first).at("agent").as_string(), prompt.id);
+  // The mute agent's late accept is refused, and lifts its hold.
+  mute.session->onMessage(accept(assigned[0]));
+  std::vector<json::object> acks;
+  ASSERT_TRUE(until([&] { return !(acks = mute.peer->take("task.ack")).empty(); }));
+  EXPECT_FALSE(acks[0].at("accepted").as_bool());
+  EXPECT_EQ(acks[0].at("report").as_string(), "accept");
+  submit(R"({"type":"a"})");
+  EXPECT_EQ(assignments(mute, 1).size(), 1u) << "it answers again: it gets work again";
+}
+
+TEST_F(OrchestratorTest, ClosingAnAgentPutsItsUnacceptedTasksBackAtOnce) {
+  std::string accepted = submit(R"({"type":"a","priority":9})");
+  std::string unanswered = submit(R"({"type":"a","priority":1})");
+  auto slow = connect(R"({"type":"hello","name":"slow","max_concurrency":2})");
+  auto assigned = assignments(slow, 2);
+  ASSERT_EQ(assigned.size(), 2u);
+  ASSERT_EQ(assigned[0].at("task").as_object().at("id").as_string(), accepted);
+  slow.session->onMessage(accept(assigned[0]));
+  EXPECT_TRUE(until([&] { return task(accepted).at("status").as_string() == "running"; }));
+  EXPECT_EQ(task(unanswered).at("status").as_string(), "assigned");
+  slow.session->onClose(1006);  // e.g. closed by the API as a slow reader
+  // No sweep, no timer: the close itself puts the unanswered task back.
+  EXPECT_TRUE(until([&] { return task(unanswered).at("status").as_string() == "pending"; }));
+  EXPECT_EQ(task(accepted).at("status").as_string(), "running") << "kept for a reconnect";
+}
+
+// Issue 11: a result sent again (its ack lost with the connection) was refused
+// as stale, like a late result from an agent that lost its lease.
+TEST_F(OrchestratorTest, TheSameResultSentTwiceIsAcknowledgedAsADuplicate) {
+  std::string id = submit(R"({"type":"a"})");
+  auto remote = connect(R"({"type":"hello","name":"w"})");
+  auto assigned = assignments(remote, 1);
+  ASSERT_EQ(assigned.size(), 1u);
+  std::vector<json::object> acks;
+  auto nextAck = [&] {
+    acks.clear();
+    EXPECT_TRUE(until([&] { return !(acks = remote.peer->take("task.ack")).empty(); }));
+    return acks.empty() ? json::object{} : acks[0];
+  };
+  remote.session->onMessage(result(assigned[0], "succeeded", R"(,"result":{"n":1})"));
+  auto firstAck = nextAck();
+  EXPECT_TRUE(firstAck.at("accepted").as_bool());
+  EXPECT_FALSE(firstAck.contains("duplicate"));
+  remote.session->onMessage(result(assigned[0], "succeeded", R"(,"result":{"n":1})"));
+  auto second = nextAck();
+  EXPECT_TRUE(second.at("accepted").as_bool()) << json::serialize(second);
+  EXPECT_TRUE(second.contains("duplicate") && second.at("duplicate").as_bool());
+  EXPECT_EQ(task(id).at("stale_reports").as_int64(), 0) << "a retransmission is not a stale report";
+  EXPECT_EQ(agent(remote.id).at("succeeded").as_int64(), 1) << "counted once";
+  // Another result for the same lease is not a retransmission: refused.
+  remote.session->onMessage(result(assigned[0], "succeeded", R"(,"result":{"n":2})"));
+  auto other = nextAck();
+  EXPECT_FALSE(other.at("accepted").as_bool());
+  EXPECT_EQ(task(id).at("stale_reports").as_int64(), 1);
+  EXPECT_EQ(task(id).at("result").as_object().at("n").as_int64(), 1);
+}
+
+// Issue 11: a timed-out task said only "gave up after 1 attempts".
+TEST_F(OrchestratorTest, ATimedOutTaskSaysWhyItsAttemptEnded) {
+  startOrchestrator({{"heartbeat_interval", "10s"}});
+  std::string id = submit(R"({"type":"a","timeout_seconds":1,"max_attempts":1})");
+  auto slow = connect(R"({"type":"hello","name":"slow"})");
+  auto assigned = assignments(slow, 1);
+  ASSERT_EQ(assigned.size(), 1u);
+  slow.session->onMessage(accept(assigned[0]));
+  EXPECT_TRUE(until([&] { return task(id).at("status").as_string() == "running"; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  // Whoever sees the expired lease first (a claim by the next agent, or the sweep) says the same.
+  auto next = connect(R"({"type":"hello","name":"next"})");
+  sweep();
+  auto dead = task(id);
+  EXPECT_EQ(dead.at("status").as_string(), "dead");
+  EXPECT_EQ(
+      dead.at("error").as_string(),
+      "gave up after 1 attempt; last error: timed out after 1s (attempt 1 of 1, agent " + slow.id + ")");
 }
 
 }  // namespace
