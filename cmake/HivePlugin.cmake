@@ -27,7 +27,8 @@ function(hive_add_plugin)
   set_target_properties(${objects} PROPERTIES POSITION_INDEPENDENT_CODE ON
     CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
   target_compile_features(${objects} PUBLIC cxx_std_20)
-  target_compile_options(${objects} PRIVATE -fno-gnu-unique)
+  # GCC only: clang has no such flag and emits no STB_GNU_UNIQUE (the fuzz build).
+  target_compile_options(${objects} PRIVATE $<$<CXX_COMPILER_ID:GNU>:-fno-gnu-unique>)
   target_link_libraries(${objects} PUBLIC Hive::sdk ${PLUGIN_LINK_LIBRARIES})
   if(PLUGIN_ASIO)
     target_link_libraries(${objects} PUBLIC Hive::asio_runtime)
