@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -55,6 +56,20 @@ std::optional<std::uint64_t> readLimit(ConfigReader& reader, std::string_view ke
     return std::nullopt;
   }
   return static_cast<std::uint64_t>(value);
+}
+
+// A uid or gid for the sandbox: not root, not nobody (65534, which the
+// sandbox uses inside its namespace and which other programs run as), not
+// the invalid (uid_t)-1.
+std::uint32_t readSandboxId(ConfigReader& reader, std::string_view key, std::uint32_t fallback) {
+  if (!reader.has(key)) return fallback;
+  std::int64_t value = reader.get<std::int64_t>(key, -1);
+  if (value == -1) return fallback;  // not a number: already reported
+  if (value < 1 || value > 4'294'967'294LL || value == 65534) {
+    reader.reject(key, "must be between 1 and 4294967294 and not 65534 (nobody)");
+    return fallback;
+  }
+  return static_cast<std::uint32_t>(value);
 }
 
 AgentSettings readAgent(const ConfigNode& node, Diagnostics& diagnostics) {
@@ -136,6 +151,27 @@ AgentSettings readAgent(const ConfigNode& node, Diagnostics& diagnostics) {
   agent.limits.memoryBytes = readLimit(limits, "memory_bytes", 1 << 20);
   agent.limits.fileSizeBytes = readLimit(limits, "file_size_bytes", 0);
   agent.limits.openFiles = readLimit(limits, "open_files", 16);
+  if (auto processes = readLimit(limits, "processes", 1)) {
+    if (*processes > kMaxProcesses) {
+      limits.reject("processes", "must be at most " + std::to_string(kMaxProcesses));
+    } else {
+      agent.limits.processes = *processes;
+    }
+  }
+  if (auto disk = readLimit(limits, "disk_bytes", 1 << 20)) agent.limits.diskBytes = *disk;
+  // One file cannot be larger than the whole quota: RLIMIT_FSIZE stops it at
+  // once, where the periodic measurement would only see it later.
+  if (!agent.limits.fileSizeBytes) agent.limits.fileSizeBytes = agent.limits.diskBytes;
+  if (agent.limits.memoryBytes)
+    agent.limits.tmpBytes = std::min(agent.limits.tmpBytes, *agent.limits.memoryBytes);
+  if (auto tmp = readLimit(limits, "tmp_bytes", 1 << 20)) {
+    if (agent.limits.memoryBytes && *tmp > *agent.limits.memoryBytes) {
+      limits.reject("tmp_bytes",
+                    "must not exceed memory_bytes: the sandbox's /tmp is a tmpfs whose pages are host RAM");
+    } else {
+      agent.limits.tmpBytes = *tmp;
+    }
+  }
   if (auto output = readLimit(limits, "output_bytes", 0)) {
     if (*output > kMaxOutputBytes) {
       limits.reject("output_bytes", "must be at most " + std::to_string(kMaxOutputBytes));
@@ -175,6 +211,12 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
   } else {
     reader.reject("sandbox", "must be auto, bubblewrap or rlimits, got '" + sandbox + "'");
   }
+  settings.sandboxUid = readSandboxId(reader, "sandbox_uid", settings.sandboxUid);
+  settings.sandboxGid = readSandboxId(reader, "sandbox_gid", settings.sandboxGid);
+  settings.workspaceRetention =
+      reader.get<std::chrono::milliseconds>("workspace_retention", settings.workspaceRetention);
+  if (settings.workspaceRetention > kMaxRetention)
+    reader.reject("workspace_retention", "must be at most 8760h");
 
   const ConfigNode& agents = reader.child("agents");
   if (!agents.isNull() && !agents.isSequence()) {

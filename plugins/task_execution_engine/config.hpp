@@ -16,14 +16,22 @@ enum class SandboxMode { kAuto, kBubblewrap, kRlimits };
 
 enum class Network { kDenied, kAllowed };
 
-// Resource limits set with setrlimit() in the child before it execs. An unset
-// limit is inherited from the host.
+inline constexpr std::uint64_t kDefaultProcesses = 256;
+inline constexpr std::uint64_t kDefaultTmpBytes = std::uint64_t{64} << 20;
+inline constexpr std::uint64_t kDefaultDiskBytes = std::uint64_t{10} << 30;
+
+// Resource limits set with setrlimit() in the child before it execs (an unset
+// rlimit is inherited from the host), and the sandbox's own bounds.
 struct Limits {
   std::optional<std::uint64_t> cpuSeconds;     // RLIMIT_CPU: SIGXCPU at the limit
   std::optional<std::uint64_t> memoryBytes;    // RLIMIT_AS
-  std::optional<std::uint64_t> fileSizeBytes;  // RLIMIT_FSIZE: SIGXFSZ past it
+  std::optional<std::uint64_t> fileSizeBytes;  // RLIMIT_FSIZE: SIGXFSZ past it; default disk_bytes
   std::optional<std::uint64_t> openFiles;      // RLIMIT_NOFILE
-  std::uint64_t outputBytes = 1 << 20;         // kept of stdout, and of stderr; the rest is discarded
+  // RLIMIT_NPROC: processes (threads included) of the job's uid at once.
+  std::optional<std::uint64_t> processes = kDefaultProcesses;
+  std::uint64_t tmpBytes = kDefaultTmpBytes;    // size of each of the sandbox's tmpfs /tmp and /dev/shm
+  std::uint64_t diskBytes = kDefaultDiskBytes;  // bytes the work directory may hold (measured)
+  std::uint64_t outputBytes = 1 << 20;          // kept of stdout, and of stderr; the rest is discarded
 };
 
 struct AgentSettings {
@@ -40,8 +48,17 @@ struct AgentSettings {
   Limits limits;
 };
 
+// The uid/gid jobs run as when Hive runs as root: a range no account uses
+// (Debian gives out uids up to 59999 and subordinate ranges from 100000 in
+// steps of 65536; systemd's container ranges end at 1879048191).
+inline constexpr std::uint32_t kDefaultSandboxId = 1'900'000'000;
+
 struct Settings {
   SandboxMode sandbox = SandboxMode::kAuto;
+  std::uint32_t sandboxUid = kDefaultSandboxId;
+  std::uint32_t sandboxGid = kDefaultSandboxId;
+  // Finished task directories older than this are removed; 0: right after the job.
+  std::chrono::milliseconds workspaceRetention{std::chrono::hours(24)};
   std::vector<AgentSettings> agents;
 };
 
@@ -52,6 +69,8 @@ inline constexpr std::size_t kMaxArguments = 256;
 inline constexpr std::size_t kMaxArgumentBytes = std::size_t{64} * 1024;
 inline constexpr std::size_t kMaxEnvironment = 256;
 inline constexpr std::uint64_t kMaxOutputBytes = 256ull << 20;
+inline constexpr std::uint64_t kMaxProcesses = std::uint64_t{1} << 22;  // the kernel's pid_max
+inline constexpr std::chrono::milliseconds kMaxRetention = std::chrono::hours(24 * 365);
 
 // Reads `section` into Settings; every problem goes into `diagnostics` with its location.
 Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics);

@@ -21,12 +21,17 @@ void ExecutorPlugin::configure(const ConfigNode& section, Diagnostics& diagnosti
 
 Status ExecutorPlugin::start() {
   try {
-    Sandbox sandbox = HIVE_TRY(detectSandbox(settings_.sandbox));
+    Sandbox sandbox = HIVE_TRY(detectSandbox(settings_));
     if (sandbox.kind == SandboxKind::kBubblewrap) {
       context_.log().info("sandbox: " + sandbox.note);
     } else {
       context_.log().warn("sandbox: " + sandbox.note);
     }
+    if (!sandbox.identity)
+      context_.log().warn(
+          "sandbox: Hive is not root, so jobs run as Hive's own uid (65534 inside bubblewrap maps to it): a "
+          "job "
+          "can reach whatever Hive's user can that is bound into its sandbox; see docs/process-agents.md");
     for (const AgentSettings& agent : settings_.agents) {
       auto path = agent.environment.find("PATH");
       if (findProgram(agent.command[0], path == agent.environment.end() ? kChildPath : path->second).empty())

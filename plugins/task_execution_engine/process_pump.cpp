@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -72,9 +73,15 @@ PumpResult pump(ProcessTree& tree, const PumpOptions& options) {
     tree.terminate();
   };
 
+  Clock::time_point nextCheck = Clock::now() + options.checkInterval;
   while (tree.stdoutFd() >= 0 || tree.stderrFd() >= 0 || tree.statusFd() >= 0) {
     if (!killing && options.cancelRequested && options.cancelRequested()) startKilling(Ending::kCancelled);
     if (!killing && Clock::now() >= options.deadline) startKilling(Ending::kTimedOut);
+    if (!killing && options.checkLimits && Clock::now() >= nextCheck) {
+      result.overLimit = options.checkLimits();
+      if (!result.overLimit.empty()) startKilling(Ending::kOverLimit);
+      nextCheck = Clock::now() + options.checkInterval;
+    }
     if (killing && Clock::now() >= killDeadline) {
       // The supervisor did not finish in time: kill it and the command's group, and stop waiting.
       tree.forceKill();
@@ -93,6 +100,7 @@ PumpResult pump(ProcessTree& tree, const PumpOptions& options) {
     add(tree.statusFd(), POLLIN);
     if (!killing) add(options.wakeFd, POLLIN);
     int timeout = millisecondsUntil(killing ? killDeadline : options.deadline);
+    if (!killing && options.checkLimits) timeout = std::min(timeout, millisecondsUntil(nextCheck));
     int ready = poll(fds, static_cast<nfds_t>(count), timeout);
     if (ready < 0 && errno != EINTR) break;
     if (ready <= 0) continue;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <string>
 #include <string_view>
 
 #include "output_capture.hpp"
@@ -21,6 +22,7 @@ enum class Ending {
   kCancelled,   // cancelled; the tree was killed
   kExecFailed,  // the command never ran: see execErrno
   kLost,        // the supervisor died without reporting (killed from outside)
+  kOverLimit,   // checkLimits() answered a reason; the tree was killed
 };
 
 struct PumpOptions {
@@ -32,6 +34,10 @@ struct PumpOptions {
   int wakeFd = -1;
   std::function<bool()> cancelRequested;
   std::function<void(pid_t)> started;
+  // Called every checkInterval while the job runs; a non-empty answer (why)
+  // kills the tree and ends it as kOverLimit.
+  std::function<std::string()> checkLimits;
+  std::chrono::milliseconds checkInterval{500};
   // How long the supervisor gets to kill the tree before it is killed itself.
   std::chrono::milliseconds killGrace{10'000};
 };
@@ -45,6 +51,7 @@ struct PumpResult {
   OutputCapture errors;
   // The tree was killed (timeout or cancel), but the command had already exited.
   bool exitedBeforeKill = false;
+  std::string overLimit;  // checkLimits()'s answer when it ended the job
 };
 
 PumpResult pump(ProcessTree& tree, const PumpOptions& options);

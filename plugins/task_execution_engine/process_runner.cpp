@@ -1,6 +1,8 @@
 #include "process_runner.hpp"
 
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include "process_pump.hpp"
 #include "process_tree.hpp"
 #include "work_directory.hpp"
+#include "work_tree.hpp"
 
 namespace hive::task_execution_engine {
 
@@ -94,7 +97,11 @@ std::string childPath(const AgentSettings& agent) {
 }  // namespace
 
 ProcessRunnerService::ProcessRunnerService(Settings settings, Sandbox sandbox, Logger& log, Metrics& metrics)
-    : sandbox_(std::move(sandbox)), log_(log), metrics_(metrics) {
+    : sandbox_(std::move(sandbox)),
+      retention_(settings.workspaceRetention),
+      log_(log),
+      metrics_(metrics),
+      janitor_(settings.agents, settings.workspaceRetention, sandbox_.identity, log) {
   for (AgentSettings& agent : settings.agents) {
     std::string name = agent.name;
     Agent& entry = agents_[name];
@@ -106,6 +113,7 @@ ProcessRunnerService::ProcessRunnerService(Settings settings, Sandbox sandbox, L
                        {{"agent", name}, {"outcome", outcomeName(kind)}});
     agentOrder_.push_back(name);
   }
+  janitor_.start();
 }
 
 ProcessRunnerService::~ProcessRunnerService() { shutdown(); }
@@ -194,9 +202,35 @@ exec::Outcome ProcessRunnerService::runJob(const AgentSettings& agent, const exe
   };
 
   if (running.cancelled()) return finish(exec::OutcomeKind::kCancelled, "cancelled before it started");
-  Result<WorkDirectory> work = prepareWorkDirectory(agent, job.taskId);
+  // Held until the job's directory is swept: the janitor leaves it alone.
+  std::string claimed = tasksDirectory(agent) + "/" + job.taskId;
+  janitor_.claim(claimed);
+  struct Release {
+    WorkspaceJanitor& janitor;
+    const std::string& path;
+    ~Release() { janitor.release(path); }
+  } release{janitor_, claimed};
+
+  Result<WorkDirectory> work = prepareWorkDirectory(agent, job.taskId, sandbox_.identity);
   if (!work.ok()) return finish(exec::OutcomeKind::kStartFailed, work.status().message());
+  outcome = runInWorkDirectory(agent, job, running, *work, began);
   outcome.workDirectory = work->path;
+  // Whatever the job did (even if it never started), its directory is swept
+  // before `done` runs.
+  afterJob(agent, *work, outcome);
+  return outcome;
+}
+
+exec::Outcome ProcessRunnerService::runInWorkDirectory(const AgentSettings& agent, const exec::Job& job,
+                                                       RunningJob& running, const WorkDirectory& work,
+                                                       Clock::time_point began) {
+  exec::Outcome outcome;
+  auto finish = [&](exec::OutcomeKind kind, std::string reason) {
+    outcome.kind = kind;
+    outcome.reason = std::move(reason);
+    outcome.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began);
+    return outcome;
+  };
 
   std::string program = findProgram(agent.command[0], childPath(agent));
   if (program.empty())
@@ -207,13 +241,15 @@ exec::Outcome ProcessRunnerService::runJob(const AgentSettings& agent, const exe
       return finish(exec::OutcomeKind::kStartFailed, "read_only_paths: " + path + " does not exist");
 
   SpawnRequest request;
-  request.environment = childEnvironment(agent, work->path);
-  request.workDirectory = work->path;
+  request.environment = childEnvironment(agent, work.path);
+  request.workDirectory = work.path;
   request.limits = agent.limits;
+  request.identity = sandbox_.identity;
+  request.seccomp = &sandbox_.seccomp;
   if (sandbox_.kind == SandboxKind::kBubblewrap) {
     request.program = sandbox_.bubblewrap;
     request.arguments =
-        bubblewrapArguments(sandbox_, agent, *work, request.environment, program, agent.command);
+        bubblewrapArguments(sandbox_, agent, work, request.environment, program, agent.command);
   } else {
     request.program = program;
     request.arguments = agent.command;
@@ -235,6 +271,16 @@ exec::Outcome ProcessRunnerService::runJob(const AgentSettings& agent, const exe
     return stopping_;
   };
   options.started = [&running](pid_t pid) { running.setPid(pid); };
+  options.checkLimits = [&agent, &work]() -> std::string {
+    DiskUsage usage = measureDiskUsage(work.path);
+    if (usage.tooDeep)
+      return "work directory deeper than " + std::to_string(kMaxDepth) +
+             " levels (its disk use cannot be measured)";
+    if (usage.bytes > agent.limits.diskBytes)
+      return "disk quota exceeded: the work directory holds " + std::to_string(usage.bytes) +
+             " bytes, the limit (disk_bytes) is " + std::to_string(agent.limits.diskBytes);
+    return {};
+  };
   PumpResult result = pump(**tree, options);
   tree->reset();
 
@@ -245,8 +291,14 @@ exec::Outcome ProcessRunnerService::runJob(const AgentSettings& agent, const exe
 
   switch (result.ending) {
     case Ending::kExecFailed:
+      if (result.execErrno == EACCES && sandbox_.identity)
+        return finish(exec::OutcomeKind::kStartFailed,
+                      "cannot start '" + agent.command[0] + "': permission denied for the sandbox uid " +
+                          std::to_string(sandbox_.identity->uid) + ", which must reach " + work.path +
+                          " (the workspace's parent directories searchable, o+x) and run the program");
       return finish(exec::OutcomeKind::kStartFailed,
                     "cannot start '" + agent.command[0] + "': " + std::strerror(result.execErrno));
+    case Ending::kOverLimit: return finish(exec::OutcomeKind::kLimitExceeded, result.overLimit);
     case Ending::kTimedOut:
       return finish(exec::OutcomeKind::kTimedOut, "timed out after " + std::to_string(timeout.count()) +
                                                       " ms; its process tree was killed");
@@ -278,6 +330,41 @@ exec::Outcome ProcessRunnerService::runJob(const AgentSettings& agent, const exe
   outcome.exitCode = exitCode;
   if (exitCode == 0) return finish(exec::OutcomeKind::kSucceeded, "");
   return finish(exec::OutcomeKind::kFailed, "exit status " + std::to_string(exitCode));
+}
+
+void ProcessRunnerService::afterJob(const AgentSettings& agent, const WorkDirectory& work,
+                                    exec::Outcome& outcome) {
+  for (const std::string& root : {work.path, work.gitDirectory}) {
+    if (root.empty()) continue;
+    Result<SweepReport> swept = sweepPrivileges(root);
+    if (!swept.ok()) {
+      log_.warn("sweep of " + root + " failed: " + swept.status().message());
+      continue;
+    }
+    if (swept->privilegeBitsCleared + swept->removed + swept->flattened > 0)
+      log_.warn("sweep of " + root + ": cleared setuid/setgid bits of " +
+                std::to_string(swept->privilegeBitsCleared) + " entries, removed " +
+                std::to_string(swept->removed) + " (devices, linked privileged files), flattened " +
+                std::to_string(swept->flattened) + " directories from " + std::to_string(kMaxDepth) +
+                " levels down");
+  }
+  // A job that ended between two measurements is measured once more.
+  if (outcome.kind == exec::OutcomeKind::kSucceeded || outcome.kind == exec::OutcomeKind::kFailed) {
+    DiskUsage usage = measureDiskUsage(work.path);
+    if (usage.bytes > agent.limits.diskBytes) {
+      outcome.kind = exec::OutcomeKind::kLimitExceeded;
+      outcome.reason = "disk quota exceeded: the work directory holds " + std::to_string(usage.bytes) +
+                       " bytes, the limit (disk_bytes) is " + std::to_string(agent.limits.diskBytes);
+    }
+  }
+  if (retention_.count() == 0) {
+    Status removed = removeTree(work.path);
+    if (!removed.ok()) log_.warn("cannot remove " + work.path + ": " + removed.message());
+    if (!work.gitDirectory.empty()) pruneWorktrees(agent, sandbox_.identity);
+    return;
+  }
+  // The retention counts from the job's end.
+  utimensat(AT_FDCWD, work.path.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
 }
 
 void ProcessRunnerService::record(Agent& agent, const exec::Job& job, const exec::Outcome& outcome) {
@@ -321,6 +408,7 @@ void ProcessRunnerService::shutdown() {
     threads.swap(finished_);
   }
   for (std::thread& thread : threads) thread.join();
+  janitor_.stop();
 }
 
 bool ProcessRunnerService::idle() const {

@@ -18,6 +18,7 @@
 #include "hive/log.hpp"
 #include "hive/metrics.hpp"
 #include "hive/services/executor.hpp"
+#include "janitor.hpp"
 #include "sandbox.hpp"
 
 namespace hive::task_execution_engine {
@@ -26,7 +27,8 @@ class RunningJob;
 
 class ProcessRunnerService final : public exec::ProcessRunner {
  public:
-  // `log` and `metrics` are used only until shutdown() returns.
+  // `log` and `metrics` are used only until shutdown() returns. Starts the
+  // workspace janitor; shutdown() stops it.
   ProcessRunnerService(Settings settings, Sandbox sandbox, Logger& log, Metrics& metrics);
   ~ProcessRunnerService() override;
   ProcessRunnerService(const ProcessRunnerService&) = delete;
@@ -60,12 +62,19 @@ class ProcessRunnerService final : public exec::ProcessRunner {
   void execute(std::uint64_t id, Agent& agent, const exec::Job& job,
                const std::shared_ptr<RunningJob>& running, const std::function<void(exec::Outcome)>& done);
   exec::Outcome runJob(const AgentSettings& agent, const exec::Job& job, RunningJob& running);
+  exec::Outcome runInWorkDirectory(const AgentSettings& agent, const exec::Job& job, RunningJob& running,
+                                   const WorkDirectory& work, std::chrono::steady_clock::time_point began);
+  // After the job: no setuid/setgid file survives, the quota is checked once
+  // more, and the directory is stamped as finished (or removed, retention 0).
+  void afterJob(const AgentSettings& agent, const WorkDirectory& work, exec::Outcome& outcome);
   void record(Agent& agent, const exec::Job& job, const exec::Outcome& outcome);
   void joinFinished();
 
   const Sandbox sandbox_;
+  const std::chrono::milliseconds retention_;
   Logger& log_;
   Metrics& metrics_;
+  WorkspaceJanitor janitor_;
 
   mutable std::mutex mutex_;
   std::condition_variable idle_;

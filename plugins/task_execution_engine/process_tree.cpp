@@ -1,6 +1,7 @@
 #include "process_tree.hpp"
 
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -28,8 +29,12 @@ struct ChildPlan {
     int resource;
     rlim_t value;
   };
-  Limit limits[4] = {};
+  Limit limits[6] = {};
   int limitCount = 0;
+  bool switchIdentity = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  sock_fprog seccomp{};
   pid_t host = 0;
   // The host's ends, as created (any numbers).
   int stdinRead = -1;
@@ -151,6 +156,11 @@ void killTree(pid_t command, int* status, bool* commandDone) {
   }
 }
 
+[[noreturn]] void failStart() {
+  report(SupervisorEvent::kExecFailed, errno);
+  _exit(127);
+}
+
 [[noreturn]] void runCommand(const ChildPlan& plan) {
   setsid();
   for (int i = 0; i < plan.limitCount; ++i) {
@@ -158,15 +168,29 @@ void killTree(pid_t command, int* status, bool* commandDone) {
       plan.limits[i].value, plan.limits[i].value
     };
     if (plan.limits[i].resource == RLIMIT_CPU) limit.rlim_max = plan.limits[i].value + 2;  // SIGXCPU first
-    if (setrlimit(plan.limits[i].resource, &limit) != 0) {
-      report(SupervisorEvent::kExecFailed, errno);
-      _exit(127);
+    if (setrlimit(plan.limits[i].resource, &limit) != 0) failStart();
+  }
+  if (plan.switchIdentity) {
+    // Groups first (setgroups needs privilege), uid last; a uid change from
+    // root to a non-zero uid in all three of real, effective and saved also
+    // clears every capability. Raw system calls: glibc's wrappers broadcast
+    // to all threads, which is not async-signal-safe after fork.
+    if (syscall(SYS_setgroups, 0, nullptr) != 0) failStart();
+    if (syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0) failStart();
+    if (syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0) failStart();
+    // Refuse to go on if root could be regained (should never happen).
+    if (syscall(SYS_setresuid, 0, 0, 0) == 0) {
+      errno = EPERM;
+      failStart();
     }
   }
-  if (chdir(plan.workDirectory) != 0) {
-    report(SupervisorEvent::kExecFailed, errno);
-    _exit(127);
-  }
+  // Neither the command nor anything it runs can gain privileges through a
+  // setuid/setgid binary or file capabilities; the seccomp filter needs it too.
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) failStart();
+  if (plan.seccomp.len > 0 && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &plan.seccomp, 0, 0) != 0)
+    failStart();
+  // After the switch: the directory must be reachable by the job's own uid.
+  if (chdir(plan.workDirectory) != 0) failStart();
   struct sigaction defaults {};
   defaults.sa_handler = SIG_DFL;
   for (int signal = 1; signal < NSIG; ++signal)
@@ -281,6 +305,16 @@ Result<std::unique_ptr<ProcessTree>> ProcessTree::start(const SpawnRequest& requ
   addLimit(RLIMIT_AS, request.limits.memoryBytes);
   addLimit(RLIMIT_FSIZE, request.limits.fileSizeBytes);
   addLimit(RLIMIT_NOFILE, request.limits.openFiles);
+  addLimit(RLIMIT_NPROC, request.limits.processes);
+  if (request.identity) {
+    plan.switchIdentity = true;
+    plan.uid = request.identity->uid;
+    plan.gid = request.identity->gid;
+  }
+  if (request.seccomp != nullptr && !request.seccomp->empty()) {
+    plan.seccomp.len = static_cast<unsigned short>(request.seccomp->size());
+    plan.seccomp.filter = const_cast<sock_filter*>(request.seccomp->data());
+  }
 
   int in[2], out[2], err[2], status[2];
   int* pipes[] = {in, out, err, status};

@@ -9,10 +9,18 @@
 // supervisor kills the command's process group and every descendant it finds
 // until it has none left, then reports and exits.
 //
+// Before it execs, the command child drops what it must not keep, in this
+// order: rlimits (RLIMIT_NPROC included, set while still privileged), the
+// supplementary groups, gid and uid when the request names an identity (Hive
+// running as root hands the job to a dedicated unprivileged uid: see
+// sandbox.hpp), no_new_privs, and the seccomp filter. The supervisor keeps
+// Hive's identity so that it can always kill the tree.
+//
 // Between fork and exec only async-signal-safe calls run (raw system calls,
 // no allocation): everything the children need is prepared before the fork.
 #pragma once
 
+#include <linux/filter.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -26,12 +34,22 @@
 
 namespace hive::task_execution_engine {
 
+// The uid and gid a command runs as, when it must not run as Hive's.
+struct Identity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
 struct SpawnRequest {
   std::string program;                   // absolute path passed to execve
   std::vector<std::string> arguments;    // argv, argv[0] included
   std::vector<std::string> environment;  // "NAME=value": the whole environment
   std::string workDirectory;             // chdir() before exec
   Limits limits;
+  std::optional<Identity> identity;  // switch to it before exec (Hive must be root)
+  // A classic BPF seccomp program installed (with no_new_privs) just before
+  // exec; empty for none. Must outlive start().
+  const std::vector<sock_filter>* seccomp = nullptr;
 };
 
 // What the supervisor reports on the status pipe, in order.

@@ -12,12 +12,13 @@
 
 #include "process_pump.hpp"
 #include "process_tree.hpp"
+#include "work_tree.hpp"
 
 namespace hive::task_execution_engine {
 namespace {
 
-Status makeDirectory(const std::string& path) {
-  if (mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) {
+Status makeDirectory(const std::string& path, mode_t mode = 0755) {
+  if (mkdir(path.c_str(), mode) == 0 || errno == EEXIST) {
     struct stat info {};
     if (stat(path.c_str(), &info) != 0) return unavailable(path + ": " + std::strerror(errno));
     if (!S_ISDIR(info.st_mode)) return failedPrecondition(path + ": exists and is not a directory");
@@ -26,14 +27,39 @@ Status makeDirectory(const std::string& path) {
   return unavailable("cannot create " + path + ": " + std::strerror(errno));
 }
 
-// The task's directory is bound writable into the sandbox: it must be a real
-// directory, not a symlink someone planted to get another path bound instead.
-Status makeTaskDirectory(const std::string& path) {
-  HIVE_TRY(makeDirectory(path));
+// Sets owner and mode of a directory Hive made, refusing a symlink.
+Status secureDirectory(const std::string& path, uid_t uid, gid_t gid, mode_t mode) {
   struct stat info {};
   if (lstat(path.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
     return failedPrecondition(path + ": is not a directory (a symlink?); refusing to use it");
+  if ((info.st_uid != uid || info.st_gid != gid) && lchown(path.c_str(), uid, gid) != 0)
+    return unavailable("cannot give " + path + " to " + std::to_string(uid) + ":" + std::to_string(gid) +
+                       ": " + std::strerror(errno));
+  if ((info.st_mode & 07777) != mode && chmod(path.c_str(), mode) != 0)
+    return unavailable("cannot chmod " + path + ": " + std::strerror(errno));
   return okStatus();
+}
+
+// The task's directory is bound writable into the sandbox: it must be a real
+// directory, not a symlink someone planted to get another path bound
+// instead. It belongs to the job (everything in it too: a retry may come
+// after the sandbox uid changed) and no one else may enter it.
+Status makeTaskDirectory(const std::string& path, const std::optional<Identity>& identity) {
+  HIVE_TRY(makeDirectory(path, 0700));
+  struct stat info {};
+  if (lstat(path.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
+    return failedPrecondition(path + ": is not a directory (a symlink?); refusing to use it");
+  uid_t uid = identity ? identity->uid : geteuid();
+  gid_t gid = identity ? identity->gid : getegid();
+  if (identity && (info.st_uid != uid || info.st_gid != gid)) HIVE_TRY(changeOwner(path, uid, gid));
+  return secureDirectory(path, uid, gid, 0700);
+}
+
+// <workspace>/tasks: Hive's; the sandbox gid may pass through, no one else.
+Status makeTasksDirectory(const std::string& path, const std::optional<Identity>& identity) {
+  HIVE_TRY(makeDirectory(path, 0700));
+  if (!identity) return secureDirectory(path, geteuid(), getegid(), 0700);
+  return secureDirectory(path, geteuid(), identity->gid, 0710);
 }
 
 Status makeDirectories(const std::string& path) {
@@ -48,8 +74,9 @@ struct GitAnswer {
   std::string errors;  // stderr, first line
 };
 
-// Runs git with a clean environment, at most 60 s.
-GitAnswer git(const std::string& directory, std::vector<std::string> arguments) {
+// Runs git with a clean environment, at most 60 s; as `identity` when given.
+GitAnswer git(const std::string& directory, std::vector<std::string> arguments,
+              const std::optional<Identity>& identity) {
   GitAnswer answer;
   std::string program = findProgram("git", kChildPath);
   if (program.empty()) {
@@ -59,10 +86,23 @@ GitAnswer git(const std::string& directory, std::vector<std::string> arguments) 
   SpawnRequest request;
   request.program = program;
   request.arguments = {"git", "-C", directory};
+  if (identity) {
+    // The repository belongs to the sandbox uid now (jobs commit into it),
+    // the workspace around it maybe not: git's ownership check must not
+    // refuse it. No hooks: a job can write into the repository's hooks.
+    request.arguments.insert(request.arguments.end(),
+                             {"-c", "safe.directory=*", "-c", "core.hooksPath=/dev/null"});
+    request.identity = identity;
+  }
   request.arguments.insert(request.arguments.end(), arguments.begin(), arguments.end());
   request.environment = {std::string("PATH=") + kChildPath, "LANG=C", "GIT_TERMINAL_PROMPT=0"};
-  if (const char* home = std::getenv("HOME")) request.environment.push_back(std::string("HOME=") + home);
-  request.workDirectory = directory;
+  // Hive's HOME (root's) is neither readable nor meant for the sandbox uid.
+  if (identity) {
+    request.environment.push_back("HOME=/nonexistent");
+  } else if (const char* home = std::getenv("HOME")) {
+    request.environment.push_back(std::string("HOME=") + home);
+  }
+  request.workDirectory = identity ? "/" : directory;
   auto tree = ProcessTree::start(request);
   if (!tree.ok()) {
     answer.errors = tree.status().message();
@@ -96,10 +136,13 @@ bool exists(const std::string& path) {
 
 }  // namespace
 
-Result<WorkDirectory> prepareWorkDirectory(const AgentSettings& agent, const std::string& taskId) {
+std::string tasksDirectory(const AgentSettings& agent) { return agent.workspace + "/tasks"; }
+
+Result<WorkDirectory> prepareWorkDirectory(const AgentSettings& agent, const std::string& taskId,
+                                           const std::optional<Identity>& identity) {
   HIVE_TRY(makeDirectories(agent.workspace), "workspace of agent '" + agent.name + "'");
-  std::string tasks = agent.workspace + "/tasks";
-  HIVE_TRY(makeDirectory(tasks));
+  std::string tasks = tasksDirectory(agent);
+  HIVE_TRY(makeTasksDirectory(tasks, identity));
   WorkDirectory work;
   work.path = tasks + "/" + taskId;
 
@@ -107,30 +150,48 @@ Result<WorkDirectory> prepareWorkDirectory(const AgentSettings& agent, const std
   if (agent.gitWorktree) {
     // Only a repository whose top level is the workspace itself: a workspace
     // inside some other checkout is not one.
-    GitAnswer top = git(agent.workspace, {"rev-parse", "--show-toplevel"});
+    GitAnswer top = git(agent.workspace, {"rev-parse", "--show-toplevel"}, identity);
     repository = top.ok && realPath(top.output) == realPath(agent.workspace);
   }
   if (!repository) {
-    HIVE_TRY(makeTaskDirectory(work.path));
+    HIVE_TRY(makeTaskDirectory(work.path, identity));
     return work;
   }
 
-  GitAnswer common = git(agent.workspace, {"rev-parse", "--path-format=absolute", "--git-common-dir"});
+  GitAnswer common =
+      git(agent.workspace, {"rev-parse", "--path-format=absolute", "--git-common-dir"}, identity);
   if (!common.ok) return unavailable("git rev-parse in " + agent.workspace + ": " + common.errors);
   work.gitDirectory = common.output;
   work.branch = "agent/" + agent.name + "/" + taskId;
+  if (identity) {
+    struct stat info {};
+    if (lstat(work.gitDirectory.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
+      return failedPrecondition(work.gitDirectory + ": not a directory; refusing to use it");
+    if (info.st_uid != identity->uid || info.st_gid != identity->gid)
+      HIVE_TRY(changeOwner(work.gitDirectory, identity->uid, identity->gid),
+               "giving the repository to the sandbox uid");
+  }
   if (exists(work.path + "/.git")) {  // the worktree of an earlier attempt
-    HIVE_TRY(makeTaskDirectory(work.path));
+    HIVE_TRY(makeTaskDirectory(work.path, identity));
     return work;
   }
 
-  GitAnswer branch = git(agent.workspace, {"rev-parse", "--verify", "--quiet", "refs/heads/" + work.branch});
-  GitAnswer added = branch.ok ? git(agent.workspace, {"worktree", "add", work.path, work.branch})
-                              : git(agent.workspace, {"worktree", "add", "-b", work.branch, work.path});
+  // Made first, so that git (as the sandbox uid) can fill it: tasks/ is not
+  // writable for that uid. git accepts an empty directory.
+  HIVE_TRY(makeTaskDirectory(work.path, identity));
+  GitAnswer branch =
+      git(agent.workspace, {"rev-parse", "--verify", "--quiet", "refs/heads/" + work.branch}, identity);
+  GitAnswer added = branch.ok
+                        ? git(agent.workspace, {"worktree", "add", work.path, work.branch}, identity)
+                        : git(agent.workspace, {"worktree", "add", "-b", work.branch, work.path}, identity);
   if (!added.ok)
     return unavailable("git worktree add " + work.path + " (branch " + work.branch + "): " + added.errors);
-  HIVE_TRY(makeTaskDirectory(work.path));
+  HIVE_TRY(makeTaskDirectory(work.path, identity));
   return work;
+}
+
+void pruneWorktrees(const AgentSettings& agent, const std::optional<Identity>& identity) {
+  if (agent.gitWorktree) (void)git(agent.workspace, {"worktree", "prune"}, identity);
 }
 
 }  // namespace hive::task_execution_engine

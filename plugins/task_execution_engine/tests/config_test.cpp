@@ -57,6 +57,73 @@ TEST(Config, ReadsAnAgentWithDefaults) {
   EXPECT_EQ(agent.limits.outputBytes, 1u << 20);
   EXPECT_FALSE(agent.limits.memoryBytes.has_value());
   EXPECT_EQ(settings.sandbox, SandboxMode::kAuto);
+  // The sandbox's own bounds have defaults: no job is unbounded.
+  EXPECT_EQ(agent.limits.processes, kDefaultProcesses);
+  EXPECT_EQ(agent.limits.tmpBytes, kDefaultTmpBytes);
+  EXPECT_EQ(agent.limits.diskBytes, kDefaultDiskBytes);
+  EXPECT_EQ(agent.limits.fileSizeBytes, kDefaultDiskBytes);  // one file cannot exceed the quota
+  EXPECT_EQ(settings.sandboxUid, kDefaultSandboxId);
+  EXPECT_EQ(settings.sandboxGid, kDefaultSandboxId);
+  EXPECT_EQ(settings.workspaceRetention, std::chrono::hours(24));
+}
+
+TEST(Config, ReadsTheSandboxKeys) {
+  ConfigNode agent = agentNode(3);
+  ConfigNode limits = ConfigNode::map(at(13, 5));
+  limits.set("memory_bytes", scalar("536870912", 14), at(14, 7));
+  limits.set("processes", scalar("64", 15), at(15, 7));
+  limits.set("disk_bytes", scalar("1073741824", 16), at(16, 7));
+  agent.set("limits", std::move(limits), at(13, 5));
+  ConfigNode section = sectionWith(std::move(agent));
+  section.set("sandbox_uid", scalar("2000000001", 20), at(20, 1));
+  section.set("sandbox_gid", scalar("2000000002", 21), at(21, 1));
+  section.set("workspace_retention", scalar("0s", 22), at(22, 1));
+  Diagnostics diagnostics;
+  Settings settings = readSettings(section, diagnostics);
+  ASSERT_FALSE(diagnostics.hasErrors()) << diagnostics.toString();
+  const AgentSettings& read = settings.agents.at(0);
+  EXPECT_EQ(read.limits.processes, 64u);
+  EXPECT_EQ(read.limits.diskBytes, 1073741824u);
+  EXPECT_EQ(read.limits.fileSizeBytes, 1073741824u);
+  EXPECT_EQ(read.limits.tmpBytes, kDefaultTmpBytes);  // min(memory, 64 MiB)
+  EXPECT_EQ(settings.sandboxUid, 2000000001u);
+  EXPECT_EQ(settings.sandboxGid, 2000000002u);
+  EXPECT_EQ(settings.workspaceRetention, std::chrono::milliseconds(0));
+}
+
+TEST(Config, TmpDefaultsToTheMemoryLimitWhenThatIsSmaller) {
+  ConfigNode agent = agentNode(3);
+  ConfigNode limits = ConfigNode::map(at(13, 5));
+  limits.set("memory_bytes", scalar("16777216", 14), at(14, 7));
+  agent.set("limits", std::move(limits), at(13, 5));
+  Diagnostics diagnostics;
+  Settings settings = readSettings(sectionWith(std::move(agent)), diagnostics);
+  ASSERT_FALSE(diagnostics.hasErrors()) << diagnostics.toString();
+  EXPECT_EQ(settings.agents.at(0).limits.tmpBytes, 16777216u);
+}
+
+TEST(Config, RejectsBadSandboxKeys) {
+  ConfigNode agent = agentNode(3);
+  ConfigNode limits = ConfigNode::map(at(13, 5));
+  limits.set("memory_bytes", scalar("16777216", 14), at(14, 7));
+  limits.set("tmp_bytes", scalar("33554432", 15), at(15, 7));
+  limits.set("processes", scalar("0", 16), at(16, 7));
+  limits.set("disk_bytes", scalar("1000", 17), at(17, 7));
+  agent.set("limits", std::move(limits), at(13, 5));
+  ConfigNode section = sectionWith(std::move(agent));
+  section.set("sandbox_uid", scalar("0", 20), at(20, 1));
+  section.set("sandbox_gid", scalar("65534", 21), at(21, 1));
+  section.set("workspace_retention", scalar("9000h", 22), at(22, 1));
+  Diagnostics diagnostics;
+  (void)readSettings(section, diagnostics);
+  std::string text = diagnostics.toString();
+  EXPECT_THAT(text, HasSubstr("hive.yaml:15:9: error: 'tmp_bytes': must not exceed memory_bytes"));
+  EXPECT_THAT(text, HasSubstr("hive.yaml:16:9: error: 'processes': must be at least 1"));
+  EXPECT_THAT(text, HasSubstr("hive.yaml:17:9: error: 'disk_bytes': must be at least 1048576"));
+  EXPECT_THAT(text, HasSubstr("hive.yaml:20:9: error: 'sandbox_uid': must be between 1 and 4294967294"));
+  EXPECT_THAT(text, HasSubstr("hive.yaml:21:9: error: 'sandbox_gid': must be between 1 and 4294967294"));
+  EXPECT_THAT(text, HasSubstr("hive.yaml:22:9: error: 'workspace_retention': must be at most 8760h"));
+  EXPECT_EQ(diagnostics.errorCount(), 6u) << text;
 }
 
 TEST(Config, ReadsEveryKey) {

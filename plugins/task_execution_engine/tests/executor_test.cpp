@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,6 +91,46 @@ bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds l
 
 int run(const std::string& command) { return std::system(command.c_str()); }
 
+// Every path under `root` (not following symlinks) with a setuid or setgid bit.
+std::vector<std::string> privilegedUnder(const fs::path& root) {
+  std::vector<std::string> found;
+  std::error_code error;
+  for (auto it = fs::recursive_directory_iterator(root, error);
+       !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    struct stat info {};
+    if (lstat(it->path().c_str(), &info) == 0 && !S_ISLNK(info.st_mode) &&
+        (info.st_mode & (S_ISUID | S_ISGID)))
+      found.push_back(it->path().string());
+  }
+  return found;
+}
+
+// Host processes (threads' leaders) whose real uid is `uid`.
+int processesOfUid(uid_t uid) {
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::istringstream status(readFile(entry.path() / "status"));
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("Uid:", 0) == 0) {
+        std::istringstream fields(line.substr(4));
+        long real = -1;
+        fields >> real;
+        if (real == static_cast<long>(uid)) ++count;
+      }
+  }
+  return count;
+}
+
+// Shmem of /proc/meminfo (tmpfs pages among them), in bytes.
+std::uint64_t hostSharedMemory() {
+  std::istringstream meminfo(readFile("/proc/meminfo"));
+  for (std::string line; std::getline(meminfo, line);)
+    if (line.rfind("Shmem:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
 // Starts the plugin with the given agents, or ends the test: skipped when the
 // bubblewrap variant cannot run here, failed otherwise.
 #define START_OR_RETURN(...)                                 \
@@ -106,6 +147,9 @@ class ExecutorTest : public ::testing::TestWithParam<std::string> {
     char pattern[] = "/tmp/hive-exec-test-XXXXXX";
     ASSERT_NE(mkdtemp(pattern), nullptr);
     temp_ = pattern;
+    // As an operator's /var/lib/hive: searchable, so that the sandbox uid
+    // (when the test runs as root) can reach the workspaces below.
+    ASSERT_EQ(chmod(temp_.c_str(), 0711), 0);
     // A unique number for `sleep`, so that processes of this test can be found by command line.
     marker_ = "1000." + std::to_string(getpid()) + std::to_string(++counter_);
   }
@@ -119,6 +163,11 @@ class ExecutorTest : public ::testing::TestWithParam<std::string> {
 
   bool bubblewrap() const { return GetParam() == "bubblewrap"; }
 
+  static std::uint32_t sandboxUid() { return 1'950'000'000u + static_cast<std::uint32_t>(getpid()); }
+
+  // The uid a job's files and processes belong to on the host.
+  static uid_t jobUid() { return geteuid() == 0 ? sandboxUid() : geteuid(); }
+
   std::string workspaceOf(const AgentSpec& agent) const {
     return agent.workspace.empty() ? (temp_ / ("ws-" + agent.name)).string() : agent.workspace;
   }
@@ -126,6 +175,11 @@ class ExecutorTest : public ::testing::TestWithParam<std::string> {
   ConfigNode section(const std::vector<AgentSpec>& agents) const {
     ConfigNode root = ConfigNode::map();
     root.set("sandbox", ConfigNode::scalar(GetParam()));
+    // A uid of this test process's own: RLIMIT_NPROC counts the processes of
+    // the uid, and tests run in parallel.
+    root.set("sandbox_uid", ConfigNode::scalar(std::to_string(sandboxUid())));
+    root.set("sandbox_gid", ConfigNode::scalar(std::to_string(sandboxUid())));
+    for (const auto& [key, value] : topLevel_) root.set(key, ConfigNode::scalar(value));
     ConfigNode list = ConfigNode::sequence();
     for (const AgentSpec& spec : agents) {
       ConfigNode agent = ConfigNode::map();
@@ -219,6 +273,7 @@ class ExecutorTest : public ::testing::TestWithParam<std::string> {
   fs::path temp_;
   std::string marker_;
   std::string skipReason_;
+  std::vector<std::pair<std::string, std::string>> topLevel_;  // plugin-level keys besides sandbox
   static inline int counter_ = 0;
   std::unique_ptr<hive::testing::PluginHarness> harness_;
   hive::ServiceRef<ProcessRunner> runner_;
@@ -610,7 +665,10 @@ TEST_P(ExecutorTest, ASymlinkedTaskDirectoryIsRefused) {
 TEST_P(ExecutorTest, GitWorktreeOnItsOwnBranch) {
   fs::path repository = temp_ / "repo";
   fs::create_directories(repository);
-  std::string git = "git -C " + repository.string() + " -c user.email=t@example.com -c user.name=t ";
+  // The repository's .git is given to the sandbox uid when the test runs as
+  // root: the test's own git (as root) must accept it.
+  std::string git =
+      "git -C " + repository.string() + " -c safe.directory='*' -c user.email=t@example.com -c user.name=t ";
   ASSERT_EQ(run(git + "init -q -b main"), 0);
   std::ofstream(repository / "README") << "hello\n";
   ASSERT_EQ(run(git + "add README"), 0);
@@ -696,6 +754,188 @@ TEST_P(ExecutorTest, LargeInputReachesTheChild) {
   Outcome outcome = runJob("coder", "big", std::string(3u << 20, 'x'));
   EXPECT_EQ(outcome.kind, OutcomeKind::kSucceeded) << outcome.reason;
   EXPECT_EQ(outcome.result, R"({"bytes": 3145728})");
+}
+
+// The attack of issue 11: a job makes a setuid copy of a shell in its work
+// directory. Nothing with a setuid or setgid bit may exist under the
+// workspace afterwards, and the directory must be the job's alone.
+TEST_P(ExecutorTest, NoSetuidFileCanBeMadeOrSurvive) {
+  AgentSpec agent;
+  std::string python =
+      fs::exists("/usr/bin/python3")
+          ? "python3 -c \"import os, shutil; shutil.copy('/bin/sh', 'q'); os.chmod('q', 0o4755)\"; "
+            "python3 -c \"import os; os.close(os.open('r', os.O_CREAT | os.O_WRONLY, 0o6755))\"; "
+          : "";
+  agent.command =
+      sh("cp /bin/sh ./p; chmod 4755 ./p; chmod u+s ./p; chmod g+s ./p; mkdir -p d/e; cp /bin/sh d/e/s; "
+         "chmod 6755 d/e/s; chmod g+s d; " +
+         python + "ls -ln; echo '{\"ran\": true}'");
+  START_OR_RETURN({agent});
+  Outcome outcome = runJob("coder", "setuid");
+  EXPECT_EQ(outcome.result, R"({"ran": true})") << outcome.reason << outcome.errors;
+  EXPECT_THAT(outcome.errors, HasSubstr("Operation not permitted"));  // the seccomp filter refused
+  EXPECT_THAT(privilegedUnder(workspaceOf(agent)), ::testing::IsEmpty());
+
+  fs::path work = fs::path(workspaceOf(agent)) / "tasks" / "setuid";
+  struct stat info {};
+  ASSERT_EQ(lstat(work.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 07777, 0700u);
+  EXPECT_EQ(info.st_uid, jobUid());
+  ASSERT_EQ(lstat((work / "p").c_str(), &info), 0);
+  EXPECT_EQ(info.st_uid, jobUid());
+  if (geteuid() == 0) {
+    EXPECT_NE(info.st_uid, 0u) << "a root Hive's job must not own files as root";
+  }
+  // tasks/: no one but Hive and the sandbox group passes through.
+  ASSERT_EQ(lstat(work.parent_path().c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0007, 0u);
+}
+
+// The bounded version of a fork bomb: it counts how many background
+// processes it got. RLIMIT_NPROC on the job's uid stops it, and the job ends.
+TEST_P(ExecutorTest, ForkingStopsAtTheProcessLimit) {
+  AgentSpec agent;
+  agent.command = sh("n=0; while [ $n -lt 300 ]; do sleep " + marker_ +
+                     " & n=$((n+1)); echo $n > started; done; echo all");
+  agent.limits = {{"processes", "24"}};
+  START_OR_RETURN({agent});
+  Outcome outcome = runJob("coder", "forks");
+  EXPECT_NE(outcome.kind, OutcomeKind::kSucceeded);
+  EXPECT_THAT(outcome.output, Not(HasSubstr("all")));
+  EXPECT_THAT(outcome.errors, HasSubstr("fork"));
+  int started = std::stoi("0" + readFile(fs::path(workspaceOf(agent)) / "tasks" / "forks" / "started"));
+  EXPECT_GT(started, 5);
+  EXPECT_LT(started, 24);
+  EXPECT_THAT(processesWith("sleep " + marker_), ::testing::IsEmpty());
+}
+
+// A fork bomb that never gives up (every process forks in a loop, whatever
+// fails): it stays under the limit, the timeout ends the job, nothing of it
+// is left, and the host can still fork.
+TEST_P(ExecutorTest, AForkBombStaysUnderTheLimitAndEnds) {
+  AgentSpec agent;
+  agent.command = {"/bin/bash", "-c", "bomb() { while :; do bomb & done; }; bomb 2>/dev/null"};
+  agent.limits = {{"processes", "40"}};
+  START_OR_RETURN({agent});
+  Started started = begin(Job{"coder", "bomb", "{}", 2s});
+  int most = 0;
+  while (started.outcome.wait_for(50ms) != std::future_status::ready && most < 10'000) {
+    if (geteuid() == 0) most = std::max(most, processesOfUid(jobUid()));
+  }
+  Outcome outcome = finish(started);
+  EXPECT_EQ(outcome.kind, OutcomeKind::kTimedOut) << outcome.reason;
+  std::printf("most processes of the job's uid seen at once: %d (limit 40)\n", most);
+  if (geteuid() == 0) {
+    EXPECT_LE(most, 40);
+    EXPECT_GT(most, 0);
+    EXPECT_EQ(processesOfUid(jobUid()), 0);
+  }
+  EXPECT_EQ(run("true"), 0);
+}
+
+// Disk use of the work directory is measured while the job runs.
+TEST_P(ExecutorTest, DiskQuotaEndsTheJobAsLimitExceeded) {
+  AgentSpec agent;
+  agent.command =
+      sh("i=0; while [ $i -lt 200 ]; do head -c 1048576 /dev/zero > f$i; i=$((i+1)); sleep 0.05; done");
+  agent.limits = {{"disk_bytes", "4194304"}};
+  START_OR_RETURN({agent});
+  Outcome outcome = runJob("coder", "fill");
+  EXPECT_EQ(outcome.kind, OutcomeKind::kLimitExceeded) << outcome.reason;
+  EXPECT_THAT(outcome.reason, HasSubstr("disk quota exceeded"));
+  EXPECT_THAT(outcome.reason, HasSubstr("the limit (disk_bytes) is 4194304"));
+  EXPECT_FALSE(fs::exists(fs::path(workspaceOf(agent)) / "tasks" / "fill" / "f100"));
+}
+
+// A job that fills its directory faster than the measuring interval and
+// exits is measured once more at its end.
+TEST_P(ExecutorTest, DiskQuotaIsCheckedWhenTheJobEnds) {
+  AgentSpec agent;
+  agent.command = sh("for i in 1 2 3 4 5 6; do head -c 1048576 /dev/zero > f$i; done");
+  agent.limits = {{"disk_bytes", "4194304"}};
+  START_OR_RETURN({agent});
+  Outcome outcome = runJob("coder", "quick");
+  EXPECT_EQ(outcome.kind, OutcomeKind::kLimitExceeded) << outcome.reason;
+  EXPECT_THAT(outcome.reason, HasSubstr("disk quota exceeded"));
+}
+
+TEST_P(ExecutorTest, RetentionZeroRemovesTheDirectoryWhenTheJobEnds) {
+  AgentSpec agent;
+  agent.command = sh("echo x > file; mkdir -p a/b; echo '{\"ok\": 1}'");
+  topLevel_ = {{"workspace_retention", "0s"}};
+  START_OR_RETURN({agent});
+  Outcome outcome = runJob("coder", "gone");
+  EXPECT_EQ(outcome.kind, OutcomeKind::kSucceeded) << outcome.reason;
+  EXPECT_EQ(outcome.result, R"({"ok": 1})");
+  EXPECT_FALSE(fs::exists(fs::path(workspaceOf(agent)) / "tasks" / "gone"));
+}
+
+TEST_P(ExecutorTest, RetentionRemovesOldTaskDirectoriesInTheBackground) {
+  AgentSpec agent;
+  agent.command = sh("echo fresh > file");
+  topLevel_ = {{"workspace_retention", "1h"}};
+  fs::path tasks = fs::path(workspaceOf(agent)) / "tasks";
+  fs::create_directories(tasks / "old" / "deep");
+  std::ofstream(tasks / "old" / "deep" / "file") << "stale";
+  fs::create_directories(temp_ / "outside");
+  fs::create_directory_symlink(temp_ / "outside", tasks / "old" / "link");
+  // Finished two hours ago.
+  ASSERT_EQ(run("touch -h -d '2 hours ago' " + (tasks / "old").string()), 0);
+  START_OR_RETURN({agent});
+  Outcome outcome = runJob("coder", "fresh");
+  EXPECT_EQ(outcome.kind, OutcomeKind::kSucceeded) << outcome.reason;
+  EXPECT_TRUE(waitFor([&] { return !fs::exists(tasks / "old"); }, 10s)) << "the old directory stayed";
+  EXPECT_TRUE(fs::exists(tasks / "fresh" / "file"));
+  EXPECT_TRUE(fs::exists(temp_ / "outside"));
+}
+
+// A root Hive refuses to start jobs as a uid that an account owns, in every
+// mode, and says why in one line.
+TEST_P(ExecutorTest, RefusesAUidThatAnAccountOwns) {
+  if (geteuid() != 0) GTEST_SKIP() << "only a root Hive switches to the sandbox uid";
+  AgentSpec agent;
+  agent.command = sh("true");
+  auto loaded = hive::testing::PluginHarness::loadLibrary(TASK_EXECUTION_ENGINE_PLUGIN);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().toString();
+  harness_ = std::move(loaded).value();
+  ConfigNode config = section({agent});
+  config.set("sandbox_uid", ConfigNode::scalar("1"));  // daemon on Debian
+  harness_->setConfig(std::move(config));
+  ASSERT_FALSE(harness_->configure().hasErrors());
+  hive::Status started = harness_->start();
+  ASSERT_FALSE(started.ok());
+  EXPECT_THAT(started.message(), HasSubstr("sandbox_uid 1 is user '"));
+  EXPECT_THAT(started.message(), HasSubstr("jobs need a uid that no account uses"));
+  EXPECT_EQ(started.message().find('\n'), std::string::npos) << started.message();
+}
+
+// /tmp and /dev/shm are tmpfs, whose pages are host RAM outside the job's
+// address-space limit: both are size-limited.
+TEST_P(IsolationTest, TmpIsSizeLimitedAndHostMemoryDoesNotGrow) {
+  AgentSpec agent;
+  agent.command =
+      sh("head -c 2000000000 /dev/zero > /tmp/big; echo tmp=$?; head -c 2000000000 /dev/zero > "
+         "/dev/shm/big; echo shm=$?; stat -c 'size=%s' /tmp/big /dev/shm/big; echo x > /dev/file; "
+         "touch written; exec sleep " +
+         marker_);
+  agent.limits = {{"memory_bytes", "536870912"}};
+  START_OR_RETURN({agent});
+  std::uint64_t before = hostSharedMemory();
+  Started started = begin(Job{"coder", "tmp", "{}", 0ms});
+  fs::path written = fs::path(workspaceOf(agent)) / "tasks" / "tmp" / "written";
+  ASSERT_TRUE(waitFor([&] { return fs::exists(written); }, 30s));
+  std::uint64_t during = hostSharedMemory();
+  started.execution->cancel();
+  Outcome outcome = finish(started);
+  EXPECT_THAT(outcome.output, HasSubstr("tmp=1\n"));
+  EXPECT_THAT(outcome.output, HasSubstr("shm=1\n"));
+  EXPECT_THAT(outcome.output, HasSubstr("size=67108864\n"));  // min(memory_bytes, 64 MiB)
+  EXPECT_THAT(outcome.errors, HasSubstr("No space left on device"));
+  EXPECT_THAT(outcome.errors, HasSubstr("Read-only file system"));  // /dev itself
+  std::int64_t growth = static_cast<std::int64_t>(during) - static_cast<std::int64_t>(before);
+  std::printf("host Shmem growth while the job held full /tmp and /dev/shm: %lld bytes\n",
+              static_cast<long long>(growth));
+  EXPECT_LT(growth, std::int64_t{512} << 20);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sandboxes, ExecutorTest, ::testing::Values("bubblewrap", "rlimits"),
