@@ -1,7 +1,10 @@
 #include "janitor.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -99,8 +102,19 @@ void WorkspaceJanitor::sweep() {
     for (const std::string& path : expired) {
       if (stop_.load()) return;
       if (!tryClaimForRemoval(path)) continue;  // a job is using it
-      Status status = removeTree(path, &stop_);
+      // Jobs also hold a shared flock on their directory: that covers jobs of
+      // another generation of this plugin (a hot swap), which have a janitor
+      // and claims of their own.
+      int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      struct stat info {};
+      bool idle =
+          fd < 0 ||
+          (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &info) == 0 &&
+           std::chrono::system_clock::time_point(std::chrono::seconds(info.st_mtim.tv_sec)) <= cutoff);
+      Status status = idle ? removeTree(path, &stop_) : aborted("in use");
+      if (fd >= 0) close(fd);
       releaseRemoval(path);
+      if (!idle) continue;
       if (status.ok()) {
         ++removed;
       } else if (status.code() != StatusCode::kAborted) {

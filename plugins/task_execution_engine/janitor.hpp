@@ -10,6 +10,9 @@
 //
 // Jobs claim their directory for as long as they run (claim() waits while the
 // janitor is removing that very directory); the janitor skips claimed ones.
+// Claims are this generation's only: jobs also hold a shared flock(2) on their
+// directory, and the janitor removes a directory only under an exclusive one,
+// so that during a hot swap neither generation's janitor removes the other's.
 #pragma once
 
 #include <atomic>

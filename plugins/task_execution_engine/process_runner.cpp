@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -213,6 +214,27 @@ exec::Outcome ProcessRunnerService::runJob(const AgentSettings& agent, const exe
 
   Result<WorkDirectory> work = prepareWorkDirectory(agent, job.taskId, sandbox_.identity);
   if (!work.ok()) return finish(exec::OutcomeKind::kStartFailed, work.status().message());
+  // A shared flock on the directory for as long as the job runs keeps the
+  // janitor of another generation of this plugin (during a hot swap) away;
+  // if that janitor removed it just before, it is made again.
+  int lock = -1;
+  for (int attempt = 0; attempt < 3 && lock < 0; ++attempt) {
+    lock = open(work->path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat info {};
+    if (lock >= 0 && (flock(lock, LOCK_SH) != 0 || fstat(lock, &info) != 0 || info.st_nlink == 0)) {
+      close(lock);
+      lock = -1;
+      work = prepareWorkDirectory(agent, job.taskId, sandbox_.identity);
+      if (!work.ok()) return finish(exec::OutcomeKind::kStartFailed, work.status().message());
+    }
+  }
+  if (lock < 0)
+    return finish(exec::OutcomeKind::kStartFailed, "cannot lock " + work->path + ": " + std::strerror(errno));
+  struct Unlock {
+    int fd;
+    ~Unlock() { close(fd); }
+  } unlock{lock};
+  futimens(lock, nullptr);  // in use now: not expired for another retention
   outcome = runInWorkDirectory(agent, job, running, *work, began);
   outcome.workDirectory = work->path;
   // Whatever the job did (even if it never started), its directory is swept

@@ -889,6 +889,30 @@ TEST_P(ExecutorTest, RetentionRemovesOldTaskDirectoriesInTheBackground) {
   EXPECT_TRUE(fs::exists(temp_ / "outside"));
 }
 
+// During a hot swap two generations of the plugin run side by side, each
+// with its janitor: the new one must not remove the directory of a job the
+// old one is still running (the job holds a flock on it).
+TEST_P(ExecutorTest, AnotherGenerationsJanitorLeavesARunningJobsDirectoryAlone) {
+  AgentSpec agent;
+  agent.command = sh("echo kept > mine; sleep 2.5; cat mine");
+  topLevel_ = {{"workspace_retention", "0s"}};
+  START_OR_RETURN({agent});
+  Started started = begin(Job{"coder", "shared", "{}", 0ms});
+  fs::path mine = fs::path(workspaceOf(agent)) / "tasks" / "shared" / "mine";
+  ASSERT_TRUE(waitFor([&] { return fs::exists(mine); }, 10s));
+
+  auto loaded = hive::testing::PluginHarness::loadLibrary(TASK_EXECUTION_ENGINE_PLUGIN);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().toString();
+  auto next = std::move(loaded).value();
+  next->setConfig(section({agent}));
+  ASSERT_FALSE(next->configure().hasErrors());
+  ASSERT_TRUE(next->start().ok());  // its janitor sweeps at once, then every second
+  Outcome outcome = finish(started);
+  EXPECT_EQ(outcome.kind, OutcomeKind::kSucceeded) << outcome.reason << outcome.errors;
+  EXPECT_EQ(outcome.output, "kept\n");
+  next->stop();
+}
+
 // A root Hive refuses to start jobs as a uid that an account owns, in every
 // mode, and says why in one line.
 TEST_P(ExecutorTest, RefusesAUidThatAnAccountOwns) {
