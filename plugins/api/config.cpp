@@ -61,6 +61,7 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
   std::string listen = reader.get<std::string>("listen", "127.0.0.1:8080");
   std::string problem;
   if (!parseListen(listen, settings.address, settings.port, problem)) reader.reject("listen", problem);
+  bool perAddressDefault = false;
 
   {
     ConfigReader limits(reader.child("limits"), diagnostics);
@@ -72,6 +73,11 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
     settings.bodyTimeout = readDuration(limits, "body_timeout", settings.bodyTimeout);
     settings.idleTimeout = readDuration(limits, "idle_timeout", settings.idleTimeout);
     settings.maxConnections = readSize(limits, "max_connections", settings.maxConnections, 1, 1'000'000);
+    if (limits.has("max_connections_per_address"))
+      settings.maxConnectionsPerAddress =
+          readSize(limits, "max_connections_per_address", settings.maxConnectionsPerAddress, 1, 2'000'000);
+    else
+      perAddressDefault = true;
     limits.finish();
   }
   {
@@ -81,11 +87,17 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
     w.subscriptions = readSize(ws, "max_subscriptions", w.subscriptions, 1, 10'000);
     w.messagesPerSecond =
         static_cast<std::uint32_t>(readSize(ws, "messages_per_second", w.messagesPerSecond, 1, 100'000));
+    w.routeMessagesPerSecond = static_cast<std::uint32_t>(
+        readSize(ws, "route_messages_per_second", w.routeMessagesPerSecond, 1, 1'000'000));
     w.sendQueue = readSize(ws, "send_queue", w.sendQueue, 1, 1'000'000);
     w.idleTimeout = readDuration(ws, "idle_timeout", w.idleTimeout);
     w.maxConnections = readSize(ws, "max_connections", w.maxConnections, 1, 1'000'000);
     ws.finish();
   }
+  // On a loopback listen every client is 127.0.0.1 (or a local proxy): a limit
+  // per address would be a second, lower global limit.
+  if (perAddressDefault && isLoopback(settings.address))
+    settings.maxConnectionsPerAddress = settings.maxConnections + settings.webSocket.maxConnections;
   {
     ConfigReader cors(reader.child("cors"), diagnostics);
     const ConfigNode& origins = cors.child("allow_origins");

@@ -14,8 +14,12 @@ namespace hive::api {
 struct WebSocketLimits {
   std::size_t messageBytes = 64 * 1024;  // larger message: close 1009
   std::size_t subscriptions = 64;        // per connection
-  std::uint32_t messagesPerSecond = 50;  // per connection, pings included: close 1008 beyond
-  std::size_t sendQueue = 256;           // messages waiting to be written: slow consumer closed beyond
+  std::uint32_t messagesPerSecond = 50;  // per hub (/api/v2/ws) connection, pings included: close 1008 beyond
+  // Per connection of a provider's WebSocket route (remote agents at
+  // /api/v2/agents/connect): a busy agent reports far more often than a browser
+  // subscribes; the provider applies its own protocol limits.
+  std::uint32_t routeMessagesPerSecond = 1000;
+  std::size_t sendQueue = 256;  // messages waiting to be written: slow consumer closed beyond
   std::chrono::milliseconds idleTimeout{120'000};
   std::size_t maxConnections = 10'000;
 };
@@ -30,7 +34,11 @@ struct Settings {
   std::chrono::milliseconds headerTimeout{10'000};  // whole request head: 408
   std::chrono::milliseconds bodyTimeout{30'000};    // body after the head: 408
   std::chrono::milliseconds idleTimeout{60'000};    // keep-alive connection without a request
-  std::size_t maxConnections = 1024;
+  std::size_t maxConnections = 1024;  // HTTP; at the limit the oldest idle one is closed, else 503
+  // HTTP and WebSocket connections from one client address: 429 beyond. Unset:
+  // 256, or no limit of its own (HTTP + WebSocket maxima) on a loopback listen,
+  // where every client has the same address.
+  std::size_t maxConnectionsPerAddress = 256;
   WebSocketLimits webSocket;
   std::vector<std::string> corsOrigins;  // exact origins, or "*"
   bool accessLog = true;

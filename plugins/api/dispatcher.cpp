@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <random>
 
+#include "json.hpp"
+
 namespace hive::api {
 namespace {
 
@@ -95,6 +97,46 @@ std::string newRequestId() {
     id[16 + i] = kHex[(b >> (i * 4)) & 0xF];
   }
   return id;
+}
+
+std::string_view statusPhrase(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 407: return "Proxy Authentication Required";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 422: return "Unprocessable Content";
+    case 425: return "Too Early";
+    case 426: return "Upgrade Required";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 451: return "Unavailable For Legal Reasons";
+    case 499: return "Client Closed Request";  // what kCancelled maps to (nginx's name)
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    case 507: return "Insufficient Storage";
+    default: return {};
+  }
 }
 
 bool safeHeaderValue(std::string_view text, std::size_t maxBytes) {
@@ -292,6 +334,7 @@ void Dispatcher::finish(const Exchange& exchange, http::Response& response, std:
     response.headers.push_back({"access-control-expose-headers", "x-request-id"});
     response.headers.push_back({"vary", "Origin"});
   }
+  setProblemTitle(response, statusPhrase(response.status));
   if (response.status >= 500 && response.contentType == "application/problem+json" &&
       response.body.find("\"requestId\"") == std::string::npos && !response.body.empty() &&
       response.body.back() == '}') {

@@ -91,6 +91,8 @@ class Dispatcher {
 
 // A fresh request id (128 random bits, hex).
 std::string newRequestId();
+// The RFC 9110 phrase of an HTTP status ("Unprocessable Content"); empty when unknown.
+std::string_view statusPhrase(int status);
 // Whether `text` may be echoed into a header: visible ASCII only, bounded.
 bool safeHeaderValue(std::string_view text, std::size_t maxBytes = 256);
 

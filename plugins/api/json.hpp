@@ -12,4 +12,12 @@ namespace hive::api {
 // Whether `text` is one well-formed JSON value (nesting bounded).
 bool isJson(std::string_view text);
 
+// RFC 9457 section 4.2: a problem of type "about:blank" (or none) has the
+// status's phrase as its title. A provider that hands a Status to
+// http::problem() gets the canonical code as title ("NOT_FOUND"): the code
+// moves to a `code` member and the title becomes `phrase`; another title that
+// differs from `phrase` becomes the `detail` when there is none. Other bodies
+// are left byte for byte as they are.
+void setProblemTitle(http::Response& response, std::string_view phrase);
+
 }  // namespace hive::api

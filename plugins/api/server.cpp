@@ -6,9 +6,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
+#include <limits>
 #include <optional>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <variant>
 
 #include <boost/asio/dispatch.hpp>
@@ -70,10 +73,16 @@ bool hasToken(std::string_view list, std::string_view token) {
   return false;
 }
 
+// What the listener decided about a new connection.
+enum class Admission { kServe, kTooManyConnections, kTooManyFromAddress };
+
 class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(std::shared_ptr<Shared> shared, Socket socket)
-      : token_(std::move(shared)), socket_(std::move(socket)), deadline_(socket_.get_executor()) {
+  HttpSession(std::shared_ptr<Shared> shared, Socket socket, AddressSlot addressSlot)
+      : token_(std::move(shared)),
+        socket_(std::move(socket)),
+        deadline_(socket_.get_executor()),
+        addressSlot_(std::move(addressSlot)) {
     boost::system::error_code ignored;
     auto remote = socket_.remote_endpoint(ignored);
     remote_ =
@@ -83,17 +92,23 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
   ~HttpSession() override {
     token_->remove(registration_);
+    token_->clearIdle(idleKey_);
     if (!upgraded_) {
       token_->httpConnections.fetch_sub(1);
       token_->openConnections.add(-1);
     }
   }
 
-  void start(bool overLimit) {
+  void start(Admission admission) {
     registration_ = token_->add(weak_from_this());
-    if (overLimit) {
-      reject(503, "Service Unavailable", "too many connections");
-      return;
+    switch (admission) {
+      case Admission::kTooManyConnections:
+        return reject(503, "Service Unavailable", "too many connections, none of them idle; retry later");
+      case Admission::kTooManyFromAddress:
+        return reject(429, "Too Many Requests",
+                      "too many connections from your address (limit " +
+                          std::to_string(settings().maxConnectionsPerAddress) + ")");
+      case Admission::kServe: break;
     }
     readHead();
   }
@@ -110,6 +125,13 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
   void shutdown() override {
     net::post(socket_.get_executor(), [self = shared_from_this()] { self->close(); });
+  }
+  void evictIfIdle() override {
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
+      // A request that started meanwhile is served; only a connection still
+      // waiting with nothing read goes.
+      if (self->waitingIdle_ && self->buffer_.size() == 0) self->close();
+    });
   }
 
  private:
@@ -135,6 +157,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       return reject(431, "Request Header Fields Too Large", "the request head exceeds the limit");
     }
     waitingIdle_ = buffer_.size() == 0;
+    if (waitingIdle_ && idleKey_ == 0) idleKey_ = token_->markIdle(weak_from_this());
     if (waitingIdle_) {
       bool draining = token_->draining.load();
       if (token_->stopping.load()) return close();
@@ -159,6 +182,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void onHeadBytes(const boost::system::error_code& error) {
     bool wasIdle = waitingIdle_;
     waitingIdle_ = false;
+    token_->clearIdle(std::exchange(idleKey_, 0));
     if (error == net::error::operation_aborted && timedOut_) {
       if (wasIdle) return close();
       return reject(408, "Request Timeout", "the request head did not arrive in time");
@@ -203,6 +227,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     }
     parser_->body_limit(exchange_.bodyLimit);
     if (parser_->is_done()) return onRequest();
+    if (transferEncoding) limitChunkMetadata(headLength);
     expireAfter(settings().bodyTimeout);
     bhttp::async_read(socket_, buffer_, *parser_,
                       [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
@@ -210,11 +235,57 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
                       });
   }
 
+  // Beast keeps a chunk line (size and extensions) or the trailer section in
+  // the read buffer until its end arrives, without any limit of its own: one
+  // request with a 200 MiB chunk extension grew the process by as much. Here the
+  // extensions of all chunks and the trailer fields share what the head left
+  // of header_bytes, and the read buffer never holds more than header_bytes
+  // (the body itself goes straight into the body, under the body limit).
+  void limitChunkMetadata(std::size_t headLength) {
+    metadataBudget_ = settings().headerBytes - std::min(headLength, settings().headerBytes);
+    headFields_ = static_cast<std::size_t>(std::distance(parser_->get().begin(), parser_->get().end()));
+    buffer_.max_size(settings().headerBytes);
+    parser_->on_chunk_header(chunkHeader_);
+    chunked_ = true;
+  }
+
+  void onChunkHeader(beast::string_view extensions, boost::system::error_code& error) {
+    if (extensions.size() > metadataBudget_) {
+      error = bhttp::error::header_limit;
+      return;
+    }
+    metadataBudget_ -= extensions.size();
+  }
+
+  // The trailer's fields were added to the message after the head's; they take
+  // the rest of the budget, and count against header_count with the head's.
+  std::optional<http::Response> checkTrailer() {
+    std::size_t index = 0, count = 0, bytes = 0;
+    for (const auto& field : parser_->get()) {
+      if (index++ < headFields_) continue;
+      ++count;
+      bytes += field.name_string().size() + field.value().size() + 4;  // ": " and CRLF
+    }
+    if (headFields_ + count > settings().headerCount)
+      return http::problem(431, "Request Header Fields Too Large", "too many header and trailer fields");
+    if (bytes > metadataBudget_) return chunkMetadataTooLarge();
+    return std::nullopt;
+  }
+
+  http::Response chunkMetadataTooLarge() const {
+    return http::problem(431, "Request Header Fields Too Large",
+                         "the request head, chunk extensions and trailer fields exceed " +
+                             std::to_string(settings().headerBytes) + " bytes");
+  }
+
   void onBody(const boost::system::error_code& error) {
+    buffer_.max_size(std::numeric_limits<std::size_t>::max());
     if (error) {
       closeAfter_ = true;
       if (error == net::error::operation_aborted && timedOut_)
         return respond(http::problem(408, "Request Timeout", "the body did not arrive in time"));
+      if (error == bhttp::error::header_limit || error == bhttp::error::buffer_overflow)
+        return respond(chunkMetadataTooLarge());
       if (error == bhttp::error::body_limit)
         return respond(http::problem(413, "Content Too Large",
                                      "the body exceeds " + std::to_string(exchange_.bodyLimit) + " bytes"));
@@ -222,6 +293,13 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
           error == net::error::connection_reset || error == bhttp::error::partial_message)
         return close();
       return respond(http::problem(400, "Bad Request", "malformed body: " + error.message()));
+    }
+    if (chunked_) {
+      chunked_ = false;
+      if (auto refused = checkTrailer()) {
+        closeAfter_ = true;
+        return respond(std::move(*refused));
+      }
     }
     onRequest();
   }
@@ -293,6 +371,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     switching.status = 101;
     token_->dispatcher.finish(exchange, switching, 0);
     upgrade.request = std::move(exchange.request);
+    upgrade.addressSlot = std::move(addressSlot_);
     upgraded_ = true;
     token_->httpConnections.fetch_sub(1);
     token_->openConnections.add(-1);
@@ -429,9 +508,19 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   beast::flat_buffer buffer_;
   std::string out_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  // The parser keeps a reference to its chunk callback: it lives here.
+  std::function<void(std::uint64_t, beast::string_view, boost::system::error_code&)> chunkHeader_ =
+      [this](std::uint64_t, beast::string_view extensions, boost::system::error_code& error) {
+        onChunkHeader(extensions, error);
+      };
+  std::size_t metadataBudget_ = 0;  // bytes of header_bytes left for chunk extensions and the trailer
+  std::size_t headFields_ = 0;      // fields of the head; those after them are the trailer's
+  bool chunked_ = false;
   Exchange exchange_;
   std::string remote_;
+  AddressSlot addressSlot_;  // moves to the WebSocket connection on upgrade
   std::uint64_t registration_ = 0;
+  std::uint64_t idleKey_ = 0;  // in Shared::idle while waiting for a request
   std::size_t served_ = 0;
   std::size_t lingered_ = 0;
   unsigned version_ = 11;
@@ -478,10 +567,36 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
     }
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    bool overLimit = token->httpConnections.load() >= token->settings.maxConnections;
+    auto [admission, slot] = admit(socket);
     // Accepted just before a drain: still served (with `Connection: close`), never dropped.
-    std::make_shared<HttpSession>(token.shared(), std::move(socket))->start(overLimit);
+    std::make_shared<HttpSession>(token.shared(), std::move(socket), std::move(slot))->start(admission);
     if (!closed && !token->draining.load() && !token->stopping.load()) accept();
+  }
+
+  // The per-address limit first (a refused client takes no idle connection's
+  // place), then the connection limit: at it, the oldest idle connection is
+  // closed for the new one, which is refused only when none is idle. The count
+  // may pass the limit by the connections still closing.
+  std::pair<Admission, AddressSlot> admit(const Socket& socket) {
+    boost::system::error_code error;
+    auto endpoint = socket.remote_endpoint(error);
+    std::string address = "unknown";
+    if (!error) {
+      auto ip = endpoint.address();
+      if (ip.is_v6() && ip.to_v6().is_v4_mapped())
+        ip = net::ip::make_address_v4(net::ip::v4_mapped, ip.to_v6());
+      address = ip.to_string();
+    }
+    if (!token->claimAddress(address, token->settings.maxConnectionsPerAddress))
+      return {Admission::kTooManyFromAddress, AddressSlot()};
+    AddressSlot slot(token.shared(), address);
+    if (token->httpConnections.load() < token->settings.maxConnections)
+      return {Admission::kServe, std::move(slot)};
+    if (auto idle = token->takeOldestIdle()) {
+      idle->evictIfIdle();
+      return {Admission::kServe, std::move(slot)};
+    }
+    return {Admission::kTooManyConnections, std::move(slot)};
   }
 
   void close() {

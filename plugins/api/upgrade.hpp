@@ -21,6 +21,7 @@ struct Upgrade {
   std::shared_ptr<const Table> table;  // keeps `entry` alive
   http::Request request;               // as providers see it (params, principal, request id)
   std::string subprotocol;             // echoed in the handshake when not empty
+  AddressSlot addressSlot;             // the connection's place under the per-address limit
 };
 
 // Takes over `stream` (its first request `head` already read) and completes or

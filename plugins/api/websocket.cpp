@@ -1,5 +1,6 @@
 #include "websocket.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <mutex>
@@ -35,6 +36,20 @@ bool validPattern(std::string_view pattern) {
         c != '*')
       return false;
   return true;
+}
+
+// An event id as the bus gives them: "<ms>-<seq>" or "<ms>", decimal, each
+// part within 64 bits. Checked here so that a typo is the client's error
+// (bad_since), not a failed replay.
+bool validEventId(std::string_view id) {
+  std::size_t dash = id.find('-');
+  auto number = [](std::string_view digits) {
+    if (digits.empty() || digits.size() > 20) return false;
+    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
+    return digits.size() < 20 || digits <= "18446744073709551615";
+  };
+  if (dash == std::string_view::npos) return number(id);
+  return number(id.substr(0, dash)) && number(id.substr(dash + 1));
 }
 
 std::string reply(std::string_view type, std::string_view id, std::string_view topic = {},
@@ -94,7 +109,10 @@ class WebSocketConnection final : public Connection,
         upgrade_(std::move(upgrade)) {
     token_->webSocketConnections.fetch_add(1);
     token_->openConnections.add(1);
-    tokens_ = limits().messagesPerSecond;
+    // Browser clients of the hub and a provider's clients (remote agents) have
+    // their own rates: an agent's reports must not be throttled to a browser's.
+    rate_ = upgrade_.entry != nullptr ? limits().routeMessagesPerSecond : limits().messagesPerSecond;
+    tokens_ = rate_;
     refilled_ = std::chrono::steady_clock::now();
   }
   ~WebSocketConnection() override {
@@ -132,8 +150,11 @@ class WebSocketConnection final : public Connection,
         }
         peer_.reset();
         lease_ = {};
-        return refuse(http::problem(status, status == 503 ? "Service Unavailable" : "Refused",
-                                    status == 503 ? "" : opened.status().message()));
+        const char* title = status == 403   ? "Forbidden"
+                            : status == 400 ? "Bad Request"
+                            : status == 429 ? "Too Many Requests"
+                                            : "Service Unavailable";
+        return refuse(http::problem(status, title, status == 503 ? "" : opened.status().message()));
       }
       session_ = std::move(*opened);
     }
@@ -221,10 +242,10 @@ class WebSocketConnection final : public Connection,
                        });
   }
 
-  // Token bucket: messagesPerSecond, burst of the same size.
+  // Token bucket: rate_ per second, burst of the same size.
   bool allow() {
     auto now = std::chrono::steady_clock::now();
-    double rate = limits().messagesPerSecond;
+    double rate = rate_;
     tokens_ = std::min(rate, tokens_ + std::chrono::duration<double>(now - refilled_).count() * rate);
     refilled_ = now;
     if (tokens_ < 1.0) return false;
@@ -318,8 +339,15 @@ class WebSocketConnection final : public Connection,
                         errorPayload("bad_topic", "topic pattern must match [A-Za-z0-9._:*-]{1,256}")));
     std::string since;
     if (object->contains("payload"))
-      if (const auto* payload = object->at("payload").if_object(); payload && payload->contains("since"))
-        if (const auto* s = payload->at("since").if_string()) since.assign(s->data(), s->size());
+      if (const auto* payload = object->at("payload").if_object(); payload && payload->contains("since")) {
+        const auto* s = payload->at("since").if_string();
+        if (s == nullptr || !validEventId(std::string_view(s->data(), s->size())))
+          return send(reply("error", id, topic,
+                            errorPayload("bad_since",
+                                         "payload.since must be an event id \"<ms>-<seq>\" as "
+                                         "received in an event's id (digits, at most 20 each)")));
+        since.assign(s->data(), s->size());
+      }
     for (const auto& existing : subscriptions_)
       if (existing.pattern == topic) return send(reply("subscribed", id, topic));
     if (subscriptions_.size() >= limits().subscriptions)
@@ -567,6 +595,7 @@ class WebSocketConnection final : public Connection,
   bool closing_ = false;
   bool pendingClose_ = false;
   websocket::close_reason closeReason_;
+  double rate_ = 0;
   double tokens_ = 0;
   std::chrono::steady_clock::time_point refilled_;
   std::vector<TopicFollow> subscriptions_;

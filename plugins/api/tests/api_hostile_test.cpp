@@ -2,12 +2,14 @@
 // oversized heads and bodies, too many headers, slow clients, deep JSON. Every
 // case checks the status, that the connection is closed, that the server still
 // serves, and that no descriptor leaks.
+#include <cstdio>
 #include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "api_host.hpp"
+#include "ws_client.hpp"
 
 namespace hive::api_test {
 namespace {
@@ -195,21 +197,144 @@ TEST_F(ApiHostile, SlowlorisConnectionsDoNotStopNormalRequests) {
   slow.clear();
 }
 
-TEST(ApiHostileLimits, ConnectionsBeyondTheLimitGet503) {
+// The resident set of this process (the server runs in it), in bytes.
+std::size_t residentBytes() {
+  std::string status = readFile("/proc/self/status");
+  auto at = status.find("VmRSS:");
+  return at == std::string::npos ? 0 : std::stoul(status.substr(at + 6)) * 1024;
+}
+
+// Beast keeps a chunk line in its read buffer until the line ends: a 200 MiB
+// chunk extension grew the process by as much and got no answer.
+TEST_F(ApiHostile, AHugeChunkExtensionIsRefusedWithoutBeingBuffered) {
+  constexpr std::size_t kExtension = 200 << 20;
+  std::size_t before = residentBytes();
+  RawConnection connection(api_.port());
+  ASSERT_TRUE(
+      connection.send("POST /test/json HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;name="));
+  std::size_t sent = 0;
+  std::thread sender([&] {
+    const std::string piece(64 * 1024, 'a');
+    while (sent < kExtension && connection.send(piece)) sent += piece.size();
+  });
+  HttpReply reply = connection.read(std::chrono::seconds(60));
+  sender.join();
+  std::size_t after = residentBytes();
+  EXPECT_EQ(reply.status, 431);
+  EXPECT_EQ(reply.header("content-type"), "application/problem+json");
+  EXPECT_THAT(reply.body, HasSubstr("chunk extensions"));
+  EXPECT_TRUE(reply.closed);
+  EXPECT_LT(sent, kExtension) << "the server stopped reading";
+  EXPECT_LT(after, before + (10 << 20)) << "RSS " << before << " -> " << after;
+  std::printf("chunk extension: %zu bytes sent, RSS %zu -> %zu KiB\n", sent, before >> 10, after >> 10);
+}
+
+TEST_F(ApiHostile, TrailersAndChunkExtensionsCountAgainstTheHeaderLimit) {
+  auto small = exchange(
+      "POST /test/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+      "3;a=b\r\nabc\r\n0\r\nX-Checksum: 1234\r\n\r\n");
+  EXPECT_EQ(small.status, 200);
+  EXPECT_EQ(small.body, "\"abc\"");
+
+  // 100 KB of trailer: answered (it once got nothing at all), and closed.
+  RawConnection big(api_.port());
+  big.send(
+      "POST /test/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Big: " +
+      std::string(100 * 1024, 'b') + "\r\n\r\n");
+  auto trailer = big.read(std::chrono::seconds(10));
+  EXPECT_EQ(trailer.status, 431);
+  EXPECT_TRUE(trailer.closed);
+
+  // Each line fits in the buffer; together they exceed the 16 KiB budget.
+  std::string many = "POST /test/json HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 20; ++i) many += "1;e=" + std::string(1000, 'e') + "\r\n \r\n";
+  many += "0\r\n\r\n";
+  auto extensions = exchange(many);
+  EXPECT_EQ(extensions.status, 431);
+  EXPECT_TRUE(extensions.closed);
+
+  std::string fields = "POST /test/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
+  for (int i = 0; i < 70; ++i) fields += "X-T" + std::to_string(i) + ": v\r\n";
+  auto manyTrailers = exchange(fields + "\r\n");
+  EXPECT_EQ(manyTrailers.status, 431);
+  EXPECT_THAT(manyTrailers.body, HasSubstr("too many header and trailer fields"));
+}
+
+// A connection whose request is under way: the head started, not finished.
+std::unique_ptr<RawConnection> busyConnection(std::uint16_t port) {
+  auto connection = std::make_unique<RawConnection>(port);
+  connection->send("GET /livez HTTP/1.1\r\n");
+  return connection;
+}
+
+// Idle keep-alive sockets made every other client get 503 until they timed
+// out (60 s). At the limit the oldest idle connection now makes room.
+TEST(ApiHostileLimits, IdleKeepAliveConnectionsMakeRoomForNewClients) {
+  HostOptions options;
+  options.logLevel = hive::LogLevel::kWarn;
+  ApiHost api(options);  // the default limit: 1,024 connections
+  ASSERT_TRUE(api.start()) << api.problem();
+  constexpr int kIdle = 1100;
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < kIdle; ++i) {
+    idle.push_back(std::make_unique<RawConnection>(api.port()));
+    ASSERT_TRUE(idle.back()->send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_EQ(idle.back()->read().status, 200) << "connection " << i;
+  }
+  auto served = request(api.port(), "GET", "/livez");
+  EXPECT_EQ(served.status, 200) << "a new client is served while 1,100 idle connections are held";
+  EXPECT_TRUE(idle.front()->peerClosed(std::chrono::seconds(5))) << "the oldest idle connection made room";
+  // The newest idle connections are still there and still serve.
+  ASSERT_TRUE(idle.back()->send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(idle.back()->read().status, 200);
+}
+
+TEST(ApiHostileLimits, ConnectionsBeyondTheLimitGet503WhenNoneIsIdle) {
   HostOptions options;
   options.logLevel = hive::LogLevel::kWarn;
   options.api = {{"limits", mapOf({{"max_connections", scalar("4")}})}};
   ApiHost api(options);
   ASSERT_TRUE(api.start()) << api.problem();
   std::vector<std::unique_ptr<RawConnection>> held;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 4; ++i) held.push_back(busyConnection(api.port()));
+  // Until the server has read their first bytes, these connections are idle
+  // (new and silent) and one would make room for the probe.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(request(api.port(), "GET", "/livez", "Connection: close\r\n").status, 503);
+  held.clear();
+  EXPECT_TRUE(eventually([&] { return request(api.port(), "GET", "/livez").status == 200; }));
+}
+
+TEST(ApiHostileLimits, ConnectionsPerAddressAreLimitedWebSocketsIncluded) {
+  HostOptions options;
+  options.logLevel = hive::LogLevel::kWarn;
+  options.bus = true;
+  options.api = {{"limits", mapOf({{"max_connections_per_address", scalar("3")}})}};
+  ApiHost api(options);
+  ASSERT_TRUE(api.start()) << api.problem();
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < 3; ++i) {
     held.push_back(std::make_unique<RawConnection>(api.port()));
     ASSERT_TRUE(held.back()->send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n"));
     ASSERT_EQ(held.back()->read().status, 200);
   }
   auto refused = request(api.port(), "GET", "/livez");
-  EXPECT_EQ(refused.status, 503);
-  held.clear();
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(refused.header("content-type"), "application/problem+json");
+  EXPECT_THAT(refused.body, HasSubstr("too many connections from your address (limit 3)"));
+  EXPECT_TRUE(refused.closed);
+
+  // A WebSocket keeps its place after the upgrade. (The refused connection
+  // above holds no place; the one closed here frees its own once the server
+  // sees the close.)
+  held.pop_back();
+  std::unique_ptr<WsClient> socket;
+  ASSERT_TRUE(eventually([&] {
+    socket = std::make_unique<WsClient>();
+    return socket->connect(api.port(), "/api/v2/ws") == 101;
+  }));
+  EXPECT_EQ(request(api.port(), "GET", "/livez").status, 429);
+  socket->close();
   EXPECT_TRUE(eventually([&] { return request(api.port(), "GET", "/livez").status == 200; }));
 }
 

@@ -67,6 +67,38 @@ TEST(ApiHttp, UnknownPathsAndMethodsAreProblemDetails) {
   EXPECT_THAT(invalid.body, HasSubstr(R"("errors":[{"field":"/")"));
 }
 
+// A provider that hands a Status to http::problem() gets the canonical code as
+// title ("NOT_FOUND"); the client sees the status's phrase as title (RFC 9457
+// about:blank) and the code in its own member. A provider's own problem type
+// keeps its title.
+TEST(ApiHttp, ProblemTitlesAreStatusPhrasesWithTheCodeApart) {
+  ApiHost api;
+  ASSERT_TRUE(api.start()) << api.problem();
+
+  auto missing = request(api.port(), "GET", "/test/status/missing");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.header("content-type"), "application/problem+json");
+  EXPECT_EQ(
+      missing.body,
+      R"({"type":"about:blank","title":"Not Found","status":404,"detail":"no item 7","code":"NOT_FOUND"})");
+  auto invalid = request(api.port(), "GET", "/test/status/invalid");
+  EXPECT_EQ(invalid.status, 422);
+  EXPECT_THAT(invalid.body, HasSubstr(R"("title":"Unprocessable Content")"));
+  EXPECT_THAT(invalid.body, HasSubstr(R"("code":"INVALID_ARGUMENT")"));
+  EXPECT_THAT(invalid.body, HasSubstr(R"("detail":"priority out of range")"));
+  auto conflict = request(api.port(), "GET", "/test/status/conflict");
+  EXPECT_EQ(conflict.status, 409);
+  EXPECT_THAT(conflict.body, HasSubstr(R"("title":"Conflict")"));
+  EXPECT_THAT(conflict.body, HasSubstr(R"("code":"FAILED_PRECONDITION")"));
+
+  auto own = request(api.port(), "GET", "/test/status/own");
+  EXPECT_EQ(own.status, 409);
+  EXPECT_EQ(
+      own.body,
+      R"({"type":"https://hive.example/problems/finished","title":"Task Already Finished","status":409,)"
+      R"("detail":"task 7 finished at 12:00"})");
+}
+
 // HEAD is answered by the GET route with the same head and no body, so that a
 // keep-alive connection stays framed.
 TEST(ApiHttp, HeadAnswersTheGetHeadWithoutABody) {

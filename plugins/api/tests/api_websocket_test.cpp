@@ -236,6 +236,70 @@ TEST(ApiWebSocket, ProviderRoutesGetMessagesAndCanRefuse) {
   EXPECT_EQ(wrongProtocol.connect(api.port(), "/test/ws/echo", {.protocol = "hive.v1", .origin = ""}), 400);
 }
 
+// A malformed `since` was passed to the bus and answered `replay_failed`, as if
+// the history had failed; it is the client's error, named, and subscribes nothing.
+TEST(ApiWebSocket, AMalformedSinceIsRefusedAndNamed) {
+  ApiHost api(withBus());
+  ASSERT_TRUE(api.start()) << api.problem();
+  auto bus = busOf(api);
+  ASSERT_NE(bus, nullptr);
+  WsClient client;
+  ASSERT_EQ(client.connect(api.port(), "/api/v2/ws"), 101);
+  for (const std::string since : {R"("yesterday")", R"("12-")", R"("-3")", R"("1-2-3")",
+                                  R"("99999999999999999999999")", "42", "null"}) {
+    ASSERT_TRUE(
+        client.send(R"({"type":"subscribe","id":"s","topic":"jobs.*","payload":{"since":)" + since + "}}"));
+    auto answer = client.read();
+    ASSERT_TRUE(answer) << since;
+    EXPECT_THAT(*answer, HasSubstr(R"("type":"error")")) << since;
+    EXPECT_THAT(*answer, HasSubstr(R"("code":"bad_since")")) << since;
+    EXPECT_THAT(*answer, HasSubstr("payload.since")) << since;
+  }
+  // Nothing was subscribed: an event on the topic does not arrive.
+  ASSERT_TRUE(bus->publish("jobs.a", "1").ok());
+  ASSERT_TRUE(client.send(R"({"type":"ping","id":"p"})"));
+  auto next = client.read();
+  ASSERT_TRUE(next);
+  EXPECT_THAT(*next, StartsWith(R"({"type":"pong","id":"p")"));
+  // A well-formed id still resumes.
+  ASSERT_TRUE(client.send(R"({"type":"subscribe","id":"ok","topic":"jobs.*","payload":{"since":"0"}})"));
+  std::vector<std::string> answers;
+  for (int i = 0; i < 2; ++i) {
+    auto answer = client.read();
+    ASSERT_TRUE(answer);
+    answers.push_back(*answer);
+  }
+  EXPECT_THAT(answers, ::testing::Contains(HasSubstr(R"("type":"subscribed","id":"ok")")));
+  EXPECT_THAT(answers, ::testing::Contains(HasSubstr(R"("type":"event")")));
+}
+
+// Remote agents (a provider's WebSocket route) have their own message rate,
+// not the 50 per second meant for browser clients of the hub.
+TEST(ApiWebSocket, ProviderRoutesHaveTheirOwnMessageRate) {
+  HostOptions options;
+  options.api = {{"websocket", mapOf({{"messages_per_second", scalar("20")}})}};
+  {
+    ApiHost api(options);
+    ASSERT_TRUE(api.start()) << api.problem();
+    WsClient agent;
+    ASSERT_EQ(agent.connect(api.port(), "/test/ws/echo", {.protocol = "test.echo", .origin = ""}), 101);
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE(agent.send("m" + std::to_string(i)));
+    for (int i = 0; i < 200; ++i) {
+      auto echoed = agent.read();
+      ASSERT_TRUE(echoed) << "message " << i << " of 200 (default route rate 1000/s)";
+      EXPECT_EQ(*echoed, "echo:m" + std::to_string(i));
+    }
+  }
+  options.api = {{"websocket", mapOf({{"route_messages_per_second", scalar("20")}})}};
+  ApiHost api(options);
+  ASSERT_TRUE(api.start()) << api.problem();
+  WsClient agent;
+  ASSERT_EQ(agent.connect(api.port(), "/test/ws/echo", {.protocol = "test.echo", .origin = ""}), 101);
+  for (int i = 0; i < 200 && agent.send("m"); ++i) {
+  }
+  EXPECT_EQ(agent.awaitClose(), 1008) << "the route's own rate, when configured lower, applies";
+}
+
 TEST(ApiWebSocket, LimitsCloseWithTheRightCodes) {
   HostOptions options = withBus();
   options.api = {{"websocket", mapOf({{"message_bytes", scalar("1024")},

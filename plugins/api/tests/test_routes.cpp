@@ -98,6 +98,18 @@ class Routes final : public http::RouteProvider {
                                              {{"/", error.message()}}));
                  done(json("{\"ok\":true}"));
                });
+    // Problems as providers build them: from a Status (title = its code), or
+    // with a problem type of their own.
+    table_.add(
+        {.id = "status", .method = "GET", .path = "/test/status/{kind}", .permission = "", .openapi = ""},
+        [](Request request, Responder done) {
+          std::string kind = request.param("kind");
+          if (kind == "missing") return done(http::problem(notFound("no item 7")));
+          if (kind == "invalid") return done(http::problem(invalidArgument("priority out of range")));
+          if (kind == "conflict") return done(http::problem(failedPrecondition("already finished")));
+          done(http::problem(409, "Task Already Finished", "task 7 finished at 12:00", {},
+                             "https://hive.example/problems/finished"));
+        });
     table_.add({.id = "drop", .method = "GET", .path = "/test/drop", .permission = "", .openapi = ""},
                [](Request, Responder) {});
     table_.add(

@@ -25,6 +25,30 @@ TEST(ApiSettings, DefaultsAndLimits) {
   EXPECT_FALSE(isLoopback("10.0.0.1"));
 }
 
+// Every client of a loopback listen is 127.0.0.1: there the per-address limit
+// defaults to no limit of its own; elsewhere to 256; a configured one is kept.
+TEST(ApiSettings, ThePerAddressLimitDependsOnTheListenAddress) {
+  Diagnostics diagnostics;
+  Settings loopback = readSettings(ConfigNode::map(), diagnostics);
+  EXPECT_EQ(loopback.maxConnectionsPerAddress, loopback.maxConnections + loopback.webSocket.maxConnections);
+  EXPECT_EQ(loopback.webSocket.messagesPerSecond, 50u);
+  EXPECT_EQ(loopback.webSocket.routeMessagesPerSecond, 1000u);
+
+  ConfigNode section = ConfigNode::map();
+  section.set("listen", ConfigNode::scalar("0.0.0.0:8080"));
+  EXPECT_EQ(readSettings(section, diagnostics).maxConnectionsPerAddress, 256u);
+  ConfigNode limits = ConfigNode::map();
+  limits.set("max_connections_per_address", ConfigNode::scalar("8"));
+  section.set("limits", limits);
+  EXPECT_EQ(readSettings(section, diagnostics).maxConnectionsPerAddress, 8u);
+  EXPECT_FALSE(diagnostics.hasErrors()) << diagnostics.toString();
+
+  limits.set("max_connections_per_address", ConfigNode::scalar("0"));
+  section.set("limits", limits);
+  readSettings(section, diagnostics);
+  EXPECT_NE(diagnostics.toString().find("max_connections_per_address"), std::string::npos);
+}
+
 TEST(ApiSettings, ErrorsCarryTheirLocation) {
   Diagnostics diagnostics;
   ConfigNode section = ConfigNode::map({"hive.yaml", 3, 5});
