@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +22,7 @@
 #include "host/plugin_host.hpp"
 #include "host/reload_controller.hpp"
 #include "host/scaffold.hpp"
+#include "host/watchdog.hpp"
 
 namespace {
 
@@ -42,6 +44,48 @@ Result<KernelConfig> readConfig(const std::string& path) {
   auto config = loadKernelConfig(path, diagnostics);
   printDiagnostics(diagnostics);
   return config;
+}
+
+// The first plugin not yet started, in start order: the one start() is in.
+std::string pluginStarting(const PluginHost& host) {
+  for (const auto& p : host.status())
+    if (p.state == PluginState::kConfigured) return p.name;
+  return "none";
+}
+
+// Waits up to `slice` for SIGTERM/SIGINT/SIGHUP; the signal, or 0.
+int takeSignal(const sigset_t& signals, std::chrono::nanoseconds slice) {
+  slice =
+      std::clamp(slice, std::chrono::nanoseconds(0), std::chrono::nanoseconds(std::chrono::milliseconds(50)));
+  timespec wait{0, static_cast<long>(slice.count())};
+  int signal = sigtimedwait(&signals, nullptr, &wait);
+  return signal < 0 ? 0 : signal;
+}
+
+// Stops every plugin, in reverse order, by `deadline`; past it, or on a second
+// SIGTERM/SIGINT, exits at once. Returns normally only when all stopped.
+void stopBy(PluginHost& host, Clock::time_point deadline, std::chrono::milliseconds drainDeadline,
+            const sigset_t& signals, Logger& log, LogSystem& logs) {
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    host.stop();
+    stopped = true;
+  });
+  while (!stopped) {
+    auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      log.error("stop deadline of " + std::to_string(drainDeadline.count()) + " ms passed; exiting now");
+      logs.flush();
+      _exit(1);
+    }
+    int signal = takeSignal(signals, left);
+    if (signal == SIGTERM || signal == SIGINT) {
+      log.warn("second signal: exiting now");
+      logs.flush();
+      _exit(130);
+    }
+  }
+  stopper.join();
 }
 
 struct RunOptions {
@@ -93,7 +137,60 @@ int runCommand(const RunOptions& options) {
     log->error("not starting: " + admin.status().message());
     return 1;
   }
-  Status started = host.start();
+  auto watchdog = KernelWatchdog::provide(host, *log);
+  if (!watchdog.ok()) {
+    log->error("not starting: " + watchdog.status().message());
+    return 1;
+  }
+  // start() runs on a thread of its own so that signals are still taken while
+  // a plugin starts: a plugin stuck on its data must not make Hive unkillable,
+  // and start-up as a whole is bounded by start_timeout.
+  Status started;
+  std::atomic<bool> startReturned{false};
+  std::thread starter([&] {
+    started = host.start();
+    startReturned = true;
+  });
+  const auto drainDeadline = host.config().drainDeadline;
+  const auto startDeadline = Clock::now() + host.config().startTimeout;
+  std::optional<Clock::time_point> stopDeadline;
+  while (!startReturned) {
+    int signal = takeSignal(signals, std::chrono::milliseconds(50));
+    auto now = Clock::now();
+    if (signal == SIGTERM || signal == SIGINT) {
+      if (stopDeadline) {
+        log->warn("second signal during start-up: exiting now");
+        logs.flush();
+        _exit(130);
+      }
+      log->warn("stop requested while starting (plugin starting: " + pluginStarting(host) +
+                "); stopping once it returns, within " + std::to_string(drainDeadline.count()) + " ms");
+      stopDeadline = now + drainDeadline;
+    } else if (signal == SIGHUP) {
+      log->warn("SIGHUP during start-up ignored: nothing to reload yet");
+    }
+    if (stopDeadline && now >= *stopDeadline) {
+      log->error("start-up did not return within the drain deadline (plugin starting: " +
+                 pluginStarting(host) + "); exiting now");
+      logs.flush();
+      _exit(1);
+    }
+    if (now >= startDeadline) {
+      log->error("start-up did not finish within start_timeout (" +
+                 std::to_string(host.config().startTimeout.count()) +
+                 " ms; plugin starting: " + pluginStarting(host) + "); exiting");
+      logs.flush();
+      _exit(1);
+    }
+  }
+  starter.join();
+  if (stopDeadline) {
+    log->info("stopping (start-up was interrupted)");
+    stopBy(host, *stopDeadline, drainDeadline, signals, *log, logs);
+    (*watchdog)->stop();
+    log->info("stopped");
+    return started.ok() ? 0 : 1;
+  }
   if (!started.ok()) {
     log->error("not starting: " + started.message());
     host.stop();
@@ -136,30 +233,9 @@ int runCommand(const RunOptions& options) {
   (*admin)->setPhase(admin::Phase::kDraining);
   (*admin)->attach(nullptr);
   reloads.stop();
-  auto drainDeadline = host.config().drainDeadline;  // as reloaded, if it was
-  std::atomic<bool> stopped{false};
-  std::thread stopper([&] {
-    host.stop();
-    stopped = true;
-  });
-  auto deadline = Clock::now() + drainDeadline;
-  while (!stopped) {
-    auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
-    if (left.count() <= 0) {
-      log->error("stop deadline of " + std::to_string(drainDeadline.count()) + " ms passed; exiting now");
-      logs.flush();
-      _exit(1);
-    }
-    auto slice = std::min(left, std::chrono::nanoseconds(std::chrono::milliseconds(50)));
-    timespec wait{0, static_cast<long>(slice.count())};
-    int signal = sigtimedwait(&signals, nullptr, &wait);
-    if (signal == SIGTERM || signal == SIGINT) {
-      log->warn("second signal: exiting now");
-      logs.flush();
-      _exit(130);
-    }
-  }
-  stopper.join();
+  auto reloadedDeadline = host.config().drainDeadline;  // as reloaded, if it was
+  stopBy(host, Clock::now() + reloadedDeadline, reloadedDeadline, signals, *log, logs);
+  (*watchdog)->stop();
   log->info("stopped");
   return 0;
 }

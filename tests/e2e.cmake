@@ -42,3 +42,12 @@ if(_swap_ready)
     --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins --swaps 20 --followers 200)
   set_tests_properties(e2e_api_swap PROPERTIES LABELS "e2e" TIMEOUT 600 RUN_SERIAL TRUE)
 endif()
+
+# The watchdog: a wedged SQLite writer (injected) turns /livez 503, SIGTERM ends
+# hive within the drain deadline, also while start-up is stuck on a write, and
+# start_timeout ends a stuck start-up. tests/e2e/watchdog_e2e.py --help.
+if(_swap_ready)
+  add_test(NAME e2e_watchdog COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/watchdog_e2e.py
+    --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
+  set_tests_properties(e2e_watchdog PROPERTIES LABELS "e2e" TIMEOUT 180)
+endif()

@@ -89,6 +89,12 @@ void readKernel(const ConfigNode& node, const fs::path& base, KernelConfig& conf
     reader.reject("log_format", "expected text or json, got '" + format + "'");
   config.drainDeadline = reader.get<std::chrono::milliseconds>("drain_deadline", config.drainDeadline);
   if (config.drainDeadline.count() == 0) reader.reject("drain_deadline", "must be greater than 0");
+  config.startTimeout = reader.get<std::chrono::milliseconds>("start_timeout", config.startTimeout);
+  if (config.startTimeout < std::chrono::seconds(1) || config.startTimeout > std::chrono::hours(24))
+    reader.reject("start_timeout", "must be between 1s and 24h");
+  config.watchdogPeriod = reader.get<std::chrono::milliseconds>("watchdog_period", config.watchdogPeriod);
+  if (config.watchdogPeriod < std::chrono::milliseconds(100) || config.watchdogPeriod > std::chrono::hours(1))
+    reader.reject("watchdog_period", "must be between 100ms and 1h");
   std::string dataDirectory = reader.get<std::string>("data_dir", "../data");
   if (dataDirectory.empty())
     reader.reject("data_dir", "must not be empty");

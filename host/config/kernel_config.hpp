@@ -34,6 +34,9 @@ struct KernelConfig {
   LogLevel logLevel = LogLevel::kInfo;
   LogFormat logFormat = LogFormat::kText;
   std::chrono::milliseconds drainDeadline{10'000};
+  std::chrono::milliseconds startTimeout{120'000};  // start-up as a whole; Hive exits past it
+  std::chrono::milliseconds watchdogPeriod{
+      10'000};                       // a watched thread busy this long without progress is stalled
   std::string dataDirectory;         // absolute
   std::string controlSocket;         // absolute, or empty when disabled
   std::vector<PluginEntry> plugins;  // in file order

@@ -1,6 +1,7 @@
 #include "kernel_routes.hpp"
 
 #include "hive/services/admin.hpp"
+#include "hive/services/watchdog.hpp"
 
 namespace hive::api {
 namespace {
@@ -115,7 +116,7 @@ KernelRoutes::KernelRoutes(PluginContext& context, TableHolder& table, std::func
               .path = "/livez",
               .permission = "",
               .openapi = op("Liveness", healthSchema, false)},
-             [](http::Request, http::Responder respond) { respond(json("{\"status\":\"ok\"}")); });
+             [this](http::Request, http::Responder respond) { livez(std::move(respond)); });
   table_.add({.id = "readyz",
               .method = "GET",
               .path = "/readyz",
@@ -177,6 +178,26 @@ void KernelRoutes::health(http::Responder respond) {
     body += "]";
   }
   respond(json(body + "}"));
+}
+
+// Alive unless a watched thread has stalled (hive.watchdog/1): then a
+// supervisor should restart the process, and the body says which thread.
+void KernelRoutes::livez(http::Responder respond) {
+  auto dog = context_.services().get<watchdog::Watchdog>();
+  std::vector<watchdog::Stall> stalled = dog.ok() ? (*dog)->stalled() : std::vector<watchdog::Stall>{};
+  if (stalled.empty()) return respond(json("{\"status\":\"ok\"}"));
+  std::string detail = "stalled: ";
+  std::string threads;
+  for (const auto& stall : stalled) {
+    detail += (threads.empty() ? "" : ", ") + stall.thread + " (" + std::to_string(stall.forMs) + " ms)";
+    threads += std::string(threads.empty() ? "" : ",") + "{\"thread\":" + http::jsonQuote(stall.thread) +
+               ",\"for_ms\":" + std::to_string(stall.forMs) + "}";
+  }
+  http::Response response = http::problem(503, "Service Unavailable", detail);
+  // The machine-readable list beside the human detail.
+  if (!response.body.empty() && response.body.back() == '}')
+    response.body.insert(response.body.size() - 1, ",\"stalled\":[" + threads + "]");
+  respond(std::move(response));
 }
 
 void KernelRoutes::readyz(http::Responder respond) {

@@ -48,6 +48,7 @@ class KernelRoutes final : public http::RouteProvider {
 
  private:
   void health(http::Responder respond);
+  void livez(http::Responder respond);
   void readyz(http::Responder respond);
   void plugins(http::Responder respond);
   void plugin(const std::string& name, http::Responder respond);

@@ -91,6 +91,8 @@ BusConfig readBusConfig(const ConfigNode& section, Diagnostics& diagnostics) {
     reader.reject("transport", "expected local or redis, got '" + transport + "'");
   }
   config.history = readBounded(reader, "history", 10'000, 1, 10'000'000);
+  config.historyBytes =
+      readBounded(reader, "history_bytes", std::int64_t{64} << 20, 1 << 20, std::int64_t{64} << 30);
   config.dispatchQueue = readBounded(reader, "dispatch_queue", 10'000, 1, 10'000'000);
   config.maxPayload = readBounded(reader, "max_payload", 1 << 20, 1, 512 << 20);
   config.maxStreamLength = readBounded(reader, "max_stream_length", 1'000'000, 1, 1'000'000'000);

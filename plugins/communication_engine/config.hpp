@@ -2,6 +2,7 @@
 //
 //   transport: local            # local | redis
 //   history: 10000              # events kept for replay
+//   history_bytes: 67108864     # local only: and at most this many bytes of them
 //   dispatch_queue: 10000       # events waiting for subscriber callbacks
 //   max_payload: 1048576        # bytes per event or message
 //   max_stream_length: 1000000  # local only: messages kept per stream (append fails beyond)
@@ -53,6 +54,7 @@ struct RedisSettings {
 struct BusConfig {
   Transport transport = Transport::kLocal;
   std::size_t history = 10'000;
+  std::size_t historyBytes = std::size_t{64} << 20;
   std::size_t dispatchQueue = 10'000;
   std::size_t maxPayload = 1 << 20;
   std::size_t maxStreamLength = 1'000'000;

@@ -66,8 +66,12 @@ Result<std::string> LocalBus::publish(std::string_view topic, std::string_view p
     return resourceExhausted("event dispatch queue full (" + std::to_string(config_.dispatchQueue) +
                              " events waiting for subscribers)");
   }
+  // Bounded by count and by bytes: 10,000 events of 250 KB tasks would
+  // otherwise hold 2.5 GB of host memory for replay alone.
+  historyBytes_ += event.topic.size() + event.payload.size();
   history_.push_back(event);
-  while (history_.size() > config_.history) {
+  while (history_.size() > config_.history || (historyBytes_ > config_.historyBytes && history_.size() > 1)) {
+    historyBytes_ -= history_.front().topic.size() + history_.front().payload.size();
     newestEvicted_ = std::move(history_.front().id);
     history_.pop_front();
   }
@@ -89,7 +93,8 @@ Result<std::vector<bus::Event>> LocalBus::replay(std::string_view pattern, std::
   if (!newestEvicted_.empty() && bus::compareIds(afterId, newestEvicted_) < 0)
     return Status(StatusCode::kOutOfRange, "events after " + std::string(afterId) +
                                                " are no longer in the history (it keeps " +
-                                               std::to_string(config_.history) + ")");
+                                               std::to_string(config_.history) + " events, " +
+                                               std::to_string(config_.historyBytes) + " bytes)");
   std::vector<bus::Event> out;
   auto first = std::upper_bound(
       history_.begin(), history_.end(), afterId,

@@ -104,6 +104,7 @@ class LocalBus final : public bus::Bus {
   IdGenerator eventIds_;
   std::deque<bus::Event> history_;
   std::string newestEvicted_;  // newest id dropped from the history; empty when none
+  std::size_t historyBytes_ = 0;  // of the topics and payloads in history_
 
   std::mutex streamsMutex_;
   std::condition_variable appended_;

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "agent_secret.hpp"
+#include "plugin_common/json_text.hpp"
 
 namespace hive::orchestrator {
 namespace json = boost::json;
@@ -146,7 +147,10 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
       auto* progress = o.if_contains("progress");
       auto tasks = core_->tasks_.lease();
       if (!tasks) return fail("tasks are unavailable");
-      Status s = tasks->progress(taskId, token, progress ? json::serialize(*progress) : "{}");
+      // The agent's own text, not a re-serialisation: what it sent is what is kept.
+      Status s = tasks->progress(
+          taskId, token,
+          progress ? std::string(plugin_common::rawMember(text, "progress").value_or("{}")) : "{}");
       if (!s.ok() && s.code() == StatusCode::kFailedPrecondition)
         (void)peer_->send(message(
             "task.ack",
@@ -159,9 +163,10 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
         return fail("task.result needs status \"succeeded\" or \"failed\"");
       auto* result = o.if_contains("result");
       auto* retryable = o.if_contains("retryable");
-      Status s = core_->report(agentId_, taskId, token, outcome == "succeeded",
-                               result ? json::serialize(*result) : "{}", field("error"),
-                               retryable == nullptr || !retryable->is_bool() || retryable->as_bool());
+      Status s = core_->report(
+          agentId_, taskId, token, outcome == "succeeded",
+          result ? std::string(plugin_common::rawMember(text, "result").value_or("{}")) : "{}",
+          field("error"), retryable == nullptr || !retryable->is_bool() || retryable->as_bool());
       // The same result again for the same lease (sent again after a reconnect
       // because its ack was lost): it was accepted the first time.
       bool duplicate = s.code() == StatusCode::kAlreadyExists;

@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -211,6 +212,10 @@ void ClaimableNotifier::handlePayload(const std::string& payload) {
       notBeforeMs = 0;
     }
   }
+  // Any peer may write this number: clamped before the conversion to the
+  // clock's nanoseconds, which overflows past ~292 years.
+  constexpr std::int64_t kFurthestMs = std::int64_t{1} << 50;  // year ~37,600
+  notBeforeMs = std::clamp<std::int64_t>(notBeforeMs, 0, kFurthestMs);
   auto notBefore = std::chrono::system_clock::time_point(std::chrono::milliseconds(notBeforeMs));
   if (notBefore > std::chrono::system_clock::now()) {
     {

@@ -48,6 +48,15 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
   settings.maxBatch = inRange<std::size_t>(reader, "max_batch", settings.maxBatch, 1, 10000);
   settings.maxPendingWrites =
       inRange<std::size_t>(reader, "max_pending_writes", settings.maxPendingWrites, 1, 1000000);
+  if (const ConfigNode& faults = reader.child("fault_injection"); !faults.isNull()) {
+    ConfigReader faultReader(faults, diagnostics);
+    settings.faultWriterStall =
+        faultReader.get<std::chrono::milliseconds>("writer_stall", settings.faultWriterStall);
+    if (settings.faultWriterStall > std::chrono::hours(1))
+      faultReader.reject("writer_stall", "must be at most 1h");
+    settings.faultWriterStallFile = faultReader.get<std::string>("when_file_exists", "");
+    faultReader.finish();
+  }
   reader.finish();
   return settings;
 }

@@ -23,6 +23,12 @@ struct Settings {
   std::size_t maxPayloadBytes = 1 << 20;   // queue payloads
   std::size_t maxBatch = 512;              // write requests per group commit
   std::size_t maxPendingWrites = 10000;    // callers beyond this wait for room
+  // Fault injection, for tests of supervision only
+  // (`fault_injection: {writer_stall: 30s, when_file_exists: PATH}`): the
+  // writer's first batch once PATH exists (the first batch when no path is
+  // given) waits this long before it runs.
+  std::chrono::milliseconds faultWriterStall{0};
+  std::string faultWriterStallFile;
 };
 
 // Reads `section` into Settings; every problem goes into `diagnostics` with its location.

@@ -1,5 +1,6 @@
 #include "notifier.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -8,6 +9,9 @@
 namespace hive::storage_sqlite {
 
 namespace {
+// The longest single sleep: a later wake-up is looked at again after it.
+constexpr std::int64_t kMaxWaitMs = 60'000;
+
 std::int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -141,11 +145,16 @@ void Notifier::run() {
       std::int64_t next = 0;
       for (const auto& [queue, at] : core.timers)
         if (next == 0 || at < next) next = at;
+      if (heartbeat_) heartbeat_->idle();
       if (next == 0) {
         core.wake.wait(lock);
       } else {
-        core.wake.wait_for(lock, std::chrono::milliseconds(std::max<std::int64_t>(1, next - now)));
+        // Wake-up times come from stored data: the wait is clamped, since a
+        // wait_for of ~2^63 ms overflows into a busy loop holding this mutex.
+        core.wake.wait_for(lock,
+                           std::chrono::milliseconds(std::clamp<std::int64_t>(next - now, 1, kMaxWaitMs)));
       }
+      if (heartbeat_) heartbeat_->beat();
       continue;
     }
     std::set<std::string> queues = std::move(core.pending);
@@ -178,6 +187,7 @@ void Notifier::run() {
       std::int64_t at = nextClaimableAt_ ? nextClaimableAt_(queue, nowMs()) : 0;
       if (at > 0) next[queue] = at;
     }
+    if (heartbeat_) heartbeat_->beat();
     lock.lock();
     for (const auto& [queue, at] : next) {
       if (core.entries.count(queue) == 0) continue;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "hive/services.hpp"
+#include "hive/services/watchdog.hpp"
 #include "operations.hpp"
 
 namespace hive::storage_sqlite {
@@ -31,6 +32,10 @@ class Notifier {
   ~Notifier();  // stops
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
+
+  // Optional (hive.watchdog/1): beaten as the thread works, idle while it
+  // waits. Set before start().
+  void watchWith(std::unique_ptr<watchdog::Heartbeat> heartbeat) { heartbeat_ = std::move(heartbeat); }
 
   void start();
   // After stop() no callback runs; subscriptions may still be destroyed later.
@@ -48,6 +53,7 @@ class Notifier {
 
   std::shared_ptr<Core> core_;
   NextClaimableAt nextClaimableAt_;
+  std::unique_ptr<watchdog::Heartbeat> heartbeat_;
   std::thread thread_;
 };
 

@@ -102,7 +102,7 @@ void SqliteStore::close() {
 }
 
 Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, const Settings& settings,
-                                                       Metrics& metrics) {
+                                                       Metrics& metrics, watchdog::Watchdog* watchdog) {
   auto writeConnection =
       HIVE_TRY(Connection::open(path, Connection::Mode::kReadWrite, settings.busyTimeout), "storage_sqlite");
   HIVE_TRY(writeConnection->execute("PRAGMA journal_mode = WAL"), "enabling WAL on " + path);
@@ -148,6 +148,11 @@ Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
   store->writer_ = std::make_unique<Writer>(
       std::move(writeConnection), settings.maxBatch, settings.maxPendingWrites, instruments,
       [notifier](const WriteEffects& effects) { notifier->publish(effects); });
+  if (watchdog != nullptr) {
+    store->notifier_->watchWith(watchdog->watch("storage_sqlite/notifier", watchdog->period()));
+    store->writer_->watchWith(watchdog->watch("storage_sqlite/writer", watchdog->period()));
+  }
+  store->writer_->injectStall(settings.faultWriterStall, settings.faultWriterStallFile);
   store->notifier_->start();
   store->writer_->start();
   return store;

@@ -21,10 +21,10 @@ namespace hive::storage_sqlite {
 class SqliteStore final : public store::Store {
  public:
   // Opens (creating when needed) the database at `path`, applies migrations and
-  // starts the writer and notifier threads. kFailedPrecondition for a schema
-  // newer than this code knows.
+  // starts the writer and notifier threads, watched by `watchdog` when there
+  // is one. kFailedPrecondition for a schema newer than this code knows.
   static Result<std::shared_ptr<SqliteStore>> open(const std::string& path, const Settings& settings,
-                                                   Metrics& metrics);
+                                                   Metrics& metrics, watchdog::Watchdog* watchdog = nullptr);
   ~SqliteStore() override;
 
   // Stops the threads: afterwards every call returns kUnavailable.

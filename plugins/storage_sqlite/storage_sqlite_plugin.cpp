@@ -16,7 +16,9 @@ Status StorageSqlitePlugin::start() {
   if (sqlite3_threadsafe() == 0)
     return failedPrecondition("storage_sqlite: SQLite was built without threads");
   std::string path = databasePath(settings_, context_.dataDirectory());
-  auto opened = SqliteStore::open(path, settings_, context_.metrics());
+  // Optional: without a watchdog (the SDK harness) the threads run unwatched.
+  auto dog = context_.services().get<watchdog::Watchdog>();
+  auto opened = SqliteStore::open(path, settings_, context_.metrics(), dog.ok() ? &**dog : nullptr);
   if (!opened.ok()) {
     context_.log().error("cannot open " + path + ": " + opened.status().message());
     return opened.status();

@@ -1,8 +1,10 @@
 #include "writer.hpp"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <exception>
+#include <thread>
 #include <utility>
 
 namespace hive::storage_sqlite {
@@ -62,7 +64,9 @@ void Writer::run() {
   while (true) {
     {
       std::unique_lock lock(mutex_);
+      if (heartbeat_ && pending_.empty()) heartbeat_->idle();
       work_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      if (heartbeat_) heartbeat_->beat();
       if (pending_.empty()) break;  // stopping, nothing left
       while (!pending_.empty() && batch.size() < maxBatch_) {
         batch.push_back(pending_.front());
@@ -70,7 +74,10 @@ void Writer::run() {
       }
     }
     room_.notify_all();
+    if (stall_.count() > 0 && (stallFile_.empty() || access(stallFile_.c_str(), F_OK) == 0))
+      std::this_thread::sleep_for(std::exchange(stall_, std::chrono::milliseconds(0)));
     runBatch(batch);
+    if (heartbeat_) heartbeat_->beat();
     {
       std::lock_guard lock(mutex_);
       for (Request* r : batch) r->done = true;

@@ -16,6 +16,7 @@
 
 #include "connection.hpp"
 #include "hive/metrics.hpp"
+#include "hive/services/watchdog.hpp"
 #include "hive/status.hpp"
 #include "operations.hpp"
 
@@ -40,6 +41,17 @@ class Writer {
   ~Writer();  // stops
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
+
+  // Optional (hive.watchdog/1): beaten as the thread works, idle while it
+  // waits for requests. Set before start().
+  void watchWith(std::unique_ptr<watchdog::Heartbeat> heartbeat) { heartbeat_ = std::move(heartbeat); }
+  // Fault injection for tests of supervision: the first batch once `file`
+  // exists (any batch when it is empty) waits `stall` before it runs, without
+  // beating. Set before start().
+  void injectStall(std::chrono::milliseconds stall, std::string file) {
+    stall_ = stall;
+    stallFile_ = std::move(file);
+  }
 
   void start();
   // Finishes the requests already queued, refuses new ones, joins the thread.
@@ -66,6 +78,9 @@ class Writer {
   const std::size_t maxPending_;
   Instruments instruments_;
   AfterCommit afterCommit_;
+  std::unique_ptr<watchdog::Heartbeat> heartbeat_;
+  std::chrono::milliseconds stall_{0};
+  std::string stallFile_;
 
   std::mutex mutex_;
   std::condition_variable work_;      // the writer waits for requests

@@ -57,7 +57,7 @@ std::string gaveUp(std::uint32_t attempts, const std::string& lastError) {
 }
 
 std::string eventJson(const std::string& event, const Task& task) {
-  return "{\"event\":" + http::jsonQuote(event) + ",\"task\":" + toApiJson(task) + "}";
+  return "{\"event\":" + http::jsonQuote(event) + ",\"task\":" + toEventJson(task) + "}";
 }
 
 }  // namespace
@@ -589,6 +589,7 @@ Status TaskCore::progress(const std::string& taskId, const std::string& leaseTok
                           const std::string& progressReport) {
   if (progressReport.size() > options_.limits.maxPayloadBytes)
     return invalidArgument("progress report too large");
+  if (auto inexact = inexactNumber(progressReport, "/progress")) return invalidArgument(*inexact);
   return report(taskId, leaseToken, "progress",
                 [&](store::Transaction& tx, Outbox& outbox, Task& t, std::uint64_t version, bool&) -> Status {
                   if (t.status == TaskStatus::kAssigned)
@@ -602,6 +603,7 @@ Status TaskCore::progress(const std::string& taskId, const std::string& leaseTok
 Status TaskCore::finish(const std::string& taskId, const std::string& leaseToken, TaskStatus status,
                         const std::string& result, const std::string& error, bool retry, bool backOff) {
   if (result.size() > options_.limits.maxPayloadBytes) return invalidArgument("result too large");
+  if (auto inexact = inexactNumber(result, "/result")) return invalidArgument(*inexact);
   std::string outcome = status == TaskStatus::kSucceeded ? std::string("succeeded")
                                                          : std::string(statusName(status)) + ": " + error;
   return report(

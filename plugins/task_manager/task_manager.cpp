@@ -201,6 +201,14 @@ class TaskManagerPlugin final : public Plugin {
     o.limits.maxPayloadBytes =
         static_cast<std::size_t>(reader.get<std::int64_t>("max_payload_bytes", o.limits.maxPayloadBytes));
     o.limits.maxAttempts = static_cast<std::uint32_t>(reader.get<std::int64_t>("max_attempts_limit", 20));
+    o.limits.maxTimeout = reader.get<std::chrono::milliseconds>("max_timeout", o.limits.maxTimeout);
+    // Upper bounds too: every duration here is added to clock readings.
+    if (o.limits.maxTimeout < std::chrono::seconds(1) || o.limits.maxTimeout > std::chrono::hours(24 * 30))
+      reader.reject("max_timeout", "must be between 1s and 720h");
+    if (o.retryMax > std::chrono::hours(24)) reader.reject("retry_max", "must be at most 24h");
+    if (o.claimLease > std::chrono::hours(24)) reader.reject("claim_lease", "must be at most 24h");
+    if (o.sweepPeriod > std::chrono::hours(1)) reader.reject("sweep_period", "must be at most 1h");
+    if (o.aging > std::chrono::hours(24 * 30)) reader.reject("aging", "must be at most 720h");
     if (o.retryBase.count() < 1) reader.reject("retry_base", "must be at least 1ms");
     if (o.retryMax < o.retryBase) reader.reject("retry_max", "must not be shorter than retry_base");
     if (o.claimLease.count() < 100) reader.reject("claim_lease", "must be at least 100ms");

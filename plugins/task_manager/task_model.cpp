@@ -9,6 +9,8 @@
 #include <boost/json.hpp>
 
 #include "hive/config.hpp"
+#include "plugin_common/clock_ids.hpp"
+#include "plugin_common/json_text.hpp"
 
 namespace hive::task_manager {
 namespace json = boost::json;
@@ -36,8 +38,6 @@ json::parse_options parseOptions() {
   return options;
 }
 
-std::string text(const json::value& v) { return json::serialize(v); }
-
 json::array strings(const std::vector<std::string>& items) {
   json::array out;
   for (const auto& s : items) out.emplace_back(s);
@@ -50,13 +50,6 @@ std::vector<std::string> stringsOf(const json::value* v) {
   for (const auto& item : v->as_array())
     if (item.is_string()) out.emplace_back(item.as_string());
   return out;
-}
-
-json::value rawJson(const std::string& textValue) {
-  if (textValue.empty()) return nullptr;
-  std::error_code ec;
-  auto v = json::parse(textValue, ec, {}, parseOptions());
-  return ec ? json::value(nullptr) : v;
 }
 
 std::int64_t integer(const json::object& o, std::string_view key, std::int64_t fallback = 0) {
@@ -77,7 +70,6 @@ json::object common(const Task& t) {
   o["id"] = t.id;
   o["type"] = t.type;
   o["title"] = t.title;
-  o["payload"] = rawJson(t.payload);
   o["capabilities"] = strings(t.capabilities);
   o["priority"] = t.priority;
   o["effective_priority"] = t.effectivePriority;
@@ -88,8 +80,6 @@ json::object common(const Task& t) {
   o["not_before_ms"] = t.notBeforeMs;
   o["status"] = statusName(t.status);
   o["attempts"] = t.attempts;
-  o["result"] = rawJson(t.result);
-  o["progress"] = rawJson(t.progress);
   o["error"] = t.error;
   o["agent"] = t.agent;
   o["lease_expires_ms"] = t.leaseExpiresMs;
@@ -179,10 +169,14 @@ Result<Task> parseSubmission(std::string_view body, const Limits& limits,
     else
       t.title = std::string(v->as_string());
   }
-  if (auto* v = o.if_contains("payload")) {
-    t.payload = text(*v);
+  if (o.contains("payload")) {
+    // Kept as written, so that it reads back byte for byte.
+    t.payload = std::string(plugin_common::rawMember(body, "payload").value_or("null"));
     if (t.payload.size() > limits.maxPayloadBytes)
       errors.push_back({"/payload", "is larger than " + std::to_string(limits.maxPayloadBytes) + " bytes"});
+    else
+      for (auto& problem : plugin_common::inexactNumbers(t.payload, "/payload"))
+        errors.push_back({std::move(problem.pointer), std::move(problem.reason)});
   }
   if (auto* v = o.if_contains("capabilities")) {
     if (!v->is_array() || v->as_array().size() > limits.maxCapabilities) {
@@ -232,8 +226,12 @@ Result<Task> parseSubmission(std::string_view body, const Limits& limits,
     }
   }
   if (auto* v = o.if_contains("timeout_seconds")) {
-    if (!v->is_number() || v->to_number<double>() < 1 || v->to_number<double>() > 7 * 86400)
-      errors.push_back({"/timeout_seconds", "must be a number of seconds between 1 and 604800"});
+    auto ceiling = std::chrono::duration_cast<std::chrono::seconds>(limits.maxTimeout).count();
+    // is_number() and a finite double: 1e400 was refused by the parser or is inf here.
+    if (!v->is_number() || !(v->to_number<double>() >= 1) ||
+        v->to_number<double>() > static_cast<double>(ceiling))
+      errors.push_back(
+          {"/timeout_seconds", "must be a number of seconds between 1 and " + std::to_string(ceiling)});
     else
       t.timeoutMs = static_cast<std::int64_t>(v->to_number<double>() * 1000);
   }
@@ -245,8 +243,11 @@ Result<Task> parseSubmission(std::string_view body, const Limits& limits,
       t.maxAttempts = static_cast<std::uint32_t>(v->as_int64());
   }
   if (auto* v = o.if_contains("not_before_ms")) {
-    if (!v->is_int64() || v->as_int64() < 0)
-      errors.push_back({"/not_before_ms", "must be a non-negative integer (epoch milliseconds)"});
+    // Bounded at the edge: every later computation with it (waits, backoff,
+    // queue order) then stays far from the limits of a 64-bit clock.
+    std::int64_t latest = plugin_common::nowMs() + kMaxNotBeforeAheadMs;
+    if (!v->is_int64() || v->as_int64() < 0 || v->as_int64() > latest)
+      errors.push_back({"/not_before_ms", "must be epoch milliseconds between 0 and now + 366 days"});
     else
       t.notBeforeMs = v->as_int64();
   }
@@ -254,13 +255,32 @@ Result<Task> parseSubmission(std::string_view body, const Limits& limits,
   return t;
 }
 
-std::string toApiJson(const Task& task) { return json::serialize(common(task)); }
+std::string toApiJson(const Task& task) {
+  return plugin_common::withRawMembers(
+      json::serialize(common(task)),
+      {{"payload", task.payload}, {"result", task.result}, {"progress", task.progress}});
+}
+
+std::string toEventJson(const Task& task) {
+  json::object o = common(task);
+  o["payload_bytes"] = task.payload.size();
+  return plugin_common::withRawMembers(json::serialize(o),
+                                       {{"result", task.result}, {"progress", task.progress}});
+}
+
+std::optional<std::string> inexactNumber(std::string_view jsonText, const std::string& pointer) {
+  auto problems = plugin_common::inexactNumbers(jsonText, pointer, 1);
+  if (problems.empty()) return std::nullopt;
+  return problems.front().pointer + " " + problems.front().reason;
+}
 
 std::string toStoredJson(const Task& task) {
   json::object o = common(task);
   o["lease_token"] = task.leaseToken;
   o["queue"] = task.queue;
   o["idempotency_key"] = task.idempotencyKey;
+  o["reported_lease"] = task.reportedLease;
+  o["reported_outcome"] = task.reportedOutcome;
   // Kept as text so that what the client sent round-trips byte for byte.
   o["payload"] = task.payload;
   o["result"] = task.result;
@@ -279,8 +299,6 @@ Result<Task> fromStoredJson(std::string_view body) {
   t.title = string(o, "title");
   t.payload = string(o, "payload");
   t.capabilities = stringsOf(o.if_contains("capabilities"));
-  o["reported_lease"] = task.reportedLease;
-  o["reported_outcome"] = task.reportedOutcome;
   t.priority = static_cast<int>(integer(o, "priority", 5));
   t.effectivePriority = static_cast<int>(integer(o, "effective_priority", t.priority));
   t.dependsOn = stringsOf(o.if_contains("depends_on"));
@@ -301,6 +319,8 @@ Result<Task> fromStoredJson(std::string_view body) {
   t.queue = string(o, "queue");
   t.staleReports = static_cast<std::uint32_t>(integer(o, "stale_reports"));
   t.idempotencyKey = string(o, "idempotency_key");
+  t.reportedLease = string(o, "reported_lease");
+  t.reportedOutcome = string(o, "reported_outcome");
   t.createdAtMs = integer(o, "created_at_ms");
   t.updatedAtMs = integer(o, "updated_at_ms");
   t.queuedAtMs = integer(o, "queued_at_ms");
@@ -310,5 +330,3 @@ Result<Task> fromStoredJson(std::string_view body) {
 }
 
 }  // namespace hive::task_manager
-  t.reportedLease = string(o, "reported_lease");
-  t.reportedOutcome = string(o, "reported_outcome");

@@ -2,6 +2,7 @@
 // validation of what a client submits.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,6 +26,7 @@ struct Limits {
   std::size_t maxCapabilities = 16;
   std::size_t maxDependencies = 64;
   std::uint32_t maxAttempts = 20;
+  std::chrono::milliseconds maxTimeout{std::chrono::hours(24 * 7)};  // ceiling of timeout_seconds
 };
 
 struct Task {
@@ -50,26 +52,38 @@ struct Task {
   std::int64_t leaseExpiresMs = 0;
   std::string queue;  // the store queue it waits in
   std::uint32_t staleReports = 0;
-  std::string idempotencyKey;
-  std::int64_t createdAtMs = 0;
   // The report that ended the last attempt: its lease token and outcome
   // ("succeeded", or "failed: " + error), so that the same report sent again
   // is told apart from a stale one. Stored, never shown by the API.
   std::string reportedLease;
   std::string reportedOutcome;
+  std::string idempotencyKey;
+  std::int64_t createdAtMs = 0;
   std::int64_t updatedAtMs = 0;
   std::int64_t queuedAtMs = 0;
   std::int64_t startedAtMs = 0;
   std::int64_t finishedAtMs = 0;
 };
 
+// The furthest ahead a task may be scheduled (`not_before_ms`): 366 days.
+inline constexpr std::int64_t kMaxNotBeforeAheadMs = std::int64_t{366} * 24 * 3600 * 1000;
+
 // What the client sent in POST /api/v2/tasks, checked; field errors collected.
+// The payload is kept as the exact text sent; a number in it that would not
+// read back as written (plugin_common/json_text.hpp) is a field error.
 Result<Task> parseSubmission(std::string_view body, const Limits& limits,
                              std::vector<http::FieldError>& errors);
 
 // The stored form (everything) and the API form (no lease token).
 std::string toStoredJson(const Task& task);
 std::string toApiJson(const Task& task);
+// The task in an event (bus, WebSocket, durable log): the API form without the
+// payload, which the task document already keeps (`payload_bytes` says how
+// big it is), so that each event does not hold another copy of it.
+std::string toEventJson(const Task& task);
+// "/result/x is beyond the range of a double ..." for the first number of
+// `jsonText` that would not read back as written; nullopt when there is none.
+std::optional<std::string> inexactNumber(std::string_view jsonText, const std::string& pointer);
 Result<Task> fromStoredJson(std::string_view body);
 
 // Capabilities and the name of the queue for a capability set.

@@ -579,6 +579,13 @@ TEST_F(ConfigTest, LogLevelsFormatsAndDeadlines) {
                   "or 1h, got '10'"));
   EXPECT_THAT(load("hive:\n  drain_deadline: 0s\n"),
               ElementsAre("DIR/hive.yaml:2:19: error: 'drain_deadline': must be greater than 0"));
+  // Large enough to overflow milliseconds (and a clock's nanoseconds) when multiplied out.
+  EXPECT_THAT(load("hive:\n  drain_deadline: 5124095576030432h\n"),
+              ElementsAre("DIR/hive.yaml:2:19: error: 'drain_deadline': expected a duration of at most 100 "
+                          "years, got '5124095576030432h'"));
+  EXPECT_THAT(load("hive:\n  start_timeout: 0s\n  watchdog_period: 2h\n"),
+              ElementsAre("DIR/hive.yaml:2:18: error: 'start_timeout': must be between 1s and 24h",
+                          "DIR/hive.yaml:3:20: error: 'watchdog_period': must be between 100ms and 1h"));
   ASSERT_THAT(load("hive:\n  drain_deadline: 2m\n  log_level: off\n"), IsEmpty());
   EXPECT_EQ(config().drainDeadline, std::chrono::minutes(2));
   EXPECT_EQ(config().logLevel, LogLevel::kOff);

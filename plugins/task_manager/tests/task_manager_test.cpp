@@ -368,5 +368,88 @@ TEST_F(TaskManagerTest, WorkWakeUpFiresOnSubmission) {
   subscription.reset();
 }
 
+// What was accepted reads back byte for byte: numbers are not re-encoded
+// (1.0 stays 1.0, not 1E0), spaces and escapes stay as sent.
+TEST_F(TaskManagerTest, PayloadAndResultReadBackByteForByte) {
+  const std::string payload =
+      R"({ "a": 1.0, "b": [1e2, 0.1000000000000000055511151231257827], "max": 18446744073709551615,)"
+      R"( "min": -9223372036854775808, "s": "\u00e9" })";
+  std::string id = submit(R"({"type":"a","payload":)" + payload + "}");
+  ASSERT_FALSE(id.empty());
+  EXPECT_NE(call("GET", "/api/v2/tasks/" + id).body.find(R"("payload":)" + payload), std::string::npos);
+  auto claimed = claim("agent-1");
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].payload, payload);
+  const std::string result = R"({"ratio": 2.50, "count": 12345678901234567890})";
+  ASSERT_TRUE(tasks_->succeeded(id, claimed[0].leaseToken, result).ok());
+  EXPECT_NE(call("GET", "/api/v2/tasks/" + id).body.find(R"("result":)" + result), std::string::npos);
+}
+
+// A number no JSON reader could keep (beyond a double, beyond 64-bit
+// integers, below a double's smallest) is refused with its place named,
+// never stored as null or rounded.
+TEST_F(TaskManagerTest, NumbersThatCannotBeKeptAreRefusedNamingTheField) {
+  const std::string hundredDigits(100, '7');
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"x":{"y":[0,1e400]}})", "/payload/x/y/1"},
+      {R"({"x":-1e400})", "/payload/x"},
+      {R"({"big":)" + hundredDigits + "}", "/payload/big"},
+      {R"({"neg":-)" + hundredDigits + "}", "/payload/neg"},
+      {R"({"tiny":1e-400})", "/payload/tiny"},
+      {R"({"a/b":18446744073709551616})", "/payload/a~1b"},
+      {"1E+400", "/payload"},
+      {R"({"zero":0e309})", "/payload/zero"},  // found by the task_submission fuzz target
+  };
+  for (const auto& [payload, field] : cases) {
+    auto response = call("POST", "/api/v2/tasks", R"({"type":"a","payload":)" + payload + "}");
+    EXPECT_EQ(response.status, 422) << payload << ": " << response.body;
+    auto body = json::parse(response.body).as_object();
+    ASSERT_TRUE(body.contains("errors")) << response.body;
+    EXPECT_EQ(body.at("errors").as_array().at(0).as_object().at("field").as_string(), field) << payload;
+  }
+  EXPECT_TRUE(json::parse(call("GET", "/api/v2/tasks").body).as_object().at("items").as_array().empty());
+
+  std::string id = submit(R"({"type":"a"})");
+  auto claimed = claim("agent-1");
+  ASSERT_EQ(claimed.size(), 1u);
+  Status refused = tasks_->succeeded(id, claimed[0].leaseToken, R"({"v":1e400})");
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("/result/v"), std::string::npos) << refused.message();
+  EXPECT_EQ(tasks_->progress(id, claimed[0].leaseToken, "[" + hundredDigits + "]").code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(status(id), "assigned") << "a refused report changes nothing";
+  EXPECT_TRUE(tasks_->succeeded(id, claimed[0].leaseToken, R"({"v":1e300})").ok());
+  EXPECT_EQ(status(id), "succeeded");
+}
+
+// Far-future, negative and overflowing times are refused at the edge, and
+// writes keep being answered.
+TEST_F(TaskManagerTest, TimesOutsideTheirRangeAreRefused) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const std::int64_t day = 24 * 3600 * 1000;
+  const std::string refused[] = {
+      R"({"type":"x","not_before_ms":9223372036854775807})",
+      R"({"type":"x","not_before_ms":18446744073709551615})",
+      R"({"type":"x","not_before_ms":-1})",
+      R"({"type":"x","not_before_ms":1e300})",
+      R"({"type":"x","not_before_ms":)" + std::to_string(now + 400 * day) + "}",
+      R"({"type":"x","timeout_seconds":1e300})",
+      R"({"type":"x","timeout_seconds":-5})",
+      R"({"type":"x","timeout_seconds":604801})",
+  };
+  for (const auto& body : refused) {
+    auto response = call("POST", "/api/v2/tasks", body);
+    EXPECT_EQ(response.status, 422) << body << ": " << response.body;
+  }
+  std::string later = submit(R"({"type":"x","not_before_ms":)" + std::to_string(now + 300 * day) + "}");
+  EXPECT_EQ(status(later), "pending");
+  auto started = std::chrono::steady_clock::now();
+  std::string next = submit(R"({"type":"x"})");
+  EXPECT_EQ(status(next), "pending");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(1));
+}
+
 }  // namespace
 }  // namespace hive::task_manager

@@ -221,8 +221,14 @@ inline Result<std::chrono::milliseconds> ConfigNode::as<std::chrono::millisecond
     auto [ptr, ec] = std::from_chars(begin, end, amount);
     std::string_view unit(ptr, static_cast<std::size_t>(end - ptr));
     if (ec == std::errc() && ptr != begin && amount >= 0) {
-      for (const auto& [name, factor] : kUnits)
-        if (unit == name) return std::chrono::milliseconds(amount * factor);
+      for (const auto& [name, factor] : kUnits) {
+        if (unit != name) continue;
+        // Bounded so that no duration read here can overflow a clock: 100
+        // years is beyond any setting, and far from the 292 of nanoseconds.
+        constexpr std::int64_t kLongestMs = std::int64_t{100} * 366 * 24 * 3'600'000;
+        if (amount > kLongestMs / factor) return detail::notA("a duration of at most 100 years", text_);
+        return std::chrono::milliseconds(amount * factor);
+      }
     }
   }
   return detail::notA("a duration such as 250ms, 30s, 5m or 1h", text_);

@@ -46,6 +46,8 @@
 //   Health    — ping() and schemaVersion().
 #pragma once
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -53,6 +55,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -730,6 +733,40 @@ TEST_P(StoreConformance, QueueNotBeforeDelaysClaim) {
   ASSERT_EQ(later.size(), 1u);
   EXPECT_EQ(later[0].payload, "later");
   EXPECT_GE(store_conformance::nowMs(), notBefore) << "claimed before its notBefore time";
+}
+
+// notBeforeMs is stored, and a provider's wake-ups must survive any value of
+// it: a time at the end of the clock's range once overflowed a wait into a
+// busy loop that held the notifier's lock, and every later write hung.
+TEST_P(StoreConformance, QueueFarFutureNotBeforeKeepsTheStoreAnswering) {
+  std::atomic<int> wakeUps{0};
+  auto subscription = store().onClaimable("jobs", [&] { ++wakeUps; });
+  // The largest value: the provider waits for the earliest of its items, so
+  // a smaller far one would hide it.
+  for (std::int64_t far : {std::numeric_limits<std::int64_t>::max()}) {
+    store::EnqueueRequest request;
+    request.queue = "jobs";
+    request.payload = "far";
+    request.notBeforeMs = far;
+    HIVE_STORE_ASSERT_OK(store().enqueue(request));
+  }
+  auto cpuSeconds = [] {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  };
+  double before = cpuSeconds();
+  std::this_thread::sleep_for(1s);
+  EXPECT_LT(cpuSeconds() - before, 0.5) << "something spins while far-future items wait";
+  for (int i = 0; i < 5; ++i) {
+    auto started = std::chrono::steady_clock::now();
+    enqueueOrFail("jobs", "now");
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 1s) << "a write waited behind the far-future items";
+  }
+  EXPECT_TRUE(store_conformance::waitFor([&] { return wakeUps.load() > 0; }));
+  auto claimed = claim("jobs", 10);
+  EXPECT_EQ(claimed.size(), 5u) << "only the items due now are claimable";
 }
 
 TEST_P(StoreConformance, QueueIdempotencyKeyReturnsTheFirstItem) {
