@@ -58,6 +58,11 @@ class TaskService : public Service {
   // extend the lease: the task's timeout bounds the whole attempt.
   virtual Status progress(const std::string& taskId, const std::string& leaseToken,
                           const std::string& progress) = 0;
+  // The attempt's outcome. kAlreadyExists: the same report for the lease that
+  // already finished the task (a retransmission), acknowledged and changing
+  // nothing. kInvalidArgument: the result (or progress) is too large, or holds a
+  // number that would not read back as written (`1e400`, a 100-digit integer);
+  // the message names its place, and nothing changes.
   virtual Status succeeded(const std::string& taskId, const std::string& leaseToken,
                            const std::string& result) = 0;
   // A failed attempt: retried with backoff while attempts remain (and `retryable`),
