@@ -51,3 +51,11 @@ if(_swap_ready)
     --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
   set_tests_properties(e2e_watchdog PROPERTIES LABELS "e2e" TIMEOUT 180)
 endif()
+
+# 1,000 tasks of 250 KB leave the real hive's RSS growth under 100 MB, and read
+# back byte for byte. tests/e2e/memory_e2e.py --help.
+if(_swap_ready)
+  add_test(NAME e2e_memory COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/memory_e2e.py
+    --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
+  set_tests_properties(e2e_memory PROPERTIES LABELS "e2e" TIMEOUT 600 RUN_SERIAL TRUE)
+endif()

@@ -6,7 +6,11 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <sstream>
+#include <string_view>
+#include <vector>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 namespace hive::host {
@@ -18,6 +22,8 @@ constexpr int kMaxDepth = 64;
 // Aliases are converted as copies, so a few lines of nested aliases ("billion
 // laughs") could otherwise expand into more nodes than memory holds.
 constexpr std::size_t kMaxNodes = 100'000;
+// Documents counted before saying "found N or more".
+constexpr std::size_t kMaxDocuments = 100;
 
 SourceLocation where(const YAML::Mark& mark, const std::string& file) {
   if (mark.is_null()) return {file, 0, 0};
@@ -138,6 +144,56 @@ Result<std::string> readConfigFile(const std::string& path) {
   return text;
 }
 
+struct DocumentStart {
+  YAML::Mark document;  // where the document begins ("---" or its first node)
+  YAML::Mark node;      // its first node, where an error about it points
+};
+
+// Where each document of `text` starts, stopping at kMaxDocuments + 1 and at
+// the first document that does not move past the previous one. Throws
+// YAML::Exception on a syntax error.
+std::vector<DocumentStart> documentStarts(std::string_view text) {
+  class Starts final : public YAML::EventHandler {
+   public:
+    std::vector<DocumentStart> documents;
+    void OnDocumentStart(const YAML::Mark& mark) override {
+      documents.push_back({mark, mark});
+      first_ = true;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+      node(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+      node(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+      node(mark);
+    }
+    void OnMapEnd() override {}
+
+   private:
+    void node(const YAML::Mark& mark) {
+      if (first_ && !documents.empty()) documents.back().node = mark;
+      first_ = false;
+    }
+    bool first_ = false;
+  };
+  Starts starts;
+  std::istringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  while (starts.documents.size() <= kMaxDocuments && parser.HandleNextDocument(starts)) {
+    std::size_t n = starts.documents.size();
+    if (n >= 2 && starts.documents[n - 1].document.pos <= starts.documents[n - 2].document.pos) break;
+  }
+  return starts.documents;
+}
+
 }  // namespace
 
 Result<ConfigNode> parseYamlText(std::string_view text, const std::string& fileName,
@@ -148,16 +204,27 @@ Result<ConfigNode> parseYamlText(std::string_view text, const std::string& fileN
   }
   std::size_t errorsBefore = diagnostics.errorCount();
   try {
-    // LoadAll rather than Load: Load stops after the first document and would
-    // silently ignore the rest of the file, syntax errors included.
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-    if (documents.empty()) return ConfigNode::null({fileName, 0, 0});
-    if (documents.size() > 1) {
-      diagnostics.error(where(documents[1].Mark(), fileName),
-                        "a config file holds one YAML document, found " + std::to_string(documents.size()));
+    // Every document is read, not just the first (Load alone would silently
+    // ignore the rest of the file, syntax errors included), but not with
+    // LoadAll: on a stray ',' yaml-cpp 0.7 reads an empty document at the same
+    // place again and again, and LoadAll never returns (the config fuzz target
+    // found it). A document that starts where the previous one did is an error.
+    std::vector<DocumentStart> starts = documentStarts(text);
+    if (starts.empty()) return ConfigNode::null({fileName, 0, 0});
+    for (std::size_t i = 1; i < starts.size(); ++i) {
+      if (starts[i].document.pos <= starts[i - 1].document.pos) {
+        diagnostics.error(where(starts[i].document, fileName),
+                          "cannot read YAML here (a ',' or another flow indicator outside [ ] or { }?)");
+        return invalidYaml(fileName);
+      }
+    }
+    if (starts.size() > 1) {
+      diagnostics.error(where(starts[1].node, fileName),
+                        "a config file holds one YAML document, found " + std::to_string(starts.size()) +
+                            (starts.size() > kMaxDocuments ? " or more" : ""));
       return invalidYaml(fileName);
     }
-    ConfigNode out = Converter(fileName, diagnostics).convert(documents[0], 0);
+    ConfigNode out = Converter(fileName, diagnostics).convert(YAML::Load(std::string(text)), 0);
     if (diagnostics.errorCount() > errorsBefore) return invalidYaml(fileName);
     return out;
   } catch (const YAML::Exception& e) {

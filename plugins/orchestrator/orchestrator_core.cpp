@@ -424,11 +424,12 @@ void Core::deliver(const std::string& agentId, const tasks::Assignment& a) {
   };
   if (runtime == Runtime::kRemote) {
     if (!peer) return undo("agent " + agentId + " disconnected before the assignment");
-    json::value task = json::parse(a.taskJson);
-    Status sent = peer->send(message("task.assign", {{"task", task},
-                                                     {"lease_token", a.leaseToken},
-                                                     {"attempt", a.attempt},
-                                                     {"deadline_ms", a.leaseExpiresMs}}));
+    // The task as task_manager wrote it, spliced in rather than re-serialised:
+    // the agent gets the payload byte for byte as the client sent it.
+    Status sent = peer->send(plugin_common::withRawMembers(
+        message("task.assign",
+                {{"lease_token", a.leaseToken}, {"attempt", a.attempt}, {"deadline_ms", a.leaseExpiresMs}}),
+        {{"task", a.taskJson}}));
     if (!sent.ok()) undo("agent " + agentId + " unreachable: " + sent.message());
     return;
   }

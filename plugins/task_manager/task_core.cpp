@@ -39,6 +39,11 @@ Result<Loaded> load(store::Transaction& tx, const std::string& id) {
   return Loaded{std::move(task).value(), document->version};
 }
 
+// Task documents hold payloads and results (up to max_payload_bytes each), and
+// a page of them is in memory at once: background scans read small pages. A
+// page of 1,000 tasks of 250 KB was +250 MB of RSS at each aging pass.
+constexpr std::size_t kTaskPage = 32;
+
 // "1 attempt", "3 attempts".
 std::string attemptCount(std::uint32_t attempts) {
   return std::to_string(attempts) + (attempts == 1 ? " attempt" : " attempts");
@@ -407,7 +412,7 @@ Result<std::string> TaskCore::stats() {
     std::uint64_t count = 0;
     std::string cursor;
     do {
-      auto page = store->list({kTasks, {{"status", name}}, 1000, cursor});
+      auto page = store->list({kTasks, {{"status", name}}, kTaskPage, cursor});
       if (!page.ok()) return page.status();
       count += page->items.size();
       cursor = page->nextCursor;
@@ -809,7 +814,7 @@ void TaskCore::sweep() {
     lastWaitingCheck_ = now;
     std::string cursor;
     do {
-      auto page = store->list({kTasks, {{"status", "pending"}, {"waiting", "1"}}, 1000, cursor});
+      auto page = store->list({kTasks, {{"status", "pending"}, {"waiting", "1"}}, kTaskPage, cursor});
       if (!page.ok()) break;
       for (const auto& d : page->items) releaseIfReady(d.id);
       cursor = page->nextCursor;
@@ -821,7 +826,7 @@ void TaskCore::sweep() {
     std::int64_t wall = nowMs();
     std::string cursor;
     do {
-      auto page = store->list({kTasks, {{"status", "pending"}, {"waiting", "0"}}, 1000, cursor});
+      auto page = store->list({kTasks, {{"status", "pending"}, {"waiting", "0"}}, kTaskPage, cursor});
       if (!page.ok()) break;
       for (const auto& d : page->items) {
         auto task = fromStoredJson(d.body);

@@ -177,6 +177,13 @@ TEST_F(YamlTest, NonScalarKeysAreErrors) {
                           "test.yaml:3:1: error: map keys must be strings, got null"));
 }
 
+// yaml-cpp 0.7's LoadAll never returned on these (the config fuzz target
+// found the first): hive check-config, run and reload hung, allocating.
+TEST_F(YamlTest, AStrayCommaIsAnErrorNotAHang) {
+  EXPECT_THAT(fail(","), ElementsAre(::testing::HasSubstr("test.yaml:1:1: error: cannot read YAML here")));
+  EXPECT_THAT(fail("\n\n  ,\n"), ::testing::Not(::testing::IsEmpty()));
+}
+
 TEST_F(YamlTest, OnlyOneDocumentPerFile) {
   EXPECT_THAT(fail("a: 1\n---\nb: 2\n"),
               ElementsAre("test.yaml:3:1: error: a config file holds one YAML document, found 2"));

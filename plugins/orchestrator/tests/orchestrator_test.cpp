@@ -28,6 +28,7 @@ class RecordingPeer final : public http::WebSocketPeer {
     std::lock_guard lock(mutex_);
     if (closed_) return unavailable("closed");
     messages_.push_back(json::parse(text).as_object());
+    texts_.push_back(std::move(text));
     return okStatus();
   }
   void close(std::uint16_t code, std::string reason) override {
@@ -55,6 +56,11 @@ class RecordingPeer final : public http::WebSocketPeer {
     std::lock_guard lock(mutex_);
     return closed_;
   }
+  // Every frame as sent, in order.
+  std::vector<std::string> texts() const {
+    std::lock_guard lock(mutex_);
+    return {texts_.begin(), texts_.end()};
+  }
   std::uint16_t closeCode() const {
     std::lock_guard lock(mutex_);
     return closeCode_;
@@ -63,6 +69,7 @@ class RecordingPeer final : public http::WebSocketPeer {
  private:
   mutable std::mutex mutex_;
   std::deque<json::object> messages_;
+  std::deque<std::string> texts_;
   bool closed_ = false;
   std::uint16_t closeCode_ = 0;
   std::string id_ = "peer";
@@ -163,11 +170,12 @@ class OrchestratorTest : public ::testing::Test {
     return std::string(json::parse(response.body).as_object().at("id").as_string());
   }
 
-  json::object task(const std::string& id) {
+  json::object task(const std::string& id) { return json::parse(taskText(id)).as_object(); }
+
+  std::string taskText(const std::string& id) {
     http::Request request;
     request.params["id"] = id;
-    auto response = serve(*taskRoutes_, "tasks.get", request);
-    return json::parse(response.body).as_object();
+    return serve(*taskRoutes_, "tasks.get", request).body;
   }
 
   json::object agent(const std::string& id) {
@@ -683,6 +691,41 @@ TEST_F(OrchestratorTest, ATimedOutTaskSaysWhyItsAttemptEnded) {
   EXPECT_EQ(
       dead.at("error").as_string(),
       "gave up after 1 attempt; last error: timed out after 1s (attempt 1 of 1, agent " + slow.id + ")");
+}
+
+// Bytes in = bytes out across the agent protocol: the payload reaches the
+// agent as the client wrote it, a result with a number Hive cannot keep is
+// refused naming its place (and changes nothing), and the agent's own result
+// text is what the task then shows.
+TEST_F(OrchestratorTest, PayloadsAndResultsCrossTheAgentProtocolByteForByte) {
+  const std::string payload = R"({"ratio": 1.0, "big": 18446744073709551615, "e": 1E2})";
+  std::string id = submit(R"({"type":"a","capabilities":["python"],"payload":)" + payload + "}");
+  auto remote = connect(R"({"type":"hello","name":"py","capabilities":["python"]})");
+  ASSERT_FALSE(remote.id.empty());
+  auto assigned = assignments(remote, 1);
+  ASSERT_EQ(assigned.size(), 1u);
+  bool exact = false;
+  for (const auto& text : remote.peer->texts())
+    if (text.find("\"task.assign\"") != std::string::npos)
+      exact = text.find(R"("payload":)" + payload) != std::string::npos;
+  EXPECT_TRUE(exact) << "task.assign does not carry the payload as sent";
+
+  remote.session->onMessage(result(assigned[0], "succeeded", R"(,"result":{"v":[1,-1e400]})"));
+  std::vector<json::object> acks;
+  ASSERT_TRUE(until([&] { return !(acks = remote.peer->take("task.ack")).empty(); }));
+  EXPECT_FALSE(acks[0].at("accepted").as_bool());
+  EXPECT_NE(std::string(acks[0].at("reason").as_string()).find("/result/v/1"), std::string::npos)
+      << json::serialize(acks[0]);
+  EXPECT_NE(std::string(task(id).at("status").as_string()), "succeeded")
+      << "a refused result changes nothing";
+
+  const std::string good = R"({"v": 2.50, "n": 12345678901234567890})";
+  remote.session->onMessage(result(assigned[0], "succeeded", R"(,"result":)" + good));
+  std::string shown;
+  ASSERT_TRUE(until([&] {
+    return (shown = taskText(id)).find(R"("status":"succeeded")") != std::string::npos;
+  })) << shown;
+  EXPECT_NE(shown.find(R"("result":)" + good), std::string::npos) << shown;
 }
 
 }  // namespace
