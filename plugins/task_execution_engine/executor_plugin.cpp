@@ -1,5 +1,8 @@
 #include "executor_plugin.hpp"
 
+#include <sys/stat.h>
+
+#include <cstdio>
 #include <exception>
 #include <string>
 
@@ -19,6 +22,39 @@ void ExecutorPlugin::configure(const ConfigNode& section, Diagnostics& diagnosti
   }
 }
 
+namespace {
+
+// Jobs run as the sandbox uid, which must be able to walk down to the
+// workspace: every existing directory on the way must let it search. Checked
+// at start, so that an unreachable workspace is one line at start-up rather
+// than a start failure per job (and an open circuit breaker).
+Status checkReachable(const std::string& workspace, const Identity& identity) {
+  std::string path;
+  std::size_t at = 0;
+  while (at != std::string::npos) {
+    std::size_t next = workspace.find('/', at + 1);
+    path = workspace.substr(0, next);
+    at = next;
+    if (path.empty()) continue;
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) break;  // the rest is created by Hive, searchable
+    bool searchable = (info.st_mode & S_IXOTH) != 0 ||
+                      (info.st_uid == identity.uid && (info.st_mode & S_IXUSR)) ||
+                      (info.st_gid == identity.gid && (info.st_mode & S_IXGRP));
+    if (!searchable) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+      return failedPrecondition("workspace " + workspace + " cannot be reached by the sandbox uid " +
+                                std::to_string(identity.uid) + ": " + path + " is mode " + mode +
+                                " without search permission for it (chmod o+x " + path +
+                                ", or put the workspace elsewhere)");
+    }
+  }
+  return okStatus();
+}
+
+}  // namespace
+
 Status ExecutorPlugin::start() {
   try {
     Sandbox sandbox = HIVE_TRY(detectSandbox(settings_));
@@ -33,6 +69,8 @@ Status ExecutorPlugin::start() {
           "job "
           "can reach whatever Hive's user can that is bound into its sandbox; see docs/process-agents.md");
     for (const AgentSettings& agent : settings_.agents) {
+      if (sandbox.identity)
+        HIVE_TRY(checkReachable(agent.workspace, *sandbox.identity), "process agent '" + agent.name + "'");
       auto path = agent.environment.find("PATH");
       if (findProgram(agent.command[0], path == agent.environment.end() ? kChildPath : path->second).empty())
         context_.log().warn("process agent '" + agent.name + "': command '" + agent.command[0] +

@@ -175,6 +175,7 @@ def sigstop_scenario(args):
     resumed: the task went to another agent and finished once; the stopped
     agent's late result is refused as stale."""
     workdir = tempfile.mkdtemp(prefix="hive-e2e-")
+    os.chmod(workdir, 0o711)  # process agents' jobs run as the sandbox uid: it must reach the workspace
     hive = Hive(args, workdir, free_port(), 0, "e2e_" + uuid.uuid4().hex[:12])
     agents = []
     failures = []
@@ -235,6 +236,7 @@ def poison_scenario(args):
     the process agent's circuit breaker opens; the host keeps serving, and the
     agent takes work again after the breaker's probe."""
     workdir = tempfile.mkdtemp(prefix="hive-e2e-")
+    os.chmod(workdir, 0o711)  # process agents' jobs run as the sandbox uid: it must reach the workspace
     hive = Hive(args, workdir, free_port(), 0, "e2e_" + uuid.uuid4().hex[:12])
     failures = []
     try:
@@ -299,6 +301,7 @@ def main():
     if args.nodes > 1 and args.store != "postgres":
         sys.exit("e2e: several nodes need a shared store: --store postgres")
     workdir = tempfile.mkdtemp(prefix="hive-e2e-")
+    os.chmod(workdir, 0o711)  # process agents' jobs run as the sandbox uid: it must reach the workspace
     schema = "e2e_" + uuid.uuid4().hex[:12]
     nodes = [Hive(args, workdir, free_port(), i, schema) for i in range(args.nodes)]
     hive = nodes[0]

@@ -933,6 +933,28 @@ TEST_P(ExecutorTest, RefusesAUidThatAnAccountOwns) {
   EXPECT_EQ(started.message().find('\n'), std::string::npos) << started.message();
 }
 
+// A workspace the sandbox uid cannot walk down to fails every job: refused at
+// start, in one line that names the directory, instead.
+TEST_P(ExecutorTest, RefusesAWorkspaceTheSandboxUidCannotReach) {
+  if (geteuid() != 0) GTEST_SKIP() << "only a root Hive switches to the sandbox uid";
+  fs::path closed = temp_ / "closed";
+  fs::create_directories(closed);
+  fs::permissions(closed, fs::perms::owner_all, fs::perm_options::replace);
+  AgentSpec agent;
+  agent.command = sh("true");
+  agent.workspace = (closed / "inside" / "ws").string();
+  auto loaded = hive::testing::PluginHarness::loadLibrary(TASK_EXECUTION_ENGINE_PLUGIN);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().toString();
+  harness_ = std::move(loaded).value();
+  harness_->setConfig(section({agent}));
+  ASSERT_FALSE(harness_->configure().hasErrors());
+  hive::Status started = harness_->start();
+  ASSERT_FALSE(started.ok());
+  EXPECT_THAT(started.message(), HasSubstr("process agent 'coder'"));
+  EXPECT_THAT(started.message(), HasSubstr(closed.string() + " is mode 0700"));
+  EXPECT_EQ(started.message().find('\n'), std::string::npos) << started.message();
+}
+
 // /tmp and /dev/shm are tmpfs, whose pages are host RAM outside the job's
 // address-space limit: both are size-limited.
 TEST_P(IsolationTest, TmpIsSizeLimitedAndHostMemoryDoesNotGrow) {
