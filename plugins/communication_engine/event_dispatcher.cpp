@@ -117,8 +117,14 @@ void EventDispatcher::run() {
     bus::Event event;
     {
       std::unique_lock lock(mutex_);
+      if (heartbeat_ && queue_.empty()) heartbeat_->idle();
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
+      if (stopping_) {
+        // Stopped is not stalled, even if this object outlives its thread.
+        if (heartbeat_) heartbeat_->idle();
+        return;
+      }
+      if (heartbeat_) heartbeat_->beat();
       event = std::move(queue_.front());
       queue_.pop_front();
     }
@@ -146,6 +152,7 @@ void EventDispatcher::run() {
       }
       target->runningOn = std::thread::id();
       if (!target->active) target->callback = nullptr;  // unsubscribed from inside the callback
+      if (heartbeat_) heartbeat_->beat();
     }
     targets.clear();
   }

@@ -17,6 +17,7 @@
 #include "hive/metrics.hpp"
 #include "hive/services.hpp"
 #include "hive/services/bus.hpp"
+#include "hive/services/watchdog.hpp"
 
 namespace hive::communication_engine {
 
@@ -27,6 +28,11 @@ class EventDispatcher {
   ~EventDispatcher();
   EventDispatcher(const EventDispatcher&) = delete;
   EventDispatcher& operator=(const EventDispatcher&) = delete;
+
+  // Optional (hive.watchdog/1): beaten as events are delivered, idle while the
+  // queue is empty; a subscriber callback that never returns shows as a stall.
+  // Set before start().
+  void watchWith(std::unique_ptr<watchdog::Heartbeat> heartbeat) { heartbeat_ = std::move(heartbeat); }
 
   void start();
   // Stops the thread; events still queued are not delivered. After it returns no
@@ -54,6 +60,7 @@ class EventDispatcher {
   std::condition_variable wake_;
   std::deque<bus::Event> queue_;
   bool stopping_ = false;
+  std::unique_ptr<watchdog::Heartbeat> heartbeat_;
   std::thread thread_;
 };
 

@@ -27,6 +27,11 @@ class LocalBus final : public bus::Bus {
   LocalBus(const BusConfig& config, Logger& log, std::shared_ptr<BusMetrics> metrics);
   ~LocalBus() override;
 
+  // Before start(): see EventDispatcher::watchWith.
+  void watchDispatcher(std::unique_ptr<watchdog::Heartbeat> heartbeat) {
+    dispatcher_.watchWith(std::move(heartbeat));
+  }
+
   void start();
   // Wakes blocked reads (they return what they have) and stops deliveries.
   void stop();
@@ -103,7 +108,7 @@ class LocalBus final : public bus::Bus {
   std::mutex eventsMutex_;
   IdGenerator eventIds_;
   std::deque<bus::Event> history_;
-  std::string newestEvicted_;  // newest id dropped from the history; empty when none
+  std::string newestEvicted_;     // newest id dropped from the history; empty when none
   std::size_t historyBytes_ = 0;  // of the topics and payloads in history_
 
   std::mutex streamsMutex_;

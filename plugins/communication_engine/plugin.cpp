@@ -27,15 +27,23 @@ class CommunicationEnginePlugin final : public Plugin {
     metrics_ = std::make_shared<BusMetrics>(context_.metrics());
     if (config_.transport == Transport::kLocal) {
       auto bus = std::make_shared<LocalBus>(config_, context_.log(), metrics_);
+      bus->watchDispatcher(dispatcherHeartbeat());
       bus->start();
       local_ = bus;
       context_.log().info("bus: local transport (streams are in memory, not durable across restarts)");
       return context_.services().provide<bus::Bus>(std::move(bus));
     }
     auto bus = std::make_shared<RedisBus>(ioContext(context_), config_, context_.log(), metrics_);
+    bus->watchDispatcher(dispatcherHeartbeat());
     HIVE_TRY(bus->start());
     redis_ = bus;
     return context_.services().provide<bus::Bus>(std::move(bus));
+  }
+
+  // Optional: no watchdog (the SDK harness), no heartbeat.
+  std::unique_ptr<watchdog::Heartbeat> dispatcherHeartbeat() {
+    auto dog = context_.services().get<watchdog::Watchdog>();
+    return dog.ok() ? (*dog)->watch("communication_engine/dispatcher", (*dog)->period()) : nullptr;
   }
 
   void stop() override {

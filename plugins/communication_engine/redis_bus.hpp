@@ -39,6 +39,10 @@ class RedisBus final : public bus::Bus {
   // Redis is away, health() reports it.
   Status start();
   void stop();
+  // Before start(): see EventDispatcher::watchWith.
+  void watchDispatcher(std::unique_ptr<watchdog::Heartbeat> heartbeat) {
+    dispatcher_.watchWith(std::move(heartbeat));
+  }
 
   // hive::bus::Bus
   Result<std::string> publish(std::string_view topic, std::string_view payload) override;

@@ -195,6 +195,7 @@ void Notifier::run() {
       if (!inserted && at < it->second) it->second = at;
     }
   }
+  if (heartbeat_) heartbeat_->idle();  // stopped is not stalled, even if this object outlives its thread
   core.thread = {};
 }
 

@@ -85,6 +85,7 @@ void Writer::run() {
     finished_.notify_all();
     batch.clear();
   }
+  if (heartbeat_) heartbeat_->idle();  // stopped is not stalled, even if this object outlives its thread
   currentWriter = nullptr;
 }
 
