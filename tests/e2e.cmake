@@ -49,7 +49,7 @@ endif()
 if(_swap_ready)
   add_test(NAME e2e_watchdog COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/watchdog_e2e.py
     --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
-  set_tests_properties(e2e_watchdog PROPERTIES LABELS "e2e" TIMEOUT 180)
+  set_tests_properties(e2e_watchdog PROPERTIES LABELS "e2e" TIMEOUT 180 RUN_SERIAL TRUE)
 endif()
 
 # 1,000 tasks of 250 KB leave the real hive's RSS growth under 100 MB, and read
