@@ -13,6 +13,7 @@
 #include "hive/services/store.hpp"
 #include "hive/services/tasks.hpp"
 #include "orchestrator_core.hpp"
+#include "plugin_common/page_limit.hpp"
 
 namespace hive::orchestrator {
 namespace {
@@ -102,15 +103,7 @@ class AgentRoutes final : public http::RouteProvider {
           if (status && !parseAgentStatus(*status))
             errors.push_back({"status", "must be one of idle, busy, draining, offline, failed"});
           // The same paging as GET /api/v2/tasks: limit 1-1000 (100), cursor from next_cursor.
-          std::size_t limit = 100;
-          if (const std::string* value = r.queryParam("limit")) {
-            char* end = nullptr;
-            long parsed = std::strtol(value->c_str(), &end, 10);
-            if (value->empty() || *end != '\0' || parsed < 1 || parsed > 1000)
-              errors.push_back({"limit", "must be an integer between 1 and 1000"});
-            else
-              limit = static_cast<std::size_t>(parsed);
-          }
+          std::size_t limit = plugin_common::pageLimit(r.queryParam("limit"), errors);
           if (!errors.empty())
             return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
           auto page = core_->list(status ? *status : "", capability ? *capability : "", limit,

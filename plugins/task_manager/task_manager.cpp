@@ -8,6 +8,7 @@
 #include "hive/services/store.hpp"
 #include "hive/services/tasks.hpp"
 #include "openapi.hpp"
+#include "plugin_common/page_limit.hpp"
 #include "task_core.hpp"
 
 namespace hive::task_manager {
@@ -159,15 +160,7 @@ class TaskRoutes final : public http::RouteProvider {
     if (equals.count("status") && !parseStatus(equals["status"]))
       errors.push_back(
           {"status", "must be one of pending, assigned, running, succeeded, failed, cancelled, dead"});
-    std::size_t limit = 100;
-    if (const std::string* value = request.queryParam("limit")) {
-      char* end = nullptr;
-      long parsed = std::strtol(value->c_str(), &end, 10);
-      if (value->empty() || *end != '\0' || parsed < 1 || parsed > 1000)
-        errors.push_back({"limit", "must be an integer between 1 and 1000"});
-      else
-        limit = static_cast<std::size_t>(parsed);
-    }
+    std::size_t limit = plugin_common::pageLimit(request.queryParam("limit"), errors);
     if (!errors.empty()) return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
     const std::string* cursor = request.queryParam("cursor");
     auto page = core_->list(equals, limit, cursor ? *cursor : std::string());

@@ -3,6 +3,14 @@ hive api that reconnects after errors and after `Connection: close` (what a
 draining api generation answers)."""
 import http.client
 import json
+import socket
+
+
+def free_port():
+    """A TCP port free on loopback now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class Api:

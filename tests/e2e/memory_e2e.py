@@ -18,11 +18,13 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_http import free_port  # noqa: E402
 
 PAYLOAD_BYTES = 250_000
 
@@ -31,10 +33,6 @@ def say(*parts):
     print("memory_e2e:", *parts, flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_bytes(pid, field="VmRSS"):

@@ -22,14 +22,13 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 
-from e2e_http import Api
+from e2e_http import Api, free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -37,10 +36,6 @@ AGENT = os.path.join(ROOT, "examples", "agents", "hive_agent.py")
 CAPABILITIES = ["alpha", "beta", "gamma"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def say(*parts):

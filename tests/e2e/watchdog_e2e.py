@@ -23,7 +23,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_http import Api  # noqa: E402
+from e2e_http import Api, free_port  # noqa: E402
 
 WATCHDOG_PERIOD_S = 1.0
 DRAIN_DEADLINE_S = 3.0
@@ -35,11 +35,6 @@ def say(*parts):
     print("watchdog_e2e:", *parts, flush=True)
 
 
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(path, plugins, data, port, trigger, start_timeout="120s"):
