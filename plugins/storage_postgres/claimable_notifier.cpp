@@ -213,8 +213,9 @@ void ClaimableNotifier::handlePayload(const std::string& payload) {
     }
   }
   // Any peer may write this number: clamped before the conversion to the
-  // clock's nanoseconds, which overflows past ~292 years.
-  constexpr std::int64_t kFurthestMs = std::int64_t{1} << 50;  // year ~37,600
+  // clock's nanoseconds, which overflows 292 years after 1970 (9.2e12 ms). A
+  // later time waits until 2100, which is as good as never for this process.
+  constexpr std::int64_t kFurthestMs = 4'102'444'800'000;  // 2100-01-01T00:00:00Z
   notBeforeMs = std::clamp<std::int64_t>(notBeforeMs, 0, kFurthestMs);
   auto notBefore = std::chrono::system_clock::time_point(std::chrono::milliseconds(notBeforeMs));
   if (notBefore > std::chrono::system_clock::now()) {
