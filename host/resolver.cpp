@@ -22,6 +22,15 @@ std::string joinVersions(const std::vector<const PluginFile*>& files) {
   return out;
 }
 
+// Why a dependency is not in the set: refused, installed but not enabled, or
+// in no plugin directory at all (with the closest name there is).
+std::string missingBecause(const Catalog& catalog, const std::string& name, bool refused) {
+  if (refused) return "was refused";
+  if (!catalog.versionsOf(name).empty()) return "is not enabled (add it under plugins:)";
+  std::string hint = closestMatch(name, catalog.names());
+  return "is in no plugin directory" + (hint.empty() ? std::string() : " (did you mean '" + hint + "'?)");
+}
+
 }  // namespace
 
 Result<const PluginFile*> selectVersion(const Catalog& catalog, const EnabledPlugin& entry) {
@@ -88,7 +97,7 @@ Resolution resolvePlugins(const Catalog& catalog, const std::vector<EnabledPlugi
           bool refused = std::any_of(resolution.refusals.begin(), resolution.refusals.end(),
                                      [&](const Refusal& r) { return r.name == dependency.name; });
           problem = m.label() + ": depends on '" + dependency.name + "' " + dependency.range + ", which " +
-                    (refused ? "was refused" : "is not enabled");
+                    missingBecause(catalog, dependency.name, refused);
           break;
         }
         const std::string& have = found->second.file->manifest.version;

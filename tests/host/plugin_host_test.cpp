@@ -177,7 +177,7 @@ TEST_F(PluginHostTest, ResolutionRefusalsAreOneLineEachAndLocated) {
   auto all = host->status();
   EXPECT_EQ(statusOf(all, "alpha").state, PluginState::kConfigured);
   EXPECT_EQ(statusOf(all, "needs_missing").reason,
-            "plugin 'needs_missing' 1.0.0: depends on 'nonexistent' *, which is not enabled");
+            "plugin 'needs_missing' 1.0.0: depends on 'nonexistent' *, which is in no plugin directory");
   EXPECT_EQ(statusOf(all, "needs_alpha2").reason,
             "plugin 'needs_alpha2' 1.0.0: depends on 'alpha' ^2.0, but version 1.0.0 is enabled");
   EXPECT_THAT(statusOf(all, "cycle_a").reason, HasSubstr("dependency cycle: cycle_a -> cycle_b -> cycle_a"));
@@ -194,6 +194,19 @@ TEST_F(PluginHostTest, ResolutionRefusalsAreOneLineEachAndLocated) {
   }
 }
 
+// A missing dependency says which kind of missing: installed but not enabled,
+// or installed nowhere.
+TEST_F(PluginHostTest, AMissingDependencySaysWhetherItIsInstalled) {
+  stagePlugins(pluginDir_, {"alpha-1.0.0.so", "needs_alpha2-1.0.0.so"});
+  enable("needs_alpha2");
+  auto host = makeHost();
+  Diagnostics diagnostics;
+  ASSERT_TRUE(host->load(diagnostics).ok());
+  EXPECT_EQ(
+      statusOf(host->status(), "needs_alpha2").reason,
+      "plugin 'needs_alpha2' 1.0.0: depends on 'alpha' ^2.0, which is not enabled (add it under plugins:)");
+}
+
 TEST_F(PluginHostTest, ARequiredRefusedPluginFailsTheLoad) {
   stagePlugins(pluginDir_, {"needs_missing-1.0.0.so"});
   enable("needs_missing").required = true;
@@ -201,10 +214,10 @@ TEST_F(PluginHostTest, ARequiredRefusedPluginFailsTheLoad) {
   Diagnostics diagnostics;
   EXPECT_FALSE(host->load(diagnostics).ok());
   ASSERT_EQ(diagnostics.errorCount(), 1u);
-  EXPECT_EQ(
-      diagnostics.items()[0].toString(),
-      "hive.yaml:9:3: error: required plugin 'needs_missing' 1.0.0: depends on 'nonexistent' *, which is not "
-      "enabled");
+  EXPECT_EQ(diagnostics.items()[0].toString(),
+            "hive.yaml:9:3: error: required plugin 'needs_missing' 1.0.0: depends on 'nonexistent' *, which "
+            "is in no "
+            "plugin directory");
 }
 
 TEST_F(PluginHostTest, PluginConfigurationErrorsArePreciseAndStopTheLoad) {
