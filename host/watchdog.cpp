@@ -137,10 +137,12 @@ std::vector<watchdog::Stall> KernelWatchdog::stalled() const {
 void KernelWatchdog::check() {
   std::vector<std::pair<std::shared_ptr<Entry>, std::int64_t>> changed;
   std::int64_t now = nowNs();
+  std::size_t stalledNow = 0;
   {
     std::lock_guard lock(shared_->mutex);
     for (const auto& entry : shared_->entries) {
       std::int64_t silent = stalledFor(*entry, now);
+      stalledNow += silent > 0 ? 1 : 0;
       if ((silent > 0) != entry->reported) {
         entry->reported = silent > 0;
         changed.emplace_back(entry, silent);
@@ -160,11 +162,6 @@ void KernelWatchdog::check() {
     } else {
       log_.info("watchdog: thread '" + entry->name + "' makes progress again");
     }
-  }
-  std::size_t stalledNow = 0;
-  {
-    std::lock_guard lock(shared_->mutex);
-    for (const auto& entry : shared_->entries) stalledNow += entry->reported ? 1 : 0;
   }
   metrics_.gauge("hive_watchdog_stalled_threads", "Plugin threads stalled now")
       .set(static_cast<double>(stalledNow));

@@ -211,12 +211,11 @@ Result<ConfigNode> parseYamlText(std::string_view text, const std::string& fileN
     // found it). A document that starts where the previous one did is an error.
     std::vector<DocumentStart> starts = documentStarts(text);
     if (starts.empty()) return ConfigNode::null({fileName, 0, 0});
-    for (std::size_t i = 1; i < starts.size(); ++i) {
-      if (starts[i].document.pos <= starts[i - 1].document.pos) {
-        diagnostics.error(where(starts[i].document, fileName),
-                          "cannot read YAML here (a ',' or another flow indicator outside [ ] or { }?)");
-        return invalidYaml(fileName);
-      }
+    // documentStarts stops at the first document that does not move on: only the last can.
+    if (std::size_t n = starts.size(); n >= 2 && starts[n - 1].document.pos <= starts[n - 2].document.pos) {
+      diagnostics.error(where(starts[n - 1].document, fileName),
+                        "cannot read YAML here (a ',' or another flow indicator outside [ ] or { }?)");
+      return invalidYaml(fileName);
     }
     if (starts.size() > 1) {
       diagnostics.error(where(starts[1].node, fileName),
