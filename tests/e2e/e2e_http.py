@@ -4,6 +4,7 @@ draining api generation answers)."""
 import http.client
 import json
 import socket
+import time
 
 
 def free_port():
@@ -43,3 +44,23 @@ class Api:
         if self.connection is not None:
             self.connection.close()
             self.connection = None
+
+
+def wait_ready(process, port, log_path, who="e2e", limit=60):
+    """Waits until the hive `process` answers /readyz 200 on `port`; exits the
+    test (with the end of its log) when it dies or is not ready within `limit` s."""
+    api = Api(port)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            with open(log_path, "rb") as f:
+                print(f.read().decode(errors="replace")[-4000:], flush=True)
+            raise SystemExit("%s: hive exited with %s; see %s" % (who, process.returncode, log_path))
+        try:
+            if api.request("GET", "/readyz", timeout=2)[0] == 200:
+                api.close()
+                return
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(0.1)
+    raise SystemExit("%s: hive not ready within %d s; see %s" % (who, limit, log_path))

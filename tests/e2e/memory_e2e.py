@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_http import free_port  # noqa: E402
+from e2e_http import free_port, wait_ready  # noqa: E402
 
 PAYLOAD_BYTES = 250_000
 
@@ -93,20 +93,8 @@ plugins:
         log = open(os.path.join(workdir, "hive.log"), "ab")
         hive = subprocess.Popen([args.hive, "run", "-c", config], stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
-            deadline = time.monotonic() + 60
-            client = None
-            while time.monotonic() < deadline:
-                if hive.poll() is not None:
-                    sys.exit("memory_e2e: hive exited with %s" % hive.returncode)
-                try:
-                    client = Client(port)
-                    if client.request("GET", "/readyz")[0] == 200:
-                        break
-                except OSError:
-                    pass
-                time.sleep(0.1)
-            else:
-                sys.exit("memory_e2e: hive not ready within 60 s")
+            wait_ready(hive, port, log.name, "memory_e2e")
+            client = Client(port)
 
             def submit(n):
                 body = json.dumps({"type": "big", "payload": {"n": n, "blob": "x" * PAYLOAD_BYTES}})

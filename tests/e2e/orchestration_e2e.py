@@ -28,7 +28,7 @@ import tempfile
 import time
 import uuid
 
-from e2e_http import Api, free_port
+from e2e_http import Api, free_port, wait_ready
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -118,19 +118,7 @@ plugins:
     def start(self):
         self.process = subprocess.Popen([self.args.hive, "run", "-c", self.config], stdout=self.log,
                                         stderr=subprocess.STDOUT)
-        api = Api(self.port)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit("e2e: hive exited with %s; see %s" % (self.process.returncode, self.log.name))
-            try:
-                status, _ = api.request("GET", "/readyz", timeout=2)
-                if status == 200:
-                    return
-            except (OSError, http.client.HTTPException):
-                pass
-            time.sleep(0.1)
-        raise SystemExit("e2e: hive not ready within 60 s; see " + self.log.name)
+        wait_ready(self.process, self.port, self.log.name)
 
     def kill(self):
         self.process.send_signal(signal.SIGKILL)

@@ -23,7 +23,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_http import Api, free_port  # noqa: E402
+from e2e_http import Api, free_port, wait_ready  # noqa: E402
 
 WATCHDOG_PERIOD_S = 1.0
 DRAIN_DEADLINE_S = 3.0
@@ -93,21 +93,8 @@ def running_hive(args, workdir):
     write_config(config, args.plugins, os.path.join(workdir, "data"), port, trigger)
     log = open(os.path.join(workdir, "hive.log"), "ab")
     process = subprocess.Popen([args.hive, "run", "-c", config], stdout=log, stderr=subprocess.STDOUT)
+    wait_ready(process, port, log.name, "watchdog_e2e")
     api = Api(port)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            with open(log.name, "rb") as f:
-                sys.stdout.write(f.read().decode(errors="replace")[-4000:])
-            sys.exit("watchdog_e2e: hive exited with %s; see %s" % (process.returncode, log.name))
-        try:
-            if api.request("GET", "/readyz", timeout=2)[0] == 200:
-                break
-        except (OSError, http.client.HTTPException):
-            pass
-        time.sleep(0.1)
-    else:
-        sys.exit("watchdog_e2e: hive not ready within 60 s; see " + log.name)
     return process, api, port, trigger, config, log
 
 
