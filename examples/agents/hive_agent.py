@@ -6,7 +6,8 @@ describes the protocol; this file is a working reference of it.
     hive_agent.py --url ws://127.0.0.1:8080/api/v2/agents/connect \
                   --name py-1 --capabilities python,test --concurrency 2
 
-What a task does here (payload fields, all optional):
+What a task does here (payload fields, all optional); a `task.cancel` stops it
+(its command is killed):
     {"sleep_ms": 200}        take that long
     {"fail": "reason"}       report a failure (retryable unless "retryable": false)
     {"command": ["ls"]}      with --allow-commands: run it, result = its output
@@ -46,6 +47,7 @@ class Agent:
             self.agent_id, self.secret = saved["agent_id"], saved["secret"]
         self.heartbeat_s = 10.0
         self.running = {}  # task id -> asyncio.Task
+        self.leases = {}  # task id -> the lease token it runs under
         self.unacked = {}  # task id -> its task.result, until Hive acknowledges it
         self.socket = None
         self.draining = False
@@ -150,6 +152,7 @@ class Agent:
             task = message["task"]
             # Answer at once: a task not accepted within the claim window goes back to the queue.
             await self.send({"type": "task.accept", "task_id": task["id"], "lease_token": message["lease_token"]})
+            self.leases[task["id"]] = message["lease_token"]
             self.running[task["id"]] = asyncio.ensure_future(self.work(task, message["lease_token"]))
         elif kind == "task.ack":
             if message.get("report") == "result":
@@ -159,6 +162,15 @@ class Agent:
                             message.get("reason"))
             elif message.get("duplicate"):
                 log.info("result for %s was already accepted", message.get("task_id"))
+        elif kind == "task.cancel":
+            # The task was cancelled: stop its work. Whatever this lease still
+            # reports is refused as stale, so nothing is sent for it.
+            task_id = message.get("task_id")
+            running = self.running.get(task_id)
+            if running is not None and self.leases.get(task_id) == message.get("lease_token"):
+                log.info("task %s cancelled: stopping it", task_id)
+                running.cancel()
+            self.unacked.pop(task_id, None)
         elif kind == "drain":
             log.info("asked to drain: finishing %d tasks, taking no more", len(self.running))
             self.draining = True
@@ -170,6 +182,7 @@ class Agent:
         payload = task.get("payload") or {}
         if not isinstance(payload, dict):
             payload = {"value": payload}
+        process = None
         try:
             await self.send({"type": "task.progress", "task_id": task_id, "lease_token": lease_token,
                              "progress": {"stage": "started", "agent": self.args.name}})
@@ -181,9 +194,11 @@ class Agent:
                 return
             if "command" in payload and self.args.allow_commands:
                 process = await asyncio.create_subprocess_exec(
-                    *payload["command"], stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                    *payload["command"], stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                    start_new_session=True)  # its own process group: task.cancel kills the group
                 out, err = await process.communicate()
-                status = "succeeded" if process.returncode == 0 else "failed"
+                process, returncode = None, process.returncode
+                status = "succeeded" if returncode == 0 else "failed"
                 await self.send({"type": "task.result", "task_id": task_id, "lease_token": lease_token,
                                  "status": status, "result": {"stdout": out.decode(errors="replace")[-65536:]},
                                  "error": err.decode(errors="replace")[-4096:]})
@@ -191,8 +206,20 @@ class Agent:
             await self.send({"type": "task.result", "task_id": task_id, "lease_token": lease_token,
                              "status": "succeeded",
                              "result": {"echo": payload, "agent": self.args.name, "type": task.get("type")}})
+        except asyncio.CancelledError:
+            # task.cancel: the command's process group goes with the task (a
+            # child that left the group with setsid() is out of reach here; run
+            # such commands as process agents, whose whole tree Hive kills).
+            if process is not None and process.returncode is None:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                await process.wait()
+            log.info("task %s stopped", task_id)
         finally:
             self.running.pop(task_id, None)
+            self.leases.pop(task_id, None)
             self.done_count += 1
 
 

@@ -238,6 +238,13 @@ Status Core::open() {
   open_ = true;
   resubscribe();
   std::weak_ptr<Core> weak = weak_from_this();
+  cancelWatch_ = std::make_unique<CancelWatch>(context_, [weak](const std::string& taskId) {
+    auto self = weak.lock();
+    if (!self || !self->open_) return;
+    // Off the bus thread: persisting the agent blocks on storage.
+    self->background([self, taskId] { self->taskCancelled(taskId); });
+  });
+  cancelWatch_->start();
   tasksWatch_ = context_.services().watch(tasks::TaskService::kServiceId, [weak](const ServiceEvent&) {
     if (auto self = weak.lock()) self->resubscribe();
   });
@@ -260,6 +267,7 @@ void Core::resubscribe() {
 
 void Core::close() {
   open_ = false;
+  if (cancelWatch_) cancelWatch_->stop();
   tasksWatch_.reset();  // waits for a running callback
   {
     std::lock_guard lock(subscriptionMutex_);
@@ -393,6 +401,9 @@ bool Core::dispatchRound() {
 }
 
 void Core::deliver(const std::string& agentId, const tasks::Assignment& a) {
+  // Claimed just before its cancellation committed: the lease is void already,
+  // there is nothing to hand out or to release.
+  if (cancelWatch_->recentlyCancelled(a.taskId)) return;
   std::shared_ptr<http::WebSocketPeer> peer;
   Runtime runtime = Runtime::kRemote;
   std::string name;
@@ -456,7 +467,49 @@ void Core::deliver(const std::string& agentId, const tasks::Assignment& a) {
     if (auto found = agents_.find(agentId); found != agents_.end())
       found->second.executions[a.taskId] = *execution;
   }
+  // A cancellation heard while the job was starting found no execution to stop.
+  if (cancelWatch_->recentlyCancelled(a.taskId)) return (*execution)->cancel();
   (void)tasks->started(a.taskId, a.leaseToken);
+}
+
+void Core::taskCancelled(const std::string& taskId) {
+  std::string agentId, leaseToken;
+  std::shared_ptr<http::WebSocketPeer> peer;
+  std::shared_ptr<exec::Execution> execution;
+  Agent snapshot;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, local] : agents_) {
+      auto leased = local.agent.inFlight.find(taskId);
+      if (leased == local.agent.inFlight.end()) continue;
+      agentId = id;
+      leaseToken = leased->second;
+      if (local.agent.runtime == Runtime::kProcess) {
+        // Its slot is freed when the job reports kCancelled (processDone).
+        if (auto running = local.executions.find(taskId); running != local.executions.end())
+          execution = running->second;
+      } else {
+        local.agent.inFlight.erase(leased);
+        local.unacknowledged.erase(taskId);
+        refreshStatus(local.agent);
+        peer = local.peer;
+        snapshot = local.agent;
+      }
+      break;
+    }
+  }
+  if (agentId.empty()) return;  // handed out by another node, or already over
+  if (execution) {
+    execution->cancel();
+    context_.log().info("task " + taskId + " cancelled: its job on process agent " + agentId + " is killed");
+    return;
+  }
+  if (snapshot.id.empty()) return;  // a process job that has not started yet: deliver() stops it
+  // Not connected right now: the agent learns it when it reports (refused as stale).
+  if (peer) (void)peer->send(message("task.cancel", {{"task_id", taskId}, {"lease_token", leaseToken}}));
+  context_.log().info("task " + taskId + " cancelled: task.cancel sent to agent " + agentId);
+  persist(snapshot);
+  requestDispatch();  // its slot is free
 }
 
 void Core::processDone(const std::string& agentId, const std::string& taskId, const std::string& leaseToken,
@@ -468,11 +521,14 @@ void Core::processDone(const std::string& agentId, const std::string& taskId, co
   if (outcome.kind == exec::OutcomeKind::kCancelled) {
     // Cancelled by us (the task was cancelled, or this generation stops): the
     // lease decides what happens next.
-    std::lock_guard lock(mutex_);
-    if (auto found = agents_.find(agentId); found != agents_.end()) {
-      found->second.agent.inFlight.erase(taskId);
-      refreshStatus(found->second.agent);
+    {
+      std::lock_guard lock(mutex_);
+      if (auto found = agents_.find(agentId); found != agents_.end()) {
+        found->second.agent.inFlight.erase(taskId);
+        refreshStatus(found->second.agent);
+      }
     }
+    requestDispatch();  // its slot is free
     return;
   }
   bool ok = outcome.kind == exec::OutcomeKind::kSucceeded;

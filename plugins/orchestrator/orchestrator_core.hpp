@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "agent_model.hpp"
+#include "cancel_watch.hpp"
 #include "hive/context.hpp"
 #include "hive/services/executor.hpp"
 #include "hive/services/http.hpp"
@@ -99,6 +100,13 @@ class Core : public std::enable_shared_from_this<Core> {
   void sweep();
   void requestDispatch();
 
+  // The task was cancelled (hive.tasks/1 publishes it; CancelWatch hears it).
+  // If this node handed it out: a remote agent gets task.cancel and the task
+  // leaves its in-flight set; a process agent's job is cancelled, which kills
+  // its whole process tree. The task stays cancelled: what the agent or the
+  // job reports afterwards is refused as stale, and nothing is retried.
+  void taskCancelled(const std::string& taskId);
+
   // Runs `work` on the blocking executor, counted for drained().
   void background(std::function<void()> work);
 
@@ -176,6 +184,7 @@ class Core : public std::enable_shared_from_this<Core> {
   std::mutex subscriptionMutex_;
   std::unique_ptr<Subscription> tasksWatch_;
   std::unique_ptr<Subscription> workSubscription_;
+  std::unique_ptr<CancelWatch> cancelWatch_;
 
   mutable std::mutex mutex_;
   std::map<std::string, Local> agents_;  // the agents this node serves

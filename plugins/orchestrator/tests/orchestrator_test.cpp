@@ -11,6 +11,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "hive/services/bus.hpp"
 #include "hive/services/http.hpp"
 #include "hive/services/store.hpp"
 #include "hive/services/tasks.hpp"
@@ -78,11 +79,16 @@ class RecordingPeer final : public http::WebSocketPeer {
 class OrchestratorTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // The real bus (local transport): task_manager publishes task events on it,
+    // and the orchestrator hears cancellations there.
+    bus_ = load(COMMUNICATION_ENGINE_PLUGIN);
+    ASSERT_TRUE(bus_->start().ok());
     store_ = load(STORAGE_SQLITE_PLUGIN);
     ASSERT_TRUE(store_->start().ok());
     auto storeService = lookup<store::Store>(*store_);
     tasks_ = load(TASK_MANAGER_PLUGIN);
     tasks_->provideFake<store::Store>(storeService, "storage_sqlite");
+    tasks_->provideFake<bus::Bus>(lookup<bus::Bus>(*bus_), "communication_engine");
     tasks_->setConfig(hive::testing::configFromPairs({{"retry_base", "1ms"}, {"retry_max", "2ms"}}));
     ASSERT_TRUE(tasks_->start().ok());
     taskRoutes_ = lookup<http::RouteProvider>(*tasks_);
@@ -97,6 +103,7 @@ class OrchestratorTest : public ::testing::Test {
     orchestrator_ = load(ORCHESTRATOR_PLUGIN);
     orchestrator_->provideFake<store::Store>(lookup<store::Store>(*store_), "storage_sqlite");
     orchestrator_->provideFake<tasks::TaskService>(lookup<tasks::TaskService>(*tasks_), "task_manager");
+    orchestrator_->provideFake<bus::Bus>(lookup<bus::Bus>(*bus_), "communication_engine");
     auto config = ConfigNode::map();
     std::map<std::string, std::string> settings = {{"heartbeat_interval", "100ms"},
                                                    {"missed_heartbeats", "2"},
@@ -116,6 +123,7 @@ class OrchestratorTest : public ::testing::Test {
     orchestrator_.reset();
     tasks_.reset();
     store_.reset();
+    bus_.reset();
   }
 
   static std::unique_ptr<PluginHarness> load(const char* path) {
@@ -249,7 +257,32 @@ class OrchestratorTest : public ::testing::Test {
            "\"" + extra + "}";
   }
 
-  std::unique_ptr<PluginHarness> store_, tasks_, orchestrator_;
+  http::Response cancel(const std::string& id) {
+    http::Request request;
+    request.method = "POST";
+    request.params["id"] = id;
+    return serve(*taskRoutes_, "tasks.cancel", request);
+  }
+
+  // The task's events from the durable log, by type.
+  std::vector<std::string> eventsOf(const std::string& id) {
+    http::Request request;
+    request.query.push_back({"limit", "10000"});
+    auto response = serve(*taskRoutes_, "tasks.events", request);
+    EXPECT_EQ(response.status, 200) << response.body;
+    std::vector<std::string> types;
+    json::value page = json::parse(response.body);
+    for (const auto& item : page.as_object().at("items").as_array()) {
+      const auto& data = item.as_object().at("data").as_object();
+      // A state change carries the task; a refused report only its id.
+      const auto* task = data.if_contains("task");
+      const auto& taskId = task ? task->as_object().at("id") : data.at("task_id");
+      if (taskId.as_string() == id) types.emplace_back(item.as_object().at("type").as_string());
+    }
+    return types;
+  }
+
+  std::unique_ptr<PluginHarness> bus_, store_, tasks_, orchestrator_;
   std::shared_ptr<http::RouteProvider> routes_, taskRoutes_;
 };
 
@@ -726,6 +759,77 @@ TEST_F(OrchestratorTest, PayloadsAndResultsCrossTheAgentProtocolByteForByte) {
     return (shown = taskText(id)).find(R"("status":"succeeded")") != std::string::npos;
   })) << shown;
   EXPECT_NE(shown.find(R"("result":)" + good), std::string::npos) << shown;
+}
+
+// Issue 12: cancelling a running task did not reach the agent that ran it.
+// Now the agent gets task.cancel with the lease it holds, its slot is free at
+// once, and what it still sends about the task is refused: the task ends
+// cancelled once, with no later transition and no retry.
+TEST_F(OrchestratorTest, CancellingARunningTaskSendsTaskCancelAndRefusesItsLateResult) {
+  std::string id = submit(R"({"type":"a","max_attempts":3})");
+  auto remote = connect(R"({"type":"hello","name":"w","max_concurrency":1})");
+  auto assigned = assignments(remote, 1);
+  ASSERT_EQ(assigned.size(), 1u);
+  remote.session->onMessage(accept(assigned[0]));
+  ASSERT_TRUE(until([&] { return task(id).at("status").as_string() == "running"; }));
+
+  auto cancelled = cancel(id);
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  std::vector<json::object> cancels;
+  ASSERT_TRUE(until([&] { return !(cancels = remote.peer->take("task.cancel")).empty(); }))
+      << "the agent never heard of the cancellation";
+  ASSERT_EQ(cancels.size(), 1u);
+  EXPECT_EQ(cancels[0].at("task_id").as_string(), id);
+  EXPECT_EQ(cancels[0].at("lease_token"), assigned[0].at("lease_token"));
+  EXPECT_TRUE(until([&] { return agent(remote.id).at("in_flight").as_array().empty(); }))
+      << "the cancelled task still takes the agent's slot";
+
+  // The agent's slot is free: the next task goes to it although the cancelled
+  // one was never reported.
+  std::string next = submit(R"({"type":"a"})");
+  auto more = assignments(remote, 1);
+  ASSERT_EQ(more.size(), 1u);
+  EXPECT_EQ(more[0].at("task").as_object().at("id").as_string(), next);
+
+  // The result it sends anyway (it had finished already) is refused, and changes nothing.
+  remote.session->onMessage(result(assigned[0], "succeeded", R"(,"result":{"late":true})"));
+  remote.session->onMessage(result(assigned[0], "failed", R"(,"error":"stopped")"));
+  std::vector<json::object> acks;
+  ASSERT_TRUE(until([&] {
+    for (auto& ack : remote.peer->take("task.ack")) acks.push_back(ack);
+    return acks.size() >= 2;
+  }));
+  for (const auto& ack : acks) EXPECT_FALSE(ack.at("accepted").as_bool()) << json::serialize(ack);
+  sweep();
+  auto shown = task(id);
+  EXPECT_EQ(shown.at("status").as_string(), "cancelled");
+  EXPECT_EQ(shown.at("stale_reports").as_int64(), 2);
+  auto types = eventsOf(id);
+  EXPECT_EQ(std::count(types.begin(), types.end(), "task.cancelled"), 1);
+  for (const char* never : {"task.succeeded", "task.failed", "task.retrying", "task.dead", "task.pending"})
+    EXPECT_EQ(std::count(types.begin(), types.end(), never), 0) << never;
+  EXPECT_EQ(agent(remote.id).at("failed").as_int64(), 0) << "a cancellation is not the agent's failure";
+}
+
+// The cancellation of a task that is not handed out, or an event that merely
+// quotes "task.cancelled", sends nothing to the agent.
+TEST_F(OrchestratorTest, ACancellationReachesOnlyTheAgentHoldingTheTask) {
+  auto remote = connect(R"({"type":"hello","name":"w","capabilities":["x"]})");
+  std::string waiting = submit(R"({"type":"a","capabilities":["y"]})");
+  std::string mine = submit(R"({"type":"task.cancelled","capabilities":["x"]})");
+  auto assigned = assignments(remote, 1);
+  ASSERT_EQ(assigned.size(), 1u);
+  remote.session->onMessage(R"({"type":"task.progress","task_id":")" + mine + R"(","lease_token":)" +
+                            json::serialize(assigned[0].at("lease_token")) +
+                            R"(,"progress":{"event":"task.cancelled"}})");
+  ASSERT_EQ(cancel(waiting).status, 200);
+  sweep();
+  EXPECT_TRUE(remote.peer->take("task.cancel").empty());
+  EXPECT_EQ(task(mine).at("status").as_string(), "running");
+  ASSERT_EQ(cancel(mine).status, 200);
+  std::vector<json::object> cancels;
+  ASSERT_TRUE(until([&] { return !(cancels = remote.peer->take("task.cancel")).empty(); }));
+  EXPECT_EQ(cancels[0].at("task_id").as_string(), mine);
 }
 
 }  // namespace
