@@ -344,8 +344,8 @@ net::awaitable<void> Agent::run() {
       if (!bench_.stopping() && !closed_) {
         std::string reason = readError.message();
         if (ws_.reason().code != 0)
-          reason +=
-              " (close " + std::to_string(ws_.reason().code) + " " + std::string(ws_.reason().reason.data(), ws_.reason().reason.size()) + ")";
+          reason += " (close " + std::to_string(ws_.reason().code) + " " +
+                    std::string(ws_.reason().reason.data(), ws_.reason().reason.size()) + ")";
         bench_.onAgentFailed("connection lost: " + reason);
       }
       break;
@@ -828,11 +828,11 @@ net::awaitable<void> Bench::runEndToEnd() {
   std::printf(" (over %.2f s; 100%% = one core)\n", elapsed);
   const Distribution& latency = external ? toVisible : toResult;
   std::printf(
-      "RESULT label=%s mode=e2e tasks=%zu done=%zu errors=%zu timed_out=%d seconds=%.3f tps=%.1f "
+      "RESULT label=%s mode=e2e tasks=%zu created=%zu done=%zu errors=%zu timed_out=%d seconds=%.3f tps=%.1f "
       "submit_rps=%.1f "
       "created_p50_ms=%.3f created_p99_ms=%.3f assigned_p50_ms=%.3f assigned_p99_ms=%.3f result_p50_ms=%.3f "
       "result_p99_ms=%.3f refused=%zu client_cpu=%.0f\n",
-      options_.label.c_str(), total, done, errors, timedOut ? 1 : 0, wall, tps,
+      options_.label.c_str(), total, created_, done, errors, timedOut ? 1 : 0, wall, tps,
       submitWall > 0 ? static_cast<double>(created_) / submitWall : 0.0, toCreated.percentileMs(50),
       toCreated.percentileMs(99), toAssigned.percentileMs(50), toAssigned.percentileMs(99),
       latency.percentileMs(50), latency.percentileMs(99), refusedResults_, clientCpu / elapsed * 100);
