@@ -59,3 +59,16 @@ if(_swap_ready)
     --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
   set_tests_properties(e2e_memory PROPERTIES LABELS "e2e" TIMEOUT 600 RUN_SERIAL TRUE)
 endif()
+
+# Agents under control: a cancelled running task leaves no process of a process
+# agent's tree (bubblewrap and rlimits) and reaches a remote agent as
+# task.cancel; a remote agent that stops reading is back-pressured, not closed.
+# tests/e2e/agents_e2e.py --help.
+if(_e2e_ready)
+  set(_agents_e2e ${CMAKE_CURRENT_SOURCE_DIR}/e2e/agents_e2e.py --hive $<TARGET_FILE:hive>
+    --plugins ${CMAKE_BINARY_DIR}/plugins)
+  add_test(NAME e2e_cancel_bubblewrap COMMAND /usr/bin/python3 ${_agents_e2e} --scenario cancel --sandbox auto)
+  add_test(NAME e2e_cancel_rlimits COMMAND /usr/bin/python3 ${_agents_e2e} --scenario cancel --sandbox rlimits)
+  set_tests_properties(e2e_cancel_bubblewrap e2e_cancel_rlimits PROPERTIES LABELS "e2e" TIMEOUT 300
+    RUN_SERIAL TRUE)
+endif()
