@@ -90,6 +90,8 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
     w.routeMessagesPerSecond = static_cast<std::uint32_t>(
         readSize(ws, "route_messages_per_second", w.routeMessagesPerSecond, 1, 1'000'000));
     w.sendQueue = readSize(ws, "send_queue", w.sendQueue, 1, 1'000'000);
+    w.routeMessageBytes = readSize(ws, "route_message_bytes", w.routeMessageBytes, 128, 64 << 20);
+    w.routeSendQueue = readSize(ws, "route_send_queue", w.routeSendQueue, 1, 1'000'000);
     w.idleTimeout = readDuration(ws, "idle_timeout", w.idleTimeout);
     w.maxConnections = readSize(ws, "max_connections", w.maxConnections, 1, 1'000'000);
     ws.finish();

@@ -15,11 +15,15 @@ struct WebSocketLimits {
   std::size_t messageBytes = 64 * 1024;  // larger message: close 1009
   std::size_t subscriptions = 64;        // per connection
   std::uint32_t messagesPerSecond = 50;  // per hub (/api/v2/ws) connection, pings included: close 1008 beyond
-  // Per connection of a provider's WebSocket route (remote agents at
-  // /api/v2/agents/connect): a busy agent reports far more often than a browser
-  // subscribes; the provider applies its own protocol limits.
-  std::uint32_t routeMessagesPerSecond = 1000;
-  std::size_t sendQueue = 256;  // messages waiting to be written: slow consumer closed beyond
+  std::size_t sendQueue = 256;           // messages waiting to be written: slow consumer closed beyond
+  // A provider's WebSocket route (remote agents at /api/v2/agents/connect) has
+  // limits of its own: an agent finishing thousands of tasks a second sends and
+  // receives that many messages, and a result may be as large as a task's
+  // payload (task_manager's 256 KiB by default). A full send queue there is
+  // not closed: send() refuses the message and the provider back-pressures.
+  std::uint32_t routeMessagesPerSecond = 20'000;
+  std::size_t routeMessageBytes = 1024 * 1024;
+  std::size_t routeSendQueue = 4096;
   std::chrono::milliseconds idleTimeout{120'000};
   std::size_t maxConnections = 10'000;
 };

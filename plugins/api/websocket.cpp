@@ -111,7 +111,7 @@ class WebSocketConnection final : public Connection,
     token_->openConnections.add(1);
     // Browser clients of the hub and a provider's clients (remote agents) have
     // their own rates: an agent's reports must not be throttled to a browser's.
-    rate_ = upgrade_.entry != nullptr ? limits().routeMessagesPerSecond : limits().messagesPerSecond;
+    rate_ = route() ? limits().routeMessagesPerSecond : limits().messagesPerSecond;
     tokens_ = rate_;
     refilled_ = std::chrono::steady_clock::now();
   }
@@ -163,7 +163,7 @@ class WebSocketConnection final : public Connection,
     timeouts.idle_timeout = limits().idleTimeout;
     timeouts.keep_alive_pings = false;
     ws_.set_option(timeouts);
-    ws_.read_message_max(limits().messageBytes);
+    ws_.read_message_max(route() ? limits().routeMessageBytes : limits().messageBytes);
     ws_.set_option(
         websocket::stream_base::decorator([protocol = upgrade_.subprotocol, id = upgrade_.request.requestId](
                                               websocket::response_type& response) {
@@ -203,13 +203,15 @@ class WebSocketConnection final : public Connection,
               [self = shared_from_this(), event = std::move(event)] { self->onEvent(event); });
   }
 
-  // From Peer (any thread).
+  // From Peer (any thread). A full queue refuses the message and leaves the
+  // connection open: the provider knows which of its messages may wait (a
+  // remote agent gets no new task until it reads) and which may not.
   Status sendFromProvider(std::string text) {
     if (closed_.load()) return unavailable("connection closed");
-    if (queued_.fetch_add(1) >= limits().sendQueue) {
+    if (queued_.fetch_add(1) >= sendQueueLimit()) {
       queued_.fetch_sub(1);
-      net::post(ws_.get_executor(), [self = shared_from_this()] { self->slowConsumer(); });
-      return resourceExhausted("send queue full");
+      return resourceExhausted("send queue full (" + std::to_string(sendQueueLimit()) +
+                               " messages, websocket.route_send_queue): the client is not reading");
     }
     auto message = std::make_shared<const std::string>(std::move(text));
     net::post(ws_.get_executor(), [self = shared_from_this(), message] { self->write(message, true); });
@@ -223,6 +225,9 @@ class WebSocketConnection final : public Connection,
 
  private:
   const WebSocketLimits& limits() const { return token_->settings.webSocket; }
+  // A provider's route (remote agents), not the hub (browser clients).
+  bool route() const { return upgrade_.entry != nullptr; }
+  std::size_t sendQueueLimit() const { return route() ? limits().routeSendQueue : limits().sendQueue; }
 
   void refuse(http::Response response) {
     closed_ = true;
@@ -497,7 +502,7 @@ class WebSocketConnection final : public Connection,
       if (counted) queued_.fetch_sub(1);
       return;
     }
-    if (!counted && queued_.fetch_add(1) >= limits().sendQueue) {
+    if (!counted && queued_.fetch_add(1) >= sendQueueLimit()) {
       queued_.fetch_sub(1);
       return slowConsumer();
     }

@@ -300,6 +300,41 @@ TEST(ApiWebSocket, ProviderRoutesHaveTheirOwnMessageRate) {
   EXPECT_EQ(agent.awaitClose(), 1008) << "the route's own rate, when configured lower, applies";
 }
 
+// Issue 12: a provider route's client (a remote agent) that stops reading was
+// closed as a slow consumer. Now the provider's send is refused at the route's
+// own send queue, the connection stays open, and every message that was
+// queued arrives, in order, once the client reads again.
+TEST(ApiWebSocket, AProviderRouteClientThatStopsReadingIsBackPressuredNotClosed) {
+  HostOptions options;
+  options.api = {{"websocket", mapOf({{"route_send_queue", scalar("16")}})}};
+  ApiHost api(options);
+  ASSERT_TRUE(api.start()) << api.problem();
+  WsClient agent;
+  ASSERT_EQ(agent.connect(api.port(), "/test/ws/echo", {.protocol = "test.echo", .origin = ""}), 101);
+  // 2,000 messages of 32 KiB: far more than the socket buffers and 16 queued ones.
+  ASSERT_TRUE(agent.send("flood:2000:32768"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // not reading meanwhile
+  ASSERT_TRUE(agent.send("flood-report"));
+  int next = 0;
+  std::string report;
+  while (auto message = agent.read(std::chrono::seconds(10))) {
+    if (message->rfind("sent:", 0) == 0) {
+      report = *message;
+      break;
+    }
+    ASSERT_EQ(message->substr(0, message->find(':')), "f" + std::to_string(next)) << "lost or reordered";
+    ++next;
+  }
+  EXPECT_FALSE(agent.closed()) << "closed with " << agent.closeCode();
+  ASSERT_FALSE(report.empty()) << "the report never came";
+  EXPECT_EQ(report.substr(0, report.find(' ')), "sent:" + std::to_string(next)) << report;
+  EXPECT_LT(next, 2000) << "the queue never filled";
+  EXPECT_THAT(report, HasSubstr("send queue full (16 messages, websocket.route_send_queue)"));
+  EXPECT_EQ(api.log().find("slow consumer"), std::string::npos);
+  ASSERT_TRUE(agent.send("still-here"));
+  EXPECT_EQ(agent.read(), std::optional<std::string>("echo:still-here"));
+}
+
 TEST(ApiWebSocket, LimitsCloseWithTheRightCodes) {
   HostOptions options = withBus();
   options.api = {{"websocket", mapOf({{"message_bytes", scalar("1024")},

@@ -40,12 +40,33 @@ class EchoSession final : public http::WebSocketSession {
       peer_->close(4000, "asked to");
       return;
     }
+    // "flood:<count>:<bytes>": that many messages, numbered, until one is refused.
+    if (text.rfind("flood:", 0) == 0) {
+      std::string spec(text.substr(6));
+      std::size_t colon = spec.find(':');
+      int count = std::stoi(spec.substr(0, colon));
+      std::string padding(std::stoul(spec.substr(colon + 1)), 'x');
+      for (sent_ = 0; sent_ < count; ++sent_) {
+        Status status = peer_->send("f" + std::to_string(sent_) + ":" + padding);
+        if (!status.ok()) {
+          refusal_ = status.toString();
+          break;
+        }
+      }
+      return;
+    }
+    if (text == "flood-report") {
+      (void)peer_->send("sent:" + std::to_string(sent_) + " refusal:" + refusal_);
+      return;
+    }
     (void)peer_->send("echo:" + std::string(text));
   }
   void onClose(std::uint16_t) override { peer_.reset(); }
 
  private:
   std::shared_ptr<http::WebSocketPeer> peer_;
+  int sent_ = 0;
+  std::string refusal_;
 };
 
 class Routes final : public http::RouteProvider {

@@ -32,7 +32,9 @@ TEST(ApiSettings, ThePerAddressLimitDependsOnTheListenAddress) {
   Settings loopback = readSettings(ConfigNode::map(), diagnostics);
   EXPECT_EQ(loopback.maxConnectionsPerAddress, loopback.maxConnections + loopback.webSocket.maxConnections);
   EXPECT_EQ(loopback.webSocket.messagesPerSecond, 50u);
-  EXPECT_EQ(loopback.webSocket.routeMessagesPerSecond, 1000u);
+  EXPECT_EQ(loopback.webSocket.routeMessagesPerSecond, 20000u);
+  EXPECT_EQ(loopback.webSocket.routeSendQueue, 4096u);
+  EXPECT_EQ(loopback.webSocket.routeMessageBytes, 1024u * 1024u);
 
   ConfigNode section = ConfigNode::map();
   section.set("listen", ConfigNode::scalar("0.0.0.0:8080"));

@@ -86,7 +86,8 @@ class WebSocketPeer {
  public:
   virtual ~WebSocketPeer() = default;
   // Queues one text message. kResourceExhausted when the connection's send queue
-  // is full (the server then closes it as a slow consumer), kUnavailable when closed.
+  // is full: the message is not queued and the connection stays open (the
+  // provider back-pressures, or closes it). kUnavailable when closed.
   virtual Status send(std::string text) = 0;
   virtual void close(std::uint16_t code, std::string reason) = 0;
   virtual const std::string& id() const = 0;
