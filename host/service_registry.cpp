@@ -340,6 +340,71 @@ void ServiceDirectory::notify(const ServiceKey& id, const std::string& provider,
     w->deliver(ServiceEvent{ServiceId{w->id.name.c_str(), w->id.major}, provider, change});
 }
 
+void* ServiceDirectory::share(const std::string& plugin, std::string_view name, std::string_view type,
+                              void* candidate) {
+  std::lock_guard lock(mutex_);
+  auto [it, added] = shared_.try_emplace({plugin, std::string(name)});
+  Shared& entry = it->second;
+  if (added) {
+    entry = Shared{std::string(type), candidate, 0};
+  } else if (entry.type != type) {
+    // A new version shares another type under the name: it starts afresh and
+    // the generations before it keep theirs.
+    return nullptr;
+  }
+  ++entry.holders;
+  return entry.object;
+}
+
+bool ServiceDirectory::unshare(const std::string& plugin, std::string_view name, void* object) {
+  std::lock_guard lock(mutex_);
+  auto it = shared_.find({plugin, std::string(name)});
+  if (it == shared_.end() || it->second.object != object) return false;
+  if (--it->second.holders > 0) return false;
+  shared_.erase(it);
+  return true;
+}
+
+std::size_t ServiceDirectory::sharedCount(const std::string& plugin) const {
+  std::lock_guard lock(mutex_);
+  std::size_t count = 0;
+  for (const auto& [key, entry] : shared_)
+    if (key.first == plugin) ++count;
+  return count;
+}
+
+// hive.generation/1 for one generation: its library pin and the plugin's
+// shared objects. Kernel code that refers to no view: a provider's objects (and
+// so this service) may outlive the generation's context.
+class PluginServiceView::GenerationService final : public Generation {
+ public:
+  GenerationService(ServiceDirectory& directory, std::string plugin, std::shared_ptr<const void> pin)
+      : directory_(directory), plugin_(std::move(plugin)), pin_(std::move(pin)) {}
+
+  // hive::Generation
+  std::shared_ptr<const void> pin() override {
+    std::lock_guard lock(mutex_);
+    return pin_;
+  }
+  void* share(std::string_view name, std::string_view type, void* candidate) override {
+    return directory_.share(plugin_, name, type, candidate);
+  }
+  bool unshare(std::string_view name, void* object) override {
+    return directory_.unshare(plugin_, name, object);
+  }
+
+  void releasePin() {
+    std::lock_guard lock(mutex_);
+    pin_.reset();
+  }
+
+ private:
+  ServiceDirectory& directory_;
+  const std::string plugin_;
+  std::mutex mutex_;
+  std::shared_ptr<const void> pin_;
+};
+
 PluginServiceView::PluginServiceView(ServiceDirectory& directory, const PluginManifest& manifest,
                                      std::size_t order, std::shared_ptr<const void> pin, std::string owner,
                                      Mode mode)
@@ -348,7 +413,8 @@ PluginServiceView::PluginServiceView(ServiceDirectory& directory, const PluginMa
       order_(order),
       owner_(std::move(owner)),
       pin_(std::move(pin)),
-      mode_(mode) {}
+      mode_(mode),
+      generation_(std::make_shared<GenerationService>(directory, manifest.name, pin_)) {}
 
 Status PluginServiceView::provide(ServiceId id, std::shared_ptr<Service> service) {
   ServiceKey key = keyOf(id);
@@ -387,6 +453,8 @@ Status PluginServiceView::withdraw(ServiceId id) {
 }
 
 std::vector<ServiceLease> PluginServiceView::lookup(ServiceId id) const {
+  // Per generation, so not in the directory; the lease pins no library.
+  if (id == Generation::kServiceId) return {ServiceLease{generation_, "kernel", 1}};
   return directory_.lookup(keyOf(id));
 }
 
@@ -411,6 +479,7 @@ void PluginServiceView::retire() {
 }
 
 void PluginServiceView::releasePin() {
+  generation_->releasePin();
   std::lock_guard lock(mutex_);
   pin_.reset();
   staged_.clear();

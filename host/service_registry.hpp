@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "hive/callbacks.hpp"
 #include "hive/services.hpp"
 #include "host/manifest.hpp"
 
@@ -55,6 +56,17 @@ class ServiceDirectory {
   void replace(const std::string& provider, std::size_t providerOrder,
                std::vector<std::pair<ServiceKey, std::shared_ptr<Service>>> services);
 
+  // hive.generation/1's shared objects of plugin `plugin`: what one generation
+  // shares under a name the next finds (see hive/callbacks.hpp). Counted per
+  // share() so that the entry lives while any generation holds it; the entry
+  // owns one reference of the object (its first sharer's), so a holder that just
+  // got it from share() can rely on it being alive. nullptr: `name` is shared
+  // with another type.
+  void* share(const std::string& plugin, std::string_view name, std::string_view type, void* candidate);
+  // True when that was the last holder: the caller releases the entry's reference.
+  bool unshare(const std::string& plugin, std::string_view name, void* object);
+  std::size_t sharedCount(const std::string& plugin) const;
+
   // Leases of `provider`'s services held right now (for status output).
   std::size_t leasesInFlight(const std::string& provider) const;
   std::size_t providerCount() const;
@@ -75,6 +87,12 @@ class ServiceDirectory {
   // Slots of withdrawn services that consumers still hold; revived by provide().
   std::vector<std::weak_ptr<Slot>> dormant_;
   std::vector<std::shared_ptr<Watch>> watches_;
+  struct Shared {
+    std::string type;
+    void* object = nullptr;
+    std::size_t holders = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Shared> shared_;  // (plugin, name)
 };
 
 // The registry as one generation of one plugin sees it: it may provide only
@@ -107,6 +125,8 @@ class PluginServiceView final : public ServiceRegistry {
   void retire();
 
  private:
+  class GenerationService;
+
   ServiceDirectory& directory_;
   const PluginManifest& manifest_;
   std::size_t order_;
@@ -115,6 +135,8 @@ class PluginServiceView final : public ServiceRegistry {
   std::shared_ptr<const void> pin_;
   Mode mode_;
   std::vector<std::pair<ServiceKey, std::shared_ptr<Service>>> staged_;
+  // hive.generation/1 as this generation sees it.
+  std::shared_ptr<GenerationService> generation_;
 };
 
 }  // namespace hive::host
