@@ -97,6 +97,7 @@ struct Options {
   int concurrency = 64;
   bool accept = false;
   double rate = 0;
+  std::size_t window = 0;
   std::size_t rounds = 200;
   std::string path = "/api/v2/tasks";
   std::string body;
@@ -202,7 +203,9 @@ class Agent : public std::enable_shared_from_this<Agent> {
 
 class Bench {
  public:
-  explicit Bench(Options options) : options_(std::move(options)), wake_(io_) {}
+  explicit Bench(Options options) : options_(std::move(options)), wake_(io_), gate_(io_), window_(io_) {
+    window_.expires_at(Clock::time_point::max());  // woken by cancel() only
+  }
   int run();
 
   // From the agents and the event watcher.
@@ -234,6 +237,20 @@ class Bench {
   net::awaitable<void> runEndToEnd();
   net::awaitable<void> runOneAtATime();
   void notify() { wake_.cancel(); }
+  // A task left the backlog (done, or its submit failed): one waiting submitter may go on.
+  void slotFreed() {
+    if (options_.window > 0) window_.cancel_one();
+  }
+  void stop() {
+    stopping_ = true;
+    window_.cancel();
+    gate_.cancel();
+  }
+  // Task numbers taken, minus those done or whose submit failed.
+  std::size_t outstanding() const {
+    std::size_t done = options_.agents == 0 ? visibleCount_ : resultsAccepted_;
+    return next_ - std::min(next_, done + (attempts_ - created_));
+  }
   std::string bodyFor(std::size_t index) const;
   void onVisible(const std::string& taskId, std::int64_t at);
   std::int64_t indexOfId(const std::string& taskId) const {
@@ -245,7 +262,9 @@ class Bench {
 
   Options options_;
   net::io_context io_{1};
-  net::steady_timer wake_;
+  net::steady_timer wake_;    // the controller's wait (one waiter: waitUntil)
+  net::steady_timer gate_;    // the submitter's wait for its next round (one at a time)
+  net::steady_timer window_;  // submitters waiting for the backlog to shrink (--window)
   tcp::endpoint endpoint_;
   std::string hostHeader_;
   std::vector<std::shared_ptr<Agent>> agents_;
@@ -256,11 +275,13 @@ class Bench {
   std::optional<websocket::stream<beast::tcp_stream>> watchSocket_;
 
   // Submissions.
-  std::size_t next_ = 0;            // the next task number a submitter takes
-  std::size_t submittersLeft_ = 0;  // submitter coroutines still running
+  std::size_t next_ = 0;                                           // the next task number a submitter takes
+  std::size_t allowed_ = std::numeric_limits<std::size_t>::max();  // numbers below it may be taken
+  std::size_t submittersLeft_ = 0;                                 // submitter coroutines still running
   std::int64_t submitStartNs_ = 0;
   std::int64_t submitDeadlineNs_ = 0;  // submit mode with --duration
   std::size_t created_ = 0;            // answers with the expected status
+  std::size_t attempts_ = 0;           // task numbers taken and finished with, whatever the outcome
   std::map<std::string, std::size_t> httpErrors_;
   Distribution submitLatency_;  // submit mode: request written -> answer read
 
@@ -483,6 +504,7 @@ void Bench::onResultAck(const std::string& taskId, bool accepted, bool duplicate
   if (resultNs_[slot] == kUnset) {
     resultNs_[slot] = nowNs();
     ++resultsAccepted_;
+    if (options_.agents > 0) slotFreed();
     notify();
   }
 }
@@ -505,6 +527,7 @@ void Bench::onVisible(const std::string& taskId, std::int64_t at) {
   if (visibleNs_[slot] == kUnset) {
     visibleNs_[slot] = at;
     ++visibleCount_;
+    if (options_.agents == 0) slotFreed();
     notify();
   }
 }
@@ -627,6 +650,18 @@ net::awaitable<void> Bench::submitter(std::size_t connection) {
     if (stopping_) break;
     if (options_.tasks > 0 && next_ >= options_.tasks) break;
     if (submitDeadlineNs_ > 0 && nowNs() >= submitDeadlineNs_) break;
+    // One at a time: the controller opens the gate for each round; the
+    // connection stays open between rounds, as a client's would.
+    while (next_ >= allowed_ && !stopping_) {
+      gate_.expires_after(std::chrono::milliseconds(100));
+      co_await gate_.async_wait(kTuple);
+    }
+    // At most --window tasks submitted and not done: a server slower than the
+    // submitters gets a bounded backlog, and a run that times out leaves at
+    // most that many tasks behind in the store.
+    while (options_.window > 0 && outstanding() >= options_.window && !stopping_)
+      co_await window_.async_wait(kTuple);
+    if (stopping_) break;
     std::size_t index = next_++;
     if (options_.rate > 0) {
       auto due = submitStartNs_ + static_cast<std::int64_t>(static_cast<double>(index) * 1e9 / options_.rate);
@@ -641,6 +676,8 @@ net::awaitable<void> Bench::submitter(std::size_t connection) {
       auto [error] = co_await stream.async_connect(endpoint_, kTuple);
       if (error) {
         ++httpErrors_["connect: " + error.message()];
+        ++attempts_;
+        slotFreed();
         continue;
       }
       stream.socket().set_option(tcp::no_delay(true));
@@ -667,13 +704,20 @@ net::awaitable<void> Bench::submitter(std::size_t connection) {
       stream.socket().close(ignored);
       connected = false;
       buffer.clear();
+      ++attempts_;
+      slotFreed();
+      notify();
       continue;
     }
     if (response.result_int() != options_.expectStatus) {
       ++httpErrors_["HTTP " + std::to_string(response.result_int()) + " " + response.body().substr(0, 160)];
+      ++attempts_;
+      slotFreed();
+      notify();
       continue;
     }
     ++created_;
+    ++attempts_;
     if (!perTask) {
       submitLatency_.add(answered - sent);
     } else {
@@ -734,7 +778,7 @@ net::awaitable<void> Bench::runSubmit() {
   for (std::size_t c = 0; c < options_.connections; ++c) net::co_spawn(io_, submitter(c), net::detached);
   co_await waitUntil([this] { return submittersLeft_ == 0; },
                      nowNs() + static_cast<std::int64_t>(options_.timeoutSeconds * 1e9));
-  stopping_ = true;
+  stop();
   double wall = ms(nowNs() - submitStartNs_) / 1e3;
   submitLatency_.sort();
   std::size_t errors = 0;
@@ -774,7 +818,7 @@ net::awaitable<void> Bench::runEndToEnd() {
   };
   co_await waitUntil(finished, deadline);
   bool timedOut = !finished();
-  stopping_ = true;
+  stop();
 
   Distribution toCreated, toAssigned, toResult, toVisible;
   std::int64_t firstSent = std::numeric_limits<std::int64_t>::max(), lastSent = 0, lastDone = 0;
@@ -845,25 +889,28 @@ net::awaitable<void> Bench::runOneAtATime() {
   std::int64_t deadline = submitStartNs_ + static_cast<std::int64_t>(options_.timeoutSeconds * 1e9);
   std::size_t completed = 0;
   bool timedOut = false;
+  options_.tasks = rounds;
+  allowed_ = 0;
+  submittersLeft_ = 1;
+  net::co_spawn(io_, submitter(0), net::detached);
   for (std::size_t round = 0; round < rounds && !timedOut; ++round) {
-    // One submitter for one task: it takes number `round` and stops.
-    options_.tasks = round + 1;
-    submittersLeft_ = 1;
-    net::co_spawn(io_, submitter(0), net::detached);
-    auto visible = [this, round, agents] {
-      return submittersLeft_ == 0 &&
-             (createdNs_[round] == kUnset ||
-              (visibleNs_[round] != kUnset && (!agents || resultNs_[round] != kUnset)));
+    allowed_ = round + 1;
+    gate_.cancel();
+    auto settled = [this, round, agents] {
+      if (submittersLeft_ == 0) return true;
+      if (createdNs_[round] == kUnset) return attempts_ > round;  // its submit failed
+      return visibleNs_[round] != kUnset && (!agents || resultNs_[round] != kUnset);
     };
-    co_await waitUntil(visible, std::min(deadline, nowNs() + 10'000'000'000));
-    if (!visible()) {
+    co_await waitUntil(settled, std::min(deadline, nowNs() + 10'000'000'000));
+    if (createdNs_[round] != kUnset && visibleNs_[round] != kUnset &&
+        (!agents || resultNs_[round] != kUnset)) {
+      ++completed;
+    } else if (createdNs_[round] != kUnset) {
       timedOut = true;
       std::printf("one: task %zu not visible as succeeded within 10 s\n", round);
-    } else if (createdNs_[round] != kUnset) {
-      ++completed;
     }
   }
-  stopping_ = true;
+  stop();
   Distribution toCreated, toAssigned, toResult, toVisible;
   for (std::size_t i = 0; i < rounds; ++i) {
     if (sentNs_[i] == kUnset) continue;
@@ -907,7 +954,7 @@ net::awaitable<void> Bench::control() {
       case Mode::kOneAtATime: co_await runOneAtATime(); break;
     }
   }
-  stopping_ = true;
+  stop();
   for (auto& agent : agents_) agent->close();
   if (watchSocket_) {
     boost::system::error_code ignored;
@@ -983,6 +1030,9 @@ int runMain(int argc, char** argv) {
                  "e2e: submit at this many tasks/s (0: as fast as the connections go)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 10'000'000.0));
+  app.add_option("--window", options.window,
+                 "e2e: at most this many tasks submitted and not yet done (0: no bound)")
+      ->capture_default_str();
   app.add_option("--rounds", options.rounds, "one: tasks, one at a time")
       ->capture_default_str()
       ->check(CLI::Range(1, 1'000'000));

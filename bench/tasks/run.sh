@@ -38,6 +38,9 @@ Options:
   --tasks N            e2e tasks (20000; quick 2000)
   --e2e-timeout S      seconds an e2e run may take; a slower run reports what
                        finished (60; quick 15)
+  --window W           at most W tasks submitted and not done in e2e runs, so a
+                       slow server gets a bounded backlog and a timed-out run
+                       leaves at most W tasks behind (2000; 0 = no bound)
   --connections C      HTTP connections submitting (50, like the peer's wrk -c50)
   --agents A           built-in agents (8)
   --concurrency K      their max_concurrency (64)
@@ -82,7 +85,7 @@ build=$(cd "$1" 2>/dev/null && pwd) || die "no build directory '$1'"
 shift
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 
-quick=0 stores=sqlite,postgres tasks='' e2e_timeout='' connections=50 agents=8 concurrency=64
+quick=0 stores=sqlite,postgres tasks='' e2e_timeout='' window=2000 connections=50 agents=8 concurrency=64
 rate_seconds='' rounds='' duration='' py_agents=2 py_concurrency=128 py_tasks='' peers='' fastapi=1 celery=1
 celery_pools='' keep=0
 while [ $# -gt 0 ]; do
@@ -93,6 +96,7 @@ while [ $# -gt 0 ]; do
     --stores) need "$@"; stores=$2; shift ;;
     --tasks) need "$@"; tasks=$2; shift ;;
     --e2e-timeout) need "$@"; e2e_timeout=$2; shift ;;
+    --window) need "$@"; window=$2; shift ;;
     --connections) need "$@"; connections=$2; shift ;;
     --agents) need "$@"; agents=$2; shift ;;
     --concurrency) need "$@"; concurrency=$2; shift ;;
@@ -113,7 +117,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-for value in "$connections" "$agents" "$concurrency" "$py_agents" "$py_concurrency" ${tasks:+"$tasks"} \
+for value in "$window" "$connections" "$agents" "$concurrency" "$py_agents" "$py_concurrency" ${tasks:+"$tasks"} \
   ${e2e_timeout:+"$e2e_timeout"} ${rate_seconds:+"$rate_seconds"} ${rounds:+"$rounds"} ${duration:+"$duration"} \
   ${py_tasks:+"$py_tasks"}; do
   [[ "$value" =~ ^[0-9]+$ ]] || die "'$value' is not a whole number"
@@ -322,7 +326,7 @@ run_store() {
   echo "hive pid $hive_pid on 127.0.0.1:$port; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
   bench "$store-e2e" --mode e2e --tasks "$tasks" --connections "$connections" --agents "$agents" \
-    --concurrency "$concurrency" --timeout "$e2e_timeout"
+    --concurrency "$concurrency" --timeout "$e2e_timeout" --window "$window"
   local tps
   tps=$(field "$result" tps)
   stored=$((stored + $(count "$result" created)))
@@ -360,7 +364,7 @@ run_store() {
     echo "Python agents: $py_agents x examples/agents/hive_agent.py --concurrency $py_concurrency (task.accept, task.progress, task.result per task)"
     start_python_agents "$capability"
     bench "$store-python" --mode e2e --tasks "$py_tasks" --connections "$connections" --agents 0 \
-      --capability "$capability" --timeout "$e2e_timeout"
+      --capability "$capability" --timeout "$e2e_timeout" --window "$window"
     stored=$((stored + $(count "$result" created)))
     finished=$((finished + $(count "$result" "done")))
     stop_python_agents
@@ -427,7 +431,8 @@ if [[ ",$stores," == *,postgres,* ]]; then
 fi
 
 echo "bench/tasks: build $build; $(nproc) cores; $( [ "$quick" = 1 ] && echo quick || echo full) run"
-echo "e2e: $tasks tasks, $connections connections, $agents agents x max_concurrency $concurrency; one: $rounds rounds; submit: $duration s"
+echo "e2e: $tasks tasks, $connections connections, at most $window outstanding, $agents agents x max_concurrency $concurrency;"
+echo "one: $rounds rounds; submit: $duration s"
 echo "times: submit = the POST handed to its socket; assigned = task.assign read by the agent;"
 echo "       result = task.ack (accepted) read by the agent; visible = task.succeeded event read by a /api/v2/ws client"
 for store in ${stores//,/ }; do run_store "$store"; done
