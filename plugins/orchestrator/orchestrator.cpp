@@ -210,6 +210,7 @@ class OrchestratorPlugin final : public Plugin {
     o.agentRetention = reader.get<std::chrono::milliseconds>("agent_retention", o.agentRetention);
     o.claimWindow = reader.get<std::chrono::milliseconds>("claim_window", o.claimWindow);
     std::int64_t maxUnacknowledged = reader.get<std::int64_t>("max_unacknowledged", 16);
+    std::int64_t maxBacklog = reader.get<std::int64_t>("max_backlog", 4096);
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
     o.node = reader.get<std::string>("node", host[0] != '\0' ? std::string(host) : "node");
@@ -237,6 +238,10 @@ class OrchestratorPlugin final : public Plugin {
       reader.reject("max_unacknowledged", "must be 1-1024");
     else
       o.maxUnacknowledged = static_cast<std::size_t>(maxUnacknowledged);
+    if (maxBacklog < 1 || maxBacklog > 1'000'000)
+      reader.reject("max_backlog", "must be 1-1000000");
+    else
+      o.maxBacklog = static_cast<std::size_t>(maxBacklog);
     reader.finish();
     options_ = o;
   }

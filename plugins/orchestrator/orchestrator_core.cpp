@@ -81,6 +81,7 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
   AgentSession(std::shared_ptr<Core> core, std::shared_ptr<http::WebSocketPeer> peer)
       : core_(std::move(core)),
         peer_(std::move(peer)),
+        channel_(std::make_shared<AgentChannel>(peer_, core_->options_.maxBacklog)),
         serial_(std::make_shared<SerialQueue>(core_->context_.blocking())) {}
 
   void onMessage(std::string_view text) override {
@@ -101,14 +102,18 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
   }
 
  private:
-  void fail(const std::string& why) { (void)peer_->send(message("error", {{"message", why}})); }
+  void fail(const std::string& why) { say(message("error", {{"message", why}})); }
+  void say(std::string text) { core_->sendTo(channel_, std::move(text)); }
   // A refused hello: an error frame saying why, then the socket closes.
   void refuse(const std::string& why, std::string_view reason) {
-    (void)peer_->send(message("error", {{"message", why}, {"reason", reason}}));
+    say(message("error", {{"message", why}, {"reason", reason}}));
     peer_->close(1008, "hello refused");
   }
 
   void handle(const std::string& text) {
+    // The agent shows life: what waits for it may fit in its socket again, and
+    // once all of it does, it may take tasks again.
+    if (channel_->congested() && channel_->flush()) core_->requestDispatch();
     std::error_code ec;
     json::parse_options options;
     options.max_depth = 64;
@@ -122,7 +127,7 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
     if (!greeted_) return fail("say hello first");
     if (type == "heartbeat") {
       core_->heartbeat(agentId_);
-      (void)peer_->send(message("heartbeat.ack"));
+      say(message("heartbeat.ack"));
       return;
     }
     auto field = [&](std::string_view key) -> std::string {
@@ -138,7 +143,7 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
     if (type == "task.accept") {
       Status s = core_->accept(taskId, token);
       if (!s.ok())
-        (void)peer_->send(message(
+        say(message(
             "task.ack",
             {{"task_id", taskId}, {"report", "accept"}, {"accepted", false}, {"reason", s.message()}}));
       return;
@@ -152,7 +157,7 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
           taskId, token,
           progress ? std::string(plugin_common::rawMember(text, "progress").value_or("{}")) : "{}");
       if (!s.ok() && s.code() == StatusCode::kFailedPrecondition)
-        (void)peer_->send(message(
+        say(message(
             "task.ack",
             {{"task_id", taskId}, {"report", "progress"}, {"accepted", false}, {"reason", s.message()}}));
       return;
@@ -173,7 +178,7 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
       json::object ack{{"task_id", taskId}, {"report", "result"}, {"accepted", s.ok() || duplicate}};
       if (duplicate) ack["duplicate"] = true;
       if (!s.ok() && !duplicate) ack["reason"] = s.message();
-      (void)peer_->send(message("task.ack", std::move(ack)));
+      say(message("task.ack", std::move(ack)));
       return;
     }
   }
@@ -196,7 +201,7 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
       for (const auto& e : errors) why += "; " + e.field + ": " + e.message;
       return refuse(why, "invalid_hello");
     }
-    auto welcome = core_->hello(peer_, requested, secret, *spec);
+    auto welcome = core_->hello(channel_, requested, secret, *spec);
     if (!welcome.ok()) return refuse(welcome.status().message(), refusalReason(welcome.status().code()));
     agentId_ = welcome->agentId;
     greeted_ = true;
@@ -205,12 +210,13 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
                         {"claim_window_ms", core_->options_.claimWindow.count()},
                         {"node", core_->options_.node}};
     if (!welcome->secret.empty()) fields["secret"] = welcome->secret;
-    (void)peer_->send(message("welcome", std::move(fields)));
+    say(message("welcome", std::move(fields)));
     core_->requestDispatch();
   }
 
   std::shared_ptr<Core> core_;
   std::shared_ptr<http::WebSocketPeer> peer_;
+  std::shared_ptr<AgentChannel> channel_;
   std::shared_ptr<SerialQueue> serial_;
   std::string agentId_;
   bool greeted_ = false;  // only touched in the serial queue
@@ -365,6 +371,8 @@ std::vector<Core::Candidate> Core::candidates() {
     Agent& a = local.agent;
     if (a.runtime == Runtime::kRemote && !local.peer) continue;
     if (a.draining || local.held) continue;
+    // It does not read what it was sent: it could not start a new task anyway.
+    if (local.channel && local.channel->congested()) continue;
     // An agent holds at most this many assignments it has not answered.
     if (local.unacknowledged.size() >= options_.maxUnacknowledged) continue;
     std::size_t capacity = a.maxConcurrency;
@@ -404,7 +412,7 @@ void Core::deliver(const std::string& agentId, const tasks::Assignment& a) {
   // Claimed just before its cancellation committed: the lease is void already,
   // there is nothing to hand out or to release.
   if (cancelWatch_->recentlyCancelled(a.taskId)) return;
-  std::shared_ptr<http::WebSocketPeer> peer;
+  std::shared_ptr<AgentChannel> channel;
   Runtime runtime = Runtime::kRemote;
   std::string name;
   {
@@ -415,7 +423,7 @@ void Core::deliver(const std::string& agentId, const tasks::Assignment& a) {
       if (found->second.agent.runtime == Runtime::kRemote)
         found->second.unacknowledged[a.taskId] = nowMs() + options_.claimWindow.count();
       refreshStatus(found->second.agent);
-      peer = found->second.peer;
+      channel = found->second.channel;
       runtime = found->second.agent.runtime;
       name = found->second.agent.name;
     }
@@ -434,10 +442,12 @@ void Core::deliver(const std::string& agentId, const tasks::Assignment& a) {
     (void)tasks->released(a.taskId, a.leaseToken, why);
   };
   if (runtime == Runtime::kRemote) {
-    if (!peer) return undo("agent " + agentId + " disconnected before the assignment");
+    if (!channel) return undo("agent " + agentId + " disconnected before the assignment");
     // The task as task_manager wrote it, spliced in rather than re-serialised:
     // the agent gets the payload byte for byte as the client sent it.
-    Status sent = peer->send(plugin_common::withRawMembers(
+    // A full socket keeps it in the channel's backlog, in order, within the
+    // claim window like any assignment.
+    Status sent = channel->send(plugin_common::withRawMembers(
         message("task.assign",
                 {{"lease_token", a.leaseToken}, {"attempt", a.attempt}, {"deadline_ms", a.leaseExpiresMs}}),
         {{"task", a.taskJson}}));
@@ -474,7 +484,7 @@ void Core::deliver(const std::string& agentId, const tasks::Assignment& a) {
 
 void Core::taskCancelled(const std::string& taskId) {
   std::string agentId, leaseToken;
-  std::shared_ptr<http::WebSocketPeer> peer;
+  std::shared_ptr<AgentChannel> channel;
   std::shared_ptr<exec::Execution> execution;
   Agent snapshot;
   {
@@ -492,7 +502,7 @@ void Core::taskCancelled(const std::string& taskId) {
         local.agent.inFlight.erase(leased);
         local.unacknowledged.erase(taskId);
         refreshStatus(local.agent);
-        peer = local.peer;
+        channel = local.channel;
         snapshot = local.agent;
       }
       break;
@@ -506,7 +516,7 @@ void Core::taskCancelled(const std::string& taskId) {
   }
   if (snapshot.id.empty()) return;  // a process job that has not started yet: deliver() stops it
   // Not connected right now: the agent learns it when it reports (refused as stale).
-  if (peer) (void)peer->send(message("task.cancel", {{"task_id", taskId}, {"lease_token", leaseToken}}));
+  if (channel) sendTo(channel, message("task.cancel", {{"task_id", taskId}, {"lease_token", leaseToken}}));
   context_.log().info("task " + taskId + " cancelled: task.cancel sent to agent " + agentId);
   persist(snapshot);
   requestDispatch();  // its slot is free
@@ -622,7 +632,7 @@ std::shared_ptr<http::WebSocketSession> Core::connect(std::shared_ptr<http::WebS
   return std::make_shared<AgentSession>(shared_from_this(), std::move(peer));
 }
 
-Result<Core::Welcome> Core::hello(const std::shared_ptr<http::WebSocketPeer>& peer,
+Result<Core::Welcome> Core::hello(const std::shared_ptr<AgentChannel>& channel,
                                   const std::string& requestedId, const std::string& secret,
                                   const AgentSpec& spec) {
   auto store = store_.lease();
@@ -695,13 +705,14 @@ Result<Core::Welcome> Core::hello(const std::shared_ptr<http::WebSocketPeer>& pe
     if (local.agent.id.empty()) agent.inFlight.clear();
     previous = local.peer;
     local.agent = agent;
-    local.peer = peer;
+    local.peer = channel->peer();
+    local.channel = channel;
     local.disconnectedAtMs = 0;
     local.held = false;
     refreshStatus(local.agent);
     snapshot = local.agent;
   }
-  if (previous && previous != peer) previous->close(1008, "the same agent connected again");
+  if (previous && previous != channel->peer()) previous->close(1008, "the same agent connected again");
   if (evicted) {
     context_.log().info("agent " + evicted->agent.id + " forgotten by this node to make room for a new one");
     releaseAll(*evicted, "agent " + evicted->agent.id + " did not reconnect before its place was needed");
@@ -784,6 +795,13 @@ void Core::heartbeat(const std::string& agentId) {
     found->second.agent.lastHeartbeatMs = nowMs();
 }
 
+void Core::sendTo(const std::shared_ptr<AgentChannel>& channel, std::string text) {
+  Status sent = channel->send(std::move(text));
+  if (sent.code() != StatusCode::kResourceExhausted) return;  // sent, kept, or closed already
+  context_.log().warn("remote agent connection " + channel->peer()->id() + " closed: " + sent.message());
+  channel->peer()->close(1008, "not reading its messages");
+}
+
 void Core::disconnected(const std::string& agentId, const http::WebSocketPeer* peer) {
   Agent snapshot;
   Leases unanswered;
@@ -796,6 +814,7 @@ void Core::disconnected(const std::string& agentId, const http::WebSocketPeer* p
     // reconnect time runs out. Accepted ones stay leased to it for a reconnect.
     unanswered = takeUnacknowledged(found->second);
     found->second.peer.reset();
+    found->second.channel.reset();
     found->second.disconnectedAtMs = nowMs();
     found->second.agent.node.clear();
     refreshStatus(found->second.agent);
@@ -816,6 +835,7 @@ void Core::sweep() {
   std::vector<std::shared_ptr<http::WebSocketPeer>> toClose;
   std::vector<Local> gone;
   std::vector<Agent> changed;
+  std::vector<std::shared_ptr<AgentChannel>> flushing;
   {
     std::lock_guard lock(mutex_);
     for (auto it = agents_.begin(); it != agents_.end();) {
@@ -834,6 +854,7 @@ void Core::sweep() {
       if (lost) {
         context_.log().warn(why + ": it is offline, its tasks go back to the queue");
         local.peer.reset();
+        local.channel.reset();
         a.node.clear();
         a.status = AgentStatus::kOffline;
         gone.push_back(std::move(local));
@@ -841,6 +862,8 @@ void Core::sweep() {
         it = agents_.erase(it);
         continue;
       }
+      // A congested agent that sends nothing is given its backlog here.
+      if (local.channel && local.channel->congested()) flushing.push_back(local.channel);
       if (a.circuit == Circuit::kOpen && now - a.circuitOpenedMs >= options_.openFor.count()) {
         a.circuit = Circuit::kHalfOpen;
         refreshStatus(a);
@@ -850,6 +873,7 @@ void Core::sweep() {
     }
   }
   for (auto& peer : toClose) peer->close(4000, "heartbeats missed");
+  for (auto& channel : flushing) (void)channel->flush();  // the dispatch below follows
   for (auto& local : gone) {
     releaseAll(local, "agent " + local.agent.id + " went offline");
     refreshStatus(local.agent);
@@ -1041,20 +1065,20 @@ Status Core::remove(const std::string& id) {
 
 Result<Agent> Core::drain(const std::string& id) {
   auto current = HIVE_TRY(get(id));
-  std::shared_ptr<http::WebSocketPeer> peer;
+  std::shared_ptr<AgentChannel> channel;
   {
     std::lock_guard lock(mutex_);
     if (auto found = agents_.find(id); found != agents_.end()) {
       found->second.agent.draining = true;
       refreshStatus(found->second.agent);
       current = found->second.agent;
-      peer = found->second.peer;
+      channel = found->second.channel;
     } else {
       current.draining = true;
       refreshStatus(current);
     }
   }
-  if (peer) (void)peer->send(message("drain"));
+  if (channel) sendTo(channel, message("drain"));
   persist(current);
   return current;
 }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "agent_channel.hpp"
 #include "agent_model.hpp"
 #include "cancel_watch.hpp"
 #include "hive/context.hpp"
@@ -42,6 +43,9 @@ struct Options {
   std::chrono::milliseconds claimWindow{10000};
   // Assignments a remote agent may hold without having answered them.
   std::size_t maxUnacknowledged = 16;
+  // Messages kept for a remote agent whose WebSocket send queue is full (it
+  // does not read): it gets no new task meanwhile. Beyond it, it is closed (1008).
+  std::size_t maxBacklog = 4096;
   std::string node;
 };
 
@@ -115,6 +119,7 @@ class Core : public std::enable_shared_from_this<Core> {
   struct Local {
     Agent agent;
     std::shared_ptr<http::WebSocketPeer> peer;                           // remote agents, while connected
+    std::shared_ptr<AgentChannel> channel;                               // what is sent over `peer`
     std::int64_t disconnectedAtMs = 0;                                   // remote agents, while not
     std::map<std::string, std::shared_ptr<exec::Execution>> executions;  // process agents
     // Remote agents: assignments not answered yet, task id → claim deadline (epoch ms).
@@ -159,9 +164,12 @@ class Core : public std::enable_shared_from_this<Core> {
   // Remote sessions.
   // kPermissionDenied when `requestedId` exists and `secret` is not its reconnect secret;
   // nothing changes then, and the agent connected under that id stays connected.
-  Result<Welcome> hello(const std::shared_ptr<http::WebSocketPeer>& peer, const std::string& requestedId,
+  Result<Welcome> hello(const std::shared_ptr<AgentChannel>& channel, const std::string& requestedId,
                         const std::string& secret, const AgentSpec& spec);
   void heartbeat(const std::string& agentId);
+  // Sends over the agent's channel; one that has not read `maxBacklog`
+  // messages is closed (1008), saying so.
+  void sendTo(const std::shared_ptr<AgentChannel>& channel, std::string text);
   // The agent answered the assignment of `taskId` (accept, progress or result).
   void acknowledged(const std::string& agentId, const std::string& taskId, const std::string& leaseToken);
   // task.accept: the task is running (assigned → running).

@@ -28,6 +28,8 @@ class RecordingPeer final : public http::WebSocketPeer {
   Status send(std::string text) override {
     std::lock_guard lock(mutex_);
     if (closed_) return unavailable("closed");
+    // What the api answers when the agent does not read and its queue is full.
+    if (full_) return resourceExhausted("send queue full");
     messages_.push_back(json::parse(text).as_object());
     texts_.push_back(std::move(text));
     return okStatus();
@@ -62,6 +64,10 @@ class RecordingPeer final : public http::WebSocketPeer {
     std::lock_guard lock(mutex_);
     return {texts_.begin(), texts_.end()};
   }
+  void setFull(bool full) {
+    std::lock_guard lock(mutex_);
+    full_ = full;
+  }
   std::uint16_t closeCode() const {
     std::lock_guard lock(mutex_);
     return closeCode_;
@@ -72,6 +78,7 @@ class RecordingPeer final : public http::WebSocketPeer {
   std::deque<json::object> messages_;
   std::deque<std::string> texts_;
   bool closed_ = false;
+  bool full_ = false;
   std::uint16_t closeCode_ = 0;
   std::string id_ = "peer";
 };
@@ -830,6 +837,66 @@ TEST_F(OrchestratorTest, ACancellationReachesOnlyTheAgentHoldingTheTask) {
   std::vector<json::object> cancels;
   ASSERT_TRUE(until([&] { return !(cancels = remote.peer->take("task.cancel")).empty(); }));
   EXPECT_EQ(cancels[0].at("task_id").as_string(), mine);
+}
+
+// Issue 12: an agent that does not read (its WebSocket send queue is full)
+// is back-pressured: what it was sent waits, in order; it gets no new task
+// meanwhile, the tasks go to others, and its connection stays open. When it
+// reads again, it gets everything in order and takes tasks again.
+TEST_F(OrchestratorTest, AnAgentThatDoesNotReadGetsNoNewTaskAndLosesNoMessage) {
+  auto slow = connect(R"({"type":"hello","name":"slow","max_concurrency":8})");
+  slow.peer->setFull(true);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(submit(R"({"type":"a"})"));
+  sweep();
+  EXPECT_TRUE(slow.peer->take("task.assign").empty());
+  auto shown = agent(slow.id);
+  EXPECT_EQ(shown.at("in_flight").as_array().size(), 1u) << "one assignment waits; no more were made";
+  slow.session->onMessage(R"({"type":"heartbeat"})");
+  sweep();
+  EXPECT_FALSE(slow.peer->closed()) << "a slow agent is not closed";
+
+  auto other = connect(R"({"type":"hello","name":"other","max_concurrency":8})");
+  EXPECT_EQ(assignments(other, 3).size(), 3u) << "the rest went to an agent that reads";
+
+  slow.peer->setFull(false);
+  sweep();
+  std::vector<std::string> kinds;
+  for (const auto& text : slow.peer->texts())
+    kinds.emplace_back(json::parse(text).as_object().at("type").as_string());
+  ASSERT_GE(kinds.size(), 3u);
+  EXPECT_EQ(std::vector<std::string>(kinds.end() - 2, kinds.end()),
+            (std::vector<std::string>{"task.assign", "heartbeat.ack"}))
+      << "the waiting assignment, then the heartbeat's ack, in order";
+  auto assigned = assignments(slow, 1);
+  ASSERT_EQ(assigned.size(), 1u);
+  slow.session->onMessage(accept(assigned[0]));
+  slow.session->onMessage(result(assigned[0], "succeeded"));
+  EXPECT_TRUE(until([&] {
+    return task(std::string(assigned[0].at("task").at("id").as_string())).at("status").as_string() ==
+           "succeeded";
+  }));
+  std::string fresh = submit(R"({"type":"a"})");
+  EXPECT_TRUE(until([&] {
+    for (auto& m : slow.peer->take("task.assign"))
+      if (m.at("task").at("id").as_string() == fresh) return true;
+    return task(fresh).at("agent").as_string() == other.id;
+  })) << "the slow agent takes tasks again";
+  EXPECT_FALSE(slow.peer->closed());
+}
+
+// One that reads nothing while sending on is closed once max_backlog messages
+// wait for it, saying why: its backlog stays bounded.
+TEST_F(OrchestratorTest, AnAgentThatReadsNothingWhileSendingIsClosedAtItsBacklog) {
+  startOrchestrator({{"max_backlog", "3"}});
+  auto deaf = connect(R"({"type":"hello","name":"deaf"})");
+  deaf.peer->setFull(true);
+  for (int i = 0; i < 3; ++i) deaf.session->onMessage(R"({"type":"heartbeat"})");
+  until([] { return false; }, std::chrono::milliseconds(50));
+  EXPECT_FALSE(deaf.peer->closed()) << "3 messages wait: within max_backlog";
+  deaf.session->onMessage(R"({"type":"heartbeat"})");
+  EXPECT_TRUE(until([&] { return deaf.peer->closed(); }));
+  EXPECT_EQ(deaf.peer->closeCode(), 1008);
 }
 
 }  // namespace
