@@ -69,6 +69,7 @@ if(_e2e_ready)
     --plugins ${CMAKE_BINARY_DIR}/plugins)
   add_test(NAME e2e_cancel_bubblewrap COMMAND /usr/bin/python3 ${_agents_e2e} --scenario cancel --sandbox auto)
   add_test(NAME e2e_cancel_rlimits COMMAND /usr/bin/python3 ${_agents_e2e} --scenario cancel --sandbox rlimits)
-  set_tests_properties(e2e_cancel_bubblewrap e2e_cancel_rlimits PROPERTIES LABELS "e2e" TIMEOUT 300
-    RUN_SERIAL TRUE)
+  add_test(NAME e2e_slow_agent COMMAND /usr/bin/python3 ${_agents_e2e} --scenario slow)
+  set_tests_properties(e2e_cancel_bubblewrap e2e_cancel_rlimits e2e_slow_agent PROPERTIES LABELS "e2e"
+    TIMEOUT 300 RUN_SERIAL TRUE)
 endif()

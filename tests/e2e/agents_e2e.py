@@ -254,8 +254,142 @@ def main():
     return 0
 
 
+class RawAgent:
+    """A remote agent on a bare socket, so that it can stop reading for real:
+    a tiny receive buffer, frames written and read by hand (RFC 6455)."""
+
+    def __init__(self, port):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.connect(("127.0.0.1", port))
+        key = "dGhlIHNhbXBsZSBub25jZQ=="
+        self.sock.sendall(("GET /api/v2/agents/connect HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+                           "Sec-WebSocket-Protocol: hive.agent.v1\r\n\r\n" % key).encode())
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self.sock.recv(4096)
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    def send(self, message):
+        data = json.dumps(message).encode()
+        mask = os.urandom(4)
+        header = bytes([0x81])
+        if len(data) < 126:
+            header += bytes([0x80 | len(data)])
+        elif len(data) < 65536:
+            header += bytes([0x80 | 126]) + len(data).to_bytes(2, "big")
+        else:
+            header += bytes([0x80 | 127]) + len(data).to_bytes(8, "big")
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _need(self, count):
+        while len(self.buffer) < count:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise AssertionError("the server closed the slow agent's connection")
+            self.buffer += chunk
+
+    def read(self):
+        """One message: frames until FIN (the server may fragment a large one)."""
+        data = b""
+        while True:
+            fin, opcode, payload = self._frame()
+            if opcode == 8:
+                raise AssertionError("close frame: %r" % payload)
+            data += payload
+            if fin:
+                return json.loads(data)
+
+    def _frame(self):
+        self._need(2)
+        fin = bool(self.buffer[0] & 0x80)
+        opcode, length = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F
+        offset = 2
+        if length == 126:
+            self._need(4)
+            length, offset = int.from_bytes(self.buffer[2:4], "big"), 4
+        elif length == 127:
+            self._need(10)
+            length, offset = int.from_bytes(self.buffer[2:10], "big"), 10
+        self._need(offset + length)
+        payload, self.buffer = self.buffer[offset:offset + length], self.buffer[offset + length:]
+        return fin, opcode, payload
+
+
 def slow_scenario(args, workdir, failures):
-    raise AssertionError("not written yet")
+    tasks = 100
+    hive = Hive(args, workdir,
+                api_extra="\n      websocket: {route_send_queue: 4}",
+                orchestrator_extra="\n      claim_window: 120s\n      max_unacknowledged: 64")
+    reader = None
+    try:
+        slow = RawAgent(hive.port)
+        slow.send({"type": "hello", "name": "slow", "capabilities": ["slow"], "max_concurrency": 100})
+        welcome = slow.read()
+        assert welcome["type"] == "welcome", welcome
+        slow_id = welcome["agent_id"]
+        # From here the slow agent reads nothing; it only sends heartbeats.
+        padding = "x" * (200 * 1024)
+        ids = [hive.submit({"type": "big", "capabilities": ["slow"], "payload": {"pad": padding}})
+               for _ in range(tasks)]
+
+        def held():
+            return len(hive.api.request("GET", "/api/v2/agents/" + slow_id)[1]["in_flight"])
+        last, stable_since = -1, time.time()
+        while time.time() - stable_since < 2:
+            slow.send({"type": "heartbeat"})
+            now = held()
+            if now != last:
+                last, stable_since = now, time.time()
+            time.sleep(0.2)
+        say("the slow agent holds", last, "of", tasks, "tasks and reads nothing")
+        if not 0 < last < 64:
+            failures.append("the slow agent holds %d tasks: its send queue did not stop the assignments "
+                            "(max_unacknowledged 64 would have)" % last)
+        # Another agent, which reads, takes the rest.
+        reader = subprocess.Popen(
+            ["/usr/bin/python3", AGENT, "--url", "ws://127.0.0.1:%d/api/v2/agents/connect" % hive.port,
+             "--name", "reader", "--capabilities", "slow", "--concurrency", "8"],
+            stdout=open(os.path.join(workdir, "reader.log"), "ab"), stderr=subprocess.STDOUT)
+
+        def finished():
+            slow.send({"type": "heartbeat"})
+            return sum(1 for i in ids if hive.task(i)["status"] == "succeeded")
+        wait_for("the reader to finish the other tasks", lambda: finished() >= tasks - last, 60)
+        shown = hive.api.request("GET", "/api/v2/agents/" + slow_id)[1]
+        if shown["status"] == "offline":
+            failures.append("the slow agent was dropped: %r" % shown)
+        # It reads again: every frame that waited arrives, in order, and it finishes its tasks.
+        assigned = []
+        while len(assigned) < last:
+            message = slow.read()
+            if message["type"] == "task.assign":
+                assigned.append(message)
+                slow.send({"type": "task.accept", "task_id": message["task"]["id"],
+                           "lease_token": message["lease_token"]})
+                slow.send({"type": "task.result", "task_id": message["task"]["id"],
+                           "lease_token": message["lease_token"], "status": "succeeded", "result": {"by": "slow"}})
+        say("the slow agent read", len(assigned), "assignments after it resumed")
+        wait_for("every task to succeed", lambda: finished() == tasks, 60)
+        events = hive.api.request("GET", "/api/v2/tasks/events?limit=10000")[1]["items"]
+        succeeded = [e["data"]["task"]["id"] for e in events if e["type"] == "task.succeeded"]
+        if sorted(succeeded) != sorted(ids):
+            failures.append("tasks did not succeed exactly once each")
+        by_slow = sum(1 for i in ids if hive.task(i)["agent"] == slow_id)
+        say("tasks finished by the slow agent:", by_slow, "by the reader:", tasks - by_slow)
+        if by_slow != last:
+            failures.append("the slow agent finished %d tasks, it held %d" % (by_slow, last))
+        with open(hive.log_path) as f:
+            log = f.read()
+        if "slow consumer" in log or "not reading its messages" in log:
+            failures.append("the slow agent's connection was closed")
+    finally:
+        if reader is not None:
+            reader.terminate()
+            reader.wait(10)
+        hive.stop()
 
 
 if __name__ == "__main__":
