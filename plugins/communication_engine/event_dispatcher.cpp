@@ -1,64 +1,27 @@
 #include "event_dispatcher.hpp"
 
-#include <atomic>
-#include <exception>
-
 namespace hive::communication_engine {
-
-struct EventDispatcher::Registration {
-  std::string pattern;
-  std::function<void(const bus::Event&)> callback;
-  // Held while the callback runs, so that destroying the subscription waits for it.
-  std::mutex running;
-  std::atomic<bool> active{true};
-  std::atomic<std::thread::id> runningOn{};
-};
-
-struct EventDispatcher::Registry {
-  std::mutex mutex;
-  std::vector<std::shared_ptr<Registration>> registrations;
-};
-
-namespace {
-
-class DispatcherSubscription final : public Subscription {
- public:
-  DispatcherSubscription(std::shared_ptr<EventDispatcher::Registry> registry,
-                         std::shared_ptr<EventDispatcher::Registration> registration)
-      : registry_(std::move(registry)), registration_(std::move(registration)) {}
-
-  ~DispatcherSubscription() override {
-    {
-      std::lock_guard lock(registry_->mutex);
-      auto& all = registry_->registrations;
-      std::erase(all, registration_);
-    }
-    if (registration_->runningOn.load() == std::this_thread::get_id()) {
-      // Destroyed from inside its own callback: the dispatcher drops the
-      // callback when it returns.
-      registration_->active = false;
-      return;
-    }
-    std::lock_guard wait(registration_->running);
-    registration_->active = false;
-    // The callback's code and captures belong to the subscriber, whose library
-    // may be unloaded right after this: they go now, not whenever the
-    // dispatcher lets go of the registration.
-    registration_->callback = nullptr;
-  }
-
- private:
-  std::shared_ptr<EventDispatcher::Registry> registry_;
-  std::shared_ptr<EventDispatcher::Registration> registration_;
-};
-
-}  // namespace
 
 EventDispatcher::EventDispatcher(std::size_t queueBound, Logger& log, Counter& callbackErrors)
     : queueBound_(queueBound),
       log_(log),
       callbackErrors_(callbackErrors),
-      registry_(std::make_shared<Registry>()) {}
+      subscribers_(std::make_unique<Subscribers>()) {
+  reportErrorsOf(*subscribers_);
+}
+
+void EventDispatcher::shareAcrossGenerations(ServiceRegistry& services) {
+  subscribers_ = std::make_unique<Subscribers>(services, "bus.events");
+  reportErrorsOf(*subscribers_);
+}
+
+void EventDispatcher::reportErrorsOf(Subscribers& subscribers) {
+  // A subscriber's bug must not stop delivery to everyone else.
+  subscribers.onError([this](const std::string& pattern, const std::string& what) {
+    callbackErrors_.increment();
+    log_.warn("subscriber callback for '" + pattern + "' threw: " + what);
+  });
+}
 
 EventDispatcher::~EventDispatcher() { stop(); }
 
@@ -81,14 +44,7 @@ void EventDispatcher::stop() {
 
 std::unique_ptr<Subscription> EventDispatcher::subscribe(std::string pattern,
                                                          std::function<void(const bus::Event&)> callback) {
-  auto registration = std::make_shared<Registration>();
-  registration->pattern = std::move(pattern);
-  registration->callback = std::move(callback);
-  {
-    std::lock_guard lock(registry_->mutex);
-    registry_->registrations.push_back(registration);
-  }
-  return std::make_unique<DispatcherSubscription>(registry_, std::move(registration));
+  return subscribers_->subscribe(std::move(callback), std::move(pattern));
 }
 
 bool EventDispatcher::enqueue(bus::Event event) {
@@ -106,13 +62,9 @@ bool EventDispatcher::hasRoom() const {
   return !stopping_ && queue_.size() < queueBound_;
 }
 
-std::size_t EventDispatcher::subscriptionCount() const {
-  std::lock_guard lock(registry_->mutex);
-  return registry_->registrations.size();
-}
+std::size_t EventDispatcher::subscriptionCount() const { return subscribers_->size(); }
 
 void EventDispatcher::run() {
-  std::vector<std::shared_ptr<Registration>> targets;
   for (;;) {
     bus::Event event;
     {
@@ -128,33 +80,9 @@ void EventDispatcher::run() {
       event = std::move(queue_.front());
       queue_.pop_front();
     }
-    {
-      std::lock_guard lock(registry_->mutex);
-      for (const auto& r : registry_->registrations)
-        if (bus::topicMatches(r->pattern, event.topic)) targets.push_back(r);
-    }
-    for (const auto& target : targets) {
-      std::lock_guard running(target->running);
-      if (!target->active) {
-        target->callback = nullptr;
-        continue;
-      }
-      target->runningOn = std::this_thread::get_id();
-      try {
-        target->callback(event);
-      } catch (const std::exception& error) {
-        // A subscriber's bug must not stop delivery to everyone else.
-        callbackErrors_.increment();
-        log_.warn("subscriber callback for '" + target->pattern + "' threw: " + error.what());
-      } catch (...) {
-        callbackErrors_.increment();
-        log_.warn("subscriber callback for '" + target->pattern + "' threw a non-exception");
-      }
-      target->runningOn = std::thread::id();
-      if (!target->active) target->callback = nullptr;  // unsubscribed from inside the callback
-      if (heartbeat_) heartbeat_->beat();
-    }
-    targets.clear();
+    subscribers_->fireWhere(
+        [&](const std::string& pattern) { return bus::topicMatches(pattern, event.topic); }, event);
+    if (heartbeat_) heartbeat_->beat();
   }
 }
 

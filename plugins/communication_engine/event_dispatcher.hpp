@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "hive/callbacks.hpp"
 #include "hive/log.hpp"
 #include "hive/metrics.hpp"
 #include "hive/services.hpp"
@@ -34,6 +35,11 @@ class EventDispatcher {
   // Set before start().
   void watchWith(std::unique_ptr<watchdog::Heartbeat> heartbeat) { heartbeat_ = std::move(heartbeat); }
 
+  // Shares the subscriptions with the plugin's other generations (the
+  // previous one's subscribers receive this one's events after a swap; see
+  // hive/callbacks.hpp). Before start() and before any subscribe().
+  void shareAcrossGenerations(ServiceRegistry& services);
+
   void start();
   // Stops the thread; events still queued are not delivered. After it returns no
   // callback is running.
@@ -46,16 +52,16 @@ class EventDispatcher {
   bool hasRoom() const;
   std::size_t subscriptionCount() const;
 
-  struct Registration;
-  struct Registry;
-
  private:
+  using Subscribers = CallbackRegistry<const bus::Event&>;
+  void reportErrorsOf(Subscribers& subscribers);
+
   void run();
 
   const std::size_t queueBound_;
   Logger& log_;
   Counter& callbackErrors_;
-  std::shared_ptr<Registry> registry_;
+  std::unique_ptr<Subscribers> subscribers_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<bus::Event> queue_;

@@ -31,6 +31,8 @@ class LocalBus final : public bus::Bus {
   void watchDispatcher(std::unique_ptr<watchdog::Heartbeat> heartbeat) {
     dispatcher_.watchWith(std::move(heartbeat));
   }
+  // Before start(): see EventDispatcher::shareAcrossGenerations.
+  void shareSubscribers(ServiceRegistry& services) { dispatcher_.shareAcrossGenerations(services); }
 
   void start();
   // Wakes blocked reads (they return what they have) and stops deliveries.

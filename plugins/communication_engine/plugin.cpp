@@ -28,6 +28,8 @@ class CommunicationEnginePlugin final : public Plugin {
     if (config_.transport == Transport::kLocal) {
       auto bus = std::make_shared<LocalBus>(config_, context_.log(), metrics_);
       bus->watchDispatcher(dispatcherHeartbeat());
+      // A consumer's subscription follows a swap of this plugin on its own.
+      bus->shareSubscribers(context_.services());
       bus->start();
       local_ = bus;
       context_.log().info("bus: local transport (streams are in memory, not durable across restarts)");
@@ -35,6 +37,7 @@ class CommunicationEnginePlugin final : public Plugin {
     }
     auto bus = std::make_shared<RedisBus>(ioContext(context_), config_, context_.log(), metrics_);
     bus->watchDispatcher(dispatcherHeartbeat());
+    bus->shareSubscribers(context_.services());
     HIVE_TRY(bus->start());
     redis_ = bus;
     return context_.services().provide<bus::Bus>(std::move(bus));

@@ -43,6 +43,8 @@ class RedisBus final : public bus::Bus {
   void watchDispatcher(std::unique_ptr<watchdog::Heartbeat> heartbeat) {
     dispatcher_.watchWith(std::move(heartbeat));
   }
+  // Before start(): see EventDispatcher::shareAcrossGenerations.
+  void shareSubscribers(ServiceRegistry& services) { dispatcher_.shareAcrossGenerations(services); }
 
   // hive::bus::Bus
   Result<std::string> publish(std::string_view topic, std::string_view payload) override;

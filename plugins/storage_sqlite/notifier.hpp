@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "hive/callbacks.hpp"
 #include "hive/services.hpp"
 #include "hive/services/watchdog.hpp"
 #include "operations.hpp"
@@ -28,7 +29,10 @@ class Notifier {
   // timed wake-up (runs on the notifier thread).
   using NextClaimableAt = std::function<std::int64_t(const std::string& queue, std::int64_t nowMs)>;
 
-  explicit Notifier(NextClaimableAt nextClaimableAt);
+  // With `services`, the subscriptions are shared with the plugin's other
+  // generations: a consumer's onClaimable follows a swap of the store on its
+  // own (hive/callbacks.hpp).
+  explicit Notifier(NextClaimableAt nextClaimableAt, ServiceRegistry* services = nullptr);
   ~Notifier();  // stops
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
@@ -45,13 +49,16 @@ class Notifier {
   void publish(const WriteEffects& effects);
 
  private:
-  struct Entry;
-  struct Core;
-  class Handle;
-
   void run();
 
-  std::shared_ptr<Core> core_;
+  // Subscribers by queue; the registry calls them without this mutex held.
+  std::unique_ptr<CallbackRegistry<>> subscribers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::set<std::string> pending_;               // queues to wake now
+  std::map<std::string, std::int64_t> timers_;  // queue -> next wake-up (epoch ms)
+  std::set<std::string> recheck_;               // queues whose next time to look up
   NextClaimableAt nextClaimableAt_;
   std::unique_ptr<watchdog::Heartbeat> heartbeat_;
   std::thread thread_;

@@ -22,9 +22,12 @@ class SqliteStore final : public store::Store {
  public:
   // Opens (creating when needed) the database at `path`, applies migrations and
   // starts the writer and notifier threads, watched by `watchdog` when there
-  // is one. kFailedPrecondition for a schema newer than this code knows.
+  // is one. kFailedPrecondition for a schema newer than this code knows. With
+  // `services` (the plugin's), onClaimable subscriptions follow a swap of the
+  // plugin (see Notifier).
   static Result<std::shared_ptr<SqliteStore>> open(const std::string& path, const Settings& settings,
-                                                   Metrics& metrics, watchdog::Watchdog* watchdog = nullptr);
+                                                   Metrics& metrics, watchdog::Watchdog* watchdog = nullptr,
+                                                   ServiceRegistry* services = nullptr);
   ~SqliteStore() override;
 
   // Stops the threads: afterwards every call returns kUnavailable.

@@ -18,7 +18,8 @@ Status StorageSqlitePlugin::start() {
   std::string path = databasePath(settings_, context_.dataDirectory());
   // Optional: without a watchdog (the SDK harness) the threads run unwatched.
   auto dog = context_.services().get<watchdog::Watchdog>();
-  auto opened = SqliteStore::open(path, settings_, context_.metrics(), dog.ok() ? &**dog : nullptr);
+  auto opened = SqliteStore::open(path, settings_, context_.metrics(), dog.ok() ? &**dog : nullptr,
+                                  &context_.services());
   if (!opened.ok()) {
     context_.log().error("cannot open " + path + ": " + opened.status().message());
     return opened.status();
