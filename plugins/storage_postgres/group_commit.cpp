@@ -38,12 +38,16 @@ Status GroupCommitter::run(const Operation& operation, Enqueue enqueue, SharedCo
       lock.unlock();
       execute(batch);
       lock.lock();
-      for (Request* done : batch) done->done = true;
+      for (Request* done : batch) {
+        done->done = true;
+        if (done != &request) done->wake.notify_one();
+      }
       --leaders_;
-      changed_.notify_all();
+      // A leader slot is free: the oldest waiting caller takes it.
+      if (!pending_.empty()) pending_.front()->wake.notify_one();
     } else {
-      // Woken when a batch finishes: ours may be done, or a leader slot is free.
-      changed_.wait(lock);
+      // Woken when ours is done, or when a leader slot is free for us.
+      request.wake.wait(lock);
     }
   }
   return std::move(request.status);

@@ -79,6 +79,9 @@ class GroupCommitter {
     Status status;
     bool done = false;
     int retries = 0;
+    // Its own: woken when it is done, or when it may lead the next batch,
+    // rather than every waiting caller on every finished batch.
+    std::condition_variable wake;
   };
 
   void execute(std::vector<Request*>& batch);
@@ -95,7 +98,6 @@ class GroupCommitter {
   const BatchMetrics metrics_;
 
   std::mutex mutex_;
-  std::condition_variable changed_;
   std::deque<Request*> pending_;
   std::size_t leaders_ = 0;
 };

@@ -54,7 +54,7 @@ Status Writer::submit(const Work& work) {
   if (stopping_ || !running_) return unavailable("storage_sqlite is stopped");
   pending_.push_back(&request);
   work_.notify_one();
-  finished_.wait(lock, [&] { return request.done; });
+  request.finished.wait(lock, [&] { return request.done; });
   return request.status;
 }
 
@@ -79,10 +79,14 @@ void Writer::run() {
     runBatch(batch);
     if (heartbeat_) heartbeat_->beat();
     {
+      // Notified under the lock: a caller may return (and destroy its request)
+      // as soon as it sees `done`.
       std::lock_guard lock(mutex_);
-      for (Request* r : batch) r->done = true;
+      for (Request* r : batch) {
+        r->done = true;
+        r->finished.notify_one();
+      }
     }
-    finished_.notify_all();
     batch.clear();
   }
   if (heartbeat_) heartbeat_->idle();  // stopped is not stalled, even if this object outlives its thread

@@ -68,6 +68,8 @@ class Writer {
     WriteEffects effects;
     Status status;
     bool done = false;
+    // Its own: a finished group wakes only its own callers, not every waiting one.
+    std::condition_variable finished;
   };
 
   void run();
@@ -83,9 +85,8 @@ class Writer {
   std::string stallFile_;
 
   std::mutex mutex_;
-  std::condition_variable work_;      // the writer waits for requests
-  std::condition_variable room_;      // submitters wait for room in the queue
-  std::condition_variable finished_;  // submitters wait for their result
+  std::condition_variable work_;  // the writer waits for requests
+  std::condition_variable room_;  // submitters wait for room in the queue
   std::deque<Request*> pending_;
   bool stopping_ = false;
   bool running_ = false;

@@ -257,96 +257,187 @@ std::chrono::milliseconds TaskCore::backoff(std::uint32_t attempts) const {
 
 // ---- submission and queries ----
 
-Result<TaskCore::Submitted> TaskCore::submit(Task task, const std::string& idempotencyKey,
-                                             const std::string& bodyDigest,
-                                             std::vector<http::FieldError>& errors) {
+struct TaskCore::Submission {
+  Task task;  // id, queue and key set
+  std::string idempotencyKey;
+  std::string bodyDigest;
+  SubmitDone done;  // empty for submit()
+  // Filled by stage():
+  Submitted out;
+  std::vector<http::FieldError> errors;
+  Status status;
+};
+
+Status TaskCore::stage(store::Transaction& tx, Outbox& outbox, Submission& s) {
+  s.out = Submitted{};
+  s.errors.clear();
+  Task t = s.task;
+  const std::string& key = s.idempotencyKey;
+  if (!key.empty()) {
+    auto seen = tx.get(kIdempotency, key);
+    if (seen.ok()) {
+      if (seen->body.rfind(s.bodyDigest + " ", 0) != 0) {
+        s.errors.push_back({"Idempotency-Key", "was already used with another request body"});
+        return invalidArgument("Idempotency-Key reused with another body");
+      }
+      auto earlier = load(tx, seen->body.substr(s.bodyDigest.size() + 1));
+      if (!earlier.ok()) return earlier.status();
+      s.out.task = earlier->task;
+      s.out.replayed = true;
+      return okStatus();
+    }
+    if (seen.status().code() != StatusCode::kNotFound) return seen.status();
+  }
+  std::int64_t now = nowMs();
+  t.createdAtMs = t.updatedAtMs = now;
+  bool dependencyFailed = false;
+  std::string failedDependency;
+  for (std::size_t i = 0; i < t.dependsOn.size(); ++i) {
+    auto dependency = load(tx, t.dependsOn[i]);
+    if (!dependency.ok()) {
+      if (dependency.status().code() == StatusCode::kNotFound) {
+        s.errors.push_back({"/depends_on/" + std::to_string(i), "no task " + t.dependsOn[i]});
+        continue;
+      }
+      return dependency.status();
+    }
+    TaskStatus status = dependency->task.status;
+    if (status == TaskStatus::kSucceeded) continue;
+    if (isTerminal(status)) {
+      dependencyFailed = true;
+      failedDependency = t.dependsOn[i] + " is " + std::string(statusName(status));
+    }
+    t.waitingOn.push_back(t.dependsOn[i]);
+  }
+  if (!s.errors.empty()) return invalidArgument("the task is not valid");
+  for (const auto& dependency : t.dependsOn) {
+    store::Document edge;
+    edge.id = dependency + ":" + t.id;
+    edge.body = t.id;
+    edge.index = {{"dep", dependency}};
+    auto put = tx.put(kDependencies, std::move(edge), store::kAnyVersion);
+    if (!put.ok()) return put.status();
+  }
+  if (!key.empty()) {
+    store::Document seen;
+    seen.id = key;
+    seen.body = s.bodyDigest + " " + t.id;
+    auto put = tx.put(kIdempotency, std::move(seen), store::kMustNotExist);
+    if (!put.ok()) return put.status();
+  }
+  // A queue this node knows is in the store already (it learnt it from there,
+  // or after the commit that wrote it): rewriting it on every submission only
+  // cost a write.
+  if (!knownQueue(t.queue)) {
+    store::Document queueDoc;
+    queueDoc.id = t.queue;
+    queueDoc.body = capabilityKey(t.capabilities);
+    if (auto put = tx.put(kQueues, std::move(queueDoc), store::kAnyVersion); !put.ok()) return put.status();
+  }
+  if (dependencyFailed) {
+    t.status = TaskStatus::kDead;
+    t.error = "blocked: dependency " + failedDependency;
+    t.finishedAtMs = now;
+    t.waitingOn.clear();
+  } else if (t.waitingOn.empty()) {
+    auto queued = tx.enqueue({t.queue, t.id, t.priority, t.notBeforeMs, {}, t.id});
+    if (!queued.ok()) return queued.status();
+    t.queuedAtMs = now;
+  }
+  auto put = tx.put(kTasks, toDocument(t), store::kMustNotExist);
+  if (!put.ok()) return put.status();
+  HIVE_TRY(outbox.record(tx, t, t.status == TaskStatus::kDead ? "task.dead" : "task.created"));
+  s.out.task = std::move(t);
+  return okStatus();
+}
+
+void TaskCore::settled(const Submission& s) {
+  if (s.out.replayed) return;
+  remember(s.task.queue, s.task.capabilities);
+}
+
+bool TaskCore::knownQueue(const std::string& queue) {
+  std::lock_guard lock(queuesMutex_);
+  return queues_.count(queue) != 0;
+}
+
+namespace {
+void prepare(Task& task, const std::string& idempotencyKey) {
   task.id = newTaskId();
   task.idempotencyKey = idempotencyKey;
   task.queue = queueFor(task.capabilities);
-  Submitted out;
-  std::string queue = task.queue;
-  Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
-    out = Submitted{};
-    Task t = task;
-    if (!idempotencyKey.empty()) {
-      auto seen = tx.get(kIdempotency, idempotencyKey);
-      if (seen.ok()) {
-        if (seen->body.rfind(bodyDigest + " ", 0) != 0) {
-          errors.push_back({"Idempotency-Key", "was already used with another request body"});
-          return invalidArgument("Idempotency-Key reused with another body");
-        }
-        auto earlier = load(tx, seen->body.substr(bodyDigest.size() + 1));
-        if (!earlier.ok()) return earlier.status();
-        out.task = earlier->task;
-        out.replayed = true;
-        return okStatus();
-      }
-      if (seen.status().code() != StatusCode::kNotFound) return seen.status();
-    }
-    std::int64_t now = nowMs();
-    t.createdAtMs = t.updatedAtMs = now;
-    bool dependencyFailed = false;
-    std::string failedDependency;
-    for (std::size_t i = 0; i < t.dependsOn.size(); ++i) {
-      auto dependency = load(tx, t.dependsOn[i]);
-      if (!dependency.ok()) {
-        if (dependency.status().code() == StatusCode::kNotFound) {
-          errors.push_back({"/depends_on/" + std::to_string(i), "no task " + t.dependsOn[i]});
-          continue;
-        }
-        return dependency.status();
-      }
-      TaskStatus s = dependency->task.status;
-      if (s == TaskStatus::kSucceeded) continue;
-      if (isTerminal(s)) {
-        dependencyFailed = true;
-        failedDependency = t.dependsOn[i] + " is " + std::string(statusName(s));
-      }
-      t.waitingOn.push_back(t.dependsOn[i]);
-    }
-    if (!errors.empty()) return invalidArgument("the task is not valid");
-    for (const auto& dependency : t.dependsOn) {
-      store::Document edge;
-      edge.id = dependency + ":" + t.id;
-      edge.body = t.id;
-      edge.index = {{"dep", dependency}};
-      auto put = tx.put(kDependencies, std::move(edge), store::kAnyVersion);
-      if (!put.ok()) return put.status();
-    }
-    if (!idempotencyKey.empty()) {
-      store::Document seen;
-      seen.id = idempotencyKey;
-      seen.body = bodyDigest + " " + t.id;
-      auto put = tx.put(kIdempotency, std::move(seen), store::kMustNotExist);
-      if (!put.ok()) return put.status();
-    }
-    store::Document queueDoc;
-    queueDoc.id = queue;
-    queueDoc.body = capabilityKey(t.capabilities);
-    if (auto put = tx.put(kQueues, std::move(queueDoc), store::kAnyVersion); !put.ok()) return put.status();
-    if (dependencyFailed) {
-      t.status = TaskStatus::kDead;
-      t.error = "blocked: dependency " + failedDependency;
-      t.finishedAtMs = now;
-      t.waitingOn.clear();
-    } else if (t.waitingOn.empty()) {
-      auto queued = tx.enqueue({queue, t.id, t.priority, t.notBeforeMs, {}, t.id});
-      if (!queued.ok()) return queued.status();
-      t.queuedAtMs = now;
-    }
-    auto put = tx.put(kTasks, toDocument(t), store::kMustNotExist);
-    if (!put.ok()) return put.status();
-    HIVE_TRY(outbox.record(tx, t, t.status == TaskStatus::kDead ? "task.dead" : "task.created"));
-    out.task = std::move(t);
-    return okStatus();
-  });
+}
+}  // namespace
+
+Result<TaskCore::Submitted> TaskCore::submit(Task task, const std::string& idempotencyKey,
+                                             const std::string& bodyDigest,
+                                             std::vector<http::FieldError>& errors) {
+  prepare(task, idempotencyKey);
+  Submission s{std::move(task), idempotencyKey, bodyDigest, {}, {}, {}, {}};
+  Status done = transact([&](store::Transaction& tx, Outbox& outbox) { return stage(tx, outbox, s); });
+  errors = s.errors;
   if (!done.ok()) return done;
-  if (!out.replayed) {
-    remember(queue, task.capabilities);
-    // The store wakes subscribers of a known queue; this one may be new.
-    if (out.task.waitingOn.empty() && !isTerminal(out.task.status)) notifyWork();
+  settled(s);
+  // The store wakes subscribers of a known queue; this one may be new.
+  if (!s.out.replayed && s.out.task.waitingOn.empty() && !isTerminal(s.out.task.status)) notifyWork();
+  return s.out;
+}
+
+// A group this large is one transaction of a few MB at most (payloads are
+// limited); more waiting submissions go into the next group.
+constexpr std::size_t kSubmitGroup = 256;
+
+void TaskCore::submitAsync(Task task, std::string idempotencyKey, std::string bodyDigest, SubmitDone done) {
+  prepare(task, idempotencyKey);
+  {
+    std::lock_guard lock(submitMutex_);
+    submissions_.push_back(
+        {std::move(task), std::move(idempotencyKey), std::move(bodyDigest), std::move(done), {}, {}, {}});
+    if (std::exchange(submitDraining_, true)) return;  // the running drain takes it
   }
-  return out;
+  context_.blocking().post([this] { drainSubmissions(); });
+}
+
+void TaskCore::drainSubmissions() {
+  for (;;) {
+    std::vector<Submission> group;
+    {
+      std::lock_guard lock(submitMutex_);
+      if (submissions_.empty()) {
+        submitDraining_ = false;
+        return;
+      }
+      std::size_t n = std::min(submissions_.size(), kSubmitGroup);
+      group.assign(std::make_move_iterator(submissions_.begin()),
+                   std::make_move_iterator(submissions_.begin() + static_cast<std::ptrdiff_t>(n)));
+      submissions_.erase(submissions_.begin(), submissions_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    // All together; when one of them is refused (a bad dependency, a reused
+    // key) or the group fails, each is tried alone so that it gets its own answer.
+    Status together =
+        group.size() == 1 ? internalError("alone") : transact([&](store::Transaction& tx, Outbox& outbox) {
+          for (auto& s : group) HIVE_TRY(stage(tx, outbox, s));
+          return okStatus();
+        });
+    bool woke = false;
+    for (auto& s : group) {
+      Status status = together;
+      if (!together.ok())
+        status = transact([&](store::Transaction& tx, Outbox& outbox) { return stage(tx, outbox, s); });
+      if (status.ok()) {
+        settled(s);
+        woke = woke || (!s.out.replayed && s.out.task.waitingOn.empty() && !isTerminal(s.out.task.status));
+      }
+      s.status = std::move(status);
+    }
+    if (woke) notifyWork();
+    for (auto& s : group) {
+      if (s.status.ok())
+        s.done(std::move(s.out), {});
+      else
+        s.done(std::move(s.status), std::move(s.errors));
+    }
+  }
 }
 
 Result<Task> TaskCore::get(const std::string& id) {

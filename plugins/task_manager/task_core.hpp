@@ -51,6 +51,12 @@ class TaskCore final : public tasks::TaskService {
   // kInvalidArgument with `errors` filled for a bad submission.
   Result<Submitted> submit(Task task, const std::string& idempotencyKey, const std::string& bodyDigest,
                            std::vector<http::FieldError>& errors);
+  // The same without holding a thread while it commits: submissions that
+  // arrive while a group is being written go together into the next store
+  // transaction (one commit, one fsync for the group). `done` runs once, on a
+  // blocking thread, after the task is committed (or refused).
+  using SubmitDone = std::function<void(Result<Submitted>, std::vector<http::FieldError>)>;
+  void submitAsync(Task task, std::string idempotencyKey, std::string bodyDigest, SubmitDone done);
   Result<Task> get(const std::string& id);
   Result<TaskPage> list(const std::map<std::string, std::string>& equals, std::size_t limit,
                         const std::string& cursor);
@@ -81,6 +87,16 @@ class TaskCore final : public tasks::TaskService {
  private:
   struct Outbox;
   class WorkSubscription;
+  struct Submission;
+
+  // Writes one submission inside `tx` (its checks first: a refused one has
+  // written nothing when it returns kInvalidArgument with `errors`).
+  Status stage(store::Transaction& tx, Outbox& outbox, Submission& s);
+  // After the transaction of `s` committed.
+  void settled(const Submission& s);
+  // Commits the waiting submissions in groups until none is left.
+  void drainSubmissions();
+  bool knownQueue(const std::string& queue);
 
   // One unit of work; `events` collected during it are published after commit.
   Status transact(const std::function<Status(store::Transaction&, Outbox&)>& work);
@@ -131,6 +147,10 @@ class TaskCore final : public tasks::TaskService {
   std::mutex workMutex_;  // held while wake-up callbacks run
   std::map<std::uint64_t, std::function<void()>> workers_;
   std::uint64_t nextWorker_ = 0;
+
+  std::mutex submitMutex_;
+  std::vector<Submission> submissions_;  // waiting for the next group
+  bool submitDraining_ = false;
 
   std::chrono::steady_clock::time_point lastAging_{};
   std::chrono::steady_clock::time_point lastWaitingCheck_{};
