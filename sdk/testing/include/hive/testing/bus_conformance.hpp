@@ -238,6 +238,57 @@ TEST_P(BusConformance, DestroyingTheSubscriptionStopsDelivery) {
   EXPECT_EQ(received.load(), 1);
 }
 
+// The lifetime guarantees of a subscription (SDK 1.3, hive/callbacks.hpp; a
+// provider gets them by keeping its subscribers in a hive::CallbackRegistry).
+TEST_P(BusConformance, DestroyingTheSubscriptionDestroysItsCallbackAtOnce) {
+  auto captured = std::make_shared<int>(0);
+  std::weak_ptr<int> watch = captured;
+  auto subscription = bus().subscribe("life.*", [captured](const bus::Event&) {});
+  captured.reset();
+  ASSERT_FALSE(watch.expired());
+  subscription.reset();
+  EXPECT_TRUE(watch.expired()) << "the callback (subscriber code and captures) outlived its subscription";
+}
+
+TEST_P(BusConformance, DestroyingTheSubscriptionWaitsForItsRunningCallback) {
+  std::atomic<bool> entered{false}, release{false}, finished{false};
+  auto subscription = bus().subscribe("life.wait", [&](const bus::Event&) {
+    entered = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    finished = true;
+  });
+  publishOk("life.wait", "1");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!entered && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(entered.load());
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    release = true;
+  });
+  subscription.reset();
+  EXPECT_TRUE(finished.load()) << "the subscription was destroyed while its callback still ran";
+  releaser.join();
+}
+
+TEST_P(BusConformance, ACallbackMayDestroyItsOwnSubscription) {
+  std::unique_ptr<Subscription> subscription;
+  std::atomic<int> calls{0};
+  EventRecorder after;
+  auto keep = bus().subscribe("life.self", after.callback());
+  subscription = bus().subscribe("life.self", [&](const bus::Event&) {
+    subscription.reset();  // must neither deadlock nor crash
+    ++calls;
+  });
+  publishOk("life.self", "1");
+  publishOk("life.self", "2");
+  ASSERT_TRUE(after.waitForCount(2));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (calls == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(calls.load(), 1);
+}
+
 TEST_P(BusConformance, ReplayReturnsLaterMatchingEventsOldestFirst) {
   std::string a = publishOk("replay.one", "a");
   std::string b = publishOk("replay.one", "b");

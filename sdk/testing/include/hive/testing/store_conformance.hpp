@@ -1144,6 +1144,44 @@ TEST_P(StoreConformance, QueueOnClaimableIsPerQueue) {
   EXPECT_EQ(jobs.load(), 0) << "a wake-up for another queue";
 }
 
+// The lifetime guarantees of an onClaimable subscription (SDK 1.3,
+// hive/callbacks.hpp; a provider gets them from a hive::CallbackRegistry).
+TEST_P(StoreConformance, QueueOnClaimableUnsubscribeDestroysTheCallbackAndWaitsForIt) {
+  auto captured = std::make_shared<int>(0);
+  std::weak_ptr<int> watch = captured;
+  std::atomic<bool> entered{false}, release{false}, finished{false};
+  auto subscription = store().onClaimable("life", [&, captured] {
+    entered = true;
+    while (!release) std::this_thread::sleep_for(1ms);
+    finished = true;
+  });
+  captured.reset();
+  enqueueOrFail("life", "x");
+  ASSERT_TRUE(store_conformance::waitFor([&] { return entered.load(); }));
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(50ms);
+    release = true;
+  });
+  subscription.reset();
+  EXPECT_TRUE(finished.load()) << "the subscription was destroyed while its callback still ran";
+  EXPECT_TRUE(watch.expired()) << "the callback outlived its subscription";
+  releaser.join();
+}
+
+TEST_P(StoreConformance, QueueOnClaimableCallbackMayDestroyItsOwnSubscription) {
+  std::unique_ptr<Subscription> subscription;
+  std::atomic<int> calls{0};
+  subscription = store().onClaimable("life", [&] {
+    subscription.reset();  // must neither deadlock nor crash
+    ++calls;
+  });
+  enqueueOrFail("life", "1");
+  ASSERT_TRUE(store_conformance::waitFor([&] { return calls.load() > 0; }));
+  enqueueOrFail("life", "2");
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(calls.load(), 1);
+}
+
 TEST_P(StoreConformance, QueueTwoClaimersDrainTenThousandItemsExactlyOnce) {
   constexpr int kItems = 10'000;
   constexpr int kBatch = 500;
