@@ -652,17 +652,20 @@ net::awaitable<void> Bench::submitter(std::size_t connection) {
     if (submitDeadlineNs_ > 0 && nowNs() >= submitDeadlineNs_) break;
     // One at a time: the controller opens the gate for each round; the
     // connection stays open between rounds, as a client's would.
-    while (next_ >= allowed_ && !stopping_) {
+    if (next_ >= allowed_) {
       gate_.expires_after(std::chrono::milliseconds(100));
       co_await gate_.async_wait(kTuple);
+      continue;  // everything above may have changed meanwhile
     }
     // At most --window tasks submitted and not done: a server slower than the
     // submitters gets a bounded backlog, and a run that times out leaves at
     // most that many tasks behind in the store.
-    while (options_.window > 0 && outstanding() >= options_.window && !stopping_)
+    if (options_.window > 0 && outstanding() >= options_.window) {
       co_await window_.async_wait(kTuple);
-    if (stopping_) break;
+      continue;
+    }
     std::size_t index = next_++;
+    if (perTask && index >= sentNs_.size()) break;  // never past the per-task arrays
     if (options_.rate > 0) {
       auto due = submitStartNs_ + static_cast<std::int64_t>(static_cast<double>(index) * 1e9 / options_.rate);
       if (due > nowNs()) {
@@ -897,7 +900,6 @@ net::awaitable<void> Bench::runOneAtATime() {
     allowed_ = round + 1;
     gate_.cancel();
     auto settled = [this, round, agents] {
-      if (submittersLeft_ == 0) return true;
       if (createdNs_[round] == kUnset) return attempts_ > round;  // its submit failed
       return visibleNs_[round] != kUnset && (!agents || resultNs_[round] != kUnset);
     };

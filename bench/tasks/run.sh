@@ -140,7 +140,7 @@ tool=$build/bin/bench_tasks
 plugins="api communication_engine task_manager orchestrator"
 for store in ${stores//,/ }; do plugins="$plugins storage_$store"; done
 for plugin in $plugins; do
-  ls "$build"/plugins/"$plugin"-*.so >/dev/null 2>&1 || die "$build/plugins/"$plugin"-*.so is missing (build the $plugin target)"
+  ls "$build"/plugins/"$plugin"-*.so >/dev/null 2>&1 || die "$build/plugins/$plugin-*.so is missing (build the $plugin target)"
 done
 for cmd in curl python3 du; do command -v $cmd >/dev/null || die "$cmd is not installed"; done
 # The example agent and the peer need Debian's python (a pyenv shim on PATH lacks their packages).
