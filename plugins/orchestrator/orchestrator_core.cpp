@@ -363,6 +363,10 @@ void Core::dispatchLoop() {
   }
 }
 
+// At most this many tasks go to one agent per dispatch round, so that a burst
+// is spread over the least loaded agents rather than taken by the first.
+constexpr std::size_t kClaimsPerRound = 16;
+
 std::vector<Core::Candidate> Core::candidates() {
   std::vector<Candidate> out;
   std::int64_t now = nowMs();
@@ -382,7 +386,11 @@ std::vector<Core::Candidate> Core::candidates() {
     }
     if (a.circuit == Circuit::kHalfOpen) capacity = 1;  // one probe at a time
     if (a.inFlight.size() >= capacity) continue;
-    out.push_back({id, a.capabilities, static_cast<double>(a.inFlight.size()) / a.maxConcurrency});
+    std::size_t free = capacity - a.inFlight.size();
+    if (a.runtime == Runtime::kRemote)
+      free = std::min(free, options_.maxUnacknowledged - local.unacknowledged.size());
+    out.push_back({id, a.capabilities, static_cast<double>(a.inFlight.size()) / a.maxConcurrency,
+                   std::min(free, kClaimsPerRound)});
   }
   // Least loaded first.
   std::stable_sort(out.begin(), out.end(),
@@ -395,7 +403,9 @@ bool Core::dispatchRound() {
   if (!tasks) return false;
   bool assigned = false;
   for (const auto& candidate : candidates()) {
-    auto claimed = tasks->claim(candidate.id, candidate.capabilities, 1);
+    // Several at once when it has room: one claim is one store transaction
+    // whatever its size, and a burst fills agents in a few rounds.
+    auto claimed = tasks->claim(candidate.id, candidate.capabilities, candidate.free);
     if (!claimed.ok()) {
       context_.log().warn("claim for agent " + candidate.id + " failed: " + claimed.status().message());
       return false;

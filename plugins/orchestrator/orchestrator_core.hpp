@@ -136,6 +136,7 @@ class Core : public std::enable_shared_from_this<Core> {
     std::string id;
     std::vector<std::string> capabilities;
     double load = 0;
+    std::size_t free = 1;  // assignments it can take now
   };
 
   void dispatchLoop();

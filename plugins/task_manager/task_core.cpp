@@ -542,6 +542,50 @@ Result<std::vector<tasks::QueueDepth>> TaskCore::depth() {
 
 // ---- the orchestrator's side ----
 
+Status TaskCore::assign(store::Transaction& tx, Outbox& outbox, const std::string& queue,
+                        const store::QueueItem& item, const std::string& agent,
+                        tasks::Assignment& assignment) {
+  auto loaded = load(tx, item.id);
+  if (!loaded.ok()) {
+    // A queue item without its task: drop it.
+    if (loaded.status().code() == StatusCode::kNotFound) return tx.complete(queue, item.id, item.leaseToken);
+    return loaded.status();
+  }
+  Task t = loaded->task;
+  if (isTerminal(t.status)) return tx.complete(queue, item.id, item.leaseToken);
+  std::int64_t now = nowMs();
+  // Still leased in the task: the store handed the item out again because
+  // that lease ran out before the sweep saw it. Say so.
+  if (t.status == TaskStatus::kAssigned || t.status == TaskStatus::kRunning) t.error = timedOut(t);
+  if (item.attempts > t.maxAttempts) {
+    HIVE_TRY(tx.complete(queue, item.id, item.leaseToken));
+    t.status = TaskStatus::kDead;
+    t.error = gaveUp(t.maxAttempts, t.error);
+    t.leaseToken.clear();
+    t.finishedAtMs = t.updatedAtMs = now;
+    return outbox.save(tx, t, loaded->version, "task.dead");
+  }
+  t.status = TaskStatus::kAssigned;
+  t.agent = agent;
+  t.leaseToken = item.leaseToken;
+  t.attempts = item.attempts;
+  t.leaseExpiresMs = now + t.timeoutMs;
+  t.updatedAtMs = now;
+  HIVE_TRY(outbox.save(tx, t, loaded->version, "task.assigned"));
+  assignment = {t.id,
+                t.leaseToken,
+                t.type,
+                t.title,
+                t.payload,
+                t.capabilities,
+                t.priority,
+                t.attempts,
+                std::chrono::milliseconds(t.timeoutMs),
+                t.leaseExpiresMs,
+                toApiJson(t)};
+  return okStatus();
+}
+
 Result<std::vector<tasks::Assignment>> TaskCore::claim(const std::string& agent,
                                                        const std::vector<std::string>& capabilities,
                                                        std::size_t max) {
@@ -564,55 +608,29 @@ Result<std::vector<tasks::Assignment>> TaskCore::claim(const std::string& agent,
     if (out.size() >= max) break;
     auto items = store->claim({queue, agent, options_.claimLease, max - out.size(), 1});
     if (!items.ok()) return items.status();
-    for (const auto& item : *items) {
-      tasks::Assignment assignment;
-      Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
-        assignment = {};
-        auto loaded = load(tx, item.id);
-        if (!loaded.ok()) {
-          // A queue item without its task: drop it.
-          if (loaded.status().code() == StatusCode::kNotFound)
-            return tx.complete(queue, item.id, item.leaseToken);
-          return loaded.status();
+    if (items->empty()) continue;
+    // The claimed items' tasks in one transaction; when it fails (a task
+    // changed meanwhile), one by one, so that only that one is left out.
+    std::vector<tasks::Assignment> assigned(items->size());
+    auto record = [&](store::Transaction& tx, Outbox& outbox, std::size_t i) {
+      assigned[i] = {};
+      return assign(tx, outbox, queue, (*items)[i], agent, assigned[i]);
+    };
+    Status together = transact([&](store::Transaction& tx, Outbox& outbox) {
+      for (std::size_t i = 0; i < items->size(); ++i) HIVE_TRY(record(tx, outbox, i));
+      return okStatus();
+    });
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      const store::QueueItem& item = (*items)[i];
+      if (!together.ok()) {
+        Status done = transact([&](store::Transaction& tx, Outbox& outbox) { return record(tx, outbox, i); });
+        if (!done.ok()) {
+          context_.log().warn("claim of task " + item.id + " by " + agent +
+                              " not recorded: " + done.message());
+          continue;  // its lease expires and the sweep puts it back
         }
-        Task t = loaded->task;
-        if (isTerminal(t.status)) return tx.complete(queue, item.id, item.leaseToken);
-        std::int64_t now = nowMs();
-        // Still leased in the task: the store handed the item out again because
-        // that lease ran out before the sweep saw it. Say so.
-        if (t.status == TaskStatus::kAssigned || t.status == TaskStatus::kRunning) t.error = timedOut(t);
-        if (item.attempts > t.maxAttempts) {
-          HIVE_TRY(tx.complete(queue, item.id, item.leaseToken));
-          t.status = TaskStatus::kDead;
-          t.error = gaveUp(t.maxAttempts, t.error);
-          t.leaseToken.clear();
-          t.finishedAtMs = t.updatedAtMs = now;
-          return outbox.save(tx, t, loaded->version, "task.dead");
-        }
-        t.status = TaskStatus::kAssigned;
-        t.agent = agent;
-        t.leaseToken = item.leaseToken;
-        t.attempts = item.attempts;
-        t.leaseExpiresMs = now + t.timeoutMs;
-        t.updatedAtMs = now;
-        HIVE_TRY(outbox.save(tx, t, loaded->version, "task.assigned"));
-        assignment = {t.id,
-                      t.leaseToken,
-                      t.type,
-                      t.title,
-                      t.payload,
-                      t.capabilities,
-                      t.priority,
-                      t.attempts,
-                      std::chrono::milliseconds(t.timeoutMs),
-                      t.leaseExpiresMs,
-                      toApiJson(t)};
-        return okStatus();
-      });
-      if (!done.ok()) {
-        context_.log().warn("claim of task " + item.id + " by " + agent + " not recorded: " + done.message());
-        continue;  // its lease expires and the sweep puts it back
       }
+      tasks::Assignment& assignment = assigned[i];
       if (assignment.taskId.empty()) continue;
       // The lease now covers the whole attempt: the timeout is enforced by its expiry.
       auto extended = store->extend(queue, item.id, item.leaseToken, assignment.timeout);

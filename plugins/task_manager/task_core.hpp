@@ -97,6 +97,10 @@ class TaskCore final : public tasks::TaskService {
   // Commits the waiting submissions in groups until none is left.
   void drainSubmissions();
   bool knownQueue(const std::string& queue);
+  // Records that `agent` claimed `item` (its task assigned, or dropped/dead
+  // when it cannot run); `assignment` is left empty when there is nothing to hand out.
+  Status assign(store::Transaction& tx, Outbox& outbox, const std::string& queue,
+                const store::QueueItem& item, const std::string& agent, tasks::Assignment& assignment);
 
   // One unit of work; `events` collected during it are published after commit.
   Status transact(const std::function<Status(store::Transaction&, Outbox&)>& work);
