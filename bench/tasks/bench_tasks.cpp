@@ -78,7 +78,7 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 namespace websocket = boost::beast::websocket;
 namespace json = boost::json;
-using tcp = net::ip::tcp;
+using tcp = net::ip::tcp;  // NOLINT(readability-identifier-naming): Asio's own name
 using Clock = std::chrono::steady_clock;
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 
