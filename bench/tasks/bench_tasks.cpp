@@ -681,6 +681,11 @@ net::awaitable<void> Bench::submitter(std::size_t connection) {
         ++httpErrors_["connect: " + error.message()];
         ++attempts_;
         slotFreed();
+        notify();
+        // A refused connect fails at once: pause rather than spin on it.
+        net::steady_timer pause(io_);
+        pause.expires_after(std::chrono::milliseconds(100));
+        co_await pause.async_wait(kTuple);
         continue;
       }
       stream.socket().set_option(tcp::no_delay(true));
