@@ -79,7 +79,8 @@ class ScriptedTasks final : public hive::tasks::TaskService {
   Status succeeded(const std::string& task, const std::string& lease, const std::string& result) override {
     return valid(result) ? check(task, lease) : hive::invalidArgument("result is not JSON");
   }
-  Status failed(const std::string& task, const std::string& lease, const std::string&, bool) override {
+  Status failed(const std::string& task, const std::string& lease, const std::string&,
+                hive::tasks::Retry) override {
     return check(task, lease);
   }
   Status released(const std::string& task, const std::string& lease, const std::string&) override {

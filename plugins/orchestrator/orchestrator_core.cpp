@@ -1,6 +1,8 @@
 #include "orchestrator_core.hpp"
 
 #include <algorithm>
+#include <deque>
+#include <mutex>
 #include <optional>
 
 #include <boost/json.hpp>
@@ -84,12 +86,16 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
         channel_(std::make_shared<AgentChannel>(peer_, core_->options_.maxBacklog)),
         serial_(std::make_shared<SerialQueue>(core_->context_.blocking())) {}
 
+  // Messages wait in the inbox; one drain at a time handles all that came,
+  // so that a burst of results is reported together.
   void onMessage(std::string_view text) override {
     ++core_->inFlight_;
-    serial_->post([self = shared_from_this(), text = std::string(text)] {
-      self->handle(text);
-      --self->core_->inFlight_;
-    });
+    {
+      std::lock_guard lock(inboxMutex_);
+      inbox_.emplace_back(text);
+      if (std::exchange(draining_, true)) return;
+    }
+    serial_->post([self = shared_from_this()] { self->drainInbox(); });
   }
 
   void onClose(std::uint16_t code) override {
@@ -110,6 +116,41 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
     peer_->close(1008, "hello refused");
   }
 
+  void drainInbox() {
+    for (;;) {
+      std::deque<std::string> messages;
+      {
+        std::lock_guard lock(inboxMutex_);
+        if (inbox_.empty()) {
+          draining_ = false;
+          return;
+        }
+        messages.swap(inbox_);
+      }
+      for (const auto& text : messages) handle(text);
+      reportResults();
+      core_->inFlight_ -= static_cast<int>(messages.size());
+    }
+  }
+
+  // The results collected from the inbox, reported together and acknowledged in order.
+  void reportResults() {
+    if (results_.empty()) return;
+    std::vector<Status> statuses = core_->reportMany(agentId_, results_);
+    for (std::size_t i = 0; i < results_.size(); ++i) {
+      const Status& s = statuses[i];
+      // The same result again for the same lease (sent again after a reconnect
+      // because its ack was lost): it was accepted the first time.
+      bool duplicate = s.code() == StatusCode::kAlreadyExists;
+      json::object ack{
+          {"task_id", results_[i].taskId}, {"report", "result"}, {"accepted", s.ok() || duplicate}};
+      if (duplicate) ack["duplicate"] = true;
+      if (!s.ok() && !duplicate) ack["reason"] = s.message();
+      say(message("task.ack", std::move(ack)));
+    }
+    results_.clear();
+  }
+
   void handle(const std::string& text) {
     // The agent shows life: what waits for it may fit in its socket again, and
     // once all of it does, it may take tasks again.
@@ -123,6 +164,8 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
     auto* typeValue = o.if_contains("type");
     if (typeValue == nullptr || !typeValue->is_string()) return fail("a message needs a string 'type'");
     std::string type(typeValue->as_string());
+    // Results are reported in groups; anything else comes after the results before it.
+    if (type != "task.result") reportResults();
     if (type == "hello") return onHello(o);
     if (!greeted_) return fail("say hello first");
     if (type == "heartbeat") {
@@ -168,17 +211,13 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
         return fail("task.result needs status \"succeeded\" or \"failed\"");
       auto* result = o.if_contains("result");
       auto* retryable = o.if_contains("retryable");
-      Status s = core_->report(
-          agentId_, taskId, token, outcome == "succeeded",
-          result ? std::string(plugin_common::rawMember(text, "result").value_or("{}")) : "{}",
-          field("error"), retryable == nullptr || !retryable->is_bool() || retryable->as_bool());
-      // The same result again for the same lease (sent again after a reconnect
-      // because its ack was lost): it was accepted the first time.
-      bool duplicate = s.code() == StatusCode::kAlreadyExists;
-      json::object ack{{"task_id", taskId}, {"report", "result"}, {"accepted", s.ok() || duplicate}};
-      if (duplicate) ack["duplicate"] = true;
-      if (!s.ok() && !duplicate) ack["reason"] = s.message();
-      say(message("task.ack", std::move(ack)));
+      using Outcome = tasks::TaskService::Outcome;
+      results_.push_back(
+          {taskId, token, outcome == "succeeded" ? Outcome::kSucceeded : Outcome::kFailed,
+           result ? std::string(plugin_common::rawMember(text, "result").value_or("{}")) : "{}",
+           field("error"),
+           retryable == nullptr || !retryable->is_bool() || retryable->as_bool() ? tasks::Retry::kAllowed
+                                                                                 : tasks::Retry::kNever});
       return;
     }
   }
@@ -218,6 +257,10 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
   std::shared_ptr<http::WebSocketPeer> peer_;
   std::shared_ptr<AgentChannel> channel_;
   std::shared_ptr<SerialQueue> serial_;
+  std::mutex inboxMutex_;
+  std::deque<std::string> inbox_;
+  bool draining_ = false;
+  std::vector<tasks::TaskService::Report> results_;  // collected from the inbox, not reported yet
   std::string agentId_;
   bool greeted_ = false;  // only touched in the serial queue
 };
@@ -292,6 +335,7 @@ void Core::close() {
   // Process jobs end with this generation; their leases expire and the tasks
   // are retried (a process cannot be handed to the next generation).
   for (auto& execution : executions) execution->cancel();
+  persistUnsaved();
 }
 
 void Core::refreshStatus(Agent& agent) const {
@@ -305,6 +349,17 @@ void Core::refreshStatus(Agent& agent) const {
     agent.status = agent.inFlight.empty() ? AgentStatus::kIdle : AgentStatus::kBusy;
   }
   agent.updatedAtMs = nowMs();
+}
+
+void Core::persistUnsaved() {
+  std::vector<Agent> agents;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& id : unsaved_)
+      if (auto found = agents_.find(id); found != agents_.end()) agents.push_back(found->second.agent);
+    unsaved_.clear();
+  }
+  for (const auto& agent : agents) persist(agent);
 }
 
 void Core::persist(const Agent& agent) {
@@ -479,7 +534,7 @@ void Core::deliver(const std::string& agentId, const tasks::Assignment& a) {
       });
   if (!execution.ok()) {
     (void)report(agentId, a.taskId, a.leaseToken, false, {},
-                 "could not start: " + execution.status().message(), true);
+                 "could not start: " + execution.status().message(), tasks::Retry::kAllowed);
     return;
   }
   {
@@ -554,33 +609,45 @@ void Core::processDone(const std::string& agentId, const std::string& taskId, co
   bool ok = outcome.kind == exec::OutcomeKind::kSucceeded;
   std::string result = outcome.result.empty() ? "{}" : outcome.result;
   std::string error = ok ? std::string() : (outcome.reason.empty() ? "process failed" : outcome.reason);
-  Status reported = report(agentId, taskId, leaseToken, ok, result, error, true);
+  Status reported = report(agentId, taskId, leaseToken, ok, result, error, tasks::Retry::kAllowed);
   // A result Hive cannot keep exactly (a number beyond a double, say) is
   // refused; the process will not answer again, so the attempt fails saying why.
   if (ok && reported.code() == StatusCode::kInvalidArgument)
-    (void)report(agentId, taskId, leaseToken, false, {}, "result refused: " + reported.message(), false);
+    (void)report(agentId, taskId, leaseToken, false, {}, "result refused: " + reported.message(),
+                 tasks::Retry::kNever);
 }
 
 Status Core::report(const std::string& agentId, const std::string& taskId, const std::string& leaseToken,
-                    bool succeeded, const std::string& result, const std::string& error, bool retryable) {
+                    bool succeeded, const std::string& result, const std::string& error, tasks::Retry retry) {
+  using Outcome = tasks::TaskService::Outcome;
+  return reportMany(agentId, {{taskId, leaseToken, succeeded ? Outcome::kSucceeded : Outcome::kFailed, result,
+                               error, retry}})
+      .front();
+}
+
+std::vector<Status> Core::reportMany(const std::string& agentId,
+                                     const std::vector<tasks::TaskService::Report>& reports) {
   auto tasks = tasks_.lease();
-  if (!tasks) return unavailable("tasks are unavailable");
-  Status reported = succeeded ? tasks->succeeded(taskId, leaseToken, result)
-                              : tasks->failed(taskId, leaseToken, error, retryable);
+  if (!tasks) return std::vector<Status>(reports.size(), unavailable("tasks are unavailable"));
+  std::vector<Status> reported = tasks->finish(reports);
   Agent snapshot;
-  bool known = false;
+  bool known = false, changed = false;
   {
     std::lock_guard lock(mutex_);
     if (auto found = agents_.find(agentId); found != agents_.end()) {
       Agent& a = found->second.agent;
-      auto inFlight = a.inFlight.find(taskId);
-      bool mine = inFlight != a.inFlight.end() && inFlight->second == leaseToken;
-      if (mine) {
-        a.inFlight.erase(inFlight);
-        found->second.unacknowledged.erase(taskId);
-      }
-      if (reported.ok() || mine) {
-        if (succeeded) {
+      Circuit circuit = a.circuit;
+      AgentStatus status = a.status;
+      for (std::size_t i = 0; i < reports.size(); ++i) {
+        const auto& r = reports[i];
+        auto inFlight = a.inFlight.find(r.taskId);
+        bool mine = inFlight != a.inFlight.end() && inFlight->second == r.leaseToken;
+        if (mine) {
+          a.inFlight.erase(inFlight);
+          found->second.unacknowledged.erase(r.taskId);
+        }
+        if (!reported[i].ok() && !mine) continue;
+        if (r.outcome == tasks::TaskService::Outcome::kSucceeded) {
           ++a.succeeded;
           a.consecutiveFailures = 0;
           a.circuit = Circuit::kClosed;
@@ -599,9 +666,13 @@ Status Core::report(const std::string& agentId, const std::string& taskId, const
       refreshStatus(a);
       snapshot = a;
       known = true;
+      // The record is written at once when its state changed; its counters
+      // alone wait for the next sweep (a write per result was a commit per task).
+      changed = a.circuit != circuit || a.status != status;
+      if (!changed) unsaved_.insert(agentId);
     }
   }
-  if (known) persist(snapshot);
+  if (known && changed) persist(snapshot);
   requestDispatch();
   return reported;
 }
@@ -890,6 +961,7 @@ void Core::sweep() {
     persist(local.agent);
   }
   for (auto& agent : changed) persist(agent);
+  persistUnsaved();
   expireClaims(now);
   purgeOldRecords(now);
   // Also the safety net for wake-ups nobody sent (a retry whose backoff ended).

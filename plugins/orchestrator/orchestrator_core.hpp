@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -147,7 +148,11 @@ class Core : public std::enable_shared_from_this<Core> {
                    exec::Outcome outcome);
   // A result from an agent: reported to task_manager, the breaker updated.
   Status report(const std::string& agentId, const std::string& taskId, const std::string& leaseToken,
-                bool succeeded, const std::string& result, const std::string& error, bool retryable);
+                bool succeeded, const std::string& result, const std::string& error, tasks::Retry retry);
+  // Several results of one agent, reported together (one store transaction
+  // when they can be); each gets the status report() would have returned.
+  std::vector<Status> reportMany(const std::string& agentId,
+                                 const std::vector<tasks::TaskService::Report>& reports);
   void releaseAll(Local& local, const std::string& reason);
   void release(const Leases& leases, const std::string& reason);
   // Removes the unanswered assignments from `local` (under mutex_) and returns them.
@@ -159,6 +164,8 @@ class Core : public std::enable_shared_from_this<Core> {
   void unregistered();
   Result<std::size_t> countRegistered();
   void persist(const Agent& agent);
+  // Writes the records whose counters changed since the last sweep.
+  void persistUnsaved();
   void loadProcessAgents();
   void refreshStatus(Agent& agent) const;
 
@@ -197,6 +204,7 @@ class Core : public std::enable_shared_from_this<Core> {
 
   mutable std::mutex mutex_;
   std::map<std::string, Local> agents_;  // the agents this node serves
+  std::set<std::string> unsaved_;        // agents whose counters changed since the last write
 
   // Agent records in the store as this node last counted them, plus its own
   // registrations and purges since (other nodes' are seen at the next count).

@@ -42,6 +42,8 @@ Status statusFromException(const std::exception& error, const Redactor& redact) 
   if (state == "23505") return alreadyExists("postgres: " + message);
   if (state == "57014") return deadlineExceeded("postgres: statement timed out: " + message);
   if (state.rfind("53", 0) == 0) return resourceExhausted("postgres: " + message);
+  // 22003: a bigint left its range (a counter, Transaction::addToCounter).
+  if (state == "22003") return Status(StatusCode::kOutOfRange, "postgres: " + message);
   if (state.rfind("22", 0) == 0) return invalidArgument("postgres: " + message);
   return internalError("postgres [" + state + "]: " + message);
 }

@@ -56,6 +56,17 @@ CREATE TABLE {s}.events (
   timestamp_ms bigint NOT NULL,
   PRIMARY KEY (stream, id));
 )sql",
+      // 2: counters kept by units of work. Every task submission adds to one,
+      // so a single row per counter would serialise concurrent transactions on
+      // its row lock: each counter is spread over a few shards (a connection
+      // always adds to the same one) and counters() sums them.
+      R"sql(
+CREATE TABLE {s}.counters (
+  name text COLLATE "C" NOT NULL,
+  shard smallint NOT NULL,
+  value bigint NOT NULL,
+  PRIMARY KEY (name, shard));
+)sql",
   };
   return kMigrations;
 }

@@ -531,4 +531,43 @@ Result<std::vector<store::Event>> Operations::read(pqxx::transaction_base& tx, c
   return events;
 }
 
+Result<std::uint64_t> Operations::trim(pqxx::transaction_base& tx, const std::string& stream,
+                                       std::int64_t beforeMs, std::size_t limit) {
+  HIVE_TRY(checkName(stream, "stream"));
+  if (limit < 1 || limit > 10'000)
+    return invalidArgument("trim limit must be 1..10000, got " + std::to_string(limit));
+  auto result = tx.exec_prepared(sql::kTrim, stream, beforeMs, static_cast<std::int64_t>(limit));
+  return static_cast<std::uint64_t>(result[0][0].as<std::int64_t>());
+}
+
+// ---- counters
+
+namespace {
+constexpr std::size_t kMaxCounters = 10'000;
+}  // namespace
+
+Status Operations::addToCounter(pqxx::transaction_base& tx, const std::string& name, std::int64_t delta) {
+  HIVE_TRY(checkName(name, "counter"));
+  // Beyond the bigint range the statement fails (22003, kOutOfRange) and with
+  // it the unit of work. Concurrent units see each other's shards only once
+  // committed, so that check is exact for one writer and close for several.
+  tx.exec_prepared(sql::kCounterAdd, name, delta);
+  return okStatus();
+}
+
+Result<std::map<std::string, std::int64_t>> Operations::counters(pqxx::transaction_base& tx,
+                                                                 const std::string& prefix) {
+  if (!prefix.empty()) HIVE_TRY(checkName(prefix, "counter prefix"));
+  // Names use only [a-z0-9_.-], all below 0x7f, and the column is COLLATE "C":
+  // [prefix, prefix + 0x7f) is exactly the names that start with it.
+  auto result =
+      tx.exec_prepared(sql::kCounters, prefix, prefix + '\x7f', static_cast<std::int64_t>(kMaxCounters) + 1);
+  if (result.size() > kMaxCounters)
+    return Status(StatusCode::kOutOfRange, "more than " + std::to_string(kMaxCounters) +
+                                               " counters start with '" + prefix + "': narrow the prefix");
+  std::map<std::string, std::int64_t> out;
+  for (const auto& row : result) out.emplace(textOf(row[0]), row[1].as<std::int64_t>());
+  return out;
+}
+
 }  // namespace hive::storage_postgres

@@ -86,6 +86,12 @@ class Operations {
                                const std::string& body);
   Result<std::vector<store::Event>> read(pqxx::transaction_base& tx, const std::string& stream,
                                          std::uint64_t afterId, std::size_t limit);
+  Result<std::uint64_t> trim(pqxx::transaction_base& tx, const std::string& stream, std::int64_t beforeMs,
+                             std::size_t limit);
+
+  // counters
+  Status addToCounter(pqxx::transaction_base& tx, const std::string& name, std::int64_t delta);
+  Result<std::map<std::string, std::int64_t>> counters(pqxx::transaction_base& tx, const std::string& prefix);
 
   const Limits& limits() const { return limits_; }
 

@@ -50,6 +50,20 @@ class UnitOfWork final : public store::Transaction {
     return guarded<std::uint64_t>([&] { return operations_.append(tx_, stream, type, body); });
   }
 
+  // FOR UPDATE SKIP LOCKED, as Store::claim(): the rows stay locked until this
+  // unit ends, so a concurrent unit skips them, and a rollback undoes the lease.
+  Result<std::vector<store::QueueItem>> claim(const store::ClaimRequest& request) override {
+    return guarded<std::vector<store::QueueItem>>([&] { return operations_.claim(tx_, request); });
+  }
+  Result<store::QueueItem> extend(const std::string& queue, const std::string& itemId,
+                                  const std::string& leaseToken, std::chrono::milliseconds lease) override {
+    return guarded<store::QueueItem>(
+        [&] { return operations_.extend(tx_, queue, itemId, leaseToken, lease); });
+  }
+  Status addToCounter(const std::string& name, std::int64_t delta) override {
+    return guardedStatus([&] { return operations_.addToCounter(tx_, name, delta); });
+  }
+
   const Status& failure() const { return failure_; }
   bool retryable() const { return retryable_; }
   bool connectionLost() const { return connectionLost_; }
@@ -332,6 +346,33 @@ Result<std::vector<store::Event>> PostgresStore::read(const std::string& stream,
   HIVE_TRY(checkName(stream, "stream"));
   return readOnly<std::vector<store::Event>>(
       [&](pqxx::transaction_base& tx) { return operations_.read(tx, stream, afterId, limit); });
+}
+
+Result<std::uint64_t> PostgresStore::trim(const std::string& stream, std::int64_t beforeMs,
+                                          std::size_t limit) {
+  HIVE_TRY(checkName(stream, "stream"));
+  if (!open_) return unavailable("store is stopped");
+  // Its own transaction, not the group committer's: a retention batch of
+  // thousands of deletes must not hold up the submissions batched with it.
+  auto lease = pool_->acquire();
+  if (!lease.ok()) return lease.status();
+  try {
+    pqxx::work tx(lease->connection());
+    Result<std::uint64_t> trimmed = operations_.trim(tx, stream, beforeMs, limit);
+    if (!trimmed.ok()) return trimmed.status();
+    tx.commit();
+    return trimmed;
+  } catch (const std::exception& error) {
+    if (isConnectionLoss(error)) lease->markBroken();
+    return statusFromException(error, redact_);
+  }
+}
+
+// ---- counters
+
+Result<std::map<std::string, std::int64_t>> PostgresStore::counters(const std::string& prefix) {
+  return readOnly<std::map<std::string, std::int64_t>>(
+      [&](pqxx::transaction_base& tx) { return operations_.counters(tx, prefix); });
 }
 
 // ---- units of work

@@ -114,6 +114,29 @@ Statements::Statements(const std::string& schema) {
       "INSERT INTO {s}.events (stream, id, type, body, timestamp_ms) SELECT $1, n.last_id, $2, $3, {now} "
       "FROM n "
       "RETURNING id, timestamp_ms");
+  // Only the oldest $3 events are looked at, and none from the first one that
+  // is not older than $2 on: a bounded scan that only ever deletes a prefix.
+  // The streams row keeps last_id, so ids go on after a trim.
+  add(kTrim,
+      "WITH oldest AS (SELECT id, timestamp_ms FROM {s}.events WHERE stream = $1 ORDER BY id LIMIT $3), "
+      "cut AS (SELECT COALESCE(min(id), 9223372036854775807) AS young FROM oldest WHERE timestamp_ms >= $2), "
+      "deleted AS (DELETE FROM {s}.events WHERE stream = $1 AND id IN "
+      "(SELECT o.id FROM oldest o, cut WHERE o.id < cut.young) RETURNING 1) "
+      "SELECT count(*) FROM deleted");
+  // A connection adds to its own shard (backend pid), so concurrent units of
+  // work rarely wait on one row lock. The result is the counter's new total,
+  // cast to bigint so that a total beyond its range fails the statement
+  // (22003) as a shard beyond it does.
+  add(kCounterAdd,
+      "WITH up AS (INSERT INTO {s}.counters AS c (name, shard, value) VALUES ($1, (pg_backend_pid() % " +
+          std::to_string(kCounterShards) +
+          ")::smallint, $2) ON CONFLICT (name, shard) DO UPDATE SET value = c.value + EXCLUDED.value "
+          "RETURNING shard, value) "
+          "SELECT ((SELECT value FROM up)::numeric + COALESCE((SELECT sum(value) FROM {s}.counters o "
+          "WHERE o.name = $1 AND o.shard <> (SELECT shard FROM up)), 0))::bigint");
+  add(kCounters,
+      "SELECT name, sum(value)::bigint FROM {s}.counters WHERE name >= $1 AND name < $2 GROUP BY name "
+      "ORDER BY name LIMIT $3");
   add(kRead,
       "SELECT id, type, body, timestamp_ms FROM {s}.events WHERE stream = $1 AND id > $2 ORDER BY id LIMIT "
       "$3");

@@ -34,7 +34,13 @@ inline constexpr const char* kRelease = "queue_release";
 inline constexpr const char* kDepth = "queue_depth";
 inline constexpr const char* kAppend = "event_append";
 inline constexpr const char* kRead = "event_read";
+inline constexpr const char* kTrim = "event_trim";
+inline constexpr const char* kCounterAdd = "counter_add";
+inline constexpr const char* kCounters = "counters_read";
 }  // namespace statement
+
+// Rows each counter is spread over (see migration 2).
+inline constexpr int kCounterShards = 8;
 
 // Milliseconds since the epoch on the database's clock: every node of a shared
 // store compares leases and notBefore against the same clock.

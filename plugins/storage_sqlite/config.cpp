@@ -48,6 +48,8 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
   settings.maxBatch = inRange<std::size_t>(reader, "max_batch", settings.maxBatch, 1, 10000);
   settings.maxPendingWrites =
       inRange<std::size_t>(reader, "max_pending_writes", settings.maxPendingWrites, 1, 1000000);
+  settings.incrementalVacuumPages =
+      inRange<std::size_t>(reader, "incremental_vacuum_pages", settings.incrementalVacuumPages, 0, 100000);
   if (const ConfigNode& faults = reader.child("fault_injection"); !faults.isNull()) {
     ConfigReader faultReader(faults, diagnostics);
     settings.faultWriterStall =

@@ -23,6 +23,9 @@ struct Settings {
   std::size_t maxPayloadBytes = 1 << 20;   // queue payloads
   std::size_t maxBatch = 512;              // write requests per group commit
   std::size_t maxPendingWrites = 10000;    // callers beyond this wait for room
+  // Free pages given back to the file system after a commit that deleted in
+  // bulk (trim, document removes); 0 keeps them for reuse. 256 pages = 1 MiB.
+  std::size_t incrementalVacuumPages = 256;
   // Fault injection, for tests of supervision only
   // (`fault_injection: {writer_stall: 30s, when_file_exists: PATH}`): the
   // writer's first batch once PATH exists (the first batch when no path is

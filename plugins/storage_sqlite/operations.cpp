@@ -275,7 +275,7 @@ Result<store::Document> Operations::put(Connection& c, const std::string& collec
 }
 
 Status Operations::remove(Connection& c, const std::string& collection, const std::string& id,
-                          std::uint64_t expectedVersion) {
+                          std::uint64_t expectedVersion, WriteEffects& effects) {
   HIVE_TRY(checkName("collection", collection));
   HIVE_TRY(checkId("document", id));
   std::uint64_t stored = 0;
@@ -289,7 +289,9 @@ Status Operations::remove(Connection& c, const std::string& collection, const st
   auto erase = HIVE_TRY(c.prepare("DELETE FROM documents WHERE collection = ?1 AND id = ?2"));
   HIVE_TRY(erase.bindText(1, collection).bindText(2, id).run());
   auto clear = HIVE_TRY(c.prepare("DELETE FROM document_index WHERE collection = ?1 AND id = ?2"));
-  return clear.bindText(1, collection).bindText(2, id).run();
+  HIVE_TRY(clear.bindText(1, collection).bindText(2, id).run());
+  effects.freedPages = true;
+  return okStatus();
 }
 
 Result<store::Page> Operations::list(Connection& c, const store::ListQuery& query) {
@@ -585,6 +587,13 @@ Result<std::uint64_t> Operations::append(Connection& c, const std::string& strea
     HIVE_TRY(last.step());
     id = last.integer(0) + 1;
   }
+  if (id == 1) {
+    // No event left: the stream may have been trimmed empty, and its ids go on
+    // from the last one it gave (stream_trims is read only then, off the hot path).
+    auto trimmed = HIVE_TRY(c.prepare("SELECT last_id FROM stream_trims WHERE stream = ?1"));
+    trimmed.bindText(1, stream);
+    if (HIVE_TRY(trimmed.step())) id = trimmed.integer(0) + 1;
+  }
   auto insert = HIVE_TRY(
       c.prepare("INSERT INTO events (stream, id, type, body, timestamp_ms) VALUES (?1, ?2, ?3, ?4, ?5)"));
   HIVE_TRY(insert.bindText(1, stream).bind(2, id).bindText(3, type).bindBlob(4, body).bind(5, nowMs).run());
@@ -613,6 +622,80 @@ Result<std::vector<store::Event>> Operations::read(Connection& c, const std::str
     events.push_back(std::move(e));
   }
   return events;
+}
+
+Result<std::uint64_t> Operations::trim(Connection& c, const std::string& stream, std::int64_t beforeMs,
+                                       std::size_t limit, WriteEffects& effects) {
+  HIVE_TRY(checkName("stream", stream));
+  if (limit < 1 || limit > 10000)
+    return invalidArgument("trim limit " + std::to_string(limit) + " must be between 1 and 10000");
+  // Walks the oldest `limit` events and stops at the first one too young, so
+  // that only a prefix of the stream goes even if the clock stepped back.
+  std::int64_t through = 0;
+  std::uint64_t count = 0;
+  {
+    auto select =
+        HIVE_TRY(c.prepare("SELECT id, timestamp_ms FROM events WHERE stream = ?1 ORDER BY id LIMIT ?2"));
+    select.bindText(1, stream).bind(2, static_cast<std::int64_t>(limit));
+    while (HIVE_TRY(select.step())) {
+      if (select.integer(1) >= beforeMs) break;
+      through = select.integer(0);
+      ++count;
+    }
+  }
+  if (count == 0) return std::uint64_t{0};
+  auto erase = HIVE_TRY(c.prepare("DELETE FROM events WHERE stream = ?1 AND id <= ?2"));
+  HIVE_TRY(erase.bindText(1, stream).bind(2, through).run());
+  auto record =
+      HIVE_TRY(c.prepare("INSERT INTO stream_trims (stream, last_id) VALUES (?1, ?2) "
+                         "ON CONFLICT (stream) DO UPDATE SET last_id = max(last_id, ?2)"));
+  HIVE_TRY(record.bindText(1, stream).bind(2, through).run());
+  effects.freedPages = true;
+  return count;
+}
+
+// ---------------------------------------------------------------- counters
+
+Status Operations::addToCounter(Connection& c, const std::string& name, std::int64_t delta) {
+  HIVE_TRY(checkName("counter", name));
+  std::int64_t value = 0;
+  {
+    auto select = HIVE_TRY(c.prepare("SELECT value FROM counters WHERE name = ?1"));
+    select.bindText(1, name);
+    if (HIVE_TRY(select.step())) value = select.integer(0);
+  }
+  // SQLite would turn an overflowing integer sum into a REAL: check it here.
+  std::int64_t sum = 0;
+  if (__builtin_add_overflow(value, delta, &sum))
+    return Status(StatusCode::kOutOfRange, "counter " + name + " at " + std::to_string(value) + " plus " +
+                                               std::to_string(delta) + " leaves the signed 64-bit range");
+  auto upsert = HIVE_TRY(c.prepare(
+      "INSERT INTO counters (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = ?2"));
+  return upsert.bindText(1, name).bind(2, sum).run();
+}
+
+Result<std::map<std::string, std::int64_t>> Operations::counters(Connection& c, const std::string& prefix) {
+  if (!prefix.empty()) {
+    // A prefix of a valid name is itself a valid name (the rule has no minimum
+    // past the first character), so the name check covers it.
+    HIVE_TRY(checkName("counter prefix", prefix));
+  }
+  // Names use only [a-z0-9_.-], all below 0x7f: [prefix, prefix + 0x7f) is
+  // exactly the names that start with it, and the primary key serves the range.
+  auto select = HIVE_TRY(
+      c.prepare("SELECT name, value FROM counters WHERE name >= ?1 AND name < ?2 ORDER BY name LIMIT ?3"));
+  select.bindText(1, prefix)
+      .bindText(2, prefix + '\x7f')
+      .bind(3, static_cast<std::int64_t>(kMaxCounters) + 1);
+  std::map<std::string, std::int64_t> out;
+  while (HIVE_TRY(select.step())) {
+    if (out.size() == kMaxCounters)
+      return Status(StatusCode::kOutOfRange, "more than " + std::to_string(kMaxCounters) +
+                                                 " counters start with " + quoted(prefix) +
+                                                 ": narrow the prefix");
+    out.emplace(select.text(0), select.integer(1));
+  }
+  return out;
 }
 
 }  // namespace hive::storage_sqlite

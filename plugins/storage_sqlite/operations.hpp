@@ -30,14 +30,20 @@ inline constexpr std::size_t kMaxTypeBytes = 128;    // event types
 inline constexpr std::size_t kMaxErrorBytes = 4096;  // fail() errors are truncated to this
 inline constexpr std::size_t kMaxReleased = 10000;   // releaseExpired() per call
 inline constexpr std::chrono::hours kMaxLease{24};
+inline constexpr std::size_t kMaxCounters = 10000;  // counters() per call
 
-// What a committed write changes for onClaimable subscribers.
+// What a committed write changes for onClaimable subscribers, and whether it
+// freed pages the writer should give back to the file system.
 struct WriteEffects {
   std::set<std::string> claimable;                  // queues with an item claimable now
   std::map<std::string, std::int64_t> claimableAt;  // queue -> earliest future time an item becomes so
+  // Set by deletions that retention makes in bulk (trim, document removes),
+  // not by the queue's own churn, whose pages the next enqueues reuse.
+  bool freedPages = false;
   void clear() {
     claimable.clear();
     claimableAt.clear();
+    freedPages = false;
   }
   void at(const std::string& queue, std::int64_t ms) {
     auto [it, inserted] = claimableAt.try_emplace(queue, ms);
@@ -46,6 +52,7 @@ struct WriteEffects {
   void merge(const WriteEffects& other) {
     claimable.insert(other.claimable.begin(), other.claimable.end());
     for (const auto& [queue, ms] : other.claimableAt) at(queue, ms);
+    freedPages = freedPages || other.freedPages;
   }
 };
 
@@ -59,7 +66,7 @@ class Operations {
   Result<store::Document> put(Connection& c, const std::string& collection, store::Document document,
                               std::uint64_t expectedVersion, std::int64_t nowMs);
   Status remove(Connection& c, const std::string& collection, const std::string& id,
-                std::uint64_t expectedVersion);
+                std::uint64_t expectedVersion, WriteEffects& effects);
   Result<store::Page> list(Connection& c, const store::ListQuery& query);
 
   // queue
@@ -91,6 +98,12 @@ class Operations {
                                const std::string& body, std::int64_t nowMs);
   Result<std::vector<store::Event>> read(Connection& c, const std::string& stream, std::uint64_t afterId,
                                          std::size_t limit);
+  Result<std::uint64_t> trim(Connection& c, const std::string& stream, std::int64_t beforeMs,
+                             std::size_t limit, WriteEffects& effects);
+
+  // counters
+  Status addToCounter(Connection& c, const std::string& name, std::int64_t delta);
+  Result<std::map<std::string, std::int64_t>> counters(Connection& c, const std::string& prefix);
 
  private:
   Result<std::set<std::string>> declaredFields(Connection& c, const std::string& collection);

@@ -66,6 +66,20 @@ CREATE TABLE events (
   PRIMARY KEY (stream, id)
 ) WITHOUT ROWID;
 )sql",
+    // 2: counters kept by units of work; the last id of streams trimmed empty.
+    R"sql(
+CREATE TABLE counters (
+  name  TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Written by trim(), read by append() only when a stream has no event left,
+-- so that its ids go on instead of starting again from 1.
+CREATE TABLE stream_trims (
+  stream  TEXT PRIMARY KEY,
+  last_id INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");

@@ -35,7 +35,7 @@ class SqliteTransaction final : public store::Transaction {
   }
   Status remove(const std::string& collection, const std::string& id,
                 std::uint64_t expectedVersion) override {
-    return stepStatus([&] { return operations_.remove(c_, collection, id, expectedVersion); });
+    return stepStatus([&] { return operations_.remove(c_, collection, id, expectedVersion, effects_); });
   }
   Result<store::QueueItem> enqueue(store::EnqueueRequest request) override {
     return step<store::QueueItem>(
@@ -57,6 +57,20 @@ class SqliteTransaction final : public store::Transaction {
   Result<std::uint64_t> append(const std::string& stream, const std::string& type,
                                const std::string& body) override {
     return step<std::uint64_t>([&] { return operations_.append(c_, stream, type, body, epochMs()); });
+  }
+  // The writer runs one unit at a time, so two units never claim the same item;
+  // a unit that fails rolls back to its request savepoint, leases included.
+  Result<std::vector<store::QueueItem>> claim(const store::ClaimRequest& request) override {
+    return step<std::vector<store::QueueItem>>(
+        [&] { return operations_.claim(c_, request, epochMs(), effects_); });
+  }
+  Result<store::QueueItem> extend(const std::string& queue, const std::string& itemId,
+                                  const std::string& leaseToken, std::chrono::milliseconds lease) override {
+    return step<store::QueueItem>(
+        [&] { return operations_.extend(c_, queue, itemId, leaseToken, lease, epochMs(), effects_); });
+  }
+  Status addToCounter(const std::string& name, std::int64_t delta) override {
+    return stepStatus([&] { return operations_.addToCounter(c_, name, delta); });
   }
 
  private:
@@ -106,6 +120,11 @@ Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
                                                        ServiceRegistry* services) {
   auto writeConnection =
       HIVE_TRY(Connection::open(path, Connection::Mode::kReadWrite, settings.busyTimeout), "storage_sqlite");
+  // Must come before the first table is created (migrate() creates
+  // schema_version): only a new database takes it. An existing one keeps its
+  // mode until an operator runs VACUUM once (docs/storage.md); we never VACUUM
+  // on our own, it rewrites the whole file under the write lock.
+  HIVE_TRY(writeConnection->execute("PRAGMA auto_vacuum = INCREMENTAL"), "opening " + path);
   HIVE_TRY(writeConnection->execute("PRAGMA journal_mode = WAL"), "enabling WAL on " + path);
   {
     auto mode = HIVE_TRY(writeConnection->prepare("PRAGMA journal_mode"));
@@ -161,6 +180,7 @@ Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
     store->writer_->watchWith(watchdog->watch("storage_sqlite/writer", watchdog->period()));
   }
   store->writer_->injectStall(settings.faultWriterStall, settings.faultWriterStallFile);
+  store->writer_->reclaimFreedPages(settings.incrementalVacuumPages);
   store->notifier_->start();
   store->writer_->start();
   return store;
@@ -198,8 +218,9 @@ Result<store::Document> SqliteStore::put(const std::string& collection, store::D
 
 Status SqliteStore::remove(const std::string& collection, const std::string& id,
                            std::uint64_t expectedVersion) {
-  return write(
-      [&](Connection& c, WriteEffects&) { return operations_.remove(c, collection, id, expectedVersion); });
+  return write([&](Connection& c, WriteEffects& effects) {
+    return operations_.remove(c, collection, id, expectedVersion, effects);
+  });
 }
 
 Result<store::Page> SqliteStore::list(const store::ListQuery& query) {
@@ -303,6 +324,24 @@ Result<std::vector<store::Event>> SqliteStore::read(const std::string& stream, s
   std::optional<Result<std::vector<store::Event>>> out;
   HIVE_TRY(readOnly([&](Connection& c) {
     out = operations_.read(c, stream, afterId, limit);
+    return out->status();
+  }));
+  return std::move(*out);
+}
+
+Result<std::uint64_t> SqliteStore::trim(const std::string& stream, std::int64_t beforeMs, std::size_t limit) {
+  std::optional<Result<std::uint64_t>> out;
+  HIVE_TRY(write([&](Connection& c, WriteEffects& effects) {
+    out = operations_.trim(c, stream, beforeMs, limit, effects);
+    return out->status();
+  }));
+  return std::move(*out);
+}
+
+Result<std::map<std::string, std::int64_t>> SqliteStore::counters(const std::string& prefix) {
+  std::optional<Result<std::map<std::string, std::int64_t>>> out;
+  HIVE_TRY(readOnly([&](Connection& c) {
+    out = operations_.counters(c, prefix);
     return out->status();
   }));
   return std::move(*out);

@@ -58,6 +58,8 @@ class SqliteStore final : public store::Store {
                                const std::string& body) override;
   Result<std::vector<store::Event>> read(const std::string& stream, std::uint64_t afterId,
                                          std::size_t limit) override;
+  Result<std::uint64_t> trim(const std::string& stream, std::int64_t beforeMs, std::size_t limit) override;
+  Result<std::map<std::string, std::int64_t>> counters(const std::string& prefix) override;
   Status transact(const std::function<Status(store::Transaction&)>& work) override;
   Status ping() override;
   std::uint32_t schemaVersion() const override;

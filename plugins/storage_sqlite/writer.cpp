@@ -139,6 +139,13 @@ void Writer::runBatch(std::vector<Request*>& batch) {
     if (instruments_.failedCommits) instruments_.failedCommits->increment();
     return;
   }
+  bool freed = false;
+  for (Request* r : batch) freed = freed || (r->status.ok() && r->effects.freedPages);
+  if (freed && reclaimPages_ > 0) {
+    // Housekeeping: when it fails (statement rolled back), the pages stay on the
+    // free list for later writes and the group still commits what it did.
+    (void)c.execute("PRAGMA incremental_vacuum(" + std::to_string(reclaimPages_) + ")");
+  }
   Status commit = c.execute("COMMIT");
   if (!commit.ok()) {
     (void)c.execute("ROLLBACK");

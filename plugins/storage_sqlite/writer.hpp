@@ -53,6 +53,13 @@ class Writer {
     stallFile_ = std::move(file);
   }
 
+  // After a group in which a committed request freed pages in bulk
+  // (WriteEffects::freedPages), give up to `pages` free pages back to the file
+  // system in the same transaction (PRAGMA incremental_vacuum; the database
+  // must be in auto_vacuum = INCREMENTAL mode, or it does nothing). 0: never.
+  // Small steps keep the group's commit short. Set before start().
+  void reclaimFreedPages(std::size_t pages) { reclaimPages_ = pages; }
+
   void start();
   // Finishes the requests already queued, refuses new ones, joins the thread.
   void stop();
@@ -81,6 +88,7 @@ class Writer {
   Instruments instruments_;
   AfterCommit afterCommit_;
   std::unique_ptr<watchdog::Heartbeat> heartbeat_;
+  std::size_t reclaimPages_ = 0;
   std::chrono::milliseconds stall_{0};
   std::string stallFile_;
 

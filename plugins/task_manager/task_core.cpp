@@ -664,24 +664,30 @@ Status TaskCore::stale(const std::string& taskId, const std::string& leaseToken,
                             " is no longer leased with this token (it expired or went to another agent)");
 }
 
+Status TaskCore::reportIn(store::Transaction& tx, Outbox& outbox, const std::string& taskId,
+                          const std::string& leaseToken, const LeasedChange& change,
+                          const std::function<bool(const Task&)>& repeats, bool& refused, bool& repeated) {
+  refused = false;
+  repeated = false;
+  auto loaded = load(tx, taskId);
+  if (!loaded.ok()) return loaded.status();
+  Task t = loaded->task;
+  if (leaseToken.empty() || t.leaseToken != leaseToken || isTerminal(t.status)) {
+    if (!leaseToken.empty() && t.reportedLease == leaseToken && repeats && repeats(t)) {
+      repeated = true;  // nothing to write
+      return okStatus();
+    }
+    refused = true;
+    return failedPrecondition("stale");
+  }
+  return change(tx, outbox, t, loaded->version, refused);
+}
+
 Status TaskCore::report(const std::string& taskId, const std::string& leaseToken, const std::string& what,
                         const LeasedChange& change, const std::function<bool(const Task&)>& repeats) {
   bool refused = false, repeated = false;
   Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
-    refused = false;
-    repeated = false;
-    auto loaded = load(tx, taskId);
-    if (!loaded.ok()) return loaded.status();
-    Task t = loaded->task;
-    if (leaseToken.empty() || t.leaseToken != leaseToken || isTerminal(t.status)) {
-      if (!leaseToken.empty() && t.reportedLease == leaseToken && repeats && repeats(t)) {
-        repeated = true;  // nothing to write
-        return okStatus();
-      }
-      refused = true;
-      return failedPrecondition("stale");
-    }
-    return change(tx, outbox, t, loaded->version, refused);
+    return reportIn(tx, outbox, taskId, leaseToken, change, repeats, refused, repeated);
   });
   if (refused) return stale(taskId, leaseToken, what);
   if (done.ok() && repeated)
@@ -714,65 +720,134 @@ Status TaskCore::progress(const std::string& taskId, const std::string& leaseTok
                 });
 }
 
-Status TaskCore::finish(const std::string& taskId, const std::string& leaseToken, TaskStatus status,
-                        const std::string& result, const std::string& error, bool retry, bool backOff) {
-  if (result.size() > options_.limits.maxPayloadBytes) return invalidArgument("result too large");
-  if (auto inexact = inexactNumber(result, "/result")) return invalidArgument(*inexact);
-  std::string outcome = status == TaskStatus::kSucceeded ? std::string("succeeded")
-                                                         : std::string(statusName(status)) + ": " + error;
-  return report(
-      taskId, leaseToken, std::string(statusName(status)) + " report",
-      [&](store::Transaction& tx, Outbox& outbox, Task& t, std::uint64_t version, bool& refused) -> Status {
-        std::int64_t now = nowMs();
-        bool again = retry && t.attempts < t.maxAttempts;
-        t.reportedLease = leaseToken;
-        t.reportedOutcome = outcome;
-        auto retryAfter = backOff ? backoff(t.attempts) : std::chrono::milliseconds(0);
-        Status queued = again ? tx.fail(t.queue, t.id, leaseToken, retryAfter, error)
-                              : tx.complete(t.queue, t.id, leaseToken);
-        if (!queued.ok()) {
-          refused =
-              queued.code() == StatusCode::kFailedPrecondition || queued.code() == StatusCode::kNotFound;
-          return queued;
-        }
-        t.leaseToken.clear();
-        t.leaseExpiresMs = 0;
-        t.updatedAtMs = now;
-        t.error = error;
-        if (again) {
-          t.status = TaskStatus::kPending;
-          t.agent.clear();
-          t.queuedAtMs = now + retryAfter.count();
-          return outbox.save(tx, t, version, "task.retrying");
-        }
-        t.status = retry ? TaskStatus::kDead : status;
-        if (t.status == TaskStatus::kDead && !error.empty()) t.error = gaveUp(t.attempts, error);
-        t.result = result;
-        t.finishedAtMs = now;
-        return outbox.save(tx, t, version, "task." + std::string(statusName(t.status)));
-      },
-      // The same report again (its ack was lost): the same outcome, and for a
-      // success the same result, which the task still holds.
-      [&](const Task& t) {
-        return t.reportedOutcome == outcome && (status != TaskStatus::kSucceeded || t.result == result);
-      });
+struct TaskCore::Ending {
+  TaskStatus status = TaskStatus::kSucceeded;
+  std::string result;
+  std::string error;
+  bool retry = false;
+  bool backOff = false;
+  std::string outcome;  // "succeeded", "failed: <error>": the same report sent again is told by it
+};
+
+TaskCore::Ending TaskCore::endingOf(const Report& r) {
+  Ending e;
+  switch (r.outcome) {
+    case Outcome::kSucceeded: e.result = r.result; break;
+    case Outcome::kFailed:
+      e.status = TaskStatus::kFailed;
+      e.error = r.error.empty() ? "failed" : r.error;
+      e.retry = r.retry == tasks::Retry::kAllowed;
+      e.backOff = true;
+      break;
+    case Outcome::kReleased:
+      e.status = TaskStatus::kFailed;
+      e.error = r.error.empty() ? "released" : r.error;
+      e.retry = true;
+      break;
+  }
+  e.outcome = e.status == TaskStatus::kSucceeded ? std::string("succeeded")
+                                                 : std::string(statusName(e.status)) + ": " + e.error;
+  return e;
+}
+
+Status TaskCore::checkEnding(const Ending& e) const {
+  if (e.result.size() > options_.limits.maxPayloadBytes) return invalidArgument("result too large");
+  if (auto inexact = inexactNumber(e.result, "/result")) return invalidArgument(*inexact);
+  return okStatus();
+}
+
+TaskCore::LeasedChange TaskCore::changeFor(const std::string& leaseToken, const Ending& e) {
+  return [this, &leaseToken, &e](store::Transaction& tx, Outbox& outbox, Task& t, std::uint64_t version,
+                                 bool& refused) -> Status {
+    std::int64_t now = nowMs();
+    bool again = e.retry && t.attempts < t.maxAttempts;
+    t.reportedLease = leaseToken;
+    t.reportedOutcome = e.outcome;
+    auto retryAfter = e.backOff ? backoff(t.attempts) : std::chrono::milliseconds(0);
+    Status queued = again ? tx.fail(t.queue, t.id, leaseToken, retryAfter, e.error)
+                          : tx.complete(t.queue, t.id, leaseToken);
+    if (!queued.ok()) {
+      refused = queued.code() == StatusCode::kFailedPrecondition || queued.code() == StatusCode::kNotFound;
+      return queued;
+    }
+    t.leaseToken.clear();
+    t.leaseExpiresMs = 0;
+    t.updatedAtMs = now;
+    t.error = e.error;
+    if (again) {
+      t.status = TaskStatus::kPending;
+      t.agent.clear();
+      t.queuedAtMs = now + retryAfter.count();
+      return outbox.save(tx, t, version, "task.retrying");
+    }
+    t.status = e.retry ? TaskStatus::kDead : e.status;
+    if (t.status == TaskStatus::kDead && !e.error.empty()) t.error = gaveUp(t.attempts, e.error);
+    t.result = e.result;
+    t.finishedAtMs = now;
+    return outbox.save(tx, t, version, "task." + std::string(statusName(t.status)));
+  };
+}
+
+// The same report again (its ack was lost): the same outcome, and for a
+// success the same result, which the task still holds.
+std::function<bool(const Task&)> TaskCore::repeatsFor(const Ending& e) {
+  return [&e](const Task& t) {
+    return t.reportedOutcome == e.outcome && (e.status != TaskStatus::kSucceeded || t.result == e.result);
+  };
+}
+
+Status TaskCore::finishOne(const Report& r) {
+  Ending e = endingOf(r);
+  HIVE_TRY(checkEnding(e));
+  return report(r.taskId, r.leaseToken, std::string(statusName(e.status)) + " report",
+                changeFor(r.leaseToken, e), repeatsFor(e));
 }
 
 Status TaskCore::succeeded(const std::string& taskId, const std::string& leaseToken,
                            const std::string& result) {
-  return finish(taskId, leaseToken, TaskStatus::kSucceeded, result, {}, false, false);
+  return finishOne({taskId, leaseToken, Outcome::kSucceeded, result, {}, tasks::Retry::kAllowed});
 }
 
 Status TaskCore::failed(const std::string& taskId, const std::string& leaseToken, const std::string& error,
-                        bool retryable) {
-  return finish(taskId, leaseToken, TaskStatus::kFailed, {}, error.empty() ? "failed" : error, retryable,
-                true);
+                        tasks::Retry retry) {
+  return finishOne({taskId, leaseToken, Outcome::kFailed, {}, error, retry});
 }
 
 Status TaskCore::released(const std::string& taskId, const std::string& leaseToken,
                           const std::string& reason) {
-  return finish(taskId, leaseToken, TaskStatus::kFailed, {}, reason.empty() ? "released" : reason, true,
-                false);
+  return finishOne({taskId, leaseToken, Outcome::kReleased, {}, reason, tasks::Retry::kAllowed});
+}
+
+std::vector<Status> TaskCore::finish(const std::vector<Report>& reports) {
+  std::vector<Status> out(reports.size());
+  if (reports.size() == 1) {
+    out[0] = finishOne(reports[0]);
+    return out;
+  }
+  std::vector<Ending> endings;
+  endings.reserve(reports.size());
+  std::vector<std::size_t> valid;
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    endings.push_back(endingOf(reports[i]));
+    out[i] = checkEnding(endings[i]);
+    if (out[i].ok()) valid.push_back(i);
+  }
+  // Together when every one is a plain end of its current lease; a stale or
+  // repeated report, or a failure, and each goes alone (recorded, answered as
+  // succeeded() and the others would).
+  Status together = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
+    for (std::size_t i : valid) {
+      bool refused = false, repeated = false;
+      HIVE_TRY(reportIn(tx, outbox, reports[i].taskId, reports[i].leaseToken,
+                        changeFor(reports[i].leaseToken, endings[i]), repeatsFor(endings[i]), refused,
+                        repeated));
+      if (refused || repeated) return aborted("not a plain report");
+    }
+    return okStatus();
+  });
+  if (together.ok()) return out;
+  for (std::size_t i : valid) out[i] = finishOne(reports[i]);
+  return out;
 }
 
 // ---- dependencies ----

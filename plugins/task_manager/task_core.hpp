@@ -78,11 +78,12 @@ class TaskCore final : public tasks::TaskService {
   Status succeeded(const std::string& taskId, const std::string& leaseToken,
                    const std::string& result) override;
   Status failed(const std::string& taskId, const std::string& leaseToken, const std::string& error,
-                bool retryable) override;
+                tasks::Retry retry) override;
   Status released(const std::string& taskId, const std::string& leaseToken,
                   const std::string& reason) override;
   std::unique_ptr<Subscription> onWork(std::function<void()> callback) override;
   Result<std::vector<tasks::QueueDepth>> depth() override;
+  std::vector<Status> finish(const std::vector<Report>& reports) override;
 
  private:
   struct Outbox;
@@ -123,10 +124,18 @@ class TaskCore final : public tasks::TaskService {
       std::function<Status(store::Transaction&, Outbox&, Task&, std::uint64_t version, bool& refused)>;
   Status report(const std::string& taskId, const std::string& leaseToken, const std::string& what,
                 const LeasedChange& change, const std::function<bool(const Task&)>& repeats = {});
-  // Finished with `leaseToken`: terminal or back to the queue, after the
-  // attempt's backoff when `backOff` (a failure), at once otherwise (a release).
-  Status finish(const std::string& taskId, const std::string& leaseToken, TaskStatus status,
-                const std::string& result, const std::string& error, bool retry, bool backOff);
+  // The check and change of report() inside `tx`: `refused` (stale) or
+  // `repeated` (the same report again) when it did not apply.
+  Status reportIn(store::Transaction& tx, Outbox& outbox, const std::string& taskId,
+                  const std::string& leaseToken, const LeasedChange& change,
+                  const std::function<bool(const Task&)>& repeats, bool& refused, bool& repeated);
+  // The end of an attempt as a report says it, and what it changes.
+  struct Ending;
+  static Ending endingOf(const Report& r);
+  Status checkEnding(const Ending& e) const;
+  LeasedChange changeFor(const std::string& leaseToken, const Ending& e);
+  static std::function<bool(const Task&)> repeatsFor(const Ending& e);
+  Status finishOne(const Report& r);
   std::chrono::milliseconds backoff(std::uint32_t attempts) const;
   // After `taskId` reached a terminal state: enqueue or kill its dependents.
   void settleDependents(const std::string& taskId, bool succeeded);

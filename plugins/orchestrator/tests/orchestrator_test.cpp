@@ -342,7 +342,7 @@ class NextGeneration final : public tasks::TaskService {
   Status succeeded(const std::string& t, const std::string& l, const std::string& r) override {
     return inner_->succeeded(t, l, r);
   }
-  Status failed(const std::string& t, const std::string& l, const std::string& e, bool r) override {
+  Status failed(const std::string& t, const std::string& l, const std::string& e, tasks::Retry r) override {
     return inner_->failed(t, l, e, r);
   }
   Status released(const std::string& t, const std::string& l, const std::string& r) override {
@@ -353,6 +353,7 @@ class NextGeneration final : public tasks::TaskService {
     return inner_->onWork(std::move(callback));
   }
   Result<std::vector<tasks::QueueDepth>> depth() override { return inner_->depth(); }
+  std::vector<Status> finish(const std::vector<Report>& reports) override { return inner_->finish(reports); }
   std::atomic<int> subscriptions{0};
 
  private:

@@ -56,9 +56,9 @@ TEST(StoragePostgres, MigratesAFreshSchemaAndRestartsOnIt) {
   {
     auto loaded = loadStore(storeConfig(schema.url(), schema.name()));
     ASSERT_TRUE(loaded->status.ok()) << loaded->status.toString();
-    EXPECT_EQ(loaded->store->schemaVersion(), 1u);
+    EXPECT_EQ(loaded->store->schemaVersion(), 2u);
     ASSERT_TRUE(loaded->store->enqueue(request("jobs", "survives")).ok());
-    EXPECT_THAT(loaded->harness->logLines(), ::testing::Contains(HasSubstr("migrated from version 0 to 1")));
+    EXPECT_THAT(loaded->harness->logLines(), ::testing::Contains(HasSubstr("migrated from version 0 to 2")));
   }
   auto again = loadStore(storeConfig(schema.url(), schema.name()));
   ASSERT_TRUE(again->status.ok()) << again->status.toString();
@@ -67,7 +67,7 @@ TEST(StoragePostgres, MigratesAFreshSchemaAndRestartsOnIt) {
   ASSERT_TRUE(depth.ok());
   EXPECT_EQ(depth->at(5), 1u);
   EXPECT_EQ(execScalar(schema.url(), "SELECT count(*) FROM \"" + schema.name() + "\".schema_migrations"),
-            "1");
+            "2");
 }
 
 TEST(StoragePostgres, SchemaNewerThanTheCodeIsRefused) {
@@ -81,7 +81,7 @@ TEST(StoragePostgres, SchemaNewerThanTheCodeIsRefused) {
   auto refused = loadStore(storeConfig(schema.url(), schema.name()));
   EXPECT_EQ(refused->status.code(), StatusCode::kFailedPrecondition) << refused->status.toString();
   EXPECT_THAT(refused->status.message(),
-              HasSubstr("version 99, newer than this storage_postgres supports (1)"));
+              HasSubstr("version 99, newer than this storage_postgres supports (2)"));
   EXPECT_FALSE(refused->store);
 }
 
@@ -105,7 +105,7 @@ TEST(StoragePostgres, NodesStartingAtOnceMigrateOnce) {
   }
   EXPECT_EQ(migrated, 1) << "exactly one node applies the migration";
   EXPECT_EQ(execScalar(schema.url(), "SELECT count(*) FROM \"" + schema.name() + "\".schema_migrations"),
-            "1");
+            "2");
 }
 
 // ---------------------------------------------------------------- secrets

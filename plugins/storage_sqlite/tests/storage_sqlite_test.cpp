@@ -4,10 +4,12 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -111,10 +113,121 @@ TEST(StorageSqlite, CreatesTheDatabaseUnderTheDataDirectoryInWalMode) {
   std::string file = opened->harness->context().dataDirectory() + "/store.sqlite3";
   EXPECT_TRUE(std::filesystem::exists(file)) << file;
   EXPECT_EQ(sqliteValue(file, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(sqliteValue(file, "SELECT max(version) FROM schema_version"), "1");
-  EXPECT_EQ(opened->store->schemaVersion(), 1u);
+  EXPECT_EQ(sqliteValue(file, "SELECT max(version) FROM schema_version"), "2");
+  EXPECT_EQ(opened->store->schemaVersion(), 2u);
   EXPECT_TRUE(opened->harness->health().ok());
   EXPECT_THAT(opened->harness->logLines(), ::testing::Contains(HasSubstr("synchronous=full")));
+}
+
+std::int64_t pages(const std::string& path, const std::string& pragma) {
+  return std::stoll(sqliteValue(path, "PRAGMA " + pragma));
+}
+
+// Appends `count` events of 4 KiB (about a page each) to `stream`.
+void appendBulk(Store& store, const std::string& stream, int count) {
+  for (int start = 0; start < count; start += 100) {
+    ASSERT_TRUE(store
+                    .transact([&](hive::store::Transaction& tx) -> hive::Status {
+                      for (int i = start; i < std::min(count, start + 100); ++i)
+                        HIVE_TRY(
+                            tx.append(stream, "bulk", std::string(4000, static_cast<char>('a' + i % 26))));
+                      return hive::okStatus();
+                    })
+                    .ok());
+  }
+}
+
+TEST(StorageSqlite, NewDatabaseGivesTrimmedSpaceBack) {
+  ScratchDirectory dir;
+  std::string path = dir.file("retention.sqlite3");
+  auto opened = openAt(path);
+  ASSERT_TRUE(opened->status.ok()) << opened->status.toString();
+  EXPECT_EQ(sqliteValue(path, "PRAGMA auto_vacuum"), "2") << "incremental";
+  appendBulk(*opened->store, "log", 2000);
+  std::int64_t full = pages(path, "page_count");
+  ASSERT_GT(full, 2000);
+  // Retention in batches smaller than incremental_vacuum_pages (256): each
+  // commit gives back what its trim freed.
+  std::uint64_t trimmed = 0;
+  for (int batch = 0; batch < 20; ++batch) {
+    auto gone = opened->store->trim("log", std::numeric_limits<std::int64_t>::max(), 100);
+    ASSERT_TRUE(gone.ok()) << gone.status().toString();
+    trimmed += *gone;
+  }
+  EXPECT_EQ(trimmed, 2000u);
+  EXPECT_LT(pages(path, "page_count"), full / 10) << "the file shrank (pages given back)";
+  EXPECT_LT(pages(path, "freelist_count"), 50);
+  auto id = opened->store->append("log", "after", "x");
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(*id, 2001u);
+}
+
+TEST(StorageSqlite, IncrementalVacuumPagesZeroKeepsFreedPagesForReuse) {
+  ScratchDirectory dir;
+  std::string path = dir.file("keep-pages.sqlite3");
+  auto opened = open(hive::testing::configFromPairs(
+      {{"path", path}, {"synchronous", "normal"}, {"incremental_vacuum_pages", "0"}}));
+  ASSERT_TRUE(opened->status.ok()) << opened->status.toString();
+  appendBulk(*opened->store, "log", 500);
+  std::int64_t full = pages(path, "page_count");
+  auto gone = opened->store->trim("log", std::numeric_limits<std::int64_t>::max(), 10000);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(*gone, 500u);
+  EXPECT_EQ(pages(path, "page_count"), full);
+  EXPECT_GT(pages(path, "freelist_count"), 400);
+}
+
+TEST(StorageSqlite, ExistingDatabaseMigratesAndKeepsItsVacuumModeUntilAnOperatorVacuums) {
+  ScratchDirectory dir;
+  std::string path = dir.file("old.sqlite3");
+  {
+    auto opened = openAt(path);
+    ASSERT_TRUE(opened->status.ok()) << opened->status.toString();
+    ASSERT_TRUE(opened->store->append("log", "t", "kept").ok());
+  }
+  // Make it a schema-1 database as an older storage_sqlite left it: no
+  // auto_vacuum, no tables of migration 2.
+  ASSERT_EQ(sqliteValue(path, "DROP TABLE counters"), "<done>");
+  ASSERT_EQ(sqliteValue(path, "DROP TABLE stream_trims"), "<done>");
+  ASSERT_EQ(sqliteValue(path, "UPDATE schema_version SET version = 1"), "<done>");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, "PRAGMA auto_vacuum = NONE; VACUUM;", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  ASSERT_EQ(sqliteValue(path, "PRAGMA auto_vacuum"), "0");
+  {
+    auto opened = openAt(path);
+    ASSERT_TRUE(opened->status.ok()) << opened->status.toString();
+    EXPECT_EQ(opened->store->schemaVersion(), 2u);
+    EXPECT_EQ(sqliteValue(path, "PRAGMA auto_vacuum"), "0")
+        << "never switched (nor VACUUMed) behind one's back";
+    auto events = opened->store->read("log", 0);
+    ASSERT_TRUE(events.ok());
+    ASSERT_EQ(events->size(), 1u);
+    EXPECT_EQ(events->front().body, "kept");
+    ASSERT_TRUE(
+        opened->store->transact([](hive::store::Transaction& tx) { return tx.addToCounter("c", 5); }).ok());
+    auto counters = opened->store->counters("c");
+    ASSERT_TRUE(counters.ok()) << counters.status().toString();
+    EXPECT_EQ(counters->at("c"), 5);
+    auto trimmed = opened->store->trim("log", std::numeric_limits<std::int64_t>::max(), 10);
+    ASSERT_TRUE(trimmed.ok()) << trimmed.status().toString();
+    EXPECT_EQ(*trimmed, 1u);
+  }
+  // The one-off switch docs/storage.md tells operators to run, store stopped.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM;", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(sqliteValue(path, "PRAGMA auto_vacuum"), "2");
+  auto reopened = openAt(path);
+  ASSERT_TRUE(reopened->status.ok()) << reopened->status.toString();
+  auto id = reopened->store->append("log", "t", "next");
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(*id, 2u) << "the trimmed id is not reused";
 }
 
 TEST(StorageSqlite, ReopenKeepsEverything) {
@@ -180,7 +293,7 @@ TEST(StorageSqlite, SchemaNewerThanTheCodeIsRefused) {
   auto opened = openAt(path);
   EXPECT_EQ(opened->status.code(), StatusCode::kFailedPrecondition) << opened->status.toString();
   EXPECT_THAT(opened->status.message(), HasSubstr("schema version 99"));
-  EXPECT_THAT(opened->status.message(), HasSubstr("newer than this storage_sqlite knows (1)"));
+  EXPECT_THAT(opened->status.message(), HasSubstr("newer than this storage_sqlite knows (2)"));
   EXPECT_THAT(opened->status.message(), HasSubstr(path));
   ASSERT_NE(opened->harness, nullptr);
   EXPECT_THAT(opened->harness->logLines(), ::testing::Contains(HasSubstr("schema version 99")));

@@ -255,7 +255,7 @@ TEST_F(TaskManagerTest, RetriesWithBackoffThenDead) {
   std::string id = submit(R"({"type":"a","max_attempts":2})");
   auto first = claim("agent-1");
   ASSERT_EQ(first.size(), 1u);
-  ASSERT_TRUE(tasks_->failed(id, first[0].leaseToken, "boom", true).ok());
+  ASSERT_TRUE(tasks_->failed(id, first[0].leaseToken, "boom", tasks::Retry::kAllowed).ok());
   EXPECT_EQ(status(id), "pending");
   std::vector<tasks::Assignment> second;
   for (int i = 0; i < 100 && second.empty(); ++i) {  // the backoff is 10-20 ms
@@ -264,7 +264,7 @@ TEST_F(TaskManagerTest, RetriesWithBackoffThenDead) {
   }
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second[0].attempt, 2u);
-  ASSERT_TRUE(tasks_->failed(id, second[0].leaseToken, "boom again", true).ok());
+  ASSERT_TRUE(tasks_->failed(id, second[0].leaseToken, "boom again", tasks::Retry::kAllowed).ok());
   auto dead = task(id);
   EXPECT_EQ(dead.at("status").as_string(), "dead");
   EXPECT_THAT(std::string(dead.at("error").as_string()), ::testing::HasSubstr("boom again"));
@@ -273,7 +273,7 @@ TEST_F(TaskManagerTest, RetriesWithBackoffThenDead) {
   std::string other = submit(R"({"type":"a","max_attempts":5})");
   auto claimed = claim("agent-1");
   ASSERT_EQ(claimed.size(), 1u);
-  ASSERT_TRUE(tasks_->failed(other, claimed[0].leaseToken, "bad input", false).ok());
+  ASSERT_TRUE(tasks_->failed(other, claimed[0].leaseToken, "bad input", tasks::Retry::kNever).ok());
   EXPECT_EQ(status(other), "failed");
 }
 
@@ -289,7 +289,7 @@ TEST_F(TaskManagerTest, DependenciesRunInOrderAndAFailedOneKillsItsDependents) {
   auto second = claim("agent-1");
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second[0].taskId, b);
-  ASSERT_TRUE(tasks_->failed(b, second[0].leaseToken, "broken", false).ok());
+  ASSERT_TRUE(tasks_->failed(b, second[0].leaseToken, "broken", tasks::Retry::kNever).ok());
   EXPECT_EQ(status(c), "dead") << "blocked by a failed dependency";
   EXPECT_THAT(std::string(task(c).at("error").as_string()), ::testing::HasSubstr(b));
   // Depending on a task that already failed: dead at once.

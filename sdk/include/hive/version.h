@@ -8,7 +8,7 @@
 #ifndef HIVE_VERSION_H
 #define HIVE_VERSION_H
 
-#define HIVE_SDK_ABI_MAJOR 1
-#define HIVE_SDK_ABI_MINOR 3
+#define HIVE_SDK_ABI_MAJOR 2
+#define HIVE_SDK_ABI_MINOR 0
 
 #endif

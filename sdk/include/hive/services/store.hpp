@@ -116,6 +116,22 @@ class Transaction {
   virtual Status cancel(const std::string& queue, const std::string& itemId) = 0;
   virtual Result<std::uint64_t> append(const std::string& stream, const std::string& type,
                                        const std::string& body) = 0;
+  // As Store::claim() and Store::extend(), inside the unit of work (SDK ABI
+  // 2.0): the claimed items, what the work records about them and their
+  // extended leases commit together or not at all. When the unit rolls back the
+  // items are claimable again, unleased and with their attempts unchanged. Two
+  // units that claim at the same time never receive the same item. Lease times
+  // count from the call, not from the commit.
+  virtual Result<std::vector<QueueItem>> claim(const ClaimRequest& request) = 0;
+  virtual Result<QueueItem> extend(const std::string& queue, const std::string& itemId,
+                                   const std::string& leaseToken, std::chrono::milliseconds lease) = 0;
+  // Adds `delta` (may be negative) to the counter `name`, created at 0, with
+  // the rest of the unit of work: counts kept exact without listing what they
+  // count (Store::counters() reads them). Names follow the collection name
+  // rule. Values are signed 64-bit: kOutOfRange when the sum would leave that
+  // range. Units of work adding to the same counter at once do not lose an
+  // update. (SDK ABI 2.0)
+  virtual Status addToCounter(const std::string& name, std::int64_t delta) = 0;
 };
 
 class Store : public Service {
@@ -174,6 +190,20 @@ class Store : public Service {
   // Events with id > afterId, oldest first, at most `limit` (1..10000).
   virtual Result<std::vector<Event>> read(const std::string& stream, std::uint64_t afterId,
                                           std::size_t limit = 1000) = 0;
+  // Retention (SDK ABI 2.0): deletes the oldest events of `stream`, in id
+  // order, at most `limit` (1..10000) of them, stopping at the first whose
+  // timestamp is not before `beforeMs` — what remains is always the newest part
+  // of the stream. Returns how many went. Ids are never reused: appends go on
+  // after the last id ever given, even when every event was deleted.
+  virtual Result<std::uint64_t> trim(const std::string& stream, std::int64_t beforeMs, std::size_t limit) = 0;
+
+  // ---- counters ----
+  // The committed value of every counter whose name starts with `prefix`
+  // (empty: all), by name (Transaction::addToCounter). A counter exists from
+  // its first addition, even when it is back at 0. kInvalidArgument for a
+  // prefix no name can start with; kOutOfRange when more than 10000 match.
+  // (SDK ABI 2.0)
+  virtual Result<std::map<std::string, std::int64_t>> counters(const std::string& prefix) = 0;
 
   // ---- units of work ----
   // Runs `work` in one transaction: commits when it returns OK, rolls back

@@ -43,6 +43,10 @@ struct QueueDepth {
   std::map<int, std::uint64_t> byPriority;
 };
 
+// Whether a failed attempt may be tried again (TaskService::failed). An enum,
+// not a bool, so that a call site says what it means (SDK ABI 2.0).
+enum class Retry { kAllowed, kNever };
+
 class TaskService : public Service {
  public:
   static constexpr ServiceId kServiceId{"hive.tasks", 1};
@@ -65,10 +69,11 @@ class TaskService : public Service {
   // the message names its place, and nothing changes.
   virtual Status succeeded(const std::string& taskId, const std::string& leaseToken,
                            const std::string& result) = 0;
-  // A failed attempt: retried with backoff while attempts remain (and `retryable`),
-  // `dead` after the last one.
+  // A failed attempt: with Retry::kAllowed retried with backoff while attempts
+  // remain, `dead` after the last one; with Retry::kNever `dead` at once (the
+  // agent knows another attempt cannot succeed, e.g. bad input).
   virtual Status failed(const std::string& taskId, const std::string& leaseToken, const std::string& error,
-                        bool retryable = true) = 0;
+                        Retry retry = Retry::kAllowed) = 0;
   // The agent cannot finish it (went offline, drained): back to the queue now.
   virtual Status released(const std::string& taskId, const std::string& leaseToken,
                           const std::string& reason) = 0;

@@ -39,9 +39,14 @@
 //               claim/lease/extend/expiry, stale tokens (kFailedPrecondition) on
 //               complete/fail/extend, fail with retryAfter, cancel,
 //               releaseExpired, depth, onClaimable wake-ups, two claimers.
-//   Events    — ids 1,2,3… per stream, read after id with limit, concurrent appends.
+//   Events    — ids 1,2,3… per stream, read after id with limit, concurrent
+//               appends; trim deletes only old events, a prefix, and ids go on.
 //   Transact  — all or nothing, documents + queue + events in one unit,
-//               concurrent units where some fail.
+//               concurrent units where some fail; claim and extend inside a
+//               unit commit and roll back with it, concurrent claiming units
+//               never share an item.
+//   Counters  — exact under concurrent units (some failing), prefixes, bad
+//               names, the 64-bit range.
 //   Names     — invalid collection/queue/stream names and ids: kInvalidArgument.
 //   Health    — ping() and schemaVersion().
 #pragma once
@@ -1637,6 +1642,376 @@ TEST_P(StoreConformance, TransactConcurrentUnitsFailIndependently) {
     EXPECT_EQ(logged, expected);
     for (std::size_t i = 0; i < events->size(); ++i) EXPECT_EQ((*events)[i].id, i + 1);
   }
+}
+
+// ---------------------------------------------------------------- claims inside units (SDK ABI 2.0)
+
+TEST_P(StoreConformance, TransactClaimExtendAndRecordsCommitTogether) {
+  HIVE_STORE_ASSERT_OK(store().declareCollection({"tasks", {}}));
+  auto first = enqueueOrFail("work", "first", 9);
+  auto second = enqueueOrFail("work", "second", 8);
+  auto third = enqueueOrFail("work", "third", 1);
+  std::vector<store::QueueItem> claimed;
+  store::QueueItem extended;
+  Status status = store().transact([&](store::Transaction& tx) -> Status {
+    store::ClaimRequest request;
+    request.queue = "work";
+    request.claimant = "agent-1";
+    request.lease = 30s;
+    request.maxItems = 2;
+    claimed = HIVE_TRY(tx.claim(request));
+    for (const auto& item : claimed)
+      HIVE_TRY(tx.put("tasks", document(item.id, "assigned"), store::kMustNotExist));
+    if (!claimed.empty()) extended = HIVE_TRY(tx.extend("work", claimed[0].id, claimed[0].leaseToken, 10min));
+    HIVE_TRY(tx.addToCounter("tasks.assigned", static_cast<std::int64_t>(claimed.size())));
+    return okStatus();
+  });
+  HIVE_STORE_ASSERT_OK(status);
+  ASSERT_EQ(claimed.size(), 2u);
+  EXPECT_EQ(claimed[0].id, first.id);
+  EXPECT_EQ(claimed[1].id, second.id);
+  for (const auto& item : claimed) {
+    EXPECT_EQ(item.attempts, 1u);
+    EXPECT_EQ(item.claimant, "agent-1");
+    auto peeked = store().peek("work", item.id);
+    HIVE_STORE_ASSERT_OK(peeked);
+    EXPECT_EQ(peeked->leaseToken, item.leaseToken) << "the lease the unit returned is the one committed";
+    EXPECT_EQ(peeked->attempts, 1u);
+    HIVE_STORE_EXPECT_OK(store().get("tasks", item.id));
+  }
+  EXPECT_EQ(extended.leaseToken, claimed[0].leaseToken);
+  EXPECT_GT(extended.leaseExpiresMs, claimed[0].leaseExpiresMs + 60'000) << "10 min, not 30 s";
+  auto peeked = store().peek("work", first.id);
+  HIVE_STORE_ASSERT_OK(peeked);
+  EXPECT_EQ(peeked->leaseExpiresMs, extended.leaseExpiresMs);
+  auto counters = store().counters("tasks.");
+  HIVE_STORE_ASSERT_OK(counters);
+  EXPECT_EQ(*counters, (std::map<std::string, std::int64_t>{{"tasks.assigned", 2}}));
+  // The claimed items are leased: only the third is left, and the committed
+  // tokens complete them.
+  auto rest = claim("work", 10);
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].id, third.id);
+  for (const auto& item : claimed) HIVE_STORE_EXPECT_OK(store().complete("work", item.id, item.leaseToken));
+}
+
+TEST_P(StoreConformance, TransactClaimRollsBackWithTheUnit) {
+  HIVE_STORE_ASSERT_OK(store().declareCollection({"tasks", {}}));
+  HIVE_STORE_ASSERT_OK(store().put("tasks", document("taken", "already here")));
+  auto a = enqueueOrFail("work", "a");
+  auto b = enqueueOrFail("work", "b");
+  // A unit that returns an error, and one whose later operation fails: both
+  // leave the items claimable, unleased, their attempts unchanged.
+  std::vector<std::function<Status(store::Transaction&, const std::vector<store::QueueItem>&)>> endings = {
+      [](store::Transaction&, const std::vector<store::QueueItem>&) -> Status {
+        return aborted("the agent went away");
+      },
+      [this](store::Transaction& tx, const std::vector<store::QueueItem>&) -> Status {
+        HIVE_TRY(tx.put("tasks", document("taken", "conflict"), store::kMustNotExist));  // kAborted
+        return okStatus();
+      },
+  };
+  for (std::size_t round = 0; round < endings.size(); ++round) {
+    SCOPED_TRACE("ending " + std::to_string(round));
+    std::vector<store::QueueItem> claimed;
+    Status status = store().transact([&](store::Transaction& tx) -> Status {
+      store::ClaimRequest request;
+      request.queue = "work";
+      request.claimant = "agent-1";
+      request.maxItems = 5;
+      claimed = HIVE_TRY(tx.claim(request));
+      for (const auto& item : claimed) {
+        HIVE_TRY(tx.put("tasks", document(item.id, "assigned")));
+        HIVE_TRY(tx.extend("work", item.id, item.leaseToken, 10min));
+      }
+      HIVE_TRY(tx.addToCounter("tasks.assigned", 2));
+      return endings[round](tx, claimed);
+    });
+    HIVE_STORE_EXPECT_CODE(status, StatusCode::kAborted);
+    EXPECT_EQ(claimed.size(), 2u) << "the unit did claim before it failed";
+    EXPECT_EQ(waiting("work"), 2u) << "both items are claimable again";
+    for (const auto& id : {a.id, b.id}) {
+      auto peeked = store().peek("work", id);
+      HIVE_STORE_ASSERT_OK(peeked);
+      EXPECT_TRUE(peeked->leaseToken.empty());
+      EXPECT_EQ(peeked->attempts, 0u);
+      HIVE_STORE_EXPECT_CODE(store().get("tasks", id), StatusCode::kNotFound);
+    }
+    auto counters = store().counters("tasks.");
+    HIVE_STORE_ASSERT_OK(counters);
+    EXPECT_TRUE(counters->empty());
+    // A token of the rolled-back unit is not a lease.
+    for (const auto& item : claimed)
+      HIVE_STORE_EXPECT_CODE(store().complete("work", item.id, item.leaseToken),
+                             StatusCode::kFailedPrecondition);
+  }
+  auto claimed = claim("work", 5);
+  ASSERT_EQ(claimed.size(), 2u);
+  for (const auto& item : claimed) EXPECT_EQ(item.attempts, 1u);
+}
+
+TEST_P(StoreConformance, TransactConcurrentClaimsNeverShareAnItem) {
+  HIVE_STORE_ASSERT_OK(store().declareCollection({"assigned", {}}));
+  constexpr int kItems = 300;
+  HIVE_STORE_ASSERT_OK(store().transact([&](store::Transaction& tx) -> Status {
+    for (int i = 0; i < kItems; ++i) {
+      store::EnqueueRequest request;
+      request.queue = "work";
+      request.payload = std::to_string(i);
+      HIVE_TRY(tx.enqueue(request));
+    }
+    return okStatus();
+  }));
+  constexpr int kThreads = 4;
+  std::vector<std::vector<std::string>> taken(kThreads);
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 1000; ++round) {
+        std::vector<store::QueueItem> claimed;
+        // Every other unit fails after claiming: its items must go to someone.
+        bool fail = round % 2 == 1;
+        Status status = store().transact([&](store::Transaction& tx) -> Status {
+          store::ClaimRequest request;
+          request.queue = "work";
+          request.claimant = "agent-" + std::to_string(t);
+          request.maxItems = 4;
+          claimed = HIVE_TRY(tx.claim(request));
+          for (const auto& item : claimed)
+            HIVE_TRY(tx.put("assigned", document(item.id, std::to_string(t)), store::kMustNotExist));
+          HIVE_TRY(tx.addToCounter("assigned", static_cast<std::int64_t>(claimed.size())));
+          if (fail) return failedPrecondition("planned");
+          return okStatus();
+        });
+        if (fail) {
+          if (status.code() != StatusCode::kFailedPrecondition) {
+            ++errors;
+            ADD_FAILURE() << "thread " << t << ": " << status.toString();
+          }
+          continue;
+        }
+        if (!status.ok()) {
+          ++errors;
+          ADD_FAILURE() << "thread " << t << ": " << status.toString();
+          continue;
+        }
+        if (claimed.empty()) break;
+        for (const auto& item : claimed) taken[t].push_back(item.payload);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(errors.load(), 0);
+  std::map<std::string, int> times;
+  for (const auto& list : taken)
+    for (const auto& payload : list) ++times[payload];
+  for (const auto& [payload, count] : times) EXPECT_EQ(count, 1) << "item " << payload << " claimed twice";
+  EXPECT_EQ(times.size(), static_cast<std::size_t>(kItems)) << "items lost";
+  auto counters = store().counters("assigned");
+  HIVE_STORE_ASSERT_OK(counters);
+  EXPECT_EQ(*counters, (std::map<std::string, std::int64_t>{{"assigned", kItems}}));
+  EXPECT_EQ(waiting("work"), 0u);
+}
+
+TEST_P(StoreConformance, TransactExtendWithAStaleTokenFailsTheUnit) {
+  auto item = enqueueOrFail("work", "w");
+  auto claimed = claim("work", 1, 30s);
+  ASSERT_EQ(claimed.size(), 1u);
+  Status status = store().transact([&](store::Transaction& tx) -> Status {
+    HIVE_TRY(tx.append("log", "extend", "x"));
+    HIVE_TRY(tx.extend("work", item.id, "not-the-token", 10min));
+    return okStatus();
+  });
+  HIVE_STORE_EXPECT_CODE(status, StatusCode::kFailedPrecondition);
+  auto events = store().read("log", 0);
+  HIVE_STORE_ASSERT_OK(events);
+  EXPECT_TRUE(events->empty()) << "the unit rolled back";
+  auto peeked = store().peek("work", item.id);
+  HIVE_STORE_ASSERT_OK(peeked);
+  EXPECT_EQ(peeked->leaseExpiresMs, claimed[0].leaseExpiresMs) << "the lease did not move";
+
+  status = store().transact([&](store::Transaction& tx) -> Status {
+    HIVE_TRY(tx.extend("work", "absent", claimed[0].leaseToken, 10min));
+    return okStatus();
+  });
+  HIVE_STORE_EXPECT_CODE(status, StatusCode::kNotFound);
+  // Bad requests inside a unit are refused like outside it.
+  for (std::size_t maxItems : {std::size_t{0}, std::size_t{100000}}) {
+    status = store().transact([&](store::Transaction& tx) -> Status {
+      store::ClaimRequest request;
+      request.queue = "work";
+      request.maxItems = maxItems;
+      HIVE_TRY(tx.claim(request));
+      return okStatus();
+    });
+    HIVE_STORE_EXPECT_CODE(status, StatusCode::kInvalidArgument);
+  }
+  status = store().transact([&](store::Transaction& tx) -> Status {
+    store::ClaimRequest request;
+    request.queue = "Bad Queue";
+    HIVE_TRY(tx.claim(request));
+    return okStatus();
+  });
+  HIVE_STORE_EXPECT_CODE(status, StatusCode::kInvalidArgument);
+  status = store().transact([&](store::Transaction& tx) -> Status {
+    HIVE_TRY(tx.extend("work", item.id, claimed[0].leaseToken, 0ms));
+    return okStatus();
+  });
+  HIVE_STORE_EXPECT_CODE(status, StatusCode::kInvalidArgument);
+  // The good token extends inside a unit.
+  status = store().transact([&](store::Transaction& tx) -> Status {
+    HIVE_TRY(tx.extend("work", item.id, claimed[0].leaseToken, 10min));
+    return okStatus();
+  });
+  HIVE_STORE_EXPECT_OK(status);
+  peeked = store().peek("work", item.id);
+  HIVE_STORE_ASSERT_OK(peeked);
+  EXPECT_GT(peeked->leaseExpiresMs, claimed[0].leaseExpiresMs + 60'000);
+}
+
+// ---------------------------------------------------------------- counters (SDK ABI 2.0)
+
+TEST_P(StoreConformance, CountersExactUnderConcurrentUnits) {
+  constexpr int kThreads = 4;
+  constexpr int kUnits = 40;
+  std::atomic<int> unexpected{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kUnits; ++i) {
+        bool shouldFail = (i + t) % 4 == 0;
+        Status status = store().transact([&](store::Transaction& tx) -> Status {
+          HIVE_TRY(tx.addToCounter("tasks.status.queued", 1));
+          HIVE_TRY(tx.addToCounter("tasks.status.running", 2));
+          HIVE_TRY(tx.addToCounter("tasks.status.queued", -3));
+          HIVE_TRY(tx.addToCounter("other", 1));
+          if (shouldFail) return failedPrecondition("planned failure");
+          return okStatus();
+        });
+        bool asExpected = shouldFail ? status.code() == StatusCode::kFailedPrecondition : status.ok();
+        if (!asExpected) {
+          ++unexpected;
+          ADD_FAILURE() << status.toString();
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(unexpected.load(), 0);
+  const std::int64_t committed = kThreads * kUnits - kThreads * kUnits / 4;
+  auto tasks = store().counters("tasks.status.");
+  HIVE_STORE_ASSERT_OK(tasks);
+  EXPECT_EQ(*tasks, (std::map<std::string, std::int64_t>{{"tasks.status.queued", -2 * committed},
+                                                         {"tasks.status.running", 2 * committed}}));
+  auto all = store().counters("");
+  HIVE_STORE_ASSERT_OK(all);
+  EXPECT_EQ(all->size(), 3u);
+  EXPECT_EQ(all->count("other"), 1u);
+  auto none = store().counters("tasks.status.x");
+  HIVE_STORE_ASSERT_OK(none);
+  EXPECT_TRUE(none->empty());
+  // A counter back at 0 still exists.
+  HIVE_STORE_ASSERT_OK(store().transact(
+      [&](store::Transaction& tx) -> Status { return tx.addToCounter("other", -committed); }));
+  auto other = store().counters("other");
+  HIVE_STORE_ASSERT_OK(other);
+  EXPECT_EQ(*other, (std::map<std::string, std::int64_t>{{"other", 0}}));
+}
+
+TEST_P(StoreConformance, CountersRefuseBadNamesAndLeavingTheRange) {
+  for (const std::string& name :
+       {std::string(), std::string("Tasks"), std::string("1x"), std::string("a b"), std::string(64, 'a')}) {
+    SCOPED_TRACE("name '" + name + "'");
+    Status status = store().transact([&](store::Transaction& tx) -> Status {
+      HIVE_TRY(tx.addToCounter("fine", 1));
+      HIVE_TRY(tx.addToCounter(name, 1));
+      return okStatus();
+    });
+    HIVE_STORE_EXPECT_CODE(status, StatusCode::kInvalidArgument);
+    if (!name.empty()) HIVE_STORE_EXPECT_CODE(store().counters(name), StatusCode::kInvalidArgument);
+  }
+  auto counters = store().counters("");
+  HIVE_STORE_ASSERT_OK(counters);
+  EXPECT_TRUE(counters->empty()) << "the failed units added nothing";
+
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  HIVE_STORE_ASSERT_OK(store().transact([](store::Transaction& tx) { return tx.addToCounter("big", kMax); }));
+  HIVE_STORE_EXPECT_CODE(store().transact([](store::Transaction& tx) { return tx.addToCounter("big", 1); }),
+                         StatusCode::kOutOfRange);
+  HIVE_STORE_ASSERT_OK(
+      store().transact([](store::Transaction& tx) { return tx.addToCounter("small", -kMax); }));
+  HIVE_STORE_EXPECT_CODE(
+      store().transact([](store::Transaction& tx) { return tx.addToCounter("small", -2); }),
+      StatusCode::kOutOfRange);
+  counters = store().counters("");
+  HIVE_STORE_ASSERT_OK(counters);
+  EXPECT_EQ(*counters, (std::map<std::string, std::int64_t>{{"big", kMax}, {"small", -kMax}}));
+}
+
+// ---------------------------------------------------------------- retention (SDK ABI 2.0)
+
+TEST_P(StoreConformance, EventsTrimDeletesOnlyOldEventsAndIdsGoOn) {
+  for (int i = 1; i <= 3; ++i) HIVE_STORE_ASSERT_OK(store().append("log", "old", std::to_string(i)));
+  HIVE_STORE_ASSERT_OK(store().append("keep", "other", "x"));
+  auto old = store().read("log", 0);
+  HIVE_STORE_ASSERT_OK(old);
+  ASSERT_EQ(old->size(), 3u);
+  const std::int64_t cut = (*old)[2].timestampMs + 1;
+  // The store's clock (the database's, for a shared store) must pass the cut.
+  std::vector<store::Event> young;
+  ASSERT_TRUE(waitFor([&] {
+    auto id = store().append("log", "young", "probe");
+    auto events = store().read("log", 3);
+    if (!id.ok() || !events.ok()) return false;
+    young = *events;
+    return !young.empty() && young.back().timestampMs > cut;
+  }));
+  const std::uint64_t lastId = young.back().id;
+  // Probes appended while the clock had not passed the cut are old too: the
+  // first young event is where trimming must stop.
+  std::size_t oldCount = 3;
+  for (const auto& event : young) oldCount += event.timestampMs < cut ? 1 : 0;
+
+  HIVE_STORE_EXPECT_CODE(store().trim("log", cut, 0), StatusCode::kInvalidArgument);
+  HIVE_STORE_EXPECT_CODE(store().trim("log", cut, 10001), StatusCode::kInvalidArgument);
+  HIVE_STORE_EXPECT_CODE(store().trim("Bad Stream", cut, 10), StatusCode::kInvalidArgument);
+  auto untouched = store().read("log", 0);
+  HIVE_STORE_ASSERT_OK(untouched);
+  EXPECT_EQ(untouched->size(), static_cast<std::size_t>(lastId)) << "refused trims deleted nothing";
+
+  auto first = store().trim("log", cut, 2);
+  HIVE_STORE_ASSERT_OK(first);
+  EXPECT_EQ(*first, 2u) << "at most `limit`";
+  auto rest = store().trim("log", cut, 10000);
+  HIVE_STORE_ASSERT_OK(rest);
+  EXPECT_EQ(*rest, oldCount - 2) << "only the events older than the cut";
+  auto left = store().read("log", 0);
+  HIVE_STORE_ASSERT_OK(left);
+  ASSERT_FALSE(left->empty());
+  EXPECT_EQ(left->front().id, oldCount + 1);
+  EXPECT_EQ(left->back().id, lastId);
+  for (const auto& event : *left) EXPECT_GE(event.timestampMs, cut);
+  auto again = store().trim("log", cut, 10000);
+  HIVE_STORE_ASSERT_OK(again);
+  EXPECT_EQ(*again, 0u);
+
+  // Everything goes; the next append does not reuse an id.
+  auto all = store().trim("log", std::numeric_limits<std::int64_t>::max(), 10000);
+  HIVE_STORE_ASSERT_OK(all);
+  EXPECT_EQ(*all, lastId - oldCount);
+  auto empty = store().read("log", 0);
+  HIVE_STORE_ASSERT_OK(empty);
+  EXPECT_TRUE(empty->empty());
+  auto next = store().append("log", "after", "y");
+  HIVE_STORE_ASSERT_OK(next);
+  EXPECT_EQ(*next, lastId + 1) << "ids are never reused";
+  auto keep = store().read("keep", 0);
+  HIVE_STORE_ASSERT_OK(keep);
+  EXPECT_EQ(keep->size(), 1u) << "other streams are untouched";
+  auto nothing = store().trim("never-written", std::numeric_limits<std::int64_t>::max(), 10);
+  HIVE_STORE_ASSERT_OK(nothing);
+  EXPECT_EQ(*nothing, 0u);
 }
 
 // ---------------------------------------------------------------- names
