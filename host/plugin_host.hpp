@@ -22,6 +22,7 @@ class MetricsRegistry;
 class Runtime;
 class ServiceDirectory;
 class LibraryReaper;
+struct HostState;
 
 enum class PluginState { kDiscovered, kLoaded, kConfigured, kStarted, kStopped, kUnloaded, kFailed };
 
@@ -113,28 +114,8 @@ class PluginHost {
   Logger& log();
 
  private:
-  struct Generation;
-  struct Instance;
   void failDependents(const std::string& failed);
-  void stopInstance(Instance& instance);
-  void destroyInstance(Instance& instance);
-  struct SwapPlan;
-  // A plugin that is to run `next` (a swap, or a plugin being enabled).
-  struct PlannedChange {
-    const Instance* instance;
-    const PluginManifest* next;
-  };
-  // Whether the running set stays consistent once `changes` are made; names in
-  // `blocker` a running consumer that would break (empty when none).
-  Status checkSwapSet(const std::vector<PlannedChange>& changes, std::string& blocker) const;
-  void retire(std::unique_ptr<Instance> old);
-  // Keeps a generation's objects and library (state zombie): destroying them
-  // with work in flight would crash.
-  void keepAsZombie(Generation& generation, const std::string& reason);
-  void updateRetired(const std::vector<std::string>& closed);
-
-  struct State;
-  std::unique_ptr<State> state_;
+  std::unique_ptr<HostState> state_;
 };
 
 }  // namespace hive::host
