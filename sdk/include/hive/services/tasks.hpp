@@ -70,7 +70,7 @@ class TaskService : public Service {
   virtual Status succeeded(const std::string& taskId, const std::string& leaseToken,
                            const std::string& result) = 0;
   // A failed attempt: with Retry::kAllowed retried with backoff while attempts
-  // remain, `dead` after the last one; with Retry::kNever `dead` at once (the
+  // remain, `dead` after the last one; with Retry::kNever `failed` at once (the
   // agent knows another attempt cannot succeed, e.g. bad input).
   virtual Status failed(const std::string& taskId, const std::string& leaseToken, const std::string& error,
                         Retry retry = Retry::kAllowed) = 0;
@@ -82,6 +82,21 @@ class TaskService : public Service {
   [[nodiscard]] virtual std::unique_ptr<Subscription> onWork(std::function<void()> callback) = 0;
   // Waiting tasks by required capability set and priority.
   virtual Result<std::vector<QueueDepth>> depth() = 0;
+
+  // Several ends of attempts at once (an agent that finished a burst): the
+  // reports go into one store transaction when they can, so that they share
+  // one commit. Each gets the status succeeded(), failed() or released() would
+  // have returned for it, in order. (SDK ABI 2.0)
+  enum class Outcome { kSucceeded, kFailed, kReleased };
+  struct Report {
+    std::string taskId;
+    std::string leaseToken;
+    Outcome outcome = Outcome::kSucceeded;
+    std::string result;             // JSON, for kSucceeded
+    std::string error;              // for kFailed and kReleased
+    Retry retry = Retry::kAllowed;  // for kFailed
+  };
+  virtual std::vector<Status> finish(const std::vector<Report>& reports) = 0;
 };
 
 }  // namespace hive::tasks
