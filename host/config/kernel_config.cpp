@@ -1,12 +1,29 @@
 #include "host/config/kernel_config.hpp"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "host/config/yaml_loader.hpp"
 #include "host/manifest.hpp"
 #include "host/semver.hpp"
 
 namespace hive::host {
+
+int usableCores() {
+  // The affinity mask, not the machine: a container or taskset may give fewer.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+int defaultIoThreads(int cores) { return std::max(1, cores / 2); }
+
+int defaultBlockingThreads(int cores) { return std::clamp(4 * cores, 8, 64); }
+
 namespace {
 
 namespace fs = std::filesystem;

@@ -26,11 +26,19 @@ struct PluginEntry {
   SourceLocation location;  // of the plugin's key in the file
 };
 
+// The thread defaults, from the cores this process may run on: half of them
+// for I/O (at least 1: on 2 cores one I/O thread leaves the other to the
+// store's writer and the blocking pool), and 4 blocking threads per core
+// within 8..64 (they mostly wait on storage, not on a core).
+int usableCores();
+int defaultIoThreads(int cores);
+int defaultBlockingThreads(int cores);
+
 struct KernelConfig {
   std::string sourceFile;
   std::vector<std::string> pluginDirectories;  // absolute
-  int ioThreads = 2;
-  int blockingThreads = 4;
+  int ioThreads = defaultIoThreads(usableCores());
+  int blockingThreads = defaultBlockingThreads(usableCores());
   LogLevel logLevel = LogLevel::kInfo;
   LogFormat logFormat = LogFormat::kText;
   std::chrono::milliseconds drainDeadline{10'000};

@@ -1,4 +1,6 @@
 // The kernel configuration: YAML with locations, ${VAR} expansion, validation.
+#include <sched.h>
+
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -472,8 +474,8 @@ TEST_F(ConfigTest, DefaultsApplyToAnEmptyFile) {
   ASSERT_THAT(load(""), IsEmpty());
   const auto& c = config();
   EXPECT_THAT(c.pluginDirectories, ElementsAre(in("plugins")));
-  EXPECT_EQ(c.ioThreads, 2);
-  EXPECT_EQ(c.blockingThreads, 4);
+  EXPECT_EQ(c.ioThreads, defaultIoThreads(usableCores()));
+  EXPECT_EQ(c.blockingThreads, defaultBlockingThreads(usableCores()));
   EXPECT_EQ(c.logLevel, LogLevel::kInfo);
   EXPECT_EQ(c.logFormat, LogFormat::kText);
   EXPECT_EQ(c.drainDeadline, std::chrono::seconds(10));
@@ -486,7 +488,22 @@ TEST_F(ConfigTest, EmptySectionsAreDefaultsToo) {
   ASSERT_THAT(load("hive:\nplugins:\n"), IsEmpty());
   EXPECT_THAT(config().pluginDirectories, ElementsAre(in("plugins")));
   ASSERT_THAT(load("hive: {}\nplugins: {}\n"), IsEmpty());
-  EXPECT_EQ(config().ioThreads, 2);
+  EXPECT_EQ(config().ioThreads, defaultIoThreads(usableCores()));
+}
+
+TEST(ThreadDefaults, FollowTheUsableCores) {
+  EXPECT_EQ(defaultIoThreads(1), 1);
+  EXPECT_EQ(defaultIoThreads(2), 1);
+  EXPECT_EQ(defaultIoThreads(8), 4);
+  EXPECT_EQ(defaultBlockingThreads(1), 8);
+  EXPECT_EQ(defaultBlockingThreads(2), 8);
+  EXPECT_EQ(defaultBlockingThreads(8), 32);
+  EXPECT_EQ(defaultBlockingThreads(64), 64);
+  // The affinity mask of this test process, as taskset shows it.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  EXPECT_EQ(usableCores(), CPU_COUNT(&set));
 }
 
 TEST_F(ConfigTest, RelativePathsResolveAgainstTheConfigDirectory) {
@@ -800,8 +817,8 @@ TEST(ShippedConfigTest, TheEmbeddedDefaultIsValid) {
   EXPECT_THAT(lines(diagnostics), IsEmpty());
   const fs::path root = fs::path(HIVE_SOURCE_DIR).lexically_normal();
   EXPECT_THAT(result->pluginDirectories, ElementsAre((root / "build/release/plugins").string()));
-  EXPECT_EQ(result->ioThreads, 2);
-  EXPECT_EQ(result->blockingThreads, 4);
+  EXPECT_EQ(result->ioThreads, defaultIoThreads(usableCores()));  // not set: derived from the cores
+  EXPECT_EQ(result->blockingThreads, defaultBlockingThreads(usableCores()));
   EXPECT_EQ(result->logLevel, LogLevel::kInfo);
   EXPECT_EQ(result->logFormat, LogFormat::kText);
   EXPECT_EQ(result->drainDeadline, std::chrono::seconds(10));
