@@ -586,6 +586,32 @@ Status TaskCore::assign(store::Transaction& tx, Outbox& outbox, const std::strin
   return okStatus();
 }
 
+Result<std::vector<tasks::Assignment>> TaskCore::claimOneByOne(store::Store& store, const std::string& queue,
+                                                               const std::string& agent, std::size_t max) {
+  std::vector<tasks::Assignment> out;
+  auto items = store.claim({queue, agent, options_.claimLease, max, 1});
+  if (!items.ok()) return items.status();
+  for (const auto& item : *items) {
+    tasks::Assignment assignment;
+    Status done = transact([&](store::Transaction& tx, Outbox& outbox) {
+      assignment = {};
+      return assign(tx, outbox, queue, item, agent, assignment);
+    });
+    if (!done.ok()) {
+      context_.log().warn("claim of task " + item.id + " by " + agent + " not recorded: " + done.message());
+      continue;  // its lease expires and the sweep puts it back
+    }
+    if (assignment.taskId.empty()) continue;
+    auto extended = store.extend(queue, item.id, item.leaseToken, assignment.timeout);
+    if (!extended.ok()) {
+      context_.log().warn("task " + item.id + ": lease not extended: " + extended.status().message());
+      continue;
+    }
+    out.push_back(std::move(assignment));
+  }
+  return out;
+}
+
 Result<std::vector<tasks::Assignment>> TaskCore::claim(const std::string& agent,
                                                        const std::vector<std::string>& capabilities,
                                                        std::size_t max) {
@@ -606,40 +632,31 @@ Result<std::vector<tasks::Assignment>> TaskCore::claim(const std::string& agent,
   std::sort(ranked.begin(), ranked.end(), std::greater<>());
   for (const auto& [best, queue] : ranked) {
     if (out.size() >= max) break;
-    auto items = store->claim({queue, agent, options_.claimLease, max - out.size(), 1});
-    if (!items.ok()) return items.status();
-    if (items->empty()) continue;
-    // The claimed items' tasks in one transaction; when it fails (a task
-    // changed meanwhile), one by one, so that only that one is left out.
-    std::vector<tasks::Assignment> assigned(items->size());
-    auto record = [&](store::Transaction& tx, Outbox& outbox, std::size_t i) {
-      assigned[i] = {};
-      return assign(tx, outbox, queue, (*items)[i], agent, assigned[i]);
-    };
-    Status together = transact([&](store::Transaction& tx, Outbox& outbox) {
-      for (std::size_t i = 0; i < items->size(); ++i) HIVE_TRY(record(tx, outbox, i));
+    // Claim, assignment and the lease for the whole attempt in one transaction.
+    std::vector<tasks::Assignment> batch;
+    Status together = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
+      batch.clear();
+      auto items = tx.claim({queue, agent, options_.claimLease, max - out.size(), 1});
+      if (!items.ok()) return items.status();
+      for (const auto& item : *items) {
+        tasks::Assignment assignment;
+        HIVE_TRY(assign(tx, outbox, queue, item, agent, assignment));
+        if (assignment.taskId.empty()) continue;
+        // The lease now covers the whole attempt: the timeout is enforced by its expiry.
+        auto extended = tx.extend(queue, item.id, item.leaseToken, assignment.timeout);
+        if (!extended.ok()) return extended.status();
+        batch.push_back(std::move(assignment));
+      }
       return okStatus();
     });
-    for (std::size_t i = 0; i < items->size(); ++i) {
-      const store::QueueItem& item = (*items)[i];
-      if (!together.ok()) {
-        Status done = transact([&](store::Transaction& tx, Outbox& outbox) { return record(tx, outbox, i); });
-        if (!done.ok()) {
-          context_.log().warn("claim of task " + item.id + " by " + agent +
-                              " not recorded: " + done.message());
-          continue;  // its lease expires and the sweep puts it back
-        }
-      }
-      tasks::Assignment& assignment = assigned[i];
-      if (assignment.taskId.empty()) continue;
-      // The lease now covers the whole attempt: the timeout is enforced by its expiry.
-      auto extended = store->extend(queue, item.id, item.leaseToken, assignment.timeout);
-      if (!extended.ok()) {
-        context_.log().warn("task " + item.id + ": lease not extended: " + extended.status().message());
-        continue;
-      }
-      out.push_back(std::move(assignment));
+    if (!together.ok()) {
+      // One of them cannot be recorded (a task changed meanwhile, or unreadable):
+      // item by item, so that only that one waits for its claim lease to expire.
+      context_.log().debug("claim by " + agent + " in one transaction failed (" + together.message() +
+                           "); one by one");
+      batch = HIVE_TRY(claimOneByOne(*store, queue, agent, max - out.size()));
     }
+    for (auto& assignment : batch) out.push_back(std::move(assignment));
   }
   return out;
 }

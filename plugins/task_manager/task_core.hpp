@@ -100,6 +100,10 @@ class TaskCore final : public tasks::TaskService {
   bool knownQueue(const std::string& queue);
   // Records that `agent` claimed `item` (its task assigned, or dropped/dead
   // when it cannot run); `assignment` is left empty when there is nothing to hand out.
+  // The slow way of claim(), when claiming in one transaction failed: each
+  // item's task recorded in its own transaction.
+  Result<std::vector<tasks::Assignment>> claimOneByOne(store::Store& store, const std::string& queue,
+                                                       const std::string& agent, std::size_t max);
   Status assign(store::Transaction& tx, Outbox& outbox, const std::string& queue,
                 const store::QueueItem& item, const std::string& agent, tasks::Assignment& assignment);
 
