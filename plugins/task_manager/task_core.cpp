@@ -36,6 +36,7 @@ Result<Loaded> load(store::Transaction& tx, const std::string& id) {
   if (!document.ok()) return document.status();
   auto task = fromStoredJson(document->body);
   if (!task.ok()) return task.status();
+  task->storedStatus = task->status;
   return Loaded{std::move(task).value(), document->version};
 }
 
@@ -61,6 +62,14 @@ std::string gaveUp(std::uint32_t attempts, const std::string& lastError) {
   return "gave up after " + attemptCount(attempts) + (lastError.empty() ? "" : "; last error: " + lastError);
 }
 
+// Tasks by status, kept in the transactions that change them: "tasks.status.pending".
+constexpr const char* kStatusCounters = "tasks.status.";
+// Set once the counters hold every task (after the count of a store written
+// before counters existed).
+constexpr const char* kCountedMarker = "tasks.counted";
+
+std::string statusCounter(TaskStatus status) { return kStatusCounters + std::string(statusName(status)); }
+
 std::string eventJson(const std::string& event, const Task& task) {
   return "{\"event\":" + http::jsonQuote(event) + ",\"task\":" + toEventJson(task) + "}";
 }
@@ -75,6 +84,10 @@ struct TaskCore::Outbox {
   // Records a state change of `task` in the durable event log (same transaction)
   // and for publication after commit.
   Status record(store::Transaction& tx, const Task& task, const std::string& event) {
+    if (task.storedStatus != task.status) {
+      if (task.storedStatus) HIVE_TRY(tx.addToCounter(statusCounter(*task.storedStatus), -1));
+      HIVE_TRY(tx.addToCounter(statusCounter(task.status), 1));
+    }
     std::string body = eventJson(event, task);
     auto appended = tx.append(kEventLog, event, body);
     if (!appended.ok()) return appended.status();
@@ -124,6 +137,7 @@ Status TaskCore::open() {
   HIVE_TRY(store->declareCollection({kDependencies, {"dep"}}));
   HIVE_TRY(store->declareCollection({kIdempotency, {}}));
   HIVE_TRY(store->declareCollection({kQueues, {}}));
+  HIVE_TRY(countExisting(*store), "counting the stored tasks");
   open_ = true;
   refreshQueues(true);
   storeWatch_ =
@@ -497,18 +511,15 @@ Result<Task> TaskCore::cancel(const std::string& id) {
 
 Result<std::string> TaskCore::stats() {
   auto store = HIVE_TRY(storeRef());
+  auto counts = store->counters(kStatusCounters);
+  if (!counts.ok()) return counts.status();
   std::string byStatus;
   for (int s = 0; s <= static_cast<int>(TaskStatus::kDead); ++s) {
-    std::string name(statusName(static_cast<TaskStatus>(s)));
-    std::uint64_t count = 0;
-    std::string cursor;
-    do {
-      auto page = store->list({kTasks, {{"status", name}}, kTaskPage, cursor});
-      if (!page.ok()) return page.status();
-      count += page->items.size();
-      cursor = page->nextCursor;
-    } while (!cursor.empty());
-    byStatus += (byStatus.empty() ? "" : ",") + http::jsonQuote(name) + ":" + std::to_string(count);
+    auto status = static_cast<TaskStatus>(s);
+    auto found = counts->find(statusCounter(status));
+    std::int64_t count = found == counts->end() ? 0 : std::max<std::int64_t>(found->second, 0);
+    byStatus += (byStatus.empty() ? "" : ",") + http::jsonQuote(std::string(statusName(status))) + ":" +
+                std::to_string(count);
   }
   auto queues = depth();
   if (!queues.ok()) return queues.status();
@@ -867,6 +878,118 @@ std::vector<Status> TaskCore::finish(const std::vector<Report>& reports) {
   return out;
 }
 
+// ---- counts and retention ----
+
+Status TaskCore::countExisting(store::Store& store) {
+  auto marker = HIVE_TRY(store.counters(kCountedMarker));
+  if (marker.count(kCountedMarker) != 0) return okStatus();
+  // A new store, or one written before the counters existed: counted by
+  // listing, once. (Another node doing the same at the same moment would count
+  // twice: start the first node of an upgraded cluster alone.)
+  std::map<TaskStatus, std::int64_t> counts;
+  for (int s = 0; s <= static_cast<int>(TaskStatus::kDead); ++s) {
+    auto status = static_cast<TaskStatus>(s);
+    std::string cursor;
+    do {
+      auto page = HIVE_TRY(store.list({kTasks, {{"status", std::string(statusName(status))}}, 1000, cursor}));
+      counts[status] += static_cast<std::int64_t>(page.items.size());
+      cursor = page.nextCursor;
+    } while (!cursor.empty());
+  }
+  return store.transact([&](store::Transaction& tx) -> Status {
+    for (const auto& [status, count] : counts)
+      if (count != 0) HIVE_TRY(tx.addToCounter(statusCounter(status), count));
+    return tx.addToCounter(kCountedMarker, 1);
+  });
+}
+
+std::chrono::milliseconds TaskCore::retentionFor(const std::string& type) const {
+  auto found = options_.retentionByType.find(type);
+  return found == options_.retentionByType.end() ? options_.retention : found->second;
+}
+
+std::size_t TaskCore::remove(const std::vector<std::string>& ids, std::int64_t now) {
+  auto store = store_.lease();
+  if (!store) return 0;
+  std::size_t removed = 0;
+  Status done = transact([&](store::Transaction& tx, Outbox&) -> Status {
+    removed = 0;
+    for (const auto& id : ids) {
+      auto loaded = load(tx, id);
+      if (!loaded.ok()) {
+        if (loaded.status().code() == StatusCode::kNotFound) continue;  // another node was first
+        return loaded.status();
+      }
+      const Task& t = loaded->task;
+      if (!isTerminal(t.status) || t.finishedAtMs + retentionFor(t.type).count() > now) continue;
+      HIVE_TRY(tx.remove(kTasks, id, loaded->version));
+      HIVE_TRY(tx.addToCounter(statusCounter(t.status), -1));
+      auto gone = [](Status s) { return s.ok() || s.code() == StatusCode::kNotFound ? okStatus() : s; };
+      // A later submission with its key makes a new task.
+      if (!t.idempotencyKey.empty()) HIVE_TRY(gone(tx.remove(kIdempotency, t.idempotencyKey)));
+      for (const auto& dependency : t.dependsOn)
+        HIVE_TRY(gone(tx.remove(kDependencies, dependency + ":" + id)));
+      ++removed;
+    }
+    return okStatus();
+  });
+  if (!done.ok()) {
+    context_.log().warn("retention: deleting " + std::to_string(ids.size()) +
+                        " tasks failed: " + done.message());
+    return 0;
+  }
+  return removed;
+}
+
+std::size_t TaskCore::expire() {
+  auto store = store_.lease();
+  if (!store || !open_) return 0;
+  std::int64_t now = nowMs();
+  std::chrono::milliseconds shortest = options_.retention, longest = options_.retention;
+  for (const auto& [type, retention] : options_.retentionByType) {
+    shortest = std::min(shortest, retention);
+    longest = std::max(longest, retention);
+  }
+  std::size_t removed = 0;
+  for (TaskStatus status :
+       {TaskStatus::kSucceeded, TaskStatus::kFailed, TaskStatus::kCancelled, TaskStatus::kDead}) {
+    std::string cursor;
+    bool done = false;
+    while (!done && open_) {
+      auto page = store->list(
+          {kTasks, {{"status", std::string(statusName(status))}}, options_.retentionBatch, cursor});
+      if (!page.ok()) break;
+      std::vector<std::string> expired;
+      for (const auto& d : page->items) {
+        // Listed in id order, which is creation order: a task created within the
+        // shortest retention finished within it too, and so did every later one.
+        if (d.createdAtMs > now - shortest.count()) {
+          done = true;
+          break;
+        }
+        auto task = fromStoredJson(d.body);
+        if (task.ok() && task->finishedAtMs + retentionFor(task->type).count() <= now)
+          expired.push_back(d.id);
+      }
+      // Each batch its own transaction: writers wait for one batch at most.
+      if (!expired.empty()) removed += remove(expired, now);
+      cursor = page->nextCursor;
+      if (cursor.empty()) done = true;
+    }
+  }
+  // The event log: what is older than the longest retention.
+  for (int round = 0; round < 100 && open_; ++round) {
+    auto trimmed = store->trim(kEventLog, now - longest.count(), 10000);
+    if (!trimmed.ok()) {
+      context_.log().warn("retention: trimming the task event log failed: " + trimmed.status().message());
+      break;
+    }
+    if (*trimmed < 10000) break;
+  }
+  if (removed > 0) context_.log().info("retention: deleted " + std::to_string(removed) + " finished tasks");
+  return removed;
+}
+
 // ---- dependencies ----
 
 void TaskCore::settleDependents(const std::string& taskId, bool succeeded) {
@@ -1050,6 +1173,10 @@ void TaskCore::sweep() {
       }
       cursor = page->nextCursor;
     } while (!cursor.empty());
+  }
+  if (now - lastExpiry_ >= options_.retentionPeriod) {
+    lastExpiry_ = now;
+    expire();
   }
 }
 

@@ -27,6 +27,11 @@ struct Options {
   std::chrono::milliseconds aging{30000};  // a waiting task gains one priority level per period
   std::chrono::milliseconds claimLease{30000};
   std::chrono::milliseconds sweepPeriod{1000};
+  // Finished tasks (and their events) are deleted this long after they finished.
+  std::chrono::milliseconds retention{std::chrono::hours(24 * 7)};
+  std::map<std::string, std::chrono::milliseconds> retentionByType;  // task type → its own retention
+  std::size_t retentionBatch = 100;                                  // tasks deleted per transaction
+  std::chrono::milliseconds retentionPeriod{10000};                  // how often the sweep looks
 };
 
 struct TaskPage {
@@ -65,8 +70,11 @@ class TaskCore final : public tasks::TaskService {
   Result<std::vector<store::Event>> events(std::uint64_t afterId, std::size_t limit);
   // {"by_status": {...}, "queues": [...]} as JSON.
   Result<std::string> stats();
-  // Expired leases, dependencies, aging. Runs on the blocking executor.
+  // Expired leases, dependencies, aging, retention. Runs on the blocking executor.
   void sweep();
+  // Deletes the finished tasks (and events) past their retention, in batches;
+  // returns how many tasks went.
+  std::size_t expire();
 
   // tasks::TaskService
   Result<std::vector<tasks::Assignment>> claim(const std::string& agent,
@@ -98,6 +106,11 @@ class TaskCore final : public tasks::TaskService {
   // Commits the waiting submissions in groups until none is left.
   void drainSubmissions();
   bool knownQueue(const std::string& queue);
+  // Counts the tasks of a store written before the counters existed, once.
+  Status countExisting(store::Store& store);
+  std::chrono::milliseconds retentionFor(const std::string& type) const;
+  // Deletes `ids` (finished, past retention) in one transaction; how many went.
+  std::size_t remove(const std::vector<std::string>& ids, std::int64_t now);
   // Records that `agent` claimed `item` (its task assigned, or dropped/dead
   // when it cannot run); `assignment` is left empty when there is nothing to hand out.
   // The slow way of claim(), when claiming in one transaction failed: each
@@ -170,6 +183,7 @@ class TaskCore final : public tasks::TaskService {
   bool submitDraining_ = false;
 
   std::chrono::steady_clock::time_point lastAging_{};
+  std::chrono::steady_clock::time_point lastExpiry_{};
   std::chrono::steady_clock::time_point lastWaitingCheck_{};
 };
 

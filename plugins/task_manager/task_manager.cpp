@@ -206,6 +206,30 @@ class TaskManagerPlugin final : public Plugin {
         static_cast<std::size_t>(reader.get<std::int64_t>("max_payload_bytes", o.limits.maxPayloadBytes));
     o.limits.maxAttempts = static_cast<std::uint32_t>(reader.get<std::int64_t>("max_attempts_limit", 20));
     o.limits.maxTimeout = reader.get<std::chrono::milliseconds>("max_timeout", o.limits.maxTimeout);
+    o.retention = reader.get<std::chrono::milliseconds>("retention", o.retention);
+    if (o.retention < std::chrono::seconds(1) || o.retention > std::chrono::hours(24 * 3650))
+      reader.reject("retention", "must be between 1s and 87600h (10 years)");
+    if (const ConfigNode& byType = reader.child("retention_by_type"); !byType.isNull()) {
+      if (!byType.isMap()) {
+        reader.reject("retention_by_type", "expected a map of task type to duration");
+      } else {
+        ConfigReader types(byType, diagnostics);
+        for (const auto& entry : byType.entries()) {
+          auto retention = types.get<std::chrono::milliseconds>(entry.key, o.retention);
+          if (retention < std::chrono::seconds(1) || retention > std::chrono::hours(24 * 3650))
+            types.reject(entry.key, "must be between 1s and 87600h (10 years)");
+          o.retentionByType[entry.key] = retention;
+        }
+        types.finish();
+      }
+    }
+    o.retentionBatch = static_cast<std::size_t>(
+        reader.get<std::int64_t>("retention_batch", static_cast<std::int64_t>(o.retentionBatch)));
+    if (o.retentionBatch < 1 || o.retentionBatch > 1000)
+      reader.reject("retention_batch", "must be between 1 and 1000");
+    o.retentionPeriod = reader.get<std::chrono::milliseconds>("retention_period", o.retentionPeriod);
+    if (o.retentionPeriod < std::chrono::seconds(1) || o.retentionPeriod > std::chrono::hours(24))
+      reader.reject("retention_period", "must be between 1s and 24h");
     // Upper bounds too: every duration here is added to clock readings.
     if (o.limits.maxTimeout < std::chrono::seconds(1) || o.limits.maxTimeout > std::chrono::hours(24 * 30))
       reader.reject("max_timeout", "must be between 1s and 720h");

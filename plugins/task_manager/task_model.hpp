@@ -63,6 +63,9 @@ struct Task {
   std::int64_t queuedAtMs = 0;
   std::int64_t startedAtMs = 0;
   std::int64_t finishedAtMs = 0;
+  // Not stored: the status it had when it was read from the store (none for a
+  // new task), so that a change of status moves the counts (tasks.status.*).
+  std::optional<TaskStatus> storedStatus;
 };
 
 // The furthest ahead a task may be scheduled (`not_before_ms`): 366 days.

@@ -33,7 +33,7 @@ class TaskManagerTest : public ::testing::Test {
     harness_ = std::move(manager).value();
     harness_->provideFake<store::Store>(std::static_pointer_cast<store::Store>(leases[0].service),
                                         "storage_sqlite");
-    harness_->setConfig(hive::testing::configFromPairs({{"retry_base", "10ms"}, {"retry_max", "20ms"}}));
+    harness_->setConfig(config());
     Status started = harness_->start();
     ASSERT_TRUE(started.ok()) << started.toString();
     auto routes = harness_->services().get<http::RouteProvider>();
@@ -42,6 +42,10 @@ class TaskManagerTest : public ::testing::Test {
     auto tasks = harness_->services().get<tasks::TaskService>();
     ASSERT_TRUE(tasks.ok());
     tasks_ = *tasks;
+  }
+
+  virtual ConfigNode config() {
+    return hive::testing::configFromPairs({{"retry_base", "10ms"}, {"retry_max", "20ms"}});
   }
 
   void TearDown() override {
@@ -449,6 +453,155 @@ TEST_F(TaskManagerTest, TimesOutsideTheirRangeAreRefused) {
   std::string next = submit(R"({"type":"x"})");
   EXPECT_EQ(status(next), "pending");
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(1));
+}
+
+}  // namespace
+}  // namespace hive::task_manager
+
+namespace hive::task_manager {
+namespace {
+
+std::int64_t countOf(const json::object& stats, const char* status) {
+  return stats.at("by_status").as_object().at(status).as_int64();
+}
+
+TEST_F(TaskManagerTest, StatsCountEveryStatusChangeWithoutListing) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(submit(R"({"type":"a"})"));
+  auto assigned = claim("agent-1", {}, 3);
+  ASSERT_EQ(assigned.size(), 3u);
+  ASSERT_TRUE(tasks_->started(assigned[0].taskId, assigned[0].leaseToken).ok());
+  // Two results at once, as an agent's burst: one transaction.
+  auto reports = tasks_->finish({{assigned[1].taskId,
+                                  assigned[1].leaseToken,
+                                  tasks::TaskService::Outcome::kSucceeded,
+                                  "{}",
+                                  {},
+                                  tasks::Retry::kAllowed},
+                                 {assigned[2].taskId,
+                                  assigned[2].leaseToken,
+                                  tasks::TaskService::Outcome::kFailed,
+                                  {},
+                                  "bad input",
+                                  tasks::Retry::kNever}});
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_TRUE(reports[0].ok()) << reports[0].toString();
+  EXPECT_TRUE(reports[1].ok()) << reports[1].toString();
+  EXPECT_EQ(status(assigned[2].taskId), "failed");  // kNever: failed at once, not retried
+  EXPECT_EQ(call("POST", "/api/v2/tasks/" + assigned[0].taskId + "/cancel").status, 200);
+  auto stats = json::parse(call("GET", "/api/v2/tasks/stats").body).as_object();
+  EXPECT_EQ(countOf(stats, "pending"), 2);
+  EXPECT_EQ(countOf(stats, "assigned"), 0);
+  EXPECT_EQ(countOf(stats, "running"), 0);
+  EXPECT_EQ(countOf(stats, "succeeded"), 1);
+  EXPECT_EQ(countOf(stats, "failed"), 1);
+  EXPECT_EQ(countOf(stats, "cancelled"), 1);
+  // The same counts as listing gives.
+  for (const char* s : {"pending", "succeeded", "failed", "cancelled"}) {
+    auto page = json::parse(call("GET", std::string("/api/v2/tasks?status=") + s).body).as_object();
+    EXPECT_EQ(static_cast<std::int64_t>(page.at("items").as_array().size()), countOf(stats, s)) << s;
+  }
+  // A stale report in a burst changes nothing and is refused as alone.
+  auto again = tasks_->finish({{assigned[1].taskId,
+                                "stale-token",
+                                tasks::TaskService::Outcome::kSucceeded,
+                                "{}",
+                                {},
+                                tasks::Retry::kAllowed},
+                               {assigned[1].taskId,
+                                assigned[1].leaseToken,
+                                tasks::TaskService::Outcome::kSucceeded,
+                                "{}",
+                                {},
+                                tasks::Retry::kAllowed}});
+  EXPECT_EQ(again[0].code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(again[1].code(), StatusCode::kAlreadyExists);  // the same report sent again
+  stats = json::parse(call("GET", "/api/v2/tasks/stats").body).as_object();
+  EXPECT_EQ(countOf(stats, "succeeded"), 1);
+}
+
+class RetentionTest : public TaskManagerTest {
+ protected:
+  ConfigNode config() override {
+    auto section = hive::testing::configFromPairs(
+        {{"retry_base", "10ms"}, {"retry_max", "20ms"}, {"retention", "1s"}, {"retention_period", "1s"}});
+    if (keepType_) {
+      auto byType = ConfigNode::map();
+      byType.set("keep", ConfigNode::scalar("1h"));
+      section.set("retention_by_type", std::move(byType));
+    }
+    return section;
+  }
+  bool keepType_ = true;
+};
+
+TEST_F(RetentionTest, FinishedTasksPastTheirRetentionAreDeletedWithTheirCountsAndKeys) {
+  std::string keyed;
+  {
+    auto response = call("POST", "/api/v2/tasks", R"({"type":"a"})", {{"idempotency-key", "k1"}});
+    ASSERT_EQ(response.status, 201);
+    keyed = std::string(json::parse(response.body).as_object().at("id").as_string());
+  }
+  std::string a1 = submit(R"({"type":"a"})"), kept = submit(R"({"type":"keep"})");
+  auto assigned = claim("agent-1", {}, 3);
+  ASSERT_EQ(assigned.size(), 3u);
+  for (const auto& a : assigned) ASSERT_TRUE(tasks_->succeeded(a.taskId, a.leaseToken, "{}").ok());
+  std::string waiting = submit(R"({"type":"a"})");
+  auto stats = json::parse(call("GET", "/api/v2/tasks/stats").body).as_object();
+  EXPECT_EQ(countOf(stats, "succeeded"), 3);
+  // Retention counts from when a task finished: 1 s here.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  sweep();
+  EXPECT_EQ(call("GET", "/api/v2/tasks/" + keyed).status, 404);
+  EXPECT_EQ(call("GET", "/api/v2/tasks/" + a1).status, 404);
+  EXPECT_EQ(status(kept), "succeeded");   // its type keeps it 1 h
+  EXPECT_EQ(status(waiting), "pending");  // not finished: never deleted
+  stats = json::parse(call("GET", "/api/v2/tasks/stats").body).as_object();
+  EXPECT_EQ(countOf(stats, "succeeded"), 1);
+  EXPECT_EQ(countOf(stats, "pending"), 1);
+  // Its Idempotency-Key went with it: the same key makes a new task.
+  auto response = call("POST", "/api/v2/tasks", R"({"type":"a"})", {{"idempotency-key", "k1"}});
+  EXPECT_EQ(response.status, 201) << response.body;
+}
+
+TEST_F(RetentionTest, TheEventLogIsTrimmedToTheLongestRetention) {
+  keepType_ = false;
+  TearDown();
+  SetUp();
+  std::string id = submit(R"({"type":"a"})");
+  auto assigned = claim("agent-1");
+  ASSERT_EQ(assigned.size(), 1u);
+  ASSERT_TRUE(tasks_->succeeded(id, assigned[0].leaseToken, "{}").ok());
+  auto store = storeHarness_->services().get<store::Store>();
+  ASSERT_TRUE(store.ok());
+  auto before = (*store)->read("tasks", 0, 100);
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->size(), 3u);  // created, assigned, succeeded
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  std::string later = submit(R"({"type":"a"})");
+  sweep();
+  auto after = (*store)->read("tasks", 0, 100);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 1u);  // only the later task's creation
+  EXPECT_EQ(after->front().type, "task.created");
+  EXPECT_GT(after->front().id, before->back().id);  // ids go on
+  EXPECT_EQ(call("GET", "/api/v2/tasks/" + id).status, 404);
+  EXPECT_EQ(status(later), "pending");
+}
+
+TEST(TaskManagerConfig, RetentionValuesAreChecked) {
+  auto manager = PluginHarness::loadLibrary(TASK_MANAGER_PLUGIN);
+  ASSERT_TRUE(manager.ok()) << manager.status().toString();
+  auto section = hive::testing::configFromPairs({{"retention", "0s"}, {"retention_batch", "5000"}});
+  auto byType = ConfigNode::map();
+  byType.set("x", ConfigNode::scalar("soon"));
+  section.set("retention_by_type", std::move(byType));
+  (*manager)->setConfig(section);
+  auto diagnostics = (*manager)->configure();
+  std::string text = diagnostics.toString();
+  EXPECT_THAT(text, ::testing::HasSubstr("'retention': must be between 1s"));
+  EXPECT_THAT(text, ::testing::HasSubstr("'retention_batch': must be between 1 and 1000"));
+  EXPECT_THAT(text, ::testing::HasSubstr("'x'"));
 }
 
 }  // namespace
