@@ -1,5 +1,7 @@
 #include "kernel_routes.hpp"
 
+#include <charconv>
+
 #include "hive/services/admin.hpp"
 #include "hive/services/watchdog.hpp"
 
@@ -49,6 +51,31 @@ std::string pluginJson(const admin::PluginState& plugin, bool detailed) {
     out += "],\"leasesInFlight\":" + std::to_string(plugin.leasesInFlight);
   }
   return out + "}";
+}
+
+const char* reloadStateName(admin::ReloadRecord::State state) {
+  switch (state) {
+    case admin::ReloadRecord::State::kQueued: return "queued";
+    case admin::ReloadRecord::State::kRunning: return "running";
+    case admin::ReloadRecord::State::kSwapped: return "swapped";
+    case admin::ReloadRecord::State::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+std::string reloadJson(const admin::ReloadRecord& r) {
+  std::string out = "{\"id\":" + std::to_string(r.id) + ",\"plugin\":" + http::jsonQuote(r.plugin) +
+                    ",\"state\":" + http::jsonQuote(reloadStateName(r.state)) +
+                    ",\"generationBefore\":" + std::to_string(r.generationBefore) +
+                    ",\"generationAfter\":" + std::to_string(r.generationAfter);
+  if (!r.error.empty()) out += ",\"error\":" + http::jsonQuote(r.error);
+  return out + "}";
+}
+
+// RFC 7240: a client may ask for 202 and a link instead of waiting.
+bool prefersAsync(const http::Request& request) {
+  const std::string* prefer = request.header("prefer");
+  return prefer != nullptr && prefer->find("respond-async") != std::string::npos;
 }
 
 const char* kProblemRef = "{\"$ref\":\"#/components/schemas/Problem\"}";
@@ -144,8 +171,25 @@ KernelRoutes::KernelRoutes(PluginContext& context, TableHolder& table, std::func
        .permission = "admin.write",
        .openapi = op("Hot-swap a plugin to the best file in its range", pluginSchema, true, nameParameter)},
       [this](http::Request request, http::Responder respond) {
-        reloadPlugin(request.param("name"), std::move(respond));
+        // The api's own swap would wait for the drain of the generation serving
+        // this request: it is always asynchronous.
+        const std::string& name = request.param("name");
+        if (name == context_.pluginName() || prefersAsync(request))
+          startReload(name, std::move(respond));
+        else
+          reloadPlugin(name, std::move(respond));
       });
+  table_.add({.id = "admin.reload",
+              .method = "GET",
+              .path = "/api/v2/admin/reloads/{id}",
+              .permission = "admin.read",
+              .openapi = op("A reload started with 202 Accepted: queued, running, swapped or failed",
+                            "{\"$ref\":\"#/components/schemas/Reload\"}", true,
+                            ",\"parameters\":[{\"name\":\"id\",\"in\":\"path\",\"required\":true,"
+                            "\"schema\":{\"type\":\"integer\"}}]")},
+             [this](http::Request request, http::Responder respond) {
+               reload(request.param("id"), std::move(respond));
+             });
   table_.add({.id = "admin.config.reload",
               .method = "POST",
               .path = "/api/v2/admin/config/reload",
@@ -164,6 +208,7 @@ std::string KernelRoutes::openapiSchemas() {
   return R"({"Problem":{"type":"object","description":"RFC 9457 problem details","properties":{"type":{"type":"string"},"title":{"type":"string"},"status":{"type":"integer"},"detail":{"type":"string"},"requestId":{"type":"string"},"errors":{"type":"array","items":{"type":"object","properties":{"field":{"type":"string"},"message":{"type":"string"}}}}},"required":["type","title","status"]},)"
          R"("Plugin":{"type":"object","properties":{"name":{"type":"string"},"version":{"type":"string"},"state":{"type":"string"},"generation":{"type":"integer"},"file":{"type":"string"},"error":{"type":"string"},"provides":{"type":"array","items":{"type":"string"}},"leasesInFlight":{"type":"integer"}},"required":["name","version","state","generation"]},)"
          R"("PluginList":{"type":"object","properties":{"items":{"type":"array","items":{"$ref":"#/components/schemas/Plugin"}}},"required":["items"]},)"
+         R"("Reload":{"type":"object","properties":{"id":{"type":"integer"},"plugin":{"type":"string"},"state":{"type":"string","enum":["queued","running","swapped","failed"]},"generationBefore":{"type":"integer"},"generationAfter":{"type":"integer"},"error":{"type":"string"}},"required":["id","plugin","state","generationBefore","generationAfter"]},)"
          R"("Health":{"type":"object","properties":{"status":{"type":"string"},"phase":{"type":"string"},"version":{"type":"string"},"plugins":{"type":"array","items":{"$ref":"#/components/schemas/Plugin"}}},"required":["status"]}})";
 }
 
@@ -227,11 +272,40 @@ void KernelRoutes::plugin(const std::string& name, http::Responder respond) {
   respond(http::problem(404, "Not Found", "no plugin named '" + name + "'"));
 }
 
+void KernelRoutes::startReload(const std::string& name, http::Responder respond) {
+  auto kernel = findKernel(context_);
+  if (!kernel) return respond(noAdmin());
+  Result<std::uint64_t> id = kernel->startReload(name);
+  if (!id.ok()) {
+    switch (id.status().code()) {
+      case StatusCode::kNotFound: return respond(http::problem(404, "Not Found", id.status().message()));
+      case StatusCode::kResourceExhausted:
+        return respond(http::problem(429, "Too Many Requests", id.status().message()));
+      case StatusCode::kUnimplemented:
+        return respond(http::problem(501, "Not Implemented", id.status().message()));
+      default: return respond(http::problem(503, "Service Unavailable", id.status().message()));
+    }
+  }
+  auto record = kernel->reloadRecord(*id);
+  http::Response response =
+      json(record.ok() ? reloadJson(*record) : "{\"id\":" + std::to_string(*id) + "}", 202);
+  response.headers.push_back({"location", "/api/v2/admin/reloads/" + std::to_string(*id)});
+  respond(std::move(response));
+}
+
+void KernelRoutes::reload(const std::string& id, http::Responder respond) {
+  auto kernel = findKernel(context_);
+  if (!kernel) return respond(noAdmin());
+  std::uint64_t number = 0;
+  auto [end, error] = std::from_chars(id.data(), id.data() + id.size(), number);
+  if (error != std::errc() || end != id.data() + id.size())
+    return respond(http::problem(404, "Not Found", "no reload '" + id + "'"));
+  auto record = kernel->reloadRecord(number);
+  if (!record.ok()) return respond(http::problem(404, "Not Found", record.status().message()));
+  respond(json(reloadJson(*record)));
+}
+
 void KernelRoutes::reloadPlugin(const std::string& name, http::Responder respond) {
-  if (name == context_.pluginName())
-    return respond(http::problem(
-        409, "Conflict",
-        "the api plugin cannot swap itself through its own request; use `hive plugins reload api`"));
   if (!findKernel(context_)) return respond(noAdmin());
   if (!work_.enter()) return respond(http::problem(503, "Service Unavailable", "draining"));
   context_.blocking().post([this, name, respond = std::move(respond)]() mutable {

@@ -53,6 +53,9 @@ class KernelRoutes final : public http::RouteProvider {
   void plugins(http::Responder respond);
   void plugin(const std::string& name, http::Responder respond);
   void reloadPlugin(const std::string& name, http::Responder respond);
+  // 202 Accepted with a Location to follow: the kernel swaps on a thread of its own.
+  void startReload(const std::string& name, http::Responder respond);
+  void reload(const std::string& id, http::Responder respond);
   void reloadConfig(http::Responder respond);
   void openapi(http::Responder respond);
 

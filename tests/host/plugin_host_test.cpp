@@ -3,6 +3,8 @@
 
 #include <fcntl.h>
 
+#include <thread>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -346,6 +348,51 @@ TEST_F(PluginHostTest, KernelAdminServiceReportsPluginsAndReloadsOnceAttached) {
   EXPECT_EQ(kernel->reloadConfig().code(), StatusCode::kUnavailable);
   leases.clear();
   kernel.reset();
+  host->stop();
+}
+
+// What POST /api/v2/admin/plugins/api/reload relies on: startReload() returns
+// at once, the kernel swaps on its own thread, and the record tells the outcome.
+TEST_F(PluginHostTest, KernelAdminStartsReloadsOnItsOwnThreadAndRecordsTheirOutcome) {
+  stagePlugins(pluginDir_, {"alpha-1.0.0.so"});
+  enable("alpha");
+  auto host = makeHost();
+  Diagnostics diagnostics;
+  ASSERT_TRUE(host->load(diagnostics).ok()) << diagnostics.toString();
+  auto admin = KernelAdmin::provide(*host);
+  ASSERT_TRUE(admin.ok()) << admin.status().toString();
+  ASSERT_TRUE(host->start().ok());
+  EXPECT_EQ((*admin)->startReload("alpha").status().code(), StatusCode::kUnavailable) << "no controller yet";
+
+  hive::test::RecordingLogger log;
+  ReloadController reloads(*host, {"", std::chrono::milliseconds(20), false}, log);
+  (*admin)->attach(&reloads);
+  EXPECT_EQ((*admin)->startReload("no_such_plugin").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ((*admin)->reloadRecord(12345).status().code(), StatusCode::kNotFound);
+  std::vector<std::uint64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto id = (*admin)->startReload("alpha");
+    ASSERT_TRUE(id.ok()) << id.status().toString();
+    ids.push_back(*id);
+  }
+  auto finished = [&](std::uint64_t id) {
+    auto record = (*admin)->reloadRecord(id);
+    return record.ok() && (record->state == admin::ReloadRecord::State::kSwapped ||
+                           record->state == admin::ReloadRecord::State::kFailed);
+  };
+  for (int wait = 0; wait < 600 && !finished(ids.back()); ++wait)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    auto record = (*admin)->reloadRecord(ids[i]);
+    ASSERT_TRUE(record.ok());
+    EXPECT_EQ(record->plugin, "alpha");
+    EXPECT_EQ(record->state, admin::ReloadRecord::State::kSwapped) << record->error;
+    // One at a time, in order: each one generation above the one before.
+    EXPECT_EQ(record->generationAfter, 2 + i);
+  }
+  EXPECT_EQ(host->status()[0].generation, 4u);
+  (*admin)->attach(nullptr);
+  (*admin)->stop();
   host->stop();
 }
 
