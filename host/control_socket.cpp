@@ -10,7 +10,12 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 #include <thread>
+
+#include "hive/services/http.hpp"
+#include "host/plugin_host.hpp"
+#include "host/reload_controller.hpp"
 
 namespace hive::host {
 namespace {
@@ -172,6 +177,52 @@ Result<std::string> sendControlCommand(const std::string& path, const std::strin
     reply.append(buffer, static_cast<std::size_t>(n));
   }
   return reply;
+}
+
+namespace {
+
+using http::jsonQuote;
+
+// One plugin's status line (also what `hive plugins status` prints).
+std::string statusJson(const PluginStatus& s) {
+  return "{\"name\":" + jsonQuote(s.name) + ",\"version\":" + jsonQuote(s.version) +
+         ",\"state\":" + jsonQuote(pluginStateName(s.state)) +
+         ",\"generation\":" + std::to_string(s.generation) +
+         ",\"leases\":" + std::to_string(s.leasesInFlight) + ",\"reloads\":" + std::to_string(s.reloads) +
+         ",\"required\":" + (s.required ? "true" : "false") + ",\"path\":" + jsonQuote(s.path) +
+         ",\"reason\":" + jsonQuote(s.reason) + ",\"last_reload_error\":" + jsonQuote(s.lastReloadError) +
+         "}";
+}
+
+std::string retiredJson(const RetiredGeneration& r) {
+  return "{\"retired\":" + jsonQuote(r.name) + ",\"version\":" + jsonQuote(r.version) +
+         ",\"generation\":" + std::to_string(r.generation) + ",\"state\":" + jsonQuote(r.state) +
+         ",\"zombie\":" + (r.state == "zombie" ? "true" : "false") + ",\"reason\":" + jsonQuote(r.reason) +
+         "}";
+}
+
+}  // namespace
+
+std::string controlCommand(PluginHost& host, ReloadController& reloads, const std::string& line) {
+  std::istringstream in(line);
+  std::string verb, object, name;
+  in >> verb >> object >> name;
+  auto reply = [](const Status& s, const std::string& body = {}) {
+    return (s.ok() ? std::string("ok\n") : "error: " + s.message() + "\n") + body;
+  };
+  if (verb == "ping") return "ok\n";
+  if (verb == "plugins" && (object == "status" || object == "list")) {
+    std::string body;
+    for (const auto& s : host.status()) body += statusJson(s) + "\n";
+    for (const auto& r : host.retired()) body += retiredJson(r) + "\n";
+    return reply(okStatus(), body);
+  }
+  if (verb == "plugins" && object == "reload" && !name.empty()) return reply(reloads.reloadPlugin(name));
+  if (verb == "plugins" && object == "rescan") return reply(reloads.rescanPlugins());
+  if (verb == "config" && object == "reload") return reply(reloads.reloadConfig());
+  return reply(
+      invalidArgument("unknown command '" + line +
+                      "' (known: ping, plugins status, plugins reload NAME, plugins rescan, config reload)"));
 }
 
 }  // namespace hive::host

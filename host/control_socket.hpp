@@ -14,6 +14,9 @@
 
 namespace hive::host {
 
+class PluginHost;
+class ReloadController;
+
 class ControlServer {
  public:
   // `handle` runs on the server's thread, one request at a time; it returns the
@@ -34,6 +37,15 @@ class ControlServer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The control language: one command line in, the whole reply out.
+//   ping
+//   plugins status | plugins list   one JSON object a line: each plugin, then
+//                                   each replaced generation not yet unmapped
+//   plugins reload NAME             swap NAME to the best file of its range
+//   plugins rescan                  swap every plugin whose best file changed
+//   config reload                   re-read and apply the config file
+std::string controlCommand(PluginHost& host, ReloadController& reloads, const std::string& line);
 
 // Sends one command to a running kernel and returns its reply.
 Result<std::string> sendControlCommand(const std::string& path, const std::string& command);

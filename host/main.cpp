@@ -94,57 +94,44 @@ struct RunOptions {
   std::string logLevel;
 };
 
-int runCommand(const RunOptions& options) {
-  // Every thread created from here on inherits this mask; signals are taken
-  // synchronously by sigtimedwait below, never by a handler inside plugin code.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+// Runs `stop` when its scope ends, whichever way it ends: each start is
+// followed at once by its guard, so what started stops, in reverse order.
+template <typename Stop>
+class StopGuard {
+ public:
+  explicit StopGuard(Stop stop) : stop_(std::move(stop)) {}
+  ~StopGuard() { stop_(); }
+  StopGuard(const StopGuard&) = delete;
+  StopGuard& operator=(const StopGuard&) = delete;
 
-  auto begin = Clock::now();
+ private:
+  Stop stop_;
+};
+
+// The config file with the command line's overrides; prints every error, and
+// sets `exitCode` when there is one (2: a bad option).
+Result<KernelConfig> runConfig(const RunOptions& options, int& exitCode) {
+  exitCode = 1;
   auto config = readConfig(options.configPath);
-  if (!config.ok()) {
-    std::cerr << "hive: " << options.configPath << ": " << config.status().message() << "\n";
-    return 1;
-  }
+  if (!config.ok()) return config.status().withContext(options.configPath);
+  exitCode = 2;
   if (options.logFormat == "json") config->logFormat = LogFormat::kJson;
   if (options.logFormat == "text") config->logFormat = LogFormat::kText;
   if (!options.logLevel.empty()) {
     auto level = parseLogLevel(options.logLevel);
-    if (!level.ok()) {
-      std::cerr << "hive: --log-level: " << level.status().message() << "\n";
-      return 2;
-    }
+    if (!level.ok()) return invalidArgument("--log-level: " + level.status().message());
     config->logLevel = *level;
   }
-  LogSystem logs(outputFormat(config->logFormat), config->logLevel);
-  auto log = logs.logger("kernel");
+  exitCode = 0;
+  return config;
+}
 
-  PluginHost host(std::move(config).value(), logs);
-  Diagnostics diagnostics;
-  Status loaded = host.load(diagnostics);
-  for (const auto& d : diagnostics.items())
-    log->log(d.severity == Severity::kError ? LogLevel::kError : LogLevel::kWarn, d.toString());
-  if (!loaded.ok()) {
-    log->error("not starting: " + loaded.message());
-    return 1;
-  }
-  auto admin = KernelAdmin::provide(host);
-  if (!admin.ok()) {
-    log->error("not starting: " + admin.status().message());
-    return 1;
-  }
-  auto watchdog = KernelWatchdog::provide(host, *log);
-  if (!watchdog.ok()) {
-    log->error("not starting: " + watchdog.status().message());
-    return 1;
-  }
-  // start() runs on a thread of its own so that signals are still taken while
-  // a plugin starts: a plugin stuck on its data must not make Hive unkillable,
-  // and start-up as a whole is bounded by start_timeout.
+// Runs host.start() on a thread of its own so that signals are still taken
+// while a plugin starts: a plugin stuck on its data must not make Hive
+// unkillable, and start-up as a whole is bounded by start_timeout. A stop
+// asked for meanwhile sets `stopDeadline`.
+Status startTaking(PluginHost& host, const sigset_t& signals, std::optional<Clock::time_point>& stopDeadline,
+                   Logger& log, LogSystem& logs) {
   Status started;
   std::atomic<bool> startReturned{false};
   std::thread starter([&] {
@@ -153,49 +140,96 @@ int runCommand(const RunOptions& options) {
   });
   const auto drainDeadline = host.config().drainDeadline;
   const auto startDeadline = Clock::now() + host.config().startTimeout;
-  std::optional<Clock::time_point> stopDeadline;
+  auto exitNow = [&](int status, const std::string& why) {
+    log.error(why + " (plugin starting: " + pluginStarting(host) + "); exiting now");
+    logs.flush();
+    _exit(status);
+  };
   while (!startReturned) {
     int signal = takeSignal(signals, std::chrono::milliseconds(50));
     auto now = Clock::now();
+    if ((signal == SIGTERM || signal == SIGINT) && stopDeadline)
+      exitNow(130, "second signal during start-up");
     if (signal == SIGTERM || signal == SIGINT) {
-      if (stopDeadline) {
-        log->warn("second signal during start-up: exiting now");
-        logs.flush();
-        _exit(130);
-      }
-      log->warn("stop requested while starting (plugin starting: " + pluginStarting(host) +
-                "); stopping once it returns, within " + std::to_string(drainDeadline.count()) + " ms");
+      log.warn("stop requested while starting (plugin starting: " + pluginStarting(host) +
+               "); stopping once it returns, within " + std::to_string(drainDeadline.count()) + " ms");
       stopDeadline = now + drainDeadline;
     } else if (signal == SIGHUP) {
-      log->warn("SIGHUP during start-up ignored: nothing to reload yet");
+      log.warn("SIGHUP during start-up ignored: nothing to reload yet");
     }
-    if (stopDeadline && now >= *stopDeadline) {
-      log->error("start-up did not return within the drain deadline (plugin starting: " +
-                 pluginStarting(host) + "); exiting now");
-      logs.flush();
-      _exit(1);
-    }
-    if (now >= startDeadline) {
-      log->error("start-up did not finish within start_timeout (" +
-                 std::to_string(host.config().startTimeout.count()) +
-                 " ms; plugin starting: " + pluginStarting(host) + "); exiting");
-      logs.flush();
-      _exit(1);
-    }
+    if (stopDeadline && now >= *stopDeadline) exitNow(1, "start-up did not return within the drain deadline");
+    if (now >= startDeadline)
+      exitNow(1, "start-up did not finish within start_timeout (" +
+                     std::to_string(host.config().startTimeout.count()) + " ms)");
   }
   starter.join();
+  return started;
+}
+
+// Serves until SIGTERM or SIGINT: SIGHUP reloads, and once a second libraries
+// whose last lease went (a replaced generation pinned by a consumer) close.
+void serve(PluginHost& host, ReloadController& reloads, const sigset_t& signals, Logger& log) {
+  for (;;) {
+    timespec second{1, 0};
+    int signal = sigtimedwait(&signals, nullptr, &second);
+    if (signal < 0) {
+      if (!host.retired().empty()) host.reapLibraries();
+    } else if (signal == SIGHUP) {
+      log.info("SIGHUP: reloading the configuration and rescanning plugin directories");
+      (void)reloads.reloadConfig();
+      (void)reloads.rescanPlugins();
+    } else if (signal == SIGTERM || signal == SIGINT) {
+      return;
+    }
+  }
+}
+
+int runCommand(const RunOptions& options) {
+  // Every thread created from here on inherits this mask; signals are taken
+  // synchronously by sigtimedwait, never by a handler inside plugin code.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signal : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, signal);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto begin = Clock::now();
+  int exitCode = 0;
+  auto config = runConfig(options, exitCode);
+  if (!config.ok()) {
+    std::cerr << "hive: " << config.status().message() << "\n";
+    return exitCode;
+  }
+  LogSystem logs(outputFormat(config->logFormat), config->logLevel);
+  auto log = logs.logger("kernel");
+  PluginHost host(std::move(config).value(), logs);
+  Diagnostics diagnostics;
+  Status loaded = host.load(diagnostics);
+  for (const auto& d : diagnostics.items())
+    log->log(d.severity == Severity::kError ? LogLevel::kError : LogLevel::kWarn, d.toString());
+  auto notStarting = [&](const Status& why) {
+    log->error("not starting: " + why.message());
+    return 1;
+  };
+  auto admin = loaded.ok() ? KernelAdmin::provide(host) : Result<std::shared_ptr<KernelAdmin>>(loaded);
+  if (!admin.ok()) return notStarting(admin.status());
+  StopGuard stopAdmin([&] { (*admin)->stop(); });
+  auto watchdog = KernelWatchdog::provide(host, *log);
+  if (!watchdog.ok()) return notStarting(watchdog.status());
+  StopGuard stopWatchdog([&] { (*watchdog)->stop(); });
+  // The plugins stop while the watchdog still watches, within the drain
+  // deadline (as reloaded, if it was; from the signal when one came during start-up).
+  std::optional<Clock::time_point> stopDeadline;
+  StopGuard stopHost([&] {
+    auto deadline = host.config().drainDeadline;
+    stopBy(host, stopDeadline.value_or(Clock::now() + deadline), deadline, signals, *log, logs);
+    log->info("stopped");
+  });
+  Status started = startTaking(host, signals, stopDeadline, *log, logs);
   if (stopDeadline) {
     log->info("stopping (start-up was interrupted)");
-    stopBy(host, *stopDeadline, drainDeadline, signals, *log, logs);
-    (*watchdog)->stop();
-    log->info("stopped");
     return started.ok() ? 0 : 1;
   }
-  if (!started.ok()) {
-    log->error("not starting: " + started.message());
-    host.stop();
-    return 1;
-  }
+  if (!started.ok()) return notStarting(started);
   std::size_t running = 0, failed = 0;
   for (const auto& p : host.status()) (p.state == PluginState::kStarted ? running : failed)++;
   auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begin);
@@ -203,40 +237,16 @@ int runCommand(const RunOptions& options) {
             " failed, in " + fmt::format("{:.1f}", elapsed.count() / 1000.0) + " ms");
 
   ReloadController reloads(host, {options.configPath, std::chrono::milliseconds(200), true}, *log);
-  if (Status watching = reloads.start(); !watching.ok()) {
-    log->error("not starting: " + watching.message());
-    host.stop();
-    return 1;
-  }
-
+  if (Status watching = reloads.start(); !watching.ok()) return notStarting(watching);
   (*admin)->attach(&reloads);
   (*admin)->setPhase(admin::Phase::kReady);
-
-  for (;;) {
-    // Wake once a second to close libraries whose last lease went (a replaced
-    // generation pinned by a consumer); otherwise only signals wake us.
-    timespec second{1, 0};
-    int signal = sigtimedwait(&signals, nullptr, &second);
-    if (signal < 0) {
-      if (!host.retired().empty()) host.reapLibraries();
-      continue;
-    }
-    if (signal == SIGHUP) {
-      log->info("SIGHUP: reloading the configuration and rescanning plugin directories");
-      (void)reloads.reloadConfig();
-      (void)reloads.rescanPlugins();
-      continue;
-    }
-    if (signal == SIGTERM || signal == SIGINT) break;
-  }
-  log->info("stopping (a second signal exits at once)");
-  (*admin)->setPhase(admin::Phase::kDraining);
-  (*admin)->attach(nullptr);
-  reloads.stop();
-  auto reloadedDeadline = host.config().drainDeadline;  // as reloaded, if it was
-  stopBy(host, Clock::now() + reloadedDeadline, reloadedDeadline, signals, *log, logs);
-  (*watchdog)->stop();
-  log->info("stopped");
+  StopGuard detach([&] {
+    log->info("stopping (a second signal exits at once)");
+    (*admin)->setPhase(admin::Phase::kDraining);
+    (*admin)->attach(nullptr);  // waits for a running reload
+    reloads.stop();
+  });
+  serve(host, reloads, signals, *log);
   return 0;
 }
 

@@ -1,9 +1,6 @@
 #include "host/reload_controller.hpp"
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <sstream>
 
 #include "host/catalog.hpp"
 #include "host/config/kernel_config.hpp"
@@ -15,31 +12,6 @@
 namespace hive::host {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string jsonText(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-          out += escaped;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
-}  // namespace
 
 ReloadController::ReloadController(PluginHost& host, Options options, Logger& log)
     : host_(host), options_(std::move(options)), log_(log) {}
@@ -67,7 +39,8 @@ Status ReloadController::start() {
   }
   if (!config.controlSocket.empty()) {
     control_ = std::make_unique<ControlServer>(
-        config.controlSocket, [this](const std::string& line) { return command(line); }, log_);
+        config.controlSocket, [this](const std::string& line) { return controlCommand(host_, *this, line); },
+        log_);
     HIVE_TRY(control_->start());
     log_.info("control socket listening on " + config.controlSocket);
   }
@@ -166,40 +139,6 @@ Status ReloadController::reloadConfig() {
 Status ReloadController::reloadPlugin(const std::string& name) {
   std::lock_guard lock(mutex_);
   return host_.reload(name);
-}
-
-std::string ReloadController::command(const std::string& line) {
-  std::istringstream in(line);
-  std::string verb, object, name;
-  in >> verb >> object >> name;
-  auto reply = [](const Status& s, const std::string& body = {}) {
-    return (s.ok() ? std::string("ok\n") : "error: " + s.message() + "\n") + body;
-  };
-  if (verb == "ping") return "ok\n";
-  if (verb == "plugins" && (object == "status" || object == "list")) {
-    std::string body;
-    for (const auto& s : host_.status())
-      body += "{\"name\":" + jsonText(s.name) + ",\"version\":" + jsonText(s.version) +
-              ",\"state\":" + jsonText(std::string(pluginStateName(s.state))) +
-              ",\"generation\":" + std::to_string(s.generation) +
-              ",\"leases\":" + std::to_string(s.leasesInFlight) +
-              ",\"reloads\":" + std::to_string(s.reloads) +
-              ",\"required\":" + (s.required ? "true" : "false") + ",\"path\":" + jsonText(s.path) +
-              ",\"reason\":" + jsonText(s.reason) + ",\"last_reload_error\":" + jsonText(s.lastReloadError) +
-              "}\n";
-    for (const auto& r : host_.retired())
-      body += "{\"retired\":" + jsonText(r.name) + ",\"version\":" + jsonText(r.version) +
-              ",\"generation\":" + std::to_string(r.generation) + ",\"state\":" + jsonText(r.state) +
-              ",\"zombie\":" + (r.state == "zombie" ? "true" : "false") +
-              ",\"reason\":" + jsonText(r.reason) + "}\n";
-    return reply(okStatus(), body);
-  }
-  if (verb == "plugins" && object == "reload" && !name.empty()) return reply(reloadPlugin(name));
-  if (verb == "plugins" && object == "rescan") return reply(rescanPlugins());
-  if (verb == "config" && object == "reload") return reply(reloadConfig());
-  return reply(
-      invalidArgument("unknown command '" + line +
-                      "' (known: ping, plugins status, plugins reload NAME, plugins rescan, config reload)"));
 }
 
 }  // namespace hive::host

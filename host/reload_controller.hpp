@@ -42,8 +42,6 @@ class ReloadController {
   Status rescanPlugin(const std::string& name);
   // A settled file in a plugin directory.
   void pluginFileChanged(const std::string& path);
-  // The reply to one control command.
-  std::string command(const std::string& line);
 
  private:
   PluginHost& host_;
