@@ -72,6 +72,13 @@ class Connection {
   Status execute(std::string_view sql);
   // A cached prepared statement for `sql` (prepared on first use).
   Result<Statement> prepare(std::string_view sql);
+  // One statement without results, prepared once: for the SAVEPOINT, RELEASE
+  // and COMMIT of every operation, which execute() parsed again each time.
+  Status run(std::string_view sql) {
+    auto statement = prepare(sql);
+    if (!statement.ok()) return statement.status();
+    return statement->run();
+  }
 
   sqlite3* handle() { return db_; }
 

@@ -232,14 +232,16 @@ Result<store::Document> Operations::put(Connection& c, const std::string& collec
   bool exists = false;
   std::uint64_t stored = 0;
   std::int64_t createdMs = nowMs;
+  std::map<std::string, std::string> storedIndex;
   {
-    auto select =
-        HIVE_TRY(c.prepare("SELECT version, created_ms FROM documents WHERE collection = ?1 AND id = ?2"));
+    auto select = HIVE_TRY(
+        c.prepare("SELECT version, created_ms, index_data FROM documents WHERE collection = ?1 AND id = ?2"));
     select.bindText(1, collection).bindText(2, document.id);
     exists = HIVE_TRY(select.step());
     if (exists) {
       stored = static_cast<std::uint64_t>(select.integer(0));
       createdMs = select.integer(1);
+      storedIndex = decodeIndex(select.blob(2));
     }
   }
   HIVE_TRY(checkVersion(exists, stored, expectedVersion, collection, document.id));
@@ -261,11 +263,19 @@ Result<store::Document> Operations::put(Connection& c, const std::string& collec
                  .bind(7, document.updatedAtMs)
                  .run());
   }
-  if (exists) {
-    auto clear = HIVE_TRY(c.prepare("DELETE FROM document_index WHERE collection = ?1 AND id = ?2"));
-    HIVE_TRY(clear.bindText(1, collection).bindText(2, document.id).run());
+  // Only the entries that changed: a task changing status rewrote all five of
+  // its index rows (and their by-id index) on every transition.
+  for (const auto& [field, value] : storedIndex) {
+    auto kept = document.index.find(field);
+    if (kept != document.index.end() && kept->second == value) continue;
+    auto erase = HIVE_TRY(c.prepare(
+        "DELETE FROM document_index WHERE collection = ?1 AND field = ?2 AND value = ?3 AND id = ?4"));
+    HIVE_TRY(
+        erase.bindText(1, collection).bindText(2, field).bindText(3, value).bindText(4, document.id).run());
   }
   for (const auto& [field, value] : document.index) {
+    auto was = storedIndex.find(field);
+    if (was != storedIndex.end() && was->second == value) continue;
     auto insert = HIVE_TRY(
         c.prepare("INSERT INTO document_index (collection, field, value, id) VALUES (?1, ?2, ?3, ?4)"));
     HIVE_TRY(

@@ -76,23 +76,23 @@ class SqliteTransaction final : public store::Transaction {
  private:
   template <typename T, typename F>
   Result<T> step(F&& operation) {
-    HIVE_TRY(c_.execute("SAVEPOINT operation"));
+    HIVE_TRY(c_.run("SAVEPOINT operation"));
     Result<T> result = operation();
     if (result.ok()) {
-      HIVE_TRY(c_.execute("RELEASE operation"));
+      HIVE_TRY(c_.run("RELEASE operation"));
     } else {
-      (void)c_.execute("ROLLBACK TO operation");
-      (void)c_.execute("RELEASE operation");
+      (void)c_.run("ROLLBACK TO operation");
+      (void)c_.run("RELEASE operation");
     }
     return result;
   }
   template <typename F>
   Status stepStatus(F&& operation) {
-    HIVE_TRY(c_.execute("SAVEPOINT operation"));
+    HIVE_TRY(c_.run("SAVEPOINT operation"));
     Status status = operation();
-    if (status.ok()) return c_.execute("RELEASE operation");
-    (void)c_.execute("ROLLBACK TO operation");
-    (void)c_.execute("RELEASE operation");
+    if (status.ok()) return c_.run("RELEASE operation");
+    (void)c_.run("ROLLBACK TO operation");
+    (void)c_.run("RELEASE operation");
     return status;
   }
 

@@ -107,7 +107,7 @@ void Writer::runBatch(std::vector<Request*>& batch) {
       r->status = unavailable("the write transaction was rolled back by an earlier request of its group");
       continue;
     }
-    Status status = c.execute("SAVEPOINT request");
+    Status status = c.run("SAVEPOINT request");
     if (status.ok()) {
       try {
         status = (*r->work)(c, r->effects);
@@ -116,15 +116,15 @@ void Writer::runBatch(std::vector<Request*>& batch) {
       } catch (...) {
         status = internalError("exception in a store operation");
       }
-      if (status.ok()) status = c.execute("RELEASE request");
+      if (status.ok()) status = c.run("RELEASE request");
     }
     if (!status.ok()) {
       r->effects.clear();
       if (sqlite3_get_autocommit(c.handle()) != 0) {
         transactionLost = true;
       } else {
-        (void)c.execute("ROLLBACK TO request");
-        (void)c.execute("RELEASE request");
+        (void)c.run("ROLLBACK TO request");
+        (void)c.run("RELEASE request");
       }
     }
     r->status = std::move(status);
