@@ -11,7 +11,10 @@ std::int64_t nowMs() {
       .count();
 }
 
-Hub::Hub(PluginContext& context) : context_(context) {}
+Hub::Hub(PluginContext& context)
+    : context_(context), events_(context.services(), [this](bus::Bus& bus) {
+        return bus.subscribe("*", [this](const bus::Event& event) { onEvent(event); });
+      }) {}
 
 Hub::~Hub() { stop(); }
 
@@ -20,17 +23,9 @@ void Hub::start() {
     std::lock_guard lock(mutex_);
     refusing_ = false;
   }
-  resubscribe();
-  busWatch_ = context_.services().watch(bus::Bus::kServiceId, [this](const ServiceEvent&) { resubscribe(); });
-}
-
-void Hub::resubscribe() {
-  std::lock_guard lock(subscriptionMutex_);
-  // The old provider's subscription goes first, while its library is surely mapped.
-  subscription_.reset();
-  auto bus = context_.services().get<bus::Bus>();
-  if (!bus.ok()) return;
-  subscription_ = (*bus)->subscribe("*", [this](const bus::Event& event) { onEvent(event); });
+  // The bus is optional: without one the hub serves no events, and it
+  // subscribes when a provider appears.
+  (void)events_.start();
 }
 
 void Hub::onEvent(const bus::Event& event) {
@@ -68,11 +63,7 @@ bool Hub::idle() const {
 }
 
 void Hub::stop() {
-  busWatch_.reset();
-  {
-    std::lock_guard lock(subscriptionMutex_);
-    subscription_.reset();
-  }
+  events_.stop();
   std::unique_lock lock(mutex_);
   refusing_ = true;
   idleChanged_.wait_for(lock, std::chrono::seconds(30), [this] { return replaysInFlight_ == 0; });

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "hive/context.hpp"
+#include "hive/follower.hpp"
 #include "hive/services/bus.hpp"
 
 namespace hive::api {
@@ -42,7 +43,8 @@ class Hub {
   explicit Hub(PluginContext& context);
   ~Hub();
 
-  // Follows hive.bus/1: subscribes now and again whenever its provider changes.
+  // Follows hive.bus/1 (hive::ServiceFollower): subscribed to the provider
+  // serving now, and to the next one after a swap or when one appears.
   void start();
   // Refuses new replays.
   void beginDrain();
@@ -62,13 +64,9 @@ class Hub {
   static std::shared_ptr<const HubEvent> envelope(const bus::Event& event);
 
  private:
-  void resubscribe();
   void onEvent(const bus::Event& event);
 
   PluginContext& context_;
-  std::unique_ptr<Subscription> busWatch_;
-  std::mutex subscriptionMutex_;
-  std::unique_ptr<Subscription> subscription_;
 
   mutable std::mutex mutex_;
   std::condition_variable idleChanged_;
@@ -76,6 +74,8 @@ class Hub {
   bool refusing_ = false;
   std::uint64_t serial_ = 0;
   std::unordered_map<std::uint64_t, std::weak_ptr<HubClient>> clients_;
+  // Last: its subscription calls onEvent(), which uses the members above.
+  ServiceFollower<bus::Bus> events_;
 };
 
 // Milliseconds since the Unix epoch, for the envelope's `ts`.

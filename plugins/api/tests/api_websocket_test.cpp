@@ -81,6 +81,33 @@ TEST(ApiWebSocket, SubscribeReceivesEventsWithIdsAndAnswersPing) {
   client.close();
 }
 
+// The hub follows hive.bus/1 across swaps of its provider (a
+// hive::ServiceFollower): the test provider's bus keeps its subscribers per
+// generation, so without the follow a client would hear nothing after a swap.
+TEST(ApiWebSocket, ClientsKeepReceivingEventsAcrossSwapsOfTheBusProvider) {
+  ApiHost api(withBus());
+  ASSERT_TRUE(api.start()) << api.problem();
+  WsClient client;
+  ASSERT_EQ(client.connect(api.port(), "/api/v2/ws"), 101);
+  ASSERT_TRUE(client.send(R"({"type":"subscribe","id":"s1","topic":"swap.*"})"));
+  ASSERT_TRUE(client.read());
+
+  for (int swap = 1; swap <= 5; ++swap) {
+    const char* file = swap % 2 == 1 ? "api_test_routes_v2-1.1.0.so" : "api_test_routes-1.0.0.so";
+    Status swapped = api.swap("api_test_routes", kTestPlugins / file);
+    ASSERT_TRUE(swapped.ok()) << swapped.toString() << "\n" << api.log();
+    auto bus = busOf(api);
+    ASSERT_NE(bus, nullptr);
+    auto published = bus->publish("swap.n", std::to_string(swap));
+    ASSERT_TRUE(published.ok()) << published.status().toString();
+    auto event = client.read();
+    ASSERT_TRUE(event) << "no event after swap " << swap;
+    EXPECT_THAT(*event, HasSubstr(R"("id":")" + *published + "\""));
+    EXPECT_THAT(*event, HasSubstr(R"("payload":)" + std::to_string(swap) + "}"));
+  }
+  client.close();
+}
+
 TEST(ApiWebSocket, ResumingWithSinceLosesNoEventAndRepeatsNone) {
   ApiHost api(withBus());
   ASSERT_TRUE(api.start()) << api.problem();

@@ -1,5 +1,5 @@
 // A route provider for the api plugin's tests, built like a real plugin. On
-// request (config) it also provides an in-memory hive.bus/1 (events only), a
+// request (config) it also provides an in-memory hive.bus/1 (hive::testing::MemoryBus), a
 // fake hive.admin/1 and a hive.auth/1 that accepts "Bearer good".
 //
 // Built twice: TEST_ROUTES_BUILD "v1" and "v2" (v2 adds GET /test/v2only).
@@ -17,6 +17,7 @@
 #include "hive/services/auth.hpp"
 #include "hive/services/bus.hpp"
 #include "hive/services/http.hpp"
+#include "hive/testing/memory_bus.hpp"
 
 namespace hive::api_test {
 namespace {
@@ -180,102 +181,6 @@ class Routes final : public http::RouteProvider {
   http::RouteTable table_;
 };
 
-// Events only; the durable-stream half answers kUnimplemented.
-class MemoryBus final : public bus::Bus {
- public:
-  Result<std::string> publish(std::string_view topic, std::string_view payload) override {
-    std::lock_guard delivery(deliveryMutex_);
-    bus::Event event;
-    {
-      std::lock_guard lock(mutex_);
-      event.timestampMs = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
-      event.id = std::to_string(event.timestampMs) + "-" + std::to_string(++sequence_);
-      event.topic = std::string(topic);
-      event.payload = std::string(payload);
-      history_.push_back(event);
-      if (history_.size() > 100'000) history_.pop_front();
-    }
-    for (auto& [id, subscriber] : subscribers_)
-      if (bus::topicMatches(subscriber.first, event.topic)) subscriber.second(event);
-    return event.id;
-  }
-  std::unique_ptr<Subscription> subscribe(std::string pattern,
-                                          std::function<void(const bus::Event&)> callback) override {
-    std::lock_guard delivery(deliveryMutex_);
-    std::uint64_t id = ++subscriberSerial_;
-    subscribers_.emplace(id, std::make_pair(std::move(pattern), std::move(callback)));
-    return std::make_unique<Handle>(*this, id);
-  }
-  Result<std::vector<bus::Event>> replay(std::string_view pattern, std::string_view afterId,
-                                         std::size_t limit) override {
-    std::lock_guard lock(mutex_);
-    if (!history_.empty() && bus::compareIds(afterId, history_.front().id) < 0 && afterId != "0")
-      return Status(StatusCode::kOutOfRange, "older than the history");
-    std::vector<bus::Event> out;
-    for (const auto& event : history_)
-      if (bus::compareIds(event.id, afterId) > 0 && bus::topicMatches(pattern, event.topic)) {
-        out.push_back(event);
-        if (out.size() >= limit) break;
-      }
-    return out;
-  }
-  Result<std::string> append(std::string_view, std::string_view) override {
-    return unimplemented("events only");
-  }
-  Status createGroup(std::string_view, std::string_view, bus::GroupOptions) override {
-    return unimplemented("events only");
-  }
-  Result<std::vector<bus::StreamMessage>> read(std::string_view, std::string_view, std::string_view,
-                                               std::size_t, std::chrono::milliseconds) override {
-    return unimplemented("events only");
-  }
-  Status ack(std::string_view, std::string_view, const std::vector<std::string>&) override {
-    return unimplemented("events only");
-  }
-  Result<std::vector<bus::PendingMessage>> pending(std::string_view, std::string_view, std::size_t) override {
-    return unimplemented("events only");
-  }
-  Result<std::vector<bus::StreamMessage>> claimIdle(std::string_view, std::string_view, std::string_view,
-                                                    std::chrono::milliseconds, std::size_t) override {
-    return unimplemented("events only");
-  }
-  Status deadLetter(std::string_view, std::string_view, std::string_view, std::string_view) override {
-    return unimplemented("events only");
-  }
-  Result<std::vector<bus::DeadLetter>> deadLetters(std::string_view, std::string_view, std::size_t) override {
-    return unimplemented("events only");
-  }
-  Result<std::size_t> replayDeadLetters(std::string_view, std::string_view,
-                                        const std::vector<std::string>&) override {
-    return unimplemented("events only");
-  }
-  Result<std::size_t> trim(std::string_view, std::size_t) override { return unimplemented("events only"); }
-  Status ping() override { return okStatus(); }
-
- private:
-  class Handle final : public Subscription {
-   public:
-    Handle(MemoryBus& bus, std::uint64_t id) : bus_(bus), id_(id) {}
-    ~Handle() override {
-      std::lock_guard delivery(bus_.deliveryMutex_);
-      bus_.subscribers_.erase(id_);
-    }
-
-   private:
-    MemoryBus& bus_;
-    std::uint64_t id_;
-  };
-
-  std::recursive_mutex deliveryMutex_;  // held while callbacks run; a handle's destructor waits for it
-  std::map<std::uint64_t, std::pair<std::string, std::function<void(const bus::Event&)>>> subscribers_;
-  std::uint64_t subscriberSerial_ = 0;
-  std::mutex mutex_;
-  std::deque<bus::Event> history_;
-  std::uint64_t sequence_ = 0;
-};
-
 class FakeKernel final : public admin::Kernel {
  public:
   admin::Phase phase() const override { return admin::Phase::kReady; }
@@ -339,7 +244,10 @@ class TestRoutesPlugin final : public Plugin {
   }
   Status start() override {
     HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<Routes>()));
-    if (provideBus_) HIVE_TRY(context_.services().provide<bus::Bus>(std::make_shared<MemoryBus>()));
+    // Hive::sdk_testing's bus, with a history big enough for the resume tests.
+    if (provideBus_)
+      HIVE_TRY(context_.services().provide<bus::Bus>(
+          std::make_shared<testing::MemoryBus>(testing::MemoryBus::Options{.history = 100'000})));
     if (provideAdmin_) HIVE_TRY(context_.services().provide<admin::Kernel>(std::make_shared<FakeKernel>()));
     if (provideAuth_)
       HIVE_TRY(context_.services().provide<auth::Authenticator>(std::make_shared<BearerAuth>()));
