@@ -30,49 +30,22 @@ class Receiver final : public pqxx::notification_receiver {
 
 }  // namespace
 
-class ClaimableNotifier::Handle final : public Subscription {
- public:
-  Handle(std::shared_ptr<Registry> registry, std::shared_ptr<Subscriber> subscriber)
-      : registry_(std::move(registry)), subscriber_(std::move(subscriber)) {}
-  ~Handle() override { registry_->remove(subscriber_); }
-
- private:
-  std::shared_ptr<Registry> registry_;
-  std::shared_ptr<Subscriber> subscriber_;
-};
-
-void ClaimableNotifier::Registry::remove(const std::shared_ptr<Subscriber>& subscriber) {
-  bool onListenerThread = false;
-  {
-    std::lock_guard lock(mutex);
-    onListenerThread = std::this_thread::get_id() == listenerThread;
-    auto [begin, end] = subscribers.equal_range(subscriber->queue);
-    for (auto it = begin; it != end; ++it) {
-      if (it->second == subscriber) {
-        subscribers.erase(it);
-        break;
-      }
-    }
-  }
-  if (onListenerThread) {
-    subscriber->cancelled = true;  // inside a callback: the running one may be this very subscriber
-    return;
-  }
-  std::lock_guard running(subscriber->running);  // waits for a call in progress
-  subscriber->cancelled = true;
-  // The callback belongs to the subscriber's library, which may be unloaded
-  // right after: it goes now, not when the last dispatch lets go of it.
-  subscriber->callback = nullptr;
-}
-
 ClaimableNotifier::ClaimableNotifier(NotifierSettings settings, Redactor redact, Logger& log,
-                                     Counter* reconnects, Counter* dropped)
+                                     Counter* reconnects, Counter* dropped, ServiceRegistry* services)
     : settings_(std::move(settings)),
       redact_(std::move(redact)),
       log_(log),
       reconnects_(reconnects),
       dropped_(dropped),
-      wakeFd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+      subscribers_(services ? std::make_unique<CallbackRegistry<>>(*services, "store.claimable")
+                            : std::make_unique<CallbackRegistry<>>()),
+      wakeFd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  // Only this notifier's own fires report here (the handler is not shared
+  // with the other generations).
+  subscribers_->onError([this](const std::string& queue, const std::string& what) {
+    log_.error("onClaimable callback for queue '" + queue + "' threw: " + redact_(what));
+  });
+}
 
 ClaimableNotifier::~ClaimableNotifier() {
   stop();
@@ -140,10 +113,6 @@ void ClaimableNotifier::start(std::chrono::milliseconds wait) {
   stopping_ = false;
   attempted_ = false;
   thread_ = std::thread([this] { loop(); });
-  {
-    std::lock_guard registryLock(registry_->mutex);
-    registry_->listenerThread = thread_.get_id();
-  }
   changed_.wait_for(lock, wait, [&] { return attempted_; });
 }
 
@@ -158,47 +127,20 @@ void ClaimableNotifier::stop() {
   wakeLoop();
   if (!joining.joinable()) return;
   joining.join();
-  std::lock_guard registryLock(registry_->mutex);
-  registry_->listenerThread = {};
 }
 
 std::unique_ptr<Subscription> ClaimableNotifier::subscribe(const std::string& queue,
                                                            std::function<void()> callback) {
-  auto subscriber = std::make_shared<Subscriber>();
-  subscriber->queue = queue;
-  subscriber->callback = std::move(callback);
-  std::lock_guard lock(registry_->mutex);
-  registry_->subscribers.emplace(queue, subscriber);
-  return std::make_unique<Handle>(registry_, std::move(subscriber));
+  return subscribers_->subscribe(std::move(callback), queue);
 }
 
 void ClaimableNotifier::dispatch(const std::string& queue) {
-  std::vector<std::shared_ptr<Subscriber>> targets;
-  {
-    std::lock_guard lock(registry_->mutex);
-    if (queue.empty()) {
-      for (const auto& [name, subscriber] : registry_->subscribers) targets.push_back(subscriber);
-    } else {
-      auto [begin, end] = registry_->subscribers.equal_range(queue);
-      for (auto it = begin; it != end; ++it) targets.push_back(it->second);
-    }
-  }
-  for (const auto& subscriber : targets) {
-    std::lock_guard running(subscriber->running);
-    if (subscriber->cancelled) {
-      subscriber->callback = nullptr;
-      continue;
-    }
-    try {
-      subscriber->callback();
-    } catch (const std::exception& error) {
-      log_.error("onClaimable callback for queue '" + subscriber->queue +
-                 "' threw: " + redact_(error.what()));
-    } catch (...) {
-      log_.error("onClaimable callback for queue '" + subscriber->queue + "' threw a non-standard exception");
-    }
-    if (subscriber->cancelled) subscriber->callback = nullptr;  // unsubscribed from inside the callback
-  }
+  // A subscriber's exception must not end the wake-ups of the others: the
+  // registry catches it and reports it to the handler set above.
+  if (queue.empty())
+    subscribers_->fire();
+  else
+    subscribers_->fireWhere([&](const std::string& key) { return key == queue; });
 }
 
 void ClaimableNotifier::handlePayload(const std::string& payload) {
@@ -219,10 +161,7 @@ void ClaimableNotifier::handlePayload(const std::string& payload) {
   notBeforeMs = std::clamp<std::int64_t>(notBeforeMs, 0, kFurthestMs);
   auto notBefore = std::chrono::system_clock::time_point(std::chrono::milliseconds(notBeforeMs));
   if (notBefore > std::chrono::system_clock::now()) {
-    {
-      std::lock_guard registryLock(registry_->mutex);
-      if (registry_->subscribers.count(queue) == 0) return;  // nobody here waits on it: keep nothing
-    }
+    if (!subscribers_->contains(queue)) return;  // nobody here waits on it: keep nothing
     std::lock_guard lock(mutex_);
     auto [it, inserted] = delayed_.emplace(queue, notBefore);
     if (!inserted && notBefore < it->second) it->second = notBefore;

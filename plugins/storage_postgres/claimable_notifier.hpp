@@ -8,6 +8,10 @@
 // The thread wakes the local subscribers of a notified queue, at once or, for an
 // item not claimable yet, when its notBefore comes. After (re)connecting it wakes
 // every subscriber, since notifications sent while it was away are lost.
+//
+// The subscribers live in a hive::CallbackRegistry: with the plugin's services
+// it is shared with the plugin's other generations, so a consumer's onClaimable
+// subscription follows a swap of the store on its own (hive/callbacks.hpp).
 #pragma once
 
 #include <atomic>
@@ -26,6 +30,7 @@
 #include <pqxx/connection>
 
 #include "errors.hpp"
+#include "hive/callbacks.hpp"
 #include "hive/log.hpp"
 #include "hive/metrics.hpp"
 #include "hive/services.hpp"
@@ -42,8 +47,10 @@ struct NotifierSettings {
 
 class ClaimableNotifier {
  public:
+  // With `services` (the plugin's), subscriptions are shared across the
+  // plugin's generations; without, they belong to this notifier alone.
   ClaimableNotifier(NotifierSettings settings, Redactor redact, Logger& log, Counter* reconnects,
-                    Counter* dropped);
+                    Counter* dropped, ServiceRegistry* services = nullptr);
   ~ClaimableNotifier();
   ClaimableNotifier(const ClaimableNotifier&) = delete;
   ClaimableNotifier& operator=(const ClaimableNotifier&) = delete;
@@ -54,9 +61,10 @@ class ClaimableNotifier {
   // Joins the thread; no callback runs after this returns.
   void stop();
 
-  // `callback` runs on the listener thread. Destroying the subscription waits for
-  // a running call of it (unless destroyed from inside a callback). A subscription
-  // may outlive the notifier: it shares only the subscriber registry.
+  // `callback` runs on the listener thread. The subscription has the
+  // guarantees of hive::CallbackRegistry: destroying it destroys the callback,
+  // waits for a running call (unless destroyed from inside it), and may happen
+  // after the notifier is gone.
   std::unique_ptr<Subscription> subscribe(const std::string& queue, std::function<void()> callback);
 
   // Queues NOTIFYs for committed wakeups; returns at once. Bounded: beyond
@@ -69,21 +77,6 @@ class ClaimableNotifier {
   Status state() const;
 
  private:
-  struct Subscriber {
-    std::string queue;
-    std::function<void()> callback;
-    std::mutex running;
-    std::atomic<bool> cancelled{false};
-  };
-  // Shared with the subscriptions, which may outlive the notifier.
-  struct Registry {
-    std::mutex mutex;
-    std::multimap<std::string, std::shared_ptr<Subscriber>> subscribers;
-    std::thread::id listenerThread;
-    void remove(const std::shared_ptr<Subscriber>& subscriber);
-  };
-  class Handle;
-
   void loop();
   void dispatch(const std::string& queue);  // one queue; "" = every queue
   void handlePayload(const std::string& payload);
@@ -100,7 +93,8 @@ class ClaimableNotifier {
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  const std::shared_ptr<Registry> registry_ = std::make_shared<Registry>();
+  // Keyed by queue; calls run without mutex_ held.
+  const std::unique_ptr<CallbackRegistry<>> subscribers_;
   std::map<std::string, std::chrono::system_clock::time_point> delayed_;  // queue -> earliest wake
   std::set<std::pair<std::string, std::int64_t>> outgoing_;               // wakeups to NOTIFY
   int wakeFd_ = -1;  // eventfd: wakes the loop's poll() for outgoing NOTIFYs and stop()

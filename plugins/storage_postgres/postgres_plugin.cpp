@@ -14,7 +14,8 @@ void PostgresPlugin::configure(const ConfigNode& section, Diagnostics& diagnosti
 
 Status PostgresPlugin::start() {
   try {
-    auto store = std::make_shared<PostgresStore>(config_, context_.log(), context_.metrics());
+    auto store =
+        std::make_shared<PostgresStore>(config_, context_.log(), context_.metrics(), &context_.services());
     HIVE_TRY(store->open(), "storage_postgres");
     Status provided = context_.services().provide<store::Store>(store);
     if (!provided.ok()) {

@@ -109,7 +109,7 @@ constexpr int kTransactAttempts = 5;
 
 }  // namespace
 
-PostgresStore::PostgresStore(const Config& config, Logger& log, Metrics& metrics)
+PostgresStore::PostgresStore(const Config& config, Logger& log, Metrics& metrics, ServiceRegistry* services)
     : config_(config),
       redact_(passwordOf(config.url)),
       log_(log),
@@ -145,7 +145,8 @@ PostgresStore::PostgresStore(const Config& config, Logger& log, Metrics& metrics
       &metrics.counter("hive_store_postgres_listener_reconnects_total",
                        "Reconnects of the LISTEN connection for onClaimable", labels),
       &metrics.counter("hive_store_postgres_notifications_dropped_total",
-                       "onClaimable wake-ups not sent because too many were pending", labels));
+                       "onClaimable wake-ups not sent because too many were pending", labels),
+      services);
   committer_ = std::make_unique<GroupCommitter>(
       *pool_, operations_, redact_, config.batchMaxSize, config.batchConcurrency, batchMetrics,
       [this](const Wakeups& wakeups) { notifier_->publish(wakeups); });

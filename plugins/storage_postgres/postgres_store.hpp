@@ -22,7 +22,9 @@ namespace hive::storage_postgres {
 
 class PostgresStore final : public store::Store {
  public:
-  PostgresStore(const Config& config, Logger& log, Metrics& metrics);
+  // With `services` (the plugin's), onClaimable subscriptions follow a swap of
+  // the plugin (see ClaimableNotifier).
+  PostgresStore(const Config& config, Logger& log, Metrics& metrics, ServiceRegistry* services = nullptr);
   ~PostgresStore() override;
 
   // Migrates the schema, then starts the listener. The pool connects lazily.

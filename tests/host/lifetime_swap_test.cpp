@@ -5,11 +5,14 @@
 // providers with hive::ServiceFollower (as docs/plugin-authors.md teaches).
 // Both must keep receiving across 10 swaps of each provider, and the host must
 // stop cleanly after (what SIGTERM does): the naive one's subscriptions were made
-// by the first generations of the providers, long replaced by then.
+// by the first generations of the providers, long replaced by then. The store
+// is storage_sqlite, and storage_postgres when HIVE_TEST_POSTGRES_URL names a
+// server (scripts/test-servers).
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -52,7 +55,8 @@ class LifetimeSwapTest : public ::testing::Test {
     logFd_ = ::open((dir_.path() / "hive.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     logs_ = std::make_unique<LogSystem>(LogOutputFormat::kText, LogLevel::kInfo, logFd_);
     fs::create_directories(pluginDir_);
-    for (const char* file : {"communication_engine-1.0.0.so", "storage_sqlite-1.0.0.so"})
+    for (const char* file :
+         {"communication_engine-1.0.0.so", "storage_sqlite-1.0.0.so", "storage_postgres-1.0.0.so"})
       fs::copy_file(kPlugins / file, pluginDir_ / file);
     for (const char* consumer : kConsumers)
       fs::copy_file(kSwapPlugins / (std::string(consumer) + "-1.0.0.so"),
@@ -64,17 +68,19 @@ class LifetimeSwapTest : public ::testing::Test {
     ::close(logFd_);
   }
 
-  void start() {
+  // `store` is the provider of hive.store/1, with its config section.
+  void start(const std::string& store = "storage_sqlite", ConfigNode storeConfig = ConfigNode::map()) {
     KernelConfig config;
     config.pluginDirectories = {pluginDir_.string()};
     config.dataDirectory = (dir_.path() / "data").string();
     config.ioThreads = 2;
     config.blockingThreads = 2;
     config.drainDeadline = 10s;
-    for (const char* name : {"storage_sqlite", "communication_engine", kConsumers[0], kConsumers[1]}) {
+    for (const std::string& name : {store, std::string("communication_engine"), std::string(kConsumers[0]),
+                                    std::string(kConsumers[1])}) {
       PluginEntry entry;
       entry.name = name;
-      entry.config = ConfigNode::map();
+      entry.config = name == store ? storeConfig : ConfigNode::map();
       config.plugins.push_back(entry);
     }
     host_ = std::make_unique<PluginHost>(config, *logs_);
@@ -107,6 +113,8 @@ class LifetimeSwapTest : public ::testing::Test {
 
   std::string log() const { return test::readText(dir_.path() / "hive.log"); }
 
+  void swapEachProviderTenTimesAndStop(const std::string& store);
+
   test::TempDirectory dir_;
   fs::path pluginDir_ = dir_.path() / "plugins";
   int logFd_ = -1;
@@ -115,10 +123,9 @@ class LifetimeSwapTest : public ::testing::Test {
   int swaps_ = 0;
 };
 
-TEST_F(LifetimeSwapTest, ConsumersKeepReceivingAcrossTenSwapsOfEachProviderAndTheHostStopsCleanly) {
-  start();
-  if (HasFatalFailure()) return;
-
+// Ten swaps of the bus, then ten of `store`, each followed by an event and a
+// wake-up both consumers must receive; then the stop.
+void LifetimeSwapTest::swapEachProviderTenTimesAndStop(const std::string& store) {
   for (int round = 1; round <= 10; ++round) {
     swap("communication_engine");
     if (HasFatalFailure()) return;
@@ -130,7 +137,7 @@ TEST_F(LifetimeSwapTest, ConsumersKeepReceivingAcrossTenSwapsOfEachProviderAndTh
 
   for (int round = 1; round <= 10; ++round) {
     std::int64_t before[2] = {wakeups(kConsumers[0]), wakeups(kConsumers[1])};
-    swap("storage_sqlite");
+    swap(store);
     if (HasFatalFailure()) return;
     store::EnqueueRequest request;
     request.queue = "lifetime";
@@ -138,7 +145,7 @@ TEST_F(LifetimeSwapTest, ConsumersKeepReceivingAcrossTenSwapsOfEachProviderAndTh
     ASSERT_TRUE(get<store::Store>()->enqueue(request).ok());
     for (int i = 0; i < 2; ++i)
       ASSERT_TRUE(eventually([&] { return wakeups(kConsumers[i]) > before[i]; }))
-          << kConsumers[i] << " got no wake-up after store swap " << round;
+          << kConsumers[i] << " got no wake-up after " << store << " swap " << round;
   }
 
   // The events still flow through the 11th generation of the bus.
@@ -150,6 +157,26 @@ TEST_F(LifetimeSwapTest, ConsumersKeepReceivingAcrossTenSwapsOfEachProviderAndTh
   host_->stop();
   host_.reset();
   EXPECT_EQ(log().find("crash"), std::string::npos) << log();
+}
+
+TEST_F(LifetimeSwapTest, ConsumersKeepReceivingAcrossTenSwapsOfEachProviderAndTheHostStopsCleanly) {
+  start();
+  if (HasFatalFailure()) return;
+  swapEachProviderTenTimesAndStop("storage_sqlite");
+}
+
+// The same with storage_postgres, whose wake-ups come through LISTEN/NOTIFY on
+// a connection of each generation (claimable_notifier.cpp).
+TEST_F(LifetimeSwapTest, ConsumersKeepReceivingAcrossTenSwapsOfStoragePostgres) {
+  const char* url = std::getenv("HIVE_TEST_POSTGRES_URL");
+  if (url == nullptr)
+    GTEST_SKIP() << "HIVE_TEST_POSTGRES_URL is not set (eval \"$(scripts/test-servers start)\")";
+  ConfigNode config = ConfigNode::map();
+  config.set("url", ConfigNode::scalar(url));
+  config.set("schema", ConfigNode::scalar("lifetime_" + std::to_string(::getpid())));
+  start("storage_postgres", config);
+  if (HasFatalFailure()) return;
+  swapEachProviderTenTimesAndStop("storage_postgres");
 }
 
 }  // namespace
