@@ -128,12 +128,25 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
         messages.swap(inbox_);
       }
       for (const auto& text : messages) handle(text);
-      reportResults();
+      flush();
       core_->inFlight_ -= static_cast<int>(messages.size());
     }
   }
 
-  // The results collected from the inbox, reported together and acknowledged in order.
+  // What was collected from the inbox: the accepts whose result did not come
+  // with them, then the results, reported together and acknowledged in order.
+  void flush() {
+    for (const auto& [taskId, token] : accepts_) {
+      Status s = core_->accept(taskId, token);
+      if (!s.ok())
+        say(message(
+            "task.ack",
+            {{"task_id", taskId}, {"report", "accept"}, {"accepted", false}, {"reason", s.message()}}));
+    }
+    accepts_.clear();
+    reportResults();
+  }
+
   void reportResults() {
     if (results_.empty()) return;
     std::vector<Status> statuses = core_->reportMany(agentId_, results_);
@@ -164,8 +177,8 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
     auto* typeValue = o.if_contains("type");
     if (typeValue == nullptr || !typeValue->is_string()) return fail("a message needs a string 'type'");
     std::string type(typeValue->as_string());
-    // Results are reported in groups; anything else comes after the results before it.
-    if (type != "task.result") reportResults();
+    // Accepts and results are handled in groups; anything else comes after them.
+    if (type != "task.result" && type != "task.accept") flush();
     if (type == "hello") return onHello(o);
     if (!greeted_) return fail("say hello first");
     if (type == "heartbeat") {
@@ -184,11 +197,10 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
     // Each of the three answers the assignment: the claim window is met.
     core_->acknowledged(agentId_, taskId, token);
     if (type == "task.accept") {
-      Status s = core_->accept(taskId, token);
-      if (!s.ok())
-        say(message(
-            "task.ack",
-            {{"task_id", taskId}, {"report", "accept"}, {"accepted", false}, {"reason", s.message()}}));
+      // Recorded at the next flush, unless its result comes in the same burst:
+      // then the result alone is written (a quick task goes from assigned to
+      // its end without a `running` record of its own).
+      accepts_.emplace_back(taskId, token);
       return;
     }
     if (type == "task.progress") {
@@ -209,6 +221,7 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
       std::string outcome = field("status");
       if (outcome != "succeeded" && outcome != "failed")
         return fail("task.result needs status \"succeeded\" or \"failed\"");
+      std::erase(accepts_, std::make_pair(taskId, token));
       auto* result = o.if_contains("result");
       auto* retryable = o.if_contains("retryable");
       using Outcome = tasks::TaskService::Outcome;
@@ -260,7 +273,8 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
   std::mutex inboxMutex_;
   std::deque<std::string> inbox_;
   bool draining_ = false;
-  std::vector<tasks::TaskService::Report> results_;  // collected from the inbox, not reported yet
+  std::vector<tasks::TaskService::Report> results_;           // collected from the inbox, not reported yet
+  std::vector<std::pair<std::string, std::string>> accepts_;  // task id, lease token: not recorded yet
   std::string agentId_;
   bool greeted_ = false;  // only touched in the serial queue
 };
