@@ -4,9 +4,13 @@
 //  - listener_taught: what docs/plugin-authors.md teaches for objects that must
 //    be taken from the provider serving now: a hive::ServiceFollower per service.
 // Both count what they receive and provide the counts as test.listener/1.
-// Topic "lifetime.*" on the bus, queue "lifetime" in the store.
+// Topic "lifetime.*" on the bus (config `topic`), queue "lifetime" in the store.
+// With `log_events: true` each event is also logged ("heard event on <topic>"),
+// which is how tests/e2e/lifetime_e2e.py sees them in the real hive.
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "hive/follower.hpp"
 #include "hive/plugin.hpp"
@@ -32,6 +36,8 @@ class ListenerPlugin final : public Plugin {
   // hive::Plugin
   void configure(const ConfigNode& section, Diagnostics& diagnostics) override {
     ConfigReader reader(section, diagnostics);
+    topic_ = reader.get<std::string>("topic", topic_);
+    logEvents_ = reader.get<bool>("log_events", false);
     reader.finish();
   }
 
@@ -41,9 +47,8 @@ class ListenerPlugin final : public Plugin {
     if (!bus.ok()) return bus.status();
     auto store = context_.services().get<store::Store>();
     if (!store.ok()) return store.status();
-    auto counts = counts_;
-    events_ = (*bus)->subscribe("lifetime.*", [counts](const bus::Event&) { ++counts->events_; });
-    wakeups_ = (*store)->onClaimable("lifetime", [counts] { ++counts->wakeups_; });
+    events_ = (*bus)->subscribe(topic_, onEvent());
+    wakeups_ = (*store)->onClaimable("lifetime", [counts = counts_] { ++counts->wakeups_; });
     return context_.services().provide<ListenerService>(counts_);
   }
   void stop() override {
@@ -63,16 +68,24 @@ class ListenerPlugin final : public Plugin {
 #endif
 
  private:
+  std::function<void(const bus::Event&)> onEvent() {
+    Logger* log = logEvents_ ? &context_.log() : nullptr;
+    return [counts = counts_, log](const bus::Event& event) {
+      ++counts->events_;
+      if (log) log->info("heard event on " + event.topic);
+    };
+  }
+
   PluginContext& context_;
+  std::string topic_ = "lifetime.*";
+  bool logEvents_ = false;
   std::shared_ptr<Counts> counts_ = std::make_shared<Counts>();
 #ifdef LISTENER_NAIVE
   std::unique_ptr<Subscription> events_;
   std::unique_ptr<Subscription> wakeups_;
 #else
-  ServiceFollower<bus::Bus> events_{context_.services(), [counts = counts_](bus::Bus& bus) {
-                                      return bus.subscribe(
-                                          "lifetime.*", [counts](const bus::Event&) { ++counts->events_; });
-                                    }};
+  ServiceFollower<bus::Bus> events_{context_.services(),
+                                    [this](bus::Bus& bus) { return bus.subscribe(topic_, onEvent()); }};
   ServiceFollower<store::Store> wakeups_{context_.services(), [counts = counts_](store::Store& store) {
                                            return store.onClaimable("lifetime",
                                                                     [counts] { ++counts->wakeups_; });
