@@ -80,13 +80,22 @@ struct TaskCore::Outbox {
   std::vector<std::pair<std::string, std::string>> events;  // topic suffix (task id), JSON
   std::vector<std::string> settled;                         // tasks that reached a terminal state
   std::vector<bool> succeeded;
+  // Changes of the counts by status, written once at the end of the unit of
+  // work (a group of 50 submissions is one counter update, not 50).
+  std::map<TaskStatus, std::int64_t> counts;
+
+  Status writeCounts(store::Transaction& tx) {
+    for (const auto& [status, delta] : counts)
+      if (delta != 0) HIVE_TRY(tx.addToCounter(statusCounter(status), delta));
+    return okStatus();
+  }
 
   // Records a state change of `task` in the durable event log (same transaction)
   // and for publication after commit.
   Status record(store::Transaction& tx, const Task& task, const std::string& event) {
     if (task.storedStatus != task.status) {
-      if (task.storedStatus) HIVE_TRY(tx.addToCounter(statusCounter(*task.storedStatus), -1));
-      HIVE_TRY(tx.addToCounter(statusCounter(task.status), 1));
+      if (task.storedStatus) --counts[*task.storedStatus];
+      ++counts[task.status];
     }
     std::string body = eventJson(event, task);
     auto appended = tx.append(kEventLog, event, body);
@@ -178,7 +187,8 @@ Status TaskCore::transact(const std::function<Status(store::Transaction&, Outbox
   Outbox outbox;
   Status done = store->transact([&](store::Transaction& tx) {
     outbox = Outbox{};
-    return work(tx, outbox);
+    HIVE_TRY(work(tx, outbox));
+    return outbox.writeCounts(tx);
   });
   if (!done.ok()) return done;
   publish(outbox);
@@ -912,7 +922,7 @@ std::size_t TaskCore::remove(const std::vector<std::string>& ids, std::int64_t n
   auto store = store_.lease();
   if (!store) return 0;
   std::size_t removed = 0;
-  Status done = transact([&](store::Transaction& tx, Outbox&) -> Status {
+  Status done = transact([&](store::Transaction& tx, Outbox& outbox) -> Status {
     removed = 0;
     for (const auto& id : ids) {
       auto loaded = load(tx, id);
@@ -923,7 +933,7 @@ std::size_t TaskCore::remove(const std::vector<std::string>& ids, std::int64_t n
       const Task& t = loaded->task;
       if (!isTerminal(t.status) || t.finishedAtMs + retentionFor(t.type).count() > now) continue;
       HIVE_TRY(tx.remove(kTasks, id, loaded->version));
-      HIVE_TRY(tx.addToCounter(statusCounter(t.status), -1));
+      --outbox.counts[t.status];
       auto gone = [](Status s) { return s.ok() || s.code() == StatusCode::kNotFound ? okStatus() : s; };
       // A later submission with its key makes a new task.
       if (!t.idempotencyKey.empty()) HIVE_TRY(gone(tx.remove(kIdempotency, t.idempotencyKey)));
