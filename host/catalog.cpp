@@ -27,11 +27,11 @@ std::vector<std::string> Catalog::names() const {
   return {unique.begin(), unique.end()};
 }
 
-Result<PluginManifest> inspectPluginFile(const std::string& path, const HostAbi& host) {
-  auto bytes = HIVE_TRY(readPluginFile(path));
-  auto manifest = HIVE_TRY(readManifest(bytes));
+Result<PluginFile> readPluginEntry(const std::string& path, const HostAbi& host) {
+  auto bytes = std::make_shared<const std::vector<unsigned char>>(HIVE_TRY(readPluginFile(path)));
+  auto manifest = HIVE_TRY(readManifest(*bytes));
   HIVE_TRY(checkCompatibility(manifest, host));
-  return manifest;
+  return PluginFile{path, std::move(manifest), contentHash(*bytes), std::move(bytes)};
 }
 
 Catalog scanPluginDirectories(const std::vector<std::string>& directories, const HostAbi& host) {
@@ -51,12 +51,12 @@ Catalog scanPluginDirectories(const std::vector<std::string>& directories, const
     }
     std::sort(files.begin(), files.end());
     for (const auto& path : files) {
-      auto manifest = inspectPluginFile(path, host);
-      if (!manifest.ok()) {
-        catalog.refusals.push_back(path + ": " + manifest.status().message());
+      auto file = readPluginEntry(path, host);
+      if (!file.ok()) {
+        catalog.refusals.push_back(path + ": " + file.status().message());
         continue;
       }
-      catalog.plugins.push_back({path, std::move(manifest).value()});
+      catalog.plugins.push_back(std::move(file).value());
     }
   }
 

@@ -2,6 +2,8 @@
 // manifest, read without loading anything.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -9,9 +11,14 @@
 
 namespace hive::host {
 
+// A plugin file, read once: its manifest, content hash and bytes travel
+// together from the scan to dlopen, so what is loaded is what was inspected
+// even when the file changes in between.
 struct PluginFile {
   std::string path;
   PluginManifest manifest;
+  std::uint64_t contentHash = 0;
+  std::shared_ptr<const std::vector<unsigned char>> bytes;
 };
 
 struct Catalog {
@@ -23,12 +30,13 @@ struct Catalog {
   std::vector<std::string> names() const;
 };
 
-// Scans each directory (not recursively) for *.so files. Unreadable,
+// Scans each directory (not recursively) for *.so files, reading each once
+// (a catalog holds their bytes until it is dropped: keep it short-lived). Unreadable,
 // non-ELF, truncated, non-plugin and incompatible files, and files declaring the
 // same plugin name and version as another, are refused with one line each.
 Catalog scanPluginDirectories(const std::vector<std::string>& directories, const HostAbi& host);
 
-// The manifest of one file, checked for compatibility.
-Result<PluginManifest> inspectPluginFile(const std::string& path, const HostAbi& host);
+// One file read, its manifest checked for compatibility.
+Result<PluginFile> readPluginEntry(const std::string& path, const HostAbi& host);
 
 }  // namespace hive::host

@@ -5,6 +5,7 @@
 #include "hive/plugin.hpp"
 #include "host/catalog.hpp"
 #include "host/host_state.hpp"
+#include "host/swap.hpp"
 
 namespace hive::host {
 namespace {
@@ -28,7 +29,7 @@ struct Step {
   const PluginEntry* entry;
   Instance* instance;
   Change change;
-  std::string path;  // the file to swap to
+  const PluginFile* file;  // the file to swap to, read by the diff's scan
 };
 
 // How to put a plugin back as it ran before a step.
@@ -84,7 +85,7 @@ class ConfigApply {
       Change change = (*file)->manifest.version != instance->status.version ? Change::kSwap
                       : !sameConfig(entry.config, instance->section)        ? Change::kReconfigure
                                                                             : Change::kEntryOnly;
-      steps.push_back({&entry, instance, change, (*file)->path});
+      steps.push_back({&entry, instance, change, *file});
     }
     return okStatus();
   }
@@ -111,7 +112,8 @@ class ConfigApply {
                                                               : reconfigured.message()));
       undo.change = Change::kSwap;  // it cannot reconfigure live: swapped with its new section
     }
-    if (undo.change == Change::kSwap) HIVE_TRY(host_.reload(entry.name, step.path, &entry.config));
+    if (undo.change == Change::kSwap)
+      HIVE_TRY(swapPlugin(s_, entry.name, step.file->path, step.file, &entry.config));
     instance.entry = entry;
     if (undo.change != Change::kEntryOnly) done_.push_back(std::move(undo));
     return okStatus();
@@ -128,7 +130,7 @@ class ConfigApply {
         undone = guarded("reconfigure()", [&] { return plugin->reconfigure(it->section, ignored); });
         if (undone.ok()) instance->section = it->section;
       } else {
-        undone = host_.reload(it->name, it->path, &it->section);
+        undone = swapPlugin(s_, it->name, it->path, nullptr, &it->section);
       }
       instance->entry = it->entry;
       if (!undone.ok()) s_.log->error("config rollback of '" + it->name + "' failed: " + undone.message());
@@ -198,7 +200,7 @@ class ConfigApply {
     std::string blocker;
     Status compatible = s_.checkSwapSet({{instance.get(), &file.manifest}}, blocker);
     Result<Generation> made = compatible.ok()
-                                  ? s_.makeGeneration(*instance, file.path, entry.config, 1,
+                                  ? s_.makeGeneration(*instance, file, entry.config, 1,
                                                       PluginServiceView::Mode::kLive, diagnostics_)
                                   : Result<Generation>(compatible);
     Status started = made.ok() ? guarded("start()", [&] { return made->plugin->start(); }) : made.status();

@@ -69,15 +69,15 @@ void HostState::setGeneration(const Instance& instance) {
       .set(static_cast<double>(instance.current.number));
 }
 
-Result<Generation> HostState::makeGeneration(const Instance& instance, const std::string& path,
+Result<Generation> HostState::makeGeneration(const Instance& instance, const PluginFile& file,
                                              const ConfigNode& section, std::uint64_t number,
                                              PluginServiceView::Mode mode, Diagnostics& diagnostics) {
   Generation g;
   g.number = number;
-  g.library = HIVE_TRY(PluginLibrary::load(path, HostAbi::current(), reaper));
+  g.library = HIVE_TRY(PluginLibrary::load(file, reaper));
   g.manifest = g.library->manifest();
   if (g.manifest.name != instance.status.name)
-    return failedPrecondition(path + ": holds " + g.manifest.label() + ", not plugin '" +
+    return failedPrecondition(file.path + ": holds " + g.manifest.label() + ", not plugin '" +
                               instance.status.name + "'");
   std::string dataDirectory = (fs::path(config.dataDirectory) / g.manifest.name).string();
   std::error_code created;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "host/catalog.hpp"
 #include "host/logging.hpp"
 #include "host/metrics.hpp"
 #include "host/plugin_context.hpp"
@@ -93,10 +94,10 @@ struct HostState {
   void fail(Instance& instance, std::string reason);
   void setGeneration(const Instance& instance);
 
-  // Loads `path` as generation `number` of `instance` and configures it with
+  // Loads `file` as generation `number` of `instance` and configures it with
   // `section`; the view is a staging one for swaps. Diagnostics collect config
   // errors.
-  Result<Generation> makeGeneration(const Instance& instance, const std::string& path,
+  Result<Generation> makeGeneration(const Instance& instance, const PluginFile& file,
                                     const ConfigNode& section, std::uint64_t number,
                                     PluginServiceView::Mode mode, Diagnostics& diagnostics);
   // After stop(), handlers the plugin cancelled may still be queued, holding

@@ -85,12 +85,17 @@ Status PluginHost::load(Diagnostics& diagnostics) {
   std::vector<EnabledPlugin> enabled;
   for (const auto& entry : s.config.plugins)
     if (entry.enabled) enabled.push_back({entry.name, entry.versionRange, entry.required, entry.location});
-  bool requiredFailed = addInstances(s, resolvePlugins(catalog, enabled), diagnostics);
+  Resolution resolution = resolvePlugins(catalog, enabled);
+  std::size_t first = s.instances.size();
+  bool requiredFailed = addInstances(s, resolution, diagnostics);
 
-  for (auto& instance : s.instances) {
+  // The resolved files come first, in start order, and load from the bytes the
+  // scan read.
+  for (std::size_t i = 0; i < resolution.startOrder.size(); ++i) {
+    auto& instance = s.instances[first + i];
     if (instance->status.state == PluginState::kFailed) continue;
     auto begin = Clock::now();
-    auto generation = s.makeGeneration(*instance, instance->status.path, instance->section, 1,
+    auto generation = s.makeGeneration(*instance, *resolution.startOrder[i], instance->section, 1,
                                        PluginServiceView::Mode::kLive, diagnostics);
     instance->status.loadTime = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begin);
     if (!generation.ok()) {
@@ -99,12 +104,6 @@ Status PluginHost::load(Diagnostics& diagnostics) {
       continue;
     }
     instance->current = std::move(generation).value();
-    if (instance->current.manifest.version != instance->status.version) {
-      instance->current.destroy();
-      s.fail(*instance, instance->status.path + ": file changed while loading");
-      failDependents(instance->status.name);
-      continue;
-    }
     s.setState(*instance, PluginState::kConfigured);
     s.log->debug(instance->current.manifest.label() + " loaded and configured in " +
                  std::to_string(instance->status.loadTime.count()) + " us");
@@ -247,7 +246,12 @@ std::vector<std::string> PluginHost::reapLibraries() {
 
 Status PluginHost::reload(const std::string& name, const std::string& path, const ConfigNode* section) {
   std::lock_guard lifecycle(state_->lifecycle);
-  return swapPlugin(*state_, name, path, section);
+  return swapPlugin(*state_, name, path, nullptr, section);
+}
+
+Status PluginHost::reload(const std::string& name, const PluginFile& file) {
+  std::lock_guard lifecycle(state_->lifecycle);
+  return swapPlugin(*state_, name, file.path, &file, nullptr);
 }
 
 Status PluginHost::applyConfig(KernelConfig next, Diagnostics& diagnostics) {

@@ -23,6 +23,7 @@ class Runtime;
 class ServiceDirectory;
 class LibraryReaper;
 struct HostState;
+struct PluginFile;
 
 enum class PluginState { kDiscovered, kLoaded, kConfigured, kStarted, kStopped, kUnloaded, kFailed };
 
@@ -89,6 +90,8 @@ class PluginHost {
   // config section `section` (when null: its current one). On any failure the
   // running generation never stopped serving and the reason is returned.
   Status reload(const std::string& name, const std::string& path = {}, const ConfigNode* section = nullptr);
+  // The same to a file already read (a rescan's choice), without reading it again.
+  Status reload(const std::string& name, const PluginFile& file);
 
   // Applies a new, already validated configuration to the running kernel:
   // plugins enabled, disabled, swapped (version range or file changed), or

@@ -82,18 +82,12 @@ std::uint64_t contentHash(const std::vector<unsigned char>& bytes) {
   return hash;
 }
 
-std::uint64_t fileContentHash(const std::string& path) {
-  auto bytes = readPluginFile(path);
-  return bytes.ok() ? contentHash(*bytes) : 0;
-}
-
-Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& path, const HostAbi& host,
-                                                           LibraryReaper& reaper) {
-  auto bytes = HIVE_TRY(readPluginFile(path), path);
-  auto manifest = HIVE_TRY(readManifest(bytes), path);
-  HIVE_TRY(checkCompatibility(manifest, host));
-
-  std::uint64_t hash = host::contentHash(bytes);
+Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const PluginFile& file, LibraryReaper& reaper) {
+  if (!file.bytes) return internalError(file.path + ": loaded without its bytes");
+  const std::vector<unsigned char>& bytes = *file.bytes;
+  PluginManifest manifest = file.manifest;
+  const std::string& path = file.path;
+  std::uint64_t hash = file.contentHash;
   // The serial keeps two loads of identical bytes apart in /proc/self/maps.
   std::string imageName = "hive-" + manifest.name + "-" + manifest.version + "-" + hex(hash).substr(0, 12) +
                           "-" + std::to_string(nextImageSerial.fetch_add(1));

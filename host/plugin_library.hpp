@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "hive/plugin.hpp"
+#include "host/catalog.hpp"
 #include "host/manifest.hpp"
 
 namespace hive::host {
@@ -22,12 +23,11 @@ class LibraryReaper;
 
 class PluginLibrary {
  public:
-  // Reads `path`, checks its manifest against `host`, copies it into a sealed
-  // memfd and dlopens it with RTLD_NOW | RTLD_LOCAL. Every failure is one line.
-  // The returned pointer's last release hands the handle to `reaper`, which
-  // closes it once no thread can be inside the library.
-  static Result<std::shared_ptr<PluginLibrary>> load(const std::string& path, const HostAbi& host,
-                                                     LibraryReaper& reaper);
+  // Copies the bytes `file` was read from (readPluginEntry checked their
+  // manifest) into a sealed memfd and dlopens it with RTLD_NOW | RTLD_LOCAL.
+  // Every failure is one line. The returned pointer's last release hands the
+  // handle to `reaper`, which closes it once no thread can be inside the library.
+  static Result<std::shared_ptr<PluginLibrary>> load(const PluginFile& file, LibraryReaper& reaper);
 
   PluginLibrary(const PluginLibrary&) = delete;
   PluginLibrary& operator=(const PluginLibrary&) = delete;
@@ -89,7 +89,5 @@ Result<std::vector<unsigned char>> readPluginFile(const std::string& path);
 
 // FNV-1a, 64 bit: names private copies after their content.
 std::uint64_t contentHash(const std::vector<unsigned char>& bytes);
-// The same of a file's content (0 when unreadable).
-std::uint64_t fileContentHash(const std::string& path);
 
 }  // namespace hive::host

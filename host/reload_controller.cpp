@@ -1,5 +1,6 @@
 #include "host/reload_controller.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "host/catalog.hpp"
@@ -56,9 +57,15 @@ void ReloadController::stop() {
 void ReloadController::pluginFileChanged(const std::string& path) {
   if (fs::path(path).extension() != ".so") return;
   std::lock_guard lock(mutex_);
-  auto manifest = inspectPluginFile(path, HostAbi::current());
-  if (!manifest.ok()) {
-    log_.error("plugin file refused: " + path + ": " + manifest.status().message() +
+  // One scan reads every file once; the changed one is among them.
+  Catalog catalog = scanPluginDirectories(host_.config().pluginDirectories, HostAbi::current());
+  auto file = std::find_if(catalog.plugins.begin(), catalog.plugins.end(),
+                           [&](const PluginFile& f) { return f.path == path; });
+  if (file == catalog.plugins.end()) {
+    auto refusal = std::find_if(catalog.refusals.begin(), catalog.refusals.end(),
+                                [&](const std::string& r) { return r.rfind(path + ": ", 0) == 0; });
+    log_.error("plugin file refused: " +
+               (refusal != catalog.refusals.end() ? *refusal : path + ": not found in a plugin directory") +
                "; running plugins are unchanged");
     host_.metrics()
         .counter("hive_plugin_file_refusals_total", "Plugin files refused by the watcher")
@@ -68,11 +75,15 @@ void ReloadController::pluginFileChanged(const std::string& path) {
   // The file only says which plugin to look at: what runs is always the best
   // file in the plugin directories for the configured range, exactly as for a
   // rescan, so that dropping an older file in does not downgrade anything.
-  (void)rescanPlugin(manifest->name);
+  (void)rescanPlugin(file->manifest.name, catalog);
 }
 
 Status ReloadController::rescanPlugin(const std::string& name) {
   std::lock_guard lock(mutex_);
+  return rescanPlugin(name, scanPluginDirectories(host_.config().pluginDirectories, HostAbi::current()));
+}
+
+Status ReloadController::rescanPlugin(const std::string& name, const Catalog& catalog) {
   for (const auto& status : host_.status()) {
     if (status.name != name) continue;
     if (status.state != PluginState::kStarted) {
@@ -82,24 +93,23 @@ Status ReloadController::rescanPlugin(const std::string& name) {
     std::string range = "*";
     for (const auto& entry : host_.config().plugins)
       if (entry.name == name) range = entry.versionRange;
-    Catalog catalog = scanPluginDirectories(host_.config().pluginDirectories, HostAbi::current());
     auto file = selectVersion(catalog, {name, range, false, {}});
     if (!file.ok()) return file.status();
-    if (fileContentHash((*file)->path) == host_.runningContentHash(name))
-      return okStatus();  // runs it already
+    if ((*file)->contentHash == host_.runningContentHash(name)) return okStatus();  // runs it already
     log_.info((*file)->path + ": " + (*file)->manifest.label() + " is the best file for '" + range +
               "'; swapping");
-    return host_.reload(name, (*file)->path);  // a failure is logged and recorded by the host
+    return host_.reload(name, **file);  // a failure is logged and recorded by the host
   }
   return okStatus();
 }
 
 Status ReloadController::rescanPlugins() {
   std::lock_guard lock(mutex_);
+  Catalog catalog = scanPluginDirectories(host_.config().pluginDirectories, HostAbi::current());
   Status result;
   for (const auto& status : host_.status()) {
     if (status.state != PluginState::kStarted) continue;
-    if (Status swapped = rescanPlugin(status.name); !swapped.ok()) result = swapped;
+    if (Status swapped = rescanPlugin(status.name, catalog); !swapped.ok()) result = swapped;
   }
   return result;
 }

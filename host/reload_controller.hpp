@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "host/catalog.hpp"
 #include "host/config/expand.hpp"
 #include "host/control_socket.hpp"
 #include "host/directory_watcher.hpp"
@@ -51,6 +52,8 @@ class ReloadController {
   std::unique_ptr<DirectoryWatcher> pluginWatcher_;
   std::unique_ptr<DirectoryWatcher> configWatcher_;
   std::unique_ptr<ControlServer> control_;
+
+  Status rescanPlugin(const std::string& name, const Catalog& catalog);
 };
 
 }  // namespace hive::host

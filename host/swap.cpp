@@ -13,7 +13,7 @@ namespace {
 // One member of a swap: a running plugin and the generation that replaces it.
 struct Member {
   Instance* instance = nullptr;
-  std::string path;
+  PluginFile file;
   ConfigNode section;
   Generation next;
 };
@@ -22,10 +22,18 @@ class Swap {
  public:
   Swap(HostState& state, Instance& target) : s_(state), target_(target), begin_(Clock::now()) {}
 
-  Status run(std::string path, const ConfigNode& section) {
-    if (path.empty())
-      if (Status chosen = chooseFile(path); !chosen.ok()) return rollback(chosen);
-    if (Status planned = plan(target_, path, section); !planned.ok()) return rollback(planned);
+  Status run(const std::string& path, const PluginFile* given, const ConfigNode& section) {
+    PluginFile file;
+    if (given != nullptr) {
+      file = *given;
+    } else if (!path.empty()) {
+      auto read = readPluginEntry(path, HostAbi::current());
+      if (!read.ok()) return rollback(read.status().withContext(path));
+      file = std::move(read).value();
+    } else if (Status chosen = chooseFile(file); !chosen.ok()) {
+      return rollback(chosen);
+    }
+    if (Status planned = plan(target_, file, section); !planned.ok()) return rollback(planned);
     if (Status checked = check(); !checked.ok()) return rollback(checked);
     if (Status switched = switchOver(); !switched.ok()) return rollback(switched);
     commit();
@@ -39,7 +47,7 @@ class Swap {
     return *scanned_;
   }
 
-  Status chooseFile(std::string& path) {
+  Status chooseFile(PluginFile& chosen) {
     const std::string& name = target_.status.name;
     auto file = selectVersion(catalog(), {name, target_.entry.versionRange, target_.entry.required, {}});
     if (!file.ok()) {
@@ -48,11 +56,11 @@ class Swap {
         if (refusal.find("'" + name + "'") != std::string::npos) why += "; refused: " + refusal;
       return Status(file.status().code(), why);
     }
-    path = (*file)->path;
+    chosen = **file;
     return okStatus();
   }
 
-  Status plan(Instance& member, const std::string& file, const ConfigNode& section) {
+  Status plan(Instance& member, const PluginFile& file, const ConfigNode& section) {
     Diagnostics diagnostics;
     auto made = s_.makeGeneration(member, file, section, member.current.number + 1,
                                   PluginServiceView::Mode::kStaging, diagnostics);
@@ -77,11 +85,11 @@ class Swap {
       if (consumer == nullptr) return fits;
       auto file =
           selectVersion(catalog(), {blocker, consumer->entry.versionRange, consumer->entry.required, {}});
-      if (!file.ok() || fileContentHash((*file)->path) == consumer->current.library->contentHash())
+      if (!file.ok() || (*file)->contentHash == consumer->current.library->contentHash())
         return Status(fits.code(), fits.message() + "; no other file of '" + blocker +
                                        "' in the plugin directories could be swapped with it; reload it "
                                        "too, or keep a compatible version");
-      if (Status planned = plan(*consumer, (*file)->path, consumer->section); !planned.ok())
+      if (Status planned = plan(*consumer, **file, consumer->section); !planned.ok())
         return planned.withContext("swapping '" + blocker + "' along");
       s_.log->info("plugin '" + blocker + "' is swapped along with '" + target_.status.name + "' to " +
                    members_.back().next.manifest.version);
@@ -154,7 +162,7 @@ class Swap {
         std::lock_guard lock(s_.statusMutex);
         member.section = m.section;
         member.status.version = member.current.manifest.version;
-        member.status.path = m.path;
+        member.status.path = m.file.path;
         member.status.generation = member.current.number;
         member.status.reloads += 1;
         member.status.lastReloadError.clear();
@@ -209,7 +217,7 @@ class Swap {
 
 }  // namespace
 
-Status swapPlugin(HostState& state, const std::string& name, const std::string& path,
+Status swapPlugin(HostState& state, const std::string& name, const std::string& path, const PluginFile* file,
                   const ConfigNode* section) {
   Instance* instance = state.find(name);
   if (instance == nullptr) return notFound("no plugin named '" + name + "'");
@@ -217,7 +225,7 @@ Status swapPlugin(HostState& state, const std::string& name, const std::string& 
     return failedPrecondition("plugin '" + name + "' is " +
                               std::string(pluginStateName(instance->status.state)) +
                               ", not started; only a running plugin can be swapped");
-  return Swap(state, *instance).run(path, section ? *section : instance->section);
+  return Swap(state, *instance).run(path, file, section ? *section : instance->section);
 }
 
 }  // namespace hive::host

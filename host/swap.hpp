@@ -19,11 +19,12 @@
 namespace hive::host {
 
 struct HostState;
+struct PluginFile;
 
-// Swaps `name` to the file at `path` (when empty: the best file of its range
-// in the plugin directories) with `section` (when null: its current one).
-// The caller holds state.lifecycle.
-Status swapPlugin(HostState& state, const std::string& name, const std::string& path,
+// Swaps `name` to `file` (when null: the file at `path`; when that is empty
+// too: the best file of its range in the plugin directories) with `section`
+// (when null: its current one). The caller holds state.lifecycle.
+Status swapPlugin(HostState& state, const std::string& name, const std::string& path, const PluginFile* file,
                   const ConfigNode* section);
 
 }  // namespace hive::host
