@@ -358,6 +358,23 @@ int pluginsListCommand(std::vector<std::string> directories, const std::string& 
   return 0;
 }
 
+int newPluginCommand(const std::string& name, const std::string& directory) {
+  Status written = writePluginSkeleton(directory, name);
+  if (!written.ok()) {
+    std::cerr << "hive plugin new: " << written.message() << "\n";
+    return 1;
+  }
+  std::cout << "wrote plugin skeleton '" << name << "' to " << directory << "\n";
+  return 0;
+}
+
+int versionCommand() {
+  HostAbi abi = HostAbi::current();
+  std::cout << "hive " << HIVE_VERSION << "\nSDK ABI " << abi.major << "." << abi.minor << "\ntoolchain "
+            << abi.toolchain << "\nasio runtime " << abi.asioRuntime << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -423,21 +440,7 @@ int main(int argc, char** argv) {
     return controlCommand(controlConfig, controlSocket, "plugins reload " + reloadName);
   if (rescanCmd->parsed()) return controlCommand(controlConfig, controlSocket, "plugins rescan");
   if (configReloadCmd->parsed()) return controlCommand(controlConfig, controlSocket, "config reload");
-  if (newCmd->parsed()) {
-    std::string directory = newDirectory.empty() ? newName : newDirectory;
-    Status written = writePluginSkeleton(directory, newName);
-    if (!written.ok()) {
-      std::cerr << "hive plugin new: " << written.message() << "\n";
-      return 1;
-    }
-    std::cout << "wrote plugin skeleton '" << newName << "' to " << directory << "\n";
-    return 0;
-  }
-  if (versionCmd->parsed()) {
-    HostAbi abi = HostAbi::current();
-    std::cout << "hive " << HIVE_VERSION << "\nSDK ABI " << abi.major << "." << abi.minor << "\ntoolchain "
-              << abi.toolchain << "\nasio runtime " << abi.asioRuntime << "\n";
-    return 0;
-  }
+  if (newCmd->parsed()) return newPluginCommand(newName, newDirectory.empty() ? newName : newDirectory);
+  if (versionCmd->parsed()) return versionCommand();
   return 0;
 }

@@ -62,6 +62,68 @@ bool Resolution::requiredRefused() const {
   return std::any_of(refusals.begin(), refusals.end(), [](const Refusal& r) { return r.required; });
 }
 
+namespace {
+
+// Why `m` cannot run with the plugins `chosen` (a dependency or a required
+// service missing, or a dependency in a version out of range); nothing when it can.
+std::optional<std::string> unmetNeed(const PluginManifest& m, const std::map<std::string, Candidate>& chosen,
+                                     const Catalog& catalog, const std::vector<Refusal>& refusals) {
+  for (const auto& dependency : m.dependencies) {
+    auto range = VersionRange::parse(dependency.range);
+    if (!range.ok()) return m.label() + ": dependency '" + dependency.name + "': " + range.status().message();
+    auto found = chosen.find(dependency.name);
+    if (found == chosen.end()) {
+      bool refused = std::any_of(refusals.begin(), refusals.end(),
+                                 [&](const Refusal& r) { return r.name == dependency.name; });
+      return m.label() + ": depends on '" + dependency.name + "' " + dependency.range + ", which " +
+             missingBecause(catalog, dependency.name, refused);
+    }
+    const std::string& have = found->second.file->manifest.version;
+    auto version = Version::parse(have);
+    if (!version.ok() || !range->contains(*version))
+      return m.label() + ": depends on '" + dependency.name + "' " + dependency.range + ", but version " +
+             have + " is enabled";
+  }
+  for (const ServiceKey& wanted : m.requiredServices) {
+    bool provided = std::any_of(chosen.begin(), chosen.end(), [&](const auto& other) {
+      const auto& offers = other.second.file->manifest.provides;
+      return std::find(offers.begin(), offers.end(), wanted) != offers.end();
+    });
+    if (!provided)
+      return m.label() + ": requires service '" + wanted.toString() + "', which no enabled plugin provides";
+  }
+  return std::nullopt;
+}
+
+// The cycle `name` lies on or behind, as "a -> b -> a", following what must
+// start first among the plugins not `started`.
+std::string cycleFrom(const std::string& name, std::map<std::string, std::set<std::string>>& before,
+                      const std::set<std::string>& started, std::size_t plugins) {
+  std::vector<std::string> path{name};
+  std::string current = name;
+  std::string cycle;
+  for (std::size_t step = 0; step <= plugins; ++step) {
+    std::string nextName;
+    for (const auto& n : before[current])
+      if (!started.count(n)) {
+        nextName = n;
+        break;
+      }
+    auto seenAt = std::find(path.begin(), path.end(), nextName);
+    if (nextName.empty()) break;
+    if (seenAt != path.end()) {
+      for (auto p = seenAt; p != path.end(); ++p) cycle += *p + " -> ";
+      cycle += nextName;
+      break;
+    }
+    path.push_back(nextName);
+    current = nextName;
+  }
+  return cycle;
+}
+
+}  // namespace
+
 Resolution resolvePlugins(const Catalog& catalog, const std::vector<EnabledPlugin>& enabled) {
   Resolution resolution;
   std::map<std::string, Candidate> chosen;
@@ -84,40 +146,8 @@ Resolution resolvePlugins(const Catalog& catalog, const std::vector<EnabledPlugi
   while (changed) {
     changed = false;
     for (auto it = chosen.begin(); it != chosen.end();) {
-      const PluginManifest& m = it->second.file->manifest;
-      std::optional<std::string> problem;
-      for (const auto& dependency : m.dependencies) {
-        auto range = VersionRange::parse(dependency.range);
-        if (!range.ok()) {
-          problem = m.label() + ": dependency '" + dependency.name + "': " + range.status().message();
-          break;
-        }
-        auto found = chosen.find(dependency.name);
-        if (found == chosen.end()) {
-          bool refused = std::any_of(resolution.refusals.begin(), resolution.refusals.end(),
-                                     [&](const Refusal& r) { return r.name == dependency.name; });
-          problem = m.label() + ": depends on '" + dependency.name + "' " + dependency.range + ", which " +
-                    missingBecause(catalog, dependency.name, refused);
-          break;
-        }
-        const std::string& have = found->second.file->manifest.version;
-        auto version = Version::parse(have);
-        if (!version.ok() || !range->contains(*version)) {
-          problem = m.label() + ": depends on '" + dependency.name + "' " + dependency.range +
-                    ", but version " + have + " is enabled";
-          break;
-        }
-      }
-      for (std::size_t s = 0; !problem && s < m.requiredServices.size(); ++s) {
-        const ServiceKey& wanted = m.requiredServices[s];
-        bool provided = std::any_of(chosen.begin(), chosen.end(), [&](const auto& other) {
-          const auto& offers = other.second.file->manifest.provides;
-          return std::find(offers.begin(), offers.end(), wanted) != offers.end();
-        });
-        if (!provided)
-          problem =
-              m.label() + ": requires service '" + wanted.toString() + "', which no enabled plugin provides";
-      }
+      std::optional<std::string> problem =
+          unmetNeed(it->second.file->manifest, chosen, catalog, resolution.refusals);
       if (problem) {
         refuse(*it->second.entry, *problem);
         it = chosen.erase(it);
@@ -159,26 +189,7 @@ Resolution resolvePlugins(const Catalog& catalog, const std::vector<EnabledPlugi
   // What is left lies on or behind a cycle: report the cycle itself.
   for (const auto& [name, candidate] : chosen) {
     if (started.count(name)) continue;
-    std::vector<std::string> path{name};
-    std::string current = name;
-    std::string cycle;
-    for (std::size_t step = 0; step <= chosen.size(); ++step) {
-      std::string nextName;
-      for (const auto& n : before[current])
-        if (!started.count(n)) {
-          nextName = n;
-          break;
-        }
-      auto seenAt = std::find(path.begin(), path.end(), nextName);
-      if (nextName.empty()) break;
-      if (seenAt != path.end()) {
-        for (auto p = seenAt; p != path.end(); ++p) cycle += *p + " -> ";
-        cycle += nextName;
-        break;
-      }
-      path.push_back(nextName);
-      current = nextName;
-    }
+    std::string cycle = cycleFrom(name, before, started, chosen.size());
     refuse(*candidate.entry, candidate.file->manifest.label() + ": dependency cycle: " + cycle);
   }
   return resolution;
