@@ -410,6 +410,7 @@ Result<TaskCore::Submitted> TaskCore::submit(Task task, const std::string& idemp
 // A group this large is one transaction of a few MB at most (payloads are
 // limited); more waiting submissions go into the next group.
 constexpr std::size_t kSubmitGroup = 256;
+constexpr int kSubmitDrains = 4;
 
 void TaskCore::submitAsync(Task task, std::string idempotencyKey, std::string bodyDigest, SubmitDone done) {
   prepare(task, idempotencyKey);
@@ -417,7 +418,13 @@ void TaskCore::submitAsync(Task task, std::string idempotencyKey, std::string bo
     std::lock_guard lock(submitMutex_);
     submissions_.push_back(
         {std::move(task), std::move(idempotencyKey), std::move(bodyDigest), std::move(done), {}, {}, {}});
-    if (std::exchange(submitDraining_, true)) return;  // the running drain takes it
+    // A running drain takes it. When submissions pile up behind it (a store
+    // whose statements are network round trips: PostgreSQL), another one starts,
+    // up to kSubmitDrains, so that several groups are in flight; on SQLite
+    // one drain keeps up and its groups stay large.
+    bool more = submitDrains_ < kSubmitDrains && submissions_.size() >= kSubmitGroup / 8;
+    if (submitDrains_ > 0 && !more) return;
+    ++submitDrains_;
   }
   context_.blocking().post([this] { drainSubmissions(); });
 }
@@ -428,7 +435,7 @@ void TaskCore::drainSubmissions() {
     {
       std::lock_guard lock(submitMutex_);
       if (submissions_.empty()) {
-        submitDraining_ = false;
+        --submitDrains_;
         return;
       }
       std::size_t n = std::min(submissions_.size(), kSubmitGroup);

@@ -180,7 +180,7 @@ class TaskCore final : public tasks::TaskService {
 
   std::mutex submitMutex_;
   std::vector<Submission> submissions_;  // waiting for the next group
-  bool submitDraining_ = false;
+  int submitDrains_ = 0;                 // drains running
 
   std::chrono::steady_clock::time_point lastAging_{};
   std::chrono::steady_clock::time_point lastExpiry_{};
