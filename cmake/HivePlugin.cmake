@@ -8,6 +8,8 @@
 #   -fno-gnu-unique   no STB_GNU_UNIQUE symbols, which would make dlclose a no-op
 #   -Wl,-z,defs       every symbol resolved at link time, not at load time
 # ASIO links the host's shared Asio/Beast runtime (required for hive/asio.hpp).
+# The sources see HIVE_PLUGIN_NAME and HIVE_PLUGIN_VERSION (string literals of
+# NAME and VERSION); a HIVE_PLUGIN whose .version differs does not compile.
 include_guard(GLOBAL)
 
 function(hive_add_plugin)
@@ -30,6 +32,10 @@ function(hive_add_plugin)
   # GCC only: clang has no such flag and emits no STB_GNU_UNIQUE (the fuzz build).
   target_compile_options(${objects} PRIVATE $<$<CXX_COMPILER_ID:GNU>:-fno-gnu-unique>)
   target_link_libraries(${objects} PUBLIC Hive::sdk ${PLUGIN_LINK_LIBRARIES})
+  # The version is written once, here: HIVE_PLUGIN's .version must equal it
+  # (a static_assert in the macro), and the code may use it as HIVE_PLUGIN_VERSION.
+  target_compile_definitions(${objects} PRIVATE HIVE_PLUGIN_NAME="${PLUGIN_NAME}"
+    HIVE_PLUGIN_VERSION="${PLUGIN_VERSION}")
   if(PLUGIN_ASIO)
     target_link_libraries(${objects} PUBLIC Hive::asio_runtime)
   endif()

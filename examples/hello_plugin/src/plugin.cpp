@@ -2,6 +2,6 @@
 #include "hello/greeter.hpp"
 #include "hello_plugin.hpp"
 
-HIVE_PLUGIN(hello::HelloPlugin, .name = "hello", .version = "1.0.0",
+HIVE_PLUGIN(hello::HelloPlugin, .name = "hello", .version = HIVE_PLUGIN_VERSION,
             .description = "Greets people: an example of an out-of-tree plugin",
             .provides = {hello::Greeter::kServiceId})

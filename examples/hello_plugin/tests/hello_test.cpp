@@ -25,7 +25,7 @@ class HelloTest : public ::testing::TestWithParam<Build> {
  protected:
   void SetUp() override {
     if (GetParam() == Build::kLinked) {
-      harness_ = PluginHarness::create<hello::HelloPlugin>("hello", "1.0.0");
+      harness_ = PluginHarness::create<hello::HelloPlugin>("hello", HELLO_VERSION);
       return;
     }
     auto loaded = PluginHarness::loadLibrary(HELLO_PLUGIN_PATH);
@@ -132,7 +132,7 @@ TEST(HelloLibraryTest, DeclaresItselfInItsManifest) {
   const HiveManifest* manifest = (*loaded)->manifest();
   ASSERT_NE(manifest, nullptr);
   EXPECT_STREQ(manifest->name, "hello");
-  EXPECT_STREQ(manifest->version, "1.0.0");
+  EXPECT_STREQ(manifest->version, HELLO_VERSION);
   EXPECT_STREQ(manifest->provides[0].id, "example.greeter");
   EXPECT_EQ(manifest->provides[0].major, 1u);
   EXPECT_EQ(manifest->provides[1].major, 0u) << "and nothing else";

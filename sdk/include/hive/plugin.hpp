@@ -195,10 +195,28 @@ consteval HiveManifest makeManifest(const PluginInfo& info) {
   return m;
 }
 
+consteval bool sameText(const char* a, const char* b) {
+  for (;; ++a, ++b) {
+    if (*a != *b) return false;
+    if (*a == '\0') return true;
+  }
+}
+
 }  // namespace detail
 }  // namespace hive
 
 #define HIVE_EXPORT __attribute__((visibility("default")))
+
+// hive_add_plugin passes its VERSION as HIVE_PLUGIN_VERSION: the manifest must
+// say the same, so that the file name and what the kernel reads cannot differ.
+// A plugin writes `.version = HIVE_PLUGIN_VERSION` to give its version once.
+#ifdef HIVE_PLUGIN_VERSION
+#define HIVE_PLUGIN_CHECK_BUILD_VERSION(...)                                                             \
+  static_assert(::hive::detail::sameText(::hive::PluginInfo{__VA_ARGS__}.version, HIVE_PLUGIN_VERSION), \
+                "HIVE_PLUGIN: .version differs from the VERSION given to hive_add_plugin");
+#else
+#define HIVE_PLUGIN_CHECK_BUILD_VERSION(...)
+#endif
 
 // Declares the plugin in its entry file (exactly once per library):
 //
@@ -212,6 +230,7 @@ consteval HiveManifest makeManifest(const PluginInfo& info) {
 // `PluginClass` must derive from hive::Plugin and be constructible from
 // hive::PluginContext&. Name, version and lengths are checked at compile time.
 #define HIVE_PLUGIN(PluginClass, ...)                                                                      \
+  HIVE_PLUGIN_CHECK_BUILD_VERSION(__VA_ARGS__)                                                             \
   extern "C" HIVE_EXPORT __attribute__((section(HIVE_MANIFEST_SECTION), used))                             \
   const HiveManifest hive_plugin_manifest = ::hive::detail::makeManifest(::hive::PluginInfo{__VA_ARGS__}); \
   extern "C" HIVE_EXPORT ::hive::Plugin* hive_plugin_create(::hive::PluginContext* context) noexcept {     \
