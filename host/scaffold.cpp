@@ -1,169 +1,22 @@
 #include "host/scaffold.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <utility>
 
 #include "host/manifest.hpp"
 
 namespace hive::host {
+namespace fs = std::filesystem;
 namespace {
 
-// @NAME@ is the plugin name, @TYPE@ its PascalCase form (test suite names).
-constexpr std::string_view kCMakeLists =
-    R"(# The @NAME@ Hive plugin, built against the installed Hive SDK (see README.md).
-cmake_minimum_required(VERSION 3.25)
-project(@NAME@ VERSION 0.1.0 LANGUAGES CXX)
-
-find_package(HiveSDK CONFIG REQUIRED)
-
-# @NAME@-<version>.so with the flags a hot-swappable plugin needs, and @NAME@_objects,
-# the same sources as an object library for the unit test.
-hive_add_plugin(NAME @NAME@ VERSION ${PROJECT_VERSION} SOURCES src/plugin.cpp)
-# One place for the version: the manifest reads it from here.
-target_compile_definitions(@NAME@_objects PRIVATE PLUGIN_VERSION="${PROJECT_VERSION}")
-
-enable_testing()
-find_package(GTest REQUIRED)
-include(GoogleTest)
-add_executable(@NAME@_test tests/plugin_test.cpp)
-target_include_directories(@NAME@_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
-target_link_libraries(@NAME@_test PRIVATE @NAME@_objects Hive::sdk_testing GTest::gtest_main)
-target_compile_definitions(@NAME@_test PRIVATE PLUGIN_LIBRARY="$<TARGET_FILE:@NAME@>")
-add_dependencies(@NAME@_test @NAME@)
-gtest_discover_tests(@NAME@_test DISCOVERY_TIMEOUT 60)
-)";
-
-constexpr std::string_view kPluginHeader = R"(// The @NAME@ plugin.
-//
-// config:
-//   greeting: hello    logged when the plugin starts; must not be empty
-#pragma once
-
-#include <string>
-
-#include <hive/plugin.hpp>
-
-namespace @NAME@ {
-
-class Plugin final : public hive::Plugin {
- public:
-  explicit Plugin(hive::PluginContext& context);
-
-  // hive::Plugin
-  void configure(const hive::ConfigNode& section, hive::Diagnostics& diagnostics) override;
-  hive::Status start() override;
-  void stop() override;
-
- private:
-  hive::PluginContext& context_;
-  std::string greeting_;
-};
-
-}  // namespace @NAME@
-)";
-
-constexpr std::string_view kPluginSource = R"(#include "plugin.hpp"
-
-namespace @NAME@ {
-
-Plugin::Plugin(hive::PluginContext& context) : context_(context) {}
-
-void Plugin::configure(const hive::ConfigNode& section, hive::Diagnostics& diagnostics) {
-  hive::ConfigReader reader(section, diagnostics);
-  greeting_ = reader.get<std::string>("greeting", "hello");
-  if (greeting_.empty()) reader.reject("greeting", "must not be empty");
-  reader.finish();  // unknown keys are errors, with a "did you mean"
-}
-
-hive::Status Plugin::start() {
-  context_.log().info("started: " + greeting_);
-  return hive::okStatus();
-}
-
-void Plugin::stop() { context_.log().info("stopped"); }
-
-}  // namespace @NAME@
-
-// The entry point the kernel looks for: the manifest and the factory.
-HIVE_PLUGIN(@NAME@::Plugin, .name = "@NAME@", .version = PLUGIN_VERSION,
-            .description = "The @NAME@ plugin")
-)";
-
-constexpr std::string_view kTest = R"(#include "plugin.hpp"
-
-#include <gtest/gtest.h>
-
-#include <hive/testing/harness.hpp>
-
-namespace {
-
-using hive::testing::configFromPairs;
-using hive::testing::PluginHarness;
-
-TEST(@TYPE@Test, LogsItsGreetingOnStartAndStop) {
-  auto harness = PluginHarness::create<@NAME@::Plugin>("@NAME@");
-  harness->setConfig(configFromPairs({{"greeting", "hi"}}));
-  ASSERT_FALSE(harness->configure().hasErrors());
-  ASSERT_TRUE(harness->start().ok());
-  harness->stop();
-  EXPECT_EQ(harness->logLines(), (std::vector<std::string>{"info: started: hi", "info: stopped"}));
-}
-
-TEST(@TYPE@Test, RejectsAnEmptyGreeting) {
-  auto harness = PluginHarness::create<@NAME@::Plugin>("@NAME@");
-  harness->setConfig(configFromPairs({{"greeting", ""}}));
-  EXPECT_EQ(harness->configure().toString(), "<config>: error: 'greeting': must not be empty\n");
-}
-
-TEST(@TYPE@Test, RejectsAnUnknownKey) {
-  auto harness = PluginHarness::create<@NAME@::Plugin>("@NAME@");
-  harness->setConfig(configFromPairs({{"greting", "hi"}}));
-  auto diagnostics = harness->configure();
-  ASSERT_TRUE(diagnostics.hasErrors());
-  EXPECT_NE(diagnostics.toString().find("did you mean 'greeting'"), std::string::npos);
-}
-
-// The built library, loaded and checked the way the kernel does it.
-TEST(@TYPE@Test, TheBuiltLibraryLoads) {
-  auto harness = PluginHarness::loadLibrary(PLUGIN_LIBRARY);
-  ASSERT_TRUE(harness.ok()) << harness.status().toString();
-  EXPECT_STREQ((*harness)->manifest()->name, "@NAME@");
-  ASSERT_TRUE((*harness)->start().ok());
-  EXPECT_EQ((*harness)->logLines().back(), "info: started: hello");
-}
-
-}  // namespace
-)";
-
-constexpr std::string_view kReadme = R"(# @NAME@
-
-A Hive plugin, built against the installed Hive SDK.
-
-With the SDK installed in /opt/hive (in the Hive tree:
-`cmake --install build/release --prefix /opt/hive`):
-
-    cmake -S . -B build -G Ninja -DCMAKE_PREFIX_PATH=/opt/hive
-    cmake --build build
-    ctest --test-dir build --output-on-failure
-    cp build/@NAME@-0.1.0.so <a plugin directory of your Hive>
-
-Then enable it in the kernel's config:
-
-    plugins:
-      @NAME@:
-        config:
-          greeting: hello
-
-The version lives in `project()` in CMakeLists.txt; the library name and the
-manifest follow it. `tests/plugin_test.cpp` drives the plugin with
-`hive::testing::PluginHarness` (no kernel needed). See docs/plugin-authors.md in the
-Hive repository for the rules a plugin follows (ABI, services, hot reload).
-)";
-
-constexpr std::string_view kGitignore = "/build/\n";
+// The example's name in its three spellings; each becomes the new plugin's.
+constexpr std::string_view kExampleName = "hello";
 
 // Names the skeleton cannot use as its namespace: C++ keywords, and namespaces its
 // own code already refers to.
@@ -214,20 +67,57 @@ std::string pascalCase(std::string_view name) {
   return out;
 }
 
-std::string render(std::string_view text, std::string_view name) {
-  const std::pair<std::string_view, std::string> substitutions[] = {{"@NAME@", std::string(name)},
-                                                                    {"@TYPE@", pascalCase(name)}};
-  std::string out(text);
-  for (const auto& [marker, value] : substitutions)
-    for (auto at = out.find(marker); at != std::string::npos; at = out.find(marker, at + value.size()))
-      out.replace(at, marker.size(), value);
+std::string upperCase(std::string_view name) {
+  std::string out(name);
+  for (char& c : out)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
   return out;
+}
+
+// Every "hello", "Hello" and "HELLO" of the example becomes the new plugin's
+// name (demo_plugin, DemoPlugin, DEMO_PLUGIN): identifiers, file names, prose.
+std::string rename(std::string text, std::string_view name) {
+  const std::pair<std::string, std::string> substitutions[] = {{std::string(kExampleName), std::string(name)},
+                                                               {pascalCase(kExampleName), pascalCase(name)},
+                                                               {upperCase(kExampleName), upperCase(name)}};
+  for (const auto& [from, to] : substitutions)
+    for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+      text.replace(at, from.size(), to);
+  return text;
+}
+
+// The example's files, relative to `root`: what a build or an editor left
+// there (build directories, dot files) is not part of it.
+Result<std::vector<fs::path>> templateFiles(const fs::path& root) {
+  std::vector<fs::path> files;
+  std::error_code error;
+  for (fs::recursive_directory_iterator it(root, error), end; !error && it != end; it.increment(error)) {
+    std::string first = fs::relative(it->path(), root).begin()->string();
+    if (first.starts_with(".") || first.starts_with("build")) {
+      if (it->is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file()) files.push_back(fs::relative(it->path(), root));
+  }
+  if (error) return unavailable("cannot read the plugin template " + root.string() + ": " + error.message());
+  if (files.empty()) return notFound("the plugin template " + root.string() + " is empty");
+  std::sort(files.begin(), files.end());
+  return files;
 }
 
 }  // namespace
 
-Status writePluginSkeleton(const std::filesystem::path& directory, std::string_view name) {
-  namespace fs = std::filesystem;
+fs::path findPluginTemplate() {
+  std::error_code error;
+  fs::path executable = fs::read_symlink("/proc/self/exe", error);
+  // Installed: <prefix>/bin/hive and <prefix>/share/hive/plugin-template.
+  fs::path installed = executable.parent_path().parent_path() / "share" / "hive" / "plugin-template";
+  if (!error && fs::is_directory(installed / "src", error)) return installed;
+  // A hive run from its build tree takes the example from the sources it was built from.
+  return fs::path(HIVE_SOURCE_DIR) / "examples" / "hello_plugin";
+}
+
+Status writePluginSkeleton(const fs::path& directory, std::string_view name, const fs::path& templateRoot) {
   HIVE_TRY(checkName(name));
   std::error_code error;
   if (fs::exists(directory, error)) {
@@ -236,21 +126,19 @@ Status writePluginSkeleton(const std::filesystem::path& directory, std::string_v
     if (!fs::is_empty(directory, error))
       return alreadyExists(directory.string() + " exists and is not empty");
   }
-  for (const char* sub : {"src", "tests"}) {
-    fs::create_directories(directory / sub, error);
-    if (error) return unavailable("cannot create " + (directory / sub).string() + ": " + error.message());
-  }
-  const std::pair<const char*, std::string_view> files[] = {{"CMakeLists.txt", kCMakeLists},
-                                                            {"src/plugin.hpp", kPluginHeader},
-                                                            {"src/plugin.cpp", kPluginSource},
-                                                            {"tests/plugin_test.cpp", kTest},
-                                                            {"README.md", kReadme},
-                                                            {".gitignore", kGitignore}};
-  for (const auto& [file, text] : files) {
-    std::ofstream out(directory / file, std::ios::binary);
-    out << render(text, name);
+  auto files = HIVE_TRY(templateFiles(templateRoot));
+  for (const auto& file : files) {
+    std::ifstream in(templateRoot / file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in) return unavailable("cannot read " + (templateRoot / file).string());
+    fs::path target = directory / rename(file.string(), name);
+    fs::create_directories(target.parent_path(), error);
+    if (error) return unavailable("cannot create " + target.parent_path().string() + ": " + error.message());
+    std::ofstream out(target, std::ios::binary);
+    out << rename(text.str(), name);
     out.close();
-    if (!out) return unavailable("cannot write " + (directory / file).string());
+    if (!out) return unavailable("cannot write " + target.string());
   }
   return okStatus();
 }

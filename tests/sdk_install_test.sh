@@ -55,7 +55,8 @@ if ! cmake --install "$build" --prefix "$work/prefix" >"$work/install.log" 2>&1;
   fail "cmake --install $build (a target without an install rule, or one not built?)"
 fi
 for file in lib/cmake/HiveSDK/HiveSDKConfig.cmake lib/cmake/HiveSDK/HivePlugin.cmake include/hive/plugin.hpp \
-            include/hive/testing/harness.hpp lib/libhive_sdk_testing.a; do
+            include/hive/testing/harness.hpp lib/libhive_sdk_testing.a \
+            share/hive/plugin-template/CMakeLists.txt share/hive/plugin-template/src/plugin.cpp; do
   [[ -f "$work/prefix/$file" ]] || fail "the install lacks $file"
 done
 
@@ -93,9 +94,16 @@ grep -q "hive ready: 1 plugins started, 0 failed" "$work/run.log" || fail "not r
 grep -q "started; greeting 'Hi'" "$work/run.log" || fail "hello did not start: $(cat "$work/run.log")"
 
 step "scaffolding a plugin with 'hive plugin new' and building it"
-"$hive" plugin new demo_plugin --dir "$work/demo"
+# The installed hive finds the installed template (share/hive/plugin-template),
+# not the source tree's example: a line added to the installed copy shows up.
+echo "<!-- installed template -->" >>"$work/prefix/share/hive/plugin-template/README.md"
+"$work/prefix/bin/hive" plugin new demo_plugin --dir "$work/demo"
+grep -q "installed template" "$work/demo/README.md" || fail "'hive plugin new' did not use the installed template"
 build_and_test "$work/demo" "$work/demo-build"
-[[ -f "$work/demo-build/demo_plugin-0.1.0.so" ]] || fail "no demo_plugin-0.1.0.so"
+# The skeleton is examples/hello_plugin renamed: same version, same files.
+[[ -f "$work/demo-build/demo_plugin-1.0.0.so" ]] || fail "no demo_plugin-1.0.0.so"
+[[ -f "$work/demo/src/demo_plugin_plugin.cpp" && -f "$work/demo/include/demo_plugin/greeter.hpp" ]] ||
+  fail "the skeleton is not the example renamed: $(cd "$work/demo" && find . -type f | sort)"
 if "$hive" plugin new demo_plugin --dir "$work/demo" >/dev/null 2>&1; then
   fail "'hive plugin new' wrote into a directory that is not empty"
 fi
