@@ -84,9 +84,10 @@ if(_swap_ready)
   set_tests_properties(e2e_api_self_reload PROPERTIES LABELS "e2e" TIMEOUT 600 RUN_SERIAL TRUE)
 endif()
 
-# A third-party bus consumer written the naive way (subscribe in start(), drop
-# in stop()) keeps hearing task events across 5 `hive plugins reload
-# communication_engine`, and SIGTERM then ends hive with exit 0 and no crash.
+# A third-party bus and store consumer written the naive way (subscribe in
+# start(), drop in stop()) keeps hearing task events across 5 `hive plugins
+# reload communication_engine` and 5 of storage_sqlite, and SIGTERM then ends
+# hive with exit 0 and no crash.
 # tests/e2e/lifetime_e2e.py --help.
 if(_swap_ready AND TARGET listener_naive)
   add_test(NAME e2e_lifetime COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/lifetime_e2e.py

@@ -10,9 +10,10 @@ listens on `tasks` and logs each event it hears.
 1. hive runs api, storage_sqlite, communication_engine, task_manager and the
    consumer; a task submitted over HTTP must be heard (task_manager publishes
    on `tasks`).
-2. `hive plugins reload communication_engine` --swaps times (5); after each, a
-   new task must be heard again: the subscription made by generation 1 of the
-   bus follows every swap.
+2. `hive plugins reload communication_engine` --swaps times (5), then
+   `hive plugins reload storage_sqlite` as many times; after each, a new task
+   must be heard again: the subscriptions made by generation 1 of the bus (and
+   of the store: the consumer also waits on a queue) follow every swap.
 3. SIGTERM: hive must exit 0 within the drain deadline, with no crash in its
    output (the consumer's stop() drops a subscription of a long-replaced
    generation; under ASan a use-after-unload is reported and fails the exit).
@@ -128,7 +129,20 @@ def main():
                 break
             if not submit_and_hear(api, log_path, failures, "after swap %d" % swap):
                 break
-        say("heard %d task events over %d swaps of communication_engine" % (heard(log_path), args.swaps))
+        # The store too: the consumer's onClaimable subscription was made by
+        # storage_sqlite's generation 1, and its stop() drops it at SIGTERM.
+        for swap in range(1, args.swaps + 1):
+            if failures:
+                break
+            done = subprocess.run([args.hive, "plugins", "reload", "storage_sqlite", "--socket", socket],
+                                  capture_output=True, text=True, timeout=60)
+            if done.returncode != 0:
+                failures.append("store swap %d: hive plugins reload storage_sqlite: %s %s" %
+                                (swap, done.returncode, (done.stdout + done.stderr).strip()))
+                break
+            submit_and_hear(api, log_path, failures, "after store swap %d" % swap)
+        say("heard %d task events over %d swaps of communication_engine and %d of storage_sqlite" %
+            (heard(log_path), args.swaps, args.swaps))
         api.close()
 
         process.send_signal(signal.SIGTERM)
