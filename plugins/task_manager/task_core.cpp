@@ -173,6 +173,7 @@ void TaskCore::resubscribe() {
 
 void TaskCore::close() {
   open_ = false;
+  publishRoom_.notify_all();
   storeWatch_.reset();  // waits for a running callback
   std::vector<std::unique_ptr<Subscription>> claimable;
   {
@@ -197,18 +198,50 @@ Status TaskCore::transact(const std::function<Status(store::Transaction&, Outbox
   return okStatus();
 }
 
+// At most this many events wait for the bus; a store faster than the bus then
+// waits for it rather than filling memory.
+constexpr std::size_t kPublishBacklog = 65536;
+
 void TaskCore::publish(const Outbox& outbox) {
   if (outbox.events.empty() || !open_) return;
-  auto bus = context_.services().get<bus::Bus>();
-  if (!bus.ok()) return;  // no bus: the durable event log still has them
-  for (const auto& [id, body] : outbox.events) {
-    for (const std::string& topic : {std::string("tasks.") + id, std::string("tasks")}) {
-      auto published = (*bus)->publish(topic, body);
-      if (!published.ok())
-        context_.log().warn("event of task " + id + " not published on " + topic + ": " +
-                            published.status().message());
+  {
+    std::unique_lock lock(publishMutex_);
+    publishRoom_.wait(lock, [&] { return publishing_.size() < kPublishBacklog || !open_; });
+    publishing_.insert(publishing_.end(), outbox.events.begin(), outbox.events.end());
+    if (std::exchange(publisherRunning_, true)) return;
+  }
+  context_.blocking().post([self = shared_from_this()] { self->drainPublishing(); });
+}
+
+void TaskCore::drainPublishing() {
+  for (;;) {
+    std::deque<std::pair<std::string, std::string>> events;
+    {
+      std::lock_guard lock(publishMutex_);
+      if (publishing_.empty()) {
+        publisherRunning_ = false;
+        publishRoom_.notify_all();
+        return;
+      }
+      events.swap(publishing_);
+    }
+    publishRoom_.notify_all();
+    auto bus = context_.services().get<bus::Bus>();
+    if (!bus.ok()) continue;  // no bus: the durable event log still has them
+    for (const auto& [id, body] : events) {
+      for (const std::string& topic : {std::string("tasks.") + id, std::string("tasks")}) {
+        auto published = (*bus)->publish(topic, body);
+        if (!published.ok())
+          context_.log().warn("event of task " + id + " not published on " + topic + ": " +
+                              published.status().message());
+      }
     }
   }
+}
+
+bool TaskCore::idle() {
+  std::lock_guard lock(publishMutex_);
+  return !publisherRunning_;
 }
 
 void TaskCore::remember(const std::string& queue, const std::vector<std::string>& capabilities) {

@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -39,7 +41,7 @@ struct TaskPage {
   std::string nextCursor;
 };
 
-class TaskCore final : public tasks::TaskService {
+class TaskCore final : public tasks::TaskService, public std::enable_shared_from_this<TaskCore> {
  public:
   TaskCore(PluginContext& context, ServiceHandle<store::Store> store, Options options);
   ~TaskCore() override;
@@ -48,6 +50,8 @@ class TaskCore final : public tasks::TaskService {
   Status open();
   // After this every call fails with kUnavailable; wake-ups stop.
   void close();
+  // No events waiting to be published.
+  bool idle();
 
   struct Submitted {
     Task task;
@@ -123,7 +127,11 @@ class TaskCore final : public tasks::TaskService {
   // One unit of work; `events` collected during it are published after commit.
   Status transact(const std::function<Status(store::Transaction&, Outbox&)>& work);
   Result<ServiceRef<store::Store>> storeRef();
+  // Queues the outbox's events for the publisher, in commit order: a bus whose
+  // publish waits for a server (Redis) no longer delays the answer to a
+  // submission or a report. Blocks while kPublishBacklog events wait.
   void publish(const Outbox& outbox);
+  void drainPublishing();
   void remember(const std::string& queue, const std::vector<std::string>& capabilities);
   void refreshQueues(bool force);
   std::map<std::string, std::vector<std::string>> knownQueues();
@@ -177,6 +185,11 @@ class TaskCore final : public tasks::TaskService {
   std::mutex workMutex_;  // held while wake-up callbacks run
   std::map<std::uint64_t, std::function<void()>> workers_;
   std::uint64_t nextWorker_ = 0;
+
+  std::mutex publishMutex_;
+  std::condition_variable publishRoom_;
+  std::deque<std::pair<std::string, std::string>> publishing_;  // task id, event JSON
+  bool publisherRunning_ = false;
 
   std::mutex submitMutex_;
   std::vector<Submission> submissions_;  // waiting for the next group

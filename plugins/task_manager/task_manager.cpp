@@ -275,7 +275,7 @@ class TaskManagerPlugin final : public Plugin {
   }
 
   Status health() override { return core_ ? okStatus() : unavailable("not started"); }
-  bool drained() const override { return *inFlight_ == 0; }
+  bool drained() const override { return *inFlight_ == 0 && (!core_ || core_->idle()); }
 
  private:
   PluginContext& context_;
