@@ -211,7 +211,7 @@ consteval bool sameText(const char* a, const char* b) {
 // say the same, so that the file name and what the kernel reads cannot differ.
 // A plugin writes `.version = HIVE_PLUGIN_VERSION` to give its version once.
 #ifdef HIVE_PLUGIN_VERSION
-#define HIVE_PLUGIN_CHECK_BUILD_VERSION(...)                                                             \
+#define HIVE_PLUGIN_CHECK_BUILD_VERSION(...)                                                            \
   static_assert(::hive::detail::sameText(::hive::PluginInfo{__VA_ARGS__}.version, HIVE_PLUGIN_VERSION), \
                 "HIVE_PLUGIN: .version differs from the VERSION given to hive_add_plugin");
 #else
