@@ -426,20 +426,6 @@ void prepare(Task& task, const std::string& idempotencyKey) {
 }
 }  // namespace
 
-Result<TaskCore::Submitted> TaskCore::submit(Task task, const std::string& idempotencyKey,
-                                             const std::string& bodyDigest,
-                                             std::vector<http::FieldError>& errors) {
-  prepare(task, idempotencyKey);
-  Submission s{std::move(task), idempotencyKey, bodyDigest, {}, {}, {}, {}};
-  Status done = transact([&](store::Transaction& tx, Outbox& outbox) { return stage(tx, outbox, s); });
-  errors = s.errors;
-  if (!done.ok()) return done;
-  settled(s);
-  // The store wakes subscribers of a known queue; this one may be new.
-  if (!s.out.replayed && s.out.task.waitingOn.empty() && !isTerminal(s.out.task.status)) notifyWork();
-  return s.out;
-}
-
 // A group this large is one transaction of a few MB at most (payloads are
 // limited); more waiting submissions go into the next group.
 constexpr std::size_t kSubmitGroup = 256;

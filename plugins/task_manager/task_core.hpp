@@ -57,13 +57,11 @@ class TaskCore final : public tasks::TaskService, public std::enable_shared_from
     Task task;
     bool replayed = false;  // an earlier submission with the same Idempotency-Key
   };
-  // kInvalidArgument with `errors` filled for a bad submission.
-  Result<Submitted> submit(Task task, const std::string& idempotencyKey, const std::string& bodyDigest,
-                           std::vector<http::FieldError>& errors);
-  // The same without holding a thread while it commits: submissions that
+  // Submits `task` without holding a thread while it commits: submissions that
   // arrive while a group is being written go together into the next store
   // transaction (one commit, one fsync for the group). `done` runs once, on a
-  // blocking thread, after the task is committed (or refused).
+  // blocking thread, after the task is committed (or refused: kInvalidArgument
+  // with field errors for a bad submission).
   using SubmitDone = std::function<void(Result<Submitted>, std::vector<http::FieldError>)>;
   void submitAsync(Task task, std::string idempotencyKey, std::string bodyDigest, SubmitDone done);
   Result<Task> get(const std::string& id);
