@@ -92,6 +92,18 @@ class ScriptedTasks final : public hive::tasks::TaskService {
   hive::Result<std::vector<hive::tasks::QueueDepth>> depth() override {
     return std::vector<hive::tasks::QueueDepth>{};
   }
+  // The orchestrator reports an agent's results in groups: each as alone.
+  std::vector<Status> finish(const std::vector<Report>& reports) override {
+    std::vector<Status> out;
+    for (const auto& r : reports) {
+      switch (r.outcome) {
+        case Outcome::kSucceeded: out.push_back(succeeded(r.taskId, r.leaseToken, r.result)); break;
+        case Outcome::kFailed: out.push_back(failed(r.taskId, r.leaseToken, r.error, r.retry)); break;
+        case Outcome::kReleased: out.push_back(released(r.taskId, r.leaseToken, r.error)); break;
+      }
+    }
+    return out;
+  }
 
  private:
   static Status check(const std::string& task, const std::string& lease) {

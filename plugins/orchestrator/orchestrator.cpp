@@ -68,8 +68,7 @@ std::string operation(const std::string& summary, const std::string& id, bool pa
 
 class AgentRoutes final : public http::RouteProvider {
  public:
-  AgentRoutes(PluginContext& context, std::shared_ptr<Core> core)
-      : context_(context), core_(std::move(core)) {
+  explicit AgentRoutes(std::shared_ptr<Core> core) : core_(std::move(core)) {
     add({"agents.create", "POST", "/api/v2/agents", "agents:write",
          operation("Register a remote agent", "createAgent", false, true, 201), 64 * 1024},
         [this](const http::Request& r) {
@@ -188,7 +187,6 @@ class AgentRoutes final : public http::RouteProvider {
                });
   }
 
-  PluginContext& context_;
   std::shared_ptr<Core> core_;
   http::RouteTable table_;
 };
@@ -252,8 +250,7 @@ class OrchestratorPlugin final : public Plugin {
     auto store = HIVE_TRY(context_.services().handle<store::Store>(), "orchestrator needs hive.store/1");
     core_ = std::make_shared<Core>(context_, std::move(tasks), std::move(store), options_);
     HIVE_TRY(core_->open());
-    HIVE_TRY(
-        context_.services().provide<http::RouteProvider>(std::make_shared<AgentRoutes>(context_, core_)));
+    HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<AgentRoutes>(core_)));
     sweeper_ = context_.timers().every(options_.sweepPeriod, [this] {
       if (sweepQueued_.exchange(true)) return;
       core_->background([this] {

@@ -625,7 +625,7 @@ TEST_F(OrchestratorTest, TheAgentListIsPaginatedLikeTheTaskList) {
   } while (!cursor.empty() && pages < 10);
   EXPECT_EQ(seen, registered);
   EXPECT_EQ(pages, 3);
-  for (const std::string& bad : {"0", "1001", "x", ""}) EXPECT_EQ(listAgents({{"limit", bad}}).status, 422);
+  for (const char* bad : {"0", "1001", "x", ""}) EXPECT_EQ(listAgents({{"limit", bad}}).status, 422);
 }
 
 // Issue 11: an agent that never reports hoarded its tasks for their whole timeout.
