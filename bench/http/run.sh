@@ -3,7 +3,7 @@
 # and nginx (one worker, `return 200` with the same body), run interleaved; also
 # the CPU time each server spends per request.
 # Usage: bench/http/run.sh BUILD_DIR [ROUNDS]   (BUILD_DIR holds bin/hive and plugins/api-*.so)
-# Environment: IO_THREADS, hive's io_threads (2, the default; 1 is like nginx's one worker).
+# Environment: IO_THREADS, hive's io_threads (unset: hive's default, half the usable cores).
 set -euo pipefail
 build=$(cd "${1:?usage: run.sh BUILD_DIR [ROUNDS]}" && pwd)
 rounds=${2:-3}
@@ -27,7 +27,7 @@ hive:
   data_dir: data
   control_socket: ""
   log_level: warn
-  io_threads: ${IO_THREADS:-2}
+${IO_THREADS:+  io_threads: $IO_THREADS}
 plugins:
   api:
     config:
@@ -88,7 +88,7 @@ measure() {
 }
 to_ms() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'; }
 
-echo "hive io_threads: ${IO_THREADS:-2}; nginx: 1 worker; wrk -t1 -c50 -d10s"
+echo "hive io_threads: ${IO_THREADS:-default}; nginx: 1 worker; wrk -t1 -c50 -d10s"
 printf '%-6s %-6s %12s %10s %10s %12s  %s\n' round server req/s p50_ms p99_ms cpu_us/req errors
 hive_total=0 nginx_total=0 hive_cpu=0 nginx_cpu=0
 for round in $(seq "$rounds"); do
