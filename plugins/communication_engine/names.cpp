@@ -3,54 +3,6 @@
 #include <chrono>
 
 namespace hive::communication_engine {
-namespace {
-
-bool isSegmentChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-         c == ':';
-}
-
-Status checkDotted(std::string_view text, std::string_view what, bool allowStar) {
-  if (text.empty()) return invalidArgument(std::string(what) + " is empty");
-  if (text.size() > kMaxNameLength)
-    return invalidArgument(std::string(what) + " longer than " + std::to_string(kMaxNameLength) +
-                           " characters");
-  std::size_t segment = 0;
-  for (char c : text) {
-    if (c == '.') {
-      if (segment == 0)
-        return invalidArgument(std::string(what) + " '" + std::string(text) + "' has an empty segment");
-      segment = 0;
-      continue;
-    }
-    if (!isSegmentChar(c) && !(allowStar && c == '*'))
-      return invalidArgument(std::string(what) + " '" + std::string(text) +
-                             "' may only hold dot-separated segments of [A-Za-z0-9_-:]" +
-                             (allowStar ? " and '*'" : ""));
-    ++segment;
-  }
-  if (segment == 0)
-    return invalidArgument(std::string(what) + " '" + std::string(text) + "' ends with a dot");
-  return okStatus();
-}
-
-}  // namespace
-
-Status checkTopic(std::string_view topic, std::string_view what) { return checkDotted(topic, what, false); }
-
-Status checkPattern(std::string_view pattern) { return checkDotted(pattern, "pattern", true); }
-
-Status checkLabel(std::string_view label, std::string_view what) {
-  if (label.empty()) return invalidArgument(std::string(what) + " is empty");
-  if (label.size() > kMaxNameLength)
-    return invalidArgument(std::string(what) + " longer than " + std::to_string(kMaxNameLength) +
-                           " characters");
-  for (char c : label)
-    if (!isSegmentChar(c) && c != '.')
-      return invalidArgument(std::string(what) + " '" + std::string(label) +
-                             "' may only hold [A-Za-z0-9_-:.]");
-  return okStatus();
-}
 
 bool isId(std::string_view id) {
   std::size_t i = 0;

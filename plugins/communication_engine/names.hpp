@@ -1,4 +1,4 @@
-// Validation of the names and ids hive.bus/1 accepts, shared by both transports.
+// The ids hive.bus/1 hands out, and the name checks, shared by both transports.
 #pragma once
 
 #include <compare>
@@ -8,18 +8,16 @@
 #include <string>
 #include <string_view>
 
+#include "hive/services/bus_names.hpp"
 #include "hive/status.hpp"
 
 namespace hive::communication_engine {
 
-inline constexpr std::size_t kMaxNameLength = 200;
-
-// Topics and stream names: dot-separated non-empty segments of [A-Za-z0-9_-:].
-Status checkTopic(std::string_view topic, std::string_view what = "topic");
-// Subscription and replay patterns: like topics, with '*' allowed anywhere.
-Status checkPattern(std::string_view pattern);
-// Group and consumer names: [A-Za-z0-9_-:.]+.
-Status checkLabel(std::string_view label, std::string_view what);
+// Topics, patterns, group and consumer names: the SDK's one check of the contract.
+using bus::checkLabel;
+using bus::checkPattern;
+using bus::checkTopic;
+using bus::kMaxNameLength;
 // "<ms>-<seq>" or "<ms>".
 bool isId(std::string_view id);
 Status checkId(std::string_view id);

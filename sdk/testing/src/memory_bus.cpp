@@ -10,55 +10,12 @@
 #include <utility>
 
 #include "hive/callbacks.hpp"
+#include "hive/services/bus_names.hpp"
 
 namespace hive::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-constexpr std::size_t kMaxNameLength = 200;
-
-bool isNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-         c == ':';
-}
-
-// Topics and stream names are dot-separated non-empty segments; patterns may
-// also hold '*'. The same contract as hive.bus/1's providers.
-Status checkDotted(std::string_view text, std::string_view what, bool allowStar) {
-  if (text.empty()) return invalidArgument(std::string(what) + " is empty");
-  if (text.size() > kMaxNameLength)
-    return invalidArgument(std::string(what) + " longer than " + std::to_string(kMaxNameLength) +
-                           " characters");
-  std::size_t segment = 0;
-  for (char c : text) {
-    if (c == '.') {
-      if (segment == 0)
-        return invalidArgument(std::string(what) + " '" + std::string(text) + "' has an empty segment");
-      segment = 0;
-    } else if (isNameChar(c) || (allowStar && c == '*')) {
-      ++segment;
-    } else {
-      return invalidArgument(std::string(what) + " '" + std::string(text) + "' may only hold dot-separated " +
-                             "segments of [A-Za-z0-9_-:]" + (allowStar ? " and '*'" : ""));
-    }
-  }
-  if (segment == 0)
-    return invalidArgument(std::string(what) + " '" + std::string(text) + "' ends with a dot");
-  return okStatus();
-}
-
-Status checkLabel(std::string_view label, std::string_view what) {
-  if (label.empty()) return invalidArgument(std::string(what) + " is empty");
-  if (label.size() > kMaxNameLength)
-    return invalidArgument(std::string(what) + " longer than " + std::to_string(kMaxNameLength) +
-                           " characters");
-  for (char c : label)
-    if (!isNameChar(c) && c != '.')
-      return invalidArgument(std::string(what) + " '" + std::string(label) +
-                             "' may only hold [A-Za-z0-9_-:.]");
-  return okStatus();
-}
 
 // "<ms>" or "<ms>-<seq>", up to 19 digits each.
 std::optional<std::pair<std::uint64_t, std::uint64_t>> parseId(std::string_view id) {
@@ -232,7 +189,7 @@ std::vector<std::string> MemoryBus::callbackErrors() const {
 // ---- events
 
 Result<std::string> MemoryBus::publish(std::string_view topic, std::string_view payload) {
-  HIVE_TRY(checkDotted(topic, "topic", false));
+  HIVE_TRY(bus::checkTopic(topic));
   std::lock_guard lock(state_->mutex);
   HIVE_TRY(state_->takeFailure());
   if (state_->queue.size() >= state_->options.queueBound)
@@ -251,13 +208,13 @@ Result<std::string> MemoryBus::publish(std::string_view topic, std::string_view 
 
 std::unique_ptr<Subscription> MemoryBus::subscribe(std::string pattern,
                                                    std::function<void(const bus::Event&)> callback) {
-  if (!checkDotted(pattern, "pattern", true).ok() || !callback) return nullptr;
+  if (!bus::checkPattern(pattern).ok() || !callback) return nullptr;
   return state_->subscribers.subscribe(std::move(callback), std::move(pattern));
 }
 
 Result<std::vector<bus::Event>> MemoryBus::replay(std::string_view pattern, std::string_view afterId,
                                                   std::size_t limit) {
-  HIVE_TRY(checkDotted(pattern, "pattern", true));
+  HIVE_TRY(bus::checkPattern(pattern));
   HIVE_TRY(checkId(afterId));
   std::lock_guard lock(state_->mutex);
   if (!state_->newestEvicted.empty() && bus::compareIds(afterId, state_->newestEvicted) < 0)
@@ -276,7 +233,7 @@ Result<std::vector<bus::Event>> MemoryBus::replay(std::string_view pattern, std:
 // ---- streams
 
 Result<std::string> MemoryBus::append(std::string_view stream, std::string_view payload) {
-  HIVE_TRY(checkDotted(stream, "stream", false));
+  HIVE_TRY(bus::checkTopic(stream, "stream"));
   std::lock_guard lock(state_->mutex);
   HIVE_TRY(state_->takeFailure());
   std::string id = state_->nextId();
@@ -286,8 +243,8 @@ Result<std::string> MemoryBus::append(std::string_view stream, std::string_view 
 }
 
 Status MemoryBus::createGroup(std::string_view stream, std::string_view group, bus::GroupOptions options) {
-  HIVE_TRY(checkDotted(stream, "stream", false));
-  HIVE_TRY(checkLabel(group, "group"));
+  HIVE_TRY(bus::checkTopic(stream, "stream"));
+  HIVE_TRY(bus::checkLabel(group, "group"));
   std::lock_guard lock(state_->mutex);
   auto& groups = state_->streams[std::string(stream)].groups;
   auto [it, created] = groups.try_emplace(std::string(group));
@@ -299,9 +256,9 @@ Status MemoryBus::createGroup(std::string_view stream, std::string_view group, b
 Result<std::vector<bus::StreamMessage>> MemoryBus::read(std::string_view stream, std::string_view group,
                                                         std::string_view consumer, std::size_t count,
                                                         std::chrono::milliseconds wait) {
-  HIVE_TRY(checkDotted(stream, "stream", false));
-  HIVE_TRY(checkLabel(group, "group"));
-  HIVE_TRY(checkLabel(consumer, "consumer"));
+  HIVE_TRY(bus::checkTopic(stream, "stream"));
+  HIVE_TRY(bus::checkLabel(group, "group"));
+  HIVE_TRY(bus::checkLabel(consumer, "consumer"));
   if (count == 0) return invalidArgument("count must be at least 1");
   std::unique_lock lock(state_->mutex);
   HIVE_TRY(state_->takeFailure());
@@ -350,7 +307,7 @@ Result<std::vector<bus::StreamMessage>> MemoryBus::claimIdle(std::string_view st
                                                              std::string_view consumer,
                                                              std::chrono::milliseconds minIdle,
                                                              std::size_t count) {
-  HIVE_TRY(checkLabel(consumer, "consumer"));
+  HIVE_TRY(bus::checkLabel(consumer, "consumer"));
   std::lock_guard lock(state_->mutex);
   State::Group* found = HIVE_TRY(state_->group(stream, group));
   auto& messages = state_->streams.find(stream)->second.messages;
@@ -431,7 +388,7 @@ Result<std::size_t> MemoryBus::replayDeadLetters(std::string_view stream, std::s
 }
 
 Result<std::size_t> MemoryBus::trim(std::string_view stream, std::size_t maxLength) {
-  HIVE_TRY(checkDotted(stream, "stream", false));
+  HIVE_TRY(bus::checkTopic(stream, "stream"));
   std::lock_guard lock(state_->mutex);
   auto found = state_->streams.find(stream);
   if (found == state_->streams.end()) return std::size_t{0};
