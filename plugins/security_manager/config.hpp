@@ -1,0 +1,34 @@
+// The `security_manager:` config section, read and checked once.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "hive/config.hpp"
+#include "roles.hpp"
+
+namespace hive::security_manager {
+
+struct Settings {
+  // Custom roles (name -> permission patterns), next to the built-in ones.
+  std::map<std::string, PermissionSet, std::less<>> roles;
+  // How often the key table is checked for changes made elsewhere (another
+  // node, the CLI): the longest a revocation there takes to apply here.
+  std::chrono::milliseconds refreshInterval{1000};
+  // Keys in the store at most (revoked ones count until deleted).
+  std::size_t maxKeys = 10000;
+  // 32 raw bytes read from `pepper_file`; empty = no pepper.
+  std::string pepper;
+};
+
+Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics);
+
+// "30d", "12h", "90m", "3600s" -> milliseconds; nullopt when not such a
+// duration or over 100 years (the CLI's --expires, the API's expires_in).
+std::optional<std::chrono::milliseconds> parseLifetime(std::string_view text);
+
+}  // namespace hive::security_manager

@@ -1,0 +1,114 @@
+#include "key_authenticator.hpp"
+
+#include <chrono>
+
+#include "api_key.hpp"
+
+namespace hive::security_manager {
+namespace {
+
+bool equalsIgnoringCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+auth::Decision refuse(StatusCode code, std::string reason, std::string principal = {}) {
+  auth::Decision decision;
+  decision.allowed = false;
+  decision.code = code;
+  decision.reason = std::move(reason);
+  decision.principal = std::move(principal);
+  return decision;
+}
+
+}  // namespace
+
+std::int64_t systemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string presentedCredential(const http::Request& request) {
+  if (const std::string* header = request.header("authorization")) {
+    std::string_view value = trim(*header);
+    std::size_t space = value.find(' ');
+    if (space != std::string_view::npos && equalsIgnoringCase(value.substr(0, space), "bearer"))
+      return std::string(trim(value.substr(space + 1)));
+    return {};
+  }
+  if (const std::string* header = request.header("x-api-key")) return std::string(trim(*header));
+  return {};
+}
+
+std::string principalOf(const KeyRecord& record) {
+  return record.role == "agent" ? "agent:" + record.agent : "key:" + record.id;
+}
+
+KeyAuthenticator::KeyAuthenticator(std::shared_ptr<const Roles> roles, std::string pepper, Clock now)
+    : roles_(std::move(roles)),
+      pepper_(std::move(pepper)),
+      now_(std::move(now)),
+      table_(std::make_shared<const Table>()) {}
+
+void KeyAuthenticator::replaceAll(std::vector<KeyRecord> records) {
+  auto table = std::make_shared<Table>();
+  for (auto& record : records) {
+    std::string id = record.id;
+    table->emplace(std::move(id), std::move(record));
+  }
+  std::lock_guard lock(mutex_);
+  table_ = std::move(table);
+}
+
+void KeyAuthenticator::upsert(const KeyRecord& record) {
+  std::lock_guard lock(mutex_);
+  auto table = std::make_shared<Table>(*table_);
+  (*table)[record.id] = record;
+  table_ = std::move(table);
+}
+
+std::size_t KeyAuthenticator::size() const { return table()->size(); }
+
+std::shared_ptr<const KeyAuthenticator::Table> KeyAuthenticator::table() const {
+  std::lock_guard lock(mutex_);
+  return table_;
+}
+
+auth::Decision KeyAuthenticator::authorize(const http::Request& request, std::string_view permission) {
+  std::string credential = presentedCredential(request);
+  if (credential.empty())
+    return refuse(StatusCode::kUnauthenticated,
+                  "credentials required: send Authorization: Bearer <key> or X-API-Key: <key>");
+  auto key = parseKey(credential);
+  if (!key) return refuse(StatusCode::kUnauthenticated, "not an API key (hive_<id>_<secret>)");
+  auto table = this->table();
+  auto found = table->find(key->id);
+  // One answer for an unknown, revoked or wrong key: the caller learns nothing
+  // about which ids exist.
+  if (found == table->end() || found->second.revokedAtMs != 0 ||
+      !secretMatches(found->second.salt, key->secret, pepper_, found->second.digest))
+    return refuse(StatusCode::kUnauthenticated, "invalid or revoked API key");
+  const KeyRecord& record = found->second;
+  if (record.expiresAtMs != 0 && now_() >= record.expiresAtMs)
+    return refuse(StatusCode::kUnauthenticated, "API key expired");
+  std::string principal = principalOf(record);
+  if (!permission.empty() && !roles_->allows(record.role, permission))
+    return refuse(StatusCode::kPermissionDenied,
+                  "role '" + record.role + "' does not grant '" + std::string(permission) + "'", principal);
+  auth::Decision decision;
+  decision.allowed = true;
+  decision.principal = std::move(principal);
+  return decision;
+}
+
+}  // namespace hive::security_manager

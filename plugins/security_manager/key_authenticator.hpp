@@ -1,0 +1,59 @@
+// hive.auth/1 for API keys. It answers from memory: the whole key table
+// (salts and digests, no secrets) is held as an immutable snapshot that
+// KeyService replaces when keys change, so a request never waits for the store
+// and a refused guess costs one BLAKE2b, as an accepted key does. No separate
+// cache of verified keys: with a fast digest, its lookup key would cost what
+// the check it saves costs (docs/security.md, "Cost").
+//
+// Principals: `agent:<name>` for a key of role `agent` (the name it is bound
+// to), `key:<id>` for every other key.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "hive/services/auth.hpp"
+#include "key_store.hpp"
+#include "roles.hpp"
+
+namespace hive::security_manager {
+
+using Clock = std::function<std::int64_t()>;  // Unix epoch milliseconds
+
+std::int64_t systemNowMs();
+
+// The credential a request presents: `Authorization: Bearer <token>` (scheme
+// case-insensitive), else `X-API-Key: <token>`. Empty when neither.
+std::string presentedCredential(const http::Request& request);
+
+// The principal name a key authenticates as.
+std::string principalOf(const KeyRecord& record);
+
+class KeyAuthenticator final : public auth::Authenticator {
+ public:
+  KeyAuthenticator(std::shared_ptr<const Roles> roles, std::string pepper, Clock now = systemNowMs);
+
+  // Replaces the whole table (after a refresh) or one key (after a local change).
+  void replaceAll(std::vector<KeyRecord> records);
+  void upsert(const KeyRecord& record);
+  std::size_t size() const;
+
+  // hive::auth::Authenticator
+  auth::Decision authorize(const http::Request& request, std::string_view permission) override;
+
+ private:
+  using Table = std::unordered_map<std::string, KeyRecord>;
+  std::shared_ptr<const Table> table() const;
+
+  std::shared_ptr<const Roles> roles_;
+  std::string pepper_;
+  Clock now_;
+  mutable std::mutex mutex_;  // guards the pointer only; a Table is never changed once published
+  std::shared_ptr<const Table> table_;
+};
+
+}  // namespace hive::security_manager

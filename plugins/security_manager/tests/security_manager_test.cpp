@@ -1,0 +1,367 @@
+// security_manager: the key format and digests, the role table, the config
+// section and the authenticator as units; then the real plugin loaded from its
+// .so on the real storage_sqlite, as two nodes sharing one store.
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iterator>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "api_key.hpp"
+#include "config.hpp"
+#include "hive/services/auth.hpp"
+#include "hive/services/store.hpp"
+#include "hive/testing/harness.hpp"
+#include "hive/testing/routes.hpp"
+#include "key_authenticator.hpp"
+#include "roles.hpp"
+
+namespace hive::security_manager {
+namespace {
+
+namespace json = boost::json;
+using hive::testing::PluginHarness;
+
+// ---- key format and digests ----
+
+TEST(SecurityApiKey, GeneratedKeyParsesBackAndKeysDiffer) {
+  ASSERT_TRUE(cryptoReady());
+  NewKey first = generateKey(), second = generateKey();
+  auto parsed = parseKey(first.text);
+  ASSERT_TRUE(parsed.has_value()) << first.text;
+  EXPECT_EQ(parsed->id, first.id);
+  EXPECT_EQ(parsed->secret, first.secret);
+  EXPECT_EQ(first.secret.size(), kSecretHexDigits);
+  EXPECT_NE(first.id, second.id);
+  EXPECT_NE(first.secret, second.secret);
+}
+
+TEST(SecurityApiKey, MalformedKeysAreRefused) {
+  NewKey key = generateKey();
+  std::string upper = key.text;
+  upper.back() = 'A';
+  for (const std::string& bad :
+       {std::string(), std::string("hive_"), key.text.substr(1), "xive" + key.text.substr(4), key.text + "0",
+        key.text.substr(0, key.text.size() - 1), upper, "hive_" + key.id + "-" + key.secret,
+        "hive_" + key.id + "_" + key.secret.substr(0, 63) + "g"})
+    EXPECT_FALSE(parseKey(bad).has_value()) << bad;
+}
+
+TEST(SecurityApiKey, DigestDependsOnSecretSaltAndPepper) {
+  ASSERT_TRUE(cryptoReady());
+  NewKey key = generateKey();
+  std::string salt = randomHex(kSaltHexDigits / 2), otherSalt = randomHex(kSaltHexDigits / 2);
+  std::string pepper(kPepperBytes, 'p');
+  std::string digest = secretDigest(salt, key.secret, pepper);
+  EXPECT_TRUE(secretMatches(salt, key.secret, pepper, digest));
+  EXPECT_FALSE(secretMatches(salt, generateKey().secret, pepper, digest));
+  EXPECT_FALSE(secretMatches(otherSalt, key.secret, pepper, digest));
+  EXPECT_FALSE(secretMatches(salt, key.secret, "", digest));
+  EXPECT_FALSE(secretMatches(salt, key.secret, pepper, digest.substr(1)));
+  EXPECT_EQ(digest.find(key.secret), std::string::npos);
+  EXPECT_NE(secretDigest(salt, key.secret, ""), secretDigest(otherSalt, key.secret, ""));
+}
+
+// ---- roles ----
+
+TEST(SecurityRoles, BuiltInRolesGrantWhatDocsSecuritySays) {
+  Roles roles;
+  for (const char* permission : {"security:write", "admin:write", "tasks:write", "agents:connect", "x:y"})
+    EXPECT_TRUE(roles.allows("admin", permission)) << permission;
+  EXPECT_TRUE(roles.allows("operator", "admin:write"));
+  EXPECT_TRUE(roles.allows("operator", "agents:write"));
+  EXPECT_FALSE(roles.allows("operator", "security:read"));
+  EXPECT_FALSE(roles.allows("operator", "agents:connect"));
+  EXPECT_TRUE(roles.allows("submitter", "tasks:write"));
+  EXPECT_FALSE(roles.allows("submitter", "agents:write"));
+  EXPECT_FALSE(roles.allows("submitter", "admin:read"));
+  EXPECT_TRUE(roles.allows("agent", "agents:connect"));
+  EXPECT_FALSE(roles.allows("agent", "tasks:read"));
+  EXPECT_TRUE(roles.allows("viewer", "tasks:read"));
+  EXPECT_FALSE(roles.allows("viewer", "tasks:write"));
+  EXPECT_FALSE(roles.allows("viewer", "security:read"));
+  EXPECT_FALSE(roles.allows("nobody", "tasks:read"));
+}
+
+TEST(SecurityRoles, ResourceWildcardGrantsEveryActionOfThatResourceOnly) {
+  Roles roles({{"ci", {"tasks:*", "agents:read"}}});
+  EXPECT_TRUE(roles.allows("ci", "tasks:write"));
+  EXPECT_TRUE(roles.allows("ci", "tasks:cancel"));
+  EXPECT_TRUE(roles.allows("ci", "agents:read"));
+  EXPECT_FALSE(roles.allows("ci", "agents:write"));
+  EXPECT_FALSE(roles.allows("ci", "taskss:read"));
+  EXPECT_TRUE(validPermissionPattern("*"));
+  EXPECT_FALSE(validPermissionPattern("admin.read"));
+  EXPECT_FALSE(validPermissionPattern("tasks:"));
+  EXPECT_FALSE(validPermissionPattern("*:read"));
+}
+
+// ---- config ----
+
+ConfigNode yamlish(std::initializer_list<std::pair<std::string, std::vector<std::string>>> roles) {
+  auto section = ConfigNode::map();
+  auto map = ConfigNode::map();
+  int line = 3;
+  for (const auto& [name, permissions] : roles) {
+    auto list = ConfigNode::sequence({"hive.yaml", line, 11});
+    for (const auto& permission : permissions)
+      list.push(ConfigNode::scalar(permission, {"hive.yaml", line, 12}));
+    map.set(name, std::move(list), {"hive.yaml", line++, 7});
+  }
+  section.set("roles", std::move(map), {"hive.yaml", 2, 5});
+  return section;
+}
+
+TEST(SecurityConfig, EmptySectionNeedsNoSettings) {
+  Diagnostics diagnostics;
+  Settings settings = readSettings(ConfigNode::map(), diagnostics);
+  EXPECT_FALSE(diagnostics.hasErrors());
+  EXPECT_TRUE(settings.roles.empty());
+  EXPECT_TRUE(settings.pepper.empty());
+}
+
+TEST(SecurityConfig, CustomRolesAreReadAndBadOnesNamedWithTheirLine) {
+  Diagnostics good;
+  Settings settings = readSettings(yamlish({{"ci", {"tasks:read", "tasks:write"}}}), good);
+  EXPECT_FALSE(good.hasErrors());
+  ASSERT_EQ(settings.roles.count("ci"), 1u);
+  EXPECT_EQ(settings.roles.at("ci").size(), 2u);
+
+  Diagnostics bad;
+  readSettings(yamlish({{"admin", {"tasks:read"}}, {"ci", {"admin.read"}}}), bad);
+  ASSERT_EQ(bad.errorCount(), 2u);
+  std::string all;
+  for (const auto& d : bad.items()) all += d.toString() + "\n";
+  EXPECT_NE(all.find("hive.yaml:3"), std::string::npos) << all;
+  EXPECT_NE(all.find("built in"), std::string::npos) << all;
+  EXPECT_NE(all.find("'admin.read' is not a permission"), std::string::npos) << all;
+}
+
+TEST(SecurityConfig, OutOfRangeRefreshAndReadablePepperFileAreRefused) {
+  auto dir = std::filesystem::temp_directory_path() / ("hive-sm-" + randomHex(4));
+  std::filesystem::create_directories(dir);
+  std::string pepperPath = (dir / "pepper").string();
+  std::ofstream(pepperPath) << std::string(64, 'a') << "\n";
+  ::chmod(pepperPath.c_str(), 0644);
+  auto section = hive::testing::configFromPairs({{"refresh_interval", "10ms"}, {"pepper_file", pepperPath}});
+  Diagnostics diagnostics;
+  readSettings(section, diagnostics);
+  EXPECT_EQ(diagnostics.errorCount(), 2u);
+  ::chmod(pepperPath.c_str(), 0600);
+  Diagnostics fine;
+  Settings settings = readSettings(hive::testing::configFromPairs({{"pepper_file", pepperPath}}), fine);
+  EXPECT_FALSE(fine.hasErrors());
+  EXPECT_EQ(settings.pepper, std::string(kPepperBytes, '\xaa'));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SecurityConfig, LifetimesTakeSecondsMinutesHoursDays) {
+  EXPECT_EQ(parseLifetime("30d"), std::chrono::milliseconds(30LL * 86'400'000));
+  EXPECT_EQ(parseLifetime("90m"), std::chrono::milliseconds(90LL * 60'000));
+  EXPECT_EQ(parseLifetime("1s"), std::chrono::milliseconds(1000));
+  for (const char* bad : {"", "30", "d", "-1d", "0d", "1w", "99999999999d", "1.5h"})
+    EXPECT_FALSE(parseLifetime(bad).has_value()) << bad;
+}
+
+// ---- the authenticator ----
+
+struct Issued {
+  KeyRecord record;
+  std::string key;
+};
+
+Issued issue(std::string role, std::string agent = {}) {
+  NewKey key = generateKey();
+  KeyRecord record;
+  record.id = key.id;
+  record.name = "n" + key.id;
+  record.role = std::move(role);
+  record.agent = std::move(agent);
+  record.salt = randomHex(kSaltHexDigits / 2);
+  record.digest = secretDigest(record.salt, key.secret, "");
+  return {record, key.text};
+}
+
+http::Request withHeader(std::string name, std::string value) {
+  http::Request request;
+  request.headers.push_back({std::move(name), std::move(value)});
+  return request;
+}
+
+TEST(SecurityKeyAuthenticator, AnswersEachCaseWithItsCode) {
+  ASSERT_TRUE(cryptoReady());
+  std::int64_t now = 1'000'000;
+  KeyAuthenticator authenticator(std::make_shared<const Roles>(), "", [&] { return now; });
+  Issued viewer = issue("viewer"), agent = issue("agent", "builder-1"), expiring = issue("admin");
+  expiring.record.expiresAtMs = now + 1000;
+  authenticator.replaceAll({viewer.record, agent.record, expiring.record});
+
+  auto missing = authenticator.authorize(http::Request{}, "tasks:read");
+  EXPECT_FALSE(missing.allowed);
+  EXPECT_EQ(missing.code, StatusCode::kUnauthenticated);
+
+  auto malformed = authenticator.authorize(withHeader("authorization", "Bearer nope"), "tasks:read");
+  EXPECT_EQ(malformed.code, StatusCode::kUnauthenticated);
+
+  std::string wrongSecret = viewer.key;
+  wrongSecret.back() = wrongSecret.back() == '0' ? '1' : '0';
+  auto wrong = authenticator.authorize(withHeader("authorization", "Bearer " + wrongSecret), "tasks:read");
+  EXPECT_FALSE(wrong.allowed);
+  EXPECT_EQ(wrong.code, StatusCode::kUnauthenticated);
+  EXPECT_TRUE(wrong.principal.empty());
+
+  auto allowed = authenticator.authorize(withHeader("authorization", "bearer  " + viewer.key), "tasks:read");
+  EXPECT_TRUE(allowed.allowed);
+  EXPECT_EQ(allowed.principal, "key:" + viewer.record.id);
+
+  auto byHeader = authenticator.authorize(withHeader("x-api-key", viewer.key), "tasks:read");
+  EXPECT_TRUE(byHeader.allowed);
+
+  auto denied = authenticator.authorize(withHeader("x-api-key", viewer.key), "tasks:write");
+  EXPECT_FALSE(denied.allowed);
+  EXPECT_EQ(denied.code, StatusCode::kPermissionDenied);
+  EXPECT_EQ(denied.principal, "key:" + viewer.record.id);
+
+  auto connecting = authenticator.authorize(withHeader("x-api-key", agent.key), "agents:connect");
+  EXPECT_TRUE(connecting.allowed);
+  EXPECT_EQ(connecting.principal, "agent:builder-1");
+
+  EXPECT_TRUE(authenticator.authorize(withHeader("x-api-key", expiring.key), "security:write").allowed);
+  now += 1000;
+  auto expired = authenticator.authorize(withHeader("x-api-key", expiring.key), "security:write");
+  EXPECT_FALSE(expired.allowed);
+  EXPECT_EQ(expired.code, StatusCode::kUnauthenticated);
+
+  KeyRecord revoked = viewer.record;
+  revoked.revokedAtMs = now;
+  authenticator.upsert(revoked);
+  EXPECT_EQ(authenticator.authorize(withHeader("x-api-key", viewer.key), "tasks:read").code,
+            StatusCode::kUnauthenticated);
+}
+
+// ---- the plugin from its .so, on the real storage_sqlite ----
+
+class SecurityManagerPluginTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto loaded = PluginHarness::loadLibrary(STORAGE_SQLITE_PLUGIN);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().toString();
+    storeHarness_ = std::move(loaded).value();
+    ASSERT_TRUE(storeHarness_->start().ok());
+    store_ = std::static_pointer_cast<store::Store>(
+        storeHarness_->services().lookup(store::Store::kServiceId).front().service);
+    nodeA_ = startNode();
+    nodeB_ = startNode();
+  }
+
+  std::unique_ptr<PluginHarness> startNode() {
+    auto loaded = PluginHarness::loadLibrary(SECURITY_MANAGER_PLUGIN);
+    EXPECT_TRUE(loaded.ok()) << loaded.status().toString();
+    auto node = std::move(loaded).value();
+    node->provideFake<store::Store>(store_, "storage_sqlite");
+    node->setConfig(hive::testing::configFromPairs({{"refresh_interval", "500ms"}}));
+    Status started = node->start();
+    EXPECT_TRUE(started.ok()) << started.toString();
+    return node;
+  }
+
+  // One request to a node's routes; the node's blocking work runs on this
+  // thread meanwhile (the harness's executors are manual).
+  http::Response call(PluginHarness& node, std::string method, std::string target, std::string body = {}) {
+    hive::testing::RouteClient client(node.services(), {}, {.principal = "key:test"});
+    auto answer = std::async(std::launch::async, [&] { return client.request(method, target, body); });
+    while (answer.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready) node.runPending();
+    auto response = answer.get();
+    EXPECT_TRUE(response.ok()) << response.status().toString();
+    return response.ok() ? *response : http::Response{};
+  }
+
+  static auth::Decision check(PluginHarness& node, const std::string& key, std::string_view permission) {
+    auto authenticator = std::static_pointer_cast<auth::Authenticator>(
+        node.services().lookup(auth::Authenticator::kServiceId).front().service);
+    return authenticator->authorize(withHeader("authorization", "Bearer " + key), permission);
+  }
+
+  std::unique_ptr<PluginHarness> storeHarness_;
+  std::shared_ptr<store::Store> store_;
+  std::unique_ptr<PluginHarness> nodeA_, nodeB_;
+};
+
+TEST_F(SecurityManagerPluginTest, KeyIsShownOnceWorksAtOnceAndRevocationAppliesAtOnce) {
+  auto created = call(*nodeA_, "POST", "/api/v2/security/keys", R"({"name":"ci","role":"submitter"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto body = json::parse(created.body).as_object();
+  std::string key(body.at("key").as_string()), id(body.at("id").as_string());
+  EXPECT_EQ(body.at("created_by").as_string(), "key:test");
+  EXPECT_FALSE(body.contains("digest"));
+  EXPECT_TRUE(check(*nodeA_, key, "tasks:write").allowed);
+  EXPECT_EQ(check(*nodeA_, key, "admin:write").code, StatusCode::kPermissionDenied);
+
+  for (const std::string& target : {std::string("/api/v2/security/keys"), "/api/v2/security/keys/" + id}) {
+    auto shown = call(*nodeA_, "GET", target);
+    ASSERT_EQ(shown.status, 200) << shown.body;
+    EXPECT_NE(shown.body.find(id), std::string::npos);
+    EXPECT_EQ(shown.body.find(key.substr(key.size() - 64)), std::string::npos) << shown.body;
+    EXPECT_EQ(shown.body.find("digest"), std::string::npos) << shown.body;
+    EXPECT_EQ(shown.body.find("salt"), std::string::npos) << shown.body;
+  }
+  auto stored = store_->get("security_keys", id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->body.find(key.substr(key.size() - 64)), std::string::npos) << stored->body;
+
+  auto revoked = call(*nodeA_, "DELETE", "/api/v2/security/keys/" + id);
+  EXPECT_EQ(revoked.status, 204) << revoked.body;
+  EXPECT_EQ(check(*nodeA_, key, "tasks:read").code, StatusCode::kUnauthenticated);
+  EXPECT_EQ(call(*nodeA_, "DELETE", "/api/v2/security/keys/" + id).status, 204);
+  EXPECT_EQ(call(*nodeA_, "DELETE", "/api/v2/security/keys/0123456789abcdef").status, 404);
+}
+
+TEST_F(SecurityManagerPluginTest, AnotherNodeSeesNewAndRevokedKeysWithinRefreshInterval) {
+  auto created = call(*nodeA_, "POST", "/api/v2/security/keys", R"({"name":"ops","role":"operator"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto body = json::parse(created.body).as_object();
+  std::string key(body.at("key").as_string()), id(body.at("id").as_string());
+  EXPECT_FALSE(check(*nodeB_, key, "tasks:read").allowed);
+  nodeB_->advanceTime(std::chrono::milliseconds(500));
+  nodeB_->runPending();
+  EXPECT_TRUE(check(*nodeB_, key, "tasks:read").allowed);
+
+  ASSERT_EQ(call(*nodeA_, "DELETE", "/api/v2/security/keys/" + id).status, 204);
+  EXPECT_TRUE(check(*nodeB_, key, "tasks:read").allowed);  // until B's next refresh
+  nodeB_->advanceTime(std::chrono::milliseconds(500));
+  nodeB_->runPending();
+  EXPECT_EQ(check(*nodeB_, key, "tasks:read").code, StatusCode::kUnauthenticated);
+}
+
+TEST_F(SecurityManagerPluginTest, BadKeyRequestsAre422AndStoreNothing) {
+  for (const char* bad :
+       {R"({"name":"x","role":"root"})", R"({"role":"viewer"})", R"({"name":"x y","role":"viewer"})",
+        R"({"name":"x","role":"viewer","agent":"a"})", R"({"name":"x","role":"viewer","expires_in":"soon"})",
+        R"({"name":"x","role":"viewer","colour":"red"})"}) {
+    auto refused = call(*nodeA_, "POST", "/api/v2/security/keys", bad);
+    EXPECT_EQ(refused.status, 422) << bad << " -> " << refused.body;
+    EXPECT_EQ(refused.contentType, "application/problem+json");
+  }
+  EXPECT_EQ(call(*nodeA_, "POST", "/api/v2/security/keys", "not json").status, 400);
+  auto listed = call(*nodeA_, "GET", "/api/v2/security/keys");
+  EXPECT_EQ(listed.body, R"({"items":[]})");
+}
+
+TEST_F(SecurityManagerPluginTest, AgentKeyIsBoundToItsAgentAndExpiresInAreStored) {
+  auto created = call(*nodeA_, "POST", "/api/v2/security/keys",
+                      R"({"name":"builder-7","role":"agent","expires_in":"30d"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto body = json::parse(created.body).as_object();
+  EXPECT_EQ(body.at("agent").as_string(), "builder-7");
+  EXPECT_EQ(body.at("expires_at_ms").as_int64() - body.at("created_at_ms").as_int64(), 30LL * 86'400'000);
+  auto decision = check(*nodeA_, std::string(body.at("key").as_string()), "agents:connect");
+  EXPECT_TRUE(decision.allowed);
+  EXPECT_EQ(decision.principal, "agent:builder-7");
+}
+
+}  // namespace
+}  // namespace hive::security_manager
