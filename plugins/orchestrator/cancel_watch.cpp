@@ -2,8 +2,6 @@
 
 #include <boost/json.hpp>
 
-#include "hive/services/bus.hpp"
-
 namespace hive::orchestrator {
 
 namespace {
@@ -14,34 +12,18 @@ constexpr std::string_view kTasksTopic = "tasks";
 }  // namespace
 
 CancelWatch::CancelWatch(PluginContext& context, std::function<void(const std::string&)> onCancelled)
-    : context_(context), onCancelled_(std::move(onCancelled)) {}
+    : onCancelled_(std::move(onCancelled)),
+      events_(context.services(), [this](bus::Bus& bus) { return subscribe(bus); }) {}
 
 CancelWatch::~CancelWatch() { stop(); }
 
-void CancelWatch::start() {
-  {
-    std::lock_guard lock(subscriptionMutex_);
-    running_ = true;
-  }
-  resubscribe();
-  busWatch_ = context_.services().watch(bus::Bus::kServiceId, [this](const ServiceEvent&) { resubscribe(); });
-}
+// Without a bus now, the follower subscribes when one appears.
+void CancelWatch::start() { (void)events_.start(); }
 
-void CancelWatch::stop() {
-  busWatch_.reset();  // waits for a running callback
-  std::lock_guard lock(subscriptionMutex_);
-  running_ = false;
-  subscription_.reset();
-}
+void CancelWatch::stop() { events_.stop(); }
 
-void CancelWatch::resubscribe() {
-  std::lock_guard lock(subscriptionMutex_);
-  // The old provider's subscription goes first, while its library is surely mapped.
-  subscription_.reset();
-  if (!running_) return;
-  auto bus = context_.services().get<bus::Bus>();
-  if (!bus.ok()) return;
-  subscription_ = (*bus)->subscribe(std::string(kTasksTopic), [this](const bus::Event& event) {
+std::unique_ptr<Subscription> CancelWatch::subscribe(bus::Bus& bus) {
+  return bus.subscribe(std::string(kTasksTopic), [this](const bus::Event& event) {
     std::string taskId = cancelledTaskId(event.payload);
     if (taskId.empty()) return;
     remember(taskId);

@@ -4,7 +4,7 @@
 // needs it to stop the work it handed out (task.cancel to a remote agent, a
 // killed process tree for a process agent).
 //
-// Follows hive.bus/1 across swaps of its provider. Without a bus nothing is
+// Follows hive.bus/1 across swaps of its provider (hive::ServiceFollower). Without a bus nothing is
 // learnt here: a remote agent then finds out at its next report (refused as
 // stale) and a process agent's job runs to its end or its timeout.
 #pragma once
@@ -18,6 +18,8 @@
 #include <unordered_set>
 
 #include "hive/context.hpp"
+#include "hive/follower.hpp"
+#include "hive/services/bus.hpp"
 
 namespace hive::orchestrator {
 
@@ -30,6 +32,7 @@ class CancelWatch {
   CancelWatch(const CancelWatch&) = delete;
   CancelWatch& operator=(const CancelWatch&) = delete;
 
+  // Subscribes to the bus serving now, or to the first one that appears.
   void start();
   // Drops the subscription; waits for a callback that is running.
   void stop();
@@ -46,19 +49,15 @@ class CancelWatch {
   static constexpr std::size_t kRemembered = 4096;
 
  private:
-  void resubscribe();
+  std::unique_ptr<Subscription> subscribe(bus::Bus& bus);
   void remember(const std::string& taskId);
 
-  PluginContext& context_;
   std::function<void(const std::string&)> onCancelled_;
-  std::unique_ptr<Subscription> busWatch_;
-  std::mutex subscriptionMutex_;
-  std::unique_ptr<Subscription> subscription_;
-  bool running_ = false;  // under subscriptionMutex_
-
   mutable std::mutex recentMutex_;
   std::deque<std::string> recentOrder_;
   std::unordered_set<std::string> recent_;
+  // Last: its callback uses the members above.
+  ServiceFollower<bus::Bus> events_;
 };
 
 }  // namespace hive::orchestrator

@@ -299,7 +299,6 @@ Status Core::open() {
   registered_ = HIVE_TRY(countRegistered(), "counting the agent registry");
   lastCountMs_ = nowMs();
   open_ = true;
-  resubscribe();
   std::weak_ptr<Core> weak = weak_from_this();
   cancelWatch_ = std::make_unique<CancelWatch>(context_, [weak](const std::string& taskId) {
     auto self = weak.lock();
@@ -308,34 +307,30 @@ Status Core::open() {
     self->background([self, taskId] { self->taskCancelled(taskId); });
   });
   cancelWatch_->start();
-  tasksWatch_ = context_.services().watch(tasks::TaskService::kServiceId, [weak](const ServiceEvent&) {
-    if (auto self = weak.lock()) self->resubscribe();
-  });
+  work_ = std::make_unique<ServiceFollower<tasks::TaskService>>(
+      context_.services(), [weak](tasks::TaskService& tasks) -> std::unique_ptr<Subscription> {
+        auto self = weak.lock();
+        return self ? self->subscribeToWork(tasks) : nullptr;
+      });
+  (void)work_->start();  // checked above: hive.tasks/1 runs
   loadProcessAgents();
   return okStatus();
 }
 
-void Core::resubscribe() {
-  std::lock_guard lock(subscriptionMutex_);
-  workSubscription_.reset();
-  if (!open_) return;
-  auto tasks = tasks_.lease();
-  if (!tasks) return;
+std::unique_ptr<Subscription> Core::subscribeToWork(tasks::TaskService& tasks) {
   std::weak_ptr<Core> weak = weak_from_this();
-  workSubscription_ = tasks->onWork([weak] {
+  auto subscription = tasks.onWork([weak] {
     if (auto self = weak.lock()) self->requestDispatch();
   });
+  // Work may have come while nobody listened (a new provider, or none).
   requestDispatch();
+  return subscription;
 }
 
 void Core::close() {
   open_ = false;
   if (cancelWatch_) cancelWatch_->stop();
-  tasksWatch_.reset();  // waits for a running callback
-  {
-    std::lock_guard lock(subscriptionMutex_);
-    workSubscription_.reset();
-  }
+  if (work_) work_->stop();  // waits for a running callback
   std::vector<std::shared_ptr<http::WebSocketPeer>> peers;
   std::vector<std::shared_ptr<exec::Execution>> executions;
   {

@@ -18,6 +18,7 @@
 #include "agent_model.hpp"
 #include "cancel_watch.hpp"
 #include "hive/context.hpp"
+#include "hive/follower.hpp"
 #include "hive/services/executor.hpp"
 #include "hive/services/http.hpp"
 #include "hive/services/store.hpp"
@@ -193,13 +194,11 @@ class Core : public std::enable_shared_from_this<Core> {
   std::atomic<bool> dispatchPending_{false};
   std::atomic<bool> dispatching_{false};
   bool processAgentsLoaded_ = false;
-  // Wake-ups from task_manager. The subscription object is task_manager's code:
-  // when task_manager is swapped or removed, the watch drops it while the old
-  // generation is still loaded, and subscribes again to the new one.
-  void resubscribe();
-  std::mutex subscriptionMutex_;
-  std::unique_ptr<Subscription> tasksWatch_;
-  std::unique_ptr<Subscription> workSubscription_;
+  // Wake-ups from hive.tasks/1. The subscription object is the provider's
+  // code: the follower drops it while a swapped or removed generation is still
+  // loaded, and subscribes again to the new one.
+  std::unique_ptr<Subscription> subscribeToWork(tasks::TaskService& tasks);
+  std::unique_ptr<ServiceFollower<tasks::TaskService>> work_;
   std::unique_ptr<CancelWatch> cancelWatch_;
 
   mutable std::mutex mutex_;
