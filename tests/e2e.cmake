@@ -94,3 +94,13 @@ if(_swap_ready AND TARGET listener_naive)
     --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins --consumer $<TARGET_FILE:listener_naive>)
   set_tests_properties(e2e_lifetime PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
 endif()
+
+# GET /metrics of a busy real hive (remote and process agents, tasks, 404s):
+# `promtool check metrics` passes on the text format, the OpenMetrics answer
+# parses strictly, no id in any label. tests/e2e/monitoring_metrics_e2e.py --help.
+if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/monitoring_engine/CMakeLists.txt)
+  add_test(NAME e2e_monitoring_metrics COMMAND /usr/bin/python3
+    ${CMAKE_CURRENT_SOURCE_DIR}/e2e/monitoring_metrics_e2e.py --hive $<TARGET_FILE:hive>
+    --plugins ${CMAKE_BINARY_DIR}/plugins --tasks 300)
+  set_tests_properties(e2e_monitoring_metrics PROPERTIES LABELS "e2e;monitoring" TIMEOUT 300 RUN_SERIAL TRUE)
+endif()

@@ -145,11 +145,7 @@ bool safeHeaderValue(std::string_view text, std::size_t maxBytes) {
 }
 
 Dispatcher::Dispatcher(PluginContext& context, const Settings& settings, TableHolder& table)
-    : context_(context),
-      settings_(settings),
-      table_(table),
-      latency_(context.metrics().histogram("api_request_duration_seconds",
-                                           "Time from request head to response")) {}
+    : context_(context), settings_(settings), table_(table) {}
 
 bool Dispatcher::originAllowed(const std::string& origin) const {
   for (const auto& allowed : settings_.corsOrigins)
@@ -342,8 +338,9 @@ void Dispatcher::finish(const Exchange& exchange, http::Response& response, std:
     response.body += ",\"requestId\":" + http::jsonQuote(request.requestId) + "}";
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange.started).count();
-  latency_.observe(seconds);
-  requests(exchange.routeTemplate, request.method, response.status).increment();
+  RouteSeries& measured = series(exchange.routeTemplate, request.method, response.status);
+  measured.duration->observe(seconds);
+  measured.requests->increment();
   if (settings_.accessLog && context_.log().enabled(LogLevel::kInfo)) {
     std::string path = request.path.empty() ? "(malformed)" : request.path;
     context_.log().info(
@@ -356,7 +353,7 @@ void Dispatcher::finish(const Exchange& exchange, http::Response& response, std:
   }
 }
 
-Counter& Dispatcher::requests(std::string_view route, std::string_view method, int status) {
+Dispatcher::RouteSeries& Dispatcher::series(std::string_view route, std::string_view method, int status) {
   // A method label from the wire is one of the standard ones: clients cannot
   // grow the number of series.
   static constexpr std::string_view kMethods[] = {"GET",    "HEAD",    "POST",  "PUT",     "PATCH",
@@ -364,16 +361,21 @@ Counter& Dispatcher::requests(std::string_view route, std::string_view method, i
   if (std::find(std::begin(kMethods), std::end(kMethods), method) == std::end(kMethods)) method = "OTHER";
   std::lock_guard lock(countersMutex_);
   auto found = counters_.find(std::tuple(route, method, status));
-  if (found != counters_.end()) return *found->second;
-  Counter& counter = context_.metrics().counter(
-      "api_requests_total", "HTTP requests by route template, method and status",
+  if (found != counters_.end()) return found->second;
+  RouteSeries made;
+  made.requests = &context_.metrics().counter(
+      "hive_http_requests_total", "HTTP requests by route template, method and status",
       {{"route", std::string(route)}, {"method", std::string(method)}, {"status", std::to_string(status)}});
-  counters_.emplace(std::tuple(std::string(route), std::string(method), status), &counter);
-  return counter;
+  // Not by status: a histogram is 17 series, and the status is in the counter.
+  made.duration =
+      &context_.metrics().histogram("hive_http_request_duration_seconds",
+                                    "Time from request head to response, by route template and method", {},
+                                    {{"route", std::string(route)}, {"method", std::string(method)}});
+  return counters_.emplace(std::tuple(std::string(route), std::string(method), status), made).first->second;
 }
 
 void Dispatcher::countRejection(int status, const std::string& remoteAddress) {
-  requests("(rejected)", "(unparsed)", status).increment();
+  series("(rejected)", "(unparsed)", status).requests->increment();
   if (settings_.accessLog)
     context_.log().info("access rejected status=" + std::to_string(status) + " remote=" + remoteAddress);
 }

@@ -74,9 +74,14 @@ class Dispatcher {
 
  private:
   void refreshAuthenticator();
-  // api_requests_total for one route template, method and status; the
-  // registry's lookup (labels sorted, keys built) runs once per combination.
-  Counter& requests(std::string_view route, std::string_view method, int status);
+  struct RouteSeries {
+    Counter* requests = nullptr;
+    Histogram* duration = nullptr;
+  };
+  // hive_http_requests_total and hive_http_request_duration_seconds for one
+  // route template, method and status; the registry's lookup (labels sorted,
+  // keys built) runs once per combination.
+  RouteSeries& series(std::string_view route, std::string_view method, int status);
 
   PluginContext& context_;
   const Settings& settings_;
@@ -84,9 +89,8 @@ class Dispatcher {
   mutable std::mutex authMutex_;
   ServiceHandle<auth::Authenticator> authenticator_;
   std::unique_ptr<Subscription> authWatch_;
-  Histogram& latency_;
   std::mutex countersMutex_;
-  std::map<std::tuple<std::string, std::string, int>, Counter*, std::less<>> counters_;
+  std::map<std::tuple<std::string, std::string, int>, RouteSeries, std::less<>> counters_;
 };
 
 // A fresh request id (128 random bits, hex).

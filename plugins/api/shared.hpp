@@ -37,7 +37,7 @@ struct Shared {
         dispatcher(dispatcher),
         hub(hub),
         openConnections(
-            context.metrics().gauge("api_open_connections", "Open HTTP and WebSocket connections")) {}
+            context.metrics().gauge("hive_http_open_connections", "Open HTTP and WebSocket connections")) {}
 
   PluginContext& context;
   const Settings& settings;

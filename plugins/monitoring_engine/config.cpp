@@ -1,0 +1,29 @@
+#include "config.hpp"
+
+namespace hive::monitoring_engine {
+
+Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
+  ConfigReader reader(section, diagnostics);
+  Settings settings;
+  settings.healthPeriod = reader.get<std::chrono::milliseconds>("health_period", settings.healthPeriod);
+  if (settings.healthPeriod < std::chrono::milliseconds(100) || settings.healthPeriod > std::chrono::hours(1))
+    reader.reject("health_period", "must be between 100ms and 1h");
+  const ConfigNode& optional = reader.child("optional_plugins");
+  if (!optional.isNull()) {
+    if (!optional.isSequence()) {
+      reader.reject("optional_plugins", "expected a list of plugin names");
+    } else {
+      for (const ConfigNode& item : optional.items()) {
+        auto name = item.as<std::string>();
+        if (!name.ok() || name->empty())
+          diagnostics.error(item.location(), "'optional_plugins': expected a plugin name");
+        else
+          settings.optionalPlugins.insert(*name);
+      }
+    }
+  }
+  reader.finish();
+  return settings;
+}
+
+}  // namespace hive::monitoring_engine

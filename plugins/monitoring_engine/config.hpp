@@ -1,0 +1,24 @@
+// The monitoring_engine's `config:` section, read and validated once.
+#pragma once
+
+#include <chrono>
+#include <set>
+#include <string>
+
+#include "hive/config.hpp"
+
+namespace hive::monitoring_engine {
+
+struct Settings {
+  // How often every plugin's health() is asked (through hive.health/1).
+  std::chrono::milliseconds healthPeriod{5000};
+  // Plugins whose failing health is shown in the detail but does not make
+  // /readyz 503 (e.g. an optional executor).
+  std::set<std::string> optionalPlugins;
+};
+
+// Reads `section` into settings; every problem goes to `diagnostics` with its
+// location, and the defaults stand in for bad values.
+Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics);
+
+}  // namespace hive::monitoring_engine

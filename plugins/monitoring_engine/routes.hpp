@@ -1,0 +1,38 @@
+// The monitoring_engine's HTTP routes (hive.routes/1): GET /metrics and the
+// observability detail under /api/v2/observability.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hive/context.hpp"
+#include "hive/services/http.hpp"
+#include "process_metrics.hpp"
+
+namespace hive::monitoring_engine {
+
+class MonitoringRoutes final : public http::RouteProvider {
+ public:
+  // `inFlight` counts requests posted to the blocking executor, for the
+  // plugin's drained().
+  MonitoringRoutes(PluginContext& context, std::shared_ptr<std::atomic<int>> inFlight);
+
+  // hive::http::RouteProvider
+  std::vector<http::Route> routes() override { return table_.routes(); }
+  void serve(std::string_view id, http::Request request, http::Responder respond) override {
+    table_.serve(id, std::move(request), std::move(respond));
+  }
+
+ private:
+  void metrics(const http::Request& request, http::Responder respond);
+
+  PluginContext& context_;
+  std::shared_ptr<std::atomic<int>> inFlight_;
+  ProcessMetrics process_;
+  Histogram& scrapeSeconds_;
+  http::RouteTable table_;
+};
+
+}  // namespace hive::monitoring_engine
