@@ -74,6 +74,7 @@ class ConfigApply {
     restartOnly(next_.blockingThreads != now.blockingThreads, "blocking_threads");
     restartOnly(next_.dataDirectory != now.dataDirectory, "data_dir");
     restartOnly(next_.controlSocket != now.controlSocket, "control_socket");
+    restartOnly(next_.pluginTrust != now.pluginTrust, "require_signed_plugins/trusted_keys");
   }
 
   Status diff(std::vector<Step>& steps) {
@@ -245,6 +246,7 @@ Status applyKernelConfig(PluginHost& host, HostState& state, KernelConfig next, 
   next.blockingThreads = state.config.blockingThreads;
   next.dataDirectory = state.config.dataDirectory;
   next.controlSocket = state.config.controlSocket;
+  next.pluginTrust = state.config.pluginTrust;
   state.config = std::move(next);
   host.reapLibraries();
   return okStatus();

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "hive/plugin.hpp"
+#include "host/plugin_signature.hpp"
 #include "host/semver.hpp"
 
 namespace hive::host {
@@ -74,6 +75,7 @@ Result<Generation> HostState::makeGeneration(const Instance& instance, const Plu
                                              PluginServiceView::Mode mode, Diagnostics& diagnostics) {
   Generation g;
   g.number = number;
+  HIVE_TRY(verifyPluginSignature(file, config.pluginTrust));
   g.library = HIVE_TRY(PluginLibrary::load(file, reaper));
   g.manifest = g.library->manifest();
   if (g.manifest.name != instance.status.name)

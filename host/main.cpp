@@ -20,6 +20,7 @@
 #include "host/kernel_admin.hpp"
 #include "host/logging.hpp"
 #include "host/plugin_host.hpp"
+#include "host/plugin_signature.hpp"
 #include "host/reload_controller.hpp"
 #include "host/scaffold.hpp"
 #include "host/watchdog.hpp"
@@ -368,6 +369,30 @@ int newPluginCommand(const std::string& name, const std::string& directory) {
   return 0;
 }
 
+int keygenCommand(const std::string& secretPath) {
+  auto publicKey = writeSigningKeyPair(secretPath);
+  if (!publicKey.ok()) {
+    std::cerr << "hive plugin keygen: " << publicKey.status().message() << "\n";
+    return 1;
+  }
+  std::cout << "secret key: " << secretPath << " (keep it off the servers)\npublic key: " << secretPath
+            << ".pub\n"
+            << *publicKey << "\n";
+  return 0;
+}
+
+int signCommand(const std::string& secretPath, const std::vector<std::string>& pluginPaths) {
+  for (const auto& path : pluginPaths) {
+    auto signature = signPluginFile(secretPath, path);
+    if (!signature.ok()) {
+      std::cerr << "hive plugin sign: " << signature.status().message() << "\n";
+      return 1;
+    }
+    std::cout << "wrote " << *signature << "\n";
+  }
+  return 0;
+}
+
 int versionCommand() {
   HostAbi abi = HostAbi::current();
   std::cout << "hive " << HIVE_VERSION << "\nSDK ABI " << abi.major << "." << abi.minor << "\ntoolchain "
@@ -428,6 +453,15 @@ int main(int argc, char** argv) {
   newCmd->add_option("name", newName, "Plugin name ([a-z][a-z0-9_]*)")->required();
   newCmd->add_option("--dir", newDirectory, "Directory to create (default: ./NAME)");
 
+  std::string keygenPath, signKey;
+  std::vector<std::string> signPlugins;
+  auto* keygenCmd = pluginCmd->add_subcommand("keygen", "Write an ed25519 key pair to sign plugins with");
+  keygenCmd->add_option("out", keygenPath, "Secret key file to create (0600); the public key goes to OUT.pub")
+      ->required();
+  auto* signCmd = pluginCmd->add_subcommand("sign", "Write PLUGIN.so.sig, a detached ed25519 signature");
+  signCmd->add_option("--key", signKey, "Secret key file written by `hive plugin keygen`")->required();
+  signCmd->add_option("plugins", signPlugins, "Plugin files")->required();
+
   auto* versionCmd = app.add_subcommand("version", "Print versions");
 
   CLI11_PARSE(app, argc, argv);
@@ -441,6 +475,8 @@ int main(int argc, char** argv) {
   if (rescanCmd->parsed()) return controlCommand(controlConfig, controlSocket, "plugins rescan");
   if (configReloadCmd->parsed()) return controlCommand(controlConfig, controlSocket, "config reload");
   if (newCmd->parsed()) return newPluginCommand(newName, newDirectory.empty() ? newName : newDirectory);
+  if (keygenCmd->parsed()) return keygenCommand(keygenPath);
+  if (signCmd->parsed()) return signCommand(signKey, signPlugins);
   if (versionCmd->parsed()) return versionCommand();
   return 0;
 }

@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "host/config/yaml_loader.hpp"
+#include "host/install_layout.hpp"
 #include "host/manifest.hpp"
 #include "host/semver.hpp"
 
@@ -75,9 +78,44 @@ std::optional<LogLevel> readLogLevel(ConfigReader& reader, std::string_view key)
   return *level;
 }
 
+// Each item: a key (base64 or hex) or a file holding one (a `.pub` written by
+// `hive plugin keygen`), relative to the config file's directory.
+void readTrustedKeys(const ConfigNode& node, const fs::path& base, PluginTrust& trust,
+                     Diagnostics& diagnostics) {
+  if (node.isNull()) return;
+  if (!node.isSequence()) {
+    diagnostics.error(node.location(), "'trusted_keys': expected a list of public keys or key files");
+    return;
+  }
+  for (const auto& item : node.items()) {
+    if (!item.isScalar() || item.text().empty()) {
+      diagnostics.error(item.location(), "'trusted_keys': expected a public key or a key file");
+      continue;
+    }
+    auto key = parsePublicKey(item.text());
+    if (!key.ok()) {
+      std::string path = resolvePath(item.text(), base);
+      std::error_code missing;
+      if (!fs::is_regular_file(path, missing)) {
+        diagnostics.error(item.location(), "'trusted_keys': '" + item.text() + "' is " +
+                                               key.status().message() + ", nor a key file");
+        continue;
+      }
+      std::ifstream in(path);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      key = parsePublicKey(text.size() > 4096 ? std::string_view() : std::string_view(text));
+      if (!key.ok()) {
+        diagnostics.error(item.location(), "'trusted_keys': " + path + ": " + key.status().message());
+        continue;
+      }
+    }
+    trust.trustedKeys.push_back(*key);
+  }
+}
+
 void readKernel(const ConfigNode& node, const fs::path& base, KernelConfig& config,
                 Diagnostics& diagnostics) {
-  config.pluginDirectories = {resolvePath("plugins", base)};
+  config.pluginDirectories = {defaultPluginDirectory(resolvePath("plugins", base))};
   config.dataDirectory = resolvePath("../data", base);
   if (!isMapOrAbsent(node, "'hive'", diagnostics)) return;
   ConfigReader reader(node, diagnostics);
@@ -120,6 +158,12 @@ void readKernel(const ConfigNode& node, const fs::path& base, KernelConfig& conf
   // Empty means "no control socket", so it is not resolved into the config directory.
   std::string socket = reader.get<std::string>("control_socket", "");
   config.controlSocket = socket.empty() ? "" : resolvePath(socket, base);
+  config.pluginTrust.requireSigned = reader.get<bool>("require_signed_plugins", false);
+  std::size_t errorsBefore = diagnostics.errorCount();
+  readTrustedKeys(reader.child("trusted_keys"), base, config.pluginTrust, diagnostics);
+  if (config.pluginTrust.requireSigned && config.pluginTrust.trustedKeys.empty() &&
+      diagnostics.errorCount() == errorsBefore)
+    reader.reject("require_signed_plugins", "needs at least one key in hive.trusted_keys");
   reader.finish();
 }
 

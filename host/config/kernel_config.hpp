@@ -11,6 +11,7 @@
 #include "hive/config.hpp"
 #include "hive/log.hpp"
 #include "host/config/expand.hpp"
+#include "host/plugin_signature.hpp"
 
 namespace hive::host {
 
@@ -47,6 +48,7 @@ struct KernelConfig {
       10'000};                       // a watched thread busy this long without progress is stalled
   std::string dataDirectory;         // absolute
   std::string controlSocket;         // absolute, or empty when disabled
+  PluginTrust pluginTrust;           // require_signed_plugins, trusted_keys (a restart applies changes)
   std::vector<PluginEntry> plugins;  // in file order
 };
 
