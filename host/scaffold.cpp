@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "host/install_layout.hpp"
 #include "host/manifest.hpp"
 
 namespace hive::host {
@@ -109,10 +110,10 @@ Result<std::vector<fs::path>> templateFiles(const fs::path& root) {
 
 fs::path findPluginTemplate() {
   std::error_code error;
-  fs::path executable = fs::read_symlink("/proc/self/exe", error);
   // Installed: <prefix>/bin/hive and <prefix>/share/hive/plugin-template.
-  fs::path installed = executable.parent_path().parent_path() / "share" / "hive" / "plugin-template";
-  if (!error && fs::is_directory(installed / "src", error)) return installed;
+  fs::path prefix = installPrefix();
+  fs::path installed = prefix / "share" / "hive" / "plugin-template";
+  if (!prefix.empty() && fs::is_directory(installed / "src", error)) return installed;
   // A hive run from its build tree takes the example from the sources it was built from.
   return fs::path(HIVE_SOURCE_DIR) / "examples" / "hello_plugin";
 }

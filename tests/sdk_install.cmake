@@ -4,3 +4,10 @@
 add_test(NAME sdk_install
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/sdk_install_test.sh ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR})
 set_tests_properties(sdk_install PROPERTIES LABELS sdk TIMEOUT 600 RUN_SERIAL TRUE)
+
+# Operators install Hive: cmake --install into a prefix that is then moved, and the
+# installed hive on the installed config (no source or build tree) answers /health
+# and runs a task on the shipped process agent. tests/e2e/install_e2e.py --help.
+add_test(NAME install_runs COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/install_e2e.py
+  --build ${CMAKE_BINARY_DIR})
+set_tests_properties(install_runs PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
