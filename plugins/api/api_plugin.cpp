@@ -39,9 +39,11 @@ Status ApiPlugin::begin(int inheritedFd) {
   if (!isLoopback(settings_.address) && !dispatcher_.hasAuthenticator()) {
     if (inheritedFd >= 0) ::close(inheritedFd);
     return failedPrecondition("refusing to listen on " + settings_.address +
-                              ", a non-loopback address, while no hive.auth/1 provider is running; enable a "
-                              "security plugin or listen on 127.0.0.1");
+                              ", a non-loopback address, while no hive.auth/1 provider is running; enable "
+                              "security_manager (listed before api under plugins:, after its store) or "
+                              "listen on 127.0.0.1");
   }
+  if (!isLoopback(settings_.address)) dispatcher_.requireAuthenticator();
   stopped_ = false;
   kernelRoutes_->work().accept();
   dispatcher_.watchAuthenticator();

@@ -254,6 +254,7 @@ void Dispatcher::stopWatching() {
 
 void Dispatcher::refreshAuthenticator() {
   auto handle = context_.services().handle<auth::Authenticator>();
+  if (handle.ok()) authRequired_ = true;
   std::lock_guard lock(authMutex_);
   authenticator_ = handle.ok() ? *handle : ServiceHandle<auth::Authenticator>();
 }
@@ -272,7 +273,8 @@ std::optional<http::Response> Dispatcher::authorize(http::Request& request, cons
   if (!authenticator) {
     if (permission.empty()) return std::nullopt;
     // A route that needs a permission is never served without someone to check it.
-    if (handle) return http::problem(503, "Service Unavailable", "the authenticator is not available");
+    if (handle || authRequired_)
+      return http::problem(503, "Service Unavailable", "the authenticator is not available");
     return std::nullopt;
   }
   auth::Decision decision = authenticator->authorize(request, permission);

@@ -3,6 +3,7 @@
 // 404/405, the hive.auth/1 hook, metrics and one access-log line per request.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -65,6 +66,11 @@ class Dispatcher {
   void watchAuthenticator();
   void stopWatching();
   bool hasAuthenticator() const;
+  // From now on a route that names a permission answers 503 while no
+  // hive.auth/1 provider runs, instead of being served to anyone: set when
+  // listening beyond loopback, and by itself once a provider was seen (its
+  // removal must not open the API up).
+  void requireAuthenticator() { authRequired_ = true; }
 
   // Whether `origin` may open a WebSocket or read responses.
   bool originAllowed(const std::string& origin) const;
@@ -89,6 +95,7 @@ class Dispatcher {
   mutable std::mutex authMutex_;
   ServiceHandle<auth::Authenticator> authenticator_;
   std::unique_ptr<Subscription> authWatch_;
+  std::atomic<bool> authRequired_{false};
   std::mutex countersMutex_;
   std::map<std::tuple<std::string, std::string, int>, RouteSeries, std::less<>> counters_;
 };

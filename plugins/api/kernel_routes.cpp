@@ -153,13 +153,13 @@ KernelRoutes::KernelRoutes(PluginContext& context, TableHolder& table, std::func
   table_.add({.id = "admin.plugins",
               .method = "GET",
               .path = "/api/v2/admin/plugins",
-              .permission = "admin.read",
+              .permission = "admin:read",
               .openapi = op("Every plugin of the kernel", pluginsSchema)},
              [this](http::Request, http::Responder respond) { this->plugins(std::move(respond)); });
   table_.add({.id = "admin.plugin",
               .method = "GET",
               .path = "/api/v2/admin/plugins/{name}",
-              .permission = "admin.read",
+              .permission = "admin:read",
               .openapi = op("One plugin", pluginSchema, true, nameParameter)},
              [this](http::Request request, http::Responder respond) {
                this->plugin(request.param("name"), std::move(respond));
@@ -168,7 +168,7 @@ KernelRoutes::KernelRoutes(PluginContext& context, TableHolder& table, std::func
       {.id = "admin.plugin.reload",
        .method = "POST",
        .path = "/api/v2/admin/plugins/{name}/reload",
-       .permission = "admin.write",
+       .permission = "admin:write",
        .openapi = op("Hot-swap a plugin to the best file in its range", pluginSchema, true, nameParameter)},
       [this](http::Request request, http::Responder respond) {
         // The api's own swap would wait for the drain of the generation serving
@@ -182,7 +182,7 @@ KernelRoutes::KernelRoutes(PluginContext& context, TableHolder& table, std::func
   table_.add({.id = "admin.reload",
               .method = "GET",
               .path = "/api/v2/admin/reloads/{id}",
-              .permission = "admin.read",
+              .permission = "admin:read",
               .openapi = op("A reload started with 202 Accepted: queued, running, swapped or failed",
                             "{\"$ref\":\"#/components/schemas/Reload\"}", true,
                             ",\"parameters\":[{\"name\":\"id\",\"in\":\"path\",\"required\":true,"
@@ -193,13 +193,14 @@ KernelRoutes::KernelRoutes(PluginContext& context, TableHolder& table, std::func
   table_.add({.id = "admin.config.reload",
               .method = "POST",
               .path = "/api/v2/admin/config/reload",
-              .permission = "admin.write",
+              .permission = "admin:write",
               .openapi = op("Re-read and apply the configuration file", "{\"type\":\"object\"}")},
              [this](http::Request, http::Responder respond) { reloadConfig(std::move(respond)); });
   table_.add({.id = "openapi",
               .method = "GET",
               .path = "/api/v2/openapi.json",
-              .permission = "",
+              // Not public: the route list tells a stranger what is worth trying.
+              .permission = "api:read",
               .openapi = op("This OpenAPI document", "{\"type\":\"object\"}", false)},
              [this](http::Request, http::Responder respond) { openapi(std::move(respond)); });
 }

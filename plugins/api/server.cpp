@@ -338,6 +338,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (!refusal) {
       if (request.path == kHubPath) {
         wantedProtocol = std::string(kHubSubprotocol);
+        permission = "events:read";  // any bus topic can be subscribed
       } else {
         std::map<std::string, std::string, std::less<>> params;
         auto segments = splitPath(request.path);

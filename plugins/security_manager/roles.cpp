@@ -22,10 +22,13 @@ const std::map<std::string, PermissionSet, std::less<>>& builtInRoles() {
       {"admin", {"*"}},
       {"operator",
        {"tasks:read", "tasks:write", "agents:read", "agents:write", "workflows:read", "workflows:write",
-        "admin:read", "admin:write", "metrics:read", "observability:read"}},
-      {"submitter", {"tasks:read", "tasks:write", "workflows:read", "workflows:write"}},
+        "admin:read", "admin:write", "metrics:read", "observability:read", "events:read", "api:read"}},
+      {"submitter",
+       {"tasks:read", "tasks:write", "workflows:read", "workflows:write", "events:read", "api:read"}},
       {"agent", {"agents:connect"}},
-      {"viewer", {"tasks:read", "agents:read", "workflows:read", "metrics:read", "observability:read"}},
+      {"viewer",
+       {"tasks:read", "agents:read", "workflows:read", "metrics:read", "observability:read", "events:read",
+        "api:read"}},
   };
   return kRoles;
 }
