@@ -1,0 +1,80 @@
+// Workflow definitions: parsed from JSON (or YAML), checked whole before
+// anything runs, stored as canonical JSON and versioned by name.
+// The format is docs/workflows.md; every problem is reported as a JSON pointer
+// into the definition and a message, all of them at once.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "expression.hpp"
+#include "hive/services/http.hpp"
+#include "hive/status.hpp"
+
+namespace hive::workflow_engine {
+
+struct Limits {
+  std::size_t maxDefinitionBytes = 256 * 1024;
+  std::size_t maxSteps = 1000;
+  std::size_t maxExpressionBytes = 1024;
+  std::size_t maxParams = 100;
+};
+
+enum class ParamType { kString, kNumber, kInteger, kBoolean, kArray, kObject, kAny };
+
+struct Parameter {
+  std::string name;
+  ParamType type = ParamType::kAny;
+  std::optional<boost::json::value> defaultValue;  // absent: the run must give it
+};
+
+struct TaskTemplate {
+  std::string type;
+  std::vector<std::string> capabilities;
+  std::optional<boost::json::value> payload;   // with ${...} placeholders
+  std::optional<boost::json::value> priority;  // as task_manager takes it: 1-10 or a name
+  std::int64_t timeoutSeconds = 0;             // 0: task_manager's default
+  std::int64_t retries = -1;                   // -1: task_manager's default attempts
+};
+
+struct Step {
+  std::string name;
+  std::vector<std::string> dependsOn;
+  std::optional<Expression> when;
+  bool continueOnFailure = false;
+  TaskTemplate task;
+};
+
+struct Definition {
+  std::string name;
+  std::string description;
+  std::vector<Parameter> params;
+  std::vector<Step> steps;      // in the order written
+  boost::json::object outputs;  // name → template
+  boost::json::value source;    // the definition as given, without "version"
+};
+
+// All problems, each as {JSON pointer, message}; kInvalidArgument when any.
+Result<Definition> parseDefinition(const boost::json::value& document, const Limits& limits,
+                                   std::vector<http::FieldError>& errors);
+// JSON text; "the body is not JSON" as a single error at "".
+Result<Definition> parseDefinitionText(std::string_view text, const Limits& limits,
+                                       std::vector<http::FieldError>& errors);
+
+// YAML text to JSON: plain scalars that read as numbers, booleans or null become
+// those, quoted ones stay strings. kInvalidArgument "line L, column C: problem".
+Result<boost::json::value> yamlToJson(std::string_view text);
+
+// The params of a run: the given ones checked against the definition (unknown,
+// wrong type, missing), defaults filled in. Errors point at /params/<name>.
+Result<boost::json::object> bindParams(const Definition& definition, const boost::json::value& given,
+                                       std::vector<http::FieldError>& errors);
+
+const char* paramTypeName(ParamType type);
+
+}  // namespace hive::workflow_engine

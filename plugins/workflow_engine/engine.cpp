@@ -1,0 +1,630 @@
+#include "engine.hpp"
+
+#include <cstdio>
+
+#include "plugin_common/clock_ids.hpp"
+
+namespace hive::workflow_engine {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* kDefinitions = "workflow_definitions";
+constexpr const char* kLatest = "workflow_latest";
+constexpr const char* kRuns = "workflow_runs";
+constexpr const char* kRunKeys = "workflow_run_keys";
+constexpr const char* kEventLog = "workflows";
+constexpr std::size_t kUnclaimedLimit = 4096;
+constexpr int kConflictRetries = 16;
+
+std::string definitionId(const std::string& name, std::int64_t version) {
+  char buffer[24];
+  std::snprintf(buffer, sizeof buffer, "@%010lld", static_cast<long long>(version));
+  return name + buffer;
+}
+
+bool isFinalTask(std::string_view status) {
+  return status == "succeeded" || status == "failed" || status == "cancelled" || status == "dead";
+}
+
+TaskReport reportOf(const json::object& task) {
+  TaskReport report;
+  if (const json::value* id = task.if_contains("id"); id && id->is_string()) report.taskId = id->get_string();
+  if (const json::value* status = task.if_contains("status"); status && status->is_string())
+    report.status = status->get_string();
+  if (const json::value* result = task.if_contains("result")) report.result = *result;
+  if (const json::value* error = task.if_contains("error"); error && error->is_string())
+    report.error = error->get_string();
+  return report;
+}
+
+json::object definitionRecord(const store::Document& document) {
+  std::error_code ec;
+  json::value body = json::parse(document.body, ec);
+  return ec || !body.is_object() ? json::object{} : body.get_object();
+}
+
+}  // namespace
+
+// ---- InFlight ---------------------------------------------------------------
+
+bool InFlight::enter() {
+  std::lock_guard lock(mutex_);
+  if (refusing_) return false;
+  ++count_;
+  return true;
+}
+void InFlight::leave() {
+  std::lock_guard lock(mutex_);
+  if (--count_ == 0) idle_.notify_all();
+}
+void InFlight::refuse() {
+  std::lock_guard lock(mutex_);
+  refusing_ = true;
+}
+bool InFlight::idle() const {
+  std::lock_guard lock(mutex_);
+  return count_ == 0;
+}
+void InFlight::stopAndWait() {
+  std::unique_lock lock(mutex_);
+  refusing_ = true;
+  idle_.wait(lock, [this] { return count_ == 0; });
+}
+
+// ---- Engine -----------------------------------------------------------------
+
+Engine::Engine(PluginContext& context, ServiceHandle<store::Store> store,
+               std::unique_ptr<TaskGateway> gateway, Publisher publish, EngineOptions options)
+    : context_(context),
+      store_(std::move(store)),
+      gateway_(std::move(gateway)),
+      publish_(std::move(publish)),
+      options_(options) {}
+
+Engine::~Engine() { close(); }
+
+Status Engine::open() {
+  auto store = store_.lease();
+  if (!store) return unavailable("hive.store/1 is gone");
+  HIVE_TRY(store->declareCollection({kDefinitions, {"name"}}));
+  HIVE_TRY(store->declareCollection({kLatest, {}}));
+  HIVE_TRY(store->declareCollection({kRuns, {"workflow", "status"}}));
+  HIVE_TRY(store->declareCollection({kRunKeys, {}}));
+  return okStatus();
+}
+
+bool Engine::background(std::function<void()> job) {
+  if (!work_.enter()) return false;
+  context_.blocking().post([this, job = std::move(job)] {
+    try {
+      job();
+    } catch (const std::exception& error) {
+      context_.log().error(std::string("workflow job failed: ") + error.what());
+    }
+    work_.leave();
+  });
+  return true;
+}
+
+// ---- definitions ----
+
+Result<Engine::Applied> Engine::apply(const json::value& document, std::vector<http::FieldError>& errors) {
+  auto parsed = parseDefinition(document, options_.limits, errors);
+  if (!parsed.ok()) return parsed.status();
+  if (parsed->name == "runs") {
+    errors.push_back({"/name", "'runs' is reserved (/api/v2/workflows/runs)"});
+    return invalidArgument("the definition is not valid");
+  }
+  auto store = store_.lease();
+  if (!store) return unavailable("hive.store/1 is gone");
+  Applied applied;
+  const std::string name = parsed->name;
+  Status done = store->transact([&](store::Transaction& tx) -> Status {
+    std::int64_t latest = 0;
+    std::uint64_t latestVersion = store::kMustNotExist;
+    if (auto current = tx.get(kLatest, name); current.ok()) {
+      latestVersion = current->version;
+      latest = definitionRecord(*current).at("version").to_number<std::int64_t>();
+      auto stored = tx.get(kDefinitions, definitionId(name, latest));
+      if (!stored.ok()) return stored.status();
+      json::object record = definitionRecord(*stored);
+      if (record["definition"] == document) {
+        applied = {std::move(record), false};
+        return okStatus();
+      }
+    } else if (current.status().code() != StatusCode::kNotFound) {
+      return current.status();
+    }
+    json::object record;
+    record["name"] = name;
+    record["version"] = latest + 1;
+    record["description"] = parsed->description;
+    record["created_at_ms"] = plugin_common::nowMs();
+    record["definition"] = document;
+    store::Document stored;
+    stored.id = definitionId(name, latest + 1);
+    stored.body = json::serialize(record);
+    stored.index["name"] = name;
+    HIVE_TRY(tx.put(kDefinitions, std::move(stored), store::kMustNotExist));
+    store::Document pointer;
+    pointer.id = name;
+    pointer.body = json::serialize(json::object{{"name", name}, {"version", latest + 1}});
+    HIVE_TRY(tx.put(kLatest, std::move(pointer), latestVersion));
+    applied = {std::move(record), true};
+    return okStatus();
+  });
+  if (!done.ok()) {
+    if (done.code() == StatusCode::kAborted)
+      return aborted("another version of '" + name + "' was applied at the same time; try again");
+    return done;
+  }
+  return applied;
+}
+
+Result<json::object> Engine::definition(const std::string& name, std::int64_t version) {
+  auto store = store_.lease();
+  if (!store) return unavailable("hive.store/1 is gone");
+  if (version == 0) {
+    auto latest = store->get(kLatest, name);
+    if (!latest.ok()) {
+      if (latest.status().code() == StatusCode::kNotFound) return notFound("no workflow '" + name + "'");
+      return latest.status();
+    }
+    version = definitionRecord(*latest).at("version").to_number<std::int64_t>();
+  }
+  auto stored = store->get(kDefinitions, definitionId(name, version));
+  if (!stored.ok()) {
+    if (stored.status().code() == StatusCode::kNotFound)
+      return notFound("no workflow '" + name + "' version " + std::to_string(version));
+    return stored.status();
+  }
+  return definitionRecord(*stored);
+}
+
+Result<ListPage> Engine::definitions(std::size_t limit, const std::string& cursor) {
+  auto store = store_.lease();
+  if (!store) return unavailable("hive.store/1 is gone");
+  auto page = store->list({.collection = kLatest, .equals = {}, .limit = limit, .cursor = cursor});
+  if (!page.ok()) return page.status();
+  ListPage out;
+  for (const auto& pointer : page->items) {
+    json::object latest = definitionRecord(pointer);
+    auto stored =
+        store->get(kDefinitions, definitionId(pointer.id, latest["version"].to_number<std::int64_t>()));
+    if (!stored.ok()) continue;
+    json::object record = definitionRecord(*stored);
+    record.erase("definition");
+    out.items.push_back(std::move(record));
+  }
+  out.nextCursor = page->nextCursor;
+  return out;
+}
+
+Result<std::shared_ptr<const Definition>> Engine::loadDefinition(store::Store& store, const std::string& name,
+                                                                 std::int64_t version) {
+  const std::string id = definitionId(name, version);
+  {
+    std::lock_guard lock(mutex_);
+    if (auto found = definitions_.find(id); found != definitions_.end()) return found->second;
+  }
+  auto stored = store.get(kDefinitions, id);
+  if (!stored.ok()) return stored.status();
+  std::vector<http::FieldError> errors;
+  // A definition stored by an older engine with looser limits still runs.
+  Limits limits = options_.limits;
+  limits.maxSteps = limits.maxDefinitionBytes = limits.maxExpressionBytes = limits.maxParams =
+      ~std::size_t{0} >> 1;
+  auto parsed = parseDefinition(definitionRecord(*stored)["definition"], limits, errors);
+  if (!parsed.ok()) return internalError("stored workflow " + id + " no longer parses");
+  auto shared = std::make_shared<const Definition>(std::move(parsed).value());
+  std::lock_guard lock(mutex_);
+  if (definitions_.size() >= 256) definitions_.clear();
+  definitions_[id] = shared;
+  return shared;
+}
+
+// ---- runs ----
+
+Result<Engine::Started> Engine::startRun(const std::string& workflow, std::int64_t version,
+                                         const json::value& params, const std::string& idempotencyKey,
+                                         std::vector<http::FieldError>& errors) {
+  auto store = store_.lease();
+  if (!store) return unavailable("hive.store/1 is gone");
+  if (!idempotencyKey.empty()) {
+    if (auto seen = store->get(kRunKeys, idempotencyKey); seen.ok()) {
+      auto earlier = run(definitionRecord(*seen)["run"].as_string().c_str());
+      if (earlier.ok()) return Started{std::move(earlier).value(), true};
+    }
+  }
+  if (version == 0) {
+    auto latest = store->get(kLatest, workflow);
+    if (!latest.ok()) {
+      if (latest.status().code() == StatusCode::kNotFound) return notFound("no workflow '" + workflow + "'");
+      return latest.status();
+    }
+    version = definitionRecord(*latest)["version"].to_number<std::int64_t>();
+  }
+  auto definition = loadDefinition(*store, workflow, version);
+  if (!definition.ok()) {
+    if (definition.status().code() == StatusCode::kNotFound)
+      return notFound("no workflow '" + workflow + "' version " + std::to_string(version));
+    return definition.status();
+  }
+  auto bound = bindParams(**definition, params, errors);
+  if (!bound.ok()) return bound.status();
+  Run run = Run::start(plugin_common::timeOrderedId('w'), **definition, version, std::move(bound).value(),
+                       plugin_common::nowMs());
+  Change created{"", "", "running"};  // the event workflow.run.running
+  Status done = store->transact([&](store::Transaction& tx) -> Status {
+    store::Document document;
+    document.id = run.id;
+    document.body = json::serialize(run.toJson());
+    document.index = {{"workflow", run.workflow}, {"status", "running"}};
+    HIVE_TRY(tx.put(kRuns, std::move(document), store::kMustNotExist));
+    if (!idempotencyKey.empty()) {
+      store::Document key;
+      key.id = idempotencyKey;
+      key.body = json::serialize(json::object{{"run", run.id}});
+      HIVE_TRY(tx.put(kRunKeys, std::move(key), store::kMustNotExist));
+    }
+    HIVE_TRY(tx.append(kEventLog, "workflow.run.running", eventBody(run, created)));
+    return okStatus();
+  });
+  if (!done.ok()) {
+    // The key was taken by a start that committed in the meantime.
+    if (done.code() == StatusCode::kAborted && !idempotencyKey.empty()) {
+      if (auto seen = store->get(kRunKeys, idempotencyKey); seen.ok()) {
+        auto earlier = this->run(definitionRecord(*seen)["run"].as_string().c_str());
+        if (earlier.ok()) return Started{std::move(earlier).value(), true};
+      }
+    }
+    return done;
+  }
+  publish(run, {created});
+  schedule(run.id);
+  return Started{run.toJson(), false};
+}
+
+Result<json::object> Engine::run(const std::string& id) {
+  auto store = store_.lease();
+  if (!store) return unavailable("hive.store/1 is gone");
+  auto stored = store->get(kRuns, id);
+  if (!stored.ok()) {
+    if (stored.status().code() == StatusCode::kNotFound) return notFound("no workflow run '" + id + "'");
+    return stored.status();
+  }
+  return definitionRecord(*stored);
+}
+
+Result<ListPage> Engine::runs(const std::string& workflow, const std::string& status, std::size_t limit,
+                              const std::string& cursor) {
+  auto store = store_.lease();
+  if (!store) return unavailable("hive.store/1 is gone");
+  store::ListQuery query{.collection = kRuns, .equals = {}, .limit = limit, .cursor = cursor};
+  if (!workflow.empty()) query.equals["workflow"] = workflow;
+  if (!status.empty()) query.equals["status"] = status;
+  auto page = store->list(query);
+  if (!page.ok()) return page.status();
+  ListPage out;
+  for (const auto& document : page->items) out.items.push_back(definitionRecord(document));
+  out.nextCursor = page->nextCursor;
+  return out;
+}
+
+Result<json::object> Engine::cancelRun(const std::string& id) {
+  auto store = store_.lease();
+  if (!store) return unavailable("hive.store/1 is gone");
+  for (int attempt = 0; attempt < kConflictRetries; ++attempt) {
+    auto stored = store->get(kRuns, id);
+    if (!stored.ok()) {
+      if (stored.status().code() == StatusCode::kNotFound) return notFound("no workflow run '" + id + "'");
+      return stored.status();
+    }
+    auto run = Run::fromJson(stored->body);
+    if (!run.ok()) return run.status();
+    if (run->status != RunStatus::kRunning)
+      return failedPrecondition("workflow run '" + id + "' is " + statusName(run->status) + " already");
+    std::vector<Change> changes;
+    std::vector<std::string> tasks = cancel(*run, plugin_common::nowMs(), changes);
+    Status done = store->transact([&](store::Transaction& tx) -> Status {
+      store::Document document = *stored;
+      document.body = json::serialize(run->toJson());
+      document.index["status"] = statusName(run->status);
+      HIVE_TRY(tx.put(kRuns, std::move(document), stored->version));
+      for (const Change& change : changes)
+        HIVE_TRY(tx.append(kEventLog,
+                           change.step.empty() ? "workflow.run." + change.to : "workflow.step." + change.to,
+                           eventBody(*run, change)));
+      return okStatus();
+    });
+    if (done.code() == StatusCode::kAborted) continue;
+    if (!done.ok()) return done;
+    publish(*run, changes);
+    for (const std::string& task : tasks) {
+      if (!work_.enter()) break;
+      gateway_->cancel(task, [this, task](Status cancelled) {
+        if (!cancelled.ok())
+          context_.log().warn("task " + task + " of a cancelled run: " + cancelled.message());
+        work_.leave();
+      });
+    }
+    return run->toJson();
+  }
+  return aborted("workflow run '" + id + "' kept changing; try again");
+}
+
+// ---- driving ----
+
+void Engine::learn(const std::string& runId, const std::function<void(Active&)>& change) {
+  {
+    std::lock_guard lock(mutex_);
+    change(active_[runId]);
+  }
+  schedule(runId);
+}
+
+void Engine::onTaskEvent(std::string_view payload) {
+  std::error_code ec;
+  json::value event = json::parse(payload, ec);
+  if (ec || !event.is_object()) return;
+  const json::value* task = event.get_object().if_contains("task");
+  if (task == nullptr || !task->is_object()) return;
+  TaskReport report = reportOf(task->get_object());
+  if (report.taskId.empty() || !isFinalTask(report.status)) return;
+  std::string runId;
+  {
+    std::lock_guard lock(mutex_);
+    auto found = taskRuns_.find(report.taskId);
+    if (found == taskRuns_.end()) {
+      // Possibly a step's task whose submission answer has not arrived yet:
+      // kept a while, so that the step does not wait for the reconciler.
+      if (unclaimed_.emplace(report.taskId, report).second) unclaimedOrder_.push_back(report.taskId);
+      while (unclaimedOrder_.size() > kUnclaimedLimit) {
+        unclaimed_.erase(unclaimedOrder_.front());
+        unclaimedOrder_.pop_front();
+      }
+      return;
+    }
+    runId = found->second;
+    active_[runId].inbox.reports[report.taskId] = std::move(report);
+  }
+  schedule(runId);
+}
+
+void Engine::schedule(const std::string& runId) {
+  std::lock_guard lock(mutex_);
+  Active& active = active_[runId];
+  if (active.running) {
+    active.again = true;
+    return;
+  }
+  if (active.queued) return;
+  active.queued = true;
+  if (!background([this, runId] { advanceJob(runId); })) active.queued = false;
+}
+
+void Engine::advanceJob(const std::string& runId) {
+  Learnt learnt;
+  {
+    std::lock_guard lock(mutex_);
+    Active& active = active_[runId];
+    active.queued = false;
+    active.running = true;
+    learnt = active.inbox;
+  }
+  auto finish = [&](bool forget) {
+    std::lock_guard lock(mutex_);
+    Active& active = active_[runId];
+    active.running = false;
+    if (active.again) {
+      active.again = false;
+      active.queued = true;
+      if (!background([this, runId] { advanceJob(runId); })) active.queued = false;
+      return;
+    }
+    if (forget && active.submitting.empty()) {
+      for (const std::string& task : active.tasks) taskRuns_.erase(task);
+      active_.erase(runId);
+    }
+  };
+
+  auto store = store_.lease();
+  if (!store) return finish(false);
+  Run run;
+  std::shared_ptr<const Definition> definition;
+  Progress progress;
+  bool committed = false;
+  for (int attempt = 0; attempt < kConflictRetries && !committed; ++attempt) {
+    auto stored = store->get(kRuns, runId);
+    if (!stored.ok()) {
+      if (stored.status().code() != StatusCode::kNotFound)
+        context_.log().warn("workflow run " + runId + " not read: " + stored.status().message());
+      return finish(stored.status().code() == StatusCode::kNotFound);
+    }
+    auto loaded = Run::fromJson(stored->body);
+    if (!loaded.ok()) {
+      context_.log().error("workflow run " + runId + ": " + loaded.status().message());
+      return finish(true);
+    }
+    run = std::move(loaded).value();
+    auto found = loadDefinition(*store, run.workflow, run.version);
+    if (!found.ok()) {
+      context_.log().error("workflow run " + runId + ": " + found.status().message());
+      return finish(false);
+    }
+    definition = *found;
+    if (run.steps.size() != definition->steps.size()) {
+      context_.log().error("workflow run " + runId + " does not match its definition");
+      return finish(true);
+    }
+    progress = advance(run, *definition, learnt, plugin_common::nowMs(), options_.limits);
+    if (progress.changes.empty()) {
+      committed = true;
+      break;
+    }
+    Status done = store->transact([&](store::Transaction& tx) -> Status {
+      store::Document document = *stored;
+      document.body = json::serialize(run.toJson());
+      document.index["status"] = statusName(run.status);
+      HIVE_TRY(tx.put(kRuns, std::move(document), stored->version));
+      for (const Change& change : progress.changes)
+        HIVE_TRY(tx.append(kEventLog,
+                           change.step.empty() ? "workflow.run." + change.to : "workflow.step." + change.to,
+                           eventBody(run, change)));
+      return okStatus();
+    });
+    if (done.ok()) {
+      committed = true;
+    } else if (done.code() != StatusCode::kAborted) {
+      context_.log().warn("workflow run " + runId + " not advanced: " + done.message());
+      return finish(false);
+    }
+  }
+  if (!committed) return finish(false);
+  publish(run, progress.changes);
+
+  std::vector<std::pair<std::string, std::string>> toSubmit;  // step, body
+  std::vector<std::string> reread;
+  {
+    std::lock_guard lock(mutex_);
+    Active& active = active_[runId];
+    // What was applied leaves the inbox; what arrived meanwhile stays.
+    for (const auto& [task, report] : learnt.reports) active.inbox.reports.erase(task);
+    for (const auto& [step, task] : learnt.submitted) active.inbox.submitted.erase(step);
+    for (const auto& [step, why] : learnt.refused) active.inbox.refused.erase(step);
+    for (const StepState& step : run.steps) {
+      if (step.status == StepStatus::kRunning) {
+        if (active.tasks.insert(step.taskId).second) taskRuns_[step.taskId] = runId;
+        if (auto orphan = unclaimed_.find(step.taskId); orphan != unclaimed_.end()) {
+          active.inbox.reports[step.taskId] = orphan->second;
+          unclaimed_.erase(orphan);
+          active.again = true;
+        }
+      } else if (!step.taskId.empty() && active.tasks.erase(step.taskId)) {
+        taskRuns_.erase(step.taskId);
+      }
+    }
+    if (run.status == RunStatus::kRunning) {
+      for (std::size_t index : progress.ready) {
+        const std::string& name = run.steps[index].name;
+        if (active.submitting.insert(name).second)
+          toSubmit.emplace_back(name, taskBody(run, *definition, index, options_.limits));
+      }
+    }
+  }
+  for (auto& [step, body] : toSubmit) submitStep(runId, step, idempotencyKey(run, step), body);
+  finish(run.status != RunStatus::kRunning);
+}
+
+void Engine::submitStep(const std::string& runId, const std::string& step, const std::string& key,
+                        const std::string& body) {
+  if (!work_.enter()) {
+    std::lock_guard lock(mutex_);
+    active_[runId].submitting.erase(step);
+    return;
+  }
+  gateway_->submit(key, body, [this, runId, step](Result<std::string> task) {
+    bool retryLater = false;
+    {
+      std::lock_guard lock(mutex_);
+      Active& active = active_[runId];
+      active.submitting.erase(step);
+      if (task.ok()) {
+        active.inbox.submitted[step] = *task;
+        taskRuns_[*task] = runId;
+        active.tasks.insert(*task);
+        if (auto orphan = unclaimed_.find(*task); orphan != unclaimed_.end()) {
+          active.inbox.reports[*task] = orphan->second;
+          unclaimed_.erase(orphan);
+        }
+      } else if (task.status().code() == StatusCode::kInvalidArgument) {
+        active.inbox.refused[step] = task.status().message();
+      } else {
+        retryLater = true;  // the reconciler submits it again, with the same key
+      }
+    }
+    if (retryLater)
+      context_.log().warn("step " + step + " of workflow run " + runId +
+                          " not submitted yet: " + task.status().message());
+    else
+      schedule(runId);
+    work_.leave();
+  });
+}
+
+void Engine::readTask(const std::string& runId, const std::string& taskId) {
+  if (!work_.enter()) return;
+  gateway_->read(taskId, [this, runId, taskId](Result<json::object> task) {
+    if (task.ok()) {
+      TaskReport report = reportOf(*task);
+      if (isFinalTask(report.status))
+        learn(runId, [&](Active& active) { active.inbox.reports[taskId] = report; });
+    } else if (task.status().code() == StatusCode::kNotFound) {
+      // The task is gone (retention, or a store reset): the step cannot finish.
+      learn(runId, [&](Active& active) {
+        active.inbox.reports[taskId] = {taskId, "failed", nullptr, "the task no longer exists"};
+      });
+    }
+    work_.leave();
+  });
+}
+
+void Engine::reconcile() {
+  auto store = store_.lease();
+  if (!store) return;
+  std::string cursor;
+  do {
+    auto page =
+        store->list({.collection = kRuns, .equals = {{"status", "running"}}, .limit = 200, .cursor = cursor});
+    if (!page.ok()) {
+      context_.log().warn("workflow runs not reconciled: " + page.status().message());
+      return;
+    }
+    for (const auto& document : page->items) {
+      auto run = Run::fromJson(document.body);
+      if (!run.ok()) continue;
+      for (const StepState& step : run->steps)
+        if (step.status == StepStatus::kRunning) readTask(run->id, step.taskId);
+      schedule(run->id);
+    }
+    cursor = page->nextCursor;
+  } while (!cursor.empty());
+}
+
+std::string Engine::eventBody(const Run& run, const Change& change) const {
+  json::object body;
+  body["event"] = change.step.empty() ? "workflow.run." + change.to : "workflow.step." + change.to;
+  body["run"] = json::object{{"id", run.id},
+                             {"workflow", run.workflow},
+                             {"version", run.version},
+                             {"status", statusName(run.status)},
+                             {"updated_at_ms", run.updatedAtMs}};
+  if (!change.step.empty()) {
+    for (const StepState& step : run.steps) {
+      if (step.name != change.step) continue;
+      json::object item{{"name", step.name}, {"status", change.to}, {"from", change.from}};
+      item["task_id"] = step.taskId.empty() ? json::value(nullptr) : json::value(step.taskId);
+      if (!step.error.empty()) item["error"] = step.error;
+      if (!step.reason.empty()) item["reason"] = step.reason;
+      body["step"] = std::move(item);
+    }
+  } else {
+    body["from"] = change.from;
+    if (!run.error.empty()) body["error"] = run.error;
+    if (run.status == RunStatus::kSucceeded) body["outputs"] = run.outputs;
+  }
+  return json::serialize(body);
+}
+
+void Engine::publish(const Run& run, const std::vector<Change>& changes) {
+  if (!publish_) return;
+  for (const Change& change : changes) {
+    std::string body = eventBody(run, change);
+    publish_("workflows." + run.id, body);
+    publish_("workflows", body);
+  }
+}
+
+}  // namespace hive::workflow_engine

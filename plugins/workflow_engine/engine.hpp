@@ -1,0 +1,159 @@
+// The durable driver of workflow runs.
+//
+// A run is one document in the store (collection workflow_runs). Each time the
+// engine learns something about a run — a task event from the bus, a task read
+// by the reconciler, the answer to a submission — it loads the run, applies
+// what it learnt (run.hpp: advance), and writes the run back in one unit of
+// work together with one entry per transition in the event log `workflows`,
+// with the version it read (a concurrent writer makes it read again). Only
+// then are the transitions published on the bus, and the steps that became
+// ready submitted as tasks.
+//
+// Exactly once: a step's task is submitted with an Idempotency-Key made of the
+// run and step (run.hpp: idempotencyKey), so a submission repeated after a
+// crash, before the task id was recorded, finds the task the first one created.
+// A step's outcome is accepted once: a step only moves forward, and a write
+// based on a stale read is refused by the store.
+//
+// Nothing is lost when an event is: the reconciler (reconcile(), on a timer
+// and at start) lists the running runs, reads each running step's task, and
+// advances the run with what it finds.
+//
+// Threading: every store call and every advance runs on the blocking executor;
+// one advance at a time per run on this node. Public methods marked
+// "blocking" must be called from the blocking executor.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "definition.hpp"
+#include "hive/context.hpp"
+#include "hive/services.hpp"
+#include "hive/services/store.hpp"
+#include "run.hpp"
+#include "task_gateway.hpp"
+
+namespace hive::workflow_engine {
+
+struct EngineOptions {
+  Limits limits;
+  std::chrono::milliseconds reconcilePeriod{5000};
+};
+
+// Work posted or waiting for an answer: counted so that stop() and drained()
+// know when none of this plugin's code can still run.
+class InFlight {
+ public:
+  bool enter();
+  void leave();
+  void refuse();
+  bool idle() const;
+  void stopAndWait();
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable idle_;
+  std::size_t count_ = 0;
+  bool refusing_ = false;
+};
+
+struct ListPage {
+  std::vector<boost::json::object> items;
+  std::string nextCursor;
+};
+
+// Publishes one event on a topic; may fail (no bus): the event log keeps it.
+using Publisher = std::function<void(const std::string& topic, const std::string& payload)>;
+
+class Engine {
+ public:
+  Engine(PluginContext& context, ServiceHandle<store::Store> store, std::unique_ptr<TaskGateway> gateway,
+         Publisher publish, EngineOptions options);
+  ~Engine();
+
+  Status open();  // blocking: declares the collections
+  void beginDrain() { work_.refuse(); }
+  bool idle() const { return work_.idle(); }
+  void close() { work_.stopAndWait(); }
+  const EngineOptions& options() const { return options_; }
+
+  // Runs `job` on the blocking executor, counted; false when refusing work.
+  bool background(std::function<void()> job);
+
+  // ---- definitions (blocking) ----
+  struct Applied {
+    boost::json::object record;
+    bool created = false;  // false: identical to the latest version, which is returned
+  };
+  Result<Applied> apply(const boost::json::value& document, std::vector<http::FieldError>& errors);
+  // version 0: the latest.
+  Result<boost::json::object> definition(const std::string& name, std::int64_t version);
+  Result<ListPage> definitions(std::size_t limit, const std::string& cursor);
+
+  // ---- runs (blocking) ----
+  struct Started {
+    boost::json::object run;
+    bool replayed = false;  // the Idempotency-Key named a run started before
+  };
+  Result<Started> startRun(const std::string& workflow, std::int64_t version,
+                           const boost::json::value& params, const std::string& idempotencyKey,
+                           std::vector<http::FieldError>& errors);
+  Result<boost::json::object> run(const std::string& id);
+  Result<ListPage> runs(const std::string& workflow, const std::string& status, std::size_t limit,
+                        const std::string& cursor);
+  Result<boost::json::object> cancelRun(const std::string& id);
+
+  // ---- driving ----
+  // A task event (docs/events.md) from the bus; any thread, returns quickly.
+  void onTaskEvent(std::string_view payload);
+  // Lists the running runs and reads their running tasks (blocking).
+  void reconcile();
+  // Queues an advance of the run.
+  void schedule(const std::string& runId);
+
+ private:
+  struct Active {
+    bool queued = false;
+    bool running = false;
+    bool again = false;
+    Learnt inbox;
+    std::set<std::string> submitting;  // steps whose submission awaits its answer
+    std::set<std::string> tasks;       // task ids of its running steps
+  };
+
+  Result<std::shared_ptr<const Definition>> loadDefinition(store::Store& store, const std::string& name,
+                                                           std::int64_t version);
+  void advanceJob(const std::string& runId);
+  void submitStep(const std::string& runId, const std::string& step, const std::string& key,
+                  const std::string& body);
+  void readTask(const std::string& runId, const std::string& taskId);
+  void learn(const std::string& runId, const std::function<void(Active&)>& change);
+  void publish(const Run& run, const std::vector<Change>& changes);
+  std::string eventBody(const Run& run, const Change& change) const;
+
+  PluginContext& context_;
+  ServiceHandle<store::Store> store_;
+  std::unique_ptr<TaskGateway> gateway_;
+  Publisher publish_;
+  EngineOptions options_;
+  InFlight work_;
+
+  std::mutex mutex_;
+  std::map<std::string, Active> active_;         // runs this node is advancing
+  std::map<std::string, std::string> taskRuns_;  // task id → run id, for the bus events
+  std::map<std::string, TaskReport> unclaimed_;  // final reports of tasks not (yet) known
+  std::deque<std::string> unclaimedOrder_;
+  std::map<std::string, std::shared_ptr<const Definition>> definitions_;  // "name@version"
+};
+
+}  // namespace hive::workflow_engine

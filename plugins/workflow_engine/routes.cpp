@@ -1,0 +1,220 @@
+#include "routes.hpp"
+
+#include <cstdlib>
+
+#include "plugin_common/page_limit.hpp"
+
+namespace hive::workflow_engine {
+
+namespace json = boost::json;
+
+namespace {
+
+http::Response reply(int status, const json::value& body) {
+  http::Response response;
+  response.status = status;
+  response.body = json::serialize(body);
+  return response;
+}
+
+http::Response invalid(const Status& status, std::vector<http::FieldError> errors) {
+  if (errors.empty()) return http::problem(status);
+  return http::problem(422, "Unprocessable Content", status.message(), std::move(errors));
+}
+
+std::string operation(const char* summary, int ok) {
+  return std::string("{\"summary\":") + http::jsonQuote(summary) +
+         ",\"tags\":[\"workflows\"],\"responses\":{\"" + std::to_string(ok) +
+         "\":{\"description\":\"OK\",\"content\":{\"application/json\":{}}},"
+         "\"404\":{\"description\":\"Not found\",\"content\":{\"application/problem+json\":{}}},"
+         "\"422\":{\"description\":\"Invalid\",\"content\":{\"application/problem+json\":{}}}}}";
+}
+
+bool isYaml(const http::Request& request) {
+  const std::string* type = request.header("content-type");
+  if (type == nullptr) return false;
+  return type->rfind("application/yaml", 0) == 0 || type->rfind("application/x-yaml", 0) == 0 ||
+         type->rfind("text/yaml", 0) == 0;
+}
+
+// A positive integer query parameter; 0 when absent.
+std::int64_t positive(const http::Request& request, const char* name, std::vector<http::FieldError>& errors) {
+  const std::string* value = request.queryParam(name);
+  if (value == nullptr) return 0;
+  char* end = nullptr;
+  long long parsed = std::strtoll(value->c_str(), &end, 10);
+  if (value->empty() || *end != '\0' || parsed < 1) {
+    errors.push_back({name, "must be a positive integer"});
+    return 0;
+  }
+  return parsed;
+}
+
+json::object page(const ListPage& page) {
+  json::array items;
+  for (const auto& item : page.items) items.push_back(item);
+  json::object body{{"items", std::move(items)}};
+  if (!page.nextCursor.empty()) body["next_cursor"] = page.nextCursor;
+  return body;
+}
+
+}  // namespace
+
+WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine) : engine_(std::move(engine)) {
+  const Limits& limits = engine_->options().limits;
+  add({"workflows.apply", "POST", "/api/v2/workflows", "workflows:write",
+       operation("Register a workflow definition (a new version when it differs from the latest)", 201),
+       limits.maxDefinitionBytes},
+      [this](const http::Request& r) { return apply(r); });
+  add({"workflows.list", "GET", "/api/v2/workflows", "workflows:read",
+       operation("List workflows (latest versions)", 200)},
+      [this](const http::Request& r) {
+        std::vector<http::FieldError> errors;
+        std::size_t limit = plugin_common::pageLimit(r.queryParam("limit"), errors);
+        if (!errors.empty())
+          return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
+        const std::string* cursor = r.queryParam("cursor");
+        auto listed = engine_->definitions(limit, cursor ? *cursor : std::string());
+        return listed.ok() ? reply(200, page(*listed)) : http::problem(listed.status());
+      });
+  add({"workflows.get", "GET", "/api/v2/workflows/{name}", "workflows:read",
+       operation("A workflow definition: the latest version, or ?version=", 200)},
+      [this](const http::Request& r) {
+        std::vector<http::FieldError> errors;
+        std::int64_t version = positive(r, "version", errors);
+        if (!errors.empty())
+          return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
+        auto found = engine_->definition(r.param("name"), version);
+        return found.ok() ? reply(200, *found) : http::problem(found.status());
+      });
+  add({"workflows.runs.start", "POST", "/api/v2/workflows/{name}/runs", "workflows:write",
+       operation("Start a run: {\"params\": {...}, \"version\": n}; Idempotency-Key honoured", 201),
+       1024 * 1024},
+      [this](const http::Request& r) { return startRun(r); });
+  add({"workflows.runs.of", "GET", "/api/v2/workflows/{name}/runs", "workflows:read",
+       operation("Runs of one workflow, newest last, with a cursor", 200)},
+      [this](const http::Request& r) { return listRuns(r, r.param("name")); });
+  add({"workflows.runs.list", "GET", "/api/v2/workflows/runs", "workflows:read",
+       operation("Runs of every workflow (?workflow=, ?status=), with a cursor", 200)},
+      [this](const http::Request& r) {
+        const std::string* workflow = r.queryParam("workflow");
+        return listRuns(r, workflow ? *workflow : std::string());
+      });
+  auto getRun = [this](const http::Request& r) {
+    auto found = engine_->run(r.param("id"));
+    if (found.ok() && r.params.count("name") && (*found)["workflow"] != json::value(r.param("name")))
+      return http::problem(notFound("no run '" + r.param("id") + "' of workflow '" + r.param("name") + "'"));
+    return found.ok() ? reply(200, *found) : http::problem(found.status());
+  };
+  auto cancelRun = [this](const http::Request& r) {
+    if (r.params.count("name")) {
+      auto found = engine_->run(r.param("id"));
+      if (found.ok() && (*found)["workflow"] != json::value(r.param("name")))
+        return http::problem(
+            notFound("no run '" + r.param("id") + "' of workflow '" + r.param("name") + "'"));
+    }
+    auto cancelled = engine_->cancelRun(r.param("id"));
+    return cancelled.ok() ? reply(200, *cancelled) : http::problem(cancelled.status());
+  };
+  add({"workflows.runs.get", "GET", "/api/v2/workflows/runs/{id}", "workflows:read",
+       operation("A run: its status and each step's", 200)},
+      getRun);
+  add({"workflows.runs.get_of", "GET", "/api/v2/workflows/{name}/runs/{id}", "workflows:read",
+       operation("A run of this workflow: its status and each step's", 200)},
+      getRun);
+  add({"workflows.runs.cancel", "POST", "/api/v2/workflows/runs/{id}/cancel", "workflows:write",
+       operation("Cancel a run and its running tasks", 200)},
+      cancelRun);
+  add({"workflows.runs.cancel_of", "POST", "/api/v2/workflows/{name}/runs/{id}/cancel", "workflows:write",
+       operation("Cancel a run of this workflow and its running tasks", 200)},
+      cancelRun);
+}
+
+void WorkflowRoutes::add(http::Route route, std::function<http::Response(const http::Request&)> handler) {
+  table_.add(std::move(route), [this, handler = std::move(handler)](http::Request request,
+                                                                    http::Responder respond) {
+    auto shared = std::make_shared<http::Responder>(std::move(respond));
+    bool posted =
+        engine_->background([handler, request = std::move(request), shared] { (*shared)(handler(request)); });
+    if (!posted) (*shared)(http::problem(503, "Service Unavailable", "workflow_engine is stopping"));
+  });
+}
+
+http::Response WorkflowRoutes::apply(const http::Request& request) {
+  std::vector<http::FieldError> errors;
+  json::value document;
+  if (request.body.size() > engine_->options().limits.maxDefinitionBytes)
+    return http::problem(413, "Content Too Large", "the definition is larger than max_definition_bytes");
+  if (isYaml(request)) {
+    auto parsed = yamlToJson(request.body);
+    if (!parsed.ok())
+      return http::problem(400, "Bad Request", "the definition is not YAML: " + parsed.status().message());
+    document = std::move(parsed).value();
+  } else {
+    std::error_code ec;
+    document = json::parse(request.body, ec);
+    if (ec) return http::problem(400, "Bad Request", "the definition is not JSON: " + ec.message());
+  }
+  auto applied = engine_->apply(document, errors);
+  if (!applied.ok()) return invalid(applied.status(), std::move(errors));
+  http::Response response = reply(applied->created ? 201 : 200, applied->record);
+  response.headers.push_back(
+      {"location", "/api/v2/workflows/" + std::string(applied->record["name"].as_string()) +
+                       "?version=" + std::to_string(applied->record["version"].as_int64())});
+  return response;
+}
+
+http::Response WorkflowRoutes::startRun(const http::Request& request) {
+  std::vector<http::FieldError> errors;
+  json::value params = json::object{};
+  std::int64_t version = 0;
+  if (!request.body.empty()) {
+    std::error_code ec;
+    json::value body = json::parse(request.body, ec);
+    if (ec || !body.is_object()) return http::problem(400, "Bad Request", "send {\"params\": {...}} as JSON");
+    for (const auto& [key, value] : body.get_object())
+      if (key != "params" && key != "version") errors.push_back({"/" + std::string(key), "unknown field"});
+    if (const json::value* given = body.get_object().if_contains("params")) params = *given;
+    if (const json::value* given = body.get_object().if_contains("version")) {
+      if (!given->is_int64() || given->get_int64() < 1)
+        errors.push_back({"/version", "must be a positive integer"});
+      else
+        version = given->get_int64();
+    }
+    if (!errors.empty())
+      return http::problem(422, "Unprocessable Content", "the run is not valid", std::move(errors));
+  }
+  std::string key;
+  if (const std::string* header = request.header("idempotency-key")) {
+    key = *header;
+    bool ok = !key.empty() && key.size() <= 128;
+    for (char c : key) ok = ok && c >= 0x21 && c <= 0x7e;
+    if (!ok)
+      return http::problem(422, "Unprocessable Content", "invalid Idempotency-Key",
+                           {{"Idempotency-Key", "must be 1-128 printable ASCII characters"}});
+  }
+  auto started = engine_->startRun(request.param("name"), version, params, key, errors);
+  if (!started.ok()) return invalid(started.status(), std::move(errors));
+  http::Response response = reply(started->replayed ? 200 : 201, started->run);
+  response.headers.push_back(
+      {"location", "/api/v2/workflows/runs/" + std::string(started->run["id"].as_string())});
+  if (started->replayed) response.headers.push_back({"idempotent-replayed", "true"});
+  return response;
+}
+
+http::Response WorkflowRoutes::listRuns(const http::Request& request, const std::string& workflow) {
+  std::vector<http::FieldError> errors;
+  std::size_t limit = plugin_common::pageLimit(request.queryParam("limit"), errors);
+  std::string status;
+  if (const std::string* value = request.queryParam("status")) {
+    status = *value;
+    if (status != "running" && status != "succeeded" && status != "failed" && status != "cancelled")
+      errors.push_back({"status", "must be one of running, succeeded, failed, cancelled"});
+  }
+  if (!errors.empty()) return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
+  const std::string* cursor = request.queryParam("cursor");
+  auto listed = engine_->runs(workflow, status, limit, cursor ? *cursor : std::string());
+  return listed.ok() ? reply(200, page(*listed)) : http::problem(listed.status());
+}
+
+}  // namespace hive::workflow_engine

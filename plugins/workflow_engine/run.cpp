@@ -1,0 +1,303 @@
+#include "run.hpp"
+
+#include <algorithm>
+
+namespace hive::workflow_engine {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::pair<StepStatus, const char*> kStepNames[] = {
+    {StepStatus::kPending, "pending"},     {StepStatus::kRunning, "running"},
+    {StepStatus::kSucceeded, "succeeded"}, {StepStatus::kFailed, "failed"},
+    {StepStatus::kSkipped, "skipped"},     {StepStatus::kCancelled, "cancelled"}};
+constexpr std::pair<RunStatus, const char*> kRunNames[] = {{RunStatus::kRunning, "running"},
+                                                           {RunStatus::kSucceeded, "succeeded"},
+                                                           {RunStatus::kFailed, "failed"},
+                                                           {RunStatus::kCancelled, "cancelled"}};
+
+std::string text(const json::object& object, std::string_view key) {
+  const json::value* value = object.if_contains(key);
+  return value && value->is_string() ? std::string(value->get_string()) : std::string();
+}
+std::int64_t number(const json::object& object, std::string_view key) {
+  const json::value* value = object.if_contains(key);
+  return value && value->is_int64() ? value->get_int64() : 0;
+}
+
+void finishStep(StepState& step, StepStatus to, std::int64_t nowMs, std::vector<Change>& changes) {
+  changes.push_back({step.name, statusName(step.status), statusName(to)});
+  step.status = to;
+  step.finishedAtMs = nowMs;
+}
+
+const Step* stepOf(const Definition& definition, std::string_view name) {
+  for (const Step& step : definition.steps)
+    if (step.name == name) return &step;
+  return nullptr;
+}
+
+// Decides a pending step whose dependencies all finished: true when it is ready.
+bool decide(Run& run, const Definition& definition, const Step& step, StepState& state, std::int64_t nowMs,
+            std::vector<Change>& changes) {
+  std::size_t skipped = 0;
+  for (const std::string& dependency : step.dependsOn) {
+    const StepState* before = run.step(dependency);
+    if (before->status == StepStatus::kFailed && !stepOf(definition, dependency)->continueOnFailure) {
+      state.reason = "dependency '" + dependency + "' failed";
+      finishStep(state, StepStatus::kSkipped, nowMs, changes);
+      return false;
+    }
+    if (before->status == StepStatus::kCancelled) {
+      state.reason = "dependency '" + dependency + "' was cancelled";
+      finishStep(state, StepStatus::kSkipped, nowMs, changes);
+      return false;
+    }
+    if (before->status == StepStatus::kSkipped) ++skipped;
+  }
+  if (!step.dependsOn.empty() && skipped == step.dependsOn.size()) {
+    state.reason = "every dependency was skipped";
+    finishStep(state, StepStatus::kSkipped, nowMs, changes);
+    return false;
+  }
+  if (step.when && !truthy(step.when->evaluate(scopeOf(run)))) {
+    state.reason = "when is false: " + step.when->text();
+    finishStep(state, StepStatus::kSkipped, nowMs, changes);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* statusName(StepStatus status) {
+  for (const auto& [value, name] : kStepNames)
+    if (value == status) return name;
+  return "pending";
+}
+const char* statusName(RunStatus status) {
+  for (const auto& [value, name] : kRunNames)
+    if (value == status) return name;
+  return "running";
+}
+bool isFinal(StepStatus status) { return status != StepStatus::kPending && status != StepStatus::kRunning; }
+
+Run Run::start(std::string id, const Definition& definition, std::int64_t version, json::object params,
+               std::int64_t nowMs) {
+  Run run;
+  run.id = std::move(id);
+  run.workflow = definition.name;
+  run.version = version;
+  run.params = std::move(params);
+  for (const Step& step : definition.steps) {
+    StepState state;
+    state.name = step.name;
+    run.steps.push_back(std::move(state));
+  }
+  run.createdAtMs = run.updatedAtMs = nowMs;
+  return run;
+}
+
+StepState* Run::step(std::string_view name) {
+  for (StepState& step : steps)
+    if (step.name == name) return &step;
+  return nullptr;
+}
+
+json::object Run::toJson() const {
+  json::object out;
+  out["id"] = id;
+  out["workflow"] = workflow;
+  out["version"] = version;
+  out["status"] = statusName(status);
+  out["params"] = params;
+  json::array items;
+  for (const StepState& step : steps) {
+    json::object item;
+    item["name"] = step.name;
+    item["status"] = statusName(step.status);
+    item["task_id"] = step.taskId.empty() ? json::value(nullptr) : json::value(step.taskId);
+    item["result"] = step.result;
+    if (!step.error.empty()) item["error"] = step.error;
+    if (!step.reason.empty()) item["reason"] = step.reason;
+    item["started_at_ms"] = step.startedAtMs;
+    item["finished_at_ms"] = step.finishedAtMs;
+    items.push_back(std::move(item));
+  }
+  out["steps"] = std::move(items);
+  out["outputs"] = outputs;
+  if (!error.empty()) out["error"] = error;
+  out["created_at_ms"] = createdAtMs;
+  out["updated_at_ms"] = updatedAtMs;
+  out["finished_at_ms"] = finishedAtMs;
+  return out;
+}
+
+Result<Run> Run::fromJson(std::string_view body) {
+  std::error_code ec;
+  json::value parsed = json::parse(body, ec);
+  if (ec || !parsed.is_object()) return internalError("stored run is not a JSON object");
+  const json::object& o = parsed.get_object();
+  Run run;
+  run.id = text(o, "id");
+  run.workflow = text(o, "workflow");
+  run.version = number(o, "version");
+  std::string status = text(o, "status");
+  for (const auto& [value, name] : kRunNames)
+    if (status == name) run.status = value;
+  if (const json::value* params = o.if_contains("params"); params && params->is_object())
+    run.params = params->get_object();
+  if (const json::value* steps = o.if_contains("steps"); steps && steps->is_array()) {
+    for (const json::value& item : steps->get_array()) {
+      if (!item.is_object()) return internalError("stored run has a step that is not an object");
+      const json::object& s = item.get_object();
+      StepState step;
+      step.name = text(s, "name");
+      std::string stepStatus = text(s, "status");
+      for (const auto& [value, name] : kStepNames)
+        if (stepStatus == name) step.status = value;
+      step.taskId = text(s, "task_id");
+      if (const json::value* result = s.if_contains("result")) step.result = *result;
+      step.error = text(s, "error");
+      step.reason = text(s, "reason");
+      step.startedAtMs = number(s, "started_at_ms");
+      step.finishedAtMs = number(s, "finished_at_ms");
+      run.steps.push_back(std::move(step));
+    }
+  }
+  if (const json::value* outputs = o.if_contains("outputs")) run.outputs = *outputs;
+  run.error = text(o, "error");
+  run.createdAtMs = number(o, "created_at_ms");
+  run.updatedAtMs = number(o, "updated_at_ms");
+  run.finishedAtMs = number(o, "finished_at_ms");
+  return run;
+}
+
+json::object scopeOf(const Run& run) {
+  json::object steps;
+  for (const StepState& step : run.steps) {
+    json::object item;
+    item["status"] = statusName(step.status);
+    item["result"] = step.result;
+    item["task_id"] = step.taskId.empty() ? json::value(nullptr) : json::value(step.taskId);
+    item["error"] = step.error.empty() ? json::value(nullptr) : json::value(step.error);
+    steps[step.name] = std::move(item);
+  }
+  json::object scope;
+  scope["params"] = run.params;
+  scope["steps"] = std::move(steps);
+  scope["run"] = json::object{{"id", run.id}, {"workflow", run.workflow}, {"version", run.version}};
+  return scope;
+}
+
+Progress advance(Run& run, const Definition& definition, const Learnt& learnt, std::int64_t nowMs,
+                 const Limits& limits) {
+  Progress progress;
+  auto& changes = progress.changes;
+  for (StepState& state : run.steps) {
+    if (state.status != StepStatus::kPending || !state.taskId.empty()) continue;
+    if (auto found = learnt.submitted.find(state.name); found != learnt.submitted.end()) {
+      state.taskId = found->second;
+      state.startedAtMs = nowMs;
+      changes.push_back({state.name, "pending", "running"});
+      state.status = StepStatus::kRunning;
+    } else if (auto refused = learnt.refused.find(state.name); refused != learnt.refused.end()) {
+      state.error = "its task was refused: " + refused->second;
+      finishStep(state, StepStatus::kFailed, nowMs, changes);
+    }
+  }
+  for (StepState& state : run.steps) {
+    if (state.status != StepStatus::kRunning) continue;
+    auto found = learnt.reports.find(state.taskId);
+    if (found == learnt.reports.end()) continue;
+    const TaskReport& report = found->second;
+    if (report.status == "succeeded") {
+      state.result = report.result;
+      finishStep(state, StepStatus::kSucceeded, nowMs, changes);
+    } else if (report.status == "failed" || report.status == "dead" || report.status == "cancelled") {
+      state.error = report.status == "cancelled"
+                        ? "its task was cancelled"
+                        : "its task " + report.status + (report.error.empty() ? "" : ": " + report.error);
+      finishStep(state, StepStatus::kFailed, nowMs, changes);
+    }
+  }
+  if (run.status != RunStatus::kRunning) return progress;
+  // Each pass decides every step whose dependencies are final; deciding one
+  // (skipped) can make its dependents decidable, hence the loop.
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (std::size_t i = 0; i < run.steps.size(); ++i) {
+      StepState& state = run.steps[i];
+      const Step& step = definition.steps[i];
+      if (state.status != StepStatus::kPending || !state.taskId.empty()) continue;
+      if (std::find(progress.ready.begin(), progress.ready.end(), i) != progress.ready.end()) continue;
+      bool waiting = std::any_of(step.dependsOn.begin(), step.dependsOn.end(),
+                                 [&](const std::string& d) { return !isFinal(run.step(d)->status); });
+      if (waiting) continue;
+      if (decide(run, definition, step, state, nowMs, changes))
+        progress.ready.push_back(i);
+      else
+        moved = true;
+    }
+  }
+  bool allFinal =
+      std::all_of(run.steps.begin(), run.steps.end(), [](const StepState& s) { return isFinal(s.status); });
+  if (allFinal) {
+    RunStatus to = RunStatus::kSucceeded;
+    for (std::size_t i = 0; i < run.steps.size(); ++i) {
+      const StepState& state = run.steps[i];
+      if (state.status == StepStatus::kFailed && !definition.steps[i].continueOnFailure) {
+        to = RunStatus::kFailed;
+        run.error = "step '" + state.name + "' failed: " + state.error;
+        break;
+      }
+    }
+    if (to == RunStatus::kSucceeded)
+      run.outputs = render(definition.outputs, scopeOf(run), limits.maxExpressionBytes);
+    changes.push_back({"", statusName(run.status), statusName(to)});
+    run.status = to;
+    run.finishedAtMs = nowMs;
+  }
+  if (!changes.empty()) run.updatedAtMs = nowMs;
+  return progress;
+}
+
+std::vector<std::string> cancel(Run& run, std::int64_t nowMs, std::vector<Change>& changes) {
+  std::vector<std::string> tasks;
+  if (run.status != RunStatus::kRunning) return tasks;
+  for (StepState& state : run.steps) {
+    if (isFinal(state.status)) continue;
+    if (state.status == StepStatus::kRunning) tasks.push_back(state.taskId);
+    state.reason = "the run was cancelled";
+    finishStep(state, StepStatus::kCancelled, nowMs, changes);
+  }
+  changes.push_back({"", statusName(run.status), "cancelled"});
+  run.status = RunStatus::kCancelled;
+  run.finishedAtMs = run.updatedAtMs = nowMs;
+  return tasks;
+}
+
+std::string taskBody(const Run& run, const Definition& definition, std::size_t index, const Limits& limits) {
+  const Step& step = definition.steps[index];
+  json::object body;
+  body["type"] = step.task.type;
+  body["title"] = "workflow " + run.workflow + " run " + run.id + " step " + step.name;
+  if (!step.task.capabilities.empty()) {
+    json::array capabilities;
+    for (const auto& name : step.task.capabilities) capabilities.push_back(json::string(name));
+    body["capabilities"] = std::move(capabilities);
+  }
+  if (step.task.payload)
+    body["payload"] = render(*step.task.payload, scopeOf(run), limits.maxExpressionBytes);
+  if (step.task.priority) body["priority"] = *step.task.priority;
+  if (step.task.timeoutSeconds > 0) body["timeout_seconds"] = step.task.timeoutSeconds;
+  if (step.task.retries >= 0) body["max_attempts"] = step.task.retries + 1;
+  return json::serialize(body);
+}
+
+std::string idempotencyKey(const Run& run, const std::string& step) {
+  return "workflow:" + run.id + ":" + step;
+}
+
+}  // namespace hive::workflow_engine

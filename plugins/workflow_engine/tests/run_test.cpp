@@ -1,0 +1,202 @@
+// The rules that move a run: which steps are ready, skipped, failed; results
+// flowing into later payloads; a report heard twice changes nothing.
+#include "run.hpp"
+
+#include <gtest/gtest.h>
+
+namespace hive::workflow_engine {
+namespace {
+
+namespace json = boost::json;
+
+Definition define(std::string_view text) {
+  std::vector<http::FieldError> errors;
+  auto parsed = parseDefinitionText(text, {}, errors);
+  EXPECT_TRUE(parsed.ok()) << (errors.empty() ? "" : errors[0].field + ": " + errors[0].message);
+  return std::move(parsed).value();
+}
+
+std::vector<std::string> names(const Run& run, const std::vector<std::size_t>& ready) {
+  std::vector<std::string> out;
+  for (std::size_t i : ready) out.push_back(run.steps[i].name);
+  return out;
+}
+
+struct Driver {
+  Definition definition;
+  Run run;
+  std::int64_t now = 1000;
+
+  explicit Driver(std::string_view text, json::object params = {})
+      : definition(define(text)), run(Run::start("w1", definition, 1, std::move(params), now)) {}
+
+  Progress step(Learnt learnt = {}) { return advance(run, definition, learnt, ++now, {}); }
+  Progress submitted(const std::string& step, const std::string& task) {
+    Learnt learnt;
+    learnt.submitted[step] = task;
+    return this->step(learnt);
+  }
+  Progress finished(const std::string& task, const std::string& status, json::value result = nullptr) {
+    Learnt learnt;
+    learnt.reports[task] = {task, status, std::move(result), status == "succeeded" ? "" : "boom"};
+    return step(learnt);
+  }
+  StepStatus status(const std::string& name) { return run.step(name)->status; }
+};
+
+constexpr const char* kDiamond =
+    R"({"name": "diamond", "params": {"greeting": {"type": "string", "default": "hi"}},
+ "steps": [
+   {"name": "a", "task": {"type": "echo", "capabilities": ["shell"], "payload": {"n": 1, "say": "${params.greeting}"}}},
+   {"name": "b", "depends_on": ["a"], "task": {"type": "echo", "payload": {"files": "${steps.a.result.files}"}}},
+   {"name": "c", "depends_on": ["a"], "task": {"type": "echo", "retries": 2, "timeout_seconds": 30}},
+   {"name": "d", "depends_on": ["b", "c"], "task": {"type": "echo", "payload": "${steps.b.result.n} and ${steps.c.result.n}"}}],
+ "outputs": {"final": "${steps.d.result}"}})";
+
+TEST(WorkflowRun, TheDiamondRunsInDependencyOrderWithResultsFlowingForward) {
+  Driver driver(kDiamond, json::object{{"greeting", "hello"}});
+  auto progress = driver.step();
+  EXPECT_EQ(names(driver.run, progress.ready), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(
+      json::parse(taskBody(driver.run, driver.definition, 0, {})),
+      json::parse(R"({"type": "echo", "title": "workflow diamond run w1 step a", "capabilities": ["shell"],
+                            "payload": {"n": 1, "say": "hello"}})"));
+  driver.submitted("a", "t-a");
+  EXPECT_EQ(driver.status("a"), StepStatus::kRunning);
+  EXPECT_TRUE(driver.finished("t-a", "running").ready.empty());  // not final: nothing moves
+  progress = driver.finished("t-a", "succeeded", json::parse(R"({"files": ["x.c"], "n": 1})"));
+  EXPECT_EQ(names(driver.run, progress.ready), (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(json::parse(taskBody(driver.run, driver.definition, 1, {})).at("payload"),
+            json::parse(R"({"files": ["x.c"]})"));
+  EXPECT_EQ(json::parse(taskBody(driver.run, driver.definition, 2, {})),
+            json::parse(R"({"type": "echo", "title": "workflow diamond run w1 step c", "timeout_seconds": 30,
+                            "max_attempts": 3})"));
+  Learnt both;
+  both.submitted = {{"b", "t-b"}, {"c", "t-c"}};
+  driver.step(both);
+  driver.finished("t-b", "succeeded", json::parse(R"({"n": 2})"));
+  EXPECT_TRUE(driver.step().ready.empty());  // d waits for c
+  progress = driver.finished("t-c", "succeeded", json::parse(R"({"n": 3})"));
+  EXPECT_EQ(names(driver.run, progress.ready), (std::vector<std::string>{"d"}));
+  EXPECT_EQ(json::parse(taskBody(driver.run, driver.definition, 3, {})).at("payload"),
+            json::value("2 and 3"));
+  driver.submitted("d", "t-d");
+  progress = driver.finished("t-d", "succeeded", json::parse(R"({"done": true})"));
+  EXPECT_EQ(driver.run.status, RunStatus::kSucceeded);
+  EXPECT_EQ(driver.run.outputs, json::parse(R"({"final": {"done": true}})"));
+  ASSERT_FALSE(progress.changes.empty());
+  EXPECT_EQ(progress.changes.back().to, "succeeded");
+  EXPECT_TRUE(progress.changes.back().step.empty());
+}
+
+TEST(WorkflowRun, AReportHeardTwiceIsAcceptedOnce) {
+  Driver driver(kDiamond);
+  driver.step();
+  driver.submitted("a", "t-a");
+  auto first = driver.finished("t-a", "succeeded", json::parse(R"({"n": 1})"));
+  EXPECT_EQ(first.changes.size(), 1u);
+  auto second = driver.finished("t-a", "failed");  // late, contradicting: ignored
+  EXPECT_TRUE(second.changes.empty());
+  EXPECT_EQ(driver.status("a"), StepStatus::kSucceeded);
+  EXPECT_EQ(driver.run.step("a")->result, json::parse(R"({"n": 1})"));
+  // A second answer to a submission does not move a running step either.
+  EXPECT_TRUE(driver.submitted("a", "t-other").changes.empty());
+}
+
+TEST(WorkflowRun, AFailureSkipsItsDependentsWithTheReasonAndFailsTheRun) {
+  Driver driver(kDiamond);
+  driver.step();
+  driver.submitted("a", "t-a");
+  driver.finished("t-a", "succeeded");
+  Learnt both;
+  both.submitted = {{"b", "t-b"}, {"c", "t-c"}};
+  driver.step(both);
+  driver.finished("t-b", "dead");
+  EXPECT_EQ(driver.status("d"), StepStatus::kPending);  // c still runs: d is not decided yet
+  EXPECT_EQ(driver.run.status, RunStatus::kRunning);
+  driver.finished("t-c", "succeeded");
+  EXPECT_EQ(driver.status("d"), StepStatus::kSkipped);
+  EXPECT_EQ(driver.run.step("d")->reason, "dependency 'b' failed");
+  EXPECT_EQ(driver.run.step("b")->error, "its task dead: boom");
+  EXPECT_EQ(driver.run.status, RunStatus::kFailed);
+  EXPECT_EQ(driver.run.error, "step 'b' failed: its task dead: boom");
+}
+
+TEST(WorkflowRun, ContinueOnFailureLetsDependentsRun) {
+  Driver driver(R"({"name": "w", "steps": [
+    {"name": "lint", "continue_on_failure": true, "task": {"type": "t"}},
+    {"name": "report", "depends_on": ["lint"], "task": {"type": "t", "payload": "${steps.lint.status}"}}]})");
+  driver.step();
+  driver.submitted("lint", "t1");
+  auto progress = driver.finished("t1", "failed");
+  EXPECT_EQ(names(driver.run, progress.ready), (std::vector<std::string>{"report"}));
+  EXPECT_EQ(json::parse(taskBody(driver.run, driver.definition, 1, {})).at("payload"), json::value("failed"));
+  driver.submitted("report", "t2");
+  driver.finished("t2", "succeeded");
+  EXPECT_EQ(driver.run.status, RunStatus::kSucceeded);
+}
+
+TEST(WorkflowRun, WhenFalseSkipsAndABranchWithEveryDependencySkippedIsSkipped) {
+  Driver driver(R"({"name": "w", "params": {"env": "string"}, "steps": [
+    {"name": "plan", "task": {"type": "t"}},
+    {"name": "deploy", "depends_on": ["plan"], "when": "params.env == 'prod' and steps.plan.result.ok", "task": {"type": "t"}},
+    {"name": "notify", "depends_on": ["deploy"], "task": {"type": "t"}},
+    {"name": "dry", "depends_on": ["plan"], "when": "params.env != 'prod'", "task": {"type": "t"}},
+    {"name": "end", "depends_on": ["notify", "dry"], "task": {"type": "t", "payload": "${steps.notify.result}"}}]})",
+                json::object{{"env", "test"}});
+  driver.step();
+  driver.submitted("plan", "t1");
+  auto progress = driver.finished("t1", "succeeded", json::parse(R"({"ok": true})"));
+  EXPECT_EQ(names(driver.run, progress.ready), (std::vector<std::string>{"dry"}));
+  EXPECT_EQ(driver.status("deploy"), StepStatus::kSkipped);
+  EXPECT_EQ(driver.run.step("deploy")->reason,
+            "when is false: params.env == 'prod' and steps.plan.result.ok");
+  EXPECT_EQ(driver.status("notify"), StepStatus::kSkipped);
+  EXPECT_EQ(driver.run.step("notify")->reason, "every dependency was skipped");
+  driver.submitted("dry", "t2");
+  progress = driver.finished("t2", "succeeded");
+  // `end` has one dependency skipped and one succeeded: it runs, and reads null for the skipped one.
+  EXPECT_EQ(names(driver.run, progress.ready), (std::vector<std::string>{"end"}));
+  EXPECT_EQ(json::parse(taskBody(driver.run, driver.definition, 4, {})).at("payload"), json::value(nullptr));
+}
+
+TEST(WorkflowRun, ARefusedTaskFailsItsStep) {
+  Driver driver(kDiamond);
+  driver.step();
+  Learnt learnt;
+  learnt.refused["a"] = "task_manager answered 422: payload too large";
+  driver.step(learnt);
+  EXPECT_EQ(driver.status("a"), StepStatus::kFailed);
+  EXPECT_EQ(driver.run.step("a")->error,
+            "its task was refused: task_manager answered 422: payload too large");
+  EXPECT_EQ(driver.run.status, RunStatus::kFailed);
+  for (const char* name : {"b", "c", "d"}) EXPECT_EQ(driver.status(name), StepStatus::kSkipped) << name;
+}
+
+TEST(WorkflowRun, CancelStopsEverythingUnfinishedAndNamesTheRunningTasks) {
+  Driver driver(kDiamond);
+  driver.step();
+  driver.submitted("a", "t-a");
+  std::vector<Change> changes;
+  EXPECT_EQ(cancel(driver.run, 5000, changes), (std::vector<std::string>{"t-a"}));
+  EXPECT_EQ(driver.run.status, RunStatus::kCancelled);
+  for (const char* name : {"a", "b", "c", "d"})
+    EXPECT_EQ(driver.status(name), StepStatus::kCancelled) << name;
+  EXPECT_EQ(changes.size(), 5u);
+  // The task's late outcome changes nothing.
+  EXPECT_TRUE(driver.finished("t-a", "succeeded").changes.empty());
+}
+
+TEST(WorkflowRun, ARunSurvivesItsJsonForm) {
+  Driver driver(kDiamond);
+  driver.step();
+  driver.submitted("a", "t-a");
+  driver.finished("t-a", "succeeded", json::parse(R"({"files": [1, 2]})"));
+  auto copy = Run::fromJson(json::serialize(driver.run.toJson()));
+  ASSERT_TRUE(copy.ok());
+  EXPECT_EQ(copy->toJson(), driver.run.toJson());
+  EXPECT_EQ(idempotencyKey(*copy, "b"), "workflow:w1:b");
+}
+
+}  // namespace
+}  // namespace hive::workflow_engine
