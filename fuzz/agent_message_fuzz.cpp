@@ -1,7 +1,7 @@
 // Agent-protocol messages (docs/agent-protocol.md) as the orchestrator's
 // WebSocket session handles them, without a socket: the input is up to 16 text
 // messages, one per line, delivered in order to a freshly connected session of
-// a fresh Core, then the connection closes. The orchestrator runs on the SDK
+// a fresh Orchestrator, then the connection closes. The orchestrator runs on the SDK
 // harness (manual executors, run to completion after each message) with the
 // real SQLite store; hive.tasks/1 is scripted: it hands out one task, "t1" with
 // lease "L1", and accepts reports that carry exactly that lease.
@@ -26,7 +26,7 @@
 #include "hive/services/store.hpp"
 #include "hive/services/tasks.hpp"
 #include "hive/testing/harness.hpp"
-#include "orchestrator_core.hpp"
+#include "orchestrator.hpp"
 #include "storage_sqlite_plugin.hpp"
 
 namespace {
@@ -196,12 +196,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   hive::orchestrator::Options options;
   options.node = "fuzz";
-  auto core = std::make_shared<hive::orchestrator::Core>(fixture->host->context(), std::move(tasks).value(),
-                                                         std::move(store).value(), options);
+  static const hive::orchestrator::SystemClock clock;
+  auto core = hive::orchestrator::Orchestrator::create(fixture->host->context(), clock, options,
+                                                       std::move(tasks).value(), std::move(store).value());
   Status opened = core->open();
   if (!opened.ok()) broken("the orchestrator did not open:", opened.toString());
   auto peer = std::make_shared<CheckingPeer>();
-  auto session = core->connect(peer);
+  auto session = core->remoteAgents().connect(peer);
 
   std::string_view rest(reinterpret_cast<const char*>(data), size);
   for (int i = 0; i < 16 && !rest.empty() && !peer->closed(); ++i) {

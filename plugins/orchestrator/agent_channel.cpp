@@ -27,6 +27,13 @@ Status AgentChannel::send(std::string text) {
   return okStatus();
 }
 
+void AgentChannel::sendOrClose(std::string text, Logger& log) {
+  Status sent = send(std::move(text));
+  if (sent.code() != StatusCode::kResourceExhausted) return;  // sent, kept, or closed already
+  log.warn("remote agent connection " + peer_->id() + " closed: " + sent.message());
+  peer_->close(1008, "not reading its messages");
+}
+
 bool AgentChannel::flush() {
   std::lock_guard lock(mutex_);
   if (backlog_.empty()) return true;

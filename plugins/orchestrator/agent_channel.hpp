@@ -21,6 +21,7 @@
 #include <mutex>
 #include <string>
 
+#include "hive/log.hpp"
 #include "hive/services/http.hpp"
 
 namespace hive::orchestrator {
@@ -34,6 +35,9 @@ class AgentChannel {
   // kResourceExhausted when the backlog is full (nothing kept), kUnavailable
   // when the connection is closed.
   Status send(std::string text);
+  // send(), and when the backlog is full too, closes the connection (1008)
+  // and says why in `log`: the agent reads nothing while it sends on.
+  void sendOrClose(std::string text, Logger& log);
   // Sends what waits in the backlog, in order, until the socket refuses again.
   // True when the backlog is empty afterwards (the agent is not congested).
   bool flush();

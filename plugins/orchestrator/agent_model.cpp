@@ -65,7 +65,7 @@ std::string_view circuitName(Circuit circuit) {
   return "closed";
 }
 
-Result<AgentSpec> parseAgentSpec(std::string_view body, bool partial, std::vector<http::FieldError>& errors) {
+Result<AgentSpec> parseAgentSpec(std::string_view body, SpecUse use, std::vector<http::FieldError>& errors) {
   json::parse_options options;
   options.max_depth = 16;
   std::error_code ec;
@@ -89,7 +89,7 @@ Result<AgentSpec> parseAgentSpec(std::string_view body, bool partial, std::vecto
       errors.push_back({"/name", "must be 1-64 characters of letters, digits, '_', '-', '.'"});
     else
       spec.name = std::string(v->as_string());
-  } else if (!partial) {
+  } else if (use == SpecUse::kRegistration) {
     errors.push_back({"/name", "is required"});
   }
   if (auto* v = o.if_contains("role")) {
@@ -141,48 +141,7 @@ void apply(const AgentSpec& spec, Agent& agent) {
   if (spec.runtime) agent.runtime = *spec.runtime;
 }
 
-namespace {
-
-json::object toObject(const Agent& a) {
-  json::object o;
-  o["id"] = a.id;
-  o["name"] = a.name;
-  o["role"] = a.role;
-  json::array capabilities;
-  for (const auto& c : a.capabilities) capabilities.emplace_back(c);
-  o["capabilities"] = std::move(capabilities);
-  o["runtime"] = runtimeName(a.runtime);
-  o["max_concurrency"] = a.maxConcurrency;
-  o["status"] = statusName(a.status);
-  o["draining"] = a.draining;
-  o["last_heartbeat_ms"] = a.lastHeartbeatMs;
-  o["node"] = a.node;
-  json::object breaker;
-  breaker["state"] = circuitName(a.circuit);
-  breaker["consecutive_failures"] = a.consecutiveFailures;
-  breaker["opened_at_ms"] = a.circuitOpenedMs;
-  o["circuit_breaker"] = std::move(breaker);
-  json::array inFlight;
-  for (const auto& [task, token] : a.inFlight) inFlight.emplace_back(task);
-  o["in_flight"] = std::move(inFlight);
-  o["succeeded"] = a.succeeded;
-  o["failed"] = a.failed;
-  o["created_at_ms"] = a.createdAtMs;
-  o["updated_at_ms"] = a.updatedAtMs;
-  return o;
-}
-
-}  // namespace
-
-std::string toJson(const Agent& agent) { return json::serialize(toObject(agent)); }
-
-std::string toStoredJson(const Agent& agent) {
-  json::object o = toObject(agent);
-  o["secret_sha256"] = agent.secretDigest;
-  return json::serialize(o);
-}
-
-Result<Agent> fromJson(std::string_view body) {
+Result<Agent> fromStoredJson(std::string_view body) {
   std::error_code ec;
   json::value parsed = json::parse(body, ec);
   if (ec || !parsed.is_object()) return Status(StatusCode::kDataLoss, "a stored agent is not a JSON object");

@@ -55,17 +55,36 @@ struct AgentSpec {
   std::optional<std::uint32_t> maxConcurrency;
   std::optional<Runtime> runtime;
 };
-// `partial`: PATCH (nothing required).
-Result<AgentSpec> parseAgentSpec(std::string_view body, bool partial, std::vector<http::FieldError>& errors);
+// A registration (POST, hello) needs a name; a change (PATCH) needs nothing.
+enum class SpecUse { kRegistration, kChange };
+Result<AgentSpec> parseAgentSpec(std::string_view body, SpecUse use, std::vector<http::FieldError>& errors);
 void apply(const AgentSpec& spec, Agent& agent);
 
-// The API form (no secret digest) and the stored form (everything).
-std::string toJson(const Agent& agent);
-std::string toStoredJson(const Agent& agent);
-Result<Agent> fromJson(std::string_view body);
+// Reads the stored form (render.hpp writes it).
+Result<Agent> fromStoredJson(std::string_view body);
 
 // A new, time-ordered agent id: "a" + 12 hex digits of epoch ms + 8 random hex.
 inline std::string newAgentId() { return plugin_common::timeOrderedId('a'); }
-using plugin_common::nowMs;
+
+struct AgentPage {
+  std::vector<Agent> items;
+  std::string nextCursor;  // empty on the last page
+};
+
+// GET /api/v2/coordination/status: queue depth, agents by status, who holds what.
+struct CoordinationStatus {
+  struct Queue {
+    std::string capabilities;
+    std::map<int, std::uint64_t> byPriority;
+  };
+  struct Holding {
+    std::string agentId;
+    std::string taskId;
+  };
+  std::string node;
+  std::vector<Queue> queues;
+  std::map<AgentStatus, std::uint64_t> agentsByStatus;  // every status, zeros included
+  std::vector<Holding> inFlight;
+};
 
 }  // namespace hive::orchestrator

@@ -16,12 +16,31 @@
 #include "hive/services/store.hpp"
 #include "hive/services/tasks.hpp"
 #include "hive/testing/harness.hpp"
+#include "hive/testing/memory_bus.hpp"
+#include "manual_clock.hpp"
+#include "plugin.hpp"
 
 namespace hive::orchestrator {
 namespace {
 
 namespace json = boost::json;
 using testing::PluginHarness;
+
+// The orchestrators the tests start run on this clock; each test starts it at
+// the wall clock (the store stamps records with that) and moves it itself.
+ManualClock& testClock() {
+  static ManualClock clock;
+  return clock;
+}
+
+class ClockedOrchestrator final : public OrchestratorPlugin {
+ public:
+  explicit ClockedOrchestrator(PluginContext& context) : OrchestratorPlugin(context, testClock()) {}
+};
+
+// The plugin linked into the test (on the manual clock), or its .so through
+// the loader (on the system clock).
+enum class Build { kLinked, kLibrary };
 
 class RecordingPeer final : public http::WebSocketPeer {
  public:
@@ -86,6 +105,7 @@ class RecordingPeer final : public http::WebSocketPeer {
 class OrchestratorTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    testClock().set(plugin_common::nowMs());
     // The real bus (local transport): task_manager publishes task events on it,
     // and the orchestrator hears cancellations there.
     bus_ = load(COMMUNICATION_ENGINE_PLUGIN);
@@ -104,10 +124,13 @@ class OrchestratorTest : public ::testing::Test {
 
   // (Re)starts the orchestrator on the same store and tasks with the test
   // settings plus `extra`.
-  void startOrchestrator(const std::vector<std::pair<std::string, std::string>>& extra) {
+  void startOrchestrator(const std::vector<std::pair<std::string, std::string>>& extra,
+                         Build build = Build::kLinked) {
     routes_.reset();
     orchestrator_.reset();
-    orchestrator_ = load(ORCHESTRATOR_PLUGIN);
+    orchestrator_ = build == Build::kLinked
+                        ? PluginHarness::create<ClockedOrchestrator>("orchestrator", "1.0.0")
+                        : load(ORCHESTRATOR_PLUGIN);
     orchestrator_->provideFake<store::Store>(lookup<store::Store>(*store_), "storage_sqlite");
     orchestrator_->provideFake<tasks::TaskService>(lookup<tasks::TaskService>(*tasks_), "task_manager");
     orchestrator_->provideFake<bus::Bus>(lookup<bus::Bus>(*bus_), "communication_engine");
@@ -319,6 +342,19 @@ TEST_F(OrchestratorTest, RemoteAgentGetsMatchingTasksAndFinishesThem) {
   EXPECT_EQ(shown.at("succeeded").as_int64(), 1);
 }
 
+// The plugin as the kernel loads it: its .so through the loader, on the system clock.
+TEST_F(OrchestratorTest, TheLoadedLibraryServesRemoteAgents) {
+  startOrchestrator({}, Build::kLibrary);
+  std::string id = submit(R"({"type":"a"})");
+  auto remote = connect(R"({"type":"hello","name":"w"})");
+  ASSERT_FALSE(remote.id.empty());
+  auto assigned = assignments(remote, 1);
+  ASSERT_EQ(assigned.size(), 1u);
+  remote.session->onMessage(result(assigned[0], "succeeded"));
+  EXPECT_TRUE(until([&] { return task(id).at("status").as_string() == "succeeded"; }));
+  EXPECT_EQ(agent(remote.id).at("succeeded").as_int64(), 1);
+}
+
 TEST_F(OrchestratorTest, AnIdleAgentGetsANewTaskWithoutPolling) {
   auto remote = connect(R"({"type":"hello","name":"w","capabilities":[]})");
   EXPECT_TRUE(remote.peer->take("task.assign").empty());
@@ -387,7 +423,11 @@ TEST_F(OrchestratorTest, MissedHeartbeatsPutTheAgentOfflineAndItsTasksBack) {
   auto silent = connect(R"({"type":"hello","name":"silent"})");
   auto assigned = assignments(silent, 1);
   ASSERT_EQ(assigned.size(), 1u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // 2 × 100 ms heartbeats missed
+  testClock().advance(std::chrono::milliseconds(200));  // 2 × 100 ms heartbeats: not yet missed
+  sweep();
+  EXPECT_FALSE(silent.peer->closed());
+  EXPECT_EQ(agent(silent.id).at("status").as_string(), "busy");
+  testClock().advance(std::chrono::milliseconds(1));
   sweep();
   EXPECT_TRUE(silent.peer->closed());
   EXPECT_EQ(silent.peer->closeCode(), 4000);
@@ -415,14 +455,17 @@ TEST_F(OrchestratorTest, CircuitBreakerOpensAfterConsecutiveFailuresThenProbes) 
   }
   EXPECT_EQ(agent(flaky.id).at("circuit_breaker").as_object().at("state").as_string(), "open");
   EXPECT_EQ(agent(flaky.id).at("status").as_string(), "failed");
-  until([] { return false; }, std::chrono::milliseconds(50));
-  EXPECT_TRUE(flaky.peer->take("task.assign").empty()) << "no work while the breaker is open";
-  for (int i = 0; i < 14; ++i) {  // open_for passes; the agent keeps its heartbeats
+  // The agent keeps its heartbeats while open_for (600 ms) passes.
+  auto tick = [&](std::chrono::milliseconds by) {
     flaky.session->onMessage(R"({"type":"heartbeat"})");
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    until([] { return false; }, std::chrono::milliseconds(1));
-  }
-  sweep();
+    ASSERT_TRUE(until([&] { return !flaky.peer->take("heartbeat.ack").empty(); }));
+    testClock().advance(by);
+    sweep();
+  };
+  for (auto by : {150, 150, 150, 149}) tick(std::chrono::milliseconds(by));
+  EXPECT_TRUE(flaky.peer->take("task.assign").empty()) << "no work while the breaker is open";
+  EXPECT_EQ(agent(flaky.id).at("circuit_breaker").as_object().at("state").as_string(), "open");
+  tick(std::chrono::milliseconds(1));
   auto probe = assignments(flaky, 1);
   ASSERT_EQ(probe.size(), 1u) << "one probe when half open: " << json::serialize(agent(flaky.id));
   flaky.session->onMessage(result(probe[0], "succeeded"));
@@ -562,7 +605,7 @@ TEST_F(OrchestratorTest, AgentsThatLeftDoNotLockNewOnesOut) {
 
 TEST_F(OrchestratorTest, TheRegistryIsBoundedAndOfflineRecordsArePurgedAfterTheRetention) {
   startOrchestrator(
-      {{"max_registered_agents", "3"}, {"agent_retention", "300ms"}, {"heartbeat_interval", "10s"}});
+      {{"max_registered_agents", "3"}, {"agent_retention", "10s"}, {"heartbeat_interval", "10s"}});
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
     http::Request create;
@@ -579,8 +622,18 @@ TEST_F(OrchestratorTest, TheRegistryIsBoundedAndOfflineRecordsArePurgedAfterTheR
   auto error = refusedHello(R"({"type":"hello","name":"new"})");
   EXPECT_EQ(error.at("reason").as_string(), "full");
 
+  // Within the retention, the records stay. (The store stamps them with the
+  // wall clock, written just now.)
+  testClock().set(plugin_common::nowMs());
+  testClock().advance(std::chrono::seconds(9));
+  sweep();
+  for (const auto& id : ids) {
+    http::Request get;
+    get.params["id"] = id;
+    EXPECT_EQ(serve(*routes_, "agents.get", get).status, 200) << id << " kept";
+  }
   // Past the retention, the sweep deletes the records nobody connected to.
-  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  testClock().advance(std::chrono::seconds(2));
   sweep();
   for (const auto& id : ids) {
     http::Request get;
@@ -589,8 +642,9 @@ TEST_F(OrchestratorTest, TheRegistryIsBoundedAndOfflineRecordsArePurgedAfterTheR
   }
   auto connected = connect(R"({"type":"hello","name":"new"})");
   EXPECT_FALSE(connected.id.empty()) << "room again";
-  // A connected agent is never purged, however long it stays.
-  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  // A connected agent is never purged, however long it stays (its heartbeats
+  // allow 20 s of silence).
+  testClock().advance(std::chrono::seconds(15));
   sweep();
   EXPECT_EQ(agent(connected.id).at("status").as_string(), "idle");
 }
@@ -636,8 +690,10 @@ TEST_F(OrchestratorTest, AnAgentThatNeverAcceptsHoldsNoTaskPastTheClaimWindow) {
   auto assigned = assignments(mute, 1);
   ASSERT_EQ(assigned.size(), 1u);
   sweep();
+  testClock().advance(std::chrono::milliseconds(199));
+  sweep();
   EXPECT_EQ(task(first).at("status").as_string(), "assigned") << "within the claim window it is the agent's";
-  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  testClock().advance(std::chrono::milliseconds(1));
   sweep();
   auto released = task(first);
   EXPECT_EQ(released.at("status").as_string(), "pending") << json::serialize(released);
@@ -653,7 +709,7 @@ TEST_F(OrchestratorTest, AnAgentThatNeverAcceptsHoldsNoTaskPastTheClaimWindow) {
   EXPECT_EQ(again[0].at("task").as_object().at("id").as_string(), first);
   prompt.session->onMessage(accept(again[0]));
   EXPECT_TRUE(until([&] { return task(first).at("status").as_string() == "running"; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  testClock().advance(std::chrono::milliseconds(250));
   sweep();
   EXPECT_EQ(task(first).at("status").as_string(), "running");
   EXPECT_EQ(task(first).at("agent").as_string(), prompt.id);
@@ -723,10 +779,15 @@ TEST_F(OrchestratorTest, ATimedOutTaskSaysWhyItsAttemptEnded) {
   ASSERT_EQ(assigned.size(), 1u);
   slow.session->onMessage(accept(assigned[0]));
   EXPECT_TRUE(until([&] { return task(id).at("status").as_string() == "running"; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   // Whoever sees the expired lease first (a claim by the next agent, or the sweep) says the same.
+  // The lease is task_manager's, on its own clock (the wall clock here): waited for, bounded.
   auto next = connect(R"({"type":"hello","name":"next"})");
-  sweep();
+  EXPECT_TRUE(until(
+      [&] {
+        sweep();
+        return task(id).at("status").as_string() == "dead";
+      },
+      std::chrono::seconds(10)));
   auto dead = task(id);
   EXPECT_EQ(dead.at("status").as_string(), "dead");
   EXPECT_EQ(
@@ -817,6 +878,24 @@ TEST_F(OrchestratorTest, CancellingARunningTaskSendsTaskCancelAndRefusesItsLateR
   for (const char* never : {"task.succeeded", "task.failed", "task.retrying", "task.dead", "task.pending"})
     EXPECT_EQ(std::count(types.begin(), types.end(), never), 0) << never;
   EXPECT_EQ(agent(remote.id).at("failed").as_int64(), 0) << "a cancellation is not the agent's failure";
+}
+
+// Issue 13: the cancellation watch follows hive.bus/1 (hive::ServiceFollower).
+// After the bus is replaced, a cancellation published on the new one reaches
+// the agent; the old one's subscription is gone.
+TEST_F(OrchestratorTest, CancellationsFollowTheBusAcrossAReplacement) {
+  std::string id = submit(R"({"type":"a"})");
+  auto remote = connect(R"({"type":"hello","name":"w","max_concurrency":1})");
+  auto assigned = assignments(remote, 1);
+  ASSERT_EQ(assigned.size(), 1u);
+  auto next = std::make_shared<hive::testing::MemoryBus>();
+  orchestrator_->provideFake<bus::Bus>(next, "communication_engine");
+  ASSERT_TRUE(next->publish("tasks", R"({"event":"task.cancelled","task":{"id":")" + id + R"("}})").ok());
+  ASSERT_TRUE(next->drain());
+  std::vector<json::object> cancels;
+  ASSERT_TRUE(until([&] { return !(cancels = remote.peer->take("task.cancel")).empty(); }))
+      << "the cancellation on the new bus was not heard";
+  EXPECT_EQ(cancels[0].at("task_id").as_string(), id);
 }
 
 // The cancellation of a task that is not handed out, or an event that merely

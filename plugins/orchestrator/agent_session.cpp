@@ -1,0 +1,199 @@
+#include "agent_session.hpp"
+
+#include <algorithm>
+
+#include <boost/json.hpp>
+
+#include "plugin_common/json_text.hpp"
+#include "render.hpp"
+
+namespace hive::orchestrator {
+namespace json = boost::json;
+namespace {
+
+// Why a hello was refused, for the agent's program to act on.
+std::string_view refusalReason(StatusCode code) {
+  switch (code) {
+    case StatusCode::kPermissionDenied: return "bad_secret";
+    case StatusCode::kNotFound: return "unknown_agent";
+    case StatusCode::kResourceExhausted: return "full";
+    case StatusCode::kInvalidArgument: return "invalid_hello";
+    default: return "unavailable";
+  }
+}
+
+std::string stringField(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+protocol::Ack refusal(const std::string& taskId, protocol::Report report, const Status& why) {
+  return {taskId, report, protocol::Verdict::kRefused, why.message()};
+}
+
+}  // namespace
+
+AgentSession::AgentSession(RemoteAgents& agents, std::shared_ptr<http::WebSocketPeer> peer)
+    : agents_(agents),
+      env_(agents.environment()),
+      owner_(env_.background.owner().lock()),
+      peer_(std::move(peer)),
+      channel_(std::make_shared<AgentChannel>(peer_, env_.options.maxBacklog)),
+      serial_(std::make_shared<SerialQueue>(env_.background.executor())) {}
+
+void AgentSession::onMessage(std::string_view text) {
+  env_.background.hold();
+  {
+    std::lock_guard lock(inboxMutex_);
+    inbox_.emplace_back(text);
+    if (std::exchange(draining_, true)) return;
+  }
+  serial_->post([self = shared_from_this()] { self->drainInbox(); });
+}
+
+void AgentSession::onClose(std::uint16_t) {
+  env_.background.hold();
+  serial_->post([self = shared_from_this()] {
+    if (!self->agentId_.empty()) self->agents_.disconnected(self->agentId_, self->peer_.get());
+    self->env_.background.release();
+  });
+}
+
+void AgentSession::fail(const std::string& why) { say(protocol::error(why, {}, env_.now())); }
+
+void AgentSession::say(std::string text) { channel_->sendOrClose(std::move(text), env_.log()); }
+
+void AgentSession::refuse(const std::string& why, std::string_view reason) {
+  say(protocol::error(why, reason, env_.now()));
+  peer_->close(1008, "hello refused");
+}
+
+void AgentSession::drainInbox() {
+  for (;;) {
+    std::deque<std::string> messages;
+    {
+      std::lock_guard lock(inboxMutex_);
+      if (inbox_.empty()) {
+        draining_ = false;
+        return;
+      }
+      messages.swap(inbox_);
+    }
+    for (const auto& text : messages) handle(text);
+    flush();
+    env_.background.release(static_cast<int>(messages.size()));
+  }
+}
+
+void AgentSession::flush() {
+  for (const auto& [taskId, token] : accepts_) {
+    Status s = agents_.accept(taskId, token);
+    if (!s.ok()) say(protocol::ack(refusal(taskId, protocol::Report::kAccept, s), env_.now()));
+  }
+  accepts_.clear();
+  reportResults();
+}
+
+void AgentSession::reportResults() {
+  if (results_.empty()) return;
+  std::vector<Status> statuses = agents_.report(agentId_, results_);
+  for (std::size_t i = 0; i < results_.size(); ++i) {
+    const Status& s = statuses[i];
+    protocol::Ack ack{results_[i].taskId, protocol::Report::kResult, protocol::Verdict::kAccepted, {}};
+    if (s.code() == StatusCode::kAlreadyExists)
+      ack.verdict = protocol::Verdict::kDuplicate;
+    else if (!s.ok())
+      ack = refusal(results_[i].taskId, protocol::Report::kResult, s);
+    say(protocol::ack(ack, env_.now()));
+  }
+  results_.clear();
+}
+
+void AgentSession::handle(const std::string& text) {
+  // The agent shows life: what waits for it may fit in its socket again, and
+  // once all of it does, it may take tasks again.
+  if (channel_->congested() && channel_->flush()) agents_.requestDispatch();
+  std::error_code ec;
+  json::parse_options options;
+  options.max_depth = 64;
+  json::value parsed = json::parse(text, ec, {}, options);
+  if (ec || !parsed.is_object()) return fail("a message must be a JSON object");
+  json::object& o = parsed.as_object();
+  auto* typeValue = o.if_contains("type");
+  if (typeValue == nullptr || !typeValue->is_string()) return fail("a message needs a string 'type'");
+  std::string type(typeValue->as_string());
+  // Accepts and results are handled in groups; anything else comes after them.
+  if (type != "task.result" && type != "task.accept") flush();
+  if (type == "hello") return onHello(o);
+  if (!greeted_) return fail("say hello first");
+  if (type == "heartbeat") {
+    agents_.heartbeat(agentId_);
+    return say(protocol::heartbeatAck(env_.now()));
+  }
+  if (type != "task.accept" && type != "task.progress" && type != "task.result")
+    return fail("unknown message type '" + type + "'");
+  onTaskMessage(type, o, text);
+}
+
+void AgentSession::onTaskMessage(const std::string& type, const json::object& o, const std::string& text) {
+  std::string taskId = stringField(o, "task_id"), token = stringField(o, "lease_token");
+  if (taskId.empty() || token.empty()) return fail(type + " needs task_id and lease_token");
+  // Each of the three answers the assignment: the claim window is met.
+  agents_.acknowledged(agentId_, taskId, token);
+  if (type == "task.accept") {
+    // Recorded at the next flush, unless its result comes in the same burst:
+    // then the result alone is written (a quick task goes from assigned to
+    // its end without a `running` record of its own).
+    accepts_.emplace_back(taskId, token);
+    return;
+  }
+  if (type == "task.result") return onResult(taskId, token, o, text);
+  auto tasks = env_.tasks.lease();
+  if (!tasks) return fail("tasks are unavailable");
+  // The agent's own text, not a re-serialisation: what it sent is what is kept.
+  Status s = tasks->progress(
+      taskId, token,
+      o.contains("progress") ? std::string(plugin_common::rawMember(text, "progress").value_or("{}")) : "{}");
+  if (!s.ok() && s.code() == StatusCode::kFailedPrecondition)
+    say(protocol::ack(refusal(taskId, protocol::Report::kProgress, s), env_.now()));
+}
+
+void AgentSession::onResult(const std::string& taskId, const std::string& token, const json::object& o,
+                            const std::string& text) {
+  std::string outcome = stringField(o, "status");
+  if (outcome != "succeeded" && outcome != "failed")
+    return fail("task.result needs status \"succeeded\" or \"failed\"");
+  std::erase(accepts_, std::make_pair(taskId, token));
+  auto* retryable = o.if_contains("retryable");
+  using Outcome = Results::Outcome;
+  results_.push_back(
+      {taskId, token, outcome == "succeeded" ? Outcome::kSucceeded : Outcome::kFailed,
+       o.contains("result") ? std::string(plugin_common::rawMember(text, "result").value_or("{}")) : "{}",
+       stringField(o, "error"),
+       retryable == nullptr || !retryable->is_bool() || retryable->as_bool() ? tasks::Retry::kAllowed
+                                                                             : tasks::Retry::kNever});
+}
+
+void AgentSession::onHello(json::object& o) {
+  if (greeted_) return fail("hello was already said");
+  std::string requested = stringField(o, "agent_id"), secret = stringField(o, "secret");
+  for (std::string_view key : {"type", "agent_id", "secret", "ts", "id"}) o.erase(key);
+  if (!o.contains("runtime")) o["runtime"] = "remote";
+  std::vector<http::FieldError> errors;
+  auto spec = parseAgentSpec(json::serialize(o), SpecUse::kRegistration, errors);
+  if (!spec.ok()) {
+    std::string why = spec.status().message();
+    for (const auto& e : errors) why += "; " + e.field + ": " + e.message;
+    return refuse(why, "invalid_hello");
+  }
+  auto welcome = agents_.hello(channel_, requested, secret, *spec);
+  if (!welcome.ok()) return refuse(welcome.status().message(), refusalReason(welcome.status().code()));
+  agentId_ = welcome->agentId;
+  greeted_ = true;
+  say(protocol::welcome({agentId_, welcome->secret, env_.options.heartbeatInterval.count(),
+                         env_.options.claimWindow.count(), env_.options.node},
+                        env_.now()));
+  agents_.requestDispatch();
+}
+
+}  // namespace hive::orchestrator

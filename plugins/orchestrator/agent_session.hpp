@@ -1,0 +1,65 @@
+// One remote agent's WebSocket. Messages are handled in order, off the I/O
+// thread, because every one of them may block on storage. Messages wait in an
+// inbox; one drain at a time handles all that came, so that a burst of
+// results is reported together (one store transaction) and an accept whose
+// result came in the same burst is not written on its own.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/json/fwd.hpp>
+
+#include "agent_channel.hpp"
+#include "hive/services/http.hpp"
+#include "remote_agents.hpp"
+#include "serial_queue.hpp"
+
+namespace hive::orchestrator {
+
+class AgentSession final : public http::WebSocketSession, public std::enable_shared_from_this<AgentSession> {
+ public:
+  AgentSession(RemoteAgents& agents, std::shared_ptr<http::WebSocketPeer> peer);
+
+  // http::WebSocketSession
+  void onMessage(std::string_view text) override;
+  void onClose(std::uint16_t code) override;
+
+ private:
+  void drainInbox();
+  // What was collected from the inbox: the accepts whose result did not come
+  // with them, then the results, reported together and acknowledged in order.
+  void flush();
+  void reportResults();
+  void handle(const std::string& text);
+  void onHello(boost::json::object& hello);
+  void onTaskMessage(const std::string& type, const boost::json::object& message, const std::string& text);
+  void onResult(const std::string& taskId, const std::string& token, const boost::json::object& message,
+                const std::string& text);
+
+  void fail(const std::string& why);
+  void say(std::string text);
+  // A refused hello: an error frame saying why, then the socket closes.
+  void refuse(const std::string& why, std::string_view reason);
+
+  RemoteAgents& agents_;
+  Environment& env_;
+  std::shared_ptr<void> owner_;  // keeps the orchestrator alive while the session lives
+  std::shared_ptr<http::WebSocketPeer> peer_;
+  std::shared_ptr<AgentChannel> channel_;
+  std::shared_ptr<SerialQueue> serial_;
+  std::mutex inboxMutex_;
+  std::deque<std::string> inbox_;
+  bool draining_ = false;
+  std::vector<Results::Report> results_;                      // collected from the inbox, not reported yet
+  std::vector<std::pair<std::string, std::string>> accepts_;  // task id, lease token: not recorded yet
+  std::string agentId_;
+  bool greeted_ = false;  // only touched in the serial queue
+};
+
+}  // namespace hive::orchestrator

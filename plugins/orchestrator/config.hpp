@@ -1,0 +1,52 @@
+// The `orchestrator` plugin's settings: its YAML section as a typed struct,
+// validated once (docs/configuration.md, orchestrator).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "hive/config.hpp"
+
+namespace hive::orchestrator {
+
+struct Options {
+  std::chrono::milliseconds heartbeatInterval{30000};
+  std::uint32_t missedHeartbeats = 3;
+  std::uint32_t failureThreshold = 3;        // consecutive failures that open the breaker
+  std::chrono::milliseconds openFor{30000};  // then half-open: one probe task
+  std::chrono::milliseconds sweepPeriod{1000};
+  // Remote agents this node keeps in memory: connected ones, and disconnected
+  // ones waiting to reconnect. A waiting one gives its place up to a new
+  // connection when the node is full, so only connected agents can fill it.
+  std::size_t maxAgents = 10000;
+  // Agent records in the store (all nodes); a new registration past it is refused.
+  std::size_t maxRegisteredAgents = 100000;
+  // An agent record not connected for this long is deleted by the sweep.
+  std::chrono::milliseconds agentRetention{std::chrono::hours(24)};
+  // A remote agent must answer task.assign (task.accept, task.progress or
+  // task.result) within this, or the task goes back to the queue.
+  std::chrono::milliseconds claimWindow{10000};
+  // Assignments a remote agent may hold without having answered them.
+  std::size_t maxUnacknowledged = 16;
+  // Messages kept for a remote agent whose WebSocket send queue is full (it
+  // does not read): it gets no new task meanwhile. Beyond it, it is closed (1008).
+  std::size_t maxBacklog = 4096;
+  std::string node;
+
+  // How long a remote agent may stay silent (connected or not) before it is
+  // offline and its tasks go back to the queue.
+  std::int64_t silenceMs() const { return heartbeatInterval.count() * missedHeartbeats; }
+};
+
+// A setting as an operator would write it: "60s" for whole seconds, "1500ms" otherwise.
+inline std::string durationText(std::chrono::milliseconds d) {
+  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + "s" : std::to_string(d.count()) + "ms";
+}
+
+// Reads the section; every bad value is reported with its location, and the
+// returned options then hold the defaults for those keys.
+Options readOptions(const ConfigNode& section, Diagnostics& diagnostics);
+
+}  // namespace hive::orchestrator

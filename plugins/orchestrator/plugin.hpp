@@ -1,0 +1,39 @@
+// The orchestrator plugin: its lifecycle. The parts are in orchestrator.hpp.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "clock.hpp"
+#include "config.hpp"
+#include "hive/plugin.hpp"
+
+namespace hive::orchestrator {
+
+class Orchestrator;
+
+class OrchestratorPlugin : public Plugin {
+ public:
+  // On the system clock.
+  explicit OrchestratorPlugin(PluginContext& context) : OrchestratorPlugin(context, systemClock_) {}
+  // On `clock`, which outlives the plugin (tests).
+  OrchestratorPlugin(PluginContext& context, const Clock& clock);
+
+  // hive::Plugin
+  void configure(const ConfigNode& section, Diagnostics& diagnostics) override;
+  Status start() override;
+  void stop() override;
+  Status health() override;
+  bool drained() const override;
+
+ private:
+  SystemClock systemClock_;  // unless another clock was given
+  PluginContext& context_;
+  const Clock& clock_;
+  Options options_;
+  std::shared_ptr<Orchestrator> orchestrator_;
+  std::atomic<bool> sweepQueued_{false};
+  std::unique_ptr<Timer> sweeper_;
+};
+
+}  // namespace hive::orchestrator

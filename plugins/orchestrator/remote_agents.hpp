@@ -1,0 +1,80 @@
+// Remote agents over WebSocket (docs/agent-protocol.md): what their sessions
+// ask of the orchestrator. hello registers a new agent (its reconnect secret
+// is shown once, in welcome) or takes an existing one back with its secret; a
+// reconnect keeps the tasks still leased to it, while assignments its earlier
+// connection never answered go back to the queue. A disconnected agent waits
+// for its reconnect as long as its heartbeats would allow, then goes offline.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent_channel.hpp"
+#include "agent_records.hpp"
+#include "agent_registry.hpp"
+#include "environment.hpp"
+#include "health.hpp"
+#include "hive/services/http.hpp"
+#include "results.hpp"
+
+namespace hive::orchestrator {
+
+class Dispatcher;
+
+class RemoteAgents {
+ public:
+  RemoteAgents(Environment& environment, AgentRegistry& registry, AgentRecords& records,
+               Dispatcher& dispatcher, Results& results, HealthMonitor& health)
+      : env_(environment),
+        registry_(registry),
+        records_(records),
+        dispatcher_(dispatcher),
+        results_(results),
+        health_(health) {}
+
+  // A new WebSocket of a remote agent.
+  std::shared_ptr<http::WebSocketSession> connect(std::shared_ptr<http::WebSocketPeer> peer);
+
+  struct Welcome {
+    std::string agentId;
+    std::string secret;  // only for a newly registered agent
+  };
+  // kPermissionDenied when `requestedId` exists and `secret` is not its reconnect secret;
+  // nothing changes then, and the agent connected under that id stays connected.
+  Result<Welcome> hello(const std::shared_ptr<AgentChannel>& channel, const std::string& requestedId,
+                        const std::string& secret, const AgentSpec& spec);
+  void heartbeat(const std::string& agentId) { health_.heartbeat(agentId); }
+  // The agent answered the assignment of `taskId` (accept, progress or result).
+  void acknowledged(const std::string& agentId, const std::string& taskId, const std::string& leaseToken);
+  // task.accept: the task is running (assigned → running).
+  Status accept(const std::string& taskId, const std::string& leaseToken);
+  std::vector<Status> report(const std::string& agentId, const std::vector<Results::Report>& reports) {
+    return results_.report(agentId, reports);
+  }
+  void disconnected(const std::string& agentId, const http::WebSocketPeer* peer);
+  void requestDispatch();
+
+  // Closes every connection (1001): the agents reconnect to whichever
+  // generation or node serves next; their leases stay valid.
+  void closeAll(std::string_view reason);
+
+  Environment& environment() { return env_; }
+
+ private:
+  // The record the hello names, checked against its secret; or a new one.
+  Result<Agent> authenticate(const std::string& requestedId, const std::string& secret, Welcome& welcome);
+  // Whether hello took a place in the registry for a new agent (given back if refused).
+  enum class Place { kExisting, kReserved };
+  // Puts the agent on this node with its connection; a full node makes room.
+  Status admit(Agent agent, const std::shared_ptr<AgentChannel>& channel, Place place);
+
+  Environment& env_;
+  AgentRegistry& registry_;
+  AgentRecords& records_;
+  Dispatcher& dispatcher_;
+  Results& results_;
+  HealthMonitor& health_;
+};
+
+}  // namespace hive::orchestrator

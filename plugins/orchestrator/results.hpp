@@ -1,0 +1,42 @@
+// What agents report at the end of their work, remote or process: handed to
+// hive.tasks/1 (several together in one store transaction when they can be),
+// then the agent's record updated (its slot freed, its counters, its breaker).
+// The record is written at once when its status or breaker changed; counters
+// alone wait for the next sweep (a write per result was a commit per task).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "agent_records.hpp"
+#include "agent_registry.hpp"
+#include "environment.hpp"
+
+namespace hive::orchestrator {
+
+class Dispatcher;
+
+class Results {
+ public:
+  using Report = tasks::TaskService::Report;
+  using Outcome = tasks::TaskService::Outcome;
+
+  Results(Environment& environment, AgentRegistry& registry, AgentRecords& records, Dispatcher& dispatcher)
+      : env_(environment), registry_(registry), records_(records), dispatcher_(dispatcher) {}
+
+  // Each report gets the status hive.tasks/1 gave it.
+  std::vector<Status> report(const std::string& agentId, const std::vector<Report>& reports);
+  Status reportOne(const std::string& agentId, Report report);
+
+ private:
+  enum class Change { kCountersOnly, kState };
+  // Under the registry's lock.
+  Change account(LocalAgent& local, const std::vector<Report>& reports, const std::vector<Status>& statuses);
+
+  Environment& env_;
+  AgentRegistry& registry_;
+  AgentRecords& records_;
+  Dispatcher& dispatcher_;
+};
+
+}  // namespace hive::orchestrator
