@@ -18,6 +18,7 @@
 #include "host/config/kernel_config.hpp"
 #include "host/control_socket.hpp"
 #include "host/kernel_admin.hpp"
+#include "host/kernel_health.hpp"
 #include "host/logging.hpp"
 #include "host/plugin_host.hpp"
 #include "host/plugin_signature.hpp"
@@ -214,6 +215,7 @@ int runCommand(const RunOptions& options) {
   auto admin = loaded.ok() ? KernelAdmin::provide(host) : Result<std::shared_ptr<KernelAdmin>>(loaded);
   if (!admin.ok()) return notStarting(admin.status());
   StopGuard stopAdmin([&] { (*admin)->stop(); });
+  if (auto checker = KernelHealth::provide(host); !checker.ok()) return notStarting(checker.status());
   auto watchdog = KernelWatchdog::provide(host, *log);
   if (!watchdog.ok()) return notStarting(watchdog.status());
   StopGuard stopWatchdog([&] { (*watchdog)->stop(); });

@@ -276,6 +276,23 @@ std::vector<PluginStatus> PluginHost::status() const {
   return out;
 }
 
+Result<std::vector<health::PluginHealth>> PluginHost::checkHealth() {
+  std::unique_lock lifecycle(state_->lifecycle, std::try_to_lock);
+  if (!lifecycle.owns_lock()) return unavailable("the kernel is changing plugins now; ask again later");
+  std::vector<health::PluginHealth> out;
+  for (const auto& instance : state_->instances) {
+    // Lifecycle changes hold the lock we hold: state and generation are stable.
+    if (instance->status.state != PluginState::kStarted || instance->current.plugin == nullptr) continue;
+    health::PluginHealth answer;
+    answer.plugin = instance->status.name;
+    answer.generation = instance->current.number;
+    Plugin* plugin = instance->current.plugin;
+    answer.status = guarded(instance->current.owner() + " health()", [&] { return plugin->health(); });
+    out.push_back(std::move(answer));
+  }
+  return out;
+}
+
 std::uint64_t PluginHost::runningContentHash(const std::string& plugin) const {
   std::lock_guard lifecycle(state_->lifecycle);
   for (const auto& i : state_->instances)

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hive/config.hpp"
+#include "hive/services/health.hpp"
 #include "host/config/kernel_config.hpp"
 #include "host/resolver.hpp"
 
@@ -105,6 +106,11 @@ class PluginHost {
   std::vector<RetiredGeneration> retired() const;
 
   std::vector<PluginStatus> status() const;
+  // health() of every started plugin, in start order (hive.health/1). Calls
+  // into plugins only when no lifecycle change runs, and never waits for one:
+  // kUnavailable at once while one does (a swap may drain for seconds, and the
+  // plugin asking may be the one being swapped).
+  Result<std::vector<health::PluginHealth>> checkHealth();
   // The content hash of the file the serving generation was loaded from (0 when none).
   std::uint64_t runningContentHash(const std::string& plugin) const;
   // The image name of a loaded plugin's private copy (see PluginLibrary).

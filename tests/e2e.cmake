@@ -104,3 +104,29 @@ if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/monitoring_engine/CMakeLi
     --plugins ${CMAKE_BINARY_DIR}/plugins --tasks 300)
   set_tests_properties(e2e_monitoring_metrics PROPERTIES LABELS "e2e;monitoring" TIMEOUT 300 RUN_SERIAL TRUE)
 endif()
+
+# security_manager in the real hive with every in-tree plugin that runs on
+# SQLite, the api on 0.0.0.0: the first admin key from `hive auth keys create`
+# with no hive running, 401/403 problem+json, every route named a permission
+# unless /livez /readyz /health, the RBAC matrix of every route x every
+# built-in role from the live OpenAPI document, agent and event WebSockets, CLI
+# keys and revocations picked up by the running hive, and no secret in the data
+# directory, the log or the CLI's stderr. tests/e2e/security_e2e.py --help.
+if(_swap_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/security_manager/CMakeLists.txt)
+  add_test(NAME e2e_security COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/security_e2e.py
+    --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
+  set_tests_properties(e2e_security PROPERTIES LABELS "e2e;security" TIMEOUT 300 RUN_SERIAL TRUE)
+endif()
+
+# /readyz tells the truth: kill -9 of Redis, then of PostgreSQL, under the
+# production shape → 503 naming the plugin within 10 s, 200 within 10 s of the
+# restart on the same port; every task acknowledged with 201 meanwhile
+# finishes. Its own servers (scripts/test-servers in a private directory).
+# tests/e2e/monitoring_readiness_e2e.py --help.
+if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/monitoring_engine/CMakeLists.txt)
+  add_test(NAME e2e_monitoring_readiness COMMAND /usr/bin/python3
+    ${CMAKE_CURRENT_SOURCE_DIR}/e2e/monitoring_readiness_e2e.py --hive $<TARGET_FILE:hive>
+    --plugins ${CMAKE_BINARY_DIR}/plugins)
+  set_tests_properties(e2e_monitoring_readiness PROPERTIES LABELS "e2e;postgres;redis;monitoring" TIMEOUT 600
+    RUN_SERIAL TRUE)
+endif()

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "hive/services/admin.hpp"
+#include "hive/services/health.hpp"
 #include "hive/services/watchdog.hpp"
 
 namespace hive::api {
@@ -253,6 +254,25 @@ void KernelRoutes::readyz(http::Responder respond) {
   admin::Phase phase = kernel->phase();
   if (phase != admin::Phase::kReady)
     return respond(http::problem(503, "Service Unavailable", phaseName(phase)));
+  // What a readiness provider (monitoring_engine) last heard from the plugins'
+  // health(): a store or bus whose server is gone makes the process unready.
+  if (auto readiness = context_.services().get<health::Readiness>(); readiness.ok()) {
+    std::vector<health::FailingCheck> failing = (*readiness)->failing();
+    if (!failing.empty()) {
+      std::string detail = "not ready: ";
+      std::string checks;
+      for (const auto& check : failing) {
+        detail += (checks.empty() ? "" : "; ") + check.name + ": " + check.reason;
+        checks += std::string(checks.empty() ? "" : ",") + "{\"name\":" + http::jsonQuote(check.name) +
+                  ",\"reason\":" + http::jsonQuote(check.reason) +
+                  ",\"since\":" + std::to_string(check.sinceUnixMs) + "}";
+      }
+      http::Response response = http::problem(503, "Service Unavailable", detail);
+      // The machine-readable list beside the human detail, as /livez does.
+      response.body.insert(response.body.size() - 1, ",\"checks\":[" + checks + "]");
+      return respond(std::move(response));
+    }
+  }
   respond(json("{\"status\":\"ready\",\"phase\":\"ready\"}"));
 }
 

@@ -21,20 +21,39 @@ class MonitoringEnginePlugin final : public Plugin {
   }
 
   Status start() override {
+    health_ = std::make_shared<HealthMonitor>(context_, settings_.optionalPlugins);
+    HIVE_TRY(context_.services().provide<health::Readiness>(health_));
     HIVE_TRY(context_.services().provide<http::RouteProvider>(
-        std::make_shared<MonitoringRoutes>(context_, inFlight_)));
-    context_.log().info("started: GET /metrics");
+        std::make_shared<MonitoringRoutes>(context_, inFlight_, health_, settings_.healthPeriod)));
+    healthTimer_ = context_.timers().every(settings_.healthPeriod, [this] { pollHealth(); });
+    context_.log().info("started: GET /metrics, plugin health every " +
+                        std::to_string(settings_.healthPeriod.count()) + " ms");
     return okStatus();
   }
 
-  void stop() override {}
+  void stop() override { healthTimer_.reset(); }
 
   bool drained() const override { return *inFlight_ == 0; }
 
  private:
+  // One poll at a time: a period shorter than the plugins' health() round
+  // trips skips rounds instead of queueing them.
+  void pollHealth() {
+    if (polling_->exchange(true)) return;
+    ++*inFlight_;
+    context_.blocking().post([health = health_, polling = polling_, inFlight = inFlight_] {
+      health->poll();
+      *polling = false;
+      --*inFlight;
+    });
+  }
+
   PluginContext& context_;
   Settings settings_;
   std::shared_ptr<std::atomic<int>> inFlight_ = std::make_shared<std::atomic<int>>(0);
+  std::shared_ptr<std::atomic<bool>> polling_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<HealthMonitor> health_;
+  std::unique_ptr<Timer> healthTimer_;
 };
 
 }  // namespace
@@ -43,4 +62,4 @@ class MonitoringEnginePlugin final : public Plugin {
 HIVE_PLUGIN(hive::monitoring_engine::MonitoringEnginePlugin, .name = "monitoring_engine",
             .version = HIVE_PLUGIN_VERSION,
             .description = "Metrics over HTTP (/metrics), readiness from plugins' health, alerts",
-            .provides = {hive::http::RouteProvider::kServiceId})
+            .provides = {hive::http::RouteProvider::kServiceId, hive::health::Readiness::kServiceId})

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include <boost/json.hpp>
+
 #include "exposition.hpp"
 
 namespace hive::monitoring_engine {
@@ -12,11 +14,21 @@ constexpr const char* kMetricsOpenApi =
     R"json("responses":{"200":{"description":"The exposition","content":{"text/plain":{"schema":{"type":"string"}},"application/openmetrics-text":{"schema":{"type":"string"}}}},)json"
     R"json("default":{"description":"Error","content":{"application/problem+json":{"schema":{"$ref":"#/components/schemas/Problem"}}}}}})json";
 
+constexpr const char* kHealthOpenApi =
+    R"json({"summary":"Each started plugin's health as the monitoring engine last saw it: healthy or not, since when, the last error; ready is what GET /readyz answers","tags":["observability"],)json"
+    R"json("responses":{"200":{"description":"OK","content":{"application/json":{"schema":{"type":"object","properties":{"ready":{"type":"boolean"},"checked_at":{"type":"integer"},"period_ms":{"type":"integer"},"poll_error":{"type":"string"},)json"
+    R"json("plugins":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string"},"generation":{"type":"integer"},"healthy":{"type":"boolean"},"optional":{"type":"boolean"},"since":{"type":"integer"},"error":{"type":"string"},"last_error":{"type":"string"},"last_error_at":{"type":"integer"},"checked_at":{"type":"integer"}},"required":["name","healthy","since"]}}},"required":["ready","plugins"]}}}},)json"
+    R"json("default":{"description":"Error","content":{"application/problem+json":{"schema":{"$ref":"#/components/schemas/Problem"}}}}}})json";
+
 }  // namespace
 
-MonitoringRoutes::MonitoringRoutes(PluginContext& context, std::shared_ptr<std::atomic<int>> inFlight)
+MonitoringRoutes::MonitoringRoutes(PluginContext& context, std::shared_ptr<std::atomic<int>> inFlight,
+                                   std::shared_ptr<HealthMonitor> health,
+                                   std::chrono::milliseconds healthPeriod)
     : context_(context),
       inFlight_(std::move(inFlight)),
+      health_(std::move(health)),
+      healthPeriod_(healthPeriod),
       process_(context.metrics()),
       scrapeSeconds_(context.metrics().histogram(
           "hive_metrics_scrape_duration_seconds", "Time to render one GET /metrics answer",
@@ -28,6 +40,38 @@ MonitoringRoutes::MonitoringRoutes(PluginContext& context, std::shared_ptr<std::
        .permission = "metrics:read",
        .openapi = kMetricsOpenApi},
       [this](http::Request request, http::Responder respond) { metrics(request, std::move(respond)); });
+  table_.add({.id = "observability.health",
+              .method = "GET",
+              .path = "/api/v2/observability/health",
+              .permission = "observability:read",
+              .openapi = kHealthOpenApi},
+             [this](http::Request, http::Responder respond) { respond(this->health()); });
+}
+
+http::Response MonitoringRoutes::health() const {
+  HealthSnapshot snapshot = health_->snapshot();
+  boost::json::array plugins;
+  bool ready = true;
+  for (const auto& r : snapshot.plugins) {
+    boost::json::object plugin{{"name", r.plugin},       {"generation", r.generation},
+                               {"healthy", r.healthy},   {"optional", r.optional},
+                               {"since", r.sinceUnixMs}, {"checked_at", r.checkedUnixMs}};
+    if (!r.healthy) plugin["error"] = r.error;
+    if (r.lastErrorUnixMs != 0) {
+      plugin["last_error"] = r.lastError;
+      plugin["last_error_at"] = r.lastErrorUnixMs;
+    }
+    if (!r.healthy && !r.optional) ready = false;
+    plugins.push_back(std::move(plugin));
+  }
+  boost::json::object body{{"ready", ready},
+                           {"checked_at", snapshot.lastPollUnixMs},
+                           {"period_ms", healthPeriod_.count()},
+                           {"plugins", std::move(plugins)}};
+  if (!snapshot.pollError.empty()) body["poll_error"] = snapshot.pollError;
+  http::Response response;
+  response.body = boost::json::serialize(body);
+  return response;
 }
 
 void MonitoringRoutes::metrics(const http::Request& request, http::Responder respond) {

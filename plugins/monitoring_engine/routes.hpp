@@ -3,10 +3,12 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "health_monitor.hpp"
 #include "hive/context.hpp"
 #include "hive/services/http.hpp"
 #include "process_metrics.hpp"
@@ -17,7 +19,8 @@ class MonitoringRoutes final : public http::RouteProvider {
  public:
   // `inFlight` counts requests posted to the blocking executor, for the
   // plugin's drained().
-  MonitoringRoutes(PluginContext& context, std::shared_ptr<std::atomic<int>> inFlight);
+  MonitoringRoutes(PluginContext& context, std::shared_ptr<std::atomic<int>> inFlight,
+                   std::shared_ptr<HealthMonitor> health, std::chrono::milliseconds healthPeriod);
 
   // hive::http::RouteProvider
   std::vector<http::Route> routes() override { return table_.routes(); }
@@ -27,9 +30,12 @@ class MonitoringRoutes final : public http::RouteProvider {
 
  private:
   void metrics(const http::Request& request, http::Responder respond);
+  http::Response health() const;
 
   PluginContext& context_;
   std::shared_ptr<std::atomic<int>> inFlight_;
+  std::shared_ptr<HealthMonitor> health_;
+  const std::chrono::milliseconds healthPeriod_;
   ProcessMetrics process_;
   Histogram& scrapeSeconds_;
   http::RouteTable table_;

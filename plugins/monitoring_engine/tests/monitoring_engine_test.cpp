@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "hive/services/health.hpp"
 #include "hive/services/http.hpp"
 #include "hive/testing/harness.hpp"
 
@@ -80,6 +81,105 @@ TEST(MonitoringEngine, ProcessCpuCounterNeverGoesBack) {
   call(*harness, "metrics", http::Request{});
   EXPECT_GE(harness->metrics().counter("process_cpu_seconds_total", "").value(), first);
   EXPECT_GT(harness->metrics().gauge("process_open_fds", "").value(), 0);
+}
+
+// Plays the kernel's hive.health/1: answers what the test sets.
+class ScriptedChecker final : public health::Checker {
+ public:
+  Result<std::vector<health::PluginHealth>> check() override {
+    ++calls;
+    if (busy) return unavailable("the kernel is changing plugins now");
+    return answers;
+  }
+  std::vector<health::PluginHealth> answers;
+  bool busy = false;
+  int calls = 0;
+};
+
+health::PluginHealth answer(std::string plugin, Status status) {
+  health::PluginHealth h;
+  h.plugin = std::move(plugin);
+  h.generation = 1;
+  h.status = std::move(status);
+  return h;
+}
+
+std::vector<health::FailingCheck> failing(PluginHarness& harness) {
+  auto readiness = harness.services().get<health::Readiness>();
+  EXPECT_TRUE(readiness.ok());
+  return readiness.ok() ? (*readiness)->failing() : std::vector<health::FailingCheck>{};
+}
+
+TEST(MonitoringEngine, ReadinessFollowsThePluginsHealthEveryPeriod) {
+  auto checker = std::make_shared<ScriptedChecker>();
+  checker->answers = {answer("storage_postgres", okStatus()), answer("communication_engine", okStatus())};
+  auto loaded = PluginHarness::loadLibrary(MONITORING_ENGINE_PLUGIN);
+  ASSERT_TRUE(loaded.ok());
+  auto harness = std::move(loaded).value();
+  harness->provideFake<health::Checker>(checker, "kernel");
+  harness->setConfig(testing::configFromPairs({{"health_period", "2s"}}));
+  ASSERT_TRUE(harness->start().ok());
+
+  harness->advanceTime(std::chrono::seconds(2));
+  EXPECT_EQ(checker->calls, 1);
+  EXPECT_TRUE(failing(*harness).empty());
+
+  checker->answers[1].status = unavailable("redis ping: connection refused");
+  harness->advanceTime(std::chrono::milliseconds(1999));
+  EXPECT_TRUE(failing(*harness).empty()) << "polled before the period";
+  harness->advanceTime(std::chrono::milliseconds(1));
+  auto down = failing(*harness);
+  ASSERT_EQ(down.size(), 1u);
+  EXPECT_EQ(down[0].name, "communication_engine");
+  EXPECT_EQ(down[0].reason, "UNAVAILABLE: redis ping: connection refused");
+  EXPECT_GT(down[0].sinceUnixMs, 0);
+  EXPECT_EQ(harness->metrics().gauge("hive_plugin_healthy", "", {{"plugin", "communication_engine"}}).value(),
+            0);
+
+  // A kernel busy with a swap does not answer: the last state stands.
+  checker->busy = true;
+  harness->advanceTime(std::chrono::seconds(2));
+  EXPECT_EQ(failing(*harness).size(), 1u);
+
+  http::Response detail = call(*harness, "observability.health", http::Request{});
+  EXPECT_EQ(detail.status, 200);
+  EXPECT_NE(detail.body.find("\"ready\":false"), std::string::npos) << detail.body;
+  EXPECT_NE(detail.body.find("\"poll_error\":\"the kernel is changing plugins now\""), std::string::npos);
+  EXPECT_NE(detail.body.find("\"error\":\"UNAVAILABLE: redis ping: connection refused\""), std::string::npos);
+
+  checker->busy = false;
+  checker->answers[1].status = okStatus();
+  harness->advanceTime(std::chrono::seconds(2));
+  EXPECT_TRUE(failing(*harness).empty());
+  EXPECT_EQ(harness->metrics().gauge("hive_plugin_healthy", "", {{"plugin", "communication_engine"}}).value(),
+            1);
+  detail = call(*harness, "observability.health", http::Request{});
+  EXPECT_NE(detail.body.find("\"ready\":true"), std::string::npos) << detail.body;
+  // Recovered, but the last error is kept for the operator.
+  EXPECT_NE(detail.body.find("\"last_error\":\"UNAVAILABLE: redis ping: connection refused\""),
+            std::string::npos);
+  EXPECT_EQ(detail.body.find("\"error\":"), std::string::npos);
+}
+
+TEST(MonitoringEngine, OptionalPluginsAreShownButDoNotMakeItUnready) {
+  auto checker = std::make_shared<ScriptedChecker>();
+  checker->answers = {answer("task_execution_engine", unavailable("no sandbox")), answer("api", okStatus())};
+  auto loaded = PluginHarness::loadLibrary(MONITORING_ENGINE_PLUGIN);
+  ASSERT_TRUE(loaded.ok());
+  auto harness = std::move(loaded).value();
+  harness->provideFake<health::Checker>(checker, "kernel");
+  auto section = ConfigNode::map();
+  auto optional = ConfigNode::sequence();
+  optional.push(ConfigNode::scalar("task_execution_engine"));
+  section.set("optional_plugins", std::move(optional));
+  harness->setConfig(std::move(section));
+  ASSERT_TRUE(harness->start().ok());
+  harness->advanceTime(std::chrono::seconds(5));
+  EXPECT_EQ(checker->calls, 1) << "default health_period is 5s";
+  EXPECT_TRUE(failing(*harness).empty());
+  http::Response detail = call(*harness, "observability.health", http::Request{});
+  EXPECT_NE(detail.body.find("\"optional\":true"), std::string::npos) << detail.body;
+  EXPECT_NE(detail.body.find("\"ready\":true"), std::string::npos);
 }
 
 TEST(MonitoringEngine, BadConfigIsReportedWithTheKey) {
