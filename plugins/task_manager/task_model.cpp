@@ -137,25 +137,23 @@ bool covers(const std::vector<std::string>& offered, const std::vector<std::stri
   });
 }
 
-Result<Task> parseSubmission(std::string_view body, const Limits& limits,
-                             std::vector<http::FieldError>& errors) {
-  std::error_code ec;
-  json::value parsed = json::parse(body, ec, {}, parseOptions());
-  if (ec) return invalidArgument("the body is not JSON: " + ec.message());
-  if (!parsed.is_object()) return invalidArgument("the body must be a JSON object");
-  const json::object& o = parsed.as_object();
+namespace {
+
+void refuseUnknown(const json::object& o, std::vector<http::FieldError>& errors) {
   static const std::vector<std::string> kKnown = {
       "type",       "title",           "payload",      "capabilities", "priority",
       "depends_on", "timeout_seconds", "max_attempts", "not_before_ms"};
   for (const auto& entry : o) {
     std::string key(entry.key());
-    if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) {
-      std::string hint = closestMatch(key, kKnown);
-      errors.push_back(
-          {"/" + key, "unknown field" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)")});
-    }
+    if (std::find(kKnown.begin(), kKnown.end(), key) != kKnown.end()) continue;
+    std::string hint = closestMatch(key, kKnown);
+    errors.push_back({"/" + key, "unknown field" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)")});
   }
-  Task t;
+}
+
+// type, title and payload.
+void readDescription(const json::object& o, std::string_view body, const Limits& limits, Task& t,
+                     std::vector<http::FieldError>& errors) {
   if (auto* v = o.if_contains("type"); v == nullptr) {
     errors.push_back({"/type", "is required"});
   } else if (!v->is_string() || !isIdentifier(v->as_string(), 64, "_.:-")) {
@@ -178,23 +176,27 @@ Result<Task> parseSubmission(std::string_view body, const Limits& limits,
       for (auto& problem : plugin_common::inexactNumbers(t.payload, "/payload"))
         errors.push_back({std::move(problem.pointer), std::move(problem.reason)});
   }
-  if (auto* v = o.if_contains("capabilities")) {
-    if (!v->is_array() || v->as_array().size() > limits.maxCapabilities) {
-      errors.push_back({"/capabilities",
-                        "must be an array of at most " + std::to_string(limits.maxCapabilities) + " names"});
-    } else {
-      for (std::size_t i = 0; i < v->as_array().size(); ++i) {
-        const auto& c = v->as_array()[i];
-        if (!c.is_string() || !isCapabilityName(c.as_string()))
-          errors.push_back(
-              {"/capabilities/" + std::to_string(i), "must be 1-32 characters of a-z, 0-9, '_', '-'"});
-        else
-          t.capabilities.emplace_back(c.as_string());
-      }
-      std::sort(t.capabilities.begin(), t.capabilities.end());
-      t.capabilities.erase(std::unique(t.capabilities.begin(), t.capabilities.end()), t.capabilities.end());
-    }
+}
+
+// An array of at most `max` names, each `valid`; sorted and unique into `out`.
+void readNames(const json::value* v, const std::string& field, std::size_t max, const char* what,
+               bool (*valid)(std::string_view), const char* rule, std::vector<std::string>& out,
+               std::vector<http::FieldError>& errors) {
+  if (v == nullptr) return;
+  if (!v->is_array() || v->as_array().size() > max)
+    return errors.push_back({field, "must be an array of at most " + std::to_string(max) + " " + what});
+  for (std::size_t i = 0; i < v->as_array().size(); ++i) {
+    const auto& name = v->as_array()[i];
+    if (!name.is_string() || !valid(name.as_string()))
+      errors.push_back({field + "/" + std::to_string(i), rule});
+    else
+      out.emplace_back(name.as_string());
   }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+}
+
+void readPriority(const json::object& o, Task& t, std::vector<http::FieldError>& errors) {
   if (auto* v = o.if_contains("priority")) {
     static const std::pair<std::string_view, int> kNamed[] = {
         {"LOW", 1}, {"MEDIUM", 5}, {"HIGH", 8}, {"CRITICAL", 10}};
@@ -209,22 +211,10 @@ Result<Task> parseSubmission(std::string_view body, const Limits& limits,
     if (!ok) errors.push_back({"/priority", "must be an integer 1-10 or LOW, MEDIUM, HIGH, CRITICAL"});
   }
   t.effectivePriority = t.priority;
-  if (auto* v = o.if_contains("depends_on")) {
-    if (!v->is_array() || v->as_array().size() > limits.maxDependencies) {
-      errors.push_back({"/depends_on", "must be an array of at most " +
-                                           std::to_string(limits.maxDependencies) + " task ids"});
-    } else {
-      for (std::size_t i = 0; i < v->as_array().size(); ++i) {
-        const auto& d = v->as_array()[i];
-        if (!d.is_string() || !isTaskId(d.as_string()))
-          errors.push_back({"/depends_on/" + std::to_string(i), "must be a task id"});
-        else
-          t.dependsOn.emplace_back(d.as_string());
-      }
-      std::sort(t.dependsOn.begin(), t.dependsOn.end());
-      t.dependsOn.erase(std::unique(t.dependsOn.begin(), t.dependsOn.end()), t.dependsOn.end());
-    }
-  }
+}
+
+// timeout_seconds, max_attempts and not_before_ms.
+void readTiming(const json::object& o, const Limits& limits, Task& t, std::vector<http::FieldError>& errors) {
   if (auto* v = o.if_contains("timeout_seconds")) {
     auto ceiling = std::chrono::duration_cast<std::chrono::seconds>(limits.maxTimeout).count();
     // is_number() and a finite double: 1e400 was refused by the parser or is inf here.
@@ -251,6 +241,26 @@ Result<Task> parseSubmission(std::string_view body, const Limits& limits,
     else
       t.notBeforeMs = v->as_int64();
   }
+}
+
+}  // namespace
+
+Result<Task> parseSubmission(std::string_view body, const Limits& limits,
+                             std::vector<http::FieldError>& errors) {
+  std::error_code ec;
+  json::value parsed = json::parse(body, ec, {}, parseOptions());
+  if (ec) return invalidArgument("the body is not JSON: " + ec.message());
+  if (!parsed.is_object()) return invalidArgument("the body must be a JSON object");
+  const json::object& o = parsed.as_object();
+  refuseUnknown(o, errors);
+  Task t;
+  readDescription(o, body, limits, t, errors);
+  readNames(o.if_contains("capabilities"), "/capabilities", limits.maxCapabilities, "names", isCapabilityName,
+            "must be 1-32 characters of a-z, 0-9, '_', '-'", t.capabilities, errors);
+  readPriority(o, t, errors);
+  readNames(o.if_contains("depends_on"), "/depends_on", limits.maxDependencies, "task ids", isTaskId,
+            "must be a task id", t.dependsOn, errors);
+  readTiming(o, limits, t, errors);
   if (!errors.empty()) return invalidArgument("the task is not valid");
   return t;
 }
@@ -327,6 +337,22 @@ Result<Task> fromStoredJson(std::string_view body) {
   t.startedAtMs = integer(o, "started_at_ms");
   t.finishedAtMs = integer(o, "finished_at_ms");
   return t;
+}
+
+}  // namespace hive::task_manager
+
+namespace hive::task_manager {
+
+std::string timedOut(const Task& t) {
+  std::string after =
+      t.timeoutMs % 1000 == 0 ? std::to_string(t.timeoutMs / 1000) + "s" : std::to_string(t.timeoutMs) + "ms";
+  return "timed out after " + after + " (attempt " + std::to_string(t.attempts) + " of " +
+         std::to_string(t.maxAttempts) + (t.agent.empty() ? "" : ", agent " + t.agent) + ")";
+}
+
+std::string gaveUp(std::uint32_t attempts, const std::string& lastError) {
+  return "gave up after " + std::to_string(attempts) + (attempts == 1 ? " attempt" : " attempts") +
+         (lastError.empty() ? "" : "; last error: " + lastError);
 }
 
 }  // namespace hive::task_manager

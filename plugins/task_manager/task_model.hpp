@@ -10,12 +10,16 @@
 #include <vector>
 
 #include "hive/services/http.hpp"
+#include "hive/services/tasks.hpp"
 #include "hive/status.hpp"
 #include "plugin_common/clock_ids.hpp"
 
 namespace hive::task_manager {
 
 enum class TaskStatus { kPending, kAssigned, kRunning, kSucceeded, kFailed, kCancelled, kDead };
+inline constexpr TaskStatus kAllStatuses[] = {
+    TaskStatus::kPending, TaskStatus::kAssigned,  TaskStatus::kRunning, TaskStatus::kSucceeded,
+    TaskStatus::kFailed,  TaskStatus::kCancelled, TaskStatus::kDead};
 
 std::string_view statusName(TaskStatus status);
 std::optional<TaskStatus> parseStatus(std::string_view name);
@@ -68,6 +72,18 @@ struct Task {
   std::optional<TaskStatus> storedStatus;
 };
 
+// A page of GET /api/v2/tasks.
+struct TaskPage {
+  std::vector<Task> items;
+  std::string nextCursor;
+};
+
+// GET /api/v2/tasks/stats: counts kept by the transactions, queue depths.
+struct TaskStats {
+  std::vector<std::pair<TaskStatus, std::int64_t>> byStatus;  // every status, in kAllStatuses order
+  std::vector<tasks::QueueDepth> queues;
+};
+
 // The furthest ahead a task may be scheduled (`not_before_ms`): 366 days.
 inline constexpr std::int64_t kMaxNotBeforeAheadMs = std::int64_t{366} * 24 * 3600 * 1000;
 
@@ -96,8 +112,13 @@ std::string queueFor(const std::vector<std::string>& capabilities);
 // True when every required capability is in `offered`.
 bool covers(const std::vector<std::string>& offered, const std::vector<std::string>& required);
 
+// Why the current attempt of `task` ended when its lease ran out: "timed out
+// after 30s (attempt 1 of 3, agent a1)".
+std::string timedOut(const Task& task);
+// "gave up after 3 attempts; last error: ...".
+std::string gaveUp(std::uint32_t attempts, const std::string& lastError);
+
 // A new, time-ordered task id: "t" + 12 hex digits of epoch ms + 8 random hex.
 inline std::string newTaskId() { return plugin_common::timeOrderedId('t'); }
-using plugin_common::nowMs;
 
 }  // namespace hive::task_manager

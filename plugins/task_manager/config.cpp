@@ -1,0 +1,77 @@
+#include "config.hpp"
+
+#include <string>
+
+namespace hive::task_manager {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::string text(milliseconds value) {
+  if (value.count() % 3'600'000 == 0) return std::to_string(value.count() / 3'600'000) + "h";
+  if (value.count() % 1000 == 0) return std::to_string(value.count() / 1000) + "s";
+  return std::to_string(value.count()) + "ms";
+}
+
+// Every duration here is added to clock readings: each has an upper bound too.
+milliseconds duration(ConfigReader& reader, const char* key, milliseconds fallback, milliseconds low,
+                      milliseconds high, const char* extra = "") {
+  auto value = reader.get<milliseconds>(key, fallback);
+  if (value < low || value > high) {
+    reader.reject(key, "must be between " + text(low) + " and " + text(high) + extra);
+    return fallback;
+  }
+  return value;
+}
+
+std::int64_t number(ConfigReader& reader, const char* key, std::int64_t fallback, std::int64_t low,
+                    std::int64_t high) {
+  auto value = reader.get<std::int64_t>(key, fallback);
+  if (value < low || value > high) {
+    reader.reject(key, "must be between " + std::to_string(low) + " and " + std::to_string(high));
+    return fallback;
+  }
+  return value;
+}
+
+constexpr milliseconds kTenYears = hours(24 * 3650);
+
+void readRetentionByType(ConfigReader& reader, Diagnostics& diagnostics, Options& o) {
+  const ConfigNode& byType = reader.child("retention_by_type");
+  if (byType.isNull()) return;
+  if (!byType.isMap()) return reader.reject("retention_by_type", "expected a map of task type to duration");
+  ConfigReader types(byType, diagnostics);
+  for (const auto& entry : byType.entries())
+    o.retentionByType[entry.key] =
+        duration(types, entry.key.c_str(), o.retention, seconds(1), kTenYears, " (10 years)");
+  types.finish();
+}
+
+}  // namespace
+
+Options readOptions(const ConfigNode& section, Diagnostics& diagnostics) {
+  ConfigReader reader(section, diagnostics);
+  Options o;
+  o.retryBase = duration(reader, "retry_base", o.retryBase, milliseconds(1), hours(24));
+  o.retryMax = duration(reader, "retry_max", o.retryMax, milliseconds(1), hours(24));
+  if (o.retryMax < o.retryBase) reader.reject("retry_max", "must not be shorter than retry_base");
+  o.aging = duration(reader, "aging", o.aging, milliseconds(0), hours(24 * 30));
+  o.claimLease = duration(reader, "claim_lease", o.claimLease, milliseconds(100), hours(24));
+  o.sweepPeriod = duration(reader, "sweep_period", o.sweepPeriod, milliseconds(10), hours(1));
+  o.limits.maxPayloadBytes = static_cast<std::size_t>(
+      number(reader, "max_payload_bytes", static_cast<std::int64_t>(o.limits.maxPayloadBytes), 1024,
+             16 * 1024 * 1024));
+  o.limits.maxAttempts = static_cast<std::uint32_t>(number(reader, "max_attempts_limit", 20, 1, 1000));
+  o.limits.maxTimeout = duration(reader, "max_timeout", o.limits.maxTimeout, seconds(1), hours(24 * 30));
+  o.retention = duration(reader, "retention", o.retention, seconds(1), kTenYears, " (10 years)");
+  readRetentionByType(reader, diagnostics, o);
+  o.retentionBatch = static_cast<std::size_t>(
+      number(reader, "retention_batch", static_cast<std::int64_t>(o.retentionBatch), 1, 1000));
+  o.retentionPeriod = duration(reader, "retention_period", o.retentionPeriod, seconds(1), hours(24));
+  reader.finish();
+  return o;
+}
+
+}  // namespace hive::task_manager

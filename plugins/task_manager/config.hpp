@@ -1,0 +1,32 @@
+// task_manager's settings: its YAML section as a typed struct, validated once.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <string>
+
+#include "hive/config.hpp"
+#include "task_model.hpp"
+
+namespace hive::task_manager {
+
+struct Options {
+  Limits limits;
+  std::chrono::milliseconds retryBase{1000};
+  std::chrono::milliseconds retryMax{60000};
+  std::chrono::milliseconds aging{30000};  // a waiting task gains one priority level per period
+  std::chrono::milliseconds claimLease{30000};
+  std::chrono::milliseconds sweepPeriod{1000};
+  // Finished tasks (and their events) are deleted this long after they finished.
+  std::chrono::milliseconds retention{std::chrono::hours(24 * 7)};
+  std::map<std::string, std::chrono::milliseconds> retentionByType;  // task type → its own retention
+  std::size_t retentionBatch = 100;                                  // tasks deleted per transaction
+  std::chrono::milliseconds retentionPeriod{10000};                  // how often the sweep looks
+};
+
+// Reads the section; every problem goes to `diagnostics` with its location
+// (file:line:col), and the defaults stand for the values refused.
+Options readOptions(const ConfigNode& section, Diagnostics& diagnostics);
+
+}  // namespace hive::task_manager

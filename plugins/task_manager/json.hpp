@@ -1,0 +1,28 @@
+// Every JSON text task_manager writes besides a task itself (task_model.hpp),
+// rendered with Boost.JSON. What a client sent (payload, result, progress) and
+// what the event log holds are spliced in as they are, never re-encoded.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hive/services/store.hpp"
+#include "task_model.hpp"
+
+namespace hive::task_manager {
+
+// {"event": "task.assigned", "task": {...}}: a state change, as the event log
+// and the bus carry it.
+std::string eventJson(std::string_view event, const Task& task);
+// {"event": "task.stale_report", "task_id": ..., "report": ...}.
+std::string staleReportJson(const std::string& taskId, const std::string& report);
+// {"by_status": {...}, "queues": [{"capabilities", "waiting", "by_priority"}]}.
+std::string statsJson(const TaskStats& stats);
+// {"items": [{"id", "type", "ts", "data"}], "last_id"}: a page of the event log after `after`.
+std::string eventPageJson(const std::vector<store::Event>& events, std::uint64_t after);
+// {"items": [task...], "next_cursor"?}.
+std::string taskPageJson(const TaskPage& page);
+
+}  // namespace hive::task_manager

@@ -1,0 +1,68 @@
+#include "records.hpp"
+
+#include <map>
+
+namespace hive::task_manager {
+namespace {
+
+// Set once the counters hold every task (after the count of a store written
+// before counters existed).
+constexpr const char* kCountedMarker = "tasks.counted";
+
+Status countExisting(store::Store& store) {
+  auto marker = HIVE_TRY(store.counters(kCountedMarker));
+  if (marker.count(kCountedMarker) != 0) return okStatus();
+  // A new store, or one written before the counters existed: counted by
+  // listing, once. (Another node doing the same at the same moment would count
+  // twice: start the first node of an upgraded cluster alone.)
+  std::map<TaskStatus, std::int64_t> counts;
+  for (TaskStatus status : kAllStatuses) {
+    std::string cursor;
+    do {
+      auto page = HIVE_TRY(store.list({kTasks, {{"status", std::string(statusName(status))}}, 1000, cursor}));
+      counts[status] += static_cast<std::int64_t>(page.items.size());
+      cursor = page.nextCursor;
+    } while (!cursor.empty());
+  }
+  return store.transact([&](store::Transaction& tx) -> Status {
+    for (const auto& [status, count] : counts)
+      if (count != 0) HIVE_TRY(tx.addToCounter(statusCounter(status), count));
+    return tx.addToCounter(kCountedMarker, 1);
+  });
+}
+
+}  // namespace
+
+std::string statusCounter(TaskStatus status) { return kStatusCounters + std::string(statusName(status)); }
+
+store::Document toDocument(const Task& task) {
+  store::Document d;
+  d.id = task.id;
+  d.body = toStoredJson(task);
+  d.index = {{"status", std::string(statusName(task.status))},
+             {"type", task.type},
+             {"agent", task.agent},
+             {"capabilities", capabilityKey(task.capabilities)},
+             {"waiting", task.waitingOn.empty() ? "0" : "1"}};
+  return d;
+}
+
+Result<Loaded> load(store::Transaction& tx, const std::string& id) {
+  auto document = tx.get(kTasks, id);
+  if (!document.ok()) return document.status();
+  auto task = fromStoredJson(document->body);
+  if (!task.ok()) return task.status();
+  task->storedStatus = task->status;
+  return Loaded{std::move(task).value(), document->version};
+}
+
+Status declareRecords(store::Store& store) {
+  HIVE_TRY(store.declareCollection({kTasks, {"status", "type", "agent", "capabilities", "waiting"}}));
+  HIVE_TRY(store.declareCollection({kDependencies, {"dep"}}));
+  HIVE_TRY(store.declareCollection({kIdempotency, {}}));
+  HIVE_TRY(store.declareCollection({kQueues, {}}));
+  HIVE_TRY(countExisting(store), "counting the stored tasks");
+  return okStatus();
+}
+
+}  // namespace hive::task_manager

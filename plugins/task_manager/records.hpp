@@ -1,0 +1,43 @@
+// How task_manager keeps tasks in hive.store/1: its collections, the task
+// document and its index, the counters of tasks by status. Every class that
+// reads or writes the store names them from here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "hive/services/store.hpp"
+#include "task_model.hpp"
+
+namespace hive::task_manager {
+
+inline constexpr const char* kTasks = "tasks";
+inline constexpr const char* kDependencies = "task_deps";  // "<dependency>:<dependent>", body the dependent
+inline constexpr const char* kIdempotency = "task_idem";   // key → "<body digest> <task id>"
+inline constexpr const char* kQueues = "task_queues";      // queue name → capability key "a,b"
+inline constexpr const char* kEventLog = "tasks";          // the durable log of state changes
+
+// Task documents hold payloads and results (up to max_payload_bytes each), and
+// a page of them is in memory at once: background scans read small pages. A
+// page of 1,000 tasks of 250 KB was +250 MB of RSS at each aging pass.
+inline constexpr std::size_t kTaskPage = 32;
+
+// Tasks by status, kept in the transactions that change them: "tasks.status.pending".
+inline constexpr const char* kStatusCounters = "tasks.status.";
+std::string statusCounter(TaskStatus status);
+
+store::Document toDocument(const Task& task);
+
+struct Loaded {
+  Task task;
+  std::uint64_t version = 0;
+};
+// The task `id` as stored, with storedStatus set.
+Result<Loaded> load(store::Transaction& tx, const std::string& id);
+
+// Declares the collections and, for a store written before the counters
+// existed, counts its tasks once.
+Status declareRecords(store::Store& store);
+
+}  // namespace hive::task_manager

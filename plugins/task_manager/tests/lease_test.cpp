@@ -1,0 +1,181 @@
+#include <atomic>
+#include <thread>
+
+#include "fixture.hpp"
+#include "task_model.hpp"
+
+namespace hive::task_manager::testing {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST_F(TaskManagerTest, ClaimMatchesCapabilitiesAndPriority) {
+  std::string low = submit(R"({"type":"a","priority":1})");
+  std::string high = submit(R"({"type":"a","priority":10})");
+  std::string python = submit(R"({"type":"a","priority":10,"capabilities":["python"]})");
+  auto first = claim("agent-1", {"go"}, 1);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].taskId, high);
+  EXPECT_EQ(status(high), "assigned");
+  EXPECT_EQ(task(high).at("agent").as_string(), "agent-1");
+  auto second = claim("agent-1", {"go"}, 5);
+  ASSERT_EQ(second.size(), 1u) << "the python task needs python";
+  EXPECT_EQ(second[0].taskId, low);
+  auto third = claim("agent-2", {"python", "go"}, 5);
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].taskId, python);
+  EXPECT_TRUE(claim("agent-3", {"python"}).empty());
+}
+
+TEST_F(TaskManagerTest, LifecycleToSucceededWithEventsAndResult) {
+  std::string id = submit(R"({"type":"a"})");
+  auto assigned = claim("agent-1");
+  ASSERT_EQ(assigned.size(), 1u);
+  EXPECT_EQ(assigned[0].attempt, 1u);
+  ASSERT_TRUE(tasks_->started(id, assigned[0].leaseToken).ok());
+  EXPECT_EQ(status(id), "running");
+  ASSERT_TRUE(tasks_->progress(id, assigned[0].leaseToken, R"({"percent":50})").ok());
+  ASSERT_TRUE(tasks_->succeeded(id, assigned[0].leaseToken, R"({"answer":42})").ok());
+  auto done = task(id);
+  EXPECT_EQ(done.at("status").as_string(), "succeeded");
+  EXPECT_EQ(done.at("result").as_object().at("answer").as_int64(), 42);
+  EXPECT_EQ(done.at("progress").as_object().at("percent").as_int64(), 50);
+  // A second report with the same token is refused: the state changes once.
+  EXPECT_EQ(tasks_->succeeded(id, assigned[0].leaseToken, "{}").code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(claim("agent-2").empty());
+  // Every change went to the durable event log.
+  auto events = storeHarness_->services().get<store::Store>();
+  ASSERT_TRUE(events.ok());
+  auto log = (*events)->read("tasks", 0, 100);
+  ASSERT_TRUE(log.ok());
+  std::vector<std::string> types;
+  for (const auto& e : *log) types.push_back(e.type);
+  EXPECT_THAT(types, ::testing::ElementsAre("task.created", "task.assigned", "task.running", "task.progress",
+                                            "task.succeeded", "task.stale_report"));
+}
+
+TEST_F(TaskManagerTest, RetriesWithBackoffThenDead) {
+  std::string id = submit(R"({"type":"a","max_attempts":3})");
+  auto first = claim("agent-1");
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_TRUE(tasks_->failed(id, first[0].leaseToken, "boom", tasks::Retry::kAllowed).ok());
+  EXPECT_EQ(status(id), "pending");
+  auto second = claim("agent-1");
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].attempt, 2u);
+  ASSERT_TRUE(tasks_->failed(id, second[0].leaseToken, "boom", tasks::Retry::kAllowed).ok());
+  // The store was asked to hold the task back before each retry: retry_base
+  // (10 ms) doubled per attempt up to retry_max (20 ms), jittered over its upper half.
+  auto delays = store_->retryDelays();
+  ASSERT_EQ(delays.size(), 2u);
+  EXPECT_GE(delays[0], milliseconds(5));
+  EXPECT_LE(delays[0], milliseconds(10));
+  EXPECT_GE(delays[1], milliseconds(10));
+  EXPECT_LE(delays[1], milliseconds(20));
+  auto third = claim("agent-1");
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].attempt, 3u);
+  ASSERT_TRUE(tasks_->failed(id, third[0].leaseToken, "boom again", tasks::Retry::kAllowed).ok());
+  auto dead = task(id);
+  EXPECT_EQ(dead.at("status").as_string(), "dead");
+  EXPECT_THAT(std::string(dead.at("error").as_string()), ::testing::HasSubstr("boom again"));
+  EXPECT_EQ(store_->retryDelays().size(), 2u) << "no retry after the last attempt";
+  EXPECT_TRUE(claim("agent-1").empty());
+  // A failure that is not worth retrying ends at once.
+  std::string other = submit(R"({"type":"a","max_attempts":5})");
+  auto claimed = claim("agent-1");
+  ASSERT_EQ(claimed.size(), 1u);
+  ASSERT_TRUE(tasks_->failed(other, claimed[0].leaseToken, "bad input", tasks::Retry::kNever).ok());
+  EXPECT_EQ(status(other), "failed");
+}
+
+TEST_F(TaskManagerTest, AnExpiredLeaseGoesToAnotherAgentAndTheLateResultIsStale) {
+  std::string id = submit(R"({"type":"a","timeout_seconds":1,"max_attempts":3})");
+  auto slow = claim("slow-agent");
+  ASSERT_EQ(slow.size(), 1u);
+  advance(milliseconds(900));
+  EXPECT_EQ(status(id), "assigned") << "within its timeout";
+  sweep();  // 1.9 s: the 1 s lease ran out at 1 s
+  auto swept = task(id);
+  EXPECT_EQ(swept.at("status").as_string(), "pending");
+  EXPECT_THAT(std::string(swept.at("error").as_string()), ::testing::HasSubstr("timed out"));
+  auto fast = claim("fast-agent");
+  ASSERT_EQ(fast.size(), 1u);
+  EXPECT_NE(fast[0].leaseToken, slow[0].leaseToken);
+  EXPECT_EQ(tasks_->succeeded(id, slow[0].leaseToken, R"({"by":"slow"})").code(),
+            StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(tasks_->succeeded(id, fast[0].leaseToken, R"({"by":"fast"})").ok());
+  auto done = task(id);
+  EXPECT_EQ(done.at("status").as_string(), "succeeded");
+  EXPECT_EQ(done.at("result").as_object().at("by").as_string(), "fast");
+  EXPECT_EQ(done.at("agent").as_string(), "fast-agent");
+  EXPECT_EQ(done.at("stale_reports").as_int64(), 1);
+}
+
+TEST_F(TaskManagerTest, TimeoutsExhaustAttemptsToDead) {
+  std::string id = submit(R"({"type":"a","timeout_seconds":1,"max_attempts":1})");
+  ASSERT_EQ(claim("agent-1").size(), 1u);
+  sweep();
+  EXPECT_EQ(status(id), "dead");
+  EXPECT_TRUE(claim("agent-2").empty());
+}
+
+TEST_F(TaskManagerTest, WorkWakeUpFiresOnSubmission) {
+  std::atomic<int> wakeUps{0};
+  auto subscription = tasks_->onWork([&] { ++wakeUps; });
+  submit(R"({"type":"a"})");
+  // Told by the drain once the group is committed, before the answer (the
+  // store's own wake-up may add more, from its thread).
+  EXPECT_GE(wakeUps.load(), 1);
+  subscription.reset();
+  int seen = wakeUps;
+  submit(R"({"type":"a"})");
+  EXPECT_EQ(wakeUps.load(), seen) << "never after unsubscribing";
+}
+
+// The store's wake-ups are the store provider's objects: when it is swapped
+// they are dropped and taken from the new one, which then wakes the
+// orchestrator; when it goes, they go.
+TEST_F(TaskManagerTest, StoreWakeUpsFollowASwapOfTheStoreProvider) {
+  submit(R"({"type":"a"})");
+  submit(R"({"type":"a","capabilities":["python"]})");
+  EXPECT_EQ(store_->liveSubscriptions(), 2) << "one per queue";
+  auto swapped = std::make_shared<ClockedStore>(realStore_, clock_);
+  harness_->provideFake<store::Store>(swapped, "storage_sqlite");
+  EXPECT_EQ(store_->liveSubscriptions(), 0) << "the old provider's wake-ups are dropped";
+  EXPECT_EQ(swapped->liveSubscriptions(), 2);
+  std::atomic<int> wakeUps{0};
+  auto subscription = tasks_->onWork([&] { ++wakeUps; });
+  // Work that another node queued: only the store can tell.
+  ASSERT_TRUE(realStore_->enqueue({queueFor({"python"}), "{}", 5, 0, {}, "elsewhere"}).ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (wakeUps == 0 && std::chrono::steady_clock::now() < deadline)  // the store's notifier thread
+    std::this_thread::sleep_for(milliseconds(1));
+  EXPECT_GT(wakeUps.load(), 0);
+  ASSERT_TRUE(harness_->withdrawFake<store::Store>("storage_sqlite"));
+  EXPECT_EQ(swapped->liveSubscriptions(), 0);
+}
+
+class AgingTest : public TaskManagerTest {
+ protected:
+  ConfigNode config() override { return hive::testing::configFromPairs({{"aging", "1s"}}); }
+};
+
+// A task that waits gains one priority level per aging period, so that a
+// stream of higher priorities cannot starve it.
+TEST_F(AgingTest, AWaitingTaskGainsAPriorityLevelPerPeriod) {
+  std::string id = submit(R"({"type":"a","priority":1})");
+  advance(milliseconds(900));
+  EXPECT_EQ(task(id).at("effective_priority").as_int64(), 1);
+  sweep();
+  EXPECT_EQ(task(id).at("effective_priority").as_int64(), 2);
+  sweep();
+  EXPECT_EQ(task(id).at("effective_priority").as_int64(), 3);
+  submit(R"({"type":"a","priority":2})");
+  auto claimed = claim("agent-1", {}, 1);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].taskId, id) << "the aged task goes first";
+}
+
+}  // namespace
+}  // namespace hive::task_manager::testing

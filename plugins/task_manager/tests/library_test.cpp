@@ -1,0 +1,90 @@
+// task_manager as the kernel loads it: the real .so through the SDK loader,
+// on the real storage_sqlite .so and the system clock.
+#include <boost/json.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "hive/services/http.hpp"
+#include "hive/services/store.hpp"
+#include "hive/services/tasks.hpp"
+#include "hive/testing/harness.hpp"
+
+namespace hive::task_manager {
+namespace {
+
+using hive::testing::PluginHarness;
+
+TEST(TaskManagerLibrary, ServesTasksFromTheLoadedLibrary) {
+  auto store = PluginHarness::loadLibrary(STORAGE_SQLITE_PLUGIN);
+  ASSERT_TRUE(store.ok()) << store.status().toString();
+  ASSERT_TRUE((*store)->start().ok());
+  auto leases = (*store)->services().lookup(store::Store::kServiceId);
+  ASSERT_EQ(leases.size(), 1u);
+  auto manager = PluginHarness::loadLibrary(TASK_MANAGER_PLUGIN);
+  ASSERT_TRUE(manager.ok()) << manager.status().toString();
+  ASSERT_STREQ((*manager)->manifest()->name, "task_manager");
+  (*manager)->provideFake<store::Store>(std::static_pointer_cast<store::Store>(leases[0].service),
+                                        "storage_sqlite");
+  Status started = (*manager)->start();
+  ASSERT_TRUE(started.ok()) << started.toString();
+  auto routes = (*manager)->services().get<http::RouteProvider>();
+  ASSERT_TRUE(routes.ok());
+  http::Request request;
+  request.method = "POST";
+  request.path = "/api/v2/tasks";
+  request.body = R"({"type":"build","capabilities":["go"]})";
+  http::Response created;
+  (*routes)->serve("tasks.submit", std::move(request), [&](http::Response r) { created = std::move(r); });
+  (*manager)->runPending();
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto id = std::string(boost::json::parse(created.body).as_object().at("id").as_string());
+  auto tasks = (*manager)->services().get<tasks::TaskService>();
+  ASSERT_TRUE(tasks.ok());
+  auto claimed = (*tasks)->claim("agent-1", {"go"}, 5);
+  ASSERT_TRUE(claimed.ok()) << claimed.status().toString();
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ((*claimed)[0].taskId, id);
+  EXPECT_TRUE((*tasks)->succeeded(id, (*claimed)[0].leaseToken, R"({"ok":true})").ok());
+  *routes = {};
+  *tasks = {};
+  manager->reset();
+}
+
+TEST(TaskManagerConfig, RetentionValuesAreChecked) {
+  auto manager = PluginHarness::loadLibrary(TASK_MANAGER_PLUGIN);
+  ASSERT_TRUE(manager.ok()) << manager.status().toString();
+  auto section = hive::testing::configFromPairs({{"retention", "0s"}, {"retention_batch", "5000"}});
+  auto byType = ConfigNode::map();
+  byType.set("x", ConfigNode::scalar("soon"));
+  section.set("retention_by_type", std::move(byType));
+  (*manager)->setConfig(section);
+  auto diagnostics = (*manager)->configure();
+  std::string text = diagnostics.toString();
+  EXPECT_THAT(text, ::testing::HasSubstr("'retention': must be between 1s"));
+  EXPECT_THAT(text, ::testing::HasSubstr("'retention_batch': must be between 1 and 1000"));
+  EXPECT_THAT(text, ::testing::HasSubstr("'x'"));
+}
+
+// Each bad value named with its place in the file, the others still read.
+TEST(TaskManagerConfig, BadValuesAreReportedWithTheirLocation) {
+  auto manager = PluginHarness::loadLibrary(TASK_MANAGER_PLUGIN);
+  ASSERT_TRUE(manager.ok()) << manager.status().toString();
+  auto section = ConfigNode::map();
+  section.set("retry_base", ConfigNode::scalar("2s", {"hive.yaml", 12, 15}));
+  section.set("retry_max", ConfigNode::scalar("1s", {"hive.yaml", 13, 14}));
+  section.set("claim_lease", ConfigNode::scalar("10ms", {"hive.yaml", 14, 16}));
+  section.set("max_payload_bytes", ConfigNode::scalar("12", {"hive.yaml", 15, 22}));
+  section.set("sweep_perod", ConfigNode::scalar("1s", {"hive.yaml", 16, 3}));
+  (*manager)->setConfig(section);
+  std::string text = (*manager)->configure().toString();
+  EXPECT_THAT(text, ::testing::HasSubstr("hive.yaml:13:14"));
+  EXPECT_THAT(text, ::testing::HasSubstr("'retry_max': must not be shorter than retry_base"));
+  EXPECT_THAT(text, ::testing::HasSubstr("hive.yaml:14:16"));
+  EXPECT_THAT(text, ::testing::HasSubstr("'claim_lease': must be between 100ms and 24h"));
+  EXPECT_THAT(text, ::testing::HasSubstr("'max_payload_bytes': must be between 1024 and 16777216"));
+  EXPECT_THAT(text, ::testing::HasSubstr("unknown key 'sweep_perod' (did you mean 'sweep_period'?)"));
+  EXPECT_FALSE((*manager)->start().ok()) << "a plugin with a bad config is not started";
+}
+
+}  // namespace
+}  // namespace hive::task_manager

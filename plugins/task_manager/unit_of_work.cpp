@@ -1,0 +1,61 @@
+#include "unit_of_work.hpp"
+
+#include "json.hpp"
+#include "records.hpp"
+
+namespace hive::task_manager {
+
+Status Outbox::record(store::Transaction& tx, const Task& task, const std::string& event) {
+  if (task.storedStatus != task.status) {
+    if (task.storedStatus) --counts_[*task.storedStatus];
+    ++counts_[task.status];
+  }
+  std::string body = eventJson(event, task);
+  auto appended = tx.append(kEventLog, event, body);
+  if (!appended.ok()) return appended.status();
+  events_.push_back({task.id, std::move(body)});
+  if (isTerminal(task.status)) settled_.push_back({task.id, task.status});
+  return okStatus();
+}
+
+Status Outbox::save(store::Transaction& tx, const Task& task, std::uint64_t version,
+                    const std::string& event) {
+  auto put = tx.put(kTasks, toDocument(task), version);
+  if (!put.ok()) return put.status();
+  return record(tx, task, event);
+}
+
+Status Outbox::writeCounts(store::Transaction& tx) {
+  for (const auto& [status, delta] : counts_)
+    if (delta != 0) HIVE_TRY(tx.addToCounter(statusCounter(status), delta));
+  return okStatus();
+}
+
+Status UnitOfWork::open() {
+  auto store = store_.lease();
+  if (!store) return unavailable("no hive.store/1 provider is running");
+  HIVE_TRY(declareRecords(*store));
+  open_ = true;
+  return okStatus();
+}
+
+Result<ServiceRef<store::Store>> UnitOfWork::store() {
+  if (!open_) return unavailable("task_manager is not running");
+  auto ref = store_.lease();
+  if (!ref) return unavailable("no hive.store/1 provider is running");
+  return ref;
+}
+
+Result<std::vector<Settled>> UnitOfWork::run(const Work& work) {
+  auto store = HIVE_TRY(this->store());
+  Outbox outbox;
+  HIVE_TRY(store->transact([&](store::Transaction& tx) {
+    outbox = Outbox{};
+    HIVE_TRY(work(tx, outbox));
+    return outbox.writeCounts(tx);
+  }));
+  if (open_) publisher_->publish(outbox.events_);
+  return std::move(outbox.settled_);
+}
+
+}  // namespace hive::task_manager

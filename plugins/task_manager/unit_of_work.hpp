@@ -1,0 +1,77 @@
+// The unit of work: one store transaction and its outbox. What a transaction
+// changes about tasks is recorded in the outbox as it goes (the event of each
+// change, in the durable log in the same transaction; the changes of the counts
+// by status); after the commit the events go to the publisher, and the caller
+// gets back which tasks reached a terminal state. What follows from that (the
+// tasks that depend on them) is the caller's business: this class knows no
+// dependency rule.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hive/services.hpp"
+#include "hive/services/store.hpp"
+#include "publisher.hpp"
+#include "task_model.hpp"
+
+namespace hive::task_manager {
+
+// A task that reached a terminal state in a committed unit of work.
+struct Settled {
+  std::string taskId;
+  TaskStatus status;
+};
+
+class Outbox {
+ public:
+  // Records a state change of `task` in the durable event log (same
+  // transaction) and for publication after commit.
+  Status record(store::Transaction& tx, const Task& task, const std::string& event);
+  // Writes `task` at `version`, then record()s it.
+  Status save(store::Transaction& tx, const Task& task, std::uint64_t version, const std::string& event);
+  // A task deleted (retention): its status no longer counts.
+  void forget(TaskStatus status) { --counts_[status]; }
+
+ private:
+  friend class UnitOfWork;
+  // Changes of the counts by status, written once at the end of the unit of
+  // work (a group of 50 submissions is one counter update, not 50).
+  Status writeCounts(store::Transaction& tx);
+
+  std::vector<TaskEvent> events_;
+  std::vector<Settled> settled_;
+  std::map<TaskStatus, std::int64_t> counts_;
+};
+
+class UnitOfWork {
+ public:
+  UnitOfWork(ServiceHandle<store::Store> store, std::shared_ptr<EventPublisher> publisher)
+      : store_(std::move(store)), publisher_(std::move(publisher)) {}
+
+  // Declares the collections; after it, work runs.
+  Status open();
+  // After this every call fails with kUnavailable.
+  void close() { open_ = false; }
+  bool isOpen() const { return open_; }
+
+  // The store, for reads and for what is not a change of a task.
+  Result<ServiceRef<store::Store>> store();
+
+  using Work = std::function<Status(store::Transaction&, Outbox&)>;
+  // Runs `work` in one transaction (again from an empty outbox when the store
+  // retries it); after the commit, publishes its events and returns the tasks
+  // that settled. Nothing is published when it fails.
+  Result<std::vector<Settled>> run(const Work& work);
+
+ private:
+  ServiceHandle<store::Store> store_;
+  std::shared_ptr<EventPublisher> publisher_;
+  std::atomic<bool> open_{false};
+};
+
+}  // namespace hive::task_manager
