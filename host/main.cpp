@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "hive/version.h"
+#include "host/auth_command.hpp"
 #include "host/catalog.hpp"
 #include "host/config/kernel_config.hpp"
 #include "host/control_socket.hpp"
@@ -466,6 +467,27 @@ int main(int argc, char** argv) {
 
   auto* versionCmd = app.add_subcommand("version", "Print versions");
 
+  // hive auth keys ...: host/auth_command.hpp (works whether or not a hive runs).
+  AuthKeyOptions authKey;
+  authKey.configPath = "config/hive.yaml";
+  auto* authCmd = app.add_subcommand("auth", "API keys of the security_manager plugin");
+  authCmd->require_subcommand(1);
+  auto* keysCmd = authCmd->add_subcommand("keys", "Create, list and revoke API keys");
+  keysCmd->require_subcommand(1);
+  auto* keyCreateCmd = keysCmd->add_subcommand("create", "Create a key; prints it once, alone on its line");
+  keyCreateCmd->add_option("--name", authKey.name, "What the key is for")->required();
+  keyCreateCmd->add_option("--role", authKey.role, "admin, operator, submitter, agent, viewer or a custom role")
+      ->required();
+  keyCreateCmd->add_option("--tenant", authKey.tenant, "Tenant the key acts for");
+  keyCreateCmd->add_option("--project", authKey.project, "Project the key is scoped to");
+  keyCreateCmd->add_option("--agent", authKey.agent, "Role agent: the agent name (default: --name)");
+  keyCreateCmd->add_option("--expires", authKey.expires, "Lifetime: 3600s, 90m, 12h, 30d (default: never)");
+  auto* keyListCmd = keysCmd->add_subcommand("list", "List keys (never their secrets)");
+  auto* keyRevokeCmd = keysCmd->add_subcommand("revoke", "Revoke a key");
+  keyRevokeCmd->add_option("id", authKey.id, "Key id (the hex between hive_ and the second _)")->required();
+  for (auto* command : {keyCreateCmd, keyListCmd, keyRevokeCmd})
+    command->add_option("-c,--config", authKey.configPath, "Configuration file")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   if (runCmd->parsed()) return runCommand(run);
@@ -480,5 +502,8 @@ int main(int argc, char** argv) {
   if (keygenCmd->parsed()) return keygenCommand(keygenPath);
   if (signCmd->parsed()) return signCommand(signKey, signPlugins);
   if (versionCmd->parsed()) return versionCommand();
+  if (keyCreateCmd->parsed()) return authKeysCommand(AuthKeyAction::kCreate, authKey);
+  if (keyListCmd->parsed()) return authKeysCommand(AuthKeyAction::kList, authKey);
+  if (keyRevokeCmd->parsed()) return authKeysCommand(AuthKeyAction::kRevoke, authKey);
   return 0;
 }

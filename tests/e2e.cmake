@@ -130,3 +130,13 @@ if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/monitoring_engine/CMakeLi
   set_tests_properties(e2e_monitoring_readiness PROPERTIES LABELS "e2e;postgres;redis;monitoring" TIMEOUT 600
     RUN_SERIAL TRUE)
 endif()
+
+# HTTPS and WSS on the api listener: curl --cacert, a WebSocket over WSS,
+# openssl s_client -tls1/-tls1_1 refused, mTLS, certificate rotation in place
+# and by config change (SIGHUP) while a client keeps sending: no request fails.
+# Certificates from the openssl CLI. tests/e2e/api_tls_e2e.py --help.
+if(EXISTS ${PROJECT_SOURCE_DIR}/plugins/api/CMakeLists.txt)
+  add_test(NAME e2e_api_tls COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/api_tls_e2e.py
+    --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
+  set_tests_properties(e2e_api_tls PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
+endif()

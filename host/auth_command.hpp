@@ -1,0 +1,31 @@
+// `hive auth keys create|list|revoke`: API keys of the security_manager plugin
+// from the command line, whether or not a hive runs on the config.
+//
+// It starts, in this process, the config's security_manager and the plugins
+// providing what it requires (its store), nothing else (no api, no listener),
+// and calls security_manager's own key routes through hive.routes/1: the same
+// code, checks and store as POST /api/v2/security/keys. So what it writes is in
+// the store that every node reads; a running hive (this one or another node)
+// picks a change up within security_manager's refresh_interval. Authority is
+// the file system's: whoever can read the config and reach its store can mint
+// keys, which is how the first admin key is made.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace hive::host {
+
+struct AuthKeyOptions {
+  std::string configPath;
+  std::string name, role, tenant, project, agent, expires;  // create
+  std::string id;                                             // revoke
+};
+
+enum class AuthKeyAction { kCreate, kList, kRevoke };
+
+// Prints the result on stdout (create: the key alone on its line) and errors
+// on stderr; returns the process exit code.
+int authKeysCommand(AuthKeyAction action, const AuthKeyOptions& options);
+
+}  // namespace hive::host

@@ -1,0 +1,380 @@
+#!/usr/bin/python3
+"""End to end: security_manager in the real `hive` with every in-tree plugin
+that starts on SQLite, the api listening on 0.0.0.0 (allowed because a
+hive.auth/1 provider runs).
+
+Checks, in order:
+  1. `hive auth keys create` makes the first admin key while no hive runs
+     (the key alone on stdout).
+  2. hive starts on 0.0.0.0; /livez, /readyz, /health answer without a key;
+     every other route answers 401 problem+json with WWW-Authenticate when no
+     or a bad key is sent, from loopback too (no implicit trust).
+  3. The route table: every HTTP route of GET /api/v2/openapi.json names a
+     permission (x-hive-permission) unless it is /livez, /readyz or /health.
+  4. The RBAC matrix: a key per built-in role (made over the API), then every
+     route x every role: 403 when the role lacks the route's permission
+     (GET /api/v2/security/roles), otherwise anything but 401/403.
+  5. WebSocket routes: /api/v2/agents/connect upgrades with an agent key and
+     refuses a viewer key (403) and no key (401); /api/v2/ws needs events:read.
+  6. Keys made and revoked by the CLI while hive runs apply within
+     refresh_interval; a revocation over the API applies at once; listing never
+     shows a secret.
+  7. No secret leaks: no key's secret appears in any file of the data
+     directory (SQLite database and WAL included), in hive's log or in the
+     CLI's stderr.
+  8. SIGTERM: exit status 0, no sanitizer report.
+
+    security_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins [--keep]
+
+Exit status 0 when every check passed.
+"""
+import argparse
+import glob
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+PUBLIC = {"/livez", "/readyz", "/health"}
+# Everything in-tree that runs on SQLite without a server of its own.
+WANTED = ("storage_sqlite", "communication_engine", "security_manager", "api", "task_manager", "orchestrator",
+          "task_execution_engine", "monitoring_engine", "workflow_engine")
+ROLES = ("admin", "operator", "submitter", "agent", "viewer")
+REFRESH_S = 0.5
+
+failures = []
+
+
+def say(*parts):
+    print("security:", *parts, flush=True)
+
+
+def check(condition, what):
+    if not condition:
+        failures.append(what)
+        say("FAIL:", what)
+    return condition
+
+
+def sanitizer_env():
+    env = dict(os.environ)
+    options = [o for o in env.get("ASAN_OPTIONS", "").split(":") if o]
+    if not any(o.startswith("intercept_tls_get_addr=") for o in options):
+        options.append("intercept_tls_get_addr=0")
+    env["ASAN_OPTIONS"] = ":".join(options)
+    return env
+
+
+class Client:
+    def __init__(self, port):
+        self.port = port
+        self.connection = None
+
+    def request(self, method, path, key=None, body=None, headers=None):
+        h = dict(headers or {})
+        if key is not None:
+            h["Authorization"] = "Bearer " + key
+        data = None
+        if body is not None:
+            data = body if isinstance(body, str) else json.dumps(body)
+            h["Content-Type"] = "application/json"
+        for attempt in range(2):
+            try:
+                if self.connection is None:
+                    self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                self.connection.request(method, path, body=data, headers=h)
+                response = self.connection.getresponse()
+                text = response.read()
+                if (response.getheader("Connection") or "").lower() == "close":
+                    self.close()
+                return response.status, {k.lower(): v for k, v in response.getheaders()}, text
+            except (OSError, http.client.HTTPException):
+                self.close()
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def upgrade(port, path, key, protocol):
+    """The status of a WebSocket upgrade request (101 when accepted)."""
+    lines = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade",
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
+             "Sec-WebSocket-Protocol: " + protocol]
+    if key:
+        lines.append("Authorization: Bearer " + key)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        head = s.recv(4096).decode(errors="replace")
+    return int(head.split(" ", 2)[1])
+
+
+class Hive:
+    def __init__(self, args, workdir):
+        self.args = args
+        self.workdir = workdir
+        self.plugins = os.path.join(workdir, "plugins")
+        self.data = os.path.join(workdir, "data")
+        self.config = os.path.join(workdir, "hive.yaml")
+        self.log_path = os.path.join(workdir, "hive.log")
+        self.cli_errors = []  # every CLI stderr, for the leak check
+        self.process = None
+        self.port = None
+        os.makedirs(self.plugins)
+        self.present = []
+        for name in WANTED:
+            files = glob.glob(os.path.join(args.plugins, name + "-*.so"))
+            if not files:
+                if name in ("storage_sqlite", "security_manager", "api", "task_manager"):
+                    raise SystemExit("security: no %s-*.so in %s" % (name, args.plugins))
+                continue
+            for path in files:
+                shutil.copy(path, self.plugins)
+            self.present.append(name)
+        sections = {
+            "api": "    config:\n      listen: 0.0.0.0:0\n      allow_insecure: true\n      access_log: true\n",
+            "security_manager": "    config:\n      refresh_interval: %dms\n" % int(REFRESH_S * 1000),
+            "task_execution_engine": "    config:\n      agents: []\n",
+        }
+        text = "hive:\n  plugin_dirs: [%s]\n  data_dir: %s\n  control_socket: %s\n  log_level: info\n" % (
+            self.plugins, self.data, os.path.join(workdir, "hive.sock"))
+        text += "plugins:\n"
+        for name in self.present:
+            text += "  %s:\n" % name + sections.get(name, "    config: {}\n")
+        with open(self.config, "w") as f:
+            f.write(text)
+
+    def cli(self, *arguments):
+        done = subprocess.run([self.args.hive, "auth", "keys"] + list(arguments) + ["-c", self.config],
+                              capture_output=True, text=True, timeout=120, env=sanitizer_env())
+        self.cli_errors.append(done.stderr)
+        return done
+
+    def start(self, timeout=120):
+        self.log = open(self.log_path, "ab")
+        self.process = subprocess.Popen([self.args.hive, "run", "-c", self.config], stdout=self.log,
+                                        stderr=subprocess.STDOUT, env=sanitizer_env())
+        port_file = os.path.join(self.data, "api", "port")
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit("security: hive exited with %s; see %s" % (self.process.returncode, self.log_path))
+            if self.port is None and os.path.exists(port_file):
+                with open(port_file) as f:
+                    text = f.read().strip()
+                self.port = int(text) if text.isdigit() else None
+            if self.port is not None:
+                try:
+                    if Client(self.port).request("GET", "/readyz")[0] == 200:
+                        return
+                except (OSError, http.client.HTTPException):
+                    pass
+            time.sleep(0.1)
+        raise SystemExit("security: hive not ready within %d s; see %s" % (timeout, self.log_path))
+
+    def log_text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+def concrete(path):
+    return re.sub(r"\{[^}]+\}", "x-none", path)
+
+
+def until(condition, limit=10.0):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hive", required=True)
+    parser.add_argument("--plugins", required=True)
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="hive-security-e2e-")
+    hive = Hive(args, workdir)
+    keys = []  # every key made, for the leak check
+    try:
+        # 1. The first admin key, while no hive runs.
+        made = hive.cli("create", "--name", "root", "--role", "admin")
+        check(made.returncode == 0, "CLI create without a running hive: %s" % made.stderr[-500:])
+        lines = made.stdout.splitlines()
+        check(len(lines) == 1 and re.fullmatch(r"hive_[0-9a-f]{16}_[0-9a-f]{64}", lines[0] if lines else ""),
+              "the key alone on its line: %r" % made.stdout)
+        admin = lines[0]
+        keys.append(admin)
+        bad = hive.cli("create", "--name", "x", "--role", "root")
+        check(bad.returncode == 2 and "role" in bad.stderr, "CLI with an unknown role: %s" % bad.stderr[-300:])
+
+        # 2. hive on 0.0.0.0; public routes public, everything else 401.
+        hive.start()
+        say("hive on 0.0.0.0:%d with %s" % (hive.port, ", ".join(hive.present)))
+        api = Client(hive.port)
+        for path in sorted(PUBLIC):
+            check(api.request("GET", path)[0] == 200, "GET %s without a key is 200" % path)
+        for key in (None, "hive_0000000000000000_" + "0" * 64, "garbage", admin[:-1] + "x"):
+            status, headers, text = api.request("GET", "/api/v2/tasks", key=key)
+            check(status == 401, "GET /api/v2/tasks with key %r: 401, got %d" % (key and key[:12], status))
+            check(headers.get("content-type") == "application/problem+json", "401 is problem+json")
+            check(headers.get("www-authenticate", "").startswith("Bearer"), "401 has WWW-Authenticate")
+        status, _, text = api.request("GET", "/api/v2/openapi.json", key=admin)
+        check(status == 200, "openapi.json with the admin key: %d" % status)
+        document = json.loads(text)
+
+        # 3. Every route names a permission unless public.
+        routes = []
+        for path, item in document["paths"].items():
+            for method, operation in item.items():
+                permission = operation.get("x-hive-permission", "")
+                routes.append((method.upper(), path, permission))
+                if not permission:
+                    check(path in PUBLIC, "%s %s has no permission and is not public" % (method.upper(), path))
+                else:
+                    check(re.fullmatch(r"[a-z][a-z0-9_]*:[a-z][a-z0-9_]*", permission) is not None,
+                          "%s %s: permission %r is resource:action" % (method.upper(), path, permission))
+        say("%d HTTP routes" % len(routes))
+
+        # 4. The RBAC matrix, from the live route table and the live role table.
+        status, _, text = api.request("GET", "/api/v2/security/roles", key=admin)
+        roles = json.loads(text)["roles"]
+        role_keys = {}
+        for role in ROLES:
+            status, headers, text = api.request("POST", "/api/v2/security/keys", key=admin,
+                                                body={"name": "matrix-" + role, "role": role})
+            check(status == 201, "create a %s key over the API: %d %s" % (role, status, text[:200]))
+            check(headers.get("cache-control") == "no-store", "the key's answer is not cacheable")
+            role_keys[role] = json.loads(text)["key"]
+            keys.append(role_keys[role])
+
+        def grants(role, permission):
+            granted = roles[role]
+            return "*" in granted or permission in granted or permission.split(":")[0] + ":*" in granted
+
+        cells = denied = 0
+        for method, path, permission in routes:
+            if not permission or path == "/api/v2/admin/plugins/{name}/reload":
+                continue  # public; a reload of "x-none" is the same 404 as any unknown plugin below
+            for role in ROLES:
+                body = "{}" if method in ("POST", "PUT", "PATCH") else None
+                status = api.request(method, concrete(path), key=role_keys[role], body=body)[0]
+                cells += 1
+                if grants(role, permission):
+                    check(status not in (401, 403), "%s %s as %s (%s granted): %d" % (method, path, role,
+                                                                                      permission, status))
+                else:
+                    denied += 1
+                    check(status == 403, "%s %s as %s (lacks %s): 403, got %d" % (method, path, role, permission,
+                                                                                  status))
+        for role in ROLES:
+            status = api.request("POST", "/api/v2/admin/plugins/x-none/reload", key=role_keys[role])[0]
+            expected = grants(role, "admin:write")
+            check((status == 404) if expected else (status == 403), "reload of an unknown plugin as %s: %d" %
+                  (role, status))
+        say("RBAC matrix: %d cells, %d of them refused (403)" % (cells, denied))
+
+        # 5. WebSocket routes.
+        if "orchestrator" in hive.present:
+            check(upgrade(hive.port, "/api/v2/agents/connect", role_keys["agent"], "hive.agent.v1") == 101,
+                  "an agent key opens /api/v2/agents/connect")
+            check(upgrade(hive.port, "/api/v2/agents/connect", role_keys["viewer"], "hive.agent.v1") == 403,
+                  "a viewer key is refused on /api/v2/agents/connect")
+            check(upgrade(hive.port, "/api/v2/agents/connect", None, "hive.agent.v1") == 401,
+                  "no key is refused on /api/v2/agents/connect")
+        check(upgrade(hive.port, "/api/v2/ws", role_keys["viewer"], "hive.v1") == 101, "a viewer follows /api/v2/ws")
+        check(upgrade(hive.port, "/api/v2/ws", role_keys["agent"], "hive.v1") == 403, "an agent key may not")
+        check(upgrade(hive.port, "/api/v2/ws", None, "hive.v1") == 401, "nobody may, anonymously")
+
+        # 6. The CLI against the running hive's store; revocation over the API.
+        made = hive.cli("create", "--name", "ci", "--role", "submitter", "--expires", "30d")
+        check(made.returncode == 0, "CLI create while hive runs: %s" % made.stderr[-500:])
+        submitter = made.stdout.strip()
+        keys.append(submitter)
+        started = time.time()
+        check(until(lambda: api.request("GET", "/api/v2/tasks", key=submitter)[0] == 200),
+              "a CLI-made key works on the running hive")
+        say("CLI key accepted after %.2f s (refresh_interval %.1f s)" % (time.time() - started, REFRESH_S))
+        submitter_id = submitter.split("_")[1]
+        listed = hive.cli("list")
+        check(listed.returncode == 0 and submitter_id in listed.stdout, "CLI list shows the key")
+        check(submitter.split("_")[2] not in listed.stdout, "CLI list shows no secret")
+        revoked = hive.cli("revoke", submitter_id)
+        check(revoked.returncode == 0, "CLI revoke: %s" % revoked.stderr[-300:])
+        started = time.time()
+        check(until(lambda: api.request("GET", "/api/v2/tasks", key=submitter)[0] == 401),
+              "a CLI revocation applies to the running hive")
+        say("CLI revocation applied after %.2f s" % (time.time() - started))
+        check(hive.cli("revoke", "0123456789abcdef").returncode != 0, "CLI revoke of an unknown id fails")
+
+        viewer_id = role_keys["viewer"].split("_")[1]
+        check(api.request("DELETE", "/api/v2/security/keys/" + viewer_id, key=admin)[0] == 204, "API revoke")
+        check(api.request("GET", "/api/v2/tasks", key=role_keys["viewer"])[0] == 401,
+              "an API revocation applies at once")
+        status, _, text = api.request("GET", "/api/v2/security/keys", key=admin)
+        listing = text.decode()
+        check(status == 200 and viewer_id in listing, "GET /api/v2/security/keys lists the keys")
+        for key in keys:
+            check(key.split("_")[2] not in listing, "the listing holds no secret")
+
+        # 8. A clean stop.
+        code = hive.stop()
+        check(code == 0, "hive exits 0 on SIGTERM, got %s" % code)
+        log = hive.log_text()
+        report = re.search(r"(ERROR: \w+Sanitizer|runtime error:).*", log)
+        check(report is None, "no sanitizer report: %s" % (report.group(0)[:300] if report else ""))
+
+        # 7. No secret anywhere it could have been written.
+        secrets = [key.split("_")[2] for key in keys]
+        places = [("hive.log", log.encode())] + [("CLI stderr", e.encode()) for e in hive.cli_errors]
+        for root, _, files in os.walk(hive.data):
+            for name in files:
+                path = os.path.join(root, name)
+                with open(path, "rb") as f:
+                    places.append((path, f.read()))
+        scanned = 0
+        for where, content in places:
+            scanned += len(content)
+            for secret in secrets:
+                check(secret.encode() not in content, "secret %s... found in %s" % (secret[:6], where))
+        check(any(b"security_keys" in content for _, content in places), "the keys are in the data directory")
+        say("no secret in %d bytes of data directory, log and CLI output (%d files)" % (scanned, len(places)))
+    finally:
+        hive.stop()
+        if failures:
+            say("work directory kept: %s" % workdir)
+        elif not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if failures:
+        say("%d check(s) failed" % len(failures))
+        return 1
+    say("all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
