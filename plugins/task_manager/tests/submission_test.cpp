@@ -238,3 +238,28 @@ TEST_F(TaskManagerTest, StatsCountEveryStatusChangeWithoutListing) {
 
 }  // namespace
 }  // namespace hive::task_manager::testing
+
+namespace hive::task_manager::testing {
+namespace {
+
+class LimitsTest : public TaskManagerTest {
+ protected:
+  ConfigNode config() override {
+    return hive::testing::configFromPairs(
+        {{"max_attempts_limit", "2"}, {"max_timeout", "60s"}, {"max_payload_bytes", "1024"}});
+  }
+};
+
+// The limits a submission is checked against are the configured ones (they
+// were the defaults whatever the configuration said).
+TEST_F(LimitsTest, SubmissionsAreCheckedAgainstTheConfiguredLimits) {
+  EXPECT_EQ(call("POST", "/api/v2/tasks", R"({"type":"a","max_attempts":3})").status, 422);
+  EXPECT_EQ(call("POST", "/api/v2/tasks", R"({"type":"a","timeout_seconds":61})").status, 422);
+  auto large = call("POST", "/api/v2/tasks", R"({"type":"a","payload":")" + std::string(1100, 'x') + R"("})");
+  EXPECT_EQ(large.status, 422) << large.body;
+  EXPECT_THAT(large.body, ::testing::HasSubstr("/payload"));
+  submit(R"({"type":"a","max_attempts":2,"timeout_seconds":60,"payload":"small"})");
+}
+
+}  // namespace
+}  // namespace hive::task_manager::testing
