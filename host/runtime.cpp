@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/asio/deadline_timer.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -88,6 +89,12 @@ void instantiateLentServices(asio::io_context& io, hive::Logger& log) {
   {
     asio::system_timer timer(io);
     timer.expires_after(std::chrono::seconds(1));
+    timer.cancel();
+  }
+  {
+    // Asio's TLS streams queue their reads and writes on these (the api's HTTPS).
+    asio::deadline_timer timer(io);
+    timer.expires_from_now(boost::posix_time::seconds(1));
     timer.cancel();
   }
   { asio::strand<asio::io_context::executor_type> strand(io.get_executor()); }

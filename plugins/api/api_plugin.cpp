@@ -43,6 +43,12 @@ Status ApiPlugin::begin(int inheritedFd) {
                               "security_manager (listed before api under plugins:, after its store) or "
                               "listen on 127.0.0.1");
   }
+  if (!isLoopback(settings_.address) && !settings_.tls.enabled() && !settings_.allowInsecure) {
+    if (inheritedFd >= 0) ::close(inheritedFd);
+    return failedPrecondition("refusing plain HTTP on " + settings_.address +
+                              ", a non-loopback address: configure tls (cert_file, key_file), or set "
+                              "allow_insecure: true when a proxy in front terminates TLS");
+  }
   if (!isLoopback(settings_.address)) dispatcher_.requireAuthenticator();
   stopped_ = false;
   kernelRoutes_->work().accept();

@@ -1,7 +1,10 @@
 #include "config.hpp"
 
 #include <charconv>
+#include <filesystem>
 #include <limits>
+
+#include "tls.hpp"
 
 namespace hive::api {
 namespace {
@@ -47,6 +50,44 @@ std::chrono::milliseconds readDuration(ConfigReader& reader, const char* key,
     return fallback;
   }
   return value;
+}
+
+// A path relative to the file the key is written in.
+std::string resolvePath(const std::string& path, const ConfigNode& node) {
+  std::filesystem::path value(path);
+  if (value.is_absolute() || node.location().file.empty()) return value.lexically_normal().string();
+  return (std::filesystem::path(node.location().file).parent_path() / value).lexically_normal().string();
+}
+
+void readTls(ConfigReader& reader, Settings& settings, Diagnostics& diagnostics) {
+  const ConfigNode& node = reader.child("tls");
+  ConfigReader tls(node, diagnostics);
+  auto& t = settings.tls;
+  auto path = [&](const char* key) {
+    std::string value = tls.get<std::string>(key, "");
+    return value.empty() ? value : resolvePath(value, tls.child(key));
+  };
+  t.certFile = path("cert_file");
+  t.keyFile = path("key_file");
+  t.clientCaFile = path("client_ca_file");
+  t.minVersion = tls.get<std::string>("min_version", t.minVersion);
+  t.ciphers = tls.get<std::string>("ciphers", t.ciphers);
+  t.reloadInterval = readDuration(tls, "reload_interval", t.reloadInterval);
+  std::size_t errors = diagnostics.errorCount();
+  if (t.minVersion != "1.2" && t.minVersion != "1.3")
+    tls.reject("min_version",
+               "expected 1.2 or 1.3 (older versions are not offered), got '" + t.minVersion + "'");
+  if (t.certFile.empty() != t.keyFile.empty())
+    tls.reject(t.certFile.empty() ? "key_file" : "cert_file", "cert_file and key_file go together");
+  if (!t.clientCaFile.empty() && t.certFile.empty())
+    tls.reject("client_ca_file", "client certificates need a server certificate (cert_file, key_file)");
+  tls.finish();
+  // The files must load now: a bad certificate is a config error, not a
+  // listener that fails every handshake.
+  if (t.enabled() && diagnostics.errorCount() == errors) {
+    if (Status loaded = checkTls(t); !loaded.ok())
+      diagnostics.error(node.location(), "'tls': " + loaded.message());
+  }
 }
 
 }  // namespace
@@ -123,6 +164,8 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
     }
     cors.finish();
   }
+  readTls(reader, settings, diagnostics);
+  settings.allowInsecure = reader.get<bool>("allow_insecure", false);
   settings.accessLog = reader.get<bool>("access_log", true);
   reader.finish();
   return settings;

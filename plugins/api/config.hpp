@@ -28,6 +28,24 @@ struct WebSocketLimits {
   std::size_t maxConnections = 10'000;
 };
 
+// HTTPS and WSS on the listener (tls.cpp). Paths are absolute (relative ones
+// are resolved against the directory of the config file).
+struct TlsSettings {
+  std::string certFile;            // PEM: the certificate, then its chain
+  std::string keyFile;             // PEM: its private key
+  std::string clientCaFile;        // PEM: when set, clients must present a certificate it signed (mTLS)
+  std::string minVersion = "1.2";  // "1.2" or "1.3"
+  // TLS 1.2 suites (TLS 1.3 ones are OpenSSL's defaults, all AEAD): forward
+  // secret AEAD only, Mozilla's "intermediate" list without DHE.
+  std::string ciphers =
+      "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+      "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+  // How often, at most, a new connection makes the files be looked at again
+  // (inode, size, mtime); changed files are loaded for the connections after.
+  std::chrono::milliseconds reloadInterval{1'000};
+  bool enabled() const { return !certFile.empty(); }
+};
+
 struct Settings {
   std::string address = "127.0.0.1";
   std::uint16_t port = 8080;
@@ -45,6 +63,10 @@ struct Settings {
   std::size_t maxConnectionsPerAddress = 256;
   WebSocketLimits webSocket;
   std::vector<std::string> corsOrigins;  // exact origins, or "*"
+  TlsSettings tls;
+  // Plain HTTP on a non-loopback address: refused unless set (credentials
+  // and tasks would cross the network in clear).
+  bool allowInsecure = false;
   bool accessLog = true;
 };
 

@@ -11,12 +11,14 @@
 #include <optional>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
@@ -28,6 +30,7 @@
 #include "hive/asio.hpp"
 #include "request_head.hpp"
 #include "shared.hpp"
+#include "tls.hpp"
 #include "upgrade.hpp"
 #include "websocket.hpp"
 
@@ -47,6 +50,16 @@ using Socket = net::basic_stream_socket<tcp, Strand>;
 using Timer =
     net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>, Strand>;
 using Clock = std::chrono::steady_clock;
+
+// The TCP socket under either kind of session: timeouts cancel it, close() closes it.
+Socket& lowest(Socket& socket) { return socket; }
+tcp::socket& lowest(TlsStream& stream) { return stream.next_layer().socket(); }
+
+// An upgraded connection's stream for the WebSocket layer.
+WebSocketTransport transport(Socket&& socket) {
+  return WebSocketTransport(beast::tcp_stream(tcp::socket(std::move(socket))));
+}
+WebSocketTransport transport(TlsStream&& stream) { return WebSocketTransport(std::move(stream)); }
 
 constexpr std::string_view kHubPath = "/api/v2/ws";
 constexpr auto kDrainGrace = std::chrono::seconds(1);
@@ -76,15 +89,21 @@ bool hasToken(std::string_view list, std::string_view token) {
 // What the listener decided about a new connection.
 enum class Admission { kServe, kTooManyConnections, kTooManyFromAddress };
 
-class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
+// Stream: Socket (plain HTTP) or TlsStream (HTTPS). The plain instantiation
+// is the code it was before TLS existed; the TLS one adds the handshake and
+// close_notify.
+template <typename Stream>
+class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession<Stream>> {
+  static constexpr bool kSecure = std::is_same_v<Stream, TlsStream>;
+
  public:
-  HttpSession(std::shared_ptr<Shared> shared, Socket socket, AddressSlot addressSlot)
+  HttpSession(std::shared_ptr<Shared> shared, Stream socket, Strand strand, AddressSlot addressSlot)
       : token_(std::move(shared)),
         socket_(std::move(socket)),
-        deadline_(socket_.get_executor()),
+        deadline_(std::move(strand)),
         addressSlot_(std::move(addressSlot)) {
     boost::system::error_code ignored;
-    auto remote = socket_.remote_endpoint(ignored);
+    auto remote = lowest(socket_).remote_endpoint(ignored);
     remote_ =
         ignored ? std::string("unknown") : remote.address().to_string() + ":" + std::to_string(remote.port());
     token_->httpConnections.fetch_add(1);
@@ -100,7 +119,21 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
   void start(Admission admission) {
-    registration_ = token_->add(weak_from_this());
+    registration_ = token_->add(this->weak_from_this());
+    if constexpr (kSecure) {
+      // Refusals (429, 503) are answers too: they need the handshake first.
+      expireAfter(settings().headerTimeout);
+      return socket_.async_handshake(
+          net::ssl::stream_base::server,
+          [self = this->shared_from_this(), admission](const boost::system::error_code& error) {
+            if (error) return self->close();
+            self->admitted(admission);
+          });
+    }
+    admitted(admission);
+  }
+
+  void admitted(Admission admission) {
     switch (admission) {
       case Admission::kTooManyConnections:
         return reject(503, "Service Unavailable", "too many connections, none of them idle; retry later");
@@ -115,19 +148,19 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
   // Connection (called from any thread)
   void drain() override {
-    net::post(socket_.get_executor(), [self = shared_from_this()] {
+    net::post(deadline_.get_executor(), [self = this->shared_from_this()] {
       if (self->waitingIdle_ && self->buffer_.size() == 0) {
         self->drainRestart_ = true;
         boost::system::error_code ignored;
-        self->socket_.cancel(ignored);
+        lowest(self->socket_).cancel(ignored);
       }
     });
   }
   void shutdown() override {
-    net::post(socket_.get_executor(), [self = shared_from_this()] { self->close(); });
+    net::post(deadline_.get_executor(), [self = this->shared_from_this()] { self->close(); });
   }
   void evictIfIdle() override {
-    net::post(socket_.get_executor(), [self = shared_from_this()] {
+    net::post(deadline_.get_executor(), [self = this->shared_from_this()] {
       // A request that started meanwhile is served; only a connection still
       // waiting with nothing read goes.
       if (self->waitingIdle_ && self->buffer_.size() == 0) self->close();
@@ -157,7 +190,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       return reject(431, "Request Header Fields Too Large", "the request head exceeds the limit");
     }
     waitingIdle_ = buffer_.size() == 0;
-    if (waitingIdle_ && idleKey_ == 0) idleKey_ = token_->markIdle(weak_from_this());
+    if (waitingIdle_ && idleKey_ == 0) idleKey_ = token_->markIdle(this->weak_from_this());
     if (waitingIdle_) {
       bool draining = token_->draining.load();
       if (token_->stopping.load()) return close();
@@ -173,7 +206,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     std::size_t room = settings().headerBytes - buffer_.size();
     socket_.async_read_some(
         buffer_.prepare(std::min<std::size_t>(room, 16 * 1024)),
-        [self = shared_from_this()](const boost::system::error_code& error, std::size_t n) {
+        [self = this->shared_from_this()](const boost::system::error_code& error, std::size_t n) {
           self->buffer_.commit(n);
           self->onHeadBytes(error);
         });
@@ -230,7 +263,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (transferEncoding) limitChunkMetadata(headLength);
     expireAfter(settings().bodyTimeout);
     bhttp::async_read(socket_, buffer_, *parser_,
-                      [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
+                      [self = this->shared_from_this()](const boost::system::error_code& error, std::size_t) {
                         self->onBody(error);
                       });
   }
@@ -307,9 +340,9 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void onRequest() {
     expireNever();
     dispatching_ = true;
-    auto executor = socket_.get_executor();
+    auto executor = deadline_.get_executor();
     token_->dispatcher.dispatch(exchange_, std::move(parser_->get().body()),
-                                [self = shared_from_this(), executor](http::Response response) {
+                                [self = this->shared_from_this(), executor](http::Response response) {
                                   // Inline when the provider answers on our strand (most do).
                                   net::dispatch(executor, [self, response = std::move(response)]() mutable {
                                     self->dispatching_ = false;
@@ -379,8 +412,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     expireNever();
     closed_ = true;  // the socket moves on; our timer must not touch it
     deadline_.cancel();
-    startWebSocket(token_.shared(), beast::tcp_stream(tcp::socket(std::move(socket_))), parser_->release(),
-                   std::move(upgrade));
+    startWebSocket(token_.shared(), transport(std::move(socket_)), parser_->release(), std::move(upgrade));
   }
 
   // A refusal before an exchange exists: a problem, then close.
@@ -405,15 +437,16 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     bool keep = keepAlive_ && !closeAfter_ && !token_->draining.load() && !token_->stopping.load();
     serialize(response, keep);
     expireAfter(settings().idleTimeout);
-    net::async_write(socket_, net::buffer(out_),
-                     [self = shared_from_this(), keep](const boost::system::error_code& error, std::size_t) {
-                       if (error) return self->close();
-                       if (!keep) return self->lingerClose();
-                       ++self->served_;
-                       self->exchange_ = Exchange{};
-                       self->parser_.reset();
-                       self->readHead();
-                     });
+    net::async_write(
+        socket_, net::buffer(out_),
+        [self = this->shared_from_this(), keep](const boost::system::error_code& error, std::size_t) {
+          if (error) return self->close();
+          if (!keep) return self->lingerClose();
+          ++self->served_;
+          self->exchange_ = Exchange{};
+          self->parser_.reset();
+          self->readHead();
+        });
   }
 
   // The response as it goes on the wire, into out_ (its capacity is reused).
@@ -452,17 +485,25 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   // Half-closes and discards what the client still sends for a moment, so
   // that our answer is not destroyed by a reset.
   void lingerClose() {
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
-    expireAfter(std::chrono::seconds(1));
-    buffer_.clear();
-    socket_.async_read_some(
-        buffer_.prepare(16 * 1024),
-        [self = shared_from_this()](const boost::system::error_code& error, std::size_t n) {
-          self->lingered_ += n;
-          if (error || self->lingered_ > kLingerBytes) return self->close();
-          self->lingerClose();
-        });
+    if constexpr (kSecure) {
+      // TLS says it with close_notify; the client's own ends the wait, or the
+      // deadline does.
+      expireAfter(std::chrono::seconds(1));
+      socket_.async_shutdown(
+          [self = this->shared_from_this()](const boost::system::error_code&) { self->close(); });
+    } else {
+      boost::system::error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_send, ignored);
+      expireAfter(std::chrono::seconds(1));
+      buffer_.clear();
+      socket_.async_read_some(
+          buffer_.prepare(16 * 1024),
+          [self = this->shared_from_this()](const boost::system::error_code& error, std::size_t n) {
+            self->lingered_ += n;
+            if (error || self->lingered_ > kLingerBytes) return self->close();
+            self->lingerClose();
+          });
+    }
   }
 
   // One deadline per connection, moved by the phase we are in (idle, head,
@@ -480,7 +521,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     timerArmed_ = true;
     timerAt_ = when;
     deadline_.expires_at(when);
-    deadline_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
+    deadline_.async_wait([self = this->shared_from_this()](const boost::system::error_code& error) {
       if (error) return;  // re-armed earlier, or closing
       self->timerArmed_ = false;
       if (self->closed_ || self->expiry_ == Clock::time_point::max()) return;
@@ -489,7 +530,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       if (self->timedOut_) return self->close();
       self->timedOut_ = true;
       boost::system::error_code ignored;
-      self->socket_.cancel(ignored);
+      lowest(self->socket_).cancel(ignored);
       self->arm(Clock::now() + kCancelGrace);
     });
   }
@@ -499,12 +540,12 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     closed_ = true;
     deadline_.cancel();
     boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    lowest(socket_).shutdown(tcp::socket::shutdown_both, ignored);
+    lowest(socket_).close(ignored);
   }
 
   LiveToken token_;
-  Socket socket_;
+  Stream socket_;
   Timer deadline_;
   beast::flat_buffer buffer_;
   std::string out_;
@@ -542,8 +583,12 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 }  // namespace
 
 struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
-  Listener(std::shared_ptr<Shared> shared, net::io_context& io)
-      : token(std::move(shared)), io(io), acceptor(net::make_strand(io)), retry(acceptor.get_executor()) {}
+  Listener(std::shared_ptr<Shared> shared, net::io_context& io, std::shared_ptr<TlsContexts> tls)
+      : token(std::move(shared)),
+        io(io),
+        acceptor(net::make_strand(io)),
+        retry(acceptor.get_executor()),
+        tls(std::move(tls)) {}
 
   void accept() {
     pending = true;
@@ -570,7 +615,17 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
     socket.set_option(tcp::no_delay(true), ignored);
     auto [admission, slot] = admit(socket);
     // Accepted just before a drain: still served (with `Connection: close`), never dropped.
-    std::make_shared<HttpSession>(token.shared(), std::move(socket), std::move(slot))->start(admission);
+    Strand strand = socket.get_executor();
+    if (tls) {
+      // A connection keeps the context it started with (OpenSSL counts its
+      // references) when a reload replaces the current one.
+      TlsStream stream(beast::tcp_stream(tcp::socket(std::move(socket))), *tls->current());
+      std::make_shared<HttpSession<TlsStream>>(token.shared(), std::move(stream), strand, std::move(slot))
+          ->start(admission);
+    } else {
+      std::make_shared<HttpSession<Socket>>(token.shared(), std::move(socket), strand, std::move(slot))
+          ->start(admission);
+    }
     if (!closed && !token->draining.load() && !token->stopping.load()) accept();
   }
 
@@ -613,6 +668,7 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
   net::io_context& io;
   tcp::acceptor acceptor;
   net::steady_timer retry;
+  std::shared_ptr<TlsContexts> tls;  // null: plain HTTP
   bool closed = false;
   std::atomic<bool> pending{false};
 };
@@ -622,9 +678,17 @@ Server::Server(PluginContext& context, const Settings& settings, Dispatcher& dis
 
 Server::~Server() { stop(); }
 
+Result<std::shared_ptr<TlsContexts>> Server::loadTls() const {
+  if (!shared_->settings.tls.enabled()) return std::shared_ptr<TlsContexts>();
+  auto contexts = TlsContexts::create(shared_->settings.tls, shared_->context.log());
+  if (!contexts.ok()) return contexts.status().withContext("api tls");
+  return std::shared_ptr<TlsContexts>(std::move(contexts).value());
+}
+
 Status Server::listen() {
   auto& io = ioContext(shared_->context);
-  listener_ = std::make_shared<Listener>(shared_, io);
+  auto tls = HIVE_TRY(loadTls());
+  listener_ = std::make_shared<Listener>(shared_, io, std::move(tls));
   boost::system::error_code error;
   auto address = net::ip::make_address(shared_->settings.address, error);
   if (error) return invalidArgument("listen address '" + shared_->settings.address + "': " + error.message());
@@ -647,7 +711,12 @@ Status Server::listen() {
 
 Status Server::adopt(int fd) {
   auto& io = ioContext(shared_->context);
-  listener_ = std::make_shared<Listener>(shared_, io);
+  auto tls = loadTls();
+  if (!tls.ok()) {
+    ::close(fd);
+    return tls.status();
+  }
+  listener_ = std::make_shared<Listener>(shared_, io, std::move(tls).value());
   sockaddr_storage storage{};
   socklen_t length = sizeof(storage);
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) {

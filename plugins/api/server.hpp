@@ -14,6 +14,7 @@ namespace hive::api {
 
 class Dispatcher;
 class Hub;
+class TlsContexts;
 struct Shared;
 
 class Server {
@@ -40,6 +41,9 @@ class Server {
   void stop();
 
  private:
+  // The TLS contexts of settings.tls; null for plain HTTP.
+  Result<std::shared_ptr<TlsContexts>> loadTls() const;
+
   std::shared_ptr<Shared> shared_;
   struct Listener;
   std::shared_ptr<Listener> listener_;

@@ -5,13 +5,13 @@
 #include <memory>
 #include <string>
 
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include "hive/services/http.hpp"
 #include "router.hpp"
 #include "shared.hpp"
+#include "transport.hpp"
 
 namespace hive::api {
 
@@ -26,7 +26,7 @@ struct Upgrade {
 
 // Takes over `stream` (its first request `head` already read) and completes or
 // refuses the upgrade.
-void startWebSocket(std::shared_ptr<Shared> shared, boost::beast::tcp_stream stream,
+void startWebSocket(std::shared_ptr<Shared> shared, WebSocketTransport stream,
                     boost::beast::http::request<boost::beast::http::string_body> head, Upgrade upgrade);
 
 }  // namespace hive::api

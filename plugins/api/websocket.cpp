@@ -101,7 +101,7 @@ class WebSocketConnection final : public Connection,
                                   public HubClient,
                                   public std::enable_shared_from_this<WebSocketConnection> {
  public:
-  WebSocketConnection(std::shared_ptr<Shared> shared, beast::tcp_stream stream,
+  WebSocketConnection(std::shared_ptr<Shared> shared, WebSocketTransport stream,
                       bhttp::request<bhttp::string_body> head, Upgrade upgrade)
       : token_(std::move(shared)),
         ws_(std::move(stream)),
@@ -239,9 +239,8 @@ class WebSocketConnection final : public Connection,
     message->body() = std::move(response.body);
     message->keep_alive(false);
     message->prepare_payload();
-    auto& stream = beast::get_lowest_layer(ws_);
-    stream.expires_after(std::chrono::seconds(5));
-    bhttp::async_write(stream, *message,
+    beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(5));
+    bhttp::async_write(ws_.next_layer(), *message,
                        [self = shared_from_this(), message](const boost::system::error_code&, std::size_t) {
                          self->hardClose();
                        });
@@ -587,7 +586,7 @@ class WebSocketConnection final : public Connection,
   }
 
   LiveToken token_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<WebSocketTransport> ws_;
   bhttp::request<bhttp::string_body> head_;
   Upgrade upgrade_;
   beast::flat_buffer buffer_;
@@ -625,7 +624,7 @@ void Peer::close(std::uint16_t code, std::string reason) {
 
 }  // namespace
 
-void startWebSocket(std::shared_ptr<Shared> shared, beast::tcp_stream stream,
+void startWebSocket(std::shared_ptr<Shared> shared, WebSocketTransport stream,
                     bhttp::request<bhttp::string_body> head, Upgrade upgrade) {
   std::make_shared<WebSocketConnection>(std::move(shared), std::move(stream), std::move(head),
                                         std::move(upgrade))

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/deadline_timer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -49,6 +50,10 @@ TEST_F(RuntimeTest, LentServicesExistBeforeAnyPluginRuns) {
       std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>>>;
   EXPECT_TRUE(asio::has_service<asio::detail::reactive_socket_service<asio::ip::tcp>>(io));
   EXPECT_TRUE(asio::has_service<SteadyTimerService>(io));
+  // boost::asio::ssl::stream's queued operations (the api plugin's TLS).
+  EXPECT_TRUE(
+      asio::has_service<asio::detail::deadline_timer_service<asio::time_traits<boost::posix_time::ptime>>>(
+          io));
   EXPECT_TRUE(asio::has_service<asio::detail::strand_executor_service>(io));
   EXPECT_TRUE(asio::has_service<asio::detail::reactive_descriptor_service>(io));
   EXPECT_TRUE(asio::has_service<asio::detail::resolver_service<asio::ip::tcp>>(io));
