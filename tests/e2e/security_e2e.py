@@ -23,6 +23,8 @@ Checks, in order:
      directory (SQLite database and WAL included), in hive's log or in the
      CLI's stderr.
   8. SIGTERM: exit status 0, no sanitizer report.
+  9. (before 8) A config reload that removes security_manager leaves every
+     permissioned route answering 503, not served unchecked.
 
     security_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins [--keep]
 
@@ -340,6 +342,21 @@ def main():
         check(status == 200 and viewer_id in listing, "GET /api/v2/security/keys lists the keys")
         for key in keys:
             check(key.split("_")[2] not in listing, "the listing holds no secret")
+
+        # 9. A config reload that removes security_manager does not open the API.
+        with open(hive.config) as f:
+            text = f.read()
+        without = re.sub(r"  security_manager:\n    config:\n      refresh_interval: \d+ms\n", "", text)
+        check(without != text, "the config without security_manager")
+        with open(hive.config, "w") as f:
+            f.write(without)
+        reload = subprocess.run([hive.args.hive, "config", "reload", "-c", hive.config], capture_output=True,
+                                text=True, timeout=120, env=sanitizer_env())
+        say("config reload without security_manager: exit %d %s" % (reload.returncode,
+                                                                      (reload.stdout + reload.stderr).strip()[:200]))
+        status = api.request("GET", "/api/v2/tasks")[0]
+        check(status == 503, "without the authenticator a permissioned route is 503, got %d" % status)
+        check(api.request("GET", "/livez")[0] == 200, "public routes stay public")
 
         # 8. A clean stop.
         code = hive.stop()
