@@ -1,6 +1,9 @@
 #include "fixture.hpp"
 
+#include <cstdlib>
+
 #include "plugin.hpp"
+#include "scratch_schema.hpp"
 
 namespace hive::task_manager::testing {
 namespace {
@@ -45,13 +48,43 @@ std::string route(http::RouteProvider& routes, const std::string& method, const 
   return {};
 }
 
+std::string environment(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
 }  // namespace
 
-void TaskManagerTest::SetUp() {
-  auto store = PluginHarness::loadLibrary(STORAGE_SQLITE_PLUGIN);
+void TaskManagerTest::loadStore() {
+  // The postgres.* tests run the same suite on storage_postgres (a fresh schema each).
+  if (environment("HIVE_TASK_MANAGER_TEST_STORE") != "postgres") {
+    auto store = PluginHarness::loadLibrary(STORAGE_SQLITE_PLUGIN);
+    ASSERT_TRUE(store.ok()) << store.status().toString();
+    storeHarness_ = std::move(store).value();
+    return;
+  }
+#ifdef STORAGE_POSTGRES_PLUGIN
+  postgresUrl_ = environment("HIVE_TEST_POSTGRES_URL");
+  ASSERT_FALSE(postgresUrl_.empty())
+      << "HIVE_TEST_POSTGRES_URL is not set: eval \"$(scripts/test-servers start)\"";
+  schema_ = freshSchemaName();
+  auto store = PluginHarness::loadLibrary(STORAGE_POSTGRES_PLUGIN);
   ASSERT_TRUE(store.ok()) << store.status().toString();
   storeHarness_ = std::move(store).value();
-  ASSERT_TRUE(storeHarness_->start().ok());
+  auto section = ConfigNode::map();
+  section.set("url", ConfigNode::scalar(postgresUrl_));
+  section.set("schema", ConfigNode::scalar(schema_));
+  section.set("pool_size", ConfigNode::scalar("4"));
+  storeHarness_->setConfig(std::move(section));
+#else
+  FAIL() << "built without storage_postgres";
+#endif
+}
+
+void TaskManagerTest::SetUp() {
+  ASSERT_NO_FATAL_FAILURE(loadStore());
+  Status storeStarted = storeHarness_->start();
+  ASSERT_TRUE(storeStarted.ok()) << storeStarted.toString();
   auto leases = storeHarness_->services().lookup(store::Store::kServiceId);
   ASSERT_EQ(leases.size(), 1u);
   realStore_ = std::static_pointer_cast<store::Store>(leases[0].service);
@@ -79,6 +112,10 @@ void TaskManagerTest::TearDown() {
   store_.reset();
   realStore_.reset();
   storeHarness_.reset();
+#ifdef STORAGE_POSTGRES_PLUGIN
+  if (!schema_.empty()) dropSchema(postgresUrl_, schema_);
+  schema_.clear();
+#endif
 }
 
 http::Response TaskManagerTest::call(const std::string& method, const std::string& path,

@@ -50,7 +50,11 @@ class TaskManagerTest : public ::testing::Test {
   // The durable event log, as the store holds it.
   std::vector<store::Event> eventLog();
 
+  // storage_sqlite, or storage_postgres for the postgres.* tests.
+  void loadStore();
+
   HarnessClock clock_;
+  std::string postgresUrl_, schema_;
   std::unique_ptr<PluginHarness> storeHarness_;
   std::shared_ptr<store::Store> realStore_;
   std::shared_ptr<ClockedStore> store_;

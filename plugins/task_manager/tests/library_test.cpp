@@ -1,5 +1,8 @@
 // task_manager as the kernel loads it: the real .so through the SDK loader,
 // on the real storage_sqlite .so and the system clock.
+#include <cstdlib>
+#include <string>
+
 #include <boost/json.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,7 +17,15 @@ namespace {
 
 using hive::testing::PluginHarness;
 
+// These do not depend on the store: the postgres.* copies of them are skipped.
+#define SKIP_ON_POSTGRES()                                                                         \
+  do {                                                                                             \
+    const char* store = std::getenv("HIVE_TASK_MANAGER_TEST_STORE");                               \
+    if (store != nullptr && std::string(store) == "postgres") GTEST_SKIP() << "store-independent"; \
+  } while (0)
+
 TEST(TaskManagerLibrary, ServesTasksFromTheLoadedLibrary) {
+  SKIP_ON_POSTGRES();
   auto store = PluginHarness::loadLibrary(STORAGE_SQLITE_PLUGIN);
   ASSERT_TRUE(store.ok()) << store.status().toString();
   ASSERT_TRUE((*store)->start().ok());
@@ -51,6 +62,7 @@ TEST(TaskManagerLibrary, ServesTasksFromTheLoadedLibrary) {
 }
 
 TEST(TaskManagerConfig, RetentionValuesAreChecked) {
+  SKIP_ON_POSTGRES();
   auto manager = PluginHarness::loadLibrary(TASK_MANAGER_PLUGIN);
   ASSERT_TRUE(manager.ok()) << manager.status().toString();
   auto section = hive::testing::configFromPairs({{"retention", "0s"}, {"retention_batch", "5000"}});
@@ -67,6 +79,7 @@ TEST(TaskManagerConfig, RetentionValuesAreChecked) {
 
 // Each bad value named with its place in the file, the others still read.
 TEST(TaskManagerConfig, BadValuesAreReportedWithTheirLocation) {
+  SKIP_ON_POSTGRES();
   auto manager = PluginHarness::loadLibrary(TASK_MANAGER_PLUGIN);
   ASSERT_TRUE(manager.ok()) << manager.status().toString();
   auto section = ConfigNode::map();
