@@ -25,6 +25,7 @@
 #include "host/plugin_signature.hpp"
 #include "host/reload_controller.hpp"
 #include "host/scaffold.hpp"
+#include "host/systemd_notify.hpp"
 #include "host/watchdog.hpp"
 
 namespace {
@@ -179,8 +180,10 @@ void serve(PluginHost& host, ReloadController& reloads, const sigset_t& signals,
       if (!host.retired().empty()) host.reapLibraries();
     } else if (signal == SIGHUP) {
       log.info("SIGHUP: reloading the configuration and rescanning plugin directories");
+      notifyReloading();
       (void)reloads.reloadConfig();
       (void)reloads.rescanPlugins();
+      notifyServiceManager("READY=1");
     } else if (signal == SIGTERM || signal == SIGINT) {
       return;
     }
@@ -244,8 +247,11 @@ int runCommand(const RunOptions& options) {
   if (Status watching = reloads.start(); !watching.ok()) return notStarting(watching);
   (*admin)->attach(&reloads);
   (*admin)->setPhase(admin::Phase::kReady);
+  notifyServiceManager("READY=1\nSTATUS=" + std::to_string(running) + " plugins started, " +
+                       std::to_string(failed) + " failed");
   StopGuard detach([&] {
     log->info("stopping (a second signal exits at once)");
+    notifyServiceManager("STOPPING=1");
     (*admin)->setPhase(admin::Phase::kDraining);
     (*admin)->attach(nullptr);  // waits for a running reload
     reloads.stop();

@@ -11,3 +11,8 @@ set_tests_properties(sdk_install PROPERTIES LABELS sdk TIMEOUT 600 RUN_SERIAL TR
 add_test(NAME install_runs COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/install_e2e.py
   --build ${CMAKE_BINARY_DIR})
 set_tests_properties(install_runs PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
+
+# The Debian package (cpack -G DEB): control fields, maintainer scripts, conffiles,
+# layout and the systemd unit. tests/package_test.sh.
+add_test(NAME package_deb COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/package_test.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(package_deb PROPERTIES LABELS sdk TIMEOUT 600 RUN_SERIAL TRUE)

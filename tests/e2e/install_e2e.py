@@ -6,7 +6,9 @@ point back into the build or into A), then B/bin/hive runs on the installed
 B/etc/hive/hive.yaml, started from / with a bare environment: it must find its
 plugins under B/<libdir>/hive/plugins by itself, keep its data under
 B/var/lib/hive, answer /health, and run a task on the shipped `shell` process
-agent; SIGTERM ends it with status 0.
+agent. It runs as systemd's Type=notify would: $NOTIFY_SOCKET gets READY=1 once
+started, RELOADING=1 then READY=1 around a SIGHUP, STOPPING=1 at SIGTERM, which
+ends it with status 0.
 
     install_e2e.py --build BUILD_DIR
 """
@@ -15,6 +17,7 @@ import glob
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +36,7 @@ def main():
     parser.add_argument("--build", required=True, help="a configured and fully built CMake build directory")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="hive-install-")
+    os.chmod(work, 0o755)  # the process agents' sandbox user reaches the workspace under it
     try:
         run(os.path.abspath(args.build), work)
     finally:
@@ -59,6 +63,9 @@ def run(build, work):
     for path in (os.path.join(moved, "bin", "hive"), config, os.path.join(moved, "share", "doc", "hive", "operators.md")):
         if not os.path.isfile(path):
             fail("the install lacks " + os.path.relpath(path, moved))
+    unit = open(os.path.join(moved, "lib", "systemd", "system", "hive.service")).read()
+    if "ExecStart=%s/bin/hive run -c %s/etc/hive/hive.yaml" % (first, first) not in unit:
+        fail("the installed unit does not start the installed hive on the installed config")
     text = open(config).read()
     if "plugin_dirs" in text.split("plugins:")[0].replace("# plugin_dirs", ""):
         fail("the installed config still names plugin_dirs")
@@ -69,12 +76,53 @@ def run(build, work):
     for sanitizer in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"):
         if sanitizer in os.environ:
             env[sanitizer] = os.environ[sanitizer]
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    env["NOTIFY_SOCKET"] = os.path.join(work, "notify.sock")
+    notify.bind(env["NOTIFY_SOCKET"])
+    notify.settimeout(30)
     hive_log = os.path.join(work, "hive.log")
     with open(hive_log, "wb") as out:
         hive = subprocess.Popen([os.path.join(moved, "bin", "hive"), "run", "-c", config], cwd="/", env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
+        try_run(hive, port, hive_log, moved)
+        expect(notify, "READY=1")
+        hive.send_signal(signal.SIGHUP)
+        expect(notify, "RELOADING=1")
+        expect(notify, "READY=1")
+    except SystemExit:
+        lines = [line for line in open(hive_log, errors="replace") if " access " not in line]
+        print("".join(lines[-60:]))
+        raise
+    finally:
+        hive.send_signal(signal.SIGTERM)
+        try:
+            code = hive.wait(30)
+        except subprocess.TimeoutExpired:
+            hive.kill()
+            code = "killed after 30 s"
+    if code != 0:
+        print(open(hive_log, errors="replace").read()[-4000:])
+        fail("hive exited with %s after SIGTERM" % code)
+    expect(notify, "STOPPING=1")
+    notify.close()
+
+
+def expect(notify, state):
+    """The next sd_notify datagram starts with `state`."""
+    try:
+        got = notify.recv(4096).decode()
+    except socket.timeout:
+        fail("no %s on $NOTIFY_SOCKET within 30 s" % state)
+    if not got.startswith(state):
+        fail("$NOTIFY_SOCKET got %r, expected %s" % (got, state))
+
+
+def try_run(hive, port, hive_log, moved):
+    if True:
         wait_ready(hive, port, hive_log, who="install_e2e")
+        if " 0 failed" not in open(hive_log, errors="replace").read():
+            fail("not every enabled plugin started")
         api = Api(port)
         status, body = api.request("GET", "/health")
         if status != 200:
@@ -97,16 +145,6 @@ def run(build, work):
         if not os.path.isdir(os.path.join(data, "storage_sqlite")):
             fail("no store under <prefix>/var/lib/hive: %s" % (os.listdir(data) if os.path.isdir(data) else "missing"))
         api.close()
-    finally:
-        hive.send_signal(signal.SIGTERM)
-        try:
-            code = hive.wait(30)
-        except subprocess.TimeoutExpired:
-            hive.kill()
-            code = "killed after 30 s"
-    if code != 0:
-        print(open(hive_log, errors="replace").read()[-4000:])
-        fail("hive exited with %s after SIGTERM" % code)
 
 
 if __name__ == "__main__":
