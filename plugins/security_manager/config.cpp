@@ -85,6 +85,7 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
     reader.reject("max_keys", "must be 1-1000000");
   else
     settings.maxKeys = static_cast<std::size_t>(maxKeys);
+  settings.jwt = readJwtSettings(reader.child("jwt"), diagnostics);
   std::string pepperFile = reader.get<std::string>("pepper_file", "");
   if (!pepperFile.empty()) readPepper(reader.child("pepper_file"), pepperFile, settings, diagnostics);
   reader.finish();

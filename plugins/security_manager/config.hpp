@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "hive/config.hpp"
+#include "jwt.hpp"
 #include "roles.hpp"
 
 namespace hive::security_manager {
@@ -23,6 +24,8 @@ struct Settings {
   std::size_t maxKeys = 10000;
   // 32 raw bytes read from `pepper_file`; empty = no pepper.
   std::string pepper;
+  // JWT bearer tokens (jwt.hpp); no issuers: only API keys are accepted.
+  JwtSettings jwt;
 };
 
 Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics);

@@ -54,10 +54,12 @@ std::string principalOf(const KeyRecord& record) {
   return record.role == "agent" ? "agent:" + record.agent : "key:" + record.id;
 }
 
-KeyAuthenticator::KeyAuthenticator(std::shared_ptr<const Roles> roles, std::string pepper, Clock now)
+KeyAuthenticator::KeyAuthenticator(std::shared_ptr<const Roles> roles, std::string pepper, Clock now,
+                                   JwtSettings jwt)
     : roles_(std::move(roles)),
       pepper_(std::move(pepper)),
       now_(std::move(now)),
+      jwt_(std::move(jwt)),
       table_(std::make_shared<const Table>()) {}
 
 void KeyAuthenticator::replaceAll(std::vector<KeyRecord> records) {
@@ -90,6 +92,8 @@ auth::Decision KeyAuthenticator::authorize(const http::Request& request, std::st
     return refuse(StatusCode::kUnauthenticated,
                   "credentials required: send Authorization: Bearer <key> or X-API-Key: <key>");
   auto key = parseKey(credential);
+  if (!key && jwt_.enabled() && credential.rfind("hive_", 0) != 0)
+    return authorizeToken(credential, permission);
   if (!key) return refuse(StatusCode::kUnauthenticated, "not an API key (hive_<id>_<secret>)");
   auto table = this->table();
   auto found = table->find(key->id);
@@ -105,6 +109,22 @@ auth::Decision KeyAuthenticator::authorize(const http::Request& request, std::st
   if (!permission.empty() && !roles_->allows(record.role, permission))
     return refuse(StatusCode::kPermissionDenied,
                   "role '" + record.role + "' does not grant '" + std::string(permission) + "'", principal);
+  auth::Decision decision;
+  decision.allowed = true;
+  decision.principal = std::move(principal);
+  return decision;
+}
+
+auth::Decision KeyAuthenticator::authorizeToken(std::string_view token, std::string_view permission) const {
+  auto identity = jwt_.verify(token, now_() / 1000);
+  if (!identity.ok()) return refuse(StatusCode::kUnauthenticated, identity.status().message());
+  std::string principal = (identity->role == "agent" ? "agent:" : "jwt:") + identity->subject;
+  if (identity->role.empty() || !roles_->known(identity->role))
+    return refuse(StatusCode::kPermissionDenied, "the token's role is missing or unknown", principal);
+  if (!permission.empty() && !roles_->allows(identity->role, permission))
+    return refuse(StatusCode::kPermissionDenied,
+                  "role '" + identity->role + "' does not grant '" + std::string(permission) + "'",
+                  principal);
   auth::Decision decision;
   decision.allowed = true;
   decision.principal = std::move(principal);

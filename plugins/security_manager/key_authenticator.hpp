@@ -6,7 +6,8 @@
 // the check it saves costs (docs/security.md, "Cost").
 //
 // Principals: `agent:<name>` for a key of role `agent` (the name it is bound
-// to), `key:<id>` for every other key.
+// to), `key:<id>` for every other key; for a JWT (jwt.hpp) `agent:<sub>` when
+// its role is `agent`, `jwt:<sub>` otherwise.
 #pragma once
 
 #include <functional>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "hive/services/auth.hpp"
+#include "jwt.hpp"
 #include "key_store.hpp"
 #include "roles.hpp"
 
@@ -35,7 +37,8 @@ std::string principalOf(const KeyRecord& record);
 
 class KeyAuthenticator final : public auth::Authenticator {
  public:
-  KeyAuthenticator(std::shared_ptr<const Roles> roles, std::string pepper, Clock now = systemNowMs);
+  KeyAuthenticator(std::shared_ptr<const Roles> roles, std::string pepper, Clock now = systemNowMs,
+                   JwtSettings jwt = {});
 
   // Replaces the whole table (after a refresh) or one key (after a local change).
   void replaceAll(std::vector<KeyRecord> records);
@@ -48,10 +51,12 @@ class KeyAuthenticator final : public auth::Authenticator {
  private:
   using Table = std::unordered_map<std::string, KeyRecord>;
   std::shared_ptr<const Table> table() const;
+  auth::Decision authorizeToken(std::string_view token, std::string_view permission) const;
 
   std::shared_ptr<const Roles> roles_;
   std::string pepper_;
   Clock now_;
+  JwtVerifier jwt_;
   mutable std::mutex mutex_;  // guards the pointer only; a Table is never changed once published
   std::shared_ptr<const Table> table_;
 };

@@ -32,7 +32,7 @@ class SecurityManagerPlugin final : public Plugin {
     if (!cryptoReady()) return unavailable("libsodium cannot start (no entropy source?)");
     auto store = HIVE_TRY(context_.services().handle<store::Store>(), "security_manager needs hive.store/1");
     auto roles = std::make_shared<const Roles>(settings_.roles);
-    authenticator_ = std::make_shared<KeyAuthenticator>(roles, settings_.pepper);
+    authenticator_ = std::make_shared<KeyAuthenticator>(roles, settings_.pepper, systemNowMs, settings_.jwt);
     service_ =
         std::make_shared<KeyService>(context_, settings_, roles, authenticator_, KeyStore(std::move(store)));
     HIVE_TRY(service_->load(), "reading the API keys");

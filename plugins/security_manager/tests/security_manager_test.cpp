@@ -1,6 +1,7 @@
 // security_manager: the key format and digests, the role table, the config
 // section and the authenticator as units; then the real plugin loaded from its
 // .so on the real storage_sqlite, as two nodes sharing one store.
+#include <sodium.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include "hive/services/store.hpp"
 #include "hive/testing/harness.hpp"
 #include "hive/testing/routes.hpp"
+#include "jwt.hpp"
 #include "key_authenticator.hpp"
 #include "roles.hpp"
 
@@ -241,6 +243,206 @@ TEST(SecurityKeyAuthenticator, AnswersEachCaseWithItsCode) {
   authenticator.upsert(revoked);
   EXPECT_EQ(authenticator.authorize(withHeader("x-api-key", viewer.key), "tasks:read").code,
             StatusCode::kUnauthenticated);
+}
+
+// ---- JWT ----
+
+constexpr std::int64_t kNow = 1'800'000'000;  // seconds
+
+std::string hs256(std::string_view message, std::string_view secret) {
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(message.data()),
+                                message.size());
+  crypto_auth_hmacsha256_final(&state, mac);
+  return std::string(reinterpret_cast<char*>(mac), sizeof mac);
+}
+
+struct Signer {
+  std::string alg;
+  std::function<std::string(std::string_view)> sign;
+};
+
+std::string token(const std::string& header, const std::string& claims, const Signer& signer) {
+  std::string signedPart = base64UrlEncode(header) + "." + base64UrlEncode(claims);
+  return signedPart + "." + base64UrlEncode(signer.sign(signedPart));
+}
+
+std::string claimsFor(std::int64_t exp, std::string extra = {}, std::string iss = "https://idp.test",
+                      std::string aud = "\"hive\"") {
+  return "{\"iss\":\"" + iss + "\",\"aud\":" + aud + ",\"sub\":\"alice\",\"exp\":" + std::to_string(exp) +
+         extra + "}";
+}
+
+class SecurityJwt : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(cryptoReady());
+    crypto_sign_keypair(publicKey_, secretKey_);
+    JwtIssuer hmac{.issuer = "https://idp.test",
+                   .audience = "hive",
+                   .hmacSecret = secret_,
+                   .algorithms = {"HS256"},
+                   .role = "viewer",
+                   .roleClaim = "hive_role"};
+    JwtIssuer edwards{.issuer = "https://ed.test",
+                      .audience = "hive",
+                      .ed25519Key = std::string(reinterpret_cast<char*>(publicKey_), sizeof publicKey_),
+                      .algorithms = {"EdDSA"},
+                      .role = "submitter"};
+    JwtSettings settings{
+        .issuers = {hmac, edwards}, .leeway = std::chrono::seconds(30), .maxTokenBytes = 8192};
+    authenticator_ = std::make_unique<KeyAuthenticator>(
+        std::make_shared<const Roles>(), "", [] { return kNow * 1000; }, settings);
+  }
+
+  Signer hmacSigner() const {
+    return {"HS256", [this](std::string_view m) { return hs256(m, secret_); }};
+  }
+  Signer edSigner() const {
+    return {"EdDSA", [this](std::string_view m) {
+              std::string signature(crypto_sign_BYTES, '\0');
+              crypto_sign_detached(reinterpret_cast<unsigned char*>(signature.data()), nullptr,
+                                   reinterpret_cast<const unsigned char*>(m.data()), m.size(), secretKey_);
+              return signature;
+            }};
+  }
+  auth::Decision check(const std::string& bearer, std::string_view permission = "tasks:read") {
+    return authenticator_->authorize(withHeader("authorization", "Bearer " + bearer), permission);
+  }
+
+  std::string secret_ = std::string(32, 's');
+  unsigned char publicKey_[crypto_sign_PUBLICKEYBYTES];
+  unsigned char secretKey_[crypto_sign_SECRETKEYBYTES];
+  std::unique_ptr<KeyAuthenticator> authenticator_;
+};
+
+TEST_F(SecurityJwt, ValidHs256AndEdDsaTokensAuthenticateWithTheirRole) {
+  auto viewer = check(token(R"({"alg":"HS256","typ":"JWT"})", claimsFor(kNow + 60), hmacSigner()));
+  EXPECT_TRUE(viewer.allowed) << viewer.reason;
+  EXPECT_EQ(viewer.principal, "jwt:alice");
+  EXPECT_EQ(check(token(R"({"alg":"HS256"})", claimsFor(kNow + 60), hmacSigner()), "tasks:write").code,
+            StatusCode::kPermissionDenied);
+  auto agent =
+      check(token(R"({"alg":"HS256"})", claimsFor(kNow + 60, R"(,"hive_role":"agent")"), hmacSigner()),
+            "agents:connect");
+  EXPECT_TRUE(agent.allowed) << agent.reason;
+  EXPECT_EQ(agent.principal, "agent:alice");
+  auto ed = check(
+      token(R"({"alg":"EdDSA"})", claimsFor(kNow + 60, "", "https://ed.test", R"(["x","hive"])"), edSigner()),
+      "tasks:write");
+  EXPECT_TRUE(ed.allowed) << ed.reason;
+  // Expired by less than the leeway, not valid before by less than it: accepted.
+  EXPECT_TRUE(check(token(R"({"alg":"HS256"})", claimsFor(kNow - 29), hmacSigner())).allowed);
+  EXPECT_TRUE(check(token(R"({"alg":"HS256"})",
+                          claimsFor(kNow + 60, R"(,"nbf":)" + std::to_string(kNow + 29)), hmacSigner()))
+                  .allowed);
+}
+
+TEST_F(SecurityJwt, EachBadTokenIs401WithoutACrash) {
+  Signer none{"none", [](std::string_view) { return std::string(); }};
+  // HS256 with the issuer's public Ed25519 key as the HMAC secret: the
+  // algorithm confusion of RFC 8725 2.1.
+  std::string publicKey(reinterpret_cast<char*>(publicKey_), sizeof publicKey_);
+  Signer confused{"HS256", [&](std::string_view m) { return hs256(m, publicKey); }};
+  std::string good = token(R"({"alg":"HS256"})", claimsFor(kNow + 60), hmacSigner());
+  std::string flipped = good;
+  flipped[flipped.size() - 3] = flipped[flipped.size() - 3] == 'A' ? 'B' : 'A';
+  std::string nested(200, '[');
+  std::map<std::string, std::string> cases = {
+      {"alg none", token(R"({"alg":"none"})", claimsFor(kNow + 60), none)},
+      {"alg none, signed", token(R"({"alg":"none"})", claimsFor(kNow + 60), hmacSigner())},
+      {"HS/EdDSA confusion",
+       token(R"({"alg":"HS256"})", claimsFor(kNow + 60, "", "https://ed.test"), confused)},
+      {"EdDSA for an HS256 issuer", token(R"({"alg":"EdDSA"})", claimsFor(kNow + 60), edSigner())},
+      {"RS256", token(R"({"alg":"RS256"})", claimsFor(kNow + 60), hmacSigner())},
+      {"expired", token(R"({"alg":"HS256"})", claimsFor(kNow - 31), hmacSigner())},
+      {"not yet valid", token(R"({"alg":"HS256"})",
+                              claimsFor(kNow + 600, R"(,"nbf":)" + std::to_string(kNow + 31)), hmacSigner())},
+      {"no exp",
+       token(R"({"alg":"HS256"})", R"({"iss":"https://idp.test","aud":"hive","sub":"a"})", hmacSigner())},
+      {"exp as text",
+       token(R"({"alg":"HS256"})", R"({"iss":"https://idp.test","aud":"hive","sub":"a","exp":"2099"})",
+             hmacSigner())},
+      {"wrong audience",
+       token(R"({"alg":"HS256"})", claimsFor(kNow + 60, "", "https://idp.test", R"("other")"), hmacSigner())},
+      {"wrong issuer",
+       token(R"({"alg":"HS256"})", claimsFor(kNow + 60, "", "https://evil.test"), hmacSigner())},
+      {"bad signature", flipped},
+      {"no sub", token(R"({"alg":"HS256"})", R"({"iss":"https://idp.test","aud":"hive","exp":1900000000})",
+                       hmacSigner())},
+      {"crit", token(R"({"alg":"HS256","crit":["x"]})", claimsFor(kNow + 60), hmacSigner())},
+      {"no alg", token(R"({"typ":"JWT"})", claimsFor(kNow + 60), hmacSigner())},
+      {"header not an object", token(R"(["HS256"])", claimsFor(kNow + 60), hmacSigner())},
+      {"deep claims", token(R"({"alg":"HS256"})", nested, hmacSigner())},
+      {"oversized", token(R"({"alg":"HS256"})",
+                          claimsFor(kNow + 60, ",\"x\":\"" + std::string(9000, 'x') + "\""), hmacSigner())},
+      {"two parts", "eyJhbGciOiJIUzI1NiJ9.e30"},
+      {"four parts", good + ".x"},
+      {"padding", good + "="},
+      {"empty parts", ".."},
+  };
+  for (const auto& [what, bearer] : cases) {
+    auto decision = check(bearer);
+    EXPECT_FALSE(decision.allowed) << what;
+    EXPECT_EQ(decision.code, StatusCode::kUnauthenticated) << what << ": " << decision.reason;
+  }
+  EXPECT_TRUE(check(good).allowed);
+}
+
+TEST_F(SecurityJwt, ATokenWithoutAKnownRoleIs403) {
+  auto unknown =
+      check(token(R"({"alg":"HS256"})", claimsFor(kNow + 60, R"(,"hive_role":"root")"), hmacSigner()));
+  EXPECT_EQ(unknown.code, StatusCode::kPermissionDenied);
+  EXPECT_EQ(unknown.principal, "jwt:alice");
+}
+
+TEST(SecurityJwtConfig, IssuersAreReadAndUnsafeOnesRefused) {
+  ASSERT_TRUE(cryptoReady());
+  auto dir = std::filesystem::temp_directory_path() / ("hive-sm-jwt-" + randomHex(4));
+  std::filesystem::create_directories(dir);
+  std::string secretPath = (dir / "secret").string();
+  std::ofstream(secretPath) << std::string(40, 'k');
+  ::chmod(secretPath.c_str(), 0600);
+  auto issuer = [&](std::vector<std::pair<std::string, std::string>> pairs,
+                    std::vector<std::string> algorithms) {
+    auto node = ConfigNode::map();
+    for (const auto& [key, value] : pairs) node.set(key, ConfigNode::scalar(value, {"hive.yaml", 9, 9}));
+    if (!algorithms.empty()) {
+      auto list = ConfigNode::sequence({"hive.yaml", 10, 9});
+      for (const auto& a : algorithms) list.push(ConfigNode::scalar(a, {"hive.yaml", 10, 20}));
+      node.set("algorithms", std::move(list));
+    }
+    auto issuers = ConfigNode::sequence();
+    issuers.push(std::move(node));
+    auto jwt = ConfigNode::map();
+    jwt.set("issuers", std::move(issuers));
+    return jwt;
+  };
+  Diagnostics good;
+  auto settings = readJwtSettings(
+      issuer({{"issuer", "i"}, {"audience", "hive"}, {"hs256_secret_file", secretPath}}, {}), good);
+  EXPECT_FALSE(good.hasErrors());
+  ASSERT_EQ(settings.issuers.size(), 1u);
+  EXPECT_EQ(settings.issuers[0].algorithms, std::vector<std::string>{"HS256"});
+  EXPECT_EQ(settings.issuers[0].hmacSecret.size(), 40u);
+
+  for (const auto& bad : {std::vector<std::string>{"none"}, {"RS256"}, {"EdDSA"}}) {
+    Diagnostics refused;
+    readJwtSettings(issuer({{"issuer", "i"}, {"audience", "hive"}, {"hs256_secret_file", secretPath}}, bad),
+                    refused);
+    EXPECT_TRUE(refused.hasErrors()) << bad[0];
+  }
+  Diagnostics noKey;
+  readJwtSettings(issuer({{"issuer", "i"}, {"audience", "hive"}}, {}), noKey);
+  EXPECT_TRUE(noKey.hasErrors());
+  ::chmod(secretPath.c_str(), 0644);
+  Diagnostics readable;
+  readJwtSettings(issuer({{"issuer", "i"}, {"audience", "hive"}, {"hs256_secret_file", secretPath}}, {}),
+                  readable);
+  EXPECT_TRUE(readable.hasErrors());
+  std::filesystem::remove_all(dir);
 }
 
 // ---- the plugin from its .so, on the real storage_sqlite ----
