@@ -62,6 +62,36 @@ json::object page(const ListPage& page) {
 
 WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine) : engine_(std::move(engine)) {
   const Limits& limits = engine_->options().limits;
+  // The literal /runs routes first: a test client (and a reader) takes the first
+  // route that matches, where the api plugin prefers literal segments anyway.
+  add({"workflows.runs.list", "GET", "/api/v2/workflows/runs", "workflows:read",
+       operation("Runs of every workflow (?workflow=, ?status=), with a cursor", 200)},
+      [this](const http::Request& r) {
+        const std::string* workflow = r.queryParam("workflow");
+        return listRuns(r, workflow ? *workflow : std::string());
+      });
+  auto getRun = [this](const http::Request& r) {
+    auto found = engine_->run(r.param("id"));
+    if (found.ok() && r.params.count("name") && (*found)["workflow"] != json::value(r.param("name")))
+      return http::problem(notFound("no run '" + r.param("id") + "' of workflow '" + r.param("name") + "'"));
+    return found.ok() ? reply(200, *found) : http::problem(found.status());
+  };
+  auto cancelRun = [this](const http::Request& r) {
+    if (r.params.count("name")) {
+      auto found = engine_->run(r.param("id"));
+      if (found.ok() && (*found)["workflow"] != json::value(r.param("name")))
+        return http::problem(
+            notFound("no run '" + r.param("id") + "' of workflow '" + r.param("name") + "'"));
+    }
+    auto cancelled = engine_->cancelRun(r.param("id"));
+    return cancelled.ok() ? reply(200, *cancelled) : http::problem(cancelled.status());
+  };
+  add({"workflows.runs.get", "GET", "/api/v2/workflows/runs/{id}", "workflows:read",
+       operation("A run: its status and each step's", 200)},
+      getRun);
+  add({"workflows.runs.cancel", "POST", "/api/v2/workflows/runs/{id}/cancel", "workflows:write",
+       operation("Cancel a run and its running tasks", 200)},
+      cancelRun);
   add({"workflows.apply", "POST", "/api/v2/workflows", "workflows:write",
        operation("Register a workflow definition (a new version when it differs from the latest)", 201),
        limits.maxDefinitionBytes},
@@ -94,37 +124,9 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine) : engine_(std::mo
   add({"workflows.runs.of", "GET", "/api/v2/workflows/{name}/runs", "workflows:read",
        operation("Runs of one workflow, newest last, with a cursor", 200)},
       [this](const http::Request& r) { return listRuns(r, r.param("name")); });
-  add({"workflows.runs.list", "GET", "/api/v2/workflows/runs", "workflows:read",
-       operation("Runs of every workflow (?workflow=, ?status=), with a cursor", 200)},
-      [this](const http::Request& r) {
-        const std::string* workflow = r.queryParam("workflow");
-        return listRuns(r, workflow ? *workflow : std::string());
-      });
-  auto getRun = [this](const http::Request& r) {
-    auto found = engine_->run(r.param("id"));
-    if (found.ok() && r.params.count("name") && (*found)["workflow"] != json::value(r.param("name")))
-      return http::problem(notFound("no run '" + r.param("id") + "' of workflow '" + r.param("name") + "'"));
-    return found.ok() ? reply(200, *found) : http::problem(found.status());
-  };
-  auto cancelRun = [this](const http::Request& r) {
-    if (r.params.count("name")) {
-      auto found = engine_->run(r.param("id"));
-      if (found.ok() && (*found)["workflow"] != json::value(r.param("name")))
-        return http::problem(
-            notFound("no run '" + r.param("id") + "' of workflow '" + r.param("name") + "'"));
-    }
-    auto cancelled = engine_->cancelRun(r.param("id"));
-    return cancelled.ok() ? reply(200, *cancelled) : http::problem(cancelled.status());
-  };
-  add({"workflows.runs.get", "GET", "/api/v2/workflows/runs/{id}", "workflows:read",
-       operation("A run: its status and each step's", 200)},
-      getRun);
   add({"workflows.runs.get_of", "GET", "/api/v2/workflows/{name}/runs/{id}", "workflows:read",
        operation("A run of this workflow: its status and each step's", 200)},
       getRun);
-  add({"workflows.runs.cancel", "POST", "/api/v2/workflows/runs/{id}/cancel", "workflows:write",
-       operation("Cancel a run and its running tasks", 200)},
-      cancelRun);
   add({"workflows.runs.cancel_of", "POST", "/api/v2/workflows/{name}/runs/{id}/cancel", "workflows:write",
        operation("Cancel a run of this workflow and its running tasks", 200)},
       cancelRun);

@@ -1,0 +1,353 @@
+// The workflow engine with the real storage_sqlite, communication_engine and
+// task_manager plugins, loaded from their .so files through the SDK harness.
+// The test plays the agent through hive.tasks/1 (claim, report).
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "hive/services/bus.hpp"
+#include "hive/services/http.hpp"
+#include "hive/services/store.hpp"
+#include "hive/services/tasks.hpp"
+#include "hive/testing/harness.hpp"
+#include "hive/testing/routes.hpp"
+#include "workflow_plugin.hpp"
+
+namespace hive::workflow_engine {
+namespace {
+
+namespace json = boost::json;
+using hive::testing::PluginHarness;
+
+constexpr const char* kDiamond = R"({"name": "diamond",
+ "params": {"start": {"type": "integer", "default": 1}},
+ "steps": [
+   {"name": "a", "task": {"type": "echo", "capabilities": ["shell"], "payload": {"n": "${params.start}"}}},
+   {"name": "b", "depends_on": ["a"], "task": {"type": "echo", "capabilities": ["shell"], "payload": {"n": "${steps.a.result.n}"}}},
+   {"name": "c", "depends_on": ["a"], "task": {"type": "echo", "capabilities": ["shell"], "payload": {"n": "${steps.a.result.n}"}}},
+   {"name": "d", "depends_on": ["b", "c"], "task": {"type": "echo", "capabilities": ["shell"],
+     "payload": {"from_b": "${steps.b.result.n}", "from_c": "${steps.c.result.n}"}}}],
+ "outputs": {"last": "${steps.d.result}"}})";
+
+class WorkflowEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bus_ = load(COMMUNICATION_ENGINE_PLUGIN);
+    ASSERT_TRUE(bus_->start().ok());
+    store_ = load(STORAGE_SQLITE_PLUGIN);
+    ASSERT_TRUE(store_->start().ok());
+    startTasks();
+    startEngine();
+  }
+
+  void TearDown() override {
+    stopEngine();
+    tasks_.reset();
+    store_.reset();
+    bus_.reset();
+  }
+
+  void startTasks() {
+    tasks_.reset();
+    tasks_ = load(TASK_MANAGER_PLUGIN);
+    tasks_->provideFake<store::Store>(lookup<store::Store>(*store_), "storage_sqlite");
+    tasks_->provideFake<bus::Bus>(lookup<bus::Bus>(*bus_), "communication_engine");
+    tasks_->setConfig(hive::testing::configFromPairs({{"retry_base", "1ms"}, {"retry_max", "2ms"}}));
+    Status started = tasks_->start();
+    ASSERT_TRUE(started.ok()) << started.toString();
+  }
+
+  // The harness runs posted work only when told: let the engine finish what it
+  // started (answers from task_manager included) before it is stopped.
+  void stopEngine() {
+    if (!engine_) return;
+    engine_->plugin().beginDrain();
+    EXPECT_TRUE(until([&] { return engine_->plugin().drained(); }));
+    engine_.reset();
+  }
+
+  // (Re)starts the engine on the same store, bus and tasks: a restart.
+  void startEngine() {
+    stopEngine();
+    engine_ = PluginHarness::create<WorkflowEnginePlugin>("workflow_engine", "1.0.0");
+    engine_->provideFake<store::Store>(lookup<store::Store>(*store_), "storage_sqlite");
+    engine_->provideFake<bus::Bus>(lookup<bus::Bus>(*bus_), "communication_engine");
+    engine_->provideFake<tasks::TaskService>(lookup<tasks::TaskService>(*tasks_), "task_manager");
+    engine_->provideFake<http::RouteProvider>(lookup<http::RouteProvider>(*tasks_), "task_manager");
+    engine_->setConfig(hive::testing::configFromPairs({{"reconcile_period", "100ms"}}));
+    Status started = engine_->start();
+    ASSERT_TRUE(started.ok()) << started.toString();
+  }
+
+  static std::unique_ptr<PluginHarness> load(const char* path) {
+    auto loaded = PluginHarness::loadLibrary(path);
+    EXPECT_TRUE(loaded.ok()) << loaded.status().toString();
+    return std::move(loaded).value();
+  }
+
+  template <class T>
+  static std::shared_ptr<T> lookup(PluginHarness& harness) {
+    auto leases = harness.services().lookup(T::kServiceId);
+    EXPECT_FALSE(leases.empty());
+    return std::static_pointer_cast<T>(leases.front().service);
+  }
+
+  // Runs what the plugins posted until `done` holds (bounded).
+  template <class F>
+  bool until(F done, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (engine_) engine_->runPending();
+      tasks_->runPending();
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return done();
+  }
+
+  // One request through the engine's routes, as the api plugin would make it.
+  http::Response call(std::string_view method, std::string target, std::string body = {},
+                      std::vector<http::Header> headers = {}) {
+    hive::testing::RouteClient client(engine_->services(), "workflow_engine");
+    std::atomic<bool> answered = false;
+    Result<http::Response> response = unavailable("no answer");
+    std::thread caller([&] {
+      response = client.request(method, target, std::move(body), std::move(headers));
+      answered = true;
+    });
+    until([&] { return answered.load(); });
+    caller.join();
+    EXPECT_TRUE(response.ok()) << response.status().toString();
+    return response.ok() ? *response : http::Response{};
+  }
+
+  json::object callJson(std::string_view method, std::string target, int status, std::string body = {}) {
+    http::Response response = call(method, target, std::move(body));
+    EXPECT_EQ(response.status, status) << method << " " << target << ": " << response.body;
+    std::error_code ec;
+    json::value parsed = json::parse(response.body, ec);
+    return parsed.is_object() ? parsed.get_object() : json::object{};
+  }
+
+  std::string startDiamond(std::string params = "{}") {
+    callJson("POST", "/api/v2/workflows", 201, kDiamond);
+    json::object run =
+        callJson("POST", "/api/v2/workflows/diamond/runs", 201, "{\"params\": " + params + "}");
+    return std::string(run["id"].as_string());
+  }
+
+  json::object run(const std::string& id) { return callJson("GET", "/api/v2/workflows/runs/" + id, 200); }
+  std::string runStatus(const std::string& id) { return std::string(run(id)["status"].as_string()); }
+  json::object stepOf(const std::string& id, std::string_view name) {
+    json::object current = run(id);
+    for (auto& step : current["steps"].as_array())
+      if (step.as_object().at("name").as_string() == name) return step.as_object();
+    return {};
+  }
+
+  // The agent: claims what is there and answers with {"n": payload.n + 1}.
+  std::vector<tasks::Assignment> claim() {
+    auto service = lookup<tasks::TaskService>(*tasks_);
+    auto claimed = service->claim("agent-1", {"shell"}, 16);
+    EXPECT_TRUE(claimed.ok()) << claimed.status().toString();
+    for (auto& assignment : *claimed) {
+      EXPECT_TRUE(service->started(assignment.taskId, assignment.leaseToken).ok());
+      claimedTasks_.insert(assignment.taskId);
+      payloads_.push_back(json::parse(assignment.payload));
+    }
+    return claimed.ok() ? *claimed : std::vector<tasks::Assignment>{};
+  }
+  void succeed(const tasks::Assignment& assignment) {
+    auto service = lookup<tasks::TaskService>(*tasks_);
+    json::value payload = json::parse(assignment.payload);
+    std::int64_t n = payload.as_object().contains("n") ? payload.at("n").to_number<std::int64_t>() : 100;
+    std::string result = json::serialize(json::object{{"n", n + 1}, {"seen", payload}});
+    Status done = service->succeeded(assignment.taskId, assignment.leaseToken, result);
+    EXPECT_TRUE(done.ok()) << done.toString();
+  }
+  // Claims and succeeds every task until the run leaves `running`.
+  void work(const std::string& runId) {
+    EXPECT_TRUE(until(
+        [&] {
+          for (auto& assignment : claim()) succeed(assignment);
+          return runStatus(runId) != "running";
+        },
+        std::chrono::seconds(20)));
+  }
+
+  std::unique_ptr<PluginHarness> bus_, store_, tasks_, engine_;
+  std::set<std::string> claimedTasks_;
+  std::vector<json::value> payloads_;
+};
+
+TEST_F(WorkflowEngineTest, TheDiamondRunsToSuccessWithResultsFlowingIntoLaterPayloads) {
+  auto events = std::make_shared<std::vector<std::string>>();
+  auto mutex = std::make_shared<std::mutex>();
+  auto subscription = lookup<bus::Bus>(*bus_)->subscribe("workflows", [=](const bus::Event& event) {
+    std::lock_guard lock(*mutex);
+    events->push_back(std::string(json::parse(event.payload).at("event").as_string()));
+  });
+  std::string id = startDiamond(R"({"start": 10})");
+  work(id);
+  json::object finished = run(id);
+  EXPECT_EQ(finished["status"], "succeeded") << json::serialize(finished);
+  std::set<std::string> taskIds;
+  for (auto& step : finished["steps"].as_array()) {
+    EXPECT_EQ(step.at("status"), "succeeded");
+    taskIds.insert(std::string(step.at("task_id").as_string()));
+  }
+  EXPECT_EQ(taskIds.size(), 4u);
+  EXPECT_EQ(claimedTasks_, taskIds);  // one task per step, each claimed once
+  // a got 10 and answered 11; b and c got 11 and answered 12; d got both.
+  EXPECT_EQ(stepOf(id, "d")["result"].at("seen"), json::parse(R"({"from_b": 12, "from_c": 12})"));
+  EXPECT_EQ(finished["outputs"].at("last").at("n"), 101);
+  // The transitions went out on the bus: 4 steps × (running, succeeded), the run's start and end.
+  EXPECT_TRUE(until([&] {
+    std::lock_guard lock(*mutex);
+    return events->size() >= 10;
+  }));
+  std::lock_guard lock(*mutex);
+  EXPECT_EQ(std::count(events->begin(), events->end(), "workflow.step.succeeded"), 4);
+  EXPECT_EQ(events->back(), "workflow.run.succeeded");
+}
+
+TEST_F(WorkflowEngineTest, DefinitionsAreVersionedAndApplyingTheSameOneTwiceKeepsItsVersion) {
+  json::object first = callJson("POST", "/api/v2/workflows", 201, kDiamond);
+  EXPECT_EQ(first["name"], "diamond");
+  EXPECT_EQ(first["version"], 1);
+  EXPECT_EQ(callJson("POST", "/api/v2/workflows", 200, kDiamond)["version"], 1);
+  std::string changed = kDiamond;
+  changed.replace(changed.find("\"default\": 1"), 12, "\"default\": 2");
+  EXPECT_EQ(callJson("POST", "/api/v2/workflows", 201, changed)["version"], 2);
+  EXPECT_EQ(callJson("GET", "/api/v2/workflows/diamond", 200)["version"], 2);
+  json::object v1 = callJson("GET", "/api/v2/workflows/diamond?version=1", 200);
+  EXPECT_EQ(v1["definition"], json::parse(kDiamond));
+  EXPECT_EQ(callJson("GET", "/api/v2/workflows", 200)["items"].as_array().size(), 1u);
+  callJson("GET", "/api/v2/workflows/diamond?version=3", 404);
+  callJson("GET", "/api/v2/workflows/nothing", 404);
+  // A run of version 1, asked for by number.
+  json::object run = callJson("POST", "/api/v2/workflows/diamond/runs", 201, R"({"version": 1})");
+  EXPECT_EQ(run["version"], 1);
+  EXPECT_EQ(run["params"], json::parse(R"({"start": 1})"));
+}
+
+TEST_F(WorkflowEngineTest, InvalidDefinitionsAndParamsAre422WithPointersAndStoreNothing) {
+  json::object cycle = callJson("POST", "/api/v2/workflows", 422, R"({"name": "loop", "steps": [
+      {"name": "a", "depends_on": ["b"], "task": {"type": "t"}}, {"name": "b", "depends_on": ["a"], "task": {"type": "t"}}]})");
+  EXPECT_EQ(cycle["errors"].as_array()[0].at("field"), "/steps/1/depends_on");
+  json::object unknown = callJson("POST", "/api/v2/workflows", 422, R"({"name": "u", "steps": [
+      {"name": "a", "task": {"type": "t", "payload": "${steps.ghost.result}"}}]})");
+  EXPECT_EQ(unknown["errors"].as_array()[0].at("field"), "/steps/0/task/payload");
+  callJson("GET", "/api/v2/workflows/loop", 404);
+  EXPECT_EQ(call("POST", "/api/v2/workflows", "{not json").status, 400);
+  callJson("POST", "/api/v2/workflows", 201, kDiamond);
+  json::object bad =
+      callJson("POST", "/api/v2/workflows/diamond/runs", 422, R"({"params": {"start": "x", "extra": 1}})");
+  EXPECT_EQ(bad["errors"].as_array().size(), 2u);
+  EXPECT_EQ(callJson("GET", "/api/v2/workflows/runs", 200)["items"].as_array().size(), 0u);
+  callJson("POST", "/api/v2/workflows/nothing/runs", 404, "{}");
+}
+
+TEST_F(WorkflowEngineTest, YamlDefinitionsAreAccepted) {
+  http::Response response =
+      call("POST", "/api/v2/workflows", "name: tiny\nsteps:\n  - {name: a, task: {type: echo}}\n",
+           {{"content-type", "application/yaml"}});
+  EXPECT_EQ(response.status, 201) << response.body;
+}
+
+TEST_F(WorkflowEngineTest, ARestartResumesTheRunAndNoStepIsSubmittedTwice) {
+  std::string id = startDiamond();
+  std::vector<tasks::Assignment> first;
+  ASSERT_TRUE(until([&] {
+    auto claimed = claim();
+    first.insert(first.end(), claimed.begin(), claimed.end());
+    return !first.empty();
+  }));
+  // The engine goes away; a's task finishes while nobody listens.
+  stopEngine();
+  succeed(first[0]);
+  tasks_->runPending();
+  startEngine();  // the reconciler reads a's task and submits b and c
+  work(id);
+  EXPECT_EQ(runStatus(id), "succeeded");
+  EXPECT_EQ(claimedTasks_.size(), 4u);
+  // task_manager holds exactly one task per step.
+  auto service = lookup<tasks::TaskService>(*tasks_);
+  auto more = service->claim("agent-2", {"shell"}, 16);
+  ASSERT_TRUE(more.ok());
+  EXPECT_TRUE(more->empty());
+}
+
+TEST_F(WorkflowEngineTest, CancelCancelsTheRunningTasks) {
+  std::string id = startDiamond();
+  ASSERT_TRUE(until([&] { return !claim().empty(); }));
+  ASSERT_TRUE(until([&] { return stepOf(id, "a")["status"] == "running"; }));
+  std::string task(stepOf(id, "a")["task_id"].as_string());
+  json::object cancelled = callJson("POST", "/api/v2/workflows/diamond/runs/" + id + "/cancel", 200);
+  EXPECT_EQ(cancelled["status"], "cancelled");
+  auto taskRoutes = lookup<http::RouteProvider>(*tasks_);
+  EXPECT_TRUE(until([&] {
+    hive::testing::RouteClient client(taskRoutes);
+    std::atomic<bool> answered = false;
+    Result<http::Response> response = unavailable("");
+    std::thread caller([&] {
+      response = client.request("GET", "/api/v2/tasks/" + task);
+      answered = true;
+    });
+    while (!answered) {
+      tasks_->runPending();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    caller.join();
+    return response.ok() && json::parse(response->body).at("status") == "cancelled";
+  }));
+  callJson("POST", "/api/v2/workflows/runs/" + id + "/cancel", 409);
+  for (const char* name : {"a", "b", "c", "d"}) EXPECT_EQ(stepOf(id, name)["status"], "cancelled") << name;
+}
+
+TEST_F(WorkflowEngineTest, AFailedTaskFailsTheRunAndSkipsItsDependentsWithTheReason) {
+  std::string id = startDiamond();
+  std::vector<tasks::Assignment> claimed;
+  ASSERT_TRUE(until([&] {
+    claimed = claim();
+    return !claimed.empty();
+  }));
+  auto service = lookup<tasks::TaskService>(*tasks_);
+  ASSERT_TRUE(
+      service->failed(claimed[0].taskId, claimed[0].leaseToken, "bad input", tasks::Retry::kNever).ok());
+  ASSERT_TRUE(until([&] { return runStatus(id) != "running"; }));
+  json::object finished = run(id);
+  EXPECT_EQ(finished["status"], "failed");
+  EXPECT_EQ(stepOf(id, "a")["status"], "failed");
+  EXPECT_EQ(stepOf(id, "b")["reason"], "dependency 'a' failed");
+  EXPECT_EQ(stepOf(id, "d")["status"], "skipped");
+}
+
+TEST_F(WorkflowEngineTest, RunsAreListedWithACursor) {
+  callJson("POST", "/api/v2/workflows", 201, kDiamond);
+  std::set<std::string> ids;
+  for (int i = 0; i < 3; ++i)
+    ids.insert(std::string(callJson("POST", "/api/v2/workflows/diamond/runs", 201, "{}")["id"].as_string()));
+  json::object page = callJson("GET", "/api/v2/workflows/diamond/runs?limit=2", 200);
+  ASSERT_EQ(page["items"].as_array().size(), 2u);
+  std::string cursor(page["next_cursor"].as_string());
+  json::object rest = callJson("GET", "/api/v2/workflows/diamond/runs?limit=2&cursor=" + cursor, 200);
+  ASSERT_EQ(rest["items"].as_array().size(), 1u);
+  EXPECT_FALSE(rest.contains("next_cursor"));
+  std::set<std::string> seen;
+  for (auto* items : {&page["items"].as_array(), &rest["items"].as_array()})
+    for (auto& item : *items) seen.insert(std::string(item.at("id").as_string()));
+  EXPECT_EQ(seen, ids);
+  // The same Idempotency-Key gives the same run.
+  http::Response once = call("POST", "/api/v2/workflows/diamond/runs", "{}", {{"idempotency-key", "k-1"}});
+  http::Response again = call("POST", "/api/v2/workflows/diamond/runs", "{}", {{"idempotency-key", "k-1"}});
+  EXPECT_EQ(once.status, 201);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(json::parse(once.body).at("id"), json::parse(again.body).at("id"));
+}
+
+}  // namespace
+}  // namespace hive::workflow_engine
