@@ -140,3 +140,14 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/plugins/api/CMakeLists.txt)
     --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
   set_tests_properties(e2e_api_tls PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
 endif()
+
+# An alert rule fires and resolves in the real hive: alert.firing and
+# alert.resolved on the WebSocket (topic `alerts`) and at a local webhook
+# receiver; a dead webhook costs only counters and does not hold SIGTERM.
+# tests/e2e/monitoring_alerts_e2e.py --help.
+if(_swap_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/monitoring_engine/CMakeLists.txt)
+  add_test(NAME e2e_monitoring_alerts COMMAND /usr/bin/python3
+    ${CMAKE_CURRENT_SOURCE_DIR}/e2e/monitoring_alerts_e2e.py --hive $<TARGET_FILE:hive>
+    --plugins ${CMAKE_BINARY_DIR}/plugins)
+  set_tests_properties(e2e_monitoring_alerts PROPERTIES LABELS "e2e;monitoring" TIMEOUT 300 RUN_SERIAL TRUE)
+endif()

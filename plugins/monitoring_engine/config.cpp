@@ -22,6 +22,7 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
       }
     }
   }
+  settings.alerts = readAlertSettings(reader.child("alerts"), diagnostics);
   reader.finish();
   return settings;
 }

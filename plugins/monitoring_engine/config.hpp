@@ -5,6 +5,7 @@
 #include <set>
 #include <string>
 
+#include "alert_rules.hpp"
 #include "hive/config.hpp"
 
 namespace hive::monitoring_engine {
@@ -15,6 +16,7 @@ struct Settings {
   // Plugins whose failing health is shown in the detail but does not make
   // /readyz 503 (e.g. an optional executor).
   std::set<std::string> optionalPlugins;
+  AlertSettings alerts;
 };
 
 // Reads `section` into settings; every problem goes to `diagnostics` with its

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 
+#include "alert_engine.hpp"
 #include "config.hpp"
 #include "hive/services/http.hpp"
 #include "routes.hpp"
@@ -22,20 +23,39 @@ class MonitoringEnginePlugin final : public Plugin {
 
   Status start() override {
     health_ = std::make_shared<HealthMonitor>(context_, settings_.optionalPlugins);
+    alerts_ = std::make_shared<AlertEngine>(context_, settings_.alerts);
     HIVE_TRY(context_.services().provide<health::Readiness>(health_));
-    HIVE_TRY(context_.services().provide<http::RouteProvider>(
-        std::make_shared<MonitoringRoutes>(context_, inFlight_, health_, settings_.healthPeriod)));
+    HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<MonitoringRoutes>(
+        context_, inFlight_, health_, settings_.healthPeriod, alerts_, settings_.alerts.period)));
     healthTimer_ = context_.timers().every(settings_.healthPeriod, [this] { pollHealth(); });
+    alertTimer_ = context_.timers().every(settings_.alerts.period, [this] { evaluateAlerts(); });
     context_.log().info("started: GET /metrics, plugin health every " +
-                        std::to_string(settings_.healthPeriod.count()) + " ms");
+                        std::to_string(settings_.healthPeriod.count()) + " ms, " +
+                        std::to_string(settings_.alerts.rules.size()) + " alert rules every " +
+                        std::to_string(settings_.alerts.period.count()) + " ms, " +
+                        std::to_string(settings_.alerts.webhooks.size()) + " webhooks");
     return okStatus();
   }
 
-  void stop() override { healthTimer_.reset(); }
+  void stop() override {
+    healthTimer_.reset();
+    alertTimer_.reset();
+    if (alerts_) alerts_->stop();
+  }
 
   bool drained() const override { return *inFlight_ == 0; }
 
  private:
+  void evaluateAlerts() {
+    if (evaluating_->exchange(true)) return;
+    ++*inFlight_;
+    context_.blocking().post([alerts = alerts_, evaluating = evaluating_, inFlight = inFlight_] {
+      alerts->evaluate();
+      *evaluating = false;
+      --*inFlight;
+    });
+  }
+
   // One poll at a time: a period shorter than the plugins' health() round
   // trips skips rounds instead of queueing them.
   void pollHealth() {
@@ -54,6 +74,9 @@ class MonitoringEnginePlugin final : public Plugin {
   std::shared_ptr<std::atomic<bool>> polling_ = std::make_shared<std::atomic<bool>>(false);
   std::shared_ptr<HealthMonitor> health_;
   std::unique_ptr<Timer> healthTimer_;
+  std::shared_ptr<std::atomic<bool>> evaluating_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<AlertEngine> alerts_;
+  std::unique_ptr<Timer> alertTimer_;
 };
 
 }  // namespace

@@ -20,15 +20,24 @@ constexpr const char* kHealthOpenApi =
     R"json("plugins":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string"},"generation":{"type":"integer"},"healthy":{"type":"boolean"},"optional":{"type":"boolean"},"since":{"type":"integer"},"error":{"type":"string"},"last_error":{"type":"string"},"last_error_at":{"type":"integer"},"checked_at":{"type":"integer"}},"required":["name","healthy","since"]}}},"required":["ready","plugins"]}}}},)json"
     R"json("default":{"description":"Error","content":{"application/problem+json":{"schema":{"$ref":"#/components/schemas/Problem"}}}}}})json";
 
+constexpr const char* kAlertsOpenApi =
+    R"json({"summary":"Alerts pending and firing now (items), the most recent resolved ones, and the rules evaluated","tags":["observability"],)json"
+    R"json("responses":{"200":{"description":"OK","content":{"application/json":{"schema":{"type":"object","properties":{"evaluated_at":{"type":"integer"},"period_ms":{"type":"integer"},)json"
+    R"json("items":{"type":"array","items":{"$ref":"#/components/schemas/Alert"}},"resolved":{"type":"array","items":{"$ref":"#/components/schemas/Alert"}},"rules":{"type":"array","items":{"type":"object"}}},"required":["items","resolved","rules"]}}}},)json"
+    R"json("default":{"description":"Error","content":{"application/problem+json":{"schema":{"$ref":"#/components/schemas/Problem"}}}}}})json";
+
 }  // namespace
 
 MonitoringRoutes::MonitoringRoutes(PluginContext& context, std::shared_ptr<std::atomic<int>> inFlight,
                                    std::shared_ptr<HealthMonitor> health,
-                                   std::chrono::milliseconds healthPeriod)
+                                   std::chrono::milliseconds healthPeriod,
+                                   std::shared_ptr<AlertEngine> alerts, std::chrono::milliseconds alertPeriod)
     : context_(context),
       inFlight_(std::move(inFlight)),
       health_(std::move(health)),
       healthPeriod_(healthPeriod),
+      alerts_(std::move(alerts)),
+      alertPeriod_(alertPeriod),
       process_(context.metrics()),
       scrapeSeconds_(context.metrics().histogram(
           "hive_metrics_scrape_duration_seconds", "Time to render one GET /metrics answer",
@@ -46,6 +55,48 @@ MonitoringRoutes::MonitoringRoutes(PluginContext& context, std::shared_ptr<std::
               .permission = "observability:read",
               .openapi = kHealthOpenApi},
              [this](http::Request, http::Responder respond) { respond(this->health()); });
+  table_.add({.id = "observability.alerts",
+              .method = "GET",
+              .path = "/api/v2/observability/alerts",
+              .permission = "observability:read",
+              .openapi = kAlertsOpenApi},
+             [this](http::Request, http::Responder respond) { respond(this->alerts()); });
+}
+
+std::string MonitoringRoutes::openapiSchemas() {
+  return R"json({"Alert":{"type":"object","properties":{"rule":{"type":"string"},"state":{"type":"string","enum":["pending","firing","resolved"]},"severity":{"type":"string","enum":["info","warning","critical"]},"summary":{"type":"string"},"metric":{"type":"string"},"labels":{"type":"object","additionalProperties":{"type":"string"}},"comparison":{"type":"string"},"threshold":{"type":"number"},"value":{"type":"number"},"rate_window_ms":{"type":"integer"},"for_ms":{"type":"integer"},"active_since_ms":{"type":"integer"},"firing_since_ms":{"type":"integer"},"resolved_at_ms":{"type":"integer"}},"required":["rule","state","severity","metric","labels"]}})json";
+}
+
+http::Response MonitoringRoutes::alerts() const {
+  AlertsSnapshot snapshot = alerts_->snapshot();
+  boost::json::array active;
+  for (const auto& alert : snapshot.active) active.push_back(boost::json::parse(alerts_->alertJson(alert)));
+  boost::json::array resolved;
+  for (const auto& alert : snapshot.resolved)
+    resolved.push_back(boost::json::parse(alerts_->alertJson(alert)));
+  boost::json::array rules;
+  for (const auto& rule : alerts_->rules()) {
+    boost::json::object labels;
+    for (const auto& [name, value] : rule.labels) labels[name] = value;
+    boost::json::object r{{"name", rule.name},
+                          {"metric", rule.metric},
+                          {"labels", std::move(labels)},
+                          {"comparison", comparisonText(rule.comparison)},
+                          {"threshold", rule.threshold},
+                          {"for_ms", rule.forDuration.count()},
+                          {"severity", severityName(rule.severity)},
+                          {"summary", rule.summary}};
+    if (rule.rate.count() > 0) r["rate_window_ms"] = rule.rate.count();
+    rules.push_back(std::move(r));
+  }
+  boost::json::object body{{"evaluated_at", snapshot.evaluatedAtMs},
+                           {"period_ms", alertPeriod_.count()},
+                           {"items", std::move(active)},
+                           {"resolved", std::move(resolved)},
+                           {"rules", std::move(rules)}};
+  http::Response response;
+  response.body = boost::json::serialize(body);
+  return response;
 }
 
 http::Response MonitoringRoutes::health() const {
