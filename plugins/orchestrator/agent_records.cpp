@@ -34,9 +34,22 @@ void AgentRecords::persist(const Agent& agent) {
   if (!put.ok()) env_.log().warn("agent " + agent.id + " not saved: " + put.status().message());
 }
 
-void AgentRecords::persistUnsaved() {
-  for (const auto& agent : registry_.takeUnsaved()) persist(agent);
+void AgentRecords::persistAll(const std::vector<Agent>& agents) {
+  if (agents.empty()) return;
+  auto store = env_.store.lease();
+  if (!store) return;
+  Status written = store->transact([&](store::Transaction& tx) -> Status {
+    for (const auto& agent : agents)
+      HIVE_TRY(tx.put(kAgents, toDocument(agent), store::kAnyVersion).status());
+    return okStatus();
+  });
+  if (written.ok()) return;
+  env_.log().warn(std::to_string(agents.size()) + " agent records not saved together (" + written.message() +
+                  "): one by one");
+  for (const auto& agent : agents) persist(agent);
 }
+
+void AgentRecords::persistUnsaved() { persistAll(registry_.takeUnsaved()); }
 
 Status AgentRecords::create(const Agent& agent) {
   auto store = env_.store.lease();

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agent_model.hpp"
 #include "agent_registry.hpp"
@@ -24,6 +25,9 @@ class AgentRecords {
 
   // Writes the record as it is (a failure is logged: the next change writes again).
   void persist(const Agent& agent);
+  // Writes the records in one store transaction (one commit for all), or one
+  // by one when that fails.
+  void persistAll(const std::vector<Agent>& agents);
   // Writes the records whose counters changed since the last time.
   void persistUnsaved();
   // A new record; kAlreadyExists when the id is taken.

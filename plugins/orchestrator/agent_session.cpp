@@ -51,7 +51,13 @@ void AgentSession::onMessage(std::string_view text) {
   serial_->post([self = shared_from_this()] { self->drainInbox(); });
 }
 
+AgentSession::~AgentSession() {
+  if (!ended_.exchange(true)) agents_.sessionEnded(this);
+}
+
 void AgentSession::onClose(std::uint16_t) {
+  // The api releases its lease on this generation right after this call.
+  if (!ended_.exchange(true)) agents_.sessionEnded(this);
   env_.background.hold();
   serial_->post([self = shared_from_this()] {
     if (!self->agentId_.empty()) self->agents_.disconnected(self->agentId_, self->peer_.get());

@@ -5,6 +5,7 @@
 // result came in the same burst is not written on its own.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,7 @@ namespace hive::orchestrator {
 class AgentSession final : public http::WebSocketSession, public std::enable_shared_from_this<AgentSession> {
  public:
   AgentSession(RemoteAgents& agents, std::shared_ptr<http::WebSocketPeer> peer);
+  ~AgentSession() override;
 
   // http::WebSocketSession
   void onMessage(std::string_view text) override;
@@ -59,7 +61,8 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
   std::vector<Results::Report> results_;                      // collected from the inbox, not reported yet
   std::vector<std::pair<std::string, std::string>> accepts_;  // task id, lease token: not recorded yet
   std::string agentId_;
-  bool greeted_ = false;  // only touched in the serial queue
+  bool greeted_ = false;            // only touched in the serial queue
+  std::atomic<bool> ended_{false};  // told RemoteAgents it is over
 };
 
 }  // namespace hive::orchestrator

@@ -67,6 +67,8 @@ Options readOptions(const ConfigNode& section, Diagnostics& diagnostics) {
                                "must be between 10ms and 1h", std::chrono::hours(1));
   o.maxUnacknowledged = readCount(reader, "max_unacknowledged", o.maxUnacknowledged, 1, 1024);
   o.maxBacklog = readCount(reader, "max_backlog", o.maxBacklog, 1, 1'000'000);
+  o.handoverWait = readDuration(reader, "handover_wait", o.handoverWait, milliseconds(0),
+                                "must be between 0s and 1h", std::chrono::hours(1));
   o.node = reader.get<std::string>("node", hostName());
   if (!isNodeName(o.node)) reader.reject("node", "must be 1-64 characters of letters, digits, '-', '_', '.'");
   reader.finish();

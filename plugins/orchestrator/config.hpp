@@ -34,6 +34,9 @@ struct Options {
   // does not read): it gets no new task meanwhile. Beyond it, it is closed (1008).
   std::size_t maxBacklog = 4096;
   std::string node;
+  // When a new generation of the plugin is about to replace this one, how long
+  // this one waits for its agents' connections to close (succession.hpp).
+  std::chrono::milliseconds handoverWait{5000};
 
   // How long a remote agent may stay silent (connected or not) before it is
   // offline and its tasks go back to the queue.

@@ -17,6 +17,12 @@ OrchestratorPlugin::OrchestratorPlugin(PluginContext& context, const Clock& cloc
 
 void OrchestratorPlugin::configure(const ConfigNode& section, Diagnostics& diagnostics) {
   options_ = readOptions(section, diagnostics);
+  // This generation is staged to replace the one serving (or it is the
+  // first): the serving one hands its remote agents over now, before the
+  // kernel waits for its leases (succession.hpp). Not for a configuration
+  // that will be refused.
+  if (!succession_) succession_ = std::make_unique<Succession>(context_.services());
+  if (!diagnostics.hasErrors()) succession_->takeOver(options_.handoverWait);
 }
 
 Status OrchestratorPlugin::start() {
@@ -25,6 +31,7 @@ Status OrchestratorPlugin::start() {
   orchestrator_ = Orchestrator::create(context_, clock_, options_, std::move(tasks), std::move(store));
   HIVE_TRY(orchestrator_->open());
   HIVE_TRY(context_.services().provide<http::RouteProvider>(makeAgentRoutes(orchestrator_)));
+  if (succession_) succession_->serve(orchestrator_->remoteAgents());
   sweeper_ = context_.timers().every(options_.sweepPeriod, [this] {
     if (sweepQueued_.exchange(true)) return;
     orchestrator_->background().post([this] {
@@ -37,6 +44,7 @@ Status OrchestratorPlugin::start() {
 }
 
 void OrchestratorPlugin::stop() {
+  if (succession_) succession_->leave();
   sweeper_.reset();
   if (orchestrator_) orchestrator_->close();
 }

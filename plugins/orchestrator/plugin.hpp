@@ -7,6 +7,7 @@
 #include "clock.hpp"
 #include "config.hpp"
 #include "hive/plugin.hpp"
+#include "succession.hpp"
 
 namespace hive::orchestrator {
 
@@ -34,6 +35,9 @@ class OrchestratorPlugin : public Plugin {
   std::shared_ptr<Orchestrator> orchestrator_;
   std::atomic<bool> sweepQueued_{false};
   std::unique_ptr<Timer> sweeper_;
+  // Made in configure(), where hive.generation/1 is first needed. Last: its
+  // destructor may call into the orchestrator of an older generation.
+  std::unique_ptr<Succession> succession_;
 };
 
 }  // namespace hive::orchestrator

@@ -13,8 +13,74 @@ Status refused(std::string why) { return Status(StatusCode::kPermissionDenied, s
 
 }  // namespace
 
-std::shared_ptr<http::WebSocketSession> RemoteAgents::connect(std::shared_ptr<http::WebSocketPeer> peer) {
-  return std::make_shared<AgentSession>(*this, std::move(peer));
+Result<std::shared_ptr<http::WebSocketSession>> RemoteAgents::connect(
+    std::shared_ptr<http::WebSocketPeer> peer) {
+  std::lock_guard lock(sessionsMutex_);
+  if (refusing_)
+    return unavailable("this orchestrator generation hands its agents over to the next: reconnect");
+  auto session = std::make_shared<AgentSession>(*this, peer);
+  sessions_.emplace(session.get(), std::move(peer));
+  return std::shared_ptr<http::WebSocketSession>(std::move(session));
+}
+
+void RemoteAgents::sessionEnded(const AgentSession* session) {
+  {
+    std::lock_guard lock(sessionsMutex_);
+    sessions_.erase(session);
+  }
+  sessionsEnded_.notify_all();
+}
+
+bool RemoteAgents::handOver(std::chrono::milliseconds wait) {
+  auto started = std::chrono::steady_clock::now();
+  std::vector<std::shared_ptr<http::WebSocketPeer>> peers;
+  {
+    std::lock_guard lock(sessionsMutex_);
+    refusing_ = true;
+    for (const auto& [session, peer] : sessions_) peers.push_back(peer);
+  }
+  for (auto& peer : peers) peer->close(1001, "orchestrator replaced; reconnect");
+  std::unique_lock lock(sessionsMutex_);
+  bool ended = sessionsEnded_.wait_until(lock, started + wait, [&] { return sessions_.empty(); });
+  std::size_t open = sessions_.size();
+  lock.unlock();
+  // Written now, before the next generation starts: its records of the agents
+  // that come back are then the last ones written.
+  disconnectAll();
+  auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  env_.log().info("handed " + std::to_string(peers.size()) +
+                  " agent connection(s) over to the next generation in " + std::to_string(took.count()) +
+                  " ms" + (ended ? "" : "; " + std::to_string(open) + " still open"));
+  return ended;
+}
+
+void RemoteAgents::disconnectAll() {
+  std::int64_t now = env_.now();
+  std::vector<Agent> snapshots;
+  std::vector<std::pair<std::string, Leases>> unanswered;
+  registry_.withLock([&](AgentTable& table) {
+    for (auto& [id, local] : table.byId) {
+      if (!local.peer) continue;
+      unanswered.emplace_back(id, AgentRegistry::takeUnacknowledged(local));
+      local.peer.reset();
+      local.channel.reset();
+      local.disconnectedAtMs = now;
+      local.agent.node.clear();
+      registry_.refreshStatus(local.agent);
+      table.unsaved.erase(id);  // written below, counters included
+      snapshots.push_back(local.agent);
+    }
+  });
+  for (const auto& [id, leases] : unanswered)
+    dispatcher_.release(leases, "agent " + id + " disconnected before accepting the task");
+  records_.persistAll(snapshots);
+}
+
+void RemoteAgents::resume() {
+  std::lock_guard lock(sessionsMutex_);
+  if (refusing_.exchange(false))
+    env_.log().info("the next generation did not take over: agents are welcome again");
 }
 
 void RemoteAgents::requestDispatch() { dispatcher_.request(); }
@@ -174,12 +240,11 @@ void RemoteAgents::disconnected(const std::string& agentId, const http::WebSocke
 }
 
 void RemoteAgents::closeAll(std::string_view reason) {
-  auto peers = registry_.withLock([](AgentTable& table) {
-    std::vector<std::shared_ptr<http::WebSocketPeer>> out;
-    for (auto& [id, local] : table.byId)
-      if (local.peer) out.push_back(local.peer);
-    return out;
-  });
+  std::vector<std::shared_ptr<http::WebSocketPeer>> peers;
+  {
+    std::lock_guard lock(sessionsMutex_);
+    for (const auto& [session, peer] : sessions_) peers.push_back(peer);
+  }
   for (auto& peer : peers) peer->close(1001, std::string(reason));
 }
 

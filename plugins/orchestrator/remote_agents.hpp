@@ -6,7 +6,12 @@
 // for its reconnect as long as its heartbeats would allow, then goes offline.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -20,6 +25,7 @@
 
 namespace hive::orchestrator {
 
+class AgentSession;
 class Dispatcher;
 
 class RemoteAgents {
@@ -33,8 +39,11 @@ class RemoteAgents {
         results_(results),
         health_(health) {}
 
-  // A new WebSocket of a remote agent.
-  std::shared_ptr<http::WebSocketSession> connect(std::shared_ptr<http::WebSocketPeer> peer);
+  // A new WebSocket of a remote agent; kUnavailable (the api answers 503, the
+  // agent retries) while this generation hands its agents over.
+  Result<std::shared_ptr<http::WebSocketSession>> connect(std::shared_ptr<http::WebSocketPeer> peer);
+  // From the session: it is over (closed, or destroyed without a close).
+  void sessionEnded(const AgentSession* session);
 
   struct Welcome {
     std::string agentId;
@@ -59,6 +68,13 @@ class RemoteAgents {
   // generation or node serves next; their leases stay valid.
   void closeAll(std::string_view reason);
 
+  // The next generation is about to replace this one (succession.hpp): every
+  // connection is closed (1001), new ones are refused, and this waits until
+  // the sessions ended or `wait` passed. True when they all ended.
+  bool handOver(std::chrono::milliseconds wait);
+  // The replacement failed: new connections are welcome again.
+  void resume();
+
   Environment& environment() { return env_; }
 
  private:
@@ -66,6 +82,10 @@ class RemoteAgents {
   Result<Agent> authenticate(const std::string& requestedId, const std::string& secret, Welcome& welcome);
   // Whether hello took a place in the registry for a new agent (given back if refused).
   enum class Place { kExisting, kReserved };
+  // Every connected agent marked disconnected at once, its unanswered
+  // assignments released, the records written in one transaction (a hand-over
+  // of many agents must not wait for a commit per agent).
+  void disconnectAll();
   // Puts the agent on this node with its connection; a full node makes room.
   Status admit(Agent agent, const std::shared_ptr<AgentChannel>& channel, Place place);
 
@@ -75,6 +95,13 @@ class RemoteAgents {
   Dispatcher& dispatcher_;
   Results& results_;
   HealthMonitor& health_;
+
+  // Every session from its start to its end, greeted or not: the api holds a
+  // lease on this generation for each of them.
+  std::mutex sessionsMutex_;
+  std::condition_variable sessionsEnded_;
+  std::map<const AgentSession*, std::shared_ptr<http::WebSocketPeer>> sessions_;
+  std::atomic<bool> refusing_{false};
 };
 
 }  // namespace hive::orchestrator

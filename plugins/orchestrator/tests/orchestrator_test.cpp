@@ -11,6 +11,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "hive/callbacks.hpp"
 #include "hive/services/bus.hpp"
 #include "hive/services/http.hpp"
 #include "hive/services/store.hpp"
@@ -125,7 +126,7 @@ class OrchestratorTest : public ::testing::Test {
   // (Re)starts the orchestrator on the same store and tasks with the test
   // settings plus `extra`.
   void startOrchestrator(const std::vector<std::pair<std::string, std::string>>& extra,
-                         Build build = Build::kLinked) {
+                         Build build = Build::kLinked, std::shared_ptr<Generation> generations = nullptr) {
     routes_.reset();
     orchestrator_.reset();
     orchestrator_ = build == Build::kLinked
@@ -134,6 +135,7 @@ class OrchestratorTest : public ::testing::Test {
     orchestrator_->provideFake<store::Store>(lookup<store::Store>(*store_), "storage_sqlite");
     orchestrator_->provideFake<tasks::TaskService>(lookup<tasks::TaskService>(*tasks_), "task_manager");
     orchestrator_->provideFake<bus::Bus>(lookup<bus::Bus>(*bus_), "communication_engine");
+    if (generations) orchestrator_->provideFake<Generation>(generations, "kernel");
     auto config = ConfigNode::map();
     std::map<std::string, std::string> settings = {{"heartbeat_interval", "100ms"},
                                                    {"missed_heartbeats", "2"},
@@ -878,6 +880,70 @@ TEST_F(OrchestratorTest, CancellingARunningTaskSendsTaskCancelAndRefusesItsLateR
   for (const char* never : {"task.succeeded", "task.failed", "task.retrying", "task.dead", "task.pending"})
     EXPECT_EQ(std::count(types.begin(), types.end(), never), 0) << never;
   EXPECT_EQ(agent(remote.id).at("failed").as_int64(), 0) << "a cancellation is not the agent's failure";
+}
+
+// What the kernel's hive.generation/1 keeps for a plugin: objects its
+// generations share by name (the pin is not needed here).
+class SharedObjects final : public Generation {
+ public:
+  std::shared_ptr<const void> pin() override { return nullptr; }
+  void* share(std::string_view name, std::string_view type, void* candidate) override {
+    std::lock_guard lock(mutex_);
+    auto [it, added] = entries_.try_emplace(std::string(name), Entry{std::string(type), candidate, 0});
+    if (!added && it->second.type != type) return nullptr;
+    ++it->second.holders;
+    return it->second.object;
+  }
+  bool unshare(std::string_view name, void* object) override {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(std::string(name));
+    if (it == entries_.end() || it->second.object != object || --it->second.holders > 0) return false;
+    entries_.erase(it);
+    return true;
+  }
+
+ private:
+  struct Entry {
+    std::string type;
+    void* object = nullptr;
+    std::size_t holders = 0;
+  };
+  std::mutex mutex_;
+  std::map<std::string, Entry> entries_;
+};
+
+// Issue 13: with agents connected, a swap of the orchestrator waited for their
+// WebSockets (the api holds a lease on the provider for each) until the drain
+// deadline, then failed. The next generation, once configured (before the
+// kernel waits for leases), has the serving one hand its agents over: their
+// sockets close with 1001, new sessions are refused, unanswered assignments go
+// back to the queue and the records are written. A swap that fails (the staged
+// generation is destroyed) gives the serving one its sessions back.
+TEST_F(OrchestratorTest, AStagedGenerationTakesTheAgentsOverBeforeTheSwapWaitsForThem) {
+  auto generations = std::make_shared<SharedObjects>();
+  startOrchestrator({}, Build::kLinked, generations);
+  std::string id = submit(R"({"type":"a"})");
+  auto remote = connect(R"({"type":"hello","name":"w","max_concurrency":1})");
+  ASSERT_EQ(assignments(remote, 1).size(), 1u);
+
+  auto next = PluginHarness::create<ClockedOrchestrator>("orchestrator", "1.0.0");
+  next->provideFake<Generation>(generations, "kernel");
+  // The recording peer never reports its close: the wait for it is cut short.
+  next->setConfig(hive::testing::configFromPairs({{"handover_wait", "50ms"}}));
+  ASSERT_FALSE(next->configure().hasErrors());
+  EXPECT_TRUE(remote.peer->closed());
+  EXPECT_EQ(remote.peer->closeCode(), 1001);
+  auto refused = routes_->openWebSocket("agents.connect", {}, std::make_shared<RecordingPeer>());
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable) << "the api answers 503; the agent retries";
+  EXPECT_TRUE(until([&] { return task(id).at("status").as_string() == "pending"; }))
+      << "its unanswered assignment is back in the queue";
+  EXPECT_EQ(agent(remote.id).at("status").as_string(), "offline");
+
+  next.reset();  // the swap failed: the staged generation goes
+  auto back = connect(R"({"type":"hello","name":"w","agent_id":")" + remote.id + R"(","secret":")" +
+                      remote.secret + "\"}");
+  EXPECT_EQ(back.id, remote.id) << "the serving generation takes sessions again";
+  EXPECT_EQ(assignments(back, 1).size(), 1u);
 }
 
 // Issue 13: the cancellation watch follows hive.bus/1 (hive::ServiceFollower).
