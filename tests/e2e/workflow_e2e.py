@@ -1,0 +1,315 @@
+#!/usr/bin/python3
+"""End to end: workflows in the real `hive` with the real task_manager,
+orchestrator and a real remote agent (examples/agents/hive_agent.py, which
+echoes its payload as its result).
+
+  --scenario diamond  the issue's smallest diamond is accepted as is and runs to
+                      success; then a diamond whose payloads reference earlier
+                      results (${steps.a.result...}) carries them through, and
+                      its transitions reach a WebSocket client of /api/v2/ws.
+  --scenario crash    a 3-layer fan-out of parallel steps while hive is killed
+                      with SIGKILL --crashes times and restarted: the run
+                      completes, and task_manager holds exactly one task per
+                      step (none was submitted twice).
+"""
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_http import Api, free_port, wait_ready  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+AGENT = os.path.join(ROOT, "examples", "agents", "hive_agent.py")
+
+DIAMOND = {"name": "diamond",
+           "steps": [
+               {"name": "a", "task": {"type": "echo", "capabilities": ["shell"], "payload": {"n": 1}}},
+               {"name": "b", "depends_on": ["a"], "task": {"type": "echo", "capabilities": ["shell"]}},
+               {"name": "c", "depends_on": ["a"], "task": {"type": "echo", "capabilities": ["shell"]}},
+               {"name": "d", "depends_on": ["b", "c"], "task": {"type": "echo", "capabilities": ["shell"]}}]}
+
+FLOW = {"name": "flow",
+        "params": {"files": {"type": "array", "default": ["main.c"]}},
+        "steps": [
+            {"name": "plan", "task": {"type": "echo", "capabilities": ["shell"],
+                                      "payload": {"files": "${params.files}", "n": 1}}},
+            {"name": "left", "depends_on": ["plan"], "task": {"type": "echo", "capabilities": ["shell"],
+                                                              "payload": {"files": "${steps.plan.result.echo.files}"}}},
+            {"name": "right", "depends_on": ["plan"], "when": "steps.plan.result.echo.n == 1",
+             "task": {"type": "echo", "capabilities": ["shell"], "payload": {"n": "${steps.plan.result.echo.n}"}}},
+            {"name": "never", "depends_on": ["plan"], "when": "steps.plan.result.echo.n > 1",
+             "task": {"type": "echo", "capabilities": ["shell"]}},
+            {"name": "merge", "depends_on": ["left", "right"], "task": {
+                "type": "echo", "capabilities": ["shell"],
+                "payload": {"left": "${steps.left.result.echo}", "right": "${steps.right.result.echo.n}",
+                            "note": "merged by ${steps.left.result.agent}"}}}],
+        "outputs": {"merged": "${steps.merge.result.echo}"}}
+
+
+def say(*parts):
+    print("workflow_e2e:", *parts, flush=True)
+
+
+def wait_for(what, check, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (OSError, KeyError, TypeError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class Hive:
+    def __init__(self, args, workdir):
+        self.args = args
+        self.port = free_port()
+        self.config = os.path.join(workdir, "hive.yaml")
+        self.log_path = os.path.join(workdir, "hive.log")
+        self.log = open(self.log_path, "ab")
+        with open(self.config, "w") as f:
+            f.write("""hive:
+  plugin_dirs: [{plugins}]
+  data_dir: {data}
+  control_socket: ""
+  drain_deadline: 10s
+  log_level: info
+plugins:
+  api:
+    config:
+      listen: 127.0.0.1:{port}
+      access_log: false
+  storage_sqlite:
+    config: {{}}
+  communication_engine:
+    config: {{}}
+  task_manager:
+    config: {{retry_base: 100ms, retry_max: 1s, sweep_period: 200ms, claim_lease: 2s}}
+  orchestrator:
+    config:
+      heartbeat_interval: 1s
+      missed_heartbeats: 3
+      sweep_period: 200ms
+  task_execution_engine:
+    config:
+      agents: []
+  workflow_engine:
+    config:
+      reconcile_period: 500ms
+""".format(plugins=os.path.abspath(args.plugins), data=os.path.join(workdir, "data"), port=self.port))
+        self.process = None
+        self.start()
+
+    def start(self):
+        self.process = subprocess.Popen([self.args.hive, "run", "-c", self.config], stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+        wait_ready(self.process, self.port, self.log_path, "workflow_e2e")
+        self.api = Api(self.port, attempts=3)
+
+    def kill(self):
+        self.api.close()
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def request(self, method, path, body=None, expect=None):
+        status, answer = self.api.request(method, path, body)
+        if expect is not None and status != expect:
+            raise AssertionError("%s %s answered %d: %r" % (method, path, status, answer))
+        return answer
+
+
+def start_agent(hive, workdir, name):
+    return subprocess.Popen(
+        ["/usr/bin/python3", AGENT, "--url", "ws://127.0.0.1:%d/api/v2/agents/connect" % hive.port,
+         "--name", name, "--capabilities", "shell", "--concurrency", "8",
+         "--state-file", os.path.join(workdir, name + ".state")],
+        stdout=open(os.path.join(workdir, name + ".log"), "ab"), stderr=subprocess.STDOUT)
+
+
+async def follow(port, topic, events, ready):
+    import websockets
+    async with websockets.connect("ws://127.0.0.1:%d/api/v2/ws" % port, subprotocols=["hive.v1"]) as socket:
+        await socket.send(json.dumps({"type": "subscribe", "id": "1", "topic": topic}))
+        while True:
+            message = json.loads(await socket.recv())
+            if message["type"] == "subscribed":
+                ready.set()
+            elif message["type"] == "event":
+                events.append(message["payload"])
+                if message["payload"].get("event", "").startswith("workflow.run.") and \
+                        message["payload"]["run"]["status"] != "running":
+                    return
+
+
+def diamond_scenario(args, workdir, failures):
+    hive = Hive(args, workdir)
+    agent = start_agent(hive, workdir, "py-1")
+    try:
+        created = hive.request("POST", "/api/v2/workflows", DIAMOND, expect=201)
+        say("diamond applied as version", created["version"])
+        run = hive.request("POST", "/api/v2/workflows/diamond/runs", {"params": {}}, expect=201)
+        path = "/api/v2/workflows/diamond/runs/" + run["id"]
+        wait_for("the diamond to finish", lambda: hive.request("GET", path)["status"] != "running")
+        run = hive.request("GET", path, expect=200)
+        say("diamond:", run["status"], [(s["name"], s["status"], s["task_id"]) for s in run["steps"]])
+        if run["status"] != "succeeded":
+            failures.append("the diamond ended %s: %r" % (run["status"], run))
+        if len({s["task_id"] for s in run["steps"]}) != 4:
+            failures.append("the diamond's steps do not have 4 different tasks")
+
+        hive.request("POST", "/api/v2/workflows", FLOW, expect=201)
+        events = []
+
+        async def scenario():
+            ready = asyncio.Event()
+            follower = asyncio.create_task(follow(hive.port, "workflows", events, ready))
+            await asyncio.wait_for(ready.wait(), 10)
+            started = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: hive.request("POST", "/api/v2/workflows/flow/runs",
+                                           {"params": {"files": ["x.c", "y.c"]}}, expect=201))
+            await asyncio.wait_for(follower, 60)
+            return started
+
+        started = asyncio.run(scenario())
+        flow = hive.request("GET", "/api/v2/workflows/runs/" + started["id"], expect=200)
+        steps = {s["name"]: s for s in flow["steps"]}
+        say("flow:", flow["status"], {name: s["status"] for name, s in steps.items()})
+        expected = {"plan": "succeeded", "left": "succeeded", "right": "succeeded", "never": "skipped",
+                    "merge": "succeeded"}
+        if flow["status"] != "succeeded" or {n: s["status"] for n, s in steps.items()} != expected:
+            failures.append("flow ended %s with %r" % (flow["status"], steps))
+        merged = (steps["merge"].get("result") or {}).get("echo")
+        want = {"left": {"files": ["x.c", "y.c"]}, "right": 1, "note": "merged by py-1"}
+        if merged != want:
+            failures.append("merge's payload was %r, expected %r" % (merged, want))
+        if flow.get("outputs") != {"merged": want}:
+            failures.append("outputs were %r" % flow.get("outputs"))
+        names = [e["event"] + ("/" + e["step"]["name"] if "step" in e else "") for e in events
+                 if e.get("run", {}).get("id") == started["id"]]
+        say("WebSocket events:", names)
+        for needed in ["workflow.run.running", "workflow.step.running/plan", "workflow.step.succeeded/merge",
+                       "workflow.step.skipped/never", "workflow.run.succeeded"]:
+            if needed not in names:
+                failures.append("the WebSocket did not see %s" % needed)
+    finally:
+        agent.terminate()
+        agent.wait(10)
+        hive.stop()
+
+
+def fan_out(width, layers, sleep_ms):
+    steps = [{"name": "start", "task": {"type": "wfstep", "capabilities": ["shell"], "payload": {"n": 0}}}]
+    previous = ["start"]
+    for layer in range(layers):
+        current = []
+        for i in range(width):
+            name = "l%d-%d" % (layer, i)
+            steps.append({"name": name, "depends_on": previous if layer == 0 else [previous[i]],
+                          "task": {"type": "wfstep", "capabilities": ["shell"], "retries": 5,
+                                   "payload": {"sleep_ms": sleep_ms, "from": "${steps.%s.result.echo}" % (
+                                       "start" if layer == 0 else previous[i])}}})
+            current.append(name)
+        previous = current
+    steps.append({"name": "end", "depends_on": previous,
+                  "task": {"type": "wfstep", "capabilities": ["shell"], "payload": {"n": 1}}})
+    return {"name": "fan", "steps": steps}
+
+
+def crash_scenario(args, workdir, failures):
+    hive = Hive(args, workdir)
+    agent = start_agent(hive, workdir, "py-crash")
+    definition = fan_out(args.width, args.layers, args.sleep_ms)
+    try:
+        hive.request("POST", "/api/v2/workflows", definition, expect=201)
+        run = hive.request("POST", "/api/v2/workflows/fan/runs", {}, expect=201)
+        path = "/api/v2/workflows/runs/" + run["id"]
+        for crash in range(args.crashes):
+            time.sleep(1.0)
+            state = hive.request("GET", path)
+            if state["status"] != "running":
+                failures.append("the run finished before crash %d: make it longer (--layers, --sleep-ms)" % (crash + 1))
+                break
+            done = sum(1 for s in state["steps"] if s["status"] == "succeeded")
+            hive.kill()
+            say("crash %d: SIGKILL with %d of %d steps succeeded" % (crash + 1, done, len(state["steps"])))
+            hive.start()
+        wait_for("the run to finish", lambda: hive.request("GET", path)["status"] != "running", 120)
+        state = hive.request("GET", path, expect=200)
+        say("run", state["status"], "with", len(state["steps"]), "steps")
+        if state["status"] != "succeeded":
+            failures.append("the run ended %s: %s" % (state["status"], state.get("error")))
+        # Every task of this run, by title: one per step.
+        titles = {}
+        cursor = None
+        while True:
+            query = "/api/v2/tasks?type=wfstep&limit=1000" + ("&cursor=" + cursor if cursor else "")
+            page = hive.request("GET", query, expect=200)
+            for task in page["items"]:
+                titles[task["title"]] = titles.get(task["title"], 0) + 1
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        twice = {title: count for title, count in titles.items() if count != 1}
+        say("tasks:", len(titles), "distinct titles,", sum(titles.values()), "tasks")
+        if twice:
+            failures.append("steps submitted more than once: %r" % twice)
+        if len(titles) != len(definition["steps"]):
+            failures.append("%d steps but tasks for %d" % (len(definition["steps"]), len(titles)))
+        for step in state["steps"]:
+            if step["status"] != "succeeded":
+                failures.append("step %s is %s" % (step["name"], step["status"]))
+    finally:
+        agent.terminate()
+        agent.wait(10)
+        hive.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hive", required=True)
+    parser.add_argument("--plugins", required=True)
+    parser.add_argument("--scenario", choices=["diamond", "crash"], required=True)
+    parser.add_argument("--crashes", type=int, default=3)
+    parser.add_argument("--width", type=int, default=8)
+    parser.add_argument("--layers", type=int, default=8)
+    parser.add_argument("--sleep-ms", type=int, default=1500, help="how long each step's task takes")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="hive-workflow-e2e-")
+    failures = []
+    try:
+        {"diamond": diamond_scenario, "crash": crash_scenario}[args.scenario](args, workdir, failures)
+    except AssertionError as error:
+        failures.append(str(error))
+    for failure in failures:
+        say("FAILED:", failure)
+    if failures:
+        say("work directory kept:", workdir)
+        return 1
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    say("passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
