@@ -202,9 +202,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Status opened = core->open();
   if (!opened.ok()) broken("the orchestrator did not open:", opened.toString());
   auto peer = std::make_shared<CheckingPeer>();
-  auto opened = core->remoteAgents().connect(peer);
-  if (!opened.ok()) broken("the session did not open:", opened.status().toString());
-  auto session = *opened;
+  auto connected = core->remoteAgents().connect(peer);
+  if (!connected.ok()) broken("the session did not open:", connected.status().toString());
+  auto session = *connected;
 
   std::string_view rest(reinterpret_cast<const char*>(data), size);
   for (int i = 0; i < 16 && !rest.empty() && !peer->closed(); ++i) {

@@ -63,11 +63,23 @@ std::vector<Dispatcher::Candidate> Dispatcher::candidates() {
   return out;
 }
 
+bool Dispatcher::available(const std::string& agentId) {
+  return registry_.withLock([&](AgentTable& table) {
+    auto found = table.byId.find(agentId);
+    return found != table.byId.end() &&
+           (found->second.agent.runtime == Runtime::kProcess || found->second.channel != nullptr);
+  });
+}
+
 bool Dispatcher::round() {
   auto tasks = env_.tasks.lease();
   if (!tasks) return false;
   bool assigned = false;
   for (const auto& candidate : candidates()) {
+    // A round of many claims takes a while: an agent that left meanwhile (or
+    // all of them, handed over to the next generation) is not claimed for, or
+    // each of its tasks would lose an attempt going back to the queue.
+    if (!available(candidate.id)) continue;
     // Several at once when it has room: one claim is one store transaction
     // whatever its size, and a burst fills agents in a few rounds.
     auto claimed = tasks->claim(candidate.id, candidate.capabilities, candidate.free);

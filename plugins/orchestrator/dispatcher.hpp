@@ -51,6 +51,8 @@ class Dispatcher {
   void loop();
   bool round();
   std::vector<Candidate> candidates();
+  // Still served here and, if remote, connected.
+  bool available(const std::string& agentId);
   void deliver(const std::string& agentId, const tasks::Assignment& assignment);
 
   Environment& env_;
