@@ -146,6 +146,10 @@ int authKeysCommand(AuthKeyAction action, const AuthKeyOptions& options) {
     routeId = "keys.list";
     request.method = "GET";
     request.path = "/api/v2/security/keys";
+  } else if (action == AuthKeyAction::kAuditVerify) {
+    routeId = "audit.verify";
+    request.method = "GET";
+    request.path = "/api/v2/security/audit/verify";
   } else {
     routeId = "keys.revoke";
     request.method = "DELETE";
@@ -175,6 +179,9 @@ int authKeysCommand(AuthKeyAction action, const AuthKeyOptions& options) {
               << "\nkeep the key now: it is stored only as a digest and never shown again\n";
   } else if (action == AuthKeyAction::kList) {
     std::cout << response->body << std::endl;
+  } else if (action == AuthKeyAction::kAuditVerify) {
+    std::cout << response->body << std::endl;
+    if (response->body.find("\"intact\":true") == std::string::npos) return 1;
   } else {
     std::cout << "revoked " << options.id << std::endl;
   }

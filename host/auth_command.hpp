@@ -19,13 +19,15 @@ namespace hive::host {
 struct AuthKeyOptions {
   std::string configPath;
   std::string name, role, tenant, project, agent, expires;  // create
-  std::string id;                                             // revoke
+  std::string id;                                           // revoke
 };
 
-enum class AuthKeyAction { kCreate, kList, kRevoke };
+enum class AuthKeyAction { kCreate, kList, kRevoke, kAuditVerify };
 
 // Prints the result on stdout (create: the key alone on its line) and errors
-// on stderr; returns the process exit code.
+// on stderr; returns the process exit code. kAuditVerify (`hive audit
+// verify`) walks security_manager's audit chain: exit 0 when intact, 1 when
+// broken (the answer says at which event and why).
 int authKeysCommand(AuthKeyAction action, const AuthKeyOptions& options);
 
 }  // namespace hive::host

@@ -491,7 +491,10 @@ int main(int argc, char** argv) {
   auto* keyListCmd = keysCmd->add_subcommand("list", "List keys (never their secrets)");
   auto* keyRevokeCmd = keysCmd->add_subcommand("revoke", "Revoke a key");
   keyRevokeCmd->add_option("id", authKey.id, "Key id (the hex between hive_ and the second _)")->required();
-  for (auto* command : {keyCreateCmd, keyListCmd, keyRevokeCmd})
+  auto* auditCmd = app.add_subcommand("audit", "The security_manager audit log");
+  auditCmd->require_subcommand(1);
+  auto* auditVerifyCmd = auditCmd->add_subcommand("verify", "Walk the audit hash chain; exit 1 where it breaks");
+  for (auto* command : {keyCreateCmd, keyListCmd, keyRevokeCmd, auditVerifyCmd})
     command->add_option("-c,--config", authKey.configPath, "Configuration file")->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
@@ -511,5 +514,6 @@ int main(int argc, char** argv) {
   if (keyCreateCmd->parsed()) return authKeysCommand(AuthKeyAction::kCreate, authKey);
   if (keyListCmd->parsed()) return authKeysCommand(AuthKeyAction::kList, authKey);
   if (keyRevokeCmd->parsed()) return authKeysCommand(AuthKeyAction::kRevoke, authKey);
+  if (auditVerifyCmd->parsed()) return authKeysCommand(AuthKeyAction::kAuditVerify, authKey);
   return 0;
 }

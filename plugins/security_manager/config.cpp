@@ -85,6 +85,17 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
     reader.reject("max_keys", "must be 1-1000000");
   else
     settings.maxKeys = static_cast<std::size_t>(maxKeys);
+  std::int64_t pending =
+      reader.get<std::int64_t>("audit_max_pending", static_cast<std::int64_t>(settings.auditMaxPending));
+  if (pending < 1 || pending > 10'000'000)
+    reader.reject("audit_max_pending", "must be 1-10000000");
+  else
+    settings.auditMaxPending = static_cast<std::size_t>(pending);
+  settings.auditFlushInterval =
+      reader.get<std::chrono::milliseconds>("audit_flush_interval", settings.auditFlushInterval);
+  if (settings.auditFlushInterval < std::chrono::milliseconds(10) ||
+      settings.auditFlushInterval > std::chrono::minutes(1))
+    reader.reject("audit_flush_interval", "must be between 10ms and 1m");
   settings.jwt = readJwtSettings(reader.child("jwt"), diagnostics);
   std::string pepperFile = reader.get<std::string>("pepper_file", "");
   if (!pepperFile.empty()) readPepper(reader.child("pepper_file"), pepperFile, settings, diagnostics);

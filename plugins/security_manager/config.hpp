@@ -24,6 +24,10 @@ struct Settings {
   std::size_t maxKeys = 10000;
   // 32 raw bytes read from `pepper_file`; empty = no pepper.
   std::string pepper;
+  // Audit entries waiting to be written at most (beyond: dropped, counted),
+  // and how often they are written.
+  std::size_t auditMaxPending = 65536;
+  std::chrono::milliseconds auditFlushInterval{200};
   // JWT bearer tokens (jwt.hpp); no issuers: only API keys are accepted.
   JwtSettings jwt;
 };

@@ -87,6 +87,26 @@ std::shared_ptr<const KeyAuthenticator::Table> KeyAuthenticator::table() const {
 }
 
 auth::Decision KeyAuthenticator::authorize(const http::Request& request, std::string_view permission) {
+  auth::Decision decision = decide(request, permission);
+  bool reads = request.method == "GET" || request.method == "HEAD" || request.method == "OPTIONS";
+  // Public routes are not audited: /livez probes would drown the log.
+  if (audit_ && !permission.empty() && (!decision.allowed || !reads)) {
+    AuditEntry entry;
+    entry.atMs = now_();
+    entry.principal = decision.principal.empty() ? "anonymous" : decision.principal;
+    entry.action = request.method + " " + request.path;
+    entry.permission = std::string(permission);
+    entry.outcome = decision.allowed                                 ? "allowed"
+                    : decision.code == StatusCode::kPermissionDenied ? "denied"
+                                                                     : "unauthenticated";
+    entry.remote = request.remoteAddress;
+    entry.requestId = request.requestId;
+    audit_->record(std::move(entry));
+  }
+  return decision;
+}
+
+auth::Decision KeyAuthenticator::decide(const http::Request& request, std::string_view permission) const {
   std::string credential = presentedCredential(request);
   if (credential.empty())
     return refuse(StatusCode::kUnauthenticated,

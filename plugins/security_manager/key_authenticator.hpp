@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "audit_log.hpp"
 #include "hive/services/auth.hpp"
 #include "jwt.hpp"
 #include "key_store.hpp"
@@ -44,6 +45,9 @@ class KeyAuthenticator final : public auth::Authenticator {
   void replaceAll(std::vector<KeyRecord> records);
   void upsert(const KeyRecord& record);
   std::size_t size() const;
+  // Records state-changing and refused requests from now on. Call before the
+  // authenticator is provided.
+  void setAudit(std::shared_ptr<AuditLog> audit) { audit_ = std::move(audit); }
 
   // hive::auth::Authenticator
   auth::Decision authorize(const http::Request& request, std::string_view permission) override;
@@ -51,12 +55,14 @@ class KeyAuthenticator final : public auth::Authenticator {
  private:
   using Table = std::unordered_map<std::string, KeyRecord>;
   std::shared_ptr<const Table> table() const;
+  auth::Decision decide(const http::Request& request, std::string_view permission) const;
   auth::Decision authorizeToken(std::string_view token, std::string_view permission) const;
 
   std::shared_ptr<const Roles> roles_;
   std::string pepper_;
   Clock now_;
   JwtVerifier jwt_;
+  std::shared_ptr<AuditLog> audit_;
   mutable std::mutex mutex_;  // guards the pointer only; a Table is never changed once published
   std::shared_ptr<const Table> table_;
 };

@@ -37,12 +37,14 @@ std::string label(const json::object& body, const char* field, std::vector<http:
 }  // namespace
 
 KeyService::KeyService(PluginContext& context, Settings settings, std::shared_ptr<const Roles> roles,
-                       std::shared_ptr<KeyAuthenticator> authenticator, KeyStore store, Clock now)
+                       std::shared_ptr<KeyAuthenticator> authenticator, KeyStore store,
+                       std::shared_ptr<AuditLog> audit, Clock now)
     : context_(context),
       settings_(std::move(settings)),
       roles_(std::move(roles)),
       authenticator_(std::move(authenticator)),
       store_(std::move(store)),
+      audit_(std::move(audit)),
       now_(std::move(now)) {}
 
 Status KeyService::load() {
@@ -135,6 +137,7 @@ Result<CreatedKey> KeyService::create(const std::string& text, const std::string
     return created;
   }
   authenticator_->upsert(record);
+  recordKeyAction("key.create", record.id, createdBy);
   context_.log().info("key " + record.id + " (" + record.name + ", role " + record.role + ") created by " +
                       (createdBy.empty() ? "(unknown)" : createdBy));
   return CreatedKey{std::move(record), std::move(key.text)};
@@ -147,9 +150,20 @@ Result<KeyRecord> KeyService::get(const std::string& id) { return store_.get(id)
 Result<KeyRecord> KeyService::revoke(const std::string& id, const std::string& revokedBy) {
   auto revoked = HIVE_TRY(store_.revoke(id, now_()));
   authenticator_->upsert(revoked);
+  recordKeyAction("key.revoke", revoked.id, revokedBy);
   context_.log().info("key " + revoked.id + " (" + revoked.name + ") revoked by " +
                       (revokedBy.empty() ? "(unknown)" : revokedBy));
   return revoked;
+}
+
+void KeyService::recordKeyAction(const char* action, const std::string& id, const std::string& who) {
+  AuditEntry entry;
+  entry.atMs = now_();
+  entry.principal = who.empty() ? "anonymous" : who;
+  entry.action = action;
+  entry.target = id;
+  entry.outcome = "done";
+  audit_->record(std::move(entry));
 }
 
 void KeyService::background(std::function<void()> work) {

@@ -31,7 +31,8 @@ struct Refusal {
 class KeyService : public std::enable_shared_from_this<KeyService> {
  public:
   KeyService(PluginContext& context, Settings settings, std::shared_ptr<const Roles> roles,
-             std::shared_ptr<KeyAuthenticator> authenticator, KeyStore store, Clock now = systemNowMs);
+             std::shared_ptr<KeyAuthenticator> authenticator, KeyStore store, std::shared_ptr<AuditLog> audit,
+             Clock now = systemNowMs);
 
   // Reads every key into the authenticator. Blocking.
   Status load();
@@ -45,18 +46,21 @@ class KeyService : public std::enable_shared_from_this<KeyService> {
   Result<KeyRecord> revoke(const std::string& id, const std::string& revokedBy);
 
   const Roles& roles() const { return *roles_; }
+  AuditLog& audit() { return *audit_; }
 
   // Runs `work` on the blocking executor; the service lives until it ran.
   void background(std::function<void()> work);
 
  private:
   Status reloadAll();
+  void recordKeyAction(const char* action, const std::string& id, const std::string& who);
 
   PluginContext& context_;
   Settings settings_;
   std::shared_ptr<const Roles> roles_;
   std::shared_ptr<KeyAuthenticator> authenticator_;
   KeyStore store_;
+  std::shared_ptr<AuditLog> audit_;
   Clock now_;
   std::mutex refreshMutex_;        // one reload at a time, so an older table never replaces a newer one
   std::int64_t lastChanges_ = -1;  // guarded by refreshMutex_

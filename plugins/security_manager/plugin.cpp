@@ -32,9 +32,15 @@ class SecurityManagerPlugin final : public Plugin {
     if (!cryptoReady()) return unavailable("libsodium cannot start (no entropy source?)");
     auto store = HIVE_TRY(context_.services().handle<store::Store>(), "security_manager needs hive.store/1");
     auto roles = std::make_shared<const Roles>(settings_.roles);
+    audit_ = std::make_shared<AuditLog>(
+        store, settings_.auditMaxPending,
+        context_.metrics().counter("security_audit_dropped_total",
+                                   "Audit entries dropped because audit_max_pending were waiting"));
+    HIVE_TRY(audit_->open(), "opening the audit log");
     authenticator_ = std::make_shared<KeyAuthenticator>(roles, settings_.pepper, systemNowMs, settings_.jwt);
-    service_ =
-        std::make_shared<KeyService>(context_, settings_, roles, authenticator_, KeyStore(std::move(store)));
+    authenticator_->setAudit(audit_);
+    service_ = std::make_shared<KeyService>(context_, settings_, roles, authenticator_,
+                                            KeyStore(std::move(store)), audit_);
     HIVE_TRY(service_->load(), "reading the API keys");
     HIVE_TRY(context_.services().provide<auth::Authenticator>(authenticator_));
     HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<SecurityRoutes>(service_)));
@@ -45,11 +51,26 @@ class SecurityManagerPlugin final : public Plugin {
         refreshQueued_ = false;
       });
     });
+    auditor_ = context_.timers().every(settings_.auditFlushInterval, [this] {
+      if (!audit_->pending() || auditQueued_.exchange(true)) return;
+      service_->background([this] {
+        if (Status written = audit_->flush(); !written.ok())
+          context_.log().warn("audit entries not written yet: " + written.message());
+        auditQueued_ = false;
+      });
+    });
     context_.log().info(std::to_string(authenticator_->size()) + " API keys loaded");
     return okStatus();
   }
 
-  void stop() override { refresher_.reset(); }
+  void stop() override {
+    refresher_.reset();
+    auditor_.reset();
+    // What is still queued is written now: stop() may block, a request may not.
+    if (audit_)
+      if (Status written = audit_->flush(); !written.ok())
+        context_.log().error("audit entries lost at stop: " + written.message());
+  }
 
   Status health() override { return service_ ? okStatus() : unavailable("not started"); }
 
@@ -58,8 +79,11 @@ class SecurityManagerPlugin final : public Plugin {
   Settings settings_;
   std::shared_ptr<KeyAuthenticator> authenticator_;
   std::shared_ptr<KeyService> service_;
+  std::shared_ptr<AuditLog> audit_;
   std::atomic<bool> refreshQueued_{false};
+  std::atomic<bool> auditQueued_{false};
   std::unique_ptr<Timer> refresher_;
+  std::unique_ptr<Timer> auditor_;
 };
 
 }  // namespace

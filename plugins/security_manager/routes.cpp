@@ -1,5 +1,9 @@
 #include "routes.hpp"
 
+#include <charconv>
+#include <cstdint>
+#include <type_traits>
+
 #include <boost/json.hpp>
 
 namespace hive::security_manager {
@@ -100,6 +104,61 @@ SecurityRoutes::SecurityRoutes(std::shared_ptr<KeyService> service) : service_(s
           roles[name] = std::move(granted);
         }
         return jsonResponse(200, json::serialize(json::object{{"roles", std::move(roles)}}));
+      });
+  add({"audit.list", "GET", "/api/v2/security/audit", "security:read",
+       operation("Audit entries, oldest first: state-changing and refused requests, key changes", "listAudit",
+                 ",\"parameters\":[{\"name\":\"after\",\"in\":\"query\",\"schema\":{\"type\":"
+                 "\"integer\",\"minimum\":0}},{\"name\":\"limit\",\"in\":\"query\",\"schema\":{"
+                 "\"type\":\"integer\",\"minimum\":1,\"maximum\":1000,\"default\":100}}]",
+                 "\"200\":{\"description\":\"Entries and the cursor for the next page\",\"content\":"
+                 "{\"application/json\":{}}},\"422\":{\"description\":\"Bad query\",\"content\":"
+                 "{\"application/problem+json\":{}}}")},
+      [this](const http::Request& request) {
+        std::uint64_t after = 0;
+        std::size_t limit = 100;
+        std::vector<http::FieldError> errors;
+        auto number = [&](const char* name, std::uint64_t low, std::uint64_t high, auto& out) {
+          const std::string* text = request.queryParam(name);
+          if (text == nullptr) return;
+          std::uint64_t value = 0;
+          auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
+          if (error != std::errc() || end != text->data() + text->size() || value < low || value > high)
+            errors.push_back(
+                {name, "must be an integer from " + std::to_string(low) + " to " + std::to_string(high)});
+          else
+            out = static_cast<std::remove_reference_t<decltype(out)>>(value);
+        };
+        number("after", 0, UINT64_MAX, after);
+        number("limit", 1, 1000, limit);
+        if (!errors.empty())
+          return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
+        (void)service_->audit().flush();  // what this node queued is in the answer
+        auto events = service_->audit().read(after, limit);
+        if (!events.ok()) return http::problem(events.status());
+        std::string body = "{\"items\":[";
+        for (std::size_t i = 0; i < events->size(); ++i) {
+          const auto& event = (*events)[i];
+          body += (i ? "," : "") + std::string("{\"id\":") + std::to_string(event.id) +
+                  ",\"record\":" + event.body + "}";
+        }
+        body += "]";
+        if (events->size() == limit) body += ",\"next_after\":" + std::to_string(events->back().id);
+        return jsonResponse(200, body + "}");
+      });
+  add({"audit.verify", "GET", "/api/v2/security/audit/verify", "security:read",
+       operation("Walk the audit hash chain: intact, or where it breaks", "verifyAudit", "",
+                 "\"200\":{\"description\":\"{intact, entries, broken_at_event?, reason?}\",\"content\":"
+                 "{\"application/json\":{}}}")},
+      [this](const http::Request&) {
+        (void)service_->audit().flush();
+        auto verified = service_->audit().verify();
+        if (!verified.ok()) return http::problem(verified.status());
+        json::object body{{"intact", verified->intact}, {"entries", verified->entries}};
+        if (!verified->intact) {
+          body["broken_at_event"] = verified->brokenAtEvent;
+          body["reason"] = verified->reason;
+        }
+        return jsonResponse(200, json::serialize(body));
       });
 }
 

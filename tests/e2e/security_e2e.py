@@ -23,6 +23,9 @@ Checks, in order:
      directory (SQLite database and WAL included), in hive's log or in the
      CLI's stderr.
   8. SIGTERM: exit status 0, no sanitizer report.
+  10. (before 9) The audit log holds refused and state-changing requests and
+      key changes, no allowed read and no secret; `hive audit verify` (while
+      hive runs) finds the chain intact.
   9. (before 8) A config reload that removes security_manager leaves every
      permissioned route answering 503, not served unchecked.
 
@@ -342,6 +345,26 @@ def main():
         check(status == 200 and viewer_id in listing, "GET /api/v2/security/keys lists the keys")
         for key in keys:
             check(key.split("_")[2] not in listing, "the listing holds no secret")
+
+        # 10. The audit log: refusals and changes are in it, no secret; the CLI verifies the chain.
+        status, _, text = api.request("GET", "/api/v2/security/audit?limit=1000", key=admin)
+        audit = text.decode()
+        check(status == 200, "GET /api/v2/security/audit: %d" % status)
+        records = [item["record"]["entry"] for item in json.loads(audit)["items"]]
+        outcomes = {(r["action"].split(" ")[0], r["outcome"]) for r in records}
+        check(("GET", "unauthenticated") in outcomes, "a refused GET is audited")
+        check(("POST", "denied") in outcomes, "a forbidden POST is audited")
+        check(("key.revoke", "done") in outcomes, "key revocations are audited")
+        check(not any(r["action"].startswith("GET") and r["outcome"] == "allowed" for r in records),
+              "allowed reads are not audited")
+        for key in keys:
+            check(key.split("_")[2] not in audit, "the audit log holds no secret")
+        verified = subprocess.run([hive.args.hive, "audit", "verify", "-c", hive.config], capture_output=True,
+                                  text=True, timeout=120, env=sanitizer_env())
+        hive.cli_errors.append(verified.stderr)
+        check(verified.returncode == 0 and '"intact":true' in verified.stdout,
+              "hive audit verify: %d %s %s" % (verified.returncode, verified.stdout, verified.stderr[-300:]))
+        say("audit: %d entries, hive audit verify: %s" % (len(records), verified.stdout.strip()))
 
         # 9. A config reload that removes security_manager does not open the API.
         with open(hive.config) as f:

@@ -2,12 +2,14 @@
 // section and the authenticator as units; then the real plugin loaded from its
 // .so on the real storage_sqlite, as two nodes sharing one store.
 #include <sodium.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <set>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -563,6 +565,85 @@ TEST_F(SecurityManagerPluginTest, AgentKeyIsBoundToItsAgentAndExpiresInAreStored
   auto decision = check(*nodeA_, std::string(body.at("key").as_string()), "agents:connect");
   EXPECT_TRUE(decision.allowed);
   EXPECT_EQ(decision.principal, "agent:builder-7");
+}
+
+// Runs one SQL statement on the store's file from outside, as someone with
+// access to the database would.
+void tamper(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+TEST_F(SecurityManagerPluginTest, AuditChainRecordsRefusalsChangesAndKeysAcrossNodesAndDetectsTampering) {
+  auto created = call(*nodeA_, "POST", "/api/v2/security/keys", R"({"name":"ci","role":"submitter"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string key(json::parse(created.body).as_object().at("key").as_string());
+  auto authenticator = [](PluginHarness& node) {
+    return std::static_pointer_cast<auth::Authenticator>(
+        node.services().lookup(auth::Authenticator::kServiceId).front().service);
+  };
+  http::Request anonymous;
+  anonymous.method = "POST";
+  anonymous.path = "/api/v2/tasks";
+  anonymous.remoteAddress = "192.0.2.7:5000";
+  EXPECT_FALSE(authenticator(*nodeA_)->authorize(anonymous, "tasks:write").allowed);
+  http::Request keyed = anonymous;
+  keyed.headers.push_back({"authorization", "Bearer " + key});
+  nodeB_->advanceTime(std::chrono::milliseconds(500));  // B reads the new key
+  nodeB_->runPending();
+  EXPECT_TRUE(authenticator(*nodeB_)->authorize(keyed, "tasks:write").allowed);  // the other node
+  keyed.method = "GET";
+  EXPECT_TRUE(authenticator(*nodeA_)->authorize(keyed, "tasks:read").allowed);  // a read: not audited
+  nodeB_->advanceTime(std::chrono::milliseconds(200));
+  nodeB_->runPending();
+
+  auto listed = call(*nodeA_, "GET", "/api/v2/security/audit");
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  auto items = json::parse(listed.body).as_object().at("items").as_array();
+  ASSERT_EQ(items.size(), 3u) << listed.body;
+  std::multiset<std::string> seen;
+  for (const auto& item : items) {
+    const auto& entry = item.as_object().at("record").as_object().at("entry").as_object();
+    seen.insert(std::string(entry.at("action").as_string()) + " " +
+                std::string(entry.at("outcome").as_string()) + " " +
+                std::string(entry.at("principal").as_string()));
+  }
+  std::string keyId = key.substr(5, 16);
+  EXPECT_EQ(seen, (std::multiset<std::string>{"key.create done key:test",
+                                              "POST /api/v2/tasks unauthenticated anonymous",
+                                              "POST /api/v2/tasks allowed key:" + keyId}))
+      << listed.body;
+  EXPECT_EQ(listed.body.find(key.substr(key.size() - 64)), std::string::npos);
+
+  auto verified = call(*nodeA_, "GET", "/api/v2/security/audit/verify");
+  EXPECT_EQ(verified.body, R"({"intact":true,"entries":3})");
+
+  std::string database = storeHarness_->context().dataDirectory() + "/store.sqlite3";
+  auto secondId = items[1].as_object().at("id").as_int64();
+  tamper(database,
+         "UPDATE events SET body = replace(body, '\"outcome\":\"', '\"outcome\":\"not ') "
+         "WHERE stream = 'security.audit' AND id = " +
+             std::to_string(secondId));
+  auto changed = json::parse(call(*nodeA_, "GET", "/api/v2/security/audit/verify").body).as_object();
+  EXPECT_FALSE(changed.at("intact").as_bool());
+  EXPECT_EQ(changed.at("broken_at_event").as_int64(), secondId) << changed;
+}
+
+TEST_F(SecurityManagerPluginTest, AuditDetectsARemovedLastEntry) {
+  ASSERT_EQ(call(*nodeA_, "POST", "/api/v2/security/keys", R"({"name":"a","role":"viewer"})").status, 201);
+  ASSERT_EQ(call(*nodeA_, "POST", "/api/v2/security/keys", R"({"name":"b","role":"viewer"})").status, 201);
+  EXPECT_EQ(call(*nodeA_, "GET", "/api/v2/security/audit/verify").body, R"({"intact":true,"entries":2})");
+  tamper(storeHarness_->context().dataDirectory() + "/store.sqlite3",
+         "DELETE FROM events WHERE stream = 'security.audit' AND id = (SELECT max(id) FROM events WHERE "
+         "stream = "
+         "'security.audit')");
+  auto removed = json::parse(call(*nodeA_, "GET", "/api/v2/security/audit/verify").body).as_object();
+  EXPECT_FALSE(removed.at("intact").as_bool()) << removed;
 }
 
 }  // namespace
