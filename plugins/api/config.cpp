@@ -56,7 +56,9 @@ std::chrono::milliseconds readDuration(ConfigReader& reader, const char* key,
 std::string resolvePath(const std::string& path, const ConfigNode& node) {
   std::filesystem::path value(path);
   if (value.is_absolute() || node.location().file.empty()) return value.lexically_normal().string();
-  return (std::filesystem::path(node.location().file).parent_path() / value).lexically_normal().string();
+  std::error_code error;
+  auto file = std::filesystem::absolute(node.location().file, error);
+  return (file.parent_path() / value).lexically_normal().string();
 }
 
 void readTls(ConfigReader& reader, Settings& settings, Diagnostics& diagnostics) {
@@ -81,13 +83,20 @@ void readTls(ConfigReader& reader, Settings& settings, Diagnostics& diagnostics)
     tls.reject(t.certFile.empty() ? "key_file" : "cert_file", "cert_file and key_file go together");
   if (!t.clientCaFile.empty() && t.certFile.empty())
     tls.reject("client_ca_file", "client certificates need a server certificate (cert_file, key_file)");
-  tls.finish();
   // The files must load now: a bad certificate is a config error, not a
-  // listener that fails every handshake.
+  // listener that fails every handshake. The error starts with the key at fault.
   if (t.enabled() && diagnostics.errorCount() == errors) {
-    if (Status loaded = checkTls(t); !loaded.ok())
-      diagnostics.error(node.location(), "'tls': " + loaded.message());
+    if (Status loaded = checkTls(t); !loaded.ok()) {
+      const std::string& message = loaded.message();
+      std::string key = message.substr(0, message.find_first_of(" :"));
+      std::size_t rest = message.find_first_not_of(" :", key.size());
+      if (tls.has(key))
+        tls.reject(key, rest == std::string::npos ? message : message.substr(rest));
+      else
+        diagnostics.error(node.location(), "'tls': " + message);
+    }
   }
+  tls.finish();
 }
 
 }  // namespace

@@ -77,10 +77,10 @@ TEST(ApiTls, BadFilesAndSettingsAreConfigErrors) {
   } cases[] = {
       {mapOf({{"cert_file", scalar((certificate.directory / "missing.pem").string())},
               {"key_file", scalar(certificate.key.string())}}),
-       "'tls': cert_file "},
+       "'cert_file': "},
       {mapOf(
            {{"cert_file", scalar(certificate.key.string())}, {"key_file", scalar(certificate.key.string())}}),
-       "'tls': cert_file "},
+       "'cert_file': "},
       {mapOf({{"cert_file", scalar(certificate.cert.string())}}), "cert_file and key_file go together"},
       {mapOf({{"cert_file", scalar(certificate.cert.string())},
               {"key_file", scalar(certificate.key.string())},
@@ -114,7 +114,7 @@ TEST(ApiTls, AKeyThatDoesNotMatchTheCertificateIsAConfigError) {
       {"tls", mapOf({{"cert_file", scalar(first.cert.string())}, {"key_file", scalar(otherKey.string())}})}};
   ApiHost api(options);
   EXPECT_FALSE(api.start());
-  EXPECT_THAT(api.problem(), HasSubstr("key_file"));
+  EXPECT_THAT(api.problem(), HasSubstr("'key_file': " + otherKey.string() + ": key values mismatch"));
 }
 
 }  // namespace
