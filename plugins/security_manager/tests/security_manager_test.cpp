@@ -449,24 +449,69 @@ TEST(SecurityJwtConfig, IssuersAreReadAndUnsafeOnesRefused) {
 
 // ---- the plugin from its .so, on the real storage_sqlite ----
 
+std::string environment(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+bool onPostgres() { return environment("HIVE_SECURITY_TEST_STORE") == "postgres"; }
+
+// Two nodes: on SQLite they share one store instance; on PostgreSQL (the
+// postgres.* tests) each has a storage_postgres of its own on one schema, as
+// two hive processes would.
 class SecurityManagerPluginTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto loaded = PluginHarness::loadLibrary(STORAGE_SQLITE_PLUGIN);
-    ASSERT_TRUE(loaded.ok()) << loaded.status().toString();
-    storeHarness_ = std::move(loaded).value();
-    ASSERT_TRUE(storeHarness_->start().ok());
+    std::string schema = "security_" + randomHex(6);
+    storeHarness_ = loadStore(schema);
+    ASSERT_TRUE(storeHarness_);
     store_ = std::static_pointer_cast<store::Store>(
         storeHarness_->services().lookup(store::Store::kServiceId).front().service);
-    nodeA_ = startNode();
-    nodeB_ = startNode();
+    if (onPostgres()) {
+      secondStoreHarness_ = loadStore(schema);
+      ASSERT_TRUE(secondStoreHarness_);
+      secondStore_ = std::static_pointer_cast<store::Store>(
+          secondStoreHarness_->services().lookup(store::Store::kServiceId).front().service);
+    }
+    nodeA_ = startNode(store_);
+    nodeB_ = startNode(secondStore_ ? secondStore_ : store_);
   }
 
-  std::unique_ptr<PluginHarness> startNode() {
+  static std::unique_ptr<PluginHarness> loadStore(const std::string& schema) {
+    if (!onPostgres()) {
+      auto loaded = PluginHarness::loadLibrary(STORAGE_SQLITE_PLUGIN);
+      EXPECT_TRUE(loaded.ok()) << loaded.status().toString();
+      if (!loaded.ok()) return nullptr;
+      auto harness = std::move(loaded).value();
+      Status started = harness->start();
+      EXPECT_TRUE(started.ok()) << started.toString();
+      return started.ok() ? std::move(harness) : nullptr;
+    }
+#ifdef STORAGE_POSTGRES_PLUGIN
+    std::string url = environment("HIVE_TEST_POSTGRES_URL");
+    EXPECT_FALSE(url.empty()) << "HIVE_TEST_POSTGRES_URL is not set: eval \"$(scripts/test-servers start)\"";
+    auto loaded = PluginHarness::loadLibrary(STORAGE_POSTGRES_PLUGIN);
+    EXPECT_TRUE(loaded.ok()) << loaded.status().toString();
+    if (url.empty() || !loaded.ok()) return nullptr;
+    auto harness = std::move(loaded).value();
+    harness->setConfig(hive::testing::configFromPairs({{"url", url},
+                                                       {"schema", schema},
+                                                       { "pool_size",
+                                                         "4" }}));
+    Status started = harness->start();
+    EXPECT_TRUE(started.ok()) << started.toString();
+    return started.ok() ? std::move(harness) : nullptr;
+#else
+    ADD_FAILURE() << "built without storage_postgres";
+    return nullptr;
+#endif
+  }
+
+  std::unique_ptr<PluginHarness> startNode(std::shared_ptr<store::Store> store) {
     auto loaded = PluginHarness::loadLibrary(SECURITY_MANAGER_PLUGIN);
     EXPECT_TRUE(loaded.ok()) << loaded.status().toString();
     auto node = std::move(loaded).value();
-    node->provideFake<store::Store>(store_, "storage_sqlite");
+    node->provideFake<store::Store>(std::move(store), "store");
     node->setConfig(hive::testing::configFromPairs({{"refresh_interval", "500ms"}}));
     Status started = node->start();
     EXPECT_TRUE(started.ok()) << started.toString();
@@ -490,8 +535,8 @@ class SecurityManagerPluginTest : public ::testing::Test {
     return authenticator->authorize(withHeader("authorization", "Bearer " + key), permission);
   }
 
-  std::unique_ptr<PluginHarness> storeHarness_;
-  std::shared_ptr<store::Store> store_;
+  std::unique_ptr<PluginHarness> storeHarness_, secondStoreHarness_;
+  std::shared_ptr<store::Store> store_, secondStore_;
   std::unique_ptr<PluginHarness> nodeA_, nodeB_;
 };
 
@@ -623,6 +668,7 @@ TEST_F(SecurityManagerPluginTest, AuditChainRecordsRefusalsChangesAndKeysAcrossN
   auto verified = call(*nodeA_, "GET", "/api/v2/security/audit/verify");
   EXPECT_EQ(verified.body, R"({"intact":true,"entries":3})");
 
+  if (onPostgres()) return;  // the tampering below edits the SQLite file
   std::string database = storeHarness_->context().dataDirectory() + "/store.sqlite3";
   auto secondId = items[1].as_object().at("id").as_int64();
   tamper(database,
@@ -635,6 +681,7 @@ TEST_F(SecurityManagerPluginTest, AuditChainRecordsRefusalsChangesAndKeysAcrossN
 }
 
 TEST_F(SecurityManagerPluginTest, AuditDetectsARemovedLastEntry) {
+  if (onPostgres()) GTEST_SKIP() << "edits the SQLite file";
   ASSERT_EQ(call(*nodeA_, "POST", "/api/v2/security/keys", R"({"name":"a","role":"viewer"})").status, 201);
   ASSERT_EQ(call(*nodeA_, "POST", "/api/v2/security/keys", R"({"name":"b","role":"viewer"})").status, 201);
   EXPECT_EQ(call(*nodeA_, "GET", "/api/v2/security/audit/verify").body, R"({"intact":true,"entries":2})");
