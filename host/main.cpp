@@ -17,6 +17,7 @@
 #include "host/auth_command.hpp"
 #include "host/catalog.hpp"
 #include "host/config/kernel_config.hpp"
+#include "host/config/render.hpp"
 #include "host/control_socket.hpp"
 #include "host/kernel_admin.hpp"
 #include "host/kernel_health.hpp"
@@ -42,10 +43,14 @@ void printDiagnostics(const Diagnostics& diagnostics) {
   for (const auto& d : diagnostics.items()) std::cerr << d.toString() << "\n";
 }
 
-// Loads and validates the config file; prints every error.
-Result<KernelConfig> readConfig(const std::string& path) {
+// The config files of a command: `-c` repeated layers them, later over earlier.
+using ConfigFiles = std::vector<std::string>;
+const ConfigFiles kDefaultConfig{"config/hive.yaml"};
+
+// Loads and validates the config files; prints every error.
+Result<KernelConfig> readConfig(const ConfigFiles& files) {
   Diagnostics diagnostics;
-  auto config = loadKernelConfig(path, diagnostics);
+  auto config = loadKernelConfig(files, diagnostics);
   printDiagnostics(diagnostics);
   return config;
 }
@@ -93,7 +98,7 @@ void stopBy(PluginHost& host, Clock::time_point deadline, std::chrono::milliseco
 }
 
 struct RunOptions {
-  std::string configPath = "config/hive.yaml";
+  ConfigFiles configFiles = kDefaultConfig;
   std::string logFormat;
   std::string logLevel;
 };
@@ -116,8 +121,8 @@ class StopGuard {
 // sets `exitCode` when there is one (2: a bad option).
 Result<KernelConfig> runConfig(const RunOptions& options, int& exitCode) {
   exitCode = 1;
-  auto config = readConfig(options.configPath);
-  if (!config.ok()) return config.status().withContext(options.configPath);
+  auto config = readConfig(options.configFiles);
+  if (!config.ok()) return config.status().withContext(layerNames(options.configFiles));
   exitCode = 2;
   if (options.logFormat == "json") config->logFormat = LogFormat::kJson;
   if (options.logFormat == "text") config->logFormat = LogFormat::kText;
@@ -243,7 +248,7 @@ int runCommand(const RunOptions& options) {
   log->info("hive ready: " + std::to_string(running) + " plugins started, " + std::to_string(failed) +
             " failed, in " + fmt::format("{:.1f}", elapsed.count() / 1000.0) + " ms");
 
-  ReloadController reloads(host, {options.configPath, std::chrono::milliseconds(200), true}, *log);
+  ReloadController reloads(host, {options.configFiles, std::chrono::milliseconds(200), true}, *log);
   if (Status watching = reloads.start(); !watching.ok()) return notStarting(watching);
   (*admin)->attach(&reloads);
   (*admin)->setPhase(admin::Phase::kReady);
@@ -260,22 +265,23 @@ int runCommand(const RunOptions& options) {
   return 0;
 }
 
-// The control socket of the kernel running on `configPath` (or `socket`).
-Result<std::string> controlSocketPath(const std::string& configPath, const std::string& socket) {
+// The control socket of the kernel running on `files` (or `socket`).
+Result<std::string> controlSocketPath(const ConfigFiles& files, const std::string& socket) {
   if (!socket.empty()) return socket;
   Diagnostics diagnostics;
-  auto config = loadKernelConfig(configPath, diagnostics);
+  auto config = loadKernelConfig(files, diagnostics);
   if (!config.ok()) {
     printDiagnostics(diagnostics);
     return config.status();
   }
   if (config->controlSocket.empty())
-    return failedPrecondition(configPath + " sets no hive.control_socket; add one to control a running hive");
+    return failedPrecondition(layerNames(files) +
+                              " sets no hive.control_socket; add one to control a running hive");
   return config->controlSocket;
 }
 
-int controlCommand(const std::string& configPath, const std::string& socket, const std::string& command) {
-  auto path = controlSocketPath(configPath, socket);
+int controlCommand(const ConfigFiles& files, const std::string& socket, const std::string& command) {
+  auto path = controlSocketPath(files, socket);
   if (!path.ok()) {
     std::cerr << "hive: " << path.status().message() << "\n";
     return 1;
@@ -294,8 +300,9 @@ int controlCommand(const std::string& configPath, const std::string& socket, con
   return ok ? 0 : 1;
 }
 
-int checkConfigCommand(const std::string& path) {
-  auto config = readConfig(path);
+int checkConfigCommand(const ConfigFiles& files) {
+  const std::string path = layerNames(files);
+  auto config = readConfig(files);
   if (!config.ok()) {
     std::cerr << "hive: " << path << ": " << config.status().message() << "\n";
     return 1;
@@ -332,12 +339,12 @@ std::string join(const std::vector<std::string>& items) {
   return out.empty() ? "-" : out;
 }
 
-int pluginsListCommand(std::vector<std::string> directories, const std::string& configPath) {
+int pluginsListCommand(std::vector<std::string> directories, const ConfigFiles& files) {
   std::string socket;
   if (directories.empty()) {
-    auto config = readConfig(configPath);
+    auto config = readConfig(files);
     if (!config.ok()) {
-      std::cerr << "hive: " << configPath << ": " << config.status().message() << "\n";
+      std::cerr << "hive: " << layerNames(files) << ": " << config.status().message() << "\n";
       return 1;
     }
     directories = config->pluginDirectories;
@@ -402,6 +409,23 @@ int signCommand(const std::string& secretPath, const std::vector<std::string>& p
   return 0;
 }
 
+// `hive config show`: the layers merged, as YAML, each value followed by where it came from.
+int configShowCommand(const ConfigFiles& files) {
+  Diagnostics diagnostics;
+  auto merged = loadConfigLayers(files, diagnostics);
+  printDiagnostics(diagnostics);
+  if (!merged.ok()) {
+    std::cerr << "hive: " << merged.status().message() << "\n";
+    return 1;
+  }
+  std::cout << "# " << layerNames(files) << " merged; ${VAR}s expanded\n" << renderWithOrigins(*merged);
+  // Shown even when invalid (that is when one wants to see it), but it fails then.
+  Diagnostics validation;
+  auto config = kernelConfigFromNode(*merged, files.front(), validation);
+  printDiagnostics(validation);
+  return config.ok() ? 0 : 1;
+}
+
 int versionCommand() {
   HostAbi abi = HostAbi::current();
   std::cout << "hive " << HIVE_VERSION << "\nSDK ABI " << abi.major << "." << abi.minor << "\ntoolchain "
@@ -415,31 +439,37 @@ int main(int argc, char** argv) {
   CLI::App app{"Hive: a multi-agent orchestration platform built as a plugin host"};
   app.require_subcommand(1);
 
+  // -c FILE, repeatable: later files override earlier ones key by key.
+  auto addConfigOption = [](CLI::App* command, ConfigFiles& files, const std::string& what) {
+    command->add_option("-c,--config", files, what + " (repeat -c to layer files: later ones override)")
+        ->allow_extra_args(false)
+        ->capture_default_str();
+  };
   RunOptions run;
   auto* runCmd = app.add_subcommand("run", "Run Hive with a configuration file");
-  runCmd->add_option("-c,--config", run.configPath, "Configuration file")->capture_default_str();
+  addConfigOption(runCmd, run.configFiles, "Configuration file");
   runCmd->add_option("--log-format", run.logFormat, "Override the log format")
       ->check(CLI::IsMember({"text", "json"}));
   runCmd->add_option("--log-level", run.logLevel, "Override the default log level");
 
-  std::string checkPath = "config/hive.yaml";
+  ConfigFiles checkFiles = kDefaultConfig;
   auto* checkCmd =
       app.add_subcommand("check-config", "Validate a configuration file and every plugin section");
-  checkCmd->add_option("-c,--config", checkPath, "Configuration file")->capture_default_str();
+  addConfigOption(checkCmd, checkFiles, "Configuration file");
 
   auto* pluginsCmd = app.add_subcommand("plugins", "Inspect plugins");
   pluginsCmd->require_subcommand(1);
   std::vector<std::string> listDirectories;
-  std::string listConfig = "config/hive.yaml";
+  ConfigFiles listConfig = kDefaultConfig;
   auto* listCmd = pluginsCmd->add_subcommand("list", "List plugin files and their manifests; starts nothing");
   listCmd->add_option("--dir", listDirectories,
                       "Plugin directory (repeatable); default: those of the config");
-  listCmd->add_option("-c,--config", listConfig, "Configuration file")->capture_default_str();
+  addConfigOption(listCmd, listConfig, "Configuration file");
 
-  std::string controlConfig = "config/hive.yaml", controlSocket, reloadName;
+  ConfigFiles controlConfig = kDefaultConfig;
+  std::string controlSocket, reloadName;
   auto addControlOptions = [&](CLI::App* command) {
-    command->add_option("-c,--config", controlConfig, "Configuration file naming the control socket")
-        ->capture_default_str();
+    addConfigOption(command, controlConfig, "Configuration file naming the control socket");
     command->add_option("--socket", controlSocket, "Control socket path (instead of the config's)");
   };
   auto* statusCmd =
@@ -454,6 +484,10 @@ int main(int argc, char** argv) {
   configCmd->require_subcommand(1);
   auto* configReloadCmd = configCmd->add_subcommand("reload", "Re-read, validate and apply the config file");
   addControlOptions(configReloadCmd);
+  ConfigFiles showFiles = kDefaultConfig;
+  auto* configShowCmd = configCmd->add_subcommand(
+      "show", "Print the merged configuration, each value with the file:line:col it came from");
+  addConfigOption(configShowCmd, showFiles, "Configuration file");
 
   auto* pluginCmd = app.add_subcommand("plugin", "Plugin development");
   pluginCmd->require_subcommand(1);
@@ -482,7 +516,8 @@ int main(int argc, char** argv) {
   keysCmd->require_subcommand(1);
   auto* keyCreateCmd = keysCmd->add_subcommand("create", "Create a key; prints it once, alone on its line");
   keyCreateCmd->add_option("--name", authKey.name, "What the key is for")->required();
-  keyCreateCmd->add_option("--role", authKey.role, "admin, operator, submitter, agent, viewer or a custom role")
+  keyCreateCmd
+      ->add_option("--role", authKey.role, "admin, operator, submitter, agent, viewer or a custom role")
       ->required();
   keyCreateCmd->add_option("--tenant", authKey.tenant, "Tenant the key acts for");
   keyCreateCmd->add_option("--project", authKey.project, "Project the key is scoped to");
@@ -500,7 +535,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (runCmd->parsed()) return runCommand(run);
-  if (checkCmd->parsed()) return checkConfigCommand(checkPath);
+  if (checkCmd->parsed()) return checkConfigCommand(checkFiles);
+  if (configShowCmd->parsed()) return configShowCommand(showFiles);
   if (listCmd->parsed()) return pluginsListCommand(listDirectories, listConfig);
   if (statusCmd->parsed()) return controlCommand(controlConfig, controlSocket, "plugins status");
   if (reloadCmd->parsed())

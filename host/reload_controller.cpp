@@ -26,16 +26,24 @@ Status ReloadController::start() {
         config.pluginDirectories, options_.settle,
         [this](const std::string& path) { pluginFileChanged(path); }, log_);
     HIVE_TRY(pluginWatcher_->start(), "watching plugin directories");
-    if (!options_.configPath.empty()) {
-      fs::path file = fs::absolute(options_.configPath);
-      std::string name = file.filename().string();
+    if (!options_.configFiles.empty()) {
+      // A change to any layer re-reads them all.
+      std::vector<std::string> directories;
+      std::vector<fs::path> files;
+      for (const auto& layer : options_.configFiles) {
+        files.push_back(fs::absolute(layer).lexically_normal());
+        std::string directory = files.back().parent_path().string();
+        if (std::find(directories.begin(), directories.end(), directory) == directories.end())
+          directories.push_back(directory);
+      }
       configWatcher_ = std::make_unique<DirectoryWatcher>(
-          std::vector<std::string>{file.parent_path().string()}, options_.settle,
-          [this, name](const std::string& path) {
-            if (fs::path(path).filename() == name) (void)reloadConfig();
+          directories, options_.settle,
+          [this, files](const std::string& path) {
+            if (std::find(files.begin(), files.end(), fs::path(path).lexically_normal()) != files.end())
+              (void)reloadConfig();
           },
           log_);
-      HIVE_TRY(configWatcher_->start(), "watching the config directory");
+      HIVE_TRY(configWatcher_->start(), "watching the config directories");
     }
   }
   if (!config.controlSocket.empty()) {
@@ -123,9 +131,9 @@ Status ReloadController::reloadConfig() {
     metrics.gauge("hive_config_last_reload_successful", "1 when the last config reload was applied")
         .set(ok ? 1 : 0);
   };
-  if (options_.configPath.empty()) return failedPrecondition("no config file to reload");
+  if (options_.configFiles.empty()) return failedPrecondition("no config file to reload");
   Diagnostics diagnostics;
-  auto next = loadKernelConfig(options_.configPath, diagnostics);
+  auto next = loadKernelConfig(options_.configFiles, diagnostics);
   for (const auto& d : diagnostics.items()) log_.error("config reload: " + d.toString());
   if (!next.ok()) {
     record("invalid", false);
@@ -142,7 +150,7 @@ Status ReloadController::reloadConfig() {
     return applied.withContext("config reload rejected");
   }
   record("applied", true);
-  log_.info("config reloaded from " + options_.configPath);
+  log_.info("config reloaded from " + layerNames(options_.configFiles));
   return okStatus();
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "host/catalog.hpp"
 #include "host/config/expand.hpp"
@@ -19,7 +20,7 @@ namespace hive::host {
 class ReloadController {
  public:
   struct Options {
-    std::string configPath;
+    std::vector<std::string> configFiles;  // the layers, re-read together; none: no config reload
     std::chrono::milliseconds settle{200};
     bool watchFiles = true;
   };

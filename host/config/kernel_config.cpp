@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <thread>
 
 #include "host/config/yaml_loader.hpp"
@@ -39,6 +40,16 @@ std::string errorCount(std::size_t errors, const std::string& path) {
 std::string resolvePath(const std::string& value, const fs::path& base) {
   fs::path p(value);
   return (p.is_absolute() ? p : base / p).lexically_normal().string();
+}
+
+// A relative path is relative to the directory of the file that wrote it: with
+// layered files (`-c base.yaml -c overlay.yaml`), an overlay's paths are its own.
+std::string resolvePath(const ConfigNode& node, const fs::path& base) {
+  const std::string& file = node.location().file;
+  if (file.empty()) return resolvePath(node.text(), base);
+  std::error_code error;
+  fs::path directory = fs::absolute(fs::path(file), error).parent_path();
+  return resolvePath(node.text(), error ? base : directory);
 }
 
 // A section that must be a map: reports, naming the section, when it is not.
@@ -94,7 +105,7 @@ void readTrustedKeys(const ConfigNode& node, const fs::path& base, PluginTrust& 
     }
     auto key = parsePublicKey(item.text());
     if (!key.ok()) {
-      std::string path = resolvePath(item.text(), base);
+      std::string path = resolvePath(item, base);
       std::error_code missing;
       if (!fs::is_regular_file(path, missing)) {
         diagnostics.error(item.location(), "'trusted_keys': '" + item.text() + "' is " +
@@ -131,7 +142,7 @@ void readKernel(const ConfigNode& node, const fs::path& base, KernelConfig& conf
         diagnostics.error(item.location(), "'plugin_dirs': expected a directory path");
         continue;
       }
-      config.pluginDirectories.push_back(resolvePath(item.text(), base));
+      config.pluginDirectories.push_back(resolvePath(item, base));
     }
   }
   config.ioThreads = readBounded(reader, "io_threads", config.ioThreads, 1, 256);
@@ -150,14 +161,15 @@ void readKernel(const ConfigNode& node, const fs::path& base, KernelConfig& conf
   config.watchdogPeriod = reader.get<std::chrono::milliseconds>("watchdog_period", config.watchdogPeriod);
   if (config.watchdogPeriod < std::chrono::milliseconds(100) || config.watchdogPeriod > std::chrono::hours(1))
     reader.reject("watchdog_period", "must be between 100ms and 1h");
+  // Absent: the default set above (../data beside the first file) stays.
   std::string dataDirectory = reader.get<std::string>("data_dir", "../data");
   if (dataDirectory.empty())
     reader.reject("data_dir", "must not be empty");
-  else
-    config.dataDirectory = resolvePath(dataDirectory, base);
+  else if (reader.child("data_dir").isScalar())
+    config.dataDirectory = resolvePath(reader.child("data_dir"), base);
   // Empty means "no control socket", so it is not resolved into the config directory.
   std::string socket = reader.get<std::string>("control_socket", "");
-  config.controlSocket = socket.empty() ? "" : resolvePath(socket, base);
+  config.controlSocket = socket.empty() ? "" : resolvePath(reader.child("control_socket"), base);
   config.pluginTrust.requireSigned = reader.get<bool>("require_signed_plugins", false);
   std::size_t errorsBefore = diagnostics.errorCount();
   readTrustedKeys(reader.child("trusted_keys"), base, config.pluginTrust, diagnostics);
@@ -217,6 +229,7 @@ Result<KernelConfig> kernelConfigFromNode(const ConfigNode& root, const std::str
   std::size_t errorsBefore = diagnostics.errorCount();
   KernelConfig config;
   config.sourceFile = path;
+  config.sourceFiles = {path};
   std::error_code error;
   fs::path absolute = fs::absolute(fs::path(path), error);
   if (error) {
@@ -235,20 +248,76 @@ Result<KernelConfig> kernelConfigFromNode(const ConfigNode& root, const std::str
   return config;
 }
 
-Result<KernelConfig> loadKernelConfig(const std::string& path, Diagnostics& diagnostics,
+namespace {
+
+// The key location of `key` in `map` (a map entry's own location).
+SourceLocation keyLocationIn(const ConfigNode& map, const std::string& key) {
+  for (const auto& entry : map.entries())
+    if (entry.key == key) return entry.keyLocation;
+  return {};
+}
+
+ConfigNode mergeLayers(const ConfigNode& base, const ConfigNode& overlay) {
+  if (!base.isMap() || !overlay.isMap()) return overlay;
+  ConfigNode merged = ConfigNode::map(base.location());
+  for (const auto& entry : base.entries()) {
+    const ConfigNode* over = overlay.find(entry.key);
+    if (over == nullptr)
+      merged.set(entry.key, entry.value, entry.keyLocation);
+    else
+      merged.set(entry.key, mergeLayers(entry.value, *over), keyLocationIn(overlay, entry.key));
+  }
+  for (const auto& entry : overlay.entries())
+    if (base.find(entry.key) == nullptr) merged.set(entry.key, entry.value, entry.keyLocation);
+  return merged;
+}
+
+}  // namespace
+
+std::string layerNames(const std::vector<std::string>& paths) {
+  std::string names;
+  for (const auto& path : paths) names += (names.empty() ? "" : " + ") + path;
+  return names;
+}
+
+Result<ConfigNode> loadConfigLayers(const std::vector<std::string>& paths, Diagnostics& diagnostics,
+                                    const EnvironmentLookup& lookup) {
+  if (paths.empty()) return invalidArgument("no config file given");
+  std::size_t errorsBefore = diagnostics.errorCount();
+  std::optional<Status> unreadable;
+  ConfigNode merged;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    auto root = parseYamlFile(paths[i], diagnostics);
+    if (!root.ok()) {
+      if (!unreadable) unreadable = root.status();
+      continue;
+    }
+    expandVariables(*root, lookup, diagnostics);
+    merged = i == 0 ? std::move(root).value() : mergeLayers(merged, *root);
+  }
+  std::size_t errors = diagnostics.errorCount() - errorsBefore;
+  // Keep the code of an unreadable file (an absent one is NotFound).
+  if (unreadable) return Status(unreadable->code(), errorCount(errors, layerNames(paths)));
+  return merged;
+}
+
+Result<KernelConfig> loadKernelConfig(const std::vector<std::string>& paths, Diagnostics& diagnostics,
                                       const EnvironmentLookup& lookup) {
   std::size_t errorsBefore = diagnostics.errorCount();
-  auto root = parseYamlFile(path, diagnostics);
-  if (!root.ok()) {
-    // Keep the code (an absent file is NotFound), with the same message as any other failure.
-    return Status(root.status().code(), errorCount(diagnostics.errorCount() - errorsBefore, path));
-  }
-  expandVariables(*root, lookup, diagnostics);
+  auto root = loadConfigLayers(paths, diagnostics, lookup);
+  if (!root.ok()) return root.status();
   // Validation runs even after expansion errors, so that every error is reported at once.
-  auto config = kernelConfigFromNode(*root, path, diagnostics);
+  auto config = kernelConfigFromNode(*root, paths.front(), diagnostics);
   std::size_t errors = diagnostics.errorCount() - errorsBefore;
-  if (errors > 0) return invalidArgument(errorCount(errors, path));
+  if (errors > 0) return invalidArgument(errorCount(errors, layerNames(paths)));
+  if (!config.ok()) return config.status();
+  config->sourceFiles = paths;
   return config;
+}
+
+Result<KernelConfig> loadKernelConfig(const std::string& path, Diagnostics& diagnostics,
+                                      const EnvironmentLookup& lookup) {
+  return loadKernelConfig(std::vector<std::string>{path}, diagnostics, lookup);
 }
 
 }  // namespace hive::host

@@ -36,7 +36,8 @@ int defaultIoThreads(int cores);
 int defaultBlockingThreads(int cores);
 
 struct KernelConfig {
-  std::string sourceFile;
+  std::string sourceFile;                      // the first (or only) file
+  std::vector<std::string> sourceFiles;        // every layer, in order
   std::vector<std::string> pluginDirectories;  // absolute
   int ioThreads = defaultIoThreads(usableCores());
   int blockingThreads = defaultBlockingThreads(usableCores());
@@ -62,6 +63,20 @@ Result<LogLevel> parseLogLevel(std::string_view text);
 // against the directory of the file. Never throws.
 Result<KernelConfig> loadKernelConfig(const std::string& path, Diagnostics& diagnostics,
                                       const EnvironmentLookup& lookup = processEnvironment);
+
+// Layered files, later ones overriding earlier ones (`hive run -c base.yaml -c
+// production.yaml`): maps merge key by key, any other value (a list included)
+// replaces the earlier one, and every value keeps the file:line:col it came
+// from. Each file is parsed and ${VAR}-expanded on its own; every error of
+// every file is reported. A relative path is relative to the directory of the
+// file that wrote it. The Result's message names the files ("a.yaml + b.yaml").
+Result<ConfigNode> loadConfigLayers(const std::vector<std::string>& paths, Diagnostics& diagnostics,
+                                    const EnvironmentLookup& lookup = processEnvironment);
+Result<KernelConfig> loadKernelConfig(const std::vector<std::string>& paths, Diagnostics& diagnostics,
+                                      const EnvironmentLookup& lookup = processEnvironment);
+
+// "a.yaml + b.yaml": how the layers are named in messages.
+std::string layerNames(const std::vector<std::string>& paths);
 
 // The same from an already parsed and expanded tree; `path` names the file in
 // the error message and its directory resolves relative paths.

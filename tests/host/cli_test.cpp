@@ -206,5 +206,30 @@ TEST_F(CliTest, PluginNewWritesASkeletonOnceAndValidatesTheName) {
   EXPECT_THAT(bad.err, HasSubstr("My-Plugin"));
 }
 
+TEST_F(CliTest, RepeatedConfigOptionsLayerFilesAndReportTheOverlaysLocation) {
+  auto base = writeConfig("  solo:\n    config:\n      limit: 3\n");
+  std::string overlay = dir_ / "overlay.yaml";
+  writeText(overlay, "plugins:\n  solo:\n    config:\n      limit: 0\n");
+  auto o = runHive({"check-config", "-c", base, "-c", overlay}, dir_.path());
+  EXPECT_EQ(o.exitCode, 1);
+  EXPECT_THAT(o.err, HasSubstr(overlay + ":4:14: error: 'limit': must be at least 1"));
+
+  writeText(overlay, "plugins:\n  solo:\n    config:\n      limit: 7\n");
+  o = runHive({"check-config", "-c", base, "-c", overlay}, dir_.path());
+  EXPECT_EQ(o.exitCode, 0) << o.err;
+  o = runHive({"config", "show", "-c", base, "-c", overlay}, dir_.path());
+  EXPECT_EQ(o.exitCode, 0) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("limit: 7  # " + overlay + ":4:14"));
+  EXPECT_THAT(o.out, HasSubstr("data_dir: data  # " + base + ":3:13"));
+}
+
+TEST_F(CliTest, ConfigShowFailsOnAnInvalidMergeButStillShowsIt) {
+  auto base = writeConfig("  solo: {}\n", "  drain_deadline: 0s\n");
+  auto o = runHive({"config", "show", "-c", base}, dir_.path());
+  EXPECT_EQ(o.exitCode, 1);
+  EXPECT_THAT(o.out, HasSubstr("drain_deadline: 0s  # " + base));
+  EXPECT_THAT(o.err, HasSubstr(base + ":4:19: error: 'drain_deadline': must be greater than 0"));
+}
+
 }  // namespace
 }  // namespace hive::test

@@ -10,6 +10,7 @@
 
 #include "host/config/expand.hpp"
 #include "host/config/kernel_config.hpp"
+#include "host/config/render.hpp"
 #include "host/config/yaml_loader.hpp"
 #include "test_support.hpp"
 
@@ -830,7 +831,7 @@ TEST(ShippedConfigTest, TheEmbeddedDefaultIsValid) {
   std::vector<std::string> names;
   for (const auto& p : result->plugins) names.push_back(p.name);
   EXPECT_THAT(names, ElementsAre("api", "storage_sqlite", "communication_engine", "task_manager",
-                                 "orchestrator", "task_execution_engine"));
+                                 "orchestrator", "task_execution_engine", "monitoring_engine"));
 }
 
 TEST(ShippedConfigTest, LogLevelComesFromTheEnvironment) {
@@ -839,6 +840,125 @@ TEST(ShippedConfigTest, LogLevelComesFromTheEnvironment) {
                                  fakeEnvironment({{"HIVE_LOG_LEVEL", "debug"}}));
   ASSERT_TRUE(result.ok()) << diagnostics.toString();
   EXPECT_EQ(result->logLevel, LogLevel::kDebug);
+}
+
+// ---------------------------------------------------------------------------
+// Layered files: hive run -c base.yaml -c overlay.yaml
+
+class LayeredConfigTest : public ::testing::Test {
+ protected:
+  std::string write(const std::string& relative, const std::string& text) {
+    fs::path path = dir_.path() / relative;
+    fs::create_directories(path.parent_path());
+    writeText(path.string(), text);
+    return path.string();
+  }
+  TempDirectory dir_;
+};
+
+TEST_F(LayeredConfigTest, LaterFilesOverrideKeyByKeyAndReplaceLists) {
+  auto base = write("base.yaml",
+                    "hive:\n"
+                    "  log_level: info\n"
+                    "  drain_deadline: 10s\n"
+                    "  plugin_dirs: [a, b]\n"
+                    "plugins:\n"
+                    "  solo:\n"
+                    "    config:\n"
+                    "      limit: 3\n"
+                    "      name: base\n");
+  auto overlay = write("overlay.yaml",
+                       "hive:\n"
+                       "  log_level: debug\n"
+                       "  plugin_dirs: [c]\n"
+                       "plugins:\n"
+                       "  solo:\n"
+                       "    config:\n"
+                       "      limit: 5\n"
+                       "  extra: {enabled: false}\n");
+  Diagnostics diagnostics;
+  auto config = loadKernelConfig(std::vector<std::string>{base, overlay}, diagnostics);
+  ASSERT_TRUE(config.ok()) << diagnostics.toString();
+  EXPECT_EQ(config->logLevel, LogLevel::kDebug);                                      // overridden
+  EXPECT_EQ(config->drainDeadline, std::chrono::seconds(10));                         // kept from the base
+  EXPECT_THAT(config->pluginDirectories, ElementsAre((dir_.path() / "c").string()));  // list replaced
+  EXPECT_THAT(config->sourceFiles, ElementsAre(base, overlay));
+  ASSERT_EQ(config->plugins.size(), 2u);
+  const ConfigNode& solo = config->plugins[0].config;
+  ASSERT_NE(solo.find("limit"), nullptr);
+  EXPECT_EQ(solo.find("limit")->text(), "5");
+  EXPECT_EQ(solo.find("limit")->location().toString(), overlay + ":7:14");  // where the value came from
+  ASSERT_NE(solo.find("name"), nullptr);
+  EXPECT_EQ(solo.find("name")->location().toString(), base + ":9:13");  // a sibling kept from the base
+  EXPECT_EQ(config->plugins[1].name, "extra");
+  EXPECT_FALSE(config->plugins[1].enabled);
+}
+
+TEST_F(LayeredConfigTest, RelativePathsAreRelativeToTheFileThatWroteThem) {
+  auto base = write("etc/base.yaml", "hive:\n  data_dir: data\n  plugin_dirs: [plugins]\n");
+  auto overlay = write("overlays/prod.yaml", "hive:\n  data_dir: ../var/data\n");
+  Diagnostics diagnostics;
+  auto config = loadKernelConfig(std::vector<std::string>{base, overlay}, diagnostics);
+  ASSERT_TRUE(config.ok()) << diagnostics.toString();
+  EXPECT_EQ(config->dataDirectory, (dir_.path() / "var" / "data").string());
+  EXPECT_THAT(config->pluginDirectories, ElementsAre((dir_.path() / "etc" / "plugins").string()));
+}
+
+TEST_F(LayeredConfigTest, EveryErrorOfEveryLayerIsReportedWhereItWasWritten) {
+  auto base = write("base.yaml", "hive:\n  log_levl: info\n");
+  auto overlay = write("overlay.yaml", "hive:\n  drain_deadline: 0s\n  io_threads: ${NOT_SET_ANYWHERE}\n");
+  Diagnostics diagnostics;
+  auto config = loadKernelConfig(std::vector<std::string>{base, overlay}, diagnostics, fakeEnvironment({}));
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr(base + " + " + overlay));
+  std::string all = diagnostics.toString();
+  EXPECT_THAT(all, HasSubstr(base + ":2:3"));                               // the unknown key, in the base
+  EXPECT_THAT(all, HasSubstr(overlay + ":2:19: error: 'drain_deadline'"));  // the bad value, in the overlay
+  EXPECT_THAT(all, HasSubstr(overlay + ":3:15"));  // the unset variable, in the overlay
+}
+
+TEST_F(LayeredConfigTest, AMissingLayerIsNotFoundAndNothingElseIsHidden) {
+  auto base = write("base.yaml", "hive:\n  log_level: loud\n");
+  Diagnostics diagnostics;
+  auto config =
+      loadKernelConfig(std::vector<std::string>{base, (dir_.path() / "absent.yaml").string()}, diagnostics);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(diagnostics.toString(), HasSubstr("absent.yaml"));
+  Diagnostics none;
+  EXPECT_FALSE(loadKernelConfig(std::vector<std::string>{}, none).ok());
+}
+
+TEST_F(LayeredConfigTest, TheMergedTreeRendersWithOriginsAndReadsBackTheSame) {
+  auto base = write("base.yaml",
+                    "hive:\n"
+                    "  log_level: info\n"
+                    "plugins:\n"
+                    "  api:\n"
+                    "    config:\n"
+                    "      listen: \"127.0.0.1:8080\"\n"
+                    "      empty: {}\n"
+                    "      none: ~\n"
+                    "      list:\n"
+                    "        - {a: 1}\n"
+                    "        - 'quote \"me\" # not a comment'\n");
+  auto overlay = write("overlay.yaml", "plugins:\n  api:\n    config:\n      listen: 0.0.0.0:443\n");
+  Diagnostics diagnostics;
+  auto merged = loadConfigLayers({base, overlay}, diagnostics);
+  ASSERT_TRUE(merged.ok()) << diagnostics.toString();
+  std::string text = renderWithOrigins(*merged);
+  EXPECT_THAT(text, HasSubstr("listen: \"0.0.0.0:443\"  # " + overlay + ":4:15\n"));
+  EXPECT_THAT(text, HasSubstr("log_level: info  # " + base + ":2:14\n"));
+  auto again = parseYamlText(text, "rendered.yaml", diagnostics);
+  ASSERT_TRUE(again.ok()) << diagnostics.toString() << text;
+  const ConfigNode* config = again->find("plugins")->find("api")->find("config");
+  EXPECT_EQ(config->find("listen")->text(), "0.0.0.0:443");
+  EXPECT_TRUE(config->find("empty")->isMap());
+  EXPECT_TRUE(config->find("none")->isNull());
+  ASSERT_EQ(config->find("list")->items().size(), 2u);
+  EXPECT_EQ(config->find("list")->items()[0].find("a")->text(), "1");
+  EXPECT_EQ(config->find("list")->items()[1].text(), "quote \"me\" # not a comment");
 }
 
 }  // namespace

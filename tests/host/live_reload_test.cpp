@@ -64,14 +64,14 @@ class LiveReloadTest : public ::testing::Test {
 
   void startHive(bool watchFiles = true) {
     Diagnostics diagnostics;
-    auto config = loadKernelConfig(configPath_, diagnostics);
+    auto config = loadKernelConfig(layers_, diagnostics);
     ASSERT_TRUE(config.ok()) << diagnostics.toString();
     host_ = std::make_unique<PluginHost>(std::move(config).value(), logs_);
     ASSERT_TRUE(host_->load(diagnostics).ok()) << diagnostics.toString();
     ASSERT_TRUE(host_->start().ok());
     log_ = logs_.logger("reload");
     controller_ = std::make_unique<ReloadController>(
-        *host_, ReloadController::Options{configPath_, std::chrono::milliseconds(50), watchFiles}, *log_);
+        *host_, ReloadController::Options{layers_, std::chrono::milliseconds(50), watchFiles}, *log_);
     ASSERT_TRUE(controller_->start().ok());
   }
 
@@ -100,6 +100,7 @@ class LiveReloadTest : public ::testing::Test {
   TempDirectory dir_;
   fs::path pluginDir_ = dir_.path() / "plugins";
   std::string configPath_ = dir_ / "hive.yaml";
+  std::vector<std::string> layers_{configPath_};  // `-c` files, in order
   LogSystem logs_;
   std::unique_ptr<Logger> log_;
   std::unique_ptr<PluginHost> host_;
@@ -216,6 +217,27 @@ TEST_F(LiveReloadTest, PluginsEnabledByAReloadStartAfterWhatTheyNeed) {
   EXPECT_NE(statusOf("needs_missing").state, PluginState::kStarted);
 }
 
+TEST_F(LiveReloadTest, AChangeToAnyLayerReloadsThemAllAndTheOverlayStillWins) {
+  fs::copy_file(kTestPlugins / "solo-1.0.0.so", pluginDir_ / "solo-1.0.0.so");
+  writeConfig("  solo:\n    config: {limit: 3}\n");
+  std::string overlay = (dir_.path() / "overlays" / "production.yaml").string();
+  fs::create_directories(dir_.path() / "overlays");
+  writeText(overlay, "plugins:\n  solo:\n    config: {limit: 4}\n");
+  layers_ = {configPath_, overlay};
+  startHive();
+  ASSERT_EQ(statusOf("solo").generation, 1u);
+
+  // The overlay, in a directory of its own, is watched: solo's section changes.
+  writeText(overlay, "plugins:\n  solo:\n    config: {limit: 9}\n");
+  ASSERT_TRUE(eventually([&] { return metric("hive_config_reloads_total{result=\"applied\"}") >= 1; }));
+  EXPECT_EQ(statusOf("solo").generation, 2u) << statusOf("solo").lastReloadError;
+
+  // The base is re-read too, but its limit is still overridden: nothing to swap.
+  writeConfig("  solo:\n    config: {limit: 8}\n");
+  ASSERT_TRUE(eventually([&] { return metric("hive_config_reloads_total{result=\"applied\"}") >= 2; }));
+  EXPECT_EQ(statusOf("solo").generation, 2u);
+}
+
 TEST_F(LiveReloadTest, AnEditorsAtomicRenameIsPickedUpOnce) {
   fs::copy_file(kTestPlugins / "solo-1.0.0.so", pluginDir_ / "solo-1.0.0.so");
   writeConfig("  solo: {}\n");
@@ -250,7 +272,7 @@ TEST_F(LiveReloadTest, TheControlSocketAnswersOnlyItsOwner) {
   fs::copy_file(kSwapPlugins / "swap_v2-1.1.0.so", dir_.path() / "v2.so");
   controller_->stop();  // no watcher: the command alone must do it
   controller_ = std::make_unique<ReloadController>(
-      *host_, ReloadController::Options{configPath_, std::chrono::milliseconds(50), false}, *log_);
+      *host_, ReloadController::Options{{configPath_}, std::chrono::milliseconds(50), false}, *log_);
   ASSERT_TRUE(controller_->start().ok());
   fs::copy_file(kSwapPlugins / "swap_v2-1.1.0.so", pluginDir_ / "swap_counter.so",
                 fs::copy_options::overwrite_existing);

@@ -336,7 +336,7 @@ TEST_F(PluginHostTest, KernelAdminServiceReportsPluginsAndReloadsOnceAttached) {
   EXPECT_EQ(kernel->reloadPlugin("alpha").code(), StatusCode::kUnavailable) << "no controller yet";
 
   hive::test::RecordingLogger log;
-  ReloadController reloads(*host, {"", std::chrono::milliseconds(20), false}, log);
+  ReloadController reloads(*host, {{}, std::chrono::milliseconds(20), false}, log);
   (*provided)->attach(&reloads);
   (*provided)->setPhase(admin::Phase::kReady);
   EXPECT_EQ(kernel->phase(), admin::Phase::kReady);
@@ -365,7 +365,7 @@ TEST_F(PluginHostTest, KernelAdminStartsReloadsOnItsOwnThreadAndRecordsTheirOutc
   EXPECT_EQ((*admin)->startReload("alpha").status().code(), StatusCode::kUnavailable) << "no controller yet";
 
   hive::test::RecordingLogger log;
-  ReloadController reloads(*host, {"", std::chrono::milliseconds(20), false}, log);
+  ReloadController reloads(*host, {{}, std::chrono::milliseconds(20), false}, log);
   (*admin)->attach(&reloads);
   EXPECT_EQ((*admin)->startReload("no_such_plugin").status().code(), StatusCode::kNotFound);
   EXPECT_EQ((*admin)->reloadRecord(12345).status().code(), StatusCode::kNotFound);
