@@ -95,6 +95,18 @@ if(_swap_ready AND TARGET listener_naive)
   set_tests_properties(e2e_lifetime PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
 endif()
 
+# Live swaps of the orchestrator: 50 remote agents (in-test, over real
+# WebSockets) connected and tasks flowing while `hive plugins reload
+# orchestrator` swaps it 10 times; each swap within 1 s (printed, with where
+# the time went), every task succeeds exactly once (one task.succeeded event).
+# tests/e2e/orchestrator_swap_e2e.py --help.
+if(_swap_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/orchestrator/CMakeLists.txt)
+  add_test(NAME e2e_orchestrator_swap COMMAND /usr/bin/python3
+    ${CMAKE_CURRENT_SOURCE_DIR}/e2e/orchestrator_swap_e2e.py --hive $<TARGET_FILE:hive>
+    --plugins ${CMAKE_BINARY_DIR}/plugins --agents 50 --swaps 10)
+  set_tests_properties(e2e_orchestrator_swap PROPERTIES LABELS "e2e" TIMEOUT 900 RUN_SERIAL TRUE)
+endif()
+
 # GET /metrics of a busy real hive (remote and process agents, tasks, 404s):
 # `promtool check metrics` passes on the text format, the OpenMetrics answer
 # parses strictly, no id in any label. tests/e2e/monitoring_metrics_e2e.py --help.
