@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "config.hpp"
 #include "hive/log.hpp"
@@ -39,7 +40,7 @@ class TlsContexts {
   std::shared_ptr<boost::asio::ssl::context> current();
 
  private:
-  TlsContexts(const TlsSettings& settings, Logger& log) : settings_(settings), log_(log) {}
+  TlsContexts(TlsSettings settings, Logger& log) : settings_(std::move(settings)), log_(log) {}
 
   const TlsSettings settings_;
   Logger& log_;
