@@ -16,3 +16,9 @@ set_tests_properties(install_runs PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL
 # layout and the systemd unit. tests/package_test.sh.
 add_test(NAME package_deb COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/package_test.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(package_deb PROPERTIES LABELS sdk TIMEOUT 600 RUN_SERIAL TRUE)
+
+# The container image definition and the Kubernetes manifests agree with Hive as
+# built (probes, grace period, layers), and their config layers pass check-config.
+add_test(NAME deploy_manifests COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/deploy_test.py
+  --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins --source ${PROJECT_SOURCE_DIR})
+set_tests_properties(deploy_manifests PROPERTIES LABELS checks TIMEOUT 300)
