@@ -1,7 +1,10 @@
 // The workflow engine with the real storage_sqlite, communication_engine and
 // task_manager plugins, loaded from their .so files through the SDK harness.
 // The test plays the agent through hive.tasks/1 (claim, report).
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -13,6 +16,7 @@
 #include "hive/services/store.hpp"
 #include "hive/services/tasks.hpp"
 #include "hive/testing/harness.hpp"
+#include "hive/testing/memory_bus.hpp"
 #include "hive/testing/routes.hpp"
 #include "workflow_plugin.hpp"
 
@@ -37,8 +41,7 @@ class WorkflowEngineTest : public ::testing::Test {
   void SetUp() override {
     bus_ = load(COMMUNICATION_ENGINE_PLUGIN);
     ASSERT_TRUE(bus_->start().ok());
-    store_ = load(STORAGE_SQLITE_PLUGIN);
-    ASSERT_TRUE(store_->start().ok());
+    store_ = loadStore();
     startTasks();
     startEngine();
   }
@@ -48,6 +51,17 @@ class WorkflowEngineTest : public ::testing::Test {
     tasks_.reset();
     store_.reset();
     bus_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((databasePath_ + suffix).c_str());
+  }
+
+  // storage_sqlite on one file for the whole test, so that a second instance
+  // (a swap) sees the same data.
+  std::unique_ptr<PluginHarness> loadStore() {
+    auto store = load(STORAGE_SQLITE_PLUGIN);
+    store->setConfig(hive::testing::configFromPairs({{"path", databasePath_}}));
+    Status started = store->start();
+    EXPECT_TRUE(started.ok()) << started.toString();
+    return store;
   }
 
   void startTasks() {
@@ -70,9 +84,12 @@ class WorkflowEngineTest : public ::testing::Test {
   }
 
   // (Re)starts the engine on the same store, bus and tasks: a restart.
-  void startEngine() {
+  enum class Build { kLinked, kSharedLibrary };
+  void startEngine(Build build = Build::kLinked) {
     stopEngine();
-    engine_ = PluginHarness::create<WorkflowEnginePlugin>("workflow_engine", "1.0.0");
+    engine_ = build == Build::kLinked
+                  ? PluginHarness::create<WorkflowEnginePlugin>("workflow_engine", "1.0.0")
+                  : load(WORKFLOW_ENGINE_PLUGIN);
     engine_->provideFake<store::Store>(lookup<store::Store>(*store_), "storage_sqlite");
     engine_->provideFake<bus::Bus>(lookup<bus::Bus>(*bus_), "communication_engine");
     engine_->provideFake<tasks::TaskService>(lookup<tasks::TaskService>(*tasks_), "task_manager");
@@ -178,6 +195,8 @@ class WorkflowEngineTest : public ::testing::Test {
         std::chrono::seconds(20)));
   }
 
+  std::string databasePath_ = ::testing::TempDir() + "workflow-engine-test-" + std::to_string(::getpid()) +
+                              "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db";
   std::unique_ptr<PluginHarness> bus_, store_, tasks_, engine_;
   std::set<std::string> claimedTasks_;
   std::vector<json::value> payloads_;
@@ -347,6 +366,53 @@ TEST_F(WorkflowEngineTest, RunsAreListedWithACursor) {
   EXPECT_EQ(once.status, 201);
   EXPECT_EQ(again.status, 200);
   EXPECT_EQ(json::parse(once.body).at("id"), json::parse(again.body).at("id"));
+}
+
+TEST_F(WorkflowEngineTest, TheBuiltSharedLibraryRunsTheDiamond) {
+  startEngine(Build::kSharedLibrary);
+  ASSERT_NE(engine_->manifest(), nullptr);
+  EXPECT_STREQ(engine_->manifest()->name, "workflow_engine");
+  std::string id = startDiamond();
+  work(id);
+  EXPECT_EQ(runStatus(id), "succeeded");
+}
+
+// The bus, the store and task_manager are each replaced by a new generation in
+// the middle of a run (as the kernel's hot swap does: the new one is provided
+// under the same provider name, then the old one goes). The run completes on
+// task events heard from the new bus: the harness never fires the reconciler's
+// timer, so nothing else could move it.
+TEST_F(WorkflowEngineTest, ARunCompletesAcrossSwapsOfTheBusTheStoreAndTaskManager) {
+  std::string id = startDiamond();
+  std::vector<tasks::Assignment> first;
+  ASSERT_TRUE(until([&] {
+    auto claimed = claim();
+    first.insert(first.end(), claimed.begin(), claimed.end());
+    return !first.empty();
+  }));
+  ASSERT_TRUE(until([&] { return stepOf(id, "a")["status"] == "running"; }));
+
+  // MemoryBus instances share nothing: a consumer that kept its subscription on
+  // the old bus would hear nothing more (communication_engine's generations share
+  // their subscribers, which would hide that).
+  auto newBus = std::make_shared<hive::testing::MemoryBus>();
+  auto newStore = loadStore();
+  auto newTasks = load(TASK_MANAGER_PLUGIN);
+  newTasks->provideFake<store::Store>(lookup<store::Store>(*newStore), "storage_sqlite");
+  newTasks->provideFake<bus::Bus>(newBus, "communication_engine");
+  newTasks->setConfig(hive::testing::configFromPairs({{"retry_base", "1ms"}, {"retry_max", "2ms"}}));
+  ASSERT_TRUE(newTasks->start().ok());
+  engine_->provideFake<bus::Bus>(newBus, "communication_engine");
+  engine_->provideFake<store::Store>(lookup<store::Store>(*newStore), "storage_sqlite");
+  engine_->provideFake<tasks::TaskService>(lookup<tasks::TaskService>(*newTasks), "task_manager");
+  engine_->provideFake<http::RouteProvider>(lookup<http::RouteProvider>(*newTasks), "task_manager");
+  tasks_ = std::move(newTasks);  // the old generations go
+  store_ = std::move(newStore);
+
+  succeed(first[0]);
+  work(id);
+  EXPECT_EQ(runStatus(id), "succeeded");
+  EXPECT_EQ(claimedTasks_.size(), 4u);
 }
 
 }  // namespace
