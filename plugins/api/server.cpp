@@ -126,11 +126,22 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       return socket_.async_handshake(
           net::ssl::stream_base::server,
           [self = this->shared_from_this(), admission](const boost::system::error_code& error) {
-            if (error) return self->close();
+            if (error) return self->refuseHandshake(error);
             self->admitted(admission);
           });
     }
     admitted(admission);
+  }
+
+  // An old client, a wrong or missing client certificate, a port scanner:
+  // counted and closed; the reason is in the debug log.
+  void refuseHandshake(const boost::system::error_code& error) {
+    token_->context.metrics()
+        .counter("api_tls_handshake_failures_total", "TLS handshakes that failed (connection closed)")
+        .increment();
+    if (token_->context.log().enabled(LogLevel::kDebug))
+      token_->context.log().debug("api: TLS handshake with " + remote_ + " failed: " + error.message());
+    close();
   }
 
   void admitted(Admission admission) {

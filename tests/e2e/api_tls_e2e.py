@@ -109,7 +109,7 @@ class Hive:
     def write(self, api_config):
         with open(self.config + ".tmp", "w") as f:
             f.write("hive:\n  plugin_dirs: [%s]\n  data_dir: %s\n  log_level: info\nplugins:\n  api:\n"
-                    "    config:\n%s" % (self.args.plugin_dir, self.data,
+                    "    log_level: debug\n    config:\n%s" % (self.args.plugin_dir, self.data,
                                          "".join("      " + line + "\n" for line in api_config.splitlines())))
         os.replace(self.config + ".tmp", self.config)
 
@@ -296,6 +296,8 @@ def server_scenarios(args, work, pki):
         check(refused, "openssl s_client %s is refused by the server (protocol_version alert)" % version)
     code, out = s_client(port, "-tls1_2", "-cipher", "AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA")
     check(code != 0, "a TLS 1.2 client offering only CBC suites is refused")
+    check(hive.text().count("api: TLS handshake with 127.0.0.1:") >= 3,
+          "each refused handshake is logged (debug) with the client's address")
 
     # Rotation in place: same paths, new files.
     busy = BusyClient(port, pki)
