@@ -344,22 +344,46 @@ MetricsRegistry::Instrument& MetricsRegistry::find(Kind kind, const std::string&
 }
 
 std::string MetricsRegistry::exposition() const {
+  // The lock is held only to list the families and series, not to format them:
+  // a scrape renders every series (milliseconds on a busy hive) while plugins
+  // register instruments on their hot paths (a new label set) and must not wait
+  // for it. Formatting outside the lock is safe because nothing is ever removed
+  // from families_ or from a family's series while the registry lives, std::map
+  // nodes do not move when others are inserted, label sets are map keys
+  // (immutable), and an instrument's write() reads atomics only.
+  struct Listed {
+    const std::string* name;
+    std::string help;  // copied: find() may fill in an empty help later
+    Kind kind;
+    std::vector<std::pair<const LabelSet*, const Instrument*>> series;
+  };
+  std::vector<Listed> listed;
+  {
+    std::lock_guard lock(mutex_);
+    listed.reserve(families_.size());
+    for (const auto& [name, family] : families_) {
+      Listed entry{&name, family.help, family.kind, {}};
+      entry.series.reserve(family.series.size());
+      for (const auto& [labels, instrument] : family.series)
+        entry.series.emplace_back(&labels, instrument.get());
+      listed.push_back(std::move(entry));
+    }
+  }
   std::string out;
-  std::lock_guard lock(mutex_);
-  for (const auto& [name, family] : families_) {
+  for (const auto& family : listed) {
     if (!family.help.empty()) {
       out += "# HELP ";
-      out += name;
+      out += *family.name;
       out += ' ';
       appendEscapedHelp(out, family.help);
       out += '\n';
     }
     out += "# TYPE ";
-    out += name;
+    out += *family.name;
     out += ' ';
     out += kindName(family.kind);
     out += '\n';
-    for (const auto& [labels, instrument] : family.series) instrument->write(out, labels);
+    for (const auto& [labels, instrument] : family.series) instrument->write(out, *labels);
   }
   return out;
 }
