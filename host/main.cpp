@@ -28,6 +28,7 @@
 #include "host/scaffold.hpp"
 #include "host/systemd_notify.hpp"
 #include "host/watchdog.hpp"
+#include "tools/backup/store_backup.hpp"
 
 namespace {
 
@@ -507,6 +508,18 @@ int main(int argc, char** argv) {
 
   auto* versionCmd = app.add_subcommand("version", "Print versions");
 
+  tools::BackupOptions backupOptions;
+  backupOptions.configFiles = kDefaultConfig;
+  auto* backupCmd = app.add_subcommand(
+      "backup", "Copy the embedded store (storage_sqlite) to FILE, consistent while Hive runs and writes");
+  addConfigOption(backupCmd, backupOptions.configFiles, "Configuration file naming the store");
+  backupCmd->add_option("file", backupOptions.file, "Backup file to write")->required();
+  backupCmd->add_flag("--force", backupOptions.force, "Replace FILE if it exists");
+  auto* restoreCmd = app.add_subcommand(
+      "restore", "Replace the embedded store with a backup (Hive must not be running on it)");
+  addConfigOption(restoreCmd, backupOptions.configFiles, "Configuration file naming the store");
+  restoreCmd->add_option("file", backupOptions.file, "Backup file written by hive backup")->required();
+
   // hive auth keys ...: host/auth_command.hpp (works whether or not a hive runs).
   AuthKeyOptions authKey;
   authKey.configPath = "config/hive.yaml";
@@ -528,7 +541,8 @@ int main(int argc, char** argv) {
   keyRevokeCmd->add_option("id", authKey.id, "Key id (the hex between hive_ and the second _)")->required();
   auto* auditCmd = app.add_subcommand("audit", "The security_manager audit log");
   auditCmd->require_subcommand(1);
-  auto* auditVerifyCmd = auditCmd->add_subcommand("verify", "Walk the audit hash chain; exit 1 where it breaks");
+  auto* auditVerifyCmd =
+      auditCmd->add_subcommand("verify", "Walk the audit hash chain; exit 1 where it breaks");
   for (auto* command : {keyCreateCmd, keyListCmd, keyRevokeCmd, auditVerifyCmd})
     command->add_option("-c,--config", authKey.configPath, "Configuration file")->capture_default_str();
 
@@ -547,6 +561,8 @@ int main(int argc, char** argv) {
   if (keygenCmd->parsed()) return keygenCommand(keygenPath);
   if (signCmd->parsed()) return signCommand(signKey, signPlugins);
   if (versionCmd->parsed()) return versionCommand();
+  if (backupCmd->parsed()) return tools::backupCommand(backupOptions);
+  if (restoreCmd->parsed()) return tools::restoreCommand(backupOptions);
   if (keyCreateCmd->parsed()) return authKeysCommand(AuthKeyAction::kCreate, authKey);
   if (keyListCmd->parsed()) return authKeysCommand(AuthKeyAction::kList, authKey);
   if (keyRevokeCmd->parsed()) return authKeysCommand(AuthKeyAction::kRevoke, authKey);

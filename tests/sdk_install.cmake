@@ -22,3 +22,10 @@ set_tests_properties(package_deb PROPERTIES LABELS sdk TIMEOUT 600 RUN_SERIAL TR
 add_test(NAME deploy_manifests COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/deploy_test.py
   --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins --source ${PROJECT_SOURCE_DIR})
 set_tests_properties(deploy_manifests PROPERTIES LABELS checks TIMEOUT 300)
+
+# hive backup while 10,000 tasks are written, hive restore refused while that hive
+# runs and into a fresh data directory, every task acknowledged before the backup
+# there. tests/e2e/backup_e2e.py --help.
+add_test(NAME e2e_backup_restore COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/backup_e2e.py
+  --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins --tasks 10000)
+set_tests_properties(e2e_backup_restore PROPERTIES LABELS "e2e" TIMEOUT 600 RUN_SERIAL TRUE)
