@@ -228,7 +228,8 @@ void parseStep(const json::value& value, std::size_t index, Definition& definiti
     return;
   }
   const json::object& object = value.get_object();
-  unknownKeys(object, {"name", "depends_on", "when", "continue_on_failure", "task", "description"}, at,
+  unknownKeys(object,
+              {"name", "depends_on", "when", "continue_on_failure", "task", "approval", "description"}, at,
               errors);
   const json::value* name = object.if_contains("name");
   if (name == nullptr)
@@ -270,10 +271,28 @@ void parseStep(const json::value& value, std::size_t index, Definition& definiti
   if (const json::value* description = object.if_contains("description");
       description && !description->is_string())
     errors.push_back({at + "/description", "must be a string"});
-  if (const json::value* task = object.if_contains("task"))
+  const json::value* task = object.if_contains("task");
+  const json::value* approval = object.if_contains("approval");
+  if (task != nullptr && approval != nullptr) {
+    errors.push_back({at + "/approval", "a step has a task or an approval, not both"});
+  } else if (approval != nullptr) {
+    step.approval = true;
+    if (!approval->is_object()) {
+      errors.push_back({at + "/approval", "must be an object (with an optional description)"});
+    } else {
+      unknownKeys(approval->get_object(), {"description"}, at + "/approval", errors);
+      if (const json::value* text = approval->get_object().if_contains("description")) {
+        if (!text->is_string() || text->get_string().size() > 4096)
+          errors.push_back({at + "/approval/description", "must be a string of at most 4096 bytes"});
+        else
+          step.approvalDescription = std::string(text->get_string());
+      }
+    }
+  } else if (task != nullptr) {
     parseTask(*task, step, at + "/task", errors);
-  else
-    errors.push_back({at + "/task", "is required"});
+  } else {
+    errors.push_back({at + "/task", "is required (or an approval)"});
+  }
   definition.steps.push_back(std::move(step));
 }
 

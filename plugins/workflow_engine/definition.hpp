@@ -48,6 +48,10 @@ struct Step {
   std::optional<Expression> when;
   bool continueOnFailure = false;
   TaskTemplate task;
+  // An approval step runs no task: it waits for a person (POST …/approve or
+  // …/reject) and then succeeds or fails.
+  bool approval = false;
+  std::string approvalDescription;
 };
 
 struct Definition {

@@ -313,7 +313,9 @@ Result<ListPage> Engine::runs(const std::string& workflow, const std::string& st
   return out;
 }
 
-Result<json::object> Engine::cancelRun(const std::string& id) {
+Result<Run> Engine::update(const std::string& id,
+                           const std::function<Status(Run&, std::vector<Change>&)>& change,
+                           std::vector<Change>& changes) {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
   for (int attempt = 0; attempt < kConflictRetries; ++attempt) {
@@ -324,10 +326,8 @@ Result<json::object> Engine::cancelRun(const std::string& id) {
     }
     auto run = Run::fromJson(stored->body);
     if (!run.ok()) return run.status();
-    if (run->status != RunStatus::kRunning)
-      return failedPrecondition("workflow run '" + id + "' is " + statusName(run->status) + " already");
-    std::vector<Change> changes;
-    std::vector<std::string> tasks = cancel(*run, plugin_common::nowMs(), changes);
+    changes.clear();
+    HIVE_TRY(change(*run, changes));
     Status done = store->transact([&](store::Transaction& tx) -> Status {
       store::Document document = *stored;
       document.body = json::serialize(run->toJson());
@@ -342,17 +342,49 @@ Result<json::object> Engine::cancelRun(const std::string& id) {
     if (done.code() == StatusCode::kAborted) continue;
     if (!done.ok()) return done;
     publish(*run, changes);
-    for (const std::string& task : tasks) {
-      if (!work_.enter()) break;
-      gateway_->cancel(task, [this, task](Status cancelled) {
-        if (!cancelled.ok())
-          context_.log().warn("task " + task + " of a cancelled run: " + cancelled.message());
-        work_.leave();
-      });
-    }
-    return run->toJson();
+    return run;
   }
   return aborted("workflow run '" + id + "' kept changing; try again");
+}
+
+Result<json::object> Engine::cancelRun(const std::string& id) {
+  std::vector<std::string> tasks;
+  std::vector<Change> changes;
+  auto run = update(
+      id,
+      [&](Run& run, std::vector<Change>& changes) -> Status {
+        if (run.status != RunStatus::kRunning)
+          return failedPrecondition("workflow run '" + id + "' is " + statusName(run.status) + " already");
+        tasks = cancel(run, plugin_common::nowMs(), changes);
+        return okStatus();
+      },
+      changes);
+  if (!run.ok()) return run.status();
+  for (const std::string& task : tasks) {
+    if (!work_.enter()) break;
+    gateway_->cancel(task, [this, task](Status cancelled) {
+      if (!cancelled.ok())
+        context_.log().warn("task " + task + " of a cancelled run: " + cancelled.message());
+      work_.leave();
+    });
+  }
+  return run->toJson();
+}
+
+Result<json::object> Engine::decideApproval(const std::string& id, const std::string& step, Decision decision,
+                                            const std::string& by, const std::string& comment) {
+  std::vector<Change> changes;
+  auto run = update(
+      id,
+      [&](Run& run, std::vector<Change>& changes) -> Status {
+        if (run.status != RunStatus::kRunning)
+          return failedPrecondition("workflow run '" + id + "' is " + statusName(run.status));
+        return decide(run, step, decision, by, comment, plugin_common::nowMs(), changes);
+      },
+      changes);
+  if (!run.ok()) return run.status();
+  schedule(id);  // its dependents are decided by the next advance
+  return run->toJson();
 }
 
 // ---- driving ----

@@ -112,6 +112,10 @@ class Engine {
   Result<ListPage> runs(const std::string& workflow, const std::string& status, std::size_t limit,
                         const std::string& cursor);
   Result<boost::json::object> cancelRun(const std::string& id);
+  // A person approves or rejects a waiting approval step.
+  Result<boost::json::object> decideApproval(const std::string& id, const std::string& step,
+                                             Decision decision, const std::string& by,
+                                             const std::string& comment);
 
   // ---- driving ----
   // A task event (docs/events.md) from the bus; any thread, returns quickly.
@@ -131,6 +135,10 @@ class Engine {
     std::set<std::string> tasks;       // task ids of its running steps
   };
 
+  // Loads the run, applies `change`, writes it back with its transitions;
+  // again when another writer came first.
+  Result<Run> update(const std::string& id, const std::function<Status(Run&, std::vector<Change>&)>& change,
+                     std::vector<Change>& changes);
   Result<std::shared_ptr<const Definition>> loadDefinition(store::Store& store, const std::string& name,
                                                            std::int64_t version);
   void advanceJob(const std::string& runId);

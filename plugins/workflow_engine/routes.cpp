@@ -92,6 +92,36 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine) : engine_(std::mo
   add({"workflows.runs.cancel", "POST", "/api/v2/workflows/runs/{id}/cancel", "workflows:write",
        operation("Cancel a run and its running tasks", 200)},
       cancelRun);
+  auto decision = [this](Decision decision) {
+    return [this, decision](const http::Request& r) {
+      std::string comment;
+      if (!r.body.empty()) {
+        std::error_code ec;
+        json::value body = json::parse(r.body, ec);
+        const json::value* text =
+            !ec && body.is_object() ? body.get_object().if_contains("comment") : nullptr;
+        if (ec || !body.is_object() ||
+            (text != nullptr && (!text->is_string() || text->get_string().size() > 4096)))
+          return http::problem(422, "Unprocessable Content", "send {\"comment\": \"...\"} or nothing",
+                               {{"/comment", "must be a string of at most 4096 bytes"}});
+        if (text != nullptr) comment = std::string(text->get_string());
+      }
+      if (r.params.count("name")) {
+        auto found = engine_->run(r.param("id"));
+        if (found.ok() && (*found)["workflow"] != json::value(r.param("name")))
+          return http::problem(
+              notFound("no run '" + r.param("id") + "' of workflow '" + r.param("name") + "'"));
+      }
+      auto decided = engine_->decideApproval(r.param("id"), r.param("step"), decision, r.principal, comment);
+      return decided.ok() ? reply(200, *decided) : http::problem(decided.status());
+    };
+  };
+  add({"workflows.runs.approve", "POST", "/api/v2/workflows/runs/{id}/steps/{step}/approve",
+       "workflows:write", operation("Approve a waiting approval step ({\"comment\"} optional)", 200)},
+      decision(Decision::kApprove));
+  add({"workflows.runs.reject", "POST", "/api/v2/workflows/runs/{id}/steps/{step}/reject", "workflows:write",
+       operation("Reject a waiting approval step: it fails", 200)},
+      decision(Decision::kReject));
   add({"workflows.apply", "POST", "/api/v2/workflows", "workflows:write",
        operation("Register a workflow definition (a new version when it differs from the latest)", 201),
        limits.maxDefinitionBytes},
@@ -130,6 +160,12 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine) : engine_(std::mo
   add({"workflows.runs.cancel_of", "POST", "/api/v2/workflows/{name}/runs/{id}/cancel", "workflows:write",
        operation("Cancel a run of this workflow and its running tasks", 200)},
       cancelRun);
+  add({"workflows.runs.approve_of", "POST", "/api/v2/workflows/{name}/runs/{id}/steps/{step}/approve",
+       "workflows:write", operation("Approve a waiting approval step of a run of this workflow", 200)},
+      decision(Decision::kApprove));
+  add({"workflows.runs.reject_of", "POST", "/api/v2/workflows/{name}/runs/{id}/steps/{step}/reject",
+       "workflows:write", operation("Reject a waiting approval step of a run of this workflow", 200)},
+      decision(Decision::kReject));
 }
 
 void WorkflowRoutes::add(http::Route route, std::function<http::Response(const http::Request&)> handler) {

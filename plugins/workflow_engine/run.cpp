@@ -11,7 +11,8 @@ namespace {
 constexpr std::pair<StepStatus, const char*> kStepNames[] = {
     {StepStatus::kPending, "pending"},     {StepStatus::kRunning, "running"},
     {StepStatus::kSucceeded, "succeeded"}, {StepStatus::kFailed, "failed"},
-    {StepStatus::kSkipped, "skipped"},     {StepStatus::kCancelled, "cancelled"}};
+    {StepStatus::kSkipped, "skipped"},     {StepStatus::kCancelled, "cancelled"},
+    {StepStatus::kWaiting, "waiting"}};
 constexpr std::pair<RunStatus, const char*> kRunNames[] = {{RunStatus::kRunning, "running"},
                                                            {RunStatus::kSucceeded, "succeeded"},
                                                            {RunStatus::kFailed, "failed"},
@@ -39,8 +40,8 @@ const Step* stepOf(const Definition& definition, std::string_view name) {
 }
 
 // Decides a pending step whose dependencies all finished: true when it is ready.
-bool decide(Run& run, const Definition& definition, const Step& step, StepState& state, std::int64_t nowMs,
-            std::vector<Change>& changes) {
+bool decideStep(Run& run, const Definition& definition, const Step& step, StepState& state,
+                std::int64_t nowMs, std::vector<Change>& changes) {
   std::size_t skipped = 0;
   for (const std::string& dependency : step.dependsOn) {
     const StepState* before = run.step(dependency);
@@ -81,7 +82,9 @@ const char* statusName(RunStatus status) {
     if (value == status) return name;
   return "running";
 }
-bool isFinal(StepStatus status) { return status != StepStatus::kPending && status != StepStatus::kRunning; }
+bool isFinal(StepStatus status) {
+  return status != StepStatus::kPending && status != StepStatus::kRunning && status != StepStatus::kWaiting;
+}
 
 Run Run::start(std::string id, const Definition& definition, std::int64_t version, json::object params,
                std::int64_t nowMs) {
@@ -235,10 +238,15 @@ Progress advance(Run& run, const Definition& definition, const Learnt& learnt, s
       bool waiting = std::any_of(step.dependsOn.begin(), step.dependsOn.end(),
                                  [&](const std::string& d) { return !isFinal(run.step(d)->status); });
       if (waiting) continue;
-      if (decide(run, definition, step, state, nowMs, changes))
-        progress.ready.push_back(i);
-      else
+      if (!decideStep(run, definition, step, state, nowMs, changes)) {
         moved = true;
+      } else if (step.approval) {
+        changes.push_back({state.name, "pending", "waiting"});
+        state.status = StepStatus::kWaiting;
+        state.startedAtMs = nowMs;
+      } else {
+        progress.ready.push_back(i);
+      }
     }
   }
   bool allFinal =
@@ -261,6 +269,26 @@ Progress advance(Run& run, const Definition& definition, const Learnt& learnt, s
   }
   if (!changes.empty()) run.updatedAtMs = nowMs;
   return progress;
+}
+
+Status decide(Run& run, const std::string& name, Decision decision, const std::string& by,
+              const std::string& comment, std::int64_t nowMs, std::vector<Change>& changes) {
+  StepState* state = run.step(name);
+  if (state == nullptr) return notFound("run '" + run.id + "' has no step '" + name + "'");
+  if (state->status != StepStatus::kWaiting)
+    return failedPrecondition("step '" + name + "' is " + statusName(state->status) +
+                              ", not waiting for approval");
+  const std::string who = by.empty() ? "anonymous" : by;
+  if (decision == Decision::kApprove) {
+    state->result = json::object{{"approved", true}, {"by", who}, {"comment", comment}};
+    finishStep(*state, StepStatus::kSucceeded, nowMs, changes);
+  } else {
+    state->result = json::object{{"approved", false}, {"by", who}, {"comment", comment}};
+    state->error = "rejected by " + who + (comment.empty() ? "" : ": " + comment);
+    finishStep(*state, StepStatus::kFailed, nowMs, changes);
+  }
+  run.updatedAtMs = nowMs;
+  return okStatus();
 }
 
 std::vector<std::string> cancel(Run& run, std::int64_t nowMs, std::vector<Change>& changes) {

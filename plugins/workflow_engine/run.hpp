@@ -16,7 +16,7 @@
 
 namespace hive::workflow_engine {
 
-enum class StepStatus { kPending, kRunning, kSucceeded, kFailed, kSkipped, kCancelled };
+enum class StepStatus { kPending, kRunning, kSucceeded, kFailed, kSkipped, kCancelled, kWaiting };
 enum class RunStatus { kRunning, kSucceeded, kFailed, kCancelled };
 
 const char* statusName(StepStatus status);
@@ -82,6 +82,12 @@ struct Learnt {
 
 Progress advance(Run& run, const Definition& definition, const Learnt& learnt, std::int64_t nowMs,
                  const Limits& limits);
+// A person's decision on an approval step that is waiting: succeeded with
+// {"approved": true, "by", "comment"} or failed ("rejected by …").
+// kNotFound: no such step; kFailedPrecondition: it is not waiting.
+enum class Decision { kApprove, kReject };
+Status decide(Run& run, const std::string& step, Decision decision, const std::string& by,
+              const std::string& comment, std::int64_t nowMs, std::vector<Change>& changes);
 // Cancels what has not finished; the task ids of steps that were running.
 std::vector<std::string> cancel(Run& run, std::int64_t nowMs, std::vector<Change>& changes);
 

@@ -122,6 +122,17 @@ TEST(WorkflowDefinition, BadFieldsAndTypesAreEachReported) {
   EXPECT_THAT(errors, Contains(error("/steps/2", "must be an object")));
 }
 
+TEST(WorkflowDefinition, AStepHasATaskOrAnApproval) {
+  auto errors = errorsOf(R"({"name": "w", "steps": [
+    {"name": "a", "task": {"type": "t"}, "approval": {}},
+    {"name": "b", "approval": {"description": 3, "who": "me"}},
+    {"name": "c", "approval": "yes"}]})");
+  EXPECT_THAT(errors, Contains(error("/steps/0/approval", "a task or an approval, not both")));
+  EXPECT_THAT(errors, Contains(error("/steps/1/approval/description", "must be a string")));
+  EXPECT_THAT(errors, Contains(error("/steps/1/approval/who", "unknown field")));
+  EXPECT_THAT(errors, Contains(error("/steps/2/approval", "must be an object")));
+}
+
 TEST(WorkflowDefinition, LimitsOnSizeStepsAndExpressions) {
   Limits limits;
   limits.maxSteps = 2;

@@ -368,6 +368,25 @@ TEST_F(WorkflowEngineTest, RunsAreListedWithACursor) {
   EXPECT_EQ(json::parse(once.body).at("id"), json::parse(again.body).at("id"));
 }
 
+TEST_F(WorkflowEngineTest, AnApprovalStepWaitsUntilSomeoneApprovesIt) {
+  callJson("POST", "/api/v2/workflows", 201, R"({"name": "gated", "steps": [
+    {"name": "review", "approval": {"description": "ship it?"}},
+    {"name": "ship", "depends_on": ["review"], "task": {"type": "echo", "capabilities": ["shell"],
+                                                       "payload": {"by": "${steps.review.result.by}"}}}]})");
+  std::string id(callJson("POST", "/api/v2/workflows/gated/runs", 201, "{}")["id"].as_string());
+  ASSERT_TRUE(until([&] { return stepOf(id, "review")["status"] == "waiting"; }));
+  EXPECT_TRUE(claim().empty());  // nothing was submitted
+  callJson("POST", "/api/v2/workflows/runs/" + id + "/steps/ship/approve", 409);
+  callJson("POST", "/api/v2/workflows/runs/" + id + "/steps/ghost/approve", 404);
+  json::object approved = callJson("POST", "/api/v2/workflows/gated/runs/" + id + "/steps/review/approve",
+                                   200, R"({"comment": "go"})");
+  EXPECT_EQ(approved["steps"].as_array()[0].at("result").at("comment"), "go");
+  work(id);
+  EXPECT_EQ(runStatus(id), "succeeded");
+  ASSERT_EQ(payloads_.size(), 1u);
+  EXPECT_EQ(payloads_[0].at("by"), "anonymous");  // RouteClient sends no principal here
+}
+
 TEST_F(WorkflowEngineTest, TheBuiltSharedLibraryRunsTheDiamond) {
   startEngine(Build::kSharedLibrary);
   ASSERT_NE(engine_->manifest(), nullptr);

@@ -187,6 +187,45 @@ TEST(WorkflowRun, CancelStopsEverythingUnfinishedAndNamesTheRunningTasks) {
   EXPECT_TRUE(driver.finished("t-a", "succeeded").changes.empty());
 }
 
+TEST(WorkflowRun, AnApprovalStepWaitsForAPersonThenLetsItsDependentsRun) {
+  Driver driver(R"({"name": "w", "steps": [
+    {"name": "build", "task": {"type": "t"}},
+    {"name": "review", "depends_on": ["build"], "approval": {"description": "look at the diff"}},
+    {"name": "merge", "depends_on": ["review"], "task": {"type": "t", "payload": "${steps.review.result.by}"}}]})");
+  driver.step();
+  driver.submitted("build", "t1");
+  auto progress = driver.finished("t1", "succeeded");
+  EXPECT_TRUE(progress.ready.empty());  // nothing to submit: a person decides
+  EXPECT_EQ(driver.status("review"), StepStatus::kWaiting);
+  EXPECT_TRUE(driver.step().changes.empty());  // it stays waiting
+  std::vector<Change> changes;
+  EXPECT_EQ(decide(driver.run, "merge", Decision::kApprove, "ann", "", 1, changes).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(decide(driver.run, "ghost", Decision::kApprove, "ann", "", 1, changes).code(),
+            StatusCode::kNotFound);
+  ASSERT_TRUE(decide(driver.run, "review", Decision::kApprove, "ann", "fine", 2, changes).ok());
+  EXPECT_EQ(driver.status("review"), StepStatus::kSucceeded);
+  progress = driver.step();
+  EXPECT_EQ(names(driver.run, progress.ready), (std::vector<std::string>{"merge"}));
+  EXPECT_EQ(json::parse(taskBody(driver.run, driver.definition, 2, {})).at("payload"), json::value("ann"));
+  // Decided once: a second decision is refused.
+  EXPECT_EQ(decide(driver.run, "review", Decision::kReject, "bob", "", 3, changes).code(),
+            StatusCode::kFailedPrecondition);
+}
+
+TEST(WorkflowRun, ARejectedApprovalFailsTheRun) {
+  Driver driver(R"({"name": "w", "steps": [{"name": "gate", "approval": {}},
+    {"name": "deploy", "depends_on": ["gate"], "task": {"type": "t"}}]})");
+  driver.step();
+  EXPECT_EQ(driver.status("gate"), StepStatus::kWaiting);
+  std::vector<Change> changes;
+  ASSERT_TRUE(decide(driver.run, "gate", Decision::kReject, "bob", "not today", 2, changes).ok());
+  driver.step();
+  EXPECT_EQ(driver.status("deploy"), StepStatus::kSkipped);
+  EXPECT_EQ(driver.run.status, RunStatus::kFailed);
+  EXPECT_EQ(driver.run.error, "step 'gate' failed: rejected by bob: not today");
+}
+
 TEST(WorkflowRun, ARunSurvivesItsJsonForm) {
   Driver driver(kDiamond);
   driver.step();
