@@ -22,8 +22,8 @@ std::string toHex(const unsigned char* bytes, std::size_t size) {
 }  // namespace
 
 bool cryptoReady() {
-  static const bool ready = sodium_init() >= 0;
-  return ready;
+  static const bool kReady = sodium_init() >= 0;
+  return kReady;
 }
 
 std::string randomHex(std::size_t bytes) {

@@ -118,8 +118,9 @@ Status AuditLog::flush() {
         for (const auto& entry : batch) {
           std::string content = json::serialize(entryObject(entry, ++sequence));
           std::string hash = auditLink(prev, content);
-          std::string body =
-              "{\"prev\":\"" + prev + "\",\"hash\":\"" + hash + "\",\"entry\":" + content + "}";
+          std::string body = "{\"prev\":\"";
+          body.append(prev).append("\",\"hash\":\"").append(hash).append("\",\"entry\":").append(content);
+          body += '}';
           HIVE_TRY(work.append(kAuditStream, "audit", body));
           prev = hash;
         }
@@ -134,11 +135,13 @@ Status AuditLog::flush() {
     }
     if (!written.ok()) {
       std::lock_guard lock(mutex_);
-      for (auto it = batch.rbegin(); it != batch.rend(); ++it)
+      // Back in front, in their order, for the next flush.
+      for (std::size_t i = batch.size(); i-- > 0;) {
         if (queue_.size() < maxPending_)
-          queue_.push_front(std::move(*it));
+          queue_.push_front(std::move(batch[i]));
         else
           dropped_.increment();
+      }
       return written;
     }
   }

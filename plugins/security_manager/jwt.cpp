@@ -118,8 +118,8 @@ JwtIssuer readIssuer(const ConfigNode& node, Diagnostics& diagnostics) {
   } else if (!algorithms.isNull()) {
     diagnostics.error(algorithms.location(), "'algorithms': expected a list such as [HS256] or [EdDSA]");
   } else {
-    if (!secretFile.empty()) issuer.algorithms.push_back("HS256");
-    if (!publicKey.empty()) issuer.algorithms.push_back("EdDSA");
+    if (!secretFile.empty()) issuer.algorithms.emplace_back("HS256");
+    if (!publicKey.empty()) issuer.algorithms.emplace_back("EdDSA");
   }
   reader.finish();
   return issuer;

@@ -50,8 +50,8 @@ bool grants(const PermissionSet& granted, std::string_view permission) {
   return granted.find(wildcard) != granted.end();
 }
 
-Roles::Roles(std::map<std::string, PermissionSet, std::less<>> custom) : roles_(builtInRoles()) {
-  for (auto& [name, permissions] : custom) roles_.emplace(name, std::move(permissions));
+Roles::Roles(const std::map<std::string, PermissionSet, std::less<>>& custom) : roles_(builtInRoles()) {
+  for (const auto& [name, permissions] : custom) roles_.emplace(name, permissions);
 }
 
 bool Roles::allows(std::string_view role, std::string_view permission) const {

@@ -26,7 +26,7 @@ bool grants(const PermissionSet& granted, std::string_view permission);
 class Roles {
  public:
   // Built-in roles plus `custom`; the caller has validated `custom`.
-  explicit Roles(std::map<std::string, PermissionSet, std::less<>> custom = {});
+  explicit Roles(const std::map<std::string, PermissionSet, std::less<>>& custom = {});
 
   bool known(std::string_view role) const { return roles_.find(role) != roles_.end(); }
   bool allows(std::string_view role, std::string_view permission) const;

@@ -43,7 +43,7 @@ SecurityRoutes::SecurityRoutes(std::shared_ptr<KeyService> service) : service_(s
                  "\"201\":{\"description\":\"Created\",\"content\":{\"application/json\":{\"schema\":"
                  "{\"$ref\":\"#/components/schemas/ApiKey\"}}}},\"422\":{\"description\":\"Invalid\","
                  "\"content\":{\"application/problem+json\":{}}}"),
-       16 * 1024},
+       std::size_t{16} * 1024},
       [this](const http::Request& request) {
         Refusal refusal;
         auto created = service_->create(request.body, request.principal, refusal);
