@@ -51,11 +51,15 @@ $security
 YAML
 }
 
-# start NAME: runs the hive, prints its port.
+# start NAME: runs the hive (in this shell, so that cleanup stops it).
 start() {
   local dir=$work/$1
   "$build/bin/hive" run -c "$dir/hive.yaml" > "$dir/hive.log" 2>&1 &
   pids+=($!)
+}
+# port NAME: the hive's port, once it listens.
+port() {
+  local dir=$work/$1
   for _ in $(seq 300); do [ -s "$dir/data/api/port" ] && break; sleep 0.1; done
   cat "$dir/data/api/port"
 }
@@ -63,8 +67,10 @@ start() {
 setup plain no
 setup keyed yes
 key=$("$build/bin/hive" auth keys create -c "$work/keyed/hive.yaml" --name bench --role admin 2>/dev/null)
-plain_port=$(start plain)
-keyed_port=$(start keyed)
+start plain
+start keyed
+plain_port=$(port plain)
+keyed_port=$(port keyed)
 submit='{"type":"bench","payload":{"n":1}}'
 plain_task=$(curl -sf -X POST -H 'Content-Type: application/json' -d "$submit" "http://127.0.0.1:$plain_port/api/v2/tasks" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
