@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""bench/workflows: what a workflow step costs over a plain task, in the real
+hive with a real remote agent (examples/agents/hive_agent.py). Not run by ctest.
+
+  chain   a chain of N tasks linked by task_manager's depends_on (submitted at
+          once) against a workflow of N sequential steps, both run by the same
+          agent: (workflow time - task chain time) / N is the engine's overhead
+          per step (its submission, the event, the store writes)
+  fanout  one workflow of W parallel steps between a start and an end step:
+          steps/s through the engine, against W + 2 independent plain tasks
+          (the agent's throughput bounds both)
+
+Usage: bench/workflows/run.py --hive BUILD/bin/hive --plugins BUILD/plugins
+       [--chain 50] [--fanout 200]
+Figures depend on the build: a Debug+ASan build (build/dev) is several times
+slower than build/release.
+"""
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "e2e"))
+from workflow_e2e import Hive, start_agent, wait_for  # noqa: E402
+
+
+def task_chain(hive, n):
+    start = time.monotonic()
+    previous = None
+    ids = []
+    for i in range(n):
+        body = {"type": "bench", "capabilities": ["shell"], "payload": {"i": i}}
+        if previous:
+            body["depends_on"] = [previous]
+        status, task = hive.api.request("POST", "/api/v2/tasks", body)
+        assert status == 201, (status, task)
+        previous = task["id"]
+        ids.append(previous)
+    wait_for("the task chain", lambda: hive.request("GET", "/api/v2/tasks/" + ids[-1])["status"] == "succeeded",
+             600)
+    return time.monotonic() - start
+
+
+def task_fanout(hive, n):
+    start = time.monotonic()
+    ids = []
+    for i in range(n):
+        status, task = hive.api.request("POST", "/api/v2/tasks",
+                                        {"type": "bench", "capabilities": ["shell"], "payload": {"i": i}})
+        assert status == 201, (status, task)
+        ids.append(task["id"])
+    for task in ids:
+        wait_for("the tasks", lambda: hive.request("GET", "/api/v2/tasks/" + task)["status"] == "succeeded", 600)
+    return time.monotonic() - start
+
+
+def workflow(hive, name, steps):
+    hive.request("POST", "/api/v2/workflows", {"name": name, "steps": steps}, expect=201)
+    start = time.monotonic()
+    run = hive.request("POST", "/api/v2/workflows/%s/runs" % name, {}, expect=201)
+    path = "/api/v2/workflows/runs/" + run["id"]
+    wait_for("the workflow", lambda: hive.request("GET", path)["status"] != "running", 600)
+    elapsed = time.monotonic() - start
+    status = hive.request("GET", path)["status"]
+    assert status == "succeeded", status
+    return elapsed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hive", required=True)
+    parser.add_argument("--plugins", required=True)
+    parser.add_argument("--chain", type=int, default=50)
+    parser.add_argument("--fanout", type=int, default=200)
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="hive-bench-workflows-")
+    hive = Hive(args, workdir)
+    agent = start_agent(hive, workdir, "bench")
+    try:
+        time.sleep(1)  # the agent connects
+        plain = task_chain(hive, args.chain)
+        steps = [{"name": "s0", "task": {"type": "bench", "capabilities": ["shell"], "payload": {"i": 0}}}]
+        for i in range(1, args.chain):
+            steps.append({"name": "s%d" % i, "depends_on": ["s%d" % (i - 1)],
+                          "task": {"type": "bench", "capabilities": ["shell"], "payload": {"i": i}}})
+        flow = workflow(hive, "chain", steps)
+        print("chain of %d: tasks %.2f s (%.1f ms/task), workflow %.2f s (%.1f ms/step), "
+              "overhead %.1f ms/step" % (args.chain, plain, 1000 * plain / args.chain, flow,
+                                          1000 * flow / args.chain, 1000 * (flow - plain) / args.chain),
+              flush=True)
+        steps = [{"name": "start", "task": {"type": "bench", "capabilities": ["shell"]}}]
+        for i in range(args.fanout):
+            steps.append({"name": "f%d" % i, "depends_on": ["start"],
+                          "task": {"type": "bench", "capabilities": ["shell"], "payload": {"i": i}}})
+        steps.append({"name": "end", "depends_on": ["f%d" % i for i in range(args.fanout)],
+                      "task": {"type": "bench", "capabilities": ["shell"]}})
+        elapsed = workflow(hive, "fanout", steps)
+        plain = task_fanout(hive, args.fanout + 2)
+        print("fan-out of %d: workflow %.2f s, %.1f steps/s; the same number of plain tasks %.2f s, %.1f tasks/s"
+              % (args.fanout, elapsed, (args.fanout + 2) / elapsed, plain, (args.fanout + 2) / plain), flush=True)
+    finally:
+        agent.terminate()
+        agent.wait(10)
+        hive.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
