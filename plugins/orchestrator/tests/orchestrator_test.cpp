@@ -371,7 +371,9 @@ class NextGeneration final : public tasks::TaskService {
   explicit NextGeneration(std::shared_ptr<tasks::TaskService> inner) : inner_(std::move(inner)) {}
   Result<std::vector<tasks::Assignment>> claim(const std::string& a, const std::vector<std::string>& c,
                                                std::size_t m) override {
-    return inner_->claim(a, c, m);
+    auto claimed = inner_->claim(a, c, m);
+    if (afterClaim) afterClaim(a);
+    return claimed;
   }
   Status started(const std::string& t, const std::string& l) override { return inner_->started(t, l); }
   Status progress(const std::string& t, const std::string& l, const std::string& p) override {
@@ -390,6 +392,8 @@ class NextGeneration final : public tasks::TaskService {
     ++subscriptions;
     return inner_->onWork(std::move(callback));
   }
+  // Runs after each claim, with the agent it was for.
+  std::function<void(const std::string& agentId)> afterClaim;
   Result<std::vector<tasks::QueueDepth>> depth() override { return inner_->depth(); }
   std::vector<Status> finish(const std::vector<Report>& reports) override { return inner_->finish(reports); }
   std::atomic<int> subscriptions{0};
@@ -944,6 +948,47 @@ TEST_F(OrchestratorTest, AStagedGenerationTakesTheAgentsOverBeforeTheSwapWaitsFo
                       remote.secret + "\"}");
   EXPECT_EQ(back.id, remote.id) << "the serving generation takes sessions again";
   EXPECT_EQ(assignments(back, 1).size(), 1u);
+}
+
+// A dispatch round claims for its candidates one after another; an agent that
+// left meanwhile (here: every agent, handed over to a staged generation) is
+// not claimed for. It was: the task went to it, came back ("disconnected
+// before the assignment") and lost an attempt, once per stale candidate.
+TEST_F(OrchestratorTest, ADispatchRoundDoesNotClaimForAnAgentThatLeftDuringIt) {
+  auto generations = std::make_shared<SharedObjects>();
+  startOrchestrator({}, Build::kLinked, generations);
+  auto one = connect(R"({"type":"hello","name":"one"})");
+  auto two = connect(R"({"type":"hello","name":"two"})");
+  // The round claims in id order: the first agent can do nothing, the second the task.
+  const Remote& first = one.id < two.id ? one : two;
+  const Remote& second = one.id < two.id ? two : one;
+  http::Request patch;
+  patch.params["id"] = second.id;
+  patch.body = R"({"capabilities":["y"]})";
+  ASSERT_EQ(serve(*routes_, "agents.patch", patch).status, 200);
+  auto tasks = std::make_shared<NextGeneration>(lookup<tasks::TaskService>(*tasks_));
+  orchestrator_->provideFake<tasks::TaskService>(tasks, "task_manager");
+  auto next = PluginHarness::create<ClockedOrchestrator>("orchestrator", "1.0.0");
+  next->provideFake<Generation>(generations, "kernel");
+  next->setConfig(hive::testing::configFromPairs({{"handover_wait", "10ms"}}));
+  // The dispatches asked for so far (the patch, the new provider) run first:
+  // the round under test is the one the submission wakes.
+  orchestrator_->runPending();
+  tasks_->runPending();
+  bool handedOver = false;
+  tasks->afterClaim = [&](const std::string& agentId) {
+    // After the round's first claim (which gets nothing), before the second's.
+    if (agentId != first.id || std::exchange(handedOver, true)) return;
+    ASSERT_FALSE(next->configure().hasErrors());
+  };
+  std::string id = submit(R"({"type":"a","capabilities":["y"],"max_attempts":3})");
+  ASSERT_TRUE(until([&] { return handedOver; }));
+  sweep();
+  auto shown = task(id);
+  EXPECT_EQ(shown.at("status").as_string(), "pending") << json::serialize(shown);
+  EXPECT_EQ(shown.at("attempts").as_int64(), 0) << "no attempt lost to an agent that had left";
+  EXPECT_TRUE(second.peer->take("task.assign").empty());
+  tasks->afterClaim = nullptr;
 }
 
 // Issue 13: the cancellation watch follows hive.bus/1 (hive::ServiceFollower).
