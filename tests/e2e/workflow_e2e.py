@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -242,15 +243,22 @@ def crash_scenario(args, workdir, failures):
         hive.request("POST", "/api/v2/workflows", definition, expect=201)
         run = hive.request("POST", "/api/v2/workflows/fan/runs", {}, expect=201)
         path = "/api/v2/workflows/runs/" + run["id"]
+        done_before = 0
         for crash in range(args.crashes):
-            time.sleep(1.0)
+            # Each kill lands later in the run than the one before: after more
+            # steps succeeded, at a random moment of a step's work.
+            def progressed():
+                state = hive.request("GET", path)
+                return sum(1 for s in state["steps"] if s["status"] == "succeeded") > done_before
+            wait_for("progress before crash %d" % (crash + 1), progressed, 60)
+            time.sleep(random.uniform(0.1, 1.0))
             state = hive.request("GET", path)
             if state["status"] != "running":
                 failures.append("the run finished before crash %d: make it longer (--layers, --sleep-ms)" % (crash + 1))
                 break
-            done = sum(1 for s in state["steps"] if s["status"] == "succeeded")
+            done_before = sum(1 for s in state["steps"] if s["status"] == "succeeded")
             hive.kill()
-            say("crash %d: SIGKILL with %d of %d steps succeeded" % (crash + 1, done, len(state["steps"])))
+            say("crash %d: SIGKILL with %d of %d steps succeeded" % (crash + 1, done_before, len(state["steps"])))
             hive.start()
         wait_for("the run to finish", lambda: hive.request("GET", path)["status"] != "running", 120)
         state = hive.request("GET", path, expect=200)
