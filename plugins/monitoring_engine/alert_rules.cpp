@@ -205,6 +205,8 @@ std::vector<AlertRule> defaultAlertRules() {
       rule("ProcessAgentJobsFailing", "hive_executor_jobs_total", {{"outcome", "crashed"}}, minutes(5),
            Comparison::kGreater, 0.1, minutes(5), AlertSeverity::kWarning,
            "Jobs of a process agent keep crashing"),
+      rule("TasksPilingUp", "hive_tasks_queued", {}, milliseconds(0), Comparison::kGreater, 1000, minutes(10),
+           AlertSeverity::kWarning, "More than 1000 tasks have waited for 10 minutes: no agent takes them"),
       rule("HttpServerErrors", "hive_http_requests_total", {{"status", "500"}}, minutes(5),
            Comparison::kGreater, 0.5, minutes(5), AlertSeverity::kWarning,
            "A route answers 500 more than once every 2 seconds"),

@@ -22,6 +22,12 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
       }
     }
   }
+  auto series =
+      reader.get<std::int64_t>("queue_depth_series", static_cast<std::int64_t>(settings.queueDepthSeries));
+  if (series < 0 || series > 1000)
+    reader.reject("queue_depth_series", "must be between 0 and 1000");
+  else
+    settings.queueDepthSeries = static_cast<std::size_t>(series);
   settings.alerts = readAlertSettings(reader.child("alerts"), diagnostics);
   reader.finish();
   return settings;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <set>
 #include <string>
 
@@ -16,6 +17,9 @@ struct Settings {
   // Plugins whose failing health is shown in the detail but does not make
   // /readyz 503 (e.g. an optional executor).
   std::set<std::string> optionalPlugins;
+  // Distinct capability sets given their own hive_tasks_queued series (0: no
+  // queue depth series at all).
+  std::size_t queueDepthSeries = 50;
   AlertSettings alerts;
 };
 

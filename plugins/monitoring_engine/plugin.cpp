@@ -1,4 +1,6 @@
-// monitoring_engine: serves the kernel's metrics over HTTP (GET /metrics).
+// monitoring_engine: serves the kernel's metrics over HTTP (GET /metrics),
+// polls every plugin's health for /readyz (hive.readiness/1), samples the task
+// queues, evaluates the alert rules. Entry: manifest and wiring only.
 #include "hive/plugin.hpp"
 
 #include <atomic>
@@ -6,7 +8,10 @@
 
 #include "alert_engine.hpp"
 #include "config.hpp"
+#include "health_monitor.hpp"
+#include "hive/services/health.hpp"
 #include "hive/services/http.hpp"
+#include "queue_depth.hpp"
 #include "routes.hpp"
 
 namespace hive::monitoring_engine {
@@ -23,6 +28,7 @@ class MonitoringEnginePlugin final : public Plugin {
 
   Status start() override {
     health_ = std::make_shared<HealthMonitor>(context_, settings_.optionalPlugins);
+    queues_ = std::make_shared<QueueDepthSampler>(context_, settings_.queueDepthSeries);
     alerts_ = std::make_shared<AlertEngine>(context_, settings_.alerts);
     HIVE_TRY(context_.services().provide<health::Readiness>(health_));
     HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<MonitoringRoutes>(
@@ -59,13 +65,24 @@ class MonitoringEnginePlugin final : public Plugin {
   // One poll at a time: a period shorter than the plugins' health() round
   // trips skips rounds instead of queueing them.
   void pollHealth() {
-    if (polling_->exchange(true)) return;
-    ++*inFlight_;
-    context_.blocking().post([health = health_, polling = polling_, inFlight = inFlight_] {
-      health->poll();
-      *polling = false;
-      --*inFlight;
-    });
+    if (!polling_->exchange(true)) {
+      ++*inFlight_;
+      context_.blocking().post([health = health_, polling = polling_, inFlight = inFlight_] {
+        health->poll();
+        *polling = false;
+        --*inFlight;
+      });
+    }
+    // Apart from the health poll: depth() queries the store, which may be the
+    // server that is down, and readiness must not wait for it.
+    if (!sampling_->exchange(true)) {
+      ++*inFlight_;
+      context_.blocking().post([queues = queues_, sampling = sampling_, inFlight = inFlight_] {
+        queues->sample();
+        *sampling = false;
+        --*inFlight;
+      });
+    }
   }
 
   PluginContext& context_;
@@ -73,6 +90,8 @@ class MonitoringEnginePlugin final : public Plugin {
   std::shared_ptr<std::atomic<int>> inFlight_ = std::make_shared<std::atomic<int>>(0);
   std::shared_ptr<std::atomic<bool>> polling_ = std::make_shared<std::atomic<bool>>(false);
   std::shared_ptr<HealthMonitor> health_;
+  std::shared_ptr<QueueDepthSampler> queues_;
+  std::shared_ptr<std::atomic<bool>> sampling_ = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<Timer> healthTimer_;
   std::shared_ptr<std::atomic<bool>> evaluating_ = std::make_shared<std::atomic<bool>>(false);
   std::shared_ptr<AlertEngine> alerts_;

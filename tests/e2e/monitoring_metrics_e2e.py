@@ -12,7 +12,9 @@ runs --tasks tasks submitted over HTTP while other routes are hit (lists, a
     python3-prometheus-client), ends in `# EOF`, and carries the same samples
     as the text format.
 Both: every family has HELP and TYPE, no label value is a task id or any id
-the test was handed, and the HTTP series carry route templates.
+the test was handed, and the HTTP series carry route templates. Tasks no
+agent can run, under 3 capability sets, show in hive_tasks_queued with at
+most queue_depth_series (2) sets of their own and the rest under "(other)".
 
 Usage: monitoring_metrics_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins
 """
@@ -114,7 +116,9 @@ plugins:
           max_concurrency: 2
           timeout: 30s
   monitoring_engine:
-    config: {{}}
+    config:
+      health_period: 1s
+      queue_depth_series: 2
 """.format(plugins=os.path.abspath(args.plugins), workdir=workdir, port=port,
            script=json.dumps(script.replace("$", "$$"))))
     log = open(os.path.join(workdir, "hive.log"), "ab")
@@ -155,6 +159,26 @@ plugins:
             time.sleep(0.5)
         else:
             failures.append("tasks did not finish within 120 s")
+        # Tasks nobody can run, under 3 capability sets: hive_tasks_queued counts
+        # them, with at most queue_depth_series (2) sets + "(other)" as labels.
+        for capability, count in (("nobody1", 5), ("nobody2", 2), ("nobody3", 1)):
+            for _ in range(count):
+                status, _ = api.request("POST", "/api/v2/tasks", {"type": "stuck", "capabilities": [capability]})
+                if status != 201:
+                    failures.append("submitting a %s task answered %d" % (capability, status))
+        deadline = time.monotonic() + 15
+        queued = {}
+        while time.monotonic() < deadline:
+            queued = {line.split("} ")[0]: float(line.split()[-1]) for line in scrape(port)[2].splitlines()
+                      if line.startswith("hive_tasks_queued{")}
+            if sum(queued.values()) == 8:
+                break
+            time.sleep(0.5)
+        say("queue depth series:", queued)
+        if sum(queued.values()) != 8:
+            failures.append("hive_tasks_queued sums to %s, not the 8 tasks waiting" % sum(queued.values()))
+        if len(queued) > 3 or 'hive_tasks_queued{capabilities="(other)"' not in queued:
+            failures.append("hive_tasks_queued is not bounded to 2 capability sets + (other): %s" % queued)
         agent_ids = [a["id"] for a in api.request("GET", "/api/v2/agents")[1].get("items", [])]
         say("%d tasks submitted; agents %s" % (len(ids), agent_ids))
 
