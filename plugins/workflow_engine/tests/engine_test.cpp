@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -18,6 +19,7 @@
 #include "hive/testing/harness.hpp"
 #include "hive/testing/memory_bus.hpp"
 #include "hive/testing/routes.hpp"
+#include "task_gateway.hpp"
 #include "workflow_plugin.hpp"
 
 namespace hive::workflow_engine {
@@ -385,6 +387,37 @@ TEST_F(WorkflowEngineTest, AnApprovalStepWaitsUntilSomeoneApprovesIt) {
   EXPECT_EQ(runStatus(id), "succeeded");
   ASSERT_EQ(payloads_.size(), 1u);
   EXPECT_EQ(payloads_[0].at("by"), "anonymous");  // RouteClient sends no principal here
+}
+
+// What exactly-once submission rests on: a second submission with a step's key
+// (after a crash between the submission and the run's write) gets the task the
+// first one created, through task_manager's routes as the engine calls them.
+TEST_F(WorkflowEngineTest, ASubmissionRepeatedWithTheStepKeyFindsTheFirstTask) {
+  RouteTaskGateway gateway(engine_->services(), "workflow_engine");
+  auto submit = [&](const std::string& key, const std::string& body) {
+    std::optional<Result<std::string>> answer;
+    gateway.submit(key, body, [&](Result<std::string> task) { answer = std::move(task); });
+    EXPECT_TRUE(until([&] { return answer.has_value(); }));
+    return answer.value_or(Result<std::string>(unavailable("no answer")));
+  };
+  const std::string body = R"({"type": "echo", "capabilities": ["shell"], "payload": {"n": 1}})";
+  auto first = submit("workflow:w1:a", body);
+  auto again = submit("workflow:w1:a", body);
+  ASSERT_TRUE(first.ok()) << first.status().toString();
+  ASSERT_TRUE(again.ok()) << again.status().toString();
+  EXPECT_EQ(*first, *again);
+  auto other = submit("workflow:w1:b", body);
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(*other, *first);
+  EXPECT_EQ(claim().size(), 2u);  // two tasks in task_manager, not three
+  // A body task_manager refuses is kInvalidArgument (the step fails), not a retry.
+  auto refused = submit("workflow:w1:c", R"({"type": "BAD TYPE"})");
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  std::optional<Result<json::object>> read;
+  gateway.read(*first, [&](Result<json::object> task) { read = std::move(task); });
+  ASSERT_TRUE(until([&] { return read.has_value(); }));
+  ASSERT_TRUE(read->ok());
+  EXPECT_EQ((**read)["status"], "running");
 }
 
 TEST_F(WorkflowEngineTest, TheBuiltSharedLibraryRunsTheDiamond) {
