@@ -66,13 +66,7 @@ int readBounded(ConfigReader& reader, std::string_view key, int fallback, int lo
     reader.reject(key, std::string("expected an integer, got ") + (node.isMap() ? "a map" : "a list"));
     return fallback;
   }
-  int value = reader.get<int>(key, fallback);
-  if (value < low || value > high) {
-    reader.reject(key, "must be between " + std::to_string(low) + " and " + std::to_string(high) + ", got " +
-                           std::to_string(value));
-    return fallback;
-  }
-  return value;
+  return reader.getInRange<int>(key, fallback, low, high);
 }
 
 std::optional<LogLevel> readLogLevel(ConfigReader& reader, std::string_view key) {

@@ -9,24 +9,13 @@ namespace {
 // An integer option within [low, high]; out of range is reported at the value.
 std::size_t readBounded(ConfigReader& reader, std::string_view key, std::int64_t fallback, std::int64_t low,
                         std::int64_t high) {
-  std::int64_t value = reader.get<std::int64_t>(key, fallback);
-  if (value < low || value > high) {
-    reader.reject(key, "must be between " + std::to_string(low) + " and " + std::to_string(high));
-    return static_cast<std::size_t>(fallback);
-  }
-  return static_cast<std::size_t>(value);
+  return static_cast<std::size_t>(reader.getInRange<std::int64_t>(key, fallback, low, high));
 }
 
 std::chrono::milliseconds readDuration(ConfigReader& reader, std::string_view key,
                                        std::chrono::milliseconds fallback, std::chrono::milliseconds low,
                                        std::chrono::milliseconds high) {
-  auto value = reader.get<std::chrono::milliseconds>(key, fallback);
-  if (value < low || value > high) {
-    reader.reject(key, "must be between " + std::to_string(low.count()) + "ms and " +
-                           std::to_string(high.count()) + "ms");
-    return fallback;
-  }
-  return value;
+  return reader.getInRange<std::chrono::milliseconds>(key, fallback, low, high);
 }
 
 bool parseInt(std::string_view text, int low, int high, int& out) {

@@ -105,23 +105,12 @@ Config parseConfig(const ConfigNode& section, Diagnostics& diagnostics) {
                   "must match [a-z_][a-z0-9_]* (at most 48 characters), got '" + config.schema + "'");
 
   auto readCount = [&](std::string_view key, std::size_t fallback, std::int64_t low, std::int64_t high) {
-    std::int64_t value = reader.get<std::int64_t>(key, static_cast<std::int64_t>(fallback));
-    if (value < low || value > high) {
-      reader.reject(key, "must be in " + std::to_string(low) + ".." + std::to_string(high) + ", got " +
-                             std::to_string(value));
-      return fallback;
-    }
-    return static_cast<std::size_t>(value);
+    return static_cast<std::size_t>(
+        reader.getInRange<std::int64_t>(key, static_cast<std::int64_t>(fallback), low, high));
   };
   auto readDuration = [&](std::string_view key, std::chrono::milliseconds fallback,
                           std::chrono::milliseconds low, std::chrono::milliseconds high) {
-    auto value = reader.get<std::chrono::milliseconds>(key, fallback);
-    if (value < low || value > high) {
-      reader.reject(key, "must be between " + std::to_string(low.count()) + "ms and " +
-                             std::to_string(high.count()) + "ms");
-      return fallback;
-    }
-    return value;
+    return reader.getInRange<std::chrono::milliseconds>(key, fallback, low, high);
   };
 
   using std::chrono::milliseconds;

@@ -3,9 +3,6 @@
 namespace hive::storage_postgres {
 namespace {
 
-bool isLower(char c) { return c >= 'a' && c <= 'z'; }
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
-
 bool isValidUtf8WithoutNul(const std::string& text) {
   std::size_t i = 0;
   while (i < text.size()) {
@@ -25,35 +22,6 @@ bool isValidUtf8WithoutNul(const std::string& text) {
 }
 
 }  // namespace
-
-Status checkName(const std::string& name, const char* what) {
-  bool ok = !name.empty() && name.size() <= 63 && isLower(name[0]);
-  for (std::size_t i = 1; ok && i < name.size(); ++i) {
-    char c = name[i];
-    ok = isLower(c) || isDigit(c) || c == '_' || c == '.' || c == '-';
-  }
-  if (ok) return okStatus();
-  std::string shown = name.size() > 80 ? name.substr(0, 80) + "..." : name;
-  return invalidArgument(std::string(what) + " name '" + shown + "' must match [a-z][a-z0-9_.-]{0,62}");
-}
-
-Status checkId(const std::string& id, const char* what) {
-  if (id.empty() || id.size() > 128)
-    return invalidArgument(std::string(what) + " id must be 1..128 characters, got " +
-                           std::to_string(id.size()));
-  for (char c : id)
-    if (c < 0x20 || c > 0x7e) return invalidArgument(std::string(what) + " id must be printable ASCII");
-  return okStatus();
-}
-
-Status checkFieldName(const std::string& field) {
-  bool ok = !field.empty() && field.size() <= 63 && isLower(field[0]);
-  for (std::size_t i = 1; ok && i < field.size(); ++i)
-    ok = isLower(field[i]) || isDigit(field[i]) || field[i] == '_';
-  if (ok) return okStatus();
-  return invalidArgument("index field name '" + field +
-                         "' must match [a-z][a-z0-9_]* (at most 63 characters)");
-}
 
 Status checkShortText(const std::string& text, const char* what, std::size_t maxBytes) {
   if (text.size() > maxBytes)

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "hive/services/store.hpp"
+#include "hive/services/store_names.hpp"
 #include "hive/status.hpp"
 
 namespace hive::storage_postgres {
@@ -15,12 +16,10 @@ struct Limits {
   std::size_t maxEventBytes = 1 << 20;
 };
 
-// Collections, queues, streams: [a-z][a-z0-9_.-]{0,62}.
-Status checkName(const std::string& name, const char* what);
-// Document and item ids: 1..128 printable ASCII characters.
-Status checkId(const std::string& id, const char* what);
-// Index field names: [a-z][a-z0-9_]*, at most 63 characters.
-Status checkFieldName(const std::string& field);
+// Names, ids and indexed field names, as every provider checks them.
+using store::checkFieldName;
+using store::checkId;
+using store::checkName;
 // Short caller-supplied strings (claimant, lease token, event type, idempotency key).
 Status checkShortText(const std::string& text, const char* what, std::size_t maxBytes);
 // Index values are stored in jsonb: valid UTF-8 without NUL, at most 1024 bytes.

@@ -8,13 +8,8 @@ namespace {
 
 template <typename T>
 T inRange(ConfigReader& reader, std::string_view key, T fallback, std::int64_t lowest, std::int64_t highest) {
-  auto value = reader.get<std::int64_t>(key, static_cast<std::int64_t>(fallback));
-  if (value < lowest || value > highest) {
-    reader.reject(key, "must be between " + std::to_string(lowest) + " and " + std::to_string(highest) +
-                           ", got " + std::to_string(value));
-    return fallback;
-  }
-  return static_cast<T>(value);
+  return static_cast<T>(
+      reader.getInRange<std::int64_t>(key, static_cast<std::int64_t>(fallback), lowest, highest));
 }
 
 }  // namespace

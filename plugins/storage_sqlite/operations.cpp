@@ -65,7 +65,7 @@ Result<std::string> parseCursor(const std::string& collection, const std::string
   auto dot = cursor.find('.', 3);
   if (dot == std::string::npos) return bad();
   std::string lastId;
-  if (!fromHex(std::string_view(cursor).substr(3, dot - 3), lastId) || !checkId("cursor", lastId).ok())
+  if (!fromHex(std::string_view(cursor).substr(3, dot - 3), lastId) || !checkId(lastId, "cursor").ok())
     return bad();
   if (makeCursor(collection, lastId) != cursor) return bad();
   return lastId;
@@ -185,10 +185,10 @@ Result<std::set<std::string>> Operations::declaredFields(Connection& c, const st
 }
 
 Status Operations::declareCollection(Connection& c, const store::CollectionSpec& spec) {
-  HIVE_TRY(checkName("collection", spec.name));
+  HIVE_TRY(checkName(spec.name, "collection"));
   if (spec.indexedFields.size() > kMaxIndexFields)
     return invalidArgument("at most " + std::to_string(kMaxIndexFields) + " indexed fields per collection");
-  for (const auto& field : spec.indexedFields) HIVE_TRY(checkField(field));
+  for (const auto& field : spec.indexedFields) HIVE_TRY(checkFieldName(field));
   std::set<std::string> fields = HIVE_TRY(declaredFields(c, spec.name));
   std::size_t before = fields.size();
   bool known = before > 0;
@@ -204,8 +204,8 @@ Status Operations::declareCollection(Connection& c, const store::CollectionSpec&
 }
 
 Result<store::Document> Operations::get(Connection& c, const std::string& collection, const std::string& id) {
-  HIVE_TRY(checkName("collection", collection));
-  HIVE_TRY(checkId("document", id));
+  HIVE_TRY(checkName(collection, "collection"));
+  HIVE_TRY(checkId(id, "document"));
   auto select = HIVE_TRY(c.prepare(std::string("SELECT ") + kDocumentColumns +
                                    " FROM documents WHERE collection = ?1 AND id = ?2"));
   select.bindText(1, collection).bindText(2, id);
@@ -216,8 +216,8 @@ Result<store::Document> Operations::get(Connection& c, const std::string& collec
 Result<store::Document> Operations::put(Connection& c, const std::string& collection,
                                         store::Document document, std::uint64_t expectedVersion,
                                         std::int64_t nowMs) {
-  HIVE_TRY(checkName("collection", collection));
-  HIVE_TRY(checkId("document", document.id));
+  HIVE_TRY(checkName(collection, "collection"));
+  HIVE_TRY(checkId(document.id, "document"));
   HIVE_TRY(checkSize("document body", document.body.size(), limits_.maxDocumentBytes));
   if (!document.index.empty()) {
     std::set<std::string> fields = HIVE_TRY(declaredFields(c, collection));
@@ -286,8 +286,8 @@ Result<store::Document> Operations::put(Connection& c, const std::string& collec
 
 Status Operations::remove(Connection& c, const std::string& collection, const std::string& id,
                           std::uint64_t expectedVersion, WriteEffects& effects) {
-  HIVE_TRY(checkName("collection", collection));
-  HIVE_TRY(checkId("document", id));
+  HIVE_TRY(checkName(collection, "collection"));
+  HIVE_TRY(checkId(id, "document"));
   std::uint64_t stored = 0;
   {
     auto select = HIVE_TRY(c.prepare("SELECT version FROM documents WHERE collection = ?1 AND id = ?2"));
@@ -305,7 +305,7 @@ Status Operations::remove(Connection& c, const std::string& collection, const st
 }
 
 Result<store::Page> Operations::list(Connection& c, const store::ListQuery& query) {
-  HIVE_TRY(checkName("collection", query.collection));
+  HIVE_TRY(checkName(query.collection, "collection"));
   if (query.limit < 1 || query.limit > 1000)
     return invalidArgument("list limit " + std::to_string(query.limit) + " must be between 1 and 1000");
   std::string after;
@@ -363,8 +363,8 @@ Result<store::QueueItem> Operations::findItem(Connection& c, const std::string& 
 
 Result<store::QueueItem> Operations::leasedItem(Connection& c, const std::string& queue,
                                                 const std::string& itemId, const std::string& leaseToken) {
-  HIVE_TRY(checkName("queue", queue));
-  HIVE_TRY(checkId("item", itemId));
+  HIVE_TRY(checkName(queue, "queue"));
+  HIVE_TRY(checkId(itemId, "item"));
   store::QueueItem item = HIVE_TRY(findItem(c, queue, itemId));
   if (leaseToken.empty() || item.leaseToken != leaseToken)
     return failedPrecondition("stale lease on item " + quoted(itemId) + " of queue " + queue +
@@ -374,13 +374,13 @@ Result<store::QueueItem> Operations::leasedItem(Connection& c, const std::string
 
 Result<store::QueueItem> Operations::enqueue(Connection& c, store::EnqueueRequest request, std::int64_t nowMs,
                                              WriteEffects& effects) {
-  HIVE_TRY(checkName("queue", request.queue));
+  HIVE_TRY(checkName(request.queue, "queue"));
   if (request.priority < 1 || request.priority > 10)
     return invalidArgument("priority " + std::to_string(request.priority) + " must be between 1 and 10");
   HIVE_TRY(checkSize("payload", request.payload.size(), limits_.maxPayloadBytes));
   HIVE_TRY(checkSize("idempotency key", request.idempotencyKey.size(), kMaxKeyBytes));
   if (request.notBeforeMs < 0) return invalidArgument("notBeforeMs must not be negative");
-  if (!request.id.empty()) HIVE_TRY(checkId("item", request.id));
+  if (!request.id.empty()) HIVE_TRY(checkId(request.id, "item"));
 
   if (!request.idempotencyKey.empty()) {
     auto select = HIVE_TRY(
@@ -425,7 +425,7 @@ Result<store::QueueItem> Operations::enqueue(Connection& c, store::EnqueueReques
 
 Result<std::vector<store::QueueItem>> Operations::claim(Connection& c, const store::ClaimRequest& request,
                                                         std::int64_t nowMs, WriteEffects& effects) {
-  HIVE_TRY(checkName("queue", request.queue));
+  HIVE_TRY(checkName(request.queue, "queue"));
   HIVE_TRY(checkLease(request.lease));
   HIVE_TRY(checkSize("claimant", request.claimant.size(), kMaxKeyBytes));
   if (request.maxItems < 1 || request.maxItems > 1000)
@@ -512,8 +512,8 @@ Status Operations::fail(Connection& c, const std::string& queue, const std::stri
 }
 
 Status Operations::cancel(Connection& c, const std::string& queue, const std::string& itemId) {
-  HIVE_TRY(checkName("queue", queue));
-  HIVE_TRY(checkId("item", itemId));
+  HIVE_TRY(checkName(queue, "queue"));
+  HIVE_TRY(checkId(itemId, "item"));
   auto erase = HIVE_TRY(c.prepare("DELETE FROM queue_items WHERE queue = ?1 AND id = ?2"));
   HIVE_TRY(erase.bindText(1, queue).bindText(2, itemId).run());
   if (erase.changes() == 0) return notFound("no item " + quoted(itemId) + " in queue " + queue);
@@ -522,7 +522,7 @@ Status Operations::cancel(Connection& c, const std::string& queue, const std::st
 
 Result<std::vector<store::QueueItem>> Operations::releaseExpired(Connection& c, const std::string& queue,
                                                                  std::int64_t nowMs, WriteEffects& effects) {
-  HIVE_TRY(checkName("queue", queue));
+  HIVE_TRY(checkName(queue, "queue"));
   std::vector<std::pair<std::int64_t, store::QueueItem>> expired;
   {
     auto select = HIVE_TRY(c.prepare("SELECT " HIVE_ITEM_COLUMNS
@@ -544,14 +544,14 @@ Result<std::vector<store::QueueItem>> Operations::releaseExpired(Connection& c, 
 
 Result<store::QueueItem> Operations::peek(Connection& c, const std::string& queue,
                                           const std::string& itemId) {
-  HIVE_TRY(checkName("queue", queue));
-  HIVE_TRY(checkId("item", itemId));
+  HIVE_TRY(checkName(queue, "queue"));
+  HIVE_TRY(checkId(itemId, "item"));
   return findItem(c, queue, itemId);
 }
 
 Result<std::map<int, std::uint64_t>> Operations::depth(Connection& c, const std::string& queue,
                                                        std::int64_t nowMs) {
-  HIVE_TRY(checkName("queue", queue));
+  HIVE_TRY(checkName(queue, "queue"));
   auto select =
       HIVE_TRY(c.prepare("SELECT priority, count(*) FROM queue_items WHERE queue = ?1"
                          " AND (lease_token IS NULL OR lease_expires_ms <= ?2) GROUP BY priority"));
@@ -564,7 +564,7 @@ Result<std::map<int, std::uint64_t>> Operations::depth(Connection& c, const std:
 
 Result<std::int64_t> Operations::nextClaimableAt(Connection& c, const std::string& queue,
                                                  std::int64_t nowMs) {
-  HIVE_TRY(checkName("queue", queue));
+  HIVE_TRY(checkName(queue, "queue"));
   auto select = HIVE_TRY(
       c.prepare("SELECT min(CASE WHEN lease_token IS NULL THEN not_before_ms ELSE max(not_before_ms, "
                 "lease_expires_ms) END)"
@@ -576,7 +576,7 @@ Result<std::int64_t> Operations::nextClaimableAt(Connection& c, const std::strin
 }
 
 Result<std::uint64_t> Operations::count(Connection& c, const std::string& queue) {
-  HIVE_TRY(checkName("queue", queue));
+  HIVE_TRY(checkName(queue, "queue"));
   auto select = HIVE_TRY(c.prepare("SELECT count(*) FROM queue_items WHERE queue = ?1"));
   select.bindText(1, queue);
   HIVE_TRY(select.step());
@@ -587,7 +587,7 @@ Result<std::uint64_t> Operations::count(Connection& c, const std::string& queue)
 
 Result<std::uint64_t> Operations::append(Connection& c, const std::string& stream, const std::string& type,
                                          const std::string& body, std::int64_t nowMs) {
-  HIVE_TRY(checkName("stream", stream));
+  HIVE_TRY(checkName(stream, "stream"));
   HIVE_TRY(checkSize("event type", type.size(), kMaxTypeBytes));
   HIVE_TRY(checkSize("event body", body.size(), limits_.maxDocumentBytes));
   std::int64_t id = 0;
@@ -612,7 +612,7 @@ Result<std::uint64_t> Operations::append(Connection& c, const std::string& strea
 
 Result<std::vector<store::Event>> Operations::read(Connection& c, const std::string& stream,
                                                    std::uint64_t afterId, std::size_t limit) {
-  HIVE_TRY(checkName("stream", stream));
+  HIVE_TRY(checkName(stream, "stream"));
   if (limit < 1 || limit > 10000)
     return invalidArgument("read limit " + std::to_string(limit) + " must be between 1 and 10000");
   if (afterId > static_cast<std::uint64_t>(INT64_MAX)) return std::vector<store::Event>{};
@@ -636,7 +636,7 @@ Result<std::vector<store::Event>> Operations::read(Connection& c, const std::str
 
 Result<std::uint64_t> Operations::trim(Connection& c, const std::string& stream, std::int64_t beforeMs,
                                        std::size_t limit, WriteEffects& effects) {
-  HIVE_TRY(checkName("stream", stream));
+  HIVE_TRY(checkName(stream, "stream"));
   if (limit < 1 || limit > 10000)
     return invalidArgument("trim limit " + std::to_string(limit) + " must be between 1 and 10000");
   // Walks the oldest `limit` events and stops at the first one too young, so
@@ -667,7 +667,7 @@ Result<std::uint64_t> Operations::trim(Connection& c, const std::string& stream,
 // ---------------------------------------------------------------- counters
 
 Status Operations::addToCounter(Connection& c, const std::string& name, std::int64_t delta) {
-  HIVE_TRY(checkName("counter", name));
+  HIVE_TRY(checkName(name, "counter"));
   std::int64_t value = 0;
   {
     auto select = HIVE_TRY(c.prepare("SELECT value FROM counters WHERE name = ?1"));
@@ -688,7 +688,7 @@ Result<std::map<std::string, std::int64_t>> Operations::counters(Connection& c, 
   if (!prefix.empty()) {
     // A prefix of a valid name is itself a valid name (the rule has no minimum
     // past the first character), so the name check covers it.
-    HIVE_TRY(checkName("counter prefix", prefix));
+    HIVE_TRY(checkName(prefix, "counter prefix"));
   }
   // Names use only [a-z0-9_.-], all below 0x7f: [prefix, prefix + 0x7f) is
   // exactly the names that start with it, and the primary key serves the range.

@@ -9,31 +9,15 @@ using std::chrono::hours;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::string text(milliseconds value) {
-  if (value.count() % 3'600'000 == 0) return std::to_string(value.count() / 3'600'000) + "h";
-  if (value.count() % 1000 == 0) return std::to_string(value.count() / 1000) + "s";
-  return std::to_string(value.count()) + "ms";
-}
-
 // Every duration here is added to clock readings: each has an upper bound too.
 milliseconds duration(ConfigReader& reader, const char* key, milliseconds fallback, milliseconds low,
-                      milliseconds high, const char* extra = "") {
-  auto value = reader.get<milliseconds>(key, fallback);
-  if (value < low || value > high) {
-    reader.reject(key, "must be between " + text(low) + " and " + text(high) + extra);
-    return fallback;
-  }
-  return value;
+                      milliseconds high) {
+  return reader.getInRange<milliseconds>(key, fallback, low, high);
 }
 
 std::int64_t number(ConfigReader& reader, const char* key, std::int64_t fallback, std::int64_t low,
                     std::int64_t high) {
-  auto value = reader.get<std::int64_t>(key, fallback);
-  if (value < low || value > high) {
-    reader.reject(key, "must be between " + std::to_string(low) + " and " + std::to_string(high));
-    return fallback;
-  }
-  return value;
+  return reader.getInRange<std::int64_t>(key, fallback, low, high);
 }
 
 constexpr milliseconds kTenYears = hours(24 * 3650);
@@ -44,8 +28,7 @@ void readRetentionByType(ConfigReader& reader, Diagnostics& diagnostics, Options
   if (!byType.isMap()) return reader.reject("retention_by_type", "expected a map of task type to duration");
   ConfigReader types(byType, diagnostics);
   for (const auto& entry : byType.entries())
-    o.retentionByType[entry.key] =
-        duration(types, entry.key.c_str(), o.retention, seconds(1), kTenYears, " (10 years)");
+    o.retentionByType[entry.key] = duration(types, entry.key.c_str(), o.retention, seconds(1), kTenYears);
   types.finish();
 }
 
@@ -65,7 +48,7 @@ Options readOptions(const ConfigNode& section, Diagnostics& diagnostics) {
              16 * 1024 * 1024));
   o.limits.maxAttempts = static_cast<std::uint32_t>(number(reader, "max_attempts_limit", 20, 1, 1000));
   o.limits.maxTimeout = duration(reader, "max_timeout", o.limits.maxTimeout, seconds(1), hours(24 * 30));
-  o.retention = duration(reader, "retention", o.retention, seconds(1), kTenYears, " (10 years)");
+  o.retention = duration(reader, "retention", o.retention, seconds(1), kTenYears);
   readRetentionByType(reader, diagnostics, o);
   o.retentionBatch = static_cast<std::size_t>(
       number(reader, "retention_batch", static_cast<std::int64_t>(o.retentionBatch), 1, 1000));

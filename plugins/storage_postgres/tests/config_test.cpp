@@ -50,7 +50,7 @@ TEST(StoragePostgresConfig, BadValuesAreReportedWithTheirLocation) {
               diagnostics);
   std::string text = diagnostics.toString();
   EXPECT_THAT(text, HasSubstr("hive.yaml:12:10: error: 'schema'"));
-  EXPECT_THAT(text, HasSubstr("hive.yaml:13:10: error: 'pool_size': must be in 2..256"));
+  EXPECT_THAT(text, HasSubstr("hive.yaml:13:10: error: 'pool_size': must be between 2 and 256"));
   EXPECT_THAT(text, HasSubstr("hive.yaml:14:10: error: 'connect_timeout'"));
   EXPECT_THAT(text, HasSubstr("hive.yaml:15:10: error: 'max_payload_bytes'"));
   EXPECT_THAT(text, HasSubstr("unknown key 'poolsize' (did you mean 'pool_size'?)"));

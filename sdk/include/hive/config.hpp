@@ -167,6 +167,23 @@ namespace detail {
 inline Status notA(std::string_view what, const std::string& text) {
   return invalidArgument("expected " + std::string(what) + ", got '" + text + "'");
 }
+
+// A range bound as an operator writes it (ConfigReader::getInRange).
+inline std::string bound(std::int64_t value) { return std::to_string(value); }
+inline std::string bound(int value) { return std::to_string(value); }
+inline std::string bound(double value) {
+  std::string text = std::to_string(value);
+  text.erase(text.find_last_not_of('0') + 1);
+  if (!text.empty() && text.back() == '.') text.pop_back();
+  return text;
+}
+inline std::string bound(std::chrono::milliseconds value) {
+  auto ms = value.count();
+  if (ms != 0 && ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms != 0 && ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms != 0 && ms % 1'000 == 0) return std::to_string(ms / 1'000) + "s";
+  return std::to_string(ms) + "ms";
+}
 }  // namespace detail
 
 template <>
@@ -289,6 +306,25 @@ class ConfigReader {
       return fallback;
     }
     return std::move(parsed).value();
+  }
+
+  // Like get(), and a value outside [low, high] is reported at its location
+  // ("'key': must be between LOW and HIGH, got TEXT") and `fallback` returned
+  // (SDK ABI 2.3). For int, std::int64_t, double and std::chrono::milliseconds;
+  // durations are shown as 250ms, 30s, 5m or 1h.
+  template <typename T>
+  T getInRange(std::string_view key, T fallback, T low, T high) {
+    const ConfigNode* value = lookup(key);
+    if (value == nullptr || value->isNull()) return fallback;
+    std::size_t errors = diagnostics_.errorCount();
+    T got = get<T>(key, fallback);
+    if (diagnostics_.errorCount() != errors) return fallback;
+    if (got < low || got > high) {
+      reject(key, "must be between " + detail::bound(low) + " and " + detail::bound(high) + ", got " +
+                      value->text());
+      return fallback;
+    }
+    return got;
   }
 
   // Like get(), but absence is an error too.
