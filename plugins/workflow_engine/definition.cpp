@@ -459,18 +459,26 @@ Result<Definition> parseDefinitionText(std::string_view text, const Limits& limi
 
 namespace {
 
-json::value fromYaml(const YAML::Node& node) {
+json::value fromYaml(const YAML::Node& node, const std::string& pointer,
+                     std::map<std::string, std::string>* locations) {
+  if (locations != nullptr && !node.Mark().is_null())
+    (*locations)[pointer] =
+        std::to_string(node.Mark().line + 1) + ":" + std::to_string(node.Mark().column + 1);
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined: return nullptr;
     case YAML::NodeType::Sequence: {
       json::array out;
-      for (const auto& item : node) out.push_back(fromYaml(item));
+      for (const auto& item : node)
+        out.push_back(fromYaml(item, pointer + "/" + std::to_string(out.size()), locations));
       return out;
     }
     case YAML::NodeType::Map: {
       json::object out;
-      for (const auto& entry : node) out[entry.first.as<std::string>()] = fromYaml(entry.second);
+      for (const auto& entry : node) {
+        std::string key = entry.first.as<std::string>();
+        out[key] = fromYaml(entry.second, pointer + "/" + token(key), locations);
+      }
       return out;
     }
     case YAML::NodeType::Scalar: {
@@ -490,15 +498,28 @@ json::value fromYaml(const YAML::Node& node) {
 
 }  // namespace
 
-Result<json::value> yamlToJson(std::string_view text) {
+Result<json::value> yamlToJson(std::string_view text, std::map<std::string, std::string>* locations) {
   try {
     YAML::Node root = YAML::Load(std::string(text));
-    return fromYaml(root);
+    return fromYaml(root, "", locations);
   } catch (const YAML::Exception& error) {
     return invalidArgument("line " + std::to_string(error.mark.line + 1) + ", column " +
                            std::to_string(error.mark.column + 1) + ": " + error.msg);
   } catch (const std::exception& error) {
     return invalidArgument(std::string("not YAML: ") + error.what());
+  }
+}
+
+void locate(std::vector<http::FieldError>& errors, const std::map<std::string, std::string>& locations) {
+  for (auto& error : errors) {
+    // An unknown or missing field has no node of its own: name its parent's.
+    for (std::string pointer = error.field;; pointer.erase(pointer.rfind('/'))) {
+      if (auto found = locations.find(pointer); found != locations.end()) {
+        error.message = found->second + ": " + error.message;
+        break;
+      }
+      if (pointer.empty()) break;
+    }
   }
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,7 +73,13 @@ Result<Definition> parseDefinitionText(std::string_view text, const Limits& limi
 
 // YAML text to JSON: plain scalars that read as numbers, booleans or null become
 // those, quoted ones stay strings. kInvalidArgument "line L, column C: problem".
-Result<boost::json::value> yamlToJson(std::string_view text);
+// `locations`, when given, receives "line:column" (1-based) of every node by
+// its JSON pointer, so that errors can name the place in the file.
+Result<boost::json::value> yamlToJson(std::string_view text,
+                                      std::map<std::string, std::string>* locations = nullptr);
+// Prefixes each error's message with "line:column: " of the deepest node its
+// pointer names.
+void locate(std::vector<http::FieldError>& errors, const std::map<std::string, std::string>& locations);
 
 // The params of a run: the given ones checked against the definition (unknown,
 // wrong type, missing), defaults filled in. Errors point at /params/<name>.

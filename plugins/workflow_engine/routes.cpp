@@ -183,8 +183,9 @@ http::Response WorkflowRoutes::apply(const http::Request& request) {
   json::value document;
   if (request.body.size() > engine_->options().limits.maxDefinitionBytes)
     return http::problem(413, "Content Too Large", "the definition is larger than max_definition_bytes");
+  std::map<std::string, std::string> locations;
   if (isYaml(request)) {
-    auto parsed = yamlToJson(request.body);
+    auto parsed = yamlToJson(request.body, &locations);
     if (!parsed.ok())
       return http::problem(400, "Bad Request", "the definition is not YAML: " + parsed.status().message());
     document = std::move(parsed).value();
@@ -194,7 +195,10 @@ http::Response WorkflowRoutes::apply(const http::Request& request) {
     if (ec) return http::problem(400, "Bad Request", "the definition is not JSON: " + ec.message());
   }
   auto applied = engine_->apply(document, errors);
-  if (!applied.ok()) return invalid(applied.status(), std::move(errors));
+  if (!applied.ok()) {
+    locate(errors, locations);  // YAML: "line:column: " before each message
+    return invalid(applied.status(), std::move(errors));
+  }
   http::Response response = reply(applied->created ? 201 : 200, applied->record);
   response.headers.push_back(
       {"location", "/api/v2/workflows/" + std::string(applied->record["name"].as_string()) +

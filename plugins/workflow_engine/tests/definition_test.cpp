@@ -182,6 +182,16 @@ steps:
   EXPECT_EQ(*converted, json::parse(R"({"name": "diamond", "steps": [
     {"name": "a", "task": {"type": "echo", "capabilities": ["shell"], "payload": {"n": 1, "s": "1", "ok": true, "none": null}}},
     {"name": "b", "depends_on": ["a"], "task": {"type": "echo"}}]})"));
+  std::map<std::string, std::string> locations;
+  auto located =
+      yamlToJson("name: w\nsteps:\n  - name: a\n    depends_on: [ghost]\n    task: {type: t, colour: red}\n",
+                 &locations);
+  ASSERT_TRUE(located.ok());
+  std::vector<http::FieldError> errors;
+  EXPECT_FALSE(parseDefinition(*located, {}, errors).ok());
+  locate(errors, locations);
+  EXPECT_THAT(errors, Contains(error("/steps/0/depends_on/0", "4:18: unknown step 'ghost'")));
+  EXPECT_THAT(errors, Contains(error("/steps/0/task/colour", "5:29: unknown field")));
   auto broken = yamlToJson("name: [unclosed\nsteps: 1\n");
   ASSERT_FALSE(broken.ok());
   EXPECT_THAT(broken.status().message(), HasSubstr("line "));
