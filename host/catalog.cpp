@@ -1,11 +1,14 @@
 #include "host/catalog.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "host/plugin_library.hpp"
@@ -34,6 +37,61 @@ Result<PluginFile> readPluginEntry(const std::string& path, const HostAbi& host)
   return PluginFile{path, std::move(manifest), contentHash(*bytes), std::move(bytes)};
 }
 
+namespace {
+
+// A compatible file as a scan last read it, and how to tell it has not changed.
+struct Known {
+  dev_t device = 0;
+  ino_t inode = 0;
+  off_t size = 0;
+  timespec modified{};
+  timespec changed{};
+  PluginManifest manifest;
+  std::uint64_t hash = 0;
+
+  bool sameFile(const struct stat& now) const {
+    return now.st_dev == device && now.st_ino == inode && now.st_size == size &&
+           now.st_mtim.tv_sec == modified.tv_sec && now.st_mtim.tv_nsec == modified.tv_nsec &&
+           now.st_ctim.tv_sec == changed.tv_sec && now.st_ctim.tv_nsec == changed.tv_nsec;
+  }
+};
+
+std::mutex knownMutex;
+std::map<std::string, Known> knownFiles;  // by path; as many as files ever scanned
+
+Result<PluginFile> scanOne(const std::string& path, const HostAbi& host) {
+  struct stat before {};
+  bool statted = ::stat(path.c_str(), &before) == 0;
+  if (statted) {
+    std::lock_guard lock(knownMutex);
+    auto it = knownFiles.find(path);
+    if (it != knownFiles.end() && it->second.sameFile(before) &&
+        checkCompatibility(it->second.manifest, host).ok())
+      return PluginFile{path, it->second.manifest, it->second.hash, nullptr};
+  }
+  auto file = HIVE_TRY(readPluginEntry(path, host));
+  struct stat after {};
+  // Remembered only when nothing changed while it was read.
+  if (statted && ::stat(path.c_str(), &after) == 0 && after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+      after.st_mtim.tv_nsec == before.st_mtim.tv_nsec && after.st_size == before.st_size &&
+      static_cast<std::size_t>(after.st_size) == file.bytes->size()) {
+    std::lock_guard lock(knownMutex);
+    knownFiles[path] = Known{after.st_dev,  after.st_ino,  after.st_size,   after.st_mtim,
+                             after.st_ctim, file.manifest, file.contentHash};
+  }
+  return file;
+}
+
+}  // namespace
+
+Result<PluginFile> withBytes(const PluginFile& file) {
+  if (file.bytes) return file;
+  auto read = HIVE_TRY(readPluginEntry(file.path, HostAbi::current()));
+  if (read.contentHash != file.contentHash)
+    return unavailable(file.path + ": changed since it was scanned; scan again");
+  return read;
+}
+
 Catalog scanPluginDirectories(const std::vector<std::string>& directories, const HostAbi& host) {
   Catalog catalog;
   for (const auto& directory : directories) {
@@ -51,7 +109,7 @@ Catalog scanPluginDirectories(const std::vector<std::string>& directories, const
     }
     std::sort(files.begin(), files.end());
     for (const auto& path : files) {
-      auto file = readPluginEntry(path, host);
+      auto file = scanOne(path, host);
       if (!file.ok()) {
         catalog.refusals.push_back(path + ": " + file.status().message());
         continue;

@@ -13,7 +13,9 @@ namespace hive::host {
 
 // A plugin file, read once: its manifest, content hash and bytes travel
 // together from the scan to dlopen, so what is loaded is what was inspected
-// even when the file changes in between.
+// even when the file changes in between. A file a scan already knew unchanged
+// (same device, inode, size, modification and change times) comes without its
+// bytes; withBytes() reads them when it is about to be loaded.
 struct PluginFile {
   std::string path;
   PluginManifest manifest;
@@ -30,13 +32,20 @@ struct Catalog {
   std::vector<std::string> names() const;
 };
 
-// Scans each directory (not recursively) for *.so files, reading each once
-// (a catalog holds their bytes until it is dropped: keep it short-lived). Unreadable,
+// Scans each directory (not recursively) for *.so files, reading each new or
+// changed one once (a catalog holds their bytes until it is dropped: keep it
+// short-lived) and only stat()ing the others: every `plugins reload` and SIGHUP
+// rescans, and reading 300 MB of debug plugins each time made a swap take
+// seconds. Unreadable,
 // non-ELF, truncated, non-plugin and incompatible files, and files declaring the
 // same plugin name and version as another, are refused with one line each.
 Catalog scanPluginDirectories(const std::vector<std::string>& directories, const HostAbi& host);
 
 // One file read, its manifest checked for compatibility.
 Result<PluginFile> readPluginEntry(const std::string& path, const HostAbi& host);
+
+// `file` with its bytes: as is when it has them, else read now, and refused
+// (kUnavailable) when they no longer hash to what the scan saw.
+Result<PluginFile> withBytes(const PluginFile& file);
 
 }  // namespace hive::host

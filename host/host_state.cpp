@@ -75,8 +75,10 @@ Result<Generation> HostState::makeGeneration(const Instance& instance, const Plu
                                              PluginServiceView::Mode mode, Diagnostics& diagnostics) {
   Generation g;
   g.number = number;
-  HIVE_TRY(verifyPluginSignature(file, config.pluginTrust));
-  g.library = HIVE_TRY(PluginLibrary::load(file, reaper));
+  // A file a rescan knew unchanged is read now, once, for the check and the load.
+  PluginFile read = HIVE_TRY(withBytes(file));
+  HIVE_TRY(verifyPluginSignature(read, config.pluginTrust));
+  g.library = HIVE_TRY(PluginLibrary::load(read, reaper));
   g.manifest = g.library->manifest();
   if (g.manifest.name != instance.status.name)
     return failedPrecondition(file.path + ": holds " + g.manifest.label() + ", not plugin '" +

@@ -87,7 +87,8 @@ bool isImageMapped(const std::string& imageName);
 // A plugin file's bytes, read in one go (kResourceExhausted past 512 MiB).
 Result<std::vector<unsigned char>> readPluginFile(const std::string& path);
 
-// FNV-1a, 64 bit: names private copies after their content.
+// A 64-bit hash of the content (not cryptographic): names private copies, and
+// tells a changed plugin file from an unchanged one.
 std::uint64_t contentHash(const std::vector<unsigned char>& bytes);
 
 }  // namespace hive::host

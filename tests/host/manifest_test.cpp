@@ -1,10 +1,12 @@
 // Reading manifests from real plugin files, and every compatibility refusal.
 #include "host/manifest.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "hive/version.h"
@@ -14,8 +16,10 @@
 namespace hive::host {
 namespace {
 
+namespace fs = std::filesystem;
 using hive::test::TempDirectory;
 using hive::test::testPlugin;
+using ::testing::HasSubstr;
 
 std::vector<unsigned char> bytesOf(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -105,6 +109,41 @@ TEST(ManifestTest, OlderMinorAndForeignAsioRuntimeAreJudgedByTheirFields) {
   manifest->asioRuntime = "boost-1.70.0";
   EXPECT_NE(checkCompatibility(*manifest, HostAbi::current()).message().find("Asio runtime 'boost-1.70.0'"),
             std::string::npos);
+}
+
+// A rescan (every `plugins reload`, SIGHUP) reads only new or changed files;
+// an unchanged one comes without bytes and is read when loaded, and a file
+// that changed after the scan is refused then rather than loaded unchecked.
+TEST(CatalogTest, ARescanReadsOnlyChangedFilesAndALateChangeIsCaught) {
+  TempDirectory dir;
+  hive::test::stagePlugins(dir.path(), {"alpha-1.0.0.so", "solo-1.0.0.so"});
+  Catalog first = scanPluginDirectories({dir.path().string()}, HostAbi::current());
+  ASSERT_EQ(first.plugins.size(), 2u);
+  for (const auto& file : first.plugins) EXPECT_TRUE(file.bytes) << "read by the first scan: " << file.path;
+
+  Catalog second = scanPluginDirectories({dir.path().string()}, HostAbi::current());
+  ASSERT_EQ(second.plugins.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_FALSE(second.plugins[i].bytes) << "unchanged, not read again: " << second.plugins[i].path;
+    EXPECT_EQ(second.plugins[i].contentHash, first.plugins[i].contentHash);
+    EXPECT_EQ(second.plugins[i].manifest.name, first.plugins[i].manifest.name);
+  }
+  auto read = withBytes(second.plugins[0]);
+  ASSERT_TRUE(read.ok()) << read.status().toString();
+  ASSERT_TRUE(read->bytes);
+  EXPECT_EQ(*read->bytes, *first.plugins[0].bytes);
+
+  // Replaced by another build after the scan: caught when it is about to load.
+  const PluginFile stale = second.plugins[0];
+  fs::copy_file(testPlugin("beta-1.0.0.so"), stale.path, fs::copy_options::overwrite_existing);
+  auto changed = withBytes(stale);
+  ASSERT_FALSE(changed.ok());
+  EXPECT_EQ(changed.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(changed.status().message(), HasSubstr("changed since it was scanned"));
+  // And the next scan reads it again.
+  Catalog third = scanPluginDirectories({dir.path().string()}, HostAbi::current());
+  EXPECT_EQ(third.versionsOf("beta").size(), 1u);
+  EXPECT_EQ(third.versionsOf("alpha").size(), 0u);
 }
 
 TEST(CatalogTest, ScansADirectoryAndRefusesEachBadFileWithOneLine) {
