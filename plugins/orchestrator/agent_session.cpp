@@ -33,10 +33,12 @@ protocol::Ack refusal(const std::string& taskId, protocol::Report report, const 
 
 }  // namespace
 
-AgentSession::AgentSession(RemoteAgents& agents, std::shared_ptr<http::WebSocketPeer> peer)
+AgentSession::AgentSession(RemoteAgents& agents, std::shared_ptr<http::WebSocketPeer> peer,
+                           std::string principal)
     : agents_(agents),
       env_(agents.environment()),
       owner_(env_.background.owner().lock()),
+      principal_(std::move(principal)),
       peer_(std::move(peer)),
       channel_(std::make_shared<AgentChannel>(peer_, env_.options.maxBacklog)),
       serial_(std::make_shared<SerialQueue>(env_.background.executor())) {}
@@ -192,7 +194,11 @@ void AgentSession::onHello(json::object& o) {
     for (const auto& e : errors) why += "; " + e.field + ": " + e.message;
     return refuse(why, "invalid_hello");
   }
-  auto welcome = agents_.hello(channel_, requested, secret, *spec);
+  // An agent key ("agent:<name>") registers or resumes only the agent of that name.
+  std::string bound = principal_.rfind("agent:", 0) == 0 ? principal_.substr(6) : std::string();
+  if (!bound.empty() && spec->name && *spec->name != bound)
+    return refuse("this key is for agent '" + bound + "', not '" + *spec->name + "'", "bad_secret");
+  auto welcome = agents_.hello(channel_, requested, secret, *spec, bound);
   if (!welcome.ok()) return refuse(welcome.status().message(), refusalReason(welcome.status().code()));
   agentId_ = welcome->agentId;
   greeted_ = true;

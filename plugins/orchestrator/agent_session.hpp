@@ -25,7 +25,7 @@ namespace hive::orchestrator {
 
 class AgentSession final : public http::WebSocketSession, public std::enable_shared_from_this<AgentSession> {
  public:
-  AgentSession(RemoteAgents& agents, std::shared_ptr<http::WebSocketPeer> peer);
+  AgentSession(RemoteAgents& agents, std::shared_ptr<http::WebSocketPeer> peer, std::string principal = {});
   ~AgentSession() override;
 
   // http::WebSocketSession
@@ -52,6 +52,7 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
   RemoteAgents& agents_;
   Environment& env_;
   std::shared_ptr<void> owner_;  // keeps the orchestrator alive while the session lives
+  std::string principal_;        // from hive.auth/1; "agent:<name>" binds the session to that name
   std::shared_ptr<http::WebSocketPeer> peer_;
   std::shared_ptr<AgentChannel> channel_;
   std::shared_ptr<SerialQueue> serial_;

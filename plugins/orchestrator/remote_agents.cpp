@@ -14,11 +14,11 @@ Status refused(std::string why) { return Status(StatusCode::kPermissionDenied, s
 }  // namespace
 
 Result<std::shared_ptr<http::WebSocketSession>> RemoteAgents::connect(
-    std::shared_ptr<http::WebSocketPeer> peer) {
+    std::shared_ptr<http::WebSocketPeer> peer, std::string principal) {
   std::lock_guard lock(sessionsMutex_);
   if (refusing_)
     return unavailable("this orchestrator generation hands its agents over to the next: reconnect");
-  auto session = std::make_shared<AgentSession>(*this, peer);
+  auto session = std::make_shared<AgentSession>(*this, peer, std::move(principal));
   sessions_.emplace(session.get(), std::move(peer));
   return std::shared_ptr<http::WebSocketSession>(std::move(session));
 }
@@ -116,10 +116,15 @@ Result<Agent> RemoteAgents::authenticate(const std::string& requestedId, const s
 
 Result<RemoteAgents::Welcome> RemoteAgents::hello(const std::shared_ptr<AgentChannel>& channel,
                                                   const std::string& requestedId, const std::string& secret,
-                                                  const AgentSpec& spec) {
+                                                  const AgentSpec& spec, const std::string& boundName) {
   if (!env_.store.lease()) return unavailable("storage is unavailable");
   Welcome welcome;
   Agent agent = HIVE_TRY(authenticate(requestedId, secret, welcome));
+  // An agent key speaks for one agent name: it cannot take over another
+  // agent's id (and with it its leases), whatever secret it presents.
+  if (!boundName.empty() && !requestedId.empty() && agent.name != boundName)
+    return refused("agent " + requestedId + " is '" + agent.name + "', and this key is for agent '" +
+                   boundName + "'");
   apply(spec, agent);
   agent.runtime = Runtime::kRemote;
   agent.node = env_.options.node;

@@ -41,7 +41,10 @@ class RemoteAgents {
 
   // A new WebSocket of a remote agent; kUnavailable (the api answers 503, the
   // agent retries) while this generation hands its agents over.
-  Result<std::shared_ptr<http::WebSocketSession>> connect(std::shared_ptr<http::WebSocketPeer> peer);
+  // `principal` is who hive.auth/1 says connects: an agent key's "agent:<name>"
+  // binds the session to that agent name (docs/agent-protocol.md, "Agent keys").
+  Result<std::shared_ptr<http::WebSocketSession>> connect(std::shared_ptr<http::WebSocketPeer> peer,
+                                                          std::string principal = {});
   // From the session: it is over (closed, or destroyed without a close).
   void sessionEnded(const AgentSession* session);
 
@@ -52,7 +55,7 @@ class RemoteAgents {
   // kPermissionDenied when `requestedId` exists and `secret` is not its reconnect secret;
   // nothing changes then, and the agent connected under that id stays connected.
   Result<Welcome> hello(const std::shared_ptr<AgentChannel>& channel, const std::string& requestedId,
-                        const std::string& secret, const AgentSpec& spec);
+                        const std::string& secret, const AgentSpec& spec, const std::string& boundName = {});
   void heartbeat(const std::string& agentId) { health_.heartbeat(agentId); }
   // The agent answered the assignment of `taskId` (accept, progress or result).
   void acknowledged(const std::string& agentId, const std::string& taskId, const std::string& leaseToken);

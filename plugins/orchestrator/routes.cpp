@@ -47,9 +47,10 @@ class AgentRoutes final : public http::RouteProvider {
              "(docs/agent-protocol.md)"}};
   }
   Result<std::shared_ptr<http::WebSocketSession>> openWebSocket(
-      std::string_view routeId, const http::Request&, std::shared_ptr<http::WebSocketPeer> peer) override {
+      std::string_view routeId, const http::Request& request,
+      std::shared_ptr<http::WebSocketPeer> peer) override {
     if (routeId != "agents.connect") return notFound("no WebSocket route " + std::string(routeId));
-    return orchestrator_->remoteAgents().connect(std::move(peer));
+    return orchestrator_->remoteAgents().connect(std::move(peer), request.principal);
   }
   std::string openapiSchemas() override { return openapi::schemas(); }
 

@@ -233,9 +233,16 @@ class OrchestratorTest : public ::testing::Test {
     std::string secret;
   };
 
-  Remote connect(const std::string& hello) {
+  // `principal`: who hive.auth/1 says connects ("agent:<name>" for an agent key).
+  static http::Request as(const std::string& principal) {
+    http::Request request;
+    request.principal = principal;
+    return request;
+  }
+
+  Remote connect(const std::string& hello, const std::string& principal = "") {
     Remote r;
-    auto session = routes_->openWebSocket("agents.connect", {}, r.peer);
+    auto session = routes_->openWebSocket("agents.connect", as(principal), r.peer);
     EXPECT_TRUE(session.ok());
     r.session = *session;
     r.session->onMessage(hello);
@@ -249,9 +256,9 @@ class OrchestratorTest : public ::testing::Test {
   }
 
   // A hello that is refused: the error frame it got; the socket is closed.
-  json::object refusedHello(const std::string& hello) {
+  json::object refusedHello(const std::string& hello, const std::string& principal = "") {
     auto peer = std::make_shared<RecordingPeer>();
-    auto session = routes_->openWebSocket("agents.connect", {}, peer);
+    auto session = routes_->openWebSocket("agents.connect", as(principal), peer);
     EXPECT_TRUE(session.ok());
     (*session)->onMessage(hello);
     EXPECT_TRUE(until([&] { return peer->closed(); }));
@@ -546,6 +553,30 @@ TEST_F(OrchestratorTest, BadMessagesGetAnErrorAndChangeNothing) {
   (*session)->onMessage(R"({"type":"hello","capabilities":["Not Valid"]})");
   EXPECT_TRUE(until([&] { return bad->closed(); }));
   EXPECT_EQ(bad->closeCode(), 1008);
+}
+
+// Issue 14: an agent key (principal "agent:<name>") speaks for that agent only:
+// it registers or resumes the agent of its name, never another one, even with
+// that agent's secret; other principals (admin keys, no auth) are not bound.
+TEST_F(OrchestratorTest, AnAgentKeyRegistersAndResumesOnlyTheAgentOfItsName) {
+  auto alpha = connect(R"({"type":"hello","name":"alpha","capabilities":["python"]})", "agent:alpha");
+  ASSERT_FALSE(alpha.id.empty()) << "an agent key registers the agent of its name";
+  auto other = refusedHello(R"({"type":"hello","name":"beta","capabilities":["python"]})", "agent:alpha");
+  EXPECT_EQ(other.at("reason").as_string(), "bad_secret") << json::serialize(other);
+  EXPECT_NE(std::string(other.at("message").as_string()).find("alpha"), std::string::npos);
+
+  auto beta = connect(R"({"type":"hello","name":"beta","capabilities":["python"]})", "agent:beta");
+  // With beta's own id and secret, alpha's key still cannot take beta over.
+  auto takeover = refusedHello(
+      R"({"type":"hello","name":"alpha","agent_id":")" + beta.id + R"(","secret":")" + beta.secret + R"("})",
+      "agent:alpha");
+  EXPECT_EQ(takeover.at("reason").as_string(), "bad_secret") << json::serialize(takeover);
+  EXPECT_FALSE(beta.peer->closed()) << "the refused takeover leaves beta connected";
+  EXPECT_EQ(agent(beta.id).at("name").as_string(), "beta");
+
+  // An operator's key is not bound to a name.
+  auto any = connect(R"({"type":"hello","name":"gamma"})", "key:0123456789abcdef");
+  EXPECT_FALSE(any.id.empty());
 }
 
 // Issue 11: `hello` with another agent's id (GET /api/v2/agents lists them)
