@@ -1,28 +1,16 @@
-// Where task_manager reads the time. Every class that needs it is given a
-// Clock: the plugin passes the system clock, tests one they move by hand, so
-// that timeouts, aging, retention and the sweep's periods are tested without
-// waiting for time to pass.
+// Where task_manager reads the time (plugin_common/clock.hpp): timeouts,
+// aging, retention and the sweep's periods, tested on a clock moved by hand.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 
-#include "plugin_common/clock_ids.hpp"
+#include "plugin_common/clock.hpp"
 
 namespace hive::task_manager {
 
-class Clock {
- public:
-  virtual ~Clock() = default;
-  // Unix epoch milliseconds: what task records hold, and what the periods of
-  // the sweep are measured on.
-  virtual std::int64_t nowMs() const = 0;
-};
-
-class SystemClock final : public Clock {
- public:
-  std::int64_t nowMs() const override { return plugin_common::nowMs(); }
-};
+using plugin_common::Clock;
+using plugin_common::SystemClock;
 
 // A pass that runs every `period`: due() says whether it is time, and starts
 // the next period when it is. A wall clock set back makes it due at once
