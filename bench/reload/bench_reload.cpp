@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   // Watched: from the rename into the directory until the new build answers.
   auto log = logs.logger("bench");
   const auto settle = std::chrono::milliseconds(20);
-  hive::host::ReloadController watcher(host, {"", settle, true}, *log);
+  hive::host::ReloadController watcher(host, {{}, settle, true}, *log);
   if (!watcher.start().ok()) return 1;
   std::vector<double> watched;
   int watchedSwaps = std::min(swaps, 50);
