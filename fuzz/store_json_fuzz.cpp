@@ -1,7 +1,8 @@
 // The stores' handling of client text. storage_postgres keeps a document's
 // index as a jsonb object of strings and parses what PostgreSQL prints back
-// with its own small parser; storage_sqlite checks names, ids and fields before
-// any SQL runs and quotes caller input into error messages.
+// with its own small parser; both stores check names, ids and fields before
+// any SQL runs (hive/services/store_names.hpp) and quote caller input into
+// error messages.
 //
 // Properties checked, beyond "no sanitizer report":
 // - any map of strings survives indexToJson -> indexFromJson unchanged (the
@@ -17,8 +18,8 @@
 #include <string>
 #include <string_view>
 
+#include "hive/services/store_names.hpp"
 #include "plugins/storage_postgres/json_index.hpp"
-#include "plugins/storage_sqlite/validation.hpp"
 
 namespace {
 
@@ -33,7 +34,6 @@ bool lowerOrDigit(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   namespace pg = hive::storage_postgres;
-  namespace sqlite = hive::storage_sqlite;
   std::string text(reinterpret_cast<const char*>(data), size);
 
   // Parsing what comes back.
@@ -56,22 +56,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto decoded = pg::indexFromJson(pg::indexToJson(index));
   if (!decoded || *decoded != index) broken("an index does not survive indexToJson -> indexFromJson");
 
-  // The SQLite store's checks.
-  std::string quoted = sqlite::quoted(text);
+  // The stores' checks of names and ids (hive/services/store_names.hpp).
+  std::string quoted = hive::store::quoted(text);
   for (char c : quoted)
     if (c < 0x20 || c > 0x7e) broken("quoted() let a non-printable byte through");
   if (quoted.size() > 2 + 4 * 64 + 3) broken("quoted() is not bounded");
-  if (sqlite::checkName("collection", text).ok()) {
+  if (hive::store::checkName(text, "collection").ok()) {
     if (text.empty() || text.size() > 63 || !(text[0] >= 'a' && text[0] <= 'z')) broken("a bad name passed");
     for (char c : text)
       if (!lowerOrDigit(c) && c != '_' && c != '.' && c != '-') broken("a bad name passed");
   }
-  if (sqlite::checkField(text).ok()) {
+  if (hive::store::checkFieldName(text).ok()) {
     if (text.empty() || text.size() > 63 || !(text[0] >= 'a' && text[0] <= 'z')) broken("a bad field passed");
     for (char c : text)
       if (!lowerOrDigit(c) && c != '_') broken("a bad field passed");
   }
-  if (sqlite::checkId("id", text).ok()) {
+  if (hive::store::checkId(text, "id").ok()) {
     if (text.empty() || text.size() > 128) broken("a bad id passed");
     for (char c : text)
       if (c < 0x20 || c > 0x7e) broken("a bad id passed");

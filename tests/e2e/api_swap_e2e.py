@@ -43,7 +43,7 @@ import time
 
 import websockets
 
-from e2e_http import Api
+from e2e_http import Api, Submitter
 
 TOPIC = "tasks"
 
@@ -241,53 +241,6 @@ class Follower:
             await self.ws.close()
 
 
-class Submitter(threading.Thread):
-    """POSTs tasks at a steady rate; each acknowledged task id is kept, in order."""
-
-    def __init__(self, port, rate):
-        super().__init__(daemon=True)
-        self.api = Api(port, attempts=1)
-        self.period = 1.0 / rate
-        self.created = []
-        self.retries = collections.Counter()
-        self.failure = None
-        self.done = threading.Event()
-
-    def run(self):
-        n = 0
-        next_at = time.monotonic()
-        try:
-            while not self.done.is_set():
-                self.created.append(self.submit(n))
-                n += 1
-                next_at += self.period
-                delay = next_at - time.monotonic()
-                if delay > 0:
-                    self.done.wait(delay)
-                else:
-                    next_at = time.monotonic()
-        except Exception as e:  # reported by the checks
-            self.failure = "task %d: %s" % (n, e)
-        finally:
-            self.api.close()
-
-    def submit(self, n):
-        body = {"type": "swap-e2e", "title": "task %d" % n, "payload": {"n": n}}
-        headers = {"Idempotency-Key": "swap-e2e-%d" % n}
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status, task = self.api.request("POST", "/api/v2/tasks", body, headers)
-                if status in (200, 201) and task and task.get("id"):
-                    return task["id"]  # 200: the same key answered again (an earlier try got through)
-                self.retries["HTTP %d" % status] += 1
-            except (OSError, http.client.HTTPException) as e:
-                self.retries[type(e).__name__] += 1
-            if time.monotonic() > deadline:
-                raise AssertionError("not acknowledged within 30 s (retries: %s)" % dict(self.retries))
-            time.sleep(0.02)
-
-
 def parse_wrk(text):
     figures = {"requests": None, "rps": None, "socket_errors": None, "non2xx": 0}
     m = re.search(r"(\d+) requests in ([\d.]+\w+)", text)
@@ -330,7 +283,8 @@ async def scenario(args, hive, failures):
         failures.append("followers not subscribed: %d of %d" % (sum(f.subscribed for f in followers), len(followers)))
     say("%d followers subscribed in %.1f s" % (sum(f.subscribed for f in followers), time.monotonic() - started))
 
-    submitter = Submitter(port, args.rate)
+    submitter = Submitter(port, args.rate, lambda n: {"type": "swap-e2e", "title": "task %d" % n, "payload": {"n": n}},
+                          "swap-e2e")
     submitter.start()
     wrk_out = open(os.path.join(hive.workdir, "wrk.out"), "w+")
     wrk = subprocess.Popen(["wrk", "-t1", "-c%d" % args.wrk_connections, "-d%ds" % args.wrk_seconds,

@@ -50,7 +50,7 @@ import time
 
 import websockets
 
-from e2e_http import Api
+from e2e_http import Api, Submitter
 
 HEARTBEAT_SECONDS = 1.0
 BACKOFF_FIRST, BACKOFF_LAST = 0.2, 10.0  # between connection attempts, as examples/agents/hive_agent.py
@@ -281,53 +281,6 @@ class Agent:
             await self.ws.close()
 
 
-class Submitter(threading.Thread):
-    """POSTs tasks at a steady rate; each acknowledged task id is kept."""
-
-    def __init__(self, port, rate):
-        super().__init__(daemon=True)
-        self.api = Api(port, attempts=1)
-        self.period = 1.0 / rate
-        self.created = []
-        self.retries = collections.Counter()
-        self.failure = None
-        self.done = threading.Event()
-
-    def run(self):
-        n = 0
-        next_at = time.monotonic()
-        try:
-            while not self.done.is_set():
-                self.created.append(self.submit(n))
-                n += 1
-                next_at += self.period
-                delay = next_at - time.monotonic()
-                if delay > 0:
-                    self.done.wait(delay)
-                else:
-                    next_at = time.monotonic()
-        except Exception as e:  # reported by the checks
-            self.failure = "task %d: %s" % (n, e)
-        finally:
-            self.api.close()
-
-    def submit(self, n):
-        body = {"type": "orchestrator-swap-e2e", "payload": {"n": n}, "max_attempts": 10}
-        headers = {"Idempotency-Key": "orchestrator-swap-e2e-%d" % n}
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status, task = self.api.request("POST", "/api/v2/tasks", body, headers)
-                if status in (200, 201) and task and task.get("id"):
-                    return task["id"]
-                self.retries["HTTP %d" % status] += 1
-            except (OSError, http.client.HTTPException) as e:
-                self.retries[type(e).__name__] += 1
-            if time.monotonic() > deadline:
-                raise AssertionError("not acknowledged within 30 s (retries: %s)" % dict(self.retries))
-            time.sleep(0.02)
-
-
 HIVE = None
 
 
@@ -435,7 +388,9 @@ async def scenario(args, hive, failures):
     runners = [asyncio.create_task(a.run()) for a in agents]
     if not await wait_until("%d agents connected" % args.agents, lambda: all(a.connected for a in agents), 60):
         failures.append("agents connected: %d of %d" % (sum(a.connected for a in agents), len(agents)))
-    submitter = Submitter(hive.port, args.rate)
+    submitter = Submitter(hive.port, args.rate,
+                          lambda n: {"type": "orchestrator-swap-e2e", "payload": {"n": n}, "max_attempts": 10},
+                          "orchestrator-swap-e2e")
     submitter.start()
     try:
         requested = []
