@@ -43,7 +43,7 @@ import time
 
 import websockets
 
-from e2e_http import Api, Submitter
+from e2e_http import Api, HiveProcess, Submitter
 
 TOPIC = "tasks"
 
@@ -58,18 +58,9 @@ def event_key(event_id):
     return int(ms), int(seq or 0)
 
 
-class Hive:
+class Hive(HiveProcess):
     def __init__(self, args, workdir):
-        self.args = args
-        self.workdir = workdir
-        self.data = os.path.join(workdir, "data")
-        self.socket = os.path.join(workdir, "control.sock")
-        self.config = os.path.join(workdir, "hive.yaml")
-        self.log = open(os.path.join(workdir, "hive.log"), "ab")
-        self.process = None
-        self.port = None
-        with open(self.config, "w") as f:
-            f.write("""hive:
+        super().__init__(args.hive, workdir, os.path.abspath(args.plugins), """hive:
   plugin_dirs: [{plugins}]
   data_dir: {data}
   control_socket: {socket}
@@ -87,80 +78,7 @@ plugins:
   task_manager:
     config:
       aging: 0s   # off: no task.aged events: with no orchestrator, only task.created ones
-""".format(plugins=os.path.abspath(args.plugins), data=self.data, socket=self.socket))
-
-    def start(self, timeout=90):
-        env = dict(os.environ)
-        # GCC <= 13's sanitizer runtime misreads the dynamic TLS blocks that a
-        # swapped (dlclose'd) plugin leaves behind and LeakSanitizer's tracer
-        # dies at exit ("Tracer caught signal 11", "DTLS ... at 0x...a12"), a
-        # non-zero status with no leak; this option avoids it, leaks are still found.
-        # fast_unwind_on_fatal: a crash in a plugin's unmapped code still gets a stack.
-        options = [o for o in env.get("ASAN_OPTIONS", "").split(":") if o]
-        for option in ("intercept_tls_get_addr=0", "fast_unwind_on_fatal=1"):
-            if not any(o.startswith(option.split("=")[0] + "=") for o in options):
-                options.append(option)
-        env["ASAN_OPTIONS"] = ":".join(options)
-        self.process = subprocess.Popen([self.args.hive, "run", "-c", self.config], stdout=self.log,
-                                        stderr=subprocess.STDOUT, env=env)
-        port_file = os.path.join(self.data, "api", "port")
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit("api-swap: hive exited with %s; see %s" % (self.process.returncode, self.log.name))
-            if self.port is None and os.path.exists(port_file):
-                with open(port_file) as f:
-                    text = f.read().strip()
-                self.port = int(text) if text.isdigit() else None
-            if self.port is not None:
-                try:
-                    status, _ = Api(self.port, attempts=1).request("GET", "/readyz", timeout=2)
-                    if status == 200:
-                        return
-                except (OSError, http.client.HTTPException):
-                    pass
-            time.sleep(0.1)
-        raise SystemExit("api-swap: hive not ready within %d s; see %s" % (timeout, self.log.name))
-
-    def sanitizer_report(self, lines=30):
-        """The first lines of a sanitizer report in the log, if any."""
-        with open(self.log.name, errors="replace") as f:
-            text = f.read().splitlines()
-        for i, line in enumerate(text):
-            if "Sanitizer" in line and ("ERROR" in line or "fatal error" in line) or "runtime error:" in line:
-                return "\n".join(text[max(0, i - 1):i + lines])
-        return None
-
-    def reload(self, plugin, timeout=45):
-        """(exit status, output) of `hive plugins reload`; a swap takes at most
-        twice drain_deadline (20 s), so 45 s without an answer is a failure."""
-        try:
-            done = subprocess.run([self.args.hive, "plugins", "reload", plugin, "--socket", self.socket],
-                                  capture_output=True, text=True, timeout=timeout)
-            return done.returncode, (done.stdout + done.stderr).strip()
-        except subprocess.TimeoutExpired:
-            return "timeout", "no answer within %d s" % timeout
-
-    def plugin_status(self):
-        try:
-            done = subprocess.run([self.args.hive, "plugins", "status", "--socket", self.socket],
-                                  capture_output=True, text=True, timeout=20)
-            return (done.stdout + done.stderr).strip()
-        except subprocess.TimeoutExpired:
-            return "hive plugins status: no answer within 20 s"
-
-    def stop(self):
-        if self.process is None:
-            return 0
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                return self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                return "killed after 60 s"
-        return self.process.returncode
+""", "api-swap")
 
 
 class Follower:

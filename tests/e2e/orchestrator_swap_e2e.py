@@ -50,7 +50,7 @@ import time
 
 import websockets
 
-from e2e_http import Api, Submitter
+from e2e_http import Api, HiveProcess, Submitter
 
 HEARTBEAT_SECONDS = 1.0
 BACKOFF_FIRST, BACKOFF_LAST = 0.2, 10.0  # between connection attempts, as examples/agents/hive_agent.py
@@ -78,19 +78,9 @@ def private_plugin_dir(source, workdir):
     return target
 
 
-class Hive:
+class Hive(HiveProcess):
     def __init__(self, args, workdir):
-        self.args = args
-        self.workdir = workdir
-        self.plugins = private_plugin_dir(os.path.abspath(args.plugins), workdir)
-        self.data = os.path.join(workdir, "data")
-        self.socket = os.path.join(workdir, "control.sock")
-        self.config = os.path.join(workdir, "hive.yaml")
-        self.log = open(os.path.join(workdir, "hive.log"), "ab")
-        self.process = None
-        self.port = None
-        with open(self.config, "w") as f:
-            f.write("""hive:
+        super().__init__(args.hive, workdir, private_plugin_dir(os.path.abspath(args.plugins), workdir), """hive:
   plugin_dirs: [{plugins}]
   data_dir: {data}
   control_socket: {socket}
@@ -113,66 +103,7 @@ plugins:
       heartbeat_interval: 2s
       missed_heartbeats: 5
       sweep_period: 200ms
-""".format(plugins=self.plugins, data=self.data, socket=self.socket))
-
-    def start(self, timeout=90):
-        env = dict(os.environ)
-        # As api_swap_e2e.py: GCC <= 13's LeakSanitizer misreads the TLS blocks a
-        # swapped plugin leaves behind; a crash in unmapped code still gets a stack.
-        options = [o for o in env.get("ASAN_OPTIONS", "").split(":") if o]
-        for option in ("intercept_tls_get_addr=0", "fast_unwind_on_fatal=1"):
-            if not any(o.startswith(option.split("=")[0] + "=") for o in options):
-                options.append(option)
-        env["ASAN_OPTIONS"] = ":".join(options)
-        self.process = subprocess.Popen([self.args.hive, "run", "-c", self.config], stdout=self.log,
-                                        stderr=subprocess.STDOUT, env=env)
-        port_file = os.path.join(self.data, "api", "port")
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit("orchestrator-swap: hive exited with %s; see %s" %
-                                 (self.process.returncode, self.log.name))
-            if self.port is None and os.path.exists(port_file):
-                with open(port_file) as f:
-                    text = f.read().strip()
-                self.port = int(text) if text.isdigit() else None
-            if self.port is not None:
-                try:
-                    if Api(self.port, attempts=1).request("GET", "/readyz", timeout=2)[0] == 200:
-                        return
-                except (OSError, http.client.HTTPException):
-                    pass
-            time.sleep(0.1)
-        raise SystemExit("orchestrator-swap: hive not ready within %d s; see %s" % (timeout, self.log.name))
-
-    def reload(self, plugin, timeout=45):
-        try:
-            done = subprocess.run([self.args.hive, "plugins", "reload", plugin, "--socket", self.socket],
-                                  capture_output=True, text=True, timeout=timeout)
-            return done.returncode, (done.stdout + done.stderr).strip()
-        except subprocess.TimeoutExpired:
-            return "timeout", "no answer within %d s" % timeout
-
-    def sanitizer_report(self, lines=30):
-        with open(self.log.name, errors="replace") as f:
-            text = f.read().splitlines()
-        for i, line in enumerate(text):
-            if "Sanitizer" in line and ("ERROR" in line or "fatal error" in line) or "runtime error:" in line:
-                return "\n".join(text[max(0, i - 1):i + lines])
-        return None
-
-    def stop(self):
-        if self.process is None:
-            return 0
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                return self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                return "killed after 60 s"
-        return self.process.returncode
+""", "orchestrator-swap")
 
 
 class Agent:
