@@ -176,3 +176,12 @@ if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/workflow_engine/CMakeList
   set_tests_properties(e2e_workflow_diamond PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
   set_tests_properties(e2e_workflow_crashes PROPERTIES LABELS "e2e" TIMEOUT 600 RUN_SERIAL TRUE)
 endif()
+
+# A plugin's own end-to-end tests live beside it, in plugins/<name>/tests/e2e.cmake,
+# included here with _e2e_ready (the platform's plugins exist), _e2e_tests_dir
+# (tests/e2e, for e2e_http.py and the other shared helpers) and the hive target.
+set(_e2e_tests_dir ${CMAKE_CURRENT_SOURCE_DIR}/e2e)
+file(GLOB _plugin_e2e_files ${PROJECT_SOURCE_DIR}/plugins/*/tests/e2e.cmake)
+foreach(_plugin_e2e ${_plugin_e2e_files})
+  include(${_plugin_e2e})
+endforeach()
