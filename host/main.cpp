@@ -46,7 +46,7 @@ void printDiagnostics(const Diagnostics& diagnostics) {
 
 // The config files of a command: `-c` repeated layers them, later over earlier.
 using ConfigFiles = std::vector<std::string>;
-const ConfigFiles kDefaultConfig{"config/hive.yaml"};
+const ConfigFiles kDefaultConfig{"config/base.yaml"};
 
 // Loads and validates the config files; prints every error.
 Result<KernelConfig> readConfig(const ConfigFiles& files) {
@@ -522,7 +522,7 @@ int main(int argc, char** argv) {
 
   // hive auth keys ...: host/auth_command.hpp (works whether or not a hive runs).
   AuthKeyOptions authKey;
-  authKey.configPath = "config/hive.yaml";
+  authKey.configPath = kDefaultConfig.front();
   auto* authCmd = app.add_subcommand("auth", "API keys of the security_manager plugin");
   authCmd->require_subcommand(1);
   auto* keysCmd = authCmd->add_subcommand("keys", "Create, list and revoke API keys");

@@ -1,12 +1,17 @@
 # The shipped configurations validate against the plugins of this build: every
-# plugin section through its own configure(), as `hive check-config` does.
+# plugin section through its own configure(), as `hive check-config` does. The
+# base alone is the embedded default; each environment is the base plus its overlay.
 if(EXISTS ${PROJECT_SOURCE_DIR}/plugins/storage_postgres/CMakeLists.txt AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/api/CMakeLists.txt)
+  set(_config ${PROJECT_SOURCE_DIR}/config)
   add_test(NAME config_embedded_default
     COMMAND ${CMAKE_COMMAND} -E env HIVE_PLUGIN_DIR=${CMAKE_BINARY_DIR}/plugins
-      $<TARGET_FILE:hive> check-config -c ${PROJECT_SOURCE_DIR}/config/hive.yaml)
-  add_test(NAME config_production
-    COMMAND ${CMAKE_COMMAND} -E env HIVE_PLUGIN_DIR=${CMAKE_BINARY_DIR}/plugins
-      DATABASE_URL=postgresql://hive:secret@127.0.0.1:5432/hive REDIS_URL=redis://127.0.0.1:6379
-      $<TARGET_FILE:hive> check-config -c ${PROJECT_SOURCE_DIR}/config/production.yaml)
-  set_tests_properties(config_embedded_default config_production PROPERTIES LABELS checks)
+      $<TARGET_FILE:hive> check-config -c ${_config}/base.yaml)
+  foreach(overlay development test production)
+    add_test(NAME config_${overlay}
+      COMMAND ${CMAKE_COMMAND} -E env HIVE_PLUGIN_DIR=${CMAKE_BINARY_DIR}/plugins
+        DATABASE_URL=postgresql://hive:secret@127.0.0.1:5432/hive REDIS_URL=redis://127.0.0.1:6379
+        $<TARGET_FILE:hive> check-config -c ${_config}/base.yaml -c ${_config}/${overlay}.yaml)
+    set_tests_properties(config_${overlay} PROPERTIES LABELS checks)
+  endforeach()
+  set_tests_properties(config_embedded_default PROPERTIES LABELS checks)
 endif()

@@ -3,7 +3,7 @@
 parses; its probes use the public routes (/livez, /readyz); the grace period
 covers preStop plus the container overlay's drain_deadline; the command layers
 the files the Dockerfile and the ConfigMap put in place; and the layers
-(config/hive.yaml, deploy/container.yaml, the ConfigMap's site.yaml) pass the
+(config/base.yaml, deploy/container.yaml, the ConfigMap's site.yaml) pass the
 real `hive check-config` with this build's plugins. The image itself is not
 built here (no container daemon on the test machines).
 
@@ -84,7 +84,7 @@ def main():
         with open(site, "w") as f:
             f.write(kinds["ConfigMap"]["data"]["site.yaml"])
         env = dict(os.environ, HIVE_PLUGIN_DIR=os.path.abspath(args.plugins))
-        check = subprocess.run([args.hive, "check-config", "-c", os.path.join(source, "config/hive.yaml"),
+        check = subprocess.run([args.hive, "check-config", "-c", os.path.join(source, "config/base.yaml"),
                                 "-c", overlay_path, "-c", site], env=env, capture_output=True, text=True,
                                timeout=120)
         if check.returncode != 0:

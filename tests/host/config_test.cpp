@@ -21,6 +21,7 @@ namespace fs = std::filesystem;
 using hive::test::TempDirectory;
 using hive::test::writeText;
 using ::testing::ElementsAre;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
@@ -808,10 +809,10 @@ TEST(ParseLogLevelTest, AcceptsExactlyTheDocumentedNames) {
 }
 
 // ---------------------------------------------------------------------------
-// The shipped config/hive.yaml
+// The shipped config/base.yaml (the embedded default) and its overlays
 
 TEST(ShippedConfigTest, TheEmbeddedDefaultIsValid) {
-  const std::string path = std::string(HIVE_SOURCE_DIR) + "/config/hive.yaml";
+  const std::string path = std::string(HIVE_SOURCE_DIR) + "/config/base.yaml";
   Diagnostics diagnostics;
   auto result = loadKernelConfig(path, diagnostics, fakeEnvironment({}));
   ASSERT_TRUE(result.ok()) << diagnostics.toString();
@@ -836,10 +837,74 @@ TEST(ShippedConfigTest, TheEmbeddedDefaultIsValid) {
 
 TEST(ShippedConfigTest, LogLevelComesFromTheEnvironment) {
   Diagnostics diagnostics;
-  auto result = loadKernelConfig(std::string(HIVE_SOURCE_DIR) + "/config/hive.yaml", diagnostics,
+  auto result = loadKernelConfig(std::string(HIVE_SOURCE_DIR) + "/config/base.yaml", diagnostics,
                                  fakeEnvironment({{"HIVE_LOG_LEVEL", "debug"}}));
   ASSERT_TRUE(result.ok()) << diagnostics.toString();
   EXPECT_EQ(result->logLevel, LogLevel::kDebug);
+}
+
+// The base with one shipped overlay on top, as `hive run -c base.yaml -c <overlay>.yaml`.
+Result<KernelConfig> shippedLayers(const std::string& overlay, Diagnostics& diagnostics) {
+  const std::string dir = std::string(HIVE_SOURCE_DIR) + "/config/";
+  return loadKernelConfig(std::vector<std::string>{dir + "base.yaml", dir + overlay}, diagnostics,
+                          fakeEnvironment({{"DATABASE_URL", "postgresql://hive@127.0.0.1/hive"}}));
+}
+
+const PluginEntry* entryOf(const KernelConfig& config, std::string_view name) {
+  for (const auto& p : config.plugins)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+TEST(ShippedConfigTest, TheProductionOverlaySwapsTheEmbeddedStoreAndBusForPostgresAndRedis) {
+  Diagnostics diagnostics;
+  auto result = shippedLayers("production.yaml", diagnostics);
+  ASSERT_TRUE(result.ok()) << diagnostics.toString();
+  EXPECT_EQ(result->logFormat, LogFormat::kJson);
+  EXPECT_EQ(result->drainDeadline, std::chrono::seconds(30));
+  EXPECT_EQ(result->dataDirectory, "/var/lib/hive");
+  const PluginEntry* sqlite = entryOf(*result, "storage_sqlite");
+  const PluginEntry* postgres = entryOf(*result, "storage_postgres");
+  const PluginEntry* bus = entryOf(*result, "communication_engine");
+  ASSERT_NE(sqlite, nullptr);
+  ASSERT_NE(postgres, nullptr);
+  ASSERT_NE(bus, nullptr);
+  EXPECT_FALSE(sqlite->enabled);
+  EXPECT_FALSE(sqlite->required);
+  EXPECT_TRUE(postgres->enabled && postgres->required);
+  ASSERT_NE(bus->config.find("transport"), nullptr);
+  EXPECT_EQ(bus->config.find("transport")->text(), "redis");
+  // The overridden value is reported where the overlay wrote it; the api's
+  // other settings still come from the base.
+  EXPECT_THAT(bus->config.find("transport")->location().file, EndsWith("config/production.yaml"));
+  const PluginEntry* api = entryOf(*result, "api");
+  ASSERT_NE(api, nullptr);
+  EXPECT_TRUE(api->required);
+}
+
+TEST(ShippedConfigTest, TheTestAndDevelopmentOverlaysKeepTheEmbeddedPlatform) {
+  for (const char* overlay : {"test.yaml", "development.yaml"}) {
+    Diagnostics diagnostics;
+    auto result = shippedLayers(overlay, diagnostics);
+    ASSERT_TRUE(result.ok()) << overlay << ": " << diagnostics.toString();
+    EXPECT_THAT(lines(diagnostics), IsEmpty()) << overlay;
+    const PluginEntry* sqlite = entryOf(*result, "storage_sqlite");
+    ASSERT_NE(sqlite, nullptr);
+    EXPECT_TRUE(sqlite->enabled) << overlay;
+  }
+  Diagnostics diagnostics;
+  auto test = shippedLayers("test.yaml", diagnostics);
+  ASSERT_TRUE(test.ok()) << diagnostics.toString();
+  EXPECT_EQ(test->logLevel, LogLevel::kWarn);
+  const ConfigNode* synchronous = entryOf(*test, "storage_sqlite")->config.find("synchronous");
+  ASSERT_NE(synchronous, nullptr);
+  EXPECT_EQ(synchronous->text(), "normal");
+  EXPECT_THAT(synchronous->location().file, EndsWith("config/test.yaml"));
+  auto development = shippedLayers("development.yaml", diagnostics);
+  ASSERT_TRUE(development.ok()) << diagnostics.toString();
+  EXPECT_EQ(development->logLevel, LogLevel::kDebug);
+  EXPECT_THAT(development->pluginDirectories,
+              ElementsAre((fs::path(HIVE_SOURCE_DIR).lexically_normal() / "build/dev/plugins").string()));
 }
 
 // ---------------------------------------------------------------------------
