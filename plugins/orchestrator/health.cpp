@@ -1,5 +1,6 @@
 #include "health.hpp"
 
+#include "agent_metrics.hpp"
 #include "dispatcher.hpp"
 
 namespace hive::orchestrator {
@@ -80,6 +81,7 @@ void HealthMonitor::check(std::int64_t now) {
   Findings f = inspect(now);
   for (auto& peer : f.toClose) peer->close(4000, "heartbeats missed");
   for (auto& channel : f.flushing) (void)channel->flush();  // the dispatch after the sweep follows
+  if (!f.gone.empty()) metrics::countWentOffline(env_.context.metrics(), f.gone.size());
   for (auto& local : f.gone) {
     dispatcher_.releaseAll(local, "agent " + local.agent.id + " went offline");
     registry_.refreshStatus(local.agent);
@@ -88,6 +90,7 @@ void HealthMonitor::check(std::int64_t now) {
   for (auto& agent : f.changed) records_.persist(agent);
   records_.persistUnsaved();
   expireClaims(now);
+  metrics::recordAgents(env_.context.metrics(), registry_);
 }
 
 void HealthMonitor::heartbeat(const std::string& agentId) {
