@@ -28,6 +28,8 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
     reader.reject("queue_depth_series", "must be between 0 and 1000");
   else
     settings.queueDepthSeries = static_cast<std::size_t>(series);
+  settings.trackedTasks = static_cast<std::size_t>(reader.getInRange<std::int64_t>(
+      "tracked_tasks", static_cast<std::int64_t>(settings.trackedTasks), 0, 10000000));
   settings.alerts = readAlertSettings(reader.child("alerts"), diagnostics);
   reader.finish();
   return settings;

@@ -20,6 +20,9 @@ struct Settings {
   // Distinct capability sets given their own hive_tasks_queued series (0: no
   // queue depth series at all).
   std::size_t queueDepthSeries = 50;
+  // Waiting and running tasks followed (each) for the queue age and run time
+  // series; about 100 bytes each.
+  std::size_t trackedTasks = 100000;
   AlertSettings alerts;
 };
 

@@ -1,18 +1,24 @@
 // monitoring_engine: serves the kernel's metrics over HTTP (GET /metrics),
 // polls every plugin's health for /readyz (hive.readiness/1), samples the task
-// queues, evaluates the alert rules. Entry: manifest and wiring only.
+// queues, records the task series from the task events on the bus, evaluates
+// the alert rules. Entry: manifest and wiring only.
 #include "hive/plugin.hpp"
 
 #include <atomic>
 #include <memory>
 
 #include "alert_engine.hpp"
+#include "capability_labels.hpp"
 #include "config.hpp"
 #include "health_monitor.hpp"
+#include "hive/follower.hpp"
+#include "hive/services/bus.hpp"
 #include "hive/services/health.hpp"
 #include "hive/services/http.hpp"
+#include "plugin_common/clock.hpp"
 #include "queue_depth.hpp"
 #include "routes.hpp"
+#include "task_metrics.hpp"
 
 namespace hive::monitoring_engine {
 namespace {
@@ -28,11 +34,15 @@ class MonitoringEnginePlugin final : public Plugin {
 
   Status start() override {
     health_ = std::make_shared<HealthMonitor>(context_, settings_.optionalPlugins);
-    queues_ = std::make_shared<QueueDepthSampler>(context_, settings_.queueDepthSeries);
+    auto labels = std::make_shared<CapabilityLabels>(settings_.queueDepthSeries);
+    queues_ = std::make_shared<QueueDepthSampler>(context_, labels);
+    tasks_ = std::make_shared<TaskMetrics>(context_.metrics(), labels, clock_, settings_.trackedTasks);
     alerts_ = std::make_shared<AlertEngine>(context_, settings_.alerts);
     HIVE_TRY(context_.services().provide<health::Readiness>(health_));
     HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<MonitoringRoutes>(
         context_, inFlight_, health_, settings_.healthPeriod, alerts_, settings_.alerts.period)));
+    // Without a bus yet, the follower subscribes when one is provided.
+    (void)taskEvents_.start();
     healthTimer_ = context_.timers().every(settings_.healthPeriod, [this] { pollHealth(); });
     alertTimer_ = context_.timers().every(settings_.alerts.period, [this] { evaluateAlerts(); });
     context_.log().info("started: GET /metrics, plugin health every " +
@@ -44,6 +54,7 @@ class MonitoringEnginePlugin final : public Plugin {
   }
 
   void stop() override {
+    taskEvents_.stop();
     healthTimer_.reset();
     alertTimer_.reset();
     if (alerts_) alerts_->stop();
@@ -65,6 +76,9 @@ class MonitoringEnginePlugin final : public Plugin {
   // One poll at a time: a period shorter than the plugins' health() round
   // trips skips rounds instead of queueing them.
   void pollHealth() {
+    // In memory, bounded by tracked_tasks: cheap enough for the timer thread,
+    // and it must go on while the store (which the queue sampler asks) is down.
+    tasks_->sampleAges();
     if (!polling_->exchange(true)) {
       ++*inFlight_;
       context_.blocking().post([health = health_, polling = polling_, inFlight = inFlight_] {
@@ -92,6 +106,13 @@ class MonitoringEnginePlugin final : public Plugin {
   std::shared_ptr<HealthMonitor> health_;
   std::shared_ptr<QueueDepthSampler> queues_;
   std::shared_ptr<std::atomic<bool>> sampling_ = std::make_shared<std::atomic<bool>>(false);
+  plugin_common::SystemClock clock_;
+  std::shared_ptr<TaskMetrics> tasks_;
+  ServiceFollower<bus::Bus> taskEvents_{
+      context_.services(), [this](bus::Bus& bus) {
+        return bus.subscribe("tasks",
+                             [tasks = tasks_](const bus::Event& event) { tasks->record(event.payload); });
+      }};
   std::unique_ptr<Timer> healthTimer_;
   std::shared_ptr<std::atomic<bool>> evaluating_ = std::make_shared<std::atomic<bool>>(false);
   std::shared_ptr<AlertEngine> alerts_;

@@ -7,7 +7,7 @@
 namespace hive::monitoring_engine {
 
 void QueueDepthSampler::sample() {
-  if (maxSeries_ == 0) return;
+  if (labels_->maxSets() == 0) return;
   auto service = context_.services().get<tasks::TaskService>();
   if (!service.ok()) return;
   auto depth = (*service)->depth();
@@ -17,17 +17,10 @@ void QueueDepthSampler::sample() {
   }
   std::map<std::string, double> waiting;
   for (const auto& queue : *depth) {
-    std::string label = queue.capabilities.empty() ? "(none)" : queue.capabilities;
-    if (known_.count(label) == 0) {
-      if (known_.size() < maxSeries_)
-        known_.insert(label);
-      else
-        label = "(other)";
-    }
+    std::string label = labels_->label(queue.capabilities);
     for (const auto& [priority, count] : queue.byPriority) waiting[label] += static_cast<double>(count);
   }
-  if (waiting.count("(other)") != 0) known_.insert("(other)");
-  for (const auto& label : known_)
+  for (const auto& label : labels_->known())
     context_.metrics()
         .gauge("hive_tasks_queued", "Tasks waiting to be claimed, by the capability set they require",
                {{"capabilities", label}})

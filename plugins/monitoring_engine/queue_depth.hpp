@@ -1,25 +1,20 @@
 // hive_tasks_queued{capabilities}: tasks waiting, by the capability set they
 // require, sampled from hive.tasks/1 depth() every health_period (task_manager
-// records no such series itself).
-//
-// Capability sets come from whoever submits tasks, so the label is bounded:
-// the first `maxSeries` sets seen get a series of their own, every later one
-// is counted under capabilities="(other)". A set with nothing waiting keeps
-// its series at 0 (the registry never drops a series).
+// records no such series itself). The label is bounded by CapabilityLabels;
+// a set with nothing waiting keeps its series at 0.
 #pragma once
 
-#include <cstddef>
-#include <set>
-#include <string>
+#include <memory>
 
+#include "capability_labels.hpp"
 #include "hive/context.hpp"
 
 namespace hive::monitoring_engine {
 
 class QueueDepthSampler {
  public:
-  QueueDepthSampler(PluginContext& context, std::size_t maxSeries)
-      : context_(context), maxSeries_(maxSeries) {}
+  QueueDepthSampler(PluginContext& context, std::shared_ptr<CapabilityLabels> labels)
+      : context_(context), labels_(std::move(labels)) {}
 
   // Blocking (a store query): run it on the blocking pool. Without a
   // hive.tasks/1 provider, or when it fails, the series keep their values.
@@ -27,8 +22,7 @@ class QueueDepthSampler {
 
  private:
   PluginContext& context_;
-  const std::size_t maxSeries_;
-  std::set<std::string> known_;  // sample() calls never overlap
+  const std::shared_ptr<CapabilityLabels> labels_;
 };
 
 }  // namespace hive::monitoring_engine

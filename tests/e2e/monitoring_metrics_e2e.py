@@ -15,6 +15,10 @@ Both: every family has HELP and TYPE, no label value is a task id or any id
 the test was handed, and the HTTP series carry route templates. Tasks no
 agent can run, under 3 capability sets, show in hive_tasks_queued with at
 most queue_depth_series (2) sets of their own and the rest under "(other)".
+The task series recorded from the task events (submitted, finished by
+status, queue wait and run time histograms, oldest waiting task by set) and
+the agent series (by status and runtime, breaker state) add up to what the
+test did.
 
 Usage: monitoring_metrics_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins
 """
@@ -66,6 +70,49 @@ def families(text):
 
 def label_values(sample):
     return re.findall(r'="((?:[^"\\]|\\.)*)"', sample.split("} ")[0] if "{" in sample else "")
+
+
+def values(text):
+    """{sample name and labels: value} of a text exposition."""
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line and not line.startswith("#")}
+
+
+def total(samples, prefix):
+    return sum(v for k, v in samples.items() if k == prefix or k.startswith(prefix + "{"))
+
+
+def check_task_and_agent_series(text, finished, failures):
+    """`finished` tasks ran to the end (every 10th failed on purpose), 8 more wait."""
+    samples = values(text)
+    expected = {
+        "hive_tasks_submitted_total": finished + 8,
+        'hive_tasks_finished_total{status="failed"}': (finished + 9) // 10,
+        'hive_tasks_finished_total{status="succeeded"}': finished - (finished + 9) // 10,
+        'hive_tasks_finished_total{status="dead"}': 0,
+        "hive_task_queue_wait_seconds_count": finished,
+        'hive_agents_circuit{state="closed"}': 3,
+        "hive_agents_went_offline_total": 0,
+        "hive_task_events_unreadable_total": 0,
+        "hive_tasks_untracked_total": 0,
+    }
+    for name, want in expected.items():
+        if samples.get(name) != want:
+            failures.append("%s is %s, expected %s" % (name, samples.get(name), want))
+    ran = total(samples, "hive_task_run_seconds_count")
+    if ran != finished:
+        failures.append("hive_task_run_seconds counts %s runs, expected %d" % (ran, finished))
+    by_runtime = {runtime: sum(v for k, v in samples.items() if k.startswith("hive_agents{") and
+                               'runtime="%s"' % runtime in k) for runtime in ("remote", "process")}
+    if by_runtime != {"remote": 2, "process": 1}:
+        failures.append("hive_agents by runtime: %s, expected 2 remote and 1 process" % by_runtime)
+    ages = {k: v for k, v in samples.items() if k.startswith("hive_tasks_queue_age_seconds{")}
+    say("task series: submitted %s, run %s, queue ages %s, agents %s" %
+        (samples.get("hive_tasks_submitted_total"), ran, ages, by_runtime))
+    if len(ages) > 3 or 'hive_tasks_queue_age_seconds{capabilities="(other)"}' not in ages:
+        failures.append("hive_tasks_queue_age_seconds is not bounded to 2 capability sets + (other): %s" % ages)
+    if max(ages.values() or [0]) < 1:
+        failures.append("the tasks nobody takes have not waited 1 s: %s" % ages)
 
 
 def main():
@@ -152,9 +199,9 @@ plugins:
         api.request("GET", "/no/such/route")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            pending = [i for i in ids[-10:] if api.request("GET", "/api/v2/tasks/" + i)[1]["status"]
-                       not in ("succeeded", "failed", "dead", "cancelled")]
-            if not pending:
+            # Every task, not the last few: a queue still holding tasks would
+            # blur the counts of the stuck tasks below.
+            if total(values(scrape(port)[2]), "hive_tasks_finished_total") >= len(ids):
                 break
             time.sleep(0.5)
         else:
@@ -179,6 +226,16 @@ plugins:
             failures.append("hive_tasks_queued sums to %s, not the 8 tasks waiting" % sum(queued.values()))
         if len(queued) > 3 or 'hive_tasks_queued{capabilities="(other)"' not in queued:
             failures.append("hive_tasks_queued is not bounded to 2 capability sets + (other): %s" % queued)
+        # Events and the agents' sweep arrive asynchronously: the figures must
+        # settle on the right values, and the stuck tasks' age must grow.
+        deadline = time.monotonic() + 15
+        while True:
+            problems = []
+            check_task_and_agent_series(scrape(port)[2], len(ids), problems)
+            if not problems or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        failures.extend(problems)
         agent_ids = [a["id"] for a in api.request("GET", "/api/v2/agents")[1].get("items", [])]
         say("%d tasks submitted; agents %s" % (len(ids), agent_ids))
 
@@ -232,6 +289,22 @@ plugins:
                    {o.split("{")[0] for o in om_samples}}
         if missing:
             failures.append("OpenMetrics lacks samples of the text format: %s" % sorted(missing)[:5])
+
+        # A remote agent killed: after the heartbeat window it is offline,
+        # counted once, and no longer among the agents the node serves.
+        agents[1].kill()
+        agents[1].wait(10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            samples = values(scrape(port)[2])
+            remote = sum(v for k, v in samples.items() if k.startswith("hive_agents{") and 'runtime="remote"' in k)
+            if samples.get("hive_agents_went_offline_total") == 1 and remote == 1:
+                say("a killed agent went offline: hive_agents_went_offline_total 1, 1 remote agent left")
+                break
+            time.sleep(0.5)
+        else:
+            failures.append("a killed agent: hive_agents_went_offline_total %s, remote agents %s (expected 1, 1)" %
+                            (samples.get("hive_agents_went_offline_total"), remote))
     except AssertionError as error:
         failures.append(str(error))
     finally:
