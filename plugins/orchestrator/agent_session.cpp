@@ -62,7 +62,10 @@ void AgentSession::onClose(std::uint16_t) {
   if (!ended_.exchange(true)) agents_.sessionEnded(this);
   env_.background.hold();
   serial_->post([self = shared_from_this()] {
-    if (!self->agentId_.empty()) self->agents_.disconnected(self->agentId_, self->peer_.get());
+    if (!self->agentId_.empty()) {
+      self->agents_.disconnected(self->agentId_, self->peer_.get());
+      self->agents_.frames().left(self->presence_, self->peer_.get());
+    }
     self->env_.background.release();
   });
 }
@@ -138,8 +141,11 @@ void AgentSession::handle(const std::string& text) {
     agents_.heartbeat(agentId_);
     return say(protocol::heartbeatAck(env_.now()));
   }
-  if (type != "task.accept" && type != "task.progress" && type != "task.result")
+  if (type != "task.accept" && type != "task.progress" && type != "task.result") {
+    // Another plugin's frame type (hive.agent_frames/1), in this agent's order.
+    if (agents_.frames().dispatch(agentId_, type, text)) return;
     return fail("unknown message type '" + type + "'");
+  }
   onTaskMessage(type, o, text);
 }
 
@@ -205,6 +211,7 @@ void AgentSession::onHello(json::object& o) {
   say(protocol::welcome({agentId_, welcome->secret, env_.options.heartbeatInterval.count(),
                          env_.options.claimWindow.count(), env_.options.node},
                         env_.now()));
+  presence_ = agents_.frames().arrived(agentId_);
   agents_.requestDispatch();
 }
 

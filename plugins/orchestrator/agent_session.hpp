@@ -62,6 +62,7 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
   std::vector<Results::Report> results_;                      // collected from the inbox, not reported yet
   std::vector<std::pair<std::string, std::string>> accepts_;  // task id, lease token: not recorded yet
   std::string agentId_;
+  agents::AgentPresence presence_;  // told to hive.agent_frames/1 consumers at hello; serial queue only
   bool greeted_ = false;            // only touched in the serial queue
   std::atomic<bool> ended_{false};  // told RemoteAgents it is over
 };

@@ -18,6 +18,7 @@ Orchestrator::Orchestrator(PluginContext& context, const Clock& clock, Options o
       env_{context, clock, options_, std::move(tasks), std::move(store), background_},
       registry_(clock),
       records_(env_, registry_),
+      frames_(env_, registry_),
       cancelWatch_(context,
                    [this](const std::string& taskId) {
                      if (!background_.open()) return;
@@ -28,7 +29,7 @@ Orchestrator::Orchestrator(PluginContext& context, const Clock& clock, Options o
       results_(env_, registry_, records_, dispatcher_),
       processAgents_(env_, registry_, records_, results_, dispatcher_, cancelWatch_),
       health_(env_, registry_, records_, dispatcher_),
-      remote_(env_, registry_, records_, dispatcher_, results_, health_),
+      remote_(env_, registry_, records_, dispatcher_, results_, health_, frames_),
       cancellation_(env_, registry_, records_, dispatcher_),
       admin_(env_, registry_, records_, dispatcher_),
       work_(context.services(), [this](tasks::TaskService& tasks) { return subscribeToWork(tasks); }) {}

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "agent_admin.hpp"
+#include "agent_frames.hpp"
 #include "agent_records.hpp"
 #include "agent_registry.hpp"
 #include "background.hpp"
@@ -46,6 +47,7 @@ class Orchestrator : public std::enable_shared_from_this<Orchestrator> {
 
   RemoteAgents& remoteAgents() { return remote_; }
   AgentAdmin& admin() { return admin_; }
+  FrameRouter& frames() { return frames_; }
   Background& background() { return background_; }
   const Options& options() const { return options_; }
 
@@ -62,6 +64,7 @@ class Orchestrator : public std::enable_shared_from_this<Orchestrator> {
   Environment env_;
   AgentRegistry registry_;
   AgentRecords records_;
+  FrameRouter frames_;
   CancelWatch cancelWatch_;
   // Each part holds references to the parts it calls; some are declared after
   // it (the dispatcher starts process agents, which report results, which ask

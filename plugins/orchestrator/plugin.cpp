@@ -31,6 +31,8 @@ Status OrchestratorPlugin::start() {
   orchestrator_ = Orchestrator::create(context_, clock_, options_, std::move(tasks), std::move(store));
   HIVE_TRY(orchestrator_->open());
   HIVE_TRY(context_.services().provide<http::RouteProvider>(makeAgentRoutes(orchestrator_)));
+  HIVE_TRY(context_.services().provide<agents::AgentFrames>(
+      makeAgentFramesService(orchestrator_, orchestrator_->frames(), orchestrator_->background())));
   if (succession_) succession_->serve(orchestrator_->remoteAgents());
   sweeper_ = context_.timers().every(options_.sweepPeriod, [this] {
     if (sweepQueued_.exchange(true)) return;
@@ -57,5 +59,5 @@ bool OrchestratorPlugin::drained() const { return !orchestrator_ || orchestrator
 
 HIVE_PLUGIN(hive::orchestrator::OrchestratorPlugin, .name = "orchestrator", .version = HIVE_PLUGIN_VERSION,
             .description = "Agents (remote over WebSocket, process via hive.executor/1) and task assignment",
-            .provides = {hive::http::RouteProvider::kServiceId},
+            .provides = {hive::http::RouteProvider::kServiceId, hive::agents::AgentFrames::kServiceId},
             .requiredServices = {hive::tasks::TaskService::kServiceId, hive::store::Store::kServiceId})

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "agent_channel.hpp"
+#include "agent_frames.hpp"
 #include "agent_records.hpp"
 #include "agent_registry.hpp"
 #include "environment.hpp"
@@ -31,13 +32,14 @@ class Dispatcher;
 class RemoteAgents {
  public:
   RemoteAgents(Environment& environment, AgentRegistry& registry, AgentRecords& records,
-               Dispatcher& dispatcher, Results& results, HealthMonitor& health)
+               Dispatcher& dispatcher, Results& results, HealthMonitor& health, FrameRouter& frames)
       : env_(environment),
         registry_(registry),
         records_(records),
         dispatcher_(dispatcher),
         results_(results),
-        health_(health) {}
+        health_(health),
+        frames_(frames) {}
 
   // A new WebSocket of a remote agent; kUnavailable (the api answers 503, the
   // agent retries) while this generation hands its agents over.
@@ -79,6 +81,8 @@ class RemoteAgents {
   void resume();
 
   Environment& environment() { return env_; }
+  // Frame types and presence for other plugins (hive.agent_frames/1).
+  FrameRouter& frames() { return frames_; }
 
  private:
   // The record the hello names, checked against its secret; or a new one.
@@ -98,6 +102,7 @@ class RemoteAgents {
   Dispatcher& dispatcher_;
   Results& results_;
   HealthMonitor& health_;
+  FrameRouter& frames_;
 
   // Every session from its start to its end, greeted or not: the api holds a
   // lease on this generation for each of them.

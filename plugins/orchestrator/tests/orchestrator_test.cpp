@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "hive/callbacks.hpp"
+#include "hive/services/agent_frames.hpp"
 #include "hive/services/bus.hpp"
 #include "hive/services/http.hpp"
 #include "hive/services/store.hpp"
@@ -1119,6 +1120,99 @@ TEST_F(OrchestratorTest, AnAgentThatReadsNothingWhileSendingIsClosedAtItsBacklog
   deaf.session->onMessage(R"({"type":"heartbeat"})");
   EXPECT_TRUE(until([&] { return deaf.peer->closed(); }));
   EXPECT_EQ(deaf.peer->closeCode(), 1008);
+}
+
+// hive.agent_frames/1 from the loaded library: another plugin's frame types
+// reach its handler in the agent's order, its frames reach the agent, and it
+// hears agents come and go; dropping the handler makes the type unknown again.
+TEST_F(OrchestratorTest, AgentFramesCarryAnotherPluginsFrameTypesBothWays) {
+  startOrchestrator({}, Build::kLibrary);
+  auto frames = lookup<agents::AgentFrames>(*orchestrator_);
+  std::mutex mutex;
+  std::vector<std::pair<std::string, std::string>> received;
+  std::vector<agents::AgentPresence> presences;
+  auto presence = frames->onPresence([&](const agents::AgentPresence& p) {
+    std::lock_guard lock(mutex);
+    presences.push_back(p);
+  });
+  auto handler = frames->onFrames("message.", [&](const std::string& agent, const std::string& frame) {
+    std::lock_guard lock(mutex);
+    received.emplace_back(agent, frame);
+  });
+  ASSERT_TRUE(handler.ok()) << handler.status().toString();
+  EXPECT_EQ(frames->onFrames("task.", [](const std::string&, const std::string&) {}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(frames->onFrames("Message", [](const std::string&, const std::string&) {}).status().code(),
+            StatusCode::kInvalidArgument);
+
+  auto remote = connect(R"({"type":"hello","name":"w","role":"writer"})");
+  ASSERT_FALSE(remote.id.empty());
+  ASSERT_TRUE(until([&] {
+    std::lock_guard lock(mutex);
+    return !presences.empty();
+  }));
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(presences[0].agentId, remote.id);
+    EXPECT_EQ(presences[0].role, "writer");
+    EXPECT_TRUE(presences[0].connected);
+  }
+  ASSERT_EQ(frames->connected().size(), 1u);
+  remote.session->onMessage(R"({"type":"message.send","n":1})");
+  remote.session->onMessage(R"({"type":"message.ack","n":2})");
+  remote.session->onMessage(R"({"type":"context.put"})");
+  ASSERT_TRUE(until([&] {
+    std::lock_guard lock(mutex);
+    return received.size() >= 2;
+  }));
+  {
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(received.size(), 2u);
+    EXPECT_EQ(received[0].first, remote.id);
+    EXPECT_EQ(received[0].second, R"({"type":"message.send","n":1})");
+    EXPECT_EQ(received[1].second, R"({"type":"message.ack","n":2})");
+  }
+  EXPECT_TRUE(until([&] { return remote.peer->take("error").size() == 1; }));  // context.* is nobody's
+
+  ASSERT_TRUE(frames->send(remote.id, R"({"type":"message","id":"m1"})").ok());
+  auto delivered = remote.peer->take("message");
+  ASSERT_EQ(delivered.size(), 1u);
+  EXPECT_EQ(delivered[0].at("id").as_string(), "m1");
+  EXPECT_TRUE(delivered[0].contains("ts"));
+  EXPECT_EQ(frames->send("a-nobody", R"({"type":"message"})").code(), StatusCode::kNotFound);
+  EXPECT_EQ(frames->send(remote.id, "not json").code(), StatusCode::kInvalidArgument);
+
+  handler->reset();
+  remote.session->onMessage(R"({"type":"message.send","n":3})");
+  EXPECT_TRUE(until([&] { return remote.peer->take("error").size() == 1; }));
+  remote.session->onClose(1000);
+  EXPECT_TRUE(until([&] {
+    std::lock_guard lock(mutex);
+    return presences.size() == 2;
+  }));
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(presences.size(), 2u);
+  EXPECT_FALSE(presences[1].connected);
+  EXPECT_EQ(presences[1].agentId, remote.id);
+}
+
+// Two handlers of one prefix (a consumer swapped: both generations registered
+// for a moment): only the newest gets a frame, and the older one gets it again
+// once the newest is gone.
+TEST_F(OrchestratorTest, AgentFramesGoToTheNewestHandlerOfAPrefix) {
+  auto frames = lookup<agents::AgentFrames>(*orchestrator_);
+  std::atomic<int> older{0}, newer{0};
+  auto first = frames->onFrames("message.", [&](const std::string&, const std::string&) { ++older; });
+  auto second = frames->onFrames("message.", [&](const std::string&, const std::string&) { ++newer; });
+  ASSERT_TRUE(first.ok() && second.ok());
+  auto remote = connect(R"({"type":"hello","name":"w"})");
+  remote.session->onMessage(R"({"type":"message.send"})");
+  ASSERT_TRUE(until([&] { return newer == 1; }));
+  EXPECT_EQ(older, 0);
+  second->reset();
+  remote.session->onMessage(R"({"type":"message.send"})");
+  ASSERT_TRUE(until([&] { return older == 1; }));
+  EXPECT_EQ(newer, 1);
 }
 
 }  // namespace
