@@ -25,10 +25,11 @@ const PluginManifest* manifestOf(const Catalog& catalog, const std::string& name
   return files.empty() ? nullptr : &files.front()->manifest;
 }
 
-// security_manager and, transitively, the enabled plugins it depends on or
-// whose services it requires: what must start for its routes to work.
-std::set<std::string> pluginsNeeded(const KernelConfig& config, const Catalog& catalog) {
-  std::set<std::string> needed{kSecurityPlugin};
+// `plugin` and, transitively, the enabled plugins it depends on or whose
+// services it requires: what must start for its routes to work.
+std::set<std::string> pluginsNeeded(const KernelConfig& config, const Catalog& catalog,
+                                    const std::string& plugin) {
+  std::set<std::string> needed{plugin};
   bool grew = true;
   while (grew) {
     grew = false;
@@ -54,11 +55,6 @@ std::set<std::string> pluginsNeeded(const KernelConfig& config, const Catalog& c
   return needed;
 }
 
-std::string caller() {
-  const passwd* user = ::getpwuid(::geteuid());
-  return "cli:" + (user != nullptr ? std::string(user->pw_name) : std::to_string(::geteuid()));
-}
-
 std::string createBody(const AuthKeyOptions& o) {
   std::string body = "{\"name\":" + http::jsonQuote(o.name) + ",\"role\":" + http::jsonQuote(o.role);
   auto optional = [&](const char* field, const std::string& value) {
@@ -81,41 +77,41 @@ std::string keyOf(const std::string& body) {
   return end == std::string::npos ? std::string() : body.substr(start, end - start);
 }
 
-Result<http::Response> call(PluginHost& host, const std::string& routeId, http::Request request) {
+Result<http::Response> call(PluginHost& host, const std::string& plugin, const std::string& routeId,
+                            http::Request request) {
   std::shared_ptr<http::RouteProvider> provider;
   for (auto& lease : host.services().lookup(ServiceKey{"hive.routes", 1}))
-    if (lease.provider == kSecurityPlugin)
-      provider = std::static_pointer_cast<http::RouteProvider>(lease.service);
-  if (!provider) return unavailable("security_manager serves no routes (did it start?)");
+    if (lease.provider == plugin) provider = std::static_pointer_cast<http::RouteProvider>(lease.service);
+  if (!provider) return unavailable(plugin + " serves no routes (did it start?)");
   auto answer = std::make_shared<std::promise<http::Response>>();
   auto future = answer->get_future();
   provider->serve(routeId, std::move(request),
                   [answer](http::Response response) { answer->set_value(std::move(response)); });
   if (future.wait_for(std::chrono::seconds(60)) != std::future_status::ready)
-    return deadlineExceeded("security_manager did not answer within 60s");
+    return deadlineExceeded(plugin + " did not answer within 60s");
   return future.get();
 }
 
 }  // namespace
 
-int authKeysCommand(AuthKeyAction action, const AuthKeyOptions& options) {
+std::string commandLineCaller() {
+  const passwd* user = ::getpwuid(::geteuid());
+  return "cli:" + (user != nullptr ? std::string(user->pw_name) : std::to_string(::geteuid()));
+}
+
+Result<http::Response> callPluginRoute(const std::string& configPath, const std::string& plugin,
+                                       const std::string& routeId, http::Request request) {
   Diagnostics diagnostics;
-  auto config = loadKernelConfig(options.configPath, diagnostics);
+  auto config = loadKernelConfig(configPath, diagnostics);
   for (const auto& d : diagnostics.items()) std::cerr << d.toString() << "\n";
-  if (!config.ok()) {
-    std::cerr << "hive auth: " << options.configPath << ": " << config.status().message() << "\n";
-    return 1;
-  }
+  if (!config.ok()) return invalidArgument(configPath + ": " + config.status().message());
   bool enabled = false;
-  for (const auto& entry : config->plugins)
-    enabled = enabled || (entry.name == kSecurityPlugin && entry.enabled);
-  if (!enabled) {
-    std::cerr << "hive auth: " << options.configPath << " does not enable " << kSecurityPlugin << " (add `"
-              << kSecurityPlugin << ": {}` under plugins:)\n";
-    return 1;
-  }
+  for (const auto& entry : config->plugins) enabled = enabled || (entry.name == plugin && entry.enabled);
+  if (!enabled)
+    return failedPrecondition(configPath + " does not enable " + plugin + " (add `" + plugin +
+                              ": {}` under plugins:)");
   Catalog catalog = scanPluginDirectories(config->pluginDirectories, HostAbi::current());
-  std::set<std::string> needed = pluginsNeeded(*config, catalog);
+  std::set<std::string> needed = pluginsNeeded(*config, catalog, plugin);
   std::erase_if(config->plugins, [&](const PluginEntry& entry) { return needed.count(entry.name) == 0; });
   for (auto& entry : config->plugins) entry.required = true;
 
@@ -127,13 +123,17 @@ int authKeysCommand(AuthKeyAction action, const AuthKeyOptions& options) {
   for (const auto& d : loadDiagnostics.items()) std::cerr << d.toString() << "\n";
   if (ready.ok()) ready = host.start();
   if (!ready.ok()) {
-    std::cerr << "hive auth: cannot start " << kSecurityPlugin << ": " << ready.message() << "\n";
     host.stop();
-    return 1;
+    return unavailable("cannot start " + plugin + ": " + ready.message());
   }
+  auto response = call(host, plugin, routeId, std::move(request));
+  host.stop();
+  return response;
+}
 
+int authKeysCommand(AuthKeyAction action, const AuthKeyOptions& options) {
   http::Request request;
-  request.principal = caller();
+  request.principal = commandLineCaller();
   request.requestId = "cli";
   request.remoteAddress = "local";
   std::string routeId;
@@ -156,8 +156,7 @@ int authKeysCommand(AuthKeyAction action, const AuthKeyOptions& options) {
     request.path = "/api/v2/security/keys/" + options.id;
     request.params["id"] = options.id;
   }
-  auto response = call(host, routeId, std::move(request));
-  host.stop();
+  auto response = callPluginRoute(options.configPath, kSecurityPlugin, routeId, std::move(request));
   if (!response.ok()) {
     std::cerr << "hive auth: " << response.status().message() << "\n";
     return 1;

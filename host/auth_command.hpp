@@ -13,8 +13,24 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "hive/services/http.hpp"
+#include "hive/status.hpp"
 
 namespace hive::host {
+
+// Starts, inside this process, the config's `plugin` and the enabled plugins
+// providing what it requires (transitively), nothing else (no api, no
+// listener); calls `plugin`'s own route `routeId` with `request` through
+// hive.routes/1 and stops them again. Config diagnostics go to stderr. Errors
+// (bad config, `plugin` not enabled, cannot start, no answer) are a Status
+// whose message is ready to print. `hive auth keys` and `hive secrets` use it.
+Result<http::Response> callPluginRoute(const std::string& configPath, const std::string& plugin,
+                                       const std::string& routeId, http::Request request);
+
+// The principal of a command-line caller: cli:<user name>.
+std::string commandLineCaller();
 
 struct AuthKeyOptions {
   std::string configPath;

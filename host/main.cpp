@@ -26,6 +26,7 @@
 #include "host/plugin_signature.hpp"
 #include "host/reload_controller.hpp"
 #include "host/scaffold.hpp"
+#include "host/secrets_command.hpp"
 #include "host/systemd_notify.hpp"
 #include "host/watchdog.hpp"
 #include "tools/backup/store_backup.hpp"
@@ -546,6 +547,23 @@ int main(int argc, char** argv) {
   for (auto* command : {keyCreateCmd, keyListCmd, keyRevokeCmd, auditVerifyCmd})
     command->add_option("-c,--config", authKey.configPath, "Configuration file")->capture_default_str();
 
+  // hive secrets ...: host/secrets_command.hpp (the security_engine vault).
+  SecretsOptions secretsOptions;
+  secretsOptions.configPath = kDefaultConfig.front();
+  auto* secretsCmd = app.add_subcommand("secrets", "Secrets of the security_engine vault");
+  secretsCmd->require_subcommand(1);
+  auto* secretSetCmd = secretsCmd->add_subcommand("set", "Set a secret to the value read from stdin");
+  auto* secretShowCmd = secretsCmd->add_subcommand("show", "A secret's metadata (never its value)");
+  auto* secretDeleteCmd = secretsCmd->add_subcommand("delete", "Delete a secret");
+  for (auto* command : {secretSetCmd, secretShowCmd, secretDeleteCmd})
+    command->add_option("name", secretsOptions.name, "Secret name")->required();
+  auto* secretListCmd = secretsCmd->add_subcommand("list", "Every secret's metadata (never a value)");
+  auto* secretRotateCmd =
+      secretsCmd->add_subcommand("rotate-key", "Re-encrypt every secret under the current master key");
+  for (auto* command : {secretSetCmd, secretShowCmd, secretDeleteCmd, secretListCmd, secretRotateCmd})
+    command->add_option("-c,--config", secretsOptions.configPath, "Configuration file")
+        ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   if (runCmd->parsed()) return runCommand(run);
@@ -567,5 +585,10 @@ int main(int argc, char** argv) {
   if (keyListCmd->parsed()) return authKeysCommand(AuthKeyAction::kList, authKey);
   if (keyRevokeCmd->parsed()) return authKeysCommand(AuthKeyAction::kRevoke, authKey);
   if (auditVerifyCmd->parsed()) return authKeysCommand(AuthKeyAction::kAuditVerify, authKey);
+  if (secretSetCmd->parsed()) return secretsCommand(SecretsAction::kSet, secretsOptions);
+  if (secretListCmd->parsed()) return secretsCommand(SecretsAction::kList, secretsOptions);
+  if (secretShowCmd->parsed()) return secretsCommand(SecretsAction::kShow, secretsOptions);
+  if (secretDeleteCmd->parsed()) return secretsCommand(SecretsAction::kDelete, secretsOptions);
+  if (secretRotateCmd->parsed()) return secretsCommand(SecretsAction::kRotateKey, secretsOptions);
   return 0;
 }
