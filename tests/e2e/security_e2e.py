@@ -49,7 +49,7 @@ import time
 
 PUBLIC = {"/livez", "/readyz", "/health"}
 # Everything in-tree that runs on SQLite without a server of its own.
-WANTED = ("storage_sqlite", "communication_engine", "security_manager", "api", "task_manager", "orchestrator",
+WANTED = ("storage_sqlite", "communication_engine", "security_manager", "security_engine", "api", "task_manager", "orchestrator",
           "task_execution_engine", "monitoring_engine", "workflow_engine")
 ROLES = ("admin", "operator", "submitter", "agent", "viewer")
 REFRESH_S = 0.5
