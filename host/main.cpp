@@ -30,6 +30,7 @@
 #include "host/systemd_notify.hpp"
 #include "host/watchdog.hpp"
 #include "tools/backup/store_backup.hpp"
+#include "tools/config/migrate.hpp"
 
 namespace {
 
@@ -49,8 +50,11 @@ void printDiagnostics(const Diagnostics& diagnostics) {
 using ConfigFiles = std::vector<std::string>;
 const ConfigFiles kDefaultConfig{"config/base.yaml"};
 
-// Loads and validates the config files; prints every error.
+// Loads and validates the config files; prints every error, after saying
+// which settings are in the shape of an older config version.
 Result<KernelConfig> readConfig(const ConfigFiles& files) {
+  for (const auto& file : files)
+    for (const auto& warning : tools::configVersionWarnings(file)) std::cerr << warning << "\n";
   Diagnostics diagnostics;
   auto config = loadKernelConfig(files, diagnostics);
   printDiagnostics(diagnostics);
@@ -482,7 +486,8 @@ int main(int argc, char** argv) {
   addControlOptions(reloadCmd);
   auto* rescanCmd = pluginsCmd->add_subcommand("rescan", "Swap every plugin whose file changed");
   addControlOptions(rescanCmd);
-  auto* configCmd = app.add_subcommand("config", "The running hive's configuration");
+  auto* configCmd =
+      app.add_subcommand("config", "Configuration: reload the running hive's, show or migrate files");
   configCmd->require_subcommand(1);
   auto* configReloadCmd = configCmd->add_subcommand("reload", "Re-read, validate and apply the config file");
   addControlOptions(configReloadCmd);
@@ -490,6 +495,12 @@ int main(int argc, char** argv) {
   auto* configShowCmd = configCmd->add_subcommand(
       "show", "Print the merged configuration, each value with the file:line:col it came from");
   addConfigOption(configShowCmd, showFiles, "Configuration file");
+  tools::MigrateOptions migrate;
+  auto* configMigrateCmd = configCmd->add_subcommand(
+      "migrate", "Rewrite a config file written for an older config version (a backup FILE.v<N>.bak first)");
+  configMigrateCmd->add_option("file", migrate.file, "Config file to rewrite")->required();
+  configMigrateCmd->add_flag("--rollback", migrate.rollback, "Restore FILE from its newest backup");
+  configMigrateCmd->add_flag("--dry-run", migrate.dryRun, "Print the migrated file; write nothing");
 
   auto* pluginCmd = app.add_subcommand("plugin", "Plugin development");
   pluginCmd->require_subcommand(1);
@@ -569,6 +580,7 @@ int main(int argc, char** argv) {
   if (runCmd->parsed()) return runCommand(run);
   if (checkCmd->parsed()) return checkConfigCommand(checkFiles);
   if (configShowCmd->parsed()) return configShowCommand(showFiles);
+  if (configMigrateCmd->parsed()) return tools::migrateCommand(migrate);
   if (listCmd->parsed()) return pluginsListCommand(listDirectories, listConfig);
   if (statusCmd->parsed()) return controlCommand(controlConfig, controlSocket, "plugins status");
   if (reloadCmd->parsed())

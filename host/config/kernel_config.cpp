@@ -233,6 +233,15 @@ Result<KernelConfig> kernelConfigFromNode(const ConfigNode& root, const std::str
   fs::path base = absolute.parent_path();
   if (isMapOrAbsent(root, "the config file", diagnostics)) {
     ConfigReader top(root, diagnostics);
+    // Older versions are read (a plugin names a setting in an old shape, and
+    // `hive check-config` says how to migrate); a newer one is another Hive's.
+    if (auto version = top.get<std::int64_t>("version", kConfigVersion); version > kConfigVersion)
+      top.reject("version", "written for config version " + std::to_string(version) +
+                                "; this Hive reads 1 to " + std::to_string(kConfigVersion) +
+                                " (upgrade Hive, or write the file for " + std::to_string(kConfigVersion) +
+                                ")");
+    else if (version < 1)
+      top.reject("version", "must be at least 1");
     readKernel(top.child("hive"), base, config, diagnostics);
     readPlugins(top.child("plugins"), config, diagnostics);
     top.finish();

@@ -35,6 +35,11 @@ int usableCores();
 int defaultIoThreads(int cores);
 int defaultBlockingThreads(int cores);
 
+// The shape of config files this Hive reads: a file says which it was written
+// for with a top-level `version:` (absent: 1). A newer one is refused; an older
+// one is rewritten by `hive config migrate FILE` (tools/config/migrate.hpp).
+inline constexpr int kConfigVersion = 2;
+
 struct KernelConfig {
   std::string sourceFile;                      // the first (or only) file
   std::vector<std::string> sourceFiles;        // every layer, in order

@@ -22,14 +22,30 @@ std::int64_t number(ConfigReader& reader, const char* key, std::int64_t fallback
 
 constexpr milliseconds kTenYears = hours(24 * 3650);
 
-void readRetentionByType(ConfigReader& reader, Diagnostics& diagnostics, Options& o) {
-  const ConfigNode& byType = reader.child("retention_by_type");
-  if (byType.isNull()) return;
-  if (!byType.isMap()) return reader.reject("retention_by_type", "expected a map of task type to duration");
-  ConfigReader types(byType, diagnostics);
-  for (const auto& entry : byType.entries())
-    o.retentionByType[entry.key] = duration(types, entry.key.c_str(), o.retention, seconds(1), kTenYears);
-  types.finish();
+// retention: {keep, by_type, batch, period}. Config version 1 had four flat
+// keys (retention: 7d, retention_by_type, ...): `hive config migrate` nests them.
+void readRetention(ConfigReader& parent, Diagnostics& diagnostics, Options& o) {
+  const ConfigNode& node = parent.child("retention");
+  if (node.isNull()) return;
+  if (!node.isMap())
+    return parent.reject("retention",
+                         "expected a map (keep, by_type, batch, period); a duration here is the shape of "
+                         "config version 1: `hive config migrate FILE` rewrites it as retention.keep");
+  ConfigReader reader(node, diagnostics);
+  o.retention = duration(reader, "keep", o.retention, seconds(1), kTenYears);
+  const ConfigNode& byType = reader.child("by_type");
+  if (!byType.isNull() && !byType.isMap()) {
+    reader.reject("by_type", "expected a map of task type to duration");
+  } else if (byType.isMap()) {
+    ConfigReader types(byType, diagnostics);
+    for (const auto& entry : byType.entries())
+      o.retentionByType[entry.key] = duration(types, entry.key.c_str(), o.retention, seconds(1), kTenYears);
+    types.finish();
+  }
+  o.retentionBatch =
+      static_cast<std::size_t>(number(reader, "batch", static_cast<std::int64_t>(o.retentionBatch), 1, 1000));
+  o.retentionPeriod = duration(reader, "period", o.retentionPeriod, seconds(1), hours(24));
+  reader.finish();
 }
 
 }  // namespace
@@ -48,11 +64,7 @@ Options readOptions(const ConfigNode& section, Diagnostics& diagnostics) {
              16 * 1024 * 1024));
   o.limits.maxAttempts = static_cast<std::uint32_t>(number(reader, "max_attempts_limit", 20, 1, 1000));
   o.limits.maxTimeout = duration(reader, "max_timeout", o.limits.maxTimeout, seconds(1), hours(24 * 30));
-  o.retention = duration(reader, "retention", o.retention, seconds(1), kTenYears);
-  readRetentionByType(reader, diagnostics, o);
-  o.retentionBatch = static_cast<std::size_t>(
-      number(reader, "retention_batch", static_cast<std::int64_t>(o.retentionBatch), 1, 1000));
-  o.retentionPeriod = duration(reader, "retention_period", o.retentionPeriod, seconds(1), hours(24));
+  readRetention(reader, diagnostics, o);
   reader.finish();
   return o;
 }

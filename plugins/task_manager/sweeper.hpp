@@ -2,7 +2,7 @@
 // out (timed out: retried, or dead after the last attempt), waiting tasks
 // whose dependencies settled while nobody looked (every 5 s), aging (a task
 // that waits long gains priority, so low priorities cannot starve) and
-// retention (every retention_period). One sweep at a time.
+// retention (every retention.period). One sweep at a time.
 #pragma once
 
 #include <atomic>

@@ -65,16 +65,29 @@ TEST(TaskManagerConfig, RetentionValuesAreChecked) {
   SKIP_ON_POSTGRES();
   auto manager = PluginHarness::loadLibrary(TASK_MANAGER_PLUGIN);
   ASSERT_TRUE(manager.ok()) << manager.status().toString();
-  auto section = hive::testing::configFromPairs({{"retention", "0s"}, {"retention_batch", "5000"}});
+  auto retention = hive::testing::configFromPairs({{"keep", "0s"}, {"batch", "5000"}});
   auto byType = ConfigNode::map();
   byType.set("x", ConfigNode::scalar("soon"));
-  section.set("retention_by_type", std::move(byType));
+  retention.set("by_type", std::move(byType));
+  auto section = ConfigNode::map();
+  section.set("retention", std::move(retention));
   (*manager)->setConfig(section);
   auto diagnostics = (*manager)->configure();
   std::string text = diagnostics.toString();
-  EXPECT_THAT(text, ::testing::HasSubstr("'retention': must be between 1s"));
-  EXPECT_THAT(text, ::testing::HasSubstr("'retention_batch': must be between 1 and 1000"));
+  EXPECT_THAT(text, ::testing::HasSubstr("'keep': must be between 1s"));
+  EXPECT_THAT(text, ::testing::HasSubstr("'batch': must be between 1 and 1000"));
   EXPECT_THAT(text, ::testing::HasSubstr("'x'"));
+}
+
+// A file of config version 1 is named as such, with the command that rewrites it.
+TEST(TaskManagerConfig, TheFlatRetentionOfConfigVersion1SaysHowToMigrate) {
+  SKIP_ON_POSTGRES();
+  auto manager = PluginHarness::loadLibrary(TASK_MANAGER_PLUGIN);
+  ASSERT_TRUE(manager.ok()) << manager.status().toString();
+  (*manager)->setConfig(hive::testing::configFromPairs({{"retention", "7d"}}));
+  EXPECT_THAT(
+      (*manager)->configure().toString(),
+      ::testing::HasSubstr("config version 1: `hive config migrate FILE` rewrites it as retention.keep"));
 }
 
 // Each bad value named with its place in the file, the others still read.

@@ -9,16 +9,15 @@ using std::chrono::milliseconds;
 class RetentionTest : public TaskManagerTest {
  protected:
   ConfigNode config() override {
-    auto section = hive::testing::configFromPairs({{"retry_base", "10ms"},
-                                                   {"retry_max", "20ms"},
-                                                   {"retention", "1s"},
-                                                   {"retention_period", "1s"},
-                                                   {"sweep_period", "100ms"}});
+    auto section = hive::testing::configFromPairs(
+        {{"retry_base", "10ms"}, {"retry_max", "20ms"}, {"sweep_period", "100ms"}});
+    auto retention = hive::testing::configFromPairs({{"keep", "1s"}, {"period", "1s"}});
     if (keepType_) {
       auto byType = ConfigNode::map();
       byType.set("keep", ConfigNode::scalar("1h"));
-      section.set("retention_by_type", std::move(byType));
+      retention.set("by_type", std::move(byType));
     }
+    section.set("retention", std::move(retention));
     return section;
   }
   bool keepType_ = true;
