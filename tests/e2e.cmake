@@ -164,19 +164,6 @@ if(_swap_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/monitoring_engine/CMakeL
   set_tests_properties(e2e_monitoring_alerts PROPERTIES LABELS "e2e;monitoring" TIMEOUT 300 RUN_SERIAL TRUE)
 endif()
 
-# Workflows in the real hive with a real remote agent: the issue's diamond as
-# is, results flowing into later payloads, events on the WebSocket; and a run of
-# 66 steps through 5 SIGKILLs of hive, each step's task submitted exactly once.
-# tests/e2e/workflow_e2e.py --help.
-if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/workflow_engine/CMakeLists.txt)
-  set(_workflow_e2e ${CMAKE_CURRENT_SOURCE_DIR}/e2e/workflow_e2e.py --hive $<TARGET_FILE:hive>
-    --plugins ${CMAKE_BINARY_DIR}/plugins)
-  add_test(NAME e2e_workflow_diamond COMMAND /usr/bin/python3 ${_workflow_e2e} --scenario diamond)
-  add_test(NAME e2e_workflow_crashes COMMAND /usr/bin/python3 ${_workflow_e2e} --scenario crash --crashes 5)
-  set_tests_properties(e2e_workflow_diamond PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
-  set_tests_properties(e2e_workflow_crashes PROPERTIES LABELS "e2e" TIMEOUT 600 RUN_SERIAL TRUE)
-endif()
-
 # A plugin's own end-to-end tests live beside it, in plugins/<name>/tests/e2e.cmake,
 # included here with _e2e_ready (the platform's plugins exist), _e2e_tests_dir
 # (tests/e2e, for e2e_http.py and the other shared helpers) and the hive target.

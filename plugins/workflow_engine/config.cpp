@@ -22,6 +22,7 @@ EngineOptions readConfig(const ConfigNode& section, Diagnostics& diagnostics) {
   limits.maxSteps = bounded("max_steps", limits.maxSteps, 1, 100000);
   limits.maxExpressionBytes = bounded("max_expression_bytes", limits.maxExpressionBytes, 16, 65536);
   limits.maxParams = bounded("max_params", limits.maxParams, 0, 10000);
+  limits.maxMapItems = bounded("max_map_items", limits.maxMapItems, 1, 100000);
   options.reconcilePeriod =
       reader.get<std::chrono::milliseconds>("reconcile_period", options.reconcilePeriod);
   if (options.reconcilePeriod < std::chrono::milliseconds(100) ||

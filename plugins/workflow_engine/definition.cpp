@@ -85,6 +85,7 @@ void unknownKeys(const json::object& object, std::initializer_list<std::string_v
 struct Scope {
   const Definition* definition = nullptr;
   const std::set<std::string>* ancestors = nullptr;  // null: every step (outputs)
+  bool mapItem = false;                              // a map step's task: item and index exist
 };
 
 void checkReference(const Path& path, const Scope& scope, const std::string& at,
@@ -106,11 +107,16 @@ void checkReference(const Path& path, const Scope& scope, const std::string& at,
     if (path.size() >= 3 && path[2] != "result" && path[2] != "status" && path[2] != "task_id" &&
         path[2] != "error")
       errors.push_back({at, "'" + text + "': a step has result, status, task_id and error"});
+  } else if (path[0] == "item" || path[0] == "index") {
+    if (!scope.mapItem)
+      errors.push_back({at, "'" + text + "': item and index exist only in the task of a map step"});
+    else if (path[0] == "index" && path.size() != 1)
+      errors.push_back({at, "'" + text + "': index is a number"});
   } else if (path[0] == "run") {
     if (path.size() != 2 || (path[1] != "id" && path[1] != "workflow" && path[1] != "version"))
       errors.push_back({at, "'" + text + "': run has id, workflow and version"});
   } else {
-    errors.push_back({at, "'" + text + "': unknown reference (params, steps or run)"});
+    errors.push_back({at, "'" + text + "': unknown reference (params, steps, run; item, index in a map)"});
   }
 }
 
@@ -218,6 +224,68 @@ void parseTask(const json::value& value, Step& step, const std::string& at,
   }
 }
 
+void parseMap(const json::value& value, Step& step, const Limits& limits, const std::string& at,
+              std::vector<http::FieldError>& errors) {
+  if (!value.is_object())
+    return errors.push_back({at, "must be an object with over (an expression giving the list)"});
+  const json::object& object = value.get_object();
+  unknownKeys(object, {"over", "parallelism", "on_item_failure"}, at, errors);
+  MapSpec map;
+  const json::value* over = object.if_contains("over");
+  if (over == nullptr || !over->is_string()) {
+    errors.push_back({at + "/over", "is required: an expression giving the list (params.files)"});
+  } else {
+    auto parsed = Expression::parse(over->get_string(), limits.maxExpressionBytes);
+    if (!parsed.ok())
+      errors.push_back({at + "/over", parsed.status().message()});
+    else
+      map.over = std::move(parsed).value();
+  }
+  if (const json::value* parallelism = object.if_contains("parallelism")) {
+    if (!parallelism->is_int64() || parallelism->get_int64() < 1 || parallelism->get_int64() > 1000)
+      errors.push_back({at + "/parallelism", "must be an integer from 1 to 1000"});
+    else
+      map.parallelism = parallelism->get_int64();
+  }
+  if (const json::value* policy = object.if_contains("on_item_failure")) {
+    if (policy->is_string() && policy->get_string() == "fail")
+      map.onItemFailure = ItemFailure::kFail;
+    else if (policy->is_string() && policy->get_string() == "continue")
+      map.onItemFailure = ItemFailure::kContinue;
+    else
+      errors.push_back({at + "/on_item_failure", "must be fail or continue"});
+  }
+  step.map = std::move(map);
+}
+
+void parseSubWorkflow(const json::value& value, Step& step, const std::string& at,
+                      std::vector<http::FieldError>& errors) {
+  if (!value.is_object()) return errors.push_back({at, "must be an object with the workflow's name"});
+  const json::object& object = value.get_object();
+  unknownKeys(object, {"name", "version", "params"}, at, errors);
+  SubWorkflow workflow;
+  const json::value* name = object.if_contains("name");
+  if (name == nullptr)
+    errors.push_back({at + "/name", "is required"});
+  else if (!name->is_string() || !isName(name->get_string()))
+    errors.push_back({at + "/name", "must be a workflow name"});
+  else
+    workflow.name = std::string(name->get_string());
+  if (const json::value* version = object.if_contains("version")) {
+    if (!version->is_int64() || version->get_int64() < 1)
+      errors.push_back({at + "/version", "must be a positive integer (absent: the latest)"});
+    else
+      workflow.version = version->get_int64();
+  }
+  if (const json::value* params = object.if_contains("params")) {
+    if (!params->is_object())
+      errors.push_back({at + "/params", "must be an object of parameter name to template"});
+    else
+      workflow.params = params->get_object();
+  }
+  step.workflow = std::move(workflow);
+}
+
 void parseStep(const json::value& value, std::size_t index, Definition& definition, const Limits& limits,
                std::vector<http::FieldError>& errors) {
   std::string at = "/steps/" + std::to_string(index);
@@ -229,8 +297,9 @@ void parseStep(const json::value& value, std::size_t index, Definition& definiti
   }
   const json::object& object = value.get_object();
   unknownKeys(object,
-              {"name", "depends_on", "when", "continue_on_failure", "task", "approval", "description"}, at,
-              errors);
+              {"name", "depends_on", "when", "continue_on_failure", "task", "approval", "workflow", "map",
+               "description"},
+              at, errors);
   const json::value* name = object.if_contains("name");
   if (name == nullptr)
     errors.push_back({at + "/name", "is required"});
@@ -273,8 +342,12 @@ void parseStep(const json::value& value, std::size_t index, Definition& definiti
     errors.push_back({at + "/description", "must be a string"});
   const json::value* task = object.if_contains("task");
   const json::value* approval = object.if_contains("approval");
+  const json::value* workflow = object.if_contains("workflow");
+  const json::value* map = object.if_contains("map");
   if (task != nullptr && approval != nullptr) {
     errors.push_back({at + "/approval", "a step has a task or an approval, not both"});
+  } else if (workflow != nullptr && (task != nullptr || approval != nullptr)) {
+    errors.push_back({at + "/workflow", "a step has one of task, approval and workflow"});
   } else if (approval != nullptr) {
     step.approval = true;
     if (!approval->is_object()) {
@@ -288,10 +361,18 @@ void parseStep(const json::value& value, std::size_t index, Definition& definiti
           step.approvalDescription = std::string(text->get_string());
       }
     }
+  } else if (workflow != nullptr) {
+    parseSubWorkflow(*workflow, step, at + "/workflow", errors);
   } else if (task != nullptr) {
     parseTask(*task, step, at + "/task", errors);
   } else {
-    errors.push_back({at + "/task", "is required (or an approval)"});
+    errors.push_back({at + "/task", "is required (or an approval, or a workflow)"});
+  }
+  if (map != nullptr) {
+    if (task == nullptr)
+      errors.push_back({at + "/map", "a map step runs a task per item: it needs a task"});
+    else
+      parseMap(*map, step, limits, at + "/map", errors);
   }
   definition.steps.push_back(std::move(step));
 }
@@ -432,13 +513,30 @@ Result<Definition> parseDefinition(const json::value& document, const Limits& li
       std::string at = "/steps/" + std::to_string(i);
       if (step.when)
         for (const auto& path : step.when->references()) checkReference(path, scope, at + "/when", errors);
+      if (step.map)
+        for (const auto& path : step.map->over.references())
+          checkReference(path, scope, at + "/map/over", errors);
+      if (step.workflow)
+        checkTemplates(step.workflow->params, scope, limits, at + "/workflow/params", errors);
+      scope.mapItem = step.map.has_value();
       if (step.task.payload) checkTemplates(*step.task.payload, scope, limits, at + "/task/payload", errors);
     }
     checkTemplates(definition.outputs, Scope{&definition, nullptr}, limits, "/outputs", errors);
   }
+  for (std::size_t i = 0; i < definition.steps.size(); ++i)
+    if (definition.steps[i].workflow && definition.steps[i].workflow->name == definition.name)
+      errors.push_back({"/steps/" + std::to_string(i) + "/workflow/name", "a workflow cannot run itself"});
   if (!errors.empty()) return invalidArgument("the definition is not valid");
   definition.source = document;
   return definition;
+}
+
+std::vector<std::string> Definition::calledWorkflows() const {
+  std::vector<std::string> names;
+  for (const Step& step : steps)
+    if (step.workflow && std::find(names.begin(), names.end(), step.workflow->name) == names.end())
+      names.push_back(step.workflow->name);
+  return names;
 }
 
 Result<Definition> parseDefinitionText(std::string_view text, const Limits& limits,

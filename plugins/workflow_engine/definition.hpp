@@ -24,6 +24,7 @@ struct Limits {
   std::size_t maxSteps = 1000;
   std::size_t maxExpressionBytes = 1024;
   std::size_t maxParams = 100;
+  std::size_t maxMapItems = 1000;  // a map step over a longer list fails
 };
 
 enum class ParamType { kString, kNumber, kInteger, kBoolean, kArray, kObject, kAny };
@@ -43,6 +44,25 @@ struct TaskTemplate {
   std::int64_t retries = -1;                   // -1: task_manager's default attempts
 };
 
+// A map step runs its task once per item of a list, at most `parallelism` at
+// a time; its result is the list of the items' results, in the list's order.
+enum class ItemFailure {
+  kFail,      // the first failed item stops new ones; the step fails
+  kContinue,  // every item runs; a failed one's result is null
+};
+struct MapSpec {
+  Expression over;  // evaluated once the step's dependencies finished
+  std::int64_t parallelism = 10;
+  ItemFailure onItemFailure = ItemFailure::kFail;
+};
+
+// A step that runs another registered workflow; its outputs are the result.
+struct SubWorkflow {
+  std::string name;
+  std::int64_t version = 0;    // 0: the latest when the step starts
+  boost::json::object params;  // templates, rendered when the step starts
+};
+
 struct Step {
   std::string name;
   std::vector<std::string> dependsOn;
@@ -53,6 +73,8 @@ struct Step {
   // …/reject) and then succeeds or fails.
   bool approval = false;
   std::string approvalDescription;
+  std::optional<MapSpec> map;           // with `task`: one task per item
+  std::optional<SubWorkflow> workflow;  // instead of `task`
 };
 
 struct Definition {
@@ -62,6 +84,9 @@ struct Definition {
   std::vector<Step> steps;      // in the order written
   boost::json::object outputs;  // name → template
   boost::json::value source;    // the definition as given, without "version"
+
+  // The workflows its steps run (sub-workflows), each once.
+  std::vector<std::string> calledWorkflows() const;
 };
 
 // All problems, each as {JSON pointer, message}; kInvalidArgument when any.

@@ -1,6 +1,8 @@
 #include "engine.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 
 #include "plugin_common/clock_ids.hpp"
 
@@ -119,6 +121,7 @@ Result<Engine::Applied> Engine::apply(const json::value& document, std::vector<h
   }
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
+  HIVE_TRY(checkCalls(*store, *parsed, errors));
   Applied applied;
   const std::string name = parsed->name;
   Status done = store->transact([&](store::Transaction& tx) -> Status {
@@ -161,6 +164,59 @@ Result<Engine::Applied> Engine::apply(const json::value& document, std::vector<h
     return done;
   }
   return applied;
+}
+
+Status Engine::checkCalls(store::Store& store, const Definition& definition,
+                          std::vector<http::FieldError>& errors) {
+  auto latestOf = [&](const std::string& name) -> Result<std::int64_t> {
+    auto latest = store.get(kLatest, name);
+    if (!latest.ok()) return latest.status();
+    return definitionRecord(*latest)["version"].to_number<std::int64_t>();
+  };
+  for (std::size_t i = 0; i < definition.steps.size(); ++i) {
+    const Step& step = definition.steps[i];
+    if (!step.workflow) continue;
+    const std::string at = "/steps/" + std::to_string(i) + "/workflow";
+    auto latest = latestOf(step.workflow->name);
+    if (!latest.ok()) {
+      if (latest.status().code() != StatusCode::kNotFound) return latest.status();
+      errors.push_back({at + "/name", "unknown workflow '" + step.workflow->name + "' (register it first)"});
+    } else if (step.workflow->version > *latest) {
+      errors.push_back({at + "/version", "workflow '" + step.workflow->name + "' has no version " +
+                                             std::to_string(step.workflow->version)});
+    }
+  }
+  if (!errors.empty()) return invalidArgument("the definition is not valid");
+  // Depth-first over the latest versions, by name: a pinned older version
+  // could break a cycle, but a cycle of names is refused whatever the versions,
+  // so that applying a new version can never make one.
+  std::vector<std::string> path{definition.name};
+  std::set<std::string> cleared;
+  std::function<Status(const std::vector<std::string>&, std::size_t)> visit =
+      [&](const std::vector<std::string>& calls, std::size_t step) -> Status {
+    for (const std::string& callee : calls) {
+      if (callee == definition.name) {
+        std::string cycle;
+        for (const std::string& name : path) cycle += name + " -> ";
+        errors.push_back({"/steps/" + std::to_string(step) + "/workflow/name",
+                          "workflows would call each other: " + cycle + definition.name});
+        return invalidArgument("the definition is not valid");
+      }
+      if (cleared.count(callee) || path.size() > 64) continue;
+      auto latest = latestOf(callee);
+      if (!latest.ok()) continue;  // checked above for direct calls; a deleted one cannot loop
+      auto called = loadDefinition(store, callee, *latest);
+      if (!called.ok()) return called.status();
+      path.push_back(callee);
+      HIVE_TRY(visit((*called)->calledWorkflows(), step));
+      path.pop_back();
+      cleared.insert(callee);
+    }
+    return okStatus();
+  };
+  for (std::size_t i = 0; i < definition.steps.size(); ++i)
+    if (definition.steps[i].workflow) HIVE_TRY(visit({definition.steps[i].workflow->name}, i));
+  return okStatus();
 }
 
 Result<json::object> Engine::definition(const std::string& name, std::int64_t version) {
@@ -229,7 +285,7 @@ Result<std::shared_ptr<const Definition>> Engine::loadDefinition(store::Store& s
 
 Result<Engine::Started> Engine::startRun(const std::string& workflow, std::int64_t version,
                                          const json::value& params, const std::string& idempotencyKey,
-                                         std::vector<http::FieldError>& errors) {
+                                         std::vector<http::FieldError>& errors, const Parent& parent) {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
   if (!idempotencyKey.empty()) {
@@ -256,6 +312,8 @@ Result<Engine::Started> Engine::startRun(const std::string& workflow, std::int64
   if (!bound.ok()) return bound.status();
   Run run = Run::start(plugin_common::timeOrderedId('w'), **definition, version, std::move(bound).value(),
                        plugin_common::nowMs());
+  run.parentRun = parent.run;
+  run.parentStep = parent.step;
   Change created{"", "", "running"};  // the event workflow.run.running
   Status done = store->transact([&](store::Transaction& tx) -> Status {
     store::Document document;
@@ -348,18 +406,26 @@ Result<Run> Engine::update(const std::string& id,
 }
 
 Result<json::object> Engine::cancelRun(const std::string& id) {
-  std::vector<std::string> tasks;
+  std::vector<std::string> tasks, children;
   std::vector<Change> changes;
   auto run = update(
       id,
       [&](Run& run, std::vector<Change>& changes) -> Status {
         if (run.status != RunStatus::kRunning)
           return failedPrecondition("workflow run '" + id + "' is " + statusName(run.status) + " already");
-        tasks = cancel(run, plugin_common::nowMs(), changes);
+        children.clear();
+        tasks = cancel(run, plugin_common::nowMs(), changes, &children);
         return okStatus();
       },
       changes);
   if (!run.ok()) return run.status();
+  notifyParent(*run);  // a sub-workflow cancelled on its own fails its step
+  for (const std::string& child : children)
+    background([this, child] {
+      if (auto cancelled = cancelRun(child);
+          !cancelled.ok() && cancelled.status().code() != StatusCode::kFailedPrecondition)
+        context_.log().warn("sub-workflow run " + child + " not cancelled: " + cancelled.status().message());
+    });
   for (const std::string& task : tasks) {
     if (!work_.enter()) break;
     gateway_->cancel(task, [this, task](Status cancelled) {
@@ -492,7 +558,7 @@ void Engine::advanceJob(const std::string& runId) {
       return finish(true);
     }
     progress = advance(run, *definition, learnt, plugin_common::nowMs(), options_.limits);
-    if (progress.changes.empty()) {
+    if (progress.changes.empty() && !progress.touched) {
       committed = true;
       break;
     }
@@ -517,37 +583,118 @@ void Engine::advanceJob(const std::string& runId) {
   if (!committed) return finish(false);
   publish(run, progress.changes);
 
-  std::vector<std::pair<std::string, std::string>> toSubmit;  // step, body
-  std::vector<std::string> reread;
+  if (run.status != RunStatus::kRunning &&
+      std::any_of(progress.changes.begin(), progress.changes.end(),
+                  [](const Change& change) { return change.step.empty(); }))
+    notifyParent(run);
+
+  struct Submission {
+    std::string unit, key, body;
+  };
+  std::vector<Submission> toSubmit;
+  std::vector<std::size_t> children;  // sub-workflow steps to start
   {
     std::lock_guard lock(mutex_);
     Active& active = active_[runId];
     // What was applied leaves the inbox; what arrived meanwhile stays.
     for (const auto& [task, report] : learnt.reports) active.inbox.reports.erase(task);
-    for (const auto& [step, task] : learnt.submitted) active.inbox.submitted.erase(step);
-    for (const auto& [step, why] : learnt.refused) active.inbox.refused.erase(step);
-    for (const StepState& step : run.steps) {
-      if (step.status == StepStatus::kRunning) {
-        if (active.tasks.insert(step.taskId).second) taskRuns_[step.taskId] = runId;
-        if (auto orphan = unclaimed_.find(step.taskId); orphan != unclaimed_.end()) {
-          active.inbox.reports[step.taskId] = orphan->second;
+    for (const auto& [unit, task] : learnt.submitted) active.inbox.submitted.erase(unit);
+    for (const auto& [unit, why] : learnt.refused) active.inbox.refused.erase(unit);
+    auto track = [&](const std::string& taskId, bool running) {
+      if (taskId.empty()) return;
+      if (running) {
+        if (active.tasks.insert(taskId).second) taskRuns_[taskId] = runId;
+        if (auto orphan = unclaimed_.find(taskId); orphan != unclaimed_.end()) {
+          active.inbox.reports[taskId] = orphan->second;
           unclaimed_.erase(orphan);
           active.again = true;
         }
-      } else if (!step.taskId.empty() && active.tasks.erase(step.taskId)) {
-        taskRuns_.erase(step.taskId);
+      } else if (active.tasks.erase(taskId)) {
+        taskRuns_.erase(taskId);
       }
+    };
+    for (const StepState& step : run.steps) {
+      track(step.taskId, step.status == StepStatus::kRunning);
+      for (const ItemState& item : step.items) track(item.taskId, item.status == StepStatus::kRunning);
     }
     if (run.status == RunStatus::kRunning) {
       for (std::size_t index : progress.ready) {
         const std::string& name = run.steps[index].name;
-        if (active.submitting.insert(name).second)
-          toSubmit.emplace_back(name, taskBody(run, *definition, index, options_.limits));
+        if (!active.submitting.insert(unitKey(name)).second) continue;
+        if (definition->steps[index].workflow)
+          children.push_back(index);
+        else
+          toSubmit.push_back(
+              {unitKey(name), idempotencyKey(run, name), taskBody(run, *definition, index, options_.limits)});
+      }
+      // One scope and one evaluation of each list for all the items.
+      json::object scope;
+      std::map<std::size_t, json::value> lists;
+      for (const ReadyItem& ready : progress.readyItems) {
+        const std::string& name = run.steps[ready.step].name;
+        if (!active.submitting.insert(unitKey(name, ready.item)).second) continue;
+        if (scope.empty()) scope = scopeOf(run);
+        auto list = lists.find(ready.step);
+        if (list == lists.end())
+          list = lists.emplace(ready.step, definition->steps[ready.step].map->over.evaluate(scope)).first;
+        const json::value* value = list->second.is_array() && ready.item < list->second.get_array().size()
+                                       ? &list->second.get_array()[ready.item]
+                                       : nullptr;
+        toSubmit.push_back({unitKey(name, ready.item), idempotencyKey(run, name, ready.item),
+                            itemTaskBody(run, *definition, ready.step, ready.item,
+                                         value ? *value : json::value(nullptr), scope, options_.limits)});
       }
     }
   }
-  for (auto& [step, body] : toSubmit) submitStep(runId, step, idempotencyKey(run, step), body);
+  for (auto& submission : toSubmit) submitStep(runId, submission.unit, submission.key, submission.body);
+  for (std::size_t index : children) {
+    const std::string& name = run.steps[index].name;
+    startChild(runId, name, idempotencyKey(run, name), *definition->steps[index].workflow,
+               childParams(run, *definition, index, options_.limits));
+  }
   finish(run.status != RunStatus::kRunning);
+}
+
+void Engine::startChild(const std::string& runId, const std::string& step, const std::string& key,
+                        const SubWorkflow& workflow, json::object params) {
+  bool posted = background([this, runId, step, key, workflow, params = std::move(params)] {
+    std::vector<http::FieldError> errors;
+    auto started = startRun(workflow.name, workflow.version, params, key, errors, Parent{runId, step});
+    {
+      std::lock_guard lock(mutex_);
+      Active& active = active_[runId];
+      active.submitting.erase(unitKey(step));
+      if (started.ok()) {
+        const std::string child(started->run["id"].as_string());
+        active.inbox.submitted[unitKey(step)] = child;
+        // Replayed after a crash: the child may have finished already.
+        if (auto status = started->run["status"].as_string(); status != "running")
+          active.inbox.reports[child] = {
+              child, std::string(status), started->run["outputs"],
+              std::string(started->run.contains("error") ? started->run["error"].as_string() : "")};
+      } else if (started.status().code() == StatusCode::kInvalidArgument ||
+                 started.status().code() == StatusCode::kNotFound) {
+        std::string why = started.status().message();
+        for (const auto& error : errors) why += "; " + error.field + ": " + error.message;
+        active.inbox.refused[unitKey(step)] = why;
+      } else {
+        context_.log().warn("sub-workflow of step " + step + " of run " + runId +
+                            " not started yet: " + started.status().message());
+        return;  // the reconciler starts it again, with the same key
+      }
+    }
+    schedule(runId);
+  });
+  if (!posted) {
+    std::lock_guard lock(mutex_);
+    active_[runId].submitting.erase(unitKey(step));
+  }
+}
+
+void Engine::notifyParent(const Run& run) {
+  if (run.parentRun.empty() || run.status == RunStatus::kRunning) return;
+  TaskReport report{run.id, statusName(run.status), run.outputs, run.error};
+  learn(run.parentRun, [&](Active& active) { active.inbox.reports[run.id] = report; });
 }
 
 void Engine::submitStep(const std::string& runId, const std::string& step, const std::string& key,
@@ -564,7 +711,7 @@ void Engine::submitStep(const std::string& runId, const std::string& step, const
       Active& active = active_[runId];
       active.submitting.erase(step);
       if (task.ok()) {
-        active.inbox.submitted[step] = *task;
+        active.inbox.submitted[step] = *task;  // `step` is the unit: a step or one of its items
         taskRuns_[*task] = runId;
         active.tasks.insert(*task);
         if (auto orphan = unclaimed_.find(*task); orphan != unclaimed_.end()) {
@@ -603,6 +750,19 @@ void Engine::readTask(const std::string& runId, const std::string& taskId) {
   });
 }
 
+void Engine::readChild(store::Store& store, const std::string& runId, const std::string& childId) {
+  auto stored = store.get(kRuns, childId);
+  TaskReport report{childId, "failed", nullptr, "the workflow run no longer exists"};
+  if (stored.ok()) {
+    auto child = Run::fromJson(stored->body);
+    if (!child.ok() || child->status == RunStatus::kRunning) return;
+    report = {childId, statusName(child->status), child->outputs, child->error};
+  } else if (stored.status().code() != StatusCode::kNotFound) {
+    return;
+  }
+  learn(runId, [&](Active& active) { active.inbox.reports[childId] = report; });
+}
+
 void Engine::reconcile() {
   auto store = store_.lease();
   if (!store) return;
@@ -617,8 +777,13 @@ void Engine::reconcile() {
     for (const auto& document : page->items) {
       auto run = Run::fromJson(document.body);
       if (!run.ok()) continue;
-      for (const StepState& step : run->steps)
-        if (step.status == StepStatus::kRunning) readTask(run->id, step.taskId);
+      for (const StepState& step : run->steps) {
+        if (step.status != StepStatus::kRunning) continue;
+        if (!step.taskId.empty()) readTask(run->id, step.taskId);
+        for (const ItemState& item : step.items)
+          if (item.status == StepStatus::kRunning) readTask(run->id, item.taskId);
+        if (!step.childRunId.empty()) readChild(*store, run->id, step.childRunId);
+      }
       schedule(run->id);
     }
     cursor = page->nextCursor;

@@ -105,9 +105,14 @@ class Engine {
     boost::json::object run;
     bool replayed = false;  // the Idempotency-Key named a run started before
   };
+  // `parent`: the run and step of a sub-workflow step that starts this run.
+  struct Parent {
+    std::string run;
+    std::string step;
+  };
   Result<Started> startRun(const std::string& workflow, std::int64_t version,
                            const boost::json::value& params, const std::string& idempotencyKey,
-                           std::vector<http::FieldError>& errors);
+                           std::vector<http::FieldError>& errors, const Parent& parent = {});
   Result<boost::json::object> run(const std::string& id);
   Result<ListPage> runs(const std::string& workflow, const std::string& status, std::size_t limit,
                         const std::string& cursor);
@@ -142,8 +147,15 @@ class Engine {
   Result<std::shared_ptr<const Definition>> loadDefinition(store::Store& store, const std::string& name,
                                                            std::int64_t version);
   void advanceJob(const std::string& runId);
-  void submitStep(const std::string& runId, const std::string& step, const std::string& key,
+  void submitStep(const std::string& runId, const std::string& unit, const std::string& key,
                   const std::string& body);
+  void startChild(const std::string& runId, const std::string& step, const std::string& key,
+                  const SubWorkflow& workflow, boost::json::object params);
+  // A finished sub-workflow run tells the step that started it.
+  void notifyParent(const Run& run);
+  void readChild(store::Store& store, const std::string& runId, const std::string& childId);
+  // Refuses calls to unknown workflows and cycles of calls (by name).
+  Status checkCalls(store::Store& store, const Definition& definition, std::vector<http::FieldError>& errors);
   void readTask(const std::string& runId, const std::string& taskId);
   void learn(const std::string& runId, const std::function<void(Active&)>& change);
   void publish(const Run& run, const std::vector<Change>& changes);

@@ -121,9 +121,22 @@ json::object Run::toJson() const {
     item["name"] = step.name;
     item["status"] = statusName(step.status);
     item["task_id"] = step.taskId.empty() ? json::value(nullptr) : json::value(step.taskId);
+    if (!step.childRunId.empty()) item["run_id"] = step.childRunId;
     item["result"] = step.result;
     if (!step.error.empty()) item["error"] = step.error;
     if (!step.reason.empty()) item["reason"] = step.reason;
+    if (!step.items.empty()) {
+      json::array units;
+      units.reserve(step.items.size());
+      for (const ItemState& unit : step.items) {
+        json::object entry{{"status", statusName(unit.status)}};
+        entry["task_id"] = unit.taskId.empty() ? json::value(nullptr) : json::value(unit.taskId);
+        entry["result"] = unit.result;
+        if (!unit.error.empty()) entry["error"] = unit.error;
+        units.push_back(std::move(entry));
+      }
+      item["items"] = std::move(units);
+    }
     item["started_at_ms"] = step.startedAtMs;
     item["finished_at_ms"] = step.finishedAtMs;
     items.push_back(std::move(item));
@@ -131,6 +144,7 @@ json::object Run::toJson() const {
   out["steps"] = std::move(items);
   out["outputs"] = outputs;
   if (!error.empty()) out["error"] = error;
+  if (!parentRun.empty()) out["parent"] = json::object{{"run", parentRun}, {"step", parentStep}};
   out["created_at_ms"] = createdAtMs;
   out["updated_at_ms"] = updatedAtMs;
   out["finished_at_ms"] = finishedAtMs;
@@ -161,6 +175,21 @@ Result<Run> Run::fromJson(std::string_view body) {
       for (const auto& [value, name] : kStepNames)
         if (stepStatus == name) step.status = value;
       step.taskId = text(s, "task_id");
+      step.childRunId = text(s, "run_id");
+      if (const json::value* units = s.if_contains("items"); units && units->is_array()) {
+        for (const json::value& entry : units->get_array()) {
+          if (!entry.is_object()) return internalError("stored run has an item that is not an object");
+          const json::object& u = entry.get_object();
+          ItemState unit;
+          std::string unitStatus = text(u, "status");
+          for (const auto& [value, name] : kStepNames)
+            if (unitStatus == name) unit.status = value;
+          unit.taskId = text(u, "task_id");
+          if (const json::value* result = u.if_contains("result")) unit.result = *result;
+          unit.error = text(u, "error");
+          step.items.push_back(std::move(unit));
+        }
+      }
       if (const json::value* result = s.if_contains("result")) step.result = *result;
       step.error = text(s, "error");
       step.reason = text(s, "reason");
@@ -171,6 +200,10 @@ Result<Run> Run::fromJson(std::string_view body) {
   }
   if (const json::value* outputs = o.if_contains("outputs")) run.outputs = *outputs;
   run.error = text(o, "error");
+  if (const json::value* parent = o.if_contains("parent"); parent && parent->is_object()) {
+    run.parentRun = text(parent->get_object(), "run");
+    run.parentStep = text(parent->get_object(), "step");
+  }
   run.createdAtMs = number(o, "created_at_ms");
   run.updatedAtMs = number(o, "updated_at_ms");
   run.finishedAtMs = number(o, "finished_at_ms");
@@ -194,37 +227,167 @@ json::object scopeOf(const Run& run) {
   return scope;
 }
 
+namespace {
+
+bool submitted(const StepState& state) { return !state.taskId.empty() || !state.childRunId.empty(); }
+
+// A task's (or a sub-workflow run's) final report as a step's or an item's
+// outcome: the result, or why it failed. False while it is not final.
+bool outcome(const TaskReport& report, bool childRun, StepStatus& status, json::value& result,
+             std::string& error) {
+  if (report.status == "succeeded") {
+    status = StepStatus::kSucceeded;
+    result = report.result;
+    return true;
+  }
+  if (report.status != "failed" && report.status != "dead" && report.status != "cancelled") return false;
+  status = StepStatus::kFailed;
+  const std::string what = childRun ? "its workflow run " + report.taskId : std::string("its task");
+  error = report.status == "cancelled"
+              ? what + " was cancelled"
+              : what + " " + report.status + (report.error.empty() ? "" : ": " + report.error);
+  return true;
+}
+
+// Moves a running map step on: finishes it when its items allow, otherwise
+// lists the items to submit now, within its parallelism.
+void driveMap(Run& run, const Step& step, std::size_t index, std::int64_t nowMs, Progress& progress) {
+  StepState& state = run.steps[index];
+  std::size_t running = 0, pending = 0;
+  const ItemState* firstFailed = nullptr;
+  std::size_t firstFailedIndex = 0;
+  for (std::size_t i = 0; i < state.items.size(); ++i) {
+    const ItemState& item = state.items[i];
+    if (item.status == StepStatus::kRunning) ++running;
+    if (item.status == StepStatus::kPending) ++pending;
+    if (item.status == StepStatus::kFailed && firstFailed == nullptr) {
+      firstFailed = &item;
+      firstFailedIndex = i;
+    }
+  }
+  const bool stopping = firstFailed != nullptr && step.map->onItemFailure == ItemFailure::kFail;
+  if (stopping && pending > 0) {
+    // Items not submitted yet are not started; a submission in flight may
+    // still create its task, whose outcome is then ignored.
+    for (ItemState& item : state.items) {
+      if (item.status != StepStatus::kPending) continue;
+      item.status = StepStatus::kSkipped;
+      item.error = "not started: item " + std::to_string(firstFailedIndex) + " failed";
+    }
+    progress.touched = true;
+    pending = 0;
+  }
+  if (running == 0 && pending == 0) {
+    json::array results;
+    results.reserve(state.items.size());
+    for (const ItemState& item : state.items) results.push_back(item.result);
+    state.result = std::move(results);
+    if (stopping) {
+      state.error = "item " + std::to_string(firstFailedIndex) + " failed: " + firstFailed->error;
+      finishStep(state, StepStatus::kFailed, nowMs, progress.changes);
+    } else {
+      finishStep(state, StepStatus::kSucceeded, nowMs, progress.changes);
+    }
+    return;
+  }
+  if (stopping) return;
+  std::size_t window =
+      static_cast<std::size_t>(step.map->parallelism) > running ? step.map->parallelism - running : 0;
+  for (std::size_t i = 0; i < state.items.size() && window > 0; ++i) {
+    if (state.items[i].status != StepStatus::kPending) continue;
+    progress.readyItems.push_back({index, i});
+    --window;
+  }
+}
+
+// A map step whose dependencies allow it to run: its list decides how.
+void startMap(Run& run, const Step& step, std::size_t index, std::int64_t nowMs, const Limits& limits,
+              Progress& progress) {
+  StepState& state = run.steps[index];
+  json::value list = step.map->over.evaluate(scopeOf(run));
+  state.startedAtMs = nowMs;
+  if (!list.is_array()) {
+    state.error = "map over '" + step.map->over.text() + "' is " +
+                  (list.is_null() ? "null" : json::serialize(list).substr(0, 64)) + ", not a list";
+    return finishStep(state, StepStatus::kFailed, nowMs, progress.changes);
+  }
+  if (list.get_array().size() > limits.maxMapItems) {
+    state.error = "map over '" + step.map->over.text() + "' has " + std::to_string(list.get_array().size()) +
+                  " items, more than max_map_items (" + std::to_string(limits.maxMapItems) + ")";
+    return finishStep(state, StepStatus::kFailed, nowMs, progress.changes);
+  }
+  state.items.assign(list.get_array().size(), ItemState{});
+  progress.changes.push_back({state.name, "pending", "running"});
+  state.status = StepStatus::kRunning;
+  driveMap(run, step, index, nowMs, progress);  // an empty list succeeds at once
+}
+
+}  // namespace
+
+std::string unitKey(const std::string& step) { return step; }
+std::string unitKey(const std::string& step, std::size_t item) {
+  return step + "[" + std::to_string(item) + "]";
+}
+
 Progress advance(Run& run, const Definition& definition, const Learnt& learnt, std::int64_t nowMs,
                  const Limits& limits) {
   Progress progress;
   auto& changes = progress.changes;
-  for (StepState& state : run.steps) {
-    if (state.status != StepStatus::kPending || !state.taskId.empty()) continue;
-    if (auto found = learnt.submitted.find(state.name); found != learnt.submitted.end()) {
-      state.taskId = found->second;
+  for (std::size_t i = 0; i < run.steps.size(); ++i) {
+    StepState& state = run.steps[i];
+    const Step& step = definition.steps[i];
+    if (state.status == StepStatus::kRunning && step.map) {
+      for (std::size_t k = 0; k < state.items.size(); ++k) {
+        ItemState& item = state.items[k];
+        if (item.status != StepStatus::kPending) continue;
+        if (auto found = learnt.submitted.find(unitKey(state.name, k)); found != learnt.submitted.end()) {
+          item.taskId = found->second;
+          item.status = StepStatus::kRunning;
+          progress.touched = true;
+        } else if (auto refused = learnt.refused.find(unitKey(state.name, k));
+                   refused != learnt.refused.end()) {
+          item.error = "its task was refused: " + refused->second;
+          item.status = StepStatus::kFailed;
+          progress.touched = true;
+        }
+      }
+      continue;
+    }
+    if (state.status != StepStatus::kPending || submitted(state)) continue;
+    if (auto found = learnt.submitted.find(unitKey(state.name)); found != learnt.submitted.end()) {
+      (step.workflow ? state.childRunId : state.taskId) = found->second;
       state.startedAtMs = nowMs;
       changes.push_back({state.name, "pending", "running"});
       state.status = StepStatus::kRunning;
-    } else if (auto refused = learnt.refused.find(state.name); refused != learnt.refused.end()) {
-      state.error = "its task was refused: " + refused->second;
+    } else if (auto refused = learnt.refused.find(unitKey(state.name)); refused != learnt.refused.end()) {
+      state.error =
+          (step.workflow ? "its workflow run was refused: " : "its task was refused: ") + refused->second;
       finishStep(state, StepStatus::kFailed, nowMs, changes);
     }
   }
-  for (StepState& state : run.steps) {
+  for (std::size_t i = 0; i < run.steps.size(); ++i) {
+    StepState& state = run.steps[i];
     if (state.status != StepStatus::kRunning) continue;
-    auto found = learnt.reports.find(state.taskId);
-    if (found == learnt.reports.end()) continue;
-    const TaskReport& report = found->second;
-    if (report.status == "succeeded") {
-      state.result = report.result;
-      finishStep(state, StepStatus::kSucceeded, nowMs, changes);
-    } else if (report.status == "failed" || report.status == "dead" || report.status == "cancelled") {
-      state.error = report.status == "cancelled"
-                        ? "its task was cancelled"
-                        : "its task " + report.status + (report.error.empty() ? "" : ": " + report.error);
-      finishStep(state, StepStatus::kFailed, nowMs, changes);
+    if (definition.steps[i].map) {
+      for (ItemState& item : state.items) {
+        if (item.status != StepStatus::kRunning) continue;
+        auto found = learnt.reports.find(item.taskId);
+        if (found != learnt.reports.end() &&
+            outcome(found->second, false, item.status, item.result, item.error))
+          progress.touched = true;
+      }
+      continue;
     }
+    const bool childRun = !state.childRunId.empty();
+    auto found = learnt.reports.find(childRun ? state.childRunId : state.taskId);
+    if (found == learnt.reports.end()) continue;
+    StepStatus to = StepStatus::kRunning;
+    if (outcome(found->second, childRun, to, state.result, state.error))
+      finishStep(state, to, nowMs, changes);
   }
+  for (std::size_t i = 0; i < run.steps.size(); ++i)
+    if (run.steps[i].status == StepStatus::kRunning && definition.steps[i].map)
+      driveMap(run, definition.steps[i], i, nowMs, progress);
   if (run.status != RunStatus::kRunning) return progress;
   // Each pass decides every step whose dependencies are final; deciding one
   // (skipped) can make its dependents decidable, hence the loop.
@@ -233,7 +396,7 @@ Progress advance(Run& run, const Definition& definition, const Learnt& learnt, s
     for (std::size_t i = 0; i < run.steps.size(); ++i) {
       StepState& state = run.steps[i];
       const Step& step = definition.steps[i];
-      if (state.status != StepStatus::kPending || !state.taskId.empty()) continue;
+      if (state.status != StepStatus::kPending || submitted(state)) continue;
       if (std::find(progress.ready.begin(), progress.ready.end(), i) != progress.ready.end()) continue;
       bool waiting = std::any_of(step.dependsOn.begin(), step.dependsOn.end(),
                                  [&](const std::string& d) { return !isFinal(run.step(d)->status); });
@@ -244,6 +407,9 @@ Progress advance(Run& run, const Definition& definition, const Learnt& learnt, s
         changes.push_back({state.name, "pending", "waiting"});
         state.status = StepStatus::kWaiting;
         state.startedAtMs = nowMs;
+      } else if (step.map) {
+        startMap(run, step, i, nowMs, limits, progress);
+        moved = isFinal(state.status) || moved;
       } else {
         progress.ready.push_back(i);
       }
@@ -267,7 +433,7 @@ Progress advance(Run& run, const Definition& definition, const Learnt& learnt, s
     run.status = to;
     run.finishedAtMs = nowMs;
   }
-  if (!changes.empty()) run.updatedAtMs = nowMs;
+  if (!changes.empty() || progress.touched) run.updatedAtMs = nowMs;
   return progress;
 }
 
@@ -291,12 +457,20 @@ Status decide(Run& run, const std::string& name, Decision decision, const std::s
   return okStatus();
 }
 
-std::vector<std::string> cancel(Run& run, std::int64_t nowMs, std::vector<Change>& changes) {
+std::vector<std::string> cancel(Run& run, std::int64_t nowMs, std::vector<Change>& changes,
+                                std::vector<std::string>* childRuns) {
   std::vector<std::string> tasks;
   if (run.status != RunStatus::kRunning) return tasks;
   for (StepState& state : run.steps) {
     if (isFinal(state.status)) continue;
-    if (state.status == StepStatus::kRunning) tasks.push_back(state.taskId);
+    if (state.status == StepStatus::kRunning && !state.taskId.empty()) tasks.push_back(state.taskId);
+    if (state.status == StepStatus::kRunning && !state.childRunId.empty() && childRuns != nullptr)
+      childRuns->push_back(state.childRunId);
+    for (ItemState& item : state.items) {
+      if (isFinal(item.status)) continue;
+      if (item.status == StepStatus::kRunning) tasks.push_back(item.taskId);
+      item.status = StepStatus::kCancelled;
+    }
     state.reason = "the run was cancelled";
     finishStep(state, StepStatus::kCancelled, nowMs, changes);
   }
@@ -306,26 +480,55 @@ std::vector<std::string> cancel(Run& run, std::int64_t nowMs, std::vector<Change
   return tasks;
 }
 
-std::string taskBody(const Run& run, const Definition& definition, std::size_t index, const Limits& limits) {
-  const Step& step = definition.steps[index];
+namespace {
+
+std::string taskBodyOf(const Step& step, std::string title, const json::object& scope, const Limits& limits) {
   json::object body;
   body["type"] = step.task.type;
-  body["title"] = "workflow " + run.workflow + " run " + run.id + " step " + step.name;
+  body["title"] = std::move(title);
   if (!step.task.capabilities.empty()) {
     json::array capabilities;
     for (const auto& name : step.task.capabilities) capabilities.push_back(json::string(name));
     body["capabilities"] = std::move(capabilities);
   }
-  if (step.task.payload)
-    body["payload"] = render(*step.task.payload, scopeOf(run), limits.maxExpressionBytes);
+  if (step.task.payload) body["payload"] = render(*step.task.payload, scope, limits.maxExpressionBytes);
   if (step.task.priority) body["priority"] = *step.task.priority;
   if (step.task.timeoutSeconds > 0) body["timeout_seconds"] = step.task.timeoutSeconds;
   if (step.task.retries >= 0) body["max_attempts"] = step.task.retries + 1;
   return json::serialize(body);
 }
 
+}  // namespace
+
+std::string taskBody(const Run& run, const Definition& definition, std::size_t index, const Limits& limits) {
+  const Step& step = definition.steps[index];
+  return taskBodyOf(step, "workflow " + run.workflow + " run " + run.id + " step " + step.name, scopeOf(run),
+                    limits);
+}
+
+std::string itemTaskBody(const Run& run, const Definition& definition, std::size_t index, std::size_t item,
+                         const json::value& value, json::object& scope, const Limits& limits) {
+  const Step& step = definition.steps[index];
+  scope["item"] = value;
+  scope["index"] = item;
+  return taskBodyOf(
+      step,
+      "workflow " + run.workflow + " run " + run.id + " step " + step.name + " item " + std::to_string(item),
+      scope, limits);
+}
+
+json::object childParams(const Run& run, const Definition& definition, std::size_t index,
+                         const Limits& limits) {
+  json::value rendered =
+      render(definition.steps[index].workflow->params, scopeOf(run), limits.maxExpressionBytes);
+  return rendered.is_object() ? rendered.get_object() : json::object{};
+}
+
 std::string idempotencyKey(const Run& run, const std::string& step) {
   return "workflow:" + run.id + ":" + step;
+}
+std::string idempotencyKey(const Run& run, const std::string& step, std::size_t item) {
+  return "workflow:" + run.id + ":" + step + ":" + std::to_string(item);
 }
 
 }  // namespace hive::workflow_engine

@@ -23,13 +23,23 @@ const char* statusName(StepStatus status);
 const char* statusName(RunStatus status);
 bool isFinal(StepStatus status);
 
+// One item of a map step: its own task, its own outcome.
+struct ItemState {
+  StepStatus status = StepStatus::kPending;  // pending, running, succeeded, failed, skipped, cancelled
+  std::string taskId;
+  boost::json::value result;
+  std::string error;
+};
+
 struct StepState {
   std::string name;
   StepStatus status = StepStatus::kPending;
   std::string taskId;
-  boost::json::value result;  // the task's result once succeeded
-  std::string error;          // why it failed
-  std::string reason;         // why it was skipped or cancelled
+  std::string childRunId;        // a sub-workflow step: the run it started
+  std::vector<ItemState> items;  // a map step, once its list is known
+  boost::json::value result;     // the task's result once succeeded
+  std::string error;             // why it failed
+  std::string reason;            // why it was skipped or cancelled
   std::int64_t startedAtMs = 0;
   std::int64_t finishedAtMs = 0;
 };
@@ -46,6 +56,9 @@ struct Run {
   std::int64_t createdAtMs = 0;
   std::int64_t updatedAtMs = 0;
   std::int64_t finishedAtMs = 0;
+  // A sub-workflow's run: the run and step that started it, told when it ends.
+  std::string parentRun;
+  std::string parentStep;
 
   static Run start(std::string id, const Definition& definition, std::int64_t version,
                    boost::json::object params, std::int64_t nowMs);
@@ -54,7 +67,9 @@ struct Run {
   StepState* step(std::string_view name);
 };
 
-// What a task looked like when last heard of (an event or a read).
+// What a task looked like when last heard of (an event or a read); for a
+// sub-workflow step, what its run ended as (taskId: the run's id, result: its
+// outputs).
 struct TaskReport {
   std::string taskId;
   std::string status;  // task_manager's: pending … succeeded, failed, cancelled, dead
@@ -69,15 +84,27 @@ struct Change {
   std::string to;
 };
 
-struct Progress {
-  std::vector<Change> changes;
-  std::vector<std::size_t> ready;  // steps to submit now (pending, no task yet)
+struct ReadyItem {
+  std::size_t step = 0;
+  std::size_t item = 0;
 };
 
+struct Progress {
+  std::vector<Change> changes;
+  std::vector<std::size_t> ready;     // steps to submit now (pending, no task or run yet)
+  std::vector<ReadyItem> readyItems;  // map items to submit now, within each step's parallelism
+  bool touched = false;               // map items moved: the run must be written, with no event
+};
+
+// What is submitted: a step (its task or sub-workflow run), or one item of a
+// map step. The key of Learnt::submitted and refused.
+std::string unitKey(const std::string& step);
+std::string unitKey(const std::string& step, std::size_t item);
+
 struct Learnt {
-  std::map<std::string, TaskReport> reports;     // by task id
-  std::map<std::string, std::string> submitted;  // step → task id
-  std::map<std::string, std::string> refused;    // step → why its task was refused
+  std::map<std::string, TaskReport> reports;     // by task id (or sub-workflow run id)
+  std::map<std::string, std::string> submitted;  // unit → task id (or run id)
+  std::map<std::string, std::string> refused;    // unit → why it was refused
 };
 
 Progress advance(Run& run, const Definition& definition, const Learnt& learnt, std::int64_t nowMs,
@@ -88,15 +115,26 @@ Progress advance(Run& run, const Definition& definition, const Learnt& learnt, s
 enum class Decision { kApprove, kReject };
 Status decide(Run& run, const std::string& step, Decision decision, const std::string& by,
               const std::string& comment, std::int64_t nowMs, std::vector<Change>& changes);
-// Cancels what has not finished; the task ids of steps that were running.
-std::vector<std::string> cancel(Run& run, std::int64_t nowMs, std::vector<Change>& changes);
+// Cancels what has not finished; the task ids of steps and items that were
+// running, and in `childRuns` the sub-workflow runs to cancel.
+std::vector<std::string> cancel(Run& run, std::int64_t nowMs, std::vector<Change>& changes,
+                                std::vector<std::string>* childRuns = nullptr);
 
 // What ${...} sees: params, run and steps.<name>.{status,result,task_id,error}.
 boost::json::object scopeOf(const Run& run);
 // The POST /api/v2/tasks body for step `index`.
 std::string taskBody(const Run& run, const Definition& definition, std::size_t index, const Limits& limits);
-// Deterministic per run and step: a resubmission after a crash finds the task
-// the first submission created (task_manager's Idempotency-Key).
+// The POST /api/v2/tasks body for item `item` (value `value`) of map step
+// `index`; `scope` is scopeOf(run), lent to add item and index to.
+std::string itemTaskBody(const Run& run, const Definition& definition, std::size_t index, std::size_t item,
+                         const boost::json::value& value, boost::json::object& scope, const Limits& limits);
+// The params a sub-workflow step starts its run with.
+boost::json::object childParams(const Run& run, const Definition& definition, std::size_t index,
+                                const Limits& limits);
+// Deterministic per run and step (and item): a resubmission after a crash
+// finds the task (or run) the first submission created (task_manager's
+// Idempotency-Key, the runs' own).
 std::string idempotencyKey(const Run& run, const std::string& step);
+std::string idempotencyKey(const Run& run, const std::string& step, std::size_t item);
 
 }  // namespace hive::workflow_engine

@@ -11,6 +11,11 @@ echoes its payload as its result).
                       with SIGKILL --crashes times and restarted: the run
                       completes, and task_manager holds exactly one task per
                       step (none was submitted twice).
+  --scenario map      a map step over --items items (from an earlier step's
+                      result), 4 at a time, while hive is killed with SIGKILL
+                      --crashes times: the map succeeds with every item's
+                      result in order, and task_manager holds exactly one task
+                      per item (none run twice once it succeeded, none lost).
 """
 import argparse
 import asyncio
@@ -266,16 +271,7 @@ def crash_scenario(args, workdir, failures):
         if state["status"] != "succeeded":
             failures.append("the run ended %s: %s" % (state["status"], state.get("error")))
         # Every task of this run, by title: one per step.
-        titles = {}
-        cursor = None
-        while True:
-            query = "/api/v2/tasks?type=wfstep&limit=1000" + ("&cursor=" + cursor if cursor else "")
-            page = hive.request("GET", query, expect=200)
-            for task in page["items"]:
-                titles[task["title"]] = titles.get(task["title"], 0) + 1
-            cursor = page.get("next_cursor")
-            if not cursor:
-                break
+        titles = count_tasks(hive, "wfstep")
         twice = {title: count for title, count in titles.items() if count != 1}
         say("tasks:", len(titles), "distinct titles,", sum(titles.values()), "tasks")
         if twice:
@@ -291,11 +287,83 @@ def crash_scenario(args, workdir, failures):
         hive.stop()
 
 
+def count_tasks(hive, task_type):
+    """Tasks of a type by title: {title: how many}."""
+    titles = {}
+    cursor = None
+    while True:
+        query = "/api/v2/tasks?type=%s&limit=1000" % task_type + ("&cursor=" + cursor if cursor else "")
+        page = hive.request("GET", query, expect=200)
+        for task in page["items"]:
+            titles[task["title"]] = titles.get(task["title"], 0) + 1
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return titles
+
+
+def map_scenario(args, workdir, failures):
+    hive = Hive(args, workdir)
+    agent = start_agent(hive, workdir, "py-map")
+    files = ["f%02d.c" % i for i in range(args.items)]
+    definition = {
+        "name": "mapped",
+        "params": {"files": {"type": "array"}},
+        "steps": [
+            {"name": "plan", "task": {"type": "wfplan", "capabilities": ["shell"], "payload": {"files": "${params.files}"}}},
+            {"name": "each", "depends_on": ["plan"],
+             "map": {"over": "steps.plan.result.echo.files", "parallelism": 4},
+             "task": {"type": "wfitem", "capabilities": ["shell"], "retries": 5,
+                      "payload": {"file": "${item}", "index": "${index}", "sleep_ms": args.sleep_ms // 2}}},
+            {"name": "gather", "depends_on": ["each"],
+             "task": {"type": "wfplan", "capabilities": ["shell"], "payload": {"count": 1}}}],
+        "outputs": {"files": "${steps.each.result}"}}
+    try:
+        hive.request("POST", "/api/v2/workflows", definition, expect=201)
+        run = hive.request("POST", "/api/v2/workflows/mapped/runs", {"params": {"files": files}}, expect=201)
+        path = "/api/v2/workflows/runs/" + run["id"]
+
+        def items_done():
+            state = hive.request("GET", path)
+            each = next(s for s in state["steps"] if s["name"] == "each")
+            return sum(1 for i in each.get("items", []) if i["status"] == "succeeded"), state
+        done_before = 0
+        for crash in range(args.crashes):
+            wait_for("map progress before crash %d" % (crash + 1), lambda: items_done()[0] > done_before, 60)
+            time.sleep(random.uniform(0.1, 0.6))
+            done_before, state = items_done()
+            if state["status"] != "running":
+                failures.append("the run finished before crash %d: give it more --items" % (crash + 1))
+                break
+            hive.kill()
+            say("crash %d: SIGKILL with %d of %d items succeeded" % (crash + 1, done_before, len(files)))
+            hive.start()
+        wait_for("the run to finish", lambda: hive.request("GET", path)["status"] != "running", 120)
+        state = hive.request("GET", path, expect=200)
+        say("run", state["status"])
+        if state["status"] != "succeeded":
+            failures.append("the run ended %s: %s" % (state["status"], state.get("error")))
+        got = [(r or {}).get("echo", {}).get("file") for r in (state.get("outputs") or {}).get("files", [])]
+        if got != files:
+            failures.append("the map's results are not the items in order: %r" % got)
+        titles = count_tasks(hive, "wfitem")
+        twice = {title: n for title, n in titles.items() if n != 1}
+        say("item tasks:", len(titles), "distinct titles,", sum(titles.values()), "tasks")
+        if twice:
+            failures.append("items submitted more than once: %r" % twice)
+        if len(titles) != len(files):
+            failures.append("%d items but tasks for %d" % (len(files), len(titles)))
+    finally:
+        agent.terminate()
+        agent.wait(10)
+        hive.stop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hive", required=True)
     parser.add_argument("--plugins", required=True)
-    parser.add_argument("--scenario", choices=["diamond", "crash"], required=True)
+    parser.add_argument("--scenario", choices=["diamond", "crash", "map"], required=True)
+    parser.add_argument("--items", type=int, default=24, help="items of the map scenario")
     parser.add_argument("--crashes", type=int, default=3)
     parser.add_argument("--width", type=int, default=8)
     parser.add_argument("--layers", type=int, default=8)
@@ -305,7 +373,8 @@ def main():
     workdir = tempfile.mkdtemp(prefix="hive-workflow-e2e-")
     failures = []
     try:
-        {"diamond": diamond_scenario, "crash": crash_scenario}[args.scenario](args, workdir, failures)
+        {"diamond": diamond_scenario, "crash": crash_scenario, "map": map_scenario}[args.scenario](
+            args, workdir, failures)
     except AssertionError as error:
         failures.append(str(error))
     for failure in failures:

@@ -197,5 +197,37 @@ steps:
   EXPECT_THAT(broken.status().message(), HasSubstr("line "));
 }
 
+TEST(WorkflowDefinition, MapStepsAreCheckedWhole) {
+  auto errors = errorsOf(R"({"name": "w", "params": {"files": "array"}, "steps": [
+    {"name": "a", "map": {"over": "params.files", "parallelism": 0, "on_item_failure": "ignore", "x": 1},
+     "task": {"type": "t", "payload": "${item.path} ${index}"}},
+    {"name": "b", "map": {"over": "steps.a.result"}, "approval": {}},
+    {"name": "c", "map": {"over": "params.nothing"}, "task": {"type": "t"}},
+    {"name": "d", "task": {"type": "t", "payload": "${item}"}},
+    {"name": "e", "map": {"over": "params.files ="}, "task": {"type": "t"}}]})");
+  EXPECT_THAT(errors, Contains(error("/steps/0/map/parallelism", "from 1 to 1000")));
+  EXPECT_THAT(errors, Contains(error("/steps/0/map/on_item_failure", "fail or continue")));
+  EXPECT_THAT(errors, Contains(error("/steps/0/map/x", "unknown field")));
+  EXPECT_THAT(errors, Contains(error("/steps/1/map", "needs a task")));
+  EXPECT_THAT(errors, Contains(error("/steps/2/map/over", "unknown parameter 'nothing'")));
+  EXPECT_THAT(errors, Contains(error("/steps/3/task/payload", "only in the task of a map step")));
+  EXPECT_THAT(errors, Contains(error("/steps/4/map/over", "column")));
+  for (const auto& found : errors) EXPECT_NE(found.field, "/steps/0/task/payload") << found.message;
+}
+
+TEST(WorkflowDefinition, SubWorkflowStepsAreCheckedAndAWorkflowCannotRunItself) {
+  auto errors = errorsOf(R"({"name": "w", "steps": [
+    {"name": "a", "workflow": {"name": "w"}},
+    {"name": "b", "workflow": {"name": "Bad", "version": 0, "params": []}},
+    {"name": "c", "workflow": {"name": "x"}, "task": {"type": "t"}},
+    {"name": "d", "workflow": {"name": "x", "params": {"p": "${steps.a.result}"}}}]})");
+  EXPECT_THAT(errors, Contains(error("/steps/0/workflow/name", "cannot run itself")));
+  EXPECT_THAT(errors, Contains(error("/steps/1/workflow/name", "a workflow name")));
+  EXPECT_THAT(errors, Contains(error("/steps/1/workflow/version", "positive integer")));
+  EXPECT_THAT(errors, Contains(error("/steps/1/workflow/params", "must be an object")));
+  EXPECT_THAT(errors, Contains(error("/steps/2/workflow", "one of task, approval and workflow")));
+  EXPECT_THAT(errors, Contains(error("/steps/3/workflow/params/p", "not among this step's dependencies")));
+}
+
 }  // namespace
 }  // namespace hive::workflow_engine

@@ -467,5 +467,129 @@ TEST_F(WorkflowEngineTest, ARunCompletesAcrossSwapsOfTheBusTheStoreAndTaskManage
   EXPECT_EQ(claimedTasks_.size(), 4u);
 }
 
+// A map of 6 items, 2 at a time, with the engine restarted in the middle (an
+// item's task finishing while it is down): every item runs exactly once, the
+// window of 2 holds, and the results come back in the list's order.
+TEST_F(WorkflowEngineTest, AMapFansOutWithinItsParallelismAcrossARestartAndGathersInOrder) {
+  callJson("POST", "/api/v2/workflows", 201, R"({"name": "fan", "params": {"files": {"type": "array"}},
+    "steps": [{"name": "each", "map": {"over": "params.files", "parallelism": 2},
+               "task": {"type": "echo", "capabilities": ["shell"], "payload": {"file": "${item}", "n": "${index}"}}},
+              {"name": "sum", "depends_on": ["each"], "task": {"type": "echo", "capabilities": ["shell"],
+               "payload": {"all": "${steps.each.result}"}}}],
+    "outputs": {"all": "${steps.each.result}"}})");
+  std::string id(callJson("POST", "/api/v2/workflows/fan/runs", 201,
+                          R"({"params": {"files": ["a", "b", "c", "d", "e", "f"]}})")["id"]
+                     .as_string());
+  std::vector<tasks::Assignment> held;
+  ASSERT_TRUE(until([&] {
+    auto claimed = claim();
+    held.insert(held.end(), claimed.begin(), claimed.end());
+    return held.size() >= 2;
+  }));
+  std::size_t mostAtOnce = held.size();
+  // One finishes while the engine is down; the other after it came back.
+  stopEngine();
+  succeed(held[0]);
+  tasks_->runPending();
+  startEngine();
+  succeed(held[1]);
+  held.clear();
+  ASSERT_TRUE(until(
+      [&] {
+        auto claimed = claim();
+        held.insert(held.end(), claimed.begin(), claimed.end());
+        mostAtOnce = std::max(mostAtOnce, held.size());
+        if (!held.empty()) {
+          succeed(held.front());
+          held.erase(held.begin());
+        }
+        return runStatus(id) != "running";
+      },
+      std::chrono::seconds(30)));
+  json::object finished = run(id);
+  EXPECT_EQ(finished["status"], "succeeded") << json::serialize(finished);
+  EXPECT_LE(mostAtOnce, 2u);
+  EXPECT_EQ(claimedTasks_.size(), 7u);  // 6 items and the sum: none twice
+  json::array expected;
+  for (int n = 1; n <= 6; ++n) expected.push_back(json::value(n));
+  json::array got;
+  for (auto& result : finished["outputs"].at("all").as_array()) got.push_back(result.at("n"));
+  EXPECT_EQ(got, expected);
+  std::set<std::string> files;
+  json::object each = stepOf(id, "each");
+  for (auto& item : each["items"].as_array()) {
+    EXPECT_EQ(item.at("status"), "succeeded");
+    files.insert(std::string(item.at("result").at("seen").at("file").as_string()));
+  }
+  EXPECT_EQ(files.size(), 6u);
+}
+
+constexpr const char* kChild = R"({"name": "child", "params": {"x": {"type": "integer"}},
+  "steps": [{"name": "work", "task": {"type": "echo", "capabilities": ["shell"], "payload": {"n": "${params.x}"}}}],
+  "outputs": {"y": "${steps.work.result.n}"}})";
+
+TEST_F(WorkflowEngineTest, ASubWorkflowStepRunsTheOtherWorkflowAndTakesItsOutputs) {
+  callJson("POST", "/api/v2/workflows", 201, kChild);
+  callJson("POST", "/api/v2/workflows", 201, R"({"name": "parent",
+    "steps": [{"name": "call", "workflow": {"name": "child", "params": {"x": 41}}},
+              {"name": "after", "depends_on": ["call"], "task": {"type": "echo", "capabilities": ["shell"],
+               "payload": {"n": "${steps.call.result.y}"}}}],
+    "outputs": {"from_child": "${steps.call.result.y}"}})");
+  std::string id(callJson("POST", "/api/v2/workflows/parent/runs", 201, "{}")["id"].as_string());
+  work(id);
+  json::object finished = run(id);
+  EXPECT_EQ(finished["status"], "succeeded") << json::serialize(finished);
+  EXPECT_EQ(finished["outputs"].at("from_child"), 42);  // the child's task answered 41 + 1
+  std::string child(stepOf(id, "call")["run_id"].as_string());
+  json::object childRun = this->run(child);
+  EXPECT_EQ(childRun["status"], "succeeded");
+  EXPECT_EQ(childRun["parent"].at("run"), json::value(id));
+  EXPECT_EQ(claimedTasks_.size(), 2u);
+  // Child params the child refuses fail the step, with the child's reason.
+  callJson("POST", "/api/v2/workflows", 201, R"({"name": "wrong",
+    "steps": [{"name": "call", "workflow": {"name": "child", "params": {"x": "text"}}}]})");
+  std::string wrong(callJson("POST", "/api/v2/workflows/wrong/runs", 201, "{}")["id"].as_string());
+  ASSERT_TRUE(until([&] { return runStatus(wrong) != "running"; }));
+  EXPECT_EQ(runStatus(wrong), "failed");
+  EXPECT_NE(std::string(stepOf(wrong, "call")["error"].as_string()).find("/params/x"), std::string::npos)
+      << stepOf(wrong, "call")["error"];
+}
+
+TEST_F(WorkflowEngineTest, CancellingARunCancelsItsSubWorkflowRunAndItsTask) {
+  callJson("POST", "/api/v2/workflows", 201, kChild);
+  callJson("POST", "/api/v2/workflows", 201, R"({"name": "parent",
+    "steps": [{"name": "call", "workflow": {"name": "child", "params": {"x": 1}}}]})");
+  std::string id(callJson("POST", "/api/v2/workflows/parent/runs", 201, "{}")["id"].as_string());
+  ASSERT_TRUE(until([&] { return !claim().empty(); }));
+  ASSERT_TRUE(until([&] { return stepOf(id, "call")["status"] == "running"; }));
+  std::string child(stepOf(id, "call")["run_id"].as_string());
+  callJson("POST", "/api/v2/workflows/runs/" + id + "/cancel", 200);
+  EXPECT_TRUE(until([&] { return runStatus(child) == "cancelled"; }));
+  EXPECT_EQ(stepOf(child, "work")["status"], "cancelled");
+}
+
+TEST_F(WorkflowEngineTest, CallsToUnknownWorkflowsAndCyclesBetweenDefinitionsAreRefusedAtRegistration) {
+  json::object unknown = callJson("POST", "/api/v2/workflows", 422, R"({"name": "a",
+    "steps": [{"name": "s", "workflow": {"name": "b"}}]})");
+  EXPECT_EQ(unknown["errors"].as_array()[0].at("field"), "/steps/0/workflow/name");
+  callJson("POST", "/api/v2/workflows", 201,
+           R"({"name": "c", "steps": [{"name": "s", "task": {"type": "t"}}]})");
+  callJson("POST", "/api/v2/workflows", 201,
+           R"({"name": "b", "steps": [{"name": "s", "workflow": {"name": "c"}}]})");
+  callJson("POST", "/api/v2/workflows", 201,
+           R"({"name": "a", "steps": [{"name": "s", "workflow": {"name": "b"}}]})");
+  // c calling a would close a -> b -> c -> a.
+  json::object cycle = callJson("POST", "/api/v2/workflows", 422, R"({"name": "c",
+    "steps": [{"name": "s", "task": {"type": "t"}}, {"name": "back", "workflow": {"name": "a"}}]})");
+  EXPECT_EQ(cycle["errors"].as_array()[0].at("field"), "/steps/1/workflow/name");
+  EXPECT_NE(std::string(cycle["errors"].as_array()[0].at("message").as_string()).find("c -> a -> b -> c"),
+            std::string::npos)
+      << cycle;
+  EXPECT_EQ(callJson("GET", "/api/v2/workflows/c", 200)["version"], 1);  // nothing stored
+  json::object version = callJson("POST", "/api/v2/workflows", 422, R"({"name": "d",
+    "steps": [{"name": "s", "workflow": {"name": "c", "version": 5}}]})");
+  EXPECT_EQ(version["errors"].as_array()[0].at("field"), "/steps/0/workflow/version");
+}
+
 }  // namespace
 }  // namespace hive::workflow_engine

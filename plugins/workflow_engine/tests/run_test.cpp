@@ -237,5 +237,152 @@ TEST(WorkflowRun, ARunSurvivesItsJsonForm) {
   EXPECT_EQ(idempotencyKey(*copy, "b"), "workflow:w1:b");
 }
 
+// ---- map steps ----
+
+constexpr const char* kMap = R"({"name": "fan", "params": {"files": {"type": "array"}},
+ "steps": [
+   {"name": "each", "map": {"over": "params.files", "parallelism": 2},
+    "task": {"type": "lint", "payload": {"file": "${item}", "at": "${index}"}}},
+   {"name": "after", "depends_on": ["each"], "task": {"type": "sum", "payload": "${steps.each.result}"}}]})";
+
+std::vector<std::size_t> items(const Progress& progress) {
+  std::vector<std::size_t> out;
+  for (const ReadyItem& ready : progress.readyItems) out.push_back(ready.item);
+  return out;
+}
+
+TEST(WorkflowRun, AMapRunsOneTaskPerItemWithinItsParallelismAndGathersTheResultsInOrder) {
+  Driver driver(kMap, json::object{{"files", json::array{"a.c", "b.c", "c.c"}}});
+  auto progress = driver.step();
+  EXPECT_TRUE(progress.ready.empty());
+  EXPECT_EQ(items(progress), (std::vector<std::size_t>{0, 1}));  // parallelism 2
+  EXPECT_EQ(driver.status("each"), StepStatus::kRunning);
+  json::object scope = scopeOf(driver.run);
+  EXPECT_EQ(json::parse(itemTaskBody(driver.run, driver.definition, 0, 1, "b.c", scope, {})),
+            json::parse(R"({"type": "lint", "title": "workflow fan run w1 step each item 1",
+                            "payload": {"file": "b.c", "at": 1}})"));
+  // Asked again before the submissions were answered: the same two, no third.
+  EXPECT_EQ(items(driver.step()), (std::vector<std::size_t>{0, 1}));
+  Learnt both;
+  both.submitted = {{unitKey("each", 0), "t0"}, {unitKey("each", 1), "t1"}};
+  progress = driver.step(both);
+  EXPECT_TRUE(progress.touched);
+  EXPECT_TRUE(items(progress).empty());  // two running: the window is full
+  // Item 1 finishes first: item 2 may start; the step still runs.
+  progress = driver.finished("t1", "succeeded", "B");
+  EXPECT_EQ(items(progress), (std::vector<std::size_t>{2}));
+  driver.submitted(unitKey("each", 2), "t2");
+  driver.finished("t2", "succeeded", "C");
+  EXPECT_EQ(driver.status("each"), StepStatus::kRunning);
+  driver.finished("t1", "succeeded", "late");  // heard twice: nothing changes
+  progress = driver.finished("t0", "succeeded", "A");
+  EXPECT_EQ(driver.status("each"), StepStatus::kSucceeded);
+  EXPECT_EQ(driver.run.step("each")->result, json::parse(R"(["A", "B", "C"])"));
+  EXPECT_EQ(names(driver.run, progress.ready), (std::vector<std::string>{"after"}));
+  EXPECT_EQ(json::parse(taskBody(driver.run, driver.definition, 1, {})).at("payload"),
+            json::parse(R"(["A", "B", "C"])"));
+  // The items survive the run's JSON round trip (what the store keeps).
+  auto reloaded = Run::fromJson(json::serialize(driver.run.toJson()));
+  ASSERT_TRUE(reloaded.ok());
+  ASSERT_EQ(reloaded->step("each")->items.size(), 3u);
+  EXPECT_EQ(reloaded->step("each")->items[2].taskId, "t2");
+  EXPECT_EQ(reloaded->step("each")->items[0].result, "A");
+}
+
+TEST(WorkflowRun, AFailedItemStopsNewItemsAndFailsTheMapOnceTheRunningOnesEnd) {
+  Driver driver(kMap, json::object{{"files", json::array{"a", "b", "c", "d"}}});
+  driver.step();
+  Learnt both;
+  both.submitted = {{unitKey("each", 0), "t0"}, {unitKey("each", 1), "t1"}};
+  driver.step(both);
+  auto progress = driver.finished("t0", "failed");
+  EXPECT_TRUE(items(progress).empty());                    // nothing new after a failure
+  EXPECT_EQ(driver.status("each"), StepStatus::kRunning);  // item 1 still runs
+  EXPECT_EQ(driver.run.step("each")->items[3].status, StepStatus::kSkipped);
+  driver.finished("t1", "succeeded", "B");
+  EXPECT_EQ(driver.status("each"), StepStatus::kFailed);
+  EXPECT_EQ(driver.run.step("each")->error, "item 0 failed: its task failed: boom");
+  EXPECT_EQ(driver.run.step("each")->result, json::parse(R"([null, "B", null, null])"));
+  EXPECT_EQ(driver.status("after"), StepStatus::kSkipped);
+  EXPECT_EQ(driver.run.status, RunStatus::kFailed);
+}
+
+TEST(WorkflowRun, WithOnItemFailureContinueEveryItemRunsAndAFailedOneGivesNull) {
+  std::string text = kMap;
+  text.replace(text.find("\"parallelism\": 2"), 16, "\"parallelism\": 5, \"on_item_failure\": \"continue\"");
+  Driver driver(text, json::object{{"files", json::array{"a", "b"}}});
+  EXPECT_EQ(items(driver.step()), (std::vector<std::size_t>{0, 1}));
+  Learnt learnt;
+  learnt.submitted = {{unitKey("each", 0), "t0"}};
+  learnt.refused = {{unitKey("each", 1), "bad payload"}};
+  driver.step(learnt);
+  EXPECT_EQ(driver.run.step("each")->items[1].error, "its task was refused: bad payload");
+  driver.finished("t0", "succeeded", "A");
+  EXPECT_EQ(driver.status("each"), StepStatus::kSucceeded);
+  EXPECT_EQ(driver.run.step("each")->result, json::parse(R"(["A", null])"));
+}
+
+TEST(WorkflowRun, AMapOverAnEmptyListSucceedsAtOnceAndOverANonListFails) {
+  Driver empty(kMap, json::object{{"files", json::array{}}});
+  auto progress = empty.step();
+  EXPECT_EQ(empty.status("each"), StepStatus::kSucceeded);
+  EXPECT_EQ(empty.run.step("each")->result, json::array{});
+  EXPECT_EQ(names(empty.run, progress.ready), (std::vector<std::string>{"after"}));
+
+  std::string text = kMap;
+  text.replace(text.find("\"type\": \"array\""), 15, "\"type\": \"any\"");
+  Driver scalar(text, json::object{{"files", "a.c"}});
+  scalar.step();
+  EXPECT_EQ(scalar.status("each"), StepStatus::kFailed);
+  EXPECT_EQ(scalar.run.step("each")->error, "map over 'params.files' is \"a.c\", not a list");
+
+  Driver large(kMap, json::object{{"files", json::array{1, 2, 3}}});
+  Limits limits;
+  limits.maxMapItems = 2;
+  advance(large.run, large.definition, {}, 2000, limits);
+  EXPECT_EQ(large.status("each"), StepStatus::kFailed);
+  EXPECT_NE(large.run.step("each")->error.find("more than max_map_items (2)"), std::string::npos);
+}
+
+TEST(WorkflowRun, CancelCancelsTheRunningItemsOfAMap) {
+  Driver driver(kMap, json::object{{"files", json::array{"a", "b", "c"}}});
+  driver.step();
+  driver.submitted(unitKey("each", 0), "t0");
+  std::vector<Change> changes;
+  EXPECT_EQ(cancel(driver.run, 5000, changes), (std::vector<std::string>{"t0"}));
+  for (const ItemState& item : driver.run.step("each")->items) EXPECT_EQ(item.status, StepStatus::kCancelled);
+}
+
+// ---- sub-workflows ----
+
+TEST(WorkflowRun, ASubWorkflowStepTakesItsRunsOutputsAsItsResult) {
+  Driver driver(R"({"name": "outer", "params": {"n": {"type": "integer", "default": 4}},
+   "steps": [{"name": "inner", "workflow": {"name": "child", "version": 2, "params": {"x": "${params.n}"}}},
+             {"name": "use", "depends_on": ["inner"], "task": {"type": "t", "payload": "${steps.inner.result.y}"}}]})",
+                json::object{{"n", 4}});
+  auto progress = driver.step();
+  EXPECT_EQ(names(driver.run, progress.ready), (std::vector<std::string>{"inner"}));
+  EXPECT_EQ(json::value(childParams(driver.run, driver.definition, 0, {})), json::parse(R"({"x": 4})"));
+  driver.submitted("inner", "w-child");
+  EXPECT_EQ(driver.run.step("inner")->childRunId, "w-child");
+  EXPECT_TRUE(driver.run.step("inner")->taskId.empty());
+  progress = driver.finished("w-child", "succeeded", json::parse(R"({"y": 9})"));
+  EXPECT_EQ(names(driver.run, progress.ready), (std::vector<std::string>{"use"}));
+  EXPECT_EQ(json::parse(taskBody(driver.run, driver.definition, 1, {})).at("payload"), 9);
+  std::vector<std::string> children;
+  std::vector<Change> changes;
+  Driver other(R"({"name": "outer", "steps": [{"name": "inner", "workflow": {"name": "child"}}]})");
+  other.step();
+  other.submitted("inner", "w-2");
+  cancel(other.run, 5000, changes, &children);
+  EXPECT_EQ(children, (std::vector<std::string>{"w-2"}));
+  Driver failing(R"({"name": "outer", "steps": [{"name": "inner", "workflow": {"name": "child"}}]})");
+  failing.step();
+  failing.submitted("inner", "w-3");
+  failing.finished("w-3", "cancelled");
+  EXPECT_EQ(failing.run.step("inner")->error, "its workflow run w-3 was cancelled");
+  EXPECT_EQ(failing.run.status, RunStatus::kFailed);
+}
+
 }  // namespace
 }  // namespace hive::workflow_engine
