@@ -1,0 +1,83 @@
+#include "routes.hpp"
+
+#include "hive/services/auth.hpp"
+
+namespace hive::dashboard {
+namespace {
+
+constexpr const char* kSessionOpenApi =
+    R"json({"summary":"What the caller may do: its principal and which of the dashboard's permissions hive.auth/1 grants it (all of them, auth false, when no auth provider runs). 401 without valid credentials","tags":["dashboard"],)json"
+    R"json("responses":{"200":{"description":"OK","content":{"application/json":{"schema":{"$ref":"#/components/schemas/DashboardSession"}}}},)json"
+    R"json("401":{"description":"No or bad credentials","content":{"application/problem+json":{"schema":{"$ref":"#/components/schemas/Problem"}}}}}})json";
+
+}  // namespace
+
+DashboardRoutes::DashboardRoutes(PluginContext& context, const Settings& settings,
+                                 std::span<const Asset> assets)
+    : context_(context), files_(assets) {
+  // The app's files carry no data, and the sign-in page must load before a
+  // key is known: they are public like /livez. Everything the app shows
+  // comes from /api/v2 under the caller's own permissions.
+  auto index = [this](http::Request request, http::Responder respond) {
+    respond(files_.answer("index.html", request));
+  };
+  if (settings.serveRoot)
+    table_.add({.id = "root", .method = "GET", .path = "/", .permission = "", .openapi = ""}, index);
+  table_.add({.id = "index", .method = "GET", .path = "/dashboard/", .permission = "", .openapi = ""}, index);
+  table_.add({.id = "redirect", .method = "GET", .path = "/dashboard", .permission = "", .openapi = ""},
+             [](http::Request, http::Responder respond) {
+               http::Response moved;
+               moved.status = 308;
+               moved.contentType = "text/plain; charset=utf-8";
+               moved.headers.push_back({"location", "/dashboard/"});
+               respond(std::move(moved));
+             });
+  table_.add({.id = "file", .method = "GET", .path = "/dashboard/{file}", .permission = "", .openapi = ""},
+             [this](http::Request request, http::Responder respond) {
+               respond(files_.answer(request.param("file"), request));
+             });
+  table_.add(
+      {.id = "asset", .method = "GET", .path = "/dashboard/assets/{file}", .permission = "", .openapi = ""},
+      [this](http::Request request, http::Responder respond) {
+        respond(files_.answer("assets/" + request.param("file"), request));
+      });
+  table_.add({.id = "session",
+              .method = "GET",
+              .path = "/api/v2/dashboard/session",
+              .permission = "",
+              .openapi = kSessionOpenApi},
+             [this](http::Request request, http::Responder respond) { respond(session(request)); });
+}
+
+std::string DashboardRoutes::openapiSchemas() {
+  return R"json({"DashboardSession":{"type":"object","properties":{"auth":{"type":"boolean"},"principal":{"type":"string"},"permissions":{"type":"array","items":{"type":"string"}}},"required":["auth","principal","permissions"]}})json";
+}
+
+http::Response DashboardRoutes::session(const http::Request& request) const {
+  auto authenticator = context_.services().get<auth::Authenticator>();
+  std::string principal;
+  std::string permissions;
+  bool known = false;
+  for (std::string_view permission : kPermissions) {
+    bool allowed = true;
+    if (authenticator.ok()) {
+      auth::Decision decision = (*authenticator)->authorize(request, permission);
+      allowed = decision.allowed;
+      if (decision.allowed || decision.code == StatusCode::kPermissionDenied) known = true;
+      if (principal.empty()) principal = decision.principal;
+    }
+    if (allowed) (permissions += permissions.empty() ? "" : ",") += http::jsonQuote(permission);
+  }
+  if (authenticator.ok() && !known) {
+    auto refused = http::problem(401, "Unauthorized", "sign in with an API key");
+    refused.headers.push_back({"www-authenticate", "Bearer"});
+    return refused;
+  }
+  http::Response response;
+  response.headers.push_back({"cache-control", "no-store"});
+  response.body = std::string("{\"auth\":") + (authenticator.ok() ? "true" : "false") +
+                  ",\"principal\":" + http::jsonQuote(principal) + ",\"permissions\":[" + permissions + "]}";
+  return response;
+}
+
+}  // namespace hive::dashboard

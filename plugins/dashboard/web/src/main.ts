@@ -1,0 +1,10 @@
+import './global.css';
+import './app.js';
+
+// The shell works offline once seen; only over https or on localhost, where
+// browsers allow service workers.
+if ('serviceWorker' in navigator && location.pathname.startsWith('/dashboard/')) {
+  navigator.serviceWorker.register('/dashboard/sw.js', { scope: '/dashboard/' }).catch((error) => {
+    console.warn('service worker not registered:', (error as Error).message);
+  });
+}
