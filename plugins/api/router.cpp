@@ -83,6 +83,12 @@ std::optional<std::vector<Segment>> parseTemplate(std::string_view path) {
     std::size_t end = path.find('/', start);
     if (end == std::string_view::npos) end = path.size();
     std::string_view text = path.substr(start, end - start);
+    // A trailing slash is a segment of its own ("/app/" matches "/app/", not
+    // "/app"), for a directory-like page such as the dashboard's.
+    if (text.empty() && end == path.size()) {
+      segments.push_back(Segment{});
+      break;
+    }
     if (text.empty()) return std::nullopt;
     Segment segment;
     if (text.front() == '{') {
@@ -172,6 +178,26 @@ std::vector<std::string> Table::add(const std::shared_ptr<const RouteOwner>& own
     return moreSpecific(a.segments, b.segments);
   });
   return problems;
+}
+
+bool sameOrigin(std::string_view origin, std::string_view host) {
+  for (std::string_view scheme : {"http://", "https://"})
+    if (origin.starts_with(scheme)) return !host.empty() && origin.substr(scheme.size()) == host;
+  return false;
+}
+
+std::optional<std::string> bearerSubprotocol(std::string_view offered) {
+  constexpr std::string_view kPrefix = "hive.bearer.";
+  while (!offered.empty()) {
+    std::size_t comma = offered.find(',');
+    std::string_view item = offered.substr(0, comma);
+    offered = comma == std::string_view::npos ? std::string_view() : offered.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.size() > kPrefix.size() && item.starts_with(kPrefix))
+      return std::string(item.substr(kPrefix.size()));
+  }
+  return std::nullopt;
 }
 
 Table::Match Table::match(std::string_view method, const std::vector<std::string>& segments) const {

@@ -96,6 +96,16 @@ std::optional<std::vector<std::string>> splitPath(std::string_view path);
 // Decodes application/x-www-form-urlencoded query text; nullopt when malformed.
 std::optional<std::vector<std::pair<std::string, std::string>>> parseQuery(std::string_view query);
 
+// Whether a browser's `origin` ("http://host:port") names the server it
+// connects to (`host`, the Host header): a page the server itself served (the
+// dashboard), which needs no entry in cors.allow_origins for its WebSocket.
+bool sameOrigin(std::string_view origin, std::string_view host);
+
+// The API key or token a browser offers as the subprotocol "hive.bearer.<token>"
+// in Sec-WebSocket-Protocol (a browser cannot set Authorization on a
+// WebSocket); nullopt when none is offered. Never echoed back.
+std::optional<std::string> bearerSubprotocol(std::string_view offered);
+
 // The current table; readers take a snapshot, the writer swaps a new one in.
 class TableHolder {
  public:

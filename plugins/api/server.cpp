@@ -375,7 +375,9 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     Upgrade upgrade;
     std::optional<http::Response> refusal;
     const std::string* origin = request.header("origin");
-    if (origin != nullptr && !token_->dispatcher.originAllowed(*origin))
+    const std::string* host = request.header("host");
+    if (origin != nullptr && !token_->dispatcher.originAllowed(*origin) &&
+        !(host != nullptr && sameOrigin(*origin, *host)))
       refusal = http::problem(403, "Forbidden", "origin not allowed");
     std::string permission;
     std::string wantedProtocol;
@@ -404,6 +406,10 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
         refusal = http::problem(400, "Bad Request", "subprotocol " + wantedProtocol + " required");
       upgrade.subprotocol = wantedProtocol;
     }
+    if (!refusal && request.header("authorization") == nullptr)
+      if (const std::string* offered = request.header("sec-websocket-protocol"))
+        if (auto token = bearerSubprotocol(*offered))
+          request.headers.push_back({"authorization", "Bearer " + *token});
     if (!refusal) refusal = token_->dispatcher.authorize(request, permission);
     if (refusal) {
       closeAfter_ = true;

@@ -113,5 +113,46 @@ TEST(ApiRouter, MatchesLiteralsFirstAndListsAllowedMethods) {
   EXPECT_TRUE(table.match("GET", {"u"}).allowed.empty());
 }
 
+TEST(ApiRouter, ATrailingSlashIsASegmentOfItsOwn) {
+  Table table;
+  auto owner = std::make_shared<RouteOwner>();
+  owner->name = "p";
+  EXPECT_TRUE(
+      table
+          .add(owner,
+               {{.id = "dir", .method = "GET", .path = "/app/", .permission = "", .openapi = ""},
+                {.id = "bare", .method = "GET", .path = "/app", .permission = "", .openapi = ""},
+                {.id = "file", .method = "GET", .path = "/app/{file}", .permission = "", .openapi = ""}},
+               {}, "")
+          .empty());
+  EXPECT_FALSE(parseTemplate("/app//"));
+  auto dir = table.match("GET", *splitPath("/app/"));
+  ASSERT_NE(dir.entry, nullptr);
+  EXPECT_EQ(dir.entry->route.id, "dir");
+  auto bare = table.match("GET", *splitPath("/app"));
+  ASSERT_NE(bare.entry, nullptr);
+  EXPECT_EQ(bare.entry->route.id, "bare");
+  auto file = table.match("GET", *splitPath("/app/x.js"));
+  ASSERT_NE(file.entry, nullptr);
+  EXPECT_EQ(file.entry->route.id, "file");
+}
+
+TEST(ApiRouter, SameOriginComparesSchemeLessOriginWithHost) {
+  EXPECT_TRUE(sameOrigin("http://127.0.0.1:8080", "127.0.0.1:8080"));
+  EXPECT_TRUE(sameOrigin("https://hive.example.com", "hive.example.com"));
+  EXPECT_FALSE(sameOrigin("http://evil.example:8080", "127.0.0.1:8080"));
+  EXPECT_FALSE(sameOrigin("http://127.0.0.1:8081", "127.0.0.1:8080"));
+  EXPECT_FALSE(sameOrigin("null", "null"));
+  EXPECT_FALSE(sameOrigin("http://", ""));
+}
+
+TEST(ApiRouter, ABrowserOffersItsKeyAsABearerSubprotocol) {
+  EXPECT_EQ(bearerSubprotocol("hive.v1, hive.bearer.hive_3f_8e1d"), "hive_3f_8e1d");
+  EXPECT_EQ(bearerSubprotocol("hive.bearer.a.b-c,hive.v1"), "a.b-c");
+  EXPECT_FALSE(bearerSubprotocol("hive.v1"));
+  EXPECT_FALSE(bearerSubprotocol("hive.bearer."));
+  EXPECT_FALSE(bearerSubprotocol(""));
+}
+
 }  // namespace
 }  // namespace hive::api
