@@ -13,6 +13,8 @@
 #include <spdlog/logger.h>
 #include <spdlog/sinks/base_sink.h>
 
+#include "hive/services/http.hpp"
+
 namespace hive::host {
 
 std::string_view logLevelName(hive::LogLevel level) noexcept {
@@ -78,70 +80,6 @@ void appendTextEscaped(std::string& out, std::string_view text) {
   }
 }
 
-// Length of the valid UTF-8 sequence starting at text[i], or 0 if it is not one
-// (overlong forms, surrogates and code points above U+10FFFF are invalid).
-std::size_t utf8SequenceLength(std::string_view text, std::size_t i) {
-  auto at = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  unsigned char lead = at(i);
-  std::size_t length = 0;
-  unsigned char low = 0x80, high = 0xbf;
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    length = 3;
-    if (lead == 0xe0) low = 0xa0;
-    if (lead == 0xed) high = 0x9f;
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4;
-    if (lead == 0xf0) low = 0x90;
-    if (lead == 0xf4) high = 0x8f;
-  } else {
-    return 0;
-  }
-  if (i + length > text.size()) return 0;
-  if (at(i + 1) < low || at(i + 1) > high) return 0;
-  for (std::size_t k = 2; k < length; ++k) {
-    if (at(i + k) < 0x80 || at(i + k) > 0xbf) return 0;
-  }
-  return length;
-}
-
-// A JSON string body (RFC 8259). Invalid UTF-8 becomes U+FFFD so that a log shipper
-// never rejects the whole line because of one bad byte.
-void appendJsonEscaped(std::string& out, std::string_view text) {
-  for (std::size_t i = 0; i < text.size();) {
-    char c = text[i];
-    auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x80) {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-          if (byte < 0x20) {
-            appendHexEscape(out, "\\u00", byte);
-          } else {
-            out += c;
-          }
-      }
-      ++i;
-      continue;
-    }
-    std::size_t length = utf8SequenceLength(text, i);
-    if (length == 0) {
-      out += "\\ufffd";
-      ++i;
-    } else {
-      out.append(text.substr(i, length));
-      i += length;
-    }
-  }
-}
-
 // Writes everything or gives up silently: there is nowhere left to report a failing log.
 void writeAll(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -172,11 +110,11 @@ class FdSink final : public spdlog::sinks::base_sink<std::mutex> {
       appendTimestamp(message.time);
       line_ += "\",\"level\":\"";
       line_ += level;
-      line_ += "\",\"component\":\"";
-      appendJsonEscaped(line_, component);
-      line_ += "\",\"msg\":\"";
-      appendJsonEscaped(line_, payload);
-      line_ += "\"}\n";
+      line_ += "\",\"component\":";
+      line_ += http::jsonQuote(component);
+      line_ += ",\"msg\":";
+      line_ += http::jsonQuote(payload);
+      line_ += "}\n";
     } else {
       appendTimestamp(message.time);
       line_ += ' ';

@@ -153,10 +153,17 @@ inline std::string jsonQuote(std::string_view text) {
       out += static_cast<char>(c);
       ++i;
     } else if (c < 0x20) {
+      // The two-character escapes where JSON has them (RFC 8259 section 7): logs stay readable.
       static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
+      static constexpr char kShort[] = "btnvfr";  // \b \t \n (\v has none) \f \r
+      if (c >= '\b' && c <= '\r' && c != '\v') {
+        out += '\\';
+        out += kShort[c - '\b'];
+      } else {
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
+      }
       ++i;
     } else if (c < 0x80) {
       out += static_cast<char>(c);
