@@ -263,6 +263,32 @@ bool Dispatcher::hasAuthenticator() const {
   return !context_.services().lookup(auth::Authenticator::kServiceId).empty();
 }
 
+namespace {
+
+// A provider's rate-limit refusal (429). hive.auth/1's Decision has no
+// headers yet: its reason is the detail on the first line, then "name: value"
+// lines, of which Retry-After and RateLimit-* are sent (security_manager's
+// rate limits, docs/security.md).
+http::Response rateLimited(std::string_view reason) {
+  std::size_t end = reason.find('\n');
+  auto refused =
+      http::problem(429, "Too Many Requests", end == std::string_view::npos ? reason : reason.substr(0, end));
+  while (end != std::string_view::npos) {
+    std::size_t start = end + 1;
+    end = reason.find('\n', start);
+    std::string_view line =
+        reason.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    std::size_t colon = line.find(": ");
+    if (colon == std::string_view::npos) continue;
+    std::string_view name = line.substr(0, colon);
+    if (name == "retry-after" || name.starts_with("ratelimit-"))
+      refused.headers.push_back({std::string(name), std::string(line.substr(colon + 2))});
+  }
+  return refused;
+}
+
+}  // namespace
+
 std::optional<http::Response> Dispatcher::authorize(http::Request& request, const std::string& permission) {
   ServiceHandle<auth::Authenticator> handle;
   {
@@ -282,6 +308,7 @@ std::optional<http::Response> Dispatcher::authorize(http::Request& request, cons
   if (decision.allowed || permission.empty()) return std::nullopt;
   if (decision.code == StatusCode::kPermissionDenied)
     return http::problem(403, "Forbidden", decision.reason.empty() ? "permission denied" : decision.reason);
+  if (decision.code == StatusCode::kResourceExhausted) return rateLimited(decision.reason);
   auto refused = http::problem(401, "Unauthorized",
                                decision.reason.empty() ? "authentication required" : decision.reason);
   refused.headers.push_back({"www-authenticate", "Bearer"});

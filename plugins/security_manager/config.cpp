@@ -97,6 +97,7 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
       settings.auditFlushInterval > std::chrono::minutes(1))
     reader.reject("audit_flush_interval", "must be between 10ms and 1m");
   settings.jwt = readJwtSettings(reader.child("jwt"), diagnostics);
+  settings.rateLimits = readRateLimits(reader.child("rate_limits"), diagnostics);
   std::string pepperFile = reader.get<std::string>("pepper_file", "");
   if (!pepperFile.empty()) readPepper(reader.child("pepper_file"), pepperFile, settings, diagnostics);
   reader.finish();

@@ -10,6 +10,7 @@
 
 #include "hive/config.hpp"
 #include "jwt.hpp"
+#include "rate_limiter.hpp"
 #include "roles.hpp"
 
 namespace hive::security_manager {
@@ -30,6 +31,8 @@ struct Settings {
   std::chrono::milliseconds auditFlushInterval{200};
   // JWT bearer tokens (jwt.hpp); no issuers: only API keys are accepted.
   JwtSettings jwt;
+  // Per-principal request limits (rate_limiter.hpp).
+  RateLimitSettings rateLimits;
 };
 
 Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics);

@@ -30,6 +30,21 @@ auth::Decision refuse(StatusCode code, std::string reason, std::string principal
   return decision;
 }
 
+// hive.auth/1's Decision has no headers yet (SDK ABI 2.3): a
+// kResourceExhausted refusal carries the problem detail on its first line and
+// the headers of the 429 as "name: value" lines after it, which the api sends
+// (plugins/api/dispatcher.cpp).
+auth::Decision rateLimited(const Limited& limited, std::string principal) {
+  std::string retry = std::to_string(limited.retryAfterSeconds);
+  auto burst = static_cast<std::int64_t>(limited.limit);
+  return refuse(StatusCode::kResourceExhausted,
+                "rate limit '" + limited.bucket + "' exceeded (" + std::to_string(burst) +
+                    " at most at once); retry in " + retry + " s\nretry-after: " + retry +
+                    "\nratelimit-limit: " + std::to_string(burst) +
+                    "\nratelimit-remaining: 0\nratelimit-reset: " + retry,
+                std::move(principal));
+}
+
 }  // namespace
 
 std::int64_t systemNowMs() {
@@ -87,9 +102,27 @@ std::shared_ptr<const KeyAuthenticator::Table> KeyAuthenticator::table() const {
 }
 
 auth::Decision KeyAuthenticator::authorize(const http::Request& request, std::string_view permission) {
-  auth::Decision decision = decide(request, permission);
+  // Public routes are neither limited nor audited: /livez probes would drown both.
+  bool limited = limiter_ && !permission.empty();
+  std::string_view address = addressOf(request.remoteAddress);
+  // An address out of failed attempts is refused before any hashing.
+  if (limited)
+    if (auto refused = limiter_->addressBlocked(address, now_())) return rateLimited(*refused, {});
+  std::string role;
+  auth::Decision decision = decide(request, permission, role);
+  if (limited && decision.allowed) {
+    if (auto refused = limiter_->take(decision.principal, role, permission, now_()))
+      return rateLimited(*refused, decision.principal);
+  } else if (limited && decision.code == StatusCode::kUnauthenticated) {
+    limiter_->failedFrom(address, now_());
+  }
+  audited(request, permission, decision);
+  return decision;
+}
+
+void KeyAuthenticator::audited(const http::Request& request, std::string_view permission,
+                               const auth::Decision& decision) {
   bool reads = request.method == "GET" || request.method == "HEAD" || request.method == "OPTIONS";
-  // Public routes are not audited: /livez probes would drown the log.
   if (audit_ && !permission.empty() && (!decision.allowed || !reads)) {
     AuditEntry entry;
     entry.atMs = now_();
@@ -103,17 +136,17 @@ auth::Decision KeyAuthenticator::authorize(const http::Request& request, std::st
     entry.requestId = request.requestId;
     audit_->record(std::move(entry));
   }
-  return decision;
 }
 
-auth::Decision KeyAuthenticator::decide(const http::Request& request, std::string_view permission) const {
+auth::Decision KeyAuthenticator::decide(const http::Request& request, std::string_view permission,
+                                        std::string& role) const {
   std::string credential = presentedCredential(request);
   if (credential.empty())
     return refuse(StatusCode::kUnauthenticated,
                   "credentials required: send Authorization: Bearer <key> or X-API-Key: <key>");
   auto key = parseKey(credential);
   if (!key && jwt_.enabled() && credential.rfind("hive_", 0) != 0)
-    return authorizeToken(credential, permission);
+    return authorizeToken(credential, permission, role);
   if (!key) return refuse(StatusCode::kUnauthenticated, "not an API key (hive_<id>_<secret>)");
   auto table = this->table();
   auto found = table->find(key->id);
@@ -126,6 +159,7 @@ auth::Decision KeyAuthenticator::decide(const http::Request& request, std::strin
   if (record.expiresAtMs != 0 && now_() >= record.expiresAtMs)
     return refuse(StatusCode::kUnauthenticated, "API key expired");
   std::string principal = principalOf(record);
+  role = record.role;
   if (!permission.empty() && !roles_->allows(record.role, permission))
     return refuse(StatusCode::kPermissionDenied,
                   "role '" + record.role + "' does not grant '" + std::string(permission) + "'", principal);
@@ -135,10 +169,12 @@ auth::Decision KeyAuthenticator::decide(const http::Request& request, std::strin
   return decision;
 }
 
-auth::Decision KeyAuthenticator::authorizeToken(std::string_view token, std::string_view permission) const {
+auth::Decision KeyAuthenticator::authorizeToken(std::string_view token, std::string_view permission,
+                                                std::string& role) const {
   auto identity = jwt_.verify(token, now_() / 1000);
   if (!identity.ok()) return refuse(StatusCode::kUnauthenticated, identity.status().message());
   std::string principal = (identity->role == "agent" ? "agent:" : "jwt:") + identity->subject;
+  role = identity->role;
   if (identity->role.empty() || !roles_->known(identity->role))
     return refuse(StatusCode::kPermissionDenied, "the token's role is missing or unknown", principal);
   if (!permission.empty() && !roles_->allows(identity->role, permission))

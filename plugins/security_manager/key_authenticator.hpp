@@ -21,6 +21,7 @@
 #include "hive/services/auth.hpp"
 #include "jwt.hpp"
 #include "key_store.hpp"
+#include "rate_limiter.hpp"
 #include "roles.hpp"
 
 namespace hive::security_manager {
@@ -48,6 +49,9 @@ class KeyAuthenticator final : public auth::Authenticator {
   // Records state-changing and refused requests from now on. Call before the
   // authenticator is provided.
   void setAudit(std::shared_ptr<AuditLog> audit) { audit_ = std::move(audit); }
+  // Limits requests from now on (rate_limiter.hpp). Call before the
+  // authenticator is provided.
+  void setRateLimiter(std::shared_ptr<RateLimiter> limiter) { limiter_ = std::move(limiter); }
 
   // hive::auth::Authenticator
   auth::Decision authorize(const http::Request& request, std::string_view permission) override;
@@ -55,14 +59,18 @@ class KeyAuthenticator final : public auth::Authenticator {
  private:
   using Table = std::unordered_map<std::string, KeyRecord>;
   std::shared_ptr<const Table> table() const;
-  auth::Decision decide(const http::Request& request, std::string_view permission) const;
-  auth::Decision authorizeToken(std::string_view token, std::string_view permission) const;
+  // Records state-changing and refused requests in the audit log.
+  void audited(const http::Request& request, std::string_view permission, const auth::Decision& decision);
+  // `role` is set to the caller's role once the credential is verified.
+  auth::Decision decide(const http::Request& request, std::string_view permission, std::string& role) const;
+  auth::Decision authorizeToken(std::string_view token, std::string_view permission, std::string& role) const;
 
   std::shared_ptr<const Roles> roles_;
   std::string pepper_;
   Clock now_;
   JwtVerifier jwt_;
   std::shared_ptr<AuditLog> audit_;
+  std::shared_ptr<RateLimiter> limiter_;
   mutable std::mutex mutex_;  // guards the pointer only; a Table is never changed once published
   std::shared_ptr<const Table> table_;
 };

@@ -39,6 +39,11 @@ class SecurityManagerPlugin final : public Plugin {
     HIVE_TRY(audit_->open(), "opening the audit log");
     authenticator_ = std::make_shared<KeyAuthenticator>(roles, settings_.pepper, systemNowMs, settings_.jwt);
     authenticator_->setAudit(audit_);
+    authenticator_->setRateLimiter(std::make_shared<RateLimiter>(
+        settings_.rateLimits,
+        context_.metrics().counter("security_rate_limited_total",
+                                   "Requests refused with 429 by a rate limit (per principal, or an address "
+                                   "out of failed authentications)")));
     service_ = std::make_shared<KeyService>(context_, settings_, roles, authenticator_,
                                             KeyStore(std::move(store)), audit_);
     HIVE_TRY(service_->load(), "reading the API keys");

@@ -22,6 +22,7 @@
 #include "hive/testing/routes.hpp"
 #include "jwt.hpp"
 #include "key_authenticator.hpp"
+#include "rate_limiter.hpp"
 #include "roles.hpp"
 
 namespace hive::security_manager {
@@ -245,6 +246,207 @@ TEST(SecurityKeyAuthenticator, AnswersEachCaseWithItsCode) {
   authenticator.upsert(revoked);
   EXPECT_EQ(authenticator.authorize(withHeader("x-api-key", viewer.key), "tasks:read").code,
             StatusCode::kUnauthenticated);
+}
+
+// ---- rate limits ----
+
+RateLimitSettings limits(LimitTable defaults) {
+  RateLimitSettings settings;
+  settings.defaults = std::move(defaults);
+  return settings;
+}
+
+class CountingCounter final : public Counter {
+ public:
+  void increment(double amount) override { value_ += amount; }
+  double value() const override { return value_; }
+
+ private:
+  double value_ = 0;
+};
+
+TEST(SecurityRateLimiter, ABurstThenOneTokenPerIntervalPerPrincipalAndClass) {
+  CountingCounter limited;
+  RateLimiter limiter(limits({{"read", RateLimit{2, 3}}, {"write", RateLimit{1, 1}}}), limited);
+  std::int64_t now = 5'000;
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(limiter.take("key:a", "viewer", "tasks:read", now)) << i;
+  auto refused = limiter.take("key:a", "viewer", "tasks:read", now);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->bucket, "read");
+  EXPECT_EQ(refused->limit, 3);
+  EXPECT_EQ(refused->retryAfterSeconds, 1);
+  EXPECT_FALSE(limiter.take("key:b", "viewer", "tasks:read", now)) << "another principal has its own bucket";
+  EXPECT_FALSE(limiter.take("key:a", "viewer", "tasks:write", now)) << "writes have their own bucket";
+  EXPECT_TRUE(limiter.take("key:a", "viewer", "agents:write", now)) << "every non-read action is a write";
+  EXPECT_TRUE(limiter.take("key:a", "viewer", "tasks:read", now + 499));
+  EXPECT_FALSE(limiter.take("key:a", "viewer", "tasks:read", now + 500)) << "2 per second: one every 500 ms";
+  EXPECT_TRUE(limiter.take("key:a", "viewer", "tasks:read", now + 500));
+  EXPECT_EQ(limited.value(), 4);
+  // A clock stepping back refills nothing and drains nothing.
+  EXPECT_TRUE(limiter.take("key:a", "viewer", "tasks:read", now - 10'000));
+}
+
+TEST(SecurityRateLimiter, PermissionQuotasRoleAndPrincipalOverridesAndOff) {
+  CountingCounter limited;
+  RateLimitSettings settings = limits({{"read", RateLimit{100, 100}},
+                                       {"write", RateLimit{100, 100}},
+                                       {"tasks:write", RateLimit{3.0 / 3600, 3}}});
+  settings.roles["agent"]["write"] = RateLimit{1000, 1000};
+  settings.roles["agent"]["tasks:write"] = LimitSetting{};  // off
+  settings.principals["key:ci"]["tasks:write"] = RateLimit{10.0 / 3600, 10};
+  RateLimiter limiter(settings, limited);
+  std::int64_t now = 0;
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(limiter.take("key:u", "submitter", "tasks:write", now));
+  auto quota = limiter.take("key:u", "submitter", "tasks:write", now);
+  ASSERT_TRUE(quota);
+  EXPECT_EQ(quota->bucket, "tasks:write");
+  EXPECT_EQ(quota->retryAfterSeconds, 1200) << "3 an hour: the next in 20 minutes";
+  EXPECT_FALSE(limiter.take("key:u", "submitter", "workflows:write", now)) << "the write class has room left";
+  EXPECT_FALSE(limiter.take("key:u", "submitter", "tasks:read", now));
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(limiter.take("key:ci", "submitter", "tasks:write", now)) << i;
+  EXPECT_TRUE(limiter.take("key:ci", "submitter", "tasks:write", now)) << "the principal's own quota";
+  for (int i = 0; i < 500; ++i) ASSERT_FALSE(limiter.take("agent:a", "agent", "tasks:write", now)) << i;
+}
+
+TEST(SecurityRateLimiter, ARefusalByOneBucketTakesNothingFromTheOther) {
+  CountingCounter limited;
+  RateLimiter limiter(limits({{"write", RateLimit{1, 2}}, {"tasks:write", RateLimit{1, 1}}}), limited);
+  EXPECT_FALSE(limiter.take("p", "r", "tasks:write", 0));
+  EXPECT_TRUE(limiter.take("p", "r", "tasks:write", 0));  // tasks:write empty, write has 1 left
+  EXPECT_FALSE(limiter.take("p", "r", "agents:write", 0)) << "the refusal did not draw from write";
+  EXPECT_TRUE(limiter.take("p", "r", "agents:write", 0));
+}
+
+TEST(SecurityRateLimiter, IdleBucketsAreForgottenAtMaxTrackedAndBeyondItNothingIsRefused) {
+  CountingCounter limited;
+  RateLimitSettings settings = limits({{"read", RateLimit{1, 1}}});
+  settings.maxTracked = 100;
+  RateLimiter limiter(settings, limited);
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(limiter.take("p" + std::to_string(i), "r", "x:read", 0));
+  EXPECT_EQ(limiter.tracked(), 100u);
+  EXPECT_FALSE(limiter.take("late", "r", "x:read", 0)) << "all busy: the newcomer is not tracked";
+  EXPECT_FALSE(limiter.take("late", "r", "x:read", 0));
+  EXPECT_FALSE(limiter.take("later", "r", "x:read", 2000));
+  EXPECT_EQ(limiter.tracked(), 1u) << "after refilling, every old bucket was idle";
+}
+
+TEST(SecurityRateLimitConfig, RatesBurstsOverridesAndErrorsAtTheirLine) {
+  Diagnostics none;
+  RateLimitSettings defaults = readRateLimits(ConfigNode::null(), none);
+  EXPECT_TRUE(defaults.enabled);
+  EXPECT_EQ(defaults.defaults.at("read")->perSecond, 100);
+  EXPECT_EQ(defaults.defaults.at("read")->burst, 200);
+  EXPECT_EQ(defaults.defaults.at("write")->perSecond, 50);
+  EXPECT_EQ(defaults.failedAuth->burst, 100);
+
+  auto limit = [](std::string rate, std::string burst, int line) {
+    auto node = ConfigNode::map({"hive.yaml", line, 7});
+    node.set("rate", ConfigNode::scalar(std::move(rate), {"hive.yaml", line, 13}));
+    if (!burst.empty()) node.set("burst", ConfigNode::scalar(std::move(burst), {"hive.yaml", line, 30}));
+    return node;
+  };
+  auto section = ConfigNode::map();
+  section.set("read", limit("600/m", "20", 3));
+  section.set("write", ConfigNode::scalar("off"));
+  auto permissions = ConfigNode::map();
+  permissions.set("tasks:write", limit("1000/h", "", 5));
+  section.set("permissions", std::move(permissions));
+  auto agent = ConfigNode::map();
+  agent.set("read", limit("2.5", "5", 7));
+  auto roles = ConfigNode::map();
+  roles.set("agent", std::move(agent));
+  section.set("roles", std::move(roles));
+  Diagnostics fine;
+  RateLimitSettings read = readRateLimits(section, fine);
+  ASSERT_FALSE(fine.hasErrors()) << (fine.items().empty() ? "" : fine.items().front().toString());
+  EXPECT_EQ(read.defaults.at("read")->perSecond, 10);
+  EXPECT_EQ(read.defaults.at("read")->burst, 20);
+  EXPECT_FALSE(read.defaults.at("write").has_value());
+  EXPECT_DOUBLE_EQ(read.defaults.at("tasks:write")->perSecond, 1000.0 / 3600);
+  EXPECT_EQ(read.defaults.at("tasks:write")->burst, 1) << "burst defaults to a second's worth, at least 1";
+  EXPECT_EQ(read.roles.at("agent").at("read")->perSecond, 2.5);
+
+  for (auto [rate, burst] : {std::pair<std::string, std::string>{"fast", "1"},
+                             {"0/s", "1"},
+                             {"5/d", "1"},
+                             {"-1", "1"},
+                             {"5/s", "0"}}) {
+    auto bad = ConfigNode::map();
+    bad.set("read", limit(rate, burst, 9));
+    Diagnostics refused;
+    readRateLimits(bad, refused);
+    ASSERT_TRUE(refused.hasErrors()) << rate << " " << burst;
+    EXPECT_NE(refused.items().front().toString().find("hive.yaml:9:"), std::string::npos)
+        << refused.items().front().toString();
+  }
+  auto unknown = ConfigNode::map();
+  unknown.set("reads", limit("1/s", "1", 11), {"hive.yaml", 11, 3});
+  auto misnamed = ConfigNode::map();
+  misnamed.set("tasks", limit("1/s", "1", 12), {"hive.yaml", 12, 5});
+  auto roleTable = ConfigNode::map();
+  roleTable.set("viewer", std::move(misnamed));
+  auto badRoles = ConfigNode::map();
+  badRoles.set("roles", std::move(roleTable));
+  for (auto* bad : {&unknown, &badRoles}) {
+    Diagnostics refused;
+    readRateLimits(*bad, refused);
+    ASSERT_TRUE(refused.hasErrors());
+  }
+}
+
+TEST(SecurityKeyAuthenticator, RateLimitedCallersGet429DetailsAndAnAddressOutOfFailuresIsRefusedFirst) {
+  ASSERT_TRUE(cryptoReady());
+  std::int64_t now = 1'000'000;
+  KeyAuthenticator authenticator(std::make_shared<const Roles>(), "", [&] { return now; });
+  CountingCounter limited;
+  RateLimitSettings settings = limits({{"read", RateLimit{1, 2}}});
+  settings.failedAuth = RateLimit{0.1, 3};
+  authenticator.setRateLimiter(std::make_shared<RateLimiter>(settings, limited));
+  Issued viewer = issue("viewer");
+  authenticator.replaceAll({viewer.record});
+  auto from = [&](std::string address, std::string key) {
+    http::Request request = withHeader("x-api-key", std::move(key));
+    request.remoteAddress = std::move(address);
+    return request;
+  };
+  EXPECT_TRUE(authenticator.authorize(from("10.0.0.1:1000", viewer.key), "tasks:read").allowed);
+  EXPECT_TRUE(authenticator.authorize(from("10.0.0.1:1001", viewer.key), "tasks:read").allowed);
+  auto refused = authenticator.authorize(from("10.0.0.2:1000", viewer.key), "tasks:read");
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.code, StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.principal, "key:" + viewer.record.id);
+  EXPECT_EQ(refused.reason.substr(0, refused.reason.find('\n')),
+            "rate limit 'read' exceeded (2 at most at once); retry in 1 s");
+  EXPECT_NE(refused.reason.find("\nretry-after: 1\n"), std::string::npos) << refused.reason;
+  EXPECT_NE(refused.reason.find("\nratelimit-limit: 2\n"), std::string::npos);
+  EXPECT_NE(refused.reason.find("\nratelimit-remaining: 0\n"), std::string::npos);
+  EXPECT_TRUE(authenticator.authorize(from("10.0.0.1:1000", viewer.key), "").allowed)
+      << "public: not limited";
+  now += 1000;
+  EXPECT_TRUE(authenticator.authorize(from("10.0.0.1:1000", viewer.key), "tasks:read").allowed);
+
+  std::string wrong = viewer.key;
+  wrong.back() = wrong.back() == '0' ? '1' : '0';
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(authenticator.authorize(from("[2001:db8::7]:5000", wrong), "tasks:read").code,
+              StatusCode::kUnauthenticated);
+  auto blocked = authenticator.authorize(from("[2001:db8::7]:5001", viewer.key), "tasks:write");
+  EXPECT_EQ(blocked.code, StatusCode::kResourceExhausted) << "even a good key, from that address";
+  EXPECT_NE(blocked.reason.find("'failed_auth'"), std::string::npos);
+  EXPECT_NE(blocked.reason.find("retry-after: 10"), std::string::npos) << blocked.reason;
+  EXPECT_EQ(authenticator.authorize(from("10.0.0.3:1", viewer.key), "tasks:write").code,
+            StatusCode::kPermissionDenied)
+      << "another address is not blocked";
+  now += 10'000;
+  EXPECT_EQ(authenticator.authorize(from("[2001:db8::7]:5001", viewer.key), "tasks:write").code,
+            StatusCode::kPermissionDenied);
+}
+
+TEST(SecurityRateLimiter, AddressesWithoutThePort) {
+  EXPECT_EQ(addressOf("10.1.2.3:8080"), "10.1.2.3");
+  EXPECT_EQ(addressOf("[::1]:8080"), "::1");
+  EXPECT_EQ(addressOf("local"), "local");
+  EXPECT_EQ(addressOf("::1"), "::1");
 }
 
 // ---- JWT ----

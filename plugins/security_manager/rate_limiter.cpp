@@ -1,0 +1,220 @@
+#include "rate_limiter.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "roles.hpp"
+
+namespace hive::security_manager {
+namespace {
+
+constexpr const char* kFailedAuth = "failed_auth";
+
+// "100/s", "600/m", "1000/h", or a number (per second) -> per second.
+std::optional<double> parseRate(const std::string& text) {
+  std::size_t slash = text.find('/');
+  double amount = 0;
+  auto [end, error] =
+      std::from_chars(text.data(), text.data() + (slash == std::string::npos ? text.size() : slash), amount);
+  if (error != std::errc() || end != text.data() + (slash == std::string::npos ? text.size() : slash) ||
+      !(amount > 0) || !std::isfinite(amount))
+    return std::nullopt;
+  if (slash == std::string::npos) return amount;
+  std::string unit = text.substr(slash + 1);
+  double seconds = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : 0;
+  if (seconds == 0) return std::nullopt;
+  return amount / seconds;
+}
+
+// `{rate: 100/s, burst: 200}` or `off`.
+std::optional<LimitSetting> readLimit(const ConfigNode& node, std::string_view name,
+                                      Diagnostics& diagnostics) {
+  if (node.isScalar() && node.text() == "off") return LimitSetting{};
+  if (!node.isMap()) {
+    diagnostics.error(node.location(),
+                      "'" + std::string(name) + "': expected {rate: N/s|N/m|N/h, burst: N} or off");
+    return std::nullopt;
+  }
+  ConfigReader reader(node, diagnostics);
+  std::size_t errors = diagnostics.errorCount();
+  std::string rateText = reader.require<std::string>("rate");
+  auto rate = parseRate(rateText);
+  if (!rate && diagnostics.errorCount() == errors)
+    reader.reject("rate", "expected N/s, N/m or N/h with N > 0 (or a number per second), got " + rateText);
+  double burst = reader.getInRange<double>("burst", rate ? std::max(1.0, std::ceil(*rate)) : 1.0, 1, 1e9);
+  reader.finish();
+  if (!rate || diagnostics.errorCount() != errors) return std::nullopt;
+  return LimitSetting{RateLimit{*rate, burst}};
+}
+
+bool knownBucketName(std::string_view name) {
+  return name == "read" || name == "write" || validPermissionPattern(name);
+}
+
+void readTable(const ConfigNode& node, LimitTable& table, Diagnostics& diagnostics) {
+  if (!node.isMap()) {
+    diagnostics.error(node.location(), "expected a map of read, write or a permission to a limit");
+    return;
+  }
+  for (const auto& entry : node.entries()) {
+    if (!knownBucketName(entry.key) || entry.key.find('*') != std::string::npos) {
+      diagnostics.error(entry.keyLocation,
+                        "'" + entry.key + "': expected read, write or a permission (resource:action)");
+      continue;
+    }
+    if (auto limit = readLimit(entry.value, entry.key, diagnostics)) table[entry.key] = *limit;
+  }
+}
+
+void readOverrides(const ConfigNode& node, std::string_view what,
+                   std::map<std::string, LimitTable, std::less<>>& out, Diagnostics& diagnostics) {
+  if (node.isNull()) return;
+  if (!node.isMap()) {
+    diagnostics.error(node.location(), "'" + std::string(what) + "': expected a map");
+    return;
+  }
+  for (const auto& entry : node.entries()) readTable(entry.value, out[entry.key], diagnostics);
+}
+
+}  // namespace
+
+RateLimitSettings readRateLimits(const ConfigNode& node, Diagnostics& diagnostics) {
+  RateLimitSettings settings;
+  if (node.isNull()) return settings;
+  ConfigReader reader(node, diagnostics);
+  settings.enabled = reader.get<bool>("enabled", settings.enabled);
+  for (const char* name : {"read", "write"})
+    if (reader.has(name))
+      if (auto limit = readLimit(reader.child(name), name, diagnostics)) settings.defaults[name] = *limit;
+  if (reader.has(kFailedAuth))
+    if (auto limit = readLimit(reader.child(kFailedAuth), kFailedAuth, diagnostics))
+      settings.failedAuth = *limit;
+  const ConfigNode& permissions = reader.child("permissions");
+  if (!permissions.isNull()) {
+    LimitTable table;
+    readTable(permissions, table, diagnostics);
+    for (auto& [name, limit] : table) {
+      if (name == "read" || name == "write")
+        diagnostics.error(permissions.location(), "'permissions': '" + name + "' is not a permission");
+      else
+        settings.defaults[name] = limit;
+    }
+  }
+  readOverrides(reader.child("roles"), "roles", settings.roles, diagnostics);
+  readOverrides(reader.child("principals"), "principals", settings.principals, diagnostics);
+  settings.maxTracked = static_cast<std::size_t>(reader.getInRange<std::int64_t>(
+      "max_tracked", static_cast<std::int64_t>(settings.maxTracked), 100, 10'000'000));
+  reader.finish();
+  return settings;
+}
+
+std::string_view routeClass(std::string_view permission) {
+  std::size_t colon = permission.find(':');
+  return colon != std::string_view::npos && permission.substr(colon + 1) == "read" ? "read" : "write";
+}
+
+std::string_view addressOf(std::string_view remote) {
+  if (!remote.empty() && remote.front() == '[') {
+    std::size_t close = remote.find(']');
+    return close == std::string_view::npos ? remote : remote.substr(1, close - 1);
+  }
+  std::size_t colon = remote.rfind(':');
+  return colon == std::string_view::npos || remote.find(':') != colon ? remote : remote.substr(0, colon);
+}
+
+RateLimiter::RateLimiter(RateLimitSettings settings, Counter& limited)
+    : settings_(std::move(settings)), limited_(limited) {}
+
+LimitSetting RateLimiter::limitFor(std::string_view principal, std::string_view role,
+                                   std::string_view name) const {
+  for (const auto* overrides : {&settings_.principals, &settings_.roles}) {
+    auto who = overrides->find(overrides == &settings_.principals ? principal : role);
+    if (who == overrides->end()) continue;
+    auto found = who->second.find(name);
+    if (found != who->second.end()) return found->second;
+  }
+  auto found = settings_.defaults.find(name);
+  return found == settings_.defaults.end() ? LimitSetting{} : found->second;
+}
+
+RateLimiter::Bucket* RateLimiter::bucket(const std::string& key, const RateLimit& limit, std::int64_t nowMs) {
+  auto found = buckets_.find(key);
+  if (found == buckets_.end()) {
+    if (buckets_.size() >= settings_.maxTracked) {
+      // Full buckets are idle ones: forgetting them changes nothing.
+      std::erase_if(buckets_, [&](const auto& entry) {
+        const Bucket& b = entry.second;
+        double elapsed = static_cast<double>(std::max<std::int64_t>(0, nowMs - b.atMs)) / 1000.0;
+        return b.tokens + elapsed * b.limit.perSecond >= b.limit.burst;
+      });
+      if (buckets_.size() >= settings_.maxTracked) return nullptr;
+    }
+    found = buckets_.emplace(key, Bucket{limit.burst, nowMs, limit}).first;
+  }
+  Bucket& b = found->second;
+  // A clock stepping back refills nothing rather than draining.
+  double elapsed = static_cast<double>(std::max<std::int64_t>(0, nowMs - b.atMs)) / 1000.0;
+  b.tokens = std::min(limit.burst, b.tokens + elapsed * limit.perSecond);
+  b.atMs = std::max(b.atMs, nowMs);
+  b.limit = limit;
+  return &b;
+}
+
+std::optional<Limited> RateLimiter::draw(const std::string& key, std::string_view name,
+                                         const RateLimit& limit, std::int64_t nowMs, bool take) {
+  Bucket* b = bucket(key, limit, nowMs);
+  if (b == nullptr) return std::nullopt;  // beyond max_tracked: not limited rather than refused
+  if (b->tokens >= 1) {
+    if (take) b->tokens -= 1;
+    return std::nullopt;
+  }
+  auto wait = static_cast<std::int64_t>(std::ceil((1 - b->tokens) / limit.perSecond));
+  return Limited{std::string(name), limit.burst, std::max<std::int64_t>(1, wait)};
+}
+
+std::optional<Limited> RateLimiter::take(std::string_view principal, std::string_view role,
+                                         std::string_view permission, std::int64_t nowMs) {
+  if (!settings_.enabled) return std::nullopt;
+  std::string_view kind = routeClass(permission);
+  LimitSetting byClass = limitFor(principal, role, kind);
+  LimitSetting byPermission = limitFor(principal, role, permission);
+  std::string classKey = std::string(principal) + '\n' + std::string(kind);
+  std::string permissionKey = std::string(principal) + '\n' + std::string(permission);
+  std::lock_guard lock(mutex_);
+  // Both buckets are checked before either is drawn from, so a refusal costs nothing.
+  if (byClass)
+    if (auto refused = draw(classKey, kind, *byClass, nowMs, false)) {
+      limited_.increment();
+      return refused;
+    }
+  if (byPermission)
+    if (auto refused = draw(permissionKey, permission, *byPermission, nowMs, false)) {
+      limited_.increment();
+      return refused;
+    }
+  if (byClass) (void)draw(classKey, kind, *byClass, nowMs, true);
+  if (byPermission) (void)draw(permissionKey, permission, *byPermission, nowMs, true);
+  return std::nullopt;
+}
+
+std::optional<Limited> RateLimiter::addressBlocked(std::string_view address, std::int64_t nowMs) {
+  if (!settings_.enabled || !settings_.failedAuth) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  auto refused = draw("address\n" + std::string(address), kFailedAuth, *settings_.failedAuth, nowMs, false);
+  if (refused) limited_.increment();
+  return refused;
+}
+
+void RateLimiter::failedFrom(std::string_view address, std::int64_t nowMs) {
+  if (!settings_.enabled || !settings_.failedAuth) return;
+  std::lock_guard lock(mutex_);
+  (void)draw("address\n" + std::string(address), kFailedAuth, *settings_.failedAuth, nowMs, true);
+}
+
+std::size_t RateLimiter::tracked() const {
+  std::lock_guard lock(mutex_);
+  return buckets_.size();
+}
+
+}  // namespace hive::security_manager

@@ -1,0 +1,96 @@
+// Rate limits per principal: a token bucket per (principal, route class) and,
+// where configured, per (principal, permission) — the hourly quota of
+// `tasks:write`, say — plus one per remote address for failed
+// authentications, so that guessing keys costs time. Checked in
+// KeyAuthenticator::authorize, i.e. for every request to a route that names a
+// permission; public routes are never limited.
+//
+// A bucket holds up to `burst` tokens and gains `rate` per second; a request
+// takes one or is refused with the time until one is there. Buckets live in
+// this process (each node limits on its own) and start full after a restart or
+// config reload.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "hive/config.hpp"
+#include "hive/metrics.hpp"
+
+namespace hive::security_manager {
+
+struct RateLimit {
+  double perSecond = 0;
+  double burst = 0;
+};
+
+// nullopt = not limited ("off").
+using LimitSetting = std::optional<RateLimit>;
+// read, write, or a permission name -> its limit.
+using LimitTable = std::map<std::string, LimitSetting, std::less<>>;
+
+struct RateLimitSettings {
+  bool enabled = true;
+  LimitTable defaults{{"read", RateLimit{100, 200}}, {"write", RateLimit{50, 100}}};
+  LimitSetting failedAuth = RateLimit{10, 100};               // per remote address
+  std::map<std::string, LimitTable, std::less<>> roles;       // role -> overrides
+  std::map<std::string, LimitTable, std::less<>> principals;  // principal -> overrides
+  std::size_t maxTracked = 100000;                            // buckets held at most
+};
+
+// Reads the `rate_limits:` map; errors at their file:line:col.
+RateLimitSettings readRateLimits(const ConfigNode& node, Diagnostics& diagnostics);
+
+// What a refused request is told (RFC 6585 429, Retry-After, RateLimit-*).
+struct Limited {
+  std::string bucket;  // "read", "write", a permission, or "failed_auth"
+  double limit = 0;    // the bucket's burst
+  std::int64_t retryAfterSeconds = 1;
+};
+
+class RateLimiter {
+ public:
+  RateLimiter(RateLimitSettings settings, Counter& limited);
+
+  // Takes one token from each bucket of this request (its class, read or
+  // write by the permission's action, and its permission when one is
+  // configured); nothing when a bucket is empty, and the answer says which.
+  std::optional<Limited> take(std::string_view principal, std::string_view role, std::string_view permission,
+                              std::int64_t nowMs);
+  // Before checking credentials: is this address out of failed attempts?
+  std::optional<Limited> addressBlocked(std::string_view address, std::int64_t nowMs);
+  // After a refused credential: one token less for the address.
+  void failedFrom(std::string_view address, std::int64_t nowMs);
+
+  std::size_t tracked() const;
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    std::int64_t atMs = 0;
+    RateLimit limit;  // as drawn last (a config reload starts a new limiter)
+  };
+  LimitSetting limitFor(std::string_view principal, std::string_view role, std::string_view name) const;
+  // Refills, then takes `take` tokens when there are; nullopt when taken.
+  std::optional<Limited> draw(const std::string& key, std::string_view name, const RateLimit& limit,
+                              std::int64_t nowMs, bool take);
+  Bucket* bucket(const std::string& key, const RateLimit& limit, std::int64_t nowMs);
+
+  RateLimitSettings settings_;
+  Counter& limited_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Bucket> buckets_;  // guarded by mutex_
+};
+
+// "read" for a permission whose action is read, "write" otherwise.
+std::string_view routeClass(std::string_view permission);
+
+// The host part of "ip:port" or "[v6]:port".
+std::string_view addressOf(std::string_view remote);
+
+}  // namespace hive::security_manager

@@ -1,0 +1,9 @@
+# Rate limits in the real hive (tests/e2e/security_limits_e2e.py --help): 429
+# problem+json with Retry-After and RateLimit-* once a principal's read burst is
+# spent, a separate write bucket, a role override, public routes never limited,
+# and an address out of failed authentications refused before its key is checked.
+if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/security_manager/CMakeLists.txt)
+  add_test(NAME e2e_security_limits COMMAND /usr/bin/python3 ${_e2e_tests_dir}/security_limits_e2e.py
+    --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
+  set_tests_properties(e2e_security_limits PROPERTIES LABELS "e2e;security" TIMEOUT 120 RUN_SERIAL TRUE)
+endif()
