@@ -1,0 +1,38 @@
+// The outbound side's HTTP client: one POST per call, blocking, with a deadline
+// for the whole exchange. It never follows a redirect (a 3xx is an answer like
+// any other), and with AddressPolicy::kPublicOnly it refuses to connect to a
+// loopback, private, link-local or otherwise non-public address, checked on the
+// address it connects to (so a name that resolves elsewhere later is caught).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hive/services/http.hpp"
+#include "hive/status.hpp"
+
+namespace hive::integration_engine {
+
+struct Url {
+  std::string host;  // without brackets for IPv6
+  std::string port;
+  std::string target;  // path and query, "/" at least
+};
+
+// http://host[:port]/path only; kInvalidArgument with the reason otherwise
+// (https is not offered yet: say so rather than send in clear).
+Result<Url> parseUrl(std::string_view text);
+
+enum class AddressPolicy { kPublicOnly, kAny };
+
+// Resolves `url`'s host; kPermissionDenied when the policy refuses an address
+// it resolves to, kUnavailable when it does not resolve.
+Status checkDestination(const Url& url, AddressPolicy policy);
+
+// The status code of the answer, or why there was none.
+Result<int> post(const Url& url, AddressPolicy policy, const std::vector<http::Header>& headers,
+                 const std::string& body, std::chrono::milliseconds timeout);
+
+}  // namespace hive::integration_engine

@@ -1,0 +1,93 @@
+#include "integration_plugin.hpp"
+
+#include "plugin_common/clock_ids.hpp"
+#include "routes.hpp"
+
+namespace hive::integration_engine {
+
+IntegrationEnginePlugin::IntegrationEnginePlugin(PluginContext& context)
+    : context_(context), events_(context.services(), [this](bus::Bus& bus) {
+        std::vector<std::unique_ptr<hive::Subscription>> held;
+        for (const char* root : {"tasks*", "workflows*", "alerts*", "batches*"})
+          held.push_back(bus.subscribe(root, [this](const bus::Event& event) {
+            auto outbox = outbox_;
+            if (outbox) background([outbox, event] { outbox->onEvent(event); });
+          }));
+        return held;
+      }) {}
+
+IntegrationEnginePlugin::~IntegrationEnginePlugin() { stop(); }
+
+void IntegrationEnginePlugin::configure(const ConfigNode& section, Diagnostics& diagnostics) {
+  settings_ = readConfig(section, diagnostics);
+}
+
+Status IntegrationEnginePlugin::start() {
+  {
+    std::lock_guard lock(mutex_);
+    refusing_ = false;
+  }
+  auto store = HIVE_TRY(context_.services().handle<store::Store>(), "integration_engine needs hive.store/1");
+  inbound_ = std::make_shared<InboundWebhooks>(context_, store, settings_.inbound,
+                                               [] { return plugin_common::nowMs() / 1000; });
+  HIVE_TRY(inbound_->open(), "declaring the inbound webhook collection");
+  outbox_ = std::make_shared<Outbox>(context_, store, settings_.outbound);
+  HIVE_TRY(outbox_->open(), "reading the webhook subscriptions");
+  outbox_->start();
+  // Without a bus, inbound webhooks still work; nothing is queued for outbound ones.
+  if (Status attached = events_.start(); !attached.ok() && attached.code() != StatusCode::kNotFound)
+    return attached;
+  HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<IntegrationRoutes>(
+      inbound_, outbox_, [this](std::function<void()> job) { return background(std::move(job)); },
+      [this] { return hold(); })));
+  context_.log().info("started: " + std::to_string(settings_.inbound.size()) + " inbound webhooks, " +
+                      std::to_string(outbox_->subscriptions().size()) + " subscriptions");
+  return okStatus();
+}
+
+void IntegrationEnginePlugin::stop() {
+  events_.stop();
+  waitIdle();
+  if (outbox_) outbox_->stop();
+}
+
+void IntegrationEnginePlugin::beginDrain() {
+  std::lock_guard lock(mutex_);
+  refusing_ = true;
+}
+
+bool IntegrationEnginePlugin::drained() const {
+  std::lock_guard lock(mutex_);
+  return jobs_ == 0;
+}
+
+Status IntegrationEnginePlugin::health() { return outbox_ ? okStatus() : unavailable("not started"); }
+
+std::shared_ptr<void> IntegrationEnginePlugin::hold() {
+  std::lock_guard lock(mutex_);
+  if (refusing_) return nullptr;
+  ++jobs_;
+  return std::shared_ptr<void>(static_cast<void*>(this), [this](void*) {
+    std::lock_guard lock(mutex_);
+    if (--jobs_ == 0) idle_.notify_all();
+  });
+}
+
+bool IntegrationEnginePlugin::background(std::function<void()> job) {
+  std::shared_ptr<void> token = hold();
+  if (!token) return false;
+  context_.blocking().post([token = std::move(token), job = std::move(job)]() mutable {
+    job();
+    job = nullptr;  // its captures go before the token releases the drain
+    token.reset();
+  });
+  return true;
+}
+
+void IntegrationEnginePlugin::waitIdle() {
+  std::unique_lock lock(mutex_);
+  refusing_ = true;
+  idle_.wait(lock, [this] { return jobs_ == 0; });
+}
+
+}  // namespace hive::integration_engine
