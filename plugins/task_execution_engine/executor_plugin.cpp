@@ -77,6 +77,7 @@ Status ExecutorPlugin::start() {
                             "' not found; its jobs will fail to start");
     }
     runner_ = std::make_shared<ProcessRunnerService>(settings_, sandbox, context_.log(), context_.metrics());
+    runner_->watchJobs(context_.services());
     HIVE_TRY(context_.services().provide<exec::ProcessRunner>(runner_), "providing hive.executor/1");
     context_.log().info("serving " + std::to_string(settings_.agents.size()) +
                         " process agent(s) with sandbox " + runner_->sandbox());

@@ -293,7 +293,11 @@ exec::Outcome ProcessRunnerService::runInWorkDirectory(const AgentSettings& agen
     return stopping_;
   };
   options.started = [&running](pid_t pid) { running.setPid(pid); };
-  options.checkLimits = [&agent, &work]() -> std::string {
+  jobs::WatchedJob watched{agent.name, job.taskId, 0,
+                           std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count()};
+  options.checkLimits = [&agent, &work, &running, &watched, this]() -> std::string {
     DiskUsage usage = measureDiskUsage(work.path);
     if (usage.tooDeep)
       return "work directory deeper than " + std::to_string(kMaxDepth) +
@@ -301,10 +305,12 @@ exec::Outcome ProcessRunnerService::runInWorkDirectory(const AgentSettings& agen
     if (usage.bytes > agent.limits.diskBytes)
       return "disk quota exceeded: the work directory holds " + std::to_string(usage.bytes) +
              " bytes, the limit (disk_bytes) is " + std::to_string(agent.limits.diskBytes);
-    return {};
+    watched.pid = running.pid();
+    return watch_ ? watch_->check(watched) : std::string();
   };
   PumpResult result = pump(**tree, options);
   tree->reset();
+  if (watch_ && watched.pid > 0) watch_->ended(watched);
 
   outcome.output = result.output.text();
   outcome.errors = result.errors.text();

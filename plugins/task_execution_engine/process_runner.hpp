@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "hive/metrics.hpp"
 #include "hive/services/executor.hpp"
 #include "janitor.hpp"
+#include "job_watch.hpp"
 #include "sandbox.hpp"
 
 namespace hive::task_execution_engine {
@@ -39,6 +41,10 @@ class ProcessRunnerService final : public exec::ProcessRunner {
   std::string sandbox() const override;
   Result<std::shared_ptr<exec::Execution>> run(exec::Job job,
                                                std::function<void(exec::Outcome)> done) override;
+
+  // Asks hive.job_watch/1 about every job from now on (call it before the
+  // first run()). `services` must outlive shutdown().
+  void watchJobs(ServiceRegistry& services) { watch_.emplace(services); }
 
   // New jobs get kUnavailable from now on; running ones go on.
   void refuseNewJobs();
@@ -75,6 +81,7 @@ class ProcessRunnerService final : public exec::ProcessRunner {
   Logger& log_;
   Metrics& metrics_;
   WorkspaceJanitor janitor_;
+  std::optional<JobWatch> watch_;
 
   mutable std::mutex mutex_;
   std::condition_variable idle_;
