@@ -1,0 +1,67 @@
+#include "config.hpp"
+
+#include <cctype>
+
+namespace hive::resource_manager {
+
+namespace {
+
+constexpr std::int64_t kMaxBytes = std::int64_t{1} << 50;  // 1 PiB: beyond any host
+constexpr std::int64_t kMaxCpuSeconds = 365LL * 24 * 3600;
+constexpr std::int64_t kMaxOpenFiles = std::int64_t{1} << 30;
+
+Quota readQuota(const ConfigNode& node, const Quota& base, Diagnostics& diagnostics) {
+  ConfigReader reader(node, diagnostics);
+  Quota quota = base;
+  quota.memoryBytes = static_cast<std::uint64_t>(reader.getInRange<std::int64_t>(
+      "memory_bytes", static_cast<std::int64_t>(base.memoryBytes), 0, kMaxBytes));
+  quota.cpuSeconds = static_cast<std::uint64_t>(reader.getInRange<std::int64_t>(
+      "cpu_seconds", static_cast<std::int64_t>(base.cpuSeconds), 0, kMaxCpuSeconds));
+  quota.openFiles = static_cast<std::uint64_t>(reader.getInRange<std::int64_t>(
+      "open_files", static_cast<std::int64_t>(base.openFiles), 0, kMaxOpenFiles));
+  quota.wallTime = reader.getInRange<std::chrono::milliseconds>(
+      "wall_time", base.wallTime, std::chrono::milliseconds(0), std::chrono::hours(168));
+  reader.finish();
+  return quota;
+}
+
+// task_execution_engine's rule for agent names.
+bool validAgentName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+  return true;
+}
+
+}  // namespace
+
+const Quota& quotaFor(const Settings& settings, const std::string& agent) {
+  auto found = settings.agents.find(agent);
+  return found == settings.agents.end() ? settings.defaults : found->second;
+}
+
+Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
+  ConfigReader reader(section, diagnostics);
+  Settings settings;
+  const ConfigNode& defaults = reader.child("defaults");
+  if (!defaults.isNull()) settings.defaults = readQuota(defaults, settings.defaults, diagnostics);
+  const ConfigNode& agents = reader.child("agents");
+  if (agents.isMap()) {
+    for (const auto& entry : agents.entries()) {
+      if (!validAgentName(entry.key)) {
+        diagnostics.error(entry.keyLocation,
+                          "'agents': '" + entry.key + "' is not a process agent name ([A-Za-z0-9_-]{1,64})");
+        continue;
+      }
+      settings.agents[entry.key] = readQuota(entry.value, settings.defaults, diagnostics);
+    }
+  } else if (!agents.isNull()) {
+    reader.reject("agents", "expected a map of process agent names to quotas");
+  }
+  settings.keepFinished = static_cast<std::size_t>(reader.getInRange<std::int64_t>(
+      "keep_finished", static_cast<std::int64_t>(settings.keepFinished), 0, 100000));
+  reader.finish();
+  return settings;
+}
+
+}  // namespace hive::resource_manager

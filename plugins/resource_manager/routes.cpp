@@ -1,0 +1,127 @@
+#include "routes.hpp"
+
+#include <boost/json.hpp>
+
+#include "host_usage.hpp"
+
+namespace hive::resource_manager {
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kOverviewOpenApi =
+    R"json({"summary":"What the host and the running jobs of process agents use, the recent finished jobs' summaries, and each agent's quota","tags":["observability"],)json"
+    R"json("responses":{"200":{"description":"OK","content":{"application/json":{"schema":{"type":"object","properties":{)json"
+    R"json("host":{"type":"object"},"agents":{"type":"array","items":{"type":"object"}},)json"
+    R"json("jobs":{"type":"array","items":{"$ref":"#/components/schemas/JobUsage"}},"finished":{"type":"array","items":{"$ref":"#/components/schemas/JobUsage"}}},)json"
+    R"json("required":["host","agents","jobs","finished"]}}}},)json"
+    R"json("default":{"description":"Error","content":{"application/problem+json":{"schema":{"$ref":"#/components/schemas/Problem"}}}}}})json";
+
+constexpr const char* kTaskOpenApi =
+    R"json({"summary":"What the process-agent job of one task uses now, or used (a finished job's summary, while it is kept)","tags":["observability"],)json"
+    R"json("parameters":[{"name":"id","in":"path","required":true,"schema":{"type":"string"}}],)json"
+    R"json("responses":{"200":{"description":"OK","content":{"application/json":{"schema":{"$ref":"#/components/schemas/JobUsage"}}}},)json"
+    R"json("404":{"description":"No job of that task is running or kept","content":{"application/problem+json":{"schema":{"$ref":"#/components/schemas/Problem"}}}},)json"
+    R"json("default":{"description":"Error","content":{"application/problem+json":{"schema":{"$ref":"#/components/schemas/Problem"}}}}}})json";
+
+json::object quotaJson(const Quota& q) {
+  json::object out;
+  if (q.memoryBytes != 0) out["memory_bytes"] = q.memoryBytes;
+  if (q.cpuSeconds != 0) out["cpu_seconds"] = q.cpuSeconds;
+  if (q.openFiles != 0) out["open_files"] = q.openFiles;
+  if (q.wallTime.count() != 0) out["wall_time_ms"] = q.wallTime.count();
+  return out;
+}
+
+json::object jobJson(const JobRecord& r) {
+  json::object out{{"agent", r.job.agent},
+                   {"task_id", r.job.taskId},
+                   {"pid", r.job.pid},
+                   {"started_at_ms", r.job.startedAtMs},
+                   {"sampled_at_ms", r.sampledAtMs},
+                   {"processes", r.usage.processes},
+                   {"cpu_seconds", r.usage.cpuSeconds},
+                   {"resident_bytes", r.usage.residentBytes},
+                   {"peak_resident_bytes", r.peakResidentBytes},
+                   {"open_files", r.usage.openFiles},
+                   {"peak_open_files", r.peakOpenFiles},
+                   {"read_bytes", r.usage.readBytes},
+                   {"write_bytes", r.usage.writeBytes},
+                   {"unreadable_processes", r.usage.unreadable},
+                   {"quota", quotaJson(r.quota)}};
+  if (r.endedAtMs != 0) out["ended_at_ms"] = r.endedAtMs;
+  if (!r.stoppedFor.empty()) out["stopped_for"] = r.stoppedFor;
+  return out;
+}
+
+http::Response jsonResponse(const json::value& body) {
+  http::Response response;
+  response.body = json::serialize(body);
+  return response;
+}
+
+}  // namespace
+
+ResourceRoutes::ResourceRoutes(std::shared_ptr<JobTracker> jobs) : jobs_(std::move(jobs)) {
+  table_.add({.id = "resources",
+              .method = "GET",
+              .path = "/api/v2/resources",
+              .permission = "observability:read",
+              .openapi = kOverviewOpenApi},
+             [this](http::Request, http::Responder respond) { respond(overview()); });
+  table_.add({.id = "resources.task",
+              .method = "GET",
+              .path = "/api/v2/resources/tasks/{id}",
+              .permission = "observability:read",
+              .openapi = kTaskOpenApi},
+             [this](http::Request request, http::Responder respond) { respond(task(request.param("id"))); });
+}
+
+std::string ResourceRoutes::openapiSchemas() {
+  return R"json({"JobUsage":{"type":"object","properties":{"agent":{"type":"string"},"task_id":{"type":"string"},"pid":{"type":"integer"},"started_at_ms":{"type":"integer"},"sampled_at_ms":{"type":"integer"},"ended_at_ms":{"type":"integer"},"processes":{"type":"integer"},"cpu_seconds":{"type":"number"},"resident_bytes":{"type":"integer"},"peak_resident_bytes":{"type":"integer"},"open_files":{"type":"integer"},"peak_open_files":{"type":"integer"},"read_bytes":{"type":"integer"},"write_bytes":{"type":"integer"},"unreadable_processes":{"type":"integer"},"quota":{"type":"object"},"stopped_for":{"type":"string"}},"required":["agent","task_id","cpu_seconds","resident_bytes"]}})json";
+}
+
+http::Response ResourceRoutes::overview() const {
+  HostUsage host = readHostUsage();
+  json::object hostJson{{"cpus", host.cpus},
+                        {"load", json::array{host.load[0], host.load[1], host.load[2]}},
+                        {"memory_total_bytes", host.memoryTotalBytes},
+                        {"memory_available_bytes", host.memoryAvailableBytes}};
+  std::vector<JobRecord> running = jobs_->running();
+  json::array jobs;
+  std::map<std::string, json::object> agents;
+  for (const auto& r : running) {
+    jobs.push_back(jobJson(r));
+    json::object& agent = agents[r.job.agent];
+    agent["running"] = (agent.contains("running") ? agent["running"].as_int64() : 0) + 1;
+    agent["cpu_seconds"] =
+        (agent.contains("cpu_seconds") ? agent["cpu_seconds"].as_double() : 0.0) + r.usage.cpuSeconds;
+    agent["resident_bytes"] = (agent.contains("resident_bytes") ? agent["resident_bytes"].as_int64() : 0) +
+                              static_cast<std::int64_t>(r.usage.residentBytes);
+  }
+  const Settings& settings = jobs_->settings();
+  for (const auto& [name, quota] : settings.agents) agents[name];
+  json::array agentList;
+  for (auto& [name, agent] : agents) {
+    agent["name"] = name;
+    if (!agent.contains("running")) agent["running"] = 0;
+    agent["quota"] = quotaJson(quotaFor(settings, name));
+    agentList.push_back(std::move(agent));
+  }
+  json::array finished;
+  for (const auto& r : jobs_->finished()) finished.push_back(jobJson(r));
+  return jsonResponse(json::object{{"host", std::move(hostJson)},
+                                   {"agents", std::move(agentList)},
+                                   {"default_quota", quotaJson(settings.defaults)},
+                                   {"jobs", std::move(jobs)},
+                                   {"finished", std::move(finished)}});
+}
+
+http::Response ResourceRoutes::task(const std::string& taskId) const {
+  auto found = jobs_->find(taskId);
+  if (!found)
+    return http::problem(404, "Not Found", "no process-agent job of task " + taskId + " is running or kept");
+  return jsonResponse(jobJson(*found));
+}
+
+}  // namespace hive::resource_manager

@@ -1,0 +1,33 @@
+// resource_manager's HTTP routes (hive.routes/1): what the host and the
+// process agents' jobs use, and their quotas.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hive/services/http.hpp"
+#include "job_tracker.hpp"
+
+namespace hive::resource_manager {
+
+class ResourceRoutes final : public http::RouteProvider {
+ public:
+  explicit ResourceRoutes(std::shared_ptr<JobTracker> jobs);
+
+  // hive::http::RouteProvider
+  std::vector<http::Route> routes() override { return table_.routes(); }
+  void serve(std::string_view id, http::Request request, http::Responder respond) override {
+    table_.serve(id, std::move(request), std::move(respond));
+  }
+  std::string openapiSchemas() override;
+
+ private:
+  http::Response overview() const;
+  http::Response task(const std::string& taskId) const;
+
+  std::shared_ptr<JobTracker> jobs_;
+  http::RouteTable table_;
+};
+
+}  // namespace hive::resource_manager

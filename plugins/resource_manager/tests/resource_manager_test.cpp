@@ -1,0 +1,290 @@
+// resource_manager: /proc reading on real processes and on a fake /proc, the
+// quota checks, the config, and the real .so through the SDK harness.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "config.hpp"
+#include "hive/services/http.hpp"
+#include "hive/services/job_watch.hpp"
+#include "hive/testing/harness.hpp"
+#include "job_tracker.hpp"
+#include "process_table.hpp"
+
+namespace hive::resource_manager {
+namespace {
+
+using testing::PluginHarness;
+namespace fs = std::filesystem;
+
+class ManualClock final : public plugin_common::Clock {
+ public:
+  std::int64_t nowMs() const override { return now; }
+  std::atomic<std::int64_t> now{1'000'000};
+};
+
+TEST(ProcessTable, ParsesStatWhoseCommandNameHoldsParenthesesAndSpaces) {
+  auto stat = parseStat(
+      "42 (evil) (name ) S 7 42 42 0 -1 4194560 100 0 0 0 250 50 30 20 20 0 1 0 100 "
+      "1000000 512 18446744073709551615");
+  ASSERT_TRUE(stat.has_value());
+  EXPECT_EQ(stat->parent, 7);
+  EXPECT_EQ(stat->userTicks, 250u);
+  EXPECT_EQ(stat->systemTicks, 50u);
+  EXPECT_EQ(stat->childUserTicks, 30u);
+  EXPECT_EQ(stat->childSystemTicks, 20u);
+  EXPECT_EQ(stat->residentPages, 512u);
+  EXPECT_FALSE(parseStat("42 (truncated) S 7").has_value());
+}
+
+// A supervisor (like the executor's) whose child touches `bytes` of memory
+// and opens a few files, then waits to be killed.
+struct RealTree {
+  explicit RealTree(std::size_t bytes) {
+    int ready[2];
+    EXPECT_EQ(pipe(ready), 0);
+    supervisor = fork();
+    if (supervisor == 0) {
+      pid_t child = fork();
+      if (child == 0) {
+        char* memory = static_cast<char*>(malloc(bytes));
+        memset(memory, 1, bytes);
+        for (int i = 0; i < 5; ++i) (void)!dup(0);
+        pid_t self = getpid();
+        (void)!write(ready[1], &self, sizeof self);
+        pause();
+        _exit(0);
+      }
+      int status = 0;
+      waitpid(child, &status, 0);
+      _exit(0);
+    }
+    close(ready[1]);
+    EXPECT_EQ(read(ready[0], &command, sizeof command), static_cast<ssize_t>(sizeof command));
+    close(ready[0]);
+  }
+  ~RealTree() {
+    kill(command, SIGKILL);  // the supervisor then exits by itself
+    int status = 0;
+    waitpid(supervisor, &status, 0);
+  }
+  pid_t supervisor = 0;
+  pid_t command = 0;
+};
+
+TEST(ProcessTable, MeasuresARealTreeUnderItsSupervisor) {
+  RealTree tree(48u << 20);
+  ProcessTable table;
+  auto usage = table.treeUnder(tree.supervisor);
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->processes, 1u);
+  EXPECT_GE(usage->residentBytes, 48u << 20);
+  EXPECT_GE(usage->openFiles, 8u);  // stdin, stdout, stderr, the pipe's ends, 5 dups
+  EXPECT_EQ(table.parentOf(tree.supervisor), getpid());
+  EXPECT_FALSE(table.treeUnder(999'999'999).has_value());
+}
+
+// A fake /proc: each process a stat file the test writes.
+class FakeProc {
+ public:
+  FakeProc() {
+    root_ = fs::temp_directory_path() /
+            ("hive-resources-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
+    fs::create_directories(root_);
+  }
+  ~FakeProc() { fs::remove_all(root_); }
+  // ticks are 1/100 s on Linux (sysconf(_SC_CLK_TCK)); pages are the host's.
+  void process(pid_t pid, pid_t parent, std::uint64_t ticks, std::uint64_t childTicks, std::uint64_t pages) {
+    fs::create_directories(root_ / std::to_string(pid) / "fd");
+    std::ofstream(root_ / std::to_string(pid) / "stat")
+        << pid << " (job) S " << parent << " 1 1 0 -1 0 0 0 0 0 " << ticks << " 0 " << childTicks
+        << " 0 20 0 1 0 100 1000 " << pages << " 0\n";
+  }
+  void openFiles(pid_t pid, int count) {
+    for (int i = 0; i < count; ++i) std::ofstream(root_ / std::to_string(pid) / "fd" / std::to_string(i));
+  }
+  void gone(pid_t pid) { fs::remove_all(root_ / std::to_string(pid)); }
+  std::string root() const { return root_.string(); }
+
+ private:
+  static inline int counter_ = 0;
+  fs::path root_;
+};
+
+class JobTrackerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    settings_.defaults.cpuSeconds = 10;
+    Quota hog;
+    hog.memoryBytes = 100 * pageBytes();
+    hog.openFiles = 3;
+    settings_.agents["hog"] = hog;
+    settings_.keepFinished = 2;
+    proc_.process(10, 1, 0, 0, 1);  // the supervisor
+    tracker_ = std::make_shared<JobTracker>(
+        settings_, harness_->metrics(),
+        std::make_shared<ProcessTable>(proc_.root(), std::chrono::milliseconds(0)), clock_);
+  }
+  static std::uint64_t pageBytes() { return static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)); }
+  double counter(const std::string& name, const MetricLabels& labels) {
+    return harness_->metrics().counter(name, "", labels).value();
+  }
+
+  std::unique_ptr<PluginHarness> harness_ =
+      std::move(PluginHarness::loadLibrary(RESOURCE_MANAGER_PLUGIN)).value();
+  FakeProc proc_;
+  Settings settings_;
+  std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>();
+  std::shared_ptr<JobTracker> tracker_;
+};
+
+TEST_F(JobTrackerTest, AJobOverItsMemoryQuotaIsToldWhyNamingTheQuota) {
+  proc_.process(11, 10, 0, 0, 60);  // the command
+  proc_.process(12, 11, 0, 0, 30);  // its child
+  jobs::WatchedJob job{"hog", "t1", 11, clock_->now};
+  EXPECT_EQ(tracker_->check(job), "") << "90 pages of 100";
+  proc_.process(13, 10, 0, 0, 20);  // an orphan, reparented to the supervisor: still the job's
+  std::string why = tracker_->check(job);
+  EXPECT_NE(why.find("memory quota exceeded"), std::string::npos) << why;
+  EXPECT_NE(why.find(std::to_string(110 * pageBytes()) + " bytes"), std::string::npos) << why;
+  EXPECT_NE(why.find("memory_bytes is " + std::to_string(100 * pageBytes())), std::string::npos) << why;
+  EXPECT_NE(why.find("'hog'"), std::string::npos) << why;
+  EXPECT_EQ(counter("hive_resource_quota_kills_total", {{"agent", "hog"}, {"quota", "memory_bytes"}}), 1);
+  EXPECT_EQ(harness_->metrics().gauge("hive_resource_job_resident_bytes", "", {{"agent", "hog"}}).value(),
+            static_cast<double>(110 * pageBytes()));
+
+  tracker_->ended(job);
+  auto summary = tracker_->find("t1");
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_EQ(summary->peakResidentBytes, 110 * pageBytes());
+  EXPECT_EQ(summary->stoppedFor, why);
+  EXPECT_EQ(summary->usage.processes, 3u);
+  EXPECT_TRUE(tracker_->running().empty());
+  EXPECT_EQ(harness_->metrics().gauge("hive_resource_job_resident_bytes", "", {{"agent", "hog"}}).value(), 0);
+}
+
+TEST_F(JobTrackerTest, CpuCountsReapedChildrenAndNeverGoesBack) {
+  proc_.process(21, 10, 300, 0, 1);                      // 3 s
+  jobs::WatchedJob job{"other", "t2", 21, clock_->now};  // the defaults: cpu_seconds 10
+  EXPECT_EQ(tracker_->check(job), "");
+  proc_.process(10, 1, 0, 500, 1);  // a child used 5 s and was reaped by the supervisor
+  proc_.gone(21);                   // the command exited, not waited for yet
+  EXPECT_EQ(tracker_->check(job), "");
+  EXPECT_DOUBLE_EQ(tracker_->find("t2")->usage.cpuSeconds, 5.0);
+  proc_.process(22, 10, 600, 0, 1);
+  std::string why = tracker_->check(job);
+  EXPECT_NE(why.find("CPU quota exceeded: its processes used 11.0 s"), std::string::npos) << why;
+  EXPECT_NE(why.find("cpu_seconds is 10"), std::string::npos) << why;
+  EXPECT_EQ(counter("hive_resource_job_cpu_seconds_total", {{"agent", "other"}}), 11.0);
+}
+
+TEST_F(JobTrackerTest, OpenFilesAndWallTimeQuotas) {
+  proc_.process(31, 10, 0, 0, 1);
+  proc_.openFiles(31, 4);
+  std::string why = tracker_->check({"hog", "t3", 31, clock_->now});
+  EXPECT_NE(
+      why.find("open files quota exceeded: its processes held 4 file descriptors, the limit open_files is 3"),
+      std::string::npos)
+      << why;
+
+  settings_.defaults.wallTime = std::chrono::seconds(2);
+  JobTracker timed(settings_, harness_->metrics(), std::make_shared<ProcessTable>(proc_.root()), clock_);
+  jobs::WatchedJob job{"other", "t4", 31, clock_->now};
+  EXPECT_EQ(timed.check(job), "");
+  clock_->now += 2500;
+  EXPECT_NE(timed.check(job).find("wall time quota exceeded: it ran 2500 ms, the limit wall_time is 2000 ms"),
+            std::string::npos);
+}
+
+TEST_F(JobTrackerTest, KeepsTheMostRecentFinishedJobsOnly) {
+  for (int n = 1; n <= 3; ++n) {
+    proc_.process(40 + n, 10, 0, 0, 1);
+    jobs::WatchedJob job{"other", "f" + std::to_string(n), 40 + n, clock_->now};
+    (void)tracker_->check(job);
+    tracker_->ended(job);
+  }
+  auto finished = tracker_->finished();
+  ASSERT_EQ(finished.size(), 2u);
+  EXPECT_EQ(finished[0].job.taskId, "f3");
+  EXPECT_EQ(finished[1].job.taskId, "f2");
+  EXPECT_FALSE(tracker_->find("f1").has_value());
+}
+
+TEST(ResourceManagerConfig, AgentQuotasOverrideTheDefaultsKeyByKeyAndBadValuesAreReported) {
+  Diagnostics diagnostics;
+  ConfigNode section = ConfigNode::map();
+  ConfigNode defaults = ConfigNode::map();
+  defaults.set("memory_bytes", ConfigNode::scalar("1048576"));
+  defaults.set("cpu_seconds", ConfigNode::scalar("60"));
+  section.set("defaults", defaults);
+  ConfigNode agents = ConfigNode::map();
+  ConfigNode coder = ConfigNode::map();
+  coder.set("cpu_seconds", ConfigNode::scalar("600"));
+  agents.set("coder", coder);
+  ConfigNode bad = ConfigNode::map();
+  bad.set("memory_bytes", ConfigNode::scalar("-1"));
+  agents.set("bad name", bad);
+  ConfigNode typo = ConfigNode::map();
+  typo.set("memory_byte", ConfigNode::scalar("1"));
+  agents.set("typo", typo);
+  section.set("agents", agents);
+  Settings settings = readSettings(section, diagnostics);
+  EXPECT_EQ(quotaFor(settings, "coder").memoryBytes, 1048576u);
+  EXPECT_EQ(quotaFor(settings, "coder").cpuSeconds, 600u);
+  EXPECT_EQ(quotaFor(settings, "anyone").cpuSeconds, 60u);
+  std::string text = diagnostics.toString();
+  EXPECT_NE(text.find("'bad name' is not a process agent name"), std::string::npos) << text;
+  EXPECT_NE(text.find("unknown key 'memory_byte'"), std::string::npos) << text;
+}
+
+TEST(ResourceManagerPlugin, ProvidesTheWatcherAndServesUsageToObservabilityReaders) {
+  auto loaded = PluginHarness::loadLibrary(RESOURCE_MANAGER_PLUGIN);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  auto harness = std::move(loaded).value();
+  ASSERT_TRUE(harness->start().ok());
+  auto watcher = harness->services().get<jobs::JobWatcher>();
+  ASSERT_TRUE(watcher.ok());
+  RealTree tree(8u << 20);
+  pid_t command = tree.command;
+  EXPECT_EQ((*watcher)->check({"proc0", "t9", command, 0}), "") << "no quota configured";
+
+  auto routes = harness->services().get<http::RouteProvider>();
+  ASSERT_TRUE(routes.ok());
+  for (const auto& route : (*routes)->routes())
+    EXPECT_EQ(route.permission, "observability:read") << route.path;
+  std::optional<http::Response> answer;
+  (*routes)->serve("resources", http::Request{}, [&](http::Response r) { answer = std::move(r); });
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_EQ(answer->status, 200);
+  auto body = boost::json::parse(answer->body).as_object();
+  EXPECT_GT(body["host"].as_object()["memory_total_bytes"].as_int64(), 0);
+  ASSERT_EQ(body["jobs"].as_array().size(), 1u);
+  auto job = body["jobs"].as_array()[0].as_object();
+  EXPECT_EQ(job["task_id"].as_string(), "t9");
+  EXPECT_GE(job["resident_bytes"].as_int64(), 8 << 20);
+
+  http::Request missing;
+  missing.params["id"] = "nope";
+  (*routes)->serve("resources.task", missing, [&](http::Response r) { answer = std::move(r); });
+  EXPECT_EQ(answer->status, 404);
+  (*watcher)->ended({"proc0", "t9", command, 0});
+  http::Request kept;
+  kept.params["id"] = "t9";
+  (*routes)->serve("resources.task", kept, [&](http::Response r) { answer = std::move(r); });
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_NE(answer->body.find("\"ended_at_ms\""), std::string::npos) << answer->body;
+  harness->stop();
+}
+
+}  // namespace
+}  // namespace hive::resource_manager

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""End to end: resource_manager watches process agents' jobs in the real hive.
+
+A hive with task_execution_engine (two process agents) and resource_manager:
+  - a job of agent `sleeper` (3 s) is listed by GET /api/v2/resources while it
+    runs, with its process tree's resident memory, CPU and open files, and
+    its summary is kept once it finished;
+  - a job of agent `hog`, which allocates 200 MiB against a 64 MiB
+    memory_bytes quota, is killed: its task fails with an error naming the
+    quota and the resident bytes seen, GET /api/v2/resources/tasks/{id} shows
+    the peak and why it was stopped, and /metrics counts the kill;
+  - the routes need observability:read (checked in the unit tests) and serve
+    problem+json for an unknown task.
+
+Usage: resources_quota_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins
+"""
+import argparse
+import http.client
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_http import Api, HiveProcess  # noqa: E402
+
+QUOTA = 64 << 20
+
+CONFIG = """hive:
+  plugin_dirs: [{plugins}]
+  data_dir: {data}
+  control_socket: {socket}
+  drain_deadline: 10s
+plugins:
+  api:
+    config:
+      listen: 127.0.0.1:0
+      access_log: false
+  storage_sqlite:
+    config: {{}}
+  communication_engine:
+    config: {{}}
+  task_manager:
+    config:
+      sweep_period: 200ms
+  orchestrator:
+    config:
+      node: node0
+  task_execution_engine:
+    config:
+      agents:
+        - name: sleeper
+          command: ["/bin/sh", "-c", "cat >/dev/null; sleep 3; echo '{{\\"slept\\":true}}'"]
+          capabilities: [slow]
+          workspace: WORK/sleeper
+          timeout: 60s
+        - name: hog
+          command: ["/usr/bin/python3", "-c", "import sys, time; sys.stdin.read(); b = b'x' * (200 << 20); time.sleep(60)"]
+          capabilities: [hog]
+          workspace: WORK/hog
+          timeout: 60s
+  resource_manager:
+    config:
+      agents:
+        hog:
+          memory_bytes: QUOTA
+  monitoring_engine:
+    config: {{}}
+"""
+
+
+def say(*parts):
+    print("resources_quota_e2e:", *parts, flush=True)
+
+
+def wait_for(what, check, limit=30):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("%s: not within %d s" % (what, limit))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hive", required=True)
+    parser.add_argument("--plugins", required=True)
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="hive-resources-")
+    os.chmod(workdir, 0o711)  # process agents' jobs may run as the sandbox uid
+    config = CONFIG.replace("WORK", os.path.join(workdir, "workspace")).replace("QUOTA", str(QUOTA))
+    hive = HiveProcess(args.hive, workdir, os.path.abspath(args.plugins), config, "resources_quota_e2e")
+    failures = []
+    try:
+        hive.start()
+        api = Api(hive.port)
+
+        status, sleeper = api.request("POST", "/api/v2/tasks", {"type": "nap", "capabilities": ["slow"]})
+        assert status == 201, "submit answered %d: %s" % (status, sleeper)
+
+        def sampled():
+            jobs = api.request("GET", "/api/v2/resources")[1].get("jobs", [])
+            return next((j for j in jobs if j["task_id"] == sleeper["id"] and j["processes"] >= 1), None)
+        job = wait_for("the sleeper's job in GET /api/v2/resources", sampled)
+        say("running job sampled:", json.dumps(job))
+        if job["agent"] != "sleeper" or job["resident_bytes"] <= 0 or job["open_files"] <= 0:
+            failures.append("the running job's figures are empty: %s" % job)
+
+        status, hog = api.request("POST", "/api/v2/tasks", {"type": "hog", "capabilities": ["hog"],
+                                                            "max_attempts": 1})
+        assert status == 201, "submit answered %d: %s" % (status, hog)
+        ended = wait_for("the hog's task to end", lambda: (lambda t: t if t["status"] in (
+            "failed", "dead", "succeeded") else None)(api.request("GET", "/api/v2/tasks/" + hog["id"])[1]))
+        say("hog task %s: %s" % (ended["status"], ended["error"]))
+        if ended["status"] == "succeeded" or "memory quota exceeded" not in ended["error"] or \
+                "memory_bytes is %d" % QUOTA not in ended["error"]:
+            failures.append("the hog's task did not fail naming the memory quota: %s %r" %
+                            (ended["status"], ended["error"]))
+
+        status, summary = api.request("GET", "/api/v2/resources/tasks/" + hog["id"])
+        say("hog summary:", json.dumps(summary))
+        if status != 200 or summary.get("peak_resident_bytes", 0) <= QUOTA or \
+                "memory quota exceeded" not in summary.get("stopped_for", "") or "ended_at_ms" not in summary:
+            failures.append("GET /api/v2/resources/tasks/{id} of the hog: %d %s" % (status, summary))
+
+        wait_for("the sleeper to finish", lambda: api.request("GET", "/api/v2/tasks/" + sleeper["id"])[1][
+            "status"] == "succeeded")
+        finished = wait_for("the sleeper's summary", lambda: next(
+            (j for j in api.request("GET", "/api/v2/resources")[1]["finished"] if j["task_id"] == sleeper["id"]),
+            None), limit=10)
+        if finished.get("stopped_for") or finished["peak_resident_bytes"] <= 0:
+            failures.append("the sleeper's summary: %s" % finished)
+
+        status, problem = api.request("GET", "/api/v2/resources/tasks/no-such-task")
+        if status != 404:
+            failures.append("an unknown task answered %d: %s" % (status, problem))
+
+        connection = http.client.HTTPConnection("127.0.0.1", hive.port, timeout=10)
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+        connection.close()
+        kills = 'hive_resource_quota_kills_total{agent="hog",quota="memory_bytes"} 1'
+        if kills not in text:
+            failures.append("/metrics lacks %s" % kills)
+    except AssertionError as error:
+        failures.append(str(error))
+    finally:
+        code = hive.stop()
+        if code != 0:
+            failures.append("hive exited with %s" % code)
+        report = hive.sanitizer_report()
+        if report:
+            failures.append("sanitizer report:\n" + report)
+    for failure in failures:
+        say("FAIL:", failure)
+    if failures:
+        say("kept", workdir)
+        sys.exit(1)
+    shutil.rmtree(workdir, ignore_errors=True)
+    say("ok")
+
+
+if __name__ == "__main__":
+    main()
