@@ -100,26 +100,41 @@ JwtIssuer readIssuer(const ConfigNode& node, Diagnostics& diagnostics) {
     else
       issuer.ed25519Key = *key;
   }
-  if (secretFile.empty() && publicKey.empty())
-    diagnostics.error(node.location(), "an issuer needs hs256_secret_file or ed25519_public_key");
+  std::string jwksFile = reader.get<std::string>("jwks_file", "");
+  bool jwksRsa = false, jwksEd25519 = false;
+  if (!jwksFile.empty()) {
+    auto jwks = JwksFile::open(jwksFile);
+    if (!jwks.ok()) {
+      reader.reject("jwks_file", jwks.status().message());
+    } else {
+      issuer.jwks = std::move(jwks).value();
+      for (const auto& key : *issuer.jwks->keys())
+        (key.type == Jwk::Type::kRsa ? jwksRsa : jwksEd25519) = true;
+    }
+  }
+  if (secretFile.empty() && publicKey.empty() && jwksFile.empty())
+    diagnostics.error(node.location(), "an issuer needs hs256_secret_file, ed25519_public_key or jwks_file");
   const ConfigNode& algorithms = reader.child("algorithms");
   if (algorithms.isSequence()) {
     for (const auto& item : algorithms.items()) {
       std::string name = item.isScalar() ? item.text() : std::string();
-      bool usable = (name == "HS256" && !secretFile.empty()) || (name == "EdDSA" && !publicKey.empty());
+      bool usable = (name == "HS256" && !secretFile.empty()) ||
+                    (name == "EdDSA" && (!publicKey.empty() || !jwksFile.empty())) ||
+                    (name == "RS256" && !jwksFile.empty());
       if (!usable)
-        diagnostics.error(item.location(),
-                          "algorithm '" + name +
-                              "' is not usable: HS256 needs hs256_secret_file, EdDSA "
-                              "ed25519_public_key; nothing else (none, RS*, ES*) is accepted");
+        diagnostics.error(item.location(), "algorithm '" + name +
+                                               "' is not usable: HS256 needs hs256_secret_file, EdDSA "
+                                               "ed25519_public_key or jwks_file, RS256 jwks_file; nothing "
+                                               "else (none, RS384, ES*, PS*) is accepted");
       else
         issuer.algorithms.push_back(name);
     }
   } else if (!algorithms.isNull()) {
-    diagnostics.error(algorithms.location(), "'algorithms': expected a list such as [HS256] or [EdDSA]");
+    diagnostics.error(algorithms.location(), "'algorithms': expected a list such as [HS256] or [RS256]");
   } else {
     if (!secretFile.empty()) issuer.algorithms.emplace_back("HS256");
-    if (!publicKey.empty()) issuer.algorithms.emplace_back("EdDSA");
+    if (!publicKey.empty() || jwksEd25519) issuer.algorithms.emplace_back("EdDSA");
+    if (jwksRsa) issuer.algorithms.emplace_back("RS256");
   }
   reader.finish();
   return issuer;
@@ -187,6 +202,11 @@ Result<JwtIdentity> JwtVerifier::verify(std::string_view token, std::int64_t now
   if (alg == nullptr || !alg->is_string()) return refused("JWT without alg");
   std::string algorithm(alg->get_string());
   if (header->contains("crit")) return refused("JWT with crit header parameters is not supported");
+  std::string kid;
+  if (const json::value* k = header->if_contains("kid")) {
+    if (!k->is_string() || k->get_string().size() > 256) return refused("JWT kid is not a short string");
+    kid = std::string(k->get_string());
+  }
 
   const json::value* iss = claims->if_contains("iss");
   const JwtIssuer* issuer = nullptr;
@@ -208,11 +228,25 @@ Result<JwtIdentity> JwtVerifier::verify(std::string_view token, std::int64_t now
     crypto_auth_hmacsha256_update(&state, message, signedPart.size());
     crypto_auth_hmacsha256_final(&state, mac);
     valid = signature->size() == sizeof mac && sodium_memcmp(mac, signature->data(), sizeof mac) == 0;
-  } else if (algorithm == "EdDSA" && issuer->ed25519Key.size() == crypto_sign_PUBLICKEYBYTES) {
-    valid = signature->size() == crypto_sign_BYTES &&
-            crypto_sign_verify_detached(
-                reinterpret_cast<const unsigned char*>(signature->data()), message, signedPart.size(),
-                reinterpret_cast<const unsigned char*>(issuer->ed25519Key.data())) == 0;
+  } else if (algorithm == "EdDSA" || algorithm == "RS256") {
+    // The JWKS snapshot stays alive while its key is used.
+    std::shared_ptr<const JwkSet> keys;
+    std::string_view ed25519 = issuer->ed25519Key;
+    const Jwk* key = nullptr;
+    if (issuer->jwks && (algorithm == "RS256" || ed25519.empty())) {
+      keys = issuer->jwks->keys();
+      auto selected = selectKey(*keys, kid, algorithm);
+      if (!selected.ok()) return selected.status();
+      key = *selected;
+      ed25519 = key->ed25519;
+    }
+    if (algorithm == "RS256")
+      valid = key != nullptr && key->rsa.verifySha256(signedPart, *signature);
+    else
+      valid = ed25519.size() == crypto_sign_PUBLICKEYBYTES && signature->size() == crypto_sign_BYTES &&
+              crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(signature->data()), message,
+                                          signedPart.size(),
+                                          reinterpret_cast<const unsigned char*>(ed25519.data())) == 0;
   }
   if (!valid) return refused("JWT signature does not verify");
 
@@ -240,6 +274,22 @@ Result<JwtIdentity> JwtVerifier::verify(std::string_view token, std::int64_t now
         role != nullptr && role->is_string())
       identity.role = std::string(role->get_string());
   return identity;
+}
+
+std::vector<JwtVerifier::KeyChange> JwtVerifier::reloadChangedKeys() const {
+  std::vector<KeyChange> changes;
+  for (const auto& issuer : settings_.issuers) {
+    if (!issuer.jwks) continue;
+    auto changed = issuer.jwks->reloadIfChanged();
+    if (!changed) continue;
+    if (changed->ok())
+      changes.push_back({true, "JWKS of " + issuer.issuer + " reloaded from " + issuer.jwks->path() + " (" +
+                                   std::to_string(issuer.jwks->keys()->size()) + " keys)"});
+    else
+      changes.push_back({false, "JWKS of " + issuer.issuer +
+                                    " not reloaded, the previous keys stay in use: " + changed->message()});
+  }
+  return changes;
 }
 
 }  // namespace hive::security_manager

@@ -5,8 +5,9 @@
 // and `aud` are checked, with a bounded clock skew; the token's size is bounded
 // before anything is decoded.
 //
-// Supported: HS256 (libsodium crypto_auth_hmacsha256) and EdDSA with Ed25519
-// (crypto_sign_verify_detached).
+// Supported: HS256 (libsodium crypto_auth_hmacsha256), EdDSA with Ed25519
+// (crypto_sign_verify_detached) and RS256 (OpenSSL), the last two also from a
+// JWKS file whose keys are chosen by the token's `kid` (jwks.hpp).
 #pragma once
 
 #include <chrono>
@@ -18,6 +19,7 @@
 
 #include "hive/config.hpp"
 #include "hive/status.hpp"
+#include "jwks.hpp"
 
 namespace hive::security_manager {
 
@@ -25,7 +27,8 @@ struct JwtIssuer {
   std::string issuer;                   // `iss` must equal it
   std::string audience;                 // `aud` must be it or contain it
   std::string hmacSecret;               // raw bytes, HS256; empty: HS256 not accepted
-  std::string ed25519Key;               // 32 raw bytes, EdDSA; empty: EdDSA not accepted
+  std::string ed25519Key;               // 32 raw bytes, EdDSA; empty: EdDSA only from `jwks`
+  std::shared_ptr<JwksFile> jwks;       // RS256 and EdDSA keys by kid; null: none
   std::vector<std::string> algorithms;  // allow-list, subset of what the keys allow
   std::string role;       // role of a token without `roleClaim`; empty: such a token is refused (403)
   std::string roleClaim;  // claim naming the role; empty: always `role`
@@ -54,6 +57,14 @@ class JwtVerifier {
   // The identity in `token`, or kUnauthenticated with a reason safe to show.
   // `nowSeconds` is Unix time.
   Result<JwtIdentity> verify(std::string_view token, std::int64_t nowSeconds) const;
+  // Reads the issuers' JWKS files again where they changed; one line per
+  // change, for the log, with whether it loaded (a file that does not leaves
+  // its previous keys in use).
+  struct KeyChange {
+    bool loaded = false;
+    std::string line;
+  };
+  std::vector<KeyChange> reloadChangedKeys() const;
 
  private:
   JwtSettings settings_;

@@ -46,6 +46,8 @@ class KeyAuthenticator final : public auth::Authenticator {
   void replaceAll(std::vector<KeyRecord> records);
   void upsert(const KeyRecord& record);
   std::size_t size() const;
+  // JWKS files that changed are read again (jwt.hpp); lines for the log.
+  std::vector<JwtVerifier::KeyChange> reloadChangedJwtKeys() const { return jwt_.reloadChangedKeys(); }
   // Records state-changing and refused requests from now on. Call before the
   // authenticator is provided.
   void setAudit(std::shared_ptr<AuditLog> audit) { audit_ = std::move(audit); }

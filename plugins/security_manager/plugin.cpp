@@ -53,6 +53,8 @@ class SecurityManagerPlugin final : public Plugin {
       if (refreshQueued_.exchange(true)) return;
       service_->background([this] {
         service_->refresh();
+        for (const auto& change : authenticator_->reloadChangedJwtKeys())
+          change.loaded ? context_.log().info(change.line) : context_.log().warn(change.line);
         refreshQueued_ = false;
       });
     });

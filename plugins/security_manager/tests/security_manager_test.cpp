@@ -13,6 +13,10 @@
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 
 #include "api_key.hpp"
 #include "config.hpp"
@@ -20,6 +24,7 @@
 #include "hive/services/store.hpp"
 #include "hive/testing/harness.hpp"
 #include "hive/testing/routes.hpp"
+#include "jwks.hpp"
 #include "jwt.hpp"
 #include "key_authenticator.hpp"
 #include "rate_limiter.hpp"
@@ -646,6 +651,261 @@ TEST(SecurityJwtConfig, IssuersAreReadAndUnsafeOnesRefused) {
   readJwtSettings(issuer({{"issuer", "i"}, {"audience", "hive"}, {"hs256_secret_file", secretPath}}, {}),
                   readable);
   EXPECT_TRUE(readable.hasErrors());
+  std::filesystem::remove_all(dir);
+}
+
+// ---- RS256 and JWKS ----
+
+struct RsaTestKey {
+  std::shared_ptr<EVP_PKEY> key;
+  int bits = 0;
+
+  explicit RsaTestKey(int size) : key(EVP_RSA_gen(size), EVP_PKEY_free), bits(size) {}
+
+  static std::string component(EVP_PKEY* key, const char* name) {
+    BIGNUM* number = nullptr;
+    EVP_PKEY_get_bn_param(key, name, &number);
+    std::string bytes(static_cast<std::size_t>(BN_num_bytes(number)), '\0');
+    BN_bn2bin(number, reinterpret_cast<unsigned char*>(bytes.data()));
+    BN_free(number);
+    return base64UrlEncode(bytes);
+  }
+  std::string jwk(const std::string& kid, const std::string& extra = {}) const {
+    return R"({"kty":"RSA","kid":")" + kid + R"(","n":")" + component(key.get(), OSSL_PKEY_PARAM_RSA_N) +
+           R"(","e":")" + component(key.get(), OSSL_PKEY_PARAM_RSA_E) + "\"" + extra + "}";
+  }
+  Signer signer() const {
+    return {"RS256", [this](std::string_view message) {
+              std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
+                                                                              EVP_MD_CTX_free);
+              EVP_DigestSignInit(context.get(), nullptr, EVP_sha256(), nullptr, key.get());
+              std::size_t length = 0;
+              EVP_DigestSign(context.get(), nullptr, &length,
+                             reinterpret_cast<const unsigned char*>(message.data()), message.size());
+              std::string signature(length, '\0');
+              EVP_DigestSign(context.get(), reinterpret_cast<unsigned char*>(signature.data()), &length,
+                             reinterpret_cast<const unsigned char*>(message.data()), message.size());
+              signature.resize(length);
+              return signature;
+            }};
+  }
+};
+
+class SecurityJwks : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    first_ = new RsaTestKey(2048);
+    second_ = new RsaTestKey(2048);
+    third_ = new RsaTestKey(2048);
+  }
+  static void TearDownTestSuite() {
+    delete first_;
+    delete second_;
+    delete third_;
+  }
+  void SetUp() override {
+    ASSERT_TRUE(cryptoReady());
+    crypto_sign_keypair(edPublic_, edSecret_);
+    dir_ = std::filesystem::temp_directory_path() / ("hive-sm-jwks-" + randomHex(4));
+    std::filesystem::create_directories(dir_);
+    jwksPath_ = (dir_ / "jwks.json").string();
+    writeJwks({first_->jwk("k1"), second_->jwk("k2", R"(,"alg":"RS256","use":"sig")"), edJwk("ed1"),
+               R"({"kty":"EC","kid":"ec1","crv":"P-256","x":"AA","y":"AA"})",
+               R"({"kty":"RSA","kid":"enc","use":"enc","n":"AQAB","e":"AQAB"})"});
+    auto jwks = JwksFile::open(jwksPath_);
+    ASSERT_TRUE(jwks.ok()) << jwks.status().toString();
+    JwtIssuer issuer{.issuer = "https://idp.test", .audience = "hive", .role = "viewer"};
+    issuer.jwks = *jwks;
+    issuer.algorithms = {"RS256", "EdDSA"};
+    authenticator_ = std::make_unique<KeyAuthenticator>(
+        std::make_shared<const Roles>(), "", [] { return kNow * 1000; },
+        JwtSettings{.issuers = {issuer}, .leeway = std::chrono::seconds(30), .maxTokenBytes = 8192});
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  void writeJwks(const std::vector<std::string>& keys) {
+    std::string text = "{\"keys\":[";
+    for (std::size_t i = 0; i < keys.size(); ++i) text += (i ? "," : "") + keys[i];
+    // Written beside and renamed over, as a provider's sync would: a new inode.
+    std::string staging = jwksPath_ + ".new";
+    std::ofstream(staging) << text << "]}";
+    std::filesystem::rename(staging, jwksPath_);
+  }
+  std::string edJwk(const std::string& kid) const {
+    return R"({"kty":"OKP","crv":"Ed25519","kid":")" + kid + R"(","x":")" +
+           base64UrlEncode(std::string_view(reinterpret_cast<const char*>(edPublic_), sizeof edPublic_)) +
+           "\"}";
+  }
+  Signer edSigner() const {
+    return {"EdDSA", [this](std::string_view m) {
+              std::string signature(crypto_sign_BYTES, '\0');
+              crypto_sign_detached(reinterpret_cast<unsigned char*>(signature.data()), nullptr,
+                                   reinterpret_cast<const unsigned char*>(m.data()), m.size(), edSecret_);
+              return signature;
+            }};
+  }
+  static std::string header(const std::string& alg, const std::string& kid) {
+    return R"({"alg":")" + alg + "\"" + (kid.empty() ? "" : R"(,"kid":")" + kid + "\"") + "}";
+  }
+  auth::Decision check(const std::string& bearer) {
+    return authenticator_->authorize(withHeader("authorization", "Bearer " + bearer), "tasks:read");
+  }
+
+  static inline RsaTestKey* first_ = nullptr;
+  static inline RsaTestKey* second_ = nullptr;
+  static inline RsaTestKey* third_ = nullptr;
+  unsigned char edPublic_[crypto_sign_PUBLICKEYBYTES];
+  unsigned char edSecret_[crypto_sign_SECRETKEYBYTES];
+  std::filesystem::path dir_;
+  std::string jwksPath_;
+  std::unique_ptr<KeyAuthenticator> authenticator_;
+};
+
+TEST_F(SecurityJwks, Rs256AndEdDsaTokensVerifyWithTheKeyTheirKidNames) {
+  auto one = check(token(header("RS256", "k1"), claimsFor(kNow + 60), first_->signer()));
+  EXPECT_TRUE(one.allowed) << one.reason;
+  EXPECT_EQ(one.principal, "jwt:alice");
+  auto two = check(token(header("RS256", "k2"), claimsFor(kNow + 60), second_->signer()));
+  EXPECT_TRUE(two.allowed) << two.reason;
+  auto edwards = check(token(header("EdDSA", "ed1"), claimsFor(kNow + 60), edSigner()));
+  EXPECT_TRUE(edwards.allowed) << edwards.reason;
+  auto edwardsWithoutKid = check(token(header("EdDSA", ""), claimsFor(kNow + 60), edSigner()));
+  EXPECT_TRUE(edwardsWithoutKid.allowed) << "the issuer's only Ed25519 key: " << edwardsWithoutKid.reason;
+}
+
+TEST_F(SecurityJwks, WrongKidsAndKeyTypesAndConfusionsAre401WithoutACrash) {
+  struct Case {
+    std::string what, token, reason;
+  };
+  std::string claims = claimsFor(kNow + 60);
+  std::vector<Case> cases = {
+      {"signed by k2, kid k1", token(header("RS256", "k1"), claims, second_->signer()), "signature"},
+      {"unknown kid", token(header("RS256", "k9"), claims, first_->signer()), "names no key"},
+      {"no kid, two RSA keys", token(header("RS256", ""), claims, first_->signer()), "several keys"},
+      {"RS256 naming the Ed25519 key", token(header("RS256", "ed1"), claims, first_->signer()),
+       "not for RS256"},
+      {"EdDSA naming an RSA key", token(header("EdDSA", "k1"), claims, edSigner()), "not for EdDSA"},
+      {"an encryption key", token(header("RS256", "enc"), claims, first_->signer()), "names no key"},
+      {"an EC key", token(header("ES256", "ec1"), claims, first_->signer()), "not allowed"},
+      {"HS256 keyed with the RSA modulus",
+       token(header("HS256", "k1"), claims,
+             {"HS256",
+              [](std::string_view m) {
+                return hs256(
+                    m, *base64UrlDecode(RsaTestKey::component(first_->key.get(), OSSL_PKEY_PARAM_RSA_N)));
+              }}),
+       "not allowed"},
+      {"none", token(header("none", "k1"), claims, {"none", [](std::string_view) { return std::string(); }}),
+       "not allowed"},
+      {"kid not a string", token(R"({"alg":"RS256","kid":7})", claims, first_->signer()), "kid"},
+      {"a flipped signature bit",
+       [&] {
+         std::string signedToken = token(header("RS256", "k1"), claims, first_->signer());
+         auto signature = *base64UrlDecode(signedToken.substr(signedToken.rfind('.') + 1));
+         signature[10] = static_cast<char>(signature[10] ^ 1);
+         return signedToken.substr(0, signedToken.rfind('.') + 1) + base64UrlEncode(signature);
+       }(),
+       "signature"},
+      {"expired", token(header("RS256", "k1"), claimsFor(kNow - 31), first_->signer()), "expired"},
+      {"an empty signature",
+       token(header("RS256", "k1"), claims, {"RS256", [](std::string_view) { return std::string(); }}),
+       "signature"},
+  };
+  for (const auto& c : cases) {
+    auto decision = check(c.token);
+    EXPECT_FALSE(decision.allowed) << c.what;
+    EXPECT_EQ(decision.code, StatusCode::kUnauthenticated) << c.what;
+    EXPECT_NE(decision.reason.find(c.reason), std::string::npos) << c.what << ": " << decision.reason;
+  }
+}
+
+TEST_F(SecurityJwks, AChangedFileIsReadAgainAndABrokenOneKeepsThePreviousKeys) {
+  std::string byThird = token(header("RS256", "k3"), claimsFor(kNow + 60), third_->signer());
+  std::string byFirst = token(header("RS256", "k1"), claimsFor(kNow + 60), first_->signer());
+  EXPECT_FALSE(check(byThird).allowed);
+  EXPECT_TRUE(authenticator_->reloadChangedJwtKeys().empty()) << "nothing changed";
+
+  writeJwks({third_->jwk("k3")});
+  auto changes = authenticator_->reloadChangedJwtKeys();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_TRUE(changes[0].loaded) << changes[0].line;
+  EXPECT_TRUE(check(byThird).allowed) << "the rotated-in key";
+  EXPECT_FALSE(check(byFirst).allowed) << "the rotated-out key";
+  EXPECT_TRUE(check(token(header("RS256", ""), claimsFor(kNow + 60), third_->signer())).allowed)
+      << "the only RSA key now: no kid needed";
+
+  writeJwks({R"({"kty":"RSA","kid":"half",)"});
+  changes = authenticator_->reloadChangedJwtKeys();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_FALSE(changes[0].loaded);
+  EXPECT_NE(changes[0].line.find("previous keys stay in use"), std::string::npos) << changes[0].line;
+  EXPECT_TRUE(check(byThird).allowed);
+  EXPECT_TRUE(authenticator_->reloadChangedJwtKeys().empty()) << "a failed change is reported once";
+}
+
+TEST(SecurityJwksFile, MalformedSetsAndSmallRsaKeysAreRefusedWithTheirPlace) {
+  RsaTestKey small(1024);
+  auto refusedFor = [](const std::string& text) {
+    auto parsed = parseJwks(text);
+    return parsed.ok() ? std::string() : parsed.status().message();
+  };
+  EXPECT_NE(refusedFor("[]").find("not a JSON object"), std::string::npos);
+  EXPECT_NE(refusedFor("{}").find("\"keys\""), std::string::npos);
+  EXPECT_NE(refusedFor(R"({"keys":[]})").find("no RSA or Ed25519"), std::string::npos);
+  EXPECT_NE(refusedFor("{\"keys\":[" + small.jwk("tiny") + "]}").find("1024 bits"), std::string::npos);
+  EXPECT_NE(refusedFor("{\"keys\":[" + small.jwk("tiny") + "]}").find("kid tiny"), std::string::npos);
+  EXPECT_NE(refusedFor(R"({"keys":[{"kty":"RSA","n":"!!","e":"AQAB"}]})").find("key 1"), std::string::npos);
+  EXPECT_NE(refusedFor(R"({"keys":[{"kty":"OKP","crv":"X25519","x":"AAAA"}]})").find("Ed25519"),
+            std::string::npos);
+  RsaTestKey big(2048);
+  EXPECT_NE(refusedFor("{\"keys\":[" + big.jwk("same") + "," + big.jwk("same") + "]}").find("two keys"),
+            std::string::npos);
+  EXPECT_NE(refusedFor("{\"keys\":[" + big.jwk("a", R"(,"alg":"RS512")") + "]}").find("RS512"),
+            std::string::npos);
+  EXPECT_TRUE(parseJwks("{\"keys\":[" + big.jwk("a") + "]}").ok());
+}
+
+TEST(SecurityJwtConfig, JwksIssuersAllowRs256AndFileErrorsAreAtTheirLine) {
+  ASSERT_TRUE(cryptoReady());
+  auto dir = std::filesystem::temp_directory_path() / ("hive-sm-jwkscfg-" + randomHex(4));
+  std::filesystem::create_directories(dir);
+  RsaTestKey key(2048);
+  std::string good = (dir / "good.json").string(), bad = (dir / "bad.json").string();
+  std::ofstream(good) << "{\"keys\":[" << key.jwk("k1") << "]}";
+  std::ofstream(bad) << "{\"keys\": 3}";
+  auto issuer = [&](std::string file, std::vector<std::string> algorithms) {
+    auto node = ConfigNode::map();
+    node.set("issuer", ConfigNode::scalar("i"));
+    node.set("audience", ConfigNode::scalar("hive"));
+    node.set("jwks_file", ConfigNode::scalar(std::move(file), {"hive.yaml", 14, 18}));
+    if (!algorithms.empty()) {
+      auto list = ConfigNode::sequence({"hive.yaml", 15, 9});
+      for (const auto& a : algorithms) list.push(ConfigNode::scalar(a, {"hive.yaml", 15, 20}));
+      node.set("algorithms", std::move(list));
+    }
+    auto issuers = ConfigNode::sequence();
+    issuers.push(std::move(node));
+    auto jwt = ConfigNode::map();
+    jwt.set("issuers", std::move(issuers));
+    return jwt;
+  };
+  Diagnostics fine;
+  auto settings = readJwtSettings(issuer(good, {}), fine);
+  EXPECT_FALSE(fine.hasErrors());
+  ASSERT_EQ(settings.issuers.size(), 1u);
+  EXPECT_EQ(settings.issuers[0].algorithms, std::vector<std::string>{"RS256"})
+      << "what the file's keys allow";
+  for (const auto& [file, algorithms, where] :
+       {std::tuple<std::string, std::vector<std::string>, std::string>{bad, {}, "hive.yaml:14:18"},
+        {(dir / "absent.json").string(), {}, "hive.yaml:14:18"},
+        {good, {"RS384"}, "hive.yaml:15:20"},
+        {good, {"HS256"}, "hive.yaml:15:20"}}) {
+    Diagnostics refused;
+    readJwtSettings(issuer(file, algorithms), refused);
+    ASSERT_TRUE(refused.hasErrors()) << file;
+    EXPECT_NE(refused.items().front().toString().find(where), std::string::npos)
+        << refused.items().front().toString();
+  }
   std::filesystem::remove_all(dir);
 }
 
