@@ -16,7 +16,7 @@ interface Agent {
   draining: boolean;
 }
 interface Queue {
-  capabilities: string[];
+  capabilities: string[] | string;  // task_manager's stats: one string, the set joined
   waiting: number;
 }
 interface Stats {
@@ -132,7 +132,7 @@ export class Overview extends LitElement {
                 <thead><tr><th scope="col">Capabilities</th><th scope="col">Waiting</th></tr></thead>
                 <tbody>
                   ${queues.map(
-                    (q) => html`<tr><td>${q.capabilities.length ? q.capabilities.join(', ') : '(any)'}</td><td>${q.waiting}</td></tr>`,
+                    (q) => html`<tr><td>${capabilityText(q.capabilities)}</td><td>${q.waiting}</td></tr>`,
                   )}
                 </tbody>
               </table>`}
@@ -151,4 +151,9 @@ export class Overview extends LitElement {
     `;
   }
 }
+function capabilityText(capabilities: string[] | string): string {
+  const text = Array.isArray(capabilities) ? capabilities.join(', ') : String(capabilities ?? '');
+  return text || '(any)';
+}
+
 customElements.define('hive-overview', Overview);

@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""End to end in a real browser: the dashboard plugin in the real `hive`
+(storage_sqlite, communication_engine, task_manager, orchestrator,
+workflow_engine, monitoring_engine, api, dashboard) with two real remote agents
+(examples/agents/hive_agent.py), driven by browser_test.mjs through
+playwright-core and Debian's headless chromium. The scenarios and checks are
+browser_test.mjs's; this script starts and stops the processes, checks the
+headers the browser got over the wire, and that hive leaves no sanitizer
+report and stops with status 0.
+
+    dashboard_browser_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins \
+        --modules build/dev/plugins/dashboard/web [--chromium /usr/bin/chromium] \
+        [--screenshots DIR] [--keep]
+
+Exit status 0 when every check passed; 77 (a skip for ctest) when chromium is
+not installed (Debian package chromium; scripts/deps installs it).
+"""
+import argparse
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+from e2e_http import Api, HiveProcess, free_port  # noqa: E402
+
+AGENT = os.path.join(ROOT, "examples", "agents", "hive_agent.py")
+CONFIG = """hive:
+  plugin_dirs: [{plugins}]
+  data_dir: {data}
+  control_socket: {socket}
+plugins:
+  storage_sqlite:
+    config: {{}}
+  communication_engine:
+    config: {{}}
+  task_manager:
+    config: {{}}
+  orchestrator:
+    config: {{}}
+  workflow_engine:
+    config: {{}}
+  monitoring_engine:
+    config: {{}}
+  api:
+    config:
+      listen: 127.0.0.1:PORT
+      access_log: false
+  dashboard:
+    config: {{}}
+"""
+
+
+def say(*parts):
+    print("dashboard-e2e:", *parts, flush=True)
+
+
+def check_headers(port, failures):
+    """What a browser gets over the wire: brotli or gzip as asked, the caches,
+    the policy."""
+    import http.client
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", "/dashboard/", headers={"Accept-Encoding": "gzip"})
+    response = connection.getresponse()
+    body = response.read()
+    if response.getheader("Content-Encoding") != "gzip":
+        failures.append("GET /dashboard/ with Accept-Encoding: gzip: %s" % response.getheader("Content-Encoding"))
+    else:
+        body = gzip.decompress(body)
+    csp = response.getheader("Content-Security-Policy") or ""
+    for directive in ("default-src 'self'", "script-src 'self'", "style-src 'self'", "connect-src 'self' ws: wss:"):
+        if directive not in csp:
+            failures.append("CSP lacks %r: %r" % (directive, csp))
+    if response.getheader("Cache-Control") != "no-cache":
+        failures.append("index.html Cache-Control: %r" % response.getheader("Cache-Control"))
+    text = body.decode()
+    start = text.find("/dashboard/assets/")
+    asset = text[start:text.find('"', start)]
+    connection.request("GET", asset, headers={"Accept-Encoding": "br, gzip"})
+    response = connection.getresponse()
+    response.read()
+    if response.status != 200 or response.getheader("Content-Encoding") != "br":
+        failures.append("GET %s: %s, encoding %s" % (asset, response.status, response.getheader("Content-Encoding")))
+    if response.getheader("Cache-Control") != "public, max-age=31536000, immutable":
+        failures.append("%s Cache-Control: %r" % (asset, response.getheader("Cache-Control")))
+    connection.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hive", required=True)
+    parser.add_argument("--plugins", required=True)
+    parser.add_argument("--modules", required=True, help="the npm project with node_modules (the build's web/)")
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--screenshots", default="")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    if not os.path.exists(args.chromium):
+        say("SKIP: %s not found; install the Debian package chromium (scripts/deps)" % args.chromium)
+        return 77
+    node = shutil.which("node")
+    if node is None:
+        say("FAIL: node not found (Debian package nodejs)")
+        return 1
+
+    workdir = tempfile.mkdtemp(prefix="hive-dashboard-")
+    port = free_port()
+    hive = HiveProcess(args.hive, workdir, os.path.abspath(args.plugins), CONFIG.replace("PORT", str(port)),
+                       "dashboard-e2e")
+    agents = []
+    failures = []
+    try:
+        hive.start()
+        for name in ("py-1", "py-2"):
+            log = open(os.path.join(workdir, name + ".log"), "wb")
+            agents.append(subprocess.Popen(
+                [sys.executable, AGENT, "--url", "ws://127.0.0.1:%d/api/v2/agents/connect" % hive.port,
+                 "--name", name, "--capabilities", "py", "--concurrency", "2"],
+                stdout=log, stderr=subprocess.STDOUT))
+        api = Api(hive.port)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            status, body = api.request("GET", "/api/v2/agents")
+            if status == 200 and len([a for a in body["items"] if a["status"] != "offline"]) == 2:
+                break
+            time.sleep(0.1)
+        else:
+            raise SystemExit("dashboard-e2e: the two agents did not connect; see %s" % workdir)
+        check_headers(hive.port, failures)
+        command = [node, os.path.join(HERE, "browser_test.mjs"), "--url", "http://127.0.0.1:%d" % hive.port,
+                   "--modules", os.path.abspath(args.modules), "--chromium", args.chromium]
+        if args.screenshots:
+            command += ["--screenshots", os.path.abspath(args.screenshots)]
+        started = time.monotonic()
+        done = subprocess.run(command, timeout=240)
+        say("browser scenarios took %.1f s" % (time.monotonic() - started))
+        if done.returncode != 0:
+            failures.append("browser_test.mjs exited with %s" % done.returncode)
+    finally:
+        for agent in agents:
+            agent.terminate()
+            try:
+                agent.wait(10)
+            except subprocess.TimeoutExpired:
+                agent.kill()
+        status = hive.stop()
+        if status != 0:
+            failures.append("hive exited with %s" % status)
+        report = hive.sanitizer_report()
+        if report:
+            failures.append("sanitizer report in %s:\n%s" % (hive.log.name, report))
+    if failures:
+        say("FAIL (workdir %s):\n  %s" % (workdir, "\n  ".join(failures)))
+        return 1
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    say("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
