@@ -13,6 +13,14 @@ What a task does here (payload fields, all optional); a `task.cancel` stops it
     {"command": ["ls"]}      with --allow-commands: run it, result = its output
 Anything else is echoed back as the result.
 
+Messages between agents (with the communication_manager plugin; the
+`message.*` frames of docs/agent-protocol.md): every `message` is logged and
+acked; with --reply, one that is not itself a reply is answered with
+{"echo": <its body>} (reply_to, correlation_id); --subscribe joins topics;
+--send-to / --send-body send one message once connected:
+    hive_agent.py --name a --send-to role:writer --send-body '{"hi": 1}'
+    hive_agent.py --name b --role writer --subscribe news --reply
+
 Identity: the first `welcome` gives the agent its id and a reconnect secret;
 both are needed to come back under that id. With --state-file they are kept
 in that file (mode 0600) across restarts; with --agent-id the secret comes from
@@ -53,6 +61,7 @@ class Agent:
         self.draining = False
         self.stopping = asyncio.Event()
         self.done_count = 0
+        self.sent_message = False
 
     # ---- connection ----
     async def run(self):
@@ -102,6 +111,12 @@ class Agent:
         # Hive accepts each once, and refuses it if the lease went to someone else.
         for message in list(self.unacked.values()):
             await socket.send(json.dumps(message))
+        for topic in self.args.subscribe:
+            await socket.send(json.dumps({"type": "message.subscribe", "topic": topic}))
+        if self.args.send_to and not self.sent_message:
+            self.sent_message = True
+            await socket.send(json.dumps({"type": "message.send", "to": self.args.send_to,
+                                          "body": json.loads(self.args.send_body), "ref": "cli"}))
         beat = asyncio.ensure_future(self.heartbeats(socket))
         try:
             async for text in socket:
@@ -174,8 +189,29 @@ class Agent:
         elif kind == "drain":
             log.info("asked to drain: finishing %d tasks, taking no more", len(self.running))
             self.draining = True
+        elif kind == "message":
+            await self.on_agent_message(message)
+        elif kind == "message.accepted":
+            log.info("message %s queued for %d recipient(s)", message.get("id"), message.get("recipients", 0))
+        elif kind == "message.timeout":
+            log.warning("no reply to message %s in time", message.get("id"))
         elif kind == "error":
-            log.error("hive says: %s", message.get("message"))
+            # For a message.send, `ref` names it; `reason` says whether to retry
+            # (rate_limited, queue_full, unavailable) or fix it.
+            log.error("hive says: %s (%s)", message.get("message"), message.get("reason", ""))
+
+    async def on_agent_message(self, message):
+        # At least once: the same id may come again (see `deliveries`); act once per id.
+        log.info("message %s from %s: %s", message.get("id"), message.get("from"),
+                 json.dumps(message.get("body"))[:200])
+        if self.args.reply and not message.get("reply_to") and not str(message.get("from")).startswith("client:"):
+            answer = {"type": "message.send", "to": message["from"], "body": {"echo": message.get("body")},
+                      "reply_to": message["id"]}
+            if message.get("correlation_id"):
+                answer["correlation_id"] = message["correlation_id"]
+            await self.send(answer)
+        # Acked once handled: unacked, it would be delivered again.
+        await self.send({"type": "message.ack", "id": message["id"]})
 
     async def work(self, task, lease_token):
         task_id = task["id"]
@@ -236,6 +272,11 @@ def main():
                         help="keep the agent id and reconnect secret here across restarts (mode 0600)")
     parser.add_argument("--token", default="", help="API key, sent as a Bearer token")
     parser.add_argument("--allow-commands", action="store_true", help="run payload commands (trusted use only)")
+    parser.add_argument("--subscribe", default="", type=lambda s: [t for t in s.split(",") if t],
+                        help="topics to receive (message.subscribe), comma-separated")
+    parser.add_argument("--reply", action="store_true", help="answer each message with its body echoed")
+    parser.add_argument("--send-to", default="", help="send one message, once connected: agent id, role:R, topic:T")
+    parser.add_argument("--send-body", default="{}", help="its body (JSON)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,

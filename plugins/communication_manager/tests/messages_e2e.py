@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -304,6 +305,23 @@ def delivery_scenario(args, workdir, failures):
                 answers.append(frame)
         limited = [x for x in answers if x.get("reason") == "rate_limited"]
         check(failures, 0 < len(limited) < 150, "rate limit refused %d of 150" % len(limited))
+        # The example agent (examples/agents/hive_agent.py --reply) answers a role message.
+        example = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "examples", "agents", "hive_agent.py"),
+                                    "--url", "ws://127.0.0.1:%d/api/v2/agents/connect" % hive.port,
+                                    "--name", "echo", "--role", "echoer", "--reply"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 15
+            accepted = a.message("role:echoer", {"ping": 7}, correlation_id="ex")
+            while accepted.get("reason") == "unknown_recipient" and time.monotonic() < deadline:
+                time.sleep(0.2)  # the example has not said hello yet
+                accepted = a.message("role:echoer", {"ping": 7}, correlation_id="ex")
+            echo = a.receive()
+            check(failures, echo["reply_to"] == accepted.get("id") and echo["body"] == {"echo": {"ping": 7}} and
+                  echo["correlation_id"] == "ex", "the example agent's reply: %s" % echo)
+        finally:
+            example.terminate()
+            example.wait(10)
         for agent in (a, b, c, d, s, r):
             agent.close()
     finally:
