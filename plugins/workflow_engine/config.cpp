@@ -28,6 +28,13 @@ EngineOptions readConfig(const ConfigNode& section, Diagnostics& diagnostics) {
   if (options.reconcilePeriod < std::chrono::milliseconds(100) ||
       options.reconcilePeriod > std::chrono::hours(1))
     reader.reject("reconcile_period", "must be between 100ms and 1h");
+  ScheduleOptions& schedules = options.schedules;
+  schedules.tick = reader.get<std::chrono::milliseconds>("schedule_tick", schedules.tick);
+  if (schedules.tick < std::chrono::milliseconds(100) || schedules.tick > std::chrono::minutes(1))
+    reader.reject("schedule_tick", "must be between 100ms and 1m");
+  schedules.grace = reader.get<std::chrono::milliseconds>("schedule_grace", schedules.grace);
+  if (schedules.grace < std::chrono::seconds(1) || schedules.grace > std::chrono::hours(24))
+    reader.reject("schedule_grace", "must be between 1s and 24h");
   reader.finish();
   return options;
 }

@@ -473,7 +473,7 @@ Result<Definition> parseDefinition(const json::value& document, const Limits& li
     return invalidArgument("the definition is not valid");
   }
   const json::object& object = document.get_object();
-  unknownKeys(object, {"name", "description", "params", "steps", "outputs"}, "", errors);
+  unknownKeys(object, {"name", "description", "params", "steps", "outputs", "schedules"}, "", errors);
   const json::value* name = object.if_contains("name");
   if (name == nullptr)
     errors.push_back({"/name", "is required"});
@@ -522,6 +522,25 @@ Result<Definition> parseDefinition(const json::value& document, const Limits& li
       if (step.task.payload) checkTemplates(*step.task.payload, scope, limits, at + "/task/payload", errors);
     }
     checkTemplates(definition.outputs, Scope{&definition, nullptr}, limits, "/outputs", errors);
+  }
+  if (const json::value* schedules = object.if_contains("schedules")) {
+    if (!schedules->is_array() || schedules->get_array().size() > 100) {
+      errors.push_back({"/schedules", "must be an array of at most 100 schedules"});
+    } else {
+      for (std::size_t i = 0; i < schedules->get_array().size(); ++i) {
+        const std::string at = "/schedules/" + std::to_string(i);
+        auto spec = parseSchedule(schedules->get_array()[i], at, errors);
+        if (!spec) continue;
+        if (spec->version > 0) {
+          errors.push_back({at + "/version", "a declared schedule runs the version that declares it"});
+          continue;
+        }
+        std::vector<http::FieldError> params;
+        if (!bindParams(definition, spec->params, params).ok())
+          for (auto& error : params) errors.push_back({at + error.field, error.message});
+        definition.schedules.push_back(std::move(*spec));
+      }
+    }
   }
   for (std::size_t i = 0; i < definition.steps.size(); ++i)
     if (definition.steps[i].workflow && definition.steps[i].workflow->name == definition.name)

@@ -16,6 +16,7 @@
 #include "expression.hpp"
 #include "hive/services/http.hpp"
 #include "hive/status.hpp"
+#include "schedule.hpp"
 
 namespace hive::workflow_engine {
 
@@ -81,9 +82,10 @@ struct Definition {
   std::string name;
   std::string description;
   std::vector<Parameter> params;
-  std::vector<Step> steps;      // in the order written
-  boost::json::object outputs;  // name → template
-  boost::json::value source;    // the definition as given, without "version"
+  std::vector<Step> steps;              // in the order written
+  boost::json::object outputs;          // name → template
+  std::vector<ScheduleSpec> schedules;  // declared ones: `schedules` (docs/workflows.md)
+  boost::json::value source;            // the definition as given, without "version"
 
   // The workflows its steps run (sub-workflows), each once.
   std::vector<std::string> calledWorkflows() const;

@@ -127,6 +127,7 @@ Result<Engine::Applied> Engine::apply(const json::value& document, std::vector<h
   Status done = store->transact([&](store::Transaction& tx) -> Status {
     std::int64_t latest = 0;
     std::uint64_t latestVersion = store::kMustNotExist;
+    std::size_t declaredBefore = 0;  // schedules the previous version declared
     if (auto current = tx.get(kLatest, name); current.ok()) {
       latestVersion = current->version;
       latest = definitionRecord(*current).at("version").to_number<std::int64_t>();
@@ -137,6 +138,9 @@ Result<Engine::Applied> Engine::apply(const json::value& document, std::vector<h
         applied = {std::move(record), false};
         return okStatus();
       }
+      if (const json::value* before = record["definition"].as_object().if_contains("schedules");
+          before && before->is_array())
+        declaredBefore = before->get_array().size();
     } else if (current.status().code() != StatusCode::kNotFound) {
       return current.status();
     }
@@ -155,6 +159,16 @@ Result<Engine::Applied> Engine::apply(const json::value& document, std::vector<h
     pointer.id = name;
     pointer.body = json::serialize(json::object{{"name", name}, {"version", latest + 1}});
     HIVE_TRY(tx.put(kLatest, std::move(pointer), latestVersion));
+    // Declared schedules follow the latest version: replaced (their next fire
+    // counted again from the next tick), and those it no longer declares go.
+    const std::int64_t now = plugin_common::nowMs();
+    for (std::size_t i = 0; i < parsed->schedules.size(); ++i)
+      HIVE_TRY(tx.put(kSchedules, scheduleDocument(name + ":" + std::to_string(i), name, parsed->schedules[i],
+                                                   "definition", now, std::nullopt)));
+    for (std::size_t i = parsed->schedules.size(); i < declaredBefore; ++i)
+      if (Status removed = tx.remove(kSchedules, name + ":" + std::to_string(i));
+          !removed.ok() && removed.code() != StatusCode::kNotFound)
+        return removed;
     applied = {std::move(record), true};
     return okStatus();
   });
@@ -239,6 +253,23 @@ Result<json::object> Engine::definition(const std::string& name, std::int64_t ve
   return definitionRecord(*stored);
 }
 
+Result<std::shared_ptr<const Definition>> Engine::parsed(const std::string& name, std::int64_t version) {
+  auto store = store_.lease();
+  if (!store) return unavailable("hive.store/1 is gone");
+  if (version == 0) {
+    auto latest = store->get(kLatest, name);
+    if (!latest.ok()) {
+      if (latest.status().code() == StatusCode::kNotFound) return notFound("no workflow '" + name + "'");
+      return latest.status();
+    }
+    version = definitionRecord(*latest)["version"].to_number<std::int64_t>();
+  }
+  auto definition = loadDefinition(*store, name, version);
+  if (!definition.ok() && definition.status().code() == StatusCode::kNotFound)
+    return notFound("no workflow '" + name + "' version " + std::to_string(version));
+  return definition;
+}
+
 Result<ListPage> Engine::definitions(std::size_t limit, const std::string& cursor) {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
@@ -302,12 +333,8 @@ Result<Engine::Started> Engine::startRun(const std::string& workflow, std::int64
     }
     version = definitionRecord(*latest)["version"].to_number<std::int64_t>();
   }
-  auto definition = loadDefinition(*store, workflow, version);
-  if (!definition.ok()) {
-    if (definition.status().code() == StatusCode::kNotFound)
-      return notFound("no workflow '" + workflow + "' version " + std::to_string(version));
-    return definition.status();
-  }
+  auto definition = parsed(workflow, version);
+  if (!definition.ok()) return definition.status();
   auto bound = bindParams(**definition, params, errors);
   if (!bound.ok()) return bound.status();
   Run run = Run::start(plugin_common::timeOrderedId('w'), **definition, version, std::move(bound).value(),

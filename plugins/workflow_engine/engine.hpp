@@ -41,6 +41,7 @@
 #include "hive/services.hpp"
 #include "hive/services/store.hpp"
 #include "run.hpp"
+#include "schedule.hpp"
 #include "task_gateway.hpp"
 
 namespace hive::workflow_engine {
@@ -48,6 +49,7 @@ namespace hive::workflow_engine {
 struct EngineOptions {
   Limits limits;
   std::chrono::milliseconds reconcilePeriod{5000};
+  ScheduleOptions schedules;
 };
 
 // Work posted or waiting for an answer: counted so that stop() and drained()
@@ -86,6 +88,7 @@ class Engine {
   bool idle() const { return work_.idle(); }
   void close() { work_.stopAndWait(); }
   const EngineOptions& options() const { return options_; }
+  Logger& log() { return context_.log(); }
 
   // Runs `job` on the blocking executor, counted; false when refusing work.
   bool background(std::function<void()> job);
@@ -99,6 +102,8 @@ class Engine {
   // version 0: the latest.
   Result<boost::json::object> definition(const std::string& name, std::int64_t version);
   Result<ListPage> definitions(std::size_t limit, const std::string& cursor);
+  // The parsed definition, version 0: the latest; kNotFound names what is missing.
+  Result<std::shared_ptr<const Definition>> parsed(const std::string& name, std::int64_t version);
 
   // ---- runs (blocking) ----
   struct Started {

@@ -60,7 +60,8 @@ json::object page(const ListPage& page) {
 
 }  // namespace
 
-WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine) : engine_(std::move(engine)) {
+WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine, std::shared_ptr<Scheduler> scheduler)
+    : engine_(std::move(engine)), scheduler_(std::move(scheduler)) {
   const Limits& limits = engine_->options().limits;
   // The literal /runs routes first: a test client (and a reader) takes the first
   // route that matches, where the api plugin prefers literal segments anyway.
@@ -160,6 +161,43 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine) : engine_(std::mo
   add({"workflows.runs.cancel_of", "POST", "/api/v2/workflows/{name}/runs/{id}/cancel", "workflows:write",
        operation("Cancel a run of this workflow and its running tasks", 200)},
       cancelRun);
+  add({"workflows.schedules.create", "POST", "/api/v2/workflows/{name}/schedules", "workflows:write",
+       operation("Attach a schedule: {\"cron\" | \"every\", \"time_zone\", \"params\", \"version\", "
+                 "\"catch_up\"}",
+                 201),
+       64 * 1024},
+      [this](const http::Request& r) {
+        std::error_code ec;
+        json::value body = json::parse(r.body, ec);
+        if (ec) return http::problem(400, "Bad Request", "send the schedule as a JSON object");
+        std::vector<http::FieldError> errors;
+        auto created = scheduler_->create(r.param("name"), body, errors);
+        if (!created.ok()) return invalid(created.status(), std::move(errors));
+        http::Response response = reply(201, *created);
+        response.headers.push_back({"location", "/api/v2/workflows/" + r.param("name") + "/schedules/" +
+                                                    std::string((*created)["id"].as_string())});
+        return response;
+      });
+  add({"workflows.schedules.list", "GET", "/api/v2/workflows/{name}/schedules", "workflows:read",
+       operation("The schedules of a workflow, with their next fire time", 200)},
+      [this](const http::Request& r) {
+        std::vector<http::FieldError> errors;
+        std::size_t limit = plugin_common::pageLimit(r.queryParam("limit"), errors);
+        if (!errors.empty())
+          return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
+        const std::string* cursor = r.queryParam("cursor");
+        auto listed = scheduler_->list(r.param("name"), limit, cursor ? *cursor : std::string());
+        return listed.ok() ? reply(200, page(*listed)) : http::problem(listed.status());
+      });
+  add({"workflows.schedules.delete", "DELETE", "/api/v2/workflows/{name}/schedules/{id}", "workflows:write",
+       operation("Detach a schedule (not one its definition declares)", 204)},
+      [this](const http::Request& r) {
+        Status removed = scheduler_->remove(r.param("name"), r.param("id"));
+        if (!removed.ok()) return http::problem(removed);
+        http::Response response;
+        response.status = 204;
+        return response;
+      });
   add({"workflows.runs.approve_of", "POST", "/api/v2/workflows/{name}/runs/{id}/steps/{step}/approve",
        "workflows:write", operation("Approve a waiting approval step of a run of this workflow", 200)},
       decision(Decision::kApprove));

@@ -6,12 +6,13 @@
 
 #include "engine.hpp"
 #include "hive/services/http.hpp"
+#include "scheduler.hpp"
 
 namespace hive::workflow_engine {
 
 class WorkflowRoutes final : public http::RouteProvider {
  public:
-  explicit WorkflowRoutes(std::shared_ptr<Engine> engine);
+  WorkflowRoutes(std::shared_ptr<Engine> engine, std::shared_ptr<Scheduler> scheduler);
 
   // hive::http::RouteProvider
   std::vector<http::Route> routes() override { return table_.routes(); }
@@ -26,6 +27,7 @@ class WorkflowRoutes final : public http::RouteProvider {
   http::Response listRuns(const http::Request& request, const std::string& workflow);
 
   std::shared_ptr<Engine> engine_;
+  std::shared_ptr<Scheduler> scheduler_;
   http::RouteTable table_;
 };
 

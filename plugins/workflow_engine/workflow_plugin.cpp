@@ -26,10 +26,14 @@ Status WorkflowEnginePlugin::start() {
       std::make_unique<RouteTaskGateway>(context_.services(), context_.pluginName()),
       [this](const std::string& topic, const std::string& payload) { publish(topic, payload); }, options_);
   HIVE_TRY(engine_->open(), "declaring the workflow collections");
+  auto schedules = HIVE_TRY(context_.services().handle<store::Store>(), "workflow_engine needs hive.store/1");
+  scheduler_ = std::make_shared<Scheduler>(*engine_, std::move(schedules), clock_, options_.schedules);
+  HIVE_TRY(scheduler_->open(), "declaring the schedules collection");
   // Without a bus the runs still advance, at the reconciler's pace.
   if (Status attached = events_.start(); !attached.ok() && attached.code() != StatusCode::kNotFound)
     return attached;
-  HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<WorkflowRoutes>(engine_)));
+  HIVE_TRY(context_.services().provide<http::RouteProvider>(
+      std::make_shared<WorkflowRoutes>(engine_, scheduler_)));
   auto reconcile = [this] {
     if (reconcileQueued_.exchange(true)) return;
     if (!engine_->background([this] {
@@ -40,11 +44,20 @@ Status WorkflowEnginePlugin::start() {
   };
   reconcile();  // runs left by a previous process (a crash, a swap) resume now
   reconciler_ = context_.timers().every(options_.reconcilePeriod, reconcile);
+  ticker_ = context_.timers().every(options_.schedules.tick, [this] {
+    if (tickQueued_.exchange(true)) return;
+    if (!engine_->background([this] {
+          scheduler_->tick();
+          tickQueued_ = false;
+        }))
+      tickQueued_ = false;
+  });
   context_.log().info("started");
   return okStatus();
 }
 
 void WorkflowEnginePlugin::stop() {
+  ticker_.reset();
   reconciler_.reset();
   events_.stop();
   if (engine_) engine_->close();

@@ -9,6 +9,8 @@
 #include "hive/follower.hpp"
 #include "hive/plugin.hpp"
 #include "hive/services/bus.hpp"
+#include "plugin_common/clock.hpp"
+#include "scheduler.hpp"
 
 namespace hive::workflow_engine {
 
@@ -30,9 +32,13 @@ class WorkflowEnginePlugin final : public Plugin {
   PluginContext& context_;
   EngineOptions options_;
   std::shared_ptr<Engine> engine_;
+  std::shared_ptr<Scheduler> scheduler_;
+  const plugin_common::SystemClock clock_;
   // Task events, from whichever bus generation serves now.
   ServiceFollower<bus::Bus> events_;
   std::unique_ptr<Timer> reconciler_;
+  std::unique_ptr<Timer> ticker_;
+  std::atomic<bool> tickQueued_{false};
   std::atomic<bool> reconcileQueued_{false};
 };
 

@@ -19,6 +19,8 @@
 #include "hive/testing/harness.hpp"
 #include "hive/testing/memory_bus.hpp"
 #include "hive/testing/routes.hpp"
+#include "plugin_common/clock.hpp"
+#include "scheduler.hpp"
 #include "task_gateway.hpp"
 #include "workflow_plugin.hpp"
 
@@ -589,6 +591,166 @@ TEST_F(WorkflowEngineTest, CallsToUnknownWorkflowsAndCyclesBetweenDefinitionsAre
   json::object version = callJson("POST", "/api/v2/workflows", 422, R"({"name": "d",
     "steps": [{"name": "s", "workflow": {"name": "c", "version": 5}}]})");
   EXPECT_EQ(version["errors"].as_array()[0].at("field"), "/steps/0/workflow/version");
+}
+
+// ---- schedules ----
+
+class ManualClock final : public plugin_common::Clock {
+ public:
+  explicit ManualClock(std::int64_t start) : now_(start) {}
+  std::int64_t nowMs() const override { return now_; }
+  void advance(std::chrono::milliseconds by) { now_ += by.count(); }
+
+ private:
+  std::atomic<std::int64_t> now_;
+};
+
+// One node's engine and scheduler on the test's store, task_manager and
+// clock: two of them are two Hive nodes sharing a database.
+struct Node {
+  std::shared_ptr<Engine> engine;
+  std::unique_ptr<Scheduler> scheduler;
+};
+
+class WorkflowScheduleTest : public WorkflowEngineTest {
+ protected:
+  Node node(ScheduleOptions options = {}) {
+    auto handle = engine_->context().services().handle<store::Store>();
+    EXPECT_TRUE(handle.ok());
+    EngineOptions engineOptions;
+    engineOptions.schedules = options;
+    Node made;
+    made.engine = std::make_shared<Engine>(
+        engine_->context(), *handle,
+        std::make_unique<RouteTaskGateway>(engine_->services(), "workflow_engine"), nullptr, engineOptions);
+    EXPECT_TRUE(made.engine->open().ok());
+    made.scheduler = std::make_unique<Scheduler>(*made.engine, *handle, clock_, options);
+    EXPECT_TRUE(made.scheduler->open().ok());
+    return made;
+  }
+  void TearDown() override {
+    for (Node* each : {&a_, &b_}) {
+      if (!each->engine) continue;
+      each->engine->beginDrain();
+      until([&] { return each->engine->idle(); });
+      each->scheduler.reset();
+      each->engine.reset();
+    }
+    WorkflowEngineTest::TearDown();
+  }
+  std::size_t runsOf(const std::string& workflow) {
+    return callJson("GET", "/api/v2/workflows/" + workflow + "/runs?limit=1000", 200)["items"]
+        .as_array()
+        .size();
+  }
+  json::object createSchedule(Node& on, const std::string& workflow, std::string_view body) {
+    std::vector<http::FieldError> errors;
+    auto created = on.scheduler->create(workflow, json::parse(body), errors);
+    EXPECT_TRUE(created.ok()) << created.status().toString();
+    return created.ok() ? *created : json::object{};
+  }
+
+  ManualClock clock_{1'796'000'000'000};
+  Node a_, b_;
+};
+
+TEST_F(WorkflowScheduleTest, TwoNodesTickingTogetherStartEachFireOnce) {
+  callJson("POST", "/api/v2/workflows", 201, kDiamond);
+  a_ = node();
+  b_ = node();
+  createSchedule(a_, "diamond", R"({"every": "10s", "params": {"start": 5}})");
+  std::size_t started = 0;
+  for (int second = 1; second <= 60; ++second) {
+    clock_.advance(std::chrono::seconds(1));
+    // Both orders, and each node twice: a tick that lost the race, or a node
+    // restarted at the same moment, finds the fire claimed.
+    if (second % 2) {
+      started += a_.scheduler->tick() + b_.scheduler->tick() + a_.scheduler->tick();
+    } else {
+      started += b_.scheduler->tick() + a_.scheduler->tick() + b_.scheduler->tick();
+    }
+  }
+  EXPECT_EQ(started, 6u);
+  EXPECT_EQ(runsOf("diamond"), 6u);
+  json::object listed = callJson("GET", "/api/v2/workflows/diamond/runs?limit=1", 200);
+  EXPECT_EQ(listed["items"].as_array()[0].at("params"), json::parse(R"({"start": 5})"));
+}
+
+TEST_F(WorkflowScheduleTest, MissedFiresAreSkippedOrRunOnceAfterDowntime) {
+  callJson("POST", "/api/v2/workflows", 201, kDiamond);
+  ScheduleOptions options;
+  options.grace = std::chrono::seconds(1);
+  a_ = node(options);
+  createSchedule(a_, "diamond", R"({"every": "10s", "catch_up": "skip"})");
+  std::string once(
+      createSchedule(a_, "diamond", R"({"every": "10s", "catch_up": "once"})")["id"].as_string());
+  clock_.advance(std::chrono::seconds(10));
+  EXPECT_EQ(a_.scheduler->tick(), 2u);  // on time: both
+  // Every node down for an hour; back between two fire times.
+  clock_.advance(std::chrono::seconds(3605));
+  EXPECT_EQ(a_.scheduler->tick(), 1u);  // only `once`, for all it missed
+  EXPECT_EQ(a_.scheduler->tick(), 0u);
+  clock_.advance(std::chrono::seconds(5));
+  EXPECT_EQ(a_.scheduler->tick(), 2u);  // back on time
+  EXPECT_EQ(runsOf("diamond"), 5u);
+  json::object schedules = callJson("GET", "/api/v2/workflows/diamond/schedules", 200);
+  for (auto& item : schedules["items"].as_array()) {
+    if (item.at("id") != json::value(once)) continue;
+    EXPECT_EQ(item.at("missed_at_ms"), clock_.nowMs() - 3'600'000);
+    EXPECT_EQ(item.at("next_fire_ms"), clock_.nowMs() + 10'000);
+  }
+}
+
+TEST_F(WorkflowScheduleTest, SchedulesAreAttachedListedAndDetachedOverTheApi) {
+  callJson("POST", "/api/v2/workflows", 201, kDiamond);
+  json::object created =
+      callJson("POST", "/api/v2/workflows/diamond/schedules", 201,
+               R"({"cron": "*/5 * * * *", "time_zone": "+02:00", "params": {"start": 2}})");
+  EXPECT_EQ(created["cron"], "*/5 * * * *");
+  EXPECT_EQ(created["catch_up"], "skip");
+  EXPECT_TRUE(created["next_fire_ms"].is_int64());
+  json::object bad = callJson("POST", "/api/v2/workflows/diamond/schedules", 422,
+                              R"({"cron": "0 24 * * *", "time_zone": "Europe/Paris"})");
+  EXPECT_EQ(bad["errors"].as_array()[0].at("field"), "/cron");
+  EXPECT_EQ(bad["errors"].as_array()[0].at("message"), "field 2 (hour): 24 is out of 0-23");
+  EXPECT_EQ(bad["errors"].as_array()[1].at("field"), "/time_zone");
+  json::object params = callJson("POST", "/api/v2/workflows/diamond/schedules", 422,
+                                 R"({"every": "1m", "params": {"start": "x"}})");
+  EXPECT_EQ(params["errors"].as_array()[0].at("field"), "/params/start");
+  callJson("POST", "/api/v2/workflows/nothing/schedules", 404, R"({"every": "1m"})");
+  EXPECT_EQ(callJson("GET", "/api/v2/workflows/diamond/schedules", 200)["items"].as_array().size(), 1u);
+  std::string id(created["id"].as_string());
+  EXPECT_EQ(call("DELETE", "/api/v2/workflows/diamond/schedules/" + id).status, 204);
+  EXPECT_EQ(call("DELETE", "/api/v2/workflows/diamond/schedules/" + id).status, 404);
+  EXPECT_EQ(callJson("GET", "/api/v2/workflows/diamond/schedules", 200)["items"].as_array().size(), 0u);
+}
+
+TEST_F(WorkflowScheduleTest, ADefinitionDeclaresItsSchedulesAndANewVersionReplacesThem) {
+  std::string declared = kDiamond;
+  declared.insert(declared.rfind('}'), R"(, "schedules": [{"every": "10s", "params": {"start": 7}}])");
+  json::object refused =
+      callJson("POST", "/api/v2/workflows", 422,
+               std::string(kDiamond).insert(
+                   std::string(kDiamond).rfind('}'),
+                   R"(, "schedules": [{"cron": "61 * * * *"}, {"every": "1m", "params": {"x": 1}}])"));
+  EXPECT_EQ(refused["errors"].as_array()[0].at("field"), "/schedules/0/cron");
+  EXPECT_EQ(refused["errors"].as_array()[1].at("field"), "/schedules/1/params/x");
+  callJson("POST", "/api/v2/workflows", 201, declared);
+  json::object listed = callJson("GET", "/api/v2/workflows/diamond/schedules", 200);
+  ASSERT_EQ(listed["items"].as_array().size(), 1u);
+  EXPECT_EQ(listed["items"].as_array()[0].at("id"), "diamond:0");
+  EXPECT_EQ(listed["items"].as_array()[0].at("source"), "definition");
+  EXPECT_EQ(call("DELETE", "/api/v2/workflows/diamond/schedules/diamond:0").status, 409);
+  a_ = node();
+  EXPECT_EQ(a_.scheduler->tick(), 0u);  // the first tick sets its first fire time
+  clock_.advance(std::chrono::seconds(10));
+  EXPECT_EQ(a_.scheduler->tick(), 1u);
+  // A version without schedules takes them away.
+  callJson("POST", "/api/v2/workflows", 201, kDiamond);
+  EXPECT_EQ(callJson("GET", "/api/v2/workflows/diamond/schedules", 200)["items"].as_array().size(), 0u);
+  clock_.advance(std::chrono::seconds(10));
+  EXPECT_EQ(a_.scheduler->tick(), 0u);
+  EXPECT_EQ(runsOf("diamond"), 1u);
 }
 
 }  // namespace
