@@ -6,9 +6,8 @@ namespace hive::dashboard {
 namespace {
 
 constexpr const char* kSessionOpenApi =
-    R"json({"summary":"What the caller may do: its principal and which of the dashboard's permissions hive.auth/1 grants it (all of them, auth false, when no auth provider runs). 401 without valid credentials","tags":["dashboard"],)json"
-    R"json("responses":{"200":{"description":"OK","content":{"application/json":{"schema":{"$ref":"#/components/schemas/DashboardSession"}}}},)json"
-    R"json("401":{"description":"No or bad credentials","content":{"application/problem+json":{"schema":{"$ref":"#/components/schemas/Problem"}}}}}})json";
+    R"json({"summary":"What the caller may do: its principal and which of the dashboard's permissions hive.auth/1 grants it (all of them, auth false, when no auth provider runs; none and an empty principal without valid credentials)","tags":["dashboard"],)json"
+    R"json("responses":{"200":{"description":"OK","content":{"application/json":{"schema":{"$ref":"#/components/schemas/DashboardSession"}}}}}})json";
 
 }  // namespace
 
@@ -68,10 +67,12 @@ http::Response DashboardRoutes::session(const http::Request& request) const {
     }
     if (allowed) (permissions += permissions.empty() ? "" : ",") += http::jsonQuote(permission);
   }
+  // A caller without valid credentials gets the same 200, with no principal
+  // and no permission: the app asks for a key then. (A 401 would be the
+  // browser's console error on every first visit.)
   if (authenticator.ok() && !known) {
-    auto refused = http::problem(401, "Unauthorized", "sign in with an API key");
-    refused.headers.push_back({"www-authenticate", "Bearer"});
-    return refused;
+    principal.clear();
+    permissions.clear();
   }
   http::Response response;
   response.headers.push_back({"cache-control", "no-store"});

@@ -20,6 +20,9 @@ const { values: options } = parseArgs({
     chromium: { type: 'string', default: '/usr/bin/chromium' },
     screenshots: { type: 'string' },
     capability: { type: 'string', default: 'py' },
+    scenario: { type: 'string', default: 'live' },
+    'viewer-key': { type: 'string' },
+    'operator-key': { type: 'string' },
   },
 });
 if (!options.url || !options.modules) {
@@ -97,13 +100,9 @@ async function shot(name) {
   await page.screenshot({ path: join(options.screenshots, `${name}.png`), fullPage: false });
 }
 
-let axeLoaded = false;
 async function axe(view) {
-  if (!axeLoaded) {
-    // Through the DevTools protocol, not a <script>: the page's CSP stays on.
-    await page.evaluate(axeSource);
-    axeLoaded = true;
-  }
+  // Through the DevTools protocol, not a <script>: the page's CSP stays on.
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
   const violations = await page.evaluate(async () => {
     const result = await window.axe.run(document, { resultTypes: ['violations'] });
     return result.violations
@@ -300,8 +299,52 @@ async function run() {
   await axe('tasks at 360 px, dark');
 }
 
+// Against a hive with security_manager: sign-in with an API key, a refused
+// key, a viewer's key (no write button, no admin view) whose WebSocket is
+// authenticated through the hive.bearer subprotocol, sign-out.
+async function signIn() {
+  const operator = { Authorization: `Bearer ${options['operator-key']}` };
+  await page.goto(`${base}/dashboard/`);
+  const key = page.locator('input[name="key"]');
+  await key.waitFor({ timeout: 10_000 });
+  await shot('sign-in');
+  await axe('sign-in');
+  await key.fill('hive_0000000000000000_wrong');
+  await page.locator('form.signin button[type="submit"]').click();
+  await page.locator('form.signin [role="alert"]').waitFor({ timeout: 5000 });
+  check((await page.evaluate(() => sessionStorage.length)) === 0, 'a refused key is not kept');
+
+  await key.fill(options['viewer-key']);
+  await Promise.all([page.waitForEvent('load'), page.locator('form.signin button[type="submit"]').click()]);
+  await page.locator('[data-live="open"]').waitFor({ timeout: 10_000 });
+  const kept = await page.evaluate(() => Object.values(sessionStorage));
+  check(kept.includes(options['viewer-key']), 'the key is kept in session storage');
+  check((await page.evaluate(() => Object.values(localStorage))).every((v) => !v.startsWith('hive_')), 'the key is not in local storage');
+  const links = await page.locator('nav a').allTextContents();
+  check(links.includes('Tasks') && links.includes('Agents'), `a viewer sees tasks and agents: ${links}`);
+  check(!links.includes('Plugins') && !links.includes('Audit'), `a viewer sees no admin or security view: ${links}`);
+  await go('tasks');
+  await page.locator('hive-tasks h2').waitFor();
+  check((await page.locator('hive-tasks button', { hasText: 'Submit a task' }).count()) === 0, 'a viewer has no submit button');
+  // Submitted with the operator's key: the viewer's live list shows it.
+  const submittedAt = Date.now();
+  const answer = await api('POST', '/api/v2/tasks', { type: 'echo', capabilities: ['nobody'], payload: {} }, operator);
+  check(answer.status === 201, `the operator submits: ${answer.status}`);
+  await page.locator(`li[data-id="${answer.body.id}"]`).waitFor({ timeout: 2000 });
+  figures.signedInAppearMs = Date.now() - submittedAt;
+  await page.locator(`li[data-id="${answer.body.id}"] a`).click();
+  await page.locator('hive-task-detail h2').waitFor();
+  check((await page.locator('hive-task-detail button').count()) === 0, 'a viewer has no cancel button');
+  await shot('signed-in-viewer');
+  await axe('signed in as a viewer');
+  await Promise.all([page.waitForEvent('load'), page.locator('button', { hasText: 'Sign out' }).click()]);
+  await key.waitFor({ timeout: 10_000 });
+  check((await page.evaluate(() => sessionStorage.length)) === 0, 'signing out forgets the key');
+}
+
 try {
-  await run();
+  if (options.scenario === 'signin') await signIn();
+  else await run();
 } catch (error) {
   failures.push(`aborted: ${error.message}`);
   await shot('failure').catch(() => undefined);

@@ -1,12 +1,16 @@
 #!/usr/bin/python3
 """End to end in a real browser: the dashboard plugin in the real `hive`
 (storage_sqlite, communication_engine, task_manager, orchestrator,
-workflow_engine, monitoring_engine, api, dashboard) with two real remote agents
-(examples/agents/hive_agent.py), driven by browser_test.mjs through
-playwright-core and Debian's headless chromium. The scenarios and checks are
-browser_test.mjs's; this script starts and stops the processes, checks the
-headers the browser got over the wire, and that hive leaves no sanitizer
-report and stops with status 0.
+workflow_engine, monitoring_engine, api, dashboard), driven by
+browser_test.mjs through playwright-core and Debian's headless chromium, in
+two phases:
+  - live: no auth provider (the loopback default) and two real remote agents
+    (examples/agents/hive_agent.py): every live scenario of browser_test.mjs;
+  - signin: security_manager too, with a viewer and an operator key made by
+    `hive auth keys create`: sign-in, a refused key, what a viewer sees, the
+    WebSocket authenticated by the key, sign-out; neither key in hive's log.
+This script starts and stops the processes, checks the headers a browser gets
+over the wire, and that hive leaves no sanitizer report and stops with 0.
 
     dashboard_browser_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins \
         --modules build/dev/plugins/dashboard/web [--chromium /usr/bin/chromium] \
@@ -47,7 +51,7 @@ plugins:
     config: {{}}
   monitoring_engine:
     config: {{}}
-  api:
+SECURITY  api:
     config:
       listen: 127.0.0.1:PORT
       access_log: false
@@ -91,6 +95,83 @@ def check_headers(port, failures):
     connection.close()
 
 
+def run_browser(command, failures, what):
+    started = time.monotonic()
+    done = subprocess.run(command, timeout=240)
+    say("%s: browser scenarios took %.1f s" % (what, time.monotonic() - started))
+    if done.returncode != 0:
+        failures.append("%s: browser_test.mjs exited with %s" % (what, done.returncode))
+
+
+def stop(hive, failures, what):
+    status = hive.stop()
+    if status != 0:
+        failures.append("%s: hive exited with %s" % (what, status))
+    report = hive.sanitizer_report()
+    if report:
+        failures.append("%s: sanitizer report in %s:\n%s" % (what, hive.log.name, report))
+
+
+def live_phase(args, workdir, browser, failures):
+    """No auth provider (the loopback default), two agents: every live scenario."""
+    os.makedirs(workdir)
+    hive = HiveProcess(args.hive, workdir, os.path.abspath(args.plugins), CONFIG.replace("SECURITY", "").replace("PORT", str(free_port())), "dashboard-e2e")
+    agents = []
+    try:
+        hive.start()
+        for name in ("py-1", "py-2"):
+            log = open(os.path.join(workdir, name + ".log"), "wb")
+            agents.append(subprocess.Popen(
+                [sys.executable, AGENT, "--url", "ws://127.0.0.1:%d/api/v2/agents/connect" % hive.port,
+                 "--name", name, "--capabilities", "py", "--concurrency", "2"],
+                stdout=log, stderr=subprocess.STDOUT))
+        api = Api(hive.port)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            status, body = api.request("GET", "/api/v2/agents")
+            if status == 200 and len([a for a in body["items"] if a["status"] != "offline"]) == 2:
+                break
+            time.sleep(0.1)
+        else:
+            raise SystemExit("dashboard-e2e: the two agents did not connect; see %s" % workdir)
+        check_headers(hive.port, failures)
+        run_browser(browser + ["--url", "http://127.0.0.1:%d" % hive.port], failures, "live")
+    finally:
+        for agent in agents:
+            agent.terminate()
+            try:
+                agent.wait(10)
+            except subprocess.TimeoutExpired:
+                agent.kill()
+        stop(hive, failures, "live")
+
+
+def signin_phase(args, workdir, browser, failures):
+    """security_manager runs: sign in with keys made by `hive auth keys create`."""
+    os.makedirs(workdir)
+    hive = HiveProcess(args.hive, workdir, os.path.abspath(args.plugins),
+                       CONFIG.replace("SECURITY", "  security_manager:\n    config: {{}}\n").replace("PORT", str(free_port())), "dashboard-e2e")
+    keys = {}
+    for role in ("viewer", "operator"):
+        done = subprocess.run([args.hive, "auth", "keys", "create", "-c", hive.config, "--name", "dash-" + role,
+                               "--role", role], capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            failures.append("hive auth keys create --role %s: %s" % (role, done.stderr.strip()))
+            return
+        keys[role] = done.stdout.strip().splitlines()[-1]
+    try:
+        hive.start()
+        run_browser(browser + ["--url", "http://127.0.0.1:%d" % hive.port, "--scenario", "signin",
+                               "--viewer-key", keys["viewer"], "--operator-key", keys["operator"]], failures, "signin")
+    finally:
+        stop(hive, failures, "signin")
+    with open(hive.log.name, errors="replace") as f:
+        log = f.read()
+    for role, key in keys.items():
+        if key in log:
+            failures.append("the %s key is in hive's log" % role)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hive", required=True)
@@ -110,51 +191,13 @@ def main():
         return 1
 
     workdir = tempfile.mkdtemp(prefix="hive-dashboard-")
-    port = free_port()
-    hive = HiveProcess(args.hive, workdir, os.path.abspath(args.plugins), CONFIG.replace("PORT", str(port)),
-                       "dashboard-e2e")
-    agents = []
     failures = []
-    try:
-        hive.start()
-        for name in ("py-1", "py-2"):
-            log = open(os.path.join(workdir, name + ".log"), "wb")
-            agents.append(subprocess.Popen(
-                [sys.executable, AGENT, "--url", "ws://127.0.0.1:%d/api/v2/agents/connect" % hive.port,
-                 "--name", name, "--capabilities", "py", "--concurrency", "2"],
-                stdout=log, stderr=subprocess.STDOUT))
-        api = Api(hive.port)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            status, body = api.request("GET", "/api/v2/agents")
-            if status == 200 and len([a for a in body["items"] if a["status"] != "offline"]) == 2:
-                break
-            time.sleep(0.1)
-        else:
-            raise SystemExit("dashboard-e2e: the two agents did not connect; see %s" % workdir)
-        check_headers(hive.port, failures)
-        command = [node, os.path.join(HERE, "browser_test.mjs"), "--url", "http://127.0.0.1:%d" % hive.port,
-                   "--modules", os.path.abspath(args.modules), "--chromium", args.chromium]
-        if args.screenshots:
-            command += ["--screenshots", os.path.abspath(args.screenshots)]
-        started = time.monotonic()
-        done = subprocess.run(command, timeout=240)
-        say("browser scenarios took %.1f s" % (time.monotonic() - started))
-        if done.returncode != 0:
-            failures.append("browser_test.mjs exited with %s" % done.returncode)
-    finally:
-        for agent in agents:
-            agent.terminate()
-            try:
-                agent.wait(10)
-            except subprocess.TimeoutExpired:
-                agent.kill()
-        status = hive.stop()
-        if status != 0:
-            failures.append("hive exited with %s" % status)
-        report = hive.sanitizer_report()
-        if report:
-            failures.append("sanitizer report in %s:\n%s" % (hive.log.name, report))
+    browser = [node, os.path.join(HERE, "browser_test.mjs"), "--modules", os.path.abspath(args.modules),
+               "--chromium", args.chromium]
+    if args.screenshots:
+        browser += ["--screenshots", os.path.abspath(args.screenshots)]
+    live_phase(args, os.path.join(workdir, "live"), browser, failures)
+    signin_phase(args, os.path.join(workdir, "signin"), browser, failures)
     if failures:
         say("FAIL (workdir %s):\n  %s" % (workdir, "\n  ".join(failures)))
         return 1

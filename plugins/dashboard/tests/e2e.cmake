@@ -2,7 +2,8 @@
 # playwright-core from the build's npm project) against the real hive with two
 # real agents: live task list, detail, a workflow's DAG, drain, plugin reload,
 # reconnect through an api swap without losing an event, no console error,
-# axe-core clean, 360 px. One hive, one browser, all scenarios: about 30 s.
+# axe-core clean, 360 px; then, with security_manager, sign-in with a key and
+# a viewer's narrower console. Two short hives, one browser each: about 25 s.
 # Skipped (exit 77) only when chromium is not installed.
 # plugins/dashboard/tests/dashboard_browser_e2e.py --help.
 if(_e2e_ready AND TARGET dashboard)

@@ -21,7 +21,9 @@ class Access extends EventTarget {
   async refresh(): Promise<void> {
     try {
       this.info = await get<SessionInfo>('/api/v2/dashboard/session');
-      this.needsSignIn = false;
+      // An auth provider runs and the caller has no valid key.
+      this.needsSignIn = this.info.auth && this.info.principal === '';
+      if (this.needsSignIn) this.info = null;
     } catch (error) {
       this.info = null;
       this.needsSignIn = error instanceof ApiError && (error.status === 401 || error.status === 403);

@@ -217,6 +217,10 @@ export class HiveApp extends LitElement {
         ${this.signInError ? html`<p class="outcome error" role="alert">${this.signInError}</p>` : ''}
       </form>`;
     if (!access.info) return html`<p class="outcome error" role="alert">${this.signInError}</p>`;
+    if (access.info.auth && access.info.permissions.length === 0)
+      return html`<p class="outcome error" role="alert">
+        ${access.info.principal}'s role grants none of the dashboard's views. Sign out and use another key.
+      </p>`;
     const [section, id] = this.route;
     switch (section) {
       case 'tasks':
