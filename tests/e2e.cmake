@@ -172,3 +172,11 @@ file(GLOB _plugin_e2e_files ${PROJECT_SOURCE_DIR}/plugins/*/tests/e2e.cmake)
 foreach(_plugin_e2e ${_plugin_e2e_files})
   include(${_plugin_e2e})
 endforeach()
+
+# Results that arrive while PostgreSQL is down are held and reported when it is
+# back: every task succeeds at its first attempt. tests/e2e/store_outage_e2e.py --help.
+if(_e2e_ready)
+  add_test(NAME e2e_store_outage COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/store_outage_e2e.py
+    --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
+  set_tests_properties(e2e_store_outage PROPERTIES LABELS "e2e;postgres" TIMEOUT 300 RUN_SERIAL TRUE)
+endif()

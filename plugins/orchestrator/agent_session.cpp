@@ -105,17 +105,33 @@ void AgentSession::flush() {
   reportResults();
 }
 
+namespace {
+
+protocol::Ack resultAck(const std::string& taskId, const Status& s) {
+  if (s.code() == StatusCode::kAlreadyExists)
+    return {taskId, protocol::Report::kResult, protocol::Verdict::kDuplicate, {}};
+  if (!s.ok()) return refusal(taskId, protocol::Report::kResult, s);
+  return {taskId, protocol::Report::kResult, protocol::Verdict::kAccepted, {}};
+}
+
+}  // namespace
+
 void AgentSession::reportResults() {
   if (results_.empty()) return;
   std::vector<Status> statuses = agents_.report(agentId_, results_);
   for (std::size_t i = 0; i < results_.size(); ++i) {
-    const Status& s = statuses[i];
-    protocol::Ack ack{results_[i].taskId, protocol::Report::kResult, protocol::Verdict::kAccepted, {}};
-    if (s.code() == StatusCode::kAlreadyExists)
-      ack.verdict = protocol::Verdict::kDuplicate;
-    else if (!s.ok())
-      ack = refusal(results_[i].taskId, protocol::Report::kResult, s);
-    say(protocol::ack(ack, env_.now()));
+    if (Results::transient(statuses[i])) {
+      // The store is down: the result waits in the orchestrator, and the
+      // agent hears about it (its ack) when the store has taken it.
+      const Environment& env = env_;
+      agents_.hold(
+          agentId_, results_[i],
+          [channel = channel_, &env, taskId = results_[i].taskId, &log = env_.log()](const Status& s) {
+            channel->sendOrClose(protocol::ack(resultAck(taskId, s), env.now()), log);
+          });
+      continue;
+    }
+    say(protocol::ack(resultAck(results_[i].taskId, statuses[i]), env_.now()));
   }
   results_.clear();
 }

@@ -4,21 +4,23 @@ namespace hive::orchestrator {
 
 std::shared_ptr<Orchestrator> Orchestrator::create(PluginContext& context, const Clock& clock,
                                                    Options options, ServiceHandle<tasks::TaskService> tasks,
-                                                   ServiceHandle<store::Store> store) {
-  auto orchestrator =
-      std::make_shared<Orchestrator>(context, clock, std::move(options), std::move(tasks), std::move(store));
+                                                   ServiceHandle<store::Store> store,
+                                                   FrameHandlers& handlers) {
+  auto orchestrator = std::make_shared<Orchestrator>(context, clock, std::move(options), std::move(tasks),
+                                                     std::move(store), handlers);
   orchestrator->background_.setOwner(orchestrator);
   return orchestrator;
 }
 
 Orchestrator::Orchestrator(PluginContext& context, const Clock& clock, Options options,
-                           ServiceHandle<tasks::TaskService> tasks, ServiceHandle<store::Store> store)
+                           ServiceHandle<tasks::TaskService> tasks, ServiceHandle<store::Store> store,
+                           FrameHandlers& handlers)
     : options_(std::move(options)),
       background_(context.blocking()),
       env_{context, clock, options_, std::move(tasks), std::move(store), background_},
       registry_(clock),
       records_(env_, registry_),
-      frames_(env_, registry_),
+      frames_(env_, registry_, handlers),
       cancelWatch_(context,
                    [this](const std::string& taskId) {
                      if (!background_.open()) return;
@@ -71,6 +73,7 @@ void Orchestrator::sweep() {
   std::int64_t now = env_.now();
   health_.check(now);
   records_.purge(now);
+  results_.retryHeld();
   dispatcher_.request();
 }
 

@@ -94,16 +94,21 @@ void ProcessAgents::done(const std::string& agentId, const std::string& taskId, 
                          outcome.result.empty() ? "{}" : outcome.result,
                          ok ? std::string() : (outcome.reason.empty() ? "process failed" : outcome.reason),
                          tasks::Retry::kAllowed};
-  Status reported = results_.reportOne(agentId, report);
   // A result Hive cannot keep exactly (a number beyond a double, say) is
   // refused; the process will not answer again, so the attempt fails saying why.
-  if (ok && reported.code() == StatusCode::kInvalidArgument)
-    (void)results_.reportOne(agentId, {taskId,
-                                       leaseToken,
-                                       Outcome::kFailed,
-                                       {},
-                                       "result refused: " + reported.message(),
-                                       tasks::Retry::kNever});
+  auto settled = [this, agentId, taskId, leaseToken, ok](const Status& reported) {
+    if (ok && reported.code() == StatusCode::kInvalidArgument)
+      (void)results_.reportOne(agentId, {taskId,
+                                         leaseToken,
+                                         Outcome::kFailed,
+                                         {},
+                                         "result refused: " + reported.message(),
+                                         tasks::Retry::kNever});
+  };
+  Status reported = results_.reportOne(agentId, report);
+  // The store is down: the process's work is kept and reported when it is back.
+  if (Results::transient(reported)) return results_.hold(agentId, std::move(report), std::move(settled));
+  settled(reported);
 }
 
 }  // namespace hive::orchestrator

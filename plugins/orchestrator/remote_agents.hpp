@@ -66,6 +66,9 @@ class RemoteAgents {
   std::vector<Status> report(const std::string& agentId, const std::vector<Results::Report>& reports) {
     return results_.report(agentId, reports);
   }
+  void hold(const std::string& agentId, Results::Report report, Results::Settled settled) {
+    results_.hold(agentId, std::move(report), std::move(settled));
+  }
   void disconnected(const std::string& agentId, const http::WebSocketPeer* peer);
   void requestDispatch();
 

@@ -1,5 +1,7 @@
 #include "results.hpp"
 
+#include <iterator>
+#include <map>
 #include <optional>
 
 #include "dispatcher.hpp"
@@ -34,6 +36,7 @@ Results::Change Results::account(LocalAgent& local, const std::vector<Report>& r
   AgentStatus status = a.status;
   std::int64_t now = env_.now();
   for (std::size_t i = 0; i < reports.size(); ++i) {
+    if (transient(statuses[i])) continue;  // held: the task keeps its slot until it settles
     const auto& r = reports[i];
     auto inFlight = a.inFlight.find(r.taskId);
     bool mine = inFlight != a.inFlight.end() && inFlight->second == r.leaseToken;
@@ -51,6 +54,56 @@ Results::Change Results::account(LocalAgent& local, const std::vector<Report>& r
   }
   registry_.refreshStatus(a);
   return a.circuit != circuit || a.status != status ? Change::kState : Change::kCountersOnly;
+}
+
+void Results::hold(const std::string& agentId, Report report, Settled settled) {
+  std::unique_lock lock(heldMutex_);
+  if (held_.size() >= kMaxHeld) {
+    lock.unlock();
+    if (settled)
+      settled(unavailable("the store is unavailable and " + std::to_string(kMaxHeld) +
+                          " results already wait for it"));
+    return;
+  }
+  if (held_.empty())
+    env_.log().warn("the store is unavailable: results are held and reported again at each sweep (task " +
+                    report.taskId + " first)");
+  held_.push_back({agentId, std::move(report), std::move(settled)});
+}
+
+std::size_t Results::heldCount() {
+  std::lock_guard lock(heldMutex_);
+  return held_.size();
+}
+
+void Results::retryHeld() {
+  std::vector<Held> batch;
+  {
+    std::lock_guard lock(heldMutex_);
+    batch.swap(held_);
+  }
+  if (batch.empty()) return;
+  std::map<std::string, std::vector<std::size_t>> byAgent;
+  for (std::size_t i = 0; i < batch.size(); ++i) byAgent[batch[i].agentId].push_back(i);
+  std::vector<Held> still;
+  for (const auto& [agentId, indexes] : byAgent) {
+    std::vector<Report> reports;
+    for (std::size_t i : indexes) reports.push_back(batch[i].report);
+    std::vector<Status> statuses = report(agentId, reports);
+    for (std::size_t k = 0; k < indexes.size(); ++k) {
+      Held& held = batch[indexes[k]];
+      if (transient(statuses[k]))
+        still.push_back(std::move(held));
+      else if (held.settled)
+        held.settled(statuses[k]);
+    }
+  }
+  if (still.size() < batch.size())
+    env_.log().info(std::to_string(batch.size() - still.size()) + " held results reported");
+  if (still.empty()) return;
+  std::lock_guard lock(heldMutex_);
+  // Ahead of any held since: an agent's reports stay in order.
+  held_.insert(held_.begin(), std::make_move_iterator(still.begin()), std::make_move_iterator(still.end()));
 }
 
 }  // namespace hive::orchestrator

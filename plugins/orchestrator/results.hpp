@@ -5,6 +5,8 @@
 // alone wait for the next sweep (a write per result was a commit per task).
 #pragma once
 
+#include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -24,11 +26,30 @@ class Results {
   Results(Environment& environment, AgentRegistry& registry, AgentRecords& records, Dispatcher& dispatcher)
       : env_(environment), registry_(registry), records_(records), dispatcher_(dispatcher) {}
 
-  // Each report gets the status hive.tasks/1 gave it.
+  // Each report gets the status hive.tasks/1 gave it. A transient one (the
+  // store or task_manager unavailable) leaves the agent's slot taken: the
+  // caller holds the report (hold()) rather than lose the agent's work.
   std::vector<Status> report(const std::string& agentId, const std::vector<Report>& reports);
   Status reportOne(const std::string& agentId, Report report);
+  static bool transient(const Status& s) { return s.code() == StatusCode::kUnavailable; }
+
+  // Keeps a report that got a transient status and reports it again at each
+  // sweep until it gets another; `settled` then hears that status (the remote
+  // agent's ack is sent then). Past kMaxHeld, settled(unavailable) at once.
+  using Settled = std::function<void(const Status&)>;
+  void hold(const std::string& agentId, Report report, Settled settled);
+  // From the sweep: the held reports again, each agent's together, in order.
+  void retryHeld();
+  std::size_t heldCount();
+
+  static constexpr std::size_t kMaxHeld = 100000;
 
  private:
+  struct Held {
+    std::string agentId;
+    Report report;
+    Settled settled;
+  };
   enum class Change { kCountersOnly, kState };
   // Under the registry's lock.
   Change account(LocalAgent& local, const std::vector<Report>& reports, const std::vector<Status>& statuses);
@@ -37,6 +58,8 @@ class Results {
   AgentRegistry& registry_;
   AgentRecords& records_;
   Dispatcher& dispatcher_;
+  std::mutex heldMutex_;
+  std::vector<Held> held_;
 };
 
 }  // namespace hive::orchestrator
