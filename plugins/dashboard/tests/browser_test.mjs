@@ -288,6 +288,41 @@ async function run() {
   await shot('alerts');
   await axe('alerts');
 
+  // ---- keyboard: the sections are reachable with Tab and Enter ---------------
+  await page.evaluate(() => document.activeElement?.blur());
+  await page.locator('nav a[href="#/overview"]').focus();
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await until('Tab, Tab, Enter from Overview opens Agents', async () =>
+    (await page.evaluate(() => location.hash)) === '#/agents', 3000);
+
+  // ---- PWA: the manifest, and a service worker that keeps the shell ----------
+  const manifest = await api('GET', '/dashboard/manifest.webmanifest');
+  check(manifest.body.start_url === '/dashboard/' && manifest.body.icons.length > 0, 'the manifest names the app');
+  const cached = await until('the service worker keeps the shell', () =>
+    page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.getRegistration('/dashboard/');
+      if (!registration?.active) return null;
+      const names = await caches.keys();
+      if (names.length === 0) return null;
+      const cache = await caches.open(names[0]);
+      return (await cache.keys()).map((r) => new URL(r.url).pathname);
+    }), 10_000, 100);
+  check(cached.includes('/dashboard/') && cached.some((p) => p.endsWith('.js')), `the shell is cached: ${cached}`);
+  // Offline, a new tab still opens the console (its API calls fail, as they must).
+  const offline = await context.newPage();
+  await context.setOffline(true);
+  try {
+    await offline.goto(`${base}/dashboard/`);
+    await offline.locator('hive-app .brand').waitFor({ timeout: 5000 });
+  } catch (error) {
+    check(false, `the shell opens offline: ${error.message}`);
+  } finally {
+    await context.setOffline(false);
+    await offline.close();
+  }
+
   // ---- dark theme, 360 px ---------------------------------------------------
   await page.locator('button[aria-pressed]').click();
   await page.setViewportSize({ width: 360, height: 740 });

@@ -3,8 +3,19 @@
 // flaky link. API calls and the WebSocket are never cached: live data is live.
 const SHELL = 'hive-shell-v1';
 
+// The page names its hashed script and stylesheet: keep them with it, so that
+// the first visit already leaves a shell that opens offline.
+async function keepShell() {
+  const cache = await caches.open(SHELL);
+  const page = await fetch('/dashboard/', { cache: 'no-cache' });
+  const text = await page.clone().text();
+  const assets = [...new Set(text.match(/\/dashboard\/assets\/[A-Za-z0-9._-]+/g) || [])];
+  await cache.put('/dashboard/', page);
+  await cache.addAll([...assets, '/dashboard/manifest.webmanifest', '/dashboard/icon.svg']);
+}
+
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(['/dashboard/'])).then(() => self.skipWaiting()));
+  event.waitUntil(keepShell().then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (event) => {
