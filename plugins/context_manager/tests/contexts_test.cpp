@@ -1,0 +1,342 @@
+// Contexts and Compressor over the real storage_sqlite (and, for compression,
+// the real task_manager), loaded from their .so files through the SDK harness.
+// The test plays the summarising agent through hive.tasks/1.
+#include "contexts.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "compressor.hpp"
+#include "hashing_embedder.hpp"
+#include "hive/services/http.hpp"
+#include "hive/services/store.hpp"
+#include "hive/services/tasks.hpp"
+#include "hive/testing/harness.hpp"
+
+namespace hive::context_manager {
+namespace {
+
+namespace json = boost::json;
+using hive::testing::PluginHarness;
+
+class SilentLogger final : public Logger {
+ public:
+  void log(LogLevel, std::string_view message) override { lines.emplace_back(message); }
+  bool enabled(LogLevel) const override { return true; }
+  std::vector<std::string> lines;
+};
+
+class ContextsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    directory_ = std::filesystem::temp_directory_path() /
+                 ("contexts_test-" + std::to_string(::getpid()) + "-" +
+                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(directory_);
+    std::filesystem::create_directories(directory_);
+    store_ = load(STORAGE_SQLITE_PLUGIN);
+    store_->setConfig(hive::testing::configFromPairs({{"path", (directory_ / "store.sqlite3").string()}}));
+    Status started = store_->start();
+    ASSERT_TRUE(started.ok()) << started.toString();
+    reopen();
+  }
+
+  void TearDown() override {
+    stopPump();
+    compressor_.reset();
+    contexts_.reset();
+    tasks_.reset();
+    store_.reset();
+    std::filesystem::remove_all(directory_);
+  }
+
+  static std::unique_ptr<PluginHarness> load(const char* path) {
+    auto loaded = PluginHarness::loadLibrary(path);
+    EXPECT_TRUE(loaded.ok()) << loaded.status().toString();
+    return std::move(loaded).value();
+  }
+
+  ServiceHandle<store::Store> storeHandle() {
+    auto handle = store_->services().handle<store::Store>();
+    EXPECT_TRUE(handle.ok());
+    return std::move(handle).value();
+  }
+
+  // A process that starts again on the same store and index directory; the
+  // previous one's in-memory state is gone (it saved nothing more).
+  OpenReport reopen(EntryLimits limits = {}) {
+    contexts_.reset();
+    contexts_ = std::make_shared<Contexts>(storeHandle(), std::make_shared<HashingEmbedder>(64), limits,
+                                           IndexOptions{}, directory_ / "index", log_);
+    auto opened = contexts_->open();
+    EXPECT_TRUE(opened.ok()) << opened.status().toString();
+    return opened.ok() ? *opened : OpenReport{};
+  }
+
+  std::string add(const std::string& scope, const std::string& text) {
+    auto entry = contexts_->put(scope, text, json::object{{"source", "test"}}, "agent:tester");
+    EXPECT_TRUE(entry.ok()) << entry.status().toString();
+    return entry.ok() ? entry->id : std::string();
+  }
+
+  std::vector<std::string> ids(const std::string& scope, const std::string& query, std::size_t k = 10) {
+    auto hits = contexts_->search(scope, query, k);
+    EXPECT_TRUE(hits.ok()) << hits.status().toString();
+    std::vector<std::string> out;
+    if (hits.ok())
+      for (const Hit& hit : *hits) out.push_back(hit.id);
+    return out;
+  }
+
+  void startTasks() {
+    tasks_ = load(TASK_MANAGER_PLUGIN);
+    tasks_->provideFake<store::Store>(
+        std::static_pointer_cast<store::Store>(
+            store_->services().lookup(store::Store::kServiceId).front().service),
+        "storage_sqlite");
+    Status started = tasks_->start();
+    ASSERT_TRUE(started.ok()) << started.toString();
+    pumping_ = true;
+    pump_ = std::thread([this] {
+      while (pumping_) {
+        if (tasks_->runPending() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    });
+  }
+  void stopPump() {
+    pumping_ = false;
+    if (pump_.joinable()) pump_.join();
+  }
+
+  std::filesystem::path directory_;
+  SilentLogger log_;
+  std::unique_ptr<PluginHarness> store_;
+  std::unique_ptr<PluginHarness> tasks_;
+  std::shared_ptr<Contexts> contexts_;
+  std::shared_ptr<Compressor> compressor_;
+  std::atomic<bool> pumping_{false};
+  std::thread pump_;
+};
+
+TEST_F(ContextsTest, EntriesAreStoredReadListedAndRemoved) {
+  std::string id = add("project:alpha", "the staging database moved to host db-7");
+  ASSERT_EQ(id.size(), 16u);
+  auto entry = contexts_->get("project:alpha", id);
+  ASSERT_TRUE(entry.ok());
+  EXPECT_EQ(entry->text, "the staging database moved to host db-7");
+  EXPECT_EQ(entry->author, "agent:tester");
+  EXPECT_EQ(entry->metadata, (json::value(json::object{{"source", "test"}})));
+  EXPECT_GT(entry->createdMs, 0);
+  // Another scope does not see it.
+  EXPECT_EQ(contexts_->get("project:beta", id).status().code(), StatusCode::kNotFound);
+  std::string second = add("project:alpha", "second note");
+  auto page = contexts_->list("project:alpha", Contexts::Which::kActive, 1, "");
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].id, id);  // oldest first
+  auto next = contexts_->list("project:alpha", Contexts::Which::kActive, 1, page->nextCursor);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->items.at(0).id, second);
+  ASSERT_TRUE(contexts_->remove("project:alpha", id).ok());
+  EXPECT_EQ(contexts_->get("project:alpha", id).status().code(), StatusCode::kNotFound);
+  for (const std::string& found : ids("project:alpha", "staging database")) EXPECT_NE(found, id);
+  EXPECT_EQ(contexts_->stats("project:alpha").entries, 1u);
+  auto cleared = contexts_->clear("project:alpha");
+  ASSERT_TRUE(cleared.ok());
+  EXPECT_EQ(*cleared, 1u);
+  EXPECT_EQ(contexts_->stats("project:alpha").entries, 0u);
+}
+
+TEST_F(ContextsTest, BadInputIsRefusedAndChangesNothing) {
+  for (const char* scope : {"alpha", "project:", "team:x", "project:a/b", "project:a b"})
+    EXPECT_EQ(contexts_->put(scope, "text", json::object{}, "x").status().code(),
+              StatusCode::kInvalidArgument)
+        << scope;
+  EXPECT_EQ(contexts_->put("task:t1", "", json::object{}, "x").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(contexts_->put("task:t1", "x", json::array{}, "x").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(contexts_->put("task:t1", std::string(70000, 'a'), json::object{}, "x").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      contexts_->put("task:t1", "x", json::object{{"big", std::string(20000, 'b')}}, "x").status().code(),
+      StatusCode::kInvalidArgument);
+  EXPECT_EQ(contexts_->search("task:t1", "x", 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(contexts_->search("task:t1", "x", 101).status().code(), StatusCode::kInvalidArgument);
+  auto page = contexts_->list("task:t1", Contexts::Which::kActive, 10, "");
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->items.empty());
+  EXPECT_TRUE(contexts_->scopes().empty());
+}
+
+TEST_F(ContextsTest, SearchFindsByWordsAndBySpellingBestFirst) {
+  add("run:r1", "deploy the payments service to the eu cluster");
+  std::string target = add("run:r1", "the payments database migration failed: disk full on db-3");
+  add("run:r1", "weekly planning notes, nothing urgent");
+  add("run:r2", "payments database migration in the other run");
+  auto found = ids("run:r1", "why did the database migration fail");
+  ASSERT_FALSE(found.empty());
+  EXPECT_EQ(found.front(), target);
+  EXPECT_EQ(found.size(), 3u);  // every entry of r1 comes back (the semantic half ranks all), none of r2
+  // A misspelt word still finds it through the letter groups.
+  auto typo = contexts_->search("run:r1", "migraton", 1, Ranking::kSemantic);
+  ASSERT_TRUE(typo.ok());
+  EXPECT_EQ(typo->at(0).id, target);
+  EXPECT_TRUE(ids("project:none", "anything").empty());
+}
+
+TEST_F(ContextsTest, IndexFileIsLoadedAtStartWhenItMatchesTheStore) {
+  for (int i = 0; i < 20; ++i)
+    add("project:p", "note number " + std::to_string(i) + " about the cache layer");
+  ASSERT_TRUE(contexts_->saveIndexes().ok());
+  OpenReport report = reopen();
+  EXPECT_EQ(report.loaded, 1u);
+  EXPECT_EQ(report.rebuilt, 0u);
+  EXPECT_EQ(report.repaired, 0u);
+  EXPECT_EQ(contexts_->stats("project:p").vectors, 20u);
+}
+
+// What a kill -9 leaves: a file some writes behind the store (entries added
+// and one removed after the last save). The file is loaded, then repaired
+// label by label: the index answers as the store says.
+TEST_F(ContextsTest, StaleIndexFileIsRepairedFromTheStore) {
+  std::vector<std::string> before;
+  for (int i = 0; i < 10; ++i) before.push_back(add("agent:a", "before the save " + std::to_string(i)));
+  ASSERT_TRUE(contexts_->saveIndexes().ok());
+  std::string after = add("agent:a", "written after the last save: zanzibar");
+  ASSERT_TRUE(contexts_->remove("agent:a", before[3]).ok());
+  OpenReport report = reopen();  // no save: as after kill -9
+  EXPECT_EQ(report.loaded, 1u);
+  EXPECT_EQ(report.repaired, 2u);  // one vector added, one dropped
+  ScopeStats stats = contexts_->stats("agent:a");
+  EXPECT_EQ(stats.entries, 10u);
+  EXPECT_EQ(stats.vectors, 10u);
+  EXPECT_EQ(contexts_->search("agent:a", "zanzibar", 1, Ranking::kSemantic)->at(0).id, after);
+  for (const std::string& id : ids("agent:a", "before the save 3")) EXPECT_NE(id, before[3]);
+}
+
+TEST_F(ContextsTest, TornOrMissingIndexFileIsRebuiltFromTheStore) {
+  for (int i = 0; i < 30; ++i) add("task:t", "line " + std::to_string(i) + " of the log");
+  ASSERT_TRUE(contexts_->saveIndexes().ok());
+  auto file = directory_ / "index" / "task:t.hnsw";
+  ASSERT_TRUE(std::filesystem::exists(file));
+  std::filesystem::resize_file(file, std::filesystem::file_size(file) / 2);
+  OpenReport report = reopen();
+  EXPECT_EQ(report.loaded, 0u);
+  EXPECT_EQ(report.rebuilt, 1u);
+  EXPECT_EQ(contexts_->stats("task:t").vectors, 30u);
+  // open() saved the rebuilt graph: the next start loads it.
+  std::filesystem::remove(directory_ / "index" / "task:t.hnsw.meta");
+  EXPECT_EQ(reopen().rebuilt, 1u);
+  EXPECT_EQ(reopen().loaded, 1u);
+  EXPECT_EQ(contexts_->search("task:t", "line 17 of the log", 1)->at(0).text, "line 17 of the log");
+}
+
+TEST_F(ContextsTest, AnotherEmbedderModelEmbedsTheEntriesAgain) {
+  add("project:m", "vectors of the first model");
+  ASSERT_TRUE(contexts_->saveIndexes().ok());
+  contexts_ = std::make_shared<Contexts>(storeHandle(), std::make_shared<HashingEmbedder>(32), EntryLimits{},
+                                         IndexOptions{}, directory_ / "index", log_);
+  auto opened = contexts_->open();
+  ASSERT_TRUE(opened.ok()) << opened.status().toString();
+  EXPECT_EQ(opened->rebuilt, 1u);
+  EXPECT_EQ(contexts_->stats("project:m").vectors, 1u);
+  EXPECT_EQ(contexts_->search("project:m", "first model", 1)->size(), 1u);
+}
+
+// Over budget: ONE summarize task through the real task_manager; when the
+// agent answers, the summary replaces the oldest entries in search and they
+// stay readable, archived.
+TEST_F(ContextsTest, ContextOverBudgetIsSummarisedByOneTask) {
+  startTasks();
+  BudgetOptions budget;
+  budget.maxEntries = 6;
+  budget.maxTokens = 0;
+  budget.keepFraction = 0.5;
+  compressor_ = std::make_shared<Compressor>(contexts_, storeHandle(), tasks_->services(), "context_manager",
+                                             budget, log_);
+  ASSERT_TRUE(compressor_->open().ok());
+  std::vector<std::string> written;
+  for (int i = 0; i < 8; ++i) {
+    written.push_back(add("project:big", "observation " + std::to_string(i) + " about the flaky ingest job"));
+    compressor_->check("project:big");
+  }
+  auto service = tasks_->services().handle<tasks::TaskService>();
+  ASSERT_TRUE(service.ok());
+  auto tasks = service->lease();
+  auto claimed = tasks->claim("summarizer-1", {"summarize"}, 10);
+  ASSERT_TRUE(claimed.ok()) << claimed.status().toString();
+  ASSERT_EQ(claimed->size(), 1u);  // one task, though every write after the 7th was over budget
+  const tasks::Assignment& assignment = claimed->front();
+  EXPECT_EQ(assignment.type, "context.summarize");
+  json::value payload = json::parse(assignment.payload);
+  const json::array& entries = payload.at("entries").as_array();
+  // Checked at the 7th entry (over 6): keep half the budget, the 4 oldest go.
+  ASSERT_EQ(entries.size(), 4u);
+  EXPECT_EQ(entries[0].at("id").as_string(), written[0]);
+  EXPECT_EQ(payload.at("scope").as_string(), "project:big");
+  EXPECT_TRUE(compressor_->describe("project:big").at("pending").as_bool());
+  compressor_->check("project:big");
+  EXPECT_TRUE(tasks->claim("summarizer-2", {"summarize"}, 10)->empty());
+
+  ASSERT_TRUE(tasks->started(assignment.taskId, assignment.leaseToken).ok());
+  ASSERT_TRUE(
+      tasks
+          ->succeeded(assignment.taskId, assignment.leaseToken,
+                      R"({"summary":"Observations 0-3: the ingest job is flaky (summary by the agent)."})")
+          .ok());
+  compressor_->advance();
+  EXPECT_FALSE(compressor_->describe("project:big").at("pending").as_bool());
+  EXPECT_EQ(contexts_->stats("project:big").entries, 5u);  // 4 kept + the summary
+  auto hits = contexts_->search("project:big", "observations flaky ingest summary", 1);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(hits->at(0).text, "Observations 0-3: the ingest job is flaky (summary by the agent).");
+  for (const std::string& id : ids("project:big", "observation about the flaky ingest job"))
+    for (int i = 0; i < 4; ++i) EXPECT_NE(id, written[i]);
+  auto archived = contexts_->list("project:big", Contexts::Which::kArchived, 100, "");
+  ASSERT_TRUE(archived.ok());
+  ASSERT_EQ(archived->items.size(), 4u);
+  EXPECT_EQ(archived->items[0].text, "observation 0 about the flaky ingest job");
+  EXPECT_EQ(archived->items[0].archivedBy, hits->at(0).id);
+  auto summary = contexts_->get("project:big", hits->at(0).id);
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->summaryOf.size(), 4u);
+  EXPECT_EQ(summary->author, "task:" + assignment.taskId);
+  // A restart (or a second advance) does not apply the same task twice.
+  compressor_->advance();
+  reopen();
+  EXPECT_EQ(contexts_->stats("project:big").entries, 5u);
+}
+
+TEST_F(ContextsTest, FailedSummarizeTaskLeavesTheEntriesAndAllowsAnother) {
+  startTasks();
+  BudgetOptions budget;
+  budget.maxEntries = 3;
+  budget.maxTokens = 0;
+  compressor_ = std::make_shared<Compressor>(contexts_, storeHandle(), tasks_->services(), "context_manager",
+                                             budget, log_);
+  ASSERT_TRUE(compressor_->open().ok());
+  for (int i = 0; i < 5; ++i) add("project:f", "entry " + std::to_string(i));
+  compressor_->check("project:f");
+  auto tasks = tasks_->services().handle<tasks::TaskService>()->lease();
+  auto claimed = tasks->claim("summarizer", {"summarize"}, 10);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 1u);
+  ASSERT_TRUE(
+      tasks->failed(claimed->front().taskId, claimed->front().leaseToken, "no model", tasks::Retry::kNever)
+          .ok());
+  compressor_->advance();
+  EXPECT_FALSE(compressor_->describe("project:f").at("pending").as_bool());
+  EXPECT_EQ(contexts_->stats("project:f").entries, 5u);
+  compressor_->check("project:f");
+  EXPECT_EQ(tasks->claim("summarizer", {"summarize"}, 10)->size(), 1u);
+}
+
+}  // namespace
+}  // namespace hive::context_manager
