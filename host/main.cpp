@@ -31,6 +31,7 @@
 #include "host/watchdog.hpp"
 #include "tools/backup/store_backup.hpp"
 #include "tools/config/migrate.hpp"
+#include "tools/workflow/workflow_command.hpp"
 
 namespace {
 
@@ -575,7 +576,10 @@ int main(int argc, char** argv) {
     command->add_option("-c,--config", secretsOptions.configPath, "Configuration file")
         ->capture_default_str();
 
+  tools::WorkflowCommands workflowCommands(app);  // hive workflow ...: tools/workflow
+
   CLI11_PARSE(app, argc, argv);
+  if (auto exitCode = workflowCommands.run()) return *exitCode;
 
   if (runCmd->parsed()) return runCommand(run);
   if (checkCmd->parsed()) return checkConfigCommand(checkFiles);

@@ -11,6 +11,11 @@ echoes its payload as its result).
                       with SIGKILL --crashes times and restarted: the run
                       completes, and task_manager holds exactly one task per
                       step (none was submitted twice).
+  --scenario cli      `hive workflow apply FILE` against the real hive: a YAML
+                      file with mistakes is refused with FILE:LINE:COL of each
+                      (locally, and for what only the server knows: an unknown
+                      sub-workflow), nothing registered; a good one registered,
+                      then unchanged; `start --param`, `runs` and `list`.
   --scenario map      a map step over --items items (from an earlier step's
                       result), 4 at a time, while hive is killed with SIGKILL
                       --crashes times: the map succeeds with every item's
@@ -358,11 +363,116 @@ def map_scenario(args, workdir, failures):
         hive.stop()
 
 
+BAD_YAML = """name: broken
+params:
+  files: {type: array}
+steps:
+  - name: plan
+    task: {type: echo, capabilities: [shell]}
+  - name: each
+    depends_on: [plan, ghost]
+    map: {over: params.files, parallelism: 0}
+    task:
+      type: echo
+      payload: {file: "${item}"}
+  - name: call
+    workflow: {name: nowhere}
+"""
+
+GOOD_YAML = """name: cli-flow
+params:
+  files: {type: array, default: [a.c]}
+steps:
+  - name: each
+    map: {over: params.files, parallelism: 2}
+    task: {type: echo, capabilities: [shell], payload: {file: "${item}"}}
+outputs:
+  files: ${steps.each.result}
+"""
+
+UNKNOWN_CALLEE_YAML = """name: caller
+steps:
+  - name: first
+    task: {type: echo}
+  - name: call
+    workflow:
+      name: nowhere
+"""
+
+
+def cli(args, hive, *command):
+    env = dict(os.environ, HIVE_URL="http://127.0.0.1:%d" % hive.port)
+    done = subprocess.run([args.hive, "workflow"] + list(command), env=env, capture_output=True, text=True,
+                          timeout=60)
+    say("$ hive workflow", " ".join(command), "->", done.returncode)
+    for line in (done.stdout + done.stderr).splitlines():
+        say("   ", line)
+    return done
+
+
+def cli_scenario(args, workdir, failures):
+    hive = Hive(args, workdir)
+    agent = start_agent(hive, workdir, "py-cli")
+    try:
+        bad = os.path.join(workdir, "broken.yaml")
+        with open(bad, "w") as f:
+            f.write(BAD_YAML)
+        done = cli(args, hive, "apply", bad)
+        expected = [bad + ":8:24: unknown step 'ghost'", bad + ":9:44: must be an integer from 1 to 1000"]
+        if done.returncode != 1:
+            failures.append("a broken file exited %d" % done.returncode)
+        for line in expected:
+            if line not in done.stderr:
+                failures.append("apply did not print %r" % line)
+        unknown = os.path.join(workdir, "caller.yml")
+        with open(unknown, "w") as f:
+            f.write(UNKNOWN_CALLEE_YAML)
+        done = cli(args, hive, "apply", unknown)
+        line = unknown + ":7:13: unknown workflow 'nowhere' (register it first)"
+        if done.returncode != 1 or line not in done.stderr:
+            failures.append("the server's refusal was not located: expected %r" % line)
+        if hive.request("GET", "/api/v2/workflows")["items"]:
+            failures.append("a refused file registered something")
+        good = os.path.join(workdir, "flow.yaml")
+        with open(good, "w") as f:
+            f.write(GOOD_YAML)
+        done = cli(args, hive, "apply", good)
+        if done.returncode != 0 or "cli-flow: version 1 registered" not in done.stdout:
+            failures.append("the good file was not registered")
+        done = cli(args, hive, "apply", good)
+        if done.returncode != 0 or "cli-flow: version 1 unchanged" not in done.stdout:
+            failures.append("applying the same file again was not 'unchanged'")
+        done = cli(args, hive, "start", "cli-flow", "--param", 'files=["x.c", "y.c", "z.c"]')
+        run_id = done.stdout.strip()
+        if done.returncode != 0 or not run_id:
+            failures.append("start printed no run id")
+            return
+        path = "/api/v2/workflows/runs/" + run_id
+        wait_for("the CLI's run to finish", lambda: hive.request("GET", path)["status"] != "running")
+        run = hive.request("GET", path)
+        files = [r["echo"]["file"] for r in (run.get("outputs") or {}).get("files", [])]
+        if run["status"] != "succeeded" or files != ["x.c", "y.c", "z.c"]:
+            failures.append("the CLI's run ended %s with %r" % (run["status"], files))
+        done = cli(args, hive, "runs", "cli-flow")
+        if done.returncode != 0 or run_id not in done.stdout or "succeeded" not in done.stdout:
+            failures.append("runs did not list the run")
+        done = cli(args, hive, "list")
+        if done.returncode != 0 or "cli-flow" not in done.stdout:
+            failures.append("list did not show the workflow")
+        done = cli(args, hive, "start", "cli-flow", "--param", "files=3")
+        if done.returncode != 1 or "/params/files: must be of type array" not in done.stderr:
+            failures.append("a wrong param was not reported")
+    finally:
+        agent.terminate()
+        agent.wait(10)
+        hive.stop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hive", required=True)
     parser.add_argument("--plugins", required=True)
-    parser.add_argument("--scenario", choices=["diamond", "crash", "map"], required=True)
+    parser.add_argument("--scenario", choices=["diamond", "crash", "map", "cli"], required=True)
     parser.add_argument("--items", type=int, default=24, help="items of the map scenario")
     parser.add_argument("--crashes", type=int, default=3)
     parser.add_argument("--width", type=int, default=8)
@@ -373,7 +483,8 @@ def main():
     workdir = tempfile.mkdtemp(prefix="hive-workflow-e2e-")
     failures = []
     try:
-        {"diamond": diamond_scenario, "crash": crash_scenario, "map": map_scenario}[args.scenario](
+        {"diamond": diamond_scenario, "crash": crash_scenario, "map": map_scenario,
+         "cli": cli_scenario}[args.scenario](
             args, workdir, failures)
     except AssertionError as error:
         failures.append(str(error))
