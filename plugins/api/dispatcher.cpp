@@ -309,6 +309,8 @@ std::optional<http::Response> Dispatcher::authorize(http::Request& request, cons
   if (decision.code == StatusCode::kPermissionDenied)
     return http::problem(403, "Forbidden", decision.reason.empty() ? "permission denied" : decision.reason);
   if (decision.code == StatusCode::kResourceExhausted) return rateLimited(decision.reason);
+  if (decision.code == StatusCode::kUnavailable)
+    return http::problem(503, "Service Unavailable", decision.reason.empty() ? "try again" : decision.reason);
   auto refused = http::problem(401, "Unauthorized",
                                decision.reason.empty() ? "authentication required" : decision.reason);
   refused.headers.push_back({"www-authenticate", "Bearer"});

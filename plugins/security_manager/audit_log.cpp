@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <optional>
 
 #include <boost/json.hpp>
@@ -77,7 +78,26 @@ void AuditLog::record(AuditEntry entry) {
     dropped_.increment();
     return;
   }
-  queue_.push_back(std::move(entry));
+  queue_.push_back({++lastTicket_, std::move(entry)});
+}
+
+Status AuditLog::recordDurably(AuditEntry entry, std::chrono::milliseconds timeout) {
+  std::uint64_t ticket = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (queue_.size() >= maxPending_) {
+      dropped_.increment();
+      return resourceExhausted("the audit log is behind (audit_max_pending entries wait)");
+    }
+    ticket = ++lastTicket_;
+    queue_.push_back({ticket, std::move(entry)});
+  }
+  if (trigger_) trigger_();
+  std::unique_lock lock(mutex_);
+  if (!committed_.wait_for(lock, timeout, [&] { return committedTicket_ >= ticket; }))
+    return deadlineExceeded("the audit entry was not written within " + std::to_string(timeout.count()) +
+                            " ms");
+  return okStatus();
 }
 
 bool AuditLog::pending() const {
@@ -88,7 +108,7 @@ bool AuditLog::pending() const {
 Status AuditLog::flush() {
   std::lock_guard flushing(flushMutex_);
   for (;;) {
-    std::vector<AuditEntry> batch;
+    std::vector<Queued> batch;
     {
       std::lock_guard lock(mutex_);
       while (!queue_.empty() && batch.size() < kBatch) {
@@ -115,8 +135,8 @@ Status AuditLog::flush() {
         } else if (head.status().code() != StatusCode::kNotFound) {
           return head.status();
         }
-        for (const auto& entry : batch) {
-          std::string content = json::serialize(entryObject(entry, ++sequence));
+        for (const auto& queued : batch) {
+          std::string content = json::serialize(entryObject(queued.entry, ++sequence));
           std::string hash = auditLink(prev, content);
           std::string body = "{\"prev\":\"";
           body.append(prev).append("\",\"hash\":\"").append(hash).append("\",\"entry\":").append(content);
@@ -144,6 +164,11 @@ Status AuditLog::flush() {
       }
       return written;
     }
+    {
+      std::lock_guard lock(mutex_);
+      committedTicket_ = std::max(committedTicket_, batch.back().ticket);
+    }
+    committed_.notify_all();
   }
 }
 

@@ -9,15 +9,20 @@
 // is a store document updated in the same unit of work as the appended events,
 // with an expected version, so two nodes never chain onto the same head.
 //
-// Recording never blocks a request: entries wait in a bounded queue (what does
-// not fit is dropped and counted, security_audit_dropped_total) and are written
-// by flush() on the blocking executor every flush interval and at stop. So an
-// entry is durable within about one flush interval, not before the answer: a
-// crash loses at most what was queued.
+// Entries wait in a bounded queue (what does not fit is dropped and counted,
+// security_audit_dropped_total) and are written by flush() on the blocking
+// executor every flush interval and at stop. recordDurably() also waits until
+// its entry is committed: the request it records is answered only then, so a
+// crash (kill -9) loses no entry of an answered request. Entries queued
+// meanwhile go in the same transaction (group commit). record() alone never
+// waits: a crash loses at most what was queued.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -57,6 +62,13 @@ class AuditLog {
   Status open();
   // Any thread; never blocks on the store.
   void record(AuditEntry entry);
+  // Records `entry` and waits until it is in the store, at most `timeout`;
+  // asks for a flush through the trigger. kResourceExhausted when the queue is
+  // full, kDeadlineExceeded when not written in time (it stays queued).
+  // Blocks: not on the thread that runs flush().
+  Status recordDurably(AuditEntry entry, std::chrono::milliseconds timeout);
+  // How recordDurably() gets a flush run soon (on the blocking executor).
+  void setFlushTrigger(std::function<void()> trigger) { trigger_ = std::move(trigger); }
   // Writes what is queued, in batches. Blocking; one flush at a time.
   Status flush();
   bool pending() const;
@@ -70,8 +82,16 @@ class AuditLog {
   ServiceHandle<store::Store> store_;
   std::size_t maxPending_;
   Counter& dropped_;
-  mutable std::mutex mutex_;  // guards queue_
-  std::deque<AuditEntry> queue_;
+  struct Queued {
+    std::uint64_t ticket = 0;  // order of recording in this process
+    AuditEntry entry;
+  };
+  mutable std::mutex mutex_;  // guards queue_, lastTicket_, committedTicket_
+  std::deque<Queued> queue_;
+  std::uint64_t lastTicket_ = 0;
+  std::uint64_t committedTicket_ = 0;  // every ticket up to it is in the store
+  std::condition_variable committed_;
+  std::function<void()> trigger_;
   std::mutex flushMutex_;  // one writer per process: batches keep their order
 };
 

@@ -96,6 +96,10 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
   if (settings.auditFlushInterval < std::chrono::milliseconds(10) ||
       settings.auditFlushInterval > std::chrono::minutes(1))
     reader.reject("audit_flush_interval", "must be between 10ms and 1m");
+  settings.auditSync = reader.get<bool>("audit_sync", settings.auditSync);
+  settings.auditSyncTimeout =
+      reader.getInRange<std::chrono::milliseconds>("audit_sync_timeout", settings.auditSyncTimeout,
+                                                   std::chrono::milliseconds(100), std::chrono::minutes(1));
   settings.jwt = readJwtSettings(reader.child("jwt"), diagnostics);
   settings.rateLimits = readRateLimits(reader.child("rate_limits"), diagnostics);
   std::string pepperFile = reader.get<std::string>("pepper_file", "");

@@ -29,6 +29,11 @@ struct Settings {
   // and how often they are written.
   std::size_t auditMaxPending = 65536;
   std::chrono::milliseconds auditFlushInterval{200};
+  // Allowed state-changing requests wait until their audit entry is committed
+  // (at most auditSyncTimeout, then 503), so no answered request loses its
+  // entry in a crash. false: they are queued like the rest.
+  bool auditSync = true;
+  std::chrono::milliseconds auditSyncTimeout{2000};
   // JWT bearer tokens (jwt.hpp); no issuers: only API keys are accepted.
   JwtSettings jwt;
   // Per-principal request limits (rate_limiter.hpp).

@@ -116,12 +116,14 @@ auth::Decision KeyAuthenticator::authorize(const http::Request& request, std::st
   } else if (limited && decision.code == StatusCode::kUnauthenticated) {
     limiter_->failedFrom(address, now_());
   }
-  audited(request, permission, decision);
+  if (Status recorded = audited(request, permission, decision); !recorded.ok())
+    return refuse(StatusCode::kUnavailable, "the audit log cannot record this request now; retry later",
+                  decision.principal);
   return decision;
 }
 
-void KeyAuthenticator::audited(const http::Request& request, std::string_view permission,
-                               const auth::Decision& decision) {
+Status KeyAuthenticator::audited(const http::Request& request, std::string_view permission,
+                                 const auth::Decision& decision) {
   bool reads = request.method == "GET" || request.method == "HEAD" || request.method == "OPTIONS";
   if (audit_ && !permission.empty() && (!decision.allowed || !reads)) {
     AuditEntry entry;
@@ -134,8 +136,12 @@ void KeyAuthenticator::audited(const http::Request& request, std::string_view pe
                                                                      : "unauthenticated";
     entry.remote = request.remoteAddress;
     entry.requestId = request.requestId;
+    // Refusals stay queued: a flood of them must not hold I/O threads.
+    if (decision.allowed && auditSyncTimeout_)
+      return audit_->recordDurably(std::move(entry), *auditSyncTimeout_);
     audit_->record(std::move(entry));
   }
+  return okStatus();
 }
 
 auth::Decision KeyAuthenticator::decide(const http::Request& request, std::string_view permission,

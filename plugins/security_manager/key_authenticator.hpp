@@ -10,9 +10,11 @@
 // its role is `agent`, `jwt:<sub>` otherwise.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -48,9 +50,15 @@ class KeyAuthenticator final : public auth::Authenticator {
   std::size_t size() const;
   // JWKS files that changed are read again (jwt.hpp); lines for the log.
   std::vector<JwtVerifier::KeyChange> reloadChangedJwtKeys() const { return jwt_.reloadChangedKeys(); }
-  // Records state-changing and refused requests from now on. Call before the
+  // Records state-changing and refused requests from now on; with
+  // `syncTimeout`, an allowed state-changing request is answered only once its
+  // entry is committed (503 when that takes longer). Call before the
   // authenticator is provided.
-  void setAudit(std::shared_ptr<AuditLog> audit) { audit_ = std::move(audit); }
+  void setAudit(std::shared_ptr<AuditLog> audit,
+                std::optional<std::chrono::milliseconds> syncTimeout = std::nullopt) {
+    audit_ = std::move(audit);
+    auditSyncTimeout_ = syncTimeout;
+  }
   // Limits requests from now on (rate_limiter.hpp). Call before the
   // authenticator is provided.
   void setRateLimiter(std::shared_ptr<RateLimiter> limiter) { limiter_ = std::move(limiter); }
@@ -61,8 +69,9 @@ class KeyAuthenticator final : public auth::Authenticator {
  private:
   using Table = std::unordered_map<std::string, KeyRecord>;
   std::shared_ptr<const Table> table() const;
-  // Records state-changing and refused requests in the audit log.
-  void audited(const http::Request& request, std::string_view permission, const auth::Decision& decision);
+  // Records state-changing and refused requests in the audit log; not OK
+  // when a synchronous entry could not be written.
+  Status audited(const http::Request& request, std::string_view permission, const auth::Decision& decision);
   // `role` is set to the caller's role once the credential is verified.
   auth::Decision decide(const http::Request& request, std::string_view permission, std::string& role) const;
   auth::Decision authorizeToken(std::string_view token, std::string_view permission, std::string& role) const;
@@ -72,6 +81,7 @@ class KeyAuthenticator final : public auth::Authenticator {
   Clock now_;
   JwtVerifier jwt_;
   std::shared_ptr<AuditLog> audit_;
+  std::optional<std::chrono::milliseconds> auditSyncTimeout_;
   std::shared_ptr<RateLimiter> limiter_;
   mutable std::mutex mutex_;  // guards the pointer only; a Table is never changed once published
   std::shared_ptr<const Table> table_;

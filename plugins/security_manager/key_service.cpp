@@ -164,6 +164,11 @@ void KeyService::recordKeyAction(const char* action, const std::string& id, cons
   entry.target = id;
   entry.outcome = "done";
   audit_->record(std::move(entry));
+  // Written before the change is answered (this runs on the blocking executor);
+  // what fails stays queued for the next flush.
+  if (Status written = audit_->flush(); !written.ok())
+    context_.log().warn("audit entry of " + std::string(action) + " " + id +
+                        " not written yet: " + written.message());
 }
 
 void KeyService::background(std::function<void()> work) {

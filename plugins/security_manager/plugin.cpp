@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 
 #include "api_key.hpp"
 #include "config.hpp"
@@ -38,7 +39,8 @@ class SecurityManagerPlugin final : public Plugin {
                                    "Audit entries dropped because audit_max_pending were waiting"));
     HIVE_TRY(audit_->open(), "opening the audit log");
     authenticator_ = std::make_shared<KeyAuthenticator>(roles, settings_.pepper, systemNowMs, settings_.jwt);
-    authenticator_->setAudit(audit_);
+    authenticator_->setAudit(audit_,
+                             settings_.auditSync ? std::optional(settings_.auditSyncTimeout) : std::nullopt);
     authenticator_->setRateLimiter(std::make_shared<RateLimiter>(
         settings_.rateLimits,
         context_.metrics().counter("security_rate_limited_total",
@@ -47,6 +49,23 @@ class SecurityManagerPlugin final : public Plugin {
     service_ = std::make_shared<KeyService>(context_, settings_, roles, authenticator_,
                                             KeyStore(std::move(store)), audit_);
     HIVE_TRY(service_->load(), "reading the API keys");
+    // A request waiting for its audit entry asks for a flush at once; entries
+    // queued meanwhile join it. Weak pointers: a request may still be in
+    // authorize() while the plugin stops.
+    audit_->setFlushTrigger([service = std::weak_ptr<KeyService>(service_),
+                             audit = std::weak_ptr<AuditLog>(audit_),
+                             queued = std::make_shared<std::atomic<bool>>(false)] {
+      auto keys = service.lock();
+      if (!keys || queued->exchange(true)) return;
+      keys->background([audit, queued] {
+        auto log = audit.lock();
+        if (!log) return;
+        do {
+          (void)log->flush();  // a failure leaves the entries queued; their waiters time out
+          *queued = false;
+        } while (log->pending() && !queued->exchange(true));
+      });
+    });
     HIVE_TRY(context_.services().provide<auth::Authenticator>(authenticator_));
     HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<SecurityRoutes>(service_)));
     refresher_ = context_.timers().every(settings_.refreshInterval, [this] {

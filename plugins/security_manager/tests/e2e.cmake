@@ -7,3 +7,12 @@ if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/security_manager/CMakeLis
     --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
   set_tests_properties(e2e_security_limits PROPERTIES LABELS "e2e;security" TIMEOUT 120 RUN_SERIAL TRUE)
 endif()
+
+# Audit durability (tests/e2e/security_audit_e2e.py --help): 40 state-changing
+# requests answered, kill -9 at once; `hive audit verify` finds the chain intact
+# and every answered request's entry is there after a restart.
+if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/security_engine/CMakeLists.txt)
+  add_test(NAME e2e_security_audit_kill COMMAND /usr/bin/python3 ${_e2e_tests_dir}/security_audit_e2e.py
+    --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
+  set_tests_properties(e2e_security_audit_kill PROPERTIES LABELS "e2e;security" TIMEOUT 120 RUN_SERIAL TRUE)
+endif()

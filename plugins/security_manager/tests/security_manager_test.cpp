@@ -991,10 +991,20 @@ class SecurityManagerPluginTest : public ::testing::Test {
     return response.ok() ? *response : http::Response{};
   }
 
-  static auth::Decision check(PluginHarness& node, const std::string& key, std::string_view permission) {
+  // authorize() of the node's authenticator, on another thread while this one
+  // runs the node's blocking work: an allowed change waits for its audit
+  // entry to be written there.
+  static auth::Decision authorizeOn(PluginHarness& node, const http::Request& request,
+                                    std::string_view permission) {
     auto authenticator = std::static_pointer_cast<auth::Authenticator>(
         node.services().lookup(auth::Authenticator::kServiceId).front().service);
-    return authenticator->authorize(withHeader("authorization", "Bearer " + key), permission);
+    auto answer =
+        std::async(std::launch::async, [&] { return authenticator->authorize(request, permission); });
+    while (answer.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready) node.runPending();
+    return answer.get();
+  }
+  static auth::Decision check(PluginHarness& node, const std::string& key, std::string_view permission) {
+    return authorizeOn(node, withHeader("authorization", "Bearer " + key), permission);
   }
 
   std::unique_ptr<PluginHarness> storeHarness_, secondStoreHarness_;
@@ -1103,7 +1113,7 @@ TEST_F(SecurityManagerPluginTest, AuditChainRecordsRefusalsChangesAndKeysAcrossN
   keyed.headers.push_back({"authorization", "Bearer " + key});
   nodeB_->advanceTime(std::chrono::milliseconds(500));  // B reads the new key
   nodeB_->runPending();
-  EXPECT_TRUE(authenticator(*nodeB_)->authorize(keyed, "tasks:write").allowed);  // the other node
+  EXPECT_TRUE(authorizeOn(*nodeB_, keyed, "tasks:write").allowed);  // the other node
   keyed.method = "GET";
   EXPECT_TRUE(authenticator(*nodeA_)->authorize(keyed, "tasks:read").allowed);  // a read: not audited
   nodeB_->advanceTime(std::chrono::milliseconds(200));
@@ -1153,6 +1163,67 @@ TEST_F(SecurityManagerPluginTest, AuditDetectsARemovedLastEntry) {
          "'security.audit')");
   auto removed = json::parse(call(*nodeA_, "GET", "/api/v2/security/audit/verify").body).as_object();
   EXPECT_FALSE(removed.at("intact").as_bool()) << removed;
+}
+
+TEST_F(SecurityManagerPluginTest, AnAllowedChangeIsInTheStoreBeforeItIsAnsweredAndARefusalDoesNotWait) {
+  auto created = call(*nodeA_, "POST", "/api/v2/security/keys", R"({"name":"ci","role":"submitter"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string key(json::parse(created.body).as_object().at("key").as_string());
+  auto written = [&](const std::string& text) {
+    auto events = store_->read(kAuditStream, 0, 1000);
+    EXPECT_TRUE(events.ok());
+    for (const auto& event : events.ok() ? *events : std::vector<store::Event>{})
+      if (event.body.find(text) != std::string::npos) return true;
+    return false;
+  };
+  auto stored = [&](const std::string& requestId) { return written("\"request_id\":\"" + requestId + "\""); };
+  EXPECT_TRUE(written("\"action\":\"key.create\"")) << "key.create was written before its 201";
+
+  http::Request change = withHeader("authorization", "Bearer " + key);
+  change.method = "POST";
+  change.path = "/api/v2/tasks";
+  change.requestId = "durable-1";
+  EXPECT_TRUE(authorizeOn(*nodeA_, change, "tasks:write").allowed);
+  EXPECT_TRUE(stored("durable-1")) << "committed before authorize() answered, with no flush interval passed";
+
+  // A refusal is queued, not waited for: no blocking work runs here.
+  http::Request anonymous = change;
+  anonymous.headers.clear();
+  anonymous.requestId = "refused-1";
+  auto authenticator = std::static_pointer_cast<auth::Authenticator>(
+      nodeA_->services().lookup(auth::Authenticator::kServiceId).front().service);
+  EXPECT_EQ(authenticator->authorize(anonymous, "tasks:write").code, StatusCode::kUnauthenticated);
+  EXPECT_FALSE(stored("refused-1"));
+  nodeA_->advanceTime(std::chrono::milliseconds(200));
+  nodeA_->runPending();
+  EXPECT_TRUE(stored("refused-1")) << "written at the next flush interval";
+}
+
+TEST_F(SecurityManagerPluginTest, AChangeWhoseAuditEntryCannotBeWrittenInTimeIs503) {
+  auto loaded = PluginHarness::loadLibrary(SECURITY_MANAGER_PLUGIN);
+  ASSERT_TRUE(loaded.ok());
+  auto node = std::move(loaded).value();
+  node->provideFake<store::Store>(store_, "store");
+  node->setConfig(hive::testing::configFromPairs({{"audit_sync_timeout", "100ms"}}));
+  ASSERT_TRUE(node->start().ok());
+  auto created = call(*node, "POST", "/api/v2/security/keys", R"({"name":"ci","role":"submitter"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  http::Request change =
+      withHeader("authorization", "Bearer " + std::string(json::parse(created.body).at("key").as_string()));
+  change.method = "POST";
+  // Nothing runs the node's blocking executor now, so no flush can happen.
+  auto authenticator = std::static_pointer_cast<auth::Authenticator>(
+      node->services().lookup(auth::Authenticator::kServiceId).front().service);
+  auto decision = authenticator->authorize(change, "tasks:write");
+  EXPECT_FALSE(decision.allowed);
+  EXPECT_EQ(decision.code, StatusCode::kUnavailable);
+  EXPECT_NE(decision.reason.find("audit log"), std::string::npos) << decision.reason;
+
+  Diagnostics refused;
+  readSettings(hive::testing::configFromPairs({{"audit_sync_timeout", "5ms"}}), refused);
+  EXPECT_TRUE(refused.hasErrors());
+  Diagnostics off;
+  EXPECT_FALSE(readSettings(hive::testing::configFromPairs({{"audit_sync", "false"}}), off).auditSync);
 }
 
 }  // namespace
