@@ -2,7 +2,8 @@
 # The Debian package as `cpack` builds it from BUILD_DIR: control fields and
 # dependencies, maintainer scripts and conffiles, the file layout (/usr and
 # /etc only), the installed config, and the systemd unit accepted without a
-# word by `systemd-analyze verify` (when systemd is installed).
+# word by `systemd-analyze verify` (when systemd is installed); then, as root,
+# the package installed, run, removed and purged in a throwaway overlay root.
 #
 #   tests/package_test.sh BUILD_DIR
 set -euo pipefail
@@ -77,4 +78,75 @@ if command -v systemd-analyze >/dev/null; then
     fail "systemd-analyze verify complained about the unit"
   fi
 fi
+
+# Install -> start -> remove -> purge in a throwaway root: an overlay of this
+# machine's / in a private mount namespace, so that the package's dependencies
+# are the ones installed here and nothing reaches the real system. Needs root
+# and overlayfs; said and skipped otherwise (the checks above still ran).
+install_test() {
+  local root="$work/overlay/merged" port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$work/overlay/upper" "$work/overlay/work" "$root"
+  cp "$deb" "$work/overlay/hive.deb"
+  HIVE_DEB="$work/overlay/hive.deb" ROOT="$root" PORT="$port" OVERLAY="$work/overlay" \
+    unshare --mount --propagation private bash -euo pipefail -c '
+    fail() { echo "FAIL: $*" >&2; exit 1; }
+    mount -t overlay overlay -o "lowerdir=/,upperdir=$OVERLAY/upper,workdir=$OVERLAY/work" "$ROOT"
+    mount -t proc proc "$ROOT/proc"
+    mount --rbind /dev "$ROOT/dev"
+    mount -t tmpfs tmpfs "$ROOT/run"  # no systemd here: the scripts must not try to start it
+    mount -t tmpfs tmpfs "$ROOT/tmp"
+    cp "$HIVE_DEB" "$ROOT/tmp/hive.deb"
+    in_root() { chroot "$ROOT" "$@"; }
+    echo "--- dpkg -i in a throwaway root"
+    in_root dpkg --force-confold -i /tmp/hive.deb >"$OVERLAY/dpkg-install.log" 2>&1 ||
+      { cat "$OVERLAY/dpkg-install.log"; fail "dpkg -i failed"; }
+    in_root getent passwd hive >/dev/null || fail "no system user hive after install"
+    [[ $(in_root stat -c "%U:%G %a" /var/lib/hive) == "hive:hive 750" ]] ||
+      fail "/var/lib/hive is $(in_root stat -c "%U:%G %a" /var/lib/hive)"
+    [[ $(in_root stat -c "%U:%G %a" /etc/hive/hive.yaml) == "root:hive 640" ]] ||
+      fail "/etc/hive/hive.yaml is $(in_root stat -c "%U:%G %a" /etc/hive/hive.yaml)"
+    [[ -L "$ROOT/etc/systemd/system/multi-user.target.wants/hive.service" ]] || fail "the unit is not enabled"
+    echo "--- hive runs as the hive user on the installed config"
+    printf "plugins:\n  api:\n    config:\n      listen: 127.0.0.1:%s\n" "$PORT" >"$ROOT/tmp/port.yaml"
+    chmod 0644 "$ROOT/tmp/port.yaml"
+    # setpriv execs (runuser would fork and stand between the signal and hive).
+    chroot "$ROOT" setpriv --reuid=hive --regid=hive --init-groups /usr/bin/hive run -c /etc/hive/hive.yaml \
+      -c /tmp/port.yaml \
+      >"$OVERLAY/hive.log" 2>&1 &
+    hive=$!
+    ok=""
+    for _ in $(seq 1 300); do
+      if python3 - "$PORT" <<PY 2>/dev/null
+import json, sys, urllib.request
+base = "http://127.0.0.1:%s" % sys.argv[1]
+urllib.request.urlopen(base + "/readyz", timeout=2).read()
+PY
+      then ok=1; break; fi
+      kill -0 $hive 2>/dev/null || break
+      sleep 0.1
+    done
+    [[ -n $ok ]] || { tail -20 "$OVERLAY/hive.log"; fail "the installed hive did not answer /readyz"; }
+    kill -TERM $hive
+    wait $hive || { tail -20 "$OVERLAY/hive.log"; fail "the installed hive did not stop cleanly on SIGTERM"; }
+    [[ -f "$ROOT/var/lib/hive/storage_sqlite/hive.db" || -n $(ls "$ROOT/var/lib/hive/storage_sqlite" 2>/dev/null) ]] ||
+      fail "no store under /var/lib/hive after a run"
+    echo "--- dpkg -r keeps the data and the config, dpkg -P removes them"
+    in_root dpkg -r hive >"$OVERLAY/dpkg-remove.log" 2>&1 || { cat "$OVERLAY/dpkg-remove.log"; fail "dpkg -r failed"; }
+    [[ ! -e "$ROOT/usr/bin/hive" ]] || fail "/usr/bin/hive left after remove"
+    [[ -d "$ROOT/var/lib/hive/storage_sqlite" ]] || fail "remove deleted the data"
+    [[ -f "$ROOT/etc/hive/hive.yaml" ]] || fail "remove deleted the conffile"
+    in_root dpkg -P hive >"$OVERLAY/dpkg-purge.log" 2>&1 || { cat "$OVERLAY/dpkg-purge.log"; fail "dpkg -P failed"; }
+    [[ ! -e "$ROOT/var/lib/hive" ]] || fail "purge kept /var/lib/hive"
+    [[ ! -e "$ROOT/etc/hive" ]] || fail "purge kept /etc/hive"
+    umount -l "$ROOT/dev" "$ROOT/proc" "$ROOT/run" "$ROOT/tmp" "$ROOT"
+  ' || fail "install, start, remove and purge in a throwaway root"
+  echo "install -> start -> remove -> purge ok"
+}
+if [[ $(id -u) -eq 0 ]] && grep -qw overlay /proc/filesystems && command -v unshare >/dev/null; then
+  install_test
+else
+  echo "--- install in a throwaway root: skipped (needs root, overlayfs and unshare)"
+fi
+
 echo "package ok: $(basename "$deb"), $(wc -l <"$work/files") entries"
