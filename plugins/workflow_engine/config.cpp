@@ -35,6 +35,14 @@ EngineOptions readConfig(const ConfigNode& section, Diagnostics& diagnostics) {
   schedules.grace = reader.get<std::chrono::milliseconds>("schedule_grace", schedules.grace);
   if (schedules.grace < std::chrono::seconds(1) || schedules.grace > std::chrono::hours(24))
     reader.reject("schedule_grace", "must be between 1s and 24h");
+  RetentionOptions& retention = options.retention;
+  retention.keep = reader.get<std::chrono::milliseconds>("run_retention", retention.keep);
+  if (retention.keep < std::chrono::minutes(1) || retention.keep > std::chrono::hours(24 * 3650))
+    reader.reject("run_retention", "must be between 1m and 3650d");
+  retention.batch = bounded("retention_batch", retention.batch, 1, 1000);
+  retention.period = reader.get<std::chrono::milliseconds>("retention_period", retention.period);
+  if (retention.period < std::chrono::seconds(1) || retention.period > std::chrono::hours(24))
+    reader.reject("retention_period", "must be between 1s and 24h");
   reader.finish();
   return options;
 }

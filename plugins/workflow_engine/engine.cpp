@@ -14,9 +14,9 @@ namespace {
 
 constexpr const char* kDefinitions = "workflow_definitions";
 constexpr const char* kLatest = "workflow_latest";
-constexpr const char* kRuns = "workflow_runs";
-constexpr const char* kRunKeys = "workflow_run_keys";
-constexpr const char* kEventLog = "workflows";
+constexpr const char* kRuns = kRunsCollection;
+constexpr const char* kRunKeys = kRunKeysCollection;
+constexpr const char* kEventLog = kEventStream;
 constexpr std::size_t kUnclaimedLimit = 4096;
 constexpr int kConflictRetries = 16;
 
@@ -341,6 +341,7 @@ Result<Engine::Started> Engine::startRun(const std::string& workflow, std::int64
                        plugin_common::nowMs());
   run.parentRun = parent.run;
   run.parentStep = parent.step;
+  run.idempotencyKey = idempotencyKey;
   Change created{"", "", "running"};  // the event workflow.run.running
   Status done = store->transact([&](store::Transaction& tx) -> Status {
     store::Document document;

@@ -40,6 +40,7 @@
 #include "hive/context.hpp"
 #include "hive/services.hpp"
 #include "hive/services/store.hpp"
+#include "retention.hpp"
 #include "run.hpp"
 #include "schedule.hpp"
 #include "task_gateway.hpp"
@@ -50,6 +51,7 @@ struct EngineOptions {
   Limits limits;
   std::chrono::milliseconds reconcilePeriod{5000};
   ScheduleOptions schedules;
+  RetentionOptions retention;
 };
 
 // Work posted or waiting for an answer: counted so that stop() and drained()

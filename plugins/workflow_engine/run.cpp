@@ -145,6 +145,7 @@ json::object Run::toJson() const {
   out["outputs"] = outputs;
   if (!error.empty()) out["error"] = error;
   if (!parentRun.empty()) out["parent"] = json::object{{"run", parentRun}, {"step", parentStep}};
+  if (!idempotencyKey.empty()) out["idempotency_key"] = idempotencyKey;
   out["created_at_ms"] = createdAtMs;
   out["updated_at_ms"] = updatedAtMs;
   out["finished_at_ms"] = finishedAtMs;
@@ -200,6 +201,7 @@ Result<Run> Run::fromJson(std::string_view body) {
   }
   if (const json::value* outputs = o.if_contains("outputs")) run.outputs = *outputs;
   run.error = text(o, "error");
+  run.idempotencyKey = text(o, "idempotency_key");
   if (const json::value* parent = o.if_contains("parent"); parent && parent->is_object()) {
     run.parentRun = text(parent->get_object(), "run");
     run.parentStep = text(parent->get_object(), "step");

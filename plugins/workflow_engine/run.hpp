@@ -16,6 +16,11 @@
 
 namespace hive::workflow_engine {
 
+// Where runs live in hive.store/1 (docs/workflows.md#durability-what-is-guaranteed).
+constexpr const char* kRunsCollection = "workflow_runs";         // indexed by workflow, status
+constexpr const char* kRunKeysCollection = "workflow_run_keys";  // Idempotency-Key → run
+constexpr const char* kEventStream = "workflows";
+
 enum class StepStatus { kPending, kRunning, kSucceeded, kFailed, kSkipped, kCancelled, kWaiting };
 enum class RunStatus { kRunning, kSucceeded, kFailed, kCancelled };
 
@@ -59,6 +64,7 @@ struct Run {
   // A sub-workflow's run: the run and step that started it, told when it ends.
   std::string parentRun;
   std::string parentStep;
+  std::string idempotencyKey;  // the key it was started with, deleted with it
 
   static Run start(std::string id, const Definition& definition, std::int64_t version,
                    boost::json::object params, std::int64_t nowMs);

@@ -29,6 +29,8 @@ Status WorkflowEnginePlugin::start() {
   auto schedules = HIVE_TRY(context_.services().handle<store::Store>(), "workflow_engine needs hive.store/1");
   scheduler_ = std::make_shared<Scheduler>(*engine_, std::move(schedules), clock_, options_.schedules);
   HIVE_TRY(scheduler_->open(), "declaring the schedules collection");
+  auto swept = HIVE_TRY(context_.services().handle<store::Store>(), "workflow_engine needs hive.store/1");
+  retention_ = std::make_unique<RunRetention>(std::move(swept), clock_, context_.log(), options_.retention);
   // Without a bus the runs still advance, at the reconciler's pace.
   if (Status attached = events_.start(); !attached.ok() && attached.code() != StatusCode::kNotFound)
     return attached;
@@ -44,6 +46,14 @@ Status WorkflowEnginePlugin::start() {
   };
   reconcile();  // runs left by a previous process (a crash, a swap) resume now
   reconciler_ = context_.timers().every(options_.reconcilePeriod, reconcile);
+  sweeper_ = context_.timers().every(options_.retention.period, [this] {
+    if (sweepQueued_.exchange(true)) return;
+    if (!engine_->background([this] {
+          retention_->pass();
+          sweepQueued_ = false;
+        }))
+      sweepQueued_ = false;
+  });
   ticker_ = context_.timers().every(options_.schedules.tick, [this] {
     if (tickQueued_.exchange(true)) return;
     if (!engine_->background([this] {
@@ -57,6 +67,7 @@ Status WorkflowEnginePlugin::start() {
 }
 
 void WorkflowEnginePlugin::stop() {
+  sweeper_.reset();
   ticker_.reset();
   reconciler_.reset();
   events_.stop();

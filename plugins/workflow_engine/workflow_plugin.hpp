@@ -33,11 +33,14 @@ class WorkflowEnginePlugin final : public Plugin {
   EngineOptions options_;
   std::shared_ptr<Engine> engine_;
   std::shared_ptr<Scheduler> scheduler_;
+  std::unique_ptr<RunRetention> retention_;
   const plugin_common::SystemClock clock_;
   // Task events, from whichever bus generation serves now.
   ServiceFollower<bus::Bus> events_;
   std::unique_ptr<Timer> reconciler_;
   std::unique_ptr<Timer> ticker_;
+  std::unique_ptr<Timer> sweeper_;
+  std::atomic<bool> sweepQueued_{false};
   std::atomic<bool> tickQueued_{false};
   std::atomic<bool> reconcileQueued_{false};
 };

@@ -20,6 +20,7 @@
 #include "hive/testing/memory_bus.hpp"
 #include "hive/testing/routes.hpp"
 #include "plugin_common/clock.hpp"
+#include "retention.hpp"
 #include "scheduler.hpp"
 #include "task_gateway.hpp"
 #include "workflow_plugin.hpp"
@@ -751,6 +752,45 @@ TEST_F(WorkflowScheduleTest, ADefinitionDeclaresItsSchedulesAndANewVersionReplac
   clock_.advance(std::chrono::seconds(10));
   EXPECT_EQ(a_.scheduler->tick(), 0u);
   EXPECT_EQ(runsOf("diamond"), 1u);
+}
+
+// ---- retention ----
+
+TEST_F(WorkflowScheduleTest, FinishedRunsOlderThanTheRetentionGoInSmallBatchesWithTheirKeys) {
+  callJson("POST", "/api/v2/workflows", 201, kDiamond);
+  std::vector<std::string> finished;
+  for (int i = 0; i < 5; ++i) {
+    http::Response started = call("POST", "/api/v2/workflows/diamond/runs", "{}",
+                                  {{"idempotency-key", "key-" + std::to_string(i)}});
+    ASSERT_EQ(started.status, 201) << started.body;
+    finished.emplace_back(json::parse(started.body).at("id").as_string());
+    callJson("POST", "/api/v2/workflows/runs/" + finished.back() + "/cancel", 200);
+  }
+  std::string running(callJson("POST", "/api/v2/workflows/diamond/runs", 201, "{}")["id"].as_string());
+  auto handle = engine_->context().services().handle<store::Store>();
+  ASSERT_TRUE(handle.ok());
+  RetentionOptions options;
+  options.keep = std::chrono::hours(24 * 7);
+  options.batch = 2;
+  ManualClock clock(plugin_common::nowMs());
+  RunRetention retention(*handle, clock, engine_->context().log(), options);
+  EXPECT_EQ(retention.pass(), 0u);  // younger than 7 days: all stay
+  EXPECT_EQ(runsOf("diamond"), 6u);
+  clock.advance(std::chrono::hours(24 * 7 + 1));
+  EXPECT_EQ(retention.pass(), 2u);
+  EXPECT_EQ(retention.pass(), 2u);
+  EXPECT_EQ(retention.pass(), 1u);
+  EXPECT_EQ(retention.pass(), 0u);
+  EXPECT_EQ(runsOf("diamond"), 1u);
+  EXPECT_EQ(runStatus(running), "running");  // never a running one
+  for (const std::string& id : finished) callJson("GET", "/api/v2/workflows/runs/" + id, 404);
+  // The key went with its run: it starts a new one.
+  EXPECT_EQ(call("POST", "/api/v2/workflows/diamond/runs", "{}", {{"idempotency-key", "key-0"}}).status, 201);
+  // The events of those runs were trimmed with them.
+  auto events = (*handle).lease()->read(kEventStream, 0, 1000);
+  ASSERT_TRUE(events.ok());
+  for (const auto& event : *events)
+    for (const std::string& id : finished) EXPECT_EQ(event.body.find(id), std::string::npos) << event.body;
 }
 
 }  // namespace
