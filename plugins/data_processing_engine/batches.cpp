@@ -46,7 +46,10 @@ std::string counter(const std::string& batch, const char* name) { return "batche
 
 std::int64_t number(const json::object& object, std::string_view key) {
   const json::value* value = object.if_contains(key);
-  return value != nullptr && value->is_int64() ? value->as_int64() : 0;
+  if (value == nullptr || !value->is_number()) return 0;
+  std::error_code ec;
+  std::int64_t number = value->to_number<std::int64_t>(ec);
+  return ec ? 0 : number;
 }
 
 std::string text(const json::object& object, std::string_view key) {

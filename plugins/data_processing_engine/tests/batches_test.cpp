@@ -148,6 +148,8 @@ class BatchesTest : public ::testing::Test {
         {"retries", retries},
         {"task", {{"type", "double"}, {"capabilities", {"shell"}}, {"payload", {{"factor", 2}}}}}};
     json::object created = callJson("POST", "/api/v2/batches", 201, json::serialize(body));
+    EXPECT_EQ(created["total"], items);
+    EXPECT_EQ(created["status"], "running");
     return std::string(created["id"].as_string());
   }
   json::object batch(const std::string& id) { return callJson("GET", "/api/v2/batches/" + id, 200); }
