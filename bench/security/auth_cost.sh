@@ -32,7 +32,7 @@ setup() {
     config:
       rate_limits:
         roles:
-          viewer: {read: {rate: 1000000/s, burst: 1000000}}'
+          admin: {read: {rate: 1000000/s, burst: 1000000}}'
   fi
   cat > "$dir/hive.yaml" <<YAML
 hive:

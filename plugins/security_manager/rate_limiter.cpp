@@ -179,8 +179,11 @@ std::optional<Limited> RateLimiter::take(std::string_view principal, std::string
   std::string_view kind = routeClass(permission);
   LimitSetting byClass = limitFor(principal, role, kind);
   LimitSetting byPermission = limitFor(principal, role, permission);
+  if (!byClass && !byPermission) return std::nullopt;
   std::string classKey = std::string(principal) + '\n' + std::string(kind);
-  std::string permissionKey = std::string(principal) + '\n' + std::string(permission);
+  // Most permissions have no bucket of their own: no key to build then.
+  std::string permissionKey =
+      byPermission ? std::string(principal) + '\n' + std::string(permission) : std::string();
   std::lock_guard lock(mutex_);
   // Both buckets are checked before either is drawn from, so a refusal costs nothing.
   if (byClass)
