@@ -471,5 +471,22 @@ TEST_F(IntegrationEngineTest, OneTargetGetsAtMostConcurrencyPerTargetDeliveriesA
   EXPECT_EQ(slow.maxConcurrent(), 2);
 }
 
+TEST_F(IntegrationEngineTest, EventsStillReachSubscriptionsAfterASwapOfTheBus) {
+  Receiver receiver({200});
+  startEngine(config(true));
+  subscribe(receiver.url(), "tasks.*");
+  ASSERT_TRUE(lookup<bus::Bus>(*bus_)->publish("tasks.before", "{}").ok());
+  ASSERT_TRUE(until([&] { return receiver.received().size() == 1; }));
+  // A new communication_engine generation replaces the old one: the follower
+  // drops its subscriptions to the old bus and subscribes to the new one.
+  auto next = load(COMMUNICATION_ENGINE_PLUGIN);
+  ASSERT_TRUE(next->start().ok());
+  engine_->provideFake<bus::Bus>(lookup<bus::Bus>(*next), "communication_engine");
+  ASSERT_TRUE(lookup<bus::Bus>(*next)->publish("tasks.after", "{}").ok());
+  ASSERT_TRUE(until([&] { return receiver.received().size() == 2; }));
+  EXPECT_EQ(json::parse(receiver.received()[1].body).at("topic"), "tasks.after");
+  stopEngine();
+}
+
 }  // namespace
 }  // namespace hive::integration_engine
