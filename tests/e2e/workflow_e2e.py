@@ -16,6 +16,10 @@ echoes its payload as its result).
                       (locally, and for what only the server knows: an unknown
                       sub-workflow), nothing registered; a good one registered,
                       then unchanged; `start --param`, `runs` and `list`.
+  --scenario nodes    two hives on one PostgreSQL database, each ticking the
+                      schedules every 200 ms: a schedule firing every second
+                      for --seconds starts exactly one run per fire (each fire
+                      time once, none missing between the first and the last).
   --scenario map      a map step over --items items (from an earlier step's
                       result), 4 at a time, while hive is killed with SIGKILL
                       --crashes times: the map succeeds with every item's
@@ -35,7 +39,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_http import Api, free_port, wait_ready  # noqa: E402
+from e2e_http import Api, HiveProcess, free_port, wait_ready  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 AGENT = os.path.join(ROOT, "examples", "agents", "hive_agent.py")
@@ -468,12 +472,91 @@ def cli_scenario(args, workdir, failures):
         hive.stop()
 
 
+NODE_CONFIG = """hive:
+  plugin_dirs: [{plugins}]
+  data_dir: {data}
+  control_socket: {socket}
+  drain_deadline: 10s
+plugins:
+  api:
+    required: true
+    config:
+      listen: 127.0.0.1:0
+      access_log: false
+  storage_postgres:
+    required: true
+    config:
+      url: %(pg)s
+      schema: workflow_nodes
+  communication_engine:
+    config:
+      transport: local
+  task_manager:
+    config: {{}}
+  workflow_engine:
+    config:
+      schedule_tick: 200ms
+      reconcile_period: 1s
+"""
+
+
+def nodes_scenario(args, workdir, failures):
+    from monitoring_readiness_e2e import Servers
+    os.chmod(workdir, 0o711)  # PostgreSQL runs as its own user under it
+    servers = Servers(os.path.join(workdir, "servers"))
+    nodes = []
+    try:
+        config = NODE_CONFIG % {"pg": json.dumps(servers.exports["HIVE_TEST_POSTGRES_URL"])}
+        for name in ("node1", "node2"):
+            directory = os.path.join(workdir, name)
+            os.makedirs(directory)
+            node = HiveProcess(args.hive, directory, os.path.abspath(args.plugins), config, "workflow_e2e " + name)
+            node.start()
+            nodes.append(node)
+        first, second = Api(nodes[0].port), Api(nodes[1].port)
+        ticking = {"name": "tick", "schedules": [{"every": "1s"}],
+                   "steps": [{"name": "wait", "approval": {"description": "nothing to do"}}]}
+        status, body = first.request("POST", "/api/v2/workflows", ticking)
+        if status != 201:
+            failures.append("apply: %s %r" % (status, body))
+            return
+        time.sleep(args.seconds)
+        # A version without the schedule stops it, on both nodes at once.
+        status, body = second.request("POST", "/api/v2/workflows", {"name": "tick", "steps": ticking["steps"]})
+        if status != 201:
+            failures.append("apply without the schedule: %s %r" % (status, body))
+            return
+        time.sleep(1.0)
+        status, page = second.request("GET", "/api/v2/workflows/tick/runs?limit=1000")
+        runs = page["items"]
+        keys = [run.get("idempotency_key", "") for run in runs]
+        fires = sorted(int(key.rsplit(":", 1)[1]) for key in keys if key.startswith("schedule:"))
+        say("%d runs, %d distinct fire times over %.1f s" % (len(runs), len(set(fires)),
+                                                             (fires[-1] - fires[0]) / 1000.0 if fires else 0))
+        if len(fires) != len(runs) or len(set(fires)) != len(fires):
+            failures.append("a fire started more than one run: %r" % keys)
+        gaps = [b - a for a, b in zip(fires, fires[1:]) if b - a != 1000]
+        if gaps:
+            failures.append("fires missing between the first and the last: gaps %r" % gaps)
+        if len(fires) < args.seconds - 3:
+            failures.append("only %d fires in %d s" % (len(fires), args.seconds))
+        for node in nodes:
+            report = node.sanitizer_report()
+            if report:
+                failures.append("sanitizer report in %s:\n%s" % (node.log.name, report))
+    finally:
+        for node in nodes:
+            node.stop()
+        servers.stop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hive", required=True)
     parser.add_argument("--plugins", required=True)
-    parser.add_argument("--scenario", choices=["diamond", "crash", "map", "cli"], required=True)
+    parser.add_argument("--scenario", choices=["diamond", "crash", "map", "cli", "nodes"], required=True)
     parser.add_argument("--items", type=int, default=24, help="items of the map scenario")
+    parser.add_argument("--seconds", type=int, default=15, help="how long the nodes scenario's schedule fires")
     parser.add_argument("--crashes", type=int, default=3)
     parser.add_argument("--width", type=int, default=8)
     parser.add_argument("--layers", type=int, default=8)
@@ -484,7 +567,7 @@ def main():
     failures = []
     try:
         {"diamond": diamond_scenario, "crash": crash_scenario, "map": map_scenario,
-         "cli": cli_scenario}[args.scenario](
+         "cli": cli_scenario, "nodes": nodes_scenario}[args.scenario](
             args, workdir, failures)
     except AssertionError as error:
         failures.append(str(error))
