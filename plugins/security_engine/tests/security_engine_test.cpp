@@ -177,13 +177,39 @@ TEST(SecretsConfig, NoKeyMeansVaultOffAndBadKeysAreNamedAtTheirLine) {
 
 // ---- the plugin, from its .so, on storage_sqlite ----
 
+std::string environment(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+// The postgres.* tests run the same cases on storage_postgres (scripts/test-servers).
+bool onPostgres() { return environment("HIVE_SECURITY_TEST_STORE") == "postgres"; }
+
 class SecurityEnginePluginTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto loaded = PluginHarness::loadLibrary(STORAGE_SQLITE_PLUGIN);
-    ASSERT_TRUE(loaded.ok()) << loaded.status().toString();
-    storeHarness_ = std::move(loaded).value();
-    ASSERT_TRUE(storeHarness_->start().ok());
+    if (onPostgres()) {
+#ifdef STORAGE_POSTGRES_PLUGIN
+      std::string url = environment("HIVE_TEST_POSTGRES_URL");
+      ASSERT_FALSE(url.empty())
+          << "HIVE_TEST_POSTGRES_URL is not set: eval \"$(scripts/test-servers start)\"";
+      auto loaded = PluginHarness::loadLibrary(STORAGE_POSTGRES_PLUGIN);
+      ASSERT_TRUE(loaded.ok()) << loaded.status().toString();
+      storeHarness_ = std::move(loaded).value();
+      storeHarness_->setConfig(hive::testing::configFromPairs(
+          {{"url", url},
+           { "schema",
+             "secrets_" + std::to_string(::getpid()) + "_" + std::to_string(++schemas_) }}));
+#else
+      GTEST_SKIP() << "built without storage_postgres";
+#endif
+    } else {
+      auto loaded = PluginHarness::loadLibrary(STORAGE_SQLITE_PLUGIN);
+      ASSERT_TRUE(loaded.ok()) << loaded.status().toString();
+      storeHarness_ = std::move(loaded).value();
+    }
+    Status started = storeHarness_->start();
+    ASSERT_TRUE(started.ok()) << started.toString();
     store_ = std::static_pointer_cast<store::Store>(
         storeHarness_->services().lookup(store::Store::kServiceId).front().service);
     keyA_ = dir_.write("a.key", kKeyA, 0600);
@@ -228,6 +254,7 @@ class SecurityEnginePluginTest : public ::testing::Test {
 
   std::string database() { return storeHarness_->context().dataDirectory() + "/store.sqlite3"; }
 
+  static inline int schemas_ = 0;
   TempDir dir_;
   std::string keyA_, keyB_;
   std::unique_ptr<PluginHarness> storeHarness_;
@@ -265,6 +292,7 @@ TEST_F(SecurityEnginePluginTest, PutStoresOnlyCiphertextAndPluginsReadTheValueTh
   EXPECT_EQ(vault->reveal("NOPE").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(vault->reveal("bad name").status().code(), StatusCode::kInvalidArgument);
 
+  if (onPostgres()) return;  // below: the SQLite files
   // Neither value is anywhere in the store's files.
   storeHarness_->stop();
   for (const char* suffix : {"", "-wal", "-shm"}) {
