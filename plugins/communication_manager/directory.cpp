@@ -40,14 +40,23 @@ Status Directory::record(const agents::AgentPresence& presence) {
   HIVE_TRY(store->put(kAgents, std::move(document)).status());
   std::lock_guard lock(mutex_);
   recorded_.insert(key);
+  known_.insert(presence.agentId);
   return okStatus();
 }
 
 Result<bool> Directory::known(const std::string& agentId) {
+  {
+    std::lock_guard lock(mutex_);
+    if (known_.count(agentId) != 0) return true;
+  }
   auto store = store_.lease();
   if (!store) return unavailable("storage is unavailable");
   auto found = store->get(kAgents, agentId);
-  if (found.ok()) return true;
+  if (found.ok()) {
+    std::lock_guard lock(mutex_);
+    known_.insert(agentId);
+    return true;
+  }
   if (found.status().code() == StatusCode::kNotFound) return false;
   return found.status();
 }

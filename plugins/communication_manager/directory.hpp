@@ -40,6 +40,7 @@ class Directory {
   ServiceHandle<store::Store> store_;
   std::mutex mutex_;
   std::set<std::string> recorded_;  // agent id + role written by this process
+  std::set<std::string> known_;     // agent ids found: a record is never removed, so no lookup again
 };
 
 }  // namespace hive::communication_manager

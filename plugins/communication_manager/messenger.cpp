@@ -210,15 +210,34 @@ void Messenger::handleSubscription(const std::string& agentId, const std::string
 void Messenger::onPresence(const agents::AgentPresence& presence) {
   if (!open_) return;
   if (!presence.connected) {
-    std::lock_guard lock(mutex_);
-    inboxes_.erase(presence.agentId);
+    std::uint64_t epoch;
+    {
+      std::lock_guard lock(mutex_);
+      auto inbox = inboxes_.find(presence.agentId);
+      if (inbox == inboxes_.end()) return;
+      epoch = inbox->second.epoch;
+    }
+    // The departure may come from an orchestrator generation that handed its
+    // agents over to the next one, after the agent already said hello there:
+    // the inbox goes only if the agent is not connected to this node now.
+    post([this, agentId = presence.agentId, epoch] {
+      auto frames = frames_.lease();
+      if (frames)
+        for (const auto& p : frames->connected())
+          if (p.agentId == agentId) return;
+      std::lock_guard lock(mutex_);
+      if (auto inbox = inboxes_.find(agentId); inbox != inboxes_.end() && inbox->second.epoch == epoch)
+        inboxes_.erase(inbox);
+    });
     return;
   }
   Status recorded = directory_.record(presence);
   if (!recorded.ok()) context_.log().warn("agent " + presence.agentId + ": " + recorded.toString());
   {
     std::lock_guard lock(mutex_);
-    inboxes_[presence.agentId] = Inbox{};
+    Inbox fresh;
+    fresh.epoch = ++epochs_;
+    inboxes_[presence.agentId] = std::move(fresh);
   }
   schedulePump(presence.agentId);
 }
@@ -441,10 +460,15 @@ bool Messenger::deliver(bus::Bus& bus, const std::string& agentId, const bus::St
   Status sent = frames ? frames->send(agentId, deliveryFrame(*envelope, message.deliveries))
                        : unavailable("no hive.agent_frames/1 provider");
   if (sent.ok()) return true;
-  // Still pending on the bus: the agent gets it when it is back.
+  // Still pending on the bus: the agent gets it when it is back. Not
+  // connected here any more: no claims for it until it says hello again.
   std::lock_guard lock(mutex_);
-  if (auto inbox = inboxes_.find(agentId); inbox != inboxes_.end())
-    inbox->second.inFlight.erase(envelope->id);
+  if (auto inbox = inboxes_.find(agentId); inbox != inboxes_.end()) {
+    if (sent.code() == StatusCode::kNotFound)
+      inboxes_.erase(inbox);
+    else
+      inbox->second.inFlight.erase(envelope->id);
+  }
   return false;
 }
 

@@ -85,7 +85,8 @@ class Messenger : public std::enable_shared_from_this<Messenger> {
     std::map<std::string, std::string> inFlight;  // message id → stream id
     bool pumping = false;
     bool again = false;
-    bool takeOver = true;  // claim what an earlier connection left unacked
+    bool takeOver = true;     // claim what an earlier connection left unacked
+    std::uint64_t epoch = 0;  // which hello made it
   };
   struct Request {
     std::string requester;
@@ -120,6 +121,7 @@ class Messenger : public std::enable_shared_from_this<Messenger> {
   std::map<std::string, std::int64_t> queued_;  // recipient → messages waiting (as this node counted)
   std::map<std::string, Request> requests_;     // request id → who waits for a reply
   std::set<std::string> groups_;                // inbox groups made by this process
+  std::uint64_t epochs_ = 0;
 
   std::atomic<bool> open_{false};
   std::atomic<int> inFlight_{0};

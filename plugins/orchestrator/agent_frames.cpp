@@ -80,19 +80,18 @@ class AgentFramesService final : public agents::AgentFrames {
 
 }  // namespace
 
-FrameRouter::FrameRouter(Environment& environment, AgentRegistry& registry)
-    : env_(environment),
-      registry_(registry),
-      frames_(environment.context.services(), "orchestrator.agent_frames"),
-      presence_(environment.context.services(), "orchestrator.agent_presence") {
-  frames_.onError([this](const std::string& key, const std::string& what) {
-    env_.log().warn("a handler of agent frames '" + key.substr(0, key.find(kStampSeparator)) +
-                    "' threw: " + what);
+FrameHandlers::FrameHandlers(ServiceRegistry& services, Logger& log)
+    : frames(services, "orchestrator.agent_frames"), presence(services, "orchestrator.agent_presence") {
+  frames.onError([&log](const std::string& key, const std::string& what) {
+    log.warn("a handler of agent frames '" + key.substr(0, key.find(kStampSeparator)) + "' threw: " + what);
   });
-  presence_.onError([this](const std::string&, const std::string& what) {
-    env_.log().warn("an agent presence handler threw: " + what);
+  presence.onError([&log](const std::string&, const std::string& what) {
+    log.warn("an agent presence handler threw: " + what);
   });
 }
+
+FrameRouter::FrameRouter(Environment& environment, AgentRegistry& registry, FrameHandlers& handlers)
+    : env_(environment), registry_(registry), frames_(handlers.frames), presence_(handlers.presence) {}
 
 bool FrameRouter::dispatch(const std::string& agentId, std::string_view type, const std::string& text) {
   std::string best;
@@ -127,6 +126,8 @@ void FrameRouter::left(agents::AgentPresence presence, const http::WebSocketPeer
   presence.connected = false;
   presence_.fire(presence);
 }
+
+void FrameRouter::handedOver(const Agent& agent) { presence_.fire(presenceOf(agent, false)); }
 
 Result<std::unique_ptr<Subscription>> FrameRouter::onFrames(std::string_view prefix,
                                                             agents::AgentFrames::FrameHandler handler) {

@@ -20,9 +20,19 @@
 
 namespace hive::orchestrator {
 
+// The consumers' handlers. Owned by the plugin, not by an orchestrator (which
+// a session may keep alive past stop()): shared registries are made and
+// dropped in lifecycle methods only (hive/callbacks.hpp).
+struct FrameHandlers {
+  // A handler that throws is logged to `log`; the frame counts as handled.
+  FrameHandlers(ServiceRegistry& services, Logger& log);
+  CallbackRegistry<const std::string&, const std::string&> frames;
+  CallbackRegistry<const agents::AgentPresence&> presence;
+};
+
 class FrameRouter {
  public:
-  FrameRouter(Environment& environment, AgentRegistry& registry);
+  FrameRouter(Environment& environment, AgentRegistry& registry, FrameHandlers& handlers);
 
   // From an agent's session. True when a handler took the frame of `type`.
   bool dispatch(const std::string& agentId, std::string_view type, const std::string& text);
@@ -31,6 +41,8 @@ class FrameRouter {
   // After the session of `peer` ended: tells them, unless the agent is
   // connected again on another connection.
   void left(agents::AgentPresence presence, const http::WebSocketPeer* peer);
+  // The generation handed `agent` over to the next one (its session may end later).
+  void handedOver(const Agent& agent);
 
   // hive.agent_frames/1
   Result<std::unique_ptr<Subscription>> onFrames(std::string_view prefix,
@@ -42,8 +54,8 @@ class FrameRouter {
  private:
   Environment& env_;
   AgentRegistry& registry_;
-  CallbackRegistry<const std::string&, const std::string&> frames_;
-  CallbackRegistry<const agents::AgentPresence&> presence_;
+  CallbackRegistry<const std::string&, const std::string&>& frames_;
+  CallbackRegistry<const agents::AgentPresence&>& presence_;
 };
 
 // The service object a generation provides; answers kUnavailable once its

@@ -28,9 +28,10 @@ namespace hive::orchestrator {
 class Orchestrator : public std::enable_shared_from_this<Orchestrator> {
  public:
   // `clock` outlives the orchestrator.
+  // `handlers` outlives the orchestrator (the plugin owns them).
   static std::shared_ptr<Orchestrator> create(PluginContext& context, const Clock& clock, Options options,
                                               ServiceHandle<tasks::TaskService> tasks,
-                                              ServiceHandle<store::Store> store);
+                                              ServiceHandle<store::Store> store, FrameHandlers& handlers);
 
   Status open();
   // Stops dispatch and closes remote agents' sockets with 1001 (they reconnect
@@ -52,7 +53,8 @@ class Orchestrator : public std::enable_shared_from_this<Orchestrator> {
   const Options& options() const { return options_; }
 
   Orchestrator(PluginContext& context, const Clock& clock, Options options,
-               ServiceHandle<tasks::TaskService> tasks, ServiceHandle<store::Store> store);
+               ServiceHandle<tasks::TaskService> tasks, ServiceHandle<store::Store> store,
+               FrameHandlers& handlers);
 
  private:
   // Wake-ups from hive.tasks/1; the follower takes a new subscription from

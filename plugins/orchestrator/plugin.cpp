@@ -28,7 +28,9 @@ void OrchestratorPlugin::configure(const ConfigNode& section, Diagnostics& diagn
 Status OrchestratorPlugin::start() {
   auto tasks = HIVE_TRY(context_.services().handle<tasks::TaskService>(), "orchestrator needs hive.tasks/1");
   auto store = HIVE_TRY(context_.services().handle<store::Store>(), "orchestrator needs hive.store/1");
-  orchestrator_ = Orchestrator::create(context_, clock_, options_, std::move(tasks), std::move(store));
+  if (!frameHandlers_) frameHandlers_ = std::make_unique<FrameHandlers>(context_.services(), context_.log());
+  orchestrator_ =
+      Orchestrator::create(context_, clock_, options_, std::move(tasks), std::move(store), *frameHandlers_);
   HIVE_TRY(orchestrator_->open());
   HIVE_TRY(context_.services().provide<http::RouteProvider>(makeAgentRoutes(orchestrator_)));
   HIVE_TRY(context_.services().provide<agents::AgentFrames>(

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 
+#include "agent_frames.hpp"
 #include "clock.hpp"
 #include "config.hpp"
 #include "hive/plugin.hpp"
@@ -32,6 +33,8 @@ class OrchestratorPlugin : public Plugin {
   PluginContext& context_;
   const Clock& clock_;
   Options options_;
+  // hive.agent_frames/1 consumers' handlers; before the orchestrator, which uses them.
+  std::unique_ptr<FrameHandlers> frameHandlers_;
   std::shared_ptr<Orchestrator> orchestrator_;
   std::atomic<bool> sweepQueued_{false};
   std::unique_ptr<Timer> sweeper_;

@@ -75,6 +75,9 @@ void RemoteAgents::disconnectAll() {
   for (const auto& [id, leases] : unanswered)
     dispatcher_.release(leases, "agent " + id + " disconnected before accepting the task");
   records_.persistAll(snapshots);
+  // Consumers of hive.agent_frames/1 hear it now: the sessions may end only
+  // after the agents said hello to the next generation.
+  for (const auto& agent : snapshots) frames_.handedOver(agent);
 }
 
 void RemoteAgents::resume() {

@@ -12,6 +12,9 @@ Scenarios (each a few seconds):
   crash     sqlite + Redis bus (HIVE_TEST_REDIS_URL): hive is killed with
             SIGKILL while an agent sends; every message it got message.accepted
             for reaches the recipient after the restart.
+  swap      the orchestrator, then communication_manager, are hot-swapped
+            (hive plugins reload) while agents hold unacked messages: the
+            agents reconnect, and messages flow as before, none lost.
   nodes     two hive processes on PostgreSQL + Redis (HIVE_TEST_POSTGRES_URL,
             HIVE_TEST_REDIS_URL): messages cross nodes, replies come back, an
             agent that moves to the other node gets what waited for it.
@@ -57,6 +60,7 @@ plugins:
     config:
       heartbeat_interval: 1s
       missed_heartbeats: 60
+      handover_wait: 1s
       node: {node}
   communication_manager:
     config:
@@ -65,8 +69,8 @@ plugins:
       rate_per_second: 50
       rate_burst: 100
       max_queue: 40
-      max_deliveries: 2
-      ack_timeout: 600ms
+      max_deliveries: {max_deliveries}
+      ack_timeout: {ack_timeout}
       sweep_period: 100ms
 """
 
@@ -160,10 +164,11 @@ def check(failures, condition, what):
         say("FAILED:", what)
 
 
-def hive_config(args, node, store, bus):
+def hive_config(args, node, store, bus, max_deliveries=2, ack_timeout="600ms"):
     def escaped(text):  # HiveProcess formats the config once more
         return text.replace("{", "{{").replace("}", "}}")
-    return CONFIG.format(store=escaped(store), bus=escaped(bus), node=node)
+    return CONFIG.format(store=escaped(store), bus=escaped(bus), node=node, max_deliveries=max_deliveries,
+                         ack_timeout=ack_timeout)
 
 
 def redis_bus(prefix):
@@ -388,6 +393,47 @@ def crash_scenario(args, workdir, failures):
     check(failures, status == 0, "hive exited with %s" % status)
 
 
+def swap_scenario(args, workdir, failures):
+    # An unacked message waits through the swap: no redelivery by timeout meanwhile.
+    hive = HiveProcess(args.hive, workdir, args.plugins,
+                       hive_config(args, "n0", "storage_sqlite:\n    config: {}", "{}", 5, "60s"), "messages_e2e")
+    hive.start()
+    try:
+        a = Agent(hive.port, "alice")
+        b = Agent(hive.port, "bob")
+        for plugin in ("orchestrator", "communication_manager", "orchestrator"):
+            waiting = a.message(b.id, {"before": plugin})["id"]
+            b.receive(ack=False)
+            say("swapping", plugin)
+            status, output = hive.reload(plugin)
+            check(failures, status == 0, "reload %s: %s %s" % (plugin, status, output))
+            if plugin == "orchestrator":  # it closed the agents' connections (1001): back they come
+                deadline = time.monotonic() + 20
+                while True:
+                    try:
+                        a, b = a.reconnect(hive.port), b.reconnect(hive.port)
+                        break
+                    except (AssertionError, OSError):
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.2)
+            # The unacked message comes again (a new connection, or the ack timeout).
+            say("swapped", plugin)
+            again = b.receive()
+            check(failures, again["id"] == waiting, "after swapping %s: the unacked message again" % plugin)
+            accepted = a.message(b.id, {"after": plugin})
+            check(failures, accepted["type"] == "message.accepted", "send after swapping %s: %s" % (plugin, accepted))
+            got = b.receive()
+            check(failures, got["id"] == accepted.get("id"), "delivery after swapping %s: %s" % (plugin, got))
+        a.close()
+        b.close()
+    finally:
+        status = hive.stop()
+        check(failures, status == 0, "hive exited with %s" % status)
+        report = hive.sanitizer_report()
+        check(failures, report is None, "sanitizer: %s" % report)
+
+
 def nodes_scenario(args, workdir, failures):
     url = os.environ.get("HIVE_TEST_POSTGRES_URL")
     if not url:
@@ -432,7 +478,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hive", required=True)
     parser.add_argument("--plugins", required=True)
-    parser.add_argument("--scenario", choices=["delivery", "crash", "nodes"], default="delivery")
+    parser.add_argument("--scenario", choices=["delivery", "crash", "swap", "nodes"], default="delivery")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     args.plugins = os.path.abspath(args.plugins)
@@ -440,7 +486,8 @@ def main():
     failures = []
     started = time.monotonic()
     try:
-        {"delivery": delivery_scenario, "crash": crash_scenario, "nodes": nodes_scenario}[args.scenario](
+        {"delivery": delivery_scenario, "crash": crash_scenario, "swap": swap_scenario,
+         "nodes": nodes_scenario}[args.scenario](
             args, workdir, failures)
     except (AssertionError, OSError, KeyError, TypeError) as e:
         failures.append("%s: %s" % (type(e).__name__, e))
