@@ -77,9 +77,6 @@ Options readConfig(const ConfigNode& section, Diagnostics& diagnostics) {
   options.limits.maxK = count(reader, "max_k", options.limits.maxK, 1, 1000);
   options.savePeriod = reader.getInRange<std::chrono::milliseconds>(
       "index_save_period", options.savePeriod, std::chrono::milliseconds(100), std::chrono::hours(24));
-  options.workFile = reader.get<std::string>("work_file", options.workFile);
-  if (options.workFile.find('/') != std::string::npos || options.workFile == "." || options.workFile == "..")
-    reader.reject("work_file", "must be a plain file name");
   readEmbedder(reader.child("embedder"), diagnostics, options.embedder);
   readIndex(reader.child("index"), diagnostics, options.index);
   readBudget(reader.child("budget"), diagnostics, options.budget);

@@ -43,7 +43,6 @@ struct Options {
   EmbedderOptions embedder;
   BudgetOptions budget;
   std::chrono::milliseconds savePeriod{30000};
-  std::string workFile = "CONTEXT.md";  // file written into a task's work directory; "" = none
 };
 
 // Every problem goes to `diagnostics`, located at its key.

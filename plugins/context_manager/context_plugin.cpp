@@ -32,6 +32,8 @@ Status ContextManagerPlugin::start() {
   HIVE_TRY(context_.services().provide<embedder::Embedder>(embedder));
   HIVE_TRY(context_.services().provide<http::RouteProvider>(
       std::make_shared<ContextRoutes>(contexts_, compressor_, *jobs_)));
+  frames_ = std::make_unique<ContextFrames>(context_, contexts_, compressor_, *jobs_);
+  frames_->start();
   saver_ = context_.timers().every(options_.savePeriod, [this] {
     once(saving_, [this] {
       if (Status saved = contexts_->saveIndexes(); !saved.ok())
@@ -59,6 +61,7 @@ void ContextManagerPlugin::once(std::atomic<bool>& running, std::function<void()
 void ContextManagerPlugin::stop() {
   saver_.reset();
   budget_.reset();
+  if (frames_) frames_->stop();
   if (jobs_) jobs_->closeAndWait();
   if (contexts_)
     if (Status saved = contexts_->saveIndexes(); !saved.ok())

@@ -1,5 +1,6 @@
 // The context_manager plugin: wires Contexts to the store, the embedder it
-// provides (hive.embedder/1), its routes and Compressor, and runs two timers:
+// provides (hive.embedder/1), its routes, the agents' context.* frames and
+// Compressor, and runs two timers:
 // the index saver and the budget check.
 #pragma once
 
@@ -8,6 +9,7 @@
 
 #include "compressor.hpp"
 #include "config.hpp"
+#include "context_frames.hpp"
 #include "contexts.hpp"
 #include "hive/plugin.hpp"
 #include "jobs.hpp"
@@ -35,6 +37,7 @@ class ContextManagerPlugin final : public Plugin {
   std::unique_ptr<Jobs> jobs_;
   std::shared_ptr<Contexts> contexts_;
   std::shared_ptr<Compressor> compressor_;
+  std::unique_ptr<ContextFrames> frames_;
   std::unique_ptr<Timer> saver_;
   std::unique_ptr<Timer> budget_;
   std::atomic<bool> saving_{false};
