@@ -16,3 +16,13 @@ if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/security_engine/CMakeList
     --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
   set_tests_properties(e2e_security_audit_kill PROPERTIES LABELS "e2e;security" TIMEOUT 120 RUN_SERIAL TRUE)
 endif()
+
+# RS256 tokens from a JWKS file (tests/e2e/security_jwks_e2e.py --help; keys and
+# signatures from the openssl CLI): the key by kid, 401 for a wrong or unknown
+# kid and alg none, the file renamed over with a new key picked up within a few
+# refresh intervals, a broken file keeping the previous keys.
+if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/security_manager/CMakeLists.txt)
+  add_test(NAME e2e_security_jwks COMMAND /usr/bin/python3 ${_e2e_tests_dir}/security_jwks_e2e.py
+    --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
+  set_tests_properties(e2e_security_jwks PROPERTIES LABELS "e2e;security" TIMEOUT 120 RUN_SERIAL TRUE)
+endif()
