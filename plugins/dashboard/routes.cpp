@@ -1,5 +1,8 @@
 #include "routes.hpp"
 
+#include <set>
+#include <utility>
+
 #include "hive/services/auth.hpp"
 
 namespace hive::dashboard {
@@ -49,8 +52,33 @@ DashboardRoutes::DashboardRoutes(PluginContext& context, const Settings& setting
 }
 
 std::string DashboardRoutes::openapiSchemas() {
-  return R"json({"DashboardSession":{"type":"object","properties":{"auth":{"type":"boolean"},"principal":{"type":"string"},"permissions":{"type":"array","items":{"type":"string"}}},"required":["auth","principal","permissions"]}})json";
+  return R"json({"DashboardSession":{"type":"object","properties":{"auth":{"type":"boolean"},"principal":{"type":"string"},"permissions":{"type":"array","items":{"type":"string"}},"features":{"type":"array","items":{"type":"string"},"description":"the views whose API is served now: tasks, agents, workflows, messages, alerts, audit"}},"required":["auth","principal","permissions","features"]}})json";
 }
+
+namespace {
+
+// The views whose API is served now, by the first path of each API: a view
+// appears when its API does (workflow_engine, communication_manager, ...).
+std::string features(PluginContext& context) {
+  static constexpr std::pair<std::string_view, std::string_view> kFeatures[] = {
+      {"tasks", "/api/v2/tasks"},
+      {"agents", "/api/v2/agents"},
+      {"workflows", "/api/v2/workflows/runs"},
+      {"messages", "/api/v2/messages"},
+      {"alerts", "/api/v2/observability/alerts"},
+      {"audit", "/api/v2/security/audit"}};
+  std::set<std::string_view> present;
+  for (const auto& provider : context.services().getAll<http::RouteProvider>())
+    for (const auto& route : provider->routes())
+      for (const auto& [feature, path] : kFeatures)
+        if (route.path == path) present.insert(feature);
+  std::string out;
+  for (const auto& [feature, path] : kFeatures)
+    if (present.contains(feature)) (out += out.empty() ? "" : ",") += http::jsonQuote(feature);
+  return out;
+}
+
+}  // namespace
 
 http::Response DashboardRoutes::session(const http::Request& request) const {
   auto authenticator = context_.services().get<auth::Authenticator>();
@@ -77,7 +105,8 @@ http::Response DashboardRoutes::session(const http::Request& request) const {
   http::Response response;
   response.headers.push_back({"cache-control", "no-store"});
   response.body = std::string("{\"auth\":") + (authenticator.ok() ? "true" : "false") +
-                  ",\"principal\":" + http::jsonQuote(principal) + ",\"permissions\":[" + permissions + "]}";
+                  ",\"principal\":" + http::jsonQuote(principal) + ",\"permissions\":[" + permissions +
+                  "],\"features\":[" + features(context_) + "]}";
   return response;
 }
 

@@ -17,10 +17,10 @@
 namespace hive::dashboard {
 
 // Every permission a view or a button of the app needs.
-inline constexpr std::string_view kPermissions[] = {"tasks:read",         "tasks:write",     "agents:read",
-                                                    "agents:write",       "admin:read",      "admin:write",
-                                                    "observability:read", "security:read",   "security:write",
-                                                    "workflows:read",     "workflows:write", "events:read"};
+inline constexpr std::string_view kPermissions[] = {
+    "tasks:read",      "tasks:write",        "agents:read",   "agents:write",   "admin:read",
+    "admin:write",     "observability:read", "security:read", "security:write", "workflows:read",
+    "workflows:write", "events:read",        "messages:read", "messages:write"};
 
 class DashboardRoutes final : public http::RouteProvider {
  public:

@@ -288,6 +288,11 @@ async function run() {
   await shot('alerts');
   await axe('alerts');
 
+  // A view appears when its API does: no messaging plugin runs here.
+  const sections = await page.locator('nav a').allTextContents();
+  check(!sections.includes('Messages'), `no Messages view without its API: ${sections}`);
+  check(sections.includes('Workflows') && sections.includes('Alerts'), `views of the APIs that run: ${sections}`);
+
   // ---- keyboard: the sections are reachable with Tab and Enter ---------------
   await page.evaluate(() => document.activeElement?.blur());
   await page.locator('nav a[href="#/overview"]').focus();

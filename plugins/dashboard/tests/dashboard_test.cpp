@@ -265,13 +265,34 @@ TEST(Dashboard, SessionListsEveryPermissionWithoutAnAuthProvider) {
   EXPECT_NE(answer.body.find("\"auth\":false"), std::string::npos) << answer.body;
   for (std::string_view permission : kPermissions)
     EXPECT_NE(answer.body.find("\"" + std::string(permission) + "\""), std::string::npos) << permission;
+  EXPECT_NE(answer.body.find("\"features\":[]"), std::string::npos) << "no other API runs: " << answer.body;
+}
+
+// Another plugin's routes, as plain data.
+class WorkflowRoutes final : public http::RouteProvider {
+ public:
+  std::vector<http::Route> routes() override {
+    return {{.id = "runs",
+             .method = "GET",
+             .path = "/api/v2/workflows/runs",
+             .permission = "workflows:read",
+             .openapi = ""}};
+  }
+  void serve(std::string_view, http::Request, http::Responder respond) override { respond({}); }
+};
+
+TEST(Dashboard, SessionNamesTheViewsWhoseApiRuns) {
+  auto harness = started();
+  harness->provideFake<http::RouteProvider>(std::make_shared<WorkflowRoutes>(), "workflow_engine");
+  http::Response answer = session(*harness, {});
+  EXPECT_NE(answer.body.find("\"features\":[\"workflows\"]"), std::string::npos) << answer.body;
 }
 
 TEST(Dashboard, SessionAsksTheAuthProviderAboutTheCallersKey) {
   auto harness = started();
   harness->provideFake<auth::Authenticator>(std::make_shared<OneKey>());
 
-  constexpr std::string_view kNobody = R"({"auth":true,"principal":"","permissions":[]})";
+  constexpr std::string_view kNobody = R"({"auth":true,"principal":"","permissions":[],"features":[]})";
   http::Response anonymous = session(*harness, {});
   EXPECT_EQ(anonymous.status, 200);
   EXPECT_EQ(anonymous.body, kNobody);
@@ -279,8 +300,9 @@ TEST(Dashboard, SessionAsksTheAuthProviderAboutTheCallersKey) {
 
   http::Response reader = session(*harness, {{"authorization", "Bearer reader-key"}});
   EXPECT_EQ(reader.status, 200);
-  EXPECT_EQ(reader.body,
-            R"({"auth":true,"principal":"key:reader","permissions":["tasks:read","events:read"]})");
+  EXPECT_EQ(
+      reader.body,
+      R"({"auth":true,"principal":"key:reader","permissions":["tasks:read","events:read"],"features":[]})");
   EXPECT_EQ(reader.body.find("reader-key"), std::string::npos) << "the key is never echoed";
 }
 

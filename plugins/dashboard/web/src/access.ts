@@ -7,11 +7,16 @@ export interface SessionInfo {
   auth: boolean;
   principal: string;
   permissions: string[];
+  features: string[];  // views whose API runs now
 }
 
 class Access extends EventTarget {
   info: SessionInfo | null = null;
   needsSignIn = false;
+
+  has(feature: string): boolean {
+    return this.info?.features.includes(feature) ?? false;
+  }
 
   can(permission: string): boolean {
     if (!this.info) return false;

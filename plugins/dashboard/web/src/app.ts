@@ -14,21 +14,24 @@ import './views/plugins.js';
 import './views/workflows.js';
 import './views/alerts.js';
 import './views/audit.js';
+import './views/messages.js';
 
 interface Section {
   path: string;
   label: string;
   permission: string;
+  feature?: string;  // shown only while its API runs
 }
 
 const SECTIONS: Section[] = [
   { path: 'overview', label: 'Overview', permission: 'tasks:read' },
-  { path: 'tasks', label: 'Tasks', permission: 'tasks:read' },
-  { path: 'agents', label: 'Agents', permission: 'agents:read' },
-  { path: 'workflows', label: 'Workflows', permission: 'workflows:read' },
+  { path: 'tasks', label: 'Tasks', permission: 'tasks:read', feature: 'tasks' },
+  { path: 'agents', label: 'Agents', permission: 'agents:read', feature: 'agents' },
+  { path: 'workflows', label: 'Workflows', permission: 'workflows:read', feature: 'workflows' },
   { path: 'plugins', label: 'Plugins', permission: 'admin:read' },
-  { path: 'alerts', label: 'Alerts', permission: 'observability:read' },
-  { path: 'audit', label: 'Audit', permission: 'security:read' },
+  { path: 'messages', label: 'Messages', permission: 'messages:read', feature: 'messages' },
+  { path: 'alerts', label: 'Alerts', permission: 'observability:read', feature: 'alerts' },
+  { path: 'audit', label: 'Audit', permission: 'security:read', feature: 'audit' },
 ];
 
 const THEME_KEY = 'hive.dashboard.theme';
@@ -145,7 +148,7 @@ export class HiveApp extends LitElement {
       this.signInError = `Hive did not answer: ${(error as Error).message}`;
     }
     this.ready = true;
-    if (access.info && access.can('tasks:read')) tasks.start();
+    if (access.info && access.can('tasks:read') && access.has('tasks')) tasks.start();
   }
 
   private async signIn(event: SubmitEvent): Promise<void> {
@@ -178,7 +181,7 @@ export class HiveApp extends LitElement {
 
   override render(): TemplateResult {
     const dark = document.documentElement.dataset.theme === 'dark';
-    const visible = SECTIONS.filter((s) => access.can(s.permission));
+    const visible = SECTIONS.filter((s) => access.can(s.permission) && (!s.feature || access.has(s.feature)));
     return html`
       <header>
         <p class="brand"><img src="/dashboard/icon.svg" alt="" />Hive</p>
@@ -231,6 +234,8 @@ export class HiveApp extends LitElement {
         return html`<hive-plugins></hive-plugins>`;
       case 'workflows':
         return html`<hive-workflows .runId=${id ?? ''}></hive-workflows>`;
+      case 'messages':
+        return html`<hive-messages></hive-messages>`;
       case 'alerts':
         return html`<hive-alerts></hive-alerts>`;
       case 'audit':

@@ -28,22 +28,12 @@ export class AgentList extends LitElement {
   declare outcome: { ok: boolean; text: string } | null;
   static override styles = [shared];
 
-  private refresher = new Refresher(() => this.load(), 500);
+  protected readonly refresher = new Refresher(this, () => this.load(), { gapMs: 500, tasks: true });
 
   constructor() {
     super();
     this.agents = [];
     this.outcome = null;
-  }
-
-  override connectedCallback(): void {
-    super.connectedCallback();
-    this.refresher.attach();
-  }
-
-  override disconnectedCallback(): void {
-    super.disconnectedCallback();
-    this.refresher.detach();
   }
 
   private async load(): Promise<void> {

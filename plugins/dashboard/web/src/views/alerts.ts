@@ -2,7 +2,6 @@
 // `alerts` topic.
 import { LitElement, html } from 'lit';
 import { get } from '../api.js';
-import { live, type Subscription } from '../live.js';
 import { ago, shared, tone } from '../styles.js';
 import type { Alert } from './overview.js';
 import { Refresher } from './refresh.js';
@@ -14,26 +13,13 @@ export class AlertList extends LitElement {
   declare unavailable: string;
   static override styles = [shared];
 
-  private subscription: Subscription | null = null;
-  private refresher = new Refresher(() => this.load(), 300);
+  protected readonly refresher = new Refresher(this, () => this.load(), { gapMs: 300, topic: 'alerts' });
 
   constructor() {
     super();
     this.active = [];
     this.resolved = [];
     this.unavailable = '';
-  }
-
-  override connectedCallback(): void {
-    super.connectedCallback();
-    this.refresher.attach(false);
-    this.subscription = live.subscribe('alerts', () => this.refresher.request(), () => this.refresher.request());
-  }
-
-  override disconnectedCallback(): void {
-    super.disconnectedCallback();
-    this.refresher.detach();
-    this.subscription?.close();
   }
 
   private async load(): Promise<void> {

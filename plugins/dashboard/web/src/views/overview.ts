@@ -3,7 +3,6 @@
 import { LitElement, html } from 'lit';
 import { get } from '../api.js';
 import { access } from '../access.js';
-import { live, type Subscription } from '../live.js';
 import { tasks } from '../store.js';
 import { shared, tone } from '../styles.js';
 import { Refresher } from './refresh.js';
@@ -41,8 +40,7 @@ export class Overview extends LitElement {
   declare alerts: Alert[];
   static override styles = [shared];
 
-  private refresher = new Refresher(() => this.load());
-  private alertSubscription: Subscription | null = null;
+  protected readonly refresher = new Refresher(this, () => this.load(), { tasks: true, topic: 'alerts' });
   private tick: number | undefined;
   private readonly onChange = () => this.requestUpdate();
 
@@ -55,10 +53,7 @@ export class Overview extends LitElement {
 
   override connectedCallback(): void {
     super.connectedCallback();
-    this.refresher.attach();
     tasks.addEventListener('change', this.onChange);
-    if (access.can('observability:read'))
-      this.alertSubscription = live.subscribe('alerts', () => this.refresher.request(), () => this.refresher.request());
     // The sparklines slide with the clock even when nothing finishes.
     this.tick = window.setInterval(() => {
       tasks.advanceWindow();
@@ -68,18 +63,16 @@ export class Overview extends LitElement {
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
-    this.refresher.detach();
     tasks.removeEventListener('change', this.onChange);
-    this.alertSubscription?.close();
     window.clearInterval(this.tick);
   }
 
   private async load(): Promise<void> {
     const [agents, stats, alerts] = await Promise.all([
-      access.can('agents:read') ? get<{ items: Agent[] }>('/api/v2/agents?limit=1000') : null,
+      access.can('agents:read') && access.has('agents') ? get<{ items: Agent[] }>('/api/v2/agents?limit=1000') : null,
       get<Stats>('/api/v2/tasks/stats'),
-      access.can('observability:read')
-        ? get<{ items: Alert[] }>('/api/v2/observability/alerts').catch(() => ({ items: [] }))
+      access.can('observability:read') && access.has('alerts')
+        ? get<{ items: Alert[] }>('/api/v2/observability/alerts')
         : null,
     ]);
     this.agents = agents?.items ?? [];

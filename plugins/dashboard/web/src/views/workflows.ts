@@ -4,7 +4,6 @@
 import { LitElement, css, html, nothing, svg } from 'lit';
 import { access } from '../access.js';
 import { ApiError, get, post } from '../api.js';
-import { live, type Subscription } from '../live.js';
 import { ago, pretty, shared, tone } from '../styles.js';
 import { Refresher } from './refresh.js';
 
@@ -87,8 +86,7 @@ export class Workflows extends LitElement {
     `,
   ];
 
-  private subscription: Subscription | null = null;
-  private refresher = new Refresher(() => this.load(), 300);
+  protected readonly refresher = new Refresher(this, () => this.load(), { gapMs: 300, topic: 'workflows' });
 
   constructor() {
     super();
@@ -98,18 +96,6 @@ export class Workflows extends LitElement {
     this.definition = null;
     this.outcome = null;
     this.unavailable = '';
-  }
-
-  override connectedCallback(): void {
-    super.connectedCallback();
-    this.refresher.attach(false);
-    this.subscription = live.subscribe('workflows', () => this.refresher.request(), () => this.refresher.request());
-  }
-
-  override disconnectedCallback(): void {
-    super.disconnectedCallback();
-    this.refresher.detach();
-    this.subscription?.close();
   }
 
   override willUpdate(changed: Map<string, unknown>): void {
