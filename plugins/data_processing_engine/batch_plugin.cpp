@@ -21,10 +21,7 @@ void DataProcessingEnginePlugin::configure(const ConfigNode& section, Diagnostic
 }
 
 Status DataProcessingEnginePlugin::start() {
-  {
-    std::lock_guard lock(mutex_);
-    refusing_ = false;
-  }
+  jobs_.accept();
   auto store =
       HIVE_TRY(context_.services().handle<store::Store>(), "data_processing_engine needs hive.store/1");
   batches_ = std::make_shared<Batches>(
@@ -43,40 +40,15 @@ Status DataProcessingEnginePlugin::start() {
 
 void DataProcessingEnginePlugin::stop() {
   events_.stop();
-  {
-    std::unique_lock lock(mutex_);
-    refusing_ = true;
-    idle_.wait(lock, [this] { return jobs_ == 0; });
-  }
+  jobs_.stopAndWait();
   if (batches_) batches_->stop();
 }
 
-void DataProcessingEnginePlugin::beginDrain() {
-  std::lock_guard lock(mutex_);
-  refusing_ = true;
-}
+void DataProcessingEnginePlugin::beginDrain() { jobs_.refuse(); }
 
-bool DataProcessingEnginePlugin::drained() const {
-  std::lock_guard lock(mutex_);
-  return jobs_ == 0;
-}
+bool DataProcessingEnginePlugin::drained() const { return jobs_.idle(); }
 
 Status DataProcessingEnginePlugin::health() { return batches_ ? okStatus() : unavailable("not started"); }
-
-bool DataProcessingEnginePlugin::background(std::function<void()> job) {
-  {
-    std::lock_guard lock(mutex_);
-    if (refusing_) return false;
-    ++jobs_;
-  }
-  context_.blocking().post([this, job = std::move(job)]() mutable {
-    job();
-    job = nullptr;
-    std::lock_guard lock(mutex_);
-    if (--jobs_ == 0) idle_.notify_all();
-  });
-  return true;
-}
 
 void DataProcessingEnginePlugin::publish(const std::string& topic, const std::string& payload) {
   auto bus = context_.services().get<bus::Bus>();

@@ -3,15 +3,14 @@
 // communication_engine) as hints to advance, and the routes.
 #pragma once
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 
 #include "batches.hpp"
 #include "config.hpp"
 #include "hive/follower.hpp"
 #include "hive/plugin.hpp"
 #include "hive/services/bus.hpp"
+#include "plugin_common/background_jobs.hpp"
 
 namespace hive::data_processing_engine {
 
@@ -29,18 +28,14 @@ class DataProcessingEnginePlugin final : public Plugin {
   Status health() override;
 
  private:
-  bool background(std::function<void()> job);
+  bool background(std::function<void()> job) { return jobs_.post(context_.blocking(), std::move(job)); }
   void publish(const std::string& topic, const std::string& payload);
 
   PluginContext& context_;
   Options options_;
   std::shared_ptr<Batches> batches_;
   ServiceFollower<bus::Bus> events_;
-
-  mutable std::mutex mutex_;
-  std::condition_variable idle_;
-  std::size_t jobs_ = 0;
-  bool refusing_ = false;
+  plugin_common::BackgroundJobs jobs_;
 };
 
 }  // namespace hive::data_processing_engine

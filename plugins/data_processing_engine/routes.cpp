@@ -1,6 +1,7 @@
 #include "routes.hpp"
 
 #include "plugin_common/page_limit.hpp"
+#include "plugin_common/route_reply.hpp"
 
 namespace hive::data_processing_engine {
 
@@ -8,19 +9,10 @@ namespace json = boost::json;
 
 namespace {
 
-http::Response reply(int status, const json::value& body) {
-  http::Response response;
-  response.status = status;
-  response.body = json::serialize(body);
-  return response;
-}
+http::Response reply(int status, const json::value& body) { return plugin_common::jsonReply(status, body); }
 
 std::string operation(const char* summary, int ok) {
-  return std::string("{\"summary\":") + http::jsonQuote(summary) +
-         ",\"tags\":[\"batches\"],\"responses\":{\"" + std::to_string(ok) +
-         "\":{\"description\":\"OK\",\"content\":{\"application/json\":{}}},"
-         "\"404\":{\"description\":\"Not found\",\"content\":{\"application/problem+json\":{}}},"
-         "\"422\":{\"description\":\"Invalid\",\"content\":{\"application/problem+json\":{}}}}}";
+  return plugin_common::operation(summary, "batches", ok);
 }
 
 std::string query(const http::Request& request, const char* name) {

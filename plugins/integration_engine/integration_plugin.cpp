@@ -23,10 +23,7 @@ void IntegrationEnginePlugin::configure(const ConfigNode& section, Diagnostics& 
 }
 
 Status IntegrationEnginePlugin::start() {
-  {
-    std::lock_guard lock(mutex_);
-    refusing_ = false;
-  }
+  jobs_.accept();
   auto store = HIVE_TRY(context_.services().handle<store::Store>(), "integration_engine needs hive.store/1");
   inbound_ = std::make_shared<InboundWebhooks>(context_, store, settings_.inbound,
                                                [] { return plugin_common::nowMs() / 1000; });
@@ -39,7 +36,7 @@ Status IntegrationEnginePlugin::start() {
     return attached;
   HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<IntegrationRoutes>(
       inbound_, outbox_, [this](std::function<void()> job) { return background(std::move(job)); },
-      [this] { return hold(); })));
+      [this] { return jobs_.hold(); })));
   context_.log().info("started: " + std::to_string(settings_.inbound.size()) + " inbound webhooks, " +
                       std::to_string(outbox_->subscriptions().size()) + " subscriptions");
   return okStatus();
@@ -47,47 +44,14 @@ Status IntegrationEnginePlugin::start() {
 
 void IntegrationEnginePlugin::stop() {
   events_.stop();
-  waitIdle();
+  jobs_.stopAndWait();
   if (outbox_) outbox_->stop();
 }
 
-void IntegrationEnginePlugin::beginDrain() {
-  std::lock_guard lock(mutex_);
-  refusing_ = true;
-}
+void IntegrationEnginePlugin::beginDrain() { jobs_.refuse(); }
 
-bool IntegrationEnginePlugin::drained() const {
-  std::lock_guard lock(mutex_);
-  return jobs_ == 0;
-}
+bool IntegrationEnginePlugin::drained() const { return jobs_.idle(); }
 
 Status IntegrationEnginePlugin::health() { return outbox_ ? okStatus() : unavailable("not started"); }
-
-std::shared_ptr<void> IntegrationEnginePlugin::hold() {
-  std::lock_guard lock(mutex_);
-  if (refusing_) return nullptr;
-  ++jobs_;
-  return std::shared_ptr<void>(static_cast<void*>(this), [this](void*) {
-    std::lock_guard lock(mutex_);
-    if (--jobs_ == 0) idle_.notify_all();
-  });
-}
-
-bool IntegrationEnginePlugin::background(std::function<void()> job) {
-  std::shared_ptr<void> token = hold();
-  if (!token) return false;
-  context_.blocking().post([token = std::move(token), job = std::move(job)]() mutable {
-    job();
-    job = nullptr;  // its captures go before the token releases the drain
-    token.reset();
-  });
-  return true;
-}
-
-void IntegrationEnginePlugin::waitIdle() {
-  std::unique_lock lock(mutex_);
-  refusing_ = true;
-  idle_.wait(lock, [this] { return jobs_ == 0; });
-}
 
 }  // namespace hive::integration_engine

@@ -3,9 +3,7 @@
 // swaps of communication_engine), and their routes.
 #pragma once
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "config.hpp"
@@ -14,6 +12,7 @@
 #include "hive/services/bus.hpp"
 #include "inbound.hpp"
 #include "outbound.hpp"
+#include "plugin_common/background_jobs.hpp"
 
 namespace hive::integration_engine {
 
@@ -32,21 +31,14 @@ class IntegrationEnginePlugin final : public Plugin {
 
  private:
   // Runs `job` on the blocking executor, counted; false once draining.
-  bool background(std::function<void()> job);
-  // Counted like a job until the token is dropped; null once draining.
-  std::shared_ptr<void> hold();
-  void waitIdle();
+  bool background(std::function<void()> job) { return jobs_.post(context_.blocking(), std::move(job)); }
 
   PluginContext& context_;
   Settings settings_;
   std::shared_ptr<InboundWebhooks> inbound_;
   std::shared_ptr<Outbox> outbox_;
   ServiceFollower<bus::Bus, std::vector<std::unique_ptr<hive::Subscription>>> events_;
-
-  mutable std::mutex mutex_;
-  std::condition_variable idle_;
-  std::size_t jobs_ = 0;
-  bool refusing_ = false;
+  plugin_common::BackgroundJobs jobs_;
 };
 
 }  // namespace hive::integration_engine
