@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "concurrency_limits.hpp"
 #include "health.hpp"
 #include "process_agents.hpp"
 #include "render.hpp"
@@ -53,10 +54,11 @@ std::vector<Dispatcher::Candidate> Dispatcher::candidates() {
       if (a.runtime == Runtime::kRemote)
         free = std::min(free, options.maxUnacknowledged - local.unacknowledged.size());
       found.push_back({id, a.capabilities, static_cast<double>(a.inFlight.size()) / a.maxConcurrency,
-                       std::min(free, kClaimsPerRound)});
+                       std::min(free, kClaimsPerRound), a.inFlight.size(), a.maxConcurrency});
     }
     return found;
   });
+  applyConcurrencyLimits(env_.context.services(), out);  // outside the lock: it calls another plugin
   // Least loaded first.
   std::stable_sort(out.begin(), out.end(),
                    [](const Candidate& x, const Candidate& y) { return x.load < y.load; });

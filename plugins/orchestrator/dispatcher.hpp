@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,9 @@ class Dispatcher {
     std::string id;
     std::vector<std::string> capabilities;
     double load = 0;
-    std::size_t free = 1;  // assignments it can take now
+    std::size_t free = 1;       // assignments it can take now
+    std::size_t held = 0;       // tasks it holds
+    std::uint32_t ceiling = 1;  // its max_concurrency
   };
 
   void loop();
