@@ -127,6 +127,11 @@ export const shared = css`
     font-size: 0.85rem;
     margin: 0;
   }
+  ul.row {
+    list-style: none;
+    margin: 0;
+    padding: 0;
+  }
   .row {
     display: flex;
     flex-wrap: wrap;

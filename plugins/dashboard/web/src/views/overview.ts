@@ -113,7 +113,7 @@ export class Overview extends LitElement {
         </section>
         <section class="card" aria-labelledby="lat-h">
           <h3 id="lat-h">Run time</h3>
-          <hive-sparkline .values=${[...tasks.latencyPerSecond]} label="Mean run time of finished tasks" unit="ms"></hive-sparkline>
+          <hive-sparkline .values=${[...tasks.latencyPerSecond]} label="Mean run time of finished tasks" unit="ms" skipZeros></hive-sparkline>
         </section>
       </div>
       <div class="cards">

@@ -53,7 +53,9 @@ export class Workflows extends LitElement {
     shared,
     css`
       svg.dag {
+        display: block;
         width: 100%;
+        max-width: 48rem;
         max-height: 28rem;
       }
       .node rect {
@@ -110,10 +112,13 @@ export class Workflows extends LitElement {
     try {
       if (this.runId) {
         const run = await get<Run>(`/api/v2/workflows/runs/${encodeURIComponent(this.runId)}`);
-        if (!this.definition || this.definition.name !== run.workflow)
-          this.definition = await get<Definition>(
+        if (!this.definition || this.definition.name !== run.workflow) {
+          // The stored record holds the definition as registered.
+          const record = await get<Definition & { definition?: Definition }>(
             `/api/v2/workflows/${encodeURIComponent(run.workflow)}?version=${run.version}`,
           );
+          this.definition = record.definition ?? record;
+        }
         this.run = run;
       } else {
         this.runs = (await get<{ items: Run[] }>('/api/v2/workflows/runs?limit=200')).items;
