@@ -13,19 +13,16 @@ openssl CLI.
 
     security_jwks_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins [--keep]
 """
-import argparse
 import base64
-import http.client
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_http import HiveProcess  # noqa: E402
+from security_checks import SecurityRun  # noqa: E402
 
 CONFIG = """hive:
   plugin_dirs: [{plugins}]
@@ -47,19 +44,6 @@ plugins:
     config:
       listen: 127.0.0.1:0
 """
-
-failures = []
-
-
-def say(*parts):
-    print("jwks:", *parts, flush=True)
-
-
-def check(condition, what):
-    if not condition:
-        failures.append(what)
-        say("FAIL:", what)
-    return condition
 
 
 def b64url(data):
@@ -95,15 +79,6 @@ def token(key_path, kid, alg="RS256"):
     return signed + "." + b64url(signature)
 
 
-def status(port, bearer):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    connection.request("GET", "/api/v2/openapi.json", headers={"Authorization": "Bearer " + bearer})
-    response = connection.getresponse()
-    response.read()
-    connection.close()
-    return response.status
-
-
 def until(condition, limit=10.0):
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -113,53 +88,47 @@ def until(condition, limit=10.0):
     return condition()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hive", required=True)
-    parser.add_argument("--plugins", required=True)
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    args = parser.parse_args()
-    args.hive, args.plugins = os.path.abspath(args.hive), os.path.abspath(args.plugins)
-    workdir = tempfile.mkdtemp(prefix="hive-jwks-e2e-")
-    keys = {name: os.path.join(workdir, name + ".pem") for name in ("one", "two", "three")}
-    moduli = {name: rsa_key(path) for name, path in keys.items()}
-    jwks = os.path.join(workdir, "jwks.json")
-    write_jwks(jwks, [jwk("one", moduli["one"]), jwk("two", moduli["two"])])
-    hive = HiveProcess(args.hive, workdir, args.plugins, CONFIG % jwks, "jwks")
-    failures.append("did not finish")  # removed at the end: an exit on the way keeps the work directory
-    try:
-        hive.start()
-        port = hive.port
-        check(status(port, token(keys["one"], "one")) == 200, "token of key one, kid one")
-        check(status(port, token(keys["two"], "two")) == 200, "token of key two, kid two")
-        check(status(port, token(keys["two"], "one")) == 401, "token of key two naming kid one")
-        check(status(port, token(keys["one"], "nine")) == 401, "unknown kid")
-        check(status(port, token(keys["one"], "one", alg="none")) == 401, "alg none")
+def scenario(run, hive, keys, moduli, jwks):
+    check = run.check
 
-        write_jwks(jwks, [jwk("three", moduli["three"])])
-        rotated = until(lambda: status(port, token(keys["three"], "three")) == 200)
-        check(rotated, "the rotated-in key is served within 10 s")
-        check(status(port, token(keys["one"], "one")) == 401, "the rotated-out key is refused")
+    def status(bearer):
+        return run.call(hive.port, "GET", "/api/v2/openapi.json", bearer)[0]
+
+    def logged(text):
         with open(hive.log.name, errors="replace") as f:
-            check("reloaded from %s (1 keys)" % jwks in f.read(), "the log says the JWKS was reloaded")
+            return text in f.read()
 
-        write_jwks(jwks, '{"keys": [{"kty": "RSA", "kid": "broken"')
-        check(until(lambda: "previous keys stay in use" in open(hive.log.name, errors="replace").read()),
-              "a broken file is reported")
-        check(status(port, token(keys["three"], "three")) == 200, "a broken file keeps the previous keys")
-        code = hive.stop()
-        check(code == 0, "SIGTERM exit status %s" % code)
-        check(hive.sanitizer_report() is None, "sanitizer report:\n%s" % hive.sanitizer_report())
-        failures.remove("did not finish")
+    hive.start()
+    check(status(token(keys["one"], "one")) == 200, "token of key one, kid one")
+    check(status(token(keys["two"], "two")) == 200, "token of key two, kid two")
+    check(status(token(keys["two"], "one")) == 401, "token of key two naming kid one")
+    check(status(token(keys["one"], "nine")) == 401, "unknown kid")
+    check(status(token(keys["one"], "one", alg="none")) == 401, "alg none")
+
+    write_jwks(jwks, [jwk("three", moduli["three"])])
+    check(until(lambda: status(token(keys["three"], "three")) == 200), "the rotated-in key is served within 10 s")
+    check(status(token(keys["one"], "one")) == 401, "the rotated-out key is refused")
+    check(logged("reloaded from %s (1 keys)" % jwks), "the log says the JWKS was reloaded")
+
+    write_jwks(jwks, '{"keys": [{"kty": "RSA", "kid": "broken"')
+    check(until(lambda: logged("previous keys stay in use")), "a broken file is reported")
+    check(status(token(keys["three"], "three")) == 200, "a broken file keeps the previous keys")
+    run.stopped_cleanly(hive)
+    run.passed()
+
+
+def main():
+    run = SecurityRun("jwks", __doc__)
+    keys = {name: os.path.join(run.workdir, name + ".pem") for name in ("one", "two", "three")}
+    moduli = {name: rsa_key(path) for name, path in keys.items()}
+    jwks = os.path.join(run.workdir, "jwks.json")
+    write_jwks(jwks, [jwk("one", moduli["one"]), jwk("two", moduli["two"])])
+    hive = HiveProcess(run.hive, run.workdir, run.plugins, CONFIG % jwks, "jwks")
+    try:
+        scenario(run, hive, keys, moduli, jwks)
     finally:
-        hive.stop()
-        if failures:
-            say("%d failure(s); work directory %s" % (len(failures), workdir))
-        elif not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-    if not failures:
-        say("all checks passed")
-    return 1 if failures else 0
+        code = run.finish(hive)
+    return code
 
 
 if __name__ == "__main__":

@@ -16,18 +16,13 @@ Checks, in order:
 
     security_limits_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins [--keep]
 """
-import argparse
-import http.client
-import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_http import HiveProcess  # noqa: E402
+from security_checks import SecurityRun  # noqa: E402
 
 CONFIG = """hive:
   plugin_dirs: [{plugins}]
@@ -50,99 +45,61 @@ plugins:
       listen: 127.0.0.1:0
 """
 
-failures = []
 
+def scenario(run, hive):
+    check, call = run.check, run.call
+    admin = run.admin_key(hive.config)
+    if admin is None:
+        return
+    hive.start()
+    port = hive.port
 
-def say(*parts):
-    print("limits:", *parts, flush=True)
+    # 1. The read bucket of one principal.
+    status, _, body = call(port, "POST", "/api/v2/security/keys", admin, {"name": "dash", "role": "viewer"})
+    check(status == 201, "viewer key: %s %s" % (status, body))
+    viewer = body["key"]
+    statuses = [call(port, "GET", "/api/v2/security/keys", admin)[0] for _ in range(3)]
+    check(statuses == [200, 200, 200], "3 reads at once pass: %s" % statuses)
+    status, headers, body = call(port, "GET", "/api/v2/security/keys", admin)
+    check(status == 429, "the 4th read is 429: %s" % status)
+    check(headers.get("content-type") == "application/problem+json" and body.get("status") == 429,
+          "429 is problem+json: %s %s" % (headers.get("content-type"), body))
+    check("rate limit 'read'" in (body or {}).get("detail", ""), "the detail names the bucket: %s" % body)
+    check(headers.get("retry-after") == "1", "Retry-After: %s" % headers.get("retry-after"))
+    check(headers.get("ratelimit-limit") == "3" and headers.get("ratelimit-remaining") == "0" and
+          headers.get("ratelimit-reset") == "1", "RateLimit-* headers: %s" % headers)
+    check(call(port, "GET", "/health")[0] == 200, "/health is never limited")
+    status, _, body = call(port, "POST", "/api/v2/security/keys", admin, {"name": "w", "role": "viewer"})
+    check(status == 201, "a write has its own bucket: %s %s" % (status, body))
+    time.sleep(1.1)
+    check(call(port, "GET", "/api/v2/security/keys", admin)[0] == 200, "a second later a read passes")
 
+    # 2. A role override.
+    statuses = [call(port, "GET", "/api/v2/openapi.json", viewer)[0] for _ in range(10)]
+    check(statuses == [200] * 10, "the viewer role's own limit: %s" % statuses)
 
-def check(condition, what):
-    if not condition:
-        failures.append(what)
-        say("FAIL:", what)
-    return condition
-
-
-def request(port, method, path, key=None, body=None):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"Authorization": "Bearer " + key} if key else {}
-    data = None
-    if body is not None:
-        data = json.dumps(body)
-        headers["Content-Type"] = "application/json"
-    connection.request(method, path, body=data, headers=headers)
-    response = connection.getresponse()
-    text = response.read()
-    connection.close()
-    return response.status, {k.lower(): v for k, v in response.getheaders()}, json.loads(text) if text else None
+    # 3. Failed authentications from one address.
+    wrong = admin[:-1] + ("1" if admin[-1] == "0" else "0")
+    statuses = [call(port, "GET", "/api/v2/security/roles", wrong)[0] for _ in range(3)]
+    check(statuses == [401, 401, 401], "3 wrong keys: %s" % statuses)
+    status, headers, body = call(port, "GET", "/api/v2/openapi.json", viewer)
+    check(status == 429 and "'failed_auth'" in (body or {}).get("detail", ""),
+          "after them even a good key from that address is 429: %s %s" % (status, body))
+    check(int(headers.get("retry-after", "0")) >= 50, "Retry-After about a minute: %s" % headers)
+    run.stopped_cleanly(hive)
+    verify = run.cli(hive.config, "audit", "verify")
+    check(verify.returncode == 0, "hive audit verify: %s %s" % (verify.stdout, verify.stderr))
+    run.passed()
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hive", required=True)
-    parser.add_argument("--plugins", required=True)
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    args = parser.parse_args()
-    args.hive, args.plugins = os.path.abspath(args.hive), os.path.abspath(args.plugins)
-    workdir = tempfile.mkdtemp(prefix="hive-limits-e2e-")
-    hive = HiveProcess(args.hive, workdir, args.plugins, CONFIG, "limits")
+    run = SecurityRun("limits", __doc__)
+    hive = HiveProcess(run.hive, run.workdir, run.plugins, CONFIG, "limits")
     try:
-        created = subprocess.run([args.hive, "auth", "keys", "create", "--name", "root", "--role", "admin", "-c",
-                                  hive.config], capture_output=True, text=True, timeout=120)
-        if not check(created.returncode == 0, "admin key: %s" % created.stderr):
-            return 1
-        admin = created.stdout.strip()
-        hive.start()
-        port = hive.port
-
-        # 1. The read bucket of one principal.
-        status, _, body = request(port, "POST", "/api/v2/security/keys", admin, {"name": "dash", "role": "viewer"})
-        check(status == 201, "viewer key: %s %s" % (status, body))
-        viewer = body["key"]
-        statuses = [request(port, "GET", "/api/v2/security/keys", admin)[0] for _ in range(3)]
-        check(statuses == [200, 200, 200], "3 reads at once pass: %s" % statuses)
-        status, headers, body = request(port, "GET", "/api/v2/security/keys", admin)
-        check(status == 429, "the 4th read is 429: %s" % status)
-        check(headers.get("content-type") == "application/problem+json" and body.get("status") == 429,
-              "429 is problem+json: %s %s" % (headers.get("content-type"), body))
-        check("rate limit 'read'" in (body or {}).get("detail", ""), "the detail names the bucket: %s" % body)
-        check(headers.get("retry-after") == "1", "Retry-After: %s" % headers.get("retry-after"))
-        check(headers.get("ratelimit-limit") == "3" and headers.get("ratelimit-remaining") == "0" and
-              headers.get("ratelimit-reset") == "1", "RateLimit-* headers: %s" % headers)
-        check(request(port, "GET", "/health")[0] == 200, "/health is never limited")
-        status, _, body = request(port, "POST", "/api/v2/security/keys", admin, {"name": "w", "role": "viewer"})
-        check(status == 201, "a write has its own bucket: %s %s" % (status, body))
-        time.sleep(1.1)
-        check(request(port, "GET", "/api/v2/security/keys", admin)[0] == 200, "a second later a read passes")
-
-        # 2. A role override.
-        statuses = [request(port, "GET", "/api/v2/openapi.json", viewer)[0] for _ in range(10)]
-        check(statuses == [200] * 10, "the viewer role's own limit: %s" % statuses)
-
-        # 3. Failed authentications from one address.
-        wrong = admin[:-1] + ("1" if admin[-1] == "0" else "0")
-        statuses = [request(port, "GET", "/api/v2/security/roles", wrong)[0] for _ in range(3)]
-        check(statuses == [401, 401, 401], "3 wrong keys: %s" % statuses)
-        status, headers, body = request(port, "GET", "/api/v2/openapi.json", viewer)
-        check(status == 429 and "'failed_auth'" in (body or {}).get("detail", ""),
-              "after them even a good key from that address is 429: %s %s" % (status, body))
-        check(int(headers.get("retry-after", "0")) >= 50, "Retry-After about a minute: %s" % headers)
-        code = hive.stop()
-        check(code == 0, "SIGTERM exit status %s" % code)
-        check(hive.sanitizer_report() is None, "sanitizer report:\n%s" % hive.sanitizer_report())
-        verify = subprocess.run([args.hive, "audit", "verify", "-c", hive.config], capture_output=True, text=True,
-                                timeout=120)
-        check(verify.returncode == 0, "hive audit verify: %s %s" % (verify.stdout, verify.stderr))
+        scenario(run, hive)
     finally:
-        hive.stop()
-        if failures:
-            say("%d failure(s); work directory %s" % (len(failures), workdir))
-        elif not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-    if not failures:
-        say("all checks passed")
-    return 1 if failures else 0
+        code = run.finish(hive)
+    return code
 
 
 if __name__ == "__main__":
