@@ -149,7 +149,12 @@ class Hive:
             self.present.append(name)
         sections = {
             "api": "    config:\n      listen: 0.0.0.0:0\n      allow_insecure: true\n      access_log: true\n",
-            "security_manager": "    config:\n      refresh_interval: %dms\n" % int(REFRESH_S * 1000),
+            # Limits far above what the matrix sends: this test is about who may do what, not how often
+            # (security_limits_e2e.py is); the limiter still runs on every request.
+            "security_manager": "    config:\n      refresh_interval: %dms\n      rate_limits:\n"
+                                "        read: {rate: 1000/s, burst: 10000}\n"
+                                "        write: {rate: 1000/s, burst: 10000}\n"
+                                "        failed_auth: {rate: 1000/s, burst: 10000}\n" % int(REFRESH_S * 1000),
             "task_execution_engine": "    config:\n      agents: []\n",
         }
         text = "hive:\n  plugin_dirs: [%s]\n  data_dir: %s\n  control_socket: %s\n  log_level: info\n" % (
@@ -369,7 +374,7 @@ def main():
         # 9. A config reload that removes security_manager does not open the API.
         with open(hive.config) as f:
             text = f.read()
-        without = re.sub(r"  security_manager:\n    config:\n      refresh_interval: \d+ms\n", "", text)
+        without = re.sub(r"  security_manager:\n    config:\n(?:      .*\n)+", "", text)
         check(without != text, "the config without security_manager")
         with open(hive.config, "w") as f:
             f.write(without)
