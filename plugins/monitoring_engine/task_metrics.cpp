@@ -4,13 +4,11 @@
 #include <array>
 #include <vector>
 
-#include <boost/json.hpp>
+#include "plugin_common/task_event.hpp"
 
 namespace hive::monitoring_engine {
 
 namespace {
-
-namespace json = boost::json;
 
 constexpr std::array<std::string_view, 4> kFinalStatuses = {"succeeded", "failed", "cancelled", "dead"};
 // The events that end an attempt, named without "task.".
@@ -22,37 +20,6 @@ constexpr std::array<std::string_view, 6> kAttemptEnds = {"succeeded", "failed",
 const std::vector<double> kWaitBuckets = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1,
                                           5,     10,    30,   60,   300, 900, 3600};
 const std::vector<double> kRunBuckets = {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400};
-
-std::int64_t integerAt(const json::object& task, std::string_view key) {
-  const json::value* value = task.if_contains(key);
-  if (value == nullptr) return 0;
-  if (value->is_int64()) return value->as_int64();
-  if (value->is_uint64()) return static_cast<std::int64_t>(value->as_uint64());
-  return 0;
-}
-
-std::string stringAt(const json::object& object, std::string_view key) {
-  const json::value* value = object.if_contains(key);
-  return value != nullptr && value->is_string() ? std::string(value->as_string()) : std::string();
-}
-
-// task_manager sorts a task's capabilities; its queues are keyed the same way.
-std::string capabilitySet(const json::object& task) {
-  std::string set;
-  const json::value* list = task.if_contains("capabilities");
-  if (list == nullptr || !list->is_array()) return set;
-  for (const auto& item : list->as_array()) {
-    if (!item.is_string()) continue;
-    if (!set.empty()) set += ',';
-    set += item.as_string();
-  }
-  return set;
-}
-
-bool waitsOnDependencies(const json::object& task) {
-  const json::value* list = task.if_contains("waiting_on");
-  return list != nullptr && list->is_array() && !list->as_array().empty();
-}
 
 double seconds(std::int64_t fromMs, std::int64_t toMs) {
   return static_cast<double>(std::max<std::int64_t>(0, toMs - fromMs)) / 1000.0;
@@ -88,35 +55,26 @@ TaskMetrics::TaskMetrics(Metrics& metrics, std::shared_ptr<CapabilityLabels> lab
 }
 
 void TaskMetrics::record(std::string_view payload) {
-  boost::system::error_code error;
-  json::value parsed = json::parse(payload, error);
-  const json::object* root = !error && parsed.is_object() ? &parsed.as_object() : nullptr;
-  const json::value* taskValue = root != nullptr ? root->if_contains("task") : nullptr;
-  std::string event = root != nullptr ? stringAt(*root, "event") : std::string();
-  if (taskValue == nullptr || !taskValue->is_object() || event.rfind("task.", 0) != 0) {
+  auto read = plugin_common::readTaskEvent(payload);
+  if (!read) {
     unreadable_.increment();
     return;
   }
-  const json::object& task = taskValue->as_object();
-  std::string id = stringAt(task, "id");
-  std::string status = stringAt(task, "status");
-  if (id.empty() || status.empty()) {
-    unreadable_.increment();
-    return;
-  }
-  std::string_view change = std::string_view(event).substr(5);
-  std::int64_t updated = integerAt(task, "updated_at_ms");
-  std::int64_t claimable = std::max(integerAt(task, "queued_at_ms"), integerAt(task, "not_before_ms"));
+  const plugin_common::TaskEvent& task = *read;
+  const std::string& change = task.event;
+  const std::string& id = task.id;
+  const std::string& status = task.status;
+  std::int64_t updated = task.updatedAtMs;
+  std::int64_t claimable = std::max(task.queuedAtMs, task.notBeforeMs);
 
   // Dead at submission (a dependency had already failed): never created first.
-  if (change == "created" ||
-      (change == "dead" && integerAt(task, "attempts") == 0 && integerAt(task, "created_at_ms") == updated))
+  if (change == "created" || (change == "dead" && task.attempts == 0 && task.createdAtMs == updated))
     submitted_.increment();
   if (auto final = finished_.find(status); final != finished_.end()) final->second->increment();
   if (change == "assigned" && claimable > 0) queueWait_.observe(seconds(claimable, updated));
 
-  bool waits = status == "pending" && !waitsOnDependencies(task);
-  std::string label = waits && labels_->maxSets() != 0 ? labels_->label(capabilitySet(task)) : std::string();
+  bool waits = status == "pending" && !task.waitsOnDependencies;
+  std::string label = waits && labels_->maxSets() != 0 ? labels_->label(task.capabilities) : std::string();
   Histogram* ran = nullptr;
   double ranFor = 0;
   bool dropped = false;
@@ -133,11 +91,10 @@ void TaskMetrics::record(std::string_view payload) {
       waiting_.erase(id);
     }
     if (status == "running") {
-      std::int64_t started = integerAt(task, "started_at_ms");
       if (running_.count(id) == 0 && running_.size() >= maxTracked_)
         dropped = true;
       else
-        running_[id] = started;
+        running_[id] = task.startedAtMs;
     } else if (auto found = running_.find(id); found != running_.end()) {
       // The attempt that was running ended here (or its end was missed, and
       // this is a later attempt's assignment: nothing to measure then).
