@@ -11,7 +11,9 @@ IntegrationEnginePlugin::IntegrationEnginePlugin(PluginContext& context)
         for (const char* root : {"tasks*", "workflows*", "alerts*", "batches*"})
           held.push_back(bus.subscribe(root, [this](const bus::Event& event) {
             auto outbox = outbox_;
-            if (outbox) background([outbox, event] { outbox->onEvent(event); });
+            // Most events interest no subscription: only those that do cost a job and the store.
+            if (outbox && outbox->follows(event.topic))
+              background([outbox, event] { outbox->onEvent(event); });
           }));
         return held;
       }) {}

@@ -172,6 +172,14 @@ void Outbox::stop() {
   for (std::thread& thread : threads) thread.join();
 }
 
+bool Outbox::follows(const std::string& topic) const {
+  std::lock_guard lock(mutex_);
+  for (const WebhookSubscription& subscription : subscriptions_)
+    for (const std::string& pattern : subscription.topics)
+      if (bus::topicMatches(pattern, topic)) return true;
+  return false;
+}
+
 void Outbox::onEvent(const bus::Event& event) {
   std::vector<std::string> targets;
   {

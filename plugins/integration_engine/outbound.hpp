@@ -60,6 +60,8 @@ class Outbox {
   void start();
   void stop();
 
+  // Whether a subscription follows `topic` (cheap: no store).
+  bool follows(const std::string& topic) const;
   // Queues `event` for every subscription that follows its topic. Blocking.
   void onEvent(const bus::Event& event);
 
