@@ -48,7 +48,8 @@ fi
 echo "--- contents"
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's#^\./#/#' >"$work/files"
 for file in /usr/bin/hive /etc/hive/hive.yaml /usr/lib/systemd/system/hive.service \
-            /usr/share/doc/hive/operators.md /usr/share/hive/plugin-template/CMakeLists.txt; do
+            /usr/share/doc/hive/operators.md /usr/share/doc/hive/copyright /usr/share/doc/hive/changelog.gz \
+            /usr/share/man/man1/hive.1.gz /usr/share/hive/plugin-template/CMakeLists.txt; do
   grep -qx "$file" "$work/files" || fail "the package lacks $file"
 done
 for plugin in api storage_sqlite storage_postgres communication_engine task_manager orchestrator \
@@ -65,9 +66,27 @@ config="$work/root/etc/hive/hive.yaml"
 grep -q '^  data_dir: ../../var/lib/hive$' "$config" || fail "the installed config does not keep data in /var/lib/hive"
 grep -q '^  plugin_dirs:' "$config" && fail "the installed config names plugin_dirs"
 
+# The manual page names every command `hive --help` lists.
+zcat "$work/root/usr/share/man/man1/hive.1.gz" >"$work/hive.1" || fail "no manual page"
+"$build/bin/hive" --help | sed -n '/^Subcommands:/,$p' | awk 'NR > 1 && NF {print $1}' | while read -r command; do
+  grep -q "^\.B $command\b" "$work/hive.1" || fail "the manual page lacks the command '$command'"
+done
+
 unit="$work/root/usr/lib/systemd/system/hive.service"
 grep -qx 'ExecStart=/usr/bin/hive run -c /etc/hive/hive.yaml' "$unit" || fail "unit ExecStart: $(grep ExecStart "$unit")"
 grep -qx 'Type=notify' "$unit" || fail "the unit is not Type=notify"
+if command -v lintian >/dev/null; then
+  echo "--- lintian"
+  # Allowed: the Asio runtime every plugin links is a public shared library in
+  # this one package rather than a libhive-asio0 package of its own.
+  lintian --no-tag-display-limit "$deb" 2>&1 | grep -E '^[EW]: ' |
+    grep -Ev 'package-name-doesnt-match-sonames libhive-asio0|link-to-shared-library-in-wrong-package usr/lib/libhive_asio' \
+    >"$work/lintian.log" || true
+  if [[ -s "$work/lintian.log" ]]; then
+    cat "$work/lintian.log"
+    fail "lintian found errors or warnings"
+  fi
+fi
 if command -v systemd-analyze >/dev/null; then
   echo "--- systemd-analyze verify"
   # It checks that ExecStart exists: point it at the extracted binary.
