@@ -176,7 +176,7 @@ void Messenger::handleAck(const std::string& agentId, const std::string& id) {
     // An ack of a message not in flight here (acked already, or delivered by
     // an earlier connection) changes nothing: it is delivered again if pending.
     if (found == inbox->second.inFlight.end()) return;
-    streamId = found->second;
+    streamId = found->second.streamId;
     inbox->second.inFlight.erase(found);
   }
   auto bus = bus_.lease();
@@ -415,8 +415,10 @@ void Messenger::pump(const std::string& agentId) {
     auto inbox = inboxes_.find(agentId);
     if (inbox == inboxes_.end()) return;
     room = options_.maxInFlight - std::min(options_.maxInFlight, inbox->second.inFlight.size());
-    bool more = takeOver ? batch->size() == options_.maxInFlight : !batch->empty() && room > 0;
-    takeOver = takeOver && more;
+    // After the take-over (all of it: claimed until a batch is not full),
+    // new messages are read.
+    bool more = takeOver || (!batch->empty() && room > 0);
+    takeOver = takeOver && batch->size() == options_.maxInFlight;
     if (stopped || (!more && !inbox->second.again)) {
       inbox->second.pumping = false;
       return;
@@ -454,7 +456,7 @@ bool Messenger::deliver(bus::Bus& bus, const std::string& agentId, const bus::St
     std::lock_guard lock(mutex_);
     auto inbox = inboxes_.find(agentId);
     if (inbox == inboxes_.end()) return false;
-    inbox->second.inFlight[envelope->id] = message.id;
+    inbox->second.inFlight[envelope->id] = {message.id, plugin_common::nowMs()};
   }
   auto frames = frames_.lease();
   Status sent = frames ? frames->send(agentId, deliveryFrame(*envelope, message.deliveries))
@@ -479,7 +481,13 @@ void Messenger::sweep() {
   std::int64_t now = plugin_common::nowMs();
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [agent, inbox] : inboxes_) agents.push_back(agent);
+    // Only where a delivery waits past ack_timeout: what an earlier
+    // connection left is taken over when the agent says hello.
+    for (const auto& [agent, inbox] : inboxes_)
+      if (std::any_of(inbox.inFlight.begin(), inbox.inFlight.end(), [&](const auto& entry) {
+            return now - entry.second.atMs >= options_.ackTimeout.count();
+          }))
+        agents.push_back(agent);
     for (auto it = requests_.begin(); it != requests_.end();) {
       if (it->second.deadlineMs > now) {
         ++it;

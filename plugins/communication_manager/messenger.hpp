@@ -82,7 +82,11 @@ class Messenger : public std::enable_shared_from_this<Messenger> {
 
  private:
   struct Inbox {
-    std::map<std::string, std::string> inFlight;  // message id → stream id
+    struct Delivery {
+      std::string streamId;
+      std::int64_t atMs = 0;
+    };
+    std::map<std::string, Delivery> inFlight;  // message id → its delivery
     bool pumping = false;
     bool again = false;
     bool takeOver = true;     // claim what an earlier connection left unacked

@@ -209,6 +209,9 @@ def delivery_scenario(args, workdir, failures):
         check(failures, accepted.get("recipients") == 1, "topic accepted for 1: %s" % accepted)
         check(failures, c.receive()["body"] == {"headline": "x"}, "topic delivery")
         check(failures, b.none("message"), "a non-subscriber got the topic message")
+        c.send({"type": "message.unsubscribe", "topic": "news"})
+        c.next("message.unsubscribed")
+        check(failures, a.message("topic:news", 2).get("recipients") == 0, "a topic without subscribers")
 
         # Request/reply: the reply comes back with reply_to; a request nobody answers times out.
         request = a.message(b.id, {"q": "ping"}, correlation_id="c1", reply_timeout_ms=5000)
@@ -227,9 +230,12 @@ def delivery_scenario(args, workdir, failures):
         b.close()
         time.sleep(0.3)
         sent = [a.message(b.id, {"seq": i})["id"] for i in range(20)]
+        stale = a.message(b.id, {"stale": True}, ttl_ms=200)["id"]
+        time.sleep(0.4)
         b = b.reconnect(hive.port)
         got = [b.receive()["id"] for _ in range(20)]
         check(failures, got == sent, "offline messages in order: %d of 20, in order %s" % (len(got), got == sent))
+        check(failures, b.none("message", 0.5), "a message past its ttl_ms was delivered (%s)" % stale)
 
         # Redelivery: delivered, the connection dies before the ack; delivered again.
         m = a.message(b.id, {"once": True})["id"]
