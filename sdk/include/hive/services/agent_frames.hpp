@@ -48,8 +48,8 @@ class AgentFrames : public Service {
   using PresenceHandler = std::function<void(const AgentPresence& presence)>;
 
   // Frames whose type starts with `prefix` go to `handler` instead of being
-  // refused as unknown. `prefix`: 1-64 characters of [a-z0-9_], ending with
-  // '.' ("message."); the core types ("hello", "heartbeat", "task.*") cannot be
+  // refused as unknown. `prefix`: 2-64 characters, [a-z0-9_] then one '.'
+  // at the end ("message."); the core types ("hello", "heartbeat", "task.*") cannot be
   // taken (kInvalidArgument). Several handlers may share a prefix (a swap of
   // the consumer overlaps its generations): a frame goes to one handler only,
   // the one with the longest matching prefix, among those the newest.
@@ -65,7 +65,11 @@ class AgentFrames : public Service {
 
   // `handler` is called after an agent said hello on this node
   // (connected = true) and after its connection ended (connected = false; not
-  // when the same agent already reconnected on a newer connection).
+  // when the same agent already reconnected on a newer connection of the same
+  // generation). A generation handing its agents over to the next one (a hot
+  // swap) reports them gone at once; they may say hello to the next one before
+  // their old connection's end is reported: before dropping what you keep for
+  // an agent, ask connected() of the provider serving now.
   [[nodiscard]] virtual std::unique_ptr<Subscription> onPresence(PresenceHandler handler) = 0;
 
   // The agents connected to this node now (a consumer that starts after them).
