@@ -507,6 +507,12 @@ Result<Definition> parseDefinition(const json::value& document, const Limits& li
   }
   std::vector<std::set<std::string>> ancestors;
   if (!definition.steps.empty() && checkGraph(definition, ancestors, errors)) {
+    // Runs look dependencies up at each transition: by index, not by name.
+    std::map<std::string_view, std::size_t> indexOf;
+    for (std::size_t i = 0; i < definition.steps.size(); ++i) indexOf.emplace(definition.steps[i].name, i);
+    for (Step& step : definition.steps)
+      for (const std::string& dependency : step.dependsOn)
+        step.dependsOnIndex.push_back(indexOf.at(dependency));
     for (std::size_t i = 0; i < definition.steps.size(); ++i) {
       const Step& step = definition.steps[i];
       Scope scope{&definition, &ancestors[i]};

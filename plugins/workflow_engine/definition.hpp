@@ -67,6 +67,7 @@ struct SubWorkflow {
 struct Step {
   std::string name;
   std::vector<std::string> dependsOn;
+  std::vector<std::size_t> dependsOnIndex;  // the same, as indices into Definition::steps
   std::optional<Expression> when;
   bool continueOnFailure = false;
   TaskTemplate task;

@@ -646,17 +646,20 @@ void Engine::advanceJob(const std::string& runId) {
       for (const ItemState& item : step.items) track(item.taskId, item.status == StepStatus::kRunning);
     }
     if (run.status == RunStatus::kRunning) {
+      // One scope for all the steps and items (a fan-out makes thousands ready
+      // at once), and one evaluation of each map's list.
+      json::object scope;
       for (std::size_t index : progress.ready) {
         const std::string& name = run.steps[index].name;
         if (!active.submitting.insert(unitKey(name)).second) continue;
-        if (definition->steps[index].workflow)
+        if (definition->steps[index].workflow) {
           children.push_back(index);
-        else
-          toSubmit.push_back(
-              {unitKey(name), idempotencyKey(run, name), taskBody(run, *definition, index, options_.limits)});
+          continue;
+        }
+        if (scope.empty()) scope = scopeOf(run);
+        toSubmit.push_back({unitKey(name), idempotencyKey(run, name),
+                            taskBody(run, *definition, index, scope, options_.limits)});
       }
-      // One scope and one evaluation of each list for all the items.
-      json::object scope;
       std::map<std::size_t, json::value> lists;
       for (const ReadyItem& ready : progress.readyItems) {
         const std::string& name = run.steps[ready.step].name;

@@ -33,19 +33,14 @@ void finishStep(StepState& step, StepStatus to, std::int64_t nowMs, std::vector<
   step.finishedAtMs = nowMs;
 }
 
-const Step* stepOf(const Definition& definition, std::string_view name) {
-  for (const Step& step : definition.steps)
-    if (step.name == name) return &step;
-  return nullptr;
-}
-
 // Decides a pending step whose dependencies all finished: true when it is ready.
 bool decideStep(Run& run, const Definition& definition, const Step& step, StepState& state,
                 std::int64_t nowMs, std::vector<Change>& changes) {
   std::size_t skipped = 0;
-  for (const std::string& dependency : step.dependsOn) {
-    const StepState* before = run.step(dependency);
-    if (before->status == StepStatus::kFailed && !stepOf(definition, dependency)->continueOnFailure) {
+  for (std::size_t index : step.dependsOnIndex) {
+    const std::string& dependency = definition.steps[index].name;
+    const StepState* before = &run.steps[index];
+    if (before->status == StepStatus::kFailed && !definition.steps[index].continueOnFailure) {
       state.reason = "dependency '" + dependency + "' failed";
       finishStep(state, StepStatus::kSkipped, nowMs, changes);
       return false;
@@ -167,6 +162,7 @@ Result<Run> Run::fromJson(std::string_view body) {
   if (const json::value* params = o.if_contains("params"); params && params->is_object())
     run.params = params->get_object();
   if (const json::value* steps = o.if_contains("steps"); steps && steps->is_array()) {
+    run.steps.reserve(steps->get_array().size());
     for (const json::value& item : steps->get_array()) {
       if (!item.is_object()) return internalError("stored run has a step that is not an object");
       const json::object& s = item.get_object();
@@ -393,15 +389,15 @@ Progress advance(Run& run, const Definition& definition, const Learnt& learnt, s
   if (run.status != RunStatus::kRunning) return progress;
   // Each pass decides every step whose dependencies are final; deciding one
   // (skipped) can make its dependents decidable, hence the loop.
+  std::vector<bool> listed(run.steps.size(), false);
   for (bool moved = true; moved;) {
     moved = false;
     for (std::size_t i = 0; i < run.steps.size(); ++i) {
       StepState& state = run.steps[i];
       const Step& step = definition.steps[i];
-      if (state.status != StepStatus::kPending || submitted(state)) continue;
-      if (std::find(progress.ready.begin(), progress.ready.end(), i) != progress.ready.end()) continue;
-      bool waiting = std::any_of(step.dependsOn.begin(), step.dependsOn.end(),
-                                 [&](const std::string& d) { return !isFinal(run.step(d)->status); });
+      if (state.status != StepStatus::kPending || submitted(state) || listed[i]) continue;
+      bool waiting = std::any_of(step.dependsOnIndex.begin(), step.dependsOnIndex.end(),
+                                 [&](std::size_t d) { return !isFinal(run.steps[d].status); });
       if (waiting) continue;
       if (!decideStep(run, definition, step, state, nowMs, changes)) {
         moved = true;
@@ -414,6 +410,7 @@ Progress advance(Run& run, const Definition& definition, const Learnt& learnt, s
         moved = isFinal(state.status) || moved;
       } else {
         progress.ready.push_back(i);
+        listed[i] = true;
       }
     }
   }
@@ -503,8 +500,13 @@ std::string taskBodyOf(const Step& step, std::string title, const json::object& 
 }  // namespace
 
 std::string taskBody(const Run& run, const Definition& definition, std::size_t index, const Limits& limits) {
+  return taskBody(run, definition, index, scopeOf(run), limits);
+}
+
+std::string taskBody(const Run& run, const Definition& definition, std::size_t index,
+                     const json::object& scope, const Limits& limits) {
   const Step& step = definition.steps[index];
-  return taskBodyOf(step, "workflow " + run.workflow + " run " + run.id + " step " + step.name, scopeOf(run),
+  return taskBodyOf(step, "workflow " + run.workflow + " run " + run.id + " step " + step.name, scope,
                     limits);
 }
 

@@ -130,6 +130,9 @@ std::vector<std::string> cancel(Run& run, std::int64_t nowMs, std::vector<Change
 boost::json::object scopeOf(const Run& run);
 // The POST /api/v2/tasks body for step `index`.
 std::string taskBody(const Run& run, const Definition& definition, std::size_t index, const Limits& limits);
+// The same with scopeOf(run) computed once for several steps.
+std::string taskBody(const Run& run, const Definition& definition, std::size_t index,
+                     const boost::json::object& scope, const Limits& limits);
 // The POST /api/v2/tasks body for item `item` (value `value`) of map step
 // `index`; `scope` is scopeOf(run), lent to add item and index to.
 std::string itemTaskBody(const Run& run, const Definition& definition, std::size_t index, std::size_t item,
