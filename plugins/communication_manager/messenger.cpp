@@ -146,7 +146,7 @@ void Messenger::handleSend(const std::string& agentId, const std::string& frame)
     bool tooLarge = request.status().code() == StatusCode::kResourceExhausted;
     return reply(agentId, errorFrame(why, tooLarge ? "too_large" : "invalid_message", ref));
   }
-  if (!limits_.take(agentId))
+  if (!withinRate(agentId))
     return reply(agentId,
                  errorFrame("agent " + agentId + " sends more than " +
                                 std::to_string(static_cast<long long>(options_.ratePerSecond)) +

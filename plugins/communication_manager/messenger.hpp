@@ -69,6 +69,8 @@ class Messenger : public std::enable_shared_from_this<Messenger> {
   // Redelivery of what waited past ack_timeout, timeouts of requests.
   void sweep();
 
+  // Takes one message of `sender`'s rate (rate_per_second, rate_burst); false: refuse it.
+  bool withinRate(const std::string& sender) { return limits_.take(sender); }
   // From an agent (`from` = its id) or a client ("client:<principal>").
   Result<Accepted> send(const std::string& from, const SendRequest& request);
   Result<RecentPage> recent(const std::string& agentId, const std::string& after, std::size_t limit);

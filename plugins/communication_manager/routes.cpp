@@ -95,6 +95,15 @@ class MessageRoutes final : public http::RouteProvider {
       return http::problem(422, "Unprocessable Content", request.status().message(), std::move(errors));
     }
     std::string from = "client:" + (r.principal.empty() ? std::string("anonymous") : r.principal);
+    if (!messenger_->withinRate(from)) {
+      auto refused =
+          http::problem(429, "Too Many Requests",
+                        from + " sends more than " +
+                            std::to_string(static_cast<long long>(messenger_->options().ratePerSecond)) +
+                            " messages a second (rate_per_second): not accepted, send it again later");
+      refused.headers.push_back({"retry-after", "1"});
+      return refused;
+    }
     auto accepted = messenger_->send(from, *request);
     if (!accepted.ok()) return http::problem(accepted.status());
     json::array recipients, full;

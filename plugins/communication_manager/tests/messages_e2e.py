@@ -316,6 +316,9 @@ def delivery_scenario(args, workdir, failures):
                 answers.append(frame)
         limited = [x for x in answers if x.get("reason") == "rate_limited"]
         check(failures, 0 < len(limited) < 150, "rate limit refused %d of 150" % len(limited))
+        statuses = [api.request("POST", "/api/v2/messages", {"to": "topic:quiet", "body": i})[0] for i in range(120)]
+        check(failures, statuses.count(429) > 0 and statuses.count(202) >= 90,
+              "REST rate limit: %d refused (429), %d accepted" % (statuses.count(429), statuses.count(202)))
         # The example agent (examples/agents/hive_agent.py --reply) answers a role message.
         example = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "examples", "agents", "hive_agent.py"),
                                     "--url", "ws://127.0.0.1:%d/api/v2/agents/connect" % hive.port,
