@@ -99,10 +99,11 @@ std::string commandLineCaller() {
   return "cli:" + (user != nullptr ? std::string(user->pw_name) : std::to_string(::geteuid()));
 }
 
-Result<http::Response> callPluginRoute(const std::string& configPath, const std::string& plugin,
+Result<http::Response> callPluginRoute(const std::vector<std::string>& configFiles, const std::string& plugin,
                                        const std::string& routeId, http::Request request) {
   Diagnostics diagnostics;
-  auto config = loadKernelConfig(configPath, diagnostics);
+  const std::string configPath = layerNames(configFiles);
+  auto config = loadKernelConfig(configFiles, diagnostics);
   for (const auto& d : diagnostics.items()) std::cerr << d.toString() << "\n";
   if (!config.ok()) return invalidArgument(configPath + ": " + config.status().message());
   bool enabled = false;
@@ -156,7 +157,7 @@ int authKeysCommand(AuthKeyAction action, const AuthKeyOptions& options) {
     request.path = "/api/v2/security/keys/" + options.id;
     request.params["id"] = options.id;
   }
-  auto response = callPluginRoute(options.configPath, kSecurityPlugin, routeId, std::move(request));
+  auto response = callPluginRoute(options.configFiles, kSecurityPlugin, routeId, std::move(request));
   if (!response.ok()) {
     std::cerr << "hive auth: " << response.status().message() << "\n";
     return 1;

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "hive/services/http.hpp"
 #include "hive/status.hpp"
@@ -26,14 +27,14 @@ namespace hive::host {
 // hive.routes/1 and stops them again. Config diagnostics go to stderr. Errors
 // (bad config, `plugin` not enabled, cannot start, no answer) are a Status
 // whose message is ready to print. `hive auth keys` and `hive secrets` use it.
-Result<http::Response> callPluginRoute(const std::string& configPath, const std::string& plugin,
+Result<http::Response> callPluginRoute(const std::vector<std::string>& configFiles, const std::string& plugin,
                                        const std::string& routeId, http::Request request);
 
 // The principal of a command-line caller: cli:<user name>.
 std::string commandLineCaller();
 
 struct AuthKeyOptions {
-  std::string configPath;
+  std::vector<std::string> configFiles;                     // layered, as `-c` gives them
   std::string name, role, tenant, project, agent, expires;  // create
   std::string id;                                           // revoke
 };

@@ -535,7 +535,7 @@ int main(int argc, char** argv) {
 
   // hive auth keys ...: host/auth_command.hpp (works whether or not a hive runs).
   AuthKeyOptions authKey;
-  authKey.configPath = kDefaultConfig.front();
+  authKey.configFiles = kDefaultConfig;
   auto* authCmd = app.add_subcommand("auth", "API keys of the security_manager plugin");
   authCmd->require_subcommand(1);
   auto* keysCmd = authCmd->add_subcommand("keys", "Create, list and revoke API keys");
@@ -557,11 +557,11 @@ int main(int argc, char** argv) {
   auto* auditVerifyCmd =
       auditCmd->add_subcommand("verify", "Walk the audit hash chain; exit 1 where it breaks");
   for (auto* command : {keyCreateCmd, keyListCmd, keyRevokeCmd, auditVerifyCmd})
-    command->add_option("-c,--config", authKey.configPath, "Configuration file")->capture_default_str();
+    addConfigOption(command, authKey.configFiles, "Configuration file");
 
   // hive secrets ...: host/secrets_command.hpp (the security_engine vault).
   SecretsOptions secretsOptions;
-  secretsOptions.configPath = kDefaultConfig.front();
+  secretsOptions.configFiles = kDefaultConfig;
   auto* secretsCmd = app.add_subcommand("secrets", "Secrets of the security_engine vault");
   secretsCmd->require_subcommand(1);
   auto* secretSetCmd = secretsCmd->add_subcommand("set", "Set a secret to the value read from stdin");
@@ -573,8 +573,7 @@ int main(int argc, char** argv) {
   auto* secretRotateCmd =
       secretsCmd->add_subcommand("rotate-key", "Re-encrypt every secret under the current master key");
   for (auto* command : {secretSetCmd, secretShowCmd, secretDeleteCmd, secretListCmd, secretRotateCmd})
-    command->add_option("-c,--config", secretsOptions.configPath, "Configuration file")
-        ->capture_default_str();
+    addConfigOption(command, secretsOptions.configFiles, "Configuration file");
 
   tools::WorkflowCommands workflowCommands(app);  // hive workflow ...: tools/workflow
 

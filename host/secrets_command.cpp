@@ -89,7 +89,7 @@ int secretsCommand(SecretsAction action, const SecretsOptions& options) {
   request.path = path;
   request.target = path;
   if (!options.name.empty()) request.params["name"] = options.name;
-  auto response = callPluginRoute(options.configPath, kVaultPlugin, routeId, std::move(request));
+  auto response = callPluginRoute(options.configFiles, kVaultPlugin, routeId, std::move(request));
   if (!response.ok()) {
     std::cerr << "hive secrets: " << response.status().message() << "\n";
     return 1;

@@ -6,11 +6,12 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace hive::host {
 
 struct SecretsOptions {
-  std::string configPath;
+  std::vector<std::string> configFiles;  // layered, as `-c` gives them
   std::string name;
 };
 
