@@ -153,6 +153,11 @@ void Batches::run() {
 void Batches::advanceAll() {
   auto store = store_.lease();
   if (!store) return;
+  store::ListQuery cancelling = query(kBatches, {{"status", "cancelling"}}, 100);
+  if (Result<store::Page> page = store->list(cancelling); page.ok())
+    for (const store::Document& batch : page->items)
+      if (Status done = finishCancel(batch); !done.ok())
+        context_.log().warn("batch " + batch.id + ": " + done.message());
   store::ListQuery running = query(kBatches, {{"status", "running"}}, 100);
   do {
     Result<store::Page> page = store->list(running);
@@ -422,25 +427,43 @@ Result<json::object> Batches::cancel(const std::string& id) {
   json::object batch = parseObject(found->body);
   if (text(batch, "status") != "running")
     return failedPrecondition("batch " + id + " is " + text(batch, "status") + ", not running");
-  batch["status"] = "cancelled";
-  batch["finished_at_ms"] = plugin_common::nowMs();
-  HIVE_TRY(store->put(kBatches, document(id, batch, {{"status", "cancelled"}}), found->version).status());
-  // Tasks already submitted are cancelled too; one that ended meanwhile is as good.
+  // The worker cancels the submitted tasks (a request thread does not wait
+  // on task_manager), then the batch is cancelled.
+  batch["status"] = "cancelling";
+  HIVE_TRY(store->put(kBatches, document(id, batch, {{"status", "cancelling"}}), found->version).status());
+  poke();
+  return summary(batch);
+}
+
+Status Batches::finishCancel(const store::Document& stored) {
+  auto store = store_.lease();
+  if (!store) return unavailable("hive.store/1 is gone");
+  const std::string id = stored.id;
   store::ListQuery submitted = query(kChunks, {{"batch", id}, {"state", kSubmitted}}, 1000);
-  if (Result<store::Page> page = store->list(submitted); page.ok()) {
-    for (const store::Document& chunk : page->items) {
+  do {
+    store::Page page = HIVE_TRY(store->list(submitted));
+    for (const store::Document& chunk : page.items) {
       std::string taskId = text(parseObject(chunk.body), "task_id");
       http::Request request;
       request.path = request.target = "/api/v2/tasks/" + taskId + "/cancel";
       request.params["id"] = taskId;
-      (void)plugin_common::callRouteAndWait(context_.services(), context_.pluginName(), "POST",
-                                            "/api/v2/tasks/{id}/cancel", std::move(request),
-                                            options_.taskCallTimeout);
+      Result<http::Response> answer = plugin_common::callRouteAndWait(
+          context_.services(), context_.pluginName(), "POST", "/api/v2/tasks/{id}/cancel", std::move(request),
+          options_.taskCallTimeout);
+      // 409: it had ended, which is as good; anything else is tried again next pass.
+      if (!answer.ok() || (answer->status != 200 && answer->status != 404 && answer->status != 409))
+        return unavailable(
+            "cancelling task " + taskId + ": " +
+            (answer.ok() ? "answered " + std::to_string(answer->status) : answer.status().message()));
     }
-  }
-  json::object answer = HIVE_TRY(summary(batch));
-  event("batch.cancelled", answer);
-  return answer;
+    submitted.cursor = page.nextCursor;
+  } while (!submitted.cursor.empty());
+  json::object batch = parseObject(stored.body);
+  batch["status"] = "cancelled";
+  batch["finished_at_ms"] = plugin_common::nowMs();
+  HIVE_TRY(store->put(kBatches, document(id, batch, {{"status", "cancelled"}}), stored.version).status());
+  if (Result<json::object> answer = summary(batch); answer.ok()) event("batch.cancelled", *answer);
+  return okStatus();
 }
 
 void Batches::event(const std::string& name, const json::object& summary) {

@@ -61,6 +61,8 @@ class Batches {
   Result<boost::json::object> results(const std::string& id, const std::string& cursor, std::size_t limit);
   // The JSON lines output of a finished batch.
   Result<std::string> output(const std::string& id);
+  // Stops submitting at once (status `cancelling`); the worker cancels the
+  // submitted tasks, then the batch is `cancelled`.
   Result<boost::json::object> cancel(const std::string& id);
 
   // One pass over every running batch (the worker's loop body).
@@ -70,6 +72,7 @@ class Batches {
   void run();
   Status advance(const store::Document& batch);
   Status finish(boost::json::object batch, std::uint64_t version);
+  Status finishCancel(const store::Document& batch);
   Result<boost::json::object> summary(const boost::json::object& batch);
   void event(const std::string& name, const boost::json::object& summary);
 

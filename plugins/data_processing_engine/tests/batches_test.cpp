@@ -351,5 +351,37 @@ TEST_F(BatchesTest, ACsvFileUnderTheInputDirectoryIsReadAndAnIdempotencyKeyAnswe
   EXPECT_EQ(callJson("GET", "/api/v2/batches", 200)["items"].as_array().size(), 1u);
 }
 
+TEST_F(BatchesTest, CancellingARunningBatchCancelsItsSubmittedTasksAndSubmitsNoMore) {
+  std::string id = batchOf(8, 2, 2);
+  std::vector<tasks::Assignment> held;
+  ASSERT_TRUE(until([&] {
+    for (auto& assignment : claim()) held.push_back(assignment);
+    return held.size() == 2;
+  }));
+  json::object cancelled = callJson("POST", "/api/v2/batches/" + id + "/cancel", 200);
+  EXPECT_EQ(cancelled["status"], "cancelling");
+  ASSERT_TRUE(until([&] { return status(id) == "cancelled"; }));
+  hive::testing::RouteClient tasks(tasks_->services(), "task_manager");
+  for (const auto& assignment : held) {
+    std::atomic<bool> answered = false;
+    Result<http::Response> response = unavailable("no answer");
+    std::thread caller([&] {
+      response = tasks.request("GET", "/api/v2/tasks/" + assignment.taskId);
+      answered = true;
+    });
+    until([&] { return answered.load(); });
+    caller.join();
+    ASSERT_TRUE(response.ok());
+    EXPECT_EQ(json::parse(response->body).at("status"), "cancelled") << response->body;
+  }
+  until([] { return false; }, std::chrono::milliseconds(300));
+  EXPECT_TRUE(claim().empty());  // the other 2 chunks were never submitted
+  EXPECT_EQ(claims_.size(), 2u);
+  EXPECT_EQ(status(id), "cancelled");
+  callJson("POST", "/api/v2/batches/" + id + "/cancel", 409);
+  callJson("POST", "/api/v2/batches/nope/cancel", 404);
+  EXPECT_EQ(call("GET", "/api/v2/batches/" + id + "/output").status, 404);
+}
+
 }  // namespace
 }  // namespace hive::data_processing_engine
