@@ -9,6 +9,9 @@ hive with a real remote agent (examples/agents/hive_agent.py). Not run by ctest.
   fanout  one workflow of W parallel steps between a start and an end step:
           steps/s through the engine, against W + 2 independent plain tasks
           (the agent's throughput bounds both)
+  timeline  where a chain step's time goes (medians over the chain): from the
+          previous step's commit to its task existing in task_manager, task
+          life (queue, agent, result), from the task's end to the step's commit
 
 Usage: bench/workflows/run.py --hive BUILD/bin/hive --plugins BUILD/plugins
        [--chain 50] [--fanout 200]
@@ -18,6 +21,7 @@ slower than build/release.
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -64,9 +68,25 @@ def workflow(hive, name, steps):
     path = "/api/v2/workflows/runs/" + run["id"]
     wait_for("the workflow", lambda: hive.request("GET", path)["status"] != "running", 600)
     elapsed = time.monotonic() - start
-    status = hive.request("GET", path)["status"]
-    assert status == "succeeded", status
+    run = hive.request("GET", path)
+    assert run["status"] == "succeeded", run["status"]
+    workflow.last_run = run
     return elapsed
+
+
+def timeline(hive, run):
+    """Median milliseconds of each part of a chain step, from the run's and its
+    tasks' timestamps (task_manager's created_at_ms and finished_at_ms)."""
+    parts = {"previous step committed -> task created": [], "task life": [],
+             "task finished -> step committed": []}
+    previous = run["created_at_ms"]
+    for step in run["steps"]:
+        task = hive.request("GET", "/api/v2/tasks/" + step["task_id"], expect=200)
+        parts["previous step committed -> task created"].append(task["created_at_ms"] - previous)
+        parts["task life"].append(task["finished_at_ms"] - task["created_at_ms"])
+        parts["task finished -> step committed"].append(step["finished_at_ms"] - task["finished_at_ms"])
+        previous = step["finished_at_ms"]
+    return {name: statistics.median(values) for name, values in parts.items()}
 
 
 def main():
@@ -91,6 +111,8 @@ def main():
               "overhead %.1f ms/step" % (args.chain, plain, 1000 * plain / args.chain, flow,
                                           1000 * flow / args.chain, 1000 * (flow - plain) / args.chain),
               flush=True)
+        print("chain step timeline (medians): " + ", ".join(
+            "%s %.1f ms" % (name, value) for name, value in timeline(hive, workflow.last_run).items()), flush=True)
         steps = [{"name": "start", "task": {"type": "bench", "capabilities": ["shell"]}}]
         for i in range(args.fanout):
             steps.append({"name": "f%d" % i, "depends_on": ["start"],
