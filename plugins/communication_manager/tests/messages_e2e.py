@@ -181,9 +181,10 @@ def redis_bus(prefix):
 def delivery_scenario(args, workdir, failures):
     hive = HiveProcess(args.hive, workdir, args.plugins,
                        hive_config(args, "n0", "storage_sqlite:\n    config: {}", "{}"), "messages_e2e")
-    hive.start()
-    api = Api(hive.port)
+    api = None
     try:
+        hive.start()
+        api = Api(hive.port)
         a = Agent(hive.port, "alice")
         b = Agent(hive.port, "bob", role="writer")
         c = Agent(hive.port, "carol", role="writer")
@@ -339,7 +340,8 @@ def delivery_scenario(args, workdir, failures):
         for agent in (a, b, c, d, s, r):
             agent.close()
     finally:
-        api.close()
+        if api is not None:
+            api.close()
         status = hive.stop()
         check(failures, status == 0, "hive exited with %s" % status)
         report = hive.sanitizer_report()
@@ -350,64 +352,66 @@ def crash_scenario(args, workdir, failures):
     prefix = "e2e-%s:" % uuid.uuid4().hex[:8]
     hive = HiveProcess(args.hive, workdir, args.plugins,
                        hive_config(args, "n0", "storage_sqlite:\n    config: {}", redis_bus(prefix)), "messages_e2e")
-    hive.start()
-    a = Agent(hive.port, "alice")
-    b = Agent(hive.port, "bob")
-    b.close()
-    time.sleep(0.3)
-    accepted = []
-    stop = threading.Event()
-
-    def sender():
-        try:
-            i = 0
-            while not stop.is_set():
-                answer = a.message(b.id, {"seq": i})
-                if answer["type"] == "message.accepted":
-                    accepted.append(answer["id"])
-                i += 1
-                time.sleep(0.01)  # within the rate limit
-        except Exception:  # the connection died with hive
-            pass
-
-    thread = threading.Thread(target=sender, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while len(accepted) < 30 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    hive.process.send_signal(signal.SIGKILL)
-    hive.process.wait()
-    stop.set()
-    thread.join(10)
-    a.close()
-    acknowledged = list(accepted)
-    say("killed hive after %d accepted messages" % len(acknowledged))
-    check(failures, len(acknowledged) >= 30, "30 messages accepted before the kill")
-    hive.port = None  # the api listens on a new port; the killed one left its port file
-    os.remove(os.path.join(hive.data, "api", "port"))
-    hive.start()
-    b = b.reconnect(hive.port)
-    got = []
     try:
-        while not set(acknowledged) <= set(got):
-            got.append(b.receive(timeout=10)["id"])
-    except AssertionError:
-        pass
-    lost = [m for m in acknowledged if m not in got]
-    check(failures, not lost, "accepted messages lost by SIGKILL: %d of %d" % (len(lost), len(acknowledged)))
-    order = [m for m in got if m in acknowledged]
-    check(failures, order == acknowledged, "order kept across the crash")
-    b.close()
-    status = hive.stop()
-    check(failures, status == 0, "hive exited with %s" % status)
+        hive.start()
+        a = Agent(hive.port, "alice")
+        b = Agent(hive.port, "bob")
+        b.close()
+        time.sleep(0.3)
+        accepted = []
+        stop = threading.Event()
+
+        def sender():
+            try:
+                i = 0
+                while not stop.is_set():
+                    answer = a.message(b.id, {"seq": i})
+                    if answer["type"] == "message.accepted":
+                        accepted.append(answer["id"])
+                    i += 1
+                    time.sleep(0.01)  # within the rate limit
+            except Exception:  # the connection died with hive
+                pass
+
+        thread = threading.Thread(target=sender, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while len(accepted) < 30 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        hive.process.send_signal(signal.SIGKILL)
+        hive.process.wait()
+        stop.set()
+        thread.join(10)
+        a.close()
+        acknowledged = list(accepted)
+        say("killed hive after %d accepted messages" % len(acknowledged))
+        check(failures, len(acknowledged) >= 30, "30 messages accepted before the kill")
+        hive.port = None  # the api listens on a new port; the killed one left its port file
+        os.remove(os.path.join(hive.data, "api", "port"))
+        hive.start()
+        b = b.reconnect(hive.port)
+        got = []
+        try:
+            while not set(acknowledged) <= set(got):
+                got.append(b.receive(timeout=10)["id"])
+        except AssertionError:
+            pass
+        lost = [m for m in acknowledged if m not in got]
+        check(failures, not lost, "accepted messages lost by SIGKILL: %d of %d" % (len(lost), len(acknowledged)))
+        order = [m for m in got if m in acknowledged]
+        check(failures, order == acknowledged, "order kept across the crash")
+        b.close()
+    finally:
+        status = hive.stop()  # also a hive left running by a failed check
+        check(failures, status == 0, "hive exited with %s" % status)
 
 
 def swap_scenario(args, workdir, failures):
     # An unacked message waits through the swap: no redelivery by timeout meanwhile.
     hive = HiveProcess(args.hive, workdir, args.plugins,
                        hive_config(args, "n0", "storage_sqlite:\n    config: {}", "{}", 5, "60s"), "messages_e2e")
-    hive.start()
     try:
+        hive.start()
         a = Agent(hive.port, "alice")
         b = Agent(hive.port, "bob")
         for plugin in ("orchestrator", "communication_manager", "orchestrator"):
