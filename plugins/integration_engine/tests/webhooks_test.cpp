@@ -189,6 +189,17 @@ class IntegrationEngineTest : public ::testing::Test {
     map.set("ref", scalar("/ref"));
     hook.set("map", std::move(map));
     hooks.push(std::move(hook));
+    ConfigNode github = ConfigNode::map();
+    github.set("name", scalar("gh"));
+    github.set("scheme", scalar("github"));
+    github.set("secret", scalar(kSecret));
+    ConfigNode push = ConfigNode::map();
+    push.set("type", scalar("push"));
+    github.set("task", std::move(push));
+    ConfigNode pushMap = ConfigNode::map();
+    pushMap.set("repository", scalar("/repository/full_name"));
+    github.set("map", std::move(pushMap));
+    hooks.push(std::move(github));
     section.set("webhooks", std::move(hooks));
     ConfigNode outbound = ConfigNode::map();
     outbound.set("allow_private_targets", scalar(allowPrivate ? "true" : "false"));
@@ -486,6 +497,30 @@ TEST_F(IntegrationEngineTest, EventsStillReachSubscriptionsAfterASwapOfTheBus) {
   ASSERT_TRUE(until([&] { return receiver.received().size() == 2; }));
   EXPECT_EQ(json::parse(receiver.received()[1].body).at("topic"), "tasks.after");
   stopEngine();
+}
+
+TEST_F(IntegrationEngineTest, GithubDeliveriesAreCheckedWithXHubSignature256AndDedupedByTheirDeliveryId) {
+  startEngine(config(true));
+  std::string body = R"({"ref": "refs/heads/main", "repository": {"full_name": "acme/app"}})";
+  auto github = [&](const std::string& payload, const std::string& signature, const std::string& delivery) {
+    std::vector<http::Header> headers{
+        {"content-type", "application/json"}, {"x-hub-signature-256", signature}, {"x-github-event", "push"}};
+    if (!delivery.empty()) headers.push_back({"x-github-delivery", delivery});
+    return engine("POST", "/api/v2/integrations/webhooks/gh", payload, std::move(headers));
+  };
+  std::string good = "sha256=" + hmacSha256Hex(kSecret, body);
+  http::Response first = github(body, good, "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+  ASSERT_EQ(first.status, 202) << first.body;
+  std::string taskId(parsed(first).at("task").at("id").as_string());
+  json::value task = parsed(call(*tasks_, "task_manager", "GET", "/api/v2/tasks/" + taskId));
+  EXPECT_EQ(task.at("payload"), json::parse(R"({"repository": "acme/app"})"));
+  EXPECT_EQ(github(body, good, "72d3162e-cc78-11e3-81ab-4c9367dc0958").body, first.body);
+  EXPECT_EQ(github(body, "sha256=" + hmacSha256Hex("not-the-secret-0123", body), "d-2").status, 401);
+  EXPECT_EQ(github(body + " ", good, "d-3").status, 401);
+  http::Response noDelivery = github(body, good, "");
+  EXPECT_EQ(noDelivery.status, 400);
+  EXPECT_NE(noDelivery.body.find("X-GitHub-Delivery"), std::string::npos);
+  EXPECT_EQ(taskCount(), 1u);
 }
 
 }  // namespace
