@@ -5,7 +5,8 @@ orchestrator, data_processing_engine) run by a real remote agent
 
 A JSON lines file of --items items under the input directory, in chunks of
 --chunk-size, --parallelism at a time; hive is killed with SIGKILL --crashes
-times while the batch runs and restarted on the same port. The batch
+times while the batch runs and restarted on the same port, then
+data_processing_engine is hot-swapped --swaps times. The batch
 succeeds; the output accounts for every item, in order; task_manager holds
 exactly one task per chunk (a finished chunk was never redone, none was
 submitted twice); progress events reached a WebSocket client."""
@@ -91,11 +92,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hive", required=True)
     parser.add_argument("--plugins", required=True)
-    parser.add_argument("--items", type=int, default=400)
+    parser.add_argument("--items", type=int, default=600)
     parser.add_argument("--chunk-size", type=int, default=10)
     parser.add_argument("--parallelism", type=int, default=4)
     parser.add_argument("--sleep-ms", type=int, default=150)
     parser.add_argument("--crashes", type=int, default=2)
+    parser.add_argument("--swaps", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="hive-batches-e2e-")
@@ -158,6 +160,15 @@ def main():
             hive.process.wait()
             say("crash %d: SIGKILL with %d of %d chunks done" % (crash + 1, done_before, chunks))
             hive.start()
+        # And a hot swap of the plugin itself while the batch runs.
+        for swap in range(args.swaps):
+            wait_for("progress before swap %d" % (swap + 1),
+                     lambda: api.request("GET", path)[1]["chunks"]["succeeded"] > done_before + 2, 60)
+            done_before = api.request("GET", path)[1]["chunks"]["succeeded"]
+            code, text = hive.reload("data_processing_engine")
+            say("swap %d with %d of %d chunks done: %s %s" % (swap + 1, done_before, chunks, code, text))
+            if code != 0:
+                failures.append("hive plugins reload data_processing_engine: %s %s" % (code, text))
         wait_for("the batch to finish", lambda: api.request("GET", path)[1]["status"] != "running", 120)
         state = api.request("GET", path)[1]
         say("batch", state["status"], "done", state["done"], "failed", state["failed"], "chunks", state["chunks"])
