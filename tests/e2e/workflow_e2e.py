@@ -20,6 +20,10 @@ echoes its payload as its result).
                       schedules every 200 ms: a schedule firing every second
                       for --seconds starts exactly one run per fire (each fire
                       time once, none missing between the first and the last).
+  --scenario child    a sub-workflow step whose run (4 chained steps) is
+                      interrupted by 2 SIGKILLs of hive: one child run, one
+                      task per child step, its outputs in the parent's next
+                      payload.
   --scenario map      a map step over --items items (from an earlier step's
                       result), 4 at a time, while hive is killed with SIGKILL
                       --crashes times: the map succeeds with every item's
@@ -472,6 +476,57 @@ def cli_scenario(args, workdir, failures):
         hive.stop()
 
 
+def child_scenario(args, workdir, failures):
+    hive = Hive(args, workdir)
+    agent = start_agent(hive, workdir, "py-child")
+    child = {"name": "child", "params": {"seed": "integer"},
+             "steps": [{"name": "c0", "task": {"type": "wfchild", "capabilities": ["shell"],
+                                               "payload": {"n": "${params.seed}", "sleep_ms": args.sleep_ms // 2}}}] +
+             [{"name": "c%d" % i, "depends_on": ["c%d" % (i - 1)],
+               "task": {"type": "wfchild", "capabilities": ["shell"],
+                        "payload": {"n": "${steps.c%d.result.echo.n}" % (i - 1), "sleep_ms": args.sleep_ms // 2}}}
+              for i in range(1, 4)],
+             "outputs": {"n": "${steps.c3.result.echo.n}"}}
+    parent = {"name": "parent",
+              "steps": [{"name": "call", "workflow": {"name": "child", "params": {"seed": 7}}},
+                        {"name": "after", "depends_on": ["call"],
+                         "task": {"type": "wfparent", "capabilities": ["shell"],
+                                  "payload": {"from_child": "${steps.call.result.n}"}}}]}
+    try:
+        hive.request("POST", "/api/v2/workflows", child, expect=201)
+        hive.request("POST", "/api/v2/workflows", parent, expect=201)
+        run = hive.request("POST", "/api/v2/workflows/parent/runs", {}, expect=201)
+        path = "/api/v2/workflows/runs/" + run["id"]
+
+        def child_done():
+            children = hive.request("GET", "/api/v2/workflows/child/runs")["items"]
+            return sum(1 for c in children for s in c["steps"] if s["status"] == "succeeded")
+        for crash, wanted in enumerate((1, 3)):
+            wait_for("child progress before crash %d" % (crash + 1), lambda: child_done() >= wanted, 60)
+            time.sleep(random.uniform(0.05, 0.3))
+            hive.kill()
+            say("crash %d: SIGKILL with %d child steps succeeded" % (crash + 1, wanted))
+            hive.start()
+        wait_for("the parent to finish", lambda: hive.request("GET", path)["status"] != "running", 120)
+        state = hive.request("GET", path)
+        children = hive.request("GET", "/api/v2/workflows/child/runs")["items"]
+        say("parent", state["status"], "children", [(c["id"], c["status"]) for c in children])
+        if state["status"] != "succeeded":
+            failures.append("the parent ended %s: %s" % (state["status"], state.get("error")))
+        if len(children) != 1:
+            failures.append("%d child runs, not 1" % len(children))
+        after = next(s for s in state["steps"] if s["name"] == "after")
+        if (after.get("result") or {}).get("echo") != {"from_child": 7}:
+            failures.append("the child's output did not reach the next step: %r" % after.get("result"))
+        titles = count_tasks(hive, "wfchild")
+        if len(titles) != 4 or any(n != 1 for n in titles.values()):
+            failures.append("child tasks by title: %r" % titles)
+    finally:
+        agent.terminate()
+        agent.wait(10)
+        hive.stop()
+
+
 NODE_CONFIG = """hive:
   plugin_dirs: [{plugins}]
   data_dir: {data}
@@ -554,7 +609,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hive", required=True)
     parser.add_argument("--plugins", required=True)
-    parser.add_argument("--scenario", choices=["diamond", "crash", "map", "cli", "nodes"], required=True)
+    parser.add_argument("--scenario", choices=["diamond", "crash", "map", "cli", "nodes", "child"], required=True)
     parser.add_argument("--items", type=int, default=24, help="items of the map scenario")
     parser.add_argument("--seconds", type=int, default=15, help="how long the nodes scenario's schedule fires")
     parser.add_argument("--crashes", type=int, default=3)
@@ -567,7 +622,8 @@ def main():
     failures = []
     try:
         {"diamond": diamond_scenario, "crash": crash_scenario, "map": map_scenario,
-         "cli": cli_scenario, "nodes": nodes_scenario}[args.scenario](
+         "cli": cli_scenario, "nodes": nodes_scenario,
+         "child": child_scenario}[args.scenario](
             args, workdir, failures)
     except AssertionError as error:
         failures.append(str(error))

@@ -8,7 +8,9 @@
 # - cli: `hive workflow apply|start|runs|list` against it, a broken YAML file
 #   refused with FILE:LINE:COL of each mistake;
 # - nodes: two hives on one PostgreSQL database, a schedule firing every second
-#   for 12 s: one run per fire, none missing.
+#   for 12 s: one run per fire, none missing;
+# - child: a sub-workflow's run through 2 SIGKILLs: one child run, one task per
+#   child step, its outputs in the parent's next payload.
 if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/workflow_engine/CMakeLists.txt)
   set(_workflow_e2e ${_e2e_tests_dir}/workflow_e2e.py --hive $<TARGET_FILE:hive>
     --plugins ${CMAKE_BINARY_DIR}/plugins)
@@ -19,6 +21,8 @@ if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/workflow_engine/CMakeList
   set_tests_properties(e2e_workflow_cli PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
   add_test(NAME e2e_workflow_nodes COMMAND /usr/bin/python3 ${_workflow_e2e} --scenario nodes --seconds 12)
   set_tests_properties(e2e_workflow_nodes PROPERTIES LABELS "e2e;postgres" TIMEOUT 300 RUN_SERIAL TRUE)
+  add_test(NAME e2e_workflow_child COMMAND /usr/bin/python3 ${_workflow_e2e} --scenario child)
+  set_tests_properties(e2e_workflow_child PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
   set_tests_properties(e2e_workflow_diamond PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
   set_tests_properties(e2e_workflow_crashes PROPERTIES LABELS "e2e" TIMEOUT 600 RUN_SERIAL TRUE)
   set_tests_properties(e2e_workflow_map PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
