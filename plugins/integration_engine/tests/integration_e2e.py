@@ -9,6 +9,8 @@ task_manager, orchestrator and a real remote agent (examples/agents/hive_agent.p
   requests with 500) to workflows.* gets the run's events, each signed with the
   subscription's secret, each delivery id accepted exactly once, the run's
   success among them.
+- After a hot swap of integration_engine the subscription and the first
+  outcome of a delivery are still there (they live in the store).
 - A webhook with a task template submits the task with the body mapped in; the
   agent runs it.
 """
@@ -226,6 +228,20 @@ def main():
             failures.append("a delivery was accepted more than once: %r" % per_delivery)
         if sum(1 for _, _, s in received if s == 500) != 2:
             failures.append("the receiver's two failures were not retried")
+
+        # A hot swap of integration_engine: the next generation has the
+        # subscription and the first outcome of deploy-1 from the store.
+        code, text = hive.reload("integration_engine")
+        say("swap:", code, text)
+        if code != 0:
+            failures.append("hive plugins reload integration_engine: %s %s" % (code, text))
+        data, headers = signed({"reason": "e2e"}, "deploy-1")
+        status, after = post_raw(hive.port, "/api/v2/integrations/webhooks/deploy", data, headers)
+        if status != 202 or after["run"]["id"] != run_id:
+            failures.append("after the swap, deploy-1 answered %s %r" % (status, after))
+        subscriptions = api.request("GET", "/api/v2/integrations/subscriptions")[1]["items"]
+        if [s["id"] for s in subscriptions] != [sub["id"]]:
+            failures.append("after the swap the subscriptions are %r" % subscriptions)
 
         data, headers = signed({"build": {"number": 42}}, "ci-1")
         status, answer = post_raw(hive.port, "/api/v2/integrations/webhooks/ci", data, headers)
