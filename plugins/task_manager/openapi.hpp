@@ -18,7 +18,8 @@ inline constexpr const char* kSchemas = R"({
    "attempts": {"type": "integer"}, "result": {}, "progress": {}, "error": {"type": "string"},
    "agent": {"type": "string"}, "lease_expires_ms": {"type": "integer"}, "stale_reports": {"type": "integer"},
    "created_at_ms": {"type": "integer"}, "updated_at_ms": {"type": "integer"},
-   "queued_at_ms": {"type": "integer"}, "started_at_ms": {"type": "integer"}, "finished_at_ms": {"type": "integer"}}},
+   "queued_at_ms": {"type": "integer"}, "started_at_ms": {"type": "integer"}, "finished_at_ms": {"type": "integer"},
+   "traceparent": {"type": "string", "description": "W3C trace context: the submitting request's traceparent, or a new trace"}}},
  "TaskSubmission": {"type": "object", "required": ["type"], "additionalProperties": false,
   "properties": {
    "type": {"type": "string", "pattern": "^[a-z0-9_.:-]{1,64}$"}, "title": {"type": "string", "maxLength": 200},

@@ -6,6 +6,7 @@
 #include "json.hpp"
 #include "openapi.hpp"
 #include "plugin_common/page_limit.hpp"
+#include "trace_context.hpp"
 
 namespace hive::task_manager {
 namespace {
@@ -130,6 +131,7 @@ class TaskRoutes final : public http::RouteProvider {
       if (errors.empty()) return respond(http::problem(400, "Bad Request", task.status().message()));
       return respond(http::problem(422, "Unprocessable Content", "the task is not valid", std::move(errors)));
     }
+    task->traceparent = traceparentOf(request);
     ++*inFlight_;
     service_->submit(std::move(task).value(), key, digest(request.body),
                      [respond = std::move(respond), inFlight = inFlight_](

@@ -89,6 +89,7 @@ json::object common(const Task& t) {
   o["queued_at_ms"] = t.queuedAtMs;
   o["started_at_ms"] = t.startedAtMs;
   o["finished_at_ms"] = t.finishedAtMs;
+  if (!t.traceparent.empty()) o["traceparent"] = t.traceparent;
   return o;
 }
 
@@ -329,6 +330,7 @@ Result<Task> fromStoredJson(std::string_view body) {
   t.queue = string(o, "queue");
   t.staleReports = static_cast<std::uint32_t>(integer(o, "stale_reports"));
   t.idempotencyKey = string(o, "idempotency_key");
+  t.traceparent = string(o, "traceparent");
   t.reportedLease = string(o, "reported_lease");
   t.reportedOutcome = string(o, "reported_outcome");
   t.createdAtMs = integer(o, "created_at_ms");

@@ -62,6 +62,7 @@ struct Task {
   std::string reportedLease;
   std::string reportedOutcome;
   std::string idempotencyKey;
+  std::string traceparent;  // W3C trace context (trace_context.hpp)
   std::int64_t createdAtMs = 0;
   std::int64_t updatedAtMs = 0;
   std::int64_t queuedAtMs = 0;
