@@ -85,7 +85,8 @@ AlertRule readRule(const ConfigNode& node, Diagnostics& diagnostics) {
   return rule;
 }
 
-// http://host[:port][/path]; false when it is not one.
+}  // namespace
+
 bool splitUrl(const std::string& url, Webhook& webhook, std::string& why) {
   constexpr std::string_view kScheme = "http://";
   if (url.rfind(kScheme, 0) != 0) {
@@ -126,6 +127,8 @@ bool splitUrl(const std::string& url, Webhook& webhook, std::string& why) {
     }
   return true;
 }
+
+namespace {
 
 Webhook readWebhook(const ConfigNode& node, Diagnostics& diagnostics) {
   ConfigReader reader(node, diagnostics);
@@ -210,13 +213,14 @@ std::vector<AlertRule> defaultAlertRules() {
       rule("TasksWaitingLong", "hive_tasks_queue_age_seconds", {}, milliseconds(0), Comparison::kGreater, 300,
            minutes(5), AlertSeverity::kWarning,
            "A claimable task has waited more than 5 minutes for an agent, for 5 minutes"),
-      rule("TasksDying", "hive_tasks_finished_total", {{"status", "dead"}}, minutes(5), Comparison::kGreater, 0,
-           minutes(1), AlertSeverity::kWarning, "Tasks are given up (dead): attempts exhausted or leases expired"),
+      rule("TasksDying", "hive_tasks_finished_total", {{"status", "dead"}}, minutes(5), Comparison::kGreater,
+           0, minutes(1), AlertSeverity::kWarning,
+           "Tasks are given up (dead): attempts exhausted or leases expired"),
       rule("AgentsWentOffline", "hive_agents_went_offline_total", {}, minutes(10), Comparison::kGreater, 0,
            milliseconds(0), AlertSeverity::kWarning,
            "Remote agents went offline (missed heartbeats) in the last 10 minutes"),
-      rule("AgentBreakerOpen", "hive_agents_circuit", {{"state", "open"}}, milliseconds(0), Comparison::kGreater,
-           0, minutes(1), AlertSeverity::kWarning,
+      rule("AgentBreakerOpen", "hive_agents_circuit", {{"state", "open"}}, milliseconds(0),
+           Comparison::kGreater, 0, minutes(1), AlertSeverity::kWarning,
            "An agent's circuit breaker has been open for 1 minute: its tasks keep failing"),
       rule("HttpServerErrors", "hive_http_requests_total", {{"status", "500"}}, minutes(5),
            Comparison::kGreater, 0.5, minutes(5), AlertSeverity::kWarning,

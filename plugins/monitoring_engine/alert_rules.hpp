@@ -47,6 +47,10 @@ struct Webhook {
   std::size_t queue = 256;                  // transitions waiting for this webhook; more are dropped
 };
 
+// Splits http://host[:port][/path] into `webhook`'s host, port and target;
+// false, with why, when it is not one (https is refused: use a local proxy).
+bool splitUrl(const std::string& url, Webhook& webhook, std::string& why);
+
 struct AlertSettings {
   std::chrono::milliseconds period{5000};  // evaluation period
   bool defaultRules = true;                // the shipped rules (docs/observability.md) before `rules`

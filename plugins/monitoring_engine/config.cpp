@@ -31,6 +31,7 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
   settings.trackedTasks = static_cast<std::size_t>(reader.getInRange<std::int64_t>(
       "tracked_tasks", static_cast<std::int64_t>(settings.trackedTasks), 0, 10000000));
   settings.alerts = readAlertSettings(reader.child("alerts"), diagnostics);
+  settings.tracing = readTracingSettings(reader.child("tracing"), diagnostics);
   reader.finish();
   return settings;
 }

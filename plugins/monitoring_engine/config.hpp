@@ -8,6 +8,7 @@
 
 #include "alert_rules.hpp"
 #include "hive/config.hpp"
+#include "tracing.hpp"
 
 namespace hive::monitoring_engine {
 
@@ -24,6 +25,7 @@ struct Settings {
   // series; about 100 bytes each.
   std::size_t trackedTasks = 100000;
   AlertSettings alerts;
+  TracingSettings tracing;
 };
 
 // Reads `section` into settings; every problem goes to `diagnostics` with its

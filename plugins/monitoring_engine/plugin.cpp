@@ -19,6 +19,7 @@
 #include "queue_depth.hpp"
 #include "routes.hpp"
 #include "task_metrics.hpp"
+#include "tracing.hpp"
 
 namespace hive::monitoring_engine {
 namespace {
@@ -41,6 +42,10 @@ class MonitoringEnginePlugin final : public Plugin {
     HIVE_TRY(context_.services().provide<health::Readiness>(health_));
     HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<MonitoringRoutes>(
         context_, inFlight_, health_, settings_.healthPeriod, alerts_, settings_.alerts.period)));
+    if (!settings_.tracing.collector.url.empty()) {
+      exporter_ = std::make_shared<SpanExporter>(settings_.tracing, context_.log(), context_.metrics());
+      spans_ = std::make_shared<TaskSpans>(exporter_, settings_.trackedTasks);
+    }
     // Without a bus yet, the follower subscribes when one is provided.
     (void)taskEvents_.start();
     healthTimer_ = context_.timers().every(settings_.healthPeriod, [this] { pollHealth(); });
@@ -55,6 +60,7 @@ class MonitoringEnginePlugin final : public Plugin {
 
   void stop() override {
     taskEvents_.stop();
+    if (exporter_) exporter_->stop();
     healthTimer_.reset();
     alertTimer_.reset();
     if (alerts_) alerts_->stop();
@@ -108,10 +114,14 @@ class MonitoringEnginePlugin final : public Plugin {
   std::shared_ptr<std::atomic<bool>> sampling_ = std::make_shared<std::atomic<bool>>(false);
   plugin_common::SystemClock clock_;
   std::shared_ptr<TaskMetrics> tasks_;
+  std::shared_ptr<SpanExporter> exporter_;  // with tracing.endpoint
+  std::shared_ptr<TaskSpans> spans_;
   ServiceFollower<bus::Bus> taskEvents_{
       context_.services(), [this](bus::Bus& bus) {
-        return bus.subscribe("tasks",
-                             [tasks = tasks_](const bus::Event& event) { tasks->record(event.payload); });
+        return bus.subscribe("tasks", [tasks = tasks_, spans = spans_](const bus::Event& event) {
+          tasks->record(event.payload);
+          if (spans) spans->record(event.payload);
+        });
       }};
   std::unique_ptr<Timer> healthTimer_;
   std::shared_ptr<std::atomic<bool>> evaluating_ = std::make_shared<std::atomic<bool>>(false);

@@ -17,6 +17,7 @@ namespace hive::plugin_common {
 struct TaskEvent {
   std::string event;  // without "task.": "created", "running", "succeeded", …
   std::string id;
+  std::string type;
   std::string status;
   std::string agent;         // empty when none holds it
   std::string capabilities;  // the required set, comma-separated as task_manager keys its queues
@@ -27,6 +28,9 @@ struct TaskEvent {
   std::int64_t queuedAtMs = 0;
   std::int64_t notBeforeMs = 0;
   std::int64_t startedAtMs = 0;
+  std::int64_t finishedAtMs = 0;
+  std::string traceparent;  // W3C trace context; empty when the task has none
+  std::string error;
 };
 
 namespace task_event_detail {
@@ -63,7 +67,10 @@ inline std::optional<TaskEvent> readTaskEvent(std::string_view payload) {
   out.id = text(task, "id");
   out.status = text(task, "status");
   if (out.id.empty() || out.status.empty()) return std::nullopt;
+  out.type = text(task, "type");
   out.agent = text(task, "agent");
+  out.traceparent = text(task, "traceparent");
+  out.error = text(task, "error");
   if (const boost::json::value* list = task.if_contains("capabilities"); list != nullptr && list->is_array())
     for (const auto& item : list->as_array()) {
       if (!item.is_string()) continue;
@@ -78,6 +85,7 @@ inline std::optional<TaskEvent> readTaskEvent(std::string_view payload) {
   out.queuedAtMs = integer(task, "queued_at_ms");
   out.notBeforeMs = integer(task, "not_before_ms");
   out.startedAtMs = integer(task, "started_at_ms");
+  out.finishedAtMs = integer(task, "finished_at_ms");
   return out;
 }
 

@@ -1,0 +1,62 @@
+// tracing.hpp on its own: the config and which events make spans (the export
+// to a real receiver is tests/e2e/monitoring_traces_e2e.py).
+#include "tracing.hpp"
+
+#include <gtest/gtest.h>
+
+#include "hive/testing/harness.hpp"
+
+namespace hive::monitoring_engine {
+namespace {
+
+ConfigNode tracingSection(const std::string& endpoint) {
+  ConfigNode section = ConfigNode::map();
+  section.set("endpoint", ConfigNode::scalar(endpoint));
+  return section;
+}
+
+TEST(Tracing, AnEndpointMustBePlainHttp) {
+  Diagnostics diagnostics;
+  TracingSettings settings =
+      readTracingSettings(tracingSection("http://127.0.0.1:4318/v1/traces"), diagnostics);
+  EXPECT_FALSE(diagnostics.hasErrors()) << diagnostics.toString();
+  EXPECT_EQ(settings.collector.port, "4318");
+  EXPECT_EQ(settings.collector.target, "/v1/traces");
+  Diagnostics refused;
+  (void)readTracingSettings(tracingSection("https://collector:4318/v1/traces"), refused);
+  EXPECT_NE(refused.toString().find("https is not supported"), std::string::npos) << refused.toString();
+}
+
+TEST(Tracing, OnlyTasksWithAValidTraceparentMakeSpansAndADeadCollectorIsCounted) {
+  auto harness = std::move(testing::PluginHarness::loadLibrary(MONITORING_ENGINE_PLUGIN)).value();
+  Diagnostics diagnostics;
+  // Port 1 on loopback: refused at once.
+  TracingSettings settings = readTracingSettings(tracingSection("http://127.0.0.1:1/v1/traces"), diagnostics);
+  settings.period = std::chrono::milliseconds(100);
+  settings.batch = 1;
+  auto exporter = std::make_shared<SpanExporter>(settings, harness->context().log(), harness->metrics());
+  TaskSpans spans(exporter, 10);
+  auto event = [](const std::string& name, const std::string& status, const std::string& trace) {
+    return R"({"event":")" + name + R"(","task":{"id":"t1","type":"x","status":")" + status +
+           R"(","agent":"a","created_at_ms":1000,"updated_at_ms":2000,"started_at_ms":1500,"finished_at_ms":2000)" +
+           (trace.empty() ? std::string() : R"(,"traceparent":")" + trace + "\"") + "}}";
+  };
+  spans.record(event("task.succeeded", "succeeded", ""));
+  spans.record(
+      event("task.succeeded", "succeeded", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"));
+  spans.record(event("task.succeeded", "succeeded", "garbage"));
+  const std::string trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  spans.record(event("task.running", "running", trace));
+  spans.record(event("task.succeeded", "succeeded", trace));  // a run span and the task span
+  auto& failures = harness->metrics().counter("hive_trace_export_failures_total", "");
+  auto& dropped = harness->metrics().counter("hive_trace_spans_dropped_total", "");
+  for (int i = 0; i < 100 && dropped.value() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  exporter->stop();
+  EXPECT_EQ(dropped.value(), 2) << "two spans, both refused by the dead collector";
+  EXPECT_GE(failures.value(), 1);
+  EXPECT_EQ(harness->metrics().counter("hive_trace_spans_exported_total", "").value(), 0);
+}
+
+}  // namespace
+}  // namespace hive::monitoring_engine
