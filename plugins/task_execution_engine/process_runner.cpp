@@ -14,6 +14,7 @@
 
 #include "process_pump.hpp"
 #include "process_tree.hpp"
+#include "trace_environment.hpp"
 #include "work_directory.hpp"
 #include "work_tree.hpp"
 
@@ -264,6 +265,8 @@ exec::Outcome ProcessRunnerService::runInWorkDirectory(const AgentSettings& agen
 
   SpawnRequest request;
   request.environment = childEnvironment(agent, work.path);
+  if (std::string trace = traceparentOf(job.input); !trace.empty())
+    request.environment.push_back("TRACEPARENT=" + trace);
   request.workDirectory = work.path;
   request.limits = agent.limits;
   request.identity = sandbox_.identity;

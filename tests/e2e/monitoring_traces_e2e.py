@@ -7,8 +7,8 @@ stdin, a remote agent: examples/agents/hive_agent.py wrapped to echo the
 traceparent of the task.assign it received) and monitoring_engine exporting
 spans to a local receiver:
   - a task submitted with `traceparent` keeps it (GET /api/v2/tasks/{id}),
-    the process agent got it in the task on its stdin, the remote agent in
-    its task.assign;
+    the process agent got it in the task on its stdin and as TRACEPARENT in
+    its environment, the remote agent in its task.assign;
   - the receiver gets OTLP JSON: the task span (child of the submitted span,
     same trace id) and a task.run span per attempt (child of the task span,
     naming the agent);
@@ -35,6 +35,9 @@ from e2e_http import Api, HiveProcess, free_port  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+# The process agent answers {"env": $TRACEPARENT, "stdin": <the task it read>}
+# ($$: a literal $ in Hive's config).
+ECHO_SCRIPT = """printf '{"env":"%s","stdin":' "$TRACEPARENT"; cat; echo '}'"""
 
 ECHO_AGENT = """import os, sys
 sys.path.insert(0, %r)
@@ -71,7 +74,7 @@ plugins:
     config:
       agents:
         - name: echo
-          command: ["/bin/cat"]
+          command: ECHO_COMMAND
           capabilities: [echo]
           workspace: WORK/echo
           timeout: 30s
@@ -132,7 +135,9 @@ def main():
     otlp_port = free_port()
     receiver = http.server.ThreadingHTTPServer(("127.0.0.1", otlp_port), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    config = CONFIG.replace("WORK", os.path.join(workdir, "workspace")).replace("OTLP", str(otlp_port))
+    config = CONFIG.replace("WORK", os.path.join(workdir, "workspace")).replace("OTLP", str(otlp_port)).replace(
+        "ECHO_COMMAND", json.dumps(["/bin/sh", "-c", ECHO_SCRIPT.replace("$", "$$")]).replace("{", "{{").replace(
+            "}", "}}"))  # HiveProcess formats the text
     hive = HiveProcess(args.hive, workdir, os.path.abspath(args.plugins), config, "monitoring_traces_e2e")
     agent = None
     failures = []
@@ -163,10 +168,13 @@ def main():
                                                                        else None)(api.request("GET",
                                                                                               "/api/v2/tasks/" + i)[1]))
                 for c, i in ids.items()}
-        stdin_trace = (done["echo"].get("result") or {}).get("traceparent")
+        echoed = done["echo"].get("result") or {}
+        stdin_trace = (echoed.get("stdin") or {}).get("traceparent")
+        if echoed.get("env") != TRACE:
+            failures.append("the process agent's TRACEPARENT is %r" % echoed.get("env"))
         assign_trace = ((done["remote"].get("result") or {}).get("echo") or {}).get("traceparent")
-        say("process agent's stdin traceparent %s; remote agent's task.assign traceparent %s" %
-            (stdin_trace, assign_trace))
+        say("process agent's stdin traceparent %s, TRACEPARENT %s; remote agent's task.assign traceparent %s" %
+            (stdin_trace, echoed.get("env"), assign_trace))
         if stdin_trace != TRACE:
             failures.append("the process agent's stdin task lacks the traceparent: %s" % done["echo"].get("result"))
         if assign_trace != TRACE:
