@@ -17,7 +17,7 @@ void ContextManagerPlugin::configure(const ConfigNode& section, Diagnostics& dia
 Status ContextManagerPlugin::start() {
   auto store = HIVE_TRY(context_.services().handle<store::Store>(), "context_manager needs hive.store/1");
   std::shared_ptr<embedder::Embedder> embedder = makeEmbedder(options_.embedder);
-  jobs_ = std::make_unique<Jobs>(context_.blocking(), context_.log());
+  jobs_ = std::make_unique<Jobs>(context_.blocking());
   contexts_ =
       std::make_shared<Contexts>(store, embedder, options_.limits, options_.index,
                                  std::filesystem::path(context_.dataDirectory()) / "index", context_.log());

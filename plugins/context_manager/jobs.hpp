@@ -1,65 +1,30 @@
-// Work this plugin posted to the blocking executor, counted, so that stop()
-// waits for the last one and drained() knows when none is left.
+// Work this plugin posts to the blocking executor, counted (plugin_common's
+// BackgroundJobs), so that stop() waits for the last one and drained() knows
+// when none is left.
 #pragma once
 
-#include <condition_variable>
-#include <cstddef>
-#include <exception>
 #include <functional>
-#include <mutex>
-#include <string>
 #include <utility>
 
 #include "hive/executor.hpp"
-#include "hive/log.hpp"
+#include "plugin_common/background_jobs.hpp"
 
 namespace hive::context_manager {
 
 class Jobs {
  public:
-  Jobs(Executor& executor, Logger& log) : executor_(executor), log_(log) {}
+  explicit Jobs(Executor& executor) : executor_(executor) {}
   ~Jobs() { closeAndWait(); }
 
   // False once closing: the job was not posted.
-  bool post(std::function<void()> job) {
-    {
-      std::lock_guard lock(mutex_);
-      if (closing_) return false;
-      ++running_;
-    }
-    executor_.post([this, job = std::move(job)] {
-      try {
-        job();
-      } catch (const std::exception& error) {
-        // A throwing library (hnswlib, Boost.JSON) must not end the process.
-        log_.error(std::string("context job failed: ") + error.what());
-      }
-      std::lock_guard lock(mutex_);
-      if (--running_ == 0) idle_.notify_all();
-    });
-    return true;
-  }
-  void refuse() {
-    std::lock_guard lock(mutex_);
-    closing_ = true;
-  }
-  bool idle() const {
-    std::lock_guard lock(mutex_);
-    return running_ == 0;
-  }
-  void closeAndWait() {
-    std::unique_lock lock(mutex_);
-    closing_ = true;
-    idle_.wait(lock, [this] { return running_ == 0; });
-  }
+  bool post(std::function<void()> job) { return jobs_.post(executor_, std::move(job)); }
+  void refuse() { jobs_.refuse(); }
+  bool idle() const { return jobs_.idle(); }
+  void closeAndWait() { jobs_.stopAndWait(); }
 
  private:
   Executor& executor_;
-  Logger& log_;
-  mutable std::mutex mutex_;
-  std::condition_variable idle_;
-  std::size_t running_ = 0;
-  bool closing_ = false;
+  plugin_common::BackgroundJobs jobs_;
 };
 
 }  // namespace hive::context_manager

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "plugin_common/page_limit.hpp"
+#include "plugin_common/route_reply.hpp"
 #include "scope.hpp"
 
 namespace hive::context_manager {
@@ -11,20 +12,10 @@ namespace json = boost::json;
 
 namespace {
 
-http::Response reply(int status, const json::value& body) {
-  http::Response response;
-  response.status = status;
-  response.body = json::serialize(body);
-  return response;
-}
+http::Response reply(int status, const json::value& body) { return plugin_common::jsonReply(status, body); }
 
 std::string operation(const char* summary, int ok) {
-  return std::string("{\"summary\":") + http::jsonQuote(summary) +
-         ",\"tags\":[\"contexts\"],\"responses\":{\"" + std::to_string(ok) +
-         "\":{\"description\":\"OK\",\"content\":{\"application/json\":{}}},"
-         "\"404\":{\"description\":\"Not found\",\"content\":{\"application/problem+json\":{}}},"
-         "\"413\":{\"description\":\"Too large\",\"content\":{\"application/problem+json\":{}}},"
-         "\"422\":{\"description\":\"Invalid\",\"content\":{\"application/problem+json\":{}}}}}";
+  return plugin_common::operation(summary, "contexts", ok);
 }
 
 http::Response badScope(const Status& status) {
