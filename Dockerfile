@@ -6,7 +6,9 @@
 #   docker build -t hive:0.1.0 .
 #   docker run -p 8080:8080 -v hive-data:/var/lib/hive hive:0.1.0
 
-FROM debian:12 AS build
+# Debian 12 with Node.js 20 (the dashboard's web app needs 20.19 or later; Debian
+# 12's own nodejs is 18); the build fetches the app's npm packages (its lockfile).
+FROM node:20-bookworm AS build
 WORKDIR /src
 COPY scripts/deps scripts/deps
 RUN apt-get update && scripts/deps && rm -rf /var/lib/apt/lists/*
