@@ -11,7 +11,10 @@ What a task does here (payload fields, all optional); a `task.cancel` stops it
     {"sleep_ms": 200}        take that long
     {"fail": "reason"}       report a failure (retryable unless "retryable": false)
     {"command": ["ls"]}      with --allow-commands: run it, result = its output
-Anything else is echoed back as the result.
+Anything else is echoed back as the result. A `context.summarize` task (context
+compression, docs/context.md; give the agent the `summarize` capability) is
+answered with {"summary": ...}: here the first sentence of each entry, where a
+real agent would ask its model.
 
 Messages between agents (with the communication_manager plugin; the
 `message.*` frames of docs/agent-protocol.md): every `message` is logged and
@@ -238,6 +241,11 @@ class Agent:
                 await self.send({"type": "task.result", "task_id": task_id, "lease_token": lease_token,
                                  "status": status, "result": {"stdout": out.decode(errors="replace")[-65536:]},
                                  "error": err.decode(errors="replace")[-4096:]})
+                return
+            if task.get("type") == "context.summarize":
+                firsts = [e.get("text", "").split(". ")[0][:200] for e in payload.get("entries", [])]
+                await self.send({"type": "task.result", "task_id": task_id, "lease_token": lease_token,
+                                 "status": "succeeded", "result": {"summary": "Summary: " + " / ".join(firsts)}})
                 return
             await self.send({"type": "task.result", "task_id": task_id, "lease_token": lease_token,
                              "status": "succeeded",

@@ -20,6 +20,10 @@ Checks, in order:
      store; GET /api/v2/contexts/{scope} shows as many vectors as the store
      holds entries, and every entry's own text finds it first (semantic only).
   6. A torn graph file: rebuilt from the store at start, same answers.
+  6b. Compression: run:big gets 130 entries over a budget of 120; the example
+     agent (examples/agents/hive_agent.py, capability summarize) gets ONE
+     context.summarize task; its summary replaces the oldest 70 entries in
+     search, and they stay readable with ?archived=true and by id.
   7. SIGTERM: exit status 0, no sanitizer report.
 
     context_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins --tests-dir tests/e2e [--keep]
@@ -31,7 +35,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 CONFIG = """hive:
   plugin_dirs: [{plugins}]
@@ -44,6 +51,9 @@ plugins:
     config:
       roles:
         context_reader: ["contexts:read"]
+      rate_limits:
+        read: {{rate: 10000/s, burst: 10000}}
+        write: {{rate: 10000/s, burst: 10000}}
   api:
     config:
       listen: 127.0.0.1:0
@@ -60,7 +70,7 @@ plugins:
       max_text_bytes: 2048
       max_metadata_bytes: 256
       index_save_period: 1h
-      budget: {{max_entries: 0, max_tokens: 0}}
+      budget: {{max_entries: 120, max_tokens: 0, check_period: 200ms}}
 """
 
 SCOPE = "project:e2e"
@@ -293,6 +303,46 @@ def main():
         check(any("vector indexes loaded 0, rebuilt 1" in line for line in log_lines(hive, "context_manager")),
               "a torn graph file is rebuilt from the store")
         matches_store(admin, "after a torn file")
+
+        # 6b. Compression, summarised by the example agent.
+        big = "run:big"
+        big_ids = []
+        for i in range(130):
+            status, body = admin("POST", "/api/v2/contexts/%s/entries" % big,
+                                 {"text": "Step %d of the import finished. Details %d follow." % (i, i)})
+            check(status == 201, "POST big %d: %s" % (i, status))
+            big_ids.append(body.get("id"))
+        status, described = admin("GET", "/api/v2/contexts/" + big)
+        check(described["compression"]["pending"] and described["compression"]["entries"] == 61,
+              "one compression pending, of the 61 oldest (121 - 60): %s" % described)
+        agent_script = os.path.join(ROOT, "examples", "agents", "hive_agent.py")
+        summarizer = subprocess.Popen(["/usr/bin/python3", agent_script, "--url",
+                                       "ws://127.0.0.1:%d/api/v2/agents/connect" % hive.port, "--name", "summarizer",
+                                       "--capabilities", "summarize", "--token", admin_key],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                status, described = admin("GET", "/api/v2/contexts/" + big)
+                if not described["compression"]["pending"]:
+                    break
+                time.sleep(0.2)
+        finally:
+            summarizer.terminate()
+            summarizer.wait(10)
+        status, tasks = admin("GET", "/api/v2/tasks?type=context.summarize")
+        check(status == 200 and len(tasks["items"]) == 1, "one summarize task: %s" % tasks)
+        check(described["entries"] == 130 - 61 + 1, "the summary replaced 61 entries: %s" % described)
+        status, body = admin(
+            "GET", "/api/v2/contexts/%s/search?q=%s&k=1&mode=lexical" % (big, urllib.parse.quote("Step 0 Step 1")))
+        check(status == 200 and body["items"] and body["items"][0]["text"].startswith("Summary: Step 0 of the import"),
+              "search returns the summary: %s" % body)
+        status, body = admin("GET", "/api/v2/contexts/%s/entries?archived=true&limit=1000" % big)
+        check(status == 200 and [e["id"] for e in body["items"]] == big_ids[:61],
+              "the 61 originals are archived: %s" % [e["id"] for e in body["items"]][:3])
+        status, body = admin("GET", "/api/v2/contexts/%s/entries/%s" % (big, big_ids[0]))
+        check(status == 200 and body["archived"] and body["text"].startswith("Step 0 of the import"),
+              "an original stays readable: %s" % body)
 
         status = hive.stop()
         check(status == 0, "SIGTERM: exit status %s" % status)
