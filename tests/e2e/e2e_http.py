@@ -5,9 +5,11 @@ import collections
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -49,6 +51,29 @@ class Api:
         if self.connection is not None:
             self.connection.close()
             self.connection = None
+
+
+def wait_for(what, check, timeout=30, interval=0.2):
+    """check()'s first truthy answer; AssertionError naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for %s (%s s)" % (what, timeout))
+
+
+def finish(who, failures, workdir):
+    """The end of a test: each failure printed and `workdir` kept (exit 1), or
+    `workdir` removed and "ok"."""
+    for failure in failures:
+        print("%s: FAIL: %s" % (who, failure), flush=True)
+    if failures:
+        print("%s: kept %s" % (who, workdir), flush=True)
+        sys.exit(1)
+    shutil.rmtree(workdir, ignore_errors=True)
+    print("%s: ok" % who, flush=True)
 
 
 def wait_ready(process, port, log_path, who="e2e", limit=60):

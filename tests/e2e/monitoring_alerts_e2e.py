@@ -35,7 +35,7 @@ import time
 import websockets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_http import Api, free_port, wait_ready  # noqa: E402
+from e2e_http import Api, free_port, wait_for, wait_ready  # noqa: E402
 
 
 def say(*parts):
@@ -78,16 +78,6 @@ class WebSocketListener(threading.Thread):
                     self.subscribed.set()
                 elif message.get("type") == "event":
                     self.events.append(message)
-
-
-def wait_for(what, check, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def main():

@@ -23,7 +23,6 @@ import http.server
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_http import Api, HiveProcess, free_port  # noqa: E402
+from e2e_http import Api, HiveProcess, finish, free_port, wait_for  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -111,15 +110,6 @@ def spans():
             for s in sc["spans"]]
 
 
-def wait_for(what, check, limit=30):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("%s: not within %d s" % (what, limit))
-
 
 def attributes(span):
     return {a["key"]: a["value"]["stringValue"] for a in span["attributes"]}
@@ -187,7 +177,7 @@ def main():
                 top = [s for s in mine if s["name"] == "task traced"]
                 runs = [s for s in mine if s["name"] == "task.run traced"]
                 return (top, runs) if top and runs else None
-            top, runs = wait_for("the spans of the %s task" % capability, found, limit=15)
+            top, runs = wait_for("the spans of the %s task" % capability, found, timeout=15)
             say("%s: %d task span, %d run span(s): %s" % (capability, len(top), len(runs), json.dumps(runs[0])))
             if top[0]["traceId"] != trace_id or top[0]["parentSpanId"] != parent or top[0]["status"]["code"] != 1:
                 failures.append("the task span is not a child of the submitted span: %s" % top[0])
@@ -212,7 +202,7 @@ def main():
             connection.close()
             value = re.search(r"^hive_trace_export_failures_total (\S+)$", text, re.M)
             return value and float(value.group(1)) >= 1
-        wait_for("an export failure to be counted with the collector gone", failed_exports, limit=20)
+        wait_for("an export failure to be counted with the collector gone", failed_exports, timeout=20)
         if api.request("GET", "/readyz")[0] != 200:
             failures.append("hive is not ready with its collector gone")
     except AssertionError as error:
@@ -224,13 +214,7 @@ def main():
         code = hive.stop()
         if code != 0:
             failures.append("hive exited with %s" % code)
-    for failure in failures:
-        say("FAIL:", failure)
-    if failures:
-        say("kept", workdir)
-        sys.exit(1)
-    shutil.rmtree(workdir, ignore_errors=True)
-    say("ok")
+    finish("monitoring_traces_e2e", failures, workdir)
 
 
 if __name__ == "__main__":

@@ -18,13 +18,12 @@ import argparse
 import http.client
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_http import Api, HiveProcess  # noqa: E402
+from e2e_http import Api, HiveProcess, finish, wait_for  # noqa: E402
 
 QUOTA = 64 << 20
 
@@ -75,15 +74,6 @@ def say(*parts):
     print("resources_quota_e2e:", *parts, flush=True)
 
 
-def wait_for(what, check, limit=30):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("%s: not within %d s" % (what, limit))
-
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -131,7 +121,7 @@ def main():
             "status"] == "succeeded")
         finished = wait_for("the sleeper's summary", lambda: next(
             (j for j in api.request("GET", "/api/v2/resources")[1]["finished"] if j["task_id"] == sleeper["id"]),
-            None), limit=10)
+            None), timeout=10)
         if finished.get("stopped_for") or finished["peak_resident_bytes"] <= 0:
             failures.append("the sleeper's summary: %s" % finished)
 
@@ -155,13 +145,7 @@ def main():
         report = hive.sanitizer_report()
         if report:
             failures.append("sanitizer report:\n" + report)
-    for failure in failures:
-        say("FAIL:", failure)
-    if failures:
-        say("kept", workdir)
-        sys.exit(1)
-    shutil.rmtree(workdir, ignore_errors=True)
-    say("ok")
+    finish("resources_quota_e2e", failures, workdir)
 
 
 if __name__ == "__main__":
