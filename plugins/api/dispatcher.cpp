@@ -309,6 +309,8 @@ std::optional<http::Response> Dispatcher::authorize(http::Request& request, cons
   if (decision.code == StatusCode::kPermissionDenied)
     return http::problem(403, "Forbidden", decision.reason.empty() ? "permission denied" : decision.reason);
   if (decision.code == StatusCode::kResourceExhausted) return rateLimited(decision.reason);
+  if (decision.code == StatusCode::kInvalidArgument)
+    return http::problem(422, "Unprocessable Content", decision.reason.empty() ? "refused" : decision.reason);
   if (decision.code == StatusCode::kUnavailable)
     return http::problem(503, "Service Unavailable", decision.reason.empty() ? "try again" : decision.reason);
   auto refused = http::problem(401, "Unauthorized",
@@ -318,6 +320,8 @@ std::optional<http::Response> Dispatcher::authorize(http::Request& request, cons
 }
 
 void Dispatcher::dispatch(Exchange& exchange, std::string body, std::function<void(http::Response)> done) {
+  // The authenticator sees the body too (security_manager has it scanned for secrets).
+  exchange.request.body = std::move(body);
   if (auto refused = authorize(exchange.request, exchange.entry->route.permission)) {
     done(std::move(*refused));
     return;
@@ -340,7 +344,6 @@ void Dispatcher::dispatch(Exchange& exchange, std::string body, std::function<vo
     exchange.request.requestId = request.requestId;
     exchange.request.remoteAddress = request.remoteAddress;
     exchange.request.principal = request.principal;
-    request.body = std::move(body);
     provider->serve(routeId, std::move(request),
                     [completion](http::Response response) { completion->complete(std::move(response)); });
   } catch (const std::exception& e) {

@@ -65,6 +65,7 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
   Settings settings;
   ConfigReader reader(section, diagnostics);
   readSecrets(reader.child("secrets"), settings.secrets, diagnostics);
+  settings.scanning = readScanSettings(reader.child("scanning"), diagnostics);
   reader.finish();
   return settings;
 }

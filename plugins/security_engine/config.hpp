@@ -7,6 +7,7 @@
 
 #include "hive/config.hpp"
 #include "master_key.hpp"
+#include "scanner.hpp"
 
 namespace hive::security_engine {
 
@@ -23,6 +24,7 @@ struct SecretsSettings {
 
 struct Settings {
   SecretsSettings secrets;
+  ScanSettings scanning;
 };
 
 Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics);

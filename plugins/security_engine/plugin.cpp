@@ -27,20 +27,21 @@ class SecurityEnginePlugin final : public Plugin {
 
   Status start() override {
     if (sodium_init() < 0) return unavailable("libsodium cannot start (no entropy source?)");
-    std::shared_ptr<Vault> vault;
-    if (!settings_.secrets.current.empty()) {
-      auto store =
-          HIVE_TRY(context_.services().handle<store::Store>(), "the secrets vault needs hive.store/1");
-      vault = std::make_shared<Vault>(std::move(store), settings_.secrets);
+    auto store = HIVE_TRY(context_.services().handle<store::Store>(), "the secrets vault needs hive.store/1");
+    auto vault = std::make_shared<Vault>(std::move(store), settings_.secrets,
+                                         std::make_shared<const Scanner>(settings_.scanning));
+    bool open = !settings_.secrets.current.empty();
+    if (open) {
       HIVE_TRY(vault->open(), "opening the secrets collection");
-      HIVE_TRY(context_.services().provide<secrets::Vault>(vault));
       context_.log().info("secrets: vault open, master key " + settings_.secrets.current.id() + " (" +
                           std::to_string(settings_.secrets.previous.size()) + " previous)");
     } else {
       context_.log().info("secrets: off (no secrets.master_key_file or master_key_env)");
     }
+    // Provided without a key too: scan() needs none.
+    HIVE_TRY(context_.services().provide<secrets::Vault>(vault));
     HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<SecretRoutes>(
-        std::move(vault), context_.blocking(), settings_.secrets.maxValueBytes)));
+        open ? vault : nullptr, context_.blocking(), settings_.secrets.maxValueBytes)));
     return okStatus();
   }
 
@@ -56,6 +57,6 @@ class SecurityEnginePlugin final : public Plugin {
 
 HIVE_PLUGIN(hive::security_engine::SecurityEnginePlugin, .name = "security_engine",
             .version = HIVE_PLUGIN_VERSION,
-            .description = "Secrets vault: hive.secrets/1 and /api/v2/secrets",
+            .description = "Secrets vault and token scanning: hive.secrets/1 and /api/v2/secrets",
             .provides = {hive::secrets::Vault::kServiceId, hive::http::RouteProvider::kServiceId},
             .requiredServices = {hive::store::Store::kServiceId})

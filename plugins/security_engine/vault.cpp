@@ -129,8 +129,9 @@ Result<std::string> open(const MasterKey& key, std::string_view name, const Seal
   return value;
 }
 
-Vault::Vault(ServiceHandle<store::Store> store, SecretsSettings settings)
-    : store_(std::move(store)), settings_(std::move(settings)) {}
+Vault::Vault(ServiceHandle<store::Store> store, SecretsSettings settings,
+             std::shared_ptr<const Scanner> scanner)
+    : store_(std::move(store)), settings_(std::move(settings)), scanner_(std::move(scanner)) {}
 
 Status Vault::open() {
   auto store = store_.lease();
@@ -205,6 +206,7 @@ Status Vault::remove(std::string_view name) {
 }
 
 Result<secrets::SecretInfo> Vault::describe(std::string_view name) {
+  if (settings_.current.empty()) return unavailable("no master key configured");
   HIVE_TRY(checkName(name));
   auto store = store_.lease();
   if (!store) return unavailable("no hive.store/1 provider is running");
@@ -214,6 +216,7 @@ Result<secrets::SecretInfo> Vault::describe(std::string_view name) {
 }
 
 Result<std::string> Vault::reveal(std::string_view name) {
+  if (settings_.current.empty()) return unavailable("no master key configured");
   HIVE_TRY(checkName(name));
   auto store = store_.lease();
   if (!store) return unavailable("no hive.store/1 provider is running");

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "hive/services.hpp"
 #include "hive/services/secrets.hpp"
 #include "hive/services/store.hpp"
+#include "scanner.hpp"
 
 namespace hive::security_engine {
 
@@ -42,7 +44,9 @@ struct RotationReport {
 
 class Vault final : public secrets::Vault {
  public:
-  Vault(ServiceHandle<store::Store> store, SecretsSettings settings);
+  // Without a current master key, reveal() and describe() are kUnavailable;
+  // scan() works either way.
+  Vault(ServiceHandle<store::Store> store, SecretsSettings settings, std::shared_ptr<const Scanner> scanner);
 
   // Declares the collection. Blocking.
   Status open();
@@ -62,6 +66,7 @@ class Vault final : public secrets::Vault {
   // hive::secrets::Vault
   Result<std::string> reveal(std::string_view name) override;
   Result<secrets::SecretInfo> describe(std::string_view name) override;
+  secrets::ScanResult scan(std::string_view text) const override { return scanner_->scan(text); }
 
  private:
   const MasterKey* keyFor(const std::string& id) const;
@@ -69,6 +74,7 @@ class Vault final : public secrets::Vault {
 
   ServiceHandle<store::Store> store_;
   SecretsSettings settings_;
+  std::shared_ptr<const Scanner> scanner_;
 };
 
 }  // namespace hive::security_engine

@@ -1,6 +1,7 @@
 #include "key_authenticator.hpp"
 
 #include <chrono>
+#include <tuple>
 
 #include "api_key.hpp"
 
@@ -116,24 +117,61 @@ auth::Decision KeyAuthenticator::authorize(const http::Request& request, std::st
   } else if (limited && decision.code == StatusCode::kUnauthenticated) {
     limiter_->failedFrom(address, now_());
   }
-  if (Status recorded = audited(request, permission, decision); !recorded.ok())
+  std::string findings;
+  // The vault's own writes carry secrets by design.
+  if (decision.allowed && !permission.empty() && permission != "secrets:write") {
+    bool refusing = false;
+    std::tie(findings, refusing) = scanned(request);
+    if (refusing) {
+      auth::Decision refused =
+          refuse(StatusCode::kInvalidArgument,
+                 "the body holds what looks like a secret (" + findings +
+                     "); store it with PUT /api/v2/secrets/{name} and refer to it by name",
+                 decision.principal);
+      if (Status recorded = audited(request, permission, refused, findings); !recorded.ok())
+        return refuse(StatusCode::kUnavailable, "the audit log cannot record this request now; retry later",
+                      decision.principal);
+      return refused;
+    }
+  }
+  if (Status recorded = audited(request, permission, decision, findings); !recorded.ok())
     return refuse(StatusCode::kUnavailable, "the audit log cannot record this request now; retry later",
                   decision.principal);
   return decision;
 }
 
+std::pair<std::string, bool> KeyAuthenticator::scanned(const http::Request& request) {
+  if (request.body.empty()) return {};
+  ServiceHandle<secrets::Vault> handle;
+  {
+    std::lock_guard lock(mutex_);
+    handle = scanner_;
+  }
+  auto scanner = handle.lease();
+  if (!scanner) return {};
+  secrets::ScanResult result = scanner->scan(request.body);
+  if (result.findings.empty()) return {};
+  if (scanFindings_ != nullptr) scanFindings_->increment(static_cast<double>(result.findings.size()));
+  std::string names;
+  for (const auto& finding : result.findings)
+    names += (names.empty() ? "" : ", ") + finding.detector + " at byte " + std::to_string(finding.offset);
+  return {names, result.refuse};
+}
+
 Status KeyAuthenticator::audited(const http::Request& request, std::string_view permission,
-                                 const auth::Decision& decision) {
+                                 const auth::Decision& decision, const std::string& findings) {
   bool reads = request.method == "GET" || request.method == "HEAD" || request.method == "OPTIONS";
-  if (audit_ && !permission.empty() && (!decision.allowed || !reads)) {
+  if (audit_ && !permission.empty() && (!decision.allowed || !reads || !findings.empty())) {
     AuditEntry entry;
     entry.atMs = now_();
     entry.principal = decision.principal.empty() ? "anonymous" : decision.principal;
     entry.action = request.method + " " + request.path;
     entry.permission = std::string(permission);
-    entry.outcome = decision.allowed                                 ? "allowed"
+    entry.outcome = decision.allowed ? (findings.empty() ? "allowed" : "flagged")
                     : decision.code == StatusCode::kPermissionDenied ? "denied"
+                    : decision.code == StatusCode::kInvalidArgument  ? "refused"
                                                                      : "unauthenticated";
+    if (!findings.empty()) entry.target = "secret-like: " + findings;
     entry.remote = request.remoteAddress;
     entry.requestId = request.requestId;
     // Refusals stay queued: a flood of them must not hold I/O threads.

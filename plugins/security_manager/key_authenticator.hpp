@@ -17,10 +17,12 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "audit_log.hpp"
 #include "hive/services/auth.hpp"
+#include "hive/services/secrets.hpp"
 #include "jwt.hpp"
 #include "key_store.hpp"
 #include "rate_limiter.hpp"
@@ -59,6 +61,15 @@ class KeyAuthenticator final : public auth::Authenticator {
     audit_ = std::move(audit);
     auditSyncTimeout_ = syncTimeout;
   }
+  // Has the bodies of allowed state-changing requests scanned for secrets by
+  // this hive.secrets/1 provider (an empty handle: none): findings are
+  // audited (outcome `flagged`) and counted, or, when its policy says so,
+  // the request is refused (kInvalidArgument, 422; outcome `refused`).
+  void setScanner(ServiceHandle<secrets::Vault> scanner) {
+    std::lock_guard lock(mutex_);
+    scanner_ = std::move(scanner);
+  }
+  void setScanCounter(Counter& findings) { scanFindings_ = &findings; }
   // Limits requests from now on (rate_limiter.hpp). Call before the
   // authenticator is provided.
   void setRateLimiter(std::shared_ptr<RateLimiter> limiter) { limiter_ = std::move(limiter); }
@@ -70,8 +81,13 @@ class KeyAuthenticator final : public auth::Authenticator {
   using Table = std::unordered_map<std::string, KeyRecord>;
   std::shared_ptr<const Table> table() const;
   // Records state-changing and refused requests in the audit log; not OK
-  // when a synchronous entry could not be written.
-  Status audited(const http::Request& request, std::string_view permission, const auth::Decision& decision);
+  // when a synchronous entry could not be written. `findings` names the
+  // detectors that matched the body, if any.
+  Status audited(const http::Request& request, std::string_view permission, const auth::Decision& decision,
+                 const std::string& findings = {});
+  // The detectors that find a secret in the request's body ("" when none), and
+  // whether the scanner's policy refuses it.
+  std::pair<std::string, bool> scanned(const http::Request& request);
   // `role` is set to the caller's role once the credential is verified.
   auth::Decision decide(const http::Request& request, std::string_view permission, std::string& role) const;
   auth::Decision authorizeToken(std::string_view token, std::string_view permission, std::string& role) const;
@@ -83,7 +99,9 @@ class KeyAuthenticator final : public auth::Authenticator {
   std::shared_ptr<AuditLog> audit_;
   std::optional<std::chrono::milliseconds> auditSyncTimeout_;
   std::shared_ptr<RateLimiter> limiter_;
-  mutable std::mutex mutex_;  // guards the pointer only; a Table is never changed once published
+  Counter* scanFindings_ = nullptr;
+  mutable std::mutex mutex_;               // guards table_ and scanner_ (the pointers only)
+  ServiceHandle<secrets::Vault> scanner_;  // guards the pointer only; a Table is never changed once published
   std::shared_ptr<const Table> table_;
 };
 

@@ -11,6 +11,7 @@
 #include "config.hpp"
 #include "hive/services/auth.hpp"
 #include "hive/services/http.hpp"
+#include "hive/services/secrets.hpp"
 #include "hive/services/store.hpp"
 #include "key_authenticator.hpp"
 #include "key_service.hpp"
@@ -66,6 +67,17 @@ class SecurityManagerPlugin final : public Plugin {
         } while (log->pending() && !queued->exchange(true));
       });
     });
+    // security_engine's hive.secrets/1 scans request bodies when it runs; it may
+    // start, stop or be swapped at any time.
+    authenticator_->setScanCounter(context_.metrics().counter(
+        "security_scan_findings_total", "Secret-like strings found in request bodies (flagged or refused)"));
+    auto followScanner = [this] {
+      auto scanner = context_.services().handle<secrets::Vault>();
+      authenticator_->setScanner(scanner.ok() ? *scanner : ServiceHandle<secrets::Vault>());
+    };
+    followScanner();
+    scannerWatch_ = context_.services().watch(secrets::Vault::kServiceId,
+                                              [followScanner](const ServiceEvent&) { followScanner(); });
     HIVE_TRY(context_.services().provide<auth::Authenticator>(authenticator_));
     HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<SecurityRoutes>(service_)));
     refresher_ = context_.timers().every(settings_.refreshInterval, [this] {
@@ -90,6 +102,7 @@ class SecurityManagerPlugin final : public Plugin {
   }
 
   void stop() override {
+    scannerWatch_.reset();
     refresher_.reset();
     auditor_.reset();
     // What is still queued is written now: stop() may block, a request may not.
@@ -110,6 +123,7 @@ class SecurityManagerPlugin final : public Plugin {
   std::atomic<bool> auditQueued_{false};
   std::unique_ptr<Timer> refresher_;
   std::unique_ptr<Timer> auditor_;
+  std::unique_ptr<Subscription> scannerWatch_;
 };
 
 }  // namespace

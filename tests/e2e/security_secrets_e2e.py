@@ -8,7 +8,9 @@ Checks, in order:
   2. hive starts; PUT /api/v2/secrets/{name} with the admin key is 201, then
      200 (replaced); GET answers metadata, never the value; without a key 401,
      with a viewer key 403 for read and write (no secrets:* in that role); a
-     bad name 422 problem+json; `hive secrets list` while hive runs lists both.
+     bad name 422 problem+json; with scanning in mode refuse, a body holding
+     an AWS key id is 422 (audited `refused` with its detector) while the
+     vault stores the same string; `hive secrets list` while hive runs.
   3. Rotation: with only a new master key the old values do not open
      (`hive secrets rotate-key` exits 2 naming the old key id); with the new
      key and the old one under previous_key_files it re-encrypts both; with
@@ -42,7 +44,9 @@ plugins:
     config:
       secrets:
         master_key_file: %s
-%s  api:
+%s      scanning:
+        mode: refuse
+  api:
     config:
       listen: 127.0.0.1:0
       access_log: true
@@ -95,6 +99,18 @@ def scenario(run, values):
     check(call(port, "PUT", "/api/v2/secrets/X", viewer, {"value": "x"})[0] == 403, "viewer writes: 403")
     status, _, body = call(port, "PUT", "/api/v2/secrets/9bad", admin, {"value": values[2]})
     check(status == 422 and body.get("status") == 422, "bad name: 422 problem+json: %s %s" % (status, body))
+    # Scanning (mode refuse): a body with what looks like an AWS key is refused before its route runs,
+    # except on the vault's own writes.
+    status, _, body = call(port, "POST", "/api/v2/security/keys", admin, {"name": values[3], "role": "viewer"})
+    check(status == 422 and "aws_access_key_id" in (body or {}).get("detail", ""),
+          "a body holding an AWS key id is refused: %s %s" % (status, body))
+    status, _, body = call(port, "PUT", "/api/v2/secrets/AWS_KEY_ID", admin, {"value": values[3]})
+    check(status == 201, "the vault stores it: %s %s" % (status, body))
+    status, _, body = call(port, "GET", "/api/v2/security/audit?limit=1000", admin)
+    refusals = [i["record"]["entry"] for i in (body or {}).get("items", [])
+                if i["record"]["entry"].get("outcome") == "refused"]
+    check(len(refusals) == 1 and "aws_access_key_id" in refusals[0].get("target", ""),
+          "the refusal is audited with its detector: %s" % refusals)
     listed = run.cli(hive.config, "secrets", "list")
     check(listed.returncode == 0 and "DB_PASSWORD" in listed.stdout and "GITHUB_TOKEN" in listed.stdout,
           "hive secrets list while hive runs: %s %s" % (listed.stdout, listed.stderr))
@@ -112,12 +128,12 @@ def scenario(run, values):
     hive = run.current = configure(key_b, key_a)
     rotated = run.cli(hive.config, "secrets", "rotate-key")
     report = json.loads(rotated.stdout or "{}") if rotated.returncode == 0 else {}
-    check(report == {"reencrypted": 2, "current": 0}, "rotation re-encrypts both: %s %s" % (
+    check(report == {"reencrypted": 3, "current": 0}, "rotation re-encrypts all three: %s %s" % (
         rotated.stdout, rotated.stderr))
     hive = run.current = configure(key_b)
     again = run.cli(hive.config, "secrets", "rotate-key")
     report = json.loads(again.stdout or "{}") if again.returncode == 0 else {}
-    check(report == {"reencrypted": 0, "current": 2}, "after rotation the old key is not needed: %s %s" % (
+    check(report == {"reencrypted": 0, "current": 3}, "after rotation the old key is not needed: %s %s" % (
         again.stdout, again.stderr))
 
     # 4. No value anywhere.
@@ -138,7 +154,8 @@ def scenario(run, values):
 def main():
     run = SecurityRun("secrets", __doc__)
     run.current = None
-    values = ["ghp_" + secrets.token_hex(16), "pw-" + secrets.token_hex(16), "tok-" + secrets.token_hex(16)]
+    values = ["ghp_" + secrets.token_hex(16), "pw-" + secrets.token_hex(16), "tok-" + secrets.token_hex(16),
+              "AKIA" + secrets.token_hex(8).upper()]
     try:
         scenario(run, values)
     finally:

@@ -19,6 +19,7 @@
 #include "hive/testing/harness.hpp"
 #include "hive/testing/routes.hpp"
 #include "master_key.hpp"
+#include "scanner.hpp"
 #include "vault.hpp"
 
 namespace hive::security_engine {
@@ -118,6 +119,91 @@ TEST(SecretsNames, FollowTheDocumentedRule) {
     EXPECT_TRUE(validSecretName(good)) << good;
   for (std::string bad : std::vector<std::string>{"", "1abc", "a b", "a/b", "é", std::string(129, 'a'), ".x"})
     EXPECT_FALSE(validSecretName(bad)) << bad;
+}
+
+// ---- scanning ----
+
+ScanSettings scanSettings(std::initializer_list<std::pair<std::string, ConfigNode>> entries,
+                          Diagnostics& diagnostics) {
+  auto section = ConfigNode::map();
+  for (const auto& [name, value] : entries) section.set(name, value, {"hive.yaml", 20, 7});
+  return readScanSettings(section, diagnostics);
+}
+
+TEST(SecretsScanner, BuiltInDetectorsFindTokensButNotOrdinaryJson) {
+  Diagnostics none;
+  Scanner scanner(readScanSettings(ConfigNode::null(), none));
+  struct Sample {
+    std::string detector, text;
+  };
+  std::vector<Sample> samples = {
+      {"aws_access_key_id", R"({"env":{"AWS_ACCESS_KEY_ID":"AKIAIOSFODNN7EXAMPLE"}})"},
+      {"github_token", "token ghp_" + std::string(36, 'a')},
+      {"slack_token", "xoxb-1234567890-abcdefghij"},
+      {"google_api_key", "AIza" + std::string(35, 'B')},
+      {"private_key", "-----BEGIN RSA PRIVATE KEY-----\nMIIE..."},
+      {"hive_api_key", "hive_" + std::string(16, 'a') + "_" + std::string(64, 'b')},
+      {"jwt", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlMTIz"},
+  };
+  for (const auto& sample : samples) {
+    auto result = scanner.scan(sample.text);
+    ASSERT_EQ(result.findings.size(), 1u) << sample.detector;
+    EXPECT_EQ(result.findings[0].detector, sample.detector);
+    EXPECT_FALSE(result.refuse) << "warn is the default";
+  }
+  auto offset = scanner.scan(R"({"a":"x","key":"AKIAIOSFODNN7EXAMPLE"})");
+  ASSERT_EQ(offset.findings.size(), 1u);
+  EXPECT_EQ(offset.findings[0].offset, 16u);
+  for (std::string clean : std::vector<std::string>{
+           R"({"type":"build","payload":{"repo":"hive","ref":"main","n":12345678901234567890}})",
+           std::string("AKIA") + "short", std::string("ghp_") + "tooshort", std::string()})
+    EXPECT_TRUE(scanner.scan(clean).findings.empty()) << clean;
+}
+
+TEST(SecretsScanner, ModesCustomAndDisabledDetectorsMaxBytesAndErrorsAtTheirLine) {
+  auto detectors = ConfigNode::map();
+  detectors.set("internal_token", ConfigNode::scalar("itk_[a-z0-9]{8}", {"hive.yaml", 22, 25}));
+  auto disable = ConfigNode::sequence();
+  disable.push(ConfigNode::scalar("jwt"));
+  Diagnostics fine;
+  ScanSettings settings = scanSettings({{"mode", ConfigNode::scalar("refuse")},
+                                        {"max_bytes", ConfigNode::scalar("1024")},
+                                        {"detectors", detectors},
+                                        {"disable", disable}},
+                                       fine);
+  ASSERT_FALSE(fine.hasErrors()) << fine.items().front().toString();
+  Scanner scanner(settings);
+  auto found = scanner.scan("see itk_abcd1234 and AKIAIOSFODNN7EXAMPLE");
+  ASSERT_EQ(found.findings.size(), 2u);
+  EXPECT_EQ(found.findings[0].detector, "internal_token");
+  EXPECT_EQ(found.findings[1].detector, "aws_access_key_id");
+  EXPECT_TRUE(found.refuse);
+  EXPECT_TRUE(scanner.scan("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlMTIz").findings.empty())
+      << "jwt disabled";
+  EXPECT_TRUE(scanner.scan(std::string(1024, ' ') + "AKIAIOSFODNN7EXAMPLE").findings.empty())
+      << "beyond max_bytes is not looked at";
+  EXPECT_FALSE(scanner.scan("nothing here").refuse);
+
+  Diagnostics off;
+  EXPECT_TRUE(Scanner(scanSettings({{"mode", ConfigNode::scalar("off")}}, off))
+                  .scan("AKIAIOSFODNN7EXAMPLE")
+                  .findings.empty());
+
+  auto badPattern = ConfigNode::map();
+  badPattern.set("broken", ConfigNode::scalar("([a-z", {"hive.yaml", 23, 17}));
+  auto badDisable = ConfigNode::sequence();
+  badDisable.push(ConfigNode::scalar("nope", {"hive.yaml", 24, 15}));
+  for (auto [entry, where] :
+       {std::pair<std::pair<std::string, ConfigNode>, std::string>{{"detectors", badPattern},
+                                                                   "hive.yaml:23:17"},
+        {{"disable", badDisable}, "hive.yaml:24:15"},
+        {{"mode", ConfigNode::scalar("block", {"hive.yaml", 20, 13})}, "hive.yaml:20:"}}) {
+    Diagnostics refused;
+    scanSettings({entry}, refused);
+    ASSERT_TRUE(refused.hasErrors()) << where;
+    EXPECT_NE(refused.items().front().toString().find(where), std::string::npos)
+        << refused.items().front().toString();
+  }
 }
 
 // ---- config ----
@@ -380,9 +466,13 @@ TEST_F(SecurityEnginePluginTest, RotationReencryptsUnderTheNewKeySoTheOldOneCanG
   }
 }
 
-TEST_F(SecurityEnginePluginTest, WithoutAMasterKeyTheRoutesAnswer503AndNoVaultIsProvided) {
+TEST_F(SecurityEnginePluginTest, WithoutAMasterKeyTheRoutesAnswer503AndOnlyScanningServes) {
   auto node = startNode("");
-  EXPECT_FALSE(vaultOf(*node));
+  auto vault = vaultOf(*node);
+  ASSERT_TRUE(vault);
+  EXPECT_EQ(vault->reveal("X").status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(vault->describe("X").status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(vault->scan(R"({"k":"AKIAIOSFODNN7EXAMPLE"})").findings.size(), 1u);
   auto answer = call(*node, "PUT", "/api/v2/secrets/X", R"({"value":"v"})");
   EXPECT_EQ(answer.status, 503);
   EXPECT_NE(answer.body.find("master_key_file"), std::string::npos);

@@ -21,6 +21,7 @@
 #include "api_key.hpp"
 #include "config.hpp"
 #include "hive/services/auth.hpp"
+#include "hive/services/secrets.hpp"
 #include "hive/services/store.hpp"
 #include "hive/testing/harness.hpp"
 #include "hive/testing/routes.hpp"
@@ -1224,6 +1225,70 @@ TEST_F(SecurityManagerPluginTest, AChangeWhoseAuditEntryCannotBeWrittenInTimeIs5
   EXPECT_TRUE(refused.hasErrors());
   Diagnostics off;
   EXPECT_FALSE(readSettings(hive::testing::configFromPairs({{"audit_sync", "false"}}), off).auditSync);
+}
+
+// hive.secrets/1 as security_engine's scanner would answer: "AKIA" is a finding.
+class FakeScanner final : public secrets::Vault {
+ public:
+  Result<std::string> reveal(std::string_view) override { return unavailable("a fake"); }
+  Result<secrets::SecretInfo> describe(std::string_view) override { return unavailable("a fake"); }
+  secrets::ScanResult scan(std::string_view text) const override {
+    secrets::ScanResult result;
+    if (std::size_t at = text.find("AKIA"); at != std::string_view::npos)
+      result.findings.push_back({"aws_access_key_id", at});
+    result.refuse = refuse && !result.findings.empty();
+    return result;
+  }
+  bool refuse = false;
+};
+
+TEST_F(SecurityManagerPluginTest,
+       BodiesWithSecretsAreFlaggedOrRefusedAsTheScannerSaysExceptTheVaultsOwnWrites) {
+  auto created = call(*nodeA_, "POST", "/api/v2/security/keys", R"({"name":"ci","role":"admin"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string key(json::parse(created.body).as_object().at("key").as_string());
+  auto post = [&](std::string body, std::string permission = "tasks:write") {
+    http::Request request = withHeader("authorization", "Bearer " + key);
+    request.method = "POST";
+    request.path = "/api/v2/tasks";
+    request.body = std::move(body);
+    return authorizeOn(*nodeA_, request, permission);
+  };
+  const std::string leaky = R"({"env":{"AWS_ACCESS_KEY_ID":"AKIAIOSFODNN7EXAMPLE"}})";
+  EXPECT_TRUE(post(leaky).allowed) << "no scanner running: nothing is scanned";
+
+  auto scanner = std::make_shared<FakeScanner>();
+  nodeA_->provideFake<secrets::Vault>(scanner, "security_engine");
+  nodeA_->runPending();
+  EXPECT_TRUE(post(leaky).allowed) << "warn: served";
+  scanner->refuse = true;
+  auto refused = post(leaky);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.code, StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.reason.find("aws_access_key_id at byte 29"), std::string::npos) << refused.reason;
+  EXPECT_EQ(refused.reason.find("AKIAIOSFODNN7EXAMPLE"), std::string::npos) << "the match is never repeated";
+  EXPECT_TRUE(post(R"({"type":"build"})").allowed);
+  EXPECT_TRUE(post(leaky, "secrets:write").allowed) << "storing a secret is what the vault is for";
+  nodeA_->withdrawFake<secrets::Vault>("security_engine");
+  nodeA_->runPending();
+  EXPECT_TRUE(post(leaky).allowed) << "the scanner gone: nothing is scanned";
+
+  auto listed = call(*nodeA_, "GET", "/api/v2/security/audit");
+  std::vector<std::string> outcomes;
+  auto audit = json::parse(listed.body);
+  for (const auto& item : audit.as_object().at("items").as_array()) {
+    const auto& entry = item.as_object().at("record").as_object().at("entry").as_object();
+    if (entry.at("action").as_string() != "POST /api/v2/tasks") continue;
+    std::string outcome(entry.at("outcome").as_string());
+    if (const auto* target = entry.if_contains("target")) outcome += " " + std::string(target->as_string());
+    outcomes.push_back(outcome);
+  }
+  EXPECT_EQ(outcomes,
+            (std::vector<std::string>{"allowed", "flagged secret-like: aws_access_key_id at byte 29",
+                                      "refused secret-like: aws_access_key_id at byte 29", "allowed",
+                                      "allowed", "allowed"}))
+      << listed.body;
+  EXPECT_EQ(listed.body.find("AKIAIOSFODNN7EXAMPLE"), std::string::npos);
 }
 
 }  // namespace

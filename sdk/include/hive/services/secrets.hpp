@@ -5,9 +5,11 @@
 //
 // Values are written by operators (REST PUT /api/v2/secrets/{name}, `hive
 // secrets set`), not through this interface: a plugin only reads. A caller
-// must never log, store, publish or return a value it got here.
+// must never log, store, publish or return a value it got here. scan() finds
+// token-like strings in text that should hold none (request bodies).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -28,6 +30,18 @@ struct SecretInfo {
   std::string updatedBy;  // the principal that last set it
 };
 
+// A token-like string found by scan(): which detector, and where. Never the
+// text it matched.
+struct ScanFinding {
+  std::string detector;    // "aws_access_key_id", "github_token", or a configured name
+  std::size_t offset = 0;  // byte offset in the scanned text
+};
+
+struct ScanResult {
+  std::vector<ScanFinding> findings;  // in order of offset
+  bool refuse = false;                // the provider's policy: the caller should refuse the text
+};
+
 class Vault : public Service {
  public:
   static constexpr ServiceId kServiceId{"hive.secrets", 1};
@@ -41,6 +55,13 @@ class Vault : public Service {
 
   // The secret's metadata; never the value. Blocking, thread-safe.
   virtual Result<SecretInfo> describe(std::string_view name) = 0;
+
+  // Token patterns (cloud keys, API tokens, private keys: the provider's
+  // configured detectors) in `text`, and whether its policy is to refuse
+  // such text or only to warn. Looks at the first bytes only, up to the
+  // provider's limit. Never blocks (no store access), thread-safe: callable
+  // on an I/O thread, e.g. for request bodies.
+  virtual ScanResult scan(std::string_view text) const = 0;
 };
 
 }  // namespace hive::secrets
