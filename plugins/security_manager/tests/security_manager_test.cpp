@@ -608,6 +608,24 @@ TEST_F(SecurityJwt, ATokenWithoutAKnownRoleIs403) {
   EXPECT_EQ(unknown.principal, "jwt:alice");
 }
 
+// The `jwt:` section with one issuer: its fields located at hive.yaml:9:9,
+// its `algorithms` (when any) at line 10, column 20.
+ConfigNode jwtWithIssuer(const std::vector<std::pair<std::string, std::string>>& fields,
+                         const std::vector<std::string>& algorithms) {
+  auto node = ConfigNode::map();
+  for (const auto& [key, value] : fields) node.set(key, ConfigNode::scalar(value, {"hive.yaml", 9, 9}));
+  if (!algorithms.empty()) {
+    auto list = ConfigNode::sequence({"hive.yaml", 10, 9});
+    for (const auto& a : algorithms) list.push(ConfigNode::scalar(a, {"hive.yaml", 10, 20}));
+    node.set("algorithms", std::move(list));
+  }
+  auto issuers = ConfigNode::sequence();
+  issuers.push(std::move(node));
+  auto jwt = ConfigNode::map();
+  jwt.set("issuers", std::move(issuers));
+  return jwt;
+}
+
 TEST(SecurityJwtConfig, IssuersAreReadAndUnsafeOnesRefused) {
   ASSERT_TRUE(cryptoReady());
   auto dir = std::filesystem::temp_directory_path() / ("hive-sm-jwt-" + randomHex(4));
@@ -615,21 +633,7 @@ TEST(SecurityJwtConfig, IssuersAreReadAndUnsafeOnesRefused) {
   std::string secretPath = (dir / "secret").string();
   std::ofstream(secretPath) << std::string(40, 'k');
   ::chmod(secretPath.c_str(), 0600);
-  auto issuer = [&](std::vector<std::pair<std::string, std::string>> pairs,
-                    std::vector<std::string> algorithms) {
-    auto node = ConfigNode::map();
-    for (const auto& [key, value] : pairs) node.set(key, ConfigNode::scalar(value, {"hive.yaml", 9, 9}));
-    if (!algorithms.empty()) {
-      auto list = ConfigNode::sequence({"hive.yaml", 10, 9});
-      for (const auto& a : algorithms) list.push(ConfigNode::scalar(a, {"hive.yaml", 10, 20}));
-      node.set("algorithms", std::move(list));
-    }
-    auto issuers = ConfigNode::sequence();
-    issuers.push(std::move(node));
-    auto jwt = ConfigNode::map();
-    jwt.set("issuers", std::move(issuers));
-    return jwt;
-  };
+  auto issuer = jwtWithIssuer;
   Diagnostics good;
   auto settings = readJwtSettings(
       issuer({{"issuer", "i"}, {"audience", "hive"}, {"hs256_secret_file", secretPath}}, {}), good);
@@ -874,21 +878,8 @@ TEST(SecurityJwtConfig, JwksIssuersAllowRs256AndFileErrorsAreAtTheirLine) {
   std::string good = (dir / "good.json").string(), bad = (dir / "bad.json").string();
   std::ofstream(good) << "{\"keys\":[" << key.jwk("k1") << "]}";
   std::ofstream(bad) << "{\"keys\": 3}";
-  auto issuer = [&](std::string file, std::vector<std::string> algorithms) {
-    auto node = ConfigNode::map();
-    node.set("issuer", ConfigNode::scalar("i"));
-    node.set("audience", ConfigNode::scalar("hive"));
-    node.set("jwks_file", ConfigNode::scalar(std::move(file), {"hive.yaml", 14, 18}));
-    if (!algorithms.empty()) {
-      auto list = ConfigNode::sequence({"hive.yaml", 15, 9});
-      for (const auto& a : algorithms) list.push(ConfigNode::scalar(a, {"hive.yaml", 15, 20}));
-      node.set("algorithms", std::move(list));
-    }
-    auto issuers = ConfigNode::sequence();
-    issuers.push(std::move(node));
-    auto jwt = ConfigNode::map();
-    jwt.set("issuers", std::move(issuers));
-    return jwt;
+  auto issuer = [](const std::string& file, const std::vector<std::string>& algorithms) {
+    return jwtWithIssuer({{"issuer", "i"}, {"audience", "hive"}, {"jwks_file", file}}, algorithms);
   };
   Diagnostics fine;
   auto settings = readJwtSettings(issuer(good, {}), fine);
@@ -897,10 +888,10 @@ TEST(SecurityJwtConfig, JwksIssuersAllowRs256AndFileErrorsAreAtTheirLine) {
   EXPECT_EQ(settings.issuers[0].algorithms, std::vector<std::string>{"RS256"})
       << "what the file's keys allow";
   for (const auto& [file, algorithms, where] :
-       {std::tuple<std::string, std::vector<std::string>, std::string>{bad, {}, "hive.yaml:14:18"},
-        {(dir / "absent.json").string(), {}, "hive.yaml:14:18"},
-        {good, {"RS384"}, "hive.yaml:15:20"},
-        {good, {"HS256"}, "hive.yaml:15:20"}}) {
+       {std::tuple<std::string, std::vector<std::string>, std::string>{bad, {}, "hive.yaml:9:9"},
+        {(dir / "absent.json").string(), {}, "hive.yaml:9:9"},
+        {good, {"RS384"}, "hive.yaml:10:20"},
+        {good, {"HS256"}, "hive.yaml:10:20"}}) {
     Diagnostics refused;
     readJwtSettings(issuer(file, algorithms), refused);
     ASSERT_TRUE(refused.hasErrors()) << file;
