@@ -27,9 +27,10 @@ namespace hive::orchestrator {
 
 using Leases = std::vector<std::pair<std::string, std::string>>;  // task id, lease token
 
-// Whether a remote agent may be given tasks: it loses that when it lets an
-// assignment run past the claim window, until it answers one again.
-enum class Assignments { kOpen, kHeld };
+// Whether a remote agent may be given tasks: not between its hello and its
+// welcome (a task.assign must not overtake the welcome), and not after it let
+// an assignment run past the claim window, until it answers one again.
+enum class Assignments { kOpen, kWelcoming, kHeld };
 
 struct LocalAgent {
   Agent agent;

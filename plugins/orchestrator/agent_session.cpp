@@ -228,7 +228,7 @@ void AgentSession::onHello(json::object& o) {
                          env_.options.claimWindow.count(), env_.options.node},
                         env_.now()));
   presence_ = agents_.frames().arrived(agentId_);
-  agents_.requestDispatch();
+  agents_.welcomed(agentId_);
 }
 
 }  // namespace hive::orchestrator

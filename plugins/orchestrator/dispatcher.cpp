@@ -43,7 +43,7 @@ std::vector<Dispatcher::Candidate> Dispatcher::candidates() {
     for (auto& [id, local] : table.byId) {
       Agent& a = local.agent;
       if (a.runtime == Runtime::kRemote && !local.peer) continue;
-      if (a.draining || local.assignments == Assignments::kHeld) continue;
+      if (a.draining || local.assignments != Assignments::kOpen) continue;
       // It does not read what it was sent: it could not start a new task anyway.
       if (local.channel && local.channel->congested()) continue;
       // An agent holds at most this many assignments it has not answered.

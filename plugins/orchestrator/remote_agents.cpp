@@ -176,7 +176,7 @@ Status RemoteAgents::admit(Agent agent, const std::shared_ptr<AgentChannel>& cha
     local.peer = channel->peer();
     local.channel = channel;
     local.disconnectedAtMs = 0;
-    local.assignments = Assignments::kOpen;
+    local.assignments = Assignments::kWelcoming;
     registry_.refreshStatus(local.agent);
     a.snapshot = local.agent;
     return a;
@@ -198,6 +198,15 @@ Status RemoteAgents::admit(Agent agent, const std::shared_ptr<AgentChannel>& cha
   records_.persist(out.snapshot);
   env_.log().info("agent " + out.snapshot.id + " (" + out.snapshot.name + ") connected");
   return okStatus();
+}
+
+void RemoteAgents::welcomed(const std::string& agentId) {
+  registry_.withLock([&](AgentTable& table) {
+    auto found = table.byId.find(agentId);
+    if (found != table.byId.end() && found->second.assignments == Assignments::kWelcoming)
+      found->second.assignments = Assignments::kOpen;
+  });
+  dispatcher_.request();
 }
 
 void RemoteAgents::acknowledged(const std::string& agentId, const std::string& taskId,

@@ -56,6 +56,8 @@ class RemoteAgents {
   };
   // kPermissionDenied when `requestedId` exists and `secret` is not its reconnect secret;
   // nothing changes then, and the agent connected under that id stays connected.
+  // Its welcome is on the wire: it may be given tasks from now on.
+  void welcomed(const std::string& agentId);
   Result<Welcome> hello(const std::shared_ptr<AgentChannel>& channel, const std::string& requestedId,
                         const std::string& secret, const AgentSpec& spec, const std::string& boundName = {});
   void heartbeat(const std::string& agentId) { health_.heartbeat(agentId); }

@@ -1,6 +1,7 @@
 // The orchestrator with the real task_manager and storage_sqlite plugins, all
 // loaded from their .so files through the SDK harness. The WebSocket side of the
 // API is played by a recording peer: what a remote agent would receive.
+#include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -1213,6 +1214,43 @@ TEST_F(OrchestratorTest, AgentFramesGoToTheNewestHandlerOfAPrefix) {
   remote.session->onMessage(R"({"type":"message.send"})");
   ASSERT_TRUE(until([&] { return older == 1; }));
   EXPECT_EQ(newer, 1);
+}
+
+// A hello admits the agent before its welcome is sent: a dispatch round in
+// between must not give it a task, or the agent hears task.assign before it
+// knows its id (the Python agent then reconnects under a new one).
+TEST_F(OrchestratorTest, NoTaskIsAssignedBeforeTheWelcome) {
+  for (int i = 0; i < 20; ++i) submit(R"({"type":"a"})");
+  std::atomic<bool> stop{false};
+  std::thread submitter([&] {
+    while (!stop) {  // each submission wakes a dispatch round
+      http::Request request;
+      request.method = "POST";
+      request.body = R"({"type":"a"})";
+      (void)serve(*taskRoutes_, "tasks.submit", request);
+    }
+  });
+  std::vector<std::shared_ptr<RecordingPeer>> peers;
+  std::vector<std::shared_ptr<http::WebSocketSession>> sessions;
+  for (int i = 0; i < 30; ++i) {
+    auto peer = std::make_shared<RecordingPeer>();
+    auto session = routes_->openWebSocket("agents.connect", as(""), peer);
+    ASSERT_TRUE(session.ok());
+    (*session)->onMessage(R"({"type":"hello","name":"eager","max_concurrency":4})");
+    peers.push_back(peer);
+    sessions.push_back(*session);
+  }
+  for (auto& peer : peers) EXPECT_TRUE(until([&] { return !peer->texts().empty(); }));
+  stop = true;
+  submitter.join();
+  int assigned = 0;
+  for (auto& peer : peers) {
+    auto texts = peer->texts();
+    ASSERT_FALSE(texts.empty());
+    EXPECT_EQ(json::parse(texts.front()).as_object().at("type").as_string(), "welcome") << texts.front();
+    for (const auto& text : texts) assigned += text.find("\"task.assign\"") != std::string::npos;
+  }
+  EXPECT_GT(assigned, 0);  // the agents did get work, after their welcome
 }
 
 }  // namespace
