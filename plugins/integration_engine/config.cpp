@@ -117,6 +117,8 @@ OutboundOptions readOutbound(const ConfigNode& node, Diagnostics& diagnostics) {
       reader.getInRange<std::int64_t>("max_event_bytes", 256 * 1024, 1024, 16 * 1024 * 1024));
   options.pollPeriod = reader.getInRange<milliseconds>("poll_period", options.pollPeriod, milliseconds(10),
                                                        std::chrono::minutes(1));
+  options.refreshPeriod = reader.getInRange<milliseconds>("subscription_refresh", options.refreshPeriod,
+                                                          milliseconds(100), std::chrono::hours(1));
   std::string keyFile = reader.get<std::string>("signing_key_file", "");
   if (!keyFile.empty()) {
     options.signingKey = readSecretFile(reader.child("signing_key_file"), keyFile, diagnostics);

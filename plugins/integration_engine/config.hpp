@@ -41,6 +41,7 @@ struct OutboundOptions {
   std::size_t maxSubscriptions = 100;
   std::size_t maxEventBytes = 256 * 1024;
   std::chrono::milliseconds pollPeriod{1000};
+  std::chrono::milliseconds refreshPeriod{10000};
   // Each subscription's signing secret is HMAC(signingKey, subscription id):
   // derived when needed, so it is never stored.
   std::string signingKey;

@@ -39,12 +39,19 @@ Status IntegrationEnginePlugin::start() {
   HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<IntegrationRoutes>(
       inbound_, outbox_, [this](std::function<void()> job) { return background(std::move(job)); },
       [this] { return jobs_.hold(); })));
+  refresher_ = context_.timers().every(settings_.outbound.refreshPeriod, [this] {
+    background([outbox = outbox_, this] {
+      if (Status refreshed = outbox->refresh(); !refreshed.ok())
+        context_.log().warn("reading the subscriptions: " + refreshed.message());
+    });
+  });
   context_.log().info("started: " + std::to_string(settings_.inbound.size()) + " inbound webhooks, " +
                       std::to_string(outbox_->subscriptions().size()) + " subscriptions");
   return okStatus();
 }
 
 void IntegrationEnginePlugin::stop() {
+  refresher_.reset();
   events_.stop();
   jobs_.stopAndWait();
   if (outbox_) outbox_->stop();

@@ -38,6 +38,7 @@ class IntegrationEnginePlugin final : public Plugin {
   std::shared_ptr<InboundWebhooks> inbound_;
   std::shared_ptr<Outbox> outbox_;
   ServiceFollower<bus::Bus, std::vector<std::unique_ptr<hive::Subscription>>> events_;
+  std::unique_ptr<Timer> refresher_;
   plugin_common::BackgroundJobs jobs_;
 };
 

@@ -136,6 +136,17 @@ Status Outbox::open() {
   HIVE_TRY(store->declareCollection({kSubscriptions, {}}));
   HIVE_TRY(store->declareCollection({kDeliveries, {"subscription", "status"}}));
   HIVE_TRY(store->declareCollection({kDeadLetters, {"subscription"}}));
+  return refresh();
+}
+
+Status Outbox::refresh() {
+  auto store = store_.lease();
+  if (!store) return unavailable("hive.store/1 is gone");
+  std::uint64_t changes;
+  {
+    std::lock_guard lock(mutex_);
+    changes = changes_;
+  }
   std::vector<WebhookSubscription> loaded;
   store::ListQuery listing = query(kSubscriptions, "", 1000);
   do {
@@ -150,7 +161,8 @@ Status Outbox::open() {
     listing.cursor = page.nextCursor;
   } while (!listing.cursor.empty());
   std::lock_guard lock(mutex_);
-  subscriptions_ = std::move(loaded);
+  // A change made here meanwhile is newer than what was listed: the next refresh reads it.
+  if (changes == changes_) subscriptions_ = std::move(loaded);
   return okStatus();
 }
 
@@ -283,6 +295,7 @@ Result<json::object> Outbox::subscribe(const json::value& body, const std::strin
   answer["secret"] = hmacSha256Hex(options_.signingKey, subscription.id);
   std::lock_guard lock(mutex_);
   subscriptions_.push_back(std::move(subscription));
+  ++changes_;
   return answer;
 }
 
@@ -306,6 +319,7 @@ Status Outbox::unsubscribe(const std::string& id) {
   if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
   std::lock_guard lock(mutex_);
   std::erase_if(subscriptions_, [&](const WebhookSubscription& s) { return s.id == id; });
+  ++changes_;
   return okStatus();
 }
 

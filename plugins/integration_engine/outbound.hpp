@@ -55,6 +55,9 @@ class Outbox {
 
   // Declares the collections and reads the subscriptions.
   Status open();
+  // Reads the subscriptions again: those other nodes sharing the store made
+  // or removed since.
+  Status refresh();
   // Starts and stops the delivery threads; stop() waits for the deliveries in
   // flight (each bounded by `timeout`). What is left stays queued in the store.
   void start();
@@ -97,6 +100,7 @@ class Outbox {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<WebhookSubscription> subscriptions_;
+  std::uint64_t changes_ = 0;  // subscribe/unsubscribe here, so that a refresh does not undo them
   std::map<std::string, std::size_t> inFlight_;  // per subscription
   std::size_t next_ = 0;                         // round-robin start
   bool stopping_ = true;

@@ -160,6 +160,12 @@ class IntegrationEngineTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    if (other_) {
+      other_->plugin().beginDrain();
+      EXPECT_TRUE(until([&] { return other_->plugin().drained(); }));
+      other_->stop();
+      other_.reset();
+    }
     stopEngine();
     tasks_.reset();
     store_.reset();
@@ -207,6 +213,7 @@ class IntegrationEngineTest : public ::testing::Test {
     outbound.set("backoff_base", scalar("20ms"));
     outbound.set("backoff_max", scalar("50ms"));
     outbound.set("poll_period", scalar("20ms"));
+    outbound.set("subscription_refresh", scalar("1s"));
     outbound.set("timeout", scalar("2s"));
     outbound.set("threads", scalar("4"));
     outbound.set("concurrency_per_target", scalar(std::to_string(concurrency)));
@@ -256,6 +263,7 @@ class IntegrationEngineTest : public ::testing::Test {
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
       if (engine_) engine_->runPending();
+      if (other_) other_->runPending();
       tasks_->runPending();
       if (done()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -317,6 +325,7 @@ class IntegrationEngineTest : public ::testing::Test {
                               "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db";
   std::string keyPath_ = databasePath_ + ".key";
   std::unique_ptr<PluginHarness> bus_, store_, tasks_, engine_;
+  std::unique_ptr<PluginHarness> other_;  // a second node, when a test starts one
 };
 
 TEST_F(IntegrationEngineTest, ASignedWebhookSubmitsATaskWithTheBodyMappedInAndARedeliveryStartsNothing) {
@@ -521,6 +530,31 @@ TEST_F(IntegrationEngineTest, GithubDeliveriesAreCheckedWithXHubSignature256AndD
   EXPECT_EQ(noDelivery.status, 400);
   EXPECT_NE(noDelivery.body.find("X-GitHub-Delivery"), std::string::npos);
   EXPECT_EQ(taskCount(), 1u);
+}
+
+TEST_F(IntegrationEngineTest, TwoNodesOnOneStoreShareSubscriptionsAndDeliverAnEventOnce) {
+  Receiver receiver({200});
+  startEngine(config(true));
+  // A second node: another instance of the plugin on the same store and bus.
+  other_ = PluginHarness::create<IntegrationEnginePlugin>("integration_engine", "1.0.0");
+  other_->provideFake<store::Store>(lookup<store::Store>(*store_), "storage_sqlite");
+  other_->provideFake<bus::Bus>(lookup<bus::Bus>(*bus_), "communication_engine");
+  other_->setConfig(config(true));
+  ASSERT_FALSE(other_->configure().hasErrors());
+  ASSERT_TRUE(other_->start().ok());
+  std::string id = subscribe(receiver.url(), "tasks.*");
+  EXPECT_EQ(call(*other_, "integration_engine", "GET", "/api/v2/integrations/subscriptions/" + id).status,
+            404);
+  // The other node reads it at its next refresh.
+  other_->advanceTime(std::chrono::seconds(1));
+  ASSERT_TRUE(until([&] {
+    return call(*other_, "integration_engine", "GET", "/api/v2/integrations/subscriptions/" + id).status ==
+           200;
+  }));
+  ASSERT_TRUE(lookup<bus::Bus>(*bus_)->publish("tasks.shared", "{}").ok());
+  ASSERT_TRUE(until([&] { return receiver.received().size() >= 1; }));
+  until([] { return false; }, std::chrono::milliseconds(300));
+  EXPECT_EQ(receiver.received().size(), 1u);  // both queued it under one key: one delivery
 }
 
 }  // namespace
