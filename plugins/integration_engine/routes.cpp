@@ -23,14 +23,8 @@ std::string cursorOf(const http::Request& request) {
 }  // namespace
 
 void IntegrationRoutes::add(http::Route route, std::function<http::Response(const http::Request&)> handler) {
-  table_.add(
-      std::move(route), [this, handler = std::move(handler)](http::Request request, http::Responder respond) {
-        auto shared = std::make_shared<std::pair<http::Request, http::Responder>>(std::move(request),
-                                                                                  std::move(respond));
-        if (!background_([shared, handler] { shared->second(handler(shared->first)); }))
-          shared->second(
-              http::problem(503, "Service Unavailable", "integration_engine is being replaced; retry"));
-      });
+  plugin_common::addBlockingRoute(table_, background_, "integration_engine", std::move(route),
+                                  std::move(handler));
 }
 
 IntegrationRoutes::IntegrationRoutes(std::shared_ptr<InboundWebhooks> inbound, std::shared_ptr<Outbox> outbox,

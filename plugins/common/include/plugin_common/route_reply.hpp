@@ -2,8 +2,11 @@
 // fragment of a route. Header-only, shared by in-tree plugins (not part of the SDK).
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <boost/json.hpp>
 
@@ -26,6 +29,21 @@ inline std::string operation(std::string_view summary, std::string_view tag, int
          "\":{\"description\":\"OK\",\"content\":{\"application/json\":{}}},"
          "\"404\":{\"description\":\"Not found\",\"content\":{\"application/problem+json\":{}}},"
          "\"422\":{\"description\":\"Invalid\",\"content\":{\"application/problem+json\":{}}}}}";
+}
+
+// Adds `route` to `table` with a blocking `handler` that runs through
+// `background` (the blocking executor, counted for the drain); when that
+// refuses (the plugin is being replaced) the answer is 503 from `plugin`.
+inline void addBlockingRoute(http::RouteTable& table, std::function<bool(std::function<void()>)> background,
+                             std::string plugin, http::Route route,
+                             std::function<http::Response(const http::Request&)> handler) {
+  table.add(std::move(route), [background = std::move(background), plugin = std::move(plugin),
+                               handler = std::move(handler)](http::Request request, http::Responder respond) {
+    auto shared =
+        std::make_shared<std::pair<http::Request, http::Responder>>(std::move(request), std::move(respond));
+    if (!background([shared, handler] { shared->second(handler(shared->first)); }))
+      shared->second(http::problem(503, "Service Unavailable", plugin + " is being replaced; retry"));
+  });
 }
 
 }  // namespace hive::plugin_common
