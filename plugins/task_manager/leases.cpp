@@ -36,7 +36,10 @@ Status Leases::assign(store::Transaction& tx, Outbox& outbox, const std::string&
   t.agent = agent;
   t.leaseToken = item.leaseToken;
   t.attempts = item.attempts;
-  t.leaseExpiresMs = now + t.timeoutMs;
+  // Until the agent accepts, the claim lease: an assignment that never reached
+  // it (hive killed right after the claim, say) goes back to the queue then,
+  // not after the task's whole timeout. The accept extends it to the timeout.
+  t.leaseExpiresMs = now + std::min<std::int64_t>(options_.claimLease.count(), t.timeoutMs);
   t.updatedAtMs = now;
   HIVE_TRY(outbox.save(tx, t, loaded->version, "task.assigned"));
   assignment = {t.id,
@@ -51,6 +54,16 @@ Status Leases::assign(store::Transaction& tx, Outbox& outbox, const std::string&
                 t.leaseExpiresMs,
                 toApiJson(t)};
   return okStatus();
+}
+
+// A task whose whole timeout is shorter than the claim lease is leased for its
+// timeout only: no attempt outlives it, accepted or not.
+template <typename Target>
+Status Leases::shortenClaim(Target& target, const std::string& queue, const store::QueueItem& item,
+                            const tasks::Assignment& assignment) {
+  if (assignment.timeout >= options_.claimLease) return okStatus();
+  auto extended = target.extend(queue, item.id, item.leaseToken, assignment.timeout);
+  return extended.ok() ? okStatus() : extended.status();
 }
 
 Result<std::vector<tasks::Assignment>> Leases::claimOneByOne(store::Store& store, const std::string& queue,
@@ -68,9 +81,8 @@ Result<std::vector<tasks::Assignment>> Leases::claimOneByOne(store::Store& store
       continue;  // its lease expires and the sweep puts it back
     }
     if (assignment.taskId.empty()) continue;
-    auto extended = store.extend(queue, item.id, item.leaseToken, assignment.timeout);
-    if (!extended.ok()) {
-      log_.warn("task " + item.id + ": lease not extended: " + extended.status().message());
+    if (Status shortened = shortenClaim(store, queue, item, assignment); !shortened.ok()) {
+      log_.warn("task " + item.id + ": lease not shortened to its timeout: " + shortened.message());
       continue;
     }
     out.push_back(std::move(assignment));
@@ -80,7 +92,7 @@ Result<std::vector<tasks::Assignment>> Leases::claimOneByOne(store::Store& store
 
 Result<std::vector<tasks::Assignment>> Leases::claimFrom(store::Store& store, const std::string& queue,
                                                          const std::string& agent, std::size_t max) {
-  // Claim, assignment and the lease for the whole attempt in one transaction.
+  // Claim and assignment in one transaction; the lease is the claim lease until the accept.
   std::vector<tasks::Assignment> batch;
   Status together = commit(work_, dependencies_, [&](store::Transaction& tx, Outbox& outbox) -> Status {
     batch.clear();
@@ -89,8 +101,7 @@ Result<std::vector<tasks::Assignment>> Leases::claimFrom(store::Store& store, co
       tasks::Assignment assignment;
       HIVE_TRY(assign(tx, outbox, queue, item, agent, assignment));
       if (assignment.taskId.empty()) continue;
-      // The lease now covers the whole attempt: the timeout is enforced by its expiry.
-      HIVE_TRY(tx.extend(queue, item.id, item.leaseToken, assignment.timeout));
+      HIVE_TRY(shortenClaim(tx, queue, item, assignment));
       batch.push_back(std::move(assignment));
     }
     return okStatus();
@@ -169,13 +180,23 @@ Status Leases::report(const std::string& taskId, const std::string& leaseToken, 
   return done;
 }
 
+// The agent has the task: the lease now covers the whole attempt, and the
+// task's timeout is enforced by its expiry.
+Status Leases::startAttempt(store::Transaction& tx, Task& t, const std::string& leaseToken) {
+  std::int64_t now = clock_.nowMs();
+  HIVE_TRY(tx.extend(t.queue, t.id, leaseToken, std::chrono::milliseconds(t.timeoutMs)));
+  t.status = TaskStatus::kRunning;
+  t.startedAtMs = t.updatedAtMs = now;
+  t.leaseExpiresMs = now + t.timeoutMs;
+  return okStatus();
+}
+
 Status Leases::started(const std::string& taskId, const std::string& leaseToken) {
   return report(
       taskId, leaseToken, "start",
       [&](store::Transaction& tx, Outbox& outbox, Task& t, std::uint64_t version) -> Result<Verdict> {
         if (t.status != TaskStatus::kAssigned) return Verdict::kApplied;  // a progress report came first
-        t.status = TaskStatus::kRunning;
-        t.startedAtMs = t.updatedAtMs = clock_.nowMs();
+        HIVE_TRY(startAttempt(tx, t, leaseToken));
         HIVE_TRY(outbox.save(tx, t, version, "task.running"));
         return Verdict::kApplied;
       });
@@ -189,10 +210,9 @@ Status Leases::progress(const std::string& taskId, const std::string& leaseToken
   return report(
       taskId, leaseToken, "progress",
       [&](store::Transaction& tx, Outbox& outbox, Task& t, std::uint64_t version) -> Result<Verdict> {
-        std::int64_t now = clock_.nowMs();
-        if (t.status == TaskStatus::kAssigned) t.status = TaskStatus::kRunning, t.startedAtMs = now;
+        if (t.status == TaskStatus::kAssigned) HIVE_TRY(startAttempt(tx, t, leaseToken));
         t.progress = progressReport;
-        t.updatedAtMs = now;
+        t.updatedAtMs = clock_.nowMs();
         HIVE_TRY(outbox.save(tx, t, version, "task.progress"));
         return Verdict::kApplied;
       });

@@ -66,6 +66,13 @@ class Leases {
   Status assign(store::Transaction& tx, Outbox& outbox, const std::string& queue,
                 const store::QueueItem& item, const std::string& agent, tasks::Assignment& assignment);
 
+  // The claim lease cut to the task's timeout when that is shorter (a store or a transaction).
+  template <typename Target>
+  Status shortenClaim(Target& target, const std::string& queue, const store::QueueItem& item,
+                      const tasks::Assignment& assignment);
+  // assigned -> running: the lease extended from the claim lease to the task's timeout.
+  Status startAttempt(store::Transaction& tx, Task& t, const std::string& leaseToken);
+
   // An agent's report `what` in its own transaction.
   Status report(const std::string& taskId, const std::string& leaseToken, const std::string& what,
                 const LeasedChange& change, const Repeats& repeats = {});

@@ -346,6 +346,9 @@ Result<Task> fromStoredJson(std::string_view body) {
 namespace hive::task_manager {
 
 std::string timedOut(const Task& t) {
+  if (t.status == TaskStatus::kAssigned)
+    return "timed out before the agent accepted it (attempt " + std::to_string(t.attempts) + " of " +
+           std::to_string(t.maxAttempts) + (t.agent.empty() ? "" : ", agent " + t.agent) + ")";
   std::string after =
       t.timeoutMs % 1000 == 0 ? std::to_string(t.timeoutMs / 1000) + "s" : std::to_string(t.timeoutMs) + "ms";
   return "timed out after " + after + " (attempt " + std::to_string(t.attempts) + " of " +

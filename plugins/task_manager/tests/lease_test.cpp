@@ -112,6 +112,29 @@ TEST_F(TaskManagerTest, AnExpiredLeaseGoesToAnotherAgentAndTheLateResultIsStale)
   EXPECT_EQ(done.at("stale_reports").as_int64(), 1);
 }
 
+// An assignment that never reached its agent (Hive killed right after the
+// claim) is back in the queue after the claim lease (30 s), not the task's
+// whole timeout; an accepted one keeps its lease for the timeout, from the accept.
+TEST_F(TaskManagerTest, AnUnacceptedAssignmentGoesBackAfterTheClaimLeaseAnAcceptedOneKeepsItsTimeout) {
+  std::string lost = submit(R"({"type":"a","timeout_seconds":300,"max_attempts":3})");
+  std::string kept = submit(R"({"type":"a","timeout_seconds":300,"max_attempts":3})");
+  auto claimed = claim("agent-1");
+  ASSERT_EQ(claimed.size(), 2u);
+  const auto& keptLease = claimed[0].taskId == kept ? claimed[0] : claimed[1];
+  advance(milliseconds(10000));
+  ASSERT_TRUE(tasks_->started(kept, keptLease.leaseToken).ok());
+  advance(milliseconds(25000));  // 35 s after the claim, 25 s after the accept
+  auto back = task(lost);
+  EXPECT_EQ(back.at("status").as_string(), "pending");
+  EXPECT_THAT(std::string(back.at("error").as_string()),
+              ::testing::HasSubstr("timed out before the agent accepted it (attempt 1 of 3, agent agent-1)"));
+  EXPECT_EQ(status(kept), "running");
+  advance(milliseconds(280000));  // 305 s after the accept: its timeout
+  auto timedOut = task(kept);
+  EXPECT_EQ(timedOut.at("status").as_string(), "pending");
+  EXPECT_THAT(std::string(timedOut.at("error").as_string()), ::testing::HasSubstr("timed out after 300s"));
+}
+
 TEST_F(TaskManagerTest, TimeoutsExhaustAttemptsToDead) {
   std::string id = submit(R"({"type":"a","timeout_seconds":1,"max_attempts":1})");
   ASSERT_EQ(claim("agent-1").size(), 1u);
