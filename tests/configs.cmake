@@ -14,4 +14,9 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/plugins/storage_postgres/CMakeLists.txt AND EXIS
     set_tests_properties(config_${overlay} PROPERTIES LABELS checks)
   endforeach()
   set_tests_properties(config_embedded_default PROPERTIES LABELS checks)
+  # check-config maps and unmaps every plugin: GCC 12's LeakSanitizer may then
+  # misread the unloaded modules' TLS at exit ("Tracer caught signal 11"); the
+  # e2e tests set the same option (tests/e2e/e2e_http.py). Leaks are still found.
+  set_tests_properties(config_embedded_default config_development config_test config_production PROPERTIES
+    ENVIRONMENT_MODIFICATION "ASAN_OPTIONS=string_append::intercept_tls_get_addr=0")
 endif()

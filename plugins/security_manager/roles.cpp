@@ -21,14 +21,17 @@ const std::map<std::string, PermissionSet, std::less<>>& builtInRoles() {
   static const std::map<std::string, PermissionSet, std::less<>> kRoles = {
       {"admin", {"*"}},
       {"operator",
-       {"tasks:read", "tasks:write", "agents:read", "agents:write", "workflows:read", "workflows:write",
-        "admin:read", "admin:write", "metrics:read", "observability:read", "events:read", "api:read"}},
+       {"tasks:read",        "tasks:write",        "agents:read",        "agents:write",  "workflows:read",
+        "workflows:write",   "messages:read",      "messages:write",     "contexts:read", "contexts:write",
+        "integrations:read", "integrations:write", "batches:read",       "batches:write", "admin:read",
+        "admin:write",       "metrics:read",       "observability:read", "events:read",   "api:read"}},
       {"submitter",
-       {"tasks:read", "tasks:write", "workflows:read", "workflows:write", "events:read", "api:read"}},
+       {"tasks:read", "tasks:write", "workflows:read", "workflows:write", "messages:read", "messages:write",
+        "contexts:read", "contexts:write", "batches:read", "batches:write", "events:read", "api:read"}},
       {"agent", {"agents:connect"}},
       {"viewer",
-       {"tasks:read", "agents:read", "workflows:read", "metrics:read", "observability:read", "events:read",
-        "api:read"}},
+       {"tasks:read", "agents:read", "workflows:read", "messages:read", "contexts:read", "integrations:read",
+        "batches:read", "metrics:read", "observability:read", "events:read", "api:read"}},
   };
   return kRoles;
 }

@@ -832,7 +832,9 @@ TEST(ShippedConfigTest, TheEmbeddedDefaultIsValid) {
   std::vector<std::string> names;
   for (const auto& p : result->plugins) names.push_back(p.name);
   EXPECT_THAT(names, ElementsAre("api", "storage_sqlite", "communication_engine", "task_manager",
-                                 "orchestrator", "task_execution_engine", "monitoring_engine"));
+                                 "orchestrator", "task_execution_engine", "monitoring_engine", "dashboard",
+                                 "workflow_engine", "communication_manager", "context_manager",
+                                 "integration_engine", "data_processing_engine", "resource_manager"));
 }
 
 TEST(ShippedConfigTest, LogLevelComesFromTheEnvironment) {
