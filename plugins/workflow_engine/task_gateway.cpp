@@ -3,36 +3,13 @@
 #include <memory>
 
 #include "hive/services/http.hpp"
+#include "plugin_common/route_call.hpp"
 
 namespace hive::workflow_engine {
 
 namespace json = boost::json;
 
 namespace {
-
-// Calls the route `method path` (a template such as /api/v2/tasks/{id}) of the
-// provider that serves it. The lease rides with the responder, so the
-// provider's library stays mapped until it answered.
-void call(ServiceRegistry& services, const std::string& self, const std::string& method,
-          const std::string& path, http::Request request, std::function<void(Result<http::Response>)> done) {
-  for (ServiceLease& lease : services.lookup(http::RouteProvider::kServiceId)) {
-    if (lease.provider == self) continue;
-    auto provider = std::static_pointer_cast<http::RouteProvider>(lease.service);
-    for (const http::Route& route : provider->routes()) {
-      if (route.method != method || route.path != path) continue;
-      request.method = method;
-      request.principal = self;
-      auto held = std::make_shared<ServiceLease>(std::move(lease));
-      provider->serve(route.id, std::move(request),
-                      [held, done = std::move(done)](http::Response response) mutable {
-                        done(std::move(response));
-                        held.reset();
-                      });
-      return;
-    }
-  }
-  done(unavailable("no provider of " + method + " " + path + " (task_manager) is running"));
-}
 
 Status failure(const http::Response& response) {
   std::string detail = response.body;
@@ -60,45 +37,48 @@ void RouteTaskGateway::submit(const std::string& idempotencyKey, const std::stri
   request.headers.push_back({"content-type", "application/json"});
   request.headers.push_back({"idempotency-key", idempotencyKey});
   request.body = body;
-  call(services_, self_, "POST", "/api/v2/tasks", std::move(request),
-       [done = std::move(done)](Result<http::Response> response) {
-         if (!response.ok()) return done(response.status());
-         if (response->status != 200 && response->status != 201) return done(failure(*response));
-         std::error_code ec;
-         json::value task = json::parse(response->body, ec);
-         const json::value* id = !ec && task.is_object() ? task.get_object().if_contains("id") : nullptr;
-         if (id == nullptr || !id->is_string())
-           return done(unavailable("task_manager answered without a task id"));
-         done(std::string(id->get_string()));
-       });
+  plugin_common::callRoute(services_, self_, "POST", "/api/v2/tasks", std::move(request),
+                           [done = std::move(done)](Result<http::Response> response) {
+                             if (!response.ok()) return done(response.status());
+                             if (response->status != 200 && response->status != 201)
+                               return done(failure(*response));
+                             std::error_code ec;
+                             json::value task = json::parse(response->body, ec);
+                             const json::value* id =
+                                 !ec && task.is_object() ? task.get_object().if_contains("id") : nullptr;
+                             if (id == nullptr || !id->is_string())
+                               return done(unavailable("task_manager answered without a task id"));
+                             done(std::string(id->get_string()));
+                           });
 }
 
 void RouteTaskGateway::read(const std::string& taskId, Read done) {
   http::Request request;
   request.path = request.target = "/api/v2/tasks/" + taskId;
   request.params["id"] = taskId;
-  call(services_, self_, "GET", "/api/v2/tasks/{id}", std::move(request),
-       [done = std::move(done)](Result<http::Response> response) {
-         if (!response.ok()) return done(response.status());
-         if (response->status != 200) return done(failure(*response));
-         std::error_code ec;
-         json::value task = json::parse(response->body, ec);
-         if (ec || !task.is_object()) return done(unavailable("task_manager answered with no task"));
-         done(std::move(task.get_object()));
-       });
+  plugin_common::callRoute(services_, self_, "GET", "/api/v2/tasks/{id}", std::move(request),
+                           [done = std::move(done)](Result<http::Response> response) {
+                             if (!response.ok()) return done(response.status());
+                             if (response->status != 200) return done(failure(*response));
+                             std::error_code ec;
+                             json::value task = json::parse(response->body, ec);
+                             if (ec || !task.is_object())
+                               return done(unavailable("task_manager answered with no task"));
+                             done(std::move(task.get_object()));
+                           });
 }
 
 void RouteTaskGateway::cancel(const std::string& taskId, Cancelled done) {
   http::Request request;
   request.path = request.target = "/api/v2/tasks/" + taskId + "/cancel";
   request.params["id"] = taskId;
-  call(services_, self_, "POST", "/api/v2/tasks/{id}/cancel", std::move(request),
-       [done = std::move(done)](Result<http::Response> response) {
-         if (!response.ok()) return done(response.status());
-         // 409: it had finished already, which is as good as cancelled here.
-         if (response->status == 200 || response->status == 409) return done(okStatus());
-         done(failure(*response));
-       });
+  plugin_common::callRoute(services_, self_, "POST", "/api/v2/tasks/{id}/cancel", std::move(request),
+                           [done = std::move(done)](Result<http::Response> response) {
+                             if (!response.ok()) return done(response.status());
+                             // 409: it had finished already, which is as good as cancelled here.
+                             if (response->status == 200 || response->status == 409) return done(okStatus());
+                             done(failure(*response));
+                           });
 }
 
 }  // namespace hive::workflow_engine
