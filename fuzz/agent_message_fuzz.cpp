@@ -21,6 +21,7 @@
 
 #include <boost/json.hpp>
 
+#include "agent_frames.hpp"
 #include "hive/plugin.hpp"
 #include "hive/services/http.hpp"
 #include "hive/services/store.hpp"
@@ -164,8 +165,11 @@ struct Fixture {
     host->provideFake<hive::store::Store>(
         std::static_pointer_cast<hive::store::Store>(leases.front().service), "storage_sqlite");
     host->provideFake<hive::tasks::TaskService>(tasks, "task_manager");
+    frames = std::make_unique<hive::orchestrator::FrameHandlers>(host->context().services(),
+                                                                 host->context().log());
   }
   ~Fixture() {
+    frames.reset();
     host.reset();
     store.reset();
   }
@@ -176,6 +180,8 @@ struct Fixture {
 
   std::unique_ptr<PluginHarness> store;
   std::unique_ptr<PluginHarness> host;
+  // Other plugins' frame handlers (hive.agent_frames/1): owned by the plugin, so here by the fixture.
+  std::unique_ptr<hive::orchestrator::FrameHandlers> frames;
   std::shared_ptr<ScriptedTasks> tasks = std::make_shared<ScriptedTasks>();
   int rounds = 0;
 };
@@ -198,7 +204,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   options.node = "fuzz";
   static const hive::orchestrator::SystemClock clock;
   auto core = hive::orchestrator::Orchestrator::create(fixture->host->context(), clock, options,
-                                                       std::move(tasks).value(), std::move(store).value());
+                                                       std::move(tasks).value(), std::move(store).value(),
+                                                       *fixture->frames);
   Status opened = core->open();
   if (!opened.ok()) broken("the orchestrator did not open:", opened.toString());
   auto peer = std::make_shared<CheckingPeer>();

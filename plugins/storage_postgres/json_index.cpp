@@ -3,10 +3,33 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "hive/services/http.hpp"
-
 namespace hive::storage_postgres {
 namespace {
+
+// Not http::jsonQuote: an index must come back byte for byte from
+// indexFromJson (store_json_fuzz checks it), and jsonQuote turns bytes that are
+// not UTF-8 into U+FFFD. Such a value then fails in PostgreSQL, saying why.
+void appendQuoted(std::string& out, const std::string& text) {
+  out.push_back('"');
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
+          out += escaped;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
 
 void appendUtf8(std::string& out, std::uint32_t code) {
   if (code < 0x80) {
@@ -135,9 +158,9 @@ std::string indexToJson(const std::map<std::string, std::string>& index) {
   for (const auto& [field, value] : index) {
     if (!first) out.push_back(',');
     first = false;
-    out += http::jsonQuote(field);
+    appendQuoted(out, field);
     out.push_back(':');
-    out += http::jsonQuote(value);
+    appendQuoted(out, value);
   }
   out.push_back('}');
   return out;
