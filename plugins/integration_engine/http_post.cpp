@@ -13,10 +13,10 @@
 #include <cstring>
 #include <memory>
 
+#include "plugin_common/http_client.hpp"
+
 namespace hive::integration_engine {
 namespace {
-
-using SteadyClock = std::chrono::steady_clock;
 
 bool isPublicV4(std::uint32_t address) {
   auto in = [address](std::uint32_t network, int bits) {
@@ -56,52 +56,10 @@ std::string describe(const sockaddr* address) {
   return text;
 }
 
-struct AddressList {
-  addrinfo* head = nullptr;
-  ~AddressList() {
-    if (head != nullptr) ::freeaddrinfo(head);
-  }
-};
-
-Status resolve(const Url& url, AddressList& out) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  // getaddrinfo has no timeout of its own: targets are meant to be names the
-  // resolver answers at once or addresses.
-  if (int error = ::getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &out.head); error != 0)
-    return unavailable("resolving " + url.host + ": " + ::gai_strerror(error));
-  return okStatus();
-}
-
 Status refusal(const Url& url, const sockaddr* address) {
   return Status(StatusCode::kPermissionDenied,
                 url.host + " resolves to " + describe(address) +
                     ", a private, loopback or link-local address (outbound.allow_private_targets is false)");
-}
-
-class Socket {
- public:
-  explicit Socket(int fd) : fd_(fd) {}
-  ~Socket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-bool waitFor(int fd, short events, SteadyClock::time_point deadline) {
-  pollfd entry{fd, events, 0};
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()).count();
-    int ready = ::poll(&entry, 1, left > 0 ? static_cast<int>(left) : 0);
-    if (ready > 0) return true;
-    if (ready == 0 || errno != EINTR) return false;
-  }
 }
 
 bool safeHeader(std::string_view text) { return text.find_first_of("\r\n") == std::string_view::npos; }
@@ -143,43 +101,19 @@ Result<Url> parseUrl(std::string_view text) {
 }
 
 Status checkDestination(const Url& url, AddressPolicy policy) {
-  AddressList addresses;
-  HIVE_TRY(resolve(url, addresses));
+  plugin_common::ResolvedAddresses addresses;
+  HIVE_TRY(addresses.resolve(url.host, url.port));
   if (policy == AddressPolicy::kAny) return okStatus();
-  for (addrinfo* a = addresses.head; a != nullptr; a = a->ai_next)
+  for (addrinfo* a = addresses.head(); a != nullptr; a = a->ai_next)
     if (!isPublic(a->ai_addr)) return refusal(url, a->ai_addr);
   return okStatus();
 }
 
 Result<int> post(const Url& url, AddressPolicy policy, const std::vector<http::Header>& headers,
                  const std::string& body, std::chrono::milliseconds timeout) {
-  const auto deadline = SteadyClock::now() + timeout;
-  AddressList addresses;
-  HIVE_TRY(resolve(url, addresses));
-  std::string lastError = "no address";
-  int connected = -1;
-  for (addrinfo* a = addresses.head; a != nullptr && connected < 0; a = a->ai_next) {
-    if (policy == AddressPolicy::kPublicOnly && !isPublic(a->ai_addr)) return refusal(url, a->ai_addr);
-    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0 ||
-        (errno == EINPROGRESS && waitFor(fd, POLLOUT, deadline))) {
-      int error = 0;
-      socklen_t length = sizeof error;
-      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
-      if (error == 0) {
-        connected = fd;
-        break;
-      }
-      lastError = std::strerror(error);
-    } else {
-      lastError = errno == EINPROGRESS ? "connect timed out" : std::strerror(errno);
-    }
-    ::close(fd);
-  }
-  if (connected < 0) return unavailable("connecting to " + url.host + ":" + url.port + ": " + lastError);
-  Socket socket(connected);
-
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  plugin_common::ResolvedAddresses addresses;
+  HIVE_TRY(addresses.resolve(url.host, url.port));
   std::string request = "POST " + url.target + " HTTP/1.1\r\nHost: " + url.host + ":" + url.port +
                         "\r\nContent-Type: application/json\r\nUser-Agent: hive-integration-engine\r\n"
                         "Connection: close\r\nContent-Length: " +
@@ -191,36 +125,14 @@ Result<int> post(const Url& url, AddressPolicy policy, const std::vector<http::H
   }
   request += "\r\n";
   request += body;
-  std::size_t sent = 0;
-  while (sent < request.size()) {
-    ssize_t n = ::send(socket.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<std::size_t>(n);
-    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!waitFor(socket.get(), POLLOUT, deadline)) return deadlineExceeded("sending: timed out");
-    } else {
-      return unavailable(std::string("sending: ") + std::strerror(errno));
-    }
-  }
-  std::string head;
-  char buffer[512];
-  while (head.find("\r\n") == std::string::npos && head.size() < 4096) {
-    if (!waitFor(socket.get(), POLLIN, deadline))
-      return deadlineExceeded("waiting for the answer: timed out");
-    ssize_t n = ::recv(socket.get(), buffer, sizeof buffer, 0);
-    if (n > 0)
-      head.append(buffer, static_cast<std::size_t>(n));
-    else if (n == 0)
-      break;
-    else if (errno != EAGAIN && errno != EINTR)
-      return unavailable(std::string("reading: ") + std::strerror(errno));
-  }
-  std::size_t space = head.find(' ');
-  if (head.rfind("HTTP/1.", 0) != 0 || space == std::string::npos || head.size() < space + 4)
-    return unavailable("not an HTTP answer");
-  int status = std::atoi(head.substr(space + 1, 3).c_str());
-  if (status < 100 || status > 599) return unavailable("not an HTTP answer");
-  return status;
+  // The address checked is the one connected to, so a name that resolves
+  // elsewhere later is caught.
+  return plugin_common::exchangeHttp(addresses, url.host, url.port, request, deadline,
+                                     [&](const sockaddr* address) {
+                                       if (policy == AddressPolicy::kPublicOnly && !isPublic(address))
+                                         return refusal(url, address);
+                                       return okStatus();
+                                     });
 }
 
 }  // namespace hive::integration_engine
