@@ -6,7 +6,10 @@
 #include <mutex>
 #include <optional>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket.hpp>
@@ -28,6 +31,12 @@ namespace {
 // is fetched: a client far behind catches up at the speed it reads, within the
 // bounded send queue, instead of being closed as a slow consumer.
 constexpr std::size_t kMaxReplayPage = 500;
+
+// How long a connection we close may take to end (its closing handshake, or
+// the write that must finish before our close frame). Past it the connection
+// is torn down, whatever state Beast's operations are in: a provider's session
+// and its lease on the provider's generation must end (a swap waits for them).
+constexpr std::chrono::seconds kCloseDeadline{3};
 
 bool validPattern(std::string_view pattern) {
   if (pattern.empty() || pattern.size() > 256) return false;
@@ -274,9 +283,11 @@ class WebSocketConnection final : public Connection,
   }
 
   void read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
-      self->onRead(error);
-    });
+    ws_.async_read(buffer_, net::bind_cancellation_slot(
+                                readCancel_.slot(),
+                                [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
+                                  self->onRead(error);
+                                }));
   }
 
   void onRead(const boost::system::error_code& error) {
@@ -513,15 +524,17 @@ class WebSocketConnection final : public Connection,
     writing_ = true;
     ws_.text(true);
     ws_.async_write(net::buffer(*queue_.front()),
-                    [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
-                      self->queue_.pop_front();
-                      self->queued_.fetch_sub(1);
-                      self->writing_ = false;
-                      if (error) return self->hardClose();
-                      if (self->pendingClose_) return self->startClose();
-                      self->pump();
-                      if (!self->writing_ && !self->queue_.empty()) self->writeNext();
-                    });
+                    net::bind_cancellation_slot(
+                        writeCancel_.slot(),
+                        [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
+                          self->queue_.pop_front();
+                          self->queued_.fetch_sub(1);
+                          self->writing_ = false;
+                          if (error) return self->hardClose();
+                          if (self->pendingClose_) return self->startClose();
+                          self->pump();
+                          if (!self->writing_ && !self->queue_.empty()) self->writeNext();
+                        }));
   }
 
   void closeWith(std::uint16_t code, std::string reason) {
@@ -536,6 +549,7 @@ class WebSocketConnection final : public Connection,
     std::size_t dropped = queue_.size() - (writing_ ? 1 : 0);
     queue_.erase(queue_.begin() + (writing_ ? 1 : 0), queue_.end());
     queued_.fetch_sub(dropped);
+    armCloseDeadline();
     if (writing_)
       pendingClose_ = true;
     else
@@ -544,9 +558,32 @@ class WebSocketConnection final : public Connection,
 
   void startClose() {
     pendingClose_ = false;
-    ws_.async_close(closeReason_, [self = shared_from_this()](const boost::system::error_code& error) {
-      if (error) self->hardClose();
+    ws_.async_close(closeReason_,
+                    net::bind_cancellation_slot(closeCancel_.slot(),
+                                                [self = shared_from_this()](const boost::system::error_code& error) {
+                                                  if (error) self->hardClose();
+                                                }));
+  }
+
+  void armCloseDeadline() {
+    if (closeDeadlineArmed_ || closed_.load()) return;
+    closeDeadlineArmed_ = true;
+    closeDeadline_.expires_after(kCloseDeadline);
+    closeDeadline_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
+      if (!error) self->closeOverdue();
     });
+  }
+
+  // The close did not end in time (a peer that never answers, or Beast
+  // operations left suspended on each other): every pending operation is
+  // cancelled, the socket closed, and the connection ends here.
+  void closeOverdue() {
+    if (closed_.load()) return;
+    token_->context.log().warn("WebSocket client " + upgrade_.request.remoteAddress + ": close not done within " +
+                               std::to_string(kCloseDeadline.count()) + " s; dropping the connection");
+    for (auto* signal : {&readCancel_, &writeCancel_, &closeCancel_}) signal->emit(net::cancellation_type::terminal);
+    hardClose();
+    finish(1006);
   }
 
   void slowConsumer() {
@@ -557,6 +594,7 @@ class WebSocketConnection final : public Connection,
 
   void hardClose() {
     closing_ = true;
+    armCloseDeadline();
     boost::system::error_code ignored;
     auto& socket = beast::get_lowest_layer(ws_).socket();
     socket.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
@@ -582,11 +620,14 @@ class WebSocketConnection final : public Connection,
     session_.reset();
     peer_.reset();
     lease_ = {};
+    closeDeadline_.cancel();
     if (!writing_) hardClose();
   }
 
   LiveToken token_;
   websocket::stream<WebSocketTransport> ws_;
+  net::steady_timer closeDeadline_{ws_.get_executor()};
+  net::cancellation_signal readCancel_, writeCancel_, closeCancel_;
   bhttp::request<bhttp::string_body> head_;
   Upgrade upgrade_;
   beast::flat_buffer buffer_;
@@ -598,6 +639,7 @@ class WebSocketConnection final : public Connection,
   std::optional<std::pair<std::uint16_t, std::string>> deferredClose_;
   bool closing_ = false;
   bool pendingClose_ = false;
+  bool closeDeadlineArmed_ = false;
   websocket::close_reason closeReason_;
   double rate_ = 0;
   double tokens_ = 0;

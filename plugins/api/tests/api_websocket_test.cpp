@@ -267,6 +267,21 @@ TEST(ApiWebSocket, ProviderRoutesGetMessagesAndCanRefuse) {
   EXPECT_EQ(wrongProtocol.connect(api.port(), "/test/ws/echo", {.protocol = "hive.v1", .origin = ""}), 400);
 }
 
+// A client that never answers our close frame (nor closes its socket) is
+// dropped at the api's close deadline (3 s), not left to Beast's 10 s handshake
+// timeout or forever: the provider's session and its lease on the provider's
+// generation end with it, and a swap of the provider waits for them.
+TEST(ApiWebSocket, APeerThatNeverAnswersTheCloseIsDroppedAtTheCloseDeadline) {
+  ApiHost api;
+  ASSERT_TRUE(api.start()) << api.problem();
+  WsClient client;
+  ASSERT_EQ(client.connect(api.port(), "/test/ws/echo", {.protocol = "test.echo", .origin = ""}), 101);
+  ASSERT_TRUE(client.send("close-me"));
+  auto dropped = client.awaitDroppedWithoutAnswering(std::chrono::seconds(8));
+  ASSERT_TRUE(dropped) << "the connection was still open after 8 s";
+  EXPECT_GE(dropped->count(), 2500) << "dropped before the peer had time to answer";
+}
+
 // A malformed `since` was passed to the bus and answered `replay_failed`, as if
 // the history had failed; it is the client's error, named, and subscribes nothing.
 TEST(ApiWebSocket, AMalformedSinceIsRefusedAndNamed) {

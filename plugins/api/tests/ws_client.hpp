@@ -2,6 +2,7 @@
 // operation bounded by a timeout: async operations run with run_for().
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -100,6 +101,31 @@ class WsClient {
       if (!read(left) && !closed_) break;
     }
     return closed_ ? closeCode_ : -1;
+  }
+
+  // Reads the raw socket, answering nothing (not even a close frame), until the
+  // server drops the TCP connection; how long that took, or nullopt when it
+  // did not within the timeout.
+  std::optional<std::chrono::milliseconds> awaitDroppedWithoutAnswering(std::chrono::milliseconds timeout) {
+    auto started = std::chrono::steady_clock::now();
+    std::array<char, 4096> bytes;
+    for (;;) {
+      auto left = timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now() - started);
+      if (left <= std::chrono::milliseconds(0)) return std::nullopt;
+      boost::system::error_code error;
+      bool done = false;
+      ws_.next_layer().async_read_some(boost::asio::buffer(bytes), [&](const boost::system::error_code& e,
+                                                                       std::size_t) {
+        error = e;
+        done = true;
+      });
+      if (!run(done, left)) return std::nullopt;
+      if (error) {
+        closed_ = true;
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+      }
+    }
   }
 
   bool closed() const { return closed_; }
