@@ -42,6 +42,9 @@ struct OutboundOptions {
   std::size_t maxEventBytes = 256 * 1024;
   std::chrono::milliseconds pollPeriod{1000};
   std::chrono::milliseconds refreshPeriod{10000};
+  // https targets: the CA certificates (PEM) their servers' certificates must
+  // chain to; empty: the system's trust store.
+  std::string caFile;
   // Each subscription's signing secret is HMAC(signingKey, subscription id):
   // derived when needed, so it is never stored.
   std::string signingKey;

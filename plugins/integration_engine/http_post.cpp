@@ -66,40 +66,6 @@ bool safeHeader(std::string_view text) { return text.find_first_of("\r\n") == st
 
 }  // namespace
 
-Result<Url> parseUrl(std::string_view text) {
-  constexpr std::string_view kScheme = "http://";
-  if (text.rfind("https://", 0) == 0)
-    return invalidArgument("https targets are not supported yet; use http:// behind a TLS proxy");
-  if (text.rfind(kScheme, 0) != 0) return invalidArgument("must start with http://");
-  if (!safeHeader(text) || text.find_first_of(" \t") != std::string_view::npos)
-    return invalidArgument("must not contain spaces or line breaks");
-  std::string_view rest = text.substr(kScheme.size());
-  std::size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  Url url;
-  url.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-  if (authority.find('@') != std::string_view::npos)
-    return invalidArgument("must not contain user information");
-  if (!authority.empty() && authority.front() == '[') {
-    std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) return invalidArgument("unclosed [ in the host");
-    url.host = std::string(authority.substr(1, close - 1));
-    authority.remove_prefix(close + 1);
-    if (!authority.empty() && authority.front() != ':') return invalidArgument("bad host");
-    url.port = authority.empty() ? "80" : std::string(authority.substr(1));
-  } else {
-    std::size_t colon = authority.find(':');
-    url.host = std::string(authority.substr(0, colon));
-    url.port = colon == std::string_view::npos ? "80" : std::string(authority.substr(colon + 1));
-  }
-  if (url.host.empty()) return invalidArgument("has no host");
-  if (url.port.empty() || url.port.size() > 5 ||
-      url.port.find_first_not_of("0123456789") != std::string::npos || std::stoi(url.port) == 0 ||
-      std::stoi(url.port) > 65535)
-    return invalidArgument("has a bad port");
-  return url;
-}
-
 Status checkDestination(const Url& url, AddressPolicy policy) {
   plugin_common::ResolvedAddresses addresses;
   HIVE_TRY(addresses.resolve(url.host, url.port));
@@ -110,7 +76,7 @@ Status checkDestination(const Url& url, AddressPolicy policy) {
 }
 
 Result<int> post(const Url& url, AddressPolicy policy, const std::vector<http::Header>& headers,
-                 const std::string& body, std::chrono::milliseconds timeout) {
+                 const std::string& body, std::chrono::milliseconds timeout, const std::string& caFile) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   plugin_common::ResolvedAddresses addresses;
   HIVE_TRY(addresses.resolve(url.host, url.port));
@@ -127,12 +93,14 @@ Result<int> post(const Url& url, AddressPolicy policy, const std::vector<http::H
   request += body;
   // The address checked is the one connected to, so a name that resolves
   // elsewhere later is caught.
-  return plugin_common::exchangeHttp(addresses, url.host, url.port, request, deadline,
-                                     [&](const sockaddr* address) {
-                                       if (policy == AddressPolicy::kPublicOnly && !isPublic(address))
-                                         return refusal(url, address);
-                                       return okStatus();
-                                     });
+  plugin_common::TlsTrust trust{caFile};
+  return plugin_common::exchangeHttp(
+      addresses, url.host, url.port, request, deadline,
+      [&](const sockaddr* address) {
+        if (policy == AddressPolicy::kPublicOnly && !isPublic(address)) return refusal(url, address);
+        return okStatus();
+      },
+      url.tls ? &trust : nullptr);
 }
 
 }  // namespace hive::integration_engine

@@ -11,19 +11,15 @@
 #include <vector>
 
 #include "hive/services/http.hpp"
+#include "plugin_common/http_client.hpp"
 #include "hive/status.hpp"
 
 namespace hive::integration_engine {
 
-struct Url {
-  std::string host;  // without brackets for IPv6
-  std::string port;
-  std::string target;  // path and query, "/" at least
-};
+using Url = plugin_common::HttpUrl;
 
-// http://host[:port]/path only; kInvalidArgument with the reason otherwise
-// (https is not offered yet: say so rather than send in clear).
-Result<Url> parseUrl(std::string_view text);
+// http://host[:port]/path or https://…; kInvalidArgument with the reason otherwise.
+inline Result<Url> parseUrl(std::string_view text) { return plugin_common::parseHttpUrl(text); }
 
 enum class AddressPolicy { kPublicOnly, kAny };
 
@@ -31,8 +27,9 @@ enum class AddressPolicy { kPublicOnly, kAny };
 // it resolves to, kUnavailable when it does not resolve.
 Status checkDestination(const Url& url, AddressPolicy policy);
 
-// The status code of the answer, or why there was none.
+// The status code of the answer, or why there was none. An https URL's server
+// must present a certificate that `trust` accepts (plugin_common::TlsTrust).
 Result<int> post(const Url& url, AddressPolicy policy, const std::vector<http::Header>& headers,
-                 const std::string& body, std::chrono::milliseconds timeout);
+                 const std::string& body, std::chrono::milliseconds timeout, const std::string& caFile = {});
 
 }  // namespace hive::integration_engine

@@ -444,12 +444,12 @@ bool Outbox::deliverOne(const WebhookSubscription& subscription) {
       {"X-Hive-Timestamp", std::to_string(now)},
       {"X-Hive-Signature", signGeneric(secret, now, text)},
       {"X-Hive-Delivery", item.id},
-      {"X-Hive-WebhookSubscription", subscription.id},
+      {"X-Hive-Subscription", subscription.id},
       {"X-Hive-Topic", event["topic"].is_string() ? std::string(event["topic"].as_string()) : ""},
       {"X-Hive-Attempt", std::to_string(item.attempts)}};
   Result<int> answered = post(subscription.target,
                               options_.allowPrivateTargets ? AddressPolicy::kAny : AddressPolicy::kPublicOnly,
-                              headers, text, options_.timeout);
+                              headers, text, options_.timeout, options_.caFile);
   if (answered.ok() && *answered >= 200 && *answered < 300) {
     if (Status done = store->complete(queue, item.id, item.leaseToken); !done.ok())
       context_.log().warn("delivered " + item.id + " but not completed: " + done.message());

@@ -1,7 +1,11 @@
 #include "alert_rules.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <set>
 
 namespace hive::monitoring_engine {
@@ -87,45 +91,16 @@ AlertRule readRule(const ConfigNode& node, Diagnostics& diagnostics) {
 
 }  // namespace
 
-bool splitUrl(const std::string& url, Webhook& webhook, std::string& why) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.rfind(kScheme, 0) != 0) {
-    why = url.rfind("https://", 0) == 0 ? "https is not supported: send to a local TLS proxy over http"
-                                        : "must start with http://";
-    return false;
+void readWebhookUrl(ConfigReader& reader, const std::string& key, Webhook& webhook) {
+  if (!webhook.url.empty()) {
+    if (auto endpoint = plugin_common::parseHttpUrl(webhook.url); endpoint.ok())
+      webhook.endpoint = std::move(*endpoint);
+    else
+      reader.reject(key, endpoint.status().message());
   }
-  std::string rest = url.substr(kScheme.size());
-  std::size_t slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  webhook.target = slash == std::string::npos ? "/" : rest.substr(slash);
-  if (authority.find('@') != std::string::npos) {
-    why = "credentials in the URL are not supported";
-    return false;
-  }
-  std::size_t colon = authority.rfind(':');
-  bool bracketed = !authority.empty() && authority.front() == '[';
-  if (colon != std::string::npos && (!bracketed || authority.find(']') < colon)) {
-    webhook.host = authority.substr(0, colon);
-    webhook.port = authority.substr(colon + 1);
-  } else {
-    webhook.host = authority;
-    webhook.port = "80";
-  }
-  if (bracketed && webhook.host.size() >= 2) webhook.host = webhook.host.substr(1, webhook.host.size() - 2);
-  bool portOk =
-      !webhook.port.empty() && webhook.port.size() <= 5 &&
-      std::all_of(webhook.port.begin(), webhook.port.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
-      std::stoi(webhook.port) > 0 && std::stoi(webhook.port) < 65536;
-  if (webhook.host.empty() || !portOk) {
-    why = "expected http://host[:port]/path";
-    return false;
-  }
-  for (char c : webhook.target)
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
-      why = "the path must not contain spaces or control characters";
-      return false;
-    }
-  return true;
+  webhook.caFile = reader.get<std::string>("ca_file", "");
+  if (!webhook.caFile.empty() && ::access(webhook.caFile.c_str(), R_OK) != 0)
+    reader.reject("ca_file", "cannot read " + webhook.caFile + ": " + std::strerror(errno));
 }
 
 namespace {
@@ -137,8 +112,7 @@ Webhook readWebhook(const ConfigNode& node, Diagnostics& diagnostics) {
   if (!webhook.name.empty() && !isWebhookName(webhook.name))
     reader.reject("name", "must match [a-z0-9_-]{1,64} (it is a metric label)");
   webhook.url = reader.require<std::string>("url");
-  std::string why;
-  if (!webhook.url.empty() && !splitUrl(webhook.url, webhook, why)) reader.reject("url", why);
+  readWebhookUrl(reader, "url", webhook);
   webhook.timeout = reader.get<std::chrono::milliseconds>("timeout", webhook.timeout);
   if (webhook.timeout < std::chrono::milliseconds(100) || webhook.timeout > std::chrono::minutes(1))
     reader.reject("timeout", "must be between 100ms and 1m");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "hive/config.hpp"
+#include "plugin_common/http_url.hpp"
 
 namespace hive::monitoring_engine {
 
@@ -38,18 +39,17 @@ struct AlertRule {
 
 struct Webhook {
   std::string name;  // a metric label: [a-z0-9_-]
-  std::string url;   // http://host[:port]/path (plain HTTP: put a TLS proxy in front)
-  std::string host;
-  std::string port;
-  std::string target;                       // path and query
-  std::chrono::milliseconds timeout{5000};  // per attempt: connect + send + status line
+  std::string url;   // http(s)://host[:port]/path
+  plugin_common::HttpUrl endpoint;          // the url, split
+  std::string caFile;                       // https: the CA certificates (PEM); empty: the system's store
+  std::chrono::milliseconds timeout{5000};  // per attempt: connect + TLS + send + status line
   int retries = 3;                          // after the first attempt
   std::size_t queue = 256;                  // transitions waiting for this webhook; more are dropped
 };
 
-// Splits http://host[:port][/path] into `webhook`'s host, port and target;
-// false, with why, when it is not one (https is refused: use a local proxy).
-bool splitUrl(const std::string& url, Webhook& webhook, std::string& why);
+// Reads `key` (an http:// or https:// URL) into webhook.url and .endpoint,
+// and `ca_file` into webhook.caFile; a bad one is an error at its place.
+void readWebhookUrl(ConfigReader& reader, const std::string& key, Webhook& webhook);
 
 struct AlertSettings {
   std::chrono::milliseconds period{5000};  // evaluation period

@@ -65,9 +65,7 @@ TracingSettings readTracingSettings(const ConfigNode& section, Diagnostics& diag
   TracingSettings settings;
   settings.collector.name = "otlp";
   settings.collector.url = reader.get<std::string>("endpoint", "");
-  std::string why;
-  if (!settings.collector.url.empty() && !splitUrl(settings.collector.url, settings.collector, why))
-    reader.reject("endpoint", why);
+  readWebhookUrl(reader, "endpoint", settings.collector);
   settings.collector.timeout = reader.getInRange<std::chrono::milliseconds>(
       "timeout", settings.collector.timeout, std::chrono::milliseconds(100), std::chrono::minutes(1));
   settings.collector.retries = 0;  // the next batch is the retry; a dead collector must not pile up work

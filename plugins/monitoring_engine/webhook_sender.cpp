@@ -8,14 +8,16 @@ namespace hive::monitoring_engine {
 
 Status postJson(const Webhook& webhook, const std::string& body) {
   const auto deadline = std::chrono::steady_clock::now() + webhook.timeout;
+  const plugin_common::HttpUrl& url = webhook.endpoint;
   plugin_common::ResolvedAddresses addresses;
-  HIVE_TRY(addresses.resolve(webhook.host, webhook.port));
-  std::string request = "POST " + webhook.target + " HTTP/1.1\r\nHost: " + webhook.host + ":" + webhook.port +
+  HIVE_TRY(addresses.resolve(url.host, url.port));
+  std::string request = "POST " + url.target + " HTTP/1.1\r\nHost: " + url.host + ":" + url.port +
                         "\r\nContent-Type: application/json\r\nUser-Agent: hive-monitoring-engine\r\n"
                         "Connection: close\r\nContent-Length: " +
                         std::to_string(body.size()) + "\r\n\r\n" + body;
-  int status =
-      HIVE_TRY(plugin_common::exchangeHttp(addresses, webhook.host, webhook.port, request, deadline));
+  plugin_common::TlsTrust trust{webhook.caFile};
+  int status = HIVE_TRY(plugin_common::exchangeHttp(addresses, url.host, url.port, request, deadline, {},
+                                                    url.tls ? &trust : nullptr));
   if (status < 200 || status > 299) return unavailable("answered " + std::to_string(status));
   return okStatus();
 }

@@ -16,6 +16,7 @@
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
 
 #include "hive/services/bus.hpp"
 #include "hive/services/http.hpp"
@@ -35,8 +36,30 @@ using hive::testing::PluginHarness;
 
 constexpr const char* kSecret = "inbound-secret-0123456789";
 
+// A self-signed certificate for 127.0.0.1 (its own CA), made by the openssl CLI.
+struct Certificate {
+  std::string directory = ::testing::TempDir() + "integration-tls-" + std::to_string(::getpid());
+  std::string cert = directory + "/cert.pem";
+  std::string key = directory + "/key.pem";
+
+  Certificate() {
+    ::mkdir(directory.c_str(), 0700);
+    std::string command =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 "
+        "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+        key + " -out " + cert + " 2>/dev/null";
+    EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  }
+  ~Certificate() {
+    std::remove(cert.c_str());
+    std::remove(key.c_str());
+    ::rmdir(directory.c_str());
+  }
+};
+
 // A webhook receiver: answers each POST with the next status of `script`
-// (the last one repeats), after `delay`, and keeps what it received.
+// (the last one repeats), after `delay`, and keeps what it received. With a
+// certificate it speaks TLS (https), and counts the handshakes that failed.
 class Receiver {
  public:
   struct Received {
@@ -45,8 +68,14 @@ class Receiver {
     int answered = 0;
   };
 
-  explicit Receiver(std::vector<int> script, std::chrono::milliseconds delay = {}, int port = 0)
+  explicit Receiver(std::vector<int> script, std::chrono::milliseconds delay = {}, int port = 0,
+                    const Certificate* certificate = nullptr)
       : script_(std::move(script)), delay_(delay) {
+    if (certificate != nullptr) {
+      tls_ = SSL_CTX_new(TLS_server_method());
+      EXPECT_EQ(SSL_CTX_use_certificate_chain_file(tls_, certificate->cert.c_str()), 1);
+      EXPECT_EQ(SSL_CTX_use_PrivateKey_file(tls_, certificate->key.c_str(), SSL_FILETYPE_PEM), 1);
+    }
     listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -66,11 +95,13 @@ class Receiver {
     ::close(listener_);
     thread_.join();
     for (std::thread& t : handlers_) t.join();
+    if (tls_ != nullptr) SSL_CTX_free(tls_);
   }
 
   std::string url(const std::string& path = "/hook") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
+    return std::string(tls_ != nullptr ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + path;
   }
+  int failedHandshakes() const { return failedHandshakes_; }
   std::vector<Received> received() {
     std::lock_guard lock(mutex_);
     return received_;
@@ -86,6 +117,20 @@ class Receiver {
     }
   }
   void handle(int fd) {
+    SSL* tls = nullptr;
+    if (tls_ != nullptr) {
+      tls = SSL_new(tls_);
+      SSL_set_fd(tls, fd);
+      if (SSL_accept(tls) != 1) {
+        ++failedHandshakes_;
+        SSL_free(tls);
+        ::close(fd);
+        return;
+      }
+    }
+    auto receive = [&](char* buffer, int size) -> long {
+      return tls != nullptr ? SSL_read(tls, buffer, size) : ::recv(fd, buffer, size, 0);
+    };
     int now = ++concurrent_;
     for (int seen = maxConcurrent_; now > seen && !maxConcurrent_.compare_exchange_weak(seen, now);) {
     }
@@ -98,7 +143,7 @@ class Receiver {
         contentLength = at < headerEnd ? std::stoul(data.substr(at + 16)) : 0;
       }
       if (headerEnd != std::string::npos && data.size() >= headerEnd + 4 + contentLength) break;
-      ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      long n = receive(buffer, sizeof buffer);
       if (n <= 0) break;
       data.append(buffer, static_cast<std::size_t>(n));
     }
@@ -126,12 +171,20 @@ class Receiver {
         "HTTP/1.1 " + std::to_string(received.answered) +
         " X\r\nLocation: http://127.0.0.1:1/elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     --concurrent_;
-    ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+    if (tls != nullptr) {
+      SSL_write(tls, answer.data(), static_cast<int>(answer.size()));
+      SSL_shutdown(tls);
+      SSL_free(tls);
+    } else {
+      ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+    }
     ::close(fd);
   }
 
   std::vector<int> script_;
   std::chrono::milliseconds delay_;
+  SSL_CTX* tls_ = nullptr;
+  std::atomic<int> failedHandshakes_{0};
   int listener_ = -1;
   int port_ = 0;
   std::thread thread_;
@@ -174,7 +227,8 @@ class IntegrationEngineTest : public ::testing::Test {
     std::remove(keyPath_.c_str());
   }
 
-  ConfigNode config(bool allowPrivate, std::int64_t maxAttempts = 5, std::int64_t concurrency = 2) {
+  ConfigNode config(bool allowPrivate, std::int64_t maxAttempts = 5, std::int64_t concurrency = 2,
+                    const std::string& caFile = {}) {
     ConfigNode section = ConfigNode::map();
     ConfigNode hooks = ConfigNode::sequence();
     ConfigNode hook = ConfigNode::map();
@@ -218,6 +272,7 @@ class IntegrationEngineTest : public ::testing::Test {
     outbound.set("threads", scalar("4"));
     outbound.set("concurrency_per_target", scalar(std::to_string(concurrency)));
     outbound.set("signing_key_file", scalar(keyPath_));
+    if (!caFile.empty()) outbound.set("ca_file", scalar(caFile));
     section.set("outbound", std::move(outbound));
     return section;
   }
@@ -415,6 +470,42 @@ TEST_F(IntegrationEngineTest, AReceiverThatFailsTwiceThenAcceptsGetsExactlyOneAc
   EXPECT_EQ(log.at("items").at(0).at("attempts"), 3);
   // The secret is shown once: not in the subscription as listed.
   EXPECT_EQ(engine("GET", "/api/v2/integrations/subscriptions/" + id).body.find(secret), std::string::npos);
+}
+
+// https targets: delivered over TLS when the server's certificate chains to
+// outbound.ca_file and names the host; with the system's trust store instead,
+// the self-signed certificate is refused before anything is sent, and the
+// delivery log says why.
+TEST_F(IntegrationEngineTest, HttpsTargetsAreDeliveredOverVerifiedTls) {
+  Certificate certificate;
+  Receiver receiver({200}, {}, 0, &certificate);
+  startEngine(config(true, 5, 2, certificate.cert));
+  std::string secret;
+  std::string id = subscribe(receiver.url(), "tasks.*", &secret);
+  ASSERT_TRUE(lookup<bus::Bus>(*bus_)->publish("tasks.t1", R"({"event":"task.created"})").ok());
+  ASSERT_TRUE(until([&] { return receiver.received().size() == 1; }));
+  auto received = receiver.received();
+  std::int64_t timestamp = std::stoll(received[0].headers.at("x-hive-timestamp"));
+  EXPECT_EQ(received[0].headers.at("x-hive-signature"), signGeneric(secret, timestamp, received[0].body));
+  EXPECT_EQ(received[0].headers.at("x-hive-subscription"), id);
+  ASSERT_TRUE(until([&] {
+    json::value log = parsed(engine("GET", "/api/v2/integrations/subscriptions/" + id + "/deliveries"));
+    return json::serialize(log).find("\"delivered\"") != std::string::npos;
+  }));
+
+  Receiver untrusted({200}, {}, 0, &certificate);
+  startEngine(config(true, 1));
+  std::string other = subscribe(untrusted.url(), "alerts.*");
+  ASSERT_TRUE(lookup<bus::Bus>(*bus_)->publish("alerts.disk", R"({"event":"alert.firing"})").ok());
+  json::value letters;
+  ASSERT_TRUE(until([&] {
+    letters = parsed(engine("GET", "/api/v2/integrations/subscriptions/" + other + "/dead-letters"));
+    return letters.is_object() && letters.at("items").as_array().size() == 1;
+  }));
+  EXPECT_NE(json::serialize(letters).find("is not trusted: self-signed certificate"), std::string::npos)
+      << letters;
+  EXPECT_EQ(untrusted.received().size(), 0u);
+  EXPECT_GE(untrusted.failedHandshakes(), 1);
 }
 
 TEST_F(IntegrationEngineTest, RedirectsAreNotFollowedAndDeadLettersCanBeReplayed) {

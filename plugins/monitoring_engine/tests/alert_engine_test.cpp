@@ -153,7 +153,7 @@ TEST(AlertRules, ConfigErrorsNameTheKey) {
   auto hooks = ConfigNode::sequence();
   auto hook = ConfigNode::map();
   hook.set("name", ConfigNode::scalar("ops"));
-  hook.set("url", ConfigNode::scalar("https://example.com/x", {"hive.yaml", 20, 10}));
+  hook.set("url", ConfigNode::scalar("https://user@example.com/x", {"hive.yaml", 20, 10}));
   hooks.push(std::move(hook));
   section.set("webhooks", std::move(hooks));
   Diagnostics diagnostics;
@@ -162,7 +162,7 @@ TEST(AlertRules, ConfigErrorsNameTheKey) {
   EXPECT_NE(text.find("hive.yaml:10:9: error: 'name'"), std::string::npos) << text;
   EXPECT_NE(text.find("hive.yaml:12:15: error: 'comparison': must be one of"), std::string::npos) << text;
   EXPECT_NE(text.find("hive.yaml:13:14: error: 'threshold'"), std::string::npos) << text;
-  EXPECT_NE(text.find("hive.yaml:20:10: error: 'url': https is not supported"), std::string::npos) << text;
+  EXPECT_NE(text.find("hive.yaml:20:10: error: 'url': must not contain user information"), std::string::npos) << text;
 }
 
 TEST(AlertRules, ShippedRulesAreOnByDefault) {

@@ -15,16 +15,23 @@ ConfigNode tracingSection(const std::string& endpoint) {
   return section;
 }
 
-TEST(Tracing, AnEndpointMustBePlainHttp) {
+TEST(Tracing, AnEndpointIsAnHttpOrHttpsUrl) {
   Diagnostics diagnostics;
   TracingSettings settings =
       readTracingSettings(tracingSection("http://127.0.0.1:4318/v1/traces"), diagnostics);
   EXPECT_FALSE(diagnostics.hasErrors()) << diagnostics.toString();
-  EXPECT_EQ(settings.collector.port, "4318");
-  EXPECT_EQ(settings.collector.target, "/v1/traces");
+  EXPECT_EQ(settings.collector.endpoint.port, "4318");
+  EXPECT_EQ(settings.collector.endpoint.target, "/v1/traces");
+  EXPECT_FALSE(settings.collector.endpoint.tls);
+  Diagnostics secure;
+  settings = readTracingSettings(tracingSection("https://collector/v1/traces"), secure);
+  EXPECT_FALSE(secure.hasErrors()) << secure.toString();
+  EXPECT_TRUE(settings.collector.endpoint.tls);
+  EXPECT_EQ(settings.collector.endpoint.port, "443");
   Diagnostics refused;
-  (void)readTracingSettings(tracingSection("https://collector:4318/v1/traces"), refused);
-  EXPECT_NE(refused.toString().find("https is not supported"), std::string::npos) << refused.toString();
+  (void)readTracingSettings(tracingSection("ftp://collector:4318/v1/traces"), refused);
+  EXPECT_NE(refused.toString().find("must start with http:// or https://"), std::string::npos)
+      << refused.toString();
 }
 
 TEST(Tracing, OnlyTasksWithAValidTraceparentMakeSpansAndADeadCollectorIsCounted) {

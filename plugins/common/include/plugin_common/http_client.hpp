@@ -1,11 +1,17 @@
 // A blocking HTTP/1.1 POST-style exchange for in-tree plugins that call out
 // (monitoring_engine's alert webhooks, integration_engine's outbound
-// webhooks): resolve, connect to the first address that answers, send a whole
-// request, read the status line, all within one deadline. No redirect is ever
-// followed: the status is the answer. Header-only, not part of the SDK.
+// webhooks): resolve, connect to the first address that answers, (for https)
+// a verified TLS handshake, send a whole request, read the status line, all
+// within one deadline. No redirect is ever followed: the status is the answer.
+// Header-only, not part of the SDK; a plugin that calls exchangeHttp links
+// OpenSSL::SSL.
 #pragma once
 
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,9 +21,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "hive/status.hpp"
+#include "plugin_common/http_url.hpp"
 
 namespace hive::plugin_common {
 
@@ -49,6 +57,14 @@ class ResolvedAddresses {
   addrinfo* head_ = nullptr;
 };
 
+// What an https exchange trusts: the certificates of `caFile` (a PEM bundle),
+// or the system's store (/etc/ssl/certs) when it is empty. The server's
+// certificate must chain to one of them and name the host (DNS name or IP
+// address) of the URL; TLS 1.2 at least.
+struct TlsTrust {
+  std::string caFile;
+};
+
 namespace detail {
 
 class Socket {
@@ -77,16 +93,134 @@ inline bool waitFor(int fd, short events, HttpDeadline deadline) {
   }
 }
 
+inline std::string tlsErrorText() {
+  unsigned long code = ERR_get_error();
+  if (code == 0) return "the connection closed during the TLS handshake";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof text);
+  ERR_clear_error();
+  return text;
+}
+
+// A connected non-blocking socket, plain or TLS.
+class Channel {
+ public:
+  explicit Channel(int fd) : socket_(fd) {}
+
+  Status startTls(const std::string& host, const TlsTrust& trust, HttpDeadline deadline) {
+    ERR_clear_error();
+    context_.reset(SSL_CTX_new(TLS_client_method()));
+    if (!context_) return unavailable("TLS: " + tlsErrorText());
+    SSL_CTX_set_min_proto_version(context_.get(), TLS1_2_VERSION);
+    SSL_CTX_set_options(context_.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_verify(context_.get(), SSL_VERIFY_PEER, nullptr);
+    int loaded = trust.caFile.empty()
+                     ? SSL_CTX_set_default_verify_paths(context_.get())
+                     : SSL_CTX_load_verify_locations(context_.get(), trust.caFile.c_str(), nullptr);
+    if (loaded != 1)
+      return unavailable("TLS: cannot load the trusted certificates" +
+                         (trust.caFile.empty() ? std::string() : " of " + trust.caFile) + ": " + tlsErrorText());
+    tls_.reset(SSL_new(context_.get()));
+    if (!tls_ || SSL_set_fd(tls_.get(), socket_.get()) != 1) return unavailable("TLS: " + tlsErrorText());
+    unsigned char address[16];
+    bool literal = ::inet_pton(AF_INET, host.c_str(), address) == 1 || ::inet_pton(AF_INET6, host.c_str(), address) == 1;
+    bool named = literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls_.get()), host.c_str()) == 1
+                         : SSL_set_tlsext_host_name(tls_.get(), host.c_str()) == 1 &&
+                               SSL_set1_host(tls_.get(), host.c_str()) == 1;
+    if (!named) return unavailable("TLS: bad host name " + host);
+    for (;;) {
+      int done = SSL_connect(tls_.get());
+      if (done == 1) return okStatus();
+      if (Status waited = waitTls(done, deadline, "TLS handshake"); !waited.ok()) {
+        long verified = SSL_get_verify_result(tls_.get());
+        if (verified != X509_V_OK)
+          return unavailable("TLS: the certificate of " + host + " is not trusted: " +
+                             X509_verify_cert_error_string(verified));
+        return waited;
+      }
+    }
+  }
+
+  Status sendAll(const std::string& data, HttpDeadline deadline) {
+    std::size_t sent = 0;
+    while (sent < data.size()) {
+      if (tls_) {
+        int n = SSL_write(tls_.get(), data.data() + sent, static_cast<int>(data.size() - sent));
+        if (n > 0) sent += static_cast<std::size_t>(n);
+        else HIVE_TRY(waitTls(n, deadline, "sending"));
+        continue;
+      }
+      ssize_t n = ::send(socket_.get(), data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+      if (n > 0) {
+        sent += static_cast<std::size_t>(n);
+      } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        if (!waitFor(socket_.get(), POLLOUT, deadline)) return deadlineExceeded("sending: timed out");
+      } else {
+        return unavailable(std::string("sending: ") + std::strerror(errno));
+      }
+    }
+    return okStatus();
+  }
+
+  // Some bytes into `buffer`; 0 at the end of the stream.
+  Result<std::size_t> receive(char* buffer, std::size_t size, HttpDeadline deadline) {
+    for (;;) {
+      if (tls_) {
+        int n = SSL_read(tls_.get(), buffer, static_cast<int>(size));
+        if (n > 0) return static_cast<std::size_t>(n);
+        if (SSL_get_error(tls_.get(), n) == SSL_ERROR_ZERO_RETURN) return std::size_t{0};
+        HIVE_TRY(waitTls(n, deadline, "reading"));
+        continue;
+      }
+      if (!waitFor(socket_.get(), POLLIN, deadline))
+        return deadlineExceeded("waiting for the answer: timed out");
+      ssize_t n = ::recv(socket_.get(), buffer, size, 0);
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno != EAGAIN && errno != EINTR) return unavailable(std::string("reading: ") + std::strerror(errno));
+    }
+  }
+
+ private:
+  // After an SSL call that returned `result` <= 0: waits for what it wants, or
+  // the error.
+  Status waitTls(int result, HttpDeadline deadline, const char* what) {
+    switch (SSL_get_error(tls_.get(), result)) {
+      case SSL_ERROR_WANT_READ:
+        if (!waitFor(socket_.get(), POLLIN, deadline)) return deadlineExceeded(std::string(what) + ": timed out");
+        return okStatus();
+      case SSL_ERROR_WANT_WRITE:
+        if (!waitFor(socket_.get(), POLLOUT, deadline)) return deadlineExceeded(std::string(what) + ": timed out");
+        return okStatus();
+      default:
+        return unavailable(std::string(what) + ": " + tlsErrorText());
+    }
+  }
+
+  struct FreeContext {
+    void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
+  };
+  struct FreeTls {
+    void operator()(SSL* s) const { SSL_free(s); }
+  };
+  // Declared first: destroyed last, after the TLS state that refers to it.
+  Socket socket_;
+  std::unique_ptr<SSL_CTX, FreeContext> context_;
+  std::unique_ptr<SSL, FreeTls> tls_;
+};
+
 }  // namespace detail
 
 // Sends `request` (a complete HTTP/1.1 request, `Connection: close`) to the
 // first of `addresses` that accepts a connection and returns the answer's
 // status code. `allow` may refuse an address before any connection to it (its
-// error is returned). Errors: kUnavailable (no connection, a socket error, not
-// an HTTP answer), kDeadlineExceeded (past `deadline`).
+// error is returned). With `tls` (https), the request goes over TLS verified
+// as TlsTrust says. Errors: kUnavailable (no connection, a socket or TLS error,
+// an untrusted certificate, not an HTTP answer), kDeadlineExceeded (past
+// `deadline`).
 inline Result<int> exchangeHttp(const ResolvedAddresses& addresses, const std::string& host,
                                 const std::string& port, const std::string& request, HttpDeadline deadline,
-                                const std::function<Status(const sockaddr*)>& allow = {}) {
+                                const std::function<Status(const sockaddr*)>& allow = {},
+                                const TlsTrust* tls = nullptr) {
   using detail::waitFor;
   std::string lastError = "no address";
   int connected = -1;
@@ -111,32 +245,15 @@ inline Result<int> exchangeHttp(const ResolvedAddresses& addresses, const std::s
     ::close(fd);
   }
   if (connected < 0) return unavailable("connecting to " + host + ":" + port + ": " + lastError);
-  detail::Socket socket(connected);
-
-  std::size_t sent = 0;
-  while (sent < request.size()) {
-    ssize_t n = ::send(socket.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<std::size_t>(n);
-    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!waitFor(socket.get(), POLLOUT, deadline)) return deadlineExceeded("sending: timed out");
-    } else {
-      return unavailable(std::string("sending: ") + std::strerror(errno));
-    }
-  }
+  detail::Channel channel(connected);
+  if (tls != nullptr) HIVE_TRY(channel.startTls(host, *tls, deadline));
+  HIVE_TRY(channel.sendAll(request, deadline));
   std::string head;
   char buffer[512];
   while (head.find("\r\n") == std::string::npos && head.size() < 4096) {
-    if (!waitFor(socket.get(), POLLIN, deadline))
-      return deadlineExceeded("waiting for the answer: timed out");
-    ssize_t n = ::recv(socket.get(), buffer, sizeof buffer, 0);
-    if (n > 0) {
-      head.append(buffer, static_cast<std::size_t>(n));
-    } else if (n == 0) {
-      break;
-    } else if (errno != EAGAIN && errno != EINTR) {
-      return unavailable(std::string("reading: ") + std::strerror(errno));
-    }
+    std::size_t n = HIVE_TRY(channel.receive(buffer, sizeof buffer, deadline));
+    if (n == 0) break;
+    head.append(buffer, n);
   }
   // "HTTP/1.1 204 No Content"
   std::size_t space = head.find(' ');
