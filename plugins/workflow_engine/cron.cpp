@@ -104,16 +104,12 @@ Result<CronExpression> CronExpression::parse(std::string_view text) {
   return cron;
 }
 
-std::optional<std::int64_t> CronExpression::next(std::int64_t afterMs, int offsetMinutes) const {
+std::optional<std::int64_t> CronExpression::nextLocalMinute(std::int64_t fromMinute) const {
   using namespace std::chrono;
-  constexpr std::int64_t kMinute = 60'000;
-  // Local minutes since the epoch, the first whole minute after `afterMs`.
-  std::int64_t local = afterMs + offsetMinutes * kMinute;
-  std::int64_t minute = (local >= 0 ? local / kMinute : (local - kMinute + 1) / kMinute) + 1;
-  sys_days day{days{minute >= 0 ? minute / 1440 : (minute - 1439) / 1440}};
-  int fromMinute =
-      static_cast<int>(minute - static_cast<std::int64_t>(day.time_since_epoch().count()) * 1440);
-  for (int count = 0; count < 366 * 5; ++count, day += days{1}, fromMinute = 0) {
+  sys_days day{days{fromMinute >= 0 ? fromMinute / 1440 : (fromMinute - 1439) / 1440}};
+  int firstMinute =
+      static_cast<int>(fromMinute - static_cast<std::int64_t>(day.time_since_epoch().count()) * 1440);
+  for (int count = 0; count < 366 * 5; ++count, day += days{1}, firstMinute = 0) {
     year_month_day date{day};
     if (!months_.test(static_cast<unsigned>(date.month()))) continue;
     bool dayMatch = days_.test(static_cast<unsigned>(date.day()));
@@ -123,29 +119,27 @@ std::optional<std::int64_t> CronExpression::next(std::int64_t afterMs, int offse
                    : anyWeekday_          ? dayMatch
                                           : dayMatch || weekdayMatch;
     if (!matches) continue;
-    for (int m = fromMinute; m < 1440; ++m) {
-      if (!hours_.test(m / 60) || !minutes_.test(m % 60)) continue;
-      std::int64_t localMs = (static_cast<std::int64_t>(day.time_since_epoch().count()) * 1440 + m) * kMinute;
-      return localMs - offsetMinutes * kMinute;
-    }
+    for (int m = firstMinute; m < 1440; ++m)
+      if (hours_.test(m / 60) && minutes_.test(m % 60))
+        return static_cast<std::int64_t>(day.time_since_epoch().count()) * 1440 + m;
   }
   return std::nullopt;
 }
 
-Result<int> parseTimeZone(std::string_view text) {
-  if (text.empty() || text == "UTC" || text == "Z" || text == "Etc/UTC" || text == "GMT") return 0;
-  std::string_view offset = text.rfind("UTC", 0) == 0 ? text.substr(3) : text;
-  auto refuse = [&] {
-    return invalidArgument("'" + std::string(text) +
-                           "': use UTC or a fixed offset (+05:30, UTC-08:00); named zones with daylight "
-                           "saving time are not supported by this build");
-  };
-  if (offset.size() != 6 || (offset[0] != '+' && offset[0] != '-') || offset[3] != ':') return refuse();
-  auto hours = number(offset.substr(1, 2));
-  auto minutes = number(offset.substr(4, 2));
-  if (!hours || !minutes || *hours > 14 || *minutes > 59) return refuse();
-  int total = *hours * 60 + *minutes;
-  return offset[0] == '-' ? -total : total;
+std::optional<std::int64_t> CronExpression::next(std::int64_t afterMs, const TimeZone& zone) const {
+  auto floorDiv = [](std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : (a - b + 1) / b; };
+  std::int64_t afterSeconds = floorDiv(afterMs, 1000);
+  // Wall-clock times from a little before `afterMs` (the clocks may have gone
+  // back since): the first whose instant is after it.
+  std::int64_t minute = floorDiv(zone.toLocal(afterSeconds) - 3 * 3600, 60);
+  for (int tries = 0; tries < 1000; ++tries) {
+    auto local = nextLocalMinute(minute);
+    if (!local) return std::nullopt;
+    std::int64_t at = zone.firstInstant(*local * 60) * 1000;
+    if (at > afterMs) return at;
+    minute = *local + 1;
+  }
+  return std::nullopt;
 }
 
 Result<std::chrono::milliseconds> parseInterval(std::string_view text) {

@@ -1,6 +1,6 @@
-// When schedules fire: 5-field cron expressions and fixed intervals, in UTC or
-// at a fixed offset from it. Pure: times in and out are milliseconds since the
-// Unix epoch; nothing here reads a clock.
+// When schedules fire: 5-field cron expressions, read in a time zone
+// (time_zone.hpp), and fixed intervals. Pure: times in and out are
+// milliseconds since the Unix epoch; nothing here reads a clock.
 //
 //   minute hour day-of-month month day-of-week
 //   each field: *  or a list of  N | N-M | */S | N-M/S | N/S  separated by ','
@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "hive/status.hpp"
+#include "time_zone.hpp"
 
 namespace hive::workflow_engine {
 
@@ -27,12 +28,18 @@ class CronExpression {
   // kInvalidArgument "field 2 (hour): 24 is out of 0-23" and the like.
   static Result<CronExpression> parse(std::string_view text);
 
-  // The first fire time strictly after `afterMs`, in a zone `offsetMinutes`
-  // east of UTC; nullopt when none within five years (31 February).
-  std::optional<std::int64_t> next(std::int64_t afterMs, int offsetMinutes) const;
+  // The first fire time strictly after `afterMs`, the fields read as wall-clock
+  // time in `zone`; nullopt when none within five years (31 February). A
+  // wall-clock time the clocks skip (spring forward) fires at the change; one
+  // they repeat (fall back) fires once, at its first occurrence.
+  std::optional<std::int64_t> next(std::int64_t afterMs, const TimeZone& zone) const;
   const std::string& text() const { return text_; }
 
  private:
+  // The first matching wall-clock minute at or after `fromMinute` (minutes
+  // since the epoch, local); nullopt when none within five years.
+  std::optional<std::int64_t> nextLocalMinute(std::int64_t fromMinute) const;
+
   std::bitset<60> minutes_;
   std::bitset<24> hours_;
   std::bitset<32> days_;     // 1-31
@@ -42,11 +49,6 @@ class CronExpression {
   bool anyWeekday_ = true;   // day-of-week is *
   std::string text_;
 };
-
-// "UTC" (also "Z", "Etc/UTC", empty) → 0; "+05:30", "-08:00", "UTC+02:00" → minutes east of UTC.
-// Named zones with daylight saving time (Europe/Paris) are refused: this build
-// has no time zone database (libstdc++ 12).
-Result<int> parseTimeZone(std::string_view text);
 
 // "90s", "5m", "1h30m", "2d", "500ms"; at least 1 s, at most 366 days.
 Result<std::chrono::milliseconds> parseInterval(std::string_view text);

@@ -40,7 +40,7 @@ std::optional<ScheduleSpec> parseSchedule(const json::value& value, const std::s
                                     : Result<CronExpression>(invalidArgument("must be a string"));
     if (!parsed.ok())
       errors.push_back({at + "/cron", parsed.status().message()});
-    else if (!parsed->next(0, 0))
+    else if (!parsed->next(0, *TimeZone::fixed(0)))
       errors.push_back({at + "/cron", "'" + parsed->text() + "' never fires (no such day)"});
     else
       spec.cron = std::move(parsed).value();
@@ -58,13 +58,13 @@ std::optional<ScheduleSpec> parseSchedule(const json::value& value, const std::s
     spec.every = std::chrono::milliseconds(everyMs->get_int64());
   }
   if (const json::value* zone = object.if_contains("time_zone")) {
-    auto offset = zone->is_string() ? parseTimeZone(zone->get_string())
-                                    : Result<int>(invalidArgument("must be a string"));
-    if (!offset.ok()) {
-      errors.push_back({at + "/time_zone", offset.status().message()});
+    auto loaded = zone->is_string() ? TimeZone::load(zone->get_string())
+                                    : Result<std::shared_ptr<const TimeZone>>(invalidArgument("must be a string"));
+    if (!loaded.ok()) {
+      errors.push_back({at + "/time_zone", loaded.status().message()});
     } else {
       spec.timeZone = std::string(zone->get_string());
-      spec.offsetMinutes = *offset;
+      spec.zone = *loaded;
     }
   }
   if (const json::value* params = object.if_contains("params")) {
@@ -92,7 +92,7 @@ std::optional<ScheduleSpec> parseSchedule(const json::value& value, const std::s
 }
 
 std::optional<std::int64_t> nextFire(const ScheduleSpec& spec, std::int64_t anchorMs, std::int64_t afterMs) {
-  if (spec.cron) return spec.cron->next(afterMs, spec.offsetMinutes);
+  if (spec.cron) return spec.cron->next(afterMs, *spec.zone);
   const std::int64_t every = spec.every.count();
   if (every <= 0) return std::nullopt;
   if (afterMs < anchorMs) return anchorMs + every;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,7 +29,7 @@ struct ScheduleSpec {
   std::optional<CronExpression> cron;  // one of cron and every
   std::chrono::milliseconds every{0};
   std::string timeZone = "UTC";
-  int offsetMinutes = 0;
+  std::shared_ptr<const TimeZone> zone = TimeZone::fixed(0);  // timeZone, loaded
   boost::json::object params;
   std::int64_t version = 0;  // 0: the latest when it fires
   CatchUp catchUp = CatchUp::kSkip;
