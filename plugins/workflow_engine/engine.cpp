@@ -439,7 +439,7 @@ Result<json::object> Engine::cancelRun(const std::string& id) {
   auto run = update(
       id,
       [&](Run& run, std::vector<Change>& changes) -> Status {
-        if (run.status != RunStatus::kRunning)
+        if (isOver(run.status))
           return failedPrecondition("workflow run '" + id + "' is " + statusName(run.status) + " already");
         children.clear();
         tasks = cancel(run, plugin_common::nowMs(), changes, &children);
@@ -471,13 +471,51 @@ Result<json::object> Engine::decideApproval(const std::string& id, const std::st
   auto run = update(
       id,
       [&](Run& run, std::vector<Change>& changes) -> Status {
-        if (run.status != RunStatus::kRunning)
+        if (isOver(run.status))
           return failedPrecondition("workflow run '" + id + "' is " + statusName(run.status));
         return decide(run, step, decision, by, comment, plugin_common::nowMs(), changes);
       },
       changes);
   if (!run.ok()) return run.status();
   schedule(id);  // its dependents are decided by the next advance
+  return run->toJson();
+}
+
+Result<json::object> Engine::retryRun(const std::string& id) {
+  std::vector<Change> changes;
+  auto run = update(
+      id,
+      [&](Run& run, std::vector<Change>& changes) -> Status {
+        auto store = store_.lease();
+        if (!store) return unavailable("hive.store/1 is gone");
+        auto definition = HIVE_TRY(loadDefinition(*store, run.workflow, run.version));
+        if (definition->steps.size() != run.steps.size())
+          return internalError("workflow run '" + id + "' does not match its definition");
+        return retry(run, *definition, plugin_common::nowMs(), changes);
+      },
+      changes);
+  if (!run.ok()) return run.status();
+  schedule(id);
+  return run->toJson();
+}
+
+Result<json::object> Engine::pauseRun(const std::string& id) {
+  std::vector<Change> changes;
+  auto run = update(
+      id, [&](Run& run, std::vector<Change>& changes) { return pause(run, plugin_common::nowMs(), changes); },
+      changes);
+  if (!run.ok()) return run.status();
+  return run->toJson();
+}
+
+Result<json::object> Engine::resumeRun(const std::string& id) {
+  std::vector<Change> changes;
+  auto run = update(
+      id,
+      [&](Run& run, std::vector<Change>& changes) { return resume(run, plugin_common::nowMs(), changes); },
+      changes);
+  if (!run.ok()) return run.status();
+  schedule(id);  // what became ready while it was paused starts now
   return run->toJson();
 }
 
@@ -611,9 +649,8 @@ void Engine::advanceJob(const std::string& runId) {
   if (!committed) return finish(false);
   publish(run, progress.changes);
 
-  if (run.status != RunStatus::kRunning &&
-      std::any_of(progress.changes.begin(), progress.changes.end(),
-                  [](const Change& change) { return change.step.empty(); }))
+  if (isOver(run.status) && std::any_of(progress.changes.begin(), progress.changes.end(),
+                                        [](const Change& change) { return change.step.empty(); }))
     notifyParent(run);
 
   struct Submission {
@@ -683,7 +720,7 @@ void Engine::advanceJob(const std::string& runId) {
     startChild(runId, name, idempotencyKey(run, name), *definition->steps[index].workflow,
                childParams(run, *definition, index, options_.limits));
   }
-  finish(run.status != RunStatus::kRunning);
+  finish(isOver(run.status));
 }
 
 void Engine::startChild(const std::string& runId, const std::string& step, const std::string& key,
@@ -723,7 +760,7 @@ void Engine::startChild(const std::string& runId, const std::string& step, const
 }
 
 void Engine::notifyParent(const Run& run) {
-  if (run.parentRun.empty() || run.status == RunStatus::kRunning) return;
+  if (run.parentRun.empty() || !isOver(run.status)) return;
   TaskReport report{run.id, statusName(run.status), run.outputs, run.error};
   learn(run.parentRun, [&](Active& active) { active.inbox.reports[run.id] = report; });
 }
@@ -786,7 +823,7 @@ void Engine::readChild(store::Store& store, const std::string& runId, const std:
   TaskReport report{childId, "failed", nullptr, "the workflow run no longer exists"};
   if (stored.ok()) {
     auto child = Run::fromJson(stored->body);
-    if (!child.ok() || child->status == RunStatus::kRunning) return;
+    if (!child.ok() || !isOver(child->status)) return;
     report = {childId, statusName(child->status), child->outputs, child->error};
   } else if (stored.status().code() != StatusCode::kNotFound) {
     return;
@@ -797,28 +834,30 @@ void Engine::readChild(store::Store& store, const std::string& runId, const std:
 void Engine::reconcile() {
   auto store = store_.lease();
   if (!store) return;
-  std::string cursor;
-  do {
-    auto page =
-        store->list({.collection = kRuns, .equals = {{"status", "running"}}, .limit = 200, .cursor = cursor});
-    if (!page.ok()) {
-      context_.log().warn("workflow runs not reconciled: " + page.status().message());
-      return;
-    }
-    for (const auto& document : page->items) {
-      auto run = Run::fromJson(document.body);
-      if (!run.ok()) continue;
-      for (const StepState& step : run->steps) {
-        if (step.status != StepStatus::kRunning) continue;
-        if (!step.taskId.empty()) readTask(run->id, step.taskId);
-        for (const ItemState& item : step.items)
-          if (item.status == StepStatus::kRunning) readTask(run->id, item.taskId);
-        if (!step.childRunId.empty()) readChild(*store, run->id, step.childRunId);
+  for (const char* status : {"running", "paused"}) {
+    std::string cursor;
+    do {
+      auto page =
+          store->list({.collection = kRuns, .equals = {{"status", status}}, .limit = 200, .cursor = cursor});
+      if (!page.ok()) {
+        context_.log().warn("workflow runs not reconciled: " + page.status().message());
+        return;
       }
-      schedule(run->id);
-    }
-    cursor = page->nextCursor;
-  } while (!cursor.empty());
+      for (const auto& document : page->items) {
+        auto run = Run::fromJson(document.body);
+        if (!run.ok()) continue;
+        for (const StepState& step : run->steps) {
+          if (step.status != StepStatus::kRunning) continue;
+          if (!step.taskId.empty()) readTask(run->id, step.taskId);
+          for (const ItemState& item : step.items)
+            if (item.status == StepStatus::kRunning) readTask(run->id, item.taskId);
+          if (!step.childRunId.empty()) readChild(*store, run->id, step.childRunId);
+        }
+        schedule(run->id);
+      }
+      cursor = page->nextCursor;
+    } while (!cursor.empty());
+  }
 }
 
 std::string Engine::eventBody(const Run& run, const Change& change) const {

@@ -124,6 +124,10 @@ class Engine {
   Result<ListPage> runs(const std::string& workflow, const std::string& status, std::size_t limit,
                         const std::string& cursor);
   Result<boost::json::object> cancelRun(const std::string& id);
+  // run.hpp: retry, pause, resume; then the run is advanced.
+  Result<boost::json::object> retryRun(const std::string& id);
+  Result<boost::json::object> pauseRun(const std::string& id);
+  Result<boost::json::object> resumeRun(const std::string& id);
   // A person approves or rejects a waiting approval step.
   Result<boost::json::object> decideApproval(const std::string& id, const std::string& step,
                                              Decision decision, const std::string& by,
@@ -132,7 +136,7 @@ class Engine {
   // ---- driving ----
   // A task event (docs/events.md) from the bus; any thread, returns quickly.
   void onTaskEvent(std::string_view payload);
-  // Lists the running runs and reads their running tasks (blocking).
+  // Lists the running and paused runs and reads their running tasks (blocking).
   void reconcile();
   // Queues an advance of the run.
   void schedule(const std::string& runId);

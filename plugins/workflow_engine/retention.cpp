@@ -37,7 +37,7 @@ std::size_t RunRetention::pass() {
           auto parent = store->get(kRunsCollection, run->parentRun);
           if (parent.ok()) {
             auto parentRun = Run::fromJson(parent->body);
-            if (parentRun.ok() && parentRun->status == RunStatus::kRunning) continue;
+            if (parentRun.ok() && !isOver(parentRun->status)) continue;
           }
         }
         Status done = store->transact([&](store::Transaction& tx) -> Status {

@@ -93,6 +93,21 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine, std::shared_ptr<S
   add({"workflows.runs.cancel", "POST", "/api/v2/workflows/runs/{id}/cancel", "workflows:write",
        operation("Cancel a run and its running tasks", 200)},
       cancelRun);
+  auto runAction = [this](Result<json::object> (Engine::*action)(const std::string&)) {
+    return [this, action](const http::Request& r) {
+      auto done = (engine_.get()->*action)(r.param("id"));
+      return done.ok() ? reply(200, *done) : http::problem(done.status());
+    };
+  };
+  add({"workflows.runs.retry", "POST", "/api/v2/workflows/runs/{id}/retry", "workflows:write",
+       operation("Run a failed or cancelled run again from its steps that did not succeed", 200)},
+      runAction(&Engine::retryRun));
+  add({"workflows.runs.pause", "POST", "/api/v2/workflows/runs/{id}/pause", "workflows:write",
+       operation("Pause a running run: it starts no new step until resumed", 200)},
+      runAction(&Engine::pauseRun));
+  add({"workflows.runs.resume", "POST", "/api/v2/workflows/runs/{id}/resume", "workflows:write",
+       operation("Resume a paused run", 200)},
+      runAction(&Engine::resumeRun));
   auto decision = [this](Decision decision) {
     return [this, decision](const http::Request& r) {
       std::string comment;
@@ -288,8 +303,9 @@ http::Response WorkflowRoutes::listRuns(const http::Request& request, const std:
   std::string status;
   if (const std::string* value = request.queryParam("status")) {
     status = *value;
-    if (status != "running" && status != "succeeded" && status != "failed" && status != "cancelled")
-      errors.push_back({"status", "must be one of running, succeeded, failed, cancelled"});
+    if (status != "running" && status != "paused" && status != "succeeded" && status != "failed" &&
+        status != "cancelled")
+      errors.push_back({"status", "must be one of running, paused, succeeded, failed, cancelled"});
   }
   if (!errors.empty()) return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
   const std::string* cursor = request.queryParam("cursor");

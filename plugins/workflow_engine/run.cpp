@@ -16,7 +16,8 @@ constexpr std::pair<StepStatus, const char*> kStepNames[] = {
 constexpr std::pair<RunStatus, const char*> kRunNames[] = {{RunStatus::kRunning, "running"},
                                                            {RunStatus::kSucceeded, "succeeded"},
                                                            {RunStatus::kFailed, "failed"},
-                                                           {RunStatus::kCancelled, "cancelled"}};
+                                                           {RunStatus::kCancelled, "cancelled"},
+                                                           {RunStatus::kPaused, "paused"}};
 
 std::string text(const json::object& object, std::string_view key) {
   const json::value* value = object.if_contains(key);
@@ -77,6 +78,9 @@ const char* statusName(RunStatus status) {
     if (value == status) return name;
   return "running";
 }
+bool isOver(RunStatus status) {
+  return status == RunStatus::kSucceeded || status == RunStatus::kFailed || status == RunStatus::kCancelled;
+}
 bool isFinal(StepStatus status) {
   return status != StepStatus::kPending && status != StepStatus::kRunning && status != StepStatus::kWaiting;
 }
@@ -134,6 +138,7 @@ json::object Run::toJson() const {
     }
     item["started_at_ms"] = step.startedAtMs;
     item["finished_at_ms"] = step.finishedAtMs;
+    if (step.attempt > 0) item["attempt"] = step.attempt;
     items.push_back(std::move(item));
   }
   out["steps"] = std::move(items);
@@ -192,6 +197,7 @@ Result<Run> Run::fromJson(std::string_view body) {
       step.reason = text(s, "reason");
       step.startedAtMs = number(s, "started_at_ms");
       step.finishedAtMs = number(s, "finished_at_ms");
+      step.attempt = static_cast<int>(number(s, "attempt"));
       run.steps.push_back(std::move(step));
     }
   }
@@ -456,10 +462,72 @@ Status decide(Run& run, const std::string& name, Decision decision, const std::s
   return okStatus();
 }
 
+Status retry(Run& run, const Definition& definition, std::int64_t nowMs, std::vector<Change>& changes) {
+  if (run.status != RunStatus::kFailed && run.status != RunStatus::kCancelled)
+    return failedPrecondition("workflow run '" + run.id + "' is " + statusName(run.status) +
+                              ": only a failed or cancelled run is retried");
+  if (!run.parentRun.empty())
+    return failedPrecondition("workflow run '" + run.id + "' is a sub-workflow of run '" + run.parentRun +
+                              "': retry that one (it starts this step's workflow again)");
+  for (std::size_t i = 0; i < run.steps.size(); ++i) {
+    StepState& state = run.steps[i];
+    if (state.status == StepStatus::kSucceeded) continue;
+    const Step& step = definition.steps[i];
+    bool keepItems = step.map && !state.items.empty() &&
+                     std::all_of(step.dependsOnIndex.begin(), step.dependsOnIndex.end(), [&](std::size_t d) {
+                       return run.steps[d].status == StepStatus::kSucceeded;
+                     });
+    const std::string from = statusName(state.status);
+    ++state.attempt;
+    state.error.clear();
+    state.reason.clear();
+    state.finishedAtMs = 0;
+    if (keepItems) {
+      for (ItemState& item : state.items)
+        if (item.status != StepStatus::kSucceeded) item = ItemState{};
+      state.result = nullptr;
+      state.status = StepStatus::kRunning;
+    } else {
+      state.taskId.clear();
+      state.childRunId.clear();
+      state.items.clear();
+      state.result = nullptr;
+      state.startedAtMs = 0;
+      state.status = StepStatus::kPending;
+    }
+    changes.push_back({state.name, from, statusName(state.status)});
+  }
+  changes.push_back({"", statusName(run.status), "running"});
+  run.status = RunStatus::kRunning;
+  run.error.clear();
+  run.outputs = nullptr;
+  run.finishedAtMs = 0;
+  run.updatedAtMs = nowMs;
+  return okStatus();
+}
+
+Status pause(Run& run, std::int64_t nowMs, std::vector<Change>& changes) {
+  if (run.status != RunStatus::kRunning)
+    return failedPrecondition("workflow run '" + run.id + "' is " + statusName(run.status) + ", not running");
+  changes.push_back({"", "running", "paused"});
+  run.status = RunStatus::kPaused;
+  run.updatedAtMs = nowMs;
+  return okStatus();
+}
+
+Status resume(Run& run, std::int64_t nowMs, std::vector<Change>& changes) {
+  if (run.status != RunStatus::kPaused)
+    return failedPrecondition("workflow run '" + run.id + "' is " + statusName(run.status) + ", not paused");
+  changes.push_back({"", "paused", "running"});
+  run.status = RunStatus::kRunning;
+  run.updatedAtMs = nowMs;
+  return okStatus();
+}
+
 std::vector<std::string> cancel(Run& run, std::int64_t nowMs, std::vector<Change>& changes,
                                 std::vector<std::string>* childRuns) {
   std::vector<std::string> tasks;
-  if (run.status != RunStatus::kRunning) return tasks;
+  if (isOver(run.status)) return tasks;
   for (StepState& state : run.steps) {
     if (isFinal(state.status)) continue;
     if (state.status == StepStatus::kRunning && !state.taskId.empty()) tasks.push_back(state.taskId);
@@ -528,11 +596,22 @@ json::object childParams(const Run& run, const Definition& definition, std::size
   return rendered.is_object() ? rendered.get_object() : json::object{};
 }
 
+namespace {
+
+// Attempt 0 keeps the keys runs had before retries existed.
+std::string attemptSuffix(const Run& run, const std::string& step) {
+  for (const StepState& state : run.steps)
+    if (state.name == step && state.attempt > 0) return ":attempt" + std::to_string(state.attempt);
+  return {};
+}
+
+}  // namespace
+
 std::string idempotencyKey(const Run& run, const std::string& step) {
-  return "workflow:" + run.id + ":" + step;
+  return "workflow:" + run.id + ":" + step + attemptSuffix(run, step);
 }
 std::string idempotencyKey(const Run& run, const std::string& step, std::size_t item) {
-  return "workflow:" + run.id + ":" + step + ":" + std::to_string(item);
+  return "workflow:" + run.id + ":" + step + ":" + std::to_string(item) + attemptSuffix(run, step);
 }
 
 }  // namespace hive::workflow_engine

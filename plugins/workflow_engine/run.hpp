@@ -22,11 +22,14 @@ constexpr const char* kRunKeysCollection = "workflow_run_keys";  // Idempotency-
 constexpr const char* kEventStream = "workflows";
 
 enum class StepStatus { kPending, kRunning, kSucceeded, kFailed, kSkipped, kCancelled, kWaiting };
-enum class RunStatus { kRunning, kSucceeded, kFailed, kCancelled };
+// A paused run starts nothing new; what it runs finishes and is recorded.
+enum class RunStatus { kRunning, kSucceeded, kFailed, kCancelled, kPaused };
 
 const char* statusName(StepStatus status);
 const char* statusName(RunStatus status);
 bool isFinal(StepStatus status);
+// Succeeded, failed or cancelled: nothing more happens unless it is retried.
+bool isOver(RunStatus status);
 
 // One item of a map step: its own task, its own outcome.
 struct ItemState {
@@ -47,6 +50,7 @@ struct StepState {
   std::string reason;            // why it was skipped or cancelled
   std::int64_t startedAtMs = 0;
   std::int64_t finishedAtMs = 0;
+  int attempt = 0;  // retries of the run that ran this step again (its tasks' keys change with it)
 };
 
 struct Run {
@@ -121,6 +125,15 @@ Progress advance(Run& run, const Definition& definition, const Learnt& learnt, s
 enum class Decision { kApprove, kReject };
 Status decide(Run& run, const std::string& step, Decision decision, const std::string& by,
               const std::string& comment, std::int64_t nowMs, std::vector<Change>& changes);
+// Runs a failed or cancelled run again from where it stopped: every step that
+// did not succeed goes back to pending (a map step whose dependencies all
+// succeeded keeps its succeeded items and runs the others again); succeeded
+// steps keep their results. kFailedPrecondition for a run that is not failed
+// or cancelled, or a sub-workflow's run (retried with its parent).
+Status retry(Run& run, const Definition& definition, std::int64_t nowMs, std::vector<Change>& changes);
+// running → paused, paused → running; kFailedPrecondition otherwise.
+Status pause(Run& run, std::int64_t nowMs, std::vector<Change>& changes);
+Status resume(Run& run, std::int64_t nowMs, std::vector<Change>& changes);
 // Cancels what has not finished; the task ids of steps and items that were
 // running, and in `childRuns` the sub-workflow runs to cancel.
 std::vector<std::string> cancel(Run& run, std::int64_t nowMs, std::vector<Change>& changes,

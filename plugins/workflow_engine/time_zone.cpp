@@ -22,9 +22,7 @@ int yearOf(std::int64_t utc) {
   return static_cast<int>(year_month_day{floor<days>(sys_seconds{seconds{utc}})}.year());
 }
 
-std::int64_t daysSinceEpoch(year_month_day date) {
-  return sys_days{date}.time_since_epoch().count();
-}
+std::int64_t daysSinceEpoch(year_month_day date) { return sys_days{date}.time_since_epoch().count(); }
 
 // A small cursor over the text of a POSIX TZ rule.
 class RuleReader {
@@ -37,8 +35,8 @@ class RuleReader {
     return true;
   }
   bool peekDigitOrSign() const {
-    return !done() && (std::isdigit(static_cast<unsigned char>(text_[at_])) || text_[at_] == '+' ||
-                       text_[at_] == '-');
+    return !done() &&
+           (std::isdigit(static_cast<unsigned char>(text_[at_])) || text_[at_] == '+' || text_[at_] == '-');
   }
   // An abbreviation: 3 or more letters, or <anything but '>'> quoted.
   bool name() {
@@ -172,8 +170,7 @@ std::int64_t PosixRule::dayOfYearStart(int year, const Date& date) {
       int day = date.day - 1 + (y.is_leap() && date.day >= 60 ? 1 : 0);  // February 29 never counted
       return (daysSinceEpoch(y / January / 1) + day) * 86400;
     }
-    case Date::Kind::kJulian0:
-      return (daysSinceEpoch(y / January / 1) + date.day) * 86400;
+    case Date::Kind::kJulian0: return (daysSinceEpoch(y / January / 1) + date.day) * 86400;
     case Date::Kind::kMonthWeekDay: break;
   }
   const auto month = std::chrono::month{static_cast<unsigned>(date.month)};
@@ -245,7 +242,8 @@ Result<std::shared_ptr<const TimeZone>> TimeZone::fromTzif(std::string_view byte
     std::int64_t when = readBig(bytes, at + i * 8, 8);
     auto index = static_cast<unsigned char>(bytes[at + timecnt * 8 + i]);
     if (index >= typecnt) return bad("a transition to a missing type");
-    if (!zone->transitions_.empty() && when <= zone->transitions_.back()) return bad("transitions out of order");
+    if (!zone->transitions_.empty() && when <= zone->transitions_.back())
+      return bad("transitions out of order");
     zone->transitions_.push_back(when);
     zone->offsets_.push_back(types[index]);
   }
@@ -264,19 +262,22 @@ Result<std::shared_ptr<const TimeZone>> TimeZone::load(std::string_view name) {
   if (name.front() == '+' || name.front() == '-' || name.rfind("UTC", 0) == 0) {
     auto offset = fixedOffset(name);
     if (!offset.ok())
-      return invalidArgument("'" + std::string(name) + "': a fixed offset is +hh:mm or UTC-hh:mm, at most 14:00");
+      return invalidArgument("'" + std::string(name) +
+                             "': a fixed offset is +hh:mm or UTC-hh:mm, at most 14:00");
     return fixed(*offset);
   }
   if (!plausibleZoneName(name))
-    return invalidArgument("'" + std::string(name) +
-                           "': not a time zone name (UTC, a fixed offset like +05:30, or a name like Europe/Paris)");
+    return invalidArgument(
+        "'" + std::string(name) +
+        "': not a time zone name (UTC, a fixed offset like +05:30, or a name like Europe/Paris)");
   static std::mutex mutex;
   static std::map<std::string, std::shared_ptr<const TimeZone>, std::less<>> loaded;
   std::lock_guard lock(mutex);
   if (auto found = loaded.find(name); found != loaded.end()) return found->second;
   const char* directory = std::getenv("TZDIR");
-  std::string path = std::string(directory != nullptr && *directory != '\0' ? directory : "/usr/share/zoneinfo") +
-                     "/" + std::string(name);
+  std::string path =
+      std::string(directory != nullptr && *directory != '\0' ? directory : "/usr/share/zoneinfo") + "/" +
+      std::string(name);
   std::ifstream file(path, std::ios::binary);
   if (!file)
     return invalidArgument("'" + std::string(name) + "': no such time zone (looked for " + path +
@@ -286,7 +287,8 @@ Result<std::shared_ptr<const TimeZone>> TimeZone::load(std::string_view name) {
   file.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   bytes.resize(static_cast<std::size_t>(file.gcount()));
   auto zone = fromTzif(bytes);
-  if (!zone.ok()) return invalidArgument("'" + std::string(name) + "': " + path + ": " + zone.status().message());
+  if (!zone.ok())
+    return invalidArgument("'" + std::string(name) + "': " + path + ": " + zone.status().message());
   loaded.emplace(std::string(name), *zone);
   return *zone;
 }

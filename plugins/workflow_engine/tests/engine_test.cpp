@@ -350,6 +350,62 @@ TEST_F(WorkflowEngineTest, AFailedTaskFailsTheRunAndSkipsItsDependentsWithTheRea
   EXPECT_EQ(stepOf(id, "d")["status"], "skipped");
 }
 
+// Retry from the failed step, over the routes with the real task_manager: the
+// failed step gets a new task (task_manager's Idempotency-Key would otherwise
+// answer the failed one), what succeeded is not run again.
+TEST_F(WorkflowEngineTest, AFailedRunIsRetriedFromItsFailedStep) {
+  std::string id = startDiamond();
+  std::vector<tasks::Assignment> claimed;
+  ASSERT_TRUE(until([&] { return !(claimed = claim()).empty(); }));
+  succeed(claimed[0]);  // a
+  claimed.clear();
+  ASSERT_TRUE(until([&] {
+    for (auto& assignment : claim()) claimed.push_back(assignment);
+    return claimed.size() == 2;
+  }));
+  auto service = lookup<tasks::TaskService>(*tasks_);
+  ASSERT_TRUE(until([&] { return stepOf(id, "b")["task_id"].is_string(); }));
+  const std::string bTask(stepOf(id, "b")["task_id"].as_string());
+  for (auto& assignment : claimed) {
+    if (assignment.taskId == bTask)
+      ASSERT_TRUE(service->failed(assignment.taskId, assignment.leaseToken, "flaky", tasks::Retry::kNever).ok());
+    else
+      succeed(assignment);
+  }
+  ASSERT_TRUE(until([&] { return runStatus(id) == "failed"; }));
+  std::string failedTask(stepOf(id, "b")["task_id"].as_string());
+  std::string cTask(stepOf(id, "c")["task_id"].as_string());
+  callJson("POST", "/api/v2/workflows/runs/" + id + "/retry", 200);
+  callJson("POST", "/api/v2/workflows/runs/" + id + "/retry", 409);  // running again
+  std::size_t before = claimedTasks_.size();
+  work(id);
+  EXPECT_EQ(runStatus(id), "succeeded");
+  EXPECT_EQ(claimedTasks_.size(), before + 2);  // b again and d; not a, not c
+  EXPECT_NE(std::string(stepOf(id, "b")["task_id"].as_string()), failedTask);
+  EXPECT_EQ(std::string(stepOf(id, "c")["task_id"].as_string()), cTask);
+  EXPECT_EQ(stepOf(id, "b")["attempt"], 1);
+  callJson("POST", "/api/v2/workflows/runs/" + id + "/retry", 409);
+  callJson("POST", "/api/v2/workflows/runs/nope/retry", 404);
+}
+
+TEST_F(WorkflowEngineTest, APausedRunSubmitsNothingUntilResumed) {
+  std::string id = startDiamond();
+  std::vector<tasks::Assignment> claimed;
+  ASSERT_TRUE(until([&] { return !(claimed = claim()).empty(); }));
+  EXPECT_EQ(callJson("POST", "/api/v2/workflows/runs/" + id + "/pause", 200)["status"], "paused");
+  succeed(claimed[0]);  // a ends while paused: recorded, b and c wait
+  ASSERT_TRUE(until([&] { return stepOf(id, "a")["status"] == "succeeded"; }));
+  until([] { return false; }, std::chrono::milliseconds(300));  // the reconciler runs meanwhile
+  EXPECT_TRUE(claim().empty());
+  EXPECT_EQ(stepOf(id, "b")["status"], "pending");
+  json::object listed = callJson("GET", "/api/v2/workflows/runs?status=paused", 200);
+  EXPECT_EQ(listed["items"].as_array().size(), 1u);
+  callJson("POST", "/api/v2/workflows/runs/" + id + "/pause", 409);
+  EXPECT_EQ(callJson("POST", "/api/v2/workflows/runs/" + id + "/resume", 200)["status"], "running");
+  work(id);
+  EXPECT_EQ(runStatus(id), "succeeded");
+}
+
 TEST_F(WorkflowEngineTest, RunsAreListedWithACursor) {
   callJson("POST", "/api/v2/workflows", 201, kDiamond);
   std::set<std::string> ids;

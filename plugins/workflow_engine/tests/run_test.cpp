@@ -122,6 +122,79 @@ TEST(WorkflowRun, AFailureSkipsItsDependentsWithTheReasonAndFailsTheRun) {
   EXPECT_EQ(driver.run.error, "step 'b' failed: its task dead: boom");
 }
 
+// Retry from the failed step: b failed, d was skipped; a and c keep their
+// results; b and d run again, b's task under a new Idempotency-Key (the old
+// one would find the failed task).
+TEST(WorkflowRun, ARetryRunsWhatDidNotSucceedAndKeepsWhatDid) {
+  Driver driver(kDiamond);
+  driver.step();
+  driver.submitted("a", "t-a");
+  driver.finished("t-a", "succeeded", json::parse(R"({"files": ["x"]})"));
+  Learnt both;
+  both.submitted = {{"b", "t-b"}, {"c", "t-c"}};
+  driver.step(both);
+  driver.finished("t-b", "failed");
+  driver.finished("t-c", "succeeded", json::parse(R"({"n": 3})"));
+  ASSERT_EQ(driver.run.status, RunStatus::kFailed);
+  const std::string firstKey = idempotencyKey(driver.run, "b");
+
+  std::vector<Change> changes;
+  ASSERT_TRUE(retry(driver.run, driver.definition, ++driver.now, changes).ok());
+  EXPECT_EQ(driver.run.status, RunStatus::kRunning);
+  EXPECT_TRUE(driver.run.error.empty());
+  EXPECT_EQ(driver.status("a"), StepStatus::kSucceeded);
+  EXPECT_EQ(driver.status("c"), StepStatus::kSucceeded);
+  EXPECT_EQ(driver.run.step("c")->result, json::parse(R"({"n": 3})"));
+  EXPECT_EQ(driver.status("b"), StepStatus::kPending);
+  EXPECT_EQ(driver.status("d"), StepStatus::kPending);
+  EXPECT_TRUE(driver.run.step("b")->taskId.empty());
+  EXPECT_EQ(driver.run.step("b")->attempt, 1);
+  EXPECT_NE(idempotencyKey(driver.run, "b"), firstKey);
+  ASSERT_EQ(changes.size(), 3u);  // b and d to pending, the run to running
+  EXPECT_EQ(changes.back().to, "running");
+
+  auto progress = driver.step();
+  EXPECT_EQ(names(driver.run, progress.ready), (std::vector<std::string>{"b"}));
+  driver.finished("t-b", "succeeded");  // the old task, heard late: not b's any more
+  EXPECT_EQ(driver.status("b"), StepStatus::kPending);
+  driver.submitted("b", "t-b2");
+  progress = driver.finished("t-b2", "succeeded", json::parse(R"({"n": 2})"));
+  EXPECT_EQ(names(driver.run, progress.ready), (std::vector<std::string>{"d"}));
+  driver.submitted("d", "t-d");
+  driver.finished("t-d", "succeeded", "done");
+  EXPECT_EQ(driver.run.status, RunStatus::kSucceeded);
+  EXPECT_EQ(driver.run.outputs, json::parse(R"({"final": "done"})"));
+  // The attempt survives the store, and only a failed or cancelled run is retried.
+  auto reloaded = Run::fromJson(json::serialize(driver.run.toJson()));
+  ASSERT_TRUE(reloaded.ok());
+  EXPECT_EQ(reloaded->step("b")->attempt, 1);
+  EXPECT_EQ(retry(driver.run, driver.definition, ++driver.now, changes).code(),
+            StatusCode::kFailedPrecondition);
+}
+
+TEST(WorkflowRun, APausedRunStartsNothingNewUntilResumed) {
+  Driver driver(kDiamond);
+  driver.step();
+  driver.submitted("a", "t-a");
+  std::vector<Change> changes;
+  ASSERT_TRUE(pause(driver.run, ++driver.now, changes).ok());
+  EXPECT_EQ(driver.run.status, RunStatus::kPaused);
+  EXPECT_EQ(pause(driver.run, ++driver.now, changes).code(), StatusCode::kFailedPrecondition);
+  // What runs finishes and is recorded; its dependents wait.
+  auto progress = driver.finished("t-a", "succeeded");
+  EXPECT_EQ(driver.status("a"), StepStatus::kSucceeded);
+  EXPECT_TRUE(progress.ready.empty());
+  EXPECT_EQ(driver.run.status, RunStatus::kPaused);
+  ASSERT_TRUE(resume(driver.run, ++driver.now, changes).ok());
+  progress = driver.step();
+  EXPECT_EQ(names(driver.run, progress.ready), (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(resume(driver.run, ++driver.now, changes).code(), StatusCode::kFailedPrecondition);
+  // A paused run can be cancelled.
+  ASSERT_TRUE(pause(driver.run, ++driver.now, changes).ok());
+  cancel(driver.run, ++driver.now, changes);
+  EXPECT_EQ(driver.run.status, RunStatus::kCancelled);
+}
+
 TEST(WorkflowRun, ContinueOnFailureLetsDependentsRun) {
   Driver driver(R"({"name": "w", "steps": [
     {"name": "lint", "continue_on_failure": true, "task": {"type": "t"}},
@@ -305,6 +378,34 @@ TEST(WorkflowRun, AFailedItemStopsNewItemsAndFailsTheMapOnceTheRunningOnesEnd) {
   EXPECT_EQ(driver.run.step("each")->result, json::parse(R"([null, "B", null, null])"));
   EXPECT_EQ(driver.status("after"), StepStatus::kSkipped);
   EXPECT_EQ(driver.run.status, RunStatus::kFailed);
+}
+
+// A retried map keeps its succeeded items and runs the others again, under
+// new keys.
+TEST(WorkflowRun, ARetriedMapRunsOnlyTheItemsThatDidNotSucceed) {
+  Driver driver(kMap, json::object{{"files", json::array{"a", "b", "c"}}});
+  driver.step();
+  Learnt both;
+  both.submitted = {{unitKey("each", 0), "t0"}, {unitKey("each", 1), "t1"}};
+  driver.step(both);
+  driver.finished("t1", "succeeded", "B");
+  driver.finished("t0", "failed");
+  ASSERT_EQ(driver.run.status, RunStatus::kFailed);
+  const std::string firstKey = idempotencyKey(driver.run, "each", 0);
+  std::vector<Change> changes;
+  ASSERT_TRUE(retry(driver.run, driver.definition, ++driver.now, changes).ok());
+  EXPECT_EQ(driver.status("each"), StepStatus::kRunning);
+  EXPECT_EQ(driver.run.step("each")->items[1].result, "B");
+  EXPECT_NE(idempotencyKey(driver.run, "each", 0), firstKey);
+  auto progress = driver.step();
+  EXPECT_EQ(items(progress), (std::vector<std::size_t>{0, 2}));
+  Learnt again;
+  again.submitted = {{unitKey("each", 0), "t0b"}, {unitKey("each", 2), "t2"}};
+  driver.step(again);
+  driver.finished("t0b", "succeeded", "A");
+  driver.finished("t2", "succeeded", "C");
+  EXPECT_EQ(driver.status("each"), StepStatus::kSucceeded);
+  EXPECT_EQ(driver.run.step("each")->result, json::parse(R"(["A", "B", "C"])"));
 }
 
 TEST(WorkflowRun, WithOnItemFailureContinueEveryItemRunsAndAFailedOneGivesNull) {
