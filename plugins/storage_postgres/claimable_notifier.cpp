@@ -232,8 +232,11 @@ void ClaimableNotifier::loop() {
         }
         everConnected = true;
         reportedDown = false;
+        // Whatever was notified while away is lost: everyone looks again.
+        // Before start() is told the listener is up: a subscription made after
+        // it returns gets no such wake-up for nothing.
+        dispatch("");
         markAttempted();
-        dispatch("");  // whatever was notified while away is lost: everyone looks again
       } catch (const std::exception& error) {
         drop();
         {

@@ -178,6 +178,7 @@ export function tone(status: string): string {
       return 'busy';
     case 'draining':
     case 'waiting':
+    case 'paused':
     case 'cancelled':
     case 'pending':
       return 'warn';

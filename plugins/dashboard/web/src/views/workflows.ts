@@ -1,6 +1,6 @@
 // Workflows: runs (live from the `workflows` topic) and one run's DAG drawn
-// in SVG, each step coloured by its state as events arrive; approve, reject
-// or cancel from here.
+// in SVG, each step coloured by its state as events arrive; approve, reject,
+// pause, resume, cancel or retry from here.
 import { LitElement, css, html, nothing, svg } from 'lit';
 import { access } from '../access.js';
 import { ApiError, get, post } from '../api.js';
@@ -174,7 +174,16 @@ export class Workflows extends LitElement {
         <h2>${run.workflow} <span class="muted">${run.id}</span></h2>
         <span class="badge ${tone(run.status)}" role="status">${run.status}</span>
         ${canWrite && run.status === 'running'
+          ? html`<button @click=${() => this.act(`${base}/pause`, 'Pause')}>Pause</button>`
+          : nothing}
+        ${canWrite && run.status === 'paused'
+          ? html`<button class="primary" @click=${() => this.act(`${base}/resume`, 'Resume')}>Resume</button>`
+          : nothing}
+        ${canWrite && (run.status === 'running' || run.status === 'paused')
           ? html`<button @click=${() => this.act(`${base}/cancel`, 'Cancel')}>Cancel run</button>`
+          : nothing}
+        ${canWrite && (run.status === 'failed' || run.status === 'cancelled')
+          ? html`<button class="primary" @click=${() => this.act(`${base}/retry`, 'Retry')}>Retry from the failed steps</button>`
           : nothing}
       </div>
       ${this.outcome ? html`<p class="outcome ${this.outcome.ok ? '' : 'error'}" role="status">${this.outcome.text}</p>` : nothing}
