@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include <cctype>
 #include <cstdint>
 #include <cstdlib>
 
@@ -25,6 +26,15 @@ void readEmbedder(const ConfigNode& node, Diagnostics& diagnostics, EmbedderOpti
   options.url = reader.get<std::string>("url", "");
   options.model = reader.get<std::string>("model", "");
   options.apiKey = reader.get<std::string>("api_key", "");
+  options.apiKeySecret = reader.get<std::string>("api_key_secret", "");
+  if (!options.apiKeySecret.empty()) {
+    const std::string& name = options.apiKeySecret;
+    bool valid = name.size() <= 128 && (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_');
+    for (char c : name)
+      valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
+    if (!valid) reader.reject("api_key_secret", "a secret name is [A-Za-z_][A-Za-z0-9_.-]{0,127}");
+    if (!options.apiKey.empty()) reader.reject("api_key_secret", "give api_key or api_key_secret, not both");
+  }
   std::string keyVariable = reader.get<std::string>("api_key_env", "HIVE_EMBEDDER_API_KEY");
   if (options.apiKey.empty() && !keyVariable.empty())
     if (const char* value = std::getenv(keyVariable.c_str())) options.apiKey = value;

@@ -20,6 +20,9 @@ struct EmbedderOptions {
   std::string url;     // http(s)://host[:port]/v1/embeddings
   std::string model;   // sent as "model"
   std::string apiKey;  // from api_key, or the environment variable api_key_env names; never logged
+  // The name of a hive.secrets/1 secret holding the key, read at each request
+  // (a rotation takes effect at once); takes precedence over apiKey.
+  std::string apiKeySecret;
   std::chrono::milliseconds timeout{10000};
   int retries = 2;
   std::size_t batch = 64;

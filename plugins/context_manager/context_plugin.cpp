@@ -3,6 +3,7 @@
 #include "embedders.hpp"
 #include "hive/services/embedder.hpp"
 #include "hive/services/http.hpp"
+#include "hive/services/secrets.hpp"
 #include "hive/services/store.hpp"
 #include "routes.hpp"
 
@@ -16,7 +17,17 @@ void ContextManagerPlugin::configure(const ConfigNode& section, Diagnostics& dia
 
 Status ContextManagerPlugin::start() {
   auto store = HIVE_TRY(context_.services().handle<store::Store>(), "context_manager needs hive.store/1");
-  std::shared_ptr<embedder::Embedder> embedder = makeEmbedder(options_.embedder);
+  // The key is read from the vault at each request: a rotated secret is used
+  // at once, and security_engine may start after this plugin.
+  std::shared_ptr<embedder::Embedder> embedder =
+      makeEmbedder(options_.embedder, [this, name = options_.embedder.apiKeySecret]() -> Result<std::string> {
+        auto vault = context_.services().handle<secrets::Vault>();
+        if (!vault.ok())
+          return unavailable("secret '" + name + "' needs hive.secrets/1 (enable security_engine)");
+        auto lease = vault->lease();
+        if (!lease) return unavailable("secret '" + name + "': hive.secrets/1 is being replaced");
+        return lease->reveal(name);
+      });
   jobs_ = std::make_unique<Jobs>(context_.blocking());
   contexts_ =
       std::make_shared<Contexts>(store, embedder, options_.limits, options_.index,

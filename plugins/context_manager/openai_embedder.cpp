@@ -66,8 +66,8 @@ Status exchange(asio::io_context& io, Stream& stream, const http::request<http::
 
 }  // namespace
 
-OpenAiEmbedder::OpenAiEmbedder(EmbedderOptions options)
-    : options_(std::move(options)), endpoint_(std::make_unique<Endpoint>()) {
+OpenAiEmbedder::OpenAiEmbedder(EmbedderOptions options, KeySource keySource)
+    : options_(std::move(options)), keySource_(std::move(keySource)), endpoint_(std::make_unique<Endpoint>()) {
   auto url = boost::urls::parse_uri(options_.url);
   if (url) {
     endpoint_->secure = url->scheme() == "https";
@@ -116,7 +116,15 @@ Result<std::vector<std::vector<float>>> OpenAiEmbedder::embedBatch(const std::ve
   request.set(http::field::host, endpoint_->host);
   request.set(http::field::content_type, "application/json");
   request.set(http::field::user_agent, "hive-context-manager");
-  if (!options_.apiKey.empty()) request.set(http::field::authorization, "Bearer " + options_.apiKey);
+  std::string key = options_.apiKey;
+  if (keySource_) {
+    auto revealed = keySource_();
+    // The status names the secret, never its value; not retried.
+    if (!revealed.ok())
+      return Status(StatusCode::kFailedPrecondition, "the embedder's API key: " + revealed.status().message());
+    key = std::move(revealed).value();
+  }
+  if (!key.empty()) request.set(http::field::authorization, "Bearer " + key);
   request.body() = json::serialize(json::object{{"model", options_.model}, {"input", std::move(input)}});
   request.prepare_payload();
 

@@ -12,6 +12,7 @@
 // never appears in a Status message or a log line.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,7 +23,10 @@ namespace hive::context_manager {
 
 class OpenAiEmbedder final : public embedder::Embedder {
  public:
-  explicit OpenAiEmbedder(EmbedderOptions options);
+  // Where the API key comes from at each request when the options name a
+  // secret (api_key_secret); never logged, never part of an error.
+  using KeySource = std::function<Result<std::string>()>;
+  explicit OpenAiEmbedder(EmbedderOptions options, KeySource keySource = {});
   ~OpenAiEmbedder() override;
 
   // hive::embedder::Embedder
@@ -37,6 +41,7 @@ class OpenAiEmbedder final : public embedder::Embedder {
   Result<std::vector<std::vector<float>>> embedBatch(const std::vector<std::string>& texts);
 
   EmbedderOptions options_;
+  KeySource keySource_;
   std::unique_ptr<Endpoint> endpoint_;
 };
 

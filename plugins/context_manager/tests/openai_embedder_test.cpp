@@ -162,6 +162,30 @@ TEST(OpenAiEmbedder, BatchesSendsKeyAndModelAndOrdersByIndex) {
   EXPECT_NEAR((*vectors)[0][0], 1.0 / std::sqrt(2.0), 1e-6);
 }
 
+// api_key_secret: the key comes from the vault at each request (a rotation is
+// used at once); a key that cannot be read sends nothing and is not retried.
+TEST(OpenAiEmbedder, AKeyFromTheVaultIsReadAtEachRequest) {
+  FakeEndpoint endpoint;
+  auto options = optionsFor(endpoint);
+  options.apiKey.clear();
+  options.apiKeySecret = "embedder_key";
+  std::string current = "sk-vault-one";
+  OpenAiEmbedder embedder(options, [&]() -> Result<std::string> { return current; });
+  ASSERT_TRUE(embedder.embed({"a"}).ok());
+  current = "sk-vault-two";
+  ASSERT_TRUE(embedder.embed({"b"}).ok());
+  auto requests = endpoint.received();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_NE(requests[0].head.find("Authorization: Bearer sk-vault-one"), std::string::npos);
+  EXPECT_NE(requests[1].head.find("Authorization: Bearer sk-vault-two"), std::string::npos);
+
+  OpenAiEmbedder missing(options, []() -> Result<std::string> { return notFound("no secret 'embedder_key'"); });
+  auto refused = missing.embed({"c"});
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("no secret 'embedder_key'"), std::string::npos);
+  EXPECT_EQ(endpoint.received().size(), 2u);  // nothing sent without a key
+}
+
 TEST(OpenAiEmbedder, RetriesUnavailableAndTooManyRequests) {
   FakeEndpoint endpoint;
   endpoint.plan({503, "{}"});

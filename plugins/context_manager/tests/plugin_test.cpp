@@ -31,6 +31,7 @@ TEST(ContextManagerPlugin, BadConfigIsReportedAtItsLocationAndNothingStarts) {
   section.set("max_k", ConfigNode::scalar("0", {"hive.yaml", 7, 14}));
   auto embedder = ConfigNode::map();
   embedder.set("provider", ConfigNode::scalar("openai", {"hive.yaml", 9, 19}));
+  embedder.set("api_key_secret", ConfigNode::scalar("not a name", {"hive.yaml", 10, 21}));
   section.set("embedder", std::move(embedder));
   auto budget = ConfigNode::map();
   budget.set("keep_fractoin", ConfigNode::scalar("0.3", {"hive.yaml", 12, 9}));
@@ -43,6 +44,7 @@ TEST(ContextManagerPlugin, BadConfigIsReportedAtItsLocationAndNothingStarts) {
   EXPECT_NE(text.find("provider openai needs url"), std::string::npos) << text;
   EXPECT_NE(text.find("needs the model's dimension"), std::string::npos) << text;
   EXPECT_NE(text.find("did you mean 'keep_fraction'"), std::string::npos) << text;
+  EXPECT_NE(text.find("hive.yaml:10:21: error: 'api_key_secret': a secret name is"), std::string::npos) << text;
   EXPECT_EQ(plugin->start().code(), StatusCode::kInvalidArgument);
   EXPECT_FALSE(plugin->started());
 }
