@@ -78,6 +78,7 @@ Status ExecutorPlugin::start() {
     }
     runner_ = std::make_shared<ProcessRunnerService>(settings_, sandbox, context_.log(), context_.metrics());
     runner_->watchJobs(context_.services());
+    runner_->readTaskContexts(context_.services(), context_.pluginName());
     HIVE_TRY(context_.services().provide<exec::ProcessRunner>(runner_), "providing hive.executor/1");
     context_.log().info("serving " + std::to_string(settings_.agents.size()) +
                         " process agent(s) with sandbox " + runner_->sandbox());

@@ -14,6 +14,7 @@
 
 #include "process_pump.hpp"
 #include "process_tree.hpp"
+#include "task_context.hpp"
 #include "trace_environment.hpp"
 #include "work_directory.hpp"
 #include "work_tree.hpp"
@@ -236,7 +237,16 @@ exec::Outcome ProcessRunnerService::runJob(const AgentSettings& agent, const exe
     ~Unlock() { close(fd); }
   } unlock{lock};
   futimens(lock, nullptr);  // in use now: not expired for another retention
-  outcome = runInWorkDirectory(agent, job, running, *work, began);
+  std::string contextFile;
+  if (contexts_ != nullptr) {
+    if (auto context = fetchTaskContext(*contexts_, self_, job.taskId)) {
+      if (writeContextFile(lock, *context, sandbox_.identity))
+        contextFile = work->path + "/" + kContextFileName;
+      else
+        log_.warn("task " + job.taskId + ": its context file not written: " + std::strerror(errno));
+    }
+  }
+  outcome = runInWorkDirectory(agent, job, running, *work, contextFile, began);
   outcome.workDirectory = work->path;
   // Whatever the job did (even if it never started), its directory is swept
   // before `done` runs.
@@ -246,7 +256,7 @@ exec::Outcome ProcessRunnerService::runJob(const AgentSettings& agent, const exe
 
 exec::Outcome ProcessRunnerService::runInWorkDirectory(const AgentSettings& agent, const exec::Job& job,
                                                        RunningJob& running, const WorkDirectory& work,
-                                                       Clock::time_point began) {
+                                                       const std::string& contextFile, Clock::time_point began) {
   exec::Outcome outcome;
   auto finish = [&](exec::OutcomeKind kind, std::string reason) {
     outcome.kind = kind;
@@ -267,6 +277,7 @@ exec::Outcome ProcessRunnerService::runInWorkDirectory(const AgentSettings& agen
   request.environment = childEnvironment(agent, work.path);
   if (std::string trace = traceparentOf(job.input); !trace.empty())
     request.environment.push_back("TRACEPARENT=" + trace);
+  if (!contextFile.empty()) request.environment.push_back("HIVE_CONTEXT_FILE=" + contextFile);
   request.workDirectory = work.path;
   request.limits = agent.limits;
   request.identity = sandbox_.identity;

@@ -45,6 +45,13 @@ class ProcessRunnerService final : public exec::ProcessRunner {
   // Asks hive.job_watch/1 about every job from now on (call it before the
   // first run()). `services` must outlive shutdown().
   void watchJobs(ServiceRegistry& services) { watch_.emplace(services); }
+  // Gives every job its task's context file (task_context.hpp), read through
+  // `services` as plugin `self` (call it before the first run()). `services`
+  // must outlive shutdown().
+  void readTaskContexts(ServiceRegistry& services, std::string self) {
+    contexts_ = &services;
+    self_ = std::move(self);
+  }
 
   // New jobs get kUnavailable from now on; running ones go on.
   void refuseNewJobs();
@@ -68,8 +75,10 @@ class ProcessRunnerService final : public exec::ProcessRunner {
   void execute(std::uint64_t id, Agent& agent, const exec::Job& job,
                const std::shared_ptr<RunningJob>& running, const std::function<void(exec::Outcome)>& done);
   exec::Outcome runJob(const AgentSettings& agent, const exec::Job& job, RunningJob& running);
+  // `contextFile`: the task's context file in the work directory, or empty.
   exec::Outcome runInWorkDirectory(const AgentSettings& agent, const exec::Job& job, RunningJob& running,
-                                   const WorkDirectory& work, std::chrono::steady_clock::time_point began);
+                                   const WorkDirectory& work, const std::string& contextFile,
+                                   std::chrono::steady_clock::time_point began);
   // After the job: no setuid/setgid file survives, the quota is checked once
   // more, and the directory is stamped as finished (or removed, retention 0).
   void afterJob(const AgentSettings& agent, const WorkDirectory& work, exec::Outcome& outcome);
@@ -82,6 +91,8 @@ class ProcessRunnerService final : public exec::ProcessRunner {
   Metrics& metrics_;
   WorkspaceJanitor janitor_;
   std::optional<JobWatch> watch_;
+  ServiceRegistry* contexts_ = nullptr;
+  std::string self_;
 
   mutable std::mutex mutex_;
   std::condition_variable idle_;

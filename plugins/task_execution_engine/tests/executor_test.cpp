@@ -32,6 +32,7 @@
 #include <gtest/gtest.h>
 
 #include "hive/config.hpp"
+#include "hive/services/http.hpp"
 #include "hive/testing/harness.hpp"
 
 namespace {
@@ -141,6 +142,36 @@ std::uint64_t hostSharedMemory() {
     }                                                        \
   } while (false)
 
+// Serves GET /api/v2/contexts/{scope}/entries as context_manager would: one
+// entry in scope task:with-context, none elsewhere; records the scopes asked for.
+class ContextRoutes final : public hive::http::RouteProvider {
+ public:
+  std::vector<hive::http::Route> routes() override {
+    return {{"contexts.entries.list", "GET", "/api/v2/contexts/{scope}/entries", "contexts:read", "", 0}};
+  }
+  void serve(std::string_view, hive::http::Request request, hive::http::Responder respond) override {
+    {
+      std::lock_guard lock(mutex_);
+      asked_.push_back(request.param("scope"));
+    }
+    hive::http::Response response;
+    response.contentType = "application/json";
+    response.status = 200;
+    response.body = request.param("scope") == "task:with-context"
+                        ? R"({"items":[{"id":"0000000000000001","text":"the database moved to db-7"}],"next_cursor":""})"
+                        : R"({"items":[],"next_cursor":""})";
+    respond(std::move(response));
+  }
+  std::vector<std::string> asked() {
+    std::lock_guard lock(mutex_);
+    return asked_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> asked_;
+};
+
 class ExecutorTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -217,6 +248,7 @@ class ExecutorTest : public ::testing::TestWithParam<std::string> {
     EXPECT_TRUE(loaded.ok()) << loaded.status().toString();
     if (!loaded.ok()) return false;
     harness_ = std::move(loaded).value();
+    if (contexts_) harness_->provideFake<hive::http::RouteProvider>(contexts_, "context_manager");
     harness_->setConfig(section(agents));
     hive::Diagnostics diagnostics = harness_->configure();
     EXPECT_FALSE(diagnostics.hasErrors()) << diagnostics.toString();
@@ -277,6 +309,7 @@ class ExecutorTest : public ::testing::TestWithParam<std::string> {
   static inline int counter_ = 0;
   std::unique_ptr<hive::testing::PluginHarness> harness_;
   hive::ServiceRef<ProcessRunner> runner_;
+  std::shared_ptr<ContextRoutes> contexts_;  // set before start(): a context provider
 };
 
 TEST_P(ExecutorTest, SucceedsWithTheLastJsonObjectLineAsResult) {
@@ -395,6 +428,46 @@ TEST_P(ExecutorTest, TheChildSeesOnlyTheConfiguredEnvironment) {
   EXPECT_THAT(outcome.output, HasSubstr("AGENT_TOKEN=given\n"));
   EXPECT_THAT(outcome.output, HasSubstr("HOME=" + workspaceOf(agent) + "/tasks/env\n"));
   EXPECT_THAT(outcome.output, Not(HasSubstr("hunter2")));
+}
+
+// The task's context (scope task:<id>, from context_manager's route) is a file
+// in the work directory, named by HIVE_CONTEXT_FILE, readable by the job
+// (the sandbox uid) and no one else. (Without a context plugin, no file and no
+// variable: TheChildSeesOnlyTheConfiguredEnvironment.)
+TEST_P(ExecutorTest, TheTasksContextIsAFileInItsWorkDirectory) {
+  contexts_ = std::make_shared<ContextRoutes>();
+  AgentSpec agent;
+  agent.command = sh(
+      R"(if [ -n "$HIVE_CONTEXT_FILE" ]; then stat -c '%a %u' "$HIVE_CONTEXT_FILE"; stat -c '%u' .; cat "$HIVE_CONTEXT_FILE"; else echo no-context; fi)");
+  START_OR_RETURN({agent});
+  // A link an earlier attempt left under the file's name is replaced, not written through.
+  fs::path work = fs::path(workspaceOf(agent)) / "tasks" / "with-context";
+  fs::create_directories(work);
+  fs::path target = temp_ / "outside";
+  std::ofstream(target) << "untouched";
+  fs::create_symlink(target, work / ".hive-context.json");
+  if (geteuid() == 0) {
+    ASSERT_EQ(chown(work.c_str(), jobUid(), jobUid()), 0);
+  }
+
+  Outcome outcome = runJob("coder", "with-context");
+  ASSERT_EQ(outcome.kind, OutcomeKind::kSucceeded) << outcome.reason << outcome.errors;
+  // Mode 0600, and the owner of the work directory (the job's uid, as the
+  // sandbox's user namespace shows it).
+  std::istringstream lines(outcome.output);
+  std::string file, directory;
+  std::getline(lines, file);
+  std::getline(lines, directory);
+  EXPECT_EQ(file, "600 " + directory) << outcome.output;
+  if (!bubblewrap()) EXPECT_EQ(directory, std::to_string(jobUid()));
+  EXPECT_THAT(outcome.output, HasSubstr("the database moved to db-7"));
+  std::ifstream kept(target);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(kept), {}), "untouched");
+
+  Outcome empty = runJob("coder", "without");
+  ASSERT_EQ(empty.kind, OutcomeKind::kSucceeded) << empty.reason << empty.errors;
+  EXPECT_THAT(empty.output, HasSubstr(R"({"items":[],"next_cursor":""})"));
+  EXPECT_EQ(contexts_->asked(), (std::vector<std::string>{"task:with-context", "task:without"}));
 }
 
 // What only bubblewrap isolates (rlimits mode shares the host's file system,
