@@ -317,35 +317,84 @@ Status Leases::finish(const Report& r) {
                 changeFor(r.leaseToken, e), repeatsFor(e));
 }
 
-std::vector<Status> Leases::finish(const std::vector<Report>& reports) {
-  std::vector<Status> out(reports.size());
-  if (reports.size() == 1) {
-    out[0] = finish(reports[0]);
-    return out;
-  }
+struct Leases::Waiting {
+  const std::vector<Report>* reports = nullptr;
+  std::vector<Status> out;
   std::vector<Ending> endings;
-  endings.reserve(reports.size());
-  std::vector<std::size_t> valid;
+  std::vector<std::size_t> valid;  // checked: they may be written
+  bool done = false;               // its group was written, or could not be
+  bool together = false;           // its group was written together
+};
+
+std::vector<Status> Leases::finish(const std::vector<Report>& reports) {
+  Waiting me;
+  me.reports = &reports;
+  me.out.resize(reports.size());
+  me.endings.reserve(reports.size());
   for (std::size_t i = 0; i < reports.size(); ++i) {
-    endings.push_back(endingOf(reports[i]));
-    out[i] = checkEnding(endings[i]);
-    if (out[i].ok()) valid.push_back(i);
+    me.endings.push_back(endingOf(reports[i]));
+    me.out[i] = checkEnding(me.endings[i]);
+    if (me.out[i].ok()) me.valid.push_back(i);
   }
-  // Together when every one is a plain end of its current lease; a stale or
-  // repeated report, or a failure, and each goes alone (recorded, answered as
-  // finish() would).
+  if (me.valid.empty()) return me.out;
+  std::unique_lock lock(groupMutex_);
+  waiting_.push_back(&me);
+  while (!me.done) {
+    if (leading_) {
+      groupDone_.wait(lock);
+      continue;
+    }
+    // The leader writes what waits (its own reports among them, or in a
+    // later group when the first is full); the others wait for its answer.
+    leading_ = true;
+    std::vector<Waiting*> group;
+    std::size_t count = 0;
+    while (!waiting_.empty() && (group.empty() || count + waiting_.front()->valid.size() <= kMaxGroupReports)) {
+      count += waiting_.front()->valid.size();
+      group.push_back(waiting_.front());
+      waiting_.pop_front();
+    }
+    lock.unlock();
+    bool together = commitGroup(group);
+    lock.lock();
+    for (Waiting* member : group) {
+      member->together = together;
+      member->done = true;
+    }
+    leading_ = false;
+    groupDone_.notify_all();
+  }
+  lock.unlock();
+  if (!me.together) finishAlone(me);
+  return me.out;
+}
+
+bool Leases::commitGroup(const std::vector<Waiting*>& group) {
   Status together = commit(work_, dependencies_, [&](store::Transaction& tx, Outbox& outbox) -> Status {
-    for (std::size_t i : valid) {
-      const Report& r = reports[i];
-      auto verdict = HIVE_TRY(reportIn(tx, outbox, r.taskId, r.leaseToken,
-                                       changeFor(r.leaseToken, endings[i]), repeatsFor(endings[i])));
-      if (verdict != Verdict::kApplied) return aborted("not a plain report");
+    for (Waiting* member : group) {
+      for (std::size_t i : member->valid) {
+        const Report& r = (*member->reports)[i];
+        auto verdict = HIVE_TRY(reportIn(tx, outbox, r.taskId, r.leaseToken,
+                                         changeFor(r.leaseToken, member->endings[i]),
+                                         repeatsFor(member->endings[i])));
+        if (verdict != Verdict::kApplied) return aborted("not a plain report");
+      }
     }
     return okStatus();
   });
-  if (together.ok()) return out;
-  for (std::size_t i : valid) out[i] = finish(reports[i]);
-  return out;
+  return together.ok();
+}
+
+void Leases::finishAlone(Waiting& me) {
+  const std::vector<Report>& reports = *me.reports;
+  // Its own reports together first (the group failed because of another
+  // member, or of one of these), then each alone, recorded and answered as
+  // finish(Report) would.
+  if (me.valid.size() > 1) {
+    std::vector<Waiting*> alone{&me};
+    if (commitGroup(alone)) return;
+  }
+  for (std::size_t i : me.valid) me.out[i] = finish(reports[i]);
 }
 
 }  // namespace hive::task_manager

@@ -7,7 +7,10 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -40,8 +43,11 @@ class Leases {
   Status started(const std::string& taskId, const std::string& leaseToken);
   Status progress(const std::string& taskId, const std::string& leaseToken,
                   const std::string& progressReport);
-  // Ends of attempts; several go into one transaction when each is a plain end
-  // of its current lease.
+  // Ends of attempts, group committed: reports that arrive while a group is
+  // being written wait and go together into the next transaction, whichever
+  // agents sent them (one commit for every agent that finished work
+  // meanwhile). A group goes together when each of its reports is a plain end
+  // of its current lease; otherwise each caller's reports go as before, alone.
   std::vector<Status> finish(const std::vector<Report>& reports);
   Status finish(const Report& report);
 
@@ -54,6 +60,8 @@ class Leases {
   // Whether `task` already holds this very report (the end of its last attempt).
   using Repeats = std::function<bool(const Task&)>;
   struct Ending;
+  struct Waiting;  // one finish() call in the group queue
+  static constexpr std::size_t kMaxGroupReports = 512;
 
   Result<std::vector<tasks::Assignment>> claimFrom(store::Store& store, const std::string& queue,
                                                    const std::string& agent, std::size_t max);
@@ -82,6 +90,13 @@ class Leases {
   // Refuses a report with a stale token and records it on the task.
   Status stale(const std::string& taskId, const std::string& what);
 
+  // Commits the valid reports of every member in one unit of work; false when
+  // one of them is not a plain end of its lease (nothing is written then).
+  bool commitGroup(const std::vector<Waiting*>& group);
+  // One caller's reports when its group could not go together: its own
+  // together when they can, else each alone.
+  void finishAlone(Waiting& me);
+
   static Ending endingOf(const Report& report);
   Status checkEnding(const Ending& ending) const;
   LeasedChange changeFor(const std::string& leaseToken, const Ending& ending);
@@ -94,6 +109,11 @@ class Leases {
   const Options& options_;
   const Clock& clock_;
   Logger& log_;
+
+  std::mutex groupMutex_;
+  std::condition_variable groupDone_;
+  std::deque<Waiting*> waiting_;  // not yet in a group
+  bool leading_ = false;          // a caller is writing a group
 };
 
 }  // namespace hive::task_manager
