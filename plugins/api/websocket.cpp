@@ -283,9 +283,11 @@ class WebSocketConnection final : public Connection,
   }
 
   void read() {
+    reading_ = true;
     ws_.async_read(buffer_, net::bind_cancellation_slot(
                                 readCancel_.slot(),
                                 [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
+                                  self->reading_ = false;
                                   self->onRead(error);
                                 }));
   }
@@ -544,6 +546,14 @@ class WebSocketConnection final : public Connection,
       return;
     }
     closing_ = true;
+    // No control callback from here on: with one set, Beast's read yields
+    // between parsing the peer's close frame and handling it, and when our
+    // close's write completes in that gap, the read (holding the read lock)
+    // and the close (holding the write lock) wait for each other for ever
+    // (Boost 1.81: the close parks in op_r_close, the read in op_rd). Pings
+    // are not counted against the rate any more; the close deadline bounds
+    // what is left.
+    ws_.control_callback();
     closeReason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason.substr(0, 120));
     // Messages not yet on the wire are dropped; the one being written finishes first.
     std::size_t dropped = queue_.size() - (writing_ ? 1 : 0);
@@ -558,9 +568,11 @@ class WebSocketConnection final : public Connection,
 
   void startClose() {
     pendingClose_ = false;
+    closeStarted_ = true;
     ws_.async_close(closeReason_,
                     net::bind_cancellation_slot(closeCancel_.slot(),
                                                 [self = shared_from_this()](const boost::system::error_code& error) {
+                                                  self->closeAnswered_ = true;
                                                   if (error) self->hardClose();
                                                 }));
   }
@@ -579,8 +591,12 @@ class WebSocketConnection final : public Connection,
   // cancelled, the socket closed, and the connection ends here.
   void closeOverdue() {
     if (closed_.load()) return;
-    token_->context.log().warn("WebSocket client " + upgrade_.request.remoteAddress + ": close not done within " +
-                               std::to_string(kCloseDeadline.count()) + " s; dropping the connection");
+    token_->context.log().warn(
+        "WebSocket client " + upgrade_.request.remoteAddress + ": close not done within " +
+        std::to_string(kCloseDeadline.count()) + " s; dropping the connection (" +
+        (accepted_ ? "" : "handshake unfinished, ") + (writing_ ? "a write pending, " : "") +
+        (pendingClose_ ? "close waiting for it, " : "") + (closeStarted_ ? "close frame sent, " : "") +
+        (closeAnswered_ ? "close answered, " : "") + (reading_ ? "a read pending" : "no read pending") + ")");
     for (auto* signal : {&readCancel_, &writeCancel_, &closeCancel_}) signal->emit(net::cancellation_type::terminal);
     hardClose();
     finish(1006);
@@ -640,6 +656,9 @@ class WebSocketConnection final : public Connection,
   bool closing_ = false;
   bool pendingClose_ = false;
   bool closeDeadlineArmed_ = false;
+  bool closeStarted_ = false;   // async_close called
+  bool closeAnswered_ = false;  // its handler ran
+  bool reading_ = false;        // an async_read is pending
   websocket::close_reason closeReason_;
   double rate_ = 0;
   double tokens_ = 0;
