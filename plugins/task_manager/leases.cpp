@@ -349,7 +349,8 @@ std::vector<Status> Leases::finish(const std::vector<Report>& reports) {
     leading_ = true;
     std::vector<Waiting*> group;
     std::size_t count = 0;
-    while (!waiting_.empty() && (group.empty() || count + waiting_.front()->valid.size() <= kMaxGroupReports)) {
+    while (!waiting_.empty() &&
+           (group.empty() || count + waiting_.front()->valid.size() <= kMaxGroupReports)) {
       count += waiting_.front()->valid.size();
       group.push_back(waiting_.front());
       waiting_.pop_front();
@@ -374,9 +375,9 @@ bool Leases::commitGroup(const std::vector<Waiting*>& group) {
     for (Waiting* member : group) {
       for (std::size_t i : member->valid) {
         const Report& r = (*member->reports)[i];
-        auto verdict = HIVE_TRY(reportIn(tx, outbox, r.taskId, r.leaseToken,
-                                         changeFor(r.leaseToken, member->endings[i]),
-                                         repeatsFor(member->endings[i])));
+        auto verdict =
+            HIVE_TRY(reportIn(tx, outbox, r.taskId, r.leaseToken, changeFor(r.leaseToken, member->endings[i]),
+                              repeatsFor(member->endings[i])));
         if (verdict != Verdict::kApplied) return aborted("not a plain report");
       }
     }

@@ -5,15 +5,14 @@
 
 namespace hive::task_manager {
 
-Status Outbox::record(store::Transaction& tx, const Task& task, const std::string& event) {
+Status Outbox::record(store::Transaction& /*tx: written at the end*/, const Task& task,
+                      const std::string& event) {
   if (task.storedStatus != task.status) {
     if (task.storedStatus) --counts_[*task.storedStatus];
     ++counts_[task.status];
   }
-  std::string body = eventJson(event, task);
-  auto appended = tx.append(kEventLog, event, body);
-  if (!appended.ok()) return appended.status();
-  events_.push_back({task.id, std::move(body)});
+  log_.push_back({event, events_.size()});
+  events_.push_back({task.id, eventJson(event, task)});
   if (isTerminal(task.status)) settled_.push_back({task.id, task.status});
   return okStatus();
 }
@@ -23,6 +22,12 @@ Status Outbox::save(store::Transaction& tx, const Task& task, std::uint64_t vers
   auto put = tx.put(kTasks, toDocument(task), version);
   if (!put.ok()) return put.status();
   return record(tx, task, event);
+}
+
+Status Outbox::writeEvents(store::Transaction& tx) {
+  for (const Entry& entry : log_)
+    HIVE_TRY(tx.append(kEventLog, entry.type, events_[entry.event].body).status());
+  return okStatus();
 }
 
 Status Outbox::writeCounts(store::Transaction& tx) {
@@ -52,7 +57,8 @@ Result<std::vector<Settled>> UnitOfWork::run(const Work& work) {
   HIVE_TRY(store->transact([&](store::Transaction& tx) {
     outbox = Outbox{};
     HIVE_TRY(work(tx, outbox));
-    return outbox.writeCounts(tx);
+    HIVE_TRY(outbox.writeCounts(tx));
+    return outbox.writeEvents(tx);
   }));
   if (open_) publisher_->publish(outbox.events_);
   return std::move(outbox.settled_);

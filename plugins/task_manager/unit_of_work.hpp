@@ -29,8 +29,9 @@ struct Settled {
 
 class Outbox {
  public:
-  // Records a state change of `task` in the durable event log (same
-  // transaction) and for publication after commit.
+  // Records a state change of `task` for the durable event log (written in
+  // the same transaction, at its end: see writeEvents) and for publication
+  // after commit.
   Status record(store::Transaction& tx, const Task& task, const std::string& event);
   // Writes `task` at `version`, then record()s it.
   Status save(store::Transaction& tx, const Task& task, std::uint64_t version, const std::string& event);
@@ -42,7 +43,17 @@ class Outbox {
   // Changes of the counts by status, written once at the end of the unit of
   // work (a group of 50 submissions is one counter update, not 50).
   Status writeCounts(store::Transaction& tx);
+  // The events, appended to the log as the last writes of the unit of work:
+  // an append takes the stream's row lock on PostgreSQL (its ids follow
+  // commit order), held until the commit, so the later it comes the less
+  // other units wait for it.
+  Status writeEvents(store::Transaction& tx);
 
+  struct Entry {
+    std::string type;
+    std::size_t event;  // its body: events_[event]
+  };
+  std::vector<Entry> log_;
   std::vector<TaskEvent> events_;
   std::vector<Settled> settled_;
   std::map<TaskStatus, std::int64_t> counts_;
