@@ -285,8 +285,8 @@ class WebSocketConnection final : public Connection,
   void read() {
     reading_ = true;
     ws_.async_read(buffer_, net::bind_cancellation_slot(
-                                readCancel_.slot(),
-                                [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
+                                readCancel_.slot(), [self = shared_from_this()](
+                                                        const boost::system::error_code& error, std::size_t) {
                                   self->reading_ = false;
                                   self->onRead(error);
                                 }));
@@ -569,12 +569,12 @@ class WebSocketConnection final : public Connection,
   void startClose() {
     pendingClose_ = false;
     closeStarted_ = true;
-    ws_.async_close(closeReason_,
-                    net::bind_cancellation_slot(closeCancel_.slot(),
-                                                [self = shared_from_this()](const boost::system::error_code& error) {
-                                                  self->closeAnswered_ = true;
-                                                  if (error) self->hardClose();
-                                                }));
+    ws_.async_close(closeReason_, net::bind_cancellation_slot(
+                                      closeCancel_.slot(),
+                                      [self = shared_from_this()](const boost::system::error_code& error) {
+                                        self->closeAnswered_ = true;
+                                        if (error) self->hardClose();
+                                      }));
   }
 
   void armCloseDeadline() {
@@ -597,7 +597,8 @@ class WebSocketConnection final : public Connection,
         (accepted_ ? "" : "handshake unfinished, ") + (writing_ ? "a write pending, " : "") +
         (pendingClose_ ? "close waiting for it, " : "") + (closeStarted_ ? "close frame sent, " : "") +
         (closeAnswered_ ? "close answered, " : "") + (reading_ ? "a read pending" : "no read pending") + ")");
-    for (auto* signal : {&readCancel_, &writeCancel_, &closeCancel_}) signal->emit(net::cancellation_type::terminal);
+    for (auto* signal : {&readCancel_, &writeCancel_, &closeCancel_})
+      signal->emit(net::cancellation_type::terminal);
     hardClose();
     finish(1006);
   }

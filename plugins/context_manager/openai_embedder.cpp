@@ -67,7 +67,9 @@ Status exchange(asio::io_context& io, Stream& stream, const http::request<http::
 }  // namespace
 
 OpenAiEmbedder::OpenAiEmbedder(EmbedderOptions options, KeySource keySource)
-    : options_(std::move(options)), keySource_(std::move(keySource)), endpoint_(std::make_unique<Endpoint>()) {
+    : options_(std::move(options)),
+      keySource_(std::move(keySource)),
+      endpoint_(std::make_unique<Endpoint>()) {
   auto url = boost::urls::parse_uri(options_.url);
   if (url) {
     endpoint_->secure = url->scheme() == "https";
@@ -121,7 +123,8 @@ Result<std::vector<std::vector<float>>> OpenAiEmbedder::embedBatch(const std::ve
     auto revealed = keySource_();
     // The status names the secret, never its value; not retried.
     if (!revealed.ok())
-      return Status(StatusCode::kFailedPrecondition, "the embedder's API key: " + revealed.status().message());
+      return Status(StatusCode::kFailedPrecondition,
+                    "the embedder's API key: " + revealed.status().message());
     key = std::move(revealed).value();
   }
   if (!key.empty()) request.set(http::field::authorization, "Bearer " + key);

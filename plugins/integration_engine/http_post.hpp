@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "hive/services/http.hpp"
-#include "plugin_common/http_client.hpp"
 #include "hive/status.hpp"
+#include "plugin_common/http_client.hpp"
 
 namespace hive::integration_engine {
 

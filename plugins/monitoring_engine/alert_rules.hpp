@@ -38,8 +38,8 @@ struct AlertRule {
 };
 
 struct Webhook {
-  std::string name;  // a metric label: [a-z0-9_-]
-  std::string url;   // http(s)://host[:port]/path
+  std::string name;                         // a metric label: [a-z0-9_-]
+  std::string url;                          // http(s)://host[:port]/path
   plugin_common::HttpUrl endpoint;          // the url, split
   std::string caFile;                       // https: the CA certificates (PEM); empty: the system's store
   std::chrono::milliseconds timeout{5000};  // per attempt: connect + TLS + send + status line

@@ -256,7 +256,8 @@ exec::Outcome ProcessRunnerService::runJob(const AgentSettings& agent, const exe
 
 exec::Outcome ProcessRunnerService::runInWorkDirectory(const AgentSettings& agent, const exec::Job& job,
                                                        RunningJob& running, const WorkDirectory& work,
-                                                       const std::string& contextFile, Clock::time_point began) {
+                                                       const std::string& contextFile,
+                                                       Clock::time_point began) {
   exec::Outcome outcome;
   auto finish = [&](exec::OutcomeKind kind, std::string reason) {
     outcome.kind = kind;

@@ -58,8 +58,9 @@ std::optional<ScheduleSpec> parseSchedule(const json::value& value, const std::s
     spec.every = std::chrono::milliseconds(everyMs->get_int64());
   }
   if (const json::value* zone = object.if_contains("time_zone")) {
-    auto loaded = zone->is_string() ? TimeZone::load(zone->get_string())
-                                    : Result<std::shared_ptr<const TimeZone>>(invalidArgument("must be a string"));
+    auto loaded = zone->is_string()
+                      ? TimeZone::load(zone->get_string())
+                      : Result<std::shared_ptr<const TimeZone>>(invalidArgument("must be a string"));
     if (!loaded.ok()) {
       errors.push_back({at + "/time_zone", loaded.status().message()});
     } else {

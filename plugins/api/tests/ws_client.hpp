@@ -115,15 +115,16 @@ class WsClient {
       if (left <= std::chrono::milliseconds(0)) return std::nullopt;
       boost::system::error_code error;
       bool done = false;
-      ws_.next_layer().async_read_some(boost::asio::buffer(bytes), [&](const boost::system::error_code& e,
-                                                                       std::size_t) {
-        error = e;
-        done = true;
-      });
+      ws_.next_layer().async_read_some(boost::asio::buffer(bytes),
+                                       [&](const boost::system::error_code& e, std::size_t) {
+                                         error = e;
+                                         done = true;
+                                       });
       if (!run(done, left)) return std::nullopt;
       if (error) {
         closed_ = true;
-        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                     started);
       }
     }
   }

@@ -179,7 +179,8 @@ TEST(OpenAiEmbedder, AKeyFromTheVaultIsReadAtEachRequest) {
   EXPECT_NE(requests[0].head.find("Authorization: Bearer sk-vault-one"), std::string::npos);
   EXPECT_NE(requests[1].head.find("Authorization: Bearer sk-vault-two"), std::string::npos);
 
-  OpenAiEmbedder missing(options, []() -> Result<std::string> { return notFound("no secret 'embedder_key'"); });
+  OpenAiEmbedder missing(options,
+                         []() -> Result<std::string> { return notFound("no secret 'embedder_key'"); });
   auto refused = missing.embed({"c"});
   EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.status().message().find("no secret 'embedder_key'"), std::string::npos);

@@ -44,7 +44,8 @@ TEST(ContextManagerPlugin, BadConfigIsReportedAtItsLocationAndNothingStarts) {
   EXPECT_NE(text.find("provider openai needs url"), std::string::npos) << text;
   EXPECT_NE(text.find("needs the model's dimension"), std::string::npos) << text;
   EXPECT_NE(text.find("did you mean 'keep_fraction'"), std::string::npos) << text;
-  EXPECT_NE(text.find("hive.yaml:10:21: error: 'api_key_secret': a secret name is"), std::string::npos) << text;
+  EXPECT_NE(text.find("hive.yaml:10:21: error: 'api_key_secret': a secret name is"), std::string::npos)
+      << text;
   EXPECT_EQ(plugin->start().code(), StatusCode::kInvalidArgument);
   EXPECT_FALSE(plugin->started());
 }

@@ -162,7 +162,8 @@ TEST(AlertRules, ConfigErrorsNameTheKey) {
   EXPECT_NE(text.find("hive.yaml:10:9: error: 'name'"), std::string::npos) << text;
   EXPECT_NE(text.find("hive.yaml:12:15: error: 'comparison': must be one of"), std::string::npos) << text;
   EXPECT_NE(text.find("hive.yaml:13:14: error: 'threshold'"), std::string::npos) << text;
-  EXPECT_NE(text.find("hive.yaml:20:10: error: 'url': must not contain user information"), std::string::npos) << text;
+  EXPECT_NE(text.find("hive.yaml:20:10: error: 'url': must not contain user information"), std::string::npos)
+      << text;
 }
 
 TEST(AlertRules, ShippedRulesAreOnByDefault) {

@@ -157,9 +157,10 @@ class ContextRoutes final : public hive::http::RouteProvider {
     hive::http::Response response;
     response.contentType = "application/json";
     response.status = 200;
-    response.body = request.param("scope") == "task:with-context"
-                        ? R"({"items":[{"id":"0000000000000001","text":"the database moved to db-7"}],"next_cursor":""})"
-                        : R"({"items":[],"next_cursor":""})";
+    response.body =
+        request.param("scope") == "task:with-context"
+            ? R"({"items":[{"id":"0000000000000001","text":"the database moved to db-7"}],"next_cursor":""})"
+            : R"({"items":[],"next_cursor":""})";
     respond(std::move(response));
   }
   std::vector<std::string> asked() {

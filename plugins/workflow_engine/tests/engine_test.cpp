@@ -368,7 +368,8 @@ TEST_F(WorkflowEngineTest, AFailedRunIsRetriedFromItsFailedStep) {
   const std::string bTask(stepOf(id, "b")["task_id"].as_string());
   for (auto& assignment : claimed) {
     if (assignment.taskId == bTask)
-      ASSERT_TRUE(service->failed(assignment.taskId, assignment.leaseToken, "flaky", tasks::Retry::kNever).ok());
+      ASSERT_TRUE(
+          service->failed(assignment.taskId, assignment.leaseToken, "flaky", tasks::Retry::kNever).ok());
     else
       succeed(assignment);
   }

@@ -1,5 +1,6 @@
 // When schedules fire: the cron subset, time zones (fixed offsets, and named
-// zones from the system's tz database with their clock changes), intervals, and what a node does with fires that are due or were missed.
+// zones from the system's tz database with their clock changes), intervals, and what a node does with fires
+// that are due or were missed.
 #include "schedule.hpp"
 
 #include <chrono>
@@ -62,8 +63,8 @@ TEST(WorkflowCron, AFixedOffsetShiftsTheWallClock) {
   EXPECT_EQ(zone("Z").offsetAt(0), 0);
   EXPECT_EQ(zone("+05:30").offsetAt(0), 330 * 60);
   EXPECT_EQ(zone("UTC-08:00").offsetAt(0), -480 * 60);
-  for (const char* bad : {"+5", "+15:00", "UTC+1", "../../etc/passwd", "/etc/localtime", "Europe//Paris",
-                          "No/Such_Zone"})
+  for (const char* bad :
+       {"+5", "+15:00", "UTC+1", "../../etc/passwd", "/etc/localtime", "Europe//Paris", "No/Such_Zone"})
     EXPECT_FALSE(TimeZone::load(bad).ok()) << bad;
   EXPECT_NE(TimeZone::load("No/Such_Zone").status().message().find("no such time zone"), std::string::npos);
 }
@@ -115,7 +116,8 @@ TEST(WorkflowCron, ZonesOfTheSouthAndOfHalfHours) {
   EXPECT_EQ(newYork->offsetAt(at(2050, 3, 13, 7, 0) / 1000), -4 * 3600);
   EXPECT_EQ(*newYork->nextTransition(at(2050, 3, 1) / 1000), at(2050, 3, 13, 7, 0) / 1000);
   EXPECT_EQ(*newYork->nextTransition(at(2050, 3, 13, 7, 0) / 1000), at(2050, 11, 6, 6, 0) / 1000);
-  for (const char* bad : {"", "E5", "EST", "EST5EDT,M13.1.0,M11.1.0", "EST5EDT,M3.2.0", "EST5EDT,M3.2.0,M11.1.0x"})
+  for (const char* bad :
+       {"", "E5", "EST", "EST5EDT,M13.1.0,M11.1.0", "EST5EDT,M3.2.0", "EST5EDT,M3.2.0,M11.1.0x"})
     EXPECT_FALSE(PosixRule::parse(bad).ok()) << bad;
 }
 

@@ -9,9 +9,6 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +20,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "hive/status.hpp"
 #include "plugin_common/http_url.hpp"
@@ -119,11 +120,13 @@ class Channel {
                      : SSL_CTX_load_verify_locations(context_.get(), trust.caFile.c_str(), nullptr);
     if (loaded != 1)
       return unavailable("TLS: cannot load the trusted certificates" +
-                         (trust.caFile.empty() ? std::string() : " of " + trust.caFile) + ": " + tlsErrorText());
+                         (trust.caFile.empty() ? std::string() : " of " + trust.caFile) + ": " +
+                         tlsErrorText());
     tls_.reset(SSL_new(context_.get()));
     if (!tls_ || SSL_set_fd(tls_.get(), socket_.get()) != 1) return unavailable("TLS: " + tlsErrorText());
     unsigned char address[16];
-    bool literal = ::inet_pton(AF_INET, host.c_str(), address) == 1 || ::inet_pton(AF_INET6, host.c_str(), address) == 1;
+    bool literal =
+        ::inet_pton(AF_INET, host.c_str(), address) == 1 || ::inet_pton(AF_INET6, host.c_str(), address) == 1;
     bool named = literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls_.get()), host.c_str()) == 1
                          : SSL_set_tlsext_host_name(tls_.get(), host.c_str()) == 1 &&
                                SSL_set1_host(tls_.get(), host.c_str()) == 1;
@@ -134,8 +137,8 @@ class Channel {
       if (Status waited = waitTls(done, deadline, "TLS handshake"); !waited.ok()) {
         long verified = SSL_get_verify_result(tls_.get());
         if (verified != X509_V_OK)
-          return unavailable("TLS: the certificate of " + host + " is not trusted: " +
-                             X509_verify_cert_error_string(verified));
+          return unavailable("TLS: the certificate of " + host +
+                             " is not trusted: " + X509_verify_cert_error_string(verified));
         return waited;
       }
     }
@@ -146,8 +149,10 @@ class Channel {
     while (sent < data.size()) {
       if (tls_) {
         int n = SSL_write(tls_.get(), data.data() + sent, static_cast<int>(data.size() - sent));
-        if (n > 0) sent += static_cast<std::size_t>(n);
-        else HIVE_TRY(waitTls(n, deadline, "sending"));
+        if (n > 0)
+          sent += static_cast<std::size_t>(n);
+        else
+          HIVE_TRY(waitTls(n, deadline, "sending"));
         continue;
       }
       ssize_t n = ::send(socket_.get(), data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
@@ -176,7 +181,8 @@ class Channel {
         return deadlineExceeded("waiting for the answer: timed out");
       ssize_t n = ::recv(socket_.get(), buffer, size, 0);
       if (n >= 0) return static_cast<std::size_t>(n);
-      if (errno != EAGAIN && errno != EINTR) return unavailable(std::string("reading: ") + std::strerror(errno));
+      if (errno != EAGAIN && errno != EINTR)
+        return unavailable(std::string("reading: ") + std::strerror(errno));
     }
   }
 
@@ -186,13 +192,14 @@ class Channel {
   Status waitTls(int result, HttpDeadline deadline, const char* what) {
     switch (SSL_get_error(tls_.get(), result)) {
       case SSL_ERROR_WANT_READ:
-        if (!waitFor(socket_.get(), POLLIN, deadline)) return deadlineExceeded(std::string(what) + ": timed out");
+        if (!waitFor(socket_.get(), POLLIN, deadline))
+          return deadlineExceeded(std::string(what) + ": timed out");
         return okStatus();
       case SSL_ERROR_WANT_WRITE:
-        if (!waitFor(socket_.get(), POLLOUT, deadline)) return deadlineExceeded(std::string(what) + ": timed out");
+        if (!waitFor(socket_.get(), POLLOUT, deadline))
+          return deadlineExceeded(std::string(what) + ": timed out");
         return okStatus();
-      default:
-        return unavailable(std::string(what) + ": " + tlsErrorText());
+      default: return unavailable(std::string(what) + ": " + tlsErrorText());
     }
   }
 

@@ -31,7 +31,8 @@ inline Result<HttpUrl> parseHttpUrl(std::string_view text) {
   std::size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   url.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-  if (authority.find('@') != std::string_view::npos) return invalidArgument("must not contain user information");
+  if (authority.find('@') != std::string_view::npos)
+    return invalidArgument("must not contain user information");
   std::string_view port;
   bool hasPort = false;
   if (!authority.empty() && authority.front() == '[') {
@@ -50,8 +51,9 @@ inline Result<HttpUrl> parseHttpUrl(std::string_view text) {
   }
   if (url.host.empty()) return invalidArgument("has no host");
   url.port = hasPort ? std::string(port) : (url.tls ? "443" : "80");
-  if (url.port.empty() || url.port.size() > 5 || url.port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(url.port) == 0 || std::stoi(url.port) > 65535)
+  if (url.port.empty() || url.port.size() > 5 ||
+      url.port.find_first_not_of("0123456789") != std::string::npos || std::stoi(url.port) == 0 ||
+      std::stoi(url.port) > 65535)
     return invalidArgument("has a bad port");
   return url;
 }
