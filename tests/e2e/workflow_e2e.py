@@ -11,7 +11,8 @@ echoes its payload as its result).
                       with SIGKILL --crashes times and restarted: the run
                       completes, and task_manager holds exactly one task per
                       step (none was submitted twice).
-  --scenario cli      `hive workflow apply FILE` against the real hive: a YAML
+  --scenario cli      `hive workflow apply FILE` (and start, run --follow, runs,
+                      list) against the real hive: a YAML
                       file with mistakes is refused with FILE:LINE:COL of each
                       (locally, and for what only the server knows: an unknown
                       sub-workflow), nothing registered; a good one registered,
@@ -461,6 +462,21 @@ def cli_scenario(args, workdir, failures):
         files = [r["echo"]["file"] for r in (run.get("outputs") or {}).get("files", [])]
         if run["status"] != "succeeded" or files != ["x.c", "y.c", "z.c"]:
             failures.append("the CLI's run ended %s with %r" % (run["status"], files))
+        # run --follow: the progress on stderr (a line per change, not a
+        # terminal), the run's id on stdout, the outcome as the exit code.
+        done = cli(args, hive, "run", "cli-flow", "--param", 'files=["p.c", "q.c"]', "--follow")
+        followed = done.stdout.strip()
+        if done.returncode != 0 or not followed:
+            failures.append("run --follow exited %d (stdout %r)" % (done.returncode, done.stdout))
+        else:
+            last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+            if not last.startswith("[") or "1/1 steps, succeeded" not in last:
+                failures.append("run --follow did not end on a finished progress line: %r" % last)
+            if hive.request("GET", "/api/v2/workflows/runs/" + followed)["status"] != "succeeded":
+                failures.append("run --follow returned before its run succeeded")
+        done = cli(args, hive, "run", "cli-flow", "--param", 'files=["p.c"]')
+        if done.returncode != 0 or not done.stdout.strip():
+            failures.append("run without --follow printed no id")
         done = cli(args, hive, "runs", "cli-flow")
         if done.returncode != 0 or run_id not in done.stdout or "succeeded" not in done.stdout:
             failures.append("runs did not list the run")

@@ -1,10 +1,15 @@
 #include "workflow_command.hpp"
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
+#include <variant>
 
 #include <boost/json.hpp>
 
@@ -175,8 +180,9 @@ int runsCommand(const std::string& url, const std::string& key, const std::strin
   return 0;
 }
 
-int startCommand(const std::string& url, const std::string& key, const std::string& workflow,
-                 const std::vector<std::string>& params, long long version) {
+// The run's JSON, or an exit code: 2 when Hive cannot be reached, 1 when it refused.
+std::variant<json::value, int> startRun(const std::string& url, const std::string& key, const std::string& workflow,
+                                        const std::vector<std::string>& params, long long version) {
   json::object given;
   for (const std::string& param : params) {
     std::size_t equals = param.find('=');
@@ -194,8 +200,85 @@ int startCommand(const std::string& url, const std::string& key, const std::stri
   auto answer = call(url, key, "POST", "/api/v2/workflows/" + workflow + "/runs", json::serialize(body));
   if (!answer.ok()) return 2;
   if (answer->status != 201 && answer->status != 200) return refused(*answer);
-  std::printf("%s\n", text(parseBody(*answer).at("id")).c_str());
+  return parseBody(*answer);
+}
+
+int startCommand(const std::string& url, const std::string& key, const std::string& workflow,
+                 const std::vector<std::string>& params, long long version) {
+  auto started = startRun(url, key, workflow, params, version);
+  if (const int* code = std::get_if<int>(&started)) return *code;
+  std::printf("%s\n", text(std::get<json::value>(started).at("id")).c_str());
   return 0;
+}
+
+// One line of progress: a bar of the steps that ended, the count, the run's
+// status and the steps running now.
+std::string progressLine(const json::value& run) {
+  std::size_t ended = 0, total = 0;
+  std::string running;
+  for (const json::value& step : run.at("steps").as_array()) {
+    ++total;
+    const std::string status = text(step.at("status"));
+    if (status == "running" || status == "waiting")
+      running += (running.empty() ? "" : ", ") + text(step.at("name")) + (status == "waiting" ? " (waiting)" : "");
+    else if (status != "pending")
+      ++ended;
+  }
+  constexpr std::size_t kWidth = 24;
+  std::size_t filled = total == 0 ? kWidth : ended * kWidth / total;
+  std::string line = "[" + std::string(filled, '#') + std::string(kWidth - filled, '.') + "] " +
+                     std::to_string(ended) + "/" + std::to_string(total) + " steps, " + text(run.at("status"));
+  if (!running.empty()) line += "; running: " + running;
+  return line;
+}
+
+// `hive workflow run`: starts a run; with --follow, shows its progress until it
+// ends (a line redrawn in place on a terminal, a line per change otherwise) and
+// exits with its outcome: 0 succeeded, 1 failed, 3 cancelled, 2 Hive gone.
+int runCommand(const std::string& url, const std::string& key, const std::string& workflow,
+               const std::vector<std::string>& params, long long version, bool follow) {
+  auto started = startRun(url, key, workflow, params, version);
+  if (const int* code = std::get_if<int>(&started)) return *code;
+  json::value run = std::move(std::get<json::value>(started));
+  const std::string id = text(run.at("id"));
+  std::printf("%s\n", id.c_str());
+  std::fflush(stdout);
+  if (!follow) return 0;
+  const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  std::string shown;
+  for (int unreachable = 0;;) {
+    std::string line = progressLine(run);
+    if (line != shown) {
+      if (terminal)
+        std::fprintf(stderr, "\r\033[K%s", line.c_str());
+      else
+        std::fprintf(stderr, "%s\n", line.c_str());
+      shown = line;
+    }
+    const std::string status = text(run.at("status"));
+    if (status == "succeeded" || status == "failed" || status == "cancelled") {
+      if (terminal) std::fprintf(stderr, "\n");
+      if (run.as_object().contains("error"))
+        std::fprintf(stderr, "hive workflow: run %s %s: %s\n", id.c_str(), status.c_str(),
+                     text(run.at("error")).c_str());
+      return status == "succeeded" ? 0 : status == "failed" ? 1 : 3;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    auto answer = httpRequest(url, "GET", "/api/v2/workflows/runs/" + id, "", key);
+    if (!answer.ok() || answer->status >= 500) {
+      // Hive restarting (a reload, an upgrade): the run goes on; so does the wait, a while.
+      if (++unreachable > 120) {
+        std::fprintf(stderr, "\nhive workflow: lost Hive for 30 s following run %s\n", id.c_str());
+        return 2;
+      }
+      continue;
+    }
+    unreachable = 0;
+    if (answer->status != 200) return refused(*answer);
+    json::value read = parseBody(*answer);
+    if (!read.is_object() || !read.as_object().contains("steps")) return refused(*answer);
+    run = std::move(read);
+  }
 }
 
 }  // namespace
@@ -212,10 +295,16 @@ WorkflowCommands::WorkflowCommands(CLI::App& app) {
   runs_->add_option("workflow", workflow_, "Only this workflow's");
   runs_->add_option("--status", status_, "running, succeeded, failed or cancelled");
   start_ = workflow->add_subcommand("start", "Start a run; prints its id");
-  start_->add_option("workflow", workflow_, "Workflow name")->required();
-  start_->add_option("-p,--param", params_, "NAME=VALUE (VALUE as JSON when it parses: 3, true, [\"a\"])");
-  start_->add_option("--version", version_, "Version to run (default: the latest)");
-  for (auto* command : {apply_, list_, runs_, start_}) {
+  run_ = workflow->add_subcommand(
+      "run", "Start a run and print its id; with --follow, show its progress and exit with its outcome");
+  for (auto* command : {start_, run_}) {
+    command->add_option("workflow", workflow_, "Workflow name")->required();
+    command->add_option("-p,--param", params_, "NAME=VALUE (VALUE as JSON when it parses: 3, true, [\"a\"])");
+    command->add_option("--version", version_, "Version to run (default: the latest)");
+  }
+  run_->add_flag("-f,--follow", follow_,
+                 "Show the run's progress until it ends; exit 0 succeeded, 1 failed, 3 cancelled");
+  for (auto* command : {apply_, list_, runs_, start_, run_}) {
     command->add_option("--url", url_, "Hive's API (env HIVE_URL)")->capture_default_str();
     command->add_option("--key", apiKey_, "API key (env HIVE_API_KEY)");
   }
@@ -226,6 +315,7 @@ std::optional<int> WorkflowCommands::run() const {
   if (list_->parsed()) return listCommand(url_, apiKey_);
   if (runs_->parsed()) return runsCommand(url_, apiKey_, workflow_, status_);
   if (start_->parsed()) return startCommand(url_, apiKey_, workflow_, params_, version_);
+  if (run_->parsed()) return runCommand(url_, apiKey_, workflow_, params_, version_, follow_);
   return std::nullopt;
 }
 

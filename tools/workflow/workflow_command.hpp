@@ -1,4 +1,4 @@
-// `hive workflow apply|list|runs|start`: the workflow_engine's API from the
+// `hive workflow apply|list|runs|start|run`: the workflow_engine's API from the
 // command line (docs/workflows.md#the-cli). `apply` checks a YAML or JSON file
 // before sending it and prints every problem as FILE:LINE:COL: message.
 #pragma once
@@ -23,6 +23,7 @@ class WorkflowCommands {
   CLI::App* list_ = nullptr;
   CLI::App* runs_ = nullptr;
   CLI::App* start_ = nullptr;
+  CLI::App* run_ = nullptr;
   std::string url_;
   std::string apiKey_;
   std::string file_;
@@ -30,6 +31,7 @@ class WorkflowCommands {
   std::string status_;
   std::vector<std::string> params_;
   long long version_ = 0;
+  bool follow_ = false;
 };
 
 }  // namespace hive::tools
