@@ -356,7 +356,14 @@ std::vector<Status> Leases::finish(const std::vector<Report>& reports) {
       waiting_.pop_front();
     }
     lock.unlock();
-    bool together = commitGroup(group);
+    bool together = false;
+    try {
+      together = commitGroup(group);
+    } catch (...) {
+      // Never leave the others waiting on a leader that is gone: each then
+      // tries its own reports (and meets the same error on its own).
+      together = false;
+    }
     lock.lock();
     for (Waiting* member : group) {
       member->together = together;

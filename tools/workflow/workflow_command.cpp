@@ -181,8 +181,9 @@ int runsCommand(const std::string& url, const std::string& key, const std::strin
 }
 
 // The run's JSON, or an exit code: 2 when Hive cannot be reached, 1 when it refused.
-std::variant<json::value, int> startRun(const std::string& url, const std::string& key, const std::string& workflow,
-                                        const std::vector<std::string>& params, long long version) {
+std::variant<json::value, int> startRun(const std::string& url, const std::string& key,
+                                        const std::string& workflow, const std::vector<std::string>& params,
+                                        long long version) {
   json::object given;
   for (const std::string& param : params) {
     std::size_t equals = param.find('=');
@@ -220,14 +221,16 @@ std::string progressLine(const json::value& run) {
     ++total;
     const std::string status = text(step.at("status"));
     if (status == "running" || status == "waiting")
-      running += (running.empty() ? "" : ", ") + text(step.at("name")) + (status == "waiting" ? " (waiting)" : "");
+      running +=
+          (running.empty() ? "" : ", ") + text(step.at("name")) + (status == "waiting" ? " (waiting)" : "");
     else if (status != "pending")
       ++ended;
   }
   constexpr std::size_t kWidth = 24;
   std::size_t filled = total == 0 ? kWidth : ended * kWidth / total;
   std::string line = "[" + std::string(filled, '#') + std::string(kWidth - filled, '.') + "] " +
-                     std::to_string(ended) + "/" + std::to_string(total) + " steps, " + text(run.at("status"));
+                     std::to_string(ended) + "/" + std::to_string(total) + " steps, " +
+                     text(run.at("status"));
   if (!running.empty()) line += "; running: " + running;
   return line;
 }
