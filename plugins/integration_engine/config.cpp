@@ -1,14 +1,13 @@
 #include "config.hpp"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <set>
+
+#include "plugin_common/http_url.hpp"
 
 namespace hive::integration_engine {
 
@@ -122,9 +121,7 @@ OutboundOptions readOutbound(const ConfigNode& node, Diagnostics& diagnostics) {
                                                        std::chrono::minutes(1));
   options.refreshPeriod = reader.getInRange<milliseconds>("subscription_refresh", options.refreshPeriod,
                                                           milliseconds(100), std::chrono::hours(1));
-  options.caFile = reader.get<std::string>("ca_file", "");
-  if (!options.caFile.empty() && ::access(options.caFile.c_str(), R_OK) != 0)
-    reader.reject("ca_file", "cannot read " + options.caFile + ": " + std::strerror(errno));
+  options.caFile = plugin_common::readCaFile(reader);
   std::string keyFile = reader.get<std::string>("signing_key_file", "");
   if (!keyFile.empty()) {
     options.signingKey = readSecretFile(reader.child("signing_key_file"), keyFile, diagnostics);

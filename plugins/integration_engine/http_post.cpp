@@ -1,17 +1,12 @@
 #include "http_post.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 
 #include "plugin_common/http_client.hpp"
 
@@ -62,8 +57,6 @@ Status refusal(const Url& url, const sockaddr* address) {
                     ", a private, loopback or link-local address (outbound.allow_private_targets is false)");
 }
 
-bool safeHeader(std::string_view text) { return text.find_first_of("\r\n") == std::string_view::npos; }
-
 }  // namespace
 
 Status checkDestination(const Url& url, AddressPolicy policy) {
@@ -77,30 +70,15 @@ Status checkDestination(const Url& url, AddressPolicy policy) {
 
 Result<int> post(const Url& url, AddressPolicy policy, const std::vector<http::Header>& headers,
                  const std::string& body, std::chrono::milliseconds timeout, const std::string& caFile) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  plugin_common::ResolvedAddresses addresses;
-  HIVE_TRY(addresses.resolve(url.host, url.port));
-  std::string request = "POST " + url.target + " HTTP/1.1\r\nHost: " + url.host + ":" + url.port +
-                        "\r\nContent-Type: application/json\r\nUser-Agent: hive-integration-engine\r\n"
-                        "Connection: close\r\nContent-Length: " +
-                        std::to_string(body.size()) + "\r\n";
-  for (const http::Header& header : headers) {
-    if (!safeHeader(header.name) || !safeHeader(header.value))
-      return invalidArgument("line break in a header");
-    request += header.name + ": " + header.value + "\r\n";
-  }
-  request += "\r\n";
-  request += body;
   // The address checked is the one connected to, so a name that resolves
   // elsewhere later is caught.
-  plugin_common::TlsTrust trust{caFile};
-  return plugin_common::exchangeHttp(
-      addresses, url.host, url.port, request, deadline,
-      [&](const sockaddr* address) {
-        if (policy == AddressPolicy::kPublicOnly && !isPublic(address)) return refusal(url, address);
-        return okStatus();
-      },
-      url.tls ? &trust : nullptr);
+  return plugin_common::postJson(url, "hive-integration-engine", headers, body,
+                                 std::chrono::steady_clock::now() + timeout, caFile,
+                                 [&](const sockaddr* address) {
+                                   if (policy == AddressPolicy::kPublicOnly && !isPublic(address))
+                                     return refusal(url, address);
+                                   return okStatus();
+                                 });
 }
 
 }  // namespace hive::integration_engine

@@ -1,11 +1,7 @@
 #include "alert_rules.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <set>
 
 namespace hive::monitoring_engine {
@@ -98,9 +94,7 @@ void readWebhookUrl(ConfigReader& reader, const std::string& key, Webhook& webho
     else
       reader.reject(key, endpoint.status().message());
   }
-  webhook.caFile = reader.get<std::string>("ca_file", "");
-  if (!webhook.caFile.empty() && ::access(webhook.caFile.c_str(), R_OK) != 0)
-    reader.reject("ca_file", "cannot read " + webhook.caFile + ": " + std::strerror(errno));
+  webhook.caFile = plugin_common::readCaFile(reader);
 }
 
 namespace {

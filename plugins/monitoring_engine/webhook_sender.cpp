@@ -7,17 +7,9 @@
 namespace hive::monitoring_engine {
 
 Status postJson(const Webhook& webhook, const std::string& body) {
-  const auto deadline = std::chrono::steady_clock::now() + webhook.timeout;
-  const plugin_common::HttpUrl& url = webhook.endpoint;
-  plugin_common::ResolvedAddresses addresses;
-  HIVE_TRY(addresses.resolve(url.host, url.port));
-  std::string request = "POST " + url.target + " HTTP/1.1\r\nHost: " + url.host + ":" + url.port +
-                        "\r\nContent-Type: application/json\r\nUser-Agent: hive-monitoring-engine\r\n"
-                        "Connection: close\r\nContent-Length: " +
-                        std::to_string(body.size()) + "\r\n\r\n" + body;
-  plugin_common::TlsTrust trust{webhook.caFile};
-  int status = HIVE_TRY(plugin_common::exchangeHttp(addresses, url.host, url.port, request, deadline, {},
-                                                    url.tls ? &trust : nullptr));
+  int status =
+      HIVE_TRY(plugin_common::postJson(webhook.endpoint, "hive-monitoring-engine", {}, body,
+                                       std::chrono::steady_clock::now() + webhook.timeout, webhook.caFile));
   if (status < 200 || status > 299) return unavailable("answered " + std::to_string(status));
   return okStatus();
 }

@@ -106,7 +106,7 @@ Result<CronExpression> CronExpression::parse(std::string_view text) {
 
 std::optional<std::int64_t> CronExpression::nextLocalMinute(std::int64_t fromMinute) const {
   using namespace std::chrono;
-  sys_days day{days{fromMinute >= 0 ? fromMinute / 1440 : (fromMinute - 1439) / 1440}};
+  sys_days day = floor<days>(sys_time<minutes>{minutes{fromMinute}});
   int firstMinute =
       static_cast<int>(fromMinute - static_cast<std::int64_t>(day.time_since_epoch().count()) * 1440);
   for (int count = 0; count < 366 * 5; ++count, day += days{1}, firstMinute = 0) {
@@ -127,11 +127,11 @@ std::optional<std::int64_t> CronExpression::nextLocalMinute(std::int64_t fromMin
 }
 
 std::optional<std::int64_t> CronExpression::next(std::int64_t afterMs, const TimeZone& zone) const {
-  auto floorDiv = [](std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : (a - b + 1) / b; };
-  std::int64_t afterSeconds = floorDiv(afterMs, 1000);
+  using namespace std::chrono;
+  std::int64_t afterSeconds = floor<seconds>(milliseconds{afterMs}).count();
   // Wall-clock times from a little before `afterMs` (the clocks may have gone
   // back since): the first whose instant is after it.
-  std::int64_t minute = floorDiv(zone.toLocal(afterSeconds) - 3 * 3600, 60);
+  std::int64_t minute = floor<minutes>(seconds{zone.toLocal(afterSeconds) - 3 * 3600}).count();
   for (int tries = 0; tries < 1000; ++tries) {
     auto local = nextLocalMinute(minute);
     if (!local) return std::nullopt;

@@ -20,11 +20,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "hive/services/http.hpp"
 #include "hive/status.hpp"
 #include "plugin_common/http_url.hpp"
 
@@ -269,6 +272,30 @@ inline Result<int> exchangeHttp(const ResolvedAddresses& addresses, const std::s
   int status = std::atoi(head.substr(space + 1, 3).c_str());
   if (status < 100 || status > 599) return unavailable("not an HTTP answer");
   return status;
+}
+
+// POSTs the JSON `body` to `url` with `headers` (`Connection: close`), over
+// TLS trusting `caFile` (TlsTrust) when the URL is https, all within
+// `deadline`; the answer's status code. kInvalidArgument for a line break in
+// a header; otherwise as exchangeHttp().
+inline Result<int> postJson(const HttpUrl& url, std::string_view userAgent,
+                            const std::vector<http::Header>& headers, const std::string& body,
+                            HttpDeadline deadline, const std::string& caFile = {},
+                            const std::function<Status(const sockaddr*)>& allow = {}) {
+  auto safe = [](std::string_view text) { return text.find_first_of("\r\n") == std::string_view::npos; };
+  std::string request = "POST " + url.target + " HTTP/1.1\r\nHost: " + url.host + ":" + url.port +
+                        "\r\nContent-Type: application/json\r\nUser-Agent: " + std::string(userAgent) +
+                        "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  for (const http::Header& header : headers) {
+    if (!safe(header.name) || !safe(header.value)) return invalidArgument("line break in a header");
+    request += header.name + ": " + header.value + "\r\n";
+  }
+  request += "\r\n";
+  request += body;
+  ResolvedAddresses addresses;
+  HIVE_TRY(addresses.resolve(url.host, url.port));
+  TlsTrust trust{caFile};
+  return exchangeHttp(addresses, url.host, url.port, request, deadline, allow, url.tls ? &trust : nullptr);
 }
 
 }  // namespace hive::plugin_common

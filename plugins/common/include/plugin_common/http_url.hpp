@@ -3,9 +3,14 @@
 // part of the SDK.
 #pragma once
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <string>
 #include <string_view>
 
+#include "hive/config.hpp"
 #include "hive/status.hpp"
 
 namespace hive::plugin_common {
@@ -56,6 +61,16 @@ inline Result<HttpUrl> parseHttpUrl(std::string_view text) {
       std::stoi(url.port) > 65535)
     return invalidArgument("has a bad port");
   return url;
+}
+
+// The `ca_file` setting of a section that calls https URLs: empty (the
+// system's trust store) or a PEM file that can be read; otherwise an error at
+// its place.
+inline std::string readCaFile(ConfigReader& reader) {
+  std::string caFile = reader.get<std::string>("ca_file", "");
+  if (!caFile.empty() && ::access(caFile.c_str(), R_OK) != 0)
+    reader.reject("ca_file", "cannot read " + caFile + ": " + std::strerror(errno));
+  return caFile;
 }
 
 }  // namespace hive::plugin_common
