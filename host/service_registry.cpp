@@ -57,11 +57,12 @@ struct ServiceDirectory::Slot final : ServiceSlot {
 
 // A watch's callback runs under its own recursive mutex, so cancelling waits
 // for a running callback, and a callback may cancel its own watch.
-struct ServiceDirectory::Watch {
+template <typename Event>
+struct ServiceDirectory::BasicWatch {
   std::recursive_mutex mutex;
   std::string owner;
   ServiceKey id;
-  std::function<void(const ServiceEvent&)> callback;
+  std::function<void(const Event&)> callback;
   bool active = true;
   bool running = false;
 
@@ -70,7 +71,7 @@ struct ServiceDirectory::Watch {
     active = false;
     if (!running) callback = nullptr;  // a running callback is released by its caller
   }
-  void deliver(const ServiceEvent& event) {
+  void deliver(const Event& event) {
     std::lock_guard lock(mutex);
     if (!active || !callback) return;
     running = true;
@@ -195,40 +196,69 @@ Result<std::shared_ptr<ServiceSlot>> ServiceDirectory::slot(const ServiceKey& id
                   "of service " + id.toString());
 }
 
-std::unique_ptr<Subscription> ServiceDirectory::watch(const std::string& owner, const ServiceKey& id,
-                                                      std::function<void(const ServiceEvent&)> callback) {
-  auto watch = std::make_shared<Watch>();
+template <typename Event>
+std::unique_ptr<Subscription> ServiceDirectory::addWatch(
+    std::vector<std::shared_ptr<BasicWatch<Event>>>& list, const std::string& owner, const ServiceKey& id,
+    std::function<void(const Event&)> callback) {
+  auto watch = std::make_shared<BasicWatch<Event>>();
   watch->owner = owner;
   watch->id = id;
   watch->callback = std::move(callback);
   {
     std::lock_guard lock(mutex_);
-    watches_.push_back(watch);
+    list.push_back(watch);
   }
-  std::weak_ptr<Watch> weak = watch;
-  return std::make_unique<WatchSubscription>([this, weak] {
+  std::weak_ptr<BasicWatch<Event>> weak = watch;
+  return std::make_unique<WatchSubscription>([this, &list, weak] {
     auto w = weak.lock();
     if (!w) return;
     w->cancel();
     std::lock_guard lock(mutex_);
-    std::erase(watches_, w);
+    std::erase(list, w);
   });
 }
 
+std::unique_ptr<Subscription> ServiceDirectory::watch(const std::string& owner, const ServiceKey& id,
+                                                      std::function<void(const ServiceEvent&)> callback) {
+  return addWatch(watches_, owner, id, std::move(callback));
+}
+
+std::unique_ptr<Subscription> ServiceDirectory::watchSwaps(const std::string& owner,
+                                                           std::function<void(const SwapNotice&)> callback) {
+  return addWatch(swapWatches_, owner, ServiceKey{}, std::move(callback));
+}
+
 void ServiceDirectory::cancelWatches(const std::string& owner) {
-  std::vector<std::shared_ptr<Watch>> ended;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto it = watches_.begin(); it != watches_.end();) {
+  auto takeOwned = [&](auto& list) {
+    std::remove_reference_t<decltype(list)> ended;
+    for (auto it = list.begin(); it != list.end();) {
       if ((*it)->owner == owner) {
         ended.push_back(*it);
-        it = watches_.erase(it);
+        it = list.erase(it);
       } else {
         ++it;
       }
     }
+    return ended;
+  };
+  std::vector<std::shared_ptr<Watch>> ended;
+  std::vector<std::shared_ptr<SwapWatch>> endedSwaps;
+  {
+    std::lock_guard lock(mutex_);
+    ended = takeOwned(watches_);
+    endedSwaps = takeOwned(swapWatches_);
   }
   for (auto& w : ended) w->cancel();
+  for (auto& w : endedSwaps) w->cancel();
+}
+
+void ServiceDirectory::noticeSwap(const SwapNotice& notice) {
+  std::vector<std::shared_ptr<SwapWatch>> targets;
+  {
+    std::lock_guard lock(mutex_);
+    targets = swapWatches_;
+  }
+  for (auto& w : targets) w->deliver(notice);
 }
 
 void ServiceDirectory::gate(const std::string& provider) {
@@ -405,6 +435,22 @@ class PluginServiceView::GenerationService final : public Generation {
   std::shared_ptr<const void> pin_;
 };
 
+// hive.swaps/1 for one generation: its watches are that generation's, ended
+// when it stops (cancelWatches of its owner).
+class PluginServiceView::SwapNoticesService final : public SwapNotices {
+ public:
+  SwapNoticesService(ServiceDirectory& directory, std::string owner)
+      : directory_(directory), owner_(std::move(owner)) {}
+
+  std::unique_ptr<Subscription> watch(std::function<void(const SwapNotice&)> callback) override {
+    return directory_.watchSwaps(owner_, std::move(callback));
+  }
+
+ private:
+  ServiceDirectory& directory_;
+  const std::string owner_;
+};
+
 PluginServiceView::PluginServiceView(ServiceDirectory& directory, const PluginManifest& manifest,
                                      std::size_t order, std::shared_ptr<const void> pin, std::string owner,
                                      Mode mode)
@@ -414,7 +460,8 @@ PluginServiceView::PluginServiceView(ServiceDirectory& directory, const PluginMa
       owner_(std::move(owner)),
       pin_(std::move(pin)),
       mode_(mode),
-      generation_(std::make_shared<GenerationService>(directory, manifest.name, pin_)) {}
+      generation_(std::make_shared<GenerationService>(directory, manifest.name, pin_)),
+      swapNotices_(std::make_shared<SwapNoticesService>(directory, owner_)) {}
 
 Status PluginServiceView::provide(ServiceId id, std::shared_ptr<Service> service) {
   ServiceKey key = keyOf(id);
@@ -455,6 +502,7 @@ Status PluginServiceView::withdraw(ServiceId id) {
 std::vector<ServiceLease> PluginServiceView::lookup(ServiceId id) const {
   // Per generation, so not in the directory; the lease pins no library.
   if (id == Generation::kServiceId) return {ServiceLease{generation_, "kernel", 1}};
+  if (id == SwapNotices::kServiceId) return {ServiceLease{swapNotices_, "kernel", 1}};
   return directory_.lookup(keyOf(id));
 }
 

@@ -19,6 +19,7 @@
 
 #include "hive/callbacks.hpp"
 #include "hive/services.hpp"
+#include "hive/services/swaps.hpp"
 #include "host/manifest.hpp"
 
 namespace hive::host {
@@ -41,6 +42,11 @@ class ServiceDirectory {
   std::unique_ptr<Subscription> watch(const std::string& owner, const ServiceKey& id,
                                       std::function<void(const ServiceEvent&)> callback);
   void cancelWatches(const std::string& owner);
+  // hive.swaps/1: watches of swap notices, and a notice to each of them (on
+  // the calling thread, in the order the watches were made).
+  std::unique_ptr<Subscription> watchSwaps(const std::string& owner,
+                                           std::function<void(const SwapNotice&)> callback);
+  void noticeSwap(const SwapNotice& notice);
 
   // Hot swap, in three steps. gate() makes every slot of `provider` hold new
   // acquires back; waitForLeases() waits until no lease of them is in flight;
@@ -75,7 +81,14 @@ class ServiceDirectory {
   static std::shared_ptr<Service> pinned(std::shared_ptr<Service> service, std::shared_ptr<const void> pin);
 
  private:
-  struct Watch;
+  template <typename Event>
+  struct BasicWatch;
+  using Watch = BasicWatch<ServiceEvent>;
+  using SwapWatch = BasicWatch<SwapNotice>;
+  template <typename Event>
+  std::unique_ptr<Subscription> addWatch(std::vector<std::shared_ptr<BasicWatch<Event>>>& list,
+                                         const std::string& owner, const ServiceKey& id,
+                                         std::function<void(const Event&)> callback);
   // Under mutex_: the dormant slot of (provider, id) if a consumer still holds
   // one, else a new slot.
   std::shared_ptr<Slot> slotFor(const std::string& provider, std::size_t order, const ServiceKey& id);
@@ -87,6 +100,7 @@ class ServiceDirectory {
   // Slots of withdrawn services that consumers still hold; revived by provide().
   std::vector<std::weak_ptr<Slot>> dormant_;
   std::vector<std::shared_ptr<Watch>> watches_;
+  std::vector<std::shared_ptr<SwapWatch>> swapWatches_;
   struct Shared {
     std::string type;
     void* object = nullptr;
@@ -126,6 +140,7 @@ class PluginServiceView final : public ServiceRegistry {
 
  private:
   class GenerationService;
+  class SwapNoticesService;
 
   ServiceDirectory& directory_;
   const PluginManifest& manifest_;
@@ -137,6 +152,8 @@ class PluginServiceView final : public ServiceRegistry {
   std::vector<std::pair<ServiceKey, std::shared_ptr<Service>>> staged_;
   // hive.generation/1 as this generation sees it.
   std::shared_ptr<GenerationService> generation_;
+  // hive.swaps/1 as this generation sees it.
+  std::shared_ptr<SwapNoticesService> swapNotices_;
 };
 
 }  // namespace hive::host

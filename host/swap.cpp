@@ -16,6 +16,7 @@ struct Member {
   PluginFile file;
   ConfigNode section;
   Generation next;
+  std::uint64_t serving = 0;  // the generation it replaces
 };
 
 class Swap {
@@ -70,7 +71,7 @@ class Swap {
         why = why.withContext("").withContext(diagnostics.items().front().toString());
       return why;
     }
-    members_.push_back({&member, file, section, std::move(made).value()});
+    members_.push_back({&member, file, section, std::move(made).value(), member.current.number});
     return okStatus();
   }
 
@@ -137,7 +138,18 @@ class Swap {
     return started.ok() ? started : started.withContext(m.next.manifest.label());
   }
 
+  // hive.swaps/1: kComing before the gate, so that a consumer holding a lease
+  // for long lets it go and none blocks a thread of its own on the gate.
+  // Every kComing is followed by one kEnded.
+  void notice(SwapPhase phase, bool replaced) {
+    if ((phase == SwapPhase::kComing) == noticed_) return;
+    noticed_ = phase == SwapPhase::kComing;
+    for (const auto& m : members_)
+      s_.directory.noticeSwap({m.instance->status.name, m.serving, phase, replaced});
+  }
+
   Status switchOver() {
+    notice(SwapPhase::kComing, false);
     for (const auto& m : members_) s_.directory.gate(m.instance->status.name);
     Status started = waitForLeases();
     for (auto& m : members_) {
@@ -175,6 +187,7 @@ class Swap {
     }
     s_.metrics->histogram("hive_plugin_swap_seconds", "Hot swap time, trigger to new generation serving")
         .observe(std::chrono::duration<double>(Clock::now() - begin_).count());
+    notice(SwapPhase::kEnded, true);
     members_.clear();
     // Consumers' old generations drain first: they may still call their providers.
     for (auto it = replaced.rbegin(); it != replaced.rend(); ++it) s_.retire(std::move(*it));
@@ -188,6 +201,7 @@ class Swap {
         return okStatus();
       });
     }
+    notice(SwapPhase::kEnded, false);
     for (auto& m : members_) s_.discard(m.next, "failed generation did not drain after stop()");
     std::string reason = "reload of '" + target_.status.name + "' failed: " + why.message() +
                          "; generation " + std::to_string(target_.current.number) + " keeps serving";
@@ -213,6 +227,7 @@ class Swap {
   std::optional<Catalog> scanned_;
   std::vector<Member> members_;
   std::size_t started_ = 0;  // members whose start was attempted
+  bool noticed_ = false;     // kComing sent, kEnded owed
 };
 
 }  // namespace

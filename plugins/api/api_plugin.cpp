@@ -58,6 +58,7 @@ Status ApiPlugin::begin(int inheritedFd) {
                                            [this](const ServiceEvent&) { rebuildTable(); });
   rebuildTable();
   server_ = std::make_unique<Server>(context_, settings_, dispatcher_, hub_);
+  watchSwaps();
   Status listening = inheritedFd >= 0 ? server_->adopt(inheritedFd) : server_->listen();
   if (!listening.ok()) return listening;
   announce();
@@ -77,6 +78,25 @@ void ApiPlugin::announce() {
     out << port << "\n";
   }
   if (std::rename(temporary.c_str(), path.c_str()) != 0) context_.log().warn("api: cannot write " + path);
+}
+
+void ApiPlugin::watchSwaps() {
+  auto notices = context_.services().get<SwapNotices>();
+  if (!notices.ok()) return;  // a kernel before SDK 2.5: swaps wait for WebSockets to end
+  swapWatch_ = (*notices)->watch([this](const SwapNotice& notice) {
+    // Our own routes take no lease; our own swap drains us as usual.
+    if (notice.provider == context_.pluginName()) return;
+    if (notice.phase == SwapPhase::kComing) {
+      dispatcher_.swaps().coming(notice.provider);
+      std::size_t closing = server_ ? server_->providerSwapping(notice.provider) : 0;
+      if (closing > 0)
+        context_.log().info("plugin '" + notice.provider + "' is about to be swapped: " +
+                            std::to_string(closing) + " of its WebSocket(s) close with 1012");
+      return;
+    }
+    for (auto& resume : dispatcher_.swaps().ended(notice.provider))
+      context_.io().post([resume = std::move(resume)] { resume(true); });
+  });
 }
 
 void ApiPlugin::rebuildTable() {
@@ -136,6 +156,8 @@ void ApiPlugin::stop() {
   if (stopped_) return;
   stopped_ = true;
   routesWatch_.reset();
+  swapWatch_.reset();
+  for (auto& resume : dispatcher_.swaps().takeAll()) resume(false);
   if (server_) server_->stop();
   hub_.stop();
   dispatcher_.stopWatching();

@@ -10,6 +10,7 @@
 #include "config.hpp"
 #include "dispatcher.hpp"
 #include "hive/plugin.hpp"
+#include "hive/services/swaps.hpp"
 #include "kernel_routes.hpp"
 #include "router.hpp"
 #include "server.hpp"
@@ -34,6 +35,7 @@ class ApiPlugin final : public Plugin {
  private:
   Status begin(int inheritedFd);
   void rebuildTable();
+  void watchSwaps();
   void announce();
 
   PluginContext& context_;
@@ -47,6 +49,8 @@ class ApiPlugin final : public Plugin {
   std::unique_ptr<Server> server_;
   std::mutex rebuildMutex_;
   std::unique_ptr<Subscription> routesWatch_;
+  // hive.swaps/1: a route provider's WebSockets close before its swap waits for our leases.
+  std::unique_ptr<Subscription> swapWatch_;
   bool stopped_ = false;
 };
 

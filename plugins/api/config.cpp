@@ -34,22 +34,14 @@ bool parseListen(const std::string& text, std::string& address, std::uint16_t& p
 
 std::size_t readSize(ConfigReader& reader, const char* key, std::size_t fallback, std::int64_t minimum,
                      std::int64_t maximum) {
-  auto value = reader.get<std::int64_t>(key, static_cast<std::int64_t>(fallback));
-  if (value < minimum || value > maximum) {
-    reader.reject(key, "must be between " + std::to_string(minimum) + " and " + std::to_string(maximum));
-    return fallback;
-  }
-  return static_cast<std::size_t>(value);
+  return static_cast<std::size_t>(
+      reader.getInRange<std::int64_t>(key, static_cast<std::int64_t>(fallback), minimum, maximum));
 }
 
 std::chrono::milliseconds readDuration(ConfigReader& reader, const char* key,
                                        std::chrono::milliseconds fallback) {
-  auto value = reader.get<std::chrono::milliseconds>(key, fallback);
-  if (value < std::chrono::milliseconds(100) || value > std::chrono::hours(24)) {
-    reader.reject(key, "must be between 100ms and 24h");
-    return fallback;
-  }
-  return value;
+  return reader.getInRange(key, fallback, std::chrono::milliseconds(100),
+                           std::chrono::milliseconds(std::chrono::hours(24)));
 }
 
 // A path relative to the file the key is written in.

@@ -326,7 +326,22 @@ void Dispatcher::dispatch(Exchange& exchange, std::string body, std::function<vo
     done(std::move(*refused));
     return;
   }
-  auto lease = exchange.entry->owner->lease();
+  serve(exchange, std::move(done));
+}
+
+void Dispatcher::serve(Exchange& exchange, std::function<void(http::Response)> done) {
+  const RouteOwner& owner = *exchange.entry->owner;
+  RouteOwner::Lease lease;
+  // `exchange` lives in the connection, which `done` keeps alive.
+  bool now = swaps_.admit(
+      owner.name, [&] { lease = owner.lease(); },
+      [this, &exchange, done](bool proceed) mutable {
+        if (proceed)
+          serve(exchange, std::move(done));
+        else
+          done(http::problem(503, "Service Unavailable", "the server is stopping"));
+      });
+  if (!now) return;
   http::RouteProvider* provider = lease.get();
   if (provider == nullptr) {
     done(http::problem(503, "Service Unavailable", "the provider of this route is not available"));

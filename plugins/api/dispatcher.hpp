@@ -21,6 +21,7 @@
 #include "hive/services/auth.hpp"
 #include "hive/services/http.hpp"
 #include "router.hpp"
+#include "swap_gate.hpp"
 
 namespace hive::api {
 
@@ -56,6 +57,9 @@ class Dispatcher {
   // answers). `done` gets the response exactly once, on any thread.
   void dispatch(Exchange& exchange, std::string body, std::function<void(http::Response)> done);
 
+  // Route providers being swapped (hive.swaps/1): requests for them wait here.
+  SwapGate& swaps() { return swaps_; }
+
   // Before writing: request id, CORS and trace headers; metrics and the access log.
   void finish(const Exchange& exchange, http::Response& response, std::size_t bodyBytes);
 
@@ -79,6 +83,8 @@ class Dispatcher {
   std::optional<http::Response> authorize(http::Request& request, const std::string& permission);
 
  private:
+  // Takes a lease on the route's provider and calls it, or waits for its swap.
+  void serve(Exchange& exchange, std::function<void(http::Response)> done);
   void refreshAuthenticator();
   struct RouteSeries {
     Counter* requests = nullptr;
@@ -94,6 +100,7 @@ class Dispatcher {
   TableHolder& table_;
   mutable std::mutex authMutex_;
   ServiceHandle<auth::Authenticator> authenticator_;
+  SwapGate swaps_;
   std::unique_ptr<Subscription> authWatch_;
   std::atomic<bool> authRequired_{false};
   std::mutex countersMutex_;

@@ -772,6 +772,12 @@ void Server::beginDrain() {
   shared_->forEach([](Connection& connection) { connection.drain(); });
 }
 
+std::size_t Server::providerSwapping(const std::string& provider) {
+  std::size_t closing = 0;
+  shared_->forEach([&](Connection& connection) { closing += connection.providerSwapping(provider) ? 1 : 0; });
+  return closing;
+}
+
 bool Server::idle() const {
   // The listener counts while it exists (it is released in stop()); its
   // handler may still be pending after close.

@@ -35,6 +35,9 @@ class Server {
   // Stops accepting; keep-alive connections get `Connection: close` after their
   // in-flight request, idle ones close after a short grace, WebSockets get 1001.
   void beginDrain();
+  // hive.swaps/1 kComing for `provider`: its WebSockets close with 1012.
+  // Returns how many connections were told.
+  std::size_t providerSwapping(const std::string& provider);
   // No connection, accept or handler left.
   bool idle() const;
   // Closes everything and waits (bounded) until no handler of ours is left.

@@ -28,6 +28,12 @@ class Connection {
   virtual void shutdown() = 0;  // close now
   // Close if still waiting for a request, to make room for a new client.
   virtual void evictIfIdle() {}
+  // Route provider `provider` is about to be swapped (WebSocket: 1012 when it
+  // is theirs); true when this connection closes for it.
+  virtual bool providerSwapping(const std::string& provider) {
+    (void)provider;
+    return false;
+  }
 };
 
 struct Shared {

@@ -136,7 +136,13 @@ class WebSocketConnection final : public Connection,
     if (token_->webSocketConnections.load() > limits().maxConnections)
       return refuse(http::problem(503, "Service Unavailable", "too many WebSocket connections"));
     if (upgrade_.entry != nullptr) {
-      lease_ = upgrade_.entry->owner->lease();
+      const RouteOwner& owner = *upgrade_.entry->owner;
+      if (!token_->dispatcher.swaps().admit(owner.name, [&] { lease_ = owner.lease(); })) {
+        auto refused = http::problem(503, "Service Unavailable",
+                                     "plugin '" + owner.name + "' is being swapped; reconnect");
+        refused.headers.push_back({"retry-after", "1"});
+        return refuse(std::move(refused));
+      }
       http::RouteProvider* provider = lease_.get();
       if (provider == nullptr)
         return refuse(
@@ -195,6 +201,15 @@ class WebSocketConnection final : public Connection,
   void shutdown() override {
     net::post(ws_.get_executor(), [self = shared_from_this()] { self->hardClose(); });
   }
+  bool providerSwapping(const std::string& provider) override {
+    if (!route() || upgrade_.entry->owner->name != provider) return false;
+    // 1012 "service restart": the client reconnects, to the next generation;
+    // closing returns our lease, which the swap waits for.
+    net::post(ws_.get_executor(), [self = shared_from_this(), provider] {
+      self->closeWith(1012, "plugin '" + provider + "' is being swapped; reconnect");
+    });
+    return true;
+  }
 
   // HubClient
   bool wants(std::string_view topic) const override {
@@ -245,6 +260,7 @@ class WebSocketConnection final : public Connection,
         static_cast<bhttp::status>(response.status), 11);
     message->set(bhttp::field::content_type, response.contentType);
     message->set("x-request-id", upgrade_.request.requestId);
+    for (const auto& header : response.headers) message->set(header.name, header.value);
     message->body() = std::move(response.body);
     message->keep_alive(false);
     message->prepare_payload();

@@ -107,16 +107,11 @@ Webhook readWebhook(const ConfigNode& node, Diagnostics& diagnostics) {
     reader.reject("name", "must match [a-z0-9_-]{1,64} (it is a metric label)");
   webhook.url = reader.require<std::string>("url");
   readWebhookUrl(reader, "url", webhook);
-  webhook.timeout = reader.get<std::chrono::milliseconds>("timeout", webhook.timeout);
-  if (webhook.timeout < std::chrono::milliseconds(100) || webhook.timeout > std::chrono::minutes(1))
-    reader.reject("timeout", "must be between 100ms and 1m");
-  webhook.retries = reader.get<int>("retries", webhook.retries);
-  if (webhook.retries < 0 || webhook.retries > 10) reader.reject("retries", "must be between 0 and 10");
-  auto queue = reader.get<std::int64_t>("queue", static_cast<std::int64_t>(webhook.queue));
-  if (queue < 1 || queue > 100000)
-    reader.reject("queue", "must be between 1 and 100000");
-  else
-    webhook.queue = static_cast<std::size_t>(queue);
+  webhook.timeout = reader.getInRange<std::chrono::milliseconds>(
+      "timeout", webhook.timeout, std::chrono::milliseconds(100), std::chrono::minutes(1));
+  webhook.retries = reader.getInRange("retries", webhook.retries, 0, 10);
+  webhook.queue = static_cast<std::size_t>(
+      reader.getInRange<std::int64_t>("queue", static_cast<std::int64_t>(webhook.queue), 1, 100000));
   reader.finish();
   return webhook;
 }
@@ -199,15 +194,11 @@ std::vector<AlertRule> defaultAlertRules() {
 AlertSettings readAlertSettings(const ConfigNode& section, Diagnostics& diagnostics) {
   ConfigReader reader(section, diagnostics);
   AlertSettings settings;
-  settings.period = reader.get<std::chrono::milliseconds>("period", settings.period);
-  if (settings.period < std::chrono::milliseconds(100) || settings.period > std::chrono::hours(1))
-    reader.reject("period", "must be between 100ms and 1h");
+  settings.period = reader.getInRange<std::chrono::milliseconds>(
+      "period", settings.period, std::chrono::milliseconds(100), std::chrono::hours(1));
   settings.defaultRules = reader.get<bool>("default_rules", settings.defaultRules);
-  auto keep = reader.get<std::int64_t>("keep_resolved", static_cast<std::int64_t>(settings.keepResolved));
-  if (keep < 0 || keep > 10000)
-    reader.reject("keep_resolved", "must be between 0 and 10000");
-  else
-    settings.keepResolved = static_cast<std::size_t>(keep);
+  settings.keepResolved = static_cast<std::size_t>(reader.getInRange<std::int64_t>(
+      "keep_resolved", static_cast<std::int64_t>(settings.keepResolved), 0, 10000));
   if (settings.defaultRules) settings.rules = defaultAlertRules();
   const ConfigNode& rules = reader.child("rules");
   if (!rules.isNull() && !rules.isSequence()) reader.reject("rules", "expected a list of rules");

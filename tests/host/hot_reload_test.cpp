@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "../plugins/swap_counter_service.hpp"
+#include "hive/services/swaps.hpp"
 #include "host/logging.hpp"
 #include "host/metrics.hpp"
 #include "host/plugin_host.hpp"
@@ -208,6 +209,43 @@ TEST_F(HotReloadTest, ALongHeldLeaseMakesTheSwapRollBackAtTheDeadline) {
   EXPECT_EQ(build(handle), "v1");
   EXPECT_TRUE(host->reload("swap_counter", stage("swap_v2-1.1.0.so")).ok());
   EXPECT_EQ(build(handle), "v2");
+}
+
+// hive.swaps/1: a consumer told that a swap is coming lets its long lease go,
+// and the swap goes on at once instead of failing at the drain deadline. The
+// notice comes before the gate (a lease taken inside it does not block), and
+// each kComing is followed by one kEnded, replaced or not.
+TEST_F(HotReloadTest, AConsumerToldOfTheSwapLetsItsLeaseGoAndTheSwapGoesOn) {
+  stage("swap_v1-1.0.0.so");
+  auto host = startHost(std::chrono::seconds(30));
+  auto handle = handleOf(*host);
+  std::mutex mutex;
+  ServiceRef<SwapCounter> held = handle.lease();
+  std::vector<std::string> seen;
+  auto watch = host->services().watchSwaps("test", [&](const SwapNotice& notice) {
+    std::lock_guard lock(mutex);
+    std::string line = notice.provider + "#" + std::to_string(notice.generation) +
+                       (notice.phase == SwapPhase::kComing ? " coming" : " ended");
+    if (notice.phase == SwapPhase::kComing) {
+      line += " " + handle.lease()->build();  // not gated yet
+      held = {};
+    } else {
+      line += notice.replaced ? " replaced" : " kept";
+    }
+    seen.push_back(line);
+  });
+  auto began = std::chrono::steady_clock::now();
+  ASSERT_TRUE(host->reload("swap_counter", stage("swap_v2-1.1.0.so")).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(15))
+      << "the swap waited for the lease until near the drain deadline (30 s)";
+  EXPECT_EQ(build(handle), "v2");
+
+  held = handle.lease();
+  EXPECT_FALSE(host->reload("swap_counter", stage("swap_fail_start-1.2.0.so", "fail.so")).ok());
+  EXPECT_EQ(build(handle), "v2");
+  std::lock_guard lock(mutex);
+  EXPECT_THAT(seen, ::testing::ElementsAre("swap_counter#1 coming v1", "swap_counter#1 ended replaced",
+                                           "swap_counter#2 coming v2", "swap_counter#2 ended kept"));
 }
 
 TEST_F(HotReloadTest, AGenerationThatNeverDrainsIsReportedAsAZombie) {

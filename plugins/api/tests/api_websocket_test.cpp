@@ -15,6 +15,7 @@ namespace hive::api_test {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 std::shared_ptr<bus::Bus> busOf(ApiHost& api) {
@@ -280,6 +281,48 @@ TEST(ApiWebSocket, APeerThatNeverAnswersTheCloseIsDroppedAtTheCloseDeadline) {
   auto dropped = client.awaitDroppedWithoutAnswering(std::chrono::seconds(8));
   ASSERT_TRUE(dropped) << "the connection was still open after 8 s";
   EXPECT_GE(dropped->count(), 2500) << "dropped before the peer had time to answer";
+}
+
+// A route provider's WebSockets do not hold its swap back: told by the
+// kernel's hive.swaps/1 that the provider is about to be swapped, the api
+// closes them with 1012 "service restart" and returns their leases, the swap
+// goes on at once (without it, it failed at the 10 s drain deadline), and the
+// clients reconnect to the new generation.
+TEST(ApiWebSocket, AProvidersSwapClosesItsWebSocketsWith1012AndDoesNotWaitForThem) {
+  ApiHost api;
+  ASSERT_TRUE(api.start()) << api.problem();
+  constexpr int kClients = 20;
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    auto client = std::make_unique<WsClient>();
+    ASSERT_EQ(client->connect(api.port(), "/test/ws/echo", {.protocol = "test.echo", .origin = ""}), 101);
+    ASSERT_TRUE(client->send("build"));
+    auto build = client->read();
+    ASSERT_TRUE(build);
+    EXPECT_EQ(*build, "build:v1");
+    clients.push_back(std::move(client));
+  }
+  std::vector<int> codes(kClients, 0);
+  std::vector<std::thread> readers;
+  for (int i = 0; i < kClients; ++i)
+    readers.emplace_back([&, i] { codes[i] = clients[i]->awaitClose(std::chrono::seconds(20)); });
+
+  auto began = std::chrono::steady_clock::now();
+  Status swapped = api.swap("api_test_routes", kTestPlugins / "api_test_routes_v2-1.1.0.so");
+  auto took = std::chrono::steady_clock::now() - began;
+  for (auto& reader : readers) reader.join();
+  ASSERT_TRUE(swapped.ok()) << swapped.toString() << "\n" << api.log();
+  EXPECT_LT(took, std::chrono::seconds(5)) << "the swap waited for the sockets";
+  EXPECT_THAT(codes, ::testing::Each(1012));
+
+  WsClient again;
+  ASSERT_EQ(again.connect(api.port(), "/test/ws/echo", {.protocol = "test.echo", .origin = ""}), 101);
+  ASSERT_TRUE(again.send("build"));
+  auto build = again.read();
+  ASSERT_TRUE(build);
+  EXPECT_EQ(*build, "build:v2");
+  again.close();
+  EXPECT_THAT(api.log(), Not(HasSubstr("still held after the drain deadline")));
 }
 
 // A malformed `since` was passed to the bus and answered `replay_failed`, as if

@@ -56,6 +56,10 @@ class EchoSession final : public http::WebSocketSession {
       }
       return;
     }
+    if (text == "build") {
+      (void)peer_->send(std::string("build:") + TEST_ROUTES_BUILD);
+      return;
+    }
     if (text == "flood-report") {
       (void)peer_->send("sent:" + std::to_string(sent_) + " refusal:" + refusal_);
       return;

@@ -95,8 +95,11 @@ class WebSocketPeer {
 
 // The provider's side of one WebSocket connection. Calls for one connection
 // never overlap. The server holds a lease on the provider while the connection
-// is open, so a provider being replaced should close its sockets (1001) in
-// beginDrain() or stop().
+// is open. When the provider is about to be swapped (hive.swaps/1, SDK 2.5),
+// the `api` server closes the provider's connections with 1012 "service
+// restart" (onClose is called as for any close; clients reconnect to the next
+// generation), so a provider need not close them itself; one that stops for
+// good closes them in beginDrain() or stop().
 class WebSocketSession {
  public:
   virtual ~WebSocketSession() = default;
