@@ -1,10 +1,9 @@
 #include "tools/cli/kernel_commands.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
-
-#include <fmt/format.h>
 
 #include "hive/version.h"
 #include "host/catalog.hpp"
@@ -21,6 +20,7 @@ namespace hive::tools {
 using namespace hive::host;
 
 namespace {
+
 using Clock = std::chrono::steady_clock;
 
 void printDiagnostics(const Diagnostics& diagnostics) {
@@ -31,7 +31,7 @@ void printDiagnostics(const Diagnostics& diagnostics) {
 // which settings are in the shape of an older config version.
 Result<KernelConfig> readConfig(const ConfigFiles& files) {
   for (const auto& file : files)
-    for (const auto& warning : tools::configVersionWarnings(file)) std::cerr << warning << "\n";
+    for (const auto& warning : configVersionWarnings(file)) std::cerr << warning << "\n";
   Diagnostics diagnostics;
   auto config = loadKernelConfig(files, diagnostics);
   printDiagnostics(diagnostics);
