@@ -1,5 +1,6 @@
-// Detached ed25519 signatures of plugin files (libsodium), and the check the
-// kernel makes before it maps one.
+// Detached ed25519 signatures of plugin files (libsodium): the check the
+// kernel makes before it maps one. Keys and signatures are made by `hive
+// plugin keygen|sign` (tools/cli/plugin_signing.hpp).
 //
 // The check runs on PluginFile::bytes, the copy the kernel read once and is
 // about to seal into its memfd and dlopen: reading the path again to verify it
@@ -14,6 +15,7 @@
 #pragma once
 
 #include <array>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,14 +44,11 @@ Result<PublicKey> parsePublicKey(std::string_view text);
 // naming the file and the reason.
 Status verifyPluginSignature(const PluginFile& file, const PluginTrust& trust);
 
-// Writes a new key pair: the secret key to `secretPath` (0600, refused when
-// the file exists) and the public key to `secretPath + ".pub"`. Returns the
-// public key's text.
-Result<std::string> writeSigningKeyPair(const std::string& secretPath);
-
-// Signs the bytes of `pluginPath` with the secret key in `secretKeyPath` and
-// writes `pluginPath + ".sig"` (replaced atomically). Returns the signature
-// file's path.
-Result<std::string> signPluginFile(const std::string& secretKeyPath, const std::string& pluginPath);
+// The formats above, read: the text of a key or signature file (at most 4
+// KiB), and the base64 in such a text decoded to exactly out.size() bytes
+// (surrounding whitespace ignored; false for anything else). The verifier
+// here and `hive plugin sign` (tools/cli/plugin_signing.hpp) share them.
+Result<std::string> readKeyOrSignatureFile(const std::string& path);
+bool decodeBase64(std::string_view text, std::span<unsigned char> out);
 
 }  // namespace hive::host

@@ -20,6 +20,7 @@
 #include "host/plugin_host.hpp"
 #include "host/service_registry.hpp"
 #include "test_support.hpp"
+#include "tools/cli/plugin_signing.hpp"
 
 namespace hive::host {
 namespace {
@@ -29,6 +30,8 @@ using hive::test::readText;
 using hive::test::SwapCounter;
 using hive::test::TempDirectory;
 using hive::test::writeText;
+using hive::tools::signPluginFile;
+using hive::tools::writeSigningKeyPair;
 using ::testing::HasSubstr;
 using ::testing::Not;
 

@@ -4,11 +4,12 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 #include "hive/status.hpp"
 
-namespace hive::host {
+namespace hive::tools {
 
 // <prefix>/share/hive/plugin-template next to an installed hive
 // (<prefix>/bin/hive), else examples/hello_plugin of the source tree the
@@ -26,4 +27,8 @@ std::filesystem::path findPluginTemplate();
 Status writePluginSkeleton(const std::filesystem::path& directory, std::string_view name,
                            const std::filesystem::path& templateRoot = findPluginTemplate());
 
-}  // namespace hive::host
+// `hive plugin new NAME --dir DIRECTORY`: writePluginSkeleton, said on
+// stdout, or the error on stderr; the exit code.
+int newPluginCommand(const std::string& name, const std::string& directory);
+
+}  // namespace hive::tools

@@ -1,4 +1,4 @@
-#include "host/auth_command.hpp"
+#include "tools/cli/route_call.hpp"
 
 #include <pwd.h>
 #include <unistd.h>
@@ -15,10 +15,11 @@
 #include "host/plugin_host.hpp"
 #include "host/service_registry.hpp"
 
-namespace hive::host {
-namespace {
+namespace hive::tools {
 
-constexpr const char* kSecurityPlugin = "security_manager";
+using namespace hive::host;
+
+namespace {
 
 const PluginManifest* manifestOf(const Catalog& catalog, const std::string& name) {
   auto files = catalog.versionsOf(name);
@@ -55,28 +56,6 @@ std::set<std::string> pluginsNeeded(const KernelConfig& config, const Catalog& c
   return needed;
 }
 
-std::string createBody(const AuthKeyOptions& o) {
-  std::string body = "{\"name\":" + http::jsonQuote(o.name) + ",\"role\":" + http::jsonQuote(o.role);
-  auto optional = [&](const char* field, const std::string& value) {
-    if (!value.empty()) body += std::string(",\"") + field + "\":" + http::jsonQuote(value);
-  };
-  optional("tenant", o.tenant);
-  optional("project", o.project);
-  optional("agent", o.agent);
-  optional("expires_in", o.expires);
-  return body + "}";
-}
-
-// The "key" member of the 201 body (hive_<hex>_<hex>: no escapes to undo).
-std::string keyOf(const std::string& body) {
-  const std::string marker = "\"key\":\"";
-  std::size_t start = body.find(marker);
-  if (start == std::string::npos) return {};
-  start += marker.size();
-  std::size_t end = body.find('"', start);
-  return end == std::string::npos ? std::string() : body.substr(start, end - start);
-}
-
 Result<http::Response> call(PluginHost& host, const std::string& plugin, const std::string& routeId,
                             http::Request request) {
   std::shared_ptr<http::RouteProvider> provider;
@@ -94,9 +73,23 @@ Result<http::Response> call(PluginHost& host, const std::string& plugin, const s
 
 }  // namespace
 
-std::string commandLineCaller() {
+http::Request commandLineRequest() {
   const passwd* user = ::getpwuid(::geteuid());
-  return "cli:" + (user != nullptr ? std::string(user->pw_name) : std::to_string(::geteuid()));
+  http::Request request;
+  request.principal = "cli:" + (user != nullptr ? std::string(user->pw_name) : std::to_string(::geteuid()));
+  request.requestId = "cli";
+  request.remoteAddress = "local";
+  return request;
+}
+
+int failureExitCode(const std::string& command, const Result<http::Response>& response) {
+  if (!response.ok()) {
+    std::cerr << command << ": " << response.status().message() << "\n";
+    return 1;
+  }
+  if (response->status < 300) return 0;
+  std::cerr << command << ": " << response->status << " " << response->body << "\n";
+  return response->status < 500 ? 2 : 1;
 }
 
 Result<http::Response> callPluginRoute(const std::vector<std::string>& configFiles, const std::string& plugin,
@@ -132,60 +125,4 @@ Result<http::Response> callPluginRoute(const std::vector<std::string>& configFil
   return response;
 }
 
-int authKeysCommand(AuthKeyAction action, const AuthKeyOptions& options) {
-  http::Request request;
-  request.principal = commandLineCaller();
-  request.requestId = "cli";
-  request.remoteAddress = "local";
-  std::string routeId;
-  if (action == AuthKeyAction::kCreate) {
-    routeId = "keys.create";
-    request.method = "POST";
-    request.path = "/api/v2/security/keys";
-    request.body = createBody(options);
-  } else if (action == AuthKeyAction::kList) {
-    routeId = "keys.list";
-    request.method = "GET";
-    request.path = "/api/v2/security/keys";
-  } else if (action == AuthKeyAction::kAuditVerify) {
-    routeId = "audit.verify";
-    request.method = "GET";
-    request.path = "/api/v2/security/audit/verify";
-  } else {
-    routeId = "keys.revoke";
-    request.method = "DELETE";
-    request.path = "/api/v2/security/keys/" + options.id;
-    request.params["id"] = options.id;
-  }
-  auto response = callPluginRoute(options.configFiles, kSecurityPlugin, routeId, std::move(request));
-  if (!response.ok()) {
-    std::cerr << "hive auth: " << response.status().message() << "\n";
-    return 1;
-  }
-  if (response->status >= 300) {
-    std::cerr << "hive auth: " << response->status << " " << response->body << "\n";
-    return response->status < 500 ? 2 : 1;
-  }
-  if (action == AuthKeyAction::kCreate) {
-    std::string key = keyOf(response->body);
-    if (key.empty()) {
-      std::cerr << "hive auth: the answer holds no key\n";
-      return 1;
-    }
-    std::cout << key << std::endl;
-    std::string details = response->body;
-    details.replace(details.find(key), key.size(), "(shown above, once)");
-    std::cerr << "created " << details
-              << "\nkeep the key now: it is stored only as a digest and never shown again\n";
-  } else if (action == AuthKeyAction::kList) {
-    std::cout << response->body << std::endl;
-  } else if (action == AuthKeyAction::kAuditVerify) {
-    std::cout << response->body << std::endl;
-    if (response->body.find("\"intact\":true") == std::string::npos) return 1;
-  } else {
-    std::cout << "revoked " << options.id << std::endl;
-  }
-  return 0;
-}
-
-}  // namespace hive::host
+}  // namespace hive::tools

@@ -1,6 +1,6 @@
 // `hive secrets set|list|show|delete|rotate-key`: the security_engine vault
 // from the command line, whether or not a hive runs on the config (the same
-// way as `hive auth keys`: host/auth_command.hpp's callPluginRoute). A value
+// way as `hive auth keys`: tools/cli/route_call.hpp). A value
 // is read from stdin, never from the command line, where `ps` and shell
 // history would show it.
 #pragma once
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace hive::host {
+namespace hive::tools {
 
 struct SecretsOptions {
   std::vector<std::string> configFiles;  // layered, as `-c` gives them
@@ -22,4 +22,4 @@ enum class SecretsAction { kSet, kList, kShow, kDelete, kRotateKey };
 // plugin cannot start.
 int secretsCommand(SecretsAction action, const SecretsOptions& options);
 
-}  // namespace hive::host
+}  // namespace hive::tools

@@ -1,9 +1,10 @@
-#include "host/scaffold.hpp"
+#include "tools/cli/scaffold.hpp"
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <sstream>
 #include <string>
@@ -12,7 +13,7 @@
 #include "host/install_layout.hpp"
 #include "host/manifest.hpp"
 
-namespace hive::host {
+namespace hive::tools {
 namespace fs = std::filesystem;
 namespace {
 
@@ -44,7 +45,7 @@ Status checkName(std::string_view name) {
   };
   if (name.empty()) return invalidArgument("plugin name is empty");
   if (name.size() > 47) return bad("is longer than 47 characters");
-  if (!isPluginName(name))
+  if (!host::isPluginName(name))
     return bad("must match [a-z][a-z0-9_]* (lower case letters, digits, '_'; a letter first)");
   if (std::ranges::find(kKeywords, name) != std::end(kKeywords) ||
       std::ranges::find(kNamespacesInUse, name) != std::end(kNamespacesInUse))
@@ -111,7 +112,7 @@ Result<std::vector<fs::path>> templateFiles(const fs::path& root) {
 fs::path findPluginTemplate() {
   std::error_code error;
   // Installed: <prefix>/bin/hive and <prefix>/share/hive/plugin-template.
-  fs::path prefix = installPrefix();
+  fs::path prefix = host::installPrefix();
   fs::path installed = prefix / "share" / "hive" / "plugin-template";
   if (!prefix.empty() && fs::is_directory(installed / "src", error)) return installed;
   // A hive run from its build tree takes the example from the sources it was built from.
@@ -144,4 +145,14 @@ Status writePluginSkeleton(const fs::path& directory, std::string_view name, con
   return okStatus();
 }
 
-}  // namespace hive::host
+int newPluginCommand(const std::string& name, const std::string& directory) {
+  Status written = writePluginSkeleton(directory, name);
+  if (!written.ok()) {
+    std::cerr << "hive plugin new: " << written.message() << "\n";
+    return 1;
+  }
+  std::cout << "wrote plugin skeleton '" << name << "' to " << directory << "\n";
+  return 0;
+}
+
+}  // namespace hive::tools

@@ -1,4 +1,4 @@
-#include "host/secrets_command.hpp"
+#include "tools/cli/secrets_command.hpp"
 
 #include <termios.h>
 #include <unistd.h>
@@ -7,9 +7,9 @@
 #include <iterator>
 
 #include "hive/services/http.hpp"
-#include "host/auth_command.hpp"
+#include "tools/cli/route_call.hpp"
 
-namespace hive::host {
+namespace hive::tools {
 namespace {
 
 constexpr const char* kVaultPlugin = "security_engine";
@@ -48,10 +48,7 @@ std::string readValue() {
 }  // namespace
 
 int secretsCommand(SecretsAction action, const SecretsOptions& options) {
-  http::Request request;
-  request.principal = commandLineCaller();
-  request.requestId = "cli";
-  request.remoteAddress = "local";
+  http::Request request = commandLineRequest();
   std::string routeId;
   std::string path = "/api/v2/secrets/" + options.name;
   switch (action) {
@@ -90,14 +87,7 @@ int secretsCommand(SecretsAction action, const SecretsOptions& options) {
   request.target = path;
   if (!options.name.empty()) request.params["name"] = options.name;
   auto response = callPluginRoute(options.configFiles, kVaultPlugin, routeId, std::move(request));
-  if (!response.ok()) {
-    std::cerr << "hive secrets: " << response.status().message() << "\n";
-    return 1;
-  }
-  if (response->status >= 300) {
-    std::cerr << "hive secrets: " << response->status << " " << response->body << "\n";
-    return response->status < 500 ? 2 : 1;
-  }
+  if (int failed = failureExitCode("hive secrets", response)) return failed;
   if (action == SecretsAction::kDelete)
     std::cout << "deleted " << options.name << std::endl;
   else
@@ -105,4 +95,4 @@ int secretsCommand(SecretsAction action, const SecretsOptions& options) {
   return 0;
 }
 
-}  // namespace hive::host
+}  // namespace hive::tools
