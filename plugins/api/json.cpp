@@ -8,13 +8,17 @@
 
 namespace hive::api {
 
-bool isJson(std::string_view text) {
+bool isJson(std::string_view text, std::string_view member, std::string* value) {
   boost::json::parse_options options;
   options.max_depth = 64;
   boost::system::error_code error;
   boost::json::monotonic_resource resource;
-  boost::json::parse(text, error, &resource, options);
-  return !error;
+  boost::json::value parsed = boost::json::parse(text, error, &resource, options);
+  if (error) return false;
+  if (value != nullptr && parsed.is_object())
+    if (const auto* found = parsed.as_object().if_contains(member); found && found->is_string())
+      value->assign(found->as_string().data(), found->as_string().size());
+  return true;
 }
 
 namespace {

@@ -16,6 +16,7 @@
 #include <boost/json.hpp>
 
 #include "dispatcher.hpp"
+#include "hive/services/tenancy.hpp"
 #include "upgrade.hpp"
 
 namespace hive::api {
@@ -173,6 +174,11 @@ class WebSocketConnection final : public Connection,
       }
       session_ = std::move(*opened);
     }
+    if (!route()) {
+      // The hub's clients see only their tenant's events (hive.tenancy/1).
+      if (auto tenancy = token_->context.services().get<tenancy::Tenancy>(); tenancy.ok())
+        scope_ = (*tenancy)->scopeOf(upgrade_.request.principal);
+    }
     websocket::stream_base::timeout timeouts;
     timeouts.handshake_timeout = std::chrono::seconds(10);
     timeouts.idle_timeout = limits().idleTimeout;
@@ -223,6 +229,7 @@ class WebSocketConnection final : public Connection,
                        [&](const std::string& pattern) { return bus::topicMatches(pattern, topic); });
   }
   void deliver(std::shared_ptr<const HubEvent> event) override {
+    if (!scope_.sees(event->tenant)) return;
     net::post(ws_.get_executor(),
               [self = shared_from_this(), event = std::move(event)] { self->onEvent(event); });
   }
@@ -451,7 +458,9 @@ class WebSocketConnection final : public Connection,
       subscription->behind = false;
     } else {
       subscription->pageFull = events->size() >= pageSize();
-      for (const auto& event : *events) subscription->pending.push_back(Hub::envelope(event));
+      for (const auto& event : *events)
+        if (auto envelope = Hub::envelope(event); scope_.sees(envelope->tenant))
+          subscription->pending.push_back(std::move(envelope));
     }
     pump();
   }
@@ -687,6 +696,8 @@ class WebSocketConnection final : public Connection,
   std::uint64_t hubRegistration_ = 0;
   RouteOwner::Lease lease_;
   std::shared_ptr<http::WebSocketSession> session_;
+  // Whose events a hub client sees; set in start(), before the hub knows the client.
+  tenancy::Scope scope_ = tenancy::Scope::everything();
   std::shared_ptr<Peer> peer_;
 };
 

@@ -9,6 +9,8 @@
 
 #include <boost/json.hpp>
 
+#include "labels.hpp"
+
 namespace hive::security_manager {
 namespace {
 
@@ -86,6 +88,7 @@ JwtIssuer readIssuer(const ConfigNode& node, Diagnostics& diagnostics) {
   issuer.audience = reader.require<std::string>("audience");
   issuer.role = reader.get<std::string>("role", "");
   issuer.roleClaim = reader.get<std::string>("role_claim", "");
+  issuer.tenantClaim = reader.get<std::string>("tenant_claim", "");
   std::string secretFile = reader.get<std::string>("hs256_secret_file", "");
   if (!secretFile.empty()) {
     issuer.hmacSecret = readSecretFile(reader.child("hs256_secret_file"), secretFile, diagnostics);
@@ -273,6 +276,12 @@ Result<JwtIdentity> JwtVerifier::verify(std::string_view token, std::int64_t now
     if (const json::value* role = claims->if_contains(issuer->roleClaim);
         role != nullptr && role->is_string())
       identity.role = std::string(role->get_string());
+  if (!issuer->tenantClaim.empty())
+    if (const json::value* tenant = claims->if_contains(issuer->tenantClaim); tenant != nullptr) {
+      if (!tenant->is_string() || !isLabel(tenant->get_string()))
+        return refused("JWT with a malformed " + issuer->tenantClaim + " claim (1-64 of [A-Za-z0-9._-])");
+      identity.tenant = std::string(tenant->get_string());
+    }
   return identity;
 }
 

@@ -30,8 +30,9 @@ struct JwtIssuer {
   std::string ed25519Key;               // 32 raw bytes, EdDSA; empty: EdDSA only from `jwks`
   std::shared_ptr<JwksFile> jwks;       // RS256 and EdDSA keys by kid; null: none
   std::vector<std::string> algorithms;  // allow-list, subset of what the keys allow
-  std::string role;       // role of a token without `roleClaim`; empty: such a token is refused (403)
-  std::string roleClaim;  // claim naming the role; empty: always `role`
+  std::string role;         // role of a token without `roleClaim`; empty: such a token is refused (403)
+  std::string roleClaim;    // claim naming the role; empty: always `role`
+  std::string tenantClaim;  // claim naming the tenant (hive.tenancy/1); empty: the default tenant
 };
 
 struct JwtSettings {
@@ -46,7 +47,8 @@ JwtSettings readJwtSettings(const ConfigNode& node, Diagnostics& diagnostics);
 struct JwtIdentity {
   std::string issuer;
   std::string subject;
-  std::string role;  // may be empty: no role for this token
+  std::string role;    // may be empty: no role for this token
+  std::string tenant;  // "" the default tenant
 };
 
 class JwtVerifier {

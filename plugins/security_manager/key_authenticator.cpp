@@ -66,6 +66,9 @@ std::string presentedCredential(const http::Request& request) {
   return {};
 }
 
+// JWT principals whose scope is kept (hive.tenancy/1); past it the table starts again.
+constexpr std::size_t kMaxJwtScopes = 10000;
+
 std::string principalOf(const KeyRecord& record) {
   return record.role == "agent" ? "agent:" + record.agent : "key:" + record.id;
 }
@@ -225,10 +228,36 @@ auth::Decision KeyAuthenticator::authorizeToken(std::string_view token, std::str
     return refuse(StatusCode::kPermissionDenied,
                   "role '" + identity->role + "' does not grant '" + std::string(permission) + "'",
                   principal);
+  {
+    std::lock_guard lock(jwtScopesMutex_);
+    if (jwtScopes_.size() >= kMaxJwtScopes && !jwtScopes_.contains(principal)) jwtScopes_.clear();
+    jwtScopes_[principal] = {identity->tenant, roles_->allows(identity->role, "tenants:all")};
+  }
   auth::Decision decision;
   decision.allowed = true;
   decision.principal = std::move(principal);
   return decision;
+}
+
+tenancy::Scope KeyAuthenticator::scopeOf(std::string_view principal) const {
+  {
+    std::lock_guard lock(jwtScopesMutex_);
+    if (auto found = jwtScopes_.find(std::string(principal)); found != jwtScopes_.end()) return found->second;
+  }
+  auto table = this->table();
+  auto scopeOfKey = [&](const KeyRecord& record) {
+    return tenancy::Scope{record.tenant, roles_->allows(record.role, "tenants:all")};
+  };
+  if (principal.starts_with("key:")) {
+    if (auto found = table->find(std::string(principal.substr(4))); found != table->end())
+      return scopeOfKey(found->second);
+  } else if (principal.starts_with("agent:")) {
+    std::string_view agent = principal.substr(6);
+    for (const auto& [id, record] : *table)
+      if (record.role == "agent" && record.agent == agent && record.revokedAtMs == 0)
+        return scopeOfKey(record);
+  }
+  return {};
 }
 
 }  // namespace hive::security_manager

@@ -23,6 +23,7 @@
 #include "audit_log.hpp"
 #include "hive/services/auth.hpp"
 #include "hive/services/secrets.hpp"
+#include "hive/services/tenancy.hpp"
 #include "jwt.hpp"
 #include "key_store.hpp"
 #include "rate_limiter.hpp"
@@ -77,6 +78,11 @@ class KeyAuthenticator final : public auth::Authenticator {
   // hive::auth::Authenticator
   auth::Decision authorize(const http::Request& request, std::string_view permission) override;
 
+  // hive.tenancy/1: the tenant of `principal` (its key's, or its last JWT's
+  // `tenant_claim`) and whether its role spans tenants (grants `tenants:all`,
+  // as `admin` does). Unknown: the default tenant, no more.
+  tenancy::Scope scopeOf(std::string_view principal) const;
+
  private:
   using Table = std::unordered_map<std::string, KeyRecord>;
   std::shared_ptr<const Table> table() const;
@@ -103,6 +109,19 @@ class KeyAuthenticator final : public auth::Authenticator {
   mutable std::mutex mutex_;               // guards table_ and scanner_ (the pointers only)
   ServiceHandle<secrets::Vault> scanner_;  // guards the pointer only; a Table is never changed once published
   std::shared_ptr<const Table> table_;
+  // principal -> the scope its last verified JWT gave (a token's claims are not kept otherwise); bounded.
+  mutable std::mutex jwtScopesMutex_;
+  mutable std::unordered_map<std::string, tenancy::Scope> jwtScopes_;
+};
+
+// hive.tenancy/1 over the same keys and tokens.
+class KeyTenancy final : public tenancy::Tenancy {
+ public:
+  explicit KeyTenancy(std::shared_ptr<const KeyAuthenticator> keys) : keys_(std::move(keys)) {}
+  tenancy::Scope scopeOf(std::string_view principal) override { return keys_->scopeOf(principal); }
+
+ private:
+  std::shared_ptr<const KeyAuthenticator> keys_;
 };
 
 }  // namespace hive::security_manager

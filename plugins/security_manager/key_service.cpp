@@ -3,20 +3,12 @@
 #include <boost/json.hpp>
 
 #include "api_key.hpp"
+#include "labels.hpp"
 
 namespace hive::security_manager {
 namespace {
 
 namespace json = boost::json;
-
-constexpr std::size_t kMaxNameLength = 64;
-
-bool validLabel(std::string_view text) {
-  if (text.empty() || text.size() > kMaxNameLength) return false;
-  for (char c : text)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
-  return true;
-}
 
 // An optional string member: empty when absent; an error when not a string or
 // not a label.
@@ -27,7 +19,7 @@ std::string label(const json::object& body, const char* field, std::vector<http:
     if (required) errors.push_back({std::string("/") + field, "is required"});
     return {};
   }
-  if (!value->is_string() || !validLabel(value->get_string())) {
+  if (!value->is_string() || !isLabel(value->get_string())) {
     errors.push_back({std::string("/") + field, "must be 1-64 letters, digits, '-', '_' or '.'"});
     return {};
   }

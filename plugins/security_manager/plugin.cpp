@@ -79,6 +79,7 @@ class SecurityManagerPlugin final : public Plugin {
     scannerWatch_ = context_.services().watch(secrets::Vault::kServiceId,
                                               [followScanner](const ServiceEvent&) { followScanner(); });
     HIVE_TRY(context_.services().provide<auth::Authenticator>(authenticator_));
+    HIVE_TRY(context_.services().provide<tenancy::Tenancy>(std::make_shared<KeyTenancy>(authenticator_)));
     HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<SecurityRoutes>(service_)));
     refresher_ = context_.timers().every(settings_.refreshInterval, [this] {
       if (refreshQueued_.exchange(true)) return;
@@ -132,5 +133,6 @@ class SecurityManagerPlugin final : public Plugin {
 HIVE_PLUGIN(hive::security_manager::SecurityManagerPlugin, .name = "security_manager",
             .version = HIVE_PLUGIN_VERSION,
             .description = "API keys and roles: hive.auth/1 for the api, keys under /api/v2/security",
-            .provides = {hive::auth::Authenticator::kServiceId, hive::http::RouteProvider::kServiceId},
+            .provides = {hive::auth::Authenticator::kServiceId, hive::http::RouteProvider::kServiceId,
+                         hive::tenancy::Tenancy::kServiceId},
             .requiredServices = {hive::store::Store::kServiceId})

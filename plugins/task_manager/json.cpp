@@ -8,8 +8,10 @@ namespace hive::task_manager {
 namespace json = boost::json;
 
 std::string eventJson(std::string_view event, const Task& task) {
-  return plugin_common::withRawMembers(json::serialize(json::object{{"event", event}}),
-                                       {{"task", toEventJson(task)}});
+  // A top-level "tenant": who may see the event (the api's WebSocket hub, GET /api/v2/tasks/events).
+  json::object head{{"event", event}};
+  if (!task.tenant.empty()) head["tenant"] = task.tenant;
+  return plugin_common::withRawMembers(json::serialize(head), {{"task", toEventJson(task)}});
 }
 
 std::string staleReportJson(const std::string& taskId, const std::string& report) {
@@ -44,14 +46,23 @@ std::string withItems(json::object object, const std::vector<std::string>& items
 }
 }  // namespace
 
-std::string eventPageJson(const std::vector<store::Event>& events, std::uint64_t after) {
+std::string eventTenant(const std::string& body) {
+  if (body.find("\"tenant\"") == std::string::npos) return {};
+  boost::system::error_code error;
+  json::value parsed = json::parse(body, error);
+  if (error || !parsed.is_object()) return {};
+  const json::value* tenant = parsed.as_object().if_contains("tenant");
+  return tenant && tenant->is_string() ? std::string(tenant->as_string()) : std::string();
+}
+
+std::string eventPageJson(const std::vector<store::Event>& events, std::uint64_t lastId) {
   std::vector<std::string> items;
   items.reserve(events.size());
   for (const auto& e : events)
     items.push_back(plugin_common::withRawMembers(
         json::serialize(json::object{{"id", e.id}, {"type", e.type}, {"ts", e.timestampMs}}),
         {{"data", e.body}}));
-  return withItems(json::object{{"last_id", events.empty() ? after : events.back().id}}, items);
+  return withItems(json::object{{"last_id", lastId}}, items);
 }
 
 std::string taskPageJson(const TaskPage& page) {

@@ -21,7 +21,10 @@ std::string staleReportJson(const std::string& taskId, const std::string& report
 // {"by_status": {...}, "queues": [{"capabilities", "waiting", "by_priority"}]}.
 std::string statsJson(const TaskStats& stats);
 // {"items": [{"id", "type", "ts", "data"}], "last_id"}: a page of the event log after `after`.
-std::string eventPageJson(const std::vector<store::Event>& events, std::uint64_t after);
+// `lastId`: the last id read, shown or not, where the next page starts.
+std::string eventPageJson(const std::vector<store::Event>& events, std::uint64_t lastId);
+// An event body's top-level "tenant" ("" when none).
+std::string eventTenant(const std::string& body);
 // {"items": [task...], "next_cursor"?}.
 std::string taskPageJson(const TaskPage& page);
 

@@ -19,7 +19,8 @@ inline constexpr const char* kSchemas = R"({
    "agent": {"type": "string"}, "lease_expires_ms": {"type": "integer"}, "stale_reports": {"type": "integer"},
    "created_at_ms": {"type": "integer"}, "updated_at_ms": {"type": "integer"},
    "queued_at_ms": {"type": "integer"}, "started_at_ms": {"type": "integer"}, "finished_at_ms": {"type": "integer"},
-   "traceparent": {"type": "string", "description": "W3C trace context: the submitting request's traceparent, or a new trace"}}},
+   "traceparent": {"type": "string", "description": "W3C trace context: the submitting request's traceparent, or a new trace"},
+   "tenant": {"type": "string", "description": "The submitting key's tenant (hive.tenancy/1); absent for the default tenant"}}},
  "TaskSubmission": {"type": "object", "required": ["type"], "additionalProperties": false,
   "properties": {
    "type": {"type": "string", "pattern": "^[a-z0-9_.:-]{1,64}$"}, "title": {"type": "string", "maxLength": 200},
@@ -64,6 +65,8 @@ inline constexpr const char* kList =
     "{\"name\": \"type\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}},"
     "{\"name\": \"agent\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}},"
     "{\"name\": \"capability\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}},"
+    "{\"name\": \"tenant\", \"in\": \"query\", \"description\": \"Only for a caller that spans tenants\", "
+    "\"schema\": {\"type\": \"string\"}},"
     "{\"name\": \"limit\", \"in\": \"query\", \"schema\": {\"type\": \"integer\", \"minimum\": 1, "
     "\"maximum\": 1000}},"
     "{\"name\": \"cursor\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}}],"

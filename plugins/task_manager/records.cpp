@@ -43,7 +43,8 @@ store::Document toDocument(const Task& task) {
              {"type", task.type},
              {"agent", task.agent},
              {"capabilities", capabilityKey(task.capabilities)},
-             {"waiting", task.waitingOn.empty() ? "0" : "1"}};
+             {"waiting", task.waitingOn.empty() ? "0" : "1"},
+             {"tenant", task.tenant}};
   return d;
 }
 
@@ -57,7 +58,8 @@ Result<Loaded> load(store::Transaction& tx, const std::string& id) {
 }
 
 Status declareRecords(store::Store& store) {
-  HIVE_TRY(store.declareCollection({kTasks, {"status", "type", "agent", "capabilities", "waiting"}}));
+  HIVE_TRY(
+      store.declareCollection({kTasks, {"status", "type", "agent", "capabilities", "waiting", "tenant"}}));
   HIVE_TRY(store.declareCollection({kDependencies, {"dep"}}));
   HIVE_TRY(store.declareCollection({kIdempotency, {}}));
   HIVE_TRY(store.declareCollection({kQueues, {}}));

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "hive/services/tenancy.hpp"
 #include "json.hpp"
 #include "openapi.hpp"
 #include "plugin_common/page_limit.hpp"
@@ -76,18 +77,25 @@ class TaskRoutes final : public http::RouteProvider {
                [this](http::Request r, http::Responder respond) { submit(r, std::move(respond)); });
     add({"tasks.list", "GET", "/api/v2/tasks", "tasks:read", openapi::kList},
         [this](http::Request r) { return list(r); });
-    add({"tasks.stats", "GET", "/api/v2/tasks/stats", "tasks:read", openapi::kStats}, [this](http::Request) {
-      auto stats = service_->stats();
-      return stats.ok() ? json(200, statsJson(*stats)) : http::problem(stats.status());
-    });
+    add({"tasks.stats", "GET", "/api/v2/tasks/stats", "tasks:read", openapi::kStats},
+        [this](http::Request r) {
+          // The counts span every tenant: not for a named tenant's callers.
+          if (auto scope = scopeOf(r); !scope.allTenants && !scope.tenant.empty())
+            return http::problem(403, "Forbidden",
+                                 "the counts span every tenant; tenant '" + scope.tenant +
+                                     "' lists its own tasks with GET /api/v2/tasks");
+          auto stats = service_->stats();
+          return stats.ok() ? json(200, statsJson(*stats)) : http::problem(stats.status());
+        });
     add({"tasks.events", "GET", "/api/v2/tasks/events", "tasks:read", openapi::kEvents},
         [this](http::Request r) { return events(r); });
     add({"tasks.get", "GET", "/api/v2/tasks/{id}", "tasks:read", openapi::kGet}, [this](http::Request r) {
-      auto task = service_->get(r.param("id"));
+      auto task = visibleTask(r);
       return task.ok() ? json(200, toApiJson(*task)) : http::problem(task.status());
     });
     add({"tasks.cancel", "POST", "/api/v2/tasks/{id}/cancel", "tasks:write", openapi::kCancel},
         [this](http::Request r) {
+          if (auto visible = visibleTask(r); !visible.ok()) return http::problem(visible.status());
           auto task = service_->cancel(r.param("id"));
           return task.ok() ? json(200, toApiJson(*task)) : http::problem(task.status());
         });
@@ -101,6 +109,19 @@ class TaskRoutes final : public http::RouteProvider {
   std::string openapiSchemas() override { return openapi::kSchemas; }
 
  private:
+  // Whose tasks the caller sees (hive.tenancy/1); everything without a provider.
+  tenancy::Scope scopeOf(const http::Request& request) {
+    auto tenancy = context_.services().get<tenancy::Tenancy>();
+    return tenancy.ok() ? (*tenancy)->scopeOf(request.principal) : tenancy::Scope::everything();
+  }
+  // Task {id} when the caller may see it; another tenant's is "not found", as a missing one.
+  Result<Task> visibleTask(const http::Request& request) {
+    const std::string& id = request.param("id");
+    auto task = service_->get(id);
+    if (task.ok() && !scopeOf(request).sees(task->tenant)) return notFound("no task " + id);
+    return task;
+  }
+
   // Every handler blocks on storage: it runs on the blocking executor.
   void add(http::Route route, std::function<http::Response(http::Request)> handler) {
     table_.add(std::move(route),
@@ -118,12 +139,25 @@ class TaskRoutes final : public http::RouteProvider {
     if (const std::string* type = request.header("content-type");
         type != nullptr && type->rfind("application/json", 0) != 0)
       return respond(http::problem(415, "Unsupported Media Type", "send the task as application/json"));
+    tenancy::Scope scope = scopeOf(request);
     std::string key;
     if (const std::string* header = request.header("idempotency-key")) {
       key = *header;
       if (!isIdempotencyKey(key))
         return respond(http::problem(422, "Unprocessable Content", "invalid Idempotency-Key",
                                      {{"Idempotency-Key", "must be 1-128 printable ASCII characters"}}));
+      // Keys are per tenant: "~<tenant>~<key>" ('~' starts no client's key, and no tenant name holds one).
+      if (key.front() == '~')
+        return respond(http::problem(422, "Unprocessable Content", "invalid Idempotency-Key",
+                                     {{"Idempotency-Key", "must not start with '~' (reserved)"}}));
+      if (!scope.tenant.empty()) {
+        key = "~" + scope.tenant + "~" + key;
+        if (!isIdempotencyKey(key))
+          return respond(http::problem(
+              422, "Unprocessable Content", "invalid Idempotency-Key",
+              {{"Idempotency-Key", "must be at most " + std::to_string(126 - scope.tenant.size()) +
+                                       " characters for tenant '" + scope.tenant + "'"}}));
+      }
     }
     std::vector<http::FieldError> errors;
     auto task = parseSubmission(request.body, limits_, errors);
@@ -132,6 +166,7 @@ class TaskRoutes final : public http::RouteProvider {
       return respond(http::problem(422, "Unprocessable Content", "the task is not valid", std::move(errors)));
     }
     task->traceparent = traceparentOf(request);
+    task->tenant = scope.tenant;
     ++*inFlight_;
     service_->submit(std::move(task).value(), key, digest(request.body),
                      [respond = std::move(respond), inFlight = inFlight_](
@@ -150,7 +185,10 @@ class TaskRoutes final : public http::RouteProvider {
     if (!errors.empty()) return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
     auto read = service_->events(after, static_cast<std::size_t>(limit));
     if (!read.ok()) return http::problem(read.status());
-    return json(200, eventPageJson(*read, after));
+    std::uint64_t lastId = read->empty() ? after : read->back().id;
+    if (auto scope = scopeOf(request); !scope.allTenants)
+      std::erase_if(*read, [&](const store::Event& e) { return !scope.sees(eventTenant(e.body)); });
+    return json(200, eventPageJson(*read, lastId));
   }
 
   http::Response list(const http::Request& request) {
@@ -159,6 +197,14 @@ class TaskRoutes final : public http::RouteProvider {
     for (const char* field : {"status", "type", "agent"})
       if (const std::string* value = request.queryParam(field)) equals[field] = *value;
     if (const std::string* value = request.queryParam("capability")) equals["capabilities"] = *value;
+    tenancy::Scope scope = scopeOf(request);
+    // A named tenant's tasks are found by their index; the default tenant's
+    // also include tasks stored before tenancy (no tenant indexed), so they are
+    // read unfiltered and the page loses other tenants' (it may hold fewer than `limit`).
+    if (!scope.allTenants && !scope.tenant.empty())
+      equals["tenant"] = scope.tenant;
+    else if (const std::string* value = request.queryParam("tenant"); value != nullptr && scope.allTenants)
+      equals["tenant"] = *value;
     if (equals.count("status") && !parseStatus(equals["status"]))
       errors.push_back(
           {"status", "must be one of pending, assigned, running, succeeded, failed, cancelled, dead"});
@@ -167,6 +213,8 @@ class TaskRoutes final : public http::RouteProvider {
     const std::string* cursor = request.queryParam("cursor");
     auto page = service_->list(equals, limit, cursor ? *cursor : std::string());
     if (!page.ok()) return http::problem(page.status());
+    if (!scope.allTenants)
+      std::erase_if(page->items, [&](const Task& task) { return !scope.sees(task.tenant); });
     return json(200, taskPageJson(*page));
   }
 

@@ -90,6 +90,7 @@ json::object common(const Task& t) {
   o["started_at_ms"] = t.startedAtMs;
   o["finished_at_ms"] = t.finishedAtMs;
   if (!t.traceparent.empty()) o["traceparent"] = t.traceparent;
+  if (!t.tenant.empty()) o["tenant"] = t.tenant;
   return o;
 }
 
@@ -331,6 +332,7 @@ Result<Task> fromStoredJson(std::string_view body) {
   t.staleReports = static_cast<std::uint32_t>(integer(o, "stale_reports"));
   t.idempotencyKey = string(o, "idempotency_key");
   t.traceparent = string(o, "traceparent");
+  t.tenant = string(o, "tenant");
   t.reportedLease = string(o, "reported_lease");
   t.reportedOutcome = string(o, "reported_outcome");
   t.createdAtMs = integer(o, "created_at_ms");

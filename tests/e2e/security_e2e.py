@@ -28,12 +28,18 @@ Checks, in order:
       hive runs) finds the chain intact.
   9. (before 8) A config reload that removes security_manager leaves every
      permissioned route answering 503, not served unchecked.
+  11. (before 10) Tenants (hive.tenancy/1): with keys of tenants acme and
+     globex, each sees only its own tasks (list, get, cancel, the durable
+     event log, /api/v2/ws events live and replayed); another tenant's task is
+     404; an Idempotency-Key is per tenant; the stats, which span tenants, are
+     403 to them; the admin sees every tenant's tasks.
 
     security_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins [--keep]
 
 Exit status 0 when every check passed.
 """
 import argparse
+import asyncio
 import glob
 import http.client
 import json
@@ -45,7 +51,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+
+import websockets
 
 PUBLIC = {"/livez", "/readyz", "/health"}
 # Without a permission by design, each for its reason: the dashboard's page and
@@ -215,6 +224,111 @@ class Hive:
             return self.process.wait()
 
 
+class EventFollower(threading.Thread):
+    """/api/v2/ws with `key`, subscribed to `tasks` (from `since` when given):
+    the task ids of every event it gets until stop()."""
+
+    def __init__(self, port, key, since=None):
+        super().__init__(daemon=True)
+        self.port, self.key, self.since = port, key, since
+        self.task_ids = []
+        self.last_id = None
+        self.subscribed = threading.Event()
+        self.stopping = False
+
+    def run(self):
+        asyncio.run(self.follow())
+
+    async def follow(self):
+        async with websockets.connect("ws://127.0.0.1:%d/api/v2/ws" % self.port, subprotocols=["hive.v1"],
+                                      extra_headers={"Authorization": "Bearer " + self.key}) as ws:
+            subscribe = {"type": "subscribe", "id": "s", "topic": "tasks"}
+            if self.since:
+                subscribe["payload"] = {"since": self.since}
+            await ws.send(json.dumps(subscribe))
+            while not self.stopping:
+                try:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 0.2))
+                except asyncio.TimeoutError:
+                    continue
+                if message.get("type") == "subscribed":
+                    self.subscribed.set()
+                elif message.get("type") == "event":
+                    self.last_id = message["id"]
+                    self.task_ids.append(message["payload"]["task"]["id"])
+
+    def stop(self):
+        self.stopping = True
+        self.join(10)
+
+
+def check_tenants(api, port, admin, keys):
+    """11. Tenant isolation across list, get, cancel, the event log and the WebSocket."""
+    tenant_keys = {}
+    for tenant in ("acme", "globex"):
+        status, _, text = api.request("POST", "/api/v2/security/keys", key=admin,
+                                      body={"name": "t-" + tenant, "role": "submitter", "tenant": tenant})
+        check(status == 201, "a submitter key of tenant %s: %d %s" % (tenant, status, text[:200]))
+        tenant_keys[tenant] = json.loads(text)["key"]
+        keys.append(tenant_keys[tenant])
+    followers = {tenant: EventFollower(port, key) for tenant, key in tenant_keys.items()}
+    for follower in followers.values():
+        follower.start()
+        check(follower.subscribed.wait(10), "a tenant's key follows /api/v2/ws")
+    before = json.loads(api.request("GET", "/api/v2/tasks/events?limit=1", key=admin)[2])["last_id"]
+    mine = {}
+    for tenant, key in tenant_keys.items():
+        mine[tenant] = []
+        for n in range(3):
+            status, _, text = api.request("POST", "/api/v2/tasks", key=key, body={"type": "t", "payload": {"n": n}},
+                                          headers={"Idempotency-Key": "same-key-%d" % n})
+            check(status in (200, 201, 202), "%s submits a task: %d %s" % (tenant, status, text[:200]))
+            task = json.loads(text)
+            check(task.get("tenant") == tenant, "the task carries tenant %s: %r" % (tenant, task.get("tenant")))
+            mine[tenant].append(task["id"])
+    check(not set(mine["acme"]) & set(mine["globex"]),
+          "the same Idempotency-Key in two tenants makes two tasks, not one")
+    for tenant, key in tenant_keys.items():
+        other = "globex" if tenant == "acme" else "acme"
+        listed = {t["id"] for t in json.loads(api.request("GET", "/api/v2/tasks?limit=1000", key=key)[2])["items"]}
+        check(listed == set(mine[tenant]), "%s lists its 3 tasks and no other: %s" % (tenant, sorted(listed)))
+        check(api.request("GET", "/api/v2/tasks/" + mine[tenant][0], key=key)[0] == 200, "%s gets its task" % tenant)
+        for path in ("/api/v2/tasks/" + mine[other][0],):
+            status, _, text = api.request("GET", path, key=key)
+            check(status == 404, "%s gets %s's task: 404, got %d" % (tenant, other, status))
+        status = api.request("POST", "/api/v2/tasks/%s/cancel" % mine[other][1], key=key)[0]
+        check(status == 404, "%s cancels %s's task: 404, got %d" % (tenant, other, status))
+        check(api.request("GET", "/api/v2/tasks/stats", key=key)[0] == 403, "the stats are 403 to a tenant")
+        page = json.loads(api.request("GET", "/api/v2/tasks/events?limit=10000&after=%d" % before, key=key)[2])
+        seen = {item["data"]["task"]["id"] for item in page["items"] if "task" in item["data"]}
+        check(seen == set(mine[tenant]), "%s's event log holds its tasks only: %s" % (tenant, sorted(seen)))
+    status = api.request("GET", "/api/v2/tasks/" + mine["globex"][1], key=admin)[0]
+    check(status == 200, "the admin gets any tenant's task: %d" % status)
+    listed = {t["id"] for t in json.loads(api.request("GET", "/api/v2/tasks?limit=1000", key=admin)[2])["items"]}
+    check(set(mine["acme"]) | set(mine["globex"]) <= listed, "the admin lists every tenant's tasks")
+    listed = {t["id"] for t in json.loads(api.request("GET", "/api/v2/tasks?tenant=acme&limit=1000",
+                                                      key=admin)[2])["items"]}
+    check(listed == set(mine["acme"]), "the admin filters by ?tenant=acme")
+    everything = set(mine["acme"]) | set(mine["globex"])
+    check(until(lambda: set(followers["acme"].task_ids) >= set(mine["acme"]) and
+                set(followers["globex"].task_ids) >= set(mine["globex"])), "each follower got its tenant's events")
+    time.sleep(0.5)  # anything that should not arrive has had time to
+    for tenant, follower in followers.items():
+        follower.stop()
+        foreign = set(follower.task_ids) & (everything - set(mine[tenant]))
+        check(not foreign, "%s's WebSocket got no other tenant's event: %s" % (tenant, sorted(foreign)))
+    # Replayed events are filtered too: follow acme again from the start of the history.
+    replay = EventFollower(port, tenant_keys["acme"], since="0")
+    replay.start()
+    check(replay.subscribed.wait(10), "a replaying follower subscribes")
+    check(until(lambda: set(replay.task_ids) >= set(mine["acme"])), "the replay gives acme its tasks' events")
+    replay.stop()
+    foreign = set(replay.task_ids) & set(mine["globex"])
+    check(not foreign, "acme's replay holds no globex event: %s" % sorted(foreign))
+    say("tenants: acme and globex see their 3 tasks each (list, get, event log, WebSocket live and replayed), "
+        "404 for the other's, the admin sees all")
+
+
 def concrete(path):
     return re.sub(r"\{[^}]+\}", "x-none", path)
 
@@ -357,6 +471,9 @@ def main():
         check(status == 200 and viewer_id in listing, "GET /api/v2/security/keys lists the keys")
         for key in keys:
             check(key.split("_")[2] not in listing, "the listing holds no secret")
+
+        # 11. Tenants.
+        check_tenants(api, hive.port, admin, keys)
 
         # 10. The audit log: refusals and changes are in it, no secret; the CLI verifies the chain.
         status, _, text = api.request("GET", "/api/v2/security/audit?limit=1000", key=admin)

@@ -254,6 +254,38 @@ TEST(SecurityKeyAuthenticator, AnswersEachCaseWithItsCode) {
             StatusCode::kUnauthenticated);
 }
 
+// hive.tenancy/1 for keys: a key's tenant; `admin` (tenants:all) spans them;
+// an agent principal is its agent key's; anything unknown is the default
+// tenant and no more.
+TEST(SecurityKeyAuthenticator, TenancyScopesAKeyToItsTenantAndAdminToEveryTenant) {
+  ASSERT_TRUE(cryptoReady());
+  auto authenticator = std::make_shared<KeyAuthenticator>(std::make_shared<const Roles>(), "");
+  Issued acme = issue("submitter"), admin = issue("admin"), agent = issue("agent", "builder-1"),
+         plain = issue("viewer"), gone = issue("agent", "old-1");
+  acme.record.tenant = "acme";
+  agent.record.tenant = "globex";
+  gone.record.tenant = "globex";
+  gone.record.revokedAtMs = 1;
+  authenticator->replaceAll({acme.record, admin.record, agent.record, plain.record, gone.record});
+  KeyTenancy tenancy(authenticator);
+
+  auto scope = tenancy.scopeOf("key:" + acme.record.id);
+  EXPECT_EQ(scope.tenant, "acme");
+  EXPECT_FALSE(scope.allTenants);
+  EXPECT_TRUE(scope.sees("acme"));
+  EXPECT_FALSE(scope.sees(""));
+  EXPECT_FALSE(scope.sees("globex"));
+  EXPECT_TRUE(tenancy.scopeOf("key:" + admin.record.id).allTenants);
+  EXPECT_EQ(tenancy.scopeOf("agent:builder-1").tenant, "globex");
+  EXPECT_EQ(tenancy.scopeOf("key:" + plain.record.id).tenant, "");
+  EXPECT_FALSE(tenancy.scopeOf("key:" + plain.record.id).sees("acme"));
+  for (const std::string unknown : {"", "key:0000000000000000", "agent:old-1", "jwt:nobody", "someone"}) {
+    auto none = tenancy.scopeOf(unknown);
+    EXPECT_EQ(none.tenant, "") << unknown;
+    EXPECT_FALSE(none.allTenants) << unknown;
+  }
+}
+
 // ---- rate limits ----
 
 RateLimitSettings limits(LimitTable defaults) {
@@ -495,7 +527,8 @@ class SecurityJwt : public ::testing::Test {
                    .hmacSecret = secret_,
                    .algorithms = {"HS256"},
                    .role = "viewer",
-                   .roleClaim = "hive_role"};
+                   .roleClaim = "hive_role",
+                   .tenantClaim = "org"};
     JwtIssuer edwards{.issuer = "https://ed.test",
                       .audience = "hive",
                       .ed25519Key = std::string(reinterpret_cast<char*>(publicKey_), sizeof publicKey_),
@@ -548,6 +581,26 @@ TEST_F(SecurityJwt, ValidHs256AndEdDsaTokensAuthenticateWithTheirRole) {
   EXPECT_TRUE(check(token(R"({"alg":"HS256"})",
                           claimsFor(kNow + 60, R"(,"nbf":)" + std::to_string(kNow + 29)), hmacSigner()))
                   .allowed);
+}
+
+// hive.tenancy/1 for tokens: the tenant from the issuer's tenant_claim, kept
+// for the principal once its token is verified; a malformed claim is a 401.
+TEST_F(SecurityJwt, ATokensTenantClaimScopesItsPrincipal) {
+  EXPECT_EQ(authenticator_->scopeOf("jwt:alice").tenant, "") << "unknown before a token is seen";
+  ASSERT_TRUE(
+      check(token(R"({"alg":"HS256"})", claimsFor(kNow + 60, R"(,"org":"acme")"), hmacSigner())).allowed);
+  auto scope = authenticator_->scopeOf("jwt:alice");
+  EXPECT_EQ(scope.tenant, "acme");
+  EXPECT_FALSE(scope.allTenants);
+  ASSERT_TRUE(check(token(R"({"alg":"HS256"})", claimsFor(kNow + 60, R"(,"org":"acme","hive_role":"admin")"),
+                          hmacSigner()))
+                  .allowed);
+  EXPECT_TRUE(authenticator_->scopeOf("jwt:alice").allTenants) << "admin spans tenants";
+  for (const char* bad : {R"(,"org":"a/b")", R"(,"org":"")", R"(,"org":7)", R"(,"org":"a~b")"}) {
+    auto refused = check(token(R"({"alg":"HS256"})", claimsFor(kNow + 60, bad), hmacSigner()));
+    EXPECT_EQ(refused.code, StatusCode::kUnauthenticated) << bad;
+    EXPECT_NE(refused.reason.find("org"), std::string::npos) << bad << ": " << refused.reason;
+  }
 }
 
 TEST_F(SecurityJwt, EachBadTokenIs401WithoutACrash) {
