@@ -111,6 +111,7 @@ std::optional<SharedLimitSettings> readShared(const ConfigNode& node, Diagnostic
       reader.getInRange<std::int64_t>("connections", static_cast<std::int64_t>(shared.connections), 1, 64));
   shared.retryInterval = reader.getInRange<milliseconds>("retry_interval", shared.retryInterval,
                                                          milliseconds(100), milliseconds(60'000));
+  shared.lease = reader.getInRange<milliseconds>("lease", shared.lease, milliseconds(0), milliseconds(1000));
   reader.finish();
   if (diagnostics.errorCount() != errors) return std::nullopt;
   return shared;
@@ -236,52 +237,101 @@ std::optional<Limited> RateLimiter::take(std::string_view principal, std::string
     if (byClass) (void)draw(classKey, kind, *byClass, nowMs, true);
     if (byPermission) (void)draw(permissionKey, permission, *byPermission, nowMs, true);
   };
+  struct Asked {
+    const std::string* localKey;
+    std::string_view name;
+    RateLimit limit;
+    bool leased;  // a leased cell was taken for it: Redis is not asked
+  };
+  std::vector<Asked> asked;
+  if (shared_) {
+    if (byClass) asked.push_back({&classKey, kind, *byClass, false});
+    if (byPermission) asked.push_back({&permissionKey, permission, *byPermission, false});
+  }
   {
     std::lock_guard lock(mutex_);
+    // A bucket with leased cells passes: they are paid in Redis, whatever the
+    // local bucket says (a concurrent refusal may have emptied it).
+    auto leasedFor = [&](const std::string& key, const RateLimit& limit) {
+      if (!shared_) return false;
+      Bucket* b = bucket(key, limit, nowMs);
+      return b != nullptr && b->leased > 0 && nowMs < b->leasedUntilMs;
+    };
     // Both buckets are checked before either is drawn from, so a refusal costs nothing.
-    if (byClass)
+    if (byClass && !leasedFor(classKey, *byClass))
       if (auto refused = draw(classKey, kind, *byClass, nowMs, false)) {
         limited_.increment();
         return refused;
       }
-    if (byPermission)
+    if (byPermission && !leasedFor(permissionKey, *byPermission))
       if (auto refused = draw(permissionKey, permission, *byPermission, nowMs, false)) {
         limited_.increment();
         return refused;
       }
-    if (!shared_) {
+    std::size_t leased = 0;
+    for (auto& bucket : asked)
+      leased += (bucket.leased = takeLeased(*bucket.localKey, bucket.limit, nowMs)) ? 1 : 0;
+    if (leased == asked.size()) {  // local mode, or every bucket has a leased cell left
       drawLocally();
       return std::nullopt;
     }
   }
   // Shared: Redis decides, outside the lock (other principals go on meanwhile).
-  struct Asked {
-    const std::string* localKey;
-    std::string_view name;
-    RateLimit limit;
-  };
-  std::vector<Asked> asked;
   std::vector<GcraCell> cells;
-  if (byClass) {
-    asked.push_back({&classKey, kind, *byClass});
-    cells.push_back({shared_->key(principal, kind), byClass->perSecond, byClass->burst});
-  }
-  if (byPermission) {
-    asked.push_back({&permissionKey, permission, *byPermission});
-    cells.push_back({shared_->key(principal, permission), byPermission->perSecond, byPermission->burst});
+  std::vector<const Asked*> sent;
+  for (const auto& bucket : asked) {
+    if (bucket.leased) continue;
+    cells.push_back({shared_->key(principal, bucket.name), bucket.limit.perSecond, bucket.limit.burst,
+                     leaseCells(bucket.limit)});
+    sent.push_back(&bucket);
   }
   auto verdict = shared_->draw(cells, nowMs);
   std::lock_guard lock(mutex_);
   if (verdict.ok() && !verdict->admitted) {
-    const Asked& full = asked[verdict->refused];
-    emptyFor(*full.localKey, full.limit, nowMs, verdict->retryAfterMs);
+    // Refused: the leased cells taken for this request go back.
+    for (const auto& bucket : asked)
+      if (bucket.leased)
+        if (Bucket* b = this->bucket(*bucket.localKey, bucket.limit, nowMs); b != nullptr) ++b->leased;
+    const Asked& full = *sent[verdict->refused];
+    // Another request of this principal may have leased cells meanwhile: the
+    // local bucket is emptied only when none are left, or they would be lost.
+    Bucket* b = bucket(*full.localKey, full.limit, nowMs);
+    if (b == nullptr || b->leased <= 0 || nowMs >= b->leasedUntilMs)
+      emptyFor(*full.localKey, full.limit, nowMs, verdict->retryAfterMs);
     limited_.increment();
     return Limited{std::string(full.name), full.limit.burst,
                    std::max<std::int64_t>(1, (verdict->retryAfterMs + 999) / 1000)};
   }
+  if (verdict.ok())
+    for (std::size_t i = 0; i < sent.size(); ++i)
+      addLeased(*sent[i]->localKey, sent[i]->limit, nowMs, verdict->granted[i] - 1);
   // Admitted by Redis, or Redis could not say: the local buckets count it.
   drawLocally();
   return std::nullopt;
+}
+
+bool RateLimiter::takeLeased(const std::string& key, const RateLimit& limit, std::int64_t nowMs) {
+  Bucket* b = bucket(key, limit, nowMs);
+  if (b == nullptr || b->leased <= 0 || nowMs >= b->leasedUntilMs) return false;
+  --b->leased;
+  return true;
+}
+
+void RateLimiter::addLeased(const std::string& key, const RateLimit& limit, std::int64_t nowMs,
+                            std::int64_t cells) {
+  if (cells <= 0) return;
+  Bucket* b = bucket(key, limit, nowMs);
+  if (b == nullptr) return;
+  if (nowMs >= b->leasedUntilMs) b->leased = 0;  // expired ones are not carried over
+  b->leased += cells;
+  b->leasedUntilMs = nowMs + settings_.shared->lease.count();
+}
+
+std::int64_t RateLimiter::leaseCells(const RateLimit& limit) const {
+  if (!settings_.shared || settings_.shared->lease.count() == 0) return 1;
+  double cells = std::floor(limit.perSecond * static_cast<double>(settings_.shared->lease.count()) / 1000.0);
+  double most = std::min(64.0, std::max(1.0, std::floor(limit.burst / 2)));
+  return static_cast<std::int64_t>(std::clamp(cells, 1.0, most));
 }
 
 std::optional<Limited> RateLimiter::addressBlocked(std::string_view address, std::int64_t nowMs) {

@@ -18,6 +18,14 @@
 //   gets Redis's).
 // - A Redis refusal empties the local bucket until its wait is over, so a
 //   caller who keeps knocking is refused here without asking Redis again.
+// - Leases: an admitted draw asks Redis for up to rate × `lease` cells (at
+//   most half the burst, 64) and gets those that fit; the node keeps the rest
+//   for `lease` and admits this principal's next requests with them, without a
+//   round trip. Every cell is paid in Redis before it is used, so the budget
+//   holds across nodes; a cell may be used up to `lease` after it was drawn
+//   (about rate × lease requests early), and cells a node leased but did not
+//   use are lost to the others until they refill. Slow rates lease one cell:
+//   one round trip per request, exact.
 // - Redis unreachable, slow or paused after a failure: the local buckets
 //   decide alone (each node its own budget, never no limit).
 // - Failed authentications: addressBlocked() asks only the local bucket (no
@@ -94,6 +102,10 @@ class RateLimiter {
     double tokens = 0;
     std::int64_t atMs = 0;
     RateLimit limit;  // as drawn last (a config reload starts a new limiter)
+    // Shared mode: cells drawn from Redis by an earlier request's lease, not
+    // used yet, usable until leasedUntilMs.
+    std::int64_t leased = 0;
+    std::int64_t leasedUntilMs = 0;
   };
   LimitSetting limitFor(std::string_view principal, std::string_view role, std::string_view name) const;
   // Refills, then takes `take` tokens when there are; nullopt when taken.
@@ -101,6 +113,11 @@ class RateLimiter {
                               std::int64_t nowMs, bool take);
   // What Redis refused: the local bucket holds no token for `waitMs`.
   void emptyFor(const std::string& key, const RateLimit& limit, std::int64_t nowMs, std::int64_t waitMs);
+  // Takes one leased cell of the bucket when it has one still valid.
+  bool takeLeased(const std::string& key, const RateLimit& limit, std::int64_t nowMs);
+  void addLeased(const std::string& key, const RateLimit& limit, std::int64_t nowMs, std::int64_t cells);
+  // Cells to ask Redis for: rate × lease, at least 1, at most half the burst and 64.
+  std::int64_t leaseCells(const RateLimit& limit) const;
   Bucket* bucket(const std::string& key, const RateLimit& limit, std::int64_t nowMs);
 
   RateLimitSettings settings_;

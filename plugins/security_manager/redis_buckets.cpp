@@ -15,26 +15,32 @@ namespace hive::security_manager {
 namespace {
 
 // KEYS: the buckets. ARGV[1]: now (ms); then per bucket its emission interval T
-// (ms) and its capacity burst * T (ms). Every bucket is checked before any is
-// moved, so a refusal draws nothing. Answers {admitted, refused bucket (1-based),
-// wait in ms}.
+// (ms), its capacity burst * T (ms) and the cells wanted (at least 1). Every
+// bucket is checked for its first cell before any is moved, so a refusal draws
+// nothing; a bucket with room for fewer cells than wanted grants what fits.
+// Answers {admitted, refused bucket (1-based), wait in ms, cells granted per bucket...}.
 constexpr std::string_view kGcraScript = R"lua(
 local now = tonumber(ARGV[1])
-local tats = {}
+local tats, granted = {}, {}
 for i = 1, #KEYS do
-  local interval = tonumber(ARGV[2 * i])
-  local capacity = tonumber(ARGV[2 * i + 1])
+  local interval = tonumber(ARGV[3 * i - 1])
+  local capacity = tonumber(ARGV[3 * i])
+  local want = tonumber(ARGV[3 * i + 1])
   local tat = tonumber(redis.call('GET', KEYS[i])) or now
   if tat < now then tat = now end
-  local next = tat + interval
-  local wait = next - now - capacity
+  local wait = tat + interval - now - capacity
   if wait > 0 then return {0, i, math.ceil(wait)} end
-  tats[i] = next
+  local room = math.floor((capacity - (tat - now)) / interval)
+  local cells = math.max(1, math.min(want, room))
+  tats[i] = tat + cells * interval
+  granted[i] = cells
 end
+local answer = {1, 0, 0}
 for i = 1, #KEYS do
   redis.call('SET', KEYS[i], string.format('%.17g', tats[i]), 'PX', math.max(1, math.ceil(tats[i] - now)))
+  answer[3 + i] = granted[i]
 end
-return {1, 0, 0}
+return answer
 )lua";
 
 using ReplyPointer = std::unique_ptr<redisReply, decltype(&freeReplyObject)>;
@@ -161,6 +167,7 @@ Result<GcraVerdict> RedisBuckets::evaluate(redisContext* context, std::span<cons
     double interval = 1000.0 / cell.perSecond;
     args.push_back(number(interval));
     args.push_back(number(interval * cell.burst));
+    args.push_back(std::to_string(std::max<std::int64_t>(1, cell.want)));
   }
   ReplyPointer reply = HIVE_TRY(run(context, args));
   if (reply->type == REDIS_REPLY_ERROR && errorText(*reply).starts_with("NOSCRIPT")) {
@@ -171,14 +178,18 @@ Result<GcraVerdict> RedisBuckets::evaluate(redisContext* context, std::span<cons
   }
   if (reply->type == REDIS_REPLY_ERROR)
     return internalError("Redis refused the GCRA script: " + errorText(*reply));
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
-    return internalError("the GCRA script answered something else than 3 numbers");
-  for (std::size_t i = 0; i < 3; ++i)
-    if (reply->element[i]->type != REDIS_REPLY_INTEGER)
-      return internalError("the GCRA script answered something else than 3 numbers");
+  bool numbers = reply->type == REDIS_REPLY_ARRAY && reply->elements >= 3;
+  for (std::size_t i = 0; numbers && i < reply->elements; ++i)
+    numbers = reply->element[i]->type == REDIS_REPLY_INTEGER;
+  if (!numbers) return internalError("the GCRA script answered something else than numbers");
   GcraVerdict verdict;
   verdict.admitted = reply->element[0]->integer == 1;
-  if (!verdict.admitted) {
+  if (verdict.admitted) {
+    if (reply->elements != 3 + cells.size())
+      return internalError("the GCRA script granted cells to another number of buckets");
+    for (std::size_t i = 0; i < cells.size(); ++i)
+      verdict.granted.push_back(std::max<long long>(1, reply->element[3 + i]->integer));
+  } else {
     long long index = reply->element[1]->integer;
     if (index < 1 || static_cast<std::size_t>(index) > cells.size())
       return internalError("the GCRA script named no bucket of the request");

@@ -10,7 +10,8 @@
 // and then TAT = max(TAT, now) + T; refused, it waits the difference. That is
 // exactly "a bucket of `burst` tokens refilled at `rate`", and an absent key is
 // a full bucket. Each key expires when its bucket would be full again, so idle
-// principals cost Redis nothing.
+// principals cost Redis nothing. A draw may ask for several cells (a lease,
+// rate_limiter.hpp): it gets those that fit, at least one, or a refusal.
 //
 // Calls are synchronous, on the caller's thread (the api's I/O thread: hive.auth/1
 // answers inline): a small pool of blocking hiredis connections, each call
@@ -55,19 +56,25 @@ struct SharedLimitSettings {
   std::chrono::milliseconds timeout{50};          // per connect and per answer
   std::size_t connections = 8;                    // the pool's size at most
   std::chrono::milliseconds retryInterval{1000};  // local only for this long after a failure
+  // A busy principal's node draws up to rate × lease cells per round trip and
+  // admits with them for `lease` (0: one round trip per request).
+  std::chrono::milliseconds lease{100};
 };
 
-// One bucket of a request: its Redis key and its limit.
+// One bucket of a request: its Redis key, its limit, and how many cells to
+// draw at most (a lease: the node keeps the others for the next requests).
 struct GcraCell {
   std::string key;
   double perSecond = 0;
   double burst = 0;
+  std::int64_t want = 1;
 };
 
 struct GcraVerdict {
   bool admitted = true;
-  std::size_t refused = 0;        // the first full bucket (an index into the cells) when not admitted
-  std::int64_t retryAfterMs = 0;  // until it would admit, when not admitted
+  std::vector<std::int64_t> granted;  // when admitted: cells drawn per bucket, 1..want
+  std::size_t refused = 0;            // the first full bucket (an index into the cells) when not admitted
+  std::int64_t retryAfterMs = 0;      // until it would admit, when not admitted
 };
 
 // The counters the plugin registers; tests give their own.

@@ -100,11 +100,12 @@ struct Node {
   std::unique_ptr<RateLimiter> limiter;
 
   Node(RateLimitSettings settings, const std::string& url, const std::string& prefix,
-       std::chrono::milliseconds retryInterval = 1000ms) {
+       std::chrono::milliseconds retryInterval = 1000ms, std::chrono::milliseconds lease = 100ms) {
     SharedLimitSettings shared;
     shared.endpoint = *plugin_common::parseRedisUrl(url);
     shared.keyPrefix = prefix;
     shared.retryInterval = retryInterval;
+    shared.lease = lease;
     settings.shared = shared;
     limiter = std::make_unique<RateLimiter>(
         settings, limited,
@@ -138,6 +139,13 @@ class Inspector {
       found.emplace_back(reply->element[i]->str, reply->element[i]->len);
     freeReplyObject(reply);
     return found;
+  }
+  // The bucket's theoretical arrival time (ms), 0 when there is none.
+  double tat(const std::string& key) {
+    auto* reply = static_cast<redisReply*>(redisCommand(context_, "GET %b", key.data(), key.size()));
+    double value = reply != nullptr && reply->type == REDIS_REPLY_STRING ? std::stod(reply->str) : 0;
+    freeReplyObject(reply);
+    return value;
   }
   long long pttl(const std::string& key) {
     auto* reply = static_cast<redisReply*>(redisCommand(context_, "PTTL %b", key.data(), key.size()));
@@ -362,6 +370,55 @@ TEST(SharedRateLimit, RefillOverTimeAndRetryAfterFromTheSharedBucket) {
   EXPECT_EQ(local->retryAfterSeconds, 1199);
 }
 
+TEST(SharedRateLimit, LeasesLetABusyPrincipalPassWithoutRoundTripsAndStillShareOneBurst) {
+  REQUIRE_REDIS();
+  std::string prefix = uniquePrefix();
+  RateLimitSettings settings = readLimits(RateLimit{100, 20});  // one cell per 10 ms
+  // A lease of 1 s: 100 cells, at most half the burst: 10 per round trip.
+  Node a(settings, testRedisUrl(), prefix, 1000ms, 1000ms),
+      b(settings, testRedisUrl(), prefix, 1000ms, 1000ms);
+  Inspector redis(testRedisUrl());
+  SharedLimitSettings sameKeys;
+  sameKeys.keyPrefix = prefix;
+  RedisBuckets naming(sameKeys, {a.errors, a.localOnly}, a.log);
+  std::string key = naming.key("key:busy", "read");
+  const std::int64_t now = wallMs();
+  EXPECT_FALSE(a.limiter->take("key:busy", "viewer", "tasks:read", now));
+  EXPECT_DOUBLE_EQ(redis.tat(key), static_cast<double>(now + 100)) << "10 cells drawn at once";
+  EXPECT_FALSE(b.limiter->take("key:busy", "viewer", "tasks:read", now));
+  EXPECT_DOUBLE_EQ(redis.tat(key), static_cast<double>(now + 200)) << "b leased the other 10";
+  for (int i = 0; i < 9; ++i) {
+    EXPECT_FALSE(a.limiter->take("key:busy", "viewer", "tasks:read", now)) << i;
+    EXPECT_FALSE(b.limiter->take("key:busy", "viewer", "tasks:read", now)) << i;
+  }
+  EXPECT_DOUBLE_EQ(redis.tat(key), static_cast<double>(now + 200)) << "18 requests, no draw in Redis";
+  auto refused = a.limiter->take("key:busy", "viewer", "tasks:read", now);
+  ASSERT_TRUE(refused) << "20 in all between the two nodes: the burst, once";
+  EXPECT_EQ(refused->retryAfterSeconds, 1);
+  EXPECT_TRUE(b.limiter->take("key:busy", "viewer", "tasks:read", now));
+
+  // Near the end of the budget a lease gets what fits: 50 ms later, 5 cells.
+  Node c(settings, testRedisUrl(), prefix, 1000ms, 1000ms);
+  EXPECT_FALSE(c.limiter->take("key:busy", "viewer", "tasks:read", now + 50));
+  EXPECT_DOUBLE_EQ(redis.tat(key), static_cast<double>(now + 250));
+
+  // Cells left in a lease expire with it: after it, a request draws a new one.
+  const std::int64_t later = now + 60'000;
+  EXPECT_FALSE(a.limiter->take("key:busy", "viewer", "tasks:read", later));
+  EXPECT_DOUBLE_EQ(redis.tat(key), static_cast<double>(later + 100));
+  EXPECT_FALSE(a.limiter->take("key:busy", "viewer", "tasks:read", later + 999)) << "a leased cell";
+  EXPECT_DOUBLE_EQ(redis.tat(key), static_cast<double>(later + 100));
+  EXPECT_FALSE(a.limiter->take("key:busy", "viewer", "tasks:read", later + 1000)) << "lease over: a new one";
+  EXPECT_DOUBLE_EQ(redis.tat(key), static_cast<double>(later + 1100));
+
+  // Without leases each request is one cell and one round trip.
+  Node exact(settings, testRedisUrl(), prefix, 1000ms, 0ms);
+  std::string exactKey = naming.key("key:exact", "read");
+  EXPECT_FALSE(exact.limiter->take("key:exact", "viewer", "tasks:read", now));
+  EXPECT_FALSE(exact.limiter->take("key:exact", "viewer", "tasks:read", now));
+  EXPECT_DOUBLE_EQ(redis.tat(exactKey), static_cast<double>(now + 20));
+}
+
 TEST(SharedRateLimit, FailedAuthenticationsFromOneAddressAreCountedAcrossNodes) {
   REQUIRE_REDIS();
   std::string prefix = uniquePrefix();
@@ -397,6 +454,28 @@ TEST(SharedRateLimit, ConcurrentRequestsFromManyThreadsStayWithinTheBudget) {
     });
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(admitted.load(), kBurst) << "800 requests from 8 threads on 2 nodes, a burst of 200";
+  EXPECT_EQ(a.errors.value() + b.errors.value(), 0) << a.log.all() << b.log.all();
+}
+
+TEST(SharedRateLimit, ConcurrentRequestsWithLeasesNeverExceedTheBudget) {
+  REQUIRE_REDIS();
+  std::string prefix = uniquePrefix();
+  constexpr int kBurst = 200;
+  // 1000/s with a 100 ms lease: 64 cells per round trip. One instant: no refill.
+  RateLimitSettings settings = readLimits(RateLimit{1000, kBurst});
+  Node a(settings, testRedisUrl(), prefix), b(settings, testRedisUrl(), prefix);
+  const std::int64_t now = wallMs();
+  std::atomic<int> admitted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      Node& node = t % 2 == 0 ? a : b;
+      for (int i = 0; i < 100; ++i)
+        if (!node.limiter->take("key:leases", "viewer", "tasks:read", now)) ++admitted;
+    });
+  for (auto& thread : threads) thread.join();
+  EXPECT_LE(admitted.load(), kBurst) << "every cell is paid in Redis before it is used";
+  EXPECT_GE(admitted.load(), kBurst - 2 * 63) << "at most a lease's rest left unused per node";
   EXPECT_EQ(a.errors.value() + b.errors.value(), 0) << a.log.all() << b.log.all();
 }
 
@@ -504,7 +583,8 @@ TEST(SharedRateLimitConfig, RedisSectionIsReadAndErrorsAreAtTheirLineWithoutTheP
                                                    {"key_prefix", "prod:rl:", 22},
                                                    {"timeout", "20ms", 23},
                                                    {"connections", "4", 24},
-                                                   {"retry_interval", "2s", 25}}),
+                                                   {"retry_interval", "2s", 25},
+                                                   {"lease", "250ms", 26}}),
                                           fine);
   ASSERT_FALSE(fine.hasErrors()) << fine.items().front().toString();
   ASSERT_TRUE(read.shared);
@@ -516,6 +596,7 @@ TEST(SharedRateLimitConfig, RedisSectionIsReadAndErrorsAreAtTheirLineWithoutTheP
   EXPECT_EQ(read.shared->timeout, 20ms);
   EXPECT_EQ(read.shared->connections, 4u);
   EXPECT_EQ(read.shared->retryInterval, 2s);
+  EXPECT_EQ(read.shared->lease, 250ms);
   Diagnostics none;
   EXPECT_FALSE(readRateLimits(ConfigNode::null(), none).shared) << "local by default";
 
@@ -526,6 +607,7 @@ TEST(SharedRateLimitConfig, RedisSectionIsReadAndErrorsAreAtTheirLineWithoutTheP
                                                         {"timeout", "5s"},
                                                         {"connections", "0"},
                                                         {"retry_interval", "10ms"},
+                                                        {"lease", "2s"},
                                                         {"retries", "3"}}) {
     std::vector<std::tuple<std::string, std::string, int>> values{{key, value, 27}};
     if (key != "url") values.emplace_back("url", "redis://127.0.0.1", 26);
