@@ -7,7 +7,8 @@
 # task_manager) on their own data directory, each with one task to read.
 # With REDIS_URL set (redis://host:port) a third hive runs security_manager with
 # its rate limits shared through that Redis (rate_limits.redis, one EVALSHA
-# round trip per request), in the same rounds. IO_THREADS sets every hive's
+# round trip per lease), in the same rounds; LEASE sets its lease (default
+# 100ms; 0 = one round trip per request). IO_THREADS sets every hive's
 # io_threads (default: the kernel's, half the cores).
 # Usage: [REDIS_URL=...] bench/security/auth_cost.sh BUILD_DIR [ROUNDS]   (BUILD_DIR holds bin/hive and plugins/)
 set -euo pipefail
@@ -39,7 +40,7 @@ setup() {
           admin: {read: {rate: 1000000/s, burst: 1000000}}'
     if [ -n "${3:-}" ]; then
       security+="
-        redis: {url: \"$3\", key_prefix: \"hive-bench:$$:\"}"
+        redis: {url: \"$3\", key_prefix: \"hive-bench:$$:\", lease: ${LEASE:-100ms}}"
     fi
   fi
   cat > "$dir/hive.yaml" <<YAML

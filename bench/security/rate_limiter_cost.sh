@@ -6,10 +6,10 @@
 #
 # With REDIS_URL set (redis://host:port, e.g. scripts/test-servers'
 # HIVE_TEST_REDIS_URL) it also times the shared mode (rate_limits.redis: GCRA in
-# Redis, one EVALSHA round trip per admitted request) on SHARED_CALLS calls
-# (default 20000): from one thread, from 4 threads at once (the api's I/O
-# threads), and a caller Redis has refused (answered by the local bucket, no
-# round trip). Keys go under "hive-bench:<pid>:" and expire by themselves.
+# Redis) on SHARED_CALLS calls (default 20000): with the default lease (100 ms:
+# 64 cells per round trip at this rate), with lease 0 (one EVALSHA round trip per
+# request) from one thread and from 4 threads at once (the api's I/O threads),
+# and a caller Redis has refused (answered by the local bucket, no round trip). Keys go under "hive-bench:<pid>:" and expire by themselves.
 # Usage: [REDIS_URL=...] bench/security/rate_limiter_cost.sh [N] [CXXFLAGS...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -104,8 +104,15 @@ int main(int argc, char** argv) {
       std::make_unique<limiter::RedisBuckets>(shared, limiter::SharedLimitMetrics{errors, localOnly}, log));
   std::printf("shared mode, Redis at %s:\n", endpoint->redacted().c_str());
   time("  local only", local, limited, 1, sharedCalls, "key:local");
-  time("  shared, admitted", sharedLimiter, limited, 1, sharedCalls, "key:one");
-  time("  shared, admitted", sharedLimiter, limited, 4, sharedCalls, "key:four");
+  time("  shared, lease 100ms (64 cells)", sharedLimiter, limited, 1, sharedCalls, "key:lease");
+  // lease 0: one round trip per request, what a principal far below rate × lease gets.
+  limiter::RateLimitSettings exact = settings;
+  exact.shared->lease = std::chrono::milliseconds(0);
+  limiter::RateLimiter exactLimiter(
+      exact, limited,
+      std::make_unique<limiter::RedisBuckets>(*exact.shared, limiter::SharedLimitMetrics{errors, localOnly}, log));
+  time("  shared, lease 0, admitted", exactLimiter, limited, 1, sharedCalls, "key:one");
+  time("  shared, lease 0, admitted", exactLimiter, limited, 4, sharedCalls, "key:four");
   // A caller over its budget: Redis refuses once, then the local bucket does.
   limiter::RateLimitSettings tight = settings;
   tight.roles["admin"]["read"] = limiter::RateLimit{1.0 / 3600, 1};

@@ -241,12 +241,13 @@ std::optional<Limited> RateLimiter::take(std::string_view principal, std::string
     const std::string* localKey;
     std::string_view name;
     RateLimit limit;
-    bool leased;  // a leased cell was taken for it: Redis is not asked
+    bool leased;        // a leased cell was taken for it: Redis is not asked
+    std::int64_t want;  // otherwise: the cells to ask Redis for
   };
   std::vector<Asked> asked;
   if (shared_) {
-    if (byClass) asked.push_back({&classKey, kind, *byClass, false});
-    if (byPermission) asked.push_back({&permissionKey, permission, *byPermission, false});
+    if (byClass) asked.push_back({&classKey, kind, *byClass, false, 1});
+    if (byPermission) asked.push_back({&permissionKey, permission, *byPermission, false, 1});
   }
   {
     std::lock_guard lock(mutex_);
@@ -269,8 +270,13 @@ std::optional<Limited> RateLimiter::take(std::string_view principal, std::string
         return refused;
       }
     std::size_t leased = 0;
-    for (auto& bucket : asked)
-      leased += (bucket.leased = takeLeased(*bucket.localKey, bucket.limit, nowMs)) ? 1 : 0;
+    for (auto& bucket : asked) {
+      bucket.leased = takeLeased(*bucket.localKey, bucket.limit, nowMs);
+      if (bucket.leased)
+        ++leased;
+      else
+        bucket.want = leaseWanted(*bucket.localKey, bucket.limit, nowMs);
+    }
     if (leased == asked.size()) {  // local mode, or every bucket has a leased cell left
       drawLocally();
       return std::nullopt;
@@ -281,8 +287,8 @@ std::optional<Limited> RateLimiter::take(std::string_view principal, std::string
   std::vector<const Asked*> sent;
   for (const auto& bucket : asked) {
     if (bucket.leased) continue;
-    cells.push_back({shared_->key(principal, bucket.name), bucket.limit.perSecond, bucket.limit.burst,
-                     leaseCells(bucket.limit)});
+    cells.push_back(
+        {shared_->key(principal, bucket.name), bucket.limit.perSecond, bucket.limit.burst, bucket.want});
     sent.push_back(&bucket);
   }
   auto verdict = shared_->draw(cells, nowMs);
@@ -304,7 +310,7 @@ std::optional<Limited> RateLimiter::take(std::string_view principal, std::string
   }
   if (verdict.ok())
     for (std::size_t i = 0; i < sent.size(); ++i)
-      addLeased(*sent[i]->localKey, sent[i]->limit, nowMs, verdict->granted[i] - 1);
+      addLeased(*sent[i]->localKey, sent[i]->limit, nowMs, verdict->granted[i]);
   // Admitted by Redis, or Redis could not say: the local buckets count it.
   drawLocally();
   return std::nullopt;
@@ -317,17 +323,27 @@ bool RateLimiter::takeLeased(const std::string& key, const RateLimit& limit, std
   return true;
 }
 
+std::int64_t RateLimiter::leaseWanted(const std::string& key, const RateLimit& limit, std::int64_t nowMs) {
+  std::int64_t cap = leaseCap(limit);
+  Bucket* b = bucket(key, limit, nowMs);
+  if (b == nullptr || cap == 1) return 1;
+  // Still within the last lease and none left: this caller uses them up.
+  bool busy = nowMs < b->leasedUntilMs;
+  b->nextLease = std::clamp<std::int64_t>(busy ? b->nextLease * 2 : b->nextLease / 2, 1, cap);
+  return b->nextLease;
+}
+
 void RateLimiter::addLeased(const std::string& key, const RateLimit& limit, std::int64_t nowMs,
-                            std::int64_t cells) {
-  if (cells <= 0) return;
+                            std::int64_t granted) {
+  if (!settings_.shared || settings_.shared->lease.count() == 0) return;
   Bucket* b = bucket(key, limit, nowMs);
   if (b == nullptr) return;
   if (nowMs >= b->leasedUntilMs) b->leased = 0;  // expired ones are not carried over
-  b->leased += cells;
+  b->leased += std::max<std::int64_t>(0, granted - 1);
   b->leasedUntilMs = nowMs + settings_.shared->lease.count();
 }
 
-std::int64_t RateLimiter::leaseCells(const RateLimit& limit) const {
+std::int64_t RateLimiter::leaseCap(const RateLimit& limit) const {
   if (!settings_.shared || settings_.shared->lease.count() == 0) return 1;
   double cells = std::floor(limit.perSecond * static_cast<double>(settings_.shared->lease.count()) / 1000.0);
   double most = std::min(64.0, std::max(1.0, std::floor(limit.burst / 2)));

@@ -18,14 +18,16 @@
 //   gets Redis's).
 // - A Redis refusal empties the local bucket until its wait is over, so a
 //   caller who keeps knocking is refused here without asking Redis again.
-// - Leases: an admitted draw asks Redis for up to rate × `lease` cells (at
-//   most half the burst, 64) and gets those that fit; the node keeps the rest
-//   for `lease` and admits this principal's next requests with them, without a
-//   round trip. Every cell is paid in Redis before it is used, so the budget
-//   holds across nodes; a cell may be used up to `lease` after it was drawn
-//   (about rate × lease requests early), and cells a node leased but did not
-//   use are lost to the others until they refill. Slow rates lease one cell:
-//   one round trip per request, exact.
+// - Leases: a draw may ask Redis for several cells and get those that fit (at
+//   least one); the node keeps the rest for `lease` and admits this
+//   principal's next requests with them, without a round trip. The size starts
+//   at 1, doubles while leases run out before their end (a busy caller) up to
+//   rate × `lease` (at most half the burst, 64), and halves when one ends
+//   unused, so a slow caller asks for one cell per request (exact) and wastes
+//   none. Every cell is paid in Redis before it is used, so the budget holds
+//   across nodes; a cell may be used up to `lease` after it was drawn, and
+//   cells a node leased but did not use are lost to the others until they
+//   refill (at most one lease per node and bucket).
 // - Redis unreachable, slow or paused after a failure: the local buckets
 //   decide alone (each node its own budget, never no limit).
 // - Failed authentications: addressBlocked() asks only the local bucket (no
@@ -106,6 +108,7 @@ class RateLimiter {
     // used yet, usable until leasedUntilMs.
     std::int64_t leased = 0;
     std::int64_t leasedUntilMs = 0;
+    std::int64_t nextLease = 1;  // cells to ask for next: doubles while leases run out in time
   };
   LimitSetting limitFor(std::string_view principal, std::string_view role, std::string_view name) const;
   // Refills, then takes `take` tokens when there are; nullopt when taken.
@@ -115,9 +118,13 @@ class RateLimiter {
   void emptyFor(const std::string& key, const RateLimit& limit, std::int64_t nowMs, std::int64_t waitMs);
   // Takes one leased cell of the bucket when it has one still valid.
   bool takeLeased(const std::string& key, const RateLimit& limit, std::int64_t nowMs);
-  void addLeased(const std::string& key, const RateLimit& limit, std::int64_t nowMs, std::int64_t cells);
-  // Cells to ask Redis for: rate × lease, at least 1, at most half the burst and 64.
-  std::int64_t leaseCells(const RateLimit& limit) const;
+  // Cells to ask Redis for now: twice the last lease when it ran out before its
+  // end (a busy caller), half of it otherwise; 1 to leaseCap().
+  std::int64_t leaseWanted(const std::string& key, const RateLimit& limit, std::int64_t nowMs);
+  // `granted` cells drawn in Redis, one of them used by this request.
+  void addLeased(const std::string& key, const RateLimit& limit, std::int64_t nowMs, std::int64_t granted);
+  // The largest lease: rate × lease, at least 1, at most half the burst and 64.
+  std::int64_t leaseCap(const RateLimit& limit) const;
   Bucket* bucket(const std::string& key, const RateLimit& limit, std::int64_t nowMs);
 
   RateLimitSettings settings_;

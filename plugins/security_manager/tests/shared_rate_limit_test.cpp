@@ -370,11 +370,11 @@ TEST(SharedRateLimit, RefillOverTimeAndRetryAfterFromTheSharedBucket) {
   EXPECT_EQ(local->retryAfterSeconds, 1199);
 }
 
-TEST(SharedRateLimit, LeasesLetABusyPrincipalPassWithoutRoundTripsAndStillShareOneBurst) {
+TEST(SharedRateLimit, LeasesGrowForABusyPrincipalAndStillShareOneBurst) {
   REQUIRE_REDIS();
   std::string prefix = uniquePrefix();
   RateLimitSettings settings = readLimits(RateLimit{100, 20});  // one cell per 10 ms
-  // A lease of 1 s: 100 cells, at most half the burst: 10 per round trip.
+  // A lease of 1 s: up to 100 cells, at most half the burst: 10.
   Node a(settings, testRedisUrl(), prefix, 1000ms, 1000ms),
       b(settings, testRedisUrl(), prefix, 1000ms, 1000ms);
   Inspector redis(testRedisUrl());
@@ -383,33 +383,33 @@ TEST(SharedRateLimit, LeasesLetABusyPrincipalPassWithoutRoundTripsAndStillShareO
   RedisBuckets naming(sameKeys, {a.errors, a.localOnly}, a.log);
   std::string key = naming.key("key:busy", "read");
   const std::int64_t now = wallMs();
-  EXPECT_FALSE(a.limiter->take("key:busy", "viewer", "tasks:read", now));
-  EXPECT_DOUBLE_EQ(redis.tat(key), static_cast<double>(now + 100)) << "10 cells drawn at once";
-  EXPECT_FALSE(b.limiter->take("key:busy", "viewer", "tasks:read", now));
-  EXPECT_DOUBLE_EQ(redis.tat(key), static_cast<double>(now + 200)) << "b leased the other 10";
-  for (int i = 0; i < 9; ++i) {
-    EXPECT_FALSE(a.limiter->take("key:busy", "viewer", "tasks:read", now)) << i;
-    EXPECT_FALSE(b.limiter->take("key:busy", "viewer", "tasks:read", now)) << i;
+  auto take = [&](Node& node, std::int64_t at) {
+    return node.limiter->take("key:busy", "viewer", "tasks:read", at);
+  };
+  auto drawnUntil = [&] { return static_cast<std::int64_t>(redis.tat(key)) - now; };  // ms of cells drawn
+  // Each lease used up within its time doubles the next: 1, 2, 4, 8, then what
+  // fits of 10 (5). 20 requests, 5 round trips.
+  std::vector<std::int64_t> drawn;
+  int admitted = 0;
+  for (int i = 0; i < 20; ++i) {
+    if (!take(a, now)) ++admitted;
+    if (drawn.empty() || drawn.back() != drawnUntil()) drawn.push_back(drawnUntil());
   }
-  EXPECT_DOUBLE_EQ(redis.tat(key), static_cast<double>(now + 200)) << "18 requests, no draw in Redis";
-  auto refused = a.limiter->take("key:busy", "viewer", "tasks:read", now);
-  ASSERT_TRUE(refused) << "20 in all between the two nodes: the burst, once";
+  EXPECT_EQ(admitted, 20);
+  EXPECT_EQ(drawn, (std::vector<std::int64_t>{10, 30, 70, 150, 200})) << "cells drawn: 1, 2, 4, 8, 5";
+  auto refused = take(b, now);
+  ASSERT_TRUE(refused) << "the other node finds the burst spent: once, not twice";
   EXPECT_EQ(refused->retryAfterSeconds, 1);
-  EXPECT_TRUE(b.limiter->take("key:busy", "viewer", "tasks:read", now));
+  EXPECT_TRUE(take(a, now));
 
-  // Near the end of the budget a lease gets what fits: 50 ms later, 5 cells.
-  Node c(settings, testRedisUrl(), prefix, 1000ms, 1000ms);
-  EXPECT_FALSE(c.limiter->take("key:busy", "viewer", "tasks:read", now + 50));
-  EXPECT_DOUBLE_EQ(redis.tat(key), static_cast<double>(now + 250));
-
-  // Cells left in a lease expire with it: after it, a request draws a new one.
+  // A caller slower than its leases asks for one cell at a time: nothing wasted.
   const std::int64_t later = now + 60'000;
-  EXPECT_FALSE(a.limiter->take("key:busy", "viewer", "tasks:read", later));
-  EXPECT_DOUBLE_EQ(redis.tat(key), static_cast<double>(later + 100));
-  EXPECT_FALSE(a.limiter->take("key:busy", "viewer", "tasks:read", later + 999)) << "a leased cell";
-  EXPECT_DOUBLE_EQ(redis.tat(key), static_cast<double>(later + 100));
-  EXPECT_FALSE(a.limiter->take("key:busy", "viewer", "tasks:read", later + 1000)) << "lease over: a new one";
-  EXPECT_DOUBLE_EQ(redis.tat(key), static_cast<double>(later + 1100));
+  EXPECT_FALSE(take(a, later));  // the last lease ended unused: half of 10
+  EXPECT_EQ(drawnUntil(), 60'000 + 50);
+  EXPECT_FALSE(take(a, later + 999)) << "a leased cell";
+  EXPECT_EQ(drawnUntil(), 60'000 + 50);
+  for (std::int64_t at = later + 2'000; at < later + 10'000; at += 2'000) EXPECT_FALSE(take(a, at));
+  EXPECT_EQ(drawnUntil(), 60'000 + 8'000 + 10) << "halved down to 1 cell per request";
 
   // Without leases each request is one cell and one round trip.
   Node exact(settings, testRedisUrl(), prefix, 1000ms, 0ms);
