@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
       std::make_unique<limiter::RedisBuckets>(shared, limiter::SharedLimitMetrics{errors, localOnly}, log));
   std::printf("shared mode, Redis at %s:\n", endpoint->redacted().c_str());
   time("  local only", local, limited, 1, sharedCalls, "key:local");
-  time("  shared, lease 100ms (64 cells)", sharedLimiter, limited, 1, sharedCalls, "key:lease");
+  time("  shared, lease 100ms (up to 64)", sharedLimiter, limited, 1, sharedCalls, "key:lease");
   // lease 0: one round trip per request, what a principal far below rate × lease gets.
   limiter::RateLimitSettings exact = settings;
   exact.shared->lease = std::chrono::milliseconds(0);
