@@ -226,7 +226,7 @@ Result<redisContext*> RedisBuckets::acquire() {
   }
 }
 
-void RedisBuckets::release(redisContext* context, Status outcome) {
+void RedisBuckets::release(redisContext* context, const Status& outcome) {
   // An error reply leaves the connection usable; a lost or timed-out one does not
   // (a late answer would be read as the next command's).
   bool usable = context->err == 0 && (outcome.ok() || outcome.code() == StatusCode::kInternal);

@@ -110,7 +110,7 @@ class RedisBuckets {
   // A connection from the pool, a new one when none is idle and fewer than
   // `connections` are open, or an error when none comes within the timeout.
   Result<redisContext*> acquire();
-  void release(redisContext* context, Status outcome);
+  void release(redisContext* context, const Status& outcome);
   Result<redisContext*> connect();
   void failed(const Status& status);
   void succeeded();

@@ -6,13 +6,13 @@
 // HIVE_TEST_REDIS_URL (scripts/test-servers).
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -73,7 +73,7 @@ class TestLogger final : public Logger {
  public:
   void log(LogLevel level, std::string_view message) override {
     std::lock_guard lock(mutex_);
-    lines_.push_back({level, std::string(message)});
+    lines_.emplace_back(level, std::string(message));
   }
   bool enabled(LogLevel) const override { return true; }
   std::size_t count(LogLevel level) const {
@@ -167,7 +167,10 @@ int freePort() {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    ::close(fd);
+    return 0;
+  }
   socklen_t length = sizeof(address);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
   ::close(fd);
@@ -446,6 +449,7 @@ TEST(SharedRateLimit, ConcurrentRequestsFromManyThreadsStayWithinTheBudget) {
   Node a(settings, testRedisUrl(), prefix), b(settings, testRedisUrl(), prefix);
   std::atomic<int> admitted{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t)
     threads.emplace_back([&, t] {
       Node& node = t % 2 == 0 ? a : b;
@@ -467,6 +471,7 @@ TEST(SharedRateLimit, ConcurrentRequestsWithLeasesNeverExceedTheBudget) {
   const std::int64_t now = wallMs();
   std::atomic<int> admitted{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t)
     threads.emplace_back([&, t] {
       Node& node = t % 2 == 0 ? a : b;
@@ -570,9 +575,9 @@ TEST(SharedRateLimit, AnUnreachableRedisFromTheStartLimitsLocally) {
 // ---- config ----
 
 TEST(SharedRateLimitConfig, RedisSectionIsReadAndErrorsAreAtTheirLineWithoutThePassword) {
-  auto section = [](std::vector<std::tuple<std::string, std::string, int>> values) {
+  auto section = [](const std::vector<std::tuple<std::string, std::string, int>>& values) {
     auto redis = ConfigNode::map({"hive.yaml", 20, 7});
-    for (auto& [key, value, line] : values)
+    for (const auto& [key, value, line] : values)
       redis.set(key, ConfigNode::scalar(value, {"hive.yaml", line, 12}), {"hive.yaml", line, 5});
     auto limits = ConfigNode::map();
     limits.set("redis", std::move(redis));
