@@ -5,7 +5,12 @@
 # interleaved, ROUNDS rounds; prints each round and the ratio of the medians.
 # Both hives run the same plugins (api, storage_sqlite, communication_engine,
 # task_manager) on their own data directory, each with one task to read.
-# Usage: bench/security/auth_cost.sh BUILD_DIR [ROUNDS]   (BUILD_DIR holds bin/hive and plugins/)
+# With REDIS_URL set (redis://host:port) a third hive runs security_manager with
+# its rate limits shared through that Redis (rate_limits.redis, one EVALSHA
+# round trip per lease), in the same rounds; LEASE sets its lease (default
+# 100ms; 0 = one round trip per request). IO_THREADS sets every hive's
+# io_threads (default: the kernel's, half the cores).
+# Usage: [REDIS_URL=...] bench/security/auth_cost.sh BUILD_DIR [ROUNDS]   (BUILD_DIR holds bin/hive and plugins/)
 set -euo pipefail
 build=$(cd "${1:?usage: auth_cost.sh BUILD_DIR [ROUNDS]}" && pwd)
 rounds=${2:-3}
@@ -19,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# setup NAME WITH_SECURITY: a config and its plugins in $work/NAME.
+# setup NAME WITH_SECURITY [REDIS_URL]: a config and its plugins in $work/NAME.
 setup() {
   local dir=$work/$1
   mkdir -p "$dir/plugins" "$dir/data"
@@ -33,13 +38,18 @@ setup() {
       rate_limits:
         roles:
           admin: {read: {rate: 1000000/s, burst: 1000000}}'
+    if [ -n "${3:-}" ]; then
+      security+="
+        redis: {url: \"$3\", key_prefix: \"hive-bench:$$:\", lease: ${LEASE:-100ms}}"
+    fi
   fi
   cat > "$dir/hive.yaml" <<YAML
 hive:
   plugin_dirs: [plugins]
   data_dir: data
   control_socket: ""
-  log_level: warn
+  log_level: warn${IO_THREADS:+
+  io_threads: $IO_THREADS}
 plugins:
   storage_sqlite:
     config: {}
@@ -75,6 +85,13 @@ start plain
 start keyed
 plain_port=$(port plain)
 keyed_port=$(port keyed)
+shared=${REDIS_URL:-}
+if [ -n "$shared" ]; then
+  setup shared yes "$shared"
+  shared_key=$("$build/bin/hive" auth keys create -c "$work/shared/hive.yaml" --name bench --role admin 2>/dev/null)
+  start shared
+  shared_port=$(port shared)
+fi
 submit='{"type":"bench","payload":{"n":1}}'
 plain_task=$(curl -sf -X POST -H 'Content-Type: application/json' -d "$submit" "http://127.0.0.1:$plain_port/api/v2/tasks" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
@@ -85,6 +102,16 @@ curl -sf -o /dev/null "http://127.0.0.1:$plain_port/api/v2/tasks/$plain_task"
 curl -sf -o /dev/null -H "Authorization: Bearer $key" "http://127.0.0.1:$keyed_port/api/v2/tasks/$keyed_task"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$keyed_port/api/v2/tasks/$keyed_task")" = 401 ] ||
   { echo "auth_cost: the keyed hive answers without a key" >&2; exit 1; }
+if [ -n "$shared" ]; then
+  shared_task=$(curl -sf -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $shared_key" -d "$submit" \
+    "http://127.0.0.1:$shared_port/api/v2/tasks" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  # The bench's buckets are full again within 1 ms (and expire): count the script's runs instead.
+  scripts_run() { redis-cli -u "$shared" info commandstats | awk -F'[=,]' '/^cmdstat_eval(sha)?:/ {n += $2} END {print n + 0}'; }
+  before=$(scripts_run)
+  curl -sf -o /dev/null -H "Authorization: Bearer $shared_key" "http://127.0.0.1:$shared_port/api/v2/tasks/$shared_task"
+  [ "$(scripts_run)" -gt "$before" ] ||
+    { echo "auth_cost: the shared hive did not ask Redis" >&2; cat "$work/shared/hive.log" >&2; exit 1; }
+fi
 
 # run LABEL URL [HEADER]: one wrk run; prints "LABEL req/s p50 p99".
 run() {
@@ -99,15 +126,26 @@ run() {
 }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)  (nproc $(nproc))"
-plain_rates=() keyed_rates=()
+plain_rates=() keyed_rates=() shared_rates=()
 for round in $(seq "$rounds"); do
   line=$(run no-auth "http://127.0.0.1:$plain_port/api/v2/tasks/$plain_task"); echo "round $round $line"
   plain_rates+=($(cut -d' ' -f2 <<<"$line"))
   line=$(run api-key "http://127.0.0.1:$keyed_port/api/v2/tasks/$keyed_task" "Authorization: Bearer $key"); echo "round $round $line"
   keyed_rates+=($(cut -d' ' -f2 <<<"$line"))
+  if [ -n "$shared" ]; then
+    line=$(run api-key+redis "http://127.0.0.1:$shared_port/api/v2/tasks/$shared_task" "Authorization: Bearer $shared_key")
+    echo "round $round $line"
+    shared_rates+=($(cut -d' ' -f2 <<<"$line"))
+  fi
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 plain=$(median "${plain_rates[@]}")
 keyed=$(median "${keyed_rates[@]}")
 awk -v p="$plain" -v k="$keyed" 'BEGIN {printf "median req/s: no auth %.0f, API key %.0f, ratio %.3f\n", p, k, k / p}'
+if [ -n "$shared" ]; then
+  grep -q "shared rate limits: Redis" "$work/shared/hive.log" &&
+    { echo "auth_cost: Redis failed during the run:" >&2; grep "shared rate limits" "$work/shared/hive.log" >&2; }
+  awk -v k="$keyed" -v s="$(median "${shared_rates[@]}")" \
+    'BEGIN {printf "median req/s: API key, limits shared through Redis %.0f, ratio to local limits %.3f\n", s, s / k}'
+fi

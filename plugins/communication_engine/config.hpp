@@ -22,23 +22,15 @@
 #include <string>
 
 #include "hive/config.hpp"
+#include "plugin_common/redis_url.hpp"
 
 namespace hive::communication_engine {
 
 enum class Transport { kLocal, kRedis };
 
-struct RedisEndpoint {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  std::string password;  // never logged
-  int database = 0;
-
-  // "redis://127.0.0.1:6379/0" (the password is never part of it).
-  std::string redacted() const;
-};
-
-// redis://[[user]:password@]host[:port][/db]; errors never quote the password.
-Result<RedisEndpoint> parseRedisUrl(const std::string& url);
+// The endpoint and its URL parser are shared with security_manager (plugins/common).
+using plugin_common::parseRedisUrl;
+using plugin_common::RedisEndpoint;
 
 struct RedisSettings {
   RedisEndpoint endpoint;

@@ -42,11 +42,25 @@ class SecurityManagerPlugin final : public Plugin {
     authenticator_ = std::make_shared<KeyAuthenticator>(roles, settings_.pepper, systemNowMs, settings_.jwt);
     authenticator_->setAudit(audit_,
                              settings_.auditSync ? std::optional(settings_.auditSyncTimeout) : std::nullopt);
+    std::unique_ptr<RedisBuckets> sharedBuckets;
+    if (settings_.rateLimits.shared) {
+      SharedLimitMetrics shared{
+          context_.metrics().counter("security_rate_limit_redis_errors_total",
+                                     "Calls to the shared rate limits' Redis that failed (unreachable, "
+                                     "no answer within the timeout, an error reply)"),
+          context_.metrics().counter("security_rate_limit_local_only_total",
+                                     "Requests limited by this node alone because the shared rate limits' "
+                                     "Redis could not answer")};
+      sharedBuckets = std::make_unique<RedisBuckets>(*settings_.rateLimits.shared, shared, context_.log());
+      context_.log().info("rate limits shared through Redis at " +
+                          settings_.rateLimits.shared->endpoint.redacted());
+    }
     authenticator_->setRateLimiter(std::make_shared<RateLimiter>(
         settings_.rateLimits,
         context_.metrics().counter("security_rate_limited_total",
                                    "Requests refused with 429 by a rate limit (per principal, or an address "
-                                   "out of failed authentications)")));
+                                   "out of failed authentications)"),
+        std::move(sharedBuckets)));
     service_ = std::make_shared<KeyService>(context_, settings_, roles, authenticator_,
                                             KeyStore(std::move(store)), audit_);
     HIVE_TRY(service_->load(), "reading the API keys");

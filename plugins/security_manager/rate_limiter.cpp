@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <span>
+#include <vector>
 
+#include "plugin_common/redis_url.hpp"
 #include "roles.hpp"
 
 namespace hive::security_manager {
@@ -77,6 +80,43 @@ void readOverrides(const ConfigNode& node, std::string_view what,
   for (const auto& entry : node.entries()) readTable(entry.value, out[entry.key], diagnostics);
 }
 
+// `redis: {url, key_prefix, timeout, connections, retry_interval}`.
+std::optional<SharedLimitSettings> readShared(const ConfigNode& node, Diagnostics& diagnostics) {
+  using std::chrono::milliseconds;
+  if (node.isNull()) return std::nullopt;
+  if (!node.isMap()) {
+    diagnostics.error(node.location(),
+                      "'redis': expected {url: redis://host:port[/db], key_prefix: ..., ...}");
+    return std::nullopt;
+  }
+  ConfigReader reader(node, diagnostics);
+  std::size_t errors = diagnostics.errorCount();
+  SharedLimitSettings shared;
+  std::string url = reader.require<std::string>("url");
+  if (diagnostics.errorCount() == errors) {
+    // The message never quotes the URL: it may hold a password.
+    if (auto endpoint = plugin_common::parseRedisUrl(url); endpoint.ok())
+      shared.endpoint = *endpoint;
+    else
+      reader.reject("url", endpoint.status().message());
+  }
+  shared.keyPrefix = reader.get<std::string>("key_prefix", shared.keyPrefix);
+  bool printable = std::all_of(shared.keyPrefix.begin(), shared.keyPrefix.end(),
+                               [](char c) { return c > ' ' && c < 127; });
+  if (shared.keyPrefix.empty() || shared.keyPrefix.size() > 64 || !printable)
+    reader.reject("key_prefix", "expected 1 to 64 printable characters without spaces");
+  shared.timeout =
+      reader.getInRange<milliseconds>("timeout", shared.timeout, milliseconds(1), milliseconds(1000));
+  shared.connections = static_cast<std::size_t>(
+      reader.getInRange<std::int64_t>("connections", static_cast<std::int64_t>(shared.connections), 1, 64));
+  shared.retryInterval = reader.getInRange<milliseconds>("retry_interval", shared.retryInterval,
+                                                         milliseconds(100), milliseconds(60'000));
+  shared.lease = reader.getInRange<milliseconds>("lease", shared.lease, milliseconds(0), milliseconds(1000));
+  reader.finish();
+  if (diagnostics.errorCount() != errors) return std::nullopt;
+  return shared;
+}
+
 }  // namespace
 
 RateLimitSettings readRateLimits(const ConfigNode& node, Diagnostics& diagnostics) {
@@ -105,6 +145,7 @@ RateLimitSettings readRateLimits(const ConfigNode& node, Diagnostics& diagnostic
   readOverrides(reader.child("principals"), "principals", settings.principals, diagnostics);
   settings.maxTracked = static_cast<std::size_t>(reader.getInRange<std::int64_t>(
       "max_tracked", static_cast<std::int64_t>(settings.maxTracked), 100, 10'000'000));
+  settings.shared = readShared(reader.child("redis"), diagnostics);
   reader.finish();
   return settings;
 }
@@ -123,8 +164,8 @@ std::string_view addressOf(std::string_view remote) {
   return colon == std::string_view::npos || remote.find(':') != colon ? remote : remote.substr(0, colon);
 }
 
-RateLimiter::RateLimiter(RateLimitSettings settings, Counter& limited)
-    : settings_(std::move(settings)), limited_(limited) {}
+RateLimiter::RateLimiter(RateLimitSettings settings, Counter& limited, std::unique_ptr<RedisBuckets> shared)
+    : settings_(std::move(settings)), limited_(limited), shared_(std::move(shared)) {}
 
 LimitSetting RateLimiter::limitFor(std::string_view principal, std::string_view role,
                                    std::string_view name) const {
@@ -173,6 +214,14 @@ std::optional<Limited> RateLimiter::draw(const std::string& key, std::string_vie
   return Limited{std::string(name), limit.burst, std::max<std::int64_t>(1, wait)};
 }
 
+void RateLimiter::emptyFor(const std::string& key, const RateLimit& limit, std::int64_t nowMs,
+                           std::int64_t waitMs) {
+  Bucket* b = bucket(key, limit, nowMs);
+  if (b == nullptr) return;
+  // One token is there after waitMs: 1 - waitMs * rate now.
+  b->tokens = std::min(b->tokens, 1 - static_cast<double>(waitMs) / 1000.0 * limit.perSecond);
+}
+
 std::optional<Limited> RateLimiter::take(std::string_view principal, std::string_view role,
                                          std::string_view permission, std::int64_t nowMs) {
   if (!settings_.enabled) return std::nullopt;
@@ -184,21 +233,121 @@ std::optional<Limited> RateLimiter::take(std::string_view principal, std::string
   // Most permissions have no bucket of their own: no key to build then.
   std::string permissionKey =
       byPermission ? std::string(principal) + '\n' + std::string(permission) : std::string();
+  auto drawLocally = [&] {
+    if (byClass) (void)draw(classKey, kind, *byClass, nowMs, true);
+    if (byPermission) (void)draw(permissionKey, permission, *byPermission, nowMs, true);
+  };
+  struct Asked {
+    const std::string* localKey;
+    std::string_view name;
+    RateLimit limit;
+    bool leased;        // a leased cell was taken for it: Redis is not asked
+    std::int64_t want;  // otherwise: the cells to ask Redis for
+  };
+  std::vector<Asked> asked;
+  if (shared_) {
+    if (byClass) asked.push_back({&classKey, kind, *byClass, false, 1});
+    if (byPermission) asked.push_back({&permissionKey, permission, *byPermission, false, 1});
+  }
+  {
+    std::lock_guard lock(mutex_);
+    // A bucket with leased cells passes: they are paid in Redis, whatever the
+    // local bucket says (a concurrent refusal may have emptied it).
+    auto leasedFor = [&](const std::string& key, const RateLimit& limit) {
+      if (!shared_) return false;
+      Bucket* b = bucket(key, limit, nowMs);
+      return b != nullptr && b->leased > 0 && nowMs < b->leasedUntilMs;
+    };
+    // Both buckets are checked before either is drawn from, so a refusal costs nothing.
+    if (byClass && !leasedFor(classKey, *byClass))
+      if (auto refused = draw(classKey, kind, *byClass, nowMs, false)) {
+        limited_.increment();
+        return refused;
+      }
+    if (byPermission && !leasedFor(permissionKey, *byPermission))
+      if (auto refused = draw(permissionKey, permission, *byPermission, nowMs, false)) {
+        limited_.increment();
+        return refused;
+      }
+    std::size_t leased = 0;
+    for (auto& bucket : asked) {
+      bucket.leased = takeLeased(*bucket.localKey, bucket.limit, nowMs);
+      if (bucket.leased)
+        ++leased;
+      else
+        bucket.want = leaseWanted(*bucket.localKey, bucket.limit, nowMs);
+    }
+    if (leased == asked.size()) {  // local mode, or every bucket has a leased cell left
+      drawLocally();
+      return std::nullopt;
+    }
+  }
+  // Shared: Redis decides, outside the lock (other principals go on meanwhile).
+  std::vector<GcraCell> cells;
+  std::vector<const Asked*> sent;
+  for (const auto& bucket : asked) {
+    if (bucket.leased) continue;
+    cells.push_back(
+        {shared_->key(principal, bucket.name), bucket.limit.perSecond, bucket.limit.burst, bucket.want});
+    sent.push_back(&bucket);
+  }
+  auto verdict = shared_->draw(cells, nowMs);
   std::lock_guard lock(mutex_);
-  // Both buckets are checked before either is drawn from, so a refusal costs nothing.
-  if (byClass)
-    if (auto refused = draw(classKey, kind, *byClass, nowMs, false)) {
-      limited_.increment();
-      return refused;
-    }
-  if (byPermission)
-    if (auto refused = draw(permissionKey, permission, *byPermission, nowMs, false)) {
-      limited_.increment();
-      return refused;
-    }
-  if (byClass) (void)draw(classKey, kind, *byClass, nowMs, true);
-  if (byPermission) (void)draw(permissionKey, permission, *byPermission, nowMs, true);
+  if (verdict.ok() && !verdict->admitted) {
+    // Refused: the leased cells taken for this request go back.
+    for (const auto& bucket : asked)
+      if (bucket.leased)
+        if (Bucket* b = this->bucket(*bucket.localKey, bucket.limit, nowMs); b != nullptr) ++b->leased;
+    const Asked& full = *sent[verdict->refused];
+    // Another request of this principal may have leased cells meanwhile: the
+    // local bucket is emptied only when none are left, or they would be lost.
+    Bucket* b = bucket(*full.localKey, full.limit, nowMs);
+    if (b == nullptr || b->leased <= 0 || nowMs >= b->leasedUntilMs)
+      emptyFor(*full.localKey, full.limit, nowMs, verdict->retryAfterMs);
+    limited_.increment();
+    return Limited{std::string(full.name), full.limit.burst,
+                   std::max<std::int64_t>(1, (verdict->retryAfterMs + 999) / 1000)};
+  }
+  if (verdict.ok())
+    for (std::size_t i = 0; i < sent.size(); ++i)
+      addLeased(*sent[i]->localKey, sent[i]->limit, nowMs, verdict->granted[i]);
+  // Admitted by Redis, or Redis could not say: the local buckets count it.
+  drawLocally();
   return std::nullopt;
+}
+
+bool RateLimiter::takeLeased(const std::string& key, const RateLimit& limit, std::int64_t nowMs) {
+  Bucket* b = bucket(key, limit, nowMs);
+  if (b == nullptr || b->leased <= 0 || nowMs >= b->leasedUntilMs) return false;
+  --b->leased;
+  return true;
+}
+
+std::int64_t RateLimiter::leaseWanted(const std::string& key, const RateLimit& limit, std::int64_t nowMs) {
+  std::int64_t cap = leaseCap(limit);
+  Bucket* b = bucket(key, limit, nowMs);
+  if (b == nullptr || cap == 1) return 1;
+  // Still within the last lease and none left: this caller uses them up.
+  bool busy = nowMs < b->leasedUntilMs;
+  b->nextLease = std::clamp<std::int64_t>(busy ? b->nextLease * 2 : b->nextLease / 2, 1, cap);
+  return b->nextLease;
+}
+
+void RateLimiter::addLeased(const std::string& key, const RateLimit& limit, std::int64_t nowMs,
+                            std::int64_t granted) {
+  if (!settings_.shared || settings_.shared->lease.count() == 0) return;
+  Bucket* b = bucket(key, limit, nowMs);
+  if (b == nullptr) return;
+  if (nowMs >= b->leasedUntilMs) b->leased = 0;  // expired ones are not carried over
+  b->leased += std::max<std::int64_t>(0, granted - 1);
+  b->leasedUntilMs = nowMs + settings_.shared->lease.count();
+}
+
+std::int64_t RateLimiter::leaseCap(const RateLimit& limit) const {
+  if (!settings_.shared || settings_.shared->lease.count() == 0) return 1;
+  double cells = std::floor(limit.perSecond * static_cast<double>(settings_.shared->lease.count()) / 1000.0);
+  double most = std::min(64.0, std::max(1.0, std::floor(limit.burst / 2)));
+  return static_cast<std::int64_t>(std::clamp(cells, 1.0, most));
 }
 
 std::optional<Limited> RateLimiter::addressBlocked(std::string_view address, std::int64_t nowMs) {
@@ -211,8 +360,19 @@ std::optional<Limited> RateLimiter::addressBlocked(std::string_view address, std
 
 void RateLimiter::failedFrom(std::string_view address, std::int64_t nowMs) {
   if (!settings_.enabled || !settings_.failedAuth) return;
-  std::lock_guard lock(mutex_);
-  (void)draw("address\n" + std::string(address), kFailedAuth, *settings_.failedAuth, nowMs, true);
+  std::string localKey = "address\n" + std::string(address);
+  {
+    std::lock_guard lock(mutex_);
+    (void)draw(localKey, kFailedAuth, *settings_.failedAuth, nowMs, true);
+  }
+  if (!shared_) return;
+  const RateLimit& limit = *settings_.failedAuth;
+  GcraCell cell{shared_->key("address\n" + std::string(address), kFailedAuth), limit.perSecond, limit.burst};
+  auto verdict = shared_->draw(std::span(&cell, 1), nowMs);
+  if (verdict.ok() && !verdict->admitted) {
+    std::lock_guard lock(mutex_);
+    emptyFor(localKey, limit, nowMs, verdict->retryAfterMs);
+  }
 }
 
 std::size_t RateLimiter::tracked() const {

@@ -1,44 +1,20 @@
 #include "process_pump.hpp"
 
 #include <poll.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <cstring>
+
+#include "plugin_common/sigpipe_block.hpp"
 
 namespace hive::task_execution_engine {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A write to a pipe whose reader is gone raises SIGPIPE in the writing thread:
-// keep it blocked here and swallow it, whatever the host does with SIGPIPE.
-class SigpipeBlock {
- public:
-  SigpipeBlock() {
-    sigset_t pipe;
-    sigemptyset(&pipe);
-    sigaddset(&pipe, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe, &previous_);
-  }
-  ~SigpipeBlock() {
-    sigset_t pipe;
-    sigemptyset(&pipe);
-    sigaddset(&pipe, SIGPIPE);
-    struct timespec zero {};
-    while (sigtimedwait(&pipe, nullptr, &zero) == SIGPIPE) {
-    }
-    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
-  }
-  SigpipeBlock(const SigpipeBlock&) = delete;
-  SigpipeBlock& operator=(const SigpipeBlock&) = delete;
-
- private:
-  sigset_t previous_;
-};
+using plugin_common::SigpipeBlock;
 
 int millisecondsUntil(Clock::time_point when) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(when - Clock::now()).count();

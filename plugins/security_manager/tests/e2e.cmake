@@ -26,3 +26,13 @@ if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/security_manager/CMakeLis
     --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
   set_tests_properties(e2e_security_jwks PROPERTIES LABELS "e2e;security" TIMEOUT 120 RUN_SERIAL TRUE)
 endif()
+
+# Rate limits shared by two hives through Redis (tests/e2e/security_shared_limits_e2e.py
+# --help): reads alternating between the nodes get one burst in all, not one
+# each. Needs HIVE_TEST_REDIS_URL; exits 77 (skipped) without it.
+if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/security_manager/CMakeLists.txt)
+  add_test(NAME e2e_security_shared_limits COMMAND /usr/bin/python3 ${_e2e_tests_dir}/security_shared_limits_e2e.py
+    --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
+  set_tests_properties(e2e_security_shared_limits PROPERTIES LABELS "e2e;security;redis" TIMEOUT 120 RUN_SERIAL TRUE
+    SKIP_RETURN_CODE 77)
+endif()
