@@ -199,7 +199,10 @@ class Unit final : public store::Transaction {
  public:
   explicit Unit(Tables& tables) : tables_(tables) {}
   ~Unit() override {
-    for (auto undo = undo_.rbegin(); undo != undo_.rend(); ++undo) (*undo)();
+    while (!undo_.empty()) {
+      undo_.back()();
+      undo_.pop_back();
+    }
   }
   Unit(const Unit&) = delete;
   Unit& operator=(const Unit&) = delete;
@@ -282,7 +285,7 @@ class Unit final : public store::Transaction {
     item.enqueuedAtMs = tables_.nowMs();
     item.idempotencyKey = std::move(request.idempotencyKey);
     insertItem(queue, item, sequence);
-    undo_.push_back([this, name = item.queue, id = item.id] { eraseItem(tables_.queues.at(name), id); });
+    undo_.emplace_back([this, name = item.queue, id = item.id] { eraseItem(tables_.queues.at(name), id); });
     if (item.notBeforeMs <= item.enqueuedAtMs)
       wakeups_.now.insert(item.queue);
     else
@@ -331,7 +334,7 @@ class Unit final : public store::Transaction {
     store::Event event{stream, events.lastId + 1, type, body, tables_.nowMs()};
     events.events.emplace(event.id, event);
     events.lastId = event.id;
-    undo_.push_back([this, stream, id = event.id] {
+    undo_.emplace_back([this, stream, id = event.id] {
       Stream& undone = tables_.streams.at(stream);
       undone.events.erase(id);
       undone.lastId = id - 1;
@@ -387,7 +390,7 @@ class Unit final : public store::Transaction {
                                                  " plus " + std::to_string(delta) +
                                                  " leaves the signed 64-bit range");
     tables_.counters[name] = sum;
-    undo_.push_back([this, name, before] {
+    undo_.emplace_back([this, name, before] {
       if (before)
         tables_.counters[name] = *before;
       else
@@ -573,20 +576,20 @@ class Unit final : public store::Transaction {
     store::QueueItem item = queue.items.at(id);
     std::uint64_t sequence = queue.sequences.at(id);
     eraseItem(queue, id);
-    undo_.push_back([this, item = std::move(item), sequence] {
+    undo_.emplace_back([this, item = std::move(item), sequence] {
       insertItem(tables_.queues.at(item.queue), item, sequence);
     });
   }
 
   // Records the item as it is now, to put back on rollback.
   void rememberItem(const store::QueueItem& item) {
-    undo_.push_back([this, item] { tables_.queues.at(item.queue).items.at(item.id) = item; });
+    undo_.emplace_back([this, item] { tables_.queues.at(item.queue).items.at(item.id) = item; });
   }
 
   void rememberDocument(const std::string& collection, const std::string& id, const store::Document* stored) {
     std::optional<store::Document> before;
     if (stored != nullptr) before = *stored;
-    undo_.push_back([this, collection, id, before = std::move(before)] {
+    undo_.emplace_back([this, collection, id, before = std::move(before)] {
       auto& documents = tables_.collections.at(collection).documents;
       if (before)
         documents.insert_or_assign(id, *before);
@@ -624,7 +627,7 @@ struct MemoryStore::State {
     if (unitThread.load() != std::this_thread::get_id()) return okStatus();
     return failedPrecondition(
         "MemoryStore called from inside transact() on the unit's own thread: use the Transaction (a real "
-        "store would deadlock or not see the unit's writes)");
+        "store may deadlock or not see the unit's writes)");
   }
 
   // Under `mutex`: the failure failNext() armed, if any is left.
@@ -635,7 +638,7 @@ struct MemoryStore::State {
   }
 
   // Under `mutex`.
-  void schedule(Wakeups wakeups) {
+  void schedule(const Wakeups& wakeups) {
     if (wakeups.now.empty() && wakeups.at.empty()) return;
     pending.insert(wakeups.now.begin(), wakeups.now.end());
     for (const auto& [queue, at] : wakeups.at) {

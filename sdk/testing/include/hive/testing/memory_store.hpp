@@ -6,19 +6,23 @@
 //
 //   auto store = std::make_shared<hive::testing::MemoryStore>();
 //   harness->provideFake<hive::store::Store>(store);
-//   ASSERT_TRUE(harness->start().ok());                  // the plugin declares, subscribes
-//   ASSERT_TRUE(store->enqueue({.queue = "tasks", .payload = "{}"}).ok());
-//   ASSERT_TRUE(store->drain());                          // its onClaimable callback ran
-//   harness->runPending();                                // the work it posted
-//   EXPECT_EQ(store->depth("tasks")->size(), 0u);         // and it claimed the item
+//   ASSERT_TRUE(harness->start().ok());          // the plugin declares, calls onClaimable("jobs")
+//   hive::store::EnqueueRequest job;
+//   job.queue = "jobs";
+//   ASSERT_TRUE(store->enqueue(job).ok());
+//   ASSERT_TRUE(store->drain());                 // its onClaimable callback ran (and posted work)
+//   harness->runPending();                       // that work: claim, record, complete
+//   EXPECT_TRUE(store->depth("jobs")->empty());  // nothing left waiting
+//
+// (sdk/testing/tests/memory_store_test.cpp has it in full, with a swap.)
 //
 // Differences from the real providers, all on purpose:
 //  - Nothing survives the object, and nothing is shared with another process.
 //  - Units of work run one at a time, under the store's one lock: transact()
 //    never asks for a retry, and a unit's `work` must use only its Transaction.
 //    A call to the store itself from inside `work` (on that thread) returns
-//    kFailedPrecondition instead of the deadlock or the invisible writes a real
-//    provider would give.
+//    kFailedPrecondition, where a real provider may deadlock or not see the
+//    unit's writes.
 //  - Time is Options::clock (the system clock by default): timestamps,
 //    notBefore, retryAfter and lease expiry are all read from it when a call
 //    runs. A lease expires by the clock alone; no thread sweeps.
@@ -33,7 +37,7 @@
 //  - No size limits on bodies, payloads or keys (the real providers' are
 //    configuration).
 //  - failNext() makes the next calls fail, to test a plugin's error paths.
-// Thread-safe.
+// Thread-safe: one lock, held by each call and by each unit of work.
 #pragma once
 
 #include <chrono>
@@ -69,8 +73,8 @@ class MemoryStore final : public store::Store {
   // ---- for the test ----
   // Waits until every wake-up due so far (by Options::clock, read now) has
   // been handed to the onClaimable subscribers and their callbacks returned;
-  // false after `timeout`. Never call it from inside a callback (it would wait
-  // for itself).
+  // false after `timeout`. Never call it (nor the other methods of this
+  // section) from inside a callback or a unit's work: it would wait for itself.
   bool drain(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // The next `calls` calls of the store's methods that return a Status or a
   // Result return `status` and change nothing. transact() counts as one call
