@@ -1,7 +1,8 @@
 // hive::testing::MemoryStore: the whole hive.store/1 conformance suite (what
-// holds for it holds for storage_sqlite and storage_postgres), then what only
-// the in-memory store offers a test: a clock moved by hand, drain(),
-// failNext(), and a store call from inside a unit refused instead of hanging.
+// holds for it holds for storage_sqlite and storage_postgres), a consumer
+// plugin (jobs_plugin.hpp) unit-tested with it alone, then what only the
+// in-memory store offers a test: a clock moved by hand, drain(), failNext(),
+// and a store call from inside a unit refused instead of hanging.
 #include "hive/testing/memory_store.hpp"
 
 #include <atomic>
@@ -9,12 +10,15 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "hive/services/store.hpp"
+#include "hive/testing/harness.hpp"
 #include "hive/testing/store_conformance.hpp"
+#include "jobs_plugin.hpp"
 
 namespace {
 
@@ -46,12 +50,56 @@ class ManualClock {
   std::atomic<std::chrono::system_clock::duration> now_;
 };
 
+hive::store::EnqueueRequest job(std::string payload) {
+  hive::store::EnqueueRequest request;
+  request.queue = "jobs";
+  request.payload = std::move(payload);
+  return request;
+}
+
+std::vector<std::string> doneBodies(MemoryStore& store) {
+  hive::store::ListQuery query;
+  query.collection = "jobs_done";
+  auto page = store.list(query);
+  EXPECT_TRUE(page.ok()) << page.status().toString();
+  std::vector<std::string> bodies;
+  if (page.ok())
+    for (const auto& document : page->items) bodies.push_back(document.body);
+  return bodies;
+}
+
 hive::store::ClaimRequest claimOf(std::string queue, std::chrono::milliseconds lease = 30s) {
   hive::store::ClaimRequest request;
   request.queue = std::move(queue);
   request.claimant = "test";
   request.lease = lease;
   return request;
+}
+
+// The example of docs/plugin-authors.md ("In-memory providers"), and a swap of
+// the store that the plugin's follower survives.
+TEST(MemoryStore, AConsumerPluginIsUnitTestedWithItAlone) {
+  auto harness = hive::testing::PluginHarness::create<hive::jobs_test::JobsPlugin>("jobs");
+  auto store = std::make_shared<MemoryStore>();
+  harness->provideFake<hive::store::Store>(store);
+  ASSERT_TRUE(harness->start().ok());
+  ASSERT_TRUE(store->enqueue(job("build")).ok());
+  ASSERT_TRUE(store->drain());  // the plugin's onClaimable callback ran: it posted its work
+  harness->runPending();        // which claimed and completed the job
+  EXPECT_THAT(doneBodies(*store), ::testing::ElementsAre("build"));
+  EXPECT_TRUE(store->depth("jobs")->empty());
+
+  auto next = std::make_shared<MemoryStore>();
+  harness->provideFake<hive::store::Store>(next);  // a swap: the follower subscribes to `next`
+  EXPECT_EQ(store->subscriptions(), 0u);
+  EXPECT_EQ(next->subscriptions(), 1u);
+  ASSERT_TRUE(next->enqueue(job("test")).ok());
+  ASSERT_TRUE(next->drain());
+  harness->runPending();
+  EXPECT_THAT(doneBodies(*next), ::testing::ElementsAre("test"));
+  EXPECT_THAT(harness->logLines(), ::testing::Not(::testing::Contains(::testing::HasSubstr("warn"))));
+  harness->stop();
+  EXPECT_EQ(next->subscriptions(), 0u);
 }
 
 TEST(MemoryStore, LeasesExpireAndTimedItemsWakeByTheInjectedClock) {
@@ -93,9 +141,7 @@ TEST(MemoryStore, LeasesExpireAndTimedItemsWakeByTheInjectedClock) {
 TEST(MemoryStore, FailNextFailsThatManyCallsAndChangesNothing) {
   MemoryStore store;
   store.failNext(hive::unavailable("disk gone"), 2);
-  hive::store::EnqueueRequest request;
-  request.queue = "jobs";
-  EXPECT_EQ(store.enqueue(request).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(store.enqueue(job("x")).status().code(), StatusCode::kUnavailable);
   bool ran = false;
   EXPECT_EQ(store
                 .transact([&](hive::store::Transaction&) {
@@ -140,9 +186,7 @@ TEST(MemoryStore, AThrowingUnitRollsBackAndAThrowingCallbackIsRecorded) {
   auto bad = store.onClaimable("jobs", [] { throw std::runtime_error("boom"); });
   auto good = store.onClaimable("jobs", [&] { ++others; });
   EXPECT_EQ(store.subscriptions(), 2u);
-  hive::store::EnqueueRequest request;
-  request.queue = "jobs";
-  ASSERT_TRUE(store.enqueue(request).ok());
+  ASSERT_TRUE(store.enqueue(job("x")).ok());
   ASSERT_TRUE(store.drain());
   EXPECT_EQ(others.load(), 1);
   EXPECT_THAT(store.callbackErrors(), ::testing::ElementsAre("jobs: boom"));
