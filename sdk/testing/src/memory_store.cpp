@@ -10,7 +10,6 @@
 #include <set>
 #include <string_view>
 #include <thread>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 
