@@ -5,7 +5,7 @@
 //
 //   harness->setConfig(hive::testing::configFromPairs({{"greeting", "hi"}}));
 //   ASSERT_FALSE(harness->configure().hasErrors());
-//   harness->provideFake<hive::Store>(std::make_shared<FakeStore>());   // other plugins' services
+//   harness->provideFake<hive::store::Store>(std::make_shared<MemoryStore>());  // others' services
 //   ASSERT_TRUE(harness->start().ok());
 //   auto greeter = harness->services().get<Greeter>();
 //   harness->advanceTime(std::chrono::seconds(30));                      // fires due timers
