@@ -75,27 +75,15 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
   Settings settings;
   ConfigReader reader(section, diagnostics);
   readRoles(reader.child("roles"), settings, diagnostics);
-  settings.refreshInterval =
-      reader.get<std::chrono::milliseconds>("refresh_interval", settings.refreshInterval);
-  if (settings.refreshInterval < std::chrono::milliseconds(100) ||
-      settings.refreshInterval > std::chrono::hours(1))
-    reader.reject("refresh_interval", "must be between 100ms and 1h");
-  std::int64_t maxKeys = reader.get<std::int64_t>("max_keys", static_cast<std::int64_t>(settings.maxKeys));
-  if (maxKeys < 1 || maxKeys > 1'000'000)
-    reader.reject("max_keys", "must be 1-1000000");
-  else
-    settings.maxKeys = static_cast<std::size_t>(maxKeys);
-  std::int64_t pending =
-      reader.get<std::int64_t>("audit_max_pending", static_cast<std::int64_t>(settings.auditMaxPending));
-  if (pending < 1 || pending > 10'000'000)
-    reader.reject("audit_max_pending", "must be 1-10000000");
-  else
-    settings.auditMaxPending = static_cast<std::size_t>(pending);
+  settings.refreshInterval = reader.getInRange<std::chrono::milliseconds>(
+      "refresh_interval", settings.refreshInterval, std::chrono::milliseconds(100), std::chrono::hours(1));
+  settings.maxKeys = static_cast<std::size_t>(
+      reader.getInRange<std::int64_t>("max_keys", static_cast<std::int64_t>(settings.maxKeys), 1, 1'000'000));
+  settings.auditMaxPending = static_cast<std::size_t>(reader.getInRange<std::int64_t>(
+      "audit_max_pending", static_cast<std::int64_t>(settings.auditMaxPending), 1, 10'000'000));
   settings.auditFlushInterval =
-      reader.get<std::chrono::milliseconds>("audit_flush_interval", settings.auditFlushInterval);
-  if (settings.auditFlushInterval < std::chrono::milliseconds(10) ||
-      settings.auditFlushInterval > std::chrono::minutes(1))
-    reader.reject("audit_flush_interval", "must be between 10ms and 1m");
+      reader.getInRange<std::chrono::milliseconds>("audit_flush_interval", settings.auditFlushInterval,
+                                                   std::chrono::milliseconds(10), std::chrono::minutes(1));
   settings.auditSync = reader.get<bool>("audit_sync", settings.auditSync);
   settings.auditSyncTimeout =
       reader.getInRange<std::chrono::milliseconds>("audit_sync_timeout", settings.auditSyncTimeout,
