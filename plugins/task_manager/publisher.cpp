@@ -7,16 +7,41 @@ namespace hive::task_manager {
 // At most this many events wait for the bus.
 constexpr std::size_t kPublishBacklog = 65536;
 
-void EventPublisher::publish(const std::vector<TaskEvent>& events) {
-  if (events.empty()) return;
+std::uint64_t EventPublisher::take() {
+  std::lock_guard lock(mutex_);
+  return nextTicket_++;
+}
+
+void EventPublisher::abandon(std::uint64_t ticket) {
+  bool post = false;
+  {
+    std::lock_guard lock(mutex_);
+    post = settle(ticket, {});
+  }
+  if (post) context_.blocking().post([self = shared_from_this()] { self->drain(); });
+}
+
+void EventPublisher::publish(std::uint64_t ticket, std::vector<TaskEvent> events) {
+  bool post = false;
   {
     std::unique_lock lock(mutex_);
-    room_.wait(lock, [&] { return waiting_.size() < kPublishBacklog || closed_; });
-    if (closed_) return;
-    waiting_.insert(waiting_.end(), events.begin(), events.end());
-    if (std::exchange(running_, true)) return;
+    room_.wait(lock, [&] { return waiting_.size() < kPublishBacklog || closed_ || ticket != head_; });
+    if (closed_) events.clear();  // the ticket still settles: later ones must not wait for it
+    post = settle(ticket, std::move(events));
   }
-  context_.blocking().post([self = shared_from_this()] { self->drain(); });
+  if (post) context_.blocking().post([self = shared_from_this()] { self->drain(); });
+}
+
+bool EventPublisher::settle(std::uint64_t ticket, std::vector<TaskEvent> events) {
+  parked_[ticket] = std::move(events);
+  bool queued = false;
+  for (auto next = parked_.begin(); next != parked_.end() && next->first == head_; next = parked_.begin()) {
+    for (auto& event : next->second) waiting_.push_back(std::move(event));
+    queued = queued || !next->second.empty();
+    parked_.erase(next);
+    ++head_;
+  }
+  return queued && !closed_ && !std::exchange(running_, true);
 }
 
 void EventPublisher::drain() {

@@ -1,5 +1,8 @@
 #include "unit_of_work.hpp"
 
+#include <optional>
+#include <utility>
+
 #include "json.hpp"
 #include "records.hpp"
 
@@ -51,16 +54,50 @@ Result<ServiceRef<store::Store>> UnitOfWork::store() {
   return ref;
 }
 
+namespace {
+
+// A publication ticket of one unit of work (EventPublisher::take): given back
+// unless its events were handed over.
+class Ticket {
+ public:
+  explicit Ticket(EventPublisher& publisher) : publisher_(publisher) {}
+  ~Ticket() { reset(); }
+  Ticket(const Ticket&) = delete;
+  Ticket& operator=(const Ticket&) = delete;
+
+  void take() {
+    reset();
+    number_ = publisher_.take();
+  }
+  void reset() {
+    if (number_) publisher_.abandon(*std::exchange(number_, std::nullopt));
+  }
+  void publish(std::vector<TaskEvent> events) {
+    if (number_) publisher_.publish(*std::exchange(number_, std::nullopt), std::move(events));
+  }
+
+ private:
+  EventPublisher& publisher_;
+  std::optional<std::uint64_t> number_;
+};
+
+}  // namespace
+
 Result<std::vector<Settled>> UnitOfWork::run(const Work& work) {
   auto store = HIVE_TRY(this->store());
   Outbox outbox;
+  Ticket ticket(*publisher_);
   HIVE_TRY(store->transact([&](store::Transaction& tx) {
+    ticket.reset();  // a retried transaction starts again
     outbox = Outbox{};
     HIVE_TRY(work(tx, outbox));
     HIVE_TRY(outbox.writeCounts(tx));
-    return outbox.writeEvents(tx);
+    HIVE_TRY(outbox.writeEvents(tx));
+    // After the last append: the log's lock, held to the commit, orders the tickets.
+    if (!outbox.events_.empty()) ticket.take();
+    return okStatus();
   }));
-  if (open_) publisher_->publish(outbox.events_);
+  if (open_) ticket.publish(std::move(outbox.events_));
   return std::move(outbox.settled_);
 }
 
