@@ -15,6 +15,7 @@
 // cancellation path at once.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <deque>
 #include <memory>
@@ -46,12 +47,19 @@ class AgentChannel {
 
   const std::shared_ptr<http::WebSocketPeer>& peer() const { return peer_; }
 
+  // The connection ended (the session's onClose, at once): the agent's
+  // disconnection is processed later, in order with its messages, but no
+  // dispatch round claims for it meanwhile.
+  void markClosed() { closed_.store(true, std::memory_order_release); }
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+
  private:
   // Under mutex_. kResourceExhausted from the socket leaves the front in place.
   Status drain();
 
   const std::shared_ptr<http::WebSocketPeer> peer_;
   const std::size_t maxBacklog_;
+  std::atomic<bool> closed_{false};
   mutable std::mutex mutex_;
   std::deque<std::string> backlog_;
 };

@@ -58,6 +58,7 @@ AgentSession::~AgentSession() {
 }
 
 void AgentSession::onClose(std::uint16_t) {
+  channel_->markClosed();
   // The api releases its lease on this generation right after this call.
   if (!ended_.exchange(true)) agents_.sessionEnded(this);
   env_.background.hold();

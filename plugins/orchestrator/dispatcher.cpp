@@ -45,7 +45,7 @@ std::vector<Dispatcher::Candidate> Dispatcher::candidates() {
       if (a.runtime == Runtime::kRemote && !local.peer) continue;
       if (a.draining || local.assignments != Assignments::kOpen) continue;
       // It does not read what it was sent: it could not start a new task anyway.
-      if (local.channel && local.channel->congested()) continue;
+      if (local.channel && (local.channel->closed() || local.channel->congested())) continue;
       // An agent holds at most this many assignments it has not answered.
       if (local.unacknowledged.size() >= options.maxUnacknowledged) continue;
       std::size_t capacity = breaker::capacity(a, now, options.openFor);
@@ -69,7 +69,8 @@ bool Dispatcher::available(const std::string& agentId) {
   return registry_.withLock([&](AgentTable& table) {
     auto found = table.byId.find(agentId);
     return found != table.byId.end() &&
-           (found->second.agent.runtime == Runtime::kProcess || found->second.channel != nullptr);
+           (found->second.agent.runtime == Runtime::kProcess ||
+            (found->second.channel != nullptr && !found->second.channel->closed()));
   });
 }
 
@@ -78,8 +79,8 @@ bool Dispatcher::round() {
   if (!tasks) return false;
   bool assigned = false;
   for (const auto& candidate : candidates()) {
-    // A round of many claims takes a while: an agent that left meanwhile (or
-    // all of them, handed over to the next generation) is not claimed for, or
+    // A round of many claims takes a while: an agent that left meanwhile (its
+    // socket closed, or all of them handed over to the next generation) is not claimed for, or
     // each of its tasks would lose an attempt going back to the queue.
     if (!available(candidate.id)) continue;
     // Several at once when it has room: one claim is one store transaction

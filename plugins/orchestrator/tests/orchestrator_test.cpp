@@ -1024,6 +1024,37 @@ TEST_F(OrchestratorTest, ADispatchRoundDoesNotClaimForAnAgentThatLeftDuringIt) {
   tasks->afterClaim = nullptr;
 }
 
+// The same with an ordinary close: the session's end is processed later, in
+// order with its messages, but the round stops claiming for the agent at once.
+TEST_F(OrchestratorTest, ADispatchRoundDoesNotClaimForAnAgentWhoseSocketClosedDuringIt) {
+  auto one = connect(R"({"type":"hello","name":"one"})");
+  auto two = connect(R"({"type":"hello","name":"two"})");
+  const Remote& first = one.id < two.id ? one : two;
+  const Remote& second = one.id < two.id ? two : one;
+  http::Request patch;
+  patch.params["id"] = second.id;
+  patch.body = R"({"capabilities":["y"]})";
+  ASSERT_EQ(serve(*routes_, "agents.patch", patch).status, 200);
+  auto tasks = std::make_shared<NextGeneration>(lookup<tasks::TaskService>(*tasks_));
+  orchestrator_->provideFake<tasks::TaskService>(tasks, "task_manager");
+  orchestrator_->runPending();
+  tasks_->runPending();
+  bool closed = false;
+  tasks->afterClaim = [&](const std::string& agentId) {
+    if (agentId != first.id || std::exchange(closed, true)) return;
+    first.session->onClose(1006);
+    second.session->onClose(1006);
+  };
+  std::string id = submit(R"({"type":"a","capabilities":["y"],"max_attempts":3})");
+  ASSERT_TRUE(until([&] { return closed; }));
+  sweep();
+  auto shown = task(id);
+  EXPECT_EQ(shown.at("status").as_string(), "pending") << json::serialize(shown);
+  EXPECT_EQ(shown.at("attempts").as_int64(), 0) << "no attempt lost to an agent whose socket had closed";
+  EXPECT_TRUE(second.peer->take("task.assign").empty());
+  tasks->afterClaim = nullptr;
+}
+
 // Issue 13: the cancellation watch follows hive.bus/1 (hive::ServiceFollower).
 // After the bus is replaced, a cancellation published on the new one reaches
 // the agent; the old one's subscription is gone.
