@@ -19,6 +19,9 @@ namespace {
 // bucket is checked for its first cell before any is moved, so a refusal draws
 // nothing; a bucket with room for fewer cells than wanted grants what fits.
 // Answers {admitted, refused bucket (1-based), wait in ms, cells granted per bucket...}.
+// A key lives a burst period (its capacity) past the time its bucket is full
+// again: expiring on Redis's clock right at TAT would refill the bucket for a
+// node whose clock is behind the one that drew.
 constexpr std::string_view kGcraScript = R"lua(
 local now = tonumber(ARGV[1])
 local tats, granted = {}, {}
@@ -37,7 +40,8 @@ for i = 1, #KEYS do
 end
 local answer = {1, 0, 0}
 for i = 1, #KEYS do
-  redis.call('SET', KEYS[i], string.format('%.17g', tats[i]), 'PX', math.max(1, math.ceil(tats[i] - now)))
+  local capacity = tonumber(ARGV[3 * i])
+  redis.call('SET', KEYS[i], string.format('%.17g', tats[i]), 'PX', math.ceil(tats[i] - now + capacity))
   answer[3 + i] = granted[i]
 end
 return answer
