@@ -235,6 +235,9 @@ class OrchestratorTest : public ::testing::Test {
     std::string secret;
   };
 
+  // A dispatch round with two agents, `leave` run between its two claims (below).
+  void expectNoClaimForAgentsLeavingMidRound(const std::function<void(const Remote&, const Remote&)>& leave);
+
   // `principal`: who hive.auth/1 says connects ("agent:<name>" for an agent key).
   static http::Request as(const std::string& principal) {
     http::Request request;
@@ -984,15 +987,15 @@ TEST_F(OrchestratorTest, AStagedGenerationTakesTheAgentsOverBeforeTheSwapWaitsFo
 }
 
 // A dispatch round claims for its candidates one after another; an agent that
-// left meanwhile (here: every agent, handed over to a staged generation) is
-// not claimed for. It was: the task went to it, came back ("disconnected
-// before the assignment") and lost an attempt, once per stale candidate.
-TEST_F(OrchestratorTest, ADispatchRoundDoesNotClaimForAnAgentThatLeftDuringIt) {
-  auto generations = std::make_shared<SharedObjects>();
-  startOrchestrator({}, Build::kLinked, generations);
+// left meanwhile is not claimed for. It was: the task went to it, came back
+// ("disconnected before the assignment") and lost an attempt, once per stale
+// candidate. Two agents connect; the round claims in id order, the first can
+// do nothing, the second the task; `leave` runs after the first claim, before
+// the second.
+void OrchestratorTest::expectNoClaimForAgentsLeavingMidRound(
+    const std::function<void(const Remote&, const Remote&)>& leave) {
   auto one = connect(R"({"type":"hello","name":"one"})");
   auto two = connect(R"({"type":"hello","name":"two"})");
-  // The round claims in id order: the first agent can do nothing, the second the task.
   const Remote& first = one.id < two.id ? one : two;
   const Remote& second = one.id < two.id ? two : one;
   http::Request patch;
@@ -1001,21 +1004,17 @@ TEST_F(OrchestratorTest, ADispatchRoundDoesNotClaimForAnAgentThatLeftDuringIt) {
   ASSERT_EQ(serve(*routes_, "agents.patch", patch).status, 200);
   auto tasks = std::make_shared<NextGeneration>(lookup<tasks::TaskService>(*tasks_));
   orchestrator_->provideFake<tasks::TaskService>(tasks, "task_manager");
-  auto next = PluginHarness::create<ClockedOrchestrator>("orchestrator", "1.0.0");
-  next->provideFake<Generation>(generations, "kernel");
-  next->setConfig(hive::testing::configFromPairs({{"handover_wait", "10ms"}}));
   // The dispatches asked for so far (the patch, the new provider) run first:
   // the round under test is the one the submission wakes.
   orchestrator_->runPending();
   tasks_->runPending();
-  bool handedOver = false;
+  bool left = false;
   tasks->afterClaim = [&](const std::string& agentId) {
-    // After the round's first claim (which gets nothing), before the second's.
-    if (agentId != first.id || std::exchange(handedOver, true)) return;
-    ASSERT_FALSE(next->configure().hasErrors());
+    if (agentId != first.id || std::exchange(left, true)) return;
+    leave(first, second);
   };
   std::string id = submit(R"({"type":"a","capabilities":["y"],"max_attempts":3})");
-  ASSERT_TRUE(until([&] { return handedOver; }));
+  ASSERT_TRUE(until([&] { return left; }));
   sweep();
   auto shown = task(id);
   EXPECT_EQ(shown.at("status").as_string(), "pending") << json::serialize(shown);
@@ -1024,35 +1023,24 @@ TEST_F(OrchestratorTest, ADispatchRoundDoesNotClaimForAnAgentThatLeftDuringIt) {
   tasks->afterClaim = nullptr;
 }
 
+TEST_F(OrchestratorTest, ADispatchRoundDoesNotClaimForAnAgentThatLeftDuringIt) {
+  // Here: every agent, handed over to a staged generation.
+  auto generations = std::make_shared<SharedObjects>();
+  startOrchestrator({}, Build::kLinked, generations);
+  auto next = PluginHarness::create<ClockedOrchestrator>("orchestrator", "1.0.0");
+  next->provideFake<Generation>(generations, "kernel");
+  next->setConfig(hive::testing::configFromPairs({{"handover_wait", "10ms"}}));
+  expectNoClaimForAgentsLeavingMidRound(
+      [&](const Remote&, const Remote&) { ASSERT_FALSE(next->configure().hasErrors()); });
+}
+
 // The same with an ordinary close: the session's end is processed later, in
 // order with its messages, but the round stops claiming for the agent at once.
 TEST_F(OrchestratorTest, ADispatchRoundDoesNotClaimForAnAgentWhoseSocketClosedDuringIt) {
-  auto one = connect(R"({"type":"hello","name":"one"})");
-  auto two = connect(R"({"type":"hello","name":"two"})");
-  const Remote& first = one.id < two.id ? one : two;
-  const Remote& second = one.id < two.id ? two : one;
-  http::Request patch;
-  patch.params["id"] = second.id;
-  patch.body = R"({"capabilities":["y"]})";
-  ASSERT_EQ(serve(*routes_, "agents.patch", patch).status, 200);
-  auto tasks = std::make_shared<NextGeneration>(lookup<tasks::TaskService>(*tasks_));
-  orchestrator_->provideFake<tasks::TaskService>(tasks, "task_manager");
-  orchestrator_->runPending();
-  tasks_->runPending();
-  bool closed = false;
-  tasks->afterClaim = [&](const std::string& agentId) {
-    if (agentId != first.id || std::exchange(closed, true)) return;
+  expectNoClaimForAgentsLeavingMidRound([](const Remote& first, const Remote& second) {
     first.session->onClose(1006);
     second.session->onClose(1006);
-  };
-  std::string id = submit(R"({"type":"a","capabilities":["y"],"max_attempts":3})");
-  ASSERT_TRUE(until([&] { return closed; }));
-  sweep();
-  auto shown = task(id);
-  EXPECT_EQ(shown.at("status").as_string(), "pending") << json::serialize(shown);
-  EXPECT_EQ(shown.at("attempts").as_int64(), 0) << "no attempt lost to an agent whose socket had closed";
-  EXPECT_TRUE(second.peer->take("task.assign").empty());
-  tasks->afterClaim = nullptr;
+  });
 }
 
 // Issue 13: the cancellation watch follows hive.bus/1 (hive::ServiceFollower).
