@@ -1,14 +1,16 @@
 #include "host/kernel_admin.hpp"
 
 #include <algorithm>
+#include <future>
 
 #include "host/plugin_host.hpp"
 #include "host/reload_controller.hpp"
+#include "host/runtime.hpp"
 #include "host/service_registry.hpp"
 
 namespace hive::host {
 
-KernelAdmin::KernelAdmin(PluginHost& host) : host_(host), worker_([this] { runReloads(); }) {}
+KernelAdmin::KernelAdmin(PluginHost& host) : host_(host), worker_([this] { runJobs(); }) {}
 
 KernelAdmin::~KernelAdmin() { stop(); }
 
@@ -63,18 +65,48 @@ std::vector<admin::PluginState> KernelAdmin::plugins() const {
   return out;
 }
 
-Status KernelAdmin::reloadPlugin(const std::string& name) {
+Status KernelAdmin::swapNow(const std::string& name) {
   std::lock_guard lock(mutex_);
   if (reloads_ == nullptr)
     return unavailable("the kernel is not accepting reloads now (starting or stopping)");
   return reloads_->reloadPlugin(name);
 }
 
+Status KernelAdmin::reloadPlugin(const std::string& name) {
+  return runAndWait([this, name] { return swapNow(name); });
+}
+
 Status KernelAdmin::reloadConfig() {
-  std::lock_guard lock(mutex_);
-  if (reloads_ == nullptr)
-    return unavailable("the kernel is not accepting reloads now (starting or stopping)");
-  return reloads_->reloadConfig();
+  return runAndWait([this] {
+    std::lock_guard lock(mutex_);
+    if (reloads_ == nullptr)
+      return unavailable("the kernel is not accepting reloads now (starting or stopping)");
+    return reloads_->reloadConfig();
+  });
+}
+
+Status KernelAdmin::push(Job job) {
+  {
+    std::lock_guard lock(recordsMutex_);
+    if (stopping_) return unavailable("the kernel is stopping");
+    jobs_.push_back(std::move(job));
+  }
+  queued_.notify_one();
+  return okStatus();
+}
+
+Status KernelAdmin::runAndWait(const std::function<Status()>& reload) {
+  // A plugin's start() or stop() inside a swap runs on the reload thread already.
+  if (std::this_thread::get_id() == worker_.get_id()) return reload();
+  auto outcome = std::make_shared<std::promise<Status>>();
+  std::future<Status> done = outcome->get_future();
+  HIVE_TRY(push([outcome, reload](bool run) {
+    outcome->set_value(run ? reload() : unavailable("the kernel is stopping"));
+  }));
+  // A blocking thread of a plugin waits here: as parked, so that the swap may
+  // quiesce the runtime before it closes a library.
+  host_.runtime().waitParked([&] { done.wait(); });
+  return done.get();
 }
 
 std::uint64_t KernelAdmin::servingGeneration(const std::string& plugin) const {
@@ -90,8 +122,8 @@ Result<std::uint64_t> KernelAdmin::startReload(const std::string& name) {
     return notFound("no plugin named '" + name + "'");
   std::lock_guard lock(recordsMutex_);
   if (stopping_) return unavailable("the kernel is stopping");
-  if (queue_.size() >= kMaxQueuedReloads)
-    return resourceExhausted(std::to_string(queue_.size()) + " reloads are queued already; ask again later");
+  if (queuedReloads_ >= kMaxQueuedReloads)
+    return resourceExhausted(std::to_string(queuedReloads_) + " reloads are queued already; ask again later");
   admin::ReloadRecord record;
   record.id = nextId_++;
   record.plugin = name;
@@ -103,9 +135,13 @@ Result<std::uint64_t> KernelAdmin::startReload(const std::string& name) {
         it->state == admin::ReloadRecord::State::kSwapped || it->state == admin::ReloadRecord::State::kFailed;
     it = done ? records_.erase(it) : std::next(it);
   }
-  queue_.push_back(records_.back().id);
+  const std::uint64_t id = records_.back().id;
+  jobs_.push_back([this, id](bool run) {
+    if (run) runRecorded(id);
+  });
+  ++queuedReloads_;
   queued_.notify_one();
-  return records_.back().id;
+  return id;
 }
 
 Result<admin::ReloadRecord> KernelAdmin::reloadRecord(std::uint64_t id) const {
@@ -121,27 +157,40 @@ admin::ReloadRecord* KernelAdmin::record(std::uint64_t id) {
   return nullptr;
 }
 
-void KernelAdmin::runReloads() {
+void KernelAdmin::runJobs() {
   std::unique_lock lock(recordsMutex_);
   for (;;) {
-    queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (stopping_) return;
-    std::uint64_t id = queue_.front();
-    queue_.pop_front();
-    std::string plugin;
+    queued_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+    if (stopping_) break;
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    job(true);
+    lock.lock();
+  }
+  std::deque<Job> dropped;
+  dropped.swap(jobs_);
+  lock.unlock();
+  for (auto& job : dropped) job(false);
+}
+
+void KernelAdmin::runRecorded(std::uint64_t id) {
+  std::string plugin;
+  {
+    std::lock_guard lock(recordsMutex_);
+    --queuedReloads_;
     if (admin::ReloadRecord* r = record(id)) {
       r->state = admin::ReloadRecord::State::kRunning;
       plugin = r->plugin;
     }
-    lock.unlock();
-    Status swapped = reloadPlugin(plugin);
-    std::uint64_t generation = servingGeneration(plugin);
-    lock.lock();
-    if (admin::ReloadRecord* r = record(id)) {
-      r->state = swapped.ok() ? admin::ReloadRecord::State::kSwapped : admin::ReloadRecord::State::kFailed;
-      r->generationAfter = generation;
-      r->error = swapped.ok() ? "" : swapped.message();
-    }
+  }
+  Status swapped = swapNow(plugin);
+  std::uint64_t generation = servingGeneration(plugin);
+  std::lock_guard lock(recordsMutex_);
+  if (admin::ReloadRecord* r = record(id)) {
+    r->state = swapped.ok() ? admin::ReloadRecord::State::kSwapped : admin::ReloadRecord::State::kFailed;
+    r->generationAfter = generation;
+    r->error = swapped.ok() ? "" : swapped.message();
   }
 }
 

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -46,15 +47,25 @@ class KernelAdmin final : public admin::Kernel {
   admin::Phase phase() const override { return phase_; }
   std::string version() const override;
   std::vector<admin::PluginState> plugins() const override;
+  // Both run on the reload thread, like startReload()'s, while the caller waits
+  // (on a runtime thread, counted as parked: the swap can quiesce the runtime).
   Status reloadPlugin(const std::string& name) override;
   Status reloadConfig() override;
   Result<std::uint64_t> startReload(const std::string& name) override;
   Result<admin::ReloadRecord> reloadRecord(std::uint64_t id) const override;
 
  private:
-  // The reload thread: takes queued reloads in order. Its code is the
+  // The reload thread: runs the queued jobs in order. Its code is the
   // kernel's, so it may swap the plugin that asked for the reload.
-  void runReloads();
+  void runJobs();
+  // A job runs with true on the reload thread, or with false when the thread
+  // ends first.
+  using Job = std::function<void(bool run)>;
+  Status push(Job job);
+  // Runs `reload` on the reload thread and waits for its outcome.
+  Status runAndWait(const std::function<Status()>& reload);
+  Status swapNow(const std::string& name);
+  void runRecorded(std::uint64_t id);
   std::uint64_t servingGeneration(const std::string& plugin) const;
   admin::ReloadRecord* record(std::uint64_t id);
 
@@ -69,7 +80,8 @@ class KernelAdmin final : public admin::Kernel {
   mutable std::mutex recordsMutex_;  // never held while a reload runs
   std::condition_variable queued_;
   std::deque<admin::ReloadRecord> records_;  // oldest first
-  std::deque<std::uint64_t> queue_;
+  std::deque<Job> jobs_;
+  std::size_t queuedReloads_ = 0;  // jobs_ of startReload(), against kMaxQueuedReloads
   std::uint64_t nextId_ = 1;
   bool stopping_ = false;
   std::thread worker_;

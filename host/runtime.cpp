@@ -425,6 +425,12 @@ struct Runtime::Impl {
   // they wait for callbacks, which may well ask whether the runtime is running.
   std::atomic<bool> running{false};
   std::atomic<std::size_t> parked{0};
+  // Threads in waitParked(), and whether a quiesce() is under way: one that ends
+  // its wait meanwhile stays in kernel code until it is over.
+  std::mutex waitMutex;
+  std::condition_variable quiesceEnded;
+  std::size_t waiting = 0;
+  bool quiescing = false;
 };
 
 namespace {
@@ -499,6 +505,17 @@ bool Runtime::quiesce(std::chrono::milliseconds timeout, const std::function<voi
     runWhileParked();
     return true;
   }
+  {
+    std::lock_guard lock(impl_->waitMutex);
+    impl_->quiescing = true;
+  }
+  auto endQuiesce = [impl = impl_.get()] {
+    {
+      std::lock_guard lock(impl->waitMutex);
+      impl->quiescing = false;
+    }
+    impl->quiesceEnded.notify_all();
+  };
 
   struct Parking {
     std::mutex mutex;
@@ -524,20 +541,51 @@ bool Runtime::quiesce(std::chrono::milliseconds timeout, const std::function<voi
   for (std::size_t i = 0; i < impl_->ioThreadCount; ++i) asio::post(impl_->io, park);
   for (std::size_t i = 0; i < impl_->blockingPool.threadCount(); ++i) impl_->blockingPool.post(park);
 
+  // A thread in waitParked() takes no park handler (its park runs, and returns at
+  // once, when its wait is over); it may enter that wait while this one goes on,
+  // which is why the count is looked at again every few milliseconds.
+  auto waiting = [impl = impl_.get()] {
+    std::lock_guard lock(impl->waitMutex);
+    return impl->waiting;
+  };
   bool allParked = false;
   std::size_t arrived = 0;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   {
     std::unique_lock lock(parking->mutex);
-    allParked = parking->arrivedChanged.wait_for(lock, timeout, [&] { return parking->arrived == total; });
-    arrived = parking->arrived;
+    for (;;) {
+      arrived = parking->arrived;
+      if (arrived + waiting() >= total) {
+        allParked = true;
+        break;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) break;
+      parking->arrivedChanged.wait_for(lock, std::chrono::milliseconds(5));
+    }
   }
   if (allParked) runWhileParked();
   parking->release.count_down();
+  endQuiesce();
   if (!allParked) {
     impl_->log.warn("runtime: quiesce timed out after " + std::to_string(timeout.count()) + " ms with " +
                     std::to_string(arrived) + " of " + std::to_string(total) + " threads parked");
   }
   return allParked;
+}
+
+void Runtime::waitParked(const std::function<void()>& wait) {
+  if (!onRuntimeThread()) {
+    wait();
+    return;
+  }
+  {
+    std::lock_guard lock(impl_->waitMutex);
+    ++impl_->waiting;
+  }
+  runGuarded(impl_->log, "a parked wait", wait);
+  std::unique_lock lock(impl_->waitMutex);
+  impl_->quiesceEnded.wait(lock, [&] { return !impl_->quiescing; });
+  --impl_->waiting;
 }
 
 std::size_t Runtime::ioThreadCount() const { return impl_->ioThreadCount; }

@@ -61,9 +61,18 @@ class Runtime {
   // thread. When the runtime is not running there is nothing to park: returns true.
   bool quiesce(std::chrono::milliseconds timeout, const std::function<void()>& whileParked = {});
 
+  // Runs `wait` (which blocks until kernel work done on another thread ends) with
+  // the calling runtime thread counted as parked: a quiesce() meanwhile does not
+  // wait for it, and it does not return to its caller, which may be a plugin's
+  // code, until that quiesce is over. How a plugin's request thread waits for a
+  // swap the kernel runs on its own thread. Off the runtime's threads it just
+  // calls `wait`.
+  void waitParked(const std::function<void()>& wait);
+
   std::size_t ioThreadCount() const;
   std::size_t blockingThreadCount() const;
-  // Threads currently parked by quiesce(); all of them while `whileParked` runs.
+  // Threads currently parked by quiesce(); all of them while `whileParked` runs
+  // (those in waitParked() are not counted here).
   std::size_t parkedThreadCount() const;
   bool running() const;
   // True on the runtime's I/O and blocking threads.

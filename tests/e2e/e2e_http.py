@@ -227,6 +227,13 @@ class HiveProcess:
                 return "\n".join(text[max(0, i - 1):i + lines])
         return None
 
+    def problems(self, lines=40):
+        """Its log's warn and error lines (at most `lines`): what a failed test
+        prints, since its workdir is gone by the time anyone reads CI's output."""
+        with open(self.log.name, errors="replace") as f:
+            found = [line.rstrip() for line in f if " warn " in line or " error " in line]
+        return found[:lines]
+
     def stop(self):
         """Its exit status after SIGTERM (killed after 60 s); 0 when never started."""
         if self.process is None:

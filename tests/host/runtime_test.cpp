@@ -323,6 +323,45 @@ TEST_F(RuntimeTest, QuiesceFromARuntimeThreadIsRefused) {
   EXPECT_EQ(log_.errors().size(), 1u);
 }
 
+// How a plugin's blocking thread waits for a swap that the kernel runs on its
+// own thread, and that quiesces the runtime before it closes a library.
+TEST_F(RuntimeTest, AThreadInAParkedWaitCountsAsParkedAndStaysInItUntilTheQuiesceEnds) {
+  Runtime runtime(1, 2, log_);
+  runtime.start();
+  std::promise<void> swapDone;
+  std::shared_future<void> done = swapDone.get_future().share();
+  std::atomic<bool> waiting{false}, returned{false};
+  runtime.blocking().post([&, done] {
+    runtime.waitParked([&] {
+      waiting = true;
+      done.wait();
+    });
+    returned = true;
+  });
+  ASSERT_TRUE(eventually([&] { return waiting.load(); }));
+  bool returnedWhileParked = true;
+  bool ok = runtime.quiesce(5s, [&] {
+    // The wait is over now, yet its thread must not go back to its caller.
+    swapDone.set_value();
+    std::this_thread::sleep_for(50ms);
+    returnedWhileParked = returned;
+  });
+  EXPECT_TRUE(ok) << "the waiting thread was counted as parked";
+  EXPECT_FALSE(returnedWhileParked);
+  EXPECT_TRUE(eventually([&] { return returned.load(); })) << "released with the others";
+  EXPECT_TRUE(eventually([&] { return runtime.parkedThreadCount() == 0; }));
+  EXPECT_TRUE(runtime.quiesce(5s)) << "its late park handler passed straight through";
+  EXPECT_TRUE(log_.errors().empty());
+}
+
+TEST_F(RuntimeTest, AParkedWaitOffTheRuntimeJustWaits) {
+  Runtime runtime(1, 1, log_);
+  runtime.start();
+  bool waited = false;
+  runtime.waitParked([&] { waited = true; });
+  EXPECT_TRUE(waited);
+}
+
 TEST_F(RuntimeTest, QuiesceWhenNotRunningHasNothingToPark) {
   Runtime runtime(2, 2, log_);
   bool called = false;

@@ -104,9 +104,17 @@ def run_browser(command, failures, what):
 
 
 def stop(hive, failures, what):
+    before = len(failures)
     status = hive.stop()
     if status != 0:
         failures.append("%s: hive exited with %s" % (what, status))
+    # The kernel says so when a swap could not park its threads (a reload run on
+    # a runtime thread) or a generation is left behind: never expected here.
+    kernel_errors = [line for line in hive.problems(1000) if " error [kernel]" in line]
+    if kernel_errors:
+        failures.append("%s: the kernel logged errors:\n    %s" % (what, "\n    ".join(kernel_errors)))
+    if len(failures) > before or any(f.startswith(what + ":") for f in failures):
+        say("%s: hive's warnings and errors:\n  %s" % (what, "\n  ".join(hive.problems()) or "(none)"))
     report = hive.sanitizer_report()
     if report:
         failures.append("%s: sanitizer report in %s:\n%s" % (what, hive.log.name, report))
