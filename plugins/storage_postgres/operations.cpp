@@ -499,15 +499,42 @@ Result<std::map<int, std::uint64_t>> Operations::depth(pqxx::transaction_base& t
 
 // ---- events
 
-Result<std::uint64_t> Operations::append(pqxx::transaction_base& tx, const std::string& stream,
-                                         const std::string& type, const std::string& body) {
+Status Operations::checkEvent(const std::string& stream, const std::string& type,
+                              const std::string& body) const {
   HIVE_TRY(checkName(stream, "stream"));
   HIVE_TRY(checkShortText(type, "event type", 256));
   if (body.size() > limits_.maxEventBytes)
     return invalidArgument("event body is " + std::to_string(body.size()) + " bytes, at most " +
                            std::to_string(limits_.maxEventBytes) + " allowed (max_event_bytes)");
+  return okStatus();
+}
+
+Result<std::uint64_t> Operations::append(pqxx::transaction_base& tx, const std::string& stream,
+                                         const std::string& type, const std::string& body) {
+  HIVE_TRY(checkEvent(stream, type, body));
   auto result = tx.exec_prepared(sql::kAppend, stream, bytes(type), bytes(body));
   return static_cast<std::uint64_t>(result[0][0].as<std::int64_t>());
+}
+
+Status Operations::appendMany(pqxx::transaction_base& tx, const std::string& stream, std::uint64_t lastId,
+                              const std::vector<PendingEvent>& events) {
+  if (events.empty()) return okStatus();
+  std::string ids = "{", types = "{", bodies = "{";
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const char* separator = i == 0 ? "" : ",";
+    ids += separator + std::to_string(lastId + 1 + i);
+    types += separator;
+    appendByteaElement(types, events[i].type);
+    bodies += separator;
+    appendByteaElement(bodies, events[i].body);
+  }
+  for (std::string* list : {&ids, &types, &bodies}) list->push_back('}');
+  auto result = tx.exec_prepared(sql::kAppendMany, stream, static_cast<std::int64_t>(lastId + events.size()),
+                                 ids, types, bodies);
+  if (result.affected_rows() != events.size())
+    return internalError("stream '" + stream + "': " + std::to_string(result.affected_rows()) + " of " +
+                         std::to_string(events.size()) + " events written");
+  return okStatus();
 }
 
 Result<std::vector<store::Event>> Operations::read(pqxx::transaction_base& tx, const std::string& stream,

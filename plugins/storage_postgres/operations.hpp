@@ -84,6 +84,16 @@ class Operations {
   // events
   Result<std::uint64_t> append(pqxx::transaction_base& tx, const std::string& stream, const std::string& type,
                                const std::string& body);
+  // What append() checks before it writes.
+  Status checkEvent(const std::string& stream, const std::string& type, const std::string& body) const;
+  // Events of one stream whose ids were handed out by a unit of work that holds
+  // the stream's row lock (it appended to the stream before): ids
+  // lastId + 1 .. lastId + events.size(), written in one statement.
+  struct PendingEvent {
+    std::string type, body;
+  };
+  Status appendMany(pqxx::transaction_base& tx, const std::string& stream, std::uint64_t lastId,
+                    const std::vector<PendingEvent>& events);
   Result<std::vector<store::Event>> read(pqxx::transaction_base& tx, const std::string& stream,
                                          std::uint64_t afterId, std::size_t limit);
   Result<std::uint64_t> trim(pqxx::transaction_base& tx, const std::string& stream, std::int64_t beforeMs,

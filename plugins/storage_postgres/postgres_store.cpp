@@ -1,7 +1,9 @@
 #include "postgres_store.hpp"
 
 #include <exception>
+#include <map>
 #include <utility>
+#include <vector>
 
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
@@ -45,9 +47,34 @@ class UnitOfWork final : public store::Transaction {
   Status cancel(const std::string& queue, const std::string& itemId) override {
     return guardedStatus([&] { return operations_.cancel(tx_, queue, itemId); });
   }
+  // The first event on a stream is written at once: it locks the stream's row
+  // to the commit, so the ids after it are this unit's to give, and its other
+  // events on the stream go in one statement at flush() (a claim of ten tasks
+  // wrote ten statements before).
   Result<std::uint64_t> append(const std::string& stream, const std::string& type,
                                const std::string& body) override {
-    return guarded<std::uint64_t>([&] { return operations_.append(tx_, stream, type, body); });
+    return guarded<std::uint64_t>([&]() -> Result<std::uint64_t> {
+      auto pending = pending_.find(stream);
+      if (pending == pending_.end()) {
+        std::uint64_t id = HIVE_TRY(operations_.append(tx_, stream, type, body));
+        pending_.emplace(stream, Pending{id, {}});
+        return id;
+      }
+      HIVE_TRY(operations_.checkEvent(stream, type, body));
+      pending->second.events.push_back({type, body});
+      return pending->second.firstId + pending->second.events.size();
+    });
+  }
+  // Before the commit: the events append() kept back.
+  void flush() {
+    for (const auto& [stream, pending] : pending_) {
+      Status written =
+          guardedStatus([&] { return operations_.appendMany(tx_, stream, pending.firstId, pending.events); });
+      if (!written.ok()) {
+        if (failure_.ok()) failure_ = written;
+        return;
+      }
+    }
   }
 
   // FOR UPDATE SKIP LOCKED, as Store::claim(): the rows stay locked until this
@@ -96,9 +123,15 @@ class UnitOfWork final : public store::Transaction {
     connectionLost_ = isConnectionLoss(error);
   }
 
+  struct Pending {
+    std::uint64_t firstId = 0;
+    std::vector<Operations::PendingEvent> events;
+  };
+
   pqxx::transaction_base& tx_;
   Operations& operations_;
   const Redactor& redact_;
+  std::map<std::string, Pending> pending_;
   Wakeups wakeups_;
   Status failure_;
   bool retryable_ = false;
@@ -395,6 +428,7 @@ Status PostgresStore::transact(const std::function<Status(store::Transaction&)>&
       } catch (...) {
         outcome = internalError("unit of work threw a non-standard exception");
       }
+      if (outcome.ok()) unit.flush();
       if (!unit.failure().ok()) {
         if (unit.connectionLost()) lease->markBroken();
         last = unit.failure();

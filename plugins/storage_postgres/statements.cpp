@@ -75,13 +75,20 @@ Statements::Statements(const std::string& schema) {
           items);
   add(kByKey, "SELECT " + items + " FROM {s}.queue_items WHERE queue = $1 AND idempotency_key = $2");
   add(kPeek, "SELECT " + items + " FROM {s}.queue_items WHERE queue = $1 AND id = $2");
+  // Free items and items whose lease expired come from their own partial
+  // indexes (migration 3), each in claim order; the best $3 of both are taken.
+  // A row the first two lock and the third leaves stays locked to the commit.
   add(kClaim,
-      "WITH picked AS (SELECT queue, id FROM {s}.queue_items WHERE queue = $1 AND priority >= $2 "
-      "AND not_before_ms <= {now} AND (lease_token IS NULL OR lease_expires_ms <= {now}) "
-      "ORDER BY priority DESC, seq LIMIT $3 FOR UPDATE SKIP LOCKED) "
+      "WITH ready AS (SELECT queue, id, priority, seq FROM {s}.queue_items WHERE queue = $1 "
+      "AND lease_token IS NULL AND priority >= $2 AND not_before_ms <= {now} "
+      "ORDER BY priority DESC, seq LIMIT $3 FOR UPDATE SKIP LOCKED), "
+      "expired AS (SELECT queue, id, priority, seq FROM {s}.queue_items WHERE queue = $1 "
+      "AND lease_token IS NOT NULL AND lease_expires_ms <= {now} AND priority >= $2 "
+      "AND not_before_ms <= {now} ORDER BY priority DESC, seq LIMIT $3 FOR UPDATE SKIP LOCKED), "
+      "picked AS (SELECT queue, id FROM (SELECT * FROM ready UNION ALL SELECT * FROM expired) AS c "
+      "ORDER BY priority DESC, seq LIMIT $3) "
       "UPDATE {s}.queue_items AS i SET lease_token = replace(gen_random_uuid()::text, '-', ''), claimant = "
-      "$4, "
-      "lease_expires_ms = {now} + $5, attempts = i.attempts + 1 FROM picked "
+      "$4, lease_expires_ms = {now} + $5, attempts = i.attempts + 1 FROM picked "
       "WHERE i.queue = picked.queue AND i.id = picked.id RETURNING " +
           std::string(kItemColumnsOfI));
   add(kExtend,
@@ -106,14 +113,21 @@ Statements::Statements(const std::string& schema) {
           "UPDATE {s}.queue_items AS i SET lease_token = NULL, claimant = ''::bytea, lease_expires_ms = 0 "
           "FROM expired WHERE i.queue = expired.queue AND i.id = expired.id RETURNING expired.*");
   add(kDepth,
-      "SELECT priority, count(*) FROM {s}.queue_items WHERE queue = $1 "
-      "AND (lease_token IS NULL OR lease_expires_ms <= {now}) GROUP BY priority");
+      "SELECT priority, count(*) FROM (SELECT priority FROM {s}.queue_items WHERE queue = $1 "
+      "AND lease_token IS NULL UNION ALL SELECT priority FROM {s}.queue_items WHERE queue = $1 "
+      "AND lease_token IS NOT NULL AND lease_expires_ms <= {now}) AS d GROUP BY priority");
   add(kAppend,
       "WITH n AS (INSERT INTO {s}.streams AS s (name, last_id) VALUES ($1, 1) ON CONFLICT (name) "
       "DO UPDATE SET last_id = s.last_id + 1 RETURNING last_id) "
       "INSERT INTO {s}.events (stream, id, type, body, timestamp_ms) SELECT $1, n.last_id, $2, $3, {now} "
       "FROM n "
       "RETURNING id, timestamp_ms");
+  // The rest of a unit of work's events on a stream, after its first append
+  // locked the stream's row and took id $2 - (their count).
+  add(kAppendMany,
+      "WITH s AS (UPDATE {s}.streams SET last_id = $2 WHERE name = $1) "
+      "INSERT INTO {s}.events (stream, id, type, body, timestamp_ms) SELECT $1, u.id, u.t, u.b, {now} "
+      "FROM unnest($3::bigint[], $4::bytea[], $5::bytea[]) AS u(id, t, b)");
   // Only the oldest $3 events are looked at, and none from the first one that
   // is not older than $2 on: a bounded scan that only ever deletes a prefix.
   // The streams row keeps last_id, so ids go on after a trim.

@@ -33,6 +33,7 @@ inline constexpr const char* kCancel = "queue_cancel";
 inline constexpr const char* kRelease = "queue_release";
 inline constexpr const char* kDepth = "queue_depth";
 inline constexpr const char* kAppend = "event_append";
+inline constexpr const char* kAppendMany = "event_append_many";
 inline constexpr const char* kRead = "event_read";
 inline constexpr const char* kTrim = "event_trim";
 inline constexpr const char* kCounterAdd = "counter_add";

@@ -117,18 +117,23 @@ Result<std::vector<tasks::Assignment>> Leases::claim(const std::string& agent,
                                                      const std::vector<std::string>& capabilities,
                                                      std::size_t max) {
   auto store = HIVE_TRY(work_.store());
-  // The queues this agent can serve, best waiting priority first.
+  std::vector<std::string> covered;
+  for (const auto& [queue, required] : queues_.all())
+    if (covers(capabilities, required)) covered.push_back(queue);
+  // The queues this agent can serve, best waiting priority first. With one
+  // there is nothing to rank, and its claim says whether anything waits: a
+  // depth() counts every waiting item, which in a backlog cost more than the
+  // claim (bench/tasks on PostgreSQL).
   std::vector<std::pair<int, std::string>> ranked;
-  for (const auto& [queue, required] : queues_.all()) {
-    if (!covers(capabilities, required)) continue;
-    auto depth = store->depth(queue);
+  if (covered.size() == 1) ranked.emplace_back(0, covered.front());
+  for (std::size_t i = 0; covered.size() > 1 && i < covered.size(); ++i) {
+    auto depth = store->depth(covered[i]);
     if (!depth.ok()) continue;
     int best = 0;
     for (const auto& [priority, count] : *depth)
       if (count > 0) best = std::max(best, priority);
-    if (best > 0) ranked.emplace_back(best, queue);
+    if (best > 0) ranked.emplace_back(best, covered[i]);
   }
-  if (ranked.empty()) queues_.refresh(Refresh::kIfStale);
   std::sort(ranked.begin(), ranked.end(), std::greater<>());
   std::vector<tasks::Assignment> out;
   for (const auto& [best, queue] : ranked) {
@@ -136,6 +141,7 @@ Result<std::vector<tasks::Assignment>> Leases::claim(const std::string& agent,
     auto batch = HIVE_TRY(claimFrom(*store, queue, agent, max - out.size()));
     for (auto& assignment : batch) out.push_back(std::move(assignment));
   }
+  if (out.empty()) queues_.refresh(Refresh::kIfStale);
   return out;
 }
 

@@ -56,9 +56,9 @@ TEST(StoragePostgres, MigratesAFreshSchemaAndRestartsOnIt) {
   {
     auto loaded = loadStore(storeConfig(schema.url(), schema.name()));
     ASSERT_TRUE(loaded->status.ok()) << loaded->status.toString();
-    EXPECT_EQ(loaded->store->schemaVersion(), 2u);
+    EXPECT_EQ(loaded->store->schemaVersion(), 3u);
     ASSERT_TRUE(loaded->store->enqueue(request("jobs", "survives")).ok());
-    EXPECT_THAT(loaded->harness->logLines(), ::testing::Contains(HasSubstr("migrated from version 0 to 2")));
+    EXPECT_THAT(loaded->harness->logLines(), ::testing::Contains(HasSubstr("migrated from version 0 to 3")));
   }
   auto again = loadStore(storeConfig(schema.url(), schema.name()));
   ASSERT_TRUE(again->status.ok()) << again->status.toString();
@@ -67,7 +67,50 @@ TEST(StoragePostgres, MigratesAFreshSchemaAndRestartsOnIt) {
   ASSERT_TRUE(depth.ok());
   EXPECT_EQ(depth->at(5), 1u);
   EXPECT_EQ(execScalar(schema.url(), "SELECT count(*) FROM \"" + schema.name() + "\".schema_migrations"),
-            "2");
+            "3");
+}
+
+// Migration 3 (the claim index holds only free items) on a schema of version 2
+// with items free, leased and leased past expiry: a claim afterwards gets the
+// free and the expired ones in claim order, never the one leased.
+TEST(StoragePostgres, AVersion2SchemaWithLeasedItemsMigratesTo3AndClaimsAsBefore) {
+  HIVE_REQUIRE_POSTGRES();
+  ScratchSchema schema;
+  const std::string s = "\"" + schema.name() + "\"";
+  {
+    auto loaded = loadStore(storeConfig(schema.url(), schema.name()));
+    ASSERT_TRUE(loaded->status.ok()) << loaded->status.toString();
+    for (const char* id : {"leased", "expiring", "free-1", "free-2"}) {
+      auto item = request("jobs", id);
+      item.id = id;
+      ASSERT_TRUE(loaded->store->enqueue(item).ok());
+    }
+    store::ClaimRequest held{.queue = "jobs", .lease = std::chrono::minutes(5)};
+    auto leased = loaded->store->claim(held);
+    ASSERT_TRUE(leased.ok() && leased->size() == 1 && leased->front().id == "leased");
+    store::ClaimRequest brief{.queue = "jobs", .lease = std::chrono::milliseconds(1)};
+    auto expiring = loaded->store->claim(brief);
+    ASSERT_TRUE(expiring.ok() && expiring->size() == 1 && expiring->front().id == "expiring");
+  }
+  // Back to version 2 as it shipped.
+  execScalar(schema.url(), "DROP INDEX " + s + ".queue_items_ready, " + s + ".queue_items_leased");
+  execScalar(schema.url(),
+             "CREATE INDEX queue_items_claim ON " + s + ".queue_items (queue, priority DESC, seq)");
+  execScalar(schema.url(), "DELETE FROM " + s + ".schema_migrations WHERE version = 3");
+  std::this_thread::sleep_for(5ms);  // the brief lease is over
+
+  auto again = loadStore(storeConfig(schema.url(), schema.name()));
+  ASSERT_TRUE(again->status.ok()) << again->status.toString();
+  EXPECT_THAT(again->harness->logLines(), ::testing::Contains(HasSubstr("migrated from version 2 to 3")));
+  store::ClaimRequest all{.queue = "jobs", .maxItems = 10};
+  auto claimed = again->store->claim(all);
+  ASSERT_TRUE(claimed.ok()) << claimed.status().toString();
+  std::vector<std::string> ids;
+  for (const auto& item : *claimed) ids.push_back(item.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"expiring", "free-1", "free-2"}));
+  auto depth = again->store->depth("jobs");
+  ASSERT_TRUE(depth.ok());
+  EXPECT_TRUE(depth->empty() || depth->at(5) == 0u) << "every item is leased now";
 }
 
 TEST(StoragePostgres, SchemaNewerThanTheCodeIsRefused) {
@@ -81,7 +124,7 @@ TEST(StoragePostgres, SchemaNewerThanTheCodeIsRefused) {
   auto refused = loadStore(storeConfig(schema.url(), schema.name()));
   EXPECT_EQ(refused->status.code(), StatusCode::kFailedPrecondition) << refused->status.toString();
   EXPECT_THAT(refused->status.message(),
-              HasSubstr("version 99, newer than this storage_postgres supports (2)"));
+              HasSubstr("version 99, newer than this storage_postgres supports (3)"));
   EXPECT_FALSE(refused->store);
 }
 
@@ -105,7 +148,7 @@ TEST(StoragePostgres, NodesStartingAtOnceMigrateOnce) {
   }
   EXPECT_EQ(migrated, 1) << "exactly one node applies the migration";
   EXPECT_EQ(execScalar(schema.url(), "SELECT count(*) FROM \"" + schema.name() + "\".schema_migrations"),
-            "2");
+            "3");
 }
 
 // ---------------------------------------------------------------- secrets
@@ -475,6 +518,69 @@ TEST(StoragePostgres, ServerRestartFailsCallsThenRecovers) {
                 .counter("hive_store_postgres_reconnects_total", "", {{"schema", "hive"}})
                 .value(),
             1.0);
+}
+
+// A unit of work writes its first event on a stream at once and the others on
+// it in one statement before the commit. Units on four threads appending to
+// two streams at once: every stream's ids run 1..N without a gap or a repeat,
+// each unit's events are consecutive and in its order, and a unit that fails
+// after its appends leaves none of them.
+TEST(StoragePostgres, EventsOfConcurrentUnitsOfWorkGetConsecutiveIdsWithoutGaps) {
+  HIVE_REQUIRE_POSTGRES();
+  ScratchSchema schema;
+  auto loaded = loadStore(storeConfig(schema.url(), schema.name(), {{"pool_size", "4"}}));
+  ASSERT_TRUE(loaded->status.ok()) << loaded->status.toString();
+  auto& s = *loaded->store;
+  constexpr int kThreads = 4, kUnits = 40;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int u = 0; u < kUnits; ++u) {
+        const int events = 1 + (t + u) % 4;
+        const bool rolledBack = u % 10 == 9;
+        std::vector<std::uint64_t> ids;
+        Status status = s.transact([&](store::Transaction& tx) -> Status {
+          ids.clear();
+          for (int e = 0; e < events; ++e) {
+            const std::string body = std::to_string(t) + "/" + std::to_string(u) + "/" + std::to_string(e);
+            ids.push_back(HIVE_TRY(tx.append("a", "unit", body)));
+            if (e == 0) HIVE_TRY(tx.append("b", "unit", body));
+          }
+          return rolledBack ? aborted("given up") : okStatus();
+        });
+        if (status.ok() == rolledBack) ++failures;
+        for (std::size_t i = 1; !rolledBack && i < ids.size(); ++i)
+          if (ids[i] != ids[i - 1] + 1) ++failures;
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  std::size_t committedA = 0;
+  for (int t = 0; t < kThreads; ++t)
+    for (int u = 0; u < kUnits; ++u) committedA += u % 10 == 9 ? 0 : 1 + (t + u) % 4;
+  for (const char* stream : {"a", "b"}) {
+    auto events = s.read(stream, 0, 10'000);
+    ASSERT_TRUE(events.ok()) << events.status().toString();
+    EXPECT_EQ(events->size(), std::string(stream) == "a" ? committedA : kThreads * kUnits * 9 / 10) << stream;
+    std::set<std::string> units;
+    std::string unit;
+    int next = 0;
+    for (std::size_t i = 0; i < events->size(); ++i) {
+      const store::Event& event = (*events)[i];
+      ASSERT_EQ(event.id, i + 1) << stream << ": ids run 1..N";
+      const std::string prefix = event.body.substr(0, event.body.rfind('/'));
+      const int e = std::stoi(event.body.substr(event.body.rfind('/') + 1));
+      if (prefix != unit) {
+        EXPECT_TRUE(units.insert(prefix).second) << stream << ": unit " << prefix << " is split";
+        unit = prefix;
+        next = 0;
+      }
+      EXPECT_EQ(e, next++) << stream << " " << event.body << ": a unit's events in its order";
+      EXPECT_NE(std::stoi(prefix.substr(prefix.find('/') + 1)) % 10, 9)
+          << "rolled back yet written: " << event.body;
+    }
+  }
 }
 
 // ---------------------------------------------------------------- two processes, one database
