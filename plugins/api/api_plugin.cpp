@@ -50,6 +50,19 @@ Status ApiPlugin::begin(int inheritedFd) {
                               "allow_insecure: true when a proxy in front terminates TLS");
   }
   if (!isLoopback(settings_.address)) dispatcher_.requireAuthenticator();
+  if (settings_.localToken != LocalTokenScope::kOff) {
+    std::string replaced;
+    auto token = LocalToken::open(context_.dataDirectory() + "/local_token", &replaced);
+    if (!token.ok()) {
+      if (inheritedFd >= 0) ::close(inheritedFd);
+      return token.status().withContext("writing the local token (local_token: off goes without it)");
+    }
+    if (!replaced.empty()) context_.log().warn("api: a new local token replaces the old one: " + replaced);
+    dispatcher_.useLocalToken(std::make_shared<const LocalToken>(std::move(*token)));
+  } else {
+    context_.log().warn(
+        "api: local_token: off: without a hive.auth/1 provider, every local user may call the admin routes");
+  }
   stopped_ = false;
   kernelRoutes_->work().accept();
   dispatcher_.watchAuthenticator();

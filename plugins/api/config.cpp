@@ -168,6 +168,13 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
   readTls(reader, settings, diagnostics);
   settings.allowInsecure = reader.get<bool>("allow_insecure", false);
   settings.accessLog = reader.get<bool>("access_log", true);
+  std::string scope = reader.get<std::string>("local_token", "admin");
+  if (scope == "admin" || scope == "writes" || scope == "off")
+    settings.localToken = scope == "admin"    ? LocalTokenScope::kAdmin
+                          : scope == "writes" ? LocalTokenScope::kWrites
+                                              : LocalTokenScope::kOff;
+  else
+    reader.reject("local_token", "'" + scope + "' is not one of admin, writes, off");
   reader.finish();
   return settings;
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hive/config.hpp"
+#include "local_token.hpp"
 
 namespace hive::api {
 
@@ -68,6 +69,9 @@ struct Settings {
   // and tasks would cross the network in clear).
   bool allowInsecure = false;
   bool accessLog = true;
+  // While no hive.auth/1 provider runs, which routes need the local token
+  // (local_token.hpp): `local_token: admin | writes | off`.
+  LocalTokenScope localToken = LocalTokenScope::kAdmin;
 };
 
 // Reads the section; every problem goes to `diagnostics` with its location.

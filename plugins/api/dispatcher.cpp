@@ -301,7 +301,7 @@ std::optional<http::Response> Dispatcher::authorize(http::Request& request, cons
     // A route that needs a permission is never served without someone to check it.
     if (handle || authRequired_)
       return http::problem(503, "Service Unavailable", "the authenticator is not available");
-    return std::nullopt;
+    return checkLocalToken(request, permission);
   }
   auth::Decision decision = authenticator->authorize(request, permission);
   request.principal = decision.principal;
@@ -315,6 +315,21 @@ std::optional<http::Response> Dispatcher::authorize(http::Request& request, cons
     return http::problem(503, "Service Unavailable", decision.reason.empty() ? "try again" : decision.reason);
   auto refused = http::problem(401, "Unauthorized",
                                decision.reason.empty() ? "authentication required" : decision.reason);
+  refused.headers.push_back({"www-authenticate", "Bearer"});
+  return refused;
+}
+
+std::optional<http::Response> Dispatcher::checkLocalToken(http::Request& request, const std::string& permission) {
+  // Known on every route, so that the dashboard can tell it was opened with it.
+  const bool presented = localToken_ && localToken_->accepts(request.header("authorization"));
+  if (presented) request.principal = "local-token";
+  if (!LocalToken::required(settings_.localToken, request.method, permission) || presented) return std::nullopt;
+  if (!localToken_) return http::problem(503, "Service Unavailable", "the local token is not available");
+  auto refused = http::problem(
+      401, "Unauthorized",
+      "no hive.auth/1 provider runs, and this route needs the local token: send 'Authorization: Bearer "
+      "<token>' with the token in " +
+          localToken_->path() + " (readable by the user running hive; `hive dashboard` prints a link with it)");
   refused.headers.push_back({"www-authenticate", "Bearer"});
   return refused;
 }

@@ -75,6 +75,9 @@ class Dispatcher {
   // listening beyond loopback, and by itself once a provider was seen (its
   // removal must not open the API up).
   void requireAuthenticator() { authRequired_ = true; }
+  // The local token, checked while no hive.auth/1 provider runs (set before
+  // the server accepts requests; without it, its routes answer 503).
+  void useLocalToken(std::shared_ptr<const LocalToken> token) { localToken_ = std::move(token); }
 
   // Whether `origin` may open a WebSocket or read responses.
   bool originAllowed(const std::string& origin) const;
@@ -86,6 +89,8 @@ class Dispatcher {
   // Takes a lease on the route's provider and calls it, or waits for its swap.
   void serve(Exchange& exchange, std::function<void(http::Response)> done);
   void refreshAuthenticator();
+  // Without a hive.auth/1 provider: the local token, where settings_.localToken asks for it.
+  std::optional<http::Response> checkLocalToken(http::Request& request, const std::string& permission);
   struct RouteSeries {
     Counter* requests = nullptr;
     Histogram* duration = nullptr;
@@ -103,6 +108,7 @@ class Dispatcher {
   SwapGate swaps_;
   std::unique_ptr<Subscription> authWatch_;
   std::atomic<bool> authRequired_{false};
+  std::shared_ptr<const LocalToken> localToken_;
   std::mutex countersMutex_;
   std::map<std::tuple<std::string, std::string, int>, RouteSeries, std::less<>> counters_;
 };

@@ -44,16 +44,20 @@ class Client:
     """One keep-alive connection that reconnects after errors and after
     `Connection: close` (what a draining api generation answers)."""
 
-    def __init__(self, port):
+    def __init__(self, port, token=None):
         self.port = port
         self.connection = None
+        # The api's local token: the admin routes need it (no auth provider runs).
+        self.token = token
 
     def request(self, method, path, headers=None, attempts=3):
+        sent = {"Authorization": "Bearer " + self.token} if self.token else {}
+        sent.update(headers or {})
         for attempt in range(attempts):
             try:
                 if self.connection is None:
                     self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                self.connection.request(method, path, headers=headers or {})
+                self.connection.request(method, path, headers=sent)
                 response = self.connection.getresponse()
                 text = response.read()
                 if (response.getheader("Connection") or "").lower() == "close":
@@ -105,6 +109,10 @@ plugins:
   communication_engine:
     config: {{}}
 """.format(plugins=self.plugins, data=self.data, socket=self.socket))
+
+    def local_token(self):
+        with open(os.path.join(self.data, "api", "local_token")) as f:
+            return f.read().strip()
 
     def start(self, timeout=90):
         env = dict(os.environ)
@@ -199,7 +207,7 @@ def follow(client, location, timeout=60):
 
 
 def swap(args, hive, failures):
-    client = Client(hive.port)
+    client = Client(hive.port, hive.local_token())
     before = generation(client)
     for k in range(args.swaps):
         begin = time.monotonic()
@@ -220,7 +228,7 @@ def swap(args, hive, failures):
 
 
 def check_refusals(hive, failures):
-    client = Client(hive.port)
+    client = Client(hive.port, hive.local_token())
     status, _, _ = client.request("POST", "/api/v2/admin/plugins/nosuchplugin/reload",
                                   headers={"Prefer": "respond-async"})
     if status != 404:

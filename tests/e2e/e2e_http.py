@@ -22,10 +22,13 @@ def free_port():
 
 
 class Api:
-    def __init__(self, port, attempts=2):
+    def __init__(self, port, attempts=2, token=None):
         self.port = port
         self.attempts = attempts  # tries per request; a failed one reconnects first
         self.connection = None
+        # Sent as a bearer token unless a request brings its own Authorization:
+        # an API key, or the api's local token (HiveProcess.local_token()).
+        self.token = token
 
     def request(self, method, path, body=None, headers=None, timeout=10):
         for attempt in range(self.attempts):
@@ -34,6 +37,8 @@ class Api:
                     self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
                 data = json.dumps(body) if body is not None else None
                 h = {"Content-Type": "application/json"} if data else {}
+                if self.token:
+                    h["Authorization"] = "Bearer " + self.token
                 h.update(headers or {})
                 self.connection.request(method, path, body=data, headers=h)
                 response = self.connection.getresponse()
@@ -226,6 +231,12 @@ class HiveProcess:
             if "Sanitizer" in line and ("ERROR" in line or "fatal error" in line) or "runtime error:" in line:
                 return "\n".join(text[max(0, i - 1):i + lines])
         return None
+
+    def local_token(self):
+        """The token the api wrote 0600 under the data dir: what the admin
+        routes need while no hive.auth/1 provider runs."""
+        with open(os.path.join(self.data, "api", "local_token")) as f:
+            return f.read().strip()
 
     def problems(self, lines=40):
         """Its log's warn and error lines (at most `lines`): what a failed test

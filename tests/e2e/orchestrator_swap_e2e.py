@@ -314,7 +314,7 @@ async def swaps(args, hive, agents, submitter, api, failures, requested):
 
 
 async def scenario(args, hive, failures):
-    api = Api(hive.port)
+    api = Api(hive.port, token=hive.local_token())
     agents = [Agent(i, hive.port) for i in range(args.agents)]
     runners = [asyncio.create_task(a.run()) for a in agents]
     if not await wait_until("%d agents connected" % args.agents, lambda: all(a.connected for a in agents), 60):

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "hive/version.h"
@@ -196,6 +197,38 @@ int configShowCommand(const ConfigFiles& files) {
   auto config = kernelConfigFromNode(*merged, files.front(), validation);
   printDiagnostics(validation);
   return config.ok() ? 0 : 1;
+}
+
+// `hive dashboard`: the link to the running hive's dashboard, with the api's
+// local token in its fragment (never sent to the server, so never in a log).
+int dashboardCommand(const ConfigFiles& files) {
+  auto config = readConfig(files);
+  if (!config.ok()) {
+    std::cerr << "hive: " << config.status().message() << "\n";
+    return 1;
+  }
+  const std::string api = config->dataDirectory + "/api";
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::string text;
+    std::getline(in, text);
+    return in ? text : std::string();
+  };
+  std::string port = read(api + "/port");
+  if (port.empty()) {
+    std::cerr << "hive: no " << api << "/port: is hive running on " << layerNames(files) << " with the api plugin?\n";
+    return 1;
+  }
+  std::string token = read(api + "/local_token");
+  std::string link = "http://127.0.0.1:" + port + "/dashboard/";
+  if (token.empty()) {
+    std::cerr << "hive: cannot read " << api << "/local_token (run this as the user that runs hive); "
+              << "the link works without it, but not the admin views\n";
+    std::cout << link << "\n";
+    return 1;
+  }
+  std::cout << link << "#token=" << token << "\n";
+  return 0;
 }
 
 int versionCommand() {

@@ -37,6 +37,10 @@ int controlCommand(const ConfigFiles& files, const std::string& socket, const st
 // `hive config show`: the layers merged, as YAML, each value followed by where it came from.
 int configShowCommand(const ConfigFiles& files);
 
+// `hive dashboard`: prints the dashboard's link with the api's local token
+// (http://127.0.0.1:PORT/dashboard/#token=...), read from the data directory.
+int dashboardCommand(const ConfigFiles& files);
+
 // `hive version`.
 int versionCommand();
 

@@ -97,6 +97,11 @@ void addControlCommands(CLI::App& app, Commands& commands) {
       "show", "Print the merged configuration, each value with the file:line:col it came from");
   addConfigOption(configShowCmd, *showFiles, "Configuration file");
   commands.emplace_back(configShowCmd, [showFiles] { return configShowCommand(*showFiles); });
+  auto dashboardFiles = std::make_shared<ConfigFiles>(kDefaultConfig);
+  auto* dashboardCmd = app.add_subcommand(
+      "dashboard", "Print the link to the running hive's dashboard, with the api's local token");
+  addConfigOption(dashboardCmd, *dashboardFiles, "Configuration file of the running hive");
+  commands.emplace_back(dashboardCmd, [dashboardFiles] { return dashboardCommand(*dashboardFiles); });
   auto migrate = std::make_shared<tools::MigrateOptions>();
   auto* configMigrateCmd = configCmd->add_subcommand(
       "migrate", "Rewrite a config file written for an older config version (a backup FILE.v<N>.bak first)");

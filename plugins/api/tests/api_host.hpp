@@ -126,6 +126,15 @@ class ApiHost {
     return port_ != 0;
   }
 
+  // The token the api wrote for the admin routes (no hive.auth/1 provider).
+  std::string localToken() const {
+    std::string text = readFile(dataDir() / "api" / "local_token");
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+  }
+  // "Authorization: Bearer <local token>\r\n", for request()'s extra headers.
+  std::string tokenHeader() const { return "Authorization: Bearer " + localToken() + "\r\n"; }
+
   std::uint16_t readPort() const {
     std::string text = readFile(dataDir() / "api" / "port");
     return text.empty() ? 0 : static_cast<std::uint16_t>(std::stoi(text));

@@ -1,6 +1,8 @@
 // The api plugin over real sockets: routing from a provider plugin, problem
 // details, CORS, request ids, auth, kernel routes, table rebuilds on
 // load/swap/unload, and the OpenAPI document (linted with @redocly/cli).
+#include <sys/stat.h>
+
 #include <cstdlib>
 
 #include <gmock/gmock.h>
@@ -267,26 +269,27 @@ TEST(ApiHttp, HealthAndAdminRoutesUseTheKernelService) {
   EXPECT_EQ(ready.status, 200);
   EXPECT_THAT(ready.body, HasSubstr(R"("phase":"ready")"));
 
-  auto plugins = request(api.port(), "GET", "/api/v2/admin/plugins");
+  const std::string token = api.tokenHeader();
+  auto plugins = request(api.port(), "GET", "/api/v2/admin/plugins", token);
   EXPECT_EQ(plugins.status, 200);
   EXPECT_THAT(plugins.body, HasSubstr(R"("name":"api_test_routes")"));
-  auto one = request(api.port(), "GET", "/api/v2/admin/plugins/api_test_routes");
+  auto one = request(api.port(), "GET", "/api/v2/admin/plugins/api_test_routes", token);
   EXPECT_EQ(one.status, 200);
   EXPECT_THAT(one.body, HasSubstr(R"("provides":["hive.routes/1"])"));
-  auto none = request(api.port(), "GET", "/api/v2/admin/plugins/nothing");
+  auto none = request(api.port(), "GET", "/api/v2/admin/plugins/nothing", token);
   EXPECT_EQ(none.status, 404);
   EXPECT_EQ(none.header("content-type"), "application/problem+json");
 
-  auto reload = request(api.port(), "POST", "/api/v2/admin/plugins/api_test_routes/reload");
+  auto reload = request(api.port(), "POST", "/api/v2/admin/plugins/api_test_routes/reload", token);
   EXPECT_EQ(reload.status, 200) << reload.body;
   // api's own reload is always asynchronous (202 and a Location from the
   // kernel's hive.admin/1); this test kernel has no startReload(): 501.
-  auto self = request(api.port(), "POST", "/api/v2/admin/plugins/api/reload");
+  auto self = request(api.port(), "POST", "/api/v2/admin/plugins/api/reload", token);
   EXPECT_EQ(self.status, 501) << self.body;
-  auto config = request(api.port(), "POST", "/api/v2/admin/config/reload");
+  auto config = request(api.port(), "POST", "/api/v2/admin/config/reload", token);
   EXPECT_EQ(config.status, 409);
   EXPECT_THAT(config.body, HasSubstr("no config file"));
-  EXPECT_EQ(request(api.port(), "GET", "/api/v2/admin/plugins").status, 200);
+  EXPECT_EQ(request(api.port(), "GET", "/api/v2/admin/plugins", token).status, 200);
 }
 
 TEST(ApiHttp, WithoutTheKernelServiceAdminRoutesAre503AndHealthStillAnswers) {
@@ -297,10 +300,71 @@ TEST(ApiHttp, WithoutTheKernelServiceAdminRoutesAre503AndHealthStillAnswers) {
   bool kernelProvidesAdmin = !api.host().services().lookup({"hive.admin", 1}).empty();
   if (kernelProvidesAdmin) GTEST_SKIP() << "the kernel provides hive.admin/1 itself now";
   EXPECT_EQ(request(api.port(), "GET", "/health").status, 200);
-  auto plugins = request(api.port(), "GET", "/api/v2/admin/plugins");
+  auto plugins = request(api.port(), "GET", "/api/v2/admin/plugins", api.tokenHeader());
   EXPECT_EQ(plugins.status, 503);
   EXPECT_EQ(plugins.header("content-type"), "application/problem+json");
   EXPECT_EQ(request(api.port(), "GET", "/readyz").status, 503);
+}
+
+// Without a hive.auth/1 provider the admin routes need the local token, which
+// the api writes 0600 under its data dir and keeps across swaps; the other
+// routes stay open on loopback unless `local_token: writes`.
+TEST(ApiHttp, WithoutAnAuthProviderAdminRoutesNeedTheLocalToken) {
+  HostOptions options;
+  options.admin = true;
+  ApiHost api(options);
+  ASSERT_TRUE(api.start()) << api.problem();
+  const fs::path file = api.dataDir() / "api" / "local_token";
+  struct stat info {};
+  ASSERT_EQ(::stat(file.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  const std::string token = api.localToken();
+  EXPECT_EQ(token.size(), 64u);
+
+  auto refused = request(api.port(), "GET", "/api/v2/admin/plugins");
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(refused.header("www-authenticate"), "Bearer");
+  EXPECT_THAT(refused.body, HasSubstr(file.string()));
+  EXPECT_EQ(request(api.port(), "POST", "/api/v2/admin/plugins/api_test_routes/reload").status, 401);
+  std::string wrong = token;
+  wrong.back() = wrong.back() == '0' ? '1' : '0';
+  EXPECT_EQ(request(api.port(), "GET", "/api/v2/admin/plugins", "Authorization: Bearer " + wrong + "\r\n").status,
+            401);
+  EXPECT_EQ(request(api.port(), "GET", "/api/v2/admin/plugins", "Authorization: " + token + "\r\n").status, 401);
+  EXPECT_EQ(request(api.port(), "GET", "/api/v2/admin/plugins", api.tokenHeader()).status, 200);
+  EXPECT_EQ(request(api.port(), "GET", "/test/items/1").status, 200) << "a route outside admin:* stays open";
+  EXPECT_EQ(request(api.port(), "GET", "/health").status, 200);
+  EXPECT_THAT(api.log(), Not(HasSubstr(token))) << "the token is never logged";
+
+  // A swap of api keeps the token.
+  ASSERT_TRUE(api.host().reload("api").ok());
+  EXPECT_EQ(api.localToken(), token);
+  EXPECT_EQ(request(api.port(), "GET", "/api/v2/admin/plugins", api.tokenHeader()).status, 200);
+}
+
+TEST(ApiHttp, AnUnsafeTokenFileIsReplacedAndWritesScopeCoversStateChanges) {
+  HostOptions options;
+  options.admin = true;
+  options.api = {{"local_token", scalar("writes")}};
+  ApiHost first(options);
+  ASSERT_TRUE(first.start()) << first.problem();
+  const fs::path file = first.dataDir() / "api" / "local_token";
+  const std::string token = first.localToken();
+  EXPECT_EQ(request(first.port(), "POST", "/test/guarded", {}, "{}").status, 401) << "a POST needs the token";
+  EXPECT_EQ(request(first.port(), "GET", "/test/secret").status, 200) << "a GET does not";
+  auto allowed = request(first.port(), "POST", "/test/guarded", first.tokenHeader(), "{}");
+  EXPECT_EQ(allowed.status, 200);
+  EXPECT_THAT(allowed.body, HasSubstr(R"("principal":"local-token")"));
+  first.stop();
+
+  // Readable by others: not trusted, a new token replaces it.
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
+  ASSERT_TRUE(first.start()) << first.problem();
+  EXPECT_NE(first.localToken(), token);
+  struct stat info {};
+  ASSERT_EQ(::stat(file.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  EXPECT_THAT(first.log(), HasSubstr("a new local token replaces the old one"));
 }
 
 TEST(ApiHttp, TheOpenApiDocumentPassesRedoclyLint) {

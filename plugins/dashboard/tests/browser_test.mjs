@@ -24,6 +24,7 @@ const { values: options } = parseArgs({
     scenario: { type: 'string', default: 'live' },
     'viewer-key': { type: 'string' },
     'operator-key': { type: 'string' },
+    'local-token': { type: 'string' },
   },
 });
 if (!options.url || !options.modules) {
@@ -61,10 +62,14 @@ async function until(what, condition, timeoutMs = 10_000, everyMs = 25) {
   }
 }
 
+// Without an auth provider the admin routes need the local token (the api's
+// local_token file); it goes with every call, as the dashboard sends it.
+const tokenHeader = options['local-token'] ? { Authorization: `Bearer ${options['local-token']}` } : {};
+
 async function api(method, path, body, headers = {}) {
   const response = await fetch(base + path, {
     method,
-    headers: { 'Content-Type': 'application/json', ...headers },
+    headers: { 'Content-Type': 'application/json', ...tokenHeader, ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
@@ -119,6 +124,22 @@ async function go(section) {
 }
 
 async function run() {
+  // ---- without the local token, the admin views say where it is ------------
+  // (a page of its own: the 401s it gets are the point, not console errors)
+  if (options['local-token']) {
+    const bare = await browser.newPage();
+    await bare.goto(`${base}/dashboard/#/plugins`);
+    const refused = bare.locator('[data-outcome]');
+    await refused.waitFor({ timeout: 10_000 });
+    const text = await refused.textContent();
+    check(text.includes('local token') && text.includes('local_token'), `the Plugins view without the token: ${text}`);
+    await bare.close();
+    // Opened as `hive dashboard` prints it: the token leaves the address bar.
+    await page.goto(`${base}/dashboard/#token=${options['local-token']}`);
+    await page.waitForFunction(() => location.hash === '#/');
+    check(!page.url().includes(options['local-token']), `the token stays in the address bar: ${page.url()}`);
+  }
+
   // ---- the shell, live ---------------------------------------------------
   const started = Date.now();
   await page.goto(`${base}/dashboard/#/tasks`);

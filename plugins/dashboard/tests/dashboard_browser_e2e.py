@@ -143,7 +143,16 @@ def live_phase(args, workdir, browser, failures):
         else:
             raise SystemExit("dashboard-e2e: the two agents did not connect; see %s" % workdir)
         check_headers(hive.port, failures)
-        run_browser(browser + ["--url", "http://127.0.0.1:%d" % hive.port], failures, "live")
+        # The link `hive dashboard` prints carries the api's local token (the
+        # admin views need it: no auth provider runs).
+        printed = subprocess.run([args.hive, "dashboard", "-c", hive.config], capture_output=True, text=True)
+        link = printed.stdout.strip()
+        expected = "http://127.0.0.1:%d/dashboard/#token=%s" % (hive.port, hive.local_token())
+        if printed.returncode != 0 or link != expected:
+            failures.append("hive dashboard printed %r (exit %d), not %r: %s" %
+                            (link, printed.returncode, expected, printed.stderr.strip()))
+        run_browser(browser + ["--url", "http://127.0.0.1:%d" % hive.port, "--local-token", hive.local_token()],
+                    failures, "live")
     finally:
         for agent in agents:
             agent.terminate()

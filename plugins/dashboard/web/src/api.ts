@@ -24,6 +24,18 @@ export const session = {
   },
 };
 
+// `hive dashboard` opens /dashboard/#token=<local token> (no hive.auth/1
+// provider runs, and the admin routes need the token the api writes under its
+// data dir): the token becomes this tab's bearer token and leaves the address
+// bar and the history. Run when this module loads, before the router reads the
+// fragment.
+const fragment = new URLSearchParams(location.hash.slice(1));
+const localToken = fragment.get('token');
+if (localToken) {
+  session.signIn(localToken);
+  history.replaceState(null, '', location.pathname + location.search + '#/');
+}
+
 export interface Answer<T> {
   status: number;
   body: T;

@@ -59,7 +59,12 @@ export class PluginList extends LitElement {
   }
 
   private async load(): Promise<void> {
-    this.plugins = (await get<{ items: Plugin[] }>('/api/v2/admin/plugins')).items;
+    try {
+      this.plugins = (await get<{ items: Plugin[] }>('/api/v2/admin/plugins')).items;
+    } catch (error) {
+      // Without an auth provider: the local token is missing (the detail says where it is).
+      this.outcome = { ok: false, text: `Plugins not shown: ${(error as ApiError).message}` };
+    }
   }
 
   private async afterReconnect(): Promise<void> {
