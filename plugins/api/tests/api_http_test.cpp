@@ -1,7 +1,12 @@
 // The api plugin over real sockets: routing from a provider plugin, problem
 // details, CORS, request ids, auth, kernel routes, table rebuilds on
 // load/swap/unload, and the OpenAPI document (linted with @redocly/cli).
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdlib>
 
@@ -320,6 +325,18 @@ TEST(ApiHttp, WithoutAnAuthProviderAdminRoutesNeedTheLocalToken) {
   EXPECT_EQ(info.st_mode & 0777, 0600u);
   const std::string token = api.localToken();
   EXPECT_EQ(token.size(), 64u);
+  if (::geteuid() == 0) {
+    // Another OS user (nobody) cannot read it: what keeps it from every local user.
+    pid_t child = ::fork();
+    if (child == 0) {
+      if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(2);
+      int fd = ::open(file.c_str(), O_RDONLY);
+      ::_exit(fd < 0 && errno == EACCES ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "nobody could read " << file;
+  }
 
   auto refused = request(api.port(), "GET", "/api/v2/admin/plugins");
   EXPECT_EQ(refused.status, 401);
