@@ -9,12 +9,16 @@ hive with a real remote agent (examples/agents/hive_agent.py). Not run by ctest.
   fanout  one workflow of W parallel steps between a start and an end step:
           steps/s through the engine, against W + 2 independent plain tasks
           (the agent's throughput bounds both)
+  map     one workflow whose map step runs a task for each of M items (at most
+          --map-parallelism at once): items/s through the engine; the run
+          document holds every item, so each item's transition rewrites O(M)
+          bytes (docs/workflows.md, map steps)
   timeline  where a chain step's time goes (medians over the chain): from the
           previous step's commit to its task existing in task_manager, task
           life (queue, agent, result), from the task's end to the step's commit
 
 Usage: bench/workflows/run.py --hive BUILD/bin/hive --plugins BUILD/plugins
-       [--chain 50] [--fanout 200]
+       [--chain 50] [--fanout 200] [--map 0 --map-parallelism 500]
 Figures depend on the build: a Debug+ASan build (build/dev) is several times
 slower than build/release.
 """
@@ -95,7 +99,10 @@ def main():
     parser.add_argument("--plugins", required=True)
     parser.add_argument("--chain", type=int, default=50)
     parser.add_argument("--fanout", type=int, default=200)
+    parser.add_argument("--map", type=int, default=0, help="items of the map run (0: none)")
+    parser.add_argument("--map-parallelism", type=int, default=500)
     args = parser.parse_args()
+    args.max_map_items = max(1000, args.map)
     workdir = tempfile.mkdtemp(prefix="hive-bench-workflows-")
     hive = Hive(args, workdir)
     agent = start_agent(hive, workdir, "bench")
@@ -123,6 +130,21 @@ def main():
         plain = task_fanout(hive, args.fanout + 2)
         print("fan-out of %d: workflow %.2f s, %.1f steps/s; the same number of plain tasks %.2f s, %.1f tasks/s"
               % (args.fanout, elapsed, (args.fanout + 2) / elapsed, plain, (args.fanout + 2) / plain), flush=True)
+        if args.map > 0:
+            hive.request("POST", "/api/v2/workflows", {
+                "name": "mapped", "params": {"items": {"type": "array"}},
+                "steps": [{"name": "each", "map": {"over": "params.items", "parallelism": args.map_parallelism},
+                           "task": {"type": "bench", "capabilities": ["shell"], "payload": {"i": "${index}"}}}]},
+                expect=201)
+            start = time.monotonic()
+            run = hive.request("POST", "/api/v2/workflows/mapped/runs", {"params": {"items": list(range(args.map))}},
+                               expect=201)
+            path = "/api/v2/workflows/runs/" + run["id"]
+            wait_for("the map run", lambda: hive.request("GET", path)["status"] != "running", 3600)
+            elapsed = time.monotonic() - start
+            status = hive.request("GET", path)["status"]
+            print("map of %d items (parallelism %d): %s in %.2f s, %.1f items/s"
+                  % (args.map, args.map_parallelism, status, elapsed, args.map / elapsed), flush=True)
     finally:
         agent.terminate()
         agent.wait(10)

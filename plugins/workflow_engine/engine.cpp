@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <map>
 
 #include "plugin_common/clock_ids.hpp"
 
@@ -465,6 +466,53 @@ Result<json::object> Engine::cancelRun(const std::string& id) {
   return run->toJson();
 }
 
+void Engine::failOutgrown(const std::string& id, const std::string& why) {
+  std::vector<std::string> tasks;
+  std::vector<Change> changes;
+  auto run = update(
+      id,
+      [&](Run& run, std::vector<Change>& changes) -> Status {
+        if (isOver(run.status)) return okStatus();
+        // What is running stops as for a cancel. A map's items, the bulk of
+        // the document, give way to their counts, so that the failure fits.
+        tasks = cancel(run, plugin_common::nowMs(), changes, nullptr);
+        for (StepState& state : run.steps) {
+          if (state.reason == "the run was cancelled") state.reason = "the run failed";
+          if (state.items.empty()) continue;
+          std::map<std::string, std::size_t> counts;
+          for (const ItemState& item : state.items) ++counts[statusName(item.status)];
+          std::string summary;
+          for (const auto& [status, count] : counts)
+            summary += (summary.empty() ? "" : ", ") + std::to_string(count) + " " + status;
+          state.reason = "the run failed; " + std::to_string(state.items.size()) + " items (" + summary +
+                         "), their details dropped with it";
+          state.items.clear();
+        }
+        changes.back().to = "failed";
+        run.status = RunStatus::kFailed;
+        run.error = "the run no longer fits in one store document (" + why +
+                    "): a map over this many items, with their results, is too large for one run; split the "
+                    "list, or use a batch (data_processing_engine)";
+        return okStatus();
+      },
+      changes);
+  if (!run.ok()) {
+    context_.log().error(
+        "workflow run " + id +
+        " outgrew the store's document limit and could not be failed: " + run.status().message());
+    return;
+  }
+  context_.log().warn("workflow run " + id + " failed: " + run->error);
+  notifyParent(*run);
+  for (const std::string& task : tasks) {
+    if (!work_.enter()) break;
+    gateway_->cancel(task, [this, task](Status cancelled) {
+      if (!cancelled.ok()) context_.log().warn("task " + task + " of a failed run: " + cancelled.message());
+      work_.leave();
+    });
+  }
+}
+
 Result<json::object> Engine::decideApproval(const std::string& id, const std::string& step, Decision decision,
                                             const std::string& by, const std::string& comment) {
   std::vector<Change> changes;
@@ -641,6 +689,12 @@ void Engine::advanceJob(const std::string& runId) {
     });
     if (done.ok()) {
       committed = true;
+    } else if (done.code() == StatusCode::kInvalidArgument) {
+      // The store refuses the run's document (a map of many items with their
+      // results outgrew its document limit): every later write would be
+      // refused the same way and the run would stay "running" for ever.
+      failOutgrown(runId, done.message());
+      return finish(true);
     } else if (done.code() != StatusCode::kAborted) {
       context_.log().warn("workflow run " + runId + " not advanced: " + done.message());
       return finish(false);

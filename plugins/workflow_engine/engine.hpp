@@ -158,6 +158,9 @@ class Engine {
   Result<std::shared_ptr<const Definition>> loadDefinition(store::Store& store, const std::string& name,
                                                            std::int64_t version);
   void advanceJob(const std::string& runId);
+  // A run whose document the store refuses (too large): failed, its running
+  // tasks cancelled, its items' results dropped so that the failure is kept.
+  void failOutgrown(const std::string& id, const std::string& why);
   void submitStep(const std::string& runId, const std::string& unit, const std::string& key,
                   const std::string& body);
   void startChild(const std::string& runId, const std::string& step, const std::string& key,

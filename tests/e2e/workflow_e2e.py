@@ -126,7 +126,9 @@ plugins:
   workflow_engine:
     config:
       reconcile_period: 500ms
-""".format(plugins=os.path.abspath(args.plugins), data=os.path.join(workdir, "data"), port=self.port))
+      max_map_items: {max_map_items}
+""".format(plugins=os.path.abspath(args.plugins), data=os.path.join(workdir, "data"), port=self.port,
+           max_map_items=getattr(args, "max_map_items", 1000)))
         self.process = None
         self.start()
 

@@ -63,7 +63,8 @@ class WorkflowEngineTest : public ::testing::Test {
   // (a swap) sees the same data.
   std::unique_ptr<PluginHarness> loadStore() {
     auto store = load(STORAGE_SQLITE_PLUGIN);
-    store->setConfig(hive::testing::configFromPairs({{"path", databasePath_}}));
+    store->setConfig(
+        hive::testing::configFromPairs({{"path", databasePath_}, {"max_document_bytes", maxDocumentBytes_}}));
     Status started = store->start();
     EXPECT_TRUE(started.ok()) << started.toString();
     return store;
@@ -204,6 +205,7 @@ class WorkflowEngineTest : public ::testing::Test {
                               "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db";
   std::unique_ptr<PluginHarness> bus_, store_, tasks_, engine_;
   std::set<std::string> claimedTasks_;
+  std::string maxDocumentBytes_ = "1048576";
   std::vector<json::value> payloads_;
 };
 
@@ -530,6 +532,56 @@ TEST_F(WorkflowEngineTest, ARunCompletesAcrossSwapsOfTheBusTheStoreAndTaskManage
 // A map of 6 items, 2 at a time, with the engine restarted in the middle (an
 // item's task finishing while it is down): every item runs exactly once, the
 // window of 2 holds, and the results come back in the list's order.
+// A store that keeps documents of at most 8 KiB: the run of a map outgrows it,
+// at the expansion of 150 items or as 40 items' results come in. The run
+// fails and says why, instead of staying "running" with every write refused
+// (a 10,000-item map did that on the default 1 MiB).
+class WorkflowEngineSmallStoreTest : public WorkflowEngineTest {
+ protected:
+  void SetUp() override {
+    maxDocumentBytes_ = "8192";
+    WorkflowEngineTest::SetUp();
+  }
+
+  std::string startMap(int items) {
+    json::array list;
+    for (int i = 0; i < items; ++i) list.push_back(i);
+    return std::string(
+        callJson("POST", "/api/v2/workflows/big/runs", 201,
+                 json::serialize(json::object{{"params", json::object{{"items", list}}}}))["id"]
+            .as_string());
+  }
+
+  void expectFailedForSize(const std::string& id) {
+    json::object failed = run(id);
+    ASSERT_EQ(failed["status"], "failed") << json::serialize(failed).substr(0, 2000);
+    ASSERT_TRUE(failed["error"].is_string()) << json::serialize(failed).substr(0, 2000);
+    EXPECT_NE(std::string(failed["error"].as_string()).find("no longer fits in one store document"),
+              std::string::npos)
+        << failed["error"];
+  }
+};
+
+TEST_F(WorkflowEngineSmallStoreTest, ARunThatOutgrowsTheStoresDocumentLimitFailsAndSaysWhy) {
+  callJson("POST", "/api/v2/workflows", 201, R"({"name": "big", "params": {"items": {"type": "array"}},
+    "steps": [{"name": "each", "map": {"over": "params.items", "parallelism": 4},
+               "task": {"type": "echo", "capabilities": ["shell"], "payload": {"n": "${index}",
+                 "pad": "................................................................................................................................................................................................"}}}]})");
+  // Too many items for the document to take their list.
+  std::string tooMany = startMap(150);
+  work(tooMany);
+  expectFailedForSize(tooMany);
+  // A list that fits, whose results do not: the items done so far are counted.
+  std::string growing = startMap(40);
+  work(growing);
+  expectFailedForSize(growing);
+  json::object each = stepOf(growing, "each");
+  ASSERT_TRUE(each["reason"].is_string()) << json::serialize(each).substr(0, 2000);
+  EXPECT_NE(std::string(each["reason"].as_string()).find("40 items ("), std::string::npos) << each["reason"];
+  EXPECT_NE(std::string(each["reason"].as_string()).find(" succeeded"), std::string::npos) << each["reason"];
+  EXPECT_TRUE(claim().empty()) << "nothing of the failed runs is left to claim";
+}
+
 TEST_F(WorkflowEngineTest, AMapFansOutWithinItsParallelismAcrossARestartAndGathersInOrder) {
   callJson("POST", "/api/v2/workflows", 201, R"({"name": "fan", "params": {"files": {"type": "array"}},
     "steps": [{"name": "each", "map": {"over": "params.files", "parallelism": 2},
