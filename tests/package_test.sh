@@ -116,6 +116,8 @@ install_test() {
     mount -t tmpfs tmpfs "$ROOT/run"  # no systemd here: the scripts must not try to start it
     mount -t tmpfs tmpfs "$ROOT/tmp"
     cp "$HIVE_DEB" "$ROOT/tmp/hive.deb"
+    # A fresh machine has no /var/lib/hive (this one may, from a hive run as root).
+    rm -rf "$ROOT/var/lib/hive"
     in_root() { chroot "$ROOT" "$@"; }
     echo "--- dpkg -i in a throwaway root"
     in_root dpkg --force-confold -i /tmp/hive.deb >"$OVERLAY/dpkg-install.log" 2>&1 ||

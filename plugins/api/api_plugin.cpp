@@ -54,11 +54,12 @@ Status ApiPlugin::begin(int inheritedFd) {
     std::string replaced;
     auto token = LocalToken::open(context_.dataDirectory() + "/local_token", &replaced);
     if (!token.ok()) {
-      if (inheritedFd >= 0) ::close(inheritedFd);
-      return token.status().withContext("writing the local token (local_token: off goes without it)");
+      // The other routes still serve; the ones that need the token answer 503.
+      context_.log().error("api: no local token, the admin routes answer 503: " + token.status().message());
+    } else {
+      if (!replaced.empty()) context_.log().warn("api: a new local token replaces the old one: " + replaced);
+      dispatcher_.useLocalToken(std::make_shared<const LocalToken>(std::move(*token)));
     }
-    if (!replaced.empty()) context_.log().warn("api: a new local token replaces the old one: " + replaced);
-    dispatcher_.useLocalToken(std::make_shared<const LocalToken>(std::move(*token)));
   } else {
     context_.log().warn(
         "api: local_token: off: without a hive.auth/1 provider, every local user may call the admin routes");

@@ -319,17 +319,23 @@ std::optional<http::Response> Dispatcher::authorize(http::Request& request, cons
   return refused;
 }
 
-std::optional<http::Response> Dispatcher::checkLocalToken(http::Request& request, const std::string& permission) {
+std::optional<http::Response> Dispatcher::checkLocalToken(http::Request& request,
+                                                          const std::string& permission) {
   // Known on every route, so that the dashboard can tell it was opened with it.
   const bool presented = localToken_ && localToken_->accepts(request.header("authorization"));
   if (presented) request.principal = "local-token";
-  if (!LocalToken::required(settings_.localToken, request.method, permission) || presented) return std::nullopt;
-  if (!localToken_) return http::problem(503, "Service Unavailable", "the local token is not available");
+  if (!LocalToken::required(settings_.localToken, request.method, permission) || presented)
+    return std::nullopt;
+  if (!localToken_)
+    return http::problem(503, "Service Unavailable",
+                         "no hive.auth/1 provider runs, and the local token this route needs could not be "
+                         "written at start (hive's log says why)");
   auto refused = http::problem(
       401, "Unauthorized",
       "no hive.auth/1 provider runs, and this route needs the local token: send 'Authorization: Bearer "
       "<token>' with the token in " +
-          localToken_->path() + " (readable by the user running hive; `hive dashboard` prints a link with it)");
+          localToken_->path() +
+          " (readable by the user running hive; `hive dashboard` prints a link with it)");
   refused.headers.push_back({"www-authenticate", "Bearer"});
   return refused;
 }

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-
 #include <cstdlib>
 
 #include <gmock/gmock.h>
@@ -345,9 +344,11 @@ TEST(ApiHttp, WithoutAnAuthProviderAdminRoutesNeedTheLocalToken) {
   EXPECT_EQ(request(api.port(), "POST", "/api/v2/admin/plugins/api_test_routes/reload").status, 401);
   std::string wrong = token;
   wrong.back() = wrong.back() == '0' ? '1' : '0';
-  EXPECT_EQ(request(api.port(), "GET", "/api/v2/admin/plugins", "Authorization: Bearer " + wrong + "\r\n").status,
+  EXPECT_EQ(
+      request(api.port(), "GET", "/api/v2/admin/plugins", "Authorization: Bearer " + wrong + "\r\n").status,
+      401);
+  EXPECT_EQ(request(api.port(), "GET", "/api/v2/admin/plugins", "Authorization: " + token + "\r\n").status,
             401);
-  EXPECT_EQ(request(api.port(), "GET", "/api/v2/admin/plugins", "Authorization: " + token + "\r\n").status, 401);
   EXPECT_EQ(request(api.port(), "GET", "/api/v2/admin/plugins", api.tokenHeader()).status, 200);
   EXPECT_EQ(request(api.port(), "GET", "/test/items/1").status, 200) << "a route outside admin:* stays open";
   EXPECT_EQ(request(api.port(), "GET", "/health").status, 200);
@@ -382,6 +383,22 @@ TEST(ApiHttp, AnUnsafeTokenFileIsReplacedAndWritesScopeCoversStateChanges) {
   ASSERT_EQ(::stat(file.c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0600u);
   EXPECT_THAT(first.log(), HasSubstr("a new local token replaces the old one"));
+}
+
+// A token that cannot be written (here a directory stands where the file
+// goes) does not take the API down: the other routes serve, the admin ones
+// answer 503, and the log says why.
+TEST(ApiHttp, WithoutAWritableTokenTheAdminRoutesAre503AndTheRestServes) {
+  HostOptions options;
+  options.admin = true;
+  ApiHost api(options);
+  fs::create_directories(api.dataDir() / "api" / "local_token");
+  ASSERT_TRUE(api.start()) << api.problem();
+  auto refused = request(api.port(), "GET", "/api/v2/admin/plugins");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_THAT(refused.body, HasSubstr("could not be written at start"));
+  EXPECT_EQ(request(api.port(), "GET", "/test/items/1").status, 200);
+  EXPECT_THAT(api.log(), HasSubstr("no local token, the admin routes answer 503"));
 }
 
 TEST(ApiHttp, TheOpenApiDocumentPassesRedoclyLint) {
