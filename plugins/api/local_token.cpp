@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "plugin_common/hex.hpp"
+
 namespace hive::api {
 namespace {
 
@@ -63,13 +65,7 @@ Result<std::string> newToken() {
     if (n < 0) return internalError(std::string("getrandom: ") + std::strerror(errno));
     got += static_cast<std::size_t>(n);
   }
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string token;
-  for (unsigned char b : bytes) {
-    token.push_back(kDigits[b >> 4]);
-    token.push_back(kDigits[b & 0xF]);
-  }
-  return token;
+  return plugin_common::hexOf({reinterpret_cast<const char*>(bytes), sizeof bytes});
 }
 
 // Written to a new 0600 file, then renamed over `path`: a reader never sees half a token.

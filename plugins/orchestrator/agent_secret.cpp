@@ -8,18 +8,13 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "plugin_common/hex.hpp"
+
 namespace hive::orchestrator {
 namespace {
 
 std::string hex(const unsigned char* bytes, std::size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    out.push_back(kDigits[bytes[i] >> 4]);
-    out.push_back(kDigits[bytes[i] & 0xf]);
-  }
-  return out;
+  return plugin_common::hexOf({reinterpret_cast<const char*>(bytes), size});
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <pqxx/result>
 
 #include "json_index.hpp"
+#include "plugin_common/hex.hpp"
 #include "statements.hpp"
 
 namespace hive::storage_postgres {
@@ -72,15 +73,7 @@ std::uint64_t cursorChecksum(const store::ListQuery& query, const std::string& l
   return fnv1a(hash, lastId);
 }
 
-std::string toHex(const std::string& text) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : text) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 0xF]);
-  }
-  return out;
-}
+std::string toHex(const std::string& text) { return plugin_common::hexOf(text); }
 
 std::optional<std::string> fromHex(const std::string& hex) {
   if (hex.size() % 2 != 0) return std::nullopt;
@@ -321,12 +314,8 @@ void appendTextElement(std::string& out, const std::string& text) {
 
 // One element of a bytea[] literal: "\\x<hex>" (the array parser eats one backslash).
 void appendByteaElement(std::string& out, const std::string& bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   out += "\"\\\\x";
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 0xF]);
-  }
+  plugin_common::appendHex(out, bytes);
   out.push_back('"');
 }
 

@@ -216,7 +216,8 @@ int dashboardCommand(const ConfigFiles& files) {
   };
   std::string port = read(api + "/port");
   if (port.empty()) {
-    std::cerr << "hive: no " << api << "/port: is hive running on " << layerNames(files) << " with the api plugin?\n";
+    std::cerr << "hive: no " << api << "/port: is hive running on " << layerNames(files)
+              << " with the api plugin?\n";
     return 1;
   }
   std::string token = read(api + "/local_token");

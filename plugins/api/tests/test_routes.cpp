@@ -150,11 +150,14 @@ class Routes final : public http::RouteProvider {
         [](Request request, Responder done) {
           done(json("{\"principal\":" + http::jsonQuote(request.principal) + "}"));
         });
-    table_.add(
-        {.id = "guarded", .method = "POST", .path = "/test/guarded", .permission = "test.write", .openapi = ""},
-        [](Request request, Responder done) {
-          done(json("{\"principal\":" + http::jsonQuote(request.principal) + "}"));
-        });
+    table_.add({.id = "guarded",
+                .method = "POST",
+                .path = "/test/guarded",
+                .permission = "test.write",
+                .openapi = ""},
+               [](Request request, Responder done) {
+                 done(json("{\"principal\":" + http::jsonQuote(request.principal) + "}"));
+               });
     table_.add({.id = "async", .method = "GET", .path = "/test/async", .permission = "", .openapi = ""},
                [](Request, Responder done) {
                  // Answered from another thread, as a provider doing I/O would.
