@@ -83,7 +83,9 @@ void swapTwentyTimes(ApiHost& api, HealthLoad& load) {
   for (int swap = 0; swap < 20; ++swap) {
     std::int64_t before = load.requests();
     ASSERT_TRUE(eventually([&] { return load.requests() >= before + 50; }, std::chrono::seconds(60)))
-        << "clients are really running";
+        << "clients are really running (before swap " << swap << ": " << load.requests() << " requests, "
+        << load.socketErrors() << " socket errors, " << load.connections() << " connections)\n"
+        << api.log().substr(api.log().size() > 4000 ? api.log().size() - 4000 : 0);
     Status swapped = api.swap("api", kApiPlugin);
     ASSERT_TRUE(swapped.ok()) << "swap " << swap << ": " << swapped.toString();
   }
