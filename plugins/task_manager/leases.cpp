@@ -125,14 +125,17 @@ Result<std::vector<tasks::Assignment>> Leases::claim(const std::string& agent,
   // depth() counts every waiting item, which in a backlog cost more than the
   // claim (bench/tasks on PostgreSQL).
   std::vector<std::pair<int, std::string>> ranked;
-  if (covered.size() == 1) ranked.emplace_back(0, covered.front());
-  for (std::size_t i = 0; covered.size() > 1 && i < covered.size(); ++i) {
-    auto depth = store->depth(covered[i]);
-    if (!depth.ok()) continue;
-    int best = 0;
-    for (const auto& [priority, count] : *depth)
-      if (count > 0) best = std::max(best, priority);
-    if (best > 0) ranked.emplace_back(best, covered[i]);
+  if (covered.size() == 1) {
+    ranked.emplace_back(0, covered.front());
+  } else {
+    for (const auto& queue : covered) {
+      auto depth = store->depth(queue);
+      if (!depth.ok()) continue;
+      int best = 0;
+      for (const auto& [priority, count] : *depth)
+        if (count > 0) best = std::max(best, priority);
+      if (best > 0) ranked.emplace_back(best, queue);
+    }
   }
   std::sort(ranked.begin(), ranked.end(), std::greater<>());
   std::vector<tasks::Assignment> out;
