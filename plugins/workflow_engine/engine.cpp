@@ -455,14 +455,7 @@ Result<json::object> Engine::cancelRun(const std::string& id) {
           !cancelled.ok() && cancelled.status().code() != StatusCode::kFailedPrecondition)
         context_.log().warn("sub-workflow run " + child + " not cancelled: " + cancelled.status().message());
     });
-  for (const std::string& task : tasks) {
-    if (!work_.enter()) break;
-    gateway_->cancel(task, [this, task](Status cancelled) {
-      if (!cancelled.ok())
-        context_.log().warn("task " + task + " of a cancelled run: " + cancelled.message());
-      work_.leave();
-    });
-  }
+  cancelTasks(tasks, "cancelled");
   return run->toJson();
 }
 
@@ -504,10 +497,15 @@ void Engine::failOutgrown(const std::string& id, const std::string& why) {
   }
   context_.log().warn("workflow run " + id + " failed: " + run->error);
   notifyParent(*run);
+  cancelTasks(tasks, "failed");
+}
+
+void Engine::cancelTasks(const std::vector<std::string>& tasks, const std::string& runOutcome) {
   for (const std::string& task : tasks) {
     if (!work_.enter()) break;
-    gateway_->cancel(task, [this, task](Status cancelled) {
-      if (!cancelled.ok()) context_.log().warn("task " + task + " of a failed run: " + cancelled.message());
+    gateway_->cancel(task, [this, task, runOutcome](Status cancelled) {
+      if (!cancelled.ok())
+        context_.log().warn("task " + task + " of a " + runOutcome + " run: " + cancelled.message());
       work_.leave();
     });
   }

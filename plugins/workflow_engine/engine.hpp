@@ -161,6 +161,8 @@ class Engine {
   // A run whose document the store refuses (too large): failed, its running
   // tasks cancelled, its items' results dropped so that the failure is kept.
   void failOutgrown(const std::string& id, const std::string& why);
+  // Asks task_manager to cancel the tasks of a run that ended `runOutcome`.
+  void cancelTasks(const std::vector<std::string>& tasks, const std::string& runOutcome);
   void submitStep(const std::string& runId, const std::string& unit, const std::string& key,
                   const std::string& body);
   void startChild(const std::string& runId, const std::string& step, const std::string& key,
