@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <openssl/crypto.h>
+
 #include "plugin_common/hex.hpp"
 
 namespace hive::api {
@@ -112,10 +114,7 @@ bool LocalToken::accepts(const std::string* authorization) const {
   if (authorization == nullptr || token_.empty() || authorization->size() != kScheme.size() + token_.size() ||
       !authorization->starts_with(kScheme))
     return false;
-  unsigned char differences = 0;
-  for (std::size_t i = 0; i < token_.size(); ++i)
-    differences |= static_cast<unsigned char>((*authorization)[kScheme.size() + i] ^ token_[i]);
-  return differences == 0;
+  return ::CRYPTO_memcmp(authorization->data() + kScheme.size(), token_.data(), token_.size()) == 0;
 }
 
 }  // namespace hive::api
