@@ -7,9 +7,13 @@
 #include <boost/json.hpp>
 
 #include "hive/services/bus.hpp"
-#include "samples.hpp"
+#include "plugin_common/metric_samples.hpp"
 
 namespace hive::monitoring_engine {
+
+using plugin_common::parseSamples;
+using plugin_common::Sample;
+
 namespace {
 
 std::int64_t systemNowMs() {

@@ -33,6 +33,24 @@ bool validAgentName(const std::string& name) {
   return true;
 }
 
+AdmissionLimits readAdmission(const ConfigNode& node, Diagnostics& diagnostics) {
+  ConfigReader reader(node, diagnostics);
+  AdmissionLimits limits;
+  limits.maxWaiting =
+      static_cast<std::uint64_t>(reader.getInRange<std::int64_t>("max_waiting", 0, 0, std::int64_t{1} << 40));
+  limits.maxQueueAge = reader.getInRange<std::chrono::milliseconds>(
+      "max_queue_age", limits.maxQueueAge, std::chrono::milliseconds(0), std::chrono::hours(24 * 30));
+  limits.minMemoryAvailableBytes = static_cast<std::uint64_t>(
+      reader.getInRange<std::int64_t>("min_memory_available_bytes", 0, 0, kMaxBytes));
+  limits.maxLoadPerCpu = reader.getInRange<double>("max_load_per_cpu", 0.0, 0.0, 1000.0);
+  limits.interval = reader.getInRange<std::chrono::milliseconds>(
+      "interval", limits.interval, std::chrono::milliseconds(100), std::chrono::minutes(1));
+  limits.retryAfter =
+      std::chrono::seconds(reader.getInRange<std::int64_t>("retry_after_seconds", 5, 1, 3600));
+  reader.finish();
+  return limits;
+}
+
 }  // namespace
 
 const Quota& quotaFor(const Settings& settings, const std::string& agent) {
@@ -43,6 +61,8 @@ const Quota& quotaFor(const Settings& settings, const std::string& agent) {
 Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
   ConfigReader reader(section, diagnostics);
   Settings settings;
+  const ConfigNode& admission = reader.child("admission");
+  if (!admission.isNull()) settings.admission = readAdmission(admission, diagnostics);
   const ConfigNode& defaults = reader.child("defaults");
   if (!defaults.isNull()) settings.defaults = readQuota(defaults, settings.defaults, diagnostics);
   const ConfigNode& agents = reader.child("agents");

@@ -19,7 +19,25 @@ struct Quota {
   std::chrono::milliseconds wallTime{0};  // since it started (the agent's timeout applies too)
 };
 
+// When new tasks are refused (hive.admission/1): any limit crossed closes the
+// door until the next sample finds every signal back under its limit. 0: that
+// signal is not checked.
+struct AdmissionLimits {
+  std::uint64_t maxWaiting = 0;  // tasks waiting to be claimed, every queue together
+  std::chrono::milliseconds maxQueueAge{
+      0};  // the oldest claimable task's wait (hive_tasks_queue_age_seconds)
+  std::uint64_t minMemoryAvailableBytes = 0;  // the host's MemAvailable
+  double maxLoadPerCpu = 0;                   // 1-minute load average over CPUs
+  std::chrono::milliseconds interval{1000};   // how often the signals are read
+  std::chrono::seconds retryAfter{5};         // what a refused client is told
+
+  bool any() const {
+    return maxWaiting != 0 || maxQueueAge.count() != 0 || minMemoryAvailableBytes != 0 || maxLoadPerCpu != 0;
+  }
+};
+
 struct Settings {
+  AdmissionLimits admission;
   Quota defaults;                       // for every process agent
   std::map<std::string, Quota> agents;  // per agent name: each key given replaces the default's
   std::size_t keepFinished = 1000;      // summaries of finished jobs kept for the API

@@ -1,24 +1,8 @@
 #include "job_tracker.hpp"
 
-#include <cstdio>
+#include "figures.hpp"
 
 namespace hive::resource_manager {
-
-namespace {
-
-std::string mebibytes(std::uint64_t bytes) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
-  return text;
-}
-
-std::string secondsText(double seconds) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f s", seconds);
-  return text;
-}
-
-}  // namespace
 
 JobTracker::JobTracker(const Settings& settings, Metrics& metrics, std::shared_ptr<ProcessTable> processes,
                        std::shared_ptr<const plugin_common::Clock> clock)

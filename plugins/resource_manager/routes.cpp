@@ -10,11 +10,11 @@ namespace {
 namespace json = boost::json;
 
 constexpr const char* kOverviewOpenApi =
-    R"json({"summary":"What the host and the running jobs of process agents use, the recent finished jobs' summaries, and each agent's quota","tags":["observability"],)json"
+    R"json({"summary":"What the host and the running jobs of process agents use, the recent finished jobs' summaries, each agent's quota, and admission control","tags":["observability"],)json"
     R"json("responses":{"200":{"description":"OK","content":{"application/json":{"schema":{"type":"object","properties":{)json"
-    R"json("host":{"type":"object"},"agents":{"type":"array","items":{"type":"object"}},)json"
+    R"json("host":{"type":"object"},"admission":{"$ref":"#/components/schemas/Admission"},"agents":{"type":"array","items":{"type":"object"}},)json"
     R"json("jobs":{"type":"array","items":{"$ref":"#/components/schemas/JobUsage"}},"finished":{"type":"array","items":{"$ref":"#/components/schemas/JobUsage"}}},)json"
-    R"json("required":["host","agents","jobs","finished"]}}}},)json"
+    R"json("required":["host","admission","agents","jobs","finished"]}}}},)json"
     R"json("default":{"description":"Error","content":{"application/problem+json":{"schema":{"$ref":"#/components/schemas/Problem"}}}}}})json";
 
 constexpr const char* kTaskOpenApi =
@@ -62,7 +62,8 @@ http::Response jsonResponse(const json::value& body) {
 
 }  // namespace
 
-ResourceRoutes::ResourceRoutes(std::shared_ptr<JobTracker> jobs) : jobs_(std::move(jobs)) {
+ResourceRoutes::ResourceRoutes(std::shared_ptr<JobTracker> jobs, std::shared_ptr<AdmissionGate> admission)
+    : jobs_(std::move(jobs)), admission_(std::move(admission)) {
   table_.add({.id = "resources",
               .method = "GET",
               .path = "/api/v2/resources",
@@ -78,7 +79,8 @@ ResourceRoutes::ResourceRoutes(std::shared_ptr<JobTracker> jobs) : jobs_(std::mo
 }
 
 std::string ResourceRoutes::openapiSchemas() {
-  return R"json({"JobUsage":{"type":"object","properties":{"agent":{"type":"string"},"task_id":{"type":"string"},"pid":{"type":"integer"},"started_at_ms":{"type":"integer"},"sampled_at_ms":{"type":"integer"},"ended_at_ms":{"type":"integer"},"processes":{"type":"integer"},"cpu_seconds":{"type":"number"},"resident_bytes":{"type":"integer"},"peak_resident_bytes":{"type":"integer"},"open_files":{"type":"integer"},"peak_open_files":{"type":"integer"},"read_bytes":{"type":"integer"},"write_bytes":{"type":"integer"},"unreadable_processes":{"type":"integer"},"quota":{"type":"object"},"stopped_for":{"type":"string"}},"required":["agent","task_id","cpu_seconds","resident_bytes"]}})json";
+  return R"json({"JobUsage":{"type":"object","properties":{"agent":{"type":"string"},"task_id":{"type":"string"},"pid":{"type":"integer"},"started_at_ms":{"type":"integer"},"sampled_at_ms":{"type":"integer"},"ended_at_ms":{"type":"integer"},"processes":{"type":"integer"},"cpu_seconds":{"type":"number"},"resident_bytes":{"type":"integer"},"peak_resident_bytes":{"type":"integer"},"open_files":{"type":"integer"},"peak_open_files":{"type":"integer"},"read_bytes":{"type":"integer"},"write_bytes":{"type":"integer"},"unreadable_processes":{"type":"integer"},"quota":{"type":"object"},"stopped_for":{"type":"string"}},"required":["agent","task_id","cpu_seconds","resident_bytes"]},)json"
+         R"json("Admission":{"type":"object","description":"Admission control: while open is false, POST /api/v2/tasks answers 503 with Retry-After","properties":{"open":{"type":"boolean"},"limit":{"type":"string"},"reason":{"type":"string"},"closed_since_ms":{"type":"integer"},"limits":{"type":"object"},"signals":{"type":"object"},"sampled_at_ms":{"type":"integer"},"retry_after_seconds":{"type":"integer"},"unreadable":{"type":"string"}},"required":["open","limits","signals"]}})json";
 }
 
 http::Response ResourceRoutes::overview() const {
@@ -113,6 +115,7 @@ http::Response ResourceRoutes::overview() const {
   return jsonResponse(json::object{{"host", std::move(hostJson)},
                                    {"agents", std::move(agentList)},
                                    {"default_quota", quotaJson(settings.defaults)},
+                                   {"admission", admission_->status()},
                                    {"jobs", std::move(jobs)},
                                    {"finished", std::move(finished)}});
 }

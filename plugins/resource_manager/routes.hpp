@@ -1,11 +1,12 @@
 // resource_manager's HTTP routes (hive.routes/1): what the host and the
-// process agents' jobs use, and their quotas.
+// process agents' jobs use, their quotas, and admission control's state.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "admission_gate.hpp"
 #include "hive/services/http.hpp"
 #include "job_tracker.hpp"
 
@@ -13,7 +14,7 @@ namespace hive::resource_manager {
 
 class ResourceRoutes final : public http::RouteProvider {
  public:
-  explicit ResourceRoutes(std::shared_ptr<JobTracker> jobs);
+  ResourceRoutes(std::shared_ptr<JobTracker> jobs, std::shared_ptr<AdmissionGate> admission);
 
   // hive::http::RouteProvider
   std::vector<http::Route> routes() override { return table_.routes(); }
@@ -27,6 +28,7 @@ class ResourceRoutes final : public http::RouteProvider {
   http::Response task(const std::string& taskId) const;
 
   std::shared_ptr<JobTracker> jobs_;
+  std::shared_ptr<AdmissionGate> admission_;
   http::RouteTable table_;
 };
 

@@ -36,7 +36,7 @@ void TaskManagerPlugin::stop() {
 
 }  // namespace hive::task_manager
 
-HIVE_PLUGIN(hive::task_manager::TaskManagerPlugin, .name = "task_manager", .version = "1.0.0",
+HIVE_PLUGIN(hive::task_manager::TaskManagerPlugin, .name = "task_manager", .version = HIVE_PLUGIN_VERSION,
             .description = "Tasks: REST API, durable queue with leases, retries, dependencies, events",
             .provides = {hive::http::RouteProvider::kServiceId, hive::tasks::TaskService::kServiceId},
             .requiredServices = {hive::store::Store::kServiceId})

@@ -1,8 +1,11 @@
 #include "routes.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
+#include "hive/services/admission.hpp"
 #include "hive/services/tenancy.hpp"
 #include "json.hpp"
 #include "openapi.hpp"
@@ -122,6 +125,19 @@ class TaskRoutes final : public http::RouteProvider {
     return task;
   }
 
+  // 503 with Retry-After while hive.admission/1 (resource_manager) refuses new
+  // work; nullopt when it admits the task, or without a provider.
+  std::optional<http::Response> refusedByAdmission(const Task& task) {
+    auto gate = context_.services().get<admission::Gate>();
+    if (!gate.ok()) return std::nullopt;
+    admission::Verdict verdict = (*gate)->admit({"task", task.tenant, task.capabilities});
+    if (verdict.admitted) return std::nullopt;
+    http::Response response = http::problem(503, "Service Unavailable", verdict.reason);
+    response.headers.push_back(
+        {"retry-after", std::to_string(std::max<std::int64_t>(1, verdict.retryAfter.count()))});
+    return response;
+  }
+
   // Every handler blocks on storage: it runs on the blocking executor.
   void add(http::Route route, std::function<http::Response(http::Request)> handler) {
     table_.add(std::move(route),
@@ -167,6 +183,7 @@ class TaskRoutes final : public http::RouteProvider {
     }
     task->traceparent = traceparentOf(request);
     task->tenant = scope.tenant;
+    if (auto refused = refusedByAdmission(*task)) return respond(std::move(*refused));
     ++*inFlight_;
     service_->submit(std::move(task).value(), key, digest(request.body),
                      [respond = std::move(respond), inFlight = inFlight_](

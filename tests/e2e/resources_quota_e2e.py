@@ -10,7 +10,12 @@ A hive with task_execution_engine (two process agents) and resource_manager:
     quota and the resident bytes seen, GET /api/v2/resources/tasks/{id} shows
     the peak and why it was stopped, and /metrics counts the kill;
   - the routes need observability:read (checked in the unit tests) and serve
-    problem+json for an unknown task.
+    problem+json for an unknown task;
+  - admission control: with max_waiting 3, three tasks no agent can take
+    close the door: POST /api/v2/tasks answers 503 problem+json with
+    Retry-After, naming the limit, and stores nothing; GET /api/v2/resources
+    and /metrics say so; the queue age monitoring_engine keeps is read; once a
+    waiting task is cancelled the next submission is 201.
 
 Usage: resources_quota_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins
 """
@@ -62,17 +67,79 @@ plugins:
           timeout: 60s
   resource_manager:
     config:
+      admission:
+        max_waiting: 3
+        max_queue_age: 1h
+        interval: 100ms
+        retry_after_seconds: 2
       agents:
         hog:
           memory_bytes: QUOTA
   monitoring_engine:
-    config: {{}}
+    config:
+      health_period: 200ms
 """
 
 
 def say(*parts):
     print("resources_quota_e2e:", *parts, flush=True)
 
+
+
+def metrics(port):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", "/metrics")
+    text = connection.getresponse().read().decode()
+    connection.close()
+    return text
+
+
+def admission(api, port, failures):
+    """Three tasks nobody can take close the door (max_waiting 3); cancelling one opens it."""
+    waiting = []
+    for n in range(3):
+        status, task = api.request("POST", "/api/v2/tasks", {"type": "stuck", "capabilities": ["nobody"]})
+        assert status == 201, "submit %d answered %d: %s" % (n, status, task)
+        waiting.append(task["id"])
+    state = wait_for("admission control to close", lambda: (lambda a: a if not a["open"] else None)(
+        api.request("GET", "/api/v2/resources")[1]["admission"]), timeout=10)
+    say("admission:", json.dumps(state))
+    if state.get("limit") != "max_waiting" or state["signals"].get("waiting") != 3:
+        failures.append("admission closed for another reason: %s" % state)
+    try:
+        aged = wait_for("admission control to read the queue age (monitoring_engine's series)", lambda: (
+            lambda a: a if a["signals"].get("queue_age_seconds", 0) > 0 else None)(
+            api.request("GET", "/api/v2/resources")[1]["admission"]), timeout=10)
+        say("queue age read: %.2f s" % aged["signals"]["queue_age_seconds"])
+    except AssertionError as error:
+        failures.append(str(error))
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("POST", "/api/v2/tasks", body=json.dumps({"type": "late", "capabilities": ["nobody"]}),
+                       headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    body = response.read().decode()
+    connection.close()
+    say("refused submission: %d Retry-After=%s %s" % (response.status, response.getheader("Retry-After"), body))
+    if response.status != 503 or response.getheader("Retry-After") != "2" or \
+            not response.getheader("Content-Type", "").startswith("application/problem+json") or \
+            "3 tasks wait to be claimed, the limit (max_waiting) is 3" not in body:
+        failures.append("a submission while saturated: %d %s %s" % (response.status, response.getheaders(), body))
+    pending = api.request("GET", "/api/v2/tasks?capability=nobody")[1]["items"]
+    if sorted(t["id"] for t in pending) != sorted(waiting):
+        failures.append("the refused task was stored: %s" % [t["id"] for t in pending])
+    text = metrics(port)
+    for line in ('hive_admission_refused_total{limit="max_waiting"} 1', "hive_admission_closed 1"):
+        if line not in text:
+            failures.append("/metrics lacks %s" % line)
+
+    status, cancelled = api.request("POST", "/api/v2/tasks/%s/cancel" % waiting[0])
+    assert status == 200, "cancel answered %d: %s" % (status, cancelled)
+    wait_for("admission control to open", lambda: api.request("GET", "/api/v2/resources")[1]["admission"]["open"],
+             timeout=10)
+    status, task = api.request("POST", "/api/v2/tasks", {"type": "late", "capabilities": ["nobody"]})
+    if status != 201:
+        failures.append("a submission once admitted again answered %d: %s" % (status, task))
 
 
 def main():
@@ -129,10 +196,9 @@ def main():
         if status != 404:
             failures.append("an unknown task answered %d: %s" % (status, problem))
 
-        connection = http.client.HTTPConnection("127.0.0.1", hive.port, timeout=10)
-        connection.request("GET", "/metrics")
-        text = connection.getresponse().read().decode()
-        connection.close()
+        admission(api, hive.port, failures)
+
+        text = metrics(hive.port)
         kills = 'hive_resource_quota_kills_total{agent="hog",quota="memory_bytes"} 1'
         if kills not in text:
             failures.append("/metrics lacks %s" % kills)

@@ -14,7 +14,9 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "admission_gate.hpp"
 #include "config.hpp"
+#include "hive/services/admission.hpp"
 #include "hive/services/http.hpp"
 #include "hive/services/job_watch.hpp"
 #include "hive/testing/harness.hpp"
@@ -245,6 +247,151 @@ TEST(ResourceManagerConfig, AgentQuotasOverrideTheDefaultsKeyByKeyAndBadValuesAr
   std::string text = diagnostics.toString();
   EXPECT_NE(text.find("'bad name' is not a process agent name"), std::string::npos) << text;
   EXPECT_NE(text.find("unknown key 'memory_byte'"), std::string::npos) << text;
+}
+
+LoadSignals signalsOf(std::uint64_t waiting, double ageSeconds, std::uint64_t availableBytes, double load1) {
+  LoadSignals signals;
+  signals.waiting = waiting;
+  signals.queueAgeSeconds = ageSeconds;
+  signals.host.cpus = 2;
+  signals.host.load = {load1, 0, 0};
+  signals.host.memoryTotalBytes = 8ull << 30;
+  signals.host.memoryAvailableBytes = availableBytes;
+  return signals;
+}
+
+TEST(AdmissionLimits, EachLimitIsCrossedAtItsFigureAndNamedWithTheFigures) {
+  AdmissionLimits limits;
+  LoadSignals calm = signalsOf(1000, 600, 1ull << 20, 50);
+  EXPECT_FALSE(crossedLimit(limits, calm)) << "no limit set: nothing is checked";
+
+  limits.maxWaiting = 100;
+  limits.maxQueueAge = std::chrono::seconds(30);
+  limits.minMemoryAvailableBytes = 512ull << 20;
+  limits.maxLoadPerCpu = 4;
+  EXPECT_FALSE(crossedLimit(limits, signalsOf(99, 29.9, 512ull << 20, 7.9)));
+
+  auto waiting = crossedLimit(limits, signalsOf(100, 0, 1ull << 30, 0));
+  ASSERT_TRUE(waiting);
+  EXPECT_EQ(waiting->limit, "max_waiting");
+  EXPECT_EQ(waiting->reason, "100 tasks wait to be claimed, the limit (max_waiting) is 100");
+  auto age = crossedLimit(limits, signalsOf(0, 31.25, 1ull << 30, 0));
+  ASSERT_TRUE(age);
+  EXPECT_EQ(age->reason, "the oldest claimable task has waited 31.2 s, the limit (max_queue_age) is 30.0 s");
+  auto memory = crossedLimit(limits, signalsOf(0, 0, 256ull << 20, 0));
+  ASSERT_TRUE(memory);
+  EXPECT_EQ(
+      memory->reason,
+      "the host has 256.0 MiB of memory available, the limit (min_memory_available_bytes) is 512.0 MiB");
+  auto load = crossedLimit(limits, signalsOf(0, 0, 1ull << 30, 9));
+  ASSERT_TRUE(load);
+  EXPECT_EQ(
+      load->reason,
+      "the host's 1-minute load is 9.00 on 2 CPUs (4.50 per CPU), the limit (max_load_per_cpu) is 4.00");
+  EXPECT_EQ(crossedLimit(limits, signalsOf(500, 500, 1, 100))->limit, "max_waiting") << "the first crossed";
+}
+
+TEST(AdmissionLimits, ASignalThatCouldNotBeReadRefusesNothing) {
+  AdmissionLimits limits;
+  limits.maxWaiting = 1;
+  limits.maxQueueAge = std::chrono::seconds(1);
+  limits.minMemoryAvailableBytes = 1ull << 40;
+  LoadSignals unknown;  // no task service, no queue age series, an unreadable /proc
+  EXPECT_FALSE(crossedLimit(limits, unknown));
+}
+
+TEST(AdmissionGate, RefusesWhileALimitIsCrossedCountsEachRefusalAndOpensAgain) {
+  auto harness = std::move(PluginHarness::loadLibrary(RESOURCE_MANAGER_PLUGIN)).value();  // for its metrics
+  AdmissionLimits limits;
+  limits.maxWaiting = 10;
+  limits.retryAfter = std::chrono::seconds(7);
+  AdmissionGate gate(limits, harness->metrics());
+  admission::Work work{"task", "", {"shell"}};
+  EXPECT_TRUE(gate.admit(work).admitted) << "admitting before the first sample";
+
+  EXPECT_TRUE(gate.update(signalsOf(12, 0, 1ull << 30, 0), 5000)) << "the door closed";
+  admission::Verdict verdict = gate.admit(work);
+  EXPECT_FALSE(verdict.admitted);
+  EXPECT_EQ(verdict.reason, "Hive is saturated: 12 tasks wait to be claimed, the limit (max_waiting) is 10");
+  EXPECT_EQ(verdict.retryAfter, std::chrono::seconds(7));
+  (void)gate.admit(work);
+  EXPECT_EQ(
+      harness->metrics().counter("hive_admission_refused_total", "", {{"limit", "max_waiting"}}).value(), 2);
+  EXPECT_EQ(harness->metrics().gauge("hive_admission_closed", "").value(), 1);
+  auto status = gate.status();
+  EXPECT_FALSE(status["open"].as_bool());
+  EXPECT_EQ(status["limit"].as_string(), "max_waiting");
+  EXPECT_EQ(status["closed_since_ms"].as_int64(), 5000);
+  EXPECT_EQ(status["signals"].as_object()["waiting"].to_number<std::int64_t>(), 12);
+
+  EXPECT_FALSE(gate.update(signalsOf(11, 0, 1ull << 30, 0), 6000)) << "still closed";
+  EXPECT_TRUE(gate.update(signalsOf(9, 0, 1ull << 30, 0), 7000)) << "the door opened";
+  EXPECT_TRUE(gate.admit(work).admitted);
+  EXPECT_EQ(harness->metrics().gauge("hive_admission_closed", "").value(), 0);
+  EXPECT_TRUE(gate.status()["open"].as_bool());
+}
+
+TEST(ResourceManagerConfig, AdmissionLimitsAreReadWithTheirRanges) {
+  Diagnostics diagnostics;
+  ConfigNode section = ConfigNode::map();
+  ConfigNode admission = ConfigNode::map();
+  admission.set("max_waiting", ConfigNode::scalar("5000"));
+  admission.set("max_queue_age", ConfigNode::scalar("90s"));
+  admission.set("max_load_per_cpu", ConfigNode::scalar("2.5"));
+  admission.set("retry_after_seconds", ConfigNode::scalar("0", {"hive.yaml", 7, 28}));
+  section.set("admission", admission);
+  Settings settings = readSettings(section, diagnostics);
+  EXPECT_EQ(settings.admission.maxWaiting, 5000u);
+  EXPECT_EQ(settings.admission.maxQueueAge, std::chrono::seconds(90));
+  EXPECT_DOUBLE_EQ(settings.admission.maxLoadPerCpu, 2.5);
+  EXPECT_TRUE(settings.admission.any());
+  std::string text = diagnostics.toString();
+  EXPECT_NE(text.find("hive.yaml:7:28"), std::string::npos) << text;
+  EXPECT_NE(text.find("retry_after_seconds"), std::string::npos) << text;
+  EXPECT_FALSE(readSettings(ConfigNode::map(), diagnostics).admission.any()) << "off by default";
+}
+
+// The real .so on this host's /proc: asking for more available memory than
+// any host has closes the door within one interval.
+TEST(ResourceManagerPlugin, RefusesNewTasksWhenTheHostHasLessMemoryAvailableThanTheLimit) {
+  auto loaded = PluginHarness::loadLibrary(RESOURCE_MANAGER_PLUGIN);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  auto harness = std::move(loaded).value();
+  ConfigNode section = ConfigNode::map();
+  ConfigNode admission = ConfigNode::map();
+  admission.set("min_memory_available_bytes", ConfigNode::scalar(std::to_string(std::int64_t{1} << 50)));
+  admission.set("interval", ConfigNode::scalar("200ms"));
+  section.set("admission", admission);
+  harness->setConfig(section);
+  ASSERT_FALSE(harness->configure().hasErrors());
+  ASSERT_TRUE(harness->start().ok());
+  auto gate = harness->services().get<admission::Gate>();
+  ASSERT_TRUE(gate.ok());
+  EXPECT_TRUE((*gate)->admit({"task", "", {}}).admitted) << "before the first sample";
+
+  harness->advanceTime(std::chrono::milliseconds(200));
+  harness->runPending();
+  admission::Verdict verdict = (*gate)->admit({"task", "", {}});
+  EXPECT_FALSE(verdict.admitted);
+  EXPECT_NE(verdict.reason.find("the limit (min_memory_available_bytes) is 1073741824.0 MiB"),
+            std::string::npos)
+      << verdict.reason;
+  EXPECT_EQ(verdict.retryAfter, std::chrono::seconds(5));
+  bool warned = false;
+  for (const auto& line : harness->logLines())
+    warned = warned || line.find("admission control refuses new tasks: the host has") != std::string::npos;
+  EXPECT_TRUE(warned);
+
+  auto routes = harness->services().get<http::RouteProvider>();
+  ASSERT_TRUE(routes.ok());
+  std::optional<http::Response> answer;
+  (*routes)->serve("resources", http::Request{}, [&](http::Response r) { answer = std::move(r); });
+  ASSERT_TRUE(answer.has_value());
+  auto body = boost::json::parse(answer->body).as_object();
+  auto state = body["admission"].as_object();
+  EXPECT_FALSE(state["open"].as_bool());
+  EXPECT_EQ(state["limit"].as_string(), "min_memory_available_bytes");
+  harness->stop();
 }
 
 TEST(ResourceManagerPlugin, ProvidesTheWatcherAndServesUsageToObservabilityReaders) {

@@ -1,13 +1,27 @@
-#include "samples.hpp"
+// The samples of a Prometheus text exposition (what the kernel's metrics
+// registry renders), read back in process: monitoring_engine's alert rules and
+// resource_manager's admission control read the registry so.
+#pragma once
 
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
 
-namespace hive::monitoring_engine {
-namespace {
+namespace hive::plugin_common {
 
-bool parseValue(std::string_view text, double& out) {
+struct Sample {
+  std::string name;  // the sample's own name: foo_total, bar_bucket, baz_count
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+namespace detail {
+
+inline bool parseValue(std::string_view text, double& out) {
   if (text == "+Inf") return out = std::numeric_limits<double>::infinity(), true;
   if (text == "-Inf") return out = -std::numeric_limits<double>::infinity(), true;
   if (text == "NaN") return out = std::numeric_limits<double>::quiet_NaN(), true;
@@ -18,7 +32,7 @@ bool parseValue(std::string_view text, double& out) {
 }
 
 // `{a="x",b="y\"z"}` starting at text[0] == '{'; returns the length read, 0 on error.
-std::size_t parseLabels(std::string_view text, std::map<std::string, std::string>& labels) {
+inline std::size_t parseLabels(std::string_view text, std::map<std::string, std::string>& labels) {
   std::size_t i = 1;
   while (i < text.size() && text[i] != '}') {
     std::size_t equals = text.find('=', i);
@@ -42,9 +56,11 @@ std::size_t parseLabels(std::string_view text, std::map<std::string, std::string
   return i < text.size() ? i + 1 : 0;
 }
 
-}  // namespace
+}  // namespace detail
 
-std::vector<Sample> parseSamples(std::string_view text) {
+// Comment lines are skipped; a line that cannot be read is skipped too (the
+// registry writes none).
+inline std::vector<Sample> parseSamples(std::string_view text) {
   std::vector<Sample> out;
   while (!text.empty()) {
     std::size_t newline = text.find('\n');
@@ -57,16 +73,16 @@ std::vector<Sample> parseSamples(std::string_view text) {
     sample.name = std::string(line.substr(0, nameEnd));
     std::string_view rest = line.substr(nameEnd);
     if (rest.front() == '{') {
-      std::size_t used = parseLabels(rest, sample.labels);
+      std::size_t used = detail::parseLabels(rest, sample.labels);
       if (used == 0) continue;
       rest = rest.substr(used);
     }
     while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
     std::size_t space = rest.find(' ');  // a timestamp may follow
-    if (!parseValue(rest.substr(0, space), sample.value)) continue;
+    if (!detail::parseValue(rest.substr(0, space), sample.value)) continue;
     out.push_back(std::move(sample));
   }
   return out;
 }
 
-}  // namespace hive::monitoring_engine
+}  // namespace hive::plugin_common

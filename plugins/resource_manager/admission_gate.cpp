@@ -1,0 +1,104 @@
+#include "admission_gate.hpp"
+
+#include <boost/json.hpp>
+
+#include "figures.hpp"
+
+namespace hive::resource_manager {
+
+namespace json = boost::json;
+
+std::optional<Crossing> crossedLimit(const AdmissionLimits& limits, const LoadSignals& signals) {
+  if (limits.maxWaiting != 0 && signals.waiting && *signals.waiting >= limits.maxWaiting)
+    return Crossing{"max_waiting", std::to_string(*signals.waiting) +
+                                       " tasks wait to be claimed, the limit " + "(max_waiting) is " +
+                                       std::to_string(limits.maxWaiting)};
+  double maxAge = static_cast<double>(limits.maxQueueAge.count()) / 1000.0;
+  if (maxAge != 0 && signals.queueAgeSeconds && *signals.queueAgeSeconds >= maxAge)
+    return Crossing{"max_queue_age", "the oldest claimable task has waited " +
+                                         secondsText(*signals.queueAgeSeconds) +
+                                         ", the limit (max_queue_age) is " + secondsText(maxAge)};
+  if (limits.minMemoryAvailableBytes != 0 && signals.host.memoryTotalBytes != 0 &&
+      signals.host.memoryAvailableBytes < limits.minMemoryAvailableBytes)
+    return Crossing{"min_memory_available_bytes",
+                    "the host has " + mebibytes(signals.host.memoryAvailableBytes) +
+                        " of memory available, the limit (min_memory_available_bytes) is " +
+                        mebibytes(limits.minMemoryAvailableBytes)};
+  if (limits.maxLoadPerCpu != 0 && signals.host.cpus != 0) {
+    double perCpu = signals.host.load[0] / signals.host.cpus;
+    if (perCpu >= limits.maxLoadPerCpu) {
+      char text[160];
+      std::snprintf(
+          text, sizeof text,
+          "the host's 1-minute load is %.2f on %u CPUs (%.2f per CPU), the limit (max_load_per_cpu) is %.2f",
+          signals.host.load[0], signals.host.cpus, perCpu, limits.maxLoadPerCpu);
+      return Crossing{"max_load_per_cpu", text};
+    }
+  }
+  return std::nullopt;
+}
+
+AdmissionGate::AdmissionGate(const AdmissionLimits& limits, Metrics& metrics)
+    : limits_(limits),
+      metrics_(metrics),
+      closed_(metrics.gauge("hive_admission_closed",
+                            "1 while resource_manager refuses new tasks (a load limit is crossed), else 0")) {
+}
+
+bool AdmissionGate::update(const LoadSignals& signals, std::int64_t nowMs) {
+  std::optional<Crossing> crossing = crossedLimit(limits_, signals);
+  std::lock_guard lock(mutex_);
+  bool changed = crossing.has_value() != crossing_.has_value();
+  if (crossing && !crossing_) closedSinceMs_ = nowMs;
+  crossing_ = std::move(crossing);
+  last_ = signals;
+  sampledAtMs_ = nowMs;
+  closed_.set(crossing_ ? 1 : 0);
+  return changed;
+}
+
+admission::Verdict AdmissionGate::admit(const admission::Work&) {
+  std::string limit;
+  admission::Verdict verdict;
+  {
+    std::lock_guard lock(mutex_);
+    if (!crossing_) return verdict;
+    verdict.admitted = false;
+    verdict.reason = "Hive is saturated: " + crossing_->reason;
+    verdict.retryAfter = limits_.retryAfter;
+    limit = crossing_->limit;
+  }
+  metrics_
+      .counter("hive_admission_refused_total", "New tasks refused by admission control, by the limit crossed",
+               {{"limit", limit}})
+      .increment();
+  return verdict;
+}
+
+json::object AdmissionGate::status() const {
+  json::object limits;
+  if (limits_.maxWaiting != 0) limits["max_waiting"] = limits_.maxWaiting;
+  if (limits_.maxQueueAge.count() != 0) limits["max_queue_age_ms"] = limits_.maxQueueAge.count();
+  if (limits_.minMemoryAvailableBytes != 0)
+    limits["min_memory_available_bytes"] = limits_.minMemoryAvailableBytes;
+  if (limits_.maxLoadPerCpu != 0) limits["max_load_per_cpu"] = limits_.maxLoadPerCpu;
+  std::lock_guard lock(mutex_);
+  json::object signals{{"memory_available_bytes", last_.host.memoryAvailableBytes},
+                       {"load_per_cpu", last_.host.cpus != 0 ? last_.host.load[0] / last_.host.cpus : 0.0}};
+  if (last_.waiting) signals["waiting"] = *last_.waiting;
+  if (last_.queueAgeSeconds) signals["queue_age_seconds"] = *last_.queueAgeSeconds;
+  json::object out{{"open", !crossing_.has_value()},
+                   {"limits", std::move(limits)},
+                   {"signals", std::move(signals)},
+                   {"sampled_at_ms", sampledAtMs_},
+                   {"retry_after_seconds", limits_.retryAfter.count()}};
+  if (crossing_) {
+    out["limit"] = crossing_->limit;
+    out["reason"] = crossing_->reason;
+    out["closed_since_ms"] = closedSinceMs_;
+  }
+  if (!last_.unreadable.empty()) out["unreadable"] = last_.unreadable;
+  return out;
+}
+
+}  // namespace hive::resource_manager

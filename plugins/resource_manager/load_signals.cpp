@@ -1,0 +1,54 @@
+#include "load_signals.hpp"
+
+#include <algorithm>
+
+#include "hive/services/health.hpp"
+#include "hive/services/health.hpp"
+#include "hive/services/tasks.hpp"
+#include "plugin_common/metric_samples.hpp"
+
+namespace hive::resource_manager {
+namespace {
+
+void addUnreadable(LoadSignals& signals, const std::string& why) {
+  signals.unreadable += (signals.unreadable.empty() ? "" : "; ") + why;
+}
+
+void readWaiting(PluginContext& context, LoadSignals& signals) {
+  auto tasks = context.services().get<tasks::TaskService>();
+  if (!tasks.ok())
+    return addUnreadable(signals, "max_waiting: no hive.tasks/1 provider (task_manager) is running");
+  auto depth = (*tasks)->depth();
+  if (!depth.ok()) return addUnreadable(signals, "max_waiting: " + depth.status().message());
+  std::uint64_t waiting = 0;
+  for (const auto& queue : *depth)
+    for (const auto& [priority, count] : queue.byPriority) waiting += count;
+  signals.waiting = waiting;
+}
+
+void readQueueAge(PluginContext& context, LoadSignals& signals) {
+  std::optional<double> oldest;
+  for (const auto& sample : plugin_common::parseSamples(context.metrics().exposition()))
+    if (sample.name == "hive_tasks_queue_age_seconds") oldest = std::max(oldest.value_or(0.0), sample.value);
+  if (!oldest) {
+    // monitoring_engine (the provider of hive.readiness/1) makes the series
+    // for a capability set once its tasks were seen: none yet, none waits.
+    if (!context.services().get<health::Readiness>().ok())
+      return addUnreadable(
+          signals, "max_queue_age: no hive_tasks_queue_age_seconds series (monitoring_engine keeps them)");
+    oldest = 0.0;
+  }
+  signals.queueAgeSeconds = oldest;
+}
+
+}  // namespace
+
+LoadSignals readLoadSignals(PluginContext& context, const AdmissionLimits& limits) {
+  LoadSignals signals;
+  signals.host = readHostUsage();
+  if (limits.maxWaiting != 0) readWaiting(context, signals);
+  if (limits.maxQueueAge.count() != 0) readQueueAge(context, signals);
+  return signals;
+}
+
+}  // namespace hive::resource_manager
