@@ -9,7 +9,7 @@
 
 namespace hive::orchestrator {
 
-Result<AgentAdmin::Registered> AgentAdmin::registerAgent(const AgentSpec& spec) {
+Result<AgentAdmin::Registered> AgentAdmin::registerAgent(const AgentSpec& spec, const std::string& tenant) {
   if (!env_.store.lease()) return unavailable("storage is unavailable");
   HIVE_TRY(records_.reserve());
   Registered out;
@@ -18,6 +18,7 @@ Result<AgentAdmin::Registered> AgentAdmin::registerAgent(const AgentSpec& spec) 
   agent.createdAtMs = agent.updatedAtMs = env_.now();
   apply(spec, agent);
   agent.runtime = Runtime::kRemote;
+  agent.tenant = tenant;
   out.secret = newAgentSecret();
   agent.secretDigest = secretDigest(out.secret);
   registry_.refreshStatus(agent);

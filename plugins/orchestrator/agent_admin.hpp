@@ -23,7 +23,7 @@ class AgentAdmin {
     Agent agent;
     std::string secret;  // the reconnect secret: shown once, in the 201
   };
-  Result<Registered> registerAgent(const AgentSpec& spec);
+  Result<Registered> registerAgent(const AgentSpec& spec, const std::string& tenant = {});
   Result<Agent> get(const std::string& id);
   // One page in id order, `limit` 1..1000. The `capability` filter applies
   // within the page, so a page may hold fewer than `limit` agents: follow

@@ -172,7 +172,16 @@ Result<Agent> fromStoredJson(std::string_view body) {
   a.createdAtMs = integer(o, "created_at_ms");
   a.updatedAtMs = integer(o, "updated_at_ms");
   a.secretDigest = string(o, "secret_sha256");
+  a.tenant = string(o, "tenant");
   return a;
+}
+
+std::vector<std::string> claimCapabilities(const Agent& agent) {
+  std::vector<std::string> set = agent.capabilities;
+  if (agent.tenant.empty()) return set;
+  set.push_back("tenant:" + agent.tenant);
+  std::sort(set.begin(), set.end());
+  return set;
 }
 
 }  // namespace hive::orchestrator

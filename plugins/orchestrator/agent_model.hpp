@@ -28,6 +28,9 @@ struct Agent {
   std::string name;
   std::string role;
   std::vector<std::string> capabilities;  // sorted, unique
+  // The tenant whose tasks it runs ("" the default tenant): that of the key
+  // that registered it (hive.tenancy/1), or a process agent's `tenant`.
+  std::string tenant;
   Runtime runtime = Runtime::kRemote;
   std::uint32_t maxConcurrency = 1;
   AgentStatus status = AgentStatus::kOffline;
@@ -46,6 +49,11 @@ struct Agent {
   // shown by the API; empty for process agents.
   std::string secretDigest;
 };
+
+// The capabilities it claims tasks with: its own and, for a named tenant's
+// agent, "tenant:<name>", which only that tenant's tasks require
+// (task_manager keeps them in queues of their own).
+std::vector<std::string> claimCapabilities(const Agent& agent);
 
 // Fields a client may set (POST, PATCH, WebSocket hello); checked, errors collected.
 struct AgentSpec {

@@ -221,7 +221,7 @@ void AgentSession::onHello(json::object& o) {
   std::string bound = principal_.rfind("agent:", 0) == 0 ? principal_.substr(6) : std::string();
   if (!bound.empty() && spec->name && *spec->name != bound)
     return refuse("this key is for agent '" + bound + "', not '" + *spec->name + "'", "bad_secret");
-  auto welcome = agents_.hello(channel_, requested, secret, *spec, bound);
+  auto welcome = agents_.hello(channel_, requested, secret, *spec, bound, env_.tenantOf(principal_));
   if (!welcome.ok()) return refuse(welcome.status().message(), refusalReason(welcome.status().code()));
   agentId_ = welcome->agentId;
   greeted_ = true;

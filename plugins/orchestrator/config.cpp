@@ -71,6 +71,21 @@ Options readOptions(const ConfigNode& section, Diagnostics& diagnostics) {
                                 "must be between 0s and 1h", std::chrono::hours(1));
   o.node = reader.get<std::string>("node", hostName());
   if (!isNodeName(o.node)) reader.reject("node", "must be 1-64 characters of letters, digits, '-', '_', '.'");
+  const ConfigNode& tenants = reader.child("process_agent_tenants");
+  if (tenants.isMap()) {
+    for (const auto& entry : tenants.entries()) {
+      auto tenant = entry.value.as<std::string>();
+      // A tenant name as hive.tenancy/1 gives them: 1-64 of [A-Za-z0-9._-].
+      if (!tenant.ok() || !isNodeName(*tenant))
+        diagnostics.error(entry.value.location(),
+                          "'process_agent_tenants': the tenant of '" + entry.key +
+                              "' must be 1-64 characters of letters, digits, '-', '_', '.'");
+      else
+        o.processAgentTenants[entry.key] = *tenant;
+    }
+  } else if (!tenants.isNull()) {
+    reader.reject("process_agent_tenants", "expected a map of process agent names to tenants");
+  }
   reader.finish();
   return o;
 }

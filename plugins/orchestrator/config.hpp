@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "hive/config.hpp"
@@ -34,6 +35,9 @@ struct Options {
   // does not read): it gets no new task meanwhile. Beyond it, it is closed (1008).
   std::size_t maxBacklog = 4096;
   std::string node;
+  // Process agent name → the tenant whose tasks it runs; the others run the
+  // default tenant's.
+  std::map<std::string, std::string> processAgentTenants;
   // When a new generation of the plugin is about to replace this one, how long
   // this one waits for its agents' connections to close (succession.hpp).
   std::chrono::milliseconds handoverWait{5000};

@@ -53,7 +53,7 @@ std::vector<Dispatcher::Candidate> Dispatcher::candidates() {
       std::size_t free = capacity - a.inFlight.size();
       if (a.runtime == Runtime::kRemote)
         free = std::min(free, options.maxUnacknowledged - local.unacknowledged.size());
-      found.push_back({id, a.capabilities, static_cast<double>(a.inFlight.size()) / a.maxConcurrency,
+      found.push_back({id, claimCapabilities(a), static_cast<double>(a.inFlight.size()) / a.maxConcurrency,
                        std::min(free, kClaimsPerRound), a.inFlight.size(), a.maxConcurrency});
     }
     return found;

@@ -8,6 +8,7 @@
 #include "hive/context.hpp"
 #include "hive/services/store.hpp"
 #include "hive/services/tasks.hpp"
+#include "hive/services/tenancy.hpp"
 
 namespace hive::orchestrator {
 
@@ -21,6 +22,14 @@ struct Environment {
 
   std::int64_t now() const { return clock.nowMs(); }
   Logger& log() { return context.log(); }
+  // The tenant of a caller's agents (hive.tenancy/1): "" for the default
+  // tenant, for a caller that spans tenants, and without a provider.
+  std::string tenantOf(std::string_view principal) {
+    auto tenancy = context.services().get<tenancy::Tenancy>();
+    if (!tenancy.ok()) return {};
+    tenancy::Scope scope = (*tenancy)->scopeOf(principal);
+    return scope.allTenants ? std::string() : scope.tenant;
+  }
 };
 
 }  // namespace hive::orchestrator

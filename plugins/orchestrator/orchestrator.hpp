@@ -51,6 +51,7 @@ class Orchestrator : public std::enable_shared_from_this<Orchestrator> {
   FrameRouter& frames() { return frames_; }
   Background& background() { return background_; }
   const Options& options() const { return options_; }
+  Environment& environment() { return env_; }
 
   Orchestrator(PluginContext& context, const Clock& clock, Options options,
                ServiceHandle<tasks::TaskService> tasks, ServiceHandle<store::Store> store,

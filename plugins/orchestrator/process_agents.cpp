@@ -20,6 +20,9 @@ void ProcessAgents::load() {
     agent.capabilities = spec.capabilities;
     std::sort(agent.capabilities.begin(), agent.capabilities.end());
     agent.runtime = Runtime::kProcess;
+    if (auto tenant = env_.options.processAgentTenants.find(spec.name);
+        tenant != env_.options.processAgentTenants.end())
+      agent.tenant = tenant->second;
     agent.maxConcurrency = std::max<std::uint32_t>(1, spec.maxConcurrency);
     agent.node = env_.options.node;
     agent.createdAtMs = agent.lastHeartbeatMs = env_.now();

@@ -119,7 +119,8 @@ Result<Agent> RemoteAgents::authenticate(const std::string& requestedId, const s
 
 Result<RemoteAgents::Welcome> RemoteAgents::hello(const std::shared_ptr<AgentChannel>& channel,
                                                   const std::string& requestedId, const std::string& secret,
-                                                  const AgentSpec& spec, const std::string& boundName) {
+                                                  const AgentSpec& spec, const std::string& boundName,
+                                                  const std::string& tenant) {
   if (!env_.store.lease()) return unavailable("storage is unavailable");
   Welcome welcome;
   Agent agent = HIVE_TRY(authenticate(requestedId, secret, welcome));
@@ -128,6 +129,12 @@ Result<RemoteAgents::Welcome> RemoteAgents::hello(const std::shared_ptr<AgentCha
   if (!boundName.empty() && !requestedId.empty() && agent.name != boundName)
     return refused("agent " + requestedId + " is '" + agent.name + "', and this key is for agent '" +
                    boundName + "'");
+  // An agent runs one tenant's tasks: that of the key that registered it. A
+  // key of another tenant cannot take it over (nor learn whose it is).
+  if (requestedId.empty())
+    agent.tenant = tenant;
+  else if (agent.tenant != tenant)
+    return refused("agent " + requestedId + " belongs to another tenant than this key");
   apply(spec, agent);
   agent.runtime = Runtime::kRemote;
   agent.node = env_.options.node;

@@ -59,7 +59,8 @@ class RemoteAgents {
   // Its welcome is on the wire: it may be given tasks from now on.
   void welcomed(const std::string& agentId);
   Result<Welcome> hello(const std::shared_ptr<AgentChannel>& channel, const std::string& requestedId,
-                        const std::string& secret, const AgentSpec& spec, const std::string& boundName = {});
+                        const std::string& secret, const AgentSpec& spec, const std::string& boundName = {},
+                        const std::string& tenant = {});
   void heartbeat(const std::string& agentId) { health_.heartbeat(agentId); }
   // The agent answered the assignment of `taskId` (accept, progress or result).
   void acknowledged(const std::string& agentId, const std::string& taskId, const std::string& leaseToken);

@@ -13,24 +13,26 @@ json::object agentObject(const Agent& a) {
   for (const auto& c : a.capabilities) capabilities.emplace_back(c);
   json::array inFlight;
   for (const auto& [task, token] : a.inFlight) inFlight.emplace_back(task);
-  return json::object{{"id", a.id},
-                      {"name", a.name},
-                      {"role", a.role},
-                      {"capabilities", std::move(capabilities)},
-                      {"runtime", runtimeName(a.runtime)},
-                      {"max_concurrency", a.maxConcurrency},
-                      {"status", statusName(a.status)},
-                      {"draining", a.draining},
-                      {"last_heartbeat_ms", a.lastHeartbeatMs},
-                      {"node", a.node},
-                      {"circuit_breaker", json::object{{"state", circuitName(a.circuit)},
-                                                       {"consecutive_failures", a.consecutiveFailures},
-                                                       {"opened_at_ms", a.circuitOpenedMs}}},
-                      {"in_flight", std::move(inFlight)},
-                      {"succeeded", a.succeeded},
-                      {"failed", a.failed},
-                      {"created_at_ms", a.createdAtMs},
-                      {"updated_at_ms", a.updatedAtMs}};
+  json::object o{{"id", a.id},
+                 {"name", a.name},
+                 {"role", a.role},
+                 {"capabilities", std::move(capabilities)},
+                 {"runtime", runtimeName(a.runtime)},
+                 {"max_concurrency", a.maxConcurrency},
+                 {"status", statusName(a.status)},
+                 {"draining", a.draining},
+                 {"last_heartbeat_ms", a.lastHeartbeatMs},
+                 {"node", a.node},
+                 {"circuit_breaker", json::object{{"state", circuitName(a.circuit)},
+                                                  {"consecutive_failures", a.consecutiveFailures},
+                                                  {"opened_at_ms", a.circuitOpenedMs}}},
+                 {"in_flight", std::move(inFlight)},
+                 {"succeeded", a.succeeded},
+                 {"failed", a.failed},
+                 {"created_at_ms", a.createdAtMs},
+                 {"updated_at_ms", a.updatedAtMs}};
+  if (!a.tenant.empty()) o["tenant"] = a.tenant;
+  return o;
 }
 
 std::string message(std::string_view type, std::int64_t ts, json::object fields = {}) {
@@ -196,6 +198,7 @@ std::string schemas() {
   "in_flight": {"type": "array", "items": {"type": "string"}},
   "succeeded": {"type": "integer"}, "failed": {"type": "integer"},
   "created_at_ms": {"type": "integer"}, "updated_at_ms": {"type": "integer"},
+  "tenant": {"type": "string", "description": "the tenant whose tasks it runs (that of the key that registered it); absent for the default tenant"},
   "secret": {"type": "string", "description": "the reconnect secret, only in the 201 of POST /api/v2/agents"}}},
  "AgentSpec": {"type": "object", "additionalProperties": false, "properties": {
   "name": {"type": "string", "maxLength": 64}, "role": {"type": "string", "maxLength": 64},

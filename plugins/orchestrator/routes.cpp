@@ -120,7 +120,7 @@ http::Response AgentRoutes::create(const http::Request& r) {
   std::vector<http::FieldError> errors;
   auto spec = parseAgentSpec(r.body, SpecUse::kRegistration, errors);
   if (!spec.ok()) return invalid(spec.status(), errors);
-  auto registered = admin_.registerAgent(*spec);
+  auto registered = admin_.registerAgent(*spec, orchestrator_->environment().tenantOf(r.principal));
   if (!registered.ok()) return http::problem(registered.status());
   auto response = json(201, renderRegistered(registered->agent, registered->secret));
   response.headers.push_back({"location", "/api/v2/agents/" + registered->agent.id});

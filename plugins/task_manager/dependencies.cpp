@@ -60,7 +60,7 @@ void Dependencies::releaseIfReady(const std::string& taskId) {
       HIVE_TRY(tx.enqueue({t.queue, t.id, t.effectivePriority, t.notBeforeMs, {}, t.id}));
       t.queuedAtMs = t.updatedAtMs;
       queue = t.queue;
-      capabilities = t.capabilities;
+      capabilities = queueCapabilities(t);
     }
     return outbox.save(tx, t, loaded.version, still.empty() ? "task.ready" : "task.waiting");
   });

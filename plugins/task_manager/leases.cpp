@@ -119,7 +119,7 @@ Result<std::vector<tasks::Assignment>> Leases::claim(const std::string& agent,
   auto store = HIVE_TRY(work_.store());
   std::vector<std::string> covered;
   for (const auto& [queue, required] : queues_.all())
-    if (covers(capabilities, required)) covered.push_back(queue);
+    if (serves(capabilities, required)) covered.push_back(queue);
   // The queues this agent can serve, best waiting priority first. With one
   // there is nothing to rank, and its claim says whether anything waits: a
   // depth() counts every waiting item, which in a backlog cost more than the

@@ -65,7 +65,7 @@ Status Submissions::writeEdges(store::Transaction& tx, const Task& t, const Subm
   // or after the commit that wrote it): rewriting it on every submission only
   // cost a write.
   if (!queues_.known(t.queue))
-    HIVE_TRY(tx.put(kQueues, document(t.queue, capabilityKey(t.capabilities)), store::kAnyVersion));
+    HIVE_TRY(tx.put(kQueues, document(t.queue, capabilityKey(queueCapabilities(t))), store::kAnyVersion));
   return okStatus();
 }
 
@@ -96,7 +96,7 @@ Status Submissions::stage(store::Transaction& tx, Outbox& outbox, Submission& s)
 void Submissions::submit(Task task, std::string idempotencyKey, std::string bodyDigest, Done done) {
   task.id = newTaskId();
   task.idempotencyKey = idempotencyKey;
-  task.queue = queueFor(task.capabilities);
+  task.queue = queueFor(queueCapabilities(task));
   {
     std::lock_guard lock(mutex_);
     waiting_.push_back(
@@ -125,7 +125,7 @@ void Submissions::commitGroup(std::vector<Submission>& group) {
       status = commit(work_, dependencies_,
                       [&](store::Transaction& tx, Outbox& outbox) { return stage(tx, outbox, s); });
     if (status.ok() && s.out.replay == Replay::kNo) {
-      queues_.remember(s.task.queue, s.task.capabilities);
+      queues_.remember(s.task.queue, queueCapabilities(s.task));
       woke = woke || (s.out.task.waitingOn.empty() && !isTerminal(s.out.task.status));
     }
     s.status = std::move(status);

@@ -5,11 +5,14 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <stdexcept>
 
 #include <boost/json.hpp>
+#include <openssl/evp.h>
 
 #include "hive/config.hpp"
 #include "plugin_common/clock_ids.hpp"
+#include "plugin_common/hex.hpp"
 #include "plugin_common/json_text.hpp"
 
 namespace hive::task_manager {
@@ -122,6 +125,15 @@ std::string capabilityKey(const std::vector<std::string>& capabilities) {
 
 std::string queueFor(const std::vector<std::string>& capabilities) {
   if (capabilities.empty()) return "tasks.any";
+  if (std::any_of(capabilities.begin(), capabilities.end(), isTenantCapability)) {
+    // 128 bits of SHA-256: a tenant's queue is not a name another set can reach.
+    std::string key = capabilityKey(capabilities);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    if (EVP_Digest(key.data(), key.size(), digest, &size, EVP_sha256(), nullptr) != 1 || size < 16)
+      throw std::runtime_error("SHA-256 is not available");
+    return "tasks.t" + plugin_common::hexOf(std::string_view(reinterpret_cast<const char*>(digest), 16));
+  }
   std::string name = "tasks." + capabilityKey(capabilities);
   std::replace(name.begin(), name.end(), ',', '.');
   if (name.size() <= 63) return name;
@@ -136,6 +148,25 @@ std::string queueFor(const std::vector<std::string>& capabilities) {
 bool covers(const std::vector<std::string>& offered, const std::vector<std::string>& required) {
   return std::all_of(required.begin(), required.end(), [&](const std::string& r) {
     return std::find(offered.begin(), offered.end(), r) != offered.end();
+  });
+}
+
+std::string tenantCapability(std::string_view tenant) { return "tenant:" + std::string(tenant); }
+
+bool isTenantCapability(std::string_view capability) { return capability.rfind("tenant:", 0) == 0; }
+
+std::vector<std::string> queueCapabilities(const Task& task) {
+  std::vector<std::string> set = task.capabilities;
+  if (task.tenant.empty()) return set;
+  set.push_back(tenantCapability(task.tenant));
+  std::sort(set.begin(), set.end());
+  return set;
+}
+
+bool serves(const std::vector<std::string>& offered, const std::vector<std::string>& required) {
+  if (!covers(offered, required)) return false;
+  return std::none_of(offered.begin(), offered.end(), [&](const std::string& c) {
+    return isTenantCapability(c) && std::find(required.begin(), required.end(), c) == required.end();
   });
 }
 

@@ -114,6 +114,20 @@ std::string queueFor(const std::vector<std::string>& capabilities);
 // True when every required capability is in `offered`.
 bool covers(const std::vector<std::string>& offered, const std::vector<std::string>& required);
 
+// Tenants' tasks wait apart. A task of a named tenant waits in a queue whose
+// capability set also holds "tenant:<name>" — no client's capability can hold
+// a ':' — which only an agent of that tenant offers (the orchestrator adds it
+// to the capabilities it claims with). Its queue is named by a SHA-256 of the
+// set, so that no capability set a client picks can name another tenant's queue.
+std::string tenantCapability(std::string_view tenant);
+bool isTenantCapability(std::string_view capability);
+// The set a task's queue requires: its capabilities, and its tenant's (sorted).
+std::vector<std::string> queueCapabilities(const Task& task);
+// Whether an agent offering `offered` may claim from a queue requiring
+// `required`: it covers them, and an agent of a named tenant claims only from
+// that tenant's queues (a queue without a tenant's is the default tenant's).
+bool serves(const std::vector<std::string>& offered, const std::vector<std::string>& required);
+
 // Why the current attempt of `task` ended when its lease ran out: "timed out
 // after 30s (attempt 1 of 3, agent a1)".
 std::string timedOut(const Task& task);

@@ -33,6 +33,11 @@ Checks, in order:
      event log, /api/v2/ws events live and replayed); another tenant's task is
      404; an Idempotency-Key is per tenant; the stats, which span tenants, are
      403 to them; the admin sees every tenant's tasks.
+  12. (after 11) Tenants' tasks run on their own agents: a remote agent
+     (examples/agents/hive_agent.py) per tenant, acme, globex and the default
+     one, each with an agent key of its tenant and the same capability; each
+     tenant's tasks are run by its own agent only, the agents carry their
+     tenant, and an acme key cannot take over globex's agent id.
 
     security_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins [--keep]
 
@@ -329,6 +334,110 @@ def check_tenants(api, port, admin, keys):
         "404 for the other's, the admin sees all")
 
 
+def check_tenant_dispatch(api, port, admin, keys):
+    """Three agents with one capability, one per tenant: each runs its tenant's tasks only."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "agents",
+                          "hive_agent.py")
+    agents, submitters = {}, {}
+    processes = []
+    capability = "tenancy-e2e"
+    state_file = tempfile.mktemp(prefix="hive-globex-agent-")
+    try:
+        for tenant in ("acme", "globex", ""):
+            name = "agent-" + (tenant or "default")
+            body = {"name": name, "role": "agent"}
+            if tenant:
+                body["tenant"] = tenant
+            status, _, text = api.request("POST", "/api/v2/security/keys", key=admin, body=body)
+            check(status == 201, "an agent key of tenant %r: %d %s" % (tenant, status, text[:200]))
+            agents[tenant] = (name, json.loads(text)["key"])
+            keys.append(agents[tenant][1])
+            body = {"name": "submit-" + (tenant or "default"), "role": "submitter"}
+            if tenant:
+                body["tenant"] = tenant
+            status, _, text = api.request("POST", "/api/v2/security/keys", key=admin, body=body)
+            check(status == 201, "a submitter key of tenant %r: %d" % (tenant, status))
+            submitters[tenant] = json.loads(text)["key"]
+            keys.append(submitters[tenant])
+            command = ["/usr/bin/python3", script, "--url", "ws://127.0.0.1:%d/api/v2/agents/connect" % port,
+                       "--name", name, "--capabilities", capability, "--concurrency", "4",
+                       "--token", agents[tenant][1]]
+            if tenant == "globex":
+                command += ["--state-file", state_file]
+            processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+        def connected():
+            status, _, text = api.request("GET", "/api/v2/agents?limit=1000", key=admin)
+            if status != 200:
+                return None
+            found = {a["name"]: a for a in json.loads(text)["items"] if a["name"].startswith("agent-")}
+            online = {n: a for n, a in found.items() if a["status"] in ("idle", "busy")}
+            return online if len(online) == 3 else None
+        check(until(lambda: connected() is not None, 20), "the three tenants' agents connect")
+        online = connected() or {}
+        for tenant, (name, _) in agents.items():
+            shown = online.get(name, {}).get("tenant", "")
+            check(shown == tenant, "agent %s carries tenant %r, got %r" % (name, tenant, shown))
+
+        submitted = {}
+        for tenant, key in submitters.items():
+            submitted[tenant] = []
+            for n in range(4):
+                status, _, text = api.request("POST", "/api/v2/tasks", key=key,
+                                              body={"type": "whose", "capabilities": [capability], "payload": {"n": n}})
+                check(status == 201, "tenant %r submits: %d %s" % (tenant, status, text[:200]))
+                submitted[tenant].append(json.loads(text)["id"])
+
+        def finished(task_id):
+            status, _, text = api.request("GET", "/api/v2/tasks/" + task_id, key=admin)
+            task = json.loads(text) if status == 200 else {}
+            return task if task.get("status") in ("succeeded", "failed", "dead") else None
+        every = [t for ids in submitted.values() for t in ids]
+        check(until(lambda: all(finished(t) for t in every), 30), "every tenant's tasks finish")
+        for tenant, ids in submitted.items():
+            ran_on = {(finished(t) or {}).get("result", {}).get("agent") for t in ids}
+            check(ran_on == {agents[tenant][0]},
+                  "tenant %r's tasks ran on its own agent %s only: %s" % (tenant, agents[tenant][0], ran_on))
+
+        # A key of acme bound to the name agent-globex cannot come back as globex's
+        # agent, even with its id and secret: only the tenant check is left to refuse it.
+        with open(state_file) as state:
+            saved = json.load(state)
+        status, _, text = api.request("POST", "/api/v2/security/keys", key=admin,
+                                      body={"name": "acme-impostor", "role": "agent", "tenant": "acme",
+                                            "agent": "agent-globex"})
+        check(status == 201, "an acme agent key for the name agent-globex: %d %s" % (status, text[:200]))
+        impostor = json.loads(text)["key"]
+        keys.append(impostor)
+        refused = asyncio.new_event_loop().run_until_complete(
+            hello_as(port, impostor, {"type": "hello", "agent_id": saved["agent_id"], "secret": saved["secret"],
+                                      "name": "agent-globex", "capabilities": [capability]}))
+        check(refused.get("type") == "error" and "another tenant" in json.dumps(refused),
+              "an acme key resuming globex's agent with its secret is refused: %s" % refused)
+        say("tenant dispatch: acme, globex and the default tenant's tasks ran on their own agents only")
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if os.path.exists(state_file):
+            os.unlink(state_file)
+
+
+async def hello_as(port, key, hello):
+    """The first answer to `hello` on /api/v2/agents/connect with `key`, or how the socket closed."""
+    async with websockets.connect("ws://127.0.0.1:%d/api/v2/agents/connect" % port, subprotocols=["hive.agent.v1"],
+                                  extra_headers={"Authorization": "Bearer " + key}) as ws:
+        await ws.send(json.dumps(hello))
+        try:
+            return json.loads(await asyncio.wait_for(ws.recv(), 10))
+        except websockets.ConnectionClosed as closed:
+            return {"closed": closed.code}
+
+
 def concrete(path):
     return re.sub(r"\{[^}]+\}", "x-none", path)
 
@@ -474,6 +583,8 @@ def main():
 
         # 11. Tenants.
         check_tenants(api, hive.port, admin, keys)
+        # 12. Tenants' tasks on their own agents.
+        check_tenant_dispatch(api, hive.port, admin, keys)
 
         # 10. The audit log: refusals and changes are in it, no secret; the CLI verifies the chain.
         status, _, text = api.request("GET", "/api/v2/security/audit?limit=1000", key=admin)

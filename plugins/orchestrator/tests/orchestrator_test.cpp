@@ -12,12 +12,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "concurrency_limits.hpp"
+#include "config.hpp"
 #include "hive/callbacks.hpp"
 #include "hive/services/agent_frames.hpp"
 #include "hive/services/bus.hpp"
 #include "hive/services/http.hpp"
 #include "hive/services/store.hpp"
 #include "hive/services/tasks.hpp"
+#include "hive/services/tenancy.hpp"
 #include "hive/testing/harness.hpp"
 #include "hive/testing/memory_bus.hpp"
 #include "manual_clock.hpp"
@@ -203,20 +206,24 @@ class OrchestratorTest : public ::testing::Test {
     return response;
   }
 
-  std::string submit(const std::string& body) {
+  std::string submit(const std::string& body, const std::string& principal = "") {
     http::Request request;
     request.method = "POST";
     request.body = body;
+    request.principal = principal;
     auto response = serve(*taskRoutes_, "tasks.submit", request);
     EXPECT_EQ(response.status, 201) << response.body;
     return std::string(json::parse(response.body).as_object().at("id").as_string());
   }
 
-  json::object task(const std::string& id) { return json::parse(taskText(id)).as_object(); }
+  json::object task(const std::string& id, const std::string& principal = "") {
+    return json::parse(taskText(id, principal)).as_object();
+  }
 
-  std::string taskText(const std::string& id) {
+  std::string taskText(const std::string& id, const std::string& principal = "") {
     http::Request request;
     request.params["id"] = id;
+    request.principal = principal;
     return serve(*taskRoutes_, "tasks.get", request).body;
   }
 
@@ -329,6 +336,61 @@ class OrchestratorTest : public ::testing::Test {
   std::unique_ptr<PluginHarness> bus_, store_, tasks_, orchestrator_;
   std::shared_ptr<http::RouteProvider> routes_, taskRoutes_;
 };
+
+TEST(OrchestratorConfig, ProcessAgentTenantsNameATenantEachAndABadOneIsReportedAtItsPlace) {
+  Diagnostics diagnostics;
+  ConfigNode section = ConfigNode::map();
+  ConfigNode tenants = ConfigNode::map();
+  tenants.set("coder", ConfigNode::scalar("acme.corp"));
+  tenants.set("builder", ConfigNode::scalar("no spaces", {"hive.yaml", 9, 16}));
+  section.set("process_agent_tenants", tenants);
+  Options options = readOptions(section, diagnostics);
+  EXPECT_EQ(options.processAgentTenants, (std::map<std::string, std::string>{{"coder", "acme.corp"}}));
+  std::string text = diagnostics.toString();
+  EXPECT_NE(text.find("hive.yaml:9:16"), std::string::npos) << text;
+  EXPECT_NE(text.find("the tenant of 'builder'"), std::string::npos) << text;
+}
+
+// hive.concurrency/1 with fixed limits by agent id.
+class FixedLimits final : public concurrency::Limiter {
+ public:
+  explicit FixedLimits(std::map<std::string, std::uint32_t> limits) : limits_(std::move(limits)) {}
+  std::uint32_t limit(const std::string& agentId, std::uint32_t ceiling) override {
+    auto found = limits_.find(agentId);
+    return found == limits_.end() ? ceiling : std::min(found->second, ceiling);
+  }
+
+ private:
+  std::map<std::string, std::uint32_t> limits_;
+};
+
+// The dispatcher's candidates under adaptive limits: offered at most their
+// limit minus what they hold, and ranked by what they hold over that limit, so
+// that an agent whose limit was cut (slow lately) comes after one that keeps up.
+TEST_F(OrchestratorTest, AdaptiveLimitsCapWhatAnAgentIsOfferedAndRankItsLoad) {
+  struct Candidate {
+    std::string id;
+    double load = 0;
+    std::size_t free = 1, held = 0;
+    std::uint32_t ceiling = 1;
+  };
+  // Both max_concurrency 8: fast holds 3, slow (cut to 2) holds 1, full (cut to 2) holds 2.
+  std::vector<Candidate> candidates = {
+      {"slow", 1.0 / 8, 7, 1, 8}, {"fast", 3.0 / 8, 5, 3, 8}, {"full", 2.0 / 8, 6, 2, 8}};
+  orchestrator_->provideFake<concurrency::Limiter>(
+      std::make_shared<FixedLimits>(std::map<std::string, std::uint32_t>{{"slow", 2}, {"full", 2}}),
+      "optimization_engine");
+  applyConcurrencyLimits(orchestrator_->services(), candidates);
+  ASSERT_EQ(candidates.size(), 2u) << "an agent at its limit is not offered anything";
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Candidate& x, const Candidate& y) { return x.load < y.load; });
+  EXPECT_EQ(candidates[0].id, "fast") << "3 of 8 before 1 of 2";
+  EXPECT_EQ(candidates[0].free, 5u);
+  EXPECT_DOUBLE_EQ(candidates[0].load, 3.0 / 8);
+  EXPECT_EQ(candidates[1].id, "slow");
+  EXPECT_EQ(candidates[1].free, 1u);
+  EXPECT_DOUBLE_EQ(candidates[1].load, 0.5);
+}
 
 TEST_F(OrchestratorTest, RemoteAgentGetsMatchingTasksAndFinishesThem) {
   std::string python = submit(R"({"type":"a","capabilities":["python"]})");
@@ -582,6 +644,56 @@ TEST_F(OrchestratorTest, AnAgentKeyRegistersAndResumesOnlyTheAgentOfItsName) {
   // An operator's key is not bound to a name.
   auto any = connect(R"({"type":"hello","name":"gamma"})", "key:0123456789abcdef");
   EXPECT_FALSE(any.id.empty());
+}
+
+// hive.tenancy/1 as security_manager answers it: "key:<tenant>" is of that tenant.
+class TenantOfKey final : public tenancy::Tenancy {
+ public:
+  tenancy::Scope scopeOf(std::string_view principal) override {
+    if (principal.rfind("key:", 0) == 0) return {std::string(principal.substr(4)), false};
+    return {};
+  }
+};
+
+// Issue 14: an agent belongs to the tenant of the key that registered it and
+// runs that tenant's tasks only; a key of another tenant cannot resume it.
+TEST_F(OrchestratorTest, AnAgentRunsOnlyItsTenantsTasksAndAnotherTenantsKeyCannotResumeIt) {
+  auto tenancy = std::make_shared<TenantOfKey>();
+  tasks_->provideFake<tenancy::Tenancy>(tenancy, "security_manager");
+  orchestrator_->provideFake<tenancy::Tenancy>(tenancy, "security_manager");
+  auto acme = connect(R"({"type":"hello","name":"acme-1","capabilities":["python"],"max_concurrency":4})",
+                      "key:acme");
+  auto plain = connect(R"({"type":"hello","name":"plain-1","capabilities":["python"],"max_concurrency":4})");
+  ASSERT_FALSE(acme.id.empty());
+  EXPECT_EQ(json::serialize(agent(acme.id).at("tenant")), "\"acme\"") << json::serialize(agent(acme.id));
+  EXPECT_FALSE(agent(plain.id).contains("tenant")) << "the default tenant's agent";
+
+  std::string acmeTask = submit(R"({"type":"a","capabilities":["python"]})", "key:acme");
+  std::string globexTask = submit(R"({"type":"a","capabilities":["python"]})", "key:globex");
+  std::string plainTask = submit(R"({"type":"a","capabilities":["python"]})");
+  auto toAcme = assignments(acme, 1);
+  auto toPlain = assignments(plain, 1);
+  ASSERT_EQ(toAcme.size(), 1u);
+  ASSERT_EQ(toPlain.size(), 1u);
+  EXPECT_EQ(json::serialize(toAcme[0].at("task").as_object().at("id")), "\"" + acmeTask + "\"");
+  EXPECT_EQ(json::serialize(toPlain[0].at("task").as_object().at("id")), "\"" + plainTask + "\"");
+  EXPECT_FALSE(until(
+      [&] { return !acme.peer->take("task.assign").empty() || !plain.peer->take("task.assign").empty(); },
+      std::chrono::milliseconds(300)))
+      << "globex's task waits for an agent of globex";
+  EXPECT_EQ(task(globexTask, "key:globex").at("status").as_string(), "pending");
+
+  // globex's key, with acme's agent id and secret, is refused; acme's stays connected.
+  auto takeover = refusedHello(
+      R"({"type":"hello","name":"acme-1","agent_id":")" + acme.id + R"(","secret":")" + acme.secret + R"("})",
+      "key:globex");
+  EXPECT_EQ(takeover.at("reason").as_string(), "bad_secret") << json::serialize(takeover);
+  EXPECT_NE(std::string(takeover.at("message").as_string()).find("another tenant"), std::string::npos);
+  EXPECT_FALSE(acme.peer->closed());
+  auto globex = connect(R"({"type":"hello","name":"globex-1","capabilities":["python"]})", "key:globex");
+  auto toGlobex = assignments(globex, 1);
+  ASSERT_EQ(toGlobex.size(), 1u);
+  EXPECT_EQ(toGlobex[0].at("task").as_object().at("id").as_string(), globexTask);
 }
 
 // Issue 11: `hello` with another agent's id (GET /api/v2/agents lists them)

@@ -54,6 +54,7 @@ class TaskManagerTest : public ::testing::Test {
   void loadStore();
 
   HarnessClock clock_;
+  std::string principal_;  // call() speaks as this caller (http::Request::principal)
   std::string postgresUrl_, schema_;
   std::unique_ptr<PluginHarness> storeHarness_;
   std::shared_ptr<store::Store> realStore_;

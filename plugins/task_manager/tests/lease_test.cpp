@@ -2,6 +2,8 @@
 #include <thread>
 
 #include "fixture.hpp"
+#include "hive/services/store_names.hpp"
+#include "hive/services/tenancy.hpp"
 #include "task_model.hpp"
 
 namespace hive::task_manager::testing {
@@ -25,6 +27,62 @@ TEST_F(TaskManagerTest, ClaimMatchesCapabilitiesAndPriority) {
   ASSERT_EQ(third.size(), 1u);
   EXPECT_EQ(third[0].taskId, python);
   EXPECT_TRUE(claim("agent-3", {"python"}).empty());
+}
+
+// hive.tenancy/1 as security_manager answers it: principal "acme" → tenant acme, …
+class TenantsByName final : public tenancy::Tenancy {
+ public:
+  tenancy::Scope scopeOf(std::string_view principal) override {
+    if (principal == "admin") return tenancy::Scope::everything();
+    return {std::string(principal), false};
+  }
+};
+
+TEST_F(TaskManagerTest, ATenantsTasksAreClaimedOnlyByAgentsOfThatTenantAndItsAgentsTakeNoOtherTask) {
+  harness_->provideFake<tenancy::Tenancy>(std::make_shared<TenantsByName>());
+  principal_ = "acme";
+  std::string acme = submit(R"({"type":"x","capabilities":["gpu"]})");
+  principal_ = "globex";
+  std::string globex = submit(R"({"type":"x","capabilities":["gpu"]})");
+  principal_ = "";
+  std::string plain = submit(R"({"type":"x","capabilities":["gpu"]})");
+  principal_ = "admin";
+  EXPECT_EQ(task(acme).at("capabilities").as_array().size(), 1u) << "the tenant's capability is not shown";
+
+  EXPECT_TRUE(claim("initech-agent", {"gpu", "tenant:initech"}).empty()) << "a third tenant's agent";
+  auto forAcme = claim("acme-agent", {"cuda", "gpu", "tenant:acme"});
+  ASSERT_EQ(forAcme.size(), 1u) << "acme's agent takes acme's task, not the default tenant's";
+  EXPECT_EQ(forAcme[0].taskId, acme);
+  auto forDefault = claim("default-agent", {"gpu", "zeta"});
+  ASSERT_EQ(forDefault.size(), 1u) << "a default-tenant agent takes the default tenant's task only";
+  EXPECT_EQ(forDefault[0].taskId, plain);
+  auto forGlobex = claim("globex-agent", {"gpu", "tenant:globex"});
+  ASSERT_EQ(forGlobex.size(), 1u);
+  EXPECT_EQ(forGlobex[0].taskId, globex);
+}
+
+TEST(TenantQueues, ATenantsQueueIsNamedByAHashOfItsSetAndOnlyItsTenantServesIt) {
+  std::vector<std::string> acme = {"gpu", "tenant:Acme.Corp"};
+  std::string queue = queueFor(acme);
+  EXPECT_EQ(queue.rfind("tasks.t", 0), 0u) << queue;
+  EXPECT_EQ(queue.size(), 39u) << "tasks.t and 128 bits in hex";
+  EXPECT_TRUE(store::checkName(queue, "queue").ok()) << queue;
+  EXPECT_NE(queue, queueFor({"gpu", "tenant:acme.corp"}));
+  EXPECT_EQ(queueFor({"gpu"}), "tasks.gpu") << "the default tenant's queues are named as before";
+
+  Task task;
+  task.capabilities = {"x", "a"};
+  task.tenant = "m";
+  EXPECT_EQ(queueCapabilities(task), (std::vector<std::string>{"a", "tenant:m", "x"}));
+  task.tenant.clear();
+  EXPECT_EQ(queueCapabilities(task), task.capabilities);
+
+  EXPECT_TRUE(serves({"gpu", "tenant:a"}, {"gpu", "tenant:a"}));
+  EXPECT_TRUE(serves({"gpu", "tenant:a"}, {"tenant:a"}));
+  EXPECT_FALSE(serves({"gpu", "tenant:a"}, {"gpu"})) << "a tenant's agent takes no default-tenant task";
+  EXPECT_FALSE(serves({"gpu"}, {"gpu", "tenant:a"})) << "nor the reverse";
+  EXPECT_FALSE(serves({"gpu", "tenant:b"}, {"gpu", "tenant:a"}));
+  EXPECT_TRUE(serves({"gpu"}, {"gpu"}));
 }
 
 TEST_F(TaskManagerTest, LifecycleToSucceededWithEventsAndResult) {
