@@ -22,12 +22,15 @@ struct Environment {
 
   std::int64_t now() const { return clock.nowMs(); }
   Logger& log() { return context.log(); }
-  // The tenant of a caller's agents (hive.tenancy/1): "" for the default
-  // tenant, for a caller that spans tenants, and without a provider.
-  std::string tenantOf(std::string_view principal) {
+  // Whose agents a caller sees (hive.tenancy/1); everything without a provider.
+  tenancy::Scope scopeOf(std::string_view principal) {
     auto tenancy = context.services().get<tenancy::Tenancy>();
-    if (!tenancy.ok()) return {};
-    tenancy::Scope scope = (*tenancy)->scopeOf(principal);
+    return tenancy.ok() ? (*tenancy)->scopeOf(principal) : tenancy::Scope::everything();
+  }
+  // The tenant of the agents a caller registers: "" for the default tenant,
+  // for a caller that spans tenants, and without a provider.
+  std::string tenantOf(std::string_view principal) {
+    tenancy::Scope scope = scopeOf(principal);
     return scope.allTenants ? std::string() : scope.tenant;
   }
 };

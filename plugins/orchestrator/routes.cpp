@@ -59,6 +59,14 @@ class AgentRoutes final : public http::RouteProvider {
   void addReads();
   http::Response create(const http::Request& r);
   http::Response list(const http::Request& r);
+  // Agent {id} when the caller's tenant may see it: another tenant's is "not
+  // found", as a missing one (docs/security.md, "Tenants").
+  Result<Agent> visibleAgent(const http::Request& r) {
+    auto agent = admin_.get(r.param("id"));
+    if (agent.ok() && !orchestrator_->environment().scopeOf(r.principal).sees(agent->tenant))
+      return notFound("no agent " + r.param("id"));
+    return agent;
+  }
 
   // Handlers block on storage: they run on the blocking executor, counted.
   void add(http::Route route, std::function<http::Response(const http::Request&)> handler) {
@@ -88,11 +96,13 @@ void AgentRoutes::addWrites() {
         std::vector<http::FieldError> errors;
         auto spec = parseAgentSpec(r.body, SpecUse::kChange, errors);
         if (!spec.ok()) return invalid(spec.status(), errors);
+        if (auto visible = visibleAgent(r); !visible.ok()) return http::problem(visible.status());
         return answer(admin_.patch(r.param("id"), *spec), renderAgent);
       });
   add({"agents.delete", "DELETE", "/api/v2/agents/{id}", "agents:write",
        openapi::agentOperation("Delete an agent", "deleteAgent", PathId::kId, Body::kNone, 204)},
       [this](const http::Request& r) {
+        if (auto visible = visibleAgent(r); !visible.ok()) return http::problem(visible.status());
         Status removed = admin_.remove(r.param("id"));
         if (!removed.ok()) return http::problem(removed);
         http::Response response;
@@ -102,7 +112,10 @@ void AgentRoutes::addWrites() {
       });
   add({"agents.drain", "POST", "/api/v2/agents/{id}/drain", "agents:write",
        openapi::agentOperation("Drain an agent: no new tasks", "drainAgent", PathId::kId, Body::kNone, 200)},
-      [this](const http::Request& r) { return answer(admin_.drain(r.param("id")), renderAgent); });
+      [this](const http::Request& r) {
+        if (auto visible = visibleAgent(r); !visible.ok()) return http::problem(visible.status());
+        return answer(admin_.drain(r.param("id")), renderAgent);
+      });
 }
 
 void AgentRoutes::addReads() {
@@ -110,10 +123,18 @@ void AgentRoutes::addReads() {
       [this](const http::Request& r) { return list(r); });
   add({"agents.get", "GET", "/api/v2/agents/{id}", "agents:read",
        openapi::agentOperation("Get an agent", "getAgent", PathId::kId, Body::kNone, 200)},
-      [this](const http::Request& r) { return answer(admin_.get(r.param("id")), renderAgent); });
+      [this](const http::Request& r) { return answer(visibleAgent(r), renderAgent); });
   add({"coordination.status", "GET", "/api/v2/coordination/status", "agents:read",
        openapi::coordinationOperation()},
-      [this](const http::Request&) { return answer(admin_.coordinationStatus(), renderCoordination); });
+      [this](const http::Request& r) {
+        // Every tenant's queues and agents: not for a named tenant's callers.
+        if (auto scope = orchestrator_->environment().scopeOf(r.principal);
+            !scope.allTenants && !scope.tenant.empty())
+          return http::problem(403, "Forbidden",
+                               "the coordination status spans every tenant; tenant '" + scope.tenant +
+                                   "' lists its own agents with GET /api/v2/agents");
+        return answer(admin_.coordinationStatus(), renderCoordination);
+      });
 }
 
 http::Response AgentRoutes::create(const http::Request& r) {
@@ -137,9 +158,12 @@ http::Response AgentRoutes::list(const http::Request& r) {
   // The same paging as GET /api/v2/tasks: limit 1-1000 (100), cursor from next_cursor.
   std::size_t limit = plugin_common::pageLimit(r.queryParam("limit"), errors);
   if (!errors.empty()) return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
-  return answer(
-      admin_.list(status ? *status : "", capability ? *capability : "", limit, cursor ? *cursor : ""),
-      renderAgentPage);
+  auto page = admin_.list(status ? *status : "", capability ? *capability : "", limit, cursor ? *cursor : "");
+  // Another tenant's agents are left out: a page may hold fewer than `limit`.
+  if (tenancy::Scope scope = orchestrator_->environment().scopeOf(r.principal);
+      page.ok() && !scope.allTenants)
+    std::erase_if(page->items, [&](const Agent& a) { return !scope.sees(a.tenant); });
+  return answer(page, renderAgentPage);
 }
 
 }  // namespace

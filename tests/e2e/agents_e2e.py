@@ -69,7 +69,7 @@ def processes_running(argv_prefix):
 
 
 class Hive:
-    def __init__(self, args, workdir, api_extra="", orchestrator_extra="", agents=""):
+    def __init__(self, args, workdir, api_extra="", orchestrator_extra="", agents="", claim_lease="30s"):
         self.args = args
         self.workdir = workdir
         self.port = free_port()
@@ -93,7 +93,7 @@ plugins:
   communication_engine:
     config: {{}}
   task_manager:
-    config: {{retry_base: 100ms, retry_max: 1s, sweep_period: 200ms}}
+    config: {{retry_base: 100ms, retry_max: 1s, sweep_period: 200ms, claim_lease: {claim_lease}}}
   orchestrator:
     config:
       heartbeat_interval: 1s
@@ -104,7 +104,7 @@ plugins:
       sandbox: {sandbox}
       agents:{agents}
 """.format(plugins=os.path.abspath(args.plugins), data=os.path.join(workdir, "data"), port=self.port,
-           api_extra=api_extra, sandbox=args.sandbox, orchestrator_extra=orchestrator_extra, agents=agents or " []"))
+           api_extra=api_extra, sandbox=args.sandbox, claim_lease=claim_lease, orchestrator_extra=orchestrator_extra, agents=agents or " []"))
         self.process = subprocess.Popen([args.hive, "run", "-c", self.config], stdout=self.log,
                                         stderr=subprocess.STDOUT)
         wait_ready(self.process, self.port, self.log_path, "agents_e2e")
@@ -320,9 +320,12 @@ class RawAgent:
 
 def slow_scenario(args, workdir, failures):
     tasks = 100
+    # The slow agent holds its assignments, unanswered, while the reader does
+    # the rest (about 40 s on the ASan build): neither the orchestrator's
+    # claim window nor task_manager's claim lease may run out meanwhile.
     hive = Hive(args, workdir,
                 api_extra="\n      websocket: {route_send_queue: 4}",
-                orchestrator_extra="\n      claim_window: 120s\n      max_unacknowledged: 64")
+                orchestrator_extra="\n      claim_window: 120s\n      max_unacknowledged: 64", claim_lease="120s")
     reader = None
     try:
         slow = RawAgent(hive.port)

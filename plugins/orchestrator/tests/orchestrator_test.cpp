@@ -227,9 +227,10 @@ class OrchestratorTest : public ::testing::Test {
     return serve(*taskRoutes_, "tasks.get", request).body;
   }
 
-  json::object agent(const std::string& id) {
+  json::object agent(const std::string& id, const std::string& principal = "") {
     http::Request request;
     request.params["id"] = id;
+    request.principal = principal;
     auto response = serve(*routes_, "agents.get", request);
     EXPECT_EQ(response.status, 200) << response.body;
     return json::parse(response.body).as_object();
@@ -651,6 +652,7 @@ class TenantOfKey final : public tenancy::Tenancy {
  public:
   tenancy::Scope scopeOf(std::string_view principal) override {
     if (principal.rfind("key:", 0) == 0) return {std::string(principal.substr(4)), false};
+    if (principal == "admin") return tenancy::Scope::everything();
     return {};
   }
 };
@@ -665,8 +667,21 @@ TEST_F(OrchestratorTest, AnAgentRunsOnlyItsTenantsTasksAndAnotherTenantsKeyCanno
                       "key:acme");
   auto plain = connect(R"({"type":"hello","name":"plain-1","capabilities":["python"],"max_concurrency":4})");
   ASSERT_FALSE(acme.id.empty());
-  EXPECT_EQ(json::serialize(agent(acme.id).at("tenant")), "\"acme\"") << json::serialize(agent(acme.id));
+  EXPECT_EQ(agent(acme.id, "admin").at("tenant").as_string(), "acme");
+  EXPECT_EQ(agent(acme.id, "key:acme").at("id").as_string(), acme.id);
   EXPECT_FALSE(agent(plain.id).contains("tenant")) << "the default tenant's agent";
+  // Another tenant's agent is not found, listed, changed or drained.
+  for (const char* route : {"agents.get", "agents.drain", "agents.delete"}) {
+    http::Request request = as("key:globex");
+    request.params["id"] = acme.id;
+    EXPECT_EQ(serve(*routes_, route, request).status, 404) << route;
+  }
+  http::Request listing = as("key:globex");
+  EXPECT_EQ(serve(*routes_, "agents.list", listing).body.find(acme.id), std::string::npos);
+  listing.principal = "key:acme";
+  EXPECT_NE(serve(*routes_, "agents.list", listing).body.find(acme.id), std::string::npos);
+  EXPECT_EQ(serve(*routes_, "coordination.status", as("key:acme")).status, 403) << "it spans tenants";
+  EXPECT_EQ(serve(*routes_, "coordination.status", as("admin")).status, 200);
 
   std::string acmeTask = submit(R"({"type":"a","capabilities":["python"]})", "key:acme");
   std::string globexTask = submit(R"({"type":"a","capabilities":["python"]})", "key:globex");
