@@ -2,12 +2,14 @@
 """Adaptive concurrency, measured: one fast and one slow remote agent (both
 max_concurrency 8; the slow one's tasks take 3× as long, and longer still
 past 2 at once: slow_agent.py) share --tasks tasks of --sleep-ms each,
-submitted at once. Run with optimization_engine enforcing its limits, then
+submitted at once, or --rate a second (below what the two can do: then
+which agent each task goes to is what decides its time). Run with optimization_engine enforcing its limits, then
 with enabled: false. Prints the completion time (first submission to last
 finish), p50/p99 of each task's submission → finish, and how the tasks split
 between the agents. Prints figures; asserts nothing.
 
 Usage: bench/optimization/run.py --hive build/release/bin/hive --plugins build/release/plugins [--tasks 300]
+                                 [--rate R] [--runs N]
 """
 import argparse
 import os
@@ -77,9 +79,12 @@ def run(args, enabled):
         while any(api.request("GET", "/api/v2/tasks/" + i)[1]["status"] != "succeeded" for i in warm):
             time.sleep(0.2)
         began = time.time() * 1000
-        ids = [api.request("POST", "/api/v2/tasks", {"type": "work", "capabilities": ["work"],
-                                                    "payload": {"sleep_ms": args.sleep_ms}})[1]["id"]
-               for _ in range(args.tasks)]
+        ids = []
+        for n in range(args.tasks):
+            if args.rate > 0:
+                time.sleep(max(0.0, began / 1000 + n / args.rate - time.time()))
+            ids.append(api.request("POST", "/api/v2/tasks", {"type": "work", "capabilities": ["work"],
+                                                            "payload": {"sleep_ms": args.sleep_ms}})[1]["id"])
         pending = set(ids)
         tasks = {}
         while pending:
@@ -114,8 +119,10 @@ def main():
     parser.add_argument("--tasks", type=int, default=300)
     parser.add_argument("--sleep-ms", type=int, default=100)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--rate", type=float, default=0, help="tasks submitted a second (0: all at once)")
     args = parser.parse_args()
-    print("%d tasks of %d ms, a fast and a slow agent (max_concurrency 8 each)" % (args.tasks, args.sleep_ms))
+    print("%d tasks of %d ms, %s, a fast and a slow agent (max_concurrency 8 each)" %
+          (args.tasks, args.sleep_ms, "%g a second" % args.rate if args.rate > 0 else "submitted at once"))
     for _ in range(args.runs):
         for enabled in (False, True):
             run(args, enabled)
