@@ -173,14 +173,8 @@ work=$(mktemp -d /tmp/hive-bench-tasks.XXXXXX)
 chmod 0755 "$work" # the PostgreSQL clusters run as the postgres user below it
 hive_pid='' uvicorn_pid='' servers_started=0 peer_pg_started=0
 py_pids=()
-stop_pid() {
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=bench/tasks/processes.sh
+. "$(dirname "$0")/processes.sh"
 stop_python_agents() {
   for pid in "${py_pids[@]}"; do stop_pid "$pid"; done
   py_pids=()
