@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "hive/services/health.hpp"
-#include "hive/services/health.hpp"
 #include "hive/services/tasks.hpp"
 #include "plugin_common/metric_samples.hpp"
 
