@@ -49,6 +49,7 @@ class Batches {
   void poke();
 
   const Options& options() const { return options_; }
+  ServiceRegistry& services() { return context_.services(); }
 
   // The REST side; all blocking. `errors` gets field errors of a bad body;
   // `replayed` is set when `idempotencyKey` named an existing batch.

@@ -1,5 +1,6 @@
 #include "routes.hpp"
 
+#include "plugin_common/admission_refusal.hpp"
 #include "plugin_common/page_limit.hpp"
 #include "plugin_common/route_reply.hpp"
 
@@ -38,6 +39,9 @@ BatchRoutes::BatchRoutes(std::shared_ptr<Batches> batches, Background background
         std::error_code ec;
         json::value body = json::parse(r.body, ec);
         if (ec) return http::problem(400, "Bad Request", "the body is not JSON: " + ec.message());
+        // A new batch is new work: refused while the host is saturated (hive.admission/1).
+        if (auto refused = plugin_common::admissionRefusal(batches_->services(), {"batch", "", {}}))
+          return std::move(*refused);
         const std::string* key = r.header("idempotency-key");
         std::vector<http::FieldError> errors;
         bool replayed = false;

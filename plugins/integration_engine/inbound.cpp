@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "plugin_common/admission_refusal.hpp"
 #include "plugin_common/clock_ids.hpp"
 #include "plugin_common/route_call.hpp"
 
@@ -206,6 +207,10 @@ http::Response InboundWebhooks::record(const InboundEndpoint& endpoint, const st
 
 void InboundWebhooks::start(const InboundEndpoint& endpoint, const json::value& body, const std::string& key,
                             std::function<void(http::Response)> done) {
+  // New work from outside, refused while the host is saturated
+  // (hive.admission/1): a 503 is not recorded, so the sender's retry may pass.
+  if (auto refused = plugin_common::admissionRefusal(context_.services(), {"webhook", "", {}}))
+    return done(std::move(*refused));
   json::object mapped;
   for (const auto& [target, pointer] : endpoint.map) {
     if (pointer.empty()) {

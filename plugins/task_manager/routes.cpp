@@ -1,14 +1,12 @@
 #include "routes.hpp"
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <optional>
 
-#include "hive/services/admission.hpp"
 #include "hive/services/tenancy.hpp"
 #include "json.hpp"
 #include "openapi.hpp"
+#include "plugin_common/admission_refusal.hpp"
 #include "plugin_common/page_limit.hpp"
 #include "trace_context.hpp"
 
@@ -125,19 +123,6 @@ class TaskRoutes final : public http::RouteProvider {
     return task;
   }
 
-  // 503 with Retry-After while hive.admission/1 (resource_manager) refuses new
-  // work; nullopt when it admits the task, or without a provider.
-  std::optional<http::Response> refusedByAdmission(const Task& task) {
-    auto gate = context_.services().get<admission::Gate>();
-    if (!gate.ok()) return std::nullopt;
-    admission::Verdict verdict = (*gate)->admit({"task", task.tenant, task.capabilities});
-    if (verdict.admitted) return std::nullopt;
-    http::Response response = http::problem(503, "Service Unavailable", verdict.reason);
-    response.headers.push_back(
-        {"retry-after", std::to_string(std::max<std::int64_t>(1, verdict.retryAfter.count()))});
-    return response;
-  }
-
   // Every handler blocks on storage: it runs on the blocking executor.
   void add(http::Route route, std::function<http::Response(http::Request)> handler) {
     table_.add(std::move(route),
@@ -183,7 +168,14 @@ class TaskRoutes final : public http::RouteProvider {
     }
     task->traceparent = traceparentOf(request);
     task->tenant = scope.tenant;
-    if (auto refused = refusedByAdmission(*task)) return respond(std::move(*refused));
+    // New work from a client is refused while the host is saturated
+    // (hive.admission/1). Another plugin's submissions in process (a
+    // workflow's steps, a batch's chunks: no remote address) are work admitted
+    // at that plugin's own door already.
+    if (!request.remoteAddress.empty())
+      if (auto refused = plugin_common::admissionRefusal(context_.services(),
+                                                         {"task", task->tenant, task->capabilities}))
+        return respond(std::move(*refused));
     ++*inFlight_;
     service_->submit(std::move(task).value(), key, digest(request.body),
                      [respond = std::move(respond), inFlight = inFlight_](

@@ -91,6 +91,7 @@ class Engine {
   void close() { work_.stopAndWait(); }
   const EngineOptions& options() const { return options_; }
   Logger& log() { return context_.log(); }
+  ServiceRegistry& services() { return context_.services(); }
 
   // Runs `job` on the blocking executor, counted; false when refusing work.
   bool background(std::function<void()> job);

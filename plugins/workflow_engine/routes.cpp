@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "plugin_common/admission_refusal.hpp"
 #include "plugin_common/page_limit.hpp"
 
 namespace hive::workflow_engine {
@@ -288,6 +289,9 @@ http::Response WorkflowRoutes::startRun(const http::Request& request) {
       return http::problem(422, "Unprocessable Content", "invalid Idempotency-Key",
                            {{"Idempotency-Key", "must be 1-128 printable ASCII characters"}});
   }
+  // A new run is new work: refused while the host is saturated (hive.admission/1).
+  if (auto refused = plugin_common::admissionRefusal(engine_->services(), {"workflow_run", "", {}}))
+    return std::move(*refused);
   auto started = engine_->startRun(request.param("name"), version, params, key, errors);
   if (!started.ok()) return invalid(started.status(), std::move(errors));
   http::Response response = reply(started->replayed ? 200 : 201, started->run);

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "batch_plugin.hpp"
+#include "hive/services/admission.hpp"
 #include "hive/services/bus.hpp"
 #include "hive/services/http.hpp"
 #include "hive/services/store.hpp"
@@ -199,6 +200,38 @@ class BatchesTest : public ::testing::Test {
   std::unique_ptr<PluginHarness> bus_, store_, tasks_, engine_;
   std::map<std::string, int> claims_;
 };
+
+// hive.admission/1 closed or open at the test's word.
+class SwitchedGate final : public admission::Gate {
+ public:
+  admission::Verdict admit(const admission::Work& work) override {
+    if (!closed.load()) return {};
+    return {false, "Hive is saturated: test (" + work.kind + ")", std::chrono::seconds(3)};
+  }
+  std::atomic<bool> closed{true};
+};
+
+// A new batch is new work, refused while admission is closed; the chunks of
+// a batch admitted before are submitted all the same.
+TEST_F(BatchesTest, ANewBatchIsRefusedWhileAdmissionIsClosedAndAnAdmittedBatchsChunksAreNot) {
+  auto gate = std::make_shared<SwitchedGate>();
+  engine_->provideFake<admission::Gate>(gate, "resource_manager");
+  tasks_->provideFake<admission::Gate>(gate, "resource_manager");
+  json::object body{
+      {"input", {{"items", {1, 2, 3}}}},
+      {"chunk_size", 1},
+      {"task", {{"type", "double"}, {"capabilities", {"shell"}}, {"payload", {{"factor", 2}}}}}};
+  http::Response refused = call("POST", "/api/v2/batches", json::serialize(body));
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_NE(refused.body.find("Hive is saturated: test (batch)"), std::string::npos) << refused.body;
+  EXPECT_TRUE(callJson("GET", "/api/v2/batches", 200)["items"].as_array().empty()) << "nothing was stored";
+
+  gate->closed = false;
+  std::string id = batchOf(6, 2, 3);
+  gate->closed = true;
+  work(id);
+  EXPECT_EQ(batch(id)["status"], "succeeded") << json::serialize(batch(id));
+}
 
 TEST_F(BatchesTest, ChunksRunUpToTheParallelismAndTheOutputHasEveryItemInOrder) {
   auto events = std::make_shared<std::vector<std::string>>();

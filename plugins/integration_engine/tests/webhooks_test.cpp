@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 
+#include "hive/services/admission.hpp"
 #include "hive/services/bus.hpp"
 #include "hive/services/http.hpp"
 #include "hive/services/store.hpp"
@@ -412,6 +413,33 @@ TEST_F(IntegrationEngineTest, ASignedWebhookSubmitsATaskWithTheBodyMappedInAndAR
   EXPECT_EQ(unmapped.status, 422);
   EXPECT_NE(unmapped.body.find("the body has no /ref"), std::string::npos) << unmapped.body;
   EXPECT_EQ(taskCount(), 2u);
+}
+
+// hive.admission/1 closed or open at the test's word.
+class SwitchedGate final : public admission::Gate {
+ public:
+  admission::Verdict admit(const admission::Work& work) override {
+    if (!closed.load()) return {};
+    return {false, "Hive is saturated: test (" + work.kind + ")", std::chrono::seconds(3)};
+  }
+  std::atomic<bool> closed{true};
+};
+
+// A webhook is new work from outside: 503 while admission is closed, not
+// recorded, so that the sender's redelivery starts the task once it opens.
+TEST_F(IntegrationEngineTest, AWebhookIsRefused503WhileAdmissionIsClosedAndItsRedeliveryStartsTheTask) {
+  startEngine(config(true));
+  auto gate = std::make_shared<SwitchedGate>();
+  engine_->provideFake<admission::Gate>(gate, "resource_manager");
+  std::int64_t now = plugin_common::nowMs() / 1000;
+  http::Response refused = deliver(R"({"ref": "refs/heads/main"})", "g-1", now);
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_NE(refused.body.find("Hive is saturated: test (webhook)"), std::string::npos) << refused.body;
+  EXPECT_EQ(taskCount(), 0u);
+  gate->closed = false;
+  http::Response redelivered = deliver(R"({"ref": "refs/heads/main"})", "g-1", now);
+  EXPECT_EQ(redelivered.status, 202) << redelivered.body;
+  EXPECT_EQ(taskCount(), 1u);
 }
 
 TEST_F(IntegrationEngineTest, BadStaleAndUnsignedRequestsAre401AuditedAndStartNothing) {

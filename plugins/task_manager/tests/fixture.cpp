@@ -126,6 +126,7 @@ http::Response TaskManagerTest::call(const std::string& method, const std::strin
   request.body = body;
   request.headers = std::move(headers);
   request.principal = principal_;
+  request.remoteAddress = remote_;
   std::string routeId = route(*routes_, method, path, request);
   if (auto q = path.find('?'); q != std::string::npos) {
     for (const auto& pair : split(path.substr(q + 1), '&')) {

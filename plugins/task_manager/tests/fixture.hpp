@@ -54,7 +54,8 @@ class TaskManagerTest : public ::testing::Test {
   void loadStore();
 
   HarnessClock clock_;
-  std::string principal_;  // call() speaks as this caller (http::Request::principal)
+  std::string principal_;                   // call() speaks as this caller (http::Request::principal)
+  std::string remote_ = "127.0.0.1:40000";  // and from there (empty: another plugin, in process)
   std::string postgresUrl_, schema_;
   std::unique_ptr<PluginHarness> storeHarness_;
   std::shared_ptr<store::Store> realStore_;

@@ -1,9 +1,44 @@
 #include <set>
 
 #include "fixture.hpp"
+#include "hive/services/admission.hpp"
 
 namespace hive::task_manager::testing {
 namespace {
+
+// hive.admission/1 that refuses everything, as resource_manager does while a limit is crossed.
+class ClosedGate final : public admission::Gate {
+ public:
+  admission::Verdict admit(const admission::Work& work) override {
+    asked.push_back(work);
+    return {false, "Hive is saturated: 7 tasks wait to be claimed, the limit (max_waiting) is 5",
+            std::chrono::seconds(4)};
+  }
+  std::vector<admission::Work> asked;
+};
+
+TEST_F(TaskManagerTest, AClientsSubmissionIsRefused503WhileAdmissionIsClosedAndNothingIsStored) {
+  auto gate = std::make_shared<ClosedGate>();
+  harness_->provideFake<admission::Gate>(gate, "resource_manager");
+  EXPECT_EQ(call("POST", "/api/v2/tasks", R"({"type":1})").status, 422) << "a bad body still gets its 4xx";
+  http::Response refused = call("POST", "/api/v2/tasks", R"({"type":"x","capabilities":["gpu"]})");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.contentType, "application/problem+json");
+  EXPECT_NE(refused.body.find("the limit (max_waiting) is 5"), std::string::npos) << refused.body;
+  const std::string* retry = nullptr;
+  for (const auto& header : refused.headers)
+    if (header.name == "retry-after") retry = &header.value;
+  ASSERT_NE(retry, nullptr);
+  EXPECT_EQ(*retry, "4");
+  ASSERT_EQ(gate->asked.size(), 1u);
+  EXPECT_EQ(gate->asked[0].kind, "task");
+  EXPECT_EQ(gate->asked[0].capabilities, std::vector<std::string>{"gpu"});
+  EXPECT_EQ(countOf(stats(), "pending"), 0) << "nothing was stored";
+
+  remote_.clear();  // another plugin's submission, in process (a workflow step): admitted at its own door
+  submit(R"({"type":"x"})");
+  EXPECT_EQ(countOf(stats(), "pending"), 1);
+}
 
 TEST_F(TaskManagerTest, SubmitGetAndListWithFilters) {
   std::string a = submit(R"({"type":"build","title":"one","payload":{"repo":"x"},"priority":"HIGH"})");

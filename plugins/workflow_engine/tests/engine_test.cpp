@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "hive/services/admission.hpp"
 #include "hive/services/bus.hpp"
 #include "hive/services/http.hpp"
 #include "hive/services/store.hpp"
@@ -208,6 +209,44 @@ class WorkflowEngineTest : public ::testing::Test {
   std::string maxDocumentBytes_ = "1048576";
   std::vector<json::value> payloads_;
 };
+
+// hive.admission/1 closed or open at the test's word.
+class SwitchedGate final : public admission::Gate {
+ public:
+  admission::Verdict admit(const admission::Work& work) override {
+    if (!closed.load()) return {};
+    return {false, "Hive is saturated: test (" + work.kind + ")", std::chrono::seconds(3)};
+  }
+  std::atomic<bool> closed{true};
+};
+
+// A new run is new work, refused while admission is closed; the steps of a
+// run admitted before are submitted all the same (task_manager gates only
+// clients' submissions, not another plugin's in process).
+TEST_F(WorkflowEngineTest, ANewRunIsRefusedWhileAdmissionIsClosedAndAnAdmittedRunsStepsAreNot) {
+  callJson("POST", "/api/v2/workflows", 201, kDiamond);
+  auto gate = std::make_shared<SwitchedGate>();
+  engine_->provideFake<admission::Gate>(gate, "resource_manager");
+  tasks_->provideFake<admission::Gate>(gate, "resource_manager");
+  http::Response refused = call("POST", "/api/v2/workflows/diamond/runs", R"({"params": {"start": 1}})");
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_NE(refused.body.find("Hive is saturated: test (workflow_run)"), std::string::npos) << refused.body;
+  const std::string* retry = nullptr;
+  for (const auto& header : refused.headers)
+    if (header.name == "retry-after") retry = &header.value;
+  ASSERT_NE(retry, nullptr);
+  EXPECT_EQ(*retry, "3");
+  EXPECT_TRUE(callJson("GET", "/api/v2/workflows/diamond/runs", 200)["items"].as_array().empty())
+      << "the refused run was not stored";
+
+  gate->closed = false;
+  json::object started =
+      callJson("POST", "/api/v2/workflows/diamond/runs", 201, R"({"params": {"start": 1}})");
+  std::string id(started["id"].as_string());
+  gate->closed = true;
+  work(id);
+  EXPECT_EQ(run(id)["status"], "succeeded") << json::serialize(run(id));
+}
 
 TEST_F(WorkflowEngineTest, TheDiamondRunsToSuccessWithResultsFlowingIntoLaterPayloads) {
   auto events = std::make_shared<std::vector<std::string>>();
