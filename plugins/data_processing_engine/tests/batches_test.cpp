@@ -15,13 +15,13 @@
 #include <gtest/gtest.h>
 
 #include "batch_plugin.hpp"
-#include "hive/services/admission.hpp"
 #include "hive/services/bus.hpp"
 #include "hive/services/http.hpp"
 #include "hive/services/store.hpp"
 #include "hive/services/tasks.hpp"
 #include "hive/testing/harness.hpp"
 #include "hive/testing/routes.hpp"
+#include "plugin_common/switched_gate.hpp"
 
 namespace hive::data_processing_engine {
 namespace {
@@ -201,15 +201,7 @@ class BatchesTest : public ::testing::Test {
   std::map<std::string, int> claims_;
 };
 
-// hive.admission/1 closed or open at the test's word.
-class SwitchedGate final : public admission::Gate {
- public:
-  admission::Verdict admit(const admission::Work& work) override {
-    if (!closed.load()) return {};
-    return {false, "Hive is saturated: test (" + work.kind + ")", std::chrono::seconds(3)};
-  }
-  std::atomic<bool> closed{true};
-};
+using plugin_common::SwitchedGate;
 
 // A new batch is new work, refused while admission is closed; the chunks of
 // a batch admitted before are submitted all the same.

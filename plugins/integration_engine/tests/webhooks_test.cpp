@@ -18,7 +18,6 @@
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 
-#include "hive/services/admission.hpp"
 #include "hive/services/bus.hpp"
 #include "hive/services/http.hpp"
 #include "hive/services/store.hpp"
@@ -27,6 +26,7 @@
 #include "hive/testing/routes.hpp"
 #include "integration_plugin.hpp"
 #include "plugin_common/clock_ids.hpp"
+#include "plugin_common/switched_gate.hpp"
 #include "signature.hpp"
 
 namespace hive::integration_engine {
@@ -415,15 +415,7 @@ TEST_F(IntegrationEngineTest, ASignedWebhookSubmitsATaskWithTheBodyMappedInAndAR
   EXPECT_EQ(taskCount(), 2u);
 }
 
-// hive.admission/1 closed or open at the test's word.
-class SwitchedGate final : public admission::Gate {
- public:
-  admission::Verdict admit(const admission::Work& work) override {
-    if (!closed.load()) return {};
-    return {false, "Hive is saturated: test (" + work.kind + ")", std::chrono::seconds(3)};
-  }
-  std::atomic<bool> closed{true};
-};
+using plugin_common::SwitchedGate;
 
 // A webhook is new work from outside: 503 while admission is closed, not
 // recorded, so that the sender's redelivery starts the task once it opens.

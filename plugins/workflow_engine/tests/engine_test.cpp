@@ -12,7 +12,6 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
-#include "hive/services/admission.hpp"
 #include "hive/services/bus.hpp"
 #include "hive/services/http.hpp"
 #include "hive/services/store.hpp"
@@ -21,6 +20,7 @@
 #include "hive/testing/memory_bus.hpp"
 #include "hive/testing/routes.hpp"
 #include "plugin_common/clock.hpp"
+#include "plugin_common/switched_gate.hpp"
 #include "retention.hpp"
 #include "scheduler.hpp"
 #include "task_gateway.hpp"
@@ -210,15 +210,7 @@ class WorkflowEngineTest : public ::testing::Test {
   std::vector<json::value> payloads_;
 };
 
-// hive.admission/1 closed or open at the test's word.
-class SwitchedGate final : public admission::Gate {
- public:
-  admission::Verdict admit(const admission::Work& work) override {
-    if (!closed.load()) return {};
-    return {false, "Hive is saturated: test (" + work.kind + ")", std::chrono::seconds(3)};
-  }
-  std::atomic<bool> closed{true};
-};
+using plugin_common::SwitchedGate;
 
 // A new run is new work, refused while admission is closed; the steps of a
 // run admitted before are submitted all the same (task_manager gates only
