@@ -40,9 +40,12 @@ std::optional<Crossing> crossedLimit(const AdmissionLimits& limits, const LoadSi
 
 AdmissionGate::AdmissionGate(const AdmissionLimits& limits, Metrics& metrics)
     : limits_(limits),
-      metrics_(metrics),
       closed_(metrics.gauge("hive_admission_closed",
                             "1 while resource_manager refuses new tasks (a load limit is crossed), else 0")) {
+  for (const char* limit : {"max_waiting", "max_queue_age", "min_memory_available_bytes", "max_load_per_cpu"})
+    refused_[limit] =
+        &metrics.counter("hive_admission_refused_total",
+                         "New tasks refused by admission control, by the limit crossed", {{"limit", limit}});
 }
 
 bool AdmissionGate::update(const LoadSignals& signals, std::int64_t nowMs) {
@@ -58,21 +61,19 @@ bool AdmissionGate::update(const LoadSignals& signals, std::int64_t nowMs) {
 }
 
 admission::Verdict AdmissionGate::admit(const admission::Work&) {
-  std::string limit;
   admission::Verdict verdict;
-  {
-    std::lock_guard lock(mutex_);
-    if (!crossing_) return verdict;
-    verdict.admitted = false;
-    verdict.reason = "Hive is saturated: " + crossing_->reason;
-    verdict.retryAfter = limits_.retryAfter;
-    limit = crossing_->limit;
-  }
-  metrics_
-      .counter("hive_admission_refused_total", "New tasks refused by admission control, by the limit crossed",
-               {{"limit", limit}})
-      .increment();
+  std::lock_guard lock(mutex_);
+  if (!crossing_) return verdict;
+  verdict.admitted = false;
+  verdict.reason = "Hive is saturated: " + crossing_->reason;
+  verdict.retryAfter = limits_.retryAfter;
+  refused_.at(crossing_->limit)->increment();
   return verdict;
+}
+
+std::optional<Crossing> AdmissionGate::crossing() const {
+  std::lock_guard lock(mutex_);
+  return crossing_;
 }
 
 json::object AdmissionGate::status() const {

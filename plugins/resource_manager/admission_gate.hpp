@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -47,14 +48,16 @@ class AdmissionGate final : public admission::Gate {
   // admission::Gate
   admission::Verdict admit(const admission::Work& work) override;
 
+  // The limit crossed at the last sample; nullopt while open.
+  std::optional<Crossing> crossing() const;
   // For GET /api/v2/resources: open or not, why, the limits and the last signals.
   boost::json::object status() const;
   const AdmissionLimits& limits() const { return limits_; }
 
  private:
   const AdmissionLimits limits_;
-  Metrics& metrics_;
   Gauge& closed_;
+  std::map<std::string, Counter*, std::less<>> refused_;  // by limit, made once: admit() is on request paths
   mutable std::mutex mutex_;
   std::optional<Crossing> crossing_;
   LoadSignals last_;

@@ -73,10 +73,8 @@ class ResourceManagerPlugin final : public Plugin {
       unreadable_ = signals.unreadable;
     }
     if (!admission_->update(signals, clock_.nowMs())) return;
-    auto status = admission_->status();
-    if (status.contains("reason"))
-      context_.log().warn("admission control refuses new tasks: " +
-                          std::string(status["reason"].as_string()));
+    if (auto crossing = admission_->crossing())
+      context_.log().warn("admission control refuses new tasks: " + crossing->reason);
     else
       context_.log().info("admission control admits new tasks again");
   }
