@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include "hive/config.hpp"
+#include "plugin_common/tenant_capability.hpp"
 
 namespace hive::orchestrator {
 namespace json = boost::json;
@@ -177,11 +178,7 @@ Result<Agent> fromStoredJson(std::string_view body) {
 }
 
 std::vector<std::string> claimCapabilities(const Agent& agent) {
-  std::vector<std::string> set = agent.capabilities;
-  if (agent.tenant.empty()) return set;
-  set.push_back("tenant:" + agent.tenant);
-  std::sort(set.begin(), set.end());
-  return set;
+  return plugin_common::withTenant(agent.capabilities, agent.tenant);
 }
 
 }  // namespace hive::orchestrator

@@ -14,6 +14,7 @@
 #include "plugin_common/clock_ids.hpp"
 #include "plugin_common/hex.hpp"
 #include "plugin_common/json_text.hpp"
+#include "plugin_common/tenant_capability.hpp"
 
 namespace hive::task_manager {
 namespace json = boost::json;
@@ -125,7 +126,7 @@ std::string capabilityKey(const std::vector<std::string>& capabilities) {
 
 std::string queueFor(const std::vector<std::string>& capabilities) {
   if (capabilities.empty()) return "tasks.any";
-  if (std::any_of(capabilities.begin(), capabilities.end(), isTenantCapability)) {
+  if (std::any_of(capabilities.begin(), capabilities.end(), plugin_common::isTenantCapability)) {
     // 128 bits of SHA-256: a tenant's queue is not a name another set can reach.
     std::string key = capabilityKey(capabilities);
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -151,22 +152,15 @@ bool covers(const std::vector<std::string>& offered, const std::vector<std::stri
   });
 }
 
-std::string tenantCapability(std::string_view tenant) { return "tenant:" + std::string(tenant); }
-
-bool isTenantCapability(std::string_view capability) { return capability.rfind("tenant:", 0) == 0; }
-
 std::vector<std::string> queueCapabilities(const Task& task) {
-  std::vector<std::string> set = task.capabilities;
-  if (task.tenant.empty()) return set;
-  set.push_back(tenantCapability(task.tenant));
-  std::sort(set.begin(), set.end());
-  return set;
+  return plugin_common::withTenant(task.capabilities, task.tenant);
 }
 
 bool serves(const std::vector<std::string>& offered, const std::vector<std::string>& required) {
   if (!covers(offered, required)) return false;
   return std::none_of(offered.begin(), offered.end(), [&](const std::string& c) {
-    return isTenantCapability(c) && std::find(required.begin(), required.end(), c) == required.end();
+    return plugin_common::isTenantCapability(c) &&
+           std::find(required.begin(), required.end(), c) == required.end();
   });
 }
 

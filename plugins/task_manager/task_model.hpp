@@ -118,10 +118,9 @@ bool covers(const std::vector<std::string>& offered, const std::vector<std::stri
 // capability set also holds "tenant:<name>" — no client's capability can hold
 // a ':' — which only an agent of that tenant offers (the orchestrator adds it
 // to the capabilities it claims with). Its queue is named by a SHA-256 of the
-// set, so that no capability set a client picks can name another tenant's queue.
-std::string tenantCapability(std::string_view tenant);
-bool isTenantCapability(std::string_view capability);
-// The set a task's queue requires: its capabilities, and its tenant's (sorted).
+// set, so that no capability set a client picks can name another tenant's queue
+// (plugin_common/tenant_capability.hpp). The set a task's queue requires: its
+// capabilities, and its tenant's (sorted).
 std::vector<std::string> queueCapabilities(const Task& task);
 // Whether an agent offering `offered` may claim from a queue requiring
 // `required`: it covers them, and an agent of a named tenant claims only from
