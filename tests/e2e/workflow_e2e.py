@@ -11,6 +11,9 @@ echoes its payload as its result).
                       with SIGKILL --crashes times and restarted: the run
                       completes, and task_manager holds exactly one task per
                       step (none was submitted twice).
+  --scenario swap     the same run through --swaps hot swaps of workflow_engine
+                      (POST /api/v2/admin/plugins/workflow_engine/reload): it
+                      completes, exactly one task per step.
   --scenario cli      `hive workflow apply FILE` (and start, run --follow, runs,
                       list) against the real hive: a YAML
                       file with mistakes is refused with FILE:LINE:COL of each
@@ -257,30 +260,57 @@ def fan_out(width, layers, sleep_ms):
 
 
 def crash_scenario(args, workdir, failures):
+    def crash(hive):
+        hive.kill()
+        hive.start()
+    interrupted_run(args, workdir, failures, "crash", args.crashes, "SIGKILL and restart", crash)
+
+
+def swap_scenario(args, workdir, failures):
+    def swap(hive):
+        # The synchronous reload: it answers once the new generation serves.
+        # Admin routes want the api's local token (no auth provider runs here).
+        with open(os.path.join(workdir, "data", "api", "local_token")) as f:
+            admin = Api(hive.port, attempts=1, token=f.read().strip())
+        started = time.monotonic()
+        status, answer = admin.request("POST", "/api/v2/admin/plugins/workflow_engine/reload")
+        admin.close()
+        if status != 200:
+            raise AssertionError("the reload answered %d: %r" % (status, answer))
+        with open(hive.log_path, errors="replace") as f:
+            errors = [line.rstrip() for line in f if " error " in line]
+        if errors:
+            raise AssertionError("hive logged errors around the swap: %s" % "\n".join(errors[:20]))
+        say("  swapped in %.2f s" % (time.monotonic() - started))
+    interrupted_run(args, workdir, failures, "swap", args.swaps, "hot swap of workflow_engine", swap)
+
+
+def interrupted_run(args, workdir, failures, what, times, how, interrupt):
+    """A fan-out run interrupted `times` times by `interrupt(hive)`: it must
+    succeed with exactly one task per step."""
     hive = Hive(args, workdir)
-    agent = start_agent(hive, workdir, "py-crash")
+    agent = start_agent(hive, workdir, "py-" + what)
     definition = fan_out(args.width, args.layers, args.sleep_ms)
     try:
         hive.request("POST", "/api/v2/workflows", definition, expect=201)
         run = hive.request("POST", "/api/v2/workflows/fan/runs", {}, expect=201)
         path = "/api/v2/workflows/runs/" + run["id"]
         done_before = 0
-        for crash in range(args.crashes):
-            # Each kill lands later in the run than the one before: after more
-            # steps succeeded, at a random moment of a step's work.
+        for n in range(1, times + 1):
+            # Each interruption lands later in the run than the one before:
+            # after more steps succeeded, at a random moment of a step's work.
             def progressed():
                 state = hive.request("GET", path)
                 return sum(1 for s in state["steps"] if s["status"] == "succeeded") > done_before
-            wait_for("progress before crash %d" % (crash + 1), progressed, 60)
+            wait_for("progress before %s %d" % (what, n), progressed, 60)
             time.sleep(random.uniform(0.1, 1.0))
             state = hive.request("GET", path)
             if state["status"] != "running":
-                failures.append("the run finished before crash %d: make it longer (--layers, --sleep-ms)" % (crash + 1))
+                failures.append("the run finished before %s %d: make it longer (--layers, --sleep-ms)" % (what, n))
                 break
             done_before = sum(1 for s in state["steps"] if s["status"] == "succeeded")
-            hive.kill()
-            say("crash %d: SIGKILL with %d of %d steps succeeded" % (crash + 1, done_before, len(state["steps"])))
-            hive.start()
+            say("%s %d: %s with %d of %d steps succeeded" % (what, n, how, done_before, len(state["steps"])))
+            interrupt(hive)
         wait_for("the run to finish", lambda: hive.request("GET", path)["status"] != "running", 120)
         state = hive.request("GET", path, expect=200)
         say("run", state["status"], "with", len(state["steps"]), "steps")
@@ -627,10 +657,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hive", required=True)
     parser.add_argument("--plugins", required=True)
-    parser.add_argument("--scenario", choices=["diamond", "crash", "map", "cli", "nodes", "child"], required=True)
+    parser.add_argument("--scenario", choices=["diamond", "crash", "swap", "map", "cli", "nodes", "child"],
+                        required=True)
     parser.add_argument("--items", type=int, default=24, help="items of the map scenario")
     parser.add_argument("--seconds", type=int, default=15, help="how long the nodes scenario's schedule fires")
     parser.add_argument("--crashes", type=int, default=3)
+    parser.add_argument("--swaps", type=int, default=10, help="hot swaps of workflow_engine in the swap scenario")
     parser.add_argument("--width", type=int, default=8)
     parser.add_argument("--layers", type=int, default=8)
     parser.add_argument("--sleep-ms", type=int, default=1500, help="how long each step's task takes")
@@ -639,7 +671,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix="hive-workflow-e2e-")
     failures = []
     try:
-        {"diamond": diamond_scenario, "crash": crash_scenario, "map": map_scenario,
+        {"diamond": diamond_scenario, "crash": crash_scenario, "swap": swap_scenario, "map": map_scenario,
          "cli": cli_scenario, "nodes": nodes_scenario,
          "child": child_scenario}[args.scenario](
             args, workdir, failures)

@@ -3,6 +3,8 @@
 #   events on the WebSocket;
 # - crashes: a run of 66 steps through 5 SIGKILLs of hive, each step's task
 #   submitted exactly once;
+# - swaps: a run of 98 steps through 10 hot swaps of workflow_engine, each
+#   step's task submitted exactly once, no error logged;
 # - map: a map step of 24 items, 4 at a time, through 3 SIGKILLs: every item's
 #   task exactly once, the results in the list's order;
 # - cli: `hive workflow apply|start|runs|list` against it, a broken YAML file
@@ -16,6 +18,8 @@ if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/workflow_engine/CMakeList
     --plugins ${CMAKE_BINARY_DIR}/plugins)
   add_test(NAME e2e_workflow_diamond COMMAND /usr/bin/python3 ${_workflow_e2e} --scenario diamond)
   add_test(NAME e2e_workflow_crashes COMMAND /usr/bin/python3 ${_workflow_e2e} --scenario crash --crashes 5)
+  add_test(NAME e2e_workflow_swaps COMMAND /usr/bin/python3 ${_workflow_e2e} --scenario swap --swaps 10 --layers 12)
+  set_tests_properties(e2e_workflow_swaps PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
   add_test(NAME e2e_workflow_map COMMAND /usr/bin/python3 ${_workflow_e2e} --scenario map --crashes 3)
   add_test(NAME e2e_workflow_cli COMMAND /usr/bin/python3 ${_workflow_e2e} --scenario cli)
   set_tests_properties(e2e_workflow_cli PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
