@@ -33,20 +33,6 @@ bool isName(std::string_view text) {
   });
 }
 
-bool isTaskType(std::string_view text) {
-  if (text.empty() || text.size() > 64) return false;
-  return std::all_of(text.begin(), text.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' || c == '-';
-  });
-}
-
-bool isCapability(std::string_view text) {
-  if (text.empty() || text.size() > 32) return false;
-  return std::all_of(text.begin(), text.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
-}
-
 std::optional<ParamType> parseType(std::string_view name) {
   static const std::pair<std::string_view, ParamType> kTypes[] = {
       {"string", ParamType::kString},   {"number", ParamType::kNumber}, {"integer", ParamType::kInteger},
@@ -169,58 +155,6 @@ void parseParams(const json::value& value, Definition& definition, const Limits&
       errors.push_back(
           {"/params/" + token(key) + "/default", std::string("is not of type ") + paramTypeName(param.type)});
     definition.params.push_back(std::move(param));
-  }
-}
-
-void parseTask(const json::value& value, Step& step, const std::string& at,
-               std::vector<http::FieldError>& errors) {
-  if (!value.is_object()) return errors.push_back({at, "must be an object with at least a type"});
-  const json::object& task = value.get_object();
-  unknownKeys(task, {"type", "capabilities", "payload", "priority", "timeout_seconds", "retries"}, at,
-              errors);
-  const json::value* type = task.if_contains("type");
-  if (type == nullptr)
-    errors.push_back({at + "/type", "is required"});
-  else if (!type->is_string() || !isTaskType(type->get_string()))
-    errors.push_back({at + "/type", "must be 1-64 characters of a-z, 0-9, '_', '.', ':', '-'"});
-  else
-    step.task.type = std::string(type->get_string());
-  if (const json::value* capabilities = task.if_contains("capabilities")) {
-    if (!capabilities->is_array() || capabilities->get_array().size() > 64) {
-      errors.push_back({at + "/capabilities", "must be an array of at most 64 names"});
-    } else {
-      for (std::size_t i = 0; i < capabilities->get_array().size(); ++i) {
-        const json::value& name = capabilities->get_array()[i];
-        if (!name.is_string() || !isCapability(name.get_string()))
-          errors.push_back(
-              {at + "/capabilities/" + std::to_string(i), "must be 1-32 characters of a-z, 0-9, '_', '-'"});
-        else
-          step.task.capabilities.emplace_back(name.get_string());
-      }
-    }
-  }
-  if (const json::value* payload = task.if_contains("payload")) step.task.payload = *payload;
-  if (const json::value* priority = task.if_contains("priority")) {
-    bool ok =
-        (priority->is_int64() && priority->get_int64() >= 1 && priority->get_int64() <= 10) ||
-        (priority->is_string() && (priority->get_string() == "LOW" || priority->get_string() == "MEDIUM" ||
-                                   priority->get_string() == "HIGH" || priority->get_string() == "CRITICAL"));
-    if (!ok)
-      errors.push_back({at + "/priority", "must be an integer 1-10 or LOW, MEDIUM, HIGH, CRITICAL"});
-    else
-      step.task.priority = *priority;
-  }
-  if (const json::value* timeout = task.if_contains("timeout_seconds")) {
-    if (!timeout->is_int64() || timeout->get_int64() < 1 || timeout->get_int64() > 30 * 24 * 3600)
-      errors.push_back({at + "/timeout_seconds", "must be an integer from 1 to 2592000"});
-    else
-      step.task.timeoutSeconds = timeout->get_int64();
-  }
-  if (const json::value* retries = task.if_contains("retries")) {
-    if (!retries->is_int64() || retries->get_int64() < 0 || retries->get_int64() > 100)
-      errors.push_back({at + "/retries", "must be an integer from 0 to 100"});
-    else
-      step.task.retries = retries->get_int64();
   }
 }
 
@@ -364,7 +298,7 @@ void parseStep(const json::value& value, std::size_t index, Definition& definiti
   } else if (workflow != nullptr) {
     parseSubWorkflow(*workflow, step, at + "/workflow", errors);
   } else if (task != nullptr) {
-    parseTask(*task, step, at + "/task", errors);
+    parseTaskTemplate(*task, at + "/task", step.task, errors);
   } else {
     errors.push_back({at + "/task", "is required (or an approval, or a workflow)"});
   }

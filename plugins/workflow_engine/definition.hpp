@@ -17,6 +17,7 @@
 #include "hive/services/http.hpp"
 #include "hive/status.hpp"
 #include "schedule.hpp"
+#include "task_template.hpp"
 
 namespace hive::workflow_engine {
 
@@ -34,15 +35,6 @@ struct Parameter {
   std::string name;
   ParamType type = ParamType::kAny;
   std::optional<boost::json::value> defaultValue;  // absent: the run must give it
-};
-
-struct TaskTemplate {
-  std::string type;
-  std::vector<std::string> capabilities;
-  std::optional<boost::json::value> payload;   // with ${...} placeholders
-  std::optional<boost::json::value> priority;  // as task_manager takes it: 1-10 or a name
-  std::int64_t timeoutSeconds = 0;             // 0: task_manager's default
-  std::int64_t retries = -1;                   // -1: task_manager's default attempts
 };
 
 // A map step runs its task once per item of a list, at most `parallelism` at

@@ -853,6 +853,16 @@ void Engine::submitStep(const std::string& runId, const std::string& step, const
   });
 }
 
+bool Engine::submitTask(const std::string& idempotencyKey, const std::string& body,
+                        TaskGateway::Submitted done) {
+  if (!work_.enter()) return false;
+  gateway_->submit(idempotencyKey, body, [this, done = std::move(done)](Result<std::string> task) {
+    done(std::move(task));
+    work_.leave();
+  });
+  return true;
+}
+
 void Engine::readTask(const std::string& runId, const std::string& taskId) {
   if (!work_.enter()) return;
   gateway_->read(taskId, [this, runId, taskId](Result<json::object> task) {

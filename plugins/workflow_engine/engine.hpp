@@ -134,6 +134,12 @@ class Engine {
                                              Decision decision, const std::string& by,
                                              const std::string& comment);
 
+  // ---- plain tasks ----
+  // Submits a task (the body of POST /api/v2/tasks); `done` gets task_manager's
+  // answer (task_gateway.hpp), on any thread. False when the engine is
+  // stopping: `done` is not called.
+  bool submitTask(const std::string& idempotencyKey, const std::string& body, TaskGateway::Submitted done);
+
   // ---- driving ----
   // A task event (docs/events.md) from the bus; any thread, returns quickly.
   void onTaskEvent(std::string_view payload);

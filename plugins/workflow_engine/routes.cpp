@@ -177,6 +177,22 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine, std::shared_ptr<S
   add({"workflows.runs.cancel_of", "POST", "/api/v2/workflows/{name}/runs/{id}/cancel", "workflows:write",
        operation("Cancel a run of this workflow and its running tasks", 200)},
       cancelRun);
+  // `workflow` empty: every schedule (/api/v2/schedules), else that workflow's.
+  auto listSchedules = [this](const http::Request& r, const std::string& workflow) {
+    std::vector<http::FieldError> errors;
+    std::size_t limit = plugin_common::pageLimit(r.queryParam("limit"), errors);
+    if (!errors.empty()) return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
+    const std::string* cursor = r.queryParam("cursor");
+    auto listed = scheduler_->list(workflow, limit, cursor ? *cursor : std::string());
+    return listed.ok() ? reply(200, page(*listed)) : http::problem(listed.status());
+  };
+  auto removeSchedule = [this](const std::string& workflow, const std::string& id) {
+    Status removed = scheduler_->remove(workflow, id);
+    if (!removed.ok()) return http::problem(removed);
+    http::Response response;
+    response.status = 204;
+    return response;
+  };
   add({"workflows.schedules.create", "POST", "/api/v2/workflows/{name}/schedules", "workflows:write",
        operation("Attach a schedule: {\"cron\" | \"every\", \"time_zone\", \"params\", \"version\", "
                  "\"catch_up\"}",
@@ -196,24 +212,41 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine, std::shared_ptr<S
       });
   add({"workflows.schedules.list", "GET", "/api/v2/workflows/{name}/schedules", "workflows:read",
        operation("The schedules of a workflow, with their next fire time", 200)},
-      [this](const http::Request& r) {
-        std::vector<http::FieldError> errors;
-        std::size_t limit = plugin_common::pageLimit(r.queryParam("limit"), errors);
-        if (!errors.empty())
-          return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
-        const std::string* cursor = r.queryParam("cursor");
-        auto listed = scheduler_->list(r.param("name"), limit, cursor ? *cursor : std::string());
-        return listed.ok() ? reply(200, page(*listed)) : http::problem(listed.status());
-      });
+      [listSchedules](const http::Request& r) { return listSchedules(r, r.param("name")); });
   add({"workflows.schedules.delete", "DELETE", "/api/v2/workflows/{name}/schedules/{id}", "workflows:write",
        operation("Detach a schedule (not one its definition declares)", 204)},
+      [removeSchedule](const http::Request& r) { return removeSchedule(r.param("name"), r.param("id")); });
+  add({"schedules.create", "POST", "/api/v2/schedules", "workflows:write",
+       operation("Create a schedule: {\"workflow\" | \"task\", \"cron\" | \"every\", \"time_zone\", "
+                 "\"params\", \"version\", \"catch_up\"}",
+                 201),
+       64 * 1024},
       [this](const http::Request& r) {
-        Status removed = scheduler_->remove(r.param("name"), r.param("id"));
-        if (!removed.ok()) return http::problem(removed);
-        http::Response response;
-        response.status = 204;
+        std::error_code ec;
+        json::value body = json::parse(r.body, ec);
+        if (ec) return http::problem(400, "Bad Request", "send the schedule as a JSON object");
+        std::vector<http::FieldError> errors;
+        auto created = scheduler_->create(body, errors);
+        if (!created.ok()) return invalid(created.status(), std::move(errors));
+        http::Response response = reply(201, *created);
+        response.headers.push_back({"location", "/api/v2/schedules/" + std::string((*created)["id"].as_string())});
         return response;
       });
+  add({"schedules.list", "GET", "/api/v2/schedules", "workflows:read",
+       operation("Every schedule, of workflows and of tasks (?workflow=), with its next fire time", 200)},
+      [listSchedules](const http::Request& r) {
+        const std::string* workflow = r.queryParam("workflow");
+        return listSchedules(r, workflow ? *workflow : std::string());
+      });
+  add({"schedules.get", "GET", "/api/v2/schedules/{id}", "workflows:read",
+       operation("One schedule, with its next fire time and last outcome", 200)},
+      [this](const http::Request& r) {
+        auto found = scheduler_->get(r.param("id"));
+        return found.ok() ? reply(200, *found) : http::problem(found.status());
+      });
+  add({"schedules.delete", "DELETE", "/api/v2/schedules/{id}", "workflows:write",
+       operation("Delete a schedule (not one a workflow's definition declares)", 204)},
+      [removeSchedule](const http::Request& r) { return removeSchedule("", r.param("id")); });
   add({"workflows.runs.approve_of", "POST", "/api/v2/workflows/{name}/runs/{id}/steps/{step}/approve",
        "workflows:write", operation("Approve a waiting approval step of a run of this workflow", 200)},
       decision(Decision::kApprove));

@@ -550,18 +550,8 @@ std::vector<std::string> cancel(Run& run, std::int64_t nowMs, std::vector<Change
 namespace {
 
 std::string taskBodyOf(const Step& step, std::string title, const json::object& scope, const Limits& limits) {
-  json::object body;
-  body["type"] = step.task.type;
-  body["title"] = std::move(title);
-  if (!step.task.capabilities.empty()) {
-    json::array capabilities;
-    for (const auto& name : step.task.capabilities) capabilities.push_back(json::string(name));
-    body["capabilities"] = std::move(capabilities);
-  }
+  json::object body = submissionBody(step.task, std::move(title));
   if (step.task.payload) body["payload"] = render(*step.task.payload, scope, limits.maxExpressionBytes);
-  if (step.task.priority) body["priority"] = *step.task.priority;
-  if (step.task.timeoutSeconds > 0) body["timeout_seconds"] = step.task.timeoutSeconds;
-  if (step.task.retries >= 0) body["max_attempts"] = step.task.retries + 1;
   return json::serialize(body);
 }
 

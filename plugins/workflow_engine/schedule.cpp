@@ -121,15 +121,22 @@ FirePlan planFires(const ScheduleSpec& spec, std::int64_t anchorMs, std::int64_t
 
 store::Document scheduleDocument(const std::string& id, const std::string& workflow, const ScheduleSpec& spec,
                                  const char* source, std::int64_t createdAtMs,
-                                 std::optional<std::int64_t> nextFireMs) {
+                                 std::optional<std::int64_t> nextFireMs, const json::object* task) {
   json::object body = spec.toJson();
   body["id"] = id;
-  body["workflow"] = workflow;
+  if (task != nullptr) {
+    body.erase("params");
+    body.erase("version");
+    body["task"] = *task;
+    body["last_task"] = nullptr;
+  } else {
+    body["workflow"] = workflow;
+    body["last_run"] = nullptr;
+  }
   body["source"] = source;
   body["anchor_ms"] = createdAtMs;
   body["next_fire_ms"] = nextFireMs ? json::value(*nextFireMs) : json::value(nullptr);
   body["last_fire_ms"] = nullptr;
-  body["last_run"] = nullptr;
   body["created_at_ms"] = createdAtMs;
   store::Document document;
   document.id = id;

@@ -64,14 +64,20 @@ struct ScheduleOptions {
   std::size_t maxFiresPerTick = 100;        // per schedule and tick
 };
 
-constexpr const char* kSchedules = "workflow_schedules";  // indexed by workflow
+// A task schedule's fires noted but not yet taken by task_manager, at most.
+constexpr std::size_t kMaxPendingFires = 100;
+
+constexpr const char* kSchedules = "workflow_schedules";  // indexed by workflow ("" for a task's)
 
 // The stored form: the spec's fields and id, workflow, source ("api" or
 // "definition"), anchor_ms (intervals count from it), next_fire_ms (null: set
 // at the next tick, from that tick's time), last_fire_ms, last_run,
-// last_error, created_at_ms.
+// last_error, created_at_ms. With `task` (a task template, task_template.hpp)
+// the schedule submits that task instead of starting a run: it has `task`
+// instead of workflow, params and version, and last_task instead of last_run.
 store::Document scheduleDocument(const std::string& id, const std::string& workflow, const ScheduleSpec& spec,
                                  const char* source, std::int64_t createdAtMs,
-                                 std::optional<std::int64_t> nextFireMs);
+                                 std::optional<std::int64_t> nextFireMs,
+                                 const boost::json::object* task = nullptr);
 
 }  // namespace hive::workflow_engine

@@ -23,7 +23,8 @@ echoes its payload as its result).
   --scenario nodes    two hives on one PostgreSQL database, each ticking the
                       schedules every 200 ms: a schedule firing every second
                       for --seconds starts exactly one run per fire (each fire
-                      time once, none missing between the first and the last).
+                      time once, none missing between the first and the last),
+                      and a task schedule submits exactly one task per fire.
   --scenario child    a sub-workflow step whose run (4 chained steps) is
                       interrupted by 2 SIGKILLs of hive: one child run, one
                       task per child step, its outputs in the parent's next
@@ -603,6 +604,21 @@ plugins:
 """
 
 
+def check_fires(what, keys, count, seconds, failures):
+    """Each fire of a 1 s schedule, by its idempotency key
+    (schedule:<id>:<fire ms>): once, none missing."""
+    fires = sorted(int(key.rsplit(":", 1)[1]) for key in keys if key.startswith("schedule:"))
+    say("%d %ss, %d distinct fire times over %.1f s" % (count, what, len(set(fires)),
+                                                      (fires[-1] - fires[0]) / 1000.0 if fires else 0))
+    if len(fires) != count or len(set(fires)) != len(fires):
+        failures.append("a fire made more than one %s: %r" % (what, keys))
+    gaps = [b - a for a, b in zip(fires, fires[1:]) if b - a != 1000]
+    if gaps:
+        failures.append("%s fires missing between the first and the last: gaps %r" % (what, gaps))
+    if len(fires) < seconds - 3:
+        failures.append("only %d %s fires in %d s" % (len(fires), what, seconds))
+
+
 def nodes_scenario(args, workdir, failures):
     from monitoring_readiness_e2e import Servers
     os.chmod(workdir, 0o711)  # PostgreSQL runs as its own user under it
@@ -623,26 +639,32 @@ def nodes_scenario(args, workdir, failures):
         if status != 201:
             failures.append("apply: %s %r" % (status, body))
             return
+        # And a schedule that submits a plain task.
+        status, task_schedule = second.request("POST", "/api/v2/schedules",
+                                               {"every": "1s", "task": {"type": "tick-task"}})
+        if status != 201:
+            failures.append("task schedule: %s %r" % (status, task_schedule))
+            return
         time.sleep(args.seconds)
         # A version without the schedule stops it, on both nodes at once.
         status, body = second.request("POST", "/api/v2/workflows", {"name": "tick", "steps": ticking["steps"]})
         if status != 201:
             failures.append("apply without the schedule: %s %r" % (status, body))
             return
+        status, _ = first.request("DELETE", "/api/v2/schedules/" + task_schedule["id"])
+        if status != 204:
+            failures.append("deleting the task schedule answered %s" % status)
         time.sleep(1.0)
         status, page = second.request("GET", "/api/v2/workflows/tick/runs?limit=1000")
         runs = page["items"]
         keys = [run.get("idempotency_key", "") for run in runs]
-        fires = sorted(int(key.rsplit(":", 1)[1]) for key in keys if key.startswith("schedule:"))
-        say("%d runs, %d distinct fire times over %.1f s" % (len(runs), len(set(fires)),
-                                                             (fires[-1] - fires[0]) / 1000.0 if fires else 0))
-        if len(fires) != len(runs) or len(set(fires)) != len(fires):
-            failures.append("a fire started more than one run: %r" % keys)
-        gaps = [b - a for a, b in zip(fires, fires[1:]) if b - a != 1000]
-        if gaps:
-            failures.append("fires missing between the first and the last: gaps %r" % gaps)
-        if len(fires) < args.seconds - 3:
-            failures.append("only %d fires in %d s" % (len(fires), args.seconds))
+        check_fires("run", keys, len(runs), args.seconds, failures)
+        status, page = first.request("GET", "/api/v2/tasks?type=tick-task&limit=1000")
+        tasks = page["items"]
+        # A task does not show its key; its title is "schedule <id> fire <fire ms>".
+        keys = ["schedule:%s:%s" % (task_schedule["id"], task["title"].rsplit(" ", 1)[1]) for task in tasks
+                if task["title"].startswith("schedule %s fire " % task_schedule["id"])]
+        check_fires("task", keys, len(tasks), args.seconds, failures)
         for node in nodes:
             report = node.sanitizer_report()
             if report:

@@ -136,6 +136,19 @@ class WorkflowEngineTest : public ::testing::Test {
   http::Response call(std::string_view method, std::string target, std::string body = {},
                       std::vector<http::Header> headers = {}) {
     hive::testing::RouteClient client(engine_->services(), "workflow_engine");
+    return through(client, method, std::move(target), std::move(body), std::move(headers));
+  }
+  // The same through task_manager's own routes.
+  json::object callTasks(std::string_view method, std::string target, int status) {
+    hive::testing::RouteClient client(lookup<http::RouteProvider>(*tasks_));
+    http::Response response = through(client, method, target);
+    EXPECT_EQ(response.status, status) << method << " " << target << ": " << response.body;
+    std::error_code ec;
+    json::value parsed = json::parse(response.body, ec);
+    return parsed.is_object() ? parsed.get_object() : json::object{};
+  }
+  http::Response through(hive::testing::RouteClient& client, std::string_view method, std::string target,
+                         std::string body = {}, std::vector<http::Header> headers = {}) {
     std::atomic<bool> answered = false;
     Result<http::Response> response = unavailable("no answer");
     std::thread caller([&] {
@@ -893,6 +906,72 @@ TEST_F(WorkflowScheduleTest, ADefinitionDeclaresItsSchedulesAndANewVersionReplac
   clock_.advance(std::chrono::seconds(10));
   EXPECT_EQ(a_.scheduler->tick(), 0u);
   EXPECT_EQ(runsOf("diamond"), 1u);
+}
+
+TEST_F(WorkflowScheduleTest, TaskSchedulesSubmitOneTaskPerFireOnTwoNodesAndAreManagedAtApiV2Schedules) {
+  callJson("POST", "/api/v2/workflows", 201, kDiamond);
+  a_ = node();
+  b_ = node();
+  // Created on a node, whose clock the test moves (the routes' scheduler
+  // reads the real one); as POST /api/v2/schedules would.
+  std::vector<http::FieldError> errors;
+  auto made = a_.scheduler->create(json::parse(R"({"every": "10s", "task": {
+      "type": "nightly-report", "capabilities": ["shell"], "payload": {"scope": "all"}, "retries": 2}})"),
+                                   errors);
+  ASSERT_TRUE(made.ok()) << made.status().toString();
+  json::object created = *made;
+  EXPECT_FALSE(created.contains("workflow"));
+  EXPECT_FALSE(created.contains("params"));
+  EXPECT_EQ(created["task"].at("type"), "nightly-report");
+  const std::string id(created["id"].as_string());
+  // One schedule of a workflow through the same route.
+  json::object ofWorkflow =
+      callJson("POST", "/api/v2/schedules", 201, R"({"workflow": "diamond", "every": "1h"})");
+  EXPECT_EQ(ofWorkflow["workflow"], "diamond");
+  // Mistakes, all of them at once, with their place.
+  json::object bad = callJson("POST", "/api/v2/schedules", 422,
+                              R"({"every": "1m", "params": {}, "task": {"type": "Bad Type", "colour": 1}})");
+  std::set<std::string> fields;
+  for (const auto& error : bad["errors"].as_array()) fields.insert(std::string(error.at("field").as_string()));
+  EXPECT_EQ(fields, (std::set<std::string>{"/task/colour", "/task/type", "/params"})) << bad;
+  EXPECT_EQ(callJson("POST", "/api/v2/schedules", 422, R"({"every": "1m"})")["errors"].as_array()[0].at("field"),
+            "");
+  callJson("POST", "/api/v2/schedules", 404, R"({"workflow": "nothing", "every": "1m"})");
+  EXPECT_EQ(callJson("POST", "/api/v2/schedules", 201, R"({"task": {"type": "x"}, "cron": "0 3 * * *"})")["task"],
+            json::parse(R"({"type": "x"})"));
+
+  std::size_t accepted = 0;
+  for (int second = 1; second <= 62; ++second) {
+    clock_.advance(std::chrono::seconds(1));
+    accepted += second % 2 ? a_.scheduler->tick() + b_.scheduler->tick() : b_.scheduler->tick() + a_.scheduler->tick();
+    // task_manager answers on its executor, which the test runs here.
+    ASSERT_TRUE(until([&] { return a_.scheduler->submitting() + b_.scheduler->submitting() == 0; }));
+  }
+  // The fire at 60 s is noted by the tick at 61 s and its answer by the next.
+  EXPECT_GE(accepted, 6u) << callJson("GET", "/api/v2/schedules/" + id, 200);
+  json::object tasks = callTasks("GET", "/api/v2/tasks?type=nightly-report&limit=1000", 200);
+  ASSERT_EQ(tasks["items"].as_array().size(), 6u) << tasks;  // one per fire, whichever node fired it
+  std::set<std::string> titles;
+  for (const auto& task : tasks["items"].as_array()) {
+    titles.insert(std::string(task.at("title").as_string()));
+    EXPECT_EQ(task.at("payload"), json::parse(R"({"scope": "all"})"));
+    EXPECT_EQ(task.at("max_attempts"), 3);
+  }
+  EXPECT_EQ(titles.size(), 6u);
+  json::object shown = callJson("GET", "/api/v2/schedules/" + id, 200);
+  EXPECT_TRUE(shown["last_task"].is_string()) << shown;
+  EXPECT_EQ(shown["last_fire_ms"], clock_.nowMs() - 2000);
+  EXPECT_FALSE(shown.contains("last_error")) << shown;
+  EXPECT_FALSE(shown.contains("pending_fires")) << shown;
+
+  EXPECT_EQ(callJson("GET", "/api/v2/schedules", 200)["items"].as_array().size(), 3u);
+  EXPECT_EQ(callJson("GET", "/api/v2/schedules?workflow=diamond", 200)["items"].as_array().size(), 1u);
+  EXPECT_EQ(call("DELETE", "/api/v2/schedules/" + id).status, 204);
+  EXPECT_EQ(call("DELETE", "/api/v2/schedules/" + id).status, 404);
+  EXPECT_EQ(call("GET", "/api/v2/schedules/" + id).status, 404);
+  clock_.advance(std::chrono::seconds(10));
+  a_.scheduler->tick();
+  EXPECT_EQ(callTasks("GET", "/api/v2/tasks?type=nightly-report&limit=1000", 200)["items"].as_array().size(), 6u);
 }
 
 // ---- retention ----
