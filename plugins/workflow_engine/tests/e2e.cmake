@@ -1,10 +1,10 @@
 # Workflows in the real hive with a real remote agent (tests/e2e/workflow_e2e.py --help):
 # - diamond: the issue's diamond as is, results flowing into later payloads,
 #   events on the WebSocket;
-# - crashes: a run of 66 steps through 5 SIGKILLs of hive, each step's task
-#   submitted exactly once;
-# - swaps: a run of 98 steps through 10 hot swaps of workflow_engine, each
-#   step's task submitted exactly once, no error logged;
+# - crashes: a run of 202 steps (8 parallel branches, 25 deep) through 5
+#   SIGKILLs of hive, each step's task submitted exactly once;
+# - swaps: the same run through 10 hot swaps of workflow_engine, each step's
+#   task submitted exactly once, no error logged;
 # - map: a map step of 24 items, 4 at a time, through 3 SIGKILLs: every item's
 #   task exactly once, the results in the list's order;
 # - cli: `hive workflow apply|start|runs|list` against it, a broken YAML file
@@ -17,8 +17,8 @@ if(_e2e_ready AND EXISTS ${PROJECT_SOURCE_DIR}/plugins/workflow_engine/CMakeList
   set(_workflow_e2e ${_e2e_tests_dir}/workflow_e2e.py --hive $<TARGET_FILE:hive>
     --plugins ${CMAKE_BINARY_DIR}/plugins)
   add_test(NAME e2e_workflow_diamond COMMAND /usr/bin/python3 ${_workflow_e2e} --scenario diamond)
-  add_test(NAME e2e_workflow_crashes COMMAND /usr/bin/python3 ${_workflow_e2e} --scenario crash --crashes 5)
-  add_test(NAME e2e_workflow_swaps COMMAND /usr/bin/python3 ${_workflow_e2e} --scenario swap --swaps 10 --layers 12)
+  add_test(NAME e2e_workflow_crashes COMMAND /usr/bin/python3 ${_workflow_e2e} --scenario crash --crashes 5 --layers 25 --sleep-ms 600)
+  add_test(NAME e2e_workflow_swaps COMMAND /usr/bin/python3 ${_workflow_e2e} --scenario swap --swaps 10 --layers 25 --sleep-ms 600)
   set_tests_properties(e2e_workflow_swaps PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
   add_test(NAME e2e_workflow_map COMMAND /usr/bin/python3 ${_workflow_e2e} --scenario map --crashes 3)
   add_test(NAME e2e_workflow_cli COMMAND /usr/bin/python3 ${_workflow_e2e} --scenario cli)
