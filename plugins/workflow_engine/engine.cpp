@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <set>
 
 #include "plugin_common/clock_ids.hpp"
 
@@ -670,6 +671,12 @@ void Engine::advanceJob(const std::string& runId) {
       return finish(true);
     }
     progress = advance(run, *definition, learnt, plugin_common::nowMs(), options_.limits);
+    // The tasks this transition makes ready go to task_manager before it is
+    // committed, so that the commit is off the path from one step's end to
+    // the next one's start. Safe: each is keyed, so a retry of this loop, a
+    // restart or the reconciler gets the same task; one the committed run
+    // does not want (a cancel won the race) is cancelled below.
+    submitReady(runId, run, *definition, progress);
     if (progress.changes.empty() && !progress.touched) {
       committed = true;
       break;
@@ -705,11 +712,8 @@ void Engine::advanceJob(const std::string& runId) {
                                         [](const Change& change) { return change.step.empty(); }))
     notifyParent(run);
 
-  struct Submission {
-    std::string unit, key, body;
-  };
-  std::vector<Submission> toSubmit;
   std::vector<std::size_t> children;  // sub-workflow steps to start
+  std::vector<std::string> unwanted;  // tasks submitted for steps the run no longer runs
   {
     std::lock_guard lock(mutex_);
     Active& active = active_[runId];
@@ -717,8 +721,10 @@ void Engine::advanceJob(const std::string& runId) {
     for (const auto& [task, report] : learnt.reports) active.inbox.reports.erase(task);
     for (const auto& [unit, task] : learnt.submitted) active.inbox.submitted.erase(unit);
     for (const auto& [unit, why] : learnt.refused) active.inbox.refused.erase(unit);
+    std::set<std::string> held;  // the tasks and child runs the committed run knows
     auto track = [&](const std::string& taskId, bool running) {
       if (taskId.empty()) return;
+      held.insert(taskId);
       if (running) {
         if (active.tasks.insert(taskId).second) taskRuns_[taskId] = runId;
         if (auto orphan = unclaimed_.find(taskId); orphan != unclaimed_.end()) {
@@ -732,47 +738,63 @@ void Engine::advanceJob(const std::string& runId) {
     };
     for (const StepState& step : run.steps) {
       track(step.taskId, step.status == StepStatus::kRunning);
+      held.insert(step.childRunId);
       for (const ItemState& item : step.items) track(item.taskId, item.status == StepStatus::kRunning);
     }
-    if (run.status == RunStatus::kRunning) {
-      // One scope for all the steps and items (a fan-out makes thousands ready
-      // at once), and one evaluation of each map's list.
-      json::object scope;
-      for (std::size_t index : progress.ready) {
-        const std::string& name = run.steps[index].name;
-        if (!active.submitting.insert(unitKey(name)).second) continue;
-        if (definition->steps[index].workflow) {
+    for (const auto& [unit, task] : learnt.submitted)
+      if (!held.count(task)) unwanted.push_back(task);
+    if (run.status == RunStatus::kRunning)
+      for (std::size_t index : progress.ready)
+        if (definition->steps[index].workflow && active.submitting.insert(unitKey(run.steps[index].name)).second)
           children.push_back(index);
-          continue;
-        }
-        if (scope.empty()) scope = scopeOf(run);
-        toSubmit.push_back({unitKey(name), idempotencyKey(run, name),
-                            taskBody(run, *definition, index, scope, options_.limits)});
-      }
-      std::map<std::size_t, json::value> lists;
-      for (const ReadyItem& ready : progress.readyItems) {
-        const std::string& name = run.steps[ready.step].name;
-        if (!active.submitting.insert(unitKey(name, ready.item)).second) continue;
-        if (scope.empty()) scope = scopeOf(run);
-        auto list = lists.find(ready.step);
-        if (list == lists.end())
-          list = lists.emplace(ready.step, definition->steps[ready.step].map->over.evaluate(scope)).first;
-        const json::value* value = list->second.is_array() && ready.item < list->second.get_array().size()
-                                       ? &list->second.get_array()[ready.item]
-                                       : nullptr;
-        toSubmit.push_back({unitKey(name, ready.item), idempotencyKey(run, name, ready.item),
-                            itemTaskBody(run, *definition, ready.step, ready.item,
-                                         value ? *value : json::value(nullptr), scope, options_.limits)});
-      }
-    }
   }
-  for (auto& submission : toSubmit) submitStep(runId, submission.unit, submission.key, submission.body);
+  cancelTasks(unwanted, "cancelled or finished");
   for (std::size_t index : children) {
     const std::string& name = run.steps[index].name;
     startChild(runId, name, idempotencyKey(run, name), *definition->steps[index].workflow,
                childParams(run, *definition, index, options_.limits));
   }
   finish(isOver(run.status));
+}
+
+void Engine::submitReady(const std::string& runId, const Run& run, const Definition& definition,
+                         const Progress& progress) {
+  if (run.status != RunStatus::kRunning) return;
+  struct Submission {
+    std::string unit, key, body;
+  };
+  std::vector<Submission> toSubmit;
+  {
+    std::lock_guard lock(mutex_);
+    Active& active = active_[runId];
+    // One scope for all the steps and items (a fan-out makes thousands ready
+    // at once), and one evaluation of each map's list.
+    json::object scope;
+    for (std::size_t index : progress.ready) {
+      const std::string& name = run.steps[index].name;
+      if (definition.steps[index].workflow) continue;  // started once committed
+      if (!active.submitting.insert(unitKey(name)).second) continue;
+      if (scope.empty()) scope = scopeOf(run);
+      toSubmit.push_back(
+          {unitKey(name), idempotencyKey(run, name), taskBody(run, definition, index, scope, options_.limits)});
+    }
+    std::map<std::size_t, json::value> lists;
+    for (const ReadyItem& ready : progress.readyItems) {
+      const std::string& name = run.steps[ready.step].name;
+      if (!active.submitting.insert(unitKey(name, ready.item)).second) continue;
+      if (scope.empty()) scope = scopeOf(run);
+      auto list = lists.find(ready.step);
+      if (list == lists.end())
+        list = lists.emplace(ready.step, definition.steps[ready.step].map->over.evaluate(scope)).first;
+      const json::value* value = list->second.is_array() && ready.item < list->second.get_array().size()
+                                     ? &list->second.get_array()[ready.item]
+                                     : nullptr;
+      toSubmit.push_back({unitKey(name, ready.item), idempotencyKey(run, name, ready.item),
+                          itemTaskBody(run, definition, ready.step, ready.item,
+                                       value ? *value : json::value(nullptr), scope, options_.limits)});
+    }
+  }
+  for (auto& submission : toSubmit) submitStep(runId, submission.unit, submission.key, submission.body);
 }
 
 void Engine::startChild(const std::string& runId, const std::string& step, const std::string& key,

@@ -170,6 +170,10 @@ class Engine {
   void failOutgrown(const std::string& id, const std::string& why);
   // Asks task_manager to cancel the tasks of a run that ended `runOutcome`.
   void cancelTasks(const std::vector<std::string>& tasks, const std::string& runOutcome);
+  // Submits the tasks of the steps and map items `progress` made ready (not
+  // already being submitted); sub-workflows are started after the commit.
+  void submitReady(const std::string& runId, const Run& run, const Definition& definition,
+                   const Progress& progress);
   void submitStep(const std::string& runId, const std::string& unit, const std::string& key,
                   const std::string& body);
   void startChild(const std::string& runId, const std::string& step, const std::string& key,

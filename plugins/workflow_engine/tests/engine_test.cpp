@@ -808,6 +808,35 @@ class WorkflowScheduleTest : public WorkflowEngineTest {
   Node a_, b_;
 };
 
+// A step's task is submitted before the transition that made it ready is
+// committed; a cancel that commits in between must not leave it running.
+TEST_F(WorkflowScheduleTest, ATaskSubmittedAsItsRunIsCancelledIsCancelledToo) {
+  callJson("POST", "/api/v2/workflows", 201, kDiamond);
+  a_ = node();
+  std::vector<http::FieldError> errors;
+  auto started = a_.engine->startRun("diamond", 0, json::parse(R"({"start": 1})"), "", errors);
+  ASSERT_TRUE(started.ok()) << started.status().toString();
+  const std::string id(started->run["id"].as_string());
+  // The advance runs and asks task_manager for step a's task; task_manager
+  // has not run yet when the cancel commits.
+  engine_->runPending();
+  auto cancelled = a_.engine->cancelRun(id);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status().toString();
+  auto tasksOfRun = [&] {
+    std::vector<json::object> found;
+    json::object page = callTasks("GET", "/api/v2/tasks?limit=100", 200);
+    for (auto& task : page["items"].as_array())
+      if (task.at("title").as_string().find(id) != json::string::npos) found.push_back(task.as_object());
+    return found;
+  };
+  ASSERT_TRUE(until([&] {
+    auto found = tasksOfRun();
+    return !found.empty() && std::all_of(found.begin(), found.end(),
+                                         [](const json::object& t) { return t.at("status") == "cancelled"; });
+  })) << json::serialize(callTasks("GET", "/api/v2/tasks?limit=100", 200));
+  EXPECT_EQ(callJson("GET", "/api/v2/workflows/runs/" + id, 200)["status"], "cancelled");
+}
+
 TEST_F(WorkflowScheduleTest, TwoNodesTickingTogetherStartEachFireOnce) {
   callJson("POST", "/api/v2/workflows", 201, kDiamond);
   a_ = node();
