@@ -19,6 +19,7 @@ hive with a real remote agent (examples/agents/hive_agent.py). Not run by ctest.
 
 Usage: bench/workflows/run.py --hive BUILD/bin/hive --plugins BUILD/plugins
        [--chain 50] [--fanout 200] [--map 0 --map-parallelism 500]
+       [--max-document-bytes N]   (--fanout 10000 needs 16777216)
 Figures depend on the build: a Debug+ASan build (build/dev) is several times
 slower than build/release.
 """
@@ -101,8 +102,14 @@ def main():
     parser.add_argument("--fanout", type=int, default=200)
     parser.add_argument("--map", type=int, default=0, help="items of the map run (0: none)")
     parser.add_argument("--map-parallelism", type=int, default=500)
+    parser.add_argument("--max-document-bytes", type=int, default=1 << 20,
+                        help="storage_sqlite's max_document_bytes: a run is one document, and a fan-out of 10,000 "
+                             "steps does not fit in the default 1 MiB")
     args = parser.parse_args()
     args.max_map_items = max(1000, args.map)
+    args.max_steps = max(1000, args.fanout + 2)
+    # The api's body limit too (1 MiB by default, the workflow_engine's 256 KiB).
+    args.max_definition_bytes = max(1 << 20, 200 * (args.fanout + args.chain))
     workdir = tempfile.mkdtemp(prefix="hive-bench-workflows-")
     hive = Hive(args, workdir)
     agent = start_agent(hive, workdir, "bench")
@@ -122,8 +129,9 @@ def main():
             "%s %.1f ms" % (name, value) for name, value in timeline(hive, workflow.last_run).items()), flush=True)
         steps = [{"name": "start", "task": {"type": "bench", "capabilities": ["shell"]}}]
         for i in range(args.fanout):
+            # No payload: a definition of 10,000 steps stays under the api's 1 MiB body limit.
             steps.append({"name": "f%d" % i, "depends_on": ["start"],
-                          "task": {"type": "bench", "capabilities": ["shell"], "payload": {"i": i}}})
+                          "task": {"type": "bench", "capabilities": ["shell"]}})
         steps.append({"name": "end", "depends_on": ["f%d" % i for i in range(args.fanout)],
                       "task": {"type": "bench", "capabilities": ["shell"]}})
         elapsed = workflow(hive, "fanout", steps)

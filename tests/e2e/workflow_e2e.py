@@ -113,8 +113,9 @@ plugins:
     config:
       listen: 127.0.0.1:{port}
       access_log: false
+      limits: {{body_bytes: {max_definition_bytes}}}
   storage_sqlite:
-    config: {{}}
+    config: {{max_document_bytes: {max_document_bytes}}}
   communication_engine:
     config: {{}}
   task_manager:
@@ -131,8 +132,12 @@ plugins:
     config:
       reconcile_period: 500ms
       max_map_items: {max_map_items}
+      max_steps: {max_steps}
+      max_definition_bytes: {max_definition_bytes}
 """.format(plugins=os.path.abspath(args.plugins), data=os.path.join(workdir, "data"), port=self.port,
-           max_map_items=getattr(args, "max_map_items", 1000)))
+           max_map_items=getattr(args, "max_map_items", 1000), max_steps=getattr(args, "max_steps", 1000),
+           max_document_bytes=getattr(args, "max_document_bytes", 1 << 20),
+           max_definition_bytes=getattr(args, "max_definition_bytes", 1 << 20)))
         self.process = None
         self.start()
 
