@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "plugin_common/trace_context.hpp"
+
 namespace hive::orchestrator {
 
 namespace {
@@ -11,7 +13,7 @@ constexpr std::string_view kCancelledEvent = "task.cancelled";
 constexpr std::string_view kTasksTopic = "tasks";
 }  // namespace
 
-CancelWatch::CancelWatch(PluginContext& context, std::function<void(const std::string&)> onCancelled)
+CancelWatch::CancelWatch(PluginContext& context, OnCancelled onCancelled)
     : onCancelled_(std::move(onCancelled)),
       events_(context.services(), [this](bus::Bus& bus) { return subscribe(bus); }) {}
 
@@ -27,7 +29,7 @@ std::unique_ptr<Subscription> CancelWatch::subscribe(bus::Bus& bus) {
     std::string taskId = cancelledTaskId(event.payload);
     if (taskId.empty()) return;
     remember(taskId);
-    onCancelled_(taskId);
+    onCancelled_(taskId, plugin_common::traceparentIn(event.payload));
   });
 }
 

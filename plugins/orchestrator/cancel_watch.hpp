@@ -25,9 +25,11 @@ namespace hive::orchestrator {
 
 class CancelWatch {
  public:
-  // `onCancelled` runs on a bus thread, once per cancellation event; it must
-  // not block (post the work elsewhere).
-  CancelWatch(PluginContext& context, std::function<void(const std::string& taskId)> onCancelled);
+  // `onCancelled` runs on a bus thread, once per cancellation event, with the
+  // task's id and traceparent ("" when it has none); it must not block (post
+  // the work elsewhere).
+  using OnCancelled = std::function<void(const std::string& taskId, const std::string& traceparent)>;
+  CancelWatch(PluginContext& context, OnCancelled onCancelled);
   ~CancelWatch();
   CancelWatch(const CancelWatch&) = delete;
   CancelWatch& operator=(const CancelWatch&) = delete;
@@ -52,7 +54,7 @@ class CancelWatch {
   std::unique_ptr<Subscription> subscribe(bus::Bus& bus);
   void remember(const std::string& taskId);
 
-  std::function<void(const std::string&)> onCancelled_;
+  OnCancelled onCancelled_;
   mutable std::mutex recentMutex_;
   std::deque<std::string> recentOrder_;
   std::unordered_set<std::string> recent_;

@@ -1,6 +1,7 @@
 #include "cancellation.hpp"
 
 #include "dispatcher.hpp"
+#include "plugin_common/trace_context.hpp"
 #include "render.hpp"
 
 namespace hive::orchestrator {
@@ -17,7 +18,7 @@ struct Holder {
 
 }  // namespace
 
-void Cancellation::taskCancelled(const std::string& taskId) {
+void Cancellation::taskCancelled(const std::string& taskId, const std::string& traceparent) {
   Holder holder = registry_.withLock([&](AgentTable& table) {
     Holder h;
     for (auto& [id, local] : table.byId) {
@@ -43,15 +44,16 @@ void Cancellation::taskCancelled(const std::string& taskId) {
   if (holder.agentId.empty()) return;  // handed out by another node, or already over
   if (holder.execution) {
     holder.execution->cancel();
-    env_.log().info("task " + taskId + " cancelled: its job on process agent " + holder.agentId +
-                    " is killed");
+    env_.log().info("task " + taskId + " cancelled: its job on process agent " + holder.agentId + " is killed" +
+                    plugin_common::traceLogField(traceparent));
     return;
   }
   if (!holder.released) return;  // a process job that has not started yet: it is stopped as it starts
   // Not connected right now: the agent learns it when it reports (refused as stale).
   if (holder.channel)
     holder.channel->sendOrClose(protocol::cancel(taskId, holder.leaseToken, env_.now()), env_.log());
-  env_.log().info("task " + taskId + " cancelled: task.cancel sent to agent " + holder.agentId);
+  env_.log().info("task " + taskId + " cancelled: task.cancel sent to agent " + holder.agentId +
+                  plugin_common::traceLogField(traceparent));
   records_.persist(*holder.released);
   dispatcher_.request();  // its slot is free
 }

@@ -22,7 +22,8 @@ class Cancellation {
                Dispatcher& dispatcher)
       : env_(environment), registry_(registry), records_(records), dispatcher_(dispatcher) {}
 
-  void taskCancelled(const std::string& taskId);
+  // `traceparent`: the task's, for the log lines ("" when unknown).
+  void taskCancelled(const std::string& taskId, const std::string& traceparent);
 
  private:
   Environment& env_;

@@ -22,10 +22,11 @@ Orchestrator::Orchestrator(PluginContext& context, const Clock& clock, Options o
       records_(env_, registry_),
       frames_(env_, registry_, handlers),
       cancelWatch_(context,
-                   [this](const std::string& taskId) {
+                   [this](const std::string& taskId, const std::string& traceparent) {
                      if (!background_.open()) return;
                      // Off the bus thread: persisting the agent blocks on storage.
-                     background_.post([this, taskId] { cancellation_.taskCancelled(taskId); });
+                     background_.post(
+                         [this, taskId, traceparent] { cancellation_.taskCancelled(taskId, traceparent); });
                    }),
       dispatcher_(env_, registry_, processAgents_, cancelWatch_),
       results_(env_, registry_, records_, dispatcher_),

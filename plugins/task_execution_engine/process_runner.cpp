@@ -12,10 +12,10 @@
 #include <cstring>
 #include <utility>
 
+#include "plugin_common/trace_context.hpp"
 #include "process_pump.hpp"
 #include "process_tree.hpp"
 #include "task_context.hpp"
-#include "trace_environment.hpp"
 #include "work_directory.hpp"
 #include "work_tree.hpp"
 
@@ -243,7 +243,8 @@ exec::Outcome ProcessRunnerService::runJob(const AgentSettings& agent, const exe
       if (writeContextFile(lock, *context, sandbox_.identity))
         contextFile = work->path + "/" + kContextFileName;
       else
-        log_.warn("task " + job.taskId + ": its context file not written: " + std::strerror(errno));
+        log_.warn("task " + job.taskId + ": its context file not written: " + std::strerror(errno) +
+                  plugin_common::traceLogField(plugin_common::traceparentIn(job.input)));
     }
   }
   outcome = runInWorkDirectory(agent, job, running, *work, contextFile, began);
@@ -276,7 +277,7 @@ exec::Outcome ProcessRunnerService::runInWorkDirectory(const AgentSettings& agen
 
   SpawnRequest request;
   request.environment = childEnvironment(agent, work.path);
-  if (std::string trace = traceparentOf(job.input); !trace.empty())
+  if (std::string trace = plugin_common::traceparentIn(job.input); !trace.empty())
     request.environment.push_back("TRACEPARENT=" + trace);
   if (!contextFile.empty()) request.environment.push_back("HIVE_CONTEXT_FILE=" + contextFile);
   request.workDirectory = work.path;
@@ -422,7 +423,8 @@ void ProcessRunnerService::record(Agent& agent, const exec::Job& job, const exec
       .observe(std::chrono::duration<double>(outcome.duration).count());
   agent.runningGauge->add(-1);
   std::string line = "job " + agent.settings.name + "/" + job.taskId + " " + name + " in " +
-                     std::to_string(outcome.duration.count()) + " ms";
+                     std::to_string(outcome.duration.count()) + " ms" +
+                     plugin_common::traceLogField(plugin_common::traceparentIn(job.input));
   if (outcome.kind == exec::OutcomeKind::kSucceeded) {
     log_.info(line);
   } else {

@@ -1,6 +1,7 @@
 #include "publisher.hpp"
 
 #include "hive/services/bus.hpp"
+#include "plugin_common/trace_context.hpp"
 
 namespace hive::task_manager {
 
@@ -64,7 +65,8 @@ void EventPublisher::drain() {
         auto published = (*bus)->publish(topic, body);
         if (!published.ok())
           context_.log().warn("event of task " + id + " not published on " + topic + ": " +
-                              published.status().message());
+                              published.status().message() +
+                              plugin_common::traceLogField(plugin_common::traceparentIn(body)));
       }
     }
   }

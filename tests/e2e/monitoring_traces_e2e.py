@@ -171,6 +171,12 @@ def main():
             failures.append("the remote agent's task.assign lacks the traceparent: %s" % done["remote"].get("result"))
 
         trace_id, parent = TRACE[3:35], TRACE[36:52]
+        # The process agent's job line in hive's log names the trace.
+        with open(hive.log.name, errors="replace") as f:
+            job_lines = [line.rstrip() for line in f if "job echo/" + ids["echo"] in line]
+        say("job line: %s" % job_lines)
+        if not job_lines or "trace_id=" + trace_id not in job_lines[-1]:
+            failures.append("the job's log line does not carry the trace id: %r" % job_lines)
         for capability, task_id in ids.items():
             def found(task_id=task_id):
                 mine = [s for s in spans() if attributes(s).get("hive.task.id") == task_id]

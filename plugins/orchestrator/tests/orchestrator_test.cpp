@@ -1021,6 +1021,13 @@ TEST_F(OrchestratorTest, CancellingARunningTaskSendsTaskCancelAndRefusesItsLateR
   EXPECT_EQ(cancels[0].at("lease_token"), assigned[0].at("lease_token"));
   EXPECT_TRUE(until([&] { return agent(remote.id).at("in_flight").as_array().empty(); }))
       << "the cancelled task still takes the agent's slot";
+  // The log line about it names the task's trace (task_manager gave it one).
+  const std::string trace = std::string(task(id).at("traceparent").as_string()).substr(3, 32);
+  auto lines = orchestrator_->logLines();
+  EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [&](const std::string& line) {
+    return line.find("task " + id + " cancelled: task.cancel sent") != std::string::npos &&
+           line.find("trace_id=" + trace) != std::string::npos;
+  })) << ::testing::PrintToString(lines);
 
   // The agent's slot is free: the next task goes to it although the cancelled
   // one was never reported.
