@@ -18,6 +18,9 @@ struct Options {
   std::uint32_t failureThreshold = 3;        // consecutive failures that open the breaker
   std::chrono::milliseconds openFor{30000};  // then half-open: one probe task
   std::chrono::milliseconds sweepPeriod{1000};
+  // How often a running process-agent job's figures (hive.job_usage/1) are
+  // copied onto its task's progress; they are copied once more when it ends.
+  std::chrono::milliseconds usagePeriod{5000};
   // Remote agents this node keeps in memory: connected ones, and disconnected
   // ones waiting to reconnect. A waiting one gives its place up to a new
   // connection when the node is full, so only connected agents can fill it.

@@ -75,6 +75,7 @@ void Orchestrator::sweep() {
   health_.check(now);
   records_.purge(now);
   results_.retryHeld();
+  processAgents_.publishUsage(now);
   dispatcher_.request();
 }
 

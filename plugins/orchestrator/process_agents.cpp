@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "dispatcher.hpp"
+#include "hive/services/job_usage.hpp"
 
 namespace hive::orchestrator {
 
@@ -66,6 +67,34 @@ void ProcessAgents::run(const std::string& agentId, const std::string& name, con
   if (auto tasks = env_.tasks.lease()) (void)tasks->started(a.taskId, a.leaseToken);
 }
 
+void ProcessAgents::publishUsage(std::int64_t nowMs) {
+  if (nowMs - usageAtMs_ < env_.options.usagePeriod.count()) return;
+  usageAtMs_ = nowMs;
+  if (!env_.context.services().get<jobs::UsageReader>().ok()) return;
+  // task id → lease token of the jobs running now.
+  auto jobs = registry_.withLock([](AgentTable& table) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (auto& [id, local] : table.byId)
+      for (auto& [task, execution] : local.executions)
+        if (auto leased = local.agent.inFlight.find(task); leased != local.agent.inFlight.end())
+          out.emplace_back(task, leased->second);
+    return out;
+  });
+  for (const auto& [task, lease] : jobs) recordUsage(task, lease);
+}
+
+void ProcessAgents::recordUsage(const std::string& taskId, const std::string& leaseToken) {
+  auto usage = env_.context.services().get<jobs::UsageReader>();
+  if (!usage.ok()) return;
+  std::string figures = (*usage)->usage(taskId);
+  if (figures.empty()) return;
+  auto tasks = env_.tasks.lease();
+  if (!tasks) return;
+  // Refused when the lease moved on (the task was cancelled, or timed out):
+  // the figures are still at GET /api/v2/resources/tasks/{id}.
+  (void)tasks->progress(taskId, leaseToken, "{\"resources\":" + figures + "}");
+}
+
 std::vector<std::shared_ptr<exec::Execution>> ProcessAgents::running() {
   return registry_.withLock([](AgentTable& table) {
     std::vector<std::shared_ptr<exec::Execution>> out;
@@ -89,6 +118,7 @@ void ProcessAgents::done(const std::string& agentId, const std::string& taskId, 
     registry_.refreshStatus(found->second.agent);
   });
   if (cancelled) return dispatcher_.request();  // its slot is free
+  recordUsage(taskId, leaseToken);
   bool ok = outcome.kind == exec::OutcomeKind::kSucceeded;
   using Outcome = Results::Outcome;
   Results::Report report{taskId,

@@ -39,10 +39,15 @@ class ProcessAgents {
   void run(const std::string& agentId, const std::string& name, const tasks::Assignment& assignment);
   // The jobs running now, to cancel when the generation stops.
   std::vector<std::shared_ptr<exec::Execution>> running();
+  // Copies the figures of the running jobs (hive.job_usage/1, when a
+  // provider runs) onto their tasks' progress, at most every usage_period.
+  void publishUsage(std::int64_t nowMs);
 
  private:
   void done(const std::string& agentId, const std::string& taskId, const std::string& leaseToken,
             exec::Outcome outcome);
+  // The task's progress becomes {"resources": <its job's figures>}, when known.
+  void recordUsage(const std::string& taskId, const std::string& leaseToken);
 
   Environment& env_;
   AgentRegistry& registry_;
@@ -50,7 +55,8 @@ class ProcessAgents {
   Results& results_;
   Dispatcher& dispatcher_;
   const CancelWatch& cancellations_;
-  bool loaded_ = false;  // sweep and open only, one at a time
+  bool loaded_ = false;        // sweep and open only, one at a time
+  std::int64_t usageAtMs_ = 0;  // the last publishUsage that copied (sweep only)
 };
 
 }  // namespace hive::orchestrator

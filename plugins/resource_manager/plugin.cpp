@@ -13,6 +13,7 @@
 #include "hive/services/http.hpp"
 #include "hive/services/job_watch.hpp"
 #include "job_tracker.hpp"
+#include "job_usage.hpp"
 #include "load_signals.hpp"
 #include "plugin_common/clock.hpp"
 #include "process_table.hpp"
@@ -35,6 +36,7 @@ class ResourceManagerPlugin final : public Plugin {
                                          std::make_shared<plugin_common::SystemClock>());
     admission_ = std::make_shared<AdmissionGate>(settings_.admission, context_.metrics());
     HIVE_TRY(context_.services().provide<jobs::JobWatcher>(jobs_));
+    HIVE_TRY(context_.services().provide<jobs::UsageReader>(std::make_shared<JobUsageReader>(jobs_)));
     HIVE_TRY(context_.services().provide<admission::Gate>(admission_));
     HIVE_TRY(context_.services().provide<http::RouteProvider>(
         std::make_shared<ResourceRoutes>(jobs_, admission_)));
@@ -96,7 +98,8 @@ class ResourceManagerPlugin final : public Plugin {
 HIVE_PLUGIN(hive::resource_manager::ResourceManagerPlugin, .name = "resource_manager",
             .version = HIVE_PLUGIN_VERSION,
             .description =
-                "Resource use and quotas of process agents' jobs (hive.job_watch/1), admission control "
-                "(hive.admission/1), GET /api/v2/resources",
-            .provides = {hive::jobs::JobWatcher::kServiceId, hive::admission::Gate::kServiceId,
+                "Process agents' jobs: use and quotas (hive.job_watch/1, hive.job_usage/1); admission control; "
+                "/api/v2/resources",
+            .provides = {hive::jobs::JobWatcher::kServiceId, hive::jobs::UsageReader::kServiceId,
+                         hive::admission::Gate::kServiceId,
                          hive::http::RouteProvider::kServiceId})

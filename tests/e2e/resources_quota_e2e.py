@@ -7,7 +7,9 @@ A hive with task_execution_engine (two process agents) and resource_manager:
     its summary is kept once it finished;
   - a job of agent `hog`, which allocates 200 MiB against a 64 MiB
     memory_bytes quota, is killed: its task fails with an error naming the
-    quota and the resident bytes seen, GET /api/v2/resources/tasks/{id} shows
+    quota and the resident bytes seen, the task's progress.resources shows its
+    sampled memory (and a running job's task shows its figures while it runs),
+    GET /api/v2/resources/tasks/{id} shows
     the peak and why it was stopped, and /metrics counts the kill;
   - the routes need observability:read (checked in the unit tests) and serve
     problem+json for an unknown task;
@@ -52,6 +54,7 @@ plugins:
   orchestrator:
     config:
       node: node0
+      usage_period: 500ms
   task_execution_engine:
     config:
       agents:
@@ -166,6 +169,11 @@ def main():
         say("running job sampled:", json.dumps(job))
         if job["agent"] != "sleeper" or job["resident_bytes"] <= 0 or job["open_files"] <= 0:
             failures.append("the running job's figures are empty: %s" % job)
+        # The same figures on the task itself while it runs (usage_period).
+        shown = wait_for("the sleeper's figures on its task", lambda: (lambda t: t if t["status"] == "running" and (
+            (t.get("progress") or {}).get("resources") or {}).get("processes", 0) >= 1 else None)(
+                api.request("GET", "/api/v2/tasks/" + sleeper["id"])[1]), timeout=10)
+        say("running task's progress:", json.dumps(shown["progress"]))
 
         status, hog = api.request("POST", "/api/v2/tasks", {"type": "hog", "capabilities": ["hog"],
                                                             "max_attempts": 1})
@@ -177,6 +185,12 @@ def main():
                 "memory_bytes is %d" % QUOTA not in ended["error"]:
             failures.append("the hog's task did not fail naming the memory quota: %s %r" %
                             (ended["status"], ended["error"]))
+
+        on_task = (ended.get("progress") or {}).get("resources") or {}
+        say("hog task's progress.resources:", json.dumps(on_task))
+        if on_task.get("peak_resident_bytes", 0) <= QUOTA or \
+                "memory quota exceeded" not in on_task.get("stopped_for", ""):
+            failures.append("the hog's task does not show its sampled memory and the quota: %s" % on_task)
 
         status, summary = api.request("GET", "/api/v2/resources/tasks/" + hog["id"])
         say("hog summary:", json.dumps(summary))

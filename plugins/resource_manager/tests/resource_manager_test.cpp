@@ -18,6 +18,7 @@
 #include "config.hpp"
 #include "hive/services/admission.hpp"
 #include "hive/services/http.hpp"
+#include "hive/services/job_usage.hpp"
 #include "hive/services/job_watch.hpp"
 #include "hive/testing/harness.hpp"
 #include "job_tracker.hpp"
@@ -430,6 +431,15 @@ TEST(ResourceManagerPlugin, ProvidesTheWatcherAndServesUsageToObservabilityReade
   (*routes)->serve("resources.task", kept, [&](http::Response r) { answer = std::move(r); });
   EXPECT_EQ(answer->status, 200);
   EXPECT_NE(answer->body.find("\"ended_at_ms\""), std::string::npos) << answer->body;
+
+  // hive.job_usage/1 gives the same figures, for the orchestrator to put on the task.
+  auto usage = harness->services().get<jobs::UsageReader>();
+  ASSERT_TRUE(usage.ok());
+  auto figures = boost::json::parse((*usage)->usage("t9")).as_object();
+  EXPECT_EQ(figures["task_id"].as_string(), "t9");
+  EXPECT_GE(figures["peak_resident_bytes"].as_int64(), 8 << 20);
+  EXPECT_TRUE(figures.contains("ended_at_ms"));
+  EXPECT_EQ((*usage)->usage("nope"), "");
   harness->stop();
 }
 
