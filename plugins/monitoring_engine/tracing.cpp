@@ -1,5 +1,6 @@
 #include "tracing.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
@@ -164,6 +165,17 @@ void TaskSpans::record(std::string_view payload) {
   const std::string taskSpan = spanId(task->id);
   Running ran;
   bool attemptEnded = false;
+  if (task->event == "assigned") {
+    // Dispatch: from the moment the attempt could be claimed (queued; after a
+    // retry's backoff) to its assignment to an agent.
+    const std::int64_t queued = task->queuedAtMs != 0 ? task->queuedAtMs : task->createdAtMs;
+    exporter_->enqueue(span(traceId, spanId(task->id + "/dispatch/" + std::to_string(task->attempts)), taskSpan,
+                            "task.dispatch " + task->type, std::min(queued, task->updatedAtMs),
+                            task->updatedAtMs, true,
+                            json::array{attribute("hive.task.id", task->id), attribute("hive.agent", task->agent),
+                                        attribute("hive.task.attempt", std::to_string(task->attempts))},
+                            ""));
+  }
   {
     std::lock_guard lock(mutex_);
     if (task->status == "running") {

@@ -4,8 +4,9 @@
 // carries a W3C traceparent (the submitting request's, or one task_manager
 // started), so its spans join the client's trace:
 //
-//   task <type>        submitted → final status, child of the traceparent's span
-//   task.run <type>    each attempt that ran: running → its end, child of the task span, with the agent
+//   task <type>           submitted → final status, child of the traceparent's span
+//   task.dispatch <type>  each assignment: queued → assigned to an agent, child of the task span
+//   task.run <type>       each attempt that ran: running → its end, child of the task span, with the agent
 //
 // Span ids are derived from the task id (and attempt), so the spans of one
 // task agree without shared state. Export is batched and bounded: spans wait

@@ -10,8 +10,9 @@ spans to a local receiver:
     the process agent got it in the task on its stdin and as TRACEPARENT in
     its environment, the remote agent in its task.assign;
   - the receiver gets OTLP JSON: the task span (child of the submitted span,
-    same trace id) and a task.run span per attempt (child of the task span,
-    naming the agent);
+    same trace id), a task.dispatch span per assignment and a task.run span
+    per attempt (children of the task span, naming the agent);
+  - the process agent's job line in hive's log carries the trace id;
   - a task submitted without one gets a new, well-formed traceparent;
   - with the receiver gone, exports fail and are counted; hive goes on.
 
@@ -182,9 +183,16 @@ def main():
                 mine = [s for s in spans() if attributes(s).get("hive.task.id") == task_id]
                 top = [s for s in mine if s["name"] == "task traced"]
                 runs = [s for s in mine if s["name"] == "task.run traced"]
-                return (top, runs) if top and runs else None
-            top, runs = wait_for("the spans of the %s task" % capability, found, timeout=15)
-            say("%s: %d task span, %d run span(s): %s" % (capability, len(top), len(runs), json.dumps(runs[0])))
+                dispatches = [s for s in mine if s["name"] == "task.dispatch traced"]
+                return (top, runs, dispatches) if top and runs and dispatches else None
+            top, runs, dispatches = wait_for("the spans of the %s task" % capability, found, timeout=15)
+            say("%s: %d task span, %d run span(s), %d dispatch span(s): %s" % (
+                capability, len(top), len(runs), len(dispatches), json.dumps(runs[0])))
+            if dispatches[0]["traceId"] != trace_id or dispatches[0]["parentSpanId"] != top[0]["spanId"] or \
+                    not attributes(dispatches[0]).get("hive.agent") or \
+                    int(dispatches[0]["endTimeUnixNano"]) > int(runs[0]["startTimeUnixNano"]):
+                failures.append("the dispatch span is not a child of the task span ending before the run: %s"
+                                % dispatches[0])
             if top[0]["traceId"] != trace_id or top[0]["parentSpanId"] != parent or top[0]["status"]["code"] != 1:
                 failures.append("the task span is not a child of the submitted span: %s" % top[0])
             if runs[0]["traceId"] != trace_id or runs[0]["parentSpanId"] != top[0]["spanId"] or \
