@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <random>
 
+#include "hive/services/tracing.hpp"
 #include "json.hpp"
 
 namespace hive::api {
@@ -165,8 +167,10 @@ Exchange Dispatcher::prepare(Head head) const {
 
   const std::string* id = request.header("x-request-id");
   request.requestId = id != nullptr && validRequestId(*id) ? *id : newRequestId();
-  if (const std::string* trace = request.header("traceparent"); trace != nullptr && validTraceparent(*trace))
+  if (const std::string* trace = request.header("traceparent"); trace != nullptr && validTraceparent(*trace)) {
     exchange.traceparent = *trace;
+    openSpan(exchange);
+  }
   if (const std::string* origin = request.header("origin");
       origin != nullptr && originAllowed(*origin) && safeHeaderValue(*origin))
     exchange.origin = *origin;
@@ -391,6 +395,45 @@ void Dispatcher::serve(Exchange& exchange, std::function<void(http::Response)> d
   }
 }
 
+void Dispatcher::openSpan(Exchange& exchange) const {
+  const std::string& trace = exchange.traceparent;
+  const bool sampled = (std::stoi(trace.substr(53, 2), nullptr, 16) & 1) != 0;
+  if (!sampled || trace.substr(3, 32) == std::string(32, '0')) return;
+  if (!context_.services().get<tracing::SpanSink>().ok()) return;  // nowhere to send it: no span
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  char id[17];
+  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(random() | 1));
+  exchange.spanId = id;
+  exchange.startUnixNano = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  // The provider's work (a task, say) becomes a child of this request's span.
+  for (auto& header : exchange.request.headers)
+    if (header.name == "traceparent") header.value = trace.substr(0, 36) + exchange.spanId + trace.substr(52);
+}
+
+void Dispatcher::closeSpan(const Exchange& exchange, int status) const {
+  auto sink = context_.services().get<tracing::SpanSink>();
+  if (!sink.ok()) return;
+  tracing::Span span;
+  span.traceId = exchange.traceparent.substr(3, 32);
+  span.spanId = exchange.spanId;
+  span.parentSpanId = exchange.traceparent.substr(36, 16);
+  span.name = exchange.request.method + " " + exchange.routeTemplate;
+  span.startUnixNano = exchange.startUnixNano;
+  span.endUnixNano = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  span.server = true;
+  span.ok = status < 500;
+  if (!span.ok) span.error = "HTTP " + std::to_string(status);
+  span.attributes = {{"http.request.method", exchange.request.method},
+                     {"http.route", exchange.routeTemplate},
+                     {"http.response.status_code", std::to_string(status)},
+                     {"hive.request_id", exchange.request.requestId}};
+  (*sink)->record(std::move(span));
+}
+
 void Dispatcher::finish(const Exchange& exchange, http::Response& response, std::size_t bodyBytes) {
   const auto& request = exchange.request;
   response.headers.push_back({"x-request-id", request.requestId});
@@ -407,6 +450,7 @@ void Dispatcher::finish(const Exchange& exchange, http::Response& response, std:
     response.body.pop_back();
     response.body += ",\"requestId\":" + http::jsonQuote(request.requestId) + "}";
   }
+  if (!exchange.spanId.empty()) closeSpan(exchange, response.status);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange.started).count();
   RouteSeries& measured = series(exchange.routeTemplate, request.method, response.status);
   measured.duration->observe(seconds);

@@ -43,6 +43,11 @@ struct Exchange {
   std::size_t bodyLimit = 0;
   std::string origin;       // allowed CORS origin, echoed back; empty when none
   std::string traceparent;  // passed through when well formed
+  // The server span of a request that carries a sampled traceparent while a
+  // hive.tracing/1 provider runs: providers see it as the parent (their
+  // request's traceparent names it), finish() records it.
+  std::string spanId;
+  std::int64_t startUnixNano = 0;
   std::chrono::steady_clock::time_point started;
 };
 
@@ -86,6 +91,9 @@ class Dispatcher {
   std::optional<http::Response> authorize(http::Request& request, const std::string& permission);
 
  private:
+  // The request's server span (hive.tracing/1): opened in prepare(), recorded in finish().
+  void openSpan(Exchange& exchange) const;
+  void closeSpan(const Exchange& exchange, int status) const;
   // Takes a lease on the route's provider and calls it, or waits for its swap.
   void serve(Exchange& exchange, std::function<void(http::Response)> done);
   void refreshAuthenticator();

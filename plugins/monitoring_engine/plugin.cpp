@@ -45,6 +45,7 @@ class MonitoringEnginePlugin final : public Plugin {
     if (!settings_.tracing.collector.url.empty()) {
       exporter_ = std::make_shared<SpanExporter>(settings_.tracing, context_.log(), context_.metrics());
       spans_ = std::make_shared<TaskSpans>(exporter_, settings_.trackedTasks);
+      HIVE_TRY(context_.services().provide<tracing::SpanSink>(std::make_shared<ExportingSink>(exporter_)));
     }
     // Without a bus yet, the follower subscribes when one is provided.
     (void)taskEvents_.start();
@@ -135,4 +136,5 @@ class MonitoringEnginePlugin final : public Plugin {
 HIVE_PLUGIN(hive::monitoring_engine::MonitoringEnginePlugin, .name = "monitoring_engine",
             .version = HIVE_PLUGIN_VERSION,
             .description = "Metrics over HTTP (/metrics), readiness from plugins' health, alerts",
-            .provides = {hive::http::RouteProvider::kServiceId, hive::health::Readiness::kServiceId})
+            .provides = {hive::http::RouteProvider::kServiceId, hive::health::Readiness::kServiceId,
+                         hive::tracing::SpanSink::kServiceId})

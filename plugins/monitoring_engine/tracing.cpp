@@ -210,4 +210,26 @@ void TaskSpans::record(std::string_view payload) {
              task->error));
 }
 
+void ExportingSink::record(tracing::Span span) {
+  auto id = [](const std::string& text, std::size_t size) {
+    return text.size() == size && isHex(text) && text != std::string(size, '0');
+  };
+  if (!id(span.traceId, 32) || !id(span.spanId, 16) || (!span.parentSpanId.empty() && !id(span.parentSpanId, 16)))
+    return;
+  json::array attributes;
+  for (auto& each : span.attributes) attributes.push_back(attribute(each.key, each.value));
+  json::object status{{"code", span.ok ? 1 : 2}};
+  if (!span.ok && !span.error.empty()) status["message"] = span.error.substr(0, 1024);
+  json::object out{{"traceId", span.traceId},
+                   {"spanId", span.spanId},
+                   {"name", span.name.substr(0, 256)},
+                   {"kind", span.server ? 2 : 1},  // SPAN_KIND_SERVER, SPAN_KIND_INTERNAL
+                   {"startTimeUnixNano", std::to_string(span.startUnixNano)},
+                   {"endTimeUnixNano", std::to_string(std::max(span.startUnixNano, span.endUnixNano))},
+                   {"attributes", std::move(attributes)},
+                   {"status", std::move(status)}};
+  if (!span.parentSpanId.empty()) out["parentSpanId"] = span.parentSpanId;
+  exporter_->enqueue(json::serialize(out));
+}
+
 }  // namespace hive::monitoring_engine

@@ -31,6 +31,7 @@
 #include "hive/config.hpp"
 #include "hive/log.hpp"
 #include "hive/metrics.hpp"
+#include "hive/services/tracing.hpp"
 
 namespace hive::monitoring_engine {
 
@@ -91,6 +92,17 @@ class TaskSpans {
   const std::size_t maxTracked_;
   std::mutex mutex_;
   std::unordered_map<std::string, Running> running_;
+};
+
+// hive.tracing/1: spans other plugins made (the api's HTTP requests), exported
+// with the task spans.
+class ExportingSink final : public tracing::SpanSink {
+ public:
+  explicit ExportingSink(std::shared_ptr<SpanExporter> exporter) : exporter_(std::move(exporter)) {}
+  void record(tracing::Span span) override;
+
+ private:
+  const std::shared_ptr<SpanExporter> exporter_;
 };
 
 }  // namespace hive::monitoring_engine

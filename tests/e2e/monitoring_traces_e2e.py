@@ -6,9 +6,12 @@ A real hive (task_manager, orchestrator, a process agent that echoes its
 stdin, a remote agent: examples/agents/hive_agent.py wrapped to echo the
 traceparent of the task.assign it received) and monitoring_engine exporting
 spans to a local receiver:
-  - a task submitted with `traceparent` keeps it (GET /api/v2/tasks/{id}),
-    the process agent got it in the task on its stdin and as TRACEPARENT in
-    its environment, the remote agent in its task.assign;
+  - a task submitted with `traceparent` keeps its trace (GET
+    /api/v2/tasks/{id}), under the api's span of the request; the process
+    agent got it in the task on its stdin and as TRACEPARENT in its
+    environment, the remote agent in its task.assign;
+  - the api's span of each POST (a server span, child of the submitted
+    span, with the status code) is exported;
   - the receiver gets OTLP JSON: the task span (child of the submitted span,
     same trace id), a task.dispatch span per assignment and a task.run span
     per attempt (children of the task span, naming the agent);
@@ -141,14 +144,17 @@ def main():
                                   "ws://127.0.0.1:%d/api/v2/agents/connect" % hive.port, "--name", "remote",
                                   "--capabilities", "remote"], stdout=open(os.path.join(workdir, "agent.log"), "ab"),
                                  stderr=subprocess.STDOUT)
-        ids = {}
+        ids, traces = {}, {}
         for capability in ("echo", "remote"):
             status, task = api.request("POST", "/api/v2/tasks", {"type": "traced", "capabilities": [capability],
                                                                  "max_attempts": 1},
                                        headers={"traceparent": TRACE})
             assert status == 201, "submit answered %d: %s" % (status, task)
-            if task.get("traceparent") != TRACE:
-                failures.append("the %s task does not carry the traceparent: %s" % (capability, task))
+            # The same trace; its parent is the api's span of this request.
+            traces[capability] = task.get("traceparent", "")
+            if not re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", traces[capability]) or \
+                    traces[capability][3:35] != TRACE[3:35] or traces[capability][36:52] == TRACE[36:52]:
+                failures.append("the %s task does not carry the trace under the api's span: %s" % (capability, task))
             ids[capability] = task["id"]
         status, plain = api.request("POST", "/api/v2/tasks", {"type": "plain", "capabilities": ["echo"]})
         generated = plain.get("traceparent", "")
@@ -161,14 +167,14 @@ def main():
                 for c, i in ids.items()}
         echoed = done["echo"].get("result") or {}
         stdin_trace = (echoed.get("stdin") or {}).get("traceparent")
-        if echoed.get("env") != TRACE:
+        if echoed.get("env") != traces["echo"]:
             failures.append("the process agent's TRACEPARENT is %r" % echoed.get("env"))
         assign_trace = ((done["remote"].get("result") or {}).get("echo") or {}).get("traceparent")
         say("process agent's stdin traceparent %s, TRACEPARENT %s; remote agent's task.assign traceparent %s" %
             (stdin_trace, echoed.get("env"), assign_trace))
-        if stdin_trace != TRACE:
+        if stdin_trace != traces["echo"]:
             failures.append("the process agent's stdin task lacks the traceparent: %s" % done["echo"].get("result"))
-        if assign_trace != TRACE:
+        if assign_trace != traces["remote"]:
             failures.append("the remote agent's task.assign lacks the traceparent: %s" % done["remote"].get("result"))
 
         trace_id, parent = TRACE[3:35], TRACE[36:52]
@@ -184,8 +190,14 @@ def main():
                 top = [s for s in mine if s["name"] == "task traced"]
                 runs = [s for s in mine if s["name"] == "task.run traced"]
                 dispatches = [s for s in mine if s["name"] == "task.dispatch traced"]
-                return (top, runs, dispatches) if top and runs and dispatches else None
-            top, runs, dispatches = wait_for("the spans of the %s task" % capability, found, timeout=15)
+                requests = [s for s in spans() if s["name"] == "POST /api/v2/tasks" and
+                            s["spanId"] == traces[capability][36:52]]
+                return (top, runs, dispatches, requests) if top and runs and dispatches and requests else None
+            top, runs, dispatches, requests = wait_for("the spans of the %s task" % capability, found, timeout=15)
+            say("%s: the request's span %s" % (capability, json.dumps(requests[0])))
+            if requests[0]["traceId"] != trace_id or requests[0]["parentSpanId"] != parent or \
+                    requests[0]["kind"] != 2 or attributes(requests[0]).get("http.response.status_code") != "201":
+                failures.append("the request's span is not a server span under the submitted one: %s" % requests[0])
             say("%s: %d task span, %d run span(s), %d dispatch span(s): %s" % (
                 capability, len(top), len(runs), len(dispatches), json.dumps(runs[0])))
             if dispatches[0]["traceId"] != trace_id or dispatches[0]["parentSpanId"] != top[0]["spanId"] or \
@@ -193,8 +205,9 @@ def main():
                     int(dispatches[0]["endTimeUnixNano"]) > int(runs[0]["startTimeUnixNano"]):
                 failures.append("the dispatch span is not a child of the task span ending before the run: %s"
                                 % dispatches[0])
-            if top[0]["traceId"] != trace_id or top[0]["parentSpanId"] != parent or top[0]["status"]["code"] != 1:
-                failures.append("the task span is not a child of the submitted span: %s" % top[0])
+            if top[0]["traceId"] != trace_id or top[0]["parentSpanId"] != requests[0]["spanId"] or \
+                    top[0]["status"]["code"] != 1:
+                failures.append("the task span is not a child of the request's span: %s" % top[0])
             if runs[0]["traceId"] != trace_id or runs[0]["parentSpanId"] != top[0]["spanId"] or \
                     not attributes(runs[0]).get("hive.agent"):
                 failures.append("the run span is not a child of the task span: %s" % runs[0])
