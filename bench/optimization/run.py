@@ -8,8 +8,12 @@ with enabled: false. Prints the completion time (first submission to last
 finish), p50/p99 of each task's submission → finish, and how the tasks split
 between the agents. Prints figures; asserts nothing.
 
+With --compare ranking, both runs enforce the limits and the orchestrator
+ranks agents by load only (latency_ranking: false), then by (held + 1) ×
+recent task time (the default).
+
 Usage: bench/optimization/run.py --hive build/release/bin/hive --plugins build/release/plugins [--tasks 300]
-                                 [--rate R] [--runs N]
+                                 [--rate R] [--runs N] [--compare engine|ranking]
 """
 import argparse
 import os
@@ -42,6 +46,7 @@ plugins:
   orchestrator:
     config:
       node: node0
+      latency_ranking: RANKING
   optimization_engine:
     config:
       adaptive_concurrency:
@@ -56,10 +61,11 @@ def percentile(values, share):
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def run(args, enabled):
+def run(args, enabled, ranking=True):
     workdir = tempfile.mkdtemp(prefix="hive-bench-optimization-")
-    hive = HiveProcess(args.hive, workdir, os.path.abspath(args.plugins),
-                       CONFIG.replace("ENABLED", "true" if enabled else "false"), "bench_optimization")
+    config = CONFIG.replace("ENABLED", "true" if enabled else "false").replace(
+        "RANKING", "true" if ranking else "false")
+    hive = HiveProcess(args.hive, workdir, os.path.abspath(args.plugins), config, "bench_optimization")
     agents = []
     try:
         hive.start()
@@ -101,8 +107,10 @@ def run(args, enabled):
         done = (max(t["finished_at_ms"] for t in tasks.values()) - began) / 1000
         names = {a["id"]: a["name"] for a in api.request("GET", "/api/v2/agents")[1]["items"]}
         split = ", ".join("%s %d" % (names.get(a, a), n) for a, n in sorted(by_agent.items()))
-        print("%-9s completion %6.2f s   p50 %5.2f s   p99 %5.2f s   tasks: %s" %
-              ("on" if enabled else "off", done, percentile(latencies, 0.5), percentile(latencies, 0.99), split),
+        label = ("on" if enabled else "off") + ("" if args.compare != "ranking" else
+                                                (", latency ranking" if ranking else ", load ranking"))
+        print("%-25s completion %6.2f s   p50 %5.2f s   p99 %5.2f s   tasks: %s" %
+              (label, done, percentile(latencies, 0.5), percentile(latencies, 0.99), split),
               flush=True)
     finally:
         for agent in agents:
@@ -120,12 +128,19 @@ def main():
     parser.add_argument("--sleep-ms", type=int, default=100)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--rate", type=float, default=0, help="tasks submitted a second (0: all at once)")
+    parser.add_argument("--compare", choices=["engine", "ranking"], default="engine",
+                        help="engine: adaptive limits off vs on; ranking: the orchestrator's latency_ranking "
+                             "off vs on (limits on)")
     args = parser.parse_args()
     print("%d tasks of %d ms, %s, a fast and a slow agent (max_concurrency 8 each)" %
           (args.tasks, args.sleep_ms, "%g a second" % args.rate if args.rate > 0 else "submitted at once"))
     for _ in range(args.runs):
-        for enabled in (False, True):
-            run(args, enabled)
+        if args.compare == "ranking":
+            for ranking in (False, True):
+                run(args, True, ranking)
+        else:
+            for enabled in (False, True):
+                run(args, enabled)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,11 @@ struct LocalAgent {
   // Remote agents: assignments not answered yet, task id → claim deadline (epoch ms).
   std::map<std::string, std::int64_t> unacknowledged;
   Assignments assignments = Assignments::kOpen;
+  // How long its tasks take, assignment to a successful result: when each of
+  // the tasks it holds was handed to it (epoch ms), and the moving average
+  // (0 until its first success). The dispatcher ranks agents by it.
+  std::map<std::string, std::int64_t> assignedAtMs;
+  double latencyMs = 0;
 };
 
 struct AgentTable {

@@ -21,6 +21,9 @@ struct Options {
   // How often a running process-agent job's figures (hive.job_usage/1) are
   // copied onto its task's progress; they are copied once more when it ends.
   std::chrono::milliseconds usagePeriod{5000};
+  // Dispatch ranks agents by (held + 1) × their recent assignment-to-result
+  // time, then by load; false: by load only (held over limit).
+  bool latencyRanking = true;
   // Remote agents this node keeps in memory: connected ones, and disconnected
   // ones waiting to reconnect. A waiting one gives its place up to a new
   // connection when the node is full, so only connected agents can fill it.

@@ -54,14 +54,22 @@ std::vector<Dispatcher::Candidate> Dispatcher::candidates() {
       if (a.runtime == Runtime::kRemote)
         free = std::min(free, options.maxUnacknowledged - local.unacknowledged.size());
       found.push_back({id, claimCapabilities(a), static_cast<double>(a.inFlight.size()) / a.maxConcurrency,
-                       std::min(free, kClaimsPerRound), a.inFlight.size(), a.maxConcurrency});
+                       std::min(free, kClaimsPerRound), a.inFlight.size(), a.maxConcurrency,
+                       options.latencyRanking ? local.latencyMs : 0});
     }
     return found;
   });
   applyConcurrencyLimits(env_.context.services(), out);  // outside the lock: it calls another plugin
-  // Least loaded first.
-  std::stable_sort(out.begin(), out.end(),
-                   [](const Candidate& x, const Candidate& y) { return x.load < y.load; });
+  // Soonest to finish one more task first: (held + 1) × its recent time from
+  // assignment to result (as Finagle's and Linkerd's peak-EWMA balancers
+  // rank), so a slower agent gets work once the faster ones hold enough to be
+  // no sooner; an agent with no time yet counts as 0 (it is tried, and
+  // measured). Then least loaded.
+  auto expected = [](const Candidate& c) { return static_cast<double>(c.held + 1) * c.latencyMs; };
+  std::stable_sort(out.begin(), out.end(), [&](const Candidate& x, const Candidate& y) {
+    double ex = expected(x), ey = expected(y);
+    return ex != ey ? ex < ey : x.load < y.load;
+  });
   return out;
 }
 
@@ -113,6 +121,7 @@ void Dispatcher::deliver(const std::string& agentId, const tasks::Assignment& a)
     if (found == table.byId.end()) return Target{};
     LocalAgent& local = found->second;
     local.agent.inFlight[a.taskId] = a.leaseToken;
+    local.assignedAtMs[a.taskId] = env_.now();
     if (local.agent.runtime == Runtime::kRemote) local.unacknowledged[a.taskId] = claimDeadline;
     registry_.refreshStatus(local.agent);
     return Target{local.channel, local.agent.runtime, local.agent.name};

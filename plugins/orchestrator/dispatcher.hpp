@@ -49,6 +49,7 @@ class Dispatcher {
     std::size_t free = 1;       // assignments it can take now
     std::size_t held = 0;       // tasks it holds
     std::uint32_t ceiling = 1;  // its max_concurrency
+    double latencyMs = 0;       // LocalAgent::latencyMs (0: unknown, or latency_ranking off)
   };
 
   void loop();

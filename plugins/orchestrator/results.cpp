@@ -1,5 +1,6 @@
 #include "results.hpp"
 
+#include <algorithm>
 #include <iterator>
 #include <map>
 #include <optional>
@@ -43,6 +44,13 @@ Results::Change Results::account(LocalAgent& local, const std::vector<Report>& r
     if (mine) {
       a.inFlight.erase(inFlight);
       local.unacknowledged.erase(r.taskId);
+      if (auto assigned = local.assignedAtMs.find(r.taskId); assigned != local.assignedAtMs.end()) {
+        if (r.outcome == Outcome::kSucceeded && statuses[i].ok()) {
+          const double took = static_cast<double>(std::max<std::int64_t>(now - assigned->second, 0));
+          local.latencyMs = local.latencyMs == 0 ? std::max(took, 0.001) : 0.8 * local.latencyMs + 0.2 * took;
+        }
+        local.assignedAtMs.erase(assigned);
+      }
     }
     if (!statuses[i].ok() && !mine) continue;
     if (r.outcome == Outcome::kSucceeded) {
@@ -52,6 +60,8 @@ Results::Change Results::account(LocalAgent& local, const std::vector<Report>& r
                       std::to_string(a.consecutiveFailures) + " consecutive failures");
     }
   }
+  // Tasks that left it another way (cancelled, released, timed out).
+  std::erase_if(local.assignedAtMs, [&](const auto& entry) { return a.inFlight.count(entry.first) == 0; });
   registry_.refreshStatus(a);
   return a.circuit != circuit || a.status != status ? Change::kState : Change::kCountersOnly;
 }

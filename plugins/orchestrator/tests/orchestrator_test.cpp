@@ -499,6 +499,35 @@ TEST_F(OrchestratorTest, ConcurrencyLimitIsRespected) {
   EXPECT_EQ(assignments(remote, 1).size(), 1u) << "a freed slot is filled";
 }
 
+TEST_F(OrchestratorTest, DispatchPrefersTheAgentWhoseRecentTasksFinishedSooner) {
+  // fast: its one task took 10 ms from assignment to result.
+  auto fast = connect(R"({"type":"hello","name":"fast","max_concurrency":4})");
+  submit(R"({"type":"a"})");
+  auto first = assignments(fast, 1);
+  ASSERT_EQ(first.size(), 1u);
+  testClock().advance(std::chrono::milliseconds(10));
+  fast.session->onMessage(result(first[0], "succeeded"));
+  // slow: not measured yet, so it is tried first; its task takes a second.
+  auto slow = connect(R"({"type":"hello","name":"slow","max_concurrency":4})");
+  submit(R"({"type":"a"})");
+  auto tried = assignments(slow, 1);
+  ASSERT_EQ(tried.size(), 1u) << "an agent with no time yet is tried";
+  EXPECT_TRUE(fast.peer->take("task.assign").empty());
+  testClock().advance(std::chrono::milliseconds(1000));
+  slow.session->onMessage(result(tried[0], "succeeded"));
+  // Idle both: the next four go to fast, one by one, for (held + 1) × 10 ms
+  // stays under 1 × 1000 ms.
+  for (int i = 0; i < 4; ++i) {
+    submit(R"({"type":"a"})");
+    ASSERT_EQ(assignments(fast, 1).size(), 1u) << "task " << i;
+  }
+  until([] { return false; }, std::chrono::milliseconds(50));
+  EXPECT_TRUE(slow.peer->take("task.assign").empty()) << "the slower agent idles while the faster one has room";
+  // fast is full (4 of 4): the next one goes to slow.
+  submit(R"({"type":"a"})");
+  EXPECT_EQ(assignments(slow, 1).size(), 1u);
+}
+
 TEST_F(OrchestratorTest, MissedHeartbeatsPutTheAgentOfflineAndItsTasksBack) {
   std::string id = submit(R"({"type":"a","max_attempts":5})");
   auto silent = connect(R"({"type":"hello","name":"silent"})");
