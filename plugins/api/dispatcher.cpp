@@ -167,7 +167,8 @@ Exchange Dispatcher::prepare(Head head) const {
 
   const std::string* id = request.header("x-request-id");
   request.requestId = id != nullptr && validRequestId(*id) ? *id : newRequestId();
-  if (const std::string* trace = request.header("traceparent"); trace != nullptr && validTraceparent(*trace)) {
+  if (const std::string* trace = request.header("traceparent");
+      trace != nullptr && validTraceparent(*trace)) {
     exchange.traceparent = *trace;
     openSpan(exchange);
   }

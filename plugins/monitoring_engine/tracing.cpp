@@ -169,12 +169,12 @@ void TaskSpans::record(std::string_view payload) {
     // Dispatch: from the moment the attempt could be claimed (queued; after a
     // retry's backoff) to its assignment to an agent.
     const std::int64_t queued = task->queuedAtMs != 0 ? task->queuedAtMs : task->createdAtMs;
-    exporter_->enqueue(span(traceId, spanId(task->id + "/dispatch/" + std::to_string(task->attempts)), taskSpan,
-                            "task.dispatch " + task->type, std::min(queued, task->updatedAtMs),
-                            task->updatedAtMs, true,
-                            json::array{attribute("hive.task.id", task->id), attribute("hive.agent", task->agent),
-                                        attribute("hive.task.attempt", std::to_string(task->attempts))},
-                            ""));
+    exporter_->enqueue(
+        span(traceId, spanId(task->id + "/dispatch/" + std::to_string(task->attempts)), taskSpan,
+             "task.dispatch " + task->type, std::min(queued, task->updatedAtMs), task->updatedAtMs, true,
+             json::array{attribute("hive.task.id", task->id), attribute("hive.agent", task->agent),
+                         attribute("hive.task.attempt", std::to_string(task->attempts))},
+             ""));
   }
   {
     std::lock_guard lock(mutex_);
@@ -214,7 +214,8 @@ void ExportingSink::record(tracing::Span span) {
   auto id = [](const std::string& text, std::size_t size) {
     return text.size() == size && isHex(text) && text != std::string(size, '0');
   };
-  if (!id(span.traceId, 32) || !id(span.spanId, 16) || (!span.parentSpanId.empty() && !id(span.parentSpanId, 16)))
+  if (!id(span.traceId, 32) || !id(span.spanId, 16) ||
+      (!span.parentSpanId.empty() && !id(span.parentSpanId, 16)))
     return;
   json::array attributes;
   for (auto& each : span.attributes) attributes.push_back(attribute(each.key, each.value));

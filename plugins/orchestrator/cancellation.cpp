@@ -44,8 +44,8 @@ void Cancellation::taskCancelled(const std::string& taskId, const std::string& t
   if (holder.agentId.empty()) return;  // handed out by another node, or already over
   if (holder.execution) {
     holder.execution->cancel();
-    env_.log().info("task " + taskId + " cancelled: its job on process agent " + holder.agentId + " is killed" +
-                    plugin_common::traceLogField(traceparent));
+    env_.log().info("task " + taskId + " cancelled: its job on process agent " + holder.agentId +
+                    " is killed" + plugin_common::traceLogField(traceparent));
     return;
   }
   if (!holder.released) return;  // a process job that has not started yet: it is stopped as it starts

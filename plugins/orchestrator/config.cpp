@@ -57,7 +57,8 @@ Options readOptions(const ConfigNode& section, Diagnostics& diagnostics) {
   o.sweepPeriod =
       readDuration(reader, "sweep_period", o.sweepPeriod, milliseconds(10), "must be at least 10ms");
   o.latencyRanking = reader.get<bool>("latency_ranking", true);
-  o.usagePeriod = readDuration(reader, "usage_period", o.usagePeriod, milliseconds(100), "must be at least 100ms");
+  o.usagePeriod =
+      readDuration(reader, "usage_period", o.usagePeriod, milliseconds(100), "must be at least 100ms");
   if (auto maxAgents = reader.get<std::int64_t>("max_agents", 10000); maxAgents < 1)
     reader.reject("max_agents", "must be at least 1");
   else

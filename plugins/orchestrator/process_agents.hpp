@@ -55,7 +55,7 @@ class ProcessAgents {
   Results& results_;
   Dispatcher& dispatcher_;
   const CancelWatch& cancellations_;
-  bool loaded_ = false;        // sweep and open only, one at a time
+  bool loaded_ = false;         // sweep and open only, one at a time
   std::int64_t usageAtMs_ = 0;  // the last publishUsage that copied (sweep only)
 };
 

@@ -95,11 +95,10 @@ class ResourceManagerPlugin final : public Plugin {
 }  // namespace
 }  // namespace hive::resource_manager
 
-HIVE_PLUGIN(hive::resource_manager::ResourceManagerPlugin, .name = "resource_manager",
-            .version = HIVE_PLUGIN_VERSION,
-            .description =
-                "Process agents' jobs: use and quotas (hive.job_watch/1, hive.job_usage/1); admission control; "
-                "/api/v2/resources",
-            .provides = {hive::jobs::JobWatcher::kServiceId, hive::jobs::UsageReader::kServiceId,
-                         hive::admission::Gate::kServiceId,
-                         hive::http::RouteProvider::kServiceId})
+HIVE_PLUGIN(
+    hive::resource_manager::ResourceManagerPlugin, .name = "resource_manager", .version = HIVE_PLUGIN_VERSION,
+    .description =
+        "Process agents' jobs: use and quotas (hive.job_watch/1, hive.job_usage/1); admission control; "
+        "/api/v2/resources",
+    .provides = {hive::jobs::JobWatcher::kServiceId, hive::jobs::UsageReader::kServiceId,
+                 hive::admission::Gate::kServiceId, hive::http::RouteProvider::kServiceId})

@@ -745,7 +745,8 @@ void Engine::advanceJob(const std::string& runId) {
       if (!held.count(task)) unwanted.push_back(task);
     if (run.status == RunStatus::kRunning)
       for (std::size_t index : progress.ready)
-        if (definition->steps[index].workflow && active.submitting.insert(unitKey(run.steps[index].name)).second)
+        if (definition->steps[index].workflow &&
+            active.submitting.insert(unitKey(run.steps[index].name)).second)
           children.push_back(index);
   }
   cancelTasks(unwanted, "cancelled or finished");
@@ -775,8 +776,8 @@ void Engine::submitReady(const std::string& runId, const Run& run, const Definit
       if (definition.steps[index].workflow) continue;  // started once committed
       if (!active.submitting.insert(unitKey(name)).second) continue;
       if (scope.empty()) scope = scopeOf(run);
-      toSubmit.push_back(
-          {unitKey(name), idempotencyKey(run, name), taskBody(run, definition, index, scope, options_.limits)});
+      toSubmit.push_back({unitKey(name), idempotencyKey(run, name),
+                          taskBody(run, definition, index, scope, options_.limits)});
     }
     std::map<std::size_t, json::value> lists;
     for (const ReadyItem& ready : progress.readyItems) {

@@ -229,7 +229,8 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine, std::shared_ptr<S
         auto created = scheduler_->create(body, errors);
         if (!created.ok()) return invalid(created.status(), std::move(errors));
         http::Response response = reply(201, *created);
-        response.headers.push_back({"location", "/api/v2/schedules/" + std::string((*created)["id"].as_string())});
+        response.headers.push_back(
+            {"location", "/api/v2/schedules/" + std::string((*created)["id"].as_string())});
         return response;
       });
   add({"schedules.list", "GET", "/api/v2/schedules", "workflows:read",

@@ -62,7 +62,8 @@ Result<json::object> Scheduler::create(const json::value& body, std::vector<http
   const json::value* workflow = fields.if_contains("workflow");
   const json::value* task = fields.if_contains("task");
   if ((workflow != nullptr) == (task != nullptr)) {
-    errors.push_back({"", "give one of workflow (a workflow's name: start a run) and task (a task to submit)"});
+    errors.push_back(
+        {"", "give one of workflow (a workflow's name: start a run) and task (a task to submit)"});
     return invalidArgument("the schedule is not valid");
   }
   if (workflow != nullptr) {
@@ -194,8 +195,9 @@ std::size_t Scheduler::tick() {
           } else if (pending.size() < kMaxPendingFires) {
             pending.push_back(fireMs);
           } else {
-            updated["last_error"] = "fire " + std::to_string(fireMs) + " dropped: " +
-                                    std::to_string(kMaxPendingFires) + " fires wait for task_manager already";
+            updated["last_error"] = "fire " + std::to_string(fireMs) +
+                                    " dropped: " + std::to_string(kMaxPendingFires) +
+                                    " fires wait for task_manager already";
           }
         }
         if (ofTask) updated["pending_fires"] = std::move(pending);
@@ -221,10 +223,9 @@ std::size_t Scheduler::tick() {
 
 bool Scheduler::startRun(const std::string& id, const ScheduleSpec& spec, std::int64_t fireMs,
                          json::object& updated) {
-  const std::string workflow =
-      updated.contains("workflow") && updated.at("workflow").is_string()
-          ? std::string(updated.at("workflow").get_string())
-          : std::string();
+  const std::string workflow = updated.contains("workflow") && updated.at("workflow").is_string()
+                                   ? std::string(updated.at("workflow").get_string())
+                                   : std::string();
   std::vector<http::FieldError> refused;
   auto run = engine_.startRun(workflow, spec.version, spec.params,
                               "schedule:" + id + ":" + std::to_string(fireMs), refused);
@@ -291,7 +292,8 @@ bool Scheduler::settleTasks(const std::string& id, json::object& updated, std::s
         submit.push_back(fire.get_int64());
       }
     }
-    for (std::int64_t fire : submit) answers_->submitting.insert("schedule:" + id + ":" + std::to_string(fire));
+    for (std::int64_t fire : submit)
+      answers_->submitting.insert("schedule:" + id + ":" + std::to_string(fire));
   }
   for (std::int64_t fire : submit) {
     const std::string key = "schedule:" + id + ":" + std::to_string(fire);
@@ -300,7 +302,8 @@ bool Scheduler::settleTasks(const std::string& id, json::object& updated, std::s
     bool posted = engine_.submitTask(key, body, [answers = answers_, key](Result<std::string> answer) {
       std::lock_guard lock(answers->mutex);
       answers->submitting.erase(key);
-      answers->answers.insert_or_assign(key, Answers::Answer{std::move(answer), std::chrono::steady_clock::now()});
+      answers->answers.insert_or_assign(key,
+                                        Answers::Answer{std::move(answer), std::chrono::steady_clock::now()});
     });
     if (!posted) {
       std::lock_guard lock(answers_->mutex);

@@ -91,7 +91,7 @@ class Scheduler {
       std::chrono::steady_clock::time_point at;
     };
     mutable std::mutex mutex;
-    std::set<std::string> submitting;      // keys awaiting their answer
+    std::set<std::string> submitting;       // keys awaiting their answer
     std::map<std::string, Answer> answers;  // key → answer, until a tick takes it
   };
   std::shared_ptr<Answers> answers_ = std::make_shared<Answers>();

@@ -522,7 +522,8 @@ TEST_F(OrchestratorTest, DispatchPrefersTheAgentWhoseRecentTasksFinishedSooner) 
     ASSERT_EQ(assignments(fast, 1).size(), 1u) << "task " << i;
   }
   until([] { return false; }, std::chrono::milliseconds(50));
-  EXPECT_TRUE(slow.peer->take("task.assign").empty()) << "the slower agent idles while the faster one has room";
+  EXPECT_TRUE(slow.peer->take("task.assign").empty())
+      << "the slower agent idles while the faster one has room";
   // fast is full (4 of 4): the next one goes to slow.
   submit(R"({"type":"a"})");
   EXPECT_EQ(assignments(slow, 1).size(), 1u);

@@ -961,18 +961,22 @@ TEST_F(WorkflowScheduleTest, TaskSchedulesSubmitOneTaskPerFireOnTwoNodesAndAreMa
   json::object bad = callJson("POST", "/api/v2/schedules", 422,
                               R"({"every": "1m", "params": {}, "task": {"type": "Bad Type", "colour": 1}})");
   std::set<std::string> fields;
-  for (const auto& error : bad["errors"].as_array()) fields.insert(std::string(error.at("field").as_string()));
+  for (const auto& error : bad["errors"].as_array())
+    fields.insert(std::string(error.at("field").as_string()));
   EXPECT_EQ(fields, (std::set<std::string>{"/task/colour", "/task/type", "/params"})) << bad;
-  EXPECT_EQ(callJson("POST", "/api/v2/schedules", 422, R"({"every": "1m"})")["errors"].as_array()[0].at("field"),
-            "");
+  EXPECT_EQ(
+      callJson("POST", "/api/v2/schedules", 422, R"({"every": "1m"})")["errors"].as_array()[0].at("field"),
+      "");
   callJson("POST", "/api/v2/schedules", 404, R"({"workflow": "nothing", "every": "1m"})");
-  EXPECT_EQ(callJson("POST", "/api/v2/schedules", 201, R"({"task": {"type": "x"}, "cron": "0 3 * * *"})")["task"],
-            json::parse(R"({"type": "x"})"));
+  EXPECT_EQ(
+      callJson("POST", "/api/v2/schedules", 201, R"({"task": {"type": "x"}, "cron": "0 3 * * *"})")["task"],
+      json::parse(R"({"type": "x"})"));
 
   std::size_t accepted = 0;
   for (int second = 1; second <= 62; ++second) {
     clock_.advance(std::chrono::seconds(1));
-    accepted += second % 2 ? a_.scheduler->tick() + b_.scheduler->tick() : b_.scheduler->tick() + a_.scheduler->tick();
+    accepted += second % 2 ? a_.scheduler->tick() + b_.scheduler->tick()
+                           : b_.scheduler->tick() + a_.scheduler->tick();
     // task_manager answers on its executor, which the test runs here.
     ASSERT_TRUE(until([&] { return a_.scheduler->submitting() + b_.scheduler->submitting() == 0; }));
   }
@@ -1000,7 +1004,8 @@ TEST_F(WorkflowScheduleTest, TaskSchedulesSubmitOneTaskPerFireOnTwoNodesAndAreMa
   EXPECT_EQ(call("GET", "/api/v2/schedules/" + id).status, 404);
   clock_.advance(std::chrono::seconds(10));
   a_.scheduler->tick();
-  EXPECT_EQ(callTasks("GET", "/api/v2/tasks?type=nightly-report&limit=1000", 200)["items"].as_array().size(), 6u);
+  EXPECT_EQ(callTasks("GET", "/api/v2/tasks?type=nightly-report&limit=1000", 200)["items"].as_array().size(),
+            6u);
 }
 
 // ---- retention ----
