@@ -42,7 +42,8 @@ AdmissionGate::AdmissionGate(const AdmissionLimits& limits, Metrics& metrics)
     : limits_(limits),
       closed_(metrics.gauge("hive_admission_closed",
                             "1 while resource_manager refuses new tasks (a load limit is crossed), else 0")) {
-  for (const char* limit : {"max_waiting", "max_queue_age", "min_memory_available_bytes", "max_load_per_cpu"})
+  for (const char* limit : {"max_waiting", "max_queue_age", "min_memory_available_bytes", "max_load_per_cpu",
+                            "max_waiting_per_tenant", "max_waiting_by_capability"})
     refused_[limit] =
         &metrics.counter("hive_admission_refused_total",
                          "New tasks refused by admission control, by the limit crossed", {{"limit", limit}});
@@ -60,14 +61,37 @@ bool AdmissionGate::update(const LoadSignals& signals, std::int64_t nowMs) {
   return changed;
 }
 
-admission::Verdict AdmissionGate::admit(const admission::Work&) {
+admission::Verdict AdmissionGate::admit(const admission::Work& work) {
   admission::Verdict verdict;
+  auto refuse = [&](const char* limit, std::string reason) {
+    verdict.admitted = false;
+    verdict.reason = std::move(reason);
+    verdict.retryAfter = limits_.retryAfter;
+    refused_.at(limit)->increment();
+    return verdict;
+  };
   std::lock_guard lock(mutex_);
-  if (!crossing_) return verdict;
-  verdict.admitted = false;
-  verdict.reason = "Hive is saturated: " + crossing_->reason;
-  verdict.retryAfter = limits_.retryAfter;
-  refused_.at(crossing_->limit)->increment();
+  if (crossing_) return refuse(crossing_->limit.c_str(), "Hive is saturated: " + crossing_->reason);
+  if (limits_.maxWaitingPerTenant != 0) {
+    auto found = last_.waitingByTenant.find(work.tenant);
+    if (found != last_.waitingByTenant.end() && found->second >= limits_.maxWaitingPerTenant)
+      return refuse(
+          "max_waiting_per_tenant",
+          (work.tenant.empty() ? std::string("the default tenant") : "tenant '" + work.tenant + "'") +
+              " has " + std::to_string(found->second) +
+              " tasks waiting to be claimed, the limit (max_waiting_per_tenant) is " +
+              std::to_string(limits_.maxWaitingPerTenant));
+  }
+  for (const std::string& capability : work.capabilities) {
+    auto limit = limits_.maxWaitingByCapability.find(capability);
+    if (limit == limits_.maxWaitingByCapability.end()) continue;
+    auto found = last_.waitingByCapability.find(capability);
+    if (found != last_.waitingByCapability.end() && found->second >= limit->second)
+      return refuse("max_waiting_by_capability",
+                    std::to_string(found->second) + " tasks needing capability '" + capability +
+                        "' wait to be claimed, the limit (max_waiting_by_capability." + capability + ") is " +
+                        std::to_string(limit->second));
+  }
   return verdict;
 }
 
@@ -83,11 +107,25 @@ json::object AdmissionGate::status() const {
   if (limits_.minMemoryAvailableBytes != 0)
     limits["min_memory_available_bytes"] = limits_.minMemoryAvailableBytes;
   if (limits_.maxLoadPerCpu != 0) limits["max_load_per_cpu"] = limits_.maxLoadPerCpu;
+  if (limits_.maxWaitingPerTenant != 0) limits["max_waiting_per_tenant"] = limits_.maxWaitingPerTenant;
+  if (!limits_.maxWaitingByCapability.empty()) {
+    json::object byCapability;
+    for (const auto& [capability, limit] : limits_.maxWaitingByCapability) byCapability[capability] = limit;
+    limits["max_waiting_by_capability"] = std::move(byCapability);
+  }
   std::lock_guard lock(mutex_);
   json::object signals{{"memory_available_bytes", last_.host.memoryAvailableBytes},
                        {"load_per_cpu", last_.host.cpus != 0 ? last_.host.load[0] / last_.host.cpus : 0.0}};
   if (last_.waiting) signals["waiting"] = *last_.waiting;
   if (last_.queueAgeSeconds) signals["queue_age_seconds"] = *last_.queueAgeSeconds;
+  auto counts = [](const std::map<std::string, std::uint64_t>& by) {
+    json::object out;
+    for (const auto& [key, count] : by) out[key] = count;
+    return out;
+  };
+  if (limits_.maxWaitingPerTenant != 0) signals["waiting_by_tenant"] = counts(last_.waitingByTenant);
+  if (!limits_.maxWaitingByCapability.empty())
+    signals["waiting_by_capability"] = counts(last_.waitingByCapability);
   json::object out{{"open", !crossing_.has_value()},
                    {"limits", std::move(limits)},
                    {"signals", std::move(signals)},

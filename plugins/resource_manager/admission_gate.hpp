@@ -24,7 +24,11 @@ namespace hive::resource_manager {
 // What one sample read.
 struct LoadSignals {
   HostUsage host;
-  std::optional<std::uint64_t> waiting;   // tasks waiting to be claimed
+  std::optional<std::uint64_t> waiting;  // tasks waiting to be claimed
+  // With the per-tenant and per-capability limits: tasks waiting by the
+  // submitter's tenant ("" the default one), and by each limited capability.
+  std::map<std::string, std::uint64_t> waitingByTenant;
+  std::map<std::string, std::uint64_t> waitingByCapability;
   std::optional<double> queueAgeSeconds;  // the oldest claimable task's wait
   std::string unreadable;                 // why a configured signal is missing ("" when none is)
 };
@@ -45,7 +49,9 @@ class AdmissionGate final : public admission::Gate {
   // whether the door changed (opened or closed), for the caller to log.
   bool update(const LoadSignals& signals, std::int64_t nowMs);
 
-  // admission::Gate
+  // admission::Gate: refused while a host limit is crossed (the door is
+  // closed), or when the work's tenant or one of its capabilities has its
+  // limit of waiting tasks (the door stays open for the others).
   admission::Verdict admit(const admission::Work& work) override;
 
   // The limit crossed at the last sample; nullopt while open.

@@ -47,6 +47,27 @@ AdmissionLimits readAdmission(const ConfigNode& node, Diagnostics& diagnostics) 
       "interval", limits.interval, std::chrono::milliseconds(100), std::chrono::minutes(1));
   limits.retryAfter =
       std::chrono::seconds(reader.getInRange<std::int64_t>("retry_after_seconds", 5, 1, 3600));
+  limits.maxWaitingPerTenant = static_cast<std::uint64_t>(
+      reader.getInRange<std::int64_t>("max_waiting_per_tenant", 0, 0, std::int64_t{1} << 40));
+  const ConfigNode& byCapability = reader.child("max_waiting_by_capability");
+  if (byCapability.isMap()) {
+    ConfigReader each(byCapability, diagnostics);
+    for (const auto& entry : byCapability.entries()) {
+      const bool name =
+          !entry.key.empty() && entry.key.size() <= 32 &&
+          entry.key.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") == std::string::npos;
+      if (!name) {
+        diagnostics.error(entry.keyLocation, "'max_waiting_by_capability': '" + entry.key +
+                                                 "' is not a capability (1-32 of a-z, 0-9, '_', '-')");
+        continue;
+      }
+      limits.maxWaitingByCapability[entry.key] =
+          static_cast<std::uint64_t>(each.getInRange<std::int64_t>(entry.key, 1, 1, std::int64_t{1} << 40));
+    }
+    each.finish();
+  } else if (!byCapability.isNull()) {
+    reader.reject("max_waiting_by_capability", "expected a map of capability to a number of waiting tasks");
+  }
   reader.finish();
   return limits;
 }

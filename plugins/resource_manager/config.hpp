@@ -30,9 +30,19 @@ struct AdmissionLimits {
   double maxLoadPerCpu = 0;                   // 1-minute load average over CPUs
   std::chrono::milliseconds interval{1000};   // how often the signals are read
   std::chrono::seconds retryAfter{5};         // what a refused client is told
+  // Per submitter: new work of a tenant with this many tasks waiting is
+  // refused (the others' is not).
+  std::uint64_t maxWaitingPerTenant = 0;
+  // Per capability: new work needing one of these capabilities is refused
+  // while this many tasks needing it wait.
+  std::map<std::string, std::uint64_t> maxWaitingByCapability;
 
+  bool waitingByTenantOrCapability() const {
+    return maxWaitingPerTenant != 0 || !maxWaitingByCapability.empty();
+  }
   bool any() const {
-    return maxWaiting != 0 || maxQueueAge.count() != 0 || minMemoryAvailableBytes != 0 || maxLoadPerCpu != 0;
+    return maxWaiting != 0 || maxQueueAge.count() != 0 || minMemoryAvailableBytes != 0 ||
+           maxLoadPerCpu != 0 || waitingByTenantOrCapability();
   }
 };
 

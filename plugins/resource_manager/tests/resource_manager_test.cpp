@@ -332,6 +332,47 @@ TEST(AdmissionGate, RefusesWhileALimitIsCrossedCountsEachRefusalAndOpensAgain) {
   EXPECT_TRUE(gate.status()["open"].as_bool());
 }
 
+TEST(AdmissionGate, ATenantOrCapabilityAtItsLimitOfWaitingTasksIsRefusedAndTheOthersAreNot) {
+  auto harness = std::move(PluginHarness::loadLibrary(RESOURCE_MANAGER_PLUGIN)).value();  // for its metrics
+  AdmissionLimits limits;
+  limits.maxWaitingPerTenant = 3;
+  limits.maxWaitingByCapability = {{"gpu", 2}};
+  AdmissionGate gate(limits, harness->metrics());
+  LoadSignals signals = signalsOf(6, 0, 1ull << 30, 0);
+  signals.waitingByTenant = {{"acme", 3}, {"", 1}, {"globex", 2}};
+  signals.waitingByCapability = {{"gpu", 2}};
+  EXPECT_FALSE(gate.update(signals, 1000)) << "the door stays open: no host limit is crossed";
+
+  admission::Verdict acme = gate.admit({"task", "acme", {"shell"}});
+  EXPECT_FALSE(acme.admitted);
+  EXPECT_EQ(acme.reason,
+            "tenant 'acme' has 3 tasks waiting to be claimed, the limit (max_waiting_per_tenant) is 3");
+  EXPECT_TRUE(gate.admit({"task", "globex", {"shell"}}).admitted) << "2 of 3";
+  EXPECT_TRUE(gate.admit({"task", "initech", {"shell"}}).admitted) << "none waiting";
+  admission::Verdict gpu = gate.admit({"batch", "", {"gpu", "shell"}});
+  EXPECT_FALSE(gpu.admitted);
+  EXPECT_EQ(gpu.reason,
+            "2 tasks needing capability 'gpu' wait to be claimed, the limit "
+            "(max_waiting_by_capability.gpu) is 2");
+  EXPECT_TRUE(gate.admit({"task", "", {"shell"}}).admitted);
+  EXPECT_EQ(harness->metrics()
+                .counter("hive_admission_refused_total", "", {{"limit", "max_waiting_per_tenant"}})
+                .value(),
+            1);
+  EXPECT_EQ(harness->metrics()
+                .counter("hive_admission_refused_total", "", {{"limit", "max_waiting_by_capability"}})
+                .value(),
+            1);
+  EXPECT_EQ(harness->metrics().gauge("hive_admission_closed", "").value(), 0);
+  auto status = gate.status();
+  EXPECT_TRUE(status["open"].as_bool());
+  EXPECT_EQ(status["signals"].as_object()["waiting_by_tenant"].as_object()["acme"].to_number<std::int64_t>(),
+            3);
+  EXPECT_EQ(
+      status["limits"].as_object()["max_waiting_by_capability"].as_object()["gpu"].to_number<std::int64_t>(),
+      2);
+}
+
 TEST(ResourceManagerConfig, AdmissionLimitsAreReadWithTheirRanges) {
   Diagnostics diagnostics;
   ConfigNode section = ConfigNode::map();
@@ -340,8 +381,15 @@ TEST(ResourceManagerConfig, AdmissionLimitsAreReadWithTheirRanges) {
   admission.set("max_queue_age", ConfigNode::scalar("90s"));
   admission.set("max_load_per_cpu", ConfigNode::scalar("2.5"));
   admission.set("retry_after_seconds", ConfigNode::scalar("0", {"hive.yaml", 7, 28}));
+  admission.set("max_waiting_per_tenant", ConfigNode::scalar("100"));
+  ConfigNode byCapability = ConfigNode::map();
+  byCapability.set("gpu", ConfigNode::scalar("20"));
+  byCapability.set("GPU!", ConfigNode::scalar("20"));
+  admission.set("max_waiting_by_capability", byCapability);
   section.set("admission", admission);
   Settings settings = readSettings(section, diagnostics);
+  EXPECT_EQ(settings.admission.maxWaitingPerTenant, 100u);
+  EXPECT_EQ(settings.admission.maxWaitingByCapability, (std::map<std::string, std::uint64_t>{{"gpu", 20}}));
   EXPECT_EQ(settings.admission.maxWaiting, 5000u);
   EXPECT_EQ(settings.admission.maxQueueAge, std::chrono::seconds(90));
   EXPECT_DOUBLE_EQ(settings.admission.maxLoadPerCpu, 2.5);
@@ -349,6 +397,7 @@ TEST(ResourceManagerConfig, AdmissionLimitsAreReadWithTheirRanges) {
   std::string text = diagnostics.toString();
   EXPECT_NE(text.find("hive.yaml:7:28"), std::string::npos) << text;
   EXPECT_NE(text.find("retry_after_seconds"), std::string::npos) << text;
+  EXPECT_NE(text.find("'GPU!' is not a capability"), std::string::npos) << text;
   EXPECT_FALSE(readSettings(ConfigNode::map(), diagnostics).admission.any()) << "off by default";
 }
 
