@@ -20,8 +20,12 @@
 #include "hive/services/http.hpp"
 #include "hive/services/job_usage.hpp"
 #include "hive/services/job_watch.hpp"
+#include "hive/services/store.hpp"
+#include "hive/services/tasks.hpp"
+#include "hive/services/tenancy.hpp"
 #include "hive/testing/harness.hpp"
 #include "job_tracker.hpp"
+#include "load_signals.hpp"
 #include "process_table.hpp"
 
 namespace hive::resource_manager {
@@ -371,6 +375,70 @@ TEST(AdmissionGate, ATenantOrCapabilityAtItsLimitOfWaitingTasksIsRefusedAndTheOt
   EXPECT_EQ(
       status["limits"].as_object()["max_waiting_by_capability"].as_object()["gpu"].to_number<std::int64_t>(),
       2);
+}
+
+// hive.tenancy/1 as security_manager answers it: principal "key:<tenant>" is of that tenant.
+class TenantOfKey final : public tenancy::Tenancy {
+ public:
+  tenancy::Scope scopeOf(std::string_view principal) override {
+    if (principal.rfind("key:", 0) == 0) return {std::string(principal.substr(4)), false};
+    return {};
+  }
+};
+
+// The real task_manager on the real store: its queues' waiting tasks are
+// counted by their submitter's tenant (the queue's tenant:<name> capability)
+// and by each limited capability.
+TEST(LoadSignals, CountTheRealTaskManagersWaitingTasksByTenantAndCapability) {
+  const std::string path =
+      std::filesystem::temp_directory_path() / ("rm-signals-" + std::to_string(::getpid()));
+  auto store = std::move(PluginHarness::loadLibrary(STORAGE_SQLITE_PLUGIN)).value();
+  store->setConfig(hive::testing::configFromPairs({{"path", path}}));
+  ASSERT_TRUE(store->start().ok());
+  auto tasks = std::move(PluginHarness::loadLibrary(TASK_MANAGER_PLUGIN)).value();
+  tasks->provideFake<store::Store>(std::static_pointer_cast<store::Store>(
+                                       store->services().lookup(store::Store::kServiceId).front().service),
+                                   "storage_sqlite");
+  tasks->provideFake<tenancy::Tenancy>(std::make_shared<TenantOfKey>(), "security_manager");
+  ASSERT_TRUE(tasks->start().ok());
+  auto routes = std::static_pointer_cast<http::RouteProvider>(
+      tasks->services().lookup(http::RouteProvider::kServiceId).front().service);
+  auto submit = [&](const std::string& principal, const std::string& body) {
+    http::Request request;
+    request.method = "POST";
+    request.body = body;
+    request.principal = principal;
+    std::optional<http::Response> answer;
+    routes->serve("tasks.submit", request, [&](http::Response r) { answer = std::move(r); });
+    for (int i = 0; i < 5000 && !answer; ++i) {
+      tasks->runPending();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->status, 201) << answer->body;
+  };
+  submit("key:acme", R"({"type":"t","capabilities":["gpu"]})");
+  submit("key:acme", R"({"type":"t","capabilities":["gpu","shell"]})");
+  submit("key:globex", R"({"type":"t","capabilities":["shell"]})");
+  submit("", R"({"type":"t","capabilities":["shell"]})");
+
+  auto manager = std::move(PluginHarness::loadLibrary(RESOURCE_MANAGER_PLUGIN)).value();
+  manager->provideFake<tasks::TaskService>(
+      std::static_pointer_cast<tasks::TaskService>(
+          tasks->services().lookup(tasks::TaskService::kServiceId).front().service),
+      "task_manager");
+  AdmissionLimits limits;
+  limits.maxWaitingPerTenant = 2;
+  limits.maxWaitingByCapability = {{"gpu", 2}};
+  LoadSignals signals = readLoadSignals(manager->context(), limits);
+  EXPECT_EQ(signals.unreadable, "");
+  EXPECT_EQ(signals.waiting, 4u);
+  EXPECT_EQ(signals.waitingByTenant,
+            (std::map<std::string, std::uint64_t>{{"", 1}, {"acme", 2}, {"globex", 1}}));
+  EXPECT_EQ(signals.waitingByCapability, (std::map<std::string, std::uint64_t>{{"gpu", 2}}));
+  tasks->stop();
+  store->stop();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
 }
 
 TEST(ResourceManagerConfig, AdmissionLimitsAreReadWithTheirRanges) {
