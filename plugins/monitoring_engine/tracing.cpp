@@ -41,22 +41,37 @@ json::object attribute(std::string_view key, std::string_view value) {
   return json::object{{"key", key}, {"value", json::object{{"stringValue", value}}}};
 }
 
-std::string nanos(std::int64_t ms) { return std::to_string(ms) + "000000"; }
+// One span in OTLP JSON: the task spans and what hive.tracing/1 is handed.
+SpanJson spanJson(const tracing::Span& span) {
+  json::array attributes;
+  for (const auto& each : span.attributes) attributes.push_back(attribute(each.key, each.value));
+  json::object status{{"code", span.ok ? 1 : 2}};
+  if (!span.ok && !span.error.empty()) status["message"] = span.error.substr(0, 1024);
+  json::object out{{"traceId", span.traceId},
+                   {"spanId", span.spanId},
+                   {"name", span.name.substr(0, 256)},
+                   {"kind", span.server ? 2 : 1},  // SPAN_KIND_SERVER, SPAN_KIND_INTERNAL
+                   {"startTimeUnixNano", std::to_string(span.startUnixNano)},
+                   {"endTimeUnixNano", std::to_string(std::max(span.startUnixNano, span.endUnixNano))},
+                   {"attributes", std::move(attributes)},
+                   {"status", std::move(status)}};
+  if (!span.parentSpanId.empty()) out["parentSpanId"] = span.parentSpanId;
+  return json::serialize(out);
+}
 
+// A task span, its times in ms.
 SpanJson span(const std::string& traceId, const std::string& id, const std::string& parent, std::string name,
-              std::int64_t startMs, std::int64_t endMs, bool ok, json::array attributes,
+              std::int64_t startMs, std::int64_t endMs, bool ok, std::vector<tracing::Attribute> attributes,
               const std::string& error) {
-  json::object status{{"code", ok ? 1 : 2}};
-  if (!ok && !error.empty()) status["message"] = error.substr(0, 1024);
-  return json::serialize(json::object{{"traceId", traceId},
-                                      {"spanId", id},
-                                      {"parentSpanId", parent},
-                                      {"name", std::move(name)},
-                                      {"kind", 1},  // SPAN_KIND_INTERNAL
-                                      {"startTimeUnixNano", nanos(startMs)},
-                                      {"endTimeUnixNano", nanos(std::max(startMs, endMs))},
-                                      {"attributes", std::move(attributes)},
-                                      {"status", std::move(status)}});
+  return spanJson({.traceId = traceId,
+                   .spanId = id,
+                   .parentSpanId = parent,
+                   .name = std::move(name),
+                   .startUnixNano = startMs * 1'000'000,
+                   .endUnixNano = endMs * 1'000'000,
+                   .ok = ok,
+                   .error = ok ? std::string() : error,
+                   .attributes = std::move(attributes)});
 }
 
 }  // namespace
@@ -169,12 +184,13 @@ void TaskSpans::record(std::string_view payload) {
     // Dispatch: from the moment the attempt could be claimed (queued; after a
     // retry's backoff) to its assignment to an agent.
     const std::int64_t queued = task->queuedAtMs != 0 ? task->queuedAtMs : task->createdAtMs;
-    exporter_->enqueue(
-        span(traceId, spanId(task->id + "/dispatch/" + std::to_string(task->attempts)), taskSpan,
-             "task.dispatch " + task->type, std::min(queued, task->updatedAtMs), task->updatedAtMs, true,
-             json::array{attribute("hive.task.id", task->id), attribute("hive.agent", task->agent),
-                         attribute("hive.task.attempt", std::to_string(task->attempts))},
-             ""));
+    exporter_->enqueue(span(traceId, spanId(task->id + "/dispatch/" + std::to_string(task->attempts)),
+                            taskSpan, "task.dispatch " + task->type, std::min(queued, task->updatedAtMs),
+                            task->updatedAtMs, true,
+                            {{"hive.task.id", task->id},
+                             {"hive.agent", task->agent},
+                             {"hive.task.attempt", std::to_string(task->attempts)}},
+                            ""));
   }
   {
     std::lock_guard lock(mutex_);
@@ -191,23 +207,24 @@ void TaskSpans::record(std::string_view payload) {
   }
   if (attemptEnded) {
     bool ok = task->event == "succeeded";
-    exporter_->enqueue(
-        span(traceId, spanId(task->id + "/" + std::to_string(ran.attempt)), taskSpan,
-             "task.run " + task->type, ran.startedAtMs, task->updatedAtMs, ok,
-             json::array{attribute("hive.task.id", task->id), attribute("hive.agent", ran.agent),
-                         attribute("hive.task.attempt", std::to_string(ran.attempt)),
-                         attribute("hive.task.outcome", task->event)},
-             task->error));
+    exporter_->enqueue(span(traceId, spanId(task->id + "/" + std::to_string(ran.attempt)), taskSpan,
+                            "task.run " + task->type, ran.startedAtMs, task->updatedAtMs, ok,
+                            {{"hive.task.id", task->id},
+                             {"hive.agent", ran.agent},
+                             {"hive.task.attempt", std::to_string(ran.attempt)},
+                             {"hive.task.outcome", task->event}},
+                            task->error));
   }
   bool final = task->status == "succeeded" || task->status == "failed" || task->status == "cancelled" ||
                task->status == "dead";
   if (final)
-    exporter_->enqueue(
-        span(traceId, taskSpan, parentId, "task " + task->type, task->createdAtMs,
-             task->finishedAtMs != 0 ? task->finishedAtMs : task->updatedAtMs, task->status == "succeeded",
-             json::array{attribute("hive.task.id", task->id), attribute("hive.task.status", task->status),
-                         attribute("hive.task.attempts", std::to_string(task->attempts))},
-             task->error));
+    exporter_->enqueue(span(traceId, taskSpan, parentId, "task " + task->type, task->createdAtMs,
+                            task->finishedAtMs != 0 ? task->finishedAtMs : task->updatedAtMs,
+                            task->status == "succeeded",
+                            {{"hive.task.id", task->id},
+                             {"hive.task.status", task->status},
+                             {"hive.task.attempts", std::to_string(task->attempts)}},
+                            task->error));
 }
 
 void ExportingSink::record(tracing::Span span) {
@@ -217,20 +234,7 @@ void ExportingSink::record(tracing::Span span) {
   if (!id(span.traceId, 32) || !id(span.spanId, 16) ||
       (!span.parentSpanId.empty() && !id(span.parentSpanId, 16)))
     return;
-  json::array attributes;
-  for (auto& each : span.attributes) attributes.push_back(attribute(each.key, each.value));
-  json::object status{{"code", span.ok ? 1 : 2}};
-  if (!span.ok && !span.error.empty()) status["message"] = span.error.substr(0, 1024);
-  json::object out{{"traceId", span.traceId},
-                   {"spanId", span.spanId},
-                   {"name", span.name.substr(0, 256)},
-                   {"kind", span.server ? 2 : 1},  // SPAN_KIND_SERVER, SPAN_KIND_INTERNAL
-                   {"startTimeUnixNano", std::to_string(span.startUnixNano)},
-                   {"endTimeUnixNano", std::to_string(std::max(span.startUnixNano, span.endUnixNano))},
-                   {"attributes", std::move(attributes)},
-                   {"status", std::move(status)}};
-  if (!span.parentSpanId.empty()) out["parentSpanId"] = span.parentSpanId;
-  exporter_->enqueue(json::serialize(out));
+  exporter_->enqueue(spanJson(span));
 }
 
 }  // namespace hive::monitoring_engine
