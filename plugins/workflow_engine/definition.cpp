@@ -13,19 +13,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string token(std::string_view key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '~')
-      out += "~0";
-    else if (c == '/')
-      out += "~1";
-    else
-      out += c;
-  }
-  return out;
-}
-
 bool isName(std::string_view text) {
   if (text.empty() || text.size() > 64 || !(text[0] >= 'a' && text[0] <= 'z')) return false;
   return std::all_of(text.begin(), text.end(), [](char c) {
@@ -63,7 +50,7 @@ void unknownKeys(const json::object& object, std::initializer_list<std::string_v
                  const std::string& at, std::vector<http::FieldError>& errors) {
   for (const auto& [key, value] : object) {
     if (std::find(known.begin(), known.end(), std::string_view(key)) == known.end())
-      errors.push_back({at + "/" + token(key), "unknown field"});
+      errors.push_back({at + "/" + pointerToken(key), "unknown field"});
   }
 }
 
@@ -118,7 +105,7 @@ void checkTemplates(const json::value& value, const Scope& scope, const Limits& 
       checkTemplates(value.get_array()[i], scope, limits, at + "/" + std::to_string(i), errors);
   } else if (value.is_object()) {
     for (const auto& [key, item] : value.get_object())
-      checkTemplates(item, scope, limits, at + "/" + token(key), errors);
+      checkTemplates(item, scope, limits, at + "/" + pointerToken(key), errors);
   }
 }
 
@@ -128,7 +115,7 @@ void parseParams(const json::value& value, Definition& definition, const Limits&
   if (value.get_object().size() > limits.maxParams)
     return errors.push_back({"/params", "more than " + std::to_string(limits.maxParams) + " parameters"});
   for (const auto& [key, spec] : value.get_object()) {
-    std::string at = "/params/" + token(key);
+    std::string at = "/params/" + pointerToken(key);
     Parameter param;
     param.name = std::string(key);
     if (!isName(param.name))
@@ -152,8 +139,8 @@ void parseParams(const json::value& value, Definition& definition, const Limits&
       errors.push_back({at, "must be one of string, number, integer, boolean, array, object, any"});
     }
     if (param.defaultValue && !hasType(*param.defaultValue, param.type))
-      errors.push_back(
-          {"/params/" + token(key) + "/default", std::string("is not of type ") + paramTypeName(param.type)});
+      errors.push_back({"/params/" + pointerToken(key) + "/default",
+                        std::string("is not of type ") + paramTypeName(param.type)});
     definition.params.push_back(std::move(param));
   }
 }
@@ -534,7 +521,7 @@ json::value fromYaml(const YAML::Node& node, const std::string& pointer,
       json::object out;
       for (const auto& entry : node) {
         std::string key = entry.first.as<std::string>();
-        out[key] = fromYaml(entry.second, pointer + "/" + token(key), locations);
+        out[key] = fromYaml(entry.second, pointer + "/" + pointerToken(key), locations);
       }
       return out;
     }
@@ -592,7 +579,7 @@ Result<json::object> bindParams(const Definition& definition, const json::value&
   for (const auto& [key, value] : values) {
     if (std::none_of(definition.params.begin(), definition.params.end(),
                      [&](const Parameter& p) { return p.name == std::string_view(key); }))
-      errors.push_back({"/params/" + token(key), "unknown parameter"});
+      errors.push_back({"/params/" + pointerToken(key), "unknown parameter"});
   }
   for (const Parameter& param : definition.params) {
     const json::value* value = values.if_contains(param.name);
@@ -600,10 +587,10 @@ Result<json::object> bindParams(const Definition& definition, const json::value&
       if (param.defaultValue)
         out[param.name] = *param.defaultValue;
       else
-        errors.push_back({"/params/" + token(param.name), "is required"});
+        errors.push_back({"/params/" + pointerToken(param.name), "is required"});
     } else if (!hasType(*value, param.type)) {
-      errors.push_back(
-          {"/params/" + token(param.name), std::string("must be of type ") + paramTypeName(param.type)});
+      errors.push_back({"/params/" + pointerToken(param.name),
+                        std::string("must be of type ") + paramTypeName(param.type)});
     } else {
       out[param.name] = *value;
     }

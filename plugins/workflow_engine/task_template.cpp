@@ -7,14 +7,20 @@ namespace hive::workflow_engine {
 
 namespace json = boost::json;
 
-namespace {
-
-// A key as a JSON pointer token (RFC 6901: ~ and / escaped).
-std::string token(std::string_view key) {
+std::string pointerToken(std::string_view key) {
   std::string out;
-  for (char c : key) out += c == '~' ? "~0" : c == '/' ? "~1" : std::string(1, c);
+  for (char c : key) {
+    if (c == '~')
+      out += "~0";
+    else if (c == '/')
+      out += "~1";
+    else
+      out += c;
+  }
   return out;
 }
+
+namespace {
 
 bool isTaskType(std::string_view text) {
   if (text.empty() || text.size() > 64) return false;
@@ -43,7 +49,7 @@ bool parseTaskTemplate(const json::value& value, const std::string& at, TaskTemp
   for (const auto& [key, item] : task)
     if (key != "type" && key != "capabilities" && key != "payload" && key != "priority" &&
         key != "timeout_seconds" && key != "retries")
-      errors.push_back({at + "/" + token(key), "unknown field"});
+      errors.push_back({at + "/" + pointerToken(key), "unknown field"});
   const json::value* type = task.if_contains("type");
   if (type == nullptr)
     errors.push_back({at + "/type", "is required"});

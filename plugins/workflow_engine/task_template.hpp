@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -26,6 +27,10 @@ struct TaskTemplate {
 // timeout_seconds, retries}. Every problem goes to `errors`; false when any.
 bool parseTaskTemplate(const boost::json::value& value, const std::string& at, TaskTemplate& out,
                        std::vector<http::FieldError>& errors);
+
+// A key as a JSON pointer token (RFC 6901: "~" and "/" escaped), for the
+// places of errors.
+std::string pointerToken(std::string_view key);
 
 // The body of POST /api/v2/tasks for it, its payload as is.
 boost::json::object submissionBody(const TaskTemplate& task, std::string title);
