@@ -46,6 +46,7 @@ struct LocalAgent {
   // (0 until its first success). The dispatcher ranks agents by it.
   std::map<std::string, std::int64_t> assignedAtMs;
   double latencyMs = 0;
+  std::uint64_t attemptsEnded = 0;  // results taken from it, whatever their outcome
 };
 
 struct AgentTable {

@@ -1,6 +1,7 @@
 #include "dispatcher.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "concurrency_limits.hpp"
 #include "health.hpp"
@@ -53,22 +54,25 @@ std::vector<Dispatcher::Candidate> Dispatcher::candidates() {
       std::size_t free = capacity - a.inFlight.size();
       if (a.runtime == Runtime::kRemote)
         free = std::min(free, options.maxUnacknowledged - local.unacknowledged.size());
+      double expected = 0;
+      if (options.latencyRanking && local.latencyMs > 0)
+        expected = static_cast<double>(a.inFlight.size() + 1) * local.latencyMs;
+      else if (options.latencyRanking && local.attemptsEnded > 0)
+        expected = std::numeric_limits<double>::infinity();  // ended only in failures: after the others
       found.push_back({id, claimCapabilities(a), static_cast<double>(a.inFlight.size()) / a.maxConcurrency,
-                       std::min(free, kClaimsPerRound), a.inFlight.size(), a.maxConcurrency,
-                       options.latencyRanking ? local.latencyMs : 0});
+                       std::min(free, kClaimsPerRound), a.inFlight.size(), a.maxConcurrency, expected});
     }
     return found;
   });
   applyConcurrencyLimits(env_.context.services(), out);  // outside the lock: it calls another plugin
   // Soonest to finish one more task first: (held + 1) × its recent time from
-  // assignment to result (as Finagle's and Linkerd's peak-EWMA balancers
-  // rank), so a slower agent gets work once the faster ones hold enough to be
-  // no sooner; an agent with no time yet counts as 0 (it is tried, and
-  // measured). Then least loaded.
-  auto expected = [](const Candidate& c) { return static_cast<double>(c.held + 1) * c.latencyMs; };
-  std::stable_sort(out.begin(), out.end(), [&](const Candidate& x, const Candidate& y) {
-    double ex = expected(x), ey = expected(y);
-    return ex != ey ? ex < ey : x.load < y.load;
+  // assignment to a successful result (as Finagle's and Linkerd's peak-EWMA
+  // balancers rank), so a slower agent gets work once the faster ones hold
+  // enough to be no sooner; an agent nothing ended on yet comes first (it is
+  // tried, and measured), one whose attempts all failed last. Then least
+  // loaded.
+  std::stable_sort(out.begin(), out.end(), [](const Candidate& x, const Candidate& y) {
+    return x.expectedMs != y.expectedMs ? x.expectedMs < y.expectedMs : x.load < y.load;
   });
   return out;
 }

@@ -49,7 +49,10 @@ class Dispatcher {
     std::size_t free = 1;       // assignments it can take now
     std::size_t held = 0;       // tasks it holds
     std::uint32_t ceiling = 1;  // its max_concurrency
-    double latencyMs = 0;       // LocalAgent::latencyMs (0: unknown, or latency_ranking off)
+    // (held + 1) × LocalAgent::latencyMs: when it would finish one more task.
+    // 0 for an agent nothing ended on yet (it is tried) and with
+    // latency_ranking off; infinite for one whose attempts all failed.
+    double expectedMs = 0;
   };
 
   void loop();

@@ -44,6 +44,7 @@ Results::Change Results::account(LocalAgent& local, const std::vector<Report>& r
     if (mine) {
       a.inFlight.erase(inFlight);
       local.unacknowledged.erase(r.taskId);
+      ++local.attemptsEnded;
       if (auto assigned = local.assignedAtMs.find(r.taskId); assigned != local.assignedAtMs.end()) {
         if (r.outcome == Outcome::kSucceeded && statuses[i].ok()) {
           const double took = static_cast<double>(std::max<std::int64_t>(now - assigned->second, 0));

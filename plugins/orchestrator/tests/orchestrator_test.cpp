@@ -527,6 +527,18 @@ TEST_F(OrchestratorTest, DispatchPrefersTheAgentWhoseRecentTasksFinishedSooner) 
   // fast is full (4 of 4): the next one goes to slow.
   submit(R"({"type":"a"})");
   EXPECT_EQ(assignments(slow, 1).size(), 1u);
+
+  // An agent whose only task failed comes after one that succeeded, however
+  // slowly: failing fast is not being fast.
+  auto broken = connect(R"({"type":"hello","name":"broken","max_concurrency":4})");
+  submit(R"({"type":"a","max_attempts":1})");
+  auto tried2 = assignments(broken, 1);
+  ASSERT_EQ(tried2.size(), 1u) << "an agent nothing ended on yet is tried";
+  broken.session->onMessage(result(tried2[0], "failed", R"(,"error":"no")"));
+  submit(R"({"type":"a"})");
+  EXPECT_EQ(assignments(slow, 1).size(), 1u) << "slow, (1 + 1) × 1000 ms, before broken";
+  until([] { return false; }, std::chrono::milliseconds(50));
+  EXPECT_TRUE(broken.peer->take("task.assign").empty());
 }
 
 TEST_F(OrchestratorTest, MissedHeartbeatsPutTheAgentOfflineAndItsTasksBack) {
