@@ -35,7 +35,7 @@ void readWaiting(PluginContext& context, const AdmissionLimits& limits, LoadSign
       std::string_view capability = rest.substr(0, comma);
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
       if (plugin_common::isTenantCapability(capability))
-        tenant = std::string(capability.substr(std::string_view("tenant:").size()));
+        tenant = std::string(plugin_common::tenantOfCapability(capability));
       else if (limits.maxWaitingByCapability.count(std::string(capability)))
         signals.waitingByCapability[std::string(capability)] += inQueue;
     }

@@ -842,12 +842,7 @@ void Engine::notifyParent(const Run& run) {
 
 void Engine::submitStep(const std::string& runId, const std::string& step, const std::string& key,
                         const std::string& body) {
-  if (!work_.enter()) {
-    std::lock_guard lock(mutex_);
-    active_[runId].submitting.erase(step);
-    return;
-  }
-  gateway_->submit(key, body, [this, runId, step](Result<std::string> task) {
+  bool posted = submitTask(key, body, [this, runId, step](Result<std::string> task) {
     bool retryLater = false;
     {
       std::lock_guard lock(mutex_);
@@ -872,8 +867,11 @@ void Engine::submitStep(const std::string& runId, const std::string& step, const
                           " not submitted yet: " + task.status().message());
     else
       schedule(runId);
-    work_.leave();
   });
+  if (!posted) {
+    std::lock_guard lock(mutex_);
+    active_[runId].submitting.erase(step);
+  }
 }
 
 bool Engine::submitTask(const std::string& idempotencyKey, const std::string& body,

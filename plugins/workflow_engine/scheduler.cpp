@@ -17,6 +17,11 @@ json::object bodyOf(const store::Document& document) {
   return ec || !body.is_object() ? json::object{} : body.get_object();
 }
 
+// The Idempotency-Key that claims a fire: its run's, or its task's.
+std::string fireKey(const std::string& id, std::int64_t fireMs) {
+  return "schedule:" + id + ":" + std::to_string(fireMs);
+}
+
 std::int64_t integer(const json::object& object, std::string_view key, std::int64_t fallback) {
   const json::value* value = object.if_contains(key);
   return value && value->is_int64() ? value->get_int64() : fallback;
@@ -227,8 +232,7 @@ bool Scheduler::startRun(const std::string& id, const ScheduleSpec& spec, std::i
                                    ? std::string(updated.at("workflow").get_string())
                                    : std::string();
   std::vector<http::FieldError> refused;
-  auto run = engine_.startRun(workflow, spec.version, spec.params,
-                              "schedule:" + id + ":" + std::to_string(fireMs), refused);
+  auto run = engine_.startRun(workflow, spec.version, spec.params, fireKey(id, fireMs), refused);
   if (run.ok()) {
     updated["last_run"] = run->run["id"];
     updated.erase("last_error");
@@ -258,7 +262,7 @@ bool Scheduler::settleTasks(const std::string& id, json::object& updated, std::s
   }
   bool changed = false;
   json::array still;
-  std::vector<std::int64_t> submit;
+  std::vector<std::pair<std::int64_t, std::string>> submit;  // fire, key
   {
     std::lock_guard lock(answers_->mutex);
     for (const json::value& fire : pending) {
@@ -266,11 +270,11 @@ bool Scheduler::settleTasks(const std::string& id, json::object& updated, std::s
         changed = true;
         continue;
       }
-      const std::string key = "schedule:" + id + ":" + std::to_string(fire.get_int64());
+      std::string key = fireKey(id, fire.get_int64());
       auto answer = answers_->answers.find(key);
       if (answer == answers_->answers.end()) {
         still.push_back(fire);
-        if (!answers_->submitting.count(key)) submit.push_back(fire.get_int64());
+        if (answers_->submitting.insert(key).second) submit.emplace_back(fire.get_int64(), std::move(key));
         continue;
       }
       Result<std::string> task = std::move(answer->second.task);
@@ -289,14 +293,12 @@ bool Scheduler::settleTasks(const std::string& id, json::object& updated, std::s
         engine_.log().warn("task schedule " + id + ": fire " + std::to_string(fire.get_int64()) +
                            " not submitted yet: " + task.status().message());
         still.push_back(fire);
-        submit.push_back(fire.get_int64());
+        answers_->submitting.insert(key);
+        submit.emplace_back(fire.get_int64(), std::move(key));
       }
     }
-    for (std::int64_t fire : submit)
-      answers_->submitting.insert("schedule:" + id + ":" + std::to_string(fire));
   }
-  for (std::int64_t fire : submit) {
-    const std::string key = "schedule:" + id + ":" + std::to_string(fire);
+  for (const auto& [fire, key] : submit) {
     const std::string body =
         json::serialize(submissionBody(task, "schedule " + id + " fire " + std::to_string(fire)));
     bool posted = engine_.submitTask(key, body, [answers = answers_, key](Result<std::string> answer) {

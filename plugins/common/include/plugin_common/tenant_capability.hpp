@@ -12,9 +12,22 @@
 
 namespace hive::plugin_common {
 
-inline std::string tenantCapability(std::string_view tenant) { return "tenant:" + std::string(tenant); }
+constexpr std::string_view kTenantCapabilityPrefix = "tenant:";
 
-inline bool isTenantCapability(std::string_view capability) { return capability.rfind("tenant:", 0) == 0; }
+inline std::string tenantCapability(std::string_view tenant) {
+  return std::string(kTenantCapabilityPrefix) + std::string(tenant);
+}
+
+inline bool isTenantCapability(std::string_view capability) {
+  return capability.rfind(kTenantCapabilityPrefix, 0) == 0;
+}
+
+// The tenant a "tenant:T" capability names (resource_manager counts a
+// queue's waiting tasks by it); "" for any other capability.
+inline std::string_view tenantOfCapability(std::string_view capability) {
+  return isTenantCapability(capability) ? capability.substr(kTenantCapabilityPrefix.size())
+                                        : std::string_view();
+}
 
 // `capabilities` (sorted) with the tenant's added, still sorted; as they are
 // for the default tenant ("").
