@@ -48,6 +48,32 @@ void readRetention(ConfigReader& parent, Diagnostics& diagnostics, Options& o) {
   reader.finish();
 }
 
+constexpr std::int64_t kMaxConcurrency = 1'000'000;
+
+// A map of name → limit (1..kMaxConcurrency) under `key`.
+void readLimits(ConfigReader& parent, Diagnostics& diagnostics, const char* key,
+                std::map<std::string, std::int64_t>& out) {
+  const ConfigNode& node = parent.child(key);
+  if (node.isNull()) return;
+  if (!node.isMap()) return parent.reject(key, "expected a map of name to a number of tasks");
+  ConfigReader limits(node, diagnostics);
+  for (const auto& entry : node.entries())
+    out[entry.key] = limits.getInRange<std::int64_t>(entry.key.c_str(), 1, 1, kMaxConcurrency);
+  limits.finish();
+}
+
+// concurrency: {per_tenant, tenants, capabilities}.
+void readConcurrency(ConfigReader& parent, Diagnostics& diagnostics, Options& o) {
+  const ConfigNode& node = parent.child("concurrency");
+  if (node.isNull()) return;
+  if (!node.isMap()) return parent.reject("concurrency", "expected a map (per_tenant, tenants, capabilities)");
+  ConfigReader reader(node, diagnostics);
+  o.concurrency.perTenant = number(reader, "per_tenant", 0, 0, kMaxConcurrency);
+  readLimits(reader, diagnostics, "tenants", o.concurrency.tenants);
+  readLimits(reader, diagnostics, "capabilities", o.concurrency.capabilities);
+  reader.finish();
+}
+
 }  // namespace
 
 Options readOptions(const ConfigNode& section, Diagnostics& diagnostics) {
@@ -65,6 +91,7 @@ Options readOptions(const ConfigNode& section, Diagnostics& diagnostics) {
   o.limits.maxAttempts = static_cast<std::uint32_t>(number(reader, "max_attempts_limit", 20, 1, 1000));
   o.limits.maxTimeout = duration(reader, "max_timeout", o.limits.maxTimeout, seconds(1), hours(24 * 30));
   readRetention(reader, diagnostics, o);
+  readConcurrency(reader, diagnostics, o);
   reader.finish();
   return o;
 }

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "concurrency.hpp"
 #include "hive/config.hpp"
 #include "task_model.hpp"
 
@@ -23,6 +24,7 @@ struct Options {
   std::map<std::string, std::chrono::milliseconds> retentionByType;  // task type → its own retention
   std::size_t retentionBatch = 100;                                  // tasks deleted per transaction
   std::chrono::milliseconds retentionPeriod{10000};                  // how often the sweep looks
+  ConcurrencyLimits concurrency;  // tasks assigned or running at once, by tenant and capability
 };
 
 // Reads the section; every problem goes to `diagnostics` with its location

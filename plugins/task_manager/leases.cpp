@@ -117,8 +117,9 @@ Result<std::vector<tasks::Assignment>> Leases::claim(const std::string& agent,
                                                      const std::vector<std::string>& capabilities,
                                                      std::size_t max) {
   auto store = HIVE_TRY(work_.store());
+  auto queues = queues_.all();
   std::vector<std::string> covered;
-  for (const auto& [queue, required] : queues_.all())
+  for (const auto& [queue, required] : queues)
     if (serves(capabilities, required)) covered.push_back(queue);
   // The queues this agent can serve, best waiting priority first. With one
   // there is nothing to rank, and its claim says whether anything waits: a
@@ -138,10 +139,22 @@ Result<std::vector<tasks::Assignment>> Leases::claim(const std::string& agent,
     }
   }
   std::sort(ranked.begin(), ranked.end(), std::greater<>());
+  // With concurrency limits, the counts are read and the claims made under one
+  // lock: this node's claims do not race each other past a limit.
+  std::unique_lock<std::mutex> limited;
+  std::optional<Headroom> headroom;
+  if (options_.concurrency.any() && !ranked.empty()) {
+    limited = std::unique_lock(limitedMutex_);
+    headroom.emplace(options_.concurrency, queues, HIVE_TRY(store->counters(kBusyCounters)));
+  }
   std::vector<tasks::Assignment> out;
   for (const auto& [best, queue] : ranked) {
     if (out.size() >= max) break;
-    auto batch = HIVE_TRY(claimFrom(*store, queue, agent, max - out.size()));
+    std::size_t room = max - out.size();
+    if (headroom) room = std::min(room, headroom->room(queues[queue]));
+    if (room == 0) continue;
+    auto batch = HIVE_TRY(claimFrom(*store, queue, agent, room));
+    if (headroom) headroom->took(queues[queue], batch.size());
     for (auto& assignment : batch) out.push_back(std::move(assignment));
   }
   if (out.empty()) queues_.refresh(Refresh::kIfStale);

@@ -11,10 +11,12 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "clock.hpp"
+#include "concurrency.hpp"
 #include "config.hpp"
 #include "dependencies.hpp"
 #include "hive/log.hpp"
@@ -110,6 +112,7 @@ class Leases {
   const Clock& clock_;
   Logger& log_;
 
+  std::mutex limitedMutex_;  // claims under concurrency limits, one at a time
   std::mutex groupMutex_;
   std::condition_variable groupDone_;
   std::deque<Waiting*> waiting_;  // not yet in a group

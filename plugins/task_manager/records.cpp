@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "concurrency.hpp"
+
 namespace hive::task_manager {
 namespace {
 
@@ -28,6 +30,30 @@ Status countExisting(store::Store& store) {
     for (const auto& [status, count] : counts)
       if (count != 0) HIVE_TRY(tx.addToCounter(statusCounter(status), count));
     return tx.addToCounter(kCountedMarker, 1);
+  });
+}
+
+// Set once the counters of busy tasks by queue (concurrency.hpp) hold every
+// assigned and running task.
+constexpr const char* kBusyCountedMarker = "tasks.busy_counted";
+
+Status countBusy(store::Store& store) {
+  auto marker = HIVE_TRY(store.counters(kBusyCountedMarker));
+  if (marker.count(kBusyCountedMarker) != 0) return okStatus();
+  // A store written before these counters existed: its assigned and running
+  // tasks counted by listing, once (the same caveat as countExisting).
+  std::map<std::string, std::int64_t> busy;
+  for (TaskStatus status : {TaskStatus::kAssigned, TaskStatus::kRunning}) {
+    std::string cursor;
+    do {
+      auto page = HIVE_TRY(store.list({kTasks, {{"status", std::string(statusName(status))}}, 1000, cursor}));
+      for (const auto& document : page.items) ++busy[HIVE_TRY(fromStoredJson(document.body)).queue];
+      cursor = page.nextCursor;
+    } while (!cursor.empty());
+  }
+  return store.transact([&](store::Transaction& tx) -> Status {
+    for (const auto& [queue, count] : busy) HIVE_TRY(tx.addToCounter(busyCounter(queue), count));
+    return tx.addToCounter(kBusyCountedMarker, 1);
   });
 }
 
@@ -64,6 +90,7 @@ Status declareRecords(store::Store& store) {
   HIVE_TRY(store.declareCollection({kIdempotency, {}}));
   HIVE_TRY(store.declareCollection({kQueues, {}}));
   HIVE_TRY(countExisting(store), "counting the stored tasks");
+  HIVE_TRY(countBusy(store), "counting the assigned and running tasks");
   return okStatus();
 }
 

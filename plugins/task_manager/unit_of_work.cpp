@@ -3,16 +3,24 @@
 #include <optional>
 #include <utility>
 
+#include "concurrency.hpp"
 #include "json.hpp"
 #include "records.hpp"
 
 namespace hive::task_manager {
+namespace {
+
+bool busy(TaskStatus status) { return status == TaskStatus::kAssigned || status == TaskStatus::kRunning; }
+
+}  // namespace
 
 Status Outbox::record(store::Transaction& /*tx: written at the end*/, const Task& task,
                       const std::string& event) {
   if (task.storedStatus != task.status) {
     if (task.storedStatus) --counts_[*task.storedStatus];
     ++counts_[task.status];
+    bool was = task.storedStatus && busy(*task.storedStatus);
+    if (was != busy(task.status)) busy_[task.queue] += was ? -1 : 1;
   }
   log_.push_back({event, events_.size()});
   events_.push_back({task.id, eventJson(event, task)});
@@ -36,6 +44,8 @@ Status Outbox::writeEvents(store::Transaction& tx) {
 Status Outbox::writeCounts(store::Transaction& tx) {
   for (const auto& [status, delta] : counts_)
     if (delta != 0) HIVE_TRY(tx.addToCounter(statusCounter(status), delta));
+  for (const auto& [queue, delta] : busy_)
+    if (delta != 0) HIVE_TRY(tx.addToCounter(busyCounter(queue), delta));
   return okStatus();
 }
 

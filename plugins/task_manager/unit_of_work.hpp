@@ -1,7 +1,7 @@
 // The unit of work: one store transaction and its outbox. What a transaction
 // changes about tasks is recorded in the outbox as it goes (the event of each
 // change, in the durable log in the same transaction; the changes of the counts
-// by status); after the commit the events go to the publisher, and the caller
+// by status, and of the tasks each queue has assigned or running); after the commit the events go to the publisher, and the caller
 // gets back which tasks reached a terminal state. What follows from that (the
 // tasks that depend on them) is the caller's business: this class knows no
 // dependency rule.
@@ -57,6 +57,7 @@ class Outbox {
   std::vector<TaskEvent> events_;
   std::vector<Settled> settled_;
   std::map<TaskStatus, std::int64_t> counts_;
+  std::map<std::string, std::int64_t> busy_;  // queue → change of its assigned and running tasks
 };
 
 class UnitOfWork {

@@ -11,6 +11,9 @@ A hive with task_execution_engine (two process agents) and resource_manager:
     sampled memory (and a running job's task shows its figures while it runs),
     GET /api/v2/resources/tasks/{id} shows
     the peak and why it was stopped, and /metrics counts the kill;
+  - concurrency limits (task_manager's concurrency.capabilities): with gpu: 2,
+    six tasks needing gpu never run more than two at once, though their agent
+    may run four, and all of them succeed;
   - the routes need observability:read (checked in the unit tests) and serve
     problem+json for an unknown task;
   - admission control: with max_waiting 3, three tasks no agent can take
@@ -51,6 +54,8 @@ plugins:
   task_manager:
     config:
       sweep_period: 200ms
+      concurrency:
+        capabilities: {{gpu: 2}}
   orchestrator:
     config:
       node: node0
@@ -62,6 +67,12 @@ plugins:
           command: ["/bin/sh", "-c", "cat >/dev/null; sleep 3; echo '{{\\"slept\\":true}}'"]
           capabilities: [slow]
           workspace: WORK/sleeper
+          timeout: 60s
+        - name: gpu
+          command: ["/bin/sh", "-c", "cat >/dev/null; sleep 1; echo '{{}}'"]
+          capabilities: [gpu]
+          max_concurrency: 4
+          workspace: WORK/gpu
           timeout: 60s
         - name: hog
           command: ["/usr/bin/python3", "-c", "import sys, time; sys.stdin.read(); b = b'x' * (200 << 20); time.sleep(60)"]
@@ -145,6 +156,28 @@ def admission(api, port, failures):
         failures.append("a submission once admitted again answered %d: %s" % (status, task))
 
 
+def concurrency(api, failures):
+    """Six tasks needing gpu, limit 2, an agent that may run 4: never more than 2 at once."""
+    ids = []
+    for n in range(6):
+        status, task = api.request("POST", "/api/v2/tasks", {"type": "render", "capabilities": ["gpu"]})
+        assert status == 201, "submit %d answered %d: %s" % (n, status, task)
+        ids.append(task["id"])
+    most, deadline = 0, time.time() + 60
+    while time.time() < deadline:
+        items = api.request("GET", "/api/v2/tasks?capability=gpu&limit=100")[1]["items"]
+        statuses = [t["status"] for t in items if t["id"] in ids]
+        most = max(most, sum(1 for s in statuses if s in ("assigned", "running")))
+        if statuses.count("succeeded") == len(ids):
+            break
+        time.sleep(0.05)
+    say("gpu tasks at once, at most: %d; statuses: %s" % (most, statuses))
+    if most != 2:
+        failures.append("with concurrency.capabilities.gpu 2, %d gpu tasks ran at once" % most)
+    if statuses.count("succeeded") != len(ids):
+        failures.append("the gpu tasks did not all succeed: %s" % statuses)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hive", required=True)
@@ -210,6 +243,7 @@ def main():
         if status != 404:
             failures.append("an unknown task answered %d: %s" % (status, problem))
 
+        concurrency(api, failures)
         admission(api, hive.port, failures)
 
         text = metrics(hive.port)

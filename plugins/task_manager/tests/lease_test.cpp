@@ -260,3 +260,71 @@ TEST_F(AgingTest, AWaitingTaskGainsAPriorityLevelPerPeriod) {
 
 }  // namespace
 }  // namespace hive::task_manager::testing
+
+namespace hive::task_manager::testing {
+namespace {
+
+class ConcurrencyTest : public TaskManagerTest {
+ protected:
+  ConfigNode config() override {
+    auto section = hive::testing::configFromPairs({{"retry_base", "10ms"}, {"retry_max", "20ms"}});
+    auto concurrency = hive::testing::configFromPairs({{"per_tenant", "3"}});
+    concurrency.set("capabilities", hive::testing::configFromPairs({{"gpu", "2"}}));
+    concurrency.set("tenants", hive::testing::configFromPairs({{"acme", "1"}}));
+    section.set("concurrency", std::move(concurrency));
+    return section;
+  }
+};
+
+TEST_F(ConcurrencyTest, AClaimTakesNoMoreThanTheCapabilitysLimitLeavesAcrossAgentsAndQueues) {
+  for (int i = 0; i < 3; ++i) submit(R"({"type":"a","capabilities":["gpu"]})");
+  for (int i = 0; i < 2; ++i) submit(R"({"type":"a","capabilities":["gpu","cuda"]})");
+  auto first = claim("agent-1", {"gpu"}, 10);
+  EXPECT_EQ(first.size(), 2u) << "gpu: 2, whatever the agent has room for";
+  EXPECT_TRUE(claim("agent-2", {"gpu", "cuda"}, 10).empty()) << "another agent, another queue: the same limit";
+  EXPECT_EQ(countOf(stats(), "pending"), 3);
+
+  // Started, the tasks still count; ended, each frees one place.
+  ASSERT_TRUE(tasks_->started(first[0].taskId, first[0].leaseToken).ok());
+  EXPECT_TRUE(claim("agent-2", {"gpu", "cuda"}, 10).empty());
+  ASSERT_TRUE(tasks_->succeeded(first[0].taskId, first[0].leaseToken, "{}").ok());
+  EXPECT_EQ(claim("agent-2", {"gpu", "cuda"}, 10).size(), 1u);
+  ASSERT_TRUE(tasks_->failed(first[1].taskId, first[1].leaseToken, "boom", tasks::Retry::kNever).ok());
+  EXPECT_EQ(claim("agent-3", {"gpu", "cuda"}, 10).size(), 1u);
+  EXPECT_TRUE(claim("agent-3", {"gpu", "cuda"}, 10).empty());
+
+  // Tasks without the capability are not held back by it.
+  submit(R"({"type":"a","capabilities":["cpu"]})");
+  EXPECT_EQ(claim("agent-4", {"cpu", "gpu"}, 10).size(), 1u);
+}
+
+TEST_F(ConcurrencyTest, ATenantsLimitCountsItsTasksAndTheOthersHaveTheirOwn) {
+  harness_->provideFake<tenancy::Tenancy>(std::make_shared<TenantsByName>());
+  principal_ = "acme";
+  for (int i = 0; i < 3; ++i) submit(R"({"type":"x"})");
+  principal_ = "globex";
+  for (int i = 0; i < 5; ++i) submit(R"({"type":"x"})");
+  principal_ = "admin";
+
+  auto acme = claim("acme-agent", {"tenant:acme"}, 10);
+  ASSERT_EQ(acme.size(), 1u) << "tenants.acme: 1";
+  EXPECT_EQ(claim("globex-agent", {"tenant:globex"}, 10).size(), 3u) << "per_tenant: 3";
+  EXPECT_TRUE(claim("acme-agent", {"tenant:acme"}, 10).empty());
+  // A lease that runs out frees the place too (the task goes back to wait).
+  advance(std::chrono::seconds(31));
+  EXPECT_EQ(claim("acme-agent", {"tenant:acme"}, 10).size(), 1u);
+}
+
+TEST_F(ConcurrencyTest, CancellingARunningTaskFreesItsPlace) {
+  submit(R"({"type":"a","capabilities":["gpu"]})");
+  submit(R"({"type":"a","capabilities":["gpu"]})");
+  submit(R"({"type":"a","capabilities":["gpu"]})");
+  auto taken = claim("agent-1", {"gpu"}, 10);
+  ASSERT_EQ(taken.size(), 2u);
+  ASSERT_TRUE(tasks_->started(taken[0].taskId, taken[0].leaseToken).ok());
+  EXPECT_EQ(call("POST", "/api/v2/tasks/" + taken[0].taskId + "/cancel").status, 200);
+  EXPECT_EQ(claim("agent-1", {"gpu"}, 10).size(), 1u);
+}
+
+}  // namespace
+}  // namespace hive::task_manager::testing

@@ -112,5 +112,29 @@ TEST(TaskManagerConfig, BadValuesAreReportedWithTheirLocation) {
   EXPECT_FALSE((*manager)->start().ok()) << "a plugin with a bad config is not started";
 }
 
+TEST(TaskManagerConfig, ConcurrencyLimitsAreChecked) {
+  SKIP_ON_POSTGRES();
+  auto manager = PluginHarness::loadLibrary(TASK_MANAGER_PLUGIN);
+  ASSERT_TRUE(manager.ok()) << manager.status().toString();
+  auto section = ConfigNode::map();
+  auto concurrency = ConfigNode::map();
+  concurrency.set("per_tenant", ConfigNode::scalar("-1", {"hive.yaml", 3, 17}));
+  auto capabilities = ConfigNode::map();
+  capabilities.set("gpu", ConfigNode::scalar("0", {"hive.yaml", 5, 12}));
+  concurrency.set("capabilities", std::move(capabilities));
+  concurrency.set("tenants", ConfigNode::scalar("5", {"hive.yaml", 6, 14}));
+  concurrency.set("per_tennant", ConfigNode::scalar("5", {"hive.yaml", 7, 5}));
+  section.set("concurrency", std::move(concurrency));
+  (*manager)->setConfig(section);
+  std::string text = (*manager)->configure().toString();
+  EXPECT_THAT(text, ::testing::HasSubstr("hive.yaml:3:17"));
+  EXPECT_THAT(text, ::testing::HasSubstr("'per_tenant': must be between 0 and 1000000"));
+  EXPECT_THAT(text, ::testing::HasSubstr("hive.yaml:5:12"));
+  EXPECT_THAT(text, ::testing::HasSubstr("'gpu': must be between 1 and 1000000"));
+  EXPECT_THAT(text, ::testing::HasSubstr("expected a map of name to a number of tasks"));
+  EXPECT_THAT(text, ::testing::HasSubstr("unknown key 'per_tennant' (did you mean 'per_tenant'?)"));
+  EXPECT_FALSE((*manager)->start().ok());
+}
+
 }  // namespace
 }  // namespace hive::task_manager
