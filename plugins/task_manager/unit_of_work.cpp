@@ -1,9 +1,13 @@
 #include "unit_of_work.hpp"
 
+#include <chrono>
+#include <cstdio>
 #include <optional>
+#include <random>
 #include <utility>
 
 #include "concurrency.hpp"
+#include "hive/services/tracing.hpp"
 #include "json.hpp"
 #include "records.hpp"
 
@@ -22,6 +26,8 @@ Status Outbox::record(store::Transaction& /*tx: written at the end*/, const Task
     bool was = task.storedStatus && busy(*task.storedStatus);
     if (was != busy(task.status)) busy_[task.queue] += was ? -1 : 1;
   }
+  if (tracing_ && task.traceparent.size() == 55 && (task.traceparent[54] & 1) != 0)
+    traced_.emplace(task.traceparent, std::make_pair(task.id, event));
   log_.push_back({event, events_.size()});
   events_.push_back({task.id, eventJson(event, task)});
   if (isTerminal(task.status)) settled_.push_back({task.id, task.status});
@@ -91,22 +97,55 @@ class Ticket {
   std::optional<std::uint64_t> number_;
 };
 
+std::int64_t nowUnixNano() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One span per sampled trace the transaction touched.
+void recordSpans(tracing::SpanSink& sink, const Outbox::Traced& traced, std::int64_t start, const Status& done) {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  std::int64_t end = nowUnixNano();
+  for (const auto& [traceparent, touched] : traced) {
+    tracing::Span span;
+    span.traceId = traceparent.substr(3, 32);
+    char id[17];
+    std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(random() | 1));
+    span.spanId = id;
+    span.parentSpanId = traceparent.substr(36, 16);
+    span.name = "store.transaction";
+    span.startUnixNano = start;
+    span.endUnixNano = end;
+    span.ok = done.ok();
+    if (!done.ok()) span.error = done.message();
+    span.attributes = {{"hive.task.id", touched.first},
+                       {"hive.task.event", touched.second},
+                       {"hive.transaction.tasks", std::to_string(traced.size())}};
+    sink.record(std::move(span));
+  }
+}
+
 }  // namespace
 
 Result<std::vector<Settled>> UnitOfWork::run(const Work& work) {
   auto store = HIVE_TRY(this->store());
+  auto sink = services_.get<tracing::SpanSink>();
+  const std::int64_t start = sink.ok() ? nowUnixNano() : 0;
   Outbox outbox;
   Ticket ticket(*publisher_);
-  HIVE_TRY(store->transact([&](store::Transaction& tx) {
+  Status done = store->transact([&](store::Transaction& tx) {
     ticket.reset();  // a retried transaction starts again
     outbox = Outbox{};
+    outbox.tracing_ = sink.ok();
     HIVE_TRY(work(tx, outbox));
     HIVE_TRY(outbox.writeCounts(tx));
     HIVE_TRY(outbox.writeEvents(tx));
     // After the last append: the log's lock, held to the commit, orders the tickets.
     if (!outbox.events_.empty()) ticket.take();
     return okStatus();
-  }));
+  });
+  if (sink.ok() && !outbox.traced_.empty()) recordSpans(**sink, outbox.traced_, start, done);
+  HIVE_TRY(done);
   if (open_) ticket.publish(std::move(outbox.events_));
   return std::move(outbox.settled_);
 }

@@ -29,6 +29,8 @@ struct Settled {
 
 class Outbox {
  public:
+  using Traced = std::map<std::string, std::pair<std::string, std::string>>;
+
   // Records a state change of `task` for the durable event log (written in
   // the same transaction, at its end: see writeEvents) and for publication
   // after commit.
@@ -58,12 +60,17 @@ class Outbox {
   std::vector<Settled> settled_;
   std::map<TaskStatus, std::int64_t> counts_;
   std::map<std::string, std::int64_t> busy_;  // queue → change of its assigned and running tasks
+  // While spans are exported (hive.tracing/1): the sampled tasks the unit
+  // touched, traceparent → (task id, event), for its store transaction's span.
+  bool tracing_ = false;
+  Traced traced_;
 };
 
 class UnitOfWork {
  public:
-  UnitOfWork(ServiceHandle<store::Store> store, std::shared_ptr<EventPublisher> publisher)
-      : store_(std::move(store)), publisher_(std::move(publisher)) {}
+  UnitOfWork(ServiceRegistry& services, ServiceHandle<store::Store> store,
+             std::shared_ptr<EventPublisher> publisher)
+      : services_(services), store_(std::move(store)), publisher_(std::move(publisher)) {}
 
   // Declares the collections; after it, work runs.
   Status open();
@@ -77,10 +84,13 @@ class UnitOfWork {
   using Work = std::function<Status(store::Transaction&, Outbox&)>;
   // Runs `work` in one transaction (again from an empty outbox when the store
   // retries it); after the commit, publishes its events and returns the tasks
-  // that settled. Nothing is published when it fails.
+  // that settled. Nothing is published when it fails. While spans are
+  // exported, each sampled task it touched gets a span of the transaction
+  // ("store.transaction"), a child of the span its traceparent names.
   Result<std::vector<Settled>> run(const Work& work);
 
  private:
+  ServiceRegistry& services_;
   ServiceHandle<store::Store> store_;
   std::shared_ptr<EventPublisher> publisher_;
   std::atomic<bool> open_{false};

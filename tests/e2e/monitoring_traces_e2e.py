@@ -10,6 +10,9 @@ spans to a local receiver:
     /api/v2/tasks/{id}), under the api's span of the request; the process
     agent got it in the task on its stdin and as TRACEPARENT in its
     environment, the remote agent in its task.assign;
+  - a span of each store transaction of the task (store.transaction: its
+    creation, a child of the request's span and within it, its assignment,
+    its end);
   - the api's span of each POST (a server span, child of the submitted
     span, with the status code) is exported;
   - the receiver gets OTLP JSON: the task span (child of the submitted span,
@@ -190,10 +193,20 @@ def main():
                 top = [s for s in mine if s["name"] == "task traced"]
                 runs = [s for s in mine if s["name"] == "task.run traced"]
                 dispatches = [s for s in mine if s["name"] == "task.dispatch traced"]
+                events = {attributes(s).get("hive.task.event"): s for s in mine if s["name"] == "store.transaction"}
                 requests = [s for s in spans() if s["name"] == "POST /api/v2/tasks" and
                             s["spanId"] == traces[capability][36:52]]
-                return (top, runs, dispatches, requests) if top and runs and dispatches and requests else None
-            top, runs, dispatches, requests = wait_for("the spans of the %s task" % capability, found, timeout=15)
+                done = top and runs and dispatches and requests and "task.succeeded" in events
+                return (top, runs, dispatches, requests, events) if done else None
+            top, runs, dispatches, requests, events = wait_for("the spans of the %s task" % capability, found,
+                                                               timeout=15)
+            say("%s: store transactions %s" % (capability, sorted(events)))
+            created = events.get("task.created")
+            if created is None or created["parentSpanId"] != requests[0]["spanId"] or \
+                    int(created["endTimeUnixNano"]) > int(requests[0]["endTimeUnixNano"]) or \
+                    not {"task.assigned", "task.succeeded"} <= set(events):
+                failures.append("the store transactions' spans (created under the request's span, assigned, "
+                                "succeeded): %s" % events)
             say("%s: the request's span %s" % (capability, json.dumps(requests[0])))
             if requests[0]["traceId"] != trace_id or requests[0]["parentSpanId"] != parent or \
                     requests[0]["kind"] != 2 or attributes(requests[0]).get("http.response.status_code") != "201":

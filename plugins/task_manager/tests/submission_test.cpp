@@ -2,6 +2,7 @@
 
 #include "fixture.hpp"
 #include "hive/services/admission.hpp"
+#include "hive/services/tracing.hpp"
 
 namespace hive::task_manager::testing {
 namespace {
@@ -294,6 +295,76 @@ TEST_F(LimitsTest, SubmissionsAreCheckedAgainstTheConfiguredLimits) {
   EXPECT_EQ(large.status, 422) << large.body;
   EXPECT_THAT(large.body, ::testing::HasSubstr("/payload"));
   submit(R"({"type":"a","max_attempts":2,"timeout_seconds":60,"payload":"small"})");
+}
+
+}  // namespace
+}  // namespace hive::task_manager::testing
+
+namespace hive::task_manager::testing {
+namespace {
+
+// hive.tracing/1 as monitoring_engine provides it while spans are exported.
+class CollectingSink final : public tracing::SpanSink {
+ public:
+  void record(tracing::Span span) override {
+    std::lock_guard lock(mutex);
+    spans.push_back(std::move(span));
+  }
+  std::vector<tracing::Span> named(const std::string& traceId) {
+    std::lock_guard lock(mutex);
+    std::vector<tracing::Span> out;
+    for (const auto& span : spans)
+      if (span.traceId == traceId && span.name == "store.transaction") out.push_back(span);
+    return out;
+  }
+  std::mutex mutex;
+  std::vector<tracing::Span> spans;
+};
+
+std::string attribute(const tracing::Span& span, const std::string& key) {
+  for (const auto& a : span.attributes)
+    if (a.key == key) return a.value;
+  return "";
+}
+
+TEST_F(TaskManagerTest, EachStoreTransactionOfATracedTaskIsASpanOfItsTrace) {
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string parent = "00f067aa0ba902b7";
+  http::Response untraced = call("POST", "/api/v2/tasks", R"({"type":"x"})",
+                                 {{"traceparent", "00-" + trace + "-" + parent + "-01"}});
+  ASSERT_EQ(untraced.status, 201);
+  EXPECT_TRUE(claim("agent-0").size() == 1u);
+
+  auto sink = std::make_shared<CollectingSink>();
+  harness_->provideFake<tracing::SpanSink>(sink, "monitoring_engine");
+  http::Response submitted = call("POST", "/api/v2/tasks", R"({"type":"x"})",
+                                  {{"traceparent", "00-" + trace + "-" + parent + "-01"}});
+  ASSERT_EQ(submitted.status, 201);
+  std::string id(json::parse(submitted.body).at("id").as_string());
+  auto spans = sink->named(trace);
+  ASSERT_EQ(spans.size(), 1u) << "the submission's transaction; none before the sink existed";
+  EXPECT_EQ(spans[0].parentSpanId, parent);
+  EXPECT_EQ(spans[0].spanId.size(), 16u);
+  EXPECT_NE(spans[0].spanId, parent);
+  EXPECT_TRUE(spans[0].ok);
+  EXPECT_LE(spans[0].startUnixNano, spans[0].endUnixNano);
+  EXPECT_EQ(attribute(spans[0], "hive.task.id"), id);
+  EXPECT_EQ(attribute(spans[0], "hive.task.event"), "task.created");
+
+  auto assigned = claim("agent-1");
+  ASSERT_EQ(assigned.size(), 1u);
+  ASSERT_TRUE(tasks_->succeeded(id, assigned[0].leaseToken, "{}").ok());
+  spans = sink->named(trace);
+  ASSERT_EQ(spans.size(), 3u) << "submit, claim, result";
+  EXPECT_EQ(attribute(spans[1], "hive.task.event"), "task.assigned");
+  EXPECT_EQ(attribute(spans[2], "hive.task.event"), "task.succeeded");
+
+  // A trace that is not sampled gets no span.
+  ASSERT_EQ(call("POST", "/api/v2/tasks", R"({"type":"x"})",
+                 {{"traceparent", "00-" + std::string(31, '1') + "2-" + parent + "-00"}})
+                .status,
+            201);
+  EXPECT_TRUE(sink->named(std::string(31, '1') + "2").empty());
 }
 
 }  // namespace
