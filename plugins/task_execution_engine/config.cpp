@@ -211,6 +211,12 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
   } else {
     reader.reject("sandbox", "must be auto, bubblewrap or rlimits, got '" + sandbox + "'");
   }
+  std::string cgroups = reader.get<std::string>("cgroups", "auto");
+  if (cgroups == "off") {
+    settings.jobCgroups = false;
+  } else if (cgroups != "auto") {
+    reader.reject("cgroups", "must be auto or off, got '" + cgroups + "'");
+  }
   settings.sandboxUid = readSandboxId(reader, "sandbox_uid", settings.sandboxUid);
   settings.sandboxGid = readSandboxId(reader, "sandbox_gid", settings.sandboxGid);
   settings.workspaceRetention =

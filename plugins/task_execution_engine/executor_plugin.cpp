@@ -6,6 +6,7 @@
 #include <exception>
 #include <string>
 
+#include "job_cgroup.hpp"
 #include "process_tree.hpp"
 #include "sandbox.hpp"
 #include "work_directory.hpp"
@@ -68,6 +69,16 @@ Status ExecutorPlugin::start() {
           "sandbox: Hive is not root, so jobs run as Hive's own uid (65534 inside bubblewrap maps to it): a "
           "job "
           "can reach whatever Hive's user can that is bound into its sandbox; see docs/process-agents.md");
+    if (settings_.jobCgroups) {
+      auto cgroups = prepareJobCgroups();
+      if (cgroups.ok()) {
+        sandbox.jobCgroups = *cgroups;
+        context_.log().info("job cgroups: each job in a cgroup v2 of its own under " + *cgroups);
+      } else {
+        context_.log().info("job cgroups: not used (" + cgroups.status().message() +
+                            "); jobs are measured through /proc");
+      }
+    }
     for (const AgentSettings& agent : settings_.agents) {
       if (sandbox.identity)
         HIVE_TRY(checkReachable(agent.workspace, *sandbox.identity), "process agent '" + agent.name + "'");

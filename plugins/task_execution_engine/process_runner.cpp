@@ -12,6 +12,7 @@
 #include <cstring>
 #include <utility>
 
+#include "job_cgroup.hpp"
 #include "plugin_common/trace_context.hpp"
 #include "process_pump.hpp"
 #include "process_tree.hpp"
@@ -293,6 +294,19 @@ exec::Outcome ProcessRunnerService::runInWorkDirectory(const AgentSettings& agen
     request.arguments = agent.command;
   }
 
+  // Its own cgroup where the host allows (removed after the tree, below).
+  std::unique_ptr<JobCgroup> cgroup;
+  if (!sandbox_.jobCgroups.empty()) {
+    auto made = JobCgroup::create(sandbox_.jobCgroups);
+    if (made.ok()) {
+      cgroup = std::move(made).value();
+      request.cgroupProcsFd = cgroup->procsFd();
+      request.cgroupKillFd = cgroup->killFd();
+    } else {
+      log_.warn("job " + agent.name + "/" + job.taskId + ": " + made.status().message() +
+                "; it runs without a cgroup");
+    }
+  }
   auto tree = ProcessTree::start(request);
   if (!tree.ok()) return finish(exec::OutcomeKind::kStartFailed, tree.status().message());
 

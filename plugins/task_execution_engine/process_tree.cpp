@@ -41,7 +41,13 @@ struct ChildPlan {
   int stdoutWrite = -1;
   int stderrWrite = -1;
   int statusWrite = -1;
+  int cgroupProcs = -1;  // the host's numbers (SpawnRequest); -1: none
+  int cgroupKill = -1;
 };
+
+// In the supervisor and the command, the job cgroup's files, when given.
+constexpr int kCgroupProcsFd = 4;
+constexpr int kCgroupKillFd = 5;
 
 // --- Async-signal-safe helpers (used only between fork and exec) ---------------
 
@@ -134,8 +140,10 @@ int killChildrenOf(pid_t self) {
 
 // Kills the command's group and every descendant until none is left; records
 // the command's status when it is reaped here.
-void killTree(pid_t command, int* status, bool* commandDone) {
+void killTree(pid_t command, int* status, bool* commandDone, bool cgroupKill) {
   pid_t self = getpid();
+  // Every process of the job's cgroup at once, wherever it was reparented.
+  if (cgroupKill) (void)!write(kCgroupKillFd, "1", 1);
   if (!*commandDone) {
     // The group's id cannot be reused while the (possibly zombie) leader exists.
     kill(-command, SIGKILL);
@@ -162,6 +170,13 @@ void killTree(pid_t command, int* status, bool* commandDone) {
 }
 
 [[noreturn]] void runCommand(const ChildPlan& plan) {
+  // Into the job's cgroup first, while still privileged to; where that fails
+  // the job runs without one (measured through /proc instead).
+  if (plan.cgroupProcs >= 0) {
+    (void)!write(kCgroupProcsFd, "0", 1);
+    close(kCgroupProcsFd);
+    close(kCgroupKillFd);
+  }
   setsid();
   for (int i = 0; i < plan.limitCount; ++i) {
     struct rlimit limit {
@@ -211,6 +226,10 @@ void killTree(pid_t command, int* status, bool* commandDone) {
   defaults.sa_handler = SIG_DFL;
   sigaction(SIGCHLD, &defaults, nullptr);  // an inherited SIG_IGN would auto-reap
 
+  // The job cgroup's files, out of the way of the pipe ends moved below.
+  int cgroupProcs = plan.cgroupProcs >= 0 ? fcntl(plan.cgroupProcs, F_DUPFD_CLOEXEC, 64) : -1;
+  int cgroupKill = plan.cgroupKill >= 0 ? fcntl(plan.cgroupKill, F_DUPFD_CLOEXEC, 64) : -1;
+
   setsid();  // away from the host's terminal signals
   bool terminate = false;
   if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != plan.host) terminate = true;
@@ -224,7 +243,10 @@ void killTree(pid_t command, int* status, bool* commandDone) {
   if (in < 0 || out < 0 || err < 0 || status < 0) _exit(126);
   if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0 || dup3(status, kStatusFd, O_CLOEXEC) < 0)
     _exit(126);
-  syscall(SYS_close_range, 4U, ~0U, 0U);
+  if (cgroupProcs >= 0 && dup3(cgroupProcs, kCgroupProcsFd, O_CLOEXEC) < 0) _exit(126);
+  if (cgroupKill >= 0 && dup3(cgroupKill, kCgroupKillFd, O_CLOEXEC) < 0) _exit(126);
+  if (cgroupProcs >= 0 && cgroupKill < 0) close(kCgroupKillFd);  // may hold a copy of a pipe end
+  syscall(SYS_close_range, cgroupProcs >= 0 ? 6U : 4U, ~0U, 0U);
 
   pid_t command = terminate ? -1 : fork();
   if (command < 0) {
@@ -262,7 +284,7 @@ void killTree(pid_t command, int* status, bool* commandDone) {
     if (signal == SIGTERM || signal == SIGINT || signal == SIGHUP) terminate = true;
   }
   // Whatever the command left behind goes with it.
-  killTree(command, &commandStatus, &commandDone);
+  killTree(command, &commandStatus, &commandDone, cgroupKill >= 0);
   if (commandDone) report(SupervisorEvent::kExited, commandStatus);
   _exit(0);
 }
@@ -311,6 +333,8 @@ Result<std::unique_ptr<ProcessTree>> ProcessTree::start(const SpawnRequest& requ
     plan.uid = request.identity->uid;
     plan.gid = request.identity->gid;
   }
+  plan.cgroupProcs = request.cgroupProcsFd;
+  plan.cgroupKill = request.cgroupProcsFd >= 0 ? request.cgroupKillFd : -1;
   if (request.seccomp != nullptr && !request.seccomp->empty()) {
     plan.seccomp.len = static_cast<unsigned short>(request.seccomp->size());
     plan.seccomp.filter = const_cast<sock_filter*>(request.seccomp->data());

@@ -50,6 +50,12 @@ struct SpawnRequest {
   // A classic BPF seccomp program installed (with no_new_privs) just before
   // exec; empty for none. Must outlive start().
   const std::vector<sock_filter>* seccomp = nullptr;
+  // The job's cgroup (job_cgroup.hpp), or -1: its cgroup.procs, which the
+  // command child writes itself into before anything else, and its
+  // cgroup.kill (-1 when the kernel has none), which the supervisor writes
+  // when it kills the tree. Must stay open until start() returns.
+  int cgroupProcsFd = -1;
+  int cgroupKillFd = -1;
 };
 
 // What the supervisor reports on the status pipe, in order.

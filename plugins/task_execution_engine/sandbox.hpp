@@ -41,6 +41,7 @@ struct Sandbox {
   std::optional<Identity> identity;  // the uid/gid jobs switch to; none when Hive is not root
   std::vector<sock_filter> seccomp;  // see seccomp_filter.hpp
   std::string note;                  // why this kind was chosen, for the log
+  std::string jobCgroups;            // where jobs' cgroups are made (job_cgroup.hpp); empty: none
 };
 
 // Builds the filter and checks the identity, then, for `auto` and

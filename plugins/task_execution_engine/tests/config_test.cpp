@@ -179,6 +179,7 @@ TEST(Config, ReportsEachProblemAtItsLocation) {
   agent.set("limits", std::move(limits), at(12, 5));
   ConfigNode section = sectionWith(std::move(agent));
   section.set("sandbox", scalar("docker", 20), at(20, 1));
+  section.set("cgroups", scalar("v1", 21), at(21, 1));
 
   Diagnostics diagnostics;
   (void)readSettings(section, diagnostics);
@@ -191,7 +192,8 @@ TEST(Config, ReportsEachProblemAtItsLocation) {
   EXPECT_THAT(text, HasSubstr("hive.yaml:11:7: error: 'environment': '1BAD' is not a variable name"));
   EXPECT_THAT(text, HasSubstr("hive.yaml:13:9: error: 'memory_bytes': must be at least 1048576"));
   EXPECT_THAT(text, HasSubstr("hive.yaml:20:9: error: 'sandbox': must be auto, bubblewrap or rlimits"));
-  EXPECT_EQ(diagnostics.errorCount(), 8u) << text;
+  EXPECT_THAT(text, HasSubstr("hive.yaml:21:9: error: 'cgroups': must be auto or off, got 'v1'"));
+  EXPECT_EQ(diagnostics.errorCount(), 9u) << text;
 }
 
 TEST(Config, RequiresNameCommandAndWorkspace) {

@@ -412,6 +412,54 @@ TEST_P(ExecutorTest, CancelKillsTheWholeTree) {
   EXPECT_EQ(kill(static_cast<pid_t>(started.execution->pid()), 0), -1);
 }
 
+// The cgroup v2 path of `pid` as this process sees it ("0::<path>"); empty when none.
+std::string cgroupOf(int pid) {
+  std::istringstream lines(readFile("/proc/" + std::to_string(pid) + "/cgroup"));
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("0::", 0) == 0) return line.substr(3);
+  return "";
+}
+
+// Where the cgroup2 file system is mounted; empty when it is not.
+std::string cgroup2Mount() {
+  std::istringstream lines(readFile("/proc/self/mountinfo"));
+  for (std::string line; std::getline(lines, line);) {
+    auto dash = line.find(" - cgroup2 ");
+    if (dash == std::string::npos) continue;
+    std::istringstream fields(line.substr(0, dash));
+    std::string id, parent, device, root, mountPoint;
+    fields >> id >> parent >> device >> root >> mountPoint;
+    if (root == "/") return mountPoint;
+  }
+  return "";
+}
+
+TEST_P(ExecutorTest, EachJobRunsInACgroupOfItsOwnRemovedWhenItEnds) {
+  AgentSpec agent;
+  agent.command = sh("setsid sh -c '(exec sleep " + marker_ + ") & exit 0' & exec sleep " + marker_);
+  START_OR_RETURN({agent});
+  for (const std::string& line : harness_->logLines())
+    if (line.find("job cgroups: not used") != std::string::npos) GTEST_SKIP() << line;
+  Started started = begin(Job{"coder", "grouped", "{}", 0ms});
+  ASSERT_TRUE(started.execution);
+  ASSERT_TRUE(waitFor([&] { return processesWith("sleep " + marker_).size() == 2; })) << "tree never started";
+  std::string path = cgroupOf(static_cast<int>(started.execution->pid()));
+  EXPECT_THAT(path, HasSubstr("/hive-jobs/job-")) << "the job's command";
+  fs::path directory = cgroup2Mount() + path;
+  // Both sleeps (the orphan too) are in it, and nothing else of the host.
+  std::vector<int> members;
+  std::istringstream procs(readFile(directory / "cgroup.procs"));
+  for (int pid; procs >> pid;) members.push_back(pid);
+  for (int pid : processesWith("sleep " + marker_))
+    EXPECT_THAT(members, ::testing::Contains(pid)) << "sleep " << pid << " is not in " << directory;
+  EXPECT_THAT(members, ::testing::Not(::testing::Contains(static_cast<int>(getpid()))));
+  started.execution->cancel();
+  Outcome outcome = finish(started);
+  EXPECT_EQ(outcome.kind, OutcomeKind::kCancelled) << outcome.reason;
+  EXPECT_THAT(processesWith("sleep " + marker_), ::testing::IsEmpty());
+  EXPECT_FALSE(fs::exists(directory)) << directory << " is left behind";
+}
+
 TEST_P(ExecutorTest, TheChildSeesOnlyTheConfiguredEnvironment) {
   ASSERT_EQ(setenv("HIVE_TEST_SECRET", "hunter2-secret", 1), 0);
   AgentSpec agent;
