@@ -29,6 +29,9 @@ json::object jobJson(const JobRecord& r) {
                    {"write_bytes", r.usage.writeBytes},
                    {"unreadable_processes", r.usage.unreadable},
                    {"quota", quotaJson(r.quota)}};
+  if (!r.usage.cgroup.empty()) out["cgroup"] = r.usage.cgroup;
+  if (r.usage.cgroupMemoryBytes) out["cgroup_memory_bytes"] = *r.usage.cgroupMemoryBytes;
+  if (r.usage.cgroupPeakMemoryBytes) out["cgroup_peak_memory_bytes"] = *r.usage.cgroupPeakMemoryBytes;
   if (r.endedAtMs != 0) out["ended_at_ms"] = r.endedAtMs;
   if (!r.stoppedFor.empty()) out["stopped_for"] = r.stoppedFor;
   return out;

@@ -27,7 +27,27 @@ std::optional<pid_t> pidOf(const char* name) {
   return static_cast<pid_t>(value);
 }
 
+std::optional<std::uint64_t> readNumber(const std::string& path) {
+  std::string text;
+  if (!readFile(path, text) || text.empty() || text[0] < '0' || text[0] > '9') return std::nullopt;
+  return std::strtoull(text.c_str(), nullptr, 10);
+}
+
 }  // namespace
+
+std::string cgroup2MountIn(const std::string& mountinfo) {
+  std::istringstream lines(mountinfo);
+  for (std::string line; std::getline(lines, line);) {
+    // "id parent major:minor root mountpoint options [optional...] - fstype source super"
+    auto dash = line.find(" - cgroup2 ");
+    if (dash == std::string::npos) continue;
+    std::istringstream fields(line.substr(0, dash));
+    std::string id, parent, device, root, mountPoint;
+    fields >> id >> parent >> device >> root >> mountPoint;
+    if (root == "/") return mountPoint;
+  }
+  return "";
+}
 
 std::optional<StatFields> parseStat(const std::string& text) {
   // The command name is in parentheses and may itself hold ") ": the fields
@@ -50,9 +70,20 @@ std::optional<StatFields> parseStat(const std::string& text) {
   return out;
 }
 
-ProcessTable::ProcessTable(std::string procRoot, std::chrono::milliseconds maxAge)
+namespace {
+
+std::string mountOfCgroups(const std::string& procRoot) {
+  std::string mountinfo;
+  return readFile(procRoot + "/self/mountinfo", mountinfo) ? cgroup2MountIn(mountinfo) : std::string();
+}
+
+}  // namespace
+
+ProcessTable::ProcessTable(std::string procRoot, std::chrono::milliseconds maxAge,
+                           std::optional<std::string> cgroupMount)
     : procRoot_(std::move(procRoot)),
       maxAge_(maxAge),
+      cgroupMount_(cgroupMount ? *cgroupMount : mountOfCgroups(procRoot_)),
       ticksPerSecond_(static_cast<double>(sysconf(_SC_CLK_TCK))),
       pageBytes_(static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE))) {}
 
@@ -119,6 +150,29 @@ void ProcessTable::addFilesAndIo(pid_t pid, TreeUsage& usage) const {
   if (!readable) ++usage.unreadable;
 }
 
+void ProcessTable::addCgroup(pid_t member, TreeUsage& usage) const {
+  if (cgroupMount_.empty()) return;
+  std::string listing, path;
+  if (!readFile(procRoot_ + "/" + std::to_string(member) + "/cgroup", listing)) return;
+  std::istringstream lines(listing);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("0::", 0) == 0) path = line.substr(3);
+  // Only a job's own cgroup: anything else holds more than the job.
+  if (path.find("/hive-jobs/job-") == std::string::npos || path.find("..") != std::string::npos) return;
+  std::string directory = cgroupMount_ + path;
+  std::string stat;
+  if (!readFile(directory + "/cpu.stat", stat)) return;
+  std::istringstream fields(stat);
+  for (std::string key; fields >> key;) {
+    std::uint64_t value = 0;
+    fields >> value;
+    if (key == "usage_usec") usage.cpuSeconds = static_cast<double>(value) / 1e6;
+  }
+  usage.cgroup = path;
+  usage.cgroupMemoryBytes = readNumber(directory + "/memory.current");
+  usage.cgroupPeakMemoryBytes = readNumber(directory + "/memory.peak");
+}
+
 std::optional<TreeUsage> ProcessTable::treeUnder(pid_t root) {
   std::vector<pid_t> members;
   TreeUsage usage;
@@ -146,6 +200,7 @@ std::optional<TreeUsage> ProcessTable::treeUnder(pid_t root) {
     }
   }
   for (pid_t pid : members) addFilesAndIo(pid, usage);
+  if (!members.empty()) addCgroup(members.front(), usage);
   return usage;
 }
 

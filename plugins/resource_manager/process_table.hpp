@@ -1,7 +1,5 @@
-// What a job's process tree uses, read from /proc (cgroup v2 would be exact
-// and cheaper, but jobs do not get a cgroup of their own today: the executor
-// starts them as a process tree under a supervising subreaper, see
-// task_execution_engine/process_tree.hpp).
+// What a job's process tree uses, read from /proc, and from the job's cgroup
+// v2 when it has one (task_execution_engine/job_cgroup.hpp).
 //
 // The tree of a job is every descendant of its supervisor (the command's
 // parent): processes the command leaves behind are reparented to the
@@ -12,6 +10,11 @@
 // once per process: an upper bound). Open files and IO are read where /proc
 // lets us (Hive's own uid, or root); `unreadable` counts the processes it
 // could not read.
+//
+// A job in a cgroup of its own (…/hive-jobs/job-<n>): its CPU time is the
+// cgroup's (cpu.stat usage_usec: every process that ever ran in it, however
+// it ended), and when the memory controller is enabled for it, the cgroup's
+// memory.current and memory.peak are reported beside the RSS sum.
 #pragma once
 
 #include <sys/types.h>
@@ -35,14 +38,23 @@ struct TreeUsage {
   std::uint64_t readBytes = 0;   // storage IO, /proc/<pid>/io read_bytes
   std::uint64_t writeBytes = 0;  // write_bytes
   std::size_t unreadable = 0;    // processes whose fd or io could not be read
+  std::string cgroup;            // the job's cgroup v2 path, when it has one
+  std::optional<std::uint64_t> cgroupMemoryBytes;      // memory.current, with the memory controller
+  std::optional<std::uint64_t> cgroupPeakMemoryBytes;  // memory.peak (Linux 5.19)
 };
+
+// Where the cgroup2 file system is mounted, per a mountinfo listing; empty when it is not.
+std::string cgroup2MountIn(const std::string& mountinfo);
 
 // One reading of every process's parent, CPU and RSS, shared by the jobs that
 // ask within `maxAge` of each other: one /proc scan serves them all.
 class ProcessTable {
  public:
+  // `cgroupMount`: where cgroup2 is mounted (empty: cgroups are not read);
+  // by default, read from <procRoot>/self/mountinfo.
   explicit ProcessTable(std::string procRoot = "/proc",
-                        std::chrono::milliseconds maxAge = std::chrono::milliseconds(200));
+                        std::chrono::milliseconds maxAge = std::chrono::milliseconds(200),
+                        std::optional<std::string> cgroupMount = std::nullopt);
 
   // The parent of `pid`; nullopt when it is gone.
   std::optional<pid_t> parentOf(pid_t pid);
@@ -62,9 +74,12 @@ class ProcessTable {
   const Snapshot& fresh();
   std::optional<Entry> readStat(pid_t pid) const;
   void addFilesAndIo(pid_t pid, TreeUsage& usage) const;
+  // The job cgroup of `member` (one of the tree's processes), if any.
+  void addCgroup(pid_t member, TreeUsage& usage) const;
 
   const std::string procRoot_;
   const std::chrono::milliseconds maxAge_;
+  const std::string cgroupMount_;
   const double ticksPerSecond_;
   const std::uint64_t pageBytes_;
   std::mutex mutex_;

@@ -202,6 +202,12 @@ def main():
         say("running job sampled:", json.dumps(job))
         if job["agent"] != "sleeper" or job["resident_bytes"] <= 0 or job["open_files"] <= 0:
             failures.append("the running job's figures are empty: %s" % job)
+        # Where the host lets Hive make cgroups (task_execution_engine says so), the job has its own.
+        with open(hive.log.name, errors="replace") as f:
+            grouped = any("job cgroups: each job in a cgroup v2 of its own" in line for line in f)
+        say("job cgroups %s; the job's: %s" % ("used" if grouped else "not used here", job.get("cgroup")))
+        if grouped and "/hive-jobs/job-" not in job.get("cgroup", ""):
+            failures.append("the job ran in no cgroup of its own: %s" % job)
         # The same figures on the task itself while it runs (usage_period).
         shown = wait_for("the sleeper's figures on its task", lambda: (lambda t: t if t["status"] == "running" and (
             (t.get("progress") or {}).get("resources") or {}).get("processes", 0) >= 1 else None)(

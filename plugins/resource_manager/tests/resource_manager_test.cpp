@@ -128,6 +128,48 @@ class FakeProc {
   fs::path root_;
 };
 
+TEST(ProcessTable, FindsTheCgroup2MountInMountinfo) {
+  std::string hybrid =
+      "35 24 0:30 / /sys/fs/cgroup/memory rw,relatime shared:14 - cgroup cgroup rw,memory\n"
+      "36 24 0:31 / /sys/fs/cgroup/unified rw,relatime shared:15 - cgroup2 cgroup2 rw\n";
+  EXPECT_EQ(cgroup2MountIn(hybrid), "/sys/fs/cgroup/unified");
+  EXPECT_EQ(cgroup2MountIn("36 24 0:31 /sub /mnt rw - cgroup2 cgroup2 rw\n"), "") << "not its root";
+  EXPECT_EQ(cgroup2MountIn("35 24 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"), "");
+}
+
+// A job in a cgroup of its own: CPU from the cgroup's cpu.stat (every process
+// that ran in it), memory.current and memory.peak reported when present.
+TEST(ProcessTable, ReadsTheJobsOwnCgroupWhenItHasOne) {
+  FakeProc proc;
+  fs::path cgroups = fs::path(proc.root()) / "cgroupfs";
+  fs::create_directories(cgroups / "hive-jobs" / "job-7-1");
+  std::ofstream(cgroups / "hive-jobs" / "job-7-1" / "cpu.stat")
+      << "usage_usec 4250000\nuser_usec 4000000\nsystem_usec 250000\n";
+  proc.process(10, 1, 0, 0, 1);    // the supervisor
+  proc.process(11, 10, 100, 0, 2);  // the command: 1 s by its own stat
+  std::ofstream(fs::path(proc.root()) / "11" / "cgroup") << "0::/hive-jobs/job-7-1\n";
+  ProcessTable table(proc.root(), std::chrono::milliseconds(0), cgroups.string());
+  auto usage = table.treeUnder(10);
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->cgroup, "/hive-jobs/job-7-1");
+  EXPECT_DOUBLE_EQ(usage->cpuSeconds, 4.25) << "the cgroup's count, exited processes included";
+  EXPECT_FALSE(usage->cgroupMemoryBytes.has_value()) << "no memory controller";
+
+  std::ofstream(cgroups / "hive-jobs" / "job-7-1" / "memory.current") << "73400320\n";
+  std::ofstream(cgroups / "hive-jobs" / "job-7-1" / "memory.peak") << "80000000\n";
+  usage = table.treeUnder(10);
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->cgroupMemoryBytes, 73400320u);
+  EXPECT_EQ(usage->cgroupPeakMemoryBytes, 80000000u);
+
+  // A process in any other cgroup (Hive's own, a service's) is measured through /proc only.
+  std::ofstream(fs::path(proc.root()) / "11" / "cgroup") << "0::/system.slice/hive.service\n";
+  usage = table.treeUnder(10);
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->cgroup, "");
+  EXPECT_DOUBLE_EQ(usage->cpuSeconds, 1.0);
+}
+
 class JobTrackerTest : public ::testing::Test {
  protected:
   void SetUp() override {
