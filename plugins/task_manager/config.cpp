@@ -90,6 +90,14 @@ Options readOptions(const ConfigNode& section, Diagnostics& diagnostics) {
              16 * 1024 * 1024));
   o.limits.maxAttempts = static_cast<std::uint32_t>(number(reader, "max_attempts_limit", 20, 1, 1000));
   o.limits.maxTimeout = duration(reader, "max_timeout", o.limits.maxTimeout, seconds(1), hours(24 * 30));
+  std::string spans = reader.get<std::string>("transaction_spans", "created");
+  if (spans == "none") {
+    o.transactionSpans = TransactionSpans::kNone;
+  } else if (spans == "all") {
+    o.transactionSpans = TransactionSpans::kAll;
+  } else if (spans != "created") {
+    reader.reject("transaction_spans", "must be created, all or none, got '" + spans + "'");
+  }
   readRetention(reader, diagnostics, o);
   readConcurrency(reader, diagnostics, o);
   reader.finish();

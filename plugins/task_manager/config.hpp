@@ -12,6 +12,11 @@
 
 namespace hive::task_manager {
 
+// Which of task_manager's store transactions get a span while spans are
+// exported (hive.tracing/1): none, a task's creation (the one inside the
+// submitting request), or every one that changes a sampled task.
+enum class TransactionSpans { kNone, kCreated, kAll };
+
 struct Options {
   Limits limits;
   std::chrono::milliseconds retryBase{1000};
@@ -24,6 +29,7 @@ struct Options {
   std::map<std::string, std::chrono::milliseconds> retentionByType;  // task type → its own retention
   std::size_t retentionBatch = 100;                                  // tasks deleted per transaction
   std::chrono::milliseconds retentionPeriod{10000};                  // how often the sweep looks
+  TransactionSpans transactionSpans = TransactionSpans::kCreated;
   ConcurrencyLimits concurrency;  // tasks assigned or running at once, by tenant and capability
 };
 

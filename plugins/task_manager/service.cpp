@@ -12,7 +12,7 @@ Tasks::Tasks(PluginContext& context, ServiceHandle<store::Store> store, Options 
       clock_(clock),
       workers_(context.services(), "task_manager.work"),
       publisher_(std::make_shared<EventPublisher>(context)),
-      work_(context.services(), std::move(store), publisher_),
+      work_(context.services(), std::move(store), publisher_, options_.transactionSpans),
       queues_(context.services(), work_, clock_, [this] { wake(); }),
       dependencies_(work_, queues_, clock_, context.log(), [this] { wake(); }),
       submissions_(context, work_, queues_, dependencies_, clock_, [this] { wake(); }),

@@ -26,7 +26,8 @@ Status Outbox::record(store::Transaction& /*tx: written at the end*/, const Task
     bool was = task.storedStatus && busy(*task.storedStatus);
     if (was != busy(task.status)) busy_[task.queue] += was ? -1 : 1;
   }
-  if (tracing_ && task.traceparent.size() == 55 && (task.traceparent[54] & 1) != 0)
+  if ((tracing_ == TransactionSpans::kAll || (tracing_ == TransactionSpans::kCreated && event == "task.created")) &&
+      task.traceparent.size() == 55 && (task.traceparent[54] & 1) != 0)
     traced_.emplace(task.traceparent, std::make_pair(task.id, event));
   log_.push_back({event, events_.size()});
   events_.push_back({task.id, eventJson(event, task)});
@@ -129,14 +130,15 @@ void recordSpans(tracing::SpanSink& sink, const Outbox::Traced& traced, std::int
 
 Result<std::vector<Settled>> UnitOfWork::run(const Work& work) {
   auto store = HIVE_TRY(this->store());
-  auto sink = services_.get<tracing::SpanSink>();
+  auto sink = spans_ == TransactionSpans::kNone ? Result<ServiceRef<tracing::SpanSink>>(notFound("off"))
+                                                : services_.get<tracing::SpanSink>();
   const std::int64_t start = sink.ok() ? nowUnixNano() : 0;
   Outbox outbox;
   Ticket ticket(*publisher_);
   Status done = store->transact([&](store::Transaction& tx) {
     ticket.reset();  // a retried transaction starts again
     outbox = Outbox{};
-    outbox.tracing_ = sink.ok();
+    outbox.tracing_ = sink.ok() ? spans_ : TransactionSpans::kNone;
     HIVE_TRY(work(tx, outbox));
     HIVE_TRY(outbox.writeCounts(tx));
     HIVE_TRY(outbox.writeEvents(tx));

@@ -16,6 +16,7 @@
 
 #include "hive/services.hpp"
 #include "hive/services/store.hpp"
+#include "config.hpp"
 #include "publisher.hpp"
 #include "task_model.hpp"
 
@@ -62,15 +63,15 @@ class Outbox {
   std::map<std::string, std::int64_t> busy_;  // queue → change of its assigned and running tasks
   // While spans are exported (hive.tracing/1): the sampled tasks the unit
   // touched, traceparent → (task id, event), for its store transaction's span.
-  bool tracing_ = false;
+  TransactionSpans tracing_ = TransactionSpans::kNone;
   Traced traced_;
 };
 
 class UnitOfWork {
  public:
   UnitOfWork(ServiceRegistry& services, ServiceHandle<store::Store> store,
-             std::shared_ptr<EventPublisher> publisher)
-      : services_(services), store_(std::move(store)), publisher_(std::move(publisher)) {}
+             std::shared_ptr<EventPublisher> publisher, TransactionSpans spans)
+      : services_(services), store_(std::move(store)), publisher_(std::move(publisher)), spans_(spans) {}
 
   // Declares the collections; after it, work runs.
   Status open();
@@ -91,6 +92,7 @@ class UnitOfWork {
 
  private:
   ServiceRegistry& services_;
+  const TransactionSpans spans_;
   ServiceHandle<store::Store> store_;
   std::shared_ptr<EventPublisher> publisher_;
   std::atomic<bool> open_{false};

@@ -10,9 +10,9 @@ spans to a local receiver:
     /api/v2/tasks/{id}), under the api's span of the request; the process
     agent got it in the task on its stdin and as TRACEPARENT in its
     environment, the remote agent in its task.assign;
-  - a span of each store transaction of the task (store.transaction: its
-    creation, a child of the request's span and within it, its assignment,
-    its end);
+  - a span of each store transaction of the task (store.transaction, with
+    transaction_spans: all: its creation, a child of the request's span and
+    within it, its assignment, its end);
   - the api's span of each POST (a server span, child of the submitted
     span, with the status code) is exported;
   - the receiver gets OTLP JSON: the task span (child of the submitted span,
@@ -73,6 +73,7 @@ plugins:
   task_manager:
     config:
       sweep_period: 200ms
+      transaction_spans: all
   orchestrator:
     config:
       node: node0

@@ -327,7 +327,17 @@ std::string attribute(const tracing::Span& span, const std::string& key) {
   return "";
 }
 
-TEST_F(TaskManagerTest, EachStoreTransactionOfATracedTaskIsASpanOfItsTrace) {
+// transaction_spans: created (the default) spans a task's creation only; all, every change.
+class TransactionSpansTest : public TaskManagerTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  ConfigNode config() override {
+    auto section = TaskManagerTest::config();
+    if (!GetParam().empty()) section.set("transaction_spans", ConfigNode::scalar(GetParam()));
+    return section;
+  }
+};
+
+TEST_P(TransactionSpansTest, AStoreTransactionOfATracedTaskIsASpanOfItsTrace) {
   const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
   const std::string parent = "00f067aa0ba902b7";
   http::Response untraced = call("POST", "/api/v2/tasks", R"({"type":"x"})",
@@ -342,6 +352,10 @@ TEST_F(TaskManagerTest, EachStoreTransactionOfATracedTaskIsASpanOfItsTrace) {
   ASSERT_EQ(submitted.status, 201);
   std::string id(json::parse(submitted.body).at("id").as_string());
   auto spans = sink->named(trace);
+  if (GetParam() == "none") {
+    EXPECT_TRUE(spans.empty());
+    return;
+  }
   ASSERT_EQ(spans.size(), 1u) << "the submission's transaction; none before the sink existed";
   EXPECT_EQ(spans[0].parentSpanId, parent);
   EXPECT_EQ(spans[0].spanId.size(), 16u);
@@ -355,9 +369,13 @@ TEST_F(TaskManagerTest, EachStoreTransactionOfATracedTaskIsASpanOfItsTrace) {
   ASSERT_EQ(assigned.size(), 1u);
   ASSERT_TRUE(tasks_->succeeded(id, assigned[0].leaseToken, "{}").ok());
   spans = sink->named(trace);
-  ASSERT_EQ(spans.size(), 3u) << "submit, claim, result";
-  EXPECT_EQ(attribute(spans[1], "hive.task.event"), "task.assigned");
-  EXPECT_EQ(attribute(spans[2], "hive.task.event"), "task.succeeded");
+  if (GetParam() == "all") {
+    ASSERT_EQ(spans.size(), 3u) << "submit, claim, result";
+    EXPECT_EQ(attribute(spans[1], "hive.task.event"), "task.assigned");
+    EXPECT_EQ(attribute(spans[2], "hive.task.event"), "task.succeeded");
+  } else {
+    EXPECT_EQ(spans.size(), 1u) << "created: the creation only";
+  }
 
   // A trace that is not sampled gets no span.
   ASSERT_EQ(call("POST", "/api/v2/tasks", R"({"type":"x"})",
@@ -366,6 +384,9 @@ TEST_F(TaskManagerTest, EachStoreTransactionOfATracedTaskIsASpanOfItsTrace) {
             201);
   EXPECT_TRUE(sink->named(std::string(31, '1') + "2").empty());
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, TransactionSpansTest, ::testing::Values("", "all", "none"),
+                         [](const auto& info) { return info.param.empty() ? std::string("default") : info.param; });
 
 }  // namespace
 }  // namespace hive::task_manager::testing
