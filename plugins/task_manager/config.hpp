@@ -13,8 +13,9 @@
 namespace hive::task_manager {
 
 // Which of task_manager's store transactions get a span while spans are
-// exported (hive.tracing/1): none, a task's creation (the one inside the
-// submitting request), or every one that changes a sampled task.
+// exported (hive.tracing/1): none, the creation of a task whose submitting
+// request carried a sampled traceparent (inside that request's span), or
+// every one that changes a sampled task (those of traces task_manager started too).
 enum class TransactionSpans { kNone, kCreated, kAll };
 
 struct Options {

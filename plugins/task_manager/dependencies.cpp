@@ -10,29 +10,49 @@ Status commit(UnitOfWork& work, Dependencies& dependencies, const UnitOfWork::Wo
   return okStatus();
 }
 
-std::vector<std::string> Dependencies::dependentsOf(store::Store& store, const std::string& taskId) {
+std::vector<std::string> Dependencies::dependentsOf(store::Store& store, const std::string& taskId,
+                                                   std::int64_t& counted) {
   std::vector<std::string> dependents;
+  counted = 0;
   std::string cursor;
   do {
     auto page = store.list({kDependencies, {{"dep", taskId}}, 1000, cursor});
     if (!page.ok()) break;
-    for (const auto& edge : page->items) dependents.push_back(edge.body);
+    for (const auto& edge : page->items) {
+      auto space = edge.body.find(' ');
+      dependents.push_back(edge.body.substr(0, space));
+      if (space != std::string::npos) ++counted;
+    }
     cursor = page->nextCursor;
   } while (!cursor.empty());
   return dependents;
 }
 
+bool Dependencies::anyPending(store::Store& store) {
+  auto counters = store.counters(kPendingEdges);
+  if (!counters.ok()) return true;  // cannot tell: look
+  auto pending = counters->find(kPendingEdges);
+  return pending != counters->end() && pending->second > 0;
+}
+
 void Dependencies::settle(const std::vector<Settled>& settled) {
+  if (settled.empty()) return;
+  if (auto store = work_.store(); !store.ok() || !anyPending(**store)) return;
   std::vector<Settled> work(settled);
   for (std::size_t i = 0; i < work.size() && i < 100000; ++i) {
     auto store = work_.store();
     if (!store.ok()) return;
-    for (const auto& dependent : dependentsOf(**store, work[i].taskId)) {
+    std::int64_t counted = 0;
+    auto dependents = dependentsOf(**store, work[i].taskId, counted);
+    for (const auto& dependent : dependents) {
       if (work[i].status == TaskStatus::kSucceeded)
         releaseIfReady(dependent);
       else
         kill(dependent, "blocked: dependency " + work[i].taskId + " did not succeed", work);
     }
+    // Found after they were handled: a crash in between leaves them counted.
+    if (counted != 0)
+      (void)(*store)->transact([&](store::Transaction& tx) { return tx.addToCounter(kPendingEdges, -counted); });
   }
 }
 

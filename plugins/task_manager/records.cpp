@@ -57,6 +57,38 @@ Status countBusy(store::Store& store) {
   });
 }
 
+// Set once kPendingEdges counts the edges of the tasks waiting when it was
+// introduced.
+constexpr const char* kEdgesCountedMarker = "tasks.edges_counted";
+
+Status countPendingEdges(store::Store& store) {
+  auto marker = HIVE_TRY(store.counters(kEdgesCountedMarker));
+  if (marker.count(kEdgesCountedMarker) != 0) return okStatus();
+  // A store written before the count: the edges of each waiting task become
+  // counted ones, once (the same caveat as countExisting).
+  std::vector<std::pair<std::string, std::string>> edges;  // dependency, dependent
+  std::string cursor;
+  do {
+    auto page = HIVE_TRY(store.list({kTasks, {{"status", "pending"}, {"waiting", "1"}}, 1000, cursor}));
+    for (const auto& document : page.items) {
+      Task waiting = HIVE_TRY(fromStoredJson(document.body));
+      for (const auto& dependency : waiting.waitingOn) edges.emplace_back(dependency, waiting.id);
+    }
+    cursor = page.nextCursor;
+  } while (!cursor.empty());
+  return store.transact([&](store::Transaction& tx) -> Status {
+    for (const auto& [dependency, dependent] : edges) {
+      store::Document edge;
+      edge.id = dependency + ":" + dependent;
+      edge.body = edgeBody(dependent, true);
+      edge.index = {{"dep", dependency}};
+      HIVE_TRY(tx.put(kDependencies, std::move(edge), store::kAnyVersion));
+    }
+    if (!edges.empty()) HIVE_TRY(tx.addToCounter(kPendingEdges, static_cast<std::int64_t>(edges.size())));
+    return tx.addToCounter(kEdgesCountedMarker, 1);
+  });
+}
+
 }  // namespace
 
 std::string statusCounter(TaskStatus status) { return kStatusCounters + std::string(statusName(status)); }
@@ -91,6 +123,7 @@ Status declareRecords(store::Store& store) {
   HIVE_TRY(store.declareCollection({kQueues, {}}));
   HIVE_TRY(countExisting(store), "counting the stored tasks");
   HIVE_TRY(countBusy(store), "counting the assigned and running tasks");
+  HIVE_TRY(countPendingEdges(store), "counting the dependencies waited for");
   return okStatus();
 }
 

@@ -25,6 +25,18 @@ inline constexpr std::size_t kTaskPage = 32;
 
 // Tasks by status, kept in the transactions that change them: "tasks.status.pending".
 inline constexpr const char* kStatusCounters = "tasks.status.";
+// Dependency edges whose dependency had not ended when the edge was written,
+// less those found since by the dependency's end (Dependencies::settle). At 0
+// no task waits on anything: the end of a task looks for no dependents.
+// Counted high rather than low: an edge counted but never found (its
+// dependency ended while the edge was being written) costs lookups, never a
+// missed release.
+inline constexpr const char* kPendingEdges = "tasks.pending_edges";
+// An edge's body: the dependent's id, then " pending" when the edge is counted
+// in kPendingEdges (edges written before the count have the id alone).
+inline std::string edgeBody(const std::string& dependent, bool counted) {
+  return counted ? dependent + " pending" : dependent;
+}
 std::string statusCounter(TaskStatus status);
 
 store::Document toDocument(const Task& task);

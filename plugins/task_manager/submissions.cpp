@@ -1,5 +1,7 @@
 #include "submissions.hpp"
 
+#include <algorithm>
+
 #include "records.hpp"
 
 namespace hive::task_manager {
@@ -28,6 +30,7 @@ Result<Replay> Submissions::checkKey(store::Transaction& tx, Submission& s) {
 
 Result<std::string> Submissions::checkDependencies(store::Transaction& tx, Task& t, Submission& s) {
   std::string failedDependency;
+  s.pending.clear();
   for (std::size_t i = 0; i < t.dependsOn.size(); ++i) {
     auto dependency = load(tx, t.dependsOn[i]);
     if (!dependency.ok()) {
@@ -37,7 +40,10 @@ Result<std::string> Submissions::checkDependencies(store::Transaction& tx, Task&
     }
     TaskStatus status = dependency->task.status;
     if (status == TaskStatus::kSucceeded) continue;
-    if (isTerminal(status)) failedDependency = t.dependsOn[i] + " is " + std::string(statusName(status));
+    if (isTerminal(status))
+      failedDependency = t.dependsOn[i] + " is " + std::string(statusName(status));
+    else
+      s.pending.push_back(t.dependsOn[i]);
     t.waitingOn.push_back(t.dependsOn[i]);
   }
   if (!s.errors.empty()) return invalidArgument("the task is not valid");
@@ -55,9 +61,12 @@ store::Document document(std::string id, std::string body, std::map<std::string,
 }  // namespace
 
 Status Submissions::writeEdges(store::Transaction& tx, const Task& t, const Submission& s) {
-  for (const auto& dependency : t.dependsOn)
-    HIVE_TRY(tx.put(kDependencies, document(dependency + ":" + t.id, t.id, {{"dep", dependency}}),
+  for (const auto& dependency : t.dependsOn) {
+    bool counted = std::find(s.pending.begin(), s.pending.end(), dependency) != s.pending.end();
+    HIVE_TRY(tx.put(kDependencies, document(dependency + ":" + t.id, edgeBody(t.id, counted), {{"dep", dependency}}),
                     store::kAnyVersion));
+  }
+  if (!s.pending.empty()) HIVE_TRY(tx.addToCounter(kPendingEdges, static_cast<std::int64_t>(s.pending.size())));
   if (!s.idempotencyKey.empty())
     HIVE_TRY(
         tx.put(kIdempotency, document(s.idempotencyKey, s.bodyDigest + " " + t.id), store::kMustNotExist));

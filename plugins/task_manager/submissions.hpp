@@ -54,6 +54,7 @@ class Submissions {
     Submitted out;
     std::vector<http::FieldError> errors;
     Status status;
+    std::vector<std::string> pending;  // its dependencies that had not ended: counted edges (kPendingEdges)
   };
 
   // Commits the waiting submissions in groups until none is left.

@@ -26,7 +26,9 @@ Status Outbox::record(store::Transaction& /*tx: written at the end*/, const Task
     bool was = task.storedStatus && busy(*task.storedStatus);
     if (was != busy(task.status)) busy_[task.queue] += was ? -1 : 1;
   }
-  if ((tracing_ == TransactionSpans::kAll || (tracing_ == TransactionSpans::kCreated && event == "task.created")) &&
+  // `created`: the creation of a task whose client traces it (it sent the traceparent).
+  if ((tracing_ == TransactionSpans::kAll ||
+       (tracing_ == TransactionSpans::kCreated && event == "task.created" && task.clientTraced)) &&
       task.traceparent.size() == 55 && (task.traceparent[54] & 1) != 0)
     traced_.emplace(task.traceparent, std::make_pair(task.id, event));
   log_.push_back({event, events_.size()});

@@ -383,6 +383,12 @@ TEST_P(TransactionSpansTest, AStoreTransactionOfATracedTaskIsASpanOfItsTrace) {
                 .status,
             201);
   EXPECT_TRUE(sink->named(std::string(31, '1') + "2").empty());
+
+  // A task whose trace task_manager started (no traceparent sent): spanned with `all` only.
+  http::Response own = call("POST", "/api/v2/tasks", R"({"type":"x"})");
+  ASSERT_EQ(own.status, 201);
+  std::string ownTrace = std::string(json::parse(own.body).at("traceparent").as_string()).substr(3, 32);
+  EXPECT_EQ(sink->named(ownTrace).size(), GetParam() == "all" ? 1u : 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, TransactionSpansTest, ::testing::Values("", "all", "none"),
