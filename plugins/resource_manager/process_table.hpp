@@ -35,10 +35,10 @@ struct TreeUsage {
   double cpuSeconds = 0;
   std::uint64_t residentBytes = 0;
   std::uint64_t openFiles = 0;
-  std::uint64_t readBytes = 0;   // storage IO, /proc/<pid>/io read_bytes
-  std::uint64_t writeBytes = 0;  // write_bytes
-  std::size_t unreadable = 0;    // processes whose fd or io could not be read
-  std::string cgroup;            // the job's cgroup v2 path, when it has one
+  std::uint64_t readBytes = 0;                         // storage IO, /proc/<pid>/io read_bytes
+  std::uint64_t writeBytes = 0;                        // write_bytes
+  std::size_t unreadable = 0;                          // processes whose fd or io could not be read
+  std::string cgroup;                                  // the job's cgroup v2 path, when it has one
   std::optional<std::uint64_t> cgroupMemoryBytes;      // memory.current, with the memory controller
   std::optional<std::uint64_t> cgroupPeakMemoryBytes;  // memory.peak (Linux 5.19)
 };

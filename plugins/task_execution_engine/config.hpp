@@ -55,7 +55,8 @@ inline constexpr std::uint32_t kDefaultSandboxId = 1'900'000'000;
 
 struct Settings {
   SandboxMode sandbox = SandboxMode::kAuto;
-  bool jobCgroups = true;  // `cgroups: auto`: each job in a cgroup v2 of its own where possible (job_cgroup.hpp)
+  // `cgroups: auto`: each job in a cgroup v2 of its own where possible (job_cgroup.hpp).
+  bool jobCgroups = true;
   std::uint32_t sandboxUid = kDefaultSandboxId;
   std::uint32_t sandboxGid = kDefaultSandboxId;
   // Finished task directories older than this are removed; 0: right after the job.

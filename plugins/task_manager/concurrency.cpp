@@ -30,7 +30,8 @@ std::string busyCounter(const std::string& queue) {
   return buffer;
 }
 
-Headroom::Headroom(const ConcurrencyLimits& limits, const std::map<std::string, std::vector<std::string>>& queues,
+Headroom::Headroom(const ConcurrencyLimits& limits,
+                   const std::map<std::string, std::vector<std::string>>& queues,
                    const std::map<std::string, std::int64_t>& counters)
     : limits_(limits) {
   for (const auto& [queue, required] : queues) {

@@ -14,9 +14,9 @@
 namespace hive::task_manager {
 
 struct ConcurrencyLimits {
-  std::int64_t perTenant = 0;                       // every tenant's, the default tenant's too; 0: none
-  std::map<std::string, std::int64_t> tenants;      // tenant → its own limit (replaces perTenant)
-  std::map<std::string, std::int64_t> capabilities; // capability → its limit
+  std::int64_t perTenant = 0;                        // every tenant's, the default tenant's too; 0: none
+  std::map<std::string, std::int64_t> tenants;       // tenant → its own limit (replaces perTenant)
+  std::map<std::string, std::int64_t> capabilities;  // capability → its limit
   bool any() const { return perTenant > 0 || !tenants.empty() || !capabilities.empty(); }
 };
 

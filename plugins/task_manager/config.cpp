@@ -66,7 +66,8 @@ void readLimits(ConfigReader& parent, Diagnostics& diagnostics, const char* key,
 void readConcurrency(ConfigReader& parent, Diagnostics& diagnostics, Options& o) {
   const ConfigNode& node = parent.child("concurrency");
   if (node.isNull()) return;
-  if (!node.isMap()) return parent.reject("concurrency", "expected a map (per_tenant, tenants, capabilities)");
+  if (!node.isMap())
+    return parent.reject("concurrency", "expected a map (per_tenant, tenants, capabilities)");
   ConfigReader reader(node, diagnostics);
   o.concurrency.perTenant = number(reader, "per_tenant", 0, 0, kMaxConcurrency);
   readLimits(reader, diagnostics, "tenants", o.concurrency.tenants);

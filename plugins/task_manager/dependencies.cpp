@@ -11,7 +11,7 @@ Status commit(UnitOfWork& work, Dependencies& dependencies, const UnitOfWork::Wo
 }
 
 std::vector<std::string> Dependencies::dependentsOf(store::Store& store, const std::string& taskId,
-                                                   std::int64_t& counted) {
+                                                    std::int64_t& counted) {
   std::vector<std::string> dependents;
   counted = 0;
   std::string cursor;
@@ -52,7 +52,8 @@ void Dependencies::settle(const std::vector<Settled>& settled) {
     }
     // Found after they were handled: a crash in between leaves them counted.
     if (counted != 0)
-      (void)(*store)->transact([&](store::Transaction& tx) { return tx.addToCounter(kPendingEdges, -counted); });
+      (void)(*store)->transact(
+          [&](store::Transaction& tx) { return tx.addToCounter(kPendingEdges, -counted); });
   }
 }
 

@@ -32,7 +32,8 @@ class Dependencies {
   // Whether any edge may still wait for its dependency's end (kPendingEdges).
   static bool anyPending(store::Store& store);
   // The tasks that wait on `taskId`; `counted`: how many of their edges are in kPendingEdges.
-  std::vector<std::string> dependentsOf(store::Store& store, const std::string& taskId, std::int64_t& counted);
+  std::vector<std::string> dependentsOf(store::Store& store, const std::string& taskId,
+                                        std::int64_t& counted);
   // Marks `taskId` dead with `reason` unless it already ended; adds what settled to `next`.
   void kill(const std::string& taskId, const std::string& reason, std::vector<Settled>& next);
 

@@ -167,7 +167,8 @@ class TaskRoutes final : public http::RouteProvider {
       return respond(http::problem(422, "Unprocessable Content", "the task is not valid", std::move(errors)));
     }
     task->traceparent = traceparentOf(request);
-    task->clientTraced = request.header("traceparent") != nullptr && *request.header("traceparent") == task->traceparent;
+    task->clientTraced =
+        request.header("traceparent") != nullptr && *request.header("traceparent") == task->traceparent;
     task->tenant = scope.tenant;
     // New work from a client is refused while the host is saturated
     // (hive.admission/1). Another plugin's submissions in process (a

@@ -63,10 +63,12 @@ store::Document document(std::string id, std::string body, std::map<std::string,
 Status Submissions::writeEdges(store::Transaction& tx, const Task& t, const Submission& s) {
   for (const auto& dependency : t.dependsOn) {
     bool counted = std::find(s.pending.begin(), s.pending.end(), dependency) != s.pending.end();
-    HIVE_TRY(tx.put(kDependencies, document(dependency + ":" + t.id, edgeBody(t.id, counted), {{"dep", dependency}}),
+    HIVE_TRY(tx.put(kDependencies,
+                    document(dependency + ":" + t.id, edgeBody(t.id, counted), {{"dep", dependency}}),
                     store::kAnyVersion));
   }
-  if (!s.pending.empty()) HIVE_TRY(tx.addToCounter(kPendingEdges, static_cast<std::int64_t>(s.pending.size())));
+  if (!s.pending.empty())
+    HIVE_TRY(tx.addToCounter(kPendingEdges, static_cast<std::int64_t>(s.pending.size())));
   if (!s.idempotencyKey.empty())
     HIVE_TRY(
         tx.put(kIdempotency, document(s.idempotencyKey, s.bodyDigest + " " + t.id), store::kMustNotExist));

@@ -62,9 +62,9 @@ struct Task {
   std::string reportedLease;
   std::string reportedOutcome;
   std::string idempotencyKey;
-  std::string traceparent;  // W3C trace context (trace_context.hpp)
+  std::string traceparent;    // W3C trace context (trace_context.hpp)
   bool clientTraced = false;  // not stored: the submitting request carried the traceparent
-  std::string tenant;       // of the caller that submitted it (hive.tenancy/1); "" the default
+  std::string tenant;         // of the caller that submitted it (hive.tenancy/1); "" the default
   std::int64_t createdAtMs = 0;
   std::int64_t updatedAtMs = 0;
   std::int64_t queuedAtMs = 0;

@@ -101,12 +101,14 @@ class Ticket {
 };
 
 std::int64_t nowUnixNano() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 // One span per sampled trace the transaction touched.
-void recordSpans(tracing::SpanSink& sink, const Outbox::Traced& traced, std::int64_t start, const Status& done) {
+void recordSpans(tracing::SpanSink& sink, const Outbox::Traced& traced, std::int64_t start,
+                 const Status& done) {
   thread_local std::mt19937_64 random{std::random_device{}()};
   std::int64_t end = nowUnixNano();
   for (const auto& [traceparent, touched] : traced) {

@@ -1,10 +1,9 @@
 // The unit of work: one store transaction and its outbox. What a transaction
 // changes about tasks is recorded in the outbox as it goes (the event of each
 // change, in the durable log in the same transaction; the changes of the counts
-// by status, and of the tasks each queue has assigned or running); after the commit the events go to the publisher, and the caller
-// gets back which tasks reached a terminal state. What follows from that (the
-// tasks that depend on them) is the caller's business: this class knows no
-// dependency rule.
+// by status, and of the tasks each queue has assigned or running); after the commit the events go to the
+// publisher, and the caller gets back which tasks reached a terminal state. What follows from that (the tasks
+// that depend on them) is the caller's business: this class knows no dependency rule.
 #pragma once
 
 #include <atomic>
@@ -14,9 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "config.hpp"
 #include "hive/services.hpp"
 #include "hive/services/store.hpp"
-#include "config.hpp"
 #include "publisher.hpp"
 #include "task_model.hpp"
 

@@ -145,7 +145,7 @@ TEST(ProcessTable, ReadsTheJobsOwnCgroupWhenItHasOne) {
   fs::create_directories(cgroups / "hive-jobs" / "job-7-1");
   std::ofstream(cgroups / "hive-jobs" / "job-7-1" / "cpu.stat")
       << "usage_usec 4250000\nuser_usec 4000000\nsystem_usec 250000\n";
-  proc.process(10, 1, 0, 0, 1);    // the supervisor
+  proc.process(10, 1, 0, 0, 1);     // the supervisor
   proc.process(11, 10, 100, 0, 2);  // the command: 1 s by its own stat
   std::ofstream(fs::path(proc.root()) / "11" / "cgroup") << "0::/hive-jobs/job-7-1\n";
   ProcessTable table(proc.root(), std::chrono::milliseconds(0), cgroups.string());

@@ -48,7 +48,8 @@ TEST_F(TaskManagerTest, EdgesWaitingForADependencyAreCountedUntilItEnds) {
   EXPECT_EQ(pending(), 1);
   auto second = claim("agent-1");
   ASSERT_EQ(second.size(), 2u) << "b and d";
-  for (const auto& assignment : second) ASSERT_TRUE(tasks_->succeeded(assignment.taskId, assignment.leaseToken, "{}").ok());
+  for (const auto& assignment : second)
+    ASSERT_TRUE(tasks_->succeeded(assignment.taskId, assignment.leaseToken, "{}").ok());
   EXPECT_EQ(pending(), 0);
   EXPECT_EQ(claim("agent-1").size(), 1u) << "c runs once both ended";
 }

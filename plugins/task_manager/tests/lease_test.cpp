@@ -281,7 +281,8 @@ TEST_F(ConcurrencyTest, AClaimTakesNoMoreThanTheCapabilitysLimitLeavesAcrossAgen
   for (int i = 0; i < 2; ++i) submit(R"({"type":"a","capabilities":["gpu","cuda"]})");
   auto first = claim("agent-1", {"gpu"}, 10);
   EXPECT_EQ(first.size(), 2u) << "gpu: 2, whatever the agent has room for";
-  EXPECT_TRUE(claim("agent-2", {"gpu", "cuda"}, 10).empty()) << "another agent, another queue: the same limit";
+  EXPECT_TRUE(claim("agent-2", {"gpu", "cuda"}, 10).empty())
+      << "another agent, another queue: the same limit";
   EXPECT_EQ(countOf(stats(), "pending"), 3);
 
   // Started, the tasks still count; ended, each frees one place.

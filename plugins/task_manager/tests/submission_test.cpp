@@ -392,7 +392,9 @@ TEST_P(TransactionSpansTest, AStoreTransactionOfATracedTaskIsASpanOfItsTrace) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, TransactionSpansTest, ::testing::Values("", "all", "none"),
-                         [](const auto& info) { return info.param.empty() ? std::string("default") : info.param; });
+                         [](const auto& info) {
+                           return info.param.empty() ? std::string("default") : info.param;
+                         });
 
 }  // namespace
 }  // namespace hive::task_manager::testing
