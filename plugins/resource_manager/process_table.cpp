@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "plugin_common/cgroup_v2.hpp"
+
 namespace hive::resource_manager {
 
 namespace {
@@ -35,20 +37,6 @@ std::optional<std::uint64_t> readNumber(const std::string& path) {
 
 }  // namespace
 
-std::string cgroup2MountIn(const std::string& mountinfo) {
-  std::istringstream lines(mountinfo);
-  for (std::string line; std::getline(lines, line);) {
-    // "id parent major:minor root mountpoint options [optional...] - fstype source super"
-    auto dash = line.find(" - cgroup2 ");
-    if (dash == std::string::npos) continue;
-    std::istringstream fields(line.substr(0, dash));
-    std::string id, parent, device, root, mountPoint;
-    fields >> id >> parent >> device >> root >> mountPoint;
-    if (root == "/") return mountPoint;
-  }
-  return "";
-}
-
 std::optional<StatFields> parseStat(const std::string& text) {
   // The command name is in parentheses and may itself hold ") ": the fields
   // start after the last one.
@@ -74,7 +62,8 @@ namespace {
 
 std::string mountOfCgroups(const std::string& procRoot) {
   std::string mountinfo;
-  return readFile(procRoot + "/self/mountinfo", mountinfo) ? cgroup2MountIn(mountinfo) : std::string();
+  return readFile(procRoot + "/self/mountinfo", mountinfo) ? plugin_common::cgroup2MountIn(mountinfo)
+                                                           : std::string();
 }
 
 }  // namespace
@@ -152,11 +141,9 @@ void ProcessTable::addFilesAndIo(pid_t pid, TreeUsage& usage) const {
 
 void ProcessTable::addCgroup(pid_t member, TreeUsage& usage) const {
   if (cgroupMount_.empty()) return;
-  std::string listing, path;
+  std::string listing;
   if (!readFile(procRoot_ + "/" + std::to_string(member) + "/cgroup", listing)) return;
-  std::istringstream lines(listing);
-  for (std::string line; std::getline(lines, line);)
-    if (line.rfind("0::", 0) == 0) path = line.substr(3);
+  std::string path = plugin_common::cgroup2PathIn(listing);
   // Only a job's own cgroup: anything else holds more than the job.
   if (path.find("/hive-jobs/job-") == std::string::npos || path.find("..") != std::string::npos) return;
   std::string directory = cgroupMount_ + path;

@@ -43,8 +43,6 @@ struct TreeUsage {
   std::optional<std::uint64_t> cgroupPeakMemoryBytes;  // memory.peak (Linux 5.19)
 };
 
-// Where the cgroup2 file system is mounted, per a mountinfo listing; empty when it is not.
-std::string cgroup2MountIn(const std::string& mountinfo);
 
 // One reading of every process's parent, CPU and RSS, shared by the jobs that
 // ask within `maxAge` of each other: one /proc scan serves them all.

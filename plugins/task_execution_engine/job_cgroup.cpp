@@ -12,44 +12,26 @@
 #include <sstream>
 #include <thread>
 
+#include "plugin_common/cgroup_v2.hpp"
+
 namespace hive::task_execution_engine {
 namespace {
 
 std::string errorText(int error) { return std::strerror(error); }
 
-// The mount point of the cgroup2 file system in a mountinfo listing; empty when none.
-std::string cgroup2Mount(const std::string& mountinfo) {
-  std::ifstream in(mountinfo);
-  for (std::string line; std::getline(in, line);) {
-    // "id parent major:minor root mountpoint options [optional...] - fstype source super"
-    auto dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream after(line.substr(dash + 3));
-    std::string type;
-    after >> type;
-    if (type != "cgroup2") continue;
-    std::istringstream before(line.substr(0, dash));
-    std::string id, parent, device, root, mountPoint;
-    before >> id >> parent >> device >> root >> mountPoint;
-    if (root == "/") return mountPoint;
-  }
-  return "";
-}
-
-// This process's cgroup v2 path ("0::<path>" in /proc/self/cgroup); empty when none.
-std::string ownCgroup(const std::string& selfCgroup) {
-  std::ifstream in(selfCgroup);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("0::", 0) == 0) return line.substr(3);
-  return "";
+std::string readAll(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace
 
 Result<std::string> prepareJobCgroups(const std::string& mountinfo, const std::string& selfCgroup) {
-  std::string mount = cgroup2Mount(mountinfo);
+  std::string mount = plugin_common::cgroup2MountIn(readAll(mountinfo));
   if (mount.empty()) return failedPrecondition("no cgroup2 file system is mounted");
-  std::string own = ownCgroup(selfCgroup);
+  std::string own = plugin_common::cgroup2PathIn(readAll(selfCgroup));
   if (own.empty()) return failedPrecondition("this process is in no cgroup v2 (" + selfCgroup + ")");
   if (own == "/") own.clear();
   std::string parent = mount + own + "/" + kJobCgroupsDirectory;

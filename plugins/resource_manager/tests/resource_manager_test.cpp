@@ -26,6 +26,7 @@
 #include "hive/testing/harness.hpp"
 #include "job_tracker.hpp"
 #include "load_signals.hpp"
+#include "plugin_common/cgroup_v2.hpp"
 #include "process_table.hpp"
 
 namespace hive::resource_manager {
@@ -128,13 +129,17 @@ class FakeProc {
   fs::path root_;
 };
 
-TEST(ProcessTable, FindsTheCgroup2MountInMountinfo) {
+TEST(CgroupV2, FindsTheCgroup2MountInMountinfoAndAProcesssPath) {
   std::string hybrid =
       "35 24 0:30 / /sys/fs/cgroup/memory rw,relatime shared:14 - cgroup cgroup rw,memory\n"
       "36 24 0:31 / /sys/fs/cgroup/unified rw,relatime shared:15 - cgroup2 cgroup2 rw\n";
-  EXPECT_EQ(cgroup2MountIn(hybrid), "/sys/fs/cgroup/unified");
-  EXPECT_EQ(cgroup2MountIn("36 24 0:31 /sub /mnt rw - cgroup2 cgroup2 rw\n"), "") << "not its root";
-  EXPECT_EQ(cgroup2MountIn("35 24 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"), "");
+  EXPECT_EQ(plugin_common::cgroup2MountIn(hybrid), "/sys/fs/cgroup/unified");
+  EXPECT_EQ(plugin_common::cgroup2MountIn("36 24 0:31 /sub /mnt rw - cgroup2 cgroup2 rw\n"), "")
+      << "not its root";
+  EXPECT_EQ(
+      plugin_common::cgroup2MountIn("35 24 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"), "");
+  EXPECT_EQ(plugin_common::cgroup2PathIn("4:memory:/x\n0::/hive-jobs/job-1-2\n"), "/hive-jobs/job-1-2");
+  EXPECT_EQ(plugin_common::cgroup2PathIn("4:memory:/x\n"), "");
 }
 
 // A job in a cgroup of its own: CPU from the cgroup's cpu.stat (every process

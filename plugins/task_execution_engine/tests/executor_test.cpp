@@ -34,6 +34,7 @@
 #include "hive/config.hpp"
 #include "hive/services/http.hpp"
 #include "hive/testing/harness.hpp"
+#include "plugin_common/cgroup_v2.hpp"
 
 namespace {
 
@@ -412,28 +413,6 @@ TEST_P(ExecutorTest, CancelKillsTheWholeTree) {
   EXPECT_EQ(kill(static_cast<pid_t>(started.execution->pid()), 0), -1);
 }
 
-// The cgroup v2 path of `pid` as this process sees it ("0::<path>"); empty when none.
-std::string cgroupOf(int pid) {
-  std::istringstream lines(readFile("/proc/" + std::to_string(pid) + "/cgroup"));
-  for (std::string line; std::getline(lines, line);)
-    if (line.rfind("0::", 0) == 0) return line.substr(3);
-  return "";
-}
-
-// Where the cgroup2 file system is mounted; empty when it is not.
-std::string cgroup2Mount() {
-  std::istringstream lines(readFile("/proc/self/mountinfo"));
-  for (std::string line; std::getline(lines, line);) {
-    auto dash = line.find(" - cgroup2 ");
-    if (dash == std::string::npos) continue;
-    std::istringstream fields(line.substr(0, dash));
-    std::string id, parent, device, root, mountPoint;
-    fields >> id >> parent >> device >> root >> mountPoint;
-    if (root == "/") return mountPoint;
-  }
-  return "";
-}
-
 TEST_P(ExecutorTest, EachJobRunsInACgroupOfItsOwnRemovedWhenItEnds) {
   AgentSpec agent;
   agent.command = sh("setsid sh -c '(exec sleep " + marker_ + ") & exit 0' & exec sleep " + marker_);
@@ -443,9 +422,10 @@ TEST_P(ExecutorTest, EachJobRunsInACgroupOfItsOwnRemovedWhenItEnds) {
   Started started = begin(Job{"coder", "grouped", "{}", 0ms});
   ASSERT_TRUE(started.execution);
   ASSERT_TRUE(waitFor([&] { return processesWith("sleep " + marker_).size() == 2; })) << "tree never started";
-  std::string path = cgroupOf(static_cast<int>(started.execution->pid()));
+  std::string path = hive::plugin_common::cgroup2PathIn(
+      readFile("/proc/" + std::to_string(started.execution->pid()) + "/cgroup"));
   EXPECT_THAT(path, HasSubstr("/hive-jobs/job-")) << "the job's command";
-  fs::path directory = cgroup2Mount() + path;
+  fs::path directory = hive::plugin_common::cgroup2MountIn(readFile("/proc/self/mountinfo")) + path;
   // Both sleeps (the orphan too) are in it, and nothing else of the host.
   std::vector<int> members;
   std::istringstream procs(readFile(directory / "cgroup.procs"));
