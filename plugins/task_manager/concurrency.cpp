@@ -32,11 +32,12 @@ std::string busyCounter(const std::string& queue) {
 
 Headroom::Headroom(const ConcurrencyLimits& limits,
                    const std::map<std::string, std::vector<std::string>>& queues,
-                   const std::map<std::string, std::int64_t>& counters)
-    : limits_(limits) {
+                   const std::optional<std::map<std::string, std::int64_t>>& counters)
+    : limits_(limits), known_(counters.has_value()) {
+  if (!counters) return;
   for (const auto& [queue, required] : queues) {
-    auto found = counters.find(busyCounter(queue));
-    if (found == counters.end() || found->second <= 0) continue;
+    auto found = counters->find(busyCounter(queue));
+    if (found == counters->end() || found->second <= 0) continue;
     for (const auto& [key, limit] : limitsOf(required)) busy_[key] += found->second;
   }
 }
@@ -57,7 +58,9 @@ std::map<std::string, std::int64_t> Headroom::limitsOf(const std::vector<std::st
 
 std::size_t Headroom::room(const std::vector<std::string>& required) const {
   std::int64_t room = std::numeric_limits<std::int64_t>::max();
-  for (const auto& [key, limit] : limitsOf(required)) {
+  auto limits = limitsOf(required);
+  if (!known_ && !limits.empty()) return 0;
+  for (const auto& [key, limit] : limits) {
     auto held = busy_.find(key);
     room = std::min(room, limit - (held == busy_.end() ? 0 : held->second));
   }

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,9 +29,10 @@ inline constexpr const char* kBusyCounters = "tasks.busy.";
 class Headroom {
  public:
   // `queues`: queue name → the capabilities it requires (its tenant's too);
-  // `counters`: Store::counters(kBusyCounters).
+  // `counters`: Store::counters(kBusyCounters), nullopt when they could not
+  // be read: then a queue under any limit has no room, the others all.
   Headroom(const ConcurrencyLimits& limits, const std::map<std::string, std::vector<std::string>>& queues,
-           const std::map<std::string, std::int64_t>& counters);
+           const std::optional<std::map<std::string, std::int64_t>>& counters);
   // How many more tasks of a queue requiring `required` may be taken now.
   std::size_t room(const std::vector<std::string>& required) const;
   // `count` of them were taken.
@@ -41,6 +43,7 @@ class Headroom {
   std::map<std::string, std::int64_t> limitsOf(const std::vector<std::string>& required) const;
 
   const ConcurrencyLimits& limits_;
+  bool known_ = true;                         // the counts were read
   std::map<std::string, std::int64_t> busy_;  // "c:<capability>" / "t:<tenant>" → tasks held
 };
 

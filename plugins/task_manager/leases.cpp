@@ -145,7 +145,12 @@ Result<std::vector<tasks::Assignment>> Leases::claim(const std::string& agent,
   std::optional<Headroom> headroom;
   if (options_.concurrency.any() && !ranked.empty()) {
     limited = std::unique_lock(limitedMutex_);
-    headroom.emplace(options_.concurrency, queues, HIVE_TRY(store->counters(kBusyCounters)));
+    auto counters = store->counters(kBusyCounters);
+    if (!counters.ok())  // then only the queues under no limit are claimed from
+      log_.warn("concurrency limits: the counts could not be read (" + counters.status().message() +
+                "); tasks under a limit wait");
+    headroom.emplace(options_.concurrency, queues,
+                     counters.ok() ? std::optional(std::move(counters).value()) : std::nullopt);
   }
   std::vector<tasks::Assignment> out;
   for (const auto& [best, queue] : ranked) {

@@ -1,6 +1,7 @@
 #include <atomic>
 #include <thread>
 
+#include "concurrency.hpp"
 #include "fixture.hpp"
 #include "hive/services/store_names.hpp"
 #include "hive/services/tenancy.hpp"
@@ -314,6 +315,28 @@ TEST_F(ConcurrencyTest, ATenantsLimitCountsItsTasksAndTheOthersHaveTheirOwn) {
   // A lease that runs out frees the place too (the task goes back to wait).
   advance(std::chrono::seconds(31));
   EXPECT_EQ(claim("acme-agent", {"tenant:acme"}, 10).size(), 1u);
+}
+
+TEST(Headroom, CountsEachQueueUnderEveryLimitItFallsUnderAndHoldsLimitedQueuesWhenCountsAreUnknown) {
+  ConcurrencyLimits limits;
+  limits.capabilities = {{"gpu", 3}};
+  limits.perTenant = 5;
+  std::map<std::string, std::vector<std::string>> queues = {
+      {"tasks.gpu", {"gpu"}}, {"tasks.cuda.gpu", {"cuda", "gpu"}}, {"tasks.t1", {"cpu", "tenant:acme"}}};
+  std::map<std::string, std::int64_t> counters = {
+      {busyCounter("tasks.gpu"), 1}, {busyCounter("tasks.cuda.gpu"), 1}, {busyCounter("tasks.t1"), 4}};
+  Headroom room(limits, queues, counters);
+  EXPECT_EQ(room.room({"gpu"}), 1u) << "gpu: 3, two held in two queues";
+  EXPECT_EQ(room.room({"cpu", "tenant:acme"}), 1u) << "per_tenant: 5, four held";
+  room.took({"gpu"}, 1);
+  EXPECT_EQ(room.room({"cuda", "gpu"}), 0u);
+
+  ConcurrencyLimits gpuOnly;
+  gpuOnly.capabilities = {{"gpu", 3}};
+  Headroom unknown(gpuOnly, queues, std::nullopt);
+  EXPECT_EQ(unknown.room({"gpu"}), 0u) << "under a limit, counts unknown: nothing taken";
+  EXPECT_GT(unknown.room({"cpu"}), 0u) << "under no limit: as without limits";
+  EXPECT_LE(busyCounter("tasks." + std::string(57, 'x')).size(), 63u);
 }
 
 TEST_F(ConcurrencyTest, CancellingARunningTaskFreesItsPlace) {
