@@ -134,15 +134,13 @@ void recordSpans(tracing::SpanSink& sink, const Outbox::Traced& traced, std::int
 
 Result<std::vector<Settled>> UnitOfWork::run(const Work& work) {
   auto store = HIVE_TRY(this->store());
-  auto sink = spans_ == TransactionSpans::kNone ? Result<ServiceRef<tracing::SpanSink>>(notFound("off"))
-                                                : services_.get<tracing::SpanSink>();
-  const std::int64_t start = sink.ok() ? nowUnixNano() : 0;
+  const std::int64_t start = nowUnixNano();
   Outbox outbox;
   Ticket ticket(*publisher_);
   Status done = store->transact([&](store::Transaction& tx) {
     ticket.reset();  // a retried transaction starts again
     outbox = Outbox{};
-    outbox.tracing_ = sink.ok() ? spans_ : TransactionSpans::kNone;
+    outbox.tracing_ = spans_;
     HIVE_TRY(work(tx, outbox));
     HIVE_TRY(outbox.writeCounts(tx));
     HIVE_TRY(outbox.writeEvents(tx));
@@ -150,7 +148,10 @@ Result<std::vector<Settled>> UnitOfWork::run(const Work& work) {
     if (!outbox.events_.empty()) ticket.take();
     return okStatus();
   });
-  if (sink.ok() && !outbox.traced_.empty()) recordSpans(**sink, outbox.traced_, start, done);
+  // The exporter is looked up only when there is a span to give it.
+  if (!outbox.traced_.empty())
+    if (auto sink = services_.get<tracing::SpanSink>(); sink.ok())
+      recordSpans(**sink, outbox.traced_, start, done);
   HIVE_TRY(done);
   if (open_) ticket.publish(std::move(outbox.events_));
   return std::move(outbox.settled_);
