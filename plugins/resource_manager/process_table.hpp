@@ -43,7 +43,6 @@ struct TreeUsage {
   std::optional<std::uint64_t> cgroupPeakMemoryBytes;  // memory.peak (Linux 5.19)
 };
 
-
 // One reading of every process's parent, CPU and RSS, shared by the jobs that
 // ask within `maxAge` of each other: one /proc scan serves them all.
 class ProcessTable {

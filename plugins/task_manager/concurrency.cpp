@@ -1,33 +1,17 @@
 #include "concurrency.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <limits>
 
 #include "plugin_common/tenant_capability.hpp"
+#include "task_model.hpp"
 
 namespace hive::task_manager {
-namespace {
-
-std::string tenantOf(const std::vector<std::string>& required) {
-  for (const auto& capability : required)
-    if (plugin_common::isTenantCapability(capability))
-      return std::string(plugin_common::tenantOfCapability(capability));
-  return "";
-}
-
-}  // namespace
 
 std::string busyCounter(const std::string& queue) {
   std::string rest = queue.rfind("tasks.", 0) == 0 ? queue.substr(6) : queue;
   std::string name = kBusyCounters + rest;
-  if (name.size() <= 63) return name;
-  // Too long for a counter name: a stable hash of the queue's (FNV-1a).
-  std::uint64_t hash = 1469598103934665603ull;
-  for (char c : queue) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-  char buffer[40];
-  std::snprintf(buffer, sizeof buffer, "%sh%016llx", kBusyCounters, static_cast<unsigned long long>(hash));
-  return buffer;
+  return name.size() <= 63 ? name : hashedName(kBusyCounters, queue);  // too long for a counter name
 }
 
 Headroom::Headroom(const ConcurrencyLimits& limits,
@@ -49,7 +33,7 @@ std::map<std::string, std::int64_t> Headroom::limitsOf(const std::vector<std::st
     auto limit = limits_.capabilities.find(capability);
     if (limit != limits_.capabilities.end()) out["c:" + capability] = limit->second;
   }
-  std::string tenant = tenantOf(required);
+  std::string tenant = plugin_common::tenantOfSet(required);
   auto own = limits_.tenants.find(tenant);
   std::int64_t tenantLimit = own != limits_.tenants.end() ? own->second : limits_.perTenant;
   if (tenantLimit > 0) out["t:" + tenant] = tenantLimit;

@@ -138,12 +138,15 @@ std::string queueFor(const std::vector<std::string>& capabilities) {
   std::string name = "tasks." + capabilityKey(capabilities);
   std::replace(name.begin(), name.end(), ',', '.');
   if (name.size() <= 63) return name;
-  // Too long for a queue name: a stable hash of the set (FNV-1a).
+  return hashedName("tasks.", capabilityKey(capabilities));  // too long for a queue name
+}
+
+std::string hashedName(std::string_view prefix, std::string_view text) {
   std::uint64_t hash = 1469598103934665603ull;
-  for (char c : capabilityKey(capabilities)) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "tasks.h%016llx", static_cast<unsigned long long>(hash));
-  return buffer;
+  for (char c : text) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  char digits[20];
+  std::snprintf(digits, sizeof digits, "h%016llx", static_cast<unsigned long long>(hash));
+  return std::string(prefix) + digits;
 }
 
 bool covers(const std::vector<std::string>& offered, const std::vector<std::string>& required) {

@@ -112,6 +112,9 @@ Result<Task> fromStoredJson(std::string_view body);
 bool isCapabilityName(std::string_view name);
 std::string capabilityKey(const std::vector<std::string>& capabilities);  // "a,b" ("" = none)
 std::string queueFor(const std::vector<std::string>& capabilities);
+// "<prefix>h<16 hex digits>": a stable hash (FNV-1a) of `text`, for a store
+// name that would be too long spelt out.
+std::string hashedName(std::string_view prefix, std::string_view text);
 // True when every required capability is in `offered`.
 bool covers(const std::vector<std::string>& offered, const std::vector<std::string>& required);
 

@@ -70,6 +70,10 @@ TEST(TenantQueues, ATenantsQueueIsNamedByAHashOfItsSetAndOnlyItsTenantServesIt) 
   EXPECT_TRUE(store::checkName(queue, "queue").ok()) << queue;
   EXPECT_NE(queue, queueFor({"gpu", "tenant:acme.corp"}));
   EXPECT_EQ(queueFor({"gpu"}), "tasks.gpu") << "the default tenant's queues are named as before";
+  // A set too long to spell out is named by a hash; stores hold these names: they must not change.
+  EXPECT_EQ(queueFor({std::string(40, 'x'), std::string(40, 'y')}), "tasks.h95b274a7f50a3f75");
+  EXPECT_EQ(busyCounter("tasks." + std::string(57, 'q')), "tasks.busy.hc4e918609cb2c63a");
+  EXPECT_EQ(busyCounter("tasks.gpu"), "tasks.busy.gpu");
 
   Task task;
   task.capabilities = {"x", "a"};

@@ -29,6 +29,14 @@ inline std::string_view tenantOfCapability(std::string_view capability) {
                                         : std::string_view();
 }
 
+// The tenant of a queue's capability set: the one its "tenant:T" names; ""
+// (the default tenant) when it holds none.
+inline std::string tenantOfSet(const std::vector<std::string>& capabilities) {
+  for (const auto& capability : capabilities)
+    if (isTenantCapability(capability)) return std::string(tenantOfCapability(capability));
+  return "";
+}
+
 // `capabilities` (sorted) with the tenant's added, still sorted; as they are
 // for the default tenant ("").
 inline std::vector<std::string> withTenant(std::vector<std::string> capabilities, std::string_view tenant) {
