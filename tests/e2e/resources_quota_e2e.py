@@ -16,7 +16,7 @@ A hive with task_execution_engine (two process agents) and resource_manager:
     may run four, and all of them succeed;
   - the routes need observability:read (checked in the unit tests) and serve
     problem+json for an unknown task;
-  - admission control: with max_waiting 3, three tasks no agent can take
+  - admission control: with max_waiting 8, eight tasks no agent can take
     close the door: POST /api/v2/tasks answers 503 problem+json with
     Retry-After, naming the limit, and stores nothing; GET /api/v2/resources
     and /metrics say so; the queue age monitoring_engine keeps is read; once a
@@ -36,6 +36,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_http import Api, HiveProcess, finish, wait_for  # noqa: E402
 
 QUOTA = 64 << 20
+# Above what the concurrency check leaves waiting (four gpu tasks at most), so
+# that it never closes the door itself.
+WAITING = 8
 
 CONFIG = """hive:
   plugin_dirs: [{plugins}]
@@ -82,7 +85,7 @@ plugins:
   resource_manager:
     config:
       admission:
-        max_waiting: 3
+        max_waiting: WAITING
         max_queue_age: 1h
         interval: 100ms
         retry_after_seconds: 2
@@ -109,16 +112,16 @@ def metrics(port):
 
 
 def admission(api, port, failures):
-    """Three tasks nobody can take close the door (max_waiting 3); cancelling one opens it."""
+    """WAITING tasks nobody can take close the door (max_waiting); cancelling one opens it."""
     waiting = []
-    for n in range(3):
+    for n in range(WAITING):
         status, task = api.request("POST", "/api/v2/tasks", {"type": "stuck", "capabilities": ["nobody"]})
         assert status == 201, "submit %d answered %d: %s" % (n, status, task)
         waiting.append(task["id"])
     state = wait_for("admission control to close", lambda: (lambda a: a if not a["open"] else None)(
         api.request("GET", "/api/v2/resources")[1]["admission"]), timeout=10)
     say("admission:", json.dumps(state))
-    if state.get("limit") != "max_waiting" or state["signals"].get("waiting") != 3:
+    if state.get("limit") != "max_waiting" or state["signals"].get("waiting") != WAITING:
         failures.append("admission closed for another reason: %s" % state)
     try:
         aged = wait_for("admission control to read the queue age (monitoring_engine's series)", lambda: (
@@ -137,7 +140,7 @@ def admission(api, port, failures):
     say("refused submission: %d Retry-After=%s %s" % (response.status, response.getheader("Retry-After"), body))
     if response.status != 503 or response.getheader("Retry-After") != "2" or \
             not response.getheader("Content-Type", "").startswith("application/problem+json") or \
-            "3 tasks wait to be claimed, the limit (max_waiting) is 3" not in body:
+            ("%d tasks wait to be claimed, the limit (max_waiting) is %d" % (WAITING, WAITING)) not in body:
         failures.append("a submission while saturated: %d %s %s" % (response.status, response.getheaders(), body))
     pending = api.request("GET", "/api/v2/tasks?capability=nobody")[1]["items"]
     if sorted(t["id"] for t in pending) != sorted(waiting):
@@ -185,7 +188,8 @@ def main():
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="hive-resources-")
     os.chmod(workdir, 0o711)  # process agents' jobs may run as the sandbox uid
-    config = CONFIG.replace("WORK", os.path.join(workdir, "workspace")).replace("QUOTA", str(QUOTA))
+    config = CONFIG.replace("WORK", os.path.join(workdir, "workspace")).replace("QUOTA", str(QUOTA)) \
+        .replace("WAITING", str(WAITING))
     hive = HiveProcess(args.hive, workdir, os.path.abspath(args.plugins), config, "resources_quota_e2e")
     failures = []
     try:
