@@ -1,97 +1,98 @@
 #include "records.hpp"
 
+#include <functional>
 #include <map>
+#include <utility>
+#include <vector>
 
 #include "concurrency.hpp"
 
 namespace hive::task_manager {
 namespace {
 
-// Set once the counters hold every task (after the count of a store written
-// before counters existed).
-constexpr const char* kCountedMarker = "tasks.counted";
+// Counters filled by listing, once per store: a store written before they
+// existed is counted at start, and `marker` then records that it was. (Another
+// node doing the same at the same moment would count twice: start the first
+// node of an upgraded cluster alone.)
+Result<bool> alreadyCounted(store::Store& store, const char* marker) {
+  auto found = HIVE_TRY(store.counters(marker));
+  return found.count(marker) != 0;
+}
 
+// Every stored task matching `equals`, page by page.
+Status forEachTask(store::Store& store, const std::map<std::string, std::string>& equals,
+                   const std::function<Status(const store::Document&)>& visit) {
+  std::string cursor;
+  do {
+    auto page = HIVE_TRY(store.list({kTasks, equals, 1000, cursor}));
+    for (const auto& document : page.items) HIVE_TRY(visit(document));
+    cursor = page.nextCursor;
+  } while (!cursor.empty());
+  return okStatus();
+}
+
+// The counters of tasks by status.
 Status countExisting(store::Store& store) {
-  auto marker = HIVE_TRY(store.counters(kCountedMarker));
-  if (marker.count(kCountedMarker) != 0) return okStatus();
-  // A new store, or one written before the counters existed: counted by
-  // listing, once. (Another node doing the same at the same moment would count
-  // twice: start the first node of an upgraded cluster alone.)
+  constexpr const char* kMarker = "tasks.counted";
+  if (HIVE_TRY(alreadyCounted(store, kMarker))) return okStatus();
   std::map<TaskStatus, std::int64_t> counts;
-  for (TaskStatus status : kAllStatuses) {
-    std::string cursor;
-    do {
-      auto page = HIVE_TRY(store.list({kTasks, {{"status", std::string(statusName(status))}}, 1000, cursor}));
-      counts[status] += static_cast<std::int64_t>(page.items.size());
-      cursor = page.nextCursor;
-    } while (!cursor.empty());
-  }
+  for (TaskStatus status : kAllStatuses)
+    HIVE_TRY(forEachTask(store, {{"status", std::string(statusName(status))}}, [&](const store::Document&) {
+      ++counts[status];
+      return okStatus();
+    }));
   return store.transact([&](store::Transaction& tx) -> Status {
     for (const auto& [status, count] : counts)
       if (count != 0) HIVE_TRY(tx.addToCounter(statusCounter(status), count));
-    return tx.addToCounter(kCountedMarker, 1);
+    return tx.addToCounter(kMarker, 1);
   });
 }
 
-// Set once the counters of busy tasks by queue (concurrency.hpp) hold every
-// assigned and running task.
-constexpr const char* kBusyCountedMarker = "tasks.busy_counted";
-
+// The counters of busy tasks by queue (concurrency.hpp): the assigned and running ones.
 Status countBusy(store::Store& store) {
-  auto marker = HIVE_TRY(store.counters(kBusyCountedMarker));
-  if (marker.count(kBusyCountedMarker) != 0) return okStatus();
-  // A store written before these counters existed: its assigned and running
-  // tasks counted by listing, once (the same caveat as countExisting).
+  constexpr const char* kMarker = "tasks.busy_counted";
+  if (HIVE_TRY(alreadyCounted(store, kMarker))) return okStatus();
   std::map<std::string, std::int64_t> busy;
-  for (TaskStatus status : {TaskStatus::kAssigned, TaskStatus::kRunning}) {
-    std::string cursor;
-    do {
-      auto page = HIVE_TRY(store.list({kTasks, {{"status", std::string(statusName(status))}}, 1000, cursor}));
-      for (const auto& document : page.items) ++busy[HIVE_TRY(fromStoredJson(document.body)).queue];
-      cursor = page.nextCursor;
-    } while (!cursor.empty());
-  }
+  for (TaskStatus status : {TaskStatus::kAssigned, TaskStatus::kRunning})
+    HIVE_TRY(forEachTask(store, {{"status", std::string(statusName(status))}}, [&](const store::Document& d) {
+      ++busy[HIVE_TRY(fromStoredJson(d.body)).queue];
+      return okStatus();
+    }));
   return store.transact([&](store::Transaction& tx) -> Status {
     for (const auto& [queue, count] : busy) HIVE_TRY(tx.addToCounter(busyCounter(queue), count));
-    return tx.addToCounter(kBusyCountedMarker, 1);
+    return tx.addToCounter(kMarker, 1);
   });
 }
 
-// Set once kPendingEdges counts the edges of the tasks waiting when it was
-// introduced.
-constexpr const char* kEdgesCountedMarker = "tasks.edges_counted";
-
+// kPendingEdges: the edges of each waiting task become counted ones.
 Status countPendingEdges(store::Store& store) {
-  auto marker = HIVE_TRY(store.counters(kEdgesCountedMarker));
-  if (marker.count(kEdgesCountedMarker) != 0) return okStatus();
-  // A store written before the count: the edges of each waiting task become
-  // counted ones, once (the same caveat as countExisting).
+  constexpr const char* kMarker = "tasks.edges_counted";
+  if (HIVE_TRY(alreadyCounted(store, kMarker))) return okStatus();
   std::vector<std::pair<std::string, std::string>> edges;  // dependency, dependent
-  std::string cursor;
-  do {
-    auto page = HIVE_TRY(store.list({kTasks, {{"status", "pending"}, {"waiting", "1"}}, 1000, cursor}));
-    for (const auto& document : page.items) {
-      Task waiting = HIVE_TRY(fromStoredJson(document.body));
-      for (const auto& dependency : waiting.waitingOn) edges.emplace_back(dependency, waiting.id);
-    }
-    cursor = page.nextCursor;
-  } while (!cursor.empty());
+  HIVE_TRY(forEachTask(store, {{"status", "pending"}, {"waiting", "1"}}, [&](const store::Document& d) {
+    Task waiting = HIVE_TRY(fromStoredJson(d.body));
+    for (const auto& dependency : waiting.waitingOn) edges.emplace_back(dependency, waiting.id);
+    return okStatus();
+  }));
   return store.transact([&](store::Transaction& tx) -> Status {
-    for (const auto& [dependency, dependent] : edges) {
-      store::Document edge;
-      edge.id = dependency + ":" + dependent;
-      edge.body = edgeBody(dependent, true);
-      edge.index = {{"dep", dependency}};
-      HIVE_TRY(tx.put(kDependencies, std::move(edge), store::kAnyVersion));
-    }
+    for (const auto& [dependency, dependent] : edges)
+      HIVE_TRY(tx.put(kDependencies, edgeDocument(dependency, dependent, true), store::kAnyVersion));
     if (!edges.empty()) HIVE_TRY(tx.addToCounter(kPendingEdges, static_cast<std::int64_t>(edges.size())));
-    return tx.addToCounter(kEdgesCountedMarker, 1);
+    return tx.addToCounter(kMarker, 1);
   });
 }
 
 }  // namespace
 
 std::string statusCounter(TaskStatus status) { return kStatusCounters + std::string(statusName(status)); }
+
+store::Document edgeDocument(const std::string& dependency, const std::string& dependent, bool counted) {
+  store::Document d;
+  d.id = dependency + ":" + dependent;
+  d.body = counted ? dependent + " pending" : dependent;
+  d.index = {{"dep", dependency}};
+  return d;
+}
 
 store::Document toDocument(const Task& task) {
   store::Document d;

@@ -32,12 +32,12 @@ inline constexpr const char* kStatusCounters = "tasks.status.";
 // dependency ended while the edge was being written) costs lookups, never a
 // missed release.
 inline constexpr const char* kPendingEdges = "tasks.pending_edges";
-// An edge's body: the dependent's id, then " pending" when the edge is counted
-// in kPendingEdges (edges written before the count have the id alone).
-inline std::string edgeBody(const std::string& dependent, bool counted) {
-  return counted ? dependent + " pending" : dependent;
-}
 std::string statusCounter(TaskStatus status);
+
+// The edge "`dependent` waits on `dependency`": its body the dependent's id,
+// then " pending" when the edge is counted in kPendingEdges (edges written
+// before the count have the id alone).
+store::Document edgeDocument(const std::string& dependency, const std::string& dependent, bool counted);
 
 store::Document toDocument(const Task& task);
 

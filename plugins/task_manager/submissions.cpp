@@ -63,9 +63,7 @@ store::Document document(std::string id, std::string body, std::map<std::string,
 Status Submissions::writeEdges(store::Transaction& tx, const Task& t, const Submission& s) {
   for (const auto& dependency : t.dependsOn) {
     bool counted = std::find(s.pending.begin(), s.pending.end(), dependency) != s.pending.end();
-    HIVE_TRY(tx.put(kDependencies,
-                    document(dependency + ":" + t.id, edgeBody(t.id, counted), {{"dep", dependency}}),
-                    store::kAnyVersion));
+    HIVE_TRY(tx.put(kDependencies, edgeDocument(dependency, t.id, counted), store::kAnyVersion));
   }
   if (!s.pending.empty())
     HIVE_TRY(tx.addToCounter(kPendingEdges, static_cast<std::int64_t>(s.pending.size())));

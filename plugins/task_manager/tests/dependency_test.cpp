@@ -1,4 +1,6 @@
 #include "fixture.hpp"
+#include "hive/testing/memory_store.hpp"
+#include "records.hpp"
 
 namespace hive::task_manager::testing {
 namespace {
@@ -52,6 +54,62 @@ TEST_F(TaskManagerTest, EdgesWaitingForADependencyAreCountedUntilItEnds) {
     ASSERT_TRUE(tasks_->succeeded(assignment.taskId, assignment.leaseToken, "{}").ok());
   EXPECT_EQ(pending(), 0);
   EXPECT_EQ(claim("agent-1").size(), 1u) << "c runs once both ended";
+}
+
+}  // namespace
+}  // namespace hive::task_manager::testing
+
+
+namespace hive::task_manager::testing {
+namespace {
+
+// A store written before the counters: its tasks are counted once, when
+// task_manager declares its records, and not again.
+TEST(Records, AStoreWrittenBeforeTheCountersIsCountedOnce) {
+  hive::testing::MemoryStore store;
+  ASSERT_TRUE(
+      store.declareCollection({kTasks, {"status", "type", "agent", "capabilities", "waiting", "tenant"}})
+          .ok());
+  ASSERT_TRUE(store.declareCollection({kDependencies, {"dep"}}).ok());
+  auto put = [&](Task t) {
+    t.type = "x";
+    t.queue = queueFor(t.capabilities);
+    ASSERT_TRUE(store.put(kTasks, toDocument(t), store::kAnyVersion).ok());
+  };
+  Task a;
+  a.id = "a";
+  a.status = TaskStatus::kRunning;
+  a.capabilities = {"gpu"};
+  put(a);
+  Task b;
+  b.id = "b";
+  b.status = TaskStatus::kPending;
+  b.dependsOn = b.waitingOn = {"a"};
+  put(b);
+  Task c;
+  c.id = "c";
+  c.status = TaskStatus::kSucceeded;
+  put(c);
+  store::Document edge;
+  edge.id = "a:b";
+  edge.body = "b";  // as written before edges were counted
+  edge.index = {{"dep", "a"}};
+  ASSERT_TRUE(store.put(kDependencies, edge, store::kAnyVersion).ok());
+
+  for (int start = 0; start < 2; ++start) {
+    ASSERT_TRUE(declareRecords(store).ok());
+    auto counters = store.counters("tasks.");
+    ASSERT_TRUE(counters.ok());
+    EXPECT_EQ(counters->at("tasks.status.running"), 1) << "start " << start;
+    EXPECT_EQ(counters->at("tasks.status.pending"), 1);
+    EXPECT_EQ(counters->at("tasks.status.succeeded"), 1);
+    EXPECT_EQ(counters->at("tasks.busy.gpu"), 1);
+    EXPECT_EQ(counters->count("tasks.busy.any"), 0u) << "nothing of it is assigned or running";
+    EXPECT_EQ(counters->at("tasks.pending_edges"), 1);
+    auto stored = store.get(kDependencies, "a:b");
+    ASSERT_TRUE(stored.ok());
+    EXPECT_EQ(stored->body, "b pending") << "the edge is a counted one now";
+  }
 }
 
 }  // namespace
