@@ -59,7 +59,6 @@ TEST_F(TaskManagerTest, EdgesWaitingForADependencyAreCountedUntilItEnds) {
 }  // namespace
 }  // namespace hive::task_manager::testing
 
-
 namespace hive::task_manager::testing {
 namespace {
 
