@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <random>
 
+#include "hive/services/tenancy.hpp"
 #include "hive/services/tracing.hpp"
 #include "json.hpp"
 
@@ -309,6 +310,13 @@ std::optional<http::Response> Dispatcher::authorize(http::Request& request, cons
     return checkLocalToken(request, permission);
   }
   auth::Decision decision = authenticator->authorize(request, permission);
+  // "plugin:..." names a plugin acting for a tenant (hive.tenancy/1); no HTTP
+  // caller may be given that name, whatever the provider says.
+  if (tenancy::actingScope(decision.principal)) {
+    context_.log().error("the hive.auth/1 provider named a caller '" + decision.principal +
+                         "'; names starting with 'plugin:' are reserved; refused");
+    return http::problem(401, "Unauthorized", "authentication required");
+  }
   request.principal = decision.principal;
   if (decision.allowed || permission.empty()) return std::nullopt;
   if (decision.code == StatusCode::kPermissionDenied)

@@ -65,6 +65,14 @@ store::Document document(std::string id, const json::object& body, std::map<std:
   return out;
 }
 
+// A batch as stored: indexed by status and tenant ("" for the default one).
+store::Document batchDocument(std::string id, const json::object& batch, std::string status) {
+  const json::value* tenant = batch.if_contains("tenant");
+  return document(std::move(id), batch,
+                  {{"status", std::move(status)},
+                   {"tenant", tenant && tenant->is_string() ? std::string(tenant->get_string()) : ""}});
+}
+
 store::ListQuery query(std::string collection, std::map<std::string, std::string> equals, std::size_t limit,
                        std::string cursor = {}) {
   store::ListQuery out;
@@ -102,7 +110,7 @@ Batches::~Batches() { stop(); }
 Status Batches::open() {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
-  HIVE_TRY(store->declareCollection({kBatches, {"status"}}));
+  HIVE_TRY(store->declareCollection({kBatches, {"status", "tenant"}}));
   HIVE_TRY(store->declareCollection({kChunks, {"batch", "state"}}));
   HIVE_TRY(store->declareCollection({kKeys, {}}));
   std::error_code ec;
@@ -176,8 +184,8 @@ void Batches::advanceAll() {
 }
 
 Result<json::object> Batches::create(const json::value& value, const std::string& principal,
-                                     const std::string& idempotencyKey, std::vector<http::FieldError>& errors,
-                                     bool& replayed) {
+                                     const std::string& tenant, const std::string& idempotencyKey,
+                                     std::vector<http::FieldError>& errors, bool& replayed) {
   if (!value.is_object()) return invalidArgument("the body must be a JSON object");
   const json::object& body = value.as_object();
   const Limits& limits = options_.limits;
@@ -186,7 +194,8 @@ Result<json::object> Batches::create(const json::value& value, const std::string
   std::string keyId;
   if (!idempotencyKey.empty()) {
     if (idempotencyKey.size() > 100) return invalidArgument("Idempotency-Key: at most 100 characters");
-    keyId = "k." + idempotencyKey;
+    // Per tenant: "k.~<tenant>~<key>" ('~' is in no tenant's name).
+    keyId = tenant.empty() ? "k." + idempotencyKey : "k.~" + tenant + "~" + idempotencyKey;
     if (Result<store::Document> known = store->get(kKeys, keyId); known.ok()) {
       replayed = true;
       return get(text(parseObject(known->body), "batch"));
@@ -254,7 +263,8 @@ Result<json::object> Batches::create(const json::value& value, const std::string
       } else if (!file->is_string()) {
         errors.push_back({"/input/file", "must be a path relative to the input directory"});
       } else {
-        Result<std::string> path = resolveUnder(options_.inputDirectory, std::string(file->as_string()));
+        Result<std::string> path =
+            resolveInput(options_.inputDirectory, tenant, std::string(file->as_string()));
         Result<json::array> read =
             path.ok()
                 ? readItems(*path, format == "csv" ? InputFormat::kCsv : InputFormat::kJsonLines, limits)
@@ -291,11 +301,11 @@ Result<json::object> Batches::create(const json::value& value, const std::string
                      {"task", task},
                      {"total_items", items.size()},
                      {"total_chunks", chunks}};
+  if (!tenant.empty()) batch["tenant"] = tenant;
   Status created = store->transact([&](store::Transaction& transaction) -> Status {
     if (!keyId.empty())
       HIVE_TRY(transaction.put(kKeys, document(keyId, {{"batch", id}}, {}), store::kMustNotExist).status());
-    HIVE_TRY(transaction.put(kBatches, document(id, batch, {{"status", "running"}}), store::kMustNotExist)
-                 .status());
+    HIVE_TRY(transaction.put(kBatches, batchDocument(id, batch, "running"), store::kMustNotExist).status());
     for (std::size_t index = 0; index < chunks; ++index) {
       std::size_t first = index * static_cast<std::size_t>(chunkSize);
       std::size_t last = std::min(items.size(), first + static_cast<std::size_t>(chunkSize));
@@ -367,14 +377,23 @@ Result<json::object> Batches::get(const std::string& id) {
   return summary(parseObject(batch->body));
 }
 
-Result<json::object> Batches::list(const std::string& status, const std::string& cursor, std::size_t limit) {
+Result<json::object> Batches::list(const std::optional<std::string>& tenant, const std::string& status,
+                                   const std::string& cursor, std::size_t limit) {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
   std::map<std::string, std::string> equals;
   if (!status.empty()) equals["status"] = status;
+  // A named tenant's are found by their index; the default tenant's also
+  // include batches made before tenancy (nothing indexed), so they are read
+  // unfiltered and a page may hold fewer than `limit` (follow next_cursor).
+  if (tenant && !tenant->empty()) equals["tenant"] = *tenant;
   store::Page page = HIVE_TRY(store->list(query(kBatches, equals, limit, cursor)));
   json::array items;
-  for (const store::Document& batch : page.items) items.push_back(HIVE_TRY(summary(parseObject(batch.body))));
+  for (const store::Document& batch : page.items) {
+    json::object body = parseObject(batch.body);
+    if (tenant && text(body, "tenant") != *tenant) continue;
+    items.push_back(HIVE_TRY(summary(body)));
+  }
   json::object out{{"items", std::move(items)}};
   if (!page.nextCursor.empty()) out["next_cursor"] = page.nextCursor;
   return out;
@@ -430,7 +449,7 @@ Result<json::object> Batches::cancel(const std::string& id) {
   // The worker cancels the submitted tasks (a request thread does not wait
   // on task_manager), then the batch is cancelled.
   batch["status"] = "cancelling";
-  HIVE_TRY(store->put(kBatches, document(id, batch, {{"status", "cancelling"}}), found->version).status());
+  HIVE_TRY(store->put(kBatches, batchDocument(id, batch, "cancelling"), found->version).status());
   poke();
   return summary(batch);
 }
@@ -449,7 +468,7 @@ Status Batches::finishCancel(const store::Document& stored) {
       request.params["id"] = taskId;
       Result<http::Response> answer = plugin_common::callRouteAndWait(
           context_.services(), context_.pluginName(), "POST", "/api/v2/tasks/{id}/cancel", std::move(request),
-          options_.taskCallTimeout);
+          options_.taskCallTimeout, text(parseObject(stored.body), "tenant"));
       // 409: it had ended, which is as good; anything else is tried again next pass.
       if (!answer.ok() || (answer->status != 200 && answer->status != 404 && answer->status != 409))
         return unavailable(
@@ -461,13 +480,16 @@ Status Batches::finishCancel(const store::Document& stored) {
   json::object batch = parseObject(stored.body);
   batch["status"] = "cancelled";
   batch["finished_at_ms"] = plugin_common::nowMs();
-  HIVE_TRY(store->put(kBatches, document(id, batch, {{"status", "cancelled"}}), stored.version).status());
+  HIVE_TRY(store->put(kBatches, batchDocument(id, batch, "cancelled"), stored.version).status());
   if (Result<json::object> answer = summary(batch); answer.ok()) event("batch.cancelled", *answer);
   return okStatus();
 }
 
 void Batches::event(const std::string& name, const json::object& summary) {
-  std::string body = json::serialize(json::object{{"event", name}, {"batch", summary}});
+  json::object event{{"event", name}, {"batch", summary}};
+  // Its tenant's clients only see it (the api's WebSocket hub).
+  if (std::string tenant = text(summary, "tenant"); !tenant.empty()) event["tenant"] = tenant;
+  std::string body = json::serialize(event);
   publish_("batches." + text(summary, "id"), body);
   publish_("batches", body);
 }
@@ -505,9 +527,9 @@ Status Batches::advance(const store::Document& stored) {
       http::Request request;
       request.path = request.target = "/api/v2/tasks/" + taskId;
       request.params["id"] = taskId;
-      Result<http::Response> answer =
-          plugin_common::callRouteAndWait(context_.services(), context_.pluginName(), "GET",
-                                          "/api/v2/tasks/{id}", std::move(request), options_.taskCallTimeout);
+      Result<http::Response> answer = plugin_common::callRouteAndWait(
+          context_.services(), context_.pluginName(), "GET", "/api/v2/tasks/{id}", std::move(request),
+          options_.taskCallTimeout, text(batch, "tenant"));
       if (!answer.ok() || (answer->status != 200 && answer->status != 404)) {
         ++inFlight;  // task_manager away: ask again next pass
         continue;
@@ -563,9 +585,9 @@ Status Batches::advance(const store::Document& stored) {
                                                         std::to_string(number(body, "index")) + ":" +
                                                         std::to_string(number(body, "attempt"))});
       request.body = json::serialize(task);
-      Result<http::Response> answer =
-          plugin_common::callRouteAndWait(context_.services(), context_.pluginName(), "POST", "/api/v2/tasks",
-                                          std::move(request), options_.taskCallTimeout);
+      Result<http::Response> answer = plugin_common::callRouteAndWait(
+          context_.services(), context_.pluginName(), "POST", "/api/v2/tasks", std::move(request),
+          options_.taskCallTimeout, text(batch, "tenant"));
       if (!answer.ok() || answer->status >= 500 || answer->status == 429 || answer->status == 408)
         break;  // task_manager away or full: the next pass tries again
       std::int64_t size =
@@ -657,7 +679,7 @@ Status Batches::finish(json::object batch, std::uint64_t version) {
   batch["status"] = status;
   batch["finished_at_ms"] = plugin_common::nowMs();
   batch["output"] = "/api/v2/batches/" + id + "/output";
-  HIVE_TRY(store->put(kBatches, document(id, batch, {{"status", status}}), version).status());
+  HIVE_TRY(store->put(kBatches, batchDocument(id, batch, status), version).status());
   if (Result<json::object> now = summary(batch); now.ok()) event("batch." + status, *now);
   context_.log().info("batch " + id + " " + status);
   return okStatus();

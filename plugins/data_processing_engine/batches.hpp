@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,12 +53,16 @@ class Batches {
   ServiceRegistry& services() { return context_.services(); }
 
   // The REST side; all blocking. `errors` gets field errors of a bad body;
-  // `replayed` is set when `idempotencyKey` named an existing batch.
+  // `replayed` is set when `idempotencyKey` named an existing batch of `tenant`.
+  // A batch is its creator's tenant's (hive.tenancy/1): so are its tasks, its
+  // Idempotency-Key and its input file (under tenants/<tenant>/ for a named one).
   Result<boost::json::object> create(const boost::json::value& body, const std::string& principal,
-                                     const std::string& idempotencyKey, std::vector<http::FieldError>& errors,
-                                     bool& replayed);
+                                     const std::string& tenant, const std::string& idempotencyKey,
+                                     std::vector<http::FieldError>& errors, bool& replayed);
   Result<boost::json::object> get(const std::string& id);
-  Result<boost::json::object> list(const std::string& status, const std::string& cursor, std::size_t limit);
+  // `tenant` nullopt: every tenant's.
+  Result<boost::json::object> list(const std::optional<std::string>& tenant, const std::string& status,
+                                   const std::string& cursor, std::size_t limit);
   // Chunks in order with their state, result or error.
   Result<boost::json::object> results(const std::string& id, const std::string& cursor, std::size_t limit);
   // The JSON lines output of a finished batch.

@@ -69,6 +69,21 @@ Result<std::string> resolveUnder(const std::string& directory, const std::string
   return full.string();
 }
 
+Result<std::string> resolveInput(const std::string& directory, const std::string& tenant,
+                                 const std::string& relative) {
+  if (!tenant.empty()) return resolveUnder(directory + "/tenants/" + tenant, relative);
+  Result<std::string> path = resolveUnder(directory, relative);
+  std::error_code ec;
+  std::filesystem::path tenants =
+      std::filesystem::weakly_canonical(std::filesystem::path(directory) / "tenants", ec);
+  if (path.ok() && !ec) {
+    std::filesystem::path full(*path);
+    auto [end, inside] = std::mismatch(tenants.begin(), tenants.end(), full.begin(), full.end());
+    if (end == tenants.end()) return invalidArgument(relative + " is in the named tenants' part (tenants/)");
+  }
+  return path;
+}
+
 Result<json::array> parseItems(std::string_view text, InputFormat format, const Limits& limits) {
   json::array items;
   if (format == InputFormat::kJsonLines) {

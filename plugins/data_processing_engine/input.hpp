@@ -19,6 +19,12 @@ enum class InputFormat { kJsonLines, kCsv };
 // included) and checked to stay inside it. kInvalidArgument otherwise.
 Result<std::string> resolveUnder(const std::string& directory, const std::string& relative);
 
+// The input file `relative` names for a caller of `tenant`: a named tenant's
+// files are under `directory`/tenants/<tenant>/, the default tenant's anywhere
+// under `directory` but tenants/. kInvalidArgument as resolveUnder().
+Result<std::string> resolveInput(const std::string& directory, const std::string& tenant,
+                                 const std::string& relative);
+
 // Reads a file's items; kInvalidArgument with "line N: …" for a bad line,
 // kResourceExhausted when the file or its items exceed `limits`.
 Result<boost::json::array> readItems(const std::string& path, InputFormat format, const Limits& limits);

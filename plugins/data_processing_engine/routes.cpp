@@ -3,6 +3,7 @@
 #include "plugin_common/admission_refusal.hpp"
 #include "plugin_common/page_limit.hpp"
 #include "plugin_common/route_reply.hpp"
+#include "plugin_common/tenant_scope.hpp"
 
 namespace hive::data_processing_engine {
 
@@ -19,6 +20,11 @@ std::string operation(const char* summary, int ok) {
 std::string query(const http::Request& request, const char* name) {
   const std::string* value = request.queryParam(name);
   return value ? *value : std::string();
+}
+
+std::string tenantOf(const json::object& batch) {
+  const json::value* tenant = batch.if_contains("tenant");
+  return tenant && tenant->is_string() ? std::string(tenant->get_string()) : std::string();
 }
 
 }  // namespace
@@ -40,12 +46,14 @@ BatchRoutes::BatchRoutes(std::shared_ptr<Batches> batches, Background background
         json::value body = json::parse(r.body, ec);
         if (ec) return http::problem(400, "Bad Request", "the body is not JSON: " + ec.message());
         // A new batch is new work: refused while the host is saturated (hive.admission/1).
-        if (auto refused = plugin_common::admissionRefusal(batches_->services(), {"batch", "", {}}))
+        const std::string tenant = scopeOf(r).tenant;
+        if (auto refused = plugin_common::admissionRefusal(batches_->services(), {"batch", tenant, {}}))
           return std::move(*refused);
         const std::string* key = r.header("idempotency-key");
         std::vector<http::FieldError> errors;
         bool replayed = false;
-        Result<json::object> created = batches_->create(body, r.principal, key ? *key : "", errors, replayed);
+        Result<json::object> created =
+            batches_->create(body, r.principal, tenant, key ? *key : "", errors, replayed);
         if (!errors.empty()) {
           bool tooLarge = false;
           for (const auto& error : errors)
@@ -65,13 +73,19 @@ BatchRoutes::BatchRoutes(std::shared_ptr<Batches> batches, Background background
         std::size_t limit = plugin_common::pageLimit(r.queryParam("limit"), errors);
         if (!errors.empty())
           return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
-        Result<json::object> page = batches_->list(query(r, "status"), query(r, "cursor"), limit);
+        tenancy::Scope scope = scopeOf(r);
+        std::optional<std::string> tenant;
+        if (!scope.allTenants)
+          tenant = scope.tenant;
+        else if (const std::string* named = r.queryParam("tenant"))
+          tenant = *named;
+        Result<json::object> page = batches_->list(tenant, query(r, "status"), query(r, "cursor"), limit);
         return page.ok() ? reply(200, *page) : http::problem(page.status());
       });
   add({"batches.get", "GET", "/api/v2/batches/{id}", "batches:read",
        operation("A batch's progress: total, done, failed items; chunks; rate and ETA", 200)},
       [this](const http::Request& r) {
-        Result<json::object> batch = batches_->get(r.param("id"));
+        Result<json::object> batch = visible(r);
         return batch.ok() ? reply(200, *batch) : http::problem(batch.status());
       });
   add({"batches.results", "GET", "/api/v2/batches/{id}/results", "batches:read",
@@ -81,12 +95,14 @@ BatchRoutes::BatchRoutes(std::shared_ptr<Batches> batches, Background background
         std::size_t limit = plugin_common::pageLimit(r.queryParam("limit"), errors);
         if (!errors.empty())
           return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
+        if (Result<json::object> batch = visible(r); !batch.ok()) return http::problem(batch.status());
         Result<json::object> page = batches_->results(r.param("id"), query(r, "cursor"), limit);
         return page.ok() ? reply(200, *page) : http::problem(page.status());
       });
   add({"batches.output", "GET", "/api/v2/batches/{id}/output", "batches:read",
        operation("The JSON lines output of a finished batch", 200)},
       [this](const http::Request& r) {
+        if (Result<json::object> batch = visible(r); !batch.ok()) return http::problem(batch.status());
         Result<std::string> output = batches_->output(r.param("id"));
         if (!output.ok()) return http::problem(output.status());
         http::Response response;
@@ -97,9 +113,21 @@ BatchRoutes::BatchRoutes(std::shared_ptr<Batches> batches, Background background
   add({"batches.cancel", "POST", "/api/v2/batches/{id}/cancel", "batches:write",
        operation("Cancel a running batch and its submitted tasks", 200)},
       [this](const http::Request& r) {
+        if (Result<json::object> seen = visible(r); !seen.ok()) return http::problem(seen.status());
         Result<json::object> batch = batches_->cancel(r.param("id"));
         return batch.ok() ? reply(200, *batch) : http::problem(batch.status());
       });
+}
+
+tenancy::Scope BatchRoutes::scopeOf(const http::Request& request) {
+  return plugin_common::scopeOf(batches_->services(), request.principal);
+}
+
+Result<json::object> BatchRoutes::visible(const http::Request& request) {
+  Result<json::object> batch = batches_->get(request.param("id"));
+  if (batch.ok() && !scopeOf(request).sees(tenantOf(*batch)))
+    return notFound("no batch '" + request.param("id") + "'");
+  return batch;
 }
 
 }  // namespace hive::data_processing_engine

@@ -7,6 +7,7 @@
 
 #include "batches.hpp"
 #include "hive/services/http.hpp"
+#include "hive/services/tenancy.hpp"
 
 namespace hive::data_processing_engine {
 
@@ -23,6 +24,10 @@ class BatchRoutes final : public http::RouteProvider {
 
  private:
   void add(http::Route route, std::function<http::Response(const http::Request&)> handler);
+  // The caller's tenant (hive.tenancy/1).
+  tenancy::Scope scopeOf(const http::Request& request);
+  // Batch {id} when the caller may see it; another tenant's is "not found", as a missing one.
+  Result<boost::json::object> visible(const http::Request& request);
 
   std::shared_ptr<Batches> batches_;
   Background background_;

@@ -9,6 +9,7 @@
 #include "hive/services/store.hpp"
 #include "hive/services/tasks.hpp"
 #include "hive/services/tenancy.hpp"
+#include "plugin_common/tenant_scope.hpp"
 
 namespace hive::orchestrator {
 
@@ -24,8 +25,7 @@ struct Environment {
   Logger& log() { return context.log(); }
   // Whose agents a caller sees (hive.tenancy/1); everything without a provider.
   tenancy::Scope scopeOf(std::string_view principal) {
-    auto tenancy = context.services().get<tenancy::Tenancy>();
-    return tenancy.ok() ? (*tenancy)->scopeOf(principal) : tenancy::Scope::everything();
+    return plugin_common::scopeOf(context.services(), principal);
   }
   // The tenant of the agents a caller registers: "" for the default tenant,
   // for a caller that spans tenants, and without a provider.

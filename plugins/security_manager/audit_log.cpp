@@ -178,6 +178,29 @@ Result<std::vector<store::Event>> AuditLog::read(std::uint64_t afterId, std::siz
   return store->read(kAuditStream, afterId, limit);
 }
 
+Result<std::uint64_t> AuditLog::trim(std::int64_t beforeMs, std::size_t batch, const std::string& by,
+                                     std::int64_t nowMs) {
+  auto store = store_.lease();
+  if (!store) return unavailable("no hive.store/1 provider is running");
+  std::uint64_t deleted = 0;
+  for (;;) {
+    auto trimmed = store->trim(kAuditStream, beforeMs, batch);
+    if (!trimmed.ok()) {
+      if (deleted == 0) return trimmed.status();
+      break;  // what went is recorded; the rest goes at the next pass
+    }
+    deleted += *trimmed;
+    if (*trimmed < batch) break;
+  }
+  if (deleted > 0)
+    record({.atMs = nowMs,
+            .principal = by,
+            .action = "audit.trim",
+            .target = std::to_string(deleted) + " entries before " + std::to_string(beforeMs),
+            .outcome = "done"});
+  return deleted;
+}
+
 Result<AuditVerification> AuditLog::verify() {
   auto store = store_.lease();
   if (!store) return unavailable("no hive.store/1 provider is running");

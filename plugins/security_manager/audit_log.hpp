@@ -77,6 +77,13 @@ class AuditLog {
   Result<std::vector<store::Event>> read(std::uint64_t afterId, std::size_t limit);
   // Walks the whole chain.
   Result<AuditVerification> verify();
+  // Retention: deletes the entries stored before `beforeMs`, oldest first,
+  // `batch` per store call, until none is left; then records (queued, like
+  // any entry) an `audit.trim` entry by `by`, at `nowMs`, that says how many
+  // went. What remains still verifies: the chain starts at its oldest
+  // remaining entry. Blocking. Returns how many were deleted.
+  Result<std::uint64_t> trim(std::int64_t beforeMs, std::size_t batch, const std::string& by,
+                             std::int64_t nowMs);
 
  private:
   ServiceHandle<store::Store> store_;

@@ -88,6 +88,23 @@ Settings readSettings(const ConfigNode& section, Diagnostics& diagnostics) {
   settings.auditSyncTimeout =
       reader.getInRange<std::chrono::milliseconds>("audit_sync_timeout", settings.auditSyncTimeout,
                                                    std::chrono::milliseconds(100), std::chrono::minutes(1));
+  if (const ConfigNode& node = reader.child("audit_retention"); !node.isNull()) {
+    if (!node.isMap()) {
+      reader.reject("audit_retention", "expected a map (keep, batch, period)");
+    } else {
+      ConfigReader retention(node, diagnostics);
+      Settings::AuditRetention& chosen = settings.auditRetention;
+      using std::chrono::hours;
+      if (!retention.child("keep").isNull())
+        chosen.keep = retention.getInRange<std::chrono::milliseconds>("keep", hours(24 * 365), hours(1),
+                                                                      hours(24 * 36500));
+      chosen.batch = static_cast<std::size_t>(
+          retention.getInRange<std::int64_t>("batch", static_cast<std::int64_t>(chosen.batch), 1, 10000));
+      chosen.period = retention.getInRange<std::chrono::milliseconds>("period", chosen.period,
+                                                                      std::chrono::seconds(1), hours(24));
+      retention.finish();
+    }
+  }
   settings.jwt = readJwtSettings(reader.child("jwt"), diagnostics);
   settings.rateLimits = readRateLimits(reader.child("rate_limits"), diagnostics);
   std::string pepperFile = reader.get<std::string>("pepper_file", "");

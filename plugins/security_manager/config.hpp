@@ -34,6 +34,13 @@ struct Settings {
   // entry in a crash. false: they are queued like the rest.
   bool auditSync = true;
   std::chrono::milliseconds auditSyncTimeout{2000};
+  // `audit_retention: {keep, batch, period}`: entries older than `keep` are
+  // deleted every `period`, `batch` at a time. No keep: kept for ever.
+  struct AuditRetention {
+    std::optional<std::chrono::milliseconds> keep;
+    std::size_t batch = 10000;
+    std::chrono::milliseconds period{std::chrono::hours(1)};
+  } auditRetention;
   // JWT bearer tokens (jwt.hpp); no issuers: only API keys are accepted.
   JwtSettings jwt;
   // Per-principal request limits (rate_limiter.hpp).

@@ -240,6 +240,7 @@ auth::Decision KeyAuthenticator::authorizeToken(std::string_view token, std::str
 }
 
 tenancy::Scope KeyAuthenticator::scopeOf(std::string_view principal) const {
+  if (auto acting = tenancy::actingScope(principal)) return *acting;
   {
     std::lock_guard lock(jwtScopesMutex_);
     if (auto found = jwtScopes_.find(std::string(principal)); found != jwtScopes_.end()) return found->second;

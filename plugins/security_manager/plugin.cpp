@@ -112,6 +112,23 @@ class SecurityManagerPlugin final : public Plugin {
         auditQueued_ = false;
       });
     });
+    if (const auto& retention = settings_.auditRetention; retention.keep) {
+      trimmer_ = context_.timers().every(retention.period, [this] {
+        if (trimQueued_.exchange(true)) return;
+        service_->background([this] {
+          const auto& retention = settings_.auditRetention;
+          const std::int64_t now = systemNowMs();
+          auto trimmed =
+              audit_->trim(now - retention.keep->count(), retention.batch, "security_manager", now);
+          if (!trimmed.ok())
+            context_.log().warn("audit entries not trimmed: " + trimmed.status().message());
+          else if (*trimmed > 0)
+            context_.log().info("audit retention: " + std::to_string(*trimmed) + " entries older than " +
+                                std::to_string(retention.keep->count() / 3'600'000) + "h deleted");
+          trimQueued_ = false;
+        });
+      });
+    }
     context_.log().info(std::to_string(authenticator_->size()) + " API keys loaded");
     return okStatus();
   }
@@ -120,6 +137,7 @@ class SecurityManagerPlugin final : public Plugin {
     scannerWatch_.reset();
     refresher_.reset();
     auditor_.reset();
+    trimmer_.reset();
     // What is still queued is written now: stop() may block, a request may not.
     if (audit_)
       if (Status written = audit_->flush(); !written.ok())
@@ -136,8 +154,10 @@ class SecurityManagerPlugin final : public Plugin {
   std::shared_ptr<AuditLog> audit_;
   std::atomic<bool> refreshQueued_{false};
   std::atomic<bool> auditQueued_{false};
+  std::atomic<bool> trimQueued_{false};
   std::unique_ptr<Timer> refresher_;
   std::unique_ptr<Timer> auditor_;
+  std::unique_ptr<Timer> trimmer_;
   std::unique_ptr<Subscription> scannerWatch_;
 };
 

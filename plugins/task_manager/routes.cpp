@@ -3,11 +3,11 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "hive/services/tenancy.hpp"
 #include "json.hpp"
 #include "openapi.hpp"
 #include "plugin_common/admission_refusal.hpp"
 #include "plugin_common/page_limit.hpp"
+#include "plugin_common/tenant_scope.hpp"
 #include "trace_context.hpp"
 
 namespace hive::task_manager {
@@ -112,8 +112,7 @@ class TaskRoutes final : public http::RouteProvider {
  private:
   // Whose tasks the caller sees (hive.tenancy/1); everything without a provider.
   tenancy::Scope scopeOf(const http::Request& request) {
-    auto tenancy = context_.services().get<tenancy::Tenancy>();
-    return tenancy.ok() ? (*tenancy)->scopeOf(request.principal) : tenancy::Scope::everything();
+    return plugin_common::scopeOf(context_.services(), request.principal);
   }
   // Task {id} when the caller may see it; another tenant's is "not found", as a missing one.
   Result<Task> visibleTask(const http::Request& request) {

@@ -12,6 +12,7 @@
 
 #include "hive/config.hpp"
 #include "plugin_common/clock_ids.hpp"
+#include "plugin_common/fnv.hpp"
 #include "plugin_common/hex.hpp"
 #include "plugin_common/json_text.hpp"
 #include "plugin_common/tenant_capability.hpp"
@@ -142,11 +143,7 @@ std::string queueFor(const std::vector<std::string>& capabilities) {
 }
 
 std::string hashedName(std::string_view prefix, std::string_view text) {
-  std::uint64_t hash = 1469598103934665603ull;
-  for (char c : text) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-  char digits[20];
-  std::snprintf(digits, sizeof digits, "h%016llx", static_cast<unsigned long long>(hash));
-  return std::string(prefix) + digits;
+  return std::string(prefix) + plugin_common::fnvName(text);
 }
 
 bool covers(const std::vector<std::string>& offered, const std::vector<std::string>& required) {

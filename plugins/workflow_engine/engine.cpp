@@ -93,8 +93,8 @@ Status Engine::open() {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
   HIVE_TRY(store->declareCollection({kDefinitions, {"name"}}));
-  HIVE_TRY(store->declareCollection({kLatest, {}}));
-  HIVE_TRY(store->declareCollection({kRuns, {"workflow", "status"}}));
+  HIVE_TRY(store->declareCollection({kLatest, {"tenant"}}));
+  HIVE_TRY(store->declareCollection({kRuns, {"workflow", "status", "tenant"}}));
   HIVE_TRY(store->declareCollection({kRunKeys, {}}));
   return okStatus();
 }
@@ -114,7 +114,8 @@ bool Engine::background(std::function<void()> job) {
 
 // ---- definitions ----
 
-Result<Engine::Applied> Engine::apply(const json::value& document, std::vector<http::FieldError>& errors) {
+Result<Engine::Applied> Engine::apply(const std::string& tenant, const json::value& document,
+                                      std::vector<http::FieldError>& errors) {
   auto parsed = parseDefinition(document, options_.limits, errors);
   if (!parsed.ok()) return parsed.status();
   if (parsed->name == "runs") {
@@ -123,17 +124,18 @@ Result<Engine::Applied> Engine::apply(const json::value& document, std::vector<h
   }
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
-  HIVE_TRY(checkCalls(*store, *parsed, errors));
+  HIVE_TRY(checkCalls(*store, tenant, *parsed, errors));
   Applied applied;
   const std::string name = parsed->name;
+  const std::string key = workflowKey(tenant, name);
   Status done = store->transact([&](store::Transaction& tx) -> Status {
     std::int64_t latest = 0;
     std::uint64_t latestVersion = store::kMustNotExist;
     std::size_t declaredBefore = 0;  // schedules the previous version declared
-    if (auto current = tx.get(kLatest, name); current.ok()) {
+    if (auto current = tx.get(kLatest, key); current.ok()) {
       latestVersion = current->version;
       latest = definitionRecord(*current).at("version").to_number<std::int64_t>();
-      auto stored = tx.get(kDefinitions, definitionId(name, latest));
+      auto stored = tx.get(kDefinitions, definitionId(key, latest));
       if (!stored.ok()) return stored.status();
       json::object record = definitionRecord(*stored);
       if (record["definition"] == document) {
@@ -152,23 +154,27 @@ Result<Engine::Applied> Engine::apply(const json::value& document, std::vector<h
     record["description"] = parsed->description;
     record["created_at_ms"] = plugin_common::nowMs();
     record["definition"] = document;
+    if (!tenant.empty()) record["tenant"] = tenant;
     store::Document stored;
-    stored.id = definitionId(name, latest + 1);
+    stored.id = definitionId(key, latest + 1);
     stored.body = json::serialize(record);
-    stored.index["name"] = name;
+    stored.index["name"] = key;
     HIVE_TRY(tx.put(kDefinitions, std::move(stored), store::kMustNotExist));
     store::Document pointer;
-    pointer.id = name;
-    pointer.body = json::serialize(json::object{{"name", name}, {"version", latest + 1}});
+    pointer.id = key;
+    json::object latestRecord{{"name", name}, {"version", latest + 1}};
+    if (!tenant.empty()) latestRecord["tenant"] = tenant;
+    pointer.body = json::serialize(latestRecord);
+    pointer.index["tenant"] = tenant;
     HIVE_TRY(tx.put(kLatest, std::move(pointer), latestVersion));
     // Declared schedules follow the latest version: replaced (their next fire
     // counted again from the next tick), and those it no longer declares go.
     const std::int64_t now = plugin_common::nowMs();
     for (std::size_t i = 0; i < parsed->schedules.size(); ++i)
-      HIVE_TRY(tx.put(kSchedules, scheduleDocument(name + ":" + std::to_string(i), name, parsed->schedules[i],
-                                                   "definition", now, std::nullopt)));
+      HIVE_TRY(tx.put(kSchedules, scheduleDocument(key + ":" + std::to_string(i), tenant, name,
+                                                   parsed->schedules[i], "definition", now, std::nullopt)));
     for (std::size_t i = parsed->schedules.size(); i < declaredBefore; ++i)
-      if (Status removed = tx.remove(kSchedules, name + ":" + std::to_string(i));
+      if (Status removed = tx.remove(kSchedules, key + ":" + std::to_string(i));
           !removed.ok() && removed.code() != StatusCode::kNotFound)
         return removed;
     applied = {std::move(record), true};
@@ -182,10 +188,11 @@ Result<Engine::Applied> Engine::apply(const json::value& document, std::vector<h
   return applied;
 }
 
-Status Engine::checkCalls(store::Store& store, const Definition& definition,
+Status Engine::checkCalls(store::Store& store, const std::string& tenant, const Definition& definition,
                           std::vector<http::FieldError>& errors) {
+  // A workflow calls its own tenant's workflows.
   auto latestOf = [&](const std::string& name) -> Result<std::int64_t> {
-    auto latest = store.get(kLatest, name);
+    auto latest = store.get(kLatest, workflowKey(tenant, name));
     if (!latest.ok()) return latest.status();
     return definitionRecord(*latest)["version"].to_number<std::int64_t>();
   };
@@ -221,7 +228,7 @@ Status Engine::checkCalls(store::Store& store, const Definition& definition,
       if (cleared.count(callee) || path.size() > 64) continue;
       auto latest = latestOf(callee);
       if (!latest.ok()) continue;  // checked above for direct calls; a deleted one cannot loop
-      auto called = loadDefinition(store, callee, *latest);
+      auto called = loadDefinition(store, workflowKey(tenant, callee), *latest);
       if (!called.ok()) return called.status();
       path.push_back(callee);
       HIVE_TRY(visit((*called)->calledWorkflows(), step));
@@ -235,18 +242,20 @@ Status Engine::checkCalls(store::Store& store, const Definition& definition,
   return okStatus();
 }
 
-Result<json::object> Engine::definition(const std::string& name, std::int64_t version) {
+Result<json::object> Engine::definition(const std::string& tenant, const std::string& name,
+                                        std::int64_t version) {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
+  const std::string key = workflowKey(tenant, name);
   if (version == 0) {
-    auto latest = store->get(kLatest, name);
+    auto latest = store->get(kLatest, key);
     if (!latest.ok()) {
       if (latest.status().code() == StatusCode::kNotFound) return notFound("no workflow '" + name + "'");
       return latest.status();
     }
     version = definitionRecord(*latest).at("version").to_number<std::int64_t>();
   }
-  auto stored = store->get(kDefinitions, definitionId(name, version));
+  auto stored = store->get(kDefinitions, definitionId(key, version));
   if (!stored.ok()) {
     if (stored.status().code() == StatusCode::kNotFound)
       return notFound("no workflow '" + name + "' version " + std::to_string(version));
@@ -255,31 +264,40 @@ Result<json::object> Engine::definition(const std::string& name, std::int64_t ve
   return definitionRecord(*stored);
 }
 
-Result<std::shared_ptr<const Definition>> Engine::parsed(const std::string& name, std::int64_t version) {
+Result<std::shared_ptr<const Definition>> Engine::parsed(const std::string& tenant, const std::string& name,
+                                                         std::int64_t version) {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
+  const std::string key = workflowKey(tenant, name);
   if (version == 0) {
-    auto latest = store->get(kLatest, name);
+    auto latest = store->get(kLatest, key);
     if (!latest.ok()) {
       if (latest.status().code() == StatusCode::kNotFound) return notFound("no workflow '" + name + "'");
       return latest.status();
     }
     version = definitionRecord(*latest)["version"].to_number<std::int64_t>();
   }
-  auto definition = loadDefinition(*store, name, version);
+  auto definition = loadDefinition(*store, key, version);
   if (!definition.ok() && definition.status().code() == StatusCode::kNotFound)
     return notFound("no workflow '" + name + "' version " + std::to_string(version));
   return definition;
 }
 
-Result<ListPage> Engine::definitions(std::size_t limit, const std::string& cursor) {
+Result<ListPage> Engine::definitions(const std::optional<std::string>& tenant, std::size_t limit,
+                                     const std::string& cursor) {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
-  auto page = store->list({.collection = kLatest, .equals = {}, .limit = limit, .cursor = cursor});
+  // A named tenant's are found by their index; the default tenant's also
+  // include those applied before tenancy (nothing indexed), so they are read
+  // unfiltered and the page loses other tenants' (it may hold fewer than `limit`).
+  store::ListQuery query{.collection = kLatest, .equals = {}, .limit = limit, .cursor = cursor};
+  if (tenant && !tenant->empty()) query.equals["tenant"] = *tenant;
+  auto page = store->list(query);
   if (!page.ok()) return page.status();
   ListPage out;
   for (const auto& pointer : page->items) {
     json::object latest = definitionRecord(pointer);
+    if (tenant && tenant->empty() && latest.contains("tenant")) continue;
     auto stored =
         store->get(kDefinitions, definitionId(pointer.id, latest["version"].to_number<std::int64_t>()));
     if (!stored.ok()) continue;
@@ -291,9 +309,9 @@ Result<ListPage> Engine::definitions(std::size_t limit, const std::string& curso
   return out;
 }
 
-Result<std::shared_ptr<const Definition>> Engine::loadDefinition(store::Store& store, const std::string& name,
+Result<std::shared_ptr<const Definition>> Engine::loadDefinition(store::Store& store, const std::string& key,
                                                                  std::int64_t version) {
-  const std::string id = definitionId(name, version);
+  const std::string id = definitionId(key, version);
   {
     std::lock_guard lock(mutex_);
     if (auto found = definitions_.find(id); found != definitions_.end()) return found->second;
@@ -316,26 +334,37 @@ Result<std::shared_ptr<const Definition>> Engine::loadDefinition(store::Store& s
 
 // ---- runs ----
 
-Result<Engine::Started> Engine::startRun(const std::string& workflow, std::int64_t version,
-                                         const json::value& params, const std::string& idempotencyKey,
+Result<Engine::Started> Engine::startRun(const std::string& tenant, const std::string& workflow,
+                                         std::int64_t version, const json::value& params,
+                                         const std::string& idempotencyKey,
                                          std::vector<http::FieldError>& errors, const Parent& parent) {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
-  if (!idempotencyKey.empty()) {
-    if (auto seen = store->get(kRunKeys, idempotencyKey); seen.ok()) {
-      auto earlier = run(definitionRecord(*seen)["run"].as_string().c_str());
-      if (earlier.ok()) return Started{std::move(earlier).value(), true};
-    }
-  }
+  const std::string keyId = runKeyId(tenant, idempotencyKey);
+  // The run an Idempotency-Key started before: only if it is that key's, of this tenant.
+  auto earlierRun = [&]() -> std::optional<json::object> {
+    auto seen = store->get(kRunKeys, keyId);
+    if (!seen.ok()) return std::nullopt;
+    auto earlier = run(definitionRecord(*seen)["run"].as_string().c_str());
+    if (!earlier.ok()) return std::nullopt;
+    const json::value* key = earlier->if_contains("idempotency_key");
+    const json::value* owner = earlier->if_contains("tenant");
+    if (key == nullptr || *key != json::value(idempotencyKey) ||
+        (owner ? json::value(*owner) : json::value("")) != json::value(tenant))
+      return std::nullopt;
+    return std::move(earlier).value();
+  };
+  if (!idempotencyKey.empty())
+    if (auto earlier = earlierRun()) return Started{std::move(*earlier), true};
   if (version == 0) {
-    auto latest = store->get(kLatest, workflow);
+    auto latest = store->get(kLatest, workflowKey(tenant, workflow));
     if (!latest.ok()) {
       if (latest.status().code() == StatusCode::kNotFound) return notFound("no workflow '" + workflow + "'");
       return latest.status();
     }
     version = definitionRecord(*latest)["version"].to_number<std::int64_t>();
   }
-  auto definition = parsed(workflow, version);
+  auto definition = parsed(tenant, workflow, version);
   if (!definition.ok()) return definition.status();
   auto bound = bindParams(**definition, params, errors);
   if (!bound.ok()) return bound.status();
@@ -344,16 +373,18 @@ Result<Engine::Started> Engine::startRun(const std::string& workflow, std::int64
   run.parentRun = parent.run;
   run.parentStep = parent.step;
   run.idempotencyKey = idempotencyKey;
+  run.tenant = tenant;
   Change created{"", "", "running"};  // the event workflow.run.running
   Status done = store->transact([&](store::Transaction& tx) -> Status {
     store::Document document;
     document.id = run.id;
     document.body = json::serialize(run.toJson());
-    document.index = {{"workflow", run.workflow}, {"status", "running"}};
+    document.index = {
+        {"workflow", workflowKey(tenant, run.workflow)}, {"status", "running"}, {"tenant", tenant}};
     HIVE_TRY(tx.put(kRuns, std::move(document), store::kMustNotExist));
     if (!idempotencyKey.empty()) {
       store::Document key;
-      key.id = idempotencyKey;
+      key.id = keyId;
       key.body = json::serialize(json::object{{"run", run.id}});
       HIVE_TRY(tx.put(kRunKeys, std::move(key), store::kMustNotExist));
     }
@@ -363,10 +394,8 @@ Result<Engine::Started> Engine::startRun(const std::string& workflow, std::int64
   if (!done.ok()) {
     // The key was taken by a start that committed in the meantime.
     if (done.code() == StatusCode::kAborted && !idempotencyKey.empty()) {
-      if (auto seen = store->get(kRunKeys, idempotencyKey); seen.ok()) {
-        auto earlier = this->run(definitionRecord(*seen)["run"].as_string().c_str());
-        if (earlier.ok()) return Started{std::move(earlier).value(), true};
-      }
+      if (auto earlier = earlierRun()) return Started{std::move(*earlier), true};
+      return aborted("Idempotency-Key '" + idempotencyKey + "' is taken by another run");
     }
     return done;
   }
@@ -386,17 +415,25 @@ Result<json::object> Engine::run(const std::string& id) {
   return definitionRecord(*stored);
 }
 
-Result<ListPage> Engine::runs(const std::string& workflow, const std::string& status, std::size_t limit,
-                              const std::string& cursor) {
+Result<ListPage> Engine::runs(const std::optional<std::string>& tenant, const std::string& workflow,
+                              const std::string& status, std::size_t limit, const std::string& cursor) {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
   store::ListQuery query{.collection = kRuns, .equals = {}, .limit = limit, .cursor = cursor};
-  if (!workflow.empty()) query.equals["workflow"] = workflow;
+  // As definitions(): the default tenant's are read unfiltered, and a page may hold fewer than `limit`.
+  if (!workflow.empty())
+    query.equals["workflow"] = workflowKey(tenant.value_or(""), workflow);
+  else if (tenant && !tenant->empty())
+    query.equals["tenant"] = *tenant;
   if (!status.empty()) query.equals["status"] = status;
   auto page = store->list(query);
   if (!page.ok()) return page.status();
   ListPage out;
-  for (const auto& document : page->items) out.items.push_back(definitionRecord(document));
+  for (const auto& document : page->items) {
+    json::object run = definitionRecord(document);
+    if (tenant && tenant->empty() && run.contains("tenant")) continue;
+    out.items.push_back(std::move(run));
+  }
   out.nextCursor = page->nextCursor;
   return out;
 }
@@ -456,7 +493,7 @@ Result<json::object> Engine::cancelRun(const std::string& id) {
           !cancelled.ok() && cancelled.status().code() != StatusCode::kFailedPrecondition)
         context_.log().warn("sub-workflow run " + child + " not cancelled: " + cancelled.status().message());
     });
-  cancelTasks(tasks, "cancelled");
+  cancelTasks(run->tenant, tasks, "cancelled");
   return run->toJson();
 }
 
@@ -498,13 +535,14 @@ void Engine::failOutgrown(const std::string& id, const std::string& why) {
   }
   context_.log().warn("workflow run " + id + " failed: " + run->error);
   notifyParent(*run);
-  cancelTasks(tasks, "failed");
+  cancelTasks(run->tenant, tasks, "failed");
 }
 
-void Engine::cancelTasks(const std::vector<std::string>& tasks, const std::string& runOutcome) {
+void Engine::cancelTasks(const std::string& tenant, const std::vector<std::string>& tasks,
+                         const std::string& runOutcome) {
   for (const std::string& task : tasks) {
     if (!work_.enter()) break;
-    gateway_->cancel(task, [this, task, runOutcome](Status cancelled) {
+    gateway_->cancel(tenant, task, [this, task, runOutcome](Status cancelled) {
       if (!cancelled.ok())
         context_.log().warn("task " + task + " of a " + runOutcome + " run: " + cancelled.message());
       work_.leave();
@@ -535,7 +573,8 @@ Result<json::object> Engine::retryRun(const std::string& id) {
       [&](Run& run, std::vector<Change>& changes) -> Status {
         auto store = store_.lease();
         if (!store) return unavailable("hive.store/1 is gone");
-        auto definition = HIVE_TRY(loadDefinition(*store, run.workflow, run.version));
+        auto definition =
+            HIVE_TRY(loadDefinition(*store, workflowKey(run.tenant, run.workflow), run.version));
         if (definition->steps.size() != run.steps.size())
           return internalError("workflow run '" + id + "' does not match its definition");
         return retry(run, *definition, plugin_common::nowMs(), changes);
@@ -660,7 +699,7 @@ void Engine::advanceJob(const std::string& runId) {
       return finish(true);
     }
     run = std::move(loaded).value();
-    auto found = loadDefinition(*store, run.workflow, run.version);
+    auto found = loadDefinition(*store, workflowKey(run.tenant, run.workflow), run.version);
     if (!found.ok()) {
       context_.log().error("workflow run " + runId + ": " + found.status().message());
       return finish(false);
@@ -749,10 +788,10 @@ void Engine::advanceJob(const std::string& runId) {
             active.submitting.insert(unitKey(run.steps[index].name)).second)
           children.push_back(index);
   }
-  cancelTasks(unwanted, "cancelled or finished");
+  cancelTasks(run.tenant, unwanted, "cancelled or finished");
   for (std::size_t index : children) {
     const std::string& name = run.steps[index].name;
-    startChild(runId, name, idempotencyKey(run, name), *definition->steps[index].workflow,
+    startChild(run.tenant, runId, name, idempotencyKey(run, name), *definition->steps[index].workflow,
                childParams(run, *definition, index, options_.limits));
   }
   finish(isOver(run.status));
@@ -795,14 +834,16 @@ void Engine::submitReady(const std::string& runId, const Run& run, const Definit
                                        value ? *value : json::value(nullptr), scope, options_.limits)});
     }
   }
-  for (auto& submission : toSubmit) submitStep(runId, submission.unit, submission.key, submission.body);
+  for (auto& submission : toSubmit)
+    submitStep(run.tenant, runId, submission.unit, submission.key, submission.body);
 }
 
-void Engine::startChild(const std::string& runId, const std::string& step, const std::string& key,
-                        const SubWorkflow& workflow, json::object params) {
-  bool posted = background([this, runId, step, key, workflow, params = std::move(params)] {
+void Engine::startChild(const std::string& tenant, const std::string& runId, const std::string& step,
+                        const std::string& key, const SubWorkflow& workflow, json::object params) {
+  bool posted = background([this, tenant, runId, step, key, workflow, params = std::move(params)] {
     std::vector<http::FieldError> errors;
-    auto started = startRun(workflow.name, workflow.version, params, key, errors, Parent{runId, step});
+    auto started =
+        startRun(tenant, workflow.name, workflow.version, params, key, errors, Parent{runId, step});
     {
       std::lock_guard lock(mutex_);
       Active& active = active_[runId];
@@ -840,9 +881,9 @@ void Engine::notifyParent(const Run& run) {
   learn(run.parentRun, [&](Active& active) { active.inbox.reports[run.id] = report; });
 }
 
-void Engine::submitStep(const std::string& runId, const std::string& step, const std::string& key,
-                        const std::string& body) {
-  bool posted = submitTask(key, body, [this, runId, step](Result<std::string> task) {
+void Engine::submitStep(const std::string& tenant, const std::string& runId, const std::string& step,
+                        const std::string& key, const std::string& body) {
+  bool posted = submitTask(tenant, key, body, [this, runId, step](Result<std::string> task) {
     bool retryLater = false;
     {
       std::lock_guard lock(mutex_);
@@ -874,19 +915,19 @@ void Engine::submitStep(const std::string& runId, const std::string& step, const
   }
 }
 
-bool Engine::submitTask(const std::string& idempotencyKey, const std::string& body,
+bool Engine::submitTask(const std::string& tenant, const std::string& idempotencyKey, const std::string& body,
                         TaskGateway::Submitted done) {
   if (!work_.enter()) return false;
-  gateway_->submit(idempotencyKey, body, [this, done = std::move(done)](Result<std::string> task) {
+  gateway_->submit(tenant, idempotencyKey, body, [this, done = std::move(done)](Result<std::string> task) {
     done(std::move(task));
     work_.leave();
   });
   return true;
 }
 
-void Engine::readTask(const std::string& runId, const std::string& taskId) {
+void Engine::readTask(const std::string& tenant, const std::string& runId, const std::string& taskId) {
   if (!work_.enter()) return;
-  gateway_->read(taskId, [this, runId, taskId](Result<json::object> task) {
+  gateway_->read(tenant, taskId, [this, runId, taskId](Result<json::object> task) {
     if (task.ok()) {
       TaskReport report = reportOf(*task);
       if (isFinalTask(report.status))
@@ -931,9 +972,9 @@ void Engine::reconcile() {
         if (!run.ok()) continue;
         for (const StepState& step : run->steps) {
           if (step.status != StepStatus::kRunning) continue;
-          if (!step.taskId.empty()) readTask(run->id, step.taskId);
+          if (!step.taskId.empty()) readTask(run->tenant, run->id, step.taskId);
           for (const ItemState& item : step.items)
-            if (item.status == StepStatus::kRunning) readTask(run->id, item.taskId);
+            if (item.status == StepStatus::kRunning) readTask(run->tenant, run->id, item.taskId);
           if (!step.childRunId.empty()) readChild(*store, run->id, step.childRunId);
         }
         schedule(run->id);
@@ -946,6 +987,8 @@ void Engine::reconcile() {
 std::string Engine::eventBody(const Run& run, const Change& change) const {
   json::object body;
   body["event"] = change.step.empty() ? "workflow.run." + change.to : "workflow.step." + change.to;
+  // Its tenant's clients only see it (the api's WebSocket hub, docs/events.md).
+  if (!run.tenant.empty()) body["tenant"] = run.tenant;
   body["run"] = json::object{{"id", run.id},
                              {"workflow", run.workflow},
                              {"version", run.version},

@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -101,12 +102,20 @@ class Engine {
     boost::json::object record;
     bool created = false;  // false: identical to the latest version, which is returned
   };
-  Result<Applied> apply(const boost::json::value& document, std::vector<http::FieldError>& errors);
+  // Definitions, runs and schedules belong to a tenant (hive.tenancy/1): a
+  // workflow's name is its tenant's, and a run is started, and its tasks
+  // submitted, as the tenant of the caller that started it.
+  Result<Applied> apply(const std::string& tenant, const boost::json::value& document,
+                        std::vector<http::FieldError>& errors);
   // version 0: the latest.
-  Result<boost::json::object> definition(const std::string& name, std::int64_t version);
-  Result<ListPage> definitions(std::size_t limit, const std::string& cursor);
+  Result<boost::json::object> definition(const std::string& tenant, const std::string& name,
+                                         std::int64_t version);
+  // `tenant` nullopt: every tenant's.
+  Result<ListPage> definitions(const std::optional<std::string>& tenant, std::size_t limit,
+                               const std::string& cursor);
   // The parsed definition, version 0: the latest; kNotFound names what is missing.
-  Result<std::shared_ptr<const Definition>> parsed(const std::string& name, std::int64_t version);
+  Result<std::shared_ptr<const Definition>> parsed(const std::string& tenant, const std::string& name,
+                                                   std::int64_t version);
 
   // ---- runs (blocking) ----
   struct Started {
@@ -118,12 +127,13 @@ class Engine {
     std::string run;
     std::string step;
   };
-  Result<Started> startRun(const std::string& workflow, std::int64_t version,
+  Result<Started> startRun(const std::string& tenant, const std::string& workflow, std::int64_t version,
                            const boost::json::value& params, const std::string& idempotencyKey,
                            std::vector<http::FieldError>& errors, const Parent& parent = {});
   Result<boost::json::object> run(const std::string& id);
-  Result<ListPage> runs(const std::string& workflow, const std::string& status, std::size_t limit,
-                        const std::string& cursor);
+  // `tenant` nullopt: every tenant's runs; `workflow` a name of that tenant (or of the default one).
+  Result<ListPage> runs(const std::optional<std::string>& tenant, const std::string& workflow,
+                        const std::string& status, std::size_t limit, const std::string& cursor);
   Result<boost::json::object> cancelRun(const std::string& id);
   // run.hpp: retry, pause, resume; then the run is advanced.
   Result<boost::json::object> retryRun(const std::string& id);
@@ -138,7 +148,8 @@ class Engine {
   // Submits a task (the body of POST /api/v2/tasks); `done` gets task_manager's
   // answer (task_gateway.hpp), on any thread. False when the engine is
   // stopping: `done` is not called.
-  bool submitTask(const std::string& idempotencyKey, const std::string& body, TaskGateway::Submitted done);
+  bool submitTask(const std::string& tenant, const std::string& idempotencyKey, const std::string& body,
+                  TaskGateway::Submitted done);
 
   // ---- driving ----
   // A task event (docs/events.md) from the bus; any thread, returns quickly.
@@ -162,28 +173,31 @@ class Engine {
   // again when another writer came first.
   Result<Run> update(const std::string& id, const std::function<Status(Run&, std::vector<Change>&)>& change,
                      std::vector<Change>& changes);
-  Result<std::shared_ptr<const Definition>> loadDefinition(store::Store& store, const std::string& name,
+  // `key`: workflowKey(tenant, name).
+  Result<std::shared_ptr<const Definition>> loadDefinition(store::Store& store, const std::string& key,
                                                            std::int64_t version);
   void advanceJob(const std::string& runId);
   // A run whose document the store refuses (too large): failed, its running
   // tasks cancelled, its items' results dropped so that the failure is kept.
   void failOutgrown(const std::string& id, const std::string& why);
   // Asks task_manager to cancel the tasks of a run that ended `runOutcome`.
-  void cancelTasks(const std::vector<std::string>& tasks, const std::string& runOutcome);
+  void cancelTasks(const std::string& tenant, const std::vector<std::string>& tasks,
+                   const std::string& runOutcome);
   // Submits the tasks of the steps and map items `progress` made ready (not
   // already being submitted); sub-workflows are started after the commit.
   void submitReady(const std::string& runId, const Run& run, const Definition& definition,
                    const Progress& progress);
-  void submitStep(const std::string& runId, const std::string& unit, const std::string& key,
-                  const std::string& body);
-  void startChild(const std::string& runId, const std::string& step, const std::string& key,
-                  const SubWorkflow& workflow, boost::json::object params);
+  void submitStep(const std::string& tenant, const std::string& runId, const std::string& unit,
+                  const std::string& key, const std::string& body);
+  void startChild(const std::string& tenant, const std::string& runId, const std::string& step,
+                  const std::string& key, const SubWorkflow& workflow, boost::json::object params);
   // A finished sub-workflow run tells the step that started it.
   void notifyParent(const Run& run);
   void readChild(store::Store& store, const std::string& runId, const std::string& childId);
   // Refuses calls to unknown workflows and cycles of calls (by name).
-  Status checkCalls(store::Store& store, const Definition& definition, std::vector<http::FieldError>& errors);
-  void readTask(const std::string& runId, const std::string& taskId);
+  Status checkCalls(store::Store& store, const std::string& tenant, const Definition& definition,
+                    std::vector<http::FieldError>& errors);
+  void readTask(const std::string& tenant, const std::string& runId, const std::string& taskId);
   void learn(const std::string& runId, const std::function<void(Active&)>& change);
   void publish(const Run& run, const std::vector<Change>& changes);
   std::string eventBody(const Run& run, const Change& change) const;

@@ -44,7 +44,7 @@ std::size_t RunRetention::pass() {
           // Only as it was read: a run changed since is looked at again later.
           HIVE_TRY(tx.remove(kRunsCollection, document.id, document.version));
           if (!run->idempotencyKey.empty())
-            if (Status key = tx.remove(kRunKeysCollection, run->idempotencyKey);
+            if (Status key = tx.remove(kRunKeysCollection, runKeyId(run->tenant, run->idempotencyKey));
                 !key.ok() && key.code() != StatusCode::kNotFound)
               return key;
           return okStatus();

@@ -4,6 +4,7 @@
 
 #include "plugin_common/admission_refusal.hpp"
 #include "plugin_common/page_limit.hpp"
+#include "plugin_common/tenant_scope.hpp"
 
 namespace hive::workflow_engine {
 
@@ -73,18 +74,11 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine, std::shared_ptr<S
         return listRuns(r, workflow ? *workflow : std::string());
       });
   auto getRun = [this](const http::Request& r) {
-    auto found = engine_->run(r.param("id"));
-    if (found.ok() && r.params.count("name") && (*found)["workflow"] != json::value(r.param("name")))
-      return http::problem(notFound("no run '" + r.param("id") + "' of workflow '" + r.param("name") + "'"));
+    auto found = visibleRun(r);
     return found.ok() ? reply(200, *found) : http::problem(found.status());
   };
   auto cancelRun = [this](const http::Request& r) {
-    if (r.params.count("name")) {
-      auto found = engine_->run(r.param("id"));
-      if (found.ok() && (*found)["workflow"] != json::value(r.param("name")))
-        return http::problem(
-            notFound("no run '" + r.param("id") + "' of workflow '" + r.param("name") + "'"));
-    }
+    if (auto found = visibleRun(r); !found.ok()) return http::problem(found.status());
     auto cancelled = engine_->cancelRun(r.param("id"));
     return cancelled.ok() ? reply(200, *cancelled) : http::problem(cancelled.status());
   };
@@ -96,6 +90,7 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine, std::shared_ptr<S
       cancelRun);
   auto runAction = [this](Result<json::object> (Engine::*action)(const std::string&)) {
     return [this, action](const http::Request& r) {
+      if (auto found = visibleRun(r); !found.ok()) return http::problem(found.status());
       auto done = (engine_.get()->*action)(r.param("id"));
       return done.ok() ? reply(200, *done) : http::problem(done.status());
     };
@@ -123,12 +118,7 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine, std::shared_ptr<S
                                {{"/comment", "must be a string of at most 4096 bytes"}});
         if (text != nullptr) comment = std::string(text->get_string());
       }
-      if (r.params.count("name")) {
-        auto found = engine_->run(r.param("id"));
-        if (found.ok() && (*found)["workflow"] != json::value(r.param("name")))
-          return http::problem(
-              notFound("no run '" + r.param("id") + "' of workflow '" + r.param("name") + "'"));
-      }
+      if (auto found = visibleRun(r); !found.ok()) return http::problem(found.status());
       auto decided = engine_->decideApproval(r.param("id"), r.param("step"), decision, r.principal, comment);
       return decided.ok() ? reply(200, *decided) : http::problem(decided.status());
     };
@@ -151,7 +141,7 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine, std::shared_ptr<S
         if (!errors.empty())
           return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
         const std::string* cursor = r.queryParam("cursor");
-        auto listed = engine_->definitions(limit, cursor ? *cursor : std::string());
+        auto listed = engine_->definitions(shownTenant(r), limit, cursor ? *cursor : std::string());
         return listed.ok() ? reply(200, page(*listed)) : http::problem(listed.status());
       });
   add({"workflows.get", "GET", "/api/v2/workflows/{name}", "workflows:read",
@@ -161,7 +151,7 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine, std::shared_ptr<S
         std::int64_t version = positive(r, "version", errors);
         if (!errors.empty())
           return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
-        auto found = engine_->definition(r.param("name"), version);
+        auto found = engine_->definition(shownTenant(r).value_or(""), r.param("name"), version);
         return found.ok() ? reply(200, *found) : http::problem(found.status());
       });
   add({"workflows.runs.start", "POST", "/api/v2/workflows/{name}/runs", "workflows:write",
@@ -183,11 +173,11 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine, std::shared_ptr<S
     std::size_t limit = plugin_common::pageLimit(r.queryParam("limit"), errors);
     if (!errors.empty()) return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
     const std::string* cursor = r.queryParam("cursor");
-    auto listed = scheduler_->list(workflow, limit, cursor ? *cursor : std::string());
+    auto listed = scheduler_->list(shownTenant(r), workflow, limit, cursor ? *cursor : std::string());
     return listed.ok() ? reply(200, page(*listed)) : http::problem(listed.status());
   };
-  auto removeSchedule = [this](const std::string& workflow, const std::string& id) {
-    Status removed = scheduler_->remove(workflow, id);
+  auto removeSchedule = [this](const http::Request& r, const std::string& workflow) {
+    Status removed = scheduler_->remove(shownTenant(r), workflow, r.param("id"));
     if (!removed.ok()) return http::problem(removed);
     http::Response response;
     response.status = 204;
@@ -203,7 +193,7 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine, std::shared_ptr<S
         json::value body = json::parse(r.body, ec);
         if (ec) return http::problem(400, "Bad Request", "send the schedule as a JSON object");
         std::vector<http::FieldError> errors;
-        auto created = scheduler_->create(r.param("name"), body, errors);
+        auto created = scheduler_->createOf(scopeOf(r).tenant, r.param("name"), body, errors);
         if (!created.ok()) return invalid(created.status(), std::move(errors));
         http::Response response = reply(201, *created);
         response.headers.push_back({"location", "/api/v2/workflows/" + r.param("name") + "/schedules/" +
@@ -215,7 +205,7 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine, std::shared_ptr<S
       [listSchedules](const http::Request& r) { return listSchedules(r, r.param("name")); });
   add({"workflows.schedules.delete", "DELETE", "/api/v2/workflows/{name}/schedules/{id}", "workflows:write",
        operation("Detach a schedule (not one its definition declares)", 204)},
-      [removeSchedule](const http::Request& r) { return removeSchedule(r.param("name"), r.param("id")); });
+      [removeSchedule](const http::Request& r) { return removeSchedule(r, r.param("name")); });
   add({"schedules.create", "POST", "/api/v2/schedules", "workflows:write",
        operation("Create a schedule: {\"workflow\" | \"task\", \"cron\" | \"every\", \"time_zone\", "
                  "\"params\", \"version\", \"catch_up\"}",
@@ -226,7 +216,7 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine, std::shared_ptr<S
         json::value body = json::parse(r.body, ec);
         if (ec) return http::problem(400, "Bad Request", "send the schedule as a JSON object");
         std::vector<http::FieldError> errors;
-        auto created = scheduler_->create(body, errors);
+        auto created = scheduler_->create(scopeOf(r).tenant, body, errors);
         if (!created.ok()) return invalid(created.status(), std::move(errors));
         http::Response response = reply(201, *created);
         response.headers.push_back(
@@ -242,12 +232,12 @@ WorkflowRoutes::WorkflowRoutes(std::shared_ptr<Engine> engine, std::shared_ptr<S
   add({"schedules.get", "GET", "/api/v2/schedules/{id}", "workflows:read",
        operation("One schedule, with its next fire time and last outcome", 200)},
       [this](const http::Request& r) {
-        auto found = scheduler_->get(r.param("id"));
+        auto found = scheduler_->get(shownTenant(r), r.param("id"));
         return found.ok() ? reply(200, *found) : http::problem(found.status());
       });
   add({"schedules.delete", "DELETE", "/api/v2/schedules/{id}", "workflows:write",
        operation("Delete a schedule (not one a workflow's definition declares)", 204)},
-      [removeSchedule](const http::Request& r) { return removeSchedule("", r.param("id")); });
+      [removeSchedule](const http::Request& r) { return removeSchedule(r, ""); });
   add({"workflows.runs.approve_of", "POST", "/api/v2/workflows/{name}/runs/{id}/steps/{step}/approve",
        "workflows:write", operation("Approve a waiting approval step of a run of this workflow", 200)},
       decision(Decision::kApprove));
@@ -282,7 +272,7 @@ http::Response WorkflowRoutes::apply(const http::Request& request) {
     document = json::parse(request.body, ec);
     if (ec) return http::problem(400, "Bad Request", "the definition is not JSON: " + ec.message());
   }
-  auto applied = engine_->apply(document, errors);
+  auto applied = engine_->apply(scopeOf(request).tenant, document, errors);
   if (!applied.ok()) {
     locate(errors, locations);  // YAML: "line:column: " before each message
     return invalid(applied.status(), std::move(errors));
@@ -322,11 +312,15 @@ http::Response WorkflowRoutes::startRun(const http::Request& request) {
     if (!ok)
       return http::problem(422, "Unprocessable Content", "invalid Idempotency-Key",
                            {{"Idempotency-Key", "must be 1-128 printable ASCII characters"}});
+    if (key.front() == '~')  // a named tenant's keys are kept as "~<tenant>~<key>" (runKeyId)
+      return http::problem(422, "Unprocessable Content", "invalid Idempotency-Key",
+                           {{"Idempotency-Key", "must not start with '~' (reserved)"}});
   }
+  const std::string tenant = scopeOf(request).tenant;
   // A new run is new work: refused while the host is saturated (hive.admission/1).
-  if (auto refused = plugin_common::admissionRefusal(engine_->services(), {"workflow_run", "", {}}))
+  if (auto refused = plugin_common::admissionRefusal(engine_->services(), {"workflow_run", tenant, {}}))
     return std::move(*refused);
-  auto started = engine_->startRun(request.param("name"), version, params, key, errors);
+  auto started = engine_->startRun(tenant, request.param("name"), version, params, key, errors);
   if (!started.ok()) return invalid(started.status(), std::move(errors));
   http::Response response = reply(started->replayed ? 200 : 201, started->run);
   response.headers.push_back(
@@ -347,8 +341,32 @@ http::Response WorkflowRoutes::listRuns(const http::Request& request, const std:
   }
   if (!errors.empty()) return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
   const std::string* cursor = request.queryParam("cursor");
-  auto listed = engine_->runs(workflow, status, limit, cursor ? *cursor : std::string());
+  auto listed =
+      engine_->runs(shownTenant(request), workflow, status, limit, cursor ? *cursor : std::string());
   return listed.ok() ? reply(200, page(*listed)) : http::problem(listed.status());
+}
+
+tenancy::Scope WorkflowRoutes::scopeOf(const http::Request& request) {
+  return plugin_common::scopeOf(engine_->services(), request.principal);
+}
+
+std::optional<std::string> WorkflowRoutes::shownTenant(const http::Request& request) {
+  tenancy::Scope scope = scopeOf(request);
+  if (!scope.allTenants) return scope.tenant;
+  if (const std::string* tenant = request.queryParam("tenant")) return *tenant;
+  return std::nullopt;
+}
+
+Result<json::object> WorkflowRoutes::visibleRun(const http::Request& request) {
+  const std::string& id = request.param("id");
+  auto found = engine_->run(id);
+  if (!found.ok()) return found.status();
+  const json::value* tenant = found->if_contains("tenant");
+  if (!scopeOf(request).sees(tenant && tenant->is_string() ? std::string_view(tenant->get_string()) : ""))
+    return notFound("no workflow run '" + id + "'");
+  if (request.params.count("name") && (*found)["workflow"] != json::value(request.param("name")))
+    return notFound("no run '" + id + "' of workflow '" + request.param("name") + "'");
+  return found;
 }
 
 }  // namespace hive::workflow_engine

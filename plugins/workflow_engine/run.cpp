@@ -146,6 +146,7 @@ json::object Run::toJson() const {
   if (!error.empty()) out["error"] = error;
   if (!parentRun.empty()) out["parent"] = json::object{{"run", parentRun}, {"step", parentStep}};
   if (!idempotencyKey.empty()) out["idempotency_key"] = idempotencyKey;
+  if (!tenant.empty()) out["tenant"] = tenant;
   out["created_at_ms"] = createdAtMs;
   out["updated_at_ms"] = updatedAtMs;
   out["finished_at_ms"] = finishedAtMs;
@@ -204,6 +205,7 @@ Result<Run> Run::fromJson(std::string_view body) {
   if (const json::value* outputs = o.if_contains("outputs")) run.outputs = *outputs;
   run.error = text(o, "error");
   run.idempotencyKey = text(o, "idempotency_key");
+  run.tenant = text(o, "tenant");
   if (const json::value* parent = o.if_contains("parent"); parent && parent->is_object()) {
     run.parentRun = text(parent->get_object(), "run");
     run.parentStep = text(parent->get_object(), "step");

@@ -13,6 +13,7 @@
 #include <boost/json.hpp>
 
 #include "definition.hpp"
+#include "tenant_keys.hpp"
 
 namespace hive::workflow_engine {
 
@@ -69,6 +70,7 @@ struct Run {
   std::string parentRun;
   std::string parentStep;
   std::string idempotencyKey;  // the key it was started with, deleted with it
+  std::string tenant;          // of the caller that started it ("": the default tenant)
 
   static Run start(std::string id, const Definition& definition, std::int64_t version,
                    boost::json::object params, std::int64_t nowMs);

@@ -1,5 +1,7 @@
 #include "schedule.hpp"
 
+#include "tenant_keys.hpp"
+
 namespace hive::workflow_engine {
 
 namespace json = boost::json;
@@ -119,11 +121,13 @@ FirePlan planFires(const ScheduleSpec& spec, std::int64_t anchorMs, std::int64_t
   return plan;
 }
 
-store::Document scheduleDocument(const std::string& id, const std::string& workflow, const ScheduleSpec& spec,
-                                 const char* source, std::int64_t createdAtMs,
-                                 std::optional<std::int64_t> nextFireMs, const json::object* task) {
+store::Document scheduleDocument(const std::string& id, const std::string& tenant,
+                                 const std::string& workflow, const ScheduleSpec& spec, const char* source,
+                                 std::int64_t createdAtMs, std::optional<std::int64_t> nextFireMs,
+                                 const json::object* task) {
   json::object body = spec.toJson();
   body["id"] = id;
+  if (!tenant.empty()) body["tenant"] = tenant;
   if (task != nullptr) {
     body.erase("params");
     body.erase("version");
@@ -141,7 +145,8 @@ store::Document scheduleDocument(const std::string& id, const std::string& workf
   store::Document document;
   document.id = id;
   document.body = json::serialize(body);
-  document.index["workflow"] = workflow;
+  document.index["workflow"] = workflow.empty() ? std::string() : workflowKey(tenant, workflow);
+  document.index["tenant"] = tenant;
   return document;
 }
 

@@ -67,7 +67,8 @@ struct ScheduleOptions {
 // A task schedule's fires noted but not yet taken by task_manager, at most.
 constexpr std::size_t kMaxPendingFires = 100;
 
-constexpr const char* kSchedules = "workflow_schedules";  // indexed by workflow ("" for a task's)
+// Indexed by workflow (workflowKey; "" for a task's) and tenant.
+constexpr const char* kSchedules = "workflow_schedules";
 
 // The stored form: the spec's fields and id, workflow, source ("api" or
 // "definition"), anchor_ms (intervals count from it), next_fire_ms (null: set
@@ -75,9 +76,11 @@ constexpr const char* kSchedules = "workflow_schedules";  // indexed by workflow
 // last_error, created_at_ms. With `task` (a task template, task_template.hpp)
 // the schedule submits that task instead of starting a run: it has `task`
 // instead of workflow, params and version, and last_task instead of last_run.
-store::Document scheduleDocument(const std::string& id, const std::string& workflow, const ScheduleSpec& spec,
-                                 const char* source, std::int64_t createdAtMs,
-                                 std::optional<std::int64_t> nextFireMs,
+// With `tenant` (not the default one) it has `tenant`, and its runs and tasks
+// are that tenant's.
+store::Document scheduleDocument(const std::string& id, const std::string& tenant,
+                                 const std::string& workflow, const ScheduleSpec& spec, const char* source,
+                                 std::int64_t createdAtMs, std::optional<std::int64_t> nextFireMs,
                                  const boost::json::object* task = nullptr);
 
 }  // namespace hive::workflow_engine

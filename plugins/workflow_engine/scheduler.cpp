@@ -27,6 +27,16 @@ std::int64_t integer(const json::object& object, std::string_view key, std::int6
   return value && value->is_int64() ? value->get_int64() : fallback;
 }
 
+std::string textOf(const json::object& object, std::string_view key) {
+  const json::value* value = object.if_contains(key);
+  return value && value->is_string() ? std::string(value->get_string()) : std::string();
+}
+
+// Whether a caller of `tenant` (nullopt: every tenant) sees a schedule.
+bool sees(const std::optional<std::string>& tenant, const json::object& schedule) {
+  return !tenant || textOf(schedule, "tenant") == *tenant;
+}
+
 }  // namespace
 
 Scheduler::Scheduler(Engine& engine, ServiceHandle<store::Store> store, const plugin_common::Clock& clock,
@@ -36,14 +46,14 @@ Scheduler::Scheduler(Engine& engine, ServiceHandle<store::Store> store, const pl
 Status Scheduler::open() {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
-  return store->declareCollection({kSchedules, {"workflow"}});
+  return store->declareCollection({kSchedules, {"workflow", "tenant"}});
 }
 
-Result<json::object> Scheduler::create(const std::string& workflow, const json::value& body,
-                                       std::vector<http::FieldError>& errors) {
+Result<json::object> Scheduler::createOf(const std::string& tenant, const std::string& workflow,
+                                         const json::value& body, std::vector<http::FieldError>& errors) {
   auto spec = parseSchedule(body, "", errors);
   if (!spec) return invalidArgument("the schedule is not valid");
-  auto definition = engine_.parsed(workflow, spec->version);
+  auto definition = engine_.parsed(tenant, workflow, spec->version);
   if (!definition.ok()) return definition.status();
   // The params must suit the workflow now; a later version may still refuse
   // them, which the schedule then shows as last_error at each fire.
@@ -52,13 +62,15 @@ Result<json::object> Scheduler::create(const std::string& workflow, const json::
   if (!store) return unavailable("hive.store/1 is gone");
   const std::int64_t now = clock_.nowMs();
   std::string id = plugin_common::timeOrderedId('s');
-  store::Document document = scheduleDocument(id, workflow, *spec, "api", now, nextFire(*spec, now, now));
+  store::Document document =
+      scheduleDocument(id, tenant, workflow, *spec, "api", now, nextFire(*spec, now, now));
   auto put = store->put(kSchedules, document, store::kMustNotExist);
   if (!put.ok()) return put.status();
   return bodyOf(document);
 }
 
-Result<json::object> Scheduler::create(const json::value& body, std::vector<http::FieldError>& errors) {
+Result<json::object> Scheduler::create(const std::string& tenant, const json::value& body,
+                                       std::vector<http::FieldError>& errors) {
   if (!body.is_object()) {
     errors.push_back({"", "a schedule is an object with workflow or task, and cron or every"});
     return invalidArgument("the schedule is not valid");
@@ -78,7 +90,7 @@ Result<json::object> Scheduler::create(const json::value& body, std::vector<http
     }
     const std::string name(workflow->get_string());
     fields.erase("workflow");
-    return create(name, fields, errors);
+    return createOf(tenant, name, fields, errors);
   }
   TaskTemplate parsed;
   const bool taskOk = parseTaskTemplate(*task, "/task", parsed, errors);
@@ -95,26 +107,33 @@ Result<json::object> Scheduler::create(const json::value& body, std::vector<http
   if (!store) return unavailable("hive.store/1 is gone");
   const std::int64_t now = clock_.nowMs();
   std::string id = plugin_common::timeOrderedId('s');
-  store::Document document = scheduleDocument(id, "", *spec, "api", now, nextFire(*spec, now, now), &given);
+  store::Document document =
+      scheduleDocument(id, tenant, "", *spec, "api", now, nextFire(*spec, now, now), &given);
   auto put = store->put(kSchedules, document, store::kMustNotExist);
   if (!put.ok()) return put.status();
   return bodyOf(document);
 }
 
-Result<ListPage> Scheduler::list(const std::string& workflow, std::size_t limit, const std::string& cursor) {
+Result<ListPage> Scheduler::list(const std::optional<std::string>& tenant, const std::string& workflow,
+                                 std::size_t limit, const std::string& cursor) {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
+  // As Engine::runs: the default tenant's are read unfiltered, and a page may hold fewer than `limit`.
   store::ListQuery query{.collection = kSchedules, .equals = {}, .limit = limit, .cursor = cursor};
-  if (!workflow.empty()) query.equals = {{"workflow", workflow}};
+  if (!workflow.empty())
+    query.equals = {{"workflow", workflowKey(tenant.value_or(""), workflow)}};
+  else if (tenant && !tenant->empty())
+    query.equals = {{"tenant", *tenant}};
   auto page = store->list(query);
   if (!page.ok()) return page.status();
   ListPage out;
-  for (const auto& document : page->items) out.items.push_back(bodyOf(document));
+  for (const auto& document : page->items)
+    if (json::object body = bodyOf(document); sees(tenant, body)) out.items.push_back(std::move(body));
   out.nextCursor = page->nextCursor;
   return out;
 }
 
-Result<json::object> Scheduler::get(const std::string& id) {
+Result<json::object> Scheduler::get(const std::optional<std::string>& tenant, const std::string& id) {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
   auto found = store->get(kSchedules, id);
@@ -122,14 +141,18 @@ Result<json::object> Scheduler::get(const std::string& id) {
     if (found.status().code() == StatusCode::kNotFound) return notFound("no schedule '" + id + "'");
     return found.status();
   }
-  return bodyOf(*found);
+  json::object body = bodyOf(*found);
+  if (!sees(tenant, body)) return notFound("no schedule '" + id + "'");
+  return body;
 }
 
-Status Scheduler::remove(const std::string& workflow, const std::string& id) {
+Status Scheduler::remove(const std::optional<std::string>& tenant, const std::string& workflow,
+                         const std::string& id) {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
   auto found = store->get(kSchedules, id);
-  if (!found.ok() || (!workflow.empty() && bodyOf(*found)["workflow"] != json::value(workflow))) {
+  if (!found.ok() || !sees(tenant, bodyOf(*found)) ||
+      (!workflow.empty() && bodyOf(*found)["workflow"] != json::value(workflow))) {
     if (found.ok() || found.status().code() == StatusCode::kNotFound)
       return notFound(workflow.empty() ? "no schedule '" + id + "'"
                                        : "no schedule '" + id + "' of workflow '" + workflow + "'");
@@ -228,11 +251,10 @@ std::size_t Scheduler::tick() {
 
 bool Scheduler::startRun(const std::string& id, const ScheduleSpec& spec, std::int64_t fireMs,
                          json::object& updated) {
-  const std::string workflow = updated.contains("workflow") && updated.at("workflow").is_string()
-                                   ? std::string(updated.at("workflow").get_string())
-                                   : std::string();
+  const std::string workflow = textOf(updated, "workflow");
   std::vector<http::FieldError> refused;
-  auto run = engine_.startRun(workflow, spec.version, spec.params, fireKey(id, fireMs), refused);
+  auto run = engine_.startRun(textOf(updated, "tenant"), workflow, spec.version, spec.params,
+                              fireKey(id, fireMs), refused);
   if (run.ok()) {
     updated["last_run"] = run->run["id"];
     updated.erase("last_error");
@@ -301,12 +323,13 @@ bool Scheduler::settleTasks(const std::string& id, json::object& updated, std::s
   for (const auto& [fire, key] : submit) {
     const std::string body =
         json::serialize(submissionBody(task, "schedule " + id + " fire " + std::to_string(fire)));
-    bool posted = engine_.submitTask(key, body, [answers = answers_, key](Result<std::string> answer) {
-      std::lock_guard lock(answers->mutex);
-      answers->submitting.erase(key);
-      answers->answers.insert_or_assign(key,
-                                        Answers::Answer{std::move(answer), std::chrono::steady_clock::now()});
-    });
+    bool posted = engine_.submitTask(
+        textOf(updated, "tenant"), key, body, [answers = answers_, key](Result<std::string> answer) {
+          std::lock_guard lock(answers->mutex);
+          answers->submitting.erase(key);
+          answers->answers.insert_or_assign(
+              key, Answers::Answer{std::move(answer), std::chrono::steady_clock::now()});
+        });
     if (!posted) {
       std::lock_guard lock(answers_->mutex);
       answers_->submitting.erase(key);

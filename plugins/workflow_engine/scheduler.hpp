@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -42,18 +43,24 @@ class Scheduler {
 
   Status open();  // declares the collection
 
+  // A schedule is the tenant's that created it: it starts that tenant's
+  // workflow, and its runs and tasks are that tenant's.
   // POST /api/v2/workflows/{name}/schedules: the workflow must exist and the
   // params must suit it (its latest version, or `version`).
-  Result<boost::json::object> create(const std::string& workflow, const boost::json::value& body,
-                                     std::vector<http::FieldError>& errors);
+  Result<boost::json::object> createOf(const std::string& tenant, const std::string& workflow,
+                                       const boost::json::value& body, std::vector<http::FieldError>& errors);
   // POST /api/v2/schedules: the body names a `workflow` (as above) or a
   // `task` to submit at each fire (task_template.hpp).
-  Result<boost::json::object> create(const boost::json::value& body, std::vector<http::FieldError>& errors);
-  // `workflow` empty: every schedule, task schedules included.
-  Result<ListPage> list(const std::string& workflow, std::size_t limit, const std::string& cursor);
-  Result<boost::json::object> get(const std::string& id);
+  Result<boost::json::object> create(const std::string& tenant, const boost::json::value& body,
+                                     std::vector<http::FieldError>& errors);
+  // `workflow` empty: every schedule, task schedules included. `tenant`
+  // nullopt: every tenant's.
+  Result<ListPage> list(const std::optional<std::string>& tenant, const std::string& workflow,
+                        std::size_t limit, const std::string& cursor);
+  // Another tenant's is not found.
+  Result<boost::json::object> get(const std::optional<std::string>& tenant, const std::string& id);
   // `workflow` empty: whichever the schedule starts.
-  Status remove(const std::string& workflow, const std::string& id);
+  Status remove(const std::optional<std::string>& tenant, const std::string& workflow, const std::string& id);
 
   // Fires what is due; returns how many runs it started (replays excluded)
   // and how many task fires it saw accepted (a fire two nodes submitted may

@@ -25,13 +25,16 @@ class TaskGateway {
   // (task_manager answered 4xx: the same body will never be accepted) or
   // another code (no task_manager, storage trouble: try again later). It may
   // run before submit() returns, or later on another thread.
+  // Each call acts for `tenant` (hive.tenancy/1): a task it submits is that
+  // tenant's, and another tenant's task is not found.
   using Submitted = std::function<void(Result<std::string>)>;
-  virtual void submit(const std::string& idempotencyKey, const std::string& body, Submitted done) = 0;
+  virtual void submit(const std::string& tenant, const std::string& idempotencyKey, const std::string& body,
+                      Submitted done) = 0;
   // The task as GET /api/v2/tasks/{id} shows it.
   using Read = std::function<void(Result<boost::json::object>)>;
-  virtual void read(const std::string& taskId, Read done) = 0;
+  virtual void read(const std::string& tenant, const std::string& taskId, Read done) = 0;
   using Cancelled = std::function<void(Status)>;
-  virtual void cancel(const std::string& taskId, Cancelled done) = 0;
+  virtual void cancel(const std::string& tenant, const std::string& taskId, Cancelled done) = 0;
 };
 
 class RouteTaskGateway final : public TaskGateway {
@@ -40,9 +43,10 @@ class RouteTaskGateway final : public TaskGateway {
   RouteTaskGateway(ServiceRegistry& services, std::string self)
       : services_(services), self_(std::move(self)) {}
 
-  void submit(const std::string& idempotencyKey, const std::string& body, Submitted done) override;
-  void read(const std::string& taskId, Read done) override;
-  void cancel(const std::string& taskId, Cancelled done) override;
+  void submit(const std::string& tenant, const std::string& idempotencyKey, const std::string& body,
+              Submitted done) override;
+  void read(const std::string& tenant, const std::string& taskId, Read done) override;
+  void cancel(const std::string& tenant, const std::string& taskId, Cancelled done) override;
 
  private:
   ServiceRegistry& services_;

@@ -19,9 +19,11 @@
 #include "hive/services/http.hpp"
 #include "hive/services/store.hpp"
 #include "hive/services/tasks.hpp"
+#include "hive/services/tenancy.hpp"
 #include "hive/testing/harness.hpp"
 #include "hive/testing/routes.hpp"
 #include "plugin_common/switched_gate.hpp"
+#include "plugin_common/test_tenancy.hpp"
 
 namespace hive::data_processing_engine {
 namespace {
@@ -117,9 +119,10 @@ class BatchesTest : public ::testing::Test {
     return done();
   }
 
-  http::Response call(std::string_view method, std::string target, std::string body = {},
-                      std::vector<http::Header> headers = {}) {
-    hive::testing::RouteClient client(engine_->services(), "data_processing_engine", {.principal = "test"});
+  // A request on another thread while this one runs the plugins' posted work.
+  Result<http::Response> send(hive::testing::RouteClient& client, std::string_view method,
+                              const std::string& target, std::string body = {},
+                              std::vector<http::Header> headers = {}) {
     std::atomic<bool> answered = false;
     Result<http::Response> response = unavailable("no answer");
     std::thread caller([&] {
@@ -128,6 +131,12 @@ class BatchesTest : public ::testing::Test {
     });
     until([&] { return answered.load(); });
     caller.join();
+    return response;
+  }
+  http::Response call(std::string_view method, std::string target, std::string body = {},
+                      std::vector<http::Header> headers = {}) {
+    hive::testing::RouteClient client(engine_->services(), "data_processing_engine", {.principal = "test"});
+    Result<http::Response> response = send(client, method, target, std::move(body), std::move(headers));
     EXPECT_TRUE(response.ok()) << response.status().toString();
     return response.ok() ? *response : http::Response{};
   }
@@ -223,6 +232,96 @@ TEST_F(BatchesTest, ANewBatchIsRefusedWhileAdmissionIsClosedAndAnAdmittedBatchsC
   gate->closed = true;
   work(id);
   EXPECT_EQ(batch(id)["status"], "succeeded") << json::serialize(batch(id));
+}
+
+// A batch is its creator's tenant's: another tenant's is "not found" on every
+// route and not listed; its chunks' tasks are the tenant's (only its agents
+// take them); its Idempotency-Key is per tenant; a named tenant's input file
+// is read under tenants/<tenant>/, and the default tenant reads none there.
+TEST_F(BatchesTest, ABatchAndItsTasksBelongToTheTenantThatMadeIt) {
+  auto tenancy = std::make_shared<plugin_common::TenantsByName>();
+  engine_->provideFake<tenancy::Tenancy>(tenancy, "security_manager");
+  tasks_->provideFake<tenancy::Tenancy>(tenancy, "security_manager");
+  auto as = [&](const std::string& principal, std::string_view method, const std::string& target, int status,
+                std::string body = {}, std::vector<http::Header> headers = {}) {
+    hive::testing::RouteClient client(engine_->services(), "data_processing_engine",
+                                      {.principal = principal});
+    Result<http::Response> response = send(client, method, target, std::move(body), std::move(headers));
+    EXPECT_TRUE(response.ok() && response->status == status)
+        << principal << " " << method << " " << target << ": "
+        << (response.ok() ? std::to_string(response->status) + " " + response->body
+                          : response.status().toString());
+    std::error_code ec;
+    json::value parsed = json::parse(response.ok() ? response->body : "", ec);
+    return parsed.is_object() ? parsed.get_object() : json::object{};
+  };
+  const std::string body =
+      R"({"input": {"items": [1, 2, 3, 4]}, "chunk_size": 2, "task": {"type": "double", "capabilities": ["shell"], "payload": {"factor": 2}}})";
+  const std::vector<http::Header> key{{"idempotency-key", "nightly"}};
+  json::object acme = as("acme", "POST", "/api/v2/batches", 201, body, key);
+  const std::string id(acme["id"].as_string());
+  EXPECT_EQ(acme["tenant"], "acme");
+  EXPECT_EQ(as("acme", "POST", "/api/v2/batches", 200, body, key)["id"], json::value(id));
+  json::object globex = as("globex", "POST", "/api/v2/batches", 201, body, key);
+  EXPECT_NE(globex["id"], json::value(id)) << "the same key in another tenant is another batch";
+
+  for (const char* suffix : {"", "/results", "/output"})
+    as("globex", "GET", "/api/v2/batches/" + id + suffix, 404);
+  as("globex", "POST", "/api/v2/batches/" + id + "/cancel", 404);
+  auto listed = [&](const std::string& principal, const std::string& query = "") {
+    std::set<std::string> ids;
+    json::object page = as(principal, "GET", "/api/v2/batches" + query, 200);
+    for (const auto& item : page["items"].as_array())
+      ids.insert(std::string(item.as_object().at("id").as_string()));
+    return ids;
+  };
+  EXPECT_EQ(listed("acme"), std::set<std::string>{id});
+  EXPECT_TRUE(listed("").empty());
+  EXPECT_EQ(listed("admin").size(), 2u);
+  EXPECT_EQ(listed("admin", "?tenant=acme"), std::set<std::string>{id});
+  as("globex", "POST", "/api/v2/batches/" + std::string(globex["id"].as_string()) + "/cancel", 200);
+
+  // Its chunks' tasks are acme's: the default tenant's agent takes none, acme's takes them all.
+  auto service = lookup<tasks::TaskService>(*tasks_);
+  auto tasksOf = [&](const std::string& principal) {
+    hive::testing::RouteClient client(lookup<http::RouteProvider>(*tasks_), {.principal = principal});
+    auto listed = send(client, "GET", "/api/v2/tasks?limit=100");
+    return listed.ok() ? json::parse(listed->body).at("items").as_array() : json::array{};
+  };
+  ASSERT_TRUE(until([&] { return !tasksOf("acme").empty(); }));  // the worker submitted a chunk
+  EXPECT_EQ(tasksOf("acme")[0].at("tenant"), "acme");
+  EXPECT_TRUE(tasksOf("").empty());
+  EXPECT_TRUE(claim().empty()) << "a batch's tasks are its tenant's";
+  ASSERT_TRUE(until(
+      [&] {
+        auto claimed = service->claim("acme-agent", {"shell", "tenant:acme"}, 16);
+        for (auto& assignment : claimed.ok() ? *claimed : std::vector<tasks::Assignment>{}) {
+          EXPECT_TRUE(service->started(assignment.taskId, assignment.leaseToken).ok());
+          answer(assignment);
+        }
+        return as("acme", "GET", "/api/v2/batches/" + id, 200)["status"] != "running";
+      },
+      std::chrono::seconds(20)));
+  EXPECT_EQ(as("acme", "GET", "/api/v2/batches/" + id, 200)["status"], "succeeded");
+
+  // Input files: a named tenant's under tenants/<tenant>/, the default tenant's not there.
+  std::filesystem::create_directories(inputDir_ + "/tenants/acme");
+  std::ofstream(inputDir_ + "/tenants/acme/items.jsonl") << "1\n2\n";
+  std::ofstream(inputDir_ + "/shared.jsonl") << "3\n";
+  const std::string fromFile =
+      R"({"input": {"file": "items.jsonl"}, "task": {"type": "double", "capabilities": ["shell"]}})";
+  EXPECT_EQ(as("acme", "POST", "/api/v2/batches", 201, fromFile)["total"], 2);
+  as("globex", "POST", "/api/v2/batches", 422, fromFile);
+  as("acme", "POST", "/api/v2/batches", 422,
+     R"({"input": {"file": "../../shared.jsonl"}, "task": {"type": "double", "capabilities": ["shell"]}})");
+  json::object refused = as("", "POST", "/api/v2/batches", 422,
+                            R"({"input": {"file": "tenants/acme/items.jsonl"}, "task": {"type": "double"}})");
+  EXPECT_NE(json::serialize(refused).find("tenants/"), std::string::npos) << json::serialize(refused);
+  EXPECT_EQ(
+      as("", "POST", "/api/v2/batches", 201,
+         R"({"input": {"file": "shared.jsonl"}, "task": {"type": "double", "capabilities": ["shell"]}})")
+          ["total"],
+      1);
 }
 
 TEST_F(BatchesTest, ChunksRunUpToTheParallelismAndTheOutputHasEveryItemInOrder) {

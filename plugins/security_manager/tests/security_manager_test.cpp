@@ -1210,6 +1210,80 @@ TEST_F(SecurityManagerPluginTest, AuditDetectsARemovedLastEntry) {
   EXPECT_FALSE(removed.at("intact").as_bool()) << removed;
 }
 
+// Audit retention: entries older than `keep` go, oldest first and in batches,
+// the trim itself is an audit entry, and what remains still verifies.
+TEST_F(SecurityManagerPluginTest, AuditRetentionDeletesOldEntriesRecordsTheTrimAndTheRestVerifies) {
+  if (onPostgres()) GTEST_SKIP() << "ages entries by editing the SQLite file";
+  auto loaded = PluginHarness::loadLibrary(SECURITY_MANAGER_PLUGIN);
+  ASSERT_TRUE(loaded.ok());
+  auto node = std::move(loaded).value();
+  node->provideFake<store::Store>(store_, "store");
+  ConfigNode section = ConfigNode::map();
+  ConfigNode retention = ConfigNode::map();
+  retention.set("keep", ConfigNode::scalar("1h"));
+  retention.set("batch", ConfigNode::scalar("2"));
+  retention.set("period", ConfigNode::scalar("1s"));
+  section.set("audit_retention", std::move(retention));
+  node->setConfig(section);
+  ASSERT_TRUE(node->start().ok());
+  for (const char* name : {"a", "b", "c", "d", "e"})
+    ASSERT_EQ(call(*node, "POST", "/api/v2/security/keys",
+                   std::string(R"({"name":")") + name + R"(","role":"viewer"})")
+                  .status,
+              201);
+  // The first three were written two hours ago, as far as the store knows.
+  auto events = store_->read(kAuditStream, 0, 100);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 5u);
+  const std::int64_t twoHoursAgo = events->front().timestampMs - 2 * 3'600'000;
+  tamper(storeHarness_->context().dataDirectory() + "/store.sqlite3",
+         "UPDATE events SET timestamp_ms = " + std::to_string(twoHoursAgo) +
+             " WHERE stream = 'security.audit' AND id <= " + std::to_string((*events)[2].id));
+
+  node->advanceTime(std::chrono::seconds(1));
+  node->runPending();  // the trim (2 + 1 in two store calls), then the flush of its entry
+  node->advanceTime(std::chrono::milliseconds(200));
+  node->runPending();
+  auto left = store_->read(kAuditStream, 0, 100);
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 3u);
+  EXPECT_EQ(left->front().id, (*events)[3].id) << "the oldest went, the newest stayed";
+  EXPECT_NE(left->back().body.find(R"("action":"audit.trim")"), std::string::npos) << left->back().body;
+  EXPECT_NE(left->back().body.find(R"("target":"3 entries before )"), std::string::npos) << left->back().body;
+  EXPECT_EQ(call(*node, "GET", "/api/v2/security/audit/verify").body, R"({"intact":true,"entries":3})");
+  // Nothing more is old: the next pass deletes nothing and records nothing.
+  node->advanceTime(std::chrono::seconds(1));
+  node->runPending();
+  EXPECT_EQ(store_->read(kAuditStream, 0, 100)->size(), 3u);
+  node->stop();
+}
+
+TEST(SecurityConfig, AuditRetentionIsAMapOfKeepBatchAndPeriod) {
+  Diagnostics none;
+  EXPECT_FALSE(readSettings(ConfigNode::map(), none).auditRetention.keep) << "kept for ever by default";
+  ConfigNode section = ConfigNode::map();
+  ConfigNode retention = ConfigNode::map();
+  retention.set("keep", ConfigNode::scalar("8760h"));
+  section.set("audit_retention", std::move(retention));
+  Diagnostics fine;
+  Settings settings = readSettings(section, fine);
+  EXPECT_FALSE(fine.hasErrors());
+  EXPECT_EQ(settings.auditRetention.keep, std::chrono::hours(8760));
+  EXPECT_EQ(settings.auditRetention.period, std::chrono::hours(1));
+  ConfigNode bad = ConfigNode::map();
+  ConfigNode badRetention = ConfigNode::map();
+  badRetention.set("keep", ConfigNode::scalar("10m"));
+  badRetention.set("batch", ConfigNode::scalar("0"));
+  badRetention.set("kept", ConfigNode::scalar("1h"));
+  bad.set("audit_retention", std::move(badRetention));
+  Diagnostics refused;
+  readSettings(bad, refused);
+  EXPECT_EQ(refused.errorCount(), 3u);
+  Diagnostics notAMap;
+  readSettings(hive::testing::configFromPairs({{"audit_retention", "30d"}}), notAMap);
+  EXPECT_EQ(notAMap.errorCount(), 1u);
+}
+
 TEST_F(SecurityManagerPluginTest, AnAllowedChangeIsInTheStoreBeforeItIsAnsweredAndARefusalDoesNotWait) {
   auto created = call(*nodeA_, "POST", "/api/v2/security/keys", R"({"name":"ci","role":"submitter"})");
   ASSERT_EQ(created.status, 201) << created.body;

@@ -5,6 +5,7 @@
 #include "fixture.hpp"
 #include "hive/services/store_names.hpp"
 #include "hive/services/tenancy.hpp"
+#include "plugin_common/test_tenancy.hpp"
 #include "task_model.hpp"
 
 namespace hive::task_manager::testing {
@@ -30,14 +31,7 @@ TEST_F(TaskManagerTest, ClaimMatchesCapabilitiesAndPriority) {
   EXPECT_TRUE(claim("agent-3", {"python"}).empty());
 }
 
-// hive.tenancy/1 as security_manager answers it: principal "acme" → tenant acme, …
-class TenantsByName final : public tenancy::Tenancy {
- public:
-  tenancy::Scope scopeOf(std::string_view principal) override {
-    if (principal == "admin") return tenancy::Scope::everything();
-    return {std::string(principal), false};
-  }
-};
+using plugin_common::TenantsByName;
 
 TEST_F(TaskManagerTest, ATenantsTasksAreClaimedOnlyByAgentsOfThatTenantAndItsAgentsTakeNoOtherTask) {
   harness_->provideFake<tenancy::Tenancy>(std::make_shared<TenantsByName>());

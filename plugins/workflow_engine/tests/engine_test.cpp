@@ -16,11 +16,13 @@
 #include "hive/services/http.hpp"
 #include "hive/services/store.hpp"
 #include "hive/services/tasks.hpp"
+#include "hive/services/tenancy.hpp"
 #include "hive/testing/harness.hpp"
 #include "hive/testing/memory_bus.hpp"
 #include "hive/testing/routes.hpp"
 #include "plugin_common/clock.hpp"
 #include "plugin_common/switched_gate.hpp"
+#include "plugin_common/test_tenancy.hpp"
 #include "retention.hpp"
 #include "scheduler.hpp"
 #include "task_gateway.hpp"
@@ -224,6 +226,114 @@ class WorkflowEngineTest : public ::testing::Test {
 };
 
 using plugin_common::SwitchedGate;
+
+using plugin_common::TenantsByName;
+
+// Workflows, runs and schedules are their tenant's: a name is per tenant,
+// another tenant's run or schedule is "not found", a run's tasks are its
+// tenant's (only that tenant's agents take them), and so is its
+// Idempotency-Key.
+TEST_F(WorkflowEngineTest, WorkflowsRunsSchedulesAndTheirTasksBelongToTheTenantThatMadeThem) {
+  auto tenancy = std::make_shared<TenantsByName>();
+  engine_->provideFake<tenancy::Tenancy>(tenancy, "security_manager");
+  tasks_->provideFake<tenancy::Tenancy>(tenancy, "security_manager");
+  auto as = [&](const std::string& principal, std::string_view method, const std::string& target, int status,
+                std::string body = {}, std::vector<http::Header> headers = {}) {
+    hive::testing::RouteClient client(engine_->services(), "workflow_engine", {.principal = principal});
+    http::Response response = through(client, method, target, std::move(body), std::move(headers));
+    EXPECT_EQ(response.status, status)
+        << principal << " " << method << " " << target << ": " << response.body;
+    std::error_code ec;
+    json::value parsed = json::parse(response.body, ec);
+    return parsed.is_object() ? parsed.get_object() : json::object{};
+  };
+  auto ids = [](const json::object& page) {
+    std::set<std::string> out;
+    for (const auto& item : page.at("items").as_array()) {
+      const json::object& o = item.as_object();
+      out.insert(std::string(o.contains("id") ? o.at("id").as_string() : o.at("name").as_string()));
+    }
+    return out;
+  };
+
+  // One name, two tenants: two workflows, each at version 1; none for the default tenant.
+  EXPECT_EQ(as("acme", "POST", "/api/v2/workflows", 201, kDiamond)["version"], 1);
+  EXPECT_EQ(as("globex", "POST", "/api/v2/workflows", 201, kDiamond)["version"], 1);
+  EXPECT_EQ(as("acme", "GET", "/api/v2/workflows/diamond", 200)["tenant"], "acme");
+  as("", "GET", "/api/v2/workflows/diamond", 404);
+  as("", "POST", "/api/v2/workflows/diamond/runs", 404, R"({"params": {"start": 1}})");
+  EXPECT_EQ(ids(as("initech", "GET", "/api/v2/workflows", 200)).size(), 0u);
+  EXPECT_EQ(as("admin", "GET", "/api/v2/workflows", 200)["items"].as_array().size(), 2u);
+  EXPECT_EQ(as("admin", "GET", "/api/v2/workflows?tenant=globex", 200)["items"].as_array().size(), 1u);
+
+  // Runs: the same Idempotency-Key in two tenants starts two runs, and again in one replays its run.
+  const std::vector<http::Header> key{{"idempotency-key", "nightly-1"}};
+  json::object acmeRun =
+      as("acme", "POST", "/api/v2/workflows/diamond/runs", 201, R"({"params": {"start": 1}})", key);
+  json::object globexRun =
+      as("globex", "POST", "/api/v2/workflows/diamond/runs", 201, R"({"params": {"start": 5}})", key);
+  const std::string acme(acmeRun["id"].as_string()), globex(globexRun["id"].as_string());
+  EXPECT_NE(acme, globex);
+  EXPECT_EQ(acmeRun["tenant"], "acme");
+  EXPECT_EQ(
+      as("acme", "POST", "/api/v2/workflows/diamond/runs", 200, R"({"params": {"start": 1}})", key)["id"],
+      json::value(acme));
+  as("acme", "POST", "/api/v2/workflows/diamond/runs", 422, "{}", {{"idempotency-key", "~mine"}});
+
+  // Another tenant's run is not found, whatever the route.
+  for (const std::string& target :
+       {"/api/v2/workflows/runs/" + acme, "/api/v2/workflows/diamond/runs/" + acme})
+    as("globex", "GET", target, 404);
+  for (const char* action : {"cancel", "pause", "resume", "retry"})
+    as("globex", "POST", "/api/v2/workflows/runs/" + acme + "/" + action, 404);
+  EXPECT_EQ(ids(as("globex", "GET", "/api/v2/workflows/runs", 200)), std::set<std::string>{globex});
+  EXPECT_EQ(ids(as("globex", "GET", "/api/v2/workflows/diamond/runs", 200)), std::set<std::string>{globex});
+  EXPECT_EQ(ids(as("", "GET", "/api/v2/workflows/runs", 200)).size(), 0u);
+  EXPECT_EQ(ids(as("admin", "GET", "/api/v2/workflows/runs", 200)), (std::set<std::string>{acme, globex}));
+  EXPECT_EQ(ids(as("admin", "GET", "/api/v2/workflows/runs?tenant=acme", 200)), std::set<std::string>{acme});
+  EXPECT_EQ(as("admin", "GET", "/api/v2/workflows/runs/" + acme, 200)["tenant"], json::value("acme"));
+
+  // Its tasks are acme's: an agent of no tenant takes none; acme's agent runs the whole diamond.
+  auto service = lookup<tasks::TaskService>(*tasks_);
+  auto tasksOf = [&](const std::string& principal) {
+    hive::testing::RouteClient client(lookup<http::RouteProvider>(*tasks_), {.principal = principal});
+    return json::parse(through(client, "GET", "/api/v2/tasks?limit=100").body).at("items").as_array();
+  };
+  ASSERT_TRUE(until([&] { return tasksOf("admin").size() >= 2; }));  // step a of each run
+  EXPECT_EQ(tasksOf("acme").size(), 1u);
+  EXPECT_EQ(tasksOf("acme")[0].at("tenant"), "acme");
+  EXPECT_TRUE(tasksOf("").empty());
+  EXPECT_TRUE(claim().empty()) << "a run's tasks are its tenant's";
+  auto work = [&](const std::string& tenant, const std::string& run) {
+    return until(
+        [&] {
+          auto claimed = service->claim(tenant + "-agent", {"shell", "tenant:" + tenant}, 16);
+          for (auto& assignment : claimed.ok() ? *claimed : std::vector<tasks::Assignment>{}) {
+            EXPECT_TRUE(service->started(assignment.taskId, assignment.leaseToken).ok());
+            succeed(assignment);
+          }
+          return as(tenant, "GET", "/api/v2/workflows/runs/" + run, 200)["status"] != "running";
+        },
+        std::chrono::seconds(20));
+  };
+  ASSERT_TRUE(work("acme", acme));
+  json::object done = as("acme", "GET", "/api/v2/workflows/runs/" + acme, 200);
+  EXPECT_EQ(done["status"], "succeeded") << json::serialize(done);
+  EXPECT_EQ(done["outputs"].at("last").at("seen").at("from_b"), 3);  // start 1 → a 2 → b 3
+  EXPECT_EQ(as("globex", "GET", "/api/v2/workflows/runs/" + globex, 200)["status"], "running");
+  as("globex", "POST", "/api/v2/workflows/runs/" + globex + "/cancel", 200);
+
+  // Schedules: another tenant's is not found, and not listed.
+  json::object schedule = as("acme", "POST", "/api/v2/workflows/diamond/schedules", 201,
+                             R"({"every": "1h", "params": {"start": 1}})");
+  const std::string scheduleId(schedule["id"].as_string());
+  EXPECT_EQ(schedule["tenant"], "acme");
+  as("globex", "GET", "/api/v2/schedules/" + scheduleId, 404);
+  as("globex", "DELETE", "/api/v2/schedules/" + scheduleId, 404);
+  EXPECT_EQ(ids(as("globex", "GET", "/api/v2/schedules", 200)).size(), 0u);
+  EXPECT_EQ(ids(as("admin", "GET", "/api/v2/schedules?tenant=acme", 200)), std::set<std::string>{scheduleId});
+  as("acme", "DELETE", "/api/v2/schedules/" + scheduleId, 204);
+}
 
 // A new run is new work, refused while admission is closed; the steps of a
 // run admitted before are submitted all the same (task_manager gates only
@@ -502,7 +612,7 @@ TEST_F(WorkflowEngineTest, ASubmissionRepeatedWithTheStepKeyFindsTheFirstTask) {
   RouteTaskGateway gateway(engine_->services(), "workflow_engine");
   auto submit = [&](const std::string& key, const std::string& body) {
     std::optional<Result<std::string>> answer;
-    gateway.submit(key, body, [&](Result<std::string> task) { answer = std::move(task); });
+    gateway.submit("", key, body, [&](Result<std::string> task) { answer = std::move(task); });
     EXPECT_TRUE(until([&] { return answer.has_value(); }));
     return answer.value_or(Result<std::string>(unavailable("no answer")));
   };
@@ -520,7 +630,7 @@ TEST_F(WorkflowEngineTest, ASubmissionRepeatedWithTheStepKeyFindsTheFirstTask) {
   auto refused = submit("workflow:w1:c", R"({"type": "BAD TYPE"})");
   EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
   std::optional<Result<json::object>> read;
-  gateway.read(*first, [&](Result<json::object> task) { read = std::move(task); });
+  gateway.read("", *first, [&](Result<json::object> task) { read = std::move(task); });
   ASSERT_TRUE(until([&] { return read.has_value(); }));
   ASSERT_TRUE(read->ok());
   EXPECT_EQ((**read)["status"], "running");
@@ -799,7 +909,7 @@ class WorkflowScheduleTest : public WorkflowEngineTest {
   }
   json::object createSchedule(Node& on, const std::string& workflow, std::string_view body) {
     std::vector<http::FieldError> errors;
-    auto created = on.scheduler->create(workflow, json::parse(body), errors);
+    auto created = on.scheduler->createOf("", workflow, json::parse(body), errors);
     EXPECT_TRUE(created.ok()) << created.status().toString();
     return created.ok() ? *created : json::object{};
   }
@@ -814,7 +924,7 @@ TEST_F(WorkflowScheduleTest, ATaskSubmittedAsItsRunIsCancelledIsCancelledToo) {
   callJson("POST", "/api/v2/workflows", 201, kDiamond);
   a_ = node();
   std::vector<http::FieldError> errors;
-  auto started = a_.engine->startRun("diamond", 0, json::parse(R"({"start": 1})"), "", errors);
+  auto started = a_.engine->startRun("", "diamond", 0, json::parse(R"({"start": 1})"), "", errors);
   ASSERT_TRUE(started.ok()) << started.status().toString();
   const std::string id(started->run["id"].as_string());
   // The advance runs and asks task_manager for step a's task; task_manager
@@ -944,7 +1054,7 @@ TEST_F(WorkflowScheduleTest, TaskSchedulesSubmitOneTaskPerFireOnTwoNodesAndAreMa
   // Created on a node, whose clock the test moves (the routes' scheduler
   // reads the real one); as POST /api/v2/schedules would.
   std::vector<http::FieldError> errors;
-  auto made = a_.scheduler->create(json::parse(R"({"every": "10s", "task": {
+  auto made = a_.scheduler->create("", json::parse(R"({"every": "10s", "task": {
       "type": "nightly-report", "capabilities": ["shell"], "payload": {"scope": "all"}, "retries": 2}})"),
                                    errors);
   ASSERT_TRUE(made.ok()) << made.status().toString();

@@ -1,0 +1,23 @@
+#include "tenant_keys.hpp"
+
+#include "plugin_common/fnv.hpp"
+
+namespace hive::workflow_engine {
+
+std::string workflowKey(std::string_view tenant, std::string_view name) {
+  if (tenant.empty()) return std::string(name);
+  std::string key = tenant.size() <= 40
+                        ? std::string(tenant)
+                        : std::string(tenant.substr(0, 20)) + "~" + plugin_common::fnvName(tenant);
+  return key + "/" + std::string(name);
+}
+
+std::string runKeyId(std::string_view tenant, std::string_view key) {
+  if (tenant.empty()) return std::string(key);
+  std::string id = "~" + std::string(tenant) + "~";
+  // A long key is shortened with its hash; the run it names is checked to be
+  // this key's (Engine::startRun), so a collision cannot hand over a run.
+  return id.size() + key.size() <= 128 ? id + std::string(key) : id + plugin_common::fnvName(key);
+}
+
+}  // namespace hive::workflow_engine
