@@ -215,6 +215,10 @@ TEST(ApiHttp, TheAuthHookAnswers401And403AndNamesThePrincipal) {
   EXPECT_EQ(good.status, 200);
   EXPECT_EQ(good.body, R"({"principal":"tester"})");
   EXPECT_EQ(request(api.port(), "GET", "/test/hello").status, 200) << "public routes need no credentials";
+  // "plugin:..." is how a plugin acts for a tenant in process: no HTTP caller gets it.
+  auto impostor = request(api.port(), "GET", "/test/secret", "Authorization: Bearer impostor\r\n");
+  EXPECT_EQ(impostor.status, 401);
+  EXPECT_THAT(impostor.body, Not(HasSubstr("plugin:")));
 }
 
 TEST(ApiHttp, ANonLoopbackListenWithoutAnAuthenticatorIsRefused) {

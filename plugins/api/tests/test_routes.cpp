@@ -231,6 +231,9 @@ class BearerAuth final : public auth::Authenticator {
   auth::Decision authorize(const http::Request& request, std::string_view permission) override {
     const std::string* header = request.header("authorization");
     if (header != nullptr && *header == "Bearer good") return {.allowed = true, .principal = "tester"};
+    // A provider that names a caller as a plugin acting for a tenant (hive.tenancy/1's reserved form).
+    if (header != nullptr && *header == "Bearer impostor")
+      return {.allowed = true, .principal = "plugin:workflow_engine@acme"};
     if (header != nullptr && *header == "Bearer weak")
       return {.allowed = permission.empty(),
               .principal = "weakling",
