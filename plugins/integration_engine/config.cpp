@@ -69,6 +69,12 @@ InboundEndpoint readEndpoint(const ConfigNode& node, Diagnostics& diagnostics) {
   endpoint.maxBodyBytes = static_cast<std::size_t>(
       reader.getInRange<std::int64_t>("max_body_bytes", 1024 * 1024, 1, 16 * 1024 * 1024));
   endpoint.workflow = reader.get<std::string>("workflow", "");
+  endpoint.tenant = reader.get<std::string>("tenant", "");
+  if (!endpoint.tenant.empty() &&
+      (endpoint.tenant.size() > 64 ||
+       endpoint.tenant.find_first_not_of(
+           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != std::string::npos))
+    reader.reject("tenant", "must be 1-64 of [A-Za-z0-9._-]");
   const ConfigNode& task = reader.child("task");
   if (!task.isNull()) {
     json::value body = toJson(task);

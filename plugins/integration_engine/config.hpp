@@ -28,6 +28,8 @@ struct InboundEndpoint {
   std::string workflow;
   boost::json::object task;
   std::vector<std::pair<std::string, std::string>> map;
+  // The tenant whose run or task it makes (hive.tenancy/1); "": the default one.
+  std::string tenant;
 };
 
 struct OutboundOptions {

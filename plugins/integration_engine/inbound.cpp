@@ -265,7 +265,8 @@ void InboundWebhooks::start(const InboundEndpoint& endpoint, const json::value& 
         json::object result{{"endpoint", name}};
         result[kind] = ec ? json::value(nullptr) : started;
         done(reply(202, json::serialize(result)));
-      });
+      },
+      endpoint.tenant);
 }
 
 }  // namespace hive::integration_engine

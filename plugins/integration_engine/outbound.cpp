@@ -1,6 +1,7 @@
 #include "outbound.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "hive/services/bus_names.hpp"
 #include "plugin_common/clock_ids.hpp"
@@ -77,6 +78,10 @@ Result<WebhookSubscription> fromDocument(const store::Document& document) {
     subscription.description = text->as_string();
   if (const json::value* by = body.if_contains("created_by"); by && by->is_string())
     subscription.createdBy = by->as_string();
+  if (const json::value* tenant = body.if_contains("tenant"); tenant && tenant->is_string())
+    subscription.tenant = tenant->as_string();
+  if (const json::value* all = body.if_contains("all_tenants"); all && all->is_bool())
+    subscription.allTenants = all->as_bool();
   subscription.createdAtMs = document.createdAtMs;
   return subscription;
 }
@@ -94,12 +99,15 @@ json::object page(const store::Page& page) {
 json::object WebhookSubscription::toJson() const {
   json::array list;
   for (const std::string& topic : topics) list.push_back(json::string(topic));
-  return {{"id", id},
-          {"url", url},
-          {"topics", std::move(list)},
-          {"description", description},
-          {"created_by", createdBy},
-          {"created_at_ms", createdAtMs}};
+  json::object out{{"id", id},
+                   {"url", url},
+                   {"topics", std::move(list)},
+                   {"description", description},
+                   {"created_by", createdBy},
+                   {"created_at_ms", createdAtMs}};
+  if (!tenant.empty()) out["tenant"] = tenant;
+  if (allTenants) out["all_tenants"] = true;
+  return out;
 }
 
 bool followableTopic(const std::string& pattern) {
@@ -193,13 +201,25 @@ bool Outbox::follows(const std::string& topic) const {
 }
 
 void Outbox::onEvent(const bus::Event& event) {
+  // The event's tenant: read only when a subscription follows its topic.
+  std::optional<std::string> eventTenant;
+  auto tenantOfEvent = [&]() -> const std::string& {
+    if (!eventTenant) {
+      std::error_code ec;
+      json::value payload = json::parse(event.payload, ec);
+      const json::value* tenant =
+          !ec && payload.is_object() ? payload.as_object().if_contains("tenant") : nullptr;
+      eventTenant = tenant && tenant->is_string() ? std::string(tenant->as_string()) : std::string();
+    }
+    return *eventTenant;
+  };
   std::vector<std::string> targets;
   {
     std::lock_guard lock(mutex_);
     for (const WebhookSubscription& subscription : subscriptions_)
       for (const std::string& pattern : subscription.topics)
         if (bus::topicMatches(pattern, event.topic)) {
-          targets.push_back(subscription.id);
+          if (subscription.receives(tenantOfEvent())) targets.push_back(subscription.id);
           break;
         }
   }
@@ -229,7 +249,7 @@ void Outbox::onEvent(const bus::Event& event) {
 }
 
 Result<json::object> Outbox::subscribe(const json::value& body, const std::string& principal,
-                                       std::vector<http::FieldError>& errors) {
+                                       const tenancy::Scope& scope, std::vector<http::FieldError>& errors) {
   if (!body.is_object()) return invalidArgument("the body must be a JSON object");
   const json::object& object = body.as_object();
   for (const auto& [key, value] : object)
@@ -283,6 +303,8 @@ Result<json::object> Outbox::subscribe(const json::value& body, const std::strin
   }
   subscription.id = plugin_common::timeOrderedId('s');
   subscription.createdBy = principal;
+  subscription.tenant = scope.tenant;
+  subscription.allTenants = scope.allTenants;
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
   json::object record = subscription.toJson();

@@ -27,6 +27,7 @@
 #include "hive/services/bus.hpp"
 #include "hive/services/http.hpp"
 #include "hive/services/store.hpp"
+#include "hive/services/tenancy.hpp"
 #include "http_post.hpp"
 
 namespace hive::integration_engine {
@@ -39,6 +40,13 @@ struct WebhookSubscription {
   std::string description;
   std::string createdBy;
   std::int64_t createdAtMs = 0;
+  // Whose events it gets (hive.tenancy/1): its creator's tenant's, or every
+  // tenant's when the creator spans tenants. An event's tenant is the
+  // top-level "tenant" of its payload ("" when absent).
+  std::string tenant;
+  bool allTenants = false;
+
+  bool receives(std::string_view eventTenant) const { return allTenants || eventTenant == tenant; }
 
   boost::json::object toJson() const;
 };
@@ -63,6 +71,8 @@ class Outbox {
   void start();
   void stop();
 
+  ServiceRegistry& services() { return context_.services(); }
+
   // Whether a subscription follows `topic` (cheap: no store).
   bool follows(const std::string& topic) const;
   // Queues `event` for every subscription that follows its topic. Blocking.
@@ -70,7 +80,7 @@ class Outbox {
 
   // The REST side; all blocking. `errors` gets field errors of a bad body.
   Result<boost::json::object> subscribe(const boost::json::value& body, const std::string& principal,
-                                        std::vector<http::FieldError>& errors);
+                                        const tenancy::Scope& scope, std::vector<http::FieldError>& errors);
   std::vector<WebhookSubscription> subscriptions() const;
   Result<WebhookSubscription> subscription(const std::string& id) const;
   Status unsubscribe(const std::string& id);

@@ -2,6 +2,7 @@
 
 #include "plugin_common/page_limit.hpp"
 #include "plugin_common/route_reply.hpp"
+#include "plugin_common/tenant_scope.hpp"
 
 namespace hive::integration_engine {
 
@@ -59,28 +60,32 @@ IntegrationRoutes::IntegrationRoutes(std::shared_ptr<InboundWebhooks> inbound, s
         json::value body = json::parse(r.body, ec);
         if (ec) return http::problem(400, "Bad Request", "the body is not JSON: " + ec.message());
         std::vector<http::FieldError> errors;
-        Result<json::object> created = outbox_->subscribe(body, r.principal, errors);
+        Result<json::object> created = outbox_->subscribe(
+            body, r.principal, plugin_common::scopeOf(outbox_->services(), r.principal), errors);
         if (!errors.empty())
           return http::problem(422, "Unprocessable Content", created.status().message(), std::move(errors));
         return created.ok() ? reply(201, *created) : http::problem(created.status());
       });
   add({"subscriptions.list", "GET", "/api/v2/integrations/subscriptions", "integrations:read",
        operation("Outbound webhook subscriptions", 200)},
-      [this](const http::Request&) {
+      [this](const http::Request& r) {
+        tenancy::Scope scope = plugin_common::scopeOf(outbox_->services(), r.principal);
         json::array items;
         for (const WebhookSubscription& subscription : outbox_->subscriptions())
-          items.push_back(subscription.toJson());
+          if (scope.sees(subscription.tenant)) items.push_back(subscription.toJson());
         return reply(200, json::object{{"items", std::move(items)}});
       });
   add({"subscriptions.get", "GET", "/api/v2/integrations/subscriptions/{id}", "integrations:read",
        operation("One subscription", 200)},
       [this](const http::Request& r) {
+        if (auto refused = hidden(r)) return std::move(*refused);
         Result<WebhookSubscription> found = outbox_->subscription(r.param("id"));
         return found.ok() ? reply(200, found->toJson()) : http::problem(found.status());
       });
   add({"subscriptions.delete", "DELETE", "/api/v2/integrations/subscriptions/{id}", "integrations:write",
        operation("Remove a subscription; its undelivered events are no longer sent", 204)},
       [this](const http::Request& r) {
+        if (auto refused = hidden(r)) return std::move(*refused);
         Status removed = outbox_->unsubscribe(r.param("id"));
         if (!removed.ok()) return http::problem(removed);
         http::Response response;
@@ -89,6 +94,7 @@ IntegrationRoutes::IntegrationRoutes(std::shared_ptr<InboundWebhooks> inbound, s
       });
   auto paged = [this](auto method) {
     return [this, method](const http::Request& r) {
+      if (auto refused = hidden(r)) return std::move(*refused);
       std::vector<http::FieldError> errors;
       std::size_t limit = plugin_common::pageLimit(r.queryParam("limit"), errors);
       if (!errors.empty()) return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
@@ -106,6 +112,7 @@ IntegrationRoutes::IntegrationRoutes(std::shared_ptr<InboundWebhooks> inbound, s
   add({"subscriptions.replay", "POST", "/api/v2/integrations/subscriptions/{id}/dead-letters/replay",
        "integrations:write", operation("Queue dead letters again ({\"ids\": [...]}, or all)", 200)},
       [this](const http::Request& r) {
+        if (auto refused = hidden(r)) return std::move(*refused);
         std::vector<std::string> ids;
         if (!r.body.empty()) {
           std::error_code ec;
@@ -124,6 +131,14 @@ IntegrationRoutes::IntegrationRoutes(std::shared_ptr<InboundWebhooks> inbound, s
         return replayed.ok() ? reply(200, json::object{{"replayed", *replayed}})
                              : http::problem(replayed.status());
       });
+}
+
+std::optional<http::Response> IntegrationRoutes::hidden(const http::Request& request) {
+  Result<WebhookSubscription> found = outbox_->subscription(request.param("id"));
+  if (found.ok() && plugin_common::scopeOf(outbox_->services(), request.principal).sees(found->tenant))
+    return std::nullopt;
+  return http::problem(found.ok() ? notFound("no subscription '" + request.param("id") + "'")
+                                  : found.status());
 }
 
 }  // namespace hive::integration_engine

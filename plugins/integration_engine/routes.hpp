@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "hive/services/http.hpp"
 #include "inbound.hpp"
@@ -28,6 +29,8 @@ class IntegrationRoutes final : public http::RouteProvider {
 
  private:
   void add(http::Route route, std::function<http::Response(const http::Request&)> handler);
+  // 404 when subscription {id} does not exist or is another tenant's (hive.tenancy/1).
+  std::optional<http::Response> hidden(const http::Request& request);
 
   std::shared_ptr<InboundWebhooks> inbound_;
   std::shared_ptr<Outbox> outbox_;

@@ -22,11 +22,13 @@
 #include "hive/services/http.hpp"
 #include "hive/services/store.hpp"
 #include "hive/services/tasks.hpp"
+#include "hive/services/tenancy.hpp"
 #include "hive/testing/harness.hpp"
 #include "hive/testing/routes.hpp"
 #include "integration_plugin.hpp"
 #include "plugin_common/clock_ids.hpp"
 #include "plugin_common/switched_gate.hpp"
+#include "plugin_common/test_tenancy.hpp"
 #include "signature.hpp"
 
 namespace hive::integration_engine {
@@ -249,6 +251,7 @@ class IntegrationEngineTest : public ::testing::Test {
     ConfigNode map = ConfigNode::map();
     map.set("ref", scalar("/ref"));
     hook.set("map", std::move(map));
+    if (!hookTenant_.empty()) hook.set("tenant", scalar(hookTenant_));
     hooks.push(std::move(hook));
     ConfigNode github = ConfigNode::map();
     github.set("name", scalar("gh"));
@@ -328,8 +331,9 @@ class IntegrationEngineTest : public ::testing::Test {
   }
 
   http::Response call(PluginHarness& harness, const std::string& provider, std::string_view method,
-                      std::string target, std::string body = {}, std::vector<http::Header> headers = {}) {
-    hive::testing::RouteClient client(harness.services(), provider, {.principal = "test"});
+                      std::string target, std::string body = {}, std::vector<http::Header> headers = {},
+                      std::string principal = "test") {
+    hive::testing::RouteClient client(harness.services(), provider, {.principal = std::move(principal)});
     std::atomic<bool> answered = false;
     Result<http::Response> response = unavailable("no answer");
     std::thread caller([&] {
@@ -382,6 +386,7 @@ class IntegrationEngineTest : public ::testing::Test {
   std::string keyPath_ = databasePath_ + ".key";
   std::unique_ptr<PluginHarness> bus_, store_, tasks_, engine_;
   std::unique_ptr<PluginHarness> other_;  // a second node, when a test starts one
+  std::string hookTenant_;                // the "ci" webhook's tenant, when set
 };
 
 TEST_F(IntegrationEngineTest, ASignedWebhookSubmitsATaskWithTheBodyMappedInAndARedeliveryStartsNothing) {
@@ -413,6 +418,72 @@ TEST_F(IntegrationEngineTest, ASignedWebhookSubmitsATaskWithTheBodyMappedInAndAR
   EXPECT_EQ(unmapped.status, 422);
   EXPECT_NE(unmapped.body.find("the body has no /ref"), std::string::npos) << unmapped.body;
   EXPECT_EQ(taskCount(), 2u);
+}
+
+// A subscription gets its creator's tenant's events only (every tenant's for
+// a creator that spans tenants), and another tenant's subscription is 404 on
+// every route; a webhook endpoint with `tenant` makes that tenant's task.
+TEST_F(IntegrationEngineTest, SubscriptionsAndWebhookEndpointsKeepTenantsApart) {
+  hookTenant_ = "acme";
+  startEngine(config(true));
+  auto tenancy = std::make_shared<plugin_common::TenantsByName>();
+  engine_->provideFake<tenancy::Tenancy>(tenancy, "security_manager");
+  tasks_->provideFake<tenancy::Tenancy>(tenancy, "security_manager");
+  auto as = [&](const std::string& principal, std::string_view method, const std::string& target,
+                std::string body = {}) {
+    return call(*engine_, "integration_engine", method, target, std::move(body), {}, principal);
+  };
+  auto subscribeAs = [&](const std::string& principal, const std::string& url) {
+    http::Response created =
+        as(principal, "POST", "/api/v2/integrations/subscriptions",
+           json::serialize(json::object{{"url", url}, {"topics", json::array{json::string("tasks.*")}}}));
+    EXPECT_EQ(created.status, 201) << created.body;
+    return std::string(parsed(created).at("id").as_string());
+  };
+  Receiver acme({200}), everyone({200});
+  const std::string acmeId = subscribeAs("acme", acme.url());
+  subscribeAs("admin", everyone.url());
+  EXPECT_EQ(parsed(as("acme", "GET", "/api/v2/integrations/subscriptions/" + acmeId)).at("tenant"), "acme");
+
+  auto bus = lookup<bus::Bus>(*bus_);
+  ASSERT_TRUE(
+      bus->publish("tasks.t1", R"({"event":"task.created","tenant":"acme","task":{"id":"t1"}})").ok());
+  ASSERT_TRUE(
+      bus->publish("tasks.t2", R"({"event":"task.created","tenant":"globex","task":{"id":"t2"}})").ok());
+  ASSERT_TRUE(bus->publish("tasks.t3", R"({"event":"task.created","task":{"id":"t3"}})").ok());
+  ASSERT_TRUE(until([&] { return everyone.received().size() >= 3; }));
+  ASSERT_TRUE(until([&] { return acme.received().size() >= 1; }));
+  until([] { return false; }, std::chrono::milliseconds(300));  // nothing more may come
+  std::set<std::string> topics;
+  for (const auto& r : acme.received())
+    topics.insert(std::string(json::parse(r.body).at("topic").as_string()));
+  EXPECT_EQ(topics, std::set<std::string>{"tasks.t1"}) << "acme's subscription gets acme's events only";
+  EXPECT_EQ(everyone.received().size(), 3u);
+
+  for (const std::string& suffix : {"", "/deliveries", "/dead-letters"})
+    EXPECT_EQ(as("globex", "GET", "/api/v2/integrations/subscriptions/" + acmeId + suffix).status, 404)
+        << suffix;
+  EXPECT_EQ(
+      as("globex", "POST", "/api/v2/integrations/subscriptions/" + acmeId + "/dead-letters/replay").status,
+      404);
+  EXPECT_EQ(as("globex", "DELETE", "/api/v2/integrations/subscriptions/" + acmeId).status, 404);
+  EXPECT_EQ(parsed(as("globex", "GET", "/api/v2/integrations/subscriptions")).at("items").as_array().size(),
+            0u);
+  EXPECT_EQ(parsed(as("acme", "GET", "/api/v2/integrations/subscriptions")).at("items").as_array().size(),
+            1u);
+  EXPECT_EQ(parsed(as("admin", "GET", "/api/v2/integrations/subscriptions")).at("items").as_array().size(),
+            2u);
+  EXPECT_EQ(as("acme", "DELETE", "/api/v2/integrations/subscriptions/" + acmeId).status, 204);
+
+  // The "ci" webhook is acme's: its task is acme's.
+  http::Response delivered = deliver(R"({"ref": "refs/heads/main"})", "t-1", plugin_common::nowMs() / 1000);
+  ASSERT_EQ(delivered.status, 202) << delivered.body;
+  std::string taskId(parsed(delivered).at("task").at("id").as_string());
+  EXPECT_EQ(
+      parsed(call(*tasks_, "task_manager", "GET", "/api/v2/tasks/" + taskId, {}, {}, "acme")).at("tenant"),
+      "acme");
+  EXPECT_EQ(call(*tasks_, "task_manager", "GET", "/api/v2/tasks/" + taskId, {}, {}, "").status, 404)
+      << "the default tenant does not see acme's task";
 }
 
 using plugin_common::SwitchedGate;
