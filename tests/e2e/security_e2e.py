@@ -38,6 +38,12 @@ Checks, in order:
      one, each with an agent key of its tenant and the same capability; each
      tenant's tasks are run by its own agent only, the agents carry their
      tenant, and an acme key cannot take over globex's agent id.
+  13. (after 12) Tenants beyond tasks, through the real security_manager:
+     acme and globex register a workflow of one name (two workflows), start a
+     run each with one Idempotency-Key (two runs); another tenant's run and
+     batch are 404 and unlisted; the run's step task and a batch's chunk
+     tasks are the tenant's (listed by it, 404 to the other); the admin sees
+     both tenants' runs and batches.
 
     security_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins [--keep]
 
@@ -334,6 +340,71 @@ def check_tenants(api, port, admin, keys):
         "404 for the other's, the admin sees all")
 
 
+def check_tenant_objects(api, admin, keys):
+    """Workflows, runs and batches of two tenants, with their keys (plugins act for the tenant)."""
+    tenant_keys = {}
+    for tenant in ("acme", "globex"):
+        status, _, text = api.request("POST", "/api/v2/security/keys", key=admin,
+                                      body={"name": "w-" + tenant, "role": "submitter", "tenant": tenant})
+        check(status == 201, "a submitter key of tenant %s: %d %s" % (tenant, status, text[:200]))
+        tenant_keys[tenant] = json.loads(text)["key"]
+        keys.append(tenant_keys[tenant])
+    definition = {"name": "nightly", "steps": [
+        {"name": "only", "task": {"type": "tenant-e2e", "capabilities": ["tenant-e2e-none"], "payload": {}}}]}
+    runs, batches = {}, {}
+    for tenant, key in tenant_keys.items():
+        status, _, text = api.request("POST", "/api/v2/workflows", key=key, body=definition)
+        check(status == 201, "%s registers workflow nightly: %d %s" % (tenant, status, text[:200]))
+        check(json.loads(text).get("version") == 1, "%s's nightly is its own, version 1" % tenant)
+        status, _, text = api.request("POST", "/api/v2/workflows/nightly/runs", key=key, body={},
+                                      headers={"Idempotency-Key": "tenant-e2e"})
+        check(status == 201, "%s starts a run: %d %s" % (tenant, status, text[:200]))
+        runs[tenant] = json.loads(text)["id"]
+        check(json.loads(text).get("tenant") == tenant, "%s's run carries its tenant" % tenant)
+        status, _, text = api.request("POST", "/api/v2/batches", key=key, body={
+            "input": {"items": [1, 2, 3]}, "chunk_size": 1, "parallelism": 3,
+            "task": {"type": "tenant-e2e", "capabilities": ["tenant-e2e-none"]}})
+        check(status == 201, "%s starts a batch: %d %s" % (tenant, status, text[:200]))
+        batches[tenant] = json.loads(text)["id"]
+    check(runs["acme"] != runs["globex"], "one Idempotency-Key in two tenants starts two runs")
+    check(api.request("GET", "/api/v2/workflows/nightly", key=admin)[0] == 404,
+          "the default tenant has no workflow nightly")
+
+    def ids(path, key):
+        status, _, text = api.request("GET", path, key=key)
+        check(status == 200, "GET %s: %d %s" % (path, status, text[:200]))
+        return {item["id"] for item in json.loads(text)["items"]}
+
+    def step_task(tenant):
+        status, _, text = api.request("GET", "/api/v2/workflows/runs/" + runs[tenant], key=tenant_keys[tenant])
+        return json.loads(text)["steps"][0].get("task_id") if status == 200 else None
+
+    check(until(lambda: step_task("acme") and step_task("globex")), "each run's step has its task")
+    for tenant, key in tenant_keys.items():
+        other = "globex" if tenant == "acme" else "acme"
+        for path in ("/api/v2/workflows/runs/" + runs[other], "/api/v2/batches/" + batches[other],
+                     "/api/v2/batches/%s/results" % batches[other], "/api/v2/tasks/" + step_task(other)):
+            status = api.request("GET", path, key=key)[0]
+            check(status == 404, "%s reads %s: 404, got %d" % (tenant, path, status))
+        status = api.request("POST", "/api/v2/workflows/runs/%s/cancel" % runs[other], key=key)[0]
+        check(status == 404, "%s cancels the other's run: 404, got %d" % (tenant, status))
+        check(ids("/api/v2/workflows/runs", key) == {runs[tenant]}, "%s lists its run only" % tenant)
+        check(ids("/api/v2/batches", key) == {batches[tenant]}, "%s lists its batch only" % tenant)
+        status, _, text = api.request("GET", "/api/v2/tasks/" + step_task(tenant), key=key)
+        check(status == 200 and json.loads(text).get("tenant") == tenant,
+              "the run's step task is %s's: %d %s" % (tenant, status, text[:200]))
+        check(until(lambda: len([t for t in json.loads(api.request("GET", "/api/v2/tasks?limit=1000", key=key)[2])
+                                 ["items"] if t["type"] == "tenant-e2e"]) == 4),
+              "%s lists its run's task and its batch's 3 chunk tasks" % tenant)
+    check(ids("/api/v2/workflows/runs", admin) >= set(runs.values()), "the admin lists both tenants' runs")
+    check(ids("/api/v2/batches", admin) >= set(batches.values()), "the admin lists both tenants' batches")
+    for tenant, key in tenant_keys.items():
+        api.request("POST", "/api/v2/workflows/runs/%s/cancel" % runs[tenant], key=key)
+        api.request("POST", "/api/v2/batches/%s/cancel" % batches[tenant], key=key)
+    say("tenants beyond tasks: one workflow name in two tenants, runs, batches and their tasks kept apart "
+        "(404, lists), the admin sees both")
+
+
 def check_tenant_dispatch(api, port, admin, keys):
     """Three agents with one capability, one per tenant: each runs its tenant's tasks only."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "agents",
@@ -585,6 +656,8 @@ def main():
         check_tenants(api, hive.port, admin, keys)
         # 12. Tenants' tasks on their own agents.
         check_tenant_dispatch(api, hive.port, admin, keys)
+        # 13. Tenants' workflows, runs and batches.
+        check_tenant_objects(api, admin, keys)
 
         # 10. The audit log: refusals and changes are in it, no secret; the CLI verifies the chain.
         status, _, text = api.request("GET", "/api/v2/security/audit?limit=1000", key=admin)
