@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "plugin_common/tenant_capability.hpp"
+
 namespace hive::communication_manager {
 namespace json = boost::json;
 namespace {
@@ -19,14 +21,15 @@ std::string subscriptionId(const std::string& agentId, const std::string& topic)
 Status Directory::open() {
   auto store = store_.lease();
   if (!store) return unavailable("no hive.store/1 provider is running");
-  HIVE_TRY(store->declareCollection({kAgents, {"role"}}));
-  HIVE_TRY(store->declareCollection({kSubscriptions, {"topic", "agent"}}));
+  HIVE_TRY(store->declareCollection({kAgents, {"role", "tenant"}}));
+  HIVE_TRY(store->declareCollection({kSubscriptions, {"topic", "agent", "tenant"}}));
   HIVE_TRY(store->declareCollection({kDiscarded, {}}));
   return okStatus();
 }
 
 Status Directory::record(const agents::AgentPresence& presence) {
-  std::string key = presence.agentId + "\n" + presence.role;
+  const std::string tenant = plugin_common::tenantOfSet(presence.capabilities);
+  std::string key = presence.agentId + "\n" + presence.role + "\n" + tenant;
   {
     std::lock_guard lock(mutex_);
     if (recorded_.count(key) != 0) return okStatus();
@@ -35,76 +38,93 @@ Status Directory::record(const agents::AgentPresence& presence) {
   if (!store) return unavailable("storage is unavailable");
   store::Document document;
   document.id = presence.agentId;
-  document.body = json::serialize(json::object{{"name", presence.name}, {"role", presence.role}});
-  document.index["role"] = presence.role;
+  json::object body{{"name", presence.name}, {"role", presence.role}};
+  if (!tenant.empty()) body["tenant"] = tenant;
+  document.body = json::serialize(body);
+  document.index = {{"role", presence.role}, {"tenant", tenant}};
   HIVE_TRY(store->put(kAgents, std::move(document)).status());
   std::lock_guard lock(mutex_);
   recorded_.insert(key);
-  known_.insert(presence.agentId);
+  known_[presence.agentId] = tenant;
   return okStatus();
 }
 
-Result<bool> Directory::known(const std::string& agentId) {
+Result<std::optional<std::string>> Directory::tenantOf(const std::string& agentId) {
   {
     std::lock_guard lock(mutex_);
-    if (known_.count(agentId) != 0) return true;
+    if (auto found = known_.find(agentId); found != known_.end()) return std::optional(found->second);
   }
   auto store = store_.lease();
   if (!store) return unavailable("storage is unavailable");
   auto found = store->get(kAgents, agentId);
-  if (found.ok()) {
-    std::lock_guard lock(mutex_);
-    known_.insert(agentId);
-    return true;
-  }
-  if (found.status().code() == StatusCode::kNotFound) return false;
-  return found.status();
+  if (found.status().code() == StatusCode::kNotFound) return std::optional<std::string>();
+  HIVE_TRY(found.status());
+  std::error_code ec;
+  json::value body = json::parse(found->body, ec);
+  const json::value* tenant = !ec && body.is_object() ? body.as_object().if_contains("tenant") : nullptr;
+  std::string name = tenant && tenant->is_string() ? std::string(tenant->as_string()) : std::string();
+  std::lock_guard lock(mutex_);
+  known_[agentId] = name;
+  return std::optional(name);
 }
 
 Result<std::vector<std::string>> Directory::listIds(const std::string& collection, const std::string& field,
-                                                    const std::string& value, std::size_t limit,
-                                                    bool agentPart) {
+                                                    const std::string& value, const Tenant& tenant,
+                                                    std::size_t limit, bool agentPart) {
   auto store = store_.lease();
   if (!store) return unavailable("storage is unavailable");
   std::vector<std::string> ids;
   store::ListQuery query;
   query.collection = collection;
   if (!field.empty()) query.equals[field] = value;
+  // A named tenant's by the index; the default tenant's also include records
+  // made before tenancy (nothing indexed): read unfiltered, then checked.
+  if (tenant && !tenant->empty()) query.equals["tenant"] = *tenant;
   do {
     query.limit = std::min<std::size_t>(1000, limit - ids.size());
     auto page = HIVE_TRY(store->list(query));
-    for (auto& document : page.items)
-      ids.push_back(agentPart ? document.id.substr(0, document.id.find('~')) : document.id);
+    for (auto& document : page.items) {
+      std::string id = agentPart ? document.id.substr(0, document.id.find('~')) : document.id;
+      if (tenant && tenant->empty()) {
+        auto of = HIVE_TRY(tenantOf(id));
+        if (!of || !of->empty()) continue;
+      }
+      ids.push_back(std::move(id));
+    }
     query.cursor = page.nextCursor;
   } while (!query.cursor.empty() && ids.size() < limit);
   return ids;
 }
 
-Result<std::vector<std::string>> Directory::ofRole(const std::string& role, std::size_t limit) {
-  return listIds(kAgents, "role", role, limit, false);
+Result<std::vector<std::string>> Directory::ofRole(const std::string& role, const Tenant& tenant,
+                                                   std::size_t limit) {
+  return listIds(kAgents, "role", role, tenant, limit, false);
 }
 
-Result<std::vector<std::string>> Directory::subscribers(const std::string& topic, std::size_t limit) {
-  return listIds(kSubscriptions, "topic", topic, limit, true);
+Result<std::vector<std::string>> Directory::subscribers(const std::string& topic, const Tenant& tenant,
+                                                        std::size_t limit) {
+  return listIds(kSubscriptions, "topic", topic, tenant, limit, true);
 }
 
-Result<std::vector<std::string>> Directory::agents(std::size_t limit) {
-  return listIds(kAgents, {}, {}, limit, false);
+Result<std::vector<std::string>> Directory::agents(const Tenant& tenant, std::size_t limit) {
+  return listIds(kAgents, {}, {}, tenant, limit, false);
 }
 
 Status Directory::subscribe(const std::string& agentId, const std::string& topic, std::size_t max) {
   auto store = store_.lease();
   if (!store) return unavailable("storage is unavailable");
   if (store->get(kSubscriptions, subscriptionId(agentId, topic)).ok()) return okStatus();
-  auto mine = HIVE_TRY(listIds(kSubscriptions, "agent", agentId, max + 1, true));
+  auto mine = HIVE_TRY(listIds(kSubscriptions, "agent", agentId, std::nullopt, max + 1, true));
   if (mine.size() >= max)
     return Status(StatusCode::kResourceExhausted, "agent " + agentId + " has " + std::to_string(max) +
                                                       " topic subscriptions (max_subscriptions)");
+  auto tenant = HIVE_TRY(tenantOf(agentId));
   store::Document document;
   document.id = subscriptionId(agentId, topic);
   document.body = "{}";
   document.index["topic"] = topic;
   document.index["agent"] = agentId;
+  document.index["tenant"] = tenant.value_or("");
   return store->put(kSubscriptions, std::move(document)).status();
 }
 

@@ -41,9 +41,12 @@ std::string reasonOf(StatusCode code) {
 }
 
 // What other nodes need to hear about one queued copy.
-std::string queuedEvent(const Envelope& envelope, const std::string& node, const std::string& streamId) {
+// `tenant`: the recipient's, so that the api's WebSocket hub shows it to that tenant only.
+std::string queuedEvent(const Envelope& envelope, const std::string& node, const std::string& streamId,
+                        const std::string& tenant) {
   std::string stored = storedText(envelope);
   json::object head{{"node", node}, {"stream_id", streamId}};
+  if (!tenant.empty()) head["tenant"] = tenant;
   std::string text = json::serialize(head);
   text.pop_back();
   return text + "," + stored.substr(1);
@@ -152,7 +155,9 @@ void Messenger::handleSend(const std::string& agentId, const std::string& frame)
                                 std::to_string(static_cast<long long>(options_.ratePerSecond)) +
                                 " messages a second (rate_per_second): not accepted, send it again later",
                             "rate_limited", ref));
-  auto accepted = send(agentId, *request);
+  auto tenant = tenantOfAgent(tenancy::Scope::everything(), agentId);
+  if (!tenant.ok()) return reply(agentId, errorFrame(tenant.status().message(), "unavailable", ref));
+  auto accepted = send(agentId, tenancy::Scope{*tenant, false}, *request);
   if (!accepted.ok())
     return reply(agentId, errorFrame(accepted.status().message(), reasonOf(accepted.status().code()), ref));
   json::object answer{{"type", "message.accepted"}, {"id", accepted->id}};
@@ -244,16 +249,23 @@ void Messenger::onPresence(const agents::AgentPresence& presence) {
 
 // ---- sending
 
-Result<std::vector<std::string>> Messenger::resolve(const Address& to, const std::string& from) {
+Result<std::string> Messenger::tenantOfAgent(const tenancy::Scope& scope, const std::string& agentId) {
+  auto tenant = HIVE_TRY(directory_.tenantOf(agentId));
+  if (!tenant || !scope.sees(*tenant))
+    return notFound("no agent " + agentId + " (an agent can receive messages once it has connected)");
+  return *tenant;
+}
+
+Result<std::vector<std::string>> Messenger::resolve(const Address& to, const std::string& from,
+                                                    const tenancy::Scope& scope) {
   if (to.kind == Address::Kind::kAgent) {
-    bool known = HIVE_TRY(directory_.known(to.name));
-    if (!known)
-      return notFound("no agent " + to.name + " (an agent can receive messages once it has connected)");
+    HIVE_TRY(tenantOfAgent(scope, to.name).status());
     return std::vector<std::string>{to.name};
   }
-  auto members =
-      HIVE_TRY(to.kind == Address::Kind::kRole ? directory_.ofRole(to.name, options_.maxRecipients + 1)
-                                               : directory_.subscribers(to.name, options_.maxRecipients + 1));
+  const Directory::Tenant tenant = scope.allTenants ? std::nullopt : std::optional(scope.tenant);
+  auto members = HIVE_TRY(to.kind == Address::Kind::kRole
+                              ? directory_.ofRole(to.name, tenant, options_.maxRecipients + 1)
+                              : directory_.subscribers(to.name, tenant, options_.maxRecipients + 1));
   std::erase(members, from);
   if (members.size() > options_.maxRecipients)
     return Status(StatusCode::kResourceExhausted, to.text() + " has more than " +
@@ -264,9 +276,14 @@ Result<std::vector<std::string>> Messenger::resolve(const Address& to, const std
   return members;
 }
 
-Result<Accepted> Messenger::send(const std::string& from, const SendRequest& request) {
+Result<Accepted> Messenger::send(const std::string& from, const tenancy::Scope& scope,
+                                 const SendRequest& request) {
   if (!open_) return unavailable("communication_manager is stopping");
-  auto recipients = HIVE_TRY(resolve(request.to, from));
+  auto recipients = HIVE_TRY(resolve(request.to, from, scope));
+  // Each copy's event carries its recipient's tenant: read before anything is queued.
+  std::map<std::string, std::string> tenants;
+  for (const auto& recipient : recipients)
+    tenants[recipient] = HIVE_TRY(directory_.tenantOf(recipient)).value_or("");
   auto bus = bus_.lease();
   if (!bus) return unavailable("no hive.bus/1 provider is running");
   Envelope envelope;
@@ -300,7 +317,7 @@ Result<Accepted> Messenger::send(const std::string& from, const SendRequest& req
                              "queueing message for " + recipient);
     countQueued(recipient, +1);
     accepted.recipients.push_back(recipient);
-    publish(*bus, kQueued, queuedEvent(envelope, options_.node, streamId));
+    publish(*bus, kQueued, queuedEvent(envelope, options_.node, streamId, tenants[recipient]));
     bool here;
     {
       std::lock_guard lock(mutex_);
@@ -516,8 +533,9 @@ void Messenger::sweep() {
 
 // ---- REST
 
-Result<RecentPage> Messenger::recent(const std::string& agentId, const std::string& after,
-                                     std::size_t limit) {
+Result<RecentPage> Messenger::recent(const tenancy::Scope& scope, const std::string& agentId,
+                                     const std::string& after, std::size_t limit) {
+  if (!agentId.empty()) HIVE_TRY(tenantOfAgent(scope, agentId).status());
   auto bus = bus_.lease();
   if (!bus) return unavailable("no hive.bus/1 provider is running");
   std::string cursor = after;
@@ -549,6 +567,7 @@ Result<RecentPage> Messenger::recent(const std::string& agentId, const std::stri
       if (!o) continue;
       if (!agentId.empty() && stringField(*o, "recipient") != agentId && stringField(*o, "from") != agentId)
         continue;
+      if (!scope.sees(stringField(*o, "tenant"))) continue;
       (*o)["event_id"] = event.id;
       std::string text = json::serialize(*o);
       // The body as sent, not re-serialised.
@@ -573,14 +592,18 @@ Result<std::pair<std::string, std::string>> Messenger::splitKey(const std::strin
   return std::make_pair(key.substr(0, cut), key.substr(cut + 1));
 }
 
-Result<std::vector<DeadLetterView>> Messenger::deadLetters(const std::string& agentId, std::size_t limit) {
+Result<std::vector<DeadLetterView>> Messenger::deadLetters(const tenancy::Scope& scope,
+                                                           const std::string& agentId, std::size_t limit) {
   auto bus = bus_.lease();
   if (!bus) return unavailable("no hive.bus/1 provider is running");
   std::vector<std::string> agents;
-  if (!agentId.empty())
+  if (!agentId.empty()) {
+    HIVE_TRY(tenantOfAgent(scope, agentId).status());
     agents.push_back(agentId);
-  else
-    agents = HIVE_TRY(directory_.agents(10000));
+  } else {
+    agents =
+        HIVE_TRY(directory_.agents(scope.allTenants ? std::nullopt : std::optional(scope.tenant), 10000));
+  }
   std::vector<DeadLetterView> out;
   for (const auto& agent : agents) {
     auto letters = bus->deadLetters(inboxStream(agent), kGroup, limit);
@@ -598,8 +621,9 @@ Result<std::vector<DeadLetterView>> Messenger::deadLetters(const std::string& ag
   return out;
 }
 
-Status Messenger::replayDeadLetter(const std::string& key) {
+Status Messenger::replayDeadLetter(const tenancy::Scope& scope, const std::string& key) {
   auto [agent, id] = HIVE_TRY(splitKey(key));
+  if (!tenantOfAgent(scope, agent).ok()) return notFound("no dead letter " + key);
   if (HIVE_TRY(directory_.discarded(key))) return notFound("dead letter " + key + " was discarded");
   auto bus = bus_.lease();
   if (!bus) return unavailable("no hive.bus/1 provider is running");
@@ -616,9 +640,10 @@ Status Messenger::replayDeadLetter(const std::string& key) {
   return okStatus();
 }
 
-Status Messenger::discardDeadLetter(const std::string& key) {
+Status Messenger::discardDeadLetter(const tenancy::Scope& scope, const std::string& key) {
   auto [agent, id] = HIVE_TRY(splitKey(key));
-  auto letters = HIVE_TRY(deadLetters(agent, 100000));
+  if (!tenantOfAgent(scope, agent).ok()) return notFound("no dead letter " + key);
+  auto letters = HIVE_TRY(deadLetters(scope, agent, 100000));
   bool found =
       std::any_of(letters.begin(), letters.end(), [&](const DeadLetterView& v) { return v.key == key; });
   if (!found) return notFound("no dead letter " + key);

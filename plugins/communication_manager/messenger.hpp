@@ -31,6 +31,7 @@
 #include "hive/follower.hpp"
 #include "hive/services/agent_frames.hpp"
 #include "hive/services/bus.hpp"
+#include "hive/services/tenancy.hpp"
 #include "limits.hpp"
 
 namespace hive::communication_manager {
@@ -71,14 +72,21 @@ class Messenger : public std::enable_shared_from_this<Messenger> {
 
   // Takes one message of `sender`'s rate (rate_per_second, rate_burst); false: refuse it.
   bool withinRate(const std::string& sender) { return limits_.take(sender); }
+  // Tenants (hive.tenancy/1): a sender reaches the agents of its tenant only
+  // (a client's scope, an agent's own tenant); a client sees the messages and
+  // dead letters of its tenant's agents only; another tenant's agent is
+  // "not found".
   // From an agent (`from` = its id) or a client ("client:<principal>").
-  Result<Accepted> send(const std::string& from, const SendRequest& request);
-  Result<RecentPage> recent(const std::string& agentId, const std::string& after, std::size_t limit);
-  Result<std::vector<DeadLetterView>> deadLetters(const std::string& agentId, std::size_t limit);
-  Status replayDeadLetter(const std::string& key);
-  Status discardDeadLetter(const std::string& key);
+  Result<Accepted> send(const std::string& from, const tenancy::Scope& scope, const SendRequest& request);
+  Result<RecentPage> recent(const tenancy::Scope& scope, const std::string& agentId, const std::string& after,
+                            std::size_t limit);
+  Result<std::vector<DeadLetterView>> deadLetters(const tenancy::Scope& scope, const std::string& agentId,
+                                                  std::size_t limit);
+  Status replayDeadLetter(const tenancy::Scope& scope, const std::string& key);
+  Status discardDeadLetter(const tenancy::Scope& scope, const std::string& key);
 
   const Options& options() const { return options_; }
+  ServiceRegistry& services() { return context_.services(); }
   // Runs `work` on the blocking pool, counted for idle().
   void post(std::function<void()> work);
 
@@ -110,7 +118,11 @@ class Messenger : public std::enable_shared_from_this<Messenger> {
   void schedulePump(const std::string& agentId);
   bool deliver(bus::Bus& bus, const std::string& agentId, const bus::StreamMessage& message);
   Status ensureGroup(bus::Bus& bus, const std::string& agentId);
-  Result<std::vector<std::string>> resolve(const Address& to, const std::string& from);
+  Result<std::vector<std::string>> resolve(const Address& to, const std::string& from,
+                                           const tenancy::Scope& scope);
+  // The tenant an agent's messages are kept in; kNotFound for an agent never
+  // seen, or one `scope` does not see.
+  Result<std::string> tenantOfAgent(const tenancy::Scope& scope, const std::string& agentId);
   void countQueued(const std::string& agentId, std::int64_t delta);
   void publish(bus::Bus& bus, std::string_view topic, const std::string& payload);
   Result<std::pair<std::string, std::string>> splitKey(const std::string& key);

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "plugin_common/page_limit.hpp"
+#include "plugin_common/tenant_scope.hpp"
 
 namespace hive::communication_manager {
 namespace json = boost::json;
@@ -56,10 +57,14 @@ class MessageRoutes final : public http::RouteProvider {
         [this](const http::Request& r) { return deadLetters(r); });
     add({"messages.dlq.replay", "POST", "/api/v2/messages/dlq/{id}/replay", "messages:write",
          operation("Queue a dead letter for its recipient again", "replayDeadLetter")},
-        [this](const http::Request& r) { return done(messenger_->replayDeadLetter(r.param("id")), 202); });
+        [this](const http::Request& r) {
+          return done(messenger_->replayDeadLetter(scopeOf(r), r.param("id")), 202);
+        });
     add({"messages.dlq.discard", "DELETE", "/api/v2/messages/dlq/{id}", "messages:write",
          operation("Discard a dead letter", "discardDeadLetter")},
-        [this](const http::Request& r) { return done(messenger_->discardDeadLetter(r.param("id")), 204); });
+        [this](const http::Request& r) {
+          return done(messenger_->discardDeadLetter(scopeOf(r), r.param("id")), 204);
+        });
   }
 
   // http::RouteProvider
@@ -77,6 +82,10 @@ class MessageRoutes final : public http::RouteProvider {
                    respond(handler(request));
                  });
                });
+  }
+
+  tenancy::Scope scopeOf(const http::Request& request) {
+    return plugin_common::scopeOf(messenger_->services(), request.principal);
   }
 
   static http::Response done(const Status& status, int okStatus) {
@@ -104,7 +113,7 @@ class MessageRoutes final : public http::RouteProvider {
       refused.headers.push_back({"retry-after", "1"});
       return refused;
     }
-    auto accepted = messenger_->send(from, *request);
+    auto accepted = messenger_->send(from, scopeOf(r), *request);
     if (!accepted.ok()) return http::problem(accepted.status());
     json::array recipients, full;
     for (const auto& a : accepted->recipients) recipients.emplace_back(a);
@@ -118,7 +127,7 @@ class MessageRoutes final : public http::RouteProvider {
     std::vector<http::FieldError> errors;
     std::size_t limit = plugin_common::pageLimit(r.queryParam("limit"), errors);
     if (!errors.empty()) return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
-    auto page = messenger_->recent(query(r, "agent"), query(r, "cursor"), limit);
+    auto page = messenger_->recent(scopeOf(r), query(r, "agent"), query(r, "cursor"), limit);
     if (!page.ok()) {
       if (page.status().code() == StatusCode::kOutOfRange)
         return http::problem(410, "Gone", page.status().message());
@@ -134,7 +143,7 @@ class MessageRoutes final : public http::RouteProvider {
     std::vector<http::FieldError> errors;
     std::size_t limit = plugin_common::pageLimit(r.queryParam("limit"), errors);
     if (!errors.empty()) return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
-    auto letters = messenger_->deadLetters(query(r, "agent"), limit);
+    auto letters = messenger_->deadLetters(scopeOf(r), query(r, "agent"), limit);
     if (!letters.ok()) return http::problem(letters.status());
     std::string body = R"({"items":[)";
     for (std::size_t i = 0; i < letters->size(); ++i) {

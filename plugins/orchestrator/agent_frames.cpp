@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "plugin_common/tenant_capability.hpp"
+
 namespace hive::orchestrator {
 namespace {
 
@@ -42,8 +44,12 @@ Result<std::string> stamped(std::string frame, std::int64_t now) {
   return frame;
 }
 
+// A named tenant's agent has "tenant:<name>" among its capabilities, as it
+// claims tasks with (plugin_common/tenant_capability.hpp): how frame handlers
+// (communication_manager, context_manager) learn its tenant.
 agents::AgentPresence presenceOf(const Agent& agent, bool connected) {
-  return {agent.id, agent.name, agent.role, agent.capabilities, connected};
+  return {agent.id, agent.name, agent.role, plugin_common::withTenant(agent.capabilities, agent.tenant),
+          connected};
 }
 
 class AgentFramesService final : public agents::AgentFrames {

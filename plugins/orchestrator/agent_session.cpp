@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "plugin_common/agent_principal.hpp"
 #include "plugin_common/json_text.hpp"
 #include "render.hpp"
 
@@ -217,8 +218,8 @@ void AgentSession::onHello(json::object& o) {
     for (const auto& e : errors) why += "; " + e.field + ": " + e.message;
     return refuse(why, "invalid_hello");
   }
-  // An agent key ("agent:<name>") registers or resumes only the agent of that name.
-  std::string bound = principal_.rfind("agent:", 0) == 0 ? principal_.substr(6) : std::string();
+  // An agent key ("agent:<name>", "agent+<tenant>:<name>") registers or resumes only the agent of that name.
+  std::string bound = plugin_common::agentOfPrincipal(principal_).name;
   if (!bound.empty() && spec->name && *spec->name != bound)
     return refuse("this key is for agent '" + bound + "', not '" + *spec->name + "'", "bad_secret");
   auto welcome = agents_.hello(channel_, requested, secret, *spec, bound, env_.tenantOf(principal_));

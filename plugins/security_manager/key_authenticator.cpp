@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "api_key.hpp"
+#include "plugin_common/agent_principal.hpp"
 
 namespace hive::security_manager {
 namespace {
@@ -70,7 +71,8 @@ std::string presentedCredential(const http::Request& request) {
 constexpr std::size_t kMaxJwtScopes = 10000;
 
 std::string principalOf(const KeyRecord& record) {
-  return record.role == "agent" ? "agent:" + record.agent : "key:" + record.id;
+  return record.role == "agent" ? plugin_common::agentPrincipal(record.agent, record.tenant)
+                                : "key:" + record.id;
 }
 
 KeyAuthenticator::KeyAuthenticator(std::shared_ptr<const Roles> roles, std::string pepper, Clock now,
@@ -220,7 +222,9 @@ auth::Decision KeyAuthenticator::authorizeToken(std::string_view token, std::str
                                                 std::string& role) const {
   auto identity = jwt_.verify(token, now_() / 1000);
   if (!identity.ok()) return refuse(StatusCode::kUnauthenticated, identity.status().message());
-  std::string principal = (identity->role == "agent" ? "agent:" : "jwt:") + identity->subject;
+  std::string principal = identity->role == "agent"
+                              ? plugin_common::agentPrincipal(identity->subject, identity->tenant)
+                              : "jwt:" + identity->subject;
   role = identity->role;
   if (identity->role.empty() || !roles_->known(identity->role))
     return refuse(StatusCode::kPermissionDenied, "the token's role is missing or unknown", principal);
@@ -252,10 +256,10 @@ tenancy::Scope KeyAuthenticator::scopeOf(std::string_view principal) const {
   if (principal.starts_with("key:")) {
     if (auto found = table->find(std::string(principal.substr(4))); found != table->end())
       return scopeOfKey(found->second);
-  } else if (principal.starts_with("agent:")) {
-    std::string_view agent = principal.substr(6);
+  } else if (auto agent = plugin_common::agentOfPrincipal(principal); !agent.name.empty()) {
     for (const auto& [id, record] : *table)
-      if (record.role == "agent" && record.agent == agent && record.revokedAtMs == 0)
+      if (record.role == "agent" && record.agent == agent.name && record.tenant == agent.tenant &&
+          record.revokedAtMs == 0)
         return scopeOfKey(record);
   }
   return {};

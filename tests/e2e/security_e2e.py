@@ -44,6 +44,12 @@ Checks, in order:
      batch are 404 and unlisted; the run's step task and a batch's chunk
      tasks are the tenant's (listed by it, 404 to the other); the admin sees
      both tenants' runs and batches.
+  14. (after 13) Messages between agents, per tenant: agents of acme, globex
+     and the default tenant on real WebSockets, each with its agent key and
+     the same role; a tenant's client reaches its own agent (202) and not
+     another tenant's (404); a role broadcast reaches the sender's tenant's
+     agents only; an agent cannot message another tenant's agent; each
+     tenant's GET /api/v2/messages lists its own messages only.
 
     security_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins [--keep]
 
@@ -405,6 +411,88 @@ def check_tenant_objects(api, admin, keys):
         "(404, lists), the admin sees both")
 
 
+def check_tenant_messages(api, port, admin, keys):
+    """Messages between agents of three tenants: each reaches its own tenant only."""
+    tenants = ("acme", "globex", "")
+    agent_keys, client_keys = {}, {}
+    for tenant in tenants:
+        for role, into in (("agent", agent_keys), ("submitter", client_keys)):
+            body = {"name": "msg-%s-%s" % (role, tenant or "default"), "role": role}
+            if tenant:
+                body["tenant"] = tenant
+            status, _, text = api.request("POST", "/api/v2/security/keys", key=admin, body=body)
+            check(status == 201, "a %s key of tenant %r: %d %s" % (role, tenant, status, text[:200]))
+            into[tenant] = (body["name"], json.loads(text)["key"])
+            keys.append(into[tenant][1])
+
+    async def scenario():
+        sockets, ids = {}, {}
+        for tenant in tenants:
+            name, key = agent_keys[tenant]
+            ws = await websockets.connect("ws://127.0.0.1:%d/api/v2/agents/connect" % port,
+                                          subprotocols=["hive.agent.v1"],
+                                          extra_headers={"Authorization": "Bearer " + key})
+            await ws.send(json.dumps({"type": "hello", "name": name, "role": "tenancy-worker"}))
+            ids[tenant] = (await next_frame(ws, "welcome"))["agent_id"]
+            # Frames are handled in order: once this is answered the agent is in the directory.
+            await ws.send(json.dumps({"type": "heartbeat"}))
+            await next_frame(ws, "heartbeat.ack")
+            sockets[tenant] = ws
+
+        def send(tenant, to, body):
+            status, _, text = api.request("POST", "/api/v2/messages", key=client_keys[tenant][1],
+                                          body={"to": to, "body": body})
+            return status, (json.loads(text) if text else {})
+
+        status, answer = send("acme", ids["acme"], {"n": 1})
+        check(status == 202 and answer.get("recipients") == [ids["acme"]],
+              "acme's client reaches acme's agent: %d %s" % (status, answer))
+        for other in ("globex", ""):
+            status, _ = send("acme", ids[other], {"n": 2})
+            check(status == 404, "acme's client cannot reach %r's agent: 404, got %d" % (other, status))
+        status, answer = send("globex", "role:tenancy-worker", {"n": 3})
+        check(status == 202 and answer.get("recipients") == [ids["globex"]],
+              "a role broadcast reaches the sender's tenant's agents only: %s" % answer)
+        await sockets["acme"].send(json.dumps({"type": "message.send", "to": ids["globex"], "body": {},
+                                               "ref": "cross"}))
+        error = await next_frame(sockets["acme"], "error")
+        check(error.get("ref") == "cross" and error.get("reason") == "unknown_recipient",
+              "acme's agent cannot message globex's agent: %s" % error)
+        got = await next_frame(sockets["acme"], "message")
+        check(got.get("body") == {"n": 1}, "acme's agent gets its message: %s" % got)
+        got = await next_frame(sockets["globex"], "message")
+        check(got.get("body") == {"n": 3}, "globex's agent gets the broadcast: %s" % got)
+        for tenant in tenants:
+            await sockets[tenant].close()
+        return ids
+
+    kept = {}  # frames read while waiting for another type, per socket
+
+    async def next_frame(ws, kind, timeout=10.0):
+        waiting = kept.setdefault(id(ws), [])
+        for i, frame in enumerate(waiting):
+            if frame.get("type") == kind:
+                return waiting.pop(i)
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic())))
+            if frame.get("type") == kind:
+                return frame
+            waiting.append(frame)
+
+    ids = asyncio.run(scenario())
+    for tenant in tenants:
+        status, _, text = api.request("GET", "/api/v2/messages?limit=1000", key=client_keys[tenant][1])
+        check(status == 200, "GET /api/v2/messages as %r: %d" % (tenant, status))
+        recipients = {item.get("recipient") for item in json.loads(text)["items"]}
+        foreign = recipients & {ids[t] for t in tenants if t != tenant}
+        check(not foreign, "%r lists no other tenant's message: %s" % (tenant, sorted(foreign)))
+    status = api.request("GET", "/api/v2/messages?agent=" + ids["acme"], key=client_keys["globex"][1])[0]
+    check(status == 404, "globex asks for acme's agent's messages: 404, got %d" % status)
+    say("messages: three tenants' agents on one role, each reached by its own tenant only "
+        "(REST, broadcast, agent to agent, the message list)")
+
+
 def check_tenant_dispatch(api, port, admin, keys):
     """Three agents with one capability, one per tenant: each runs its tenant's tasks only."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "agents",
@@ -658,6 +746,8 @@ def main():
         check_tenant_dispatch(api, hive.port, admin, keys)
         # 13. Tenants' workflows, runs and batches.
         check_tenant_objects(api, admin, keys)
+        # 14. Tenants' messages.
+        check_tenant_messages(api, hive.port, admin, keys)
 
         # 10. The audit log: refusals and changes are in it, no secret; the CLI verifies the chain.
         status, _, text = api.request("GET", "/api/v2/security/audit?limit=1000", key=admin)

@@ -276,7 +276,12 @@ TEST(SecurityKeyAuthenticator, TenancyScopesAKeyToItsTenantAndAdminToEveryTenant
   EXPECT_FALSE(scope.sees(""));
   EXPECT_FALSE(scope.sees("globex"));
   EXPECT_TRUE(tenancy.scopeOf("key:" + admin.record.id).allTenants);
-  EXPECT_EQ(tenancy.scopeOf("agent:builder-1").tenant, "globex");
+  // A named tenant's agent is "agent+<tenant>:<name>": two tenants' agents of one name are two principals.
+  EXPECT_EQ(tenancy.scopeOf("agent+globex:builder-1").tenant, "globex");
+  EXPECT_EQ(tenancy.scopeOf("agent:builder-1").tenant, "") << "no default-tenant key for builder-1";
+  EXPECT_EQ(tenancy.scopeOf("agent+acme:builder-1").tenant, "") << "no acme key for builder-1";
+  http::Request connecting = withHeader("authorization", "Bearer " + agent.key);
+  EXPECT_EQ(authenticator->authorize(connecting, "agents:connect").principal, "agent+globex:builder-1");
   EXPECT_EQ(tenancy.scopeOf("key:" + plain.record.id).tenant, "");
   EXPECT_FALSE(tenancy.scopeOf("key:" + plain.record.id).sees("acme"));
   for (const std::string unknown : {"", "key:0000000000000000", "agent:old-1", "jwt:nobody", "someone"}) {
