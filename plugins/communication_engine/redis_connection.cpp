@@ -328,11 +328,16 @@ void RedisConnection::onSetupDone() {
   }
   everConnected_ = true;
   backoff_ = options_.reconnectInitial;
+  subscribesPending_ = options_.subscribePatterns.size();
   for (const auto& pattern : options_.subscribePatterns) {
     const char* argv[] = {"PSUBSCRIBE", pattern.data()};
     std::size_t lengths[] = {10, pattern.size()};
     redisAsyncCommandArgv(context_, &RedisConnection::messageCallback, nullptr, 2, argv, lengths);
   }
+  if (subscribesPending_ == 0) markConnected();
+}
+
+void RedisConnection::markConnected() {
   {
     std::lock_guard lock(mutex_);
     connected_ = true;
@@ -451,7 +456,14 @@ void RedisConnection::onReply(void* reply, void* privdata) {
 
 void RedisConnection::messageCallback(redisAsyncContext* context, void* reply, void*) {
   auto* self = static_cast<RedisConnection*>(context->data);
-  if (reply == nullptr || !self->options_.onMessage) return;
+  if (reply == nullptr) return;
+  const auto* raw = static_cast<redisReply*>(reply);
+  if (raw->type == REDIS_REPLY_ARRAY && raw->elements >= 1 && raw->element[0]->type == REDIS_REPLY_STRING &&
+      std::string_view(raw->element[0]->str, raw->element[0]->len) == "psubscribe") {
+    if (self->subscribesPending_ > 0 && --self->subscribesPending_ == 0) self->markConnected();
+    return;
+  }
+  if (!self->options_.onMessage) return;
   self->options_.onMessage(RedisReply::from(*static_cast<redisReply*>(reply)));
 }
 

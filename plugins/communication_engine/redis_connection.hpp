@@ -100,6 +100,10 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   void scheduleReconnect();
   void onConnected(int status);
   void onSetupDone();
+  // Connected: commands flow, waitConnected() returns. A subscriber connection
+  // is connected once Redis confirmed each PSUBSCRIBE, so that an event
+  // published after start() on another connection is not missed.
+  void markConnected();
   void onDisconnected();
   void onReply(void* reply, void* privdata);
   void flush();
@@ -135,8 +139,9 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   std::uint64_t epoch_ = 0;  // bumps with each context, so stale socket waits are ignored
   std::unique_ptr<boost::asio::posix::stream_descriptor> socket_;
   bool reading_ = false, writing_ = false, readArmed_ = false, writeArmed_ = false;
-  bool ready_ = false;    // connected and set up: commands may be written
-  int setupPending_ = 0;  // AUTH / SELECT replies still expected
+  bool ready_ = false;                 // connected and set up: commands may be written
+  int setupPending_ = 0;               // AUTH / SELECT replies still expected
+  std::size_t subscribesPending_ = 0;  // PSUBSCRIBE confirmations still expected
   bool everConnected_ = false;
   std::chrono::milliseconds backoff_;
   boost::asio::steady_timer reconnectTimer_;
