@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "plugin_common/json_fields.hpp"
 #include "plugin_common/tenant_capability.hpp"
 
 namespace hive::communication_manager {
@@ -61,8 +62,7 @@ Result<std::optional<std::string>> Directory::tenantOf(const std::string& agentI
   HIVE_TRY(found.status());
   std::error_code ec;
   json::value body = json::parse(found->body, ec);
-  const json::value* tenant = !ec && body.is_object() ? body.as_object().if_contains("tenant") : nullptr;
-  std::string name = tenant && tenant->is_string() ? std::string(tenant->as_string()) : std::string();
+  std::string name = !ec && body.is_object() ? plugin_common::stringField(body.as_object(), "tenant") : "";
   std::lock_guard lock(mutex_);
   known_[agentId] = name;
   return std::optional(name);

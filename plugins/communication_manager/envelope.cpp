@@ -4,16 +4,13 @@
 
 #include "hive/services/bus_names.hpp"
 #include "plugin_common/clock_ids.hpp"
+#include "plugin_common/json_fields.hpp"
 #include "plugin_common/json_text.hpp"
 
 namespace hive::communication_manager {
 namespace json = boost::json;
+using plugin_common::stringField;
 namespace {
-
-std::string stringField(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 // An optional string member of at most 200 characters.
 std::string optionalString(const json::object& o, std::string_view key,

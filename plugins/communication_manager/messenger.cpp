@@ -5,9 +5,11 @@
 #include <boost/json.hpp>
 
 #include "plugin_common/clock_ids.hpp"
+#include "plugin_common/json_fields.hpp"
 
 namespace hive::communication_manager {
 namespace json = boost::json;
+using plugin_common::stringField;
 namespace {
 
 constexpr std::string_view kQueued = "messages.queued";
@@ -16,11 +18,6 @@ constexpr std::string_view kDeadLettered = "messages.dead_lettered";
 constexpr std::string_view kExpired = "messages.expired";
 constexpr std::string_view kReplayed = "messages.replayed";
 constexpr std::string_view kDiscarded = "messages.discarded";
-
-std::string stringField(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 std::optional<json::object> parseObject(std::string_view text) {
   std::error_code ec;

@@ -9,11 +9,13 @@
 
 #include "input.hpp"
 #include "plugin_common/clock_ids.hpp"
+#include "plugin_common/json_fields.hpp"
 #include "plugin_common/route_call.hpp"
 
 namespace hive::data_processing_engine {
 
 namespace json = boost::json;
+using plugin_common::stringField;
 
 namespace {
 
@@ -50,11 +52,6 @@ std::int64_t number(const json::object& object, std::string_view key) {
   std::error_code ec;
   std::int64_t number = value->to_number<std::int64_t>(ec);
   return ec ? 0 : number;
-}
-
-std::string text(const json::object& object, std::string_view key) {
-  const json::value* value = object.if_contains(key);
-  return value != nullptr && value->is_string() ? std::string(value->as_string()) : std::string();
 }
 
 store::Document document(std::string id, const json::object& body, std::map<std::string, std::string> index) {
@@ -198,7 +195,7 @@ Result<json::object> Batches::create(const json::value& value, const std::string
     keyId = tenant.empty() ? "k." + idempotencyKey : "k.~" + tenant + "~" + idempotencyKey;
     if (Result<store::Document> known = store->get(kKeys, keyId); known.ok()) {
       replayed = true;
-      return get(text(parseObject(known->body), "batch"));
+      return get(stringField(parseObject(known->body), "batch"));
     }
   }
   for (const auto& [key, unused] : body)
@@ -325,7 +322,7 @@ Result<json::object> Batches::create(const json::value& value, const std::string
     // The same key raced this request and won.
     if (Result<store::Document> known = store->get(kKeys, keyId); known.ok()) {
       replayed = true;
-      return get(text(parseObject(known->body), "batch"));
+      return get(stringField(parseObject(known->body), "batch"));
     }
   }
   HIVE_TRY(created);
@@ -338,7 +335,7 @@ Result<json::object> Batches::create(const json::value& value, const std::string
 Result<json::object> Batches::summary(const json::object& batch) {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
-  std::string id = text(batch, "id");
+  std::string id = stringField(batch, "id");
   auto counts = HIVE_TRY(store->counters("batches." + id + "."));
   auto count = [&](const char* name) {
     auto found = counts.find(counter(id, name));
@@ -356,11 +353,11 @@ Result<json::object> Batches::summary(const json::object& batch) {
                                {"failed", count("chunks_failed")},
                                {"retried", count("chunks_retried")}};
   std::int64_t end =
-      text(batch, "status") == "running" ? plugin_common::nowMs() : number(batch, "finished_at_ms");
+      stringField(batch, "status") == "running" ? plugin_common::nowMs() : number(batch, "finished_at_ms");
   double seconds = static_cast<double>(end - number(batch, "created_at_ms")) / 1000.0;
   double rate = seconds > 0 ? static_cast<double>(done + failed) / seconds : 0.0;
   out["items_per_second"] = rate;
-  out["eta_ms"] = text(batch, "status") != "running" ? 0
+  out["eta_ms"] = stringField(batch, "status") != "running" ? 0
                   : rate > 0
                       ? static_cast<std::int64_t>(static_cast<double>(total - done - failed) / rate * 1000)
                       : -1;
@@ -391,7 +388,7 @@ Result<json::object> Batches::list(const std::optional<std::string>& tenant, con
   json::array items;
   for (const store::Document& batch : page.items) {
     json::object body = parseObject(batch.body);
-    if (tenant && text(body, "tenant") != *tenant) continue;
+    if (tenant && stringField(body, "tenant") != *tenant) continue;
     items.push_back(HIVE_TRY(summary(body)));
   }
   json::object out{{"items", std::move(items)}};
@@ -424,7 +421,8 @@ Result<json::object> Batches::results(const std::string& id, const std::string& 
 
 Result<std::string> Batches::output(const std::string& id) {
   json::object batch = HIVE_TRY(get(id));
-  if (text(batch, "status") == "running") return failedPrecondition("batch " + id + " is still running");
+  if (stringField(batch, "status") == "running")
+    return failedPrecondition("batch " + id + " is still running");
   std::string path = options_.outputDirectory + "/" + id + ".jsonl";
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
@@ -444,8 +442,8 @@ Result<json::object> Batches::cancel(const std::string& id) {
   if (!found.ok() && found.status().code() == StatusCode::kNotFound) return notFound("no batch '" + id + "'");
   HIVE_TRY(found.status());
   json::object batch = parseObject(found->body);
-  if (text(batch, "status") != "running")
-    return failedPrecondition("batch " + id + " is " + text(batch, "status") + ", not running");
+  if (stringField(batch, "status") != "running")
+    return failedPrecondition("batch " + id + " is " + stringField(batch, "status") + ", not running");
   // The worker cancels the submitted tasks (a request thread does not wait
   // on task_manager), then the batch is cancelled.
   batch["status"] = "cancelling";
@@ -462,13 +460,13 @@ Status Batches::finishCancel(const store::Document& stored) {
   do {
     store::Page page = HIVE_TRY(store->list(submitted));
     for (const store::Document& chunk : page.items) {
-      std::string taskId = text(parseObject(chunk.body), "task_id");
+      std::string taskId = stringField(parseObject(chunk.body), "task_id");
       http::Request request;
       request.path = request.target = "/api/v2/tasks/" + taskId + "/cancel";
       request.params["id"] = taskId;
       Result<http::Response> answer = plugin_common::callRouteAndWait(
           context_.services(), context_.pluginName(), "POST", "/api/v2/tasks/{id}/cancel", std::move(request),
-          options_.taskCallTimeout, text(parseObject(stored.body), "tenant"));
+          options_.taskCallTimeout, stringField(parseObject(stored.body), "tenant"));
       // 409: it had ended, which is as good; anything else is tried again next pass.
       if (!answer.ok() || (answer->status != 200 && answer->status != 404 && answer->status != 409))
         return unavailable(
@@ -488,9 +486,9 @@ Status Batches::finishCancel(const store::Document& stored) {
 void Batches::event(const std::string& name, const json::object& summary) {
   json::object event{{"event", name}, {"batch", summary}};
   // Its tenant's clients only see it (the api's WebSocket hub).
-  if (std::string tenant = text(summary, "tenant"); !tenant.empty()) event["tenant"] = tenant;
+  if (std::string tenant = stringField(summary, "tenant"); !tenant.empty()) event["tenant"] = tenant;
   std::string body = json::serialize(event);
-  publish_("batches." + text(summary, "id"), body);
+  publish_("batches." + stringField(summary, "id"), body);
   publish_("batches", body);
 }
 
@@ -523,20 +521,20 @@ Status Batches::advance(const store::Document& stored) {
     store::Page page = HIVE_TRY(store->list(submitted));
     for (const store::Document& chunk : page.items) {
       json::object body = parseObject(chunk.body);
-      std::string taskId = text(body, "task_id");
+      std::string taskId = stringField(body, "task_id");
       http::Request request;
       request.path = request.target = "/api/v2/tasks/" + taskId;
       request.params["id"] = taskId;
       Result<http::Response> answer = plugin_common::callRouteAndWait(
           context_.services(), context_.pluginName(), "GET", "/api/v2/tasks/{id}", std::move(request),
-          options_.taskCallTimeout, text(batch, "tenant"));
+          options_.taskCallTimeout, stringField(batch, "tenant"));
       if (!answer.ok() || (answer->status != 200 && answer->status != 404)) {
         ++inFlight;  // task_manager away: ask again next pass
         continue;
       }
       json::object task =
           answer->status == 200 ? parseObject(answer->body) : json::object{{"status", "dead"}};
-      std::string status = text(task, "status");
+      std::string status = stringField(task, "status");
       std::int64_t size =
           body["items"].is_array() ? static_cast<std::int64_t>(body["items"].as_array().size()) : 0;
       Status moved = okStatus();
@@ -544,7 +542,7 @@ Status Batches::advance(const store::Document& stored) {
         body["result"] = task.contains("result") ? task["result"] : json::value(nullptr);
         moved = transition(chunk, body, kSucceeded, {{"chunks_succeeded", 1}, {"items_succeeded", size}});
       } else if (status == "failed" || status == "dead" || status == "cancelled") {
-        std::string error = text(task, "error");
+        std::string error = stringField(task, "error");
         body["error"] = error.empty() ? "task " + taskId + " ended " + status : error;
         if (number(body, "attempt") <= retries) {
           body["attempt"] = number(body, "attempt") + 1;
@@ -587,20 +585,20 @@ Status Batches::advance(const store::Document& stored) {
       request.body = json::serialize(task);
       Result<http::Response> answer = plugin_common::callRouteAndWait(
           context_.services(), context_.pluginName(), "POST", "/api/v2/tasks", std::move(request),
-          options_.taskCallTimeout, text(batch, "tenant"));
+          options_.taskCallTimeout, stringField(batch, "tenant"));
       if (!answer.ok() || answer->status >= 500 || answer->status == 429 || answer->status == 408)
         break;  // task_manager away or full: the next pass tries again
       std::int64_t size =
           body["items"].is_array() ? static_cast<std::int64_t>(body["items"].as_array().size()) : 0;
       Status moved = okStatus();
       if (answer->status == 200 || answer->status == 201) {
-        body["task_id"] = text(parseObject(answer->body), "id");
+        body["task_id"] = stringField(parseObject(answer->body), "id");
         moved = transition(chunk, body, kSubmitted, {});
       } else {
         // The template itself is refused: no retry makes it acceptable.
         json::object problem = parseObject(answer->body);
         body["error"] = "task_manager refused the chunk's task (" + std::to_string(answer->status) +
-                        "): " + text(problem, "detail") +
+                        "): " + stringField(problem, "detail") +
                         (problem.contains("errors") ? " " + json::serialize(problem["errors"]) : "");
         moved = transition(chunk, body, kFailed, {{"chunks_failed", 1}, {"items_failed", size}});
       }
@@ -622,7 +620,7 @@ Status Batches::advance(const store::Document& stored) {
 Status Batches::finish(json::object batch, std::uint64_t version) {
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
-  const std::string id = text(batch, "id");
+  const std::string id = stringField(batch, "id");
   // Chunk by chunk in order; a succeeded chunk whose result has an array
   // `results` is one line per item, a failed chunk one line per item with its
   // error and input, any other result one line for the chunk.
@@ -638,7 +636,7 @@ Status Batches::finish(json::object batch, std::uint64_t version) {
         json::object body = parseObject(chunk.body);
         json::array items = body["items"].is_array() ? body["items"].as_array() : json::array{};
         std::int64_t first = number(body, "first_item");
-        if (text(body, "state") == kFailed) {
+        if (stringField(body, "state") == kFailed) {
           for (std::size_t i = 0; i < items.size(); ++i)
             out << json::serialize(json::object{{"item", first + static_cast<std::int64_t>(i)},
                                                 {"chunk", body["index"]},

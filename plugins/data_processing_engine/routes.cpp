@@ -1,6 +1,7 @@
 #include "routes.hpp"
 
 #include "plugin_common/admission_refusal.hpp"
+#include "plugin_common/json_fields.hpp"
 #include "plugin_common/page_limit.hpp"
 #include "plugin_common/route_reply.hpp"
 #include "plugin_common/tenant_scope.hpp"
@@ -20,11 +21,6 @@ std::string operation(const char* summary, int ok) {
 std::string query(const http::Request& request, const char* name) {
   const std::string* value = request.queryParam(name);
   return value ? *value : std::string();
-}
-
-std::string tenantOf(const json::object& batch) {
-  const json::value* tenant = batch.if_contains("tenant");
-  return tenant && tenant->is_string() ? std::string(tenant->get_string()) : std::string();
 }
 
 }  // namespace
@@ -125,7 +121,7 @@ tenancy::Scope BatchRoutes::scopeOf(const http::Request& request) {
 
 Result<json::object> BatchRoutes::visible(const http::Request& request) {
   Result<json::object> batch = batches_->get(request.param("id"));
-  if (batch.ok() && !scopeOf(request).sees(tenantOf(*batch)))
+  if (batch.ok() && !scopeOf(request).sees(plugin_common::stringField(*batch, "tenant")))
     return notFound("no batch '" + request.param("id") + "'");
   return batch;
 }

@@ -5,6 +5,7 @@
 
 #include "hive/services/bus_names.hpp"
 #include "plugin_common/clock_ids.hpp"
+#include "plugin_common/json_fields.hpp"
 #include "signature.hpp"
 
 namespace hive::integration_engine {
@@ -66,20 +67,16 @@ Result<WebhookSubscription> fromDocument(const store::Document& document) {
   json::object body = parseObject(document.body);
   WebhookSubscription subscription;
   subscription.id = document.id;
-  if (const json::value* url = body.if_contains("url"); url && url->is_string())
-    subscription.url = url->as_string();
+  subscription.url = plugin_common::stringField(body, "url");
   auto target = parseUrl(subscription.url);
   if (!target.ok()) return target.status();
   subscription.target = *target;
   if (const json::value* topics = body.if_contains("topics"); topics && topics->is_array())
     for (const json::value& topic : topics->as_array())
       if (topic.is_string()) subscription.topics.emplace_back(topic.as_string());
-  if (const json::value* text = body.if_contains("description"); text && text->is_string())
-    subscription.description = text->as_string();
-  if (const json::value* by = body.if_contains("created_by"); by && by->is_string())
-    subscription.createdBy = by->as_string();
-  if (const json::value* tenant = body.if_contains("tenant"); tenant && tenant->is_string())
-    subscription.tenant = tenant->as_string();
+  subscription.description = plugin_common::stringField(body, "description");
+  subscription.createdBy = plugin_common::stringField(body, "created_by");
+  subscription.tenant = plugin_common::stringField(body, "tenant");
   if (const json::value* all = body.if_contains("all_tenants"); all && all->is_bool())
     subscription.allTenants = all->as_bool();
   subscription.createdAtMs = document.createdAtMs;
@@ -207,9 +204,8 @@ void Outbox::onEvent(const bus::Event& event) {
     if (!eventTenant) {
       std::error_code ec;
       json::value payload = json::parse(event.payload, ec);
-      const json::value* tenant =
-          !ec && payload.is_object() ? payload.as_object().if_contains("tenant") : nullptr;
-      eventTenant = tenant && tenant->is_string() ? std::string(tenant->as_string()) : std::string();
+      eventTenant =
+          !ec && payload.is_object() ? plugin_common::stringField(payload.as_object(), "tenant") : "";
     }
     return *eventTenant;
   };

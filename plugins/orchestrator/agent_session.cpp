@@ -5,11 +5,13 @@
 #include <boost/json.hpp>
 
 #include "plugin_common/agent_principal.hpp"
+#include "plugin_common/json_fields.hpp"
 #include "plugin_common/json_text.hpp"
 #include "render.hpp"
 
 namespace hive::orchestrator {
 namespace json = boost::json;
+using plugin_common::stringField;
 namespace {
 
 // Why a hello was refused, for the agent's program to act on.
@@ -21,11 +23,6 @@ std::string_view refusalReason(StatusCode code) {
     case StatusCode::kInvalidArgument: return "invalid_hello";
     default: return "unavailable";
   }
-}
-
-std::string stringField(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
 protocol::Ack refusal(const std::string& taskId, protocol::Report report, const Status& why) {

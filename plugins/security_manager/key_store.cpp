@@ -2,10 +2,13 @@
 
 #include <boost/json.hpp>
 
+#include "plugin_common/json_fields.hpp"
+
 namespace hive::security_manager {
 namespace {
 
 namespace json = boost::json;
+using plugin_common::stringField;
 
 json::object publicObject(const KeyRecord& r) {
   json::object o;
@@ -20,11 +23,6 @@ json::object publicObject(const KeyRecord& r) {
   if (r.expiresAtMs != 0) o["expires_at_ms"] = r.expiresAtMs;
   if (r.revokedAtMs != 0) o["revoked_at_ms"] = r.revokedAtMs;
   return o;
-}
-
-std::string text(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
 }
 
 std::int64_t number(const json::object& o, const char* key) {
@@ -51,15 +49,15 @@ Result<KeyRecord> parseStored(const std::string& body) {
   if (error || !value.is_object()) return invalidArgument("a stored key is not a JSON object");
   const auto& o = value.get_object();
   KeyRecord r;
-  r.id = text(o, "id");
-  r.name = text(o, "name");
-  r.role = text(o, "role");
-  r.tenant = text(o, "tenant");
-  r.project = text(o, "project");
-  r.agent = text(o, "agent");
-  r.createdBy = text(o, "created_by");
-  r.salt = text(o, "salt");
-  r.digest = text(o, "digest");
+  r.id = stringField(o, "id");
+  r.name = stringField(o, "name");
+  r.role = stringField(o, "role");
+  r.tenant = stringField(o, "tenant");
+  r.project = stringField(o, "project");
+  r.agent = stringField(o, "agent");
+  r.createdBy = stringField(o, "created_by");
+  r.salt = stringField(o, "salt");
+  r.digest = stringField(o, "digest");
   r.createdAtMs = number(o, "created_at_ms");
   r.expiresAtMs = number(o, "expires_at_ms");
   r.revokedAtMs = number(o, "revoked_at_ms");

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "plugin_common/clock_ids.hpp"
+#include "plugin_common/json_fields.hpp"
 
 namespace hive::workflow_engine {
 
@@ -347,10 +348,8 @@ Result<Engine::Started> Engine::startRun(const std::string& tenant, const std::s
     if (!seen.ok()) return std::nullopt;
     auto earlier = run(definitionRecord(*seen)["run"].as_string().c_str());
     if (!earlier.ok()) return std::nullopt;
-    const json::value* key = earlier->if_contains("idempotency_key");
-    const json::value* owner = earlier->if_contains("tenant");
-    if (key == nullptr || *key != json::value(idempotencyKey) ||
-        (owner ? json::value(*owner) : json::value("")) != json::value(tenant))
+    if (plugin_common::stringField(*earlier, "idempotency_key") != idempotencyKey ||
+        plugin_common::stringField(*earlier, "tenant") != tenant)
       return std::nullopt;
     return std::move(earlier).value();
   };

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "plugin_common/admission_refusal.hpp"
+#include "plugin_common/json_fields.hpp"
 #include "plugin_common/page_limit.hpp"
 #include "plugin_common/tenant_scope.hpp"
 
@@ -361,8 +362,7 @@ Result<json::object> WorkflowRoutes::visibleRun(const http::Request& request) {
   const std::string& id = request.param("id");
   auto found = engine_->run(id);
   if (!found.ok()) return found.status();
-  const json::value* tenant = found->if_contains("tenant");
-  if (!scopeOf(request).sees(tenant && tenant->is_string() ? std::string_view(tenant->get_string()) : ""))
+  if (!scopeOf(request).sees(plugin_common::stringField(*found, "tenant")))
     return notFound("no workflow run '" + id + "'");
   if (request.params.count("name") && (*found)["workflow"] != json::value(request.param("name")))
     return notFound("no run '" + id + "' of workflow '" + request.param("name") + "'");

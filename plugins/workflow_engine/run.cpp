@@ -2,9 +2,12 @@
 
 #include <algorithm>
 
+#include "plugin_common/json_fields.hpp"
+
 namespace hive::workflow_engine {
 
 namespace json = boost::json;
+using plugin_common::stringField;
 
 namespace {
 
@@ -19,10 +22,6 @@ constexpr std::pair<RunStatus, const char*> kRunNames[] = {{RunStatus::kRunning,
                                                            {RunStatus::kCancelled, "cancelled"},
                                                            {RunStatus::kPaused, "paused"}};
 
-std::string text(const json::object& object, std::string_view key) {
-  const json::value* value = object.if_contains(key);
-  return value && value->is_string() ? std::string(value->get_string()) : std::string();
-}
 std::int64_t number(const json::object& object, std::string_view key) {
   const json::value* value = object.if_contains(key);
   return value && value->is_int64() ? value->get_int64() : 0;
@@ -159,10 +158,10 @@ Result<Run> Run::fromJson(std::string_view body) {
   if (ec || !parsed.is_object()) return internalError("stored run is not a JSON object");
   const json::object& o = parsed.get_object();
   Run run;
-  run.id = text(o, "id");
-  run.workflow = text(o, "workflow");
+  run.id = stringField(o, "id");
+  run.workflow = stringField(o, "workflow");
   run.version = number(o, "version");
-  std::string status = text(o, "status");
+  std::string status = stringField(o, "status");
   for (const auto& [value, name] : kRunNames)
     if (status == name) run.status = value;
   if (const json::value* params = o.if_contains("params"); params && params->is_object())
@@ -173,29 +172,29 @@ Result<Run> Run::fromJson(std::string_view body) {
       if (!item.is_object()) return internalError("stored run has a step that is not an object");
       const json::object& s = item.get_object();
       StepState step;
-      step.name = text(s, "name");
-      std::string stepStatus = text(s, "status");
+      step.name = stringField(s, "name");
+      std::string stepStatus = stringField(s, "status");
       for (const auto& [value, name] : kStepNames)
         if (stepStatus == name) step.status = value;
-      step.taskId = text(s, "task_id");
-      step.childRunId = text(s, "run_id");
+      step.taskId = stringField(s, "task_id");
+      step.childRunId = stringField(s, "run_id");
       if (const json::value* units = s.if_contains("items"); units && units->is_array()) {
         for (const json::value& entry : units->get_array()) {
           if (!entry.is_object()) return internalError("stored run has an item that is not an object");
           const json::object& u = entry.get_object();
           ItemState unit;
-          std::string unitStatus = text(u, "status");
+          std::string unitStatus = stringField(u, "status");
           for (const auto& [value, name] : kStepNames)
             if (unitStatus == name) unit.status = value;
-          unit.taskId = text(u, "task_id");
+          unit.taskId = stringField(u, "task_id");
           if (const json::value* result = u.if_contains("result")) unit.result = *result;
-          unit.error = text(u, "error");
+          unit.error = stringField(u, "error");
           step.items.push_back(std::move(unit));
         }
       }
       if (const json::value* result = s.if_contains("result")) step.result = *result;
-      step.error = text(s, "error");
-      step.reason = text(s, "reason");
+      step.error = stringField(s, "error");
+      step.reason = stringField(s, "reason");
       step.startedAtMs = number(s, "started_at_ms");
       step.finishedAtMs = number(s, "finished_at_ms");
       step.attempt = static_cast<int>(number(s, "attempt"));
@@ -203,12 +202,12 @@ Result<Run> Run::fromJson(std::string_view body) {
     }
   }
   if (const json::value* outputs = o.if_contains("outputs")) run.outputs = *outputs;
-  run.error = text(o, "error");
-  run.idempotencyKey = text(o, "idempotency_key");
-  run.tenant = text(o, "tenant");
+  run.error = stringField(o, "error");
+  run.idempotencyKey = stringField(o, "idempotency_key");
+  run.tenant = stringField(o, "tenant");
   if (const json::value* parent = o.if_contains("parent"); parent && parent->is_object()) {
-    run.parentRun = text(parent->get_object(), "run");
-    run.parentStep = text(parent->get_object(), "step");
+    run.parentRun = stringField(parent->get_object(), "run");
+    run.parentStep = stringField(parent->get_object(), "step");
   }
   run.createdAtMs = number(o, "created_at_ms");
   run.updatedAtMs = number(o, "updated_at_ms");

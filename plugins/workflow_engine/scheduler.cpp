@@ -3,11 +3,13 @@
 #include <optional>
 
 #include "plugin_common/clock_ids.hpp"
+#include "plugin_common/json_fields.hpp"
 #include "task_template.hpp"
 
 namespace hive::workflow_engine {
 
 namespace json = boost::json;
+using plugin_common::stringField;
 
 namespace {
 
@@ -27,14 +29,9 @@ std::int64_t integer(const json::object& object, std::string_view key, std::int6
   return value && value->is_int64() ? value->get_int64() : fallback;
 }
 
-std::string textOf(const json::object& object, std::string_view key) {
-  const json::value* value = object.if_contains(key);
-  return value && value->is_string() ? std::string(value->get_string()) : std::string();
-}
-
 // Whether a caller of `tenant` (nullopt: every tenant) sees a schedule.
 bool sees(const std::optional<std::string>& tenant, const json::object& schedule) {
-  return !tenant || textOf(schedule, "tenant") == *tenant;
+  return !tenant || stringField(schedule, "tenant") == *tenant;
 }
 
 }  // namespace
@@ -251,9 +248,9 @@ std::size_t Scheduler::tick() {
 
 bool Scheduler::startRun(const std::string& id, const ScheduleSpec& spec, std::int64_t fireMs,
                          json::object& updated) {
-  const std::string workflow = textOf(updated, "workflow");
+  const std::string workflow = stringField(updated, "workflow");
   std::vector<http::FieldError> refused;
-  auto run = engine_.startRun(textOf(updated, "tenant"), workflow, spec.version, spec.params,
+  auto run = engine_.startRun(stringField(updated, "tenant"), workflow, spec.version, spec.params,
                               fireKey(id, fireMs), refused);
   if (run.ok()) {
     updated["last_run"] = run->run["id"];
@@ -324,7 +321,7 @@ bool Scheduler::settleTasks(const std::string& id, json::object& updated, std::s
     const std::string body =
         json::serialize(submissionBody(task, "schedule " + id + " fire " + std::to_string(fire)));
     bool posted = engine_.submitTask(
-        textOf(updated, "tenant"), key, body, [answers = answers_, key](Result<std::string> answer) {
+        stringField(updated, "tenant"), key, body, [answers = answers_, key](Result<std::string> answer) {
           std::lock_guard lock(answers->mutex);
           answers->submitting.erase(key);
           answers->answers.insert_or_assign(
