@@ -69,13 +69,8 @@ BatchRoutes::BatchRoutes(std::shared_ptr<Batches> batches, Background background
         std::size_t limit = plugin_common::pageLimit(r.queryParam("limit"), errors);
         if (!errors.empty())
           return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
-        tenancy::Scope scope = scopeOf(r);
-        std::optional<std::string> tenant;
-        if (!scope.allTenants)
-          tenant = scope.tenant;
-        else if (const std::string* named = r.queryParam("tenant"))
-          tenant = *named;
-        Result<json::object> page = batches_->list(tenant, query(r, "status"), query(r, "cursor"), limit);
+        Result<json::object> page = batches_->list(plugin_common::shownTenant(scopeOf(r), r),
+                                                   query(r, "status"), query(r, "cursor"), limit);
         return page.ok() ? reply(200, *page) : http::problem(page.status());
       });
   add({"batches.get", "GET", "/api/v2/batches/{id}", "batches:read",

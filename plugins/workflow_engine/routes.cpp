@@ -352,10 +352,7 @@ tenancy::Scope WorkflowRoutes::scopeOf(const http::Request& request) {
 }
 
 std::optional<std::string> WorkflowRoutes::shownTenant(const http::Request& request) {
-  tenancy::Scope scope = scopeOf(request);
-  if (!scope.allTenants) return scope.tenant;
-  if (const std::string* tenant = request.queryParam("tenant")) return *tenant;
-  return std::nullopt;
+  return plugin_common::shownTenant(scopeOf(request), request);
 }
 
 Result<json::object> WorkflowRoutes::visibleRun(const http::Request& request) {

@@ -3,9 +3,12 @@
 // shared by the in-tree plugins that keep objects for callers.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "hive/services.hpp"
+#include "hive/services/http.hpp"
 #include "hive/services/tenancy.hpp"
 
 namespace hive::plugin_common {
@@ -13,6 +16,14 @@ namespace hive::plugin_common {
 inline tenancy::Scope scopeOf(ServiceRegistry& services, std::string_view principal) {
   auto tenancy = services.get<tenancy::Tenancy>();
   return tenancy.ok() ? (*tenancy)->scopeOf(principal) : tenancy::Scope::everything();
+}
+
+// Whose objects a list shows a caller of `scope`: its tenant's; for a caller
+// that spans tenants, the one `?tenant=` names, or (nullopt) every tenant's.
+inline std::optional<std::string> shownTenant(const tenancy::Scope& scope, const http::Request& request) {
+  if (!scope.allTenants) return scope.tenant;
+  if (const std::string* tenant = request.queryParam("tenant")) return *tenant;
+  return std::nullopt;
 }
 
 }  // namespace hive::plugin_common
