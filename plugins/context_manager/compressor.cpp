@@ -26,6 +26,12 @@ std::string stringAt(const json::object& object, const char* key) {
   return value && value->is_string() ? std::string(value->get_string()) : std::string();
 }
 
+// The context a compression record is of (no "tenant": the default tenant's,
+// as records written before tenancy).
+ScopeRef contextOf(const json::object& record) {
+  return {stringAt(record, "tenant"), stringAt(record, "scope")};
+}
+
 }  // namespace
 
 Compressor::Compressor(std::shared_ptr<Contexts> contexts, ServiceHandle<store::Store> store,
@@ -49,8 +55,8 @@ Status Compressor::open() {
     for (const store::Document& document : page.items) {
       json::object body = bodyOf(document);
       const json::value* entries = body.if_contains("entries");
-      pending_[stringAt(body, "scope")] = {document.id, stringAt(body, "task_id"),
-                                           entries && entries->is_array() ? entries->get_array().size() : 0};
+      pending_[contextOf(body)] = {document.id, stringAt(body, "task_id"),
+                                   entries && entries->is_array() ? entries->get_array().size() : 0};
     }
     cursor = page.nextCursor;
   } while (!cursor.empty());
@@ -62,17 +68,17 @@ bool Compressor::overBudget(const ScopeStats& stats) const {
          (budget_.maxTokens != 0 && stats.tokens > budget_.maxTokens);
 }
 
-void Compressor::check(const std::string& scope) {
-  ScopeStats stats = contexts_->stats(scope);
+void Compressor::check(const ScopeRef& context) {
+  ScopeStats stats = contexts_->stats(context);
   if (!overBudget(stats)) return;
   {
     std::lock_guard lock(mutex_);
-    if (!pending_.emplace(scope, Pending{}).second) return;  // one at a time per scope
+    if (!pending_.emplace(context, Pending{}).second) return;  // one at a time per context
   }
   auto abandon = [&](const std::string& why) {
-    log_.warn("compression of " + scope + " not started: " + why);
+    log_.warn("compression of " + context.text() + " not started: " + why);
     std::lock_guard lock(mutex_);
-    pending_.erase(scope);
+    pending_.erase(context);
   };
   // The oldest entries, until what is left fits keep_fraction of the budget
   // (and the texts fit max_input_bytes).
@@ -90,7 +96,7 @@ void Compressor::check(const std::string& scope) {
   std::string cursor;
   bool full = false;
   while (!full && stillOver()) {
-    auto page = contexts_->list(scope, Contexts::Which::kActive, 100, cursor);
+    auto page = contexts_->list(context, Contexts::Which::kActive, 100, cursor);
     if (!page.ok()) return abandon(page.status().message());
     for (const Entry& entry : page->items) {
       // The newest entry always stays, so that a compression shrinks the context.
@@ -113,27 +119,31 @@ void Compressor::check(const std::string& scope) {
   auto store = store_.lease();
   if (!store) return abandon("hive.store/1 is gone");
   std::string recordId = plugin_common::timeOrderedId('c');
-  json::object record{{"scope", scope},
+  json::object record{{"scope", context.scope},
                       {"entries", ids},
                       {"task_id", ""},
                       {"created_ms", plugin_common::nowMs()},
                       {"input", std::move(entries)}};
-  auto written = store->put(
-      kCompressions,
-      {.id = recordId, .body = json::serialize(record), .index = {{"scope", scope}, {"state", "pending"}}},
-      store::kMustNotExist);
+  if (!context.tenant.empty()) record["tenant"] = context.tenant;
+  auto written = store->put(kCompressions,
+                            {.id = recordId,
+                             .body = json::serialize(record),
+                             .index = {{"scope", scopeKey(context)}, {"state", "pending"}}},
+                            store::kMustNotExist);
   if (!written.ok()) return abandon(written.status().message());
   {
     std::lock_guard lock(mutex_);
-    pending_[scope] = {recordId, "", ids.size()};
+    pending_[context] = {recordId, "", ids.size()};
   }
-  log_.info("compression " + recordId + " of " + scope + ": " + std::to_string(ids.size()) + " entries");
+  log_.info("compression " + recordId + " of " + context.text() + ": " + std::to_string(ids.size()) +
+            " entries");
   if (Status submitted = submit(recordId, record); !submitted.ok())
     log_.warn("compression " + recordId + ": task not submitted yet (" + submitted.message() + ")");
 }
 
 Status Compressor::submit(const std::string& recordId, const json::object& record) {
-  const std::string scope = stringAt(record, "scope");
+  const ScopeRef context = contextOf(record);
+  const std::string& scope = context.scope;
   const json::value* input = record.if_contains("input");
   json::object payload{{"scope", scope},
                        {"compression", recordId},
@@ -150,8 +160,9 @@ Status Compressor::submit(const std::string& recordId, const json::object& recor
   request.headers.push_back({"content-type", "application/json"});
   request.headers.push_back({"idempotency-key", recordId});
   request.body = json::serialize(task);
-  auto response = HIVE_TRY(plugin_common::callRouteAndWait(services_, self_, "POST", "/api/v2/tasks",
-                                                           std::move(request), kRouteTimeout));
+  // For the context's tenant: the task is its, and only its agents take it.
+  auto response = HIVE_TRY(plugin_common::callRouteAndWait(
+      services_, self_, "POST", "/api/v2/tasks", std::move(request), kRouteTimeout, context.tenant));
   if (response.status != 200 && response.status != 201)
     return unavailable("task_manager answered " + std::to_string(response.status) + ": " + response.body);
   std::error_code ec;
@@ -169,7 +180,7 @@ Status Compressor::submit(const std::string& recordId, const json::object& recor
     return okStatus();
   }));
   std::lock_guard lock(mutex_);
-  if (auto found = pending_.find(scope); found != pending_.end() && found->second.record == recordId)
+  if (auto found = pending_.find(context); found != pending_.end() && found->second.record == recordId)
     found->second.taskId = taskId;
   return okStatus();
 }
@@ -189,7 +200,7 @@ void Compressor::advance() {
 
 void Compressor::finish(const store::Document& record) {
   json::object body = bodyOf(record);
-  const std::string scope = stringAt(body, "scope");
+  const ScopeRef context = contextOf(body);
   const std::string taskId = stringAt(body, "task_id");
   if (taskId.empty()) {
     if (Status submitted = submit(record.id, body); !submitted.ok())
@@ -199,8 +210,9 @@ void Compressor::finish(const store::Document& record) {
   http::Request request;
   request.path = request.target = "/api/v2/tasks/" + taskId;
   request.params["id"] = taskId;
+  // The task is the context's tenant's: to anyone else it is "not found".
   auto response = plugin_common::callRouteAndWait(services_, self_, "GET", "/api/v2/tasks/{id}",
-                                                  std::move(request), kRouteTimeout);
+                                                  std::move(request), kRouteTimeout, context.tenant);
   if (!response.ok() || response->status != 200) return;  // task_manager away: next period
   std::error_code ec;
   json::value task = json::parse(response->body, ec);
@@ -224,7 +236,7 @@ void Compressor::finish(const store::Document& record) {
   };
   auto forget = [&] {
     std::lock_guard lock(mutex_);
-    if (auto found = pending_.find(scope); found != pending_.end() && found->second.record == record.id)
+    if (auto found = pending_.find(context); found != pending_.end() && found->second.record == record.id)
       pending_.erase(found);
   };
   if (status == "failed" || status == "cancelled" || status == "dead") {
@@ -232,7 +244,7 @@ void Compressor::finish(const store::Document& record) {
     if (!store) return;
     std::string error = "summarize task " + taskId + " ended " + status;
     if (Status settled = store->transact(settle("failed", error, "")); settled.ok()) {
-      log_.warn("compression " + record.id + " of " + scope + " failed: " + error);
+      log_.warn("compression " + record.id + " of " + context.text() + " failed: " + error);
       forget();
     }
     return;
@@ -255,25 +267,25 @@ void Compressor::finish(const store::Document& record) {
     return;
   }
   auto summaryEntry =
-      contexts_->replaceWithSummary(scope, replaced, summary, "task:" + taskId,
+      contexts_->replaceWithSummary(context, replaced, summary, "task:" + taskId,
                                     json::object{{"task_id", taskId}, {"compression", record.id}},
                                     [&](store::Transaction& tx, const std::string& summaryId) {
                                       return settle("done", "", summaryId)(tx);
                                     });
   if (!summaryEntry.ok()) {
-    log_.warn("compression " + record.id + " of " + scope +
+    log_.warn("compression " + record.id + " of " + context.text() +
               " not applied: " + summaryEntry.status().message());
     if (summaryEntry.status().code() == StatusCode::kAborted) forget();
     return;
   }
-  log_.info("compression " + record.id + " of " + scope + ": " + std::to_string(replaced.size()) +
+  log_.info("compression " + record.id + " of " + context.text() + ": " + std::to_string(replaced.size()) +
             " entries replaced by summary " + summaryEntry->id);
   forget();
 }
 
-json::object Compressor::describe(const std::string& scope) const {
+json::object Compressor::describe(const ScopeRef& context) const {
   std::lock_guard lock(mutex_);
-  auto found = pending_.find(scope);
+  auto found = pending_.find(context);
   if (found == pending_.end() || found->second.record.empty()) return {{"pending", false}};
   return {{"pending", true},
           {"id", found->second.record},

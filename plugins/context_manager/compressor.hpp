@@ -3,11 +3,14 @@
 // replaces them in search and they stay readable, archived. No LLM in Hive.
 //
 // A compression is a record in the store (collection context_compressions,
-// index {scope, state: pending | done | failed}, body {scope, entries, task_id,
-// summary_id, error}), written before its task is submitted: at most one is
-// pending per scope, across restarts. Its task is submitted through
-// task_manager's POST /api/v2/tasks with the record id as Idempotency-Key, so a
-// crash between the record and the task, or a retry, gives the same task.
+// index {scope: scopeKey(), state: pending | done | failed}, body {scope,
+// [tenant,] entries, task_id, summary_id, error}), written before its task is
+// submitted: at most one is pending per context (a tenant's scope), across
+// restarts. Its task is submitted through task_manager's POST /api/v2/tasks
+// with the record id as Idempotency-Key, so a crash between the record and the
+// task, or a retry, gives the same task. Both calls act for the context's
+// tenant (hive::tenancy::actingFor): the task is that tenant's, and only that
+// tenant's agents take it.
 // advance() reads each pending task (GET /api/v2/tasks/{id}); a succeeded one
 // ends the compression: Contexts::replaceWithSummary() archives the originals,
 // adds the summary and marks the record done in one unit of work (a crash
@@ -42,12 +45,12 @@ class Compressor {
              std::string self, BudgetOptions budget, Logger& log);
 
   Status open();  // declares the collection, learns the pending compressions
-  // Starts a compression of `scope` when it is over budget and none is pending.
-  void check(const std::string& scope);
+  // Starts a compression of `context` when it is over budget and none is pending.
+  void check(const ScopeRef& context);
   // Submits what is not submitted yet, and finishes what its task finished.
   void advance();
   // {"pending": bool, "task_id", "entries": n} of the pending compression, or {"pending": false}.
-  boost::json::object describe(const std::string& scope) const;
+  boost::json::object describe(const ScopeRef& context) const;
 
  private:
   struct Pending {
@@ -66,7 +69,7 @@ class Compressor {
   BudgetOptions budget_;
   Logger& log_;
   mutable std::mutex mutex_;
-  std::map<std::string, Pending> pending_;  // by scope; a record id "" while one is being started
+  std::map<ScopeRef, Pending> pending_;  // a record id "" while one is being started
 };
 
 }  // namespace hive::context_manager

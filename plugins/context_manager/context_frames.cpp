@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "plugin_common/tenant_capability.hpp"
+
 namespace hive::context_manager {
 
 namespace json = boost::json;
@@ -11,6 +13,12 @@ namespace {
 std::string errorFrame(const std::string& message, const char* reason, const json::value& ref) {
   return json::serialize(
       json::object{{"type", "error"}, {"message", message}, {"reason", reason}, {"ref", ref}});
+}
+
+// What a presence says of its agent; an empty name when the orchestrator
+// could not say who it is (then its tenant is unknown too).
+plugin_common::AgentIdentity identityIn(const agents::AgentPresence& presence) {
+  return {presence.name, plugin_common::tenantOfSet(presence.capabilities)};
 }
 
 const char* reasonOf(const Status& status) {
@@ -41,13 +49,14 @@ ContextFrames::ContextFrames(PluginContext& context, std::shared_ptr<Contexts> c
       presence_(context.services(), [this](agents::AgentFrames& frames) {
         auto subscription = frames.onPresence([this](const agents::AgentPresence& presence) {
           std::lock_guard lock(mutex_);
-          if (presence.connected)
-            names_[presence.agentId] = presence.name;
+          if (presence.connected && !presence.name.empty())
+            agents_[presence.agentId] = identityIn(presence);
           else
-            names_.erase(presence.agentId);
+            agents_.erase(presence.agentId);  // back from connected() if it said hello again meanwhile
         });
         std::lock_guard lock(mutex_);
-        for (const auto& presence : frames.connected()) names_[presence.agentId] = presence.name;
+        for (const auto& presence : frames.connected())
+          if (!presence.name.empty()) agents_[presence.agentId] = identityIn(presence);
         return subscription;
       }) {}
 
@@ -62,10 +71,21 @@ void ContextFrames::stop() {
   presence_.stop();
 }
 
-std::string ContextFrames::authorOf(const std::string& agentId) {
-  std::lock_guard lock(mutex_);
-  auto found = names_.find(agentId);
-  return found != names_.end() ? "agent:" + found->second : "agent-id:" + agentId;
+std::optional<plugin_common::AgentIdentity> ContextFrames::identityOf(const std::string& agentId) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto found = agents_.find(agentId); found != agents_.end()) return found->second;
+  }
+  // Its presence may have been missed: a hot swap of the orchestrator reports
+  // an agent gone after it said hello to the next generation.
+  auto frames = context_.services().get<agents::AgentFrames>();
+  if (!frames.ok()) return std::nullopt;
+  for (const auto& presence : (*frames)->connected()) {
+    if (presence.agentId != agentId || presence.name.empty()) continue;
+    std::lock_guard lock(mutex_);
+    return agents_[agentId] = identityIn(presence);
+  }
+  return std::nullopt;
 }
 
 void ContextFrames::answer(const std::string& agentId, const std::string& frame) {
@@ -76,14 +96,18 @@ void ContextFrames::answer(const std::string& agentId, const std::string& frame)
 }
 
 void ContextFrames::onFrame(const std::string& agentId, const std::string& frame) {
-  std::string author = authorOf(agentId);
-  bool posted = jobs_.post([this, agentId, frame, author] {
+  bool posted = jobs_.post([this, agentId, frame] {
     std::error_code ec;
     json::value parsed = json::parse(frame, ec);
     if (ec || !parsed.is_object())
       return answer(agentId, errorFrame("not a JSON object", "invalid_frame", nullptr));
     const json::object& fields = parsed.get_object();
     json::value ref = fields.contains("ref") ? fields.at("ref") : json::value(nullptr);
+    auto agent = identityOf(agentId);
+    if (!agent)
+      return answer(agentId, errorFrame("agent " + agentId + " has no known tenant here yet: send it again",
+                                        "unavailable", ref));
+    const std::string author = plugin_common::agentPrincipal(agent->name, agent->tenant);
     auto text = [&](const char* key) -> const json::string* {
       const json::value* value = fields.if_contains(key);
       return value && value->is_string() ? &value->get_string() : nullptr;
@@ -95,11 +119,11 @@ void ContextFrames::onFrame(const std::string& agentId, const std::string& frame
       const json::string* body = text("text");
       const json::value* metadata = fields.if_contains("metadata");
       if (body == nullptr) return answer(agentId, errorFrame("`text` is required", "invalid_frame", ref));
-      auto entry = contexts_->put(std::string(*scope), std::string(*body),
+      auto entry = contexts_->put({agent->tenant, std::string(*scope)}, std::string(*body),
                                   metadata ? *metadata : json::value(json::object{}), author);
       if (!entry.ok())
         return answer(agentId, errorFrame(entry.status().message(), reasonOf(entry.status()), ref));
-      if (compressor_) compressor_->check(entry->scope);
+      if (compressor_) compressor_->check(entry->context());
       return answer(
           agentId,
           json::serialize(json::object{
@@ -124,7 +148,7 @@ void ContextFrames::onFrame(const std::string& agentId, const std::string& frame
           return answer(agentId,
                         errorFrame("`mode` must be hybrid, lexical or semantic", "invalid_frame", ref));
       }
-      auto hits = contexts_->search(std::string(*scope), std::string(*query), k, ranking);
+      auto hits = contexts_->search({agent->tenant, std::string(*scope)}, std::string(*query), k, ranking);
       if (!hits.ok())
         return answer(agentId, errorFrame(hits.status().message(), reasonOf(hits.status()), ref));
       json::array items;

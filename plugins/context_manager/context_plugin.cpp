@@ -42,7 +42,7 @@ Status ContextManagerPlugin::start() {
   HIVE_TRY(compressor_->open(), "reading the pending compressions");
   HIVE_TRY(context_.services().provide<embedder::Embedder>(embedder));
   HIVE_TRY(context_.services().provide<http::RouteProvider>(
-      std::make_shared<ContextRoutes>(contexts_, compressor_, *jobs_)));
+      std::make_shared<ContextRoutes>(contexts_, compressor_, *jobs_, context_.services())));
   frames_ = std::make_unique<ContextFrames>(context_, contexts_, compressor_, *jobs_);
   frames_->start();
   saver_ = context_.timers().every(options_.savePeriod, [this] {
@@ -54,7 +54,7 @@ Status ContextManagerPlugin::start() {
   budget_ = context_.timers().every(options_.budget.checkPeriod, [this] {
     once(checking_, [this] {
       compressor_->advance();
-      for (const std::string& scope : contexts_->scopes()) compressor_->check(scope);
+      for (const ScopeRef& scope : contexts_->scopes()) compressor_->check(scope);
     });
   });
   return okStatus();

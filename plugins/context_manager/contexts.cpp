@@ -51,6 +51,7 @@ Result<Entry> entryFrom(const store::Document& document) {
     const json::value* value = fields.if_contains(key);
     return value && value->is_string() ? std::string(value->get_string()) : std::string();
   };
+  entry.tenant = text("tenant");
   entry.scope = text("scope");
   entry.text = text("text");
   entry.author = text("author");
@@ -73,6 +74,7 @@ store::Document documentOf(const Entry& entry) {
                     {"metadata", entry.metadata},
                     {"author", entry.author},
                     {"created_ms", entry.createdMs}};
+  if (!entry.tenant.empty()) body["tenant"] = entry.tenant;
   if (!entry.summaryOf.empty()) {
     json::array ids;
     for (const std::string& id : entry.summaryOf) ids.emplace_back(id);
@@ -82,7 +84,7 @@ store::Document documentOf(const Entry& entry) {
   store::Document document;
   document.id = entry.id;
   document.body = json::serialize(body);
-  document.index = {{"scope", entry.scope}, {"state", entry.archived ? kArchived : kActive}};
+  document.index = {{"scope", scopeKey(entry.context())}, {"state", entry.archived ? kArchived : kActive}};
   return document;
 }
 
@@ -98,6 +100,7 @@ json::object Entry::toJson() const {
     out["summary_of"] = std::move(ids);
   }
   if (!archivedBy.empty()) out["archived_by"] = archivedBy;
+  if (!tenant.empty()) out["tenant"] = tenant;
   return out;
 }
 
@@ -141,17 +144,17 @@ std::uint64_t Contexts::nextLabel() {
   return next;
 }
 
-std::filesystem::path Contexts::indexFile(const std::string& scope) const {
-  return indexDirectory_ / (scope + ".hnsw");
+std::filesystem::path Contexts::indexFile(const ScopeRef& context) const {
+  return indexDirectory_ / (indexFileStem(context) + ".hnsw");
 }
 
-std::shared_ptr<ScopeIndex> Contexts::scopeIndex(const std::string& scope, bool create) {
+std::shared_ptr<ScopeIndex> Contexts::scopeIndex(const ScopeRef& context, bool create) {
   std::lock_guard lock(mutex_);
-  auto found = scopes_.find(scope);
+  auto found = scopes_.find(context);
   if (found != scopes_.end()) return found->second;
   if (!create) return nullptr;
   auto index = std::make_shared<ScopeIndex>(index_.vectors, index_.search);
-  scopes_.emplace(scope, index);
+  scopes_.emplace(context, index);
   return index;
 }
 
@@ -172,7 +175,7 @@ Result<OpenReport> Contexts::open() {
     std::string id;
     std::string text;
   };
-  std::map<std::string, std::vector<Stored>> byScope;
+  std::map<ScopeRef, std::vector<Stored>> byScope;
   OpenReport report;
   std::string cursor;
   do {
@@ -187,7 +190,7 @@ Result<OpenReport> Contexts::open() {
         log_.warn("context entry " + document.id + " skipped: not an entry this plugin wrote");
         continue;
       }
-      byScope[entry->scope].push_back({*label, entry->id, std::move(entry->text)});
+      byScope[entry->context()].push_back({*label, entry->id, std::move(entry->text)});
       if (*label > lastLabel_) lastLabel_ = *label;
       ++report.entries;
     }
@@ -195,10 +198,11 @@ Result<OpenReport> Contexts::open() {
   } while (!cursor.empty());
 
   const std::string model = embedder_->model();
-  for (auto& [scope, entries] : byScope) {
-    auto loaded = VectorIndex::load(indexFile(scope), model, index_.vectors);
+  for (auto& [context, entries] : byScope) {
+    auto loaded = VectorIndex::load(indexFile(context), model, index_.vectors);
     if (!loaded.ok() && loaded.status().code() != StatusCode::kNotFound)
-      log_.warn("context index of " + scope + " rebuilt from the store: " + loaded.status().message());
+      log_.warn("context index of " + context.text() +
+                " rebuilt from the store: " + loaded.status().message());
     bool fromFile = loaded.ok();
     auto index = std::make_shared<ScopeIndex>(index_.vectors, index_.search,
                                               fromFile ? std::move(loaded).value() : nullptr);
@@ -226,11 +230,12 @@ Result<OpenReport> Contexts::open() {
     // The stored vectors of the missing entries: one listing when many, a get
     // each when few (a file a few writes behind the store).
     std::unordered_map<std::string, std::vector<float>> vectors;
+    const std::string key = scopeKey(context);
     if (missing.size() > kPage / 10) {
       std::string next;
       do {
         auto page = HIVE_TRY(store->list({.collection = kVectors,
-                                          .equals = {{"scope", scope}, {"model", model}},
+                                          .equals = {{"scope", key}, {"model", model}},
                                           .limit = kPage,
                                           .cursor = next}),
                              "reading the context vectors");
@@ -259,18 +264,19 @@ Result<OpenReport> Contexts::open() {
       std::vector<std::string> texts;
       std::size_t end = std::min(unembedded.size(), start + kEmbedBatch);
       for (std::size_t i = start; i < end; ++i) texts.push_back(unembedded[i]->text);
-      auto embedded = HIVE_TRY(embedder_->embed(texts), "embedding the entries of " + scope + " again");
+      auto embedded =
+          HIVE_TRY(embedder_->embed(texts), "embedding the entries of " + context.text() + " again");
       for (std::size_t i = start; i < end; ++i) {
         const Stored& entry = *unembedded[i];
         index->add(entry.label, entry.id, entry.text, &embedded[i - start]);
         store::Document document{.id = entry.id,
                                  .body = vectorBytes(embedded[i - start]),
-                                 .index = {{"scope", scope}, {"model", model}}};
+                                 .index = {{"scope", key}, {"model", model}}};
         HIVE_TRY(store->put(kVectors, std::move(document)), "storing a vector");
       }
     }
     std::lock_guard lock(mutex_);
-    scopes_[scope] = index;
+    scopes_[context] = index;
   }
   report.scopes = byScope.size();
   HIVE_TRY(saveIndexes());
@@ -278,26 +284,27 @@ Result<OpenReport> Contexts::open() {
 }
 
 Status Contexts::saveIndexes() {
-  std::vector<std::pair<std::string, std::shared_ptr<ScopeIndex>>> dirty;
+  std::vector<std::pair<ScopeRef, std::shared_ptr<ScopeIndex>>> dirty;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [scope, index] : scopes_)
-      if (index->dirty()) dirty.emplace_back(scope, index);
+    for (const auto& [context, index] : scopes_)
+      if (index->dirty()) dirty.emplace_back(context, index);
   }
-  for (auto& [scope, index] : dirty) HIVE_TRY(index->save(indexFile(scope), embedder_->model()));
+  for (auto& [context, index] : dirty) HIVE_TRY(index->save(indexFile(context), embedder_->model()));
   return okStatus();
 }
 
-Result<Entry> Contexts::put(const std::string& scope, const std::string& text, const json::value& metadata,
+Result<Entry> Contexts::put(const ScopeRef& context, const std::string& text, const json::value& metadata,
                             const std::string& author) {
-  HIVE_TRY(checkScope(scope));
+  HIVE_TRY(checkScope(context.scope));
   if (text.empty()) return invalidArgument("text must not be empty");
   if (text.size() > limits_.maxTextBytes)
     return invalidArgument("text has " + std::to_string(text.size()) + " bytes; the limit is " +
                            std::to_string(limits_.maxTextBytes) + " (max_text_bytes)");
   if (!metadata.is_object() && !metadata.is_null()) return invalidArgument("metadata must be an object");
   Entry entry;
-  entry.scope = scope;
+  entry.tenant = context.tenant;
+  entry.scope = context.scope;
   entry.text = text;
   entry.metadata = metadata.is_null() ? json::value(json::object{}) : metadata;
   if (std::size_t bytes = json::serialize(entry.metadata).size(); bytes > limits_.maxMetadataBytes)
@@ -315,7 +322,7 @@ Result<Entry> Contexts::put(const std::string& scope, const std::string& text, c
     entry.id = idOf(label);
     store::Document vectorDocument{.id = entry.id,
                                    .body = vectorBytes(vector),
-                                   .index = {{"scope", scope}, {"model", embedder_->model()}}};
+                                   .index = {{"scope", scopeKey(context)}, {"model", embedder_->model()}}};
     written = store->transact([&](store::Transaction& tx) -> Status {
       HIVE_TRY(tx.put(kEntries, documentOf(entry), store::kMustNotExist));
       HIVE_TRY(tx.put(kVectors, vectorDocument));
@@ -324,45 +331,47 @@ Result<Entry> Contexts::put(const std::string& scope, const std::string& text, c
     if (written.code() != StatusCode::kAborted) break;
   }
   HIVE_TRY(written, "storing the entry");
-  scopeIndex(scope, true)->add(label, entry.id, entry.text, &vector);
+  scopeIndex(context, true)->add(label, entry.id, entry.text, &vector);
   return entry;
 }
 
-Result<Entry> Contexts::get(const std::string& scope, const std::string& id) {
-  HIVE_TRY(checkScope(scope));
-  if (!labelOf(id)) return notFound("no entry '" + id + "' in " + scope);
+Result<Entry> Contexts::get(const ScopeRef& context, const std::string& id) {
+  HIVE_TRY(checkScope(context.scope));
+  // The caller's scope only: another tenant's entry is as absent as one never written.
+  auto absent = [&] { return notFound("no entry '" + id + "' in " + context.scope); };
+  if (!labelOf(id)) return absent();
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
   auto document = store->get(kEntries, id);
   if (!document.ok()) {
-    if (document.status().code() == StatusCode::kNotFound)
-      return notFound("no entry '" + id + "' in " + scope);
+    if (document.status().code() == StatusCode::kNotFound) return absent();
     return document.status();
   }
   auto entry = HIVE_TRY(entryFrom(*document));
-  if (entry.scope != scope) return notFound("no entry '" + id + "' in " + scope);
+  if (entry.context() != context) return absent();
   return entry;
 }
 
-Result<EntryPage> Contexts::list(const std::string& scope, Which which, std::size_t limit,
+Result<EntryPage> Contexts::list(const ScopeRef& context, Which which, std::size_t limit,
                                  const std::string& cursor) {
-  HIVE_TRY(checkScope(scope));
+  HIVE_TRY(checkScope(context.scope));
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
-  auto page = HIVE_TRY(
-      store->list({.collection = kEntries,
-                   .equals = {{"scope", scope}, {"state", which == Which::kActive ? kActive : kArchived}},
-                   .limit = limit,
-                   .cursor = cursor}));
+  auto page = HIVE_TRY(store->list(
+      {.collection = kEntries,
+       .equals = {{"scope", scopeKey(context)}, {"state", which == Which::kActive ? kActive : kArchived}},
+       .limit = limit,
+       .cursor = cursor}));
   EntryPage out;
   out.nextCursor = page.nextCursor;
   for (const store::Document& document : page.items)
-    if (auto entry = entryFrom(document); entry.ok()) out.items.push_back(std::move(entry).value());
+    if (auto entry = entryFrom(document); entry.ok() && entry->context() == context)
+      out.items.push_back(std::move(entry).value());
   return out;
 }
 
-Status Contexts::remove(const std::string& scope, const std::string& id) {
-  auto entry = HIVE_TRY(get(scope, id));
+Status Contexts::remove(const ScopeRef& context, const std::string& id) {
+  auto entry = HIVE_TRY(get(context, id));
   auto store = store_.lease();
   if (!store) return unavailable("hive.store/1 is gone");
   HIVE_TRY(store->transact([&](store::Transaction& tx) -> Status {
@@ -371,20 +380,20 @@ Status Contexts::remove(const std::string& scope, const std::string& id) {
       return removed;
     return okStatus();
   }));
-  if (auto index = scopeIndex(scope, false)) index->remove(*labelOf(id));
+  if (auto index = scopeIndex(context, false)) index->remove(*labelOf(id));
   return okStatus();
 }
 
-Result<std::size_t> Contexts::clear(const std::string& scope) {
-  HIVE_TRY(checkScope(scope));
+Result<std::size_t> Contexts::clear(const ScopeRef& context) {
+  HIVE_TRY(checkScope(context.scope));
   std::size_t removed = 0;
   for (Which which : {Which::kActive, Which::kArchived}) {
     while (true) {
       // Always the first page: the previous one is gone.
-      auto page = HIVE_TRY(list(scope, which, 100, ""));
+      auto page = HIVE_TRY(list(context, which, 100, ""));
       if (page.items.empty()) break;
       for (const Entry& entry : page.items) {
-        Status done = remove(scope, entry.id);
+        Status done = remove(context, entry.id);
         if (!done.ok() && done.code() != StatusCode::kNotFound) return done;
         ++removed;
       }
@@ -393,45 +402,46 @@ Result<std::size_t> Contexts::clear(const std::string& scope) {
   return removed;
 }
 
-Result<std::vector<Hit>> Contexts::search(const std::string& scope, const std::string& query, std::size_t k,
+Result<std::vector<Hit>> Contexts::search(const ScopeRef& context, const std::string& query, std::size_t k,
                                           Ranking ranking) {
-  HIVE_TRY(checkScope(scope));
+  HIVE_TRY(checkScope(context.scope));
   if (query.empty()) return invalidArgument("q must not be empty");
   if (query.size() > limits_.maxTextBytes) return invalidArgument("q is longer than max_text_bytes");
   if (k < 1 || k > limits_.maxK)
     return invalidArgument("k must be between 1 and " + std::to_string(limits_.maxK) + " (max_k)");
-  auto index = scopeIndex(scope, false);
+  auto index = scopeIndex(context, false);
   if (!index) return std::vector<Hit>{};
   std::vector<float> vector;
   if (ranking != Ranking::kLexical) vector = HIVE_TRY(embedOne(query));
   return index->search(query, vector, k, ranking);
 }
 
-ScopeStats Contexts::stats(const std::string& scope) const {
+ScopeStats Contexts::stats(const ScopeRef& context) const {
   std::shared_ptr<ScopeIndex> index;
   {
     std::lock_guard lock(mutex_);
-    auto found = scopes_.find(scope);
+    auto found = scopes_.find(context);
     if (found == scopes_.end()) return {};
     index = found->second;
   }
   return {index->entries(), index->tokens(), index->vectors()};
 }
 
-std::vector<std::string> Contexts::scopes() const {
+std::vector<ScopeRef> Contexts::scopes() const {
   std::lock_guard lock(mutex_);
-  std::vector<std::string> out;
-  for (const auto& [scope, index] : scopes_) out.push_back(scope);
+  std::vector<ScopeRef> out;
+  for (const auto& [context, index] : scopes_) out.push_back(context);
   return out;
 }
 
-Result<Entry> Contexts::replaceWithSummary(const std::string& scope, const std::vector<std::string>& replaced,
+Result<Entry> Contexts::replaceWithSummary(const ScopeRef& context, const std::vector<std::string>& replaced,
                                            const std::string& summary, const std::string& author,
                                            const json::value& metadata, const UnitPart& alsoInUnit) {
-  HIVE_TRY(checkScope(scope));
+  HIVE_TRY(checkScope(context.scope));
   if (summary.empty()) return invalidArgument("the summary is empty");
   Entry entry;
-  entry.scope = scope;
+  entry.tenant = context.tenant;
+  entry.scope = context.scope;
   // A summary longer than an entry may be is cut, not refused: the task is done.
   entry.text = summary.substr(0, limits_.maxTextBytes);
   entry.metadata = metadata.is_object() ? metadata : json::value(json::object{});
@@ -449,12 +459,12 @@ Result<Entry> Contexts::replaceWithSummary(const std::string& scope, const std::
     HIVE_TRY(tx.put(kEntries, documentOf(entry), store::kMustNotExist));
     HIVE_TRY(tx.put(kVectors, {.id = entry.id,
                                .body = vectorBytes(vector),
-                               .index = {{"scope", scope}, {"model", embedder_->model()}}}));
+                               .index = {{"scope", scopeKey(context)}, {"model", embedder_->model()}}}));
     for (const std::string& id : replaced) {
       auto document = tx.get(kEntries, id);
       if (!document.ok()) continue;  // deleted meanwhile
       auto original = entryFrom(*document);
-      if (!original.ok() || original->scope != scope || original->archived) continue;
+      if (!original.ok() || original->context() != context || original->archived) continue;
       original->archived = true;
       original->archivedBy = entry.id;
       HIVE_TRY(tx.put(kEntries, documentOf(*original), document->version));
@@ -465,7 +475,7 @@ Result<Entry> Contexts::replaceWithSummary(const std::string& scope, const std::
     return alsoInUnit(tx, entry.id);
   }),
            "archiving the summarised entries");
-  auto index = scopeIndex(scope, true);
+  auto index = scopeIndex(context, true);
   index->add(label, entry.id, entry.text, &vector);
   for (std::uint64_t old : archived) index->remove(old);
   return entry;

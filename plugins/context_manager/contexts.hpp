@@ -1,11 +1,17 @@
 // Contexts: the entries of every scope, durable in hive.store/1, and the
 // search index of each scope, in memory and in files.
 //
+// A context is one tenant's scope (ScopeRef): the same scope of two tenants
+// is two contexts, each with its entries and its index. Entry ids are unique
+// across tenants; an entry read by id is another context's unless both its
+// tenant and its scope match (then "not found").
+//
 // The store is the truth. Two collections:
 //   context_entries  id = 16 hex digits (time-ordered, also the index label),
-//                    index {scope, state: active | archived}, body JSON
-//                    {scope, text, metadata, author, created_ms[, summary_of][, archived_by]}
-//   context_vectors  id = the entry's, index {scope}, body: the float32 values
+//                    index {scope: scopeKey(), state: active | archived}, body JSON
+//                    {scope, [tenant,] text, metadata, author, created_ms[, summary_of][, archived_by]}
+//                    (no tenant: the default tenant's, as entries written before tenancy)
+//   context_vectors  id = the entry's, index {scope: scopeKey()}, body: the float32 values
 //                    (little-endian bytes) of its vector; `model` in the
 //                    document's index says which embedder made them
 // An entry is written to the store first, then to the index: a crash in
@@ -40,6 +46,7 @@
 #include "hive/services.hpp"
 #include "hive/services/embedder.hpp"
 #include "hive/services/store.hpp"
+#include "scope.hpp"
 #include "scope_index.hpp"
 
 namespace hive::context_manager {
@@ -57,6 +64,7 @@ struct IndexOptions {
 
 struct Entry {
   std::string id;
+  std::string tenant;  // "" the default tenant
   std::string scope;
   std::string text;
   boost::json::value metadata;  // an object
@@ -66,6 +74,8 @@ struct Entry {
   std::vector<std::string> summaryOf;  // for a summary: the entries it replaced
   std::string archivedBy;              // for an archived entry: the summary that replaced it
 
+  ScopeRef context() const { return {tenant, scope}; }
+  // "tenant" only for a named tenant's entry, as tasks show it.
   boost::json::object toJson() const;
 };
 
@@ -99,33 +109,35 @@ class Contexts {
   Status saveIndexes();
 
   // kInvalidArgument: bad scope, text empty or too long, metadata not an object or too large.
-  Result<Entry> put(const std::string& scope, const std::string& text, const boost::json::value& metadata,
+  Result<Entry> put(const ScopeRef& context, const std::string& text, const boost::json::value& metadata,
                     const std::string& author);
-  Result<Entry> get(const std::string& scope, const std::string& id);
+  // kNotFound also for an entry of another context (another scope, or the same scope of another tenant).
+  Result<Entry> get(const ScopeRef& context, const std::string& id);
   enum class Which { kActive, kArchived };
-  Result<EntryPage> list(const std::string& scope, Which which, std::size_t limit, const std::string& cursor);
-  Status remove(const std::string& scope, const std::string& id);
-  // Removes every entry of the scope, archived ones too; returns how many.
-  Result<std::size_t> clear(const std::string& scope);
-  Result<std::vector<Hit>> search(const std::string& scope, const std::string& query, std::size_t k,
+  Result<EntryPage> list(const ScopeRef& context, Which which, std::size_t limit, const std::string& cursor);
+  Status remove(const ScopeRef& context, const std::string& id);
+  // Removes every entry of the context, archived ones too; returns how many.
+  Result<std::size_t> clear(const ScopeRef& context);
+  Result<std::vector<Hit>> search(const ScopeRef& context, const std::string& query, std::size_t k,
                                   Ranking ranking = Ranking::kHybrid);
-  ScopeStats stats(const std::string& scope) const;
-  std::vector<std::string> scopes() const;
+  ScopeStats stats(const ScopeRef& context) const;
+  // Every context with an index, of every tenant.
+  std::vector<ScopeRef> scopes() const;
 
   // Compression: `summary` becomes an active entry (summary_of = `replaced`),
   // and every entry of `replaced` still active is archived (archived_by = the
   // summary), in one unit of work with `alsoInUnit` (given the summary's id):
   // when that fails, nothing changes. The index follows.
   using UnitPart = std::function<Status(store::Transaction&, const std::string& summaryId)>;
-  Result<Entry> replaceWithSummary(const std::string& scope, const std::vector<std::string>& replaced,
+  Result<Entry> replaceWithSummary(const ScopeRef& context, const std::vector<std::string>& replaced,
                                    const std::string& summary, const std::string& author,
                                    const boost::json::value& metadata, const UnitPart& alsoInUnit);
 
   const EntryLimits& limits() const { return limits_; }
 
  private:
-  std::shared_ptr<ScopeIndex> scopeIndex(const std::string& scope, bool create);
-  std::filesystem::path indexFile(const std::string& scope) const;
+  std::shared_ptr<ScopeIndex> scopeIndex(const ScopeRef& context, bool create);
+  std::filesystem::path indexFile(const ScopeRef& context) const;
   std::uint64_t nextLabel();
   Result<std::vector<float>> embedOne(const std::string& text);
 
@@ -137,7 +149,7 @@ class Contexts {
   Logger& log_;
   std::atomic<std::uint64_t> lastLabel_{0};
   mutable std::mutex mutex_;  // scopes_
-  std::map<std::string, std::shared_ptr<ScopeIndex>> scopes_;
+  std::map<ScopeRef, std::shared_ptr<ScopeIndex>> scopes_;
 };
 
 // Entry ids are the labels in 16 hex digits; nullopt when `id` is not one.

@@ -4,7 +4,7 @@
 
 #include "plugin_common/page_limit.hpp"
 #include "plugin_common/route_reply.hpp"
-#include "scope.hpp"
+#include "plugin_common/tenant_scope.hpp"
 
 namespace hive::context_manager {
 
@@ -22,11 +22,20 @@ http::Response badScope(const Status& status) {
   return http::problem(422, "Unprocessable Content", status.message(), {{"scope", status.message()}});
 }
 
+// What a URL of `context` adds to its path: the tenant the request named
+// with `?tenant=` (a caller that spans tenants), so that following it reads
+// the same context. A checked tenant needs no escaping.
+std::string tenantQuery(const http::Request& request, const ScopeRef& context) {
+  const std::string* named = request.queryParam("tenant");
+  if (named == nullptr || context.tenant.empty() || *named != context.tenant) return {};
+  return "?tenant=" + context.tenant;
+}
+
 }  // namespace
 
 ContextRoutes::ContextRoutes(std::shared_ptr<Contexts> contexts, std::shared_ptr<Compressor> compressor,
-                             Jobs& jobs)
-    : contexts_(std::move(contexts)), compressor_(std::move(compressor)), jobs_(jobs) {
+                             Jobs& jobs, ServiceRegistry& services)
+    : contexts_(std::move(contexts)), compressor_(std::move(compressor)), jobs_(jobs), services_(services) {
   const EntryLimits& limits = contexts_->limits();
   // Room for the JSON around the text and metadata; each is checked alone.
   const std::size_t maxBody = 2 * (limits.maxTextBytes + limits.maxMetadataBytes) + 4096;
@@ -41,34 +50,34 @@ ContextRoutes::ContextRoutes(std::shared_ptr<Contexts> contexts, std::shared_ptr
       [this](const http::Request& r) { return list(r); });
   add({"contexts.entries.clear", "DELETE", "/api/v2/contexts/{scope}/entries", "contexts:write",
        operation("Delete every entry of the context, archived ones too", 200)},
-      [this](const http::Request& r) {
-        auto removed = contexts_->clear(r.param("scope"));
-        if (!removed.ok() && removed.status().code() == StatusCode::kInvalidArgument)
-          return badScope(removed.status());
-        return removed.ok() ? reply(200, json::object{{"removed", *removed}})
-                            : http::problem(removed.status());
-      });
+      [this](const http::Request& r) { return clear(r); });
   add({"contexts.entries.get", "GET", "/api/v2/contexts/{scope}/entries/{id}", "contexts:read",
        operation("One entry, active or archived", 200)},
-      [this](const http::Request& r) {
-        auto entry = contexts_->get(r.param("scope"), r.param("id"));
-        if (!entry.ok() && entry.status().code() == StatusCode::kInvalidArgument)
-          return badScope(entry.status());
-        return entry.ok() ? reply(200, entry->toJson()) : http::problem(entry.status());
-      });
+      [this](const http::Request& r) { return get(r); });
   add({"contexts.entries.remove", "DELETE", "/api/v2/contexts/{scope}/entries/{id}", "contexts:write",
        operation("Delete one entry", 204)},
-      [this](const http::Request& r) {
-        Status removed = contexts_->remove(r.param("scope"), r.param("id"));
-        if (removed.code() == StatusCode::kInvalidArgument) return badScope(removed);
-        if (!removed.ok()) return http::problem(removed);
-        http::Response response;
-        response.status = 204;
-        return response;
-      });
+      [this](const http::Request& r) { return remove(r); });
   add({"contexts.search", "GET", "/api/v2/contexts/{scope}/search", "contexts:read",
        operation("Search: ?q=&k= (1..max_k, 10); ?mode=hybrid|lexical|semantic; items best first", 200)},
       [this](const http::Request& r) { return search(r); });
+}
+
+std::optional<ScopeRef> ContextRoutes::contextOf(const http::Request& request, http::Response& refused) {
+  const std::string& scope = request.param("scope");
+  if (Status valid = checkScope(scope); !valid.ok()) {
+    refused = badScope(valid);
+    return std::nullopt;
+  }
+  tenancy::Scope caller = plugin_common::scopeOf(services_, request.principal);
+  // A caller of one tenant has no choice: `?tenant=` is not read (as task_manager's lists do).
+  if (!caller.allTenants) return ScopeRef{caller.tenant, scope};
+  const std::string* named = request.queryParam("tenant");
+  if (named == nullptr) return ScopeRef{"", scope};
+  if (Status valid = checkTenant(*named); !valid.ok()) {
+    refused = http::problem(422, "Unprocessable Content", "bad query", {{"tenant", valid.message()}});
+    return std::nullopt;
+  }
+  return ScopeRef{*named, scope};
 }
 
 void ContextRoutes::add(http::Route route, std::function<http::Response(const http::Request&)> handler) {
@@ -81,9 +90,37 @@ void ContextRoutes::add(http::Route route, std::function<http::Response(const ht
       });
 }
 
+http::Response ContextRoutes::clear(const http::Request& request) {
+  http::Response refused;
+  auto context = contextOf(request, refused);
+  if (!context) return refused;
+  auto removed = contexts_->clear(*context);
+  return removed.ok() ? reply(200, json::object{{"removed", *removed}}) : http::problem(removed.status());
+}
+
+http::Response ContextRoutes::get(const http::Request& request) {
+  http::Response refused;
+  auto context = contextOf(request, refused);
+  if (!context) return refused;
+  auto entry = contexts_->get(*context, request.param("id"));
+  return entry.ok() ? reply(200, entry->toJson()) : http::problem(entry.status());
+}
+
+http::Response ContextRoutes::remove(const http::Request& request) {
+  http::Response refused;
+  auto context = contextOf(request, refused);
+  if (!context) return refused;
+  Status removed = contexts_->remove(*context, request.param("id"));
+  if (!removed.ok()) return http::problem(removed);
+  http::Response response;
+  response.status = 204;
+  return response;
+}
+
 http::Response ContextRoutes::put(const http::Request& request) {
-  const std::string& scope = request.param("scope");
-  if (Status valid = checkScope(scope); !valid.ok()) return badScope(valid);
+  http::Response refused;
+  auto context = contextOf(request, refused);
+  if (!context) return refused;
   std::error_code ec;
   json::value body = json::parse(request.body, ec);
   if (ec || !body.is_object())
@@ -114,15 +151,19 @@ http::Response ContextRoutes::put(const http::Request& request) {
         413, "Content Too Large", "the metadata is larger than max_metadata_bytes",
         {{"/metadata", "at most " + std::to_string(limits.maxMetadataBytes) + " bytes as JSON"}});
   std::string author = request.principal.empty() ? "anonymous" : request.principal;
-  auto entry = contexts_->put(scope, std::string(text->get_string()), metadata, author);
+  auto entry = contexts_->put(*context, std::string(text->get_string()), metadata, author);
   if (!entry.ok()) return http::problem(entry.status());
-  if (compressor_) compressor_->check(scope);
+  if (compressor_) compressor_->check(*context);
   http::Response response = reply(201, entry->toJson());
-  response.headers.push_back({"location", "/api/v2/contexts/" + scope + "/entries/" + entry->id});
+  response.headers.push_back({"location", "/api/v2/contexts/" + context->scope + "/entries/" + entry->id +
+                                              tenantQuery(request, *context)});
   return response;
 }
 
 http::Response ContextRoutes::list(const http::Request& request) {
+  http::Response refused;
+  auto context = contextOf(request, refused);
+  if (!context) return refused;
   std::vector<http::FieldError> errors;
   std::size_t limit = plugin_common::pageLimit(request.queryParam("limit"), errors);
   Contexts::Which which = Contexts::Which::kActive;
@@ -135,12 +176,11 @@ http::Response ContextRoutes::list(const http::Request& request) {
   }
   if (!errors.empty()) return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
   const std::string* cursor = request.queryParam("cursor");
-  auto page = contexts_->list(request.param("scope"), which, limit, cursor ? *cursor : std::string());
+  auto page = contexts_->list(*context, which, limit, cursor ? *cursor : std::string());
   if (!page.ok()) {
-    if (page.status().code() == StatusCode::kInvalidArgument && checkScope(request.param("scope")).ok())
+    if (page.status().code() == StatusCode::kInvalidArgument)  // the scope was checked: the cursor
       return http::problem(422, "Unprocessable Content", "bad cursor", {{"cursor", page.status().message()}});
-    return page.status().code() == StatusCode::kInvalidArgument ? badScope(page.status())
-                                                                : http::problem(page.status());
+    return http::problem(page.status());
   }
   json::array items;
   for (const Entry& entry : page->items) items.push_back(entry.toJson());
@@ -150,8 +190,9 @@ http::Response ContextRoutes::list(const http::Request& request) {
 }
 
 http::Response ContextRoutes::search(const http::Request& request) {
-  const std::string& scope = request.param("scope");
-  if (Status valid = checkScope(scope); !valid.ok()) return badScope(valid);
+  http::Response refused;
+  auto context = contextOf(request, refused);
+  if (!context) return refused;
   std::vector<http::FieldError> errors;
   const std::string* query = request.queryParam("q");
   if (query == nullptr || query->empty()) errors.push_back({"q", "required, a non-empty string"});
@@ -176,7 +217,7 @@ http::Response ContextRoutes::search(const http::Request& request) {
     }
   }
   if (!errors.empty()) return http::problem(422, "Unprocessable Content", "bad query", std::move(errors));
-  auto hits = contexts_->search(scope, *query, k, ranking);
+  auto hits = contexts_->search(*context, *query, k, ranking);
   if (!hits.ok()) return http::problem(hits.status());
   json::array items;
   for (const Hit& hit : *hits)
@@ -185,12 +226,16 @@ http::Response ContextRoutes::search(const http::Request& request) {
 }
 
 http::Response ContextRoutes::describe(const http::Request& request) {
-  const std::string& scope = request.param("scope");
-  if (Status valid = checkScope(scope); !valid.ok()) return badScope(valid);
-  ScopeStats stats = contexts_->stats(scope);
-  json::object out{
-      {"scope", scope}, {"entries", stats.entries}, {"tokens", stats.tokens}, {"vectors", stats.vectors}};
-  if (compressor_) out["compression"] = compressor_->describe(scope);
+  http::Response refused;
+  auto context = contextOf(request, refused);
+  if (!context) return refused;
+  ScopeStats stats = contexts_->stats(*context);
+  json::object out{{"scope", context->scope},
+                   {"entries", stats.entries},
+                   {"tokens", stats.tokens},
+                   {"vectors", stats.vectors}};
+  if (!context->tenant.empty()) out["tenant"] = context->tenant;
+  if (compressor_) out["compression"] = compressor_->describe(*context);
   return reply(200, out);
 }
 

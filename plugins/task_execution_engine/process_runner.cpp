@@ -240,7 +240,7 @@ exec::Outcome ProcessRunnerService::runJob(const AgentSettings& agent, const exe
   futimens(lock, nullptr);  // in use now: not expired for another retention
   std::string contextFile;
   if (contexts_ != nullptr) {
-    if (auto context = fetchTaskContext(*contexts_, self_, job.taskId)) {
+    if (auto context = fetchTaskContext(*contexts_, self_, job.taskId, job.input)) {
       if (writeContextFile(lock, *context, sandbox_.identity))
         contextFile = work->path + "/" + kContextFileName;
       else

@@ -6,19 +6,33 @@
 #include <cerrno>
 #include <chrono>
 
+#include <boost/json.hpp>
+
+#include "plugin_common/json_fields.hpp"
 #include "plugin_common/route_call.hpp"
 
 namespace hive::task_execution_engine {
 
+namespace {
+
+std::string tenantOf(std::string_view taskJson) {
+  boost::system::error_code error;
+  boost::json::value task = boost::json::parse(taskJson, error);
+  return error || !task.is_object() ? std::string() : plugin_common::stringField(task.get_object(), "tenant");
+}
+
+}  // namespace
+
 std::optional<std::string> fetchTaskContext(ServiceRegistry& services, const std::string& self,
-                                            const std::string& taskId) {
+                                            const std::string& taskId, std::string_view taskJson) {
   const std::string scope = "task:" + taskId;
   http::Request request;
   request.path = request.target = "/api/v2/contexts/" + scope + "/entries";
   request.params["scope"] = scope;
   request.query = {{"limit", "1000"}};
-  auto answer = plugin_common::callRouteAndWait(services, self, "GET", "/api/v2/contexts/{scope}/entries",
-                                                std::move(request), std::chrono::seconds(2));
+  auto answer =
+      plugin_common::callRouteAndWait(services, self, "GET", "/api/v2/contexts/{scope}/entries",
+                                      std::move(request), std::chrono::seconds(2), tenantOf(taskJson));
   if (!answer.ok() || answer->status != 200) return std::nullopt;
   return std::move(answer->body);
 }

@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "hive/services.hpp"
 #include "process_tree.hpp"
@@ -15,10 +16,12 @@ namespace hive::task_execution_engine {
 
 inline constexpr const char* kContextFileName = ".hive-context.json";
 
-// The answer of the context route for `taskId` (its JSON body), or nullopt
-// when no plugin serves it or it did not answer 200 in time. Blocking.
+// The answer of the context route for the task (its JSON body), read for the
+// task's tenant (the top-level "tenant" of `taskJson`, the task as the API
+// shows it), or nullopt when no plugin serves it or it did not answer 200 in
+// time. Blocking.
 std::optional<std::string> fetchTaskContext(ServiceRegistry& services, const std::string& self,
-                                            const std::string& taskId);
+                                            const std::string& taskId, std::string_view taskJson);
 
 // Writes `body` to kContextFileName in the directory open as `directory`
 // (whatever a job left under that name is removed first, never followed),

@@ -1,15 +1,12 @@
 #include "tenant_keys.hpp"
 
 #include "plugin_common/fnv.hpp"
+#include "plugin_common/tenant_key.hpp"
 
 namespace hive::workflow_engine {
 
 std::string workflowKey(std::string_view tenant, std::string_view name) {
-  if (tenant.empty()) return std::string(name);
-  std::string key = tenant.size() <= 40
-                        ? std::string(tenant)
-                        : std::string(tenant.substr(0, 20)) + "~" + plugin_common::fnvName(tenant);
-  return key + "/" + std::string(name);
+  return plugin_common::tenantQualified(tenant, name);
 }
 
 std::string runKeyId(std::string_view tenant, std::string_view key) {
