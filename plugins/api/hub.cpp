@@ -45,11 +45,13 @@ std::shared_ptr<const HubEvent> Hub::envelope(const bus::Event& event) {
   auto out = std::make_shared<HubEvent>();
   out->id = event.id;
   out->topic = event.topic;
-  out->text =
-      "{\"type\":\"event\",\"id\":" + http::jsonQuote(event.id) +
-      ",\"ts\":" + std::to_string(event.timestampMs) + ",\"topic\":" + http::jsonQuote(event.topic) +
-      ",\"payload\":" +
-      (isJson(event.payload, "tenant", &out->tenant) ? event.payload : http::jsonQuote(event.payload)) + "}";
+  out->text = "{\"type\":\"event\",\"id\":" + http::jsonQuote(event.id) +
+              ",\"ts\":" + std::to_string(event.timestampMs) + ",\"topic\":" + http::jsonQuote(event.topic) +
+              ",\"payload\":" +
+              (isJson(event.payload, "tenant", &out->tenant, "project", &out->project)
+                   ? event.payload
+                   : http::jsonQuote(event.payload)) +
+              "}";
   return out;
 }
 

@@ -9,15 +9,24 @@
 namespace hive::api {
 
 bool isJson(std::string_view text, std::string_view member, std::string* value) {
+  return isJson(text, member, value, {}, nullptr);
+}
+
+bool isJson(std::string_view text, std::string_view member, std::string* value, std::string_view other,
+            std::string* otherValue) {
   boost::json::parse_options options;
   options.max_depth = 64;
   boost::system::error_code error;
   boost::json::monotonic_resource resource;
   boost::json::value parsed = boost::json::parse(text, error, &resource, options);
   if (error) return false;
-  if (value != nullptr && parsed.is_object())
-    if (const auto* found = parsed.as_object().if_contains(member); found && found->is_string())
-      value->assign(found->as_string().data(), found->as_string().size());
+  auto read = [&](std::string_view name, std::string* out) {
+    if (out == nullptr || !parsed.is_object()) return;
+    if (const auto* found = parsed.as_object().if_contains(name); found && found->is_string())
+      out->assign(found->as_string().data(), found->as_string().size());
+  };
+  read(member, value);
+  read(other, otherValue);
   return true;
 }
 

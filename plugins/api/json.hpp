@@ -12,6 +12,9 @@ namespace hive::api {
 // Whether `text` is one well-formed JSON value (nesting bounded). When it is
 // an object with a string member `member`, that string goes to `value`.
 bool isJson(std::string_view text, std::string_view member = {}, std::string* value = nullptr);
+// The same, reading two string members.
+bool isJson(std::string_view text, std::string_view member, std::string* value, std::string_view other,
+            std::string* otherValue);
 
 // RFC 9457 section 4.2: a problem of type "about:blank" (or none) has the
 // status's phrase as its title. A provider that hands a Status to

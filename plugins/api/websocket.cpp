@@ -16,6 +16,7 @@
 #include <boost/json.hpp>
 
 #include "dispatcher.hpp"
+#include "hive/services/projects.hpp"
 #include "hive/services/tenancy.hpp"
 #include "upgrade.hpp"
 
@@ -175,9 +176,12 @@ class WebSocketConnection final : public Connection,
       session_ = std::move(*opened);
     }
     if (!route()) {
-      // The hub's clients see only their tenant's events (hive.tenancy/1).
+      // The hub's clients see only their tenant's events (hive.tenancy/1),
+      // and a key bound to a project its project's (hive.projects/1).
       if (auto tenancy = token_->context.services().get<tenancy::Tenancy>(); tenancy.ok())
         scope_ = (*tenancy)->scopeOf(upgrade_.request.principal);
+      if (auto projects = token_->context.services().get<projects::Projects>(); projects.ok())
+        project_ = (*projects)->boundProject(upgrade_.request.principal);
     }
     websocket::stream_base::timeout timeouts;
     timeouts.handshake_timeout = std::chrono::seconds(10);
@@ -229,7 +233,7 @@ class WebSocketConnection final : public Connection,
                        [&](const std::string& pattern) { return bus::topicMatches(pattern, topic); });
   }
   void deliver(std::shared_ptr<const HubEvent> event) override {
-    if (!scope_.sees(event->tenant)) return;
+    if (!sees(*event)) return;
     net::post(ws_.get_executor(),
               [self = shared_from_this(), event = std::move(event)] { self->onEvent(event); });
   }
@@ -459,7 +463,7 @@ class WebSocketConnection final : public Connection,
     } else {
       subscription->pageFull = events->size() >= pageSize();
       for (const auto& event : *events)
-        if (auto envelope = Hub::envelope(event); scope_.sees(envelope->tenant))
+        if (auto envelope = Hub::envelope(event); sees(*envelope))
           subscription->pending.push_back(std::move(envelope));
     }
     pump();
@@ -696,8 +700,12 @@ class WebSocketConnection final : public Connection,
   std::uint64_t hubRegistration_ = 0;
   RouteOwner::Lease lease_;
   std::shared_ptr<http::WebSocketSession> session_;
+  bool sees(const HubEvent& event) const {
+    return scope_.sees(event.tenant) && (project_.empty() || event.project == project_);
+  }
   // Whose events a hub client sees; set in start(), before the hub knows the client.
   tenancy::Scope scope_ = tenancy::Scope::everything();
+  std::string project_;
   std::shared_ptr<Peer> peer_;
 };
 

@@ -25,8 +25,9 @@ inline constexpr std::string_view kHubSubprotocol = "hive.v1";
 struct HubEvent {
   std::string id;
   std::string topic;
-  std::string text;    // the JSON envelope
-  std::string tenant;  // the payload's top-level "tenant" ("" when none): who may see it (hive.tenancy/1)
+  std::string text;     // the JSON envelope
+  std::string tenant;   // the payload's top-level "tenant" ("" when none): who may see it (hive.tenancy/1)
+  std::string project;  // and "project": a key bound to a project sees its own only (hive.projects/1)
 };
 
 class HubClient {

@@ -27,6 +27,8 @@ json::object entryObject(const AuditEntry& e, std::uint64_t sequence) {
   o["outcome"] = e.outcome;
   if (!e.remote.empty()) o["remote"] = e.remote;
   if (!e.requestId.empty()) o["request_id"] = e.requestId;
+  if (!e.tenant.empty()) o["tenant"] = e.tenant;
+  if (!e.project.empty()) o["project"] = e.project;
   return o;
 }
 

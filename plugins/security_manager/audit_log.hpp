@@ -46,6 +46,8 @@ struct AuditEntry {
   std::string outcome;  // allowed, unauthenticated, denied, done
   std::string remote;
   std::string requestId;
+  std::string tenant;   // the caller's, or the project's for project actions; "" the default
+  std::string project;  // the caller's key's, or the project acted on; "" none
 };
 
 struct AuditVerification {

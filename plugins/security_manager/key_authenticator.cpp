@@ -179,6 +179,10 @@ Status KeyAuthenticator::audited(const http::Request& request, std::string_view 
     if (!findings.empty()) entry.target = "secret-like: " + findings;
     entry.remote = request.remoteAddress;
     entry.requestId = request.requestId;
+    if (decision.allowed) {
+      entry.tenant = scopeOf(decision.principal).tenant;
+      entry.project = boundProject(decision.principal);
+    }
     // Refusals stay queued: a flood of them must not hold I/O threads.
     if (decision.allowed && auditSyncTimeout_)
       return audit_->recordDurably(std::move(entry), *auditSyncTimeout_);
@@ -243,6 +247,19 @@ auth::Decision KeyAuthenticator::authorizeToken(std::string_view token, std::str
   return decision;
 }
 
+const KeyRecord* KeyAuthenticator::keyOf(const Table& table, std::string_view principal) const {
+  if (principal.starts_with("key:")) {
+    if (auto found = table.find(std::string(principal.substr(4))); found != table.end())
+      return &found->second;
+  } else if (auto agent = plugin_common::agentOfPrincipal(principal); !agent.name.empty()) {
+    for (const auto& [id, record] : table)
+      if (record.role == "agent" && record.agent == agent.name && record.tenant == agent.tenant &&
+          record.revokedAtMs == 0)
+        return &record;
+  }
+  return nullptr;
+}
+
 tenancy::Scope KeyAuthenticator::scopeOf(std::string_view principal) const {
   if (auto acting = tenancy::actingScope(principal)) return *acting;
   {
@@ -250,19 +267,15 @@ tenancy::Scope KeyAuthenticator::scopeOf(std::string_view principal) const {
     if (auto found = jwtScopes_.find(std::string(principal)); found != jwtScopes_.end()) return found->second;
   }
   auto table = this->table();
-  auto scopeOfKey = [&](const KeyRecord& record) {
-    return tenancy::Scope{record.tenant, roles_->allows(record.role, "tenants:all")};
-  };
-  if (principal.starts_with("key:")) {
-    if (auto found = table->find(std::string(principal.substr(4))); found != table->end())
-      return scopeOfKey(found->second);
-  } else if (auto agent = plugin_common::agentOfPrincipal(principal); !agent.name.empty()) {
-    for (const auto& [id, record] : *table)
-      if (record.role == "agent" && record.agent == agent.name && record.tenant == agent.tenant &&
-          record.revokedAtMs == 0)
-        return scopeOfKey(record);
-  }
+  if (const KeyRecord* record = keyOf(*table, principal))
+    return tenancy::Scope{record->tenant, roles_->allows(record->role, "tenants:all")};
   return {};
+}
+
+std::string KeyAuthenticator::boundProject(std::string_view principal) const {
+  auto table = this->table();
+  const KeyRecord* record = keyOf(*table, principal);
+  return record ? record->project : std::string();
 }
 
 }  // namespace hive::security_manager

@@ -82,9 +82,14 @@ class KeyAuthenticator final : public auth::Authenticator {
   // `tenant_claim`) and whether its role spans tenants (grants `tenants:all`,
   // as `admin` does). Unknown: the default tenant, no more.
   tenancy::Scope scopeOf(std::string_view principal) const;
+  // hive.projects/1: the project the key of `principal` is bound to; "" when
+  // none (a JWT is never bound to one).
+  std::string boundProject(std::string_view principal) const;
 
  private:
   using Table = std::unordered_map<std::string, KeyRecord>;
+  // The key `principal` names (key:<id>, or an agent's), or null.
+  const KeyRecord* keyOf(const Table& table, std::string_view principal) const;
   std::shared_ptr<const Table> table() const;
   // Records state-changing and refused requests in the audit log; not OK
   // when a synchronous entry could not be written. `findings` names the

@@ -101,6 +101,10 @@ Result<CreatedKey> KeyService::create(const std::string& text, const std::string
   if (!record.agent.empty() && record.role != "agent")
     errors.push_back({"/agent", "only a key of role agent is bound to an agent"});
   if (record.role == "agent" && record.agent.empty()) record.agent = record.name;
+  if (!record.project.empty() && projectExists_ && !projectExists_(record.tenant, record.project))
+    errors.push_back({"/project", "no project '" + record.project + "'" +
+                                      (record.tenant.empty() ? "" : " in tenant '" + record.tenant + "'") +
+                                      ": create it first (POST /api/v2/projects)"});
   record.createdAtMs = now_();
   if (const json::value* expires = body.if_contains("expires_in");
       expires != nullptr && !expires->is_null()) {

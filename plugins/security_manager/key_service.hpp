@@ -45,6 +45,11 @@ class KeyService : public std::enable_shared_from_this<KeyService> {
   Result<KeyRecord> get(const std::string& id);
   Result<KeyRecord> revoke(const std::string& id, const std::string& revokedBy);
 
+  // How create() checks that a key's project exists in its tenant (ProjectService).
+  void setProjectCheck(std::function<bool(const std::string& tenant, const std::string& project)> exists) {
+    projectExists_ = std::move(exists);
+  }
+
   const Roles& roles() const { return *roles_; }
   AuditLog& audit() { return *audit_; }
 
@@ -62,6 +67,7 @@ class KeyService : public std::enable_shared_from_this<KeyService> {
   KeyStore store_;
   std::shared_ptr<AuditLog> audit_;
   Clock now_;
+  std::function<bool(const std::string&, const std::string&)> projectExists_;
   std::mutex refreshMutex_;        // one reload at a time, so an older table never replaces a newer one
   std::int64_t lastChanges_ = -1;  // guarded by refreshMutex_
 };

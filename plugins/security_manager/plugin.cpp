@@ -15,6 +15,7 @@
 #include "hive/services/store.hpp"
 #include "key_authenticator.hpp"
 #include "key_service.hpp"
+#include "project_service.hpp"
 #include "routes.hpp"
 
 namespace hive::security_manager {
@@ -61,9 +62,17 @@ class SecurityManagerPlugin final : public Plugin {
                                    "Requests refused with 429 by a rate limit (per principal, or an address "
                                    "out of failed authentications)"),
         std::move(sharedBuckets)));
-    service_ = std::make_shared<KeyService>(context_, settings_, roles, authenticator_,
-                                            KeyStore(std::move(store)), audit_);
+    service_ =
+        std::make_shared<KeyService>(context_, settings_, roles, authenticator_, KeyStore(store), audit_);
     HIVE_TRY(service_->load(), "reading the API keys");
+    projects_ =
+        std::make_shared<ProjectService>(context_, ProjectStore(std::move(store)), authenticator_, service_);
+    HIVE_TRY(projects_->load(), "reading the projects");
+    service_->setProjectCheck([projects = std::weak_ptr<ProjectService>(projects_)](
+                                  const std::string& tenant, const std::string& project) {
+      auto service = projects.lock();
+      return service && service->exists(tenant, project);
+    });
     // A request waiting for its audit entry asks for a flush at once; entries
     // queued meanwhile join it. Weak pointers: a request may still be in
     // authorize() while the plugin stops.
@@ -94,11 +103,14 @@ class SecurityManagerPlugin final : public Plugin {
                                               [followScanner](const ServiceEvent&) { followScanner(); });
     HIVE_TRY(context_.services().provide<auth::Authenticator>(authenticator_));
     HIVE_TRY(context_.services().provide<tenancy::Tenancy>(std::make_shared<KeyTenancy>(authenticator_)));
-    HIVE_TRY(context_.services().provide<http::RouteProvider>(std::make_shared<SecurityRoutes>(service_)));
+    HIVE_TRY(context_.services().provide<projects::Projects>(projects_));
+    HIVE_TRY(context_.services().provide<http::RouteProvider>(
+        std::make_shared<SecurityRoutes>(service_, projects_)));
     refresher_ = context_.timers().every(settings_.refreshInterval, [this] {
       if (refreshQueued_.exchange(true)) return;
       service_->background([this] {
         service_->refresh();
+        projects_->refresh();
         for (const auto& change : authenticator_->reloadChangedJwtKeys())
           change.loaded ? context_.log().info(change.line) : context_.log().warn(change.line);
         refreshQueued_ = false;
@@ -151,6 +163,7 @@ class SecurityManagerPlugin final : public Plugin {
   Settings settings_;
   std::shared_ptr<KeyAuthenticator> authenticator_;
   std::shared_ptr<KeyService> service_;
+  std::shared_ptr<ProjectService> projects_;
   std::shared_ptr<AuditLog> audit_;
   std::atomic<bool> refreshQueued_{false};
   std::atomic<bool> auditQueued_{false};
@@ -166,7 +179,9 @@ class SecurityManagerPlugin final : public Plugin {
 
 HIVE_PLUGIN(hive::security_manager::SecurityManagerPlugin, .name = "security_manager",
             .version = HIVE_PLUGIN_VERSION,
-            .description = "API keys and roles: hive.auth/1 for the api, keys under /api/v2/security",
+            .description =
+                "API keys, roles, projects and audit: hive.auth/1 for the api, keys under "
+                "/api/v2/security, projects under /api/v2/projects",
             .provides = {hive::auth::Authenticator::kServiceId, hive::http::RouteProvider::kServiceId,
-                         hive::tenancy::Tenancy::kServiceId},
+                         hive::tenancy::Tenancy::kServiceId, hive::projects::Projects::kServiceId},
             .requiredServices = {hive::store::Store::kServiceId})

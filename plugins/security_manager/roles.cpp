@@ -24,14 +24,16 @@ const std::map<std::string, PermissionSet, std::less<>>& builtInRoles() {
        {"tasks:read",        "tasks:write",        "agents:read",        "agents:write",  "workflows:read",
         "workflows:write",   "messages:read",      "messages:write",     "contexts:read", "contexts:write",
         "integrations:read", "integrations:write", "batches:read",       "batches:write", "admin:read",
-        "admin:write",       "metrics:read",       "observability:read", "events:read",   "api:read"}},
+        "admin:write",       "metrics:read",       "observability:read", "events:read",   "api:read",
+        "projects:read",     "projects:write",     "projects:export",    "projects:erase"}},
       {"submitter",
        {"tasks:read", "tasks:write", "workflows:read", "workflows:write", "messages:read", "messages:write",
-        "contexts:read", "contexts:write", "batches:read", "batches:write", "events:read", "api:read"}},
+        "contexts:read", "contexts:write", "batches:read", "batches:write", "events:read", "api:read",
+        "projects:read"}},
       {"agent", {"agents:connect"}},
       {"viewer",
        {"tasks:read", "agents:read", "workflows:read", "messages:read", "contexts:read", "integrations:read",
-        "batches:read", "metrics:read", "observability:read", "events:read", "api:read"}},
+        "batches:read", "metrics:read", "observability:read", "events:read", "api:read", "projects:read"}},
   };
   return kRoles;
 }

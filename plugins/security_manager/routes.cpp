@@ -35,7 +35,9 @@ constexpr std::string_view kKeyResponse =
 
 }  // namespace
 
-SecurityRoutes::SecurityRoutes(std::shared_ptr<KeyService> service) : service_(std::move(service)) {
+SecurityRoutes::SecurityRoutes(std::shared_ptr<KeyService> service, std::shared_ptr<ProjectService> projects)
+    : service_(std::move(service)) {
+  addProjectRoutes(std::move(projects));
   add({"keys.create", "POST", "/api/v2/security/keys", "security:write",
        operation("Create an API key; the key is in this answer and nowhere else", "createApiKey",
                  ",\"requestBody\":{\"required\":true,\"content\":{\"application/json\":{\"schema\":"
@@ -183,7 +185,8 @@ std::string SecurityRoutes::openapiSchemas() {
   "name": {"type": "string", "maxLength": 64}, "role": {"type": "string"},
   "tenant": {"type": "string", "maxLength": 64}, "project": {"type": "string", "maxLength": 64},
   "agent": {"type": "string", "maxLength": 64},
-  "expires_in": {"type": "string", "description": "3600s, 90m, 12h, 30d"}}}})";
+  "expires_in": {"type": "string", "description": "3600s, 90m, 12h, 30d"}}}, )" +
+         projectSchemas() + "}";
 }
 
 }  // namespace hive::security_manager

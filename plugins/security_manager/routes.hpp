@@ -6,12 +6,13 @@
 
 #include "hive/services/http.hpp"
 #include "key_service.hpp"
+#include "project_service.hpp"
 
 namespace hive::security_manager {
 
 class SecurityRoutes final : public http::RouteProvider {
  public:
-  explicit SecurityRoutes(std::shared_ptr<KeyService> service);
+  SecurityRoutes(std::shared_ptr<KeyService> service, std::shared_ptr<ProjectService> projects);
 
   // hive::http::RouteProvider
   std::vector<http::Route> routes() override { return table_.routes(); }
@@ -22,6 +23,9 @@ class SecurityRoutes final : public http::RouteProvider {
 
  private:
   void add(http::Route route, std::function<http::Response(const http::Request&)> handler);
+  // project_routes.cpp
+  void addProjectRoutes(std::shared_ptr<ProjectService> projects);
+  static std::string projectSchemas();
 
   std::shared_ptr<KeyService> service_;
   http::RouteTable table_;

@@ -75,26 +75,6 @@ std::uint64_t cursorChecksum(const store::ListQuery& query, const std::string& l
 
 std::string toHex(const std::string& text) { return plugin_common::hexOf(text); }
 
-std::optional<std::string> fromHex(const std::string& hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  std::string out;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    int value = 0;
-    for (std::size_t k = i; k < i + 2; ++k) {
-      char c = hex[k];
-      value <<= 4;
-      if (c >= '0' && c <= '9')
-        value |= c - '0';
-      else if (c >= 'a' && c <= 'f')
-        value |= c - 'a' + 10;
-      else
-        return std::nullopt;
-    }
-    out.push_back(static_cast<char>(value));
-  }
-  return out;
-}
-
 std::string makeCursor(const store::ListQuery& query, const std::string& lastId) {
   char checksum[17];
   std::snprintf(checksum, sizeof checksum, "%016llx",
@@ -108,7 +88,7 @@ Result<std::string> parseCursor(const store::ListQuery& query) {
   if (cursor.size() > 300 || cursor.rfind("pg1.", 0) != 0) return bad();
   std::size_t dot = cursor.find('.', 4);
   if (dot == std::string::npos) return bad();
-  auto lastId = fromHex(cursor.substr(4, dot - 4));
+  auto lastId = plugin_common::bytesOfHex(cursor.substr(4, dot - 4));
   if (!lastId || !checkId(*lastId, "cursor").ok()) return bad();
   char checksum[17];
   std::snprintf(checksum, sizeof checksum, "%016llx",
@@ -553,6 +533,20 @@ Result<std::uint64_t> Operations::trim(pqxx::transaction_base& tx, const std::st
   if (limit < 1 || limit > 10'000)
     return invalidArgument("trim limit must be 1..10000, got " + std::to_string(limit));
   auto result = tx.exec_prepared(sql::kTrim, stream, beforeMs, static_cast<std::int64_t>(limit));
+  return static_cast<std::uint64_t>(result[0][0].as<std::int64_t>());
+}
+
+Result<std::uint64_t> Operations::eraseEvents(pqxx::transaction_base& tx, const std::string& stream,
+                                              const std::vector<std::uint64_t>& ids) {
+  HIVE_TRY(checkName(stream, "stream"));
+  if (ids.size() > 10'000)
+    return invalidArgument("at most 10000 events are erased at once, got " + std::to_string(ids.size()));
+  if (ids.empty()) return std::uint64_t{0};
+  std::string array = "{";
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    (array += i ? "," : "") += std::to_string(std::min<std::uint64_t>(ids[i], INT64_MAX));
+  array += "}";
+  auto result = tx.exec_prepared(sql::kEraseEvents, stream, array);
   return static_cast<std::uint64_t>(result[0][0].as<std::int64_t>());
 }
 

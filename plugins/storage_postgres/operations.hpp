@@ -98,6 +98,8 @@ class Operations {
                                          std::uint64_t afterId, std::size_t limit);
   Result<std::uint64_t> trim(pqxx::transaction_base& tx, const std::string& stream, std::int64_t beforeMs,
                              std::size_t limit);
+  Result<std::uint64_t> eraseEvents(pqxx::transaction_base& tx, const std::string& stream,
+                                    const std::vector<std::uint64_t>& ids);
 
   // counters
   Status addToCounter(pqxx::transaction_base& tx, const std::string& name, std::int64_t delta);

@@ -2,6 +2,8 @@
 
 #include <exception>
 
+#include "plugin_common/event_erasure.hpp"
+
 namespace hive::storage_postgres {
 
 void PostgresPlugin::configure(const ConfigNode& section, Diagnostics& diagnostics) {
@@ -18,6 +20,9 @@ Status PostgresPlugin::start() {
         std::make_shared<PostgresStore>(config_, context_.log(), context_.metrics(), &context_.services());
     HIVE_TRY(store->open(), "storage_postgres");
     Status provided = context_.services().provide<store::Store>(store);
+    if (provided.ok())
+      provided = context_.services().provide<store::Erasure>(
+          std::make_shared<plugin_common::EventErasure<PostgresStore>>(store));
     if (!provided.ok()) {
       store->close();
       return provided;

@@ -388,14 +388,28 @@ Result<std::uint64_t> PostgresStore::trim(const std::string& stream, std::int64_
   if (!open_) return unavailable("store is stopped");
   // Its own transaction, not the group committer's: a retention batch of
   // thousands of deletes must not hold up the submissions batched with it.
+  return ownTransaction<std::uint64_t>(
+      [&](pqxx::work& tx) { return operations_.trim(tx, stream, beforeMs, limit); });
+}
+
+Result<std::uint64_t> PostgresStore::eraseEvents(const std::string& stream,
+                                                 const std::vector<std::uint64_t>& ids) {
+  HIVE_TRY(checkName(stream, "stream"));
+  if (!open_) return unavailable("store is stopped");
+  return ownTransaction<std::uint64_t>(
+      [&](pqxx::work& tx) { return operations_.eraseEvents(tx, stream, ids); });
+}
+
+template <typename T, typename Work>
+Result<T> PostgresStore::ownTransaction(Work&& work) {
   auto lease = pool_->acquire();
   if (!lease.ok()) return lease.status();
   try {
     pqxx::work tx(lease->connection());
-    Result<std::uint64_t> trimmed = operations_.trim(tx, stream, beforeMs, limit);
-    if (!trimmed.ok()) return trimmed.status();
+    Result<T> done = work(tx);
+    if (!done.ok()) return done.status();
     tx.commit();
-    return trimmed;
+    return done;
   } catch (const std::exception& error) {
     if (isConnectionLoss(error)) lease->markBroken();
     return statusFromException(error, redact_);

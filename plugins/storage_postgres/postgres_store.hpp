@@ -34,6 +34,8 @@ class PostgresStore final : public store::Store {
   // Without touching the database (the kernel may ask from any thread): OK while
   // the listener connection is up and the last connect attempt succeeded.
   Status health() const;
+  // hive.store_erasure/1 (plugin_common/event_erasure.hpp).
+  Result<std::uint64_t> eraseEvents(const std::string& stream, const std::vector<std::uint64_t>& ids);
 
   // hive::store::Store
   Status declareCollection(const store::CollectionSpec& spec) override;
@@ -75,6 +77,10 @@ class PostgresStore final : public store::Store {
   // A write whose operation yields a value: that value, or the write's failure.
   template <typename T, typename Operation>
   Result<T> writeResult(Operation&& operation);
+  // `work` in a transaction of its own on a pooled connection, outside the
+  // group committer (bulk deletes and erasures must not hold up batched writes).
+  template <typename T, typename Work>
+  Result<T> ownTransaction(Work&& work);
 
   const Config config_;
   const Redactor redact_;

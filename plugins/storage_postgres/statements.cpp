@@ -137,6 +137,11 @@ Statements::Statements(const std::string& schema) {
       "deleted AS (DELETE FROM {s}.events WHERE stream = $1 AND id IN "
       "(SELECT o.id FROM oldest o, cut WHERE o.id < cut.young) RETURNING 1) "
       "SELECT count(*) FROM deleted");
+  // hive.store_erasure/1: the events become tombstones; ids and timestamps stay.
+  add(kEraseEvents,
+      "WITH erased AS (UPDATE {s}.events SET type = 'erased'::bytea, body = '{}'::bytea "
+      "WHERE stream = $1 AND id = ANY($2::bigint[]) AND type <> 'erased'::bytea RETURNING 1) "
+      "SELECT count(*) FROM erased");
   // A connection adds to its own shard (backend pid), so concurrent units of
   // work rarely wait on one row lock. The result is the counter's new total,
   // cast to bigint so that a total beyond its range fails the statement

@@ -36,6 +36,7 @@ inline constexpr const char* kAppend = "event_append";
 inline constexpr const char* kAppendMany = "event_append_many";
 inline constexpr const char* kRead = "event_read";
 inline constexpr const char* kTrim = "event_trim";
+inline constexpr const char* kEraseEvents = "event_erase";
 inline constexpr const char* kCounterAdd = "counter_add";
 inline constexpr const char* kCounters = "counters_read";
 }  // namespace statement

@@ -8,39 +8,12 @@
 #include <cstring>
 #include <utility>
 
+#include "plugin_common/hex.hpp"
 #include "validation.hpp"
 
 namespace hive::storage_sqlite {
 
 namespace {
-
-constexpr char kHexDigits[] = "0123456789abcdef";
-
-std::string toHex(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += kHexDigits[c >> 4];
-    out += kHexDigits[c & 15];
-  }
-  return out;
-}
-
-bool fromHex(std::string_view hex, std::string& out) {
-  if (hex.size() % 2 != 0) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  out.clear();
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    int high = nibble(hex[i]), low = nibble(hex[i + 1]);
-    if (high < 0 || low < 0) return false;
-    out += static_cast<char>(high * 16 + low);
-  }
-  return true;
-}
 
 std::uint64_t fnv1a(std::string_view text, std::uint64_t hash = 1469598103934665603ull) {
   for (unsigned char c : text) {
@@ -56,7 +29,7 @@ std::string makeCursor(const std::string& collection, const std::string& lastId)
   std::uint64_t sum = fnv1a(lastId, fnv1a(collection + '\0' + "hive.storage_sqlite.cursor/1"));
   std::string sumBytes;
   for (int i = 0; i < 8; ++i) sumBytes += static_cast<char>((sum >> (8 * i)) & 0xff);
-  return "c1." + toHex(lastId) + "." + toHex(sumBytes);
+  return "c1." + plugin_common::hexOf(lastId) + "." + plugin_common::hexOf(sumBytes);
 }
 
 Result<std::string> parseCursor(const std::string& collection, const std::string& cursor) {
@@ -64,11 +37,10 @@ Result<std::string> parseCursor(const std::string& collection, const std::string
   if (cursor.size() > 600 || cursor.rfind("c1.", 0) != 0) return bad();
   auto dot = cursor.find('.', 3);
   if (dot == std::string::npos) return bad();
-  std::string lastId;
-  if (!fromHex(std::string_view(cursor).substr(3, dot - 3), lastId) || !checkId(lastId, "cursor").ok())
-    return bad();
-  if (makeCursor(collection, lastId) != cursor) return bad();
-  return lastId;
+  auto lastId = plugin_common::bytesOfHex(std::string_view(cursor).substr(3, dot - 3));
+  if (!lastId || !checkId(*lastId, "cursor").ok()) return bad();
+  if (makeCursor(collection, *lastId) != cursor) return bad();
+  return *lastId;
 }
 
 // The index map as length-prefixed key/value pairs: "<len>:<key><len>:<value>...".
@@ -163,7 +135,7 @@ std::string randomHex128() {
     else if (errno != EINTR)
       std::abort();  // the kernel's CSPRNG is gone: nothing sane to do
   }
-  return toHex(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+  return plugin_common::hexOf(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
 }
 
 // ---------------------------------------------------------------- documents
@@ -662,6 +634,24 @@ Result<std::uint64_t> Operations::trim(Connection& c, const std::string& stream,
   HIVE_TRY(record.bindText(1, stream).bind(2, through).run());
   effects.freedPages = true;
   return count;
+}
+
+Result<std::uint64_t> Operations::eraseEvents(Connection& c, const std::string& stream,
+                                              const std::vector<std::uint64_t>& ids) {
+  HIVE_TRY(checkName(stream, "stream"));
+  if (ids.size() > 10000)
+    return invalidArgument("at most 10000 events are erased at once, got " + std::to_string(ids.size()));
+  // Tombstones: the id and timestamp stay, so that ids are never reused and readers' cursors hold.
+  std::uint64_t erased = 0;
+  for (std::uint64_t id : ids) {
+    if (id > static_cast<std::uint64_t>(INT64_MAX)) continue;
+    auto erase =
+        HIVE_TRY(c.prepare("UPDATE events SET type = 'erased', body = CAST('{}' AS BLOB) "
+                           "WHERE stream = ?1 AND id = ?2 AND type <> 'erased'"));
+    HIVE_TRY(erase.bindText(1, stream).bind(2, static_cast<std::int64_t>(id)).run());
+    erased += static_cast<std::uint64_t>(erase.changes());
+  }
+  return erased;
 }
 
 // ---------------------------------------------------------------- counters

@@ -100,6 +100,8 @@ class Operations {
                                          std::size_t limit);
   Result<std::uint64_t> trim(Connection& c, const std::string& stream, std::int64_t beforeMs,
                              std::size_t limit, WriteEffects& effects);
+  Result<std::uint64_t> eraseEvents(Connection& c, const std::string& stream,
+                                    const std::vector<std::uint64_t>& ids);
 
   // counters
   Status addToCounter(Connection& c, const std::string& name, std::int64_t delta);

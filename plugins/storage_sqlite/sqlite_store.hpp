@@ -59,6 +59,8 @@ class SqliteStore final : public store::Store {
   Result<std::vector<store::Event>> read(const std::string& stream, std::uint64_t afterId,
                                          std::size_t limit) override;
   Result<std::uint64_t> trim(const std::string& stream, std::int64_t beforeMs, std::size_t limit) override;
+  // hive.store_erasure/1 (plugin_common/event_erasure.hpp).
+  Result<std::uint64_t> eraseEvents(const std::string& stream, const std::vector<std::uint64_t>& ids);
   Result<std::map<std::string, std::int64_t>> counters(const std::string& prefix) override;
   Status transact(const std::function<Status(store::Transaction&)>& work) override;
   Status ping() override;

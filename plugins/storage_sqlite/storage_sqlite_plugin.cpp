@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "plugin_common/event_erasure.hpp"
+
 namespace hive::storage_sqlite {
 
 StorageSqlitePlugin::~StorageSqlitePlugin() { stop(); }
@@ -26,6 +28,9 @@ Status StorageSqlitePlugin::start() {
   }
   store_ = std::move(opened).value();
   Status provided = context_.services().provide<store::Store>(store_);
+  if (provided.ok())
+    provided = context_.services().provide<store::Erasure>(
+        std::make_shared<plugin_common::EventErasure<SqliteStore>>(store_));
   if (!provided.ok()) {
     store_->close();
     store_.reset();

@@ -11,12 +11,15 @@ std::string eventJson(std::string_view event, const Task& task) {
   // A top-level "tenant": who may see the event (the api's WebSocket hub, GET /api/v2/tasks/events).
   json::object head{{"event", event}};
   if (!task.tenant.empty()) head["tenant"] = task.tenant;
+  if (!task.project.empty()) head["project"] = task.project;
   return plugin_common::withRawMembers(json::serialize(head), {{"task", toEventJson(task)}});
 }
 
-std::string staleReportJson(const std::string& taskId, const std::string& report) {
-  return json::serialize(
-      json::object{{"event", "task.stale_report"}, {"task_id", taskId}, {"report", report}});
+std::string staleReportJson(const Task& task, const std::string& report) {
+  json::object o{{"event", "task.stale_report"}, {"task_id", task.id}, {"report", report}};
+  if (!task.tenant.empty()) o["tenant"] = task.tenant;
+  if (!task.project.empty()) o["project"] = task.project;
+  return json::serialize(o);
 }
 
 std::string statsJson(const TaskStats& stats) {
@@ -46,13 +49,17 @@ std::string withItems(json::object object, const std::vector<std::string>& items
 }
 }  // namespace
 
-std::string eventTenant(const std::string& body) {
-  if (body.find("\"tenant\"") == std::string::npos) return {};
+EventOwner eventOwner(const std::string& body) {
+  if (body.find("\"tenant\"") == std::string::npos && body.find("\"project\"") == std::string::npos)
+    return {};
   boost::system::error_code error;
   json::value parsed = json::parse(body, error);
   if (error || !parsed.is_object()) return {};
-  const json::value* tenant = parsed.as_object().if_contains("tenant");
-  return tenant && tenant->is_string() ? std::string(tenant->as_string()) : std::string();
+  auto field = [&](const char* name) {
+    const json::value* value = parsed.as_object().if_contains(name);
+    return value && value->is_string() ? std::string(value->as_string()) : std::string();
+  };
+  return {field("tenant"), field("project")};
 }
 
 std::string eventPageJson(const std::vector<store::Event>& events, std::uint64_t lastId) {

@@ -16,15 +16,19 @@ namespace hive::task_manager {
 // {"event": "task.assigned", "task": {...}}: a state change, as the event log
 // and the bus carry it.
 std::string eventJson(std::string_view event, const Task& task);
-// {"event": "task.stale_report", "task_id": ..., "report": ...}.
-std::string staleReportJson(const std::string& taskId, const std::string& report);
+// {"event": "task.stale_report", "task_id": ..., "report": ..., "tenant"?, "project"?}.
+std::string staleReportJson(const Task& task, const std::string& report);
 // {"by_status": {...}, "queues": [{"capabilities", "waiting", "by_priority"}]}.
 std::string statsJson(const TaskStats& stats);
 // {"items": [{"id", "type", "ts", "data"}], "last_id"}: a page of the event log after `after`.
 // `lastId`: the last id read, shown or not, where the next page starts.
 std::string eventPageJson(const std::vector<store::Event>& events, std::uint64_t lastId);
-// An event body's top-level "tenant" ("" when none).
-std::string eventTenant(const std::string& body);
+// An event body's top-level "tenant" and "project" ("" when none).
+struct EventOwner {
+  std::string tenant;
+  std::string project;
+};
+EventOwner eventOwner(const std::string& body);
 // {"items": [task...], "next_cursor"?}.
 std::string taskPageJson(const TaskPage& page);
 

@@ -173,7 +173,7 @@ Status Leases::stale(const std::string& taskId, const std::string& what) {
     auto loaded = HIVE_TRY(load(tx, taskId));
     ++loaded.task.staleReports;
     HIVE_TRY(tx.put(kTasks, toDocument(loaded.task), loaded.version));
-    HIVE_TRY(tx.append(kEventLog, "task.stale_report", staleReportJson(taskId, what)));
+    HIVE_TRY(tx.append(kEventLog, "task.stale_report", staleReportJson(loaded.task, what)));
     return okStatus();
   });
   log_.warn("task " + taskId + ": " + what + " with a stale lease refused");

@@ -20,7 +20,8 @@ inline constexpr const char* kSchemas = R"({
    "created_at_ms": {"type": "integer"}, "updated_at_ms": {"type": "integer"},
    "queued_at_ms": {"type": "integer"}, "started_at_ms": {"type": "integer"}, "finished_at_ms": {"type": "integer"},
    "traceparent": {"type": "string", "description": "W3C trace context: the submitting request's traceparent, or a new trace"},
-   "tenant": {"type": "string", "description": "The submitting key's tenant (hive.tenancy/1); absent for the default tenant"}}},
+   "tenant": {"type": "string", "description": "The submitting key's tenant (hive.tenancy/1); absent for the default tenant"},
+   "project": {"type": "string", "description": "The task's project of its tenant (hive.projects/1); absent when none"}}},
  "TaskSubmission": {"type": "object", "required": ["type"], "additionalProperties": false,
   "properties": {
    "type": {"type": "string", "pattern": "^[a-z0-9_.:-]{1,64}$"}, "title": {"type": "string", "maxLength": 200},
@@ -29,7 +30,9 @@ inline constexpr const char* kSchemas = R"({
                           {"type": "string", "enum": ["LOW", "MEDIUM", "HIGH", "CRITICAL"]}]},
    "depends_on": {"type": "array", "items": {"type": "string"}, "maxItems": 64},
    "timeout_seconds": {"type": "number", "minimum": 1, "maximum": 604800},
-   "max_attempts": {"type": "integer", "minimum": 1}, "not_before_ms": {"type": "integer", "minimum": 0}}},
+   "max_attempts": {"type": "integer", "minimum": 1}, "not_before_ms": {"type": "integer", "minimum": 0},
+   "project": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$",
+               "description": "A project of the caller's tenant; a key bound to a project puts its tasks there"}}},
  "TaskList": {"type": "object", "required": ["items"], "properties": {
    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}},
    "next_cursor": {"type": "string"}}},
@@ -67,6 +70,8 @@ inline constexpr const char* kList =
     "{\"name\": \"capability\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}},"
     "{\"name\": \"tenant\", \"in\": \"query\", \"description\": \"Only for a caller that spans tenants\", "
     "\"schema\": {\"type\": \"string\"}},"
+    "{\"name\": \"project\", \"in\": \"query\", \"description\": \"One project's tasks (a key bound to a "
+    "project always gets its own)\", \"schema\": {\"type\": \"string\"}},"
     "{\"name\": \"limit\", \"in\": \"query\", \"schema\": {\"type\": \"integer\", \"minimum\": 1, "
     "\"maximum\": 1000}},"
     "{\"name\": \"cursor\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}}],"

@@ -1,5 +1,6 @@
 #include "plugin.hpp"
 
+#include "project_data.hpp"
 #include "routes.hpp"
 
 namespace hive::task_manager {
@@ -15,6 +16,8 @@ Status TaskManagerPlugin::start() {
   HIVE_TRY(context_.services().provide<tasks::TaskService>(service_));
   HIVE_TRY(context_.services().provide<http::RouteProvider>(
       makeRoutes(context_, service_, options_.limits, inFlight_)));
+  HIVE_TRY(
+      context_.services().provide<projects::ProjectData>(std::make_shared<ProjectTasks>(context_, service_)));
   // One sweep at a time, on a blocking thread; a tick while one waits is skipped.
   sweeper_ = context_.timers().every(options_.sweepPeriod, [this] {
     if (sweepQueued_.exchange(true)) return;
@@ -38,5 +41,6 @@ void TaskManagerPlugin::stop() {
 
 HIVE_PLUGIN(hive::task_manager::TaskManagerPlugin, .name = "task_manager", .version = HIVE_PLUGIN_VERSION,
             .description = "Tasks: REST API, durable queue with leases, retries, dependencies, events",
-            .provides = {hive::http::RouteProvider::kServiceId, hive::tasks::TaskService::kServiceId},
+            .provides = {hive::http::RouteProvider::kServiceId, hive::tasks::TaskService::kServiceId,
+                         hive::projects::ProjectData::kServiceId},
             .requiredServices = {hive::store::Store::kServiceId})

@@ -103,7 +103,8 @@ store::Document toDocument(const Task& task) {
              {"agent", task.agent},
              {"capabilities", capabilityKey(task.capabilities)},
              {"waiting", task.waitingOn.empty() ? "0" : "1"},
-             {"tenant", task.tenant}};
+             {"tenant", task.tenant},
+             {"project", task.project}};
   return d;
 }
 
@@ -117,8 +118,8 @@ Result<Loaded> load(store::Transaction& tx, const std::string& id) {
 }
 
 Status declareRecords(store::Store& store) {
-  HIVE_TRY(
-      store.declareCollection({kTasks, {"status", "type", "agent", "capabilities", "waiting", "tenant"}}));
+  HIVE_TRY(store.declareCollection(
+      {kTasks, {"status", "type", "agent", "capabilities", "waiting", "tenant", "project"}}));
   HIVE_TRY(store.declareCollection({kDependencies, {"dep"}}));
   HIVE_TRY(store.declareCollection({kIdempotency, {}}));
   HIVE_TRY(store.declareCollection({kQueues, {}}));

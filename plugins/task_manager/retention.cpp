@@ -12,7 +12,32 @@ std::chrono::milliseconds Retention::retentionFor(const std::string& type) const
 }
 
 std::size_t Retention::remove(const std::vector<std::string>& ids, std::int64_t now) {
+  return removeWhere(ids, [&](const Task& t) {
+    return isTerminal(t.status) && t.finishedAtMs + retentionFor(t.type).count() <= now;
+  });
+}
+
+Result<std::size_t> Retention::erase(const std::vector<std::string>& ids) {
   std::size_t removed = 0;
+  Status done = removeWhere(
+      ids, [](const Task& t) { return isTerminal(t.status); }, removed);
+  if (!done.ok()) return done;
+  return removed;
+}
+
+std::size_t Retention::removeWhere(const std::vector<std::string>& ids,
+                                   const std::function<bool(const Task&)>& eligible) {
+  std::size_t removed = 0;
+  Status done = removeWhere(ids, eligible, removed);
+  if (!done.ok()) {
+    log_.warn("retention: deleting " + std::to_string(ids.size()) + " tasks failed: " + done.message());
+    return 0;
+  }
+  return removed;
+}
+
+Status Retention::removeWhere(const std::vector<std::string>& ids,
+                              const std::function<bool(const Task&)>& eligible, std::size_t& removed) {
   auto gone = [](Status s) { return s.ok() || s.code() == StatusCode::kNotFound ? okStatus() : s; };
   auto done = work_.run([&](store::Transaction& tx, Outbox& outbox) -> Status {
     removed = 0;
@@ -23,7 +48,7 @@ std::size_t Retention::remove(const std::vector<std::string>& ids, std::int64_t 
         return loaded.status();
       }
       const Task& t = loaded->task;
-      if (!isTerminal(t.status) || t.finishedAtMs + retentionFor(t.type).count() > now) continue;
+      if (!eligible(t)) continue;
       HIVE_TRY(tx.remove(kTasks, id, loaded->version));
       outbox.forget(t.status);
       // A later submission with its key makes a new task.
@@ -34,12 +59,7 @@ std::size_t Retention::remove(const std::vector<std::string>& ids, std::int64_t 
     }
     return okStatus();
   });
-  if (!done.ok()) {
-    log_.warn("retention: deleting " + std::to_string(ids.size()) +
-              " tasks failed: " + done.status().message());
-    return 0;
-  }
-  return removed;
+  return done.status();
 }
 
 std::size_t Retention::expire(store::Store& store, TaskStatus status, std::int64_t now) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ class Retention {
 
   // Deletes what is past its retention; returns how many tasks went.
   std::size_t expire();
+  // Deletes the finished ones of `ids` at once, whatever their age (erasure
+  // of a project), in one transaction; how many went.
+  Result<std::size_t> erase(const std::vector<std::string>& ids);
 
  private:
   std::chrono::milliseconds retentionFor(const std::string& type) const;
@@ -29,6 +33,11 @@ class Retention {
   std::size_t expire(store::Store& store, TaskStatus status, std::int64_t now);
   // Deletes `ids` (finished, past retention) in one transaction; how many went.
   std::size_t remove(const std::vector<std::string>& ids, std::int64_t now);
+  // Deletes the ones of `ids` that are `eligible` as read in the transaction.
+  std::size_t removeWhere(const std::vector<std::string>& ids,
+                          const std::function<bool(const Task&)>& eligible);
+  Status removeWhere(const std::vector<std::string>& ids, const std::function<bool(const Task&)>& eligible,
+                     std::size_t& removed);
   void trimEvents(store::Store& store, std::int64_t now);
 
   UnitOfWork& work_;

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #include "json.hpp"
 #include "openapi.hpp"
@@ -80,11 +81,15 @@ class TaskRoutes final : public http::RouteProvider {
         [this](http::Request r) { return list(r); });
     add({"tasks.stats", "GET", "/api/v2/tasks/stats", "tasks:read", openapi::kStats},
         [this](http::Request r) {
-          // The counts span every tenant: not for a named tenant's callers.
-          if (auto scope = scopeOf(r); !scope.allTenants && !scope.tenant.empty())
+          // The counts span every tenant and project: not for a named tenant's callers.
+          if (auto viewer = viewerOf(r); !viewer.scope.allTenants && !viewer.scope.tenant.empty())
             return http::problem(403, "Forbidden",
-                                 "the counts span every tenant; tenant '" + scope.tenant +
+                                 "the counts span every tenant; tenant '" + viewer.scope.tenant +
                                      "' lists its own tasks with GET /api/v2/tasks");
+          else if (!viewer.project.empty())
+            return http::problem(403, "Forbidden",
+                                 "the counts span every project; a key of project '" + viewer.project +
+                                     "' lists its tasks with GET /api/v2/tasks");
           auto stats = service_->stats();
           return stats.ok() ? json(200, statsJson(*stats)) : http::problem(stats.status());
         });
@@ -110,16 +115,36 @@ class TaskRoutes final : public http::RouteProvider {
   std::string openapiSchemas() override { return openapi::kSchemas; }
 
  private:
-  // Whose tasks the caller sees (hive.tenancy/1); everything without a provider.
-  tenancy::Scope scopeOf(const http::Request& request) {
-    return plugin_common::scopeOf(context_.services(), request.principal);
+  // Whose tasks the caller sees (hive.tenancy/1, hive.projects/1); everything without a provider.
+  plugin_common::Viewer viewerOf(const http::Request& request) {
+    return plugin_common::viewerOf(context_.services(), request.principal);
   }
-  // Task {id} when the caller may see it; another tenant's is "not found", as a missing one.
+  // Task {id} when the caller may see it; another tenant's or project's is
+  // "not found", as a missing one.
   Result<Task> visibleTask(const http::Request& request) {
     const std::string& id = request.param("id");
     auto task = service_->get(id);
-    if (task.ok() && !scopeOf(request).sees(task->tenant)) return notFound("no task " + id);
+    if (task.ok() && !viewerOf(request).sees(task->tenant, task->project)) return notFound("no task " + id);
     return task;
+  }
+  // The project a new task joins: the one the caller's key is bound to, or
+  // the one it names, which must exist in its tenant. A field error otherwise.
+  std::optional<http::FieldError> placeInProject(const plugin_common::Viewer& viewer, Task& task) {
+    if (!viewer.project.empty()) {
+      if (!task.project.empty() && task.project != viewer.project)
+        return http::FieldError{"/project", "this key is for project '" + viewer.project + "' only"};
+      task.project = viewer.project;
+    }
+    if (task.project.empty()) return std::nullopt;
+    auto projects = context_.services().get<projects::Projects>();
+    if (!projects.ok())
+      return http::FieldError{"/project",
+                              "there are no projects: no hive.projects/1 provider (security_manager) runs"};
+    if (!(*projects)->exists(task.tenant, task.project))
+      return http::FieldError{"/project",
+                              "no project '" + task.project + "'" +
+                                  (task.tenant.empty() ? "" : " in tenant '" + task.tenant + "'")};
+    return std::nullopt;
   }
 
   // Every handler blocks on storage: it runs on the blocking executor.
@@ -139,7 +164,8 @@ class TaskRoutes final : public http::RouteProvider {
     if (const std::string* type = request.header("content-type");
         type != nullptr && type->rfind("application/json", 0) != 0)
       return respond(http::problem(415, "Unsupported Media Type", "send the task as application/json"));
-    tenancy::Scope scope = scopeOf(request);
+    plugin_common::Viewer viewer = viewerOf(request);
+    const tenancy::Scope& scope = viewer.scope;
     std::string key;
     if (const std::string* header = request.header("idempotency-key")) {
       key = *header;
@@ -169,6 +195,9 @@ class TaskRoutes final : public http::RouteProvider {
     task->clientTraced =
         request.header("traceparent") != nullptr && *request.header("traceparent") == task->traceparent;
     task->tenant = scope.tenant;
+    if (auto refused = placeInProject(viewer, *task))
+      return respond(
+          http::problem(422, "Unprocessable Content", "the task is not valid", {std::move(*refused)}));
     // New work from a client is refused while the host is saturated
     // (hive.admission/1). Another plugin's submissions in process (a
     // workflow's steps, a batch's chunks: no remote address) are work admitted
@@ -196,8 +225,11 @@ class TaskRoutes final : public http::RouteProvider {
     auto read = service_->events(after, static_cast<std::size_t>(limit));
     if (!read.ok()) return http::problem(read.status());
     std::uint64_t lastId = read->empty() ? after : read->back().id;
-    if (auto scope = scopeOf(request); !scope.allTenants)
-      std::erase_if(*read, [&](const store::Event& e) { return !scope.sees(eventTenant(e.body)); });
+    if (auto viewer = viewerOf(request); !viewer.scope.allTenants || !viewer.project.empty())
+      std::erase_if(*read, [&](const store::Event& e) {
+        EventOwner owner = eventOwner(e.body);
+        return !viewer.sees(owner.tenant, owner.project);
+      });
     return json(200, eventPageJson(*read, lastId));
   }
 
@@ -207,7 +239,8 @@ class TaskRoutes final : public http::RouteProvider {
     for (const char* field : {"status", "type", "agent"})
       if (const std::string* value = request.queryParam(field)) equals[field] = *value;
     if (const std::string* value = request.queryParam("capability")) equals["capabilities"] = *value;
-    tenancy::Scope scope = scopeOf(request);
+    plugin_common::Viewer viewer = viewerOf(request);
+    const tenancy::Scope& scope = viewer.scope;
     // A named tenant's tasks are found by their index; the default tenant's
     // also include tasks stored before tenancy (no tenant indexed), so they are
     // read unfiltered and the page loses other tenants' (it may hold fewer than `limit`).
@@ -215,6 +248,11 @@ class TaskRoutes final : public http::RouteProvider {
       equals["tenant"] = scope.tenant;
     else if (const std::string* value = request.queryParam("tenant"); value != nullptr && scope.allTenants)
       equals["tenant"] = *value;
+    // A key bound to a project lists that project's; another caller may name one.
+    if (!viewer.project.empty())
+      equals["project"] = viewer.project;
+    else if (const std::string* value = request.queryParam("project"))
+      equals["project"] = *value;
     if (equals.count("status") && !parseStatus(equals["status"]))
       errors.push_back(
           {"status", "must be one of pending, assigned, running, succeeded, failed, cancelled, dead"});
@@ -224,7 +262,7 @@ class TaskRoutes final : public http::RouteProvider {
     auto page = service_->list(equals, limit, cursor ? *cursor : std::string());
     if (!page.ok()) return http::problem(page.status());
     if (!scope.allTenants)
-      std::erase_if(page->items, [&](const Task& task) { return !scope.sees(task.tenant); });
+      std::erase_if(page->items, [&](const Task& task) { return !viewer.sees(task.tenant, task.project); });
     return json(200, taskPageJson(*page));
   }
 

@@ -53,6 +53,10 @@ class Tasks final : public tasks::TaskService {
   Result<Task> cancel(const std::string& id);
   // The task event log after `afterId`.
   Result<std::vector<store::Event>> events(std::uint64_t afterId, std::size_t limit);
+  // Deletes the finished ones of `ids` now, whatever their age (a project's erasure).
+  Result<std::size_t> eraseFinished(const std::vector<std::string>& ids) { return retention_.erase(ids); }
+  // The store now, for what is not a change of a task.
+  Result<ServiceRef<store::Store>> store() { return work_.store(); }
   Result<TaskStats> stats();
   // Runs on the blocking executor.
   void sweep() { sweeper_.sweep(); }

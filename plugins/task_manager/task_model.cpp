@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "hive/config.hpp"
+#include "hive/services/projects.hpp"
 #include "plugin_common/clock_ids.hpp"
 #include "plugin_common/fnv.hpp"
 #include "plugin_common/hex.hpp"
@@ -96,6 +97,7 @@ json::object common(const Task& t) {
   o["finished_at_ms"] = t.finishedAtMs;
   if (!t.traceparent.empty()) o["traceparent"] = t.traceparent;
   if (!t.tenant.empty()) o["tenant"] = t.tenant;
+  if (!t.project.empty()) o["project"] = t.project;
   return o;
 }
 
@@ -168,8 +170,8 @@ namespace {
 
 void refuseUnknown(const json::object& o, std::vector<http::FieldError>& errors) {
   static const std::vector<std::string> kKnown = {
-      "type",       "title",           "payload",      "capabilities", "priority",
-      "depends_on", "timeout_seconds", "max_attempts", "not_before_ms"};
+      "type",       "title",           "payload",      "capabilities",  "priority",
+      "depends_on", "timeout_seconds", "max_attempts", "not_before_ms", "project"};
   for (const auto& entry : o) {
     std::string key(entry.key());
     if (std::find(kKnown.begin(), kKnown.end(), key) != kKnown.end()) continue;
@@ -193,6 +195,13 @@ void readDescription(const json::object& o, std::string_view body, const Limits&
       errors.push_back({"/title", "must be a string of at most 200 bytes"});
     else
       t.title = std::string(v->as_string());
+  }
+  if (auto* v = o.if_contains("project")) {
+    if (!v->is_string() || !projects::isName(v->as_string()))
+      errors.push_back(
+          {"/project", "must be a project name: 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-'"});
+    else
+      t.project = std::string(v->as_string());
   }
   if (o.contains("payload")) {
     // Kept as written, so that it reads back byte for byte.
@@ -358,6 +367,7 @@ Result<Task> fromStoredJson(std::string_view body) {
   t.idempotencyKey = string(o, "idempotency_key");
   t.traceparent = string(o, "traceparent");
   t.tenant = string(o, "tenant");
+  t.project = string(o, "project");
   t.reportedLease = string(o, "reported_lease");
   t.reportedOutcome = string(o, "reported_outcome");
   t.createdAtMs = integer(o, "created_at_ms");

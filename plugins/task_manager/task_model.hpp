@@ -65,6 +65,7 @@ struct Task {
   std::string traceparent;    // W3C trace context (trace_context.hpp)
   bool clientTraced = false;  // not stored: the submitting request carried the traceparent
   std::string tenant;         // of the caller that submitted it (hive.tenancy/1); "" the default
+  std::string project;        // of its tenant (hive.projects/1); "" none
   std::int64_t createdAtMs = 0;
   std::int64_t updatedAtMs = 0;
   std::int64_t queuedAtMs = 0;

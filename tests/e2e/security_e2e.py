@@ -50,6 +50,14 @@ Checks, in order:
      another tenant's (404); a role broadcast reaches the sender's tenant's
      agents only; an agent cannot message another tenant's agent; each
      tenant's GET /api/v2/messages lists its own messages only.
+  15. (after 14) Projects: an acme operator creates project site; a key bound
+     to it submits tasks that join it and sees no other task of acme; globex
+     does not see acme's site; the bound key's /api/v2/ws replay holds site's
+     events only; the export, followed through its Link headers,
+     holds the project, its tasks, their events and the bound key's audit
+     entries; the erasure deletes the tasks, turns their events into
+     tombstones (no event holds the tasks' payload marker any more), revokes
+     the bound key, keeps acme's other task and is audited.
 
     security_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins [--keep]
 
@@ -597,6 +605,100 @@ async def hello_as(port, key, hello):
             return {"closed": closed.code}
 
 
+def check_projects(api, port, admin, keys):
+    """A project of tenant acme: bound key, export, erasure (security_manager and task_manager)."""
+    def key_for(name, role, tenant, project=None):
+        body = {"name": name, "role": role, "tenant": tenant}
+        if project:
+            body["project"] = project
+        status, _, text = api.request("POST", "/api/v2/security/keys", key=admin, body=body)
+        check(status == 201, "a %s key of %s%s: %d %s" % (role, tenant, project and "/" + project or "", status,
+                                                          text[:200]))
+        keys.append(json.loads(text)["key"])
+        return keys[-1]
+
+    acme, globex = key_for("p-acme", "operator", "acme"), key_for("p-globex", "operator", "globex")
+    status, _, text = api.request("POST", "/api/v2/security/keys", key=admin,
+                                  body={"name": "early", "role": "submitter", "tenant": "acme", "project": "site"})
+    check(status == 422, "a key of a project that does not exist: 422, got %d" % status)
+    status, _, text = api.request("POST", "/api/v2/projects", key=acme, body={"name": "site"})
+    check(status == 201, "acme creates project site: %d %s" % (status, text[:200]))
+    check(json.loads(text).get("tenant") == "acme", "the project is acme's")
+    bound = key_for("p-site", "submitter", "acme", "site")
+    marker = "erase-me-%d" % os.getpid()
+    site_tasks = []
+    for i in range(3):
+        status, _, text = api.request("POST", "/api/v2/tasks", key=bound,
+                                      body={"type": "project-e2e", "capabilities": ["project-e2e-none"],
+                                            "payload": {"m": marker}, "title": marker})
+        check(status == 201, "the bound key submits: %d %s" % (status, text[:200]))
+        check(json.loads(text).get("project") == "site", "its task joins site")
+        site_tasks.append(json.loads(text)["id"])
+    status, _, text = api.request("POST", "/api/v2/tasks", key=acme,
+                                  body={"type": "project-e2e", "capabilities": ["project-e2e-none"]})
+    check(status == 201, "acme submits a task outside the project: %d" % status)
+    loose = json.loads(text)["id"]
+    status, _, text = api.request("GET", "/api/v2/tasks?limit=1000", key=bound)
+    listed = sorted(t["id"] for t in json.loads(text)["items"])
+    check(listed == sorted(site_tasks), "the bound key lists site's tasks only: %s" % listed)
+    check(api.request("GET", "/api/v2/tasks/" + loose, key=bound)[0] == 404, "acme's other task is 404 to it")
+    replay = EventFollower(port, bound, since="0")
+    replay.start()
+    check(replay.subscribed.wait(10), "the bound key follows /api/v2/ws")
+    check(until(lambda: set(replay.task_ids) >= set(site_tasks)), "its replay gives it site's tasks' events")
+    replay.stop()
+    check(set(replay.task_ids) <= set(site_tasks), "and no other task's: %s" %
+          sorted(set(replay.task_ids) - set(site_tasks))[:5])
+    check(api.request("GET", "/api/v2/projects/site", key=globex)[0] == 404, "globex does not see acme's site")
+    check(api.request("POST", "/api/v2/projects", key=bound, body={"name": "mine"})[0] == 403,
+          "a bound key (submitter) cannot create projects")
+
+    lines, url, pages = [], "/api/v2/projects/site/export?limit=4", 0
+    while url:
+        status, headers, text = api.request("GET", url, key=acme)
+        check(status == 200 and headers.get("content-type") == "application/x-ndjson",
+              "an export page: %d %s" % (status, text[:200]))
+        lines += [json.loads(line) for line in text.decode().splitlines()]
+        link = re.match(r"<([^>]*)>; rel=\"next\"", headers.get("link", ""))
+        url, pages = link.group(1) if link else None, pages + 1
+        check(pages < 100, "the export ends")
+    kinds = [line["kind"] for line in lines]
+    check(kinds[0] == "project", "the export starts with the project")
+    check(sorted(l["task"]["id"] for l in lines if l["kind"] == "task") == sorted(site_tasks),
+          "the export holds site's tasks")
+    check(kinds.count("task_event") >= 3, "and their events: %d" % kinds.count("task_event"))
+    check(sum(1 for l in lines if l["kind"] == "audit" and l["record"]["entry"]["action"] == "POST /api/v2/tasks")
+          >= 3, "and the bound key's audited requests")
+    say("export of acme/site: %d lines in %d pages (%s)" % (len(lines), pages,
+                                                          ", ".join("%d %s" % (kinds.count(k), k)
+                                                                    for k in sorted(set(kinds)))))
+
+    status, _, text = api.request("DELETE", "/api/v2/projects/site", key=acme)
+    check(status == 200, "acme erases site: %d %s" % (status, text[:300]))
+    erased = json.loads(text)
+    check(erased.get("erased", {}).get("tasks") == 3 and erased.get("keys_revoked") == 1,
+          "3 tasks and 1 key went: %s" % erased)
+    check(api.request("GET", "/api/v2/tasks", key=bound)[0] == 401, "the bound key is revoked")
+    for task_id in site_tasks:
+        check(api.request("GET", "/api/v2/tasks/" + task_id, key=admin)[0] == 404, "an erased task is gone")
+    check(api.request("GET", "/api/v2/tasks/" + loose, key=acme)[0] == 200, "acme's other task stays")
+    check(api.request("GET", "/api/v2/projects/site", key=acme)[0] == 404, "the project is gone")
+    after, tombstones = 0, 0
+    while True:
+        status, _, text = api.request("GET", "/api/v2/tasks/events?limit=10000&after=%d" % after, key=admin)
+        page = json.loads(text)
+        check(marker.encode() not in text, "no event holds an erased task's marker")
+        tombstones += sum(1 for item in page["items"] if item["type"] == "erased")
+        if page["last_id"] == after:
+            break
+        after = page["last_id"]
+    check(tombstones >= 3, "the erased tasks' events are tombstones: %d" % tombstones)
+    status, _, text = api.request("GET", "/api/v2/security/audit?limit=1000", key=admin)
+    check(any(item["record"]["entry"]["action"] == "project.erase" and item["record"]["entry"]["outcome"] == "done"
+              for item in json.loads(text)["items"]), "the erasure is audited")
+    say("erased acme/site: %s, %d tombstones in the task event log" % (text and erased, tombstones))
+
+
 def concrete(path):
     return re.sub(r"\{[^}]+\}", "x-none", path)
 
@@ -748,6 +850,8 @@ def main():
         check_tenant_objects(api, admin, keys)
         # 14. Tenants' messages.
         check_tenant_messages(api, hive.port, admin, keys)
+        # 15. Projects: export and erasure.
+        check_projects(api, hive.port, admin, keys)
 
         # 10. The audit log: refusals and changes are in it, no secret; the CLI verifies the chain.
         status, _, text = api.request("GET", "/api/v2/security/audit?limit=1000", key=admin)

@@ -21,6 +21,7 @@
 #include "api_key.hpp"
 #include "config.hpp"
 #include "hive/services/auth.hpp"
+#include "hive/services/projects.hpp"
 #include "hive/services/secrets.hpp"
 #include "hive/services/store.hpp"
 #include "hive/testing/harness.hpp"
@@ -1412,6 +1413,181 @@ TEST_F(SecurityManagerPluginTest,
                                       "allowed", "allowed"}))
       << listed.body;
   EXPECT_EQ(listed.body.find("AKIAIOSFODNN7EXAMPLE"), std::string::npos);
+}
+
+// ---- projects ----
+
+// A plugin that keeps objects of projects: `pages` pages of two lines each to
+// export; erase() records its calls and fails while `failing`.
+class FakeProjectData final : public projects::ProjectData {
+ public:
+  int pages = 2;
+  bool failing = false;
+  std::vector<std::string> erased;
+
+  std::string kind() override { return "things"; }
+  Result<projects::ExportPage> exportPage(std::string_view tenant, std::string_view project,
+                                          std::string_view cursor, std::size_t limit) override {
+    int page = cursor.empty() ? 0 : std::stoi(std::string(cursor));
+    projects::ExportPage out;
+    for (int i = 0; i < 2 && out.lines.size() < limit; ++i)
+      out.lines.push_back(R"({"kind":"thing","of":")" + std::string(tenant) + "/" + std::string(project) +
+                          R"(","n":)" + std::to_string(page * 2 + i) + "}");
+    if (page + 1 < pages) out.next = std::to_string(page + 1);
+    return out;
+  }
+  Result<std::uint64_t> erase(std::string_view tenant, std::string_view project) override {
+    if (failing) return unavailable("the things' store is down");
+    erased.push_back(std::string(tenant) + "/" + std::string(project));
+    return std::uint64_t{4};
+  }
+};
+
+class SecurityProjectsTest : public SecurityManagerPluginTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(SecurityManagerPluginTest::SetUp());
+    nodeA_->provideFake<projects::ProjectData>(things_, "things_plugin");
+  }
+  ServiceRef<projects::Projects> projectsOf(PluginHarness& node) {
+    auto found = node.services().get<projects::Projects>();
+    EXPECT_TRUE(found.ok()) << found.status().toString();
+    return found.ok() ? *found : ServiceRef<projects::Projects>();
+  }
+  // Every line of the export, following the Link headers.
+  std::vector<json::object> exportAll(const std::string& name) {
+    std::vector<json::object> lines;
+    std::string target = "/api/v2/projects/" + name + "/export?limit=3";
+    for (int page = 0; page < 50 && !target.empty(); ++page) {
+      auto response = call(*nodeA_, "GET", target);
+      EXPECT_EQ(response.status, 200) << response.body;
+      EXPECT_EQ(response.contentType, "application/x-ndjson");
+      std::size_t count = 0;
+      for (std::size_t at = 0, end; at < response.body.size(); at = end + 1, ++count) {
+        end = response.body.find('\n', at);
+        lines.push_back(json::parse(response.body.substr(at, end - at)).as_object());
+      }
+      EXPECT_LE(count, 3u);
+      target.clear();
+      for (const auto& header : response.headers)
+        if (header.name == "link") target = header.value.substr(1, header.value.find('>') - 1);
+    }
+    EXPECT_TRUE(target.empty()) << "the export did not end";
+    return lines;
+  }
+
+  std::shared_ptr<FakeProjectData> things_ = std::make_shared<FakeProjectData>();
+};
+
+TEST_F(SecurityProjectsTest, AProjectIsCreatedListedAndKnownToEveryNodeAndKeysBindToIt) {
+  auto created = call(*nodeA_, "POST", "/api/v2/projects", R"({"name":"site","description":"the web site"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto project = json::parse(created.body).as_object();
+  EXPECT_EQ(project.at("name"), "site");
+  EXPECT_EQ(project.at("state"), "active");
+  EXPECT_EQ(project.at("created_by"), "key:test");
+  EXPECT_EQ(call(*nodeA_, "POST", "/api/v2/projects", R"({"name":"site"})").status, 409);
+  for (const char* bad : {R"({"name":"a b"})", R"({})", R"({"name":"x","colour":"red"})",
+                          R"({"name":"x","tenant":"acme"})", R"({"name":"x","description":7})"})
+    EXPECT_EQ(call(*nodeA_, "POST", "/api/v2/projects", bad).status, 422) << bad;
+  EXPECT_EQ(call(*nodeA_, "POST", "/api/v2/projects", "nope").status, 400);
+  auto listed = call(*nodeA_, "GET", "/api/v2/projects");
+  EXPECT_EQ(json::parse(listed.body).as_object().at("items").as_array().size(), 1u) << listed.body;
+  EXPECT_EQ(call(*nodeA_, "GET", "/api/v2/projects/site").status, 200);
+  EXPECT_EQ(call(*nodeA_, "GET", "/api/v2/projects/other").status, 404);
+
+  EXPECT_TRUE(projectsOf(*nodeA_)->exists("", "site"));
+  EXPECT_FALSE(projectsOf(*nodeA_)->exists("acme", "site")) << "another tenant's project of that name";
+  EXPECT_FALSE(projectsOf(*nodeB_)->exists("", "site"));
+  nodeB_->advanceTime(std::chrono::milliseconds(500));
+  nodeB_->runPending();
+  EXPECT_TRUE(projectsOf(*nodeB_)->exists("", "site")) << "another node, within refresh_interval";
+
+  auto unknown =
+      call(*nodeA_, "POST", "/api/v2/security/keys", R"({"name":"k","role":"submitter","project":"nope"})");
+  EXPECT_EQ(unknown.status, 422) << unknown.body;
+  EXPECT_NE(unknown.body.find("no project 'nope'"), std::string::npos) << unknown.body;
+  auto key =
+      call(*nodeA_, "POST", "/api/v2/security/keys", R"({"name":"k","role":"submitter","project":"site"})");
+  ASSERT_EQ(key.status, 201) << key.body;
+  std::string id(json::parse(key.body).as_object().at("id").as_string());
+  EXPECT_EQ(projectsOf(*nodeA_)->boundProject("key:" + id), "site");
+  EXPECT_EQ(projectsOf(*nodeA_)->boundProject("key:test"), "");
+}
+
+TEST_F(SecurityProjectsTest, AnExportStreamsTheProjectEachPluginsObjectsAndItsAuditEntriesPageByPage) {
+  ASSERT_EQ(call(*nodeA_, "POST", "/api/v2/projects", R"({"name":"site"})").status, 201);
+  ASSERT_EQ(call(*nodeA_, "POST", "/api/v2/projects", R"({"name":"other"})").status, 201);
+  things_->pages = 3;
+  auto lines = exportAll("site");
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.front().at("kind"), "project");
+  EXPECT_EQ(lines.front().at("project").as_object().at("name"), "site");
+  std::vector<std::int64_t> things;
+  std::vector<std::string> audited;
+  for (const auto& line : lines) {
+    if (line.at("kind") == "thing") {
+      EXPECT_EQ(line.at("of"), "/site");
+      things.push_back(line.at("n").as_int64());
+    } else if (line.at("kind") == "audit") {
+      const auto& entry = line.at("record").as_object().at("entry").as_object();
+      EXPECT_EQ(entry.at("project"), "site");
+      audited.emplace_back(entry.at("action").as_string());
+    }
+  }
+  EXPECT_EQ(things, (std::vector<std::int64_t>{0, 1, 2, 3, 4, 5})) << "every page of the plugin's, in order";
+  EXPECT_EQ(audited, (std::vector<std::string>{"project.create"})) << "site's entries only";
+  EXPECT_EQ(call(*nodeA_, "GET", "/api/v2/projects/site/export?cursor=zz").status, 422);
+  EXPECT_EQ(call(*nodeA_, "GET", "/api/v2/projects/nope/export").status, 404);
+}
+
+TEST_F(SecurityProjectsTest, AnErasureGoesThroughEveryPluginRevokesTheProjectsKeysAndIsAudited) {
+  ASSERT_EQ(call(*nodeA_, "POST", "/api/v2/projects", R"({"name":"site"})").status, 201);
+  auto key =
+      call(*nodeA_, "POST", "/api/v2/security/keys", R"({"name":"k","role":"submitter","project":"site"})");
+  ASSERT_EQ(key.status, 201) << key.body;
+  std::string secret(json::parse(key.body).as_object().at("key").as_string());
+  EXPECT_TRUE(check(*nodeA_, secret, "tasks:write").allowed);
+
+  things_->failing = true;
+  auto failed = call(*nodeA_, "DELETE", "/api/v2/projects/site");
+  EXPECT_EQ(failed.status, 503) << failed.body;
+  EXPECT_NE(failed.body.find("DELETE it again"), std::string::npos) << failed.body;
+  auto half = call(*nodeA_, "GET", "/api/v2/projects/site");
+  EXPECT_EQ(json::parse(half.body).as_object().at("state"), "erasing") << half.body;
+  EXPECT_FALSE(projectsOf(*nodeA_)->exists("", "site")) << "a project being erased takes nothing new";
+  EXPECT_EQ(call(*nodeA_, "GET", "/api/v2/projects/site/export").status, 409);
+
+  things_->failing = false;
+  auto erased = call(*nodeA_, "DELETE", "/api/v2/projects/site");
+  ASSERT_EQ(erased.status, 200) << erased.body;
+  EXPECT_EQ(erased.body, R"({"name":"site","erased":{"things":4},"keys_revoked":1})");
+  EXPECT_EQ(things_->erased, (std::vector<std::string>{"/site"}));
+  EXPECT_EQ(call(*nodeA_, "GET", "/api/v2/projects/site").status, 404);
+  EXPECT_EQ(call(*nodeA_, "DELETE", "/api/v2/projects/site").status, 404);
+  EXPECT_EQ(check(*nodeA_, secret, "tasks:read").code, StatusCode::kUnauthenticated) << "its key is revoked";
+
+  auto audit = call(*nodeA_, "GET", "/api/v2/security/audit");
+  std::vector<std::string> actions;
+  std::size_t entries = 0;
+  json::value auditPage = json::parse(audit.body);
+  for (const auto& item : auditPage.as_object().at("items").as_array()) {
+    const auto& entry = item.as_object().at("record").as_object().at("entry").as_object();
+    ++entries;
+    // check() above: requests without a method, audited as any other.
+    if (entry.at("action") == " ") continue;
+    actions.push_back(std::string(entry.at("action").as_string()) + " " +
+                      std::string(entry.at("outcome").as_string()));
+  }
+  EXPECT_EQ(actions,
+            (std::vector<std::string>{"project.create done", "key.create done", "project.erase failed",
+                                      "key.revoke done", "project.erase done"}))
+      << audit.body;
+  EXPECT_EQ(call(*nodeA_, "GET", "/api/v2/security/audit/verify").body,
+            R"({"intact":true,"entries":)" + std::to_string(entries) + "}");
+  // The name is free again, for a new project its old keys do not reach.
+  EXPECT_EQ(call(*nodeA_, "POST", "/api/v2/projects", R"({"name":"site"})").status, 201);
+  EXPECT_EQ(check(*nodeA_, secret, "tasks:read").code, StatusCode::kUnauthenticated);
 }
 
 }  // namespace

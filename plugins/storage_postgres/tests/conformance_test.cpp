@@ -10,17 +10,23 @@ using hive::storage_postgres::test::LoadedStore;
 class PostgresStoreUnderTest final : public hive::testing::StoreUnderTest {
  public:
   PostgresStoreUnderTest(std::unique_ptr<LoadedStore> loaded, std::string url, std::string schema)
-      : loaded_(std::move(loaded)), url_(std::move(url)), schema_(std::move(schema)) {}
+      : loaded_(std::move(loaded)), url_(std::move(url)), schema_(std::move(schema)) {
+    if (auto erasure = loaded_->harness->services().get<hive::store::Erasure>(); erasure.ok())
+      erasure_ = *erasure;
+  }
   ~PostgresStoreUnderTest() override {
+    erasure_ = {};
     loaded_.reset();
     hive::storage_postgres::test::dropSchema(url_, schema_);
   }
   hive::store::Store& store() override { return *loaded_->store; }
+  hive::store::Erasure* erasure() override { return erasure_ ? &*erasure_ : nullptr; }
 
  private:
   std::unique_ptr<LoadedStore> loaded_;
   std::string url_;
   std::string schema_;
+  hive::ServiceRef<hive::store::Erasure> erasure_;
 };
 
 std::unique_ptr<hive::testing::StoreUnderTest> makePostgresStore() {

@@ -66,9 +66,10 @@ namespace {
 // task_manager declares its records, and not again.
 TEST(Records, AStoreWrittenBeforeTheCountersIsCountedOnce) {
   hive::testing::MemoryStore store;
-  ASSERT_TRUE(
-      store.declareCollection({kTasks, {"status", "type", "agent", "capabilities", "waiting", "tenant"}})
-          .ok());
+  ASSERT_TRUE(store
+                  .declareCollection(
+                      {kTasks, {"status", "type", "agent", "capabilities", "waiting", "tenant", "project"}})
+                  .ok());
   ASSERT_TRUE(store.declareCollection({kDependencies, {"dep"}}).ok());
   auto put = [&](Task t) {
     t.type = "x";

@@ -9,6 +9,7 @@
 
 #include "hive/services.hpp"
 #include "hive/services/http.hpp"
+#include "hive/services/projects.hpp"
 #include "hive/services/tenancy.hpp"
 
 namespace hive::plugin_common {
@@ -24,6 +25,24 @@ inline std::optional<std::string> shownTenant(const tenancy::Scope& scope, const
   if (!scope.allTenants) return scope.tenant;
   if (const std::string* tenant = request.queryParam("tenant")) return *tenant;
   return std::nullopt;
+}
+
+// A caller's view: its tenant scope, narrowed to one project when its key is
+// bound to one (hive.projects/1).
+struct Viewer {
+  tenancy::Scope scope;
+  std::string project;  // "" when not bound to one
+
+  bool sees(std::string_view objectTenant, std::string_view objectProject) const {
+    return scope.sees(objectTenant) && (project.empty() || project == objectProject);
+  }
+};
+
+inline Viewer viewerOf(ServiceRegistry& services, std::string_view principal) {
+  Viewer viewer{scopeOf(services, principal), {}};
+  if (auto projects = services.get<projects::Projects>(); projects.ok())
+    viewer.project = (*projects)->boundProject(principal);
+  return viewer;
 }
 
 }  // namespace hive::plugin_common

@@ -74,6 +74,7 @@
 #include <gtest/gtest.h>
 
 #include "hive/services/store.hpp"
+#include "hive/services/store_erasure.hpp"
 #include "hive/status.hpp"
 #include "hive/testing/harness.hpp"
 
@@ -85,24 +86,33 @@ class StoreUnderTest {
  public:
   virtual ~StoreUnderTest() = default;
   virtual store::Store& store() = 0;
+  // The store's hive.store_erasure/1 (SDK 2.11) when it provides one; the
+  // erasure tests are skipped without it.
+  virtual store::Erasure* erasure() { return nullptr; }
 
-  // The common case: a plugin loaded in a harness and the store it provides.
-  // The store reference is released before the harness (and its library).
+  // The common case: a plugin loaded in a harness and the store it provides
+  // (and its hive.store_erasure/1, when it provides one). The references are
+  // released before the harness (and its library).
   static std::unique_ptr<StoreUnderTest> hold(std::unique_ptr<PluginHarness> harness,
                                               ServiceRef<store::Store> store) {
     class Held final : public StoreUnderTest {
      public:
       Held(std::unique_ptr<PluginHarness> h, ServiceRef<store::Store> s)
-          : harness_(std::move(h)), store_(std::move(s)) {}
+          : harness_(std::move(h)), store_(std::move(s)) {
+        if (auto erasure = harness_->services().get<store::Erasure>(); erasure.ok()) erasure_ = *erasure;
+      }
       ~Held() override {
+        erasure_ = {};
         store_ = {};
         harness_.reset();
       }
       store::Store& store() override { return *store_; }
+      store::Erasure* erasure() override { return erasure_ ? &*erasure_ : nullptr; }
 
      private:
       std::unique_ptr<PluginHarness> harness_;
       ServiceRef<store::Store> store_;
+      ServiceRef<store::Erasure> erasure_;
     };
     return std::make_unique<Held>(std::move(harness), std::move(store));
   }
@@ -185,6 +195,7 @@ class StoreConformance : public ::testing::TestWithParam<StoreConformanceParam> 
   }
 
   store::Store& store() { return *store_; }
+  store::Erasure* erasure() { return subject_->erasure(); }
 
   store::Document document(std::string id, std::string body, std::map<std::string, std::string> index = {}) {
     store::Document d;
@@ -1947,6 +1958,55 @@ TEST_P(StoreConformance, CountersRefuseBadNamesAndLeavingTheRange) {
   counters = store().counters("");
   HIVE_STORE_ASSERT_OK(counters);
   EXPECT_EQ(*counters, (std::map<std::string, std::int64_t>{{"big", kMax}, {"small", -kMax}}));
+}
+
+// ---------------------------------------------------------------- erasure (SDK ABI 2.11)
+
+TEST_P(StoreConformance, EventsErasedBecomeTombstonesAndIdsGoOn) {
+  if (erasure() == nullptr) GTEST_SKIP() << "the store provides no hive.store_erasure/1";
+  for (int i = 1; i <= 4; ++i)
+    HIVE_STORE_ASSERT_OK(store().append("log", "made", "{\"secret\":" + std::to_string(i) + "}"));
+  HIVE_STORE_ASSERT_OK(store().append("other", "made", "{\"secret\":2}"));
+  auto before = store().read("log", 0);
+  HIVE_STORE_ASSERT_OK(before);
+  ASSERT_EQ(before->size(), 4u);
+
+  HIVE_STORE_EXPECT_CODE(erasure()->eraseEvents("Bad Stream", {1}), StatusCode::kInvalidArgument);
+  HIVE_STORE_EXPECT_CODE(erasure()->eraseEvents("log", std::vector<std::uint64_t>(10001, 1)),
+                         StatusCode::kInvalidArgument);
+  // The last one too: the next append must not take its id.
+  auto erased = erasure()->eraseEvents("log", {2, 4, 99, std::numeric_limits<std::uint64_t>::max()});
+  HIVE_STORE_ASSERT_OK(erased);
+  EXPECT_EQ(*erased, 2u) << "ids not there are skipped";
+  auto again = erasure()->eraseEvents("log", {2});
+  HIVE_STORE_ASSERT_OK(again);
+  EXPECT_EQ(*again, 0u) << "an erased event is not erased twice";
+  auto none = erasure()->eraseEvents("log", {});
+  HIVE_STORE_ASSERT_OK(none);
+  EXPECT_EQ(*none, 0u);
+
+  auto after = store().read("log", 0);
+  HIVE_STORE_ASSERT_OK(after);
+  ASSERT_EQ(after->size(), 4u) << "tombstones keep their place";
+  for (std::size_t i = 0; i < after->size(); ++i) {
+    const auto& event = (*after)[i];
+    EXPECT_EQ(event.id, i + 1);
+    EXPECT_EQ(event.timestampMs, (*before)[i].timestampMs);
+    if (event.id == 2 || event.id == 4) {
+      EXPECT_EQ(event.type, "erased");
+      EXPECT_EQ(event.body, "{}");
+    } else {
+      EXPECT_EQ(event.type, "made");
+      EXPECT_EQ(event.body, (*before)[i].body);
+    }
+  }
+  auto next = store().append("log", "after", "{}");
+  HIVE_STORE_ASSERT_OK(next);
+  EXPECT_EQ(*next, 5u) << "ids are never reused";
+  auto other = store().read("other", 0);
+  HIVE_STORE_ASSERT_OK(other);
+  ASSERT_EQ(other->size(), 1u);
+  EXPECT_EQ(other->front().body, "{\"secret\":2}") << "another stream is untouched";
 }
 
 // ---------------------------------------------------------------- retention (SDK ABI 2.0)
