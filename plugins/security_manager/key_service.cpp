@@ -4,6 +4,7 @@
 
 #include "api_key.hpp"
 #include "labels.hpp"
+#include "route_parts.hpp"
 
 namespace hive::security_manager {
 namespace {
@@ -72,19 +73,10 @@ void KeyService::refresh() {
 
 Result<CreatedKey> KeyService::create(const std::string& text, const std::string& createdBy,
                                       Refusal& refusal) {
-  json::error_code parseError;
-  json::value parsed = json::parse(text, parseError);
-  if (parseError || !parsed.is_object()) {
-    refusal.status = invalidArgument("the body must be a JSON object");
-    return refusal.status;
-  }
-  const json::object& body = parsed.get_object();
+  auto parsed = objectBody(text, {"name", "role", "tenant", "project", "agent", "expires_in"}, refusal);
+  if (!parsed) return refusal.status;
+  const json::object& body = *parsed;
   auto& errors = refusal.errors;
-  static const char* kFields[] = {"name", "role", "tenant", "project", "agent", "expires_in"};
-  for (const auto& member : body)
-    if (std::find_if(std::begin(kFields), std::end(kFields),
-                     [&](const char* f) { return member.key() == f; }) == std::end(kFields))
-      errors.push_back({"/" + std::string(member.key()), "unknown field"});
   KeyRecord record;
   record.name = label(body, "name", errors, true);
   record.tenant = label(body, "tenant", errors, false);

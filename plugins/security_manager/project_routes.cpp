@@ -6,6 +6,7 @@
 
 #include "plugin_common/page_limit.hpp"
 #include "project_service.hpp"
+#include "route_parts.hpp"
 #include "routes.hpp"
 
 namespace hive::security_manager {
@@ -15,10 +16,7 @@ namespace json = boost::json;
 
 std::string operation(std::string_view summary, std::string_view id, std::string_view extra,
                       std::string_view responses) {
-  return std::string("{\"summary\":") + http::jsonQuote(summary) + ",\"operationId\":" + http::jsonQuote(id) +
-         ",\"tags\":[\"projects\"]" + std::string(extra) + ",\"responses\":{" + std::string(responses) +
-         ",\"401\":{\"description\":\"No or bad credentials\",\"content\":{\"application/problem+json\":{}}}"
-         ",\"403\":{\"description\":\"Not allowed\",\"content\":{\"application/problem+json\":{}}}}}";
+  return security_manager::operation("projects", summary, id, extra, responses);
 }
 
 constexpr std::string_view kTenantParameter =
@@ -30,13 +28,6 @@ const std::string kNameParameters =
 constexpr std::string_view kNotFound =
     "\"404\":{\"description\":\"No such project (or another "
     "tenant's)\",\"content\":{\"application/problem+json\":{}}}";
-
-http::Response jsonResponse(int status, std::string body) {
-  http::Response response;
-  response.status = status;
-  response.body = std::move(body);
-  return response;
-}
 
 }  // namespace
 

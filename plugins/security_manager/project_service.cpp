@@ -7,6 +7,7 @@
 
 #include "labels.hpp"
 #include "plugin_common/hex.hpp"
+#include "route_parts.hpp"
 
 namespace hive::security_manager {
 namespace {
@@ -121,17 +122,10 @@ Result<ProjectRecord> ProjectService::create(const Caller& caller, const std::st
                             "a key of project '" + caller.project + "' cannot create projects");
     return refusal.status;
   }
-  json::error_code parseError;
-  json::value parsed = json::parse(text, parseError);
-  if (parseError || !parsed.is_object()) {
-    refusal.status = invalidArgument("the body must be a JSON object");
-    return refusal.status;
-  }
-  const json::object& body = parsed.get_object();
+  auto parsed = objectBody(text, {"name", "description", "tenant"}, refusal);
+  if (!parsed) return refusal.status;
+  const json::object& body = *parsed;
   auto& errors = refusal.errors;
-  for (const auto& member : body)
-    if (member.key() != "name" && member.key() != "description" && member.key() != "tenant")
-      errors.push_back({"/" + std::string(member.key()), "unknown field"});
   ProjectRecord record;
   record.tenant = caller.scope.tenant;
   if (const json::value* name = body.if_contains("name"); name == nullptr)

@@ -6,24 +6,16 @@
 
 #include <boost/json.hpp>
 
+#include "route_parts.hpp"
+
 namespace hive::security_manager {
 namespace {
 
 namespace json = boost::json;
 
-http::Response jsonResponse(int status, std::string body) {
-  http::Response response;
-  response.status = status;
-  response.body = std::move(body);
-  return response;
-}
-
 std::string operation(std::string_view summary, std::string_view id, std::string_view extra,
                       std::string_view responses) {
-  return std::string("{\"summary\":") + http::jsonQuote(summary) + ",\"operationId\":" + http::jsonQuote(id) +
-         ",\"tags\":[\"security\"]" + std::string(extra) + ",\"responses\":{" + std::string(responses) +
-         ",\"401\":{\"description\":\"No or bad credentials\",\"content\":{\"application/problem+json\":{}}}"
-         ",\"403\":{\"description\":\"Not allowed\",\"content\":{\"application/problem+json\":{}}}}}";
+  return security_manager::operation("security", summary, id, extra, responses);
 }
 
 constexpr std::string_view kIdParameter =

@@ -489,6 +489,24 @@ class Unit final : public store::Transaction {
     return events;
   }
 
+  Result<std::uint64_t> eraseEvents(const std::string& stream, const std::vector<std::uint64_t>& ids) {
+    HIVE_TRY(checkName(stream, "stream"));
+    if (ids.size() > kMaxEventLimit)
+      return invalidArgument("at most " + std::to_string(kMaxEventLimit) +
+                             " events are erased at once, got " + std::to_string(ids.size()));
+    auto found = tables_.streams.find(stream);
+    if (found == tables_.streams.end()) return std::uint64_t{0};
+    std::uint64_t erased = 0;
+    for (std::uint64_t id : ids) {
+      auto event = found->second.events.find(id);
+      if (event == found->second.events.end() || event->second.type == "erased") continue;
+      event->second.type = "erased";
+      event->second.body = "{}";
+      ++erased;
+    }
+    return erased;
+  }
+
   Result<std::uint64_t> trim(const std::string& stream, std::int64_t beforeMs, std::size_t limit) {
     HIVE_TRY(checkName(stream, "stream"));
     HIVE_TRY(checkLimit("trim limit", limit, kMaxEventLimit));
@@ -852,6 +870,11 @@ Result<std::vector<store::Event>> MemoryStore::read(const std::string& stream, s
 
 Result<std::uint64_t> MemoryStore::trim(const std::string& stream, std::int64_t beforeMs, std::size_t limit) {
   return state_->run([&](Unit& unit) { return unit.trim(stream, beforeMs, limit); });
+}
+
+Result<std::uint64_t> MemoryStore::eraseEvents(const std::string& stream,
+                                               const std::vector<std::uint64_t>& ids) {
+  return state_->run([&](Unit& unit) { return unit.eraseEvents(stream, ids); });
 }
 
 // ---- counters

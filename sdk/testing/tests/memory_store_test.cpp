@@ -29,10 +29,12 @@ using hive::testing::MemoryStore;
 std::unique_ptr<hive::testing::StoreUnderTest> makeMemoryStore() {
   class Held final : public hive::testing::StoreUnderTest {
    public:
-    hive::store::Store& store() override { return store_; }
+    hive::store::Store& store() override { return *store_; }
+    hive::store::Erasure* erasure() override { return &erasure_; }
 
    private:
-    MemoryStore store_;
+    std::shared_ptr<MemoryStore> store_ = std::make_shared<MemoryStore>();
+    hive::testing::MemoryStoreErasure erasure_{store_};
   };
   return std::make_unique<Held>();
 }

@@ -51,6 +51,7 @@
 
 #include "hive/services.hpp"
 #include "hive/services/store.hpp"
+#include "hive/services/store_erasure.hpp"
 #include "hive/status.hpp"
 
 namespace hive::testing {
@@ -119,9 +120,27 @@ class MemoryStore final : public store::Store {
   Status ping() override;
   std::uint32_t schemaVersion() const override;
 
+  // hive.store_erasure/1's call (SDK 2.11), as storage_sqlite and
+  // storage_postgres answer it; MemoryStoreErasure provides it.
+  Result<std::uint64_t> eraseEvents(const std::string& stream, const std::vector<std::uint64_t>& ids);
+
  private:
   struct State;
   std::unique_ptr<State> state_;
+};
+
+// hive.store_erasure/1 over a MemoryStore, for a plugin that erases events:
+//   harness->provideFake<hive::store::Erasure>(std::make_shared<MemoryStoreErasure>(store), "store");
+class MemoryStoreErasure final : public store::Erasure {
+ public:
+  explicit MemoryStoreErasure(std::shared_ptr<MemoryStore> store) : store_(std::move(store)) {}
+  Result<std::uint64_t> eraseEvents(const std::string& stream,
+                                    const std::vector<std::uint64_t>& ids) override {
+    return store_->eraseEvents(stream, ids);
+  }
+
+ private:
+  std::shared_ptr<MemoryStore> store_;
 };
 
 }  // namespace hive::testing
