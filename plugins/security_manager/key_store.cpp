@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "plugin_common/json_fields.hpp"
+#include "store_reads.hpp"
 
 namespace hive::security_manager {
 namespace {
@@ -116,29 +117,15 @@ Result<KeyRecord> KeyStore::get(const std::string& id) {
 Result<std::vector<KeyRecord>> KeyStore::all(std::size_t limit) {
   auto store = lease(store_);
   if (!store) return unavailable("no hive.store/1 provider is running");
-  std::vector<KeyRecord> records;
   store::ListQuery query;
   query.collection = kKeysCollection;
-  query.limit = 1000;
-  do {
-    auto page = HIVE_TRY(store->list(query));
-    for (const auto& document : page.items) {
-      auto record = parseStored(document.body);
-      if (!record.ok()) continue;  // one damaged record must not lock every key out
-      records.push_back(std::move(record).value());
-      if (records.size() >= limit) return records;
-    }
-    query.cursor = page.nextCursor;
-  } while (!query.cursor.empty());
-  return records;
+  return allRecords<KeyRecord>(*store, std::move(query), limit, parseStored);
 }
 
 Result<std::int64_t> KeyStore::changes() {
   auto store = lease(store_);
   if (!store) return unavailable("no hive.store/1 provider is running");
-  auto counters = HIVE_TRY(store->counters(kChangesCounter));
-  auto found = counters.find(kChangesCounter);
-  return found == counters.end() ? std::int64_t{0} : found->second;
+  return counterValue(*store, kChangesCounter);
 }
 
 }  // namespace hive::security_manager

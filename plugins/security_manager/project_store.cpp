@@ -4,6 +4,7 @@
 
 #include "plugin_common/fnv.hpp"
 #include "plugin_common/json_fields.hpp"
+#include "store_reads.hpp"
 
 namespace hive::security_manager {
 namespace {
@@ -125,30 +126,16 @@ Status ProjectStore::remove(const std::string& tenant, const std::string& name) 
 Result<std::vector<ProjectRecord>> ProjectStore::all(std::size_t limit, const std::string* tenant) {
   auto store = store_.lease();
   if (!store) return unavailable("no hive.store/1 provider is running");
-  std::vector<ProjectRecord> records;
   store::ListQuery query;
   query.collection = kProjectsCollection;
-  query.limit = 1000;
   if (tenant != nullptr) query.equals["tenant"] = *tenant;
-  do {
-    auto page = HIVE_TRY(store->list(query));
-    for (const auto& document : page.items) {
-      auto record = parse(document.body);
-      if (!record.ok()) continue;
-      records.push_back(std::move(record).value());
-      if (records.size() >= limit) return records;
-    }
-    query.cursor = page.nextCursor;
-  } while (!query.cursor.empty());
-  return records;
+  return allRecords<ProjectRecord>(*store, std::move(query), limit, parse);
 }
 
 Result<std::int64_t> ProjectStore::changes() {
   auto store = store_.lease();
   if (!store) return unavailable("no hive.store/1 provider is running");
-  auto counters = HIVE_TRY(store->counters(kProjectChangesCounter));
-  auto found = counters.find(kProjectChangesCounter);
-  return found == counters.end() ? std::int64_t{0} : found->second;
+  return counterValue(*store, kProjectChangesCounter);
 }
 
 }  // namespace hive::security_manager
