@@ -16,8 +16,8 @@
 #include <boost/json.hpp>
 
 #include "dispatcher.hpp"
-#include "hive/services/projects.hpp"
 #include "hive/services/tenancy.hpp"
+#include "plugin_common/tenant_scope.hpp"
 #include "upgrade.hpp"
 
 namespace hive::api {
@@ -178,10 +178,7 @@ class WebSocketConnection final : public Connection,
     if (!route()) {
       // The hub's clients see only their tenant's events (hive.tenancy/1),
       // and a key bound to a project its project's (hive.projects/1).
-      if (auto tenancy = token_->context.services().get<tenancy::Tenancy>(); tenancy.ok())
-        scope_ = (*tenancy)->scopeOf(upgrade_.request.principal);
-      if (auto projects = token_->context.services().get<projects::Projects>(); projects.ok())
-        project_ = (*projects)->boundProject(upgrade_.request.principal);
+      viewer_ = plugin_common::viewerOf(token_->context.services(), upgrade_.request.principal);
     }
     websocket::stream_base::timeout timeouts;
     timeouts.handshake_timeout = std::chrono::seconds(10);
@@ -700,12 +697,9 @@ class WebSocketConnection final : public Connection,
   std::uint64_t hubRegistration_ = 0;
   RouteOwner::Lease lease_;
   std::shared_ptr<http::WebSocketSession> session_;
-  bool sees(const HubEvent& event) const {
-    return scope_.sees(event.tenant) && (project_.empty() || event.project == project_);
-  }
+  bool sees(const HubEvent& event) const { return viewer_.sees(event.tenant, event.project); }
   // Whose events a hub client sees; set in start(), before the hub knows the client.
-  tenancy::Scope scope_ = tenancy::Scope::everything();
-  std::string project_;
+  plugin_common::Viewer viewer_{tenancy::Scope::everything(), {}};
   std::shared_ptr<Peer> peer_;
 };
 

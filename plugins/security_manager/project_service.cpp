@@ -40,10 +40,6 @@ std::optional<std::pair<std::string, std::string>> parseCursor(const std::string
   return std::pair{text->substr(0, newline), text->substr(newline + 1)};
 }
 
-bool sees(const Caller& caller, const ProjectRecord& project) {
-  return caller.scope.sees(project.tenant) && (caller.project.empty() || caller.project == project.name);
-}
-
 Status unknownProject(const std::string& name) { return notFound("no project '" + name + "'"); }
 
 }  // namespace
@@ -99,15 +95,15 @@ bool ProjectService::exists(std::string_view tenant, std::string_view name) {
   return active->find(std::pair{std::string(tenant), std::string(name)}) != active->end();
 }
 
-void ProjectService::forget(const std::string& tenant, const std::string& name) {
+void ProjectService::changeActive(const std::function<void(Active&)>& change) {
   std::lock_guard lock(mutex_);
   auto active = std::make_shared<Active>(*active_);
-  active->erase({tenant, name});
+  change(*active);
   active_ = std::move(active);
 }
 
 Caller ProjectService::callerOf(const std::string& principal) const {
-  return {principal, authenticator_->scopeOf(principal), authenticator_->boundProject(principal)};
+  return {{authenticator_->scopeOf(principal), authenticator_->boundProject(principal)}, principal};
 }
 
 std::string ProjectService::addressedTenant(const Caller& caller, const std::string* tenantParam) {
@@ -166,12 +162,7 @@ Result<ProjectRecord> ProjectService::create(const Caller& caller, const std::st
     refusal.status = created;
     return created;
   }
-  {
-    std::lock_guard lock(mutex_);
-    auto active = std::make_shared<Active>(*active_);
-    active->emplace(record.tenant, record.name);
-    active_ = std::move(active);
-  }
+  changeActive([&](Active& active) { active.emplace(record.tenant, record.name); });
   audit(caller, "project.create", record, "done");
   context_.log().info("project '" + record.name + "'" +
                       (record.tenant.empty() ? "" : " of tenant '" + record.tenant + "'") + " created by " +
@@ -183,14 +174,15 @@ Result<std::vector<ProjectRecord>> ProjectService::list(const Caller& caller, co
   std::string only = addressedTenant(caller, tenant);
   auto records =
       HIVE_TRY(store_.all(kMaxProjects, caller.scope.allTenants && tenant == nullptr ? nullptr : &only));
-  std::erase_if(records, [&](const ProjectRecord& record) { return !sees(caller, record); });
+  std::erase_if(records,
+                [&](const ProjectRecord& record) { return !caller.sees(record.tenant, record.name); });
   return records;
 }
 
 Result<ProjectRecord> ProjectService::get(const Caller& caller, const std::string& tenant,
                                           const std::string& name) {
   auto record = store_.get(tenant, name);
-  if (record.ok() && !sees(caller, *record)) return unknownProject(name);
+  if (record.ok() && !caller.sees(record->tenant, record->name)) return unknownProject(name);
   return record;
 }
 
@@ -200,7 +192,7 @@ Result<Erased> ProjectService::erase(const Caller& caller, const std::string& te
   // From here the project takes no new object, on this node at once.
   Erased erased;
   erased.project = HIVE_TRY(store_.markErasing(tenant, name, now_()));
-  forget(tenant, name);
+  changeActive([&](Active& active) { active.erase({tenant, name}); });
   for (const auto& lease : context_.services().lookup(projects::ProjectData::kServiceId)) {
     auto* data = static_cast<projects::ProjectData*>(lease.service.get());
     auto gone = data->erase(tenant, name);

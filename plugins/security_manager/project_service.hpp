@@ -17,6 +17,7 @@
 // Every call but exists() and boundProject() blocks on the store.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,15 +30,15 @@
 #include "hive/services/projects.hpp"
 #include "key_authenticator.hpp"
 #include "key_service.hpp"
+#include "plugin_common/tenant_scope.hpp"
 #include "project_store.hpp"
 
 namespace hive::security_manager {
 
-// Who asks, as this plugin sees it: its tenant scope and the project its key is bound to.
-struct Caller {
+// Who asks, as this plugin sees it: what it may see (its tenant scope and the
+// project its key is bound to), and its principal for the records.
+struct Caller : plugin_common::Viewer {
   std::string principal;
-  tenancy::Scope scope;
-  std::string project;  // "" when not bound to one
 };
 
 struct Erased {
@@ -80,7 +81,8 @@ class ProjectService final : public projects::Projects {
  private:
   using Active = std::set<std::pair<std::string, std::string>, std::less<>>;  // (tenant, name)
   Status reloadAll();
-  void forget(const std::string& tenant, const std::string& name);
+  // Replaces the snapshot of active projects by a changed copy (after a change made here).
+  void changeActive(const std::function<void(Active&)>& change);
   void audit(const Caller& caller, const char* action, const ProjectRecord& project,
              const std::string& outcome);
   Result<projects::ExportPage> exportAudit(const ProjectRecord& project, std::uint64_t after,
