@@ -197,12 +197,14 @@ class OrchestratorTest : public ::testing::Test {
 
   http::Response serve(http::RouteProvider& routes, const std::string& id, http::Request request) {
     http::Response response;
-    bool answered = false;
+    // Atomic: another thread's until() may run the plugin's pending work,
+    // and so this callback (NoTaskIsAssignedBeforeTheWelcome submits from two).
+    std::atomic<bool> answered{false};
     routes.serve(id, std::move(request), [&](http::Response r) {
       response = std::move(r);
       answered = true;
     });
-    EXPECT_TRUE(until([&] { return answered; }));
+    EXPECT_TRUE(until([&] { return answered.load(); }));
     return response;
   }
 
