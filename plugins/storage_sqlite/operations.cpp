@@ -73,6 +73,15 @@ std::map<std::string, std::string> decodeIndex(std::string_view data) {
   return out;
 }
 
+// One index entry, by its primary key (there is no index by document id: a
+// document's entries are the ones its index_data lists).
+Status eraseIndexEntry(Connection& c, const std::string& collection, const std::string& field,
+                       const std::string& value, const std::string& id) {
+  auto erase = HIVE_TRY(
+      c.prepare("DELETE FROM document_index WHERE collection = ?1 AND field = ?2 AND value = ?3 AND id = ?4"));
+  return erase.bindText(1, collection).bindText(2, field).bindText(3, value).bindText(4, id).run();
+}
+
 constexpr const char* kDocumentColumns = "id, version, body, index_data, created_ms, updated_ms";
 
 store::Document readDocument(const Statement& row) {
@@ -240,10 +249,7 @@ Result<store::Document> Operations::put(Connection& c, const std::string& collec
   for (const auto& [field, value] : storedIndex) {
     auto kept = document.index.find(field);
     if (kept != document.index.end() && kept->second == value) continue;
-    auto erase = HIVE_TRY(c.prepare(
-        "DELETE FROM document_index WHERE collection = ?1 AND field = ?2 AND value = ?3 AND id = ?4"));
-    HIVE_TRY(
-        erase.bindText(1, collection).bindText(2, field).bindText(3, value).bindText(4, document.id).run());
+    HIVE_TRY(eraseIndexEntry(c, collection, field, value, document.id));
   }
   for (const auto& [field, value] : document.index) {
     auto was = storedIndex.find(field);
@@ -261,17 +267,19 @@ Status Operations::remove(Connection& c, const std::string& collection, const st
   HIVE_TRY(checkName(collection, "collection"));
   HIVE_TRY(checkId(id, "document"));
   std::uint64_t stored = 0;
+  std::map<std::string, std::string> storedIndex;
   {
-    auto select = HIVE_TRY(c.prepare("SELECT version FROM documents WHERE collection = ?1 AND id = ?2"));
+    auto select =
+        HIVE_TRY(c.prepare("SELECT version, index_data FROM documents WHERE collection = ?1 AND id = ?2"));
     select.bindText(1, collection).bindText(2, id);
     if (!HIVE_TRY(select.step())) return notFound("no document " + collection + "/" + quoted(id));
     stored = static_cast<std::uint64_t>(select.integer(0));
+    storedIndex = decodeIndex(select.blob(1));
   }
   HIVE_TRY(checkVersion(true, stored, expectedVersion, collection, id));
   auto erase = HIVE_TRY(c.prepare("DELETE FROM documents WHERE collection = ?1 AND id = ?2"));
   HIVE_TRY(erase.bindText(1, collection).bindText(2, id).run());
-  auto clear = HIVE_TRY(c.prepare("DELETE FROM document_index WHERE collection = ?1 AND id = ?2"));
-  HIVE_TRY(clear.bindText(1, collection).bindText(2, id).run());
+  for (const auto& [field, value] : storedIndex) HIVE_TRY(eraseIndexEntry(c, collection, field, value, id));
   effects.freedPages = true;
   return okStatus();
 }

@@ -11,7 +11,7 @@
 
 namespace hive::storage_sqlite {
 
-inline constexpr std::uint32_t kSchemaVersion = 2;
+inline constexpr std::uint32_t kSchemaVersion = 3;
 
 // Reads the schema version (0 for a new database), refuses a newer one
 // (kFailedPrecondition), and applies the missing migrations. Returns the version.

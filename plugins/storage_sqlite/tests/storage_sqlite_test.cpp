@@ -113,8 +113,8 @@ TEST(StorageSqlite, CreatesTheDatabaseUnderTheDataDirectoryInWalMode) {
   std::string file = opened->harness->context().dataDirectory() + "/store.sqlite3";
   EXPECT_TRUE(std::filesystem::exists(file)) << file;
   EXPECT_EQ(sqliteValue(file, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(sqliteValue(file, "SELECT max(version) FROM schema_version"), "2");
-  EXPECT_EQ(opened->store->schemaVersion(), 2u);
+  EXPECT_EQ(sqliteValue(file, "SELECT max(version) FROM schema_version"), "3");
+  EXPECT_EQ(opened->store->schemaVersion(), 3u);
   EXPECT_TRUE(opened->harness->health().ok());
   EXPECT_THAT(opened->harness->logLines(), ::testing::Contains(HasSubstr("synchronous=full")));
 }
@@ -200,7 +200,7 @@ TEST(StorageSqlite, ExistingDatabaseMigratesAndKeepsItsVacuumModeUntilAnOperator
   {
     auto opened = openAt(path);
     ASSERT_TRUE(opened->status.ok()) << opened->status.toString();
-    EXPECT_EQ(opened->store->schemaVersion(), 2u);
+    EXPECT_EQ(opened->store->schemaVersion(), 3u);
     EXPECT_EQ(sqliteValue(path, "PRAGMA auto_vacuum"), "0")
         << "never switched (nor VACUUMed) behind one's back";
     auto events = opened->store->read("log", 0);
@@ -228,6 +228,52 @@ TEST(StorageSqlite, ExistingDatabaseMigratesAndKeepsItsVacuumModeUntilAnOperator
   auto id = reopened->store->append("log", "t", "next");
   ASSERT_TRUE(id.ok());
   EXPECT_EQ(*id, 2u) << "the trimmed id is not reused";
+}
+
+// Schema 3 drops the index of document_index by document id: a document's
+// entries are found through the index map it stores. A schema-2 database
+// migrates, and removing or reindexing its documents leaves no entry behind.
+TEST(StorageSqlite, SchemaTwoMigratesAndDocumentsLeaveNoIndexEntryBehind) {
+  ScratchDirectory dir;
+  std::string path = dir.file("two.sqlite3");
+  auto indexed = [](std::string id, std::string status) {
+    auto d = document(std::move(id), "{}");
+    d.index = {{"status", std::move(status)}, {"type", "t"}};
+    return d;
+  };
+  {
+    auto opened = openAt(path);
+    ASSERT_TRUE(opened->status.ok()) << opened->status.toString();
+    ASSERT_TRUE(opened->store->declareCollection({"c", {"status", "type"}}).ok());
+    ASSERT_TRUE(opened->store->put("c", indexed("a", "pending")).ok());
+    ASSERT_TRUE(opened->store->put("c", indexed("b", "pending")).ok());
+  }
+  ASSERT_EQ(sqliteValue(path, "CREATE INDEX document_index_by_id ON document_index (collection, id)"),
+            "<done>");
+  ASSERT_EQ(sqliteValue(path, "UPDATE schema_version SET version = 2"), "<done>");
+  auto opened = openAt(path);
+  ASSERT_TRUE(opened->status.ok()) << opened->status.toString();
+  EXPECT_EQ(opened->store->schemaVersion(), 3u);
+  EXPECT_EQ(sqliteValue(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'document_index_by_id'"), "0");
+  Store& store = *opened->store;
+  auto a = store.get("c", "a");
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(store.put("c", indexed("a", "done"), a->version).ok());
+  ASSERT_TRUE(store.remove("c", "b").ok());
+  EXPECT_EQ(sqliteValue(path, "SELECT group_concat(field || '=' || value || '@' || id, ' ') FROM "
+                              "(SELECT * FROM document_index ORDER BY id, field)"),
+            "status=done@a type=t@a");
+  hive::store::ListQuery query;
+  query.collection = "c";
+  query.equals = {{"status", "pending"}};
+  auto pending = store.list(query);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_TRUE(pending->items.empty());
+  query.equals = {{"status", "done"}};
+  auto done = store.list(query);
+  ASSERT_TRUE(done.ok());
+  ASSERT_EQ(done->items.size(), 1u);
+  EXPECT_EQ(done->items.front().id, "a");
 }
 
 TEST(StorageSqlite, ReopenKeepsEverything) {
@@ -293,7 +339,7 @@ TEST(StorageSqlite, SchemaNewerThanTheCodeIsRefused) {
   auto opened = openAt(path);
   EXPECT_EQ(opened->status.code(), StatusCode::kFailedPrecondition) << opened->status.toString();
   EXPECT_THAT(opened->status.message(), HasSubstr("schema version 99"));
-  EXPECT_THAT(opened->status.message(), HasSubstr("newer than this storage_sqlite knows (2)"));
+  EXPECT_THAT(opened->status.message(), HasSubstr("newer than this storage_sqlite knows (3)"));
   EXPECT_THAT(opened->status.message(), HasSubstr(path));
   ASSERT_NE(opened->harness, nullptr);
   EXPECT_THAT(opened->harness->logLines(), ::testing::Contains(HasSubstr("schema version 99")));
