@@ -331,7 +331,31 @@ std::string toStoredJson(const Task& task) {
   o["payload"] = task.payload;
   o["result"] = task.result;
   o["progress"] = task.progress;
-  return json::serialize(o);
+  // Left out: what fromStoredJson() reads back as the same value when absent
+  // (empty texts and lists, zero counts and times, the default priority,
+  // timeout and attempts). A finished no-op task's record is then about half
+  // the size, on disk and in every write of it.
+  std::vector<std::string_view> defaults;
+  for (const auto& member : o) {
+    const json::value& v = member.value();
+    std::string_view key = member.key();
+    bool empty = (v.is_string() && v.get_string().empty()) || (v.is_array() && v.get_array().empty()) ||
+                 (v.is_int64() && v.get_int64() == 0) || (v.is_uint64() && v.get_uint64() == 0);
+    bool nonZeroDefault = key == "priority" || key == "effective_priority" || key == "timeout_ms" ||
+                          key == "max_attempts";
+    if (empty && !nonZeroDefault && key != "id" && key != "status") defaults.push_back(key);
+  }
+  const Task fresh;
+  if (task.priority == fresh.priority) defaults.push_back("priority");
+  if (task.effectivePriority == task.priority) defaults.push_back("effective_priority");
+  if (task.timeoutMs == fresh.timeoutMs) defaults.push_back("timeout_ms");
+  if (task.maxAttempts == fresh.maxAttempts) defaults.push_back("max_attempts");
+  json::object stored;
+  stored.reserve(o.size() - defaults.size());
+  for (auto& member : o)
+    if (std::find(defaults.begin(), defaults.end(), member.key()) == defaults.end())
+      stored.emplace(member.key(), std::move(member.value()));
+  return json::serialize(stored);
 }
 
 Result<Task> fromStoredJson(std::string_view body) {
@@ -339,18 +363,18 @@ Result<Task> fromStoredJson(std::string_view body) {
   json::value parsed = json::parse(body, ec, {}, parseOptions());
   if (ec || !parsed.is_object()) return Status(StatusCode::kDataLoss, "a stored task is not a JSON object");
   const json::object& o = parsed.as_object();
-  Task t;
+  Task t;  // what the record leaves out keeps its default (see toStoredJson())
   t.id = string(o, "id");
   t.type = string(o, "type");
   t.title = string(o, "title");
   t.payload = string(o, "payload");
   t.capabilities = stringsOf(o.if_contains("capabilities"));
-  t.priority = static_cast<int>(integer(o, "priority", 5));
+  t.priority = static_cast<int>(integer(o, "priority", t.priority));
   t.effectivePriority = static_cast<int>(integer(o, "effective_priority", t.priority));
   t.dependsOn = stringsOf(o.if_contains("depends_on"));
   t.waitingOn = stringsOf(o.if_contains("waiting_on"));
-  t.timeoutMs = integer(o, "timeout_ms", 300'000);
-  t.maxAttempts = static_cast<std::uint32_t>(integer(o, "max_attempts", 3));
+  t.timeoutMs = integer(o, "timeout_ms", t.timeoutMs);
+  t.maxAttempts = static_cast<std::uint32_t>(integer(o, "max_attempts", t.maxAttempts));
   t.notBeforeMs = integer(o, "not_before_ms");
   auto status = parseStatus(string(o, "status"));
   if (!status) return Status(StatusCode::kDataLoss, "stored task " + t.id + " has an unknown status");

@@ -1,8 +1,10 @@
 #include <set>
+#include <tuple>
 
 #include "fixture.hpp"
 #include "hive/services/admission.hpp"
 #include "hive/services/tracing.hpp"
+#include "task_model.hpp"
 
 namespace hive::task_manager::testing {
 namespace {
@@ -154,6 +156,72 @@ TEST_F(TaskManagerTest, PayloadAndResultReadBackByteForByte) {
 // A number no JSON reader could keep (beyond a double, beyond 64-bit
 // integers, below a double's smallest) is refused with its place named,
 // never stored as null or rounded.
+// The stored record leaves out the values read back as defaults: a task with
+// every field at its default and one with none at its default both come back
+// field for field, and the first is stored short.
+TEST(TaskRecord, TheStoredFormLeavesOutDefaultsAndReadsBackTheSameTask) {
+  auto same = [](const Task& a, const Task& b) {
+    return std::tie(a.id, a.type, a.title, a.payload, a.capabilities, a.priority, a.effectivePriority,
+                    a.dependsOn, a.waitingOn, a.timeoutMs, a.maxAttempts, a.notBeforeMs, a.status, a.attempts,
+                    a.result, a.progress, a.error, a.agent, a.leaseToken, a.leaseExpiresMs, a.queue,
+                    a.staleReports, a.reportedLease, a.reportedOutcome, a.idempotencyKey, a.traceparent,
+                    a.tenant, a.project, a.createdAtMs, a.updatedAtMs, a.queuedAtMs, a.startedAtMs,
+                    a.finishedAtMs) ==
+           std::tie(b.id, b.type, b.title, b.payload, b.capabilities, b.priority, b.effectivePriority,
+                    b.dependsOn, b.waitingOn, b.timeoutMs, b.maxAttempts, b.notBeforeMs, b.status, b.attempts,
+                    b.result, b.progress, b.error, b.agent, b.leaseToken, b.leaseExpiresMs, b.queue,
+                    b.staleReports, b.reportedLease, b.reportedOutcome, b.idempotencyKey, b.traceparent,
+                    b.tenant, b.project, b.createdAtMs, b.updatedAtMs, b.queuedAtMs, b.startedAtMs,
+                    b.finishedAtMs);
+  };
+  Task plain;
+  plain.id = "t1";
+  plain.payload = "";
+  std::string stored = toStoredJson(plain);
+  EXPECT_EQ(stored, R"({"id":"t1","status":"pending"})");
+  auto back = fromStoredJson(stored);
+  ASSERT_TRUE(back.ok()) << back.status().toString();
+  EXPECT_TRUE(same(*back, plain));
+
+  Task full;
+  full.id = "t2";
+  full.type = "build";
+  full.title = "a title";
+  full.payload = R"({"a":1})";
+  full.capabilities = {"gpu", "linux"};
+  full.priority = 0;  // not a default, though zero
+  full.effectivePriority = 7;
+  full.dependsOn = {"t0"};
+  full.waitingOn = {"t0"};
+  full.timeoutMs = 0;
+  full.maxAttempts = 0;
+  full.notBeforeMs = 11;
+  full.status = TaskStatus::kFailed;
+  full.attempts = 2;
+  full.result = R"({"r":2})";
+  full.progress = R"({"p":3})";
+  full.error = "boom";
+  full.agent = "a1";
+  full.leaseToken = "lt";
+  full.leaseExpiresMs = 12;
+  full.queue = "q";
+  full.staleReports = 1;
+  full.reportedLease = "rl";
+  full.reportedOutcome = "failed: boom";
+  full.idempotencyKey = "k";
+  full.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  full.tenant = "acme";
+  full.project = "site";
+  full.createdAtMs = 13;
+  full.updatedAtMs = 14;
+  full.queuedAtMs = 15;
+  full.startedAtMs = 16;
+  full.finishedAtMs = 17;
+  back = fromStoredJson(toStoredJson(full));
+  ASSERT_TRUE(back.ok()) << back.status().toString();
+  EXPECT_TRUE(same(*back, full)) << toStoredJson(full);
+}
+
 TEST_F(TaskManagerTest, NumbersThatCannotBeKeptAreRefusedNamingTheField) {
   const std::string hundredDigits(100, '7');
   const std::pair<std::string, std::string> cases[] = {
