@@ -229,6 +229,7 @@ start_hive() {
       transport: redis
       redis: {url: \"\${HIVE_BENCH_REDIS}\", prefix: \"hive:bench$$:\"}"
   fi
+  local tm_config=${TASK_MANAGER_CONFIG:-'{}'}
   # Agents send thousands of messages a second: the agent route's limit is
   # raised; the event watcher of `one` and `python` reads every task event, so
   # its send queue is too. Everything else is hive's default.
@@ -249,7 +250,7 @@ $store_yaml
   communication_engine:
     config: $bus_yaml
   task_manager:
-    config: {}
+    config: $tm_config
   orchestrator:
     config: {}
 YAML
@@ -396,6 +397,34 @@ run_store() {
       fi
     fi
     record sqlite stored "$stored tasks, $finished finished"
+    # Once retention settles: the finished tasks are kept (retention.keep, 7
+    # days) but their events only retention.events (24 h). The same store under
+    # retention.events of 1 s, until the event log is empty; then the pages in
+    # use (freed pages are reused by the next tasks) and the file.
+    echo "restarting hive with task_manager's retention.events: 1s, until the task event log is trimmed"
+    TASK_MANAGER_CONFIG='{retention: {events: 1s, period: 1s}}' start_hive sqlite
+    local trimmed=0
+    for _ in $(seq 120); do
+      if curl -s "http://127.0.0.1:$port/api/v2/tasks/events?limit=1" | grep -q '"items":\[\]'; then
+        trimmed=1
+        break
+      fi
+      sleep 0.5
+    done
+    stop_hive
+    if [ "$trimmed" = 1 ] && command -v sqlite3 >/dev/null; then
+      local pages
+      pages=$(sqlite3 "$work/hive-sqlite/data/storage_sqlite/store.sqlite3" 'PRAGMA wal_checkpoint(TRUNCATE);' \
+        'PRAGMA page_count;' 'PRAGMA page_size;' 'PRAGMA freelist_count;' 2>&1 | tail -3 | paste -sd' ') || pages=''
+      read -r page_count page_size free_pages <<<"$pages"
+      if [[ "${page_count:-}" =~ ^[0-9]+$ && "${free_pages:-}" =~ ^[0-9]+$ ]]; then
+        bytes=$(((page_count - free_pages) * page_size))
+        echo "disk, events trimmed: $bytes bytes in use ($page_count pages of $page_size, $free_pages free)"
+        [ "$stored" -gt 0 ] && record sqlite bytes_retained "$((bytes / stored)) ($((page_count * page_size / stored)) with free pages)"
+      fi
+    else
+      echo "disk: the task event log was not trimmed within 60 s (or no sqlite3)"
+    fi
     echo "restarting hive on the same store for the submit run"
     start_hive sqlite
   fi
@@ -503,6 +532,7 @@ fi
 printf '%-48s %-20s\n' "SQLite bytes per stored task, hive running" "$(value sqlite bytes_live)"
 printf '%-48s %-20s\n' "  after hive stopped (file + WAL left)" "$(value sqlite bytes_stopped)"
 printf '%-48s %-20s\n' "  after a WAL checkpoint (sqlite3 CLI)" "$(value sqlite bytes_settled)"
+printf '%-48s %-20s\n' "  once the events are trimmed (retention.events)" "$(value sqlite bytes_retained)"
 printf '%-48s %-20s\n' "  tasks stored" "$(value sqlite stored)"
 
 echo

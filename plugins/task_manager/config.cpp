@@ -22,14 +22,14 @@ std::int64_t number(ConfigReader& reader, const char* key, std::int64_t fallback
 
 constexpr milliseconds kTenYears = hours(24 * 3650);
 
-// retention: {keep, by_type, batch, period}. Config version 1 had four flat
+// retention: {keep, by_type, events, batch, period}. Config version 1 had four flat
 // keys (retention: 7d, retention_by_type, ...): `hive config migrate` nests them.
 void readRetention(ConfigReader& parent, Diagnostics& diagnostics, Options& o) {
   const ConfigNode& node = parent.child("retention");
   if (node.isNull()) return;
   if (!node.isMap())
     return parent.reject("retention",
-                         "expected a map (keep, by_type, batch, period); a duration here is the shape of "
+                         "expected a map (keep, by_type, events, batch, period); a duration here is the shape of "
                          "config version 1: `hive config migrate FILE` rewrites it as retention.keep");
   ConfigReader reader(node, diagnostics);
   o.retention = duration(reader, "keep", o.retention, seconds(1), kTenYears);
@@ -42,6 +42,7 @@ void readRetention(ConfigReader& parent, Diagnostics& diagnostics, Options& o) {
       o.retentionByType[entry.key] = duration(types, entry.key.c_str(), o.retention, seconds(1), kTenYears);
     types.finish();
   }
+  o.eventRetention = duration(reader, "events", o.eventRetention, seconds(1), kTenYears);
   o.retentionBatch =
       static_cast<std::size_t>(number(reader, "batch", static_cast<std::int64_t>(o.retentionBatch), 1, 1000));
   o.retentionPeriod = duration(reader, "period", o.retentionPeriod, seconds(1), hours(24));

@@ -25,8 +25,11 @@ struct Options {
   std::chrono::milliseconds aging{30000};  // a waiting task gains one priority level per period
   std::chrono::milliseconds claimLease{30000};
   std::chrono::milliseconds sweepPeriod{1000};
-  // Finished tasks (and their events) are deleted this long after they finished.
+  // Finished tasks are deleted this long after they finished.
   std::chrono::milliseconds retention{std::chrono::hours(24 * 7)};
+  // The task event log keeps events this long: a task's record outlives its
+  // events, which are for clients catching up (GET /api/v2/tasks/events).
+  std::chrono::milliseconds eventRetention{std::chrono::hours(24)};
   std::map<std::string, std::chrono::milliseconds> retentionByType;  // task type → its own retention
   std::size_t retentionBatch = 100;                                  // tasks deleted per transaction
   std::chrono::milliseconds retentionPeriod{10000};                  // how often the sweep looks

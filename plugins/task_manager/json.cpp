@@ -62,14 +62,16 @@ EventOwner eventOwner(const std::string& body) {
   return {field("tenant"), field("project")};
 }
 
-std::string eventPageJson(const std::vector<store::Event>& events, std::uint64_t lastId) {
+std::string eventPageJson(const std::vector<store::Event>& events, std::uint64_t lastId, bool trimmed) {
   std::vector<std::string> items;
   items.reserve(events.size());
   for (const auto& e : events)
     items.push_back(plugin_common::withRawMembers(
         json::serialize(json::object{{"id", e.id}, {"type", e.type}, {"ts", e.timestampMs}}),
         {{"data", e.body}}));
-  return withItems(json::object{{"last_id", lastId}}, items);
+  json::object page{{"last_id", lastId}};
+  if (trimmed) page["trimmed"] = true;
+  return withItems(std::move(page), items);
 }
 
 std::string taskPageJson(const TaskPage& page) {

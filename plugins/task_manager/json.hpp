@@ -22,7 +22,8 @@ std::string staleReportJson(const Task& task, const std::string& report);
 std::string statsJson(const TaskStats& stats);
 // {"items": [{"id", "type", "ts", "data"}], "last_id"}: a page of the event log after `after`.
 // `lastId`: the last id read, shown or not, where the next page starts.
-std::string eventPageJson(const std::vector<store::Event>& events, std::uint64_t lastId);
+// `trimmed`: events after the caller's `after` were trimmed before it read them.
+std::string eventPageJson(const std::vector<store::Event>& events, std::uint64_t lastId, bool trimmed);
 // An event body's top-level "tenant" and "project" ("" when none).
 struct EventOwner {
   std::string tenant;

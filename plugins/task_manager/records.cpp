@@ -102,9 +102,11 @@ store::Document toDocument(const Task& task) {
              {"type", task.type},
              {"agent", task.agent},
              {"capabilities", capabilityKey(task.capabilities)},
-             {"waiting", task.waitingOn.empty() ? "0" : "1"},
-             {"tenant", task.tenant},
-             {"project", task.project}};
+             {"waiting", task.waitingOn.empty() ? "0" : "1"}};
+  // The default tenant ("") and no project are not indexed: most tasks have
+  // them, and their lists read unfiltered (routes.cpp) instead.
+  if (!task.tenant.empty()) d.index["tenant"] = task.tenant;
+  if (!task.project.empty()) d.index["project"] = task.project;
   return d;
 }
 

@@ -93,10 +93,8 @@ std::size_t Retention::expire(store::Store& store, TaskStatus status, std::int64
 }
 
 void Retention::trimEvents(store::Store& store, std::int64_t now) {
-  std::chrono::milliseconds longest = options_.retention;
-  for (const auto& [type, retention] : options_.retentionByType) longest = std::max(longest, retention);
   for (int round = 0; round < 100 && work_.isOpen(); ++round) {
-    auto trimmed = store.trim(kEventLog, now - longest.count(), 10000);
+    auto trimmed = store.trim(kEventLog, now - options_.eventRetention.count(), 10000);
     if (!trimmed.ok()) {
       log_.warn("retention: trimming the task event log failed: " + trimmed.status().message());
       break;
@@ -113,7 +111,7 @@ std::size_t Retention::expire() {
   for (TaskStatus status :
        {TaskStatus::kSucceeded, TaskStatus::kFailed, TaskStatus::kCancelled, TaskStatus::kDead})
     removed += expire(**store, status, now);
-  // The event log: what is older than the longest retention.
+  // The event log: what is older than its own retention.
   trimEvents(**store, now);
   if (removed > 0) log_.info("retention: deleted " + std::to_string(removed) + " finished tasks");
   return removed;

@@ -1,7 +1,7 @@
 // Retention: finished tasks (with their idempotency keys and dependency
 // edges) are deleted `retention` after they finished (per task type when
 // configured), a batch per transaction so that writers wait for one batch at
-// most; the event log is trimmed to the longest retention.
+// most; the event log keeps `retention.events` (24 h by default).
 #pragma once
 
 #include <chrono>

@@ -225,12 +225,14 @@ class TaskRoutes final : public http::RouteProvider {
     auto read = service_->events(after, static_cast<std::size_t>(limit));
     if (!read.ok()) return http::problem(read.status());
     std::uint64_t lastId = read->empty() ? after : read->back().id;
+    // Ids have no holes but the trimmed ones (an erased event is a tombstone).
+    bool trimmed = after > 0 && !read->empty() && read->front().id > after + 1;
     if (auto viewer = viewerOf(request); !viewer.scope.allTenants || !viewer.project.empty())
       std::erase_if(*read, [&](const store::Event& e) {
         EventOwner owner = eventOwner(e.body);
         return !viewer.sees(owner.tenant, owner.project);
       });
-    return json(200, eventPageJson(*read, lastId));
+    return json(200, eventPageJson(*read, lastId, trimmed));
   }
 
   http::Response list(const http::Request& request) {
@@ -241,18 +243,23 @@ class TaskRoutes final : public http::RouteProvider {
     if (const std::string* value = request.queryParam("capability")) equals["capabilities"] = *value;
     plugin_common::Viewer viewer = viewerOf(request);
     const tenancy::Scope& scope = viewer.scope;
-    // A named tenant's tasks are found by their index; the default tenant's
-    // also include tasks stored before tenancy (no tenant indexed), so they are
-    // read unfiltered and the page loses other tenants' (it may hold fewer than `limit`).
+    // A named tenant's or project's tasks are found by their index. The
+    // default tenant ("") and "no project" are not indexed (records.cpp): they
+    // are read unfiltered and the page loses the others (it may hold fewer than `limit`).
+    bool defaultTenantOnly = false, noProjectOnly = false;
+    auto filter = [&](const char* field, const std::string& value, bool& emptyOnly) {
+      if (value.empty()) emptyOnly = true;
+      else equals[field] = value;
+    };
     if (!scope.allTenants && !scope.tenant.empty())
       equals["tenant"] = scope.tenant;
     else if (const std::string* value = request.queryParam("tenant"); value != nullptr && scope.allTenants)
-      equals["tenant"] = *value;
+      filter("tenant", *value, defaultTenantOnly);
     // A key bound to a project lists that project's; another caller may name one.
     if (!viewer.project.empty())
       equals["project"] = viewer.project;
     else if (const std::string* value = request.queryParam("project"))
-      equals["project"] = *value;
+      filter("project", *value, noProjectOnly);
     if (equals.count("status") && !parseStatus(equals["status"]))
       errors.push_back(
           {"status", "must be one of pending, assigned, running, succeeded, failed, cancelled, dead"});
@@ -261,8 +268,10 @@ class TaskRoutes final : public http::RouteProvider {
     const std::string* cursor = request.queryParam("cursor");
     auto page = service_->list(equals, limit, cursor ? *cursor : std::string());
     if (!page.ok()) return http::problem(page.status());
-    if (!scope.allTenants)
-      std::erase_if(page->items, [&](const Task& task) { return !viewer.sees(task.tenant, task.project); });
+    std::erase_if(page->items, [&](const Task& task) {
+      return (!scope.allTenants && !viewer.sees(task.tenant, task.project)) ||
+             (defaultTenantOnly && !task.tenant.empty()) || (noProjectOnly && !task.project.empty());
+    });
     return json(200, taskPageJson(*page));
   }
 

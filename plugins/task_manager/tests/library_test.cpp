@@ -65,7 +65,7 @@ TEST(TaskManagerConfig, RetentionValuesAreChecked) {
   SKIP_ON_POSTGRES();
   auto manager = PluginHarness::loadLibrary(TASK_MANAGER_PLUGIN);
   ASSERT_TRUE(manager.ok()) << manager.status().toString();
-  auto retention = hive::testing::configFromPairs({{"keep", "0s"}, {"batch", "5000"}});
+  auto retention = hive::testing::configFromPairs({{"keep", "0s"}, {"events", "500ms"}, {"batch", "5000"}});
   auto byType = ConfigNode::map();
   byType.set("x", ConfigNode::scalar("soon"));
   retention.set("by_type", std::move(byType));
@@ -75,6 +75,7 @@ TEST(TaskManagerConfig, RetentionValuesAreChecked) {
   auto diagnostics = (*manager)->configure();
   std::string text = diagnostics.toString();
   EXPECT_THAT(text, ::testing::HasSubstr("'keep': must be between 1s"));
+  EXPECT_THAT(text, ::testing::HasSubstr("'events': must be between 1s"));
   EXPECT_THAT(text, ::testing::HasSubstr("'batch': must be between 1 and 1000"));
   EXPECT_THAT(text, ::testing::HasSubstr("'x'"));
 }

@@ -148,6 +148,16 @@ TEST_F(ProjectTest, ATaskJoinsAProjectOfItsTenantAndAKeyBoundToAProjectSeesAndMa
   EXPECT_EQ(listed(), sorted({site, other, loose, bound}));
   principal_ = "admin";
   EXPECT_EQ(listed("?project=site"), sorted({site, bound, globexSite}));
+
+  // The default tenant and "no project" are not indexed (most tasks have
+  // them); their lists still hold exactly theirs.
+  principal_ = "";
+  std::string plain = submit(R"({"type":"x"})");
+  principal_ = "acme";
+  EXPECT_EQ(listed("?project="), sorted({loose}));
+  principal_ = "admin";
+  EXPECT_EQ(listed("?tenant="), sorted({plain}));
+  EXPECT_EQ(listed("?tenant=acme&project="), sorted({loose}));
 }
 
 TEST_F(ProjectTest, AProjectsTasksAndTheirEventsAreExportedAndErasedAndNothingElseIs) {

@@ -11,7 +11,8 @@ class RetentionTest : public TaskManagerTest {
   ConfigNode config() override {
     auto section = hive::testing::configFromPairs(
         {{"retry_base", "10ms"}, {"retry_max", "20ms"}, {"sweep_period", "100ms"}});
-    auto retention = hive::testing::configFromPairs({{"keep", "1s"}, {"period", "1s"}});
+    auto retention = hive::testing::configFromPairs(
+        {{"keep", keepAll_}, {"events", keepEvents_}, {"period", "1s"}});
     if (keepType_) {
       auto byType = ConfigNode::map();
       byType.set("keep", ConfigNode::scalar("1h"));
@@ -21,6 +22,8 @@ class RetentionTest : public TaskManagerTest {
     return section;
   }
   bool keepType_ = true;
+  std::string keepAll_ = "1s";
+  std::string keepEvents_ = "1s";
 };
 
 TEST_F(RetentionTest, FinishedTasksPastTheirRetentionAreDeletedWithTheirCountsAndKeys) {
@@ -52,8 +55,11 @@ TEST_F(RetentionTest, FinishedTasksPastTheirRetentionAreDeletedWithTheirCountsAn
   EXPECT_EQ(response.status, 201) << response.body;
 }
 
-TEST_F(RetentionTest, TheEventLogIsTrimmedToTheLongestRetention) {
+// The event log keeps retention.events, whatever the tasks' own retention:
+// a task's record outlives its events.
+TEST_F(RetentionTest, TheEventLogKeepsItsOwnRetentionAndTheTaskOutlivesItsEvents) {
   keepType_ = false;
+  keepAll_ = "1h";
   TearDown();
   SetUp();
   std::string id = submit(R"({"type":"a"})");
@@ -69,7 +75,15 @@ TEST_F(RetentionTest, TheEventLogIsTrimmedToTheLongestRetention) {
   ASSERT_EQ(after.size(), 1u);  // only the later task's creation
   EXPECT_EQ(after.front().type, "task.created");
   EXPECT_GT(after.front().id, before.back().id);  // ids go on
-  EXPECT_EQ(call("GET", "/api/v2/tasks/" + id).status, 404);
+  EXPECT_EQ(status(id), "succeeded") << "kept 1 h; only its events went";
+  // A reader that had seen the first event is told the rest of them went.
+  auto fromFirst = json::parse(
+      call("GET", "/api/v2/tasks/events?after=" + std::to_string(before.front().id)).body).as_object();
+  EXPECT_EQ(fromFirst.at("items").as_array().size(), 1u);
+  EXPECT_TRUE(fromFirst.contains("trimmed") && fromFirst.at("trimmed").as_bool());
+  auto fromLast = json::parse(
+      call("GET", "/api/v2/tasks/events?after=" + std::to_string(before.back().id)).body).as_object();
+  EXPECT_FALSE(fromLast.contains("trimmed")) << "nothing after the last one seen went";
   EXPECT_EQ(status(later), "pending");
 }
 
