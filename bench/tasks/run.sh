@@ -50,6 +50,10 @@ Options:
   --python-agents P    Python agent processes (2; 0 skips them)
   --python-concurrency K   their --concurrency (128)
   --python-tasks N     tasks for them (5000; quick 1000)
+  --fill N             after the first e2e run, run N more tasks through (they
+                       stay stored, finished), then the e2e run again: tasks/s
+                       with a full store against the empty one (0: off; the
+                       issue's figure is 1000000, about 6 minutes on SQLite)
   --no-peers           skip the Python peer (it takes 2-3 minutes)
   --no-fastapi         skip the FastAPI peer only
   --no-celery          skip the Celery peer only
@@ -87,7 +91,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 
 quick=0 stores=sqlite,postgres tasks='' e2e_timeout='' window=2000 connections=50 agents=8 concurrency=64
 rate_seconds='' rounds='' duration='' py_agents=2 py_concurrency=128 py_tasks='' peers='' fastapi=1 celery=1
-celery_pools='' keep=0
+celery_pools='' keep=0 fill=0
 while [ $# -gt 0 ]; do
   opt=$1
   need() { [ $# -ge 2 ] || die "$opt needs a value"; }
@@ -106,6 +110,7 @@ while [ $# -gt 0 ]; do
     --python-agents) need "$@"; py_agents=$2; shift ;;
     --python-concurrency) need "$@"; py_concurrency=$2; shift ;;
     --python-tasks) need "$@"; py_tasks=$2; shift ;;
+    --fill) need "$@"; fill=$2; shift ;;
     --no-peers) peers=0 ;;
     --peers) peers=1 ;;
     --no-fastapi) fastapi=0 ;;
@@ -119,7 +124,7 @@ while [ $# -gt 0 ]; do
 done
 for value in "$window" "$connections" "$agents" "$concurrency" "$py_agents" "$py_concurrency" ${tasks:+"$tasks"} \
   ${e2e_timeout:+"$e2e_timeout"} ${rate_seconds:+"$rate_seconds"} ${rounds:+"$rounds"} ${duration:+"$duration"} \
-  ${py_tasks:+"$py_tasks"}; do
+  ${py_tasks:+"$py_tasks"} "$fill"; do
   [[ "$value" =~ ^[0-9]+$ ]] || die "'$value' is not a whole number"
 done
 for store in ${stores//,/ }; do
@@ -332,6 +337,25 @@ run_store() {
   record "$store" e2e_result "$(field "$result" result_p50_ms) / $(field "$result" result_p99_ms)"
   record "$store" e2e_submit "$(field "$result" submit_rps)"
 
+  if [ "$fill" -gt 0 ]; then
+    # The same e2e run once the store holds `fill` more finished tasks (and
+    # their events): does throughput hold as the store grows?
+    bench "$store-fill" --mode e2e --tasks "$fill" --connections "$connections" --agents "$agents" \
+      --concurrency "$concurrency" --timeout $((fill / 100 + 60)) --window "$window"
+    stored=$((stored + $(count "$result" created)))
+    finished=$((finished + $(count "$result" "done")))
+    record "$store" fill_tps "$(field "$result" tps) ($(field "$result" "done") tasks)"
+    bench "$store-e2e-full" --mode e2e --tasks "$tasks" --connections "$connections" --agents "$agents" \
+      --concurrency "$concurrency" --timeout "$e2e_timeout" --window "$window"
+    stored=$((stored + $(count "$result" created)))
+    finished=$((finished + $(count "$result" "done")))
+    local full_tps
+    full_tps=$(field "$result" tps)
+    record "$store" full_tps "$full_tps"
+    [ -n "$tps" ] && [ -n "$full_tps" ] &&
+      record "$store" full_ratio "$(awk -v f="$full_tps" -v e="$tps" 'BEGIN { printf "%.2f", f / e }')"
+  fi
+
   if [ -n "$tps" ] && awk -v t="$tps" 'BEGIN { exit !(t >= 2) }'; then
     local rate n
     rate=$(awk -v t="$tps" 'BEGIN { printf "%.0f", t / 2 }')
@@ -517,6 +541,11 @@ row "  tasks done / submitted" e2e_done
 row "  submit rate reached (201/s)" e2e_submit
 row "  submit -> assigned p50 / p99 ms" e2e_assigned
 row "  submit -> result acked p50 / p99 ms" e2e_result
+if [ "$fill" -gt 0 ]; then
+  row "  filling the store: tasks/s (tasks)" fill_tps
+  row "e2e tasks/s with the store filled" full_tps
+  row "  full / empty (aim >= 0.8)" full_ratio
+fi
 row "e2e at half the peak: tasks/s asked" rate
 row "  tasks/s reached" rate_tps
 row "  submit -> assigned p50 / p99 ms" rate_assigned

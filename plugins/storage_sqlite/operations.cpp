@@ -77,8 +77,8 @@ std::map<std::string, std::string> decodeIndex(std::string_view data) {
 // document's entries are the ones its index_data lists).
 Status eraseIndexEntry(Connection& c, const std::string& collection, const std::string& field,
                        const std::string& value, const std::string& id) {
-  auto erase = HIVE_TRY(
-      c.prepare("DELETE FROM document_index WHERE collection = ?1 AND field = ?2 AND value = ?3 AND id = ?4"));
+  auto erase = HIVE_TRY(c.prepare(
+      "DELETE FROM document_index WHERE collection = ?1 AND field = ?2 AND value = ?3 AND id = ?4"));
   return erase.bindText(1, collection).bindText(2, field).bindText(3, value).bindText(4, id).run();
 }
 

@@ -28,9 +28,10 @@ void readRetention(ConfigReader& parent, Diagnostics& diagnostics, Options& o) {
   const ConfigNode& node = parent.child("retention");
   if (node.isNull()) return;
   if (!node.isMap())
-    return parent.reject("retention",
-                         "expected a map (keep, by_type, events, batch, period); a duration here is the shape of "
-                         "config version 1: `hive config migrate FILE` rewrites it as retention.keep");
+    return parent.reject(
+        "retention",
+        "expected a map (keep, by_type, events, batch, period); a duration here is the shape of "
+        "config version 1: `hive config migrate FILE` rewrites it as retention.keep");
   ConfigReader reader(node, diagnostics);
   o.retention = duration(reader, "keep", o.retention, seconds(1), kTenYears);
   const ConfigNode& byType = reader.child("by_type");

@@ -248,8 +248,10 @@ class TaskRoutes final : public http::RouteProvider {
     // are read unfiltered and the page loses the others (it may hold fewer than `limit`).
     bool defaultTenantOnly = false, noProjectOnly = false;
     auto filter = [&](const char* field, const std::string& value, bool& emptyOnly) {
-      if (value.empty()) emptyOnly = true;
-      else equals[field] = value;
+      if (value.empty())
+        emptyOnly = true;
+      else
+        equals[field] = value;
     };
     if (!scope.allTenants && !scope.tenant.empty())
       equals["tenant"] = scope.tenant;

@@ -341,8 +341,8 @@ std::string toStoredJson(const Task& task) {
     std::string_view key = member.key();
     bool empty = (v.is_string() && v.get_string().empty()) || (v.is_array() && v.get_array().empty()) ||
                  (v.is_int64() && v.get_int64() == 0) || (v.is_uint64() && v.get_uint64() == 0);
-    bool nonZeroDefault = key == "priority" || key == "effective_priority" || key == "timeout_ms" ||
-                          key == "max_attempts";
+    bool nonZeroDefault =
+        key == "priority" || key == "effective_priority" || key == "timeout_ms" || key == "max_attempts";
     if (empty && !nonZeroDefault && key != "id" && key != "status") defaults.push_back(key);
   }
   const Task fresh;

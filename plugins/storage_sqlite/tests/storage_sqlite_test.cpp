@@ -260,8 +260,9 @@ TEST(StorageSqlite, SchemaTwoMigratesAndDocumentsLeaveNoIndexEntryBehind) {
   ASSERT_TRUE(a.ok());
   ASSERT_TRUE(store.put("c", indexed("a", "done"), a->version).ok());
   ASSERT_TRUE(store.remove("c", "b").ok());
-  EXPECT_EQ(sqliteValue(path, "SELECT group_concat(field || '=' || value || '@' || id, ' ') FROM "
-                              "(SELECT * FROM document_index ORDER BY id, field)"),
+  EXPECT_EQ(sqliteValue(path,
+                        "SELECT group_concat(field || '=' || value || '@' || id, ' ') FROM "
+                        "(SELECT * FROM document_index ORDER BY id, field)"),
             "status=done@a type=t@a");
   hive::store::ListQuery query;
   query.collection = "c";

@@ -11,8 +11,8 @@ class RetentionTest : public TaskManagerTest {
   ConfigNode config() override {
     auto section = hive::testing::configFromPairs(
         {{"retry_base", "10ms"}, {"retry_max", "20ms"}, {"sweep_period", "100ms"}});
-    auto retention = hive::testing::configFromPairs(
-        {{"keep", keepAll_}, {"events", keepEvents_}, {"period", "1s"}});
+    auto retention =
+        hive::testing::configFromPairs({{"keep", keepAll_}, {"events", keepEvents_}, {"period", "1s"}});
     if (keepType_) {
       auto byType = ConfigNode::map();
       byType.set("keep", ConfigNode::scalar("1h"));
@@ -77,12 +77,14 @@ TEST_F(RetentionTest, TheEventLogKeepsItsOwnRetentionAndTheTaskOutlivesItsEvents
   EXPECT_GT(after.front().id, before.back().id);  // ids go on
   EXPECT_EQ(status(id), "succeeded") << "kept 1 h; only its events went";
   // A reader that had seen the first event is told the rest of them went.
-  auto fromFirst = json::parse(
-      call("GET", "/api/v2/tasks/events?after=" + std::to_string(before.front().id)).body).as_object();
+  auto fromFirst =
+      json::parse(call("GET", "/api/v2/tasks/events?after=" + std::to_string(before.front().id)).body)
+          .as_object();
   EXPECT_EQ(fromFirst.at("items").as_array().size(), 1u);
   EXPECT_TRUE(fromFirst.contains("trimmed") && fromFirst.at("trimmed").as_bool());
-  auto fromLast = json::parse(
-      call("GET", "/api/v2/tasks/events?after=" + std::to_string(before.back().id)).body).as_object();
+  auto fromLast =
+      json::parse(call("GET", "/api/v2/tasks/events?after=" + std::to_string(before.back().id)).body)
+          .as_object();
   EXPECT_FALSE(fromLast.contains("trimmed")) << "nothing after the last one seen went";
   EXPECT_EQ(status(later), "pending");
 }
