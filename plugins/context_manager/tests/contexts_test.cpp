@@ -122,6 +122,15 @@ class ContextsTest : public ::testing::Test {
     pumping_ = false;
     if (pump_.joinable()) pump_.join();
   }
+  // A compressor over the real task_manager (startTasks()), budgeted by entry count only.
+  Status openCompressor(std::size_t maxEntries) {
+    BudgetOptions budget;
+    budget.maxEntries = maxEntries;
+    budget.maxTokens = 0;
+    compressor_ = std::make_shared<Compressor>(contexts_, storeHandle(), tasks_->services(),
+                                               "context_manager", budget, log_);
+    return compressor_->open();
+  }
 
   std::filesystem::path directory_;
   SilentLogger log_;
@@ -268,13 +277,7 @@ TEST_F(ContextsTest, AnotherEmbedderModelEmbedsTheEntriesAgain) {
 // stay readable, archived.
 TEST_F(ContextsTest, ContextOverBudgetIsSummarisedByOneTask) {
   startTasks();
-  BudgetOptions budget;
-  budget.maxEntries = 6;
-  budget.maxTokens = 0;
-  budget.keepFraction = 0.5;
-  compressor_ = std::make_shared<Compressor>(contexts_, storeHandle(), tasks_->services(), "context_manager",
-                                             budget, log_);
-  ASSERT_TRUE(compressor_->open().ok());
+  ASSERT_TRUE(openCompressor(6).ok());  // keeps half of the budget (keep_fraction 0.5, the default)
   std::vector<std::string> written;
   for (int i = 0; i < 8; ++i) {
     written.push_back(
@@ -330,12 +333,7 @@ TEST_F(ContextsTest, ContextOverBudgetIsSummarisedByOneTask) {
 
 TEST_F(ContextsTest, FailedSummarizeTaskLeavesTheEntriesAndAllowsAnother) {
   startTasks();
-  BudgetOptions budget;
-  budget.maxEntries = 3;
-  budget.maxTokens = 0;
-  compressor_ = std::make_shared<Compressor>(contexts_, storeHandle(), tasks_->services(), "context_manager",
-                                             budget, log_);
-  ASSERT_TRUE(compressor_->open().ok());
+  ASSERT_TRUE(openCompressor(3).ok());
   for (int i = 0; i < 5; ++i) add(inDefault("project:f"), "entry " + std::to_string(i));
   compressor_->check(inDefault("project:f"));
   auto tasks = tasks_->services().handle<tasks::TaskService>()->lease();
@@ -452,12 +450,7 @@ TEST_F(ContextsTest, EntriesWrittenBeforeTenancyStayTheDefaultTenants) {
 TEST_F(ContextsTest, CompressionTaskIsTheContextsTenants) {
   startTasks();
   tasks_->provideFake<tenancy::Tenancy>(std::make_shared<plugin_common::TenantsByName>(), "security_manager");
-  BudgetOptions budget;
-  budget.maxEntries = 3;
-  budget.maxTokens = 0;
-  compressor_ = std::make_shared<Compressor>(contexts_, storeHandle(), tasks_->services(), "context_manager",
-                                             budget, log_);
-  ASSERT_TRUE(compressor_->open().ok());
+  ASSERT_TRUE(openCompressor(3).ok());
   const ScopeRef acme{"acme", "project:f"};
   for (int i = 0; i < 5; ++i) add(acme, "acme entry " + std::to_string(i));
   for (int i = 0; i < 2; ++i) add(inDefault("project:f"), "default entry " + std::to_string(i));
