@@ -297,6 +297,21 @@ bench() {
   [ -n "$result" ] || echo "    (no RESULT line)"
 }
 
+# User + system clock ticks of a running process and its descendants (what
+# `$!` names may be a shell that runs the program as its child).
+tree_ticks() {
+  local total=0 child
+  [ -r "/proc/$1/stat" ] && total=$(awk '{ print $14 + $15 }' "/proc/$1/stat")
+  for child in $(pgrep -P "$1"); do total=$((total + $(tree_ticks "$child"))); done
+  echo "$total"
+}
+# The same, of the running Python agents, summed.
+python_agent_ticks() {
+  local pid total=0
+  for pid in "${py_pids[@]}"; do total=$((total + $(tree_ticks "$pid"))); done
+  echo "$total"
+}
+
 start_python_agents() {
   local capability=$1 url="ws://127.0.0.1:$port/api/v2/agents/connect"
   for i in $(seq "$py_agents"); do
@@ -382,10 +397,18 @@ run_store() {
     local capability=bench-py-$$-$store
     echo "Python agents: $py_agents x examples/agents/hive_agent.py --concurrency $py_concurrency (task.accept, task.progress, task.result per task)"
     start_python_agents "$capability"
+    local py_ticks_before
+    py_ticks_before=$(python_agent_ticks)
     bench "$store-python" --mode e2e --tasks "$py_tasks" --connections "$connections" --agents 0 \
       --capability "$capability" --timeout "$e2e_timeout" --window "$window"
     stored=$((stored + $(count "$result" created)))
     finished=$((finished + $(count "$result" "done")))
+    # The agents' own CPU over the run: whether they, not hive, are the bound.
+    local py_cpu
+    py_cpu=$(awk -v a="$py_ticks_before" -v b="$(python_agent_ticks)" -v hz="$(getconf CLK_TCK)" \
+      -v s="$(field "$result" seconds)" 'BEGIN { if (s > 0) printf "%.0f", (b - a) / hz / s * 100 }')
+    echo "    cpu: Python agents $py_cpu% of a core together ($py_agents processes)"
+    record "$store" py_cpu "$py_cpu"
     stop_python_agents
     record "$store" py_tps "$(field "$result" tps)"
     record "$store" py_done "$(field "$result" "done")/$(field "$result" tasks)"
@@ -559,6 +582,7 @@ if [ "$py_agents" -gt 0 ]; then
   printf '%-48s %-20s %-20s\n' "e2e tasks/s ($py_agents Python agents x $py_concurrency)" "$(value sqlite py_tps)" "$(value postgres py_tps)"
   row "  tasks done / submitted" py_done
   row "  submit -> succeeded event p50 / p99 ms" py_result
+  row "  Python agents' CPU, % of one core" py_cpu
 fi
 printf '%-48s %-20s\n' "SQLite bytes per stored task, hive running" "$(value sqlite bytes_live)"
 printf '%-48s %-20s\n' "  after hive stopped (file + WAL left)" "$(value sqlite bytes_stopped)"

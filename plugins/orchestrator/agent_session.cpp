@@ -96,12 +96,30 @@ void AgentSession::drainInbox() {
 }
 
 void AgentSession::flush() {
-  for (const auto& [taskId, token] : accepts_) {
-    Status s = agents_.accept(taskId, token);
-    if (!s.ok()) say(protocol::ack(refusal(taskId, protocol::Report::kAccept, s), env_.now()));
-  }
-  accepts_.clear();
+  reportStarts();
   reportResults();
+  startIndex_.clear();
+}
+
+void AgentSession::reportStarts() {
+  if (starts_.empty()) return;
+  auto tasks = env_.tasks.lease();
+  for (const auto& start : starts_) {
+    if (start.taskId.empty()) continue;  // its result came in the same burst
+    if (!start.progress) {
+      Status s = agents_.accept(start.taskId, start.token);
+      if (!s.ok()) say(protocol::ack(refusal(start.taskId, protocol::Report::kAccept, s), env_.now()));
+      continue;
+    }
+    if (!tasks) {
+      fail("tasks are unavailable");
+      continue;
+    }
+    Status s = tasks->progress(start.taskId, start.token, *start.progress);
+    if (!s.ok() && s.code() == StatusCode::kFailedPrecondition)
+      say(protocol::ack(refusal(start.taskId, protocol::Report::kProgress, s), env_.now()));
+  }
+  starts_.clear();
 }
 
 namespace {
@@ -148,8 +166,8 @@ void AgentSession::handle(const std::string& text) {
   auto* typeValue = o.if_contains("type");
   if (typeValue == nullptr || !typeValue->is_string()) return fail("a message needs a string 'type'");
   std::string type(typeValue->as_string());
-  // Accepts and results are handled in groups; anything else comes after them.
-  if (type != "task.result" && type != "task.accept") flush();
+  // Accepts, progress and results are handled in groups; anything else comes after them.
+  if (type != "task.result" && type != "task.accept" && type != "task.progress") flush();
   if (type == "hello") return onHello(o);
   if (!greeted_) return fail("say hello first");
   if (type == "heartbeat") {
@@ -169,22 +187,22 @@ void AgentSession::onTaskMessage(const std::string& type, const json::object& o,
   if (taskId.empty() || token.empty()) return fail(type + " needs task_id and lease_token");
   // Each of the three answers the assignment: the claim window is met.
   agents_.acknowledged(agentId_, taskId, token);
-  if (type == "task.accept") {
-    // Recorded at the next flush, unless its result comes in the same burst:
-    // then the result alone is written (a quick task goes from assigned to
-    // its end without a `running` record of its own).
-    accepts_.emplace_back(taskId, token);
-    return;
-  }
   if (type == "task.result") return onResult(taskId, token, o, text);
-  auto tasks = env_.tasks.lease();
-  if (!tasks) return fail("tasks are unavailable");
-  // The agent's own text, not a re-serialisation: what it sent is what is kept.
-  Status s = tasks->progress(
-      taskId, token,
-      o.contains("progress") ? std::string(plugin_common::rawMember(text, "progress").value_or("{}")) : "{}");
-  if (!s.ok() && s.code() == StatusCode::kFailedPrecondition)
-    say(protocol::ack(refusal(taskId, protocol::Report::kProgress, s), env_.now()));
+  // Recorded at the next flush, unless something later of the same lease comes
+  // in the same burst: then only the latest is written (a quick task goes from
+  // assigned to its end without a `running` record or a progress of its own).
+  std::string key = taskId + '\n' + token;
+  if (auto known = startIndex_.find(key); known != startIndex_.end() && known->second == kReported) {
+    flush();  // sent after its result: the result goes first, and this is refused as stale
+  }
+  auto [place, added] = startIndex_.try_emplace(std::move(key), starts_.size());
+  if (added) starts_.push_back({taskId, token, std::nullopt});
+  Start& same = starts_[place->second];
+  if (type == "task.progress")
+    same.progress = o.contains("progress")
+                        // The agent's own text, not a re-serialisation: what it sent is what is kept.
+                        ? std::string(plugin_common::rawMember(text, "progress").value_or("{}"))
+                        : std::string("{}");
 }
 
 void AgentSession::onResult(const std::string& taskId, const std::string& token, const json::object& o,
@@ -192,7 +210,11 @@ void AgentSession::onResult(const std::string& taskId, const std::string& token,
   std::string outcome = stringField(o, "status");
   if (outcome != "succeeded" && outcome != "failed")
     return fail("task.result needs status \"succeeded\" or \"failed\"");
-  std::erase(accepts_, std::make_pair(taskId, token));
+  auto [started, added] = startIndex_.try_emplace(taskId + '\n' + token, kReported);
+  if (!added && started->second != kReported) {
+    starts_[started->second] = {};  // the result stands for it
+    started->second = kReported;
+  }
   auto* retryable = o.if_contains("retryable");
   using Outcome = Results::Outcome;
   results_.push_back(

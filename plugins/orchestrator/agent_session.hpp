@@ -9,8 +9,10 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -34,9 +36,11 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
 
  private:
   void drainInbox();
-  // What was collected from the inbox: the accepts whose result did not come
-  // with them, then the results, reported together and acknowledged in order.
+  // What was collected from the inbox: the accepts and progress reports whose
+  // result did not come with them, then the results, reported together and
+  // acknowledged in order.
   void flush();
+  void reportStarts();
   void reportResults();
   void handle(const std::string& text);
   void onHello(boost::json::object& hello);
@@ -59,8 +63,20 @@ class AgentSession final : public http::WebSocketSession, public std::enable_sha
   std::mutex inboxMutex_;
   std::deque<std::string> inbox_;
   bool draining_ = false;
-  std::vector<Results::Report> results_;                      // collected from the inbox, not reported yet
-  std::vector<std::pair<std::string, std::string>> accepts_;  // task id, lease token: not recorded yet
+  std::vector<Results::Report> results_;  // collected from the inbox, not reported yet
+  // An accept or progress report collected from the inbox, not recorded yet.
+  // A task has at most one: a progress report stands for the accept before it
+  // (it starts the task too) and for the progress before it (the latest is what
+  // is kept); the task's result stands for both.
+  struct Start {
+    std::string taskId;
+    std::string token;
+    std::optional<std::string> progress;  // none: an accept
+  };
+  std::vector<Start> starts_;  // in arrival order; a superseded one is empty
+  // Task id + lease token → its place in starts_, or kReported once its result is in results_.
+  std::unordered_map<std::string, std::size_t> startIndex_;
+  static constexpr std::size_t kReported = static_cast<std::size_t>(-1);
   std::string agentId_;
   agents::AgentPresence presence_;  // told to hive.agent_frames/1 consumers at hello; serial queue only
   bool greeted_ = false;            // only touched in the serial queue

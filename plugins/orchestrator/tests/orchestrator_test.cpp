@@ -421,6 +421,66 @@ TEST_F(OrchestratorTest, RemoteAgentGetsMatchingTasksAndFinishesThem) {
   EXPECT_EQ(shown.at("succeeded").as_int64(), 1);
 }
 
+// What an agent says about a task in one burst is written once: the latest.
+// A progress report starts the task as its accept would, the last progress is
+// the one kept, and a result stands for everything before it.
+TEST_F(OrchestratorTest, ABurstOfReportsWritesOnlyTheLatestOfEachTask) {
+  std::string accepted = submit(R"({"type":"a","priority":3})");
+  std::string progressing = submit(R"({"type":"a","priority":2})");
+  std::string finished = submit(R"({"type":"a","priority":1})");
+  auto remote = connect(R"({"type":"hello","name":"w","max_concurrency":4})");
+  auto assigned = assignments(remote, 3);
+  ASSERT_EQ(assigned.size(), 3u);
+  std::map<std::string, json::object> byId;
+  for (const auto& a : assigned) byId[std::string(a.at("task").as_object().at("id").as_string())] = a;
+  auto progress = [](const json::object& assign, int n) {
+    return R"({"type":"task.progress","task_id":)" + json::serialize(assign.at("task").as_object().at("id")) +
+           R"(,"lease_token":)" + json::serialize(assign.at("lease_token")) + R"(,"progress":{"n":)" +
+           std::to_string(n) + "}}";
+  };
+  // One burst: nothing runs between these.
+  remote.session->onMessage(accept(byId[accepted]));
+  remote.session->onMessage(accept(byId[progressing]));
+  remote.session->onMessage(progress(byId[progressing], 1));
+  remote.session->onMessage(progress(byId[progressing], 2));
+  remote.session->onMessage(accept(byId[finished]));
+  remote.session->onMessage(progress(byId[finished], 1));
+  remote.session->onMessage(result(byId[finished], "succeeded"));
+  ASSERT_TRUE(until([&] {
+    return task(finished).at("status").as_string() == "succeeded" &&
+           task(progressing).at("status").as_string() == "running" &&
+           task(accepted).at("status").as_string() == "running";
+  }));
+  EXPECT_EQ(json::serialize(task(progressing).at("progress")), R"({"n":2})");
+  EXPECT_EQ(eventsOf(accepted), (std::vector<std::string>{"task.created", "task.assigned", "task.running"}));
+  EXPECT_EQ(eventsOf(progressing),
+            (std::vector<std::string>{"task.created", "task.assigned", "task.progress"}));
+  EXPECT_EQ(eventsOf(finished),
+            (std::vector<std::string>{"task.created", "task.assigned", "task.succeeded"}));
+  EXPECT_EQ(json::serialize(task(finished).at("progress")), json::serialize(task(accepted).at("progress")))
+      << "no progress of its own";
+
+  // A progress report sent after its task's result, in the same burst, comes
+  // after it: refused as stale, and the task stays as its result left it.
+  std::string late = submit(R"({"type":"a"})");
+  auto next = assignments(remote, 1);
+  ASSERT_EQ(next.size(), 1u);
+  remote.peer->take("task.ack");
+  remote.session->onMessage(result(next[0], "succeeded"));
+  remote.session->onMessage(progress(next[0], 9));
+  std::vector<json::object> acks;
+  ASSERT_TRUE(until([&] {
+    for (auto& ack : remote.peer->take("task.ack")) acks.push_back(std::move(ack));
+    return acks.size() >= 2;
+  }));
+  EXPECT_EQ(acks[0].at("report").as_string(), "result");
+  EXPECT_TRUE(acks[0].at("accepted").as_bool());
+  EXPECT_EQ(acks[1].at("report").as_string(), "progress");
+  EXPECT_FALSE(acks[1].at("accepted").as_bool());
+  EXPECT_EQ(task(late).at("status").as_string(), "succeeded");
+  EXPECT_EQ(json::serialize(task(late).at("progress")), json::serialize(task(accepted).at("progress")));
+}
+
 // The plugin as the kernel loads it: its .so through the loader, on the system clock.
 TEST_F(OrchestratorTest, TheLoadedLibraryServesRemoteAgents) {
   startOrchestrator({}, Build::kLibrary);
