@@ -220,6 +220,13 @@ start_hive() {
   for plugin in api communication_engine task_manager orchestrator storage_$store; do
     cp "$build"/plugins/"$plugin"-*.so "$dir/plugins/"
   done
+  # /metrics, as an operator runs it: the store's commits per task are read there.
+  local monitoring_yaml=''
+  if compgen -G "$build/plugins/monitoring_engine-*.so" >/dev/null; then
+    cp "$build"/plugins/monitoring_engine-*.so "$dir/plugins/"
+    monitoring_yaml='  monitoring_engine:
+    config: {}'
+  fi
   local store_yaml bus_yaml
   if [ "$store" = sqlite ]; then
     store_yaml="  storage_sqlite:
@@ -258,6 +265,7 @@ $store_yaml
     config: $tm_config
   orchestrator:
     config: {}
+$monitoring_yaml
 YAML
   (cd "$dir" && HIVE_BENCH_PG=${pg_url:-} HIVE_BENCH_REDIS=${redis_url:-} exec "$build/bin/hive" run -c hive.yaml) >>"$dir/hive.log" 2>&1 &
   hive_pid=$!
@@ -285,14 +293,29 @@ stop_hive() {
 }
 
 # Runs bench_tasks, shows its output, returns its RESULT line in $result.
+# The store's commits so far, from hive's /metrics (SQLite only; empty otherwise).
+store_commits() {
+  { curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null || true; } |
+    awk '/^hive_store_sqlite_commits_total/ { n += $NF; seen = 1 } END { if (seen) printf "%d", n }'
+}
+
 bench() {
   local name=$1
   shift
   echo "\$ bench_tasks $*" | sed "s|--port [0-9]*|--port \$PORT|; s|--server-pid [0-9]*||"
-  local status=0
+  local status=0 commits_before
+  commits_before=$(store_commits)
   "$tool" --port "$port" --server-pid "$hive_pid" "$@" --label "$name" >"$work/$name.out" 2>&1 || status=$?
   grep -v '^RESULT' "$work/$name.out" | sed 's/^/    /'
   result=$(grep '^RESULT' "$work/$name.out" | tail -1 || true)
+  # Store transactions per task: what group commit and coalescing leave.
+  local commits_after done_tasks
+  commits_after=$(store_commits)
+  done_tasks=$(field "$result" "done")
+  if [ -n "$commits_before" ] && [ -n "$commits_after" ] && [ "${done_tasks:-0}" -gt 0 ] 2>/dev/null; then
+    echo "    store commits: $((commits_after - commits_before)) ($(awk -v c=$((commits_after - commits_before)) \
+      -v t="$done_tasks" 'BEGIN { printf "%.2f", c / t }') per task done)"
+  fi
   [ "$status" = 0 ] || echo "    (bench_tasks exited $status: errors above)"
   [ -n "$result" ] || echo "    (no RESULT line)"
 }
