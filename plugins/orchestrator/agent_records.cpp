@@ -51,6 +51,21 @@ void AgentRecords::persistAll(const std::vector<Agent>& agents) {
 
 void AgentRecords::persistUnsaved() { persistAll(registry_.takeUnsaved()); }
 
+void AgentRecords::persistSoon(const std::string& agentId) {
+  Background& background = env_.background;
+  background.hold();
+  writes_->post([this, agentId, &background, keep = background.owner().lock()] {
+    auto now = registry_.withLock([&](AgentTable& table) -> std::optional<Agent> {
+      auto found = table.byId.find(agentId);
+      if (found == table.byId.end()) return std::nullopt;
+      table.unsaved.erase(agentId);
+      return found->second.agent;
+    });
+    if (now) persist(*now);
+    background.release();
+  });
+}
+
 Status AgentRecords::create(const Agent& agent) {
   auto store = env_.store.lease();
   if (!store) return unavailable("storage is unavailable");

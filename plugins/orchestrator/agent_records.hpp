@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,12 +14,16 @@
 #include "agent_model.hpp"
 #include "agent_registry.hpp"
 #include "environment.hpp"
+#include "serial_queue.hpp"
 
 namespace hive::orchestrator {
 
 class AgentRecords {
  public:
-  AgentRecords(Environment& environment, AgentRegistry& registry) : env_(environment), registry_(registry) {}
+  AgentRecords(Environment& environment, AgentRegistry& registry)
+      : env_(environment),
+        registry_(registry),
+        writes_(std::make_shared<SerialQueue>(environment.background.executor())) {}
 
   // Declares the collection and counts the registry.
   Status open();
@@ -30,6 +35,10 @@ class AgentRecords {
   void persistAll(const std::vector<Agent>& agents);
   // Writes the records whose counters changed since the last time.
   void persistUnsaved();
+  // Writes the agent's record soon, off the caller's path (an agent's result
+  // is acknowledged, and its next task claimed, without waiting for it): in
+  // order, each write of the state the registry holds when it runs.
+  void persistSoon(const std::string& agentId);
   // A new record; kAlreadyExists when the id is taken.
   Status create(const Agent& agent);
   Status remove(const std::string& id);
@@ -56,7 +65,8 @@ class AgentRecords {
   // registrations and purges since (other nodes' are seen at the next count).
   std::atomic<std::size_t> registered_{0};
   std::atomic<std::int64_t> lastCountMs_{0};
-  std::string purgeCursor_;  // where the next purge pass resumes
+  std::string purgeCursor_;              // where the next purge pass resumes
+  std::shared_ptr<SerialQueue> writes_;  // persistSoon()'s writes, in order
 };
 
 }  // namespace hive::orchestrator

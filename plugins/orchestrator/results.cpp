@@ -18,15 +18,15 @@ std::vector<Status> Results::report(const std::string& agentId, const std::vecto
   auto tasks = env_.tasks.lease();
   if (!tasks) return std::vector<Status>(reports.size(), unavailable("tasks are unavailable"));
   std::vector<Status> reported = tasks->finish(reports);
-  std::optional<Agent> stateChanged = registry_.withLock([&](AgentTable& table) -> std::optional<Agent> {
+  bool stateChanged = registry_.withLock([&](AgentTable& table) {
     auto found = table.byId.find(agentId);
-    if (found == table.byId.end()) return std::nullopt;
-    if (account(found->second, reports, reported) == Change::kState) return found->second.agent;
-    table.unsaved.insert(agentId);
-    return std::nullopt;
+    if (found == table.byId.end()) return false;
+    table.unsaved.insert(agentId);  // the counters, at the next sweep
+    return account(found->second, reports, reported) == Change::kState;
   });
-  if (stateChanged) records_.persist(*stateChanged);
   dispatcher_.request();
+  // A new status or breaker state is written now, but not on the agent's path.
+  if (stateChanged) records_.persistSoon(agentId);
   return reported;
 }
 
