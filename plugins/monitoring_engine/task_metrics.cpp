@@ -48,10 +48,11 @@ TaskMetrics::TaskMetrics(Metrics& metrics, std::shared_ptr<CapabilityLabels> lab
                       &metrics.counter("hive_tasks_finished_total", "Tasks that reached a final status",
                                        {{"status", std::string(status)}}));
   for (auto outcome : kAttemptEnds)
-    runTime_.emplace(outcome,
-                     &metrics.histogram("hive_task_run_seconds",
-                                        "Time from an agent starting an attempt to its end, by how it ended",
-                                        kRunBuckets, {{"outcome", std::string(outcome)}}));
+    runTime_.emplace(outcome, &metrics.histogram(
+                                  "hive_task_run_seconds",
+                                  "Time from an agent starting an attempt (or from its assignment, when the "
+                                  "start came with the end) to its end, by how it ended",
+                                  kRunBuckets, {{"outcome", std::string(outcome)}}));
 }
 
 void TaskMetrics::record(std::string_view payload) {
@@ -90,11 +91,28 @@ void TaskMetrics::record(std::string_view payload) {
     } else {
       waiting_.erase(id);
     }
+    if (change == "assigned") {
+      if (assigned_.count(id) == 0 && assigned_.size() >= maxTracked_)
+        dropped = true;
+      else
+        assigned_[id] = updated;
+    }
+    auto assigned = assigned_.find(id);
     if (status == "running") {
+      if (assigned != assigned_.end()) assigned_.erase(assigned);
       if (running_.count(id) == 0 && running_.size() >= maxTracked_)
         dropped = true;
       else
         running_[id] = task.startedAtMs;
+    } else if (assigned != assigned_.end() && change != "assigned") {
+      // Ended without a `running` of its own: a run from its assignment when
+      // the agent reported its outcome (not when it timed out, was released
+      // or cancelled before it started).
+      if (change == "succeeded" || change == "failed") {
+        ran = runTime_.find(change)->second;
+        ranFor = seconds(assigned->second, updated);
+      }
+      assigned_.erase(assigned);
     } else if (auto found = running_.find(id); found != running_.end()) {
       // The attempt that was running ended here (or its end was missed, and
       // this is a later attempt's assignment: nothing to measure then).

@@ -64,6 +64,10 @@ class TaskMetrics {
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Waiting> waiting_;       // task id →
   std::unordered_map<std::string, std::int64_t> running_;  // task id → started_at_ms
+  // Task id → when its attempt was assigned, until it runs: an attempt whose
+  // start came with its end (the agent's accept and result in one burst: no
+  // `running` of its own) ran from its assignment when the agent reported it.
+  std::unordered_map<std::string, std::int64_t> assigned_;
 };
 
 }  // namespace hive::monitoring_engine

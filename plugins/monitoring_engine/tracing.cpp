@@ -194,12 +194,22 @@ void TaskSpans::record(std::string_view payload) {
   }
   {
     std::lock_guard lock(mutex_);
+    if (task->event == "assigned" && (assigned_.count(task->id) != 0 || assigned_.size() < maxTracked_))
+      assigned_[task->id] = {task->agent, task->updatedAtMs, task->attempts};
+    auto assigned = assigned_.find(task->id);
     if (task->status == "running") {
+      if (assigned != assigned_.end()) assigned_.erase(assigned);
       if (running_.count(task->id) != 0 || running_.size() < maxTracked_)
         running_[task->id] = {task->agent, task->startedAtMs, task->attempts};
       return;
     }
-    if (auto found = running_.find(task->id); found != running_.end()) {
+    if (assigned != assigned_.end() && task->event != "assigned") {
+      // Ended without a `running` of its own: a run from its assignment when
+      // the agent reported its outcome.
+      attemptEnded = task->event == "succeeded" || task->event == "failed";
+      if (attemptEnded) ran = std::move(assigned->second);
+      assigned_.erase(assigned);
+    } else if (auto found = running_.find(task->id); found != running_.end()) {
       ran = std::move(found->second);
       running_.erase(found);
       attemptEnded = task->event != "assigned";

@@ -92,6 +92,9 @@ class TaskSpans {
   const std::size_t maxTracked_;
   std::mutex mutex_;
   std::unordered_map<std::string, Running> running_;
+  // Assigned, not yet running: an attempt whose start came with its end (the
+  // agent's accept and result in one burst) runs from its assignment.
+  std::unordered_map<std::string, Running> assigned_;
 };
 
 // hive.tracing/1: spans other plugins made (the api's HTTP requests), exported

@@ -115,9 +115,10 @@ void AgentSession::reportStarts() {
       fail("tasks are unavailable");
       continue;
     }
+    // Refused (a stale lease, a report too large or with a number that would
+    // not read back as sent): the agent hears why, as for an accept.
     Status s = tasks->progress(start.taskId, start.token, *start.progress);
-    if (!s.ok() && s.code() == StatusCode::kFailedPrecondition)
-      say(protocol::ack(refusal(start.taskId, protocol::Report::kProgress, s), env_.now()));
+    if (!s.ok()) say(protocol::ack(refusal(start.taskId, protocol::Report::kProgress, s), env_.now()));
   }
   starts_.clear();
 }

@@ -119,6 +119,36 @@ TEST_F(TaskMetricsTest, MeasuresTheWaitFromClaimableToAssignedAndEachRun) {
   EXPECT_EQ(tasks_.running(), 0u);
 }
 
+// An agent whose accept and result came in one burst: the task goes from
+// assigned to its end without a `running` of its own. The attempt ran, from
+// its assignment; one that is released before it starts did not.
+TEST_F(TaskMetricsTest, AnAttemptWhoseStartCameWithItsEndRunsFromItsAssignment) {
+  TaskState t;
+  tasks_.record(event("task.created", t));
+  t.status = "assigned", t.updatedAt = t.queuedAt + 100;
+  tasks_.record(event("task.assigned", t));
+  EXPECT_EQ(tasks_.running(), 0u);
+  t.status = "succeeded", t.updatedAt += 40;
+  tasks_.record(event("task.succeeded", t));
+  EXPECT_EQ(histogram("hive_task_run_seconds", {{"outcome", "succeeded"}}).count(), 1u);
+  EXPECT_DOUBLE_EQ(histogram("hive_task_run_seconds", {{"outcome", "succeeded"}}).sum(), 0.04);
+
+  TaskState u;
+  u.id = "t2";
+  tasks_.record(event("task.created", u));
+  u.status = "assigned", u.updatedAt = u.queuedAt + 100;
+  tasks_.record(event("task.assigned", u));
+  u.status = "pending", u.updatedAt += 50;
+  tasks_.record(event("task.retrying", u));  // released: the agent left before it started
+  EXPECT_EQ(histogram("hive_task_run_seconds", {{"outcome", "retrying"}}).count(), 0u);
+  u.status = "assigned", u.updatedAt += 100;
+  tasks_.record(event("task.assigned", u));
+  u.status = "failed", u.updatedAt += 20;
+  tasks_.record(event("task.failed", u));
+  EXPECT_EQ(histogram("hive_task_run_seconds", {{"outcome", "failed"}}).count(), 1u);
+  EXPECT_DOUBLE_EQ(histogram("hive_task_run_seconds", {{"outcome", "failed"}}).sum(), 0.02);
+}
+
 TEST_F(TaskMetricsTest, QueueAgeIsTheOldestClaimableTaskBySet) {
   TaskState a;  // waits since 1,000,000
   tasks_.record(event("task.created", a));

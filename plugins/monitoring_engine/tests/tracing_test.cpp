@@ -65,5 +65,32 @@ TEST(Tracing, OnlyTasksWithAValidTraceparentMakeSpansAndADeadCollectorIsCounted)
   EXPECT_EQ(harness->metrics().counter("hive_trace_spans_exported_total", "").value(), 0);
 }
 
+// The agent's accept and result in one burst: the task goes from assigned to
+// succeeded without a `running` of its own. Its attempt still gets a run span
+// (from its assignment), next to the dispatch span and the task's span.
+TEST(Tracing, AnAttemptWhoseStartCameWithItsEndGetsARunSpan) {
+  auto harness = std::move(testing::PluginHarness::loadLibrary(MONITORING_ENGINE_PLUGIN)).value();
+  Diagnostics diagnostics;
+  TracingSettings settings = readTracingSettings(tracingSection("http://127.0.0.1:1/v1/traces"), diagnostics);
+  settings.period = std::chrono::milliseconds(100);
+  settings.batch = 1;
+  auto exporter = std::make_shared<SpanExporter>(settings, harness->context().log(), harness->metrics());
+  TaskSpans spans(exporter, 10);
+  const std::string trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  auto event = [&](const std::string& name, const std::string& status) {
+    return R"({"event":")" + name + R"(","task":{"id":"t1","type":"x","status":")" + status +
+           R"(","agent":"a","created_at_ms":1000,"updated_at_ms":2000,"finished_at_ms":2000,"traceparent":")" +
+           trace + "\"}}";
+  };
+  spans.record(event("task.assigned", "assigned"));
+  spans.record(event("task.succeeded", "succeeded"));
+  auto& dropped = harness->metrics().counter("hive_trace_spans_dropped_total", "");
+  for (int i = 0; i < 100 && dropped.value() < 3; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // nothing more comes
+  exporter->stop();
+  EXPECT_EQ(dropped.value(), 3) << "dispatch, run and task spans";
+}
+
 }  // namespace
 }  // namespace hive::monitoring_engine

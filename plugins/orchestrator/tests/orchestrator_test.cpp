@@ -479,6 +479,19 @@ TEST_F(OrchestratorTest, ABurstOfReportsWritesOnlyTheLatestOfEachTask) {
   EXPECT_FALSE(acks[1].at("accepted").as_bool());
   EXPECT_EQ(task(late).at("status").as_string(), "succeeded");
   EXPECT_EQ(json::serialize(task(late).at("progress")), json::serialize(task(accepted).at("progress")));
+
+  // A progress report Hive cannot keep as sent is refused with its reason;
+  // the task keeps the progress it had.
+  remote.session->onMessage(R"({"type":"task.progress","task_id":")" + progressing + R"(","lease_token":)" +
+                            json::serialize(byId[progressing].at("lease_token")) +
+                            R"(,"progress":{"n":1e400}})");
+  acks.clear();
+  ASSERT_TRUE(until([&] { return !(acks = remote.peer->take("task.ack")).empty(); }));
+  EXPECT_EQ(acks[0].at("report").as_string(), "progress");
+  EXPECT_FALSE(acks[0].at("accepted").as_bool());
+  EXPECT_NE(std::string(acks[0].at("reason").as_string()).find("/progress/n"), std::string::npos)
+      << json::serialize(acks[0]);
+  EXPECT_EQ(json::serialize(task(progressing).at("progress")), R"({"n":2})");
 }
 
 // The plugin as the kernel loads it: its .so through the loader, on the system clock.
