@@ -34,14 +34,27 @@ TEST(Tracing, AnEndpointIsAnHttpOrHttpsUrl) {
       << refused.toString();
 }
 
+// Task spans exported to a collector that refuses every connection (port 1 on
+// loopback), one span a batch: each span made shows as one dropped.
+struct DeadCollector {
+  DeadCollector() {
+    Diagnostics diagnostics;
+    TracingSettings settings =
+        readTracingSettings(tracingSection("http://127.0.0.1:1/v1/traces"), diagnostics);
+    settings.period = std::chrono::milliseconds(100);
+    settings.batch = 1;
+    exporter = std::make_shared<SpanExporter>(settings, harness->context().log(), harness->metrics());
+  }
+  Counter& counter(const std::string& name) { return harness->metrics().counter(name, ""); }
+
+  std::unique_ptr<testing::PluginHarness> harness =
+      std::move(testing::PluginHarness::loadLibrary(MONITORING_ENGINE_PLUGIN)).value();
+  std::shared_ptr<SpanExporter> exporter;
+};
+
 TEST(Tracing, OnlyTasksWithAValidTraceparentMakeSpansAndADeadCollectorIsCounted) {
-  auto harness = std::move(testing::PluginHarness::loadLibrary(MONITORING_ENGINE_PLUGIN)).value();
-  Diagnostics diagnostics;
-  // Port 1 on loopback: refused at once.
-  TracingSettings settings = readTracingSettings(tracingSection("http://127.0.0.1:1/v1/traces"), diagnostics);
-  settings.period = std::chrono::milliseconds(100);
-  settings.batch = 1;
-  auto exporter = std::make_shared<SpanExporter>(settings, harness->context().log(), harness->metrics());
+  DeadCollector collector;
+  auto& exporter = collector.exporter;
   TaskSpans spans(exporter, 10);
   auto event = [](const std::string& name, const std::string& status, const std::string& trace) {
     return R"({"event":")" + name + R"(","task":{"id":"t1","type":"x","status":")" + status +
@@ -55,26 +68,22 @@ TEST(Tracing, OnlyTasksWithAValidTraceparentMakeSpansAndADeadCollectorIsCounted)
   const std::string trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   spans.record(event("task.running", "running", trace));
   spans.record(event("task.succeeded", "succeeded", trace));  // a run span and the task span
-  auto& failures = harness->metrics().counter("hive_trace_export_failures_total", "");
-  auto& dropped = harness->metrics().counter("hive_trace_spans_dropped_total", "");
+  auto& failures = collector.counter("hive_trace_export_failures_total");
+  auto& dropped = collector.counter("hive_trace_spans_dropped_total");
   for (int i = 0; i < 100 && dropped.value() < 2; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   exporter->stop();
   EXPECT_EQ(dropped.value(), 2) << "two spans, both refused by the dead collector";
   EXPECT_GE(failures.value(), 1);
-  EXPECT_EQ(harness->metrics().counter("hive_trace_spans_exported_total", "").value(), 0);
+  EXPECT_EQ(collector.counter("hive_trace_spans_exported_total").value(), 0);
 }
 
 // The agent's accept and result in one burst: the task goes from assigned to
 // succeeded without a `running` of its own. Its attempt still gets a run span
 // (from its assignment), next to the dispatch span and the task's span.
 TEST(Tracing, AnAttemptWhoseStartCameWithItsEndGetsARunSpan) {
-  auto harness = std::move(testing::PluginHarness::loadLibrary(MONITORING_ENGINE_PLUGIN)).value();
-  Diagnostics diagnostics;
-  TracingSettings settings = readTracingSettings(tracingSection("http://127.0.0.1:1/v1/traces"), diagnostics);
-  settings.period = std::chrono::milliseconds(100);
-  settings.batch = 1;
-  auto exporter = std::make_shared<SpanExporter>(settings, harness->context().log(), harness->metrics());
+  DeadCollector collector;
+  auto& exporter = collector.exporter;
   TaskSpans spans(exporter, 10);
   const std::string trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   auto event = [&](const std::string& name, const std::string& status) {
@@ -84,7 +93,7 @@ TEST(Tracing, AnAttemptWhoseStartCameWithItsEndGetsARunSpan) {
   };
   spans.record(event("task.assigned", "assigned"));
   spans.record(event("task.succeeded", "succeeded"));
-  auto& dropped = harness->metrics().counter("hive_trace_spans_dropped_total", "");
+  auto& dropped = collector.counter("hive_trace_spans_dropped_total");
   for (int i = 0; i < 100 && dropped.value() < 3; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // nothing more comes
