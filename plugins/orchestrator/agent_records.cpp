@@ -55,13 +55,7 @@ void AgentRecords::persistSoon(const std::string& agentId) {
   Background& background = env_.background;
   background.hold();
   writes_->post([this, agentId, &background, keep = background.owner().lock()] {
-    auto now = registry_.withLock([&](AgentTable& table) -> std::optional<Agent> {
-      auto found = table.byId.find(agentId);
-      if (found == table.byId.end()) return std::nullopt;
-      table.unsaved.erase(agentId);
-      return found->second.agent;
-    });
-    if (now) persist(*now);
+    if (auto now = registry_.takeUnsaved(agentId)) persist(*now);
     background.release();
   });
 }

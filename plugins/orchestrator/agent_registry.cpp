@@ -23,6 +23,14 @@ std::vector<Agent> AgentRegistry::takeUnsaved() {
   return agents;
 }
 
+std::optional<Agent> AgentRegistry::takeUnsaved(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto found = table_.byId.find(id);
+  if (found == table_.byId.end()) return std::nullopt;
+  table_.unsaved.erase(id);
+  return found->second.agent;
+}
+
 void AgentRegistry::refreshStatus(Agent& agent) const {
   if (agent.runtime == Runtime::kRemote && agent.node.empty()) {
     agent.status = AgentStatus::kOffline;

@@ -70,6 +70,9 @@ class AgentRegistry {
   bool serves(const std::string& id);
   // The records whose counters changed since the last call (to be written).
   std::vector<Agent> takeUnsaved();
+  // A copy of the agent's record (when this node serves it), to be written
+  // now: no longer among takeUnsaved()'s.
+  std::optional<Agent> takeUnsaved(const std::string& id);
 
   // Status and updatedAtMs from the agent's state.
   void refreshStatus(Agent& agent) const;

@@ -25,6 +25,9 @@ std::string_view refusalReason(StatusCode code) {
   }
 }
 
+// What a burst's reports about one attempt are filed under.
+std::string leaseKey(const std::string& taskId, const std::string& token) { return taskId + '\n' + token; }
+
 protocol::Ack refusal(const std::string& taskId, protocol::Report report, const Status& why) {
   return {taskId, report, protocol::Verdict::kRefused, why.message()};
 }
@@ -192,7 +195,7 @@ void AgentSession::onTaskMessage(const std::string& type, const json::object& o,
   // Recorded at the next flush, unless something later of the same lease comes
   // in the same burst: then only the latest is written (a quick task goes from
   // assigned to its end without a `running` record or a progress of its own).
-  std::string key = taskId + '\n' + token;
+  std::string key = leaseKey(taskId, token);
   if (auto known = startIndex_.find(key); known != startIndex_.end() && known->second == kReported) {
     flush();  // sent after its result: the result goes first, and this is refused as stale
   }
@@ -211,7 +214,7 @@ void AgentSession::onResult(const std::string& taskId, const std::string& token,
   std::string outcome = stringField(o, "status");
   if (outcome != "succeeded" && outcome != "failed")
     return fail("task.result needs status \"succeeded\" or \"failed\"");
-  auto [started, added] = startIndex_.try_emplace(taskId + '\n' + token, kReported);
+  auto [started, added] = startIndex_.try_emplace(leaseKey(taskId, token), kReported);
   if (!added && started->second != kReported) {
     starts_[started->second] = {};  // the result stands for it
     started->second = kReported;
