@@ -48,6 +48,9 @@ class ConnectionPool {
     pqxx::connection& connection() const;
     // The connection failed: it is closed instead of going back to the pool.
     void markBroken() { broken_ = true; }
+    // Which of the pool's connections this is (0 to size - 1): no two leases
+    // held at once share it.
+    std::size_t slot() const { return slot_; }
 
    private:
     friend class ConnectionPool;

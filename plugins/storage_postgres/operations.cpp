@@ -556,12 +556,13 @@ namespace {
 constexpr std::size_t kMaxCounters = 10'000;
 }  // namespace
 
-Status Operations::addToCounter(pqxx::transaction_base& tx, const std::string& name, std::int64_t delta) {
+Status Operations::addToCounter(pqxx::transaction_base& tx, std::size_t shard, const std::string& name,
+                                std::int64_t delta) {
   HIVE_TRY(checkName(name, "counter"));
   // Beyond the bigint range the statement fails (22003, kOutOfRange) and with
   // it the unit of work. Concurrent units see each other's shards only once
   // committed, so that check is exact for one writer and close for several.
-  tx.exec_prepared(sql::kCounterAdd, name, delta);
+  tx.exec_prepared(sql::kCounterAdd, name, delta, static_cast<int>(shard));
   return okStatus();
 }
 

@@ -102,7 +102,10 @@ class Operations {
                                     const std::vector<std::uint64_t>& ids);
 
   // counters
-  Status addToCounter(pqxx::transaction_base& tx, const std::string& name, std::int64_t delta);
+  // Adds to the counter's row `shard` (the connection's pool slot: two
+  // transactions of this store running at once never lock the same row).
+  Status addToCounter(pqxx::transaction_base& tx, std::size_t shard, const std::string& name,
+                      std::int64_t delta);
   Result<std::map<std::string, std::int64_t>> counters(pqxx::transaction_base& tx, const std::string& prefix);
 
   const Limits& limits() const { return limits_; }

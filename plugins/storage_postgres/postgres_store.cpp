@@ -17,8 +17,8 @@ namespace {
 // aborted on the server, so every later operation returns that first failure.
 class UnitOfWork final : public store::Transaction {
  public:
-  UnitOfWork(pqxx::transaction_base& tx, Operations& operations, const Redactor& redact)
-      : tx_(tx), operations_(operations), redact_(redact) {}
+  UnitOfWork(pqxx::transaction_base& tx, std::size_t slot, Operations& operations, const Redactor& redact)
+      : tx_(tx), slot_(slot), operations_(operations), redact_(redact) {}
 
   Result<store::Document> get(const std::string& collection, const std::string& id) override {
     return guarded<store::Document>([&] { return operations_.get(tx_, collection, id); });
@@ -88,7 +88,7 @@ class UnitOfWork final : public store::Transaction {
         [&] { return operations_.extend(tx_, queue, itemId, leaseToken, lease); });
   }
   Status addToCounter(const std::string& name, std::int64_t delta) override {
-    return guardedStatus([&] { return operations_.addToCounter(tx_, name, delta); });
+    return guardedStatus([&] { return operations_.addToCounter(tx_, slot_, name, delta); });
   }
 
   const Status& failure() const { return failure_; }
@@ -129,6 +129,7 @@ class UnitOfWork final : public store::Transaction {
   };
 
   pqxx::transaction_base& tx_;
+  const std::size_t slot_;
   Operations& operations_;
   const Redactor& redact_;
   std::map<std::string, Pending> pending_;
@@ -433,7 +434,7 @@ Status PostgresStore::transact(const std::function<Status(store::Transaction&)>&
     if (!lease.ok()) return lease.status();
     try {
       pqxx::work tx(lease->connection());
-      UnitOfWork unit(tx, operations_, redact_);
+      UnitOfWork unit(tx, lease->slot(), operations_, redact_);
       Status outcome;
       try {
         outcome = work(unit);

@@ -41,9 +41,6 @@ inline constexpr const char* kCounterAdd = "counter_add";
 inline constexpr const char* kCounters = "counters_read";
 }  // namespace statement
 
-// Rows each counter is spread over (see migration 2).
-inline constexpr int kCounterShards = 8;
-
 // Milliseconds since the epoch on the database's clock: every node of a shared
 // store compares leases and notBefore against the same clock.
 inline constexpr const char* kNowMs = "(floor(extract(epoch from clock_timestamp()) * 1000))::bigint";

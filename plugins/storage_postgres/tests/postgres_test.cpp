@@ -4,7 +4,9 @@
 #include <atomic>
 #include <barrier>
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <future>
 #include <latch>
 #include <map>
 #include <mutex>
@@ -581,6 +583,56 @@ TEST(StoragePostgres, EventsOfConcurrentUnitsOfWorkGetConsecutiveIdsWithoutGaps)
           << "rolled back yet written: " << event.body;
     }
   }
+}
+
+// Each connection adds to its own row of a counter: a unit of work that added
+// to one and has not committed yet does not hold back another that adds to it
+// (with rows chosen by backend pid modulo 8, two connections could share one).
+TEST(StoragePostgres, OpenUnitsOfWorkAddToOneCounterWithoutWaitingForEachOther) {
+  HIVE_REQUIRE_POSTGRES();
+  ScratchSchema schema;
+  constexpr int kOpen = 7;
+  auto loaded =
+      loadStore(storeConfig(schema.url(), schema.name(), {{"pool_size", std::to_string(kOpen + 1)}}));
+  ASSERT_TRUE(loaded->status.ok()) << loaded->status.toString();
+  auto& s = *loaded->store;
+  std::mutex mutex;
+  std::condition_variable changed;
+  int added = 0;
+  bool release = false;
+  std::vector<std::thread> open;
+  for (int i = 0; i < kOpen; ++i)
+    open.emplace_back([&] {
+      Status status = s.transact([&](store::Transaction& tx) -> Status {
+        HIVE_TRY(tx.addToCounter("tasks.pending", 1));
+        std::unique_lock lock(mutex);
+        ++added;
+        changed.notify_all();
+        changed.wait(lock, [&] { return release; });
+        return okStatus();
+      });
+      EXPECT_TRUE(status.ok()) << status.toString();
+    });
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(10), [&] { return added == kOpen; }));
+  }
+  // Every unit above holds its row until it commits; this one must not wait.
+  auto last = std::async(std::launch::async, [&] {
+    return s.transact([](store::Transaction& tx) { return tx.addToCounter("tasks.pending", 1); });
+  });
+  const bool finished = last.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+  }
+  changed.notify_all();
+  for (auto& thread : open) thread.join();
+  ASSERT_TRUE(finished) << "an addition waited for another connection's open unit of work";
+  EXPECT_TRUE(last.get().ok());
+  auto counters = s.counters("tasks.");
+  ASSERT_TRUE(counters.ok()) << counters.status().toString();
+  EXPECT_EQ(counters->at("tasks.pending"), kOpen + 1);
 }
 
 // ---------------------------------------------------------------- two processes, one database
