@@ -51,17 +51,26 @@ void Sweeper::releaseWaiting(store::Store& store) {
   } while (!cursor.empty());
 }
 
-void Sweeper::ageOne(const std::string& taskId, std::int64_t now) {
-  (void)work_.run([&](store::Transaction& tx, Outbox& outbox) -> Status {
-    auto loaded = HIVE_TRY(load(tx, taskId));
-    Task t = loaded.task;
-    if (t.status != TaskStatus::kPending || !t.waitingOn.empty()) return okStatus();
-    HIVE_TRY(tx.cancel(t.queue, t.id));
-    ++t.effectivePriority;
-    HIVE_TRY(tx.enqueue({t.queue, t.id, t.effectivePriority, t.notBeforeMs, {}, t.id}));
-    t.updatedAtMs = now;
-    return outbox.save(tx, t, loaded.version, "task.aged");
+Status Sweeper::ageOne(store::Transaction& tx, Outbox& outbox, const std::string& taskId, std::int64_t now) {
+  auto loaded = HIVE_TRY(load(tx, taskId));
+  Task t = loaded.task;
+  if (t.status != TaskStatus::kPending || !t.waitingOn.empty()) return okStatus();
+  HIVE_TRY(tx.cancel(t.queue, t.id));
+  ++t.effectivePriority;
+  HIVE_TRY(tx.enqueue({t.queue, t.id, t.effectivePriority, t.notBeforeMs, {}, t.id}));
+  t.updatedAtMs = now;
+  return outbox.save(tx, t, loaded.version, "task.aged");
+}
+
+void Sweeper::agePage(const std::vector<std::string>& taskIds, std::int64_t now) {
+  if (taskIds.empty()) return;
+  auto together = work_.run([&](store::Transaction& tx, Outbox& outbox) -> Status {
+    for (const auto& id : taskIds) HIVE_TRY(ageOne(tx, outbox, id, now));
+    return okStatus();
   });
+  if (together.ok() || taskIds.size() == 1) return;
+  for (const auto& id : taskIds)
+    (void)work_.run([&](store::Transaction& tx, Outbox& outbox) { return ageOne(tx, outbox, id, now); });
 }
 
 void Sweeper::age(store::Store& store) {
@@ -70,13 +79,14 @@ void Sweeper::age(store::Store& store) {
   do {
     auto page = store.list({kTasks, {{"status", "pending"}, {"waiting", "0"}}, kTaskPage, cursor});
     if (!page.ok()) break;
+    std::vector<std::string> due;
     for (const auto& d : page->items) {
       auto task = fromStoredJson(d.body);
       if (!task.ok() || task->effectivePriority >= 10 || task->queuedAtMs == 0) continue;
-      std::int64_t due =
-          task->queuedAtMs + options_.aging.count() * (task->effectivePriority - task->priority + 1);
-      if (now >= due) ageOne(d.id, now);
+      if (now >= task->queuedAtMs + options_.aging.count() * (task->effectivePriority - task->priority + 1))
+        due.push_back(d.id);
     }
+    agePage(due, now);
     cursor = page->nextCursor;
   } while (!cursor.empty());
 }

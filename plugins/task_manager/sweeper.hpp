@@ -8,6 +8,7 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "clock.hpp"
 #include "config.hpp"
@@ -40,7 +41,11 @@ class Sweeper {
   void timedOut(const std::string& queue, const store::QueueItem& item);
   void releaseWaiting(store::Store& store);
   void age(store::Store& store);
-  void ageOne(const std::string& taskId, std::int64_t now);
+  // The due tasks of one page in one unit of work (one commit for the page:
+  // a backlog of N waiting tasks costs N / kTaskPage commits per level, not N);
+  // each alone when the page's unit fails (a task changed under it).
+  void agePage(const std::vector<std::string>& taskIds, std::int64_t now);
+  Status ageOne(store::Transaction& tx, Outbox& outbox, const std::string& taskId, std::int64_t now);
 
   UnitOfWork& work_;
   QueueRegistry& queues_;

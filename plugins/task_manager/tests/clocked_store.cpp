@@ -77,6 +77,7 @@ Status ClockedStore::transact(const std::function<Status(store::Transaction&)>& 
     Tx tx(*this, real, effects);
     return work(tx);
   });
+  if (done.ok()) ++commits_;
   if (done.ok())
     for (auto& effect : effects) effect();
   return done;

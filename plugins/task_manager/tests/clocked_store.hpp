@@ -49,6 +49,8 @@ class ClockedStore final : public store::Store {
     return retryDelays_;
   }
   int liveSubscriptions() const { return *subscriptions_; }
+  // Units of work committed so far.
+  int commits() const { return commits_; }
 
   // store::Store
   Status declareCollection(const store::CollectionSpec& spec) override {
@@ -116,6 +118,7 @@ class ClockedStore final : public store::Store {
 
  private:
   class Tx;
+  std::atomic<int> commits_{0};
   struct Lease {
     std::string token;
     std::int64_t deadlineMs = 0;  // on the test clock

@@ -257,6 +257,22 @@ TEST_F(AgingTest, AWaitingTaskGainsAPriorityLevelPerPeriod) {
   EXPECT_EQ(claimed[0].taskId, id) << "the aged task goes first";
 }
 
+// A backlog ages a page of tasks per commit: 40 waiting tasks were 40
+// transactions (and on PostgreSQL 40 turns at the event log's lock) each level.
+TEST_F(AgingTest, ABacklogAgesInAFewCommits) {
+  constexpr int kTasks = 40;  // more than one page of the scan
+  std::vector<std::string> ids;
+  for (int i = 0; i < kTasks; ++i) ids.push_back(submit(R"({"type":"a","priority":1})"));
+  advance(milliseconds(900));
+  const int before = store_->commits();
+  sweep();
+  EXPECT_LE(store_->commits() - before, 2) << "one commit per page of due tasks";
+  for (const auto& id : ids) EXPECT_EQ(task(id).at("effective_priority").as_int64(), 2) << id;
+  std::size_t aged = 0;
+  for (const auto& event : eventLog()) aged += event.type == "task.aged" ? 1 : 0;
+  EXPECT_EQ(aged, ids.size()) << "each task still gets its task.aged event";
+}
+
 }  // namespace
 }  // namespace hive::task_manager::testing
 
