@@ -556,13 +556,22 @@ namespace {
 constexpr std::size_t kMaxCounters = 10'000;
 }  // namespace
 
-Status Operations::addToCounter(pqxx::transaction_base& tx, std::size_t shard, const std::string& name,
-                                std::int64_t delta) {
-  HIVE_TRY(checkName(name, "counter"));
+Status Operations::addToCounters(pqxx::transaction_base& tx, std::size_t shard,
+                                 const std::map<std::string, std::int64_t>& deltas) {
+  if (deltas.empty()) return okStatus();
+  // Names are checked ([a-z][a-z0-9_.-]*): nothing in them needs escaping.
+  std::string names = "{", values = "{";
+  for (const auto& [name, delta] : deltas) {
+    if (names.size() > 1) names += ',', values += ',';
+    names += name;
+    values += std::to_string(delta);
+  }
+  names += '}';
+  values += '}';
   // Beyond the bigint range the statement fails (22003, kOutOfRange) and with
   // it the unit of work. Concurrent units see each other's shards only once
   // committed, so that check is exact for one writer and close for several.
-  tx.exec_prepared(sql::kCounterAdd, name, delta, static_cast<int>(shard));
+  tx.exec_prepared(sql::kCounterAdd, names, values, static_cast<int>(shard));
   return okStatus();
 }
 

@@ -102,10 +102,11 @@ class Operations {
                                     const std::vector<std::uint64_t>& ids);
 
   // counters
-  // Adds to the counter's row `shard` (the connection's pool slot: two
-  // transactions of this store running at once never lock the same row).
-  Status addToCounter(pqxx::transaction_base& tx, std::size_t shard, const std::string& name,
-                      std::int64_t delta);
+  // Adds each delta to its counter's row `shard` (the connection's pool slot:
+  // two transactions of this store running at once never lock the same row),
+  // in one statement.
+  Status addToCounters(pqxx::transaction_base& tx, std::size_t shard,
+                       const std::map<std::string, std::int64_t>& deltas);
   Result<std::map<std::string, std::int64_t>> counters(pqxx::transaction_base& tx, const std::string& prefix);
 
   const Limits& limits() const { return limits_; }

@@ -65,8 +65,15 @@ class UnitOfWork final : public store::Transaction {
       return pending->second.firstId + pending->second.events.size();
     });
   }
-  // Before the commit: the events append() kept back.
+  // Before the commit: the counter additions and the events append() kept back.
   void flush() {
+    if (!counts_.empty()) {
+      Status written = guardedStatus([&] { return operations_.addToCounters(tx_, slot_, counts_); });
+      if (!written.ok()) {
+        if (failure_.ok()) failure_ = written;
+        return;
+      }
+    }
     for (const auto& [stream, pending] : pending_) {
       Status written =
           guardedStatus([&] { return operations_.appendMany(tx_, stream, pending.firstId, pending.events); });
@@ -87,8 +94,18 @@ class UnitOfWork final : public store::Transaction {
     return guarded<store::QueueItem>(
         [&] { return operations_.extend(tx_, queue, itemId, leaseToken, lease); });
   }
+  // Kept, summed per counter, and written in one statement at flush(): a task's
+  // submission, claim and result were seven counter statements, each a round
+  // trip. A sum beyond the bigint range fails the unit of work, here or there.
   Status addToCounter(const std::string& name, std::int64_t delta) override {
-    return guardedStatus([&] { return operations_.addToCounter(tx_, slot_, name, delta); });
+    if (!failure_.ok()) return failure_;
+    HIVE_TRY(checkName(name, "counter"));
+    std::int64_t& sum = counts_[name];
+    if (__builtin_add_overflow(sum, delta, &sum)) {
+      failure_ = Status(StatusCode::kOutOfRange, "counter '" + name + "' would leave the 64-bit range");
+      return failure_;
+    }
+    return okStatus();
   }
 
   const Status& failure() const { return failure_; }
@@ -133,6 +150,7 @@ class UnitOfWork final : public store::Transaction {
   Operations& operations_;
   const Redactor& redact_;
   std::map<std::string, Pending> pending_;
+  std::map<std::string, std::int64_t> counts_;
   Wakeups wakeups_;
   Status failure_;
   bool retryable_ = false;

@@ -142,16 +142,19 @@ Statements::Statements(const std::string& schema) {
       "WITH erased AS (UPDATE {s}.events SET type = 'erased'::bytea, body = '{}'::bytea "
       "WHERE stream = $1 AND id = ANY($2::bigint[]) AND type <> 'erased'::bytea RETURNING 1) "
       "SELECT count(*) FROM erased");
-  // A connection adds to its own shard ($3, its pool slot), so concurrent
-  // units of work of one store never wait on one row lock. The result is the
-  // counter's new total, cast to bigint so that a total beyond its range fails
-  // the statement (22003) as a shard beyond it does.
+  // A unit of work's additions, one row per counter ($1 names, $2 deltas; each
+  // name once), in one statement at its end. A connection adds to its own
+  // shard ($3, its pool slot), so concurrent units of work of one store never
+  // wait on one row lock. Each counter's new total is computed, cast to bigint,
+  // so that a total beyond its range fails the statement (22003) as a shard
+  // beyond it does.
   add(kCounterAdd,
-      "WITH up AS (INSERT INTO {s}.counters AS c (name, shard, value) VALUES ($1, $3::smallint, $2) "
+      "WITH up AS (INSERT INTO {s}.counters AS c (name, shard, value) "
+      "SELECT u.n, $3::smallint, u.d FROM unnest($1::text[], $2::bigint[]) AS u(n, d) "
       "ON CONFLICT (name, shard) DO UPDATE SET value = c.value + EXCLUDED.value "
-      "RETURNING shard, value) "
-      "SELECT ((SELECT value FROM up)::numeric + COALESCE((SELECT sum(value) FROM {s}.counters o "
-      "WHERE o.name = $1 AND o.shard <> (SELECT shard FROM up)), 0))::bigint");
+      "RETURNING name, shard, value) "
+      "SELECT (up.value::numeric + COALESCE((SELECT sum(o.value) FROM {s}.counters o "
+      "WHERE o.name = up.name AND o.shard <> up.shard), 0))::bigint FROM up");
   add(kCounters,
       "SELECT name, sum(value)::bigint FROM {s}.counters WHERE name >= $1 AND name < $2 GROUP BY name "
       "ORDER BY name LIMIT $3");
