@@ -299,12 +299,25 @@ store_commits() {
     awk '/^hive_store_sqlite_commits_total/ { n += $NF; seen = 1 } END { if (seen) printf "%d", n }'
 }
 
+# Clock ticks of every postgres process (the store's server; the bench owns
+# the machine while it runs).
+postgres_ticks() {
+  local pid total=0
+  for pid in $(pgrep -x postgres); do
+    [ -r "/proc/$pid/stat" ] && total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
 bench() {
   local name=$1
   shift
   echo "\$ bench_tasks $*" | sed "s|--port [0-9]*|--port \$PORT|; s|--server-pid [0-9]*||"
-  local status=0 commits_before
+  local status=0 commits_before hive_ticks_before pg_ticks_before=''
   commits_before=$(store_commits)
+  hive_ticks_before=''
+  [ -n "${hive_pid:-}" ] && hive_ticks_before=$(tree_ticks "$hive_pid")
+  [ -n "${hive_pid:-}" ] && [ "${store:-}" = postgres ] && pg_ticks_before=$(postgres_ticks)
   "$tool" --port "$port" --server-pid "$hive_pid" "$@" --label "$name" >"$work/$name.out" 2>&1 || status=$?
   grep -v '^RESULT' "$work/$name.out" | sed 's/^/    /'
   result=$(grep '^RESULT' "$work/$name.out" | tail -1 || true)
@@ -315,6 +328,19 @@ bench() {
   if [ -n "$commits_before" ] && [ -n "$commits_after" ] && [ "${done_tasks:-0}" -gt 0 ] 2>/dev/null; then
     echo "    store commits: $((commits_after - commits_before)) ($(awk -v c=$((commits_after - commits_before)) \
       -v t="$done_tasks" 'BEGIN { printf "%.2f", c / t }') per task done)"
+  fi
+  # CPU per task done, hive's and (PostgreSQL) the database's: on a machine
+  # that is CPU-bound this, not tasks/s, is what a change moves steadily.
+  cpu_per_task=''
+  if [ -n "$hive_ticks_before" ] && [ "${done_tasks:-0}" -gt 0 ] 2>/dev/null; then
+    local hz ms_hive ms_pg=''
+    hz=$(getconf CLK_TCK)
+    ms_hive=$(awk -v a="$hive_ticks_before" -v b="$(tree_ticks "$hive_pid")" -v hz="$hz" -v t="$done_tasks" \
+      'BEGIN { printf "%.3f", (b - a) * 1000 / hz / t }')
+    [ -n "$pg_ticks_before" ] && ms_pg=$(awk -v a="$pg_ticks_before" -v b="$(postgres_ticks)" -v hz="$hz" \
+      -v t="$done_tasks" 'BEGIN { printf "%.3f", (b - a) * 1000 / hz / t }')
+    cpu_per_task="$ms_hive${ms_pg:+ / $ms_pg}"
+    echo "    cpu per task done: hive $ms_hive ms${ms_pg:+, postgres $ms_pg ms} (core-milliseconds)"
   fi
   [ "$status" = 0 ] || echo "    (bench_tasks exited $status: errors above)"
   [ -n "$result" ] || echo "    (no RESULT line)"
@@ -374,6 +400,7 @@ run_store() {
   record "$store" e2e_assigned "$(field "$result" assigned_p50_ms) / $(field "$result" assigned_p99_ms)"
   record "$store" e2e_result "$(field "$result" result_p50_ms) / $(field "$result" result_p99_ms)"
   record "$store" e2e_submit "$(field "$result" submit_rps)"
+  record "$store" e2e_cpu "$cpu_per_task"
 
   if [ "$fill" -gt 0 ]; then
     # The same e2e run once the store holds `fill` more finished tasks (and
@@ -589,6 +616,7 @@ row "  tasks done / submitted" e2e_done
 row "  submit rate reached (201/s)" e2e_submit
 row "  submit -> assigned p50 / p99 ms" e2e_assigned
 row "  submit -> result acked p50 / p99 ms" e2e_result
+row "  CPU per task, hive / postgres (core-ms)" e2e_cpu
 if [ "$fill" -gt 0 ]; then
   row "  filling the store: tasks/s (tasks)" fill_tps
   row "e2e tasks/s with the store filled" full_tps

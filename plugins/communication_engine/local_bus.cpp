@@ -79,6 +79,14 @@ Result<std::string> LocalBus::publish(std::string_view topic, std::string_view p
   return std::move(event.id);
 }
 
+// In process, a publish does not wait for anything: one after the other.
+std::vector<Result<std::string>> LocalBus::publishAll(const std::vector<bus::Outgoing>& events) {
+  std::vector<Result<std::string>> out;
+  out.reserve(events.size());
+  for (const auto& event : events) out.push_back(publish(event.topic, event.payload));
+  return out;
+}
+
 std::unique_ptr<Subscription> LocalBus::subscribe(std::string pattern,
                                                   std::function<void(const bus::Event&)> callback) {
   if (!checkPattern(pattern).ok() || !callback) return nullptr;

@@ -7,11 +7,31 @@
 #include "config.hpp"
 #include "hive/asio.hpp"
 #include "hive/services/bus.hpp"
+#include "hive/services/bus_batch.hpp"
 #include "local_bus.hpp"
 #include "redis_bus.hpp"
 
 namespace hive::communication_engine {
 namespace {
+
+// hive.bus_batch/1 beside hive.bus/1, on the same bus.
+template <typename Transport>
+class Batches final : public bus::BatchPublisher {
+ public:
+  explicit Batches(std::shared_ptr<Transport> bus) : bus_(std::move(bus)) {}
+  std::vector<Result<std::string>> publishAll(const std::vector<bus::Outgoing>& events) override {
+    return bus_->publishAll(events);
+  }
+
+ private:
+  std::shared_ptr<Transport> bus_;
+};
+
+template <typename Transport>
+Status provideBoth(ServiceRegistry& services, std::shared_ptr<Transport> bus) {
+  HIVE_TRY(services.provide<bus::BatchPublisher>(std::make_shared<Batches<Transport>>(bus)));
+  return services.provide<bus::Bus>(std::move(bus));
+}
 
 class CommunicationEnginePlugin final : public Plugin {
  public:
@@ -33,14 +53,14 @@ class CommunicationEnginePlugin final : public Plugin {
       bus->start();
       local_ = bus;
       context_.log().info("bus: local transport (streams are in memory, not durable across restarts)");
-      return context_.services().provide<bus::Bus>(std::move(bus));
+      return provideBoth(context_.services(), std::move(bus));
     }
     auto bus = std::make_shared<RedisBus>(ioContext(context_), config_, context_.log(), metrics_);
     bus->watchDispatcher(dispatcherHeartbeat());
     bus->shareSubscribers(context_.services());
     HIVE_TRY(bus->start());
     redis_ = bus;
-    return context_.services().provide<bus::Bus>(std::move(bus));
+    return provideBoth(context_.services(), std::move(bus));
   }
 
   // Optional: no watchdog (the SDK harness), no heartbeat.
@@ -72,4 +92,4 @@ class CommunicationEnginePlugin final : public Plugin {
 
 HIVE_PLUGIN(hive::communication_engine::CommunicationEnginePlugin, .name = "communication_engine",
             .version = "1.0.0", .description = "Events and durable streams (hive.bus/1): local or redis",
-            .provides = {hive::bus::Bus::kServiceId})
+            .provides = {hive::bus::Bus::kServiceId, hive::bus::BatchPublisher::kServiceId})

@@ -169,57 +169,91 @@ Result<RedisReply> RedisBus::script(const Script& script, std::vector<std::strin
 // ---- events
 
 Result<std::string> RedisBus::publish(std::string_view topic, std::string_view payload) {
-  HIVE_TRY(checkTopic(topic));
-  HIVE_TRY(checkPayload(payload));
-  struct Waiter {
+  auto results = publishAll({bus::Outgoing{std::string(topic), std::string(payload)}});
+  return std::move(results.front());
+}
+
+// Every event is queued on the main connection (pipelined: written together,
+// answered in order) before waiting, at most publish_wait, for all the
+// answers; one publish() after another waited for each answer in turn.
+std::vector<Result<std::string>> RedisBus::publishAll(const std::vector<bus::Outgoing>& events) {
+  struct Batch {
     std::mutex mutex;
     std::condition_variable ready;
-    std::optional<Result<RedisReply>> result;
+    std::size_t waiting = 0;
+    std::vector<std::optional<Result<RedisReply>>> replies;
   };
-  auto waiter = std::make_shared<Waiter>();
-  std::vector<std::string> command = {"EVALSHA",
-                                      publishScript_.sha,
-                                      "1",
-                                      prefix_ + "events",
-                                      std::to_string(config_.history),
-                                      std::string(topic),
-                                      std::string(payload),
-                                      prefix_ + "ev:" + std::string(topic)};
-  std::string provisional = provisionalIds_.next();
+  auto batch = std::make_shared<Batch>();
+  batch->replies.resize(events.size());
+  std::vector<Result<std::string>> out;
+  out.reserve(events.size());
   Logger& log = log_;
-  Status queued = main_->submit(std::move(command), RedisConnection::Retry::kAfterReconnect,
-                                [waiter, &log](Result<RedisReply> result) {
-                                  if (!result.ok() || result->isError())
-                                    log.warn("bus: a buffered publish failed: " +
-                                             (result.ok() ? result->text : result.status().toString()));
-                                  {
-                                    std::lock_guard lock(waiter->mutex);
-                                    waiter->result.emplace(std::move(result));
-                                  }
-                                  waiter->ready.notify_all();
-                                });
-  if (!queued.ok()) {
-    if (queued.code() == StatusCode::kResourceExhausted) metrics_->rejected.increment();
-    return queued;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto& [topic, payload] = events[i];
+    Status checked = checkTopic(topic);
+    if (checked.ok()) checked = checkPayload(payload);
+    if (!checked.ok()) {
+      out.emplace_back(std::move(checked));
+      continue;
+    }
+    {
+      std::lock_guard lock(batch->mutex);
+      ++batch->waiting;
+    }
+    Status queued =
+        main_->submit({"EVALSHA", publishScript_.sha, "1", prefix_ + "events",
+                       std::to_string(config_.history), topic, payload, prefix_ + "ev:" + topic},
+                      RedisConnection::Retry::kAfterReconnect, [batch, i, &log](Result<RedisReply> result) {
+                        if (!result.ok() || result->isError())
+                          log.warn("bus: a buffered publish failed: " +
+                                   (result.ok() ? result->text : result.status().toString()));
+                        bool last = false;
+                        {
+                          std::lock_guard lock(batch->mutex);
+                          batch->replies[i].emplace(std::move(result));
+                          last = --batch->waiting == 0;
+                        }
+                        if (last) batch->ready.notify_all();
+                      });
+    if (!queued.ok()) {
+      {
+        std::lock_guard lock(batch->mutex);
+        --batch->waiting;
+      }
+      if (queued.code() == StatusCode::kResourceExhausted) metrics_->rejected.increment();
+      out.emplace_back(std::move(queued));
+      continue;
+    }
+    metrics_->published.increment();
+    // Until Redis answers: still buffered, it is sent when Redis answers again.
+    out.emplace_back(provisionalIds_.next());
   }
-  metrics_->published.increment();
-  if (!main_->connected() || config_.redis.publishWait.count() == 0) return provisional;
-  std::unique_lock lock(waiter->mutex);
-  if (!waiter->ready.wait_for(lock, config_.redis.publishWait, [&] { return waiter->result.has_value(); }))
-    return provisional;                           // still buffered: it is sent when Redis answers again
-  if (!waiter->result->ok()) return provisional;  // lost with the connection, queued again
-  const RedisReply& reply = **waiter->result;
-  if (reply.isError() && reply.text.find("NOSCRIPT") != std::string::npos) {
-    // Someone ran SCRIPT FLUSH: send the body this once (it is cached again).
-    auto retried =
-        main_->call({"EVAL", publishScript_.body, "1", prefix_ + "events", std::to_string(config_.history),
-                     std::string(topic), std::string(payload), prefix_ + "ev:" + std::string(topic)},
-                    RedisConnection::Retry::kAfterReconnect, config_.redis.commandTimeout);
-    if (!retried.ok()) return retried.status();
-    return std::move(retried->text);
+  if (!main_->connected() || config_.redis.publishWait.count() == 0) return out;
+  std::vector<std::optional<Result<RedisReply>>> replies;
+  {
+    std::unique_lock lock(batch->mutex);
+    batch->ready.wait_for(lock, config_.redis.publishWait, [&] { return batch->waiting == 0; });
+    replies = batch->replies;
   }
-  if (reply.isError()) return statusOfError(reply.text);
-  return reply.text;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    // Not answered in time, or lost with the connection (queued again): the provisional id.
+    if (!replies[i] || !replies[i]->ok()) continue;
+    const RedisReply& reply = **replies[i];
+    if (reply.isError() && reply.text.find("NOSCRIPT") != std::string::npos) {
+      // Someone ran SCRIPT FLUSH: send the body this once (it is cached again).
+      const auto& [topic, payload] = events[i];
+      auto retried = main_->call({"EVAL", publishScript_.body, "1", prefix_ + "events",
+                                  std::to_string(config_.history), topic, payload, prefix_ + "ev:" + topic},
+                                 RedisConnection::Retry::kAfterReconnect, config_.redis.commandTimeout);
+      out[i] = retried.ok() ? Result<std::string>(std::move(retried->text))
+                            : Result<std::string>(retried.status());
+    } else if (reply.isError()) {
+      out[i] = statusOfError(reply.text);
+    } else {
+      out[i] = reply.text;
+    }
+  }
+  return out;
 }
 
 std::unique_ptr<Subscription> RedisBus::subscribe(std::string pattern,

@@ -24,6 +24,7 @@
 #include "event_dispatcher.hpp"
 #include "hive/log.hpp"
 #include "hive/services/bus.hpp"
+#include "hive/services/bus_batch.hpp"
 #include "names.hpp"
 #include "redis_connection.hpp"
 
@@ -48,6 +49,9 @@ class RedisBus final : public bus::Bus {
 
   // hive::bus::Bus
   Result<std::string> publish(std::string_view topic, std::string_view payload) override;
+  // hive.bus_batch/1 (the plugin provides it through an adapter): every event
+  // handed over before waiting for any.
+  std::vector<Result<std::string>> publishAll(const std::vector<bus::Outgoing>& events);
   std::unique_ptr<Subscription> subscribe(std::string pattern,
                                           std::function<void(const bus::Event&)> callback) override;
   Result<std::vector<bus::Event>> replay(std::string_view pattern, std::string_view afterId,

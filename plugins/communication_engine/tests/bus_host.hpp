@@ -23,6 +23,7 @@
 
 #include "hive/config.hpp"
 #include "hive/services/bus.hpp"
+#include "hive/services/bus_batch.hpp"
 #include "host/logging.hpp"
 #include "host/plugin_host.hpp"
 #include "host/service_registry.hpp"
@@ -98,8 +99,12 @@ class BusHost {
       return;
     }
     bus_ = std::static_pointer_cast<bus::Bus>(leases.front().service);
+    auto batches = host_->services().lookup(
+        {bus::BatchPublisher::kServiceId.name, bus::BatchPublisher::kServiceId.major});
+    if (!batches.empty()) batch_ = std::static_pointer_cast<bus::BatchPublisher>(batches.front().service);
   }
   ~BusHost() {
+    batch_.reset();
     bus_.reset();
     host_->stop();
   }
@@ -108,6 +113,8 @@ class BusHost {
 
   const std::string& error() const { return error_; }
   bus::Bus* bus() const { return bus_.get(); }
+  // Its hive.bus_batch/1 (null if the plugin does not provide it).
+  bus::BatchPublisher* batch() const { return batch_.get(); }
   host::PluginHost& host() { return *host_; }
 
  private:
@@ -115,6 +122,7 @@ class BusHost {
   host::LogSystem logs_;
   std::unique_ptr<host::PluginHost> host_;
   std::shared_ptr<bus::Bus> bus_;
+  std::shared_ptr<bus::BatchPublisher> batch_;
   std::string error_;
 };
 
@@ -127,6 +135,18 @@ inline std::shared_ptr<bus::Bus> hostedBus(ConfigNode section, std::string* erro
   }
   bus::Bus* bus = host->bus();
   return std::shared_ptr<bus::Bus>(bus, [host](bus::Bus*) mutable { host.reset(); });
+}
+
+// The same with the plugin's hive.bus_batch/1; both pointers own the kernel.
+inline std::pair<std::shared_ptr<bus::Bus>, std::shared_ptr<bus::BatchPublisher>> hostedBusWithBatch(
+    ConfigNode section, std::string* error = nullptr) {
+  auto host = std::make_shared<BusHost>(std::move(section));
+  if (host->bus() == nullptr) {
+    if (error != nullptr) *error = host->error();
+    return {};
+  }
+  return {std::shared_ptr<bus::Bus>(host, host->bus()),
+          std::shared_ptr<bus::BatchPublisher>(host, host->batch())};
 }
 
 inline ConfigNode redisSection(const std::string& url, const std::string& prefix,

@@ -14,12 +14,14 @@ using ::testing::HasSubstr;
 
 constexpr std::size_t kHistory = 32;
 
-// A loaded, started plugin; the bus pins the harness (and so the library).
-std::shared_ptr<bus::Bus> localBus(std::vector<std::pair<std::string, std::string>> pairs = {}) {
+// A loaded, started plugin; the bus (and its hive.bus_batch/1) pin the harness
+// (and so the library).
+std::pair<std::shared_ptr<bus::Bus>, std::shared_ptr<bus::BatchPublisher>> localBusWithBatch(
+    std::vector<std::pair<std::string, std::string>> pairs = {}) {
   auto loaded = hive::testing::PluginHarness::loadLibrary(HIVE_BUS_PLUGIN);
   if (!loaded.ok()) {
     ADD_FAILURE() << loaded.status().toString();
-    return nullptr;
+    return {};
   }
   std::shared_ptr<hive::testing::PluginHarness> harness(std::move(loaded).value());
   ConfigNode section = ConfigNode::map();
@@ -30,25 +32,44 @@ std::shared_ptr<bus::Bus> localBus(std::vector<std::pair<std::string, std::strin
   Status started = harness->start();
   if (!started.ok()) {
     ADD_FAILURE() << started.toString();
-    return nullptr;
+    return {};
   }
   auto bus = harness->services().get<bus::Bus>();
-  if (!bus.ok()) {
-    ADD_FAILURE() << bus.status().toString();
-    return nullptr;
+  auto batch = harness->services().get<bus::BatchPublisher>();
+  if (!bus.ok() || !batch.ok()) {
+    ADD_FAILURE() << (bus.ok() ? batch.status() : bus.status()).toString();
+    return {};
   }
-  bus::Bus* raw = &**bus;
-  return std::shared_ptr<bus::Bus>(raw, [harness, ref = *bus](bus::Bus*) mutable {
-    ref = {};
-    harness->stop();
-    harness.reset();
-  });
+  // The references go first, then the plugin stops and the harness goes.
+  struct Held {
+    std::shared_ptr<hive::testing::PluginHarness> harness;
+    ServiceRef<bus::Bus> bus;
+    ServiceRef<bus::BatchPublisher> batch;
+    ~Held() {
+      batch = {};
+      bus = {};
+      if (harness) harness->stop();
+    }
+  };
+  auto held = std::make_shared<Held>();
+  held->harness = harness;
+  held->bus = std::move(*bus);
+  held->batch = std::move(*batch);
+  return {std::shared_ptr<bus::Bus>(held, &*held->bus),
+          std::shared_ptr<bus::BatchPublisher>(held, &*held->batch)};
+}
+
+std::shared_ptr<bus::Bus> localBus(std::vector<std::pair<std::string, std::string>> pairs = {}) {
+  return localBusWithBatch(std::move(pairs)).first;
 }
 
 using hive::testing::BusConformance;
 INSTANTIATE_TEST_SUITE_P(Local, BusConformance,
                          ::testing::Values(hive::testing::BusProvider{
-                             .name = "local", .make = [] { return localBus(); }, .history = kHistory}),
+                             .name = "local",
+                             .make = [] { return localBus(); },
+                             .history = kHistory,
+                             .makeWithBatch = [] { return localBusWithBatch(); }}),
                          hive::testing::busProviderName);
 
 ConfigNode at(std::string text, int line, int column) {

@@ -57,10 +57,39 @@ std::shared_ptr<bus::Bus> redisBus() {
   });
 }
 
+// A bus and its hive.bus_batch/1 on one kernel, with redisBus()'s clean-up.
+std::pair<std::shared_ptr<bus::Bus>, std::shared_ptr<bus::BatchPublisher>> redisBusWithBatch() {
+  std::string url = testRedisUrl();
+  if (url.empty()) {
+    ADD_FAILURE() << kNoRedis;
+    return {};
+  }
+  std::string error;
+  std::string prefix = uniquePrefix();
+  auto [bus, batch] =
+      hostedBusWithBatch(redisSection(url, prefix, {}, {{"history", std::to_string(kHistory)}}), &error);
+  if (!bus) {
+    ADD_FAILURE() << error;
+    return {};
+  }
+  auto cleanUp = std::shared_ptr<void>(nullptr, [url, prefix](void*) { deleteKeys(url, prefix); });
+  bus::Bus* rawBus = bus.get();
+  bus::BatchPublisher* rawBatch = batch.get();
+  // The keys go once both are released (and with them the kernel).
+  auto owner = std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<bus::Bus>>>(cleanUp, bus);
+  auto batchOwner = std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<bus::BatchPublisher>>>(
+      cleanUp, batch);
+  return {std::shared_ptr<bus::Bus>(owner, rawBus),
+          std::shared_ptr<bus::BatchPublisher>(batchOwner, rawBatch)};
+}
+
 using hive::testing::BusConformance;
 INSTANTIATE_TEST_SUITE_P(Redis, BusConformance,
                          ::testing::Values(hive::testing::BusProvider{
-                             .name = "redis", .make = [] { return redisBus(); }, .history = kHistory}),
+                             .name = "redis",
+                             .make = [] { return redisBus(); },
+                             .history = kHistory,
+                             .makeWithBatch = [] { return redisBusWithBatch(); }}),
                          hive::testing::busProviderName);
 
 TEST(RedisBusTest, AnEventPublishedInOneProcessReachesASubscriberInAnother) {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "hive/services/bus.hpp"
+#include "hive/services/bus_batch.hpp"
 #include "hive/testing/harness.hpp"
 #include "hive/testing/memory_bus.hpp"
 #include "plugin.hpp"
@@ -68,6 +69,69 @@ TEST(EventPublisher, PublishesInTicketOrderWhateverOrderTheCommitsReturnIn) {
   EXPECT_EQ(seen, (std::vector<std::string>{R"({"event":"task.created"})", R"({"event":"task.assigned"})",
                                             R"({"event":"task.succeeded"})"}));
   EXPECT_TRUE(publisher->idle());
+}
+
+// hive.bus_batch/1 over a MemoryBus: each event published in turn, counted.
+class CountingBatches final : public bus::BatchPublisher {
+ public:
+  explicit CountingBatches(std::shared_ptr<bus::Bus> bus) : bus_(std::move(bus)) {}
+  std::vector<Result<std::string>> publishAll(const std::vector<bus::Outgoing>& events) override {
+    std::vector<Result<std::string>> out;
+    std::lock_guard lock(mutex_);
+    ++calls_;
+    for (const auto& e : events) {
+      topics_.push_back(e.topic);
+      out.push_back(bus_->publish(e.topic, e.payload));
+    }
+    return out;
+  }
+  int calls() {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+  std::vector<std::string> topics() {
+    std::lock_guard lock(mutex_);
+    return topics_;
+  }
+
+ private:
+  std::shared_ptr<bus::Bus> bus_;
+  std::mutex mutex_;
+  int calls_ = 0;
+  std::vector<std::string> topics_;
+};
+
+// With the bus's own hive.bus_batch/1 the events waiting are handed over in
+// one call, on "tasks.<id>" and "tasks" in turn; another plugin's is not used.
+TEST(EventPublisher, HandsTheEventsToTheBusesBatchPublisherInOneCall) {
+  for (const char* batchProvider : {"communication_engine", "someone_else"}) {
+    auto harness = hive::testing::PluginHarness::create<Idle>("task_manager");
+    auto bus = std::make_shared<hive::testing::MemoryBus>();
+    auto batches = std::make_shared<CountingBatches>(bus);
+    harness->provideFake<bus::Bus>(bus, "communication_engine");
+    harness->provideFake<bus::BatchPublisher>(batches, batchProvider);
+    std::vector<std::string> seen;
+    std::mutex mutex;
+    auto subscription = bus->subscribe("tasks", [&](const bus::Event& event) {
+      std::lock_guard lock(mutex);
+      seen.push_back(event.payload);
+    });
+    auto publisher = std::make_shared<EventPublisher>(harness->context());
+    std::uint64_t first = publisher->take(), second = publisher->take();
+    publisher->publish(second, events("t2", {"task.created"}));
+    publisher->publish(first, events("t1", {"task.created", "task.assigned"}));
+    harness->runPending();
+    ASSERT_TRUE(bus->drain());
+    const bool ours = std::string(batchProvider) == "communication_engine";
+    EXPECT_EQ(batches->calls(), ours ? 1 : 0) << batchProvider;
+    if (ours)
+      EXPECT_EQ(batches->topics(),
+                (std::vector<std::string>{"tasks.t1", "tasks", "tasks.t1", "tasks", "tasks.t2", "tasks"}));
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(seen, (std::vector<std::string>{R"({"event":"task.created"})", R"({"event":"task.assigned"})",
+                                              R"({"event":"task.created"})"}))
+        << batchProvider;
+  }
 }
 
 }  // namespace

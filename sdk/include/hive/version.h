@@ -9,6 +9,6 @@
 #define HIVE_VERSION_H
 
 #define HIVE_SDK_ABI_MAJOR 2
-#define HIVE_SDK_ABI_MINOR 11
+#define HIVE_SDK_ABI_MINOR 12
 
 #endif

@@ -40,6 +40,7 @@
 #include <gtest/gtest.h>
 
 #include "hive/services/bus.hpp"
+#include "hive/services/bus_batch.hpp"
 
 namespace hive::testing {
 
@@ -47,6 +48,10 @@ struct BusProvider {
   std::string name;  // the test name suffix: [A-Za-z0-9_]
   std::function<std::shared_ptr<bus::Bus>()> make;
   std::size_t history = 0;  // events kept for replay, as the bus was configured
+  // Optional: a fresh bus, as `make` gives, with its hive.bus_batch/1 (SDK
+  // 2.12) when the provider offers one; the publishAll tests are skipped
+  // without it.
+  std::function<std::pair<std::shared_ptr<bus::Bus>, std::shared_ptr<bus::BatchPublisher>>()> makeWithBatch;
 };
 
 // gtest prints the parameter by its name rather than its bytes.
@@ -211,6 +216,56 @@ TEST_P(BusConformance, DeliversInPublishOrderPerPublisherAndNeverConcurrently) {
     ++next[p];
   }
   EXPECT_FALSE(recorder.overlapped()) << "callbacks of one subscription ran concurrently";
+}
+
+// hive.bus_batch/1: publishAll() is publish() for each event in turn, waited
+// for once: the same ids, the same order for subscribers and replay, and a
+// refused event refuses only itself.
+TEST_P(BusConformance, PublishAllIsPublishForEachInTurn) {
+  if (!GetParam().makeWithBatch) GTEST_SKIP() << "the provider offers no hive.bus_batch/1";
+  auto [bus, batch] = GetParam().makeWithBatch();
+  ASSERT_NE(bus, nullptr);
+  ASSERT_NE(batch, nullptr);
+  EventRecorder recorder;
+  auto subscription = bus->subscribe("batch.*", recorder.callback());
+  ASSERT_TRUE(subscription);
+  auto before = bus->publish("batch.x", "before");
+  ASSERT_TRUE(before.ok()) << before.status().toString();
+
+  // All of them stay in the history, for replay() below.
+  const int kEvents = std::min(20, static_cast<int>(GetParam().history) - 4) / 2 * 2;
+  ASSERT_GE(kEvents, 4) << "the suite needs a history of at least 8 events";
+  std::vector<bus::Outgoing> events;
+  for (int i = 0; i < kEvents; ++i) events.push_back({i % 2 ? "batch.b" : "batch.a", std::to_string(i)});
+  events.insert(events.begin() + 3, bus::Outgoing{"batch.not a topic", "refused"});
+  auto results = batch->publishAll(events);
+  ASSERT_EQ(results.size(), events.size());
+  EXPECT_EQ(results[3].status().code(), StatusCode::kInvalidArgument) << "a bad topic is refused";
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (i == 3) continue;
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status().toString();
+    EXPECT_LT(bus::compareIds(ids.empty() ? *before : ids.back(), *results[i]), 0) << "ids increase in order";
+    ids.push_back(*results[i]);
+  }
+  auto after = bus->publish("batch.x", "after");
+  ASSERT_TRUE(after.ok()) << after.status().toString();
+  EXPECT_LT(bus::compareIds(ids.back(), *after), 0);
+
+  ASSERT_TRUE(recorder.waitFor("batch.x", "after"));
+  auto seen = recorder.events();
+  ASSERT_EQ(seen.size(), static_cast<std::size_t>(kEvents) + 2);
+  EXPECT_EQ(seen.front().payload, "before");
+  EXPECT_EQ(seen.back().payload, "after");
+  for (int i = 0; i < kEvents; ++i) {
+    EXPECT_EQ(seen[i + 1].payload, std::to_string(i)) << "subscribers see them in order";
+    EXPECT_EQ(seen[i + 1].id, ids[i]) << "with the ids publishAll answered";
+  }
+  auto replayed = bus->replay("batch.a", *before);
+  ASSERT_TRUE(replayed.ok()) << replayed.status().toString();
+  ASSERT_EQ(replayed->size(), static_cast<std::size_t>(kEvents / 2));
+  for (int k = 0; k < kEvents / 2; ++k) EXPECT_EQ((*replayed)[k].payload, std::to_string(2 * k));
+  EXPECT_TRUE(batch->publishAll({}).empty());
 }
 
 TEST_P(BusConformance, DestroyingTheSubscriptionStopsDelivery) {
