@@ -36,6 +36,10 @@ std::string missingBecause(const Catalog& catalog, const std::string& name, bool
 Result<const PluginFile*> selectVersion(const Catalog& catalog, const EnabledPlugin& entry) {
   auto files = catalog.versionsOf(entry.name);
   if (files.empty()) {
+    // Its file is there but was refused (built for another SDK ABI, ...): why.
+    for (const auto& refusal : catalog.refusals)
+      if (refusal.find(": plugin '" + entry.name + "' ") != std::string::npos)
+        return notFound("plugin '" + entry.name + "': its file was refused: " + refusal);
     std::string hint = closestMatch(entry.name, catalog.names());
     return notFound("plugin '" + entry.name + "': not found in the plugin directories" +
                     (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));

@@ -196,6 +196,20 @@ TEST_F(PluginHostTest, ResolutionRefusalsAreOneLineEachAndLocated) {
   }
 }
 
+// An enabled plugin whose file was refused at the scan says why, not "not
+// found": the operator who dropped in a plugin built for a newer SDK sees it.
+TEST_F(PluginHostTest, AnEnabledPluginWhoseFileWasRefusedSaysWhy) {
+  stagePlugins(pluginDir_, {"abi_minor-1.0.0.so"});
+  enable("abi_minor");
+  auto host = makeHost();
+  Diagnostics diagnostics;
+  ASSERT_TRUE(host->load(diagnostics).ok());
+  const std::string reason = statusOf(host->status(), "abi_minor").reason;
+  EXPECT_THAT(reason, HasSubstr("plugin 'abi_minor': its file was refused: "));
+  EXPECT_THAT(reason, HasSubstr("abi_minor-1.0.0.so: plugin 'abi_minor' 1.0.0: built for SDK ABI"));
+  EXPECT_THAT(reason, HasSubstr("newer than the host's"));
+}
+
 // A missing dependency says which kind of missing: installed but not enabled,
 // or installed nowhere.
 TEST_F(PluginHostTest, AMissingDependencySaysWhetherItIsInstalled) {

@@ -32,16 +32,30 @@ std::vector<TaskEvent> events(const std::string& id, std::initializer_list<const
   return out;
 }
 
+// What the subscribers of "tasks" received, in order.
+class TasksTopic {
+ public:
+  explicit TasksTopic(bus::Bus& bus)
+      : subscription_(bus.subscribe("tasks", [this](const bus::Event& event) {
+          std::lock_guard lock(mutex_);
+          seen_.push_back(event.payload);
+        })) {}
+  std::vector<std::string> seen() {
+    std::lock_guard lock(mutex_);
+    return seen_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> seen_;
+  std::unique_ptr<Subscription> subscription_;  // goes first
+};
+
 TEST(EventPublisher, PublishesInTicketOrderWhateverOrderTheCommitsReturnIn) {
   auto harness = hive::testing::PluginHarness::create<Idle>("task_manager");
   auto bus = std::make_shared<hive::testing::MemoryBus>();
   harness->provideFake<bus::Bus>(bus, "communication_engine");
-  std::vector<std::string> seen;
-  std::mutex mutex;
-  auto subscription = bus->subscribe("tasks", [&](const bus::Event& event) {
-    std::lock_guard lock(mutex);
-    seen.push_back(event.payload);
-  });
+  TasksTopic tasks(*bus);
   auto publisher = std::make_shared<EventPublisher>(harness->context());
 
   std::uint64_t created = publisher->take(), rolledBack = publisher->take(), assigned = publisher->take(),
@@ -51,23 +65,17 @@ TEST(EventPublisher, PublishesInTicketOrderWhateverOrderTheCommitsReturnIn) {
   publisher->publish(succeeded, events("t1", {"task.succeeded"}));
   harness->runPending();
   ASSERT_TRUE(bus->drain());
-  {
-    std::lock_guard lock(mutex);
-    EXPECT_TRUE(seen.empty()) << "nothing before the first commit's events";
-  }
+  EXPECT_TRUE(tasks.seen().empty()) << "nothing before the first commit's events";
   publisher->publish(created, events("t1", {"task.created"}));
   harness->runPending();
   ASSERT_TRUE(bus->drain());
-  {
-    std::lock_guard lock(mutex);
-    EXPECT_EQ(seen.size(), 1u) << "the ticket between, not yet given back, holds the rest";
-  }
+  EXPECT_EQ(tasks.seen().size(), 1u) << "the ticket between, not yet given back, holds the rest";
   publisher->abandon(rolledBack);
   harness->runPending();
   ASSERT_TRUE(bus->drain());
-  std::lock_guard lock(mutex);
-  EXPECT_EQ(seen, (std::vector<std::string>{R"({"event":"task.created"})", R"({"event":"task.assigned"})",
-                                            R"({"event":"task.succeeded"})"}));
+  EXPECT_EQ(tasks.seen(),
+            (std::vector<std::string>{R"({"event":"task.created"})", R"({"event":"task.assigned"})",
+                                      R"({"event":"task.succeeded"})"}));
   EXPECT_TRUE(publisher->idle());
 }
 
@@ -110,12 +118,7 @@ TEST(EventPublisher, HandsTheEventsToTheBusesBatchPublisherInOneCall) {
     auto batches = std::make_shared<CountingBatches>(bus);
     harness->provideFake<bus::Bus>(bus, "communication_engine");
     harness->provideFake<bus::BatchPublisher>(batches, batchProvider);
-    std::vector<std::string> seen;
-    std::mutex mutex;
-    auto subscription = bus->subscribe("tasks", [&](const bus::Event& event) {
-      std::lock_guard lock(mutex);
-      seen.push_back(event.payload);
-    });
+    TasksTopic tasks(*bus);
     auto publisher = std::make_shared<EventPublisher>(harness->context());
     std::uint64_t first = publisher->take(), second = publisher->take();
     publisher->publish(second, events("t2", {"task.created"}));
@@ -127,9 +130,9 @@ TEST(EventPublisher, HandsTheEventsToTheBusesBatchPublisherInOneCall) {
     if (ours)
       EXPECT_EQ(batches->topics(),
                 (std::vector<std::string>{"tasks.t1", "tasks", "tasks.t1", "tasks", "tasks.t2", "tasks"}));
-    std::lock_guard lock(mutex);
-    EXPECT_EQ(seen, (std::vector<std::string>{R"({"event":"task.created"})", R"({"event":"task.assigned"})",
-                                              R"({"event":"task.created"})"}))
+    EXPECT_EQ(tasks.seen(),
+              (std::vector<std::string>{R"({"event":"task.created"})", R"({"event":"task.assigned"})",
+                                        R"({"event":"task.created"})"}))
         << batchProvider;
   }
 }
