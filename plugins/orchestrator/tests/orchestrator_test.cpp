@@ -247,9 +247,6 @@ class OrchestratorTest : public ::testing::Test {
 
   // A dispatch round with two agents, `leave` run between its two claims (below).
   void expectNoClaimForAgentsLeavingMidRound(const std::function<void(const Remote&, const Remote&)>& leave);
-  // hive.tenancy/1 for task_manager and the orchestrator: "key:<tenant>" is of
-  // that tenant (TenantOfKey).
-  void useTenancy();
 
   // `principal`: who hive.auth/1 says connects ("agent:<name>" for an agent key).
   static http::Request as(const std::string& principal) {
@@ -777,16 +774,12 @@ class TenantOfKey final : public tenancy::Tenancy {
   }
 };
 
-void OrchestratorTest::useTenancy() {
-  auto tenancy = std::make_shared<TenantOfKey>();
-  tasks_->provideFake<tenancy::Tenancy>(tenancy, "security_manager");
-  orchestrator_->provideFake<tenancy::Tenancy>(tenancy, "security_manager");
-}
-
 // Issue 14: an agent belongs to the tenant of the key that registered it and
 // runs that tenant's tasks only; a key of another tenant cannot resume it.
 TEST_F(OrchestratorTest, AnAgentRunsOnlyItsTenantsTasksAndAnotherTenantsKeyCannotResumeIt) {
-  useTenancy();
+  auto tenancy = std::make_shared<TenantOfKey>();
+  tasks_->provideFake<tenancy::Tenancy>(tenancy, "security_manager");
+  orchestrator_->provideFake<tenancy::Tenancy>(tenancy, "security_manager");
   auto acme = connect(R"({"type":"hello","name":"acme-1","capabilities":["python"],"max_concurrency":4})",
                       "key:acme");
   auto plain = connect(R"({"type":"hello","name":"plain-1","capabilities":["python"],"max_concurrency":4})");
@@ -1343,7 +1336,9 @@ TEST_F(OrchestratorTest, ADispatchRoundStopsClaimingForAgentsWhoseQueuesAreEmpty
 // same capabilities is still claimed for. (e2e_security caught a round that
 // skipped it: a default tenant's task waited for the next round.)
 TEST_F(OrchestratorTest, ATenantsAgentFindingNothingDoesNotStopTheRoundForTheDefaultTenants) {
-  useTenancy();
+  auto tenancy = std::make_shared<TenantOfKey>();
+  tasks_->provideFake<tenancy::Tenancy>(tenancy, "security_manager");
+  orchestrator_->provideFake<tenancy::Tenancy>(tenancy, "security_manager");
   auto acme = connect(R"({"type":"hello","name":"acme-1","capabilities":["python"],"max_concurrency":4})",
                       "key:acme");
   auto plain = connect(R"({"type":"hello","name":"plain-1","capabilities":["python"],"max_concurrency":2})");
