@@ -5,7 +5,6 @@
 
 #include "concurrency_limits.hpp"
 #include "health.hpp"
-#include "plugin_common/tenant_capability.hpp"
 #include "process_agents.hpp"
 #include "render.hpp"
 
@@ -15,21 +14,6 @@ namespace {
 // At most this many tasks go to one agent per dispatch round, so that a burst
 // is spread over the least loaded agents rather than taken by the first.
 constexpr std::size_t kClaimsPerRound = 16;
-
-bool has(const std::vector<std::string>& capabilities, const std::string& c) {
-  return std::find(capabilities.begin(), capabilities.end(), c) != capabilities.end();
-}
-
-// Whether every task an agent with capabilities `some` may claim, one with
-// `all` may claim too: `some` has nothing `all` lacks, and `all` belongs to
-// no tenant `some` does not (a tenant's agent never takes another tenant's
-// tasks, nor the default tenant's: task_manager's serves()).
-bool runsNoMoreThan(const std::vector<std::string>& some, const std::vector<std::string>& all) {
-  return std::all_of(some.begin(), some.end(), [&](const std::string& c) { return has(all, c); }) &&
-         std::all_of(all.begin(), all.end(), [&](const std::string& c) {
-           return !plugin_common::isTenantCapability(c) || has(some, c);
-         });
-}
 
 }  // namespace
 
@@ -112,9 +96,14 @@ bool Dispatcher::round() {
   // this, N idle agents of one kind cost N claims, N store transactions, for
   // one task (and N more for the round that finds the queue empty).
   std::vector<std::vector<std::string>> exhausted;
+  auto within = [](const std::vector<std::string>& some, const std::vector<std::string>& all) {
+    return std::all_of(some.begin(), some.end(), [&](const std::string& c) {
+      return std::find(all.begin(), all.end(), c) != all.end();
+    });
+  };
   for (const auto& candidate : candidates()) {
     if (std::any_of(exhausted.begin(), exhausted.end(),
-                    [&](const auto& taken) { return runsNoMoreThan(candidate.capabilities, taken); }))
+                    [&](const auto& taken) { return within(candidate.capabilities, taken); }))
       continue;
     // A round of many claims takes a while: an agent that left meanwhile (its
     // socket closed, or all of them handed over to the next generation) is not claimed for, or

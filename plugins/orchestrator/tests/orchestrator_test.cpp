@@ -1331,29 +1331,6 @@ TEST_F(OrchestratorTest, ADispatchRoundStopsClaimingForAgentsWhoseQueuesAreEmpty
   tasks->afterClaim = nullptr;
 }
 
-// A tenant's agent that found nothing says nothing of the default tenant's
-// queues, which it may not take from: an agent of the default tenant with the
-// same capabilities is still claimed for. (e2e_security caught a round that
-// skipped it: a default tenant's task waited for the next round.)
-TEST_F(OrchestratorTest, ATenantsAgentFindingNothingDoesNotStopTheRoundForTheDefaultTenants) {
-  auto tenancy = std::make_shared<TenantOfKey>();
-  tasks_->provideFake<tenancy::Tenancy>(tenancy, "security_manager");
-  orchestrator_->provideFake<tenancy::Tenancy>(tenancy, "security_manager");
-  auto acme = connect(R"({"type":"hello","name":"acme-1","capabilities":["python"],"max_concurrency":4})",
-                      "key:acme");
-  auto plain = connect(R"({"type":"hello","name":"plain-1","capabilities":["python"],"max_concurrency":2})");
-  // plain holds one task: the next round asks acme (less loaded) first.
-  submit(R"({"type":"a","capabilities":["python"]})");
-  ASSERT_EQ(assignments(plain, 1).size(), 1u);
-  std::string second = submit(R"({"type":"a","capabilities":["python"]})");
-  std::vector<json::object> toPlain;
-  ASSERT_TRUE(until([&] { return !(toPlain = plain.peer->take("task.assign")).empty(); },
-                    std::chrono::milliseconds(1000)))
-      << "the default tenant's task waited after acme's agent found nothing";
-  EXPECT_EQ(toPlain[0].at("task").as_object().at("id").as_string(), second);
-  EXPECT_TRUE(acme.peer->take("task.assign").empty());
-}
-
 // Issue 13: the cancellation watch follows hive.bus/1 (hive::ServiceFollower).
 // After the bus is replaced, a cancellation published on the new one reaches
 // the agent; the old one's subscription is gone.
