@@ -90,21 +90,7 @@ bool Dispatcher::round() {
   auto tasks = env_.tasks.lease();
   if (!tasks) return false;
   bool assigned = false;
-  // The capabilities of the agents whose claim came back short this round:
-  // what they can run is all taken (or at its concurrency limit), so an agent
-  // that can run no more than one of them would find nothing either. Without
-  // this, N idle agents of one kind cost N claims, N store transactions, for
-  // one task (and N more for the round that finds the queue empty).
-  std::vector<std::vector<std::string>> exhausted;
-  auto within = [](const std::vector<std::string>& some, const std::vector<std::string>& all) {
-    return std::all_of(some.begin(), some.end(), [&](const std::string& c) {
-      return std::find(all.begin(), all.end(), c) != all.end();
-    });
-  };
   for (const auto& candidate : candidates()) {
-    if (std::any_of(exhausted.begin(), exhausted.end(),
-                    [&](const auto& taken) { return within(candidate.capabilities, taken); }))
-      continue;
     // A round of many claims takes a while: an agent that left meanwhile (its
     // socket closed, or all of them handed over to the next generation) is not claimed for, or
     // each of its tasks would lose an attempt going back to the queue.
@@ -116,7 +102,6 @@ bool Dispatcher::round() {
       env_.log().warn("claim for agent " + candidate.id + " failed: " + claimed.status().message());
       return false;
     }
-    if (claimed->size() < candidate.free) exhausted.push_back(candidate.capabilities);
     for (const auto& assignment : *claimed) {
       deliver(candidate.id, assignment);
       assigned = true;

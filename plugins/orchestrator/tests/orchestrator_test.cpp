@@ -1294,43 +1294,6 @@ TEST_F(OrchestratorTest, ADispatchRoundDoesNotClaimForAnAgentWhoseSocketClosedDu
   });
 }
 
-// Agents that can run no more than one whose claim came back short are not
-// claimed for in the same round: the queues they could take from are empty.
-// Four idle agents of one kind and one of more were nine or ten claims (as
-// many store transactions) for one task; the one that can run more is still
-// claimed for.
-TEST_F(OrchestratorTest, ADispatchRoundStopsClaimingForAgentsWhoseQueuesAreEmpty) {
-  std::vector<Remote> xs;
-  for (int i = 0; i < 4; ++i)
-    xs.push_back(connect(R"({"type":"hello","name":"x)" + std::to_string(i) +
-                         R"(","capabilities":["x"],"max_concurrency":1})"));
-  auto xy = connect(R"({"type":"hello","name":"xy","capabilities":["x","y"],"max_concurrency":2})");
-  auto tasks = std::make_shared<NextGeneration>(lookup<tasks::TaskService>(*tasks_));
-  orchestrator_->provideFake<tasks::TaskService>(tasks, "task_manager");
-  until([] { return false; }, std::chrono::milliseconds(50));  // the dispatches asked for so far
-  std::atomic<int> claims{0};
-  tasks->afterClaim = [&](const std::string&) { ++claims; };
-
-  std::string id = submit(R"({"type":"a","capabilities":["x"]})");
-  std::size_t assigned = 0;
-  ASSERT_TRUE(until([&] {
-    for (auto* r : {&xs[0], &xs[1], &xs[2], &xs[3], &xy}) assigned += r->peer->take("task.assign").size();
-    return assigned > 0;
-  }));
-  until([] { return false; }, std::chrono::milliseconds(50));
-  EXPECT_EQ(assigned, 1u);
-  // Two rounds (the second finds nothing): in each, the ["x"] agents until
-  // one comes back short, and xy, which could run more. It was 9 or 10.
-  EXPECT_LE(claims.load(), 5) << "a claim per idle agent per round";
-
-  // ["y"] is beyond the ["x"] agents that found nothing: xy is still asked.
-  std::string needsY = submit(R"({"type":"a","capabilities":["y"]})");
-  auto toXy = assignments(xy, 1);
-  ASSERT_EQ(toXy.size(), 1u);
-  EXPECT_EQ(toXy[0].at("task").as_object().at("id").as_string(), needsY);
-  tasks->afterClaim = nullptr;
-}
-
 // Issue 13: the cancellation watch follows hive.bus/1 (hive::ServiceFollower).
 // After the bus is replaced, a cancellation published on the new one reaches
 // the agent; the old one's subscription is gone.
