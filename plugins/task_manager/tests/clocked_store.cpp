@@ -77,9 +77,9 @@ Status ClockedStore::transact(const std::function<Status(store::Transaction&)>& 
     Tx tx(*this, real, effects);
     return work(tx);
   });
-  if (done.ok()) ++commits_;
-  if (done.ok())
-    for (auto& effect : effects) effect();
+  if (!done.ok()) return done;
+  ++commits_;
+  for (auto& effect : effects) effect();
   return done;
 }
 
