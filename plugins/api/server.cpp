@@ -675,8 +675,18 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
   void close() {
     net::post(acceptor.get_executor(), [self = shared_from_this()] {
       self->closed = true;
+      // Released, then closed: a copy of the socket handed to the next
+      // generation keeps it open, and epoll forgets a descriptor at close only
+      // when no copy is left. Release takes it out of the reactor first, so the
+      // next copy, which may get this descriptor's number, can be registered.
       boost::system::error_code ignored;
-      self->acceptor.close(ignored);
+      if (self->acceptor.is_open()) {
+        int fd = self->acceptor.release(ignored);
+        if (fd >= 0)
+          ::close(fd);
+        else
+          self->acceptor.close(ignored);
+      }
       self->retry.cancel();
     });
   }

@@ -196,6 +196,26 @@ TEST(ApiSwap, TwentySwapsUnderHealthLoadWithoutASocketErrorOrANon2xx) {
   expectOnlyTheTwentyFirstGeneration(api);
 }
 
+// With no client holding descriptors, the copy of the listening socket handed
+// to the next generation takes the lowest free descriptor number, which is the
+// number the generation before last listened on. Each generation must take the
+// socket over (not start from nothing on another port) and serve on it.
+TEST(ApiSwap, EveryGenerationTakesTheListeningSocketOverWhenNoClientIsConnected) {
+  HostOptions options;
+  options.logLevel = hive::LogLevel::kWarn;
+  ApiHost api(options);
+  ASSERT_TRUE(api.start()) << api.problem();
+  for (int swap = 0; swap < 6; ++swap) {
+    Status swapped = api.swap("api", kApiPlugin);
+    ASSERT_TRUE(swapped.ok()) << "swap " << swap << ": " << swapped.toString();
+    EXPECT_THAT(api.log(), ::testing::Not(::testing::HasSubstr("starts from nothing"))) << "swap " << swap;
+    RawConnection connection(api.port());
+    ASSERT_TRUE(connection.ok()) << "swap " << swap;
+    ASSERT_TRUE(connection.send("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    EXPECT_EQ(connection.read(std::chrono::seconds(10)).status, 200) << "swap " << swap;
+  }
+}
+
 // WebSocket followers across 20 swaps of api, with HTTP load and events
 // published all along: each follower gets 1001 at every swap, resumes with
 // `since`, and ends with exactly the published sequence. The send queue is
