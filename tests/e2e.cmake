@@ -189,3 +189,12 @@ if(_e2e_ready)
     --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins)
   set_tests_properties(e2e_store_outage PROPERTIES LABELS "e2e;postgres" TIMEOUT 300 RUN_SERIAL TRUE)
 endif()
+
+# scripts/perf-symfs copies a running hive's plugin images (private memfd
+# copies) into a --symfs directory for `perf report`: byte for byte, under the
+# names perf looks for; bad input refused. tests/e2e/perf_symfs_e2e.py --help.
+if(_swap_ready)
+  add_test(NAME e2e_perf_symfs COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/perf_symfs_e2e.py
+    --hive $<TARGET_FILE:hive> --plugins ${CMAKE_BINARY_DIR}/plugins --script ${PROJECT_SOURCE_DIR}/scripts/perf-symfs)
+  set_tests_properties(e2e_perf_symfs PROPERTIES LABELS "e2e" TIMEOUT 120)
+endif()
