@@ -84,19 +84,19 @@ json::array strings(const std::vector<std::string>& items, const json::storage_p
   return out;
 }
 
-// The members of a task both renderings share, in this order. `skip` leaves
-// out a member whose value is what fromStoredJson() reads back when absent.
-template <typename Skip>
-void addCommon(json::object& o, const Task& t, Skip&& skip) {
+// The members of a task both renderings share, in this order. With
+// `omitDefaults`, a member whose value is what fromStoredJson() reads back
+// when it is absent is left out.
+void addCommon(json::object& o, const Task& t, bool omitDefaults) {
   const json::storage_ptr& sp = o.storage();
   auto text = [&](std::string_view key, const std::string& value) {
-    if (!skip(key, value.empty())) o.emplace(key, json::string_view(value));
+    if (!omitDefaults || !value.empty()) o.emplace(key, json::string_view(value));
   };
   auto number = [&](std::string_view key, std::int64_t value, bool isDefault) {
-    if (!skip(key, isDefault)) o.emplace(key, value);
+    if (!omitDefaults || !isDefault) o.emplace(key, value);
   };
   auto list = [&](std::string_view key, const std::vector<std::string>& items) {
-    if (!skip(key, items.empty())) o.emplace(key, strings(items, sp));
+    if (!omitDefaults || !items.empty()) o.emplace(key, strings(items, sp));
   };
   const Task fresh;
   o.emplace("id", json::string_view(t.id));
@@ -332,7 +332,7 @@ namespace {
 json::object everyCommonMember(const Task& task, Arena& arena) {
   json::object o(arena.storage());
   o.reserve(32);
-  addCommon(o, task, [](std::string_view, bool) { return false; });
+  addCommon(o, task, /*omitDefaults=*/false);
   return o;
 }
 
@@ -367,8 +367,7 @@ std::string toStoredJson(const Task& task) {
   // (empty texts and lists, zero counts and times, the default priority,
   // timeout and attempts). A finished no-op task's record is then about half
   // the size, on disk and in every write of it.
-  auto skipDefault = [](std::string_view, bool isDefault) { return isDefault; };
-  addCommon(o, task, skipDefault);
+  addCommon(o, task, /*omitDefaults=*/true);
   auto text = [&](std::string_view key, const std::string& value) {
     if (!value.empty()) o.emplace(key, json::string_view(value));
   };
