@@ -1,5 +1,7 @@
 #include "event_dispatcher.hpp"
 
+#include "plugin_common/thread_name.hpp"
+
 namespace hive::communication_engine {
 
 EventDispatcher::EventDispatcher(std::size_t queueBound, Logger& log, Counter& callbackErrors)
@@ -29,7 +31,10 @@ void EventDispatcher::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    plugin_common::nameThisThread("bus-dispatch");
+    run();
+  });
 }
 
 void EventDispatcher::stop() {

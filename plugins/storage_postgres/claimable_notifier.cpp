@@ -13,6 +13,8 @@
 #include <pqxx/nontransaction>
 #include <pqxx/notification>
 
+#include "plugin_common/thread_name.hpp"
+
 namespace hive::storage_postgres {
 namespace {
 
@@ -112,7 +114,10 @@ void ClaimableNotifier::start(std::chrono::milliseconds wait) {
   if (thread_.joinable()) return;
   stopping_ = false;
   attempted_ = false;
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    plugin_common::nameThisThread("pg-listen");
+    loop();
+  });
   changed_.wait_for(lock, wait, [&] { return attempted_; });
 }
 

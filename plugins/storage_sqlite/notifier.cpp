@@ -5,6 +5,8 @@
 #include <exception>
 #include <utility>
 
+#include "plugin_common/thread_name.hpp"
+
 namespace hive::storage_sqlite {
 
 namespace {
@@ -34,7 +36,10 @@ void Notifier::start() {
     std::lock_guard lock(mutex_);
     stopping_ = false;
   }
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    plugin_common::nameThisThread("sqlite-notify");
+    run();
+  });
 }
 
 void Notifier::stop() {

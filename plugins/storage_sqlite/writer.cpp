@@ -7,6 +7,8 @@
 #include <thread>
 #include <utility>
 
+#include "plugin_common/thread_name.hpp"
+
 namespace hive::storage_sqlite {
 
 namespace {
@@ -28,7 +30,10 @@ void Writer::start() {
   if (running_) return;
   running_ = true;
   stopping_ = false;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    plugin_common::nameThisThread("sqlite-writer");
+    run();
+  });
 }
 
 void Writer::stop() {
