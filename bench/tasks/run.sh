@@ -313,10 +313,11 @@ bench() {
   local name=$1
   shift
   echo "\$ bench_tasks $*" | sed "s|--port [0-9]*|--port \$PORT|; s|--server-pid [0-9]*||"
-  local status=0 commits_before hive_ticks_before pg_ticks_before=''
+  local status=0 commits_before hive_ticks_before pg_ticks_before='' threads_before=''
   commits_before=$(store_commits)
   hive_ticks_before=''
   [ -n "${hive_pid:-}" ] && hive_ticks_before=$(tree_ticks "$hive_pid")
+  [ -n "${hive_pid:-}" ] && threads_before=$(thread_ticks "$hive_pid")
   [ -n "${hive_pid:-}" ] && [ "${store:-}" = postgres ] && pg_ticks_before=$(postgres_ticks)
   "$tool" --port "$port" --server-pid "$hive_pid" "$@" --label "$name" >"$work/$name.out" 2>&1 || status=$?
   grep -v '^RESULT' "$work/$name.out" | sed 's/^/    /'
@@ -331,7 +332,7 @@ bench() {
   fi
   # CPU per task done, hive's and (PostgreSQL) the database's: on a machine
   # that is CPU-bound this, not tasks/s, is what a change moves steadily.
-  cpu_per_task=''
+  cpu_per_task='' busiest_thread=''
   if [ -n "$hive_ticks_before" ] && [ "${done_tasks:-0}" -gt 0 ] 2>/dev/null; then
     local hz ms_hive ms_pg=''
     hz=$(getconf CLK_TCK)
@@ -341,6 +342,13 @@ bench() {
       -v t="$done_tasks" 'BEGIN { printf "%.3f", (b - a) * 1000 / hz / t }')
     cpu_per_task="$ms_hive${ms_pg:+ / $ms_pg}"
     echo "    cpu per task done: hive $ms_hive ms${ms_pg:+, postgres $ms_pg ms} (core-milliseconds)"
+    # The thread that worked most: one at its limit (the SQLite writer, say)
+    # bounds the run however idle the other core is.
+    busiest_thread=$(join <(sort <<<"$threads_before") <(thread_ticks "$hive_pid" | sort) |
+      awk -v hz="$hz" -v t="$done_tasks" '{ d = $5 - $3; if (d > m) { m = d; n = $2 } }
+        END { if (n != "") printf "%s %.0f", n, m * 1000000 / hz / t }')
+    [ -n "$busiest_thread" ] &&
+      echo "    busiest hive thread: ${busiest_thread% *}, ${busiest_thread##* } us per task done (core-microseconds)"
   fi
   [ "$status" = 0 ] || echo "    (bench_tasks exited $status: errors above)"
   [ -n "$result" ] || echo "    (no RESULT line)"
@@ -353,6 +361,17 @@ tree_ticks() {
   [ -r "/proc/$1/stat" ] && total=$(awk '{ print $14 + $15 }' "/proc/$1/stat")
   for child in $(pgrep -P "$1"); do total=$((total + $(tree_ticks "$child"))); done
   echo "$total"
+}
+# "tid name ticks" for each thread of a running process and its descendants
+# (the name is what comes after "(" in stat; names hold no spaces here).
+thread_ticks() {
+  local p t
+  for p in "$1" $(pgrep -P "$1"); do
+    for t in /proc/"$p"/task/*; do
+      [ -r "$t/stat" ] || continue
+      sed -E 's/^([0-9]+) \(([^)]*)\) /\1 \2 /' "$t/stat" 2>/dev/null | awk '{ print $1, $2, $14 + $15 }'
+    done
+  done
 }
 # The same, of the running Python agents, summed.
 python_agent_ticks() {
@@ -401,6 +420,7 @@ run_store() {
   record "$store" e2e_result "$(field "$result" result_p50_ms) / $(field "$result" result_p99_ms)"
   record "$store" e2e_submit "$(field "$result" submit_rps)"
   record "$store" e2e_cpu "$cpu_per_task"
+  record "$store" e2e_thread "${busiest_thread:+${busiest_thread##* } (${busiest_thread% *})}"
 
   if [ "$fill" -gt 0 ]; then
     # The same e2e run once the store holds `fill` more finished tasks (and
@@ -617,6 +637,7 @@ row "  submit rate reached (201/s)" e2e_submit
 row "  submit -> assigned p50 / p99 ms" e2e_assigned
 row "  submit -> result acked p50 / p99 ms" e2e_result
 row "  CPU per task, hive / postgres (core-ms)" e2e_cpu
+row "  busiest hive thread, core-us per task" e2e_thread
 if [ "$fill" -gt 0 ]; then
   row "  filling the store: tasks/s (tasks)" fill_tps
   row "e2e tasks/s with the store filled" full_tps
