@@ -15,6 +15,10 @@ if(_e2e_ready)
   add_test(NAME e2e_orchestration_sqlite COMMAND /usr/bin/python3 ${_e2e} --store sqlite --tasks 1000)
   add_test(NAME e2e_orchestration_crashes COMMAND /usr/bin/python3 ${_e2e} --store sqlite --tasks 1000
     --crashes 5)
+  # Crashes while finished tasks are deleted (retention.keep 1 s, a task a transaction).
+  add_test(NAME e2e_retention_crashes COMMAND /usr/bin/python3 ${_e2e} --store sqlite --tasks 600
+    --crashes 4 --retention)
+  set_tests_properties(e2e_retention_crashes PROPERTIES LABELS "e2e" TIMEOUT 600 RUN_SERIAL TRUE)
   add_test(NAME e2e_agent_sigstop COMMAND /usr/bin/python3 ${_e2e} --scenario sigstop --process-agents 0)
   set_tests_properties(e2e_agent_sigstop PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE)
   add_test(NAME e2e_poison_task COMMAND /usr/bin/python3 ${_e2e} --scenario poison --process-agents 1)

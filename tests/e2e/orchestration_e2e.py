@@ -3,11 +3,15 @@
 agents (examples/agents/hive_agent.py) and process agents, tasks submitted
 over HTTP. Checks that every task acknowledged with 201 reaches exactly one
 terminal state, dependencies are respected, and, with --crashes N, that this
-holds while the host is killed with SIGKILL N times and restarted.
+holds while the host is killed with SIGKILL N times and restarted. With
+--retention finished tasks are deleted one second after they finish, one task a
+transaction, the crashes all come while tasks run and are deleted, and the
+counts of GET /api/v2/tasks/stats must match what is stored once every task is
+gone.
 
     orchestration_e2e.py --hive build/dev/bin/hive --plugins build/dev/plugins \
         [--store sqlite|postgres] [--bus local|redis] [--nodes N] [--tasks 1000]
-        [--remote-agents 10] [--crashes 5]
+        [--remote-agents 10] [--crashes 5] [--retention]
 
 PostgreSQL: --store postgres reads HIVE_TEST_POSTGRES_URL (scripts/test-servers)
 and uses a fresh schema; --bus redis reads HIVE_TEST_REDIS_URL. --nodes 2 runs
@@ -101,7 +105,7 @@ plugins:
     config:
       retry_base: 100ms
       retry_max: 1s
-      sweep_period: 200ms
+      sweep_period: 200ms{retention}
   orchestrator:
     config:
       heartbeat_interval: 1s
@@ -113,7 +117,8 @@ plugins:
     config:
       agents:{agents}
 """.format(plugins=os.path.abspath(self.args.plugins), data=os.path.join(self.workdir, "data"),
-           port=self.port, store=store, bus=bus, index=self.index, agents=agents or " []"))
+           port=self.port, store=store, bus=bus, index=self.index, agents=agents or " []",
+           retention="\n      retention: {keep: 1s, period: 1s, batch: 1}" if self.args.retention else ""))
 
     def start(self):
         self.process = subprocess.Popen([self.args.hive, "run", "-c", self.config], stdout=self.log,
@@ -261,6 +266,80 @@ def poison_scenario(args):
     return 1 if failures else 0
 
 
+TERMINAL = ("succeeded", "failed", "cancelled", "dead")
+
+
+def terminal_events(api):
+    """The task event log: how many terminal events each task has, and the task
+    as its last terminal event shows it."""
+    terminal, snapshots = {}, {}
+    after = 0
+    while True:
+        status, page = api.request("GET", "/api/v2/tasks/events?after=%d&limit=10000" % after)
+        if status != 200 or not page["items"]:
+            break
+        for event in page["items"]:
+            if event["type"] in ["task." + s for s in TERMINAL]:
+                task = event["data"]["task"]
+                terminal[task["id"]] = terminal.get(task["id"], 0) + 1
+                snapshots[task["id"]] = task
+        after = page["last_id"]
+    return terminal, snapshots
+
+
+class Crashes:
+    """SIGKILL and restart of a node, counting the kills of a hive that had
+    deleted finished tasks since it started (its log says so)."""
+
+    def __init__(self, hive):
+        self.hive = hive
+        self.at_start = 0
+        self.deleting_kills = 0
+
+    def deletes(self):
+        with open(self.hive.log.name, "rb") as f:
+            return f.read().count(b"retention: deleted ")
+
+    def crash(self, api, why):
+        deleted = self.deletes()
+        if deleted > self.at_start:
+            self.deleting_kills += 1
+        say("SIGKILL hive", why, "(retention deleted tasks %d times since its start)" % (deleted - self.at_start))
+        self.hive.kill()
+        api.close()
+        self.hive.start()
+        self.at_start = self.deletes()
+
+
+def check_retention(api, args, acknowledged, deleting_kills, failures):
+    """With --retention, after the crashes: every finished task is deleted, and
+    the counts by status (kept in the transactions that change them, deletes
+    included) say so too; an Idempotency-Key goes with its task."""
+    if args.crashes and deleting_kills == 0:
+        failures.append("no SIGKILL came after retention had deleted tasks: the test proved nothing")
+    say("kills of a hive that had deleted tasks:", deleting_kills)
+    deadline = time.time() + 60
+    while True:
+        status, stats = api.request("GET", "/api/v2/tasks/stats")
+        status_listed, listed = api.request("GET", "/api/v2/tasks?limit=1000")
+        counted = sum(stats["by_status"].values()) if status == 200 else -1
+        stored = len(listed["items"]) if status_listed == 200 else -1
+        if (counted == 0 and stored == 0) or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    say("after retention: counts", json.dumps(stats.get("by_status")), "stored tasks", stored)
+    if stored != 0:
+        failures.append("%d finished tasks were not deleted within 60 s of the last" % stored)
+    if any(n != 0 for n in stats["by_status"].values()):
+        failures.append("counts by status %s, with %d tasks stored" % (json.dumps(stats["by_status"]), stored))
+    # The key of a deleted task makes a new task.
+    task_id, body = next(iter(acknowledged.items()))
+    key = "e2e-%d" % body["payload"]["n"]
+    status, task = api.request("POST", "/api/v2/tasks", body, {"Idempotency-Key": key})
+    if status != 201 or task.get("id") == task_id:
+        failures.append("the key of deleted task %s: HTTP %d %s (a new task expected)" % (task_id, status, task))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--scenario", choices=["load", "sigstop", "poison"], default="load")
@@ -274,6 +353,8 @@ def main():
     parser.add_argument("--process-agents", type=int, default=2)
     parser.add_argument("--crashes", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--retention", action="store_true",
+                        help="delete finished tasks after 1 s; crash while they are deleted")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     if args.scenario == "sigstop":
@@ -308,9 +389,13 @@ def main():
         api = apis[0]
         rng = random.Random(7)
         acknowledged = {}  # id -> submission
-        # Half the crashes while tasks are being submitted, the rest while they run.
-        during = (args.crashes + 1) // 2
-        crash_at = sorted(rng.sample(range(args.tasks // 10, args.tasks), during)) if during else []
+        # Half the crashes while tasks are being submitted, the rest while they run
+        # (all of them, with --retention: while tasks are submitted, run, and the
+        # finished ones are deleted, from the first fifth of the submissions on).
+        during = args.crashes if args.retention else (args.crashes + 1) // 2
+        first = args.tasks // 5 if args.retention else args.tasks // 10
+        crash_at = sorted(rng.sample(range(first, args.tasks), during)) if during else []
+        crashes = Crashes(hive)
         later = [rng.uniform(0.5, 6.0) for _ in range(args.crashes - during)]
         submitted_ids = []
         started = time.time()
@@ -324,10 +409,7 @@ def main():
             while True:
                 if crash_at and n == crash_at[0]:
                     crash_at.pop(0)
-                    say("SIGKILL hive at task", n)
-                    hive.kill()
-                    api.close()
-                    hive.start()
+                    crashes.crash(api, "at task %d" % n)
                 try:
                     status, task = apis[n % len(apis)].request("POST", "/api/v2/tasks", body,
                                                                {"Idempotency-Key": key})
@@ -352,10 +434,7 @@ def main():
         while time.time() < deadline:
             if later and time.time() - waiting_since >= later[0]:
                 later.pop(0)
-                say("SIGKILL hive while tasks run")
-                hive.kill()
-                api.close()
-                hive.start()
+                crashes.crash(api, "while tasks run")
                 waiting_since = time.time()
             try:
                 status, stats = api.request("GET", "/api/v2/tasks/stats")
@@ -363,20 +442,30 @@ def main():
                 time.sleep(0.5)
                 continue
             by = stats["by_status"]
-            done = sum(by.get(s, 0) for s in ("succeeded", "failed", "cancelled", "dead"))
+            done = sum(by.get(s, 0) for s in TERMINAL)
             if by != last:
                 say("status", json.dumps(by))
                 last = by
-            if done >= len(acknowledged):
+            if args.retention:
+                # Finished tasks go: done once nothing is left to run.
+                if sum(n for s, n in by.items() if s not in TERMINAL) == 0:
+                    break
+            elif done >= len(acknowledged):
                 break
             time.sleep(0.5)
         say("finished in %.1f s" % (time.time() - started))
+        if args.retention:
+            check_retention(api, args, acknowledged, crashes.deleting_kills, failures)
 
         # Every acknowledged task: one terminal state, succeeded, dependencies first.
+        # A task retention deleted is checked as its terminal event shows it.
+        terminal, snapshots = terminal_events(api)
         tasks = {}
         for task_id in acknowledged:
             status, task = api.request("GET", "/api/v2/tasks/" + task_id)
-            if status != 200:
+            if status == 404 and args.retention and task_id in snapshots:
+                task = snapshots[task_id]
+            elif status != 200:
                 failures.append("task %s: HTTP %d" % (task_id, status))
                 continue
             tasks[task_id] = task
@@ -388,19 +477,9 @@ def main():
         for t in tasks.values():
             for dependency in t.get("depends_on", []):
                 d = tasks.get(dependency)
-                if d and t["started_at_ms"] and d["finished_at_ms"] and t["started_at_ms"] < d["finished_at_ms"]:
+                started, finished = t.get("started_at_ms", 0), d.get("finished_at_ms", 0) if d else 0
+                if started and finished and started < finished:
                     failures.append("task %s started before its dependency %s finished" % (t["id"], dependency))
-        terminal = {}
-        after = 0
-        while True:
-            status, page = api.request("GET", "/api/v2/tasks/events?after=%d&limit=10000" % after)
-            if status != 200 or not page["items"]:
-                break
-            for event in page["items"]:
-                if event["type"] in ("task.succeeded", "task.failed", "task.dead", "task.cancelled"):
-                    task_id = event["data"]["task"]["id"]
-                    terminal[task_id] = terminal.get(task_id, 0) + 1
-            after = page["last_id"]
         twice = [t for t, count in terminal.items() if count > 1]
         if twice:
             failures.append("%d tasks reached a terminal state more than once: %s" % (len(twice), twice[:5]))
@@ -434,7 +513,7 @@ def main():
         # Priorities: among tasks that waited, higher priority started sooner on average.
         def mean_wait(lo, hi):
             waits = [t["started_at_ms"] - t["created_at_ms"] for t in tasks.values()
-                     if lo <= t["priority"] <= hi and t["started_at_ms"] and not t.get("depends_on")]
+                     if lo <= t.get("priority", 5) <= hi and t.get("started_at_ms") and not t.get("depends_on")]
             return sum(waits) / len(waits) if waits else 0
         say("mean wait ms: priority 8-10 %.0f, priority 1-3 %.0f" % (mean_wait(8, 10), mean_wait(1, 3)))
     finally:
