@@ -12,7 +12,7 @@ namespace hive::task_manager {
 
 Status Leases::assign(store::Transaction& tx, Outbox& outbox, const std::string& queue,
                       const store::QueueItem& item, const std::string& agent, tasks::Assignment& assignment) {
-  auto loaded = load(tx, item.id);
+  auto loaded = outbox.loadLeased(tx, item.id);
   if (!loaded.ok()) {
     // A queue item without its task: drop it.
     if (loaded.status().code() == StatusCode::kNotFound) return tx.complete(queue, item.id, item.leaseToken);
@@ -176,6 +176,7 @@ Status Leases::stale(const std::string& taskId, const std::string& what) {
     HIVE_TRY(tx.append(kEventLog, "task.stale_report", staleReportJson(loaded.task, what)));
     return okStatus();
   });
+  work_.forget(taskId);
   log_.warn("task " + taskId + ": " + what + " with a stale lease refused");
   return failedPrecondition("stale lease: task " + taskId +
                             " is no longer leased with this token (it expired or went to another agent)");
@@ -184,7 +185,7 @@ Status Leases::stale(const std::string& taskId, const std::string& what) {
 Result<Leases::Verdict> Leases::reportIn(store::Transaction& tx, Outbox& outbox, const std::string& taskId,
                                          const std::string& leaseToken, const LeasedChange& change,
                                          const Repeats& repeats) {
-  auto loaded = HIVE_TRY(load(tx, taskId));
+  auto loaded = HIVE_TRY(outbox.loadLeased(tx, taskId));
   Task& t = loaded.task;
   if (leaseToken.empty() || t.leaseToken != leaseToken || isTerminal(t.status)) {
     if (!leaseToken.empty() && t.reportedLease == leaseToken && repeats && repeats(t))

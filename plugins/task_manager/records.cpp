@@ -119,6 +119,44 @@ Result<Loaded> load(store::Transaction& tx, const std::string& id) {
   return Loaded{std::move(task).value(), document->version};
 }
 
+std::optional<store::Document> RecentTasks::find(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  auto found = entries_.find(id);
+  if (found == entries_.end()) return std::nullopt;
+  store::Document d;
+  d.id = id;
+  d.body = found->second.body;
+  d.version = found->second.version;
+  return d;
+}
+
+void RecentTasks::remember(const std::string& id, std::string body, std::uint64_t version) {
+  if (body.size() > kMaxEntryBytes) return forget(id);
+  std::lock_guard lock(mutex_);
+  auto [slot, created] = entries_.try_emplace(id);
+  if (!created) bytes_ -= cost(id, slot->second);
+  slot->second = {std::move(body), version};
+  bytes_ += cost(id, slot->second);
+  if (bytes_ > kBudgetBytes) {
+    entries_.clear();
+    bytes_ = 0;
+  }
+}
+
+void RecentTasks::forget(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto found = entries_.find(id);
+  if (found == entries_.end()) return;
+  bytes_ -= cost(id, found->second);
+  entries_.erase(found);
+}
+
+void RecentTasks::clear() {
+  std::lock_guard lock(mutex_);
+  entries_.clear();
+  bytes_ = 0;
+}
+
 Status declareRecords(store::Store& store) {
   HIVE_TRY(store.declareCollection(
       {kTasks, {"status", "type", "agent", "capabilities", "waiting", "tenant", "project"}}));

@@ -5,7 +5,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "hive/services/store.hpp"
 #include "task_model.hpp"
@@ -47,6 +50,39 @@ struct Loaded {
 };
 // The task `id` as stored, with storedStatus set.
 Result<Loaded> load(store::Transaction& tx, const std::string& id);
+
+// The unfinished tasks this node wrote last, each as the document it committed
+// (body and version): a claim or an agent's report starts from it instead of
+// reading the task back (two reads a task on its way through, each a round trip
+// to PostgreSQL). It is safe because every write of a task names the version
+// it read (a compare-and-swap): an entry another node has made stale fails its
+// unit of work, which forgets it and runs again from the store
+// (UnitOfWork::run). Bounded by kBudgetBytes: past it, everything is
+// forgotten at once (entries of tasks another node finished would stay
+// otherwise). A task larger than kMaxEntryBytes (a large payload) is not kept:
+// its read is small beside the rest of its way.
+class RecentTasks {
+ public:
+  static constexpr std::size_t kBudgetBytes = std::size_t{16} << 20;
+  static constexpr std::size_t kMaxEntryBytes = std::size_t{16} << 10;
+
+  std::optional<store::Document> find(const std::string& id) const;
+  void remember(const std::string& id, std::string body, std::uint64_t version);
+  void forget(const std::string& id);
+  void clear();
+
+ private:
+  struct Entry {
+    std::string body;
+    std::uint64_t version = 0;
+  };
+  static std::size_t cost(const std::string& id, const Entry& entry) {
+    return id.size() + entry.body.size() + 64;  // the node and the map's slot
+  }
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+  std::size_t bytes_ = 0;
+};
 
 // Declares the collections and, for a store written before the counters
 // existed, counts its tasks once.

@@ -96,8 +96,8 @@ Status Submissions::stage(store::Transaction& tx, Outbox& outbox, Submission& s)
     HIVE_TRY(tx.enqueue({t.queue, t.id, t.priority, t.notBeforeMs, {}, t.id}));
     t.queuedAtMs = now;
   }
-  HIVE_TRY(tx.put(kTasks, toDocument(t), store::kMustNotExist));
-  HIVE_TRY(outbox.record(tx, t, t.status == TaskStatus::kDead ? "task.dead" : "task.created"));
+  HIVE_TRY(
+      outbox.save(tx, t, store::kMustNotExist, t.status == TaskStatus::kDead ? "task.dead" : "task.created"));
   s.out.task = std::move(t);
   return okStatus();
 }

@@ -39,9 +39,28 @@ Status Outbox::record(store::Transaction& /*tx: written at the end*/, const Task
 
 Status Outbox::save(store::Transaction& tx, const Task& task, std::uint64_t version,
                     const std::string& event) {
-  auto put = tx.put(kTasks, toDocument(task), version);
+  store::Document document = toDocument(task);
+  // Kept for the node's next change of the task, unless it has finished or is large.
+  bool keep =
+      recent_ != nullptr && !isTerminal(task.status) && document.body.size() <= RecentTasks::kMaxEntryBytes;
+  std::string body = keep ? document.body : std::string();
+  auto put = tx.put(kTasks, std::move(document), version);
   if (!put.ok()) return put.status();
+  if (recent_ != nullptr) written_.push_back({task.id, std::move(body), put->version, keep});
   return record(tx, task, event);
+}
+
+Result<Loaded> Outbox::loadLeased(store::Transaction& tx, const std::string& id) {
+  if (recent_ != nullptr)
+    if (auto kept = recent_->find(id)) {
+      auto task = fromStoredJson(kept->body);
+      if (task.ok()) {
+        recalled_->push_back(id);
+        task->storedStatus = task->status;
+        return Loaded{std::move(task).value(), kept->version};
+      }
+    }
+  return load(tx, id);
 }
 
 Status Outbox::writeEvents(store::Transaction& tx) {
@@ -62,6 +81,7 @@ Status UnitOfWork::open() {
   auto store = store_.lease();
   if (!store) return unavailable("no hive.store/1 provider is running");
   HIVE_TRY(declareRecords(*store));
+  recent_.clear();
   open_ = true;
   return okStatus();
 }
@@ -133,6 +153,17 @@ void recordSpans(tracing::SpanSink& sink, const Outbox::Traced& traced, std::int
 }  // namespace
 
 Result<std::vector<Settled>> UnitOfWork::run(const Work& work) {
+  std::vector<std::string> recalled;
+  auto done = attempt(work, &recent_, recalled);
+  if (done.ok() || recalled.empty() || done.status().code() != StatusCode::kAborted) return done;
+  // What this node remembered may be stale (another node wrote since): again,
+  // from the store.
+  for (const auto& id : recalled) recent_.forget(id);
+  return attempt(work, nullptr, recalled);
+}
+
+Result<std::vector<Settled>> UnitOfWork::attempt(const Work& work, RecentTasks* recent,
+                                                 std::vector<std::string>& recalled) {
   auto store = HIVE_TRY(this->store());
   const std::int64_t start = nowUnixNano();
   Outbox outbox;
@@ -141,6 +172,8 @@ Result<std::vector<Settled>> UnitOfWork::run(const Work& work) {
     ticket.reset();  // a retried transaction starts again
     outbox = Outbox{};
     outbox.tracing_ = spans_;
+    outbox.recent_ = recent;
+    outbox.recalled_ = &recalled;
     HIVE_TRY(work(tx, outbox));
     HIVE_TRY(outbox.writeCounts(tx));
     HIVE_TRY(outbox.writeEvents(tx));
@@ -153,6 +186,12 @@ Result<std::vector<Settled>> UnitOfWork::run(const Work& work) {
     if (auto sink = services_.get<tracing::SpanSink>(); sink.ok())
       recordSpans(**sink, outbox.traced_, start, done);
   HIVE_TRY(done);
+  for (auto& w : outbox.written_) {
+    if (w.keep)
+      recent_.remember(w.id, std::move(w.body), w.version);
+    else
+      recent_.forget(w.id);
+  }
   if (open_) ticket.publish(std::move(outbox.events_));
   return std::move(outbox.settled_);
 }

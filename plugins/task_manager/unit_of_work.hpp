@@ -17,6 +17,7 @@
 #include "hive/services.hpp"
 #include "hive/services/store.hpp"
 #include "publisher.hpp"
+#include "records.hpp"
 #include "task_model.hpp"
 
 namespace hive::task_manager {
@@ -35,8 +36,12 @@ class Outbox {
   // the same transaction, at its end: see writeEvents) and for publication
   // after commit.
   Status record(store::Transaction& tx, const Task& task, const std::string& event);
-  // Writes `task` at `version`, then record()s it.
+  // Writes `task` at `version` (store::kMustNotExist: creates it), then record()s it.
   Status save(store::Transaction& tx, const Task& task, std::uint64_t version, const std::string& event);
+  // The task `id` for a change of its lease (a claim, an agent's report): as
+  // this node last committed it when it still has it (RecentTasks), else as
+  // stored. Only for changes that save() the task when they succeed, or fail.
+  Result<Loaded> loadLeased(store::Transaction& tx, const std::string& id);
   // A task deleted (retention): its status no longer counts.
   void forget(TaskStatus status) { --counts_[status]; }
 
@@ -55,6 +60,16 @@ class Outbox {
     std::string type;
     std::size_t event;  // its body: events_[event]
   };
+  struct Written {
+    std::string id;
+    std::string body;
+    std::uint64_t version;
+    bool keep;  // else forgotten: finished, or large
+  };
+  // Given by the unit of work: null when it runs from the store alone.
+  RecentTasks* recent_ = nullptr;
+  std::vector<std::string>* recalled_ = nullptr;  // ids loadLeased() took from recent_
+  std::vector<Written> written_;                  // for recent_, after the commit
   std::vector<Entry> log_;
   std::vector<TaskEvent> events_;
   std::vector<Settled> settled_;
@@ -70,7 +85,7 @@ class UnitOfWork {
  public:
   UnitOfWork(ServiceRegistry& services, ServiceHandle<store::Store> store,
              std::shared_ptr<EventPublisher> publisher, TransactionSpans spans)
-      : services_(services), store_(std::move(store)), publisher_(std::move(publisher)), spans_(spans) {}
+      : services_(services), spans_(spans), store_(std::move(store)), publisher_(std::move(publisher)) {}
 
   // Declares the collections; after it, work runs.
   Status open();
@@ -84,17 +99,25 @@ class UnitOfWork {
   using Work = std::function<Status(store::Transaction&, Outbox&)>;
   // Runs `work` in one transaction (again from an empty outbox when the store
   // retries it); after the commit, publishes its events and returns the tasks
-  // that settled. Nothing is published when it fails. While spans are
+  // that settled. Nothing is published when it fails. A unit that took tasks
+  // from RecentTasks and failed with kAborted (a version conflict, a report
+  // found stale) forgets them and runs once more from the store. While spans are
   // exported, each sampled task it touched gets a span of the transaction
   // ("store.transaction"), a child of the span its traceparent names.
   Result<std::vector<Settled>> run(const Work& work);
+  // A task written without save(): the node's copy is no longer what is stored.
+  void forget(const std::string& taskId) { recent_.forget(taskId); }
 
  private:
+  Result<std::vector<Settled>> attempt(const Work& work, RecentTasks* recent,
+                                       std::vector<std::string>& recalled);
+
   ServiceRegistry& services_;
   const TransactionSpans spans_;
   ServiceHandle<store::Store> store_;
   std::shared_ptr<EventPublisher> publisher_;
   std::atomic<bool> open_{false};
+  RecentTasks recent_;
 };
 
 }  // namespace hive::task_manager

@@ -51,6 +51,8 @@ class ClockedStore final : public store::Store {
   int liveSubscriptions() const { return *subscriptions_; }
   // Units of work committed so far.
   int commits() const { return commits_; }
+  // Task documents read inside units of work so far.
+  int taskReads() const { return taskReads_; }
 
   // store::Store
   Status declareCollection(const store::CollectionSpec& spec) override {
@@ -119,6 +121,7 @@ class ClockedStore final : public store::Store {
  private:
   class Tx;
   std::atomic<int> commits_{0};
+  std::atomic<int> taskReads_{0};
   struct Lease {
     std::string token;
     std::int64_t deadlineMs = 0;  // on the test clock

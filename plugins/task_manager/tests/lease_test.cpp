@@ -111,6 +111,44 @@ TEST_F(TaskManagerTest, LifecycleToSucceededWithEventsAndResult) {
                                             "task.succeeded", "task.stale_report"));
 }
 
+// A task on its way through (claimed, started, succeeded) is not read back
+// from the store: the node starts each change from the document it committed
+// last. When another writer (another node) changed the task since, the change
+// fails its compare-and-swap and runs again from what is stored.
+TEST_F(TaskManagerTest, ALeaseChangeStartsFromTheNodesLastWriteAndFromTheStoreWhenAnotherWriterCameBetween) {
+  std::string id = submit(R"({"type":"a","title":"mine"})");
+  int reads = store_->taskReads();
+  auto assigned = claim("agent-1");
+  ASSERT_EQ(assigned.size(), 1u);
+  ASSERT_TRUE(tasks_->started(id, assigned[0].leaseToken).ok());
+  ASSERT_TRUE(tasks_->succeeded(id, assigned[0].leaseToken, R"({"answer":42})").ok());
+  EXPECT_EQ(store_->taskReads(), reads);
+  EXPECT_EQ(status(id), "succeeded");
+
+  // Another writer renames the next task after this node created it.
+  std::string other = submit(R"({"type":"a","title":"mine"})");
+  auto stored = realStore_->get("tasks", other);
+  ASSERT_TRUE(stored.ok());
+  auto body = json::parse(stored->body).as_object();
+  body["title"] = "theirs";
+  stored->body = json::serialize(body);
+  ASSERT_TRUE(realStore_->put("tasks", *stored, stored->version).ok());
+  reads = store_->taskReads();
+  auto again = claim("agent-1");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].title, "theirs");
+  EXPECT_EQ(store_->taskReads(), reads + 1);
+  // The result too: another writer came between the claim and the result.
+  stored = realStore_->get("tasks", other);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_TRUE(realStore_->put("tasks", *stored, stored->version).ok());
+  ASSERT_TRUE(tasks_->succeeded(other, again[0].leaseToken, R"({"answer":43})").ok());
+  auto done = task(other);
+  EXPECT_EQ(done.at("status").as_string(), "succeeded");
+  EXPECT_EQ(done.at("title").as_string(), "theirs");
+  EXPECT_EQ(done.at("attempts").as_int64(), 1);
+}
+
 TEST_F(TaskManagerTest, RetriesWithBackoffThenDead) {
   std::string id = submit(R"({"type":"a","max_attempts":3})");
   auto first = claim("agent-1");
