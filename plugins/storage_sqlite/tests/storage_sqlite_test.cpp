@@ -132,12 +132,24 @@ std::vector<std::string> threadNames() {
 }
 
 // An operator reading `top -H` or a profile sees which thread is the store's
-// writer (the one every write goes through) and which wakes claimers.
+// writer (the one every write goes through) and which wakes claimers. Each
+// thread names itself as it starts, which may come after open() returns: the
+// names are waited for (5 s at most).
 TEST(StorageSqlite, ItsThreadsSayWhatTheyAre) {
   auto opened = open(hive::ConfigNode::map());
   ASSERT_TRUE(opened->status.ok()) << opened->status.toString();
-  EXPECT_THAT(threadNames(), ::testing::Contains("sqlite-writer"));
-  EXPECT_THAT(threadNames(), ::testing::Contains("sqlite-notify"));
+  auto named = [](const std::string& name) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::vector<std::string> names = threadNames();
+    while (std::find(names.begin(), names.end(), name) == names.end() &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      names = threadNames();
+    }
+    return names;
+  };
+  EXPECT_THAT(named("sqlite-writer"), ::testing::Contains("sqlite-writer"));
+  EXPECT_THAT(named("sqlite-notify"), ::testing::Contains("sqlite-notify"));
 }
 
 std::int64_t pages(const std::string& path, const std::string& pragma) {
