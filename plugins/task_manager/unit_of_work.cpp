@@ -51,7 +51,7 @@ Status Outbox::save(store::Transaction& tx, const Task& task, std::uint64_t vers
 }
 
 Result<Loaded> Outbox::loadLeased(store::Transaction& tx, const std::string& id) {
-  if (recent_ != nullptr)
+  if (recalled_ != nullptr)
     if (auto kept = recent_->find(id)) {
       auto task = fromStoredJson(kept->body);
       if (task.ok()) {
@@ -154,16 +154,15 @@ void recordSpans(tracing::SpanSink& sink, const Outbox::Traced& traced, std::int
 
 Result<std::vector<Settled>> UnitOfWork::run(const Work& work) {
   std::vector<std::string> recalled;
-  auto done = attempt(work, &recent_, recalled);
+  auto done = attempt(work, &recalled);
   if (done.ok() || recalled.empty() || done.status().code() != StatusCode::kAborted) return done;
   // What this node remembered may be stale (another node wrote since): again,
   // from the store.
   for (const auto& id : recalled) recent_.forget(id);
-  return attempt(work, nullptr, recalled);
+  return attempt(work, nullptr);
 }
 
-Result<std::vector<Settled>> UnitOfWork::attempt(const Work& work, RecentTasks* recent,
-                                                 std::vector<std::string>& recalled) {
+Result<std::vector<Settled>> UnitOfWork::attempt(const Work& work, std::vector<std::string>* recalled) {
   auto store = HIVE_TRY(this->store());
   const std::int64_t start = nowUnixNano();
   Outbox outbox;
@@ -172,8 +171,8 @@ Result<std::vector<Settled>> UnitOfWork::attempt(const Work& work, RecentTasks* 
     ticket.reset();  // a retried transaction starts again
     outbox = Outbox{};
     outbox.tracing_ = spans_;
-    outbox.recent_ = recent;
-    outbox.recalled_ = &recalled;
+    outbox.recent_ = &recent_;
+    outbox.recalled_ = recalled;
     HIVE_TRY(work(tx, outbox));
     HIVE_TRY(outbox.writeCounts(tx));
     HIVE_TRY(outbox.writeEvents(tx));

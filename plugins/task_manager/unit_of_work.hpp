@@ -66,10 +66,11 @@ class Outbox {
     std::uint64_t version;
     bool keep;  // else forgotten: finished, or large
   };
-  // Given by the unit of work: null when it runs from the store alone.
+  // Given by the unit of work. recalled_: the ids loadLeased() took from
+  // recent_; null when the unit runs from the store alone.
   RecentTasks* recent_ = nullptr;
-  std::vector<std::string>* recalled_ = nullptr;  // ids loadLeased() took from recent_
-  std::vector<Written> written_;                  // for recent_, after the commit
+  std::vector<std::string>* recalled_ = nullptr;
+  std::vector<Written> written_;  // for recent_, after the commit
   std::vector<Entry> log_;
   std::vector<TaskEvent> events_;
   std::vector<Settled> settled_;
@@ -109,8 +110,7 @@ class UnitOfWork {
   void forget(const std::string& taskId) { recent_.forget(taskId); }
 
  private:
-  Result<std::vector<Settled>> attempt(const Work& work, RecentTasks* recent,
-                                       std::vector<std::string>& recalled);
+  Result<std::vector<Settled>> attempt(const Work& work, std::vector<std::string>* recalled);
 
   ServiceRegistry& services_;
   const TransactionSpans spans_;
