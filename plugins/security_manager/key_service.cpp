@@ -120,11 +120,17 @@ Result<CreatedKey> KeyService::create(const std::string& text, const std::string
   record.createdBy = createdBy;
   record.salt = randomHex(kSaltHexDigits / 2);
   record.digest = secretDigest(record.salt, key.secret, settings_.pepper);
-  if (Status created = store_.create(record); !created.ok()) {
-    refusal.status = created;
-    return created;
+  {
+    // Under the refresh's lock: a refresh that read the table before this
+    // commit must not replace it after the upsert (the key would be refused
+    // until the next refresh).
+    std::lock_guard lock(refreshMutex_);
+    if (Status created = store_.create(record); !created.ok()) {
+      refusal.status = created;
+      return created;
+    }
+    authenticator_->upsert(record);
   }
-  authenticator_->upsert(record);
   recordKeyAction("key.create", record.id, createdBy);
   context_.log().info("key " + record.id + " (" + record.name + ", role " + record.role + ") created by " +
                       (createdBy.empty() ? "(unknown)" : createdBy));
@@ -136,8 +142,13 @@ Result<std::vector<KeyRecord>> KeyService::list() { return store_.all(settings_.
 Result<KeyRecord> KeyService::get(const std::string& id) { return store_.get(id); }
 
 Result<KeyRecord> KeyService::revoke(const std::string& id, const std::string& revokedBy) {
-  auto revoked = HIVE_TRY(store_.revoke(id, now_()));
-  authenticator_->upsert(revoked);
+  KeyRecord revoked;
+  {
+    // As in create(): an older table read by a refresh must not bring the key back.
+    std::lock_guard lock(refreshMutex_);
+    revoked = HIVE_TRY(store_.revoke(id, now_()));
+    authenticator_->upsert(revoked);
+  }
   recordKeyAction("key.revoke", revoked.id, revokedBy);
   context_.log().info("key " + revoked.id + " (" + revoked.name + ") revoked by " +
                       (revokedBy.empty() ? "(unknown)" : revokedBy));

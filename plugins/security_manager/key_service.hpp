@@ -68,7 +68,9 @@ class KeyService : public std::enable_shared_from_this<KeyService> {
   std::shared_ptr<AuditLog> audit_;
   Clock now_;
   std::function<bool(const std::string&, const std::string&)> projectExists_;
-  std::mutex refreshMutex_;        // one reload at a time, so an older table never replaces a newer one
+  // One reload at a time, and no reload across a create or revoke (store write
+  // and table update), so that an older table never replaces a newer one.
+  std::mutex refreshMutex_;
   std::int64_t lastChanges_ = -1;  // guarded by refreshMutex_
 };
 
